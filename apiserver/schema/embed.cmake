@@ -1,0 +1,17 @@
+# Embeds every *.schema file of DIR, in name order, as one C string
+# (schema_text) so the binary carries its own schema table.
+file(GLOB files ${DIR}/*.schema)
+list(SORT files)
+set(body "")
+foreach(f ${files})
+  file(READ ${f} content)
+  string(REPLACE "\\" "\\\\" content "${content}")
+  string(REPLACE "\"" "\\\"" content "${content}")
+  string(REPLACE "\n" "\\n\"\n\"" content "${content}")
+  string(APPEND body "\"${content}\\n\"\n")
+endforeach()
+if(body STREQUAL "")
+  set(body "\"\"")
+endif()
+file(WRITE ${OUT}.tmp "/* generated from apiserver/schema/*.schema */\nconst char schema_text[] =\n${body};\n")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

@@ -1,0 +1,57 @@
+/*
+ * schema.h - the one schema table of the built-in kinds.
+ *
+ * The table is project-written text (apiserver/schema/*.schema, embedded
+ * at build time as `schema_text`) listing each type's fields, their types,
+ * required fields, and list semantics (merge key, patch strategy, list
+ * type).  Parsed once at start, it drives:
+ *   - OpenAPI v3 documents (/openapi/v3 and per group-version), read by
+ *     kubectl for field validation support and `kubectl explain`;
+ *   - strict field validation (unknown fields of a request body);
+ *   - strategic merge patch metadata (patch.h smp_lookup_fn);
+ *   - pruning/defaulting helpers later used for custom resources.
+ */
+#ifndef APISERVER_SCHEMA_H
+#define APISERVER_SCHEMA_H
+
+#include <stddef.h>
+#include <jansson.h>
+#include <kube/patch.h>
+
+struct schema;
+struct stype;  /* one named type or an inline field type */
+struct resource;
+
+/* Parse the embedded table.  NULL with a message (file line) on error. */
+struct schema *schema_load_builtin(char *err, size_t errlen);
+/* Parse a given text (tests). */
+struct schema *schema_load_text(const char *text, char *err, size_t errlen);
+void schema_free(struct schema *s);
+
+/* Top-level type of a kind, or NULL. */
+const struct stype *schema_kind(const struct schema *s, const char *group, const char *version,
+                                const char *kind);
+
+/* Strict field validation: append to `out` (a JSON array) one string per
+ * unknown field, as upstream words it: `unknown field "spec.foo"`.
+ * Returns how many were appended. */
+size_t schema_unknown_fields(const struct schema *s, const struct stype *t, const json_t *obj,
+                             json_t *out);
+
+/* patch.h lookup: arg is the struct schema *, type a const struct stype *. */
+const void *schema_smp_lookup(void *arg, const void *type, const char *name,
+                              struct smp_field *out);
+
+/* OpenAPI v3.  The index {"paths":{"api/v1":{"serverRelativeURL":
+ * "/openapi/v3/api/v1?hash=H"},...}} for every group/version of the given
+ * resources, and the document of one group/version ("api/v1",
+ * "apis/apps/v1") with components.schemas for every kind and the types
+ * they use, and paths with operations (GET/PUT/PATCH/DELETE/POST) that
+ * carry x-kubernetes-group-version-kind and the fieldValidation parameter.
+ * New references.  Documents are deterministic so the hash is stable. */
+json_t *schema_openapi_v3_index(const struct schema *s, const struct resource *const *res,
+                                size_t n);
+json_t *schema_openapi_v3_doc(const struct schema *s, const char *gv_path,
+                              const struct resource *const *res, size_t n);
+
+#endif
