@@ -11,6 +11,7 @@
 #ifndef KUBE_PATCH_H
 #define KUBE_PATCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
 
@@ -31,5 +32,9 @@ typedef const void *(*smp_lookup_fn)(void *arg, const void *type, const char *na
                                      struct smp_field *out);
 json_t *patch_strategic(const json_t *orig, const json_t *patch, smp_lookup_fn lookup,
                         void *arg, const void *root_type, char *err, size_t errlen);
+
+/* Deep equality with RFC 6902 "test" semantics: numbers compare by value
+ * (1 equals 1.0), object member order does not matter. */
+bool patch_value_equal(const json_t *a, const json_t *b);
 
 #endif

@@ -28,6 +28,10 @@ json_t *kstatus_conflict(const char *group, const char *resource, const char *na
 /* 422: KIND "name" is invalid: field: msg, ... (causes appended by caller,
  * then kstatus_finish_invalid builds the message from them). */
 json_t *kstatus_invalid(const char *group, const char *kind, const char *name, json_t *causes /* stolen */);
+/* Rebuilds the message of an Invalid status from details.causes (after
+ * kstatus_add_cause); details.{kind,group,name} name the object.  Causes
+ * are {"reason","message","field"} as in metav1.StatusCause. */
+void kstatus_finish_invalid(json_t *st);
 json_t *kstatus_bad_request(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 json_t *kstatus_forbidden(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 json_t *kstatus_method_not_allowed(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

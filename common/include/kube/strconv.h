@@ -3,6 +3,7 @@
 #define KUBE_STRCONV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Go strconv.ParseBool: 1 t T TRUE true True / 0 f F FALSE false False.

@@ -6,6 +6,7 @@
 #ifndef KUBE_TIMEUTIL_H
 #define KUBE_TIMEUTIL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -21,6 +22,12 @@ char *ktime_now_micro_str(char *out);  /* ktime_format_micro(now) */
 int ktime_parse(const char *s, int64_t *us_out);
 /* Go duration ("1h2m3.5s", "300ms", "0") to milliseconds. 0 or -EINVAL. */
 int ktime_parse_duration_ms(const char *s, int64_t *ms_out);
+/* Same, writing Go's error text into err on failure, e.g.
+ * time: invalid duration "abc" / time: missing unit in duration "5" /
+ * time: unknown unit "x" in duration "5x". */
+int ktime_parse_duration_ms_err(const char *s, int64_t *ms_out, char *err, size_t errlen);
+/* Milliseconds as Go's Duration.String(): "0s", "300ms", "1m0s", "1h2m3.5s". */
+char *ktime_format_duration_ms(int64_t ms, char *out, size_t len);
 /* Human age as kubectl prints it: "45s", "5m", "3h", "2d", "3y" ... */
 char *ktime_human_age(int64_t seconds, char *out, size_t len);
 

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs what the tests need, builds everything twice (a normal -Werror
+# build and an ASan+UBSan build), runs the unit tests of both, then the
+# integration tests against the real binaries with the real kubectl, helm
+# and Python client.  Ends with one line "N passed, M failed".
+set -uo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+mkdir -p "$ROOT/_out"
+"$ROOT/deploy/install-deps.sh" --test || exit 1
+"$ROOT/deploy/install-clients.sh" "$ROOT/_out/tools" || exit 1
+
+pass=0; fail=0; failed=()
+note() { printf '\n=== %s\n' "$*"; }
+record() { # name status
+  if [[ $2 -eq 0 ]]; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$1"); fi
+}
+count_ctest() { # name log
+  local line p t
+  line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$2" | tail -1)
+  t=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
+  p=$(sed -E 's/.*tests failed out of.*//' <<<"$line")
+  local f; f=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
+  [[ -n "$t" ]] || { record "$1" 1; return; }
+  pass=$((pass + t - f)); fail=$((fail + f))
+  ((f > 0)) && failed+=("$1")
+  :
+}
+
+note "build (RelWithDebInfo, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null && cmake --build build -j2 2>&1 | tail -20
+build_ok=${PIPESTATUS[0]}
+if [[ ! -x build/apiserver/kube-apiserver ]]; then echo "build failed"; echo "0 passed, 1 failed"; exit 1; fi
+
+note "unit tests"
+ctest --test-dir build -L unit --output-on-failure -j2 2>&1 | tee _out/ctest.log
+count_ctest unit _out/ctest.log
+
+note "build (ASan+UBSan) and unit tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKUBE_SANITIZE=ON >/dev/null && cmake --build build-asan -j2 2>&1 | tail -20
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -L unit --output-on-failure -j2 2>&1 | tee _out/ctest-asan.log
+count_ctest unit-asan _out/ctest-asan.log
+
+note "integration tests"
+export PATH="$ROOT/_out/tools/bin:$PATH"
+export KUBE_BIN="$ROOT/build"
+for t in tests/integration/test_*.sh; do
+  [[ -e "$t" ]] || continue
+  name=$(basename "$t" .sh)
+  start=$(date +%s)
+  if timeout 600 bash "$t" >"_out/$name.log" 2>&1; then
+    echo "PASS $name ($(( $(date +%s) - start ))s)"; record "$name" 0
+  else
+    echo "FAIL $name ($(( $(date +%s) - start ))s)"; tail -40 "_out/$name.log"; record "$name" 1
+  fi
+done
+
+note "summary"
+((fail)) && echo "failed: ${failed[*]}"
+echo "$pass passed, $fail failed"
+((fail == 0 && build_ok == 0))
