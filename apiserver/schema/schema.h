@@ -1,7 +1,7 @@
 /*
  * schema.h - the one schema table of the built-in kinds.
  *
- * The table is project-written text (apiserver/schema/*.schema, embedded
+ * The table is project-written text (the .schema files in apiserver/schema/, embedded
  * at build time as `schema_text`) listing each type's fields, their types,
  * required fields, and list semantics (merge key, patch strategy, list
  * type).  Parsed once at start, it drives:
@@ -38,7 +38,10 @@ const struct stype *schema_kind(const struct schema *s, const char *group, const
 size_t schema_unknown_fields(const struct schema *s, const struct stype *t, const json_t *obj,
                              json_t *out);
 
-/* patch.h lookup: arg is the struct schema *, type a const struct stype *. */
+/* patch.h lookup: arg is the struct schema *, type a const struct stype *.
+ * For a list field the element type is returned (is_list set); for a map
+ * field the map itself, whose every key then yields the value type; NULL
+ * for unknown names and free-form values (RawExtension, FieldsV1). */
 const void *schema_smp_lookup(void *arg, const void *type, const char *name,
                               struct smp_field *out);
 
@@ -48,7 +51,11 @@ const void *schema_smp_lookup(void *arg, const void *type, const char *name,
  * "apis/apps/v1") with components.schemas for every kind and the types
  * they use, and paths with operations (GET/PUT/PATCH/DELETE/POST) that
  * carry x-kubernetes-group-version-kind and the fieldValidation parameter.
- * New references.  Documents are deterministic so the hash is stable. */
+ * New references.  Documents are deterministic so the hash is stable.
+ * The index builds every document to hash it: callers cache the index and
+ * the documents, which change only when the table or the registry does.
+ * A served kind missing from the table still gets its operations, with a
+ * free-form schema. */
 json_t *schema_openapi_v3_index(const struct schema *s, const struct resource *const *res,
                                 size_t n);
 json_t *schema_openapi_v3_doc(const struct schema *s, const char *gv_path,

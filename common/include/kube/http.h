@@ -22,6 +22,7 @@
 
 struct event_base;
 struct bufferevent;
+struct evbuffer;
 struct http_server;
 struct http_request;
 
@@ -42,7 +43,8 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 /* Listen on addr:port (port 0 picks one).  Returns the bound port or -errno.
  * May be called more than once for several listeners. */
 int http_server_listen(struct http_server *s, const char *addr, int port);
-/* Closes listeners and every connection (on_close callbacks fire). */
+/* Closes listeners and every connection (on_close callbacks fire).
+ * Not from inside one of this server's handlers. */
 void http_server_free(struct http_server *s);
 /* Number of open connections (for metrics and tests). */
 size_t http_server_connections(const struct http_server *s);
@@ -69,6 +71,10 @@ void http_req_on_close(struct http_request *r, http_close_fn cb, void *arg);
 void http_add_header(struct http_request *r, const char *name, const char *value);
 void http_reply(struct http_request *r, int status, const char *content_type,
                 const void *body, size_t len);
+/* Like http_reply, but moves the contents of `body` (left empty) into the
+ * output without copying: for large bodies built in an evbuffer. */
+void http_reply_evbuffer(struct http_request *r, int status, const char *content_type,
+                         struct evbuffer *body);
 /* Serializes v compactly followed by "\n"; content type application/json. */
 void http_reply_json(struct http_request *r, int status, const json_t *v);
 
@@ -76,7 +82,10 @@ void http_reply_json(struct http_request *r, int status, const json_t *v);
  * http_stream_write returns 0, or -1 if the connection is gone or its
  * queued output exceeded max_output_bytes (then it is closed and on_close
  * fires).  http_stream_end sends the last chunk; the connection stays
- * open for the next request. */
+ * open for the next request.
+ * On -1 from an over-full output, on_close has already run (inside the
+ * http_stream_write call) and, unless that call was made from inside the
+ * handler, the request is freed when http_stream_write returns. */
 int http_stream_begin(struct http_request *r, int status, const char *content_type);
 int http_stream_write(struct http_request *r, const void *data, size_t len);
 /* Bytes queued but not yet written to the socket for this connection. */
@@ -87,7 +96,10 @@ void http_stream_end(struct http_request *r);
  * (NULL-terminated name, value pairs) and hand the connection over: the
  * returned bufferevent is the caller's (callbacks cleared; bytes the client
  * sent after the request are left in its input buffer).  The request object
- * is freed.  NULL if the connection is already gone. */
+ * is freed.  NULL if the connection is already gone.
+ * Buffered bytes do not raise a read callback by themselves: after setting
+ * its callbacks the caller should look at the input buffer (or call
+ * bufferevent_trigger(bev, EV_READ, 0)). */
 struct bufferevent *http_upgrade(struct http_request *r, const char *const *headers);
 
 const char *http_status_text(int status);
