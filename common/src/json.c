@@ -211,20 +211,26 @@ static json_t *kj_walk_parent(json_t *root, const struct kj_path *p, int *rc)
   return cur;
 }
 
+/* Stores value (stolen on every path) as the last step under parent. */
 static int kj_put(json_t *parent, const struct kj_step *last, json_t *value)
 {
   if (last->key) {
-    if (!json_is_object(parent))
+    if (!json_is_object(parent)) {
+      json_decref(value);
       return -EINVAL;
+    }
     return json_object_set_new(parent, last->key, value) < 0 ? -ENOMEM : 0;
   }
-  if (!json_is_array(parent))
+  if (!json_is_array(parent)) {
+    json_decref(value);
     return -EINVAL;
+  }
   size_t size = json_array_size(parent);
   if (last->index < size)
     return json_array_set_new(parent, last->index, value) < 0 ? -ENOMEM : 0;
   if (last->index == size)
     return json_array_append_new(parent, value) < 0 ? -ENOMEM : 0;
+  json_decref(value);
   return -ENOENT;
 }
 
@@ -244,9 +250,7 @@ int kj_set(json_t *root, const char *path, json_t *value)
     kj_path_free(&p);
     return rc;
   }
-  json_incref(value);
   rc = kj_put(parent, &p.steps[p.n - 1], value);
-  json_decref(value);
   kj_path_free(&p);
   return rc;
 }

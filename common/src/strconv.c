@@ -10,6 +10,8 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,4 +157,32 @@ char *kstr_query_get(const char *query, const char *key)
     p = end + 1;
   }
   return NULL;
+}
+
+char *kstr_format_float(double v, char *buf, size_t len)
+{
+  if (isnan(v)) {
+    snprintf(buf, len, "NaN");
+    return buf;
+  }
+  if (isinf(v)) {
+    snprintf(buf, len, v > 0 ? "+Inf" : "-Inf");
+    return buf;
+  }
+  char e[40];
+  int digits = 1;
+  for (; digits <= 17; digits++) {
+    snprintf(e, sizeof e, "%.*e", digits - 1, v);
+    if (strtod(e, NULL) == v)
+      break;
+  }
+  const char *epos = strchr(e, 'e');
+  int exp = epos ? atoi(epos + 1) : 0;
+  if (exp < -4 || exp >= 6) {
+    snprintf(buf, len, "%s", e);
+  } else {
+    int frac = digits - 1 - exp;
+    snprintf(buf, len, "%.*f", frac > 0 ? frac : 0, v);
+  }
+  return buf;
 }

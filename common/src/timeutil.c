@@ -35,8 +35,7 @@ char *ktime_format(time_t t, char *out)
 {
   struct tm tm;
   gmtime_r(&t, &tm);
-  snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return out;
 }
 
@@ -49,9 +48,17 @@ char *ktime_format_micro(int64_t us, char *out)
   }
   time_t t = (time_t)sec;
   struct tm tm;
+  char date[32];
   gmtime_r(&t, &tm);
-  snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+  /* strftime has no sub-second field; splice the microseconds in. */
+  size_t n = strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+  memcpy(out, date, n);
+  out[n++] = '.';
+  for (int i = 5; i >= 0; i--, frac /= 10)
+    out[n + (size_t)i] = (char)('0' + frac % 10);
+  n += 6;
+  out[n++] = 'Z';
+  out[n] = '\0';
   return out;
 }
 

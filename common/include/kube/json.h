@@ -27,12 +27,13 @@ bool kj_get_bool(const json_t *root, const char *path, bool dflt);
 /* Set value at path, creating intermediate objects (not arrays) as needed.
  * Steals the reference to value (also on failure).  Returns 0, or -EINVAL
  * if an intermediate step exists and is not an object/array or the path is
- * malformed, or -ENOENT for an array index out of range. */
+ * malformed, or -ENOENT for an array index out of range.  An index equal to
+ * the array's size appends; a JSON null on the way counts as absent. */
 int kj_set(json_t *root, const char *path, json_t *value);
 int kj_set_str(json_t *root, const char *path, const char *s);
 int kj_set_int(json_t *root, const char *path, int64_t v);
-/* Set only if absent (defaulting).  Steals value.  Returns 1 if set, 0 if
- * already present, negative on error. */
+/* Set only if absent or null (defaulting).  Steals value.  Returns 1 if
+ * set, 0 if already present, negative on error. */
 int kj_default(json_t *root, const char *path, json_t *value);
 /* Remove the value at path. Returns 0, or -ENOENT if absent. */
 int kj_del(json_t *root, const char *path);

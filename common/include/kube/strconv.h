@@ -19,4 +19,10 @@ char *kstr_url_encode(const char *s);
  * Caller frees. Returns "" (allocated) for a key present without value. */
 char *kstr_query_get(const char *query, const char *key);
 
+/* Go's strconv.FormatFloat(v, 'g', -1, 64): the shortest digits that read
+ * back to v, in exponent form when the decimal exponent is below -4 or at
+ * least 6 ("1e+06", "100000", "1.5", "1e-05").  NaN and infinities print
+ * as "NaN", "+Inf", "-Inf".  Returns buf. */
+char *kstr_format_float(double v, char *buf, size_t len);
+
 #endif

@@ -1,0 +1,177 @@
+/* Tests for kube/json.h: path syntax, reads, writes, serialization. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "kube/json.h"
+
+static json_t *load(const char *s)
+{
+  char err[128];
+  json_t *v = kj_loadb(s, strlen(s), false, err, sizeof err);
+  assert_non_null(v);
+  return v;
+}
+
+static const char *POD =
+    "{\"metadata\":{\"name\":\"web\",\"labels\":{\"app.kubernetes.io/name\":\"nginx\",\"tier\":\"fe\"},"
+    "\"generation\":3},\"spec\":{\"containers\":[{\"name\":\"a\",\"image\":\"nginx\"},"
+    "{\"name\":\"b\",\"ports\":[{\"containerPort\":80}]}],\"hostNetwork\":true,\"weight\":2.0,"
+    "\"frac\":2.5}}";
+
+static void test_get_paths(void **state)
+{
+  (void)state;
+  json_t *pod = load(POD);
+  struct {
+    const char *path;
+    const char *want; /* compact dump, NULL = absent */
+  } cases[] = {
+      {"metadata.name", "\"web\""},
+      {"metadata.labels[\"app.kubernetes.io/name\"]", "\"nginx\""},
+      {"metadata.labels.tier", "\"fe\""},
+      {"spec.containers[0].image", "\"nginx\""},
+      {"spec.containers[1].ports[0].containerPort", "80"},
+      {"spec.containers[1]", "{\"name\":\"b\",\"ports\":[{\"containerPort\":80}]}"},
+      {"spec.containers[2]", NULL},            /* out of range */
+      {"spec.containers.name", NULL},          /* key step into an array */
+      {"metadata[0]", NULL},                   /* index step into an object */
+      {"metadata.missing.deeper", NULL},
+      {"metadata.name.x", NULL},               /* through a string */
+      {"", NULL},
+      {".metadata", NULL},
+      {"metadata.", NULL},
+      {"metadata..name", NULL},
+      {"spec.containers[x]", NULL},
+      {"spec.containers[0", NULL},
+      {"metadata.labels[\"tier]", NULL},
+      {"metadata.labels[\"tier\"]x", NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    json_t *v = kj_get(pod, cases[i].path);
+    if (!cases[i].want) {
+      if (v)
+        fail_msg("path %s: expected absent", cases[i].path);
+      continue;
+    }
+    if (!v)
+      fail_msg("path %s: absent", cases[i].path);
+    char *s = kj_dumps(v);
+    assert_string_equal(s, cases[i].want);
+    free(s);
+  }
+  assert_string_equal(kj_get_str(pod, "metadata.name"), "web");
+  assert_null(kj_get_str(pod, "metadata.generation"));
+  assert_int_equal(kj_get_int(pod, "metadata.generation", -1), 3);
+  assert_int_equal(kj_get_int(pod, "spec.weight", -1), 2);    /* integral real */
+  assert_int_equal(kj_get_int(pod, "spec.frac", -1), -1);     /* not integral */
+  assert_int_equal(kj_get_int(pod, "metadata.name", -7), -7); /* wrong type */
+  assert_true(kj_get_bool(pod, "spec.hostNetwork", false));
+  assert_false(kj_get_bool(pod, "spec.missing", false));
+  assert_true(kj_get_bool(pod, "metadata.name", true));
+  json_decref(pod);
+}
+
+static void test_set_and_default(void **state)
+{
+  (void)state;
+  json_t *o = json_object();
+  assert_int_equal(kj_set_str(o, "metadata.labels[\"app.kubernetes.io/name\"]", "x"), 0);
+  assert_int_equal(kj_set_int(o, "spec.replicas", 3), 0);
+  assert_int_equal(kj_set(o, "spec.list", json_array()), 0);
+  assert_int_equal(kj_set_str(o, "spec.list[0]", "appended"), 0);
+  assert_int_equal(kj_set_str(o, "spec.list[0]", "replaced"), 0);
+  assert_int_equal(kj_set_str(o, "spec.list[5]", "far"), -ENOENT);
+  assert_int_equal(kj_set_str(o, "spec.replicas.x", "y"), -EINVAL); /* through an integer */
+  assert_int_equal(kj_set_str(o, "spec.newarr[0]", "y"), -ENOENT);  /* arrays never created */
+  assert_int_equal(kj_set_str(o, "bad..path", "y"), -EINVAL);
+  /* null counts as absent for writers */
+  assert_int_equal(kj_set(o, "status", json_null()), 0);
+  assert_int_equal(kj_set_str(o, "status.phase", "Pending"), 0);
+  char *s = kj_dumps(o);
+  assert_string_equal(s, "{\"metadata\":{\"labels\":{\"app.kubernetes.io/name\":\"x\"}},"
+                         "\"spec\":{\"replicas\":3,\"list\":[\"replaced\"]},"
+                         "\"status\":{\"phase\":\"Pending\"}}");
+  free(s);
+
+  assert_int_equal(kj_default(o, "spec.replicas", json_integer(1)), 0);
+  assert_int_equal(kj_get_int(o, "spec.replicas", 0), 3);
+  assert_int_equal(kj_default(o, "spec.paused", json_false()), 1);
+  assert_int_equal(kj_set(o, "spec.strategy", json_null()), 0);
+  assert_int_equal(kj_default(o, "spec.strategy", json_string("RollingUpdate")), 1);
+  assert_string_equal(kj_get_str(o, "spec.strategy"), "RollingUpdate");
+
+  assert_int_equal(kj_del(o, "spec.paused"), 0);
+  assert_int_equal(kj_del(o, "spec.paused"), -ENOENT);
+  assert_int_equal(kj_del(o, "spec.list[0]"), 0);
+  assert_int_equal(json_array_size(kj_get(o, "spec.list")), 0);
+  assert_int_equal(kj_del(o, "nope.deeper"), -ENOENT);
+
+  json_t *ann = kj_obj(o, "metadata.annotations");
+  assert_non_null(ann);
+  assert_ptr_equal(ann, kj_obj(o, "metadata.annotations"));
+  assert_null(kj_obj(o, "spec.replicas")); /* type clash */
+  json_t *arr = kj_arr(o, "spec.containers");
+  assert_true(json_is_array(arr));
+  assert_null(kj_arr(o, "metadata"));
+  json_decref(o);
+}
+
+static void test_dumps_and_load(void **state)
+{
+  (void)state;
+  json_t *a = load("{\"b\":1,\"a\":{\"d\":[1,2],\"c\":null}}");
+  json_t *b = load("{\"a\":{\"c\":null,\"d\":[1,2]},\"b\":1}");
+  char *s1 = kj_dumps(a), *c1 = kj_dumps_canonical(a), *c2 = kj_dumps_canonical(b);
+  assert_string_equal(s1, "{\"b\":1,\"a\":{\"d\":[1,2],\"c\":null}}");
+  assert_string_equal(c1, "{\"a\":{\"c\":null,\"d\":[1,2]},\"b\":1}");
+  assert_string_equal(c1, c2);
+  assert_true(kj_equal(a, b));
+  free(s1);
+  free(c1);
+  free(c2);
+  json_decref(a);
+  json_decref(b);
+
+  struct {
+    const char *in;
+    bool dup;
+    const char *err; /* NULL = must parse */
+  } cases[] = {
+      {"\"bare string\"", false, NULL},
+      {"42", false, NULL},
+      {"[1,2]", false, NULL},
+      {"{\"a\":1,\"a\":2}", false, NULL},
+      {"{\"a\":1,\"a\":2}", true, "line 1 column 10: duplicate object key near '\"a\"'"},
+      {"{\"a\":}", false, "line 1 column 6: unexpected token near '}'"},
+      {"{\n\"a\": tru}", false, "line 2 column 8: invalid token near 'tru'"},
+      {"{} []", false, "line 1 column 4: end of file expected near '['"},
+      {"", false, "line 1 column 0: unexpected token near end of file"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char err[128] = "";
+    json_t *v = kj_loadb(cases[i].in, strlen(cases[i].in), cases[i].dup, err, sizeof err);
+    if (!cases[i].err) {
+      if (!v)
+        fail_msg("case %zu: %s", i, err);
+      json_decref(v);
+    } else {
+      assert_null(v);
+      assert_string_equal(err, cases[i].err);
+    }
+  }
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_get_paths),
+      cmocka_unit_test(test_set_and_default),
+      cmocka_unit_test(test_dumps_and_load),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
