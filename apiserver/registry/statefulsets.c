@@ -1,0 +1,198 @@
+/*
+ * statefulsets.c - the apps/v1 StatefulSet strategy (upstream
+ * pkg/registry/apps/statefulset, SetDefaults_StatefulSet,
+ * ValidateStatefulSet, printStatefulSet).
+ *
+ * Only replicas, ordinals, template, updateStrategy,
+ * persistentVolumeClaimRetentionPolicy and minReadySeconds may change
+ * after creation; any other spec change is refused as a whole, as
+ * upstream does, because the controller's identity guarantees (stable
+ * names, claims from volumeClaimTemplates) rest on them.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kube/json.h>
+#include <kube/names.h>
+
+#include "registry/ext_internal.h"
+#include "registry/kinds_ext.h"
+
+static void sts_defaults(json_t *obj)
+{
+  json_t *spec = kj_obj(obj, "spec");
+  if (!spec)
+    return;
+  kj_default(spec, "podManagementPolicy", json_string("OrderedReady"));
+  json_t *us = kj_obj(spec, "updateStrategy");
+  if (us && !kj_get_str(us, "type")) {
+    json_object_set_new(us, "type", json_string("RollingUpdate"));
+    kj_default(us, "rollingUpdate", json_object());
+  }
+  const char *t = kj_get_str(us, "type");
+  json_t *ru = json_object_get(us, "rollingUpdate");
+  if (t && !strcmp(t, "RollingUpdate") && json_is_object(ru))
+    kj_default(ru, "partition", json_integer(0));
+  json_t *ret = kj_obj(spec, "persistentVolumeClaimRetentionPolicy");
+  if (ret) {
+    kj_default(ret, "whenDeleted", json_string("Retain"));
+    kj_default(ret, "whenScaled", json_string("Retain"));
+  }
+  kj_default(spec, "replicas", json_integer(1));
+  kj_default(spec, "revisionHistoryLimit", json_integer(10));
+  json_t *tmpl = json_object_get(spec, "template");
+  if (json_is_object(tmpl))
+    reg_pod_template_defaults(tmpl);
+  size_t i;
+  json_t *vct;
+  json_array_foreach(json_object_get(spec, "volumeClaimTemplates"), i, vct) {
+    if (!json_is_object(vct))
+      continue;
+    json_t *vs = kj_obj(vct, "spec");
+    if (vs)
+      kj_default(vs, "volumeMode", json_string("Filesystem"));
+    json_t *st = kj_obj(vct, "status");
+    if (st)
+      kj_default(st, "phase", json_string("Pending"));
+  }
+}
+
+static void sts_validate_spec(const json_t *spec, json_t *causes)
+{
+  ext_nonneg(spec, "spec", "replicas", causes);
+  ext_nonneg(spec, "spec", "minReadySeconds", causes);
+  ext_nonneg(spec, "spec", "revisionHistoryLimit", causes);
+  ext_nonneg(json_object_get(spec, "ordinals"), "spec.ordinals", "start", causes);
+
+  const char *pmp = kj_get_str(spec, "podManagementPolicy");
+  if (!pmp || !*pmp)
+    reg_cause_add(causes, REG_REQUIRED, "spec.podManagementPolicy", "Required value");
+  else if (strcmp(pmp, "OrderedReady") && strcmp(pmp, "Parallel"))
+    reg_cause_invalid_str(causes, "spec.podManagementPolicy", pmp, "must be 'OrderedReady' or 'Parallel'");
+
+  json_t *us = json_object_get(spec, "updateStrategy");
+  const char *t = kj_get_str(us, "type");
+  json_t *ru = json_object_get(us, "rollingUpdate");
+  if (!t || !*t) {
+    reg_cause_add(causes, REG_REQUIRED, "spec.updateStrategy", "Required value");
+  } else if (!strcmp(t, "OnDelete")) {
+    if (ru && !json_is_null(ru))
+      ext_cause_invalid_any(causes, "spec.updateStrategy.rollingUpdate", ru, "only allowed for updateStrategy 'RollingUpdate'");
+  } else if (!strcmp(t, "RollingUpdate")) {
+    ext_nonneg(ru, "spec.updateStrategy.rollingUpdate", "partition", causes);
+    json_t *mu = json_object_get(ru, "maxUnavailable");
+    if (mu)
+      ext_validate_intstr(mu, "spec.updateStrategy.rollingUpdate.maxUnavailable", true, causes);
+  } else {
+    ext_cause_invalid_any(causes, "spec.updateStrategy", us, "must be 'RollingUpdate' or 'OnDelete'");
+  }
+
+  static const char *const ret_values[] = {"Retain", "Delete", NULL};
+  json_t *ret = json_object_get(spec, "persistentVolumeClaimRetentionPolicy");
+  reg_check_enum(causes, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted", kj_get_str(ret, "whenDeleted"),
+                 ret_values);
+  reg_check_enum(causes, "spec.persistentVolumeClaimRetentionPolicy.whenScaled", kj_get_str(ret, "whenScaled"),
+                 ret_values);
+
+  const char *svc = kj_get_str(spec, "serviceName");
+  char msg[512];
+  if (svc && *svc && !names_is_dns1123_label(svc, msg, sizeof(msg)))
+    reg_cause_invalid_str(causes, "spec.serviceName", svc, msg);
+
+  ext_validate_template_workload(spec, "StatefulSet", causes);
+
+  size_t i;
+  json_t *vct;
+  json_array_foreach(json_object_get(spec, "volumeClaimTemplates"), i, vct) {
+    char f[96];
+    const char *n = kj_get_str(vct, "metadata.name");
+    snprintf(f, sizeof(f), "spec.volumeClaimTemplates[%zu].metadata.name", i);
+    if (!n || !*n)
+      reg_cause_add(causes, REG_REQUIRED, f, "Required value: name or generateName is required");
+    static const char *const modes[] = {"Block", "Filesystem", NULL};
+    snprintf(f, sizeof(f), "spec.volumeClaimTemplates[%zu].spec.volumeMode", i);
+    reg_check_enum(causes, f, kj_get_str(vct, "spec.volumeMode"), modes);
+  }
+}
+
+static void sts_validate_update(const json_t *obj, const json_t *old, json_t *causes)
+{
+  static const char *const mutable_fields[] = {"replicas", "ordinals", "template", "updateStrategy",
+                                               "persistentVolumeClaimRetentionPolicy", "minReadySeconds", NULL};
+  json_t *a = json_deep_copy(json_object_get(obj, "spec"));
+  json_t *b = json_deep_copy(json_object_get(old, "spec"));
+  if (!a)
+    a = json_object();
+  if (!b)
+    b = json_object();
+  for (size_t i = 0; mutable_fields[i]; i++) {
+    json_object_del(a, mutable_fields[i]);
+    json_object_del(b, mutable_fields[i]);
+  }
+  if (!json_equal(a, b))
+    reg_cause_add(causes, REG_FORBIDDEN, "spec",
+                  "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', "
+                  "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
+                  "'minReadySeconds' are forbidden");
+  json_decref(a);
+  json_decref(b);
+}
+
+static void sts_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
+{
+  reg_validate_object_meta(obj, true, true, causes);
+  if (old)
+    reg_validate_object_meta_update(obj, old, causes);
+  if (old && ext_is_status(rq)) {
+    static const char *const st[] = {"replicas", "readyReplicas", "currentReplicas", "updatedReplicas",
+                                     "availableReplicas", "observedGeneration", NULL};
+    for (size_t i = 0; st[i]; i++)
+      ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
+    return;
+  }
+  sts_validate_spec(json_object_get(obj, "spec"), causes);
+  if (old)
+    sts_validate_update(obj, old, causes);
+}
+
+static json_t *sts_cells(const json_t *obj)
+{
+  json_t *row = ext_row(obj);
+  char ready[64];
+  snprintf(ready, sizeof(ready), "%lld/%lld", (long long)kj_get_int(obj, "status.readyReplicas", 0),
+           (long long)kj_get_int(obj, "spec.replicas", 0));
+  ext_add_str(row, ready);
+  json_array_append_new(row, reg_age_cell(obj));
+  ext_add_containers(row, kj_get(obj, "spec.template.spec"));
+  return row;
+}
+
+static const struct reg_column sts_columns[] = {
+    {"Name", "string", "name", 0, EXT_DESC_NAME},
+    {"Ready", "string", "", 0, "Number of the pod with ready state"},
+    {"Age", "string", "", 0, EXT_DESC_AGE},
+    {"Containers", "string", "", 1, "Names of each container in the template."},
+    {"Images", "string", "", 1, "Images referenced by each container in the template."},
+    {NULL},
+};
+
+const struct resource reg_statefulsets = {
+    .group = "apps",
+    .version = "v1",
+    .plural = "statefulsets",
+    .singular = "statefulset",
+    .kind = "StatefulSet",
+    .namespaced = true,
+    .short_names = {"sts", NULL},
+    .categories = {"all", NULL},
+    .subresources = RES_SUB_STATUS | RES_SUB_SCALE,
+    .storage_prefix = "/registry/statefulsets",
+    .defaults = sts_defaults,
+    .prepare_create = ext_prepare_create,
+    .prepare_update = ext_prepare_update,
+    .validate = sts_validate,
+    .columns = sts_columns,
+    .cells = sts_cells,
+};
