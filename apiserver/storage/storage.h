@@ -75,7 +75,10 @@ struct storage_opts {
 
 struct storage *storage_open_sqlite(struct event_base *base, const struct storage_opts *opts,
                                     char *err, size_t errlen);
-void storage_close(struct storage *st);  /* flushes pending writes first */
+/* Flushes pending writes first (their callbacks run inside this call).
+ * Watches still registered are released with the storage: cancel them
+ * before, as a storage_watch handle is invalid afterwards. */
+void storage_close(struct storage *st);
 
 /* Writes.  obj is borrowed; the storage sets metadata.resourceVersion in its
  * serialized copy (the caller's tree gets it too).  attrs is borrowed.
@@ -125,5 +128,12 @@ struct storage_stats {
   size_t keys, history_events, bytes, batches, writes, fsyncs;
 };
 void storage_get_stats(const struct storage *st, struct storage_stats *out);
+
+/* Drop history older than the window (keeping history_min_events) right
+ * now; it also runs on a timer.  Returns 0 or STORAGE_EIO. */
+int storage_compact_now(struct storage *st);
+
+/* True when no write is queued or being committed (shutdown, tests). */
+bool storage_idle(const struct storage *st);
 
 #endif
