@@ -49,6 +49,16 @@ struct apiserver {
   void *service_alloc;
   /* Free slots for other components' state. */
   void *bootstrap;
+  /* Request-path state (apiserver/server.c): cached discovery and
+   * OpenAPI documents. */
+  struct api_state *api;
 };
+
+/* Request path (apiserver/server.c).  apiserver_serve starts the HTTP
+ * listener on --insecure-bind-address:--insecure-port and returns the bound
+ * port or a negative errno; apiserver_stop closes every connection (watches
+ * end, their storage watches are cancelled) and frees the request state. */
+int apiserver_serve(struct apiserver *srv);
+void apiserver_stop(struct apiserver *srv);
 
 #endif

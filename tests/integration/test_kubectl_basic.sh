@@ -88,7 +88,7 @@ ok "patch merge" kube patch deploy web --type=merge -p '{"spec":{"replicas":4}}'
 ok "patch json" kube patch deploy web --type=json -p '[{"op":"replace","path":"/spec/replicas","value":5}]'
 ok "patch strategic" kube patch deploy web -p '{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox:1.36"}]}}}}'
 ok "containers merged" kube get deploy web -o 'jsonpath={.spec.replicas} {.spec.template.spec.containers[*].name}'
-expect_eq "strategic merge kept nginx" "5 nginx sidecar" "$OUT"
+expect_eq "strategic merge kept nginx (patched items first, as upstream)" "5 sidecar nginx" "$OUT"
 ko "bad json patch" kube patch deploy web --type=json -p '[{"op":"test","path":"/spec/replicas","value":99}]'
 
 # scale
@@ -119,11 +119,12 @@ expect_match "service row" '^web +ClusterIP +10\.[0-9.]+ +<none> +80/TCP +.* app
 ok "create pod" kube create -f "$F/pod-box.yaml"
 ok "get pods" kube get pods
 expect_match "pod pending" '^box +0/1 +Pending +0 ' "$OUT"
+uid=$(kube get pod box -o jsonpath='{.metadata.uid}')
 cat >"$WORK/ev.yaml" <<YAML
 apiVersion: v1
 kind: Event
 metadata: {name: box.1}
-involvedObject: {kind: Pod, name: box, namespace: default, apiVersion: v1}
+involvedObject: {kind: Pod, name: box, namespace: default, apiVersion: v1, uid: "$uid"}
 reason: Testing
 message: something happened to box
 type: Normal
@@ -157,9 +158,9 @@ YAML
 ko "invalid name" kube create -f "$WORK/bad-name.yaml"
 expect_match "invalid message with field" 'is invalid: metadata.name: Invalid value: "Bad_Name"' "$OUT"
 ok "get for conflict" kube get cm settings -o json
-stale=$(kube get cm settings -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); o["data"]["a"]="x"; print(json.dumps(o))')
+kube get cm settings -o json | python3 -c 'import json,sys; o=json.load(sys.stdin); o["data"]["a"]="x"; print(json.dumps(o))' >"$WORK/stale.json"
 ok "update" kube patch cm settings --type=merge -p '{"data":{"a":"11"}}'
-ko "stale replace conflicts" sh -c "echo '$stale' | kubectl --cache-dir $WORK/kcache replace -f -"
+ko "stale replace conflicts" kube replace -f "$WORK/stale.json"
 expect_match "conflict message" 'Error from server \(Conflict\).*the object has been modified' "$OUT"
 
 # watch: live events reach kubectl get -w

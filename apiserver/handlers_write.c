@@ -1,0 +1,686 @@
+/*
+ * handlers_write.c - create, update and patch.
+ *
+ * create: decode -> kind/apiVersion/namespace checks -> field validation
+ *   -> name (generateName), uid, creationTimestamp -> defaults ->
+ *   prepare_create -> namespace admission -> admit -> validate ->
+ *   storage_create; 201 once durable.
+ * update/patch (and the status, scale, binding and finalize
+ *   subresources): a read-modify-write loop.  The current value is read
+ *   from storage, `mutate` computes the new object (the PUT body, the
+ *   patched object, the Scale applied...), the generic rules run (identity
+ *   fields kept, status or spec carried from the old object, generation
+ *   bumped on spec changes, resourceVersion precondition), then the
+ *   strategy hooks, and storage_update is a compare-and-swap on the
+ *   revision read.  When the client gave no resourceVersion a lost race is
+ *   retried from the new value, as upstream's GuaranteedUpdate does.
+ * Removing the last finalizer of an object being deleted deletes it.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kube/http.h>
+#include <kube/json.h>
+#include <kube/names.h>
+#include <kube/patch.h>
+#include <kube/status.h>
+#include <kube/strconv.h>
+#include <kube/timeutil.h>
+#include <kube/yaml.h>
+
+#include "registry/registry.h"
+#include "schema/schema.h"
+#include "storage/storage.h"
+
+#define UPDATE_MAX_RETRIES 5
+
+bool api_dry_run(struct api_req *ar)
+{
+  char *v = kstr_query_get(api_req_query(ar), "dryRun");
+  bool dry = v && strcmp(v, "All") == 0;
+  free(v);
+  return dry;
+}
+
+const struct resource *api_storage_resource(const struct resource *res)
+{
+  if (api_needs_conversion(res))
+    return &reg_events;
+  return res;
+}
+
+void api_reply_kv(struct api_req *ar, int code, struct kv *kv)
+{
+  if (api_needs_conversion(ar->res))
+    api_reply_obj(ar, code, api_kv_object(ar->res, kv));
+  else
+    api_reply_bytes(ar, code, kv->bytes, kv->len);
+}
+
+struct api_write *api_write_new(struct api_req *ar)
+{
+  struct api_write *w = calloc(1, sizeof(*w));
+  if (!w)
+    return NULL;
+  w->ar = ar;
+  w->res = ar->res;
+  w->dry_run = api_dry_run(ar);
+  w->success_code = 200;
+  return w;
+}
+
+void api_write_free(struct api_write *w)
+{
+  if (!w)
+    return;
+  free(w->key);
+  json_decref(w->body);
+  json_decref(w->dups);
+  free(w->patch_type);
+  free(w);
+}
+
+/* Ends an asynchronous write. */
+static void write_end(struct api_write *w)
+{
+  struct api_req *ar = w->ar;
+  bool pending = ar->pending;
+  api_write_free(w);
+  if (pending)
+    api_req_done(ar);
+}
+
+static void write_fail(struct api_write *w, json_t *status)
+{
+  api_reply_status(w->ar, status);
+  write_end(w);
+}
+
+static void gv_of(const struct resource *res, char *out, size_t len)
+{
+  if (*res->group)
+    snprintf(out, len, "%s/%s", res->group, res->version);
+  else
+    snprintf(out, len, "%s", res->version);
+}
+
+/* kind/apiVersion of a request object: filled when absent, must match. */
+static json_t *check_type(const struct resource *res, json_t *obj)
+{
+  char gv[256];
+  gv_of(res, gv, sizeof(gv));
+  const char *k = kj_get_str(obj, "kind");
+  const char *av = kj_get_str(obj, "apiVersion");
+  if (k && *k && strcmp(k, res->kind) != 0)
+    return kstatus_bad_request("the kind in the data (%s) does not match the expected kind (%s)", k, res->kind);
+  if (av && *av && strcmp(av, gv) != 0)
+    return kstatus_bad_request("the API version in the data (%s) does not match the expected API version (%s)", av, gv);
+  if (!k || !*k || !av || !*av) {
+    /* kind and apiVersion lead the stored object, as clients write them */
+    json_t *rest = json_copy(obj);
+    json_object_del(rest, "kind");
+    json_object_del(rest, "apiVersion");
+    json_object_clear(obj);
+    json_object_set_new(obj, "kind", json_string(res->kind));
+    json_object_set_new(obj, "apiVersion", json_string(gv));
+    json_object_update(obj, rest);
+    json_decref(rest);
+  }
+  return NULL;
+}
+
+/* fieldValidation: Strict fails, Warn adds Warning headers, Ignore skips.
+ * With old, fields already unknown in the stored object are not blamed
+ * on this request (patches carry the rest of the object along). */
+static json_t *check_fields(struct api_write *w, const json_t *obj, const json_t *old)
+{
+  char *mode = kstr_query_get(api_req_query(w->ar), "fieldValidation");
+  bool strict = mode && strcmp(mode, "Strict") == 0;
+  bool ignore = mode && strcmp(mode, "Ignore") == 0;
+  free(mode);
+  if (ignore)
+    return NULL;
+  const struct schema *sc = w->ar->srv->schema;
+  const struct stype *t = sc ? schema_kind(sc, w->res->group, w->res->version, w->res->kind) : NULL;
+  json_t *found = json_array();
+  if (t) {
+    schema_unknown_fields(sc, t, obj, found);
+    if (old && json_array_size(found)) {
+      json_t *was = json_array();
+      schema_unknown_fields(sc, t, old, was);
+      for (size_t i = json_array_size(found); i-- > 0;) {
+        size_t j;
+        json_t *v;
+        json_array_foreach(was, j, v) {
+          if (json_equal(v, json_array_get(found, i))) {
+            json_array_remove(found, i);
+            break;
+          }
+        }
+      }
+      json_decref(was);
+    }
+  }
+  size_t i;
+  json_t *d;
+  json_array_foreach(w->dups, i, d) {
+    char msg[512];
+    snprintf(msg, sizeof(msg), "duplicate field \"%s\"", json_string_value(d));
+    json_array_append_new(found, json_string(msg));
+  }
+  json_t *st = NULL;
+  if (json_array_size(found) == 0) {
+    json_decref(found);
+    return NULL;
+  }
+  if (strict) {
+    size_t total = 32;
+    json_array_foreach(found, i, d) total += strlen(json_string_value(d)) + 2;
+    char *msg = malloc(total);
+    if (msg) {
+      strcpy(msg, "strict decoding error: ");
+      json_array_foreach(found, i, d) {
+        if (i)
+          strcat(msg, ", ");
+        strcat(msg, json_string_value(d));
+      }
+      st = kstatus_bad_request("%s", msg);
+      free(msg);
+    }
+  } else {
+    json_array_foreach(found, i, d) api_add_warning(w->ar, json_string_value(d));
+  }
+  json_decref(found);
+  return st;
+}
+
+json_t *api_admit_namespace(struct apiserver *srv, const char *ns)
+{
+  const struct resource *nsr = registry_find("", "v1", "namespaces");
+  if (!nsr || !ns || !*ns)
+    return NULL;
+  char *key = api_storage_key(nsr, NULL, ns);
+  struct kv *kv = key ? storage_get(srv->storage, key) : NULL;
+  free(key);
+  if (!kv)
+    return kstatus_not_found("", "namespaces", ns);
+  json_t *o = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
+  const char *phase = kj_get_str(o, "status.phase");
+  bool terminating = kj_get(o, "metadata.deletionTimestamp") || (phase && strcmp(phase, "Terminating") == 0);
+  json_decref(o);
+  if (terminating) {
+    json_t *st = kstatus_forbidden("unable to create new content in namespace %s because it is being terminated", ns);
+    return st;
+  }
+  return NULL;
+}
+
+static json_t *run_hooks(struct api_write *w, struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  const struct resource *res = w->res;
+  if (res->defaults)
+    res->defaults(obj);
+  if (!old && res->prepare_create)
+    res->prepare_create(rq, obj);
+  if (old && res->prepare_update)
+    res->prepare_update(rq, obj, old);
+  if (res->admit) {
+    json_t *st = res->admit(rq, obj, old);
+    if (st)
+      return st;
+  }
+  if (res->validate) {
+    json_t *causes = json_array();
+    res->validate(rq, obj, old, causes);
+    if (json_array_size(causes) > 0) {
+      const char *name = kj_get_str(obj, "metadata.name");
+      return kstatus_invalid(res->group, res->kind, name ? name : "", causes);
+    }
+    json_decref(causes);
+  }
+  return NULL;
+}
+
+/* ---------------- create ---------------- */
+
+static void create_done(void *arg, int err, struct kv *kv, struct kv *prev)
+{
+  struct api_write *w = arg;
+  struct api_req *ar = w->ar;
+  if (err == STORAGE_EEXIST) {
+    char *name = strrchr(w->key, '/');
+    write_fail(w, kstatus_already_exists(w->res->group, w->res->plural, name ? name + 1 : ""));
+    return;
+  }
+  if (err || !kv) {
+    write_fail(w, kstatus_internal("storage create failed: %d", err));
+    return;
+  }
+  api_reply_kv(ar, 201, kv);
+  write_end(w);
+}
+
+void api_handle_create(struct api_req *ar)
+{
+  ar->verb = "create";
+  json_t *st = NULL;
+  struct api_write *w = api_write_new(ar);
+  if (!w) {
+    api_reply_status(ar, kstatus_internal("out of memory"));
+    return;
+  }
+  json_t *obj = api_decode_body(ar, &st, &w->dups);
+  if (!obj)
+    goto fail;
+  const struct resource *res = ar->res;
+  if ((st = check_type(res, obj)))
+    goto fail;
+  json_t *meta = kj_obj(obj, "metadata");
+  if (!meta) {
+    st = kstatus_bad_request("metadata must be an object");
+    goto fail;
+  }
+  const char *ns = kj_get_str(obj, "metadata.namespace");
+  if (res->namespaced) {
+    if (ns && *ns && strcmp(ns, ar->rt.ns) != 0) {
+      st = kstatus_bad_request("the namespace of the provided object does not match the namespace sent on the request");
+      goto fail;
+    }
+    kj_set_str(obj, "metadata.namespace", ar->rt.ns);
+  } else {
+    kj_del(obj, "metadata.namespace");
+  }
+  if ((st = check_fields(w, obj, NULL)))
+    goto fail;
+  const char *name = kj_get_str(obj, "metadata.name");
+  const char *gen = kj_get_str(obj, "metadata.generateName");
+  if ((!name || !*name) && gen && *gen) {
+    char *n = names_generate(gen);
+    kj_set_str(obj, "metadata.name", n);
+    free(n);
+  } else if (!name || !*name) {
+    json_t *causes = json_array();
+    reg_cause_add(causes, "FieldValueRequired", "metadata.name", "Required value: name or generateName is required");
+    st = kstatus_invalid(res->group, res->kind, "", causes);
+    goto fail;
+  }
+  name = kj_get_str(obj, "metadata.name");
+  char uid[37], now[40];
+  names_uuid(uid);
+  kj_set_str(obj, "metadata.uid", uid);
+  kj_set_str(obj, "metadata.creationTimestamp", ktime_now_str(now));
+  kj_del(obj, "metadata.resourceVersion");
+  kj_del(obj, "metadata.deletionTimestamp");
+  kj_del(obj, "metadata.deletionGracePeriodSeconds");
+  kj_del(obj, "metadata.selfLink");
+  if (res->subresources & RES_SUB_STATUS)
+    kj_set_int(obj, "metadata.generation", 1);
+  if (res->namespaced && (st = api_admit_namespace(ar->srv, ar->rt.ns)))
+    goto fail;
+  struct reg_request rq = {.srv = ar->srv, .verb = "create", .namespace_ = res->namespaced ? ar->rt.ns : NULL,
+                           .name = name, .dry_run = w->dry_run, .user = "system:admin"};
+  if ((st = run_hooks(w, &rq, obj, NULL)))
+    goto fail;
+  name = kj_get_str(obj, "metadata.name");
+  if (w->dry_run) {
+    api_reply_obj(ar, 201, obj);
+    api_write_free(w);
+    return;
+  }
+  obj = api_to_internal(res, obj);
+  const struct resource *sres = api_storage_resource(res);
+  w->key = api_storage_key(sres, ar->rt.ns, name);
+  char *attrs = api_attrs_for(sres, obj);
+  int err = storage_create(ar->srv->storage, w->key, obj, attrs, create_done, w);
+  free(attrs);
+  json_decref(obj);
+  obj = NULL;
+  if (err == STORAGE_EEXIST) {
+    const char *n = strrchr(w->key, '/');
+    st = kstatus_already_exists(res->group, res->plural, n ? n + 1 : "");
+    goto fail;
+  }
+  if (err) {
+    st = kstatus_internal("storage create failed: %d", err);
+    goto fail;
+  }
+  ar->pending = true;
+  return;
+fail:
+  json_decref(obj);
+  api_reply_status(ar, st ? st : kstatus_internal("create failed"));
+  api_write_free(w);
+}
+
+/* ---------------- update ---------------- */
+
+static const char *const IDENTITY_FIELDS[] = {"uid", "creationTimestamp", "deletionTimestamp",
+                                              "deletionGracePeriodSeconds", "selfLink", NULL};
+
+static void update_attempt(struct api_write *w);
+
+static void update_done(void *arg, int err, struct kv *kv, struct kv *prev)
+{
+  struct api_write *w = arg;
+  if (err == STORAGE_ECONFLICT && !w->user_rv && w->retries++ < UPDATE_MAX_RETRIES) {
+    update_attempt(w);
+    return;
+  }
+  if (err == STORAGE_ECONFLICT) {
+    char *name = strrchr(w->key, '/');
+    write_fail(w, kstatus_conflict(w->res->group, w->res->plural, name ? name + 1 : "",
+                                   "the object has been modified; please apply your changes to the latest version and try again"));
+    return;
+  }
+  if (err == STORAGE_ENOENT) {
+    char *name = strrchr(w->key, '/');
+    write_fail(w, kstatus_not_found(w->res->group, w->res->plural, name ? name + 1 : ""));
+    return;
+  }
+  if (err) {
+    write_fail(w, kstatus_internal("storage update failed: %d", err));
+    return;
+  }
+  if (w->respond) {
+    struct kv *stored = kv ? kv : prev;
+    json_t *o = stored ? api_kv_object(w->res, stored) : NULL;
+    api_reply_obj(w->ar, w->success_code, w->respond(w, o));
+    json_decref(o);
+  } else if (kv) {
+    api_reply_kv(w->ar, w->success_code, kv);
+  } else if (prev) {
+    /* the update deleted the object (last finalizer removed) */
+    api_reply_kv(w->ar, w->success_code, prev);
+  }
+  write_end(w);
+}
+
+/* Everything but metadata and status, for spec-change detection. */
+static bool spec_changed(const json_t *a, const json_t *b)
+{
+  json_t *x = json_copy((json_t *)a), *y = json_copy((json_t *)b);
+  const char *drop[] = {"metadata", "status", "kind", "apiVersion"};
+  for (size_t i = 0; i < 4; i++) {
+    json_object_del(x, drop[i]);
+    json_object_del(y, drop[i]);
+  }
+  bool ch = !json_equal(x, y);
+  json_decref(x);
+  json_decref(y);
+  return ch;
+}
+
+static void update_attempt(struct api_write *w)
+{
+  struct api_req *ar = w->ar;
+  const struct resource *res = w->res;
+  json_t *st = NULL, *obj = NULL, *old = NULL;
+  struct kv *kv = storage_get(ar->srv->storage, w->key);
+  if (!kv) {
+    write_fail(w, api_not_found(ar, ar->rt.name));
+    return;
+  }
+  old = api_kv_object(res, kv);
+  if (!old) {
+    write_fail(w, kstatus_internal("stored object is not valid JSON"));
+    return;
+  }
+  obj = w->mutate(w, old, &st);
+  if (!obj)
+    goto fail;
+  if (!json_is_object(obj)) {
+    st = kstatus_bad_request("the object must be a JSON object");
+    goto fail;
+  }
+  if ((st = check_type(res, obj)))
+    goto fail;
+  if (!kj_obj(obj, "metadata")) {
+    st = kstatus_bad_request("metadata must be an object");
+    goto fail;
+  }
+  const char *name = kj_get_str(obj, "metadata.name");
+  if (!name || !*name)
+    kj_set_str(obj, "metadata.name", ar->rt.name);
+  else if (strcmp(name, ar->rt.name) != 0) {
+    st = kstatus_bad_request("the name of the object (%s) does not match the name on the URL (%s)", name, ar->rt.name);
+    goto fail;
+  }
+  if (res->namespaced) {
+    const char *ns = kj_get_str(obj, "metadata.namespace");
+    if (ns && *ns && strcmp(ns, ar->rt.ns) != 0) {
+      st = kstatus_bad_request("the namespace of the provided object does not match the namespace sent on the request");
+      goto fail;
+    }
+    kj_set_str(obj, "metadata.namespace", ar->rt.ns);
+  } else {
+    kj_del(obj, "metadata.namespace");
+  }
+  const char *rv = kj_get_str(obj, "metadata.resourceVersion");
+  if (rv && *rv) {
+    int64_t r = 0;
+    if (kstr_parse_int64(rv, &r) != 0) {
+      st = kstatus_bad_request("invalid resourceVersion \"%s\"", rv);
+      goto fail;
+    }
+    if (r != kv->mod_rev) {
+      st = kstatus_conflict(res->group, res->plural, ar->rt.name,
+                            "the object has been modified; please apply your changes to the latest version and try again");
+      goto fail;
+    }
+  }
+  for (const char *const *f = IDENTITY_FIELDS; *f; f++) {
+    json_t *ov = json_object_get(json_object_get(old, "metadata"), *f);
+    json_t *m = json_object_get(obj, "metadata");
+    if (ov)
+      json_object_set(m, *f, ov);
+    else
+      json_object_del(m, *f);
+  }
+  if (w->spec_only_from_old) {
+    /* status subresource: only status (and metadata) may change */
+    json_t *nstatus = json_incref(json_object_get(obj, "status"));
+    json_t *nmeta = json_incref(json_object_get(obj, "metadata"));
+    json_decref(obj);
+    obj = json_deep_copy(old);
+    if (nstatus)
+      json_object_set_new(obj, "status", nstatus);
+    else
+      json_object_del(obj, "status");
+    json_object_set_new(obj, "metadata", nmeta);
+    json_t *og = kj_get(old, "metadata.generation");
+    if (og)
+      kj_set(obj, "metadata.generation", json_incref(og));
+  } else {
+    if (!w->sub && (res->subresources & RES_SUB_STATUS)) {
+      json_t *os = json_object_get(old, "status");
+      if (os)
+        json_object_set(obj, "status", os);
+      else
+        json_object_del(obj, "status");
+    }
+    int64_t gen = kj_get_int(old, "metadata.generation", 0);
+    /* binding and finalize are not spec edits by the user */
+    bool counts = !w->sub || strcmp(w->sub, "scale") == 0;
+    if (counts && (gen > 0 || (res->subresources & RES_SUB_STATUS))) {
+      if (spec_changed(obj, old))
+        gen++;
+      kj_set_int(obj, "metadata.generation", gen > 0 ? gen : 1);
+    }
+  }
+  if (w->check_fields && (st = check_fields(w, obj, w->patch_type ? old : NULL)))
+    goto fail;
+  struct reg_request rq = {.srv = ar->srv, .verb = ar->verb, .subresource = w->sub,
+                           .namespace_ = res->namespaced ? ar->rt.ns : NULL, .name = ar->rt.name,
+                           .dry_run = w->dry_run, .user = "system:admin"};
+  if ((st = run_hooks(w, &rq, obj, old)))
+    goto fail;
+  kj_set_str(obj, "metadata.name", ar->rt.name);
+  json_t *fins = kj_get(obj, "metadata.finalizers");
+  /* upstream's ShouldDeleteDuringUpdate */
+  bool finish_delete = kj_get(obj, "metadata.deletionTimestamp") && json_array_size(fins) == 0 &&
+                       kj_get_int(obj, "metadata.deletionGracePeriodSeconds", 0) == 0 &&
+                       !(res == &reg_namespaces && json_array_size(kj_get(obj, "spec.finalizers")) > 0);
+  if (w->dry_run) {
+    api_reply_obj(ar, w->success_code, w->respond ? w->respond(w, obj) : json_incref(obj));
+    json_decref(obj);
+    json_decref(old);
+    write_end(w);
+    return;
+  }
+  obj = api_to_internal(res, obj);
+  int err;
+  if (finish_delete) {
+    err = storage_delete(ar->srv->storage, w->key, kv->mod_rev, update_done, w);
+  } else {
+    const struct resource *sres = api_storage_resource(res);
+    char *attrs = api_attrs_for(sres, obj);
+    err = storage_update(ar->srv->storage, w->key, obj, attrs, kv->mod_rev, update_done, w);
+    free(attrs);
+  }
+  json_decref(obj);
+  json_decref(old);
+  if (err) {
+    write_fail(w, kstatus_internal("storage update failed: %d", err));
+    return;
+  }
+  ar->pending = true;
+  return;
+fail:
+  json_decref(obj);
+  json_decref(old);
+  write_fail(w, st ? st : kstatus_internal("update failed"));
+}
+
+void api_write_update(struct api_write *w)
+{
+  if (!w->key)
+    w->key = api_storage_key(api_storage_resource(w->res), w->ar->rt.ns, w->ar->rt.name);
+  update_attempt(w);
+}
+
+static json_t *mutate_put(struct api_write *w, const json_t *old, json_t **status)
+{
+  return json_deep_copy(w->body);
+}
+
+void api_handle_update(struct api_req *ar)
+{
+  ar->verb = "update";
+  json_t *st = NULL;
+  struct api_write *w = api_write_new(ar);
+  if (!w) {
+    api_reply_status(ar, kstatus_internal("out of memory"));
+    return;
+  }
+  w->body = api_decode_body(ar, &st, &w->dups);
+  if (!w->body) {
+    api_reply_status(ar, st);
+    api_write_free(w);
+    return;
+  }
+  const char *rv = kj_get_str(w->body, "metadata.resourceVersion");
+  w->user_rv = rv && *rv;
+  w->mutate = mutate_put;
+  w->check_fields = true;
+  api_write_update(w);
+}
+
+/* ---------------- patch ---------------- */
+
+json_t *api_read_patch(struct api_write *w)
+{
+  struct api_req *ar = w->ar;
+  const char *ct = ar->http ? http_req_header(ar->http, "Content-Type") : NULL;
+  char type[128] = "";
+  if (ct) {
+    size_t n = strcspn(ct, ";");
+    if (n >= sizeof(type))
+      n = sizeof(type) - 1;
+    memcpy(type, ct, n);
+    type[n] = '\0';
+    while (n > 0 && type[n - 1] == ' ')
+      type[--n] = '\0';
+  }
+  if (strcmp(type, "application/apply-patch+yaml") == 0)
+    return kstatus_unsupported_media_type("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json");
+  if (strcmp(type, "application/merge-patch+json") != 0 && strcmp(type, "application/json-patch+json") != 0 &&
+      strcmp(type, "application/strategic-merge-patch+json") != 0)
+    return kstatus_unsupported_media_type("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json");
+  size_t len = 0;
+  const char *body = ar->http ? http_req_body(ar->http, &len) : NULL;
+  char err[512] = "";
+  json_t *p = body && len ? kj_loadb(body, len, false, err, sizeof(err)) : NULL;
+  if (!p)
+    return kstatus_bad_request("error decoding patch: %s", len ? err : "the body of the request was empty");
+  bool jp = strcmp(type, "application/json-patch+json") == 0;
+  if (jp ? !json_is_array(p) : !json_is_object(p)) {
+    json_decref(p);
+    return kstatus_bad_request(jp ? "json patch must be an array of operations"
+                                  : "patch must be a JSON object");
+  }
+  w->body = p;
+  w->patch_type = strdup(type);
+  return NULL;
+}
+
+json_t *api_apply_patch(struct api_write *w, const json_t *old, json_t **status)
+{
+  char err[512] = "";
+  json_t *out = NULL;
+  if (strcmp(w->patch_type, "application/merge-patch+json") == 0) {
+    out = patch_merge(old, w->body);
+  } else if (strcmp(w->patch_type, "application/json-patch+json") == 0) {
+    out = patch_json(old, w->body, err, sizeof(err));
+    if (!out) {
+      *status = kstatus_new(422, "Invalid", "the server rejected our request due to an error in our request: %s", err);
+      return NULL;
+    }
+  } else {
+    const struct schema *sc = w->ar->srv->schema;
+    const struct stype *t = sc ? schema_kind(sc, w->res->group, w->res->version, w->res->kind) : NULL;
+    out = patch_strategic(old, w->body, sc ? schema_smp_lookup : NULL, (void *)sc, t, err, sizeof(err));
+    if (!out) {
+      *status = kstatus_bad_request("%s", *err ? err : "invalid strategic merge patch");
+      return NULL;
+    }
+  }
+  if (!out)
+    *status = kstatus_internal("patch failed");
+  return out;
+}
+
+void api_handle_patch(struct api_req *ar)
+{
+  ar->verb = "patch";
+  struct api_write *w = api_write_new(ar);
+  if (!w) {
+    api_reply_status(ar, kstatus_internal("out of memory"));
+    return;
+  }
+  json_t *st = api_read_patch(w);
+  if (st) {
+    api_reply_status(ar, st);
+    api_write_free(w);
+    return;
+  }
+  if (json_is_object(w->body)) {
+    const char *rv = kj_get_str(w->body, "metadata.resourceVersion");
+    w->user_rv = rv && *rv;
+  } else {
+    size_t i;
+    json_t *op;
+    json_array_foreach(w->body, i, op) {
+      const char *p = kj_get_str(op, "path");
+      if (p && strcmp(p, "/metadata/resourceVersion") == 0)
+        w->user_rv = true;
+    }
+  }
+  w->mutate = api_apply_patch;
+  w->check_fields = true;
+  api_write_update(w);
+}

@@ -1,0 +1,227 @@
+/*
+ * main.c - the kube-apiserver program: flags, start-up and shutdown.
+ *
+ * Start-up order: validate every flag (a bad value names the flag and
+ * exits 1), open storage, load the schema table, start the registry's
+ * bootstrap (default namespaces, the kubernetes Service...), and serve.
+ * /readyz answers 500 until the registry reports its bootstrap done.
+ * SIGTERM/SIGINT stop the loop; everything is then closed in reverse order
+ * so that nothing is left allocated.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <event2/event.h>
+
+#include <kube/flags.h>
+#include <kube/log.h>
+#include <kube/metrics.h>
+#include <kube/strconv.h>
+#include <kube/timeutil.h>
+
+#include "apiserver.h"
+#include "registry/registry.h"
+#include "schema/schema.h"
+#include "storage/storage.h"
+
+static int valid_cidr(const char *s)
+{
+  char buf[128];
+  const char *slash = strchr(s, '/');
+  if (!slash || (size_t)(slash - s) >= sizeof(buf))
+    return 0;
+  memcpy(buf, s, (size_t)(slash - s));
+  buf[slash - s] = '\0';
+  unsigned char addr[16];
+  int max;
+  if (inet_pton(AF_INET, buf, addr) == 1)
+    max = 32;
+  else if (inet_pton(AF_INET6, buf, addr) == 1)
+    max = 128;
+  else
+    return 0;
+  int64_t bits;
+  if (kstr_parse_int64(slash + 1, &bits) != 0 || bits < 0 || bits > max)
+    return 0;
+  return 1;
+}
+
+static int valid_port_range(const char *s)
+{
+  char buf[64];
+  snprintf(buf, sizeof(buf), "%s", s);
+  char *dash = strchr(buf, '-');
+  int64_t a, b;
+  if (!dash)
+    return kstr_parse_int64(buf, &a) == 0 && a > 0 && a < 65536;
+  *dash = '\0';
+  return kstr_parse_int64(buf, &a) == 0 && kstr_parse_int64(dash + 1, &b) == 0 && a > 0 &&
+         b < 65536 && a <= b;
+}
+
+static int valid_ip(const char *s)
+{
+  unsigned char addr[16];
+  return inet_pton(AF_INET, s, addr) == 1 || inet_pton(AF_INET6, s, addr) == 1;
+}
+
+static int mkdir_p(const char *path)
+{
+  char buf[4096];
+  snprintf(buf, sizeof(buf), "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        return -errno;
+      *p = '/';
+    }
+  }
+  if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+    return -errno;
+  return 0;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+  struct apiserver *srv = arg;
+  KLOG_I("received signal %d, shutting down", (int)sig);
+  event_base_loopexit(srv->base, NULL);
+}
+
+static void on_ready(void *arg)
+{
+  struct apiserver *srv = arg;
+  srv->ready = true;
+  KLOG_I("bootstrap done; ready");
+}
+
+int main(int argc, char **argv)
+{
+  struct apiserver srv = {0};
+  struct apiserver_config *c = &srv.cfg;
+  char *insecure_bind = "127.0.0.1", *advertise = "", *bind = "0.0.0.0", *backend = "sqlite";
+  char *data_dir = "/var/lib/kube-apiserver", *etcd = "", *svc_range = "10.96.0.0/12";
+  char *np_range = "30000-32767";
+  int insecure_port = 8080, secure_port = 0, v = 0;
+  const struct flag flags[] = {
+      {"insecure-bind-address", FLAG_STRING, &insecure_bind, "The IP address on which to serve the insecure HTTP port."},
+      {"insecure-port", FLAG_INT, &insecure_port, "The port on which to serve unsecured, unauthenticated access."},
+      {"advertise-address", FLAG_STRING, &advertise, "The IP address on which to advertise the apiserver to members of the cluster (default: the insecure bind address, or 127.0.0.1)."},
+      {"bind-address", FLAG_STRING, &bind, "The IP address on which to listen for the --secure-port port."},
+      {"secure-port", FLAG_INT, &secure_port, "The port on which to serve HTTPS (0 = off)."},
+      {"storage-backend", FLAG_STRING, &backend, "The storage backend for persistence: sqlite."},
+      {"data-dir", FLAG_STRING, &data_dir, "Directory of the SQLite database (created if missing)."},
+      {"etcd-servers", FLAG_STRING, &etcd, "List of etcd servers to connect with (scheme://ip:port), comma separated."},
+      {"service-cluster-ip-range", FLAG_STRING, &svc_range, "A CIDR notation IP range from which to assign service cluster IPs."},
+      {"service-node-port-range", FLAG_STRING, &np_range, "A port range to reserve for services with NodePort visibility."},
+      {"v", FLAG_INT, &v, "number for the log level verbosity"},
+      {NULL},
+  };
+  char err[512];
+  int rc = flags_parse(argc, argv, flags, "The Kubernetes API server validates and configures data for the api objects.", err, sizeof(err));
+  if (rc == 1)
+    return 0;
+  if (rc < 0) {
+    fprintf(stderr, "Error: %s\n", err);
+    return 1;
+  }
+#define BAD(...) do { fprintf(stderr, "Error: " __VA_ARGS__); fputc('\n', stderr); return 1; } while (0)
+  if (!valid_ip(insecure_bind))
+    BAD("invalid argument \"%s\" for \"--insecure-bind-address\" flag: not a valid IP address", insecure_bind);
+  if (insecure_port < 0 || insecure_port > 65535)
+    BAD("invalid argument \"%d\" for \"--insecure-port\" flag: must be between 0 and 65535", insecure_port);
+  if (secure_port < 0 || secure_port > 65535)
+    BAD("invalid argument \"%d\" for \"--secure-port\" flag: must be between 0 and 65535", secure_port);
+  if (*advertise && !valid_ip(advertise))
+    BAD("invalid argument \"%s\" for \"--advertise-address\" flag: not a valid IP address", advertise);
+  if (!valid_ip(bind))
+    BAD("invalid argument \"%s\" for \"--bind-address\" flag: not a valid IP address", bind);
+  if (strcmp(backend, "sqlite") != 0)
+    BAD("invalid argument \"%s\" for \"--storage-backend\" flag: supported backends: sqlite", backend);
+  if (!valid_cidr(svc_range))
+    BAD("invalid argument \"%s\" for \"--service-cluster-ip-range\" flag: invalid CIDR address", svc_range);
+  if (!valid_port_range(np_range))
+    BAD("invalid argument \"%s\" for \"--service-node-port-range\" flag: must be a port range like 30000-32767", np_range);
+  if (!*data_dir)
+    BAD("--data-dir must not be empty");
+  if (!*advertise)
+    advertise = strcmp(insecure_bind, "0.0.0.0") == 0 || strcmp(insecure_bind, "::") == 0 ? "127.0.0.1" : insecure_bind;
+  int e = mkdir_p(data_dir);
+  if (e < 0)
+    BAD("cannot create --data-dir \"%s\": %s", data_dir, strerror(-e));
+
+  c->insecure_bind_address = insecure_bind;
+  c->insecure_port = insecure_port;
+  c->advertise_address = advertise;
+  c->bind_address = bind;
+  c->secure_port = secure_port;
+  c->storage_backend = backend;
+  c->data_dir = data_dir;
+  c->etcd_servers = etcd;
+  c->service_cluster_ip_range = svc_range;
+  c->service_node_port_range = np_range;
+  c->v = v;
+  klog_set_verbosity(v);
+  signal(SIGPIPE, SIG_IGN);
+
+  srv.start_time_us = ktime_now_us();
+  srv.base = event_base_new();
+  srv.metrics = metrics_new();
+  int status = 1;
+  struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+  struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+  evsignal_add(sigterm, NULL);
+  evsignal_add(sigint, NULL);
+  struct schema *schema = NULL;
+  bool registry_started = false;
+
+  struct storage_opts so = {.data_dir = data_dir};
+  srv.storage = storage_open_sqlite(srv.base, &so, err, sizeof(err));
+  if (!srv.storage) {
+    KLOG_E("opening storage in %s: %s", data_dir, err);
+    goto out;
+  }
+  schema = schema_load_builtin(err, sizeof(err));
+  if (!schema) {
+    KLOG_E("loading the schema table: %s", err);
+    goto out;
+  }
+  srv.schema = schema;
+  if (registry_init(&srv, on_ready, &srv) != 0) {
+    KLOG_E("registry bootstrap failed");
+    goto out;
+  }
+  registry_started = true;
+  int port = apiserver_serve(&srv);
+  if (port < 0) {
+    KLOG_E("listening on %s:%d: %s", insecure_bind, insecure_port, strerror(-port));
+    goto out;
+  }
+  KLOG_I("Serving insecurely on %s:%d", insecure_bind, port);
+  if (secure_port)
+    KLOG_W("--secure-port=%d: secure serving is not available yet; only the insecure port is served", secure_port);
+  event_base_dispatch(srv.base);
+  status = 0;
+out:
+  apiserver_stop(&srv);
+  /* let deferred teardown (finished watches) run */
+  event_base_loop(srv.base, EVLOOP_NONBLOCK);
+  if (registry_started)
+    registry_shutdown(&srv);
+  if (srv.storage)
+    storage_close(srv.storage);
+  event_base_loop(srv.base, EVLOOP_NONBLOCK);
+  schema_free(schema);
+  metrics_free(srv.metrics);
+  event_free(sigterm);
+  event_free(sigint);
+  event_base_free(srv.base);
+  return status;
+}

@@ -1,0 +1,304 @@
+/*
+ * query.c - query parameters of list and watch requests, continue tokens
+ * and content negotiation.
+ *
+ * A continue token is opaque to clients; ours is the unpadded base64url of
+ * {"v":"meta.k8s.io/v1","rv":REV,"start":"LAST_KEY"}, so the next page is
+ * read at the same revision (a consistent snapshot) starting after the
+ * last key served.  A revision that left the storage's history window
+ * makes the page 410 Expired, as upstream.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kube/json.h>
+#include <kube/selector.h>
+#include <kube/status.h>
+#include <kube/strconv.h>
+
+#include "registry/registry.h"
+
+static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static char *b64url_encode(const unsigned char *in, size_t len)
+{
+  char *out = malloc(len / 3 * 4 + 6);
+  if (!out)
+    return NULL;
+  size_t o = 0, i = 0;
+  for (; i + 2 < len; i += 3) {
+    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
+    out[o++] = B64[v >> 18 & 63];
+    out[o++] = B64[v >> 12 & 63];
+    out[o++] = B64[v >> 6 & 63];
+    out[o++] = B64[v & 63];
+  }
+  if (len - i == 1) {
+    unsigned v = (unsigned)in[i] << 16;
+    out[o++] = B64[v >> 18 & 63];
+    out[o++] = B64[v >> 12 & 63];
+  } else if (len - i == 2) {
+    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
+    out[o++] = B64[v >> 18 & 63];
+    out[o++] = B64[v >> 12 & 63];
+    out[o++] = B64[v >> 6 & 63];
+  }
+  out[o] = '\0';
+  return out;
+}
+
+static int b64val(char c)
+{
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  if (c == '-' || c == '+')
+    return 62;
+  if (c == '_' || c == '/')
+    return 63;
+  return -1;
+}
+
+static unsigned char *b64url_decode(const char *in, size_t *outlen)
+{
+  size_t len = strlen(in);
+  while (len && in[len - 1] == '=')
+    len--;
+  unsigned char *out = malloc(len * 3 / 4 + 3);
+  if (!out)
+    return NULL;
+  size_t o = 0;
+  unsigned acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < len; i++) {
+    int v = b64val(in[i]);
+    if (v < 0) {
+      free(out);
+      return NULL;
+    }
+    acc = acc << 6 | (unsigned)v;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (unsigned char)(acc >> bits & 0xff);
+    }
+  }
+  if (len % 4 == 1) {
+    free(out);
+    return NULL;
+  }
+  out[o] = 0;
+  *outlen = o;
+  return out;
+}
+
+char *api_continue_encode(int64_t rev, const char *start_key)
+{
+  json_t *t = json_pack("{s:s,s:I,s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rev, "start",
+                        start_key ? start_key : "");
+  char *s = kj_dumps(t);
+  json_decref(t);
+  if (!s)
+    return NULL;
+  char *out = b64url_encode((const unsigned char *)s, strlen(s));
+  free(s);
+  return out;
+}
+
+int api_continue_decode(const char *tok, int64_t *rev, char **start_key)
+{
+  size_t len;
+  unsigned char *raw = b64url_decode(tok, &len);
+  if (!raw)
+    return -EINVAL;
+  json_t *t = kj_loadb((const char *)raw, len, false, NULL, 0);
+  free(raw);
+  const char *v = kj_get_str(t, "v");
+  const char *start = kj_get_str(t, "start");
+  json_t *jrev = json_object_get(t, "rv");
+  if (!t || !v || strcmp(v, "meta.k8s.io/v1") != 0 || !start || !json_is_integer(jrev) ||
+      json_integer_value(jrev) <= 0) {
+    json_decref(t);
+    return -EINVAL;
+  }
+  *rev = json_integer_value(jrev);
+  *start_key = strdup(start);
+  json_decref(t);
+  return *start_key ? 0 : -ENOMEM;
+}
+
+bool api_field_supported(const struct resource *res, const char *field)
+{
+  if (strcmp(field, "metadata.name") == 0 || strcmp(field, "metadata.namespace") == 0)
+    return true;
+  if (!res || !res->field_selectors)
+    return false;
+  for (const char *const *f = res->field_selectors; *f; f++)
+    if (strcmp(*f, field) == 0)
+      return true;
+  return false;
+}
+
+bool api_query_bool(const char *query, const char *key, bool dflt)
+{
+  char *v = kstr_query_get(query, key);
+  bool out = dflt;
+  if (v && kstr_parse_bool(v, &out) != 0)
+    out = dflt;
+  free(v);
+  return out;
+}
+
+void api_list_opts_free(struct api_list_opts *o)
+{
+  labelsel_free(o->lsel);
+  fieldsel_free(o->fsel);
+  free(o->cont_start);
+  free(o->rv);
+  free(o->rv_match);
+  memset(o, 0, sizeof(*o));
+}
+
+json_t *api_list_opts_parse(const char *query, const struct resource *res, struct api_list_opts *o)
+{
+  memset(o, 0, sizeof(*o));
+  char err[512] = "";
+  json_t *st = NULL;
+  char *ls = kstr_query_get(query, "labelSelector");
+  char *fs = kstr_query_get(query, "fieldSelector");
+  char *limit = kstr_query_get(query, "limit");
+  char *cont = kstr_query_get(query, "continue");
+  char *timeout = kstr_query_get(query, "timeoutSeconds");
+  char *watch = kstr_query_get(query, "watch");
+  o->rv = kstr_query_get(query, "resourceVersion");
+  o->rv_match = kstr_query_get(query, "resourceVersionMatch");
+  o->bookmarks = api_query_bool(query, "allowWatchBookmarks", false);
+
+  if (watch && *watch && kstr_parse_bool(watch, &o->watch) != 0) {
+    st = kstatus_bad_request("invalid value for watch: \"%s\"", watch);
+    goto out;
+  }
+  if (ls && *ls) {
+    o->lsel = labelsel_parse(ls, err, sizeof(err));
+    if (!o->lsel) {
+      st = kstatus_bad_request("%s", err);
+      goto out;
+    }
+  }
+  if (fs && *fs) {
+    o->fsel = fieldsel_parse(fs, err, sizeof(err));
+    if (!o->fsel) {
+      st = kstatus_bad_request("invalid field selector: %s", err);
+      goto out;
+    }
+    for (size_t i = 0; i < fieldsel_count(o->fsel); i++) {
+      const char *f, *op, *v;
+      fieldsel_term(o->fsel, i, &f, &op, &v);
+      if (!api_field_supported(res, f)) {
+        st = kstatus_bad_request("field label not supported: %s", f);
+        goto out;
+      }
+    }
+  }
+  if (limit && *limit) {
+    if (kstr_parse_int64(limit, &o->limit) != 0 || o->limit < 0) {
+      st = kstatus_bad_request("invalid value for limit: \"%s\"", limit);
+      goto out;
+    }
+  }
+  if (timeout && *timeout) {
+    if (kstr_parse_int64(timeout, &o->timeout_s) != 0 || o->timeout_s < 0) {
+      st = kstatus_bad_request("invalid value for timeoutSeconds: \"%s\"", timeout);
+      goto out;
+    }
+  }
+  if (o->rv && *o->rv) {
+    int64_t r;
+    if (kstr_parse_int64(o->rv, &r) != 0 || r < 0) {
+      st = kstatus_bad_request("invalid resource version: \"%s\"", o->rv);
+      goto out;
+    }
+  }
+  if (o->rv_match && *o->rv_match && strcmp(o->rv_match, "NotOlderThan") != 0 &&
+      strcmp(o->rv_match, "Exact") != 0) {
+    st = kstatus_bad_request("resourceVersionMatch: Unsupported value: \"%s\": supported values: "
+                             "\"Exact\", \"NotOlderThan\", \"\"", o->rv_match);
+    goto out;
+  }
+  if (o->rv_match && *o->rv_match && (!o->rv || !*o->rv)) {
+    st = kstatus_bad_request("resourceVersionMatch is forbidden unless resourceVersion is provided");
+    goto out;
+  }
+  if (cont && *cont && !o->watch) {
+    if (o->rv && *o->rv && strcmp(o->rv, "0") != 0) {
+      st = kstatus_bad_request("specifying resource version is not allowed when using continue");
+      goto out;
+    }
+    if (api_continue_decode(cont, &o->cont_rev, &o->cont_start) != 0) {
+      st = kstatus_bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+      goto out;
+    }
+  }
+out:
+  free(ls);
+  free(fs);
+  free(limit);
+  free(cont);
+  free(timeout);
+  free(watch);
+  if (st)
+    api_list_opts_free(o);
+  return st;
+}
+
+enum api_format api_negotiate(const char *accept)
+{
+  if (!accept || !*accept)
+    return FMT_JSON;
+  /* Take the first media range we can serve, in the client's order. */
+  const char *p = accept;
+  while (*p) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    char one[512];
+    if (len >= sizeof(one))
+      len = sizeof(one) - 1;
+    memcpy(one, p, len);
+    one[len] = '\0';
+    char *s = one;
+    while (*s == ' ')
+      s++;
+    if (strncmp(s, "application/json", 16) == 0 || strncmp(s, "*/*", 3) == 0 ||
+        strncmp(s, "application/*", 13) == 0) {
+      if (strstr(s, "as=Table"))
+        return FMT_TABLE;
+      if (strstr(s, "as=") == NULL)
+        return FMT_JSON;
+      /* as=PartialObjectMetadata or aggregated discovery: answer plain JSON */
+      return FMT_JSON;
+    }
+    if (strncmp(s, "application/yaml", 16) == 0)
+      return strstr(s, "as=Table") ? FMT_TABLE : FMT_YAML;
+    if (!end)
+      break;
+    p = end + 1;
+  }
+  return FMT_JSON;
+}
+
+enum api_include api_include_parse(const char *v)
+{
+  if (v && strcmp(v, "Object") == 0)
+    return INCLUDE_OBJECT;
+  if (v && strcmp(v, "None") == 0)
+    return INCLUDE_NONE;
+  return INCLUDE_METADATA;
+}

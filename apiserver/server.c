@@ -1,0 +1,455 @@
+/*
+ * server.c - the HTTP front of kube-apiserver: one handler for every
+ * request, dispatching non-resource paths (/healthz, /livez, /readyz,
+ * /metrics, /version, /openapi) itself and resource paths to the REST
+ * handlers.
+ *
+ * Every request is wrapped in a heap `struct api_req` that lives until the
+ * answer is sent.  Synchronous handlers answer before returning and the
+ * dispatcher frees the wrapper; a handler that goes asynchronous (a
+ * storage write, a watch) sets `pending` and frees it itself through
+ * api_req_done().  If the client disconnects first, on_close clears
+ * `http` so the late answer is dropped.  Each answer is counted in
+ * apiserver_request_total and the duration histogram, and logged at --v=3
+ * like upstream's httplog.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kube/http.h>
+#include <kube/json.h>
+#include <kube/log.h>
+#include <kube/metrics.h>
+#include <kube/status.h>
+#include <kube/strconv.h>
+#include <kube/timeutil.h>
+#include <kube/yaml.h>
+
+#include "registry/registry.h"
+#include "storage/storage.h"
+
+const char *api_req_query(struct api_req *ar)
+{
+  return ar->http ? http_req_query(ar->http) : "";
+}
+
+const char *api_req_accept(struct api_req *ar)
+{
+  return ar->http ? http_req_header(ar->http, "Accept") : NULL;
+}
+
+static const char *metric_verb(struct api_req *ar)
+{
+  static const struct { const char *v, *m; } map[] = {
+      {"get", "GET"},       {"list", "LIST"},     {"watch", "WATCH"},   {"create", "POST"},
+      {"update", "PUT"},    {"patch", "PATCH"},   {"delete", "DELETE"},
+      {"deletecollection", "DELETE"},
+  };
+  if (!ar->verb)
+    return ar->http ? http_req_method(ar->http) : "GET";
+  for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+    if (strcmp(map[i].v, ar->verb) == 0)
+      return map[i].m;
+  return ar->verb;
+}
+
+void api_record(struct api_req *ar, int code)
+{
+  struct apiserver *srv = ar->srv;
+  double secs = (double)(ktime_now_us() - ar->start_us) / 1e6;
+  const char *verb = metric_verb(ar);
+  const char *resource = ar->rt.kind == ROUTE_RESOURCE ? ar->rt.resource : "";
+  char labels[512];
+  snprintf(labels, sizeof(labels), "verb=\"%s\",group=\"%s\",version=\"%s\",resource=\"%s\",subresource=\"%s\",code=\"%d\"",
+           verb, ar->rt.group, ar->rt.version, resource, ar->rt.sub, code);
+  if (srv->metrics) {
+    metrics_counter_add(srv->metrics, "apiserver_request_total",
+                        "Counter of apiserver requests broken out for each verb, group, version, "
+                        "resource, subresource and HTTP response code.",
+                        labels, 1);
+    snprintf(labels, sizeof(labels), "verb=\"%s\",group=\"%s\",version=\"%s\",resource=\"%s\",subresource=\"%s\"",
+             verb, ar->rt.group, ar->rt.version, resource, ar->rt.sub);
+    metrics_histogram_observe(srv->metrics, "apiserver_request_duration_seconds",
+                              "Response latency distribution in seconds for each verb, group, "
+                              "version, resource and subresource.",
+                              labels, NULL, 0, secs);
+  }
+  if (ar->http && klog_v_level >= 3) {
+    const char *q = http_req_query(ar->http);
+    const char *ua = http_req_header(ar->http, "User-Agent");
+    KLOG_V(3, "\"HTTP\" verb=\"%s\" URI=\"%s%s%s\" latency=\"%.6fs\" userAgent=\"%s\" srcIP=\"%s\" resp=%d",
+           verb, http_req_raw_path(ar->http), *q ? "?" : "", q, secs, ua ? ua : "",
+           http_req_peer(ar->http), code);
+  }
+}
+
+void api_add_warning(struct api_req *ar, const char *msg)
+{
+  if (!ar->http)
+    return;
+  /* RFC 7234 warn-text is a quoted string: escape quotes and backslashes. */
+  size_t n = strlen(msg);
+  char *buf = malloc(n * 2 + 16);
+  if (!buf)
+    return;
+  size_t o = 0;
+  memcpy(buf, "299 - \"", 7);
+  o = 7;
+  for (size_t i = 0; i < n; i++) {
+    if (msg[i] == '"' || msg[i] == '\\')
+      buf[o++] = '\\';
+    buf[o++] = msg[i];
+  }
+  buf[o++] = '"';
+  buf[o] = '\0';
+  http_add_header(ar->http, "Warning", buf);
+  free(buf);
+}
+
+void api_reply_raw(struct api_req *ar, int code, const char *ctype, const char *body, size_t len)
+{
+  if (ar->closed)
+    return;
+  ar->closed = true;
+  api_record(ar, code);
+  if (ar->http) {
+    /* the request object is freed once answered */
+    struct http_request *r = ar->http;
+    ar->http = NULL;
+    http_req_on_close(r, NULL, NULL);
+    http_reply(r, code, ctype, body, len);
+  }
+}
+
+void api_reply_evbuffer(struct api_req *ar, int code, const char *ctype, struct evbuffer *body)
+{
+  if (ar->closed)
+    return;
+  ar->closed = true;
+  api_record(ar, code);
+  if (ar->http) {
+    struct http_request *r = ar->http;
+    ar->http = NULL;
+    http_req_on_close(r, NULL, NULL);
+    http_reply_evbuffer(r, code, ctype, body);
+  }
+}
+
+static bool is_status(const json_t *obj)
+{
+  const char *k = kj_get_str(obj, "kind");
+  return k && strcmp(k, "Status") == 0;
+}
+
+void api_reply_obj(struct api_req *ar, int code, json_t *obj)
+{
+  if (!obj)
+    obj = kstatus_internal("failed to build the response");
+  enum api_format fmt = api_negotiate(api_req_accept(ar));
+  if (fmt == FMT_TABLE && (is_status(obj) || !ar->res || code >= 300))
+    fmt = FMT_JSON;
+  if (fmt == FMT_TABLE) {
+    const char *kind = kj_get_str(obj, "kind");
+    json_t *t = api_table_new(ar->res, true);
+    char *iv = ar->http ? kstr_query_get(api_req_query(ar), "includeObject") : NULL;
+    enum api_include inc = api_include_parse(iv);
+    free(iv);
+    if (kind && strlen(kind) > 4 && strcmp(kind + strlen(kind) - 4, "List") == 0) {
+      json_t *items = json_object_get(obj, "items");
+      size_t i;
+      json_t *it;
+      json_array_foreach(items, i, it)
+        api_table_add_row(t, ar->res, it, inc);
+      json_t *meta = json_object_get(obj, "metadata");
+      if (meta)
+        json_object_set(t, "metadata", meta);
+    } else {
+      api_table_add_row(t, ar->res, obj, inc);
+      const char *rv = kj_get_str(obj, "metadata.resourceVersion");
+      if (rv)
+        kj_set_str(t, "metadata.resourceVersion", rv);
+    }
+    json_decref(obj);
+    obj = t;
+  }
+  if (fmt == FMT_YAML) {
+    char *y = kyaml_dump(obj);
+    json_decref(obj);
+    if (y) {
+      api_reply_raw(ar, code, "application/yaml", y, strlen(y));
+      free(y);
+      return;
+    }
+    obj = kstatus_internal("failed to serialize YAML");
+    code = 500;
+  }
+  char *s = kj_dumps(obj);
+  json_decref(obj);
+  if (!s) {
+    api_reply_raw(ar, 500, "application/json", "{}", 2);
+    return;
+  }
+  api_reply_raw(ar, code, "application/json", s, strlen(s));
+  free(s);
+}
+
+void api_reply_status(struct api_req *ar, json_t *status)
+{
+  int code = kstatus_code(status);
+  if (code <= 0)
+    code = 500;
+  api_reply_obj(ar, code, status);
+}
+
+void api_reply_bytes(struct api_req *ar, int code, const char *bytes, size_t len)
+{
+  enum api_format fmt = api_negotiate(api_req_accept(ar));
+  if (fmt == FMT_JSON) {
+    api_reply_raw(ar, code, "application/json", bytes, len);
+    return;
+  }
+  json_t *obj = kj_loadb(bytes, len, false, NULL, 0);
+  api_reply_obj(ar, code, obj);
+}
+
+json_t *api_not_found(struct api_req *ar, const char *name)
+{
+  return kstatus_not_found(ar->res ? ar->res->group : ar->rt.group,
+                           ar->res ? ar->res->plural : ar->rt.resource, name);
+}
+
+static json_t *generic_not_found(void)
+{
+  json_t *st = kstatus_new(404, "NotFound", "the server could not find the requested resource");
+  json_object_set_new(st, "details", json_object());
+  return st;
+}
+
+json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups)
+{
+  size_t len = 0;
+  const char *body = ar->http ? http_req_body(ar->http, &len) : NULL;
+  const char *ctype = ar->http ? http_req_header(ar->http, "Content-Type") : NULL;
+  char err[512] = "";
+  json_t *obj = NULL;
+  *status = NULL;
+  if (dups)
+    *dups = NULL;
+  if (!body || len == 0) {
+    *status = kstatus_bad_request("the body of the request was empty");
+    return NULL;
+  }
+  if (ctype && strncmp(ctype, "application/vnd.kubernetes.protobuf", 35) == 0) {
+    obj = api_protobuf_decode(body, len, err, sizeof(err));
+    if (!obj) {
+      *status = kstatus_unsupported_media_type("%s", err);
+      return NULL;
+    }
+  } else if (ctype && (strstr(ctype, "yaml") != NULL)) {
+    obj = kyaml_load(body, len, err, sizeof(err));
+    if (!obj) {
+      *status = kstatus_bad_request("error converting YAML to JSON: %s", err);
+      return NULL;
+    }
+  } else if (!ctype || strstr(ctype, "json") || strstr(ctype, "*/*") || !*ctype) {
+    obj = kj_loadb(body, len, true, err, sizeof(err));
+    if (!obj && strstr(err, "duplicate")) {
+      const char *q = strchr(err, '\'');
+      char key[256] = "";
+      if (q) {
+        const char *s = q + 1;
+        if (*s == '"')
+          s++;
+        size_t n = strcspn(s, "\"'");
+        if (n >= sizeof(key))
+          n = sizeof(key) - 1;
+        memcpy(key, s, n);
+        key[n] = '\0';
+      }
+      obj = kj_loadb(body, len, false, err, sizeof(err));
+      if (obj && dups) {
+        *dups = json_array();
+        json_array_append_new(*dups, json_string(key));
+      }
+    }
+    if (!obj) {
+      *status = kstatus_bad_request("couldn't get version/kind; json parse error: %s", err);
+      return NULL;
+    }
+  } else {
+    *status = kstatus_unsupported_media_type("the body of the request was in an unknown format - "
+                                             "accepted media types include: application/json, "
+                                             "application/yaml");
+    return NULL;
+  }
+  if (!json_is_object(obj)) {
+    json_decref(obj);
+    if (dups && *dups) {
+      json_decref(*dups);
+      *dups = NULL;
+    }
+    *status = kstatus_bad_request("the body of the request must be a JSON object");
+    return NULL;
+  }
+  return obj;
+}
+
+/* ---- non-resource endpoints ---- */
+
+static void reply_text(struct api_req *ar, int code, const char *text)
+{
+  api_reply_raw(ar, code, "text/plain; charset=utf-8", text, strlen(text));
+}
+
+static void handle_health(struct api_req *ar, const char *which)
+{
+  bool verbose = ar->http && http_req_param(ar->http, "verbose") != NULL;
+  bool ready = ar->srv->ready;
+  bool is_ready = strcmp(which, "readyz") == 0;
+  bool ok = !is_ready || ready;
+  if (!verbose) {
+    reply_text(ar, ok ? 200 : 500, ok ? "ok" : "[-]poststarthook/bootstrap failed: not finished\nreadyz check failed\n");
+    return;
+  }
+  char buf[1024];
+  snprintf(buf, sizeof(buf),
+           "[+]ping ok\n[+]log ok\n[+]etcd ok\n%s%s check %s\n",
+           is_ready ? (ready ? "[+]poststarthook/bootstrap ok\n"
+                             : "[-]poststarthook/bootstrap failed: not finished\n")
+                    : "",
+           which, ok ? "passed" : "failed");
+  reply_text(ar, ok ? 200 : 500, buf);
+}
+
+static void handle_metrics(struct api_req *ar)
+{
+  struct apiserver *srv = ar->srv;
+  if (!srv->metrics) {
+    reply_text(ar, 200, "");
+    return;
+  }
+  if (srv->storage) {
+    struct storage_stats s;
+    storage_get_stats(srv->storage, &s);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_objects", "Number of stored objects.", NULL, (double)s.keys);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_size_bytes", "Size of the stored objects in bytes.", NULL, (double)s.bytes);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_history_events", "Events kept for watch resumption.", NULL, (double)s.history_events);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_commits_total", "Storage transactions committed.", NULL, (double)s.batches);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_writes_total", "Storage writes.", NULL, (double)s.writes);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_fsyncs_total", "Storage fsync calls.", NULL, (double)s.fsyncs);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_revision", "Newest committed revision.", NULL, (double)storage_rev(srv->storage));
+  }
+  if (srv->http)
+    metrics_gauge_set(srv->metrics, "apiserver_open_connections", "Open HTTP connections.", NULL,
+                      (double)http_server_connections(srv->http));
+  size_t len = 0;
+  char *text = metrics_render(srv->metrics, &len);
+  api_reply_raw(ar, 200, "text/plain; version=0.0.4; charset=utf-8", text ? text : "", text ? len : 0);
+  free(text);
+}
+
+static void handle_version(struct api_req *ar)
+{
+  json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "32",
+                        "gitVersion", "v1.32.0-kube", "gitCommit", "0000000000000000000000000000000000000000",
+                        "gitTreeState", "clean", "buildDate", "2026-01-01T00:00:00Z", "goVersion", "n/a",
+                        "compiler", "gcc", "platform", "linux/amd64");
+  api_reply_obj(ar, 200, v);
+}
+
+static void on_close(struct http_request *r, void *arg)
+{
+  struct api_req *ar = arg;
+  ar->http = NULL;
+  if (ar->watch)
+    api_watch_closed(ar);
+}
+
+void api_req_done(struct api_req *ar)
+{
+  if (ar->http && !ar->closed)
+    api_reply_status(ar, kstatus_internal("request ended without an answer"));
+  if (ar->http)
+    http_req_on_close(ar->http, NULL, NULL);
+  free(ar);
+}
+
+static void on_request(struct http_request *r, void *arg)
+{
+  struct apiserver *srv = arg;
+  struct api_req *ar = calloc(1, sizeof(*ar));
+  if (!ar) {
+    http_reply(r, 500, "text/plain", "out of memory", 13);
+    return;
+  }
+  ar->srv = srv;
+  ar->http = r;
+  ar->start_us = ktime_now_us();
+  const char *path = http_req_path(r);
+  const char *method = http_req_method(r);
+  bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
+  if (strncmp(path, "/healthz", 8) == 0 && get)
+    handle_health(ar, "healthz");
+  else if (strncmp(path, "/livez", 6) == 0 && get)
+    handle_health(ar, "livez");
+  else if (strncmp(path, "/readyz", 7) == 0 && get)
+    handle_health(ar, "readyz");
+  else if (strcmp(path, "/metrics") == 0 && get)
+    handle_metrics(ar);
+  else if ((strcmp(path, "/version") == 0 || strcmp(path, "/version/") == 0) && get)
+    handle_version(ar);
+  else if (strncmp(path, "/openapi/v3", 11) == 0 && get)
+    api_handle_openapi(ar, path + 11);
+  else {
+    enum api_route_kind k = api_route_parse(path, &ar->rt);
+    if (k == ROUTE_RESOURCE) {
+      http_req_on_close(r, on_close, ar);
+      api_handle_resource(ar);
+    } else if (k != ROUTE_NOT_FOUND && get) {
+      api_handle_discovery(ar);
+    } else if (k != ROUTE_NOT_FOUND) {
+      api_reply_status(ar, kstatus_method_not_allowed("the server does not allow this method on the requested resource"));
+    } else {
+      api_reply_status(ar, generic_not_found());
+    }
+  }
+  if (ar->pending)
+    return;
+  if (ar->http && !ar->closed)
+    api_reply_status(ar, kstatus_internal("request was not answered"));
+  if (ar->http)
+    http_req_on_close(ar->http, NULL, NULL);
+  free(ar);
+}
+
+int apiserver_serve(struct apiserver *srv)
+{
+  if (!srv->api) {
+    srv->api = calloc(1, sizeof(*srv->api));
+    if (!srv->api)
+      return -ENOMEM;
+  }
+  struct http_server_opts o = {0};
+  srv->http = http_server_new(srv->base, &o, on_request, srv);
+  if (!srv->http)
+    return -ENOMEM;
+  const char *addr = srv->cfg.insecure_bind_address ? srv->cfg.insecure_bind_address : "127.0.0.1";
+  return http_server_listen(srv->http, addr, srv->cfg.insecure_port);
+}
+
+void apiserver_stop(struct apiserver *srv)
+{
+  if (srv->http) {
+    http_server_free(srv->http);
+    srv->http = NULL;
+  }
+  api_discovery_free(srv);
+  free(srv->api);
+  srv->api = NULL;
+}

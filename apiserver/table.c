@@ -1,0 +1,91 @@
+/*
+ * table.c - meta.k8s.io/v1 Table output, what `kubectl get` asks for.
+ *
+ * Column definitions and cells come from the kind's registry hooks
+ * (`columns`, `cells`); a kind without them gets upstream's default table
+ * (Name, Created At).  Should a kind's columns not start with the name
+ * column, the name is prepended so every table starts with NAME as kubectl
+ * expects.  Each row carries the object as PartialObjectMetadata (the
+ * default of includeObject=Metadata), the whole object, or nothing.
+ */
+#include "api.h"
+
+#include <string.h>
+
+#include <kube/json.h>
+
+#include "registry/registry.h"
+
+static bool has_hooks(const struct resource *res)
+{
+  return res && res->columns && res->columns[0].name && res->cells;
+}
+
+static bool prepend_name(const struct resource *res)
+{
+  return !has_hooks(res) || !res->columns[0].format || strcmp(res->columns[0].format, "name") != 0;
+}
+
+static json_t *coldef(const char *name, const char *type, const char *format, int prio,
+                      const char *desc)
+{
+  return json_pack("{s:s,s:s,s:s,s:s,s:i}", "name", name, "type", type ? type : "string", "format",
+                   format ? format : "", "description", desc ? desc : "", "priority", prio);
+}
+
+json_t *api_table_new(const struct resource *res, bool with_columns)
+{
+  json_t *t = json_pack("{s:s,s:s,s:{}}", "kind", "Table", "apiVersion", "meta.k8s.io/v1",
+                        "metadata");
+  json_t *cols = json_array();
+  if (with_columns) {
+    if (prepend_name(res))
+      json_array_append_new(cols, coldef("Name", "string", "name", 0,
+                                         "Name must be unique within a namespace. Is required when "
+                                         "creating resources, although some resources may allow a "
+                                         "client to request the generation of an appropriate name "
+                                         "automatically. Name is primarily intended for creation "
+                                         "idempotence and configuration definition. Cannot be updated."));
+    if (has_hooks(res)) {
+      for (const struct reg_column *c = res->columns; c->name; c++)
+        json_array_append_new(cols, coldef(c->name, c->type, c->format, c->priority, c->description));
+    } else {
+      json_array_append_new(cols, coldef("Created At", "date", "", 0,
+                                         "CreationTimestamp is a timestamp representing the server "
+                                         "time when this object was created."));
+    }
+  }
+  json_object_set_new(t, "columnDefinitions", cols);
+  json_object_set_new(t, "rows", json_array());
+  return t;
+}
+
+void api_table_add_row(json_t *table, const struct resource *res, const json_t *obj,
+                       enum api_include inc)
+{
+  json_t *cells = NULL;
+  if (has_hooks(res))
+    cells = res->cells(obj);
+  if (!json_is_array(cells)) {
+    json_decref(cells);
+    cells = json_array();
+    if (!has_hooks(res)) {
+      const char *ts = kj_get_str(obj, "metadata.creationTimestamp");
+      json_array_append_new(cells, ts ? json_string(ts) : json_null());
+    }
+  }
+  if (prepend_name(res)) {
+    const char *name = kj_get_str(obj, "metadata.name");
+    json_array_insert_new(cells, 0, json_string(name ? name : ""));
+  }
+  json_t *row = json_pack("{s:o}", "cells", cells);
+  if (inc == INCLUDE_OBJECT) {
+    json_object_set(row, "object", (json_t *)obj);
+  } else if (inc == INCLUDE_METADATA) {
+    json_t *meta = json_object_get(obj, "metadata");
+    json_t *pom = json_pack("{s:s,s:s,s:o}", "kind", "PartialObjectMetadata", "apiVersion",
+                            "meta.k8s.io/v1", "metadata", meta ? json_incref(meta) : json_object());
+    json_object_set_new(row, "object", pom);
+  }
+  json_array_append_new(json_object_get(table, "rows"), row);
+}
