@@ -28,7 +28,7 @@ ok "rolled back cm" kube get cm demo-config -o jsonpath='{.data.message}'
 expect_eq "message after rollback" "hello" "$OUT"
 
 ok "helm list" helm list
-expect_match "listed" '^demo ' "$OUT"
+expect_match "listed" '^demo[[:space:]]' "$OUT"
 ok "helm uninstall" helm uninstall demo
 ko "deployment gone" kube get deploy demo-web
 ko "service gone" kube get svc demo-svc
