@@ -1,0 +1,166 @@
+/*
+ * core_logic.h - the decision functions of the service, node, namespace
+ * and garbage-collection controllers, separated from their informer and
+ * REST plumbing so that they can be exercised directly: state in (API
+ * objects as json_t, all borrowed), desired objects or actions out.
+ */
+#ifndef CM_CORE_LOGIC_H
+#define CM_CORE_LOGIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/* serviceaccount.c */
+bool serviceaccount_needs_default(const json_t *ns, const json_t *sa);
+
+/* endpoints.c: new reference to the subsets array for svc from pods (all
+ * pods; only those in svc's namespace matching its selector count). */
+json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods);
+/* New reference: the Endpoints object to write for svc, or NULL when the
+ * existing one (may be NULL) already matches. */
+json_t *endpoints_desired(const json_t *svc, const json_t *pods, const json_t *existing);
+
+/* endpointslice.c */
+#define ENDPOINTSLICE_MANAGED_BY "endpointslice-controller.k8s.io"
+#define ENDPOINTSLICE_MIRROR_MANAGED_BY "endpointslicemirroring-controller.k8s.io"
+#define LABEL_SERVICE_NAME "kubernetes.io/service-name"
+#define LABEL_MANAGED_BY "endpointslice.kubernetes.io/managed-by"
+/*
+ * The writes that make the EndpointSlices of svc match pods: a new array
+ * of actions {verb: POST|PUT|DELETE, path, body?} (new reference).  slices
+ * are the existing slices (any; only svc's managed ones are considered),
+ * nodes give the zone label.  Endpoints stay in their slice while they
+ * are still wanted; new ones fill free room, then new slices of at most
+ * max_per_slice.
+ */
+json_t *endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t *nodes,
+                                const json_t *slices, int max_per_slice);
+/* Shared with the mirroring controller: a new slice skeleton for svc. */
+json_t *endpointslice_new_slice(const json_t *svc, const char *managed_by, const json_t *ports,
+                                const char *address_type);
+
+/* namespace.c */
+/* New reference: {prefix, resource, deletecollection: bool} for every
+ * namespaced, deletable and listable top-level resource of an APIResourceList
+ * (borrowed; prefix "/api/v1" or "/apis/GROUP/VERSION"), appended to out. */
+void namespace_discovered_resources(const json_t *resource_list, json_t *out);
+/* New reference: the namespace's deletion conditions (upstream's five
+ * types) from: discovery error (NULL if none), content deletion errors
+ * (array of strings), remaining {"resource.group" -> count} and
+ * finalizers {"finalizer" -> count} (objects; empty when none). */
+json_t *namespace_deletion_conditions(const char *discovery_err, const json_t *errors,
+                                      const json_t *remaining, const json_t *finalizers,
+                                      const json_t *old_conditions, const char *now);
+/* New reference: the namespace (borrowed) with "kubernetes" removed from
+ * spec.finalizers, for PUT .../finalize; NULL if it is not there. */
+json_t *namespace_finalize_body(const json_t *ns);
+
+/* garbagecollector.c */
+enum gc_owner_state {
+  GC_OWNER_PRESENT,   /* exists with the referenced uid */
+  GC_OWNER_ABSENT,    /* verified gone (or replaced by another uid) */
+  GC_OWNER_WAITING,   /* being deleted in the foreground */
+  GC_OWNER_UNKNOWN,   /* could not be verified: act as if present */
+};
+/* New reference: actions for a dependent obj at obj_path given the state
+ * of each of its ownerReferences (states[i] for ref i): delete it when
+ * every owner is gone (Background, or its own finalizer's policy), patch
+ * the dangling references away when only some are, nothing otherwise. */
+json_t *gc_dependent_actions(const json_t *obj, const char *obj_path, const int *states, size_t n);
+/* New reference: actions for an owner being deleted with the
+ * foregroundDeletion finalizer.  deps: [{obj, path}] of its dependents.
+ * Deletes the dependents not yet deleting (Foreground for blocking ones);
+ * removes the finalizer once no blocking dependent is left. */
+json_t *gc_foreground_actions(const json_t *owner, const char *owner_path, const json_t *deps);
+/* New reference: actions for an owner being deleted with the orphan
+ * finalizer: strip its reference from every dependent; remove the
+ * finalizer once no dependent refers to it. */
+json_t *gc_orphan_actions(const json_t *owner, const char *owner_path, const json_t *deps);
+/* Writes the collection prefix ("/apis/apps/v1"), resource plural and
+ * scope of apiVersion/kind; false for kinds it does not know. */
+bool gc_kind_resource(const char *api_version, const char *kind, char *prefix, size_t plen, char *plural,
+                      size_t rlen, bool *namespaced);
+
+/* nodeipam.c: the subnets of one IPv4 cluster CIDR, as a bitmap. */
+struct cidr_set;
+/* NULL (with a message in err) for a malformed CIDR or a mask size not
+ * longer than the cluster prefix, or more than 2^20 subnets. */
+struct cidr_set *cidr_set_new(const char *cluster_cidr, int mask_size, char *err, size_t errlen);
+void cidr_set_free(struct cidr_set *s);
+/* The lowest free subnet, marked used, into out ("10.244.3.0/24").
+ * -ENOSPC when all are used. */
+int cidr_set_allocate(struct cidr_set *s, char *out, size_t len);
+/* Marks a subnet used / free.  -EINVAL if it is not one of the set's. */
+int cidr_set_occupy(struct cidr_set *s, const char *cidr);
+int cidr_set_release(struct cidr_set *s, const char *cidr);
+size_t cidr_set_used(const struct cidr_set *s);
+
+/* nodelifecycle.c */
+#define TAINT_UNREACHABLE "node.kubernetes.io/unreachable"
+#define TAINT_NOT_READY "node.kubernetes.io/not-ready"
+/*
+ * Health tracking: health is an object node name -> saved observation
+ * (owned by the caller, updated here).  The probe time moves to now_ms
+ * whenever the Ready heartbeat or the Lease renewTime (lease may be NULL)
+ * changes; a node first seen with a Ready condition starts at now_ms, one
+ * without at its creationTimestamp.  True when the last probe is older
+ * than grace_ms (startup_grace_ms for a node that never posted Ready).
+ * Times are wall-clock milliseconds.
+ */
+bool nodelifecycle_is_stale(json_t *health, const json_t *node, const json_t *lease, int64_t now_ms,
+                            int64_t grace_ms, int64_t startup_grace_ms);
+/* New reference: node's conditions all set Unknown (NodeStatusUnknown /
+ * "Kubelet stopped posting node status.", Ready added as
+ * NodeStatusNeverUpdated when missing), or NULL when already so. */
+json_t *nodelifecycle_unknown_conditions(const json_t *node, const char *now);
+/* New reference: the taints node should carry for its conditions (other
+ * taints kept; NoExecute taints keep or get a timeAdded of now), or NULL
+ * when they already match. */
+json_t *nodelifecycle_desired_taints(const json_t *node, const char *now);
+
+/* taint_eviction.c: for pod on a node with taints (borrowed array), the
+ * delay in ms before the pod must be deleted: 0 at once (a NoExecute taint
+ * it does not tolerate, or tolerationSeconds elapsed since the taint's
+ * timeAdded), > 0 later, -1 never. */
+int64_t taint_eviction_delay_ms(const json_t *pod, const json_t *taints, int64_t now_ms);
+bool toleration_tolerates(const json_t *toleration, const json_t *taint);
+
+/* podgc.c */
+/* New reference: the terminated pods (Succeeded/Failed, not already being
+ * deleted) beyond threshold, oldest creationTimestamp first; empty when
+ * threshold <= 0 or not exceeded. */
+json_t *podgc_terminated_to_delete(const json_t *pods, int threshold);
+/* New reference: pods with a deletionTimestamp and no node. */
+json_t *podgc_unscheduled_terminating(const json_t *pods);
+/* New reference: object of node names pods are bound to that are not in
+ * nodes (both borrowed arrays). */
+json_t *podgc_missing_nodes(const json_t *pods, const json_t *nodes);
+
+/* disruption.c: int-or-percent of total, percentages rounded up (as
+ * upstream's GetScaledValueFromIntOrPercent with roundUp).  -EINVAL when
+ * malformed. */
+int disruption_scaled_value(const json_t *v, int64_t total, int64_t *out);
+/*
+ * New reference: the status pdb should have, from pods (all; those in its
+ * namespace matching its selector count) and controllers (every
+ * ReplicaSet, Deployment, StatefulSet and ReplicationController, any
+ * namespace) at now_us.  Keeps disruptedPods entries younger than two
+ * minutes whose pod still exists and is not deleting.
+ */
+json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const json_t *controllers, int64_t now_us);
+
+/* resourcequota.c: new reference: status.used for the resources named in
+ * hard, from objs: {"pods": [...], "services": [...], "configmaps",
+ * "secrets", "persistentvolumeclaims", "replicationcontrollers",
+ * "resourcequotas", "count/deployments.apps": [...], ...}, every list
+ * already restricted to the quota's namespace. */
+json_t *resourcequota_usage(const json_t *hard, const json_t *objs);
+
+/* endpointslice_mirroring.c: new reference: actions {verb, path, body?}
+ * that make the mirrored slices of svc match ep (the Endpoints; NULL or a
+ * service with a selector means none wanted).  slices: any existing
+ * slices (only those mirrored for svc are considered). */
+json_t *endpointslice_mirror_reconcile(const json_t *svc, const json_t *ep, const json_t *slices);
+
+#endif

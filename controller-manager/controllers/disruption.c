@@ -1,0 +1,339 @@
+/*
+ * disruption.c - the "disruption" controller: keeps the status of every
+ * PodDisruptionBudget.
+ *
+ * A PDB is enqueued when it changes and when a pod matching its selector
+ * changes (and every 30 s while it tracks disrupted pods).  sync computes:
+ * expectedPods, from the scale of the pods' controllers (a Deployment's
+ * replicas for its ReplicaSets; StatefulSet, ReplicaSet and
+ * ReplicationController replicas) when maxUnavailable or a percentage
+ * minAvailable needs it, else the number of matching pods; desiredHealthy
+ * (minAvailable, or expected - maxUnavailable, percentages rounded up);
+ * currentHealthy (ready, not deleting, not recently disrupted pods);
+ * disruptionsAllowed = max(0, current - desired); the DisruptionAllowed
+ * condition (SufficientPods / InsufficientPods, SyncFailed when a pod's
+ * controller cannot be found); observedGeneration.  The status is written
+ * (PUT .../status) only when it changed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "core_common.h"
+#include "core_logic.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/selector.h"
+#include "kube/timeutil.h"
+#include "kube/workqueue.h"
+
+#define PDB_DISRUPTED_TIMEOUT_US (120LL * 1000000)
+#define PDB_RECHECK_MS 30000
+
+int disruption_scaled_value(const json_t *v, int64_t total, int64_t *out)
+{
+  if (json_is_integer(v)) {
+    *out = json_integer_value(v);
+    return 0;
+  }
+  const char *s = json_string_value(v);
+  if (!s) return -EINVAL;
+  char *end;
+  long long pct = strtoll(s, &end, 10);
+  if (end == s || strcmp(end, "%")) {
+    /* a number in a string is a count */
+    if (end != s && !*end) {
+      *out = pct;
+      return 0;
+    }
+    return -EINVAL;
+  }
+  *out = (pct * total + 99) / 100;
+  return 0;
+}
+
+static const json_t *pdb_find_uid(const json_t *arr, const char *uid)
+{
+  size_t i;
+  json_t *o;
+  json_array_foreach(arr, i, o) if (!strcmp(kj_get_str(o, "metadata.uid") ?: "", uid ?: "")) return o;
+  return NULL;
+}
+
+static const json_t *pdb_controller_ref(const json_t *obj)
+{
+  size_t i;
+  json_t *r;
+  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r) if (kj_get_bool(r, "controller", false)) return r;
+  return NULL;
+}
+
+/* Sum of the scales of the controllers of pods, each counted once; -1 with
+ * a message when a pod has no controller we can scale. */
+static int64_t pdb_expected_from_controllers(const json_t *pods, const json_t *controllers, char *msg, size_t len)
+{
+  json_t *seen = json_object();
+  int64_t total = 0;
+  size_t i;
+  json_t *pod;
+  json_array_foreach(pods, i, pod)
+  {
+    const json_t *ref = pdb_controller_ref(pod);
+    if (!ref) {
+      snprintf(msg, len, "found no controller ref for pod \"%s\"", kj_get_str(pod, "metadata.name") ?: "");
+      json_decref(seen);
+      return -1;
+    }
+    const json_t *ctl = pdb_find_uid(controllers, kj_get_str(ref, "uid"));
+    /* A ReplicaSet owned by a Deployment scales with the Deployment. */
+    if (ctl && !strcmp(kj_get_str(ref, "kind") ?: "", "ReplicaSet")) {
+      const json_t *up = pdb_controller_ref(ctl);
+      if (up && !strcmp(kj_get_str(up, "kind") ?: "", "Deployment")) ctl = pdb_find_uid(controllers, kj_get_str(up, "uid"));
+    }
+    if (!ctl) {
+      snprintf(msg, len, "found no controllers for pod \"%s\"", kj_get_str(pod, "metadata.name") ?: "");
+      json_decref(seen);
+      return -1;
+    }
+    const char *uid = kj_get_str(ctl, "metadata.uid") ?: "";
+    if (json_object_get(seen, uid)) continue;
+    json_object_set_new(seen, uid, json_true());
+    total += kj_get_int(ctl, "spec.replicas", 1);
+  }
+  json_decref(seen);
+  return total;
+}
+
+json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const json_t *controllers, int64_t now_us)
+{
+  const char *ns = kj_get_str(pdb, "metadata.namespace") ?: "";
+  char err[256];
+  struct labelsel *sel = labelsel_from_json(kj_get(pdb, "spec.selector"), err, sizeof err);
+  json_t *mine = json_array();
+  size_t i;
+  json_t *pod;
+  json_array_foreach(pods, i, pod)
+  {
+    if (sel && !strcmp(kj_get_str(pod, "metadata.namespace") ?: "", ns) &&
+        labelsel_matches(sel, kj_get(pod, "metadata.labels")))
+      json_array_append(mine, pod);
+  }
+  labelsel_free(sel);
+
+  /* disruptedPods still pending: the pod exists, is not deleting, and the
+   * entry is younger than the timeout. */
+  json_t *disrupted = json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(kj_get(pdb, "status.disruptedPods"), k, v)
+  {
+    int64_t t;
+    if (!json_is_string(v) || ktime_parse(json_string_value(v), &t) < 0) continue;
+    if (t + PDB_DISRUPTED_TIMEOUT_US < now_us) continue;
+    json_t *p = NULL;
+    json_array_foreach(mine, i, pod) if (!strcmp(kj_get_str(pod, "metadata.name") ?: "", k)) p = pod;
+    if (!p || kj_get(p, "metadata.deletionTimestamp")) continue;
+    json_object_set(disrupted, k, v);
+  }
+
+  int64_t current = 0;
+  json_array_foreach(mine, i, pod)
+  {
+    if (kj_get(pod, "metadata.deletionTimestamp") || !cc_pod_ready(pod)) continue;
+    if (json_object_get(disrupted, kj_get_str(pod, "metadata.name") ?: "")) continue;
+    current++;
+  }
+
+  json_t *minav = kj_get(pdb, "spec.minAvailable"), *maxun = kj_get(pdb, "spec.maxUnavailable");
+  int64_t expected = (int64_t)json_array_size(mine), desired = 0;
+  char msg[300] = "";
+  bool failed = false;
+  if (maxun || (json_is_string(minav) && strchr(json_string_value(minav), '%'))) {
+    expected = pdb_expected_from_controllers(mine, controllers, msg, sizeof msg);
+    if (expected < 0) {
+      failed = true;
+      expected = 0;
+    }
+  }
+  if (!failed) {
+    int64_t val = 0;
+    if (maxun) {
+      if (disruption_scaled_value(maxun, expected, &val) < 0) failed = true;
+      desired = expected - val;
+      if (desired < 0) desired = 0;
+    } else if (minav) {
+      if (disruption_scaled_value(minav, expected, &val) < 0) failed = true;
+      desired = val;
+    }
+    if (failed) snprintf(msg, sizeof msg, "invalid minAvailable/maxUnavailable");
+  }
+  int64_t allowed = current - desired;
+  if (failed || expected <= 0 || allowed < 0) allowed = 0;
+
+  char now[40];
+  ktime_format((time_t)(now_us / 1000000), now);
+  const char *cstatus = allowed > 0 ? "True" : "False";
+  const char *reason = failed ? "SyncFailed" : allowed > 0 ? "SufficientPods" : "InsufficientPods";
+  const char *ltt = now;
+  json_t *c;
+  json_array_foreach(kj_get(pdb, "status.conditions"), i, c)
+  {
+    if (!strcmp(kj_get_str(c, "type") ?: "", "DisruptionAllowed") && !strcmp(kj_get_str(c, "status") ?: "", cstatus) &&
+        kj_get_str(c, "lastTransitionTime"))
+      ltt = kj_get_str(c, "lastTransitionTime");
+  }
+  json_t *st = json_pack("{s:I, s:o, s:I, s:I, s:I, s:I, s:[{s:s, s:s, s:s, s:s, s:s, s:I}]}", "observedGeneration",
+                         (json_int_t)kj_get_int(pdb, "metadata.generation", 0), "disruptedPods", disrupted,
+                         "disruptionsAllowed", (json_int_t)allowed, "currentHealthy", (json_int_t)current,
+                         "desiredHealthy", (json_int_t)desired, "expectedPods", (json_int_t)expected, "conditions",
+                         "type", "DisruptionAllowed", "status", cstatus, "reason", reason, "message", msg,
+                         "lastTransitionTime", ltt, "observedGeneration",
+                         (json_int_t)kj_get_int(pdb, "metadata.generation", 0));
+  json_decref(mine);
+  return st;
+}
+
+/* ---- the controller ---- */
+
+static const char *const pdb_controller_paths[] = {CM_REPLICASETS, CM_DEPLOYMENTS, CM_STATEFULSETS,
+                                                   CM_REPLICATIONCONTROLLERS};
+#define PDB_NCTL (sizeof pdb_controller_paths / sizeof pdb_controller_paths[0])
+
+struct pdb_ctl {
+  struct cm_ctx *ctx;
+  struct sync_batch_set batches;
+  struct workqueue *q;
+  struct informer *pdb_inf, *pod_inf, *ctl_inf[PDB_NCTL];
+};
+
+static void pdb_enqueue_for_pod(struct pdb_ctl *c, const json_t *pod)
+{
+  const char *ns = kj_get_str(pod, "metadata.namespace");
+  if (!ns) return;
+  json_t *all = informer_store_list(c->pdb_inf);
+  size_t i;
+  json_t *pdb;
+  json_array_foreach(all, i, pdb)
+  {
+    if (strcmp(kj_get_str(pdb, "metadata.namespace") ?: "", ns)) continue;
+    char err[200];
+    struct labelsel *sel = labelsel_from_json(kj_get(pdb, "spec.selector"), err, sizeof err);
+    if (sel && labelsel_matches(sel, kj_get(pod, "metadata.labels"))) cc_enqueue_obj(c->q, pdb);
+    labelsel_free(sel);
+  }
+  json_decref(all);
+}
+
+static void pdb_pod_add(void *arg, const json_t *p) { pdb_enqueue_for_pod(arg, p); }
+static void pdb_pod_update(void *arg, const json_t *o, const json_t *n)
+{
+  if (o == n) return;
+  pdb_enqueue_for_pod(arg, n);
+  if (!cc_json_eq(kj_get(o, "metadata.labels"), kj_get(n, "metadata.labels"))) pdb_enqueue_for_pod(arg, o);
+}
+static void pdb_pod_delete(void *arg, const json_t *p, bool unknown) { pdb_enqueue_for_pod(arg, p); }
+
+static void pdb_process(void *arg, struct workqueue *q, const char *key)
+{
+  struct pdb_ctl *c = arg;
+  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
+  if (!b) {
+    workqueue_done(q, key);
+    return;
+  }
+  json_t *pdb = informer_store_get_obj(c->pdb_inf, key);
+  if (pdb) {
+    json_t *pods = informer_store_list(c->pod_inf);
+    json_t *ctls = json_array();
+    for (size_t i = 0; i < PDB_NCTL; i++) {
+      json_t *l = informer_store_list(c->ctl_inf[i]);
+      json_array_extend(ctls, l);
+      json_decref(l);
+    }
+    json_t *st = disruption_compute_status(pdb, pods, ctls, ktime_now_us());
+    json_t *old = kj_get(pdb, "status");
+    /* An empty disruptedPods map and an absent one are the same. */
+    json_t *cmp_old = json_deep_copy(old ? old : json_object());
+    json_t *cmp_new = json_deep_copy(st);
+    if (!json_object_size(json_object_get(cmp_old, "disruptedPods"))) json_object_del(cmp_old, "disruptedPods");
+    if (!json_object_size(json_object_get(cmp_new, "disruptedPods"))) json_object_del(cmp_new, "disruptedPods");
+    if (!cc_json_eq(cmp_old, cmp_new)) {
+      json_t *body = json_deep_copy(pdb);
+      json_object_set(body, "status", st);
+      json_object_set_new(body, "apiVersion", json_string("policy/v1"));
+      json_object_set_new(body, "kind", json_string("PodDisruptionBudget"));
+      char ns[256], name[256], path[700];
+      cc_split_key(key, ns, sizeof ns, name, sizeof name);
+      snprintf(path, sizeof path, "/apis/policy/v1/namespaces/%s/poddisruptionbudgets/%s/status", ns, name);
+      sync_batch_req(b, "PUT", path, NULL, body, NULL, NULL);
+      json_decref(body);
+    }
+    if (json_object_size(json_object_get(st, "disruptedPods"))) sync_batch_requeue_after(b, PDB_RECHECK_MS);
+    json_decref(cmp_old);
+    json_decref(cmp_new);
+    json_decref(st);
+    json_decref(ctls);
+    json_decref(pods);
+    json_decref(pdb);
+  }
+  sync_batch_end(b);
+}
+
+/* A controller's scale change re-syncs the budgets of its namespace. */
+static void pdb_ctl_update(void *arg, const json_t *o, const json_t *n)
+{
+  struct pdb_ctl *c = arg;
+  if (o == n || kj_get_int(o, "spec.replicas", 1) == kj_get_int(n, "spec.replicas", 1)) return;
+  const char *ns = kj_get_str(n, "metadata.namespace") ?: "";
+  json_t *all = informer_store_list(c->pdb_inf);
+  size_t i;
+  json_t *pdb;
+  json_array_foreach(all, i, pdb) if (!strcmp(kj_get_str(pdb, "metadata.namespace") ?: "", ns)) cc_enqueue_obj(c->q, pdb);
+  json_decref(all);
+}
+
+static int pdb_start(struct cm_ctx *ctx, void **state)
+{
+  struct pdb_ctl *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->ctx = ctx;
+  c->q = workqueue_new(ctx->base, "disruption");
+  c->pdb_inf = informer_factory_get(ctx->informers, CM_PDBS);
+  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  struct informer_handlers dh = {cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};
+  struct informer_handlers ph = {pdb_pod_add, pdb_pod_update, pdb_pod_delete, c};
+  struct informer_handlers ch = {NULL, pdb_ctl_update, NULL, c};
+  informer_add_handlers(c->pdb_inf, &dh);
+  informer_add_handlers(c->pod_inf, &ph);
+  for (size_t i = 0; i < PDB_NCTL; i++) {
+    c->ctl_inf[i] = informer_factory_get(ctx->informers, pdb_controller_paths[i]);
+    informer_add_handlers(c->ctl_inf[i], &ch);
+  }
+  *state = c;
+  return 0;
+}
+
+static void pdb_run(void *state)
+{
+  struct pdb_ctl *c = state;
+  workqueue_run(c->q, 2, pdb_process, c);
+}
+
+static void pdb_stop(void *state)
+{
+  struct pdb_ctl *c = state;
+  if (!c) return;
+  sync_batch_set_cancel(&c->batches);
+  workqueue_free(c->q);
+  free(c);
+}
+
+const struct controller_def ctrl_disruption = {
+    .name = "disruption",
+    .enabled_by_default = true,
+    .start = pdb_start,
+    .run = pdb_run,
+    .stop = pdb_stop,
+};

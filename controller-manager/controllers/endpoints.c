@@ -1,0 +1,300 @@
+/*
+ * endpoints.c - the "endpoints" controller: keeps one core/v1 Endpoints
+ * object per Service that has a selector.
+ *
+ * Every Service, Pod and Endpoints change enqueues the affected Service
+ * keys; sync(key) recomputes the subsets from the caches.  A pod counts
+ * when it is in the service's namespace, matches its selector, has an IP,
+ * is not terminal and (unless publishNotReadyAddresses) not terminating.
+ * Ready pods (or all, with publishNotReadyAddresses) go to addresses, the
+ * rest to notReadyAddresses.  Each service port resolves per pod (named
+ * targetPorts look the container ports up by name); addresses with the
+ * same resolved port set share one subset, as upstream's repacking does.
+ * The object is written only when subsets or labels differ.  Endpoints of
+ * selector-less services are never touched (users manage those).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "core_common.h"
+#include "core_logic.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/selector.h"
+#include "kube/timeutil.h"
+#include "kube/workqueue.h"
+
+#define EP_TRIGGER_ANNOTATION "endpoints.kubernetes.io/last-change-trigger-time"
+#define EP_HEADLESS_LABEL "service.kubernetes.io/headless"
+
+struct ep_ctl {
+  struct cm_ctx *ctx;
+  struct sync_batch_set batches;
+  struct workqueue *q;
+  struct informer *svc_inf, *pod_inf, *ep_inf;
+};
+
+static bool ep_pod_included(const json_t *pod, bool publish_not_ready)
+{
+  if (!kj_get_str(pod, "status.podIP") || !*kj_get_str(pod, "status.podIP")) return false;
+  if (!publish_not_ready && kj_get(pod, "metadata.deletionTimestamp")) return false;
+  return !cc_pod_terminal(pod);
+}
+
+static int ep_addr_cmp(const void *a, const void *b)
+{
+  const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+  return strcmp(kj_get_str(x, "ip") ?: "", kj_get_str(y, "ip") ?: "");
+}
+
+static void ep_sort_addrs(json_t *arr)
+{
+  size_t n = json_array_size(arr);
+  if (n < 2) return;
+  json_t **v = malloc(n * sizeof *v);
+  for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
+  qsort(v, n, sizeof *v, ep_addr_cmp);
+  json_array_clear(arr);
+  for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i]);
+  free(v);
+}
+
+static json_t *ep_address(const json_t *pod, const json_t *svc)
+{
+  json_t *a = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "ip", kj_get_str(pod, "status.podIP"),
+                        "targetRef", "kind", "Pod", "namespace",
+                        kj_get_str(pod, "metadata.namespace") ?: "", "name",
+                        kj_get_str(pod, "metadata.name") ?: "", "uid",
+                        kj_get_str(pod, "metadata.uid") ?: "");
+  const char *node = kj_get_str(pod, "spec.nodeName");
+  if (node) json_object_set_new(a, "nodeName", json_string(node));
+  const char *host = kj_get_str(pod, "spec.hostname");
+  const char *sub = kj_get_str(pod, "spec.subdomain");
+  const char *svcname = kj_get_str(svc, "metadata.name");
+  if (host && sub && svcname && !strcmp(sub, svcname)) json_object_set_new(a, "hostname", json_string(host));
+  return a;
+}
+
+static int ep_str_cmp(const void *a, const void *b)
+{
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
+{
+  json_t *subsets = json_array();
+  const json_t *selmap = kj_get(svc, "spec.selector");
+  if (!json_is_object(selmap) || json_object_size(selmap) == 0) return subsets;
+  struct labelsel *sel = cc_selector_from_map(selmap);
+  if (!sel) return subsets;
+  const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
+  bool publish = kj_get_bool(svc, "spec.publishNotReadyAddresses", false);
+  json_t *svc_ports = kj_get(svc, "spec.ports");
+  /* canonical port-set string -> {addresses, notReadyAddresses, ports} */
+  json_t *groups = json_object();
+  size_t i;
+  json_t *pod;
+  json_array_foreach(pods, i, pod)
+  {
+    if (strcmp(kj_get_str(pod, "metadata.namespace") ?: "", ns)) continue;
+    if (!labelsel_matches(sel, kj_get(pod, "metadata.labels"))) continue;
+    if (!ep_pod_included(pod, publish)) continue;
+    json_t *ports = json_array();
+    size_t j;
+    json_t *sp;
+    json_array_foreach(svc_ports, j, sp)
+    {
+      int port = cc_resolve_target_port(sp, pod);
+      if (port <= 0) continue;
+      json_t *p = json_pack("{s:i, s:s}", "port", port, "protocol", kj_get_str(sp, "protocol") ?: "TCP");
+      const char *pname = kj_get_str(sp, "name");
+      if (pname && *pname) json_object_set_new(p, "name", json_string(pname));
+      const char *ap = kj_get_str(sp, "appProtocol");
+      if (ap) json_object_set_new(p, "appProtocol", json_string(ap));
+      json_array_append_new(ports, p);
+    }
+    /* A service with ports whose pod resolves none of them gets no address. */
+    if (json_array_size(svc_ports) > 0 && json_array_size(ports) == 0) {
+      json_decref(ports);
+      continue;
+    }
+    char *gk = kj_dumps_canonical(ports);
+    json_t *g = json_object_get(groups, gk);
+    if (!g) {
+      g = json_pack("{s:[], s:[], s:O}", "addresses", "notReadyAddresses", "ports", ports);
+      json_object_set_new(groups, gk, g);
+    }
+    free(gk);
+    json_decref(ports);
+    bool ready = publish || cc_pod_ready(pod);
+    json_array_append_new(json_object_get(g, ready ? "addresses" : "notReadyAddresses"), ep_address(pod, svc));
+  }
+  labelsel_free(sel);
+  /* Object keys iterate in insertion order; sort them for a stable output. */
+  const char *k;
+  json_t *g;
+  size_t nk = json_object_size(groups), idx = 0;
+  const char **keys = calloc(nk ? nk : 1, sizeof *keys);
+  json_object_foreach(groups, k, g) keys[idx++] = k;
+  qsort(keys, nk, sizeof *keys, ep_str_cmp);
+  for (idx = 0; idx < nk; idx++) {
+    g = json_object_get(groups, keys[idx]);
+    json_t *ss = json_object();
+    json_t *ad = json_object_get(g, "addresses"), *nr = json_object_get(g, "notReadyAddresses");
+    ep_sort_addrs(ad);
+    ep_sort_addrs(nr);
+    if (json_array_size(ad)) json_object_set(ss, "addresses", ad);
+    if (json_array_size(nr)) json_object_set(ss, "notReadyAddresses", nr);
+    if (json_array_size(json_object_get(g, "ports"))) json_object_set(ss, "ports", json_object_get(g, "ports"));
+    json_array_append_new(subsets, ss);
+  }
+  free(keys);
+  json_decref(groups);
+  return subsets;
+}
+
+json_t *endpoints_desired(const json_t *svc, const json_t *pods, const json_t *existing)
+{
+  json_t *subsets = endpoints_compute_subsets(svc, pods);
+  json_t *labels = json_deep_copy(kj_get(svc, "metadata.labels"));
+  if (!json_is_object(labels)) {
+    json_decref(labels);
+    labels = json_object();
+  }
+  const char *cip = kj_get_str(svc, "spec.clusterIP");
+  if (cip && !strcmp(cip, "None")) json_object_set_new(labels, EP_HEADLESS_LABEL, json_string(""));
+  else json_object_del(labels, EP_HEADLESS_LABEL);
+  if (existing) {
+    json_t *old_sub = kj_get(existing, "subsets");
+    bool same_sub = (json_array_size(old_sub) == 0 && json_array_size(subsets) == 0) ||
+                    (old_sub && cc_json_eq(old_sub, subsets));
+    json_t *old_labels = kj_get(existing, "metadata.labels");
+    bool same_labels = (json_object_size(old_labels) == 0 && json_object_size(labels) == 0) ||
+                       (old_labels && cc_json_eq(old_labels, labels));
+    if (same_sub && same_labels) {
+      json_decref(subsets);
+      json_decref(labels);
+      return NULL;
+    }
+  }
+  json_t *ep = existing ? json_deep_copy(existing) : json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1",
+                                                              "kind", "Endpoints", "metadata", "name",
+                                                              kj_get_str(svc, "metadata.name") ?: "",
+                                                              "namespace",
+                                                              kj_get_str(svc, "metadata.namespace") ?: "");
+  json_object_set_new(ep, "apiVersion", json_string("v1"));
+  json_object_set_new(ep, "kind", json_string("Endpoints"));
+  if (json_object_size(labels)) kj_set(ep, "metadata.labels", labels);
+  else {
+    json_decref(labels);
+    kj_del(ep, "metadata.labels");
+  }
+  char now[40];
+  kj_set_str(ep, "metadata.annotations[\"" EP_TRIGGER_ANNOTATION "\"]", ktime_now_str(now));
+  if (json_array_size(subsets)) json_object_set_new(ep, "subsets", subsets);
+  else {
+    json_decref(subsets);
+    json_object_del(ep, "subsets");
+  }
+  return ep;
+}
+
+static void ep_enqueue_pod_services(struct ep_ctl *c, const json_t *pod)
+{
+  cc_enqueue_pod_services(c->q, c->svc_inf, pod);
+}
+
+static void ep_pod_add(void *arg, const json_t *pod) { ep_enqueue_pod_services(arg, pod); }
+static void ep_pod_update(void *arg, const json_t *o, const json_t *n)
+{
+  struct ep_ctl *c = arg;
+  const char *rv1 = kj_get_str(o, "metadata.resourceVersion"), *rv2 = kj_get_str(n, "metadata.resourceVersion");
+  if (o != n && rv1 && rv2 && !strcmp(rv1, rv2)) return; /* resync, nothing changed */
+  ep_enqueue_pod_services(c, n);
+  if (!cc_json_eq(kj_get(o, "metadata.labels"), kj_get(n, "metadata.labels"))) ep_enqueue_pod_services(c, o);
+}
+static void ep_pod_delete(void *arg, const json_t *pod, bool unknown) { ep_enqueue_pod_services(arg, pod); }
+
+static void ep_process(void *arg, struct workqueue *q, const char *key)
+{
+  struct ep_ctl *c = arg;
+  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
+  if (!b) {
+    workqueue_done(q, key);
+    return;
+  }
+  char ns[256], name[256], path[700];
+  cc_split_key(key, ns, sizeof ns, name, sizeof name);
+  json_t *svc = informer_store_get_obj(c->svc_inf, key);
+  json_t *existing = informer_store_get_obj(c->ep_inf, key);
+  if (!svc) {
+    /* Service gone: its Endpoints follow, unless a user manages them
+     * (a selector-less service's Endpoints never carry our annotation). */
+    if (existing && kj_get_str(existing, "metadata.annotations[\"" EP_TRIGGER_ANNOTATION "\"]")) {
+      snprintf(path, sizeof path, "/api/v1/namespaces/%s/endpoints/%s", ns, name);
+      sync_batch_req(b, "DELETE", path, NULL, NULL, NULL, NULL);
+    }
+  } else if (json_object_size(kj_get(svc, "spec.selector")) > 0) {
+    json_t *pods = informer_store_list(c->pod_inf);
+    json_t *want = endpoints_desired(svc, pods, existing);
+    if (want) {
+      if (existing) {
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/endpoints/%s", ns, name);
+        sync_batch_req(b, "PUT", path, NULL, want, NULL, NULL);
+      } else {
+        snprintf(path, sizeof path, "/api/v1/namespaces/%s/endpoints", ns);
+        sync_batch_req(b, "POST", path, NULL, want, NULL, NULL);
+      }
+      json_decref(want);
+    }
+    json_decref(pods);
+  }
+  json_decref(svc);
+  json_decref(existing);
+  sync_batch_end(b);
+}
+
+static int ep_start(struct cm_ctx *ctx, void **state)
+{
+  struct ep_ctl *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->ctx = ctx;
+  c->q = workqueue_new(ctx->base, "endpoint");
+  c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
+  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->ep_inf = informer_factory_get(ctx->informers, CM_ENDPOINTS);
+  struct informer_handlers sh = {cc_on_add_enqueue, cc_on_update_enqueue, cc_on_delete_enqueue, c->q};
+  struct informer_handlers ph = {ep_pod_add, ep_pod_update, ep_pod_delete, c};
+  struct informer_handlers eh = {NULL, cc_on_update_enqueue, cc_on_delete_enqueue, c->q};
+  informer_add_handlers(c->svc_inf, &sh);
+  informer_add_handlers(c->pod_inf, &ph);
+  informer_add_handlers(c->ep_inf, &eh);
+  *state = c;
+  return 0;
+}
+
+static void ep_run(void *state)
+{
+  struct ep_ctl *c = state;
+  int w = c->ctx->cfg.concurrent_endpoint_syncs > 0 ? c->ctx->cfg.concurrent_endpoint_syncs : 5;
+  workqueue_run(c->q, w, ep_process, c);
+}
+
+static void ep_stop(void *state)
+{
+  struct ep_ctl *c = state;
+  if (!c) return;
+  sync_batch_set_cancel(&c->batches);
+  workqueue_free(c->q);
+  free(c);
+}
+
+const struct controller_def ctrl_endpoints = {
+    .name = "endpoints",
+    .enabled_by_default = true,
+    .start = ep_start,
+    .run = ep_run,
+    .stop = ep_stop,
+};

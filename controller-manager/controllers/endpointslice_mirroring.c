@@ -1,0 +1,249 @@
+/*
+ * endpointslice_mirroring.c - the "endpointslice-mirroring" controller:
+ * EndpointSlices for Services without a selector, copied from the
+ * Endpoints their users maintain.
+ *
+ * Each subset of the Endpoints becomes one slice (addresses ready,
+ * notReadyAddresses not ready; nodeName, hostname and targetRef kept),
+ * labelled kubernetes.io/service-name and managed-by
+ * endpointslicemirroring-controller.k8s.io, owned by the Endpoints.
+ * Endpoints labelled endpointslice.kubernetes.io/skip-mirror=true, and
+ * those of services that have a selector (the endpointslice controller's
+ * business), are not mirrored; their mirrored slices are deleted.
+ * Existing slices are matched to wanted ones in name order and only
+ * rewritten when their endpoints, ports or labels differ.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "core_common.h"
+#include "core_logic.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/workqueue.h"
+
+#define MIRROR_SKIP_LABEL "endpointslice.kubernetes.io/skip-mirror"
+#define MIRROR_MAX_PER_SUBSET 1000
+
+struct mir_ctl {
+  struct cm_ctx *ctx;
+  struct sync_batch_set batches;
+  struct workqueue *q;
+  struct informer *svc_inf, *ep_inf, *slice_inf;
+};
+
+static void mir_add_eps(json_t *out, const json_t *addrs, bool ready)
+{
+  size_t i;
+  json_t *a;
+  json_array_foreach(addrs, i, a)
+  {
+    if (json_array_size(out) >= MIRROR_MAX_PER_SUBSET) return;
+    json_t *e = json_pack("{s:[s], s:{s:b, s:b, s:b}}", "addresses", kj_get_str(a, "ip") ?: "", "conditions", "ready",
+                          ready, "serving", ready, "terminating", false);
+    const char *node = kj_get_str(a, "nodeName"), *host = kj_get_str(a, "hostname");
+    if (node) json_object_set_new(e, "nodeName", json_string(node));
+    if (host) json_object_set_new(e, "hostname", json_string(host));
+    json_t *tr = json_object_get(a, "targetRef");
+    if (tr) json_object_set(e, "targetRef", tr);
+    json_array_append_new(out, e);
+  }
+}
+
+static json_t *mir_slice_ports(const json_t *subset)
+{
+  json_t *out = json_array();
+  size_t i;
+  json_t *p;
+  json_array_foreach(kj_get(subset, "ports"), i, p)
+  {
+    json_t *np = json_pack("{s:s, s:I, s:s}", "name", kj_get_str(p, "name") ?: "", "port",
+                           (json_int_t)kj_get_int(p, "port", 0), "protocol", kj_get_str(p, "protocol") ?: "TCP");
+    if (kj_get_str(p, "appProtocol")) json_object_set_new(np, "appProtocol", json_string(kj_get_str(p, "appProtocol")));
+    json_array_append_new(out, np);
+  }
+  return out;
+}
+
+static json_t *mir_labels(const json_t *svc, const json_t *ep)
+{
+  json_t *l = json_deep_copy(kj_get(ep, "metadata.labels"));
+  if (!json_is_object(l)) {
+    json_decref(l);
+    l = json_object();
+  }
+  json_object_del(l, MIRROR_SKIP_LABEL);
+  json_object_set_new(l, LABEL_SERVICE_NAME, json_string(kj_get_str(svc, "metadata.name") ?: ""));
+  json_object_set_new(l, LABEL_MANAGED_BY, json_string(ENDPOINTSLICE_MIRROR_MANAGED_BY));
+  return l;
+}
+
+static int mir_name_cmp(const void *a, const void *b)
+{
+  return strcmp(kj_get_str(*(json_t *const *)a, "metadata.name") ?: "", kj_get_str(*(json_t *const *)b, "metadata.name") ?: "");
+}
+
+static void mir_act(json_t *acts, const char *verb, const char *path, json_t *body)
+{
+  json_t *a = json_pack("{s:s, s:s}", "verb", verb, "path", path);
+  if (body) json_object_set_new(a, "body", body);
+  json_array_append_new(acts, a);
+}
+
+json_t *endpointslice_mirror_reconcile(const json_t *svc, const json_t *ep, const json_t *slices)
+{
+  json_t *acts = json_array();
+  const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
+  const char *name = kj_get_str(svc, "metadata.name") ?: "";
+  /* wanted: [{endpoints, ports}] */
+  json_t *want = json_array();
+  bool mirror = ep && !json_object_size(kj_get(svc, "spec.selector")) &&
+                strcmp(kj_get_str(ep, "metadata.labels[\"" MIRROR_SKIP_LABEL "\"]") ?: "", "true");
+  size_t i;
+  json_t *ss;
+  if (mirror) {
+    json_array_foreach(kj_get(ep, "subsets"), i, ss)
+    {
+      json_t *eps = json_array();
+      mir_add_eps(eps, kj_get(ss, "addresses"), true);
+      mir_add_eps(eps, kj_get(ss, "notReadyAddresses"), false);
+      if (!json_array_size(eps)) {
+        json_decref(eps);
+        continue;
+      }
+      json_array_append_new(want, json_pack("{s:o, s:o}", "endpoints", eps, "ports", mir_slice_ports(ss)));
+    }
+  }
+  size_t n = json_array_size(slices), have_n = 0;
+  json_t **have = malloc((n + 1) * sizeof *have);
+  json_t *sl;
+  json_array_foreach(slices, i, sl)
+  {
+    if (strcmp(kj_get_str(sl, "metadata.namespace") ?: "", ns) ||
+        strcmp(kj_get_str(sl, "metadata.labels[\"" LABEL_SERVICE_NAME "\"]") ?: "", name) ||
+        strcmp(kj_get_str(sl, "metadata.labels[\"" LABEL_MANAGED_BY "\"]") ?: "", ENDPOINTSLICE_MIRROR_MANAGED_BY))
+      continue;
+    have[have_n++] = sl;
+  }
+  qsort(have, have_n, sizeof *have, mir_name_cmp);
+  json_t *labels = mirror ? mir_labels(svc, ep) : NULL;
+  char path[700];
+  for (i = 0; i < json_array_size(want) || i < have_n; i++) {
+    json_t *w = json_array_get(want, i);
+    if (i < have_n) {
+      snprintf(path, sizeof path, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices/%s", ns,
+               kj_get_str(have[i], "metadata.name") ?: "");
+      if (!w) {
+        mir_act(acts, "DELETE", path, NULL);
+        continue;
+      }
+      if (cc_json_eq(kj_get(have[i], "endpoints"), json_object_get(w, "endpoints")) &&
+          cc_json_eq(kj_get(have[i], "ports"), json_object_get(w, "ports")) &&
+          cc_json_eq(kj_get(have[i], "metadata.labels"), labels))
+        continue;
+      json_t *copy = json_deep_copy(have[i]);
+      json_object_set(copy, "endpoints", json_object_get(w, "endpoints"));
+      json_object_set(copy, "ports", json_object_get(w, "ports"));
+      kj_set(copy, "metadata.labels", json_incref(labels));
+      json_object_set_new(copy, "apiVersion", json_string("discovery.k8s.io/v1"));
+      json_object_set_new(copy, "kind", json_string("EndpointSlice"));
+      mir_act(acts, "PUT", path, copy);
+    } else {
+      json_t *s = endpointslice_new_slice(svc, ENDPOINTSLICE_MIRROR_MANAGED_BY, json_object_get(w, "ports"), "IPv4");
+      kj_set(s, "metadata.labels", json_incref(labels));
+      json_object_set(s, "endpoints", json_object_get(w, "endpoints"));
+      kj_set(s, "metadata.ownerReferences", json_pack("[o]", cc_owner_ref(ep, "v1", "Endpoints", true, true)));
+      snprintf(path, sizeof path, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", ns);
+      mir_act(acts, "POST", path, s);
+    }
+  }
+  json_decref(labels);
+  free(have);
+  json_decref(want);
+  return acts;
+}
+
+static void mir_slice_event(struct mir_ctl *c, const json_t *s)
+{
+  const char *svc = kj_get_str(s, "metadata.labels[\"" LABEL_SERVICE_NAME "\"]");
+  const char *by = kj_get_str(s, "metadata.labels[\"" LABEL_MANAGED_BY "\"]");
+  const char *ns = kj_get_str(s, "metadata.namespace");
+  if (!svc || !ns || !by || strcmp(by, ENDPOINTSLICE_MIRROR_MANAGED_BY)) return;
+  char key[512];
+  snprintf(key, sizeof key, "%s/%s", ns, svc);
+  workqueue_add(c->q, key);
+}
+static void mir_slice_update(void *arg, const json_t *o, const json_t *n) { mir_slice_event(arg, n); }
+static void mir_slice_delete(void *arg, const json_t *s, bool u) { mir_slice_event(arg, s); }
+
+static void mir_process(void *arg, struct workqueue *q, const char *key)
+{
+  struct mir_ctl *c = arg;
+  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
+  if (!b) {
+    workqueue_done(q, key);
+    return;
+  }
+  json_t *svc = informer_store_get_obj(c->svc_inf, key);
+  json_t *ep = informer_store_get_obj(c->ep_inf, key);
+  json_t *slices = informer_store_list(c->slice_inf);
+  json_t *stub = NULL;
+  if (!svc) {
+    /* Service gone: its mirrored slices go too. */
+    char ns[256], name[256];
+    cc_split_key(key, ns, sizeof ns, name, sizeof name);
+    stub = json_pack("{s:{s:s, s:s}, s:{s:{s:s}}}", "metadata", "namespace", ns, "name", name, "spec", "selector",
+                     "gone", "true");
+  }
+  json_t *acts = endpointslice_mirror_reconcile(svc ? svc : stub, ep, slices);
+  sync_batch_exec(b, acts);
+  json_decref(acts);
+  json_decref(stub);
+  json_decref(svc);
+  json_decref(ep);
+  json_decref(slices);
+  sync_batch_end(b);
+}
+
+static int mir_start(struct cm_ctx *ctx, void **state)
+{
+  struct mir_ctl *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->ctx = ctx;
+  c->q = workqueue_new(ctx->base, "endpoint_slice_mirroring");
+  c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
+  c->ep_inf = informer_factory_get(ctx->informers, CM_ENDPOINTS);
+  c->slice_inf = informer_factory_get(ctx->informers, CM_ENDPOINTSLICES);
+  struct informer_handlers h = {cc_on_add_enqueue, cc_on_update_enqueue, cc_on_delete_enqueue, c->q};
+  struct informer_handlers sh = {NULL, mir_slice_update, mir_slice_delete, c};
+  informer_add_handlers(c->svc_inf, &h);
+  informer_add_handlers(c->ep_inf, &h);
+  informer_add_handlers(c->slice_inf, &sh);
+  *state = c;
+  return 0;
+}
+
+static void mir_run(void *state)
+{
+  struct mir_ctl *c = state;
+  workqueue_run(c->q, 5, mir_process, c);
+}
+
+static void mir_stop(void *state)
+{
+  struct mir_ctl *c = state;
+  if (!c) return;
+  sync_batch_set_cancel(&c->batches);
+  workqueue_free(c->q);
+  free(c);
+}
+
+const struct controller_def ctrl_endpointslice_mirroring = {
+    .name = "endpointslice-mirroring",
+    .enabled_by_default = true,
+    .start = mir_start,
+    .run = mir_run,
+    .stop = mir_stop,
+};

@@ -1,0 +1,539 @@
+/*
+ * garbagecollector.c - the "garbagecollector" controller: deletes objects
+ * whose owners are gone and runs the foreground and orphan deletion
+ * protocols.
+ *
+ * The graph: informers over the resources listed in gc_resources feed an
+ * index of every object by uid (uid -> resource, key) and a reverse index
+ * owner uid -> dependent uids, kept current from add/update/delete events.
+ * The work queue holds uids.  An event enqueues the object when it has
+ * owners or is being deleted with one of our finalizers; a delete
+ * enqueues its dependents (they may now be orphans) and its owners (one
+ * may be waiting in the foreground for it); a changed ownerReferences list
+ * enqueues the owners it no longer names.
+ *
+ * sync(uid):
+ *  - owner with deletionTimestamp and "orphan": strip its reference from
+ *    every dependent, then drop the finalizer (when the index shows no
+ *    dependent left);
+ *  - owner with deletionTimestamp and "foregroundDeletion": delete its
+ *    dependents (Foreground for those with blockOwnerDeletion), then drop
+ *    the finalizer once no blocking dependent is left;
+ *  - dependent: classify each owner.  An owner in the cache with the same
+ *    uid is present; one not in the cache is looked up with a live GET,
+ *    so a stale or not yet synced cache never causes a deletion, and is
+ *    absent only on a 404 naming it or an answer with another uid.  All
+ *    absent: DELETE (uid precondition); some absent: PATCH them away.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "core_common.h"
+#include "core_logic.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/log.h"
+#include "kube/restclient.h"
+#include "kube/workqueue.h"
+
+#define GC_FIN_ORPHAN "orphan"
+#define GC_FIN_FOREGROUND "foregroundDeletion"
+#define GC_WAIT_REQUEUE_MS 5000
+
+static const char *const gc_resources[] = {
+    CM_PODS, CM_REPLICASETS, CM_DEPLOYMENTS, CM_STATEFULSETS, CM_DAEMONSETS, CM_CONTROLLERREVISIONS,
+    CM_JOBS, CM_CRONJOBS, CM_ENDPOINTSLICES, CM_SERVICES, CM_ENDPOINTS, CM_PVCS, CM_SERVICEACCOUNTS,
+    CM_REPLICATIONCONTROLLERS, CM_PDBS, "/api/v1/configmaps", "/api/v1/secrets",
+    "/apis/coordination.k8s.io/v1/leases", CM_NODES, CM_NAMESPACES,
+};
+#define GC_NRES (sizeof gc_resources / sizeof gc_resources[0])
+
+struct gc_ctl;
+struct gc_res {
+  struct gc_ctl *gc;
+  size_t idx;
+  struct informer *inf;
+};
+
+struct gc_ctl {
+  struct cm_ctx *ctx;
+  struct sync_batch_set batches;
+  struct workqueue *q;
+  struct gc_res res[GC_NRES];
+  json_t *nodes; /* uid -> [resource index, key] */
+  json_t *deps;  /* owner uid -> {dependent uid: true} */
+};
+
+/* ---- kinds ---- */
+
+static const struct {
+  const char *kind, *plural;
+  bool namespaced;
+} gc_kinds[] = {
+    {"Pod", "pods", true}, {"ReplicaSet", "replicasets", true}, {"Deployment", "deployments", true},
+    {"StatefulSet", "statefulsets", true}, {"DaemonSet", "daemonsets", true}, {"Job", "jobs", true},
+    {"CronJob", "cronjobs", true}, {"ControllerRevision", "controllerrevisions", true},
+    {"Service", "services", true}, {"Endpoints", "endpoints", true}, {"EndpointSlice", "endpointslices", true},
+    {"ConfigMap", "configmaps", true}, {"Secret", "secrets", true},
+    {"PersistentVolumeClaim", "persistentvolumeclaims", true}, {"ServiceAccount", "serviceaccounts", true},
+    {"ReplicationController", "replicationcontrollers", true},
+    {"PodDisruptionBudget", "poddisruptionbudgets", true}, {"Lease", "leases", true},
+    {"Ingress", "ingresses", true}, {"NetworkPolicy", "networkpolicies", true}, {"Role", "roles", true},
+    {"RoleBinding", "rolebindings", true}, {"Node", "nodes", false}, {"Namespace", "namespaces", false},
+    {"PersistentVolume", "persistentvolumes", false}, {"ClusterRole", "clusterroles", false},
+    {"ClusterRoleBinding", "clusterrolebindings", false}, {"StorageClass", "storageclasses", false},
+    {"CustomResourceDefinition", "customresourcedefinitions", false},
+    {"PriorityClass", "priorityclasses", false}, {"IngressClass", "ingressclasses", false},
+};
+
+bool gc_kind_resource(const char *api_version, const char *kind, char *prefix, size_t plen, char *plural,
+                      size_t rlen, bool *namespaced)
+{
+  if (!api_version || !kind) return false;
+  for (size_t i = 0; i < sizeof gc_kinds / sizeof gc_kinds[0]; i++) {
+    if (strcmp(gc_kinds[i].kind, kind)) continue;
+    snprintf(prefix, plen, strchr(api_version, '/') ? "/apis/%s" : "/api/%s", api_version);
+    snprintf(plural, rlen, "%s", gc_kinds[i].plural);
+    *namespaced = gc_kinds[i].namespaced;
+    return true;
+  }
+  return false;
+}
+
+/* ---- decisions ---- */
+
+static bool gc_has_finalizer(const json_t *obj, const char *f)
+{
+  size_t i;
+  json_t *x;
+  json_array_foreach(kj_get(obj, "metadata.finalizers"), i, x) if (!strcmp(json_string_value(x) ?: "", f)) return true;
+  return false;
+}
+
+static json_t *gc_delete_body(const json_t *obj, const char *policy)
+{
+  return json_pack("{s:s, s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "propagationPolicy",
+                   policy, "preconditions", "uid", kj_get_str(obj, "metadata.uid") ?: "");
+}
+
+static void gc_act(json_t *acts, const char *verb, const char *path, json_t *body)
+{
+  json_t *a = json_pack("{s:s, s:s}", "verb", verb, "path", path);
+  if (body) json_object_set_new(a, "body", body);
+  json_array_append_new(acts, a);
+}
+
+/* Merge patch replacing ownerReferences with those whose uid is not
+ * `drop` (or whose state is not absent when states is given). */
+static json_t *gc_refs_patch(const json_t *obj, const char *drop, const int *states)
+{
+  json_t *keep = json_array();
+  size_t i;
+  json_t *r;
+  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
+  {
+    if (drop && !strcmp(kj_get_str(r, "uid") ?: "", drop)) continue;
+    if (states && states[i] == GC_OWNER_ABSENT) continue;
+    json_array_append(keep, r);
+  }
+  /* null deletes the field, as a dependent without owners has none */
+  if (!json_array_size(keep)) {
+    json_decref(keep);
+    keep = json_null();
+  }
+  return json_pack("{s:{s:o, s:s}}", "metadata", "ownerReferences", keep, "uid",
+                   kj_get_str(obj, "metadata.uid") ?: "");
+}
+
+json_t *gc_dependent_actions(const json_t *obj, const char *obj_path, const int *states, size_t n)
+{
+  json_t *acts = json_array();
+  if (n == 0 || kj_get(obj, "metadata.deletionTimestamp")) return acts;
+  size_t absent = 0, waiting = 0;
+  for (size_t i = 0; i < n; i++) {
+    absent += states[i] == GC_OWNER_ABSENT;
+    waiting += states[i] == GC_OWNER_WAITING;
+  }
+  if (absent == 0) return acts;
+  if (absent == n || absent + waiting == n) {
+    /* The object's own finalizers choose how its dependents go; with an
+     * owner waiting in the foreground, it goes in the foreground too. */
+    const char *policy = "Background";
+    if (waiting || gc_has_finalizer(obj, GC_FIN_FOREGROUND)) policy = "Foreground";
+    else if (gc_has_finalizer(obj, GC_FIN_ORPHAN)) policy = "Orphan";
+    gc_act(acts, "DELETE", obj_path, gc_delete_body(obj, policy));
+  } else {
+    gc_act(acts, "PATCH", obj_path, gc_refs_patch(obj, NULL, states));
+  }
+  return acts;
+}
+
+static const json_t *gc_ref_to(const json_t *dep, const char *uid)
+{
+  size_t i;
+  json_t *r;
+  json_array_foreach(kj_get(dep, "metadata.ownerReferences"), i, r) if (!strcmp(kj_get_str(r, "uid") ?: "", uid)) return r;
+  return NULL;
+}
+
+static json_t *gc_finalizer_patch(const json_t *owner, const char *fin)
+{
+  json_t *keep = json_array();
+  size_t i;
+  json_t *f;
+  json_array_foreach(kj_get(owner, "metadata.finalizers"), i, f) if (strcmp(json_string_value(f) ?: "", fin)) json_array_append(keep, f);
+  return json_pack("{s:{s:o, s:s, s:s}}", "metadata", "finalizers", keep, "uid", kj_get_str(owner, "metadata.uid") ?: "",
+                   "resourceVersion", kj_get_str(owner, "metadata.resourceVersion") ?: "");
+}
+
+json_t *gc_foreground_actions(const json_t *owner, const char *owner_path, const json_t *deps)
+{
+  json_t *acts = json_array();
+  const char *uid = kj_get_str(owner, "metadata.uid") ?: "";
+  size_t blocking = 0, i;
+  json_t *d;
+  json_array_foreach(deps, i, d)
+  {
+    const json_t *obj = json_object_get(d, "obj");
+    const json_t *ref = gc_ref_to(obj, uid);
+    if (!ref) continue;
+    bool block = kj_get_bool(ref, "blockOwnerDeletion", false);
+    blocking += block;
+    if (kj_get(obj, "metadata.deletionTimestamp")) continue;
+    gc_act(acts, "DELETE", kj_get_str(d, "path"), gc_delete_body(obj, block ? "Foreground" : "Background"));
+  }
+  if (blocking == 0) gc_act(acts, "PATCH", owner_path, gc_finalizer_patch(owner, GC_FIN_FOREGROUND));
+  return acts;
+}
+
+json_t *gc_orphan_actions(const json_t *owner, const char *owner_path, const json_t *deps)
+{
+  json_t *acts = json_array();
+  const char *uid = kj_get_str(owner, "metadata.uid") ?: "";
+  size_t refs = 0, i;
+  json_t *d;
+  json_array_foreach(deps, i, d)
+  {
+    const json_t *obj = json_object_get(d, "obj");
+    if (!gc_ref_to(obj, uid)) continue;
+    refs++;
+    gc_act(acts, "PATCH", kj_get_str(d, "path"), gc_refs_patch(obj, uid, NULL));
+  }
+  if (refs == 0) gc_act(acts, "PATCH", owner_path, gc_finalizer_patch(owner, GC_FIN_ORPHAN));
+  return acts;
+}
+
+/* ---- the graph ---- */
+
+static void gc_obj_path(const struct gc_ctl *gc, size_t idx, const char *key, char *out, size_t len)
+{
+  const char *coll = gc_resources[idx];
+  const char *slash = strrchr(coll, '/');
+  char ns[256], name[256];
+  cc_split_key(key, ns, sizeof ns, name, sizeof name);
+  if (*ns)
+    snprintf(out, len, "%.*s/namespaces/%s/%s/%s", (int)(slash - coll), coll, ns, slash + 1, name);
+  else
+    snprintf(out, len, "%s/%s", coll, name);
+}
+
+/* New reference to the cached object of uid, writing its path; NULL if none. */
+static json_t *gc_lookup(const struct gc_ctl *gc, const char *uid, char *path, size_t plen)
+{
+  json_t *n = json_object_get(gc->nodes, uid);
+  if (!n) return NULL;
+  size_t idx = (size_t)json_integer_value(json_array_get(n, 0));
+  const char *key = json_string_value(json_array_get(n, 1));
+  json_t *obj = informer_store_get_obj(gc->res[idx].inf, key);
+  if (obj && strcmp(kj_get_str(obj, "metadata.uid") ?: "", uid)) {
+    json_decref(obj);
+    return NULL;
+  }
+  if (obj && path) gc_obj_path(gc, idx, key, path, plen);
+  return obj;
+}
+
+static void gc_unlink(struct gc_ctl *gc, const json_t *obj, const char *uid, bool enqueue)
+{
+  size_t i;
+  json_t *r;
+  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
+  {
+    const char *ou = kj_get_str(r, "uid");
+    json_t *set = ou ? json_object_get(gc->deps, ou) : NULL;
+    if (!set) continue;
+    json_object_del(set, uid);
+    if (json_object_size(set) == 0) json_object_del(gc->deps, ou);
+    if (enqueue) workqueue_add(gc->q, ou);
+  }
+}
+
+static void gc_link(struct gc_ctl *gc, const json_t *obj, const char *uid)
+{
+  size_t i;
+  json_t *r;
+  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
+  {
+    const char *ou = kj_get_str(r, "uid");
+    if (!ou) continue;
+    json_t *set = json_object_get(gc->deps, ou);
+    if (!set) json_object_set_new(gc->deps, ou, set = json_object());
+    json_object_set_new(set, uid, json_true());
+  }
+}
+
+static bool gc_interesting(const json_t *obj)
+{
+  if (json_array_size(kj_get(obj, "metadata.ownerReferences"))) return true;
+  return kj_get(obj, "metadata.deletionTimestamp") &&
+         (gc_has_finalizer(obj, GC_FIN_ORPHAN) || gc_has_finalizer(obj, GC_FIN_FOREGROUND));
+}
+
+static void gc_on_upsert(struct gc_res *r, const json_t *old, const json_t *obj)
+{
+  struct gc_ctl *gc = r->gc;
+  const char *uid = kj_get_str(obj, "metadata.uid");
+  char key[512];
+  if (!uid || !informer_key(obj, key, sizeof key)) return;
+  json_object_set_new(gc->nodes, uid, json_pack("[I, s]", (json_int_t)r->idx, key));
+  bool refs_changed = !old || !cc_json_eq(kj_get(old, "metadata.ownerReferences"), kj_get(obj, "metadata.ownerReferences"));
+  if (old && refs_changed) gc_unlink(gc, old, uid, true);
+  if (refs_changed) gc_link(gc, obj, uid);
+  /* An update matters when the references or the deletion state moved;
+   * heartbeats of owned objects (leases) would otherwise keep us busy. */
+  bool state_changed = !old || refs_changed ||
+                       !cc_json_eq(kj_get(old, "metadata.deletionTimestamp"), kj_get(obj, "metadata.deletionTimestamp")) ||
+                       !cc_json_eq(kj_get(old, "metadata.finalizers"), kj_get(obj, "metadata.finalizers"));
+  if (state_changed && (gc_interesting(obj) || (old && gc_interesting(old)))) workqueue_add(gc->q, uid);
+}
+
+static void gc_on_add(void *arg, const json_t *obj) { gc_on_upsert(arg, NULL, obj); }
+static void gc_on_update(void *arg, const json_t *o, const json_t *n)
+{
+  if (o == n) {
+    /* resync: re-check objects with owners, level-triggered */
+    struct gc_res *r = arg;
+    const char *uid = kj_get_str(n, "metadata.uid");
+    if (uid && gc_interesting(n)) workqueue_add(r->gc->q, uid);
+    return;
+  }
+  gc_on_upsert(arg, o, n);
+}
+
+static void gc_on_delete(void *arg, const json_t *obj, bool unknown)
+{
+  struct gc_res *r = arg;
+  struct gc_ctl *gc = r->gc;
+  const char *uid = kj_get_str(obj, "metadata.uid");
+  if (!uid) return;
+  json_object_del(gc->nodes, uid);
+  gc_unlink(gc, obj, uid, true);
+  json_t *set = json_object_get(gc->deps, uid);
+  const char *d;
+  json_t *v;
+  json_object_foreach(set, d, v) workqueue_add(gc->q, d);
+}
+
+/* New reference: [{obj, path}] of the cached dependents of uid. */
+static json_t *gc_dependents(const struct gc_ctl *gc, const char *uid)
+{
+  json_t *out = json_array();
+  const char *d;
+  json_t *v;
+  json_object_foreach(json_object_get(gc->deps, uid), d, v)
+  {
+    char path[900];
+    json_t *obj = gc_lookup(gc, d, path, sizeof path);
+    if (obj) json_array_append_new(out, json_pack("{s:o, s:s}", "obj", obj, "path", path));
+  }
+  return out;
+}
+
+/* ---- sync ---- */
+
+struct gc_op {
+  struct gc_ctl *gc;
+  struct sync_batch *b;
+  json_t *obj;
+  char path[900];
+  int *states;
+  size_t n;
+  int pending;
+};
+
+struct gc_get {
+  struct gc_op *op;
+  size_t i;
+};
+
+static void gc_op_decide(struct gc_op *op)
+{
+  json_t *acts = gc_dependent_actions(op->obj, op->path, op->states, op->n);
+  if (json_array_size(acts))
+    KLOG_V(2, "garbagecollector: %s %s (owners gone)", kj_get_str(acts, "[0].verb"), op->path);
+  sync_batch_exec(op->b, acts);
+  json_decref(acts);
+  sync_batch_end(op->b); /* frees op with the batch */
+}
+
+static void gc_op_free(void *p)
+{
+  struct gc_op *op = p;
+  json_decref(op->obj);
+  free(op->states);
+  free(op);
+}
+
+static void gc_get_done(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+{
+  struct gc_get *g = arg;
+  struct gc_op *op = g->op;
+  const json_t *ref = json_array_get(kj_get(op->obj, "metadata.ownerReferences"), g->i);
+  const char *want_uid = kj_get_str(ref, "uid") ?: "";
+  if (!err) {
+    const char *uid = kj_get_str(body, "metadata.uid") ?: "";
+    if (strcmp(uid, want_uid)) op->states[g->i] = GC_OWNER_ABSENT;
+    else if (kj_get(body, "metadata.deletionTimestamp") && gc_has_finalizer(body, GC_FIN_FOREGROUND) &&
+             kj_get_bool(ref, "blockOwnerDeletion", false))
+      op->states[g->i] = GC_OWNER_WAITING;
+    else op->states[g->i] = GC_OWNER_PRESENT;
+  } else if (code == 404 && err->status &&
+             !strcmp(kj_get_str(err->status, "details.name") ?: "", kj_get_str(ref, "name") ?: "")) {
+    op->states[g->i] = GC_OWNER_ABSENT;
+  }
+  free(g);
+  if (--op->pending == 0) gc_op_decide(op);
+}
+
+static void gc_sync_dependent(struct gc_ctl *gc, struct sync_batch *b, json_t *obj, const char *path)
+{
+  json_t *refs = kj_get(obj, "metadata.ownerReferences");
+  struct gc_op *op = calloc(1, sizeof *op);
+  op->gc = gc;
+  op->b = b;
+  op->obj = json_incref(obj);
+  snprintf(op->path, sizeof op->path, "%s", path);
+  op->n = json_array_size(refs);
+  op->states = calloc(op->n ? op->n : 1, sizeof *op->states);
+  op->pending = 1;
+  sync_batch_attach(b, op, gc_op_free);
+  const char *ns = kj_get_str(obj, "metadata.namespace");
+  size_t i;
+  json_t *r;
+  json_array_foreach(refs, i, r)
+  {
+    const char *ou = kj_get_str(r, "uid") ?: "";
+    json_t *owner = gc_lookup(gc, ou, NULL, 0);
+    if (owner) {
+      op->states[i] = kj_get(owner, "metadata.deletionTimestamp") && gc_has_finalizer(owner, GC_FIN_FOREGROUND) &&
+                              kj_get_bool(r, "blockOwnerDeletion", false)
+                          ? GC_OWNER_WAITING
+                          : GC_OWNER_PRESENT;
+      json_decref(owner);
+      continue;
+    }
+    char prefix[300], plural[100], opath[900];
+    bool namespaced;
+    op->states[i] = GC_OWNER_UNKNOWN;
+    if (!gc_kind_resource(kj_get_str(r, "apiVersion"), kj_get_str(r, "kind"), prefix, sizeof prefix, plural,
+                          sizeof plural, &namespaced))
+      continue;
+    if (namespaced && !ns) continue; /* a cluster-scoped object cannot have a namespaced owner */
+    if (namespaced)
+      snprintf(opath, sizeof opath, "%s/namespaces/%s/%s/%s", prefix, ns, plural, kj_get_str(r, "name") ?: "");
+    else
+      snprintf(opath, sizeof opath, "%s/%s/%s", prefix, plural, kj_get_str(r, "name") ?: "");
+    struct gc_get *g = calloc(1, sizeof *g);
+    g->op = op;
+    g->i = i;
+    op->pending++;
+    sync_batch_req_owned(b, "GET", opath, NULL, gc_get_done, g);
+  }
+  if (--op->pending == 0) gc_op_decide(op);
+}
+
+static void gc_process(void *arg, struct workqueue *q, const char *uid)
+{
+  struct gc_ctl *gc = arg;
+  struct sync_batch *b = sync_batch_new(&gc->batches, gc->ctx->client, q, uid);
+  if (!b) {
+    workqueue_done(q, uid);
+    return;
+  }
+  char path[900];
+  json_t *obj = gc_lookup(gc, uid, path, sizeof path);
+  if (!obj) {
+    sync_batch_end(b);
+    return;
+  }
+  if (kj_get(obj, "metadata.deletionTimestamp") &&
+      (gc_has_finalizer(obj, GC_FIN_ORPHAN) || gc_has_finalizer(obj, GC_FIN_FOREGROUND))) {
+    json_t *deps = gc_dependents(gc, uid);
+    json_t *acts = gc_has_finalizer(obj, GC_FIN_ORPHAN) ? gc_orphan_actions(obj, path, deps)
+                                                        : gc_foreground_actions(obj, path, deps);
+    sync_batch_exec(b, acts);
+    /* Until the finalizer goes, dependents' events bring us back; the
+     * timer covers dependents of kinds no informer watches. */
+    if (json_array_size(deps)) sync_batch_requeue_after(b, GC_WAIT_REQUEUE_MS);
+    json_decref(acts);
+    json_decref(deps);
+    json_decref(obj);
+    sync_batch_end(b);
+    return;
+  }
+  if (json_array_size(kj_get(obj, "metadata.ownerReferences")) && !kj_get(obj, "metadata.deletionTimestamp")) {
+    gc_sync_dependent(gc, b, obj, path);
+    json_decref(obj);
+    return;
+  }
+  json_decref(obj);
+  sync_batch_end(b);
+}
+
+static int gc_start(struct cm_ctx *ctx, void **state)
+{
+  struct gc_ctl *gc = calloc(1, sizeof *gc);
+  if (!gc) return -1;
+  gc->ctx = ctx;
+  gc->q = workqueue_new(ctx->base, "garbage_collector_attempt_to_delete");
+  gc->nodes = json_object();
+  gc->deps = json_object();
+  for (size_t i = 0; i < GC_NRES; i++) {
+    gc->res[i].gc = gc;
+    gc->res[i].idx = i;
+    gc->res[i].inf = informer_factory_get(ctx->informers, gc_resources[i]);
+    struct informer_handlers h = {gc_on_add, gc_on_update, gc_on_delete, &gc->res[i]};
+    informer_add_handlers(gc->res[i].inf, &h);
+  }
+  *state = gc;
+  return 0;
+}
+
+static void gc_run(void *state)
+{
+  struct gc_ctl *gc = state;
+  int w = gc->ctx->cfg.concurrent_gc_syncs > 0 ? gc->ctx->cfg.concurrent_gc_syncs : 20;
+  workqueue_run(gc->q, w, gc_process, gc);
+}
+
+static void gc_stop(void *state)
+{
+  struct gc_ctl *gc = state;
+  if (!gc) return;
+  sync_batch_set_cancel(&gc->batches);
+  workqueue_free(gc->q);
+  json_decref(gc->nodes);
+  json_decref(gc->deps);
+  free(gc);
+}
+
+const struct controller_def ctrl_garbagecollector = {
+    .name = "garbagecollector",
+    .enabled_by_default = true,
+    .start = gc_start,
+    .run = gc_run,
+    .stop = gc_stop,
+};

@@ -1,0 +1,286 @@
+/*
+ * nodeipam.c - the "nodeipam" controller (range allocator): gives every
+ * Node a spec.podCIDR / spec.podCIDRs from --cluster-cidr, subnets of
+ * --node-cidr-mask-size bits, when --allocate-node-cidrs is set.
+ *
+ * The subnets are a bitmap (cidr_set).  Before processing starts, the
+ * bitmap is rebuilt from the podCIDRs of the nodes in the cache, so a
+ * restart never hands out a subnet twice.  A node without a podCIDR gets
+ * the lowest free subnet through a PATCH; until the informer shows the
+ * node carrying it, the subnet is remembered as pending for that node, so
+ * a sync that runs before the watch event arrives does not allocate a
+ * second one.  A failed PATCH or a deleted node frees the subnet.  When
+ * none is left the node gets a CIDRNotAvailable event.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "core_common.h"
+#include "core_logic.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/log.h"
+#include "kube/recorder.h"
+#include "kube/restclient.h"
+#include "kube/workqueue.h"
+
+#define CIDR_SET_MAX_BITS 20
+
+struct cidr_set {
+  uint32_t base;     /* network address, host order */
+  int prefix;        /* cluster prefix length */
+  int mask;          /* node mask size */
+  size_t n;          /* number of subnets */
+  size_t used;
+  uint8_t *bits;
+};
+
+static int cidr_parse(const char *s, uint32_t *addr, int *prefix)
+{
+  char buf[64];
+  const char *slash = strchr(s, '/');
+  if (!slash || (size_t)(slash - s) >= sizeof buf) return -EINVAL;
+  memcpy(buf, s, (size_t)(slash - s));
+  buf[slash - s] = 0;
+  struct in_addr a;
+  if (inet_pton(AF_INET, buf, &a) != 1) return -EINVAL;
+  char *end;
+  long p = strtol(slash + 1, &end, 10);
+  if (*end || p < 0 || p > 32 || end == slash + 1) return -EINVAL;
+  *addr = ntohl(a.s_addr);
+  *prefix = (int)p;
+  return 0;
+}
+
+struct cidr_set *cidr_set_new(const char *cluster_cidr, int mask_size, char *err, size_t errlen)
+{
+  uint32_t addr;
+  int prefix;
+  if (!cluster_cidr || cidr_parse(cluster_cidr, &addr, &prefix) < 0) {
+    snprintf(err, errlen, "invalid CIDR address: %s", cluster_cidr ? cluster_cidr : "");
+    return NULL;
+  }
+  if (mask_size <= prefix || mask_size > 32 || mask_size - prefix > CIDR_SET_MAX_BITS) {
+    snprintf(err, errlen, "invalid --node-cidr-mask-size %d for cluster CIDR %s", mask_size, cluster_cidr);
+    return NULL;
+  }
+  struct cidr_set *s = calloc(1, sizeof *s);
+  s->prefix = prefix;
+  s->mask = mask_size;
+  s->base = prefix ? addr & (~0u << (32 - prefix)) : 0;
+  s->n = (size_t)1 << (mask_size - prefix);
+  s->bits = calloc((s->n + 7) / 8, 1);
+  return s;
+}
+
+void cidr_set_free(struct cidr_set *s)
+{
+  if (!s) return;
+  free(s->bits);
+  free(s);
+}
+
+static bool cs_test(const struct cidr_set *s, size_t i) { return s->bits[i / 8] & (1u << (i % 8)); }
+
+int cidr_set_allocate(struct cidr_set *s, char *out, size_t len)
+{
+  for (size_t i = 0; i < s->n; i++) {
+    if (cs_test(s, i)) continue;
+    s->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+    s->used++;
+    uint32_t a = s->base + ((uint32_t)i << (32 - s->mask));
+    snprintf(out, len, "%u.%u.%u.%u/%d", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, s->mask);
+    return 0;
+  }
+  return -ENOSPC;
+}
+
+static int cs_index(const struct cidr_set *s, const char *cidr, size_t *idx)
+{
+  uint32_t addr;
+  int prefix;
+  if (cidr_parse(cidr, &addr, &prefix) < 0 || prefix != s->mask) return -EINVAL;
+  uint32_t cmask = s->prefix ? ~0u << (32 - s->prefix) : 0;
+  if ((addr & cmask) != s->base) return -EINVAL;
+  *idx = (size_t)((addr - s->base) >> (32 - s->mask));
+  return 0;
+}
+
+int cidr_set_occupy(struct cidr_set *s, const char *cidr)
+{
+  size_t i;
+  if (cs_index(s, cidr, &i) < 0) return -EINVAL;
+  if (!cs_test(s, i)) {
+    s->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+    s->used++;
+  }
+  return 0;
+}
+
+int cidr_set_release(struct cidr_set *s, const char *cidr)
+{
+  size_t i;
+  if (cs_index(s, cidr, &i) < 0) return -EINVAL;
+  if (cs_test(s, i)) {
+    s->bits[i / 8] &= (uint8_t) ~(1u << (i % 8));
+    s->used--;
+  }
+  return 0;
+}
+
+size_t cidr_set_used(const struct cidr_set *s) { return s->used; }
+
+/* ---- the controller ---- */
+
+struct ipam_ctl {
+  struct cm_ctx *ctx;
+  struct sync_batch_set batches;
+  struct workqueue *q;
+  struct informer *node_inf;
+  struct cidr_set *set;
+  json_t *pending; /* node name -> subnet sent, not yet seen in the cache */
+  bool running;
+};
+
+struct ipam_patch {
+  struct ipam_ctl *c;
+  char node[256];
+  char cidr[64];
+};
+
+static void ipam_occupy_node(struct ipam_ctl *c, const json_t *node)
+{
+  size_t i;
+  json_t *v;
+  json_array_foreach(kj_get(node, "spec.podCIDRs"), i, v) cidr_set_occupy(c->set, json_string_value(v) ?: "");
+  const char *one = kj_get_str(node, "spec.podCIDR");
+  if (one) cidr_set_occupy(c->set, one);
+}
+
+static void ipam_on_delete(void *arg, const json_t *node, bool unknown)
+{
+  struct ipam_ctl *c = arg;
+  const char *name = kj_get_str(node, "metadata.name") ?: "";
+  const char *pend = json_string_value(json_object_get(c->pending, name));
+  if (pend) cidr_set_release(c->set, pend);
+  json_object_del(c->pending, name);
+  const char *one = kj_get_str(node, "spec.podCIDR");
+  if (one) cidr_set_release(c->set, one);
+}
+
+static void ipam_patch_done(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+{
+  struct ipam_patch *p = arg;
+  if (err) {
+    /* Not applied: the subnet is free again (a 404 means the node went). */
+    const char *pend = json_string_value(json_object_get(p->c->pending, p->node));
+    if (pend && !strcmp(pend, p->cidr)) {
+      cidr_set_release(p->c->set, p->cidr);
+      json_object_del(p->c->pending, p->node);
+    }
+  }
+  free(p);
+}
+
+static void ipam_process(void *arg, struct workqueue *q, const char *key)
+{
+  struct ipam_ctl *c = arg;
+  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
+  if (!b) {
+    workqueue_done(q, key);
+    return;
+  }
+  json_t *node = informer_store_get_obj(c->node_inf, key);
+  if (node) {
+    if (kj_get_str(node, "spec.podCIDR") && *kj_get_str(node, "spec.podCIDR")) {
+      ipam_occupy_node(c, node);
+      const char *pend = json_string_value(json_object_get(c->pending, key));
+      /* The node took another subnet than the one we sent (someone set it). */
+      if (pend && strcmp(pend, kj_get_str(node, "spec.podCIDR"))) cidr_set_release(c->set, pend);
+      json_object_del(c->pending, key);
+    } else if (!json_object_get(c->pending, key)) {
+      char cidr[64], path[512];
+      if (cidr_set_allocate(c->set, cidr, sizeof cidr) < 0) {
+        recorder_eventf(c->ctx->recorder, node, RECORDER_EVENT_NORMAL, "CIDRNotAvailable",
+                        "Node %s status is now: CIDRNotAvailable", key);
+        sync_batch_fail(b);
+      } else {
+        json_object_set_new(c->pending, key, json_string(cidr));
+        struct ipam_patch *p = calloc(1, sizeof *p);
+        p->c = c;
+        snprintf(p->node, sizeof p->node, "%s", key);
+        snprintf(p->cidr, sizeof p->cidr, "%s", cidr);
+        json_t *patch = json_pack("{s:{s:s, s:[s]}}", "spec", "podCIDR", cidr, "podCIDRs", cidr);
+        snprintf(path, sizeof path, "/api/v1/nodes/%s", key);
+        KLOG_V(2, "nodeipam: allocating %s to node %s", cidr, key);
+        sync_batch_req_owned(b, "PATCH", path, patch, ipam_patch_done, p);
+        json_decref(patch);
+      }
+    }
+    json_decref(node);
+  }
+  sync_batch_end(b);
+}
+
+static int ipam_start(struct cm_ctx *ctx, void **state)
+{
+  struct ipam_ctl *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->ctx = ctx;
+  *state = c;
+  if (!ctx->cfg.allocate_node_cidrs) return 0;
+  char err[256];
+  c->set = cidr_set_new(ctx->cfg.cluster_cidr, ctx->cfg.node_cidr_mask_size > 0 ? ctx->cfg.node_cidr_mask_size : 24,
+                        err, sizeof err);
+  if (!c->set) {
+    KLOG_E("nodeipam: %s", err);
+    free(c);
+    *state = NULL;
+    return -EINVAL;
+  }
+  c->q = workqueue_new(ctx->base, "node_ipam");
+  c->pending = json_object();
+  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
+  struct informer_handlers h = {cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};
+  struct informer_handlers d = {NULL, NULL, ipam_on_delete, c};
+  informer_add_handlers(c->node_inf, &h);
+  informer_add_handlers(c->node_inf, &d);
+  return 0;
+}
+
+static void ipam_run(void *state)
+{
+  struct ipam_ctl *c = state;
+  if (!c || !c->set) return;
+  /* Rebuild the bitmap from the synced cache before handing out anything. */
+  json_t *nodes = informer_store_list(c->node_inf);
+  size_t i;
+  json_t *n;
+  json_array_foreach(nodes, i, n) ipam_occupy_node(c, n);
+  json_decref(nodes);
+  workqueue_run(c->q, 1, ipam_process, c);
+}
+
+static void ipam_stop(void *state)
+{
+  struct ipam_ctl *c = state;
+  if (!c) return;
+  sync_batch_set_cancel(&c->batches);
+  if (c->q) workqueue_free(c->q);
+  cidr_set_free(c->set);
+  json_decref(c->pending);
+  free(c);
+}
+
+const struct controller_def ctrl_nodeipam = {
+    .name = "nodeipam",
+    .enabled_by_default = true,
+    .start = ipam_start,
+    .run = ipam_run,
+    .stop = ipam_stop,
+};

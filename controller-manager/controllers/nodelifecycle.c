@@ -1,0 +1,304 @@
+/*
+ * nodelifecycle.c - the "nodelifecycle" controller: notices nodes whose
+ * kubelet stopped reporting, marks them Unknown, and keeps the condition
+ * taints of every node in step with its conditions.
+ *
+ * Every --node-monitor-period (5 s) a pass looks at each cached Node and
+ * its Lease in kube-node-lease.  Heartbeats are judged by local
+ * observation, as upstream does to be immune to clock skew: the probe time
+ * of a node moves to now whenever its Ready heartbeat or Lease renewTime
+ * changes.  A node not probed for --node-monitor-grace-period (50 s; 60 s
+ * startup grace for a node that never posted Ready) gets every condition
+ * set to Unknown (PUT nodes/NAME/status) and the pods on it marked not
+ * ready (PUT pods/NAME/status).  Taints follow conditions: Ready=False
+ * gives node.kubernetes.io/not-ready, Ready=Unknown
+ * node.kubernetes.io/unreachable, each as NoSchedule and as NoExecute
+ * (with timeAdded, which the taint-eviction controller counts
+ * tolerationSeconds from); the pressure conditions, NetworkUnavailable
+ * and spec.unschedulable give their NoSchedule taints.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "core_common.h"
+#include "core_logic.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/log.h"
+#include "kube/timeutil.h"
+
+#define NL_STARTUP_GRACE_MS 60000
+#define NL_DEFAULT_GRACE_MS 50000
+#define NL_DEFAULT_PERIOD_MS 5000
+
+static json_t *nl_get_cond(const json_t *node, const char *type)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach(kj_get(node, "status.conditions"), i, c) if (!strcmp(kj_get_str(c, "type") ?: "", type)) return c;
+  return NULL;
+}
+
+bool nodelifecycle_is_stale(json_t *health, const json_t *node, const json_t *lease, int64_t now_ms,
+                            int64_t grace_ms, int64_t startup_grace_ms)
+{
+  const char *name = kj_get_str(node, "metadata.name") ?: "";
+  json_t *ready = nl_get_cond(node, "Ready");
+  const char *hb = ready ? kj_get_str(ready, "lastHeartbeatTime") ?: "" : "";
+  const char *renew = lease ? kj_get_str(lease, "spec.renewTime") ?: "" : "";
+  json_t *h = json_object_get(health, name);
+  if (!h) {
+    int64_t probe = now_ms;
+    if (!ready) probe = cc_time_us(node, "metadata.creationTimestamp", now_ms * 1000) / 1000;
+    h = json_pack("{s:s, s:s, s:I}", "hb", hb, "lease", renew, "probe", (json_int_t)probe);
+    json_object_set_new(health, name, h);
+  } else if (strcmp(kj_get_str(h, "hb") ?: "", hb) || strcmp(kj_get_str(h, "lease") ?: "", renew)) {
+    json_object_set_new(h, "hb", json_string(hb));
+    json_object_set_new(h, "lease", json_string(renew));
+    json_object_set_new(h, "probe", json_integer(now_ms));
+  }
+  int64_t probe = kj_get_int(h, "probe", now_ms);
+  int64_t grace = ready ? grace_ms : startup_grace_ms;
+  return now_ms - probe > grace;
+}
+
+json_t *nodelifecycle_unknown_conditions(const json_t *node, const char *now)
+{
+  json_t *conds = json_deep_copy(kj_get(node, "status.conditions"));
+  if (!json_is_array(conds)) {
+    json_decref(conds);
+    conds = json_array();
+  }
+  bool changed = false, have_ready = false;
+  size_t i;
+  json_t *c;
+  json_array_foreach(conds, i, c)
+  {
+    const char *type = kj_get_str(c, "type") ?: "";
+    if (!strcmp(type, "Ready")) have_ready = true;
+    if (!strcmp(kj_get_str(c, "status") ?: "", "Unknown")) continue;
+    json_object_set_new(c, "status", json_string("Unknown"));
+    json_object_set_new(c, "reason", json_string("NodeStatusUnknown"));
+    json_object_set_new(c, "message", json_string("Kubelet stopped posting node status."));
+    json_object_set_new(c, "lastTransitionTime", json_string(now));
+    changed = true;
+  }
+  if (!have_ready) {
+    json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "Ready", "status", "Unknown",
+                                           "reason", "NodeStatusNeverUpdated", "message",
+                                           "Kubelet never posted node status.", "lastHeartbeatTime", now,
+                                           "lastTransitionTime", now));
+    changed = true;
+  }
+  if (!changed) {
+    json_decref(conds);
+    return NULL;
+  }
+  return conds;
+}
+
+static bool nl_taint_is(const json_t *t, const char *key, const char *effect)
+{
+  return !strcmp(kj_get_str(t, "key") ?: "", key) && !strcmp(kj_get_str(t, "effect") ?: "", effect);
+}
+
+static const char *const nl_managed[] = {TAINT_NOT_READY, TAINT_UNREACHABLE, "node.kubernetes.io/memory-pressure",
+                                         "node.kubernetes.io/disk-pressure", "node.kubernetes.io/pid-pressure",
+                                         "node.kubernetes.io/network-unavailable", "node.kubernetes.io/unschedulable"};
+
+static bool nl_cond_is(const json_t *node, const char *type, const char *status)
+{
+  json_t *c = nl_get_cond(node, type);
+  return c && !strcmp(kj_get_str(c, "status") ?: "", status);
+}
+
+json_t *nodelifecycle_desired_taints(const json_t *node, const char *now)
+{
+  /* key, effect pairs wanted now */
+  const char *want[16][2];
+  size_t nw = 0;
+  json_t *ready = nl_get_cond(node, "Ready");
+  const char *rs = ready ? kj_get_str(ready, "status") ?: "" : "Unknown";
+  if (!strcmp(rs, "False")) {
+    want[nw][0] = TAINT_NOT_READY, want[nw++][1] = "NoSchedule";
+    want[nw][0] = TAINT_NOT_READY, want[nw++][1] = "NoExecute";
+  } else if (strcmp(rs, "True")) {
+    want[nw][0] = TAINT_UNREACHABLE, want[nw++][1] = "NoSchedule";
+    want[nw][0] = TAINT_UNREACHABLE, want[nw++][1] = "NoExecute";
+  }
+  if (nl_cond_is(node, "MemoryPressure", "True")) want[nw][0] = nl_managed[2], want[nw++][1] = "NoSchedule";
+  if (nl_cond_is(node, "DiskPressure", "True")) want[nw][0] = nl_managed[3], want[nw++][1] = "NoSchedule";
+  if (nl_cond_is(node, "PIDPressure", "True")) want[nw][0] = nl_managed[4], want[nw++][1] = "NoSchedule";
+  if (nl_cond_is(node, "NetworkUnavailable", "True")) want[nw][0] = nl_managed[5], want[nw++][1] = "NoSchedule";
+  if (kj_get_bool(node, "spec.unschedulable", false)) want[nw][0] = nl_managed[6], want[nw++][1] = "NoSchedule";
+
+  json_t *old = kj_get(node, "spec.taints");
+  json_t *out = json_array();
+  bool changed = false;
+  size_t i;
+  json_t *t;
+  json_array_foreach(old, i, t)
+  {
+    const char *key = kj_get_str(t, "key") ?: "";
+    bool managed = false, wanted = false;
+    for (size_t m = 0; m < sizeof nl_managed / sizeof nl_managed[0]; m++) managed |= !strcmp(key, nl_managed[m]);
+    for (size_t w = 0; w < nw; w++) wanted |= nl_taint_is(t, want[w][0], want[w][1]);
+    if (managed && !wanted) {
+      changed = true;
+      continue;
+    }
+    json_array_append(out, t);
+  }
+  for (size_t w = 0; w < nw; w++) {
+    bool have = false;
+    json_array_foreach(old, i, t) have |= nl_taint_is(t, want[w][0], want[w][1]);
+    if (have) continue;
+    json_t *nt = json_pack("{s:s, s:s}", "key", want[w][0], "effect", want[w][1]);
+    if (!strcmp(want[w][1], "NoExecute")) json_object_set_new(nt, "timeAdded", json_string(now));
+    json_array_append_new(out, nt);
+    changed = true;
+  }
+  if (!changed) {
+    json_decref(out);
+    return NULL;
+  }
+  return out;
+}
+
+/* ---- the controller ---- */
+
+struct nl_ctl {
+  struct cm_ctx *ctx;
+  struct sync_batch_set batches;
+  struct informer *node_inf, *lease_inf, *pod_inf;
+  struct event *timer;
+  json_t *health;
+  int64_t period_ms, grace_ms;
+};
+
+static void nl_mark_pods_not_ready(struct nl_ctl *c, struct sync_batch *b, const char *node, const char *now)
+{
+  json_t *pods = informer_store_list(c->pod_inf);
+  size_t i;
+  json_t *pod;
+  json_array_foreach(pods, i, pod)
+  {
+    if (strcmp(kj_get_str(pod, "spec.nodeName") ?: "", node) || !cc_pod_ready(pod) || cc_pod_terminal(pod)) continue;
+    json_t *copy = json_deep_copy(pod);
+    size_t j;
+    json_t *cond;
+    json_array_foreach(kj_get(copy, "status.conditions"), j, cond)
+    {
+      if (strcmp(kj_get_str(cond, "type") ?: "", "Ready")) continue;
+      json_object_set_new(cond, "status", json_string("False"));
+      json_object_set_new(cond, "lastTransitionTime", json_string(now));
+    }
+    char path[700];
+    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", kj_get_str(pod, "metadata.namespace") ?: "",
+             kj_get_str(pod, "metadata.name") ?: "");
+    sync_batch_req(b, "PUT", path, NULL, copy, NULL, NULL);
+    json_decref(copy);
+  }
+  json_decref(pods);
+}
+
+static void nl_monitor(evutil_socket_t fd, short what, void *arg)
+{
+  struct nl_ctl *c = arg;
+  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, NULL, NULL);
+  json_t *nodes = informer_store_list(c->node_inf);
+  int64_t now_ms = ktime_now_us() / 1000;
+  char now[40];
+  ktime_now_str(now);
+  json_t *seen = json_object();
+  size_t i;
+  json_t *node;
+  json_array_foreach(nodes, i, node)
+  {
+    const char *name = kj_get_str(node, "metadata.name");
+    if (!name) continue;
+    json_object_set_new(seen, name, json_true());
+    char lkey[300], path[400];
+    snprintf(lkey, sizeof lkey, "kube-node-lease/%s", name);
+    json_t *lease = informer_store_get_obj(c->lease_inf, lkey);
+    bool stale = nodelifecycle_is_stale(c->health, node, lease, now_ms, c->grace_ms, NL_STARTUP_GRACE_MS);
+    json_decref(lease);
+    json_t *view = json_incref(node);
+    if (stale) {
+      json_t *conds = nodelifecycle_unknown_conditions(node, now);
+      if (conds) {
+        KLOG_I("node %s hasn't been updated for longer than the grace period; marking it Unknown", name);
+        json_decref(view);
+        view = json_deep_copy(node);
+        kj_set(view, "status.conditions", conds);
+        snprintf(path, sizeof path, "/api/v1/nodes/%s/status", name);
+        sync_batch_req(b, "PUT", path, NULL, view, NULL, NULL);
+      }
+    }
+    json_t *ready = nl_get_cond(view, "Ready");
+    if (!ready || strcmp(kj_get_str(ready, "status") ?: "", "True")) {
+      /* Pods of a never-ready node are the kubelet's business until it is stale. */
+      if (ready || stale) nl_mark_pods_not_ready(c, b, name, now);
+    }
+    json_t *taints = nodelifecycle_desired_taints(view, now);
+    if (taints) {
+      json_t *patch = json_pack("{s:{s:o}, s:{s:s}}", "spec", "taints", taints, "metadata", "resourceVersion",
+                                kj_get_str(node, "metadata.resourceVersion") ?: "");
+      snprintf(path, sizeof path, "/api/v1/nodes/%s", name);
+      sync_batch_req(b, "PATCH", path, NULL, patch, NULL, NULL);
+      json_decref(patch);
+    }
+    json_decref(view);
+  }
+  /* Forget nodes that are gone. */
+  const char *k;
+  json_t *v, *tmp;
+  json_object_foreach_safe(c->health, tmp, k, v) if (!json_object_get(seen, k)) json_object_del(c->health, k);
+  json_decref(seen);
+  json_decref(nodes);
+  sync_batch_end(b);
+}
+
+static int nl_start(struct cm_ctx *ctx, void **state)
+{
+  struct nl_ctl *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->ctx = ctx;
+  c->health = json_object();
+  c->period_ms = ctx->cfg.node_monitor_period_ms > 0 ? ctx->cfg.node_monitor_period_ms : NL_DEFAULT_PERIOD_MS;
+  c->grace_ms = ctx->cfg.node_monitor_grace_period_ms > 0 ? ctx->cfg.node_monitor_grace_period_ms : NL_DEFAULT_GRACE_MS;
+  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
+  c->lease_inf = informer_factory_get(ctx->informers, CM_LEASES_NODE);
+  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->timer = event_new(ctx->base, -1, EV_PERSIST, nl_monitor, c);
+  *state = c;
+  return 0;
+}
+
+static void nl_run(void *state)
+{
+  struct nl_ctl *c = state;
+  struct timeval tv = {c->period_ms / 1000, (c->period_ms % 1000) * 1000};
+  event_add(c->timer, &tv);
+}
+
+static void nl_stop(void *state)
+{
+  struct nl_ctl *c = state;
+  if (!c) return;
+  sync_batch_set_cancel(&c->batches);
+  if (c->timer) event_free(c->timer);
+  json_decref(c->health);
+  free(c);
+}
+
+const struct controller_def ctrl_nodelifecycle = {
+    .name = "nodelifecycle",
+    .enabled_by_default = true,
+    .start = nl_start,
+    .run = nl_run,
+    .stop = nl_stop,
+};

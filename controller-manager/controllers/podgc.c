@@ -1,0 +1,205 @@
+/*
+ * podgc.c - the "podgc" controller: collects pods nobody else will.
+ *
+ * Every 20 s (upstream's gcCheckPeriod) a pass over the caches:
+ *  - terminated pods (Succeeded/Failed) beyond --terminated-pod-gc-threshold
+ *    are deleted, oldest creationTimestamp first (0 disables this);
+ *  - pods bound to a node that does not exist: the node is quarantined
+ *    for 40 s from the first pass that missed it, then confirmed gone
+ *    with a live GET (a 404), and its pods are force deleted
+ *    (gracePeriodSeconds 0);
+ *  - terminating pods that were never scheduled are force deleted.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "core_common.h"
+#include "core_logic.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/log.h"
+#include "kube/restclient.h"
+#include "kube/timeutil.h"
+
+#define PODGC_PERIOD_MS 20000
+#define PODGC_QUARANTINE_MS 40000
+
+static int podgc_age_cmp(const void *a, const void *b)
+{
+  const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+  int64_t tx = cc_time_us(x, "metadata.creationTimestamp", 0), ty = cc_time_us(y, "metadata.creationTimestamp", 0);
+  if (tx != ty) return tx < ty ? -1 : 1;
+  return strcmp(kj_get_str(x, "metadata.name") ?: "", kj_get_str(y, "metadata.name") ?: "");
+}
+
+json_t *podgc_terminated_to_delete(const json_t *pods, int threshold)
+{
+  json_t *out = json_array();
+  if (threshold <= 0) return out;
+  size_t n = 0, i;
+  json_t *p;
+  json_t **v = malloc((json_array_size(pods) + 1) * sizeof *v);
+  json_array_foreach(pods, i, p) if (cc_pod_terminal(p) && !kj_get(p, "metadata.deletionTimestamp")) v[n++] = p;
+  if (n > (size_t)threshold) {
+    qsort(v, n, sizeof *v, podgc_age_cmp);
+    for (i = 0; i < n - (size_t)threshold; i++) json_array_append(out, v[i]);
+  }
+  free(v);
+  return out;
+}
+
+json_t *podgc_unscheduled_terminating(const json_t *pods)
+{
+  json_t *out = json_array();
+  size_t i;
+  json_t *p;
+  json_array_foreach(pods, i, p)
+  {
+    const char *node = kj_get_str(p, "spec.nodeName");
+    if (kj_get(p, "metadata.deletionTimestamp") && (!node || !*node)) json_array_append(out, p);
+  }
+  return out;
+}
+
+json_t *podgc_missing_nodes(const json_t *pods, const json_t *nodes)
+{
+  json_t *have = json_object(), *out = json_object();
+  size_t i;
+  json_t *x;
+  json_array_foreach(nodes, i, x) json_object_set_new(have, kj_get_str(x, "metadata.name") ?: "", json_true());
+  json_array_foreach(pods, i, x)
+  {
+    const char *node = kj_get_str(x, "spec.nodeName");
+    if (node && *node && !json_object_get(have, node)) json_object_set_new(out, node, json_true());
+  }
+  json_decref(have);
+  return out;
+}
+
+struct podgc_ctl {
+  struct cm_ctx *ctx;
+  struct sync_batch_set batches;
+  struct informer *pod_inf, *node_inf;
+  struct event *timer;
+  json_t *quarantine; /* node name -> first missed (mono ms) */
+};
+
+static void podgc_delete(struct sync_batch *b, const json_t *pod, bool force)
+{
+  char path[700];
+  snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", kj_get_str(pod, "metadata.namespace") ?: "",
+           kj_get_str(pod, "metadata.name") ?: "");
+  json_t *opts = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "preconditions", "uid",
+                           kj_get_str(pod, "metadata.uid") ?: "");
+  if (force) json_object_set_new(opts, "gracePeriodSeconds", json_integer(0));
+  sync_batch_req(b, "DELETE", path, NULL, opts, NULL, NULL);
+  json_decref(opts);
+}
+
+struct podgc_node_check {
+  struct podgc_ctl *c;
+  char node[256];
+};
+
+static void podgc_node_checked(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+{
+  struct podgc_node_check *nc = arg;
+  struct podgc_ctl *c = nc->c;
+  if (code == 404 && err && err->status && !strcmp(kj_get_str(err->status, "details.name") ?: "", nc->node)) {
+    json_t *pods = informer_store_list(c->pod_inf);
+    size_t i;
+    json_t *p;
+    json_array_foreach(pods, i, p) if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", nc->node))
+    {
+      KLOG_I("podgc: deleting orphaned pod %s/%s of missing node %s", kj_get_str(p, "metadata.namespace"),
+             kj_get_str(p, "metadata.name"), nc->node);
+      podgc_delete(b, p, true);
+    }
+    json_decref(pods);
+  }
+  free(nc);
+}
+
+static void podgc_pass(evutil_socket_t fd, short what, void *arg)
+{
+  struct podgc_ctl *c = arg;
+  if (!informer_has_synced(c->pod_inf) || !informer_has_synced(c->node_inf)) return;
+  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, NULL, NULL);
+  json_t *pods = informer_store_list(c->pod_inf);
+  json_t *nodes = informer_store_list(c->node_inf);
+  int threshold = c->ctx->cfg.terminated_pod_gc_threshold;
+  json_t *del = podgc_terminated_to_delete(pods, threshold);
+  size_t i;
+  json_t *p;
+  json_array_foreach(del, i, p) podgc_delete(b, p, false);
+  json_decref(del);
+  del = podgc_unscheduled_terminating(pods);
+  json_array_foreach(del, i, p) podgc_delete(b, p, true);
+  json_decref(del);
+
+  json_t *missing = podgc_missing_nodes(pods, nodes);
+  int64_t now = ktime_mono_ms();
+  const char *k;
+  json_t *v, *tmp;
+  json_object_foreach_safe(c->quarantine, tmp, k, v) if (!json_object_get(missing, k)) json_object_del(c->quarantine, k);
+  json_object_foreach(missing, k, v)
+  {
+    json_t *since = json_object_get(c->quarantine, k);
+    if (!since) {
+      json_object_set_new(c->quarantine, k, json_integer(now));
+      continue;
+    }
+    if (now - json_integer_value(since) < PODGC_QUARANTINE_MS) continue;
+    struct podgc_node_check *nc = calloc(1, sizeof *nc);
+    nc->c = c;
+    snprintf(nc->node, sizeof nc->node, "%s", k);
+    char path[400];
+    snprintf(path, sizeof path, "/api/v1/nodes/%s", k);
+    sync_batch_req_owned(b, "GET", path, NULL, podgc_node_checked, nc);
+  }
+  json_decref(missing);
+  json_decref(pods);
+  json_decref(nodes);
+  sync_batch_end(b);
+}
+
+static int podgc_start(struct cm_ctx *ctx, void **state)
+{
+  struct podgc_ctl *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->ctx = ctx;
+  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
+  c->quarantine = json_object();
+  c->timer = event_new(ctx->base, -1, EV_PERSIST, podgc_pass, c);
+  *state = c;
+  return 0;
+}
+
+static void podgc_run(void *state)
+{
+  struct podgc_ctl *c = state;
+  struct timeval tv = {PODGC_PERIOD_MS / 1000, 0};
+  event_add(c->timer, &tv);
+}
+
+static void podgc_stop(void *state)
+{
+  struct podgc_ctl *c = state;
+  if (!c) return;
+  sync_batch_set_cancel(&c->batches);
+  event_free(c->timer);
+  json_decref(c->quarantine);
+  free(c);
+}
+
+const struct controller_def ctrl_podgc = {
+    .name = "podgc",
+    .enabled_by_default = true,
+    .start = podgc_start,
+    .run = podgc_run,
+    .stop = podgc_stop,
+};

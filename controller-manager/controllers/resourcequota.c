@@ -1,0 +1,275 @@
+/*
+ * resourcequota.c - the "resourcequota" controller: keeps status.hard and
+ * status.used of every ResourceQuota.
+ *
+ * status.hard mirrors spec.hard; status.used is computed for exactly the
+ * resources named in spec.hard from the caches of the quota's namespace:
+ * object counts (pods, services, secrets, configmaps,
+ * persistentvolumeclaims, replicationcontrollers, resourcequotas and
+ * count/<resource>[.<group>]), services.nodeports and
+ * services.loadbalancers, compute (requests.cpu/memory, limits.cpu/memory,
+ * plain cpu and memory meaning requests; the sum over non-terminal pods of
+ * max(sum of containers, largest init container) plus overhead) and
+ * requests.storage over claims.  A quota is enqueued when it changes,
+ * when an object of its namespace changes, and every
+ * --resource-quota-sync-period (5 min).  The status is written only when
+ * it differs.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller.h"
+#include "core_common.h"
+#include "core_logic.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/quantity.h"
+#include "kube/workqueue.h"
+
+#define RQ_RESYNC_MS (5 * 60 * 1000)
+
+/* Counted resource name -> the objs key holding its objects. */
+static const struct {
+  const char *name, *list;
+} rq_counts[] = {
+    {"pods", "pods"}, {"count/pods", "pods"}, {"services", "services"}, {"count/services", "services"},
+    {"secrets", "secrets"}, {"count/secrets", "secrets"}, {"configmaps", "configmaps"},
+    {"count/configmaps", "configmaps"}, {"persistentvolumeclaims", "persistentvolumeclaims"},
+    {"count/persistentvolumeclaims", "persistentvolumeclaims"}, {"replicationcontrollers", "replicationcontrollers"},
+    {"count/replicationcontrollers", "replicationcontrollers"}, {"resourcequotas", "resourcequotas"},
+    {"count/resourcequotas", "resourcequotas"},
+};
+
+static void rq_add_q(struct quantity *sum, const char *s)
+{
+  struct quantity q;
+  if (s && quantity_parse(s, &q) == 0) quantity_add(sum, &q);
+}
+
+/* The pod's effective amount of one resource (requests or limits). */
+static void rq_pod_amount(const json_t *pod, const char *kind, const char *res, struct quantity *out)
+{
+  char path[128];
+  snprintf(path, sizeof path, "resources.%s.%s", kind, res);
+  struct quantity sum = {0, QF_DECIMAL_SI};
+  size_t i;
+  json_t *c;
+  json_array_foreach(kj_get(pod, "spec.containers"), i, c) rq_add_q(&sum, kj_get_str(c, path));
+  json_array_foreach(kj_get(pod, "spec.initContainers"), i, c)
+  {
+    struct quantity q;
+    const char *s = kj_get_str(c, path);
+    if (s && quantity_parse(s, &q) == 0 && quantity_cmp(&q, &sum) > 0) sum = q;
+  }
+  char opath[64];
+  snprintf(opath, sizeof opath, "spec.overhead.%s", res);
+  rq_add_q(&sum, kj_get_str(pod, opath));
+  *out = sum;
+}
+
+static json_t *rq_quantity_json(const struct quantity *q)
+{
+  char buf[64];
+  return json_string(quantity_format(q, buf, sizeof buf));
+}
+
+static json_t *rq_count_json(size_t n)
+{
+  char buf[32];
+  snprintf(buf, sizeof buf, "%zu", n);
+  return json_string(buf);
+}
+
+json_t *resourcequota_usage(const json_t *hard, const json_t *objs)
+{
+  json_t *used = json_object();
+  json_t *pods = json_array();
+  size_t i;
+  json_t *p;
+  json_array_foreach(json_object_get(objs, "pods"), i, p) if (!cc_pod_terminal(p)) json_array_append(pods, p);
+  const char *name;
+  json_t *v;
+  json_object_foreach((json_t *)hard, name, v)
+  {
+    bool done = false;
+    for (size_t k = 0; k < sizeof rq_counts / sizeof rq_counts[0] && !done; k++) {
+      if (strcmp(rq_counts[k].name, name)) continue;
+      const json_t *list = !strcmp(rq_counts[k].list, "pods") ? pods : json_object_get(objs, rq_counts[k].list);
+      json_object_set_new(used, name, rq_count_json(json_array_size(list)));
+      done = true;
+    }
+    if (done) continue;
+    if (!strncmp(name, "count/", 6)) {
+      json_t *list = json_object_get(objs, name);
+      if (list) json_object_set_new(used, name, rq_count_json(json_array_size(list)));
+      continue;
+    }
+    if (!strcmp(name, "services.nodeports") || !strcmp(name, "services.loadbalancers")) {
+      size_t n = 0;
+      json_t *svc;
+      json_array_foreach(json_object_get(objs, "services"), i, svc)
+      {
+        const char *type = kj_get_str(svc, "spec.type") ?: "ClusterIP";
+        if (!strcmp(name, "services.loadbalancers")) {
+          n += !strcmp(type, "LoadBalancer");
+        } else if (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer")) {
+          n += json_array_size(kj_get(svc, "spec.ports"));
+        }
+      }
+      json_object_set_new(used, name, rq_count_json(n));
+      continue;
+    }
+    if (!strcmp(name, "requests.storage")) {
+      struct quantity sum = {0, QF_BINARY_SI};
+      json_t *pvc;
+      json_array_foreach(json_object_get(objs, "persistentvolumeclaims"), i, pvc)
+      rq_add_q(&sum, kj_get_str(pvc, "spec.resources.requests.storage"));
+      json_object_set_new(used, name, rq_quantity_json(&sum));
+      continue;
+    }
+    const char *kind = NULL, *res = NULL;
+    if (!strcmp(name, "cpu") || !strcmp(name, "memory")) kind = "requests", res = name;
+    else if (!strncmp(name, "requests.", 9)) kind = "requests", res = name + 9;
+    else if (!strncmp(name, "limits.", 7)) kind = "limits", res = name + 7;
+    if (!kind) continue;
+    struct quantity sum = {0, strstr(res, "memory") ? QF_BINARY_SI : QF_DECIMAL_SI};
+    json_array_foreach(pods, i, p)
+    {
+      struct quantity q;
+      rq_pod_amount(p, kind, res, &q);
+      quantity_add(&sum, &q);
+    }
+    json_object_set_new(used, name, rq_quantity_json(&sum));
+  }
+  json_decref(pods);
+  return used;
+}
+
+/* ---- the controller ---- */
+
+static const struct {
+  const char *list, *path;
+} rq_sources[] = {
+    {"pods", CM_PODS}, {"services", CM_SERVICES}, {"secrets", "/api/v1/secrets"},
+    {"configmaps", "/api/v1/configmaps"}, {"persistentvolumeclaims", CM_PVCS},
+    {"replicationcontrollers", CM_REPLICATIONCONTROLLERS}, {"resourcequotas", CM_RESOURCEQUOTAS},
+    {"count/deployments.apps", CM_DEPLOYMENTS}, {"count/replicasets.apps", CM_REPLICASETS},
+    {"count/statefulsets.apps", CM_STATEFULSETS}, {"count/daemonsets.apps", CM_DAEMONSETS},
+    {"count/jobs.batch", CM_JOBS}, {"count/cronjobs.batch", CM_CRONJOBS},
+};
+#define RQ_NSRC (sizeof rq_sources / sizeof rq_sources[0])
+
+struct rq_ctl {
+  struct cm_ctx *ctx;
+  struct sync_batch_set batches;
+  struct workqueue *q;
+  struct informer *inf[RQ_NSRC]; /* inf[6] is the quotas' own */
+  struct event *resync;
+};
+
+#define RQ_QUOTAS 6
+
+static void rq_enqueue_ns(struct rq_ctl *c, const char *ns)
+{
+  json_t *all = informer_store_list(c->inf[RQ_QUOTAS]);
+  size_t i;
+  json_t *q;
+  json_array_foreach(all, i, q) if (!ns || !strcmp(kj_get_str(q, "metadata.namespace") ?: "", ns)) cc_enqueue_obj(c->q, q);
+  json_decref(all);
+}
+
+static void rq_obj_add(void *arg, const json_t *o) { rq_enqueue_ns(arg, kj_get_str(o, "metadata.namespace") ?: ""); }
+static void rq_obj_update(void *arg, const json_t *o, const json_t *n)
+{
+  if (o == n) return;
+  rq_enqueue_ns(arg, kj_get_str(n, "metadata.namespace") ?: "");
+}
+static void rq_obj_delete(void *arg, const json_t *o, bool u) { rq_enqueue_ns(arg, kj_get_str(o, "metadata.namespace") ?: ""); }
+
+static void rq_on_resync(evutil_socket_t fd, short what, void *arg) { rq_enqueue_ns(arg, NULL); }
+
+static void rq_process(void *arg, struct workqueue *q, const char *key)
+{
+  struct rq_ctl *c = arg;
+  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
+  if (!b) {
+    workqueue_done(q, key);
+    return;
+  }
+  json_t *quota = informer_store_get_obj(c->inf[RQ_QUOTAS], key);
+  if (quota) {
+    const char *ns = kj_get_str(quota, "metadata.namespace") ?: "";
+    json_t *objs = json_object();
+    for (size_t i = 0; i < RQ_NSRC; i++) {
+      json_t *all = informer_store_list(c->inf[i]);
+      json_object_set_new(objs, rq_sources[i].list, cc_filter_namespace(all, ns));
+      json_decref(all);
+    }
+    json_t *hard = kj_get(quota, "spec.hard");
+    hard = json_is_object(hard) ? json_incref(hard) : json_object();
+    json_t *used = resourcequota_usage(hard, objs);
+    json_t *want = json_pack("{s:o, s:o}", "hard", hard, "used", used);
+    if (!cc_json_eq(json_object_get(want, "hard"), kj_get(quota, "status.hard")) ||
+        !cc_json_eq(json_object_get(want, "used"), kj_get(quota, "status.used"))) {
+      json_t *body = json_deep_copy(quota);
+      json_object_set(body, "status", want);
+      json_object_set_new(body, "apiVersion", json_string("v1"));
+      json_object_set_new(body, "kind", json_string("ResourceQuota"));
+      char name[256], nsb[256], path[700];
+      cc_split_key(key, nsb, sizeof nsb, name, sizeof name);
+      snprintf(path, sizeof path, "/api/v1/namespaces/%s/resourcequotas/%s/status", nsb, name);
+      sync_batch_req(b, "PUT", path, NULL, body, NULL, NULL);
+      json_decref(body);
+    }
+    json_decref(want);
+    json_decref(objs);
+    json_decref(quota);
+  }
+  sync_batch_end(b);
+}
+
+static int rq_start(struct cm_ctx *ctx, void **state)
+{
+  struct rq_ctl *c = calloc(1, sizeof *c);
+  if (!c) return -1;
+  c->ctx = ctx;
+  c->q = workqueue_new(ctx->base, "resourcequota_primary");
+  for (size_t i = 0; i < RQ_NSRC; i++) {
+    c->inf[i] = informer_factory_get(ctx->informers, rq_sources[i].path);
+    struct informer_handlers h = {rq_obj_add, rq_obj_update, rq_obj_delete, c};
+    if (i == RQ_QUOTAS) h = (struct informer_handlers){cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};
+    informer_add_handlers(c->inf[i], &h);
+  }
+  c->resync = event_new(ctx->base, -1, EV_PERSIST, rq_on_resync, c);
+  *state = c;
+  return 0;
+}
+
+static void rq_run(void *state)
+{
+  struct rq_ctl *c = state;
+  struct timeval tv = {RQ_RESYNC_MS / 1000, 0};
+  event_add(c->resync, &tv);
+  int w = c->ctx->cfg.concurrent_resource_quota_syncs > 0 ? c->ctx->cfg.concurrent_resource_quota_syncs : 5;
+  workqueue_run(c->q, w, rq_process, c);
+}
+
+static void rq_stop(void *state)
+{
+  struct rq_ctl *c = state;
+  if (!c) return;
+  sync_batch_set_cancel(&c->batches);
+  event_free(c->resync);
+  workqueue_free(c->q);
+  free(c);
+}
+
+const struct controller_def ctrl_resourcequota = {
+    .name = "resourcequota",
+    .enabled_by_default = true,
+    .start = rq_start,
+    .run = rq_run,
+    .stop = rq_stop,
+};
