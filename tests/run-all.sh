@@ -16,16 +16,14 @@ note() { printf '\n=== %s\n' "$*"; }
 record() { # name status
   if [[ $2 -eq 0 ]]; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$1"); fi
 }
-count_ctest() { # name log
-  local line p t
+count_ctest() { # name log: adds ctest's own counts to the totals
+  local line t f
   line=$(grep -E '[0-9]+% tests passed, [0-9]+ tests failed out of [0-9]+' "$2" | tail -1)
+  if [[ -z "$line" ]]; then record "$1" 1; return; fi
   t=$(sed -E 's/.*out of ([0-9]+).*/\1/' <<<"$line")
-  p=$(sed -E 's/.*tests failed out of.*//' <<<"$line")
-  local f; f=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
-  [[ -n "$t" ]] || { record "$1" 1; return; }
+  f=$(sed -E 's/.*tests passed, ([0-9]+) tests failed.*/\1/' <<<"$line")
   pass=$((pass + t - f)); fail=$((fail + f))
-  ((f > 0)) && failed+=("$1")
-  :
+  if ((f > 0)); then failed+=("$1"); fi
 }
 
 note "build (RelWithDebInfo, -Werror)"
