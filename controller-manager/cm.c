@@ -1,0 +1,350 @@
+/*
+ * cm.c - the kube-controller-manager program: flags, client, health and
+ * metrics server, leader election, and starting the controllers.
+ *
+ * Startup order, as upstream: parse flags, build the REST client from
+ * --kubeconfig / --master, serve /healthz /livez /readyz /metrics on
+ * --secure-port, then campaign for the kube-system/kube-controller-manager
+ * Lease (--leader-elect).  Once leading, every enabled controller's start()
+ * registers its informers and handlers, the shared informers start, and
+ * when they have all synced each controller's run() begins.  Losing the
+ * lease exits the process with status 1 (upstream: "leaderelection lost"),
+ * since controllers cannot be stopped half-way safely.  SIGTERM/SIGINT
+ * stop everything, release the lease and exit 0.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cm.h"
+#include "kube/flags.h"
+#include "kube/http.h"
+#include "kube/informer.h"
+#include "kube/kubeconfig.h"
+#include "kube/leaderelection.h"
+#include "kube/log.h"
+#include "kube/metrics.h"
+#include "kube/recorder.h"
+#include "kube/restclient.h"
+
+#define CM_SYNC_POLL_MS 100
+#define CM_DEFAULT_RESYNC_MS (12 * 3600 * 1000LL)
+
+struct cm_program {
+  struct cm_ctx ctx;
+  struct http_server *http;
+  struct leader_elector *le;
+  struct event *sig_term, *sig_int, *sync_timer;
+  void *states[64];
+  const struct controller_def *running[64];
+  int nrunning;
+  bool started, ran;
+  int exit_code;
+  int64_t le_lease_ms, le_renew_ms, le_retry_ms;
+  char *le_ns, *le_name;
+};
+
+void cm_config_defaults(struct cm_config *c)
+{
+  memset(c, 0, sizeof(*c));
+  c->kubeconfig = "";
+  c->master = "";
+  c->controllers = "*";
+  c->leader_elect = true;
+  c->secure_port = 10257;
+  c->bind_address = "0.0.0.0";
+  c->cluster_cidr = "";
+  c->node_cidr_mask_size = 24;
+  c->node_monitor_grace_period_ms = 50000;
+  c->node_monitor_period_ms = 5000;
+  c->terminated_pod_gc_threshold = 12500;
+  c->concurrent_deployment_syncs = 5;
+  c->concurrent_replicaset_syncs = 5;
+  c->concurrent_statefulset_syncs = 5;
+  c->concurrent_daemonset_syncs = 2;
+  c->concurrent_job_syncs = 5;
+  c->concurrent_cron_job_syncs = 5;
+  c->concurrent_endpoint_syncs = 5;
+  c->concurrent_service_endpoint_syncs = 5;
+  c->concurrent_namespace_syncs = 10;
+  c->concurrent_gc_syncs = 20;
+  c->concurrent_rc_syncs = 5;
+  c->concurrent_resource_quota_syncs = 5;
+  c->concurrent_serviceaccount_token_syncs = 5;
+  c->kube_api_qps = 20;
+  c->kube_api_burst = 30;
+  c->v = 0;
+}
+
+bool cm_controller_enabled(const char *spec, const struct controller_def *def)
+{
+  if (!spec || !*spec) spec = "*";
+  bool star = false, explicit_on = false, explicit_off = false;
+  char *dup = strdup(spec), *save = NULL;
+  for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    while (*t == ' ') t++;
+    if (!strcmp(t, "*"))
+      star = true;
+    else if (t[0] == '-' && !strcmp(t + 1, def->name))
+      explicit_off = true;
+    else if (!strcmp(t, def->name))
+      explicit_on = true;
+  }
+  free(dup);
+  if (explicit_off) return false;
+  if (explicit_on) return true;
+  return star && def->enabled_by_default;
+}
+
+/* ---- health and metrics ---- */
+
+static void http_handler(struct http_request *req, void *arg)
+{
+  struct cm_program *p = arg;
+  const char *path = http_req_path(req);
+  if (!strcmp(path, "/healthz") || !strcmp(path, "/livez") || !strcmp(path, "/readyz")) {
+    http_reply(req, 200, "text/plain; charset=utf-8", "ok", 2);
+  } else if (!strcmp(path, "/metrics")) {
+    size_t len = 0;
+    char *txt = metrics_render(p->ctx.metrics, &len);
+    http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", txt ? txt : "", txt ? len : 0);
+    free(txt);
+  } else {
+    http_reply(req, 404, "text/plain; charset=utf-8", "404 page not found\n", 19);
+  }
+}
+
+/* ---- controllers ---- */
+
+static void sync_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct cm_program *p = arg;
+  if (!informer_factory_has_synced(p->ctx.informers)) {
+    struct timeval tv = { 0, CM_SYNC_POLL_MS * 1000 };
+    evtimer_add(p->sync_timer, &tv);
+    return;
+  }
+  KLOG_I("Caches are synced, starting %d controllers", p->nrunning);
+  p->ran = true;
+  for (int i = 0; i < p->nrunning; i++) p->running[i]->run(p->states[i]);
+}
+
+static void start_controllers(struct cm_program *p)
+{
+  if (p->started) return;
+  p->started = true;
+  for (const struct controller_def *const *d = cm_all_controllers; *d; d++) {
+    if (!cm_controller_enabled(p->ctx.cfg.controllers, *d)) {
+      KLOG_I("Warning: controller is disabled controller=\"%s\"", (*d)->name);
+      continue;
+    }
+    if (p->nrunning >= (int)(sizeof p->states / sizeof p->states[0])) break;
+    void *st = NULL;
+    int rc = (*d)->start(&p->ctx, &st);
+    if (rc < 0) {
+      KLOG_E("Error starting controller controller=\"%s\": %s", (*d)->name, strerror(-rc));
+      continue;
+    }
+    KLOG_I("Started controller controller=\"%s\"", (*d)->name);
+    p->running[p->nrunning] = *d;
+    p->states[p->nrunning++] = st;
+  }
+  informer_factory_start(p->ctx.informers);
+  p->sync_timer = evtimer_new(p->ctx.base, sync_poll_cb, p);
+  struct timeval tv = { 0, 0 };
+  evtimer_add(p->sync_timer, &tv);
+}
+
+static void on_started_leading(void *arg)
+{
+  start_controllers(arg);
+}
+
+static void on_stopped_leading(void *arg)
+{
+  KLOG_E("leaderelection lost");
+  exit(1);
+}
+
+static void on_new_leader(void *arg, const char *id) {}
+
+static void released(void *arg)
+{
+  struct cm_program *p = arg;
+  event_base_loopexit(p->ctx.base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+  struct cm_program *p = arg;
+  KLOG_I("Received signal %d, shutting down", (int)sig);
+  if (p->le && leaderelection_is_leader(p->le)) {
+    leaderelection_release(p->le, released, p);
+    return;
+  }
+  event_base_loopexit(p->ctx.base, NULL);
+}
+
+static void program_free(struct cm_program *p)
+{
+  for (int i = p->nrunning - 1; i >= 0; i--)
+    if (p->running[i]->stop) p->running[i]->stop(p->states[i]);
+  if (p->le) leaderelection_free(p->le);
+  if (p->http) http_server_free(p->http);
+  if (p->ctx.informers) informer_factory_free(p->ctx.informers);
+  if (p->ctx.recorder) recorder_free(p->ctx.recorder);
+  if (p->ctx.client) rest_client_free(p->ctx.client);
+  if (p->ctx.metrics) metrics_free(p->ctx.metrics);
+  if (p->sig_term) event_free(p->sig_term);
+  if (p->sig_int) event_free(p->sig_int);
+  if (p->sync_timer) event_free(p->sync_timer);
+  if (p->ctx.base) event_base_free(p->ctx.base);
+}
+
+int cm_main(int argc, char **argv)
+{
+  struct cm_program prog;
+  memset(&prog, 0, sizeof prog);
+  struct cm_program *p = &prog;
+  struct cm_config *c = &p->ctx.cfg;
+  cm_config_defaults(c);
+  p->le_lease_ms = LEADERELECTION_DEFAULT_LEASE_DURATION_MS;
+  p->le_renew_ms = LEADERELECTION_DEFAULT_RENEW_DEADLINE_MS;
+  p->le_retry_ms = LEADERELECTION_DEFAULT_RETRY_PERIOD_MS;
+  p->le_ns = "kube-system";
+  p->le_name = "kube-controller-manager";
+  const char *kube_context = "";
+  bool bool_unused = false;
+  char *str_unused = "";
+  int64_t dur_unused = 0;
+  const struct flag flags[] = {
+    { "kubeconfig", FLAG_STRING, &c->kubeconfig, "Path to kubeconfig file with authorization and master location information" },
+    { "master", FLAG_STRING, &c->master, "The address of the Kubernetes API server (overrides any value in kubeconfig)." },
+    { "context", FLAG_STRING, &kube_context, "The kubeconfig context to use" },
+    { "controllers", FLAG_STRING, &c->controllers, "A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'." },
+    { "leader-elect", FLAG_BOOL, &c->leader_elect, "Start a leader election client and gain leadership before executing the main loop." },
+    { "leader-elect-lease-duration", FLAG_DURATION, &p->le_lease_ms, "The duration that non-leader candidates will wait after observing a leadership renewal until attempting to acquire leadership." },
+    { "leader-elect-renew-deadline", FLAG_DURATION, &p->le_renew_ms, "The interval between attempts by the acting master to renew a leadership slot before it stops leading." },
+    { "leader-elect-retry-period", FLAG_DURATION, &p->le_retry_ms, "The duration the clients should wait between attempting acquisition and renewal of a leadership." },
+    { "leader-elect-resource-namespace", FLAG_STRING, &p->le_ns, "The namespace of resource object that is used for locking during leader election." },
+    { "leader-elect-resource-name", FLAG_STRING, &p->le_name, "The name of resource object that is used for locking during leader election." },
+    { "leader-elect-resource-lock", FLAG_STRING, &str_unused, "The type of resource object that is used for locking during leader election. Only 'leases' is supported." },
+    { "secure-port", FLAG_INT, &c->secure_port, "The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all." },
+    { "bind-address", FLAG_STRING, &c->bind_address, "The IP address on which to listen for the --secure-port port." },
+    { "cluster-cidr", FLAG_STRING, &c->cluster_cidr, "CIDR Range for Pods in cluster." },
+    { "allocate-node-cidrs", FLAG_BOOL, &c->allocate_node_cidrs, "Should CIDRs for Pods be allocated and set on the cloud provider." },
+    { "node-cidr-mask-size", FLAG_INT, &c->node_cidr_mask_size, "Mask size for node cidr in cluster." },
+    { "node-monitor-grace-period", FLAG_DURATION, &c->node_monitor_grace_period_ms, "Amount of time which we allow running Node to be unresponsive before marking it unhealthy." },
+    { "node-monitor-period", FLAG_DURATION, &c->node_monitor_period_ms, "The period for syncing NodeStatus in cloud-node-lifecycle-controller." },
+    { "terminated-pod-gc-threshold", FLAG_INT, &c->terminated_pod_gc_threshold, "Number of terminated pods that can exist before the terminated pod garbage collector starts deleting terminated pods. If <= 0, the terminated pod garbage collector is disabled." },
+    { "concurrent-deployment-syncs", FLAG_INT, &c->concurrent_deployment_syncs, "The number of deployment objects that are allowed to sync concurrently." },
+    { "concurrent-replicaset-syncs", FLAG_INT, &c->concurrent_replicaset_syncs, "The number of replica sets that are allowed to sync concurrently." },
+    { "concurrent-statefulset-syncs", FLAG_INT, &c->concurrent_statefulset_syncs, "The number of statefulset objects that are allowed to sync concurrently." },
+    { "concurrent-daemonset-syncs", FLAG_INT, &c->concurrent_daemonset_syncs, "The number of daemonset objects that are allowed to sync concurrently." },
+    { "concurrent-job-syncs", FLAG_INT, &c->concurrent_job_syncs, "The number of job objects that are allowed to sync concurrently." },
+    { "concurrent-cron-job-syncs", FLAG_INT, &c->concurrent_cron_job_syncs, "The number of cron job objects that are allowed to sync concurrently." },
+    { "concurrent-endpoint-syncs", FLAG_INT, &c->concurrent_endpoint_syncs, "The number of endpoint syncing operations that will be done concurrently." },
+    { "concurrent-service-endpoint-syncs", FLAG_INT, &c->concurrent_service_endpoint_syncs, "The number of service endpoint syncing operations that will be done concurrently." },
+    { "concurrent-namespace-syncs", FLAG_INT, &c->concurrent_namespace_syncs, "The number of namespace objects that are allowed to sync concurrently." },
+    { "concurrent-gc-syncs", FLAG_INT, &c->concurrent_gc_syncs, "The number of garbage collector workers that are allowed to sync concurrently." },
+    { "concurrent-rc-syncs", FLAG_INT, &c->concurrent_rc_syncs, "The number of replication controllers that are allowed to sync concurrently." },
+    { "concurrent-resource-quota-syncs", FLAG_INT, &c->concurrent_resource_quota_syncs, "The number of resource quotas that are allowed to sync concurrently." },
+    { "concurrent-serviceaccount-token-syncs", FLAG_INT, &c->concurrent_serviceaccount_token_syncs, "The number of service account token objects that are allowed to sync concurrently." },
+    { "kube-api-qps", FLAG_FLOAT, &c->kube_api_qps, "QPS to use while talking with kubernetes apiserver." },
+    { "kube-api-burst", FLAG_INT, &c->kube_api_burst, "Burst to use while talking with kubernetes apiserver." },
+    { "use-service-account-credentials", FLAG_BOOL, &bool_unused, "If true, use individual service account credentials for each controller." },
+    { "service-account-private-key-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded private RSA or ECDSA key used to sign service account tokens." },
+    { "root-ca-file", FLAG_STRING, &str_unused, "If set, this root certificate authority will be included in service account's token secret." },
+    { "cluster-signing-cert-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded X509 CA certificate used to issue cluster-scoped certificates." },
+    { "cluster-signing-key-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded RSA or ECDSA private key used to sign cluster-scoped certificates." },
+    { "authentication-kubeconfig", FLAG_STRING, &str_unused, "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.authentication.k8s.io." },
+    { "authorization-kubeconfig", FLAG_STRING, &str_unused, "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create subjectaccessreviews.authorization.k8s.io." },
+    { "requestheader-client-ca-file", FLAG_STRING, &str_unused, "Root certificate bundle to use to verify client certificates on incoming requests." },
+    { "service-cluster-ip-range", FLAG_STRING, &str_unused, "CIDR Range for Services in cluster." },
+    { "cluster-name", FLAG_STRING, &str_unused, "The instance prefix for the cluster." },
+    { "min-resync-period", FLAG_DURATION, &dur_unused, "The resync period in reflectors will be random between MinResyncPeriod and 2*MinResyncPeriod." },
+    { "v", FLAG_INT, &c->v, "number for the log level verbosity" },
+    { NULL },
+  };
+  char err[512];
+  int rc = flags_parse(argc, argv, flags,
+                       "The Kubernetes controller manager is a daemon that embeds the core control loops shipped with Kubernetes.",
+                       err, sizeof err);
+  if (rc == 1) return 0;
+  if (rc < 0) {
+    fprintf(stderr, "Error: %s\n", err);
+    return 1;
+  }
+  klog_set_verbosity(c->v);
+  signal(SIGPIPE, SIG_IGN);
+
+  struct rest_config rc_cfg;
+  if (kubeconfig_load(c->kubeconfig, kube_context, c->master, &rc_cfg, err, sizeof err) < 0) {
+    KLOG_E("error building controller context: %s", err);
+    return 1;
+  }
+  rc_cfg.qps = c->kube_api_qps;
+  rc_cfg.burst = c->kube_api_burst;
+  if (!rc_cfg.user_agent) rc_cfg.user_agent = rest_default_user_agent("kube-controller-manager");
+
+  p->ctx.base = event_base_new();
+  p->ctx.client = rest_client_new(p->ctx.base, &rc_cfg);
+  rest_config_free(&rc_cfg);
+  p->ctx.metrics = metrics_new();
+  char host[256] = "";
+  gethostname(host, sizeof host - 1);
+  p->ctx.recorder = recorder_new(p->ctx.base, p->ctx.client, "kube-controller-manager", host);
+  p->ctx.informers = informer_factory_new(p->ctx.base, p->ctx.client, CM_DEFAULT_RESYNC_MS);
+  if (!p->ctx.client || !p->ctx.metrics || !p->ctx.recorder || !p->ctx.informers) {
+    KLOG_E("failed to initialise the client");
+    program_free(p);
+    return 1;
+  }
+
+  if (c->secure_port > 0) {
+    p->http = http_server_new(p->ctx.base, NULL, http_handler, p);
+    int port = p->http ? http_server_listen(p->http, c->bind_address, c->secure_port) : -ENOMEM;
+    if (port < 0) {
+      KLOG_E("failed to listen on %s:%d: %s", c->bind_address, c->secure_port, strerror(-port));
+      program_free(p);
+      return 1;
+    }
+    KLOG_I("Serving insecurely on %s:%d", c->bind_address, port);
+  }
+
+  p->sig_term = evsignal_new(p->ctx.base, SIGTERM, on_signal, p);
+  p->sig_int = evsignal_new(p->ctx.base, SIGINT, on_signal, p);
+  event_add(p->sig_term, NULL);
+  event_add(p->sig_int, NULL);
+
+  if (c->leader_elect) {
+    struct leaderelection_config lc = {
+      .namespace = p->le_ns,
+      .name = p->le_name,
+      .lease_duration_ms = p->le_lease_ms,
+      .renew_deadline_ms = p->le_renew_ms,
+      .retry_period_ms = p->le_retry_ms,
+      .on_started_leading = on_started_leading,
+      .on_stopped_leading = on_stopped_leading,
+      .on_new_leader = on_new_leader,
+      .arg = p,
+    };
+    p->le = leaderelection_new(p->ctx.base, p->ctx.client, &lc);
+    if (!p->le) {
+      KLOG_E("failed to create the leader elector");
+      program_free(p);
+      return 1;
+    }
+    leaderelection_start(p->le);
+  } else {
+    start_controllers(p);
+  }
+
+  event_base_dispatch(p->ctx.base);
+  program_free(p);
+  return p->exit_code;
+}

@@ -1,0 +1,515 @@
+/*
+ * controller_utils.c - pod state, ranking, owner references, the
+ * controller ref manager, expectations and pod templates shared by the
+ * workload controllers.  See controller_utils.h for the compute/execute
+ * split; the executor lives in actions.c.
+ *
+ * Expectations are kept per controller key in a jansson object
+ * {key: {"add": n, "del": n, "ts": seconds, "uids": {uid: true}}}: a
+ * controller that just issued writes does not act on a cache that has not
+ * seen them yet, until every write was observed (or failed), or 5 minutes
+ * passed (a watch event can be lost; the relist then fixes the cache).
+ */
+#include "controller_utils.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube/json.h"
+#include "kube/selector.h"
+#include "kube/timeutil.h"
+
+/* ---- time ---- */
+
+int64_t cm_time_at(const json_t *obj, const char *path)
+{
+  const char *s = kj_get_str(obj, path);
+  int64_t us;
+  if (!s || ktime_parse(s, &us) < 0) return -1;
+  return us / 1000000;
+}
+
+json_t *cm_time_json(int64_t t)
+{
+  char buf[40];
+  return json_string(ktime_format((time_t)t, buf));
+}
+
+/* ---- pods ---- */
+
+static json_t *pod_condition(const json_t *pod, const char *type)
+{
+  json_t *conds = kj_get(pod, "status.conditions");
+  size_t i;
+  json_t *c;
+  json_array_foreach(conds, i, c) {
+    const char *t = kj_get_str(c, "type");
+    if (t && !strcmp(t, type)) return c;
+  }
+  return NULL;
+}
+
+bool cm_pod_is_ready(const json_t *pod)
+{
+  json_t *c = pod_condition(pod, "Ready");
+  const char *s = c ? kj_get_str(c, "status") : NULL;
+  return s && !strcmp(s, "True");
+}
+
+int64_t cm_pod_ready_since(const json_t *pod)
+{
+  if (!cm_pod_is_ready(pod)) return -1;
+  json_t *c = pod_condition(pod, "Ready");
+  int64_t t = cm_time_at(c, "lastTransitionTime");
+  return t < 0 ? 0 : t;
+}
+
+bool cm_pod_is_available(const json_t *pod, int64_t min_ready_seconds, int64_t now)
+{
+  if (!cm_pod_is_ready(pod)) return false;
+  if (min_ready_seconds <= 0) return true;
+  int64_t since = cm_pod_ready_since(pod);
+  /* upstream: available when lastTransitionTime + minReadySeconds < now
+   * (an unset transition time counts as available). */
+  if (since <= 0) return true;
+  return since + min_ready_seconds < now;
+}
+
+bool cm_obj_is_deleting(const json_t *obj)
+{
+  json_t *dt = kj_get(obj, "metadata.deletionTimestamp");
+  return dt && !json_is_null(dt);
+}
+
+bool cm_pod_is_active(const json_t *pod)
+{
+  const char *phase = kj_get_str(pod, "status.phase");
+  if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) return false;
+  return !cm_obj_is_deleting(pod);
+}
+
+int64_t cm_pod_restarts(const json_t *pod)
+{
+  int64_t n = 0;
+  size_t i;
+  json_t *cs;
+  json_array_foreach(kj_get(pod, "status.containerStatuses"), i, cs)
+    n += kj_get_int(cs, "restartCount", 0);
+  return n;
+}
+
+static int phase_rank(const json_t *pod)
+{
+  const char *p = kj_get_str(pod, "status.phase");
+  if (!p || !strcmp(p, "Pending")) return 0;
+  if (!strcmp(p, "Unknown")) return 1;
+  if (!strcmp(p, "Running")) return 2;
+  return 3;
+}
+
+static int64_t deletion_cost(const json_t *pod)
+{
+  const char *s = kj_get_str(pod, "metadata.annotations[\"controller.kubernetes.io/pod-deletion-cost\"]");
+  if (!s) return 0;
+  char *end;
+  long long v = strtoll(s, &end, 10);
+  return *end ? 0 : v;
+}
+
+#define CMP(a, b) do { if ((a) != (b)) return (a) < (b) ? -1 : 1; } while (0)
+
+int cm_pod_deletion_cmp(const json_t *a, const json_t *b, int64_t rank_a, int64_t rank_b)
+{
+  const char *na = kj_get_str(a, "spec.nodeName"), *nb = kj_get_str(b, "spec.nodeName");
+  int ba = na && *na, bb = nb && *nb;
+  CMP(ba, bb);                                     /* unassigned first */
+  CMP(phase_rank(a), phase_rank(b));               /* pending < unknown < running */
+  int ra = cm_pod_is_ready(a), rb = cm_pod_is_ready(b);
+  CMP(ra, rb);                                     /* not ready first */
+  CMP(deletion_cost(a), deletion_cost(b));         /* lower cost first */
+  CMP(-rank_a, -rank_b);                           /* more colocated first */
+  if (ra && rb) {
+    int64_t ta = cm_pod_ready_since(a), tb = cm_pod_ready_since(b);
+    CMP(-ta, -tb);                                 /* ready more recently first */
+  }
+  CMP(-cm_pod_restarts(a), -cm_pod_restarts(b));   /* more restarts first */
+  int64_t ca = cm_time_at(a, "metadata.creationTimestamp");
+  int64_t cb = cm_time_at(b, "metadata.creationTimestamp");
+  CMP(-ca, -cb);                                   /* newer first */
+  const char *ka = kj_get_str(a, "metadata.name"), *kb = kj_get_str(b, "metadata.name");
+  return strcmp(ka ? ka : "", kb ? kb : "");
+}
+
+static const json_t *g_ranks;
+
+static int64_t rank_of(const json_t *pod)
+{
+  if (!g_ranks) return 0;
+  const char *uid = kj_get_str(pod, "metadata.uid");
+  return uid ? json_integer_value(json_object_get(g_ranks, uid)) : 0;
+}
+
+static int rank_qsort_cmp(const void *pa, const void *pb)
+{
+  const json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
+  return cm_pod_deletion_cmp(a, b, rank_of(a), rank_of(b));
+}
+
+void cm_rank_pods_for_deletion(json_t *pods, const json_t *ranks)
+{
+  size_t n = json_array_size(pods);
+  if (n < 2) return;
+  json_t **v = malloc(n * sizeof(*v));
+  if (!v) return;
+  for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(pods, i));
+  g_ranks = ranks;  /* single-threaded: qsort has no context argument */
+  qsort(v, n, sizeof(*v), rank_qsort_cmp);
+  g_ranks = NULL;
+  json_array_clear(pods);
+  for (size_t i = 0; i < n; i++) json_array_append_new(pods, v[i]);
+  free(v);
+}
+
+/* ---- owner references ---- */
+
+json_t *cm_controller_ref(const json_t *obj)
+{
+  size_t i;
+  json_t *r;
+  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
+    if (json_is_true(json_object_get(r, "controller"))) return r;
+  return NULL;
+}
+
+json_t *cm_new_controller_ref(const json_t *owner, const char *api_version, const char *kind)
+{
+  const char *name = kj_get_str(owner, "metadata.name"), *uid = kj_get_str(owner, "metadata.uid");
+  return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", api_version, "kind", kind, "name",
+                   name ? name : "", "uid", uid ? uid : "", "controller", 1, "blockOwnerDeletion", 1);
+}
+
+json_t *cm_object_ref(const json_t *obj, const char *api_version, const char *kind)
+{
+  json_t *r = json_pack("{s:s,s:s}", "apiVersion", api_version, "kind", kind);
+  const char *f[] = { "namespace", "name", "uid", "resourceVersion" };
+  for (size_t i = 0; i < 4; i++) {
+    char p[40];
+    snprintf(p, sizeof p, "metadata.%s", f[i]);
+    const char *v = kj_get_str(obj, p);
+    if (v) json_object_set_new(r, f[i], json_string(v));
+  }
+  return r;
+}
+
+bool cm_is_controlled_by(const json_t *obj, const char *uid)
+{
+  json_t *r = cm_controller_ref(obj);
+  const char *u = r ? kj_get_str(r, "uid") : NULL;
+  return u && uid && !strcmp(u, uid);
+}
+
+bool cm_owner_key(const json_t *obj, const char *kind, char *out, size_t len)
+{
+  json_t *r = cm_controller_ref(obj);
+  const char *k = r ? kj_get_str(r, "kind") : NULL, *n = r ? kj_get_str(r, "name") : NULL;
+  const char *ns = kj_get_str(obj, "metadata.namespace");
+  if (!k || !n || strcmp(k, kind)) return false;
+  snprintf(out, len, "%s/%s", ns ? ns : "", n);
+  return true;
+}
+
+/* ---- expectations ---- */
+
+struct cm_expectations {
+  json_t *m;
+};
+
+struct cm_expectations *cm_expectations_new(void)
+{
+  struct cm_expectations *e = calloc(1, sizeof(*e));
+  if (e) e->m = json_object();
+  return e;
+}
+
+void cm_expectations_free(struct cm_expectations *e)
+{
+  if (!e) return;
+  json_decref(e->m);
+  free(e);
+}
+
+void cm_expect(struct cm_expectations *e, const char *key, int adds, int dels, int64_t now)
+{
+  json_object_set_new(e->m, key, json_pack("{s:i,s:i,s:I}", "add", adds, "del", dels, "ts", (json_int_t)now));
+}
+
+void cm_expect_creations(struct cm_expectations *e, const char *key, int adds, int64_t now)
+{
+  cm_expect(e, key, adds, 0, now);
+}
+
+void cm_expect_deletions(struct cm_expectations *e, const char *key, int dels, int64_t now)
+{
+  cm_expect(e, key, 0, dels, now);
+}
+
+static void exp_add(struct cm_expectations *e, const char *key, const char *field, int delta)
+{
+  json_t *x = json_object_get(e->m, key);
+  if (!x) return;
+  json_object_set_new(x, field, json_integer(json_integer_value(json_object_get(x, field)) + delta));
+}
+
+void cm_creation_observed(struct cm_expectations *e, const char *key) { exp_add(e, key, "add", -1); }
+void cm_deletion_observed(struct cm_expectations *e, const char *key) { exp_add(e, key, "del", -1); }
+
+void cm_expectations_raise(struct cm_expectations *e, const char *key, int adds, int dels)
+{
+  exp_add(e, key, "add", adds);
+  exp_add(e, key, "del", dels);
+}
+
+bool cm_expectations_satisfied(const struct cm_expectations *e, const char *key, int64_t now)
+{
+  json_t *x = json_object_get(e->m, key);
+  if (!x) return true;
+  if (json_integer_value(json_object_get(x, "add")) <= 0 && json_integer_value(json_object_get(x, "del")) <= 0)
+    return true;
+  return now - json_integer_value(json_object_get(x, "ts")) > CM_EXPECTATIONS_TTL_S;
+}
+
+void cm_expectations_delete(struct cm_expectations *e, const char *key) { json_object_del(e->m, key); }
+
+bool cm_expectations_get(const struct cm_expectations *e, const char *key, int *adds, int *dels)
+{
+  json_t *x = json_object_get(e->m, key);
+  if (!x) return false;
+  if (adds) *adds = (int)json_integer_value(json_object_get(x, "add"));
+  if (dels) *dels = (int)json_integer_value(json_object_get(x, "del"));
+  return true;
+}
+
+void cm_expect_deletion_uids(struct cm_expectations *e, const char *key, const json_t *uids, int64_t now)
+{
+  cm_expect(e, key, 0, (int)json_array_size(uids), now);
+  json_t *set = json_object();
+  size_t i;
+  json_t *u;
+  json_array_foreach(uids, i, u)
+    if (json_is_string(u)) json_object_set_new(set, json_string_value(u), json_true());
+  json_object_set_new(json_object_get(e->m, key), "uids", set);
+}
+
+void cm_deletion_uid_observed(struct cm_expectations *e, const char *key, const char *uid)
+{
+  json_t *x = json_object_get(e->m, key);
+  json_t *set = x ? json_object_get(x, "uids") : NULL;
+  if (!set || !uid || !json_object_get(set, uid)) return;
+  json_object_del(set, uid);
+  exp_add(e, key, "del", -1);
+}
+
+void cm_expect_writes(struct cm_expectations *e, const char *key, int adds, const json_t *del_uids, int64_t now)
+{
+  if (json_array_size(del_uids) > 0) {
+    cm_expect_deletion_uids(e, key, del_uids, now);
+    cm_expectations_raise(e, key, adds, 0);
+  } else if (adds > 0) {
+    cm_expect_creations(e, key, adds, now);
+  }
+}
+
+/* ---- pod templates ---- */
+
+json_t *cm_pod_from_template(const json_t *template, const json_t *owner, const char *api_version,
+                             const char *kind)
+{
+  const char *name = kj_get_str(owner, "metadata.name"), *ns = kj_get_str(owner, "metadata.namespace");
+  char prefix[300];
+  snprintf(prefix, sizeof prefix, "%s-", name ? name : "");
+  json_t *pod = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata",
+                          "generateName", prefix);
+  json_t *md = json_object_get(pod, "metadata");
+  if (ns) json_object_set_new(md, "namespace", json_string(ns));
+  const char *copy[] = { "labels", "annotations", "finalizers" };
+  for (size_t i = 0; i < 3; i++) {
+    char p[40];
+    snprintf(p, sizeof p, "metadata.%s", copy[i]);
+    json_t *v = kj_get(template, p);
+    if (v) json_object_set_new(md, copy[i], json_deep_copy(v));
+  }
+  json_t *refs = json_array();
+  json_array_append_new(refs, cm_new_controller_ref(owner, api_version, kind));
+  json_object_set_new(md, "ownerReferences", refs);
+  json_t *spec = kj_get(template, "spec");
+  json_object_set_new(pod, "spec", spec ? json_deep_copy(spec) : json_object());
+  return pod;
+}
+
+/* ---- the controller ref manager ---- */
+
+json_t *cm_claim_objects(const json_t *owner, const char *api_version, const char *kind,
+                         const struct labelsel *sel, const json_t *objs, const char *api_prefix,
+                         const char *coll, struct cm_actions *acts)
+{
+  const char *uid = kj_get_str(owner, "metadata.uid");
+  bool owner_deleting = cm_obj_is_deleting(owner);
+  json_t *out = json_array();
+  size_t i;
+  json_t *o;
+  json_array_foreach(objs, i, o) {
+    json_t *ref = cm_controller_ref(o);
+    bool matches = labelsel_matches(sel, kj_get(o, "metadata.labels"));
+    const char *ouid = kj_get_str(o, "metadata.uid");
+    char path[512];
+    cm_path(path, sizeof path, api_prefix, kj_get_str(o, "metadata.namespace"), coll,
+            kj_get_str(o, "metadata.name"), NULL);
+    if (ref) {
+      const char *ruid = kj_get_str(ref, "uid");
+      if (!ruid || !uid || strcmp(ruid, uid)) continue;   /* someone else's */
+      if (matches) {
+        json_array_append(out, o);
+      } else if (!cm_obj_is_deleting(o) && !owner_deleting) {
+        /* Release: drop our controller ref, only if the object is still the one we saw. */
+        json_t *body = json_pack("{s:{s:[{s:s,s:s}],s:s}}", "metadata", "ownerReferences", "$patch",
+                                 "delete", "uid", uid, "uid", ouid ? ouid : "");
+        cm_act(acts, "PATCH", path, body);
+      }
+      continue;
+    }
+    if (!matches || owner_deleting || cm_obj_is_deleting(o)) continue;
+    json_t *body = json_pack("{s:{s:[o],s:s}}", "metadata", "ownerReferences",
+                             cm_new_controller_ref(owner, api_version, kind), "uid", ouid ? ouid : "");
+    cm_act(acts, "PATCH", path, body);
+    /* Assume the adoption succeeds; if not, the next sync sees the orphan again. */
+    json_t *adopted = json_deep_copy(o);
+    json_t *refs = kj_arr(adopted, "metadata.ownerReferences");
+    if (refs) json_array_append_new(refs, cm_new_controller_ref(owner, api_version, kind));
+    json_array_append_new(out, adopted);
+  }
+  return out;
+}
+
+json_t *cm_claim_pods(const json_t *owner, const char *api_version, const char *kind,
+                      const struct labelsel *sel, const json_t *pods, struct cm_actions *acts)
+{
+  return cm_claim_objects(owner, api_version, kind, sel, pods, "/api/v1", "pods", acts);
+}
+
+/* ---- small helpers ---- */
+
+int cm_split_key(const char *key, char *buf, size_t len, const char **ns, const char **name)
+{
+  if (!key || strlen(key) >= len) return -EINVAL;
+  strcpy(buf, key);
+  char *slash = strchr(buf, '/');
+  if (!slash) {
+    *ns = "";
+    *name = buf;
+    return *buf ? 0 : -EINVAL;
+  }
+  *slash = 0;
+  *ns = buf;
+  *name = slash + 1;
+  return **name ? 0 : -EINVAL;
+}
+
+char *cm_path(char *out, size_t len, const char *prefix, const char *ns, const char *coll,
+              const char *name, const char *sub)
+{
+  int n;
+  if (ns && *ns)
+    n = snprintf(out, len, "%s/namespaces/%s/%s", prefix, ns, coll);
+  else
+    n = snprintf(out, len, "%s/%s", prefix, coll);
+  if (name && n > 0 && (size_t)n < len) n += snprintf(out + n, len - n, "/%s", name);
+  if (sub && n > 0 && (size_t)n < len) snprintf(out + n, len - n, "/%s", sub);
+  return out;
+}
+
+int cm_int_or_percent(const json_t *v, int64_t total, bool round_up, int64_t *out)
+{
+  if (!v || json_is_null(v)) {
+    *out = 0;
+    return 0;
+  }
+  if (json_is_integer(v)) {
+    *out = json_integer_value(v);
+    return 0;
+  }
+  if (!json_is_string(v)) return -EINVAL;
+  const char *s = json_string_value(v);
+  size_t l = strlen(s);
+  char *end;
+  long long p = strtoll(s, &end, 10);
+  if (l < 2 || s[l - 1] != '%' || end != s + l - 1) {
+    if (*s && !*end) {  /* a number in a string counts as an int */
+      *out = p;
+      return 0;
+    }
+    return -EINVAL;
+  }
+  if (round_up)
+    *out = (p * total + 99) / 100;
+  else
+    *out = (p * total) / 100;
+  return 0;
+}
+
+json_t *cm_labels_without(const json_t *labels, const char *key)
+{
+  json_t *c = labels && json_is_object(labels) ? json_deep_copy(labels) : json_object();
+  json_object_del(c, key);
+  return c;
+}
+
+json_t *cm_get_condition(const json_t *obj, const char *path, const char *type)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach(kj_get(obj, path), i, c) {
+    const char *t = kj_get_str(c, "type");
+    if (t && !strcmp(t, type)) return c;
+  }
+  return NULL;
+}
+
+void cm_remove_condition(json_t *obj, const char *path, const char *type)
+{
+  json_t *arr = kj_get(obj, path);
+  for (size_t i = 0; i < json_array_size(arr); i++) {
+    const char *t = kj_get_str(json_array_get(arr, i), "type");
+    if (t && !strcmp(t, type)) json_array_remove(arr, i--);
+  }
+}
+
+bool cm_set_condition(json_t *obj, const char *path, const char *type, const char *status,
+                      const char *reason, const char *message, int64_t now, bool update_probe_time)
+{
+  json_t *old = cm_get_condition(obj, path, type);
+  if (old) {
+    const char *os = kj_get_str(old, "status"), *orsn = kj_get_str(old, "reason");
+    const char *om = kj_get_str(old, "message");
+    bool same_status = os && !strcmp(os, status);
+    if (same_status && orsn && reason && !strcmp(orsn, reason) &&
+        ((!om && !message) || (om && message && !strcmp(om, message))))
+      return false;
+    json_object_set_new(old, "status", json_string(status));
+    if (reason) json_object_set_new(old, "reason", json_string(reason));
+    if (message) json_object_set_new(old, "message", json_string(message));
+    if (!same_status) json_object_set_new(old, "lastTransitionTime", cm_time_json(now));
+    if (update_probe_time) json_object_set_new(old, "lastUpdateTime", cm_time_json(now));
+    return true;
+  }
+  json_t *arr = kj_arr(obj, path);
+  if (!arr) return false;
+  json_t *c = json_pack("{s:s,s:s}", "type", type, "status", status);
+  if (update_probe_time) json_object_set_new(c, "lastUpdateTime", cm_time_json(now));
+  json_object_set_new(c, "lastTransitionTime", cm_time_json(now));
+  if (reason) json_object_set_new(c, "reason", json_string(reason));
+  if (message) json_object_set_new(c, "message", json_string(message));
+  json_array_append_new(arr, c);
+  return true;
+}

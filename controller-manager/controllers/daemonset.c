@@ -1,0 +1,594 @@
+/*
+ * daemonset.c - the DaemonSet controller (upstream
+ * pkg/controller/daemon).
+ *
+ * For every node the sync decides whether a daemon pod should run there
+ * (nodeSelector, required node affinity, and NoSchedule / NoExecute
+ * taints against the template's tolerations plus the default ones the
+ * DaemonSet adds: not-ready and unreachable NoExecute; disk-, memory-,
+ * pid-pressure and unschedulable NoSchedule; network-unavailable for
+ * hostNetwork pods) and whether an existing one may keep running (only
+ * NoExecute taints evict).  Missing pods are created, pinned to their node
+ * by a required node affinity term matchFields metadata.name In [node]
+ * (the scheduler then binds them), in slow-start batches; failed pods,
+ * extra pods and pods on nodes that no longer qualify are deleted.
+ *
+ * The template is recorded as a ControllerRevision DS-HASH; pods carry
+ * controller-revision-hash=HASH.  RollingUpdate replaces old pods node by
+ * node: without maxSurge, old pods are deleted while fewer than
+ * maxUnavailable nodes are unavailable (unavailable old pods at once);
+ * with maxSurge, a new pod starts next to the old one and the old one is
+ * deleted when the new one is available.  OnDelete leaves old pods alone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm.h"
+#include "controller_utils.h"
+#include "controllers/daemonset.h"
+#include "controllers/deployment.h"
+#include "controllers/statefulset.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/log.h"
+#include "kube/selector.h"
+
+json_t *ds_template_with_tolerations(const json_t *ds)
+{
+  json_t *t = json_deep_copy(kj_get(ds, "spec.template"));
+  if (!t) t = json_object();
+  json_t *tols = kj_arr(t, "spec.tolerations");
+  static const char *const defs[][2] = {
+    { "node.kubernetes.io/not-ready", "NoExecute" },       { "node.kubernetes.io/unreachable", "NoExecute" },
+    { "node.kubernetes.io/disk-pressure", "NoSchedule" },  { "node.kubernetes.io/memory-pressure", "NoSchedule" },
+    { "node.kubernetes.io/pid-pressure", "NoSchedule" },   { "node.kubernetes.io/unschedulable", "NoSchedule" },
+    { "node.kubernetes.io/network-unavailable", "NoSchedule" },
+  };
+  size_t n = sizeof defs / sizeof defs[0];
+  if (!kj_get_bool(t, "spec.hostNetwork", false)) n--;
+  for (size_t i = 0; i < n; i++) {
+    bool have = false;
+    size_t k;
+    json_t *tol;
+    json_array_foreach(tols, k, tol) {
+      const char *key = kj_get_str(tol, "key"), *eff = kj_get_str(tol, "effect");
+      if (key && eff && !strcmp(key, defs[i][0]) && !strcmp(eff, defs[i][1])) have = true;
+    }
+    if (!have)
+      json_array_append_new(tols, json_pack("{s:s,s:s,s:s}", "key", defs[i][0], "operator", "Exists", "effect", defs[i][1]));
+  }
+  return t;
+}
+
+bool ds_tolerates(const json_t *tolerations, const json_t *taint)
+{
+  const char *tk = kj_get_str(taint, "key"), *tv = kj_get_str(taint, "value"), *te = kj_get_str(taint, "effect");
+  size_t i;
+  json_t *t;
+  json_array_foreach(tolerations, i, t) {
+    const char *k = kj_get_str(t, "key"), *op = kj_get_str(t, "operator"), *v = kj_get_str(t, "value");
+    const char *e = kj_get_str(t, "effect");
+    if (e && *e && (!te || strcmp(e, te))) continue;
+    bool exists = op && !strcmp(op, "Exists");
+    if (!k || !*k) {
+      if (exists) return true;
+      continue;
+    }
+    if (!tk || strcmp(k, tk)) continue;
+    if (exists) return true;
+    if (!strcmp(v ? v : "", tv ? tv : "")) return true;
+  }
+  return false;
+}
+
+static bool req_matches(const json_t *req, const char *value, bool present)
+{
+  const char *op = kj_get_str(req, "operator");
+  json_t *vals = json_object_get(req, "values");
+  bool in = false;
+  size_t i;
+  json_t *v;
+  json_array_foreach(vals, i, v) if (present && value && json_is_string(v) && !strcmp(json_string_value(v), value)) in = true;
+  if (!op) return false;
+  if (!strcmp(op, "In")) return in;
+  if (!strcmp(op, "NotIn")) return !in;
+  if (!strcmp(op, "Exists")) return present;
+  if (!strcmp(op, "DoesNotExist")) return !present;
+  if (!strcmp(op, "Gt") || !strcmp(op, "Lt")) {
+    if (!present || json_array_size(vals) != 1) return false;
+    char *e1, *e2;
+    long long a = strtoll(value, &e1, 10), b = strtoll(json_string_value(json_array_get(vals, 0)), &e2, 10);
+    if (*e1 || *e2) return false;
+    return !strcmp(op, "Gt") ? a > b : a < b;
+  }
+  return false;
+}
+
+bool ds_node_selector_matches(const json_t *ns, const json_t *node)
+{
+  json_t *terms = json_object_get(ns, "nodeSelectorTerms");
+  size_t i;
+  json_t *term;
+  json_array_foreach(terms, i, term) {
+    json_t *me = json_object_get(term, "matchExpressions"), *mf = json_object_get(term, "matchFields");
+    if (!json_array_size(me) && !json_array_size(mf)) continue;  /* an empty term matches nothing */
+    bool ok = true;
+    size_t k;
+    json_t *r;
+    json_array_foreach(me, k, r) {
+      const char *key = kj_get_str(r, "key");
+      json_t *lv = key ? json_object_get(kj_get(node, "metadata.labels"), key) : NULL;
+      if (!req_matches(r, json_string_value(lv), lv != NULL)) ok = false;
+    }
+    json_array_foreach(mf, k, r) {
+      const char *key = kj_get_str(r, "key");
+      const char *name = kj_get_str(node, "metadata.name");
+      if (!key || strcmp(key, "metadata.name") || !req_matches(r, name, name != NULL)) ok = false;
+    }
+    if (ok) return true;
+  }
+  return false;
+}
+
+void ds_node_should_run(const json_t *ds, const json_t *node, bool *should_run, bool *should_continue)
+{
+  json_t *t = ds_template_with_tolerations(ds);
+  *should_run = *should_continue = false;
+  const char *want_node = kj_get_str(t, "spec.nodeName");
+  const char *name = kj_get_str(node, "metadata.name");
+  if (want_node && *want_node && (!name || strcmp(want_node, name))) goto out;
+  const char *k;
+  json_t *v;
+  json_t *labels = kj_get(node, "metadata.labels");
+  json_object_foreach(kj_get(t, "spec.nodeSelector"), k, v) {
+    json_t *lv = json_object_get(labels, k);
+    if (!lv || !json_equal(lv, v)) goto out;
+  }
+  json_t *req = kj_get(t, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution");
+  if (req && !ds_node_selector_matches(req, node)) goto out;
+  json_t *tols = kj_get(t, "spec.tolerations");
+  bool fits = true, cont = true;
+  size_t i;
+  json_t *taint;
+  json_array_foreach(kj_get(node, "spec.taints"), i, taint) {
+    const char *eff = kj_get_str(taint, "effect");
+    if (!eff || !strcmp(eff, "PreferNoSchedule")) continue;
+    if (ds_tolerates(tols, taint)) continue;
+    fits = false;
+    if (!strcmp(eff, "NoExecute")) cont = false;
+  }
+  *should_run = fits;
+  *should_continue = cont;
+out:
+  json_decref(t);
+}
+
+void ds_pin_to_node(json_t *pod, const char *node)
+{
+  json_t *term = json_pack("[{s:[{s:s,s:s,s:[s]}]}]", "matchFields", "key", "metadata.name", "operator", "In", "values", node);
+  kj_set(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms", term);
+}
+
+/* The node a daemon pod is for: spec.nodeName, else its pinning term. */
+static const char *pod_target_node(const json_t *pod)
+{
+  const char *n = kj_get_str(pod, "spec.nodeName");
+  if (n && *n) return n;
+  json_t *terms =
+      kj_get(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
+  size_t i, k;
+  json_t *t, *r;
+  json_array_foreach(terms, i, t) json_array_foreach(json_object_get(t, "matchFields"), k, r) {
+    const char *key = kj_get_str(r, "key"), *op = kj_get_str(r, "operator");
+    if (key && op && !strcmp(key, "metadata.name") && !strcmp(op, "In") && json_array_size(json_object_get(r, "values")) == 1)
+      return json_string_value(json_array_get(json_object_get(r, "values"), 0));
+  }
+  return NULL;
+}
+
+struct ds_ctx {
+  const json_t *ds;
+  json_t *ref;
+  struct cm_actions *acts;
+  const char *ns, *name, *hash;
+  char key[512];
+  int adds, dels;
+};
+
+static void create_on(struct ds_ctx *c, const char *node)
+{
+  json_t *t = ds_template_with_tolerations(c->ds);
+  kj_set_str(t, "metadata.labels[\"controller-revision-hash\"]", c->hash);
+  char gen[32];
+  snprintf(gen, sizeof gen, "%lld", (long long)kj_get_int(c->ds, "metadata.generation", 0));
+  kj_set_str(t, "metadata.labels[\"pod-template-generation\"]", gen);
+  json_t *pod = cm_pod_from_template(t, c->ds, "apps/v1", "DaemonSet");
+  json_decref(t);
+  ds_pin_to_node(pod, node);
+  char path[512];
+  cm_path(path, sizeof path, "/api/v1", c->ns, "pods", NULL, NULL);
+  json_t *act = cm_act(c->acts, "POST", path, pod);
+  json_object_set_new(act, "slow_start", json_true());
+  json_object_set_new(act, "exp_key", json_string(c->key));
+  json_object_set_new(act, "exp", json_string("add"));
+  cm_act_events(act, c->ref, "Normal", "SuccessfulCreate", "Created pod: {name}", "FailedCreate", "Error creating");
+  c->adds++;
+}
+
+static void delete_pod(struct ds_ctx *c, const json_t *pod)
+{
+  if (cm_obj_is_deleting(pod)) return;
+  const char *name = kj_get_str(pod, "metadata.name");
+  char path[512], msg[400];
+  cm_path(path, sizeof path, "/api/v1", c->ns, "pods", name, NULL);
+  json_t *act = cm_act(c->acts, "DELETE", path, NULL);
+  json_object_set_new(act, "exp_key", json_string(c->key));
+  json_object_set_new(act, "exp", json_string("del"));
+  snprintf(msg, sizeof msg, "Deleted pod: %s", name);
+  cm_act_events(act, c->ref, "Normal", "SuccessfulDelete", msg, "FailedDelete", "Error deleting");
+  c->dels++;
+}
+
+static bool pod_updated(const struct ds_ctx *c, const json_t *pod)
+{
+  const char *h = kj_get_str(pod, "metadata.labels[\"controller-revision-hash\"]");
+  return h && !strcmp(h, c->hash);
+}
+
+static const json_t *revision_for(const json_t *ds, const json_t *revs, const json_t *data, char *hash, size_t len,
+                                  int64_t *maxrev)
+{
+  *maxrev = 0;
+  const json_t *eq = NULL;
+  size_t i;
+  json_t *r;
+  json_array_foreach(revs, i, r) {
+    if (kj_get_int(r, "revision", 0) > *maxrev) *maxrev = kj_get_int(r, "revision", 0);
+    if (!eq && dep_semantic_equal(json_object_get(r, "data"), data)) eq = r;
+  }
+  const char *h = eq ? kj_get_str(eq, "metadata.labels[\"controller-revision-hash\"]") : NULL;
+  if (h) {
+    snprintf(hash, len, "%s", h);
+  } else {
+    json_t *cc = kj_get(ds, "status.collisionCount");
+    dep_compute_hash(data, cc && json_is_integer(cc) ? json_integer_value(cc) : -1, hash);
+  }
+  return eq;
+}
+
+int ds_compute(const json_t *ds, const json_t *nodes, const json_t *pods_ns, const json_t *revs_ns, bool may_manage,
+               int64_t now, struct cm_actions *acts, int *adds, int *dels, int64_t *requeue_ms)
+{
+  *adds = *dels = 0;
+  *requeue_ms = -1;
+  struct ds_ctx c = { .ds = ds, .acts = acts };
+  c.ns = kj_get_str(ds, "metadata.namespace");
+  c.name = kj_get_str(ds, "metadata.name");
+  if (!c.ns) c.ns = "";
+  snprintf(c.key, sizeof c.key, "%s/%s", c.ns, c.name ? c.name : "");
+  c.ref = cm_object_ref(ds, "apps/v1", "DaemonSet");
+  char err[256];
+  struct labelsel *sel = labelsel_from_json(kj_get(ds, "spec.selector"), err, sizeof err);
+  if (!sel) {
+    json_decref(c.ref);
+    return -EINVAL;
+  }
+  json_t *pods = cm_claim_pods(ds, "apps/v1", "DaemonSet", sel, pods_ns, acts);
+  json_t *revs = cm_claim_objects(ds, "apps/v1", "DaemonSet", sel, revs_ns, "/apis/apps/v1", "controllerrevisions", acts);
+
+  /* The revision of the current template. */
+  json_t *data = sts_revision_data(ds);
+  char hash[16], path[512];
+  int64_t maxrev;
+  const json_t *eq = revision_for(ds, revs, data, hash, sizeof hash, &maxrev);
+  c.hash = hash;
+  if (!eq) {
+    char name[300];
+    snprintf(name, sizeof name, "%s-%s", c.name, hash);
+    json_t *labels = json_deep_copy(kj_get(ds, "spec.template.metadata.labels"));
+    if (!labels) labels = json_object();
+    json_object_set_new(labels, "controller-revision-hash", json_string(hash));
+    json_t *cr = json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[o]},s:O,s:I}", "apiVersion", "apps/v1", "kind", "ControllerRevision",
+                           "metadata", "name", name, "namespace", c.ns, "labels", labels, "ownerReferences",
+                           cm_new_controller_ref(ds, "apps/v1", "DaemonSet"), "data", data, "revision",
+                           (json_int_t)(maxrev + 1));
+    cm_path(path, sizeof path, "/apis/apps/v1", c.ns, "controllerrevisions", NULL, NULL);
+    json_object_set_new(cm_act(acts, "POST", path, cr), "ok_exists", json_true());
+  }
+  json_decref(data);
+
+  int64_t min_ready = kj_get_int(ds, "spec.minReadySeconds", 0);
+  const char *st_type = kj_get_str(ds, "spec.updateStrategy.type");
+  bool rolling = !st_type || !strcmp(st_type, "RollingUpdate");
+  int64_t desired = 0, current = 0, mis = 0, ready = 0, avail = 0, updated = 0;
+  /* First pass: which nodes run, and the per-node pods. */
+  size_t nn = json_array_size(nodes), i;
+  bool *run = calloc(nn + 1, sizeof(bool));
+  json_t **node_pods = calloc(nn + 1, sizeof(json_t *));
+  json_t *node;
+  json_array_foreach(nodes, i, node) {
+    bool sr, sc;
+    ds_node_should_run(ds, node, &sr, &sc);
+    const char *nname = kj_get_str(node, "metadata.name");
+    node_pods[i] = json_array();
+    size_t k;
+    json_t *p;
+    json_array_foreach(pods, k, p) {
+      const char *tn = pod_target_node(p);
+      if (tn && nname && !strcmp(tn, nname)) json_array_append(node_pods[i], p);
+    }
+    json_t *np = node_pods[i];
+    bool has = json_array_size(np) > 0;
+    run[i] = sr;
+    if (sr) desired++;
+    if (has && sr) current++;
+    if (has && !sr) mis++;
+    /* Status counts look at the newest pod on the node. */
+    if (has && sr) {
+      json_t *best = NULL;
+      json_array_foreach(np, k, p) if (!best || pod_updated(&c, p)) best = p;
+      if (cm_pod_is_ready(best)) ready++;
+      if (cm_pod_is_available(best, min_ready, now)) avail++;
+      if (pod_updated(&c, best)) updated++;
+    }
+    if (!may_manage || cm_obj_is_deleting(ds)) continue;
+    if (sr) {
+      if (!has) {
+        create_on(&c, nname);
+        continue;
+      }
+      json_t *keep = json_array();
+      json_array_foreach(np, k, p) {
+        const char *ph = kj_get_str(p, "status.phase");
+        if (cm_obj_is_deleting(p)) continue;
+        if (ph && !strcmp(ph, "Failed")) {
+          cm_act_event(acts, c.ref, "Warning", "FailedDaemonPod", "Found failed daemon pod %s/%s on node %s, will try to kill it",
+                       c.ns, kj_get_str(p, "metadata.name"), nname);
+          delete_pod(&c, p);
+          continue;
+        }
+        json_array_append(keep, p);
+      }
+      if (json_array_size(keep) == 0 && json_array_size(np) > 0) {
+        bool any_deleting = false;
+        json_array_foreach(np, k, p) if (cm_obj_is_deleting(p)) any_deleting = true;
+        if (!any_deleting) create_on(&c, nname);
+      }
+      /* Extra pods: keep the oldest (with surge, an old and a new may coexist). */
+      if (json_array_size(keep) > 1) {
+        json_t *olds = json_array(), *news = json_array();
+        json_array_foreach(keep, k, p) json_array_append(pod_updated(&c, p) ? news : olds, p);
+        dep_sort_by_creation(olds, false);
+        dep_sort_by_creation(news, false);
+        bool surge = rolling && json_array_size(olds) >= 1 && json_array_size(news) >= 1;
+        json_array_foreach(olds, k, p) if (k > 0 || (!surge && json_array_size(news) > 0)) delete_pod(&c, p);
+        json_array_foreach(news, k, p) if (k > 0) delete_pod(&c, p);
+        json_decref(olds);
+        json_decref(news);
+      }
+      json_decref(keep);
+    } else if (!sc) {
+      /* Only what the node no longer tolerates (or selects) evicts. */
+      size_t k2;
+      json_t *p2;
+      json_array_foreach(np, k2, p2) delete_pod(&c, p2);
+    }
+  }
+
+  /* Rolling update over nodes that have exactly one live pod. */
+  if (may_manage && rolling && !cm_obj_is_deleting(ds) && c.adds == 0 && c.dels == 0) {
+    int64_t max_unavail = 1, max_surge = 0;
+    json_t *mu = kj_get(ds, "spec.updateStrategy.rollingUpdate.maxUnavailable");
+    json_t *ms = kj_get(ds, "spec.updateStrategy.rollingUpdate.maxSurge");
+    if (mu) cm_int_or_percent(mu, desired, true, &max_unavail);
+    if (ms) cm_int_or_percent(ms, desired, true, &max_surge);
+    if (max_surge == 0 && max_unavail == 0) max_unavail = 1;
+    int64_t unavailable = 0, surging = 0;
+    json_t *to_delete = json_array(), *candidates = json_array(), *new_nodes = json_array(), *cand_nodes = json_array();
+    json_array_foreach(nodes, i, node) {
+      if (!run[i]) continue;
+      json_t *oldp = NULL, *newp = NULL;
+      size_t k;
+      json_t *p;
+      json_array_foreach(node_pods[i], k, p) {
+        if (cm_obj_is_deleting(p)) continue;
+        if (pod_updated(&c, p)) newp = p;
+        else oldp = p;
+      }
+      bool old_av = oldp && cm_pod_is_available(oldp, min_ready, now);
+      bool new_av = newp && cm_pod_is_available(newp, min_ready, now);
+      if (max_surge == 0) {
+        if (!oldp) {
+          if (!newp || !new_av) unavailable++;
+        } else if (!newp) {
+          if (!old_av) json_array_append(to_delete, oldp);
+          else json_array_append(candidates, oldp);
+        }
+      } else {
+        if (!oldp) {
+          if (!newp || !new_av) unavailable++;
+        } else if (!newp) {
+          if (!old_av) json_array_append_new(new_nodes, json_string(kj_get_str(node, "metadata.name")));
+          else json_array_append_new(cand_nodes, json_string(kj_get_str(node, "metadata.name")));
+        } else {
+          if (new_av) json_array_append(to_delete, oldp);
+          else surging++;
+        }
+      }
+    }
+    if (max_surge == 0) {
+      int64_t remaining = max_unavail - unavailable;
+      for (size_t k = 0; (int64_t)k < remaining && k < json_array_size(candidates); k++)
+        json_array_append(to_delete, json_array_get(candidates, k));
+    } else {
+      int64_t remaining = max_surge - surging;
+      for (size_t k = 0; (int64_t)k < remaining && k < json_array_size(cand_nodes); k++)
+        json_array_append(new_nodes, json_array_get(cand_nodes, k));
+    }
+    json_t *p;
+    json_array_foreach(to_delete, i, p) delete_pod(&c, p);
+    json_array_foreach(new_nodes, i, p) create_on(&c, json_string_value(p));
+    json_decref(to_delete);
+    json_decref(candidates);
+    json_decref(new_nodes);
+    json_decref(cand_nodes);
+  }
+
+  for (i = 0; i < nn; i++) json_decref(node_pods[i]);
+  free(node_pods);
+  free(run);
+
+  json_t *st = json_deep_copy(kj_get(ds, "status"));
+  if (!st) st = json_object();
+  json_object_set_new(st, "desiredNumberScheduled", json_integer(desired));
+  json_object_set_new(st, "currentNumberScheduled", json_integer(current));
+  json_object_set_new(st, "numberMisscheduled", json_integer(mis));
+  json_object_set_new(st, "numberReady", json_integer(ready));
+  json_object_set_new(st, "numberAvailable", json_integer(avail));
+  json_object_set_new(st, "numberUnavailable", json_integer(desired - avail > 0 ? desired - avail : 0));
+  json_object_set_new(st, "updatedNumberScheduled", json_integer(updated));
+  json_object_set_new(st, "observedGeneration", json_integer(kj_get_int(ds, "metadata.generation", 0)));
+  if (avail == 0) json_object_del(st, "numberAvailable");
+  if (desired - avail <= 0) json_object_del(st, "numberUnavailable");
+  if (!kj_equal(st, kj_get(ds, "status"))) {
+    cm_path(path, sizeof path, "/apis/apps/v1", c.ns, "daemonsets", c.name, "status");
+    json_t *body = json_deep_copy(ds);
+    json_object_set(body, "status", st);
+    if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("DaemonSet"));
+    if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
+    cm_act(acts, "PUT", path, body);
+  }
+  if (min_ready > 0 && ready != avail) *requeue_ms = min_ready * 1000;
+  json_decref(st);
+  *adds = c.adds;
+  *dels = c.dels;
+  json_decref(revs);
+  json_decref(pods);
+  labelsel_free(sel);
+  json_decref(c.ref);
+  return 0;
+}
+
+/* ---- the controller ---- */
+
+struct ds_ctrl {
+  struct cm_base base;
+  struct informer *ds_inf, *pod_inf, *node_inf, *rev_inf;
+  struct cm_expectations *exp;
+};
+
+static void ds_sync(struct cm_base *b, const char *key)
+{
+  struct ds_ctrl *c = (struct ds_ctrl *)b;
+  json_t *ds = informer_store_get_obj(c->ds_inf, key);
+  if (!ds) {
+    cm_expectations_delete(c->exp, key);
+    cm_base_finish(b, key, false);
+    return;
+  }
+  int64_t now = cm_now();
+  const char *ns = kj_get_str(ds, "metadata.namespace");
+  json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns ? ns : "");
+  json_t *revs = informer_store_by_index(c->rev_inf, INFORMER_INDEX_NAMESPACE, ns ? ns : "");
+  json_t *nodes = informer_store_list(c->node_inf);
+  if (!pods) pods = json_array();
+  if (!revs) revs = json_array();
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int adds, dels;
+  int64_t requeue;
+  bool may = cm_expectations_satisfied(c->exp, key, now);
+  ds_compute(ds, nodes, pods, revs, may, now, &acts, &adds, &dels, &requeue);
+  if (adds || dels) cm_expect(c->exp, key, adds, dels, now);
+  json_decref(pods);
+  json_decref(revs);
+  json_decref(nodes);
+  json_decref(ds);
+  cm_base_exec(b, key, &acts, c->exp, requeue);
+  cm_actions_clear(&acts);
+}
+
+static void enqueue_all(struct ds_ctrl *c)
+{
+  json_t *keys = informer_store_keys(c->ds_inf);
+  size_t i;
+  json_t *k;
+  json_array_foreach(keys, i, k) cm_base_enqueue_key(&c->base, json_string_value(k));
+  json_decref(keys);
+}
+
+static void on_ds_add(void *arg, const json_t *o) { cm_base_enqueue(arg, o); }
+static void on_ds_update(void *arg, const json_t *o, const json_t *n) { cm_base_enqueue(arg, n); }
+static void on_pod_add(void *arg, const json_t *p)
+{
+  struct ds_ctrl *c = arg;
+  char key[512];
+  if (!cm_owner_key(p, "DaemonSet", key, sizeof key)) return;
+  cm_creation_observed(c->exp, key);
+  cm_base_enqueue_key(&c->base, key);
+}
+static void on_pod_update(void *arg, const json_t *o, const json_t *n)
+{
+  struct ds_ctrl *c = arg;
+  char key[512];
+  if (!cm_owner_key(n, "DaemonSet", key, sizeof key)) return;
+  if (cm_obj_is_deleting(n) && !cm_obj_is_deleting(o)) cm_deletion_observed(c->exp, key);
+  cm_base_enqueue_key(&c->base, key);
+}
+static void on_pod_delete(void *arg, const json_t *p, bool unknown)
+{
+  struct ds_ctrl *c = arg;
+  char key[512];
+  if (!cm_owner_key(p, "DaemonSet", key, sizeof key)) return;
+  if (!cm_obj_is_deleting(p)) cm_deletion_observed(c->exp, key);
+  cm_base_enqueue_key(&c->base, key);
+}
+static void on_node_add(void *arg, const json_t *n) { enqueue_all(arg); }
+static void on_node_update(void *arg, const json_t *o, const json_t *n)
+{
+  if (!kj_equal(kj_get(o, "metadata.labels"), kj_get(n, "metadata.labels")) ||
+      !kj_equal(kj_get(o, "spec.taints"), kj_get(n, "spec.taints")))
+    enqueue_all(arg);
+}
+static void on_node_delete(void *arg, const json_t *n, bool unknown) { enqueue_all(arg); }
+
+static int ds_start(struct cm_ctx *ctx, void **state)
+{
+  struct ds_ctrl *c = calloc(1, sizeof(*c));
+  if (!c) return -ENOMEM;
+  if (cm_base_init(&c->base, ctx, "daemonset", ctx->cfg.concurrent_daemonset_syncs, ds_sync) < 0) {
+    free(c);
+    return -ENOMEM;
+  }
+  cm_base_set_component(&c->base, "daemonset-controller");
+  c->exp = cm_expectations_new();
+  c->ds_inf = informer_factory_get(ctx->informers, CM_DAEMONSETS);
+  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
+  c->rev_inf = informer_factory_get(ctx->informers, CM_CONTROLLERREVISIONS);
+  informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  informer_add_index(c->rev_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  struct informer_handlers dh = { on_ds_add, on_ds_update, NULL, c };
+  struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
+  struct informer_handlers nh = { on_node_add, on_node_update, on_node_delete, c };
+  informer_add_handlers(c->ds_inf, &dh);
+  informer_add_handlers(c->pod_inf, &ph);
+  informer_add_handlers(c->node_inf, &nh);
+  *state = c;
+  return 0;
+}
+
+static void ds_run(void *state) { cm_base_run(state); }
+
+static void ds_stop(void *state)
+{
+  struct ds_ctrl *c = state;
+  if (!c) return;
+  cm_base_stop(&c->base);
+  cm_expectations_free(c->exp);
+  free(c);
+}
+
+const struct controller_def ctrl_daemonset = { "daemonset", true, ds_start, ds_run, ds_stop };

@@ -1,0 +1,381 @@
+/*
+ * replicaset.c - the ReplicaSet controller (upstream
+ * pkg/controller/replicaset), whose core also drives
+ * ReplicationControllers (replicationcontroller.c).
+ *
+ * A sync keeps spec.replicas active pods matching the selector: it claims
+ * pods (adopting matching orphans, releasing owned pods that stopped
+ * matching), then creates the missing ones from the template in slow-start
+ * batches or deletes the surplus in upstream's rank order, at most 500 per
+ * sync.  Expectations record the creates and deletes in flight, so that a
+ * sync never acts again on a cache that has not yet seen its own writes
+ * (no over-creation); pod events from the informer lower them.  The status
+ * (replicas, fullyLabeledReplicas, readyReplicas, availableReplicas,
+ * observedGeneration, the ReplicaFailure condition) is written with PUT
+ * .../status only when it changed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm.h"
+#include "controller_utils.h"
+#include "controllers/replicaset.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/log.h"
+#include "kube/selector.h"
+#include "kube/workqueue.h"
+
+const struct rs_kind rs_kind_replicaset = { "apps/v1", "ReplicaSet", "/apis/apps/v1", "replicasets",
+                                            CM_REPLICASETS, false };
+const struct rs_kind rs_kind_rc = { "v1", "ReplicationController", "/api/v1", "replicationcontrollers",
+                                    CM_REPLICATIONCONTROLLERS, true };
+
+static struct labelsel *rs_selector(const struct rs_kind *k, const json_t *rs)
+{
+  char err[256];
+  json_t *sel = kj_get(rs, "spec.selector");
+  if (k->selector_is_map) {
+    if (!sel || !json_object_size(sel)) return NULL;  /* an empty RC selector selects nothing */
+    json_t *ls = json_pack("{s:O}", "matchLabels", sel);
+    struct labelsel *s = labelsel_from_json(ls, err, sizeof err);
+    json_decref(ls);
+    return s;
+  }
+  return labelsel_from_json(sel, err, sizeof err);
+}
+
+static bool labels_superset(const json_t *labels, const json_t *want)
+{
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)want, k, v) {
+    json_t *have = json_object_get(labels, k);
+    if (!have || !json_equal(have, v)) return false;
+  }
+  return true;
+}
+
+json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const char *manage_error, int64_t now)
+{
+  int64_t min_ready = kj_get_int(rs, "spec.minReadySeconds", 0);
+  json_t *tmpl_labels = kj_get(rs, "spec.template.metadata.labels");
+  int64_t full = 0, ready = 0, avail = 0;
+  size_t i;
+  json_t *p;
+  json_array_foreach(owned, i, p) {
+    if (!tmpl_labels || labels_superset(kj_get(p, "metadata.labels"), tmpl_labels)) full++;
+    if (cm_pod_is_ready(p)) {
+      ready++;
+      if (cm_pod_is_available(p, min_ready, now)) avail++;
+    }
+  }
+  json_t *st = json_object();
+  json_t *old_conds = kj_get(rs, "status.conditions");
+  if (old_conds) json_object_set_new(st, "conditions", json_deep_copy(old_conds));
+  json_t *holder = json_pack("{s:O}", "status", st);
+  if (manage_error) {
+    const char *reason = strstr(manage_error, "deleting") ? "FailedDelete" : "FailedCreate";
+    if (!cm_get_condition(holder, "status.conditions", "ReplicaFailure"))
+      cm_set_condition(holder, "status.conditions", "ReplicaFailure", "True", reason, manage_error, now, false);
+  } else {
+    cm_remove_condition(holder, "status.conditions", "ReplicaFailure");
+  }
+  json_decref(holder);
+  json_t *conds = json_object_get(st, "conditions");
+  if (conds && !json_array_size(conds)) json_object_del(st, "conditions");
+  json_object_set_new(st, "replicas", json_integer((json_int_t)json_array_size(owned)));
+  json_object_set_new(st, "fullyLabeledReplicas", json_integer(full));
+  json_object_set_new(st, "readyReplicas", json_integer(ready));
+  json_object_set_new(st, "availableReplicas", json_integer(avail));
+  json_object_set_new(st, "observedGeneration", json_integer(kj_get_int(rs, "metadata.generation", 0)));
+  return st;
+}
+
+/* Status fields compared for "changed" (absent integer counts as 0). */
+static bool status_equal(const json_t *a, const json_t *b)
+{
+  const char *f[] = { "replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas",
+                      "observedGeneration" };
+  for (size_t i = 0; i < 5; i++)
+    if (kj_get_int(a, f[i], 0) != kj_get_int(b, f[i], 0)) return false;
+  json_t *ca = json_object_get(a, "conditions"), *cb = json_object_get(b, "conditions");
+  if (!ca || !json_array_size(ca)) return !cb || !json_array_size(cb);
+  return cb && json_equal(ca, cb);
+}
+
+/* Rank of each pod for deletion: the number of owned active pods sharing its node. */
+static json_t *colocation_ranks(const json_t *pods)
+{
+  json_t *per_node = json_object(), *ranks = json_object();
+  size_t i;
+  json_t *p;
+  json_array_foreach(pods, i, p) {
+    const char *n = kj_get_str(p, "spec.nodeName");
+    if (!n || !*n) continue;
+    json_object_set_new(per_node, n, json_integer(json_integer_value(json_object_get(per_node, n)) + 1));
+  }
+  json_array_foreach(pods, i, p) {
+    const char *n = kj_get_str(p, "spec.nodeName"), *uid = kj_get_str(p, "metadata.uid");
+    if (!uid) continue;
+    json_object_set_new(ranks, uid, json_integer(n && *n ? json_integer_value(json_object_get(per_node, n)) : 0));
+  }
+  json_decref(per_node);
+  return ranks;
+}
+
+int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bool may_manage,
+               const char *manage_error, int64_t now, struct cm_actions *acts, struct rs_result *res)
+{
+  memset(res, 0, sizeof(*res));
+  res->del_uids = json_array();
+  const char *ns = kj_get_str(rs, "metadata.namespace");
+  const char *name = kj_get_str(rs, "metadata.name");
+  json_t *ref = cm_object_ref(rs, k->api_version, k->kind);
+  struct labelsel *sel = rs_selector(k, rs);
+
+  json_t *active = json_array();
+  size_t i;
+  json_t *p;
+  json_array_foreach(pods, i, p)
+    if (cm_pod_is_active(p)) json_array_append(active, p);
+  json_t *owned = sel ? cm_claim_pods(rs, k->api_version, k->kind, sel, active, acts) : json_array();
+  json_decref(active);
+
+  if (may_manage && sel && !cm_obj_is_deleting(rs)) {
+    int64_t want = kj_get_int(rs, "spec.replicas", 1);
+    int64_t diff = (int64_t)json_array_size(owned) - want;
+    char path[512], key[512];
+    snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name ? name : "");
+    if (diff < 0) {
+      int64_t n = -diff > RS_BURST_REPLICAS ? RS_BURST_REPLICAS : -diff;
+      cm_path(path, sizeof path, "/api/v1", ns, "pods", NULL, NULL);
+      for (int64_t j = 0; j < n; j++) {
+        json_t *pod = cm_pod_from_template(kj_get(rs, "spec.template"), rs, k->api_version, k->kind);
+        json_t *act = cm_act(acts, "POST", path, pod);
+        json_object_set_new(act, "slow_start", json_true());
+        json_object_set_new(act, "exp_key", json_string(key));
+        json_object_set_new(act, "exp", json_string("add"));
+        cm_act_events(act, ref, "Normal", "SuccessfulCreate", "Created pod: {name}", "FailedCreate",
+                      "Error creating");
+      }
+      res->adds = (int)n;
+    } else if (diff > 0) {
+      int64_t n = diff > RS_BURST_REPLICAS ? RS_BURST_REPLICAS : diff;
+      json_t *ranks = colocation_ranks(owned);
+      json_t *sorted = json_deep_copy(owned);
+      cm_rank_pods_for_deletion(sorted, ranks);
+      for (int64_t j = 0; j < n; j++) {
+        json_t *victim = json_array_get(sorted, (size_t)j);
+        const char *pn = kj_get_str(victim, "metadata.name");
+        cm_path(path, sizeof path, "/api/v1", ns, "pods", pn, NULL);
+        json_t *act = cm_act(acts, "DELETE", path, NULL);
+        json_object_set_new(act, "exp_key", json_string(key));
+        json_object_set_new(act, "exp", json_string("del"));
+        char okmsg[512];
+        snprintf(okmsg, sizeof okmsg, "Deleted pod: %s", pn ? pn : "");
+        cm_act_events(act, ref, "Normal", "SuccessfulDelete", okmsg, "FailedDelete", "Error deleting");
+        const char *uid = kj_get_str(victim, "metadata.uid");
+        if (uid) json_array_append_new(res->del_uids, json_string(uid));
+      }
+      json_decref(sorted);
+      json_decref(ranks);
+    }
+  }
+
+  res->status = rs_calculate_status(rs, owned, manage_error, now);
+  json_t *old = kj_get(rs, "status");
+  res->status_changed = !old || !status_equal(old, res->status);
+  if (res->status_changed) {
+    json_t *body = json_deep_copy(rs);
+    json_object_set(body, "status", res->status);
+    if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string(k->kind));
+    if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string(k->api_version));
+    char path[512];
+    cm_path(path, sizeof path, k->api_prefix, ns, k->coll, name, "status");
+    cm_act(acts, "PUT", path, body);
+  }
+  int64_t min_ready = kj_get_int(rs, "spec.minReadySeconds", 0);
+  if (min_ready > 0 && kj_get_int(res->status, "readyReplicas", 0) != kj_get_int(res->status, "availableReplicas", 0))
+    res->requeue_after_s = min_ready;
+  json_decref(owned);
+  json_decref(ref);
+  labelsel_free(sel);
+  return 0;
+}
+
+void rs_result_free(struct rs_result *res)
+{
+  json_decref(res->del_uids);
+  json_decref(res->status);
+  memset(res, 0, sizeof(*res));
+}
+
+/* ---- the controller ---- */
+
+struct rs_ctrl {
+  struct cm_base base;
+  const struct rs_kind *k;
+  struct informer *rs_inf, *pod_inf;
+  struct cm_expectations *exp;
+  json_t *errors;   /* key -> last create/delete error, shown as ReplicaFailure */
+};
+
+static void rs_exec_done(struct cm_base *b, const char *key, int failed, const char *first_error)
+{
+  struct rs_ctrl *c = (struct rs_ctrl *)b;
+  /* A conflict on the status write is not a replica failure. */
+  if (failed && first_error && !strstr(first_error, "the object has been modified"))
+    json_object_set_new(c->errors, key, json_string(first_error));
+  else
+    json_object_del(c->errors, key);
+}
+
+static void rs_sync(struct cm_base *b, const char *key)
+{
+  struct rs_ctrl *c = (struct rs_ctrl *)b;
+  json_t *rs = informer_store_get_obj(c->rs_inf, key);
+  if (!rs) {
+    cm_expectations_delete(c->exp, key);
+    json_object_del(c->errors, key);
+    cm_base_finish(b, key, false);
+    return;
+  }
+  int64_t now = cm_now();
+  bool may_manage = cm_expectations_satisfied(c->exp, key, now);
+  const char *ns = kj_get_str(rs, "metadata.namespace");
+  json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns ? ns : "");
+  if (!pods) pods = json_array();
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  struct rs_result res;
+  const char *merr = kj_get_str(c->errors, key);
+  rs_compute(c->k, rs, pods, may_manage, merr, now, &acts, &res);
+  cm_expect_writes(c->exp, key, res.adds, res.del_uids, now);
+  int64_t requeue = res.requeue_after_s > 0 ? res.requeue_after_s * 1000 : -1;
+  rs_result_free(&res);
+  json_decref(pods);
+  json_decref(rs);
+  cm_base_exec_cb(b, key, &acts, c->exp, requeue, may_manage ? rs_exec_done : NULL);
+  cm_actions_clear(&acts);
+}
+
+/* Every RS in the pod's namespace whose selector matches it (for orphans). */
+static void enqueue_matching(struct rs_ctrl *c, const json_t *pod)
+{
+  const char *ns = kj_get_str(pod, "metadata.namespace");
+  json_t *all = informer_store_list(c->rs_inf);
+  size_t i;
+  json_t *rs;
+  json_array_foreach(all, i, rs) {
+    const char *rns = kj_get_str(rs, "metadata.namespace");
+    if (!ns || !rns || strcmp(ns, rns)) continue;
+    struct labelsel *sel = rs_selector(c->k, rs);
+    if (sel && labelsel_matches(sel, kj_get(pod, "metadata.labels"))) cm_base_enqueue(&c->base, rs);
+    labelsel_free(sel);
+  }
+  json_decref(all);
+}
+
+static void on_pod_add(void *arg, const json_t *pod)
+{
+  struct rs_ctrl *c = arg;
+  char key[512];
+  if (cm_owner_key(pod, c->k->kind, key, sizeof key)) {
+    if (cm_obj_is_deleting(pod))
+      cm_deletion_uid_observed(c->exp, key, kj_get_str(pod, "metadata.uid"));
+    else
+      cm_creation_observed(c->exp, key);
+    cm_base_enqueue_key(&c->base, key);
+    return;
+  }
+  if (!cm_controller_ref(pod) && !cm_obj_is_deleting(pod)) enqueue_matching(c, pod);
+}
+
+static void on_pod_update(void *arg, const json_t *old, const json_t *cur)
+{
+  struct rs_ctrl *c = arg;
+  char okey[512], nkey[512];
+  bool has_old = cm_owner_key(old, c->k->kind, okey, sizeof okey);
+  bool has_new = cm_owner_key(cur, c->k->kind, nkey, sizeof nkey);
+  if (cm_obj_is_deleting(cur) && has_new)
+    cm_deletion_uid_observed(c->exp, nkey, kj_get_str(cur, "metadata.uid"));
+  if (has_old && (!has_new || strcmp(okey, nkey))) cm_base_enqueue_key(&c->base, okey);
+  if (has_new) {
+    cm_base_enqueue_key(&c->base, nkey);
+    /* A pod that just became ready becomes available after minReadySeconds. */
+    if (!cm_pod_is_ready(old) && cm_pod_is_ready(cur)) {
+      json_t *rs = informer_store_get_obj(c->rs_inf, nkey);
+      int64_t mrs = rs ? kj_get_int(rs, "spec.minReadySeconds", 0) : 0;
+      if (mrs > 0) workqueue_add_after(c->base.q, nkey, mrs * 1000 + 1000);
+      json_decref(rs);
+    }
+    return;
+  }
+  if (!kj_equal(kj_get(old, "metadata.labels"), kj_get(cur, "metadata.labels")) || has_old)
+    enqueue_matching(c, cur);
+}
+
+static void on_pod_delete(void *arg, const json_t *pod, bool unknown)
+{
+  struct rs_ctrl *c = arg;
+  char key[512];
+  if (!cm_owner_key(pod, c->k->kind, key, sizeof key)) return;
+  cm_deletion_uid_observed(c->exp, key, kj_get_str(pod, "metadata.uid"));
+  cm_base_enqueue_key(&c->base, key);
+}
+
+static void on_rs_add(void *arg, const json_t *rs) { cm_base_enqueue(arg, rs); }
+static void on_rs_update(void *arg, const json_t *old, const json_t *cur) { cm_base_enqueue(arg, cur); }
+static void on_rs_delete(void *arg, const json_t *rs, bool unknown)
+{
+  struct rs_ctrl *c = arg;
+  char key[512];
+  if (informer_key(rs, key, sizeof key)) cm_expectations_delete(c->exp, key);
+  cm_base_enqueue(arg, rs);
+}
+
+int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void **state)
+{
+  struct rs_ctrl *c = calloc(1, sizeof(*c));
+  if (!c) return -ENOMEM;
+  c->k = k;
+  const char *name = k->selector_is_map ? "replicationmanager" : "replicaset";
+  if (cm_base_init(&c->base, ctx, name, workers, rs_sync) < 0) {
+    free(c);
+    return -ENOMEM;
+  }
+  cm_base_set_component(&c->base, k->selector_is_map ? "replication-controller" : "replicaset-controller");
+  c->exp = cm_expectations_new();
+  c->errors = json_object();
+  c->rs_inf = informer_factory_get(ctx->informers, k->informer_path);
+  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  struct informer_handlers rh = { on_rs_add, on_rs_update, on_rs_delete, c };
+  struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
+  informer_add_handlers(c->rs_inf, &rh);
+  informer_add_handlers(c->pod_inf, &ph);
+  *state = c;
+  return 0;
+}
+
+void rs_core_run(void *state) { cm_base_run(state); }
+
+void rs_core_stop(void *state)
+{
+  struct rs_ctrl *c = state;
+  if (!c) return;
+  cm_base_stop(&c->base);
+  cm_expectations_free(c->exp);
+  json_decref(c->errors);
+  free(c);
+}
+
+static int rs_start(struct cm_ctx *ctx, void **state)
+{
+  return rs_core_start(&rs_kind_replicaset, ctx, ctx->cfg.concurrent_replicaset_syncs, state);
+}
+
+const struct controller_def ctrl_replicaset = { "replicaset", true, rs_start, rs_core_run, rs_core_stop };

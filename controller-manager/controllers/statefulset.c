@@ -1,0 +1,611 @@
+/*
+ * statefulset.c - the StatefulSet controller (upstream
+ * pkg/controller/statefulset).
+ *
+ * Pods have stable identities SET-0 .. SET-(N-1): hostname = pod name,
+ * subdomain = spec.serviceName, labels statefulset.kubernetes.io/pod-name,
+ * apps.kubernetes.io/pod-index and controller-revision-hash, and one PVC
+ * per volumeClaimTemplate named TEMPLATE-SET-ORDINAL, created before the
+ * pod and kept when the pod goes (unless persistentVolumeClaimRetentionPolicy
+ * says Delete: whenDeleted makes the set own the claim, whenScaled makes
+ * the condemned pod own it, and the garbage collector does the rest).
+ *
+ * Each distinct template is a ControllerRevision SET-HASH holding
+ * {"spec":{"template":...,"$patch":"replace"}} with an increasing
+ * revision number; status.updateRevision names the current template's,
+ * status.currentRevision the one the set is rolling away from.
+ *
+ * OrderedReady creates in ordinal order, each only once every lower pod is
+ * Running and Ready, and removes surplus pods highest first, one at a
+ * time; Parallel does both all at once.  A RollingUpdate replaces pods not
+ * at updateRevision from the highest ordinal down to the partition, once
+ * all are healthy (up to maxUnavailable at a time); OnDelete only gives
+ * pods that were deleted by someone else the new template.  Failed pods
+ * are deleted and recreated.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cm.h"
+#include "controller_utils.h"
+#include "controllers/deployment.h"
+#include "controllers/statefulset.h"
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "kube/log.h"
+#include "kube/selector.h"
+
+char *sts_pod_name(const char *set, int64_t ordinal, char *out, size_t len)
+{
+  snprintf(out, len, "%s-%lld", set, (long long)ordinal);
+  return out;
+}
+
+char *sts_pvc_name(const char *tmpl, const char *set, int64_t ordinal, char *out, size_t len)
+{
+  snprintf(out, len, "%s-%s-%lld", tmpl, set, (long long)ordinal);
+  return out;
+}
+
+int64_t sts_ordinal(const char *set, const char *pod_name)
+{
+  size_t l = strlen(set);
+  if (!pod_name || strncmp(pod_name, set, l) || pod_name[l] != '-' || !pod_name[l + 1]) return -1;
+  char *end;
+  long long v = strtoll(pod_name + l + 1, &end, 10);
+  if (*end || v < 0) return -1;
+  return v;
+}
+
+json_t *sts_revision_data(const json_t *set)
+{
+  json_t *t = json_deep_copy(kj_get(set, "spec.template"));
+  if (!t) t = json_object();
+  json_object_set_new(t, "$patch", json_string("replace"));
+  return json_pack("{s:{s:o}}", "spec", "template", t);
+}
+
+char *sts_revision_name(const json_t *set, const json_t *data, char *out, size_t len)
+{
+  char hash[16];
+  json_t *cc = kj_get(set, "status.collisionCount");
+  dep_compute_hash(data, cc && json_is_integer(cc) ? json_integer_value(cc) : -1, hash);
+  snprintf(out, len, "%s-%s", kj_get_str(set, "metadata.name"), hash);
+  return out;
+}
+
+static bool pod_healthy(const json_t *pod, int64_t min_ready, int64_t now)
+{
+  const char *ph = kj_get_str(pod, "status.phase");
+  return ph && !strcmp(ph, "Running") && cm_pod_is_available(pod, min_ready, now) && !cm_obj_is_deleting(pod);
+}
+
+static const char *pod_revision(const json_t *pod)
+{
+  return kj_get_str(pod, "metadata.labels[\"" STS_REVISION_LABEL "\"]");
+}
+
+struct sts_ctx {
+  const json_t *set;
+  const char *ns, *name;
+  json_t *ref;
+  struct cm_actions *acts;
+  const json_t *pvcs;
+  const char *cur_rev, *upd_rev;
+  const json_t *cur_tmpl, *upd_tmpl;
+};
+
+static const json_t *find_named(const json_t *arr, const char *name)
+{
+  size_t i;
+  json_t *o;
+  json_array_foreach(arr, i, o) {
+    const char *n = kj_get_str(o, "metadata.name");
+    if (n && !strcmp(n, name)) return o;
+  }
+  return NULL;
+}
+
+static json_t *claim_for(struct sts_ctx *c, const json_t *ct, int64_t ord)
+{
+  char name[512];
+  sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, name, sizeof name);
+  json_t *pvc = json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "PersistentVolumeClaim", "metadata",
+                          "name", name, "namespace", c->ns);
+  json_t *labels = kj_get(ct, "metadata.labels");
+  json_t *l = labels ? json_deep_copy(labels) : json_object();
+  const char *k;
+  json_t *v;
+  json_object_foreach(kj_get(c->set, "spec.selector.matchLabels"), k, v) json_object_set(l, k, v);
+  kj_set(pvc, "metadata.labels", l);
+  json_t *anns = kj_get(ct, "metadata.annotations");
+  if (anns) kj_set(pvc, "metadata.annotations", json_deep_copy(anns));
+  json_t *spec = kj_get(ct, "spec");
+  kj_set(pvc, "spec", spec ? json_deep_copy(spec) : json_object());
+  const char *wd = kj_get_str(c->set, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted");
+  if (wd && !strcmp(wd, "Delete"))
+    kj_set(pvc, "metadata.ownerReferences", json_pack("[o]", cm_new_controller_ref(c->set, "apps/v1", "StatefulSet")));
+  return pvc;
+}
+
+/* Creates the missing claims of ordinal ord; true if any was missing. */
+static bool ensure_claims(struct sts_ctx *c, int64_t ord, const char *pod_name)
+{
+  bool missing = false;
+  size_t i;
+  json_t *ct;
+  json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
+    char name[512], path[512], msg[800];
+    sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, name, sizeof name);
+    if (find_named(c->pvcs, name)) continue;
+    missing = true;
+    cm_path(path, sizeof path, "/api/v1", c->ns, "persistentvolumeclaims", NULL, NULL);
+    json_t *act = cm_act(c->acts, "POST", path, claim_for(c, ct, ord));
+    json_object_set_new(act, "ok_exists", json_true());
+    snprintf(msg, sizeof msg, "create Claim %s Pod %s in StatefulSet %s success", name, pod_name, c->name);
+    char fmsg[800];
+    snprintf(fmsg, sizeof fmsg, "create Claim %s for Pod %s in StatefulSet %s failed error", name, pod_name, c->name);
+    cm_act_events(act, c->ref, "Normal", "SuccessfulCreate", msg, "FailedCreate", fmsg);
+  }
+  return missing;
+}
+
+static json_t *new_pod(struct sts_ctx *c, int64_t ord, bool use_current)
+{
+  const json_t *tmpl = use_current ? c->cur_tmpl : c->upd_tmpl;
+  const char *rev = use_current ? c->cur_rev : c->upd_rev;
+  char name[512], idx[32];
+  sts_pod_name(c->name, ord, name, sizeof name);
+  snprintf(idx, sizeof idx, "%lld", (long long)ord);
+  json_t *pod = cm_pod_from_template(tmpl, c->set, "apps/v1", "StatefulSet");
+  json_t *md = json_object_get(pod, "metadata");
+  json_object_del(md, "generateName");
+  json_object_set_new(md, "name", json_string(name));
+  json_t *labels = kj_obj(pod, "metadata.labels");
+  json_object_set_new(labels, STS_POD_NAME_LABEL, json_string(name));
+  json_object_set_new(labels, STS_POD_INDEX_LABEL, json_string(idx));
+  json_object_set_new(labels, STS_REVISION_LABEL, json_string(rev));
+  kj_set_str(pod, "spec.hostname", name);
+  const char *svc = kj_get_str(c->set, "spec.serviceName");
+  if (svc && *svc) kj_set_str(pod, "spec.subdomain", svc);
+  /* Claim volumes replace same-named template volumes. */
+  json_t *vols = kj_arr(pod, "spec.volumes");
+  size_t i;
+  json_t *ct;
+  json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
+    const char *vn = kj_get_str(ct, "metadata.name");
+    if (!vn) continue;
+    for (size_t k = 0; k < json_array_size(vols); k++) {
+      const char *n = kj_get_str(json_array_get(vols, k), "name");
+      if (n && !strcmp(n, vn)) json_array_remove(vols, k--);
+    }
+    char claim[512];
+    sts_pvc_name(vn, c->name, ord, claim, sizeof claim);
+    json_array_append_new(vols, json_pack("{s:s,s:{s:s}}", "name", vn, "persistentVolumeClaim", "claimName", claim));
+  }
+  if (!json_array_size(vols)) kj_del(pod, "spec.volumes");
+  return pod;
+}
+
+static void create_pod(struct sts_ctx *c, int64_t ord, bool use_current)
+{
+  char name[512], path[512], msg[800], fmsg[800];
+  sts_pod_name(c->name, ord, name, sizeof name);
+  ensure_claims(c, ord, name);
+  cm_path(path, sizeof path, "/api/v1", c->ns, "pods", NULL, NULL);
+  json_t *act = cm_act(c->acts, "POST", path, new_pod(c, ord, use_current));
+  json_object_set_new(act, "ok_exists", json_true());
+  snprintf(msg, sizeof msg, "create Pod %s in StatefulSet %s successful", name, c->name);
+  snprintf(fmsg, sizeof fmsg, "create Pod %s in StatefulSet %s failed error", name, c->name);
+  cm_act_events(act, c->ref, "Normal", "SuccessfulCreate", msg, "FailedCreate", fmsg);
+}
+
+static void delete_pod(struct sts_ctx *c, const json_t *pod, bool scaled_down)
+{
+  const char *name = kj_get_str(pod, "metadata.name");
+  char path[512], msg[800], fmsg[800];
+  const char *ws = kj_get_str(c->set, "spec.persistentVolumeClaimRetentionPolicy.whenScaled");
+  if (scaled_down && ws && !strcmp(ws, "Delete")) {
+    /* The claims follow the condemned pod. */
+    int64_t ord = sts_ordinal(c->name, name);
+    size_t i;
+    json_t *ct;
+    json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
+      char claim[512];
+      sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, claim, sizeof claim);
+      if (!find_named(c->pvcs, claim)) continue;
+      cm_path(path, sizeof path, "/api/v1", c->ns, "persistentvolumeclaims", claim, NULL);
+      json_t *r = json_pack("{s:s,s:s,s:s,s:s}", "apiVersion", "v1", "kind", "Pod", "name", name, "uid",
+                            kj_get_str(pod, "metadata.uid") ? kj_get_str(pod, "metadata.uid") : "");
+      cm_act(c->acts, "PATCH", path, json_pack("{s:{s:[o]}}", "metadata", "ownerReferences", r));
+    }
+  }
+  cm_path(path, sizeof path, "/api/v1", c->ns, "pods", name, NULL);
+  json_t *act = cm_act(c->acts, "DELETE", path, NULL);
+  snprintf(msg, sizeof msg, "delete Pod %s in StatefulSet %s successful", name, c->name);
+  snprintf(fmsg, sizeof fmsg, "delete Pod %s in StatefulSet %s failed error", name, c->name);
+  cm_act_events(act, c->ref, "Normal", "SuccessfulDelete", msg, "FailedDelete", fmsg);
+}
+
+/* Finds or creates the revision for the current template; returns its name. */
+static void sync_revisions(const json_t *set, const json_t *revs, struct cm_actions *acts, json_t *st,
+                           char *upd, size_t ulen, json_t **upd_tmpl, char *cur, size_t clen, json_t **cur_tmpl)
+{
+  json_t *data = sts_revision_data(set);
+  int64_t maxrev = 0;
+  const json_t *equal = NULL;
+  size_t i;
+  json_t *r;
+  json_array_foreach(revs, i, r) {
+    int64_t n = kj_get_int(r, "revision", 0);
+    if (n > maxrev) maxrev = n;
+    if (!equal && dep_semantic_equal(json_object_get(r, "data"), data)) equal = r;
+  }
+  char path[512];
+  const char *ns = kj_get_str(set, "metadata.namespace");
+  if (equal) {
+    snprintf(upd, ulen, "%s", kj_get_str(equal, "metadata.name"));
+    if (kj_get_int(equal, "revision", 0) < maxrev) {
+      /* Rolling back to an older template makes it the newest revision. */
+      json_t *body = json_deep_copy(equal);
+      json_object_set_new(body, "revision", json_integer(maxrev + 1));
+      cm_path(path, sizeof path, "/apis/apps/v1", ns, "controllerrevisions", upd, NULL);
+      cm_act(acts, "PUT", path, body);
+    }
+  } else {
+    sts_revision_name(set, data, upd, ulen);
+    const json_t *clash = find_named(revs, upd);
+    if (clash) {
+      json_t *cc = kj_get(set, "status.collisionCount");
+      json_object_set_new(st, "collisionCount", json_integer(cc ? json_integer_value(cc) + 1 : 1));
+    }
+    json_t *cr = json_pack("{s:s,s:s,s:{s:s,s:s,s:[o]},s:O,s:I}", "apiVersion", "apps/v1", "kind", "ControllerRevision",
+                           "metadata", "name", upd, "namespace", ns ? ns : "", "ownerReferences",
+                           cm_new_controller_ref(set, "apps/v1", "StatefulSet"), "data", data, "revision",
+                           (json_int_t)(maxrev + 1));
+    json_t *labels = kj_get(set, "spec.template.metadata.labels");
+    if (labels) kj_set(cr, "metadata.labels", json_deep_copy(labels));
+    cm_path(path, sizeof path, "/apis/apps/v1", ns, "controllerrevisions", NULL, NULL);
+    json_t *act = cm_act(acts, "POST", path, cr);
+    json_object_set_new(act, "ok_exists", json_true());
+  }
+  *upd_tmpl = json_deep_copy(kj_get(set, "spec.template"));
+  const char *cr_name = kj_get_str(set, "status.currentRevision");
+  const json_t *cur_r = cr_name ? find_named(revs, cr_name) : NULL;
+  if (cur_r) {
+    snprintf(cur, clen, "%s", cr_name);
+    json_t *t = json_deep_copy(kj_get(cur_r, "data.spec.template"));
+    if (t) json_object_del(t, "$patch");
+    *cur_tmpl = t ? t : json_deep_copy(*upd_tmpl);
+  } else {
+    snprintf(cur, clen, "%s", upd);
+    *cur_tmpl = json_deep_copy(*upd_tmpl);
+  }
+  json_decref(data);
+}
+
+static int by_revision_num(const void *a, const void *b)
+{
+  int64_t ra = kj_get_int(*(json_t *const *)a, "revision", 0), rb = kj_get_int(*(json_t *const *)b, "revision", 0);
+  return ra < rb ? -1 : ra > rb;
+}
+
+static void truncate_history(const json_t *set, const json_t *revs, const json_t *pods, const char *cur,
+                             const char *upd, struct cm_actions *acts)
+{
+  int64_t limit = kj_get_int(set, "spec.revisionHistoryLimit", STS_DEFAULT_HISTORY_LIMIT);
+  json_t *v[256];
+  size_t n = 0, i;
+  json_t *r;
+  json_array_foreach(revs, i, r) {
+    const char *name = kj_get_str(r, "metadata.name");
+    if (!name || !strcmp(name, cur) || !strcmp(name, upd) || n >= 256) continue;
+    bool live = false;
+    size_t k;
+    json_t *p;
+    json_array_foreach(pods, k, p) {
+      const char *pr = pod_revision(p);
+      if (pr && !strcmp(pr, name)) live = true;
+    }
+    if (!live) v[n++] = r;
+  }
+  if ((int64_t)n <= limit) return;
+  qsort(v, n, sizeof(*v), by_revision_num);
+  for (size_t k = 0; k < n - (size_t)limit; k++) {
+    char path[512];
+    cm_path(path, sizeof path, "/apis/apps/v1", kj_get_str(set, "metadata.namespace"), "controllerrevisions",
+            kj_get_str(v[k], "metadata.name"), NULL);
+    cm_act(acts, "DELETE", path, NULL);
+  }
+}
+
+int sts_compute(const json_t *set, const json_t *pods_ns, const json_t *pvcs, const json_t *revs_ns, int64_t now,
+                struct cm_actions *acts, int64_t *requeue_ms)
+{
+  *requeue_ms = -1;
+  struct sts_ctx c = { .set = set, .acts = acts, .pvcs = pvcs };
+  c.ns = kj_get_str(set, "metadata.namespace");
+  c.name = kj_get_str(set, "metadata.name");
+  if (!c.ns) c.ns = "";
+  c.ref = cm_object_ref(set, "apps/v1", "StatefulSet");
+  char err[256];
+  struct labelsel *sel = labelsel_from_json(kj_get(set, "spec.selector"), err, sizeof err);
+  if (!sel) {
+    json_decref(c.ref);
+    return -EINVAL;
+  }
+  json_t *pods = cm_claim_pods(set, "apps/v1", "StatefulSet", sel, pods_ns, acts);
+  json_t *revs = cm_claim_objects(set, "apps/v1", "StatefulSet", sel, revs_ns, "/apis/apps/v1",
+                                  "controllerrevisions", acts);
+  json_t *st = json_deep_copy(kj_get(set, "status"));
+  if (!st) st = json_object();
+  char upd[300], cur[300];
+  json_t *upd_tmpl = NULL, *cur_tmpl = NULL;
+  sync_revisions(set, revs, acts, st, upd, sizeof upd, &upd_tmpl, cur, sizeof cur, &cur_tmpl);
+  c.cur_rev = cur;
+  c.upd_rev = upd;
+  c.cur_tmpl = cur_tmpl;
+  c.upd_tmpl = upd_tmpl;
+
+  int64_t replicas = kj_get_int(set, "spec.replicas", 1);
+  int64_t start = kj_get_int(set, "spec.ordinals.start", 0);
+  int64_t min_ready = kj_get_int(set, "spec.minReadySeconds", 0);
+  const char *pmp = kj_get_str(set, "spec.podManagementPolicy");
+  bool parallel = pmp && !strcmp(pmp, "Parallel");
+  const char *ust = kj_get_str(set, "spec.updateStrategy.type");
+  bool rolling = !ust || !strcmp(ust, "RollingUpdate");
+  int64_t partition = kj_get_int(set, "spec.updateStrategy.rollingUpdate.partition", 0);
+  int64_t max_unavail = 1;
+  json_t *mu = kj_get(set, "spec.updateStrategy.rollingUpdate.maxUnavailable");
+  if (mu && cm_int_or_percent(mu, replicas, false, &max_unavail) == 0 && max_unavail < 1) max_unavail = 1;
+  int64_t cur_replicas_status = kj_get_int(set, "status.currentReplicas", 0);
+
+  /* Slots for the wanted ordinals; everything else is condemned. */
+  json_t **slot = calloc((size_t)replicas + 1, sizeof(*slot));
+  json_t *condemned = json_array();
+  size_t i;
+  json_t *p;
+  int64_t n_replicas = 0, n_ready = 0, n_avail = 0, n_cur = 0, n_upd = 0;
+  json_array_foreach(pods, i, p) {
+    int64_t ord = sts_ordinal(c.name, kj_get_str(p, "metadata.name"));
+    if (ord < 0) continue;
+    n_replicas++;
+    if (cm_pod_is_ready(p)) n_ready++;
+    if (pod_healthy(p, min_ready, now)) n_avail++;
+    const char *pr = pod_revision(p);
+    if (pr && !strcmp(pr, cur)) n_cur++;
+    if (pr && !strcmp(pr, upd)) n_upd++;
+    if (ord >= start && ord < start + replicas && !slot[ord - start])
+      slot[ord - start] = p;
+    else
+      json_array_append(condemned, p);
+  }
+
+  bool deleting = cm_obj_is_deleting(set);
+  bool blocked = false;
+  if (!deleting) {
+    /* Create missing and replace failed pods, in order. */
+    for (int64_t k = 0; k < replicas; k++) {
+      json_t *pod = slot[k];
+      int64_t ord = start + k;
+      bool use_current = false;
+      if (rolling && strcmp(cur, upd))
+        use_current = kj_get(set, "spec.updateStrategy.rollingUpdate.partition") ? ord < partition
+                                                                                  : ord < cur_replicas_status;
+      if (!pod) {
+        create_pod(&c, ord, use_current);
+        if (!parallel) {
+          blocked = true;
+          break;
+        }
+        continue;
+      }
+      const char *ph = kj_get_str(pod, "status.phase");
+      if (ph && !strcmp(ph, "Failed") && !cm_obj_is_deleting(pod)) {
+        delete_pod(&c, pod, false);
+        if (!parallel) {
+          blocked = true;
+          break;
+        }
+        continue;
+      }
+      if (!parallel && !pod_healthy(pod, min_ready, now)) {
+        if (cm_pod_is_ready(pod) && min_ready > 0) *requeue_ms = min_ready * 1000;
+        blocked = true;
+        break;
+      }
+      /* Claims may have been removed while the pod ran. */
+      ensure_claims(&c, ord, kj_get_str(pod, "metadata.name"));
+    }
+    /* Surplus pods, highest ordinal first. */
+    if (json_array_size(condemned) > 0 && !blocked) {
+      json_t *sorted = json_deep_copy(condemned);
+      size_t n = json_array_size(sorted);
+      for (size_t a = 0; a < n; a++)
+        for (size_t b = a + 1; b < n; b++) {
+          int64_t oa = sts_ordinal(c.name, kj_get_str(json_array_get(sorted, a), "metadata.name"));
+          int64_t ob = sts_ordinal(c.name, kj_get_str(json_array_get(sorted, b), "metadata.name"));
+          if (ob > oa) {
+            json_t *x = json_incref(json_array_get(sorted, a));
+            json_array_set(sorted, a, json_array_get(sorted, b));
+            json_array_set_new(sorted, b, x);
+          }
+        }
+      json_array_foreach(sorted, i, p) {
+        if (cm_obj_is_deleting(p)) {
+          if (!parallel) break;
+          continue;
+        }
+        delete_pod(&c, p, true);
+        if (!parallel) break;
+      }
+      json_decref(sorted);
+      blocked = true;
+    }
+    /* Rolling update, highest ordinal first, down to the partition. */
+    if (!blocked && rolling && strcmp(cur, upd)) {
+      int64_t unavailable = 0;
+      for (int64_t k = 0; k < replicas; k++)
+        if (!slot[k] || !pod_healthy(slot[k], min_ready, now)) unavailable++;
+      for (int64_t k = replicas - 1; k >= 0 && start + k >= partition; k--) {
+        json_t *pod = slot[k];
+        if (!pod) continue;
+        const char *pr = pod_revision(pod);
+        if (pr && !strcmp(pr, upd)) continue;
+        if (cm_obj_is_deleting(pod)) {
+          if (!parallel) break;
+          continue;
+        }
+        if (unavailable >= max_unavail) break;
+        delete_pod(&c, pod, false);
+        unavailable++;
+      }
+    }
+  }
+
+  /* Status. */
+  json_object_set_new(st, "replicas", json_integer(n_replicas));
+  json_object_set_new(st, "readyReplicas", json_integer(n_ready));
+  json_object_set_new(st, "availableReplicas", json_integer(n_avail));
+  json_object_set_new(st, "currentReplicas", json_integer(n_cur));
+  json_object_set_new(st, "updatedReplicas", json_integer(n_upd));
+  json_object_set_new(st, "currentRevision", json_string(cur));
+  json_object_set_new(st, "updateRevision", json_string(upd));
+  json_object_set_new(st, "observedGeneration", json_integer(kj_get_int(set, "metadata.generation", 0)));
+  /* A finished rolling update makes the update revision current. */
+  if (rolling && n_upd == replicas && n_replicas == replicas && n_ready == replicas) {
+    json_object_set_new(st, "currentRevision", json_string(upd));
+    json_object_set_new(st, "currentReplicas", json_integer(n_upd));
+  }
+  if (!kj_equal(st, kj_get(set, "status"))) {
+    char path[512];
+    cm_path(path, sizeof path, "/apis/apps/v1", c.ns, "statefulsets", c.name, "status");
+    json_t *body = json_deep_copy(set);
+    json_object_set(body, "status", st);
+    if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("StatefulSet"));
+    if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
+    cm_act(acts, "PUT", path, body);
+  }
+  truncate_history(set, revs, pods, json_string_value(json_object_get(st, "currentRevision")), upd, acts);
+
+  free(slot);
+  json_decref(condemned);
+  json_decref(st);
+  json_decref(upd_tmpl);
+  json_decref(cur_tmpl);
+  json_decref(revs);
+  json_decref(pods);
+  labelsel_free(sel);
+  json_decref(c.ref);
+  return 0;
+}
+
+/* ---- the controller ---- */
+
+struct sts_ctrl {
+  struct cm_base base;
+  struct informer *set_inf, *pod_inf, *pvc_inf, *rev_inf;
+};
+
+static json_t *by_ns(struct informer *inf, const char *ns)
+{
+  json_t *a = informer_store_by_index(inf, INFORMER_INDEX_NAMESPACE, ns ? ns : "");
+  return a ? a : json_array();
+}
+
+static void sts_sync(struct cm_base *b, const char *key)
+{
+  struct sts_ctrl *c = (struct sts_ctrl *)b;
+  json_t *set = informer_store_get_obj(c->set_inf, key);
+  if (!set) {
+    cm_base_finish(b, key, false);
+    return;
+  }
+  const char *ns = kj_get_str(set, "metadata.namespace");
+  json_t *pods = by_ns(c->pod_inf, ns), *pvcs = by_ns(c->pvc_inf, ns), *revs = by_ns(c->rev_inf, ns);
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t requeue = -1;
+  sts_compute(set, pods, pvcs, revs, cm_now(), &acts, &requeue);
+  json_decref(pods);
+  json_decref(pvcs);
+  json_decref(revs);
+  json_decref(set);
+  cm_base_exec(b, key, &acts, NULL, requeue);
+  cm_actions_clear(&acts);
+}
+
+static void enqueue_owner(struct sts_ctrl *c, const json_t *obj)
+{
+  char key[512];
+  if (cm_owner_key(obj, "StatefulSet", key, sizeof key)) {
+    cm_base_enqueue_key(&c->base, key);
+    return;
+  }
+  if (cm_controller_ref(obj)) return;
+  /* Orphans: every set of the namespace selecting them. */
+  const char *ns = kj_get_str(obj, "metadata.namespace");
+  json_t *all = informer_store_list(c->set_inf);
+  size_t i;
+  json_t *s;
+  char err[128];
+  json_array_foreach(all, i, s) {
+    const char *sns = kj_get_str(s, "metadata.namespace");
+    if (!ns || !sns || strcmp(ns, sns)) continue;
+    struct labelsel *sel = labelsel_from_json(kj_get(s, "spec.selector"), err, sizeof err);
+    if (sel && labelsel_matches(sel, kj_get(obj, "metadata.labels"))) cm_base_enqueue(&c->base, s);
+    labelsel_free(sel);
+  }
+  json_decref(all);
+}
+
+static void on_set_add(void *arg, const json_t *o) { cm_base_enqueue(arg, o); }
+static void on_set_update(void *arg, const json_t *o, const json_t *n) { cm_base_enqueue(arg, n); }
+static void on_obj_add(void *arg, const json_t *o) { enqueue_owner(arg, o); }
+static void on_obj_update(void *arg, const json_t *o, const json_t *n)
+{
+  struct sts_ctrl *c = arg;
+  char ko[512], kn[512];
+  bool ho = cm_owner_key(o, "StatefulSet", ko, sizeof ko), hn = cm_owner_key(n, "StatefulSet", kn, sizeof kn);
+  if (ho && (!hn || strcmp(ko, kn))) cm_base_enqueue_key(&c->base, ko);
+  enqueue_owner(c, n);
+}
+static void on_obj_delete(void *arg, const json_t *o, bool unknown) { enqueue_owner(arg, o); }
+
+static int sts_start(struct cm_ctx *ctx, void **state)
+{
+  struct sts_ctrl *c = calloc(1, sizeof(*c));
+  if (!c) return -ENOMEM;
+  if (cm_base_init(&c->base, ctx, "statefulset", ctx->cfg.concurrent_statefulset_syncs, sts_sync) < 0) {
+    free(c);
+    return -ENOMEM;
+  }
+  cm_base_set_component(&c->base, "statefulset-controller");
+  c->set_inf = informer_factory_get(ctx->informers, CM_STATEFULSETS);
+  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->pvc_inf = informer_factory_get(ctx->informers, CM_PVCS);
+  c->rev_inf = informer_factory_get(ctx->informers, CM_CONTROLLERREVISIONS);
+  struct informer *idx[] = { c->pod_inf, c->pvc_inf, c->rev_inf };
+  for (int i = 0; i < 3; i++) informer_add_index(idx[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  struct informer_handlers sh = { on_set_add, on_set_update, NULL, c };
+  struct informer_handlers oh = { on_obj_add, on_obj_update, on_obj_delete, c };
+  informer_add_handlers(c->set_inf, &sh);
+  informer_add_handlers(c->pod_inf, &oh);
+  informer_add_handlers(c->rev_inf, &oh);
+  *state = c;
+  return 0;
+}
+
+static void sts_run(void *state) { cm_base_run(state); }
+
+static void sts_stop(void *state)
+{
+  struct sts_ctrl *c = state;
+  if (!c) return;
+  cm_base_stop(&c->base);
+  free(c);
+}
+
+const struct controller_def ctrl_statefulset = { "statefulset", true, sts_start, sts_run, sts_stop };

@@ -1,0 +1,246 @@
+/*
+ * cm_test_statefulset.c - the StatefulSet controller: ordinal and claim
+ * naming, ordered and parallel creation, scale-down order, PVC retention,
+ * revisions and the rolling update with a partition.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "controller_utils.h"
+#include "controllers/statefulset.h"
+#include "kube/json.h"
+
+#define NOW 1700000000
+
+static json_t *sts(int replicas, const char *image)
+{
+  return json_pack("{s:{s:s,s:s,s:s,s:i},s:{s:i,s:s,s:{s:{s:s}},s:{s:{s:{s:s}},s:{s:[{s:s,s:s}]}},"
+                   "s:[{s:{s:s},s:{s:[s]}}]},s:{}}",
+                   "metadata", "name", "web", "namespace", "ns", "uid", "sts-uid", "generation", 3, "spec", "replicas",
+                   replicas, "serviceName", "nginx", "selector", "matchLabels", "app", "web", "template", "metadata",
+                   "labels", "app", "web", "spec", "containers", "name", "c", "image", image, "volumeClaimTemplates",
+                   "metadata", "name", "www", "spec", "accessModes", "ReadWriteOnce", "status");
+}
+
+static json_t *pod(const json_t *set, int ord, const char *rev, bool healthy)
+{
+  char name[32];
+  sts_pod_name("web", ord, name, sizeof name);
+  json_t *p = json_pack("{s:{s:s,s:s,s:s,s:{s:s,s:s},s:[{s:s,s:s,s:s,s:s,s:b}]},s:{s:s,s:[{s:s,s:s}]}}", "metadata",
+                        "name", name, "namespace", "ns", "uid", name, "labels", "app", "web", "controller-revision-hash",
+                        rev, "ownerReferences", "apiVersion", "apps/v1", "kind", "StatefulSet", "name", "web", "uid",
+                        "sts-uid", "controller", 1, "status", "phase", healthy ? "Running" : "Pending", "conditions",
+                        "type", "Ready", "status", healthy ? "True" : "False");
+  return p;
+}
+
+static json_t *revision(const json_t *set, int num)
+{
+  json_t *data = sts_revision_data(set);
+  char name[64];
+  sts_revision_name(set, data, name, sizeof name);
+  return json_pack("{s:{s:s,s:s,s:{s:s},s:[{s:s,s:s,s:s,s:s,s:b}]},s:o,s:i}", "metadata", "name", name, "namespace",
+                   "ns", "labels", "app", "web", "ownerReferences", "apiVersion", "apps/v1", "kind", "StatefulSet",
+                   "name", "web", "uid", "sts-uid", "controller", 1, "data", data, "revision", num);
+}
+
+static json_t *find(struct cm_actions *a, const char *verb, const char *path)
+{
+  for (size_t i = 0; i < cm_actions_len(a); i++) {
+    json_t *act = cm_actions_at(a, i);
+    if (!strcmp(kj_get_str(act, "verb"), verb) && !strcmp(kj_get_str(act, "path"), path)) return act;
+  }
+  return NULL;
+}
+
+static void test_naming(void **state)
+{
+  char b[64];
+  assert_string_equal(sts_pod_name("web", 12, b, sizeof b), "web-12");
+  assert_string_equal(sts_pvc_name("www", "web", 0, b, sizeof b), "www-web-0");
+  assert_int_equal(sts_ordinal("web", "web-3"), 3);
+  assert_int_equal(sts_ordinal("web", "web-x"), -1);
+  assert_int_equal(sts_ordinal("web", "webby-3"), -1);
+  assert_int_equal(sts_ordinal("web", "web-"), -1);
+  assert_int_equal(sts_ordinal("my-web", "my-web-10"), 10);
+}
+
+static void test_ordered_creation(void **state)
+{
+  json_t *set = sts(3, "nginx:1");
+  json_t *pods = json_array(), *pvcs = json_array(), *revs = json_array();
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t rq;
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  /* Only the first ordinal, with its claim and the revision. */
+  assert_int_equal(cm_actions_count(&acts, "POST", "/api/v1/namespaces/ns/pods"), 1);
+  assert_int_equal(cm_actions_count(&acts, "POST", "/api/v1/namespaces/ns/persistentvolumeclaims"), 1);
+  assert_int_equal(cm_actions_count(&acts, "POST", "/apis/apps/v1/namespaces/ns/controllerrevisions"), 1);
+  json_t *cr = json_object_get(find(&acts, "POST", "/apis/apps/v1/namespaces/ns/controllerrevisions"), "body");
+  assert_int_equal(kj_get_int(cr, "revision", -1), 1);
+  json_t *p = json_object_get(find(&acts, "POST", "/api/v1/namespaces/ns/pods"), "body");
+  assert_string_equal(kj_get_str(p, "metadata.name"), "web-0");
+  assert_string_equal(kj_get_str(p, "spec.hostname"), "web-0");
+  assert_string_equal(kj_get_str(p, "spec.subdomain"), "nginx");
+  assert_string_equal(kj_get_str(p, "metadata.labels[\"statefulset.kubernetes.io/pod-name\"]"), "web-0");
+  assert_string_equal(kj_get_str(p, "metadata.labels[\"apps.kubernetes.io/pod-index\"]"), "0");
+  assert_string_equal(kj_get_str(p, "metadata.labels[\"controller-revision-hash\"]"), kj_get_str(cr, "metadata.name"));
+  assert_string_equal(kj_get_str(p, "spec.volumes[0].persistentVolumeClaim.claimName"), "www-web-0");
+  json_t *pvc = json_object_get(find(&acts, "POST", "/api/v1/namespaces/ns/persistentvolumeclaims"), "body");
+  assert_string_equal(kj_get_str(pvc, "metadata.name"), "www-web-0");
+  assert_string_equal(kj_get_str(pvc, "metadata.labels.app"), "web");
+  assert_null(kj_get(pvc, "metadata.ownerReferences"));   /* Retain by default */
+  cm_actions_clear(&acts);
+
+  /* web-0 exists but is not ready: wait. */
+  json_t *rev = revision(set, 1);
+  json_array_append_new(revs, rev);
+  const char *rn = kj_get_str(rev, "metadata.name");
+  json_array_append_new(pods, pod(set, 0, rn, false));
+  json_array_append_new(pvcs, json_pack("{s:{s:s,s:s}}", "metadata", "name", "www-web-0", "namespace", "ns"));
+  cm_actions_init(&acts);
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 0);
+  cm_actions_clear(&acts);
+
+  /* Ready: web-1 next. */
+  json_array_set_new(pods, 0, pod(set, 0, rn, true));
+  cm_actions_init(&acts);
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  json_t *post = find(&acts, "POST", "/api/v1/namespaces/ns/pods");
+  assert_non_null(post);
+  assert_string_equal(kj_get_str(post, "body.metadata.name"), "web-1");
+  json_t *st = json_object_get(find(&acts, "PUT", "/apis/apps/v1/namespaces/ns/statefulsets/web/status"), "body");
+  assert_int_equal(kj_get_int(st, "status.replicas", -1), 1);
+  assert_int_equal(kj_get_int(st, "status.readyReplicas", -1), 1);
+  assert_string_equal(kj_get_str(st, "status.updateRevision"), rn);
+  assert_int_equal(kj_get_int(st, "status.observedGeneration", -1), 3);
+  cm_actions_clear(&acts);
+
+  /* Parallel: all missing at once. */
+  kj_set_str(set, "spec.podManagementPolicy", "Parallel");
+  json_array_set_new(pods, 0, pod(set, 0, rn, false));
+  cm_actions_init(&acts);
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_int_equal(cm_actions_count(&acts, "POST", "/api/v1/namespaces/ns/pods"), 2);
+  cm_actions_clear(&acts);
+  json_decref(pods);
+  json_decref(pvcs);
+  json_decref(revs);
+  json_decref(set);
+}
+
+static void test_scale_down_and_retention(void **state)
+{
+  json_t *set = sts(1, "nginx:1");
+  json_t *revs = json_array(), *pods = json_array(), *pvcs = json_array();
+  json_t *rev = revision(set, 1);
+  json_array_append_new(revs, rev);
+  const char *rn = kj_get_str(rev, "metadata.name");
+  for (int i = 0; i < 3; i++) {
+    json_array_append_new(pods, pod(set, i, rn, true));
+    char n[32];
+    json_array_append_new(pvcs, json_pack("{s:{s:s,s:s}}", "metadata", "name", sts_pvc_name("www", "web", i, n, sizeof n),
+                                          "namespace", "ns"));
+  }
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t rq;
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_int_equal(cm_actions_count(&acts, "DELETE", NULL), 1);
+  assert_non_null(find(&acts, "DELETE", "/api/v1/namespaces/ns/pods/web-2"));
+  assert_int_equal(cm_actions_count(&acts, "PATCH", NULL), 0);   /* claims retained */
+  cm_actions_clear(&acts);
+
+  kj_set(set, "spec.persistentVolumeClaimRetentionPolicy", json_pack("{s:s,s:s}", "whenScaled", "Delete", "whenDeleted", "Retain"));
+  cm_actions_init(&acts);
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  json_t *patch = find(&acts, "PATCH", "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-2");
+  assert_non_null(patch);
+  assert_string_equal(kj_get_str(patch, "body.metadata.ownerReferences[0].kind"), "Pod");
+  assert_string_equal(kj_get_str(patch, "body.metadata.ownerReferences[0].name"), "web-2");
+  cm_actions_clear(&acts);
+  json_decref(pods);
+  json_decref(pvcs);
+  json_decref(revs);
+  json_decref(set);
+}
+
+static void test_rolling_update_partition(void **state)
+{
+  json_t *old = sts(3, "nginx:1");
+  json_t *set = sts(3, "nginx:2");
+  json_t *revs = json_array(), *pods = json_array(), *pvcs = json_array();
+  json_t *r1 = revision(old, 1), *r2 = revision(set, 2);
+  const char *n1 = kj_get_str(r1, "metadata.name"), *n2 = kj_get_str(r2, "metadata.name");
+  assert_string_not_equal(n1, n2);
+  json_array_append(revs, r1);
+  json_array_append(revs, r2);
+  kj_set_str(set, "status.currentRevision", n1);
+  kj_set_int(set, "status.currentReplicas", 3);
+  for (int i = 0; i < 3; i++) {
+    json_array_append_new(pods, pod(set, i, n1, true));
+    char n[32];
+    json_array_append_new(pvcs, json_pack("{s:{s:s,s:s}}", "metadata", "name", sts_pvc_name("www", "web", i, n, sizeof n),
+                                          "namespace", "ns"));
+  }
+  kj_set(set, "spec.updateStrategy", json_pack("{s:s,s:{s:i}}", "type", "RollingUpdate", "rollingUpdate", "partition", 2));
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t rq;
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_int_equal(cm_actions_count(&acts, "DELETE", NULL), 1);
+  assert_non_null(find(&acts, "DELETE", "/api/v1/namespaces/ns/pods/web-2"));
+  json_t *st = json_object_get(find(&acts, "PUT", "/apis/apps/v1/namespaces/ns/statefulsets/web/status"), "body");
+  assert_string_equal(kj_get_str(st, "status.currentRevision"), n1);
+  assert_string_equal(kj_get_str(st, "status.updateRevision"), n2);
+  cm_actions_clear(&acts);
+
+  /* web-2 recreated at the new revision: the partition stops the rollout. */
+  json_array_set_new(pods, 2, pod(set, 2, n2, true));
+  cm_actions_init(&acts);
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/"), 0);
+  cm_actions_clear(&acts);
+
+  /* Missing web-0 below the partition comes back at the current revision. */
+  json_array_remove(pods, 0);
+  cm_actions_init(&acts);
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  json_t *post = find(&acts, "POST", "/api/v1/namespaces/ns/pods");
+  assert_non_null(post);
+  assert_string_equal(kj_get_str(post, "body.metadata.labels[\"controller-revision-hash\"]"), n1);
+  assert_string_equal(kj_get_str(post, "body.spec.containers[0].image"), "nginx:1");
+  cm_actions_clear(&acts);
+
+  /* OnDelete: nothing is replaced automatically. */
+  json_array_insert_new(pods, 0, pod(set, 0, n1, true));
+  kj_set(set, "spec.updateStrategy", json_pack("{s:s}", "type", "OnDelete"));
+  cm_actions_init(&acts);
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/"), 0);
+  cm_actions_clear(&acts);
+  json_decref(r1);
+  json_decref(r2);
+  json_decref(pods);
+  json_decref(pvcs);
+  json_decref(revs);
+  json_decref(old);
+  json_decref(set);
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_naming),
+    cmocka_unit_test(test_ordered_creation),
+    cmocka_unit_test(test_scale_down_and_retention),
+    cmocka_unit_test(test_rolling_update_partition),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
