@@ -61,11 +61,12 @@ KCFG
 
 WRITE_KUBECONFIG=$DIR/kubeconfig
 if [[ -x "$BUILD/scheduler/kube-scheduler" ]]; then
-  start kube-scheduler "$BUILD/scheduler/kube-scheduler" --kubeconfig="$WRITE_KUBECONFIG" --secure-port=0
+  start kube-scheduler "$BUILD/scheduler/kube-scheduler" --kubeconfig="$WRITE_KUBECONFIG" \
+    --bind-address=127.0.0.1 --secure-port=10259
 fi
 if [[ -x "$BUILD/controller-manager/kube-controller-manager" ]]; then
   start kube-controller-manager "$BUILD/controller-manager/kube-controller-manager" \
-    --kubeconfig="$WRITE_KUBECONFIG" --secure-port=0 \
+    --kubeconfig="$WRITE_KUBECONFIG" --bind-address=127.0.0.1 --secure-port=10257 \
     --allocate-node-cidrs=true --cluster-cidr=10.244.0.0/16
 fi
 
