@@ -174,7 +174,10 @@ void api_handle_create(struct api_req *ar);
 void api_handle_update(struct api_req *ar);
 void api_handle_patch(struct api_req *ar);
 void api_handle_delete(struct api_req *ar);
-void api_handle_eviction(struct api_req *ar);   /* handlers_delete.c: pods/eviction */
+void api_handle_eviction(struct api_req *ar);   /* eviction.c: pods/eviction */
+/* The deletion an admitted eviction ends with (handlers_delete.c);
+ * delete_options borrowed (the Eviction's deleteOptions, may be NULL). */
+void api_evict_delete(struct api_req *ar, const json_t *delete_options);
 void api_handle_delete_collection(struct api_req *ar);
 void api_handle_subresource(struct api_req *ar); /* subresources.c */
 
@@ -224,20 +227,28 @@ struct api_write {
   int retries;
   int success_code;
   int64_t expected_rev;
+  bool apply;              /* server-side apply: body is the applied configuration */
+  bool force;              /* apply: take over fields other managers own */
+  bool no_managed_fields;  /* binding, finalize: managedFields left as stored */
+  char manager[136];       /* ?fieldManager=, else from the User-Agent */
 };
 
 struct api_write *api_write_new(struct api_req *ar);
 void api_write_free(struct api_write *w);
 /* Runs read-modify-write on w->key with w->mutate; answers the request. */
 void api_write_update(struct api_write *w);
+/* Runs the create pipeline on obj (stolen) and answers the request; w is
+ * freed once the answer is sent. */
+void api_create_object(struct api_write *w, json_t *obj);
+/* Checks ?fieldManager= and ?force= for options_kind ("CreateOptions",
+ * "UpdateOptions", "PatchOptions"); NULL or a Status (new reference). */
+json_t *api_write_options(struct api_write *w, const char *options_kind);
 /* Patch mutate function (merge, JSON, strategic by w->patch_type). */
 json_t *api_apply_patch(struct api_write *w, const json_t *old, json_t **status);
 /* Reads the PATCH body: sets w->body and w->patch_type; NULL or a Status. */
 json_t *api_read_patch(struct api_write *w);
 /* 'dryRun=All' in the query. */
 bool api_dry_run(struct api_req *ar);
-/* Namespace lifecycle admission for creating in ns: NULL or a Status. */
-json_t *api_admit_namespace(struct apiserver *srv, const char *ns);
 /* The resource whose strategy hooks and selector attributes the stored
  * shape uses (core events for events.k8s.io). */
 const struct resource *api_storage_resource(const struct resource *res);

@@ -20,12 +20,14 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include <kube/http.h>
 #include <kube/json.h>
 #include <kube/selector.h>
 #include <kube/status.h>
 #include <kube/strconv.h>
+#include <kube/timeutil.h>
 
 #include "registry/registry.h"
 #include "storage/storage.h"
@@ -195,6 +197,72 @@ static void gv_string(const struct resource *res, char *out, size_t len)
     snprintf(out, len, "%s", res->version);
 }
 
+/* A list at a resourceVersion newer than the store's waits for it, as
+ * upstream's watch cache does (waitUntilFreshAndBlock), then gives up with
+ * 504 "Too large resource version". */
+#define LIST_FRESH_WAIT_US (3 * 1000000)
+#define LIST_FRESH_POLL_US 20000
+
+struct list_wait {
+  struct api_req *ar;
+  struct api_list_opts o;
+  int64_t want;
+  int64_t deadline_us;
+  struct event *ev;
+};
+
+static void list_serve(struct api_req *ar, struct api_list_opts *o_in);
+
+static void list_wait_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct list_wait *lw = arg;
+  struct api_req *ar = lw->ar;
+  int64_t cur = storage_rev(ar->srv->storage);
+  if (ar->http && cur < lw->want && ktime_now_us() < lw->deadline_us)
+    return;
+  event_free(lw->ev);
+  if (!ar->http) {
+    api_list_opts_free(&lw->o);
+  } else if (cur >= lw->want) {
+    list_serve(ar, &lw->o);
+  } else {
+    json_t *st = kstatus_new(504, "Timeout", "Too large resource version: %lld, current: %lld",
+                             (long long)lw->want, (long long)cur);
+    kstatus_add_cause(st, "ResourceVersionTooLarge", "Too large resource version", NULL);
+    kj_set_int(st, "details.retryAfterSeconds", 1);
+    api_reply_status(ar, st);
+    api_list_opts_free(&lw->o);
+  }
+  free(lw);
+  api_req_done(ar);
+}
+
+/* True when the list was parked until the store reaches o->rv. */
+static bool list_wait_fresh(struct api_req *ar, struct api_list_opts *o)
+{
+  int64_t want = 0;
+  if (o->cont_rev || !o->rv || !*o->rv || strcmp(o->rv, "0") == 0 || kstr_parse_int64(o->rv, &want) != 0 ||
+      want <= storage_rev(ar->srv->storage))
+    return false;
+  struct list_wait *lw = calloc(1, sizeof(*lw));
+  if (!lw)
+    return false;
+  lw->ev = event_new(ar->srv->base, -1, EV_PERSIST, list_wait_cb, lw);
+  if (!lw->ev) {
+    free(lw);
+    return false;
+  }
+  lw->ar = ar;
+  lw->o = *o;
+  memset(o, 0, sizeof(*o));
+  lw->want = want;
+  lw->deadline_us = ktime_now_us() + LIST_FRESH_WAIT_US;
+  struct timeval tv = {0, LIST_FRESH_POLL_US};
+  event_add(lw->ev, &tv);
+  ar->pending = true;
+  return true;
+}
+
 void api_handle_list(struct api_req *ar)
 {
   ar->verb = "list";
@@ -208,6 +276,17 @@ void api_handle_list(struct api_req *ar)
     api_handle_watch(ar, &o);
     return;
   }
+  if (list_wait_fresh(ar, &o))
+    return;
+  list_serve(ar, &o);
+}
+
+/* Answers a list; frees *o_in. */
+static void list_serve(struct api_req *ar, struct api_list_opts *o_in)
+{
+  struct api_list_opts o = *o_in;
+  memset(o_in, 0, sizeof(*o_in));
+  json_t *st = NULL;
   struct storage *sto = ar->srv->storage;
   int64_t rev = 0;
   if (o.cont_rev) {

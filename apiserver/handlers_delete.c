@@ -19,6 +19,7 @@
 #include "api.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@
 #include <kube/strconv.h>
 #include <kube/timeutil.h>
 
+#include "admission/admission.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
 
@@ -39,6 +41,109 @@ struct delete_opts {
   char pre_rv[32];
   bool dry_run;
 };
+
+/* ---- DeleteOptions in the protobuf envelope ----
+ * client-go's typed clients (helm's release store among them) send
+ * DeleteOptions as protobuf.  DeleteOptions is an options type, not a
+ * stored kind, so it is read here field by field: 1 gracePeriodSeconds,
+ * 2 preconditions {1 uid, 2 resourceVersion}, 3 orphanDependents,
+ * 4 propagationPolicy, 5 dryRun (repeated). */
+
+struct pb {
+  const unsigned char *p, *end;
+};
+
+static int pb_varint(struct pb *b, uint64_t *v)
+{
+  *v = 0;
+  for (int shift = 0; shift < 64 && b->p < b->end; shift += 7) {
+    unsigned char c = *b->p++;
+    *v |= (uint64_t)(c & 0x7f) << shift;
+    if (!(c & 0x80))
+      return 0;
+  }
+  return -1;
+}
+
+/* Next field: tag, and for length-delimited ones the payload. */
+static int pb_field(struct pb *b, uint64_t *num, int *wt, uint64_t *val, struct pb *sub)
+{
+  uint64_t key;
+  if (pb_varint(b, &key) < 0)
+    return -1;
+  *num = key >> 3;
+  *wt = (int)(key & 7);
+  switch (*wt) {
+  case 0:
+    return pb_varint(b, val);
+  case 1:
+  case 5: {
+    size_t n = *wt == 1 ? 8 : 4;
+    if ((size_t)(b->end - b->p) < n)
+      return -1;
+    b->p += n;
+    return 0;
+  }
+  case 2: {
+    uint64_t len;
+    if (pb_varint(b, &len) < 0 || len > (uint64_t)(b->end - b->p))
+      return -1;
+    sub->p = b->p;
+    sub->end = b->p + len;
+    b->p += len;
+    return 0;
+  }
+  default:
+    return -1;
+  }
+}
+
+static json_t *pb_str(const struct pb *s)
+{
+  return json_stringn((const char *)s->p, (size_t)(s->end - s->p));
+}
+
+/* New reference: the DeleteOptions JSON of a protobuf body, or NULL. */
+static json_t *delete_opts_from_protobuf(const char *body, size_t len)
+{
+  if (len < 4 || memcmp(body, "k8s\0", 4) != 0)
+    return NULL;
+  struct pb env = {(const unsigned char *)body + 4, (const unsigned char *)body + len}, raw = {0}, sub;
+  uint64_t num, val;
+  int wt;
+  while (env.p < env.end) {
+    if (pb_field(&env, &num, &wt, &val, &sub) < 0)
+      return NULL;
+    if (num == 2 && wt == 2)
+      raw = sub;
+  }
+  json_t *o = json_object();
+  while (raw.p && raw.p < raw.end) {
+    if (pb_field(&raw, &num, &wt, &val, &sub) < 0) {
+      json_decref(o);
+      return NULL;
+    }
+    if (num == 1 && wt == 0)
+      json_object_set_new(o, "gracePeriodSeconds", json_integer((json_int_t)val));
+    else if (num == 3 && wt == 0)
+      json_object_set_new(o, "orphanDependents", json_boolean(val != 0));
+    else if (num == 4 && wt == 2)
+      json_object_set_new(o, "propagationPolicy", pb_str(&sub));
+    else if (num == 5 && wt == 2)
+      json_array_append_new(kj_arr(o, "dryRun"), pb_str(&sub));
+    else if (num == 2 && wt == 2) {
+      json_t *pre = kj_obj(o, "preconditions");
+      struct pb ps;
+      while (sub.p < sub.end) {
+        if (pb_field(&sub, &num, &wt, &val, &ps) < 0)
+          break;
+        if (wt == 2 && (num == 1 || num == 2))
+          json_object_set_new(pre, num == 1 ? "uid" : "resourceVersion", pb_str(&ps));
+      }
+    }
+  }
+  return o;
+}
 
 static json_t *delete_opts_parse(struct api_req *ar, struct delete_opts *o)
 {
@@ -60,8 +165,10 @@ static json_t *delete_opts_parse(struct api_req *ar, struct delete_opts *o)
   size_t len = 0;
   const char *body = ar->http ? http_req_body(ar->http, &len) : NULL;
   if (body && len) {
-    char err[256];
-    json_t *b = kj_loadb(body, len, false, err, sizeof(err));
+    char err[256] = "malformed protobuf";
+    const char *ct = http_req_header(ar->http, "Content-Type");
+    bool pb = ct && strncmp(ct, "application/vnd.kubernetes.protobuf", 35) == 0;
+    json_t *b = pb ? delete_opts_from_protobuf(body, len) : kj_loadb(body, len, false, err, sizeof(err));
     if (!json_is_object(b)) {
       json_decref(b);
       return kstatus_bad_request("invalid DeleteOptions: %s", err);
@@ -227,9 +334,13 @@ static void del_done(void *arg, int err, struct kv *kv, struct kv *prev)
     json_t *o = v ? api_kv_object(c->res, v) : NULL;
     if (o)
       json_array_append_new(c->items, o);
-    if (!kv && prev && c->res->after_delete) {
+    /* storage hands a delete's last value as kv (prev on some paths); a
+     * write that only marked the object for deletion leaves the key in
+     * place, and nothing is to be released yet */
+    struct kv *gone = v && !storage_get(c->ar->srv->storage, v->key) ? v : NULL;
+    if (gone && c->res->after_delete) {
       struct reg_request rq = {.srv = c->ar->srv, .verb = "delete", .user = "system:admin"};
-      json_t *po = kj_loadb(prev->bytes, prev->len, false, NULL, 0);
+      json_t *po = kj_loadb(gone->bytes, gone->len, false, NULL, 0);
       if (po) {
         rq.namespace_ = kj_get_str(po, "metadata.namespace");
         rq.name = kj_get_str(po, "metadata.name");
@@ -276,38 +387,39 @@ static json_t *delete_kv(struct del_ctx *c, struct kv *kv, const struct delete_o
   return NULL;
 }
 
-static void delete_one(struct api_req *ar, bool eviction);
+static void delete_one(struct api_req *ar, bool eviction, const json_t *evict_opts);
 
 void api_handle_delete(struct api_req *ar)
 {
-  delete_one(ar, false);
+  delete_one(ar, false, NULL);
 }
 
-void api_handle_eviction(struct api_req *ar)
+void api_evict_delete(struct api_req *ar, const json_t *delete_options)
 {
-  delete_one(ar, true);
+  delete_one(ar, true, delete_options);
 }
 
-static void delete_one(struct api_req *ar, bool eviction)
+static void delete_one(struct api_req *ar, bool eviction, const json_t *evict_opts)
 {
   ar->verb = eviction ? "create" : "delete";
   struct delete_opts o;
   json_t *st = eviction ? NULL : delete_opts_parse(ar, &o);
   if (eviction) {
-    /* Eviction {deleteOptions}; no disruption budgets are kept yet */
     memset(&o, 0, sizeof(o));
     o.grace = -1;
     o.dry_run = api_dry_run(ar);
-    size_t len = 0;
-    const char *body = ar->http ? http_req_body(ar->http, &len) : NULL;
-    json_t *b = body && len ? kj_loadb(body, len, false, NULL, 0) : NULL;
-    json_t *g = kj_get(b, "deleteOptions.gracePeriodSeconds");
+    json_t *g = kj_get(evict_opts, "gracePeriodSeconds");
     if (json_is_integer(g))
       o.grace = json_integer_value(g);
-    const char *u = kj_get_str(b, "deleteOptions.preconditions.uid");
+    const char *u = kj_get_str(evict_opts, "preconditions.uid");
     if (u)
       snprintf(o.pre_uid, sizeof(o.pre_uid), "%s", u);
-    json_decref(b);
+    const char *rv = kj_get_str(evict_opts, "preconditions.resourceVersion");
+    if (rv)
+      snprintf(o.pre_rv, sizeof(o.pre_rv), "%s", rv);
+    size_t i;
+    json_t *v;
+    json_array_foreach(kj_get(evict_opts, "dryRun"), i, v) if (json_is_string(v) && strcmp(json_string_value(v), "All") == 0) o.dry_run = true;
   }
   if (st) {
     api_reply_status(ar, st);
@@ -318,6 +430,12 @@ static void delete_one(struct api_req *ar, bool eviction)
   free(key);
   if (!kv) {
     api_reply_status(ar, api_not_found(ar, ar->rt.name));
+    return;
+  }
+  struct reg_request arq = {.srv = ar->srv, .verb = "delete", .name = ar->rt.name,
+                            .namespace_ = ar->res->namespaced ? ar->rt.ns : NULL, .user = "system:admin"};
+  if ((st = admission_delete(&arq, ar->res, ar->rt.name))) {
+    api_reply_status(ar, st);
     return;
   }
   struct del_ctx *c = calloc(1, sizeof(*c));

@@ -33,6 +33,8 @@
 #include <kube/timeutil.h>
 #include <kube/yaml.h>
 
+#include "admission/admission.h"
+#include "fieldmanager/fieldmanager.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
@@ -71,7 +73,26 @@ struct api_write *api_write_new(struct api_req *ar)
   w->res = ar->res;
   w->dry_run = api_dry_run(ar);
   w->success_code = 200;
+  char *fm = kstr_query_get(api_req_query(ar), "fieldManager");
+  if (fm && *fm) {
+    snprintf(w->manager, sizeof(w->manager), "%s", fm);
+  } else {
+    const char *ua = ar->http ? http_req_header(ar->http, "User-Agent") : NULL;
+    fieldmanager_default_manager(ua ? ua : "", w->manager, sizeof(w->manager));
+  }
+  free(fm);
   return w;
+}
+
+json_t *api_write_options(struct api_write *w, const char *options_kind)
+{
+  const char *q = api_req_query(w->ar);
+  char *fm = kstr_query_get(q, "fieldManager");
+  char *force = kstr_query_get(q, "force");
+  json_t *st = fieldmanager_validate_options(options_kind, fm, w->apply, force != NULL);
+  free(fm);
+  free(force);
+  return st;
 }
 
 void api_write_free(struct api_write *w)
@@ -199,32 +220,39 @@ static json_t *check_fields(struct api_write *w, const json_t *obj, const json_t
   return st;
 }
 
-json_t *api_admit_namespace(struct apiserver *srv, const char *ns)
+static void fm_request_init(struct api_write *w, struct fm_request *rq, char *gv, size_t gvlen)
 {
-  const struct resource *nsr = registry_find("", "v1", "namespaces");
-  if (!nsr || !ns || !*ns)
-    return NULL;
-  char *key = api_storage_key(nsr, NULL, ns);
-  struct kv *kv = key ? storage_get(srv->storage, key) : NULL;
-  free(key);
-  if (!kv)
-    return kstatus_not_found("", "namespaces", ns);
-  json_t *o = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
-  const char *phase = kj_get_str(o, "status.phase");
-  bool terminating = kj_get(o, "metadata.deletionTimestamp") || (phase && strcmp(phase, "Terminating") == 0);
-  json_decref(o);
-  if (terminating) {
-    json_t *st = kstatus_forbidden("unable to create new content in namespace %s because it is being terminated", ns);
-    return st;
-  }
-  return NULL;
+  gv_of(w->res, gv, gvlen);
+  memset(rq, 0, sizeof(*rq));
+  rq->schema = w->ar->srv->schema;
+  rq->api_version = gv;
+  rq->kind = w->res->kind;
+  rq->manager = w->manager;
+  rq->subresource = w->sub;
+  rq->no_status_subresource = !(w->res->subresources & RES_SUB_STATUS);
+}
+
+/* metadata.managedFields for an ordinary write; a failure leaves the
+ * object without them, as upstream's UpdateNoErrors does. */
+static void track_managed_fields(struct api_write *w, const json_t *old, json_t *obj)
+{
+  char gv[256];
+  struct fm_request rq;
+  fm_request_init(w, &rq, gv, sizeof(gv));
+  if (fieldmanager_update(&rq, old, obj) < 0)
+    kj_del(obj, "metadata.managedFields");
 }
 
 static json_t *run_hooks(struct api_write *w, struct reg_request *rq, json_t *obj, const json_t *old)
 {
   const struct resource *res = w->res;
+  json_t *nst = admission_namespace_lifecycle(rq, res, obj, old);
+  if (nst)
+    return nst;
   if (res->defaults)
     res->defaults(obj);
+  if (!w->apply && !w->no_managed_fields)
+    track_managed_fields(w, old, obj);
   if (!old && res->prepare_create)
     res->prepare_create(rq, obj);
   if (old && res->prepare_update)
@@ -234,6 +262,9 @@ static json_t *run_hooks(struct api_write *w, struct reg_request *rq, json_t *ob
     if (st)
       return st;
   }
+  json_t *ast = admission_run(rq, res, obj, old);
+  if (ast)
+    return ast;
   if (res->validate) {
     json_t *causes = json_array();
     res->validate(rq, obj, old, causes);
@@ -248,10 +279,17 @@ static json_t *run_hooks(struct api_write *w, struct reg_request *rq, json_t *ob
 
 /* ---------------- create ---------------- */
 
+static void update_attempt(struct api_write *w);
+
 static void create_done(void *arg, int err, struct kv *kv, struct kv *prev)
 {
   struct api_write *w = arg;
   struct api_req *ar = w->ar;
+  if (err == STORAGE_EEXIST && w->apply && w->retries++ < UPDATE_MAX_RETRIES) {
+    /* created meanwhile: apply to what is there now */
+    update_attempt(w);
+    return;
+  }
   if (err == STORAGE_EEXIST) {
     char *name = strrchr(w->key, '/');
     write_fail(w, kstatus_already_exists(w->res->group, w->res->plural, name ? name + 1 : ""));
@@ -274,10 +312,24 @@ void api_handle_create(struct api_req *ar)
     api_reply_status(ar, kstatus_internal("out of memory"));
     return;
   }
+  if ((st = api_write_options(w, "CreateOptions"))) {
+    write_fail(w, st);
+    return;
+  }
   json_t *obj = api_decode_body(ar, &st, &w->dups);
-  if (!obj)
-    goto fail;
+  if (!obj) {
+    write_fail(w, st);
+    return;
+  }
+  w->success_code = 201;
+  api_create_object(w, obj);
+}
+
+void api_create_object(struct api_write *w, json_t *obj)
+{
+  struct api_req *ar = w->ar;
   const struct resource *res = ar->res;
+  json_t *st = NULL;
   if ((st = check_type(res, obj)))
     goto fail;
   json_t *meta = kj_obj(obj, "metadata");
@@ -320,8 +372,6 @@ void api_handle_create(struct api_req *ar)
   kj_del(obj, "metadata.selfLink");
   if (res->subresources & RES_SUB_STATUS)
     kj_set_int(obj, "metadata.generation", 1);
-  if (res->namespaced && (st = api_admit_namespace(ar->srv, ar->rt.ns)))
-    goto fail;
   struct reg_request rq = {.srv = ar->srv, .verb = "create", .namespace_ = res->namespaced ? ar->rt.ns : NULL,
                            .name = name, .dry_run = w->dry_run, .user = "system:admin"};
   if ((st = run_hooks(w, &rq, obj, NULL)))
@@ -329,17 +379,22 @@ void api_handle_create(struct api_req *ar)
   name = kj_get_str(obj, "metadata.name");
   if (w->dry_run) {
     api_reply_obj(ar, 201, obj);
-    api_write_free(w);
+    write_end(w);
     return;
   }
   obj = api_to_internal(res, obj);
   const struct resource *sres = api_storage_resource(res);
+  free(w->key);
   w->key = api_storage_key(sres, ar->rt.ns, name);
   char *attrs = api_attrs_for(sres, obj);
   int err = storage_create(ar->srv->storage, w->key, obj, attrs, create_done, w);
   free(attrs);
   json_decref(obj);
   obj = NULL;
+  if (err == STORAGE_EEXIST && w->apply && w->retries++ < UPDATE_MAX_RETRIES) {
+    update_attempt(w);
+    return;
+  }
   if (err == STORAGE_EEXIST) {
     const char *n = strrchr(w->key, '/');
     st = kstatus_already_exists(res->group, res->plural, n ? n + 1 : "");
@@ -353,16 +408,13 @@ void api_handle_create(struct api_req *ar)
   return;
 fail:
   json_decref(obj);
-  api_reply_status(ar, st ? st : kstatus_internal("create failed"));
-  api_write_free(w);
+  write_fail(w, st ? st : kstatus_internal("create failed"));
 }
 
 /* ---------------- update ---------------- */
 
 static const char *const IDENTITY_FIELDS[] = {"uid", "creationTimestamp", "deletionTimestamp",
                                               "deletionGracePeriodSeconds", "selfLink", NULL};
-
-static void update_attempt(struct api_write *w);
 
 static void update_done(void *arg, int err, struct kv *kv, struct kv *prev)
 {
@@ -421,6 +473,16 @@ static void update_attempt(struct api_write *w)
   const struct resource *res = w->res;
   json_t *st = NULL, *obj = NULL, *old = NULL;
   struct kv *kv = storage_get(ar->srv->storage, w->key);
+  if (!kv && w->apply) {
+    obj = w->mutate(w, NULL, &st);
+    if (!obj) {
+      write_fail(w, st);
+      return;
+    }
+    w->success_code = 201;
+    api_create_object(w, obj);
+    return;
+  }
   if (!kv) {
     write_fail(w, api_not_found(ar, ar->rt.name));
     return;
@@ -587,6 +649,10 @@ void api_handle_update(struct api_req *ar)
   w->user_rv = rv && *rv;
   w->mutate = mutate_put;
   w->check_fields = true;
+  if ((st = api_write_options(w, "UpdateOptions"))) {
+    write_fail(w, st);
+    return;
+  }
   api_write_update(w);
 }
 
@@ -606,8 +672,6 @@ json_t *api_read_patch(struct api_write *w)
     while (n > 0 && type[n - 1] == ' ')
       type[--n] = '\0';
   }
-  if (strcmp(type, "application/apply-patch+yaml") == 0)
-    return kstatus_unsupported_media_type("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json");
   if (strcmp(type, "application/merge-patch+json") != 0 && strcmp(type, "application/json-patch+json") != 0 &&
       strcmp(type, "application/strategic-merge-patch+json") != 0)
     return kstatus_unsupported_media_type("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json");
@@ -654,6 +718,62 @@ json_t *api_apply_patch(struct api_write *w, const json_t *old, json_t **status)
   return out;
 }
 
+/* Server-side apply: the stored object (NULL when absent) merged with the
+ * applied configuration, its managedFields updated. */
+static json_t *mutate_apply(struct api_write *w, const json_t *old, json_t **status)
+{
+  char gv[256];
+  struct fm_request rq;
+  fm_request_init(w, &rq, gv, sizeof(gv));
+  json_t *obj = NULL;
+  if (fieldmanager_apply(&rq, old, w->body, w->force, &obj, status) < 0) {
+    if (!*status)
+      *status = kstatus_internal("apply failed");
+    return NULL;
+  }
+  json_t *st = fieldmanager_check_name(obj, w->ar->rt.name, w->res->namespaced ? w->ar->rt.ns : NULL);
+  if (st) {
+    json_decref(obj);
+    *status = st;
+    return NULL;
+  }
+  return obj;
+}
+
+/* True when the PATCH body is an apply configuration. */
+static bool is_apply_patch(struct api_req *ar)
+{
+  const char *ct = ar->http ? http_req_header(ar->http, "Content-Type") : NULL;
+  if (!ct)
+    return false;
+  while (*ct == ' ')
+    ct++;
+  const char *t = "application/apply-patch+yaml";
+  size_t n = strlen(t);
+  return strncmp(ct, t, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Sets up w for an apply (body, force, mutate); NULL or a Status. */
+static json_t *read_apply(struct api_write *w)
+{
+  struct api_req *ar = w->ar;
+  w->apply = true;
+  json_t *st = api_write_options(w, "PatchOptions");
+  if (st)
+    return st;
+  w->force = api_query_bool(api_req_query(ar), "force", false);
+  size_t len = 0;
+  const char *body = ar->http ? http_req_body(ar->http, &len) : NULL;
+  if (!body || !len)
+    return kstatus_bad_request("the body of the request was empty");
+  w->body = fieldmanager_decode_apply(body, len, &st);
+  if (!w->body)
+    return st ? st : kstatus_bad_request("error decoding YAML");
+  w->patch_type = strdup("application/apply-patch+yaml");
+  w->mutate = mutate_apply;
+  return NULL;
+}
+
 void api_handle_patch(struct api_req *ar)
 {
   ar->verb = "patch";
@@ -662,8 +782,17 @@ void api_handle_patch(struct api_req *ar)
     api_reply_status(ar, kstatus_internal("out of memory"));
     return;
   }
-  json_t *st = api_read_patch(w);
-  if (st) {
+  json_t *st;
+  if (is_apply_patch(ar)) {
+    if ((st = read_apply(w))) {
+      write_fail(w, st);
+      return;
+    }
+    w->check_fields = true;
+    api_write_update(w);
+    return;
+  }
+  if ((st = api_write_options(w, "PatchOptions")) || (st = api_read_patch(w))) {
     api_reply_status(ar, st);
     api_write_free(w);
     return;

@@ -110,6 +110,7 @@ int main(int argc, char **argv)
   char *data_dir = "/var/lib/kube-apiserver", *etcd = "", *svc_range = "10.96.0.0/12";
   char *np_range = "30000-32767";
   int insecure_port = 8080, secure_port = 0, v = 0;
+  int64_t compaction_ms = 5 * 60 * 1000;
   const struct flag flags[] = {
       {"insecure-bind-address", FLAG_STRING, &insecure_bind, "The IP address on which to serve the insecure HTTP port."},
       {"insecure-port", FLAG_INT, &insecure_port, "The port on which to serve unsecured, unauthenticated access."},
@@ -121,6 +122,7 @@ int main(int argc, char **argv)
       {"etcd-servers", FLAG_STRING, &etcd, "List of etcd servers to connect with (scheme://ip:port), comma separated."},
       {"service-cluster-ip-range", FLAG_STRING, &svc_range, "A CIDR notation IP range from which to assign service cluster IPs."},
       {"service-node-port-range", FLAG_STRING, &np_range, "A port range to reserve for services with NodePort visibility."},
+      {"etcd-compaction-interval", FLAG_DURATION, &compaction_ms, "The interval of compaction requests. If 0, the compaction request from apiserver is disabled."},
       {"v", FLAG_INT, &v, "number for the log level verbosity"},
       {NULL},
   };
@@ -149,6 +151,12 @@ int main(int argc, char **argv)
     BAD("invalid argument \"%s\" for \"--service-cluster-ip-range\" flag: invalid CIDR address", svc_range);
   if (!valid_port_range(np_range))
     BAD("invalid argument \"%s\" for \"--service-node-port-range\" flag: must be a port range like 30000-32767", np_range);
+  bool compaction_given = false;
+  for (int i = 1; i < argc; i++)
+    if (strncmp(argv[i], "--etcd-compaction-interval", 26) == 0 || strncmp(argv[i], "-etcd-compaction-interval", 25) == 0)
+      compaction_given = true;
+  if (compaction_ms < 0)
+    BAD("invalid argument for \"--etcd-compaction-interval\" flag: must not be negative");
   if (!*data_dir)
     BAD("--data-dir must not be empty");
   if (!*advertise)
@@ -183,6 +191,15 @@ int main(int argc, char **argv)
   bool registry_started = false;
 
   struct storage_opts so = {.data_dir = data_dir};
+  if (compaction_given && compaction_ms > 0) {
+    /* etcd is compacted each interval to the revision seen one interval
+     * before, so a revision lives between one and two intervals; a window
+     * of 1.5 intervals (storage sweeps every half window) stays inside
+     * that.  Watches from older revisions get 410 Expired.  Storage keeps
+     * at least one event (its minimum); 0 there means its default. */
+    so.history_window_ms = compaction_ms + compaction_ms / 2;
+    so.history_min_events = 1;
+  }
   srv.storage = storage_open_sqlite(srv.base, &so, err, sizeof(err));
   if (!srv.storage) {
     KLOG_E("opening storage in %s: %s", data_dir, err);

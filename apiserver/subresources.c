@@ -301,6 +301,7 @@ void api_handle_subresource(struct api_req *ar)
     if (!(w = api_write_new(ar)))
       goto oom;
     w->sub = "binding";
+    w->no_managed_fields = true; /* upstream's binding writes the pod directly */
     w->respond = respond_success;
     w->success_code = 201;
     if (!read_body(w))
@@ -325,6 +326,7 @@ void api_handle_subresource(struct api_req *ar)
     if (!(w = api_write_new(ar)))
       goto oom;
     w->sub = "finalize";
+    w->no_managed_fields = true;
     if (!read_body(w))
       goto done_free;
     w->mutate = mutate_finalize;

@@ -3,9 +3,8 @@
  *
  * Column definitions and cells come from the kind's registry hooks
  * (`columns`, `cells`); a kind without them gets upstream's default table
- * (Name, Created At).  Should a kind's columns not start with the name
- * column, the name is prepended so every table starts with NAME as kubectl
- * expects.  Each row carries the object as PartialObjectMetadata (the
+ * (Name, Created At).  Should a kind's columns have no name column at
+ * all, the name is prepended so every table has NAME as kubectl expects.  Each row carries the object as PartialObjectMetadata (the
  * default of includeObject=Metadata), the whole object, or nothing.
  */
 #include "api.h"
@@ -21,9 +20,16 @@ static bool has_hooks(const struct resource *res)
   return res && res->columns && res->columns[0].name && res->cells;
 }
 
+/* Events put Name last (priority 1) as upstream does: a name column
+ * anywhere counts; only tables with none get one in front. */
 static bool prepend_name(const struct resource *res)
 {
-  return !has_hooks(res) || !res->columns[0].format || strcmp(res->columns[0].format, "name") != 0;
+  if (!has_hooks(res))
+    return true;
+  for (const struct reg_column *c = res->columns; c->name; c++)
+    if (c->format && strcmp(c->format, "name") == 0)
+      return false;
+  return true;
 }
 
 static json_t *coldef(const char *name, const char *type, const char *format, int prio,

@@ -339,6 +339,8 @@ int cm_main(int argc, char **argv)
       program_free(p);
       return 1;
     }
+    /* Tells replicas apart: the Lease's holderIdentity names this process. */
+    KLOG_I("leader election identity: %s", leaderelection_identity(p->le));
     leaderelection_start(p->le);
   } else {
     start_controllers(p);

@@ -16,8 +16,9 @@
  * node statuses counted, formatted "N reason", sorted as strings, and the
  * preemption post-filter's own summary appended (it ends with its own
  * period, hence upstream's trailing "..").  Preemption itself (evicting
- * lower-priority pods) is not done here yet; its summary is computed the way
- * upstream's dry run reports nodes: unresolvable ones are "not helpful",
+ * lower-priority pods) is preemption.c's job, run by the scheduler after a
+ * failed cycle; the summary here, which the scheduler keeps when preemption
+ * finds nothing, is computed the way upstream's dry run reports nodes: unresolvable ones are "not helpful",
  * nodes without lower-priority pods have no victims, others keep their
  * filter reasons.  Per-node statuses are kept only for nodes that fail, and
  * constant reasons are not copied, so a large cycle stays cheap.
@@ -96,6 +97,7 @@ void sched_result_clear(struct sched_result *r)
 {
   free(r->node_name);
   free(r->message);
+  free(r->node_codes);
   memset(r, 0, sizeof *r);
 }
 
@@ -198,8 +200,9 @@ static char *preemption_message(const json_t *pod, const struct sched_snapshot *
   return out;
 }
 
+/* *fit_len gets the length of the message before the PostFilter part. */
 static char *fit_error(const json_t *pod, const struct sched_snapshot *snap, struct sched_status *st, size_t n,
-                       const char *prefilter_msg)
+                       const char *prefilter_msg, size_t *fit_len)
 {
   char *hist = prefilter_msg ? strdup(prefilter_msg) : reasons_histogram(st, n);
   char *post = preemption_message(pod, snap, st, n);
@@ -209,6 +212,10 @@ static char *fit_error(const json_t *pod, const struct sched_snapshot *snap, str
   if (asprintf(&out, "0/%zu nodes are available:%s%s%s%s%s%s", n, hist && *hist ? " " : "", hist ? hist : "",
                hist && *hist ? "." : "", post ? " " : "", post ? post : "", post ? "." : "") < 0)
     out = NULL;
+  if (out && fit_len) {
+    char *p = post ? strstr(out, post) : NULL;
+    *fit_len = p ? (size_t)(p - out - 1) : strlen(out);
+  }
   free(hist);
   free(post);
   return out;
@@ -304,9 +311,15 @@ static void failures_clear(struct failures *f)
 
 /* Builds the FitError message from the failures (moved out of f). */
 static char *unschedulable_message(const json_t *pod, const struct sched_snapshot *snap, struct failures *f,
-                                   const char *prefilter_msg)
+                                   const char *prefilter_msg, struct sched_result *result)
 {
   size_t n = snap->nnodes;
+  free(result->node_codes);
+  result->node_codes = malloc(n);
+  if (result->node_codes) {
+    memset(result->node_codes, SCHED_UNRESOLVABLE, n);
+    for (size_t i = 0; i < f->n; i++) result->node_codes[f->v[i].ix] = (unsigned char)f->v[i].st.code;
+  }
   struct sched_status *st = calloc(n, sizeof *st);
   if (!st) return NULL;
   for (size_t i = 0; i < f->n; i++) {
@@ -314,7 +327,7 @@ static char *unschedulable_message(const json_t *pod, const struct sched_snapsho
     st[f->v[i].ix] = f->v[i].st;
     memset(&f->v[i].st, 0, sizeof f->v[i].st);
   }
-  char *msg = fit_error(pod, snap, st, n, prefilter_msg);
+  char *msg = fit_error(pod, snap, st, n, prefilter_msg, &result->fit_len);
   for (size_t j = 0; j < n; j++) sched_status_reset(&st[j]);
   free(st);
   return msg;
@@ -370,7 +383,7 @@ int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *sna
         for (int r = 0; r < st.nreasons; r++) sched_status_fail(&copy, code, "%s", st.reasons[r]);
         failures_push(&fails, j, &copy);
       }
-      result->message = unschedulable_message(pod, snap, &fails, msg);
+      result->message = unschedulable_message(pod, snap, &fails, msg, result);
       free(msg);
       rc = code == SCHED_ERROR ? -EIO : -ENOSPC;
       goto out;
@@ -408,7 +421,7 @@ int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *sna
   }
   result->feasible_nodes = nf;
   if (nf == 0) {
-    result->message = unschedulable_message(pod, snap, &fails, NULL);
+    result->message = unschedulable_message(pod, snap, &fails, NULL, result);
     rc = -ENOSPC;
     goto out;
   }
@@ -429,4 +442,29 @@ out:
   free(feasible);
   free(total);
   return rc;
+}
+
+enum sched_code sched_filter_node(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
+                                  const struct sched_node_info *ni, struct sched_status *st)
+{
+  struct sched_cycle *c = calloc(1, sizeof *c);
+  if (!c) return sched_status_fail_static(st, SCHED_ERROR, "out of memory");
+  c->snap = snap;
+  c->pod = pod;
+  enum sched_code code = SCHED_SUCCESS;
+  for (int i = 0; i < p->nplugins && code == SCHED_SUCCESS; i++) {
+    struct sched_plugin_inst *pi = &p->plugins[i];
+    if (!pi->pre_filter || !pi->p->pre_filter) continue;
+    c->cur = i;
+    enum sched_code pc = pi->p->pre_filter(pi->self, c, st);
+    if (pc == SCHED_SKIP) c->skip_filter[i] = true;
+    else if (pc != SCHED_SUCCESS) code = pc;
+    else sched_status_reset(st);
+  }
+  if (code == SCHED_SUCCESS && c->only_node && strcmp(c->only_node, ni->name) != 0)
+    code = sched_status_fail_static(st, SCHED_UNRESOLVABLE, "node(s) didn't satisfy plugin(s) [NodeAffinity]");
+  if (code == SCHED_SUCCESS) code = run_filters(p, c, ni, st);
+  cycle_clear(c);
+  free(c);
+  return code;
 }

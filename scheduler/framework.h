@@ -111,7 +111,12 @@ struct sched_pod_entry {
   bool assumed;
   bool has_affinity;          /* any pod (anti-)affinity */
   bool has_required_anti;     /* required anti-affinity */
-  struct sched_resource req, non_zero;
+  /* The pod's requests, kept compact: a node holds up to 110 entries and
+   * a full sched_resource is close to 1 KB.  The extended resources are
+   * kept (full, owned) only for pods that ask for any. */
+  int64_t req_milli_cpu, req_memory, req_ephemeral;
+  int64_t non_zero_milli_cpu, non_zero_memory;
+  struct sched_resource *req_scalar;
 };
 
 struct sched_node_info {
@@ -238,6 +243,12 @@ struct sched_result {
   size_t evaluated_nodes; /* nodes that went through Filter */
   size_t feasible_nodes;
   char *message; /* owned; the FailedScheduling message when unschedulable */
+  /* owned; when unschedulable, each node's Filter code by snapshot index
+   * (what preemption needs: an unresolvable node cannot be helped). */
+  unsigned char *node_codes;
+  /* Length of message without the PostFilter (preemption) part, which the
+   * scheduler replaces once preemption really ran. */
+  size_t fit_len;
 };
 
 void sched_result_clear(struct sched_result *r);
@@ -249,6 +260,12 @@ size_t sched_num_feasible_nodes_to_find(int percentage, size_t num_all_nodes);
  * set), or another negative code on an internal error (message set). */
 int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
                        struct sched_result *result);
+
+/* Runs PreFilter and Filter for pod against one node only (preemption's
+ * dry runs, after victims were taken off the node).  Returns the code;
+ * st (reset by the caller) gets the reasons. */
+enum sched_code sched_filter_node(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
+                                  const struct sched_node_info *ni, struct sched_status *st);
 
 /* ---- helpers shared by plugins ---------------------------------------- */
 

@@ -31,6 +31,21 @@ static void pod_entry_clear(struct sched_pod_entry *e)
 {
   json_decref(e->pod);
   free(e->key);
+  free(e->req_scalar);
+}
+
+/* The entry's requests as full structs again (req, and with scoring
+ * defaults), for adding to or subtracting from the node's totals. */
+static void entry_requests(const struct sched_pod_entry *e, struct sched_resource *req, struct sched_resource *nz)
+{
+  if (e->req_scalar) *req = *e->req_scalar;
+  else memset(req, 0, sizeof *req);
+  req->milli_cpu = e->req_milli_cpu;
+  req->memory = e->req_memory;
+  req->ephemeral_storage = e->req_ephemeral;
+  *nz = *req;
+  nz->milli_cpu = e->non_zero_milli_cpu;
+  nz->memory = e->non_zero_memory;
 }
 
 static void images_account(struct sched_snapshot *s, const struct sched_node_info *ni, int delta)
@@ -194,8 +209,10 @@ static int pod_key(const json_t *pod, char *buf, size_t len)
 
 static void entry_unaccount(struct sched_node_info *ni, struct sched_pod_entry *e)
 {
-  sched_resource_sub(&ni->requested, &e->req);
-  sched_resource_sub(&ni->non_zero_requested, &e->non_zero);
+  struct sched_resource req, nz;
+  entry_requests(e, &req, &nz);
+  sched_resource_sub(&ni->requested, &req);
+  sched_resource_sub(&ni->non_zero_requested, &nz);
   if (e->has_affinity) ni->pods_with_affinity--;
   if (e->has_required_anti) ni->pods_with_required_anti--;
 }
@@ -242,11 +259,25 @@ int sched_snapshot_add_pod(struct sched_snapshot *s, json_t *pod, const char *no
   e->pod = json_incref(pod);
   e->assumed = assumed;
   e->has_affinity = pod_affinity_flags(pod, &e->has_required_anti);
-  sched_pod_requests(pod, false, &e->req);
-  sched_pod_requests(pod, true, &e->non_zero);
+  struct sched_resource req, nz;
+  sched_pod_requests(pod, false, &req);
+  sched_pod_requests(pod, true, &nz);
+  e->req_milli_cpu = req.milli_cpu;
+  e->req_memory = req.memory;
+  e->req_ephemeral = req.ephemeral_storage;
+  e->non_zero_milli_cpu = nz.milli_cpu;
+  e->non_zero_memory = nz.memory;
+  if (req.nscalar > 0 || req.allowed_pods != 0) {
+    e->req_scalar = malloc(sizeof req);
+    if (!e->req_scalar) {
+      pod_entry_clear(e);
+      return -ENOMEM;
+    }
+    *e->req_scalar = req;
+  }
   ni->npods++;
-  sched_resource_add(&ni->requested, &e->req);
-  sched_resource_add(&ni->non_zero_requested, &e->non_zero);
+  sched_resource_add(&ni->requested, &req);
+  sched_resource_add(&ni->non_zero_requested, &nz);
   if (e->has_affinity) ni->pods_with_affinity++;
   if (e->has_required_anti) ni->pods_with_required_anti++;
   ports_add(ni, pod);

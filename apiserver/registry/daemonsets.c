@@ -38,9 +38,19 @@ static void ds_defaults(json_t *obj)
     reg_pod_template_defaults(tmpl);
 }
 
+static const char *const ds_status_ints[] = {"currentNumberScheduled", "numberMisscheduled",
+                                             "desiredNumberScheduled", "numberReady", NULL};
+
+static void ds_prepare_create(struct reg_request *rq, json_t *obj)
+{
+  ext_prepare_create(rq, obj);
+  ext_status_zero(obj, ds_status_ints);
+}
+
 static void ds_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
 {
   ext_prepare_update(rq, obj, old);
+  ext_status_zero(obj, ds_status_ints);
   if (ext_is_status(rq))
     return;
   /* templateGeneration tracks template changes (deprecated, still kept). */
@@ -151,7 +161,7 @@ const struct resource reg_daemonsets = {
     .subresources = RES_SUB_STATUS,
     .storage_prefix = "/registry/daemonsets",
     .defaults = ds_defaults,
-    .prepare_create = ext_prepare_create,
+    .prepare_create = ds_prepare_create,
     .prepare_update = ds_prepare_update,
     .validate = ds_validate,
     .columns = ds_columns,

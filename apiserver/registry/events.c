@@ -107,30 +107,51 @@ static void event_v1_validate(struct reg_request *rq, const json_t *obj, const j
     reg_cause_invalid_str(causes, "regarding.namespace", rns, "does not match event.namespace");
 }
 
+/* core/v1's selectable fields.  The events.k8s.io names are listed too:
+ * both versions share one storage prefix and the stored selector
+ * attributes are built from this list, so a regarding.* selector can only
+ * match if its value is stored. */
 static const char *const event_fields[] = {
     "involvedObject.kind",       "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
     "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-    "reportingComponent",        "source",                    "type",               NULL};
+    "reportingComponent",        "source",                    "type",
+    "regarding.kind",            "regarding.namespace",       "regarding.name",     "regarding.uid",
+    "regarding.apiVersion",      "regarding.resourceVersion", "regarding.fieldPath", "reportingController",
+    NULL};
 
+/* events.k8s.io/v1's selectable fields (upstream's field label
+ * conversions: each maps to its core/v1 counterpart). */
+static const char *const event_v1_fields[] = {
+    "regarding.kind",       "regarding.namespace",       "regarding.name",      "regarding.uid",
+    "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath", "reason",
+    "reportingController",  "type",                      NULL};
+
+/* Values come from the core/v1 shape.  For an object already in that
+ * shape (what storage holds) the value is borrowed from obj rather than
+ * copied into buf, so that all the fields fit the callers' buffers. */
 static const char *event_field_value(const json_t *obj, const char *field, char *buf, size_t len)
 {
-  json_t *tmp;
-  const json_t *e = as_core(obj, &tmp);
-  const char *v = NULL;
   bool known = false;
   for (size_t i = 0; event_fields[i]; i++)
     if (!strcmp(field, event_fields[i]))
       known = true;
-  if (!known) {
-    json_decref(tmp);
+  if (!known)
     return NULL;
-  }
+  json_t *tmp;
+  const json_t *e = as_core(obj, &tmp);
+  const char *v = NULL;
   if (!strcmp(field, "source"))
     v = kj_get_str(e, "source.component");
+  else if (!strcmp(field, "reportingController"))
+    v = kj_get_str(e, "reportingComponent");
   else if (!strncmp(field, "involvedObject.", 15))
     v = json_string_value(json_object_get(json_object_get(e, "involvedObject"), field + 15));
+  else if (!strncmp(field, "regarding.", 10))
+    v = json_string_value(json_object_get(json_object_get(e, "involvedObject"), field + 10));
   else
     v = kj_get_str(e, field);
+  if (!tmp)
+    return v ? v : "";
   snprintf(buf, len, "%s", v ? v : "");
   json_decref(tmp);
   return buf;
@@ -245,7 +266,7 @@ const struct resource reg_events_v1 = {
     .namespaced = true,
     .short_names = {"ev", NULL},
     .storage_prefix = "/registry/events",
-    .field_selectors = event_fields,
+    .field_selectors = event_v1_fields,
     .validate = event_v1_validate,
     .field_value = event_field_value,
     .columns = event_columns,

@@ -38,6 +38,18 @@ void ext_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
   reg_generation_update(obj, old);
 }
 
+void ext_status_zero(json_t *obj, const char *const *fields)
+{
+  json_t *st = json_object_get(obj, "status");
+  if (!json_is_object(st)) {
+    st = json_object();
+    json_object_set_new(obj, "status", st);
+  }
+  for (size_t i = 0; fields[i]; i++)
+    if (!json_object_get(st, fields[i]))
+      json_object_set_new(st, fields[i], json_integer(0));
+}
+
 void ext_prepare_create_gen(struct reg_request *rq, json_t *obj)
 {
   reg_generation_create(obj);

@@ -22,6 +22,13 @@ void ext_prepare_create(struct reg_request *rq, json_t *obj);
  * generation kept on status writes, bumped on spec changes. */
 void ext_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old);
 
+/* Status integers Go always encodes (no omitempty): each field of the
+ * NULL-terminated list set to 0 in obj.status when absent, status created
+ * when missing.  Clients that model them as required (the official Python
+ * client refuses a ReplicaSetStatus without replicas) read objects before
+ * any controller wrote a status. */
+void ext_status_zero(json_t *obj, const char *const *fields);
+
 /* Kinds without status: generation 1 on create, bumped on spec change. */
 void ext_prepare_create_gen(struct reg_request *rq, json_t *obj);
 void ext_prepare_update_gen(struct reg_request *rq, json_t *obj, const json_t *old);

@@ -281,6 +281,20 @@ static const struct reg_column hpa_columns[] = {
     {NULL},
 };
 
+static const char *const hpa_status_ints[] = {"desiredReplicas", NULL};
+
+static void hpa_prepare_create(struct reg_request *rq, json_t *obj)
+{
+  ext_prepare_create(rq, obj);
+  ext_status_zero(obj, hpa_status_ints);
+}
+
+static void hpa_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  ext_prepare_update(rq, obj, old);
+  ext_status_zero(obj, hpa_status_ints);
+}
+
 const struct resource reg_horizontalpodautoscalers = {
     .group = "autoscaling",
     .version = "v2",
@@ -293,8 +307,8 @@ const struct resource reg_horizontalpodautoscalers = {
     .subresources = RES_SUB_STATUS,
     .storage_prefix = "/registry/horizontalpodautoscalers",
     .defaults = hpa_defaults,
-    .prepare_create = ext_prepare_create,
-    .prepare_update = ext_prepare_update,
+    .prepare_create = hpa_prepare_create,
+    .prepare_update = hpa_prepare_update,
     .validate = hpa_validate,
     .columns = hpa_columns,
     .cells = hpa_cells,

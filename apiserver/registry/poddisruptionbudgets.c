@@ -65,6 +65,20 @@ static const struct reg_column pdb_columns[] = {
     {NULL},
 };
 
+static const char *const pdb_status_ints[] = {"disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods", NULL};
+
+static void pdb_prepare_create(struct reg_request *rq, json_t *obj)
+{
+  ext_prepare_create(rq, obj);
+  ext_status_zero(obj, pdb_status_ints);
+}
+
+static void pdb_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  ext_prepare_update(rq, obj, old);
+  ext_status_zero(obj, pdb_status_ints);
+}
+
 const struct resource reg_poddisruptionbudgets = {
     .group = "policy",
     .version = "v1",
@@ -76,8 +90,8 @@ const struct resource reg_poddisruptionbudgets = {
     .categories = {NULL},
     .subresources = RES_SUB_STATUS,
     .storage_prefix = "/registry/poddisruptionbudgets",
-    .prepare_create = ext_prepare_create,
-    .prepare_update = ext_prepare_update,
+    .prepare_create = pdb_prepare_create,
+    .prepare_update = pdb_prepare_update,
     .validate = pdb_validate,
     .columns = pdb_columns,
     .cells = pdb_cells,

@@ -92,6 +92,23 @@ static void pod_validate_update(const json_t *obj, const json_t *old, json_t *ca
   }
   json_object_del(a, "activeDeadlineSeconds");
   json_object_del(b, "activeDeadlineSeconds");
+  /* Scheduling gates may only be removed. */
+  json_t *ga = json_object_get(a, "schedulingGates"), *gb = json_object_get(b, "schedulingGates");
+  bool gates_ok = true;
+  size_t gi;
+  json_t *g;
+  json_array_foreach(ga, gi, g) {
+    bool found = false;
+    size_t gj;
+    json_t *h;
+    json_array_foreach(gb, gj, h) if (json_equal(g, h)) found = true;
+    if (!found)
+      gates_ok = false;
+  }
+  if (gates_ok) {
+    json_object_del(a, "schedulingGates");
+    json_object_del(b, "schedulingGates");
+  }
   /* Tolerations may only be added. */
   json_t *ta = json_object_get(a, "tolerations"), *tb = json_object_get(b, "tolerations");
   bool tol_ok = true;
@@ -129,8 +146,9 @@ static void pod_validate(struct reg_request *rq, const json_t *obj, const json_t
   reg_validate_object_meta(obj, true, true, causes);
   if (old)
     reg_validate_object_meta_update(obj, old, causes);
-  if (old && rq && rq->subresource && !strcmp(rq->subresource, "status"))
-    return;
+  if (old && rq && rq->subresource &&
+      (!strcmp(rq->subresource, "status") || !strcmp(rq->subresource, "binding")))
+    return; /* binding only sets spec.nodeName, which the binding handler checks */
   reg_validate_pod_spec(kj_get(obj, "spec"), "spec", causes);
   if (old)
     pod_validate_update(obj, old, causes);

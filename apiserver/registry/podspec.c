@@ -120,6 +120,13 @@ void reg_pod_spec_defaults(json_t *spec)
   kj_default(spec, "terminationGracePeriodSeconds", json_integer(30));
   kj_default(spec, "securityContext", json_object());
   kj_default(spec, "schedulerName", json_string("default-scheduler"));
+  /* v1's deprecated serviceAccount mirrors serviceAccountName both ways,
+   * as upstream's conversion does. */
+  const char *san = kj_get_str(spec, "serviceAccountName"), *dsa = kj_get_str(spec, "serviceAccount");
+  if (san && *san && (!dsa || strcmp(dsa, san)))
+    json_object_set_new(spec, "serviceAccount", json_string(san));
+  else if (dsa && *dsa && (!san || !*san))
+    json_object_set_new(spec, "serviceAccountName", json_string(dsa));
   bool hostnet = kj_get_bool(spec, "hostNetwork", false);
   size_t i;
   json_t *c;

@@ -96,7 +96,8 @@ struct resource {
   /* After a successful delete (release allocated IPs, node ports...). */
   void (*after_delete)(struct reg_request *rq, const json_t *obj);
   /* Value of a selectable field (besides metadata.name/namespace) written
-   * to buf; returns buf or NULL when the field is not supported. */
+   * to buf; returns buf, a string borrowed from obj (valid while obj is),
+   * or NULL when the field is not supported. */
   const char *(*field_value)(const json_t *obj, const char *field, char *buf, size_t len);
 
   /* Table output: column definitions (terminated by {NULL}) and one row's

@@ -33,6 +33,11 @@ static void rs_prepare_create(struct reg_request *rq, json_t *obj)
 static void rs_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
 {
   reg_split_status(rq, obj, old);
+  /* Go encodes status.replicas even when 0; keep it on every write. */
+  if (!json_is_object(json_object_get(obj, "status")))
+    json_object_set_new(obj, "status", json_object());
+  if (!json_object_get(json_object_get(obj, "status"), "replicas"))
+    json_object_set_new(json_object_get(obj, "status"), "replicas", json_integer(0));
   if (rq && rq->subresource && !strcmp(rq->subresource, "status")) {
     json_t *g = kj_get(old, "metadata.generation");
     if (g)

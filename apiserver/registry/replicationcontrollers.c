@@ -110,6 +110,20 @@ static const struct reg_column rc_columns[] = {
     {NULL},
 };
 
+static const char *const rc_status_ints[] = {"replicas", NULL};
+
+static void rc_prepare_create(struct reg_request *rq, json_t *obj)
+{
+  ext_prepare_create(rq, obj);
+  ext_status_zero(obj, rc_status_ints);
+}
+
+static void rc_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  ext_prepare_update(rq, obj, old);
+  ext_status_zero(obj, rc_status_ints);
+}
+
 const struct resource reg_replicationcontrollers = {
     .group = "",
     .version = "v1",
@@ -122,8 +136,8 @@ const struct resource reg_replicationcontrollers = {
     .subresources = RES_SUB_STATUS | RES_SUB_SCALE,
     .storage_prefix = "/registry/controllers",
     .defaults = rc_defaults,
-    .prepare_create = ext_prepare_create,
-    .prepare_update = ext_prepare_update,
+    .prepare_create = rc_prepare_create,
+    .prepare_update = rc_prepare_update,
     .validate = rc_validate,
     .columns = rc_columns,
     .cells = rc_cells,

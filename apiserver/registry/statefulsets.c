@@ -50,6 +50,10 @@ static void sts_defaults(json_t *obj)
   json_array_foreach(json_object_get(spec, "volumeClaimTemplates"), i, vct) {
     if (!json_is_object(vct))
       continue;
+    /* Each claim template is a whole v1 PersistentVolumeClaim; upstream
+     * writes its type meta back out. */
+    kj_default(vct, "apiVersion", json_string("v1"));
+    kj_default(vct, "kind", json_string("PersistentVolumeClaim"));
     json_t *vs = kj_obj(vct, "spec");
     if (vs)
       kj_default(vs, "volumeMode", json_string("Filesystem"));
@@ -57,6 +61,35 @@ static void sts_defaults(json_t *obj)
     if (st)
       kj_default(st, "phase", json_string("Pending"));
   }
+}
+
+/* The template's containers may mount the claims of volumeClaimTemplates
+ * by name: validate it as the pods will be, with one volume per claim
+ * template added the way the controller adds them. */
+static void sts_validate_template(const json_t *spec, json_t *causes)
+{
+  json_t *claims = json_object_get(spec, "volumeClaimTemplates");
+  json_t *pod_spec = kj_get(spec, "template.spec");
+  if (json_array_size(claims) == 0 || !json_is_object(pod_spec)) {
+    ext_validate_template_workload(spec, "StatefulSet", causes);
+    return;
+  }
+  json_t *copy = json_deep_copy(spec);
+  json_t *vols = kj_arr(copy, "template.spec.volumes");
+  size_t i;
+  json_t *vct;
+  json_array_foreach(claims, i, vct) {
+    const char *n = kj_get_str(vct, "metadata.name");
+    bool present = false;
+    size_t j;
+    json_t *v;
+    json_array_foreach(vols, j, v) present = present || (n && !strcmp(reg_str_or(kj_get_str(v, "name"), ""), n));
+    if (!n || !*n || present || !vols)
+      continue;
+    json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", n, "persistentVolumeClaim", "claimName", n));
+  }
+  ext_validate_template_workload(copy, "StatefulSet", causes);
+  json_decref(copy);
 }
 
 static void sts_validate_spec(const json_t *spec, json_t *causes)
@@ -101,7 +134,7 @@ static void sts_validate_spec(const json_t *spec, json_t *causes)
   if (svc && *svc && !names_is_dns1123_label(svc, msg, sizeof(msg)))
     reg_cause_invalid_str(causes, "spec.serviceName", svc, msg);
 
-  ext_validate_template_workload(spec, "StatefulSet", causes);
+  sts_validate_template(spec, causes);
 
   size_t i;
   json_t *vct;
@@ -178,6 +211,20 @@ static const struct reg_column sts_columns[] = {
     {NULL},
 };
 
+static const char *const sts_status_ints[] = {"replicas", "availableReplicas", NULL};
+
+static void sts_prepare_create(struct reg_request *rq, json_t *obj)
+{
+  ext_prepare_create(rq, obj);
+  ext_status_zero(obj, sts_status_ints);
+}
+
+static void sts_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  ext_prepare_update(rq, obj, old);
+  ext_status_zero(obj, sts_status_ints);
+}
+
 const struct resource reg_statefulsets = {
     .group = "apps",
     .version = "v1",
@@ -190,8 +237,8 @@ const struct resource reg_statefulsets = {
     .subresources = RES_SUB_STATUS | RES_SUB_SCALE,
     .storage_prefix = "/registry/statefulsets",
     .defaults = sts_defaults,
-    .prepare_create = ext_prepare_create,
-    .prepare_update = ext_prepare_update,
+    .prepare_create = sts_prepare_create,
+    .prepare_update = sts_prepare_update,
     .validate = sts_validate,
     .columns = sts_columns,
     .cells = sts_cells,

@@ -301,6 +301,39 @@ static bool known_value(const char *v, const char *const *allowed)
   return false;
 }
 
+/* "N" or "N.M..." (inline-embedded structs), each 1..2^29-1. */
+static int parse_proto_path(struct sfield *f, const char *v)
+{
+  f->nproto = 0;
+  for (;;) {
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (!isdigit((unsigned char)*v) || end == v || errno || n == 0 || n >= (1UL << 29) ||
+        f->nproto == SCHEMA_PROTO_DEPTH)
+      return -EINVAL;
+    f->proto[f->nproto++] = (unsigned)n;
+    if (*end == '\0')
+      return 0;
+    if (*end != '.')
+      return -EINVAL;
+    v = end + 1;
+  }
+}
+
+/* Two fields of one type clash when one number path equals or prefixes the
+ * other: the decoder could not tell which JSON field a wire field means. */
+static bool proto_paths_clash(const struct sfield *a, const struct sfield *b)
+{
+  if (!a->nproto || !b->nproto)
+    return false;
+  unsigned n = a->nproto < b->nproto ? a->nproto : b->nproto;
+  for (unsigned i = 0; i < n; i++)
+    if (a->proto[i] != b->proto[i])
+      return false;
+  return true;
+}
+
 static int parse_field(struct parser *p, char **tok, int n)
 {
   static const char *const strategies[] = {"merge", "replace", "retainKeys", "merge,retainKeys", NULL};
@@ -331,6 +364,13 @@ static int parse_field(struct parser *p, char **tok, int n)
       f->desc = xstrdup(a + 1);
     } else if (strcmp(a, "required") == 0) {
       f->required = true;
+    } else if (strcmp(a, "ptr") == 0) {
+      f->ptr = true;
+    } else if (strcmp(a, "noomit") == 0) {
+      f->noomit = true;
+    } else if (strncmp(a, "proto=", 6) == 0) {
+      if (parse_proto_path(f, a + 6) < 0)
+        return perr(p, "bad protobuf field number \"%s\"", a + 6);
     } else if (!v || !v[1]) {
       return perr(p, "unknown attribute \"%s\"", a);
     } else if (strncmp(a, "merge=", 6) == 0) {
@@ -355,6 +395,10 @@ static int parse_field(struct parser *p, char **tok, int n)
   }
   if ((f->merge_key || f->list_keys) && ft->kind != ST_ARRAY)
     return perr(p, "field \"%s\": merge= and keys= apply to lists only", f->name);
+  for (size_t i = 0; f->nproto && i + 1 < t->nfields; i++)
+    if (proto_paths_clash(&t->fields[i], f))
+      return perr(p, "field \"%s\": protobuf number clashes with field \"%s\"", f->name,
+                  t->fields[i].name);
   return 0;
 }
 

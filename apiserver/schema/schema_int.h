@@ -30,6 +30,8 @@ enum st_kind {
   ST_STRUCT,
 };
 
+#define SCHEMA_PROTO_DEPTH 4
+
 struct sfield {
   char *name;
   struct stype *type;
@@ -40,6 +42,14 @@ struct sfield {
   char *map_type;    /* "atomic", "granular" or NULL */
   char *desc;
   bool required;
+  /* Protobuf field number path: one number for an ordinary field; two or
+   * more for a field that Go embeds inline from a struct that has its own
+   * protobuf field (Volume's VolumeSource is field 2 of Volume, so
+   * `hostPath` is 2.1).  nproto == 0 when the field has no number. */
+  unsigned proto[SCHEMA_PROTO_DEPTH];
+  unsigned nproto;
+  bool ptr;          /* a pointer in Go: an explicit zero value is kept */
+  bool noomit;       /* Go's JSON tag lacks omitempty: a zero value is kept */
 };
 
 struct stype {

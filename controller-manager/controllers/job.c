@@ -414,8 +414,13 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
   kj_set_int(j, "status.active", active_n);
   kj_set_int(j, "status.ready", ready);
   kj_set_int(j, "status.terminating", terminating);
-  if (!kj_get(j, "status.succeeded")) kj_set_int(j, "status.succeeded", 0);
-  if (!kj_get(j, "status.failed")) kj_set_int(j, "status.failed", 0);
+  /* Upstream's active/succeeded/failed are plain omitempty integers: a
+   * zero count is absent on the wire (only ready and terminating, which
+   * are pointers, show 0). */
+  json_t *st = kj_get(j, "status");
+  const char *omit_zero[] = {"active", "succeeded", "failed"};
+  for (size_t k = 0; k < 3; k++)
+    if (kj_get_int(st, omit_zero[k], -1) == 0) json_object_del(st, omit_zero[k]);
   if (!kj_equal(kj_get(j, "status"), kj_get(job0, "status"))) {
     /* Zero-valued defaults alone are not worth a write. */
     char path[512];

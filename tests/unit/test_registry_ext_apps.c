@@ -123,7 +123,8 @@ static void test_defaults(void **state)
        "{'spec':{'selector':{'matchLabels':{'a':'b'}},'template':{'metadata':{'labels':{'a':'b'}}," POD_IN "},"
        "'volumeClaimTemplates':[{'metadata':{'name':'data'},'spec':{'accessModes':['ReadWriteOnce']}}]}}",
        "{'spec':{'selector':{'matchLabels':{'a':'b'}},'template':{'metadata':{'labels':{'a':'b'}}," POD_OUT "},"
-       "'volumeClaimTemplates':[{'metadata':{'name':'data'},'spec':{'accessModes':['ReadWriteOnce'],'volumeMode':"
+       "'volumeClaimTemplates':[{'apiVersion':'v1','kind':'PersistentVolumeClaim','metadata':{'name':'data'},"
+       "'spec':{'accessModes':['ReadWriteOnce'],'volumeMode':"
        "'Filesystem'},'status':{'phase':'Pending'}}],'podManagementPolicy':'OrderedReady','updateStrategy':{'type':"
        "'RollingUpdate','rollingUpdate':{'partition':0}},'persistentVolumeClaimRetentionPolicy':{'whenDeleted':"
        "'Retain','whenScaled':'Retain'},'replicas':1,'revisionHistoryLimit':10}}"},

@@ -1,0 +1,72 @@
+/*
+ * admission.h - the built-in admission plugins of kube-apiserver.
+ *
+ * On create and update, after the kind's own admit hook and before
+ * validation, the request path runs one chain: the mutating plugins first
+ * (they may change the object), then the validating ones, in upstream's
+ * default order:
+ *   mutating:   LimitRanger (defaults), ServiceAccount,
+ *               DefaultTolerationSeconds, Priority
+ *   validating: LimitRanger (min/max/ratio), ResourceQuota
+ * NamespaceLifecycle runs apart and first (admission_namespace_lifecycle),
+ * before the kind's admit hook allocates anything (IPs, node ports), and
+ * on delete (admission_delete) to keep the system namespaces.
+ * Each plugin lives in its own file and reads what it needs (limit
+ * ranges, quotas, priority classes, namespaces) from storage's committed
+ * state, synchronously.  Plugins act only on the main resource: status and
+ * other subresource writes pass through.
+ */
+#ifndef APISERVER_ADMISSION_H
+#define APISERVER_ADMISSION_H
+
+#include <stdbool.h>
+#include <jansson.h>
+
+struct reg_request;
+struct resource;
+struct apiserver;
+
+/* Every plugin has this shape: NULL to admit, or a Status (new reference)
+ * that fails the request.  old is NULL on create. */
+typedef json_t *(*admission_fn)(struct reg_request *rq, const struct resource *res, json_t *obj,
+                                const json_t *old);
+
+/* The chain (mutating then validating plugins); NULL or a Status. */
+json_t *admission_run(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
+/* NamespaceLifecycle on create/update: 404 for a missing namespace, 403 for
+ * one being terminated.  NULL or a Status. */
+json_t *admission_namespace_lifecycle(struct reg_request *rq, const struct resource *res, json_t *obj,
+                                      const json_t *old);
+/* Delete-time admission (NamespaceLifecycle's immortal namespaces). */
+json_t *admission_delete(struct reg_request *rq, const struct resource *res, const char *name);
+
+/* The plugins (one file each). */
+json_t *admission_limit_ranger_mutate(struct reg_request *rq, const struct resource *res, json_t *obj,
+                                      const json_t *old);
+json_t *admission_limit_ranger_validate(struct reg_request *rq, const struct resource *res, json_t *obj,
+                                        const json_t *old);
+json_t *admission_service_account(struct reg_request *rq, const struct resource *res, json_t *obj,
+                                  const json_t *old);
+json_t *admission_default_toleration_seconds(struct reg_request *rq, const struct resource *res, json_t *obj,
+                                             const json_t *old);
+json_t *admission_priority(struct reg_request *rq, const struct resource *res, json_t *obj,
+                           const json_t *old);
+json_t *admission_resource_quota(struct reg_request *rq, const struct resource *res, json_t *obj,
+                                 const json_t *old);
+
+/* ---- helpers shared by the plugins (admission.c) ---- */
+
+/* 403 Forbidden `RESOURCE "NAME" is forbidden: MESSAGE` with details, as
+ * upstream's errors.NewForbidden.  New reference. */
+json_t *adm_forbidden(const struct resource *res, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Parsed stored object at key, or NULL.  New reference. */
+json_t *adm_get(struct apiserver *srv, const char *key);
+/* Parsed stored objects under "/registry/PLURAL/NS/" (NS NULL: cluster
+ * scoped "/registry/PLURAL/"), in key order.  New reference (array). */
+json_t *adm_list(struct apiserver *srv, const char *plural, const char *ns);
+/* True for a write the chain looks at: the main resource, not a dry
+ * subresource write. */
+bool adm_main_resource(const struct reg_request *rq);
+
+#endif

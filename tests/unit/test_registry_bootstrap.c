@@ -1,0 +1,197 @@
+/* Tests for registry start-up (apiserver/registry/registry.c,
+ * bootstrap.c) against a real SQLite storage in a temporary directory:
+ * the system namespaces and the `kubernetes` Service, Endpoints and
+ * EndpointSlice are created and repaired, and the Service allocators are
+ * rebuilt from what is stored. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include <kube/json.h>
+
+#include "apiserver.h"
+#include "registry/reg_internal.h"
+#include "registry/registry.h"
+#include "storage/storage.h"
+
+struct env {
+  char dir[64];
+  struct apiserver srv;
+  int done_calls;
+};
+
+static void open_storage(struct env *e)
+{
+  struct storage_opts o = {e->dir, 0, 0};
+  char err[256];
+  e->srv.storage = storage_open_sqlite(e->srv.base, &o, err, sizeof(err));
+  if (!e->srv.storage)
+    fail_msg("open: %s", err);
+}
+
+static int setup(void **state)
+{
+  struct env *e = calloc(1, sizeof(*e));
+  strcpy(e->dir, "/tmp/test_registry_boot.XXXXXX");
+  assert_non_null(mkdtemp(e->dir));
+  e->srv.base = event_base_new();
+  e->srv.cfg.service_cluster_ip_range = "10.96.0.0/12";
+  e->srv.cfg.service_node_port_range = "30000-32767";
+  e->srv.cfg.advertise_address = "192.0.2.10";
+  e->srv.cfg.insecure_port = 8080;
+  e->srv.cfg.secure_port = 6443;
+  open_storage(e);
+  *state = e;
+  return 0;
+}
+
+static int teardown(void **state)
+{
+  struct env *e = *state;
+  registry_shutdown(&e->srv);
+  storage_close(e->srv.storage);
+  event_base_free(e->srv.base);
+  char cmd[128];
+  snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
+  if (system(cmd) != 0)
+    return -1;
+  free(e);
+  return 0;
+}
+
+static void on_done(void *arg)
+{
+  struct env *e = arg;
+  e->done_calls++;
+}
+
+/* Turns the loop until every queued write is committed and delivered
+ * (commits may finish on the storage's own schedule), at most 5 s. */
+static void run(struct env *e)
+{
+  for (int i = 0; i < 5000; i++) {
+    event_base_loop(e->srv.base, EVLOOP_NONBLOCK);
+    if (storage_idle(e->srv.storage) && i > 4) {
+      for (int k = 0; k < 4; k++)
+        event_base_loop(e->srv.base, EVLOOP_NONBLOCK);
+      if (storage_idle(e->srv.storage))
+        return;
+    }
+    usleep(1000);
+  }
+}
+
+static json_t *get(struct env *e, const char *key)
+{
+  struct kv *kv = storage_get(e->srv.storage, key);
+  return kv ? kj_loadb(kv->bytes, kv->len, false, NULL, 0) : NULL;
+}
+
+static void test_creates_system_objects(void **state)
+{
+  struct env *e = *state;
+  assert_int_equal(registry_init(&e->srv, on_done, e), 0);
+  assert_int_equal(e->done_calls, 0); /* only once durable */
+  run(e);
+  assert_int_equal(e->done_calls, 1);
+
+  const char *nss[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
+  for (size_t i = 0; i < 4; i++) {
+    char key[128];
+    snprintf(key, sizeof(key), "/registry/namespaces/%s", nss[i]);
+    json_t *ns = get(e, key);
+    assert_non_null(ns);
+    assert_string_equal(kj_get_str(ns, "status.phase"), "Active");
+    assert_string_equal(kj_get_str(ns, "metadata.labels[\"kubernetes.io/metadata.name\"]"), nss[i]);
+    assert_non_null(kj_get_str(ns, "metadata.uid"));
+    assert_non_null(kj_get_str(ns, "metadata.creationTimestamp"));
+    json_decref(ns);
+  }
+  json_t *svc = get(e, "/registry/services/specs/default/kubernetes");
+  assert_non_null(svc);
+  assert_string_equal(kj_get_str(svc, "spec.clusterIP"), "10.96.0.1");
+  assert_int_equal(kj_get_int(svc, "spec.ports[0].port", 0), 443);
+  assert_int_equal(kj_get_int(svc, "spec.ports[0].targetPort", 0), 6443);
+  assert_string_equal(kj_get_str(svc, "spec.ports[0].name"), "https");
+  assert_string_equal(kj_get_str(svc, "metadata.labels.component"), "apiserver");
+  assert_string_equal(kj_get_str(svc, "metadata.labels.provider"), "kubernetes");
+  json_decref(svc);
+  json_t *ep = get(e, "/registry/services/endpoints/default/kubernetes");
+  assert_non_null(ep);
+  assert_string_equal(kj_get_str(ep, "subsets[0].addresses[0].ip"), "192.0.2.10");
+  assert_int_equal(kj_get_int(ep, "subsets[0].ports[0].port", 0), 6443);
+  json_decref(ep);
+  json_t *eps = get(e, "/registry/endpointslices/default/kubernetes");
+  assert_non_null(eps);
+  assert_string_equal(kj_get_str(eps, "addressType"), "IPv4");
+  assert_string_equal(kj_get_str(eps, "metadata.labels[\"kubernetes.io/service-name\"]"), "kubernetes");
+  assert_string_equal(kj_get_str(eps, "endpoints[0].addresses[0]"), "192.0.2.10");
+  json_decref(eps);
+
+  /* the allocator knows the first address is taken */
+  uint32_t ip;
+  reg_parse_ipv4("10.96.0.1", &ip);
+  assert_true(svc_ip_in_use(svc_alloc_get(&e->srv), ip));
+
+  /* drifted Endpoints and a deleted namespace are repaired by a round */
+  struct kv *kv = storage_get(e->srv.storage, "/registry/services/endpoints/default/kubernetes");
+  json_t *bad = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
+  kj_set_str(bad, "subsets[0].addresses[0].ip", "203.0.113.1");
+  assert_int_equal(storage_update(e->srv.storage, kv->key, bad, NULL, kv->mod_rev, NULL, NULL), 0);
+  json_decref(bad);
+  assert_int_equal(storage_delete(e->srv.storage, "/registry/namespaces/kube-public", 0, NULL, NULL), 0);
+  run(e);
+  reg_bootstrap_kick(&e->srv);
+  run(e);
+  ep = get(e, "/registry/services/endpoints/default/kubernetes");
+  assert_string_equal(kj_get_str(ep, "subsets[0].addresses[0].ip"), "192.0.2.10");
+  json_decref(ep);
+  json_t *ns = get(e, "/registry/namespaces/kube-public");
+  assert_non_null(ns);
+  json_decref(ns);
+  assert_int_equal(e->done_calls, 1); /* done() only for the first round */
+}
+
+static void test_rebuilds_allocators(void **state)
+{
+  struct env *e = *state;
+  const char *body = "{\"metadata\":{\"name\":\"old\",\"namespace\":\"default\"},\"spec\":{\"type\":\"NodePort\","
+                         "\"clusterIP\":\"10.96.5.5\",\"clusterIPs\":[\"10.96.5.5\"],\"ports\":[{\"port\":80,"
+                         "\"nodePort\":31000}]}}";
+  json_t *svc = kj_loadb(body, strlen(body), false, NULL, 0);
+  assert_non_null(svc);
+  assert_int_equal(storage_create(e->srv.storage, "/registry/services/specs/default/old", svc, NULL, NULL, NULL), 0);
+  json_decref(svc);
+  run(e);
+  assert_int_equal(registry_init(&e->srv, on_done, e), 0);
+  run(e);
+  assert_int_equal(e->done_calls, 1);
+  struct svc_alloc *a = svc_alloc_get(&e->srv);
+  uint32_t ip;
+  reg_parse_ipv4("10.96.5.5", &ip);
+  assert_true(svc_ip_in_use(a, ip));
+  assert_true(svc_port_in_use(a, 31000));
+  assert_false(svc_port_in_use(a, 31001));
+
+  /* a deletion, by whatever path, gives the values back once durable */
+  assert_int_equal(storage_delete(e->srv.storage, "/registry/services/specs/default/old", 0, NULL, NULL), 0);
+  assert_true(svc_port_in_use(a, 31000)); /* not before the commit */
+  run(e);
+  assert_false(svc_ip_in_use(a, ip));
+  assert_false(svc_port_in_use(a, 31000));
+}
+
+int main(void)
+{
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_creates_system_objects, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rebuilds_allocators, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
