@@ -30,6 +30,7 @@
 #include <kube/timeutil.h>
 #include <kube/yaml.h>
 
+#include "protobuf.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
 
@@ -245,9 +246,11 @@ json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups)
     return NULL;
   }
   if (ctype && strncmp(ctype, "application/vnd.kubernetes.protobuf", 35) == 0) {
-    obj = api_protobuf_decode(body, len, err, sizeof(err));
+    int code = 415;
+    obj = protobuf_decode(ar->srv->schema, body, len, &code, err, sizeof(err));
     if (!obj) {
-      *status = kstatus_unsupported_media_type("%s", err);
+      *status = code == 400 ? kstatus_bad_request("%s", err)
+                            : kstatus_unsupported_media_type("%s", err);
       return NULL;
     }
   } else if (ctype && (strstr(ctype, "yaml") != NULL)) {
