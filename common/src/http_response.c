@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -339,6 +340,11 @@ int http_stream_write(struct http_request *r, const void *data, size_t len)
   if (queued > c->srv->opts.max_output_bytes) {
     KLOG_V(5, "http: closing connection from %s: %zu bytes of output queued (limit %zu)", c->peer,
            queued, c->srv->opts.max_output_bytes);
+    /* Reset rather than close: a plain close would leave the queued bytes
+     * in the kernel behind a zero window, kept alive by backed-off window
+     * probes for a minute or more. */
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    setsockopt(bufferevent_getfd(c->bev), SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     http_conn_close(c);
     rc = -1;
   }
