@@ -243,6 +243,11 @@ void api_create_object(struct api_write *w, json_t *obj);
 /* Checks ?fieldManager= and ?force= for options_kind ("CreateOptions",
  * "UpdateOptions", "PatchOptions"); NULL or a Status (new reference). */
 json_t *api_write_options(struct api_write *w, const char *options_kind);
+/* PATCH with Content-Type application/apply-patch+yaml. */
+bool api_is_apply_patch(struct api_req *ar);
+/* Sets w up for server-side apply (options, body, force, mutate); NULL or
+ * a Status. */
+json_t *api_read_apply(struct api_write *w);
 /* Patch mutate function (merge, JSON, strategic by w->patch_type). */
 json_t *api_apply_patch(struct api_write *w, const json_t *old, json_t **status);
 /* Reads the PATCH body: sets w->body and w->patch_type; NULL or a Status. */

@@ -32,6 +32,9 @@ struct apiserver_config {
   const char *service_cluster_ip_range; /* --service-cluster-ip-range, 10.96.0.0/12 */
   const char *service_node_port_range;  /* --service-node-port-range, 30000-32767 */
   int v;                              /* --v */
+  /* --enable-garbage-collector=false: deletes add no orphan/foreground
+   * finalizers (nothing would remove them). */
+  bool gc_disabled;
 };
 
 struct apiserver {

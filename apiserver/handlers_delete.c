@@ -14,6 +14,10 @@
  *   - a namespace whose spec.finalizers is not empty turns Terminating and
  *     stays until the namespace controller has emptied it;
  *   - anything else is removed at once (200 with the last state).
+ * With --enable-garbage-collector=false no orphan/foreground finalizers
+ * are added (nothing would remove them).  The system namespaces cannot be
+ * deleted (NamespaceLifecycle, admission/).  The kind's after_delete hook
+ * runs once an object is really gone.
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -214,12 +218,13 @@ static bool has_finalizer(const json_t *obj, const char *f)
 }
 
 /* Decides the deletion of obj (modified in place for DEL_UPDATE). */
-static enum del_action plan_delete(const struct resource *res, json_t *obj, const struct delete_opts *o)
+static enum del_action plan_delete(const struct resource *res, json_t *obj, const struct delete_opts *o,
+                                   bool gc)
 {
   bool already = kj_get(obj, "metadata.deletionTimestamp") != NULL;
-  if (strcmp(o->policy, "Foreground") == 0 && !has_finalizer(obj, "foregroundDeletion"))
+  if (gc && strcmp(o->policy, "Foreground") == 0 && !has_finalizer(obj, "foregroundDeletion"))
     json_array_append_new(kj_arr(obj, "metadata.finalizers"), json_string("foregroundDeletion"));
-  if (strcmp(o->policy, "Orphan") == 0 && !has_finalizer(obj, "orphan"))
+  if (gc && strcmp(o->policy, "Orphan") == 0 && !has_finalizer(obj, "orphan"))
     json_array_append_new(kj_arr(obj, "metadata.finalizers"), json_string("orphan"));
   bool fins = json_array_size(kj_get(obj, "metadata.finalizers")) > 0;
   if (res == &reg_namespaces && json_array_size(kj_get(obj, "spec.finalizers")) > 0) {
@@ -365,7 +370,7 @@ static json_t *delete_kv(struct del_ctx *c, struct kv *kv, const struct delete_o
     json_decref(obj);
     return st;
   }
-  enum del_action a = plan_delete(c->res, obj, o);
+  enum del_action a = plan_delete(c->res, obj, o, !ar->srv->cfg.gc_disabled);
   if (o->dry_run || a == DEL_NOTHING) {
     json_array_append_new(c->items, obj);
     return NULL;

@@ -2,9 +2,9 @@
  * handlers_write.c - create, update and patch.
  *
  * create: decode -> kind/apiVersion/namespace checks -> field validation
- *   -> name (generateName), uid, creationTimestamp -> defaults ->
- *   prepare_create -> namespace admission -> admit -> validate ->
- *   storage_create; 201 once durable.
+ *   -> name (generateName), uid, creationTimestamp -> NamespaceLifecycle
+ *   -> defaults -> managedFields -> prepare_create -> admit -> admission
+ *   chain (admission/) -> validate -> storage_create; 201 once durable.
  * update/patch (and the status, scale, binding and finalize
  *   subresources): a read-modify-write loop.  The current value is read
  *   from storage, `mutate` computes the new object (the PUT body, the
@@ -15,6 +15,13 @@
  *   revision read.  When the client gave no resourceVersion a lost race is
  *   retried from the new value, as upstream's GuaranteedUpdate does.
  * Removing the last finalizer of an object being deleted deletes it.
+ *
+ * metadata.managedFields: every write but binding and finalize goes
+ * through the field manager (fieldmanager/), named by ?fieldManager= or
+ * the User-Agent.  Server-side apply (PATCH application/apply-patch+yaml)
+ * is the same read-modify-write with fieldmanager_apply as `mutate`; when
+ * the object is absent it runs the create path instead, and a create
+ * that loses the race to another creator retries as an update.
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -220,7 +227,22 @@ static json_t *check_fields(struct api_write *w, const json_t *obj, const json_t
   return st;
 }
 
-static void fm_request_init(struct api_write *w, struct fm_request *rq, char *gv, size_t gvlen)
+/* True when some managedFields entry of obj was written through the
+ * status subresource. */
+static bool has_status_manager(const json_t *obj)
+{
+  size_t i;
+  json_t *e;
+  json_array_foreach(kj_get(obj, "metadata.managedFields"), i, e) {
+    const char *sub = kj_get_str(e, "subresource");
+    if (sub && strcmp(sub, "status") == 0)
+      return true;
+  }
+  return false;
+}
+
+static void fm_request_init(struct api_write *w, struct fm_request *rq, const json_t *old, char *gv,
+                            size_t gvlen)
 {
   gv_of(w->res, gv, gvlen);
   memset(rq, 0, sizeof(*rq));
@@ -230,6 +252,15 @@ static void fm_request_init(struct api_write *w, struct fm_request *rq, char *gv
   rq->manager = w->manager;
   rq->subresource = w->sub;
   rq->no_status_subresource = !(w->res->subresources & RES_SUB_STATUS);
+  /* The field manager trims .status (or everything but .status) from
+   * every entry, not only from this writer's: that would drop the other
+   * side's managers.  Status writes only change .status here anyway
+   * (spec_only_from_old), and main-resource writes keep the stored status,
+   * so without the trim only the writer's own changes are recorded. */
+  if (w->sub && strcmp(w->sub, "status") == 0)
+    rq->no_status_subresource = true;
+  else if (!w->sub && has_status_manager(old))
+    rq->no_status_subresource = true;
 }
 
 /* metadata.managedFields for an ordinary write; a failure leaves the
@@ -238,7 +269,7 @@ static void track_managed_fields(struct api_write *w, const json_t *old, json_t 
 {
   char gv[256];
   struct fm_request rq;
-  fm_request_init(w, &rq, gv, sizeof(gv));
+  fm_request_init(w, &rq, old, gv, sizeof(gv));
   if (fieldmanager_update(&rq, old, obj) < 0)
     kj_del(obj, "metadata.managedFields");
 }
@@ -473,7 +504,7 @@ static void update_attempt(struct api_write *w)
   const struct resource *res = w->res;
   json_t *st = NULL, *obj = NULL, *old = NULL;
   struct kv *kv = storage_get(ar->srv->storage, w->key);
-  if (!kv && w->apply) {
+  if (!kv && w->apply && !w->sub) {
     obj = w->mutate(w, NULL, &st);
     if (!obj) {
       write_fail(w, st);
@@ -724,7 +755,7 @@ static json_t *mutate_apply(struct api_write *w, const json_t *old, json_t **sta
 {
   char gv[256];
   struct fm_request rq;
-  fm_request_init(w, &rq, gv, sizeof(gv));
+  fm_request_init(w, &rq, old, gv, sizeof(gv));
   json_t *obj = NULL;
   if (fieldmanager_apply(&rq, old, w->body, w->force, &obj, status) < 0) {
     if (!*status)
@@ -740,8 +771,7 @@ static json_t *mutate_apply(struct api_write *w, const json_t *old, json_t **sta
   return obj;
 }
 
-/* True when the PATCH body is an apply configuration. */
-static bool is_apply_patch(struct api_req *ar)
+bool api_is_apply_patch(struct api_req *ar)
 {
   const char *ct = ar->http ? http_req_header(ar->http, "Content-Type") : NULL;
   if (!ct)
@@ -753,8 +783,7 @@ static bool is_apply_patch(struct api_req *ar)
   return strncmp(ct, t, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-/* Sets up w for an apply (body, force, mutate); NULL or a Status. */
-static json_t *read_apply(struct api_write *w)
+json_t *api_read_apply(struct api_write *w)
 {
   struct api_req *ar = w->ar;
   w->apply = true;
@@ -783,8 +812,8 @@ void api_handle_patch(struct api_req *ar)
     return;
   }
   json_t *st;
-  if (is_apply_patch(ar)) {
-    if ((st = read_apply(w))) {
+  if (api_is_apply_patch(ar)) {
+    if ((st = api_read_apply(w))) {
       write_fail(w, st);
       return;
     }

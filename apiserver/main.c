@@ -111,6 +111,7 @@ int main(int argc, char **argv)
   char *np_range = "30000-32767";
   int insecure_port = 8080, secure_port = 0, v = 0;
   int64_t compaction_ms = 5 * 60 * 1000;
+  bool enable_gc = true;
   const struct flag flags[] = {
       {"insecure-bind-address", FLAG_STRING, &insecure_bind, "The IP address on which to serve the insecure HTTP port."},
       {"insecure-port", FLAG_INT, &insecure_port, "The port on which to serve unsecured, unauthenticated access."},
@@ -123,6 +124,7 @@ int main(int argc, char **argv)
       {"service-cluster-ip-range", FLAG_STRING, &svc_range, "A CIDR notation IP range from which to assign service cluster IPs."},
       {"service-node-port-range", FLAG_STRING, &np_range, "A port range to reserve for services with NodePort visibility."},
       {"etcd-compaction-interval", FLAG_DURATION, &compaction_ms, "The interval of compaction requests. If 0, the compaction request from apiserver is disabled."},
+      {"enable-garbage-collector", FLAG_BOOL, &enable_gc, "Enables the generic garbage collector. MUST be synced with the corresponding flag of the kube-controller-manager."},
       {"v", FLAG_INT, &v, "number for the log level verbosity"},
       {NULL},
   };
@@ -176,6 +178,7 @@ int main(int argc, char **argv)
   c->service_cluster_ip_range = svc_range;
   c->service_node_port_range = np_range;
   c->v = v;
+  c->gc_disabled = !enable_gc;
   klog_set_verbosity(v);
   signal(SIGPIPE, SIG_IGN);
 

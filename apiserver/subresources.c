@@ -9,7 +9,7 @@
  *   binding   POST Binding {target:{name:NODE}} sets spec.nodeName once
  *             (409 if already bound) and the PodScheduled condition;
  *   finalize  PUT Namespace replaces spec.finalizers only;
- *   eviction  POST Eviction deletes the pod (graceful), 201 Success.
+ *   eviction  POST Eviction: disruption budgets, then delete (eviction.c).
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -228,7 +228,7 @@ static bool read_body(struct api_write *w)
 
 static bool read_patch(struct api_write *w)
 {
-  json_t *st = api_read_patch(w);
+  json_t *st = api_is_apply_patch(w->ar) ? api_read_apply(w) : api_read_patch(w);
   if (st) {
     api_reply_status(w->ar, st);
     return false;
@@ -261,7 +261,8 @@ void api_handle_subresource(struct api_req *ar)
     w->check_fields = true;
     if (put ? !read_body(w) : !read_patch(w))
       goto done_free;
-    w->mutate = put ? mutate_body : api_apply_patch;
+    if (!w->apply)
+      w->mutate = put ? mutate_body : api_apply_patch;
     api_write_update(w);
     return;
   }
@@ -290,6 +291,9 @@ void api_handle_subresource(struct api_req *ar)
     w->respond = respond_scale;
     if (put ? !read_body(w) : !read_patch(w))
       goto done_free;
+    /* an applied Scale has no lists: it merges like a merge patch, and is
+     * tracked as an ordinary write of spec.replicas */
+    w->apply = false;
     w->mutate = put ? mutate_scale_put : mutate_scale_patch;
     api_write_update(w);
     return;

@@ -17,6 +17,8 @@
  *
  * SIGUSR1 toggles the nodes between alive and dead (no heartbeats, no pod
  * work), as does --stop-heartbeat-after; SIGINT/SIGTERM exit cleanly.
+ * --kube-api-qps/--kube-api-burst bound the writes of all nodes together
+ * (a real kubelet has its own limit each; load tests raise them).
  * Node addresses are from TEST-NET (192.0.2.0/24, 198.51.100.0/24), which
  * nothing routes to.
  */
@@ -408,7 +410,8 @@ static void hn_on_term(evutil_socket_t fd, short what, void *arg) { event_base_l
 int main(int argc, char **argv)
 {
   const char *master = "", *kubeconfig = "", *prefix = "hollow-node-", *cpu = "4", *memory = "16Gi";
-  int nodes = 1, pods = 110, v = 0;
+  int nodes = 1, pods = 110, v = 0, burst = REST_DEFAULT_BURST;
+  double qps = REST_DEFAULT_QPS;
   int64_t period_ms = 10000, stop_after_ms = 0;
   const struct flag flags[] = {
       {"master", FLAG_STRING, &master, "The address of the Kubernetes API server"},
@@ -420,6 +423,8 @@ int main(int argc, char **argv)
       {"pods", FLAG_INT, &pods, "Pod capacity of each node"},
       {"heartbeat-period", FLAG_DURATION, &period_ms, "How often node status and leases are renewed"},
       {"stop-heartbeat-after", FLAG_DURATION, &stop_after_ms, "Stop heartbeating after this long (0: never)"},
+      {"kube-api-qps", FLAG_FLOAT, &qps, "QPS to use while talking with the API server (all nodes together)"},
+      {"kube-api-burst", FLAG_INT, &burst, "Burst to use while talking with the API server"},
       {"v", FLAG_INT, &v, "Log verbosity"},
       {NULL},
   };
@@ -440,6 +445,8 @@ int main(int argc, char **argv)
     fprintf(stderr, "Error: %s\n", err);
     return 1;
   }
+  cfg.qps = qps;
+  cfg.burst = burst;
   signal(SIGPIPE, SIG_IGN);
   struct hollow h = {0};
   h.base = event_base_new();
