@@ -151,8 +151,9 @@ expect_match "unknown class refused" 'no PriorityClass with name no-such-class w
 kube create -f "$K/poddisruptionbudget.yaml" >/dev/null
 for i in 0 1; do
   kube run "zk-$i" --image=busybox:1.36 --labels=app=zookeeper >/dev/null
-  # a Pending pod is evicted regardless of budgets; make it Running
-  status_patch "/api/v1/namespaces/default/pods/zk-$i/status" '{"status":{"phase":"Running"}}'
+  # a pod that is not Running and Ready does not count as healthy and may be
+  # evicted while the budget is met (unhealthyPodEvictionPolicy IfHealthyBudget)
+  status_patch "/api/v1/namespaces/default/pods/zk-$i/status" '{"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}}'
 done
 gen=$(kube get pdb zk-pdb -o jsonpath='{.metadata.generation}')
 status_patch /apis/policy/v1/namespaces/default/poddisruptionbudgets/zk-pdb/status \
