@@ -48,7 +48,7 @@ for t in tests/integration/test_*.sh; do
   [[ -e "$t" ]] || continue
   name=$(basename "$t" .sh)
   start=$(date +%s)
-  if timeout 600 bash "$t" >"_out/$name.log" 2>&1; then
+  if timeout 300 bash "$t" >"_out/$name.log" 2>&1; then
     echo "PASS $name ($(( $(date +%s) - start ))s)"; record "$name" 0
   else
     echo "FAIL $name ($(( $(date +%s) - start ))s)"; tail -40 "_out/$name.log"; record "$name" 1
