@@ -373,6 +373,10 @@ int fieldmanager_apply(const struct fm_request *req, const json_t *live, const j
     rc = -ENOMEM;
     goto out;
   }
+  /* Changes on the other side of the status split neither conflict nor
+   * move ownership (the strategy resets them anyway). */
+  fm_filter_set(&c, changed);
+  fm_filter_set(&c, cmp.removed);
   /* A first `kubectl apply --server-side` after client-side applies may
    * take the fields its last-applied annotation still describes. */
   if (!force && live && strcmp(req->manager, KUBECTL_MANAGER) == 0)
@@ -408,8 +412,7 @@ int fieldmanager_apply(const struct fm_request *req, const json_t *live, const j
   if (new_entry || !json_equal(live_s, merged) || !m.e[own].time)
     if ((rc = fm_set_time(&m.e[own], c.now)) < 0)
       goto out;
-  for (size_t i = 0; i < m.n; i++)
-    fm_filter_set(&c, m.e[i].set);
+  fm_filter_entries(&c, &m, own);
   fm_drop_empty_entries(&m, own);
   if ((rc = fm_cap_update_managers(&m, req->api_version, c.now)) < 0 ||
       (rc = fm_managed_encode(&m, merged)) < 0)

@@ -8,7 +8,9 @@
  * with the new one by schema (typed.c), gives the added and changed fields
  * to the writer's Update entry and takes them from every other entry,
  * drops removed fields everywhere, then writes the entries back
- * (managed.c).  Apply lives in apply.c.
+ * (managed.c).  With a status subresource the changes and the writer's
+ * entry are limited to its side (.status, or everything else); other
+ * managers' entries keep what they own on the other side.  Apply lives in apply.c.
  */
 
 #define _GNU_SOURCE
@@ -62,6 +64,7 @@ int fieldmanager_update(const struct fm_request *req, const json_t *old_obj, jso
     goto out;
   }
   fm_filter_set(&c, changed);
+  fm_filter_set(&c, cmp.removed);
 
   ssize_t own = fm_managed_find(&m, req->manager, FM_OP_UPDATE, req->api_version, sub);
   for (size_t i = 0; i < m.n; i++) {
@@ -82,8 +85,7 @@ int fieldmanager_update(const struct fm_request *req, const json_t *old_obj, jso
       goto out;
     }
   }
-  for (size_t i = 0; i < m.n; i++)
-    fm_filter_set(&c, m.e[i].set);
+  fm_filter_entries(&c, &m, own);
   fm_drop_empty_entries(&m, -1);
   if ((rc = fm_cap_update_managers(&m, req->api_version, c.now)) == 0)
     rc = fm_managed_encode(&m, new_obj);

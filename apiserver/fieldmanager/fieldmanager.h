@@ -45,7 +45,9 @@
  * metadata.namespace, metadata.uid, metadata.resourceVersion,
  * metadata.generation, metadata.creationTimestamp, metadata.selfLink,
  * metadata.managedFields.  With a status subresource, a main-resource write
- * never owns .status and a status write owns only .status.
+ * never owns .status and a status write owns only .status; this limits the
+ * writer's entry and the changes it records (so no conflicts across the
+ * split), while entries written through the other side keep their fields.
  */
 #ifndef APISERVER_FIELDMANAGER_H
 #define APISERVER_FIELDMANAGER_H

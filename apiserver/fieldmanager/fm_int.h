@@ -157,8 +157,14 @@ int fm_entry_order(const void *a, const void *b);
 /* Writes the sorted entries into obj.metadata.managedFields (removed when none). */
 int fm_managed_encode(struct fm_managed *m, json_t *obj);
 void fm_ctx_init(struct fm_ctx *c, const struct fm_request *req);
-/* Drops the fields nobody owns and splits status from the main resource. */
+/* Drops the fields nobody owns and splits status from the main resource:
+ * for the writer's own set and for the fields a write changed, never for
+ * other managers' entries. */
 void fm_filter_set(const struct fm_ctx *c, struct fm_set *s);
+/* Only drops the fields nobody owns (apiVersion, kind, metadata.name...). */
+void fm_strip_untracked(struct fm_set *s);
+/* fm_filter_set on entry `own` (-1: none), fm_strip_untracked on the rest. */
+void fm_filter_entries(const struct fm_ctx *c, struct fm_managed *m, ssize_t own);
 /* metadata.managedFields of obj, borrowed (NULL-safe). */
 const json_t *fm_managed_of(const json_t *obj);
 /* Deep copy without metadata.managedFields (new reference); NULL stays NULL. */

@@ -242,9 +242,8 @@ static bool is_subresource(const struct fm_request *req, const char *name)
   return req->subresource && strcmp(req->subresource, name) == 0;
 }
 
-/* Fields nobody owns, and the status split between the main resource and
- * the status subresource. */
-void fm_filter_set(const struct fm_ctx *c, struct fm_set *s)
+/* Fields nobody owns: identity and bookkeeping fields of every object. */
+void fm_strip_untracked(struct fm_set *s)
 {
   static const char *const meta_fields[] = {"name",       "namespace",     "creationTimestamp",
                                             "selfLink",   "uid",           "clusterName",
@@ -260,12 +259,30 @@ void fm_filter_set(const struct fm_ctx *c, struct fm_set *s)
     struct fm_path p = {.el = {&top[2], &pe}, .n = 2};
     fm_set_remove_member(s, &p);
   }
+}
+
+/* The status split is the request's view only (upstream's per-strategy
+ * reset fields applied to the comparison and the writer's set): entries
+ * written through the other side keep what they own. */
+void fm_filter_set(const struct fm_ctx *c, struct fm_set *s)
+{
+  fm_strip_untracked(s);
   if (c->req->no_status_subresource)
     return;
   if (is_subresource(c->req, "status"))
     fm_set_filter_top(s, "status", true);
   else if (!c->req->subresource || !*c->req->subresource)
     fm_set_filter_top(s, "status", false);
+}
+
+void fm_filter_entries(const struct fm_ctx *c, struct fm_managed *m, ssize_t own)
+{
+  for (size_t i = 0; i < m->n; i++) {
+    if ((ssize_t)i == own)
+      fm_filter_set(c, m->e[i].set);
+    else
+      fm_strip_untracked(m->e[i].set);
+  }
 }
 
 const json_t *fm_managed_of(const json_t *obj)
