@@ -33,12 +33,13 @@
 
 #define CM_SYNC_POLL_MS 100
 #define CM_DEFAULT_RESYNC_MS (12 * 3600 * 1000LL)
+#define CM_RELEASE_DEADLINE_MS 2000LL
 
 struct cm_program {
   struct cm_ctx ctx;
   struct http_server *http;
   struct leader_elector *le;
-  struct event *sig_term, *sig_int, *sync_timer;
+  struct event *sig_term, *sig_int, *sync_timer, *release_deadline;
   void *states[64];
   const struct controller_def *running[64];
   int nrunning;
@@ -178,11 +179,24 @@ static void released(void *arg)
   event_base_loopexit(p->ctx.base, NULL);
 }
 
+static void release_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct cm_program *p = arg;
+  KLOG_W("could not release the lease within %lld ms, exiting anyway", (long long)CM_RELEASE_DEADLINE_MS);
+  event_base_loopexit(p->ctx.base, NULL);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
   struct cm_program *p = arg;
   KLOG_I("Received signal %d, shutting down", (int)sig);
-  if (p->le && leaderelection_is_leader(p->le)) {
+  if (p->le && leaderelection_is_leader(p->le) && !p->release_deadline) {
+    /* Releasing lets a standby take over at once, but an unreachable API
+     * server must not keep the process (and its controllers) alive while
+     * the client retries: give up after a bounded wait. */
+    p->release_deadline = evtimer_new(p->ctx.base, release_deadline_cb, p);
+    struct timeval tv = { CM_RELEASE_DEADLINE_MS / 1000, (CM_RELEASE_DEADLINE_MS % 1000) * 1000 };
+    if (p->release_deadline) evtimer_add(p->release_deadline, &tv);
     leaderelection_release(p->le, released, p);
     return;
   }
@@ -202,6 +216,7 @@ static void program_free(struct cm_program *p)
   if (p->sig_term) event_free(p->sig_term);
   if (p->sig_int) event_free(p->sig_int);
   if (p->sync_timer) event_free(p->sync_timer);
+  if (p->release_deadline) event_free(p->release_deadline);
   if (p->ctx.base) event_base_free(p->ctx.base);
 }
 

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/selector.h"
 #include "kube/timeutil.h"
@@ -512,4 +513,51 @@ bool cm_set_condition(json_t *obj, const char *path, const char *type, const cha
   if (message) json_object_set_new(c, "message", json_string(message));
   json_array_append_new(arr, c);
   return true;
+}
+
+/* ---- claim candidates ---- */
+
+static bool cm_has_owner_ref(const json_t *obj, const char *uid)
+{
+  size_t i;
+  json_t *r;
+  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r) {
+    const char *u = kj_get_str(r, "uid");
+    if (u && !strcmp(u, uid)) return true;
+  }
+  return false;
+}
+
+void cm_index_orphans(void *arg, const json_t *obj, json_t *out)
+{
+  if (cm_controller_ref(obj)) return;
+  const char *ns = kj_get_str(obj, "metadata.namespace");
+  json_array_append_new(out, json_string(ns ? ns : ""));
+}
+
+int cm_add_claim_indexes(struct informer *inf)
+{
+  int rc = informer_add_index(inf, INFORMER_INDEX_OWNER_UID, informer_index_owner_uid, NULL);
+  if (rc < 0 && rc != -EEXIST) return rc;
+  rc = informer_add_index(inf, CM_INDEX_ORPHANS, cm_index_orphans, NULL);
+  return rc == -EEXIST ? 0 : rc;
+}
+
+json_t *cm_claim_candidates(const struct informer *inf, const json_t *owner)
+{
+  const char *uid = kj_get_str(owner, "metadata.uid");
+  const char *ns = kj_get_str(owner, "metadata.namespace");
+  json_t *out = informer_store_by_index(inf, INFORMER_INDEX_OWNER_UID, uid ? uid : "");
+  if (!out) out = json_array();
+  json_t *orphans = informer_store_by_index(inf, CM_INDEX_ORPHANS, ns ? ns : "");
+  size_t i;
+  json_t *o;
+  json_array_foreach(orphans, i, o) {
+    /* An orphan with a plain (non-controller) reference to the owner is
+     * in both lists. */
+    if (uid && *uid && cm_has_owner_ref(o, uid)) continue;
+    json_array_append(out, o);
+  }
+  json_decref(orphans);
+  return out;
 }

@@ -72,6 +72,19 @@ json_t *cm_object_ref(const json_t *obj, const char *api_version, const char *ki
 /* True if obj's controller ref has this uid. */
 bool cm_is_controlled_by(const json_t *obj, const char *uid);
 
+/* The candidates an owner may claim, without parsing every object of its
+ * namespace: the informer's objects with an ownerReference to the owner's
+ * uid, plus the namespace's orphans (no controller ref), which it may
+ * adopt.  A sync that lists a whole namespace costs O(namespace) per key,
+ * O(n^2) over a large rollout.  cm_add_claim_indexes() registers the two
+ * indexes this needs (before the informer starts; repeat calls are fine). */
+#define CM_INDEX_ORPHANS "cm-orphans-by-namespace"
+struct informer;
+int cm_add_claim_indexes(struct informer *inf);
+void cm_index_orphans(void *arg, const json_t *obj, json_t *out);
+/* New reference (array, never NULL): objects owned by or claimable by owner. */
+json_t *cm_claim_candidates(const struct informer *inf, const json_t *owner);
+
 /* ---- expectations (upstream ControllerExpectations) ---- */
 
 #define CM_EXPECTATIONS_TTL_S 300

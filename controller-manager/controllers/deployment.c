@@ -374,9 +374,21 @@ static void dep_sync(struct cm_base *b, const char *key)
   }
   const char *ns = kj_get_str(d, "metadata.namespace");
   json_t *rss = informer_store_by_index(c->rs_inf, INFORMER_INDEX_NAMESPACE, ns ? ns : "");
-  json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns ? ns : "");
   if (!rss) rss = json_array();
-  if (!pods) pods = json_array();
+  /* Only Recreate looks at pods (old ones still running), and only at
+   * those of the Deployment's own ReplicaSets. */
+  json_t *pods = json_array();
+  if (!dep_is_rolling(d)) {
+    const char *duid = kj_get_str(d, "metadata.uid");
+    size_t i;
+    json_t *rs;
+    json_array_foreach(rss, i, rs) {
+      if (!duid || !cm_is_controlled_by(rs, duid)) continue;
+      json_t *owned = informer_store_by_index(c->pod_inf, INFORMER_INDEX_OWNER_UID, kj_get_str(rs, "metadata.uid") ?: "");
+      json_array_extend(pods, owned);
+      json_decref(owned);
+    }
+  }
   struct cm_actions acts;
   cm_actions_init(&acts);
   int64_t requeue_s = 0;
@@ -460,7 +472,7 @@ static int dep_start(struct cm_ctx *ctx, void **state)
   c->rs_inf = informer_factory_get(ctx->informers, CM_REPLICASETS);
   c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
   informer_add_index(c->rs_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  cm_add_claim_indexes(c->pod_inf);
   struct informer_handlers dh = { on_d_add, on_d_update, on_d_delete, c };
   struct informer_handlers rh = { on_rs_add, on_rs_update, on_rs_delete, c };
   struct informer_handlers ph = { NULL, NULL, on_pod_delete, c };

@@ -237,7 +237,9 @@ static void ep_process(void *arg, struct workqueue *q, const char *key)
       sync_batch_req(b, "DELETE", path, NULL, NULL, NULL, NULL);
     }
   } else if (json_object_size(kj_get(svc, "spec.selector")) > 0) {
-    json_t *pods = informer_store_list(c->pod_inf);
+    /* A selector only picks pods of the service's own namespace. */
+    json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns);
+    if (!pods) pods = json_array();
     json_t *want = endpoints_desired(svc, pods, existing);
     if (want) {
       if (existing) {
@@ -264,6 +266,7 @@ static int ep_start(struct cm_ctx *ctx, void **state)
   c->q = workqueue_new(ctx->base, "endpoint");
   c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
   c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   c->ep_inf = informer_factory_get(ctx->informers, CM_ENDPOINTS);
   struct informer_handlers sh = {cc_on_add_enqueue, cc_on_update_enqueue, cc_on_delete_enqueue, c->q};
   struct informer_handlers ph = {ep_pod_add, ep_pod_update, ep_pod_delete, c};

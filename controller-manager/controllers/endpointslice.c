@@ -310,7 +310,10 @@ static void es_process(void *arg, struct workqueue *q, const char *key)
   json_t *svc = informer_store_get_obj(c->svc_inf, key);
   /* A deleted service's slices go with it through their ownerReference. */
   if (svc && json_object_size(kj_get(svc, "spec.selector")) > 0 && !kj_get(svc, "metadata.deletionTimestamp")) {
-    json_t *pods = informer_store_list(c->pod_inf);
+    /* A selector only picks pods of the service's own namespace. */
+    json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE,
+                                           kj_get_str(svc, "metadata.namespace") ?: "");
+    if (!pods) pods = json_array();
     json_t *nodes = informer_store_list(c->node_inf);
     json_t *slices = informer_store_list(c->slice_inf);
     json_t *acts = endpointslice_reconcile(svc, pods, nodes, slices, ES_MAX_PER_SLICE);
@@ -332,6 +335,7 @@ static int es_start(struct cm_ctx *ctx, void **state)
   c->q = workqueue_new(ctx->base, "endpoint_slice");
   c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
   c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
   c->slice_inf = informer_factory_get(ctx->informers, CM_ENDPOINTSLICES);
   struct informer_handlers sh = {cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};

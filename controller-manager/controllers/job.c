@@ -481,9 +481,7 @@ static void job_sync(struct cm_base *b, const char *key)
     return;
   }
   int64_t now = cm_now();
-  const char *ns = kj_get_str(job, "metadata.namespace");
-  json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns ? ns : "");
-  if (!pods) pods = json_array();
+  json_t *pods = cm_claim_candidates(c->pod_inf, job);
   json_t *bj = json_object_get(c->backoff, key);
   struct job_backoff bo = { bj ? json_integer_value(json_object_get(bj, "failures")) : 0,
                             bj ? json_integer_value(json_object_get(bj, "last")) : 0 };
@@ -575,6 +573,7 @@ static int job_start(struct cm_ctx *ctx, void **state)
   c->job_inf = informer_factory_get(ctx->informers, CM_JOBS);
   c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  cm_add_claim_indexes(c->pod_inf);
   struct informer_handlers jh = { on_job_add, on_job_update, on_job_delete, c };
   struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
   informer_add_handlers(c->job_inf, &jh);

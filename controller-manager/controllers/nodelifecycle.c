@@ -181,7 +181,8 @@ struct nl_ctl {
 
 static void nl_mark_pods_not_ready(struct nl_ctl *c, struct sync_batch *b, const char *node, const char *now)
 {
-  json_t *pods = informer_store_list(c->pod_inf);
+  /* Runs every monitor period for each unready node: by the node index. */
+  json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, node);
   size_t i;
   json_t *pod;
   json_array_foreach(pods, i, pod)
@@ -273,6 +274,7 @@ static int nl_start(struct cm_ctx *ctx, void **state)
   c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
   c->lease_inf = informer_factory_get(ctx->informers, CM_LEASES_NODE);
   c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
   c->timer = event_new(ctx->base, -1, EV_PERSIST, nl_monitor, c);
   *state = c;
   return 0;

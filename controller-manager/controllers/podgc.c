@@ -123,13 +123,39 @@ static void podgc_node_checked(void *arg, struct sync_batch *b, int code, json_t
   free(nc);
 }
 
+/* New reference: the only pods a pass can act on (terminated, being
+ * deleted, or bound to a node that is not in the cache), parsed one at a
+ * time.  Parsing a large cluster's whole pod list at once every pass would
+ * hold hundreds of MB of trees just to throw almost all of them away. */
+static json_t *podgc_candidates(struct podgc_ctl *c, const json_t *nodes)
+{
+  json_t *names = json_object();
+  size_t i;
+  json_t *n;
+  json_array_foreach(nodes, i, n) json_object_set_new(names, kj_get_str(n, "metadata.name") ?: "", json_true());
+  json_t *keys = informer_store_keys(c->pod_inf), *out = json_array(), *k;
+  json_array_foreach(keys, i, k) {
+    json_t *pod = informer_store_get_obj(c->pod_inf, json_string_value(k));
+    if (!pod) continue;
+    const char *phase = kj_get_str(pod, "status.phase") ?: "";
+    const char *node = kj_get_str(pod, "spec.nodeName") ?: "";
+    if (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") || kj_get(pod, "metadata.deletionTimestamp") ||
+        (*node && !json_object_get(names, node)))
+      json_array_append(out, pod);
+    json_decref(pod);
+  }
+  json_decref(keys);
+  json_decref(names);
+  return out;
+}
+
 static void podgc_pass(evutil_socket_t fd, short what, void *arg)
 {
   struct podgc_ctl *c = arg;
   if (!informer_has_synced(c->pod_inf) || !informer_has_synced(c->node_inf)) return;
   struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, NULL, NULL);
-  json_t *pods = informer_store_list(c->pod_inf);
   json_t *nodes = informer_store_list(c->node_inf);
+  json_t *pods = podgc_candidates(c, nodes);
   int threshold = c->ctx->cfg.terminated_pod_gc_threshold;
   json_t *del = podgc_terminated_to_delete(pods, threshold);
   size_t i;

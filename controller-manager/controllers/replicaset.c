@@ -245,9 +245,7 @@ static void rs_sync(struct cm_base *b, const char *key)
   }
   int64_t now = cm_now();
   bool may_manage = cm_expectations_satisfied(c->exp, key, now);
-  const char *ns = kj_get_str(rs, "metadata.namespace");
-  json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns ? ns : "");
-  if (!pods) pods = json_array();
+  json_t *pods = cm_claim_candidates(c->pod_inf, rs);
   struct cm_actions acts;
   cm_actions_init(&acts);
   struct rs_result res;
@@ -353,6 +351,7 @@ int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void
   c->rs_inf = informer_factory_get(ctx->informers, k->informer_path);
   c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  cm_add_claim_indexes(c->pod_inf);
   struct informer_handlers rh = { on_rs_add, on_rs_update, on_rs_delete, c };
   struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
   informer_add_handlers(c->rs_inf, &rh);

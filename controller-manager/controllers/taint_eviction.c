@@ -29,6 +29,7 @@ struct te_ctl {
   struct sync_batch_set batches;
   struct workqueue *q;
   struct informer *node_inf, *pod_inf;
+  json_t *noexec; /* names of nodes with a NoExecute taint -> true */
 };
 
 bool toleration_tolerates(const json_t *tol, const json_t *taint)
@@ -82,20 +83,44 @@ int64_t taint_eviction_delay_ms(const json_t *pod, const json_t *taints, int64_t
 
 static void te_enqueue_node_pods(struct te_ctl *c, const char *node)
 {
-  json_t *pods = informer_store_list(c->pod_inf);
+  /* By the node index: parsing every pod of the cluster per tainted node
+   * does not scale. */
+  json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, node);
   size_t i;
   json_t *p;
   json_array_foreach(pods, i, p) if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", node)) cc_enqueue_obj(c->q, p);
   json_decref(pods);
 }
 
+/* Pod events matter only on nodes with a NoExecute taint; remembering
+ * which those are spares parsing the pod and its node on every status
+ * change of every pod. */
+static void te_note_node(struct te_ctl *c, const json_t *n)
+{
+  const char *name = kj_get_str(n, "metadata.name") ?: "";
+  bool noexec = false;
+  size_t i;
+  json_t *t;
+  json_array_foreach(kj_get(n, "spec.taints"), i, t) noexec |= !strcmp(kj_get_str(t, "effect") ?: "", "NoExecute");
+  if (noexec) json_object_set_new(c->noexec, name, json_true());
+  else json_object_del(c->noexec, name);
+}
+
 static void te_node_add(void *arg, const json_t *n)
 {
+  te_note_node(arg, n);
   if (json_array_size(kj_get(n, "spec.taints"))) te_enqueue_node_pods(arg, kj_get_str(n, "metadata.name") ?: "");
+}
+
+static void te_node_delete(void *arg, const json_t *n, bool unknown)
+{
+  struct te_ctl *c = arg;
+  json_object_del(c->noexec, kj_get_str(n, "metadata.name") ?: "");
 }
 
 static void te_node_update(void *arg, const json_t *o, const json_t *n)
 {
+  te_note_node(arg, n);
   if (o == n || cc_json_eq(kj_get(o, "spec.taints"), kj_get(n, "spec.taints"))) return;
   te_enqueue_node_pods(arg, kj_get_str(n, "metadata.name") ?: "");
 }
@@ -103,7 +128,8 @@ static void te_node_update(void *arg, const json_t *o, const json_t *n)
 static void te_pod_event(void *arg, const json_t *p)
 {
   struct te_ctl *c = arg;
-  if (kj_get_str(p, "spec.nodeName") && !kj_get(p, "metadata.deletionTimestamp")) cc_enqueue_obj(c->q, p);
+  const char *node = kj_get_str(p, "spec.nodeName");
+  if (node && json_object_get(c->noexec, node) && !kj_get(p, "metadata.deletionTimestamp")) cc_enqueue_obj(c->q, p);
 }
 static void te_pod_add(void *arg, const json_t *p) { te_pod_event(arg, p); }
 static void te_pod_update(void *arg, const json_t *o, const json_t *n) { te_pod_event(arg, n); }
@@ -146,9 +172,11 @@ static int te_start(struct cm_ctx *ctx, void **state)
   if (!c) return -1;
   c->ctx = ctx;
   c->q = workqueue_new(ctx->base, "taint_eviction");
+  c->noexec = json_object();
   c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
   c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
-  struct informer_handlers nh = {te_node_add, te_node_update, NULL, c};
+  informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
+  struct informer_handlers nh = {te_node_add, te_node_update, te_node_delete, c};
   struct informer_handlers ph = {te_pod_add, te_pod_update, NULL, c};
   informer_add_handlers(c->node_inf, &nh);
   informer_add_handlers(c->pod_inf, &ph);
@@ -168,6 +196,7 @@ static void te_stop(void *state)
   if (!c) return;
   sync_batch_set_cancel(&c->batches);
   workqueue_free(c->q);
+  json_decref(c->noexec);
   free(c);
 }
 

@@ -41,6 +41,7 @@
 #define HN_EXIT_ANNOTATION "hollow.kube/exit-after-seconds"
 #define HN_LEASE_NS "kube-node-lease"
 #define HN_LEASE_DURATION_S 40
+#define HN_RETRY_MS 1000
 
 struct hollow;
 struct hn_node {
@@ -57,6 +58,7 @@ struct hn_timer {
   struct event *ev;
   char key[512];
   char uid[64];
+  bool retry; /* re-examine the pod (a write failed) instead of finishing it */
   struct hn_timer *prev, *next;
 };
 
@@ -74,6 +76,7 @@ struct hollow {
   char started[40];
   json_t *seen; /* pod uid -> what we did: "run", "done", "deleting" */
   struct hn_timer *timers;
+  struct hn_write *writes;
   struct event *hb_timer, *stop_timer, *sig_usr1, *sig_int, *sig_term;
 };
 
@@ -245,13 +248,59 @@ static json_t *hn_container_statuses(const json_t *pod, const char *uid, const c
   return out;
 }
 
+static void hn_add_timer(struct hollow *h, const char *key, const char *uid, int64_t after_ms, bool retry);
+
+/* A pod write in flight: a failure other than NotFound/Conflict (the pod
+ * is gone or was replaced) is retried after HN_RETRY_MS, as a kubelet
+ * keeps syncing a pod until its status sticks. */
+struct hn_write {
+  struct hollow *h;
+  const char *what;
+  char key[512];
+  char uid[64];
+  struct hn_write *prev, *next; /* in flight, freed at exit if unanswered */
+};
+
+static void hn_write_unlink(struct hn_write *w)
+{
+  if (w->prev) w->prev->next = w->next;
+  else w->h->writes = w->next;
+  if (w->next) w->next->prev = w->prev;
+  free(w);
+}
+
+static void hn_write_done(void *arg, int code, json_t *body, const struct rest_status *err)
+{
+  struct hn_write *w = arg;
+  if (err && code != 404 && code != 409) {
+    KLOG_W("%s %s: %d %s (retrying)", w->what, w->key, code, err->message ?: "");
+    hn_add_timer(w->h, w->key, w->uid, HN_RETRY_MS, true);
+  }
+  hn_write_unlink(w);
+}
+
+static void hn_pod_write(struct hollow *h, const json_t *pod, const char *verb, const char *path, json_t *body,
+                         const char *what)
+{
+  struct hn_write *w = calloc(1, sizeof *w);
+  if (!w) return;
+  w->h = h;
+  w->what = what;
+  informer_key(pod, w->key, sizeof w->key);
+  snprintf(w->uid, sizeof w->uid, "%s", kj_get_str(pod, "metadata.uid") ?: "");
+  w->next = h->writes;
+  if (h->writes) h->writes->prev = w;
+  h->writes = w;
+  if (!rest_request(h->client, verb, path, body, hn_write_done, w)) hn_write_unlink(w);
+}
+
 static void hn_patch_pod_status(struct hollow *h, const json_t *pod, json_t *status)
 {
   char path[700];
   snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", kj_get_str(pod, "metadata.namespace") ?: "",
            kj_get_str(pod, "metadata.name") ?: "");
   json_t *patch = json_pack("{s:o}", "status", status);
-  rest_request(h->client, "PATCH", path, patch, hn_log_err, "pod status");
+  hn_pod_write(h, pod, "PATCH", path, patch, "pod status");
   json_decref(patch);
 }
 
@@ -306,12 +355,19 @@ static void hn_timer_free(struct hn_timer *t)
   free(t);
 }
 
+static void hn_pod_changed(struct hollow *h, const json_t *pod);
+
 static void hn_timer_fire(evutil_socket_t fd, short what, void *arg)
 {
   struct hn_timer *t = arg;
   struct hollow *h = t->h;
   json_t *pod = informer_store_get_obj(h->pods, t->key);
-  if (pod && !strcmp(kj_get_str(pod, "metadata.uid") ?: "", t->uid) && h->alive) {
+  if (t->retry) {
+    if (pod && !strcmp(kj_get_str(pod, "metadata.uid") ?: "", t->uid)) {
+      json_object_del(h->seen, t->uid);
+      hn_pod_changed(h, pod);
+    }
+  } else if (pod && !strcmp(kj_get_str(pod, "metadata.uid") ?: "", t->uid) && h->alive) {
     hn_finish_pod(h, pod);
     json_object_set_new(h->seen, t->uid, json_string("done"));
   } else if (pod) {
@@ -319,6 +375,22 @@ static void hn_timer_fire(evutil_socket_t fd, short what, void *arg)
   }
   json_decref(pod);
   hn_timer_free(t);
+}
+
+static void hn_add_timer(struct hollow *h, const char *key, const char *uid, int64_t after_ms, bool retry)
+{
+  struct hn_timer *t = calloc(1, sizeof *t);
+  if (!t) return;
+  t->h = h;
+  t->retry = retry;
+  snprintf(t->key, sizeof t->key, "%s", key);
+  snprintf(t->uid, sizeof t->uid, "%s", uid);
+  t->ev = evtimer_new(h->base, hn_timer_fire, t);
+  t->next = h->timers;
+  if (h->timers) h->timers->prev = t;
+  h->timers = t;
+  struct timeval tv = {after_ms / 1000, (after_ms % 1000) * 1000};
+  evtimer_add(t->ev, &tv);
 }
 
 /* Seconds until the pod completes, or -1 if it runs forever. */
@@ -349,7 +421,7 @@ static void hn_pod_changed(struct hollow *h, const json_t *pod)
              kj_get_str(pod, "metadata.name") ?: "");
     json_t *opts = json_pack("{s:s, s:s, s:i, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions",
                              "gracePeriodSeconds", 0, "preconditions", "uid", uid);
-    rest_request(h->client, "DELETE", path, opts, hn_log_err, "pod delete");
+    hn_pod_write(h, pod, "DELETE", path, opts, "pod delete");
     json_decref(opts);
     json_object_set_new(h->seen, uid, json_string("deleting"));
     return;
@@ -360,16 +432,7 @@ static void hn_pod_changed(struct hollow *h, const json_t *pod)
   int64_t after = hn_exit_after(pod);
   json_object_set_new(h->seen, uid, json_string(after >= 0 ? "timer" : "run"));
   if (after < 0) return;
-  struct hn_timer *t = calloc(1, sizeof *t);
-  t->h = h;
-  snprintf(t->key, sizeof t->key, "%s", key);
-  snprintf(t->uid, sizeof t->uid, "%s", uid);
-  t->ev = evtimer_new(h->base, hn_timer_fire, t);
-  t->next = h->timers;
-  if (h->timers) h->timers->prev = t;
-  h->timers = t;
-  struct timeval tv = {after, 0};
-  evtimer_add(t->ev, &tv);
+  hn_add_timer(h, key, uid, after * 1000, false);
 }
 
 static void hn_on_add(void *arg, const json_t *pod) { hn_pod_changed(arg, pod); }
@@ -508,6 +571,7 @@ int main(int argc, char **argv)
   event_free(h.sig_int);
   event_free(h.sig_term);
   rest_client_free(h.client);
+  while (h.writes) hn_write_unlink(h.writes);
   json_decref(h.seen);
   free(h.nodes);
   event_base_free(h.base);

@@ -109,7 +109,7 @@ ok "create gc deployment" kube create deployment gc --image=nginx:1.25 --replica
 ok "gc rollout" kube rollout status deploy/gc --timeout=60s
 RS=$(kube get rs -l app=gc -o name)
 expect_match "gc has a replicaset" '^replicaset.apps/gc-' "$RS"
-ok "delete deployment (background)" kube delete deploy gc
+ok "delete deployment (background)" kube delete deploy gc --timeout=60s
 wait_until "its ReplicaSets are collected" 150 bash -c \
   "[[ -z \$(kubectl --cache-dir $WORK/kcache get rs -l app=gc -o name) ]]"
 wait_until "its pods are collected" 150 bash -c \
@@ -117,14 +117,14 @@ wait_until "its pods are collected" 150 bash -c \
 
 ok "create orphan deployment" kube create deployment keep --image=nginx:1.25 --replicas=2
 ok "keep rollout" kube rollout status deploy/keep --timeout=60s
-ok "delete --cascade=orphan" kube delete deploy keep --cascade=orphan
+ok "delete --cascade=orphan" kube delete deploy keep --cascade=orphan --timeout=60s
 wait_until "deployment gone" 100 bash -c "! kubectl --cache-dir $WORK/kcache get deploy keep >/dev/null 2>&1"
 sleep 2
 ok "replicaset kept" kube get rs -l app=keep -o jsonpath='{range .items[*]}{.metadata.name} [{.metadata.ownerReferences}]{"\n"}{end}'
 expect_match "orphaned replicaset has no ownerReferences" '^keep-[a-z0-9]+ \[\]$' "$OUT"
 ok "pods kept" kube get pods -l app=keep -o name
 expect_eq "2 pods kept" "2" "$(grep -c . <<<"$OUT")"
-ok "foreground delete" kube delete rs -l app=keep --cascade=foreground
+ok "foreground delete" kube delete rs -l app=keep --cascade=foreground --timeout=60s
 wait_until "foreground delete removes the pods" 150 bash -c \
   "[[ -z \$(kubectl --cache-dir $WORK/kcache get pods -l app=keep -o name) ]]"
 
