@@ -3,7 +3,7 @@
  *
  * Nodes are cluster-scoped and usually created by the kubelet with their
  * status; afterwards the status subresource carries heartbeats.  STATUS is
- * Ready/NotReady/Unknown from the Ready condition, plus
+ * Ready/NotReady from the Ready condition (Unknown without one), plus
  * ",SchedulingDisabled" when cordoned; ROLES come from
  * node-role.kubernetes.io/ROLE and kubernetes.io/role labels.
  */
@@ -85,7 +85,7 @@ static json_t *node_cells(const json_t *obj)
     const char *t = kj_get_str(c, "type");
     if (t && !strcmp(t, "Ready")) {
       const char *s = kj_get_str(c, "status");
-      ready = s && !strcmp(s, "True") ? "Ready" : s && !strcmp(s, "False") ? "NotReady" : "Unknown";
+      ready = s && !strcmp(s, "True") ? "Ready" : "NotReady"; /* upstream: any other status is NotReady */
     }
   }
   char status[96];
