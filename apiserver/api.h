@@ -132,7 +132,13 @@ struct api_state {
   size_t openapi_index_len;
   struct api_openapi_doc *docs;
   size_t ndocs;
+  struct event *trim_ev;       /* returns freed heap to the system after a big list */
 };
+
+struct evbuffer;
+/* Arms a heap trim for when a large response (body) has been written out:
+ * a big list leaves megabytes of freed buffer chains behind. */
+int api_trim_after(struct apiserver *srv, struct evbuffer *body);
 
 struct api_req {
   struct apiserver *srv;

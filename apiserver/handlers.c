@@ -120,6 +120,9 @@ json_t *api_kv_object(const struct resource *res, const struct kv *kv)
   return api_to_external(res, obj);
 }
 
+/* JSON lists at least this large hand freed memory back once sent. */
+#define LIST_TRIM_BYTES (1 << 20)
+
 /* ---- get ---- */
 
 void api_handle_get(struct api_req *ar)
@@ -172,7 +175,9 @@ static int list_visit(void *arg, struct kv *kv)
     if (obj)
       json_array_append_new(c->jitems, obj);
   } else {
-    if (c->count && evbuffer_add(c->items, ",", 1) != 0) {
+    /* a reference, too: a copied separator after a reference chain would
+     * open a fresh 1 KiB chain per item */
+    if (c->count && evbuffer_add_reference(c->items, ",", 1, NULL, NULL) != 0) {
       c->err = -ENOMEM;
       return 1;
     }
@@ -345,7 +350,8 @@ static void list_serve(struct api_req *ar, struct api_list_opts *o_in)
                       cont ? "\"" : "");
     struct evbuffer *out = evbuffer_new();
     if (out && evbuffer_add(out, meta, (size_t)ml) == 0 && evbuffer_add_buffer(out, c.items) == 0 &&
-        evbuffer_add(out, "]}\n", 3) == 0)
+        evbuffer_add(out, "]}\n", 3) == 0 &&
+        (evbuffer_get_length(out) < LIST_TRIM_BYTES || api_trim_after(ar->srv, out) == 0))
       api_reply_evbuffer(ar, 200, "application/json", out);
     else
       api_reply_status(ar, kstatus_internal("out of memory"));

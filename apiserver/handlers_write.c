@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include <kube/http.h>
 #include <kube/json.h>
 #include <kube/names.h>
@@ -227,20 +229,6 @@ static json_t *check_fields(struct api_write *w, const json_t *obj, const json_t
   return st;
 }
 
-/* True when some managedFields entry of obj was written through the
- * status subresource. */
-static bool has_status_manager(const json_t *obj)
-{
-  size_t i;
-  json_t *e;
-  json_array_foreach(kj_get(obj, "metadata.managedFields"), i, e) {
-    const char *sub = kj_get_str(e, "subresource");
-    if (sub && strcmp(sub, "status") == 0)
-      return true;
-  }
-  return false;
-}
-
 static void fm_request_init(struct api_write *w, struct fm_request *rq, const json_t *old, char *gv,
                             size_t gvlen)
 {
@@ -251,16 +239,8 @@ static void fm_request_init(struct api_write *w, struct fm_request *rq, const js
   rq->kind = w->res->kind;
   rq->manager = w->manager;
   rq->subresource = w->sub;
+  (void)old;
   rq->no_status_subresource = !(w->res->subresources & RES_SUB_STATUS);
-  /* The field manager trims .status (or everything but .status) from
-   * every entry, not only from this writer's: that would drop the other
-   * side's managers.  Status writes only change .status here anyway
-   * (spec_only_from_old), and main-resource writes keep the stored status,
-   * so without the trim only the writer's own changes are recorded. */
-  if (w->sub && strcmp(w->sub, "status") == 0)
-    rq->no_status_subresource = true;
-  else if (!w->sub && has_status_manager(old))
-    rq->no_status_subresource = true;
 }
 
 /* metadata.managedFields for an ordinary write; a failure leaves the
@@ -311,6 +291,12 @@ static json_t *run_hooks(struct api_write *w, struct reg_request *rq, json_t *ob
 /* ---------------- create ---------------- */
 
 static void update_attempt(struct api_write *w);
+static void update_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+  (void)fd;
+  (void)what;
+  update_attempt(arg);
+}
 
 static void create_done(void *arg, int err, struct kv *kv, struct kv *prev)
 {
@@ -638,7 +624,17 @@ static void update_attempt(struct api_write *w)
   json_decref(obj);
   json_decref(old);
   if (err) {
-    write_fail(w, kstatus_internal("storage update failed: %d", err));
+    /* Refused at once: the key has a write queued but not yet committed.
+     * Unconditional writes retry once the queue has moved on (a few ms);
+     * the rest get the same answer as a refusal at commit time. */
+    if (err == STORAGE_ECONFLICT && !w->user_rv && w->retries++ < UPDATE_MAX_RETRIES) {
+      struct timeval tv = {0, 2000 << (w->retries < 5 ? w->retries : 5)};
+      if (event_base_once(ar->srv->base, -1, EV_TIMEOUT, update_retry_cb, w, &tv) == 0) {
+        ar->pending = true;
+        return;
+      }
+    }
+    update_done(w, err, NULL, NULL);
     return;
   }
   ar->pending = true;

@@ -17,6 +17,36 @@
 
 #include "apiserver.h"
 #include "registry/registry.h"
+#include "storage/storage.h"
+
+/* Whether a namespace is terminating, remembered per stored value: every
+ * create asks, and parsing the namespace each time cost more than the rest
+ * of admission.  Values are immutable and the reference held keeps their
+ * address from being reused, so the pointer identifies the version. */
+#define NS_CACHE_SLOTS 8
+
+static struct {
+  struct kv *kv;
+  bool terminating;
+} ns_cache[NS_CACHE_SLOTS];
+static unsigned ns_cache_next;
+
+static int ns_cache_lookup(const struct kv *kv)
+{
+  for (size_t i = 0; i < NS_CACHE_SLOTS; i++)
+    if (ns_cache[i].kv == kv)
+      return ns_cache[i].terminating;
+  return -1;
+}
+
+static void ns_cache_store(struct kv *kv, bool terminating)
+{
+  unsigned i = ns_cache_next++ % NS_CACHE_SLOTS;
+  kv_unref(ns_cache[i].kv);
+  kv_ref(kv);
+  ns_cache[i].kv = kv;
+  ns_cache[i].terminating = terminating;
+}
 
 static const char *const IMMORTAL[] = {"default", "kube-system", "kube-public", "kube-node-lease", NULL};
 
@@ -27,12 +57,18 @@ json_t *admission_namespace_lifecycle(struct reg_request *rq, const struct resou
     return NULL;
   char key[600];
   snprintf(key, sizeof(key), "/registry/namespaces/%s", rq->namespace_);
-  json_t *ns = adm_get(rq->srv, key);
-  if (!ns)
+  struct kv *kv = storage_get(rq->srv->storage, key);
+  if (!kv)
     return kstatus_not_found("", "namespaces", rq->namespace_);
-  const char *phase = kj_get_str(ns, "status.phase");
-  bool terminating = kj_get(ns, "metadata.deletionTimestamp") || (phase && strcmp(phase, "Terminating") == 0);
-  json_decref(ns);
+  int t = ns_cache_lookup(kv);
+  if (t < 0) {
+    json_t *ns = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
+    const char *phase = kj_get_str(ns, "status.phase");
+    t = kj_get(ns, "metadata.deletionTimestamp") || (phase && strcmp(phase, "Terminating") == 0);
+    json_decref(ns);
+    ns_cache_store(kv, t);
+  }
+  bool terminating = t > 0;
   if (!terminating)
     return NULL;
   const char *name = kj_get_str(obj, "metadata.name");

@@ -13,6 +13,8 @@
 #include "kube/json.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,30 +24,77 @@ struct kj_step {
   size_t index;
 };
 
+/* Paths are compiled on every access, so short ones (all of them in
+ * practice) live on the stack: steps and key text in inline arrays, the
+ * heap only past them. */
+#define KJ_INLINE_STEPS 8
+#define KJ_INLINE_TEXT 192
+
 struct kj_path {
   struct kj_step *steps;
-  size_t n;
+  size_t n, cap;
+  struct kj_step inl[KJ_INLINE_STEPS];
+  char text[KJ_INLINE_TEXT];
+  size_t used;
 };
+
+static bool kj_key_inline(const struct kj_path *p, const char *key)
+{
+  return key >= p->text && key < p->text + KJ_INLINE_TEXT;
+}
 
 static void kj_path_free(struct kj_path *p)
 {
   for (size_t i = 0; i < p->n; i++)
-    free(p->steps[i].key);
-  free(p->steps);
-  p->steps = NULL;
+    if (p->steps[i].key && !kj_key_inline(p, p->steps[i].key))
+      free(p->steps[i].key);
+  if (p->steps != p->inl)
+    free(p->steps);
+  p->steps = p->inl;
   p->n = 0;
+  p->cap = KJ_INLINE_STEPS;
+  p->used = 0;
+}
+
+/* Room for a key of len bytes plus its NUL, inline if it fits. */
+static char *kj_path_key(struct kj_path *p, size_t len)
+{
+  if (KJ_INLINE_TEXT - p->used > len) {
+    char *k = p->text + p->used;
+    p->used += len + 1;
+    return k;
+  }
+  return malloc(len + 1);
+}
+
+static void kj_path_key_drop(struct kj_path *p, char *key)
+{
+  if (!kj_key_inline(p, key))
+    free(key);
 }
 
 static int kj_path_push(struct kj_path *p, char *key, size_t index)
 {
-  struct kj_step *s = realloc(p->steps, (p->n + 1) * sizeof *s);
-  if (!s) {
-    free(key);
-    return -ENOMEM;
+  if (p->n == p->cap) {
+    size_t ncap = p->cap * 2;
+    struct kj_step *s;
+    if (p->steps == p->inl) {
+      s = malloc(ncap * sizeof *s);
+      if (s)
+        memcpy(s, p->inl, p->n * sizeof *s);
+    } else {
+      s = realloc(p->steps, ncap * sizeof *s);
+    }
+    if (!s) {
+      if (key)
+        kj_path_key_drop(p, key);
+      return -ENOMEM;
+    }
+    p->steps = s;
+    p->cap = ncap;
   }
-  p->steps = s;
-  s[p->n].key = key;
-  s[p->n].index = index;
+  p->steps[p->n].key = key;
+  p->steps[p->n].index = index;
   p->n++;
   return 0;
 }
@@ -55,8 +104,10 @@ static int kj_path_push(struct kj_path *p, char *key, size_t index)
 static int kj_path_compile(const char *path, struct kj_path *out)
 {
   const char *p = path;
-  out->steps = NULL;
+  out->steps = out->inl;
   out->n = 0;
+  out->cap = KJ_INLINE_STEPS;
+  out->used = 0;
   if (!path || !*path)
     return -EINVAL;
   for (;;) {
@@ -64,8 +115,8 @@ static int kj_path_compile(const char *path, struct kj_path *out)
       p++;
       if (*p == '"') {
         p++;
-        size_t cap = strlen(p) + 1, o = 0;
-        char *key = malloc(cap);
+        size_t o = 0;
+        char *key = kj_path_key(out, strlen(p));
         if (!key)
           goto nomem;
         while (*p && *p != '"') {
@@ -75,7 +126,7 @@ static int kj_path_compile(const char *path, struct kj_path *out)
         }
         key[o] = '\0';
         if (p[0] != '"' || p[1] != ']') {
-          free(key);
+          kj_path_key_drop(out, key);
           goto bad;
         }
         p += 2;
@@ -99,8 +150,12 @@ static int kj_path_compile(const char *path, struct kj_path *out)
       size_t len = strcspn(p, ".[");
       if (len == 0)
         goto bad;
-      char *key = strndup(p, len);
-      if (!key || kj_path_push(out, key, 0) < 0)
+      char *key = kj_path_key(out, len);
+      if (!key)
+        goto nomem;
+      memcpy(key, p, len);
+      key[len] = '\0';
+      if (kj_path_push(out, key, 0) < 0)
         goto nomem;
       p += len;
     }
@@ -320,9 +375,176 @@ json_t *kj_obj(json_t *root, const char *path) { return kj_container(root, path,
 
 json_t *kj_arr(json_t *root, const char *path) { return kj_container(root, path, false); }
 
+/*
+ * Compact serialization, byte for byte what json_dumps(JSON_COMPACT |
+ * JSON_ENCODE_ANY) writes (insertion order, the same escapes), but into
+ * one growing buffer: jansson's dumper pays a formatted pointer key and a
+ * hash table insertion per container for its cycle check, which costs more
+ * than the output itself on the write path.  Trees deeper than
+ * KJ_DUMP_MAX_DEPTH (a cycle, or hostile input) are left to jansson.
+ */
+#define KJ_DUMP_MAX_DEPTH 512
+
+struct kj_buf {
+  char *p;
+  size_t len, cap;
+};
+
+static int kj_buf_grow(struct kj_buf *b, size_t need)
+{
+  size_t cap = b->cap ? b->cap : 1024;
+  while (cap - b->len < need)
+    cap *= 2;
+  char *np = realloc(b->p, cap);
+  if (!np)
+    return -ENOMEM;
+  b->p = np;
+  b->cap = cap;
+  return 0;
+}
+
+static inline int kj_buf_add(struct kj_buf *b, const char *s, size_t n)
+{
+  if (b->cap - b->len < n + 1 && kj_buf_grow(b, n + 1) < 0)
+    return -ENOMEM;
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  return 0;
+}
+
+static inline int kj_buf_ch(struct kj_buf *b, char c)
+{
+  if (b->cap - b->len < 2 && kj_buf_grow(b, 2) < 0)
+    return -ENOMEM;
+  b->p[b->len++] = c;
+  return 0;
+}
+
+static int kj_dump_string(struct kj_buf *b, const char *s, size_t n)
+{
+  /* Plain runs are copied whole; room for the run plus an escape and the
+   * closing quote is made once per run. */
+  if (kj_buf_ch(b, '"') < 0)
+    return -ENOMEM;
+  size_t i = 0;
+  for (;;) {
+    size_t run = i;
+    while (run < n) {
+      unsigned char c = (unsigned char)s[run];
+      if (c < 0x20 || c == '"' || c == '\\')
+        break;
+      run++;
+    }
+    size_t len = run - i;
+    if (b->cap - b->len < len + 8 && kj_buf_grow(b, len + 8) < 0)
+      return -ENOMEM;
+    memcpy(b->p + b->len, s + i, len);
+    b->len += len;
+    if (run == n)
+      break;
+    unsigned char c = (unsigned char)s[run];
+    char *o = b->p + b->len;
+    *o++ = '\\';
+    switch (c) {
+    case '"': *o++ = '"'; break;
+    case '\\': *o++ = '\\'; break;
+    case '\b': *o++ = 'b'; break;
+    case '\f': *o++ = 'f'; break;
+    case '\n': *o++ = 'n'; break;
+    case '\r': *o++ = 'r'; break;
+    case '\t': *o++ = 't'; break;
+    default: {
+      static const char hex[] = "0123456789ABCDEF";
+      *o++ = 'u';
+      *o++ = '0';
+      *o++ = '0';
+      *o++ = hex[c >> 4];
+      *o++ = hex[c & 15];
+    }
+    }
+    b->len = (size_t)(o - b->p);
+    i = run + 1;
+  }
+  b->p[b->len++] = '"';
+  return 0;
+}
+
+static int kj_dump_value(struct kj_buf *b, const json_t *v, int depth)
+{
+  if (depth > KJ_DUMP_MAX_DEPTH)
+    return -ELOOP;
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: {
+    if (kj_buf_ch(b, '{') < 0)
+      return -ENOMEM;
+    const char *k;
+    size_t klen;
+    json_t *m;
+    bool first = true;
+    json_object_keylen_foreach((json_t *)v, k, klen, m) {
+      if (!first && kj_buf_ch(b, ',') < 0)
+        return -ENOMEM;
+      first = false;
+      int rc;
+      if ((rc = kj_dump_string(b, k, klen)) < 0 || (rc = kj_buf_ch(b, ':')) < 0 ||
+          (rc = kj_dump_value(b, m, depth + 1)) < 0)
+        return rc;
+    }
+    return kj_buf_ch(b, '}');
+  }
+  case JSON_ARRAY: {
+    if (kj_buf_ch(b, '[') < 0)
+      return -ENOMEM;
+    size_t n = json_array_size(v);
+    for (size_t i = 0; i < n; i++) {
+      int rc;
+      if ((i && (rc = kj_buf_ch(b, ',')) < 0) ||
+          (rc = kj_dump_value(b, json_array_get(v, i), depth + 1)) < 0)
+        return rc;
+    }
+    return kj_buf_ch(b, ']');
+  }
+  case JSON_STRING:
+    return kj_dump_string(b, json_string_value(v), json_string_length(v));
+  case JSON_INTEGER: {
+    char num[32];
+    int n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    return kj_buf_add(b, num, (size_t)n);
+  }
+  case JSON_REAL: {
+    /* rare: jansson's own shortest-form formatting */
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!s)
+      return -ENOMEM;
+    int rc = kj_buf_add(b, s, strlen(s));
+    free(s);
+    return rc;
+  }
+  case JSON_TRUE:
+    return kj_buf_add(b, "true", 4);
+  case JSON_FALSE:
+    return kj_buf_add(b, "false", 5);
+  case JSON_NULL:
+    return kj_buf_add(b, "null", 4);
+  }
+  return -EINVAL;
+}
+
 char *kj_dumps(const json_t *v)
 {
-  return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+  if (!v)
+    return NULL;
+  struct kj_buf b = {0};
+  int rc = kj_dump_value(&b, v, 0);
+  if (rc == -ELOOP) {
+    free(b.p);
+    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  }
+  if (rc < 0 || kj_buf_ch(&b, '\0') < 0) {
+    free(b.p);
+    return NULL;
+  }
+  return b.p;
 }
 
 char *kj_dumps_canonical(const json_t *v)
@@ -335,8 +557,302 @@ bool kj_equal(const json_t *a, const json_t *b)
   return json_equal(a, b) != 0;
 }
 
+/*
+ * Fast path of kj_loadb: a recursive-descent parser for the common case
+ * (well-formed ASCII documents) building the same jansson tree json_loadb
+ * would.  Anything it does not handle exactly like jansson - any syntax
+ * error, non-ASCII or control bytes, \u escapes, integers past 18 digits,
+ * real overflow, duplicate keys when rejected, deep nesting - makes it
+ * give up, and jansson parses the document again and words the error.
+ */
+#define KJ_PARSE_MAX_DEPTH 1000
+
+struct kj_parser {
+  const char *p, *end;
+  bool reject_dups;
+  char strbuf[256];  /* an unescaped short string value */
+};
+
+static inline void kj_ws(struct kj_parser *ps)
+{
+  while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
+    ps->p++;
+}
+
+/* Scans a string body after its opening quote: plain ASCII with the simple
+ * escapes only.  Returns its decoded length (0 allowed) or -1; *esc tells
+ * whether it must be unescaped. */
+static long kj_scan_string(struct kj_parser *ps, const char **start, size_t *rawlen, bool *esc)
+{
+  const char *s = ps->p, *q = s;
+  long n = 0;
+  *esc = false;
+  while (q < ps->end) {
+    unsigned char c = (unsigned char)*q;
+    if (c == '"') {
+      *start = s;
+      *rawlen = (size_t)(q - s);
+      ps->p = q + 1;
+      return n;
+    }
+    if (c < 0x20 || c >= 0x80)
+      return -1;
+    if (c == '\\') {
+      if (q + 1 >= ps->end)
+        return -1;
+      switch (q[1]) {
+      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        break;
+      default:
+        return -1;  /* \u and anything else: jansson */
+      }
+      *esc = true;
+      q += 2;
+      n++;
+      continue;
+    }
+    q++;
+    n++;
+  }
+  return -1;
+}
+
+static void kj_unescape(const char *s, size_t rawlen, char *out)
+{
+  for (size_t i = 0; i < rawlen; i++) {
+    char c = s[i];
+    if (c == '\\') {
+      c = s[++i];
+      switch (c) {
+      case 'b': c = '\b'; break;
+      case 'f': c = '\f'; break;
+      case 'n': c = '\n'; break;
+      case 'r': c = '\r'; break;
+      case 't': c = '\t'; break;
+      default: break;
+      }
+    }
+    *out++ = c;
+  }
+}
+
+static json_t *kj_parse_string(struct kj_parser *ps)
+{
+  const char *s;
+  size_t raw;
+  bool esc;
+  long n = kj_scan_string(ps, &s, &raw, &esc);
+  if (n < 0)
+    return NULL;
+  if (!esc)
+    return json_stringn_nocheck(s, raw);
+  char *buf = (size_t)n <= sizeof(ps->strbuf) ? ps->strbuf : malloc((size_t)n);
+  if (!buf)
+    return NULL;
+  kj_unescape(s, raw, buf);
+  json_t *v = json_stringn_nocheck(buf, (size_t)n);
+  if (buf != ps->strbuf)
+    free(buf);
+  return v;
+}
+
+static json_t *kj_parse_number(struct kj_parser *ps)
+{
+  const char *s = ps->p, *q = s;
+  bool neg = false, real = false;
+  if (q < ps->end && *q == '-') {
+    neg = true;
+    q++;
+  }
+  const char *digits = q;
+  if (q >= ps->end || *q < '0' || *q > '9')
+    return NULL;
+  if (*q == '0' && q + 1 < ps->end && q[1] >= '0' && q[1] <= '9')
+    return NULL;
+  while (q < ps->end && *q >= '0' && *q <= '9')
+    q++;
+  size_t ndig = (size_t)(q - digits);
+  if (q < ps->end && *q == '.') {
+    real = true;
+    q++;
+    if (q >= ps->end || *q < '0' || *q > '9')
+      return NULL;
+    while (q < ps->end && *q >= '0' && *q <= '9')
+      q++;
+  }
+  if (q < ps->end && (*q == 'e' || *q == 'E')) {
+    real = true;
+    q++;
+    if (q < ps->end && (*q == '+' || *q == '-'))
+      q++;
+    if (q >= ps->end || *q < '0' || *q > '9')
+      return NULL;
+    while (q < ps->end && *q >= '0' && *q <= '9')
+      q++;
+  }
+  ps->p = q;
+  if (!real) {
+    if (ndig > 18)
+      return NULL;
+    json_int_t v = 0;
+    for (const char *d = digits; d < q; d++)
+      v = v * 10 + (*d - '0');
+    return json_integer(neg ? -v : v);
+  }
+  char tmp[64];
+  size_t len = (size_t)(q - s);
+  if (len >= sizeof(tmp))
+    return NULL;
+  memcpy(tmp, s, len);
+  tmp[len] = '\0';
+  double d = strtod(tmp, NULL);
+  if (d == HUGE_VAL || d == -HUGE_VAL)
+    return NULL;
+  return json_real(d);
+}
+
+static json_t *kj_parse_value(struct kj_parser *ps, int depth);
+
+static json_t *kj_parse_object(struct kj_parser *ps, int depth)
+{
+  json_t *obj = json_object();
+  if (!obj)
+    return NULL;
+  kj_ws(ps);
+  if (ps->p < ps->end && *ps->p == '}') {
+    ps->p++;
+    return obj;
+  }
+  for (;;) {
+    kj_ws(ps);
+    if (ps->p >= ps->end || *ps->p != '"')
+      goto fail;
+    ps->p++;
+    const char *k;
+    size_t raw;
+    bool esc;
+    long n = kj_scan_string(ps, &k, &raw, &esc);
+    if (n < 0)
+      goto fail;
+    const char *key = k;
+    if (esc)
+      goto fail;  /* escaped keys are rare: jansson */
+    if (ps->reject_dups && json_object_getn(obj, key, (size_t)n))
+      goto fail;
+    kj_ws(ps);
+    if (ps->p >= ps->end || *ps->p != ':')
+      goto fail;
+    ps->p++;
+    json_t *v = kj_parse_value(ps, depth + 1);
+    if (!v)
+      goto fail;
+    if (json_object_setn_new_nocheck(obj, key, (size_t)n, v) < 0)
+      goto fail;
+    kj_ws(ps);
+    if (ps->p >= ps->end)
+      goto fail;
+    if (*ps->p == ',') {
+      ps->p++;
+      continue;
+    }
+    if (*ps->p == '}') {
+      ps->p++;
+      return obj;
+    }
+    goto fail;
+  }
+fail:
+  json_decref(obj);
+  return NULL;
+}
+
+static json_t *kj_parse_array(struct kj_parser *ps, int depth)
+{
+  json_t *arr = json_array();
+  if (!arr)
+    return NULL;
+  kj_ws(ps);
+  if (ps->p < ps->end && *ps->p == ']') {
+    ps->p++;
+    return arr;
+  }
+  for (;;) {
+    json_t *v = kj_parse_value(ps, depth + 1);
+    if (!v || json_array_append_new(arr, v) < 0)
+      goto fail;
+    kj_ws(ps);
+    if (ps->p >= ps->end)
+      goto fail;
+    if (*ps->p == ',') {
+      ps->p++;
+      continue;
+    }
+    if (*ps->p == ']') {
+      ps->p++;
+      return arr;
+    }
+    goto fail;
+  }
+fail:
+  json_decref(arr);
+  return NULL;
+}
+
+static bool kj_lit(struct kj_parser *ps, const char *lit, size_t n)
+{
+  if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, lit, n) != 0)
+    return false;
+  ps->p += n;
+  return true;
+}
+
+static json_t *kj_parse_value(struct kj_parser *ps, int depth)
+{
+  if (depth > KJ_PARSE_MAX_DEPTH)
+    return NULL;
+  kj_ws(ps);
+  if (ps->p >= ps->end)
+    return NULL;
+  switch (*ps->p) {
+  case '{':
+    ps->p++;
+    return kj_parse_object(ps, depth);
+  case '[':
+    ps->p++;
+    return kj_parse_array(ps, depth);
+  case '"':
+    ps->p++;
+    return kj_parse_string(ps);
+  case 't':
+    return kj_lit(ps, "true", 4) ? json_true() : NULL;
+  case 'f':
+    return kj_lit(ps, "false", 5) ? json_false() : NULL;
+  case 'n':
+    return kj_lit(ps, "null", 4) ? json_null() : NULL;
+  default:
+    return kj_parse_number(ps);
+  }
+}
+
+static json_t *kj_fast_loadb(const char *buf, size_t len, bool reject_dups)
+{
+  struct kj_parser ps = {.p = buf, .end = buf + len, .reject_dups = reject_dups};
+  json_t *v = kj_parse_value(&ps, 0);
+  if (!v)
+    return NULL;
+  kj_ws(&ps);
+  if (ps.p != ps.end) {
+    json_decref(v);
+    return NULL;
+  }
+  return v;
+}
+
 json_t *kj_loadb(const char *buf, size_t len, bool reject_duplicates, char *err, size_t errlen)
 {
+  json_t *fast = buf ? kj_fast_loadb(buf, len, reject_duplicates) : NULL;
+  if (fast)
+    return fast;
   json_error_t je;
   size_t flags = JSON_DECODE_ANY;
   if (reject_duplicates)

@@ -83,8 +83,8 @@ wait_until "7 available" 100 bash -c \
 ok "scale down" kube scale deploy/web --replicas=2
 wait_until "2 pods left" 100 bash -c \
   "[[ \$(kubectl --cache-dir $WORK/kcache get pods -l app=web -o name | wc -l) == 2 ]]"
-ok "status after scale down" kube get deploy web -o jsonpath='{.status.replicas}/{.status.availableReplicas}'
-expect_eq "2/2" "2/2" "$OUT"
+wait_until "status after scale down is 2/2" 100 bash -c \
+  "[[ \$(kubectl --cache-dir $WORK/kcache get deploy web -o jsonpath='{.status.replicas}/{.status.availableReplicas}') == 2/2 ]]"
 
 # ---- StatefulSet: ordered creation, claims ----
 watch_pods sts app=db
