@@ -19,7 +19,7 @@ D=${1:-100} R=${2:-100} N=${3:-100}
 for b in apiserver/kube-apiserver controller-manager/kube-controller-manager scheduler/kube-scheduler tests/hollow_node; do
   [[ -x "$BIN/$b" ]] || { echo "build first: $BIN/$b missing"; exit 1; }
 done
-ulimit -n 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 W=$(mktemp -d /tmp/kube-bench.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; sleep 0.5; rm -rf "$W"' EXIT

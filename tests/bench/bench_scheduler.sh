@@ -13,7 +13,7 @@ BIN=${KUBE_BIN:-$ROOT/build}
 QPS=${QPS:-5000}
 BURST=${BURST:-5000}
 [[ -x "$BIN/apiserver/kube-apiserver" && -x "$BIN/scheduler/kube-scheduler" ]] || { echo "build first"; exit 1; }
-ulimit -n 65536 || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 W=$(mktemp -d /tmp/kube-bench.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; sleep 0.3; rm -rf "$W"' EXIT
