@@ -7,7 +7,8 @@
  * one does would break pod creation altogether.
  *
  * Like upstream, it also mounts the service account's credentials: a
- * projected volume "kube-api-access-XXXXX" (token, the cluster CA from the
+ * projected volume named "kube-api-access-" plus five random characters
+ * (token, the cluster CA from the
  * kube-root-ca.crt ConfigMap, the namespace) read-only at
  * /var/run/secrets/kubernetes.io/serviceaccount in every container, unless
  * the pod or its service account sets automountServiceAccountToken false

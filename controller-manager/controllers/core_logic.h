@@ -161,6 +161,8 @@ json_t *resourcequota_usage(const json_t *hard, const json_t *objs);
  * that make the mirrored slices of svc match ep (the Endpoints; NULL or a
  * service with a selector means none wanted).  slices: any existing
  * slices (only those mirrored for svc are considered). */
-json_t *endpointslice_mirror_reconcile(const json_t *svc, const json_t *ep, const json_t *slices);
+/* svc NULL: the Service is gone and its mirrored slices are deleted. */
+json_t *endpointslice_mirror_reconcile(const char *ns, const char *name, const json_t *svc,
+                                      const json_t *ep, const json_t *slices);
 
 #endif

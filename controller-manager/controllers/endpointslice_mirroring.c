@@ -92,14 +92,13 @@ static void mir_act(json_t *acts, const char *verb, const char *path, json_t *bo
   json_array_append_new(acts, a);
 }
 
-json_t *endpointslice_mirror_reconcile(const json_t *svc, const json_t *ep, const json_t *slices)
+json_t *endpointslice_mirror_reconcile(const char *ns, const char *name, const json_t *svc,
+                                      const json_t *ep, const json_t *slices)
 {
   json_t *acts = json_array();
-  const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
-  const char *name = kj_get_str(svc, "metadata.name") ?: "";
-  /* wanted: [{endpoints, ports}] */
+  /* wanted: [{endpoints, ports}]; nothing when the Service is gone */
   json_t *want = json_array();
-  bool mirror = ep && !json_object_size(kj_get(svc, "spec.selector")) &&
+  bool mirror = svc && ep && !json_object_size(kj_get(svc, "spec.selector")) &&
                 strcmp(kj_get_str(ep, "metadata.labels[\"" MIRROR_SKIP_LABEL "\"]") ?: "", "true");
   size_t i;
   json_t *ss;
@@ -189,18 +188,11 @@ static void mir_process(void *arg, struct workqueue *q, const char *key)
   json_t *svc = informer_store_get_obj(c->svc_inf, key);
   json_t *ep = informer_store_get_obj(c->ep_inf, key);
   json_t *slices = informer_store_list(c->slice_inf);
-  json_t *stub = NULL;
-  if (!svc) {
-    /* Service gone: its mirrored slices go too. */
-    char ns[256], name[256];
-    cc_split_key(key, ns, sizeof ns, name, sizeof name);
-    stub = json_pack("{s:{s:s, s:s}, s:{s:{s:s}}}", "metadata", "namespace", ns, "name", name, "spec", "selector",
-                     "gone", "true");
-  }
-  json_t *acts = endpointslice_mirror_reconcile(svc ? svc : stub, ep, slices);
+  char ns[256], name[256];
+  cc_split_key(key, ns, sizeof ns, name, sizeof name);
+  json_t *acts = endpointslice_mirror_reconcile(ns, name, svc, ep, slices);
   sync_batch_exec(b, acts);
   json_decref(acts);
-  json_decref(stub);
   json_decref(svc);
   json_decref(ep);
   json_decref(slices);
