@@ -565,3 +565,39 @@ void reg_generation_update(json_t *obj, const json_t *old)
   bool del_started = kj_get(obj, "metadata.deletionTimestamp") && !kj_get(old, "metadata.deletionTimestamp");
   kj_set_int(obj, "metadata.generation", g + ((changed || del_started) ? 1 : 0));
 }
+
+/* --- table cells --- */
+
+json_t *reg_row(const json_t *obj)
+{
+  json_t *row = json_array();
+  json_array_append_new(row, json_string(reg_str_or(kj_get_str(obj, "metadata.name"), "")));
+  return row;
+}
+
+void reg_cell_str(json_t *row, const char *s)
+{
+  json_array_append_new(row, json_string(s ? s : ""));
+}
+
+void reg_cell_int(json_t *row, long long v)
+{
+  json_array_append_new(row, json_integer(v));
+}
+
+void reg_cell_containers(json_t *row, const json_t *pod_spec)
+{
+  char *names = reg_container_names(pod_spec), *images = reg_container_images(pod_spec);
+  reg_cell_str(row, names);
+  reg_cell_str(row, images);
+  free(names);
+  free(images);
+}
+
+void reg_cell_workload_wide(json_t *row, const json_t *obj)
+{
+  reg_cell_containers(row, kj_get(obj, "spec.template.spec"));
+  char *sel = reg_format_label_selector(kj_get(obj, "spec.selector"));
+  reg_cell_str(row, sel);
+  free(sel);
+}

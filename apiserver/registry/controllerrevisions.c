@@ -61,11 +61,11 @@ static char *controller_name(const json_t *obj)
 
 static json_t *cr_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   char *c = controller_name(obj);
-  ext_add_str(row, c);
+  reg_cell_str(row, c);
   free(c);
-  ext_add_int(row, kj_get_int(obj, "revision", 0));
+  reg_cell_int(row, kj_get_int(obj, "revision", 0));
   json_array_append_new(row, reg_age_cell(obj));
   return row;
 }

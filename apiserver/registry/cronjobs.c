@@ -336,24 +336,24 @@ static void cj_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *cj_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
-  ext_add_str(row, kj_get_str(obj, "spec.schedule"));
-  ext_add_str(row, reg_str_or(kj_get_str(obj, "spec.timeZone"), "<none>"));
-  ext_add_str(row, ext_bool_ptr(kj_get(obj, "spec.suspend")));
-  ext_add_int(row, (long long)json_array_size(kj_get(obj, "status.active")));
+  json_t *row = reg_row(obj);
+  reg_cell_str(row, kj_get_str(obj, "spec.schedule"));
+  reg_cell_str(row, reg_str_or(kj_get_str(obj, "spec.timeZone"), "<none>"));
+  reg_cell_str(row, ext_bool_ptr(kj_get(obj, "spec.suspend")));
+  reg_cell_int(row, (long long)json_array_size(kj_get(obj, "status.active")));
   const char *last = kj_get_str(obj, "status.lastScheduleTime");
   int64_t us;
   char buf[32];
   if (last && ktime_parse(last, &us) == 0) {
     int64_t secs = (ktime_now_us() - us) / 1000000;
-    ext_add_str(row, ktime_human_age(secs < 0 ? 0 : secs, buf, sizeof(buf)));
+    reg_cell_str(row, ktime_human_age(secs < 0 ? 0 : secs, buf, sizeof(buf)));
   } else {
-    ext_add_str(row, "<none>");
+    reg_cell_str(row, "<none>");
   }
   json_array_append_new(row, reg_age_cell(obj));
-  ext_add_containers(row, kj_get(obj, "spec.jobTemplate.spec.template.spec"));
+  reg_cell_containers(row, kj_get(obj, "spec.jobTemplate.spec.template.spec"));
   char *sel = ext_selector_string(kj_get(obj, "spec.jobTemplate.spec.selector"));
-  ext_add_str(row, sel);
+  reg_cell_str(row, sel);
   free(sel);
   return row;
 }

@@ -117,19 +117,19 @@ static void ds_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *ds_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
-  ext_add_int(row, kj_get_int(obj, "status.desiredNumberScheduled", 0));
-  ext_add_int(row, kj_get_int(obj, "status.currentNumberScheduled", 0));
-  ext_add_int(row, kj_get_int(obj, "status.numberReady", 0));
-  ext_add_int(row, kj_get_int(obj, "status.updatedNumberScheduled", 0));
-  ext_add_int(row, kj_get_int(obj, "status.numberAvailable", 0));
+  json_t *row = reg_row(obj);
+  reg_cell_int(row, kj_get_int(obj, "status.desiredNumberScheduled", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.currentNumberScheduled", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.numberReady", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.updatedNumberScheduled", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.numberAvailable", 0));
   char *ns = reg_format_labels(kj_get(obj, "spec.template.spec.nodeSelector"));
-  ext_add_str(row, ns);
+  reg_cell_str(row, ns);
   free(ns);
   json_array_append_new(row, reg_age_cell(obj));
-  ext_add_containers(row, kj_get(obj, "spec.template.spec"));
+  reg_cell_containers(row, kj_get(obj, "spec.template.spec"));
   char *sel = ext_selector_string(kj_get(obj, "spec.selector"));
-  ext_add_str(row, sel);
+  reg_cell_str(row, sel);
   free(sel);
   return row;
 }

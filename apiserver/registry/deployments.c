@@ -150,24 +150,15 @@ static void deploy_validate(struct reg_request *rq, const json_t *obj, const jso
 
 static json_t *deploy_cells(const json_t *obj)
 {
-  json_t *row = json_array();
+  json_t *row = reg_row(obj);
   char ready[64];
-  json_array_append_new(row, json_string(reg_str_or(kj_get_str(obj, "metadata.name"), "")));
   snprintf(ready, sizeof(ready), "%lld/%lld", (long long)kj_get_int(obj, "status.readyReplicas", 0),
            (long long)kj_get_int(obj, "spec.replicas", 0));
-  json_array_append_new(row, json_string(ready));
-  json_array_append_new(row, json_integer(kj_get_int(obj, "status.updatedReplicas", 0)));
-  json_array_append_new(row, json_integer(kj_get_int(obj, "status.availableReplicas", 0)));
+  reg_cell_str(row, ready);
+  reg_cell_int(row, kj_get_int(obj, "status.updatedReplicas", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.availableReplicas", 0));
   json_array_append_new(row, reg_age_cell(obj));
-  json_t *pspec = kj_get(obj, "spec.template.spec");
-  char *names = reg_container_names(pspec), *images = reg_container_images(pspec);
-  char *sel = reg_format_label_selector(kj_get(obj, "spec.selector"));
-  json_array_append_new(row, json_string(names ? names : ""));
-  json_array_append_new(row, json_string(images ? images : ""));
-  json_array_append_new(row, json_string(sel ? sel : ""));
-  free(names);
-  free(images);
-  free(sel);
+  reg_cell_workload_wide(row, obj);
   return row;
 }
 

@@ -184,32 +184,6 @@ void ext_validate_template_workload(const json_t *spec, const char *kind, json_t
                   "Forbidden: activeDeadlineSeconds in %s is not Supported", kind);
 }
 
-json_t *ext_row(const json_t *obj)
-{
-  json_t *row = json_array();
-  json_array_append_new(row, json_string(reg_str_or(kj_get_str(obj, "metadata.name"), "")));
-  return row;
-}
-
-void ext_add_str(json_t *row, const char *s)
-{
-  json_array_append_new(row, json_string(s ? s : ""));
-}
-
-void ext_add_int(json_t *row, long long v)
-{
-  json_array_append_new(row, json_integer(v));
-}
-
-void ext_add_containers(json_t *row, const json_t *pod_spec)
-{
-  char *names = reg_container_names(pod_spec), *images = reg_container_images(pod_spec);
-  ext_add_str(row, names);
-  ext_add_str(row, images);
-  free(names);
-  free(images);
-}
-
 char *ext_selector_string(const json_t *sel)
 {
   char *s = reg_format_label_selector(sel);

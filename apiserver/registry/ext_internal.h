@@ -74,10 +74,6 @@ void ext_validate_access_modes(const json_t *modes, const char *field, const cha
 const char *ext_storage_of(const json_t *list);
 
 /* Table cells. */
-json_t *ext_row(const json_t *obj);                 /* new array holding the name */
-void ext_add_str(json_t *row, const char *s);       /* NULL -> "" */
-void ext_add_int(json_t *row, long long v);
-void ext_add_containers(json_t *row, const json_t *pod_spec); /* names, images */
 char *ext_selector_string(const json_t *sel);       /* FormatLabelSelector: "<none>" if empty; caller frees */
 const char *ext_bool_ptr(const json_t *v);          /* "True", "False" or "<unset>" */
 /* HumanDuration of a span in seconds ("45s", "5m30s", "3h"). */

@@ -248,24 +248,24 @@ static char *format_metrics(const json_t *obj)
 
 static json_t *hpa_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   char ref[512];
   snprintf(ref, sizeof(ref), "%s/%s", reg_str_or(kj_get_str(obj, "spec.scaleTargetRef.kind"), ""),
            reg_str_or(kj_get_str(obj, "spec.scaleTargetRef.name"), ""));
-  ext_add_str(row, ref);
+  reg_cell_str(row, ref);
   char *t = format_metrics(obj);
-  ext_add_str(row, t);
+  reg_cell_str(row, t);
   free(t);
   json_t *minr = kj_get(obj, "spec.minReplicas");
   if (json_is_integer(minr)) {
     char b[32];
     snprintf(b, sizeof(b), "%lld", (long long)json_integer_value(minr));
-    ext_add_str(row, b);
+    reg_cell_str(row, b);
   } else {
-    ext_add_str(row, "<unset>");
+    reg_cell_str(row, "<unset>");
   }
-  ext_add_int(row, kj_get_int(obj, "spec.maxReplicas", 0));
-  ext_add_int(row, kj_get_int(obj, "status.currentReplicas", 0));
+  reg_cell_int(row, kj_get_int(obj, "spec.maxReplicas", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.currentReplicas", 0));
   json_array_append_new(row, reg_age_cell(obj));
   return row;
 }

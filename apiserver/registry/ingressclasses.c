@@ -62,8 +62,8 @@ static void ic_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *ic_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
-  ext_add_str(row, kj_get_str(obj, "spec.controller"));
+  json_t *row = reg_row(obj);
+  reg_cell_str(row, kj_get_str(obj, "spec.controller"));
   json_t *p = kj_get(obj, "spec.parameters");
   if (p) {
     char buf[512];
@@ -74,9 +74,9 @@ static json_t *ic_cells(const json_t *obj)
     else
       snprintf(buf, sizeof(buf), "%s/%s", reg_str_or(kj_get_str(p, "kind"), ""),
                reg_str_or(kj_get_str(p, "name"), ""));
-    ext_add_str(row, buf);
+    reg_cell_str(row, buf);
   } else {
-    ext_add_str(row, "<none>");
+    reg_cell_str(row, "<none>");
   }
   json_array_append_new(row, reg_age_cell(obj));
   return row;

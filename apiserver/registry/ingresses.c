@@ -171,8 +171,8 @@ static int cmp_str(const void *a, const void *b)
 
 static json_t *ing_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
-  ext_add_str(row, reg_str_or(kj_get_str(obj, "spec.ingressClassName"), "<none>"));
+  json_t *row = reg_row(obj);
+  reg_cell_str(row, reg_str_or(kj_get_str(obj, "spec.ingressClassName"), "<none>"));
   /* formatHosts: up to three hosts, then "+ N more..." */
   json_t *rules = kj_get(obj, "spec.rules");
   char hosts[1024] = "";
@@ -197,7 +197,7 @@ static json_t *ing_cells(const json_t *obj)
     snprintf(tail, sizeof(tail), " + %zu more...", json_array_size(rules) - 3);
     strncat(hosts, tail, sizeof(hosts) - strlen(hosts) - 1);
   }
-  ext_add_str(row, hosts);
+  reg_cell_str(row, hosts);
   /* Address: distinct IPs/hostnames, sorted, clipped to 16 chars. */
   json_t *lb = kj_get(obj, "status.loadBalancer.ingress");
   const char **addrs = calloc(json_array_size(lb) + 1, sizeof(*addrs));
@@ -224,8 +224,8 @@ static json_t *ing_cells(const json_t *obj)
   free(addrs);
   if (strlen(addr) > INGRESS_ADDRESS_WIDTH)
     strcpy(addr + INGRESS_ADDRESS_WIDTH - 3, "...");
-  ext_add_str(row, addr);
-  ext_add_str(row, json_array_size(kj_get(obj, "spec.tls")) ? "80, 443" : "80");
+  reg_cell_str(row, addr);
+  reg_cell_str(row, json_array_size(kj_get(obj, "spec.tls")) ? "80, 443" : "80");
   json_array_append_new(row, reg_age_cell(obj));
   return row;
 }

@@ -250,7 +250,7 @@ static const char *job_field_value(const json_t *obj, const char *field, char *b
 
 static json_t *job_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   const char *status = "Running";
   if (ext_has_condition(obj, "Complete"))
     status = "Complete";
@@ -264,7 +264,7 @@ static json_t *job_cells(const json_t *obj)
     status = "FailureTarget";
   else if (ext_has_condition(obj, "SuccessCriteriaMet"))
     status = "SuccessCriteriaMet";
-  ext_add_str(row, status);
+  reg_cell_str(row, status);
 
   char buf[96];
   long long succeeded = kj_get_int(obj, "status.succeeded", 0);
@@ -275,7 +275,7 @@ static json_t *job_cells(const json_t *obj)
     snprintf(buf, sizeof(buf), "%lld/1 of %lld", succeeded, par);
   else
     snprintf(buf, sizeof(buf), "%lld/1", succeeded);
-  ext_add_str(row, buf);
+  reg_cell_str(row, buf);
 
   int64_t start, end;
   const char *st = kj_get_str(obj, "status.startTime"), *ct = kj_get_str(obj, "status.completionTime");
@@ -285,11 +285,11 @@ static json_t *job_cells(const json_t *obj)
       end = ktime_now_us();
     ext_duration((end - start) / 1000000, buf, sizeof(buf));
   }
-  ext_add_str(row, buf);
+  reg_cell_str(row, buf);
   json_array_append_new(row, reg_age_cell(obj));
-  ext_add_containers(row, kj_get(obj, "spec.template.spec"));
+  reg_cell_containers(row, kj_get(obj, "spec.template.spec"));
   char *sel = ext_selector_string(kj_get(obj, "spec.selector"));
-  ext_add_str(row, sel);
+  reg_cell_str(row, sel);
   free(sel);
   return row;
 }

@@ -131,7 +131,7 @@ static void lr_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *created_at_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   const char *ts = kj_get_str(obj, "metadata.creationTimestamp");
   json_array_append_new(row, ts ? json_string(ts) : json_null());
   return row;

@@ -174,9 +174,9 @@ static void np_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *np_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   char *sel = ext_selector_string(kj_get(obj, "spec.podSelector"));
-  ext_add_str(row, sel);
+  reg_cell_str(row, sel);
   free(sel);
   json_array_append_new(row, reg_age_cell(obj));
   return row;

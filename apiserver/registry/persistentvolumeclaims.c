@@ -119,24 +119,24 @@ static void pvc_validate(struct reg_request *rq, const json_t *obj, const json_t
 
 static json_t *pvc_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
-  ext_add_str(row, kj_get(obj, "metadata.deletionTimestamp") ? "Terminating" : kj_get_str(obj, "status.phase"));
+  json_t *row = reg_row(obj);
+  reg_cell_str(row, kj_get(obj, "metadata.deletionTimestamp") ? "Terminating" : kj_get_str(obj, "status.phase"));
   const char *vol = kj_get_str(obj, "spec.volumeName");
-  ext_add_str(row, vol);
+  reg_cell_str(row, vol);
   char *modes = NULL;
   const char *cap = "";
   if (vol && *vol) {
     cap = reg_str_or(ext_storage_of(kj_get(obj, "status.capacity")), "0");
     modes = ext_access_modes_string(kj_get(obj, "status.accessModes"));
   }
-  ext_add_str(row, cap);
-  ext_add_str(row, modes ? modes : "");
+  reg_cell_str(row, cap);
+  reg_cell_str(row, modes ? modes : "");
   free(modes);
   const char *sc = kj_get_str(obj, "metadata.annotations[\"volume.beta.kubernetes.io/storage-class\"]");
-  ext_add_str(row, reg_str_or(sc, kj_get_str(obj, "spec.storageClassName")));
-  ext_add_str(row, reg_str_or(kj_get_str(obj, "status.currentVolumeAttributesClassName"), "<unset>"));
+  reg_cell_str(row, reg_str_or(sc, kj_get_str(obj, "spec.storageClassName")));
+  reg_cell_str(row, reg_str_or(kj_get_str(obj, "status.currentVolumeAttributesClassName"), "<unset>"));
   json_array_append_new(row, reg_age_cell(obj));
-  ext_add_str(row, reg_str_or(kj_get_str(obj, "spec.volumeMode"), "<unset>"));
+  reg_cell_str(row, reg_str_or(kj_get_str(obj, "spec.volumeMode"), "<unset>"));
   return row;
 }
 

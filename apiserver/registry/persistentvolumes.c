@@ -144,24 +144,24 @@ static void pv_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *pv_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
-  ext_add_str(row, reg_str_or(ext_storage_of(kj_get(obj, "spec.capacity")), "0"));
+  json_t *row = reg_row(obj);
+  reg_cell_str(row, reg_str_or(ext_storage_of(kj_get(obj, "spec.capacity")), "0"));
   char *modes = ext_access_modes_string(kj_get(obj, "spec.accessModes"));
-  ext_add_str(row, modes);
+  reg_cell_str(row, modes);
   free(modes);
-  ext_add_str(row, kj_get_str(obj, "spec.persistentVolumeReclaimPolicy"));
-  ext_add_str(row, kj_get(obj, "metadata.deletionTimestamp") ? "Terminating" : kj_get_str(obj, "status.phase"));
+  reg_cell_str(row, kj_get_str(obj, "spec.persistentVolumeReclaimPolicy"));
+  reg_cell_str(row, kj_get(obj, "metadata.deletionTimestamp") ? "Terminating" : kj_get_str(obj, "status.phase"));
   char claim[512] = "";
   if (kj_get(obj, "spec.claimRef"))
     snprintf(claim, sizeof(claim), "%s/%s", reg_str_or(kj_get_str(obj, "spec.claimRef.namespace"), ""),
              reg_str_or(kj_get_str(obj, "spec.claimRef.name"), ""));
-  ext_add_str(row, claim);
+  reg_cell_str(row, claim);
   const char *sc = kj_get_str(obj, "metadata.annotations[\"volume.beta.kubernetes.io/storage-class\"]");
-  ext_add_str(row, reg_str_or(sc, kj_get_str(obj, "spec.storageClassName")));
-  ext_add_str(row, reg_str_or(kj_get_str(obj, "spec.volumeAttributesClassName"), "<unset>"));
-  ext_add_str(row, kj_get_str(obj, "status.reason"));
+  reg_cell_str(row, reg_str_or(sc, kj_get_str(obj, "spec.storageClassName")));
+  reg_cell_str(row, reg_str_or(kj_get_str(obj, "spec.volumeAttributesClassName"), "<unset>"));
+  reg_cell_str(row, kj_get_str(obj, "status.reason"));
   json_array_append_new(row, reg_age_cell(obj));
-  ext_add_str(row, reg_str_or(kj_get_str(obj, "spec.volumeMode"), "<unset>"));
+  reg_cell_str(row, reg_str_or(kj_get_str(obj, "spec.volumeMode"), "<unset>"));
   return row;
 }
 

@@ -39,19 +39,19 @@ static void pdb_validate(struct reg_request *rq, const json_t *obj, const json_t
 
 static json_t *pdb_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   static const char *const keys[] = {"spec.minAvailable", "spec.maxUnavailable"};
   for (size_t i = 0; i < 2; i++) {
     json_t *v = kj_get(obj, keys[i]);
     if (v) {
       char *s = ext_intstr_string(v);
-      ext_add_str(row, s);
+      reg_cell_str(row, s);
       free(s);
     } else {
-      ext_add_str(row, "N/A");
+      reg_cell_str(row, "N/A");
     }
   }
-  ext_add_int(row, kj_get_int(obj, "status.disruptionsAllowed", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.disruptionsAllowed", 0));
   json_array_append_new(row, reg_age_cell(obj));
   return row;
 }

@@ -43,10 +43,10 @@ static void pt_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *pt_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
-  ext_add_containers(row, kj_get(obj, "template.spec"));
+  json_t *row = reg_row(obj);
+  reg_cell_containers(row, kj_get(obj, "template.spec"));
   char *labels = reg_format_labels(kj_get(obj, "template.metadata.labels"));
-  ext_add_str(row, labels);
+  reg_cell_str(row, labels);
   free(labels);
   return row;
 }

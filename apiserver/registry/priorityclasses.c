@@ -82,11 +82,11 @@ static void pc_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *pc_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
-  ext_add_int(row, kj_get_int(obj, "value", 0));
+  json_t *row = reg_row(obj);
+  reg_cell_int(row, kj_get_int(obj, "value", 0));
   json_array_append_new(row, json_boolean(kj_get_bool(obj, "globalDefault", false)));
   json_array_append_new(row, reg_age_cell(obj));
-  ext_add_str(row, reg_str_or(kj_get_str(obj, "preemptionPolicy"), "<unset>"));
+  reg_cell_str(row, reg_str_or(kj_get_str(obj, "preemptionPolicy"), "<unset>"));
   return row;
 }
 

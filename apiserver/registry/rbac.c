@@ -191,7 +191,7 @@ static void subject_defaults(json_t *obj)
 
 static json_t *created_at_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   const char *ts = kj_get_str(obj, "metadata.creationTimestamp");
   json_array_append_new(row, ts ? json_string(ts) : json_null());
   return row;
@@ -220,16 +220,16 @@ static char *subjects_of(const json_t *obj, const char *kind)
 
 static json_t *binding_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   char role[512];
   snprintf(role, sizeof(role), "%s/%s", reg_str_or(kj_get_str(obj, "roleRef.kind"), ""),
            reg_str_or(kj_get_str(obj, "roleRef.name"), ""));
-  ext_add_str(row, role);
+  reg_cell_str(row, role);
   json_array_append_new(row, reg_age_cell(obj));
   static const char *const kinds[] = {"User", "Group", "ServiceAccount"};
   for (size_t i = 0; i < 3; i++) {
     char *s = subjects_of(obj, kinds[i]);
-    ext_add_str(row, s);
+    reg_cell_str(row, s);
     free(s);
   }
   return row;

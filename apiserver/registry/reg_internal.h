@@ -79,6 +79,13 @@ void reg_validate_pod_template(const json_t *tmpl, const char *path, json_t *cau
 const char *reg_pod_qos_class(const json_t *spec);
 /* "c1,c2" container names / images of a pod spec.  Caller frees. */
 char *reg_container_names(const json_t *spec);
+/* Table cells: a new row holding the object's name, then cells appended. */
+json_t *reg_row(const json_t *obj);
+void reg_cell_str(json_t *row, const char *s); /* NULL -> "" */
+void reg_cell_int(json_t *row, long long v);
+void reg_cell_containers(json_t *row, const json_t *pod_spec); /* names, images */
+/* -o wide cells of a workload: Containers, Images, Selector. */
+void reg_cell_workload_wide(json_t *row, const json_t *obj);
 char *reg_container_images(const json_t *spec);
 
 /* Pod table cells' status logic (pkg/printers printPod): writes STATUS

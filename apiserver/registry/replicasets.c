@@ -66,21 +66,12 @@ static void rs_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *rs_cells(const json_t *obj)
 {
-  json_t *row = json_array();
-  json_array_append_new(row, json_string(reg_str_or(kj_get_str(obj, "metadata.name"), "")));
-  json_array_append_new(row, json_integer(kj_get_int(obj, "spec.replicas", 0)));
-  json_array_append_new(row, json_integer(kj_get_int(obj, "status.replicas", 0)));
-  json_array_append_new(row, json_integer(kj_get_int(obj, "status.readyReplicas", 0)));
+  json_t *row = reg_row(obj);
+  reg_cell_int(row, kj_get_int(obj, "spec.replicas", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.replicas", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.readyReplicas", 0));
   json_array_append_new(row, reg_age_cell(obj));
-  json_t *pspec = kj_get(obj, "spec.template.spec");
-  char *names = reg_container_names(pspec), *images = reg_container_images(pspec);
-  char *sel = reg_format_label_selector(kj_get(obj, "spec.selector"));
-  json_array_append_new(row, json_string(names ? names : ""));
-  json_array_append_new(row, json_string(images ? images : ""));
-  json_array_append_new(row, json_string(sel ? sel : ""));
-  free(names);
-  free(images);
-  free(sel);
+  reg_cell_workload_wide(row, obj);
   return row;
 }
 

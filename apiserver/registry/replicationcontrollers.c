@@ -86,14 +86,14 @@ static void rc_validate(struct reg_request *rq, const json_t *obj, const json_t 
 
 static json_t *rc_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
-  ext_add_int(row, kj_get_int(obj, "spec.replicas", 0));
-  ext_add_int(row, kj_get_int(obj, "status.replicas", 0));
-  ext_add_int(row, kj_get_int(obj, "status.readyReplicas", 0));
+  json_t *row = reg_row(obj);
+  reg_cell_int(row, kj_get_int(obj, "spec.replicas", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.replicas", 0));
+  reg_cell_int(row, kj_get_int(obj, "status.readyReplicas", 0));
   json_array_append_new(row, reg_age_cell(obj));
-  ext_add_containers(row, kj_get(obj, "spec.template.spec"));
+  reg_cell_containers(row, kj_get(obj, "spec.template.spec"));
   char *sel = reg_format_labels(kj_get(obj, "spec.selector"));
-  ext_add_str(row, sel);
+  reg_cell_str(row, sel);
   free(sel);
   return row;
 }

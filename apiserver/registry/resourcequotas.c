@@ -69,7 +69,7 @@ static int cmp_str(const void *a, const void *b)
 
 static json_t *rq_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   json_array_append_new(row, reg_age_cell(obj));
   json_t *hard = kj_get(obj, "spec.hard"), *used = kj_get(obj, "status.used");
   size_t n = json_object_size(hard), i = 0;
@@ -99,8 +99,8 @@ static json_t *rq_cells(const json_t *obj)
   }
   fclose(rf);
   fclose(lf);
-  ext_add_str(row, req);
-  ext_add_str(row, lim);
+  reg_cell_str(row, req);
+  reg_cell_str(row, lim);
   free(req);
   free(lim);
   free(keys);

@@ -192,13 +192,13 @@ static void sts_validate(struct reg_request *rq, const json_t *obj, const json_t
 
 static json_t *sts_cells(const json_t *obj)
 {
-  json_t *row = ext_row(obj);
+  json_t *row = reg_row(obj);
   char ready[64];
   snprintf(ready, sizeof(ready), "%lld/%lld", (long long)kj_get_int(obj, "status.readyReplicas", 0),
            (long long)kj_get_int(obj, "spec.replicas", 0));
-  ext_add_str(row, ready);
+  reg_cell_str(row, ready);
   json_array_append_new(row, reg_age_cell(obj));
-  ext_add_containers(row, kj_get(obj, "spec.template.spec"));
+  reg_cell_containers(row, kj_get(obj, "spec.template.spec"));
   return row;
 }
 

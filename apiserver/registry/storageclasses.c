@@ -84,10 +84,10 @@ static json_t *sc_cells(const json_t *obj)
   char name[512];
   snprintf(name, sizeof(name), "%s%s", reg_str_or(kj_get_str(obj, "metadata.name"), ""),
            is_default_class(obj) ? " (default)" : "");
-  ext_add_str(row, name);
-  ext_add_str(row, kj_get_str(obj, "provisioner"));
-  ext_add_str(row, reg_str_or(kj_get_str(obj, "reclaimPolicy"), "Delete"));
-  ext_add_str(row, reg_str_or(kj_get_str(obj, "volumeBindingMode"), "Immediate"));
+  reg_cell_str(row, name);
+  reg_cell_str(row, kj_get_str(obj, "provisioner"));
+  reg_cell_str(row, reg_str_or(kj_get_str(obj, "reclaimPolicy"), "Delete"));
+  reg_cell_str(row, reg_str_or(kj_get_str(obj, "volumeBindingMode"), "Immediate"));
   json_array_append_new(row, json_boolean(kj_get_bool(obj, "allowVolumeExpansion", false)));
   json_array_append_new(row, reg_age_cell(obj));
   return row;
