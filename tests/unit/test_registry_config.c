@@ -13,46 +13,10 @@
 
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
+#include "registry_test_util.h"
 
-static json_t *J(const char *s)
-{
-  json_error_t e;
-  json_t *v = json_loads(s, JSON_DECODE_ANY, &e);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", e.text, s);
-  return v;
-}
 
-static void assert_json(const json_t *got, const char *want)
-{
-  json_t *w = J(want);
-  char *gs = kj_dumps_canonical(got), *ws = kj_dumps_canonical(w);
-  if (strcmp(gs, ws))
-    fail_msg("\n got: %s\nwant: %s", gs, ws);
-  free(gs);
-  free(ws);
-  json_decref(w);
-}
 
-static void check_validate(const struct resource *res, const char *obj_s, const char *old_s, const char *want)
-{
-  json_t *obj = J(obj_s), *old = old_s ? J(old_s) : NULL, *causes = json_array();
-  struct reg_request rq = {.verb = old ? "update" : "create"};
-  res->validate(&rq, obj, old, causes);
-  char *buf = NULL;
-  size_t len = 0, i;
-  FILE *f = open_memstream(&buf, &len);
-  json_t *c;
-  json_array_foreach(causes, i, c) fprintf(f, "%s%s|%s|%s", i ? "\n" : "", kj_get_str(c, "field"),
-                                           kj_get_str(c, "reason"), kj_get_str(c, "message"));
-  fclose(f);
-  if (strcmp(buf, want))
-    fail_msg("\nobject: %s\n got:\n%s\nwant:\n%s", obj_s, buf, want);
-  free(buf);
-  json_decref(causes);
-  json_decref(obj);
-  json_decref(old);
-}
 
 #define META "\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"}"
 

@@ -14,19 +14,7 @@
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
 
-static json_t *J(const char *s)
-{
-  char *d = strdup(s);
-  for (char *p = d; *p; p++)
-    if (*p == '\'')
-      *p = '"';
-  json_error_t err;
-  json_t *v = json_loads(d, JSON_DECODE_ANY, &err);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", err.text, d);
-  free(d);
-  return v;
-}
+#include "registry_ext_test_util.h"
 
 static char *validate(const json_t *obj, const json_t *old)
 {

@@ -15,19 +15,7 @@
 #include "registry/registry.h"
 
 /* JSON written with single quotes for readability. */
-static json_t *J(const char *s)
-{
-  char *d = strdup(s);
-  for (char *p = d; *p; p++)
-    if (*p == '\'')
-      *p = '"';
-  json_error_t err;
-  json_t *v = json_loads(d, JSON_DECODE_ANY, &err);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", err.text, d);
-  free(d);
-  return v;
-}
+#include "registry_ext_test_util.h"
 
 /* "field: message" per cause, joined by newlines. */
 static char *causes_str(const json_t *causes)

@@ -13,54 +13,11 @@
 
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
+#include "registry_test_util.h"
 
-static json_t *J(const char *s)
-{
-  json_error_t e;
-  json_t *v = json_loads(s, JSON_DECODE_ANY, &e);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", e.text, s);
-  return v;
-}
 
-static void assert_json(const json_t *got, const char *want)
-{
-  json_t *w = J(want);
-  char *gs = kj_dumps_canonical(got), *ws = kj_dumps_canonical(w);
-  if (strcmp(gs, ws))
-    fail_msg("\n got: %s\nwant: %s", gs, ws);
-  free(gs);
-  free(ws);
-  json_decref(w);
-}
 
-/* causes rendered as "field|reason|message" lines joined by "\n" */
-static char *render_causes(const json_t *causes)
-{
-  char *buf = NULL;
-  size_t len = 0, i;
-  FILE *f = open_memstream(&buf, &len);
-  json_t *c;
-  json_array_foreach(causes, i, c) fprintf(f, "%s%s|%s|%s", i ? "\n" : "", kj_get_str(c, "field"),
-                                           kj_get_str(c, "reason"), kj_get_str(c, "message"));
-  fclose(f);
-  return buf;
-}
 
-static void check_validate(const struct resource *res, const char *subresource, const char *obj_s,
-                           const char *old_s, const char *want)
-{
-  json_t *obj = J(obj_s), *old = old_s ? J(old_s) : NULL, *causes = json_array();
-  struct reg_request rq = {.verb = old ? "update" : "create", .subresource = subresource};
-  res->validate(&rq, obj, old, causes);
-  char *got = render_causes(causes);
-  if (strcmp(got, want))
-    fail_msg("\nobject: %s\n got:\n%s\nwant:\n%s", obj_s, got, want);
-  free(got);
-  json_decref(causes);
-  json_decref(obj);
-  json_decref(old);
-}
 
 static void test_pod_defaults(void **state)
 {
@@ -243,7 +200,7 @@ static void test_pod_validate(void **state)
        "tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-    check_validate(&reg_pods, NULL, cases[i].obj, cases[i].old, cases[i].want);
+    check_validate_sub(&reg_pods, NULL, cases[i].obj, cases[i].old, cases[i].want);
 }
 
 /* STATUS and READY columns: upstream printPod cases. */

@@ -16,26 +16,9 @@
 #include "apiserver.h"
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
+#include "registry_test_util.h"
 
-static json_t *J(const char *s)
-{
-  json_error_t e;
-  json_t *v = json_loads(s, JSON_DECODE_ANY, &e);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", e.text, s);
-  return v;
-}
 
-static void assert_json(const json_t *got, const char *want)
-{
-  json_t *w = J(want);
-  char *gs = kj_dumps_canonical(got), *ws = kj_dumps_canonical(w);
-  if (strcmp(gs, ws))
-    fail_msg("\n got: %s\nwant: %s", gs, ws);
-  free(gs);
-  free(ws);
-  json_decref(w);
-}
 
 /* A fake server: a /29 service range (usable .2-.6 once .1 is kept for
  * the `kubernetes` Service) and ten node ports. */
