@@ -225,6 +225,7 @@ struct api_write {
   char *patch_type;        /* Content-Type of a PATCH */
   api_mutate_fn mutate;
   api_respond_fn respond;
+  bool respond_without_object; /* respond ignores the stored object */
   const char *sub;         /* NULL, "status", "scale", "binding", "finalize" */
   bool dry_run;
   bool user_rv;            /* the client asked for a precondition on resourceVersion */

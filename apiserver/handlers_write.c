@@ -457,7 +457,7 @@ static void update_done(void *arg, int err, struct kv *kv, struct kv *prev)
   }
   if (w->respond) {
     struct kv *stored = kv ? kv : prev;
-    json_t *o = stored ? api_kv_object(w->res, stored) : NULL;
+    json_t *o = stored && !w->respond_without_object ? api_kv_object(w->res, stored) : NULL;
     api_reply_obj(w->ar, w->success_code, w->respond(w, o));
     json_decref(o);
   } else if (kv) {

@@ -307,6 +307,7 @@ void api_handle_subresource(struct api_req *ar)
     w->sub = "binding";
     w->no_managed_fields = true; /* upstream's binding writes the pod directly */
     w->respond = respond_success;
+    w->respond_without_object = true;
     w->success_code = 201;
     if (!read_body(w))
       goto done_free;

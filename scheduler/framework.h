@@ -88,7 +88,19 @@ int64_t sched_resource_get(const struct sched_resource *r, const char *name);
 /* Resource kinds, so that hot paths compare a name once, not per node. */
 enum sched_res_kind { SCHED_RES_CPU, SCHED_RES_MEMORY, SCHED_RES_EPHEMERAL, SCHED_RES_PODS, SCHED_RES_SCALAR };
 enum sched_res_kind sched_resource_kind(const char *name);
-int64_t sched_resource_get_kind(const struct sched_resource *r, enum sched_res_kind kind, const char *name);
+int64_t sched_resource_get_scalar(const struct sched_resource *r, const char *name);
+/* Inline: the score plugins call it for every node they score. */
+static inline int64_t sched_resource_get_kind(const struct sched_resource *r, enum sched_res_kind kind,
+                                              const char *name)
+{
+  switch (kind) {
+  case SCHED_RES_CPU: return r->milli_cpu;
+  case SCHED_RES_MEMORY: return r->memory;
+  case SCHED_RES_EPHEMERAL: return r->ephemeral_storage;
+  case SCHED_RES_PODS: return r->allowed_pods;
+  default: return sched_resource_get_scalar(r, name);
+  }
+}
 /* Parses a ResourceList ({"cpu":"100m",...}) into r (added to r). */
 void sched_resource_from_list(struct sched_resource *r, const json_t *list);
 /* The pod's effective requests as upstream computes them: sum of the
@@ -141,6 +153,9 @@ struct sched_snapshot {
   json_t *index;       /* node name -> index */
   json_t *image_nodes; /* normalized image name -> number of nodes having it */
   json_t *namespaces;  /* optional: namespace name -> labels, for namespaceSelector */
+  /* Sums of the node infos' counters, so that InterPodAffinity can skip
+   * without walking every node. */
+  size_t pods_with_affinity, pods_with_required_anti;
 };
 
 struct sched_snapshot *sched_snapshot_new(void);

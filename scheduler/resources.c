@@ -35,18 +35,11 @@ enum sched_res_kind sched_resource_kind(const char *name)
   return SCHED_RES_SCALAR;
 }
 
-int64_t sched_resource_get_kind(const struct sched_resource *r, enum sched_res_kind kind, const char *name)
+int64_t sched_resource_get_scalar(const struct sched_resource *r, const char *name)
 {
-  switch (kind) {
-  case SCHED_RES_CPU: return r->milli_cpu;
-  case SCHED_RES_MEMORY: return r->memory;
-  case SCHED_RES_EPHEMERAL: return r->ephemeral_storage;
-  case SCHED_RES_PODS: return r->allowed_pods;
-  default:
-    for (int i = 0; i < r->nscalar; i++)
-      if (strcmp(r->scalar[i].name, name) == 0) return r->scalar[i].value;
-    return 0;
-  }
+  for (int i = 0; i < r->nscalar; i++)
+    if (strcmp(r->scalar[i].name, name) == 0) return r->scalar[i].value;
+  return 0;
 }
 
 int64_t sched_resource_get(const struct sched_resource *r, const char *name)

@@ -125,6 +125,7 @@ int sched_bind(struct sched_server *s, const json_t *pod, const char *node, int 
     op_free(op);
     return -1;
   }
+  rest_request_discard_body(op->req);
   s->binds_in_flight++;
   return 0;
 }

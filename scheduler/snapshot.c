@@ -148,6 +148,8 @@ int sched_snapshot_remove_node(struct sched_snapshot *s, const char *name)
   size_t i = (size_t)json_integer_value(ix);
   struct sched_node_info *ni = s->nodes[i];
   images_account(s, ni, -1);
+  s->pods_with_affinity -= ni->pods_with_affinity;
+  s->pods_with_required_anti -= ni->pods_with_required_anti;
   json_object_del(s->index, name); /* before freeing: name points into the node */
   node_info_free(ni);
   s->nodes[i] = s->nodes[--s->nnodes];
@@ -207,14 +209,20 @@ static int pod_key(const json_t *pod, char *buf, size_t len)
   return 0;
 }
 
-static void entry_unaccount(struct sched_node_info *ni, struct sched_pod_entry *e)
+static void entry_unaccount(struct sched_snapshot *s, struct sched_node_info *ni, struct sched_pod_entry *e)
 {
   struct sched_resource req, nz;
   entry_requests(e, &req, &nz);
   sched_resource_sub(&ni->requested, &req);
   sched_resource_sub(&ni->non_zero_requested, &nz);
-  if (e->has_affinity) ni->pods_with_affinity--;
-  if (e->has_required_anti) ni->pods_with_required_anti--;
+  if (e->has_affinity) {
+    ni->pods_with_affinity--;
+    s->pods_with_affinity--;
+  }
+  if (e->has_required_anti) {
+    ni->pods_with_required_anti--;
+    s->pods_with_required_anti--;
+  }
 }
 
 int sched_snapshot_remove_pod(struct sched_snapshot *s, const char *ns, const char *name, const char *node_name)
@@ -225,7 +233,7 @@ int sched_snapshot_remove_pod(struct sched_snapshot *s, const char *ns, const ch
   snprintf(key, sizeof key, "%s/%s", ns ? ns : "default", name);
   for (size_t i = 0; i < ni->npods; i++) {
     if (strcmp(ni->pods[i].key, key) != 0) continue;
-    entry_unaccount(ni, &ni->pods[i]);
+    entry_unaccount(s, ni, &ni->pods[i]);
     pod_entry_clear(&ni->pods[i]);
     ni->pods[i] = ni->pods[--ni->npods];
     ports_rebuild(ni);
@@ -278,8 +286,14 @@ int sched_snapshot_add_pod(struct sched_snapshot *s, json_t *pod, const char *no
   ni->npods++;
   sched_resource_add(&ni->requested, &req);
   sched_resource_add(&ni->non_zero_requested, &nz);
-  if (e->has_affinity) ni->pods_with_affinity++;
-  if (e->has_required_anti) ni->pods_with_required_anti++;
+  if (e->has_affinity) {
+    ni->pods_with_affinity++;
+    s->pods_with_affinity++;
+  }
+  if (e->has_required_anti) {
+    ni->pods_with_required_anti++;
+    s->pods_with_required_anti++;
+  }
   ports_add(ni, pod);
   return 0;
 }

@@ -235,8 +235,8 @@ static void list_done(void *arg, int code, json_t *body, const struct rest_statu
   size_t i;
   json_t *item;
   json_array_foreach(json_object_get(body, "items"), i, item) {
-    json_t *obj = json_deep_copy(item);
-    if (!obj) continue;
+    /* The list body is ours and freed after this; take its items. */
+    json_t *obj = json_incref(item);
     /* List items carry no kind/apiVersion on the wire; restore them as
      * the dynamic client does, so references built from them are full. */
     if (*kind && !json_object_get(obj, "kind")) json_object_set_new(obj, "kind", json_string(kind));
@@ -302,8 +302,8 @@ static void watch_event(void *arg, json_t *ev)
   }
   set_rv(inf, obj_rv(obj));
   if (!strcmp(type, "BOOKMARK")) return;
-  json_t *copy = json_deep_copy(obj);
-  if (!copy) return;
+  /* The event is freed after this; its object is ours to trim. */
+  json_t *copy = json_incref(obj);
   if (inf->opts.transform) inf->opts.transform(inf->opts.transform_arg, copy);
   char key[512];
   if (informer_key(copy, key, sizeof key)) {

@@ -9,6 +9,7 @@
  * lookups never scan the store.
  */
 #include "informer_internal.h"
+#include "kube/json.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -94,16 +95,17 @@ json_t *informer_store_get(const struct informer_store *s, const char *key)
   json_t *v = json_object_get(s->items, key);
   if (!v) return NULL;
   if (s->keep_parsed) return json_incref(v);
-  return json_loadb(json_string_value(v), json_string_length(v), 0, NULL);
+  return kj_loadb(json_string_value(v), json_string_length(v), false, NULL, 0);
 }
 
 int informer_store_put(struct informer_store *s, const char *key, const json_t *old, const json_t *obj)
 {
   json_t *val;
   if (s->keep_parsed) {
-    val = json_deep_copy(obj);
+    /* Shared with the caller, which hands it to the handlers read-only. */
+    val = json_incref((json_t *)obj);
   } else {
-    char *bytes = json_dumps(obj, JSON_COMPACT);
+    char *bytes = kj_dumps(obj);
     val = bytes ? json_stringn_nocheck(bytes, strlen(bytes)) : NULL;
     free(bytes);
   }

@@ -735,18 +735,42 @@ static json_t *kj_parse_object(struct kj_parser *ps, int depth)
     if (n < 0)
       goto fail;
     const char *key = k;
-    if (esc)
-      goto fail;  /* escaped keys are rare: jansson */
-    if (ps->reject_dups && json_object_getn(obj, key, (size_t)n))
+    char *kbuf = NULL;
+    if (esc) {
+      /* managedFields keys such as k:{"name":"c"} are escaped */
+      kbuf = (size_t)n <= sizeof(ps->strbuf) ? ps->strbuf : malloc((size_t)n);
+      if (!kbuf)
+        goto fail;
+      kj_unescape(k, raw, kbuf);
+      key = kbuf;
+      if (memchr(key, '\0', (size_t)n)) {
+        if (kbuf != ps->strbuf)
+          free(kbuf);
+        goto fail;
+      }
+    }
+    if (ps->reject_dups && json_object_getn(obj, key, (size_t)n)) {
+      if (kbuf && kbuf != ps->strbuf)
+        free(kbuf);
       goto fail;
+    }
+    /* The key is copied before the value is parsed: the value may reuse
+     * the parser's string buffer. */
+    char kshort[256];
+    if (kbuf == ps->strbuf) {
+      memcpy(kshort, kbuf, (size_t)n);
+      key = kbuf = kshort;
+    }
     kj_ws(ps);
-    if (ps->p >= ps->end || *ps->p != ':')
-      goto fail;
-    ps->p++;
-    json_t *v = kj_parse_value(ps, depth + 1);
-    if (!v)
-      goto fail;
-    if (json_object_setn_new_nocheck(obj, key, (size_t)n, v) < 0)
+    json_t *v = NULL;
+    if (ps->p < ps->end && *ps->p == ':') {
+      ps->p++;
+      v = kj_parse_value(ps, depth + 1);
+    }
+    int rc = v ? json_object_setn_new_nocheck(obj, key, (size_t)n, v) : -1;
+    if (kbuf && kbuf != kshort)
+      free(kbuf);
+    if (rc < 0)
       goto fail;
     kj_ws(ps);
     if (ps->p >= ps->end)

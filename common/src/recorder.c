@@ -260,6 +260,7 @@ static void send_write(struct event_recorder *r, const char *key, json_t *entry,
   if (path && w->key && body) {
     w->req = rest_request_ct(r->client, create ? "POST" : "PATCH", path,
                              create ? NULL : "application/strategic-merge-patch+json", body, write_done, w);
+    rest_request_discard_body(w->req);
   }
   json_decref(body);
   free(path);

@@ -37,6 +37,9 @@
 
 enum req_state { RS_QUEUED, RS_ACTIVE, RS_WAITING, RS_DONE };
 
+#define REST_SPARE_HANDLES 32
+#define REST_STREAM_CONNECTIONS 128 /* watches a program may hold open */
+
 struct rest_request {
   struct rest_client *c;
   int refs;
@@ -64,6 +67,8 @@ struct rest_request {
   struct rest_request *next_pending; /* has buffered stream lines */
   bool in_pending;
   bool owned;              /* the request still holds its own reference */
+  bool counted;            /* counts in the client's active requests */
+  bool discard_body;       /* a 2xx body is not parsed */
   bool start_failed;
 };
 
@@ -79,6 +84,12 @@ struct rest_client {
   struct rest_request *all;
   struct rest_request *pending_head;
   size_t count;
+  /* Finished requests' easy handles, reset and kept for the next ones:
+   * creating and freeing a handle per request costs more than the
+   * request on a loopback connection. */
+  CURL *spare[REST_SPARE_HANDLES];
+  int nspare;
+  int active;              /* non-streaming requests on the wire */
 };
 
 struct sock_ctx {
@@ -145,6 +156,7 @@ static void copy_config(struct rest_config *d, const struct rest_config *s)
   d->user_agent = s->user_agent ? strdup(s->user_agent) : rest_default_user_agent(NULL);
   if (d->burst <= 0) d->burst = 1;
   if (d->max_tries <= 0) d->max_tries = 1;
+  if (d->max_active <= 0) d->max_active = REST_DEFAULT_MAX_ACTIVE;
   if (d->retry_base_ms <= 0) d->retry_base_ms = 200;
   if (d->retry_max_ms <= 0) d->retry_max_ms = 10000;
   if (d->server) {
@@ -199,7 +211,14 @@ static void req_unref(struct rest_request *r)
   else if (c->all == r) c->all = r->next_all;
   if (r->next_all) r->next_all->prev_all = r->prev_all;
   c->count--;
-  if (r->easy) curl_easy_cleanup(r->easy);
+  if (r->easy) {
+    if (r->state != RS_ACTIVE && c->nspare < REST_SPARE_HANDLES) {
+      curl_easy_reset(r->easy);
+      c->spare[c->nspare++] = r->easy;
+    } else {
+      curl_easy_cleanup(r->easy);
+    }
+  }
   curl_slist_free_all(r->headers);
   if (r->timer) event_free(r->timer);
   free(r->method);
@@ -208,6 +227,17 @@ static void req_unref(struct rest_request *r)
   free(r->body);
   free(r->buf);
   free(r);
+}
+
+static void rl_kick(struct rest_client *c);
+
+/* A non-streaming request left the wire: a queued one may take its place. */
+static void active_done(struct rest_request *r)
+{
+  if (!r->counted) return;
+  r->counted = false;
+  r->c->active--;
+  if (r->c->q_head) rl_kick(r->c);
 }
 
 static void queue_remove(struct rest_client *c, struct rest_request *r)
@@ -226,7 +256,10 @@ static void req_detach(struct rest_request *r)
   struct rest_client *c = r->c;
   switch (r->state) {
   case RS_QUEUED: queue_remove(c, r); break;
-  case RS_ACTIVE: curl_multi_remove_handle(c->multi, r->easy); break;
+  case RS_ACTIVE:
+    curl_multi_remove_handle(c->multi, r->easy);
+    active_done(r);
+    break;
   case RS_WAITING: evtimer_del(r->timer); break;
   case RS_DONE: break;
   }
@@ -235,6 +268,11 @@ static void req_detach(struct rest_request *r)
     r->owned = false;
     req_unref(r);
   }
+}
+
+void rest_request_discard_body(struct rest_request *r)
+{
+  if (r) r->discard_body = true;
 }
 
 void rest_cancel(struct rest_request *r)
@@ -268,6 +306,7 @@ static void rl_pump(struct rest_client *c)
   if (!unlimited) rl_refill(c);
   while (c->q_head && (unlimited || c->tokens >= 1.0)) {
     struct rest_request *r = c->q_head;
+    if (!r->stream && c->active >= c->cfg.max_active) return; /* active_done kicks again */
     c->q_head = r->next_queued;
     if (!c->q_head) c->q_tail = NULL;
     r->next_queued = NULL;
@@ -280,6 +319,13 @@ static void rl_pump(struct rest_client *c)
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
     evtimer_add(c->rl_timer, &tv);
   }
+}
+
+static void rl_kick(struct rest_client *c)
+{
+  if (evtimer_pending(c->rl_timer, NULL)) return;
+  struct timeval tv = {0, 0};
+  evtimer_add(c->rl_timer, &tv);
 }
 
 static void req_enqueue(struct rest_request *r)
@@ -436,13 +482,13 @@ static void stream_dispatch(struct rest_request *r)
     if (!nl) break;
     size_t ll = (size_t)(nl - (r->buf + off));
     if (ll > 0) {
-      json_error_t jerr;
-      json_t *ev = json_loadb(r->buf + off, ll, 0, &jerr);
+      char jerr[160];
+      json_t *ev = kj_loadb(r->buf + off, ll, false, jerr, sizeof jerr);
       if (ev) {
         if (r->on_event) r->on_event(r->arg, ev);
         json_decref(ev);
       } else {
-        KLOG_W("watch %s: undecodable event: %s", r->url, jerr.text);
+        KLOG_W("watch %s: undecodable event: %s", r->url, jerr);
       }
     }
     off += ll + 1;
@@ -523,7 +569,8 @@ static void finish(struct rest_request *r, CURLcode res)
   if (stream_started) stream_dispatch(r);
   json_t *body = NULL;
   if (!stream_started) {
-    if (r->len > 0) body = json_loadb(r->buf, r->len, 0, NULL);
+    bool ok = code >= 200 && code < 300;
+    if (r->len > 0 && !(ok && r->discard_body)) body = kj_loadb(r->buf, r->len, false, NULL, 0);
   }
   struct rest_status st = {0};
   bool failed = code < 200 || code >= 300;
@@ -560,6 +607,7 @@ static void check_multi_info(struct rest_client *c)
     CURLcode res = msg->data.result;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
     curl_multi_remove_handle(c->multi, msg->easy_handle);
+    active_done(r);
     req_ref(r);
     r->state = RS_DONE; /* so a cancel from the callback does not detach again */
     finish(r, res);
@@ -576,7 +624,9 @@ static void req_start(struct rest_request *r)
   r->len = 0;
   r->overflow = false;
   r->retry_after_s = -1;
-  if (!r->easy) {
+  if (!r->easy && c->nspare > 0) {
+    r->easy = c->spare[--c->nspare];
+  } else if (!r->easy) {
     r->easy = curl_easy_init();
     if (!r->easy) goto fail;
   } else {
@@ -651,6 +701,10 @@ static void req_start(struct rest_request *r)
   }
   r->state = RS_ACTIVE;
   if (curl_multi_add_handle(c->multi, e) != CURLM_OK) goto fail;
+  if (!r->stream) {
+    r->counted = true;
+    c->active++;
+  }
   return;
 fail:
   /* Report from the loop, not from here: treat as a transport failure. */
@@ -686,6 +740,10 @@ struct rest_client *rest_client_new(struct event_base *base, const struct rest_c
   curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, multi_timer_fn);
   curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+  /* The cache counts the watches' connections too: keep room for those
+   * and one per request that may be on the wire at once, or curl closes a
+   * connection after each request and opens another for the next. */
+  curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->cfg.max_active + REST_STREAM_CONNECTIONS);
   c->tokens = c->cfg.burst;
   c->last_refill_ms = ktime_mono_ms();
   return c;
@@ -708,6 +766,7 @@ void rest_client_free(struct rest_client *c)
     r->refs = 1;
     req_unref(r);
   }
+  while (c->nspare > 0) curl_easy_cleanup(c->spare[--c->nspare]);
   if (c->multi) curl_multi_cleanup(c->multi);
   if (c->curl_timer) event_free(c->curl_timer);
   if (c->rl_timer) event_free(c->rl_timer);
@@ -732,7 +791,7 @@ static struct rest_request *req_new(struct rest_client *c, const char *method, c
   if (asprintf(&r->url, "%s%s%s", c->cfg.server, (path[0] == '/') ? "" : "/", path) < 0) r->url = NULL;
   r->timer = evtimer_new(c->base, retry_timer_cb, r);
   if (body) {
-    r->body = json_dumps(body, JSON_COMPACT);
+    r->body = kj_dumps(body);
     r->body_len = r->body ? strlen(r->body) : 0;
     if (!ct) ct = !strcmp(method, "PATCH") ? "application/merge-patch+json" : "application/json";
     r->content_type = strdup(ct);

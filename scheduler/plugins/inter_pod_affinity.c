@@ -161,8 +161,7 @@ static void filter_state_free(void *p)
 static enum sched_code pre_filter(void *self, struct sched_cycle *c, struct sched_status *st)
 {
   const struct sched_snapshot *snap = c->snap;
-  size_t with_anti = 0;
-  for (size_t i = 0; i < snap->nnodes; i++) with_anti += snap->nodes[i]->pods_with_required_anti;
+  size_t with_anti = snap->pods_with_required_anti;
   const json_t *ra = aff(c->pod, "podAffinity", REQ), *raa = aff(c->pod, "podAntiAffinity", REQ);
   if (with_anti == 0 && json_array_size(ra) == 0 && json_array_size(raa) == 0) return SCHED_SKIP;
   struct filter_state *s = calloc(1, sizeof *s);
@@ -239,8 +238,7 @@ static enum sched_code pre_score(void *self, struct sched_cycle *c, struct sched
   const struct sched_snapshot *snap = c->snap;
   const json_t *pa = aff(c->pod, "podAffinity", PREF), *paa = aff(c->pod, "podAntiAffinity", PREF);
   bool has_pref = json_array_size(pa) || json_array_size(paa);
-  size_t with_aff = 0;
-  for (size_t i = 0; i < snap->nnodes; i++) with_aff += snap->nodes[i]->pods_with_affinity;
+  size_t with_aff = snap->pods_with_affinity;
   if (!has_pref && with_aff == 0) return SCHED_SKIP;
   struct terms mine_a, mine_aa;
   terms_parse(pa, c->pod, true, &mine_a);

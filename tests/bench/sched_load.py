@@ -68,8 +68,9 @@ def wait(url, pods, rv):
             ev = json.loads(line)
             obj = ev.get("object", {})
             if ev.get("type") == "MODIFIED" and obj.get("spec", {}).get("nodeName"):
+                if not bound: first = time.time() - t0
                 bound.add(obj["metadata"]["name"])
-    print("%.3f" % (time.time() - t0), flush=True)
+    print("%.3f %.3f" % (time.time() - t0, first), flush=True)
 
 if __name__ == "__main__":
     if sys.argv[1] == "create": create(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

@@ -166,12 +166,46 @@ static void test_dumps_and_load(void **state)
   }
 }
 
+/* Escaped keys (managedFields' k:{"name":"c"}) and escaped values next
+ * to them parse exactly as jansson parses them. */
+static void test_escaped_keys(void **state)
+{
+  (void)state;
+  char longkey[700];
+  size_t n = 0;
+  n += (size_t)snprintf(longkey + n, sizeof longkey - n, "{\"k:{\\\"");
+  for (int i = 0; i < 300; i++) longkey[n++] = 'x';
+  snprintf(longkey + n, sizeof longkey - n, "\\\"}\":\"v\\tw\"}");
+  const char *docs[] = {
+      "{\"f:spec\":{\"f:containers\":{\"k:{\\\"name\\\":\\\"pause\\\"}\":{\".\":{},\"f:image\":{}}}}}",
+      "{\"a\\nb\":\"c\\\"d\",\"e\\/f\":[\"\\t\"]}",
+      longkey,
+  };
+  for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+    json_t *ours = kj_loadb(docs[i], strlen(docs[i]), true, NULL, 0);
+    json_t *ref = json_loads(docs[i], 0, NULL);
+    assert_non_null(ours);
+    assert_non_null(ref);
+    assert_true(json_equal(ours, ref));
+    json_decref(ours);
+    json_decref(ref);
+  }
+  const char *dup = "{\"k:{\\\"a\\\"}\":1,\"k:{\\\"a\\\"}\":2}";
+  char err[128] = "";
+  assert_null(kj_loadb(dup, strlen(dup), true, err, sizeof err));
+  assert_non_null(strstr(err, "duplicate object key"));
+  json_t *v = kj_loadb(dup, strlen(dup), false, NULL, 0);
+  assert_int_equal(json_integer_value(json_object_get(v, "k:{\"a\"}")), 2);
+  json_decref(v);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_get_paths),
       cmocka_unit_test(test_set_and_default),
       cmocka_unit_test(test_dumps_and_load),
+      cmocka_unit_test(test_escaped_keys),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,10 @@ struct fake {
   struct event *stream_timer;
   int stream_step;
   bool stream_closed;
+  struct http_request *held[16]; /* "/held" requests not answered yet */
+  int nheld, max_held;
+  char peers[16][32];            /* distinct client connections seen */
+  int npeers;
 };
 
 static void stream_closed_cb(struct http_request *req, void *arg)
@@ -89,7 +93,16 @@ static void handler(struct http_request *req, void *arg)
   const char *b = http_req_body(req, &bl);
   snprintf(f->last_body, sizeof f->last_body, "%.*s", (int)bl, b ? b : "");
   const char *path = http_req_path(req);
+  const char *peer = http_req_peer(req);
+  int known = 0;
+  for (int i = 0; i < f->npeers; i++) known |= !strcmp(f->peers[i], peer ? peer : "");
+  if (!known && f->npeers < 16) snprintf(f->peers[f->npeers++], sizeof f->peers[0], "%s", peer ? peer : "");
 
+  if (!strcmp(path, "/held") && f->nheld < 16) {
+    f->held[f->nheld++] = req;
+    if (f->nheld > f->max_held) f->max_held = f->nheld;
+    return;
+  }
   if (!strcmp(path, "/api/v1/namespaces/default/pods/missing")) {
     json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:s,s:s},s:i}", "kind", "Status",
                            "apiVersion", "v1", "metadata", "status", "Failure", "message",
@@ -191,6 +204,77 @@ static void done_cb(void *arg, int code, json_t *body, const struct rest_status 
     snprintf(r->reason, sizeof r->reason, "%s", err->reason ? err->reason : "");
     snprintf(r->message, sizeof r->message, "%s", err->message ? err->message : "");
   }
+}
+
+static void ev_cb(void *arg, json_t *ev);
+
+/* Answers every held request. */
+static void release_held(struct fake *f)
+{
+  for (int i = 0; i < f->nheld; i++) http_reply(f->held[i], 200, "application/json", "{}", 2);
+  f->nheld = 0;
+}
+
+/* No more than max_active plain requests reach the server at once (a
+ * watch does not count); the rest wait their turn and all finish, over
+ * connections that are reused rather than opened per request. */
+static void test_max_active(void **state)
+{
+  struct fake *f = fake_new();
+  struct rest_config cfg;
+  rest_config_init(&cfg);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", f->port);
+  cfg.server = strdup(url);
+  cfg.qps = 0;
+  cfg.max_active = 3;
+  struct rest_client *c = rest_client_new(f->base, &cfg);
+  rest_config_free(&cfg);
+  struct result w = {0}, r[10] = {{0}};
+  assert_non_null(rest_stream(c, "/watch", ev_cb, done_cb, &w));
+  for (int k = 0; k < 10; k++) assert_non_null(rest_request(c, "GET", "/held", NULL, done_cb, &r[k]));
+  int never = 0;
+  run_until(f->base, &never, 300);
+  assert_int_equal(f->nheld, 3);
+  int64_t end = ktime_mono_ms() + 5000;
+  while (!r[9].done && ktime_mono_ms() < end) {
+    release_held(f);
+    run_until(f->base, &never, 20);
+  }
+  for (int k = 0; k < 10; k++) {
+    assert_int_equal(r[k].done, 1);
+    assert_int_equal(r[k].code, 200);
+    json_decref(r[k].body);
+  }
+  assert_int_equal(f->max_held, 3);
+  /* Three connections for the plain requests plus the watch's. */
+  assert_true(f->npeers <= 4);
+  rest_client_free(c);
+  fake_free(f);
+}
+
+/* A discarded body is not handed over on success; a failure still
+ * carries its Status. */
+static void test_discard_body(void **state)
+{
+  struct fake *f = fake_new();
+  struct rest_client *c = client_for(f, 0, 1);
+  struct result ok = {0}, missing = {0};
+  json_t *empty = json_object();
+  struct rest_request *a = rest_request(c, "POST", "/echo", empty, done_cb, &ok);
+  json_decref(empty);
+  struct rest_request *b = rest_request(c, "GET", "/api/v1/namespaces/default/pods/missing", NULL, done_cb, &missing);
+  rest_request_discard_body(a);
+  rest_request_discard_body(b);
+  run_until(f->base, &missing.done, 5000);
+  run_until(f->base, &ok.done, 5000);
+  assert_int_equal(ok.code, 201);
+  assert_null(ok.body);
+  assert_int_equal(missing.st_code, 404);
+  assert_string_equal(missing.reason, "NotFound");
+  json_decref(missing.body);
+  rest_client_free(c);
+  fake_free(f);
 }
 
 static void test_get_ok(void **state)
@@ -672,6 +756,8 @@ int main(void)
     cmocka_unit_test(test_connection_refused),
     cmocka_unit_test(test_rate_limit),
     cmocka_unit_test(test_stream),
+    cmocka_unit_test(test_max_active),
+    cmocka_unit_test(test_discard_body),
     cmocka_unit_test(test_stream_cancel_from_callback),
     cmocka_unit_test(test_free_with_outstanding),
     cmocka_unit_test(test_kubeconfig),

@@ -48,7 +48,10 @@ struct informer_opts {
   const char *label_selector;  /* optional */
   const char *field_selector;  /* optional */
   int64_t resync_ms;           /* > 0: on_update(obj, obj) for every object this often */
-  bool keep_parsed;            /* keep json_t trees instead of bytes (small caches) */
+  bool keep_parsed;            /* keep json_t trees instead of bytes: for
+                                  programs that hold every object parsed
+                                  anyway; objects handed out are shared and
+                                  read-only */
   informer_transform_fn transform;
   void *transform_arg;
   int watch_timeout_s;         /* 0: random 300-600 s, as upstream */

@@ -47,11 +47,15 @@ struct rest_config {
   int64_t retry_base_ms;   /* first backoff without Retry-After; default 200 */
   int64_t retry_max_ms;    /* backoff cap; default 10000 */
   int64_t timeout_ms;      /* per attempt of a non-streaming request; 0 = none */
+  int max_active;          /* non-streaming requests on the wire at once (one
+                              connection each); more wait in the queue.
+                              0: REST_DEFAULT_MAX_ACTIVE */
 };
 
 #define REST_DEFAULT_QPS 50.0
 #define REST_DEFAULT_BURST 100
 #define REST_DEFAULT_MAX_TRIES 10
+#define REST_DEFAULT_MAX_ACTIVE 128
 
 /* Sets the numeric defaults above in a zeroed config. */
 void rest_config_init(struct rest_config *cfg);
@@ -105,6 +109,9 @@ struct rest_request *rest_request_ct(struct rest_client *c, const char *method, 
  */
 struct rest_request *rest_stream(struct rest_client *c, const char *path, rest_event_fn on_event,
                                  rest_done_fn done, void *arg);
+/* The caller has no use for a successful answer's body: it is not parsed
+ * and done gets body NULL for 2xx (failures still carry their Status). */
+void rest_request_discard_body(struct rest_request *r);
 /* Abandons a request: no callback will run for it afterwards.  Safe to
  * call from any callback, including the request's own on_event. */
 void rest_cancel(struct rest_request *r);
