@@ -95,7 +95,7 @@ static char *print_manager(const struct fm_entry *e)
   char *s = NULL;
   int rc;
   json_t *q = json_string(e->manager);
-  char *qm = q ? json_dumps(q, JSON_ENCODE_ANY) : NULL;
+  char *qm = q ? kj_dumps_flags(q, JSON_ENCODE_ANY) : NULL;
   json_decref(q);
   if (!qm)
     return NULL;
@@ -174,7 +174,7 @@ static json_t *check_config(const struct fm_request *req, const json_t *config)
     return kstatus_bad_request("metadata.managedFields must be nil");
   const char *kind = fm_jstr(config, "kind");
   if (!kind || !*kind) {
-    char *text = json_dumps(config, JSON_COMPACT);
+    char *text = kj_dumps_flags(config, JSON_COMPACT);
     json_t *st = kstatus_bad_request("Object 'Kind' is missing in '%s'", fm_nz(text));
     free(text);
     return st;
@@ -283,7 +283,7 @@ static int sync_last_applied(json_t *obj, const json_t *config)
     if (json_object_size(cann) == 0)
       json_object_del(json_object_get(copy, "metadata"), "annotations");
   }
-  char *text = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+  char *text = kj_dumps_flags(copy, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(copy);
   if (!text)
     return -ENOMEM;

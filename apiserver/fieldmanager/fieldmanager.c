@@ -169,7 +169,7 @@ json_t *fieldmanager_validate_options(const char *options_kind, const char *fiel
   for (const unsigned char *p = (const unsigned char *)fm_nz(field_manager); *p; p++) {
     if (*p < 0x20 || *p == 0x7f) {
       json_t *q = json_string(field_manager);
-      char *qv = q ? json_dumps(q, JSON_ENCODE_ANY) : NULL, *msg = NULL;
+      char *qv = q ? kj_dumps_flags(q, JSON_ENCODE_ANY) : NULL, *msg = NULL;
       json_decref(q);
       if (asprintf(&msg, "Invalid value: %s: invalid character U+%04X (at position %zu)", fm_nz(qv),
                    *p, (size_t)(p - (const unsigned char *)field_manager)) >= 0) {

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/json.h"
 #include "fieldmanager/fm_int.h"
 
 static int str_cmp(const char *a, const char *b)
@@ -395,7 +396,7 @@ static void append_key_fields(FILE *f, const char *keyjson)
   bool first = true;
   if (json_is_object(k)) {
     json_object_foreach(k, name, v) {
-      char *vs = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+      char *vs = kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
       fprintf(f, "%s%s=%s", first ? "" : ",", name, vs ? vs : "null");
       free(vs);
       first = false;
@@ -513,7 +514,7 @@ static char *canonical_json(const char *text)
   json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
   if (!v)
     return NULL;
-  char *out = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  char *out = kj_dumps_flags(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
   json_decref(v);
   return out;
 }

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/json.h"
 #include "fieldmanager/fm_int.h"
 #include "schema/schema_int.h"
 
@@ -139,7 +140,7 @@ static int item_pe(struct fm_type ty, enum shape sh, const json_t *item, size_t 
   memset(pe, 0, sizeof(*pe));
   if (sh == SH_LIST_SET) {
     pe->kind = FM_PE_VALUE;
-    pe->str = json_dumps(item, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    pe->str = kj_dumps_flags(item, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
     pe->val = json_incref((json_t *)item);
     return pe->str ? 0 : -ENOMEM;
   }
@@ -166,7 +167,7 @@ static int item_pe(struct fm_type ty, enum shape sh, const json_t *item, size_t 
     free(dup);
     if (json_object_size(k) > 0) {
       pe->kind = FM_PE_KEY;
-      pe->str = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+      pe->str = kj_dumps_flags(k, JSON_COMPACT | JSON_SORT_KEYS);
       json_decref(k);
       if (!pe->str)
         return -ENOMEM;

@@ -122,7 +122,7 @@ char *reg_go_value(const json_t *v)
     }
     fputc('}', f);
   } else {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
     fputs(s ? s : "", f);
     free(s);
   }

@@ -28,6 +28,7 @@
 
 #include <openssl/evp.h>
 
+#include "kube/json.h"
 #include "registry/registry.h"
 #include "schema/schema_int.h"
 
@@ -583,7 +584,7 @@ json_t *schema_openapi_v3_doc(const struct schema *s, const char *gv_path,
  * hex; any stable digest would do, this one keeps the URLs familiar. */
 static void doc_hash(const json_t *doc, char out[129])
 {
-  char *txt = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+  char *txt = kj_dumps_flags(doc, JSON_COMPACT | JSON_SORT_KEYS);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   out[0] = '\0';

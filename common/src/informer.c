@@ -505,6 +505,8 @@ struct informer_factory {
   struct rest_client *client;
   int64_t resync_ms;
   struct informer *list;
+  informer_transform_fn transform;
+  void *transform_arg;
 };
 
 struct informer_factory *informer_factory_new(struct event_base *base, struct rest_client *client,
@@ -525,11 +527,26 @@ struct informer *informer_factory_get_opts(struct informer_factory *f, const str
     if (!strcmp(i->path, o->path) && !strcmp(i->namespace, ns)) return i;
   struct informer_opts opts = *o;
   if (opts.resync_ms == 0) opts.resync_ms = f->resync_ms;
+  if (!opts.transform) {
+    opts.transform = f->transform;
+    opts.transform_arg = f->transform_arg;
+  }
   struct informer *inf = informer_new(f->base, f->client, &opts);
   if (!inf) return NULL;
   inf->next = f->list;
   f->list = inf;
   return inf;
+}
+
+void informer_factory_set_transform(struct informer_factory *f, informer_transform_fn fn, void *arg)
+{
+  f->transform = fn;
+  f->transform_arg = arg;
+}
+
+void informer_strip_managed_fields(void *arg, json_t *obj)
+{
+  json_object_del(json_object_get(obj, "metadata"), "managedFields");
 }
 
 struct informer *informer_factory_get(struct informer_factory *f, const char *path)

@@ -513,7 +513,7 @@ static int kj_dump_value(struct kj_buf *b, const json_t *v, int depth)
   }
   case JSON_REAL: {
     /* rare: jansson's own shortest-form formatting */
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *s = kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (!s)
       return -ENOMEM;
     int rc = kj_buf_add(b, s, strlen(s));
@@ -538,7 +538,7 @@ char *kj_dumps(const json_t *v)
   int rc = kj_dump_value(&b, v, 0);
   if (rc == -ELOOP) {
     free(b.p);
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
   }
   if (rc < 0 || kj_buf_ch(&b, '\0') < 0) {
     free(b.p);
@@ -547,9 +547,42 @@ char *kj_dumps(const json_t *v)
   return b.p;
 }
 
+void *kj_alloc_malloc(size_t n);
+void kj_alloc_free(void *p);
+
+#ifndef KUBE_SANITIZE
+/* jansson's allocator (json_alloc.c), installed before main() and so
+ * before any jansson value exists. */
+__attribute__((constructor)) static void kj_alloc_install(void)
+{
+  json_set_alloc_funcs(kj_alloc_malloc, kj_alloc_free);
+}
+#endif
+
+char *kj_dumps_flags(const json_t *v, size_t flags)
+{
+  if (!v)
+    return NULL;
+  char small[512];
+  size_t n = json_dumpb(v, small, sizeof(small), flags);
+  if (n == 0) /* what json_dumps refuses */
+    return NULL;
+  char *out = malloc(n + 1);
+  if (!out)
+    return NULL;
+  if (n <= sizeof(small))
+    memcpy(out, small, n);
+  else if (json_dumpb(v, out, n, flags) != n) {
+    free(out);
+    return NULL;
+  }
+  out[n] = '\0';
+  return out;
+}
+
 char *kj_dumps_canonical(const json_t *v)
 {
-  return v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : NULL;
+  return kj_dumps_flags(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
 }
 
 bool kj_equal(const json_t *a, const json_t *b)

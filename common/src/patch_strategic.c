@@ -26,6 +26,7 @@
  * patch's order, items only on the server keep theirs, and the two runs are
  * interleaved by the server's order where both sides are known to it.
  */
+#include "kube/json.h"
 #include "kube/patch.h"
 
 #include <errno.h>
@@ -71,7 +72,7 @@ __attribute__((format(printf, 2, 3))) static void smp_err(struct smp_ctx *c, con
 /* Compact text of a value for error messages; caller frees. */
 static char *smp_show(const json_t *v)
 {
-  char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  char *s = kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
   if (s && strlen(s) > 200)
     strcpy(s + 196, "...");
   return s ? s : strdup("?");

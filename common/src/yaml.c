@@ -19,6 +19,7 @@
  * otherwise read back as another type, literal style for multi-line text.
  */
 #define _GNU_SOURCE
+#include "kube/json.h"
 #include "kube/yaml.h"
 
 #include <errno.h>
@@ -357,7 +358,7 @@ static char *key_string(const json_t *k)
   if (json_is_real(k)) {
     return strdup(kstr_format_float(json_real_value(k), buf, sizeof buf));
   }
-  return json_dumps(k, JSON_COMPACT | JSON_ENCODE_ANY);
+  return kj_dumps_flags(k, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 static void merge_into(json_t *obj, json_t *src)

@@ -373,8 +373,17 @@ static void dep_sync(struct cm_base *b, const char *key)
     return;
   }
   const char *ns = kj_get_str(d, "metadata.namespace");
-  json_t *rss = informer_store_by_index(c->rs_inf, INFORMER_INDEX_NAMESPACE, ns ? ns : "");
-  if (!rss) rss = json_array();
+  /* Its own ReplicaSets and the orphans it may adopt; those of other
+   * controllers are never claimed. */
+  json_t *rss = cm_claim_candidates(c->rs_inf, d);
+  /* And whatever holds the name a new ReplicaSet would take, so that a
+   * hash collision is seen. */
+  char hash[16], rkey[600];
+  dep_compute_hash(kj_get(d, "spec.template"), collision_count(d), hash);
+  snprintf(rkey, sizeof rkey, "%s/%s-%s", ns ? ns : "", kj_get_str(d, "metadata.name") ?: "", hash);
+  json_t *same_name = informer_store_get_obj(c->rs_inf, rkey);
+  if (same_name && !find_by_name(rss, kj_get_str(same_name, "metadata.name"))) json_array_append(rss, same_name);
+  json_decref(same_name);
   /* Only Recreate looks at pods (old ones still running), and only at
    * those of the Deployment's own ReplicaSets. */
   json_t *pods = json_array();
@@ -473,6 +482,7 @@ static int dep_start(struct cm_ctx *ctx, void **state)
   c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
   informer_add_index(c->rs_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   cm_add_claim_indexes(c->pod_inf);
+  cm_add_claim_indexes(c->rs_inf);
   struct informer_handlers dh = { on_d_add, on_d_update, on_d_delete, c };
   struct informer_handlers rh = { on_rs_add, on_rs_update, on_rs_delete, c };
   struct informer_handlers ph = { NULL, NULL, on_pod_delete, c };

@@ -48,7 +48,8 @@ struct dep_sync {
   json_t *deleted;         /* names of ReplicaSets to delete */
   json_t *ref;             /* ObjectReference of the Deployment, for Events */
   const json_t *pods;      /* pods of the namespace (borrowed) */
-  const json_t *ns_rss;    /* every ReplicaSet of the namespace (borrowed) */
+  const json_t *ns_rss;    /* the Deployment's ReplicaSets, the orphans, and the
+                              one holding the next new ReplicaSet's name (borrowed) */
   struct cm_actions *acts;
   int64_t now;
   int64_t requeue_s;       /* > 0: sync again after this many seconds */

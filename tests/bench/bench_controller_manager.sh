@@ -34,7 +34,8 @@ echo "# scheduler and hollow_node unpinned with the same qps/burst; --leader-ele
 
 taskset -c 0 "$BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 --insecure-port="$P" \
   --data-dir="$W/data" >"$W/api.log" 2>&1 &
-PIDS+=("$!")
+API=$!
+PIDS+=("$API")
 for _ in $(seq 100); do curl -fs "$URL/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 cat >"$W/kubeconfig" <<KC
 apiVersion: v1
@@ -47,10 +48,12 @@ KC
 K=$W/kubeconfig
 "$BIN/tests/hollow_node" --kubeconfig="$K" --nodes="$N" --pods="$PER_NODE" --cpu=64 --memory=256Gi \
   --heartbeat-period=10s --kube-api-qps="$QPS" --kube-api-burst="$BURST" >"$W/hollow.log" 2>&1 &
-PIDS+=("$!")
+HOLLOW=$!
+PIDS+=("$HOLLOW")
 "$BIN/scheduler/kube-scheduler" --kubeconfig="$K" --leader-elect=false --secure-port=0 \
   --kube-api-qps="$QPS" --kube-api-burst="$BURST" >"$W/sched.log" 2>&1 &
-PIDS+=("$!")
+SCHED=$!
+PIDS+=("$SCHED")
 taskset -c 1 "$BIN/controller-manager/kube-controller-manager" --kubeconfig="$K" --leader-elect=false \
   --secure-port=0 --allocate-node-cidrs --cluster-cidr=10.0.0.0/8 \
   --kube-api-qps="$QPS" --kube-api-burst="$BURST" >"$W/cm.log" 2>&1 &
@@ -64,6 +67,8 @@ for _ in $(seq 300); do
 done
 sleep 1
 RSS0=$(awk '/VmRSS/{print $2}' /proc/$CM/status)
+cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
+CPU0=(); for p in $API $CM $SCHED $HOLLOW; do CPU0+=("$(cpu_of "$p")"); done
 
 python3 - "$URL" "$D" "$R" <<'PY'
 import json, sys, threading, time, urllib.request
@@ -105,4 +110,8 @@ print("all %d Deployments available after %s" % (D, "%.2f s" % t_avail if t_avai
 PY
 RSS=$(awk '/VmRSS/{print $2}' /proc/$CM/status); HWM=$(awk '/VmHWM/{print $2}' /proc/$CM/status)
 CPU=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' /proc/$CM/stat)
+CPU1=(); for p in $API $CM $SCHED $HOLLOW; do CPU1+=("$(cpu_of "$p")"); done
+printf 'CPU used during the run: API server %.2f s, controller-manager %.2f s, scheduler %.2f s, hollow nodes %.2f s\n' \
+  "$(echo "${CPU1[0]} - ${CPU0[0]}" | bc)" "$(echo "${CPU1[1]} - ${CPU0[1]}" | bc)" \
+  "$(echo "${CPU1[2]} - ${CPU0[2]}" | bc)" "$(echo "${CPU1[3]} - ${CPU0[3]}" | bc)"
 echo "controller-manager: RSS $((RSS0 / 1024)) MiB before, $((RSS / 1024)) MiB after, peak $((HWM / 1024)) MiB; CPU $CPU s"

@@ -61,7 +61,7 @@ static void handle(struct evhttp_request *req, void *arg)
   }
   json_t *list = json_pack("{s:s, s:s, s:{s:s}, s:o}", "apiVersion", "v1", "kind", "PodList", "metadata",
                            "resourceVersion", "10", "items", items);
-  char *s = json_dumps(list, JSON_COMPACT);
+  char *s = kj_dumps_flags(list, JSON_COMPACT);
   json_decref(list);
   struct evbuffer *b = evbuffer_new();
   evbuffer_add(b, s, strlen(s));

@@ -64,7 +64,7 @@ static void assert_json_text(const json_t *v, const char *want_sq)
   for (char *p = want; *p; p++)
     if (*p == '\'')
       *p = '"';
-  char *got = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+  char *got = kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
   if (strcmp(got, want) != 0)
     fail_msg("got  %s\nwant %s", got, want);
   free(got);
@@ -97,7 +97,7 @@ static void assert_fields(const json_t *obj, const char *manager, const char *op
   const json_t *e = entry(obj, manager, op);
   if (!e)
     fail_msg("no %s entry for %s in %s", op, manager,
-             json_dumps(kj_get(obj, "metadata.managedFields"), JSON_COMPACT));
+             kj_dumps_flags(kj_get(obj, "metadata.managedFields"), JSON_COMPACT));
   assert_json_text(json_object_get(e, "fieldsV1"), want);
 }
 
@@ -328,7 +328,7 @@ static json_t *apply_ok(const char *manager, time_t now, const json_t *live, con
   json_t *cfg = J(config), *out = NULL, *st = NULL;
   int rc = fieldmanager_apply(&r, live, cfg, force, &out, &st);
   if (rc != 0)
-    fail_msg("apply failed: %s", json_dumps(st, JSON_COMPACT));
+    fail_msg("apply failed: %s", kj_dumps_flags(st, JSON_COMPACT));
   assert_null(st);
   json_decref(cfg);
   return out;
@@ -636,7 +636,7 @@ static void test_apply_upgrade_from_client_side(void **state)
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     json_t *live = J(DEPLOY_BASE);
     json_t *la = J(DEPLOY_BASE);
-    char *la_text = json_dumps(la, JSON_COMPACT | JSON_SORT_KEYS);
+    char *la_text = kj_dumps_flags(la, JSON_COMPACT | JSON_SORT_KEYS);
     json_object_set_new(kj_obj(live, "metadata.annotations"),
                         "kubectl.kubernetes.io/last-applied-configuration", json_string(la_text));
     free(la_text);
@@ -756,7 +756,7 @@ static void test_decode_apply(void **state)
     json_t *cfg = fieldmanager_decode_apply(cases[i].body, strlen(cases[i].body), &st);
     if (cases[i].want) {
       assert_null(st);
-      char *got = json_dumps(cfg, JSON_COMPACT);
+      char *got = kj_dumps_flags(cfg, JSON_COMPACT);
       assert_string_equal(got, cases[i].want);
       free(got);
     } else {

@@ -83,7 +83,7 @@ static const json_t *fields_of(const json_t *obj, const char *manager, const cha
 {
   const json_t *e = entry(obj, manager, op);
   if (!e) {
-    char *mf = json_dumps(kj_get(obj, "metadata.managedFields"), JSON_COMPACT);
+    char *mf = kj_dumps_flags(kj_get(obj, "metadata.managedFields"), JSON_COMPACT);
     fail_msg("no %s entry for %s in %s", op, manager, mf ? mf : "null");
   }
   return json_object_get(e, "fieldsV1");
@@ -92,8 +92,8 @@ static const json_t *fields_of(const json_t *obj, const char *manager, const cha
 static void assert_same_fields(const json_t *got, const json_t *want)
 {
   if (!json_equal(got, want)) {
-    char *g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
-    char *w = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *g = kj_dumps_flags(got, JSON_COMPACT | JSON_ENCODE_ANY);
+    char *w = kj_dumps_flags(want, JSON_COMPACT | JSON_ENCODE_ANY);
     fail_msg("fields changed\ngot  %s\nwant %s", g, w);
   }
 }

@@ -199,6 +199,34 @@ static void test_escaped_keys(void **state)
   json_decref(v);
 }
 
+/* jansson's small blocks come from chunks that go back to malloc once
+ * empty; values survive being built, dumped and freed in bulk. */
+static void test_alloc_chunks(void **state)
+{
+  (void)state;
+  size_t before = kj_alloc_chunks();
+  json_t *arr = json_array();
+  for (int i = 0; i < 100000; i++) {
+    json_t *o = json_pack("{s:i,s:s,s:[i,i]}", "n", i, "name", "pod-abcdefghijklmnop", "xs", i, -i);
+    json_array_append_new(arr, o);
+  }
+#ifndef KUBE_SANITIZE
+  assert_true(kj_alloc_chunks() > before + 50);
+#endif
+  char *s = kj_dumps_flags(json_array_get(arr, 99999), JSON_COMPACT | JSON_SORT_KEYS);
+  assert_string_equal(s, "{\"n\":99999,\"name\":\"pod-abcdefghijklmnop\",\"xs\":[99999,-99999]}");
+  free(s);
+  json_decref(arr);
+  /* At most one chunk with room is kept per size class. */
+  assert_true(kj_alloc_chunks() <= before + 16);
+  json_t *one = json_integer(1);
+  assert_null(kj_dumps_flags(one, JSON_COMPACT)); /* a bare value needs JSON_ENCODE_ANY */
+  json_decref(one);
+  s = kj_dumps_flags(json_true(), JSON_ENCODE_ANY);
+  assert_string_equal(s, "true");
+  free(s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -206,6 +234,7 @@ int main(void)
       cmocka_unit_test(test_set_and_default),
       cmocka_unit_test(test_dumps_and_load),
       cmocka_unit_test(test_escaped_keys),
+      cmocka_unit_test(test_alloc_chunks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/json.h"
 #include "kube/patch.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -41,7 +42,7 @@ static json_t *J(const char *text)
 
 static char *dump(const json_t *v)
 {
-  return v ? json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : strdup("(null)");
+  return v ? kj_dumps_flags(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY) : strdup("(null)");
 }
 
 static void expect_equal(const char *what, const json_t *got, const json_t *want)

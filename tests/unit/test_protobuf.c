@@ -15,6 +15,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "kube/json.h"
 #include "api.h"
 #include "protobuf.h"
 #include "schema/schema.h"
@@ -191,7 +192,7 @@ static void assert_decodes(struct pb *body, const char *want)
     fail_msg("decode failed (%d): %s", code, err);
   json_t *exp = expect(want);
   if (!json_equal(got, exp)) {
-    char *g = json_dumps(got, JSON_SORT_KEYS), *w = json_dumps(exp, JSON_SORT_KEYS);
+    char *g = kj_dumps_flags(got, JSON_SORT_KEYS), *w = kj_dumps_flags(exp, JSON_SORT_KEYS);
     print_error("got:  %s\nwant: %s\n", g, w);
     free(g);
     free(w);
@@ -210,7 +211,7 @@ static void assert_refused(struct pb *body, int want_code, const char *const *ne
   json_t *got = protobuf_decode(builtin, body->b, body->len, &code, err, sizeof err);
   free(body->b);
   if (got) {
-    char *g = json_dumps(got, 0);
+    char *g = kj_dumps_flags(got, 0);
     print_error("unexpectedly decoded: %s\n", g);
     free(g);
     json_decref(got);

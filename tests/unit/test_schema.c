@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "kube/json.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
 
@@ -238,7 +239,7 @@ static void test_unknown_fields(void **state)
     while (cases[i].want[want])
       want++;
     if (n != want || json_array_size(out) != want) {
-      char *dump = json_dumps(out, 0);
+      char *dump = kj_dumps_flags(out, 0);
       fail_msg("case %zu: got %zu: %s", i, n, dump);
     }
     for (size_t j = 0; j < want; j++)
@@ -303,7 +304,7 @@ static bool has_param(const json_t *op, const char *name)
 static void check_refs(const json_t *doc)
 {
   json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
-  char *txt = json_dumps(doc, JSON_COMPACT);
+  char *txt = kj_dumps_flags(doc, JSON_COMPACT);
   for (char *p = strstr(txt, "#/components/schemas/"); p; p = strstr(p + 1, "#/components/schemas/")) {
     char name[256];
     size_t n = strcspn(p + 21, "\"");

@@ -104,6 +104,13 @@ void informer_index_namespace(void *arg, const json_t *obj, json_t *out);
 struct informer_factory;
 struct informer_factory *informer_factory_new(struct event_base *base, struct rest_client *client,
                                               int64_t default_resync_ms);
+/* The transform for informers created from now on without one of their
+ * own. */
+void informer_factory_set_transform(struct informer_factory *f, informer_transform_fn fn, void *arg);
+/* A transform dropping metadata.managedFields, which controllers never
+ * read (the server keeps an object's managedFields when an update omits
+ * them), so caches hold and parse less. */
+void informer_strip_managed_fields(void *arg, json_t *obj);
 /* The informer for path (all namespaces), created on first use.  Borrowed:
  * owned by the factory. */
 struct informer *informer_factory_get(struct informer_factory *f, const char *path);

@@ -42,6 +42,15 @@ json_t *kj_obj(json_t *root, const char *path);
 /* Array at path, created empty if absent; borrowed; NULL on type clash. */
 json_t *kj_arr(json_t *root, const char *path);
 
+/* jansson's values live in size-class chunks (json_alloc.c), so memory
+ * jansson returns (json_dumps) must never reach free(): these functions
+ * return malloc'd strings instead. */
+/* How many 64 KiB chunks hold jansson's small blocks now (0 in the
+ * sanitizer build, which leaves jansson on malloc). */
+size_t kj_alloc_chunks(void);
+/* json_dumps with jansson's flags, into a malloc'd string (free()). */
+char *kj_dumps_flags(const json_t *v, size_t flags);
+
 /* Serializations; caller frees with free().  Compact, key order kept. */
 char *kj_dumps(const json_t *v);
 /* Canonical: compact with keys sorted (hashing templates, comparisons). */
