@@ -18,12 +18,13 @@
 
 #include "http_internal.h"
 
-/* Freed requests kept for the next ones (per thread, no locks): a
- * request is a few KB, and allocating that much per request makes malloc
- * sort and merge its bins on every one. */
+/* Freed requests kept for the next ones: a request is a few KB, and
+ * allocating that much per request makes malloc sort and merge its bins on
+ * every one.  Like the rest of the HTTP layer this runs on one thread at a
+ * time (the event loop's), so the list needs no lock. */
 #define HTTP_REQ_SPARE 64
-static _Thread_local struct http_request *spare_reqs[HTTP_REQ_SPARE];
-static _Thread_local int nspare_reqs;
+static struct http_request *spare_reqs[HTTP_REQ_SPARE];
+static int nspare_reqs;
 
 struct http_request *http_req_new(struct http_conn *c)
 {
