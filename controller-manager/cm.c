@@ -314,7 +314,7 @@ int cm_main(int argc, char **argv)
   gethostname(host, sizeof host - 1);
   p->ctx.recorder = recorder_new(p->ctx.base, p->ctx.client, "kube-controller-manager", host);
   p->ctx.informers = informer_factory_new(p->ctx.base, p->ctx.client, CM_DEFAULT_RESYNC_MS);
-  if (p->ctx.informers) informer_factory_set_transform(p->ctx.informers, informer_strip_managed_fields, NULL);
+  if (p->ctx.informers) informer_factory_drop_managed_fields(p->ctx.informers);
   if (!p->ctx.client || !p->ctx.metrics || !p->ctx.recorder || !p->ctx.informers) {
     KLOG_E("failed to initialise the client");
     program_free(p);

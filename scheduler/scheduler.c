@@ -575,8 +575,8 @@ struct sched_server *sched_server_new(struct event_base *base, struct rest_clien
   /* The snapshot and the queue hold the pods and nodes they are given, so
    * the stores keep the same trees rather than a serialized copy each. */
   struct informer_opts po = {.path = "/api/v1/pods", .transform = sched_pod_transform, .transform_arg = s,
-                             .keep_parsed = true};
-  struct informer_opts no = {.path = "/api/v1/nodes", .keep_parsed = true};
+                             .keep_parsed = true, .drop_managed_fields = true};
+  struct informer_opts no = {.path = "/api/v1/nodes", .keep_parsed = true, .drop_managed_fields = true};
   struct informer_opts nso = {.path = "/api/v1/namespaces", .keep_parsed = true};
   struct informer_opts pdo = {.path = "/apis/policy/v1/poddisruptionbudgets", .keep_parsed = true};
   s->pods = informer_new(base, client, &po);

@@ -275,6 +275,7 @@ static void start_list(struct informer *inf, const char *cont)
   append_selectors(inf, &url);
   inf->state = INF_LISTING;
   inf->req = rest_request(inf->client, "GET", url, NULL, list_done, inf);
+  if (inf->opts.drop_managed_fields) rest_request_skip_managed_fields(inf->req);
   free(url);
   if (!inf->req) relist_later(inf);
 }
@@ -345,6 +346,7 @@ static void start_watch(struct informer *inf)
   append_selectors(inf, &url);
   inf->state = INF_WATCHING;
   inf->req = rest_stream(inf->client, url, watch_event, watch_done, inf);
+  if (inf->opts.drop_managed_fields) rest_request_skip_managed_fields(inf->req);
   free(url);
   if (!inf->req) relist_later(inf);
 }
@@ -505,8 +507,7 @@ struct informer_factory {
   struct rest_client *client;
   int64_t resync_ms;
   struct informer *list;
-  informer_transform_fn transform;
-  void *transform_arg;
+  bool drop_managed_fields;
 };
 
 struct informer_factory *informer_factory_new(struct event_base *base, struct rest_client *client,
@@ -527,10 +528,7 @@ struct informer *informer_factory_get_opts(struct informer_factory *f, const str
     if (!strcmp(i->path, o->path) && !strcmp(i->namespace, ns)) return i;
   struct informer_opts opts = *o;
   if (opts.resync_ms == 0) opts.resync_ms = f->resync_ms;
-  if (!opts.transform) {
-    opts.transform = f->transform;
-    opts.transform_arg = f->transform_arg;
-  }
+  if (f->drop_managed_fields) opts.drop_managed_fields = true;
   struct informer *inf = informer_new(f->base, f->client, &opts);
   if (!inf) return NULL;
   inf->next = f->list;
@@ -538,16 +536,7 @@ struct informer *informer_factory_get_opts(struct informer_factory *f, const str
   return inf;
 }
 
-void informer_factory_set_transform(struct informer_factory *f, informer_transform_fn fn, void *arg)
-{
-  f->transform = fn;
-  f->transform_arg = arg;
-}
-
-void informer_strip_managed_fields(void *arg, json_t *obj)
-{
-  json_object_del(json_object_get(obj, "metadata"), "managedFields");
-}
+void informer_factory_drop_managed_fields(struct informer_factory *f) { f->drop_managed_fields = true; }
 
 struct informer *informer_factory_get(struct informer_factory *f, const char *path)
 {

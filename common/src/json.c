@@ -603,6 +603,8 @@ bool kj_equal(const json_t *a, const json_t *b)
 struct kj_parser {
   const char *p, *end;
   bool reject_dups;
+  bool skip_managed;   /* leave out every metadata.managedFields */
+  bool in_metadata;    /* the object being entered is a "metadata" member */
   char strbuf[256];  /* an unescaped short string value */
 };
 
@@ -746,8 +748,47 @@ static json_t *kj_parse_number(struct kj_parser *ps)
 
 static json_t *kj_parse_value(struct kj_parser *ps, int depth);
 
+/* Steps over one array or object without building it (brackets matched,
+ * strings scanned as the parser scans them). */
+static int kj_skip_value(struct kj_parser *ps)
+{
+  char stack[64];
+  int depth = 0;
+  kj_ws(ps);
+  if (ps->p >= ps->end || (*ps->p != '[' && *ps->p != '{'))
+    return -1;
+  do {
+    if (ps->p >= ps->end)
+      return -1;
+    char ch = *ps->p;
+    if (ch == '"') {
+      const char *s;
+      size_t raw;
+      bool esc;
+      ps->p++;
+      if (kj_scan_string(ps, &s, &raw, &esc) < 0)
+        return -1;
+      continue;
+    }
+    if (ch == '{' || ch == '[') {
+      if (depth == (int)sizeof(stack))
+        return -1;
+      stack[depth++] = ch == '{' ? '}' : ']';
+    } else if (ch == '}' || ch == ']') {
+      if (stack[--depth] != ch)
+        return -1;
+    } else if ((unsigned char)ch < 0x20 && ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') {
+      return -1;
+    }
+    ps->p++;
+  } while (depth > 0);
+  return 0;
+}
+
 static json_t *kj_parse_object(struct kj_parser *ps, int depth)
 {
+  bool metadata = ps->in_metadata;
+  ps->in_metadata = false;
   json_t *obj = json_object();
   if (!obj)
     return NULL;
@@ -796,11 +837,18 @@ static json_t *kj_parse_object(struct kj_parser *ps, int depth)
     }
     kj_ws(ps);
     json_t *v = NULL;
+    int rc = -1;
     if (ps->p < ps->end && *ps->p == ':') {
       ps->p++;
-      v = kj_parse_value(ps, depth + 1);
+      if (metadata && n == 13 && memcmp(key, "managedFields", 13) == 0 && ps->skip_managed) {
+        rc = kj_skip_value(ps);
+      } else {
+        ps->in_metadata = ps->skip_managed && n == 8 && memcmp(key, "metadata", 8) == 0;
+        v = kj_parse_value(ps, depth + 1);
+        ps->in_metadata = false;
+        rc = v ? json_object_setn_new_nocheck(obj, key, (size_t)n, v) : -1;
+      }
     }
-    int rc = v ? json_object_setn_new_nocheck(obj, key, (size_t)n, v) : -1;
     if (kbuf && kbuf != kshort)
       free(kbuf);
     if (rc < 0)
@@ -876,6 +924,7 @@ static json_t *kj_parse_value(struct kj_parser *ps, int depth)
     return kj_parse_object(ps, depth);
   case '[':
     ps->p++;
+    ps->in_metadata = false;
     return kj_parse_array(ps, depth);
   case '"':
     ps->p++;
@@ -891,9 +940,9 @@ static json_t *kj_parse_value(struct kj_parser *ps, int depth)
   }
 }
 
-static json_t *kj_fast_loadb(const char *buf, size_t len, bool reject_dups)
+static json_t *kj_fast_loadb(const char *buf, size_t len, bool reject_dups, bool skip_managed)
 {
-  struct kj_parser ps = {.p = buf, .end = buf + len, .reject_dups = reject_dups};
+  struct kj_parser ps = {.p = buf, .end = buf + len, .reject_dups = reject_dups, .skip_managed = skip_managed};
   json_t *v = kj_parse_value(&ps, 0);
   if (!v)
     return NULL;
@@ -907,7 +956,7 @@ static json_t *kj_fast_loadb(const char *buf, size_t len, bool reject_dups)
 
 json_t *kj_loadb(const char *buf, size_t len, bool reject_duplicates, char *err, size_t errlen)
 {
-  json_t *fast = buf ? kj_fast_loadb(buf, len, reject_duplicates) : NULL;
+  json_t *fast = buf ? kj_fast_loadb(buf, len, reject_duplicates, false) : NULL;
   if (fast)
     return fast;
   json_error_t je;
@@ -917,5 +966,26 @@ json_t *kj_loadb(const char *buf, size_t len, bool reject_duplicates, char *err,
   json_t *v = json_loadb(buf, len, flags, &je);
   if (!v && err && errlen)
     snprintf(err, errlen, "line %d column %d: %s", je.line, je.column, je.text);
+  return v;
+}
+
+static void kj_strip_managed(json_t *obj)
+{
+  json_object_del(json_object_get(obj, "metadata"), "managedFields");
+}
+
+json_t *kj_loadb_without_managed_fields(const char *buf, size_t len, char *err, size_t errlen)
+{
+  json_t *v = buf ? kj_fast_loadb(buf, len, false, true) : NULL;
+  if (v)
+    return v;
+  if (!(v = kj_loadb(buf, len, false, err, errlen)))
+    return NULL;
+  /* jansson parsed it whole: an object, a watch event or a list */
+  kj_strip_managed(v);
+  kj_strip_managed(json_object_get(v, "object"));
+  size_t i;
+  json_t *item;
+  json_array_foreach(json_object_get(v, "items"), i, item) kj_strip_managed(item);
   return v;
 }

@@ -69,6 +69,7 @@ struct rest_request {
   bool owned;              /* the request still holds its own reference */
   bool counted;            /* counts in the client's active requests */
   bool discard_body;       /* a 2xx body is not parsed */
+  bool skip_managed;       /* parse without metadata.managedFields */
   bool start_failed;
 };
 
@@ -268,6 +269,11 @@ static void req_detach(struct rest_request *r)
     r->owned = false;
     req_unref(r);
   }
+}
+
+void rest_request_skip_managed_fields(struct rest_request *r)
+{
+  if (r) r->skip_managed = true;
 }
 
 void rest_request_discard_body(struct rest_request *r)
@@ -483,7 +489,8 @@ static void stream_dispatch(struct rest_request *r)
     size_t ll = (size_t)(nl - (r->buf + off));
     if (ll > 0) {
       char jerr[160];
-      json_t *ev = kj_loadb(r->buf + off, ll, false, jerr, sizeof jerr);
+      json_t *ev = r->skip_managed ? kj_loadb_without_managed_fields(r->buf + off, ll, jerr, sizeof jerr)
+                                   : kj_loadb(r->buf + off, ll, false, jerr, sizeof jerr);
       if (ev) {
         if (r->on_event) r->on_event(r->arg, ev);
         json_decref(ev);
@@ -570,7 +577,9 @@ static void finish(struct rest_request *r, CURLcode res)
   json_t *body = NULL;
   if (!stream_started) {
     bool ok = code >= 200 && code < 300;
-    if (r->len > 0 && !(ok && r->discard_body)) body = kj_loadb(r->buf, r->len, false, NULL, 0);
+    if (r->len > 0 && !(ok && r->discard_body))
+      body = r->skip_managed ? kj_loadb_without_managed_fields(r->buf, r->len, NULL, 0)
+                             : kj_loadb(r->buf, r->len, false, NULL, 0);
   }
   struct rest_status st = {0};
   bool failed = code < 200 || code >= 300;

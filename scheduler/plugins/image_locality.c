@@ -40,8 +40,16 @@ static enum sched_code pre_score(void *self, struct sched_cycle *c, struct sched
     json_array_foreach(lists[l], i, ct) {
       im->ncontainers++;
       const char *image = json_string_value(json_object_get(ct, "image"));
-      if (image) sched_normalize_image(image, im->name[im->n++], sizeof im->name[0]);
+      if (!image) continue;
+      sched_normalize_image(image, im->name[im->n], sizeof im->name[0]);
+      /* An image no node has adds nothing anywhere: not looked up per node. */
+      if (json_object_get(c->snap->image_nodes, im->name[im->n])) im->n++;
     }
+  }
+  if (im->n == 0) {
+    /* Every node would score 0 (the sum stays under the minimum). */
+    free(im);
+    return SCHED_SKIP;
   }
   sched_cycle_set(c, im, free);
   return SCHED_SUCCESS;

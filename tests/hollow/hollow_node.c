@@ -534,7 +534,7 @@ int main(int argc, char **argv)
     hn_register(&h, &h.nodes[i]);
   }
   /* One node: the server filters; many: one informer over all pods. */
-  struct informer_opts io = {.path = "/api/v1/pods"};
+  struct informer_opts io = {.path = "/api/v1/pods", .drop_managed_fields = true};
   char fs[300];
   if (nodes == 1) {
     snprintf(fs, sizeof fs, "spec.nodeName=%s", h.nodes[0].name);

@@ -157,6 +157,15 @@ static void test_image_locality(void **state)
   pod = mk_pod("{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}");
   expect_scores(&sched_plugin_image_locality, NULL, s, pod, (int64_t[]){0, 0}, "small image");
   json_decref(pod);
+  /* Images no node has count as containers only (250MiB against 2 x 1000MB:
+   * 11); with none left every node scores 0 and the plugin skips itself. */
+  pod = mk_pod("{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nowhere/app:v2\"},"
+               "{\"name\":\"d\",\"image\":\"registry.local/app:v1\"}]}}");
+  expect_scores(&sched_plugin_image_locality, NULL, s, pod, (int64_t[]){11, 0}, "one image nowhere");
+  json_decref(pod);
+  pod = mk_pod("{\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nowhere/app:v2\"}]}}");
+  expect_scores(&sched_plugin_image_locality, NULL, s, pod, (int64_t[]){0, 0}, "image nowhere");
+  json_decref(pod);
   sched_snapshot_free(s);
 }
 

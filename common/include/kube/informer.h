@@ -52,6 +52,10 @@ struct informer_opts {
                                   programs that hold every object parsed
                                   anyway; objects handed out are shared and
                                   read-only */
+  /* Objects come without metadata.managedFields, left out while parsing:
+   * controllers never read them (the server keeps an object's
+   * managedFields when an update omits them), and caches hold less. */
+  bool drop_managed_fields;
   informer_transform_fn transform;
   void *transform_arg;
   int watch_timeout_s;         /* 0: random 300-600 s, as upstream */
@@ -104,13 +108,8 @@ void informer_index_namespace(void *arg, const json_t *obj, json_t *out);
 struct informer_factory;
 struct informer_factory *informer_factory_new(struct event_base *base, struct rest_client *client,
                                               int64_t default_resync_ms);
-/* The transform for informers created from now on without one of their
- * own. */
-void informer_factory_set_transform(struct informer_factory *f, informer_transform_fn fn, void *arg);
-/* A transform dropping metadata.managedFields, which controllers never
- * read (the server keeps an object's managedFields when an update omits
- * them), so caches hold and parse less. */
-void informer_strip_managed_fields(void *arg, json_t *obj);
+/* Informers created from now on drop managedFields (drop_managed_fields). */
+void informer_factory_drop_managed_fields(struct informer_factory *f);
 /* The informer for path (all namespaces), created on first use.  Borrowed:
  * owned by the factory. */
 struct informer *informer_factory_get(struct informer_factory *f, const char *path);

@@ -112,6 +112,9 @@ struct rest_request *rest_stream(struct rest_client *c, const char *path, rest_e
 /* The caller has no use for a successful answer's body: it is not parsed
  * and done gets body NULL for 2xx (failures still carry their Status). */
 void rest_request_discard_body(struct rest_request *r);
+/* The caller never reads managedFields: the body (or each watch event)
+ * is parsed without metadata.managedFields. */
+void rest_request_skip_managed_fields(struct rest_request *r);
 /* Abandons a request: no callback will run for it afterwards.  Safe to
  * call from any callback, including the request's own on_event. */
 void rest_cancel(struct rest_request *r);
