@@ -148,7 +148,7 @@ static json_t *api_group(const char *group)
     json_decref(versions);
     return NULL;
   }
-  json_t *pref = json_deep_copy(json_array_get(versions, 0));
+  json_t *pref = kj_deep_copy(json_array_get(versions, 0));
   return json_pack("{s:s,s:s,s:s,s:o,s:o}", "kind", "APIGroup", "apiVersion", "v1", "name", group,
                    "versions", versions, "preferredVersion", pref);
 }

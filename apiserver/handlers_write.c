@@ -565,7 +565,7 @@ static void update_attempt(struct api_write *w)
     json_t *nstatus = json_incref(json_object_get(obj, "status"));
     json_t *nmeta = json_incref(json_object_get(obj, "metadata"));
     json_decref(obj);
-    obj = json_deep_copy(old);
+    obj = kj_deep_copy(old);
     if (nstatus)
       json_object_set_new(obj, "status", nstatus);
     else
@@ -654,7 +654,7 @@ void api_write_update(struct api_write *w)
 
 static json_t *mutate_put(struct api_write *w, const json_t *old, json_t **status)
 {
-  return json_deep_copy(w->body);
+  return kj_deep_copy(w->body);
 }
 
 void api_handle_update(struct api_req *ar)

@@ -92,7 +92,7 @@ static json_t *scale_apply(const json_t *old, const json_t *scale, json_t **stat
     *status = kstatus_bad_request("spec.replicas must be an integer");
     return NULL;
   }
-  json_t *obj = json_deep_copy(old);
+  json_t *obj = kj_deep_copy(old);
   kj_set_int(obj, "spec.replicas", r ? json_integer_value(r) : 0);
   const char *rv = kj_get_str(scale, "metadata.resourceVersion");
   if (rv && *rv)
@@ -133,7 +133,7 @@ static json_t *mutate_scale_patch(struct api_write *w, const json_t *old, json_t
 
 static json_t *mutate_body(struct api_write *w, const json_t *old, json_t **status)
 {
-  return json_deep_copy(w->body);
+  return kj_deep_copy(w->body);
 }
 
 /* ---- binding ---- */
@@ -159,7 +159,7 @@ static json_t *mutate_binding(struct api_write *w, const json_t *old, json_t **s
     *status = kstatus_conflict("", "pods/binding", name ? name : "", "pod is being deleted, cannot be assigned to a host");
     return NULL;
   }
-  json_t *obj = json_deep_copy(old);
+  json_t *obj = kj_deep_copy(old);
   kj_set_str(obj, "spec.nodeName", node);
   json_t *ann = kj_get(w->body, "metadata.annotations");
   const char *k;
@@ -199,10 +199,10 @@ static json_t *respond_success(struct api_write *w, const json_t *stored)
 
 static json_t *mutate_finalize(struct api_write *w, const json_t *old, json_t **status)
 {
-  json_t *obj = json_deep_copy(old);
+  json_t *obj = kj_deep_copy(old);
   json_t *f = kj_get(w->body, "spec.finalizers");
   if (f)
-    kj_set(obj, "spec.finalizers", json_deep_copy(f));
+    kj_set(obj, "spec.finalizers", kj_deep_copy(f));
   else
     kj_del(obj, "spec.finalizers");
   const char *rv = kj_get_str(w->body, "metadata.resourceVersion");

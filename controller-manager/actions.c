@@ -45,7 +45,7 @@ json_t *cm_act(struct cm_actions *a, const char *verb, const char *path, json_t 
 void cm_act_events(json_t *act, const json_t *evobj, const char *type, const char *reason,
                    const char *ok_msg, const char *fail_reason, const char *fail_msg)
 {
-  if (evobj) json_object_set_new(act, "obj", json_deep_copy(evobj));
+  if (evobj) json_object_set_new(act, "obj", kj_deep_copy(evobj));
   if (reason && ok_msg)
     json_object_set_new(act, "ok_event", json_pack("{s:s,s:s,s:s}", "type", type, "reason", reason,
                                                    "message", ok_msg));
@@ -63,7 +63,7 @@ void cm_act_event(struct cm_actions *a, const json_t *evobj, const char *type, c
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   json_t *act = cm_act(a, "EVENT", "", NULL);
-  json_object_set_new(act, "obj", json_deep_copy(evobj));
+  json_object_set_new(act, "obj", kj_deep_copy(evobj));
   json_object_set_new(act, "ok_event", json_pack("{s:s,s:s,s:s}", "type", type, "reason", reason,
                                                  "message", msg));
 }

@@ -339,13 +339,13 @@ json_t *cm_pod_from_template(const json_t *template, const json_t *owner, const 
     char p[40];
     snprintf(p, sizeof p, "metadata.%s", copy[i]);
     json_t *v = kj_get(template, p);
-    if (v) json_object_set_new(md, copy[i], json_deep_copy(v));
+    if (v) json_object_set_new(md, copy[i], kj_deep_copy(v));
   }
   json_t *refs = json_array();
   json_array_append_new(refs, cm_new_controller_ref(owner, api_version, kind));
   json_object_set_new(md, "ownerReferences", refs);
   json_t *spec = kj_get(template, "spec");
-  json_object_set_new(pod, "spec", spec ? json_deep_copy(spec) : json_object());
+  json_object_set_new(pod, "spec", spec ? kj_deep_copy(spec) : json_object());
   return pod;
 }
 
@@ -385,7 +385,7 @@ json_t *cm_claim_objects(const json_t *owner, const char *api_version, const cha
                              cm_new_controller_ref(owner, api_version, kind), "uid", ouid ? ouid : "");
     cm_act(acts, "PATCH", path, body);
     /* Assume the adoption succeeds; if not, the next sync sees the orphan again. */
-    json_t *adopted = json_deep_copy(o);
+    json_t *adopted = kj_deep_copy(o);
     json_t *refs = kj_arr(adopted, "metadata.ownerReferences");
     if (refs) json_array_append_new(refs, cm_new_controller_ref(owner, api_version, kind));
     json_array_append_new(out, adopted);
@@ -461,7 +461,7 @@ int cm_int_or_percent(const json_t *v, int64_t total, bool round_up, int64_t *ou
 
 json_t *cm_labels_without(const json_t *labels, const char *key)
 {
-  json_t *c = labels && json_is_object(labels) ? json_deep_copy(labels) : json_object();
+  json_t *c = labels && json_is_object(labels) ? kj_deep_copy(labels) : json_object();
   json_object_del(c, key);
   return c;
 }

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/json.h"
 #include "kube/informer.h"
 #include "kube/log.h"
 #include "kube/metrics.h"
@@ -416,7 +417,7 @@ static void schedule_one(struct sched_server *s, struct sched_qpod *qp)
   remove_nominated(s, tmp, ntmp);
   const char *result;
   if (rc == 0) {
-    json_t *assumed = json_deep_copy(pod);
+    json_t *assumed = kj_deep_copy(pod);
     json_object_set_new(json_object_get(assumed, "spec"), "nodeName", json_string(res.node_name));
     sched_snapshot_add_pod(s->snap, assumed, res.node_name, true);
     json_decref(assumed);

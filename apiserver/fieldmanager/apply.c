@@ -274,7 +274,7 @@ static int sync_last_applied(json_t *obj, const json_t *config)
   const char *cur = json_string_value(json_object_get(ann, LAST_APPLIED));
   if (!cur || !*cur)
     return 0;
-  json_t *copy = json_deep_copy(config);
+  json_t *copy = kj_deep_copy(config);
   if (!copy)
     return -ENOMEM;
   json_t *cann = json_object_get(json_object_get(copy, "metadata"), "annotations");

@@ -18,6 +18,7 @@
 #include <kube/timeutil.h>
 #include <kube/yaml.h>
 
+#include "kube/json.h"
 #include "fieldmanager/fm_int.h"
 #include "schema/schema.h"
 
@@ -295,7 +296,7 @@ json_t *fm_without_managed(const json_t *obj)
 {
   if (!obj)
     return NULL;
-  json_t *c = json_deep_copy(obj);
+  json_t *c = kj_deep_copy(obj);
   json_t *meta = c ? json_object_get(c, "metadata") : NULL;
   if (json_is_object(meta))
     json_object_del(meta, "managedFields");

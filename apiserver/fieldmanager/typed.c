@@ -503,7 +503,7 @@ static json_t *merge(struct fm_type ty, const json_t *lhs, const json_t *rhs, in
   if (container && (!fits(sh, lhs) || !fits(sh, rhs) || json_is_null(rep)))
     container = false;
   if (depth >= FM_PATH_MAX - 1 || !container)
-    return json_deep_copy(rep);
+    return kj_deep_copy(rep);
   if (shape_is_list(sh))
     return merge_lists(ty, sh, lhs, rhs, depth);
   json_t *out = json_object();

@@ -537,14 +537,14 @@ void reg_split_status(struct reg_request *rq, json_t *obj, const json_t *old)
     }
     json_object_foreach((json_t *)old, k, v) {
       if (strcmp(k, "status") && strcmp(k, "metadata") && strcmp(k, "kind") && strcmp(k, "apiVersion"))
-        json_object_set_new(obj, k, json_deep_copy(v));
+        json_object_set_new(obj, k, kj_deep_copy(v));
     }
   } else if (!rq || !rq->subresource || !strcmp(rq->subresource, "scale")) {
     /* Other subresources (binding, finalize...) write what their handler
      * decided, status included. */
     json_t *st = json_object_get(old, "status");
     if (st)
-      json_object_set_new(obj, "status", json_deep_copy(st));
+      json_object_set_new(obj, "status", kj_deep_copy(st));
     else
       json_object_del(obj, "status");
   }

@@ -53,7 +53,7 @@ static void deploy_prepare_update(struct reg_request *rq, json_t *obj, const jso
   if (rq && rq->subresource && !strcmp(rq->subresource, "status")) {
     json_t *g = kj_get(old, "metadata.generation");
     if (g)
-      kj_set(obj, "metadata.generation", json_deep_copy(g));
+      kj_set(obj, "metadata.generation", kj_deep_copy(g));
     return;
   }
   reg_generation_update(obj, old);

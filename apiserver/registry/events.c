@@ -34,7 +34,7 @@ static const char *const map_v1_to_core[][2] = {
 /* New reference: obj renamed into the other version's field names. */
 static json_t *reg_event_convert(const json_t *obj, const char *api_version)
 {
-  json_t *out = json_deep_copy(obj);
+  json_t *out = kj_deep_copy(obj);
   if (!out)
     return NULL;
   bool to_core = strcmp(api_version, "events.k8s.io/v1") != 0;

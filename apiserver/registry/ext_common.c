@@ -32,7 +32,7 @@ void ext_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
   if (ext_is_status(rq)) {
     json_t *g = kj_get(old, "metadata.generation");
     if (g)
-      kj_set(obj, "metadata.generation", json_deep_copy(g));
+      kj_set(obj, "metadata.generation", kj_deep_copy(g));
     return;
   }
   reg_generation_update(obj, old);

@@ -44,7 +44,7 @@ static void job_defaults(json_t *obj)
   json_t *tlabels = kj_get(spec, "template.metadata.labels");
   json_t *labels = kj_get(obj, "metadata.labels");
   if (json_is_object(tlabels) && (!labels || json_object_size(labels) == 0))
-    kj_set(obj, "metadata.labels", json_deep_copy(tlabels));
+    kj_set(obj, "metadata.labels", kj_deep_copy(tlabels));
   kj_default(spec, "completionMode", json_string("NonIndexed"));
   kj_default(spec, "suspend", json_false());
   size_t i, j;
@@ -98,7 +98,7 @@ static void job_prepare_create(struct reg_request *rq, json_t *obj)
    * Job's own labels end up copied from the (now generated) template
    * labels; do it once here to serve the same object. */
   if (json_object_size(kj_get(obj, "metadata.labels")) == 0)
-    kj_set(obj, "metadata.labels", json_deep_copy(labels));
+    kj_set(obj, "metadata.labels", kj_deep_copy(labels));
 }
 
 static void check_int_field(const json_t *spec, const char *path, const char *key, json_t *causes)

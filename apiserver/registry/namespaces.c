@@ -46,8 +46,8 @@ static void ns_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
   const char *sub = rq ? rq->subresource : NULL;
   if (sub && !strcmp(sub, "finalize")) {
     /* Only spec.finalizers changes. */
-    json_t *fins = json_deep_copy(kj_get(obj, "spec.finalizers"));
-    json_t *keep = json_deep_copy(old);
+    json_t *fins = kj_deep_copy(kj_get(obj, "spec.finalizers"));
+    json_t *keep = kj_deep_copy(old);
     json_object_clear(obj);
     json_object_update(obj, keep);
     json_decref(keep);
@@ -58,7 +58,7 @@ static void ns_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
   if (!sub) {
     json_t *fins = kj_get(old, "spec.finalizers");
     if (fins)
-      kj_set(obj, "spec.finalizers", json_deep_copy(fins));
+      kj_set(obj, "spec.finalizers", kj_deep_copy(fins));
     else if (json_is_object(json_object_get(obj, "spec")))
       kj_del(obj, "spec.finalizers");
   }

@@ -21,7 +21,7 @@ static void node_defaults(json_t *obj)
   /* allocatable defaults to capacity (SetDefaults_NodeStatus) */
   json_t *cap = kj_get(obj, "status.capacity");
   if (json_is_object(cap) && !kj_get(obj, "status.allocatable"))
-    kj_set(obj, "status.allocatable", json_deep_copy(cap));
+    kj_set(obj, "status.allocatable", kj_deep_copy(cap));
 }
 
 static void node_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)

@@ -60,8 +60,8 @@ static void validate_storage_request(const json_t *spec, json_t *causes)
 
 static void pvc_validate_update(const json_t *obj, const json_t *old, json_t *causes)
 {
-  json_t *a = json_deep_copy(json_object_get(obj, "spec"));
-  json_t *b = json_deep_copy(json_object_get(old, "spec"));
+  json_t *a = kj_deep_copy(json_object_get(obj, "spec"));
+  json_t *b = kj_deep_copy(json_object_get(old, "spec"));
   if (!a)
     a = json_object();
   if (!b)

@@ -39,7 +39,7 @@ static void pod_defaults(json_t *obj)
       const char *k;
       json_t *v;
       json_object_foreach(lim, k, v) if (!json_object_get(req, k))
-          json_object_set_new(req, k, json_deep_copy(v));
+          json_object_set_new(req, k, kj_deep_copy(v));
     }
   }
 }
@@ -60,7 +60,7 @@ static void pod_prepare_update(struct reg_request *rq, json_t *obj, const json_t
     json_t *nn = kj_get(old, "spec.nodeName");
     if (json_is_object(json_object_get(obj, "spec"))) {
       if (nn)
-        kj_set(obj, "spec.nodeName", json_deep_copy(nn));
+        kj_set(obj, "spec.nodeName", kj_deep_copy(nn));
       else
         kj_del(obj, "spec.nodeName");
     }
@@ -70,7 +70,7 @@ static void pod_prepare_update(struct reg_request *rq, json_t *obj, const json_t
 /* Fields of a pod spec that upstream lets an update change. */
 static void pod_validate_update(const json_t *obj, const json_t *old, json_t *causes)
 {
-  json_t *a = json_deep_copy(kj_get(obj, "spec")), *b = json_deep_copy(kj_get(old, "spec"));
+  json_t *a = kj_deep_copy(kj_get(obj, "spec")), *b = kj_deep_copy(kj_get(old, "spec"));
   if (!a || !b) {
     json_decref(a);
     json_decref(b);

@@ -63,7 +63,7 @@ static void container_defaults(json_t *c, bool host_network)
       continue;
     kj_default(p, "protocol", json_string("TCP"));
     if (host_network && json_object_get(p, "containerPort"))
-      kj_default(p, "hostPort", json_deep_copy(json_object_get(p, "containerPort")));
+      kj_default(p, "hostPort", kj_deep_copy(json_object_get(p, "containerPort")));
   }
   json_t *e;
   json_array_foreach(json_object_get(c, "env"), i, e) {

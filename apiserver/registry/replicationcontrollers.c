@@ -24,9 +24,9 @@ static void rc_defaults(json_t *obj)
   json_t *tlabels = kj_get(spec, "template.metadata.labels");
   if (json_is_object(tlabels)) {
     if (json_object_size(json_object_get(spec, "selector")) == 0)
-      json_object_set_new(spec, "selector", json_deep_copy(tlabels));
+      json_object_set_new(spec, "selector", kj_deep_copy(tlabels));
     if (json_object_size(kj_get(obj, "metadata.labels")) == 0)
-      kj_set(obj, "metadata.labels", json_deep_copy(tlabels));
+      kj_set(obj, "metadata.labels", kj_deep_copy(tlabels));
   }
   kj_default(spec, "replicas", json_integer(1));
   json_t *tmpl = json_object_get(spec, "template");

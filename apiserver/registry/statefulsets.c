@@ -74,7 +74,7 @@ static void sts_validate_template(const json_t *spec, json_t *causes)
     ext_validate_template_workload(spec, "StatefulSet", causes);
     return;
   }
-  json_t *copy = json_deep_copy(spec);
+  json_t *copy = kj_deep_copy(spec);
   json_t *vols = kj_arr(copy, "template.spec.volumes");
   size_t i;
   json_t *vct;
@@ -154,8 +154,8 @@ static void sts_validate_update(const json_t *obj, const json_t *old, json_t *ca
 {
   static const char *const mutable_fields[] = {"replicas", "ordinals", "template", "updateStrategy",
                                                "persistentVolumeClaimRetentionPolicy", "minReadySeconds", NULL};
-  json_t *a = json_deep_copy(json_object_get(obj, "spec"));
-  json_t *b = json_deep_copy(json_object_get(old, "spec"));
+  json_t *a = kj_deep_copy(json_object_get(obj, "spec"));
+  json_t *b = kj_deep_copy(json_object_get(old, "spec"));
   if (!a)
     a = json_object();
   if (!b)

@@ -580,6 +580,52 @@ char *kj_dumps_flags(const json_t *v, size_t flags)
   return out;
 }
 
+json_t *kj_deep_copy(const json_t *v)
+{
+  if (!v)
+    return NULL;
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: {
+    json_t *o = json_object();
+    const char *k;
+    size_t klen;
+    json_t *x;
+    if (!o)
+      return NULL;
+    json_object_keylen_foreach((json_t *)v, k, klen, x) {
+      json_t *c = kj_deep_copy(x);
+      if (!c || json_object_setn_new_nocheck(o, k, klen, c) < 0) {
+        json_decref(o);
+        return NULL;
+      }
+    }
+    return o;
+  }
+  case JSON_ARRAY: {
+    size_t n = json_array_size(v);
+    json_t *a = json_array();
+    if (!a)
+      return NULL;
+    for (size_t i = 0; i < n; i++) {
+      json_t *c = kj_deep_copy(json_array_get(v, i));
+      if (!c || json_array_append_new(a, c) < 0) {
+        json_decref(a);
+        return NULL;
+      }
+    }
+    return a;
+  }
+  case JSON_STRING:
+    return json_stringn_nocheck(json_string_value(v), json_string_length(v));
+  case JSON_INTEGER:
+    return json_integer(json_integer_value(v));
+  case JSON_REAL:
+    return json_real(json_real_value(v));
+  default:
+    return json_incref((json_t *)v); /* true, false, null */
+  }
+}
+
 char *kj_dumps_canonical(const json_t *v)
 {
   return kj_dumps_flags(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);

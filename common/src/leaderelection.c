@@ -86,7 +86,7 @@ static void observe(struct leader_elector *le, const json_t *spec)
 {
   if (!le->observed_spec || !json_equal(le->observed_spec, (json_t *)spec)) {
     json_decref(le->observed_spec);
-    le->observed_spec = json_deep_copy(spec);
+    le->observed_spec = kj_deep_copy(spec);
     le->observed_ms = ktime_mono_ms();
   }
   set_leader(le, kj_get_str(spec, "holderIdentity"));
@@ -191,7 +191,7 @@ static void get_done(void *arg, int code, json_t *body, const struct rest_status
     attempt_done(le, false); /* held by someone alive */
     return;
   }
-  json_t *lease = json_deep_copy(body);
+  json_t *lease = kj_deep_copy(body);
   json_object_set_new(lease, "spec", new_spec(le, spec));
   le->req = rest_request(le->client, "PUT", le->lease_path, lease, write_done, le);
   json_decref(lease);
@@ -245,7 +245,7 @@ static void release_get_done(void *arg, int code, json_t *body, const struct res
   }
   char now[40];
   ktime_format_micro(ktime_now_us(), now);
-  json_t *lease = json_deep_copy(body);
+  json_t *lease = kj_deep_copy(body);
   kj_set_str(lease, "spec.holderIdentity", "");
   kj_set_int(lease, "spec.leaseDurationSeconds", 1);
   kj_set_str(lease, "spec.renewTime", now);

@@ -14,6 +14,7 @@
  *
  * Strategic merge patch lives in patch_strategic.c.
  */
+#include "kube/json.h"
 #include "kube/patch.h"
 
 #include <errno.h>
@@ -74,7 +75,7 @@ static json_t *merge_into(json_t *target, const json_t *patch)
 {
   if (!json_is_object(patch)) {
     json_decref(target);
-    return json_deep_copy(patch);
+    return kj_deep_copy(patch);
   }
   if (!json_is_object(target)) {
     json_decref(target);
@@ -103,8 +104,8 @@ static json_t *merge_into(json_t *target, const json_t *patch)
 json_t *patch_merge(const json_t *orig, const json_t *patch)
 {
   if (!patch)
-    return orig ? json_deep_copy(orig) : json_null();
-  json_t *target = orig ? json_deep_copy(orig) : NULL;
+    return orig ? kj_deep_copy(orig) : json_null();
+  json_t *target = orig ? kj_deep_copy(orig) : NULL;
   return merge_into(target, patch);
 }
 
@@ -356,7 +357,7 @@ static int jp_apply_one(struct jp_state *st, const json_t *op)
   }
 
   if (!strcmp(kind, "add")) {
-    json_t *copy = json_deep_copy(value);
+    json_t *copy = kj_deep_copy(value);
     rc = copy ? jp_put(st, kind, path, &loc, copy) : -ENOMEM;
   } else if (!strcmp(kind, "remove")) {
     rc = jp_take(st, kind, path, &loc, NULL);
@@ -366,14 +367,14 @@ static int jp_apply_one(struct jp_state *st, const json_t *op)
       rc = -ENOENT;
     } else if (!loc.parent) {
       json_decref(st->doc);
-      st->doc = json_deep_copy(value);
+      st->doc = kj_deep_copy(value);
       rc = st->doc ? 0 : -ENOMEM;
     } else if (json_is_object(loc.parent)) {
-      rc = json_object_set_new(loc.parent, loc.last, json_deep_copy(value)) ? -ENOMEM : 0;
+      rc = json_object_set_new(loc.parent, loc.last, kj_deep_copy(value)) ? -ENOMEM : 0;
     } else {
       size_t i = 0;
       ptr_index(loc.last, &i);
-      rc = json_array_set_new(loc.parent, i, json_deep_copy(value)) ? -ENOMEM : 0;
+      rc = json_array_set_new(loc.parent, i, kj_deep_copy(value)) ? -ENOMEM : 0;
     }
   } else if (!strcmp(kind, "test")) {
     json_t *cur = jp_get(st->doc, &loc);
@@ -420,7 +421,7 @@ static int jp_apply_one(struct jp_state *st, const json_t *op)
         jp_err(st, "copy operation does not apply: from path %s not found", from);
         rc = -ENOENT;
       } else {
-        v = json_deep_copy(src);
+        v = kj_deep_copy(src);
         rc = v ? 0 : -ENOMEM;
       }
     }
@@ -442,7 +443,7 @@ json_t *patch_json(const json_t *orig, const json_t *ops, char *err, size_t errl
     jp_err(&st, "invalid JSON patch: expected an array of operations");
     return NULL;
   }
-  st.doc = orig ? json_deep_copy(orig) : json_null();
+  st.doc = orig ? kj_deep_copy(orig) : json_null();
   if (!st.doc) {
     jp_err(&st, "out of memory");
     return NULL;

@@ -422,7 +422,7 @@ static json_t *smp_plain_list(struct smp_ctx *c, const json_t *pv, const void *e
         continue;
       nv = smp_map(c, NULL, e, elem_type, &del);
     } else {
-      nv = json_deep_copy(e);
+      nv = kj_deep_copy(e);
     }
     if (!nv || json_array_append_new(out, nv) < 0) {
       json_decref(out);
@@ -442,7 +442,7 @@ static json_t *smp_fresh(struct smp_ctx *c, const json_t *pv, const struct smp_m
   if (json_is_array(pv))
     return m->merge ? smp_list(c, NULL, pv, m->type, m->merge_key)
                     : smp_plain_list(c, pv, m->type);
-  return json_deep_copy(pv);
+  return kj_deep_copy(pv);
 }
 
 /* $setElementOrder/F must list the patch's own items of F in the same
@@ -671,7 +671,7 @@ static json_t *smp_map(struct smp_ctx *c, json_t *orig, const json_t *patch, con
     else if (json_is_array(pv))
       nv = smp_plain_list(c, pv, m.type);
     else
-      nv = json_deep_copy(pv);
+      nv = kj_deep_copy(pv);
     if (!nv)
       goto fail;
     if (del) {
@@ -700,7 +700,7 @@ json_t *patch_strategic(const json_t *orig, const json_t *patch, smp_lookup_fn l
                 "JSON objects");
     return NULL;
   }
-  json_t *work = json_is_object(orig) ? json_deep_copy(orig) : json_object();
+  json_t *work = json_is_object(orig) ? kj_deep_copy(orig) : json_object();
   if (!work) {
     smp_err(&c, "out of memory");
     return NULL;

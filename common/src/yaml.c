@@ -491,7 +491,7 @@ static json_t *load_node(struct kyaml_ctx *c, yaml_event_t *ev, int depth)
         if (c->alias_nodes > KYAML_MAX_ALIAS_NODES) {
           kyaml_fail(c, "%s", "document contains excessive aliasing");
         } else {
-          v = json_deep_copy(c->anchors[i].value);
+          v = kj_deep_copy(c->anchors[i].value);
         }
         break;
       }

@@ -159,9 +159,9 @@ static json_t *job_from_template(const json_t *cj, int64_t scheduled, const stru
   json_t *job = json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "batch/v1", "kind", "Job", "metadata", "name", name,
                           "namespace", kj_get_str(cj, "metadata.namespace"));
   json_t *labels = kj_get(tmpl, "metadata.labels");
-  if (labels) kj_set(job, "metadata.labels", json_deep_copy(labels));
+  if (labels) kj_set(job, "metadata.labels", kj_deep_copy(labels));
   json_t *anns = kj_get(tmpl, "metadata.annotations");
-  kj_set(job, "metadata.annotations", anns ? json_deep_copy(anns) : json_object());
+  kj_set(job, "metadata.annotations", anns ? kj_deep_copy(anns) : json_object());
   /* RFC 3339 in the CronJob's zone (UTC without one). */
   int off = tz ? cron_tz_offset(tz, scheduled) : 0;
   time_t lt = (time_t)(scheduled + off);
@@ -177,7 +177,7 @@ static json_t *job_from_template(const json_t *cj, int64_t scheduled, const stru
   kj_set_str(job, "metadata.annotations[\"" CJ_SCHEDULED_TIMESTAMP_ANN "\"]", ts);
   kj_set(job, "metadata.ownerReferences", json_pack("[o]", cm_new_controller_ref(cj, "batch/v1", "CronJob")));
   json_t *spec = kj_get(tmpl, "spec");
-  json_object_set_new(job, "spec", spec ? json_deep_copy(spec) : json_object());
+  json_object_set_new(job, "spec", spec ? kj_deep_copy(spec) : json_object());
   return job;
 }
 
@@ -200,7 +200,7 @@ int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recen
 {
   memset(res, 0, sizeof(*res));
   res->requeue_ms = -1;
-  json_t *cj = json_deep_copy(cj0);
+  json_t *cj = kj_deep_copy(cj0);
   json_t *ref = cm_object_ref(cj, "batch/v1", "CronJob");
   const char *ns = kj_get_str(cj, "metadata.namespace");
   bool changed = false;
@@ -368,7 +368,7 @@ static void pending_free(struct cj_pending *p)
 
 static void put_status(struct cj_pending *p)
 {
-  json_t *body = json_deep_copy(p->cj);
+  json_t *body = kj_deep_copy(p->cj);
   json_object_set(body, "status", p->res.status);
   if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("CronJob"));
   if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("batch/v1"));

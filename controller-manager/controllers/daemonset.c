@@ -37,7 +37,7 @@
 
 json_t *ds_template_with_tolerations(const json_t *ds)
 {
-  json_t *t = json_deep_copy(kj_get(ds, "spec.template"));
+  json_t *t = kj_deep_copy(kj_get(ds, "spec.template"));
   if (!t) t = json_object();
   json_t *tols = kj_arr(t, "spec.tolerations");
   static const char *const defs[][2] = {
@@ -287,7 +287,7 @@ int ds_compute(const json_t *ds, const json_t *nodes, const json_t *pods_ns, con
   if (!eq) {
     char name[300];
     snprintf(name, sizeof name, "%s-%s", c.name, hash);
-    json_t *labels = json_deep_copy(kj_get(ds, "spec.template.metadata.labels"));
+    json_t *labels = kj_deep_copy(kj_get(ds, "spec.template.metadata.labels"));
     if (!labels) labels = json_object();
     json_object_set_new(labels, "controller-revision-hash", json_string(hash));
     json_t *cr = json_pack("{s:s,s:s,s:{s:s,s:s,s:o,s:[o]},s:O,s:I}", "apiVersion", "apps/v1", "kind", "ControllerRevision",
@@ -440,7 +440,7 @@ int ds_compute(const json_t *ds, const json_t *nodes, const json_t *pods_ns, con
   free(node_pods);
   free(run);
 
-  json_t *st = json_deep_copy(kj_get(ds, "status"));
+  json_t *st = kj_deep_copy(kj_get(ds, "status"));
   if (!st) st = json_object();
   json_object_set_new(st, "desiredNumberScheduled", json_integer(desired));
   json_object_set_new(st, "currentNumberScheduled", json_integer(current));
@@ -454,7 +454,7 @@ int ds_compute(const json_t *ds, const json_t *nodes, const json_t *pods_ns, con
   if (desired - avail <= 0) json_object_del(st, "numberUnavailable");
   if (!kj_equal(st, kj_get(ds, "status"))) {
     cm_path(path, sizeof path, "/apis/apps/v1", c.ns, "daemonsets", c.name, "status");
-    json_t *body = json_deep_copy(ds);
+    json_t *body = kj_deep_copy(ds);
     json_object_set(body, "status", st);
     if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("DaemonSet"));
     if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));

@@ -61,9 +61,9 @@ static void create_new_rs(struct dep_sync *s, int64_t new_revision)
     KLOG_V(2, "Found a hash collision for deployment %s/%s - bumping collisionCount", ns, dname);
     return;
   }
-  json_t *t = json_deep_copy(tmpl);
+  json_t *t = kj_deep_copy(tmpl);
   kj_set_str(t, "metadata.labels[\"" DEP_POD_TEMPLATE_HASH "\"]", hash);
-  json_t *sel = json_deep_copy(kj_get(s->d, "spec.selector"));
+  json_t *sel = kj_deep_copy(kj_get(s->d, "spec.selector"));
   if (!sel) sel = json_object();
   kj_set_str(sel, "matchLabels[\"" DEP_POD_TEMPLATE_HASH "\"]", hash);
   json_t *rs = json_pack("{s:s,s:s,s:{s:s,s:s,s:O,s:[o]},s:{s:i,s:I,s:o,s:o}}", "apiVersion", "apps/v1", "kind",
@@ -254,12 +254,12 @@ static void flush(struct dep_sync *s)
     if (deleting) continue;
     if (json_is_null(orig)) {
       cm_path(path, sizeof path, "/apis/apps/v1", ns, "replicasets", NULL, NULL);
-      json_t *act = cm_act(s->acts, "POST", path, json_deep_copy(rs));
+      json_t *act = cm_act(s->acts, "POST", path, kj_deep_copy(rs));
       snprintf(msg, sizeof msg, "Scaled up replica set %s to %lld", name, (long long)to);
       cm_act_events(act, s->ref, "Normal", "ScalingReplicaSet", to > 0 ? msg : NULL, NULL, NULL);
     } else if (orig && rs_meta_changed(orig, rs)) {
       cm_path(path, sizeof path, "/apis/apps/v1", ns, "replicasets", name, NULL);
-      json_t *body = json_deep_copy(rs);
+      json_t *body = kj_deep_copy(rs);
       if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("ReplicaSet"));
       if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
       json_t *act = cm_act(s->acts, "PUT", path, body);
@@ -279,7 +279,7 @@ static void flush(struct dep_sync *s)
   if (!kj_equal(kj_get(s->d, "status"), kj_get(s->orig, "status")) ||
       !kj_equal(kj_get(s->d, "metadata.annotations"), kj_get(s->orig, "metadata.annotations"))) {
     cm_path(path, sizeof path, "/apis/apps/v1", ns, "deployments", kj_get_str(s->d, "metadata.name"), "status");
-    json_t *body = json_deep_copy(s->d);
+    json_t *body = kj_deep_copy(s->d);
     if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("Deployment"));
     if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
     cm_act(s->acts, "PUT", path, body);
@@ -291,7 +291,7 @@ int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, int64_t 
 {
   struct dep_sync s = { 0 };
   s.orig = d;
-  s.d = json_deep_copy(d);
+  s.d = kj_deep_copy(d);
   s.acts = acts;
   s.now = now;
   s.pods = pods;
@@ -320,8 +320,8 @@ int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, int64_t 
     size_t i;
     json_t *rs;
     json_array_foreach(s.rss, i, rs) {
-      json_object_set_new(s.orig_rss, kj_get_str(rs, "metadata.name"), json_deep_copy(rs));
-      json_array_append_new(copies, json_deep_copy(rs));
+      json_object_set_new(s.orig_rss, kj_get_str(rs, "metadata.name"), kj_deep_copy(rs));
+      json_array_append_new(copies, kj_deep_copy(rs));
     }
     json_decref(s.rss);
     s.rss = copies;

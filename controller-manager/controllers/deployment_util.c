@@ -44,7 +44,7 @@ static bool prune(json_t *v)
 
 json_t *dep_normalized(const json_t *v)
 {
-  json_t *c = json_deep_copy(v);
+  json_t *c = kj_deep_copy(v);
   if (c) prune(c);
   return c;
 }
@@ -297,7 +297,7 @@ json_t *dep_calculate_status(struct dep_sync *s)
   json_t *cc = kj_get(s->d, "status.collisionCount");
   if (cc) json_object_set(st, "collisionCount", cc);
   json_t *conds = kj_get(s->d, "status.conditions");
-  json_t *holder = json_pack("{s:{s:o}}", "status", "conditions", conds ? json_deep_copy(conds) : json_array());
+  json_t *holder = json_pack("{s:{s:o}}", "status", "conditions", conds ? kj_deep_copy(conds) : json_array());
   if (avail >= dep_replicas(s->d) - dep_max_unavailable(s->d))
     dep_set_condition(holder, "Available", "True", DEP_REASON_MIN_AVAILABLE, "Deployment has minimum availability.",
                       s->now);

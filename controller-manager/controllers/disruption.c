@@ -255,12 +255,12 @@ static void pdb_process(void *arg, struct workqueue *q, const char *key)
     json_t *st = disruption_compute_status(pdb, pods, ctls, ktime_now_us());
     json_t *old = kj_get(pdb, "status");
     /* An empty disruptedPods map and an absent one are the same. */
-    json_t *cmp_old = json_deep_copy(old ? old : json_object());
-    json_t *cmp_new = json_deep_copy(st);
+    json_t *cmp_old = kj_deep_copy(old ? old : json_object());
+    json_t *cmp_new = kj_deep_copy(st);
     if (!json_object_size(json_object_get(cmp_old, "disruptedPods"))) json_object_del(cmp_old, "disruptedPods");
     if (!json_object_size(json_object_get(cmp_new, "disruptedPods"))) json_object_del(cmp_new, "disruptedPods");
     if (!cc_json_eq(cmp_old, cmp_new)) {
-      json_t *body = json_deep_copy(pdb);
+      json_t *body = kj_deep_copy(pdb);
       json_object_set(body, "status", st);
       json_object_set_new(body, "apiVersion", json_string("policy/v1"));
       json_object_set_new(body, "kind", json_string("PodDisruptionBudget"));

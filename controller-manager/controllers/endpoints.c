@@ -158,7 +158,7 @@ json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
 json_t *endpoints_desired(const json_t *svc, const json_t *pods, const json_t *existing)
 {
   json_t *subsets = endpoints_compute_subsets(svc, pods);
-  json_t *labels = json_deep_copy(kj_get(svc, "metadata.labels"));
+  json_t *labels = kj_deep_copy(kj_get(svc, "metadata.labels"));
   if (!json_is_object(labels)) {
     json_decref(labels);
     labels = json_object();
@@ -179,7 +179,7 @@ json_t *endpoints_desired(const json_t *svc, const json_t *pods, const json_t *e
       return NULL;
     }
   }
-  json_t *ep = existing ? json_deep_copy(existing) : json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1",
+  json_t *ep = existing ? kj_deep_copy(existing) : json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1",
                                                               "kind", "Endpoints", "metadata", "name",
                                                               kj_get_str(svc, "metadata.name") ?: "",
                                                               "namespace",

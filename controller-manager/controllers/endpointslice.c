@@ -91,7 +91,7 @@ json_t *endpointslice_new_slice(const json_t *svc, const char *managed_by, const
   const char *name = kj_get_str(svc, "metadata.name") ?: "";
   char gen[300];
   snprintf(gen, sizeof gen, "%s-", name);
-  json_t *labels = json_deep_copy(kj_get(svc, "metadata.labels"));
+  json_t *labels = kj_deep_copy(kj_get(svc, "metadata.labels"));
   if (!json_is_object(labels)) {
     json_decref(labels);
     labels = json_object();
@@ -208,7 +208,7 @@ json_t *endpointslice_reconcile(const json_t *svc, const json_t *pods, const jso
       es_act(acts, "DELETE", path, NULL);
       continue;
     }
-    json_t *copy = json_deep_copy(slice);
+    json_t *copy = kj_deep_copy(slice);
     bool changed = !cc_json_eq(kept, kj_get(slice, "endpoints"));
     json_object_set_new(copy, "endpoints", kept);
     /* Labels follow the service's. */

@@ -69,7 +69,7 @@ static json_t *mir_slice_ports(const json_t *subset)
 
 static json_t *mir_labels(const json_t *svc, const json_t *ep)
 {
-  json_t *l = json_deep_copy(kj_get(ep, "metadata.labels"));
+  json_t *l = kj_deep_copy(kj_get(ep, "metadata.labels"));
   if (!json_is_object(l)) {
     json_decref(l);
     l = json_object();
@@ -142,7 +142,7 @@ json_t *endpointslice_mirror_reconcile(const char *ns, const char *name, const j
           cc_json_eq(kj_get(have[i], "ports"), json_object_get(w, "ports")) &&
           cc_json_eq(kj_get(have[i], "metadata.labels"), labels))
         continue;
-      json_t *copy = json_deep_copy(have[i]);
+      json_t *copy = kj_deep_copy(have[i]);
       json_object_set(copy, "endpoints", json_object_get(w, "endpoints"));
       json_object_set(copy, "ports", json_object_get(w, "ports"));
       kj_set(copy, "metadata.labels", json_incref(labels));

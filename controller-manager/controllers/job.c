@@ -162,7 +162,7 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
   memset(res, 0, sizeof(*res));
   res->del_uids = json_array();
   res->requeue_ms = -1;
-  json_t *j = json_deep_copy(job0);
+  json_t *j = kj_deep_copy(job0);
   json_t *ref = cm_object_ref(j, "batch/v1", "Job");
   const char *ns = kj_get_str(j, "metadata.namespace"), *name = kj_get_str(j, "metadata.name");
   char key[512];
@@ -364,7 +364,7 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
       if (want < 0) want = 0;
       int64_t diff = active_n - want;
       if (diff > 0) {
-        json_t *sorted = json_deep_copy(active);
+        json_t *sorted = kj_deep_copy(active);
         cm_rank_pods_for_deletion(sorted, NULL);
         for (int64_t k = 0; k < diff && k < JOB_MAX_POD_CREATE_DELETE; k++)
           delete_pod(acts, ref, key, json_array_get(sorted, (size_t)k), res);
@@ -425,7 +425,7 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
     /* Zero-valued defaults alone are not worth a write. */
     char path[512];
     cm_path(path, sizeof path, "/apis/batch/v1", ns, "jobs", name, "status");
-    json_t *body = json_deep_copy(j);
+    json_t *body = kj_deep_copy(j);
     if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("Job"));
     if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("batch/v1"));
     cm_act(acts, "PUT", path, body);

@@ -181,7 +181,7 @@ json_t *namespace_finalize_body(const json_t *ns)
     json_decref(keep);
     return NULL;
   }
-  json_t *body = json_deep_copy(ns);
+  json_t *body = kj_deep_copy(ns);
   json_object_set_new(body, "apiVersion", json_string("v1"));
   json_object_set_new(body, "kind", json_string("Namespace"));
   kj_set(body, "spec.finalizers", keep);

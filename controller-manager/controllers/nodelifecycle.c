@@ -67,7 +67,7 @@ bool nodelifecycle_is_stale(json_t *health, const json_t *node, const json_t *le
 
 json_t *nodelifecycle_unknown_conditions(const json_t *node, const char *now)
 {
-  json_t *conds = json_deep_copy(kj_get(node, "status.conditions"));
+  json_t *conds = kj_deep_copy(kj_get(node, "status.conditions"));
   if (!json_is_array(conds)) {
     json_decref(conds);
     conds = json_array();
@@ -188,7 +188,7 @@ static void nl_mark_pods_not_ready(struct nl_ctl *c, struct sync_batch *b, const
   json_array_foreach(pods, i, pod)
   {
     if (strcmp(kj_get_str(pod, "spec.nodeName") ?: "", node) || !cc_pod_ready(pod) || cc_pod_terminal(pod)) continue;
-    json_t *copy = json_deep_copy(pod);
+    json_t *copy = kj_deep_copy(pod);
     size_t j;
     json_t *cond;
     json_array_foreach(kj_get(copy, "status.conditions"), j, cond)
@@ -233,7 +233,7 @@ static void nl_monitor(evutil_socket_t fd, short what, void *arg)
       if (conds) {
         KLOG_I("node %s hasn't been updated for longer than the grace period; marking it Unknown", name);
         json_decref(view);
-        view = json_deep_copy(node);
+        view = kj_deep_copy(node);
         kj_set(view, "status.conditions", conds);
         snprintf(path, sizeof path, "/api/v1/nodes/%s/status", name);
         sync_batch_req(b, "PUT", path, NULL, view, NULL, NULL);

@@ -74,7 +74,7 @@ json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const char *m
   }
   json_t *st = json_object();
   json_t *old_conds = kj_get(rs, "status.conditions");
-  if (old_conds) json_object_set_new(st, "conditions", json_deep_copy(old_conds));
+  if (old_conds) json_object_set_new(st, "conditions", kj_deep_copy(old_conds));
   json_t *holder = json_pack("{s:O}", "status", st);
   if (manage_error) {
     const char *reason = strstr(manage_error, "deleting") ? "FailedDelete" : "FailedCreate";
@@ -165,7 +165,7 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
     } else if (diff > 0) {
       int64_t n = diff > RS_BURST_REPLICAS ? RS_BURST_REPLICAS : diff;
       json_t *ranks = colocation_ranks(owned);
-      json_t *sorted = json_deep_copy(owned);
+      json_t *sorted = kj_deep_copy(owned);
       cm_rank_pods_for_deletion(sorted, ranks);
       for (int64_t j = 0; j < n; j++) {
         json_t *victim = json_array_get(sorted, (size_t)j);
@@ -189,7 +189,7 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
   json_t *old = kj_get(rs, "status");
   res->status_changed = !old || !status_equal(old, res->status);
   if (res->status_changed) {
-    json_t *body = json_deep_copy(rs);
+    json_t *body = kj_deep_copy(rs);
     json_object_set(body, "status", res->status);
     if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string(k->kind));
     if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string(k->api_version));

@@ -213,7 +213,7 @@ static void rq_process(void *arg, struct workqueue *q, const char *key)
     json_t *want = json_pack("{s:o, s:o}", "hard", hard, "used", used);
     if (!cc_json_eq(json_object_get(want, "hard"), kj_get(quota, "status.hard")) ||
         !cc_json_eq(json_object_get(want, "used"), kj_get(quota, "status.used"))) {
-      json_t *body = json_deep_copy(quota);
+      json_t *body = kj_deep_copy(quota);
       json_object_set(body, "status", want);
       json_object_set_new(body, "apiVersion", json_string("v1"));
       json_object_set_new(body, "kind", json_string("ResourceQuota"));

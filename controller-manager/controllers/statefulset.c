@@ -61,7 +61,7 @@ int64_t sts_ordinal(const char *set, const char *pod_name)
 
 json_t *sts_revision_data(const json_t *set)
 {
-  json_t *t = json_deep_copy(kj_get(set, "spec.template"));
+  json_t *t = kj_deep_copy(kj_get(set, "spec.template"));
   if (!t) t = json_object();
   json_object_set_new(t, "$patch", json_string("replace"));
   return json_pack("{s:{s:o}}", "spec", "template", t);
@@ -115,15 +115,15 @@ static json_t *claim_for(struct sts_ctx *c, const json_t *ct, int64_t ord)
   json_t *pvc = json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "PersistentVolumeClaim", "metadata",
                           "name", name, "namespace", c->ns);
   json_t *labels = kj_get(ct, "metadata.labels");
-  json_t *l = labels ? json_deep_copy(labels) : json_object();
+  json_t *l = labels ? kj_deep_copy(labels) : json_object();
   const char *k;
   json_t *v;
   json_object_foreach(kj_get(c->set, "spec.selector.matchLabels"), k, v) json_object_set(l, k, v);
   kj_set(pvc, "metadata.labels", l);
   json_t *anns = kj_get(ct, "metadata.annotations");
-  if (anns) kj_set(pvc, "metadata.annotations", json_deep_copy(anns));
+  if (anns) kj_set(pvc, "metadata.annotations", kj_deep_copy(anns));
   json_t *spec = kj_get(ct, "spec");
-  kj_set(pvc, "spec", spec ? json_deep_copy(spec) : json_object());
+  kj_set(pvc, "spec", spec ? kj_deep_copy(spec) : json_object());
   const char *wd = kj_get_str(c->set, "spec.persistentVolumeClaimRetentionPolicy.whenDeleted");
   if (wd && !strcmp(wd, "Delete"))
     kj_set(pvc, "metadata.ownerReferences", json_pack("[o]", cm_new_controller_ref(c->set, "apps/v1", "StatefulSet")));
@@ -249,7 +249,7 @@ static void sync_revisions(const json_t *set, const json_t *revs, struct cm_acti
     snprintf(upd, ulen, "%s", kj_get_str(equal, "metadata.name"));
     if (kj_get_int(equal, "revision", 0) < maxrev) {
       /* Rolling back to an older template makes it the newest revision. */
-      json_t *body = json_deep_copy(equal);
+      json_t *body = kj_deep_copy(equal);
       json_object_set_new(body, "revision", json_integer(maxrev + 1));
       cm_path(path, sizeof path, "/apis/apps/v1", ns, "controllerrevisions", upd, NULL);
       cm_act(acts, "PUT", path, body);
@@ -266,22 +266,22 @@ static void sync_revisions(const json_t *set, const json_t *revs, struct cm_acti
                            cm_new_controller_ref(set, "apps/v1", "StatefulSet"), "data", data, "revision",
                            (json_int_t)(maxrev + 1));
     json_t *labels = kj_get(set, "spec.template.metadata.labels");
-    if (labels) kj_set(cr, "metadata.labels", json_deep_copy(labels));
+    if (labels) kj_set(cr, "metadata.labels", kj_deep_copy(labels));
     cm_path(path, sizeof path, "/apis/apps/v1", ns, "controllerrevisions", NULL, NULL);
     json_t *act = cm_act(acts, "POST", path, cr);
     json_object_set_new(act, "ok_exists", json_true());
   }
-  *upd_tmpl = json_deep_copy(kj_get(set, "spec.template"));
+  *upd_tmpl = kj_deep_copy(kj_get(set, "spec.template"));
   const char *cr_name = kj_get_str(set, "status.currentRevision");
   const json_t *cur_r = cr_name ? find_named(revs, cr_name) : NULL;
   if (cur_r) {
     snprintf(cur, clen, "%s", cr_name);
-    json_t *t = json_deep_copy(kj_get(cur_r, "data.spec.template"));
+    json_t *t = kj_deep_copy(kj_get(cur_r, "data.spec.template"));
     if (t) json_object_del(t, "$patch");
-    *cur_tmpl = t ? t : json_deep_copy(*upd_tmpl);
+    *cur_tmpl = t ? t : kj_deep_copy(*upd_tmpl);
   } else {
     snprintf(cur, clen, "%s", upd);
-    *cur_tmpl = json_deep_copy(*upd_tmpl);
+    *cur_tmpl = kj_deep_copy(*upd_tmpl);
   }
   json_decref(data);
 }
@@ -339,7 +339,7 @@ int sts_compute(const json_t *set, const json_t *pods_ns, const json_t *pvcs, co
   json_t *pods = cm_claim_pods(set, "apps/v1", "StatefulSet", sel, pods_ns, acts);
   json_t *revs = cm_claim_objects(set, "apps/v1", "StatefulSet", sel, revs_ns, "/apis/apps/v1",
                                   "controllerrevisions", acts);
-  json_t *st = json_deep_copy(kj_get(set, "status"));
+  json_t *st = kj_deep_copy(kj_get(set, "status"));
   if (!st) st = json_object();
   char upd[300], cur[300];
   json_t *upd_tmpl = NULL, *cur_tmpl = NULL;
@@ -421,7 +421,7 @@ int sts_compute(const json_t *set, const json_t *pods_ns, const json_t *pvcs, co
     }
     /* Surplus pods, highest ordinal first. */
     if (json_array_size(condemned) > 0 && !blocked) {
-      json_t *sorted = json_deep_copy(condemned);
+      json_t *sorted = kj_deep_copy(condemned);
       size_t n = json_array_size(sorted);
       for (size_t a = 0; a < n; a++)
         for (size_t b = a + 1; b < n; b++) {
@@ -482,7 +482,7 @@ int sts_compute(const json_t *set, const json_t *pods_ns, const json_t *pvcs, co
   if (!kj_equal(st, kj_get(set, "status"))) {
     char path[512];
     cm_path(path, sizeof path, "/apis/apps/v1", c.ns, "statefulsets", c.name, "status");
-    json_t *body = json_deep_copy(set);
+    json_t *body = kj_deep_copy(set);
     json_object_set(body, "status", st);
     if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("StatefulSet"));
     if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));

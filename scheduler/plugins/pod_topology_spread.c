@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/json.h"
 #include "kube/selector.h"
 #include "plugins.h"
 
@@ -83,7 +84,7 @@ static struct labelsel *constraint_selector(const json_t *tsc, const json_t *pod
   const json_t *keys = json_object_get(tsc, "matchLabelKeys");
   const json_t *ls = json_object_get(tsc, "labelSelector");
   if (json_array_size(keys) == 0 || !ls) return labelsel_from_json(ls, err, sizeof err);
-  json_t *copy = json_deep_copy(ls);
+  json_t *copy = kj_deep_copy(ls);
   json_t *exprs = json_object_get(copy, "matchExpressions");
   if (!json_is_array(exprs)) {
     exprs = json_array();

@@ -326,7 +326,7 @@ static void hn_finish_pod(struct hollow *h, const json_t *pod)
   char now[40];
   ktime_now_str(now);
   const char *uid = kj_get_str(pod, "metadata.uid") ?: "";
-  json_t *conds = json_deep_copy(kj_get(pod, "status.conditions"));
+  json_t *conds = kj_deep_copy(kj_get(pod, "status.conditions"));
   if (!json_is_array(conds)) {
     json_decref(conds);
     conds = json_array();

@@ -263,6 +263,24 @@ static void test_without_managed_fields(void **state)
   assert_true(err[0] != 0);
 }
 
+/* A deep copy equals its source, keeps key order, and shares nothing. */
+static void test_deep_copy(void **state)
+{
+  (void)state;
+  json_t *a = load("{\"z\":1,\"a\":[true,null,2.5,\"s\",{\"k\":\"v\",\"b\":false}],\"m\":{}}");
+  json_t *b = kj_deep_copy(a);
+  assert_true(json_equal(a, b));
+  char *sa = kj_dumps(a), *sb = kj_dumps(b);
+  assert_string_equal(sa, sb);
+  free(sa);
+  free(sb);
+  kj_set_str(b, "a[4].k", "changed");
+  assert_string_equal(kj_get_str(a, "a[4].k"), "v");
+  assert_null(kj_deep_copy(NULL));
+  json_decref(a);
+  json_decref(b);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -272,6 +290,7 @@ int main(void)
       cmocka_unit_test(test_escaped_keys),
       cmocka_unit_test(test_alloc_chunks),
       cmocka_unit_test(test_without_managed_fields),
+      cmocka_unit_test(test_deep_copy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

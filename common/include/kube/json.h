@@ -55,6 +55,9 @@ char *kj_dumps_flags(const json_t *v, size_t flags);
 char *kj_dumps(const json_t *v);
 /* Canonical: compact with keys sorted (hashing templates, comparisons). */
 char *kj_dumps_canonical(const json_t *v);
+/* json_deep_copy for trees (no cycle check: parsed and built values
+ * cannot hold cycles, and jansson's check formats a key per object). */
+json_t *kj_deep_copy(const json_t *v);
 /* Deep equality (jansson's json_equal, exposed for symmetry). */
 bool kj_equal(const json_t *a, const json_t *b);
 
