@@ -43,6 +43,7 @@ KC
   coproc WATCH { exec python3 "$ROOT/tests/bench/sched_load.py" wait "$URL" "$M" "$RV"; }
   read -r line <&"${WATCH[0]}"   # "ready"
   api_cpu0=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' /proc/$API/stat)
+  api_sys0=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", $15 / hz}' /proc/$API/stat)
   echo go >&"${WATCH[1]}"
   taskset -c 1 "$BIN/scheduler/kube-scheduler" --kubeconfig="$W/kubeconfig" --leader-elect=false --secure-port=0 \
     --kube-api-qps="$QPS" --kube-api-burst="$BURST" >"$W/sched.log" 2>&1 &
@@ -54,9 +55,10 @@ KC
   cpu=$(awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' /proc/$S/stat)
   cpu_split=$(awk -v hz="$(getconf CLK_TCK)" '{printf "user %.2f s, system %.2f s", $14 / hz, $15 / hz}' /proc/$S/stat)
   api_cpu=$(awk -v hz="$(getconf CLK_TCK)" -v c0="$api_cpu0" '{printf "%.2f", ($14 + $15) / hz - c0}' /proc/$API/stat)
+  api_sys=$(awk -v hz="$(getconf CLK_TCK)" -v c0="$api_sys0" '{printf "%.2f", $15 / hz - c0}' /proc/$API/stat)
   sleep 3 # the scheduler returns freed pages once it is idle
   idle=$(awk '/VmRSS/{print $2}' /proc/$S/status); hwm=$(awk '/VmHWM/{print $2}' /proc/$S/status)
-  printf '%d nodes, %d pods: all bound in %.2f s = %.0f pods/s (first bound after %.2f s; scheduler CPU %.2f s (%s) = %.0f pods per CPU-second); RSS %d MiB at the end, %d MiB idle, peak %d MiB; API server CPU %.2f s\n' \
-    "$N" "$M" "$secs" "$(echo "$M / $secs" | bc -l)" "$first" "$cpu" "$cpu_split" "$(echo "$M / $cpu" | bc -l)" $((rss / 1024)) $((idle / 1024)) $((hwm / 1024)) "$api_cpu"
+  printf '%d nodes, %d pods: all bound in %.2f s = %.0f pods/s (first bound after %.2f s; scheduler CPU %.2f s (%s) = %.0f pods per CPU-second); RSS %d MiB at the end, %d MiB idle, peak %d MiB; API server CPU %.2f s (system %.2f s)\n' \
+    "$N" "$M" "$secs" "$(echo "$M / $secs" | bc -l)" "$first" "$cpu" "$cpu_split" "$(echo "$M / $cpu" | bc -l)" $((rss / 1024)) $((idle / 1024)) $((hwm / 1024)) "$api_cpu" "$api_sys"
   kill "$S" "$API"; wait "$S" "$API" 2>/dev/null || true
 done
