@@ -58,7 +58,9 @@ int fieldmanager_update(const struct fm_request *req, const json_t *old_obj, jso
     fm_managed_clear(&m);
     return rc;
   }
-  struct fm_set *changed = fm_set_dup(cmp.added);
+  /* cmp.added is not read again: it becomes the changed set. */
+  struct fm_set *changed = cmp.added;
+  cmp.added = NULL;
   if (!changed || fm_set_union_into(changed, cmp.modified) < 0) {
     rc = -ENOMEM;
     goto out;
@@ -80,7 +82,16 @@ int fieldmanager_update(const struct fm_request *req, const json_t *old_obj, jso
       }
       own = (ssize_t)m.n - 1;
     }
-    if (fm_set_union_into(m.e[own].set, changed) < 0 || fm_set_time(&m.e[own], c.now) < 0) {
+    if (fm_set_empty(m.e[own].set)) {
+      /* A new entry (every create): take the set rather than copy it. */
+      struct fm_set *t = m.e[own].set;
+      m.e[own].set = changed;
+      changed = t;
+    } else if (fm_set_union_into(m.e[own].set, changed) < 0) {
+      rc = -ENOMEM;
+      goto out;
+    }
+    if (fm_set_time(&m.e[own], c.now) < 0) {
       rc = -ENOMEM;
       goto out;
     }
