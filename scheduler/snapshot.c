@@ -209,20 +209,27 @@ static int pod_key(const json_t *pod, char *buf, size_t len)
   return 0;
 }
 
+/* The node's and the snapshot's counts of pods with (anti-)affinity. */
+static void count_affinity(struct sched_snapshot *s, struct sched_node_info *ni, const struct sched_pod_entry *e,
+                           int delta)
+{
+  if (e->has_affinity) {
+    ni->pods_with_affinity += (size_t)delta;
+    s->pods_with_affinity += (size_t)delta;
+  }
+  if (e->has_required_anti) {
+    ni->pods_with_required_anti += (size_t)delta;
+    s->pods_with_required_anti += (size_t)delta;
+  }
+}
+
 static void entry_unaccount(struct sched_snapshot *s, struct sched_node_info *ni, struct sched_pod_entry *e)
 {
   struct sched_resource req, nz;
   entry_requests(e, &req, &nz);
   sched_resource_sub(&ni->requested, &req);
   sched_resource_sub(&ni->non_zero_requested, &nz);
-  if (e->has_affinity) {
-    ni->pods_with_affinity--;
-    s->pods_with_affinity--;
-  }
-  if (e->has_required_anti) {
-    ni->pods_with_required_anti--;
-    s->pods_with_required_anti--;
-  }
+  count_affinity(s, ni, e, -1);
 }
 
 int sched_snapshot_remove_pod(struct sched_snapshot *s, const char *ns, const char *name, const char *node_name)
@@ -286,14 +293,7 @@ int sched_snapshot_add_pod(struct sched_snapshot *s, json_t *pod, const char *no
   ni->npods++;
   sched_resource_add(&ni->requested, &req);
   sched_resource_add(&ni->non_zero_requested, &nz);
-  if (e->has_affinity) {
-    ni->pods_with_affinity++;
-    s->pods_with_affinity++;
-  }
-  if (e->has_required_anti) {
-    ni->pods_with_required_anti++;
-    s->pods_with_required_anti++;
-  }
+  count_affinity(s, ni, e, +1);
   ports_add(ni, pod);
   return 0;
 }

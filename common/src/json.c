@@ -11,6 +11,7 @@
  * clients routinely send "labels": null.
  */
 #include "kube/json.h"
+#include "json_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -547,9 +548,6 @@ char *kj_dumps(const json_t *v)
   return b.p;
 }
 
-void *kj_alloc_malloc(size_t n);
-void kj_alloc_free(void *p);
-
 #ifndef KUBE_SANITIZE
 /* jansson's allocator (json_alloc.c), installed before main() and so
  * before any jansson value exists. */
@@ -794,6 +792,24 @@ static json_t *kj_parse_number(struct kj_parser *ps)
 
 static json_t *kj_parse_value(struct kj_parser *ps, int depth);
 
+/* After a member: 1 past a comma (another follows), 0 past the closing
+ * bracket, -1 on anything else. */
+static int kj_next_member(struct kj_parser *ps, char close)
+{
+  kj_ws(ps);
+  if (ps->p >= ps->end)
+    return -1;
+  if (*ps->p == ',') {
+    ps->p++;
+    return 1;
+  }
+  if (*ps->p == close) {
+    ps->p++;
+    return 0;
+  }
+  return -1;
+}
+
 /* Steps over one array or object without building it (brackets matched,
  * strings scanned as the parser scans them). */
 static int kj_skip_value(struct kj_parser *ps)
@@ -899,18 +915,11 @@ static json_t *kj_parse_object(struct kj_parser *ps, int depth)
       free(kbuf);
     if (rc < 0)
       goto fail;
-    kj_ws(ps);
-    if (ps->p >= ps->end)
+    int more = kj_next_member(ps, '}');
+    if (more < 0)
       goto fail;
-    if (*ps->p == ',') {
-      ps->p++;
-      continue;
-    }
-    if (*ps->p == '}') {
-      ps->p++;
+    if (!more)
       return obj;
-    }
-    goto fail;
   }
 fail:
   json_decref(obj);
@@ -931,18 +940,11 @@ static json_t *kj_parse_array(struct kj_parser *ps, int depth)
     json_t *v = kj_parse_value(ps, depth + 1);
     if (!v || json_array_append_new(arr, v) < 0)
       goto fail;
-    kj_ws(ps);
-    if (ps->p >= ps->end)
+    int more = kj_next_member(ps, ']');
+    if (more < 0)
       goto fail;
-    if (*ps->p == ',') {
-      ps->p++;
-      continue;
-    }
-    if (*ps->p == ']') {
-      ps->p++;
+    if (!more)
       return arr;
-    }
-    goto fail;
   }
 fail:
   json_decref(arr);

@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "kube/json.h"
+#include "json_internal.h"
 
 #define KJA_CHUNK_BYTES ((size_t)65536)
 #define KJA_GRAIN 16

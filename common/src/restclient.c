@@ -479,6 +479,13 @@ static size_t header_fn(char *ptr, size_t size, size_t nmemb, void *arg)
   return n;
 }
 
+/* A response body or one watch event, as the request asked for it. */
+static json_t *parse(const struct rest_request *r, const char *p, size_t len, char *err, size_t errlen)
+{
+  return r->skip_managed ? kj_loadb_without_managed_fields(p, len, err, errlen)
+                         : kj_loadb(p, len, false, err, errlen);
+}
+
 /* Hands complete lines of a streaming body to on_event. */
 static void stream_dispatch(struct rest_request *r)
 {
@@ -489,8 +496,7 @@ static void stream_dispatch(struct rest_request *r)
     size_t ll = (size_t)(nl - (r->buf + off));
     if (ll > 0) {
       char jerr[160];
-      json_t *ev = r->skip_managed ? kj_loadb_without_managed_fields(r->buf + off, ll, jerr, sizeof jerr)
-                                   : kj_loadb(r->buf + off, ll, false, jerr, sizeof jerr);
+      json_t *ev = parse(r, r->buf + off, ll, jerr, sizeof jerr);
       if (ev) {
         if (r->on_event) r->on_event(r->arg, ev);
         json_decref(ev);
@@ -578,8 +584,7 @@ static void finish(struct rest_request *r, CURLcode res)
   if (!stream_started) {
     bool ok = code >= 200 && code < 300;
     if (r->len > 0 && !(ok && r->discard_body))
-      body = r->skip_managed ? kj_loadb_without_managed_fields(r->buf, r->len, NULL, 0)
-                             : kj_loadb(r->buf, r->len, false, NULL, 0);
+      body = parse(r, r->buf, r->len, NULL, 0);
   }
   struct rest_status st = {0};
   bool failed = code < 200 || code >= 300;
@@ -633,14 +638,8 @@ static void req_start(struct rest_request *r)
   r->len = 0;
   r->overflow = false;
   r->retry_after_s = -1;
-  if (!r->easy && c->nspare > 0) {
-    r->easy = c->spare[--c->nspare];
-  } else if (!r->easy) {
-    r->easy = curl_easy_init();
-    if (!r->easy) goto fail;
-  } else {
-    curl_easy_reset(r->easy);
-  }
+  if (r->easy) curl_easy_reset(r->easy); /* a retry */
+  else if (!(r->easy = c->nspare > 0 ? c->spare[--c->nspare] : curl_easy_init())) goto fail;
   CURL *e = r->easy;
   curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);

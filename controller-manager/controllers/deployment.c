@@ -53,7 +53,10 @@ static void create_new_rs(struct dep_sync *s, int64_t new_revision)
   char hash[16], name[300];
   dep_compute_hash(tmpl, collision_count(s->d), hash);
   snprintf(name, sizeof name, "%s-%s", dname, hash);
+  json_t *found = NULL;
   const json_t *clash = find_by_name(s->ns_rss, name);
+  if (!clash && s->lookup) clash = found = s->lookup(s->lookup_arg, ns ? ns : "", name);
+  json_decref(found);
   if (clash) {
     /* Owned and same template would have been found as the new one: a collision. */
     int64_t cc = collision_count(s->d);
@@ -286,8 +289,8 @@ static void flush(struct dep_sync *s)
   }
 }
 
-int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, int64_t now, struct cm_actions *acts,
-                int64_t *requeue_s)
+int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, dep_rs_lookup_fn lookup, void *lookup_arg,
+                int64_t now, struct cm_actions *acts, int64_t *requeue_s)
 {
   struct dep_sync s = { 0 };
   s.orig = d;
@@ -296,6 +299,8 @@ int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, int64_t 
   s.now = now;
   s.pods = pods;
   s.ns_rss = rss;
+  s.lookup = lookup;
+  s.lookup_arg = lookup_arg;
   s.deleted = json_array();
   s.orig_rss = json_object();
   s.ref = cm_object_ref(d, "apps/v1", "Deployment");
@@ -364,6 +369,14 @@ struct dep_ctrl {
   struct informer *d_inf, *rs_inf, *pod_inf;
 };
 
+static json_t *rs_by_name(void *arg, const char *ns, const char *name)
+{
+  struct dep_ctrl *c = arg;
+  char key[600];
+  snprintf(key, sizeof key, "%s/%s", ns, name);
+  return informer_store_get_obj(c->rs_inf, key);
+}
+
 static void dep_sync(struct cm_base *b, const char *key)
 {
   struct dep_ctrl *c = (struct dep_ctrl *)b;
@@ -372,18 +385,9 @@ static void dep_sync(struct cm_base *b, const char *key)
     cm_base_finish(b, key, false);
     return;
   }
-  const char *ns = kj_get_str(d, "metadata.namespace");
   /* Its own ReplicaSets and the orphans it may adopt; those of other
    * controllers are never claimed. */
   json_t *rss = cm_claim_candidates(c->rs_inf, d);
-  /* And whatever holds the name a new ReplicaSet would take, so that a
-   * hash collision is seen. */
-  char hash[16], rkey[600];
-  dep_compute_hash(kj_get(d, "spec.template"), collision_count(d), hash);
-  snprintf(rkey, sizeof rkey, "%s/%s-%s", ns ? ns : "", kj_get_str(d, "metadata.name") ?: "", hash);
-  json_t *same_name = informer_store_get_obj(c->rs_inf, rkey);
-  if (same_name && !find_by_name(rss, kj_get_str(same_name, "metadata.name"))) json_array_append(rss, same_name);
-  json_decref(same_name);
   /* Only Recreate looks at pods (old ones still running), and only at
    * those of the Deployment's own ReplicaSets. */
   json_t *pods = json_array();
@@ -401,7 +405,7 @@ static void dep_sync(struct cm_base *b, const char *key)
   struct cm_actions acts;
   cm_actions_init(&acts);
   int64_t requeue_s = 0;
-  dep_compute(d, rss, pods, cm_now(), &acts, &requeue_s);
+  dep_compute(d, rss, pods, rs_by_name, c, cm_now(), &acts, &requeue_s);
   json_decref(rss);
   json_decref(pods);
   json_decref(d);

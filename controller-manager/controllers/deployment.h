@@ -39,6 +39,10 @@ struct cm_actions;
 #define DEP_REASON_MIN_AVAILABLE "MinimumReplicasAvailable"
 #define DEP_REASON_MIN_UNAVAILABLE "MinimumReplicasUnavailable"
 
+/* A ReplicaSet of the Deployment's namespace by name (new reference), or
+ * NULL: what holds the name a new ReplicaSet would take. */
+typedef json_t *(*dep_rs_lookup_fn)(void *arg, const char *ns, const char *name);
+
 struct dep_sync {
   const json_t *orig;      /* the cached Deployment (borrowed) */
   json_t *d;               /* working copy */
@@ -48,8 +52,9 @@ struct dep_sync {
   json_t *deleted;         /* names of ReplicaSets to delete */
   json_t *ref;             /* ObjectReference of the Deployment, for Events */
   const json_t *pods;      /* pods of the namespace (borrowed) */
-  const json_t *ns_rss;    /* the Deployment's ReplicaSets, the orphans, and the
-                              one holding the next new ReplicaSet's name (borrowed) */
+  const json_t *ns_rss;    /* the ReplicaSets given to dep_compute (borrowed) */
+  dep_rs_lookup_fn lookup; /* optional: any ReplicaSet of the namespace by name */
+  void *lookup_arg;
   struct cm_actions *acts;
   int64_t now;
   int64_t requeue_s;       /* > 0: sync again after this many seconds */
@@ -120,11 +125,13 @@ void dep_sync_status(struct dep_sync *s);
 void dep_cleanup(struct dep_sync *s);
 
 /*
- * One sync of deployment d: rss are all the ReplicaSets in its namespace,
- * pods all its pods (arrays, borrowed).  Appends the writes to acts; sets
+ * One sync of deployment d: rss are its ReplicaSets and the orphans it may
+ * adopt, pods its pods (arrays, borrowed).  A name taken by a ReplicaSet
+ * outside rss (a hash collision) is found through lookup when given, only
+ * when a new ReplicaSet is due.  Appends the writes to acts; sets
  * *requeue_s (> 0) when the controller should look again after a delay.
  */
-int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, int64_t now,
-                struct cm_actions *acts, int64_t *requeue_s);
+int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, dep_rs_lookup_fn lookup, void *lookup_arg,
+                int64_t now, struct cm_actions *acts, int64_t *requeue_s);
 
 #endif

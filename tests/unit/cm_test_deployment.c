@@ -154,6 +154,37 @@ static json_t *find_act(struct cm_actions *a, const char *verb, const char *path
   return NULL;
 }
 
+/* The lookup answers with a foreign ReplicaSet holding the name. */
+static json_t *foreign_rs(void *arg, const char *ns, const char *name)
+{
+  int *calls = arg;
+  (*calls)++;
+  return json_pack("{s:{s:s,s:s}}", "metadata", "name", name, "namespace", ns);
+}
+
+/* A name taken outside the given ReplicaSets (found through the lookup,
+ * asked only when a new ReplicaSet is due) bumps collisionCount and
+ * creates nothing. */
+static void test_hash_collision_through_lookup(void **state)
+{
+  json_t *d = deployment(3, "nginx:1");
+  json_t *rss = json_array(), *pods = json_array();
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t requeue;
+  int calls = 0;
+  dep_compute(d, rss, pods, foreign_rs, &calls, NOW, &acts, &requeue);
+  assert_int_equal(calls, 1);
+  assert_null(find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets"));
+  json_t *st = find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/deployments/web/status");
+  assert_non_null(st);
+  assert_int_equal(kj_get_int(json_object_get(st, "body"), "status.collisionCount", -1), 1);
+  cm_actions_clear(&acts);
+  json_decref(d);
+  json_decref(rss);
+  json_decref(pods);
+}
+
 static void test_new_deployment_creates_rs(void **state)
 {
   json_t *d = deployment(3, "nginx:1");
@@ -161,7 +192,7 @@ static void test_new_deployment_creates_rs(void **state)
   struct cm_actions acts;
   cm_actions_init(&acts);
   int64_t requeue;
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   json_t *post = find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets");
   assert_non_null(post);
   json_t *rs = json_object_get(post, "body");
@@ -191,7 +222,7 @@ static void test_new_deployment_creates_rs(void **state)
   /* After a restart with the RS in the cache and all available: nothing to roll. */
   json_array_append_new(rss, owned_rs(d, "nginx:1", 3, 3, 1, "2023-11-14T00:00:00Z"));
   cm_actions_init(&acts);
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   assert_null(find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets"));
   assert_null(find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/replicasets"));
   st = find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/deployments/web/status");
@@ -219,7 +250,7 @@ static void test_rolling_update_steps(void **state)
   struct cm_actions acts;
   cm_actions_init(&acts);
   int64_t requeue;
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   json_t *post = find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets");
   assert_non_null(post);
   assert_int_equal(kj_get_int(post, "body.spec.replicas", -1), 1);
@@ -232,7 +263,7 @@ static void test_rolling_update_steps(void **state)
   json_t *nrs = owned_rs(d, "nginx:2", 1, 1, 2, "2023-11-14T01:00:00Z");
   json_array_append(rss, nrs);
   cm_actions_init(&acts);
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   char oldpath[128];
   snprintf(oldpath, sizeof oldpath, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(old, "metadata.name"));
   json_t *put = find_act(&acts, "PUT", oldpath);
@@ -248,7 +279,7 @@ static void test_rolling_update_steps(void **state)
   kj_set_int(old, "status.replicas", 2);
   kj_set_int(old, "status.availableReplicas", 2);
   cm_actions_init(&acts);
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   char newpath[128];
   snprintf(newpath, sizeof newpath, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(nrs, "metadata.name"));
   put = find_act(&acts, "PUT", newpath);
@@ -281,7 +312,7 @@ static void test_proportional_scaling(void **state)
   struct cm_actions acts;
   cm_actions_init(&acts);
   int64_t requeue;
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   /* allowed 20 + 5 = 25; to add 12: old 8*25/13 = 15.38 -> +7, new 5*25/13 = 9.6 -> +5. */
   char p[128];
   snprintf(p, sizeof p, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(old, "metadata.name"));
@@ -312,7 +343,7 @@ static void test_recreate_and_cleanup(void **state)
   struct cm_actions acts;
   cm_actions_init(&acts);
   int64_t requeue;
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   /* First the old ones go to zero, no new ReplicaSet yet. */
   assert_null(find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets"));
   json_t *put = find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/replicasets/");
@@ -324,7 +355,7 @@ static void test_recreate_and_cleanup(void **state)
   kj_set_int(old, "status.replicas", 0);
   kj_set_int(old, "status.availableReplicas", 0);
   cm_actions_init(&acts);
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   json_t *post = find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets");
   assert_non_null(post);
   assert_int_equal(kj_get_int(post, "body.spec.replicas", -1), 2);
@@ -341,7 +372,7 @@ static void test_recreate_and_cleanup(void **state)
   json_array_append_new(rss2, owned_rs(d2, "nginx:9", 1, 1, 4, "2023-11-14T03:00:00Z"));
   kj_set_int(json_array_get(rss2, 3), "status.readyReplicas", 1);
   cm_actions_init(&acts);
-  dep_compute(d2, rss2, pods, NOW, &acts, &requeue);
+  dep_compute(d2, rss2, pods, NULL, NULL, NOW, &acts, &requeue);
   assert_int_equal(cm_actions_count(&acts, "DELETE", "/apis/apps/v1/namespaces/ns/replicasets/"), 2);
   char p[128];
   snprintf(p, sizeof p, "/apis/apps/v1/namespaces/ns/replicasets/%s",
@@ -371,7 +402,7 @@ static void test_progress_deadline(void **state)
   struct cm_actions acts;
   cm_actions_init(&acts);
   int64_t requeue;
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   json_t *st = find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/deployments/web/status");
   assert_non_null(st);
   json_t *c = cm_get_condition(json_object_get(st, "body"), "status.conditions", "Progressing");
@@ -381,7 +412,7 @@ static void test_progress_deadline(void **state)
   /* Not yet timed out: requeued for the deadline. */
   kj_set(d, "status.conditions[0].lastUpdateTime", cm_time_json(NOW - 20));
   cm_actions_init(&acts);
-  dep_compute(d, rss, pods, NOW, &acts, &requeue);
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   assert_true(requeue >= 40 && requeue <= 42);
   cm_actions_clear(&acts);
   json_decref(rss);
@@ -396,6 +427,7 @@ int main(void)
     cmocka_unit_test(test_hash),
     cmocka_unit_test(test_template_equal_ignores_hash),
     cmocka_unit_test(test_new_deployment_creates_rs),
+      cmocka_unit_test(test_hash_collision_through_lookup),
     cmocka_unit_test(test_rolling_update_steps),
     cmocka_unit_test(test_proportional_scaling),
     cmocka_unit_test(test_recreate_and_cleanup),
