@@ -23,40 +23,10 @@
 #include "fieldmanager/fieldmanager.h"
 #include "schema/schema.h"
 
-static struct schema *builtin;
-
 #define T0 1700000000 /* 2023-11-14T22:13:20Z */
 #define T0_STR "2023-11-14T22:13:20Z"
 
-static int load_builtin(void **state)
-{
-  char err[256] = "";
-  builtin = schema_load_builtin(err, sizeof err);
-  if (!builtin)
-    fprintf(stderr, "builtin schema: %s\n", err);
-  return builtin ? 0 : -1;
-}
-
-static int free_builtin(void **state)
-{
-  schema_free(builtin);
-  return 0;
-}
-
-/* JSON written with single quotes for readability. */
-static json_t *J(const char *text)
-{
-  char *s = strdup(text);
-  for (char *p = s; *p; p++)
-    if (*p == '\'')
-      *p = '"';
-  json_error_t e;
-  json_t *v = json_loads(s, 0, &e);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", e.text, s);
-  free(s);
-  return v;
-}
+#include "fieldmanager_test_util.h"
 
 static void assert_json_text(const json_t *v, const char *want_sq)
 {

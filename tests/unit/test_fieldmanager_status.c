@@ -25,39 +25,9 @@
 #include "fieldmanager/fieldmanager.h"
 #include "schema/schema.h"
 
-static struct schema *builtin;
-
 #define T0 1700000000
 
-static int load_builtin(void **state)
-{
-  char err[256] = "";
-  builtin = schema_load_builtin(err, sizeof err);
-  if (!builtin)
-    fprintf(stderr, "builtin schema: %s\n", err);
-  return builtin ? 0 : -1;
-}
-
-static int free_builtin(void **state)
-{
-  schema_free(builtin);
-  return 0;
-}
-
-/* JSON written with single quotes for readability. */
-static json_t *J(const char *text)
-{
-  char *s = strdup(text);
-  for (char *p = s; *p; p++)
-    if (*p == '\'')
-      *p = '"';
-  json_error_t e;
-  json_t *v = json_loads(s, 0, &e);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", e.text, s);
-  free(s);
-  return v;
-}
+#include "fieldmanager_test_util.h"
 
 static struct fm_request pod_req(const char *manager, const char *subresource, time_t now)
 {
