@@ -436,7 +436,7 @@ static void render_target(const struct kp_rule *r, struct evbuffer *out)
   case KPT_MASQUERADE:
     evbuffer_add_printf(out, " -j MASQUERADE%s", r->t.random_fully ? " --random-fully" : "");
     break;
-  case KPT_NOTRACK: evbuffer_add_printf(out, " -j CT --notrack"); break;
+  case KPT_NOTRACK: evbuffer_add_printf(out, " -j NOTRACK"); break;
   }
 }
 

@@ -71,7 +71,7 @@ enum kp_target_kind {
   KPT_DNAT,        /* --to-destination IP:PORT */
   KPT_MARK,        /* --set-xmark MARK/MASK (or-mark: M/M, xor-mark: M/0) */
   KPT_MASQUERADE,  /* [--random-fully] */
-  KPT_NOTRACK,     /* CT --notrack */
+  KPT_NOTRACK,     /* NOTRACK (CT --notrack) */
 };
 
 #define KP_MAX_MATCHES 6

@@ -8,18 +8,7 @@
 #include "proxier.h"
 #include "ruleset.h"
 
-#define HOST "test-hostname"
 
-/* upstream's fake proxier: pod CIDR 10.0.0.0/8, node IP 192.168.0.2,
- * localhost NodePorts on, no --random-fully, no nfacct */
-static void upstream_config(struct kp_proxier_config *c)
-{
-  kp_proxier_config_defaults(c);
-  c->has_cluster_cidr = true;
-  kp_cidr_parse("10.0.0.0/8", &c->cluster_cidr, &c->cluster_prefix);
-  c->random_fully = false;
-  kp_ip_parse("192.168.0.2", &c->node_ip);
-}
 
 static char *build(struct kp_model *m, const struct kp_proxier_config *c, struct kp_proxier_stats *st)
 {
@@ -30,12 +19,6 @@ static char *build(struct kp_model *m, const struct kp_proxier_config *c, struct
   return text;
 }
 
-#define SVC(ns, name, spec) \
-  "{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\"},\"spec\":" spec "}"
-#define SLICE(ns, svc, body) \
-  "{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" svc "-1\",\"labels\":{\"kubernetes.io/service-name\":\"" svc \
-  "\"}},\"addressType\":\"IPv4\"," body "}"
-#define P80 "\"ports\":[{\"name\":\"p80\",\"port\":80,\"protocol\":\"TCP\"}]"
 
 static const char *filter_builtin_jumps =
     "-A INPUT -m conntrack --ctstate NEW -m comment --comment \"kubernetes load balancer firewall\" -j KUBE-PROXY-FIREWALL\n"
@@ -69,39 +52,9 @@ static const char *nat_masq =
 static void test_overall_rules(void **state)
 {
   (void)state;
-  struct kp_model *m = kp_model_new(HOST);
-  /* ClusterIP */
-  kpt_add_service(m, SVC("ns1", "svc1", "{\"clusterIP\":\"172.30.0.41\"," P80 "}"));
-  /* LoadBalancer, externalTrafficPolicy Local, external IP, health check */
-  kpt_add_service(m, "{\"metadata\":{\"namespace\":\"ns2\",\"name\":\"svc2\"},\"spec\":{\"type\":\"LoadBalancer\","
-                     "\"externalTrafficPolicy\":\"Local\",\"clusterIP\":\"172.30.0.42\",\"ports\":[{\"name\":\"p80\","
-                     "\"port\":80,\"protocol\":\"TCP\",\"nodePort\":3001}],\"externalIPs\":[\"192.168.99.22\"],"
-                     "\"healthCheckNodePort\":30000},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"1.2.3.4\"}]}}}");
-  /* NodePort */
-  kpt_add_service(m, SVC("ns3", "svc3", "{\"type\":\"NodePort\",\"clusterIP\":\"172.30.0.43\",\"ports\":[{\"name\":\"p80\","
-                                        "\"port\":80,\"protocol\":\"TCP\",\"nodePort\":3003}]}"));
-  /* external IP */
-  kpt_add_service(m, SVC("ns4", "svc4", "{\"type\":\"NodePort\",\"clusterIP\":\"172.30.0.44\",\"externalIPs\":"
-                                        "[\"192.168.99.33\"]," P80 "}"));
-  /* LoadBalancer, Cluster policy, source ranges, session affinity */
-  kpt_add_service(m, "{\"metadata\":{\"namespace\":\"ns5\",\"name\":\"svc5\"},\"spec\":{\"type\":\"LoadBalancer\","
-                     "\"externalTrafficPolicy\":\"Cluster\",\"clusterIP\":\"172.30.0.45\",\"ports\":[{\"name\":\"p80\","
-                     "\"port\":80,\"protocol\":\"TCP\",\"nodePort\":3002}],\"healthCheckNodePort\":30000,"
-                     "\"loadBalancerSourceRanges\":[\" 203.0.113.0/25\"],\"sessionAffinity\":\"ClientIP\","
-                     "\"sessionAffinityConfig\":{\"clientIP\":{\"timeoutSeconds\":10800}}},"
-                     "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"5.6.7.8\"}]}}}");
-  /* no endpoints */
-  kpt_add_service(m, SVC("ns6", "svc6", "{\"type\":\"ClusterIP\",\"clusterIP\":\"172.30.0.46\"," P80 "}"));
-  kpt_add_slice(m, SLICE("ns1", "svc1", "\"endpoints\":[{\"addresses\":[\"10.180.0.1\"]}]," P80));
-  /* not on this node: ignored for the Local policy */
-  kpt_add_slice(m, SLICE("ns2", "svc2", "\"endpoints\":[{\"addresses\":[\"10.180.0.2\"]}]," P80));
-  kpt_add_slice(m, SLICE("ns3", "svc3", "\"endpoints\":[{\"addresses\":[\"10.180.0.3\"]}]," P80));
-  kpt_add_slice(m, SLICE("ns4", "svc4", "\"endpoints\":[{\"addresses\":[\"10.180.0.4\"]},{\"addresses\":[\"10.180.0.5\"],"
-                                        "\"nodeName\":\"test-node\"}]," P80));
-  kpt_add_slice(m, SLICE("ns5", "svc5", "\"endpoints\":[{\"addresses\":[\"10.180.0.3\"]}]," P80));
-
+  struct kp_model *m = kpt_overall_model();
   struct kp_proxier_config c;
-  upstream_config(&c);
+  kpt_upstream_config(&c);
   struct kp_proxier_stats st;
   char *got = build(m, &c, &st);
   char want[16384];
