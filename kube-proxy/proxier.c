@@ -583,13 +583,19 @@ static void write_sep_chains(struct gen *g, struct port_ctx *p, const char **sep
   }
 }
 
-static void write_service_port(struct gen *g, const struct kp_service *s, const struct kp_svc_port *sp)
+static void write_service_port(struct gen *g, const struct kp_service *s, const struct kp_svc_port *model_sp)
 {
+  /* the rules point at names and comments: they must live in the
+   * ruleset's arena, since the worker commits them while the model moves on */
+  struct kp_svc_port *sp = kp_arena_alloc(&g->rs->arena, sizeof *sp);
+  *sp = *model_sp;
+  sp->name = kp_arena_strdup(&g->rs->arena, model_sp->name);
+  sp->name_string = kp_arena_strdup(&g->rs->arena, model_sp->name_string);
   struct port_ctx p;
   memset(&p, 0, sizeof p);
   p.s = s;
   p.sp = sp;
-  p.cat.nall = kp_model_endpoints(g->m, s, sp, &p.cat.all);
+  p.cat.nall = kp_model_endpoints(g->m, s, model_sp, &p.cat.all);
   categorize(s, sp, &p.cat);
   decide_policies(g, &p);
   write_captures(g, &p);
