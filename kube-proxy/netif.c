@@ -47,6 +47,7 @@ static int ensure_link(struct nl_sock *sk, const char *name, int *ifindex, char 
     int rc = rtnl_link_set_type(nl, "dummy");
     if (rc >= 0) rc = rtnl_link_add(sk, nl, NLM_F_CREATE | NLM_F_EXCL);
     rtnl_link_put(nl);
+    if (rc == -NLE_OPNOTSUPP) return -EOPNOTSUPP;
     if (rc < 0 && rc != -NLE_EXIST) {
       seterr(err, errlen, "creating dummy interface %s: %s", name, nl_geterror(rc));
       return -EIO;
@@ -77,6 +78,7 @@ struct addr_walk {
   int ifindex;
   uint32_t keep;
   bool have;
+  const char *label; /* on a shared interface (lo): only addresses with this label are ours */
 };
 
 static void addr_cb(struct nl_object *obj, void *arg)
@@ -84,6 +86,8 @@ static void addr_cb(struct nl_object *obj, void *arg)
   struct addr_walk *w = arg;
   struct rtnl_addr *a = (struct rtnl_addr *)obj;
   if (rtnl_addr_get_ifindex(a) != w->ifindex || rtnl_addr_get_family(a) != AF_INET) return;
+  const char *label = rtnl_addr_get_label(a);
+  if (w->label && (!label || strcmp(label, w->label))) return;
   struct nl_addr *local = rtnl_addr_get_local(a);
   uint32_t ip = 0;
   if (local && nl_addr_get_len(local) == 4) {
@@ -97,37 +101,56 @@ static void addr_cb(struct nl_object *obj, void *arg)
   rtnl_addr_delete(w->sk, a, 0);
 }
 
+/* The addresses of interface ifindex become exactly ip/32 (label: only
+ * those carrying it are considered ours). */
+static int set_address(struct nl_sock *sk, const char *name, int ifindex, uint32_t ip, const char *label, char *err,
+                       size_t errlen)
+{
+  struct nl_cache *cache = NULL;
+  if (rtnl_addr_alloc_cache(sk, &cache) < 0) {
+    seterr(err, errlen, "listing addresses");
+    return -EIO;
+  }
+  int rc = 0;
+  struct addr_walk w = { sk, ifindex, ip, false, label };
+  nl_cache_foreach(cache, addr_cb, &w);
+  if (ip && !w.have) {
+    struct rtnl_addr *a = rtnl_addr_alloc();
+    uint32_t be = htonl(ip);
+    struct nl_addr *local = nl_addr_build(AF_INET, &be, 4);
+    nl_addr_set_prefixlen(local, 32);
+    rtnl_addr_set_ifindex(a, ifindex);
+    rtnl_addr_set_local(a, local);
+    if (label) rtnl_addr_set_label(a, label);
+    int r = rtnl_addr_add(sk, a, 0);
+    nl_addr_put(local);
+    rtnl_addr_put(a);
+    if (r < 0 && r != -NLE_EXIST) {
+      seterr(err, errlen, "adding the DNS address to %s: %s", name, nl_geterror(r));
+      rc = -EIO;
+    }
+  }
+  nl_cache_free(cache);
+  return rc;
+}
+
 int kp_netif_ensure_dummy(const char *name, uint32_t ip, char *err, size_t errlen)
 {
   struct nl_sock *sk = nl_open(err, errlen);
   if (!sk) return -EIO;
   int ifindex = 0;
   int rc = ensure_link(sk, name, &ifindex, err, errlen);
-  struct nl_cache *cache = NULL;
-  if (!rc && rtnl_addr_alloc_cache(sk, &cache) < 0) {
-    seterr(err, errlen, "listing addresses");
-    rc = -EIO;
-  }
-  if (!rc) {
-    struct addr_walk w = { sk, ifindex, ip, false };
-    nl_cache_foreach(cache, addr_cb, &w);
-    if (ip && !w.have) {
-      struct rtnl_addr *a = rtnl_addr_alloc();
-      uint32_t be = htonl(ip);
-      struct nl_addr *local = nl_addr_build(AF_INET, &be, 4);
-      nl_addr_set_prefixlen(local, 32);
-      rtnl_addr_set_ifindex(a, ifindex);
-      rtnl_addr_set_local(a, local);
-      int r = rtnl_addr_add(sk, a, 0);
-      nl_addr_put(local);
-      rtnl_addr_put(a);
-      if (r < 0 && r != -NLE_EXIST) {
-        seterr(err, errlen, "adding the DNS address to %s: %s", name, nl_geterror(r));
-        rc = -EIO;
-      }
+  if (rc == -EOPNOTSUPP) {
+    /* a kernel without the dummy driver: the address goes on lo, labelled */
+    struct rtnl_link *lo = NULL;
+    if (rtnl_link_get_kernel(sk, 0, "lo", &lo) >= 0) {
+      ifindex = rtnl_link_get_ifindex(lo);
+      rtnl_link_put(lo);
+      rc = set_address(sk, "lo", ifindex, ip, KP_LO_LABEL, err, errlen);
     }
+  } else if (!rc) {
+    rc = set_address(sk, name, ifindex, ip, NULL, err, errlen);
   }
-  if (cache) nl_cache_free(cache);
   nl_socket_free(sk);
   return rc;
 }
@@ -145,6 +168,12 @@ int kp_netif_remove(const char *name, char *err, size_t errlen)
       rc = -EIO;
     }
     rtnl_link_put(link);
+  }
+  struct rtnl_link *lo = NULL;
+  if (rtnl_link_get_kernel(sk, 0, "lo", &lo) >= 0) {
+    int r = set_address(sk, "lo", rtnl_link_get_ifindex(lo), 0, KP_LO_LABEL, err, errlen);
+    if (r < 0) rc = r;
+    rtnl_link_put(lo);
   }
   nl_socket_free(sk);
   return rc;

@@ -12,9 +12,12 @@
 #include <stdint.h>
 
 /* The dummy interface `name` exists, is up and holds exactly ip/32
- * (ip 0: no address).  0 or -errno with a message in err. */
+ * (ip 0: no address).  On a kernel without the dummy driver the address
+ * goes on lo instead, labelled KP_LO_LABEL so that only it is ever
+ * removed.  0 or -errno with a message in err. */
+#define KP_LO_LABEL "lo:kubedns"
 int kp_netif_ensure_dummy(const char *name, uint32_t ip, char *err, size_t errlen);
-/* Deletes the interface if it exists. */
+/* Deletes the interface if it exists, and our labelled address on lo. */
 int kp_netif_remove(const char *name, char *err, size_t errlen);
 /* Writes value to /proc/sys/PATH ("net/ipv4/conf/all/route_localnet"). */
 int kp_sysctl_set(const char *path, const char *value);
