@@ -492,6 +492,18 @@ static int start_dns(struct kp_app *a, char *err, size_t errlen)
 
 /* ---- lifecycle ---- */
 
+/* libevent's own messages (evdns: "Nameserver ... has failed") go to the
+ * log, at --v=2 unless they are errors. */
+static void event_log(int severity, const char *msg)
+{
+  if (severity >= EVENT_LOG_ERR)
+    KLOG_E("libevent: %s", msg);
+  else if (severity >= EVENT_LOG_WARN)
+    KLOG_V(1, "libevent: %s", msg);
+  else
+    KLOG_V(4, "libevent: %s", msg);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
   struct kp_app *a = arg;
@@ -670,6 +682,7 @@ int kp_main(int argc, char **argv)
     return rc < 0 ? 1 : 0;
   }
   klog_set_verbosity(a->o.v);
+  event_set_log_callback(event_log);
   signal(SIGPIPE, SIG_IGN);
   if (a->o.cleanup) {
     rc = cleanup_mode(a);
