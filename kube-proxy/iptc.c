@@ -292,6 +292,10 @@ struct apply {
   enum kp_table t;
   bool full;
   struct xtc_handle *h;
+  struct kp_chain **sorted;  /* our user chains by name: libiptc inserts and
+                                finds chains in sorted order cheaply */
+  size_t nsorted;
+  struct kp_map *kernel;     /* chains of ours the kernel has */
   struct kp_iptc_result *res;
   unsigned char buf[KP_MAX_ENTRY_BYTES];
 };
@@ -304,33 +308,47 @@ static int fail(struct apply *a, const char *what, const char *chain)
   return -e;
 }
 
-static size_t kernel_rule_count(struct xtc_handle *h, const char *chain)
+static int chain_name_cmp(const void *x, const void *y)
 {
-  size_t n = 0;
-  for (const struct ipt_entry *e = iptc_first_rule(chain, h); e; e = iptc_next_rule(e, h)) n++;
-  return n;
+  return strcmp((*(struct kp_chain *const *)x)->name, (*(struct kp_chain *const *)y)->name);
+}
+
+static int sort_chains(struct apply *a)
+{
+  a->sorted = malloc((a->rs->nchains[a->t] + 1) * sizeof *a->sorted);
+  if (!a->sorted) return -ENOMEM;
+  a->nsorted = 0;
+  for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next)
+    if (!c->builtin) a->sorted[a->nsorted++] = c;
+  qsort(a->sorted, a->nsorted, sizeof *a->sorted, chain_name_cmp);
+  return 0;
 }
 
 static int create_missing_chains(struct apply *a)
 {
-  for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next) {
-    if (c->builtin || iptc_is_chain(c->name, a->h)) continue;
+  for (size_t i = a->nsorted; i-- > 0;) {
+    struct kp_chain *c = a->sorted[i];
+    if (kp_map_get(a->kernel, c->name)) continue;
     if (!iptc_create_chain(c->name, a->h)) return fail(a, "creating chain in", c->name);
   }
   return 0;
 }
 
+/* Unchanged since our last commit and still in the kernel.  Whether
+ * someone changed it meanwhile is not checked rule by rule: a table
+ * flushed or replaced by someone else loses the canary chain, and that
+ * makes the sync full. */
 static bool chain_unchanged(struct apply *a, const struct kp_chain *c, uint64_t hash)
 {
-  if (a->full) return false;
+  if (a->full || !kp_map_get(a->kernel, c->name)) return false;
   const uint64_t *prev = kp_map_get(a->st->committed[a->t], c->name);
-  return prev && *prev == hash && kernel_rule_count(a->h, c->name) == c->nrules;
+  return prev && *prev == hash;
 }
 
 static int write_chains(struct apply *a)
 {
-  for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next) {
-    if (c->builtin) continue;
+  for (size_t i = 0; i < a->nsorted; i++) {
+    struct kp_chain *c = a->sorted[i];
     uint64_t hash = kp_chain_hash(c);
     if (chain_unchanged(a, c, hash)) {
       a->res->chains_skipped++;
@@ -350,11 +368,11 @@ static int write_chains(struct apply *a)
 /* Chains of ours in the kernel that the ruleset does not have. */
 static int delete_stale_chains(struct apply *a)
 {
-  size_t n = 0, cap = 64;
+  size_t n = 0, cap = 64, pos = 0;
+  const char *name;
   char **stale = malloc(cap * sizeof *stale);
   if (!stale) return -ENOMEM;
-  for (const char *name = iptc_first_chain(a->h); name; name = iptc_next_chain(a->h)) {
-    if (iptc_builtin(name, a->h) || !kp_proxier_owns_chain(a->t, name)) continue;
+  while (kp_map_next(a->kernel, &pos, &name, NULL)) {
     if (kp_chain_find(a->rs, a->t, name)) continue;
     if (n == cap) {
       char **nv = realloc(stale, (cap *= 2) * sizeof *stale);
@@ -379,6 +397,22 @@ static int delete_stale_chains(struct apply *a)
   for (size_t i = 0; i < n; i++) free(stale[i]);
   free(stale);
   return rc;
+}
+
+/* One walk over the kernel's chains: ours go into a->kernel.  A missing
+ * canary (the table was flushed or replaced) makes the sync full. */
+static int scan_kernel_chains(struct apply *a)
+{
+  a->kernel = kp_map_new();
+  if (!a->kernel) return -ENOMEM;
+  bool canary = false;
+  for (const char *name = iptc_first_chain(a->h); name; name = iptc_next_chain(a->h)) {
+    if (!kp_proxier_owns_chain(a->t, name)) continue; /* never a built-in name */
+    kp_map_put(a->kernel, name, (void *)1);
+    if (!strcmp(name, KP_CHAIN_CANARY)) canary = true;
+  }
+  if (!canary && kp_chain_find(a->rs, a->t, KP_CHAIN_CANARY)) a->full = true;
+  return 0;
 }
 
 /* Is kernel entry k the same rule as our entry e jumping to target?
@@ -465,13 +499,6 @@ static void remember(struct apply *a)
   }
 }
 
-static size_t table_rule_count(struct xtc_handle *h)
-{
-  size_t n = 0;
-  for (const char *name = iptc_first_chain(h); name; name = iptc_next_chain(h)) n += kernel_rule_count(h, name);
-  return n;
-}
-
 static int apply_table(struct apply *a)
 {
   double t0 = now_s();
@@ -479,20 +506,30 @@ static int apply_table(struct apply *a)
   if (!a->h) return fail(a, "reading table", NULL);
   double t1 = now_s();
   a->res->read_s += t1 - t0;
-  int rc = create_missing_chains(a);
+  bool full = a->full;
+  int rc = scan_kernel_chains(a);
+  if (!rc) rc = sort_chains(a);
+  if (!rc) rc = create_missing_chains(a);
+  double tc = now_s();
+  a->res->create_s += tc - t1;
   if (!rc) rc = write_chains(a);
+  double tw = now_s();
+  a->res->write_s += tw - tc;
   if (!rc) rc = delete_stale_chains(a);
+  a->res->stale_s += now_s() - tw;
   if (!rc) rc = sync_builtins(a);
   double t2 = now_s();
   a->res->build_s += t2 - t1;
-  if (!rc) {
-    a->res->kernel_rules[a->t] = table_rule_count(a->h);
-    if (!iptc_commit(a->h)) rc = fail(a, "committing table", NULL);
-  }
+  if (!rc && !iptc_commit(a->h)) rc = fail(a, "committing table", NULL);
   a->res->commit_s += now_s() - t2;
   iptc_free(a->h);
   a->h = NULL;
   if (!rc) remember(a);
+  free(a->sorted);
+  a->sorted = NULL;
+  kp_map_free(a->kernel, NULL);
+  a->kernel = NULL;
+  a->full = full;
   return rc;
 }
 
@@ -543,8 +580,10 @@ static int cleanup_table(enum kp_table t, char *err, size_t errlen)
   struct kp_iptc_result res;
   memset(&res, 0, sizeof res);
   struct apply a = { .st = st, .rs = rs, .t = t, .full = true, .h = h, .res = &res };
-  int rc = sync_builtins(&a);
+  int rc = scan_kernel_chains(&a);
+  if (!rc) rc = sync_builtins(&a);
   if (!rc) rc = delete_stale_chains(&a);
+  kp_map_free(a.kernel, NULL);
   if (!rc && !iptc_commit(h)) rc = fail(&a, "committing table", NULL);
   if (rc) seterr(err, errlen, "%s", res.err);
   iptc_free(h);

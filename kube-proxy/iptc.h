@@ -43,8 +43,8 @@ struct kp_iptc_result {
   char err[256];
   bool full;
   size_t chains_written, rules_written, chains_deleted, chains_skipped;
-  size_t kernel_rules[KP_NTABLES];  /* rules in the table after the commit (ours and others') */
   double lock_s, read_s, build_s, commit_s;  /* where the time went */
+  double create_s, write_s, stale_s;         /* parts of build_s */
 };
 
 struct kp_iptc_state *kp_iptc_state_new(void);

@@ -53,9 +53,10 @@ void kp_proxier_config_defaults(struct kp_proxier_config *c)
 bool kp_proxier_owns_chain(enum kp_table t, const char *name)
 {
   static const char *const filter[] = { KP_CHAIN_SERVICES, KP_CHAIN_EXTERNAL_SERVICES, KP_CHAIN_FORWARD,
-                                        KP_CHAIN_NODEPORTS, KP_CHAIN_PROXY_FIREWALL, KP_CHAIN_FIREWALL, NULL };
+                                        KP_CHAIN_NODEPORTS, KP_CHAIN_PROXY_FIREWALL, KP_CHAIN_FIREWALL,
+                                        KP_CHAIN_CANARY, NULL };
   static const char *const nat[] = { KP_CHAIN_SERVICES, KP_CHAIN_NODEPORTS, KP_CHAIN_POSTROUTING,
-                                     KP_CHAIN_MARK_MASQ, NULL };
+                                     KP_CHAIN_MARK_MASQ, KP_CHAIN_CANARY, NULL };
   static const char *const raw[] = { KP_CHAIN_NODE_DNS, NULL };
   const char *const *v = t == KP_TABLE_FILTER ? filter : t == KP_TABLE_NAT ? nat : raw;
   for (; *v; v++)
@@ -180,6 +181,10 @@ static void create_top_chains(struct gen *g)
   g->n_nodeports = kp_chain_add(rs, KP_TABLE_NAT, KP_CHAIN_NODEPORTS);
   g->n_postrouting = kp_chain_add(rs, KP_TABLE_NAT, KP_CHAIN_POSTROUTING);
   g->n_mark_masq = kp_chain_add(rs, KP_TABLE_NAT, KP_CHAIN_MARK_MASQ);
+  /* empty: if it is ever missing, someone flushed or replaced the table
+   * and every chain is rewritten (upstream's canary) */
+  kp_chain_add(rs, KP_TABLE_FILTER, KP_CHAIN_CANARY);
+  kp_chain_add(rs, KP_TABLE_NAT, KP_CHAIN_CANARY);
 }
 
 static void write_masquerade_chains(struct gen *g)

@@ -6,6 +6,7 @@
  * then "-j TARGET" and the target's save output.
  */
 #include "ruleset.h"
+#include "map.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -44,22 +45,23 @@ static int builtin_rank(const char *name)
 struct kp_ruleset *kp_ruleset_new(void)
 {
   struct kp_ruleset *rs = calloc(1, sizeof *rs);
-  if (rs) kp_arena_init(&rs->arena);
+  if (!rs) return NULL;
+  kp_arena_init(&rs->arena);
+  for (int t = 0; t < KP_NTABLES; t++) rs->by_name[t] = kp_map_new();
   return rs;
 }
 
 void kp_ruleset_free(struct kp_ruleset *rs)
 {
   if (!rs) return;
+  for (int t = 0; t < KP_NTABLES; t++) kp_map_free(rs->by_name[t], NULL);
   kp_arena_free(&rs->arena);
   free(rs);
 }
 
 struct kp_chain *kp_chain_find(const struct kp_ruleset *rs, enum kp_table t, const char *name)
 {
-  for (struct kp_chain *c = rs->chains[t]; c; c = c->next)
-    if (!strcmp(c->name, name)) return c;
-  return NULL;
+  return kp_map_get(rs->by_name[t], name);
 }
 
 struct kp_chain *kp_chain_new(struct kp_ruleset *rs, enum kp_table t, const char *name)
@@ -73,6 +75,7 @@ struct kp_chain *kp_chain_new(struct kp_ruleset *rs, enum kp_table t, const char
     rs->chains[t] = c;
   rs->chains_tail[t] = c;
   rs->nchains[t]++;
+  kp_map_put(rs->by_name[t], c->name, c);
   return c;
 }
 

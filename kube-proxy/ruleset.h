@@ -100,8 +100,11 @@ struct kp_chain {
   bool builtin;
 };
 
+struct kp_map;
+
 struct kp_ruleset {
   struct kp_arena arena;
+  struct kp_map *by_name[KP_NTABLES];    /* chain name -> chain */
   struct kp_chain *chains[KP_NTABLES];   /* creation order */
   struct kp_chain *chains_tail[KP_NTABLES];
   size_t nchains[KP_NTABLES];
@@ -111,9 +114,8 @@ struct kp_ruleset {
 struct kp_ruleset *kp_ruleset_new(void);
 void kp_ruleset_free(struct kp_ruleset *rs);
 /* Adds a chain (name copied).  Built-in chains (PREROUTING...) hold our
- * jump rules only.  Returns the chain; adding a name twice returns the
- * first one (a linear search: call it for the few top-level chains only;
- * per-service chains are created once by construction). */
+ * jump rules only.  kp_chain_add returns the existing chain of that name
+ * if there is one; kp_chain_new must only be given new names. */
 struct kp_chain *kp_chain_add(struct kp_ruleset *rs, enum kp_table t, const char *name);
 struct kp_chain *kp_chain_new(struct kp_ruleset *rs, enum kp_table t, const char *name);
 struct kp_chain *kp_chain_find(const struct kp_ruleset *rs, enum kp_table t, const char *name);

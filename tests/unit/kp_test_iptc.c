@@ -136,6 +136,15 @@ static void test_kernel_matches_render(void **state)
   assert_int_equal(res.rules_written, 0);
   assert_kernel_equals(rs, "-e DOCKER -e KUBELET -e 'MASQUERADE$'");
 
+  /* someone flushes the nat table's chains (the canary goes too): the
+   * next sync, although partial, rewrites everything */
+  out = run("iptables-legacy -t nat -F KUBE-SERVICES && iptables-legacy -t nat -F KUBE-PROXY-CANARY"
+            " && iptables-legacy -t nat -X KUBE-PROXY-CANARY");
+  free(out);
+  apply(st, rs, false, &res);
+  assert_true(res.chains_written > 20);
+  assert_kernel_equals(rs, "-e DOCKER -e KUBELET -e 'MASQUERADE$'");
+
   /* one endpoint more: its SEP chain and the service's SVC chain only */
   kpt_add_slice(m, SLICE("ns1", "svc1", "\"endpoints\":[{\"addresses\":[\"10.180.0.1\"]},{\"addresses\":[\"10.180.0.9\"]}]," P80));
   struct kp_ruleset *rs2 = overall(m, true);

@@ -63,6 +63,7 @@ static void test_overall_rules(void **state)
       ":KUBE-FIREWALL - [0:0]\n"
       ":KUBE-FORWARD - [0:0]\n"
       ":KUBE-NODEPORTS - [0:0]\n"
+      ":KUBE-PROXY-CANARY - [0:0]\n"
       ":KUBE-PROXY-FIREWALL - [0:0]\n"
       ":KUBE-SERVICES - [0:0]\n", filter_builtin_jumps,
       "-A KUBE-EXTERNAL-SERVICES -d 192.168.99.22/32 -p tcp -m comment --comment \"ns2/svc2:p80 has no local endpoints\" -m tcp --dport 80 -j DROP\n"
@@ -82,6 +83,7 @@ static void test_overall_rules(void **state)
       ":KUBE-MARK-MASQ - [0:0]\n"
       ":KUBE-NODEPORTS - [0:0]\n"
       ":KUBE-POSTROUTING - [0:0]\n"
+      ":KUBE-PROXY-CANARY - [0:0]\n"
       ":KUBE-SEP-C6EBXVWJJZMIWKLZ - [0:0]\n"
       ":KUBE-SEP-I77PXRDZVX7PMWMN - [0:0]\n"
       ":KUBE-SEP-OYPFS5VJICHGATKP - [0:0]\n"
