@@ -588,7 +588,8 @@ static void write_sep_chains(struct gen *g, struct port_ctx *p, const char **sep
   }
 }
 
-static void write_service_port(struct gen *g, const struct kp_service *s, const struct kp_svc_port *model_sp)
+static void write_service_port(struct gen *g, const struct kp_service *s, const struct kp_svc_port *model_sp,
+                               struct kp_endpoint *eps, size_t neps)
 {
   /* the rules point at names and comments: they must live in the
    * ruleset's arena, since the worker commits them while the model moves on */
@@ -600,7 +601,8 @@ static void write_service_port(struct gen *g, const struct kp_service *s, const 
   memset(&p, 0, sizeof p);
   p.s = s;
   p.sp = sp;
-  p.cat.nall = kp_model_endpoints(g->m, s, model_sp, &p.cat.all);
+  p.cat.all = eps; /* taken: categorized_free frees it */
+  p.cat.nall = neps;
   categorize(s, sp, &p.cat);
   decide_policies(g, &p);
   write_captures(g, &p);
@@ -623,6 +625,8 @@ static void write_service_port(struct gen *g, const struct kp_service *s, const 
 struct port_ref {
   const struct kp_service *s;
   const struct kp_svc_port *sp;
+  struct kp_endpoint *eps;
+  size_t neps;
 };
 
 static int port_ref_cmp(const void *a, const void *b)
@@ -645,20 +649,20 @@ static struct port_ref *sorted_ports(struct gen *g, size_t *n)
   while (kp_map_next(g->m->services, &pos, NULL, (void **)&s)) {
     if (!kp_svc_proxied(s)) continue;
     g->st.services++;
-    for (size_t i = 0; i < s->nports; i++) v[(*n)++] = (struct port_ref){ s, &s->ports[i] };
+    for (size_t i = 0; i < s->nports; i++) v[(*n)++] = (struct port_ref){ s, &s->ports[i], NULL, 0 };
   }
   qsort(v, *n, sizeof *v, port_ref_cmp);
   return v;
 }
 
-/* Upstream counts endpoints of every service port for large cluster mode. */
-static size_t count_endpoints(struct gen *g, const struct port_ref *v, size_t n)
+/* Every port's endpoints, gathered once; upstream counts them all to
+ * decide on large cluster mode before writing any rule. */
+static size_t gather_endpoints(struct gen *g, struct port_ref *v, size_t n)
 {
   size_t total = 0;
   for (size_t i = 0; i < n; i++) {
-    struct kp_endpoint *eps = NULL;
-    total += kp_model_endpoints(g->m, v[i].s, v[i].sp, &eps);
-    free(eps);
+    v[i].neps = kp_model_endpoints(g->m, v[i].s, v[i].sp, &v[i].eps);
+    total += v[i].neps;
   }
   return total;
 }
@@ -679,10 +683,10 @@ struct kp_ruleset *kp_proxier_build(const struct kp_model *m, const struct kp_pr
   size_t n = 0;
   struct port_ref *ports = sorted_ports(&g, &n);
   g.st.service_ports = n;
-  g.st.endpoints = count_endpoints(&g, ports, n);
+  g.st.endpoints = gather_endpoints(&g, ports, n);
   g.large = g.st.endpoints > KP_LARGE_CLUSTER_ENDPOINTS;
   g.st.large_cluster = g.large;
-  for (size_t i = 0; i < n; i++) write_service_port(&g, ports[i].s, ports[i].sp);
+  for (size_t i = 0; i < n; i++) write_service_port(&g, ports[i].s, ports[i].sp, ports[i].eps, ports[i].neps);
   free(ports);
   write_nodeports_tail(&g);
   write_forward_chain(&g);
