@@ -89,8 +89,9 @@ start_node() {
 }
 
 # start_proxy [flags...]: kube-proxy in the node namespace, pid in KP_PID
+# ($KP_WRAP, e.g. "valgrind --leak-check=full", runs it under a tool)
 start_proxy() {
-  ip netns exec "$NODE" "$KUBE_BIN/kube-proxy/kube-proxy" --master="$API" --hostname-override=node-1 \
+  ip netns exec "$NODE" ${KP_WRAP:-} "$KUBE_BIN/kube-proxy/kube-proxy" --master="$API" --hostname-override=node-1 \
     --cluster-cidr=10.244.0.0/16 --iptables-min-sync-period=100ms --healthz-bind-address=127.0.0.1:10256 \
     --metrics-bind-address=127.0.0.1:10249 --dns-upstream=198.51.100.53 --v=2 "$@" >>"$WORK/kube-proxy.log" 2>&1 &
   KP_PID=$!
