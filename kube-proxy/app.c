@@ -48,6 +48,7 @@
 #define KP_MAX_NODEPORT_CIDRS 16
 #define KP_MAX_NODE_IPS 64
 #define KP_SYNC_POLL_MS 100
+#define KP_DNS_RETRY_MS 10000
 
 struct kp_app {
   struct kp_options o;
@@ -70,6 +71,8 @@ struct kp_app {
   char **upstreams;
   char hostname[256];
   uint32_t dns_ip;
+  uint32_t dns_failed_ip;  /* the address last tried in vain: not retried on every event */
+  int64_t dns_failed_ms;
 };
 
 void kp_options_defaults(struct kp_options *o)
@@ -288,15 +291,16 @@ static void update_dns(struct kp_app *a)
   const struct kp_service *s = kp_model_service(a->model, ns, name);
   uint32_t ip = s && kp_svc_proxied(s) ? s->cluster_ip : 0;
   if (ip == a->dns_ip) return;
+  if (ip == a->dns_failed_ip && ktime_mono_ms() - a->dns_failed_ms < KP_DNS_RETRY_MS) return;
   char err[256] = "", b[16];
-  if (kp_netif_ensure_dummy(a->o.dns_interface, ip, err, sizeof err) < 0) {
+  if (kp_netif_ensure_dummy(a->o.dns_interface, ip, err, sizeof err) < 0 ||
+      kp_dns_listen(a->dns, ip, err, sizeof err) < 0) {
     KLOG_E("cluster DNS: %s", err);
+    a->dns_failed_ip = ip;
+    a->dns_failed_ms = ktime_mono_ms();
     return;
   }
-  if (kp_dns_listen(a->dns, ip, err, sizeof err) < 0) {
-    KLOG_E("cluster DNS: %s", err);
-    return;
-  }
+  a->dns_failed_ip = 0;
   a->dns_ip = ip;
   a->pcfg.dns_ip = ip;
   if (ip)
@@ -410,6 +414,7 @@ static int start_informers(struct kp_app *a)
 static void sync_done(void *arg, const struct kp_sync_report *r)
 {
   struct kp_app *a = arg;
+  update_dns(a); /* retries a DNS address that failed earlier */
   if (!r->ok) return;
   kp_health_updated(&a->health);
   kp_hc_servers_sync(a->hc, a->model);

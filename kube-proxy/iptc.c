@@ -45,9 +45,65 @@
 #define KP_XTABLES_WAIT_MS 5000
 #define KP_MAX_ENTRY_BYTES 4096
 
-struct kp_iptc_state {
-  struct kp_map *committed[KP_NTABLES]; /* chain name -> (hash of the last committed content) */
+/* What was committed last: for each chain of ours, a 64-bit hash of its
+ * name and one of its content, in an open-addressing table (16 bytes per
+ * chain: 110,000 chains cost 2-4 MiB, not a string map's 10+).  Two
+ * names with the same 64-bit hash would at worst let a changed chain wait
+ * for the next full sync. */
+struct committed {
+  uint64_t *slots; /* pairs: name hash (0 = empty), content hash */
+  size_t cap, len;
 };
+
+struct kp_iptc_state {
+  struct committed committed[KP_NTABLES];
+};
+
+static uint64_t name_hash(const char *s)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ull;
+  }
+  return h ? h : 1;
+}
+
+static void committed_reset(struct committed *c, size_t want)
+{
+  free(c->slots);
+  c->cap = 16;
+  while (c->cap < want * 2) c->cap *= 2;
+  c->slots = calloc(c->cap * 2, sizeof *c->slots);
+  if (!c->slots) abort();
+  c->len = 0;
+}
+
+static void committed_put(struct committed *c, uint64_t name, uint64_t content)
+{
+  size_t mask = c->cap - 1;
+  for (size_t i = name & mask;; i = (i + 1) & mask) {
+    if (c->slots[2 * i] == 0 || c->slots[2 * i] == name) {
+      if (c->slots[2 * i] == 0) c->len++;
+      c->slots[2 * i] = name;
+      c->slots[2 * i + 1] = content;
+      return;
+    }
+  }
+}
+
+static bool committed_get(const struct committed *c, uint64_t name, uint64_t *content)
+{
+  if (!c->slots) return false;
+  size_t mask = c->cap - 1;
+  for (size_t i = name & mask;; i = (i + 1) & mask) {
+    if (c->slots[2 * i] == 0) return false;
+    if (c->slots[2 * i] == name) {
+      *content = c->slots[2 * i + 1];
+      return true;
+    }
+  }
+}
 
 static double now_s(void)
 {
@@ -89,24 +145,19 @@ struct kp_iptc_state *kp_iptc_state_new(void)
 {
   struct kp_iptc_state *st = calloc(1, sizeof *st);
   if (!st) return NULL;
-  for (int t = 0; t < KP_NTABLES; t++) st->committed[t] = kp_map_new();
+  for (int t = 0; t < KP_NTABLES; t++) committed_reset(&st->committed[t], 0);
   return st;
 }
 
-static void free_hash(void *v) { free(v); }
-
 void kp_iptc_state_reset(struct kp_iptc_state *st)
 {
-  for (int t = 0; t < KP_NTABLES; t++) {
-    kp_map_free(st->committed[t], free_hash);
-    st->committed[t] = kp_map_new();
-  }
+  for (int t = 0; t < KP_NTABLES; t++) committed_reset(&st->committed[t], 0);
 }
 
 void kp_iptc_state_free(struct kp_iptc_state *st)
 {
   if (!st) return;
-  for (int t = 0; t < KP_NTABLES; t++) kp_map_free(st->committed[t], free_hash);
+  for (int t = 0; t < KP_NTABLES; t++) free(st->committed[t].slots);
   free(st);
 }
 
@@ -341,15 +392,15 @@ static int create_missing_chains(struct apply *a)
 static bool chain_unchanged(struct apply *a, const struct kp_chain *c, uint64_t hash)
 {
   if (a->full || !kp_map_get(a->kernel, c->name)) return false;
-  const uint64_t *prev = kp_map_get(a->st->committed[a->t], c->name);
-  return prev && *prev == hash;
+  uint64_t prev;
+  return committed_get(&a->st->committed[a->t], name_hash(c->name), &prev) && prev == hash;
 }
 
 static int write_chains(struct apply *a)
 {
   for (size_t i = 0; i < a->nsorted; i++) {
     struct kp_chain *c = a->sorted[i];
-    uint64_t hash = kp_chain_hash(c);
+    uint64_t hash = c->hash = kp_chain_hash(c);
     if (chain_unchanged(a, c, hash)) {
       a->res->chains_skipped++;
       continue;
@@ -488,15 +539,10 @@ static int sync_builtins(struct apply *a)
 
 static void remember(struct apply *a)
 {
-  kp_map_free(a->st->committed[a->t], free_hash);
-  a->st->committed[a->t] = kp_map_new();
-  for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next) {
-    if (c->builtin) continue;
-    uint64_t *h = malloc(sizeof *h);
-    if (!h) abort();
-    *h = kp_chain_hash(c);
-    kp_map_put(a->st->committed[a->t], c->name, h);
-  }
+  struct committed *c = &a->st->committed[a->t];
+  committed_reset(c, a->rs->nchains[a->t]);
+  for (struct kp_chain *ch = a->rs->chains[a->t]; ch; ch = ch->next)
+    if (!ch->builtin) committed_put(c, name_hash(ch->name), ch->hash);
 }
 
 static int apply_table(struct apply *a)

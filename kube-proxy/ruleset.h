@@ -98,6 +98,7 @@ struct kp_chain {
   struct kp_rule *first, *last;
   size_t nrules;
   bool builtin;
+  uint64_t hash;               /* kp_chain_hash, filled in by the writer */
 };
 
 struct kp_map;
