@@ -96,6 +96,7 @@ echo "one change:  $(grep 'SyncProxyRules complete' "$W/kube-proxy.log" | tail -
 echo "rss:         after the change VmRSS $(status_kb $KP VmRSS) KiB, peak VmHWM $(status_kb $KP VmHWM) KiB"
 
 ip netns exec "$P-node" iptables-legacy-save | grep -v '^#' >"$W/saved.txt"
+kill "$KP"; wait "$KP" 2>/dev/null || true # its periodic syncs would hold the lock the restores below need
 echo "rules:       $(grep -c '^-A' "$W/saved.txt") in the node's tables ($(grep -c '^:KUBE-' "$W/saved.txt") KUBE- chains), $(du -k "$W/saved.txt" | cut -f1) KiB as text"
 /usr/bin/time -f "%e %U %S" -o "$W/t1" taskset -c 1 ip netns exec "$P-restore" iptables-legacy-restore -w 5 <"$W/saved.txt"
 read -r E U S <"$W/t1"; echo "restore:     iptables-legacy-restore full load $E s wall ($U user + $S sys cpu)"
