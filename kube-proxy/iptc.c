@@ -343,10 +343,11 @@ struct apply {
   enum kp_table t;
   bool full;
   struct xtc_handle *h;
-  struct kp_chain **sorted;  /* our user chains by name: libiptc inserts and
-                                finds chains in sorted order cheaply */
-  size_t nsorted;
-  struct kp_map *kernel;     /* chains of ours the kernel has */
+  struct kp_chain **write;   /* the chains to (re)write, by name */
+  size_t nwrite;
+  struct committed kernel;   /* name hashes of the chains of ours the kernel has */
+  char **stale;              /* chains of ours the ruleset no longer has */
+  size_t nstale;
   struct kp_iptc_result *res;
   unsigned char buf[KP_MAX_ENTRY_BYTES];
 };
@@ -364,24 +365,31 @@ static int chain_name_cmp(const void *x, const void *y)
   return strcmp((*(struct kp_chain *const *)x)->name, (*(struct kp_chain *const *)y)->name);
 }
 
-static int sort_chains(struct apply *a)
+/* One walk over the kernel's chains: the name hashes of ours go into
+ * a->kernel, and the ones the ruleset no longer has into a->stale.  A
+ * missing canary (the table was flushed or replaced by someone) makes
+ * the sync full. */
+static int scan_kernel_chains(struct apply *a)
 {
-  a->sorted = malloc((a->rs->nchains[a->t] + 1) * sizeof *a->sorted);
-  if (!a->sorted) return -ENOMEM;
-  a->nsorted = 0;
-  for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next)
-    if (!c->builtin) a->sorted[a->nsorted++] = c;
-  qsort(a->sorted, a->nsorted, sizeof *a->sorted, chain_name_cmp);
-  return 0;
-}
-
-static int create_missing_chains(struct apply *a)
-{
-  for (size_t i = a->nsorted; i-- > 0;) {
-    struct kp_chain *c = a->sorted[i];
-    if (kp_map_get(a->kernel, c->name)) continue;
-    if (!iptc_create_chain(c->name, a->h)) return fail(a, "creating chain in", c->name);
+  committed_reset(&a->kernel, a->rs->nchains[a->t]);
+  bool canary = false;
+  size_t cap = 0;
+  for (const char *name = iptc_first_chain(a->h); name; name = iptc_next_chain(a->h)) {
+    if (!kp_proxier_owns_chain(a->t, name)) continue; /* never a built-in name */
+    if (!strcmp(name, KP_CHAIN_CANARY)) canary = true;
+    if (kp_chain_find(a->rs, a->t, name)) {
+      committed_put(&a->kernel, name_hash(name), 1);
+      continue;
+    }
+    if (a->nstale == cap) {
+      cap = cap ? cap * 2 : 64;
+      char **nv = realloc(a->stale, cap * sizeof *nv);
+      if (!nv) return -ENOMEM;
+      a->stale = nv;
+    }
+    a->stale[a->nstale++] = strdup(name);
   }
+  if (!canary && kp_chain_find(a->rs, a->t, KP_CHAIN_CANARY)) a->full = true;
   return 0;
 }
 
@@ -389,22 +397,49 @@ static int create_missing_chains(struct apply *a)
  * someone changed it meanwhile is not checked rule by rule: a table
  * flushed or replaced by someone else loses the canary chain, and that
  * makes the sync full. */
-static bool chain_unchanged(struct apply *a, const struct kp_chain *c, uint64_t hash)
+static bool chain_unchanged(struct apply *a, const struct kp_chain *c, uint64_t name)
 {
-  if (a->full || !kp_map_get(a->kernel, c->name)) return false;
   uint64_t prev;
-  return committed_get(&a->st->committed[a->t], name_hash(c->name), &prev) && prev == hash;
+  if (a->full || !committed_get(&a->kernel, name, &prev)) return false;
+  return committed_get(&a->st->committed[a->t], name, &prev) && prev == c->hash;
+}
+
+/* The chains to (re)write, in name order: libiptc inserts and finds
+ * chains cheaply when they come sorted. */
+static int select_chains(struct apply *a)
+{
+  a->write = malloc((a->rs->nchains[a->t] + 1) * sizeof *a->write);
+  if (!a->write) return -ENOMEM;
+  a->nwrite = 0;
+  for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next) {
+    if (c->builtin) continue;
+    c->hash = kp_chain_hash(c);
+    if (chain_unchanged(a, c, name_hash(c->name)))
+      a->res->chains_skipped++;
+    else
+      a->write[a->nwrite++] = c;
+  }
+  qsort(a->write, a->nwrite, sizeof *a->write, chain_name_cmp);
+  return 0;
+}
+
+/* New chains first (from the last name down: each goes to the front of
+ * libiptc's sorted list), since rules may jump to chains written later. */
+static int create_missing_chains(struct apply *a)
+{
+  uint64_t one;
+  for (size_t i = a->nwrite; i-- > 0;) {
+    struct kp_chain *c = a->write[i];
+    if (committed_get(&a->kernel, name_hash(c->name), &one)) continue;
+    if (!iptc_create_chain(c->name, a->h)) return fail(a, "creating chain in", c->name);
+  }
+  return 0;
 }
 
 static int write_chains(struct apply *a)
 {
-  for (size_t i = 0; i < a->nsorted; i++) {
-    struct kp_chain *c = a->sorted[i];
-    uint64_t hash = c->hash = kp_chain_hash(c);
-    if (chain_unchanged(a, c, hash)) {
-      a->res->chains_skipped++;
-      continue;
-    }
+  for (size_t i = 0; i < a->nwrite; i++) {
+    struct kp_chain *c = a->write[i];
     KLOG_V(9, "writing chain %s %s", kp_table_name(a->t), c->name);
     if (!iptc_flush_entries(c->name, a->h)) return fail(a, "flushing", c->name);
     for (const struct kp_rule *r = c->first; r; r = r->next) {
@@ -416,54 +451,37 @@ static int write_chains(struct apply *a)
   return 0;
 }
 
-/* Chains of ours in the kernel that the ruleset does not have. */
+/* Chains of ours in the kernel that the ruleset does not have: flushed
+ * first (they may jump to each other), then deleted. */
 static int delete_stale_chains(struct apply *a)
 {
-  size_t n = 0, cap = 64, pos = 0;
-  const char *name;
-  char **stale = malloc(cap * sizeof *stale);
-  if (!stale) return -ENOMEM;
-  while (kp_map_next(a->kernel, &pos, &name, NULL)) {
-    if (kp_chain_find(a->rs, a->t, name)) continue;
-    if (n == cap) {
-      char **nv = realloc(stale, (cap *= 2) * sizeof *stale);
-      if (!nv) break;
-      stale = nv;
-    }
-    stale[n++] = strdup(name);
-  }
   int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++)
-    if (stale[i] && !iptc_flush_entries(stale[i], a->h)) rc = fail(a, "flushing stale", stale[i]);
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    if (!stale[i]) continue;
-    if (iptc_delete_chain(stale[i], a->h))
+  for (size_t i = 0; i < a->nstale && rc == 0; i++)
+    if (a->stale[i] && !iptc_flush_entries(a->stale[i], a->h)) rc = fail(a, "flushing stale", a->stale[i]);
+  for (size_t i = 0; i < a->nstale && rc == 0; i++) {
+    if (!a->stale[i]) continue;
+    if (iptc_delete_chain(a->stale[i], a->h))
       a->res->chains_deleted++;
     else if (errno == EMLINK)
-      KLOG_W("chain %s in %s is still referenced by a rule that is not ours; left empty", stale[i],
+      KLOG_W("chain %s in %s is still referenced by a rule that is not ours; left empty", a->stale[i],
              kp_table_name(a->t));
     else
-      rc = fail(a, "deleting", stale[i]);
+      rc = fail(a, "deleting", a->stale[i]);
   }
-  for (size_t i = 0; i < n; i++) free(stale[i]);
-  free(stale);
   return rc;
 }
 
-/* One walk over the kernel's chains: ours go into a->kernel.  A missing
- * canary (the table was flushed or replaced) makes the sync full. */
-static int scan_kernel_chains(struct apply *a)
+static void apply_reset(struct apply *a)
 {
-  a->kernel = kp_map_new();
-  if (!a->kernel) return -ENOMEM;
-  bool canary = false;
-  for (const char *name = iptc_first_chain(a->h); name; name = iptc_next_chain(a->h)) {
-    if (!kp_proxier_owns_chain(a->t, name)) continue; /* never a built-in name */
-    kp_map_put(a->kernel, name, (void *)1);
-    if (!strcmp(name, KP_CHAIN_CANARY)) canary = true;
-  }
-  if (!canary && kp_chain_find(a->rs, a->t, KP_CHAIN_CANARY)) a->full = true;
-  return 0;
+  for (size_t i = 0; i < a->nstale; i++) free(a->stale[i]);
+  free(a->stale);
+  a->stale = NULL;
+  a->nstale = 0;
+  free(a->write);
+  a->write = NULL;
+  a->nwrite = 0;
+  free(a->kernel.slots);
+  memset(&a->kernel, 0, sizeof a->kernel);
 }
 
 /* Is kernel entry k the same rule as our entry e jumping to target?
@@ -554,7 +572,7 @@ static int apply_table(struct apply *a)
   a->res->read_s += t1 - t0;
   bool full = a->full;
   int rc = scan_kernel_chains(a);
-  if (!rc) rc = sort_chains(a);
+  if (!rc) rc = select_chains(a);
   if (!rc) rc = create_missing_chains(a);
   double tc = now_s();
   a->res->create_s += tc - t1;
@@ -571,10 +589,7 @@ static int apply_table(struct apply *a)
   iptc_free(a->h);
   a->h = NULL;
   if (!rc) remember(a);
-  free(a->sorted);
-  a->sorted = NULL;
-  kp_map_free(a->kernel, NULL);
-  a->kernel = NULL;
+  apply_reset(a);
   a->full = full;
   return rc;
 }
@@ -629,7 +644,7 @@ static int cleanup_table(enum kp_table t, char *err, size_t errlen)
   int rc = scan_kernel_chains(&a);
   if (!rc) rc = sync_builtins(&a);
   if (!rc) rc = delete_stale_chains(&a);
-  kp_map_free(a.kernel, NULL);
+  apply_reset(&a);
   if (!rc && !iptc_commit(h)) rc = fail(&a, "committing table", NULL);
   if (rc) seterr(err, errlen, "%s", res.err);
   iptc_free(h);

@@ -9,8 +9,9 @@
 #      namespace, and one chain is changed with --noflush, in the same run;
 #   3. kp_bench repeats the sync without the API server, with the libiptc
 #      breakdown (where the time goes) and CPU seconds;
-#   4. DNS: dnsperf from a client namespace asks one Service's A record of
-#      kube-proxy, then of dnsmasq serving the same names from a hosts file.
+#   4. DNS (while kube-proxy still runs): dnsperf from a client namespace
+#      asks one Service's A record of kube-proxy, then of dnsmasq serving
+#      the same names from a hosts file.
 # kube-proxy, iptables-legacy-restore, kp_bench and the DNS servers run on
 # core 1; the API server and the load generators on core 0.
 # Prints figures; never decides pass or fail.  Everything it made is
@@ -95,6 +96,19 @@ echo "cpu:         kube-proxy used $(awk -v a="$C0" -v b="$(cpu_s $KP)" 'BEGIN {
 echo "one change:  $(grep 'SyncProxyRules complete' "$W/kube-proxy.log" | tail -1 | sed 's/.*SyncProxyRules complete //')"
 echo "rss:         after the change VmRSS $(status_kb $KP VmRSS) KiB, peak VmHWM $(status_kb $KP VmHWM) KiB"
 
+# DNS: one Service's A record, one client, kube-proxy vs dnsmasq with the same names
+NAME=$(head -1 "$W/hosts" | cut -d' ' -f2)
+echo "$NAME A" >"$W/q.txt"
+taskset -c 1 ip netns exec "$P-dnsmasq" dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts -u root \
+  --addn-hosts="$W/hosts" --listen-address=192.0.2.1 --bind-interfaces --cache-size=10000 \
+  --local=/cluster.local/ >"$W/dnsmasq.log" 2>&1 &
+PIDS+=($!)
+sleep 1
+echo "dns:         $(ip netns exec "$P-client" dig +short +tries=1 +time=2 @10.96.0.10 "$NAME") from kube-proxy, $(ip netns exec "$P-client" dig +short +tries=1 +time=2 @192.0.2.1 "$NAME") from dnsmasq for $NAME"
+qps() { taskset -c 0 ip netns exec "$P-client" dnsperf -s "$1" -d "$W/q.txt" -l "$DNS_SECONDS" -c 1 2>&1 | awk '/Queries per second/ {print $4} /Queries lost/ {lost=$3} END {}'; }
+echo "dns:         kube-proxy  $(qps 10.96.0.10) queries/s ($NAME A, dnsperf, ${DNS_SECONDS}s, one client)"
+echo "dns:         dnsmasq     $(qps 192.0.2.1) queries/s (the same $SVCS names from a hosts file)"
+
 ip netns exec "$P-node" iptables-legacy-save | grep -v '^#' >"$W/saved.txt"
 kill "$KP"; wait "$KP" 2>/dev/null || true # its periodic syncs would hold the lock the restores below need
 echo "rules:       $(grep -c '^-A' "$W/saved.txt") in the node's tables ($(grep -c '^:KUBE-' "$W/saved.txt") KUBE- chains), $(du -k "$W/saved.txt" | cut -f1) KiB as text"
@@ -109,15 +123,3 @@ echo "kp_bench (same sync without the API server, in another fresh namespace):"
 taskset -c 1 ip netns exec "$P-bench" "$BIN/kube-proxy/kp_bench" "$SVCS" "$EPS" "$W/bench-rules.txt" | sed 's/^/  /'
 
 
-# DNS: one Service's A record, one client, kube-proxy vs dnsmasq with the same names
-NAME=$(head -1 "$W/hosts" | cut -d' ' -f2)
-echo "$NAME A" >"$W/q.txt"
-taskset -c 1 ip netns exec "$P-dnsmasq" dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts -u root \
-  --addn-hosts="$W/hosts" --listen-address=192.0.2.1 --bind-interfaces --cache-size=10000 \
-  --local=/cluster.local/ >"$W/dnsmasq.log" 2>&1 &
-PIDS+=($!)
-sleep 1
-echo "dns:         $(ip netns exec "$P-client" dig +short +tries=1 +time=2 @10.96.0.10 "$NAME") from kube-proxy, $(ip netns exec "$P-client" dig +short +tries=1 +time=2 @192.0.2.1 "$NAME") from dnsmasq for $NAME"
-qps() { taskset -c 0 ip netns exec "$P-client" dnsperf -s "$1" -d "$W/q.txt" -l "$DNS_SECONDS" -c 1 2>&1 | awk '/Queries per second/ {print $4} /Queries lost/ {lost=$3} END {}'; }
-echo "dns:         kube-proxy  $(qps 10.96.0.10) queries/s ($NAME A, dnsperf, ${DNS_SECONDS}s, one client)"
-echo "dns:         dnsmasq     $(qps 192.0.2.1) queries/s (the same $SVCS names from a hosts file)"
