@@ -20,7 +20,6 @@
 
 #include <errno.h>
 #include <event2/event.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +49,6 @@
 #define KP_MAX_NODE_IPS 64
 #define KP_SYNC_POLL_MS 100
 #define KP_DNS_RETRY_MS 10000
-#define KP_MMAP_THRESHOLD_BYTES (128 * 1024)
 
 struct kp_app {
   struct kp_options o;
@@ -690,10 +688,6 @@ int kp_main(int argc, char **argv)
   }
   klog_set_verbosity(a->o.v);
   event_set_log_callback(event_log);
-  /* A sync's big transient buffers (the ruleset's arena blocks, libiptc's
-   * table) come from mmap and go back to the system when freed, instead
-   * of raising the heap that the long-lived caches then pin. */
-  mallopt(M_MMAP_THRESHOLD, KP_MMAP_THRESHOLD_BYTES);
   signal(SIGPIPE, SIG_IGN);
   if (a->o.cleanup) {
     rc = cleanup_mode(a);

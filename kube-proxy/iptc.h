@@ -16,9 +16,14 @@
  * removed and missing ones inserted.
  *
  * Partial syncs: a chain whose content hash equals the one committed last
- * time, and which the kernel still holds with the same number of rules,
- * is left alone; a full sync rewrites every chain of ours.  A chain of
- * ours that the ruleset no longer has is flushed and deleted.
+ * time, and which the kernel still holds, is left alone; a full sync
+ * rewrites every chain of ours.  A chain of ours that the ruleset no
+ * longer has is flushed and deleted.  A table in which nothing of ours
+ * changed, and whose kernel summary (IPT_SO_GET_INFO: entries, size,
+ * hook offsets) is still what our last commit left, is not even read: a
+ * periodic sync with no change costs one getsockopt per table.  A table
+ * someone flushed or replaced loses our KUBE-PROXY-CANARY chain, which
+ * makes the sync of that table full, as upstream's canary does.
  *
  * The entries are built from the rule structs with the kernel's own
  * structures (ipt_entry, xt_entry_match/target and each extension's
@@ -43,6 +48,7 @@ struct kp_iptc_result {
   char err[256];
   bool full;
   size_t chains_written, rules_written, chains_deleted, chains_skipped;
+  size_t tables_skipped;     /* untouched since our last commit, and nothing to change: not even read */
   double lock_s, read_s, build_s, commit_s;  /* where the time went */
   double create_s, write_s, stale_s;         /* parts of build_s */
 };
