@@ -373,6 +373,7 @@ struct apply {
   struct committed kernel;   /* name hashes of the chains of ours the kernel has */
   char **stale;              /* chains of ours the ruleset no longer has */
   size_t nstale;
+  bool touched;              /* someone changed the table since our last commit */
   struct kp_iptc_result *res;
   unsigned char buf[KP_MAX_ENTRY_BYTES];
 };
@@ -394,16 +395,28 @@ static int chain_name_cmp(const void *x, const void *y)
  * a->kernel, and the ones the ruleset no longer has into a->stale.  A
  * missing canary (the table was flushed or replaced by someone) makes
  * the sync full. */
+static size_t kernel_rules(struct xtc_handle *h, const char *chain)
+{
+  size_t n = 0;
+  for (const struct ipt_entry *e = iptc_first_rule(chain, h); e; e = iptc_next_rule(e, h)) n++;
+  return n;
+}
+
 static int scan_kernel_chains(struct apply *a)
 {
   committed_reset(&a->kernel, a->rs->nchains[a->t]);
   bool canary = false;
   size_t cap = 0;
+  /* someone changed the table since our commit: look at our chains' rule
+   * counts too, so that a chain flushed or extended by hand is rewritten */
+  bool touched = a->touched && !a->full;
   for (const char *name = iptc_first_chain(a->h); name; name = iptc_next_chain(a->h)) {
     if (!kp_proxier_owns_chain(a->t, name)) continue; /* never a built-in name */
     if (!strcmp(name, KP_CHAIN_CANARY)) canary = true;
-    if (kp_chain_find(a->rs, a->t, name)) {
+    struct kp_chain *c = kp_chain_find(a->rs, a->t, name);
+    if (c) {
       committed_put(&a->kernel, name_hash(name), 1);
+      c->damaged = touched && c->nrules != kernel_rules(a->h, name);
       continue;
     }
     if (a->nstale == cap) {
@@ -425,7 +438,7 @@ static int scan_kernel_chains(struct apply *a)
 static bool chain_unchanged(struct apply *a, const struct kp_chain *c, uint64_t name)
 {
   uint64_t prev;
-  if (a->full || !committed_get(&a->kernel, name, &prev)) return false;
+  if (a->full || c->damaged || !committed_get(&a->kernel, name, &prev)) return false;
   return committed_get(&a->st->committed[a->t], name, &prev) && prev == c->hash;
 }
 
@@ -607,6 +620,17 @@ static bool table_unchanged(struct apply *a)
   return n == c->len && table_info(a->t, &now) && !memcmp(&now, &ti->info, sizeof now);
 }
 
+bool kp_iptc_untouched(const struct kp_iptc_state *st)
+{
+  for (int t = 0; t < KP_NTABLES; t++) {
+    const struct table_info *ti = &st->after_commit[t];
+    if (!st->committed[t].len) continue; /* a table we do not write */
+    struct ipt_getinfo now;
+    if (!ti->valid || !table_info((enum kp_table)t, &now) || memcmp(&now, &ti->info, sizeof now)) return false;
+  }
+  return true;
+}
+
 static int apply_table(struct apply *a)
 {
   double t0 = now_s();
@@ -615,7 +639,10 @@ static int apply_table(struct apply *a)
     a->res->build_s += now_s() - t0;
     return 0;
   }
-  a->st->after_commit[a->t].valid = false;
+  struct table_info *ti = &a->st->after_commit[a->t];
+  struct ipt_getinfo now;
+  a->touched = !ti->valid || !table_info(a->t, &now) || memcmp(&now, &ti->info, sizeof now);
+  ti->valid = false;
   a->h = iptc_init(kp_table_name(a->t));
   if (!a->h) return fail(a, "reading table", NULL);
   double t1 = now_s();

@@ -61,6 +61,10 @@ void kp_iptc_state_reset(struct kp_iptc_state *st);
 /* Writes rs into the kernel (tables that have chains in rs). */
 int kp_iptc_apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, bool full, struct kp_iptc_result *res);
 
+/* Every table we wrote is still as our last commit left it (one
+ * IPT_SO_GET_INFO per table; no lock, no read). */
+bool kp_iptc_untouched(const struct kp_iptc_state *st);
+
 /* --cleanup: removes our jumps from the built-in chains and flushes and
  * deletes every chain of ours in filter, nat and raw. */
 int kp_iptc_cleanup(char *err, size_t errlen);

@@ -99,6 +99,7 @@ struct kp_chain {
   size_t nrules;
   bool builtin;
   uint64_t hash;               /* kp_chain_hash, filled in by the writer */
+  bool damaged;                /* the writer found the kernel's copy altered */
 };
 
 struct kp_map;

@@ -23,8 +23,9 @@
 #define KP_FULL_SYNC_PERIOD_MS (3600 * 1000LL)
 
 struct job {
-  struct kp_ruleset *rs;
+  struct kp_ruleset *rs;     /* NULL: only check that the kernel still has our last commit */
   bool full;
+  bool stale;                /* a check found the tables changed by someone */
   struct kp_ct_plan plan;
   struct kp_sync_report report;
   double started;
@@ -47,6 +48,11 @@ struct kp_syncer {
   bool running, dirty, need_full, started;
   int64_t last_start_ms, last_full_ms;
   uint64_t count;
+  /* what the last successful sync was computed from: while neither the
+   * model nor the config moved, a periodic sync only checks the kernel */
+  bool have_synced;
+  uint64_t synced_version, job_version;
+  struct kp_proxier_config synced_cfg;
 };
 
 static double now_s(void)
@@ -64,6 +70,12 @@ static void *worker_main(void *arg)
   struct job *j;
   while (read(s->to_worker[0], &j, sizeof j) == (ssize_t)sizeof j) {
     if (!j) break;
+    if (!j->rs) { /* nothing changed on our side: has anyone touched the tables? */
+      j->stale = !kp_iptc_untouched(s->iptc);
+      j->report.ok = true;
+      if (write(s->from_worker[1], &j, sizeof j) != (ssize_t)sizeof j) break;
+      continue;
+    }
     kp_iptc_apply(s->iptc, j->rs, j->full, &j->report.iptc);
     j->report.ok = j->report.iptc.rc == 0;
     if (j->report.ok && j->plan.n) {
@@ -142,9 +154,29 @@ static void result_cb(evutil_socket_t fd, short what, void *arg)
   struct job *j;
   if (read(fd, &j, sizeof j) != (ssize_t)sizeof j) return;
   s->running = false;
+  if (!j->rs) { /* a check */
+    if (j->stale) {
+      KLOG_V(2, "the tables changed since our last commit: syncing");
+      s->have_synced = false;
+      s->dirty = true;
+      schedule(s);
+    } else {
+      if (s->metrics)
+        metrics_gauge_set(s->metrics, "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                          "[ALPHA] The last time proxy rules were successfully synced", "ip_family=\"IPv4\"",
+                          (double)ktime_now_us() / 1e6);
+      if (s->done) s->done(s->arg, &j->report);
+    }
+    free(j);
+    if (s->dirty) schedule(s);
+    return;
+  }
   s->count++;
   j->report.total_s = now_s() - j->started;
   if (j->report.ok) {
+    s->have_synced = true;
+    s->synced_version = s->job_version;
+    s->synced_cfg = *s->cfg;
     kp_ct_snapshot_free(s->ct_prev);
     s->ct_prev = s->ct_pending;
     if (j->full) s->last_full_ms = ktime_mono_ms();
@@ -154,6 +186,7 @@ static void result_cb(evutil_socket_t fd, short what, void *arg)
            j->report.iptc.build_s, j->report.iptc.commit_s, j->report.iptc.chains_written,
            j->report.iptc.rules_written, j->report.iptc.chains_deleted);
   } else {
+    s->have_synced = false;
     kp_ct_snapshot_free(s->ct_pending);
     KLOG_E("Failed to execute iptables-restore (libiptc): %s; retrying", j->report.iptc.err);
     s->need_full = true;
@@ -180,7 +213,18 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
   s->dirty = false;
   s->last_start_ms = now;
   j->full = s->need_full || now - s->last_full_ms > KP_FULL_SYNC_PERIOD_MS || s->last_full_ms == 0;
+  if (!j->full && s->have_synced && s->model->version == s->synced_version &&
+      !memcmp(&s->synced_cfg, s->cfg, sizeof s->synced_cfg)) {
+    /* nothing of ours changed: the worker only checks the kernel */
+    s->running = true;
+    if (write(s->to_worker[1], &j, sizeof j) != (ssize_t)sizeof j) {
+      s->running = false;
+      free(j);
+    }
+    return;
+  }
   s->need_full = false;
+  s->job_version = s->model->version;
   j->rs = kp_proxier_build(s->model, s->cfg, &j->report.stats);
   if (!j->rs) {
     free(j);

@@ -135,6 +135,24 @@ static void test_kernel_matches_render(void **state)
   assert_int_equal(res.chains_written, 0);
   assert_int_equal(res.rules_written, 0);
   assert_int_equal(res.tables_skipped, 3);
+  assert_true(kp_iptc_untouched(st));
+  assert_kernel_equals(rs, "-e DOCKER -e KUBELET -e 'MASQUERADE$'");
+
+  /* anyone's change to a table is seen without reading it */
+  out = run("iptables-legacy -t filter -A DOCKER-USER -s 192.0.2.9 -j RETURN");
+  free(out);
+  assert_false(kp_iptc_untouched(st));
+  apply(st, rs, false, &res);
+  assert_int_equal(res.tables_skipped, 2);
+  assert_true(kp_iptc_untouched(st));
+
+  /* a chain of ours flushed by hand (the canary stays): the next sync,
+   * seeing the table touched, finds it by its rule count and rewrites it */
+  out = run("iptables-legacy -t nat -F KUBE-SVC-XPGD46QRK7WJZT7O");
+  free(out);
+  assert_false(kp_iptc_untouched(st));
+  apply(st, rs, false, &res);
+  assert_int_equal(res.chains_written, 1);
   assert_kernel_equals(rs, "-e DOCKER -e KUBELET -e 'MASQUERADE$'");
 
   /* someone flushes the nat table's chains (the canary goes too): the
