@@ -23,7 +23,9 @@
  * hook offsets) is still what our last commit left, is not even read: a
  * periodic sync with no change costs one getsockopt per table.  A table
  * someone flushed or replaced loses our KUBE-PROXY-CANARY chain, which
- * makes the sync of that table full, as upstream's canary does.
+ * makes the sync of that table full, as upstream's canary does; in a
+ * table someone else changed since our commit, a chain of ours whose rule
+ * count differs from ours is rewritten too (a chain flushed by hand).
  *
  * The entries are built from the rule structs with the kernel's own
  * structures (ipt_entry, xt_entry_match/target and each extension's
