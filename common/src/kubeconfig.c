@@ -10,6 +10,7 @@
  * are read at load time so the client never touches the disk afterwards.
  */
 #define _GNU_SOURCE
+#include "kube/base64.h"
 #include "kube/kubeconfig.h"
 
 #include <errno.h>
@@ -34,43 +35,6 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
     va_end(ap);
   }
   return rc;
-}
-
-static int b64val(int ch)
-{
-  if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-  if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-  if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-  if (ch == '+') return 62;
-  if (ch == '/') return 63;
-  return -1;
-}
-
-char *kubeconfig_base64_decode(const char *s, size_t *len)
-{
-  size_t n = strlen(s);
-  char *out = malloc(n / 4 * 3 + 4);
-  if (!out) return NULL;
-  size_t o = 0;
-  unsigned acc = 0;
-  int bits = 0, pad = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') continue;
-    if (ch == '=') { pad++; continue; }
-    int v = b64val(ch);
-    if (v < 0 || pad) { free(out); return NULL; }
-    acc = (acc << 6) | (unsigned)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (char)((acc >> bits) & 0xff);
-    }
-  }
-  if (bits >= 6 || pad > 2) { free(out); return NULL; }
-  out[o] = 0;
-  if (len) *len = o;
-  return out;
 }
 
 static char *read_file(const char *dir, const char *path, size_t *len, char *err, size_t errlen)
@@ -129,8 +93,9 @@ static int load_blob(const json_t *obj, const char *data_key, const char *file_k
 {
   const char *d = kj_get_str(obj, data_key);
   if (d && *d) {
-    *out = kubeconfig_base64_decode(d, len);
-    if (!*out) return fail(err, errlen, -EINVAL, "illegal base64 data in %s", data_key);
+    size_t bad;
+    if (kb64_decode(d, strlen(d), KB64_STD, (unsigned char **)out, len, &bad) < 0)
+      return fail(err, errlen, -EINVAL, "%s: illegal base64 data at input byte %zu", data_key, bad);
     return 0;
   }
   const char *f = kj_get_str(obj, file_key);
