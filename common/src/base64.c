@@ -14,15 +14,7 @@
 
 #include <openssl/evp.h>
 
-#include "kube/log.h"
-
-static void *xmalloc(size_t n)
-{
-  void *p = malloc(n ? n : 1);
-  if (!p)
-    KLOG_F("out of memory allocating %zu bytes", n);
-  return p;
-}
+#include "kube/xalloc.h"
 
 static bool in_alphabet(unsigned char c, enum kb64_alphabet a)
 {

@@ -37,6 +37,7 @@
 #include "kube/restclient.h"
 #include "kube/strconv.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define INFORMER_LIST_PAGE_SIZE 500
 #define INFORMER_DEFAULT_BACKOFF_MS 800
@@ -92,7 +93,7 @@ static const char *obj_rv(const json_t *obj)
 static void set_rv(struct informer *inf, const char *rv)
 {
   if (!rv || !*rv) return;
-  char *n = strdup(rv);
+  char *n = xstrdup(rv);
   if (!n) return;
   free(inf->rv);
   inf->rv = n;
@@ -101,7 +102,7 @@ static void set_rv(struct informer *inf, const char *rv)
 /* "/api/v1/pods" + ns -> "/api/v1/namespaces/ns/pods". */
 static char *collection_path(const char *path, const char *ns)
 {
-  if (!ns || !*ns) return strdup(path);
+  if (!ns || !*ns) return xstrdup(path);
   const char *slash = strrchr(path, '/');
   if (!slash) return NULL;
   char *out = NULL;
@@ -399,15 +400,15 @@ struct informer *informer_new(struct event_base *base, struct rest_client *clien
                               const struct informer_opts *opts)
 {
   if (!opts || !opts->path) return NULL;
-  struct informer *inf = calloc(1, sizeof *inf);
+  struct informer *inf = xcalloc(1, sizeof *inf);
   if (!inf) return NULL;
   inf->base = base;
   inf->client = client;
   inf->opts = *opts;
-  inf->path = strdup(opts->path);
-  inf->namespace = strdup(opts->namespace ? opts->namespace : "");
-  inf->label_selector = opts->label_selector ? strdup(opts->label_selector) : NULL;
-  inf->field_selector = opts->field_selector ? strdup(opts->field_selector) : NULL;
+  inf->path = xstrdup(opts->path);
+  inf->namespace = xstrdup(opts->namespace ? opts->namespace : "");
+  inf->label_selector = opts->label_selector ? xstrdup(opts->label_selector) : NULL;
+  inf->field_selector = opts->field_selector ? xstrdup(opts->field_selector) : NULL;
   inf->opts.path = inf->path;
   inf->opts.namespace = inf->namespace;
   inf->opts.label_selector = inf->label_selector;
@@ -538,7 +539,7 @@ struct informer_factory {
 struct informer_factory *informer_factory_new(struct event_base *base, struct rest_client *client,
                                               int64_t default_resync_ms)
 {
-  struct informer_factory *f = calloc(1, sizeof *f);
+  struct informer_factory *f = xcalloc(1, sizeof *f);
   if (!f) return NULL;
   f->base = base;
   f->client = client;

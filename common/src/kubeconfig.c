@@ -21,6 +21,7 @@
 
 #include "kube/json.h"
 #include "kube/yaml.h"
+#include "kube/xalloc.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -40,7 +41,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 static char *read_file(const char *dir, const char *path, size_t *len, char *err, size_t errlen)
 {
   char *full = NULL;
-  if (path[0] == '/' || !dir || !*dir) full = strdup(path);
+  if (path[0] == '/' || !dir || !*dir) full = xstrdup(path);
   else if (asprintf(&full, "%s/%s", dir, path) < 0) full = NULL;
   if (!full) return NULL;
   FILE *f = fopen(full, "rb");
@@ -54,7 +55,7 @@ static char *read_file(const char *dir, const char *path, size_t *len, char *err
   for (;;) {
     if (n + 4096 + 1 > cap) {
       cap = cap ? cap * 2 : 8192;
-      char *nb = realloc(buf, cap);
+      char *nb = xrealloc(buf, cap);
       if (!nb) { free(buf); buf = NULL; break; }
       buf = nb;
     }
@@ -137,11 +138,11 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
   if (!server || !*server)
     return fail(err, errlen, -EINVAL,
                 "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER environment variable");
-  out->server = strdup(server);
+  out->server = xstrdup(server);
   if (cluster) {
     out->insecure = kj_get_bool(cluster, "insecure-skip-tls-verify", false);
     const char *sn = kj_get_str(cluster, "tls-server-name");
-    if (sn) out->tls_server_name = strdup(sn);
+    if (sn) out->tls_server_name = xstrdup(sn);
     rc = load_blob(cluster, "certificate-authority-data", "certificate-authority", dir,
                    &out->ca_data, &out->ca_len, err, errlen);
     if (rc) goto bad;
@@ -149,7 +150,7 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
   if (user) {
     const char *tok = kj_get_str(user, "token");
     if (tok && *tok) {
-      out->token = strdup(tok);
+      out->token = xstrdup(tok);
     } else if (kj_get_str(user, "tokenFile")) {
       size_t tl = 0;
       out->token = read_file(dir, kj_get_str(user, "tokenFile"), &tl, err, errlen);
@@ -162,8 +163,8 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
     rc = load_blob(user, "client-key-data", "client-key", dir, &out->key_data, &out->key_len, err, errlen);
     if (rc) goto bad;
     const char *u = kj_get_str(user, "username"), *p = kj_get_str(user, "password");
-    if (u) out->username = strdup(u);
-    if (p) out->password = strdup(p);
+    if (u) out->username = xstrdup(u);
+    if (p) out->password = xstrdup(p);
   }
   return 0;
 bad:
@@ -197,7 +198,7 @@ int kubeconfig_load(const char *path, const char *context, const char *master,
   if (!path || !*path) {
     if (master && *master) {
       rest_config_init(out);
-      out->server = strdup(master);
+      out->server = xstrdup(master);
       return out->server ? 0 : -ENOMEM;
     }
     return in_cluster(out, err, errlen);
@@ -214,7 +215,7 @@ int kubeconfig_load(const char *path, const char *context, const char *master,
     return fail(err, errlen, -EINVAL, "error loading config file \"%s\": %s", path,
                 *yerr ? yerr : "not a kubeconfig");
   }
-  char *dir = strdup(path);
+  char *dir = xstrdup(path);
   char *slash = dir ? strrchr(dir, '/') : NULL;
   if (slash) *slash = 0;
   int rc = kubeconfig_from_json(doc, slash ? dir : NULL, context, master, out, err, errlen);

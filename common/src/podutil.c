@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "kube/json.h"
-#include "kube/log.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 /* --- resource lists --- */
 
@@ -53,15 +53,11 @@ static struct kres *append(struct kres_list *l, const char *name)
 {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 8;
-    struct kres *items = realloc(l->items, cap * sizeof *items);
-    if (!items)
-      KLOG_F("out of memory");
-    l->items = items;
+    l->items = xrealloc(l->items, cap * sizeof *l->items);
     l->cap = cap;
   }
   struct kres *r = &l->items[l->n++];
-  if (!(r->name = strdup(name)))
-    KLOG_F("out of memory");
+  r->name = xstrdup(name);
   memset(&r->q, 0, sizeof r->q);
   return r;
 }
@@ -268,9 +264,7 @@ void pod_quota_usage(const json_t *pod, int64_t now_us, struct kres_list *out)
   for (size_t i = 0; i < reqs.n; i++) {
     const char *res = reqs.items[i].name;
     size_t len = strlen(res) + sizeof "requests.";
-    char *masked = malloc(len);
-    if (!masked)
-      KLOG_F("out of memory");
+    char *masked = xmalloc(len);
     snprintf(masked, len, "requests.%s", res);
     if (strncmp(res, "hugepages-", 10) == 0) {
       kres_set(out, res, &reqs.items[i].q);

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "kube/strconv.h"
+#include "kube/xalloc.h"
 
 typedef __int128 i128;
 
@@ -346,7 +347,7 @@ int quantity_from_json(const json_t *v, struct quantity *q)
     s++, len--;
   if (len == strlen(s))
     return quantity_parse(s, q);
-  char *t = strndup(s, len);
+  char *t = xstrndup(s, len);
   if (!t)
     return -ENOMEM;
   int rc = quantity_parse(t, q);
