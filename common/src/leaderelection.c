@@ -219,6 +219,12 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
   struct leader_elector *le = arg;
   if (le->released) {
+    if (le->req) { /* the deadline passed first */
+      KLOG_W("could not release lease %s/%s within %d ms; giving up", le->namespace, le->name,
+             LEADERELECTION_RELEASE_DEADLINE_MS);
+      rest_cancel(le->req);
+      le->req = NULL;
+    }
     if (le->release_done) le->release_done(le->release_arg);
     le->release_done = NULL;
     return;
@@ -271,7 +277,10 @@ int leaderelection_release(struct leader_elector *le, void (*done)(void *arg), v
   evtimer_del(le->timer);
   if (leading) {
     le->req = rest_request(le->client, "GET", le->lease_path, NULL, release_get_done, le);
-    if (le->req) return 0;
+    if (le->req) {
+      schedule(le, LEADERELECTION_RELEASE_DEADLINE_MS); /* done() by then, released or not */
+      return 0;
+    }
   }
   schedule(le, 0);
   return 0;
