@@ -162,4 +162,16 @@ expect_eq "mid2 is not nominated again" "" "$(nominated_to mid2)"
 kill -TERM "$S2"
 RC=0; wait "$S2" || RC=$?
 expect_eq "SIGTERM exits 0" 0 "$RC"
+
+# ---- SIGTERM while the API server is gone: exit within a second or two ----
+"$SCHED" --kubeconfig="$KUBECONFIG" "${LE[@]}" --secure-port=0 --v=2 >"$WORK/sched3.log" 2>&1 &
+S3=$!; PIDS+=("$S3")
+wait_until "third replica becomes leader" 50 grep -q "successfully acquired lease" "$WORK/sched3.log"
+kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
+T0=$(date +%s%N)
+kill -TERM "$S3"
+RC=0; wait "$S3" || RC=$?
+MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+expect_eq "SIGTERM without an API server exits 0" 0 "$RC"
+if (( MS <= 2500 )); then pass "exited in ${MS} ms"; else fail "SIGTERM took ${MS} ms without an API server"; fi
 done_testing
