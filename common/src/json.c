@@ -1033,9 +1033,22 @@ json_t *kj_loadb(const char *buf, size_t len, bool reject_duplicates, char *err,
   return v;
 }
 
-static void kj_strip_managed(json_t *obj)
+/* What the fast path leaves out, on a tree jansson built: managedFields
+ * of every object that is the value of a "metadata" member, at any depth. */
+static void kj_strip_managed(json_t *v, int depth)
 {
-  json_object_del(json_object_get(obj, "metadata"), "managedFields");
+  if (depth > KJ_PARSE_MAX_DEPTH * 3)
+    return;
+  if (json_is_object(v)) {
+    json_object_del(json_object_get(v, "metadata"), "managedFields");
+    const char *k;
+    json_t *m;
+    json_object_foreach(v, k, m) kj_strip_managed(m, depth + 1);
+  } else if (json_is_array(v)) {
+    size_t i;
+    json_t *m;
+    json_array_foreach(v, i, m) kj_strip_managed(m, depth + 1);
+  }
 }
 
 json_t *kj_loadb_without_managed_fields(const char *buf, size_t len, char *err, size_t errlen)
@@ -1045,11 +1058,6 @@ json_t *kj_loadb_without_managed_fields(const char *buf, size_t len, char *err, 
     return v;
   if (!(v = kj_loadb(buf, len, false, err, errlen)))
     return NULL;
-  /* jansson parsed it whole: an object, a watch event or a list */
-  kj_strip_managed(v);
-  kj_strip_managed(json_object_get(v, "object"));
-  size_t i;
-  json_t *item;
-  json_array_foreach(json_object_get(v, "items"), i, item) kj_strip_managed(item);
+  kj_strip_managed(v, 0); /* jansson parsed it whole */
   return v;
 }
