@@ -19,6 +19,7 @@ struct kl_spdy_conn {
   struct kl_spdy_conn_callbacks cb;
   void *arg;
   struct event *kick;
+  struct event *linger;
   int depth;
   bool closing, dead, had_pending;
   bool ws_gone; /* the tunnel's on_close already ran */
@@ -27,6 +28,8 @@ struct kl_spdy_conn {
 static void conn_finish(struct kl_spdy_conn *c) {
   if (c->kick) event_free(c->kick);
   c->kick = NULL;
+  if (c->linger) event_free(c->linger);
+  c->linger = NULL;
   if (c->bev) bufferevent_free(c->bev);
   if (c->ws && !c->ws_gone) {
     /* Our own close: the tunnel's on_close comes back into tunnel_close. */
@@ -189,4 +192,15 @@ void kl_spdy_conn_close(struct kl_spdy_conn *c) {
   kl_spdy_goaway(c->s, 0);
   c->closing = true;
   schedule(c);
+}
+
+static void linger_expired(evutil_socket_t fd, short what, void *arg) { kl_spdy_conn_close(arg); }
+
+void kl_spdy_conn_linger(struct kl_spdy_conn *c, int timeout_ms) {
+  if (c->closing || c->dead || c->linger) return;
+  struct event_base *base = c->bev ? bufferevent_get_base(c->bev) : event_get_base(c->kick);
+  c->linger = evtimer_new(base, linger_expired, c);
+  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  if (c->linger) evtimer_add(c->linger, &tv);
+  else kl_spdy_conn_close(c);
 }

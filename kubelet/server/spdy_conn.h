@@ -35,5 +35,9 @@ struct kl_spdy *kl_spdy_conn_session(struct kl_spdy_conn *c);
 size_t kl_spdy_conn_pending(const struct kl_spdy_conn *c);
 /* Sends GOAWAY, flushes, closes. */
 void kl_spdy_conn_close(struct kl_spdy_conn *c);
+/* Our side is done: wait for the peer to close the connection (it does so
+ * once it has read everything, which a GOAWAY or an early close could cut
+ * short), and close after timeout_ms if it does not. */
+void kl_spdy_conn_linger(struct kl_spdy_conn *c, int timeout_ms);
 
 #endif

@@ -379,10 +379,10 @@ void kl_stream_finish_status(struct kl_stream *s, const json_t *status) {
     kl_ws_close(s->ws, 1000);
   } else if (s->conn) {
     struct kl_spdy *sp = kl_spdy_conn_session(s->conn);
-    if (s->sid[S_ERROR]) kl_spdy_data(sp, s->sid[S_ERROR], body, len, true);
     if (s->sid[S_STDOUT]) kl_spdy_data(sp, s->sid[S_STDOUT], NULL, 0, true);
     if (s->sid[S_STDERR]) kl_spdy_data(sp, s->sid[S_STDERR], NULL, 0, true);
-    kl_spdy_conn_close(s->conn);
+    if (s->sid[S_ERROR]) kl_spdy_data(sp, s->sid[S_ERROR], body, len, true);
+    kl_spdy_conn_linger(s->conn, KL_STREAM_LINGER_MS);
   }
   free(body);
 }

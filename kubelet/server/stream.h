@@ -40,6 +40,7 @@ struct kl_stream;
 
 #define KL_STREAM_PING_MS 5000
 #define KL_STREAM_CREATE_TIMEOUT_MS 30000
+#define KL_STREAM_LINGER_MS 30000 /* SPDY: how long a finished session waits for the client to close */
 
 enum kl_stream_channel { KL_STREAM_STDIN = 0, KL_STREAM_STDOUT = 1, KL_STREAM_STDERR = 2 };
 

@@ -61,6 +61,7 @@ struct proc {
   bool exited;
   struct bufferevent *in, *out, *err; /* with a tty, `out` is the master for both ways */
   int open_outputs;
+  size_t written; /* bytes of output handed to the session */
 };
 
 static struct server g_srv_storage; /* the one context of this program */
@@ -83,6 +84,7 @@ static void proc_maybe_finish(struct proc *p) {
   if (!p->exited || p->open_outputs > 0) return;
   if (p->s) {
     int code = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : 128 + WTERMSIG(p->status);
+    fprintf(stderr, "exit %d after %zu bytes of output\n", code, p->written);
     kl_stream_finish(p->s, code);
   } else {
     proc_free(p);
@@ -93,10 +95,15 @@ static void output_read(struct bufferevent *bev, void *arg) {
   struct proc *p = arg;
   struct evbuffer *in = bufferevent_get_input(bev);
   enum kl_stream_channel ch = bev == p->err ? KL_STREAM_STDERR : KL_STREAM_STDOUT;
+  if (bev != p->out && bev != p->err) return;
   size_t n;
   while ((n = evbuffer_get_length(in)) > 0) {
     size_t chunk = evbuffer_get_contiguous_space(in);
-    if (p->s) kl_stream_write(p->s, ch, evbuffer_pullup(in, (ev_ssize_t)chunk), chunk);
+    if (p->s) {
+      int rc = kl_stream_write(p->s, ch, evbuffer_pullup(in, (ev_ssize_t)chunk), chunk);
+      if (rc == 0) p->written += chunk;
+      else fprintf(stderr, "write of %zu bytes failed: %d\n", chunk, rc);
+    }
     evbuffer_drain(in, chunk);
   }
   if (p->s && kl_stream_pending(p->s) > OUTPUT_HIGH_WATER) {
@@ -109,7 +116,11 @@ static void output_event(struct bufferevent *bev, short what, void *arg) {
   struct proc *p = arg;
   if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return; /* a pty master gives EIO at the end */
   output_read(bev, arg);
-  bufferevent_disable(bev, EV_READ);
+  /* Each output ends once: its bufferevent goes (the event can repeat). */
+  if (bev == p->in) p->in = NULL;
+  if (bev == p->out) p->out = NULL;
+  if (bev == p->err) p->err = NULL;
+  bufferevent_free(bev);
   p->open_outputs--;
   proc_maybe_finish(p);
 }
@@ -198,7 +209,7 @@ static void on_ready(struct kl_stream *s, void *arg) {
     return;
   }
   int in[2] = {-1, -1}, out[2], err[2];
-  if ((p->o.stdin_ && pipe(in) < 0) || pipe(out) < 0 || pipe(err) < 0) goto fail;
+  if ((p->o.stdin_ && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) goto fail;
   p->pid = fork();
   if (p->pid == 0) {
     int devnull = open("/dev/null", O_RDWR);
