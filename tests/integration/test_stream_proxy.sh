@@ -36,8 +36,9 @@ JSON
 pod() { # NAME NODE [CONTAINERS...]
   local cs="" c
   for c in "${@:3}"; do cs+="${cs:+,}{\"name\":\"$c\",\"image\":\"busybox\"}"; done
+  [[ -n $cs ]] || cs='{"name":"main","image":"busybox"}'
   k create -f - >/dev/null <<JSON
-{"apiVersion":"v1","kind":"Pod","metadata":{"name":"$1"},"spec":{${2:+\"nodeName\":\"$2\",}"containers":[${cs:-{\"name\":\"main\",\"image\":\"busybox\"}}]}}
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"$1"},"spec":{${2:+\"nodeName\":\"$2\",}"containers":[$cs]}}
 JSON
   # no kubelet writes status here: port-forward wants a Running pod
   k patch pod "$1" --subresource=status --type=merge -p '{"status":{"phase":"Running"}}' >/dev/null
