@@ -538,6 +538,7 @@ static int on_data_frame(struct kl_spdy *s, const unsigned char *f, size_t len) 
 }
 
 static int buffer_input(struct kl_spdy *s, const void *data, size_t len) {
+  if (len == 0) return 0;
   if (s->start && s->start + s->len + len > s->cap) {
     memmove(s->buf, s->buf + s->start, s->len);
     s->start = 0;
