@@ -46,6 +46,7 @@
 #include "kube/http.h"
 #include "kube/json.h"
 #include "kube/log.h"
+#include "kube/podutil.h"
 #include "kube/status.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
@@ -130,13 +131,8 @@ static const char *pick_container(struct api_req *ar, const json_t *pod, const c
   size_t i;
   json_t *c;
   if (want && *want) {
-    const char *lists[] = {"spec.containers", "spec.initContainers", "spec.ephemeralContainers"};
-    for (size_t l = 0; l < 3; l++) {
-      json_array_foreach(kj_get(pod, lists[l]), i, c) {
-        const char *n = kj_get_str(c, "name");
-        if (n && strcmp(n, want) == 0) return n;
-      }
-    }
+    json_t *found = pod_find_container(pod, want, POD_CONTAINER_ANY);
+    if (found) return kj_get_str(found, "name");
     *st = kstatus_bad_request("container %s is not valid for pod %s", want, name);
     return NULL;
   }

@@ -8,12 +8,14 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <wslay/wslay.h>
+#include <stdio.h>
+
+#include "kube/base64.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -227,7 +229,9 @@ int kl_ws_accept_key(const char *key, char out[29]) {
   memcpy(buf + 24, WS_GUID, sizeof WS_GUID);
   unsigned char sha[SHA_DIGEST_LENGTH];
   SHA1((const unsigned char *)buf, 24 + sizeof WS_GUID - 1, sha);
-  EVP_EncodeBlock((unsigned char *)out, sha, SHA_DIGEST_LENGTH);
+  char *b64 = kb64_encode(sha, SHA_DIGEST_LENGTH, KB64_STD);
+  snprintf(out, 29, "%s", b64);
+  free(b64);
   return 0;
 }
 
