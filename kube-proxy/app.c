@@ -16,6 +16,7 @@
  * traffic keeps flowing across a restart.
  */
 #define _GNU_SOURCE
+#include "kube/xalloc.h"
 #include "app.h"
 
 #include <errno.h>
@@ -481,10 +482,10 @@ static int start_dns(struct kp_app *a, char *err, size_t errlen)
   char buf[2048];
   size_t n = 0;
   if (*a->o.dns_upstream) {
-    a->upstreams = calloc(17, sizeof *a->upstreams);
+    a->upstreams = xcalloc(17, sizeof *a->upstreams);
     snprintf(buf, sizeof buf, "%s", a->o.dns_upstream);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
-      a->upstreams[n++] = strdup(t);
+      a->upstreams[n++] = xstrdup(t);
   } else {
     a->upstreams = kp_dns_resolv_conf_servers("/etc/resolv.conf");
     while (a->upstreams && a->upstreams[n]) n++;

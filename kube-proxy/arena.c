@@ -5,6 +5,7 @@
  * system when the ruleset is freed instead of raising the heap that the
  * long-lived caches then pin.
  */
+#include "kube/xalloc.h"
 #include "arena.h"
 
 #include <stdio.h>
@@ -51,10 +52,7 @@ void *kp_arena_alloc(struct kp_arena *a, size_t n)
 #else
     b = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 #endif
-    if (b == MAP_FAILED) {
-      fprintf(stderr, "kube-proxy: out of memory\n");
-      abort();
-    }
+    if (b == MAP_FAILED) xalloc_oom(mapped);
     b->mapped = mapped;
     b->size = size;
     b->used = 0;

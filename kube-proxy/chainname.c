@@ -1,6 +1,7 @@
 /*
  * chainname.c - chain name hashing (see chainname.h).
  */
+#include "kube/xalloc.h"
 #include "chainname.h"
 
 #include <openssl/sha.h>
@@ -29,8 +30,7 @@ static void hash_name(char *out, const char *prefix, const char *a, const char *
 {
   size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
   char stackbuf[512];
-  char *buf = la + lb + lc <= sizeof stackbuf ? stackbuf : malloc(la + lb + lc);
-  if (!buf) abort();
+  char *buf = la + lb + lc <= sizeof stackbuf ? stackbuf : xmalloc(la + lb + lc);
   memcpy(buf, a, la);
   memcpy(buf + la, b, lb);
   if (lc) memcpy(buf + la + lb, c, lc);

@@ -16,6 +16,7 @@
  * questions are pending detaches them; they finish and are dropped.
  */
 #define _GNU_SOURCE
+#include "kube/xalloc.h"
 #include "dns.h"
 
 #include <arpa/inet.h>
@@ -210,14 +211,14 @@ static void cache_put(struct kp_dns *d, uint16_t type, const char *name, int rco
   if (ttl_s > DNS_MAX_CACHE_TTL_S) ttl_s = DNS_MAX_CACHE_TTL_S;
   char key[KP_DNS_NAME_MAX + 8];
   cache_key(key, sizeof key, type, name);
-  struct cache_entry *e = calloc(1, sizeof *e);
+  struct cache_entry *e = xcalloc(1, sizeof *e);
   if (!e) return;
   e->rcode = rcode;
   e->expires_ms = ktime_mono_ms() + ttl_s * 1000LL;
   e->n = n;
-  e->rr = n ? malloc(n * sizeof *rr) : NULL;
+  e->rr = n ? xmalloc(n * sizeof *rr) : NULL;
   if (n && e->rr) memcpy(e->rr, rr, n * sizeof *rr);
-  e->key = strdup(key);
+  e->key = xstrdup(key);
   struct cache_entry *old = kp_map_put(d->cache, key, e);
   if (old) {
     cache_entry_free(old); /* same key: its FIFO slot now stands for e */
@@ -230,7 +231,7 @@ static void cache_put(struct kp_dns *d, uint16_t type, const char *name, int rco
     d->cache_head = (d->cache_head + 1) % d->cache_cap;
     d->cache_len--;
   }
-  d->cache_fifo[(d->cache_head + d->cache_len) % d->cache_cap] = strdup(key);
+  d->cache_fifo[(d->cache_head + d->cache_len) % d->cache_cap] = xstrdup(key);
   d->cache_len++;
 }
 
@@ -388,7 +389,7 @@ static void udp_cb(struct evdns_server_request *req, void *arg)
     evdns_server_request_respond(req, KP_DNS_FORMERR);
     return;
   }
-  struct pending *p = calloc(1, sizeof *p);
+  struct pending *p = xcalloc(1, sizeof *p);
   if (!p) {
     evdns_server_request_drop(req);
     return;
@@ -424,13 +425,13 @@ static void tcp_read(struct bufferevent *bev, void *arg)
     if (have < 2 || evbuffer_copyout(in, lenb, 2) != 2) return;
     size_t len = (size_t)lenb[0] << 8 | lenb[1];
     if (have < len + 2) return;
-    uint8_t *msg = malloc(len + 2);
+    uint8_t *msg = xmalloc(len + 2);
     if (!msg) {
       tcp_close(tc);
       return;
     }
     evbuffer_remove(in, msg, len + 2);
-    struct pending *p = calloc(1, sizeof *p);
+    struct pending *p = xcalloc(1, sizeof *p);
     if (!p || kp_dns_parse_query(msg + 2, len, &p->id, &p->flags, p->qname, sizeof p->qname, &p->qtype) < 0) {
       free(p);
       free(msg);
@@ -455,7 +456,7 @@ static void tcp_event(struct bufferevent *bev, short what, void *arg)
 static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen, void *arg)
 {
   struct kp_dns *d = arg;
-  struct tcp_conn *tc = calloc(1, sizeof *tc);
+  struct tcp_conn *tc = xcalloc(1, sizeof *tc);
   struct bufferevent *bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
   if (!tc || !bev) {
     free(tc);
@@ -531,10 +532,10 @@ char **kp_dns_resolv_conf_servers(const char *path)
   if (!f) return NULL;
   char line[512];
   size_t n = 0;
-  char **v = calloc(8, sizeof *v);
+  char **v = xcalloc(8, sizeof *v);
   while (v && n < 7 && fgets(line, sizeof line, f)) {
     char addr[128];
-    if (sscanf(line, " nameserver %127s", addr) == 1) v[n++] = strdup(addr);
+    if (sscanf(line, " nameserver %127s", addr) == 1) v[n++] = xstrdup(addr);
   }
   fclose(f);
   if (v && n == 0) {
@@ -547,11 +548,11 @@ char **kp_dns_resolv_conf_servers(const char *path)
 struct kp_dns *kp_dns_new(struct event_base *base, const struct kp_model *m, const struct kp_dns_config *cfg,
                           struct metrics *metrics, char *err, size_t errlen)
 {
-  struct kp_dns *d = calloc(1, sizeof *d);
+  struct kp_dns *d = xcalloc(1, sizeof *d);
   if (!d) return NULL;
   d->base = base;
   d->m = m;
-  d->zone = strdup(cfg->zone && *cfg->zone ? cfg->zone : "cluster.local");
+  d->zone = xstrdup(cfg->zone && *cfg->zone ? cfg->zone : "cluster.local");
   size_t zl = strlen(d->zone);
   while (zl && d->zone[zl - 1] == '.') d->zone[--zl] = 0;
   d->port = cfg->port;
@@ -559,7 +560,7 @@ struct kp_dns *kp_dns_new(struct event_base *base, const struct kp_model *m, con
   d->udp_fd = -1;
   d->cache = kp_map_new();
   d->cache_cap = cfg->cache_size ? cfg->cache_size : DNS_DEFAULT_CACHE;
-  d->cache_fifo = calloc(d->cache_cap, sizeof *d->cache_fifo);
+  d->cache_fifo = xcalloc(d->cache_cap, sizeof *d->cache_fifo);
   if (cfg->nupstreams > 0) {
     d->client = evdns_base_new(base, 0);
     if (d->client) {

@@ -6,6 +6,7 @@
  * matched against ClusterIPs and headless endpoints.  Headless endpoints
  * are read across all of a Service's EndpointSlices, deduplicated by IP.
  */
+#include "kube/xalloc.h"
 #include "dns.h"
 
 #include <ctype.h>
@@ -62,9 +63,7 @@ struct kp_dns_rr *kp_dns_answer_add(struct kp_dns_answer *a, enum kp_dns_section
 {
   if (a->n == a->cap) {
     a->cap = a->cap ? a->cap * 2 : 8;
-    struct kp_dns_rr *nv = realloc(a->rr, a->cap * sizeof *nv);
-    if (!nv) abort();
-    a->rr = nv;
+    a->rr = xrealloc(a->rr, a->cap * sizeof *a->rr);
   }
   struct kp_dns_rr *rr = &a->rr[a->n++];
   memset(rr, 0, sizeof *rr);
@@ -137,8 +136,7 @@ static size_t headless_endpoints(const struct kp_model *m, const struct kp_servi
   size_t cap = 0, pos = 0, n = 0;
   struct kp_slice *sl;
   while (kp_map_next(set, &pos, NULL, (void **)&sl)) cap += sl->neps;
-  struct dns_ep *v = calloc(cap ? cap : 1, sizeof *v);
-  if (!v) abort();
+  struct dns_ep *v = xcalloc(cap ? cap : 1, sizeof *v);
   pos = 0;
   while (kp_map_next(set, &pos, NULL, (void **)&sl)) {
     if (!sl->ipv4) continue;
@@ -431,8 +429,7 @@ void kp_dns_lookup(const struct kp_model *m, const char *zone, const char *qname
                    struct kp_dns_answer *out)
 {
   memset(out, 0, sizeof *out);
-  struct q *q = calloc(1, sizeof *q);
-  if (!q) abort();
+  struct q *q = xcalloc(1, sizeof *q);
   q->m = m;
   q->zone = zone;
   q->type = qtype;

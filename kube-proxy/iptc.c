@@ -11,6 +11,7 @@
  * The xtables lock is held from the read to the commit of the last table.
  */
 #define _GNU_SOURCE
+#include "kube/xalloc.h"
 #include "iptc.h"
 
 #include <arpa/inet.h>
@@ -96,8 +97,7 @@ static void committed_reset(struct committed *c, size_t want)
   free(c->slots);
   c->cap = 16;
   while (c->cap < want * 2) c->cap *= 2;
-  c->slots = calloc(c->cap * 2, sizeof *c->slots);
-  if (!c->slots) abort();
+  c->slots = xcalloc(c->cap * 2, sizeof *c->slots);
   c->len = 0;
 }
 
@@ -165,7 +165,7 @@ int kp_xtables_lock(int wait_ms)
 
 struct kp_iptc_state *kp_iptc_state_new(void)
 {
-  struct kp_iptc_state *st = calloc(1, sizeof *st);
+  struct kp_iptc_state *st = xcalloc(1, sizeof *st);
   if (!st) return NULL;
   for (int t = 0; t < KP_NTABLES; t++) committed_reset(&st->committed[t], 0);
   return st;
@@ -421,11 +421,11 @@ static int scan_kernel_chains(struct apply *a)
     }
     if (a->nstale == cap) {
       cap = cap ? cap * 2 : 64;
-      char **nv = realloc(a->stale, cap * sizeof *nv);
+      char **nv = xrealloc(a->stale, cap * sizeof *nv);
       if (!nv) return -ENOMEM;
       a->stale = nv;
     }
-    a->stale[a->nstale++] = strdup(name);
+    a->stale[a->nstale++] = xstrdup(name);
   }
   if (!canary && kp_chain_find(a->rs, a->t, KP_CHAIN_CANARY)) a->full = true;
   return 0;
@@ -446,7 +446,7 @@ static bool chain_unchanged(struct apply *a, const struct kp_chain *c, uint64_t 
  * chains cheaply when they come sorted. */
 static int select_chains(struct apply *a)
 {
-  a->write = malloc((a->rs->nchains[a->t] + 1) * sizeof *a->write);
+  a->write = xmalloc((a->rs->nchains[a->t] + 1) * sizeof *a->write);
   if (!a->write) return -ENOMEM;
   a->nwrite = 0;
   for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next) {
@@ -685,7 +685,7 @@ int kp_iptc_apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, bool fu
     seterr(res->err, sizeof res->err, "xtables lock: %s", strerror(-lock));
     return res->rc = lock;
   }
-  struct apply *a = calloc(1, sizeof *a);
+  struct apply *a = xcalloc(1, sizeof *a);
   if (!a) {
     close(lock);
     return res->rc = -ENOMEM;

@@ -2,6 +2,7 @@
  * model.c - Services and EndpointSlices parsed for the proxier and DNS
  * (see model.h).
  */
+#include "kube/xalloc.h"
 #include "model.h"
 
 #include <netinet/in.h>
@@ -16,19 +17,8 @@
 #define KP_DEFAULT_AFFINITY_TIMEOUT_S 10800
 #define KP_SERVICE_NAME_LABEL "kubernetes.io/service-name"
 
-static char *xstrdup(const char *s)
-{
-  char *p = strdup(s ? s : "");
-  if (!p) abort();
-  return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-  void *p = calloc(n ? n : 1, size);
-  if (!p) abort();
-  return p;
-}
+/* Strings may be absent in the object: "" then. */
+static char *dup_or_empty(const char *s) { return xstrdup(s ? s : ""); }
 
 const char *kp_proto_lower(uint8_t proto)
 {
@@ -132,7 +122,7 @@ static void parse_ports(struct kp_service *s, const json_t *svc)
     if (!proto || port <= 0 || port > 65535) continue;
     struct kp_svc_port *sp = &s->ports[s->nports++];
     const char *pname = kj_get_str(p, "name");
-    sp->name = xstrdup(pname);
+    sp->name = dup_or_empty(pname);
     sp->proto = proto;
     sp->port = (uint16_t)port;
     int64_t np = kj_get_int(p, "nodePort", 0);
@@ -281,7 +271,7 @@ struct kp_slice *kp_slice_parse(const json_t *slice, char *svc_key, size_t keyle
     json_t *p;
     json_array_foreach(ports, i, p) {
       struct kp_slice_port *sp = &s->ports[s->nports++];
-      sp->name = xstrdup(kj_get_str(p, "name"));
+      sp->name = dup_or_empty(kj_get_str(p, "name"));
       sp->proto = parse_proto(kj_get_str(p, "protocol"));
       int64_t port = kj_get_int(p, "port", 0);
       sp->has_port = port > 0 && port <= 65535;
@@ -299,8 +289,7 @@ struct kp_model *kp_model_new(const char *hostname)
   struct kp_model *m = xcalloc(1, sizeof *m);
   m->services = kp_map_new();
   m->slices = kp_map_new();
-  m->hostname = xstrdup(hostname);
-  if (!m->services || !m->slices) abort();
+  m->hostname = dup_or_empty(hostname);
   return m;
 }
 
@@ -344,7 +333,6 @@ bool kp_model_set_slice(struct kp_model *m, const json_t *slice)
   struct kp_map *set = kp_map_get(m->slices, key);
   if (!set) {
     set = kp_map_new();
-    if (!set) abort();
     kp_map_put(m->slices, key, set);
   }
   kp_slice_free(kp_map_put(set, s->name, s));

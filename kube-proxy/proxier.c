@@ -9,6 +9,7 @@
  * written.  The top-level chains are created first so that they exist
  * even when empty, as upstream writes their chain lines every sync.
  */
+#include "kube/xalloc.h"
 #include "proxier.h"
 
 #include <netinet/in.h>
@@ -69,10 +70,9 @@ bool kp_proxier_owns_chain(enum kp_table t, const char *name)
 static void categorize(const struct kp_service *s, const struct kp_svc_port *sp, struct categorized *c)
 {
   size_t n = c->nall;
-  c->cluster = calloc(n ? n : 1, sizeof *c->cluster);
-  c->local = calloc(n ? n : 1, sizeof *c->local);
-  c->reachable = calloc(n ? 2 * n : 1, sizeof *c->reachable);
-  if (!c->cluster || !c->local || !c->reachable) abort();
+  c->cluster = xcalloc(n ? n : 1, sizeof *c->cluster);
+  c->local = xcalloc(n ? n : 1, sizeof *c->local);
+  c->reachable = xcalloc(n ? 2 * n : 1, sizeof *c->reachable);
   bool uses_cluster = kp_svc_uses_cluster_endpoints(s, sp), uses_local = kp_svc_uses_local_endpoints(s, sp);
   if (uses_cluster) {
     for (size_t i = 0; i < n; i++)
@@ -518,8 +518,7 @@ static void write_endpoint_jumps(struct gen *g, struct port_ctx *p, const char *
   if (!c) c = kp_chain_new(g->rs, KP_TABLE_NAT, chain_name);
   const struct kp_svc_port *sp = p->sp;
   struct kp_rb b;
-  const char **comments = calloc(n, sizeof *comments);
-  if (!comments) abort();
+  const char **comments = xcalloc(n ? n : 1, sizeof *comments);
   for (size_t i = 0; i < n && !g->large; i++)
     comments[i] = kp_arena_printf(&g->rs->arena, "%s -> %s", sp->name_string, eps[i]->str);
   if (p->s->affinity_client_ip)
@@ -552,8 +551,7 @@ static void write_policy_chains(struct gen *g, struct port_ctx *p, const char **
 {
   const struct kp_svc_port *sp = p->sp;
   struct categorized *c = &p->cat;
-  const char **v = calloc(c->nreachable ? c->nreachable : 1, sizeof *v);
-  if (!v) abort();
+  const char **v = xcalloc(c->nreachable ? c->nreachable : 1, sizeof *v);
   if (c->ncluster > 0 && kp_svc_uses_cluster_endpoints(p->s, sp)) {
     for (size_t i = 0; i < c->ncluster; i++) v[i] = sep_of(p, seps, c->cluster[i]);
     write_endpoint_jumps(g, p, sp->svc_chain, c->cluster, c->ncluster, v);
@@ -608,8 +606,7 @@ static void write_service_port(struct gen *g, const struct kp_service *s, const 
   write_captures(g, &p);
   /* chain order as upstream writes them: internal masquerade into the
    * policy chain, EXT, FW, then the policy chains' endpoint jumps */
-  const char **seps = calloc(p.cat.nreachable ? p.cat.nreachable : 1, sizeof *seps);
-  if (!seps) abort();
+  const char **seps = xcalloc(p.cat.nreachable ? p.cat.nreachable : 1, sizeof *seps);
   for (size_t i = 0; i < p.cat.nreachable; i++) seps[i] = sep_name(g, sp, p.cat.reachable[i]);
   if (p.has_internal && (g->cfg->masquerade_all || g->cfg->has_cluster_cidr)) write_internal_masq(g, &p);
   write_ext_chain(g, &p);
@@ -642,8 +639,7 @@ static struct port_ref *sorted_ports(struct gen *g, size_t *n)
   struct kp_service *s;
   while (kp_map_next(g->m->services, &pos, NULL, (void **)&s))
     if (kp_svc_proxied(s)) cap += s->nports;
-  struct port_ref *v = calloc(cap ? cap : 1, sizeof *v);
-  if (!v) abort();
+  struct port_ref *v = xcalloc(cap ? cap : 1, sizeof *v);
   *n = 0;
   pos = 0;
   while (kp_map_next(g->m->services, &pos, NULL, (void **)&s)) {

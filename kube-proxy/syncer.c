@@ -2,6 +2,7 @@
  * syncer.c - sync scheduling and the kernel worker (see syncer.h).
  */
 #define _GNU_SOURCE
+#include "kube/xalloc.h"
 #include "syncer.h"
 
 #include <errno.h>
@@ -207,7 +208,7 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
   struct kp_syncer *s = arg;
   if (s->running) return; /* result_cb reschedules */
   int64_t now = ktime_mono_ms();
-  struct job *j = calloc(1, sizeof *j);
+  struct job *j = xcalloc(1, sizeof *j);
   if (!j) return;
   j->started = now_s();
   s->dirty = false;
@@ -254,7 +255,7 @@ struct kp_syncer *kp_syncer_new(struct event_base *base, struct kp_model *model,
                                 int64_t min_sync_ms, int64_t sync_period_ms, struct metrics *metrics,
                                 kp_sync_done_fn done, void *arg)
 {
-  struct kp_syncer *s = calloc(1, sizeof *s);
+  struct kp_syncer *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->base = base;
   s->model = model;
