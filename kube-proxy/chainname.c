@@ -47,15 +47,14 @@ void kp_chain_name(char *out, const char *prefix, const char *port_name_string, 
   hash_name(out, prefix, port_name_string, protocol_lower, NULL);
 }
 
-void kp_endpoint_chain_name(char *out, const char *port_name_string, const char *protocol_lower,
-                            const char *endpoint)
+void kp_endpoint_chain_name(char *out, const char *port_name_string, const char *protocol_lower, const char *endpoint)
 {
   hash_name(out, KP_PREFIX_SEP, port_name_string, protocol_lower, endpoint);
 }
 
 bool kp_is_service_chain(const char *name)
 {
-  static const char *const prefixes[] = { KP_PREFIX_SVC, KP_PREFIX_SVL, KP_PREFIX_EXT, KP_PREFIX_FW, KP_PREFIX_SEP };
+  static const char *const prefixes[] = {KP_PREFIX_SVC, KP_PREFIX_SVL, KP_PREFIX_EXT, KP_PREFIX_FW, KP_PREFIX_SEP};
   for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
     if (!strncmp(name, prefixes[i], strlen(prefixes[i]))) return true;
   return false;

@@ -17,9 +17,11 @@
 #include "model.h"
 
 struct ct_port {
-  uint32_t *vips; size_t nvips;
+  uint32_t *vips;
+  size_t nvips;
   uint16_t node_port;
-  uint32_t *eps; size_t neps;
+  uint32_t *eps;
+  size_t neps;
 };
 
 struct kp_ct_snapshot {
@@ -86,7 +88,7 @@ static void plan_add(struct kp_ct_plan *plan, uint32_t dst, uint16_t dport, uint
     plan->cap = plan->cap ? plan->cap * 2 : 16;
     plan->v = xrealloc(plan->v, plan->cap * sizeof *plan->v);
   }
-  plan->v[plan->n++] = (struct kp_ct_filter){ dst, dport, reply_src };
+  plan->v[plan->n++] = (struct kp_ct_filter){dst, dport, reply_src};
 }
 
 static bool has_ip(const uint32_t *v, size_t n, uint32_t ip)
@@ -176,7 +178,7 @@ int kp_ct_execute(const struct kp_ct_plan *plan)
   if (!plan->n) return 0;
   struct nfct_handle *h = nfct_open(CONNTRACK, 0);
   if (!h) return -errno;
-  struct dump_ctx d = { .plan = plan };
+  struct dump_ctx d = {.plan = plan};
   nfct_callback_register(h, NFCT_T_ALL, dump_cb, &d);
   uint32_t family = AF_INET;
   int rc = nfct_query(h, NFCT_Q_DUMP, &family);
@@ -184,10 +186,8 @@ int kp_ct_execute(const struct kp_ct_plan *plan)
   nfct_callback_unregister(h);
   int deleted = 0;
   for (size_t i = 0; i < d.n; i++) {
-    if (nfct_query(h, NFCT_Q_DESTROY, d.stale[i]) == 0)
-      deleted++;
-    else if (errno != ENOENT)
-      KLOG_V(2, "conntrack delete failed: %s", strerror(errno));
+    if (nfct_query(h, NFCT_Q_DESTROY, d.stale[i]) == 0) deleted++;
+    else if (errno != ENOENT) KLOG_V(2, "conntrack delete failed: %s", strerror(errno));
     nfct_destroy(d.stale[i]);
   }
   free(d.stale);

@@ -56,10 +56,10 @@ struct pending {
   struct pending *tc_next;
   uint16_t id, flags, qtype;
   char qname[KP_DNS_NAME_MAX];
-  struct kp_dns_answer ans;          /* what we have so far (a CNAME when chasing) */
-  char fwd_name[KP_DNS_NAME_MAX];    /* the name being resolved upstream */
+  struct kp_dns_answer ans;       /* what we have so far (a CNAME when chasing) */
+  char fwd_name[KP_DNS_NAME_MAX]; /* the name being resolved upstream */
   struct evdns_request *fwd;
-  struct pending *next, *prev;       /* all pending forwards */
+  struct pending *next, *prev; /* all pending forwards */
 };
 
 struct tcp_conn {
@@ -119,8 +119,9 @@ static void count_response(struct kp_dns *d, int rcode)
 
 static void udp_add(struct evdns_server_request *req, const struct kp_dns_rr *rr)
 {
-  int section = rr->section == KP_DNS_ANSWER ? EVDNS_ANSWER_SECTION
-                : rr->section == KP_DNS_AUTHORITY ? EVDNS_AUTHORITY_SECTION : EVDNS_ADDITIONAL_SECTION;
+  int section = rr->section == KP_DNS_ANSWER      ? EVDNS_ANSWER_SECTION
+                : rr->section == KP_DNS_AUTHORITY ? EVDNS_AUTHORITY_SECTION
+                                                  : EVDNS_ADDITIONAL_SECTION;
   switch (rr->type) {
   case KP_DNS_T_A: {
     uint32_t be = htonl(rr->a);
@@ -149,7 +150,7 @@ static void tcp_send(struct tcp_conn *tc, uint16_t id, uint16_t flags, const cha
   static uint8_t buf[DNS_TCP_MAX_MSG + 2];
   int n = kp_dns_encode_response(id, flags, qname, qtype, a, buf + 2, DNS_TCP_MAX_MSG);
   if (n < 0) {
-    struct kp_dns_answer fail = { .rcode = KP_DNS_SERVFAIL };
+    struct kp_dns_answer fail = {.rcode = KP_DNS_SERVFAIL};
     n = kp_dns_encode_response(id, flags, qname, qtype, &fail, buf + 2, DNS_TCP_MAX_MSG);
   }
   buf[0] = (uint8_t)(n >> 8);
@@ -273,12 +274,9 @@ static void forward_cb(int result, char type, int count, int ttl, void *addresse
       uint16_t t = type == DNS_IPv4_A ? KP_DNS_T_A : type == DNS_IPv6_AAAA ? KP_DNS_T_AAAA : KP_DNS_T_PTR;
       struct kp_dns_rr *rr = kp_dns_answer_add(&p->ans, KP_DNS_ANSWER, t, p->fwd_name);
       rr->ttl = ttl > 0 ? (uint32_t)ttl : 0;
-      if (type == DNS_IPv4_A)
-        rr->a = ntohl(((const uint32_t *)addresses)[i]);
-      else if (type == DNS_IPv6_AAAA)
-        memcpy(rr->aaaa, (const uint8_t *)addresses + 16 * i, 16);
-      else
-        snprintf(rr->target, sizeof rr->target, "%s", (const char *)addresses);
+      if (type == DNS_IPv4_A) rr->a = ntohl(((const uint32_t *)addresses)[i]);
+      else if (type == DNS_IPv6_AAAA) memcpy(rr->aaaa, (const uint8_t *)addresses + 16 * i, 16);
+      else snprintf(rr->target, sizeof rr->target, "%s", (const char *)addresses);
       if (type == DNS_PTR) break; /* evdns hands over one name */
     }
     if (first == 0) p->ans.rcode = KP_DNS_NOERROR;
@@ -311,7 +309,9 @@ static void forward(struct pending *p, const char *name)
   while (n && p->fwd_name[n - 1] == '.') p->fwd_name[--n] = 0;
   const struct cache_entry *e = cache_get(d, p->qtype, p->fwd_name);
   if (e) {
-    if (d->metrics) metrics_counter_add(d->metrics, "kubeproxy_dns_cache_hits_total", "Forwarded answers served from the cache", NULL, 1);
+    if (d->metrics)
+      metrics_counter_add(d->metrics, "kubeproxy_dns_cache_hits_total", "Forwarded answers served from the cache", NULL,
+                          1);
     append_cached(p, e);
     finish(p);
     return;
@@ -321,7 +321,9 @@ static void forward(struct pending *p, const char *name)
     finish(p);
     return;
   }
-  if (d->metrics) metrics_counter_add(d->metrics, "kubeproxy_dns_forward_requests_total", "Questions forwarded to the upstream servers", NULL, 1);
+  if (d->metrics)
+    metrics_counter_add(d->metrics, "kubeproxy_dns_forward_requests_total",
+                        "Questions forwarded to the upstream servers", NULL, 1);
   struct in_addr in;
   if (p->qtype == KP_DNS_T_A)
     p->fwd = evdns_base_resolve_ipv4(d->client, p->fwd_name, DNS_QUERY_NO_SEARCH, forward_cb, p);
@@ -362,8 +364,7 @@ static void serve(struct pending *p)
     return;
   }
   /* ExternalName: follow the CNAME for address questions */
-  if (p->ans.n == 1 && p->ans.rr[0].type == KP_DNS_T_CNAME &&
-      (p->qtype == KP_DNS_T_A || p->qtype == KP_DNS_T_AAAA)) {
+  if (p->ans.n == 1 && p->ans.rr[0].type == KP_DNS_T_CNAME && (p->qtype == KP_DNS_T_A || p->qtype == KP_DNS_T_AAAA)) {
     char target[KP_DNS_NAME_MAX];
     snprintf(target, sizeof target, "%s", p->ans.rr[0].target);
     if (in_zone(d, target)) {
@@ -469,7 +470,7 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
   tc->next = d->conns;
   if (d->conns) d->conns->prev = tc;
   d->conns = tc;
-  struct timeval idle = { DNS_TCP_IDLE_S, 0 };
+  struct timeval idle = {DNS_TCP_IDLE_S, 0};
   bufferevent_set_timeouts(bev, &idle, NULL);
   bufferevent_setcb(bev, tcp_read, NULL, tcp_event, tc);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -493,7 +494,7 @@ int kp_dns_listen(struct kp_dns *d, uint32_t ip, char *err, size_t errlen)
   if (ip == d->ip && (ip == 0 || d->udp)) return 0;
   stop_listening(d);
   if (!ip) return 0;
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(d->port), .sin_addr.s_addr = htonl(ip) };
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(d->port), .sin_addr.s_addr = htonl(ip)};
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -510,8 +511,9 @@ int kp_dns_listen(struct kp_dns *d, uint32_t ip, char *err, size_t errlen)
   d->udp_fd = fd;
   d->udp = evdns_add_server_port_with_base(d->base, fd, 0, udp_cb, d);
   sin.sin_port = htons(d->bound_port); /* TCP on the same port as UDP */
-  d->tcp = evconnlistener_new_bind(d->base, tcp_accept, d, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-                                   128, (struct sockaddr *)&sin, sizeof sin);
+  d->tcp =
+      evconnlistener_new_bind(d->base, tcp_accept, d, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                              128, (struct sockaddr *)&sin, sizeof sin);
   if (!d->udp || !d->tcp) {
     int e = errno ? errno : EIO;
     stop_listening(d);

@@ -79,9 +79,9 @@ struct kp_dns_rr *kp_dns_answer_add(struct kp_dns_answer *a, enum kp_dns_section
 struct q {
   const struct kp_model *m;
   const char *zone;
-  char name[KP_DNS_NAME_MAX];  /* lower case, no trailing dot */
+  char name[KP_DNS_NAME_MAX]; /* lower case, no trailing dot */
   uint16_t type;
-  char *labels[MAX_LABELS];    /* into buf: the labels before the zone */
+  char *labels[MAX_LABELS]; /* into buf: the labels before the zone */
   int nlabels;
   char buf[KP_DNS_NAME_MAX];
   struct kp_dns_answer *out;
@@ -147,10 +147,8 @@ static size_t headless_endpoints(const struct kp_model *m, const struct kp_servi
       for (size_t j = 0; j < n && !dup; j++) dup = v[j].ip == e->ip;
       if (dup) continue;
       v[n].ip = e->ip;
-      if (e->hostname)
-        snprintf(v[n].host, sizeof v[n].host, "%s", e->hostname);
-      else
-        dashed(e->ip, v[n].host, sizeof v[n].host);
+      if (e->hostname) snprintf(v[n].host, sizeof v[n].host, "%s", e->hostname);
+      else dashed(e->ip, v[n].host, sizeof v[n].host);
       n++;
     }
   }
@@ -309,10 +307,8 @@ static void answer_endpoint(struct q *q, const struct kp_service *s, const char 
     if (wants(q, KP_DNS_T_A)) add_a(q, KP_DNS_ANSWER, q->name, eps[i].ip);
   }
   free(eps);
-  if (!found)
-    nxdomain(q);
-  else if (!wants(q, KP_DNS_T_A))
-    nodata(q);
+  if (!found) nxdomain(q);
+  else if (!wants(q, KP_DNS_T_A)) nodata(q);
 }
 
 static bool namespace_has_services(const struct kp_model *m, const char *ns)
@@ -341,8 +337,7 @@ static void answer_in_zone(struct q *q)
     if (wants(q, KP_DNS_T_TXT))
       snprintf(kp_dns_answer_add(q->out, KP_DNS_ANSWER, KP_DNS_T_TXT, q->name)->text, KP_DNS_NAME_MAX, "%s",
                KP_DNS_SCHEMA_VERSION);
-    else
-      nodata(q);
+    else nodata(q);
     return;
   }
   if (n == 1 && (!strcmp(l[0], "svc") || !strcmp(l[0], "pod"))) {

@@ -65,8 +65,8 @@ void kp_health_reply(const struct kp_health *h, struct http_request *req)
   char last[64], cur[64], body[256];
   go_time(healthy ? now : h->last_updated_us, last, sizeof last);
   go_time(now, cur, sizeof cur);
-  int n = snprintf(body, sizeof body, "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\", \"nodeEligible\": true}",
-                   last, cur);
+  int n = snprintf(body, sizeof body, "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\", \"nodeEligible\": true}", last,
+                   cur);
   http_add_header(req, "X-Content-Type-Options", "nosniff");
   http_reply(req, healthy ? 200 : 503, "application/json", body, (size_t)n);
 }

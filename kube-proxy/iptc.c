@@ -156,7 +156,7 @@ int kp_xtables_lock(int wait_ms)
       close(fd);
       return e;
     }
-    struct timespec ts = { 0, XTABLES_LOCK_STEP_MS * 1000000L };
+    struct timespec ts = {0, XTABLES_LOCK_STEP_MS * 1000000L};
     nanosleep(&ts, NULL);
   }
 }
@@ -338,7 +338,7 @@ static void encode_target(struct enc *e, const struct kp_rule *r)
 /* Encodes r into buf (KP_MAX_ENTRY_BYTES); returns the entry. */
 static struct ipt_entry *encode_rule(const struct kp_rule *r, unsigned char *buf)
 {
-  struct enc e = { buf, 0 };
+  struct enc e = {buf, 0};
   struct ipt_entry *ent = enc_add(&e, sizeof *ent);
   ent->ip.src.s_addr = htonl(r->src);
   ent->ip.smsk.s_addr = htonl(r->smask);
@@ -368,12 +368,12 @@ struct apply {
   enum kp_table t;
   bool full;
   struct xtc_handle *h;
-  struct kp_chain **write;   /* the chains to (re)write, by name */
+  struct kp_chain **write; /* the chains to (re)write, by name */
   size_t nwrite;
-  struct committed kernel;   /* name hashes of the chains of ours the kernel has */
-  char **stale;              /* chains of ours the ruleset no longer has */
+  struct committed kernel; /* name hashes of the chains of ours the kernel has */
+  char **stale;            /* chains of ours the ruleset no longer has */
   size_t nstale;
-  bool touched;              /* someone changed the table since our last commit */
+  bool touched; /* someone changed the table since our last commit */
   struct kp_iptc_result *res;
   unsigned char buf[KP_MAX_ENTRY_BYTES];
 };
@@ -452,10 +452,8 @@ static int select_chains(struct apply *a)
   for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next) {
     if (c->builtin) continue;
     c->hash = kp_chain_hash(c);
-    if (chain_unchanged(a, c, name_hash(c->name)))
-      a->res->chains_skipped++;
-    else
-      a->write[a->nwrite++] = c;
+    if (chain_unchanged(a, c, name_hash(c->name))) a->res->chains_skipped++;
+    else a->write[a->nwrite++] = c;
   }
   qsort(a->write, a->nwrite, sizeof *a->write, chain_name_cmp);
   return 0;
@@ -498,13 +496,11 @@ static int delete_stale_chains(struct apply *a)
     if (a->stale[i] && !iptc_flush_entries(a->stale[i], a->h)) rc = fail(a, "flushing stale", a->stale[i]);
   for (size_t i = 0; i < a->nstale && rc == 0; i++) {
     if (!a->stale[i]) continue;
-    if (iptc_delete_chain(a->stale[i], a->h))
-      a->res->chains_deleted++;
+    if (iptc_delete_chain(a->stale[i], a->h)) a->res->chains_deleted++;
     else if (errno == EMLINK)
       KLOG_W("chain %s in %s is still referenced by a rule that is not ours; left empty", a->stale[i],
              kp_table_name(a->t));
-    else
-      rc = fail(a, "deleting", a->stale[i]);
+    else rc = fail(a, "deleting", a->stale[i]);
   }
   return rc;
 }
@@ -531,7 +527,8 @@ static bool same_jump(struct xtc_handle *h, const struct ipt_entry *k, const str
   if (!kt || strcmp(kt, target)) return false;
   if (memcmp(&k->ip, &e->ip, sizeof k->ip) || k->target_offset != e->target_offset) return false;
   for (size_t off = sizeof *e; off < e->target_offset;) {
-    const struct xt_entry_match *km = (const void *)((const char *)k + off), *em = (const void *)((const char *)e + off);
+    const struct xt_entry_match *km = (const void *)((const char *)k + off),
+                                *em = (const void *)((const char *)e + off);
     size_t size = em->u.user.match_size;
     if (km->u.user.match_size != size || size < sizeof *em) return false;
     if (strcmp(km->u.user.name, em->u.user.name) || km->u.user.revision != em->u.user.revision) return false;
@@ -582,11 +579,11 @@ static int sync_builtin(struct apply *a, const struct kp_chain *c)
 
 static int sync_builtins(struct apply *a)
 {
-  static const char *const builtins[] = { "PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING" };
+  static const char *const builtins[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
   for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
     if (!iptc_builtin(builtins[i], a->h)) continue;
     const struct kp_chain *c = kp_chain_find(a->rs, a->t, builtins[i]);
-    struct kp_chain empty = { .name = builtins[i], .builtin = true };
+    struct kp_chain empty = {.name = builtins[i], .builtin = true};
     int rc = sync_builtin(a, c ? c : &empty);
     if (rc) return rc;
   }
@@ -720,7 +717,7 @@ static int cleanup_table(enum kp_table t, char *err, size_t errlen)
   struct kp_iptc_state *st = kp_iptc_state_new();
   struct kp_iptc_result res;
   memset(&res, 0, sizeof res);
-  struct apply a = { .st = st, .rs = rs, .t = t, .full = true, .h = h, .res = &res };
+  struct apply a = {.st = st, .rs = rs, .t = t, .full = true, .h = h, .res = &res};
   int rc = scan_kernel_chains(&a);
   if (!rc) rc = sync_builtins(&a);
   if (!rc) rc = delete_stale_chains(&a);

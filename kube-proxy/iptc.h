@@ -46,13 +46,13 @@
 struct kp_iptc_state;
 
 struct kp_iptc_result {
-  int rc;                    /* 0 or -errno */
+  int rc; /* 0 or -errno */
   char err[256];
   bool full;
   size_t chains_written, rules_written, chains_deleted, chains_skipped;
-  size_t tables_skipped;     /* untouched since our last commit, and nothing to change: not even read */
-  double lock_s, read_s, build_s, commit_s;  /* where the time went */
-  double create_s, write_s, stale_s;         /* parts of build_s */
+  size_t tables_skipped;                    /* untouched since our last commit, and nothing to change: not even read */
+  double lock_s, read_s, build_s, commit_s; /* where the time went */
+  double create_s, write_s, stale_s;        /* parts of build_s */
 };
 
 struct kp_iptc_state *kp_iptc_state_new(void);

@@ -11,7 +11,7 @@
 #define MAP_TOMBSTONE ((char *)1)
 
 struct kp_map_slot {
-  char *key;     /* NULL empty, MAP_TOMBSTONE deleted */
+  char *key; /* NULL empty, MAP_TOMBSTONE deleted */
   void *val;
   uint64_t hash;
 };

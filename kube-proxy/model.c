@@ -73,7 +73,7 @@ static uint32_t *parse_ip_list(const json_t *arr, size_t *n)
   uint32_t *v = xcalloc(json_array_size(arr), sizeof *v);
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e) {
+  json_array_foreach (arr, i, e) {
     uint32_t ip;
     if (kp_ip_parse(json_string_value(e), &ip)) v[(*n)++] = ip;
   }
@@ -87,7 +87,7 @@ static void parse_lb_ips(struct kp_service *s, const json_t *svc)
   s->lb_ips = xcalloc(json_array_size(ing), sizeof *s->lb_ips);
   size_t i;
   json_t *e;
-  json_array_foreach(ing, i, e) {
+  json_array_foreach (ing, i, e) {
     const char *mode = kj_get_str(e, "ipMode");
     uint32_t ip;
     if (mode && strcmp(mode, "VIP") != 0) continue; /* "Proxy": the load balancer proxies */
@@ -102,7 +102,7 @@ static void parse_source_ranges(struct kp_service *s, const json_t *svc)
   s->src_ranges = xcalloc(json_array_size(arr), sizeof *s->src_ranges);
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e) {
+  json_array_foreach (arr, i, e) {
     struct kp_cidr c;
     /* invalid entries are ignored, as upstream does */
     if (kp_cidr_parse(json_string_value(e), &c.net, &c.prefix)) s->src_ranges[s->n_src_ranges++] = c;
@@ -116,7 +116,7 @@ static void parse_ports(struct kp_service *s, const json_t *svc)
   s->ports = xcalloc(json_array_size(ports), sizeof *s->ports);
   size_t i;
   json_t *p;
-  json_array_foreach(ports, i, p) {
+  json_array_foreach (ports, i, p) {
     uint8_t proto = parse_proto(kj_get_str(p, "protocol"));
     int64_t port = kj_get_int(p, "port", 0);
     if (!proto || port <= 0 || port > 65535) continue;
@@ -128,10 +128,8 @@ static void parse_ports(struct kp_service *s, const json_t *svc)
     int64_t np = kj_get_int(p, "nodePort", 0);
     sp->node_port = np > 0 && np <= 65535 ? (uint16_t)np : 0;
     char buf[512];
-    if (pname && *pname)
-      snprintf(buf, sizeof buf, "%s/%s:%s", s->ns, s->name, pname);
-    else
-      snprintf(buf, sizeof buf, "%s/%s", s->ns, s->name);
+    if (pname && *pname) snprintf(buf, sizeof buf, "%s/%s:%s", s->ns, s->name, pname);
+    else snprintf(buf, sizeof buf, "%s/%s", s->ns, s->name);
     sp->name_string = xstrdup(buf);
     const char *pl = kp_proto_lower(proto);
     kp_chain_name(sp->svc_chain, KP_PREFIX_SVC, buf, pl);
@@ -188,10 +186,7 @@ struct kp_service *kp_service_parse(const json_t *svc)
   return s;
 }
 
-bool kp_svc_proxied(const struct kp_service *s)
-{
-  return s->cluster_ip != 0 && s->type != KP_SVC_EXTERNAL_NAME;
-}
+bool kp_svc_proxied(const struct kp_service *s) { return s->cluster_ip != 0 && s->type != KP_SVC_EXTERNAL_NAME; }
 
 bool kp_svc_externally_accessible(const struct kp_service *s, const struct kp_svc_port *sp)
 {
@@ -235,7 +230,7 @@ static void parse_slice_endpoints(struct kp_slice *s, const json_t *arr)
   s->eps = xcalloc(json_array_size(arr), sizeof *s->eps);
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e) {
+  json_array_foreach (arr, i, e) {
     json_t *addrs = kj_get(e, "addresses");
     uint32_t ip;
     /* upstream uses the first address of an endpoint */
@@ -269,7 +264,7 @@ struct kp_slice *kp_slice_parse(const json_t *slice, char *svc_key, size_t keyle
     s->ports = xcalloc(json_array_size(ports), sizeof *s->ports);
     size_t i;
     json_t *p;
-    json_array_foreach(ports, i, p) {
+    json_array_foreach (ports, i, p) {
       struct kp_slice_port *sp = &s->ports[s->nports++];
       sp->name = dup_or_empty(kj_get_str(p, "name"));
       sp->proto = parse_proto(kj_get_str(p, "protocol"));
@@ -369,8 +364,8 @@ static int endpoint_cmp(const void *a, const void *b)
   return strcmp(((const struct kp_endpoint *)a)->str, ((const struct kp_endpoint *)b)->str);
 }
 
-size_t kp_model_endpoints(const struct kp_model *m, const struct kp_service *s,
-                          const struct kp_svc_port *sp, struct kp_endpoint **out)
+size_t kp_model_endpoints(const struct kp_model *m, const struct kp_service *s, const struct kp_svc_port *sp,
+                          struct kp_endpoint **out)
 {
   *out = NULL;
   struct kp_map *set = kp_map_get(m->slices, s->key);

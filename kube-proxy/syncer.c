@@ -24,9 +24,9 @@
 #define KP_FULL_SYNC_PERIOD_MS (3600 * 1000LL)
 
 struct job {
-  struct kp_ruleset *rs;     /* NULL: only check that the kernel still has our last commit */
+  struct kp_ruleset *rs; /* NULL: only check that the kernel still has our last commit */
   bool full;
-  bool stale;                /* a check found the tables changed by someone */
+  bool stale; /* a check found the tables changed by someone */
   struct kp_ct_plan plan;
   struct kp_sync_report report;
   double started;
@@ -96,7 +96,7 @@ static void *worker_main(void *arg)
 static void arm(struct kp_syncer *s, int64_t delay_ms)
 {
   if (delay_ms < 0) delay_ms = 0;
-  struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+  struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
   evtimer_add(s->timer, &tv);
 }
 
@@ -121,16 +121,16 @@ static void record_metrics(struct kp_syncer *s, const struct kp_sync_report *r)
   }
   metrics_histogram_observe(m, "kubeproxy_sync_proxy_rules_duration_seconds",
                             "[ALPHA] SyncProxyRules latency in seconds", fam, NULL, 0, r->total_s);
-  metrics_histogram_observe(m, r->full ? "kubeproxy_sync_full_proxy_rules_duration_seconds"
-                                       : "kubeproxy_sync_partial_proxy_rules_duration_seconds",
+  metrics_histogram_observe(m,
+                            r->full ? "kubeproxy_sync_full_proxy_rules_duration_seconds"
+                                    : "kubeproxy_sync_partial_proxy_rules_duration_seconds",
                             r->full ? "[ALPHA] SyncProxyRules latency in seconds for full resyncs"
                                     : "[ALPHA] SyncProxyRules latency in seconds for partial resyncs",
                             fam, NULL, 0, r->total_s);
   metrics_gauge_set(m, "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                    "[ALPHA] The last time proxy rules were successfully synced", fam,
-                    (double)ktime_now_us() / 1e6);
-  static const char *const labels[KP_NTABLES] = { "table=\"filter\",ip_family=\"IPv4\"", "table=\"nat\",ip_family=\"IPv4\"",
-                                                  "table=\"raw\",ip_family=\"IPv4\"" };
+                    "[ALPHA] The last time proxy rules were successfully synced", fam, (double)ktime_now_us() / 1e6);
+  static const char *const labels[KP_NTABLES] = {
+      "table=\"filter\",ip_family=\"IPv4\"", "table=\"nat\",ip_family=\"IPv4\"", "table=\"raw\",ip_family=\"IPv4\""};
   for (int t = 0; t < KP_NTABLES; t++) {
     metrics_gauge_set(m, "kubeproxy_sync_proxy_rules_iptables_total",
                       "[ALPHA] Total number of iptables rules owned by kube-proxy", labels[t], (double)r->rules[t]);
@@ -181,11 +181,12 @@ static void result_cb(evutil_socket_t fd, short what, void *arg)
     kp_ct_snapshot_free(s->ct_prev);
     s->ct_prev = s->ct_pending;
     if (j->full) s->last_full_ms = ktime_mono_ms();
-    KLOG_V(2, "SyncProxyRules complete elapsed=%.3fs full=%d build=%.3fs lock=%.3fs read=%.3fs modify=%.3fs "
-              "commit=%.3fs chains_written=%zu rules_written=%zu chains_deleted=%zu",
+    KLOG_V(2,
+           "SyncProxyRules complete elapsed=%.3fs full=%d build=%.3fs lock=%.3fs read=%.3fs modify=%.3fs "
+           "commit=%.3fs chains_written=%zu rules_written=%zu chains_deleted=%zu",
            j->report.total_s, j->full, j->report.build_s, j->report.iptc.lock_s, j->report.iptc.read_s,
-           j->report.iptc.build_s, j->report.iptc.commit_s, j->report.iptc.chains_written,
-           j->report.iptc.rules_written, j->report.iptc.chains_deleted);
+           j->report.iptc.build_s, j->report.iptc.commit_s, j->report.iptc.chains_written, j->report.iptc.rules_written,
+           j->report.iptc.chains_deleted);
   } else {
     s->have_synced = false;
     kp_ct_snapshot_free(s->ct_pending);
@@ -291,7 +292,7 @@ void kp_syncer_start(struct kp_syncer *s)
   s->dirty = true;
   arm(s, 0);
   if (s->sync_period_ms > 0) {
-    struct timeval tv = { s->sync_period_ms / 1000, (s->sync_period_ms % 1000) * 1000 };
+    struct timeval tv = {s->sync_period_ms / 1000, (s->sync_period_ms % 1000) * 1000};
     evtimer_add(s->period_timer, &tv);
   }
 }

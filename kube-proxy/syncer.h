@@ -37,7 +37,7 @@ struct kp_syncer;
 struct kp_sync_report {
   bool ok;
   bool full;
-  double total_s, build_s;  /* build: computing the ruleset on the loop */
+  double total_s, build_s; /* build: computing the ruleset on the loop */
   struct kp_iptc_result iptc;
   struct kp_proxier_stats stats;
   size_t rules[KP_NTABLES]; /* our rules per table */
