@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "kube/xalloc.h"
 #include "iptc.h"
+#include "kube/xtables_lock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,8 +43,6 @@
 #include "map.h"
 #include "proxier.h"
 
-#define XTABLES_LOCK_DEFAULT "/run/xtables.lock"
-#define XTABLES_LOCK_STEP_MS 10
 #define KP_XTABLES_WAIT_MS 5000
 #define KP_MAX_ENTRY_BYTES 4096
 
@@ -141,24 +140,6 @@ static void seterr(char *err, size_t len, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(err, len, fmt, ap);
   va_end(ap);
-}
-
-int kp_xtables_lock(int wait_ms)
-{
-  const char *path = getenv("XTABLES_LOCKFILE");
-  if (!path || !*path) path = XTABLES_LOCK_DEFAULT;
-  int fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return -errno;
-  for (int waited = 0;; waited += XTABLES_LOCK_STEP_MS) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
-    if (errno != EWOULDBLOCK || waited >= wait_ms) {
-      int e = errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-      close(fd);
-      return e;
-    }
-    struct timespec ts = {0, XTABLES_LOCK_STEP_MS * 1000000L};
-    nanosleep(&ts, NULL);
-  }
 }
 
 /* ---- state ---- */
@@ -676,7 +657,7 @@ int kp_iptc_apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, bool fu
   memset(res, 0, sizeof *res);
   res->full = full;
   double t0 = now_s();
-  int lock = kp_xtables_lock(KP_XTABLES_WAIT_MS);
+  int lock = xtables_lock(KP_XTABLES_WAIT_MS);
   res->lock_s = now_s() - t0;
   if (lock < 0) {
     seterr(res->err, sizeof res->err, "xtables lock: %s", strerror(-lock));
@@ -732,7 +713,7 @@ static int cleanup_table(enum kp_table t, char *err, size_t errlen)
 
 int kp_iptc_cleanup(char *err, size_t errlen)
 {
-  int lock = kp_xtables_lock(KP_XTABLES_WAIT_MS);
+  int lock = xtables_lock(KP_XTABLES_WAIT_MS);
   if (lock < 0) {
     seterr(err, errlen, "xtables lock: %s", strerror(-lock));
     return lock;

@@ -71,10 +71,6 @@ bool kp_iptc_untouched(const struct kp_iptc_state *st);
  * deletes every chain of ours in filter, nat and raw. */
 int kp_iptc_cleanup(char *err, size_t errlen);
 
-/* The xtables lock: the fd to close to release it, or -errno after
- * waiting up to wait_ms. */
-int kp_xtables_lock(int wait_ms);
-
 /* Encoded entry size of r (for figures and tests). */
 size_t kp_iptc_entry_size(const struct kp_rule *r);
 
