@@ -111,10 +111,17 @@ static int64_t cleanup_unhealthy(struct dep_sync *s, json_t *olds, int64_t max_c
   return total;
 }
 
+/* Scales old ReplicaSets down while the available pods stay at or above
+ * replicas - maxUnavailable.  Availability counts the new ReplicaSet and
+ * the old ones that had replicas when this step began (olds), as
+ * upstream's scaleDownOldReplicaSetsForRollingUpdate does over
+ * oldRSs + newRS: an old ReplicaSet already scaled to zero may still
+ * report pods as available that are on their way out. */
 static int64_t scale_down_old_for_rolling(struct dep_sync *s, json_t *olds)
 {
   int64_t min_available = dep_replicas(s->d) - dep_max_unavailable(s->d);
-  int64_t available = sum_field(s->rss, "status.availableReplicas");
+  int64_t available = sum_field(olds, "status.availableReplicas");
+  if (s->new_rs) available += kj_get_int(s->new_rs, "status.availableReplicas", 0);
   if (available <= min_available) return 0;
   int64_t budget = available - min_available, total = 0;
   size_t i;

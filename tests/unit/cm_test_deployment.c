@@ -293,6 +293,45 @@ static void test_rolling_update_steps(void **state)
   json_decref(d);
 }
 
+/* Rolling scale-down counts the availability of the new ReplicaSet and of
+ * the old ones that still have replicas (upstream
+ * scaleDownOldReplicaSetsForRollingUpdate over oldRSs + newRS): an old
+ * ReplicaSet just scaled to zero whose status still reports its pods as
+ * available must not make room for more scale-down than the live pods
+ * allow. */
+static void test_rolling_scale_down_ignores_drained_rs(void **state)
+{
+  /* 4 replicas, maxSurge 0, maxUnavailable 1: at least 3 available. */
+  json_t *d = deployment(4, "nginx:3");
+  kj_set(d, "spec.strategy.rollingUpdate", json_pack("{s:i,s:i}", "maxSurge", 0, "maxUnavailable", 1));
+  json_t *rss = json_array(), *pods = json_array();
+  json_t *drained = owned_rs(d, "nginx:1", 0, 4, 1, "2023-11-14T00:00:00Z");   /* stale: 4 available */
+  json_t *old = owned_rs(d, "nginx:2", 2, 2, 2, "2023-11-14T01:00:00Z");
+  json_t *nrs = owned_rs(d, "nginx:3", 2, 2, 3, "2023-11-14T02:00:00Z");
+  json_array_append(rss, drained);
+  json_array_append(rss, old);
+  json_array_append(rss, nrs);
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t requeue;
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
+  /* Available: 2 (old) + 2 (new) = 4, minimum 3: one old replica may go. */
+  char p[128];
+  snprintf(p, sizeof p, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(old, "metadata.name"));
+  json_t *put = find_act(&acts, "PUT", p);
+  assert_non_null(put);
+  assert_int_equal(kj_get_int(put, "body.spec.replicas", -1), 1);
+  snprintf(p, sizeof p, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(drained, "metadata.name"));
+  assert_null(find_act(&acts, "PUT", p));
+  cm_actions_clear(&acts);
+  json_decref(drained);
+  json_decref(old);
+  json_decref(nrs);
+  json_decref(rss);
+  json_decref(pods);
+  json_decref(d);
+}
+
 static void test_proportional_scaling(void **state)
 {
   /* Mid-rollout (10 replicas, surge 3): old 8, new 5; scale to 20. */
@@ -429,6 +468,7 @@ int main(void)
     cmocka_unit_test(test_new_deployment_creates_rs),
       cmocka_unit_test(test_hash_collision_through_lookup),
     cmocka_unit_test(test_rolling_update_steps),
+    cmocka_unit_test(test_rolling_scale_down_ignores_drained_rs),
     cmocka_unit_test(test_proportional_scaling),
     cmocka_unit_test(test_recreate_and_cleanup),
     cmocka_unit_test(test_progress_deadline),
