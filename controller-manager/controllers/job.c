@@ -22,6 +22,12 @@
  * restarts startTime.  Pods the controller itself deletes (suspend,
  * excess, termination) lose their finalizer first and never count as
  * failures.
+ *
+ * Indexed Jobs: a pod's index is its batch.kubernetes.io/job-completion-index
+ * annotation; only indexes in [0, completions) count.  Completed indexes
+ * are kept as ordered intervals (job_util.c), so spec.completions may be
+ * as large as the API allows; a succeeded pod outside the range, or for an
+ * index already completed, only loses its finalizer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -102,7 +108,10 @@ static json_t *job_pod(const json_t *job, int64_t index)
     char idx[32], buf[300];
     snprintf(idx, sizeof idx, "%lld", (long long)index);
     const char *name = kj_get_str(job, "metadata.name");
-    snprintf(buf, sizeof buf, "%s-%s-", name, idx);
+    /* upstream podGenerateNameWithIndex: the job name gives way so that
+     * "-INDEX-" always survives the generateName length limit. */
+    int keep = JOB_MAX_GENERATED_NAME - (int)strlen(idx) - 2;
+    snprintf(buf, sizeof buf, "%.*s-%s-", keep > 0 ? keep : 0, name, idx);
     kj_set_str(pod, "metadata.generateName", buf);
     kj_set_str(pod, "metadata.annotations[\"" JOB_COMPLETION_INDEX "\"]", idx);
     kj_set_str(pod, "metadata.labels[\"" JOB_COMPLETION_INDEX "\"]", idx);
@@ -156,6 +165,64 @@ static bool cond_true(const json_t *j, const char *type)
   return s && !strcmp(s, "True");
 }
 
+struct indexed_pod {
+  int64_t idx;
+  json_t *pod;
+};
+
+/* By index, then the pods to delete first (upstream ActivePods) first. */
+static int indexed_pod_cmp(const void *a, const void *b)
+{
+  const struct indexed_pod *x = a, *y = b;
+  if (x->idx != y->idx) return x->idx < y->idx ? -1 : 1;
+  return cm_pod_deletion_cmp(x->pod, y->pod, 0, 0);
+}
+
+/* Indexed mode: one active pod per pending index, lowest indexes first.
+ * Active pods without a valid index, with an index at or beyond
+ * completions or already completed are deleted, and so are all but the
+ * best pod of an index held by several (upstream
+ * appendDuplicatedIndexPodsForRemoval). */
+static void manage_indexed(struct cm_actions *acts, const json_t *j, const json_t *ref, const char *key,
+                           const json_t *active, const struct job_intervals *done, int64_t completions,
+                           int64_t parallelism, int64_t backoff_remaining, struct job_result *res, int64_t *active_n)
+{
+  size_t n = json_array_size(active), nbusy = 0, i;
+  struct indexed_pod *v = malloc((n + 1) * sizeof *v);
+  int64_t *busy = malloc((n + 1) * sizeof *busy);
+  json_t *p;
+  json_array_foreach(active, i, p) v[i] = (struct indexed_pod){ job_pod_index(p), p };
+  qsort(v, n, sizeof *v, indexed_pod_cmp);
+  for (i = 0; i < n; i++) {
+    int64_t idx = v[i].idx;
+    bool superseded = i + 1 < n && v[i + 1].idx == idx;
+    if (idx < 0 || idx >= completions || job_intervals_has(done, idx) || superseded) {
+      delete_pod(acts, ref, key, v[i].pod, res);
+      (*active_n)--;
+      continue;
+    }
+    busy[nbusy++] = idx;
+  }
+  free(v);
+  int64_t want = parallelism, left = completions - job_intervals_total(done);
+  if (left < want) want = left;
+  if (*active_n < want) {
+    if (backoff_remaining > 0) {
+      res->requeue_ms = backoff_remaining * 1000;
+    } else {
+      size_t count = (size_t)(want - *active_n);
+      if (count > JOB_MAX_POD_CREATE_DELETE) count = JOB_MAX_POD_CREATE_DELETE;
+      int64_t *pending = malloc(count * sizeof *pending);
+      size_t np = job_first_pending(done, busy, nbusy, completions, count, pending);
+      for (size_t k = 0; k < np; k++) create_pod(acts, j, ref, key, pending[k]);
+      res->adds += (int)np;
+      *active_n += (int64_t)np;
+      free(pending);
+    }
+  }
+  free(busy);
+}
+
 int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const json_t *deleted_by_us,
                 struct job_backoff *bo, int64_t now, struct cm_actions *acts, struct job_result *res)
 {
@@ -188,8 +255,8 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
   json_t *us = json_object_get(unc, "succeeded"), *uf = json_object_get(unc, "failed");
   if (!us) json_object_set_new(unc, "succeeded", us = json_array());
   if (!uf) json_object_set_new(unc, "failed", uf = json_array());
-  struct job_indexes done = { 0 };
-  job_indexes_parse(indexed ? kj_get_str(j, "status.completedIndexes") : NULL, indexed ? completions : 0, &done);
+  struct job_intervals done = { 0 };
+  if (indexed) job_intervals_parse(kj_get_str(j, "status.completedIndexes"), completions, &done);
 
   /* Step 3: recorded uids whose pods are gone or released move to the counters. */
   for (int k = 0; k < 2; k++) {
@@ -245,11 +312,11 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
     }
     if (succeeded) {                                       /* step 1 */
       int64_t idx = indexed ? job_pod_index(p) : -1;
-      if (indexed && (idx < 0 || idx >= completions || done.set[idx])) {
+      if (indexed && (idx < 0 || idx >= completions || job_intervals_has(&done, idx))) {
         remove_finalizer(acts, p);                         /* out of range or duplicate success */
         continue;
       }
-      if (idx >= 0) done.set[idx] = 1;
+      if (indexed) job_intervals_add(&done, idx);
       json_array_append_new(us, json_string(uid));
       new_succeeded++;
       continue;
@@ -270,7 +337,7 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
     if (ft > last_fail_time) last_fail_time = ft;
   }
   if (indexed) {
-    char *ci = job_indexes_format(&done);
+    char *ci = job_intervals_format(&done);
     if (*ci || kj_get(j, "status.completedIndexes")) kj_set_str(j, "status.completedIndexes", ci);
     free(ci);
   }
@@ -318,7 +385,7 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
     } else {
       bool complete;
       if (indexed)
-        complete = job_indexes_count(&done) >= completions;
+        complete = job_intervals_total(&done) >= completions;
       else if (completions < 0)
         complete = succeeded_total > 0 && json_array_size(active) == 0;
       else
@@ -380,33 +447,7 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
         }
       }
     } else {
-      /* One active pod per index; lowest missing indexes first. */
-      unsigned char *busy = calloc((size_t)done.n + 1, 1);
-      json_array_foreach(active, i, p) {
-        int64_t idx = job_pod_index(p);
-        if (idx < 0 || idx >= done.n || done.set[idx] || busy[idx]) {
-          delete_pod(acts, ref, key, p, res);
-          active_n--;
-          continue;
-        }
-        busy[idx] = 1;
-      }
-      int64_t want = parallelism;
-      int64_t left = completions - job_indexes_count(&done);
-      if (left < want) want = left;
-      if (active_n < want) {
-        if (remaining > 0) {
-          res->requeue_ms = remaining * 1000;
-        } else {
-          for (int64_t idx = 0; idx < done.n && active_n < want && res->adds < JOB_MAX_POD_CREATE_DELETE; idx++) {
-            if (done.set[idx] || busy[idx]) continue;
-            create_pod(acts, j, ref, key, idx);
-            res->adds++;
-            active_n++;
-          }
-        }
-      }
-      free(busy);
+      manage_indexed(acts, j, ref, key, active, &done, completions, parallelism, remaining, res, &active_n);
     }
   }
   (void)last_fail_time;
@@ -431,7 +472,7 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
     cm_act(acts, "PUT", path, body);
   }
   json_decref(active);
-  job_indexes_free(&done);
+  job_intervals_free(&done);
 out:
   json_decref(owned);
   labelsel_free(sel);

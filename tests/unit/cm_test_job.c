@@ -1,6 +1,6 @@
 /*
  * cm_test_job.c - the Job controller: backoff delays, completed-index
- * sets, and the writes one sync issues for creation, Indexed jobs, the
+ * intervals (any completions), and the writes one sync issues for creation, Indexed jobs, the
  * three-step finalizer counting, backoffLimit, podFailurePolicy, suspend
  * and activeDeadlineSeconds.
  */
@@ -71,22 +71,44 @@ static void test_backoff_and_indexes(void **state)
                                      { 6, 320 }, { 7, 360 }, { 100, 360 } };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) assert_int_equal(job_backoff_delay_s(want[i][0]), want[i][1]);
 
-  struct job_indexes x;
-  assert_int_equal(job_indexes_parse("1,3-5,7", 10, &x), 0);
-  assert_int_equal(job_indexes_count(&x), 5);
-  char *s = job_indexes_format(&x);
+  struct job_intervals x = { 0 };
+  job_intervals_parse("1,3-5,7", 10, &x);
+  assert_int_equal(job_intervals_total(&x), 5);
+  char *s = job_intervals_format(&x);
   assert_string_equal(s, "1,3-5,7");
   free(s);
-  x.set[2] = 1;
-  x.set[6] = 1;
-  s = job_indexes_format(&x);
+  job_intervals_add(&x, 2);
+  job_intervals_add(&x, 6);
+  assert_int_equal(x.n, 1);
+  s = job_intervals_format(&x);
   assert_string_equal(s, "1-7");
   free(s);
-  job_indexes_free(&x);
-  assert_int_equal(job_indexes_parse("3-1", 10, &x), -EINVAL);
-  job_indexes_free(&x);
-  assert_int_equal(job_indexes_parse("a", 10, &x), -EINVAL);
-  job_indexes_free(&x);
+  /* Two neighbours print as a list, as upstream. */
+  job_intervals_parse("4,5,9", 10, &x);
+  s = job_intervals_format(&x);
+  assert_string_equal(s, "4,5,9");
+  free(s);
+  /* Corrupted pieces are skipped; indexes at or beyond completions dropped. */
+  job_intervals_parse("0,3-1,a,5-12,20", 10, &x);
+  s = job_intervals_format(&x);
+  assert_string_equal(s, "0,5-9");
+  free(s);
+  assert_true(job_intervals_has(&x, 7));
+  assert_false(job_intervals_has(&x, 3));
+  assert_false(job_intervals_has(&x, 10));
+  /* Pending: below completions, skipping completed and busy indexes. */
+  int64_t busy[] = { 1, 2 }, out[8];
+  size_t n = job_first_pending(&x, busy, 2, 14, 8, out);
+  assert_int_equal(n, 6);
+  int64_t want_pending[] = { 3, 4, 10, 11, 12, 13 };
+  for (size_t k = 0; k < n; k++) assert_int_equal(out[k], want_pending[k]);
+  job_intervals_free(&x);
+  /* Far beyond any bitmap: the representation grows with the gaps only. */
+  job_intervals_parse("0-1999999998", 2000000000, &x);
+  job_intervals_add(&x, 1999999999);
+  assert_int_equal(x.n, 1);
+  assert_int_equal(job_intervals_total(&x), 2000000000);
+  job_intervals_free(&x);
 }
 
 static void run(const json_t *j, const json_t *pods, bool may, struct job_backoff *bo, struct cm_actions *acts,
@@ -148,6 +170,49 @@ static void test_indexed(void **state)
   /* Not counted yet: a zero count is omitted, as upstream's omitempty. */
   assert_null(kj_get(st, "status.succeeded"));
   assert_int_equal(cm_actions_count(&acts, "PATCH", NULL), 0);
+  job_result_free(&res);
+  cm_actions_clear(&acts);
+  json_decref(pods);
+  json_decref(j);
+}
+
+/* Indexed Jobs whose completions exceed any fixed bound: a succeeded pod
+ * (here an orphan the Job adopts) with a large index is recorded, an
+ * index at completions is ignored (finalizer removed, not counted), and
+ * active pods with out-of-range indexes are deleted. */
+static void test_indexed_large_completions(void **state)
+{
+  json_t *j = job(200000, 2, true), *pods = json_array();
+  json_t *orphan = pod("u150000", "Succeeded", true, 150000);
+  kj_del(orphan, "metadata.ownerReferences");
+  json_array_append_new(pods, orphan);
+  json_array_append_new(pods, pod("u200000", "Succeeded", true, 200000));
+  json_array_append_new(pods, pod("r250000", "Running", true, 250000));
+  struct job_backoff bo = { 0, 0 };
+  struct cm_actions acts;
+  struct job_result res;
+  run(j, pods, true, &bo, &acts, &res);
+  json_t *st = status_put(&acts);
+  assert_non_null(st);
+  assert_string_equal(kj_get_str(st, "status.completedIndexes"), "150000");
+  assert_int_equal(json_array_size(kj_get(st, "status.uncountedTerminatedPods.succeeded")), 1);
+  assert_string_equal(kj_get_str(st, "status.uncountedTerminatedPods.succeeded[0]"), "u150000");
+  /* The index at completions only loses its finalizer; the out-of-range
+   * active pod is deleted; indexes 0 and 1 are created. */
+  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/u200000"), 1);
+  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/r250000"), 1);
+  assert_int_equal(res.adds, 2);
+  job_result_free(&res);
+  cm_actions_clear(&acts);
+
+  /* Once recorded, later syncs keep the index and never count it twice. */
+  kj_set_str(j, "status.completedIndexes", "150000");
+  kj_set(j, "status.uncountedTerminatedPods", json_pack("{s:[s],s:[]}", "succeeded", "u150000", "failed"));
+  json_array_set_new(pods, 0, pod("u150000", "Succeeded", true, 150000));   /* adopted by now */
+  run(j, pods, true, &bo, &acts, &res);
+  st = status_put(&acts);
+  if (st) assert_string_equal(kj_get_str(st, "status.completedIndexes"), "150000");
+  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/u150000"), 1);
   job_result_free(&res);
   cm_actions_clear(&acts);
   json_decref(pods);
@@ -369,6 +434,7 @@ int main(void)
     cmocka_unit_test(test_backoff_and_indexes),
     cmocka_unit_test(test_creates_pods),
     cmocka_unit_test(test_indexed),
+    cmocka_unit_test(test_indexed_large_completions),
     cmocka_unit_test(test_finalizer_counting),
     cmocka_unit_test(test_backoff_limit),
     cmocka_unit_test(test_pod_failure_policy),
