@@ -58,20 +58,31 @@ json_t *namespace_finalize_body(const json_t *ns);
 
 /* garbagecollector.c */
 enum gc_owner_state {
-  GC_OWNER_PRESENT,   /* exists with the referenced uid */
-  GC_OWNER_ABSENT,    /* verified gone (or replaced by another uid) */
-  GC_OWNER_WAITING,   /* being deleted in the foreground */
-  GC_OWNER_UNKNOWN,   /* could not be verified: act as if present */
+  GC_OWNER_PRESENT,   /* exists with the referenced uid, not deleting its dependents: solid */
+  GC_OWNER_ABSENT,    /* verified gone (or replaced by another uid): dangling */
+  GC_OWNER_WAITING,   /* being deleted with the foregroundDeletion finalizer */
+  GC_OWNER_UNKNOWN,   /* could not be verified: nothing is decided */
 };
-/* New reference: actions for a dependent obj at obj_path given the state
- * of each of its ownerReferences (states[i] for ref i): delete it when
- * every owner is gone (Background, or its own finalizer's policy), patch
- * the dangling references away when only some are, nothing otherwise. */
-json_t *gc_dependent_actions(const json_t *obj, const char *obj_path, const int *states, size_t n);
+/* The state of the owner a reference names, from the owner object found
+ * under its name (NULL when there is none). */
+int gc_classify_owner(const json_t *ref, const json_t *owner);
+/*
+ * New reference: actions for a dependent obj at obj_path given the state
+ * of each of its ownerReferences (states[i] for ref i), as upstream's
+ * attemptToDeleteItem: with a solid owner it stays, and the references to
+ * dangling and waiting owners are patched away; without one it is
+ * deleted, in the foreground when an owner waits and it has dependents
+ * of its own, else with the policy its own finalizers name (orphan,
+ * foregroundDeletion) or in the background.  Nothing while an owner is
+ * unknown or obj is being deleted.
+ */
+json_t *gc_dependent_actions(const json_t *obj, const char *obj_path, const int *states, size_t n,
+                             bool has_dependents);
 /* New reference: actions for an owner being deleted with the
  * foregroundDeletion finalizer.  deps: [{obj, path}] of its dependents.
- * Deletes the dependents not yet deleting (Foreground for blocking ones);
- * removes the finalizer once no blocking dependent is left. */
+ * The finalizer goes once no dependent blocks (blockOwnerDeletion); the
+ * dependents themselves are decided one by one by gc_dependent_actions,
+ * where this owner counts as waiting. */
 json_t *gc_foreground_actions(const json_t *owner, const char *owner_path, const json_t *deps);
 /* New reference: actions for an owner being deleted with the orphan
  * finalizer: strip its reference from every dependent; remove the

@@ -16,14 +16,23 @@
  *  - owner with deletionTimestamp and "orphan": strip its reference from
  *    every dependent, then drop the finalizer (when the index shows no
  *    dependent left);
- *  - owner with deletionTimestamp and "foregroundDeletion": delete its
- *    dependents (Foreground for those with blockOwnerDeletion), then drop
- *    the finalizer once no blocking dependent is left;
- *  - dependent: classify each owner.  An owner in the cache with the same
- *    uid is present; one not in the cache is looked up with a live GET,
- *    so a stale or not yet synced cache never causes a deletion, and is
- *    absent only on a 404 naming it or an answer with another uid.  All
- *    absent: DELETE (uid precondition); some absent: PATCH them away.
+ *  - owner with deletionTimestamp and "foregroundDeletion" (upstream
+ *    processDeletingDependentsItem): every dependent is queued to decide
+ *    for itself; the finalizer goes once no dependent with
+ *    blockOwnerDeletion is left;
+ *  - dependent (upstream attemptToDeleteItem): classify each owner as
+ *    solid (exists with the referenced uid), dangling (gone, or replaced
+ *    by an object of another uid) or waiting (deleting its dependents in
+ *    the foreground).  An owner in the cache is classified from it; one
+ *    not in the cache is looked up with a live GET, so a stale or not yet
+ *    synced cache never causes a deletion, and is dangling only on a 404
+ *    naming it or an answer with another uid.  With a solid owner the
+ *    dependent stays and the references to dangling and waiting owners
+ *    are patched away; without one it is deleted (uid precondition): in
+ *    the foreground when an owner waits and it has dependents itself,
+ *    else with the policy of its own finalizers or in the background.  An
+ *    owner of a kind not known, or a failed GET, decides nothing and the
+ *    uid is retried with backoff.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -127,7 +136,8 @@ static void gc_act(json_t *acts, const char *verb, const char *path, json_t *bod
 }
 
 /* Merge patch replacing ownerReferences with those whose uid is not
- * `drop` (or whose state is not absent when states is given). */
+ * `drop` (or, when states is given, whose owner is solid: dangling and
+ * waiting references go). */
 static json_t *gc_refs_patch(const json_t *obj, const char *drop, const int *states)
 {
   json_t *keep = json_array();
@@ -136,7 +146,7 @@ static json_t *gc_refs_patch(const json_t *obj, const char *drop, const int *sta
   json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
   {
     if (drop && !strcmp(kj_get_str(r, "uid") ?: "", drop)) continue;
-    if (states && states[i] == GC_OWNER_ABSENT) continue;
+    if (states && (states[i] == GC_OWNER_ABSENT || states[i] == GC_OWNER_WAITING)) continue;
     json_array_append(keep, r);
   }
   /* null deletes the field, as a dependent without owners has none */
@@ -148,26 +158,45 @@ static json_t *gc_refs_patch(const json_t *obj, const char *drop, const int *sta
                    kj_get_str(obj, "metadata.uid") ?: "");
 }
 
-json_t *gc_dependent_actions(const json_t *obj, const char *obj_path, const int *states, size_t n)
+int gc_classify_owner(const json_t *ref, const json_t *owner)
+{
+  if (!owner || strcmp(kj_get_str(owner, "metadata.uid") ?: "", kj_get_str(ref, "uid") ?: "")) return GC_OWNER_ABSENT;
+  /* Waiting whatever the reference's blockOwnerDeletion says: the owner
+   * is deleting its dependents, this one included. */
+  if (kj_get(owner, "metadata.deletionTimestamp") && gc_has_finalizer(owner, GC_FIN_FOREGROUND))
+    return GC_OWNER_WAITING;
+  return GC_OWNER_PRESENT;
+}
+
+json_t *gc_dependent_actions(const json_t *obj, const char *obj_path, const int *states, size_t n,
+                             bool has_dependents)
 {
   json_t *acts = json_array();
   if (n == 0 || kj_get(obj, "metadata.deletionTimestamp")) return acts;
-  size_t absent = 0, waiting = 0;
+  size_t solid = 0, dangling = 0, waiting = 0;
   for (size_t i = 0; i < n; i++) {
-    absent += states[i] == GC_OWNER_ABSENT;
+    if (states[i] == GC_OWNER_UNKNOWN) return acts;   /* decide nothing on partial knowledge */
+    solid += states[i] == GC_OWNER_PRESENT;
+    dangling += states[i] == GC_OWNER_ABSENT;
     waiting += states[i] == GC_OWNER_WAITING;
   }
-  if (absent == 0) return acts;
-  if (absent == n || absent + waiting == n) {
-    /* The object's own finalizers choose how its dependents go; with an
-     * owner waiting in the foreground, it goes in the foreground too. */
-    const char *policy = "Background";
-    if (waiting || gc_has_finalizer(obj, GC_FIN_FOREGROUND)) policy = "Foreground";
-    else if (gc_has_finalizer(obj, GC_FIN_ORPHAN)) policy = "Orphan";
-    gc_act(acts, "DELETE", obj_path, gc_delete_body(obj, policy));
-  } else {
-    gc_act(acts, "PATCH", obj_path, gc_refs_patch(obj, NULL, states));
+  if (solid) {
+    /* A live owner keeps it; the references to owners that are gone or
+     * deleting their dependents go, or those owners would wait forever. */
+    if (dangling + waiting) gc_act(acts, "PATCH", obj_path, gc_refs_patch(obj, NULL, states));
+    return acts;
   }
+  const char *policy = "Background";
+  if (waiting && has_dependents) {
+    /* Its own dependents go first, so that the waiting owner sees them
+     * gone in order. */
+    policy = "Foreground";
+  } else if (gc_has_finalizer(obj, GC_FIN_ORPHAN)) {
+    policy = "Orphan";
+  } else if (gc_has_finalizer(obj, GC_FIN_FOREGROUND)) {
+    policy = "Foreground";
+  }
+  gc_act(acts, "DELETE", obj_path, gc_delete_body(obj, policy));
   return acts;
 }
 
@@ -197,13 +226,8 @@ json_t *gc_foreground_actions(const json_t *owner, const char *owner_path, const
   json_t *d;
   json_array_foreach(deps, i, d)
   {
-    const json_t *obj = json_object_get(d, "obj");
-    const json_t *ref = gc_ref_to(obj, uid);
-    if (!ref) continue;
-    bool block = kj_get_bool(ref, "blockOwnerDeletion", false);
-    blocking += block;
-    if (kj_get(obj, "metadata.deletionTimestamp")) continue;
-    gc_act(acts, "DELETE", kj_get_str(d, "path"), gc_delete_body(obj, block ? "Foreground" : "Background"));
+    const json_t *ref = gc_ref_to(json_object_get(d, "obj"), uid);
+    blocking += ref && kj_get_bool(ref, "blockOwnerDeletion", false);
   }
   if (blocking == 0) gc_act(acts, "PATCH", owner_path, gc_finalizer_patch(owner, GC_FIN_FOREGROUND));
   return acts;
@@ -362,6 +386,7 @@ struct gc_op {
   int *states;
   size_t n;
   int pending;
+  bool has_dependents;
 };
 
 struct gc_get {
@@ -371,7 +396,7 @@ struct gc_get {
 
 static void gc_op_decide(struct gc_op *op)
 {
-  json_t *acts = gc_dependent_actions(op->obj, op->path, op->states, op->n);
+  json_t *acts = gc_dependent_actions(op->obj, op->path, op->states, op->n, op->has_dependents);
   if (json_array_size(acts))
     KLOG_V(2, "garbagecollector: %s %s (owners gone)", kj_get_str(acts, "[0].verb"), op->path);
   sync_batch_exec(op->b, acts);
@@ -392,14 +417,8 @@ static void gc_get_done(void *arg, struct sync_batch *b, int code, json_t *body,
   struct gc_get *g = arg;
   struct gc_op *op = g->op;
   const json_t *ref = json_array_get(kj_get(op->obj, "metadata.ownerReferences"), g->i);
-  const char *want_uid = kj_get_str(ref, "uid") ?: "";
   if (!err) {
-    const char *uid = kj_get_str(body, "metadata.uid") ?: "";
-    if (strcmp(uid, want_uid)) op->states[g->i] = GC_OWNER_ABSENT;
-    else if (kj_get(body, "metadata.deletionTimestamp") && gc_has_finalizer(body, GC_FIN_FOREGROUND) &&
-             kj_get_bool(ref, "blockOwnerDeletion", false))
-      op->states[g->i] = GC_OWNER_WAITING;
-    else op->states[g->i] = GC_OWNER_PRESENT;
+    op->states[g->i] = gc_classify_owner(ref, body);
   } else if (code == 404 && err->status &&
              !strcmp(kj_get_str(err->status, "details.name") ?: "", kj_get_str(ref, "name") ?: "")) {
     op->states[g->i] = GC_OWNER_ABSENT;
@@ -419,6 +438,7 @@ static void gc_sync_dependent(struct gc_ctl *gc, struct sync_batch *b, json_t *o
   op->n = json_array_size(refs);
   op->states = calloc(op->n ? op->n : 1, sizeof *op->states);
   op->pending = 1;
+  op->has_dependents = json_object_size(json_object_get(gc->deps, kj_get_str(obj, "metadata.uid") ?: "")) > 0;
   sync_batch_attach(b, op, gc_op_free);
   const char *ns = kj_get_str(obj, "metadata.namespace");
   size_t i;
@@ -428,10 +448,7 @@ static void gc_sync_dependent(struct gc_ctl *gc, struct sync_batch *b, json_t *o
     const char *ou = kj_get_str(r, "uid") ?: "";
     json_t *owner = gc_lookup(gc, ou, NULL, 0);
     if (owner) {
-      op->states[i] = kj_get(owner, "metadata.deletionTimestamp") && gc_has_finalizer(owner, GC_FIN_FOREGROUND) &&
-                              kj_get_bool(r, "blockOwnerDeletion", false)
-                          ? GC_OWNER_WAITING
-                          : GC_OWNER_PRESENT;
+      op->states[i] = gc_classify_owner(r, owner);
       json_decref(owner);
       continue;
     }
@@ -439,8 +456,12 @@ static void gc_sync_dependent(struct gc_ctl *gc, struct sync_batch *b, json_t *o
     bool namespaced;
     op->states[i] = GC_OWNER_UNKNOWN;
     if (!gc_kind_resource(kj_get_str(r, "apiVersion"), kj_get_str(r, "kind"), prefix, sizeof prefix, plural,
-                          sizeof plural, &namespaced))
+                          sizeof plural, &namespaced)) {
+      /* A kind not known (yet): retry later, deciding nothing, as upstream
+       * does with a REST mapping error. */
+      sync_batch_fail(b);
       continue;
+    }
     if (namespaced && !ns) continue; /* a cluster-scoped object cannot have a namespaced owner */
     if (namespaced)
       snprintf(opath, sizeof opath, "%s/namespaces/%s/%s/%s", prefix, ns, plural, kj_get_str(r, "name") ?: "");
@@ -472,8 +493,19 @@ static void gc_process(void *arg, struct workqueue *q, const char *uid)
   if (kj_get(obj, "metadata.deletionTimestamp") &&
       (gc_has_finalizer(obj, GC_FIN_ORPHAN) || gc_has_finalizer(obj, GC_FIN_FOREGROUND))) {
     json_t *deps = gc_dependents(gc, uid);
-    json_t *acts = gc_has_finalizer(obj, GC_FIN_ORPHAN) ? gc_orphan_actions(obj, path, deps)
-                                                        : gc_foreground_actions(obj, path, deps);
+    bool orphan = gc_has_finalizer(obj, GC_FIN_ORPHAN);
+    json_t *acts = orphan ? gc_orphan_actions(obj, path, deps) : gc_foreground_actions(obj, path, deps);
+    if (!orphan) {
+      /* Every dependent decides for itself, with this owner waiting
+       * (upstream attemptToDelete of the owner's dependents). */
+      size_t i;
+      json_t *d;
+      json_array_foreach(deps, i, d)
+      {
+        const char *du = kj_get_str(json_object_get(d, "obj"), "metadata.uid");
+        if (du && !kj_get(json_object_get(d, "obj"), "metadata.deletionTimestamp")) workqueue_add(gc->q, du);
+      }
+    }
     sync_batch_exec(b, acts);
     /* Until the finalizer goes, dependents' events bring us back; the
      * timer covers dependents of kinds no informer watches. */

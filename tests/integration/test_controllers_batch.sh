@@ -128,6 +128,32 @@ ok "foreground delete" kube delete rs -l app=keep --cascade=foreground --timeout
 wait_until "foreground delete removes the pods" 150 bash -c \
   "[[ -z \$(kubectl --cache-dir $WORK/kcache get pods -l app=keep -o name) ]]"
 
+# foreground deletion of one of two owners (upstream attemptToDeleteItem):
+# the dependent keeps its live owner and only loses the deleted one's
+# reference; deleting the last owner then collects it.
+ok "owner a" kube create configmap owner-a --from-literal=x=1
+ok "owner b" kube create configmap owner-b --from-literal=x=1
+UA=$(kube get cm owner-a -o jsonpath='{.metadata.uid}')
+UB=$(kube get cm owner-b -o jsonpath='{.metadata.uid}')
+cat >"$WORK/dependent.yaml" <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: dependent
+  ownerReferences:
+  - {apiVersion: v1, kind: ConfigMap, name: owner-a, uid: "$UA", blockOwnerDeletion: true}
+  - {apiVersion: v1, kind: ConfigMap, name: owner-b, uid: "$UB"}
+data: {x: "1"}
+YAML
+ok "dependent of both" kube create -f "$WORK/dependent.yaml"
+ok "foreground delete of owner a" kube delete cm owner-a --cascade=foreground --timeout=60s
+wait_until "owner a gone" 150 bash -c "! kubectl --cache-dir $WORK/kcache get cm owner-a >/dev/null 2>&1"
+ok "dependent survives" kube get cm dependent -o jsonpath='{range .metadata.ownerReferences[*]}{.name}{"\n"}{end}'
+expect_eq "only owner b left" "owner-b" "$OUT"
+ok "delete owner b" kube delete cm owner-b --timeout=60s
+wait_until "dependent collected with its last owner" 150 bash -c \
+  "! kubectl --cache-dir $WORK/kcache get cm dependent >/dev/null 2>&1"
+
 # ---- namespace deletion ----
 ok "create namespace" kube create namespace scratch
 ok "deployment in it" kube -n scratch create deployment w --image=nginx:1.25 --replicas=2
