@@ -161,12 +161,19 @@ int disruption_scaled_value(const json_t *v, int64_t total, int64_t *out);
  */
 json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const json_t *controllers, int64_t now_us);
 
-/* resourcequota.c: new reference: status.used for the resources named in
- * hard, from objs: {"pods": [...], "services": [...], "configmaps",
- * "secrets", "persistentvolumeclaims", "replicationcontrollers",
- * "resourcequotas", "count/deployments.apps": [...], ...}, every list
- * already restricted to the quota's namespace. */
-json_t *resourcequota_usage(const json_t *hard, const json_t *objs);
+/* resourcequota.c: whether pod is charged to quota at now (seconds):
+ * not Succeeded/Failed, and not past deletionTimestamp +
+ * deletionGracePeriodSeconds (upstream QuotaV1Pod).  For a terminating
+ * pod that still counts, *until (may be NULL) is lowered to the second
+ * it stops counting. */
+bool resourcequota_pod_counts(const json_t *pod, int64_t now, int64_t *until);
+/* New reference: status.used for the resources named in hard, from objs:
+ * {"pods": [...], "services": [...], "configmaps", "secrets",
+ * "persistentvolumeclaims", "replicationcontrollers", "resourcequotas",
+ * "count/deployments.apps": [...], ...}, every list already restricted
+ * to the quota's namespace.  *next_change (may be NULL): when the usage
+ * changes by time alone (a terminating pod stops counting), -1 if never. */
+json_t *resourcequota_usage(const json_t *hard, const json_t *objs, int64_t now, int64_t *next_change);
 
 /* endpointslice_mirroring.c: new reference: actions {verb, path, body?}
  * that make the mirrored slices of svc match ep (the Endpoints; NULL or a

@@ -8,9 +8,14 @@
  * persistentvolumeclaims, replicationcontrollers, resourcequotas and
  * count/<resource>[.<group>]), services.nodeports and
  * services.loadbalancers, compute (requests.cpu/memory, limits.cpu/memory,
- * plain cpu and memory meaning requests; the sum over non-terminal pods of
- * max(sum of containers, largest init container) plus overhead) and
- * requests.storage over claims.  A quota is enqueued when it changes,
+ * plain cpu and memory meaning requests; the sum over the pods that count
+ * of max(sum of containers, largest init container) plus overhead) and
+ * requests.storage over claims.  A pod counts (for pods, count/pods and
+ * compute) unless it is Succeeded or Failed, or it is being deleted and
+ * now is past deletionTimestamp + deletionGracePeriodSeconds (upstream
+ * QuotaV1Pod: a pod stuck terminating on a lost node is not charged).  A
+ * quota is requeued for the moment such a pod stops counting, and is
+ * enqueued when it changes,
  * when an object of its namespace changes, and every
  * --resource-quota-sync-period (5 min).  The status is written only when
  * it differs.
@@ -26,6 +31,7 @@
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/quantity.h"
+#include "kube/timeutil.h"
 #include "kube/workqueue.h"
 
 #define RQ_RESYNC_MS (5 * 60 * 1000)
@@ -82,13 +88,27 @@ static json_t *rq_count_json(size_t n)
   return json_string(buf);
 }
 
-json_t *resourcequota_usage(const json_t *hard, const json_t *objs)
+bool resourcequota_pod_counts(const json_t *pod, int64_t now, int64_t *until)
+{
+  if (cc_pod_terminal(pod)) return false;
+  int64_t deleted = cc_time_us(pod, "metadata.deletionTimestamp", -1);
+  json_t *grace = kj_get(pod, "metadata.deletionGracePeriodSeconds");
+  if (deleted < 0 || !json_is_integer(grace)) return true;
+  int64_t end = deleted / 1000000 + json_integer_value(grace);
+  if (now > end) return false;
+  if (until && (*until < 0 || end + 1 < *until)) *until = end + 1;
+  return true;
+}
+
+json_t *resourcequota_usage(const json_t *hard, const json_t *objs, int64_t now, int64_t *next_change)
 {
   json_t *used = json_object();
   json_t *pods = json_array();
   size_t i;
   json_t *p;
-  json_array_foreach(json_object_get(objs, "pods"), i, p) if (!cc_pod_terminal(p)) json_array_append(pods, p);
+  if (next_change) *next_change = -1;
+  json_array_foreach(json_object_get(objs, "pods"), i, p)
+    if (resourcequota_pod_counts(p, now, next_change)) json_array_append(pods, p);
   const char *name;
   json_t *v;
   json_object_foreach((json_t *)hard, name, v)
@@ -209,7 +229,11 @@ static void rq_process(void *arg, struct workqueue *q, const char *key)
     }
     json_t *hard = kj_get(quota, "spec.hard");
     hard = json_is_object(hard) ? json_incref(hard) : json_object();
-    json_t *used = resourcequota_usage(hard, objs);
+    int64_t now = ktime_now_us() / 1000000, next_change;
+    json_t *used = resourcequota_usage(hard, objs, now, &next_change);
+    /* A pod stuck terminating stops counting once its grace period is
+     * over, with no event to say so. */
+    if (next_change > now) sync_batch_requeue_after(b, (next_change - now) * 1000);
     json_t *want = json_pack("{s:o, s:o}", "hard", hard, "used", used);
     if (!cc_json_eq(json_object_get(want, "hard"), kj_get(quota, "status.hard")) ||
         !cc_json_eq(json_object_get(want, "used"), kj_get(quota, "status.used"))) {

@@ -1,6 +1,7 @@
 /*
  * cm_test_resourcequota.c - quota usage: only the resources named in
- * spec.hard are reported; counts exclude terminal pods; CPU and memory
+ * spec.hard are reported; counts exclude terminal pods and pods past
+ * their deletion grace period; CPU and memory
  * requests/limits sum over containers with the largest init container
  * taking over when bigger; node ports and storage requests.
  */
@@ -43,7 +44,7 @@ static void test_usage(void **state)
       "\"count/deployments.apps\":[{}],"
       "\"persistentvolumeclaims\":[{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}}},"
       "{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"512Mi\"}}}}]}");
-  json_t *used = resourcequota_usage(hard, objs);
+  json_t *used = resourcequota_usage(hard, objs, 1700000000, NULL);
   static const struct {
     const char *name, *want;
   } cases[] = {
@@ -70,10 +71,50 @@ static void test_usage(void **state)
   json_decref(objs);
 }
 
+/* Pods being deleted count until their grace period is over, then no
+ * longer (a pod stuck terminating on a lost node is not charged), for the
+ * pod count and compute alike; the caller learns when that happens. */
+static void test_terminating_pods(void **state)
+{
+  json_t *hard = J("{\"pods\":\"10\",\"count/pods\":\"10\",\"requests.cpu\":\"4\"}");
+  json_t *objs = J(
+      "{\"pods\":["
+      "{\"metadata\":{\"name\":\"live\"},\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1\"}}}]},"
+      "\"status\":{\"phase\":\"Running\"}},"
+      "{\"metadata\":{\"name\":\"stuck\",\"deletionTimestamp\":\"2023-11-14T22:00:00Z\",\"deletionGracePeriodSeconds\":30},"
+      "\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"2\"}}}]},\"status\":{\"phase\":\"Running\"}},"
+      "{\"metadata\":{\"name\":\"going\",\"deletionTimestamp\":\"2023-11-14T22:13:00Z\",\"deletionGracePeriodSeconds\":60},"
+      "\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"500m\"}}}]},\"status\":{\"phase\":\"Running\"}}]}");
+  /* 1700000000 is 2023-11-14T22:13:20Z: "stuck" ended at 22:00:30, "going"
+   * ends at 22:14:00. */
+  int64_t next = 0;
+  json_t *used = resourcequota_usage(hard, objs, 1700000000, &next);
+  assert_string_equal(json_string_value(json_object_get(used, "pods")), "2");
+  assert_string_equal(json_string_value(json_object_get(used, "count/pods")), "2");
+  assert_string_equal(json_string_value(json_object_get(used, "requests.cpu")), "1500m");
+  assert_int_equal(next, 1700000041);
+  json_decref(used);
+  /* Past the second deadline too. */
+  used = resourcequota_usage(hard, objs, 1700000041, &next);
+  assert_string_equal(json_string_value(json_object_get(used, "pods")), "1");
+  assert_string_equal(json_string_value(json_object_get(used, "requests.cpu")), "1");
+  assert_int_equal(next, -1);
+  json_decref(used);
+  /* Without a grace period recorded, a deleting pod keeps counting. */
+  json_t *p = J("{\"metadata\":{\"deletionTimestamp\":\"2020-01-01T00:00:00Z\"},\"status\":{\"phase\":\"Running\"}}");
+  assert_true(resourcequota_pod_counts(p, 1700000000, NULL));
+  kj_set_str(p, "status.phase", "Failed");
+  assert_false(resourcequota_pod_counts(p, 1700000000, NULL));
+  json_decref(p);
+  json_decref(hard);
+  json_decref(objs);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_usage),
+      cmocka_unit_test(test_terminating_pods),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
