@@ -10,7 +10,8 @@
  * desired state computed from the full current state, never from the
  * event) and issues API writes through the REST client.  Controllers start
  * after leader election is won (--leader-elect) and the informers they
- * asked for have synced.
+ * asked for have synced.  The queue, the writes and their retries are
+ * the framework's (framework.h), the same for every controller.
  */
 #ifndef CM_CONTROLLER_H
 #define CM_CONTROLLER_H
@@ -25,6 +26,7 @@ struct informer_factory;
 struct informer;
 struct event_recorder;
 struct metrics;
+struct cm_transport;
 
 struct cm_config {
   const char *kubeconfig;            /* --kubeconfig */
@@ -52,6 +54,7 @@ struct cm_config {
   int concurrent_rc_syncs;           /* 5 */
   int concurrent_resource_quota_syncs; /* 5 */
   int concurrent_serviceaccount_token_syncs; /* 5 */
+  const char *root_ca_file;          /* --root-ca-file */
   double kube_api_qps;               /* --kube-api-qps, 20 */
   int kube_api_burst;                /* --kube-api-burst, 30 */
   int v;
@@ -65,6 +68,7 @@ struct cm_ctx {
   struct informer_factory *informers;
   struct event_recorder *recorder;
   struct metrics *metrics;
+  const struct cm_transport *transport;  /* NULL: writes go through client (tests set a fake) */
 };
 
 /* Informer paths controllers share through informer_factory_get(). */

@@ -35,17 +35,6 @@ static int64_t collision_count(const json_t *d)
   return c && json_is_integer(c) ? json_integer_value(c) : -1;
 }
 
-static const json_t *find_by_name(const json_t *rss, const char *name)
-{
-  size_t i;
-  json_t *rs;
-  json_array_foreach(rss, i, rs) {
-    const char *n = kj_get_str(rs, "metadata.name");
-    if (n && !strcmp(n, name)) return rs;
-  }
-  return NULL;
-}
-
 static void create_new_rs(struct dep_sync *s, int64_t new_revision)
 {
   const char *dname = kj_get_str(s->d, "metadata.name"), *ns = kj_get_str(s->d, "metadata.namespace");
@@ -54,7 +43,7 @@ static void create_new_rs(struct dep_sync *s, int64_t new_revision)
   dep_compute_hash(tmpl, collision_count(s->d), hash);
   snprintf(name, sizeof name, "%s-%s", dname, hash);
   json_t *found = NULL;
-  const json_t *clash = find_by_name(s->ns_rss, name);
+  const json_t *clash = cm_find_named(s->ns_rss, name);
   if (!clash && s->lookup) clash = found = s->lookup(s->lookup_arg, ns ? ns : "", name);
   json_decref(found);
   if (clash) {
@@ -257,27 +246,27 @@ static void flush(struct dep_sync *s)
     if (deleting) continue;
     if (json_is_null(orig)) {
       cm_path(path, sizeof path, "/apis/apps/v1", ns, "replicasets", NULL, NULL);
-      json_t *act = cm_act(s->acts, "POST", path, kj_deep_copy(rs));
+      struct cm_action *act = cm_act(s->acts, CM_POST, path, kj_deep_copy(rs));
       snprintf(msg, sizeof msg, "Scaled up replica set %s to %lld", name, (long long)to);
-      cm_act_events(act, s->ref, "Normal", "ScalingReplicaSet", to > 0 ? msg : NULL, NULL, NULL);
+      cm_act_events(act, s->ref, "ScalingReplicaSet", to > 0 ? msg : NULL, NULL, NULL);
     } else if (orig && rs_meta_changed(orig, rs)) {
       cm_path(path, sizeof path, "/apis/apps/v1", ns, "replicasets", name, NULL);
       json_t *body = kj_deep_copy(rs);
       if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("ReplicaSet"));
       if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
-      json_t *act = cm_act(s->acts, "PUT", path, body);
+      struct cm_action *act = cm_act(s->acts, CM_PUT, path, body);
       int64_t from = dep_rs_replicas(orig);
       if (from != to) {
         snprintf(msg, sizeof msg, "Scaled %s replica set %s to %lld from %lld", to > from ? "up" : "down", name,
                  (long long)to, (long long)from);
-        cm_act_events(act, s->ref, "Normal", "ScalingReplicaSet", msg, NULL, NULL);
+        cm_act_events(act, s->ref, "ScalingReplicaSet", msg, NULL, NULL);
       }
     }
   }
   json_t *dn;
   json_array_foreach(s->deleted, i, dn) {
     cm_path(path, sizeof path, "/apis/apps/v1", ns, "replicasets", json_string_value(dn), NULL);
-    cm_act(s->acts, "DELETE", path, NULL);
+    cm_act(s->acts, CM_DELETE, path, NULL);
   }
   if (!kj_equal(kj_get(s->d, "status"), kj_get(s->orig, "status")) ||
       !kj_equal(kj_get(s->d, "metadata.annotations"), kj_get(s->orig, "metadata.annotations"))) {
@@ -285,7 +274,7 @@ static void flush(struct dep_sync *s)
     json_t *body = kj_deep_copy(s->d);
     if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("Deployment"));
     if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
-    cm_act(s->acts, "PUT", path, body);
+    cm_act(s->acts, CM_PUT, path, body);
   }
 }
 
@@ -382,7 +371,7 @@ static void dep_sync(struct cm_base *b, const char *key)
   struct dep_ctrl *c = (struct dep_ctrl *)b;
   json_t *d = informer_store_get_obj(c->d_inf, key);
   if (!d) {
-    cm_base_finish(b, key, false);
+    cm_base_finish(b, key, false, -1);
     return;
   }
   /* Its own ReplicaSets and the orphans it may adopt; those of other
@@ -497,8 +486,6 @@ static int dep_start(struct cm_ctx *ctx, void **state)
   return 0;
 }
 
-static void dep_run(void *state) { cm_base_run(state); }
-
 static void dep_stop(void *state)
 {
   struct dep_ctrl *c = state;
@@ -507,4 +494,4 @@ static void dep_stop(void *state)
   free(c);
 }
 
-const struct controller_def ctrl_deployment = { "deployment", true, dep_start, dep_run, dep_stop };
+const struct controller_def ctrl_deployment = { "deployment", true, dep_start, cm_base_run, dep_stop };

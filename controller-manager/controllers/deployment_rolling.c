@@ -15,6 +15,7 @@
  * Everything works on the working copies of struct dep_sync; a step's
  * effect is visible to the next step of the same sync, as upstream.
  */
+#define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -254,17 +255,19 @@ static int64_t proportion(struct dep_sync *s, const json_t *rs, int64_t to_add, 
   return frac > allowed ? frac : allowed;
 }
 
-static bool g_older_ties;
-
-static int by_size(const void *pa, const void *pb)
+/* Larger first; ties by creation, older first when arg points to true
+ * (scaling down), newer first otherwise (upstream ReplicaSetsBySizeOlder
+ * and ReplicaSetsBySizeNewer). */
+static int by_size(const void *pa, const void *pb, void *arg)
 {
+  bool older_ties = *(const bool *)arg;
   const json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
   int64_t ra = dep_rs_replicas(a), rb = dep_rs_replicas(b);
   if (ra != rb) return ra > rb ? -1 : 1;
   int64_t ta = cm_time_at(a, "metadata.creationTimestamp"), tb = cm_time_at(b, "metadata.creationTimestamp");
   if (ta < 0) ta = INT64_MAX;
   if (tb < 0) tb = INT64_MAX;
-  if (ta != tb) return (ta < tb) == g_older_ties ? -1 : 1;
+  if (ta != tb) return (ta < tb) == older_ties ? -1 : 1;
   return strcmp(kj_get_str(a, "metadata.name"), kj_get_str(b, "metadata.name"));
 }
 
@@ -304,8 +307,8 @@ void dep_scale(struct dep_sync *s)
     size_t n = json_array_size(active);
     json_t **v = malloc(n * sizeof(*v));
     for (i = 0; i < n; i++) v[i] = json_array_get(active, i);
-    g_older_ties = to_add < 0;
-    qsort(v, n, sizeof(*v), by_size);
+    bool older_ties = to_add < 0;
+    qsort_r(v, n, sizeof(*v), by_size, &older_ties);
     int64_t *sizes = calloc(n, sizeof(*sizes));
     int64_t added = 0;
     for (i = 0; i < n; i++) {

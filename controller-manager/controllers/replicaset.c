@@ -38,11 +38,8 @@ static struct labelsel *rs_selector(const struct rs_kind *k, const json_t *rs)
   char err[256];
   json_t *sel = kj_get(rs, "spec.selector");
   if (k->selector_is_map) {
-    if (!sel || !json_object_size(sel)) return NULL;  /* an empty RC selector selects nothing */
-    json_t *ls = json_pack("{s:O}", "matchLabels", sel);
-    struct labelsel *s = labelsel_from_json(ls, err, sizeof err);
-    json_decref(ls);
-    return s;
+    if (!json_object_size(sel)) return NULL;  /* an empty RC selector manages nothing */
+    return cm_selector_from_map(sel);
   }
   return labelsel_from_json(sel, err, sizeof err);
 }
@@ -58,7 +55,7 @@ static bool labels_superset(const json_t *labels, const json_t *want)
   return true;
 }
 
-json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const char *manage_error, int64_t now)
+json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const struct rs_manage_error *merr, int64_t now)
 {
   int64_t min_ready = kj_get_int(rs, "spec.minReadySeconds", 0);
   json_t *tmpl_labels = kj_get(rs, "spec.template.metadata.labels");
@@ -76,10 +73,10 @@ json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const char *m
   json_t *old_conds = kj_get(rs, "status.conditions");
   if (old_conds) json_object_set_new(st, "conditions", kj_deep_copy(old_conds));
   json_t *holder = json_pack("{s:O}", "status", st);
-  if (manage_error) {
-    const char *reason = strstr(manage_error, "deleting") ? "FailedDelete" : "FailedCreate";
+  if (merr && merr->message) {
+    const char *reason = merr->deleting ? "FailedDelete" : "FailedCreate";
     if (!cm_get_condition(holder, "status.conditions", "ReplicaFailure"))
-      cm_set_condition(holder, "status.conditions", "ReplicaFailure", "True", reason, manage_error, now, false);
+      cm_set_condition(holder, "status.conditions", "ReplicaFailure", "True", reason, merr->message, now, false);
   } else {
     cm_remove_condition(holder, "status.conditions", "ReplicaFailure");
   }
@@ -127,7 +124,7 @@ static json_t *colocation_ranks(const json_t *pods)
 }
 
 int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bool may_manage,
-               const char *manage_error, int64_t now, struct cm_actions *acts, struct rs_result *res)
+               const struct rs_manage_error *merr, int64_t now, struct cm_actions *acts, struct rs_result *res)
 {
   memset(res, 0, sizeof(*res));
   res->del_uids = json_array();
@@ -147,19 +144,17 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
   if (may_manage && sel && !cm_obj_is_deleting(rs)) {
     int64_t want = kj_get_int(rs, "spec.replicas", 1);
     int64_t diff = (int64_t)json_array_size(owned) - want;
-    char path[512], key[512];
-    snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name ? name : "");
+    char path[512];
     if (diff < 0) {
       int64_t n = -diff > RS_BURST_REPLICAS ? RS_BURST_REPLICAS : -diff;
       cm_path(path, sizeof path, "/api/v1", ns, "pods", NULL, NULL);
       for (int64_t j = 0; j < n; j++) {
         json_t *pod = cm_pod_from_template(kj_get(rs, "spec.template"), rs, k->api_version, k->kind);
-        json_t *act = cm_act(acts, "POST", path, pod);
-        json_object_set_new(act, "slow_start", json_true());
-        json_object_set_new(act, "exp_key", json_string(key));
-        json_object_set_new(act, "exp", json_string("add"));
-        cm_act_events(act, ref, "Normal", "SuccessfulCreate", "Created pod: {name}", "FailedCreate",
-                      "Error creating");
+        struct cm_action *act = cm_act(acts, CM_POST, path, pod);
+        act->slow_start = true;
+        act->expect = CM_EXPECT_CREATE;
+        cm_act_events(act, ref, "SuccessfulCreate", "Created pod: ", "FailedCreate", "Error creating");
+        act->ok_append_name = true;
       }
       res->adds = (int)n;
     } else if (diff > 0) {
@@ -171,12 +166,11 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
         json_t *victim = json_array_get(sorted, (size_t)j);
         const char *pn = kj_get_str(victim, "metadata.name");
         cm_path(path, sizeof path, "/api/v1", ns, "pods", pn, NULL);
-        json_t *act = cm_act(acts, "DELETE", path, NULL);
-        json_object_set_new(act, "exp_key", json_string(key));
-        json_object_set_new(act, "exp", json_string("del"));
+        struct cm_action *act = cm_act(acts, CM_DELETE, path, NULL);
+        act->expect = CM_EXPECT_DELETE;
         char okmsg[512];
         snprintf(okmsg, sizeof okmsg, "Deleted pod: %s", pn ? pn : "");
-        cm_act_events(act, ref, "Normal", "SuccessfulDelete", okmsg, "FailedDelete", "Error deleting");
+        cm_act_events(act, ref, "SuccessfulDelete", okmsg, "FailedDelete", "Error deleting");
         const char *uid = kj_get_str(victim, "metadata.uid");
         if (uid) json_array_append_new(res->del_uids, json_string(uid));
       }
@@ -185,7 +179,7 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
     }
   }
 
-  res->status = rs_calculate_status(rs, owned, manage_error, now);
+  res->status = rs_calculate_status(rs, owned, merr, now);
   json_t *old = kj_get(rs, "status");
   res->status_changed = !old || !status_equal(old, res->status);
   if (res->status_changed) {
@@ -195,7 +189,7 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
     if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string(k->api_version));
     char path[512];
     cm_path(path, sizeof path, k->api_prefix, ns, k->coll, name, "status");
-    cm_act(acts, "PUT", path, body);
+    cm_act(acts, CM_PUT, path, body);
   }
   int64_t min_ready = kj_get_int(rs, "spec.minReadySeconds", 0);
   if (min_ready > 0 && kj_get_int(res->status, "readyReplicas", 0) != kj_get_int(res->status, "availableReplicas", 0))
@@ -220,15 +214,17 @@ struct rs_ctrl {
   const struct rs_kind *k;
   struct informer *rs_inf, *pod_inf;
   struct cm_expectations *exp;
-  json_t *errors;   /* key -> last create/delete error, shown as ReplicaFailure */
+  json_t *errors;   /* key -> {message, deleting} of the last failed pod create/delete (ReplicaFailure) */
 };
 
-static void rs_exec_done(struct cm_base *b, const char *key, int failed, const char *first_error)
+/* Only the pod creates and deletes (the writes carrying expectations)
+ * make a ReplicaFailure; a status write that lost a race does not. */
+static void rs_exec_done(struct cm_base *b, const char *key, const struct cm_outcome *o)
 {
   struct rs_ctrl *c = (struct rs_ctrl *)b;
-  /* A conflict on the status write is not a replica failure. */
-  if (failed && first_error && !strstr(first_error, "the object has been modified"))
-    json_object_set_new(c->errors, key, json_string(first_error));
+  if (o->expect_error)
+    json_object_set_new(c->errors, key, json_pack("{s:s,s:b}", "message", o->expect_error, "deleting",
+                                                  o->expect_error_verb == CM_DELETE));
   else
     json_object_del(c->errors, key);
 }
@@ -240,7 +236,7 @@ static void rs_sync(struct cm_base *b, const char *key)
   if (!rs) {
     cm_expectations_delete(c->exp, key);
     json_object_del(c->errors, key);
-    cm_base_finish(b, key, false);
+    cm_base_finish(b, key, false, -1);
     return;
   }
   int64_t now = cm_now();
@@ -249,8 +245,9 @@ static void rs_sync(struct cm_base *b, const char *key)
   struct cm_actions acts;
   cm_actions_init(&acts);
   struct rs_result res;
-  const char *merr = kj_get_str(c->errors, key);
-  rs_compute(c->k, rs, pods, may_manage, merr, now, &acts, &res);
+  json_t *e = json_object_get(c->errors, key);
+  struct rs_manage_error merr = { kj_get_str(e, "message"), kj_get_bool(e, "deleting", false) };
+  rs_compute(c->k, rs, pods, may_manage, e ? &merr : NULL, now, &acts, &res);
   cm_expect_writes(c->exp, key, res.adds, res.del_uids, now);
   int64_t requeue = res.requeue_after_s > 0 ? res.requeue_after_s * 1000 : -1;
   rs_result_free(&res);
@@ -360,8 +357,6 @@ int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void
   return 0;
 }
 
-void rs_core_run(void *state) { cm_base_run(state); }
-
 void rs_core_stop(void *state)
 {
   struct rs_ctrl *c = state;
@@ -377,4 +372,4 @@ static int rs_start(struct cm_ctx *ctx, void **state)
   return rs_core_start(&rs_kind_replicaset, ctx, ctx->cfg.concurrent_replicaset_syncs, state);
 }
 
-const struct controller_def ctrl_replicaset = { "replicaset", true, rs_start, rs_core_run, rs_core_stop };
+const struct controller_def ctrl_replicaset = { "replicaset", true, rs_start, cm_base_run, rs_core_stop };

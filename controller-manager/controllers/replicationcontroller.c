@@ -13,4 +13,4 @@ static int rc_start(struct cm_ctx *ctx, void **state)
 }
 
 const struct controller_def ctrl_replicationcontroller = { "replicationcontroller", true, rc_start,
-                                                           rs_core_run, rs_core_stop };
+                                                           cm_base_run, rs_core_stop };

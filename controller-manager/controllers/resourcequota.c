@@ -20,19 +20,17 @@
  * --resource-quota-sync-period (5 min).  The status is written only when
  * it differs.
  */
-#include <event2/event.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/quantity.h"
-#include "kube/timeutil.h"
-#include "kube/workqueue.h"
 
 #define RQ_RESYNC_MS (5 * 60 * 1000)
 
@@ -90,8 +88,8 @@ static json_t *rq_count_json(size_t n)
 
 bool resourcequota_pod_counts(const json_t *pod, int64_t now, int64_t *until)
 {
-  if (cc_pod_terminal(pod)) return false;
-  int64_t deleted = cc_time_us(pod, "metadata.deletionTimestamp", -1);
+  if (cm_pod_is_terminal(pod)) return false;
+  int64_t deleted = cm_time_us(pod, "metadata.deletionTimestamp", -1);
   json_t *grace = kj_get(pod, "metadata.deletionGracePeriodSeconds");
   if (deleted < 0 || !json_is_integer(grace)) return true;
   int64_t end = deleted / 1000000 + json_integer_value(grace);
@@ -182,22 +180,19 @@ static const struct {
 #define RQ_NSRC (sizeof rq_sources / sizeof rq_sources[0])
 
 struct rq_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
-  struct workqueue *q;
-  struct informer *inf[RQ_NSRC]; /* inf[6] is the quotas' own */
-  struct event *resync;
+  struct cm_base base;
+  struct informer *inf[RQ_NSRC]; /* inf[RQ_QUOTAS] is the quotas' own */
 };
 
 #define RQ_QUOTAS 6
 
 static void rq_enqueue_ns(struct rq_ctl *c, const char *ns)
 {
-  json_t *all = informer_store_list(c->inf[RQ_QUOTAS]);
+  json_t *quotas = informer_store_by_index(c->inf[RQ_QUOTAS], INFORMER_INDEX_NAMESPACE, ns);
   size_t i;
   json_t *q;
-  json_array_foreach(all, i, q) if (!ns || !strcmp(kj_get_str(q, "metadata.namespace") ?: "", ns)) cc_enqueue_obj(c->q, q);
-  json_decref(all);
+  json_array_foreach(quotas, i, q) cm_base_enqueue(&c->base, q);
+  json_decref(quotas);
 }
 
 static void rq_obj_add(void *arg, const json_t *o) { rq_enqueue_ns(arg, kj_get_str(o, "metadata.namespace") ?: ""); }
@@ -208,65 +203,71 @@ static void rq_obj_update(void *arg, const json_t *o, const json_t *n)
 }
 static void rq_obj_delete(void *arg, const json_t *o, bool u) { rq_enqueue_ns(arg, kj_get_str(o, "metadata.namespace") ?: ""); }
 
-static void rq_on_resync(evutil_socket_t fd, short what, void *arg) { rq_enqueue_ns(arg, NULL); }
-
-static void rq_process(void *arg, struct workqueue *q, const char *key)
+/* Every --resource-quota-sync-period: every quota. */
+static void rq_on_resync(struct cm_base *b)
 {
-  struct rq_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
-  if (!b) {
-    workqueue_done(q, key);
-    return;
-  }
+  struct rq_ctl *c = (struct rq_ctl *)b;
+  json_t *keys = informer_store_keys(c->inf[RQ_QUOTAS]);
+  size_t i;
+  json_t *k;
+  json_array_foreach(keys, i, k) cm_base_enqueue_key(b, json_string_value(k));
+  json_decref(keys);
+}
+
+static void rq_sync(struct cm_base *b, const char *key)
+{
+  struct rq_ctl *c = (struct rq_ctl *)b;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t requeue = -1;
   json_t *quota = informer_store_get_obj(c->inf[RQ_QUOTAS], key);
   if (quota) {
     const char *ns = kj_get_str(quota, "metadata.namespace") ?: "";
     json_t *objs = json_object();
-    for (size_t i = 0; i < RQ_NSRC; i++) {
-      json_t *all = informer_store_list(c->inf[i]);
-      json_object_set_new(objs, rq_sources[i].list, cc_filter_namespace(all, ns));
-      json_decref(all);
-    }
+    for (size_t i = 0; i < RQ_NSRC; i++)
+      json_object_set_new(objs, rq_sources[i].list, informer_store_by_index(c->inf[i], INFORMER_INDEX_NAMESPACE, ns));
     json_t *hard = kj_get(quota, "spec.hard");
     hard = json_is_object(hard) ? json_incref(hard) : json_object();
-    int64_t now = ktime_now_us() / 1000000, next_change;
+    int64_t now = cm_now(), next_change;
     json_t *used = resourcequota_usage(hard, objs, now, &next_change);
     /* A pod stuck terminating stops counting once its grace period is
      * over, with no event to say so. */
-    if (next_change > now) sync_batch_requeue_after(b, (next_change - now) * 1000);
+    if (next_change > now) requeue = (next_change - now) * 1000;
     json_t *want = json_pack("{s:o, s:o}", "hard", hard, "used", used);
-    if (!cc_json_eq(json_object_get(want, "hard"), kj_get(quota, "status.hard")) ||
-        !cc_json_eq(json_object_get(want, "used"), kj_get(quota, "status.used"))) {
+    if (!cm_json_eq(json_object_get(want, "hard"), kj_get(quota, "status.hard")) ||
+        !cm_json_eq(json_object_get(want, "used"), kj_get(quota, "status.used"))) {
       json_t *body = kj_deep_copy(quota);
       json_object_set(body, "status", want);
       json_object_set_new(body, "apiVersion", json_string("v1"));
       json_object_set_new(body, "kind", json_string("ResourceQuota"));
-      char name[256], nsb[256], path[700];
-      cc_split_key(key, nsb, sizeof nsb, name, sizeof name);
-      snprintf(path, sizeof path, "/api/v1/namespaces/%s/resourcequotas/%s/status", nsb, name);
-      sync_batch_req(b, "PUT", path, NULL, body, NULL, NULL);
-      json_decref(body);
+      char path[700];
+      cm_path(path, sizeof path, "/api/v1", ns, "resourcequotas", kj_get_str(quota, "metadata.name"), "status");
+      cm_act(&acts, CM_PUT, path, body);
     }
     json_decref(want);
     json_decref(objs);
     json_decref(quota);
   }
-  sync_batch_end(b);
+  cm_base_exec(b, key, &acts, NULL, requeue);
+  cm_actions_clear(&acts);
 }
 
 static int rq_start(struct cm_ctx *ctx, void **state)
 {
   struct rq_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  c->q = workqueue_new(ctx->base, "resourcequota_primary");
+  if (!c) return -ENOMEM;
+  int w = ctx->cfg.concurrent_resource_quota_syncs > 0 ? ctx->cfg.concurrent_resource_quota_syncs : 5;
+  if (cm_base_init(&c->base, ctx, "resourcequota_primary", w, rq_sync) < 0) {
+    free(c);
+    return -ENOMEM;
+  }
   for (size_t i = 0; i < RQ_NSRC; i++) {
     c->inf[i] = informer_factory_get(ctx->informers, rq_sources[i].path);
-    struct informer_handlers h = {rq_obj_add, rq_obj_update, rq_obj_delete, c};
-    if (i == RQ_QUOTAS) h = (struct informer_handlers){cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};
+    informer_add_index(c->inf[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+    struct informer_handlers h = { rq_obj_add, rq_obj_update, rq_obj_delete, c };
+    if (i == RQ_QUOTAS) h = (struct informer_handlers){ cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
     informer_add_handlers(c->inf[i], &h);
   }
-  c->resync = event_new(ctx->base, -1, EV_PERSIST, rq_on_resync, c);
   *state = c;
   return 0;
 }
@@ -274,19 +275,15 @@ static int rq_start(struct cm_ctx *ctx, void **state)
 static void rq_run(void *state)
 {
   struct rq_ctl *c = state;
-  struct timeval tv = {RQ_RESYNC_MS / 1000, 0};
-  event_add(c->resync, &tv);
-  int w = c->ctx->cfg.concurrent_resource_quota_syncs > 0 ? c->ctx->cfg.concurrent_resource_quota_syncs : 5;
-  workqueue_run(c->q, w, rq_process, c);
+  cm_base_periodic(&c->base, RQ_RESYNC_MS, rq_on_resync);
+  cm_base_run(c);
 }
 
 static void rq_stop(void *state)
 {
   struct rq_ctl *c = state;
   if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  event_free(c->resync);
-  workqueue_free(c->q);
+  cm_base_stop(&c->base);
   free(c);
 }
 

@@ -47,7 +47,7 @@ int64_t ttl_compute(const json_t *job, int64_t now, struct cm_actions *acts)
   json_t *body = json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1", "propagationPolicy",
                            "Foreground");
   if (uid) json_object_set_new(body, "preconditions", json_pack("{s:s}", "uid", uid));
-  cm_act(acts, "DELETE", path, body);
+  cm_act(acts, CM_DELETE, path, body);
   KLOG_V(2, "Cleaning up Job %s/%s", kj_get_str(job, "metadata.namespace"), kj_get_str(job, "metadata.name"));
   return -1;
 }
@@ -62,7 +62,7 @@ static void ttl_sync(struct cm_base *b, const char *key)
   struct ttl_ctrl *c = (struct ttl_ctrl *)b;
   json_t *job = informer_store_get_obj(c->job_inf, key);
   if (!job) {
-    cm_base_finish(b, key, false);
+    cm_base_finish(b, key, false, -1);
     return;
   }
   struct cm_actions acts;
@@ -97,8 +97,6 @@ static int ttl_start(struct cm_ctx *ctx, void **state)
   return 0;
 }
 
-static void ttl_run(void *state) { cm_base_run(state); }
-
 static void ttl_stop(void *state)
 {
   struct ttl_ctrl *c = state;
@@ -107,4 +105,4 @@ static void ttl_stop(void *state)
   free(c);
 }
 
-const struct controller_def ctrl_ttl_after_finished = { "ttl-after-finished", true, ttl_start, ttl_run, ttl_stop };
+const struct controller_def ctrl_ttl_after_finished = { "ttl-after-finished", true, ttl_start, cm_base_run, ttl_stop };

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "controllers/core_logic.h"
+#include "cm_test_util.h"
 #include "kube/json.h"
 
 static json_t *J(const char *s)
@@ -25,6 +26,30 @@ static json_t *J(const char *s)
   json_t *v = json_loads(s, 0, &e);
   if (!v) fail_msg("bad fixture json: %s: %s", e.text, s);
   return v;
+}
+
+static json_t *dep_actions(const json_t *obj, const char *path, const int *st, size_t n, bool has_deps)
+{
+  struct cm_actions a;
+  cm_actions_init(&a);
+  gc_dependent_actions(obj, path, st, n, has_deps, &a);
+  return cm_actions_json(&a);
+}
+
+static json_t *fg_actions(const json_t *owner, const char *path, const json_t *deps)
+{
+  struct cm_actions a;
+  cm_actions_init(&a);
+  gc_foreground_actions(owner, path, deps, &a);
+  return cm_actions_json(&a);
+}
+
+static json_t *orphan_actions(const json_t *owner, const char *path, const json_t *deps)
+{
+  struct cm_actions a;
+  cm_actions_init(&a);
+  gc_orphan_actions(owner, path, deps, &a);
+  return cm_actions_json(&a);
 }
 
 static const char *POD2 =
@@ -69,7 +94,7 @@ static void test_dependent_decisions(void **state)
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int st[2] = {cases[i].s0, cases[i].s1};
-    json_t *acts = gc_dependent_actions(pod, path, st, 2, cases[i].has_deps);
+    json_t *acts = dep_actions(pod, path, st, 2, cases[i].has_deps);
     if (!cases[i].verb) {
       if (json_array_size(acts)) fail_msg("case %zu: unexpected %s", i, kj_get_str(acts, "[0].verb"));
       json_decref(acts);
@@ -95,15 +120,15 @@ static void test_dependent_decisions(void **state)
    * already being deleted is left alone. */
   kj_set(pod, "metadata.finalizers", J("[\"orphan\"]"));
   int st[2] = {GC_OWNER_ABSENT, GC_OWNER_ABSENT};
-  json_t *acts = gc_dependent_actions(pod, path, st, 2, false);
+  json_t *acts = dep_actions(pod, path, st, 2, false);
   assert_string_equal(kj_get_str(acts, "[0].body.propagationPolicy"), "Orphan");
   json_decref(acts);
   kj_set(pod, "metadata.finalizers", J("[\"foregroundDeletion\"]"));
-  acts = gc_dependent_actions(pod, path, st, 2, false);
+  acts = dep_actions(pod, path, st, 2, false);
   assert_string_equal(kj_get_str(acts, "[0].body.propagationPolicy"), "Foreground");
   json_decref(acts);
   kj_set_str(pod, "metadata.deletionTimestamp", "2024-01-01T00:00:00Z");
-  acts = gc_dependent_actions(pod, path, st, 2, false);
+  acts = dep_actions(pod, path, st, 2, false);
   assert_int_equal(json_array_size(acts), 0);
   json_decref(acts);
   json_decref(pod);
@@ -168,7 +193,7 @@ static void test_foreground(void **state)
   json_array_append_new(deps, dep("b", "rs-uid", false, false));
   json_array_append_new(deps, dep("c", "rs-uid", true, true));
   json_array_append_new(deps, dep("z", "someone-else", true, false));
-  json_t *acts = gc_foreground_actions(owner, opath, deps);
+  json_t *acts = fg_actions(owner, opath, deps);
   assert_int_equal(json_array_size(acts), 0);
   assert_int_equal(count(acts, "DELETE", "/api/v1/namespaces/ns/pods/"), 0);
   json_decref(acts);
@@ -177,7 +202,7 @@ static void test_foreground(void **state)
   json_array_clear(deps);
   json_array_append_new(deps, dep("b", "rs-uid", false, false));
   json_array_append_new(deps, dep("z", "someone-else", true, false));
-  acts = gc_foreground_actions(owner, opath, deps);
+  acts = fg_actions(owner, opath, deps);
   assert_int_equal(json_array_size(acts), 1);
   assert_string_equal(kj_get_str(acts, "[0].verb"), "PATCH");
   assert_string_equal(kj_get_str(acts, "[0].path"), opath);
@@ -193,14 +218,14 @@ static void test_foreground(void **state)
   json_t *b = json_object_get(json_array_get(deps, 0), "obj");
   int st[2] = {gc_classify_owner(json_array_get(kj_get(b, "metadata.ownerReferences"), 0), owner), GC_OWNER_PRESENT};
   assert_int_equal(st[0], GC_OWNER_WAITING);
-  acts = gc_dependent_actions(b, "/api/v1/namespaces/ns/pods/b", st, 2, false);
+  acts = dep_actions(b, "/api/v1/namespaces/ns/pods/b", st, 2, false);
   assert_int_equal(json_array_size(acts), 1);
   assert_string_equal(kj_get_str(acts, "[0].verb"), "PATCH");
   assert_string_equal(kj_get_str(acts, "[0].body.metadata.ownerReferences[0].uid"), "other");
   json_decref(acts);
   /* All its other owners gone: it is deleted. */
   st[1] = GC_OWNER_ABSENT;
-  acts = gc_dependent_actions(b, "/api/v1/namespaces/ns/pods/b", st, 2, false);
+  acts = dep_actions(b, "/api/v1/namespaces/ns/pods/b", st, 2, false);
   assert_string_equal(kj_get_str(acts, "[0].verb"), "DELETE");
   json_decref(acts);
   json_decref(deps);
@@ -215,7 +240,7 @@ static void test_orphan(void **state)
   json_t *deps = json_array();
   json_array_append_new(deps, dep("a", "rs-uid", true, false));
   json_array_append_new(deps, dep("b", "rs-uid", false, false));
-  json_t *acts = gc_orphan_actions(owner, opath, deps);
+  json_t *acts = orphan_actions(owner, opath, deps);
   assert_int_equal(json_array_size(acts), 2);
   for (size_t i = 0; i < 2; i++) {
     json_t *refs = kj_get(json_array_get(acts, i), "body.metadata.ownerReferences");
@@ -226,7 +251,7 @@ static void test_orphan(void **state)
   json_decref(acts);
   json_array_clear(deps);
   json_array_append_new(deps, dep("a", "not-rs", true, false));
-  acts = gc_orphan_actions(owner, opath, deps);
+  acts = orphan_actions(owner, opath, deps);
   assert_int_equal(json_array_size(acts), 1);
   assert_string_equal(kj_get_str(acts, "[0].path"), opath);
   assert_int_equal(json_array_size(kj_get(json_array_get(acts, 0), "body.metadata.finalizers")), 0);

@@ -50,8 +50,7 @@ static json_t *pod(const char *uid, const char *phase, bool finalizer, int index
 static json_t *status_put(struct cm_actions *a)
 {
   for (size_t i = 0; i < cm_actions_len(a); i++) {
-    json_t *act = cm_actions_at(a, i);
-    if (!strcmp(kj_get_str(act, "verb"), "PUT")) return json_object_get(act, "body");
+    if (a->v[i].verb == CM_PUT) return a->v[i].body;
   }
   return NULL;
 }
@@ -59,7 +58,7 @@ static json_t *status_put(struct cm_actions *a)
 static bool has_event(struct cm_actions *a, const char *reason)
 {
   for (size_t i = 0; i < cm_actions_len(a); i++) {
-    const char *r = kj_get_str(cm_actions_at(a, i), "ok_event.reason");
+    const char *r = a->v[i].ok_reason;
     if (r && !strcmp(r, reason)) return true;
   }
   return false;
@@ -126,8 +125,8 @@ static void test_creates_pods(void **state)
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
   assert_int_equal(res.adds, 2);
-  assert_int_equal(cm_actions_count(&acts, "POST", "/api/v1/namespaces/ns/pods"), 2);
-  json_t *body = json_object_get(cm_actions_at(&acts, 0), "body");
+  assert_int_equal(cm_actions_count(&acts, CM_POST, "/api/v1/namespaces/ns/pods"), 2);
+  json_t *body = acts.v[0].body;
   assert_string_equal(kj_get_str(body, "metadata.finalizers[0]"), JOB_TRACKING_FINALIZER);
   assert_string_equal(kj_get_str(body, "metadata.generateName"), "pi-");
   assert_string_equal(kj_get_str(body, "metadata.ownerReferences[0].kind"), "Job");
@@ -139,7 +138,7 @@ static void test_creates_pods(void **state)
   cm_actions_clear(&acts);
   /* Expectations pending: no more creates. */
   run(j, pods, false, &bo, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0);
   job_result_free(&res);
   cm_actions_clear(&acts);
   json_decref(pods);
@@ -155,8 +154,8 @@ static void test_indexed(void **state)
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
   assert_int_equal(res.adds, 2);
-  json_t *b0 = json_object_get(cm_actions_at(&acts, 0), "body");
-  json_t *b2 = json_object_get(cm_actions_at(&acts, 1), "body");
+  json_t *b0 = acts.v[0].body;
+  json_t *b2 = acts.v[1].body;
   assert_string_equal(kj_get_str(b0, "metadata.annotations[\"" JOB_COMPLETION_INDEX "\"]"), "0");
   assert_string_equal(kj_get_str(b0, "metadata.labels[\"" JOB_COMPLETION_INDEX "\"]"), "0");
   assert_string_equal(kj_get_str(b0, "spec.hostname"), "pi-0");
@@ -169,7 +168,7 @@ static void test_indexed(void **state)
   /* Not counted yet, and the finalizer stays until the status is stored. */
   /* Not counted yet: a zero count is omitted, as upstream's omitempty. */
   assert_null(kj_get(st, "status.succeeded"));
-  assert_int_equal(cm_actions_count(&acts, "PATCH", NULL), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, NULL), 0);
   job_result_free(&res);
   cm_actions_clear(&acts);
   json_decref(pods);
@@ -199,8 +198,8 @@ static void test_indexed_large_completions(void **state)
   assert_string_equal(kj_get_str(st, "status.uncountedTerminatedPods.succeeded[0]"), "u150000");
   /* The index at completions only loses its finalizer; the out-of-range
    * active pod is deleted; indexes 0 and 1 are created. */
-  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/u200000"), 1);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/r250000"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/u200000"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/r250000"), 1);
   assert_int_equal(res.adds, 2);
   job_result_free(&res);
   cm_actions_clear(&acts);
@@ -212,7 +211,7 @@ static void test_indexed_large_completions(void **state)
   run(j, pods, true, &bo, &acts, &res);
   st = status_put(&acts);
   if (st) assert_string_equal(kj_get_str(st, "status.completedIndexes"), "150000");
-  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/u150000"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/u150000"), 1);
   job_result_free(&res);
   cm_actions_clear(&acts);
   json_decref(pods);
@@ -232,10 +231,10 @@ static void test_finalizer_counting(void **state)
   struct job_result res;
   /* Step 2: recorded, so the finalizer goes. */
   run(j, pods, true, &bo, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/u1"), 1);
-  assert_string_equal(kj_get_str(cm_actions_at(&acts, 0), "body.metadata[\"$deleteFromPrimitiveList/finalizers\"][0]"),
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/u1"), 1);
+  assert_string_equal(kj_get_str(acts.v[0].body, "metadata[\"$deleteFromPrimitiveList/finalizers\"][0]"),
                       JOB_TRACKING_FINALIZER);
-  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0);
   job_result_free(&res);
   cm_actions_clear(&acts);
   /* Step 3: released, so it is counted; the job has succeeded. */
@@ -281,8 +280,8 @@ static void test_backoff_limit(void **state)
   assert_string_equal(kj_get_str(c, "reason"), "BackoffLimitExceeded");
   assert_string_equal(kj_get_str(c, "message"), "Job has reached the specified backoff limit");
   assert_null(cm_get_condition(st, "status.conditions", "Failed"));  /* pods still to count */
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/r1"), 1);
-  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/r1"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0);
   assert_true(has_event(&acts, "BackoffLimitExceeded"));
   json_t *saved = json_deep_copy(kj_get(st, "status"));
   job_result_free(&res);
@@ -321,8 +320,8 @@ static void test_pod_failure_policy(void **state)
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
   /* Ignored: released without counting, and a replacement is created at once. */
-  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/f1"), 1);
-  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/f1"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 1);
   json_t *st = status_put(&acts);
   assert_int_equal(json_array_size(kj_get(st, "status.uncountedTerminatedPods.failed")), 0);
   job_result_free(&res);
@@ -356,7 +355,7 @@ static void test_pod_failure_policy(void **state)
   assert_int_equal(json_array_size(kj_get(st, "status.uncountedTerminatedPods.failed")), 0);
   assert_int_equal(kj_get_int(st, "status.active", -1), 1);  /* the replacement for f1 */
   assert_int_equal(kj_get_int(st, "status.terminating", -1), 1);
-  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/f1"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/f1"), 1);
   job_result_free(&res);
   cm_actions_clear(&acts);
   json_decref(p);
@@ -372,21 +371,21 @@ static void test_backoff_suspend_deadline(void **state)
   struct cm_actions acts;
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 0);   /* waiting out 10 s */
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0);   /* waiting out 10 s */
   assert_int_equal(res.requeue_ms, 6000);
   job_result_free(&res);
   cm_actions_clear(&acts);
   bo.last_failure = NOW - 11;
   run(j, pods, true, &bo, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 1);
   job_result_free(&res);
   cm_actions_clear(&acts);
 
   json_array_append_new(pods, pod("r1", "Running", true, -1));
   kj_set(j, "spec.suspend", json_true());
   run(j, pods, true, &bo, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/r1"), 1);
-  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/r1"), 1);  /* released first */
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/r1"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/r1"), 1);  /* released first */
   json_t *c = cm_get_condition(status_put(&acts), "status.conditions", "Suspended");
   assert_string_equal(kj_get_str(c, "reason"), "JobSuspended");
   assert_true(has_event(&acts, "Suspended"));
@@ -400,7 +399,7 @@ static void test_backoff_suspend_deadline(void **state)
   c = cm_get_condition(status_put(&acts), "status.conditions", "FailureTarget");
   assert_non_null(c);
   assert_string_equal(kj_get_str(c, "reason"), "DeadlineExceeded");
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/r1"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/r1"), 1);
   job_result_free(&res);
   cm_actions_clear(&acts);
   json_decref(pods);
@@ -421,9 +420,9 @@ static void test_ttl_after_finished(void **state)
   assert_int_equal(ttl_compute(j, NOW, &acts), 60000);
   assert_int_equal(cm_actions_len(&acts), 0);
   assert_int_equal(ttl_compute(j, NOW + 60, &acts), -1);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/apis/batch/v1/namespaces/ns/jobs/pi"), 1);
-  assert_string_equal(kj_get_str(cm_actions_at(&acts, 0), "body.propagationPolicy"), "Foreground");
-  assert_string_equal(kj_get_str(cm_actions_at(&acts, 0), "body.preconditions.uid"), "job-uid");
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/apis/batch/v1/namespaces/ns/jobs/pi"), 1);
+  assert_string_equal(kj_get_str(acts.v[0].body, "propagationPolicy"), "Foreground");
+  assert_string_equal(kj_get_str(acts.v[0].body, "preconditions.uid"), "job-uid");
   cm_actions_clear(&acts);
   json_decref(j);
 }
