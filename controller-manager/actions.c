@@ -15,6 +15,7 @@
 #include "kube/log.h"
 #include "kube/recorder.h"
 #include "kube/restclient.h"
+#include "kube/xalloc.h"
 
 static const char *const verb_names[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "EVENT" };
 
@@ -43,32 +44,17 @@ void cm_actions_clear(struct cm_actions *a)
   memset(a, 0, sizeof *a);
 }
 
-static char *xstrdup(const char *s)
-{
-  char *d = strdup(s ? s : "");
-  if (!d) {
-    KLOG_E("out of memory");
-    abort();
-  }
-  return d;
-}
-
 struct cm_action *cm_act(struct cm_actions *a, enum cm_verb verb, const char *path, json_t *body)
 {
   if (a->n == a->cap) {
     size_t cap = a->cap ? a->cap * 2 : 8;
-    struct cm_action *v = realloc(a->v, cap * sizeof *v);
-    if (!v) {
-      KLOG_E("out of memory");
-      abort();
-    }
-    a->v = v;
+    a->v = xrealloc(a->v, cap * sizeof *a->v);
     a->cap = cap;
   }
   struct cm_action *act = &a->v[a->n++];
   memset(act, 0, sizeof *act);
   act->verb = verb;
-  act->path = xstrdup(path);
+  act->path = xstrdup(path ? path : "");
   act->body = body;
   act->ok_type = RECORDER_EVENT_NORMAL;
   return act;

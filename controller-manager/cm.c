@@ -30,6 +30,7 @@
 #include "kube/metrics.h"
 #include "kube/recorder.h"
 #include "kube/restclient.h"
+#include "kube/xalloc.h"
 
 #define CM_SYNC_POLL_MS 100
 #define CM_DEFAULT_RESYNC_MS (12 * 3600 * 1000LL)
@@ -85,7 +86,7 @@ bool cm_controller_enabled(const char *spec, const struct controller_def *def)
 {
   if (!spec || !*spec) spec = "*";
   bool star = false, explicit_on = false, explicit_off = false;
-  char *dup = strdup(spec), *save = NULL;
+  char *dup = xstrdup(spec), *save = NULL;
   for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     while (*t == ' ') t++;
     if (!strcmp(t, "*"))

@@ -15,8 +15,10 @@
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
+#include "kube/podutil.h"
 #include "kube/selector.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 /* ---- time ---- */
 
@@ -41,68 +43,6 @@ json_t *cm_time_json(int64_t t)
 }
 
 /* ---- pods ---- */
-
-static json_t *pod_condition(const json_t *pod, const char *type)
-{
-  json_t *conds = kj_get(pod, "status.conditions");
-  size_t i;
-  json_t *c;
-  json_array_foreach(conds, i, c) {
-    const char *t = kj_get_str(c, "type");
-    if (t && !strcmp(t, type)) return c;
-  }
-  return NULL;
-}
-
-bool cm_pod_is_ready(const json_t *pod)
-{
-  json_t *c = pod_condition(pod, "Ready");
-  const char *s = c ? kj_get_str(c, "status") : NULL;
-  return s && !strcmp(s, "True");
-}
-
-int64_t cm_pod_ready_since(const json_t *pod)
-{
-  if (!cm_pod_is_ready(pod)) return -1;
-  json_t *c = pod_condition(pod, "Ready");
-  int64_t t = cm_time_at(c, "lastTransitionTime");
-  return t < 0 ? 0 : t;
-}
-
-bool cm_pod_is_available(const json_t *pod, int64_t min_ready_seconds, int64_t now)
-{
-  if (!cm_pod_is_ready(pod)) return false;
-  if (min_ready_seconds <= 0) return true;
-  int64_t since = cm_pod_ready_since(pod);
-  /* upstream: available when lastTransitionTime + minReadySeconds < now
-   * (an unset transition time counts as available). */
-  if (since <= 0) return true;
-  return since + min_ready_seconds < now;
-}
-
-bool cm_obj_is_deleting(const json_t *obj)
-{
-  json_t *dt = kj_get(obj, "metadata.deletionTimestamp");
-  return dt && !json_is_null(dt);
-}
-
-bool cm_pod_is_terminal(const json_t *pod)
-{
-  const char *phase = kj_get_str(pod, "status.phase");
-  return phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"));
-}
-
-bool cm_pod_is_active(const json_t *pod) { return !cm_pod_is_terminal(pod) && !cm_obj_is_deleting(pod); }
-
-int64_t cm_pod_restarts(const json_t *pod)
-{
-  int64_t n = 0;
-  size_t i;
-  json_t *cs;
-  json_array_foreach(kj_get(pod, "status.containerStatuses"), i, cs)
-    n += kj_get_int(cs, "restartCount", 0);
-  return n;
-}
 
 static int phase_rank(const json_t *pod)
 {
@@ -130,15 +70,15 @@ int cm_pod_deletion_cmp(const json_t *a, const json_t *b, int64_t rank_a, int64_
   int ba = na && *na, bb = nb && *nb;
   CMP(ba, bb);                                     /* unassigned first */
   CMP(phase_rank(a), phase_rank(b));               /* pending < unknown < running */
-  int ra = cm_pod_is_ready(a), rb = cm_pod_is_ready(b);
+  int ra = pod_is_ready(a), rb = pod_is_ready(b);
   CMP(ra, rb);                                     /* not ready first */
   CMP(deletion_cost(a), deletion_cost(b));         /* lower cost first */
   CMP(-rank_a, -rank_b);                           /* more colocated first */
   if (ra && rb) {
-    int64_t ta = cm_pod_ready_since(a), tb = cm_pod_ready_since(b);
+    int64_t ta = pod_ready_since(a), tb = pod_ready_since(b);
     CMP(-ta, -tb);                                 /* ready more recently first */
   }
-  CMP(-cm_pod_restarts(a), -cm_pod_restarts(b));   /* more restarts first */
+  CMP(-pod_restart_count(a), -pod_restart_count(b));   /* more restarts first */
   int64_t ca = cm_time_at(a, "metadata.creationTimestamp");
   int64_t cb = cm_time_at(b, "metadata.creationTimestamp");
   CMP(-ca, -cb);                                   /* newer first */
@@ -163,11 +103,7 @@ void cm_sort_array(json_t *arr, int (*cmp)(const void *, const void *, void *), 
 {
   size_t n = json_array_size(arr);
   if (n < 2) return;
-  json_t **v = malloc(n * sizeof(*v));
-  if (!v) {
-    KLOG_E("out of memory");
-    abort();
-  }
+  json_t **v = xmalloc(n * sizeof(*v));
   for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
   qsort_r(v, n, sizeof(*v), cmp, arg);
   json_array_clear(arr);
@@ -181,15 +117,6 @@ void cm_rank_pods_for_deletion(json_t *pods, const json_t *ranks)
 }
 
 /* ---- owner references ---- */
-
-json_t *cm_controller_ref(const json_t *obj)
-{
-  size_t i;
-  json_t *r;
-  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
-    if (json_is_true(json_object_get(r, "controller"))) return r;
-  return NULL;
-}
 
 json_t *cm_new_controller_ref(const json_t *owner, const char *api_version, const char *kind)
 {
@@ -211,16 +138,9 @@ json_t *cm_object_ref(const json_t *obj, const char *api_version, const char *ki
   return r;
 }
 
-bool cm_is_controlled_by(const json_t *obj, const char *uid)
-{
-  json_t *r = cm_controller_ref(obj);
-  const char *u = r ? kj_get_str(r, "uid") : NULL;
-  return u && uid && !strcmp(u, uid);
-}
-
 bool cm_owner_key(const json_t *obj, const char *kind, char *out, size_t len)
 {
-  json_t *r = cm_controller_ref(obj);
+  json_t *r = obj_controller_ref(obj);
   const char *k = r ? kj_get_str(r, "kind") : NULL, *n = r ? kj_get_str(r, "name") : NULL;
   const char *ns = kj_get_str(obj, "metadata.namespace");
   if (!k || !n || strcmp(k, kind)) return false;
@@ -262,12 +182,12 @@ json_t *cm_claim_objects(const json_t *owner, const char *api_version, const cha
                          const char *coll, struct cm_actions *acts)
 {
   const char *uid = kj_get_str(owner, "metadata.uid");
-  bool owner_deleting = cm_obj_is_deleting(owner);
+  bool owner_deleting = obj_is_terminating(owner);
   json_t *out = json_array();
   size_t i;
   json_t *o;
   json_array_foreach(objs, i, o) {
-    json_t *ref = cm_controller_ref(o);
+    json_t *ref = obj_controller_ref(o);
     bool matches = labelsel_matches(sel, kj_get(o, "metadata.labels"));
     const char *ouid = kj_get_str(o, "metadata.uid");
     char path[512];
@@ -278,7 +198,7 @@ json_t *cm_claim_objects(const json_t *owner, const char *api_version, const cha
       if (!ruid || !uid || strcmp(ruid, uid)) continue;   /* someone else's */
       if (matches) {
         json_array_append(out, o);
-      } else if (!cm_obj_is_deleting(o) && !owner_deleting) {
+      } else if (!obj_is_terminating(o) && !owner_deleting) {
         /* Release: drop our controller ref, only if the object is still the one we saw. */
         json_t *body = json_pack("{s:{s:[{s:s,s:s}],s:s}}", "metadata", "ownerReferences", "$patch",
                                  "delete", "uid", uid, "uid", ouid ? ouid : "");
@@ -287,7 +207,7 @@ json_t *cm_claim_objects(const json_t *owner, const char *api_version, const cha
       }
       continue;
     }
-    if (!matches || owner_deleting || cm_obj_is_deleting(o)) continue;
+    if (!matches || owner_deleting || obj_is_terminating(o)) continue;
     json_t *body = json_pack("{s:{s:[o],s:s}}", "metadata", "ownerReferences",
                              cm_new_controller_ref(owner, api_version, kind), "uid", ouid ? ouid : "");
     cm_act(acts, CM_PATCH, path, body);
@@ -437,7 +357,7 @@ static bool cm_has_owner_ref(const json_t *obj, const char *uid)
 
 void cm_index_orphans(void *arg, const json_t *obj, json_t *out)
 {
-  if (cm_controller_ref(obj)) return;
+  if (obj_controller_ref(obj)) return;
   const char *ns = kj_get_str(obj, "metadata.namespace");
   json_array_append_new(out, json_string(ns ? ns : ""));
 }

@@ -21,6 +21,7 @@
 
 #include "controller.h"
 #include "framework.h"
+#include "kube/podutil.h"
 
 struct informer;
 
@@ -36,18 +37,8 @@ json_t *cm_time_json(int64_t t);
 
 /* ---- pods ---- */
 
-bool cm_pod_is_ready(const json_t *pod);
-/* Seconds since the epoch when the Ready condition last became True, -1 if not ready. */
-int64_t cm_pod_ready_since(const json_t *pod);
-/* Ready for at least min_ready_seconds at now (upstream IsPodAvailable). */
-bool cm_pod_is_available(const json_t *pod, int64_t min_ready_seconds, int64_t now);
-/* Phase Succeeded or Failed. */
-bool cm_pod_is_terminal(const json_t *pod);
-/* Not terminated (Succeeded/Failed) and not being deleted. */
-bool cm_pod_is_active(const json_t *pod);
-bool cm_obj_is_deleting(const json_t *obj);
-/* Sum of the containers' restartCount. */
-int64_t cm_pod_restarts(const json_t *pod);
+/* Pod state (readiness, availability, phases, controller references)
+ * comes from kube/podutil.h, the one set of pod helpers. */
 
 /*
  * Sorts pods (array, in place) so the ones to delete first come first, in
@@ -66,14 +57,10 @@ int cm_pod_deletion_cmp(const json_t *a, const json_t *b, int64_t rank_a, int64_
 
 /* ---- owner references ---- */
 
-/* Borrowed: the ownerReferences entry with controller: true, or NULL. */
-json_t *cm_controller_ref(const json_t *obj);
 /* New reference: {apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true}. */
 json_t *cm_new_controller_ref(const json_t *owner, const char *api_version, const char *kind);
 /* New reference: an ObjectReference for Events and status.active. */
 json_t *cm_object_ref(const json_t *obj, const char *api_version, const char *kind);
-/* True if obj's controller ref has this uid. */
-bool cm_is_controlled_by(const json_t *obj, const char *uid);
 
 /* The candidates an owner may claim, without parsing every object of its
  * namespace: the informer's objects with an ownerReference to the owner's

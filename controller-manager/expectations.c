@@ -13,6 +13,7 @@
 
 #include "framework.h"
 #include "kube/json.h"
+#include "kube/xalloc.h"
 
 struct cm_expectations {
   json_t *m;
@@ -20,8 +21,8 @@ struct cm_expectations {
 
 struct cm_expectations *cm_expectations_new(void)
 {
-  struct cm_expectations *e = calloc(1, sizeof(*e));
-  if (e) e->m = json_object();
+  struct cm_expectations *e = xcalloc(1, sizeof(*e));
+  e->m = json_object();
   return e;
 }
 

@@ -26,6 +26,7 @@
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 void cm_action_release(struct cm_action *act);   /* actions.c */
 
@@ -195,12 +196,12 @@ static void record_fail(struct cm_run *r, const struct cm_action *act, const cha
 static void run_not_done(struct cm_run *r, const struct cm_action *act, const char *err)
 {
   r->failed++;
-  if (!r->error) r->error = strdup(err);
+  if (!r->error) r->error = xstrdup(err);
   if (act && act->expect != CM_EXPECT_NONE) {
     if (r->exp && act->expect == CM_EXPECT_CREATE) cm_creation_observed(r->exp, r->key);
     if (r->exp && act->expect == CM_EXPECT_DELETE) cm_deletion_observed(r->exp, r->key);
     if (!r->expect_error) {
-      r->expect_error = strdup(err);
+      r->expect_error = xstrdup(err);
       r->expect_error_verb = act->verb;
     }
   }
@@ -307,19 +308,14 @@ static void send_one(struct cm_run *r, struct cm_action *act, bool slow)
     cm_action_release(act);
     return;
   }
-  struct cm_req *q = calloc(1, sizeof *q);
-  if (!q) {
-    run_not_done(r, act, "out of memory");
-    cm_action_release(act);
-    return;
-  }
+  struct cm_req *q = xcalloc(1, sizeof *q);
   q->run = r;
   q->act = *act;
   memset(act, 0, sizeof *act);
   q->slow = slow;
   q->r = transport_request(r, q);
   if (!q->r) {
-    run_not_done(r, &q->act, "out of memory");
+    run_not_done(r, &q->act, "the request could not be started");
     if (slow) r->slow_failed++;
     cm_action_release(&q->act);
     free(q);
@@ -355,11 +351,7 @@ static void send_slow_batch(struct cm_run *r)
 struct cm_run *cm_run_begin(struct cm_base *b, const char *key, struct cm_expectations *exp, cm_done_fn done)
 {
   size_t l = strlen(key);
-  struct cm_run *r = calloc(1, sizeof *r + l + 1);
-  if (!r) {
-    KLOG_E("out of memory");
-    abort();
-  }
+  struct cm_run *r = xcalloc(1, sizeof *r + l + 1);
   memcpy(r->key, key, l + 1);
   r->b = b;
   r->exp = exp;

@@ -157,13 +157,9 @@ json_t *podgc_missing_nodes(const json_t *pods, const json_t *nodes);
  */
 json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const json_t *controllers, int64_t now_us);
 
-/* resourcequota.c: whether pod is charged to quota at now (seconds):
- * not Succeeded/Failed, and not past deletionTimestamp +
- * deletionGracePeriodSeconds (upstream QuotaV1Pod).  For a terminating
- * pod that still counts, *until (may be NULL) is lowered to the second
- * it stops counting. */
-bool resourcequota_pod_counts(const json_t *pod, int64_t now, int64_t *until);
-/* New reference: status.used for the resources named in hard, from objs:
+/* resourcequota.c */
+/* New reference: status.used for the resources named in hard, from objs
+ * (pods through podutil's quota evaluator, as upstream's pod evaluator):
  * {"pods": [...], "services": [...], "configmaps", "secrets",
  * "persistentvolumeclaims", "replicationcontrollers", "resourcequotas",
  * "count/deployments.apps": [...], ...}, every list already restricted

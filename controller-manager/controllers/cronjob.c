@@ -31,6 +31,7 @@
 #include "kube/recorder.h"
 #include "kube/restclient.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 const char *cj_job_finished(const json_t *job)
 {
@@ -353,7 +354,7 @@ int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recen
   json_t *cj = kj_deep_copy(cj0);
   json_t *ref = cm_object_ref(cj, "batch/v1", "CronJob");
   bool changed = reconcile_active(cj, jobs, recent, ref, acts);
-  if (!cm_obj_is_deleting(cj)) {
+  if (!obj_is_terminating(cj)) {
     if (schedule(cj, jobs, now, ref, acts, res)) changed = true;
     /* Step 3: finished Jobs beyond the history limits. */
     json_t *sh = kj_get(cj, "spec.successfulJobsHistoryLimit"), *fh = kj_get(cj, "spec.failedJobsHistoryLimit");
@@ -452,7 +453,7 @@ static json_t *controlled_jobs(struct cj_ctrl *c, const char *uid)
   json_t *owned = json_array();
   size_t i;
   json_t *j;
-  json_array_foreach(jobs, i, j) if (cm_is_controlled_by(j, uid)) json_array_append(owned, j);
+  json_array_foreach(jobs, i, j) if (obj_is_controlled_by(j, uid)) json_array_append(owned, j);
   json_decref(jobs);
   return owned;
 }
@@ -472,7 +473,7 @@ static void cj_sync(struct cm_base *b, const char *key)
   const char *u;
   json_t *v, *tmp;
   json_object_foreach_safe(rec, tmp, u, v) if (in_active(cj, "uid", u)) json_object_del(rec, u);
-  struct cj_pending *p = calloc(1, sizeof(*p));
+  struct cj_pending *p = xcalloc(1, sizeof(*p));
   p->cj = cj;
   struct cm_actions acts;
   cm_actions_init(&acts);
@@ -506,8 +507,7 @@ static void on_job_delete(void *arg, const json_t *job, bool unknown) { on_job(a
 
 static int cj_start(struct cm_ctx *ctx, void **state)
 {
-  struct cj_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
+  struct cj_ctrl *c = xcalloc(1, sizeof(*c));
   if (cm_base_init(&c->base, ctx, "cronjob", ctx->cfg.concurrent_cron_job_syncs, cj_sync) < 0) {
     free(c);
     return -ENOMEM;

@@ -34,6 +34,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/selector.h"
+#include "kube/xalloc.h"
 
 json_t *ds_template_with_tolerations(const json_t *ds)
 {
@@ -208,7 +209,7 @@ static void create_on(struct ds_ctx *c, const char *node)
 
 static void delete_pod(struct ds_ctx *c, const json_t *pod)
 {
-  if (cm_obj_is_deleting(pod)) return;
+  if (obj_is_terminating(pod)) return;
   const char *name = kj_get_str(pod, "metadata.name");
   char path[512], msg[400];
   cm_path(path, sizeof path, "/api/v1", c->ns, "pods", name, NULL);
@@ -287,8 +288,8 @@ static void count_node(struct ds_ctx *c, const json_t *np)
   json_t *best = NULL, *p;
   size_t k;
   json_array_foreach(np, k, p) if (!best || pod_updated(c, p)) best = p;
-  if (cm_pod_is_ready(best)) c->ready++;
-  if (cm_pod_is_available(best, c->min_ready, c->now)) c->available++;
+  if (pod_is_ready(best)) c->ready++;
+  if (pod_is_available(best, c->min_ready, c->now)) c->available++;
   if (pod_updated(c, best)) c->updated++;
 }
 
@@ -320,7 +321,7 @@ static void manage_running_node(struct ds_ctx *c, const char *node, const json_t
   size_t k;
   bool any_deleting = false;
   json_array_foreach(np, k, p) {
-    if (cm_obj_is_deleting(p)) {
+    if (obj_is_terminating(p)) {
       any_deleting = true;
       continue;
     }
@@ -390,14 +391,14 @@ static void ds_rolling_update(struct ds_ctx *c, const json_t *nodes)
     json_t *oldp = NULL, *newp = NULL, *p;
     size_t k;
     json_array_foreach(c->node_pods[i], k, p) {
-      if (cm_obj_is_deleting(p)) continue;
+      if (obj_is_terminating(p)) continue;
       if (pod_updated(c, p))
         newp = p;
       else
         oldp = p;
     }
-    bool old_av = oldp && cm_pod_is_available(oldp, c->min_ready, c->now);
-    bool new_av = newp && cm_pod_is_available(newp, c->min_ready, c->now);
+    bool old_av = oldp && pod_is_available(oldp, c->min_ready, c->now);
+    bool new_av = newp && pod_is_available(newp, c->min_ready, c->now);
     const char *nname = kj_get_str(node, "metadata.name");
     if (!oldp) {
       if (!newp || !new_av) unavailable++;
@@ -475,10 +476,10 @@ int ds_compute(const json_t *ds, const json_t *nodes, const json_t *pods_ns, con
   json_t *revs = cm_claim_objects(ds, "apps/v1", "DaemonSet", sel, revs_ns, "/apis/apps/v1", "controllerrevisions", acts);
   ds_sync_revision(&c, revs, revs_ns);
   /* While the revision name collides, nothing is created under it. */
-  c.manage = may_manage && !cm_obj_is_deleting(ds) && !c.collision_bump;
+  c.manage = may_manage && !obj_is_terminating(ds) && !c.collision_bump;
   c.nn = json_array_size(nodes);
-  c.run = calloc(c.nn + 1, sizeof *c.run);
-  c.node_pods = calloc(c.nn + 1, sizeof *c.node_pods);
+  c.run = xcalloc(c.nn + 1, sizeof *c.run);
+  c.node_pods = xcalloc(c.nn + 1, sizeof *c.node_pods);
   ds_manage_nodes(&c, nodes, pods);
   if (c.manage && c.rolling && c.adds == 0 && c.dels == 0) ds_rolling_update(&c, nodes);
   ds_write_status(&c);
@@ -558,7 +559,7 @@ static void on_pod_update(void *arg, const json_t *o, const json_t *n)
   struct ds_ctrl *c = arg;
   char key[512];
   if (!cm_owner_key(n, "DaemonSet", key, sizeof key)) return;
-  if (cm_obj_is_deleting(n) && !cm_obj_is_deleting(o)) cm_deletion_observed(c->exp, key);
+  if (obj_is_terminating(n) && !obj_is_terminating(o)) cm_deletion_observed(c->exp, key);
   cm_base_enqueue_key(&c->base, key);
 }
 static void on_pod_delete(void *arg, const json_t *p, bool unknown)
@@ -566,7 +567,7 @@ static void on_pod_delete(void *arg, const json_t *p, bool unknown)
   struct ds_ctrl *c = arg;
   char key[512];
   if (!cm_owner_key(p, "DaemonSet", key, sizeof key)) return;
-  if (!cm_obj_is_deleting(p)) cm_deletion_observed(c->exp, key);
+  if (!obj_is_terminating(p)) cm_deletion_observed(c->exp, key);
   cm_base_enqueue_key(&c->base, key);
 }
 static void on_node_add(void *arg, const json_t *n) { enqueue_all(arg); }
@@ -580,8 +581,7 @@ static void on_node_delete(void *arg, const json_t *n, bool unknown) { enqueue_a
 
 static int ds_start(struct cm_ctx *ctx, void **state)
 {
-  struct ds_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
+  struct ds_ctrl *c = xcalloc(1, sizeof(*c));
   if (cm_base_init(&c->base, ctx, "daemonset", ctx->cfg.concurrent_daemonset_syncs, ds_sync) < 0) {
     free(c);
     return -ENOMEM;

@@ -28,6 +28,7 @@
 #include "kube/log.h"
 #include "kube/selector.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 static int64_t collision_count(const json_t *d)
 {
@@ -191,7 +192,7 @@ void dep_cleanup(struct dep_sync *s)
   size_t n = 0, i;
   json_t *rs;
   json_array_foreach(s->rss, i, rs) {
-    if (rs == s->new_rs || cm_obj_is_deleting(rs) || n >= 512) continue;
+    if (rs == s->new_rs || obj_is_terminating(rs) || n >= 512) continue;
     v[n++] = rs;
   }
   if ((int64_t)n <= limit) return;
@@ -322,7 +323,7 @@ int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, dep_rs_l
     dep_sort_by_creation(s.rss, false);
   }
 
-  if (cm_obj_is_deleting(d)) {
+  if (obj_is_terminating(d)) {
     dep_get_all_and_sync_revision(&s, false);
     dep_sync_status(&s);
   } else {
@@ -385,7 +386,7 @@ static void dep_sync(struct cm_base *b, const char *key)
     size_t i;
     json_t *rs;
     json_array_foreach(rss, i, rs) {
-      if (!duid || !cm_is_controlled_by(rs, duid)) continue;
+      if (!duid || !obj_is_controlled_by(rs, duid)) continue;
       json_t *owned = informer_store_by_index(c->pod_inf, INFORMER_INDEX_OWNER_UID, kj_get_str(rs, "metadata.uid") ?: "");
       json_array_extend(pods, owned);
       json_decref(owned);
@@ -409,7 +410,7 @@ static void enqueue_for_rs(struct dep_ctrl *c, const json_t *rs)
     cm_base_enqueue_key(&c->base, key);
     return;
   }
-  if (cm_controller_ref(rs)) return;
+  if (obj_controller_ref(rs)) return;
   /* An orphan: every Deployment in its namespace that selects it. */
   const char *ns = kj_get_str(rs, "metadata.namespace");
   json_t *all = informer_store_list(c->d_inf);
@@ -463,8 +464,7 @@ static void on_pod_delete(void *arg, const json_t *pod, bool unknown)
 
 static int dep_start(struct cm_ctx *ctx, void **state)
 {
-  struct dep_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
+  struct dep_ctrl *c = xcalloc(1, sizeof(*c));
   if (cm_base_init(&c->base, ctx, "deployment", ctx->cfg.concurrent_deployment_syncs, dep_sync) < 0) {
     free(c);
     return -ENOMEM;

@@ -24,6 +24,7 @@
 #include "controller_utils.h"
 #include "controllers/deployment.h"
 #include "kube/json.h"
+#include "kube/xalloc.h"
 
 void dep_scale_rs(struct dep_sync *s, json_t *rs, int64_t replicas)
 {
@@ -189,7 +190,7 @@ static bool old_pods_running(struct dep_sync *s)
     if (kj_get_int(rs, "status.replicas", 0) > 0) running = true;
     const char *uid = kj_get_str(rs, "metadata.uid");
     json_array_foreach(s->pods, j, p) {
-      if (!cm_is_controlled_by(p, uid)) continue;
+      if (!obj_is_controlled_by(p, uid)) continue;
       const char *ph = kj_get_str(p, "status.phase");
       if (ph && (!strcmp(ph, "Failed") || !strcmp(ph, "Succeeded"))) continue;
       running = true;
@@ -305,11 +306,11 @@ void dep_scale(struct dep_sync *s)
     int64_t allowed = dep_replicas(s->d) > 0 ? dep_replicas(s->d) + dep_max_surge(s->d) : 0;
     int64_t to_add = allowed - all;
     size_t n = json_array_size(active);
-    json_t **v = malloc(n * sizeof(*v));
+    json_t **v = xmalloc(n * sizeof(*v));
     for (i = 0; i < n; i++) v[i] = json_array_get(active, i);
     bool older_ties = to_add < 0;
     qsort_r(v, n, sizeof(*v), by_size, &older_ties);
-    int64_t *sizes = calloc(n, sizeof(*sizes));
+    int64_t *sizes = xcalloc(n, sizeof(*sizes));
     int64_t added = 0;
     for (i = 0; i < n; i++) {
       if (to_add != 0) {

@@ -27,6 +27,7 @@
 #include "kube/json.h"
 #include "kube/selector.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define PDB_DISRUPTED_TIMEOUT_US (120LL * 1000000)
 #define PDB_RECHECK_MS 30000
@@ -49,7 +50,7 @@ static int64_t pdb_expected_from_controllers(const json_t *pods, const json_t *c
   json_t *pod;
   json_array_foreach(pods, i, pod)
   {
-    const json_t *ref = cm_controller_ref(pod);
+    const json_t *ref = obj_controller_ref(pod);
     if (!ref) {
       snprintf(msg, len, "found no controller ref for pod \"%s\"", kj_get_str(pod, "metadata.name") ?: "");
       json_decref(seen);
@@ -58,7 +59,7 @@ static int64_t pdb_expected_from_controllers(const json_t *pods, const json_t *c
     const json_t *ctl = pdb_find_uid(controllers, kj_get_str(ref, "uid"));
     /* A ReplicaSet owned by a Deployment scales with the Deployment. */
     if (ctl && !strcmp(kj_get_str(ref, "kind") ?: "", "ReplicaSet")) {
-      const json_t *up = cm_controller_ref(ctl);
+      const json_t *up = obj_controller_ref(ctl);
       if (up && !strcmp(kj_get_str(up, "kind") ?: "", "Deployment")) ctl = pdb_find_uid(controllers, kj_get_str(up, "uid"));
     }
     if (!ctl) {
@@ -110,7 +111,7 @@ json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const j
   int64_t current = 0;
   json_array_foreach(mine, i, pod)
   {
-    if (kj_get(pod, "metadata.deletionTimestamp") || !cm_pod_is_ready(pod)) continue;
+    if (kj_get(pod, "metadata.deletionTimestamp") || !pod_is_ready(pod)) continue;
     if (json_object_get(disrupted, kj_get_str(pod, "metadata.name") ?: "")) continue;
     current++;
   }
@@ -264,8 +265,7 @@ static void pdb_ctl_update(void *arg, const json_t *o, const json_t *n)
 
 static int pdb_start(struct cm_ctx *ctx, void **state)
 {
-  struct pdb_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct pdb_ctl *c = xcalloc(1, sizeof *c);
   if (cm_base_init(&c->base, ctx, "disruption", 2, pdb_sync) < 0) {
     free(c);
     return -ENOMEM;

@@ -26,6 +26,7 @@
 #include "kube/selector.h"
 #include "kube/timeutil.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 #define EP_TRIGGER_ANNOTATION "endpoints.kubernetes.io/last-change-trigger-time"
 #define EP_HEADLESS_LABEL "service.kubernetes.io/headless"
@@ -39,7 +40,7 @@ static bool ep_pod_included(const json_t *pod, bool publish_not_ready)
 {
   if (!kj_get_str(pod, "status.podIP") || !*kj_get_str(pod, "status.podIP")) return false;
   if (!publish_not_ready && kj_get(pod, "metadata.deletionTimestamp")) return false;
-  return !cm_pod_is_terminal(pod);
+  return !pod_is_terminal(pod);
 }
 
 static int ep_addr_cmp(const void *a, const void *b, void *unused)
@@ -115,7 +116,7 @@ json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
     }
     free(gk);
     json_decref(ports);
-    bool ready = publish || cm_pod_is_ready(pod);
+    bool ready = publish || pod_is_ready(pod);
     json_array_append_new(json_object_get(g, ready ? "addresses" : "notReadyAddresses"), ep_address(pod, svc));
   }
   labelsel_free(sel);
@@ -123,7 +124,7 @@ json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
   const char *k;
   json_t *g;
   size_t nk = json_object_size(groups), idx = 0;
-  const char **keys = calloc(nk ? nk : 1, sizeof *keys);
+  const char **keys = xcalloc(nk ? nk : 1, sizeof *keys);
   json_object_foreach(groups, k, g) keys[idx++] = k;
   qsort(keys, nk, sizeof *keys, ep_str_cmp);
   for (idx = 0; idx < nk; idx++) {
@@ -248,8 +249,7 @@ static void ep_sync(struct cm_base *b, const char *key)
 
 static int ep_start(struct cm_ctx *ctx, void **state)
 {
-  struct ep_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct ep_ctl *c = xcalloc(1, sizeof *c);
   int w = ctx->cfg.concurrent_endpoint_syncs > 0 ? ctx->cfg.concurrent_endpoint_syncs : 5;
   if (cm_base_init(&c->base, ctx, "endpoint", w, ep_sync) < 0) {
     free(c);

@@ -24,6 +24,7 @@
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/selector.h"
+#include "kube/xalloc.h"
 
 #define ES_MAX_PER_SLICE 100
 #define ES_ZONE_LABEL "topology.kubernetes.io/zone"
@@ -45,7 +46,7 @@ static const json_t *es_find_node(const json_t *nodes, const char *name)
 static json_t *es_endpoint(const json_t *pod, const json_t *svc, const json_t *nodes)
 {
   bool terminating = kj_get(pod, "metadata.deletionTimestamp") != NULL;
-  bool ready = cm_pod_is_ready(pod);
+  bool ready = pod_is_ready(pod);
   bool publish = kj_get_bool(svc, "spec.publishNotReadyAddresses", false);
   json_t *e = json_pack("{s:[s], s:{s:b, s:b, s:b}, s:{s:s, s:s, s:s, s:s}}", "addresses",
                         kj_get_str(pod, "status.podIP"), "conditions", "ready",
@@ -140,7 +141,7 @@ void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t
     if (strcmp(kj_get_str(pod, "metadata.namespace") ?: "", ns)) continue;
     if (!labelsel_matches(sel, kj_get(pod, "metadata.labels"))) continue;
     const char *ip = kj_get_str(pod, "status.podIP");
-    if (!ip || !*ip || cm_pod_is_terminal(pod)) continue;
+    if (!ip || !*ip || pod_is_terminal(pod)) continue;
     json_t *ports = es_pod_ports(svc, pod);
     char *gk = kj_dumps_canonical(ports);
     json_t *g = json_object_get(groups, gk);
@@ -309,8 +310,7 @@ static void es_sync(struct cm_base *b, const char *key)
 
 static int es_start(struct cm_ctx *ctx, void **state)
 {
-  struct es_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct es_ctl *c = xcalloc(1, sizeof *c);
   int w = ctx->cfg.concurrent_service_endpoint_syncs > 0 ? ctx->cfg.concurrent_service_endpoint_syncs : 5;
   if (cm_base_init(&c->base, ctx, "endpoint_slice", w, es_sync) < 0) {
     free(c);

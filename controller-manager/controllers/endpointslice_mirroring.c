@@ -23,6 +23,7 @@
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/xalloc.h"
 
 #define MIRROR_SKIP_LABEL "endpointslice.kubernetes.io/skip-mirror"
 #define MIRROR_MAX_PER_SUBSET 1000
@@ -106,7 +107,7 @@ void endpointslice_mirror_reconcile(const char *ns, const char *name, const json
     }
   }
   size_t n = json_array_size(slices), have_n = 0;
-  json_t **have = malloc((n + 1) * sizeof *have);
+  json_t **have = xmalloc((n + 1) * sizeof *have);
   json_t *sl;
   json_array_foreach(slices, i, sl)
   {
@@ -190,8 +191,7 @@ static void mir_sync(struct cm_base *b, const char *key)
 
 static int mir_start(struct cm_ctx *ctx, void **state)
 {
-  struct mir_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct mir_ctl *c = xcalloc(1, sizeof *c);
   if (cm_base_init(&c->base, ctx, "endpoint_slice_mirroring", 5, mir_sync) < 0) {
     free(c);
     return -ENOMEM;

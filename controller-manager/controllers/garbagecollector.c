@@ -47,6 +47,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/restclient.h"
+#include "kube/xalloc.h"
 
 #define GC_FIN_ORPHAN "orphan"
 #define GC_FIN_FOREGROUND "foregroundDeletion"
@@ -454,13 +455,13 @@ static bool gc_owner_path(const json_t *ref, const char *ns, char *out, size_t l
 static void gc_sync_dependent(struct gc_ctl *gc, struct cm_run *run, json_t *obj, const char *path)
 {
   json_t *refs = kj_get(obj, "metadata.ownerReferences");
-  struct gc_op *op = calloc(1, sizeof *op);
+  struct gc_op *op = xcalloc(1, sizeof *op);
   op->gc = gc;
   op->run = run;
   op->obj = json_incref(obj);
   snprintf(op->path, sizeof op->path, "%s", path);
   op->n = json_array_size(refs);
-  op->states = calloc(op->n ? op->n : 1, sizeof *op->states);
+  op->states = xcalloc(op->n ? op->n : 1, sizeof *op->states);
   op->pending = 1;
   op->has_dependents = json_object_size(json_object_get(gc->deps, kj_get_str(obj, "metadata.uid") ?: "")) > 0;
   cm_run_attach(run, op, gc_op_free);
@@ -486,7 +487,7 @@ static void gc_sync_dependent(struct gc_ctl *gc, struct cm_run *run, json_t *obj
       if (retry) cm_run_fail(run, "owner kind not known");
       continue;
     }
-    struct gc_get *g = calloc(1, sizeof *g);
+    struct gc_get *g = xcalloc(1, sizeof *g);
     g->op = op;
     g->i = i;
     op->pending++;
@@ -543,7 +544,7 @@ static void gc_sync(struct cm_base *b, const char *uid)
 
 static int gc_start(struct cm_ctx *ctx, void **state)
 {
-  struct gc_ctl *gc = calloc(1, sizeof *gc);
+  struct gc_ctl *gc = xcalloc(1, sizeof *gc);
   if (!gc) return -ENOMEM;
   int w = ctx->cfg.concurrent_gc_syncs > 0 ? ctx->cfg.concurrent_gc_syncs : 20;
   if (cm_base_init(&gc->base, ctx, "garbage_collector_attempt_to_delete", w, gc_sync) < 0) {

@@ -42,6 +42,7 @@
 #include "kube/log.h"
 #include "kube/selector.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 bool job_is_finished(const json_t *job)
 {
@@ -208,8 +209,8 @@ static int indexed_pod_cmp(const void *a, const void *b)
 static void manage_indexed(struct job_sync *s, int64_t backoff_remaining)
 {
   size_t n = json_array_size(s->active), nbusy = 0, i;
-  struct indexed_pod *v = malloc((n + 1) * sizeof *v);
-  int64_t *busy = malloc((n + 1) * sizeof *busy);
+  struct indexed_pod *v = xmalloc((n + 1) * sizeof *v);
+  int64_t *busy = xmalloc((n + 1) * sizeof *busy);
   json_t *p;
   json_array_foreach(s->active, i, p) v[i] = (struct indexed_pod){ job_pod_index(p), p };
   qsort(v, n, sizeof *v, indexed_pod_cmp);
@@ -232,7 +233,7 @@ static void manage_indexed(struct job_sync *s, int64_t backoff_remaining)
     } else {
       size_t count = (size_t)(want - s->active_n);
       if (count > JOB_MAX_POD_CREATE_DELETE) count = JOB_MAX_POD_CREATE_DELETE;
-      int64_t *pending = malloc(count * sizeof *pending);
+      int64_t *pending = xmalloc(count * sizeof *pending);
       size_t np = job_first_pending(&s->done, busy, nbusy, s->completions, count, pending);
       for (size_t k = 0; k < np; k++) create_pod(s, pending[k]);
       s->res->adds += (int)np;
@@ -339,7 +340,7 @@ static void classify_pods(struct job_sync *s, const json_t *deleted_by_us)
     const char *phase = kj_get_str(p, "status.phase");
     bool succeeded = phase && !strcmp(phase, "Succeeded");
     bool phase_failed = phase && !strcmp(phase, "Failed");
-    bool deleting = cm_obj_is_deleting(p);
+    bool deleting = obj_is_terminating(p);
     /* podReplacementPolicy: TerminatingOrFailed (the default without a
      * podFailurePolicy) counts a deleted pod as failed at once; Failed
      * waits for the Failed phase. */
@@ -349,7 +350,7 @@ static void classify_pods(struct job_sync *s, const json_t *deleted_by_us)
     if (deleting && !succeeded && !failed) continue;
     if (!succeeded && !failed) {
       json_array_append(s->active, p);
-      if (cm_pod_is_ready(p)) s->ready++;
+      if (pod_is_ready(p)) s->ready++;
       continue;
     }
     if (!has_finalizer(p)) continue;                       /* already counted, or never tracked */
@@ -628,7 +629,7 @@ static void on_pod_add(void *arg, const json_t *pod)
 {
   struct job_ctrl *c = arg;
   char key[512];
-  if (cm_owner_key(pod, "Job", key, sizeof key) && !cm_obj_is_deleting(pod)) cm_creation_observed(c->exp, key);
+  if (cm_owner_key(pod, "Job", key, sizeof key) && !obj_is_terminating(pod)) cm_creation_observed(c->exp, key);
   on_pod(c, pod, false);
 }
 
@@ -636,7 +637,7 @@ static void on_pod_update(void *arg, const json_t *o, const json_t *n)
 {
   struct job_ctrl *c = arg;
   char key[512];
-  if (cm_obj_is_deleting(n) && cm_owner_key(n, "Job", key, sizeof key))
+  if (obj_is_terminating(n) && cm_owner_key(n, "Job", key, sizeof key))
     cm_deletion_uid_observed(c->exp, key, kj_get_str(n, "metadata.uid"));
   on_pod(c, n, false);
 }
@@ -659,8 +660,7 @@ static void on_job_delete(void *arg, const json_t *j, bool unknown) { cm_base_en
 
 static int job_start(struct cm_ctx *ctx, void **state)
 {
-  struct job_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
+  struct job_ctrl *c = xcalloc(1, sizeof(*c));
   if (cm_base_init(&c->base, ctx, "job", ctx->cfg.concurrent_job_syncs, job_sync) < 0) {
     free(c);
     return -ENOMEM;

@@ -11,6 +11,7 @@
 #include "controllers/job.h"
 #include "kube/json.h"
 #include "kube/log.h"
+#include "kube/xalloc.h"
 
 int64_t job_backoff_delay_s(int64_t failures)
 {
@@ -46,12 +47,7 @@ static void intervals_reserve(struct job_intervals *x, size_t n)
   if (n <= x->cap) return;
   size_t cap = x->cap ? x->cap * 2 : 8;
   while (cap < n) cap *= 2;
-  struct job_interval *v = realloc(x->v, cap * sizeof *v);
-  if (!v) {
-    KLOG_E("out of memory growing the completed indexes of a Job");
-    abort();
-  }
-  x->v = v;
+  x->v = xrealloc(x->v, cap * sizeof *x->v);
   x->cap = cap;
 }
 
@@ -148,11 +144,7 @@ int64_t job_intervals_total(const struct job_intervals *x)
 char *job_intervals_format(const struct job_intervals *x)
 {
   /* At most two 20-digit numbers and two separators per interval. */
-  char *out = malloc(x->n * 44 + 1), *p = out;
-  if (!out) {
-    KLOG_E("out of memory formatting the completed indexes of a Job");
-    abort();
-  }
+  char *out = xmalloc(x->n * 44 + 1), *p = out;
   *p = 0;
   for (size_t i = 0; i < x->n; i++) {
     const struct job_interval *v = &x->v[i];

@@ -31,6 +31,7 @@
 #include "kube/log.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define NS_REQUEUE_REMAINING_MS 2000
 #define NS_FINALIZER "kubernetes"
@@ -103,7 +104,7 @@ static json_t *ns_cond(const json_t *old, const char *type, bool failing, const 
 static char *ns_join_counts(const json_t *counts, const char *fmt)
 {
   size_t n = json_object_size(counts), i = 0;
-  const char **keys = calloc(n ? n : 1, sizeof *keys);
+  const char **keys = xcalloc(n ? n : 1, sizeof *keys);
   const char *k;
   json_t *v;
   json_object_foreach((json_t *)counts, k, v) keys[i++] = k;
@@ -114,12 +115,12 @@ static char *ns_join_counts(const json_t *counts, const char *fmt)
       keys[b - 1] = t;
     }
   size_t cap = 64, len = 0;
-  char *out = calloc(1, cap);
+  char *out = xcalloc(1, cap);
   for (i = 0; i < n; i++) {
     char part[600];
     snprintf(part, sizeof part, fmt, keys[i], (long long)json_integer_value(json_object_get(counts, keys[i])));
     size_t pl = strlen(part) + 2;
-    while (len + pl + 1 > cap) out = realloc(out, cap *= 2);
+    while (len + pl + 1 > cap) out = xrealloc(out, cap *= 2);
     len += (size_t)sprintf(out + len, "%s%s", i ? ", " : "", part);
   }
   free(keys);
@@ -204,7 +205,7 @@ static void ns_add_discovery_err(struct ns_op *op, const char *what, const struc
   snprintf(buf, sizeof buf, "%s%s%s: %s", op->discovery_err ? op->discovery_err : "",
            op->discovery_err ? ", " : "", what, err && err->message ? err->message : "error");
   free(op->discovery_err);
-  op->discovery_err = strdup(buf);
+  op->discovery_err = xstrdup(buf);
 }
 
 /* Adds one action with an answer callback to the run of op. */
@@ -332,7 +333,7 @@ static void ns_start_list(struct ns_op *op, json_t *res)
 {
   char path[700];
   snprintf(path, sizeof path, "%s/namespaces/%s/%s", kj_get_str(res, "prefix"), op->name, kj_get_str(res, "resource"));
-  struct ns_res_req *rr = calloc(1, sizeof *rr);
+  struct ns_res_req *rr = xcalloc(1, sizeof *rr);
   rr->op = op;
   rr->res = res;
   op->pending++;
@@ -369,7 +370,7 @@ static void ns_start_deletes(struct ns_op *op)
     char path[700];
     snprintf(path, sizeof path, "%s/namespaces/%s/%s", kj_get_str(res, "prefix"), op->name,
              kj_get_str(res, "resource"));
-    struct ns_res_req *rr = calloc(1, sizeof *rr);
+    struct ns_res_req *rr = xcalloc(1, sizeof *rr);
     rr->op = op;
     rr->res = res;
     op->pending++;
@@ -421,7 +422,7 @@ static void ns_sync(struct cm_base *b, const char *key)
     return;
   }
   json_decref(body);
-  struct ns_op *op = calloc(1, sizeof *op);
+  struct ns_op *op = xcalloc(1, sizeof *op);
   op->c = c;
   snprintf(op->name, sizeof op->name, "%s", key);
   op->resources = json_array();
@@ -441,8 +442,7 @@ static void ns_sync(struct cm_base *b, const char *key)
 
 static int ns_start(struct cm_ctx *ctx, void **state)
 {
-  struct ns_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct ns_ctl *c = xcalloc(1, sizeof *c);
   int w = ctx->cfg.concurrent_namespace_syncs > 0 ? ctx->cfg.concurrent_namespace_syncs : 10;
   if (cm_base_init(&c->base, ctx, "namespace", w, ns_sync) < 0) {
     free(c);

@@ -26,6 +26,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/recorder.h"
+#include "kube/xalloc.h"
 
 #define CIDR_SET_MAX_BITS 20
 
@@ -67,12 +68,12 @@ struct cidr_set *cidr_set_new(const char *cluster_cidr, int mask_size, char *err
     snprintf(err, errlen, "invalid --node-cidr-mask-size %d for cluster CIDR %s", mask_size, cluster_cidr);
     return NULL;
   }
-  struct cidr_set *s = calloc(1, sizeof *s);
+  struct cidr_set *s = xcalloc(1, sizeof *s);
   s->prefix = prefix;
   s->mask = mask_size;
   s->base = prefix ? addr & (~0u << (32 - prefix)) : 0;
   s->n = (size_t)1 << (mask_size - prefix);
-  s->bits = calloc((s->n + 7) / 8, 1);
+  s->bits = xcalloc((s->n + 7) / 8, 1);
   return s;
 }
 
@@ -202,7 +203,7 @@ static void ipam_sync(struct cm_base *b, const char *key)
       failed = true;
     } else {
       json_object_set_new(c->pending, key, json_string(cidr));
-      struct ipam_patch *p = calloc(1, sizeof *p);
+      struct ipam_patch *p = xcalloc(1, sizeof *p);
       p->c = c;
       snprintf(p->node, sizeof p->node, "%s", key);
       snprintf(p->cidr, sizeof p->cidr, "%s", cidr);
@@ -224,8 +225,7 @@ static void ipam_sync(struct cm_base *b, const char *key)
 
 static int ipam_start(struct cm_ctx *ctx, void **state)
 {
-  struct ipam_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct ipam_ctl *c = xcalloc(1, sizeof *c);
   *state = c;
   if (!ctx->cfg.allocate_node_cidrs) return 0;
   char err[256];

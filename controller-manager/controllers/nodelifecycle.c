@@ -30,6 +30,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define NL_STARTUP_GRACE_MS 60000
 #define NL_DEFAULT_GRACE_MS 50000
@@ -178,7 +179,7 @@ static void nl_mark_pods_not_ready(struct nl_ctl *c, struct cm_actions *acts, co
   json_t *pod;
   json_array_foreach(pods, i, pod)
   {
-    if (strcmp(kj_get_str(pod, "spec.nodeName") ?: "", node) || !cm_pod_is_ready(pod) || cm_pod_is_terminal(pod))
+    if (strcmp(kj_get_str(pod, "spec.nodeName") ?: "", node) || !pod_is_ready(pod) || pod_is_terminal(pod))
       continue;
     json_t *copy = kj_deep_copy(pod);
     size_t j;
@@ -280,8 +281,7 @@ static void nl_node_delete(void *arg, const json_t *n, bool unknown)
 
 static int nl_start(struct cm_ctx *ctx, void **state)
 {
-  struct nl_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct nl_ctl *c = xcalloc(1, sizeof *c);
   if (cm_base_init(&c->base, ctx, "node_lifecycle_controller", 1, nl_sync) < 0) {
     free(c);
     return -ENOMEM;

@@ -24,6 +24,7 @@
 #include "kube/log.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define PODGC_PERIOD_MS 20000
 #define PODGC_QUARANTINE_MS 40000
@@ -42,8 +43,8 @@ json_t *podgc_terminated_to_delete(const json_t *pods, int threshold)
   if (threshold <= 0) return out;
   size_t n = 0, i;
   json_t *p;
-  json_t **v = malloc((json_array_size(pods) + 1) * sizeof *v);
-  json_array_foreach(pods, i, p) if (cm_pod_is_terminal(p) && !kj_get(p, "metadata.deletionTimestamp")) v[n++] = p;
+  json_t **v = xmalloc((json_array_size(pods) + 1) * sizeof *v);
+  json_array_foreach(pods, i, p) if (pod_is_terminal(p) && !kj_get(p, "metadata.deletionTimestamp")) v[n++] = p;
   if (n > (size_t)threshold) {
     qsort(v, n, sizeof *v, podgc_age_cmp);
     for (i = 0; i < n - (size_t)threshold; i++) json_array_append(out, v[i]);
@@ -142,7 +143,7 @@ static json_t *podgc_candidates(struct podgc_ctl *c, const json_t *nodes)
     json_t *pod = informer_store_get_obj(c->pod_inf, json_string_value(k));
     if (!pod) continue;
     const char *node = kj_get_str(pod, "spec.nodeName") ?: "";
-    if (cm_pod_is_terminal(pod) || kj_get(pod, "metadata.deletionTimestamp") || (*node && !json_object_get(names, node)))
+    if (pod_is_terminal(pod) || kj_get(pod, "metadata.deletionTimestamp") || (*node && !json_object_get(names, node)))
       json_array_append(out, pod);
     json_decref(pod);
   }
@@ -169,7 +170,7 @@ static void podgc_check_missing_nodes(struct podgc_ctl *c, const json_t *pods, c
       continue;
     }
     if (now - json_integer_value(since) < PODGC_QUARANTINE_MS) continue;
-    struct podgc_node_check *nc = calloc(1, sizeof *nc);
+    struct podgc_node_check *nc = xcalloc(1, sizeof *nc);
     nc->c = c;
     snprintf(nc->node, sizeof nc->node, "%s", k);
     char path[400];
@@ -205,8 +206,7 @@ static void podgc_tick(struct cm_base *b) { cm_base_enqueue_key(b, PODGC_KEY); }
 
 static int podgc_start(struct cm_ctx *ctx, void **state)
 {
-  struct podgc_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct podgc_ctl *c = xcalloc(1, sizeof *c);
   if (cm_base_init(&c->base, ctx, "pod_garbage_collector", 1, podgc_sync) < 0) {
     free(c);
     return -ENOMEM;

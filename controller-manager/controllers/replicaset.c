@@ -27,6 +27,7 @@
 #include "kube/log.h"
 #include "kube/selector.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 const struct rs_kind rs_kind_replicaset = { "apps/v1", "ReplicaSet", "/apis/apps/v1", "replicasets",
                                             CM_REPLICASETS, false };
@@ -64,9 +65,9 @@ json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const struct 
   json_t *p;
   json_array_foreach(owned, i, p) {
     if (!tmpl_labels || labels_superset(kj_get(p, "metadata.labels"), tmpl_labels)) full++;
-    if (cm_pod_is_ready(p)) {
+    if (pod_is_ready(p)) {
       ready++;
-      if (cm_pod_is_available(p, min_ready, now)) avail++;
+      if (pod_is_available(p, min_ready, now)) avail++;
     }
   }
   json_t *st = json_object();
@@ -137,11 +138,11 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
   size_t i;
   json_t *p;
   json_array_foreach(pods, i, p)
-    if (cm_pod_is_active(p)) json_array_append(active, p);
+    if (pod_is_active(p)) json_array_append(active, p);
   json_t *owned = sel ? cm_claim_pods(rs, k->api_version, k->kind, sel, active, acts) : json_array();
   json_decref(active);
 
-  if (may_manage && sel && !cm_obj_is_deleting(rs)) {
+  if (may_manage && sel && !obj_is_terminating(rs)) {
     int64_t want = kj_get_int(rs, "spec.replicas", 1);
     int64_t diff = (int64_t)json_array_size(owned) - want;
     char path[512];
@@ -279,14 +280,14 @@ static void on_pod_add(void *arg, const json_t *pod)
   struct rs_ctrl *c = arg;
   char key[512];
   if (cm_owner_key(pod, c->k->kind, key, sizeof key)) {
-    if (cm_obj_is_deleting(pod))
+    if (obj_is_terminating(pod))
       cm_deletion_uid_observed(c->exp, key, kj_get_str(pod, "metadata.uid"));
     else
       cm_creation_observed(c->exp, key);
     cm_base_enqueue_key(&c->base, key);
     return;
   }
-  if (!cm_controller_ref(pod) && !cm_obj_is_deleting(pod)) enqueue_matching(c, pod);
+  if (!obj_controller_ref(pod) && !obj_is_terminating(pod)) enqueue_matching(c, pod);
 }
 
 static void on_pod_update(void *arg, const json_t *old, const json_t *cur)
@@ -295,13 +296,13 @@ static void on_pod_update(void *arg, const json_t *old, const json_t *cur)
   char okey[512], nkey[512];
   bool has_old = cm_owner_key(old, c->k->kind, okey, sizeof okey);
   bool has_new = cm_owner_key(cur, c->k->kind, nkey, sizeof nkey);
-  if (cm_obj_is_deleting(cur) && has_new)
+  if (obj_is_terminating(cur) && has_new)
     cm_deletion_uid_observed(c->exp, nkey, kj_get_str(cur, "metadata.uid"));
   if (has_old && (!has_new || strcmp(okey, nkey))) cm_base_enqueue_key(&c->base, okey);
   if (has_new) {
     cm_base_enqueue_key(&c->base, nkey);
     /* A pod that just became ready becomes available after minReadySeconds. */
-    if (!cm_pod_is_ready(old) && cm_pod_is_ready(cur)) {
+    if (!pod_is_ready(old) && pod_is_ready(cur)) {
       json_t *rs = informer_store_get_obj(c->rs_inf, nkey);
       int64_t mrs = rs ? kj_get_int(rs, "spec.minReadySeconds", 0) : 0;
       if (mrs > 0) workqueue_add_after(c->base.q, nkey, mrs * 1000 + 1000);
@@ -334,8 +335,7 @@ static void on_rs_delete(void *arg, const json_t *rs, bool unknown)
 
 int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void **state)
 {
-  struct rs_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
+  struct rs_ctrl *c = xcalloc(1, sizeof(*c));
   c->k = k;
   const char *name = k->selector_is_map ? "replicationmanager" : "replicaset";
   if (cm_base_init(&c->base, ctx, name, workers, rs_sync) < 0) {

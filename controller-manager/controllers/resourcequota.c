@@ -4,21 +4,20 @@
  *
  * status.hard mirrors spec.hard; status.used is computed for exactly the
  * resources named in spec.hard from the caches of the quota's namespace:
- * object counts (pods, services, secrets, configmaps,
- * persistentvolumeclaims, replicationcontrollers, resourcequotas and
- * count/<resource>[.<group>]), services.nodeports and
- * services.loadbalancers, compute (requests.cpu/memory, limits.cpu/memory,
- * plain cpu and memory meaning requests; the sum over the pods that count
- * of max(sum of containers, largest init container) plus overhead) and
- * requests.storage over claims.  A pod counts (for pods, count/pods and
- * compute) unless it is Succeeded or Failed, or it is being deleted and
- * now is past deletionTimestamp + deletionGracePeriodSeconds (upstream
- * QuotaV1Pod: a pod stuck terminating on a lost node is not charged).  A
- * quota is requeued for the moment such a pod stops counting, and is
- * enqueued when it changes,
- * when an object of its namespace changes, and every
- * --resource-quota-sync-period (5 min).  The status is written only when
- * it differs.
+ * object counts (services, secrets, configmaps, persistentvolumeclaims,
+ * replicationcontrollers, resourcequotas and count/<resource>[.<group>]),
+ * services.nodeports and services.loadbalancers, requests.storage over
+ * claims, and the pod resources (pods, count/pods, cpu, memory,
+ * requests.*, limits.*, hugepages) summed from podutil's per-pod quota
+ * usage, as upstream's pod evaluator: requests and limits as
+ * PodRequests/PodLimits (init containers, sidecars, overhead); count/pods
+ * counts every pod, the rest only the pods that count for quota (not
+ * Succeeded or Failed, not terminating past deletionTimestamp +
+ * deletionGracePeriodSeconds: a pod stuck terminating on a lost node is
+ * not charged).  A quota is requeued for the moment such a pod stops
+ * counting, and enqueued when it changes, when an object of its
+ * namespace changes, and every --resource-quota-sync-period (5 min).  The
+ * status is written only when it differs.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -30,15 +29,18 @@
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/quantity.h"
+#include "kube/xalloc.h"
 
 #define RQ_RESYNC_MS (5 * 60 * 1000)
 
-/* Counted resource name -> the objs key holding its objects. */
+/* Counted resource name -> the objs key holding its objects (pods are
+ * the pod evaluator's, below). */
 static const struct {
   const char *name, *list;
 } rq_counts[] = {
-    {"pods", "pods"}, {"count/pods", "pods"}, {"services", "services"}, {"count/services", "services"},
+    {"services", "services"}, {"count/services", "services"},
     {"secrets", "secrets"}, {"count/secrets", "secrets"}, {"configmaps", "configmaps"},
     {"count/configmaps", "configmaps"}, {"persistentvolumeclaims", "persistentvolumeclaims"},
     {"count/persistentvolumeclaims", "persistentvolumeclaims"}, {"replicationcontrollers", "replicationcontrollers"},
@@ -46,36 +48,9 @@ static const struct {
     {"count/resourcequotas", "resourcequotas"},
 };
 
-static void rq_add_q(struct quantity *sum, const char *s)
-{
-  struct quantity q;
-  if (s && quantity_parse(s, &q) == 0) quantity_add(sum, &q);
-}
-
-/* The pod's effective amount of one resource (requests or limits). */
-static void rq_pod_amount(const json_t *pod, const char *kind, const char *res, struct quantity *out)
-{
-  char path[128];
-  snprintf(path, sizeof path, "resources.%s.%s", kind, res);
-  struct quantity sum = {0, QF_DECIMAL_SI};
-  size_t i;
-  json_t *c;
-  json_array_foreach(kj_get(pod, "spec.containers"), i, c) rq_add_q(&sum, kj_get_str(c, path));
-  json_array_foreach(kj_get(pod, "spec.initContainers"), i, c)
-  {
-    struct quantity q;
-    const char *s = kj_get_str(c, path);
-    if (s && quantity_parse(s, &q) == 0 && quantity_cmp(&q, &sum) > 0) sum = q;
-  }
-  char opath[64];
-  snprintf(opath, sizeof opath, "spec.overhead.%s", res);
-  rq_add_q(&sum, kj_get_str(pod, opath));
-  *out = sum;
-}
-
 static json_t *rq_quantity_json(const struct quantity *q)
 {
-  char buf[64];
+  char buf[QUANTITY_STRING_MAX];
   return json_string(quantity_format(q, buf, sizeof buf));
 }
 
@@ -86,27 +61,76 @@ static json_t *rq_count_json(size_t n)
   return json_string(buf);
 }
 
-bool resourcequota_pod_counts(const json_t *pod, int64_t now, int64_t *until)
+/* The names the pod evaluator answers for (upstream's podResources and
+ * the prefixed ones). */
+static bool rq_is_pod_resource(const char *name)
 {
-  if (cm_pod_is_terminal(pod)) return false;
-  int64_t deleted = cm_time_us(pod, "metadata.deletionTimestamp", -1);
-  json_t *grace = kj_get(pod, "metadata.deletionGracePeriodSeconds");
-  if (deleted < 0 || !json_is_integer(grace)) return true;
-  int64_t end = deleted / 1000000 + json_integer_value(grace);
-  if (now > end) return false;
-  if (until && (*until < 0 || end + 1 < *until)) *until = end + 1;
-  return true;
+  static const char *const exact[] = { "pods", "count/pods", "cpu", "memory", "ephemeral-storage" };
+  for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+    if (!strcmp(name, exact[i])) return true;
+  return (!strncmp(name, "requests.", 9) && strcmp(name, "requests.storage")) || !strncmp(name, "limits.", 7) ||
+         !strncmp(name, "hugepages-", 10);
+}
+
+/* The pods' usage, summed (upstream's pod evaluator: every pod counts for
+ * count/pods, only those that still count for quota for the rest).
+ * *next_change: the earliest second a terminating pod stops counting. */
+static void rq_pod_usage(const json_t *pods, int64_t now, struct kres_list *sum, int64_t *next_change)
+{
+  size_t i;
+  json_t *p;
+  struct kres_list u = { 0 };
+  json_array_foreach(pods, i, p) {
+    kres_list_clear(&u);
+    pod_quota_usage(p, now * 1000000, &u);
+    for (size_t k = 0; k < u.n; k++) kres_add(sum, u.items[k].name, &u.items[k].q);
+    json_t *grace = kj_get(p, "metadata.deletionGracePeriodSeconds");
+    int64_t deleted = cm_time_at(p, "metadata.deletionTimestamp");
+    if (deleted < 0 || !json_is_integer(grace) || !pod_counts_for_quota(p, now * 1000000)) continue;
+    int64_t end = deleted + json_integer_value(grace) + 1;
+    if (*next_change < 0 || end < *next_change) *next_change = end;
+  }
+  kres_list_free(&u);
+}
+
+/* services.nodeports / services.loadbalancers */
+static size_t rq_service_usage(const json_t *services, const char *name)
+{
+  size_t n = 0, i;
+  json_t *svc;
+  json_array_foreach(services, i, svc)
+  {
+    const char *type = kj_get_str(svc, "spec.type") ?: "ClusterIP";
+    if (!strcmp(name, "services.loadbalancers"))
+      n += !strcmp(type, "LoadBalancer");
+    else if (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))
+      n += json_array_size(kj_get(svc, "spec.ports"));
+  }
+  return n;
+}
+
+/* requests.storage over the claims. */
+static json_t *rq_storage_usage(const json_t *claims)
+{
+  struct kres_list sum = { 0 };
+  size_t i;
+  json_t *pvc;
+  json_array_foreach(claims, i, pvc) kres_add_json(&sum, kj_get(pvc, "spec.resources.requests"));
+  const struct quantity *q = kres_get(&sum, "storage");
+  struct quantity zero;
+  quantity_set_int(&zero, 0, QF_BINARY_SI);
+  json_t *out = rq_quantity_json(q ? q : &zero);
+  kres_list_free(&sum);
+  return out;
 }
 
 json_t *resourcequota_usage(const json_t *hard, const json_t *objs, int64_t now, int64_t *next_change)
 {
   json_t *used = json_object();
-  json_t *pods = json_array();
-  size_t i;
-  json_t *p;
-  if (next_change) *next_change = -1;
-  json_array_foreach(json_object_get(objs, "pods"), i, p)
-    if (resourcequota_pod_counts(p, now, next_change)) json_array_append(pods, p);
+  int64_t next = -1;
+  struct kres_list pods = { 0 };
+  rq_pod_usage(json_object_get(objs, "pods"), now, &pods, &next);
+  if (next_change) *next_change = next;
   const char *name;
   json_t *v;
   json_object_foreach((json_t *)hard, name, v)
@@ -114,54 +138,23 @@ json_t *resourcequota_usage(const json_t *hard, const json_t *objs, int64_t now,
     bool done = false;
     for (size_t k = 0; k < sizeof rq_counts / sizeof rq_counts[0] && !done; k++) {
       if (strcmp(rq_counts[k].name, name)) continue;
-      const json_t *list = !strcmp(rq_counts[k].list, "pods") ? pods : json_object_get(objs, rq_counts[k].list);
-      json_object_set_new(used, name, rq_count_json(json_array_size(list)));
+      json_object_set_new(used, name, rq_count_json(json_array_size(json_object_get(objs, rq_counts[k].list))));
       done = true;
     }
     if (done) continue;
-    if (!strncmp(name, "count/", 6)) {
+    if (rq_is_pod_resource(name)) {
+      const struct quantity *q = kres_get(&pods, name);
+      json_object_set_new(used, name, q ? rq_quantity_json(q) : json_string("0"));
+    } else if (!strncmp(name, "count/", 6)) {
       json_t *list = json_object_get(objs, name);
       if (list) json_object_set_new(used, name, rq_count_json(json_array_size(list)));
-      continue;
+    } else if (!strcmp(name, "services.nodeports") || !strcmp(name, "services.loadbalancers")) {
+      json_object_set_new(used, name, rq_count_json(rq_service_usage(json_object_get(objs, "services"), name)));
+    } else if (!strcmp(name, "requests.storage")) {
+      json_object_set_new(used, name, rq_storage_usage(json_object_get(objs, "persistentvolumeclaims")));
     }
-    if (!strcmp(name, "services.nodeports") || !strcmp(name, "services.loadbalancers")) {
-      size_t n = 0;
-      json_t *svc;
-      json_array_foreach(json_object_get(objs, "services"), i, svc)
-      {
-        const char *type = kj_get_str(svc, "spec.type") ?: "ClusterIP";
-        if (!strcmp(name, "services.loadbalancers")) {
-          n += !strcmp(type, "LoadBalancer");
-        } else if (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer")) {
-          n += json_array_size(kj_get(svc, "spec.ports"));
-        }
-      }
-      json_object_set_new(used, name, rq_count_json(n));
-      continue;
-    }
-    if (!strcmp(name, "requests.storage")) {
-      struct quantity sum = {0, QF_BINARY_SI};
-      json_t *pvc;
-      json_array_foreach(json_object_get(objs, "persistentvolumeclaims"), i, pvc)
-      rq_add_q(&sum, kj_get_str(pvc, "spec.resources.requests.storage"));
-      json_object_set_new(used, name, rq_quantity_json(&sum));
-      continue;
-    }
-    const char *kind = NULL, *res = NULL;
-    if (!strcmp(name, "cpu") || !strcmp(name, "memory")) kind = "requests", res = name;
-    else if (!strncmp(name, "requests.", 9)) kind = "requests", res = name + 9;
-    else if (!strncmp(name, "limits.", 7)) kind = "limits", res = name + 7;
-    if (!kind) continue;
-    struct quantity sum = {0, strstr(res, "memory") ? QF_BINARY_SI : QF_DECIMAL_SI};
-    json_array_foreach(pods, i, p)
-    {
-      struct quantity q;
-      rq_pod_amount(p, kind, res, &q);
-      quantity_add(&sum, &q);
-    }
-    json_object_set_new(used, name, rq_quantity_json(&sum));
   }
-  json_decref(pods);
+  kres_list_free(&pods);
   return used;
 }
 
@@ -254,8 +247,7 @@ static void rq_sync(struct cm_base *b, const char *key)
 
 static int rq_start(struct cm_ctx *ctx, void **state)
 {
-  struct rq_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct rq_ctl *c = xcalloc(1, sizeof *c);
   int w = ctx->cfg.concurrent_resource_quota_syncs > 0 ? ctx->cfg.concurrent_resource_quota_syncs : 5;
   if (cm_base_init(&c->base, ctx, "resourcequota_primary", w, rq_sync) < 0) {
     free(c);

@@ -16,6 +16,7 @@
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "controller_utils.h"
+#include "kube/xalloc.h"
 
 #define SA_DEFAULT_NAME "default"
 
@@ -68,8 +69,7 @@ static void sa_sync(struct cm_base *b, const char *key)
 
 static int sa_start(struct cm_ctx *ctx, void **state)
 {
-  struct sa_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct sa_ctl *c = xcalloc(1, sizeof *c);
   int w = ctx->cfg.concurrent_serviceaccount_token_syncs > 0 ? ctx->cfg.concurrent_serviceaccount_token_syncs : 5;
   if (cm_base_init(&c->base, ctx, "serviceaccount", w, sa_sync) < 0) {
     free(c);

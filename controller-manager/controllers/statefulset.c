@@ -37,6 +37,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/selector.h"
+#include "kube/xalloc.h"
 
 char *sts_pod_name(const char *set, int64_t ordinal, char *out, size_t len)
 {
@@ -80,7 +81,7 @@ char *sts_revision_name(const json_t *set, const json_t *data, char *out, size_t
 static bool pod_healthy(const json_t *pod, int64_t min_ready, int64_t now)
 {
   const char *ph = kj_get_str(pod, "status.phase");
-  return ph && !strcmp(ph, "Running") && cm_pod_is_available(pod, min_ready, now) && !cm_obj_is_deleting(pod);
+  return ph && !strcmp(ph, "Running") && pod_is_available(pod, min_ready, now) && !obj_is_terminating(pod);
 }
 
 static const char *pod_revision(const json_t *pod)
@@ -290,7 +291,7 @@ static void truncate_history(const struct sts_ctx *c, const json_t *revs, const 
 {
   int64_t limit = kj_get_int(c->set, "spec.revisionHistoryLimit", STS_DEFAULT_HISTORY_LIMIT);
   size_t n = 0, i;
-  const json_t **v = malloc((json_array_size(revs) + 1) * sizeof *v);
+  const json_t **v = xmalloc((json_array_size(revs) + 1) * sizeof *v);
   json_t *r;
   json_array_foreach(revs, i, r) {
     const char *name = kj_get_str(r, "metadata.name");
@@ -325,7 +326,7 @@ static void sts_collect(struct sts_ctx *c, const json_t *pods)
     int64_t ord = sts_ordinal(c->name, kj_get_str(p, "metadata.name"));
     if (ord < 0) continue;
     c->n_replicas++;
-    if (cm_pod_is_ready(p)) c->n_ready++;
+    if (pod_is_ready(p)) c->n_ready++;
     if (pod_healthy(p, c->min_ready, c->now)) c->n_avail++;
     const char *pr = pod_revision(p);
     if (pr && !strcmp(pr, c->cur_rev)) c->n_cur++;
@@ -357,13 +358,13 @@ static bool sts_create_or_replace(struct sts_ctx *c)
       return true;
     }
     const char *ph = kj_get_str(pod, "status.phase");
-    if (ph && !strcmp(ph, "Failed") && !cm_obj_is_deleting(pod)) {
+    if (ph && !strcmp(ph, "Failed") && !obj_is_terminating(pod)) {
       delete_pod(c, pod, false);
       if (c->parallel) continue;
       return true;
     }
     if (!c->parallel && !pod_healthy(pod, c->min_ready, c->now)) {
-      if (cm_pod_is_ready(pod) && c->min_ready > 0) c->requeue_ms = c->min_ready * 1000;
+      if (pod_is_ready(pod) && c->min_ready > 0) c->requeue_ms = c->min_ready * 1000;
       return true;
     }
     /* Claims may have been removed while the pod ran. */
@@ -388,7 +389,7 @@ static bool sts_scale_down(struct sts_ctx *c)
   size_t i;
   json_t *p;
   json_array_foreach(c->condemned, i, p) {
-    if (!cm_obj_is_deleting(p)) delete_pod(c, p, true);
+    if (!obj_is_terminating(p)) delete_pod(c, p, true);
     if (!c->parallel) break;
   }
   return true;
@@ -406,7 +407,7 @@ static void sts_rolling_update(struct sts_ctx *c)
     if (!pod) continue;
     const char *pr = pod_revision(pod);
     if (pr && !strcmp(pr, c->upd_rev)) continue;
-    if (cm_obj_is_deleting(pod)) {
+    if (obj_is_terminating(pod)) {
       if (!c->parallel) break;
       continue;
     }
@@ -478,10 +479,10 @@ int sts_compute(const json_t *set, const json_t *pods_ns, const json_t *pvcs, co
   json_t *st = kj_deep_copy(kj_get(set, "status"));
   if (!st) st = json_object();
   sync_revisions(&c, revs, revs_ns, st);
-  c.slot = calloc((size_t)(c.replicas > 0 ? c.replicas : 0) + 1, sizeof *c.slot);
+  c.slot = xcalloc((size_t)(c.replicas > 0 ? c.replicas : 0) + 1, sizeof *c.slot);
   c.condemned = json_array();
   sts_collect(&c, pods);
-  if (!cm_obj_is_deleting(set) && !c.collision && !sts_create_or_replace(&c) && !sts_scale_down(&c) && c.rolling &&
+  if (!obj_is_terminating(set) && !c.collision && !sts_create_or_replace(&c) && !sts_scale_down(&c) && c.rolling &&
       strcmp(c.cur_rev, c.upd_rev))
     sts_rolling_update(&c);
   sts_write_status(&c, st);
@@ -541,7 +542,7 @@ static void enqueue_owner(struct sts_ctrl *c, const json_t *obj)
     cm_base_enqueue_key(&c->base, key);
     return;
   }
-  if (cm_controller_ref(obj)) return;
+  if (obj_controller_ref(obj)) return;
   /* Orphans: every set of the namespace selecting them. */
   const char *ns = kj_get_str(obj, "metadata.namespace");
   json_t *all = informer_store_list(c->set_inf);
@@ -573,8 +574,7 @@ static void on_obj_delete(void *arg, const json_t *o, bool unknown) { enqueue_ow
 
 static int sts_start(struct cm_ctx *ctx, void **state)
 {
-  struct sts_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
+  struct sts_ctrl *c = xcalloc(1, sizeof(*c));
   if (cm_base_init(&c->base, ctx, "statefulset", ctx->cfg.concurrent_statefulset_syncs, sts_sync) < 0) {
     free(c);
     return -ENOMEM;

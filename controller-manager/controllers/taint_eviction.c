@@ -23,6 +23,7 @@
 #include "kube/json.h"
 #include "kube/recorder.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 struct te_ctl {
   struct cm_base base;
@@ -146,8 +147,7 @@ static void te_sync(struct cm_base *b, const char *key)
 
 static int te_start(struct cm_ctx *ctx, void **state)
 {
-  struct te_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -ENOMEM;
+  struct te_ctl *c = xcalloc(1, sizeof *c);
   if (cm_base_init(&c->base, ctx, "taint_eviction", 8, te_sync) < 0) {
     free(c);
     return -ENOMEM;

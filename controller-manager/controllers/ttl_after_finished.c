@@ -18,6 +18,7 @@
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
+#include "kube/xalloc.h"
 
 int64_t ttl_finish_time(const json_t *job)
 {
@@ -35,7 +36,7 @@ int64_t ttl_finish_time(const json_t *job)
 int64_t ttl_compute(const json_t *job, int64_t now, struct cm_actions *acts)
 {
   json_t *ttl = kj_get(job, "spec.ttlSecondsAfterFinished");
-  if (!ttl || !json_is_integer(ttl) || cm_obj_is_deleting(job)) return -1;
+  if (!ttl || !json_is_integer(ttl) || obj_is_terminating(job)) return -1;
   int64_t fin = ttl_finish_time(job);
   if (fin < 0) return -1;
   int64_t expire = fin + json_integer_value(ttl);
@@ -83,8 +84,7 @@ static void on_update(void *arg, const json_t *o, const json_t *n) { maybe_enque
 
 static int ttl_start(struct cm_ctx *ctx, void **state)
 {
-  struct ttl_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
+  struct ttl_ctrl *c = xcalloc(1, sizeof(*c));
   if (cm_base_init(&c->base, ctx, "ttl_jobs_to_delete", 5, ttl_sync) < 0) {
     free(c);
     return -ENOMEM;
