@@ -60,6 +60,7 @@ void cm_config_defaults(struct cm_config *c)
   c->secure_port = 10257;
   c->bind_address = "0.0.0.0";
   c->cluster_cidr = "";
+  c->root_ca_file = "";
   c->node_cidr_mask_size = 24;
   c->node_monitor_grace_period_ms = 50000;
   c->node_monitor_period_ms = 5000;
@@ -82,6 +83,11 @@ void cm_config_defaults(struct cm_config *c)
   c->v = 0;
 }
 
+static bool controller_named(const struct controller_def *def, const char *name)
+{
+  return !strcmp(name, def->name) || (def->alias && !strcmp(name, def->alias));
+}
+
 bool cm_controller_enabled(const char *spec, const struct controller_def *def)
 {
   if (!spec || !*spec) spec = "*";
@@ -91,9 +97,9 @@ bool cm_controller_enabled(const char *spec, const struct controller_def *def)
     while (*t == ' ') t++;
     if (!strcmp(t, "*"))
       star = true;
-    else if (t[0] == '-' && !strcmp(t + 1, def->name))
+    else if (t[0] == '-' && controller_named(def, t + 1))
       explicit_off = true;
-    else if (!strcmp(t, def->name))
+    else if (controller_named(def, t))
       explicit_on = true;
   }
   free(dup);
@@ -148,8 +154,11 @@ static void start_controllers(struct cm_program *p)
     void *st = NULL;
     int rc = (*d)->start(&p->ctx, &st);
     if (rc < 0) {
-      KLOG_E("Error starting controller controller=\"%s\": %s", (*d)->name, strerror(-rc));
-      continue;
+      /* As upstream: a controller that cannot start stops the program. */
+      KLOG_E("error starting controllers: error starting \"%s\" controller: %s", (*d)->name, strerror(-rc));
+      p->exit_code = 1;
+      event_base_loopexit(p->ctx.base, NULL);
+      return;
     }
     KLOG_I("Started controller controller=\"%s\"", (*d)->name);
     p->running[p->nrunning] = *d;
@@ -274,7 +283,7 @@ int cm_main(int argc, char **argv)
     { "kube-api-burst", FLAG_INT, &c->kube_api_burst, "Burst to use while talking with kubernetes apiserver." },
     { "use-service-account-credentials", FLAG_BOOL, &bool_unused, "If true, use individual service account credentials for each controller." },
     { "service-account-private-key-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded private RSA or ECDSA key used to sign service account tokens." },
-    { "root-ca-file", FLAG_STRING, &str_unused, "If set, this root certificate authority will be included in service account's token secret." },
+    { "root-ca-file", FLAG_STRING, &c->root_ca_file, "If set, this root certificate authority will be included in service account's token secret. This must be a valid PEM-encoded CA bundle." },
     { "cluster-signing-cert-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded X509 CA certificate used to issue cluster-scoped certificates." },
     { "cluster-signing-key-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded RSA or ECDSA private key used to sign cluster-scoped certificates." },
     { "authentication-kubeconfig", FLAG_STRING, &str_unused, "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.authentication.k8s.io." },

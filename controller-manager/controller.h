@@ -101,6 +101,7 @@ struct controller_def {
   int (*start)(struct cm_ctx *ctx, void **state);
   void (*run)(void *state);
   void (*stop)(void *state);
+  const char *alias;           /* another name --controllers accepts, or NULL */
 };
 
 /* Every controller, each defined in its controllers/NAME.c. */
@@ -108,7 +109,7 @@ extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, 
     ctrl_statefulset, ctrl_daemonset, ctrl_job, ctrl_cronjob, ctrl_ttl_after_finished,
     ctrl_endpoints, ctrl_endpointslice, ctrl_endpointslice_mirroring, ctrl_namespace,
     ctrl_garbagecollector, ctrl_nodeipam, ctrl_nodelifecycle, ctrl_taint_eviction, ctrl_podgc,
-    ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota;
+    ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota, ctrl_root_ca_cert_publisher;
 
 /* --controllers parsing: "*" (all enabled by default), "name", "-name",
  * comma-separated, as upstream.  Returns true if name is enabled. */
