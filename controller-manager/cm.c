@@ -230,11 +230,10 @@ static void program_free(struct cm_program *p)
   if (p->ctx.base) event_base_free(p->ctx.base);
 }
 
-int cm_main(int argc, char **argv)
+/* Step 1: the flags (upstream's names).  1: --help was printed; < 0:
+ * bad input, told on stderr. */
+static int parse_flags(struct cm_program *p, int argc, char **argv, const char **kube_context)
 {
-  struct cm_program prog;
-  memset(&prog, 0, sizeof prog);
-  struct cm_program *p = &prog;
   struct cm_config *c = &p->ctx.cfg;
   cm_config_defaults(c);
   p->le_lease_ms = LEADERELECTION_DEFAULT_LEASE_DURATION_MS;
@@ -242,14 +241,14 @@ int cm_main(int argc, char **argv)
   p->le_retry_ms = LEADERELECTION_DEFAULT_RETRY_PERIOD_MS;
   p->le_ns = "kube-system";
   p->le_name = "kube-controller-manager";
-  const char *kube_context = "";
+  *kube_context = "";
   bool bool_unused = false;
   char *str_unused = "";
   int64_t dur_unused = 0;
   const struct flag flags[] = {
     { "kubeconfig", FLAG_STRING, &c->kubeconfig, "Path to kubeconfig file with authorization and master location information" },
     { "master", FLAG_STRING, &c->master, "The address of the Kubernetes API server (overrides any value in kubeconfig)." },
-    { "context", FLAG_STRING, &kube_context, "The kubeconfig context to use" },
+    { "context", FLAG_STRING, kube_context, "The kubeconfig context to use" },
     { "controllers", FLAG_STRING, &c->controllers, "A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'." },
     { "leader-elect", FLAG_BOOL, &c->leader_elect, "Start a leader election client and gain leadership before executing the main loop." },
     { "leader-elect-lease-duration", FLAG_DURATION, &p->le_lease_ms, "The duration that non-leader candidates will wait after observing a leadership renewal until attempting to acquire leadership." },
@@ -299,23 +298,24 @@ int cm_main(int argc, char **argv)
   int rc = flags_parse(argc, argv, flags,
                        "The Kubernetes controller manager is a daemon that embeds the core control loops shipped with Kubernetes.",
                        err, sizeof err);
-  if (rc == 1) return 0;
-  if (rc < 0) {
-    fprintf(stderr, "Error: %s\n", err);
-    return 1;
-  }
-  klog_set_verbosity(c->v);
-  signal(SIGPIPE, SIG_IGN);
+  if (rc < 0) fprintf(stderr, "Error: %s\n", err);
+  return rc;
+}
 
+/* Step 2: the loop, the REST client, the metrics, the Event recorder and
+ * the informer factory. */
+static int setup_client(struct cm_program *p, const char *kube_context)
+{
+  struct cm_config *c = &p->ctx.cfg;
+  char err[512];
   struct rest_config rc_cfg;
   if (kubeconfig_load(c->kubeconfig, kube_context, c->master, &rc_cfg, err, sizeof err) < 0) {
     KLOG_E("error building controller context: %s", err);
-    return 1;
+    return -1;
   }
   rc_cfg.qps = c->kube_api_qps;
   rc_cfg.burst = c->kube_api_burst;
   if (!rc_cfg.user_agent) rc_cfg.user_agent = rest_default_user_agent("kube-controller-manager");
-
   p->ctx.base = event_base_new();
   p->ctx.client = rest_client_new(p->ctx.base, &rc_cfg);
   rest_config_free(&rc_cfg);
@@ -327,51 +327,76 @@ int cm_main(int argc, char **argv)
   if (p->ctx.informers) informer_factory_drop_managed_fields(p->ctx.informers);
   if (!p->ctx.client || !p->ctx.metrics || !p->ctx.recorder || !p->ctx.informers) {
     KLOG_E("failed to initialise the client");
-    program_free(p);
-    return 1;
+    return -1;
   }
+  return 0;
+}
 
+/* Step 3: /healthz, /livez, /readyz and /metrics on --secure-port, and
+ * the signals. */
+static int serve(struct cm_program *p)
+{
+  struct cm_config *c = &p->ctx.cfg;
   if (c->secure_port > 0) {
     p->http = http_server_new(p->ctx.base, NULL, http_handler, p);
     int port = p->http ? http_server_listen(p->http, c->bind_address, c->secure_port) : -ENOMEM;
     if (port < 0) {
       KLOG_E("failed to listen on %s:%d: %s", c->bind_address, c->secure_port, strerror(-port));
-      program_free(p);
-      return 1;
+      return -1;
     }
     KLOG_I("Serving insecurely on %s:%d", c->bind_address, port);
   }
-
   p->sig_term = evsignal_new(p->ctx.base, SIGTERM, on_signal, p);
   p->sig_int = evsignal_new(p->ctx.base, SIGINT, on_signal, p);
   event_add(p->sig_term, NULL);
   event_add(p->sig_int, NULL);
+  return 0;
+}
 
-  if (c->leader_elect) {
-    struct leaderelection_config lc = {
-      .namespace = p->le_ns,
-      .name = p->le_name,
-      .lease_duration_ms = p->le_lease_ms,
-      .renew_deadline_ms = p->le_renew_ms,
-      .retry_period_ms = p->le_retry_ms,
-      .on_started_leading = on_started_leading,
-      .on_stopped_leading = on_stopped_leading,
-      .on_new_leader = on_new_leader,
-      .arg = p,
-    };
-    p->le = leaderelection_new(p->ctx.base, p->ctx.client, &lc);
-    if (!p->le) {
-      KLOG_E("failed to create the leader elector");
-      program_free(p);
-      return 1;
-    }
-    /* Tells replicas apart: the Lease's holderIdentity names this process. */
-    KLOG_I("leader election identity: %s", leaderelection_identity(p->le));
-    leaderelection_start(p->le);
-  } else {
+/* Step 4: the controllers start once the Lease is held (--leader-elect),
+ * or at once. */
+static int campaign(struct cm_program *p)
+{
+  if (!p->ctx.cfg.leader_elect) {
     start_controllers(p);
+    return 0;
   }
+  struct leaderelection_config lc = {
+    .namespace = p->le_ns,
+    .name = p->le_name,
+    .lease_duration_ms = p->le_lease_ms,
+    .renew_deadline_ms = p->le_renew_ms,
+    .retry_period_ms = p->le_retry_ms,
+    .on_started_leading = on_started_leading,
+    .on_stopped_leading = on_stopped_leading,
+    .on_new_leader = on_new_leader,
+    .arg = p,
+  };
+  p->le = leaderelection_new(p->ctx.base, p->ctx.client, &lc);
+  if (!p->le) {
+    KLOG_E("failed to create the leader elector");
+    return -1;
+  }
+  /* Tells replicas apart: the Lease's holderIdentity names this process. */
+  KLOG_I("leader election identity: %s", leaderelection_identity(p->le));
+  leaderelection_start(p->le);
+  return 0;
+}
 
+int cm_main(int argc, char **argv)
+{
+  struct cm_program prog;
+  memset(&prog, 0, sizeof prog);
+  struct cm_program *p = &prog;
+  const char *kube_context;
+  int rc = parse_flags(p, argc, argv, &kube_context);
+  if (rc != 0) return rc < 0 ? 1 : 0;
+  klog_set_verbosity(p->ctx.cfg.v);
+  signal(SIGPIPE, SIG_IGN);
+  if (setup_client(p, kube_context) < 0 || serve(p) < 0 || campaign(p) < 0) {
+    program_free(p);
+    return 1;
+  }
   event_base_dispatch(p->ctx.base);
   program_free(p);
   return p->exit_code;

@@ -123,16 +123,15 @@ static const char *es_first_key(const json_t *obj)
   return best;
 }
 
-void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t *nodes, const json_t *slices,
-                             int max_per_slice, struct cm_actions *acts)
+/* The wanted endpoints of svc by port set: {canonical ports -> {ports,
+ * want: {id -> endpoint}}} (new reference). */
+static json_t *es_wanted(const json_t *svc, const json_t *pods, const json_t *nodes)
 {
-  const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
-  const char *svcname = kj_get_str(svc, "metadata.name") ?: "";
-  if (max_per_slice <= 0) max_per_slice = ES_MAX_PER_SLICE;
-  const json_t *selmap = kj_get(svc, "spec.selector");
-  struct labelsel *sel = json_object_size(selmap) ? cm_selector_from_map(selmap) : NULL;
-  /* port-set key -> {ports, want: {id -> endpoint}} */
   json_t *groups = json_object();
+  const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
+  const json_t *selmap = kj_get(svc, "spec.selector");
+  if (!json_object_size(selmap)) return groups;
+  struct labelsel *sel = cm_selector_from_map(selmap);
   size_t i;
   json_t *pod;
   json_array_foreach(pods, i, pod)
@@ -155,54 +154,53 @@ void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t
     json_object_set_new(json_object_get(g, "want"), es_ep_id(e), e);
   }
   labelsel_free(sel);
+  return groups;
+}
 
+/* Moves wanted endpoints into eps until it is full; true if any moved. */
+static bool es_fill(json_t *eps, json_t *want, int max_per_slice)
+{
+  bool moved = false;
+  while (json_array_size(eps) < (size_t)max_per_slice && json_object_size(want) > 0) {
+    const char *id = es_first_key(want);
+    json_array_append(eps, json_object_get(want, id));
+    json_object_del(want, id);
+    moved = true;
+  }
+  return moved;
+}
+
+/* Pass 1, one existing slice of the service: it keeps the endpoints still
+ * wanted (taken out of its group's want) and the service's labels, or is
+ * deleted when none is left.  Returns {slice (updated copy), group, path,
+ * changed} for pass 2, or NULL. */
+static json_t *es_keep(const json_t *svc, const json_t *slice, json_t *groups, int max_per_slice,
+                       struct cm_actions *acts)
+{
   char path[700];
-  /* Pass 1: existing slices keep the endpoints still wanted. */
-  json_t *room = json_array(); /* slices (copies) of a group with free room */
-  json_t *slice;
-  json_array_foreach(slices, i, slice)
+  cm_path(path, sizeof path, "/apis/discovery.k8s.io/v1", kj_get_str(slice, "metadata.namespace"), "endpointslices",
+          kj_get_str(slice, "metadata.name"), NULL);
+  json_t *ports = kj_get(slice, "ports"), *empty = NULL;
+  if (!ports) ports = empty = json_array();
+  char *gk = kj_dumps_canonical(ports);
+  json_t *want = json_object_get(json_object_get(groups, gk), "want");
+  json_t *kept = json_array(), *e, *out = NULL;
+  size_t j;
+  json_array_foreach(want ? kj_get(slice, "endpoints") : NULL, j, e)
   {
-    if (strcmp(kj_get_str(slice, "metadata.namespace") ?: "", ns)) continue;
-    if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_SERVICE_NAME "\"]") ?: "", svcname)) continue;
-    if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_MANAGED_BY "\"]") ?: "", ENDPOINTSLICE_MANAGED_BY))
-      continue;
-    snprintf(path, sizeof path, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices/%s", ns,
-             kj_get_str(slice, "metadata.name") ?: "");
-    json_t *ports = kj_get(slice, "ports");
-    json_t *empty = NULL;
-    if (!ports) ports = empty = json_array();
-    char *gk = kj_dumps_canonical(ports);
-    json_decref(empty);
-    json_t *g = json_object_get(groups, gk);
-    char gkbuf[4096];
-    snprintf(gkbuf, sizeof gkbuf, "%s", gk);
-    free(gk);
-    if (!g) {
-      cm_act(acts, CM_DELETE, path, NULL);
-      continue;
+    const char *id = es_ep_id(e);
+    json_t *w = json_object_get(want, id);
+    if (w && json_array_size(kept) < (size_t)max_per_slice) {
+      json_array_append(kept, w);
+      json_object_del(want, id);
     }
-    json_t *want = json_object_get(g, "want");
-    json_t *kept = json_array();
-    size_t j;
-    json_t *e;
-    json_array_foreach(kj_get(slice, "endpoints"), j, e)
-    {
-      const char *id = es_ep_id(e);
-      json_t *w = json_object_get(want, id);
-      if (w && json_array_size(kept) < (size_t)max_per_slice) {
-        json_array_append(kept, w);
-        json_object_del(want, id);
-      }
-    }
-    if (json_array_size(kept) == 0) {
-      json_decref(kept);
-      cm_act(acts, CM_DELETE, path, NULL);
-      continue;
-    }
+  }
+  if (json_array_size(kept) == 0) {
+    cm_act(acts, CM_DELETE, path, NULL);
+  } else {
     json_t *copy = kj_deep_copy(slice);
     bool changed = !cm_json_eq(kept, kj_get(slice, "endpoints"));
-    json_object_set_new(copy, "endpoints", kept);
-    /* Labels follow the service's. */
+    json_object_set(copy, "endpoints", kept);
     json_t *want_slice = endpointslice_new_slice(svc, ENDPOINTSLICE_MANAGED_BY, ports, "IPv4");
     if (!cm_json_eq(kj_get(copy, "metadata.labels"), kj_get(want_slice, "metadata.labels"))) {
       kj_set(copy, "metadata.labels", json_incref(kj_get(want_slice, "metadata.labels")));
@@ -211,43 +209,56 @@ void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t
     json_decref(want_slice);
     json_object_set_new(copy, "apiVersion", json_string("discovery.k8s.io/v1"));
     json_object_set_new(copy, "kind", json_string("EndpointSlice"));
-    json_array_append_new(room, json_pack("{s:o, s:s, s:s, s:b}", "slice", copy, "group", gkbuf,
-                                          "path", path, "changed", changed));
+    out = json_pack("{s:o, s:s, s:s, s:b}", "slice", copy, "group", gk, "path", path, "changed", changed);
+  }
+  json_decref(kept);
+  json_decref(empty);
+  free(gk);
+  return out;
+}
+
+void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t *nodes, const json_t *slices,
+                             int max_per_slice, struct cm_actions *acts)
+{
+  const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
+  const char *svcname = kj_get_str(svc, "metadata.name") ?: "";
+  if (max_per_slice <= 0) max_per_slice = ES_MAX_PER_SLICE;
+  json_t *groups = es_wanted(svc, pods, nodes);
+  /* Pass 1: existing slices keep the endpoints still wanted. */
+  json_t *room = json_array(), *slice;
+  size_t i;
+  json_array_foreach(slices, i, slice)
+  {
+    if (strcmp(kj_get_str(slice, "metadata.namespace") ?: "", ns)) continue;
+    if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_SERVICE_NAME "\"]") ?: "", svcname)) continue;
+    if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_MANAGED_BY "\"]") ?: "", ENDPOINTSLICE_MANAGED_BY))
+      continue;
+    json_t *r = es_keep(svc, slice, groups, max_per_slice, acts);
+    if (r) json_array_append_new(room, r);
   }
   /* Pass 2: new endpoints fill the room left in existing slices. */
   json_t *r;
   json_array_foreach(room, i, r)
   {
     json_t *copy = json_object_get(r, "slice");
-    json_t *g = json_object_get(groups, json_string_value(json_object_get(r, "group")));
-    json_t *want = json_object_get(g, "want");
-    json_t *eps = json_object_get(copy, "endpoints");
-    bool changed = json_is_true(json_object_get(r, "changed"));
-    while (json_array_size(eps) < (size_t)max_per_slice && json_object_size(want) > 0) {
-      const char *id = es_first_key(want);
-      json_array_append(eps, json_object_get(want, id));
-      json_object_del(want, id);
-      changed = true;
-    }
-    if (changed) cm_act(acts, CM_PUT, json_string_value(json_object_get(r, "path")), json_incref(copy));
+    json_t *want = json_object_get(json_object_get(groups, json_string_value(json_object_get(r, "group"))), "want");
+    bool filled = es_fill(json_object_get(copy, "endpoints"), want, max_per_slice);
+    if (filled || json_is_true(json_object_get(r, "changed")))
+      cm_act(acts, CM_PUT, json_string_value(json_object_get(r, "path")), json_incref(copy));
   }
   json_decref(room);
   /* Pass 3: the rest go to new slices. */
+  char path[700];
+  cm_path(path, sizeof path, "/apis/discovery.k8s.io/v1", ns, "endpointslices", NULL, NULL);
   const char *gk;
   json_t *g;
-  snprintf(path, sizeof path, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", ns);
   json_object_foreach(groups, gk, g)
   {
     json_t *want = json_object_get(g, "want");
     while (json_object_size(want) > 0) {
-      json_t *ns_slice = endpointslice_new_slice(svc, ENDPOINTSLICE_MANAGED_BY, json_object_get(g, "ports"), "IPv4");
-      json_t *eps = json_object_get(ns_slice, "endpoints");
-      while (json_array_size(eps) < (size_t)max_per_slice && json_object_size(want) > 0) {
-        const char *id = es_first_key(want);
-        json_array_append(eps, json_object_get(want, id));
-        json_object_del(want, id);
-      }
-      cm_act(acts, CM_POST, path, ns_slice);
+      json_t *s = endpointslice_new_slice(svc, ENDPOINTSLICE_MANAGED_BY, json_object_get(g, "ports"), "IPv4");
+      es_fill(json_object_get(s, "endpoints"), want, max_per_slice);
+      cm_act(acts, CM_POST, path, s);
     }
   }
   json_decref(groups);
