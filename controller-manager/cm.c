@@ -41,8 +41,7 @@ struct cm_program {
   struct http_server *http;
   struct leader_elector *le;
   struct event *sig_term, *sig_int, *sync_timer, *release_deadline;
-  void *states[64];
-  const struct controller_def *running[64];
+  struct cm_base *running[64];
   int nrunning;
   bool started, ran;
   int exit_code;
@@ -138,7 +137,7 @@ static void sync_poll_cb(evutil_socket_t fd, short what, void *arg)
   }
   KLOG_I("Caches are synced, starting %d controllers", p->nrunning);
   p->ran = true;
-  for (int i = 0; i < p->nrunning; i++) p->running[i]->run(p->states[i]);
+  for (int i = 0; i < p->nrunning; i++) cm_controller_run(p->running[i]);
 }
 
 static void start_controllers(struct cm_program *p)
@@ -150,10 +149,10 @@ static void start_controllers(struct cm_program *p)
       KLOG_I("Warning: controller is disabled controller=\"%s\"", (*d)->name);
       continue;
     }
-    if (p->nrunning >= (int)(sizeof p->states / sizeof p->states[0])) break;
-    void *st = NULL;
-    int rc = (*d)->start(&p->ctx, &st);
-    if (rc < 0) {
+    if (p->nrunning >= (int)(sizeof p->running / sizeof p->running[0])) break;
+    int rc;
+    struct cm_base *b = cm_controller_start(*d, &p->ctx, &rc);
+    if (!b) {
       /* As upstream: a controller that cannot start stops the program. */
       KLOG_E("error starting controllers: error starting \"%s\" controller: %s", (*d)->name, strerror(-rc));
       p->exit_code = 1;
@@ -161,8 +160,7 @@ static void start_controllers(struct cm_program *p)
       return;
     }
     KLOG_I("Started controller controller=\"%s\"", (*d)->name);
-    p->running[p->nrunning] = *d;
-    p->states[p->nrunning++] = st;
+    p->running[p->nrunning++] = b;
   }
   informer_factory_start(p->ctx.informers);
   p->sync_timer = evtimer_new(p->ctx.base, sync_poll_cb, p);
@@ -215,8 +213,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void program_free(struct cm_program *p)
 {
-  for (int i = p->nrunning - 1; i >= 0; i--)
-    if (p->running[i]->stop) p->running[i]->stop(p->states[i]);
+  for (int i = p->nrunning - 1; i >= 0; i--) cm_controller_stop(p->running[i]);
   if (p->le) leaderelection_free(p->le);
   if (p->http) http_server_free(p->http);
   if (p->ctx.informers) informer_factory_free(p->ctx.informers);

@@ -92,17 +92,9 @@ struct cm_ctx {
 #define CM_SERVICEACCOUNTS "/api/v1/serviceaccounts"
 #define CM_REPLICATIONCONTROLLERS "/api/v1/replicationcontrollers"
 
-/* A controller.  start() registers informer handlers and creates its
- * workqueue; run() is called once the informers have synced and begins
- * processing; stop() frees everything (valgrind-clean shutdown). */
-struct controller_def {
-  const char *name;            /* upstream name: "replicaset", "deployment", ... */
-  bool enabled_by_default;
-  int (*start)(struct cm_ctx *ctx, void **state);
-  void (*run)(void *state);
-  void (*stop)(void *state);
-  const char *alias;           /* another name --controllers accepts, or NULL */
-};
+/* A controller: struct controller_def (framework.h) says how to build it;
+ * the framework starts, runs and stops every one the same way. */
+struct controller_def;
 
 /* Every controller, each defined in its controllers/NAME.c. */
 extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, ctrl_deployment,

@@ -85,11 +85,7 @@ void cm_base_periodic(struct cm_base *b, int64_t period_ms, void (*fn)(struct cm
   if (b->tick) event_add(b->tick, &tv);
 }
 
-void cm_base_run(void *state)
-{
-  struct cm_base *b = state;
-  workqueue_run(b->q, b->workers, process_cb, b);
-}
+void cm_base_run(struct cm_base *b) { workqueue_run(b->q, b->workers, process_cb, b); }
 
 static void run_cancel(struct cm_run *r);
 
@@ -104,6 +100,42 @@ void cm_base_stop(struct cm_base *b)
   b->recorder = NULL;
   json_decref(b->started);
   b->started = NULL;
+}
+
+/* ---- the life of a controller ---- */
+
+static int def_workers(const struct controller_def *d, const struct cm_config *cfg)
+{
+  int n = d->workers_flag ? *(const int *)((const char *)cfg + d->workers_flag) : 0;
+  return n > 0 ? n : d->workers;
+}
+
+struct cm_base *cm_controller_start(const struct controller_def *d, struct cm_ctx *ctx, int *err)
+{
+  struct cm_base *b = xcalloc(1, d->size);
+  *err = cm_base_init(b, ctx, d->queue, def_workers(d, &ctx->cfg), d->sync);
+  b->def = d;
+  if (*err == 0 && d->component) cm_base_set_component(b, d->component);
+  if (*err == 0 && d->init) *err = d->init(b);
+  if (*err < 0) {
+    cm_controller_stop(b);
+    return NULL;
+  }
+  return b;
+}
+
+void cm_controller_run(struct cm_base *b)
+{
+  if (b->def && b->def->run) b->def->run(b);
+  cm_base_run(b);
+}
+
+void cm_controller_stop(struct cm_base *b)
+{
+  if (!b) return;
+  cm_base_stop(b);
+  if (b->def && b->def->fini) b->def->fini(b);
+  free(b);
 }
 
 void cm_base_enqueue_key(struct cm_base *b, const char *key)

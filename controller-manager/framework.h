@@ -181,6 +181,7 @@ typedef void (*cm_sync_fn)(struct cm_base *b, const char *key);
 
 struct cm_base {
   struct cm_ctx *ctx;
+  const struct controller_def *def; /* NULL for a bare base */
   const char *name;                 /* the workqueue's name, upstream's */
   struct event_recorder *recorder;  /* Events as upstream's component, or NULL: ctx->recorder */
   struct workqueue *q;
@@ -192,15 +193,43 @@ struct cm_base {
   void (*on_tick)(struct cm_base *b);
 };
 
+/*
+ * A controller, declared: the framework allocates `size` zeroed bytes (a
+ * struct whose first member is its cm_base), sets up the queue, calls
+ * init to register informers and handlers, starts `workers` workers once
+ * the informers have synced (after run, if any), and at shutdown cancels
+ * what is in flight, calls fini and frees it (valgrind-clean).
+ */
+struct controller_def {
+  const char *name;            /* upstream name: "replicaset", "deployment", ... */
+  bool enabled_by_default;
+  size_t size;                 /* of the controller's struct, cm_base first */
+  const char *queue;           /* its workqueue's name (upstream's, for metrics) */
+  const char *component;       /* source of its Events, NULL: kube-controller-manager */
+  size_t workers_flag;         /* offsetof its --concurrent-*-syncs in cm_config, 0: none */
+  int workers;                 /* without that flag, or when it is not positive */
+  cm_sync_fn sync;
+  int (*init)(struct cm_base *b);   /* informers, handlers, state; < 0: the program stops */
+  void (*run)(struct cm_base *b);   /* once synced, before the workers (may be NULL) */
+  void (*fini)(struct cm_base *b);  /* frees what init made (may be NULL) */
+  const char *alias;           /* another name --controllers accepts, or NULL */
+};
+
+/* The generic life of a controller (cm.c): NULL with *err < 0 when init
+ * failed (everything freed). */
+struct cm_base *cm_controller_start(const struct controller_def *d, struct cm_ctx *ctx, int *err);
+void cm_controller_run(struct cm_base *b);
+void cm_controller_stop(struct cm_base *b);
+
+/* The queue alone, for tests that drive a base without a definition. */
 int cm_base_init(struct cm_base *b, struct cm_ctx *ctx, const char *name, int workers, cm_sync_fn sync);
 /* Events of this controller come from component (upstream's name, e.g.
  * "replicaset-controller"). */
 void cm_base_set_component(struct cm_base *b, const char *component);
 /* Calls fn every period_ms once the controller runs. */
 void cm_base_periodic(struct cm_base *b, int64_t period_ms, void (*fn)(struct cm_base *b));
-/* Starts the workers; state is a controller whose first member is its
- * base, so this serves as controller_def.run. */
-void cm_base_run(void *state);
+/* Starts the workers. */
+void cm_base_run(struct cm_base *b);
 /* Cancels the runs in flight and frees the queue, recorder and timer. */
 void cm_base_stop(struct cm_base *b);
 

@@ -17,6 +17,7 @@
  * active reference needs the created Job's uid.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,33 +506,31 @@ static void on_job_add(void *arg, const json_t *job) { on_job(arg, job); }
 static void on_job_update(void *arg, const json_t *o, const json_t *n) { on_job(arg, n); }
 static void on_job_delete(void *arg, const json_t *job, bool unknown) { on_job(arg, job); }
 
-static int cj_start(struct cm_ctx *ctx, void **state)
+static int cj_init(struct cm_base *b)
 {
-  struct cj_ctrl *c = xcalloc(1, sizeof(*c));
-  if (cm_base_init(&c->base, ctx, "cronjob", ctx->cfg.concurrent_cron_job_syncs, cj_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "cronjob-controller");
+  struct cj_ctrl *c = (struct cj_ctrl *)b;
   c->recent = json_object();
-  c->cj_inf = informer_factory_get(ctx->informers, CM_CRONJOBS);
-  c->job_inf = informer_factory_get(ctx->informers, CM_JOBS);
+  c->cj_inf = informer_factory_get(b->ctx->informers, CM_CRONJOBS);
+  c->job_inf = informer_factory_get(b->ctx->informers, CM_JOBS);
   informer_add_index(c->job_inf, INFORMER_INDEX_OWNER_UID, informer_index_owner_uid, NULL);
   struct informer_handlers ch = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
   struct informer_handlers jh = { on_job_add, on_job_update, on_job_delete, c };
   informer_add_handlers(c->cj_inf, &ch);
   informer_add_handlers(c->job_inf, &jh);
-  *state = c;
   return 0;
 }
 
-static void cj_stop(void *state)
-{
-  struct cj_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  json_decref(c->recent);
-  free(c);
-}
+static void cj_fini(struct cm_base *b) { json_decref(((struct cj_ctrl *)b)->recent); }
 
-const struct controller_def ctrl_cronjob = { "cronjob", true, cj_start, cm_base_run, cj_stop };
+const struct controller_def ctrl_cronjob = {
+  .name = "cronjob",
+  .enabled_by_default = true,
+  .size = sizeof(struct cj_ctrl),
+  .queue = "cronjob",
+  .component = "cronjob-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_cron_job_syncs),
+  .workers = 5,
+  .sync = cj_sync,
+  .init = cj_init,
+  .fini = cj_fini,
+};

@@ -21,6 +21,7 @@
  * deleted when the new one is available.  OnDelete leaves old pods alone.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,8 +545,6 @@ static void enqueue_all(struct ds_ctrl *c)
   json_decref(keys);
 }
 
-static void on_ds_add(void *arg, const json_t *o) { cm_base_enqueue(arg, o); }
-static void on_ds_update(void *arg, const json_t *o, const json_t *n) { cm_base_enqueue(arg, n); }
 static void on_pod_add(void *arg, const json_t *p)
 {
   struct ds_ctrl *c = arg;
@@ -579,38 +578,37 @@ static void on_node_update(void *arg, const json_t *o, const json_t *n)
 }
 static void on_node_delete(void *arg, const json_t *n, bool unknown) { enqueue_all(arg); }
 
-static int ds_start(struct cm_ctx *ctx, void **state)
+static int ds_init(struct cm_base *b)
 {
-  struct ds_ctrl *c = xcalloc(1, sizeof(*c));
-  if (cm_base_init(&c->base, ctx, "daemonset", ctx->cfg.concurrent_daemonset_syncs, ds_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "daemonset-controller");
+  struct ds_ctrl *c = (struct ds_ctrl *)b;
+  struct informer_factory *f = b->ctx->informers;
   c->exp = cm_expectations_new();
-  c->ds_inf = informer_factory_get(ctx->informers, CM_DAEMONSETS);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
-  c->rev_inf = informer_factory_get(ctx->informers, CM_CONTROLLERREVISIONS);
+  c->ds_inf = informer_factory_get(f, CM_DAEMONSETS);
+  c->pod_inf = informer_factory_get(f, CM_PODS);
+  c->node_inf = informer_factory_get(f, CM_NODES);
+  c->rev_inf = informer_factory_get(f, CM_CONTROLLERREVISIONS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->rev_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  struct informer_handlers dh = { on_ds_add, on_ds_update, NULL, c };
+  struct informer_handlers dh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
   struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
   struct informer_handlers nh = { on_node_add, on_node_update, on_node_delete, c };
   informer_add_handlers(c->ds_inf, &dh);
   informer_add_handlers(c->pod_inf, &ph);
   informer_add_handlers(c->node_inf, &nh);
-  *state = c;
   return 0;
 }
 
-static void ds_stop(void *state)
-{
-  struct ds_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  cm_expectations_free(c->exp);
-  free(c);
-}
+static void ds_fini(struct cm_base *b) { cm_expectations_free(((struct ds_ctrl *)b)->exp); }
 
-const struct controller_def ctrl_daemonset = { "daemonset", true, ds_start, cm_base_run, ds_stop };
+const struct controller_def ctrl_daemonset = {
+  .name = "daemonset",
+  .enabled_by_default = true,
+  .size = sizeof(struct ds_ctrl),
+  .queue = "daemonset",
+  .component = "daemonset-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_daemonset_syncs),
+  .workers = 2,
+  .sync = ds_sync,
+  .init = ds_init,
+  .fini = ds_fini,
+};

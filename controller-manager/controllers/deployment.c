@@ -16,6 +16,7 @@
  * requeued at the progress deadline.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -428,9 +429,6 @@ static void enqueue_for_rs(struct dep_ctrl *c, const json_t *rs)
   json_decref(all);
 }
 
-static void on_d_add(void *arg, const json_t *d) { cm_base_enqueue(arg, d); }
-static void on_d_update(void *arg, const json_t *o, const json_t *n) { cm_base_enqueue(arg, n); }
-static void on_d_delete(void *arg, const json_t *d, bool unknown) { cm_base_enqueue(arg, d); }
 static void on_rs_add(void *arg, const json_t *rs) { enqueue_for_rs(arg, rs); }
 static void on_rs_update(void *arg, const json_t *o, const json_t *n)
 {
@@ -462,36 +460,33 @@ static void on_pod_delete(void *arg, const json_t *pod, bool unknown)
   json_decref(rs);
 }
 
-static int dep_start(struct cm_ctx *ctx, void **state)
+static int dep_init(struct cm_base *b)
 {
-  struct dep_ctrl *c = xcalloc(1, sizeof(*c));
-  if (cm_base_init(&c->base, ctx, "deployment", ctx->cfg.concurrent_deployment_syncs, dep_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "deployment-controller");
-  c->d_inf = informer_factory_get(ctx->informers, CM_DEPLOYMENTS);
-  c->rs_inf = informer_factory_get(ctx->informers, CM_REPLICASETS);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  struct dep_ctrl *c = (struct dep_ctrl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->d_inf = informer_factory_get(f, CM_DEPLOYMENTS);
+  c->rs_inf = informer_factory_get(f, CM_REPLICASETS);
+  c->pod_inf = informer_factory_get(f, CM_PODS);
   informer_add_index(c->rs_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   cm_add_claim_indexes(c->pod_inf);
   cm_add_claim_indexes(c->rs_inf);
-  struct informer_handlers dh = { on_d_add, on_d_update, on_d_delete, c };
+  struct informer_handlers dh = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
   struct informer_handlers rh = { on_rs_add, on_rs_update, on_rs_delete, c };
   struct informer_handlers ph = { NULL, NULL, on_pod_delete, c };
   informer_add_handlers(c->d_inf, &dh);
   informer_add_handlers(c->rs_inf, &rh);
   informer_add_handlers(c->pod_inf, &ph);
-  *state = c;
   return 0;
 }
 
-static void dep_stop(void *state)
-{
-  struct dep_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
-const struct controller_def ctrl_deployment = { "deployment", true, dep_start, cm_base_run, dep_stop };
+const struct controller_def ctrl_deployment = {
+  .name = "deployment",
+  .enabled_by_default = true,
+  .size = sizeof(struct dep_ctrl),
+  .queue = "deployment",
+  .component = "deployment-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_deployment_syncs),
+  .workers = 5,
+  .sync = dep_sync,
+  .init = dep_init,
+};

@@ -16,6 +16,7 @@
  * (PUT .../status) only when it changed.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,15 +264,12 @@ static void pdb_ctl_update(void *arg, const json_t *o, const json_t *n)
   json_decref(pdbs);
 }
 
-static int pdb_start(struct cm_ctx *ctx, void **state)
+static int pdb_init(struct cm_base *b)
 {
-  struct pdb_ctl *c = xcalloc(1, sizeof *c);
-  if (cm_base_init(&c->base, ctx, "disruption", 2, pdb_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  c->pdb_inf = informer_factory_get(ctx->informers, CM_PDBS);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  struct pdb_ctl *c = (struct pdb_ctl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->pdb_inf = informer_factory_get(f, CM_PDBS);
+  c->pod_inf = informer_factory_get(f, CM_PODS);
   informer_add_index(c->pdb_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   struct informer_handlers dh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
@@ -280,26 +278,19 @@ static int pdb_start(struct cm_ctx *ctx, void **state)
   informer_add_handlers(c->pdb_inf, &dh);
   informer_add_handlers(c->pod_inf, &ph);
   for (size_t i = 0; i < PDB_NCTL; i++) {
-    c->ctl_inf[i] = informer_factory_get(ctx->informers, pdb_controller_paths[i]);
+    c->ctl_inf[i] = informer_factory_get(f, pdb_controller_paths[i]);
     informer_add_index(c->ctl_inf[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
     informer_add_handlers(c->ctl_inf[i], &ch);
   }
-  *state = c;
   return 0;
 }
 
-static void pdb_stop(void *state)
-{
-  struct pdb_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
 const struct controller_def ctrl_disruption = {
-    .name = "disruption",
-    .enabled_by_default = true,
-    .start = pdb_start,
-    .run = cm_base_run,
-    .stop = pdb_stop,
+  .name = "disruption",
+  .enabled_by_default = true,
+  .size = sizeof(struct pdb_ctl),
+  .queue = "disruption",
+  .workers = 2,
+  .sync = pdb_sync,
+  .init = pdb_init,
 };

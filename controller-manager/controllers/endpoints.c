@@ -14,6 +14,7 @@
  * selector-less services are never touched (users manage those).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,17 +248,12 @@ static void ep_sync(struct cm_base *b, const char *key)
   cm_actions_clear(&acts);
 }
 
-static int ep_start(struct cm_ctx *ctx, void **state)
+static int ep_init(struct cm_base *b)
 {
-  struct ep_ctl *c = xcalloc(1, sizeof *c);
-  int w = ctx->cfg.concurrent_endpoint_syncs > 0 ? ctx->cfg.concurrent_endpoint_syncs : 5;
-  if (cm_base_init(&c->base, ctx, "endpoint", w, ep_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
-  c->ep_inf = informer_factory_get(ctx->informers, CM_ENDPOINTS);
+  struct ep_ctl *c = (struct ep_ctl *)b;
+  c->svc_inf = informer_factory_get(b->ctx->informers, CM_SERVICES);
+  c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
+  c->ep_inf = informer_factory_get(b->ctx->informers, CM_ENDPOINTS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->svc_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   struct informer_handlers sh = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
@@ -268,22 +264,16 @@ static int ep_start(struct cm_ctx *ctx, void **state)
   informer_add_handlers(c->svc_inf, &sh);
   informer_add_handlers(c->pod_inf, &ph);
   informer_add_handlers(c->ep_inf, &eh);
-  *state = c;
   return 0;
 }
 
-static void ep_stop(void *state)
-{
-  struct ep_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
 const struct controller_def ctrl_endpoints = {
-    .name = "endpoints",
-    .enabled_by_default = true,
-    .start = ep_start,
-    .run = cm_base_run,
-    .stop = ep_stop,
+  .name = "endpoints",
+  .enabled_by_default = true,
+  .size = sizeof(struct ep_ctl),
+  .queue = "endpoint",
+  .workers_flag = offsetof(struct cm_config, concurrent_endpoint_syncs),
+  .workers = 5,
+  .sync = ep_sync,
+  .init = ep_init,
 };

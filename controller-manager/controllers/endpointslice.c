@@ -14,6 +14,7 @@
  * ready=false, serving as their readiness, terminating=true.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -319,18 +320,14 @@ static void es_sync(struct cm_base *b, const char *key)
   cm_actions_clear(&acts);
 }
 
-static int es_start(struct cm_ctx *ctx, void **state)
+static int es_init(struct cm_base *b)
 {
-  struct es_ctl *c = xcalloc(1, sizeof *c);
-  int w = ctx->cfg.concurrent_service_endpoint_syncs > 0 ? ctx->cfg.concurrent_service_endpoint_syncs : 5;
-  if (cm_base_init(&c->base, ctx, "endpoint_slice", w, es_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
-  c->slice_inf = informer_factory_get(ctx->informers, CM_ENDPOINTSLICES);
+  struct es_ctl *c = (struct es_ctl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->svc_inf = informer_factory_get(f, CM_SERVICES);
+  c->pod_inf = informer_factory_get(f, CM_PODS);
+  c->node_inf = informer_factory_get(f, CM_NODES);
+  c->slice_inf = informer_factory_get(f, CM_ENDPOINTSLICES);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->svc_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
@@ -340,22 +337,16 @@ static int es_start(struct cm_ctx *ctx, void **state)
   informer_add_handlers(c->svc_inf, &sh);
   informer_add_handlers(c->pod_inf, &ph);
   informer_add_handlers(c->slice_inf, &eh);
-  *state = c;
   return 0;
 }
 
-static void es_stop(void *state)
-{
-  struct es_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
 const struct controller_def ctrl_endpointslice = {
-    .name = "endpointslice",
-    .enabled_by_default = true,
-    .start = es_start,
-    .run = cm_base_run,
-    .stop = es_stop,
+  .name = "endpointslice",
+  .enabled_by_default = true,
+  .size = sizeof(struct es_ctl),
+  .queue = "endpoint_slice",
+  .workers_flag = offsetof(struct cm_config, concurrent_service_endpoint_syncs),
+  .workers = 5,
+  .sync = es_sync,
+  .init = es_init,
 };

@@ -14,6 +14,7 @@
  * rewritten when their endpoints, ports or labels differ.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,38 +190,28 @@ static void mir_sync(struct cm_base *b, const char *key)
   cm_actions_clear(&acts);
 }
 
-static int mir_start(struct cm_ctx *ctx, void **state)
+static int mir_init(struct cm_base *b)
 {
-  struct mir_ctl *c = xcalloc(1, sizeof *c);
-  if (cm_base_init(&c->base, ctx, "endpoint_slice_mirroring", 5, mir_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
-  c->ep_inf = informer_factory_get(ctx->informers, CM_ENDPOINTS);
-  c->slice_inf = informer_factory_get(ctx->informers, CM_ENDPOINTSLICES);
+  struct mir_ctl *c = (struct mir_ctl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->svc_inf = informer_factory_get(f, CM_SERVICES);
+  c->ep_inf = informer_factory_get(f, CM_ENDPOINTS);
+  c->slice_inf = informer_factory_get(f, CM_ENDPOINTSLICES);
   informer_add_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   struct informer_handlers h = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
   struct informer_handlers sh = { NULL, mir_slice_update, mir_slice_delete, c };
   informer_add_handlers(c->svc_inf, &h);
   informer_add_handlers(c->ep_inf, &h);
   informer_add_handlers(c->slice_inf, &sh);
-  *state = c;
   return 0;
 }
 
-static void mir_stop(void *state)
-{
-  struct mir_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
 const struct controller_def ctrl_endpointslice_mirroring = {
-    .name = "endpointslice-mirroring",
-    .enabled_by_default = true,
-    .start = mir_start,
-    .run = cm_base_run,
-    .stop = mir_stop,
+  .name = "endpointslice-mirroring",
+  .enabled_by_default = true,
+  .size = sizeof(struct mir_ctl),
+  .queue = "endpoint_slice_mirroring",
+  .workers = 5,
+  .sync = mir_sync,
+  .init = mir_init,
 };

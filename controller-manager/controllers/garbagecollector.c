@@ -36,6 +36,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -542,42 +543,36 @@ static void gc_sync(struct cm_base *b, const char *uid)
   cm_run_end(run);
 }
 
-static int gc_start(struct cm_ctx *ctx, void **state)
+static int gc_init(struct cm_base *b)
 {
-  struct gc_ctl *gc = xcalloc(1, sizeof *gc);
-  if (!gc) return -ENOMEM;
-  int w = ctx->cfg.concurrent_gc_syncs > 0 ? ctx->cfg.concurrent_gc_syncs : 20;
-  if (cm_base_init(&gc->base, ctx, "garbage_collector_attempt_to_delete", w, gc_sync) < 0) {
-    free(gc);
-    return -ENOMEM;
-  }
+  struct gc_ctl *gc = (struct gc_ctl *)b;
   gc->nodes = json_object();
   gc->deps = json_object();
   for (size_t i = 0; i < GC_NRES; i++) {
     gc->res[i].gc = gc;
     gc->res[i].idx = i;
-    gc->res[i].inf = informer_factory_get(ctx->informers, gc_resources[i]);
-    struct informer_handlers h = {gc_on_add, gc_on_update, gc_on_delete, &gc->res[i]};
+    gc->res[i].inf = informer_factory_get(b->ctx->informers, gc_resources[i]);
+    struct informer_handlers h = { gc_on_add, gc_on_update, gc_on_delete, &gc->res[i] };
     informer_add_handlers(gc->res[i].inf, &h);
   }
-  *state = gc;
   return 0;
 }
 
-static void gc_stop(void *state)
+static void gc_fini(struct cm_base *b)
 {
-  struct gc_ctl *gc = state;
-  if (!gc) return;
-  cm_base_stop(&gc->base);
+  struct gc_ctl *gc = (struct gc_ctl *)b;
   json_decref(gc->nodes);
   json_decref(gc->deps);
-  free(gc);
 }
 
 const struct controller_def ctrl_garbagecollector = {
-    .name = "garbagecollector",
-    .enabled_by_default = true,
-    .start = gc_start,
-    .run = cm_base_run,
-    .stop = gc_stop,
+  .name = "garbagecollector",
+  .enabled_by_default = true,
+  .size = sizeof(struct gc_ctl),
+  .queue = "garbage_collector_attempt_to_delete",
+  .workers_flag = offsetof(struct cm_config, concurrent_gc_syncs),
+  .workers = 20,
+  .sync = gc_sync,
+  .init = gc_init,
+  .fini = gc_fini,
 };

@@ -30,6 +30,7 @@
  * index already completed, only loses its finalizer.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -654,42 +655,41 @@ static void on_pod_delete(void *arg, const json_t *pod, bool unknown)
   on_pod(c, pod, true);
 }
 
-static void on_job_add(void *arg, const json_t *j) { cm_base_enqueue(arg, j); }
-static void on_job_update(void *arg, const json_t *o, const json_t *n) { cm_base_enqueue(arg, n); }
-static void on_job_delete(void *arg, const json_t *j, bool unknown) { cm_base_enqueue(arg, j); }
 
-static int job_start(struct cm_ctx *ctx, void **state)
+static int job_init(struct cm_base *b)
 {
-  struct job_ctrl *c = xcalloc(1, sizeof(*c));
-  if (cm_base_init(&c->base, ctx, "job", ctx->cfg.concurrent_job_syncs, job_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "job-controller");
+  struct job_ctrl *c = (struct job_ctrl *)b;
   c->exp = cm_expectations_new();
   c->backoff = json_object();
   c->deleted = json_object();
-  c->job_inf = informer_factory_get(ctx->informers, CM_JOBS);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->job_inf = informer_factory_get(b->ctx->informers, CM_JOBS);
+  c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   cm_add_claim_indexes(c->pod_inf);
-  struct informer_handlers jh = { on_job_add, on_job_update, on_job_delete, c };
+  struct informer_handlers jh = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
   struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
   informer_add_handlers(c->job_inf, &jh);
   informer_add_handlers(c->pod_inf, &ph);
-  *state = c;
   return 0;
 }
 
-static void job_stop(void *state)
+static void job_fini(struct cm_base *b)
 {
-  struct job_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
+  struct job_ctrl *c = (struct job_ctrl *)b;
   cm_expectations_free(c->exp);
   json_decref(c->backoff);
   json_decref(c->deleted);
-  free(c);
 }
 
-const struct controller_def ctrl_job = { "job", true, job_start, cm_base_run, job_stop };
+const struct controller_def ctrl_job = {
+  .name = "job",
+  .enabled_by_default = true,
+  .size = sizeof(struct job_ctrl),
+  .queue = "job",
+  .component = "job-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_job_syncs),
+  .workers = 5,
+  .sync = job_sync,
+  .init = job_init,
+  .fini = job_fini,
+};

@@ -19,6 +19,7 @@
  * namespace.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,15 +303,22 @@ static void ns_count_remaining(struct ns_op *op, const json_t *res, const json_t
   }
 }
 
+/* A refused list or delete of a resource (a 404 means it is gone:
+ * nothing to report) goes into the ContentFailure condition. */
+static bool ns_content_error(struct ns_res_req *rr, const char *verb, int code, const struct rest_status *err)
+{
+  if (!err || code == 404) return false;
+  char buf[512];
+  snprintf(buf, sizeof buf, "failed to %s %s: %s", verb, kj_get_str(rr->res, "resource"), err->message ?: "");
+  json_array_append_new(rr->op->errors, json_string(buf));
+  return true;
+}
+
 static void ns_list_done(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
   struct ns_res_req *rr = arg;
   struct ns_op *op = rr->op;
-  if (err && code != 404) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "failed to list %s: %s", kj_get_str(rr->res, "resource"), err->message ?: "");
-    json_array_append_new(op->errors, json_string(buf));
-  } else if (!err) {
+  if (!ns_content_error(rr, "list", code, err) && !err) {
     json_t *items = kj_get(body, "items");
     ns_count_remaining(op, rr->res, items);
     if (!kj_get_bool(rr->res, "deletecollection", false)) {
@@ -344,11 +352,7 @@ static void ns_delete_done(void *arg, struct cm_run *run, int code, json_t *body
 {
   struct ns_res_req *rr = arg;
   struct ns_op *op = rr->op;
-  if (err && code != 404) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "failed to delete %s: %s", kj_get_str(rr->res, "resource"), err->message ?: "");
-    json_array_append_new(op->errors, json_string(buf));
-  }
+  ns_content_error(rr, "delete", code, err);
   /* The list after the delete shows what is still there (graceful pods,
    * finalizers). */
   ns_start_list(op, rr->res);
@@ -440,33 +444,22 @@ static void ns_sync(struct cm_base *b, const char *key)
   cm_run_end(op->run);
 }
 
-static int ns_start(struct cm_ctx *ctx, void **state)
+static int ns_init(struct cm_base *b)
 {
-  struct ns_ctl *c = xcalloc(1, sizeof *c);
-  int w = ctx->cfg.concurrent_namespace_syncs > 0 ? ctx->cfg.concurrent_namespace_syncs : 10;
-  if (cm_base_init(&c->base, ctx, "namespace", w, ns_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  c->ns_inf = informer_factory_get(ctx->informers, CM_NAMESPACES);
+  struct ns_ctl *c = (struct ns_ctl *)b;
+  c->ns_inf = informer_factory_get(b->ctx->informers, CM_NAMESPACES);
   struct informer_handlers h = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
   informer_add_handlers(c->ns_inf, &h);
-  *state = c;
   return 0;
 }
 
-static void ns_stop(void *state)
-{
-  struct ns_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
 const struct controller_def ctrl_namespace = {
-    .name = "namespace",
-    .enabled_by_default = true,
-    .start = ns_start,
-    .run = cm_base_run,
-    .stop = ns_stop,
+  .name = "namespace",
+  .enabled_by_default = true,
+  .size = sizeof(struct ns_ctl),
+  .queue = "namespace",
+  .workers_flag = offsetof(struct cm_config, concurrent_namespace_syncs),
+  .workers = 10,
+  .sync = ns_sync,
+  .init = ns_init,
 };

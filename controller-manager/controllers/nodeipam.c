@@ -14,6 +14,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,56 +224,53 @@ static void ipam_sync(struct cm_base *b, const char *key)
   cm_actions_clear(&acts);
 }
 
-static int ipam_start(struct cm_ctx *ctx, void **state)
+/* Without --allocate-node-cidrs the controller watches nothing. */
+static int ipam_init(struct cm_base *b)
 {
-  struct ipam_ctl *c = xcalloc(1, sizeof *c);
-  *state = c;
-  if (!ctx->cfg.allocate_node_cidrs) return 0;
+  struct ipam_ctl *c = (struct ipam_ctl *)b;
+  const struct cm_config *cfg = &b->ctx->cfg;
+  if (!cfg->allocate_node_cidrs) return 0;
   char err[256];
-  c->set = cidr_set_new(ctx->cfg.cluster_cidr, ctx->cfg.node_cidr_mask_size > 0 ? ctx->cfg.node_cidr_mask_size : 24,
-                        err, sizeof err);
-  if (!c->set || cm_base_init(&c->base, ctx, "node_ipam", 1, ipam_sync) < 0) {
-    KLOG_E("nodeipam: %s", c->set ? "out of memory" : err);
-    cidr_set_free(c->set);
-    cm_base_stop(&c->base);
-    free(c);
-    *state = NULL;
+  c->set = cidr_set_new(cfg->cluster_cidr, cfg->node_cidr_mask_size > 0 ? cfg->node_cidr_mask_size : 24, err,
+                        sizeof err);
+  if (!c->set) {
+    KLOG_E("nodeipam: %s", err);
     return -EINVAL;
   }
   c->pending = json_object();
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
+  c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
   struct informer_handlers h = { cm_on_add_enqueue, cm_on_update_enqueue, ipam_on_delete, c };
   informer_add_handlers(c->node_inf, &h);
   return 0;
 }
 
-static void ipam_run(void *state)
+/* Rebuilds the bitmap from the synced cache before handing out anything. */
+static void ipam_run(struct cm_base *b)
 {
-  struct ipam_ctl *c = state;
-  if (!c || !c->set) return;
-  /* Rebuild the bitmap from the synced cache before handing out anything. */
+  struct ipam_ctl *c = (struct ipam_ctl *)b;
+  if (!c->set) return;
   json_t *nodes = informer_store_list(c->node_inf);
   size_t i;
   json_t *n;
   json_array_foreach(nodes, i, n) ipam_occupy_node(c, n);
   json_decref(nodes);
-  cm_base_run(c);
 }
 
-static void ipam_stop(void *state)
+static void ipam_fini(struct cm_base *b)
 {
-  struct ipam_ctl *c = state;
-  if (!c) return;
-  if (c->set) cm_base_stop(&c->base);
+  struct ipam_ctl *c = (struct ipam_ctl *)b;
   cidr_set_free(c->set);
   json_decref(c->pending);
-  free(c);
 }
 
 const struct controller_def ctrl_nodeipam = {
-    .name = "nodeipam",
-    .enabled_by_default = true,
-    .start = ipam_start,
-    .run = ipam_run,
-    .stop = ipam_stop,
+  .name = "nodeipam",
+  .enabled_by_default = true,
+  .size = sizeof(struct ipam_ctl),
+  .queue = "node_ipam",
+  .workers = 1,
+  .sync = ipam_sync,
+  .init = ipam_init,
+  .run = ipam_run,
+  .fini = ipam_fini,
 };

@@ -19,6 +19,7 @@
  * and spec.unschedulable give their NoSchedule taints.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,47 +280,38 @@ static void nl_node_delete(void *arg, const json_t *n, bool unknown)
   cm_base_enqueue(&c->base, n);
 }
 
-static int nl_start(struct cm_ctx *ctx, void **state)
+static int nl_init(struct cm_base *b)
 {
-  struct nl_ctl *c = xcalloc(1, sizeof *c);
-  if (cm_base_init(&c->base, ctx, "node_lifecycle_controller", 1, nl_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "node-controller");
+  struct nl_ctl *c = (struct nl_ctl *)b;
+  const struct cm_config *cfg = &b->ctx->cfg;
   c->health = json_object();
-  c->grace_ms = ctx->cfg.node_monitor_grace_period_ms > 0 ? ctx->cfg.node_monitor_grace_period_ms : NL_DEFAULT_GRACE_MS;
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
-  c->lease_inf = informer_factory_get(ctx->informers, CM_LEASES_NODE);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->grace_ms = cfg->node_monitor_grace_period_ms > 0 ? cfg->node_monitor_grace_period_ms : NL_DEFAULT_GRACE_MS;
+  c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
+  c->lease_inf = informer_factory_get(b->ctx->informers, CM_LEASES_NODE);
+  c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
   struct informer_handlers h = { cm_on_add_enqueue, nl_node_update, nl_node_delete, c };
   informer_add_handlers(c->node_inf, &h);
-  *state = c;
   return 0;
 }
 
-static void nl_run(void *state)
+static void nl_run(struct cm_base *b)
 {
-  struct nl_ctl *c = state;
-  int64_t period = c->base.ctx->cfg.node_monitor_period_ms;
-  cm_base_periodic(&c->base, period > 0 ? period : NL_DEFAULT_PERIOD_MS, nl_monitor);
-  cm_base_run(c);
+  int64_t period = b->ctx->cfg.node_monitor_period_ms;
+  cm_base_periodic(b, period > 0 ? period : NL_DEFAULT_PERIOD_MS, nl_monitor);
 }
 
-static void nl_stop(void *state)
-{
-  struct nl_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  json_decref(c->health);
-  free(c);
-}
+static void nl_fini(struct cm_base *b) { json_decref(((struct nl_ctl *)b)->health); }
 
 const struct controller_def ctrl_nodelifecycle = {
-    .name = "nodelifecycle",
-    .enabled_by_default = true,
-    .start = nl_start,
-    .run = nl_run,
-    .stop = nl_stop,
+  .name = "nodelifecycle",
+  .enabled_by_default = true,
+  .size = sizeof(struct nl_ctl),
+  .queue = "node_lifecycle_controller",
+  .component = "node-controller",
+  .workers = 1,
+  .sync = nl_sync,
+  .init = nl_init,
+  .run = nl_run,
+  .fini = nl_fini,
 };

@@ -12,6 +12,7 @@
  *  - terminating pods that were never scheduled are force deleted.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,41 +205,27 @@ static void podgc_sync(struct cm_base *b, const char *key)
 
 static void podgc_tick(struct cm_base *b) { cm_base_enqueue_key(b, PODGC_KEY); }
 
-static int podgc_start(struct cm_ctx *ctx, void **state)
+static int podgc_init(struct cm_base *b)
 {
-  struct podgc_ctl *c = xcalloc(1, sizeof *c);
-  if (cm_base_init(&c->base, ctx, "pod_garbage_collector", 1, podgc_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
+  struct podgc_ctl *c = (struct podgc_ctl *)b;
+  c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
+  c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
   c->quarantine = json_object();
-  *state = c;
   return 0;
 }
 
-static void podgc_run(void *state)
-{
-  struct podgc_ctl *c = state;
-  cm_base_periodic(&c->base, PODGC_PERIOD_MS, podgc_tick);
-  cm_base_run(c);
-}
-
-static void podgc_stop(void *state)
-{
-  struct podgc_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  json_decref(c->quarantine);
-  free(c);
-}
+static void podgc_run(struct cm_base *b) { cm_base_periodic(b, PODGC_PERIOD_MS, podgc_tick); }
+static void podgc_fini(struct cm_base *b) { json_decref(((struct podgc_ctl *)b)->quarantine); }
 
 const struct controller_def ctrl_podgc = {
-    .name = "podgc",
-    .enabled_by_default = true,
-    .start = podgc_start,
-    .run = podgc_run,
-    .stop = podgc_stop,
+  .name = "podgc",
+  .enabled_by_default = true,
+  .size = sizeof(struct podgc_ctl),
+  .queue = "pod_garbage_collector",
+  .workers = 1,
+  .sync = podgc_sync,
+  .init = podgc_init,
+  .run = podgc_run,
+  .fini = podgc_fini,
 };

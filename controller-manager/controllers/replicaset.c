@@ -1,7 +1,8 @@
 /*
  * replicaset.c - the ReplicaSet controller (upstream
  * pkg/controller/replicaset), whose core also drives
- * ReplicationControllers (replicationcontroller.c).
+ * ReplicationControllers (upstream pkg/controller/replication): both
+ * controllers are defined at the end of this file.
  *
  * A sync keeps spec.replicas active pods matching the selector: it claims
  * pods (adopting matching orphans, releasing owned pods that stopped
@@ -15,6 +16,7 @@
  * .../status only when it changed.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,16 +335,11 @@ static void on_rs_delete(void *arg, const json_t *rs, bool unknown)
   cm_base_enqueue(arg, rs);
 }
 
-int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void **state)
+/* Informers and handlers of either kind (k set by the caller). */
+static int rs_core_init(struct rs_ctrl *c, const struct rs_kind *k)
 {
-  struct rs_ctrl *c = xcalloc(1, sizeof(*c));
+  struct cm_ctx *ctx = c->base.ctx;
   c->k = k;
-  const char *name = k->selector_is_map ? "replicationmanager" : "replicaset";
-  if (cm_base_init(&c->base, ctx, name, workers, rs_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, k->selector_is_map ? "replication-controller" : "replicaset-controller");
   c->exp = cm_expectations_new();
   c->errors = json_object();
   c->rs_inf = informer_factory_get(ctx->informers, k->informer_path);
@@ -353,23 +350,43 @@ int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void
   struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
   informer_add_handlers(c->rs_inf, &rh);
   informer_add_handlers(c->pod_inf, &ph);
-  *state = c;
   return 0;
 }
 
-void rs_core_stop(void *state)
+static int rs_init(struct cm_base *b) { return rs_core_init((struct rs_ctrl *)b, &rs_kind_replicaset); }
+static int rc_init(struct cm_base *b) { return rs_core_init((struct rs_ctrl *)b, &rs_kind_rc); }
+
+static void rs_fini(struct cm_base *b)
 {
-  struct rs_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
+  struct rs_ctrl *c = (struct rs_ctrl *)b;
   cm_expectations_free(c->exp);
   json_decref(c->errors);
-  free(c);
 }
 
-static int rs_start(struct cm_ctx *ctx, void **state)
-{
-  return rs_core_start(&rs_kind_replicaset, ctx, ctx->cfg.concurrent_replicaset_syncs, state);
-}
+const struct controller_def ctrl_replicaset = {
+  .name = "replicaset",
+  .enabled_by_default = true,
+  .size = sizeof(struct rs_ctrl),
+  .queue = "replicaset",
+  .component = "replicaset-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_replicaset_syncs),
+  .workers = 5,
+  .sync = rs_sync,
+  .init = rs_init,
+  .fini = rs_fini,
+};
 
-const struct controller_def ctrl_replicaset = { "replicaset", true, rs_start, cm_base_run, rs_core_stop };
+/* upstream pkg/controller/replication: the same core over v1
+ * ReplicationControllers, whose selector is a plain label map. */
+const struct controller_def ctrl_replicationcontroller = {
+  .name = "replicationcontroller",
+  .enabled_by_default = true,
+  .size = sizeof(struct rs_ctrl),
+  .queue = "replicationmanager",
+  .component = "replication-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_rc_syncs),
+  .workers = 5,
+  .sync = rs_sync,
+  .init = rc_init,
+  .fini = rs_fini,
+};

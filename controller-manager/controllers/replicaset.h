@@ -1,6 +1,6 @@
 /*
- * replicaset.h - the ReplicaSet / ReplicationController core shared by
- * replicaset.c and replicationcontroller.c, and its pure compute step for
+ * replicaset.h - the ReplicaSet / ReplicationController core
+ * (replicaset.c defines both controllers) and its pure compute step for
  * tests.
  */
 #ifndef CM_REPLICASET_H
@@ -57,10 +57,5 @@ void rs_result_free(struct rs_result *res);
 /* Status of rs from the pods it owns (array of active, claimed pods). */
 json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const struct rs_manage_error *merr,
                             int64_t now);
-
-/* The controller, for either kind. */
-struct cm_ctx;
-int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void **state);
-void rs_core_stop(void *state);
 
 #endif

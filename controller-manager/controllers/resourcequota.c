@@ -20,6 +20,7 @@
  * status is written only when it differs.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,44 +246,29 @@ static void rq_sync(struct cm_base *b, const char *key)
   cm_actions_clear(&acts);
 }
 
-static int rq_start(struct cm_ctx *ctx, void **state)
+static int rq_init(struct cm_base *b)
 {
-  struct rq_ctl *c = xcalloc(1, sizeof *c);
-  int w = ctx->cfg.concurrent_resource_quota_syncs > 0 ? ctx->cfg.concurrent_resource_quota_syncs : 5;
-  if (cm_base_init(&c->base, ctx, "resourcequota_primary", w, rq_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
+  struct rq_ctl *c = (struct rq_ctl *)b;
   for (size_t i = 0; i < RQ_NSRC; i++) {
-    c->inf[i] = informer_factory_get(ctx->informers, rq_sources[i].path);
+    c->inf[i] = informer_factory_get(b->ctx->informers, rq_sources[i].path);
     informer_add_index(c->inf[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
     struct informer_handlers h = { rq_obj_add, rq_obj_update, rq_obj_delete, c };
     if (i == RQ_QUOTAS) h = (struct informer_handlers){ cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
     informer_add_handlers(c->inf[i], &h);
   }
-  *state = c;
   return 0;
 }
 
-static void rq_run(void *state)
-{
-  struct rq_ctl *c = state;
-  cm_base_periodic(&c->base, RQ_RESYNC_MS, rq_on_resync);
-  cm_base_run(c);
-}
-
-static void rq_stop(void *state)
-{
-  struct rq_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
+static void rq_run(struct cm_base *b) { cm_base_periodic(b, RQ_RESYNC_MS, rq_on_resync); }
 
 const struct controller_def ctrl_resourcequota = {
-    .name = "resourcequota",
-    .enabled_by_default = true,
-    .start = rq_start,
-    .run = rq_run,
-    .stop = rq_stop,
+  .name = "resourcequota",
+  .enabled_by_default = true,
+  .size = sizeof(struct rq_ctl),
+  .queue = "resourcequota_primary",
+  .workers_flag = offsetof(struct cm_config, concurrent_resource_quota_syncs),
+  .workers = 5,
+  .sync = rq_sync,
+  .init = rq_init,
+  .run = rq_run,
 };

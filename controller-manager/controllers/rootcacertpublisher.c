@@ -21,6 +21,7 @@
  * shows the object, which is then updated if need be.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -159,45 +160,34 @@ static char *rca_bundle(struct cm_ctx *ctx, char *err, size_t errlen)
   return xstrdup("");
 }
 
-static int rca_start(struct cm_ctx *ctx, void **state)
+static int rca_init(struct cm_base *b)
 {
+  struct rca_ctl *c = (struct rca_ctl *)b;
   char err[512];
-  char *ca = rca_bundle(ctx, err, sizeof err);
-  if (!ca) {
+  c->ca = rca_bundle(b->ctx, err, sizeof err);
+  if (!c->ca) {
     KLOG_E("%s", err);
     return -EINVAL;
   }
-  struct rca_ctl *c = xcalloc(1, sizeof *c);
-  c->ca = ca;
-  if (cm_base_init(&c->base, ctx, "root_ca_cert_publisher", 1, rca_sync) < 0) {
-    free(c->ca);
-    free(c);
-    return -ENOMEM;
-  }
-  c->ns_inf = informer_factory_get(ctx->informers, CM_NAMESPACES);
-  c->cm_inf = informer_factory_get(ctx->informers, RCA_CONFIGMAPS);
+  c->ns_inf = informer_factory_get(b->ctx->informers, CM_NAMESPACES);
+  c->cm_inf = informer_factory_get(b->ctx->informers, RCA_CONFIGMAPS);
   struct informer_handlers nh = { cm_on_add_enqueue, rca_ns_update, NULL, c };
   struct informer_handlers ch = { NULL, rca_cm_update, rca_cm_delete, c };
   informer_add_handlers(c->ns_inf, &nh);
   informer_add_handlers(c->cm_inf, &ch);
-  *state = c;
   return 0;
 }
 
-static void rca_stop(void *state)
-{
-  struct rca_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c->ca);
-  free(c);
-}
+static void rca_fini(struct cm_base *b) { free(((struct rca_ctl *)b)->ca); }
 
 const struct controller_def ctrl_root_ca_cert_publisher = {
-    .name = "root-ca-cert-publisher",
-    .alias = "root-ca-certificate-publisher-controller",
-    .enabled_by_default = true,
-    .start = rca_start,
-    .run = cm_base_run,
-    .stop = rca_stop,
+  .name = "root-ca-cert-publisher",
+  .alias = "root-ca-certificate-publisher-controller",
+  .enabled_by_default = true,
+  .size = sizeof(struct rca_ctl),
+  .queue = "root_ca_cert_publisher",
+  .workers = 1,
+  .sync = rca_sync,
+  .init = rca_init,
+  .fini = rca_fini,
 };

@@ -8,6 +8,7 @@
  * (the API server would refuse the create anyway).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,36 +68,25 @@ static void sa_sync(struct cm_base *b, const char *key)
   cm_actions_clear(&acts);
 }
 
-static int sa_start(struct cm_ctx *ctx, void **state)
+static int sa_init(struct cm_base *b)
 {
-  struct sa_ctl *c = xcalloc(1, sizeof *c);
-  int w = ctx->cfg.concurrent_serviceaccount_token_syncs > 0 ? ctx->cfg.concurrent_serviceaccount_token_syncs : 5;
-  if (cm_base_init(&c->base, ctx, "serviceaccount", w, sa_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  c->ns_inf = informer_factory_get(ctx->informers, CM_NAMESPACES);
-  c->sa_inf = informer_factory_get(ctx->informers, CM_SERVICEACCOUNTS);
+  struct sa_ctl *c = (struct sa_ctl *)b;
+  c->ns_inf = informer_factory_get(b->ctx->informers, CM_NAMESPACES);
+  c->sa_inf = informer_factory_get(b->ctx->informers, CM_SERVICEACCOUNTS);
   struct informer_handlers nh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
   struct informer_handlers sh = { NULL, NULL, sa_on_sa_delete, c };
   informer_add_handlers(c->ns_inf, &nh);
   informer_add_handlers(c->sa_inf, &sh);
-  *state = c;
   return 0;
 }
 
-static void sa_stop(void *state)
-{
-  struct sa_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
 const struct controller_def ctrl_serviceaccount = {
-    .name = "serviceaccount",
-    .enabled_by_default = true,
-    .start = sa_start,
-    .run = cm_base_run,
-    .stop = sa_stop,
+  .name = "serviceaccount",
+  .enabled_by_default = true,
+  .size = sizeof(struct sa_ctl),
+  .queue = "serviceaccount",
+  .workers_flag = offsetof(struct cm_config, concurrent_serviceaccount_token_syncs),
+  .workers = 5,
+  .sync = sa_sync,
+  .init = sa_init,
 };

@@ -25,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -559,8 +560,6 @@ static void enqueue_owner(struct sts_ctrl *c, const json_t *obj)
   json_decref(all);
 }
 
-static void on_set_add(void *arg, const json_t *o) { cm_base_enqueue(arg, o); }
-static void on_set_update(void *arg, const json_t *o, const json_t *n) { cm_base_enqueue(arg, n); }
 static void on_obj_add(void *arg, const json_t *o) { enqueue_owner(arg, o); }
 static void on_obj_update(void *arg, const json_t *o, const json_t *n)
 {
@@ -572,35 +571,32 @@ static void on_obj_update(void *arg, const json_t *o, const json_t *n)
 }
 static void on_obj_delete(void *arg, const json_t *o, bool unknown) { enqueue_owner(arg, o); }
 
-static int sts_start(struct cm_ctx *ctx, void **state)
+static int sts_init(struct cm_base *b)
 {
-  struct sts_ctrl *c = xcalloc(1, sizeof(*c));
-  if (cm_base_init(&c->base, ctx, "statefulset", ctx->cfg.concurrent_statefulset_syncs, sts_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "statefulset-controller");
-  c->set_inf = informer_factory_get(ctx->informers, CM_STATEFULSETS);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
-  c->pvc_inf = informer_factory_get(ctx->informers, CM_PVCS);
-  c->rev_inf = informer_factory_get(ctx->informers, CM_CONTROLLERREVISIONS);
+  struct sts_ctrl *c = (struct sts_ctrl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->set_inf = informer_factory_get(f, CM_STATEFULSETS);
+  c->pod_inf = informer_factory_get(f, CM_PODS);
+  c->pvc_inf = informer_factory_get(f, CM_PVCS);
+  c->rev_inf = informer_factory_get(f, CM_CONTROLLERREVISIONS);
   struct informer *idx[] = { c->pod_inf, c->pvc_inf, c->rev_inf };
   for (int i = 0; i < 3; i++) informer_add_index(idx[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  struct informer_handlers sh = { on_set_add, on_set_update, NULL, c };
+  struct informer_handlers sh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
   struct informer_handlers oh = { on_obj_add, on_obj_update, on_obj_delete, c };
   informer_add_handlers(c->set_inf, &sh);
   informer_add_handlers(c->pod_inf, &oh);
   informer_add_handlers(c->rev_inf, &oh);
-  *state = c;
   return 0;
 }
 
-static void sts_stop(void *state)
-{
-  struct sts_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
-const struct controller_def ctrl_statefulset = { "statefulset", true, sts_start, cm_base_run, sts_stop };
+const struct controller_def ctrl_statefulset = {
+  .name = "statefulset",
+  .enabled_by_default = true,
+  .size = sizeof(struct sts_ctrl),
+  .queue = "statefulset",
+  .component = "statefulset-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_statefulset_syncs),
+  .workers = 5,
+  .sync = sts_sync,
+  .init = sts_init,
+};

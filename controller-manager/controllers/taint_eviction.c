@@ -12,6 +12,7 @@
  * Each deletion records a TaintManagerEviction event on the pod.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,39 +146,30 @@ static void te_sync(struct cm_base *b, const char *key)
   cm_actions_clear(&acts);
 }
 
-static int te_start(struct cm_ctx *ctx, void **state)
+static int te_init(struct cm_base *b)
 {
-  struct te_ctl *c = xcalloc(1, sizeof *c);
-  if (cm_base_init(&c->base, ctx, "taint_eviction", 8, te_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "taint-eviction-controller");
+  struct te_ctl *c = (struct te_ctl *)b;
   c->noexec = json_object();
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
+  c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
   struct informer_handlers nh = { te_node_add, te_node_update, te_node_delete, c };
   struct informer_handlers ph = { te_pod_add, te_pod_update, NULL, c };
   informer_add_handlers(c->node_inf, &nh);
   informer_add_handlers(c->pod_inf, &ph);
-  *state = c;
   return 0;
 }
 
-static void te_stop(void *state)
-{
-  struct te_ctl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  json_decref(c->noexec);
-  free(c);
-}
+static void te_fini(struct cm_base *b) { json_decref(((struct te_ctl *)b)->noexec); }
 
 const struct controller_def ctrl_taint_eviction = {
-    .name = "taint-eviction-controller",
-    .enabled_by_default = true,
-    .start = te_start,
-    .run = cm_base_run,
-    .stop = te_stop,
+  .name = "taint-eviction-controller",
+  .enabled_by_default = true,
+  .size = sizeof(struct te_ctl),
+  .queue = "taint_eviction",
+  .component = "taint-eviction-controller",
+  .workers = 8,
+  .sync = te_sync,
+  .init = te_init,
+  .fini = te_fini,
 };

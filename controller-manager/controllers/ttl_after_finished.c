@@ -8,6 +8,7 @@
  * moment they expire.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,27 +83,22 @@ static void maybe_enqueue(struct ttl_ctrl *c, const json_t *job)
 static void on_add(void *arg, const json_t *job) { maybe_enqueue(arg, job); }
 static void on_update(void *arg, const json_t *o, const json_t *n) { maybe_enqueue(arg, n); }
 
-static int ttl_start(struct cm_ctx *ctx, void **state)
+static int ttl_init(struct cm_base *b)
 {
-  struct ttl_ctrl *c = xcalloc(1, sizeof(*c));
-  if (cm_base_init(&c->base, ctx, "ttl_jobs_to_delete", 5, ttl_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "ttl-after-finished-controller");
-  c->job_inf = informer_factory_get(ctx->informers, CM_JOBS);
+  struct ttl_ctrl *c = (struct ttl_ctrl *)b;
+  c->job_inf = informer_factory_get(b->ctx->informers, CM_JOBS);
   struct informer_handlers h = { on_add, on_update, NULL, c };
   informer_add_handlers(c->job_inf, &h);
-  *state = c;
   return 0;
 }
 
-static void ttl_stop(void *state)
-{
-  struct ttl_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
-const struct controller_def ctrl_ttl_after_finished = { "ttl-after-finished", true, ttl_start, cm_base_run, ttl_stop };
+const struct controller_def ctrl_ttl_after_finished = {
+  .name = "ttl-after-finished",
+  .enabled_by_default = true,
+  .size = sizeof(struct ttl_ctrl),
+  .queue = "ttl_jobs_to_delete",
+  .component = "ttl-after-finished-controller",
+  .workers = 5,
+  .sync = ttl_sync,
+  .init = ttl_init,
+};

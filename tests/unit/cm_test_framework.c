@@ -449,8 +449,9 @@ static void test_stop_cancels(void **state)
 
 static void test_controllers_flag(void **state)
 {
-  const struct controller_def on = { "replicaset", true, NULL, NULL, NULL };
-  const struct controller_def off = { "bootstrapsigner", false, NULL, NULL, NULL };
+  const struct controller_def on = { .name = "replicaset", .enabled_by_default = true };
+  const struct controller_def off = { .name = "bootstrapsigner", .enabled_by_default = false,
+                                      .alias = "bootstrap-signer-controller" };
   assert_true(cm_controller_enabled("*", &on));
   assert_false(cm_controller_enabled("*", &off));
   assert_true(cm_controller_enabled("*,bootstrapsigner", &off));
@@ -458,6 +459,9 @@ static void test_controllers_flag(void **state)
   assert_false(cm_controller_enabled("job", &on));
   assert_true(cm_controller_enabled("job,replicaset", &on));
   assert_true(cm_controller_enabled("", &on));
+  /* An alias names the controller too. */
+  assert_true(cm_controller_enabled("bootstrap-signer-controller", &off));
+  assert_false(cm_controller_enabled("*,-bootstrap-signer-controller,bootstrapsigner", &off));
 }
 
 int main(void)
