@@ -132,14 +132,17 @@ static int by_start(const void *pa, const void *pb)
 static bool remove_oldest(json_t *cj, const json_t *jobs, const char *kind, int64_t limit, const json_t *ref,
                           struct cm_actions *acts)
 {
-  const json_t *v[1024];
+  const json_t **v = xmalloc((json_array_size(jobs) + 1) * sizeof *v);
   size_t n = 0, i;
   json_t *j;
   json_array_foreach(jobs, i, j) {
     const char *f = cj_job_finished(j);
-    if (f && !strcmp(f, kind) && n < 1024) v[n++] = j;
+    if (f && !strcmp(f, kind)) v[n++] = j;
   }
-  if ((int64_t)n <= limit) return false;
+  if ((int64_t)n <= limit) {
+    free(v);
+    return false;
+  }
   qsort(v, n, sizeof(*v), by_start);
   bool changed = false;
   for (size_t k = 0; k < n - (size_t)limit; k++) {
@@ -150,6 +153,7 @@ static bool remove_oldest(json_t *cj, const json_t *jobs, const char *kind, int6
       changed = true;
     }
   }
+  free(v);
   return changed;
 }
 

@@ -189,14 +189,17 @@ static int by_revision(const void *pa, const void *pb)
 void dep_cleanup(struct dep_sync *s)
 {
   int64_t limit = kj_get_int(s->d, "spec.revisionHistoryLimit", DEP_DEFAULT_REVISION_HISTORY_LIMIT);
-  json_t *v[512];
+  json_t **v = xmalloc((json_array_size(s->rss) + 1) * sizeof *v);
   size_t n = 0, i;
   json_t *rs;
   json_array_foreach(s->rss, i, rs) {
-    if (rs == s->new_rs || obj_is_terminating(rs) || n >= 512) continue;
+    if (rs == s->new_rs || obj_is_terminating(rs)) continue;
     v[n++] = rs;
   }
-  if ((int64_t)n <= limit) return;
+  if ((int64_t)n <= limit) {
+    free(v);
+    return;
+  }
   qsort(v, n, sizeof(*v), by_revision);
   int64_t diff = (int64_t)n - limit;
   for (int64_t j = 0; j < diff; j++) {
@@ -206,6 +209,7 @@ void dep_cleanup(struct dep_sync *s)
       continue;
     json_array_append_new(s->deleted, json_string(kj_get_str(rs, "metadata.name")));
   }
+  free(v);
 }
 
 /* pausedCondition / resumed, as upstream checkPausedConditions. */
