@@ -1,17 +1,17 @@
 /*
- * controller.h - the kube-controller-manager context and the interface
- * every controller implements (controllers/NAME.c, one per controller,
- * upstream names).
+ * controller.h - the kube-controller-manager context (configuration,
+ * loop, client, informers) shared by every controller
+ * (controllers/NAME.c, one per controller, upstream names).
  *
  * All controllers share one event loop, one REST client and one informer
  * factory (one informer per resource, shared).  A controller registers its
- * informer handlers in start(), which only enqueue keys into its own
+ * informer handlers in init, which only enqueue keys into its own
  * workqueue; its sync(key) reads the informer caches (level-triggered:
  * desired state computed from the full current state, never from the
- * event) and issues API writes through the REST client.  Controllers start
- * after leader election is won (--leader-elect) and the informers they
- * asked for have synced.  The queue, the writes and their retries are
- * the framework's (framework.h), the same for every controller.
+ * event) and issues API writes.  Controllers start after leader election
+ * is won (--leader-elect) and the informers they asked for have synced.
+ * How a controller is declared, and the queue, the writes and their
+ * retries, are the framework's (framework.h), the same for every one.
  */
 #ifndef CM_CONTROLLER_H
 #define CM_CONTROLLER_H

@@ -5,9 +5,11 @@
  * controller pattern: client-go's RateLimitingInterface,
  * ControllerExpectations, slowStartBatch).
  *
- * A controller embeds struct cm_base first.  Informer handlers only
- * enqueue keys; the workqueue hands a key to at most one sync at a time,
- * and sync(base, key) reads the informer caches (level-triggered: the
+ * A controller is declared (struct controller_def) and embeds struct
+ * cm_base first; the framework starts, runs and stops every one the same
+ * way.  Informer handlers only enqueue keys; the workqueue hands a key to
+ * at most one sync at a time, and sync(base, key) reads the informer
+ * caches (level-triggered: the
  * desired state from the whole current state, never from the event),
  * appends the writes it wants to a struct cm_actions and gives them to a
  * run: cm_base_exec() for a sync that knows all its writes at once, or
@@ -27,7 +29,8 @@
  *     GET (the caller's on_answer reads the answer);
  *   - 404 NotFound to an action marked CM_DONE_IF_GONE: a PATCH that only
  *     takes something away (a finalizer, an owner reference) from an
- *     object that no longer exists;
+ *     object that no longer exists, or a create into a namespace that no
+ *     longer exists (nothing left to publish there);
  *   - 409 AlreadyExists to a POST marked CM_DONE_IF_EXISTS: a
  *     create-if-absent of an object whose content the controller does not
  *     manage (the "default" ServiceAccount, a StatefulSet's claims).
