@@ -10,8 +10,9 @@
  * way.  Informer handlers only enqueue keys; the workqueue hands a key to
  * at most one sync at a time, and sync(base, key) reads the informer
  * caches (level-triggered: the desired state from the whole current
- * state, never from the event), appends the writes it wants to a struct cm_actions and gives them to a
- * run: cm_base_exec() for a sync that knows all its writes at once, or
+ * state, never from the event), appends the writes it wants to a struct
+ * cm_actions and gives them to a run: cm_base_exec() for a sync that
+ * knows all its writes at once, or
  * cm_run_begin() / cm_run_add() / cm_run_end() for one that chains
  * requests (a GET whose answer decides the next writes).  When the last
  * request of the run has answered, the key is finished:
