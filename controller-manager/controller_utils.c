@@ -344,15 +344,15 @@ bool cm_set_condition(json_t *obj, const char *path, const char *type, const cha
 
 /* ---- claim candidates ---- */
 
-static bool cm_has_owner_ref(const json_t *obj, const char *uid)
+json_t *cm_owner_ref_to(const json_t *obj, const char *uid)
 {
   size_t i;
   json_t *r;
   json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r) {
     const char *u = kj_get_str(r, "uid");
-    if (u && !strcmp(u, uid)) return true;
+    if (u && uid && !strcmp(u, uid)) return r;
   }
-  return false;
+  return NULL;
 }
 
 void cm_index_orphans(void *arg, const json_t *obj, json_t *out)
@@ -382,7 +382,7 @@ json_t *cm_claim_candidates(const struct informer *inf, const json_t *owner)
   json_array_foreach(orphans, i, o) {
     /* An orphan with a plain (non-controller) reference to the owner is
      * in both lists. */
-    if (uid && *uid && cm_has_owner_ref(o, uid)) continue;
+    if (uid && *uid && cm_owner_ref_to(o, uid)) continue;
     json_array_append(out, o);
   }
   json_decref(orphans);

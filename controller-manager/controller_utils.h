@@ -57,6 +57,8 @@ int cm_pod_deletion_cmp(const json_t *a, const json_t *b, int64_t rank_a, int64_
 
 /* ---- owner references ---- */
 
+/* Borrowed: obj's ownerReference (controller or not) to uid, or NULL. */
+json_t *cm_owner_ref_to(const json_t *obj, const char *uid);
 /* New reference: {apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true}. */
 json_t *cm_new_controller_ref(const json_t *owner, const char *api_version, const char *kind);
 /* New reference: an ObjectReference for Events and status.active. */

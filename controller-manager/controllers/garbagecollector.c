@@ -201,14 +201,6 @@ void gc_dependent_actions(const json_t *obj, const char *obj_path, const int *st
   cm_act(acts, CM_DELETE, obj_path, gc_delete_body(obj, policy));
 }
 
-static const json_t *gc_ref_to(const json_t *dep, const char *uid)
-{
-  size_t i;
-  json_t *r;
-  json_array_foreach(kj_get(dep, "metadata.ownerReferences"), i, r) if (!strcmp(kj_get_str(r, "uid") ?: "", uid)) return r;
-  return NULL;
-}
-
 static json_t *gc_finalizer_patch(const json_t *owner, const char *fin)
 {
   json_t *keep = json_array();
@@ -226,7 +218,7 @@ void gc_foreground_actions(const json_t *owner, const char *owner_path, const js
   json_t *d;
   json_array_foreach(deps, i, d)
   {
-    const json_t *ref = gc_ref_to(json_object_get(d, "obj"), uid);
+    const json_t *ref = cm_owner_ref_to(json_object_get(d, "obj"), uid);
     blocking += ref && kj_get_bool(ref, "blockOwnerDeletion", false);
   }
   if (blocking == 0) gc_patch(acts, owner_path, gc_finalizer_patch(owner, GC_FIN_FOREGROUND));
@@ -240,7 +232,7 @@ void gc_orphan_actions(const json_t *owner, const char *owner_path, const json_t
   json_array_foreach(deps, i, d)
   {
     const json_t *obj = json_object_get(d, "obj");
-    if (!gc_ref_to(obj, uid)) continue;
+    if (!cm_owner_ref_to(obj, uid)) continue;
     refs++;
     gc_patch(acts, kj_get_str(d, "path"), gc_refs_patch(obj, uid, NULL));
   }
