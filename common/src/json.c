@@ -550,13 +550,14 @@ char *kj_dumps(const json_t *v)
 }
 
 /* jansson's allocator, installed before main() and so before any jansson
- * value exists: the size-class chunks of json_alloc.c (plain malloc in the
- * sanitizer build, so that ASan sees every block), under the one
- * out-of-memory policy (kube/xalloc.h). */
+ * value exists: the size-class chunks of json_alloc.c, or the process's
+ * malloc (KUBE_ALLOCATOR other than "chunks", and the sanitizer build, so
+ * that ASan sees every block), under the one out-of-memory policy
+ * (kube/xalloc.h). */
 static void *kj_alloc_checked(size_t n)
 {
-#ifdef KUBE_SANITIZE
-  void *p = xmalloc(n ? n : 1);
+#ifdef KUBE_JSON_PLAIN_MALLOC
+  void *p = malloc(n ? n : 1);
 #else
   void *p = kj_alloc_malloc(n);
 #endif
@@ -566,7 +567,7 @@ static void *kj_alloc_checked(size_t n)
 
 __attribute__((constructor)) static void kj_alloc_install(void)
 {
-#ifdef KUBE_SANITIZE
+#ifdef KUBE_JSON_PLAIN_MALLOC
   json_set_alloc_funcs(kj_alloc_checked, free);
 #else
   json_set_alloc_funcs(kj_alloc_checked, kj_alloc_free);
