@@ -11,6 +11,17 @@
  * Endpoints/EndpointSlice is rewritten.  Objects are written straight to
  * storage with defaults applied, as no admission is needed for them.  The
  * same tick repairs the Service allocators from storage.
+ *
+ * The `kube-dns` Service in kube-system is created the same way, with the
+ * tenth address of the service range (10.96.0.10 by default, the address
+ * kubeadm gives it and kubelets' clusterDNS points at) and the ports,
+ * labels and annotations of upstream's CoreDNS manifest.  Cluster DNS is
+ * answered by kube-proxy on every node at that address, not by pods, so
+ * the Service has no selector: one would select nothing, and the
+ * endpointslice controller would publish an empty slice for it.  The
+ * address is never taken from another Service: when a Service created
+ * before this one holds it, kube-dns is not created (a warning says why)
+ * until that address is free again.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -41,6 +52,7 @@ struct boot {
   bool initial_done;  /* done() already called */
   bool stopping;      /* freed by the last write callback */
   struct storage_watch *svc_watch;
+  bool dns_ip_warned; /* the kube-dns address is held by another Service */
 };
 
 /* A deleted Service gives its ClusterIP and node ports back once the
@@ -194,6 +206,45 @@ static void ensure_service(struct boot *b)
   json_decref(svc);
 }
 
+static json_t *dns_port(const char *name, int port, const char *protocol)
+{
+  return json_pack("{s:s,s:i,s:s,s:i}", "name", name, "port", port, "protocol", protocol, "targetPort", port);
+}
+
+/* The kube-dns Service (see the head of the file). */
+static void ensure_dns_service(struct boot *b)
+{
+  char *key = reg_key(&reg_services, "kube-system", "kube-dns");
+  struct kv *kv = storage_get(b->srv->storage, key);
+  free(key);
+  if (kv)
+    return;
+  struct svc_alloc *a = svc_alloc_get(b->srv);
+  if (!a)
+    return;
+  uint32_t dns = svc_alloc_dns_ip(a), got;
+  if (!dns || svc_alloc_ip(a, dns, &got) != 0) {
+    if (!b->dns_ip_warned)
+      KLOG_W("not creating Service kube-system/kube-dns: %s",
+             dns ? "its address, the tenth of --service-cluster-ip-range, is allocated to another Service"
+                 : "--service-cluster-ip-range is too small to hold its address, the tenth of the range");
+    b->dns_ip_warned = true;
+    return;
+  }
+  b->dns_ip_warned = false;
+  char ip[16];
+  reg_format_ipv4(dns, ip);
+  json_t *svc = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s}},s:{s:s,s:s,s:[ooo],s:s}}", "apiVersion",
+                          "v1", "kind", "Service", "metadata", "name", "kube-dns", "namespace", "kube-system", "labels",
+                          "k8s-app", "kube-dns", "kubernetes.io/cluster-service", "true", "kubernetes.io/name", "CoreDNS",
+                          "annotations", "prometheus.io/port", "9153", "prometheus.io/scrape", "true", "spec", "type",
+                          "ClusterIP", "clusterIP", ip, "ports", dns_port("dns", 53, "UDP"), dns_port("dns-tcp", 53, "TCP"),
+                          dns_port("metrics", 9153, "TCP"), "sessionAffinity", "None");
+  finish_object(&reg_services, svc);
+  write_object(b, &reg_services, svc, NULL);
+  json_decref(svc);
+}
+
 static void ensure_endpoints(struct boot *b)
 {
   const char *addr = advertise_address(b->srv);
@@ -265,6 +316,7 @@ static void boot_round(struct boot *b)
   b->pending++; /* hold done() until every write of the round is queued */
   ensure_namespaces(b);
   ensure_service(b);
+  ensure_dns_service(b);
   ensure_endpoints(b);
   ensure_endpointslice(b);
   b->pending--;

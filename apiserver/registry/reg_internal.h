@@ -114,6 +114,9 @@ const char *svc_alloc_cidr(struct svc_alloc *a);
 void svc_alloc_port_range(struct svc_alloc *a, int *lo, int *hi);
 /* The first usable address of the range (the `kubernetes` service). */
 uint32_t svc_alloc_first_ip(struct svc_alloc *a);
+/* The tenth address of the range (the `kube-dns` service, as kubeadm's
+ * GetDNSIP), or 0 when the range is too small to hold it. */
+uint32_t svc_alloc_dns_ip(struct svc_alloc *a);
 /* Marks what a stored Service holds (start-up rebuild). */
 void svc_alloc_mark_service(struct svc_alloc *a, const json_t *svc);
 /* Releases everything a deleted Service held. */

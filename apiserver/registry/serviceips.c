@@ -28,6 +28,7 @@
 #define SVC_DEFAULT_CIDR "10.96.0.0/12"
 #define SVC_DEFAULT_PORTS "30000-32767"
 #define SVC_MIN_PREFIX 8 /* at most 2^24 addresses: a 2 MiB bitmap */
+#define SVC_DNS_IP_OFFSET 10u
 
 struct svc_alloc {
   char cidr[64];
@@ -208,6 +209,12 @@ void svc_alloc_port_range(struct svc_alloc *a, int *lo, int *hi)
 uint32_t svc_alloc_first_ip(struct svc_alloc *a)
 {
   return a->net + 1;
+}
+
+uint32_t svc_alloc_dns_ip(struct svc_alloc *a)
+{
+  /* offset 10 must be a usable address: not the broadcast one */
+  return a->size - 1 > SVC_DNS_IP_OFFSET ? a->net + SVC_DNS_IP_OFFSET : 0;
 }
 
 static bool ip_offset(struct svc_alloc *a, uint32_t ip, uint32_t *off)
