@@ -197,6 +197,9 @@ void api_discovery_free(struct apiserver *srv);
  * Status in *status on error.  *dups receives a new array of duplicate
  * field names (JSON only) or NULL. */
 json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups);
+/* Every repeated key of a well-formed JSON document, as paths
+ * ("spec.replicas", "spec.containers[0].name"); new array (dups.c). */
+json_t *api_json_duplicates(const char *buf, size_t len);
 /* Builds the storage attributes for obj. Caller frees. */
 char *api_attrs_for(const struct resource *res, const json_t *obj);
 /* Accessor usable with selectors: kv as arg; handles metadata.name and

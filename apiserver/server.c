@@ -266,23 +266,9 @@ json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups)
   } else if (!ctype || strstr(ctype, "json") || strstr(ctype, "*/*") || !*ctype) {
     obj = kj_loadb(body, len, true, err, sizeof(err));
     if (!obj && strstr(err, "duplicate")) {
-      const char *q = strchr(err, '\'');
-      char key[256] = "";
-      if (q) {
-        const char *s = q + 1;
-        if (*s == '"')
-          s++;
-        size_t n = strcspn(s, "\"'");
-        if (n >= sizeof(key))
-          n = sizeof(key) - 1;
-        memcpy(key, s, n);
-        key[n] = '\0';
-      }
       obj = kj_loadb(body, len, false, err, sizeof(err));
-      if (obj && dups) {
-        *dups = json_array();
-        json_array_append_new(*dups, json_string(key));
-      }
+      if (obj && dups)
+        *dups = api_json_duplicates(body, len);
     }
     if (!obj) {
       *status = kstatus_bad_request("couldn't get version/kind; json parse error: %s", err);

@@ -241,6 +241,7 @@ static const struct reg_column ing_columns[] = {
 };
 
 const struct resource reg_ingresses = {
+    .generation = REG_GEN_SPEC,
     .group = "networking.k8s.io",
     .version = "v1",
     .plural = "ingresses",

@@ -309,6 +309,7 @@ static const struct reg_column job_columns[] = {
 static const char *const job_fields[] = {"status.successful", NULL};
 
 const struct resource reg_jobs = {
+    .generation = REG_GEN_SPEC,
     .group = "batch",
     .version = "v1",
     .plural = "jobs",

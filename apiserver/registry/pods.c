@@ -387,6 +387,7 @@ static const struct reg_column pod_columns[] = {
 };
 
 const struct resource reg_pods = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "pods",

@@ -116,6 +116,7 @@ static const struct reg_column rq_columns[] = {
 };
 
 const struct resource reg_resourcequotas = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "resourcequotas",

@@ -599,6 +599,7 @@ static const struct reg_column svc_columns[] = {
 };
 
 const struct resource reg_services = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "services",

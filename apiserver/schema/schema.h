@@ -38,6 +38,17 @@ const struct stype *schema_kind(const struct schema *s, const char *group, const
 size_t schema_unknown_fields(const struct schema *s, const struct stype *t, const json_t *obj,
                              json_t *out);
 
+/* Typed decoding (decode.c): obj, an object of struct type t, is left
+ * as upstream leaves a body it decodes into the Go type and encodes back
+ * (wrong types refused, unknown fields removed, quantities and times
+ * canonical, omitempty and zero values as Go prints them).  Changed in
+ * place.  Each removed unknown field is appended to `unknown` (NULL: not
+ * collected) as `unknown field "spec.foo"`.  Returns 0, or -EINVAL with
+ * Go's message of the first decode error in err (obj is then partly
+ * decoded and must be dropped).  Idempotent. */
+int schema_decode(const struct schema *s, const struct stype *t, json_t *obj, json_t *unknown, char *err,
+                  size_t errlen);
+
 /* patch.h lookup: arg is the struct schema *, type a const struct stype *.
  * For a list field the element type is returned (is_list set); for a map
  * field the map itself, whose every key then yields the value type; NULL
