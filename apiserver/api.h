@@ -185,6 +185,9 @@ void api_handle_eviction(struct api_req *ar);   /* eviction.c: pods/eviction */
  * delete_options borrowed (the Eviction's deleteOptions, may be NULL). */
 void api_evict_delete(struct api_req *ar, const json_t *delete_options);
 void api_handle_delete_collection(struct api_req *ar);
+/* The kind's after-delete work for an object an update deleted (its last
+ * finalizer removed); gone is its last stored value. */
+void api_after_finalized_delete(struct api_req *ar, const struct resource *res, const struct kv *gone);
 void api_handle_subresource(struct api_req *ar); /* subresources.c */
 
 /* discovery.c */

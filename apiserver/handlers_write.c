@@ -510,6 +510,8 @@ static void update_done(void *arg, int err, struct kv *kv, struct kv *prev)
     /* the update deleted the object (last finalizer removed) */
     api_reply_kv(w->ar, w->success_code, prev);
   }
+  if (!kv && prev)
+    api_after_finalized_delete(w->ar, w->res, prev);
   write_end(w);
 }
 

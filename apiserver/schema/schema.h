@@ -32,6 +32,10 @@ void schema_free(struct schema *s);
 const struct stype *schema_kind(const struct schema *s, const char *group, const char *version,
                                 const char *kind);
 
+/* A named type by its OpenAPI definition name
+ * ("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"), or NULL. */
+const struct stype *schema_named(const struct schema *s, const char *name);
+
 /* Strict field validation: append to `out` (a JSON array) one string per
  * unknown field, as upstream words it: `unknown field "spec.foo"`.
  * Returns how many were appended. */
