@@ -81,9 +81,21 @@ void api_list_opts_free(struct api_list_opts *opts);
 /* Returns true when the field is selectable on res. */
 bool api_field_supported(const struct resource *res, const char *field);
 
-enum api_format { FMT_JSON = 0, FMT_YAML, FMT_TABLE };
-/* From the Accept header (NULL = JSON). */
+/* Output formats: plain JSON or YAML, or a conversion to a meta.k8s.io
+ * kind (Table, PartialObjectMetadata, PartialObjectMetadataList). */
+enum api_format { FMT_JSON = 0, FMT_YAML, FMT_TABLE, FMT_PARTIAL, FMT_PARTIAL_LIST };
+struct api_media {
+  enum api_format fmt;
+  char meta_gv[24]; /* apiVersion of a conversion: meta.k8s.io/v1 or v1beta1 */
+};
+/* The first media range of an Accept header that can be served (NULL or
+ * empty: JSON).  False when none can (upstream answers 406), with JSON
+ * in m. */
+bool api_negotiate_media(const char *accept, struct api_media *m);
+/* The format alone (JSON when nothing can be served). */
 enum api_format api_negotiate(const char *accept);
+/* 406 NotAcceptable listing what the server can encode. */
+json_t *api_not_acceptable(const char *why);
 
 enum api_include { INCLUDE_METADATA = 0, INCLUDE_OBJECT, INCLUDE_NONE };
 enum api_include api_include_parse(const char *v);
@@ -99,6 +111,10 @@ json_t *api_table_new(const struct resource *res, bool with_columns);
 /* Appends a row for obj (borrowed). */
 void api_table_add_row(json_t *table, const struct resource *res, const json_t *obj,
                        enum api_include inc);
+/* PartialObjectMetadata of obj (borrowed) in meta_gv; new reference. */
+json_t *api_partial_object(const json_t *obj, const char *meta_gv);
+/* PartialObjectMetadataList of a list (borrowed); new reference. */
+json_t *api_partial_list(const json_t *list, const char *meta_gv);
 
 /* ---------- protobuf request bodies (protobuf.c) ---------- */
 
@@ -189,6 +205,10 @@ void api_handle_delete_collection(struct api_req *ar);
  * finalizer removed); gone is its last stored value. */
 void api_after_finalized_delete(struct api_req *ar, const struct resource *res, const struct kv *gone);
 void api_handle_subresource(struct api_req *ar); /* subresources.c */
+/* The subresources subresources.c serves (RES_SUB_* bits): discovery
+ * lists only these, whatever else a kind declares. */
+#define API_SERVED_SUBRESOURCES \
+  (RES_SUB_STATUS | RES_SUB_SCALE | RES_SUB_BINDING | RES_SUB_FINALIZE | RES_SUB_EVICTION)
 
 /* discovery.c */
 void api_handle_discovery(struct api_req *ar);

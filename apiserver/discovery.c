@@ -6,7 +6,8 @@
  * application/json: kubectl falls back to it when the Content-Type is not
  * the aggregated one.  Everything is derived from the registry table, so a
  * kind added there appears here with its short names, categories and
- * subresources.  OpenAPI documents are generated once from the schema
+ * subresources (those the server serves: a subresource listed but not
+ * served would make kubectl report the object itself as missing).  OpenAPI documents are generated once from the schema
  * table, serialized and cached with an ETag (they never change while the
  * server runs).
  */
@@ -77,7 +78,7 @@ static json_t *resource_list(const char *group, const char *version)
     if (r->categories[0])
       json_object_set_new(e, "categories", strv(r->categories, 3));
     json_array_append_new(list, e);
-    unsigned s = r->subresources;
+    unsigned s = r->subresources & API_SERVED_SUBRESOURCES;
     if (s & RES_SUB_BINDING)
       add_sub(list, r, "binding", NULL, NULL, "Binding", "create");
     if (s & RES_SUB_EPHEMERAL)

@@ -359,6 +359,7 @@ static json_t *removed_answer(const struct resource *res, json_t *obj)
   if (res->return_deleted_object)
     return obj;
   json_t *st = kstatus_success();
+  json_object_del(st, "code"); /* finalizeDelete sets none */
   json_t *d = json_object();
   json_object_set_new(d, "name", json_string(str_or_empty(kj_get_str(obj, "metadata.name"))));
   if (*res->group)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <kube/json.h>
 #include <kube/selector.h>
@@ -259,13 +260,73 @@ out:
   return st;
 }
 
-enum api_format api_negotiate(const char *accept)
+/* The value of parameter `key` in the parameters of one media range
+ * ("application/json;as=Table;v=v1;g=meta.k8s.io"), unquoted, or "". */
+static void media_param(const char *range, const char *key, char *out, size_t len)
 {
+  size_t kl = strlen(key);
+  *out = '\0';
+  for (const char *p = strchr(range, ';'); p; p = strchr(p + 1, ';')) {
+    const char *q = p + 1;
+    while (*q == ' ')
+      q++;
+    if (strncasecmp(q, key, kl) != 0 || q[kl] != '=')
+      continue;
+    q += kl + 1;
+    if (*q == '"')
+      q++;
+    size_t n = strcspn(q, ";\" ");
+    if (n >= len)
+      n = len - 1;
+    memcpy(out, q, n);
+    out[n] = '\0';
+    return;
+  }
+}
+
+/* One media range: true when it can be served, with what it asks for. */
+static bool media_range(const char *range, struct api_media *m)
+{
+  while (*range == ' ')
+    range++;
+  bool json = strncmp(range, "application/json", 16) == 0 || strncmp(range, "*/*", 3) == 0 ||
+              strncmp(range, "application/*", 13) == 0;
+  bool yaml = strncmp(range, "application/yaml", 16) == 0;
+  if (!json && !yaml)
+    return false; /* protobuf, text/html...: not served */
+  char as[64], g[64], v[32];
+  media_param(range, "as", as, sizeof as);
+  if (!*as) {
+    m->fmt = yaml ? FMT_YAML : FMT_JSON;
+    return true;
+  }
+  media_param(range, "g", g, sizeof g);
+  media_param(range, "v", v, sizeof v);
+  /* upstream converts only to these meta.k8s.io kinds */
+  if (strcmp(g, "meta.k8s.io") != 0 || (strcmp(v, "v1") != 0 && strcmp(v, "v1beta1") != 0))
+    return false;
+  if (!strcmp(as, "Table"))
+    m->fmt = FMT_TABLE;
+  else if (!strcmp(as, "PartialObjectMetadata"))
+    m->fmt = FMT_PARTIAL;
+  else if (!strcmp(as, "PartialObjectMetadataList"))
+    m->fmt = FMT_PARTIAL_LIST;
+  else
+    return false;
+  snprintf(m->meta_gv, sizeof m->meta_gv, "meta.k8s.io/%s", v);
+  return true;
+}
+
+bool api_negotiate_media(const char *accept, struct api_media *m)
+{
+  memset(m, 0, sizeof *m);
+  m->fmt = FMT_JSON;
+  snprintf(m->meta_gv, sizeof m->meta_gv, "meta.k8s.io/v1");
   if (!accept || !*accept)
-    return FMT_JSON;
-  /* Take the first media range we can serve, in the client's order. */
+    return true;
+  /* the first media range we can serve, in the client's order */
   const char *p = accept;
-  while (*p) {
+  for (;;) {
     const char *end = strchr(p, ',');
     size_t len = end ? (size_t)(end - p) : strlen(p);
     char one[512];
@@ -273,25 +334,21 @@ enum api_format api_negotiate(const char *accept)
       len = sizeof(one) - 1;
     memcpy(one, p, len);
     one[len] = '\0';
-    char *s = one;
-    while (*s == ' ')
-      s++;
-    if (strncmp(s, "application/json", 16) == 0 || strncmp(s, "*/*", 3) == 0 ||
-        strncmp(s, "application/*", 13) == 0) {
-      if (strstr(s, "as=Table"))
-        return FMT_TABLE;
-      if (strstr(s, "as=") == NULL)
-        return FMT_JSON;
-      /* as=PartialObjectMetadata or aggregated discovery: answer plain JSON */
-      return FMT_JSON;
-    }
-    if (strncmp(s, "application/yaml", 16) == 0)
-      return strstr(s, "as=Table") ? FMT_TABLE : FMT_YAML;
+    if (media_range(one, m))
+      return true;
     if (!end)
       break;
     p = end + 1;
   }
-  return FMT_JSON;
+  m->fmt = FMT_JSON;
+  return false;
+}
+
+enum api_format api_negotiate(const char *accept)
+{
+  struct api_media m;
+  api_negotiate_media(accept, &m);
+  return m.fmt;
 }
 
 enum api_include api_include_parse(const char *v)

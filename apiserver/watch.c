@@ -45,7 +45,7 @@ struct api_watch {
   struct event *bookmark_timer;
   struct event *timeout_timer;
   struct event *reaper;
-  enum api_format fmt;
+  struct api_media media;
   enum api_include inc;
   bool columns_sent;
   bool dead;
@@ -139,7 +139,12 @@ static int send_obj(struct api_watch *w, const char *type, json_t *obj /* stolen
 {
   if (!obj)
     return 0;
-  if (w->fmt == FMT_TABLE && strcmp(type, "ERROR") != 0 && strcmp(type, "BOOKMARK") != 0) {
+  enum api_format fmt = w->media.fmt;
+  if ((fmt == FMT_PARTIAL || fmt == FMT_PARTIAL_LIST) && strcmp(type, "ERROR") != 0) {
+    json_t *p = api_partial_object(obj, w->media.meta_gv);
+    json_decref(obj);
+    obj = p;
+  } else if (fmt == FMT_TABLE && strcmp(type, "ERROR") != 0 && strcmp(type, "BOOKMARK") != 0) {
     json_t *t = api_table_new(w->res, !w->columns_sent);
     w->columns_sent = true;
     api_table_add_row(t, w->res, obj, w->inc);
@@ -160,7 +165,7 @@ static int send_obj(struct api_watch *w, const char *type, json_t *obj /* stolen
 
 static int send_kv(struct api_watch *w, const char *type, struct kv *kv, int64_t rev_override)
 {
-  if (w->fmt == FMT_JSON && !api_needs_conversion(w->res) && !rev_override)
+  if (w->media.fmt == FMT_JSON && !api_needs_conversion(w->res) && !rev_override)
     return send_raw(w, type, kv->bytes, kv->len);
   json_t *obj = api_kv_object(w->res, kv);
   if (obj && rev_override) {
@@ -253,9 +258,9 @@ void api_handle_watch(struct api_req *ar, struct api_list_opts *opts)
   w->res = ar->res;
   w->opts = *opts;
   memset(opts, 0, sizeof(*opts));
-  w->fmt = api_negotiate(api_req_accept(ar));
-  if (w->fmt == FMT_YAML)
-    w->fmt = FMT_JSON;
+  api_negotiate_media(api_req_accept(ar), &w->media);
+  if (w->media.fmt == FMT_YAML)
+    w->media.fmt = FMT_JSON;
   char *iv = kstr_query_get(api_req_query(ar), "includeObject");
   w->inc = api_include_parse(iv);
   free(iv);

@@ -9,8 +9,11 @@
  * a resource the controller has not counted yet is counted here from
  * storage.  Going over any hard limit is refused (403 "exceeded quota"),
  * and a pod must state every compute resource a quota limits ("failed
- * quota ... must specify").  Updates are not charged (pod resources are
- * immutable here).
+ * quota ... must specify").  An update is charged what it adds: the usage
+ * of the new object minus that of the old one, where positive (a Service
+ * turned NodePort, a claim asking for more storage).  Pods count as
+ * upstream's QuotaV1Pod says: not once Succeeded or Failed, and not once a
+ * deletion's grace period has run out.
  */
 #define _GNU_SOURCE
 #include "admission/admission.h"
@@ -21,6 +24,7 @@
 
 #include <kube/json.h>
 #include <kube/quantity.h>
+#include <kube/timeutil.h>
 
 #include "registry/registry.h"
 
@@ -35,10 +39,19 @@ static const char *const LEGACY_COUNTS[][2] = {
     {"resourcequotas", "resourcequotas"},
 };
 
-static bool pod_terminal(const json_t *pod)
+/* upstream's QuotaV1Pod */
+static bool pod_counts(const json_t *pod)
 {
   const char *p = kj_get_str(pod, "status.phase");
-  return p && (strcmp(p, "Succeeded") == 0 || strcmp(p, "Failed") == 0);
+  if (p && (strcmp(p, "Succeeded") == 0 || strcmp(p, "Failed") == 0))
+    return false;
+  const char *dt = kj_get_str(pod, "metadata.deletionTimestamp");
+  json_t *grace = kj_get(pod, "metadata.deletionGracePeriodSeconds");
+  int64_t at;
+  if (dt && json_is_integer(grace) && ktime_parse(dt, &at) == 0 &&
+      ktime_now_us() > at + json_integer_value(grace) * 1000000)
+    return false;
+  return true;
 }
 
 /* Compute resource `name` ("requests.cpu", "cpu", "limits.memory") of
@@ -128,7 +141,7 @@ static void count_usage(struct reg_request *rq, const struct resource *res, cons
   size_t i;
   json_t *o;
   json_array_foreach(all, i, o) {
-    if (res == &reg_pods && pod_terminal(o))
+    if (res == &reg_pods && !pod_counts(o))
       continue;
     struct quantity d;
     if (delta_of(res, o, name, &d))
@@ -185,56 +198,74 @@ static void missing_compute(const json_t *hard, const json_t *pod, char *out, si
   json_decref(names);
 }
 
+/* What a write adds to quota resource r: the new object's usage minus the
+ * old one's; false when it adds nothing. */
+static bool write_delta(const struct resource *res, const json_t *obj, const json_t *old, const char *r,
+                        struct quantity *d)
+{
+  if (!delta_of(res, obj, r, d) || d->milli == 0)
+    return false;
+  struct quantity was;
+  if (old && delta_of(res, old, r, &was))
+    quantity_sub(d, &was);
+  return d->milli > 0;
+}
+
+/* Checks one quota; NULL or the 403. */
+static json_t *check_quota(struct reg_request *rq, const struct resource *res, const json_t *obj, const json_t *old,
+                           const json_t *q)
+{
+  const char *qname = kj_get_str(q, "metadata.name");
+  const char *objname = kj_get_str(obj, "metadata.name");
+  json_t *hard = kj_get(q, "spec.hard");
+  if (res == &reg_pods && !old) {
+    char miss[1024];
+    missing_compute(hard, obj, miss, sizeof(miss));
+    if (*miss)
+      return adm_forbidden(res, objname, "failed quota: %s: %s", qname ? qname : "", miss);
+  }
+  char req[1024] = "", used[1024] = "", lim[1024] = "";
+  const char *r;
+  json_t *v;
+  bool over = false;
+  json_object_foreach(hard, r, v) {
+    struct quantity d, h, u;
+    if (!json_is_string(v) || quantity_parse(json_string_value(v), &h) != 0)
+      continue;
+    if (!write_delta(res, obj, old, r, &d))
+      continue;
+    const char *us = kj_get_str(kj_get(q, "status.used"), r);
+    if (!us || quantity_parse(us, &u) != 0)
+      count_usage(rq, res, r, &u);
+    struct quantity total = u;
+    quantity_add(&total, &d);
+    if (quantity_cmp(&total, &h) > 0) {
+      over = true;
+      append(req, sizeof(req), r, &d);
+      append(used, sizeof(used), r, &u);
+      append(lim, sizeof(lim), r, &h);
+    }
+  }
+  if (!over)
+    return NULL;
+  return adm_forbidden(res, objname, "exceeded quota: %s, requested: %s, used: %s, limited: %s", qname ? qname : "",
+                       req, used, lim);
+}
+
 json_t *admission_resource_quota(struct reg_request *rq, const struct resource *res, json_t *obj,
                                  const json_t *old)
 {
-  if (old || !res->namespaced || !rq->namespace_ || !*rq->namespace_)
+  if (!res->namespaced || !rq->namespace_ || !*rq->namespace_)
     return NULL;
-  if (res == &reg_pods && pod_terminal(obj))
+  if (res == &reg_pods && !pod_counts(obj))
     return NULL;
   json_t *quotas = adm_list(rq->srv, "resourcequotas", rq->namespace_);
   json_t *st = NULL;
-  const char *objname = kj_get_str(obj, "metadata.name");
   size_t i;
   json_t *q;
   json_array_foreach(quotas, i, q) {
-    const char *qname = kj_get_str(q, "metadata.name");
-    json_t *hard = kj_get(q, "spec.hard");
-    if (res == &reg_pods) {
-      char miss[1024];
-      missing_compute(hard, obj, miss, sizeof(miss));
-      if (*miss) {
-        st = adm_forbidden(res, objname, "failed quota: %s: %s", qname ? qname : "", miss);
-        break;
-      }
-    }
-    char req[1024] = "", used[1024] = "", lim[1024] = "";
-    const char *r;
-    json_t *v;
-    bool over = false;
-    json_object_foreach(hard, r, v) {
-      struct quantity d, h, u;
-      if (!json_is_string(v) || quantity_parse(json_string_value(v), &h) != 0)
-        continue;
-      if (!delta_of(res, obj, r, &d) || d.milli == 0)
-        continue;
-      const char *us = kj_get_str(kj_get(q, "status.used"), r);
-      if (!us || quantity_parse(us, &u) != 0)
-        count_usage(rq, res, r, &u);
-      struct quantity total = u;
-      quantity_add(&total, &d);
-      if (quantity_cmp(&total, &h) > 0) {
-        over = true;
-        append(req, sizeof(req), r, &d);
-        append(used, sizeof(used), r, &u);
-        append(lim, sizeof(lim), r, &h);
-      }
-    }
-    if (over) {
-      st = adm_forbidden(res, objname, "exceeded quota: %s, requested: %s, used: %s, limited: %s",
-                         qname ? qname : "", req, used, lim);
+    if ((st = check_quota(rq, res, obj, old, q)))
       break;
-    }
   }
   json_decref(quotas);
   return st;

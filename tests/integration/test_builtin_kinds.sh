@@ -168,7 +168,7 @@ EXPECTED = {
                     "architecture", "bootID", "containerRuntimeVersion", "kernelVersion",
                     "kubeProxyVersion", "kubeletVersion", "machineID", "operatingSystem",
                     "osImage", "systemUUID")}},
-  "service.yaml": {"spec.clusterIP": RE(r"^10\.96\.\d+\.\d+$"), "spec.clusterIPs[0]": RE(r"^10\.96\.\d+\.\d+$"),
+  "service.yaml": {"spec.clusterIP": RE(r"^10\.(9[6-9]|10[0-9]|11[01])\.\d+\.\d+$"), "spec.clusterIPs[0]": RE(r"^10\.(9[6-9]|10[0-9]|11[01])\.\d+\.\d+$"),
                    "spec.internalTrafficPolicy": "Cluster", "spec.ipFamilies[0]": "IPv4",
                    "spec.ipFamilyPolicy": "SingleStack", "spec.sessionAffinity": "None",
                    "spec.type": "ClusterIP"},
