@@ -148,6 +148,7 @@ struct api_state {
   size_t openapi_index_len;
   struct api_openapi_doc *docs;
   size_t ndocs;
+  struct api_openapi_doc v2_json, v2_pb; /* /openapi/v2, built on first use */
   struct event *trim_ev;       /* returns freed heap to the system after a big list */
 };
 
@@ -213,6 +214,7 @@ void api_handle_subresource(struct api_req *ar); /* subresources.c */
 /* discovery.c */
 void api_handle_discovery(struct api_req *ar);
 void api_handle_openapi(struct api_req *ar, const char *path);
+void api_handle_openapi_v2(struct api_req *ar);
 void api_discovery_free(struct apiserver *srv);
 
 /* Helpers shared by handlers */

@@ -438,6 +438,8 @@ static void on_request(struct http_request *r, void *arg)
     handle_version(ar);
   else if (strncmp(path, "/openapi/v3", 11) == 0 && get)
     api_handle_openapi(ar, path + 11);
+  else if ((strcmp(path, "/openapi/v2") == 0 || strcmp(path, "/openapi/v2/") == 0) && get)
+    api_handle_openapi_v2(ar);
   else {
     enum api_route_kind k = api_route_parse(path, &ar->rt);
     if (k == ROUTE_RESOURCE) {

@@ -76,4 +76,11 @@ json_t *schema_openapi_v3_index(const struct schema *s, const struct resource *c
 json_t *schema_openapi_v3_doc(const struct schema *s, const char *gv_path,
                               const struct resource *const *res, size_t n);
 
+/* The Swagger 2.0 document (/openapi/v2) of every resource; new
+ * reference. */
+json_t *schema_openapi_v2(const struct schema *s, const struct resource *const *res, size_t n);
+/* Its protobuf form, gnostic's openapi_v2.Document, which kubectl asks
+ * for (openapi_pb.c).  A malloc'd buffer in *out; 0 or -EINVAL. */
+int schema_openapi_v2_protobuf(const json_t *doc, unsigned char **out, size_t *len);
+
 #endif
