@@ -4,6 +4,9 @@
 source "$(dirname "$0")/lib.sh"
 F=$(dirname "$0")/fixtures
 start_apiserver
+# pods run as the namespace's default service account, which the
+# controller-manager (not running here) would create
+kube create sa default >/dev/null
 
 # discovery
 ok "api-versions" kube api-versions

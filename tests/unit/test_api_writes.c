@@ -139,6 +139,11 @@ static int setup(void **state)
   assert_true(e->ready);
   e->port = apiserver_serve(s);
   assert_true(e->port > 0);
+  /* pods run as the namespace's default service account, which the
+   * controller-manager would create */
+  assert_int_equal(req(e, "POST", "/api/v1/namespaces/default/serviceaccounts", "application/json",
+                       "{\"metadata\":{\"name\":\"default\"}}", 0, NULL, NULL),
+                   201);
   *state = e;
   return 0;
 }
