@@ -35,6 +35,10 @@ struct apiserver_config {
   /* --enable-garbage-collector=false: deletes add no orphan/foreground
    * finalizers (nothing would remove them). */
   bool gc_disabled;
+  /* How often a watch that allows bookmarks gets one: a minute, as
+   * upstream; tests shorten it with $KUBE_WATCH_BOOKMARK_INTERVAL (a Go
+   * duration).  0 = the default. */
+  int64_t watch_bookmark_interval_ms;
 };
 
 struct apiserver {

@@ -2,7 +2,8 @@
  * main.c - the kube-apiserver program: flags, start-up and shutdown.
  *
  * Start-up order: validate every flag (a bad value names the flag and
- * exits 1), open storage, load the schema table, start the registry's
+ * exits 1; so does a flag whose feature does not exist yet: --etcd-servers,
+ * --secure-port, --bind-address), open storage, load the schema table, start the registry's
  * bootstrap (default namespaces, the kubernetes Service...), and serve.
  * /readyz answers 500 until the registry reports its bootstrap done.
  * SIGTERM/SIGINT stop the loop; everything is then closed in reverse order
@@ -88,6 +89,21 @@ static int mkdir_p(const char *path)
   return 0;
 }
 
+/* True when argv sets --name (or -name), with or without "=value". */
+static bool flag_given(int argc, char **argv, const char *name)
+{
+  size_t n = strlen(name);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--"))
+      break;
+    a += a[0] == '-' && a[1] == '-' ? 2 : a[0] == '-' ? 1 : 0;
+    if (a != argv[i] && !strncmp(a, name, n) && (a[n] == '\0' || a[n] == '='))
+      return true;
+  }
+  return false;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
   struct apiserver *srv = arg;
@@ -116,11 +132,11 @@ int main(int argc, char **argv)
       {"insecure-bind-address", FLAG_STRING, &insecure_bind, "The IP address on which to serve the insecure HTTP port."},
       {"insecure-port", FLAG_INT, &insecure_port, "The port on which to serve unsecured, unauthenticated access."},
       {"advertise-address", FLAG_STRING, &advertise, "The IP address on which to advertise the apiserver to members of the cluster (default: the insecure bind address, or 127.0.0.1)."},
-      {"bind-address", FLAG_STRING, &bind, "The IP address on which to listen for the --secure-port port."},
-      {"secure-port", FLAG_INT, &secure_port, "The port on which to serve HTTPS (0 = off)."},
+      {"bind-address", FLAG_STRING, &bind, "The IP address on which to listen for the --secure-port port (not implemented yet: refused)."},
+      {"secure-port", FLAG_INT, &secure_port, "The port on which to serve HTTPS (0 = off; not implemented yet: any other value is refused)."},
       {"storage-backend", FLAG_STRING, &backend, "The storage backend for persistence: sqlite."},
       {"data-dir", FLAG_STRING, &data_dir, "Directory of the SQLite database (created if missing)."},
-      {"etcd-servers", FLAG_STRING, &etcd, "List of etcd servers to connect with (scheme://ip:port), comma separated."},
+      {"etcd-servers", FLAG_STRING, &etcd, "List of etcd servers to connect with (scheme://ip:port), comma separated (not implemented yet: refused)."},
       {"service-cluster-ip-range", FLAG_STRING, &svc_range, "A CIDR notation IP range from which to assign service cluster IPs."},
       {"service-node-port-range", FLAG_STRING, &np_range, "A port range to reserve for services with NodePort visibility."},
       {"etcd-compaction-interval", FLAG_DURATION, &compaction_ms, "The interval of compaction requests. If 0, the compaction request from apiserver is disabled."},
@@ -153,10 +169,15 @@ int main(int argc, char **argv)
     BAD("invalid argument \"%s\" for \"--service-cluster-ip-range\" flag: invalid CIDR address", svc_range);
   if (!valid_port_range(np_range))
     BAD("invalid argument \"%s\" for \"--service-node-port-range\" flag: must be a port range like 30000-32767", np_range);
-  bool compaction_given = false;
-  for (int i = 1; i < argc; i++)
-    if (strncmp(argv[i], "--etcd-compaction-interval", 26) == 0 || strncmp(argv[i], "-etcd-compaction-interval", 25) == 0)
-      compaction_given = true;
+  /* flags upstream has whose feature does not exist here yet: refused,
+   * naming the flag, rather than accepted and ignored */
+  if (*etcd)
+    BAD("--etcd-servers=%s: the etcd3 storage backend is not implemented; storage is SQLite under --data-dir", etcd);
+  if (secure_port)
+    BAD("--secure-port=%d: secure serving is not implemented yet; serve plain HTTP with --insecure-port", secure_port);
+  if (flag_given(argc, argv, "bind-address"))
+    BAD("--bind-address=%s: secure serving is not implemented yet; use --insecure-bind-address", bind);
+  bool compaction_given = flag_given(argc, argv, "etcd-compaction-interval");
   if (compaction_ms < 0)
     BAD("invalid argument for \"--etcd-compaction-interval\" flag: must not be negative");
   if (!*data_dir)
@@ -179,6 +200,10 @@ int main(int argc, char **argv)
   c->service_node_port_range = np_range;
   c->v = v;
   c->gc_disabled = !enable_gc;
+  const char *bm = getenv("KUBE_WATCH_BOOKMARK_INTERVAL");
+  if (bm && *bm && (ktime_parse_duration_ms(bm, &c->watch_bookmark_interval_ms) != 0 ||
+                    c->watch_bookmark_interval_ms <= 0))
+    BAD("invalid KUBE_WATCH_BOOKMARK_INTERVAL \"%s\": want a positive duration such as 1s", bm);
   klog_set_verbosity(v);
   signal(SIGPIPE, SIG_IGN);
 
@@ -225,8 +250,6 @@ int main(int argc, char **argv)
     goto out;
   }
   KLOG_I("Serving insecurely on %s:%d", insecure_bind, port);
-  if (secure_port)
-    KLOG_W("--secure-port=%d: secure serving is not available yet; only the insecure port is served", secure_port);
   event_base_dispatch(srv.base);
   status = 0;
 out:

@@ -12,7 +12,9 @@
  * Selectors are applied per event against the old and new value, as
  * upstream's watch cache does: an object that stops matching is sent as
  * DELETED, one that starts matching as ADDED.  Bookmarks (when allowed)
- * go out every minute; timeoutSeconds ends the stream.  A slow client whose
+ * go out every minute (cfg.watch_bookmark_interval_ms), carrying the
+ * newest revision in an object of the watched kind, or a
+ * PartialObjectMetadata for metadata-only watches; timeoutSeconds ends the stream.  A slow client whose
  * queued output exceeds the HTTP layer's cap is disconnected there; the
  * close callback cancels the storage watch.  Teardown is deferred to a
  * zero timer so that nothing is freed under a running storage callback.
@@ -34,7 +36,7 @@
 #include "registry/registry.h"
 #include "storage/storage.h"
 
-#define WATCH_BOOKMARK_INTERVAL_S 60
+#define WATCH_BOOKMARK_INTERVAL_MS 60000
 #define WATCH_DEFAULT_TIMEOUT_S 1800
 
 struct api_watch {
@@ -218,8 +220,9 @@ static void bookmark_cb(evutil_socket_t fd, short what, void *arg)
     snprintf(gv, sizeof(gv), "%s/%s", w->res->group, w->res->version);
   else
     snprintf(gv, sizeof(gv), "%s", w->res->version);
+  bool partial = w->media.fmt == FMT_PARTIAL || w->media.fmt == FMT_PARTIAL_LIST;
   int n = snprintf(buf, sizeof(buf), "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"}}",
-                   w->res->kind, gv, (long long)rev);
+                   partial ? "PartialObjectMetadata" : w->res->kind, partial ? w->media.meta_gv : gv, (long long)rev);
   send_raw(w, "BOOKMARK", buf, (size_t)n);
 }
 
@@ -302,7 +305,9 @@ void api_handle_watch(struct api_req *ar, struct api_list_opts *opts)
   evtimer_add(w->timeout_timer, &tv);
   if (w->opts.bookmarks) {
     w->bookmark_timer = event_new(ar->srv->base, -1, EV_PERSIST, bookmark_cb, w);
-    struct timeval bt = {.tv_sec = WATCH_BOOKMARK_INTERVAL_S};
+    int64_t ms = ar->srv->cfg.watch_bookmark_interval_ms > 0 ? ar->srv->cfg.watch_bookmark_interval_ms
+                                                             : WATCH_BOOKMARK_INTERVAL_MS;
+    struct timeval bt = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     evtimer_add(w->bookmark_timer, &bt);
   }
 }
