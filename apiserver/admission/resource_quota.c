@@ -137,7 +137,7 @@ static bool delta_of(const struct resource *res, const json_t *obj, const char *
 static void count_usage(struct reg_request *rq, const struct resource *res, const char *name, struct quantity *u)
 {
   memset(u, 0, sizeof(*u));
-  json_t *all = adm_list(rq->srv, res->plural, rq->namespace_);
+  json_t *all = adm_list_res(rq->srv, res, rq->namespace_);
   size_t i;
   json_t *o;
   json_array_foreach(all, i, o) {
