@@ -206,10 +206,13 @@ void api_handle_delete_collection(struct api_req *ar);
  * finalizer removed); gone is its last stored value. */
 void api_after_finalized_delete(struct api_req *ar, const struct resource *res, const struct kv *gone);
 void api_handle_subresource(struct api_req *ar); /* subresources.c */
-/* The subresources subresources.c serves (RES_SUB_* bits): discovery
- * lists only these, whatever else a kind declares. */
-#define API_SERVED_SUBRESOURCES \
-  (RES_SUB_STATUS | RES_SUB_SCALE | RES_SUB_BINDING | RES_SUB_FINALIZE | RES_SUB_EVICTION)
+/* The subresources of res the server serves (RES_SUB_* bits, of those res
+ * declares): subresources.c's, and the kubelet's through proxy.c.
+ * Discovery lists only these. */
+unsigned api_served_subresources(const struct resource *res);
+/* proxy.c: pods/NAME/{log,exec,attach,portforward} and nodes/NAME/proxy/...
+ * forwarded to the node's kubelet; false when the path is none of those. */
+bool api_proxy_try(struct api_req *ar, const char *raw_path);
 
 /* discovery.c */
 void api_handle_discovery(struct api_req *ar);

@@ -79,7 +79,7 @@ static json_t *resource_list(const char *group, const char *version)
     if (r->categories[0])
       json_object_set_new(e, "categories", strv(r->categories, 3));
     json_array_append_new(list, e);
-    unsigned s = r->subresources & API_SERVED_SUBRESOURCES;
+    unsigned s = api_served_subresources(r);
     if (s & RES_SUB_BINDING)
       add_sub(list, r, "binding", NULL, NULL, "Binding", "create");
     if (s & RES_SUB_EPHEMERAL)

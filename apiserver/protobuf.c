@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kube/base64.h>
 #include <kube/json.h>
 #include <kube/timeutil.h>
 
@@ -153,24 +154,6 @@ static const char *msg_name(const struct stype *t, char *buf, size_t len)
   else
     snprintf(buf, len, "%s", n);
   return buf;
-}
-
-static char *b64_std(const unsigned char *in, size_t len)
-{
-  static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-  if (!out)
-    return NULL;
-  for (size_t i = 0; i < len; i += 3) {
-    unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0u) |
-                 (i + 2 < len ? (unsigned)in[i + 2] : 0u);
-    *o++ = T[v >> 18 & 63];
-    *o++ = T[v >> 12 & 63];
-    *o++ = i + 1 < len ? T[v >> 6 & 63] : '=';
-    *o++ = i + 2 < len ? T[v & 63] : '=';
-  }
-  *o = '\0';
-  return out;
 }
 
 static const char *wt_name(int wt)
@@ -356,7 +339,7 @@ static json_t *decode_value(struct pb_ctx *c, const struct stype *owner, const s
       wrong_wire(c, owner, f, "length-delimited (bytes)");
       return NULL;
     }
-    char *b = b64_std(f->data, f->len);
+    char *b = kb64_encode(f->data, f->len, KB64_STD);
     json_t *s = b ? json_string(b) : NULL;
     free(b);
     return s;

@@ -17,89 +17,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include <kube/base64.h>
 #include <kube/json.h>
 #include <kube/selector.h>
 #include <kube/status.h>
 #include <kube/strconv.h>
 
 #include "registry/registry.h"
-
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static char *b64url_encode(const unsigned char *in, size_t len)
-{
-  char *out = malloc(len / 3 * 4 + 6);
-  if (!out)
-    return NULL;
-  size_t o = 0, i = 0;
-  for (; i + 2 < len; i += 3) {
-    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-    out[o++] = B64[v >> 18 & 63];
-    out[o++] = B64[v >> 12 & 63];
-    out[o++] = B64[v >> 6 & 63];
-    out[o++] = B64[v & 63];
-  }
-  if (len - i == 1) {
-    unsigned v = (unsigned)in[i] << 16;
-    out[o++] = B64[v >> 18 & 63];
-    out[o++] = B64[v >> 12 & 63];
-  } else if (len - i == 2) {
-    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-    out[o++] = B64[v >> 18 & 63];
-    out[o++] = B64[v >> 12 & 63];
-    out[o++] = B64[v >> 6 & 63];
-  }
-  out[o] = '\0';
-  return out;
-}
-
-static int b64val(char c)
-{
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '-' || c == '+')
-    return 62;
-  if (c == '_' || c == '/')
-    return 63;
-  return -1;
-}
-
-static unsigned char *b64url_decode(const char *in, size_t *outlen)
-{
-  size_t len = strlen(in);
-  while (len && in[len - 1] == '=')
-    len--;
-  unsigned char *out = malloc(len * 3 / 4 + 3);
-  if (!out)
-    return NULL;
-  size_t o = 0;
-  unsigned acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < len; i++) {
-    int v = b64val(in[i]);
-    if (v < 0) {
-      free(out);
-      return NULL;
-    }
-    acc = acc << 6 | (unsigned)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (unsigned char)(acc >> bits & 0xff);
-    }
-  }
-  if (len % 4 == 1) {
-    free(out);
-    return NULL;
-  }
-  out[o] = 0;
-  *outlen = o;
-  return out;
-}
 
 char *api_continue_encode(int64_t rev, const char *start_key)
 {
@@ -109,16 +33,16 @@ char *api_continue_encode(int64_t rev, const char *start_key)
   json_decref(t);
   if (!s)
     return NULL;
-  char *out = b64url_encode((const unsigned char *)s, strlen(s));
+  char *out = kb64_encode(s, strlen(s), KB64_RAW_URL);
   free(s);
   return out;
 }
 
 int api_continue_decode(const char *tok, int64_t *rev, char **start_key)
 {
-  size_t len;
-  unsigned char *raw = b64url_decode(tok, &len);
-  if (!raw)
+  size_t len = 0, bad_at;
+  unsigned char *raw = NULL;
+  if (kb64_decode(tok, strlen(tok), KB64_RAW_URL, &raw, &len, &bad_at) != 0)
     return -EINVAL;
   json_t *t = kj_loadb((const char *)raw, len, false, NULL, 0);
   free(raw);

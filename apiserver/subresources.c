@@ -236,6 +236,15 @@ static bool read_patch(struct api_write *w)
   return true;
 }
 
+unsigned api_served_subresources(const struct resource *res)
+{
+  unsigned served = RES_SUB_STATUS | RES_SUB_SCALE | RES_SUB_BINDING | RES_SUB_FINALIZE | RES_SUB_EVICTION |
+                    RES_SUB_LOG | RES_SUB_EXEC; /* the last two through proxy.c */
+  if (res == &reg_nodes)
+    served |= RES_SUB_PROXY; /* nodes/NAME/proxy only, not pods' or services' */
+  return res->subresources & served;
+}
+
 void api_handle_subresource(struct api_req *ar)
 {
   const struct resource *res = ar->res;

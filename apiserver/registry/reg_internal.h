@@ -75,8 +75,6 @@ void reg_pod_spec_defaults(json_t *spec);
 void reg_pod_template_defaults(json_t *tmpl);
 void reg_validate_pod_spec(const json_t *spec, const char *path, json_t *causes);
 void reg_validate_pod_template(const json_t *tmpl, const char *path, json_t *causes);
-/* Pod QoS class of a pod spec: "BestEffort", "Burstable" or "Guaranteed". */
-const char *reg_pod_qos_class(const json_t *spec);
 /* "c1,c2" container names / images of a pod spec.  Caller frees. */
 char *reg_container_names(const json_t *spec);
 /* Table cells: a new row holding the object's name, then cells appended. */

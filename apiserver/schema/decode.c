@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kube/base64.h>
 #include <kube/json.h>
 #include <kube/quantity.h>
 #include <kube/strconv.h>
@@ -53,9 +54,6 @@
 #include "schema/schema_int.h"
 
 #define DECODE_MAX_DEPTH 200
-
-#define QUANTITY_REGEXP_ERR \
-  "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 
 struct strbuf {
   char *b;
@@ -259,162 +257,39 @@ static json_t *dec_integer(struct dctx *c, const struct stype *owner, const stru
   return NULL;
 }
 
-static const char B64_STD[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_val(unsigned char ch)
-{
-  const char *p = ch ? strchr(B64_STD, ch) : NULL;
-  return p ? (int)(p - B64_STD) : -1;
-}
-
-/* Go's base64.StdEncoding.Decode acceptance: "\r" and "\n" are skipped,
- * padding is required, nothing may follow it.  Returns -1 when s is
- * valid, else the offset Go reports ("illegal base64 data at input byte
- * N").  *canonical is false when Go would print the decoded bytes
- * differently (line breaks, non-zero trailing bits). */
-static long b64_check(const char *s, bool *canonical)
-{
-  size_t n = strlen(s), quad = 0, quad_start = 0;
-  int vals[4];
-  *canonical = true;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch == '\r' || ch == '\n') {
-      *canonical = false;
-      continue;
-    }
-    if (ch == '=') {
-      /* padding may only complete a quantum of 2 or 3 characters */
-      if (quad < 2)
-        return (long)i;
-      size_t need = 4 - quad, j = i;
-      while (need > 0 && j < n) {
-        if (s[j] == '\r' || s[j] == '\n') {
-          j++;
-          continue;
-        }
-        if (s[j] != '=')
-          return (long)i;
-        need--;
-        j++;
-      }
-      if (need > 0)
-        return (long)n;
-      while (j < n && (s[j] == '\r' || s[j] == '\n'))
-        j++;
-      if (j < n)
-        return (long)j;
-      int last = vals[quad - 1];
-      if ((quad == 2 && (last & 0x0f)) || (quad == 3 && (last & 0x03)))
-        *canonical = false;
-      return -1;
-    }
-    int v = b64_val(ch);
-    if (v < 0)
-      return (long)i;
-    if (quad == 0)
-      quad_start = i;
-    vals[quad++] = v;
-    if (quad == 4)
-      quad = 0;
-  }
-  /* an unfinished quantum without padding: Go names where it began */
-  if (quad != 0)
-    return (long)quad_start;
-  return -1;
-}
-
-/* New string: the decoded bytes of a valid s encoded again. */
-static json_t *b64_reencode(const char *s)
-{
-  size_t n = strlen(s), o = 0;
-  unsigned char *raw = malloc(n * 3 / 4 + 3);
-  if (!raw)
-    abort();
-  unsigned acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n && s[i] != '='; i++) {
-    int v = b64_val((unsigned char)s[i]);
-    if (v < 0)
-      continue;
-    acc = acc << 6 | (unsigned)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      raw[o++] = (unsigned char)(acc >> bits);
-    }
-  }
-  char *out = malloc((o + 2) / 3 * 4 + 1);
-  if (!out)
-    abort();
-  size_t w = 0;
-  for (size_t i = 0; i < o; i += 3) {
-    unsigned v = (unsigned)raw[i] << 16 | (i + 1 < o ? (unsigned)raw[i + 1] << 8 : 0u) | (i + 2 < o ? raw[i + 2] : 0u);
-    out[w++] = B64_STD[v >> 18 & 63];
-    out[w++] = B64_STD[v >> 12 & 63];
-    out[w++] = i + 1 < o ? B64_STD[v >> 6 & 63] : '=';
-    out[w++] = i + 2 < o ? B64_STD[v & 63] : '=';
-  }
-  out[w] = '\0';
-  json_t *r = json_string(out);
-  free(raw);
-  free(out);
-  return r;
-}
-
+/* []byte: Go's base64.StdEncoding, re-encoded when Go would print the
+ * decoded bytes differently (line breaks, non-zero trailing bits). */
 static json_t *dec_bytes(struct dctx *c, const struct stype *owner, const struct stype *t, json_t *v)
 {
   if (!json_is_string(v)) {
     type_error(c, owner, json_kind_name(v), t);
     return NULL;
   }
-  bool canonical;
-  long at = b64_check(json_string_value(v), &canonical);
-  if (at >= 0) {
-    fail_msg(c, false, "illegal base64 data at input byte %ld", at);
+  const char *s = json_string_value(v);
+  size_t n = json_string_length(v), rawlen = 0, bad_at = 0;
+  unsigned char *raw = NULL;
+  if (kb64_decode(s, n, KB64_STD, &raw, &rawlen, &bad_at) != 0) {
+    fail_msg(c, false, "illegal base64 data at input byte %zu", bad_at);
     return NULL;
   }
-  return canonical ? v : b64_reencode(json_string_value(v));
+  char *again = kb64_encode(raw, rawlen, KB64_STD);
+  free(raw);
+  json_t *out = strcmp(again, s) == 0 ? v : json_string(again);
+  free(again);
+  return out;
 }
 
-/* Quantity.UnmarshalJSON: a quoted string or any other literal, trimmed,
- * through ParseQuantity. */
+/* Quantity.UnmarshalJSON: a string (trimmed) or a number's text through
+ * ParseQuantity, stored in the form Quantity.MarshalJSON prints. */
 static json_t *dec_quantity(struct dctx *c, json_t *v)
 {
-  char text[128];
-  const char *s;
-  if (json_is_string(v)) {
-    s = json_string_value(v);
-  } else if (json_is_number(v)) {
-    number_text(v, text, sizeof text);
-    s = text;
-  } else {
-    fail_msg(c, true, QUANTITY_REGEXP_ERR);
-    return NULL;
-  }
-  while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\v' || *s == '\f')
-    s++;
-  size_t n = strlen(s);
-  while (n && strchr(" \t\n\r\v\f", s[n - 1]))
-    n--;
-  char buf[128];
-  if (n >= sizeof buf) {
-    fail_msg(c, true, QUANTITY_REGEXP_ERR);
-    return NULL;
-  }
-  memcpy(buf, s, n);
-  buf[n] = '\0';
   struct quantity q;
-  int rc = quantity_parse(buf, &q);
-  if (rc == -ERANGE) {
-    fail_msg(c, true, "quantity %s is too large", buf);
+  int rc = quantity_from_json(v, &q);
+  if (rc != 0) {
+    fail_msg(c, true, "%s", quantity_strerror(rc));
     return NULL;
   }
-  if (rc < 0) {
-    fail_msg(c, true, QUANTITY_REGEXP_ERR);
-    return NULL;
-  }
-  char canon[64];
+  char canon[QUANTITY_STRING_MAX];
   quantity_format(&q, canon, sizeof canon);
   if (json_is_string(v) && strcmp(canon, json_string_value(v)) == 0)
     return v;
