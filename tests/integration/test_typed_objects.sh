@@ -221,10 +221,11 @@ expect_match "answers the object, being deleted" '"deletionTimestamp"' "$(cat "$
 
 # discovery: only served subresources
 ok "core resources" curl -fsS "$API_URL/api/v1"
-for sub in pods/status pods/binding pods/eviction namespaces/finalize; do
+for sub in pods/status pods/binding pods/eviction namespaces/finalize pods/log pods/exec pods/attach \
+  pods/portforward nodes/proxy; do
   expect_match "lists $sub" "\"name\":\"$sub\"" "$OUT"
 done
-for sub in pods/log pods/exec pods/attach pods/portforward pods/proxy serviceaccounts/token nodes/proxy; do
+for sub in pods/proxy services/proxy serviceaccounts/token pods/ephemeralcontainers; do
   expect_no_match "does not list $sub (not served)" "\"name\":\"$sub\"" "$OUT"
 done
 
