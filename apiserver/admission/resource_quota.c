@@ -29,6 +29,7 @@
 #include <kube/quantity.h>
 #include <kube/timeutil.h>
 
+#include "registry/reg_internal.h"
 #include "registry/registry.h"
 
 /* Legacy object-count names upstream keeps besides count/RESOURCE. */
@@ -113,12 +114,6 @@ static void append(char *buf, size_t len, const char *name, const struct quantit
   snprintf(buf + n, len - n, "%s%s=%s", n ? "," : "", name, quantity_format(q, v, sizeof(v)));
 }
 
-static int str_cmp(const void *a, const void *b, void *arg)
-{
-  (void)arg;
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* The containers (app, then init) that do not state `name`
  * ("limits.cpu", "memory" = requests.memory), comma-separated. */
 static void lacking(const json_t *pod, const char *name, char *who, size_t len)
@@ -149,7 +144,7 @@ static void missing_compute(const json_t *hard, const json_t *pod, char *out, si
   const char *r;
   json_t *v;
   json_object_foreach((json_t *)hard, r, v) if (in_list(CONTAINER_RESOURCES, r) && n < 16) names[n++] = r;
-  qsort_r(names, n, sizeof(*names), str_cmp, NULL); /* upstream sorts the resource names */
+  qsort(names, n, sizeof(*names), reg_cmp_str); /* upstream sorts the resource names */
   for (size_t i = 0; i < n; i++) {
     char who[512];
     lacking(pod, names[i], who, sizeof(who));

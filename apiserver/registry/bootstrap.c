@@ -39,6 +39,7 @@
 #include "apiserver.h"
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
+#include "schema/schema.h"
 #include "storage/storage.h"
 
 #define BOOTSTRAP_PERIOD_MS 10000
@@ -96,9 +97,10 @@ static void write_done(void *arg, int err, struct kv *kv, struct kv *prev)
   boot_maybe_done(b);
 }
 
-/* Fills metadata (uid, creationTimestamp) and runs the strategy's
- * defaulting and create preparation, as a request would. */
-static void finish_object(const struct resource *res, json_t *obj)
+/* Fills metadata (uid, creationTimestamp), runs the strategy's
+ * defaulting and create preparation, and encodes the object as its Go
+ * type, as a request would. */
+static void finish_object(struct boot *b, const struct resource *res, json_t *obj)
 {
   char uid[37], ts[32];
   names_uuid(uid);
@@ -110,6 +112,13 @@ static void finish_object(const struct resource *res, json_t *obj)
     struct reg_request rq = {.verb = "create", .user = "system:apiserver"};
     res->prepare_create(&rq, obj);
   }
+  if (res->generation != REG_GEN_NONE)
+    kj_set_int(obj, "metadata.generation", 1);
+  const struct schema *sc = b->srv->schema;
+  const struct stype *t = sc ? schema_kind(sc, res->group, res->version, res->kind) : NULL;
+  char err[256];
+  if (t && schema_decode(sc, t, obj, NULL, err, sizeof err) < 0)
+    KLOG_E("bootstrap %s does not encode: %s", res->kind, err);
 }
 
 static void write_object(struct boot *b, const struct resource *res, json_t *obj, struct kv *existing)
@@ -176,7 +185,7 @@ static void ensure_namespaces(struct boot *b)
       continue;
     json_t *ns = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name",
                            system_namespaces[i]);
-    finish_object(&reg_namespaces, ns);
+    finish_object(b, &reg_namespaces, ns);
     write_object(b, &reg_namespaces, ns, NULL);
     json_decref(ns);
   }
@@ -201,7 +210,7 @@ static void ensure_service(struct boot *b)
                           "Service", "metadata", "name", "kubernetes", "namespace", "default", "labels", "component",
                           "apiserver", "provider", "kubernetes", "spec", "type", "ClusterIP", "clusterIP", ip, "ports",
                           https_port(api_port(b->srv), true), "sessionAffinity", "None");
-  finish_object(&reg_services, svc);
+  finish_object(b, &reg_services, svc);
   write_object(b, &reg_services, svc, NULL);
   json_decref(svc);
 }
@@ -240,7 +249,7 @@ static void ensure_dns_service(struct boot *b)
                           "annotations", "prometheus.io/port", "9153", "prometheus.io/scrape", "true", "spec", "type",
                           "ClusterIP", "clusterIP", ip, "ports", dns_port("dns", 53, "UDP"), dns_port("dns-tcp", 53, "TCP"),
                           dns_port("metrics", 9153, "TCP"), "sessionAffinity", "None");
-  finish_object(&reg_services, svc);
+  finish_object(b, &reg_services, svc);
   write_object(b, &reg_services, svc, NULL);
   json_decref(svc);
 }
@@ -267,7 +276,7 @@ static void ensure_endpoints(struct boot *b)
     ep = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:O}", "apiVersion", "v1", "kind", "Endpoints", "metadata", "name",
                    "kubernetes", "namespace", "default", "labels", "endpointslice.kubernetes.io/skip-mirror", "true",
                    "subsets", subsets);
-    finish_object(&reg_endpoints, ep);
+    finish_object(b, &reg_endpoints, ep);
   }
   write_object(b, &reg_endpoints, ep, cur ? kv : NULL);
   json_decref(ep);
@@ -301,7 +310,7 @@ static void ensure_endpointslice(struct boot *b)
                     "EndpointSlice", "metadata", "name", "kubernetes", "namespace", "default", "labels",
                     "kubernetes.io/service-name", "kubernetes", "addressType", "IPv4", "endpoints", endpoints, "ports",
                     ports);
-    finish_object(&reg_endpointslices, eps);
+    finish_object(b, &reg_endpointslices, eps);
   }
   write_object(b, &reg_endpointslices, eps, cur ? kv : NULL);
   json_decref(eps);

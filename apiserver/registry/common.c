@@ -64,7 +64,7 @@ static void go_quote(FILE *f, const char *s)
   fputc('"', f);
 }
 
-static int cmp_str(const void *a, const void *b)
+int reg_cmp_str(const void *a, const void *b)
 {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -77,7 +77,7 @@ static const char **sorted_keys(const json_t *o, size_t *n)
   const char *k;
   json_t *v;
   json_object_foreach((json_t *)o, k, v) keys[i++] = k;
-  qsort(keys, i, sizeof(*keys), cmp_str);
+  qsort(keys, i, sizeof(*keys), reg_cmp_str);
   *n = i;
   return keys;
 }
@@ -470,7 +470,7 @@ char *reg_format_label_selector(const json_t *sel)
       json_t *x;
       size_t m = 0;
       json_array_foreach(vals, j, x) if (json_is_string(x)) vs[m++] = json_string_value(x);
-      qsort(vs, m, sizeof(*vs), cmp_str);
+      qsort(vs, m, sizeof(*vs), reg_cmp_str);
       fprintf(f, "%s %s (", key, !strcmp(op, "In") ? "in" : "notin");
       for (j = 0; j < m; j++)
         fprintf(f, "%s%s", j ? "," : "", vs[j]);

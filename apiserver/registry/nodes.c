@@ -68,11 +68,6 @@ static const char *node_field_value(const json_t *obj, const char *field, char *
   return buf;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static json_t *node_cells(const json_t *obj)
 {
   json_t *row = json_array();
@@ -106,7 +101,7 @@ static json_t *node_cells(const json_t *obj)
     else if (!strcmp(k, "kubernetes.io/role") && json_is_string(v) && *json_string_value(v))
       roles[n++] = json_string_value(v);
   }
-  qsort(roles, n, sizeof(*roles), cmp_str);
+  qsort(roles, n, sizeof(*roles), reg_cmp_str);
   char rbuf[512] = "";
   size_t off = 0;
   for (i = 0; i < n; i++) {

@@ -128,6 +128,8 @@ bool svc_alloc_watched(const struct svc_alloc *a);
 void svc_alloc_begin_repair(struct svc_alloc *a);
 void svc_alloc_end_repair(struct svc_alloc *a);
 int reg_parse_ipv4(const char *s, uint32_t *out);
+/* qsort comparator of an array of C strings. */
+int reg_cmp_str(const void *a, const void *b);
 void reg_format_ipv4(uint32_t ip, char out[16]);
 
 /* ConfigMap/Secret data: keys valid and (for update with immutable set)
