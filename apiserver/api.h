@@ -214,6 +214,10 @@ unsigned api_served_subresources(const struct resource *res);
  * forwarded to the node's kubelet; false when the path is none of those. */
 bool api_proxy_try(struct api_req *ar, const char *raw_path);
 
+/* token.c: service account tokens (set up from apiserver.h). */
+void api_handle_token_request(struct api_req *ar);      /* POST serviceaccounts/NAME/token */
+void api_handle_oidc(struct api_req *ar, const char *path); /* /openid/v1/jwks, /.well-known/openid-configuration */
+
 /* discovery.c */
 void api_handle_discovery(struct api_req *ar);
 void api_handle_openapi(struct api_req *ar, const char *path);

@@ -440,6 +440,8 @@ static void on_request(struct http_request *r, void *arg)
     api_handle_openapi(ar, path + 11);
   else if ((strcmp(path, "/openapi/v2") == 0 || strcmp(path, "/openapi/v2/") == 0) && get)
     api_handle_openapi_v2(ar);
+  else if ((strcmp(path, "/openid/v1/jwks") == 0 || strcmp(path, "/.well-known/openid-configuration") == 0) && get)
+    api_handle_oidc(ar, path);
   else if (api_proxy_try(ar, http_req_raw_path(r)))
     ; /* answered by the kubelet, or an error Status */
   else {
