@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <kube/json.h>
+#include <kube/quantity.h>
 #include <kube/names.h>
 #include <kube/timeutil.h>
 
@@ -138,6 +139,38 @@ void reg_cause_invalid(json_t *causes, const char *field, const json_t *value, c
   else
     reg_cause_add(causes, REG_INVALID, field, "Invalid value: %s", gv ? gv : "");
   free(gv);
+}
+
+/* upstream's IsIntegerResourceName: the standard countable resources and
+ * extended resources */
+static bool integer_resource(const char *name)
+{
+  static const char *const ints[] = {"pods", "services", "replicationcontrollers", "resourcequotas", "secrets",
+                                     "configmaps", "persistentvolumeclaims", "services.nodeports",
+                                     "services.loadbalancers", NULL};
+  for (const char *const *p = ints; *p; p++)
+    if (!strcmp(*p, name))
+      return true;
+  /* IsExtendedResourceName: not native (native = no slash, or containing
+   * "kubernetes.io/") and not a quota "requests." name */
+  return strchr(name, '/') && !strstr(name, "kubernetes.io/") && strncmp(name, "requests.", 9);
+}
+
+void reg_validate_resource_list(const json_t *list, const char *path, bool keyed, json_t *causes)
+{
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)list, k, v) {
+    struct quantity q;
+    if (!json_is_string(v) || quantity_parse(json_string_value(v), &q) != 0)
+      continue;
+    char f[512];
+    snprintf(f, sizeof(f), keyed ? "%s[%s]" : "%s.%s", path, k);
+    if (quantity_sign(&q) < 0)
+      reg_cause_invalid(causes, f, v, "must be greater than or equal to 0");
+    if (integer_resource(k) && quantity_milli(&q) % 1000 != 0)
+      reg_cause_invalid(causes, f, v, "must be an integer");
+  }
 }
 
 void reg_cause_invalid_str(json_t *causes, const char *field, const char *value, const char *detail)

@@ -40,6 +40,8 @@ static void node_validate(struct reg_request *rq, const json_t *obj, const json_
       reg_cause_add(causes, REG_FORBIDDEN, "spec.podCIDRs",
                     "Forbidden: node updates may not change podCIDR except from \"\" to valid");
   }
+  reg_validate_resource_list(kj_get(obj, "status.capacity"), "status.capacity", false, causes);
+  reg_validate_resource_list(kj_get(obj, "status.allocatable"), "status.allocatable", false, causes);
   size_t i;
   json_t *t;
   static const char *const effects[] = {"NoSchedule", "PreferNoSchedule", "NoExecute", NULL};

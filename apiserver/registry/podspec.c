@@ -173,6 +173,10 @@ static void validate_resources(const json_t *res, const char *path, json_t *caus
   const char *k;
   json_t *v;
   char f[256];
+  snprintf(f, sizeof(f), "%s.limits", path);
+  reg_validate_resource_list(lim, f, true, causes);
+  snprintf(f, sizeof(f), "%s.requests", path);
+  reg_validate_resource_list(req, f, true, causes);
   json_object_foreach(req, k, v) {
     struct quantity rq, lq;
     const char *rs = json_string_value(v);

@@ -36,6 +36,10 @@ const char *reg_str_or(const char *s, const char *dflt);
 char *reg_go_value(const json_t *v);
 /* Invalid cause with a Go-formatted value: `Invalid value: VALUE: detail`. */
 void reg_cause_invalid(json_t *causes, const char *field, const json_t *value, const char *detail);
+/* upstream's ValidateResourceQuantityValue over a resource list: no
+ * negative amount, whole numbers for countable resources.  Fields are
+ * PATH[name] when keyed (container resources), else PATH.name. */
+void reg_validate_resource_list(const json_t *list, const char *path, bool keyed, json_t *causes);
 void reg_cause_invalid_str(json_t *causes, const char *field, const char *value, const char *detail);
 /* `Unsupported value: "x": supported values: "a", "b"` (list NULL-terminated). */
 void reg_cause_not_supported(json_t *causes, const char *field, const char *value,

@@ -74,6 +74,16 @@ kind: Pod
 metadata: {name: bad-list}
 spec: {containers: {name: c}}' 'cannot unmarshal object into Go struct field PodSpec.spec.containers of type \[\]v1.Container' \
   pod bad-list
+# a negative amount decodes, and validation refuses it (422)
+ko "a negative request" kube create -f - <<'EOF'
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"neg"},"spec":{"containers":[{"name":"c","image":"nginx",
+ "resources":{"requests":{"cpu":"-1"},"limits":{"memory":"-5Mi"}}}]}}
+EOF
+expect_match "negative request" 'spec.containers\[0\].resources.requests\[cpu\]: Invalid value: "-1": must be greater than or equal to 0' "$OUT"
+expect_match "negative limit" 'spec.containers\[0\].resources.limits\[memory\]: Invalid value: "-5Mi": must be greater than or equal to 0' "$OUT"
+ko "a negative node capacity" kube create -f - <<<'{"apiVersion":"v1","kind":"Node","metadata":{"name":"negn"},"status":{"capacity":{"cpu":"-2","pods":"1.5"}}}'
+expect_match "negative capacity" 'status.capacity.cpu: Invalid value: "-2": must be greater than or equal to 0' "$OUT"
+expect_match "a fraction of pods" 'status.capacity.pods: Invalid value: "1500m": must be an integer' "$OUT"
 # fieldValidation=Ignore does not let a type error through either
 CODE=$(curl -s -o "$WORK/ign.json" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
   "$API_URL/apis/apps/v1/namespaces/default/deployments?fieldValidation=Ignore" \
@@ -222,10 +232,10 @@ expect_match "answers the object, being deleted" '"deletionTimestamp"' "$(cat "$
 # discovery: only served subresources
 ok "core resources" curl -fsS "$API_URL/api/v1"
 for sub in pods/status pods/binding pods/eviction namespaces/finalize pods/log pods/exec pods/attach \
-  pods/portforward nodes/proxy; do
+  pods/portforward nodes/proxy serviceaccounts/token; do
   expect_match "lists $sub" "\"name\":\"$sub\"" "$OUT"
 done
-for sub in pods/proxy services/proxy serviceaccounts/token pods/ephemeralcontainers; do
+for sub in pods/proxy services/proxy pods/ephemeralcontainers; do
   expect_no_match "does not list $sub (not served)" "\"name\":\"$sub\"" "$OUT"
 done
 

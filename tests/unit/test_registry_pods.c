@@ -178,6 +178,15 @@ static void test_pod_validate(void **state)
        "\"limits\":{\"cpu\":\"1\"}}}]}}",
        NULL,
        "spec.containers[0].resources.requests|FieldValueInvalid|Invalid value: \"2\": must be less than or equal to cpu limit of 1"},
+      /* negative amounts and fractional countable (extended) resources */
+      {"{" META ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":\"-1\"},"
+       "\"limits\":{\"example.com/gpu\":\"500m\"}}}]}}",
+       NULL,
+       "spec.containers[0].resources.limits[example.com/gpu]|FieldValueInvalid|Invalid value: \"500m\": must be an integer\n"
+       "spec.containers[0].resources.requests[cpu]|FieldValueInvalid|Invalid value: \"-1\": must be greater than or equal to 0"},
+      {"{" META ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"limits\":{"
+       "\"ephemeral-storage\":\"1500m\",\"memory\":\"0\"}}}]}}",
+       NULL, ""},
       {"{\"metadata\":{\"name\":\"p\",\"labels\":{\"a b\":\"x\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}",
        NULL,
        "metadata.namespace|FieldValueRequired|Required value\n"
