@@ -26,11 +26,8 @@ struct apiserver_config {
   const char *insecure_bind_address;  /* --insecure-bind-address, 127.0.0.1 */
   int insecure_port;                  /* --insecure-port, 8080 */
   const char *advertise_address;      /* --advertise-address */
-  const char *bind_address;           /* --bind-address (secure serving, later) */
-  int secure_port;                    /* --secure-port (later) */
   const char *storage_backend;        /* --storage-backend: sqlite */
   const char *data_dir;               /* --data-dir */
-  const char *etcd_servers;           /* --etcd-servers (later) */
   const char *service_cluster_ip_range; /* --service-cluster-ip-range, 10.96.0.0/12 */
   const char *service_node_port_range;  /* --service-node-port-range, 30000-32767 */
   int v;                              /* --v */

@@ -2,8 +2,8 @@
  * main.c - the kube-apiserver program: flags, start-up and shutdown.
  *
  * Start-up order: validate every flag (a bad value names the flag and
- * exits 1; so does a flag whose feature does not exist yet: --etcd-servers,
- * --secure-port, --bind-address), open storage, load the schema table and
+ * exits 1; so does a flag whose feature does not exist yet, FLAG_UNSUPPORTED:
+ * --etcd-servers, --secure-port, --bind-address), open storage, load the schema table and
  * the service account token keys, start the registry's
  * bootstrap (default namespaces, the kubernetes Service...), and serve.
  * /readyz answers 500 until the registry reports its bootstrap done.
@@ -124,23 +124,23 @@ static void on_ready(void *arg)
  * the flag. */
 static int parse_config(int argc, char **argv, struct apiserver_config *c, struct storage_opts *so)
 {
-  char *insecure_bind = "127.0.0.1", *advertise = "", *bind = "0.0.0.0", *backend = "sqlite";
-  char *data_dir = "/var/lib/kube-apiserver", *etcd = "", *svc_range = "10.96.0.0/12";
+  char *insecure_bind = "127.0.0.1", *advertise = "", *backend = "sqlite";
+  char *data_dir = "/var/lib/kube-apiserver", *svc_range = "10.96.0.0/12";
   char *np_range = "30000-32767";
   char *sa_issuer = "https://kubernetes.default.svc.cluster.local", *sa_signing_key = "", *sa_key = "";
   char *sa_jwks_uri = "", *audiences = "";
-  int insecure_port = 8080, secure_port = 0, v = 0;
+  int insecure_port = 8080, v = 0;
   int64_t compaction_ms = 5 * 60 * 1000, sa_max_exp_ms = 0;
   bool enable_gc = true, sa_extend = true;
   const struct flag flags[] = {
       {"insecure-bind-address", FLAG_STRING, &insecure_bind, "The IP address on which to serve the insecure HTTP port."},
       {"insecure-port", FLAG_INT, &insecure_port, "The port on which to serve unsecured, unauthenticated access."},
       {"advertise-address", FLAG_STRING, &advertise, "The IP address on which to advertise the apiserver to members of the cluster (default: the insecure bind address, or 127.0.0.1)."},
-      {"bind-address", FLAG_STRING, &bind, "The IP address on which to listen for the --secure-port port (not implemented yet: refused)."},
-      {"secure-port", FLAG_INT, &secure_port, "The port on which to serve HTTPS (0 = off; not implemented yet: any other value is refused)."},
+      {"bind-address", FLAG_UNSUPPORTED, NULL, "secure serving does not exist yet; use --insecure-bind-address"},
+      {"secure-port", FLAG_UNSUPPORTED, NULL, "secure serving does not exist yet; serve plain HTTP with --insecure-port"},
       {"storage-backend", FLAG_STRING, &backend, "The storage backend for persistence: sqlite."},
       {"data-dir", FLAG_STRING, &data_dir, "Directory of the SQLite database (created if missing)."},
-      {"etcd-servers", FLAG_STRING, &etcd, "List of etcd servers to connect with (scheme://ip:port), comma separated (not implemented yet: refused)."},
+      {"etcd-servers", FLAG_UNSUPPORTED, NULL, "the etcd3 storage backend does not exist yet; storage is SQLite under --data-dir"},
       {"service-cluster-ip-range", FLAG_STRING, &svc_range, "A CIDR notation IP range from which to assign service cluster IPs."},
       {"service-node-port-range", FLAG_STRING, &np_range, "A port range to reserve for services with NodePort visibility."},
       {"etcd-compaction-interval", FLAG_DURATION, &compaction_ms, "The interval of compaction requests. If 0, the compaction request from apiserver is disabled."},
@@ -168,26 +168,14 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
     BAD("invalid argument \"%s\" for \"--insecure-bind-address\" flag: not a valid IP address", insecure_bind);
   if (insecure_port < 0 || insecure_port > 65535)
     BAD("invalid argument \"%d\" for \"--insecure-port\" flag: must be between 0 and 65535", insecure_port);
-  if (secure_port < 0 || secure_port > 65535)
-    BAD("invalid argument \"%d\" for \"--secure-port\" flag: must be between 0 and 65535", secure_port);
   if (*advertise && !valid_ip(advertise))
     BAD("invalid argument \"%s\" for \"--advertise-address\" flag: not a valid IP address", advertise);
-  if (!valid_ip(bind))
-    BAD("invalid argument \"%s\" for \"--bind-address\" flag: not a valid IP address", bind);
   if (strcmp(backend, "sqlite") != 0)
     BAD("invalid argument \"%s\" for \"--storage-backend\" flag: supported backends: sqlite", backend);
   if (!valid_cidr(svc_range))
     BAD("invalid argument \"%s\" for \"--service-cluster-ip-range\" flag: invalid CIDR address", svc_range);
   if (!valid_port_range(np_range))
     BAD("invalid argument \"%s\" for \"--service-node-port-range\" flag: must be a port range like 30000-32767", np_range);
-  /* flags upstream has whose feature does not exist here yet: refused,
-   * naming the flag, rather than accepted and ignored */
-  if (*etcd)
-    BAD("--etcd-servers=%s: the etcd3 storage backend is not implemented; storage is SQLite under --data-dir", etcd);
-  if (secure_port)
-    BAD("--secure-port=%d: secure serving is not implemented yet; serve plain HTTP with --insecure-port", secure_port);
-  if (flag_given(argc, argv, "bind-address"))
-    BAD("--bind-address=%s: secure serving is not implemented yet; use --insecure-bind-address", bind);
   if (compaction_ms < 0)
     BAD("invalid argument for \"--etcd-compaction-interval\" flag: must not be negative");
   if (sa_max_exp_ms < 0 || (sa_max_exp_ms > 0 && sa_max_exp_ms < 600 * 1000))
@@ -210,11 +198,8 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   c->insecure_bind_address = insecure_bind;
   c->insecure_port = insecure_port;
   c->advertise_address = advertise;
-  c->bind_address = bind;
-  c->secure_port = secure_port;
   c->storage_backend = backend;
   c->data_dir = data_dir;
-  c->etcd_servers = etcd;
   c->service_cluster_ip_range = svc_range;
   c->service_node_port_range = np_range;
   c->v = v;

@@ -150,9 +150,6 @@ static const char *advertise_address(const struct apiserver *srv)
   const char *a = srv->cfg.advertise_address;
   if (a && *a && strcmp(a, "0.0.0.0"))
     return a;
-  a = srv->cfg.bind_address;
-  if (a && *a && strcmp(a, "0.0.0.0"))
-    return a;
   a = srv->cfg.insecure_bind_address;
   if (a && *a && strcmp(a, "0.0.0.0"))
     return a;
@@ -161,7 +158,7 @@ static const char *advertise_address(const struct apiserver *srv)
 
 static int api_port(const struct apiserver *srv)
 {
-  return srv->cfg.secure_port > 0 ? srv->cfg.secure_port : srv->cfg.insecure_port > 0 ? srv->cfg.insecure_port : 6443;
+  return srv->cfg.insecure_port > 0 ? srv->cfg.insecure_port : 6443;
 }
 
 static json_t *https_port(int port, bool target)

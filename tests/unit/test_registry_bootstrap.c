@@ -44,8 +44,7 @@ static int setup(void **state)
   e->srv.cfg.service_cluster_ip_range = "10.96.0.0/12";
   e->srv.cfg.service_node_port_range = "30000-32767";
   e->srv.cfg.advertise_address = "192.0.2.10";
-  e->srv.cfg.insecure_port = 8080;
-  e->srv.cfg.secure_port = 6443;
+  e->srv.cfg.insecure_port = 6444;
   open_storage(e);
   *state = e;
   return 0;
@@ -156,7 +155,7 @@ static void test_creates_system_objects(void **state)
   assert_non_null(svc);
   assert_string_equal(kj_get_str(svc, "spec.clusterIP"), "10.96.0.1");
   assert_int_equal(kj_get_int(svc, "spec.ports[0].port", 0), 443);
-  assert_int_equal(kj_get_int(svc, "spec.ports[0].targetPort", 0), 6443);
+  assert_int_equal(kj_get_int(svc, "spec.ports[0].targetPort", 0), 6444);
   assert_string_equal(kj_get_str(svc, "spec.ports[0].name"), "https");
   assert_string_equal(kj_get_str(svc, "metadata.labels.component"), "apiserver");
   assert_string_equal(kj_get_str(svc, "metadata.labels.provider"), "kubernetes");
@@ -164,7 +163,7 @@ static void test_creates_system_objects(void **state)
   json_t *ep = get(e, "/registry/services/endpoints/default/kubernetes");
   assert_non_null(ep);
   assert_string_equal(kj_get_str(ep, "subsets[0].addresses[0].ip"), "192.0.2.10");
-  assert_int_equal(kj_get_int(ep, "subsets[0].ports[0].port", 0), 6443);
+  assert_int_equal(kj_get_int(ep, "subsets[0].ports[0].port", 0), 6444);
   json_decref(ep);
   json_t *eps = get(e, "/registry/endpointslices/default/kubernetes");
   assert_non_null(eps);
