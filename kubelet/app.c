@@ -1,0 +1,233 @@
+/*
+ * app.c - the kubelet program: flags and config (config.c), the context
+ * struct (kubelet.h), the API client, the runtime, the Node, the pods,
+ * the HTTP servers, signals.
+ *
+ * Start-up order as upstream: configuration is validated before anything
+ * else; the root directory is created; the runtime is probed every
+ * RUNTIME_CHECK_MS (an unreachable runtime makes the Node NotReady, it is
+ * not fatal); the Node registers and heartbeats; the pod manager starts
+ * its informers and workers.  SIGTERM/SIGINT stop the loop; containers
+ * keep running (a restarted kubelet adopts them).
+ */
+#define _GNU_SOURCE
+#include "app.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kube/json.h"
+#include "kube/kubeconfig.h"
+#include "kube/log.h"
+#include "kube/metrics.h"
+#include "kube/recorder.h"
+#include "kube/restclient.h"
+#include "kube/timeutil.h"
+#include "kubelet.h"
+#include "node_status.h"
+#include "runtime/runtime.h"
+#include "server.h"
+
+#define RUNTIME_CHECK_MS 5000
+
+struct kl_app {
+  struct kubelet k;
+  struct event *runtime_timer;
+  bool runtime_checking;
+};
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    if (mkdir(buf, mode) < 0 && errno != EEXIST) return -errno;
+    *p = '/';
+  }
+  if (mkdir(buf, mode) < 0 && errno != EEXIST) return -errno;
+  return 0;
+}
+
+/* ---- runtime probe ---- */
+
+static void runtime_version_done(void *arg, int err, json_t *res, const char *msg)
+{
+  struct kl_app *a = arg;
+  struct kubelet *k = &a->k;
+  a->runtime_checking = false;
+  bool was_up = k->runtime_version[0] && !k->runtime_error[0];
+  if (err) {
+    snprintf(k->runtime_error, sizeof k->runtime_error, "%s", msg && *msg ? msg : strerror(-err));
+    if (was_up) KLOG_E("Container runtime not ready: %s", k->runtime_error);
+  } else {
+    k->runtime_error[0] = 0;
+    snprintf(k->runtime_version, sizeof k->runtime_version, "%s://%s", kj_get_str(res, "runtimeName") ?: "docker",
+             kj_get_str(res, "runtimeVersion") ?: "");
+    if (!was_up) KLOG_I("Container runtime ready: %s (API %s)", k->runtime_version,
+                        kj_get_str(res, "runtimeApiVersion") ?: "");
+  }
+  if (was_up != (k->runtime_version[0] && !k->runtime_error[0]) && k->node) kl_node_status_changed(k->node);
+}
+
+static void runtime_check(evutil_socket_t fd, short what, void *arg)
+{
+  struct kl_app *a = arg;
+  if (!a->runtime_checking) {
+    a->runtime_checking = true;
+    a->k.rt->ops->version(a->k.rt, runtime_version_done, a);
+  }
+  struct timeval tv = {RUNTIME_CHECK_MS / 1000, (RUNTIME_CHECK_MS % 1000) * 1000};
+  evtimer_add(a->runtime_timer, &tv);
+}
+
+/* ---- set-up ---- */
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+  struct kubelet *k = arg;
+  KLOG_I("Received signal %d, shutting down", (int)sig);
+  event_base_loopexit(k->base, NULL);
+}
+
+static void node_identity(struct kubelet *k)
+{
+  const char *name = *k->cfg->hostname_override ? k->cfg->hostname_override : k->machine.hostname;
+  size_t j = 0;
+  for (const char *p = name; *p && j < sizeof k->node_name - 1; p++)
+    if (!isspace((unsigned char)*p)) k->node_name[j++] = (char)tolower((unsigned char)*p);
+  k->node_name[j] = 0;
+  if (*k->cfg->node_ip) snprintf(k->node_ip, sizeof k->node_ip, "%s", k->cfg->node_ip);
+  else if (kl_default_node_ip(k->node_name, k->node_ip, sizeof k->node_ip) < 0)
+    snprintf(k->node_ip, sizeof k->node_ip, "127.0.0.1");
+}
+
+static int make_client(struct kubelet *k, char *err, size_t errlen)
+{
+  struct rest_config rc;
+  if (!*k->cfg->kubeconfig) {
+    snprintf(err, errlen, "--kubeconfig is required (standalone mode without an API server is not supported)");
+    return -1;
+  }
+  if (kubeconfig_load(k->cfg->kubeconfig, "", "", &rc, err, errlen) < 0) return -1;
+  rc.qps = k->cfg->kube_api_qps;
+  rc.burst = k->cfg->kube_api_burst;
+  if (!rc.user_agent) rc.user_agent = rest_default_user_agent("kubelet");
+  k->client = rest_client_new(k->base, &rc);
+  rest_config_free(&rc);
+  if (!k->client) {
+    snprintf(err, errlen, "cannot create the API client");
+    return -1;
+  }
+  return 0;
+}
+
+static int make_runtime(struct kubelet *k)
+{
+  struct kl_docker_opts o = {
+    .socket_path = k->cfg->runtime_socket,
+    .node_name = k->node_name,
+    .pause_image = k->cfg->pause_image,
+    .request_timeout_ms = k->cfg->runtime_request_timeout_ms,
+    .log_max_size_bytes = k->cfg->container_log_max_size_bytes,
+    .log_max_files = k->cfg->container_log_max_files,
+  };
+  k->rt = kl_docker_new(k->base, &o);
+  return k->rt ? 0 : -ENOMEM;
+}
+
+static void app_free(struct kl_app *a)
+{
+  struct kubelet *k = &a->k;
+  if (k->server) kl_server_free(k->server);
+  if (k->node) kl_node_free(k->node);
+  if (a->runtime_timer) event_free(a->runtime_timer);
+  if (k->rt) k->rt->ops->free(k->rt);
+  if (k->recorder) recorder_free(k->recorder);
+  if (k->client) rest_client_free(k->client);
+  if (k->metrics) metrics_free(k->metrics);
+  if (k->sig_term) event_free(k->sig_term);
+  if (k->sig_int) event_free(k->sig_int);
+  if (k->base) event_base_free(k->base);
+  json_decref(k->node_images);
+  kl_config_free(k->cfg);
+}
+
+static int app_init(struct kl_app *a, char *err, size_t errlen)
+{
+  struct kubelet *k = &a->k;
+  k->start_us = ktime_now_us();
+  kl_machine_read(&k->machine);
+  node_identity(k);
+  int rc = mkdir_p(k->cfg->root_dir, 0750);
+  if (rc < 0) {
+    snprintf(err, errlen, "error creating root directory %s: %s", k->cfg->root_dir, strerror(-rc));
+    return -1;
+  }
+  char pods[4096];
+  snprintf(pods, sizeof pods, "%s/pods", k->cfg->root_dir);
+  mkdir_p(pods, 0750);
+  k->base = event_base_new();
+  k->metrics = metrics_new();
+  if (!k->base || !k->metrics) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  if (make_client(k, err, errlen) < 0) return -1;
+  k->recorder = recorder_new(k->base, k->client, "kubelet", k->node_name);
+  if (make_runtime(k) < 0) {
+    snprintf(err, errlen, "cannot create the container runtime client");
+    return -1;
+  }
+  k->node = kl_node_new(k);
+  k->server = kl_server_new(k, err, errlen);
+  a->runtime_timer = evtimer_new(k->base, runtime_check, a);
+  if (!k->recorder || !k->node || !k->server || !a->runtime_timer) {
+    if (!err[0]) snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  k->sig_term = evsignal_new(k->base, SIGTERM, on_signal, k);
+  k->sig_int = evsignal_new(k->base, SIGINT, on_signal, k);
+  event_add(k->sig_term, NULL);
+  event_add(k->sig_int, NULL);
+  return 0;
+}
+
+int kl_main(int argc, char **argv)
+{
+  struct kl_app *a = calloc(1, sizeof *a);
+  char err[2048] = "";
+  int rc = kl_config_load(argc, argv, &a->k.cfg, err, sizeof err);
+  if (rc != 0) {
+    if (rc < 0) fprintf(stderr, "Error: %s\n", err);
+    free(a);
+    return rc < 0 ? 1 : 0;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (app_init(a, err, sizeof err) < 0) {
+    KLOG_E("%s", err);
+    app_free(a);
+    free(a);
+    return 1;
+  }
+  struct kubelet *k = &a->k;
+  KLOG_I("Kubelet version %s, node %s (%s), runtime %s, root %s", KL_VERSION, k->node_name, k->node_ip,
+         k->cfg->runtime_endpoint, k->cfg->root_dir);
+  runtime_check(-1, 0, a);
+  kl_node_start(k->node);
+  json_t *ref = kl_node_ref(k);
+  recorder_eventf(k->recorder, ref, "Normal", "Starting", "Starting kubelet.");
+  json_decref(ref);
+  event_base_dispatch(k->base);
+  app_free(a);
+  free(a);
+  return 0;
+}
