@@ -32,10 +32,13 @@
 #include "kube/timeutil.h"
 #include "kubelet.h"
 #include "node_status.h"
+#include "podnet.h"
+#include "pods.h"
 #include "runtime/runtime.h"
 #include "server.h"
 
 #define RUNTIME_CHECK_MS 5000
+#define KL_OOM_SCORE_ADJ -999
 
 struct kl_app {
   struct kubelet k;
@@ -98,6 +101,29 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
   event_base_loopexit(k->base, NULL);
 }
 
+/* The kubelet's own oom_score_adj (upstream's --oom-score-adj, -999).
+ * Without CAP_SYS_RESOURCE no process here may lower it: then neither can
+ * the runtime for sandboxes and Guaranteed containers, whose values are
+ * clamped to what is allowed. */
+static void apply_oom_score_adj(struct kubelet *k)
+{
+  int cur = 0;
+  FILE *f = fopen("/proc/self/oom_score_adj", "r");
+  if (f) {
+    if (fscanf(f, "%d", &cur) != 1) cur = 0;
+    fclose(f);
+  }
+  k->min_oom_score_adj = -1000;
+  f = fopen("/proc/self/oom_score_adj", "w");
+  bool ok = f && fprintf(f, "%d", KL_OOM_SCORE_ADJ) > 0;
+  if (f && fclose(f) != 0) ok = false;
+  if (!ok) {
+    k->min_oom_score_adj = cur;
+    KLOG_W("Failed to apply oom_score_adj %d (%s): sandboxes and containers get at least %d", KL_OOM_SCORE_ADJ,
+           strerror(errno), cur);
+  }
+}
+
 static void node_identity(struct kubelet *k)
 {
   const char *name = *k->cfg->hostname_override ? k->cfg->hostname_override : k->machine.hostname;
@@ -136,9 +162,11 @@ static int make_runtime(struct kubelet *k)
     .socket_path = k->cfg->runtime_socket,
     .node_name = k->node_name,
     .pause_image = k->cfg->pause_image,
+    .host_network_container = k->cfg->host_network_container,
     .request_timeout_ms = k->cfg->runtime_request_timeout_ms,
     .log_max_size_bytes = k->cfg->container_log_max_size_bytes,
     .log_max_files = k->cfg->container_log_max_files,
+    .min_oom_score_adj = k->min_oom_score_adj,
   };
   k->rt = kl_docker_new(k->base, &o);
   return k->rt ? 0 : -ENOMEM;
@@ -148,6 +176,8 @@ static void app_free(struct kl_app *a)
 {
   struct kubelet *k = &a->k;
   if (k->server) kl_server_free(k->server);
+  if (k->pods) kl_pods_free(k->pods);
+  if (k->net) kl_podnet_free(k->net);
   if (k->node) kl_node_free(k->node);
   if (a->runtime_timer) event_free(a->runtime_timer);
   if (k->rt) k->rt->ops->free(k->rt);
@@ -167,6 +197,7 @@ static int app_init(struct kl_app *a, char *err, size_t errlen)
   k->start_us = ktime_now_us();
   kl_machine_read(&k->machine);
   node_identity(k);
+  apply_oom_score_adj(k);
   int rc = mkdir_p(k->cfg->root_dir, 0750);
   if (rc < 0) {
     snprintf(err, errlen, "error creating root directory %s: %s", k->cfg->root_dir, strerror(-rc));
@@ -188,9 +219,11 @@ static int app_init(struct kl_app *a, char *err, size_t errlen)
     return -1;
   }
   k->node = kl_node_new(k);
+  k->net = kl_podnet_new(k);
+  k->pods = kl_pods_new(k);
   k->server = kl_server_new(k, err, errlen);
   a->runtime_timer = evtimer_new(k->base, runtime_check, a);
-  if (!k->recorder || !k->node || !k->server || !a->runtime_timer) {
+  if (!k->recorder || !k->node || !k->net || !k->pods || !k->server || !a->runtime_timer) {
     if (!err[0]) snprintf(err, errlen, "out of memory");
     return -1;
   }
@@ -223,6 +256,8 @@ int kl_main(int argc, char **argv)
          k->cfg->runtime_endpoint, k->cfg->root_dir);
   runtime_check(-1, 0, a);
   kl_node_start(k->node);
+  kl_podnet_start(k->net);
+  kl_pods_start(k->pods);
   json_t *ref = kl_node_ref(k);
   recorder_eventf(k->recorder, ref, "Normal", "Starting", "Starting kubelet.");
   json_decref(ref);

@@ -585,7 +585,7 @@ void kl_config_free(struct kl_config *c)
   json_decref(c->kube_reserved);
   json_decref(c->register_with_taints);
   char **strs[] = {&c->kubeconfig, &c->hostname_override, &c->node_ip, &c->root_dir, &c->runtime_endpoint,
-                   &c->runtime_socket, &c->pause_image, &c->non_masquerade_cidr, &c->static_pod_path, &c->address,
+                   &c->runtime_socket, &c->pause_image, &c->non_masquerade_cidr, &c->host_network_container, &c->static_pod_path, &c->address,
                    &c->tls_cert_file, &c->tls_private_key_file, &c->cluster_domain, &c->cgroup_root,
                    &c->cgroup_driver, &c->hairpin_mode, &c->resolv_conf, &c->healthz_bind_address,
                    &c->provider_id};
@@ -706,6 +706,7 @@ static int overlay_flags(json_t *doc, int argc, char **argv, const struct flag *
 
 struct flag_vals {
   char *config, *kubeconfig, *hostname_override, *node_ip, *root_dir, *pause_image, *node_labels, *non_masq;
+  char *host_net_container;
   int v;
   char *pod_manifest_path, *address, *tls_cert, *tls_key, *cluster_domain, *cluster_dns, *cgroup_root;
   char *cgroup_driver, *hairpin_mode, *resolv_conf, *eviction_hard, *system_reserved, *kube_reserved;
@@ -735,6 +736,7 @@ static int parse_flags(int argc, char **argv, struct flag_vals *fv, struct flag 
     {"pod-infra-container-image", FLAG_STRING, &fv->pause_image, "The image whose network/ipc namespaces containers in each pod will use; built in and imported when missing."},
     {"node-labels", FLAG_STRING, &fv->node_labels, "Labels to add when registering the node in the cluster. Labels must be key=value pairs separated by ','."},
     {"non-masquerade-cidr", FLAG_STRING, &fv->non_masq, "Traffic to IPs outside this range will use IP masquerade. Set to '' to disable."},
+    {"host-network-container", FLAG_STRING, &fv->host_net_container, "Name or ID of a runtime container whose network namespace is this node's host network: hostNetwork pods join it instead of the runtime's own network namespace (for several kubelets sharing one machine and runtime, each in its own network namespace). Empty: the runtime's host network."},
     {"v", FLAG_INT, &fv->v, "number for the log level verbosity"},
     {"pod-manifest-path", FLAG_STRING, &fv->pod_manifest_path, "Path to the directory containing static pod files to run."},
     {"sync-frequency", FLAG_DURATION, &fv->sync_freq, "Max period between synchronizing running containers and config"},
@@ -787,6 +789,7 @@ static void flag_defaults(struct flag_vals *fv)
 {
   memset(fv, 0, sizeof *fv);
   fv->config = fv->kubeconfig = fv->hostname_override = fv->node_ip = fv->node_labels = "";
+  fv->host_net_container = "";
   fv->root_dir = KL_DEFAULT_ROOT_DIR;
   fv->pause_image = KL_DEFAULT_PAUSE_IMAGE;
   fv->runtime_endpoint = KL_DEFAULT_RUNTIME_ENDPOINT;
@@ -853,6 +856,7 @@ int kl_config_load(int argc, char **argv, struct kl_config **out, char *err, siz
   c->root_dir = strdup(fv.root_dir);
   c->pause_image = strdup(fv.pause_image);
   c->non_masquerade_cidr = strdup(fv.non_masq);
+  c->host_network_container = strdup(fv.host_net_container);
   c->v = fv.v;
   if (rc == 0) {
     char why[300] = "";

@@ -35,6 +35,7 @@ struct kl_config {
   char *runtime_socket;        /* the path part of runtime_endpoint */
   char *pause_image;
   char *non_masquerade_cidr;   /* traffic to it is not masqueraded ("" none) */
+  char *host_network_container;/* runtime container holding the node's network ("" none) */
   json_t *node_labels;         /* object: --node-labels (owned) */
   int v;
 

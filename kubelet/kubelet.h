@@ -29,6 +29,7 @@ struct kl_node;
 struct kl_runtime;
 struct kl_server;
 struct kl_pods;
+struct kl_podnet;
 
 struct kubelet {
   struct event_base *base;
@@ -37,6 +38,7 @@ struct kubelet {
   char node_name[256];
   char node_ip[64];
   int64_t start_us;              /* wall clock at start */
+  int min_oom_score_adj;         /* lowest oom_score_adj this machine lets us set */
 
   struct rest_client *client;
   struct metrics *metrics;
@@ -46,6 +48,7 @@ struct kubelet {
   struct kl_runtime *rt;         /* runtime/runtime.h */
   struct kl_server *server;      /* server.c */
   struct kl_pods *pods;          /* pods.c: pod manager and workers */
+  struct kl_podnet *net;         /* podnet.c: pod networking */
 
   /* What the node's Ready condition and status report about the runtime,
    * kept current by the modules that learn it. */

@@ -223,7 +223,7 @@ static void dk_run_pod_sandbox(struct kl_runtime *rt, const json_t *config, kl_r
 {
   struct dk_call *c = dk_call_new(DK(rt), done, arg);
   char *name = dk_sandbox_name(config);
-  c->data = json_pack("{s:o, s:O, s:s}", "body", dk_sandbox_create_body(config, DK(rt)->pause_image, DK(rt)->node),
+  c->data = json_pack("{s:o, s:O, s:s}", "body", dk_sandbox_create_body(config, DK(rt)->pause_image, DK(rt)->node, DK(rt)->host_net, DK(rt)->min_oom),
                       "config", config, "name", name ? name : "");
   create_named(c, name ? name : "", sandbox_created);
   free(name);
@@ -356,7 +356,7 @@ static void dk_create_container(struct kl_runtime *rt, const char *sandbox_id, c
 {
   struct dk_runtime *p = DK(rt);
   struct dk_call *c = dk_call_new(p, done, arg);
-  json_t *body = dk_container_create_body(config, sandbox_config, sandbox_id, DK(rt)->node);
+  json_t *body = dk_container_create_body(config, sandbox_config, sandbox_id, DK(rt)->node, DK(rt)->host_net);
   char size[32], files[16];
   snprintf(size, sizeof size, "%lldk", (long long)(p->log_max_size / 1024 > 0 ? p->log_max_size / 1024 : 1));
   snprintf(files, sizeof files, "%d", p->log_max_files > 0 ? p->log_max_files : 1);
@@ -404,6 +404,7 @@ static void dk_free(struct kl_runtime *rt)
   free(d->node);
   free(d->socket_path);
   free(d->pause_image);
+  free(d->host_net);
   free(d);
 }
 
@@ -445,10 +446,16 @@ struct kl_runtime *kl_docker_new(struct event_base *base, const struct kl_docker
   d->node = strdup(o->node_name);
   d->pause_image = strdup(o->pause_image);
   d->socket_path = strdup(o->socket_path);
+  if (o->host_network_container && *o->host_network_container) {
+    if (asprintf(&d->host_net, "container:%s", o->host_network_container) < 0) d->host_net = NULL;
+  } else {
+    d->host_net = strdup("host");
+  }
   d->log_max_size = o->log_max_size_bytes > 0 ? o->log_max_size_bytes : 10 << 20;
   d->log_max_files = o->log_max_files > 0 ? o->log_max_files : 5;
+  d->min_oom = o->min_oom_score_adj;
   d->cli = dk_client_new(base, o->socket_path, o->request_timeout_ms);
-  if (!d->node || !d->pause_image || !d->socket_path || !d->cli) {
+  if (!d->node || !d->pause_image || !d->socket_path || !d->host_net || !d->cli) {
     dk_free(&d->base);
     return NULL;
   }

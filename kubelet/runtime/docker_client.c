@@ -32,6 +32,8 @@ struct dk_req {
   struct dk_client *c;
   int refs;
   bool cancelled, stream, active, queued, finished, paused, abort;
+  bool insecure, h2;
+  int64_t timeout_ms;
   char *method, *url, *body, *ctype;
   size_t body_len;
   CURL *easy;
@@ -276,14 +278,22 @@ static void start(struct dk_req *r)
     req_unref(r);
     return;
   }
-  curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+  if (c->socket_path) curl_easy_setopt(e, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+  if (r->insecure) {
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (r->h2) curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
   curl_easy_setopt(e, CURLOPT_URL, r->url);
   curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)r);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_fn);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
-  if (!r->stream && c->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+  if (!c->socket_path) curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L); /* probes: a fresh connection each time */
+  int64_t timeout = r->timeout_ms > 0 ? r->timeout_ms : c->timeout_ms;
+  if (!r->stream && timeout > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout);
+  if (r->timeout_ms > 0 && r->timeout_ms < 10000) curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms);
   struct curl_slist *h = curl_slist_append(r->headers, "Expect:");
   if (r->ctype) {
     char ct[160];
@@ -328,12 +338,12 @@ struct dk_client *dk_client_new(struct event_base *base, const char *socket_path
   struct dk_client *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->base = base;
-  c->socket_path = strdup(socket_path);
+  c->socket_path = socket_path ? strdup(socket_path) : NULL;
   c->timeout_ms = timeout_ms;
   c->multi = curl_multi_init();
   c->timer = evtimer_new(base, timer_cb, c);
   c->kick = evtimer_new(base, kick_cb, c);
-  if (!c->socket_path || !c->multi || !c->timer || !c->kick) {
+  if ((socket_path && !c->socket_path) || !c->multi || !c->timer || !c->kick) {
     dk_client_free(c);
     return NULL;
   }
@@ -376,7 +386,8 @@ static struct dk_req *req_new(struct dk_client *c, const char *method, const cha
   r->c = c;
   r->refs = 1;
   r->method = strdup(method);
-  if (asprintf(&r->url, "http://docker%s", path) < 0) r->url = NULL;
+  int n = c->socket_path ? asprintf(&r->url, "http://docker%s", path) : asprintf(&r->url, "%s", path);
+  if (n < 0) r->url = NULL;
   if (body) {
     r->body = malloc(body_len + 1);
     if (r->body) {
@@ -439,6 +450,14 @@ struct dk_req *dk_stream(struct dk_client *c, const char *method, const char *pa
   r->arg = arg;
   enqueue(r);
   return r;
+}
+
+void dk_req_options(struct dk_req *r, int64_t timeout_ms, bool insecure, bool h2)
+{
+  if (!r || r->active || r->finished) return;
+  r->timeout_ms = timeout_ms;
+  r->insecure = insecure;
+  r->h2 = h2;
 }
 
 void dk_add_header(struct dk_req *r, const char *line)

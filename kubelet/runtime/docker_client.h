@@ -34,7 +34,9 @@ typedef void (*dk_done_fn)(void *arg, const struct dk_response *r);
  * transfer (done is then called with error "aborted"). */
 typedef int (*dk_data_fn)(void *arg, const char *data, size_t len);
 
-/* timeout_ms bounds every non-streaming request (0: none). */
+/* timeout_ms bounds every non-streaming request (0: none).  With
+ * socket_path NULL the client speaks to TCP URLs ("http://10.0.0.5:8080/x"
+ * as the request's path): the kubelet's probes and hooks. */
 struct dk_client *dk_client_new(struct event_base *base, const char *socket_path, int64_t timeout_ms);
 /* Cancels outstanding requests without calling their callbacks. */
 void dk_client_free(struct dk_client *c);
@@ -50,6 +52,10 @@ struct dk_req *dk_request_json(struct dk_client *c, const char *method, const ch
  * body (error bodies are buffered and handed to done). */
 struct dk_req *dk_stream(struct dk_client *c, const char *method, const char *path, const char *content_type,
                          const void *body, size_t body_len, dk_data_fn on_data, dk_done_fn done, void *arg);
+/* Per-request settings, right after the request was made: a timeout
+ * (0: the client's), TLS without verification (probes), HTTP/2 without
+ * upgrade (gRPC). */
+void dk_req_options(struct dk_req *r, int64_t timeout_ms, bool insecure, bool h2);
 /* Adds a request header line ("X-Registry-Auth: ..."); only right after
  * the request was made (it starts from the loop). */
 void dk_add_header(struct dk_req *r, const char *line);

@@ -121,18 +121,21 @@ static json_t *security_opts(const json_t *sc)
   return opts;
 }
 
-json_t *dk_sandbox_create_body(const json_t *cfg, const char *image, const char *node)
+json_t *dk_sandbox_create_body(const json_t *cfg, const char *image, const char *node, const char *host_net_mode,
+                               int min_oom)
 {
+  if (!host_net_mode) host_net_mode = "host";
   bool host_net = !strcmp(ns_mode(cfg, "network"), "NODE");
   bool host_ipc = !strcmp(ns_mode(cfg, "ipc"), "NODE");
   bool host_pid = !strcmp(ns_mode(cfg, "pid"), "NODE");
   json_t *labels = dk_make_labels(kj_get(cfg, "labels"), kj_get(cfg, "annotations"), DK_TYPE_SANDBOX, node, NULL);
-  json_t *hc = json_pack("{s:s, s:s, s:i, s:i, s:o, s:b}", "NetworkMode", host_net ? "host" : "none", "IpcMode",
-                         host_ipc ? "host" : "shareable", "OomScoreAdj", SANDBOX_OOM_SCORE_ADJ, "CpuShares",
+  json_t *hc = json_pack("{s:s, s:s, s:i, s:i, s:o, s:b}", "NetworkMode", host_net ? host_net_mode : "none", "IpcMode",
+                         host_ipc ? "host" : "shareable", "OomScoreAdj",
+                         SANDBOX_OOM_SCORE_ADJ < min_oom ? min_oom : SANDBOX_OOM_SCORE_ADJ, "CpuShares",
                          SANDBOX_CPU_SHARES, "SecurityOpt", security_opts(kj_get(cfg, "linux.securityContext")),
                          "Privileged", kj_get_bool(cfg, "linux.securityContext.privileged", false));
   if (host_pid) json_object_set_new(hc, "PidMode", json_string("host"));
-  if (host_net) json_object_set_new(hc, "UTSMode", json_string("host"));
+  if (host_net && !strcmp(host_net_mode, "host")) json_object_set_new(hc, "UTSMode", json_string("host"));
   const char *cg = kj_get_str(cfg, "linux.cgroupParent");
   if (cg && *cg) json_object_set_new(hc, "CgroupParent", json_string(cg));
   json_t *sysctls = kj_get(cfg, "linux.sysctls");
@@ -228,18 +231,20 @@ static void set_security(json_t *body, json_t *hc, const json_t *sc)
   if (*user) json_object_set_new(body, "User", json_string(user));
 }
 
-json_t *dk_container_create_body(const json_t *cfg, const json_t *sb, const char *sandbox_id, const char *node)
+json_t *dk_container_create_body(const json_t *cfg, const json_t *sb, const char *sandbox_id, const char *node,
+                                 const char *host_net_mode)
 {
+  if (!host_net_mode) host_net_mode = "host";
   char joined[120];
   snprintf(joined, sizeof joined, "container:%s", sandbox_id);
   bool host_net = !strcmp(ns_mode(sb, "network"), "NODE");
   bool host_ipc = !strcmp(ns_mode(sb, "ipc"), "NODE");
   const char *pid = ns_mode(cfg, "pid");
-  json_t *hc = json_pack("{s:s, s:s, s:o}", "NetworkMode", host_net ? "host" : joined, "IpcMode",
+  json_t *hc = json_pack("{s:s, s:s, s:o}", "NetworkMode", host_net ? host_net_mode : joined, "IpcMode",
                          host_ipc ? "host" : joined, "Mounts", mounts(kj_get(cfg, "mounts")));
   if (!strcmp(pid, "NODE")) json_object_set_new(hc, "PidMode", json_string("host"));
   else if (!strcmp(pid, "POD")) json_object_set_new(hc, "PidMode", json_string(joined));
-  if (host_net) json_object_set_new(hc, "UTSMode", json_string("host"));
+  if (host_net && !strcmp(host_net_mode, "host")) json_object_set_new(hc, "UTSMode", json_string("host"));
   const char *cg = kj_get_str(sb, "linux.cgroupParent");
   if (cg && *cg) json_object_set_new(hc, "CgroupParent", json_string(cg));
   set_resources(hc, kj_get(cfg, "linux.resources"));
@@ -363,6 +368,8 @@ json_t *dk_to_container_status(const json_t *in)
 
 json_t *dk_to_sandbox_status(const json_t *in)
 {
+  /* A sandbox joins another container's network only for host-network
+   * pods (--host-network-container; Docker records that container's id). */
   json_t *md = NULL, *labels, *ann;
   if (dk_parse_name(kj_get_str(in, "Name"), true, &md) < 0) return NULL;
   dk_split_labels(kj_get(in, "Config.Labels"), &labels, &ann);
@@ -373,7 +380,8 @@ json_t *dk_to_sandbox_status(const json_t *in)
                          kj_get_str(in, "Id") ?: "", "metadata", md, "state",
                          kj_get_bool(in, "State.Running", false) ? KL_SANDBOX_READY : KL_SANDBOX_NOTREADY, "createdAt",
                          (json_int_t)dk_time_ns(kj_get_str(in, "Created")), "network", "ip", "", "linux", "namespaces",
-                         "options", "network", !strcmp(net, "host") ? "NODE" : "POD", "pid",
+                         "options", "network",
+                         !strcmp(net, "host") || !strncmp(net, "container:", 10) ? "NODE" : "POD", "pid",
                          !strcmp(pid, "host") ? "NODE" : "CONTAINER", "ipc", !strcmp(ipc, "host") ? "NODE" : "POD",
                          "labels", labels, "annotations", ann);
   return json_pack("{s:o, s:{s:I, s:s, s:s}}", "status", st, "info", "pid",

@@ -43,8 +43,10 @@ struct dk_runtime {
   char *node;
   char *socket_path;
   char *pause_image;
+  char *host_net;               /* "host" or "container:<id>" (--host-network-container) */
   int64_t log_max_size;
   int log_max_files;
+  int min_oom;
   /* event stream */
   kl_rt_event_fn ev_fn;
   void *ev_arg;
@@ -90,9 +92,12 @@ json_t *dk_make_labels(const json_t *labels, const json_t *annotations, const ch
 /* Splits Docker labels back into CRI labels and annotations (new refs). */
 void dk_split_labels(const json_t *docker_labels, json_t **labels, json_t **annotations);
 /* The Engine API's container create body for a sandbox / a container. */
-json_t *dk_sandbox_create_body(const json_t *config, const char *image, const char *node);
+/* host_net: the NetworkMode of host-network pods ("host", or
+ * "container:<id>" when another container holds the node's network). */
+json_t *dk_sandbox_create_body(const json_t *config, const char *image, const char *node, const char *host_net,
+                               int min_oom);
 json_t *dk_container_create_body(const json_t *config, const json_t *sandbox_config, const char *sandbox_id,
-                                 const char *node);
+                                 const char *node, const char *host_net);
 /* Engine list item -> CRI Container / PodSandbox (new references). */
 json_t *dk_to_container(const json_t *item);
 json_t *dk_to_sandbox(const json_t *item);

@@ -123,9 +123,13 @@ struct kl_docker_opts {
   const char *socket_path;       /* "/var/run/docker.sock" */
   const char *node_name;         /* scopes everything this instance sees */
   const char *pause_image;       /* the sandbox image */
+  const char *host_network_container; /* NULL/"": host-network pods use the runtime's
+                                        own network namespace; else they join
+                                        this container's (the node's) */
   int64_t request_timeout_ms;    /* --runtime-request-timeout */
   int64_t log_max_size_bytes;    /* containerLogMaxSize */
   int log_max_files;             /* containerLogMaxFiles */
+  int min_oom_score_adj;         /* lower values are clamped to it */
 };
 /* NULL on allocation failure (an unreachable engine is not an error
  * here: calls fail with -ECONNREFUSED until it answers). */

@@ -1,0 +1,158 @@
+/*
+ * objcache.c - watched ConfigMaps and Secrets (see objcache.h).
+ */
+#define _GNU_SOURCE
+#include "objcache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kube/informer.h"
+#include "kube/json.h"
+#include "pods_internal.h"
+
+struct entry {
+  struct kl_objcache *c;
+  struct entry *next;
+  char kind[16];
+  char ns[256];
+  char name[256];
+  struct informer *inf;
+  json_t *obj;     /* current object or NULL (owned) */
+  json_t *users;   /* pod uid -> true */
+};
+
+struct kl_objcache {
+  struct kubelet *k;
+  struct kl_pods *m;
+  struct entry *head;
+};
+
+static void notify(struct entry *e)
+{
+  const char *uid;
+  json_t *v;
+  json_object_foreach(e->users, uid, v) {
+    struct kl_pod *p = kl_pod_get(e->c->m, uid);
+    if (p) kl_pod_enqueue(p);
+  }
+}
+
+static void on_add(void *arg, const json_t *obj)
+{
+  struct entry *e = arg;
+  json_decref(e->obj);
+  e->obj = kj_deep_copy(obj);
+  notify(e);
+}
+
+static void on_update(void *arg, const json_t *old, const json_t *obj) { on_add(arg, obj); }
+
+static void on_delete(void *arg, const json_t *obj, bool unknown)
+{
+  struct entry *e = arg;
+  json_decref(e->obj);
+  e->obj = NULL;
+  notify(e);
+}
+
+static struct entry *find(struct kl_objcache *c, const char *kind, const char *ns, const char *name)
+{
+  for (struct entry *e = c->head; e; e = e->next)
+    if (!strcmp(e->kind, kind) && !strcmp(e->ns, ns) && !strcmp(e->name, name)) return e;
+  return NULL;
+}
+
+static const char *kind_path(const char *kind)
+{
+  if (!strcmp(kind, "Secret")) return "/api/v1/secrets";
+  if (!strcmp(kind, "PersistentVolumeClaim")) return "/api/v1/persistentvolumeclaims";
+  if (!strcmp(kind, "PersistentVolume")) return "/api/v1/persistentvolumes";
+  if (!strcmp(kind, "ServiceAccount")) return "/api/v1/serviceaccounts";
+  return "/api/v1/configmaps";
+}
+
+static struct entry *add(struct kl_objcache *c, const char *kind, const char *ns, const char *name)
+{
+  struct entry *e = calloc(1, sizeof *e);
+  if (!e) return NULL;
+  e->c = c;
+  snprintf(e->kind, sizeof e->kind, "%s", kind);
+  snprintf(e->ns, sizeof e->ns, "%s", ns);
+  snprintf(e->name, sizeof e->name, "%s", name);
+  e->users = json_object();
+  char sel[300];
+  snprintf(sel, sizeof sel, "metadata.name=%s", name);
+  struct informer_opts o = {.path = kind_path(kind), .namespace = ns, .field_selector = sel, .keep_parsed = true,
+                            .drop_managed_fields = true};
+  e->inf = informer_new(c->k->base, c->k->client, &o);
+  if (!e->inf) {
+    json_decref(e->users);
+    free(e);
+    return NULL;
+  }
+  struct informer_handlers h = {on_add, on_update, on_delete, e};
+  informer_add_handlers(e->inf, &h);
+  informer_start(e->inf);
+  e->next = c->head;
+  c->head = e;
+  return e;
+}
+
+int kl_objcache_get(struct kl_objcache *c, const char *pod_uid, const char *kind, const char *ns, const char *name,
+                    const json_t **out)
+{
+  struct entry *e = find(c, kind, ns, name);
+  if (!e && !(e = add(c, kind, ns, name))) return -ENOMEM;
+  json_object_set_new(e->users, pod_uid, json_true());
+  if (e->obj) {
+    *out = e->obj;
+    return 0;
+  }
+  return informer_has_synced(e->inf) ? -ENOENT : -EAGAIN;
+}
+
+static void entry_free(struct entry *e)
+{
+  informer_free(e->inf);
+  json_decref(e->obj);
+  json_decref(e->users);
+  free(e);
+}
+
+void kl_objcache_release(struct kl_objcache *c, const char *pod_uid)
+{
+  struct entry **pp = &c->head;
+  while (*pp) {
+    struct entry *e = *pp;
+    json_object_del(e->users, pod_uid);
+    if (json_object_size(e->users) == 0) {
+      *pp = e->next;
+      entry_free(e);
+    } else {
+      pp = &e->next;
+    }
+  }
+}
+
+struct kl_objcache *kl_objcache_new(struct kubelet *k, struct kl_pods *m)
+{
+  struct kl_objcache *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->k = k;
+  c->m = m;
+  return c;
+}
+
+void kl_objcache_free(struct kl_objcache *c)
+{
+  if (!c) return;
+  while (c->head) {
+    struct entry *e = c->head;
+    c->head = e->next;
+    entry_free(e);
+  }
+  free(c);
+}
