@@ -374,14 +374,14 @@ static json_t *conditions(struct kl_pod *p, const struct counts *n, const char *
   bool cready = !n->unready[0] && !terminal && !p->terminating;
   const char *creason = terminal ? "PodCompleted" : "ContainersNotReady";
   snprintf(msg, sizeof msg, "containers with unready status: [%s]", n->unready);
-  json_array_append_new(out, cond(pod, "ContainersReady", cready, cready ? NULL : creason,
-                                  cready || terminal ? NULL : msg, now));
   char gmsg[600] = "";
   bool gates = gates_ready(pod, gmsg, sizeof gmsg);
   bool ready = cready && gates;
   const char *rreason = terminal ? "PodCompleted" : !cready ? "ContainersNotReady" : "ReadinessGatesNotReady";
   json_array_append_new(out, cond(pod, "Ready", ready, ready ? NULL : rreason,
                                   ready || terminal ? NULL : (!cready ? msg : gmsg), now));
+  json_array_append_new(out, cond(pod, "ContainersReady", cready, cready ? NULL : creason,
+                                  cready || terminal ? NULL : msg, now));
   size_t i;
   json_t *c;
   json_array_foreach(kj_get(pod, "status.conditions"), i, c)

@@ -201,3 +201,28 @@ pod_events() {
 }
 # run the test's containers of this node only
 node_containers() { docker ps -aq --filter "label=io.kubernetes.node.name=$1"; }
+
+# watch_pod NAME: in the background, appends one line per watch event of
+# pod NAME to $WORK/watch-NAME.log: "TYPE PHASE RUNNING TERMINATED DELETING"
+watch_pod() {
+  python3 -u - "$API_URL" "$1" "$WORK/watch-$1.log" <<'PY' >>"$WORK/watch-$1.err" 2>&1 &
+import json, sys, urllib.request
+api, name, out = sys.argv[1:4]
+f = open(out, "a")
+url = "%s/api/v1/namespaces/default/pods?watch=1&fieldSelector=metadata.name=%s" % (api, name)
+for line in urllib.request.urlopen(url, timeout=600):
+    e = json.loads(line)
+    o = e["object"]
+    st = o.get("status", {})
+    cs = st.get("containerStatuses") or []
+    run = sum(1 for c in cs if "running" in c.get("state", {}))
+    term = sum(1 for c in cs if "terminated" in c.get("state", {}))
+    f.write("%s %s %d %d %s\n" % (e["type"], st.get("phase", "-"), run, term,
+            "deleting" if o["metadata"].get("deletionTimestamp") else "-"))
+    f.flush()
+PY
+  PIDS+=("$!")
+  local i
+  for i in $(seq 1 100); do [[ -s "$WORK/watch-$1.log" ]] && return 0; sleep 0.1; done
+  fail "watch_pod $1: no initial event"
+}
