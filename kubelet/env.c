@@ -265,7 +265,9 @@ static json_t *object_data(const char *kind, const json_t *obj)
 
 static const char *kind_word(const char *kind) { return !strcmp(kind, "ConfigMap") ? "configmap" : "secret"; }
 
-/* Fetches kind ns/name: 0, KL_ENV_PENDING, or an error (1 = missing but optional). */
+#define MISSING_OPTIONAL 2
+
+/* Fetches kind ns/name: 0, KL_ENV_PENDING, KL_ENV_ERROR or MISSING_OPTIONAL. */
 static int fetch(struct builder *b, const char *kind, const char *name, bool optional, json_t **data)
 {
   const json_t *obj = NULL;
@@ -273,7 +275,7 @@ static int fetch(struct builder *b, const char *kind, const char *name, bool opt
   int rc = b->c->get_object(b->c->arg, kind, ns, name, &obj);
   if (rc == -EAGAIN) return KL_ENV_PENDING;
   if (rc < 0) {
-    if (optional) return 1;
+    if (optional) return MISSING_OPTIONAL;
     snprintf(b->err, b->errlen, "%s \"%s\" not found", kind_word(kind), name);
     return KL_ENV_ERROR;
   }
@@ -289,7 +291,7 @@ static int env_from(struct builder *b, const json_t *src)
   const char *name = kj_get_str(ref, "name") ?: "";
   json_t *data = NULL;
   int rc = fetch(b, kind, name, kj_get_bool(ref, "optional", false), &data);
-  if (rc) return rc == 1 ? 0 : rc;
+  if (rc) return rc == MISSING_OPTIONAL ? 0 : rc;
   const char *prefix = kj_get_str(src, "prefix") ?: "";
   char invalid[1024] = "";
   const char *k;
@@ -325,7 +327,7 @@ static int key_ref(struct builder *b, const char *kind, const json_t *ref, char 
   const char *v = json_string_value(json_object_get(data, key));
   if (!v) {
     json_decref(data);
-    if (optional) return 1;
+    if (optional) return MISSING_OPTIONAL;
     snprintf(b->err, b->errlen, "couldn't find key %s in %s %s/%s", key, kind,
              kj_get_str(b->c->pod, "metadata.namespace") ?: "", name);
     return KL_ENV_ERROR;
@@ -361,7 +363,7 @@ static int env_var(struct builder *b, const json_t *e, const json_t *service_var
   }
   if (rc == 0 && value) define(b, name, value);
   free(value);
-  return rc == 1 ? 0 : rc;
+  return rc == MISSING_OPTIONAL ? 0 : rc;
 }
 
 int kl_env_build(const struct kl_env_ctx *c, json_t **out, char *err, size_t errlen)

@@ -5,12 +5,15 @@
 #include "objcache.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/log.h"
+#include "kubelet.h"
 #include "pods_internal.h"
 
 struct entry {
@@ -22,16 +25,21 @@ struct entry {
   struct informer *inf;
   json_t *obj;     /* current object or NULL (owned) */
   json_t *users;   /* pod uid -> true */
+  bool synced;     /* users were told the first list is in */
 };
 
 struct kl_objcache {
   struct kubelet *k;
   struct kl_pods *m;
   struct entry *head;
+  struct event *poll;  /* watches for first lists that found nothing */
 };
+
+#define SYNC_POLL_MS 100
 
 static void notify(struct entry *e)
 {
+  KLOG_V(3, "%s %s/%s changed", e->kind, e->ns, e->name);
   const char *uid;
   json_t *v;
   json_object_foreach(e->users, uid, v) {
@@ -40,9 +48,31 @@ static void notify(struct entry *e)
   }
 }
 
+/* An object that does not exist raises no handler: tell its users when
+ * the first list is in, so that they stop waiting for it. */
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct kl_objcache *c = arg;
+  bool waiting = false;
+  for (struct entry *e = c->head; e; e = e->next) {
+    if (e->synced) continue;
+    if (informer_has_synced(e->inf)) {
+      e->synced = true;
+      notify(e);
+    } else {
+      waiting = true;
+    }
+  }
+  if (waiting) {
+    struct timeval tv = {0, SYNC_POLL_MS * 1000};
+    evtimer_add(c->poll, &tv);
+  }
+}
+
 static void on_add(void *arg, const json_t *obj)
 {
   struct entry *e = arg;
+  e->synced = true;
   json_decref(e->obj);
   e->obj = kj_deep_copy(obj);
   notify(e);
@@ -111,7 +141,12 @@ int kl_objcache_get(struct kl_objcache *c, const char *pod_uid, const char *kind
     *out = e->obj;
     return 0;
   }
-  return informer_has_synced(e->inf) ? -ENOENT : -EAGAIN;
+  if (informer_has_synced(e->inf)) return -ENOENT;
+  if (!evtimer_pending(c->poll, NULL)) {
+    struct timeval tv = {0, SYNC_POLL_MS * 1000};
+    evtimer_add(c->poll, &tv);
+  }
+  return -EAGAIN;
 }
 
 static void entry_free(struct entry *e)
@@ -143,6 +178,11 @@ struct kl_objcache *kl_objcache_new(struct kubelet *k, struct kl_pods *m)
   if (!c) return NULL;
   c->k = k;
   c->m = m;
+  c->poll = evtimer_new(k->base, poll_cb, c);
+  if (!c->poll) {
+    free(c);
+    return NULL;
+  }
   return c;
 }
 
@@ -154,5 +194,6 @@ void kl_objcache_free(struct kl_objcache *c)
     c->head = e->next;
     entry_free(e);
   }
+  event_free(c->poll);
   free(c);
 }

@@ -206,6 +206,10 @@ static void diff(struct kl_pleg *g)
     bool same = old_state && (!strcmp(old_state, state) ||
                               (!sandbox && !strcmp(state, KL_CONTAINER_CREATED) &&
                                !strcmp(old_state, KL_CONTAINER_EXITED)));
+    /* A start that fails leaves the list's state as it was: look again
+     * at containers created but not started. */
+    if (!sandbox && !strcmp(state, KL_CONTAINER_CREATED) && old_state && !strcmp(old_state, KL_CONTAINER_CREATED))
+      same = false;
     if (st && same) continue;
     struct status_req *r = calloc(1, sizeof *r);
     r->g = g;

@@ -364,8 +364,9 @@ static void started_cb(void *arg, int err, json_t *res, const char *msg)
 static void start_created(struct sync *s, const char *id)
 {
   struct kl_runtime *rt = s->p->mgr->k->rt;
-  snprintf(s->acts[s->i - 1].id, sizeof s->acts[s->i - 1].id, "%s", id);
-  rt->ops->start_container(rt, id, started_cb, s);
+  struct action *a = &s->acts[s->i - 1];
+  if (a->id != id) snprintf(a->id, sizeof a->id, "%s", id);
+  rt->ops->start_container(rt, a->id, started_cb, s);
 }
 
 static void created_cb(void *arg, int err, json_t *res, const char *msg)
@@ -387,6 +388,8 @@ static void create_container(struct sync *s)
   json_t *cfg = NULL;
   int rc = kl_container_config(p, s->spec, s->restarts, kj_get(s->image, "image"), &cfg, err, sizeof err);
   if (rc == KL_ENV_PENDING) {
+    KLOG_V(3, "pod %s/%s: container %s waits for the objects it references", p->ns, p->name,
+           kj_get_str(s->spec, "name") ?: "");
     next(s); /* objects still loading; the object cache requeues the pod */
     return;
   }

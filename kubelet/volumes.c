@@ -371,7 +371,9 @@ static int projected_payload(struct kl_pod *p, const json_t *proj, json_t **out,
 
 static int write_volume(struct kl_pod *p, const char *dir, json_t *payload, bool tmpfs, char *err, size_t errlen)
 {
-  if (tmpfs && ensure_tmpfs(dir, 0, err, errlen) < 0) {
+  int mk = tmpfs ? 0 : mkdir_p(dir, 0755);
+  if (mk < 0) snprintf(err, errlen, "mkdir %s: %s", dir, strerror(-mk));
+  if (mk < 0 || (tmpfs && ensure_tmpfs(dir, 0, err, errlen) < 0)) {
     json_decref(payload);
     return KL_ENV_ERROR;
   }
