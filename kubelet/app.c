@@ -36,6 +36,7 @@
 #include "pods.h"
 #include "runtime/runtime.h"
 #include "server.h"
+#include "stats.h"
 
 #define RUNTIME_CHECK_MS 5000
 #define KL_OOM_SCORE_ADJ -999
@@ -177,6 +178,7 @@ static void app_free(struct kl_app *a)
   struct kubelet *k = &a->k;
   if (k->server) kl_server_free(k->server);
   if (k->pods) kl_pods_free(k->pods);
+  if (k->stats) kl_stats_free(k->stats);
   if (k->net) kl_podnet_free(k->net);
   if (k->node) kl_node_free(k->node);
   if (a->runtime_timer) event_free(a->runtime_timer);
@@ -221,9 +223,10 @@ static int app_init(struct kl_app *a, char *err, size_t errlen)
   k->node = kl_node_new(k);
   k->net = kl_podnet_new(k);
   k->pods = kl_pods_new(k);
+  k->stats = kl_stats_new(k);
   k->server = kl_server_new(k, err, errlen);
   a->runtime_timer = evtimer_new(k->base, runtime_check, a);
-  if (!k->recorder || !k->node || !k->net || !k->pods || !k->server || !a->runtime_timer) {
+  if (!k->recorder || !k->node || !k->net || !k->pods || !k->stats || !k->server || !a->runtime_timer) {
     if (!err[0]) snprintf(err, errlen, "out of memory");
     return -1;
   }

@@ -30,6 +30,7 @@ struct kl_runtime;
 struct kl_server;
 struct kl_pods;
 struct kl_podnet;
+struct kl_stats;
 
 struct kubelet {
   struct event_base *base;
@@ -49,6 +50,7 @@ struct kubelet {
   struct kl_server *server;      /* server.c */
   struct kl_pods *pods;          /* pods.c: pod manager and workers */
   struct kl_podnet *net;         /* podnet.c: pod networking */
+  struct kl_stats *stats;        /* stats.c: resource usage */
 
   /* What the node's Ready condition and status report about the runtime,
    * kept current by the modules that learn it. */

@@ -542,3 +542,8 @@ json_t *kl_node_object(struct kl_node *n)
 }
 
 const char *kl_node_pod_cidr(const struct kl_node *n) { return n ? n->pod_cidr : ""; }
+
+void kl_node_uid(const struct kl_node *n, char *out, size_t len)
+{
+  snprintf(out, len, "%s", n && n->registered ? n->uid : "");
+}

@@ -28,6 +28,8 @@ void kl_node_status_changed(struct kl_node *n);
 bool kl_node_registered(const struct kl_node *n);
 /* The Node as last seen by the informer (new reference), or NULL. */
 json_t *kl_node_object(struct kl_node *n);
+/* The Node's metadata.uid into out ("" until registered). */
+void kl_node_uid(const struct kl_node *n, char *out, size_t len);
 /* The node's spec.podCIDR, "" until assigned. */
 const char *kl_node_pod_cidr(const struct kl_node *n);
 

@@ -155,7 +155,10 @@ static const char *termination_message(struct kl_pod *p, const json_t *spec, con
     cs->term_pending = true;
     struct kl_rt_log_opts o = {.tail_lines = FALLBACK_LOG_LINES};
     struct kl_runtime *rt = p->mgr->k->rt;
-    rt->ops->container_logs(rt, cid, &o, term_logs_out, term_logs_done, t);
+    if (!rt->ops->container_logs(rt, cid, &o, term_logs_out, term_logs_done, t)) {
+      cs->term_pending = false;
+      free(t);
+    }
   }
   return cs->term_msg ? cs->term_msg : "";
 }

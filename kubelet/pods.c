@@ -39,6 +39,7 @@
 #include "pods_internal.h"
 #include "probes.h"
 #include "runtime/runtime.h"
+#include "static_pods.h"
 #include "volumes.h"
 
 #define SYNC_WORKERS 64
@@ -237,7 +238,10 @@ static bool is_mirror(const json_t *pod)
 static void pod_add(void *arg, const json_t *pod)
 {
   struct kl_pods *m = arg;
-  if (is_mirror(pod)) return;
+  if (is_mirror(pod)) {
+    kl_static_mirror_seen(m->statics, pod, false);
+    return;
+  }
   const char *uid = kj_get_str(pod, "metadata.uid");
   if (uid) kl_pods_set_desired(m, uid, pod, false);
 }
@@ -247,7 +251,10 @@ static void pod_update(void *arg, const json_t *old, const json_t *pod) { pod_ad
 static void pod_delete(void *arg, const json_t *pod, bool unknown)
 {
   struct kl_pods *m = arg;
-  if (is_mirror(pod)) return;
+  if (is_mirror(pod)) {
+    kl_static_mirror_seen(m->statics, pod, true);
+    return;
+  }
   const char *uid = kj_get_str(pod, "metadata.uid");
   if (uid) kl_pods_set_desired(m, uid, NULL, false);
 }
@@ -287,9 +294,10 @@ struct kl_pods *kl_pods_new(struct kubelet *k)
   m->images = kl_images_new(k);
   m->objs = kl_objcache_new(k, m);
   m->tokens = kl_tokens_new(k);
+  m->statics = kl_static_new(m);
   m->handlers = kl_handlers_new(k);
   m->housekeeping = evtimer_new(k->base, housekeeping, m);
-  if (!m->inf || !m->svc_inf || !m->q || !m->pleg || !m->images || !m->objs || !m->tokens || !m->handlers || !m->housekeeping) {
+  if (!m->inf || !m->svc_inf || !m->q || !m->pleg || !m->images || !m->objs || !m->tokens || !m->statics || !m->handlers || !m->housekeeping) {
     kl_pods_free(m);
     return NULL;
   }
@@ -306,6 +314,7 @@ void kl_pods_start(struct kl_pods *m)
   informer_start(m->svc_inf);
   kl_pleg_start(m->pleg);
   kl_images_start(m->images);
+  kl_static_start(m->statics);
   workqueue_run(m->q, SYNC_WORKERS, process, m);
   struct timeval tv = {HOUSEKEEPING_MS / 1000, 0};
   evtimer_add(m->housekeeping, &tv);
@@ -315,6 +324,7 @@ void kl_pods_free(struct kl_pods *m)
 {
   if (!m) return;
   if (m->housekeeping) event_free(m->housekeeping);
+  if (m->statics) kl_static_free(m->statics);
   if (m->inf) informer_free(m->inf);
   if (m->svc_inf) informer_free(m->svc_inf);
   while (m->head) pod_free(m->head);

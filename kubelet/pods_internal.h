@@ -36,6 +36,7 @@ struct kl_objcache;
 struct kl_images;
 struct kl_pleg;
 struct kl_tokens;
+struct kl_static;
 struct kl_handlers;
 
 #define KL_BACKOFF_INITIAL_MS 10000
@@ -124,6 +125,7 @@ struct kl_pods {
   struct kl_images *images;
   struct kl_objcache *objs;
   struct kl_tokens *tokens;
+  struct kl_static *statics;
   struct kl_handlers *handlers;
   unsigned probe_gen;
   struct event *housekeeping;

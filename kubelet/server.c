@@ -16,6 +16,7 @@
 #include "kube/log.h"
 #include "kube/metrics.h"
 #include "kubelet.h"
+#include "server_handlers.h"
 #include "tls.h"
 
 struct kl_server {
@@ -45,6 +46,12 @@ static bool route_read_only(struct kubelet *k, struct http_request *req, const c
     reply_text(req, 200, "ok");
   } else if (!strcmp(path, "/metrics")) {
     metrics(k, req);
+  } else if (!strcmp(path, "/pods") || !strcmp(path, "/pods/")) {
+    kl_serve_pods(k, req, false);
+  } else if (!strcmp(path, "/stats/summary") || !strcmp(path, "/stats/summary/")) {
+    kl_serve_stats_summary(k, req);
+  } else if (!strcmp(path, "/metrics/resource")) {
+    kl_serve_metrics_resource(k, req);
   } else {
     return false;
   }
@@ -56,7 +63,10 @@ static void main_handler(struct http_request *req, void *arg)
   struct kl_server *s = arg;
   const char *path = http_req_path(req);
   if (route_read_only(s->k, req, path)) return;
-  reply_text(req, 404, "404 page not found\n");
+  if (!strncmp(path, "/containerLogs/", 15)) kl_serve_container_logs(s->k, req);
+  else if (!strcmp(path, "/logs") || !strncmp(path, "/logs/", 6)) kl_serve_node_logs(s->k, req);
+  else if (!strcmp(path, "/runningpods") || !strcmp(path, "/runningpods/")) kl_serve_pods(s->k, req, true);
+  else reply_text(req, 404, "404 page not found\n");
 }
 
 static void ro_handler(struct http_request *req, void *arg)

@@ -425,6 +425,7 @@ static const struct kl_runtime_ops docker_ops = {
   .container_status = dk_container_status,
   .exec_sync = dk_exec_sync,
   .container_logs = dk_container_logs,
+  .logs_cancel = dk_logs_cancel,
   .stream_start = dk_stream_start,
   .stream_stdin = dk_stream_stdin,
   .stream_resize = dk_stream_resize,

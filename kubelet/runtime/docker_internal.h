@@ -123,8 +123,9 @@ void dk_import_image(struct kl_runtime *rt, const char *image, const void *tar, 
                      kl_rt_done_fn done, void *arg);
 void dk_exec_sync(struct kl_runtime *rt, const char *id, const json_t *cmd, int64_t timeout_s, kl_rt_done_fn done,
                   void *arg);
-void dk_container_logs(struct kl_runtime *rt, const char *id, const struct kl_rt_log_opts *opts, kl_rt_output_fn out,
-                       kl_rt_done_fn done, void *arg);
+struct kl_rt_logs *dk_container_logs(struct kl_runtime *rt, const char *id, const struct kl_rt_log_opts *opts,
+                                     kl_rt_output_fn out, kl_rt_done_fn done, void *arg);
+void dk_logs_cancel(struct kl_rt_logs *l);
 void dk_watch_events(struct kl_runtime *rt, kl_rt_event_fn fn, void *arg);
 void dk_events_free(struct dk_runtime *d);
 struct kl_rt_stream *dk_stream_start(struct kl_runtime *rt, const char *id, const json_t *cmd, bool tty, bool in,

@@ -177,25 +177,31 @@ void dk_exec_sync(struct kl_runtime *rt, const char *id, const json_t *cmd, int6
 
 /* ---- logs ---- */
 
-struct logs {
+struct kl_rt_logs {
   struct dk_call *call;
   struct kl_rt_log_opts opts;
   kl_rt_output_fn out;
   bool tty;
   char *frame;
   size_t frame_len;
+  struct dk_req *req;
 };
 
-static void logs_finish(struct logs *l, int err, const char *msg)
+static void logs_free(struct kl_rt_logs *l)
 {
-  dk_call_finish(l->call, err, NULL, msg);
   free(l->frame);
   free(l);
 }
 
+static void logs_finish(struct kl_rt_logs *l, int err, const char *msg)
+{
+  dk_call_finish(l->call, err, NULL, msg);
+  logs_free(l);
+}
+
 static int logs_data(void *arg, const char *data, size_t len)
 {
-  struct logs *l = arg;
+  struct kl_rt_logs *l = arg;
   if (l->tty) return l->out(l->call->arg, 1, data, len);
   char *nb = realloc(l->frame, l->frame_len + len);
   if (!nb) return -1;
@@ -211,7 +217,8 @@ static int logs_data(void *arg, const char *data, size_t len)
 
 static void logs_done(void *arg, const struct dk_response *r)
 {
-  struct logs *l = arg;
+  struct kl_rt_logs *l = arg;
+  l->req = NULL;
   if (r->error && !strcmp(r->error, "aborted")) {
     logs_finish(l, 0, NULL); /* the reader stopped */
     return;
@@ -226,7 +233,8 @@ static void logs_done(void *arg, const struct dk_response *r)
 
 static void logs_inspected(void *arg, const struct dk_response *r)
 {
-  struct logs *l = arg;
+  struct kl_rt_logs *l = arg;
+  l->req = NULL;
   json_t *in = dk_body_json(r);
   if (!in) {
     char msg[512];
@@ -242,26 +250,41 @@ static void logs_inspected(void *arg, const struct dk_response *r)
   snprintf(path, sizeof path, DK_API "/containers/%s/logs?stdout=1&stderr=1&follow=%d&timestamps=%d&tail=%s&since=%s",
            kj_get_str(in, "Id") ?: "", l->opts.follow, l->opts.timestamps, tail, since);
   json_decref(in);
-  if (!dk_stream(l->call->rt->cli, "GET", path, NULL, NULL, 0, logs_data, logs_done, l))
-    logs_finish(l, -ENOMEM, "out of memory");
+  l->req = dk_stream(l->call->rt->cli, "GET", path, NULL, NULL, 0, logs_data, logs_done, l);
+  if (!l->req) logs_finish(l, -ENOMEM, "out of memory");
 }
 
-void dk_container_logs(struct kl_runtime *rt, const char *id, const struct kl_rt_log_opts *opts, kl_rt_output_fn out,
-                       kl_rt_done_fn done, void *arg)
+struct kl_rt_logs *dk_container_logs(struct kl_runtime *rt, const char *id, const struct kl_rt_log_opts *opts,
+                                     kl_rt_output_fn out, kl_rt_done_fn done, void *arg)
 {
-  struct logs *l = calloc(1, sizeof *l);
+  struct kl_rt_logs *l = calloc(1, sizeof *l);
   struct dk_call *c = dk_call_new(DK(rt), done, arg);
   if (!l || !c) {
     free(l);
-    if (c) dk_call_finish(c, -ENOMEM, NULL, "out of memory");
-    return;
+    free(c);
+    return NULL;
   }
   l->call = c;
   l->opts = *opts;
   l->out = out;
   char path[200];
   snprintf(path, sizeof path, DK_API "/containers/%s/json", id);
-  if (!dk_request(DK(rt)->cli, "GET", path, NULL, NULL, 0, logs_inspected, l)) logs_finish(l, -ENOMEM, "out of memory");
+  l->req = dk_request(DK(rt)->cli, "GET", path, NULL, NULL, 0, logs_inspected, l);
+  if (!l->req) {
+    free(c);
+    logs_free(l);
+    return NULL;
+  }
+  return l;
+}
+
+void dk_logs_cancel(struct kl_rt_logs *l)
+{
+  if (!l) return;
+  if (l->req) dk_cancel(l->req);
+  json_decref(l->call->data);
+  free(l->call);
+  logs_free(l);
 }
 
 /* ---- events ---- */

@@ -38,6 +38,7 @@
 struct event_base;
 struct kl_runtime;
 struct kl_rt_stream;
+struct kl_rt_logs;
 
 typedef void (*kl_rt_done_fn)(void *arg, int err, json_t *result, const char *msg);
 /* A runtime event: {"containerId","podSandboxId","type":"CONTAINER_STARTED_EVENT"|...}. */
@@ -90,9 +91,12 @@ struct kl_runtime_ops {
   void (*exec_sync)(struct kl_runtime *rt, const char *id, const json_t *cmd, int64_t timeout_s,
                     kl_rt_done_fn done, void *arg);
   /* Streams the container's log; done when finished (follow: when the
-   * container stops or the caller returned -1). */
-  void (*container_logs)(struct kl_runtime *rt, const char *id, const struct kl_rt_log_opts *opts,
-                         kl_rt_output_fn out, kl_rt_done_fn done, void *arg);
+   * container stops or the caller returned -1).  The handle (NULL on
+   * allocation failure, done then not called) cancels it: no callback
+   * runs afterwards. */
+  struct kl_rt_logs *(*container_logs)(struct kl_runtime *rt, const char *id, const struct kl_rt_log_opts *opts,
+                                       kl_rt_output_fn out, kl_rt_done_fn done, void *arg);
+  void (*logs_cancel)(struct kl_rt_logs *l);
   /* Interactive exec (cmd != NULL) or attach (cmd == NULL). */
   struct kl_rt_stream *(*stream_start)(struct kl_runtime *rt, const char *id, const json_t *cmd, bool tty,
                                        bool in, bool out, bool err, const struct kl_rt_stream_cbs *cbs);
