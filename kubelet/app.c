@@ -41,10 +41,14 @@
 #define RUNTIME_CHECK_MS 5000
 #define KL_OOM_SCORE_ADJ -999
 
+#define SHUTDOWN_DRAIN_MS 3000
+#define SHUTDOWN_POLL_MS 20
+
 struct kl_app {
   struct kubelet k;
-  struct event *runtime_timer;
+  struct event *runtime_timer, *drain_timer;
   bool runtime_checking;
+  int64_t stop_deadline_ms;
 };
 
 static int mkdir_p(const char *path, mode_t mode)
@@ -95,11 +99,38 @@ static void runtime_check(evutil_socket_t fd, short what, void *arg)
 
 /* ---- set-up ---- */
 
+/* Shutdown waits (bounded) for the syncs, probes and runtime calls in
+ * flight, so that every object they hold is released by its owner. */
+static void drain(evutil_socket_t fd, short what, void *arg)
+{
+  struct kl_app *a = arg;
+  struct kubelet *k = &a->k;
+  bool idle = kl_pods_idle(k->pods) && k->rt->ops->pending(k->rt) == 0 && !a->runtime_checking;
+  if (idle || ktime_mono_ms() >= a->stop_deadline_ms) {
+    if (!idle) KLOG_W("Shutting down with work still in flight");
+    event_base_loopexit(k->base, NULL);
+    return;
+  }
+  struct timeval tv = {0, SHUTDOWN_POLL_MS * 1000};
+  evtimer_add(a->drain_timer, &tv);
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
-  struct kubelet *k = arg;
+  struct kl_app *a = arg;
+  struct kubelet *k = &a->k;
   KLOG_I("Received signal %d, shutting down", (int)sig);
-  event_base_loopexit(k->base, NULL);
+  if (a->drain_timer) { /* a second signal: now */
+    event_base_loopexit(k->base, NULL);
+    return;
+  }
+  evtimer_del(a->runtime_timer);
+  kl_pods_stop(k->pods);
+  kl_node_stop(k->node);
+  kl_podnet_stop(k->net);
+  a->stop_deadline_ms = ktime_mono_ms() + SHUTDOWN_DRAIN_MS;
+  a->drain_timer = evtimer_new(k->base, drain, a);
+  drain(-1, 0, a);
 }
 
 /* The kubelet's own oom_score_adj (upstream's --oom-score-adj, -999).
@@ -182,6 +213,7 @@ static void app_free(struct kl_app *a)
   if (k->net) kl_podnet_free(k->net);
   if (k->node) kl_node_free(k->node);
   if (a->runtime_timer) event_free(a->runtime_timer);
+  if (a->drain_timer) event_free(a->drain_timer);
   if (k->rt) k->rt->ops->free(k->rt);
   if (k->recorder) recorder_free(k->recorder);
   if (k->client) rest_client_free(k->client);
@@ -230,8 +262,8 @@ static int app_init(struct kl_app *a, char *err, size_t errlen)
     if (!err[0]) snprintf(err, errlen, "out of memory");
     return -1;
   }
-  k->sig_term = evsignal_new(k->base, SIGTERM, on_signal, k);
-  k->sig_int = evsignal_new(k->base, SIGINT, on_signal, k);
+  k->sig_term = evsignal_new(k->base, SIGTERM, on_signal, a);
+  k->sig_int = evsignal_new(k->base, SIGINT, on_signal, a);
   event_add(k->sig_term, NULL);
   event_add(k->sig_int, NULL);
   return 0;

@@ -26,6 +26,7 @@
 struct kl_handlers {
   struct kubelet *k;
   struct dk_client *http;
+  int inflight;
 };
 
 struct call {
@@ -42,6 +43,7 @@ struct call {
 
 static void call_finish(struct call *c, int result, const char *out)
 {
+  c->h->inflight--;
   if (c->timer) event_free(c->timer);
   if (c->bev) bufferevent_free(c->bev);
   kl_handler_done done = c->done;
@@ -57,6 +59,7 @@ static struct call *call_new(struct kl_handlers *h, kl_handler_done done, void *
   c->done = done;
   c->arg = arg;
   c->timeout_s = timeout_s > 0 ? timeout_s : 1;
+  h->inflight++;
   return c;
 }
 
@@ -324,6 +327,8 @@ struct kl_handlers *kl_handlers_new(struct kubelet *k)
   }
   return h;
 }
+
+int kl_handlers_inflight(const struct kl_handlers *h) { return h ? h->inflight : 0; }
 
 void kl_handlers_free(struct kl_handlers *h)
 {

@@ -22,6 +22,8 @@ typedef void (*kl_handler_done)(void *arg, int result, const char *output);
 
 struct kl_handlers *kl_handlers_new(struct kubelet *k);
 void kl_handlers_free(struct kl_handlers *h);
+/* Actions still running. */
+int kl_handlers_inflight(const struct kl_handlers *h);
 /* handler: an object with one of exec, httpGet, tcpSocket, grpc, sleep. */
 void kl_handler_run(struct kl_handlers *h, struct kl_pod *p, const json_t *container, const char *cid,
                     const json_t *handler, int64_t timeout_s, kl_handler_done done, void *arg);

@@ -519,6 +519,13 @@ void kl_node_start(struct kl_node *n)
   evtimer_add(n->lease_timer, &tv);
 }
 
+void kl_node_stop(struct kl_node *n)
+{
+  evtimer_del(n->register_timer);
+  evtimer_del(n->status_timer);
+  evtimer_del(n->lease_timer);
+}
+
 void kl_node_free(struct kl_node *n)
 {
   if (!n) return;

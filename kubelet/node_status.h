@@ -23,6 +23,8 @@ struct kl_node;
 struct kl_node *kl_node_new(struct kubelet *k);
 void kl_node_free(struct kl_node *n);
 void kl_node_start(struct kl_node *n);
+/* Shutdown: no more heartbeats. */
+void kl_node_stop(struct kl_node *n);
 /* Recompute and post the status soon (a condition changed). */
 void kl_node_status_changed(struct kl_node *n);
 bool kl_node_registered(const struct kl_node *n);

@@ -34,7 +34,7 @@
 struct kl_pleg {
   struct kl_pods *m;
   struct event *timer;
-  bool relisting, again, synced, watching;
+  bool relisting, again, synced, watching, stopped;
   int64_t start_ms, cache_ms;
   int pending;
   bool failed;
@@ -50,6 +50,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg) { relist(arg); }
 
 static void schedule(struct kl_pleg *g, int64_t ms)
 {
+  if (g->stopped) return;
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
   evtimer_add(g->timer, &tv);
 }
@@ -282,6 +283,12 @@ void kl_pleg_start(struct kl_pleg *g)
   struct kl_runtime *rt = g->m->k->rt;
   rt->ops->watch_events(rt, on_runtime_event, g);
   schedule(g, 0);
+}
+
+void kl_pleg_stop(struct kl_pleg *g)
+{
+  g->stopped = true;
+  evtimer_del(g->timer);
 }
 
 void kl_pleg_free(struct kl_pleg *g)

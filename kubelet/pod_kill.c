@@ -256,12 +256,8 @@ static bool anything_running(const struct kl_pod *p)
 
 static void deleted_cb(void *arg, int code, json_t *body, const struct rest_status *err)
 {
-  struct kl_pods *m = ((void **)arg)[0];
-  char *uid = ((char **)arg)[1];
-  free(arg);
-  struct kl_pod *p = kl_pod_get(m, uid);
-  free(uid);
-  if (!p) return;
+  struct kl_pod *p = arg;
+  p->delete_req = NULL;
   if (err && code != 404 && code != 409) {
     KLOG_W("pod %s/%s: final delete failed: %d %s", p->ns, p->name, code, err->message ? err->message : "");
     p->final_delete_sent = false;
@@ -278,15 +274,9 @@ static void final_delete(struct kl_pod *p)
   snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", p->ns, p->name);
   json_t *opts = json_pack("{s:s, s:s, s:i, s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1",
                            "gracePeriodSeconds", 0, "preconditions", "uid", p->uid);
-  void **arg = calloc(2, sizeof *arg);
-  arg[0] = p->mgr;
-  arg[1] = strdup(p->uid);
   p->final_delete_sent = true;
-  if (!rest_request(p->mgr->k->client, "DELETE", path, opts, deleted_cb, arg)) {
-    p->final_delete_sent = false;
-    free(arg[1]);
-    free(arg);
-  }
+  p->delete_req = rest_request(p->mgr->k->client, "DELETE", path, opts, deleted_cb, p);
+  if (!p->delete_req) p->final_delete_sent = false;
   json_decref(opts);
 }
 

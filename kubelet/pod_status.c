@@ -461,12 +461,8 @@ static bool same_status(const json_t *a, const json_t *b)
 
 static void status_written(void *arg, int code, json_t *body, const struct rest_status *err)
 {
-  struct kl_pods *m = ((void **)arg)[0];
-  char *uid = ((char **)arg)[1];
-  free(arg);
-  struct kl_pod *p = kl_pod_get(m, uid);
-  free(uid);
-  if (!p) return;
+  struct kl_pod *p = arg;
+  p->status_req = NULL;
   p->status_inflight = false;
   if (err) {
     if (code != 404 && code != 409 && code != 422) KLOG_W("pod %s/%s: status update failed: %d %s", p->ns, p->name, code,
@@ -477,7 +473,12 @@ static void status_written(void *arg, int code, json_t *body, const struct rest_
     return;
   }
   /* Our write is the API's status now, until the informer tells otherwise. */
-  if (p->pod && body && kj_get(body, "status")) json_object_set(p->pod, "status", kj_get(body, "status"));
+  if (p->pod && body && kj_get(body, "status")) {
+    json_t *np = json_copy(p->pod); /* a sync may hold the old object */
+    json_object_set(np, "status", kj_get(body, "status"));
+    json_decref(p->pod);
+    p->pod = np;
+  }
   if (p->status_dirty) {
     p->status_dirty = false;
     kl_pod_status_sync(p);
@@ -510,16 +511,10 @@ void kl_pod_status_sync(struct kl_pod *p)
   snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", p->ns, p->name);
   json_t *patch = json_pack("{s:O}", "status", st);
   if (!p->is_static) json_object_set_new(patch, "metadata", json_pack("{s:s}", "uid", p->uid));
-  void **arg = calloc(2, sizeof *arg);
-  arg[0] = p->mgr;
-  arg[1] = strdup(p->uid);
   p->status_inflight = true;
   json_decref(p->status_sent);
   p->status_sent = st;
-  if (!rest_request(p->mgr->k->client, "PATCH", path, patch, status_written, arg)) {
-    p->status_inflight = false;
-    free(arg[1]);
-    free(arg);
-  }
+  p->status_req = rest_request(p->mgr->k->client, "PATCH", path, patch, status_written, p);
+  if (!p->status_req) p->status_inflight = false;
   json_decref(patch);
 }

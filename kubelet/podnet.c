@@ -164,6 +164,11 @@ void kl_podnet_start(struct kl_podnet *n)
   evtimer_add(n->tick, &tv);
 }
 
+void kl_podnet_stop(struct kl_podnet *n)
+{
+  evtimer_del(n->tick);
+}
+
 void kl_podnet_free(struct kl_podnet *n)
 {
   if (!n) return;

@@ -18,6 +18,7 @@ struct kl_podnet;
 struct kl_podnet *kl_podnet_new(struct kubelet *k);
 void kl_podnet_free(struct kl_podnet *n);
 void kl_podnet_start(struct kl_podnet *n);
+void kl_podnet_stop(struct kl_podnet *n);
 /* Ready to wire sandboxes (module built in and the pod CIDR known);
  * otherwise false with the reason. */
 bool kl_podnet_ready(struct kl_podnet *n, char *why, size_t len);

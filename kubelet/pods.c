@@ -32,6 +32,7 @@
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
+#include "kube/restclient.h"
 #include "kube/recorder.h"
 #include "kube/timeutil.h"
 #include "kube/workqueue.h"
@@ -88,6 +89,8 @@ static void pod_free(struct kl_pod *p)
   if (p->next) p->next->prev = p->prev;
   m->count--;
   kl_objcache_release(m->objs, p->uid);
+  if (p->status_req) rest_cancel(p->status_req);
+  if (p->delete_req) rest_cancel(p->delete_req);
   for (size_t i = 0; i < p->ncs; i++) cstate_clear(&p->cs[i]);
   free(p->cs);
   if (p->timer) event_free(p->timer);
@@ -174,6 +177,7 @@ static void sync_done(void *arg)
 {
   struct sync_ctx *s = arg;
   struct kl_pods *m = s->m;
+  m->syncing--;
   struct kl_pod *p = kl_pod_get(m, s->uid);
   if (p) {
     p->syncing = false;
@@ -196,7 +200,7 @@ static void process(void *arg, struct workqueue *q, const char *uid)
 {
   struct kl_pods *m = arg;
   struct kl_pod *p = kl_pod_get(m, uid);
-  if (!p) {
+  if (!p || m->stopping) {
     workqueue_done(q, uid);
     return;
   }
@@ -210,6 +214,7 @@ static void process(void *arg, struct workqueue *q, const char *uid)
   s->m = m;
   snprintf(s->uid, sizeof s->uid, "%s", uid);
   p->syncing = true;
+  m->syncing++;
   kl_pod_sync(p, sync_done, s);
 }
 
@@ -217,6 +222,7 @@ static void process(void *arg, struct workqueue *q, const char *uid)
 
 void kl_pods_set_desired(struct kl_pods *m, const char *uid, const json_t *pod, bool is_static)
 {
+  if (m->stopping) return;
   struct kl_pod *p = pod ? kl_pod_ensure(m, uid) : kl_pod_get(m, uid);
   if (!p) return;
   json_t *old = p->pod;
@@ -238,6 +244,7 @@ static bool is_mirror(const json_t *pod)
 static void pod_add(void *arg, const json_t *pod)
 {
   struct kl_pods *m = arg;
+  if (m->stopping) return;
   if (is_mirror(pod)) {
     kl_static_mirror_seen(m->statics, pod, false);
     return;
@@ -251,6 +258,7 @@ static void pod_update(void *arg, const json_t *old, const json_t *pod) { pod_ad
 static void pod_delete(void *arg, const json_t *pod, bool unknown)
 {
   struct kl_pods *m = arg;
+  if (m->stopping) return;
   if (is_mirror(pod)) {
     kl_static_mirror_seen(m->statics, pod, true);
     return;
@@ -318,6 +326,25 @@ void kl_pods_start(struct kl_pods *m)
   workqueue_run(m->q, SYNC_WORKERS, process, m);
   struct timeval tv = {HOUSEKEEPING_MS / 1000, 0};
   evtimer_add(m->housekeeping, &tv);
+}
+
+void kl_pods_stop(struct kl_pods *m)
+{
+  m->stopping = true;
+  workqueue_shutdown(m->q);
+  evtimer_del(m->housekeeping);
+  kl_pleg_stop(m->pleg);
+  kl_static_free(m->statics);
+  m->statics = NULL;
+  for (struct kl_pod *p = m->head; p; p = p->next) {
+    kl_probes_stop(p);
+    evtimer_del(p->timer);
+  }
+}
+
+bool kl_pods_idle(const struct kl_pods *m)
+{
+  return m->syncing == 0 && kl_handlers_inflight(m->handlers) == 0;
 }
 
 void kl_pods_free(struct kl_pods *m)

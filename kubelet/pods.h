@@ -23,6 +23,10 @@ struct kl_pods;
 struct kl_pods *kl_pods_new(struct kubelet *k);
 void kl_pods_start(struct kl_pods *p);
 void kl_pods_free(struct kl_pods *p);
+/* Shutdown: no new syncs, probes or relists; work in flight finishes. */
+void kl_pods_stop(struct kl_pods *p);
+/* No sync or probe in flight. */
+bool kl_pods_idle(const struct kl_pods *p);
 
 /* Pods the kubelet knows (desired pods with their current status), as a
  * v1 PodList (new reference): /pods. */

@@ -37,6 +37,7 @@ struct kl_images;
 struct kl_pleg;
 struct kl_tokens;
 struct kl_static;
+struct rest_request;
 struct kl_handlers;
 
 #define KL_BACKOFF_INITIAL_MS 10000
@@ -110,6 +111,7 @@ struct kl_pod {
   /* status */
   json_t *status_sent;             /* last patched status (owned) */
   bool status_inflight, status_dirty;
+  struct rest_request *status_req, *delete_req; /* cancelled when the record goes */
   int64_t mount_backoff_ms;        /* volume set-up retry */
   char mount_error[1024];
 };
@@ -128,6 +130,8 @@ struct kl_pods {
   struct kl_static *statics;
   struct kl_handlers *handlers;
   unsigned probe_gen;
+  int syncing;                     /* syncs in flight (shutdown waits for them) */
+  bool stopping;
   struct event *housekeeping;
   bool started;
 };
@@ -152,6 +156,8 @@ char *kl_pod_dir(const struct kl_pod *p, const char *sub, char *out, size_t len)
 struct kl_pleg *kl_pleg_new(struct kl_pods *m);
 void kl_pleg_start(struct kl_pleg *g);
 void kl_pleg_free(struct kl_pleg *g);
+/* No relist after the one in flight. */
+void kl_pleg_stop(struct kl_pleg *g);
 void kl_pleg_relist_soon(struct kl_pleg *g);
 /* Monotonic ms at which the last completed relist started (0 never). */
 int64_t kl_pleg_cache_time(const struct kl_pleg *g);

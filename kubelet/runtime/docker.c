@@ -35,14 +35,25 @@ struct dk_call *dk_call_new(struct dk_runtime *rt, kl_rt_done_fn done, void *arg
   c->rt = rt;
   c->done = done;
   c->arg = arg;
+  c->next = rt->calls;
+  if (rt->calls) rt->calls->prev = c;
+  rt->calls = c;
   return c;
+}
+
+void dk_call_drop(struct dk_call *c)
+{
+  if (c->prev) c->prev->next = c->next;
+  else if (c->rt->calls == c) c->rt->calls = c->next;
+  if (c->next) c->next->prev = c->prev;
+  json_decref(c->data);
+  free(c);
 }
 
 void dk_call_finish(struct dk_call *c, int err, json_t *result, const char *msg)
 {
   if (c->done) c->done(c->arg, err, result, msg ? msg : "");
-  json_decref(c->data);
-  free(c);
+  dk_call_drop(c);
 }
 
 int dk_errno(const struct dk_response *r)
@@ -396,11 +407,23 @@ static void dk_remove_container(struct kl_runtime *rt, const char *id, kl_rt_don
 
 /* ---- instance ---- */
 
+static size_t dk_pending(struct kl_runtime *rt)
+{
+  struct dk_runtime *d = DK(rt);
+  size_t n = dk_client_pending(d->cli);
+  return d->ev_req && n > 0 ? n - 1 : n; /* the event stream never ends */
+}
+
 static void dk_free(struct kl_runtime *rt)
 {
   struct dk_runtime *d = DK(rt);
   dk_events_free(d);
   dk_client_free(d->cli);
+  while (d->calls) { /* abandoned: no callback, owners freed */
+    struct dk_call *c = d->calls;
+    if (c->cleanup) c->cleanup(c->owner);
+    dk_call_drop(c);
+  }
   free(d->node);
   free(d->socket_path);
   free(d->pause_image);
@@ -411,6 +434,7 @@ static void dk_free(struct kl_runtime *rt)
 static const struct kl_runtime_ops docker_ops = {
   .name = "docker",
   .free = dk_free,
+  .pending = dk_pending,
   .version = dk_version,
   .run_pod_sandbox = dk_run_pod_sandbox,
   .stop_pod_sandbox = dk_stop_pod_sandbox,

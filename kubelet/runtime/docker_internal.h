@@ -55,6 +55,7 @@ struct dk_runtime {
   char *ev_buf;
   size_t ev_len;
   int64_t ev_backoff_ms;
+  struct dk_call *calls;        /* operations in flight */
 };
 
 /* An operation in progress: the caller's callback plus scratch fields. */
@@ -67,11 +68,17 @@ struct dk_call {
   json_t *data;                 /* owned scratch */
   int64_t n;
   int step;
+  void (*cleanup)(void *owner); /* frees the object the call belongs to
+                                   when the runtime goes first */
+  void *owner;
+  struct dk_call *prev, *next;
 };
 
 struct dk_call *dk_call_new(struct dk_runtime *rt, kl_rt_done_fn done, void *arg);
 /* Calls done (once) and frees the call. */
 void dk_call_finish(struct dk_call *c, int err, json_t *result, const char *msg);
+/* Forgets c without calling back (the caller cancelled). */
+void dk_call_drop(struct dk_call *c);
 /* Finishes c with the error of a failed response. */
 void dk_call_fail(struct dk_call *c, const struct dk_response *r);
 /* errno for a response: 0 for 2xx, -ENOENT 404, -EEXIST 409, -ECONNREFUSED

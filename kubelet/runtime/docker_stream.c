@@ -58,9 +58,13 @@ static void es_free(struct exec_sync *e)
 
 static void es_finish(struct exec_sync *e, int err, json_t *res, const char *msg)
 {
+  if (e->req) dk_cancel(e->req);
+  e->req = NULL;
   dk_call_finish(e->call, err, res, msg);
   es_free(e);
 }
+
+static void es_abandon(void *owner) { es_free(owner); }
 
 static int es_output(void *arg, int stream, const char *data, size_t len)
 {
@@ -126,10 +130,7 @@ static void es_stream_done(void *arg, const struct dk_response *r)
 
 static void es_timeout(evutil_socket_t fd, short what, void *arg)
 {
-  struct exec_sync *e = arg;
-  if (e->req) dk_cancel(e->req);
-  e->req = NULL;
-  es_finish(e, -ETIMEDOUT, NULL, "command timed out");
+  es_finish(arg, -ETIMEDOUT, NULL, "command timed out");
 }
 
 static void es_created(void *arg, const struct dk_response *r)
@@ -164,6 +165,8 @@ void dk_exec_sync(struct kl_runtime *rt, const char *id, const json_t *cmd, int6
     return;
   }
   e->call = c;
+  c->owner = e;
+  c->cleanup = es_abandon;
   e->timer = evtimer_new(DK(rt)->ev_base, es_timeout, e);
   int64_t ms = (timeout_s > 0 ? timeout_s : 1) * 1000;
   struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -198,6 +201,8 @@ static void logs_finish(struct kl_rt_logs *l, int err, const char *msg)
   dk_call_finish(l->call, err, NULL, msg);
   logs_free(l);
 }
+
+static void logs_abandon(void *owner) { logs_free(owner); }
 
 static int logs_data(void *arg, const char *data, size_t len)
 {
@@ -261,17 +266,19 @@ struct kl_rt_logs *dk_container_logs(struct kl_runtime *rt, const char *id, cons
   struct dk_call *c = dk_call_new(DK(rt), done, arg);
   if (!l || !c) {
     free(l);
-    free(c);
+    if (c) dk_call_drop(c);
     return NULL;
   }
   l->call = c;
+  c->owner = l;
+  c->cleanup = logs_abandon;
   l->opts = *opts;
   l->out = out;
   char path[200];
   snprintf(path, sizeof path, DK_API "/containers/%s/json", id);
   l->req = dk_request(DK(rt)->cli, "GET", path, NULL, NULL, 0, logs_inspected, l);
   if (!l->req) {
-    free(c);
+    dk_call_drop(c);
     logs_free(l);
     return NULL;
   }
@@ -282,8 +289,7 @@ void dk_logs_cancel(struct kl_rt_logs *l)
 {
   if (!l) return;
   if (l->req) dk_cancel(l->req);
-  json_decref(l->call->data);
-  free(l->call);
+  dk_call_drop(l->call);
   logs_free(l);
 }
 

@@ -64,7 +64,10 @@ struct kl_rt_stream_cbs {
 
 struct kl_runtime_ops {
   const char *name;
+  /* Calls still in flight may be abandoned: their callbacks never run. */
   void (*free)(struct kl_runtime *rt);
+  /* Requests in flight (not counting the event subscription). */
+  size_t (*pending)(struct kl_runtime *rt);
   /* {"runtimeName","runtimeVersion","runtimeApiVersion"} */
   void (*version)(struct kl_runtime *rt, kl_rt_done_fn done, void *arg);
   /* Sandbox: PodSandboxConfig -> {"podSandboxId"} */

@@ -56,7 +56,7 @@ spec:
   containers:
   - name: main
     image: $BUSYBOX_IMAGE
-    command: [sh, -c, "for i in 1 2 3 4 5; do echo line\$i; done; echo oops >&2; if [ -e /tmp/again ]; then sleep 3600; fi; touch /tmp/again; sleep 2; exit 1"]
+    command: [sh, -c, "for i in 1 2 3 4 5; do echo line\$i; done; sleep 0.5; echo oops >&2; if [ -e /tmp/again ]; then sleep 3600; fi; touch /tmp/again; sleep 2; exit 1"]
 YAML
 ok "/pods lists the static pod" kcurl "$KL/pods"
 expect_match "/pods" "\"name\":\"$mirror\"" "$OUT"
