@@ -8,7 +8,8 @@ BUILD_PKGS=(build-essential cmake pkg-config
   libnl-3-dev libnl-route-3-dev libiptc-dev libssl-dev libwslay-dev libjwt-dev
   libhttp-parser-dev)
 TEST_PKGS=(libcmocka-dev python3 python3-kubernetes curl ca-certificates
-  nginx-light wrk unzip valgrind procps iproute2 etcd-server etcd-client)
+  nginx-light wrk unzip valgrind procps iproute2 etcd-server etcd-client
+  docker.io busybox-static util-linux)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi
