@@ -12,9 +12,11 @@
  * from the API's status; lastTransitionTime is kept while a condition's
  * status stays.
  *
- * The status is PATCHed (JSON merge patch of the status subresource,
- * whole lists replaced: the kubelet owns them) only when it differs from
- * the API's copy; one write per pod is in flight at a time.
+ * The status is PATCHed (strategic merge patch of the status subresource:
+ * containerStatuses are replaced whole, conditions merge by type and the
+ * patch carries only the kubelet's own, so a condition another writer
+ * just set is never lost) only when it differs from the API's copy; one
+ * write per pod is in flight at a time.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -509,12 +511,21 @@ void kl_pod_status_sync(struct kl_pod *p)
   }
   char path[800];
   snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", p->ns, p->name);
-  json_t *patch = json_pack("{s:O}", "status", st);
+  json_t *patch = json_pack("{s:o}", "status", json_copy(st));
+  json_t *owned = json_array();
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(st, "conditions"), i, c) {
+    const char *type = kj_get_str(c, "type") ?: "";
+    if (kubelet_owned(type) || !strcmp(type, "PodScheduled")) json_array_append(owned, c);
+  }
+  json_object_set_new(json_object_get(patch, "status"), "conditions", owned);
   if (!p->is_static) json_object_set_new(patch, "metadata", json_pack("{s:s}", "uid", p->uid));
   p->status_inflight = true;
   json_decref(p->status_sent);
   p->status_sent = st;
-  p->status_req = rest_request(p->mgr->k->client, "PATCH", path, patch, status_written, p);
+  p->status_req = rest_request_ct(p->mgr->k->client, "PATCH", path, "application/strategic-merge-patch+json", patch,
+                                  status_written, p);
   if (!p->status_req) p->status_inflight = false;
   json_decref(patch);
 }
