@@ -186,6 +186,9 @@ void api_handle_eviction(struct api_req *ar);   /* eviction.c: pods/eviction */
 void api_evict_delete(struct api_req *ar, const json_t *delete_options);
 void api_handle_delete_collection(struct api_req *ar);
 void api_handle_subresource(struct api_req *ar); /* subresources.c */
+/* proxy.c: pods/NAME/{log,exec,attach,portforward} and nodes/NAME/proxy/...
+ * forwarded to the node's kubelet; false when the path is none of those. */
+bool api_proxy_try(struct api_req *ar, const char *raw_path);
 
 /* discovery.c */
 void api_handle_discovery(struct api_req *ar);

@@ -413,6 +413,8 @@ static void on_request(struct http_request *r, void *arg)
     handle_version(ar);
   else if (strncmp(path, "/openapi/v3", 11) == 0 && get)
     api_handle_openapi(ar, path + 11);
+  else if (api_proxy_try(ar, http_req_raw_path(r)))
+    ; /* answered by the kubelet, or an error Status */
   else {
     enum api_route_kind k = api_route_parse(path, &ar->rt);
     if (k == ROUTE_RESOURCE) {

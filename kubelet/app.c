@@ -30,6 +30,7 @@
 #include "kube/recorder.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "kubelet.h"
 #include "node_status.h"
 #include "podnet.h"
@@ -80,8 +81,8 @@ static void runtime_version_done(void *arg, int err, json_t *res, const char *ms
     k->runtime_error[0] = 0;
     snprintf(k->runtime_version, sizeof k->runtime_version, "%s://%s", kj_get_str(res, "runtimeName") ?: "docker",
              kj_get_str(res, "runtimeVersion") ?: "");
-    if (!was_up) KLOG_I("Container runtime ready: %s (API %s)", k->runtime_version,
-                        kj_get_str(res, "runtimeApiVersion") ?: "");
+    if (!was_up)
+      KLOG_I("Container runtime ready: %s (API %s)", k->runtime_version, kj_get_str(res, "runtimeApiVersion") ?: "");
   }
   if (was_up != (k->runtime_version[0] && !k->runtime_error[0]) && k->node) kl_node_status_changed(k->node);
 }
@@ -191,14 +192,14 @@ static int make_client(struct kubelet *k, char *err, size_t errlen)
 static int make_runtime(struct kubelet *k)
 {
   struct kl_docker_opts o = {
-    .socket_path = k->cfg->runtime_socket,
-    .node_name = k->node_name,
-    .pause_image = k->cfg->pause_image,
-    .host_network_container = k->cfg->host_network_container,
-    .request_timeout_ms = k->cfg->runtime_request_timeout_ms,
-    .log_max_size_bytes = k->cfg->container_log_max_size_bytes,
-    .log_max_files = k->cfg->container_log_max_files,
-    .min_oom_score_adj = k->min_oom_score_adj,
+      .socket_path = k->cfg->runtime_socket,
+      .node_name = k->node_name,
+      .pause_image = k->cfg->pause_image,
+      .host_network_container = k->cfg->host_network_container,
+      .request_timeout_ms = k->cfg->runtime_request_timeout_ms,
+      .log_max_size_bytes = k->cfg->container_log_max_size_bytes,
+      .log_max_files = k->cfg->container_log_max_files,
+      .min_oom_score_adj = k->min_oom_score_adj,
   };
   k->rt = kl_docker_new(k->base, &o);
   return k->rt ? 0 : -ENOMEM;
@@ -271,7 +272,7 @@ static int app_init(struct kl_app *a, char *err, size_t errlen)
 
 int kl_main(int argc, char **argv)
 {
-  struct kl_app *a = calloc(1, sizeof *a);
+  struct kl_app *a = xcalloc(1, sizeof *a);
   char err[2048] = "";
   int rc = kl_config_load(argc, argv, &a->k.cfg, err, sizeof err);
   if (rc != 0) {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/log.h"
 #include "kube/quantity.h"
 #include "kubelet.h"
@@ -25,10 +26,7 @@
 
 static const char *const controllers[] = {"cpu", "cpuacct", "memory", "pids", NULL};
 
-static bool unified(void)
-{
-  return access(CGROUP_FS "/cgroup.controllers", F_OK) == 0;
-}
+static bool unified(void) { return access(CGROUP_FS "/cgroup.controllers", F_OK) == 0; }
 
 static void root_of(const struct kubelet *k, char *out, size_t len)
 {
@@ -124,14 +122,70 @@ static int ensure_qos(struct kubelet *k, char *err, size_t errlen)
   return 0;
 }
 
-int kl_cgroups_ensure_pod(struct kubelet *k, const char *qos, const char *uid, char *parent, size_t len, char *err,
+/* Every container (and init container) declares a limit for res. */
+static bool all_declare(const json_t *pod, const char *res)
+{
+  const char *lists[] = {"spec.containers", "spec.initContainers"};
+  for (int l = 0; l < 2; l++) {
+    size_t i;
+    json_t *c;
+    json_array_foreach (kj_get(pod, lists[l]), i, c) {
+      const char *v = json_string_value(json_object_get(kj_get(c, "resources.limits"), res));
+      struct quantity q;
+      if (!v || quantity_parse(v, &q) < 0 || quantity_is_zero(&q)) return false;
+    }
+  }
+  return true;
+}
+
+void kl_pod_cgroup_config(const json_t *pod, bool cfs_quota, int64_t period_us, struct kl_pod_cgroup *out)
+{
+  struct kres_list req = {0}, lim = {0};
+  pod_requests(pod, NULL, &req);
+  pod_limits(pod, NULL, &lim);
+  const struct quantity *cpu_req = kres_get(&req, "cpu"), *cpu_lim = kres_get(&lim, "cpu");
+  const struct quantity *mem_lim = kres_get(&lim, "memory");
+  int64_t shares = cpu_req ? quantity_milli(cpu_req) * 1024 / 1000 : 0;
+  out->cpu_shares = shares < BESTEFFORT_SHARES ? BESTEFFORT_SHARES : shares;
+  out->cpu_quota_us = out->cpu_period_us = out->memory_limit = -1;
+  const char *qos = pod_qos_class(pod);
+  bool guaranteed = !strcmp(qos, "Guaranteed");
+  if (!strcmp(qos, "BestEffort")) {
+    out->cpu_shares = BESTEFFORT_SHARES;
+  } else {
+    if (cfs_quota && cpu_lim && (guaranteed || all_declare(pod, "cpu"))) {
+      int64_t quota = quantity_milli(cpu_lim) * period_us / 1000;
+      out->cpu_quota_us = quota < 1000 ? 1000 : quota;
+      out->cpu_period_us = period_us;
+    }
+    if (mem_lim && (guaranteed || all_declare(pod, "memory"))) out->memory_limit = quantity_value(mem_lim);
+  }
+  kres_list_free(&req);
+  kres_list_free(&lim);
+}
+
+int kl_cgroups_ensure_pod(struct kubelet *k, const json_t *pod, const char *uid, char *parent, size_t len, char *err,
                           size_t errlen)
 {
-  kl_cgroup_pod_path(k, qos, uid, parent, len);
+  kl_cgroup_pod_path(k, pod_qos_class(pod), uid, parent, len);
   if (!k->cfg->cgroups_per_qos) return 0;
   if (ensure_qos(k, err, errlen) < 0 || ensure(parent, err, errlen) < 0) return -1;
+  struct kl_pod_cgroup pc;
+  kl_pod_cgroup_config(pod, k->cfg->cpu_cfs_quota, k->cfg->cpu_cfs_quota_period_ms * 1000, &pc);
+  char buf[32];
+  snprintf(buf, sizeof buf, "%lld", (long long)pc.cpu_shares);
+  v1_set("cpu", parent, "cpu.shares", buf);
+  if (pc.cpu_quota_us > 0) {
+    snprintf(buf, sizeof buf, "%lld", (long long)pc.cpu_period_us);
+    v1_set("cpu", parent, "cpu.cfs_period_us", buf);
+    snprintf(buf, sizeof buf, "%lld", (long long)pc.cpu_quota_us);
+    v1_set("cpu", parent, "cpu.cfs_quota_us", buf);
+  }
+  if (pc.memory_limit > 0) {
+    snprintf(buf, sizeof buf, "%lld", (long long)pc.memory_limit);
+    v1_set("memory", parent, "memory.limit_in_bytes", buf);
+  }
   if (k->cfg->pod_pids_limit > 0) {
-    char buf[32];
     snprintf(buf, sizeof buf, "%lld", (long long)k->cfg->pod_pids_limit);
     v1_set("pids", parent, "pids.max", buf);
   }

@@ -26,6 +26,7 @@
 #include "kube/quantity.h"
 #include "kube/timeutil.h"
 #include "kube/yaml.h"
+#include "kube/xalloc.h"
 
 /* How a flag's value becomes its config field. */
 enum kl_flag_kind { K_NONE, K_SCALAR, K_DURATION, K_LIST, K_MAP, K_EVICTION, K_TAINTS };
@@ -37,94 +38,229 @@ struct kl_flag_map {
 };
 
 static const struct kl_flag_map flag_fields[] = {
-  {"pod-manifest-path", "staticPodPath", K_SCALAR},
-  {"sync-frequency", "syncFrequency", K_DURATION},
-  {"file-check-frequency", "fileCheckFrequency", K_DURATION},
-  {"address", "address", K_SCALAR},
-  {"port", "port", K_SCALAR},
-  {"read-only-port", "readOnlyPort", K_SCALAR},
-  {"tls-cert-file", "tlsCertFile", K_SCALAR},
-  {"tls-private-key-file", "tlsPrivateKeyFile", K_SCALAR},
-  {"cluster-domain", "clusterDomain", K_SCALAR},
-  {"cluster-dns", "clusterDNS", K_LIST},
-  {"node-status-update-frequency", "nodeStatusUpdateFrequency", K_DURATION},
-  {"minimum-image-ttl-duration", "imageMinimumGCAge", K_DURATION},
-  {"image-gc-high-threshold", "imageGCHighThresholdPercent", K_SCALAR},
-  {"image-gc-low-threshold", "imageGCLowThresholdPercent", K_SCALAR},
-  {"cgroup-root", "cgroupRoot", K_SCALAR},
-  {"cgroups-per-qos", "cgroupsPerQOS", K_SCALAR},
-  {"cgroup-driver", "cgroupDriver", K_SCALAR},
-  {"runtime-request-timeout", "runtimeRequestTimeout", K_DURATION},
-  {"hairpin-mode", "hairpinMode", K_SCALAR},
-  {"max-pods", "maxPods", K_SCALAR},
-  {"pod-max-pids", "podPidsLimit", K_SCALAR},
-  {"resolv-conf", "resolvConf", K_SCALAR},
-  {"cpu-cfs-quota", "cpuCFSQuota", K_SCALAR},
-  {"cpu-cfs-quota-period", "cpuCFSQuotaPeriod", K_DURATION},
-  {"kube-api-qps", "kubeAPIQPS", K_SCALAR},
-  {"kube-api-burst", "kubeAPIBurst", K_SCALAR},
-  {"serialize-image-pulls", "serializeImagePulls", K_SCALAR},
-  {"eviction-hard", "evictionHard", K_EVICTION},
-  {"eviction-pressure-transition-period", "evictionPressureTransitionPeriod", K_DURATION},
-  {"system-reserved", "systemReserved", K_MAP},
-  {"kube-reserved", "kubeReserved", K_MAP},
-  {"register-node", "registerNode", K_SCALAR},
-  {"register-with-taints", "registerWithTaints", K_TAINTS},
-  {"healthz-port", "healthzPort", K_SCALAR},
-  {"healthz-bind-address", "healthzBindAddress", K_SCALAR},
-  {"container-log-max-size", "containerLogMaxSize", K_SCALAR},
-  {"container-log-max-files", "containerLogMaxFiles", K_SCALAR},
-  {"fail-swap-on", "failSwapOn", K_SCALAR},
-  {"provider-id", "providerID", K_SCALAR},
-  {"streaming-connection-idle-timeout", "streamingConnectionIdleTimeout", K_DURATION},
-  {"container-runtime-endpoint", "containerRuntimeEndpoint", K_SCALAR},
-  {NULL, NULL, K_NONE},
+    {"pod-manifest-path", "staticPodPath", K_SCALAR},
+    {"sync-frequency", "syncFrequency", K_DURATION},
+    {"file-check-frequency", "fileCheckFrequency", K_DURATION},
+    {"address", "address", K_SCALAR},
+    {"port", "port", K_SCALAR},
+    {"read-only-port", "readOnlyPort", K_SCALAR},
+    {"tls-cert-file", "tlsCertFile", K_SCALAR},
+    {"tls-private-key-file", "tlsPrivateKeyFile", K_SCALAR},
+    {"cluster-domain", "clusterDomain", K_SCALAR},
+    {"cluster-dns", "clusterDNS", K_LIST},
+    {"node-status-update-frequency", "nodeStatusUpdateFrequency", K_DURATION},
+    {"minimum-image-ttl-duration", "imageMinimumGCAge", K_DURATION},
+    {"image-gc-high-threshold", "imageGCHighThresholdPercent", K_SCALAR},
+    {"image-gc-low-threshold", "imageGCLowThresholdPercent", K_SCALAR},
+    {"cgroup-root", "cgroupRoot", K_SCALAR},
+    {"cgroups-per-qos", "cgroupsPerQOS", K_SCALAR},
+    {"cgroup-driver", "cgroupDriver", K_SCALAR},
+    {"runtime-request-timeout", "runtimeRequestTimeout", K_DURATION},
+    {"hairpin-mode", "hairpinMode", K_SCALAR},
+    {"max-pods", "maxPods", K_SCALAR},
+    {"pod-max-pids", "podPidsLimit", K_SCALAR},
+    {"resolv-conf", "resolvConf", K_SCALAR},
+    {"cpu-cfs-quota", "cpuCFSQuota", K_SCALAR},
+    {"cpu-cfs-quota-period", "cpuCFSQuotaPeriod", K_DURATION},
+    {"kube-api-qps", "kubeAPIQPS", K_SCALAR},
+    {"kube-api-burst", "kubeAPIBurst", K_SCALAR},
+    {"serialize-image-pulls", "serializeImagePulls", K_SCALAR},
+    {"eviction-hard", "evictionHard", K_EVICTION},
+    {"eviction-pressure-transition-period", "evictionPressureTransitionPeriod", K_DURATION},
+    {"system-reserved", "systemReserved", K_MAP},
+    {"kube-reserved", "kubeReserved", K_MAP},
+    {"register-node", "registerNode", K_SCALAR},
+    {"register-with-taints", "registerWithTaints", K_TAINTS},
+    {"healthz-port", "healthzPort", K_SCALAR},
+    {"healthz-bind-address", "healthzBindAddress", K_SCALAR},
+    {"container-log-max-size", "containerLogMaxSize", K_SCALAR},
+    {"container-log-max-files", "containerLogMaxFiles", K_SCALAR},
+    {"fail-swap-on", "failSwapOn", K_SCALAR},
+    {"provider-id", "providerID", K_SCALAR},
+    {"streaming-connection-idle-timeout", "streamingConnectionIdleTimeout", K_DURATION},
+    {"container-runtime-endpoint", "containerRuntimeEndpoint", K_SCALAR},
+    {NULL, NULL, K_NONE},
 };
 
 /* Every field of kubelet.config.k8s.io/v1beta1 KubeletConfiguration (v1.32). */
 static const char *const known_fields[] = {
-  "kind", "apiVersion", "enableServer", "staticPodPath", "podLogsDir", "syncFrequency",
-  "fileCheckFrequency", "httpCheckFrequency", "staticPodURL", "staticPodURLHeader", "address", "port",
-  "readOnlyPort", "volumePluginDir", "providerID", "tlsCertFile", "tlsPrivateKeyFile", "tlsCipherSuites",
-  "tlsMinVersion", "rotateCertificates", "serverTLSBootstrap", "authentication", "authorization",
-  "registryPullQPS", "registryBurst", "eventRecordQPS", "eventBurst", "enableDebuggingHandlers",
-  "enableContentionProfiling", "healthzPort", "healthzBindAddress", "oomScoreAdj", "clusterDomain",
-  "clusterDNS", "streamingConnectionIdleTimeout", "nodeStatusUpdateFrequency", "nodeStatusReportFrequency",
-  "nodeLeaseDurationSeconds", "imageMinimumGCAge", "imageMaximumGCAge", "imageGCHighThresholdPercent",
-  "imageGCLowThresholdPercent", "volumeStatsAggPeriod", "kubeletCgroups", "systemCgroups", "cgroupRoot",
-  "cgroupsPerQOS", "cgroupDriver", "cpuManagerPolicy", "singleProcessOOMKill", "cpuManagerPolicyOptions",
-  "cpuManagerReconcilePeriod", "memoryManagerPolicy", "topologyManagerPolicy", "topologyManagerScope",
-  "topologyManagerPolicyOptions", "qosReserved", "runtimeRequestTimeout", "hairpinMode", "maxPods", "podCIDR",
-  "podPidsLimit", "resolvConf", "runOnce", "cpuCFSQuota", "cpuCFSQuotaPeriod", "nodeStatusMaxImages",
-  "maxOpenFiles", "contentType", "kubeAPIQPS", "kubeAPIBurst", "serializeImagePulls", "maxParallelImagePulls",
-  "evictionHard", "evictionSoft", "evictionSoftGracePeriod", "evictionPressureTransitionPeriod",
-  "evictionMaxPodGracePeriod", "evictionMinimumReclaim", "podsPerCore", "enableControllerAttachDetach",
-  "protectKernelDefaults", "makeIPTablesUtilChains", "iptablesMasqueradeBit", "iptablesDropBit",
-  "featureGates", "failSwapOn", "memorySwap", "containerLogMaxSize", "containerLogMaxFiles",
-  "containerLogMaxWorkers", "containerLogMonitorInterval", "configMapAndSecretChangeDetectionStrategy",
-  "systemReserved", "kubeReserved", "reservedSystemCPUs", "showHiddenMetricsForVersion",
-  "systemReservedCgroup", "kubeReservedCgroup", "enforceNodeAllocatable", "allowedUnsafeSysctls",
-  "kernelMemcgNotification", "logging", "enableSystemLogHandler", "enableSystemLogQuery",
-  "shutdownGracePeriod", "shutdownGracePeriodCriticalPods", "shutdownGracePeriodByPodPriority",
-  "crashLoopBackOff", "reservedMemory", "enableProfilingHandler", "enableDebugFlagsHandler", "seccompDefault",
-  "memoryThrottlingFactor", "registerWithTaints", "registerNode", "tracing", "localStorageCapacityIsolation",
-  "containerRuntimeEndpoint", "imageServiceEndpoint", "failCgroupV1", "userNamespaces",
-  NULL,
+    "kind",
+    "apiVersion",
+    "enableServer",
+    "staticPodPath",
+    "podLogsDir",
+    "syncFrequency",
+    "fileCheckFrequency",
+    "httpCheckFrequency",
+    "staticPodURL",
+    "staticPodURLHeader",
+    "address",
+    "port",
+    "readOnlyPort",
+    "volumePluginDir",
+    "providerID",
+    "tlsCertFile",
+    "tlsPrivateKeyFile",
+    "tlsCipherSuites",
+    "tlsMinVersion",
+    "rotateCertificates",
+    "serverTLSBootstrap",
+    "authentication",
+    "authorization",
+    "registryPullQPS",
+    "registryBurst",
+    "eventRecordQPS",
+    "eventBurst",
+    "enableDebuggingHandlers",
+    "enableContentionProfiling",
+    "healthzPort",
+    "healthzBindAddress",
+    "oomScoreAdj",
+    "clusterDomain",
+    "clusterDNS",
+    "streamingConnectionIdleTimeout",
+    "nodeStatusUpdateFrequency",
+    "nodeStatusReportFrequency",
+    "nodeLeaseDurationSeconds",
+    "imageMinimumGCAge",
+    "imageMaximumGCAge",
+    "imageGCHighThresholdPercent",
+    "imageGCLowThresholdPercent",
+    "volumeStatsAggPeriod",
+    "kubeletCgroups",
+    "systemCgroups",
+    "cgroupRoot",
+    "cgroupsPerQOS",
+    "cgroupDriver",
+    "cpuManagerPolicy",
+    "singleProcessOOMKill",
+    "cpuManagerPolicyOptions",
+    "cpuManagerReconcilePeriod",
+    "memoryManagerPolicy",
+    "topologyManagerPolicy",
+    "topologyManagerScope",
+    "topologyManagerPolicyOptions",
+    "qosReserved",
+    "runtimeRequestTimeout",
+    "hairpinMode",
+    "maxPods",
+    "podCIDR",
+    "podPidsLimit",
+    "resolvConf",
+    "runOnce",
+    "cpuCFSQuota",
+    "cpuCFSQuotaPeriod",
+    "nodeStatusMaxImages",
+    "maxOpenFiles",
+    "contentType",
+    "kubeAPIQPS",
+    "kubeAPIBurst",
+    "serializeImagePulls",
+    "maxParallelImagePulls",
+    "evictionHard",
+    "evictionSoft",
+    "evictionSoftGracePeriod",
+    "evictionPressureTransitionPeriod",
+    "evictionMaxPodGracePeriod",
+    "evictionMinimumReclaim",
+    "podsPerCore",
+    "enableControllerAttachDetach",
+    "protectKernelDefaults",
+    "makeIPTablesUtilChains",
+    "iptablesMasqueradeBit",
+    "iptablesDropBit",
+    "featureGates",
+    "failSwapOn",
+    "memorySwap",
+    "containerLogMaxSize",
+    "containerLogMaxFiles",
+    "containerLogMaxWorkers",
+    "containerLogMonitorInterval",
+    "configMapAndSecretChangeDetectionStrategy",
+    "systemReserved",
+    "kubeReserved",
+    "reservedSystemCPUs",
+    "showHiddenMetricsForVersion",
+    "systemReservedCgroup",
+    "kubeReservedCgroup",
+    "enforceNodeAllocatable",
+    "allowedUnsafeSysctls",
+    "kernelMemcgNotification",
+    "logging",
+    "enableSystemLogHandler",
+    "enableSystemLogQuery",
+    "shutdownGracePeriod",
+    "shutdownGracePeriodCriticalPods",
+    "shutdownGracePeriodByPodPriority",
+    "crashLoopBackOff",
+    "reservedMemory",
+    "enableProfilingHandler",
+    "enableDebugFlagsHandler",
+    "seccompDefault",
+    "memoryThrottlingFactor",
+    "registerWithTaints",
+    "registerNode",
+    "tracing",
+    "localStorageCapacityIsolation",
+    "containerRuntimeEndpoint",
+    "imageServiceEndpoint",
+    "failCgroupV1",
+    "userNamespaces",
+    NULL,
 };
 
 /* Fields this kubelet reads; any other known field is accepted and ignored. */
 static const char *const used_fields[] = {
-  "kind", "apiVersion", "enableServer", "staticPodPath", "syncFrequency", "fileCheckFrequency", "address",
-  "port", "readOnlyPort", "providerID", "tlsCertFile", "tlsPrivateKeyFile", "healthzPort",
-  "healthzBindAddress", "clusterDomain", "clusterDNS", "streamingConnectionIdleTimeout",
-  "nodeStatusUpdateFrequency", "nodeStatusReportFrequency", "nodeLeaseDurationSeconds", "imageMinimumGCAge",
-  "imageGCHighThresholdPercent", "imageGCLowThresholdPercent", "cgroupRoot", "cgroupsPerQOS", "cgroupDriver",
-  "runtimeRequestTimeout", "hairpinMode", "maxPods", "podPidsLimit", "resolvConf", "cpuCFSQuota",
-  "cpuCFSQuotaPeriod", "kubeAPIQPS", "kubeAPIBurst", "serializeImagePulls", "evictionHard",
-  "evictionPressureTransitionPeriod", "failSwapOn", "containerLogMaxSize", "containerLogMaxFiles",
-  "systemReserved", "kubeReserved", "registerWithTaints", "registerNode", "containerRuntimeEndpoint",
-  "shutdownGracePeriod", "authentication", "authorization",
-  NULL,
+    "kind",
+    "apiVersion",
+    "enableServer",
+    "staticPodPath",
+    "syncFrequency",
+    "fileCheckFrequency",
+    "address",
+    "port",
+    "readOnlyPort",
+    "providerID",
+    "tlsCertFile",
+    "tlsPrivateKeyFile",
+    "healthzPort",
+    "healthzBindAddress",
+    "clusterDomain",
+    "clusterDNS",
+    "streamingConnectionIdleTimeout",
+    "nodeStatusUpdateFrequency",
+    "nodeStatusReportFrequency",
+    "nodeLeaseDurationSeconds",
+    "imageMinimumGCAge",
+    "imageGCHighThresholdPercent",
+    "imageGCLowThresholdPercent",
+    "cgroupRoot",
+    "cgroupsPerQOS",
+    "cgroupDriver",
+    "runtimeRequestTimeout",
+    "hairpinMode",
+    "maxPods",
+    "podPidsLimit",
+    "resolvConf",
+    "cpuCFSQuota",
+    "cpuCFSQuotaPeriod",
+    "kubeAPIQPS",
+    "kubeAPIBurst",
+    "serializeImagePulls",
+    "evictionHard",
+    "evictionPressureTransitionPeriod",
+    "failSwapOn",
+    "containerLogMaxSize",
+    "containerLogMaxFiles",
+    "systemReserved",
+    "kubeReserved",
+    "registerWithTaints",
+    "registerNode",
+    "containerRuntimeEndpoint",
+    "shutdownGracePeriod",
+    "authentication",
+    "authorization",
+    NULL,
 };
 
 static bool in_list(const char *const *list, const char *s)
@@ -140,22 +276,18 @@ json_t *kl_config_defaults(void)
       "{s:s, s:s, s:b, s:s, s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:i, s:i,"
       " s:s, s:b, s:s, s:s, s:s, s:i, s:i, s:s, s:b, s:s, s:f, s:i, s:b,"
       " s:{s:s, s:s, s:s, s:s}, s:s, s:b, s:s, s:i, s:{}, s:{}, s:b, s:[], s:s, s:[]}",
-      "kind", "KubeletConfiguration", "apiVersion", "kubelet.config.k8s.io/v1beta1",
-      "enableServer", 1, "syncFrequency", "1m0s", "fileCheckFrequency", "20s", "address", "0.0.0.0",
-      "port", 10250, "readOnlyPort", 0, "healthzPort", 10248, "healthzBindAddress", "127.0.0.1",
-      "streamingConnectionIdleTimeout", "4h0m0s", "nodeStatusUpdateFrequency", "10s",
-      "nodeStatusReportFrequency", "5m0s", "imageMinimumGCAge", "2m0s", "nodeLeaseDurationSeconds", 40,
-      "cgroupRoot", "", "cgroupDriver", "cgroupfs", "imageGCHighThresholdPercent", 85,
-      "imageGCLowThresholdPercent", 80,
-      "runtimeRequestTimeout", "2m0s", "cgroupsPerQOS", 1, "hairpinMode", "promiscuous-bridge",
-      "resolvConf", "/etc/resolv.conf", "cpuCFSQuotaPeriod", "100ms", "maxPods", 110, "podPidsLimit", -1,
-      "evictionPressureTransitionPeriod", "5m0s", "cpuCFSQuota", 1, "containerLogMaxSize", "10Mi",
-      "kubeAPIQPS", 50.0, "kubeAPIBurst", 100, "serializeImagePulls", 1,
-      "evictionHard", "memory.available", "100Mi", "nodefs.available", "10%", "nodefs.inodesFree", "5%",
-      "imagefs.available", "15%",
-      "containerRuntimeEndpoint", KL_DEFAULT_RUNTIME_ENDPOINT, "failSwapOn", 1, "shutdownGracePeriod", "0s",
-      "containerLogMaxFiles", 5, "systemReserved", "kubeReserved", "registerNode", 1, "registerWithTaints",
-      "clusterDomain", "", "clusterDNS");
+      "kind", "KubeletConfiguration", "apiVersion", "kubelet.config.k8s.io/v1beta1", "enableServer", 1, "syncFrequency",
+      "1m0s", "fileCheckFrequency", "20s", "address", "0.0.0.0", "port", 10250, "readOnlyPort", 0, "healthzPort", 10248,
+      "healthzBindAddress", "127.0.0.1", "streamingConnectionIdleTimeout", "4h0m0s", "nodeStatusUpdateFrequency", "10s",
+      "nodeStatusReportFrequency", "5m0s", "imageMinimumGCAge", "2m0s", "nodeLeaseDurationSeconds", 40, "cgroupRoot",
+      "", "cgroupDriver", "cgroupfs", "imageGCHighThresholdPercent", 85, "imageGCLowThresholdPercent", 80,
+      "runtimeRequestTimeout", "2m0s", "cgroupsPerQOS", 1, "hairpinMode", "promiscuous-bridge", "resolvConf",
+      "/etc/resolv.conf", "cpuCFSQuotaPeriod", "100ms", "maxPods", 110, "podPidsLimit", -1,
+      "evictionPressureTransitionPeriod", "5m0s", "cpuCFSQuota", 1, "containerLogMaxSize", "10Mi", "kubeAPIQPS", 50.0,
+      "kubeAPIBurst", 100, "serializeImagePulls", 1, "evictionHard", "memory.available", "100Mi", "nodefs.available",
+      "10%", "nodefs.inodesFree", "5%", "imagefs.available", "15%", "containerRuntimeEndpoint",
+      KL_DEFAULT_RUNTIME_ENDPOINT, "failSwapOn", 1, "shutdownGracePeriod", "0s", "containerLogMaxFiles", 5,
+      "systemReserved", "kubeReserved", "registerNode", 1, "registerWithTaints", "clusterDomain", "", "clusterDNS");
 }
 
 /* ---- flag value syntaxes ---- */
@@ -163,7 +295,7 @@ json_t *kl_config_defaults(void)
 /* Splits s at commas into trimmed, non-empty items; calls fn for each. */
 static int split_items(const char *s, int (*fn)(const char *item, void *arg), void *arg)
 {
-  char *dup = strdup(s ? s : ""), *save = NULL;
+  char *dup = xstrdup(s ? s : ""), *save = NULL;
   if (!dup) return -1;
   int rc = 0;
   for (char *tok = strtok_r(dup, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
@@ -190,7 +322,7 @@ static int label_item(const char *item, void *arg)
     snprintf(c->err, c->errlen, "invalid label \"%s\": expected key=value", item);
     return -1;
   }
-  char *key = strndup(item, (size_t)(eq - item));
+  char *key = xstrndup(item, (size_t)(eq - item));
   json_object_set_new(c->out, key, json_string(eq + 1));
   free(key);
   return 0;
@@ -219,7 +351,7 @@ static int taint_item(const char *item, void *arg)
     snprintf(c->err, c->errlen, "invalid taint effect: %s, unsupported taint effect", effect);
     return -1;
   }
-  char *kv = strndup(item, (size_t)(colon - item));
+  char *kv = xstrndup(item, (size_t)(colon - item));
   char *eq = strchr(kv, '=');
   if (eq) *eq = 0;
   if (!*kv) {
@@ -245,8 +377,8 @@ json_t *kl_parse_taints(const char *s, char *err, size_t errlen)
 }
 
 static const char *const eviction_signals[] = {
-  "memory.available", "nodefs.available", "nodefs.inodesFree", "imagefs.available", "imagefs.inodesFree",
-  "pid.available", "allocatableMemory.available", NULL,
+    "memory.available",   "nodefs.available", "nodefs.inodesFree",           "imagefs.available",
+    "imagefs.inodesFree", "pid.available",    "allocatableMemory.available", NULL,
 };
 
 static int eviction_item(const char *item, void *arg)
@@ -257,7 +389,7 @@ static int eviction_item(const char *item, void *arg)
     snprintf(c->err, c->errlen, "invalid eviction threshold syntax %s, expected <signal><operator><value>", item);
     return -1;
   }
-  char *sig = strndup(item, (size_t)(lt - item));
+  char *sig = xstrndup(item, (size_t)(lt - item));
   int rc = 0;
   if (!in_list(eviction_signals, sig)) {
     snprintf(c->err, c->errlen, "unsupported eviction signal %s", sig);
@@ -290,15 +422,23 @@ static int list_item(const char *item, void *arg)
 int kl_validate_node_labels(const json_t *labels, char *err, size_t errlen)
 {
   static const char *const allowed[] = {
-    "kubernetes.io/hostname", "kubernetes.io/os", "kubernetes.io/arch", "beta.kubernetes.io/os",
-    "beta.kubernetes.io/arch", "beta.kubernetes.io/instance-type", "node.kubernetes.io/instance-type",
-    "failure-domain.beta.kubernetes.io/region", "failure-domain.beta.kubernetes.io/zone",
-    "topology.kubernetes.io/region", "topology.kubernetes.io/zone", NULL,
+      "kubernetes.io/hostname",
+      "kubernetes.io/os",
+      "kubernetes.io/arch",
+      "beta.kubernetes.io/os",
+      "beta.kubernetes.io/arch",
+      "beta.kubernetes.io/instance-type",
+      "node.kubernetes.io/instance-type",
+      "failure-domain.beta.kubernetes.io/region",
+      "failure-domain.beta.kubernetes.io/zone",
+      "topology.kubernetes.io/region",
+      "topology.kubernetes.io/zone",
+      NULL,
   };
   char bad[1024] = "";
   const char *key;
   json_t *v;
-  json_object_foreach((json_t *)labels, key, v) {
+  json_object_foreach ((json_t *)labels, key, v) {
     const char *slash = strchr(key, '/');
     if (!slash) continue;
     size_t plen = (size_t)(slash - key);
@@ -312,7 +452,8 @@ int kl_validate_node_labels(const json_t *labels, char *err, size_t errlen)
     }
     if (!k8s_ns || in_list(allowed, key)) continue;
     bool ok = false;
-    for (const char *p = "kubelet.kubernetes.io"; p; p = !strcmp(p, "kubelet.kubernetes.io") ? "node.kubernetes.io" : NULL) {
+    for (const char *p = "kubelet.kubernetes.io"; p;
+         p = !strcmp(p, "kubelet.kubernetes.io") ? "node.kubernetes.io" : NULL) {
       size_t pl = strlen(p);
       if (!strcmp(prefix, p) || (plen > pl && prefix[plen - pl - 1] == '.' && !strcmp(prefix + plen - pl, p)))
         ok = true;
@@ -351,7 +492,7 @@ static char *rd_str(struct doc_reader *r, const char *field)
 {
   json_t *v = json_object_get(r->doc, field);
   if (v && !json_is_string(v) && !json_is_null(v)) bad_field(r, field, "must be a string");
-  return strdup(json_is_string(v) ? json_string_value(v) : "");
+  return xstrdup(json_is_string(v) ? json_string_value(v) : "");
 }
 
 static int64_t rd_int(struct doc_reader *r, const char *field, int64_t min, int64_t max)
@@ -409,7 +550,7 @@ static json_t *rd_quantity_map(struct doc_reader *r, const char *field)
   }
   const char *k;
   json_t *q;
-  json_object_foreach(v, k, q) {
+  json_object_foreach (v, k, q) {
     struct quantity qq;
     if (!json_is_string(q) || quantity_parse(json_string_value(q), &qq) < 0) {
       char msg[200];
@@ -433,7 +574,7 @@ static json_t *rd_eviction(struct doc_reader *r, const char *field)
   }
   const char *k;
   json_t *t;
-  json_object_foreach(v, k, t) {
+  json_object_foreach (v, k, t) {
     const char *s = json_string_value(t);
     char msg[200];
     if (!in_list(eviction_signals, k)) {
@@ -465,7 +606,7 @@ static void rd_cluster_dns(struct doc_reader *r, struct kl_config *c)
     bad_field(r, "clusterDNS", "must be a list of IP addresses");
     return;
   }
-  json_array_foreach(v, i, e) {
+  json_array_foreach (v, i, e) {
     if (!json_is_string(e)) bad_field(r, "clusterDNS", "must be a list of IP addresses");
     else json_array_append(c->cluster_dns, e);
   }
@@ -482,11 +623,12 @@ static void rd_taints(struct doc_reader *r, struct kl_config *c)
   }
   size_t i;
   json_t *t;
-  json_array_foreach(v, i, t) {
+  json_array_foreach (v, i, t) {
     const char *eff = kj_get_str(t, "effect");
     if (!kj_get_str(t, "key") || !eff ||
         (strcmp(eff, "NoSchedule") && strcmp(eff, "PreferNoSchedule") && strcmp(eff, "NoExecute")))
-      bad_field(r, "registerWithTaints", "each taint needs a key and an effect (NoSchedule, PreferNoSchedule, NoExecute)");
+      bad_field(r, "registerWithTaints",
+                "each taint needs a key and an effect (NoSchedule, PreferNoSchedule, NoExecute)");
     else json_array_append(c->register_with_taints, t);
   }
 }
@@ -504,10 +646,10 @@ static void rd_runtime_endpoint(struct doc_reader *r, struct kl_config *c)
 {
   c->runtime_endpoint = rd_str(r, "containerRuntimeEndpoint");
   const char *ep = c->runtime_endpoint;
-  if (!strncmp(ep, "unix://", 7)) c->runtime_socket = strdup(ep + 7);
-  else if (ep[0] == '/') c->runtime_socket = strdup(ep);
+  if (!strncmp(ep, "unix://", 7)) c->runtime_socket = xstrdup(ep + 7);
+  else if (ep[0] == '/') c->runtime_socket = xstrdup(ep);
   else {
-    c->runtime_socket = strdup("");
+    c->runtime_socket = xstrdup("");
     bad_field(r, "containerRuntimeEndpoint", "only unix:// endpoints are supported");
   }
 }
@@ -584,10 +726,25 @@ void kl_config_free(struct kl_config *c)
   json_decref(c->system_reserved);
   json_decref(c->kube_reserved);
   json_decref(c->register_with_taints);
-  char **strs[] = {&c->kubeconfig, &c->hostname_override, &c->node_ip, &c->root_dir, &c->runtime_endpoint,
-                   &c->runtime_socket, &c->pause_image, &c->non_masquerade_cidr, &c->host_network_container, &c->static_pod_path, &c->address,
-                   &c->tls_cert_file, &c->tls_private_key_file, &c->cluster_domain, &c->cgroup_root,
-                   &c->cgroup_driver, &c->hairpin_mode, &c->resolv_conf, &c->healthz_bind_address,
+  char **strs[] = {&c->kubeconfig,
+                   &c->hostname_override,
+                   &c->node_ip,
+                   &c->root_dir,
+                   &c->runtime_endpoint,
+                   &c->runtime_socket,
+                   &c->pause_image,
+                   &c->non_masquerade_cidr,
+                   &c->host_network_container,
+                   &c->static_pod_path,
+                   &c->address,
+                   &c->tls_cert_file,
+                   &c->tls_private_key_file,
+                   &c->cluster_domain,
+                   &c->cgroup_root,
+                   &c->cgroup_driver,
+                   &c->hairpin_mode,
+                   &c->resolv_conf,
+                   &c->healthz_bind_address,
                    &c->provider_id};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]);
   free(c);
@@ -599,8 +756,10 @@ static json_t *load_file(const char *path, char *err, size_t errlen)
 {
   FILE *f = fopen(path, "rb");
   if (!f) {
-    snprintf(err, errlen, "failed to load Kubelet config file %s, error failed to read kubelet config file \"%s\", error: open %s: %s",
-             path, path, path, strerror(errno));
+    snprintf(
+        err, errlen,
+        "failed to load Kubelet config file %s, error failed to read kubelet config file \"%s\", error: open %s: %s",
+        path, path, path, strerror(errno));
     return NULL;
   }
   char *buf = NULL;
@@ -621,16 +780,16 @@ static json_t *load_file(const char *path, char *err, size_t errlen)
   }
   const char *kind = kj_get_str(doc, "kind"), *av = kj_get_str(doc, "apiVersion");
   if (!kind || strcmp(kind, "KubeletConfiguration") || !av || strcmp(av, "kubelet.config.k8s.io/v1beta1")) {
-    snprintf(err, errlen, "failed to load Kubelet config file %s, error no kind \"%s\" is registered for version \"%s\"",
-             path, kind ? kind : "", av ? av : "");
+    snprintf(err, errlen,
+             "failed to load Kubelet config file %s, error no kind \"%s\" is registered for version \"%s\"", path,
+             kind ? kind : "", av ? av : "");
     json_decref(doc);
     return NULL;
   }
   const char *k;
   json_t *v;
-  json_object_foreach(doc, k, v) {
-    if (!in_list(known_fields, k))
-      KLOG_W("unknown field \"%s\" in kubelet config file %s (ignored)", k, path);
+  json_object_foreach (doc, k, v) {
+    if (!in_list(known_fields, k)) KLOG_W("unknown field \"%s\" in kubelet config file %s (ignored)", k, path);
     else if (!in_list(used_fields, k))
       KLOG_W("kubelet config field \"%s\" is not supported by this kubelet (ignored)", k);
   }
@@ -727,58 +886,104 @@ static const char usage_text[] =
 static int parse_flags(int argc, char **argv, struct flag_vals *fv, struct flag *flags, char *err, size_t errlen)
 {
   const struct flag table[] = {
-    {"config", FLAG_STRING, &fv->config, "The Kubelet will load its initial configuration from this file. The path may be absolute or relative; relative paths start at the Kubelet's current working directory. Omit this flag to use the built-in default configuration values. Command-line flags override configuration from this file."},
-    {"kubeconfig", FLAG_STRING, &fv->kubeconfig, "Path to a kubeconfig file, specifying how to connect to the API server."},
-    {"hostname-override", FLAG_STRING, &fv->hostname_override, "If non-empty, will use this string as identification instead of the actual hostname."},
-    {"node-ip", FLAG_STRING, &fv->node_ip, "IP address of the node. If set, kubelet will use this IP address for the node."},
-    {"root-dir", FLAG_STRING, &fv->root_dir, "Directory path for managing kubelet files (volume mounts,etc)."},
-    {"container-runtime-endpoint", FLAG_STRING, &fv->runtime_endpoint, "The endpoint of the container runtime (the Docker Engine API socket)."},
-    {"pod-infra-container-image", FLAG_STRING, &fv->pause_image, "The image whose network/ipc namespaces containers in each pod will use; built in and imported when missing."},
-    {"node-labels", FLAG_STRING, &fv->node_labels, "Labels to add when registering the node in the cluster. Labels must be key=value pairs separated by ','."},
-    {"non-masquerade-cidr", FLAG_STRING, &fv->non_masq, "Traffic to IPs outside this range will use IP masquerade. Set to '' to disable."},
-    {"host-network-container", FLAG_STRING, &fv->host_net_container, "Name or ID of a runtime container whose network namespace is this node's host network: hostNetwork pods join it instead of the runtime's own network namespace (for several kubelets sharing one machine and runtime, each in its own network namespace). Empty: the runtime's host network."},
-    {"v", FLAG_INT, &fv->v, "number for the log level verbosity"},
-    {"pod-manifest-path", FLAG_STRING, &fv->pod_manifest_path, "Path to the directory containing static pod files to run."},
-    {"sync-frequency", FLAG_DURATION, &fv->sync_freq, "Max period between synchronizing running containers and config"},
-    {"file-check-frequency", FLAG_DURATION, &fv->file_check, "Duration between checking config files for new data"},
-    {"address", FLAG_STRING, &fv->address, "The IP address for the Kubelet to serve on (set to '0.0.0.0' or '::' for listening on all interfaces and IP address families)"},
-    {"port", FLAG_INT, &fv->port, "The port for the Kubelet to serve on."},
-    {"read-only-port", FLAG_INT, &fv->ro_port, "The read-only port for the Kubelet to serve on with no authentication/authorization (set to 0 to disable)"},
-    {"tls-cert-file", FLAG_STRING, &fv->tls_cert, "File containing x509 Certificate used for serving HTTPS. If not provided, a self-signed certificate and key are generated for the public address and saved to the directory passed to --cert-dir."},
-    {"tls-private-key-file", FLAG_STRING, &fv->tls_key, "File containing x509 private key matching --tls-cert-file."},
-    {"cluster-domain", FLAG_STRING, &fv->cluster_domain, "Domain for this cluster. If set, kubelet will configure all containers to search this domain in addition to the host's search domains"},
-    {"cluster-dns", FLAG_STRING, &fv->cluster_dns, "Comma-separated list of DNS server IP address."},
-    {"node-status-update-frequency", FLAG_DURATION, &fv->status_freq, "Specifies how often kubelet posts node status to master."},
-    {"minimum-image-ttl-duration", FLAG_DURATION, &fv->image_ttl, "Minimum age for an unused image before it is garbage collected."},
-    {"image-gc-high-threshold", FLAG_INT, &fv->gc_high, "The percent of disk usage after which image garbage collection is always run."},
-    {"image-gc-low-threshold", FLAG_INT, &fv->gc_low, "The percent of disk usage before which image garbage collection is never run."},
-    {"cgroup-root", FLAG_STRING, &fv->cgroup_root, "Optional root cgroup to use for pods."},
-    {"cgroups-per-qos", FLAG_BOOL, &fv->per_qos, "Enable creation of QoS cgroup hierarchy, if true top level QoS and pod cgroups are created."},
-    {"cgroup-driver", FLAG_STRING, &fv->cgroup_driver, "Driver that the kubelet uses to manipulate cgroups on the host. Possible values: 'cgroupfs'"},
-    {"runtime-request-timeout", FLAG_DURATION, &fv->rt_timeout, "Timeout of all runtime requests except long running request - pull, logs, exec and attach."},
-    {"hairpin-mode", FLAG_STRING, &fv->hairpin_mode, "How should the kubelet setup hairpin NAT. Valid values are \"promiscuous-bridge\", \"hairpin-veth\" and \"none\"."},
-    {"max-pods", FLAG_INT, &fv->max_pods, "Number of Pods that can run on this Kubelet."},
-    {"pod-max-pids", FLAG_INT64, &fv->pids, "Set the maximum number of processes per pod.  If -1, the kubelet defaults to the node allocatable pid capacity."},
-    {"resolv-conf", FLAG_STRING, &fv->resolv_conf, "Resolver configuration file used as the basis for the container DNS resolution configuration."},
-    {"cpu-cfs-quota", FLAG_BOOL, &fv->cfs_quota, "Enable CPU CFS quota enforcement for containers that specify CPU limits"},
-    {"cpu-cfs-quota-period", FLAG_DURATION, &fv->cfs_period, "Sets CPU CFS quota period value, cpu.cfs_period_us"},
-    {"kube-api-qps", FLAG_FLOAT, &fv->api_qps, "QPS to use while talking with kubernetes apiserver."},
-    {"kube-api-burst", FLAG_INT, &fv->api_burst, "Burst to use while talking with kubernetes apiserver."},
-    {"serialize-image-pulls", FLAG_BOOL, &fv->serialize_pulls, "Pull images one at a time."},
-    {"eviction-hard", FLAG_STRING, &fv->eviction_hard, "A set of eviction thresholds (e.g. memory.available<1Gi) that if met would trigger a pod eviction."},
-    {"eviction-pressure-transition-period", FLAG_DURATION, &fv->evict_period, "Duration for which the kubelet has to wait before transitioning out of an eviction pressure condition."},
-    {"system-reserved", FLAG_STRING, &fv->system_reserved, "A set of ResourceName=ResourceQuantity (e.g. cpu=200m,memory=500Mi) pairs that describe resources reserved for non-kubernetes components."},
-    {"kube-reserved", FLAG_STRING, &fv->kube_reserved, "A set of ResourceName=ResourceQuantity (e.g. cpu=200m,memory=500Mi) pairs that describe resources reserved for kubernetes system components."},
-    {"register-node", FLAG_BOOL, &fv->register_node, "Register the node with the apiserver."},
-    {"register-with-taints", FLAG_STRING, &fv->taints, "Register the node with the given list of taints (comma separated \"<key>=<value>:<effect>\")."},
-    {"healthz-port", FLAG_INT, &fv->healthz_port, "The port of the localhost healthz endpoint (set to 0 to disable)"},
-    {"healthz-bind-address", FLAG_STRING, &fv->healthz_bind, "The IP address for the healthz server to serve on"},
-    {"container-log-max-size", FLAG_STRING, &fv->log_max_size, "Set the maximum size (e.g. 10Mi) of container log file before it is rotated."},
-    {"container-log-max-files", FLAG_INT, &fv->log_max_files, "Set the maximum number of container log files that can be present for a container."},
-    {"fail-swap-on", FLAG_BOOL, &fv->fail_swap, "Makes the Kubelet fail to start if swap is enabled on the node."},
-    {"provider-id", FLAG_STRING, &fv->provider_id, "Unique identifier for identifying the node in a machine database, i.e cloudprovider"},
-    {"streaming-connection-idle-timeout", FLAG_DURATION, &fv->stream_idle, "Maximum time a streaming connection can be idle before the connection is automatically closed."},
-    {NULL},
+      {"config", FLAG_STRING, &fv->config,
+       "The Kubelet will load its initial configuration from this file. The path may be absolute or relative; relative "
+       "paths start at the Kubelet's current working directory. Omit this flag to use the built-in default "
+       "configuration values. Command-line flags override configuration from this file."},
+      {"kubeconfig", FLAG_STRING, &fv->kubeconfig,
+       "Path to a kubeconfig file, specifying how to connect to the API server."},
+      {"hostname-override", FLAG_STRING, &fv->hostname_override,
+       "If non-empty, will use this string as identification instead of the actual hostname."},
+      {"node-ip", FLAG_STRING, &fv->node_ip,
+       "IP address of the node. If set, kubelet will use this IP address for the node."},
+      {"root-dir", FLAG_STRING, &fv->root_dir, "Directory path for managing kubelet files (volume mounts,etc)."},
+      {"container-runtime-endpoint", FLAG_STRING, &fv->runtime_endpoint,
+       "The endpoint of the container runtime (the Docker Engine API socket)."},
+      {"pod-infra-container-image", FLAG_STRING, &fv->pause_image,
+       "The image whose network/ipc namespaces containers in each pod will use; built in and imported when missing."},
+      {"node-labels", FLAG_STRING, &fv->node_labels,
+       "Labels to add when registering the node in the cluster. Labels must be key=value pairs separated by ','."},
+      {"non-masquerade-cidr", FLAG_STRING, &fv->non_masq,
+       "Traffic to IPs outside this range will use IP masquerade. Set to '' to disable."},
+      {"host-network-container", FLAG_STRING, &fv->host_net_container,
+       "Name or ID of a runtime container whose network namespace is this node's host network: hostNetwork pods join "
+       "it instead of the runtime's own network namespace (for several kubelets sharing one machine and runtime, each "
+       "in its own network namespace). Empty: the runtime's host network."},
+      {"v", FLAG_INT, &fv->v, "number for the log level verbosity"},
+      {"pod-manifest-path", FLAG_STRING, &fv->pod_manifest_path,
+       "Path to the directory containing static pod files to run."},
+      {"sync-frequency", FLAG_DURATION, &fv->sync_freq,
+       "Max period between synchronizing running containers and config"},
+      {"file-check-frequency", FLAG_DURATION, &fv->file_check, "Duration between checking config files for new data"},
+      {"address", FLAG_STRING, &fv->address,
+       "The IP address for the Kubelet to serve on (set to '0.0.0.0' or '::' for listening on all interfaces and IP "
+       "address families)"},
+      {"port", FLAG_INT, &fv->port, "The port for the Kubelet to serve on."},
+      {"read-only-port", FLAG_INT, &fv->ro_port,
+       "The read-only port for the Kubelet to serve on with no authentication/authorization (set to 0 to disable)"},
+      {"tls-cert-file", FLAG_STRING, &fv->tls_cert,
+       "File containing x509 Certificate used for serving HTTPS. If not provided, a self-signed certificate and key "
+       "are generated for the public address and saved to the directory passed to --cert-dir."},
+      {"tls-private-key-file", FLAG_STRING, &fv->tls_key, "File containing x509 private key matching --tls-cert-file."},
+      {"cluster-domain", FLAG_STRING, &fv->cluster_domain,
+       "Domain for this cluster. If set, kubelet will configure all containers to search this domain in addition to "
+       "the host's search domains"},
+      {"cluster-dns", FLAG_STRING, &fv->cluster_dns, "Comma-separated list of DNS server IP address."},
+      {"node-status-update-frequency", FLAG_DURATION, &fv->status_freq,
+       "Specifies how often kubelet posts node status to master."},
+      {"minimum-image-ttl-duration", FLAG_DURATION, &fv->image_ttl,
+       "Minimum age for an unused image before it is garbage collected."},
+      {"image-gc-high-threshold", FLAG_INT, &fv->gc_high,
+       "The percent of disk usage after which image garbage collection is always run."},
+      {"image-gc-low-threshold", FLAG_INT, &fv->gc_low,
+       "The percent of disk usage before which image garbage collection is never run."},
+      {"cgroup-root", FLAG_STRING, &fv->cgroup_root, "Optional root cgroup to use for pods."},
+      {"cgroups-per-qos", FLAG_BOOL, &fv->per_qos,
+       "Enable creation of QoS cgroup hierarchy, if true top level QoS and pod cgroups are created."},
+      {"cgroup-driver", FLAG_STRING, &fv->cgroup_driver,
+       "Driver that the kubelet uses to manipulate cgroups on the host. Possible values: 'cgroupfs'"},
+      {"runtime-request-timeout", FLAG_DURATION, &fv->rt_timeout,
+       "Timeout of all runtime requests except long running request - pull, logs, exec and attach."},
+      {"hairpin-mode", FLAG_STRING, &fv->hairpin_mode,
+       "How should the kubelet setup hairpin NAT. Valid values are \"promiscuous-bridge\", \"hairpin-veth\" and "
+       "\"none\"."},
+      {"max-pods", FLAG_INT, &fv->max_pods, "Number of Pods that can run on this Kubelet."},
+      {"pod-max-pids", FLAG_INT64, &fv->pids,
+       "Set the maximum number of processes per pod.  If -1, the kubelet defaults to the node allocatable pid "
+       "capacity."},
+      {"resolv-conf", FLAG_STRING, &fv->resolv_conf,
+       "Resolver configuration file used as the basis for the container DNS resolution configuration."},
+      {"cpu-cfs-quota", FLAG_BOOL, &fv->cfs_quota,
+       "Enable CPU CFS quota enforcement for containers that specify CPU limits"},
+      {"cpu-cfs-quota-period", FLAG_DURATION, &fv->cfs_period, "Sets CPU CFS quota period value, cpu.cfs_period_us"},
+      {"kube-api-qps", FLAG_FLOAT, &fv->api_qps, "QPS to use while talking with kubernetes apiserver."},
+      {"kube-api-burst", FLAG_INT, &fv->api_burst, "Burst to use while talking with kubernetes apiserver."},
+      {"serialize-image-pulls", FLAG_BOOL, &fv->serialize_pulls, "Pull images one at a time."},
+      {"eviction-hard", FLAG_STRING, &fv->eviction_hard,
+       "A set of eviction thresholds (e.g. memory.available<1Gi) that if met would trigger a pod eviction."},
+      {"eviction-pressure-transition-period", FLAG_DURATION, &fv->evict_period,
+       "Duration for which the kubelet has to wait before transitioning out of an eviction pressure condition."},
+      {"system-reserved", FLAG_STRING, &fv->system_reserved,
+       "A set of ResourceName=ResourceQuantity (e.g. cpu=200m,memory=500Mi) pairs that describe resources reserved for "
+       "non-kubernetes components."},
+      {"kube-reserved", FLAG_STRING, &fv->kube_reserved,
+       "A set of ResourceName=ResourceQuantity (e.g. cpu=200m,memory=500Mi) pairs that describe resources reserved for "
+       "kubernetes system components."},
+      {"register-node", FLAG_BOOL, &fv->register_node, "Register the node with the apiserver."},
+      {"register-with-taints", FLAG_STRING, &fv->taints,
+       "Register the node with the given list of taints (comma separated \"<key>=<value>:<effect>\")."},
+      {"healthz-port", FLAG_INT, &fv->healthz_port, "The port of the localhost healthz endpoint (set to 0 to disable)"},
+      {"healthz-bind-address", FLAG_STRING, &fv->healthz_bind, "The IP address for the healthz server to serve on"},
+      {"container-log-max-size", FLAG_STRING, &fv->log_max_size,
+       "Set the maximum size (e.g. 10Mi) of container log file before it is rotated."},
+      {"container-log-max-files", FLAG_INT, &fv->log_max_files,
+       "Set the maximum number of container log files that can be present for a container."},
+      {"fail-swap-on", FLAG_BOOL, &fv->fail_swap, "Makes the Kubelet fail to start if swap is enabled on the node."},
+      {"provider-id", FLAG_STRING, &fv->provider_id,
+       "Unique identifier for identifying the node in a machine database, i.e cloudprovider"},
+      {"streaming-connection-idle-timeout", FLAG_DURATION, &fv->stream_idle,
+       "Maximum time a streaming connection can be idle before the connection is automatically closed."},
+      {NULL},
   };
   _Static_assert(sizeof table / sizeof table[0] <= KL_MAX_FLAGS, "flag table too large");
   memcpy(flags, table, sizeof table);
@@ -847,16 +1052,16 @@ int kl_config_load(int argc, char **argv, struct kl_config **out, char *err, siz
     json_decref(doc);
     return -1;
   }
-  struct kl_config *c = calloc(1, sizeof *c);
+  struct kl_config *c = xcalloc(1, sizeof *c);
   rc = kl_config_from_doc(c, doc, err, errlen);
   json_decref(doc);
-  c->kubeconfig = strdup(fv.kubeconfig);
-  c->hostname_override = strdup(fv.hostname_override);
-  c->node_ip = strdup(fv.node_ip);
-  c->root_dir = strdup(fv.root_dir);
-  c->pause_image = strdup(fv.pause_image);
-  c->non_masquerade_cidr = strdup(fv.non_masq);
-  c->host_network_container = strdup(fv.host_net_container);
+  c->kubeconfig = xstrdup(fv.kubeconfig);
+  c->hostname_override = xstrdup(fv.hostname_override);
+  c->node_ip = xstrdup(fv.node_ip);
+  c->root_dir = xstrdup(fv.root_dir);
+  c->pause_image = xstrdup(fv.pause_image);
+  c->non_masquerade_cidr = xstrdup(fv.non_masq);
+  c->host_network_container = xstrdup(fv.host_net_container);
   c->v = fv.v;
   if (rc == 0) {
     char why[300] = "";

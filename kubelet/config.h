@@ -24,19 +24,19 @@
 #define KL_DEFAULT_PAUSE_IMAGE "pause:3.10"
 
 struct kl_config {
-  json_t *doc;                 /* merged KubeletConfiguration (owned) */
+  json_t *doc; /* merged KubeletConfiguration (owned) */
 
   /* flags only (no config-file field) */
   char *kubeconfig;
   char *hostname_override;
   char *node_ip;
   char *root_dir;
-  char *runtime_endpoint;      /* "unix:///var/run/docker.sock" */
-  char *runtime_socket;        /* the path part of runtime_endpoint */
+  char *runtime_endpoint; /* "unix:///var/run/docker.sock" */
+  char *runtime_socket;   /* the path part of runtime_endpoint */
   char *pause_image;
-  char *non_masquerade_cidr;   /* traffic to it is not masqueraded ("" none) */
-  char *host_network_container;/* runtime container holding the node's network ("" none) */
-  json_t *node_labels;         /* object: --node-labels (owned) */
+  char *non_masquerade_cidr;    /* traffic to it is not masqueraded ("" none) */
+  char *host_network_container; /* runtime container holding the node's network ("" none) */
+  json_t *node_labels;          /* object: --node-labels (owned) */
   int v;
 
   /* KubeletConfiguration fields */
@@ -49,7 +49,7 @@ struct kl_config {
   char *tls_cert_file;
   char *tls_private_key_file;
   char *cluster_domain;
-  json_t *cluster_dns;         /* array of strings (owned) */
+  json_t *cluster_dns; /* array of strings (owned) */
   int64_t node_status_update_frequency_ms;
   int64_t node_status_report_frequency_ms;
   int node_lease_duration_s;
@@ -69,12 +69,12 @@ struct kl_config {
   double kube_api_qps;
   int kube_api_burst;
   bool serialize_image_pulls;
-  json_t *eviction_hard;       /* object signal -> threshold string (owned) */
+  json_t *eviction_hard; /* object signal -> threshold string (owned) */
   int64_t eviction_pressure_transition_period_ms;
-  json_t *system_reserved;     /* object resource -> quantity string (owned) */
+  json_t *system_reserved; /* object resource -> quantity string (owned) */
   json_t *kube_reserved;
   bool register_node;
-  json_t *register_with_taints;/* array of v1.Taint (owned) */
+  json_t *register_with_taints; /* array of v1.Taint (owned) */
   int healthz_port;
   char *healthz_bind_address;
   int64_t container_log_max_size_bytes;

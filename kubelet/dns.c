@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kube/json.h"
+#include "kube/xalloc.h"
 
 #define MAX_NAMESERVERS 3
 #define MAX_SEARCHES 32
@@ -20,7 +21,8 @@ static void append_unique(json_t *arr, const char *s)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(arr, i, v) if (!strcmp(json_string_value(v), s)) return;
+  json_array_foreach (arr, i, v)
+    if (!strcmp(json_string_value(v), s)) return;
   json_array_append_new(arr, json_string(s));
 }
 
@@ -30,7 +32,7 @@ void kl_parse_resolv_conf(const char *text, json_t **servers, json_t **searches,
   *searches = json_array();
   *options = json_array();
   if (!text) return;
-  char *dup = strdup(text), *save = NULL;
+  char *dup = xstrdup(text), *save = NULL;
   for (char *line = strtok_r(dup, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     char *hash = strpbrk(line, "#;");
     if (hash) *hash = 0;
@@ -38,7 +40,10 @@ void kl_parse_resolv_conf(const char *text, json_t **servers, json_t **searches,
     if (!word) continue;
     bool search = !strcmp(word, "search") || !strcmp(word, "domain");
     if (search) json_array_clear(*searches); /* the last search/domain line wins */
-    json_t *dst = !strcmp(word, "nameserver") ? *servers : search ? *searches : !strcmp(word, "options") ? *options : NULL;
+    json_t *dst = !strcmp(word, "nameserver") ? *servers
+                  : search                    ? *searches
+                  : !strcmp(word, "options")  ? *options
+                                              : NULL;
     if (!dst) continue;
     for (char *w = strtok_r(NULL, " \t\r", &ws); w; w = strtok_r(NULL, " \t\r", &ws)) {
       append_unique(dst, w);
@@ -59,7 +64,7 @@ static void merge_options(json_t *opts, const json_t *pod_opts)
 {
   size_t i;
   json_t *o;
-  json_array_foreach(pod_opts, i, o) {
+  json_array_foreach (pod_opts, i, o) {
     const char *name = kj_get_str(o, "name");
     if (!name) continue;
     char buf[512];
@@ -69,7 +74,7 @@ static void merge_options(json_t *opts, const json_t *pod_opts)
     size_t j;
     json_t *e;
     bool replaced = false;
-    json_array_foreach(opts, j, e) {
+    json_array_foreach (opts, j, e) {
       const char *s = json_string_value(e);
       if (opt_name_len(s) == strlen(name) && !strncmp(s, name, strlen(name))) {
         json_array_set_new(opts, j, json_string(buf));
@@ -89,7 +94,7 @@ static void fit_limits(json_t *cfg, struct kl_dns_notes *notes)
     char line[300] = "";
     size_t i;
     json_t *v;
-    json_array_foreach(servers, i, v)
+    json_array_foreach (servers, i, v)
       snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s", i ? " " : "", json_string_value(v));
     snprintf(notes->limit_message, sizeof notes->limit_message,
              "Nameserver limits were exceeded, some nameservers have been omitted, the applied nameserver line is: %s",
@@ -106,11 +111,12 @@ static void fit_limits(json_t *cfg, struct kl_dns_notes *notes)
     char line[MAX_SEARCH_CHARS + 1] = "";
     size_t i;
     json_t *v;
-    json_array_foreach(searches, i, v)
+    json_array_foreach (searches, i, v)
       snprintf(line + strlen(line), sizeof line - strlen(line), "%s%s", i ? " " : "", json_string_value(v));
-    snprintf(notes->limit_message, sizeof notes->limit_message,
-             "Search Line limits were exceeded, some search paths have been omitted, the applied search line is: %.300s",
-             line);
+    snprintf(
+        notes->limit_message, sizeof notes->limit_message,
+        "Search Line limits were exceeded, some search paths have been omitted, the applied search line is: %.300s",
+        line);
   }
 }
 
@@ -144,7 +150,7 @@ json_t *kl_dns_config(const json_t *pod, const json_t *cluster_dns, const char *
     }
     size_t i;
     json_t *v;
-    json_array_foreach(hsearch, i, v) append_unique(searches, json_string_value(v));
+    json_array_foreach (hsearch, i, v) append_unique(searches, json_string_value(v));
     cfg = json_pack("{s:O, s:o, s:[s]}", "servers", cluster_dns, "searches", searches, "options", "ndots:5");
   } else {
     cfg = json_pack("{s:O, s:O, s:O}", "servers", hs, "searches", hsearch, "options", hopts);
@@ -155,8 +161,10 @@ json_t *kl_dns_config(const json_t *pod, const json_t *cluster_dns, const char *
   const json_t *pc = kj_get(pod, "spec.dnsConfig");
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pc, "nameservers"), i, v) append_unique(json_object_get(cfg, "servers"), json_string_value(v));
-  json_array_foreach(kj_get(pc, "searches"), i, v) append_unique(json_object_get(cfg, "searches"), json_string_value(v));
+  json_array_foreach (kj_get(pc, "nameservers"), i, v)
+    append_unique(json_object_get(cfg, "servers"), json_string_value(v));
+  json_array_foreach (kj_get(pc, "searches"), i, v)
+    append_unique(json_object_get(cfg, "searches"), json_string_value(v));
   merge_options(json_object_get(cfg, "options"), kj_get(pc, "options"));
   fit_limits(cfg, notes);
   return cfg;
@@ -198,8 +206,7 @@ char *kl_hosts_file(const json_t *pod, const char *pod_ip, const char *domain, c
       if (sub && *sub && domain && *domain)
         fprintf(f, "%s\t%s.%s.%s.svc.%s\t%s\n", pod_ip, host, sub, kj_get_str(pod, "metadata.namespace") ?: "", domain,
                 host);
-      else
-        fprintf(f, "%s\t%s\n", pod_ip, host);
+      else fprintf(f, "%s\t%s\n", pod_ip, host);
     }
   }
   json_t *aliases = kj_get(pod, "spec.hostAliases");
@@ -207,11 +214,11 @@ char *kl_hosts_file(const json_t *pod, const char *pod_ip, const char *domain, c
     fputs("\n# Entries added by HostAliases.\n", f);
     size_t i;
     json_t *a;
-    json_array_foreach(aliases, i, a) {
+    json_array_foreach (aliases, i, a) {
       fputs(kj_get_str(a, "ip") ?: "", f);
       size_t j;
       json_t *h;
-      json_array_foreach(kj_get(a, "hostnames"), j, h) fprintf(f, "\t%s", json_string_value(h) ?: "");
+      json_array_foreach (kj_get(a, "hostnames"), j, h) fprintf(f, "\t%s", json_string_value(h) ?: "");
       fputc('\n', f);
     }
   }

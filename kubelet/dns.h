@@ -19,14 +19,14 @@
 #include <jansson.h>
 
 struct kl_dns_notes {
-  bool missing_cluster_dns;       /* ClusterFirst without clusterDNS: fell back to Default */
-  char limit_message[512];        /* "" or the DNSConfigForming event message */
+  bool missing_cluster_dns; /* ClusterFirst without clusterDNS: fell back to Default */
+  char limit_message[512];  /* "" or the DNSConfigForming event message */
 };
 
 /* New CRI DNSConfig {"servers","searches","options"}. host_resolv is the
  * text of the node's resolv.conf (may be NULL). */
-json_t *kl_dns_config(const json_t *pod, const json_t *cluster_dns, const char *cluster_domain,
-                      const char *host_resolv, struct kl_dns_notes *notes);
+json_t *kl_dns_config(const json_t *pod, const json_t *cluster_dns, const char *cluster_domain, const char *host_resolv,
+                      struct kl_dns_notes *notes);
 /* Parses resolv.conf text. New arrays. */
 void kl_parse_resolv_conf(const char *text, json_t **servers, json_t **searches, json_t **options);
 /* The managed /etc/hosts of the pod (caller frees). */

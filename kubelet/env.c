@@ -9,14 +9,14 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kube/json.h"
-#include "kube/kubeconfig.h"
+#include "kube/base64.h"
 #include "kube/quantity.h"
+#include "kube/xalloc.h"
 
 bool kl_is_env_var_name(const char *s)
 {
@@ -100,7 +100,7 @@ static void add_service(json_t *out, const json_t *svc)
   }
   size_t i;
   json_t *pt;
-  json_array_foreach(ports, i, pt) {
+  json_array_foreach (ports, i, pt) {
     const char *pname = kj_get_str(pt, "name");
     long long port = (long long)kj_get_int(pt, "port", 0);
     if (pname && *pname) {
@@ -118,7 +118,7 @@ static void add_service(json_t *out, const json_t *svc)
   for (char *c = proto; *c; c++) *c = (char)tolower((unsigned char)*c);
   snprintf(k, sizeof k, "%s_PORT", n);
   set_fmt(out, k, "%s://%s:%lld", proto, ip, (long long)kj_get_int(first, "port", 0));
-  json_array_foreach(ports, i, pt) {
+  json_array_foreach (ports, i, pt) {
     const char *p2 = kj_get_str(pt, "protocol") ?: "TCP";
     char lp[16], up[16];
     snprintf(lp, sizeof lp, "%s", p2);
@@ -144,13 +144,13 @@ json_t *kl_service_env(const json_t *services, const char *ns, bool enable_links
   size_t i;
   json_t *s;
   /* The pod's own namespace first; the master service wins last. */
-  json_array_foreach(services, i, s) {
+  json_array_foreach (services, i, s) {
     const char *sns = kj_get_str(s, "metadata.namespace") ?: "";
     const char *name = kj_get_str(s, "metadata.name") ?: "";
     if (!strcmp(sns, "default") && !strcmp(name, "kubernetes")) continue;
     if (enable_links && !strcmp(sns, ns)) add_service(out, s);
   }
-  json_array_foreach(services, i, s) {
+  json_array_foreach (services, i, s) {
     if (!strcmp(kj_get_str(s, "metadata.namespace") ?: "", "default") &&
         !strcmp(kj_get_str(s, "metadata.name") ?: "", "kubernetes"))
       add_service(out, s);
@@ -169,28 +169,32 @@ static char *bracket_key(const char *path, const char *prefix)
   if (q != '\'' && q != '"') return NULL;
   const char *end = strchr(p + 1, q);
   if (!end || end[1] != ']' || end[2]) return NULL;
-  return strndup(p + 1, (size_t)(end - p - 1));
+  return xstrndup(p + 1, (size_t)(end - p - 1));
 }
 
 char *kl_field_ref(const json_t *pod, const char *path, const char *host_ip, const char *pod_ip, char *err,
                    size_t errlen)
 {
-  static const struct { const char *path, *field; } simple[] = {
-    {"metadata.name", "metadata.name"}, {"metadata.namespace", "metadata.namespace"},
-    {"metadata.uid", "metadata.uid"}, {"spec.nodeName", "spec.nodeName"},
-    {"spec.serviceAccountName", "spec.serviceAccountName"},
+  static const struct {
+    const char *path, *field;
+  } simple[] = {
+      {"metadata.name", "metadata.name"},
+      {"metadata.namespace", "metadata.namespace"},
+      {"metadata.uid", "metadata.uid"},
+      {"spec.nodeName", "spec.nodeName"},
+      {"spec.serviceAccountName", "spec.serviceAccountName"},
   };
   for (size_t i = 0; i < sizeof simple / sizeof simple[0]; i++)
-    if (!strcmp(path, simple[i].path)) return strdup(kj_get_str(pod, simple[i].field) ?: "");
-  if (!strcmp(path, "status.hostIP") || !strcmp(path, "status.hostIPs")) return strdup(host_ip ? host_ip : "");
-  if (!strcmp(path, "status.podIP") || !strcmp(path, "status.podIPs")) return strdup(pod_ip ? pod_ip : "");
+    if (!strcmp(path, simple[i].path)) return xstrdup(kj_get_str(pod, simple[i].field) ?: "");
+  if (!strcmp(path, "status.hostIP") || !strcmp(path, "status.hostIPs")) return xstrdup(host_ip ? host_ip : "");
+  if (!strcmp(path, "status.podIP") || !strcmp(path, "status.podIPs")) return xstrdup(pod_ip ? pod_ip : "");
   const char *maps[] = {"metadata.labels", "metadata.annotations"};
   for (int i = 0; i < 2; i++) {
     char *key = bracket_key(path, maps[i]);
     if (!key) continue;
     const char *v = json_string_value(json_object_get(kj_get(pod, maps[i]), key));
     free(key);
-    return strdup(v ? v : "");
+    return xstrdup(v ? v : "");
   }
   snprintf(err, errlen, "unsupported fieldPath: %s", path);
   return NULL;
@@ -210,21 +214,24 @@ char *kl_resource_field_ref(const json_t *container, const json_t *ref, const js
   json_t *list = json_object_get(kj_get(container, "resources"), kind);
   const char *v = json_string_value(json_object_get(list, name));
   if (!v && !strcmp(kind, "limits")) v = json_string_value(json_object_get(alloc, name));
-  struct quantity q = {0, QF_DECIMAL_SI}, div = {1000, QF_DECIMAL_SI};
+  struct quantity q, div;
+  quantity_set_int(&q, 0, QF_DECIMAL_SI);
+  quantity_set_int(&div, 1, QF_DECIMAL_SI);
   if (v && quantity_parse(v, &q) < 0) {
     snprintf(err, errlen, "invalid quantity %s", v);
     return NULL;
   }
   const char *d = json_is_string(kj_get(ref, "divisor")) ? kj_get_str(ref, "divisor") : NULL;
-  if (d && (quantity_parse(d, &div) < 0 || div.milli <= 0)) {
+  if (d && (quantity_parse(d, &div) < 0 || quantity_sign(&div) <= 0)) {
     snprintf(err, errlen, "invalid divisor %s", d);
     return NULL;
   }
   long long out;
-  if (!strcmp(name, "cpu")) out = (long long)ceil((double)q.milli / (double)div.milli);
-  else out = (long long)ceil((double)quantity_value(&q) / (double)(div.milli / 1000 > 0 ? div.milli / 1000 : 1));
+  /* ceil(value / divisor) on the exact nano values */
+  __int128 num = q.nano, den = div.nano;
+  out = (long long)(num / den + (num % den > 0 ? 1 : 0));
   char *s = NULL;
-  if (asprintf(&s, "%lld", out) < 0) return NULL;
+  s = xasprintf("%lld", out);
   return s;
 }
 
@@ -232,8 +239,8 @@ char *kl_resource_field_ref(const json_t *container, const json_t *ref, const js
 
 struct builder {
   const struct kl_env_ctx *c;
-  json_t *vars;     /* name -> value, as defined so far */
-  json_t *order;    /* names in definition order */
+  json_t *vars;  /* name -> value, as defined so far */
+  json_t *order; /* names in definition order */
   char *err;
   size_t errlen;
 };
@@ -250,14 +257,16 @@ static json_t *object_data(const char *kind, const json_t *obj)
   json_t *out = json_object();
   const char *k;
   json_t *v;
-  json_object_foreach(kj_get(obj, "data"), k, v) {
+  json_object_foreach (kj_get(obj, "data"), k, v) {
     if (!strcmp(kind, "ConfigMap")) {
       json_object_set(out, k, v);
       continue;
     }
-    size_t n = 0;
-    char *dec = kubeconfig_base64_decode(json_string_value(v) ?: "", &n);
-    if (dec) json_object_set_new(out, k, json_stringn(dec, n));
+    const char *b64 = json_string_value(v) ?: "";
+    unsigned char *dec = NULL;
+    size_t n = 0, bad = 0;
+    if (kb64_decode(b64, strlen(b64), KB64_STD, &dec, &n, &bad) == 0)
+      json_object_set_new(out, k, json_stringn((char *)dec, n));
     free(dec);
   }
   return out;
@@ -296,7 +305,7 @@ static int env_from(struct builder *b, const json_t *src)
   char invalid[1024] = "";
   const char *k;
   json_t *v;
-  json_object_foreach(data, k, v) {
+  json_object_foreach (data, k, v) {
     char full[512];
     snprintf(full, sizeof full, "%s%s", prefix, k);
     if (!kl_is_env_var_name(full)) {
@@ -332,7 +341,7 @@ static int key_ref(struct builder *b, const char *kind, const json_t *ref, char 
              kj_get_str(b->c->pod, "metadata.namespace") ?: "", name);
     return KL_ENV_ERROR;
   }
-  *value = strdup(v);
+  *value = xstrdup(v);
   json_decref(data);
   return 0;
 }
@@ -374,16 +383,18 @@ int kl_env_build(const struct kl_env_ctx *c, json_t **out, char *err, size_t err
   json_t *svc = kl_service_env(c->services, ns, kj_get_bool(c->pod, "spec.enableServiceLinks", true));
   size_t i;
   json_t *e;
-  json_array_foreach(kj_get(c->container, "envFrom"), i, e) if ((rc = env_from(&b, e)) != 0) goto out;
-  json_array_foreach(kj_get(c->container, "env"), i, e) if ((rc = env_var(&b, e, svc)) != 0) goto out;
+  json_array_foreach (kj_get(c->container, "envFrom"), i, e)
+    if ((rc = env_from(&b, e)) != 0) goto out;
+  json_array_foreach (kj_get(c->container, "env"), i, e)
+    if ((rc = env_var(&b, e, svc)) != 0) goto out;
   *out = json_array();
-  json_array_foreach(b.order, i, e) {
+  json_array_foreach (b.order, i, e) {
     const char *n = json_string_value(e);
     json_array_append_new(*out, json_pack("{s:s, s:O}", "key", n, "value", json_object_get(b.vars, n)));
   }
   const char *k;
   json_t *v;
-  json_object_foreach(svc, k, v) {
+  json_object_foreach (svc, k, v) {
     if (!json_object_get(b.vars, k)) json_array_append_new(*out, json_pack("{s:s, s:O}", "key", k, "value", v));
   }
 out:

@@ -22,10 +22,10 @@ enum { KL_ENV_OK = 0, KL_ENV_PENDING = 1, KL_ENV_ERROR = -1 };
 struct kl_env_ctx {
   const json_t *pod;
   const json_t *container;
-  const json_t *services;          /* array of Services (any namespaces) */
+  const json_t *services; /* array of Services (any namespaces) */
   const char *host_ip;
   const char *pod_ip;
-  const json_t *node_allocatable;  /* for resourceFieldRef without limits */
+  const json_t *node_allocatable; /* for resourceFieldRef without limits */
   /* kind "ConfigMap" or "Secret": 0 with *out borrowed, -ENOENT, or
    * -EAGAIN while the object is still being fetched. */
   int (*get_object)(void *arg, const char *kind, const char *ns, const char *name, const json_t **out);

@@ -16,6 +16,7 @@
 
 #include "kube/json.h"
 #include "kube/strconv.h"
+#include "kube/xalloc.h"
 #include "pods_internal.h"
 #include "runtime/docker_client.h"
 #include "runtime/runtime.h"
@@ -33,7 +34,7 @@ struct call {
   struct kl_handlers *h;
   kl_handler_done done;
   void *arg;
-  char target[300];     /* host:port */
+  char target[300]; /* host:port */
   int64_t timeout_s;
   struct event *timer;
   struct bufferevent *bev;
@@ -54,7 +55,7 @@ static void call_finish(struct call *c, int result, const char *out)
 
 static struct call *call_new(struct kl_handlers *h, kl_handler_done done, void *arg, int64_t timeout_s)
 {
-  struct call *c = calloc(1, sizeof *c);
+  struct call *c = xcalloc(1, sizeof *c);
   c->h = h;
   c->done = done;
   c->arg = arg;
@@ -72,7 +73,7 @@ int kl_handler_port(const json_t *container, const json_t *port)
   if (kstr_parse_int64(name, &n) == 0) return (int)n;
   size_t i;
   json_t *p;
-  json_array_foreach(kj_get(container, "ports"), i, p)
+  json_array_foreach (kj_get(container, "ports"), i, p)
     if (!strcmp(kj_get_str(p, "name") ?: "", name)) return (int)kj_get_int(p, "containerPort", -1);
   return -1;
 }
@@ -100,7 +101,7 @@ static void exec_done(void *arg, int err, json_t *res, const char *msg)
     return;
   }
   char *out = NULL;
-  if (asprintf(&out, "%s%s", kj_get_str(res, "stdout") ?: "", kj_get_str(res, "stderr") ?: "") < 0) out = NULL;
+  out = xasprintf("%s%s", kj_get_str(res, "stdout") ?: "", kj_get_str(res, "stderr") ?: "");
   int code = (int)kj_get_int(res, "exitCode", -1);
   char m[1200];
   if (code != 0 && (!out || !*out)) snprintf(m, sizeof m, "command \"%s\" exited with %d", c->cmd, code);
@@ -112,7 +113,7 @@ static void run_exec(struct call *c, const char *cid, const json_t *cmd)
 {
   size_t i;
   json_t *a;
-  json_array_foreach(cmd, i, a)
+  json_array_foreach (cmd, i, a)
     snprintf(c->cmd + strlen(c->cmd), sizeof c->cmd - strlen(c->cmd), "%s%s", i ? " " : "", json_string_value(a) ?: "");
   struct kl_runtime *rt = c->h->k->rt;
   rt->ops->exec_sync(rt, cid, cmd, c->timeout_s, exec_done, c);
@@ -128,8 +129,7 @@ static void http_done(void *arg, const struct dk_response *r)
     if (strstr(r->error, "imeout") || strstr(r->error, "timed out"))
       snprintf(m, sizeof m, "Get \"%s\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
                c->target);
-    else
-      snprintf(m, sizeof m, "Get \"%s\": dial tcp: %s", c->target, r->error);
+    else snprintf(m, sizeof m, "Get \"%s\": dial tcp: %s", c->target, r->error);
     call_finish(c, 1, m);
     return;
   }
@@ -164,7 +164,7 @@ static void run_http(struct call *c, struct kl_pod *p, const json_t *container, 
   dk_add_header(r, "Accept: */*");
   size_t i;
   json_t *h;
-  json_array_foreach(kj_get(g, "httpHeaders"), i, h) {
+  json_array_foreach (kj_get(g, "httpHeaders"), i, h) {
     char line[1200];
     snprintf(line, sizeof line, "%s: %s", kj_get_str(h, "name") ?: "", kj_get_str(h, "value") ?: "");
     dk_add_header(r, line);
@@ -190,7 +190,8 @@ static void grpc_done(void *arg, const struct dk_response *r)
     if (strstr(r->error, "imeout") || strstr(r->error, "timed out"))
       snprintf(m, sizeof m, "timeout: health rpc did not complete within %llds", (long long)c->timeout_s);
     else
-      snprintf(m, sizeof m, "timeout: failed to connect service \"%s\" within %llds", c->target, (long long)c->timeout_s);
+      snprintf(m, sizeof m, "timeout: failed to connect service \"%s\" within %llds", c->target,
+               (long long)c->timeout_s);
     call_finish(c, 1, m);
     return;
   }
@@ -209,7 +210,8 @@ static void grpc_done(void *arg, const struct dk_response *r)
     call_finish(c, 0, NULL);
     return;
   }
-  if (r->code != 200 || r->len < 5) snprintf(m, sizeof m, "rpc error: code = Unknown desc = health check failed (HTTP %d)", r->code);
+  if (r->code != 200 || r->len < 5)
+    snprintf(m, sizeof m, "rpc error: code = Unknown desc = health check failed (HTTP %d)", r->code);
   else snprintf(m, sizeof m, "service unhealthy (responded with \"%s\")", grpc_status_name(status));
   call_finish(c, 1, m);
 }
@@ -317,7 +319,7 @@ void kl_handler_run(struct kl_handlers *h, struct kl_pod *p, const json_t *conta
 
 struct kl_handlers *kl_handlers_new(struct kubelet *k)
 {
-  struct kl_handlers *h = calloc(1, sizeof *h);
+  struct kl_handlers *h = xcalloc(1, sizeof *h);
   if (!h) return NULL;
   h->k = k;
   h->http = dk_client_new(k->base, NULL, 0);

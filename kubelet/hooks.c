@@ -10,6 +10,7 @@
 
 #include "handlers.h"
 #include "kube/json.h"
+#include "kube/xalloc.h"
 #include "pods_internal.h"
 
 #define HOOK_NO_TIMEOUT_S (24 * 3600)
@@ -38,7 +39,7 @@ static void hook_done(void *arg, int result, const char *out)
 void kl_hook_run_timeout(struct kl_pod *p, const json_t *c, const char *cid, const json_t *hook, const char *which,
                          int64_t timeout_s, void (*done)(void *arg, int rc, const char *msg), void *arg)
 {
-  struct hook_call *h = calloc(1, sizeof *h);
+  struct hook_call *h = xcalloc(1, sizeof *h);
   h->done = done;
   h->arg = arg;
   char what[600] = "";
@@ -46,7 +47,7 @@ void kl_hook_run_timeout(struct kl_pod *p, const json_t *c, const char *cid, con
     h->exec = true;
     size_t i;
     json_t *a;
-    json_array_foreach(kj_get(hook, "exec.command"), i, a)
+    json_array_foreach (kj_get(hook, "exec.command"), i, a)
       snprintf(what + strlen(what), sizeof what - strlen(what), "%s%s", i ? " " : "", json_string_value(a) ?: "");
     snprintf(h->desc, sizeof h->desc, "Exec lifecycle hook ([%s]) for Container \"%s\" in Pod \"%s_%s(%s)\"", what,
              kj_get_str(c, "name") ?: "", p->name, p->ns, p->uid);

@@ -11,9 +11,10 @@
 #include <string.h>
 
 #include "kube/json.h"
-#include "kube/kubeconfig.h"
+#include "kube/base64.h"
 #include "kube/log.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "node_status.h"
 #include "objcache.h"
 #include "pause/pause_image.h"
@@ -83,8 +84,8 @@ static bool registry_matches(const char *key, const char *registry)
   if (!strncmp(h, "https://", 8)) h += 8;
   else if (!strncmp(h, "http://", 7)) h += 7;
   size_t n = strcspn(h, "/");
-  if (!strcmp(registry, "docker.io") && ((n == 15 && !strncmp(h, "index.docker.io", 15)) ||
-                                          (n == 9 && !strncmp(h, "docker.io", 9))))
+  if (!strcmp(registry, "docker.io") &&
+      ((n == 15 && !strncmp(h, "index.docker.io", 15)) || (n == 9 && !strncmp(h, "docker.io", 9))))
     return true;
   return strlen(registry) == n && !strncmp(h, registry, n);
 }
@@ -95,9 +96,10 @@ json_t *kl_image_auth_from_secret(const json_t *secret, const char *image)
   const char *field = !strcmp(type, "kubernetes.io/dockercfg") ? ".dockercfg" : ".dockerconfigjson";
   const char *b64 = json_string_value(json_object_get(kj_get(secret, "data"), field));
   if (!b64) return NULL;
-  size_t n = 0;
-  char *raw = kubeconfig_base64_decode(b64, &n);
-  json_t *doc = raw ? json_loadb(raw, n, 0, NULL) : NULL;
+  unsigned char *raw = NULL;
+  size_t n = 0, bad = 0;
+  json_t *doc =
+      kb64_decode(b64, strlen(b64), KB64_STD, &raw, &n, &bad) == 0 ? json_loadb((char *)raw, n, 0, NULL) : NULL;
   free(raw);
   json_t *auths = !strcmp(field, ".dockercfg") ? doc : json_object_get(doc, "auths");
   char registry[256];
@@ -105,7 +107,7 @@ json_t *kl_image_auth_from_secret(const json_t *secret, const char *image)
   json_t *out = NULL;
   const char *key;
   json_t *v;
-  json_object_foreach(auths, key, v) {
+  json_object_foreach (auths, key, v) {
     if (!registry_matches(key, registry)) continue;
     out = json_pack("{s:s, s:s, s:s, s:s}", "username", kj_get_str(v, "username") ?: "", "password",
                     kj_get_str(v, "password") ?: "", "auth", kj_get_str(v, "auth") ?: "", "serverAddress", key);
@@ -151,8 +153,9 @@ static void pull_done(void *arg, int err, json_t *res, const char *msg)
     char took[64], waited[64];
     ktime_format_duration_ms(now - pl->started_ms, took, sizeof took);
     ktime_format_duration_ms(now - pl->queued_ms, waited, sizeof waited);
-    if (p) kl_pod_event(p, "Normal", "Pulled", "Successfully pulled image \"%s\" in %s (%s including waiting)",
-                        pl->image, took, waited);
+    if (p)
+      kl_pod_event(p, "Normal", "Pulled", "Successfully pulled image \"%s\" in %s (%s including waiting)", pl->image,
+                   took, waited);
     if (cs) cs->pull_backoff_ms = 0;
     pl->done(pl->arg, 0, kj_get_str(res, "imageRef"));
     kl_images_refresh(im);
@@ -187,7 +190,7 @@ static json_t *pod_auth(struct kl_images *im, struct kl_pod *p, const char *imag
 {
   size_t i;
   json_t *ref;
-  json_array_foreach(kj_get(p->pod, "spec.imagePullSecrets"), i, ref) {
+  json_array_foreach (kj_get(p->pod, "spec.imagePullSecrets"), i, ref) {
     const json_t *secret = NULL;
     if (kl_objcache_get(im->k->pods->objs, p->uid, "Secret", p->ns, kj_get_str(ref, "name") ?: "", &secret) < 0)
       continue;
@@ -249,7 +252,7 @@ static void ensure_status(void *arg, int err, json_t *res, const char *msg)
     free(e);
     return;
   }
-  struct pull *pl = calloc(1, sizeof *pl);
+  struct pull *pl = xcalloc(1, sizeof *pl);
   pl->im = im;
   snprintf(pl->uid, sizeof pl->uid, "%s", e->uid);
   snprintf(pl->container, sizeof pl->container, "%s", e->container);
@@ -272,14 +275,15 @@ void kl_images_ensure(struct kl_images *im, struct kl_pod *p, const json_t *cont
   struct kl_cstate *cs = kl_pod_cstate(p, kj_get_str(container, "name") ?: "");
   if (!image || !*image || strpbrk(image, " \t\n")) {
     char m[1200];
-    snprintf(m, sizeof m, "Failed to apply default image tag \"%s\": couldn't parse image name \"%s\": invalid reference format",
+    snprintf(m, sizeof m,
+             "Failed to apply default image tag \"%s\": couldn't parse image name \"%s\": invalid reference format",
              image ? image : "", image ? image : "");
     kl_pod_event(p, "Warning", "InspectFailed", "%s", m);
     cs_wait(cs, "InvalidImageName", m);
     done(arg, -1, NULL);
     return;
   }
-  struct ensure *e = calloc(1, sizeof *e);
+  struct ensure *e = xcalloc(1, sizeof *e);
   e->im = im;
   snprintf(e->uid, sizeof e->uid, "%s", p->uid);
   snprintf(e->container, sizeof e->container, "%s", cs ? cs->name : "");
@@ -310,7 +314,8 @@ static void pause_imported(void *arg, int err, json_t *res, const char *msg)
 {
   struct kl_images *im = arg;
   if (err) KLOG_E("importing the sandbox image %s: %s", im->k->cfg->pause_image, msg);
-  else KLOG_I("Imported the built-in sandbox image %s (%s)", im->k->cfg->pause_image, kj_get_str(res, "imageRef") ?: "");
+  else
+    KLOG_I("Imported the built-in sandbox image %s (%s)", im->k->cfg->pause_image, kj_get_str(res, "imageRef") ?: "");
   pause_finish(im, err, msg);
 }
 
@@ -343,7 +348,7 @@ void kl_images_ensure_pause(struct kl_images *im, void (*done)(void *arg, int rc
     done(arg, 0, NULL);
     return;
   }
-  struct pause_wait *w = calloc(1, sizeof *w);
+  struct pause_wait *w = xcalloc(1, sizeof *w);
   w->done = done;
   w->arg = arg;
   w->next = im->pause_waiters;
@@ -368,15 +373,17 @@ static void images_listed(void *arg, int err, json_t *res, const char *msg)
   if (err) return;
   json_t *imgs = json_object_get(res, "images");
   size_t n = json_array_size(imgs), i;
-  json_t **arr = calloc(n + 1, sizeof *arr);
+  json_t **arr = xcalloc(n + 1, sizeof *arr);
   json_t *img;
   size_t m = 0;
-  json_array_foreach(imgs, i, img) {
+  json_array_foreach (imgs, i, img) {
     json_t *names = json_array();
     size_t j;
     json_t *v;
-    json_array_foreach(kj_get(img, "repoDigests"), j, v) if (!strstr(json_string_value(v), "<none>")) json_array_append(names, v);
-    json_array_foreach(kj_get(img, "repoTags"), j, v) if (!strstr(json_string_value(v), "<none>")) json_array_append(names, v);
+    json_array_foreach (kj_get(img, "repoDigests"), j, v)
+      if (!strstr(json_string_value(v), "<none>")) json_array_append(names, v);
+    json_array_foreach (kj_get(img, "repoTags"), j, v)
+      if (!strstr(json_string_value(v), "<none>")) json_array_append(names, v);
     if (!json_array_size(names)) json_array_append_new(names, json_string(kj_get_str(img, "id") ?: ""));
     arr[m++] = json_pack("{s:o, s:I}", "names", names, "sizeBytes", (json_int_t)kj_get_int(img, "size", 0));
   }
@@ -410,7 +417,7 @@ static void refresh_tick(evutil_socket_t fd, short what, void *arg)
 
 struct kl_images *kl_images_new(struct kubelet *k)
 {
-  struct kl_images *im = calloc(1, sizeof *im);
+  struct kl_images *im = xcalloc(1, sizeof *im);
   if (!im) return NULL;
   im->k = k;
   im->refresh = evtimer_new(k->base, refresh_tick, im);

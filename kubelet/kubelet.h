@@ -38,27 +38,27 @@ struct kubelet {
   struct kl_machine machine;
   char node_name[256];
   char node_ip[64];
-  int64_t start_us;              /* wall clock at start */
-  int min_oom_score_adj;         /* lowest oom_score_adj this machine lets us set */
+  int64_t start_us;      /* wall clock at start */
+  int min_oom_score_adj; /* lowest oom_score_adj this machine lets us set */
 
   struct rest_client *client;
   struct metrics *metrics;
   struct event_recorder *recorder;
 
-  struct kl_node *node;          /* node_status.c */
-  struct kl_runtime *rt;         /* runtime/runtime.h */
-  struct kl_server *server;      /* server.c */
-  struct kl_pods *pods;          /* pods.c: pod manager and workers */
-  struct kl_podnet *net;         /* podnet.c: pod networking */
-  struct kl_stats *stats;        /* stats.c: resource usage */
+  struct kl_node *node;     /* node_status.c */
+  struct kl_runtime *rt;    /* runtime/runtime.h */
+  struct kl_server *server; /* server.c */
+  struct kl_pods *pods;     /* pods.c: pod manager and workers */
+  struct kl_podnet *net;    /* podnet.c: pod networking */
+  struct kl_stats *stats;   /* stats.c: resource usage */
 
   /* What the node's Ready condition and status report about the runtime,
    * kept current by the modules that learn it. */
-  char runtime_version[128];     /* "docker://20.10.24", "" until known */
-  int64_t relist_ok_ms;          /* monotonic ms of the last good relist, 0 never */
-  char runtime_error[256];       /* why the runtime is not usable, "" if it is */
-  char network_error[256];       /* why pod networking is not ready, "" if it is */
-  json_t *node_images;           /* status.images, newest first (owned) */
+  char runtime_version[128]; /* "docker://20.10.24", "" until known */
+  int64_t relist_ok_ms;      /* monotonic ms of the last good relist, 0 never */
+  char runtime_error[256];   /* why the runtime is not usable, "" if it is */
+  char network_error[256];   /* why pod networking is not ready, "" if it is */
+  json_t *node_images;       /* status.images, newest first (owned) */
   bool pressure_memory, pressure_disk, pressure_pid;
 
   struct event *sig_term, *sig_int;

@@ -12,14 +12,14 @@
 
 struct kl_machine {
   int num_cpus;
-  int64_t memory_bytes;      /* MemTotal */
-  char kernel_version[128];  /* uname -r */
-  char os_image[256];        /* PRETTY_NAME of /etc/os-release */
-  char machine_id[64];       /* /etc/machine-id */
-  char system_uuid[64];      /* /sys/class/dmi/id/product_uuid, else machine id */
-  char boot_id[64];          /* /proc/sys/kernel/random/boot_id */
-  char architecture[32];     /* GOARCH spelling: amd64, arm64 ... */
-  char hostname[256];        /* lower-cased gethostname() */
+  int64_t memory_bytes;     /* MemTotal */
+  char kernel_version[128]; /* uname -r */
+  char os_image[256];       /* PRETTY_NAME of /etc/os-release */
+  char machine_id[64];      /* /etc/machine-id */
+  char system_uuid[64];     /* /sys/class/dmi/id/product_uuid, else machine id */
+  char boot_id[64];         /* /proc/sys/kernel/random/boot_id */
+  char architecture[32];    /* GOARCH spelling: amd64, arm64 ... */
+  char hostname[256];       /* lower-cased gethostname() */
 };
 
 struct kl_fs_stats {

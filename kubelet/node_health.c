@@ -28,8 +28,7 @@ bool kl_health_ready(struct kubelet *k, char *msg, size_t len)
              k->network_error);
   if (!n) return true;
   msg[0] = 0;
-  for (int i = 0; i < n; i++)
-    snprintf(msg + strlen(msg), len - strlen(msg), "%s%s", i ? "," : "", errs[i]);
+  for (int i = 0; i < n; i++) snprintf(msg + strlen(msg), len - strlen(msg), "%s%s", i ? "," : "", errs[i]);
   return false;
 }
 

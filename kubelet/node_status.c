@@ -27,6 +27,7 @@
 #include "kube/recorder.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "kubelet.h"
 #include "node_health.h"
 
@@ -46,16 +47,14 @@ static const struct {
   const char *type;
   const char *reason_true, *msg_true, *reason_false, *msg_false, *event_true, *event_false;
 } cond_info[C_COUNT] = {
-  {"MemoryPressure", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available",
-   "KubeletHasSufficientMemory", "kubelet has sufficient memory available", "NodeHasInsufficientMemory",
-   "NodeHasSufficientMemory"},
-  {"DiskPressure", "KubeletHasDiskPressure", "kubelet has disk pressure", "KubeletHasNoDiskPressure",
-   "kubelet has no disk pressure", "NodeHasDiskPressure", "NodeHasNoDiskPressure"},
-  {"PIDPressure", "KubeletHasInsufficientPID", "kubelet has insufficient PID available",
-   "KubeletHasSufficientPID", "kubelet has sufficient PID available", "NodeHasInsufficientPID",
-   "NodeHasSufficientPID"},
-  {"Ready", "KubeletReady", "kubelet is posting ready status", "KubeletNotReady", "", "NodeReady",
-   "NodeNotReady"},
+    {"MemoryPressure", "KubeletHasInsufficientMemory", "kubelet has insufficient memory available",
+     "KubeletHasSufficientMemory", "kubelet has sufficient memory available", "NodeHasInsufficientMemory",
+     "NodeHasSufficientMemory"},
+    {"DiskPressure", "KubeletHasDiskPressure", "kubelet has disk pressure", "KubeletHasNoDiskPressure",
+     "kubelet has no disk pressure", "NodeHasDiskPressure", "NodeHasNoDiskPressure"},
+    {"PIDPressure", "KubeletHasInsufficientPID", "kubelet has insufficient PID available", "KubeletHasSufficientPID",
+     "kubelet has sufficient PID available", "NodeHasInsufficientPID", "NodeHasSufficientPID"},
+    {"Ready", "KubeletReady", "kubelet is posting ready status", "KubeletNotReady", "", "NodeReady", "NodeNotReady"},
 };
 
 struct kl_node {
@@ -65,7 +64,7 @@ struct kl_node {
   int64_t register_backoff_ms;
   struct event *register_timer, *status_timer, *lease_timer;
   struct rest_request *reg_req, *status_req, *lease_req;
-  json_t *last_posted;       /* last status posted, heartbeat times removed */
+  json_t *last_posted; /* last status posted, heartbeat times removed */
   int64_t last_post_ms;
   bool post_soon;
   struct cond_state conds[C_COUNT];
@@ -80,8 +79,8 @@ json_t *kl_node_ref(const struct kubelet *k)
                    k->node_name);
 }
 
-json_t *kl_node_condition(const char *type, bool status, const char *reason, const char *message,
-                          const char *heartbeat, const char *transition)
+json_t *kl_node_condition(const char *type, bool status, const char *reason, const char *message, const char *heartbeat,
+                          const char *transition)
 {
   return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", type, "status", status ? "True" : "False",
                    "lastHeartbeatTime", heartbeat, "lastTransitionTime", transition, "reason", reason, "message",
@@ -92,20 +91,21 @@ json_t *kl_node_condition(const char *type, bool status, const char *reason, con
 
 static void set_quantity(json_t *obj, const char *name, const struct quantity *q)
 {
-  char buf[64];
+  char buf[QUANTITY_STRING_MAX];
   json_object_set_new(obj, name, json_string(quantity_format(q, buf, sizeof buf)));
 }
 
 json_t *kl_node_capacity(const struct kubelet *k, int64_t fs_capacity_bytes)
 {
   json_t *cap = json_object();
-  struct quantity q = {(int64_t)k->machine.num_cpus * 1000, QF_DECIMAL_SI};
+  struct quantity q;
+  quantity_set_int(&q, k->machine.num_cpus, QF_DECIMAL_SI);
   set_quantity(cap, "cpu", &q);
-  q = (struct quantity){k->machine.memory_bytes * 1000, QF_BINARY_SI};
+  quantity_set_int(&q, k->machine.memory_bytes, QF_BINARY_SI);
   set_quantity(cap, "memory", &q);
-  q = (struct quantity){(int64_t)k->cfg->max_pods * 1000, QF_DECIMAL_SI};
+  quantity_set_int(&q, k->cfg->max_pods, QF_DECIMAL_SI);
   set_quantity(cap, "pods", &q);
-  q = (struct quantity){fs_capacity_bytes * 1000, QF_BINARY_SI};
+  quantity_set_int(&q, fs_capacity_bytes, QF_BINARY_SI);
   set_quantity(cap, "ephemeral-storage", &q);
   json_object_set_new(cap, "hugepages-1Gi", json_string("0"));
   json_object_set_new(cap, "hugepages-2Mi", json_string("0"));
@@ -113,18 +113,18 @@ json_t *kl_node_capacity(const struct kubelet *k, int64_t fs_capacity_bytes)
 }
 
 /* A hard eviction threshold for signal as an absolute amount of cap. */
-static int64_t eviction_milli(const struct kubelet *k, const char *signal, const struct quantity *cap)
+static void eviction_amount(const struct kubelet *k, const char *signal, const struct quantity *cap,
+                            struct quantity *out)
 {
-  const char *t = kj_get_str(k->cfg->eviction_hard, signal);
-  if (!t) {
-    json_t *v = json_object_get(k->cfg->eviction_hard, signal);
-    t = json_string_value(v);
-  }
-  if (!t) return 0;
+  quantity_set_int(out, 0, cap->format);
+  const char *t = json_string_value(json_object_get(k->cfg->eviction_hard, signal));
+  if (!t) return;
   size_t n = strlen(t);
-  if (n > 1 && t[n - 1] == '%') return (int64_t)((double)cap->milli * atof(t) / 100.0);
-  struct quantity q;
-  return quantity_parse(t, &q) == 0 ? q.milli : 0;
+  if (n > 1 && t[n - 1] == '%') {
+    out->nano = (__int128)((long double)cap->nano * strtold(t, NULL) / 100.0L);
+    return;
+  }
+  if (quantity_parse(t, out) < 0) quantity_set_int(out, 0, cap->format);
 }
 
 json_t *kl_node_allocatable(const struct kubelet *k, const json_t *capacity)
@@ -132,7 +132,7 @@ json_t *kl_node_allocatable(const struct kubelet *k, const json_t *capacity)
   json_t *alloc = json_object();
   const char *name;
   json_t *v;
-  json_object_foreach((json_t *)capacity, name, v) {
+  json_object_foreach ((json_t *)capacity, name, v) {
     struct quantity q;
     if (quantity_parse(json_string_value(v), &q) < 0) continue;
     struct quantity cap = q;
@@ -142,12 +142,15 @@ json_t *kl_node_allocatable(const struct kubelet *k, const json_t *capacity)
       const char *s = json_string_value(json_object_get(res[i], name));
       if (s && quantity_parse(s, &r) == 0) quantity_sub(&q, &r);
     }
-    int64_t ev = 0;
-    if (!strcmp(name, "memory")) ev = eviction_milli(k, "memory.available", &cap);
-    else if (!strcmp(name, "ephemeral-storage")) ev = eviction_milli(k, "nodefs.available", &cap);
-    q.milli -= ev;
-    if (q.milli < 0) q.milli = 0;
-    if (strcmp(name, "cpu")) q.milli -= q.milli % 1000; /* whole bytes and pods */
+    struct quantity ev;
+    quantity_set_int(&ev, 0, q.format);
+    if (!strcmp(name, "memory")) eviction_amount(k, "memory.available", &cap, &ev);
+    else if (!strcmp(name, "ephemeral-storage")) eviction_amount(k, "nodefs.available", &cap, &ev);
+    quantity_sub(&q, &ev);
+    if (quantity_sign(&q) < 0) quantity_set_int(&q, 0, q.format);
+    /* whole bytes and pods; cpu keeps its millicores */
+    if (strcmp(name, "cpu")) quantity_set_int(&q, (int64_t)(q.nano / 1000000000), q.format);
+    else quantity_set_milli(&q, quantity_milli(&q), q.format);
     set_quantity(alloc, name, &q);
   }
   return alloc;
@@ -160,11 +163,10 @@ static json_t *node_info(struct kl_node *n)
   struct kubelet *k = n->k;
   char rtv[160];
   kl_health_runtime_version(k, rtv, sizeof rtv);
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "machineID", k->machine.machine_id,
-                   "systemUUID", k->machine.system_uuid, "bootID", k->machine.boot_id, "kernelVersion",
-                   k->machine.kernel_version, "osImage", k->machine.os_image, "containerRuntimeVersion", rtv,
-                   "kubeletVersion", KL_VERSION, "operatingSystem", "linux", "architecture",
-                   k->machine.architecture);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "machineID", k->machine.machine_id, "systemUUID",
+                   k->machine.system_uuid, "bootID", k->machine.boot_id, "kernelVersion", k->machine.kernel_version,
+                   "osImage", k->machine.os_image, "containerRuntimeVersion", rtv, "kubeletVersion", KL_VERSION,
+                   "operatingSystem", "linux", "architecture", k->machine.architecture);
 }
 
 /* Updates the condition states; records events for transitions.
@@ -237,7 +239,7 @@ static json_t *status_fingerprint(const json_t *st)
   json_t *fp = kj_deep_copy(st);
   size_t i;
   json_t *c;
-  json_array_foreach(json_object_get(fp, "conditions"), i, c) json_object_del(c, "lastHeartbeatTime");
+  json_array_foreach (json_object_get(fp, "conditions"), i, c) json_object_del(c, "lastHeartbeatTime");
   return fp;
 }
 
@@ -281,8 +283,8 @@ static void post_status(struct kl_node *n, bool force)
   char path[400];
   snprintf(path, sizeof path, "/api/v1/nodes/%s/status", k->node_name);
   json_t *patch = json_pack("{s:o}", "status", st);
-  n->status_req = rest_request_ct(k->client, "PATCH", path, "application/strategic-merge-patch+json", patch,
-                                  status_done, n);
+  n->status_req =
+      rest_request_ct(k->client, "PATCH", path, "application/strategic-merge-patch+json", patch, status_done, n);
   json_decref(patch);
 }
 
@@ -311,13 +313,12 @@ void kl_node_status_changed(struct kl_node *n)
 static json_t *initial_node(struct kl_node *n)
 {
   struct kubelet *k = n->k;
-  json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kubernetes.io/hostname", k->node_name,
-                             "kubernetes.io/os", "linux", "kubernetes.io/arch", k->machine.architecture,
-                             "beta.kubernetes.io/os", "linux", "beta.kubernetes.io/arch", k->machine.architecture);
+  json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", "kubernetes.io/hostname", k->node_name, "kubernetes.io/os",
+                             "linux", "kubernetes.io/arch", k->machine.architecture, "beta.kubernetes.io/os", "linux",
+                             "beta.kubernetes.io/arch", k->machine.architecture);
   json_object_update(labels, k->cfg->node_labels);
   json_t *spec = json_object();
-  if (json_array_size(k->cfg->register_with_taints))
-    json_object_set(spec, "taints", k->cfg->register_with_taints);
+  if (json_array_size(k->cfg->register_with_taints)) json_object_set(spec, "taints", k->cfg->register_with_taints);
   if (*k->cfg->provider_id) json_object_set_new(spec, "providerID", json_string(k->cfg->provider_id));
   return json_pack("{s:s, s:s, s:{s:s, s:o, s:{s:s}}, s:o, s:o}", "apiVersion", "v1", "kind", "Node", "metadata",
                    "name", k->node_name, "labels", labels, "annotations",
@@ -373,8 +374,8 @@ static void register_done(void *arg, int code, json_t *body, const struct rest_s
   if (err->reason && !strcmp(err->reason, "AlreadyExists")) {
     char path[400];
     snprintf(path, sizeof path, "/api/v1/nodes/%s", k->node_name);
-    json_t *labels = json_pack("{s:s, s:s, s:s}", "kubernetes.io/hostname", k->node_name, "kubernetes.io/os",
-                               "linux", "kubernetes.io/arch", k->machine.architecture);
+    json_t *labels = json_pack("{s:s, s:s, s:s}", "kubernetes.io/hostname", k->node_name, "kubernetes.io/os", "linux",
+                               "kubernetes.io/arch", k->machine.architecture);
     json_object_update(labels, k->cfg->node_labels);
     json_t *patch = json_pack("{s:{s:o}}", "metadata", "labels", labels);
     n->reg_req = rest_request(k->client, "PATCH", path, patch, existing_done, n);
@@ -434,12 +435,12 @@ static void lease_done(void *arg, int code, json_t *body, const struct rest_stat
   struct kubelet *k = n->k;
   n->lease_req = NULL;
   if (code == 404 && n->uid[0]) {
-    json_t *lease = json_pack("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s}]}, s:o}", "apiVersion",
-                              "coordination.k8s.io/v1", "kind", "Lease", "metadata", "name", k->node_name,
-                              "namespace", LEASE_NS, "ownerReferences", "apiVersion", "v1", "kind", "Node", "name",
-                              k->node_name, "uid", n->uid, "spec", lease_spec(n));
-    n->lease_req = rest_request(k->client, "POST", "/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases",
-                                lease, lease_created, n);
+    json_t *lease =
+        json_pack("{s:s, s:s, s:{s:s, s:s, s:[{s:s, s:s, s:s, s:s}]}, s:o}", "apiVersion", "coordination.k8s.io/v1",
+                  "kind", "Lease", "metadata", "name", k->node_name, "namespace", LEASE_NS, "ownerReferences",
+                  "apiVersion", "v1", "kind", "Node", "name", k->node_name, "uid", n->uid, "spec", lease_spec(n));
+    n->lease_req = rest_request(k->client, "POST", "/apis/coordination.k8s.io/v1/namespaces/" LEASE_NS "/leases", lease,
+                                lease_created, n);
     json_decref(lease);
     return;
   }
@@ -490,7 +491,7 @@ static void node_delete(void *arg, const json_t *obj, bool unknown)
 
 struct kl_node *kl_node_new(struct kubelet *k)
 {
-  struct kl_node *n = calloc(1, sizeof *n);
+  struct kl_node *n = xcalloc(1, sizeof *n);
   if (!n) return NULL;
   n->k = k;
   n->register_timer = evtimer_new(k->base, register_timer_cb, n);
@@ -498,8 +499,8 @@ struct kl_node *kl_node_new(struct kubelet *k)
   n->lease_timer = evtimer_new(k->base, lease_tick, n);
   char sel[300];
   snprintf(sel, sizeof sel, "metadata.name=%s", k->node_name);
-  struct informer_opts o = {.path = "/api/v1/nodes", .field_selector = sel, .keep_parsed = true,
-                            .drop_managed_fields = true};
+  struct informer_opts o = {
+      .path = "/api/v1/nodes", .field_selector = sel, .keep_parsed = true, .drop_managed_fields = true};
   n->inf = informer_new(k->base, k->client, &o);
   struct informer_handlers h = {node_add, node_update, node_delete, n};
   if (!n->register_timer || !n->status_timer || !n->lease_timer || !n->inf) {

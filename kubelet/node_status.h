@@ -40,7 +40,7 @@ const char *kl_node_pod_cidr(const struct kl_node *n);
 json_t *kl_node_capacity(const struct kubelet *k, int64_t fs_capacity_bytes);
 json_t *kl_node_allocatable(const struct kubelet *k, const json_t *capacity);
 /* One NodeCondition (new reference). */
-json_t *kl_node_condition(const char *type, bool status, const char *reason, const char *message,
-                          const char *heartbeat, const char *transition);
+json_t *kl_node_condition(const char *type, bool status, const char *reason, const char *message, const char *heartbeat,
+                          const char *transition);
 
 #endif

@@ -13,6 +13,7 @@
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
+#include "kube/xalloc.h"
 #include "kubelet.h"
 #include "pods_internal.h"
 
@@ -23,16 +24,16 @@ struct entry {
   char ns[256];
   char name[256];
   struct informer *inf;
-  json_t *obj;     /* current object or NULL (owned) */
-  json_t *users;   /* pod uid -> true */
-  bool synced;     /* users were told the first list is in */
+  json_t *obj;   /* current object or NULL (owned) */
+  json_t *users; /* pod uid -> true */
+  bool synced;   /* users were told the first list is in */
 };
 
 struct kl_objcache {
   struct kubelet *k;
   struct kl_pods *m;
   struct entry *head;
-  struct event *poll;  /* watches for first lists that found nothing */
+  struct event *poll; /* watches for first lists that found nothing */
 };
 
 #define SYNC_POLL_MS 100
@@ -42,7 +43,7 @@ static void notify(struct entry *e)
   KLOG_V(3, "%s %s/%s changed", e->kind, e->ns, e->name);
   const char *uid;
   json_t *v;
-  json_object_foreach(e->users, uid, v) {
+  json_object_foreach (e->users, uid, v) {
     struct kl_pod *p = kl_pod_get(e->c->m, uid);
     if (p) kl_pod_enqueue(p);
   }
@@ -106,7 +107,7 @@ static const char *kind_path(const char *kind)
 
 static struct entry *add(struct kl_objcache *c, const char *kind, const char *ns, const char *name)
 {
-  struct entry *e = calloc(1, sizeof *e);
+  struct entry *e = xcalloc(1, sizeof *e);
   if (!e) return NULL;
   e->c = c;
   snprintf(e->kind, sizeof e->kind, "%s", kind);
@@ -115,7 +116,10 @@ static struct entry *add(struct kl_objcache *c, const char *kind, const char *ns
   e->users = json_object();
   char sel[300];
   snprintf(sel, sizeof sel, "metadata.name=%s", name);
-  struct informer_opts o = {.path = kind_path(kind), .namespace = ns, .field_selector = sel, .keep_parsed = true,
+  struct informer_opts o = {.path = kind_path(kind),
+                            .namespace = ns,
+                            .field_selector = sel,
+                            .keep_parsed = true,
                             .drop_managed_fields = true};
   e->inf = informer_new(c->k->base, c->k->client, &o);
   if (!e->inf) {
@@ -174,7 +178,7 @@ void kl_objcache_release(struct kl_objcache *c, const char *pod_uid)
 
 struct kl_objcache *kl_objcache_new(struct kubelet *k, struct kl_pods *m)
 {
-  struct kl_objcache *c = calloc(1, sizeof *c);
+  struct kl_objcache *c = xcalloc(1, sizeof *c);
   if (!c) return NULL;
   c->k = k;
   c->m = m;

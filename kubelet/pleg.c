@@ -26,6 +26,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "pods_internal.h"
 #include "runtime/runtime.h"
 
@@ -38,10 +39,10 @@ struct kl_pleg {
   int64_t start_ms, cache_ms;
   int pending;
   bool failed;
-  json_t *sb_items, *c_items;   /* this relist's lists */
-  json_t *seen;                 /* id -> {"state","uid","sandbox"} as of the last relist */
-  json_t *statuses;             /* id -> {"status","info"} */
-  json_t *changed;              /* uid -> true */
+  json_t *sb_items, *c_items; /* this relist's lists */
+  json_t *seen;               /* id -> {"state","uid","sandbox"} as of the last relist */
+  json_t *statuses;           /* id -> {"status","info"} */
+  json_t *changed;            /* uid -> true */
 };
 
 static void relist(struct kl_pleg *g);
@@ -83,8 +84,8 @@ static json_t *pod_objects(struct kl_pleg *g, const char *uid, bool sandboxes)
   size_t n = 0;
   const char *id;
   json_t *st;
-  json_t **arr = calloc(json_object_size(g->statuses) + 1, sizeof *arr);
-  json_object_foreach(g->statuses, id, st) {
+  json_t **arr = xcalloc(json_object_size(g->statuses) + 1, sizeof *arr);
+  json_object_foreach (g->statuses, id, st) {
     json_t *s = json_object_get(g->seen, id);
     if (!s || kj_get_bool(s, "sandbox", false) != sandboxes) continue;
     if (strcmp(kj_get_str(s, "uid") ?: "", uid)) continue;
@@ -102,7 +103,7 @@ static void publish(struct kl_pleg *g)
   struct kl_pods *m = g->m;
   const char *uid;
   json_t *v;
-  json_object_foreach(g->changed, uid, v) {
+  json_object_foreach (g->changed, uid, v) {
     struct kl_pod *p = kl_pod_ensure(m, uid);
     if (!p) continue;
     json_decref(p->sandboxes);
@@ -176,20 +177,24 @@ static void diff(struct kl_pleg *g)
 {
   struct kl_runtime *rt = g->m->k->rt;
   json_t *now = json_object();
-  const struct { json_t *items; bool sandbox; } lists[] = {{g->sb_items, true}, {g->c_items, false}};
+  const struct {
+    json_t *items;
+    bool sandbox;
+  } lists[] = {{g->sb_items, true}, {g->c_items, false}};
   for (int l = 0; l < 2; l++) {
     size_t i;
     json_t *it;
-    json_array_foreach(lists[l].items, i, it) {
+    json_array_foreach (lists[l].items, i, it) {
       const char *id = kj_get_str(it, "id");
       if (!id) continue;
-      json_object_set_new(now, id, json_pack("{s:s, s:s, s:b}", "state", kj_get_str(it, "state") ?: "", "uid",
-                                             uid_of(it) ?: "", "sandbox", lists[l].sandbox));
+      json_object_set_new(now, id,
+                          json_pack("{s:s, s:s, s:b}", "state", kj_get_str(it, "state") ?: "", "uid", uid_of(it) ?: "",
+                                    "sandbox", lists[l].sandbox));
     }
   }
   const char *id;
   json_t *v, *tmp;
-  json_object_foreach_safe(g->seen, tmp, id, v) {
+  json_object_foreach_safe (g->seen, tmp, id, v) {
     if (json_object_get(now, id)) continue;
     mark_changed(g, kj_get_str(v, "uid"));
     json_object_del(g->statuses, id);
@@ -197,22 +202,21 @@ static void diff(struct kl_pleg *g)
   json_decref(g->seen);
   g->seen = now;
   g->pending = 1; /* released below, so that finish runs once */
-  json_object_foreach(now, id, v) {
+  json_object_foreach (now, id, v) {
     json_t *st = json_object_get(g->statuses, id);
     const char *old_state = kj_get_str(st, "status.state");
     bool sandbox = kj_get_bool(v, "sandbox", false);
     const char *state = kj_get_str(v, "state") ?: "";
     /* The list's CREATED of a container whose start failed is EXITED once
      * inspected: no change then. */
-    bool same = old_state && (!strcmp(old_state, state) ||
-                              (!sandbox && !strcmp(state, KL_CONTAINER_CREATED) &&
-                               !strcmp(old_state, KL_CONTAINER_EXITED)));
+    bool same = old_state && (!strcmp(old_state, state) || (!sandbox && !strcmp(state, KL_CONTAINER_CREATED) &&
+                                                            !strcmp(old_state, KL_CONTAINER_EXITED)));
     /* A start that fails leaves the list's state as it was: look again
      * at containers created but not started. */
     if (!sandbox && !strcmp(state, KL_CONTAINER_CREATED) && old_state && !strcmp(old_state, KL_CONTAINER_CREATED))
       same = false;
     if (st && same) continue;
-    struct status_req *r = calloc(1, sizeof *r);
+    struct status_req *r = xcalloc(1, sizeof *r);
     r->g = g;
     snprintf(r->id, sizeof r->id, "%s", id);
     snprintf(r->uid, sizeof r->uid, "%s", kj_get_str(v, "uid") ?: "");
@@ -268,7 +272,7 @@ static void on_runtime_event(void *arg, const json_t *ev)
 
 struct kl_pleg *kl_pleg_new(struct kl_pods *m)
 {
-  struct kl_pleg *g = calloc(1, sizeof *g);
+  struct kl_pleg *g = xcalloc(1, sizeof *g);
   if (!g) return NULL;
   g->m = m;
   g->timer = evtimer_new(m->k->base, timer_cb, g);

@@ -22,6 +22,7 @@
 #include "env.h"
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/names.h"
 #include "kube/quantity.h"
 #include "node_status.h"
@@ -35,14 +36,6 @@
 #define MIN_QUOTA_US 1000
 #define GUARANTEED_OOM_ADJ -997
 #define BESTEFFORT_OOM_ADJ 1000
-
-const char *kl_pod_qos(const json_t *pod)
-{
-  /* The API server fills status.qosClass when the pod is created (the
-   * same computation upstream's kubelet repeats). */
-  const char *q = kj_get_str(pod, "status.qosClass");
-  return q && *q ? q : "Burstable";
-}
 
 void kl_container_hash(const json_t *container, char *out, size_t len)
 {
@@ -59,12 +52,12 @@ static int64_t res_milli(const json_t *c, const char *kind, const char *name)
   snprintf(path, sizeof path, "resources.%s", kind);
   const char *v = json_string_value(json_object_get(kj_get(c, path), name));
   struct quantity q;
-  return v && quantity_parse(v, &q) == 0 ? q.milli : -1;
+  return v && quantity_parse(v, &q) == 0 ? quantity_milli(&q) : -1;
 }
 
 int kl_oom_score_adj(const json_t *pod, const json_t *container, int64_t capacity)
 {
-  const char *qos = kl_pod_qos(pod);
+  const char *qos = pod_qos_class(pod);
   if (!strcmp(qos, "Guaranteed")) return GUARANTEED_OOM_ADJ;
   if (!strcmp(qos, "BestEffort")) return BESTEFFORT_OOM_ADJ;
   int64_t req = res_milli(container, "requests", "memory");
@@ -75,8 +68,7 @@ int kl_oom_score_adj(const json_t *pod, const json_t *container, int64_t capacit
   return (int)adj;
 }
 
-json_t *kl_container_resources(const json_t *pod, const json_t *c, int64_t capacity, bool cfs_quota,
-                               int64_t period_us)
+json_t *kl_container_resources(const json_t *pod, const json_t *c, int64_t capacity, bool cfs_quota, int64_t period_us)
 {
   json_t *r = json_object();
   int64_t req = res_milli(c, "requests", "cpu"), lim = res_milli(c, "limits", "cpu");
@@ -102,7 +94,7 @@ static json_t *namespace_options(const json_t *pod)
 {
   const char *pid = kj_get_bool(pod, "spec.hostPID", false)                 ? "NODE"
                     : kj_get_bool(pod, "spec.shareProcessNamespace", false) ? "POD"
-                                                                             : "CONTAINER";
+                                                                            : "CONTAINER";
   return json_pack("{s:s, s:s, s:s}", "network", kj_get_bool(pod, "spec.hostNetwork", false) ? "NODE" : "POD", "pid",
                    pid, "ipc", kj_get_bool(pod, "spec.hostIPC", false) ? "NODE" : "POD");
 }
@@ -122,8 +114,8 @@ static json_t *port_mappings(const json_t *pod)
   json_t *out = json_array();
   size_t i, j;
   json_t *c, *port;
-  json_array_foreach(kj_get(pod, "spec.containers"), i, c) {
-    json_array_foreach(kj_get(c, "ports"), j, port) {
+  json_array_foreach (kj_get(pod, "spec.containers"), i, c) {
+    json_array_foreach (kj_get(c, "ports"), j, port) {
       int64_t hp = kj_get_int(port, "hostPort", 0);
       if (hp <= 0) continue;
       json_array_append_new(out, json_pack("{s:s, s:I, s:I, s:s}", "protocol", kj_get_str(port, "protocol") ?: "TCP",
@@ -140,7 +132,8 @@ static bool any_privileged(const json_t *pod)
   for (int l = 0; l < 2; l++) {
     size_t i;
     json_t *c;
-    json_array_foreach(kj_get(pod, lists[l]), i, c) if (kj_get_bool(c, "securityContext.privileged", false)) return true;
+    json_array_foreach (kj_get(pod, lists[l]), i, c)
+      if (kj_get_bool(c, "securityContext.privileged", false)) return true;
   }
   return false;
 }
@@ -152,20 +145,20 @@ json_t *kl_sandbox_config(struct kl_pod *p, int64_t attempt, const char *cgroup_
   json_t *sysctls = json_object();
   size_t i;
   json_t *s;
-  json_array_foreach(kj_get(p->pod, "spec.securityContext.sysctls"), i, s)
+  json_array_foreach (kj_get(p->pod, "spec.securityContext.sysctls"), i, s)
     json_object_set_new(sysctls, kj_get_str(s, "name") ?: "", json_string(kj_get_str(s, "value") ?: ""));
-  json_t *sc = json_pack("{s:o, s:b}", "namespaceOptions", namespace_options(p->pod), "privileged",
-                         any_privileged(p->pod));
+  json_t *sc =
+      json_pack("{s:o, s:b}", "namespaceOptions", namespace_options(p->pod), "privileged", any_privileged(p->pod));
   json_t *ann = kj_deep_copy(kj_get(p->pod, "metadata.annotations"));
   if (!json_is_object(ann)) {
     json_decref(ann);
     ann = json_object();
   }
-  json_t *cfg = json_pack("{s:{s:s, s:s, s:s, s:I}, s:s, s:o, s:o, s:o, s:{s:s, s:o, s:o}}", "metadata", "name",
-                          p->name, "namespace", p->ns, "uid", p->uid, "attempt", (json_int_t)attempt, "hostname", host,
-                          "portMappings", port_mappings(p->pod), "labels", pod_labels(p), "annotations", ann, "linux",
-                          "cgroupParent", cgroup_parent ? cgroup_parent : "", "securityContext", sc, "sysctls",
-                          sysctls);
+  json_t *cfg =
+      json_pack("{s:{s:s, s:s, s:s, s:I}, s:s, s:o, s:o, s:o, s:{s:s, s:o, s:o}}", "metadata", "name", p->name,
+                "namespace", p->ns, "uid", p->uid, "attempt", (json_int_t)attempt, "hostname", host, "portMappings",
+                port_mappings(p->pod), "labels", pod_labels(p), "annotations", ann, "linux", "cgroupParent",
+                cgroup_parent ? cgroup_parent : "", "securityContext", sc, "sysctls", sysctls);
   if (dns) json_object_set(cfg, "dnsConfig", (json_t *)dns);
   return cfg;
 }
@@ -192,7 +185,7 @@ static json_t *expand_list(const json_t *list, const json_t *vars)
   json_t *out = json_array();
   size_t i;
   json_t *v;
-  json_array_foreach(list, i, v) {
+  json_array_foreach (list, i, v) {
     char *e = kl_env_expand(json_string_value(v) ?: "", vars);
     json_array_append_new(out, json_string(e ? e : ""));
     free(e);
@@ -218,7 +211,7 @@ static json_t *security_context(const json_t *pod, const json_t *c)
   if (json_is_integer(kj_get(psc, "fsGroup"))) json_array_append(groups, kj_get(psc, "fsGroup"));
   size_t i;
   json_t *g;
-  json_array_foreach(kj_get(psc, "supplementalGroups"), i, g) json_array_append(groups, g);
+  json_array_foreach (kj_get(psc, "supplementalGroups"), i, g) json_array_append(groups, g);
   json_object_set_new(out, "supplementalGroups", groups);
   json_t *add = kj_get(csc, "capabilities.add"), *drop = kj_get(csc, "capabilities.drop");
   json_t *caps = json_pack("{s:o, s:o}", "addCapabilities", json_is_array(add) ? json_incref(add) : json_array(),
@@ -241,8 +234,8 @@ static int verify_non_root(const struct kl_pod *p, const json_t *c, const json_t
   json_t *uid = kj_get(sc, "runAsUser.value");
   if (json_is_integer(uid)) {
     if (json_integer_value(uid) == 0) {
-      snprintf(err, errlen, "container's runAsUser breaks non-root policy (pod: \"%s_%s(%s)\", container: %s)",
-               p->name, p->ns, p->uid, cname);
+      snprintf(err, errlen, "container's runAsUser breaks non-root policy (pod: \"%s_%s(%s)\", container: %s)", p->name,
+               p->ns, p->uid, cname);
       return -1;
     }
     return 0;
@@ -250,7 +243,9 @@ static int verify_non_root(const struct kl_pod *p, const json_t *c, const json_t
   const char *uname = kj_get_str(image, "username");
   json_t *iuid = kj_get(image, "uid.value");
   if (uname && *uname) {
-    snprintf(err, errlen, "container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: \"%s_%s(%s)\", container: %s)",
+    snprintf(err, errlen,
+             "container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root (pod: "
+             "\"%s_%s(%s)\", container: %s)",
              uname, p->name, p->ns, p->uid, cname);
     return -1;
   }
@@ -283,7 +278,8 @@ static bool mounts_path(const json_t *c, const char *path)
 {
   size_t i;
   json_t *m;
-  json_array_foreach(kj_get(c, "volumeMounts"), i, m) if (!strcmp(kj_get_str(m, "mountPath") ?: "", path)) return true;
+  json_array_foreach (kj_get(c, "volumeMounts"), i, m)
+    if (!strcmp(kj_get_str(m, "mountPath") ?: "", path)) return true;
   return false;
 }
 
@@ -298,8 +294,8 @@ static int make_mounts(struct kl_pod *p, const json_t *c, const json_t *vars, js
   char path[4096];
   if (!mounts_path(c, "/etc/hosts")) {
     kl_pod_dir(p, "etc-hosts", path, sizeof path);
-    json_array_append_new(mounts, json_pack("{s:s, s:s, s:b}", "containerPath", "/etc/hosts", "hostPath", path,
-                                            "readonly", 0));
+    json_array_append_new(mounts,
+                          json_pack("{s:s, s:s, s:b}", "containerPath", "/etc/hosts", "hostPath", path, "readonly", 0));
   }
   const char *tmp = kj_get_str(c, "terminationMessagePath") ?: "/dev/termination-log";
   if (*tmp && termination_file(p, kj_get_str(c, "name") ?: "", path, sizeof path) == 0)
@@ -313,13 +309,14 @@ static json_t *container_annotations(const struct kl_pod *p, const json_t *c, in
   char hash[16], rc[32], grace[32];
   kl_container_hash(c, hash, sizeof hash);
   snprintf(rc, sizeof rc, "%lld", (long long)attempt);
-  snprintf(grace, sizeof grace, "%lld", (long long)kj_get_int(p->pod, "spec.terminationGracePeriodSeconds", KL_DEFAULT_GRACE_S));
-  json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s}", KL_LABEL_CONTAINER_HASH, hash, "io.kubernetes.container.restartCount",
-                        rc, "io.kubernetes.container.terminationMessagePath",
-                        kj_get_str(c, "terminationMessagePath") ?: "/dev/termination-log",
-                        "io.kubernetes.container.terminationMessagePolicy",
-                        kj_get_str(c, "terminationMessagePolicy") ?: "File", "io.kubernetes.pod.terminationGracePeriod",
-                        grace);
+  snprintf(grace, sizeof grace, "%lld",
+           (long long)kj_get_int(p->pod, "spec.terminationGracePeriodSeconds", KL_DEFAULT_GRACE_S));
+  json_t *a =
+      json_pack("{s:s, s:s, s:s, s:s, s:s}", KL_LABEL_CONTAINER_HASH, hash, "io.kubernetes.container.restartCount", rc,
+                "io.kubernetes.container.terminationMessagePath",
+                kj_get_str(c, "terminationMessagePath") ?: "/dev/termination-log",
+                "io.kubernetes.container.terminationMessagePolicy", kj_get_str(c, "terminationMessagePolicy") ?: "File",
+                "io.kubernetes.pod.terminationGracePeriod", grace);
   return a;
 }
 
@@ -333,8 +330,14 @@ int kl_container_config(struct kl_pod *p, const json_t *c, int64_t attempt, cons
   json_t *node = kl_node_object(k->node);
   if (node) json_object_update(alloc, kj_get(node, "status.allocatable"));
   json_decref(node);
-  struct kl_env_ctx ec = {.pod = p->pod, .container = c, .services = services, .host_ip = k->node_ip,
-                          .pod_ip = p->pod_ip, .node_allocatable = alloc, .get_object = env_get, .warn = env_warn,
+  struct kl_env_ctx ec = {.pod = p->pod,
+                          .container = c,
+                          .services = services,
+                          .host_ip = k->node_ip,
+                          .pod_ip = p->pod_ip,
+                          .node_allocatable = alloc,
+                          .get_object = env_get,
+                          .warn = env_warn,
                           .arg = &ea};
   json_t *envs = NULL, *mounts = NULL;
   int rc = kl_env_build(&ec, &envs, err, errlen);
@@ -344,7 +347,7 @@ int kl_container_config(struct kl_pod *p, const json_t *c, int64_t attempt, cons
   json_t *vars = json_object();
   size_t i;
   json_t *e;
-  json_array_foreach(envs, i, e) json_object_set(vars, kj_get_str(e, "key"), json_object_get(e, "value"));
+  json_array_foreach (envs, i, e) json_object_set(vars, kj_get_str(e, "key"), json_object_get(e, "value"));
   json_t *sc = security_context(p->pod, c);
   if (verify_non_root(p, c, sc, image, err, errlen) < 0 || (rc = make_mounts(p, c, vars, &mounts, err, errlen)) != 0) {
     json_decref(envs);
@@ -355,8 +358,9 @@ int kl_container_config(struct kl_pod *p, const json_t *c, int64_t attempt, cons
   const char *cname = kj_get_str(c, "name") ?: "";
   char restarts[32];
   snprintf(restarts, sizeof restarts, "%lld", (long long)attempt);
-  json_t *labels = json_pack("{s:s, s:s, s:s, s:s, s:s}", KL_LABEL_POD_NAME, p->name, KL_LABEL_POD_NAMESPACE, p->ns,
-                             KL_LABEL_POD_UID, p->uid, KL_LABEL_CONTAINER_NAME, cname, KL_LABEL_RESTART_COUNT, restarts);
+  json_t *labels =
+      json_pack("{s:s, s:s, s:s, s:s, s:s}", KL_LABEL_POD_NAME, p->name, KL_LABEL_POD_NAMESPACE, p->ns,
+                KL_LABEL_POD_UID, p->uid, KL_LABEL_CONTAINER_NAME, cname, KL_LABEL_RESTART_COUNT, restarts);
   json_t *res = kl_container_resources(p->pod, c, k->machine.memory_bytes, k->cfg->cpu_cfs_quota,
                                        k->cfg->cpu_cfs_quota_period_ms * 1000);
   if (kj_get_int(res, "oomScoreAdj", 0) < k->min_oom_score_adj)
@@ -364,9 +368,9 @@ int kl_container_config(struct kl_pod *p, const json_t *c, int64_t attempt, cons
   *out = json_pack("{s:{s:s, s:I}, s:{s:s}, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:{s:o, s:o}}",
                    "metadata", "name", cname, "attempt", (json_int_t)attempt, "image", "image",
                    kj_get_str(c, "image") ?: "", "command", expand_list(kj_get(c, "command"), vars), "args",
-                   expand_list(kj_get(c, "args"), vars), "workingDir", kj_get_str(c, "workingDir") ?: "", "envs",
-                   envs, "mounts", mounts, "labels", labels, "annotations", container_annotations(p, c, attempt),
-                   "stdin", kj_get_bool(c, "stdin", false), "stdinOnce", kj_get_bool(c, "stdinOnce", false), "tty",
+                   expand_list(kj_get(c, "args"), vars), "workingDir", kj_get_str(c, "workingDir") ?: "", "envs", envs,
+                   "mounts", mounts, "labels", labels, "annotations", container_annotations(p, c, attempt), "stdin",
+                   kj_get_bool(c, "stdin", false), "stdinOnce", kj_get_bool(c, "stdinOnce", false), "tty",
                    kj_get_bool(c, "tty", false), "linux", "resources", res, "securityContext", sc);
   json_decref(vars);
   return KL_ENV_OK;

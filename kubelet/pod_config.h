@@ -21,16 +21,14 @@ json_t *kl_sandbox_config(struct kl_pod *p, int64_t attempt, const char *cgroup_
 /* KL_ENV_OK with *out a new ContainerConfig, KL_ENV_PENDING (referenced
  * objects still loading), or KL_ENV_ERROR with upstream's message (the
  * container waits with CreateContainerConfigError). */
-int kl_container_config(struct kl_pod *p, const json_t *container, int64_t attempt, const json_t *image,
-                        json_t **out, char *err, size_t errlen);
-/* The pod's QoS class: Guaranteed, Burstable or BestEffort. */
-const char *kl_pod_qos(const json_t *pod);
+int kl_container_config(struct kl_pod *p, const json_t *container, int64_t attempt, const json_t *image, json_t **out,
+                        char *err, size_t errlen);
 /* Hash of a container spec (hex), to notice a changed spec. */
 void kl_container_hash(const json_t *container, char *out, size_t len);
 /* oom_score_adj of a container (upstream's policy). */
 int kl_oom_score_adj(const json_t *pod, const json_t *container, int64_t memory_capacity);
 /* CRI LinuxContainerResources of a container (new reference). */
-json_t *kl_container_resources(const json_t *pod, const json_t *container, int64_t memory_capacity,
-                               bool cfs_quota, int64_t cfs_period_us);
+json_t *kl_container_resources(const json_t *pod, const json_t *container, int64_t memory_capacity, bool cfs_quota,
+                               int64_t cfs_period_us);
 
 #endif

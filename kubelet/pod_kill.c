@@ -30,9 +30,11 @@
 #include "cgroups.h"
 #include "hooks.h"
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/log.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "podnet.h"
 #include "pods_internal.h"
 #include "probes.h"
@@ -89,7 +91,7 @@ static void pre_stop_done(void *arg, int rc, const char *msg)
 void kl_pod_stop_container(struct kl_pod *p, const json_t *spec, const char *id, int64_t grace_s,
                            void (*done)(void *arg), void *arg)
 {
-  struct stop_one *o = calloc(1, sizeof *o);
+  struct stop_one *o = xcalloc(1, sizeof *o);
   o->p = p;
   snprintf(o->id, sizeof o->id, "%s", id);
   snprintf(o->name, sizeof o->name, "%s", spec ? kj_get_str(spec, "name") ?: "" : "");
@@ -113,8 +115,8 @@ struct stop_all {
   int64_t grace_s;
   bool sandboxes;
   int pending;
-  int stage;             /* 0 app containers, 1.. sidecars (reverse), then sandboxes */
-  size_t sidecar;        /* next sidecar index from the end */
+  int stage;      /* 0 app containers, 1.. sidecars (reverse), then sandboxes */
+  size_t sidecar; /* next sidecar index from the end */
   void (*done)(void *arg);
   void *arg;
 };
@@ -136,12 +138,10 @@ static void sandbox_stopped(void *arg, int err, json_t *res, const char *msg)
 
 static bool is_sidecar_name(const json_t *pod, const char *name, size_t *index)
 {
-  bool init = false, side = false;
-  kl_pod_container_spec(pod, name, &init, &side);
-  if (!side) return false;
+  if (!container_is_sidecar(pod_find_container(pod, name, POD_CONTAINER_INIT))) return false;
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(pod, "spec.initContainers"), i, c)
+  json_array_foreach (kj_get(pod, "spec.initContainers"), i, c)
     if (!strcmp(kj_get_str(c, "name") ?: "", name)) *index = i;
   return true;
 }
@@ -149,7 +149,7 @@ static bool is_sidecar_name(const json_t *pod, const char *name, size_t *index)
 static void stop_spec_container(struct stop_all *a, const json_t *rc)
 {
   const char *name = rt_name(rc);
-  const json_t *spec = a->pod ? kl_pod_container_spec(a->pod, name, NULL, NULL) : NULL;
+  const json_t *spec = a->pod ? pod_find_container(a->pod, name, POD_CONTAINER_APP | POD_CONTAINER_INIT) : NULL;
   if (name[0]) kl_pod_event(a->p, "Normal", "Killing", "Stopping container %s", name);
   a->pending++;
   kl_pod_stop_container(a->p, spec, kj_get_str(rc, "status.id") ?: "", a->grace_s, one_done, a);
@@ -164,21 +164,21 @@ static void stage_next(struct stop_all *a)
   if (a->stage == 0) {
     a->stage = 1;
     a->sidecar = json_array_size(kj_get(a->pod, "spec.initContainers"));
-    json_array_foreach(p->containers, i, c) {
+    json_array_foreach (p->containers, i, c) {
       size_t idx;
       if (strcmp(rt_state(c), KL_CONTAINER_RUNNING) || (a->pod && is_sidecar_name(a->pod, rt_name(c), &idx))) continue;
       stop_spec_container(a, c);
     }
   } else if (a->stage == 1 && a->sidecar > 0) {
     const json_t *spec = json_array_get(kj_get(a->pod, "spec.initContainers"), --a->sidecar);
-    json_array_foreach(p->containers, i, c) {
+    json_array_foreach (p->containers, i, c) {
       if (strcmp(rt_state(c), KL_CONTAINER_RUNNING) || strcmp(rt_name(c), kj_get_str(spec, "name") ?: "")) continue;
       stop_spec_container(a, c);
     }
   } else if (a->stage == 1) {
     a->stage = 2;
     struct kl_runtime *rt = p->mgr->k->rt;
-    json_array_foreach(p->sandboxes, i, c) {
+    json_array_foreach (p->sandboxes, i, c) {
       if (!a->sandboxes || strcmp(rt_state(c), KL_SANDBOX_READY)) continue;
       a->pending++;
       rt->ops->stop_pod_sandbox(rt, kj_get_str(c, "status.id") ?: "", sandbox_stopped, a);
@@ -197,7 +197,7 @@ static void stage_next(struct stop_all *a)
 void kl_pod_stop_all(struct kl_pod *p, const json_t *pod, int64_t grace_s, bool sandboxes, void (*done)(void *arg),
                      void *arg)
 {
-  struct stop_all *a = calloc(1, sizeof *a);
+  struct stop_all *a = xcalloc(1, sizeof *a);
   a->p = p;
   a->pod = json_incref((json_t *)pod);
   a->grace_s = grace_s;
@@ -249,8 +249,10 @@ static bool anything_running(const struct kl_pod *p)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(p->containers, i, c) if (!strcmp(rt_state(c), KL_CONTAINER_RUNNING)) return true;
-  json_array_foreach(p->sandboxes, i, c) if (!strcmp(rt_state(c), KL_SANDBOX_READY)) return true;
+  json_array_foreach (p->containers, i, c)
+    if (!strcmp(rt_state(c), KL_CONTAINER_RUNNING)) return true;
+  json_array_foreach (p->sandboxes, i, c)
+    if (!strcmp(rt_state(c), KL_SANDBOX_READY)) return true;
   return false;
 }
 
@@ -304,11 +306,11 @@ static void clean_up(struct kill *k)
   k->pending = 1;
   size_t i;
   json_t *c;
-  json_array_foreach(p->containers, i, c) {
+  json_array_foreach (p->containers, i, c) {
     k->pending++;
     rt->ops->remove_container(rt, kj_get_str(c, "status.id") ?: "", removed_cb, k);
   }
-  json_array_foreach(p->sandboxes, i, c) {
+  json_array_foreach (p->sandboxes, i, c) {
     k->pending++;
     rt->ops->remove_pod_sandbox(rt, kj_get_str(c, "status.id") ?: "", removed_cb, k);
   }
@@ -317,7 +319,7 @@ static void clean_up(struct kill *k)
 
 void kl_pod_kill(struct kl_pod *p, void (*done)(void *arg), void *arg)
 {
-  struct kill *k = calloc(1, sizeof *k);
+  struct kill *k = xcalloc(1, sizeof *k);
   k->p = p;
   k->done = done;
   k->arg = arg;
@@ -332,7 +334,8 @@ void kl_pod_kill(struct kl_pod *p, void (*done)(void *arg), void *arg)
   if (!p->terminated) {
     char why[300];
     p->terminated = true;
-    if (!p->pod || !kj_get_bool(p->pod, "spec.hostNetwork", false)) kl_podnet_teardown(p->mgr->k->net, p->uid, why, sizeof why);
+    if (!p->pod || !kj_get_bool(p->pod, "spec.hostNetwork", false))
+      kl_podnet_teardown(p->mgr->k->net, p->uid, why, sizeof why);
   }
   if (!p->pod) {
     if (p->cleaned && !json_array_size(p->containers) && !json_array_size(p->sandboxes)) {

@@ -27,10 +27,12 @@
 #include <unistd.h>
 
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/log.h"
 #include "kube/patch.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "pod_config.h"
 #include "pods_internal.h"
 #include "podnet.h"
@@ -51,7 +53,7 @@ json_t *kl_pod_latest_container(const struct kl_pod *p, const char *name, json_t
   if (previous) *previous = NULL;
   size_t i;
   json_t *c;
-  json_array_foreach(p->containers, i, c) {
+  json_array_foreach (p->containers, i, c) {
     if (strcmp(kj_get_str(c, "status.labels[\"" KL_LABEL_CONTAINER_NAME "\"]") ?: "", name)) continue;
     if (!cur) {
       cur = c;
@@ -68,16 +70,14 @@ json_t *kl_pod_ready_sandbox(const struct kl_pod *p)
 {
   size_t i;
   json_t *s;
-  json_array_foreach(p->sandboxes, i, s) if (!strcmp(kj_get_str(s, "status.state") ?: "", KL_SANDBOX_READY)) return s;
+  json_array_foreach (p->sandboxes, i, s)
+    if (!strcmp(kj_get_str(s, "status.state") ?: "", KL_SANDBOX_READY)) return s;
   return NULL;
 }
 
 static const char *state_of(const json_t *c) { return kj_get_str(c, "status.state") ?: ""; }
 
-static void ns_time(int64_t ns, char *out)
-{
-  ktime_format((time_t)(ns / 1000000000LL), out);
-}
+static void ns_time(int64_t ns, char *out) { ktime_format((time_t)(ns / 1000000000LL), out); }
 
 /* ---- termination messages ---- */
 
@@ -93,7 +93,7 @@ struct term_logs {
 static int term_logs_out(void *arg, int stream, const char *data, size_t len)
 {
   struct term_logs *t = arg;
-  char *nb = realloc(t->buf, t->len + len + 1);
+  char *nb = xrealloc(t->buf, t->len + len + 1);
   if (!nb) return -1;
   memcpy(nb + t->len, data, len);
   t->buf = nb;
@@ -112,7 +112,7 @@ static void term_logs_done(void *arg, int err, json_t *res, const char *msg)
     const char *tail = t->buf ? t->buf : "";
     if (t->len > FALLBACK_LOG_BYTES) tail = t->buf + t->len - FALLBACK_LOG_BYTES;
     free(cs->term_msg);
-    cs->term_msg = strdup(tail);
+    cs->term_msg = xstrdup(tail);
     kl_pod_enqueue(p);
   }
   free(t->buf);
@@ -133,7 +133,7 @@ static const char *termination_message(struct kl_pod *p, const json_t *spec, con
   const char *mpath = kj_get_str(spec, "terminationMessagePath") ?: "/dev/termination-log";
   size_t i;
   json_t *m;
-  json_array_foreach(kj_get(rc, "status.mounts"), i, m) {
+  json_array_foreach (kj_get(rc, "status.mounts"), i, m) {
     if (strcmp(kj_get_str(m, "containerPath") ?: "", mpath)) continue;
     int fd = open(kj_get_str(m, "hostPath") ?: "", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) break;
@@ -142,14 +142,14 @@ static const char *termination_message(struct kl_pod *p, const json_t *spec, con
     close(fd);
     if (n > 0) {
       buf[n] = 0;
-      cs->term_msg = strdup(buf);
+      cs->term_msg = xstrdup(buf);
     }
     break;
   }
   const char *policy = kj_get_str(spec, "terminationMessagePolicy") ?: "File";
   if ((!cs->term_msg || !*cs->term_msg) && !strcmp(policy, "FallbackToLogsOnError") &&
       kj_get_int(rc, "status.exitCode", 0) != 0) {
-    struct term_logs *t = calloc(1, sizeof *t);
+    struct term_logs *t = xcalloc(1, sizeof *t);
     t->m = p->mgr;
     snprintf(t->uid, sizeof t->uid, "%s", p->uid);
     snprintf(t->name, sizeof t->name, "%s", cs->name);
@@ -199,10 +199,10 @@ static json_t *container_status(struct kl_pod *p, const json_t *spec, bool is_ap
   struct kl_cstate *cs = kl_pod_cstate(p, name);
   json_t *prev = NULL;
   json_t *cur = kl_pod_latest_container(p, name, &prev);
-  json_t *st = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b}", "name", name, "image", kj_get_str(spec, "image") ?: "",
-                         "imageID", cur ? (kj_get_str(cur, "status.imageRef") ?: "") : "", "restartCount",
-                         (json_int_t)(cur ? kj_get_int(cur, "status.metadata.attempt", 0) : 0), "ready", 0, "started",
-                         0);
+  json_t *st =
+      json_pack("{s:s, s:s, s:s, s:I, s:b, s:b}", "name", name, "image", kj_get_str(spec, "image") ?: "", "imageID",
+                cur ? (kj_get_str(cur, "status.imageRef") ?: "") : "", "restartCount",
+                (json_int_t)(cur ? kj_get_int(cur, "status.metadata.attempt", 0) : 0), "ready", 0, "started", 0);
   json_t *state = NULL, *last = NULL;
   if (cur) {
     char cid[128];
@@ -249,16 +249,14 @@ static void add_name(char *list, size_t len, const char *name)
   snprintf(list + strlen(list), len - strlen(list), "%s%s", list[0] ? " " : "", name);
 }
 
-static bool is_sidecar(const json_t *c) { return !strcmp(kj_get_str(c, "restartPolicy") ?: "", "Always"); }
-
 static void count_init(const json_t *pod, const json_t *statuses, struct counts *n)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(pod, "spec.initContainers"), i, c) {
+  json_array_foreach (kj_get(pod, "spec.initContainers"), i, c) {
     const json_t *st = json_array_get(statuses, i);
     const char *name = kj_get_str(c, "name") ?: "";
-    if (is_sidecar(c)) {
+    if (container_is_sidecar(c)) {
       if (!kj_get_bool(st, "started", false)) {
         n->pending_init++;
         add_name(n->incomplete_init, sizeof n->incomplete_init, name);
@@ -279,7 +277,7 @@ static void count_app(const json_t *pod, const json_t *statuses, struct counts *
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(pod, "spec.containers"), i, c) {
+  json_array_foreach (kj_get(pod, "spec.containers"), i, c) {
     const json_t *st = json_array_get(statuses, i);
     if (!kj_get_bool(st, "ready", false)) add_name(n->unready, sizeof n->unready, kj_get_str(c, "name") ?: "");
     if (kj_get(st, "state.running")) n->running++;
@@ -316,7 +314,7 @@ static const char *transition(const json_t *pod, const char *type, const char *s
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(pod, "status.conditions"), i, c) {
+  json_array_foreach (kj_get(pod, "status.conditions"), i, c) {
     if (strcmp(kj_get_str(c, "type") ?: "", type)) continue;
     if (!strcmp(kj_get_str(c, "status") ?: "", status)) return kj_get_str(c, "lastTransitionTime") ?: now;
     break;
@@ -338,12 +336,13 @@ static bool gates_ready(const json_t *pod, char *msg, size_t len)
 {
   size_t i;
   json_t *g;
-  json_array_foreach(kj_get(pod, "spec.readinessGates"), i, g) {
+  json_array_foreach (kj_get(pod, "spec.readinessGates"), i, g) {
     const char *type = kj_get_str(g, "conditionType") ?: "";
     const json_t *found = NULL;
     size_t j;
     json_t *c;
-    json_array_foreach(kj_get(pod, "status.conditions"), j, c) if (!strcmp(kj_get_str(c, "type") ?: "", type)) found = c;
+    json_array_foreach (kj_get(pod, "status.conditions"), j, c)
+      if (!strcmp(kj_get_str(c, "type") ?: "", type)) found = c;
     if (!found) {
       snprintf(msg, len, "corresponding condition of pod readiness gate \"%s\" does not exist.", type);
       return false;
@@ -374,8 +373,8 @@ static json_t *conditions(struct kl_pod *p, const struct counts *n, const char *
   bool init_ok = n->pending_init == 0 && n->failed_init == 0;
   snprintf(msg, sizeof msg, "containers with incomplete status: [%s]", n->incomplete_init);
   if (terminal && !strcmp(phase, "Succeeded")) init_ok = true;
-  json_array_append_new(out, cond(pod, "Initialized", init_ok, init_ok ? NULL : "ContainersNotInitialized",
-                                  init_ok ? NULL : msg, now));
+  json_array_append_new(
+      out, cond(pod, "Initialized", init_ok, init_ok ? NULL : "ContainersNotInitialized", init_ok ? NULL : msg, now));
   bool cready = !n->unready[0] && !terminal && !p->terminating;
   const char *creason = terminal ? "PodCompleted" : "ContainersNotReady";
   snprintf(msg, sizeof msg, "containers with unready status: [%s]", n->unready);
@@ -383,13 +382,13 @@ static json_t *conditions(struct kl_pod *p, const struct counts *n, const char *
   bool gates = gates_ready(pod, gmsg, sizeof gmsg);
   bool ready = cready && gates;
   const char *rreason = terminal ? "PodCompleted" : !cready ? "ContainersNotReady" : "ReadinessGatesNotReady";
-  json_array_append_new(out, cond(pod, "Ready", ready, ready ? NULL : rreason,
-                                  ready || terminal ? NULL : (!cready ? msg : gmsg), now));
-  json_array_append_new(out, cond(pod, "ContainersReady", cready, cready ? NULL : creason,
-                                  cready || terminal ? NULL : msg, now));
+  json_array_append_new(
+      out, cond(pod, "Ready", ready, ready ? NULL : rreason, ready || terminal ? NULL : (!cready ? msg : gmsg), now));
+  json_array_append_new(
+      out, cond(pod, "ContainersReady", cready, cready ? NULL : creason, cready || terminal ? NULL : msg, now));
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(pod, "status.conditions"), i, c)
+  json_array_foreach (kj_get(pod, "status.conditions"), i, c)
     if (!kubelet_owned(kj_get_str(c, "type") ?: "")) json_array_append(out, c);
   return out;
 }
@@ -405,12 +404,12 @@ json_t *kl_pod_status(struct kl_pod *p)
   json_t *init = json_array(), *app = json_array();
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(pod, "spec.initContainers"), i, c)
+  json_array_foreach (kj_get(pod, "spec.initContainers"), i, c)
     json_array_append_new(init, container_status(p, c, false, true, api_terminal));
   struct counts n = {0};
   count_init(pod, init, &n);
   bool init_done = n.pending_init == 0 && n.failed_init == 0;
-  json_array_foreach(kj_get(pod, "spec.containers"), i, c)
+  json_array_foreach (kj_get(pod, "spec.containers"), i, c)
     json_array_append_new(app, container_status(p, c, true, init_done, api_terminal));
   count_app(pod, app, &n);
   const char *phase = p->evicted ? "Failed" : phase_of(pod, &n);
@@ -422,8 +421,8 @@ json_t *kl_pod_status(struct kl_pod *p)
     snprintf(p->start_time, sizeof p->start_time, "%s", st ? st : now);
   }
   json_t *out = json_pack("{s:s, s:o, s:s, s:[{s:s}], s:s, s:s, s:o}", "phase", phase, "conditions",
-                          conditions(p, &n, phase, now), "hostIP", k->node_ip, "hostIPs", "ip", k->node_ip,
-                          "startTime", p->start_time, "qosClass", kl_pod_qos(pod), "containerStatuses", app);
+                          conditions(p, &n, phase, now), "hostIP", k->node_ip, "hostIPs", "ip", k->node_ip, "startTime",
+                          p->start_time, "qosClass", pod_qos_class(pod), "containerStatuses", app);
   if (json_array_size(init)) json_object_set_new(out, "initContainerStatuses", init);
   else json_decref(init);
   if (p->pod_ip[0]) {
@@ -450,7 +449,7 @@ static bool same_status(const json_t *a, const json_t *b)
     json_object_del(both[i], "observedGeneration");
     size_t j;
     json_t *c;
-    json_array_foreach(json_object_get(both[i], "conditions"), j, c) {
+    json_array_foreach (json_object_get(both[i], "conditions"), j, c) {
       json_object_del(c, "lastProbeTime");
       json_object_del(c, "observedGeneration");
     }
@@ -467,8 +466,8 @@ static void status_written(void *arg, int code, json_t *body, const struct rest_
   p->status_req = NULL;
   p->status_inflight = false;
   if (err) {
-    if (code != 404 && code != 409 && code != 422) KLOG_W("pod %s/%s: status update failed: %d %s", p->ns, p->name, code,
-                                                          err->message ? err->message : "");
+    if (code != 404 && code != 409 && code != 422)
+      KLOG_W("pod %s/%s: status update failed: %d %s", p->ns, p->name, code, err->message ? err->message : "");
     json_decref(p->status_sent);
     p->status_sent = NULL;
     if (code != 404 && p->pod) kl_pod_enqueue_after(p, 1000);
@@ -515,7 +514,7 @@ void kl_pod_status_sync(struct kl_pod *p)
   json_t *owned = json_array();
   size_t i;
   json_t *c;
-  json_array_foreach(json_object_get(st, "conditions"), i, c) {
+  json_array_foreach (json_object_get(st, "conditions"), i, c) {
     const char *type = kj_get_str(c, "type") ?: "";
     if (kubelet_owned(type) || !strcmp(type, "PodScheduled")) json_array_append(owned, c);
   }

@@ -36,8 +36,10 @@
 #include "hooks.h"
 #include "images.h"
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/log.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "pod_config.h"
 #include "podnet.h"
 #include "pods_internal.h"
@@ -53,24 +55,24 @@ enum act_kind { ACT_KILL_ALL, ACT_CREATE_SANDBOX, ACT_KILL, ACT_START };
 struct action {
   enum act_kind kind;
   char name[64];
-  char id[80];          /* ACT_KILL: the container; ACT_START: a created one to start */
-  char reason[300];     /* ACT_KILL: the event message */
+  char id[80];      /* ACT_KILL: the container; ACT_START: a created one to start */
+  char reason[300]; /* ACT_KILL: the event message */
 };
 
 struct sync {
   struct kl_pod *p;
-  json_t *pod;          /* the desired pod this sync works on (own reference) */
+  json_t *pod; /* the desired pod this sync works on (own reference) */
   void (*done)(void *arg);
   void *arg;
   struct action acts[MAX_ACTIONS];
   int n, i;
   bool changed, abort;
-  int64_t attempt;      /* the sandbox's */
+  int64_t attempt; /* the sandbox's */
   char sandbox_id[80];
   char cgroup_parent[512];
   json_t *dns;
-  json_t *image;        /* the image of the container being started */
-  const json_t *spec;   /* the container being started (in pod) */
+  json_t *image;      /* the image of the container being started */
+  const json_t *spec; /* the container being started (in pod) */
   int64_t restarts;
   int sandbox_pid;
 };
@@ -88,28 +90,7 @@ static void add(struct sync *s, enum act_kind kind, const char *name, const char
   snprintf(a->reason, sizeof a->reason, "%s", reason ? reason : "");
 }
 
-json_t *kl_pod_container_spec(const json_t *pod, const char *name, bool *is_init, bool *is_sidecar)
-{
-  const char *lists[] = {"spec.initContainers", "spec.containers"};
-  for (int l = 0; l < 2; l++) {
-    size_t i;
-    json_t *c;
-    json_array_foreach(kj_get(pod, lists[l]), i, c) {
-      if (strcmp(kj_get_str(c, "name") ?: "", name)) continue;
-      if (is_init) *is_init = l == 0;
-      if (is_sidecar) *is_sidecar = l == 0 && !strcmp(kj_get_str(c, "restartPolicy") ?: "", "Always");
-      return c;
-    }
-  }
-  return NULL;
-}
-
-bool kl_pod_should_run(const struct kl_pod *p)
-{
-  if (!p->pod || p->evicted || kj_get(p->pod, "metadata.deletionTimestamp")) return false;
-  const char *phase = kj_get_str(p->pod, "status.phase") ?: "";
-  return strcmp(phase, "Succeeded") && strcmp(phase, "Failed");
-}
+bool kl_pod_should_run(const struct kl_pod *p) { return p->pod && !p->evicted && pod_is_active(p->pod); }
 
 static const char *rt_state(const json_t *c) { return c ? kj_get_str(c, "status.state") ?: "" : ""; }
 
@@ -155,7 +136,8 @@ static bool must_restart(struct sync *s, const json_t *spec, struct kl_cstate *c
                          size_t len)
 {
   if (cs->liveness_failed && !strcmp(cs->probe_cid, kj_get_str(cur, "status.id") ?: "")) {
-    snprintf(why, len, "%s", cs->kill_reason[0] ? cs->kill_reason : "Container failed liveness probe, will be restarted");
+    snprintf(why, len, "%s",
+             cs->kill_reason[0] ? cs->kill_reason : "Container failed liveness probe, will be restarted");
     return true;
   }
   char hash[16];
@@ -203,11 +185,11 @@ static bool plan_init(struct sync *s, bool fresh)
   const char *policy = kj_get_str(s->pod, "spec.restartPolicy") ?: "Always";
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(s->pod, "spec.initContainers"), i, c) {
+  json_array_foreach (kj_get(s->pod, "spec.initContainers"), i, c) {
     const char *name = kj_get_str(c, "name") ?: "";
     struct kl_cstate *cs = kl_pod_cstate(s->p, name);
     const json_t *cur = fresh ? NULL : kl_pod_latest_container(s->p, name, NULL);
-    bool sidecar = !strcmp(kj_get_str(c, "restartPolicy") ?: "", "Always");
+    bool sidecar = container_is_sidecar(c);
     const char *st = rt_state(cur);
     if (!strcmp(st, KL_CONTAINER_RUNNING)) {
       cs->reason[0] = cs->message[0] = 0;
@@ -236,7 +218,7 @@ static void plan_app(struct sync *s, bool fresh)
   const char *policy = kj_get_str(s->pod, "spec.restartPolicy") ?: "Always";
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(s->pod, "spec.containers"), i, c) {
+  json_array_foreach (kj_get(s->pod, "spec.containers"), i, c) {
     const char *name = kj_get_str(c, "name") ?: "";
     struct kl_cstate *cs = kl_pod_cstate(s->p, name);
     const json_t *cur = kl_pod_latest_container(s->p, name, NULL);
@@ -259,7 +241,7 @@ static int count_ready_sandboxes(const struct kl_pod *p)
   int n = 0;
   size_t i;
   json_t *sb;
-  json_array_foreach(p->sandboxes, i, sb) n += !strcmp(kj_get_str(sb, "status.state") ?: "", KL_SANDBOX_READY);
+  json_array_foreach (p->sandboxes, i, sb) n += !strcmp(kj_get_str(sb, "status.state") ?: "", KL_SANDBOX_READY);
   return n;
 }
 
@@ -267,7 +249,8 @@ static bool any_running(const struct kl_pod *p)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(p->containers, i, c) if (!strcmp(rt_state(c), KL_CONTAINER_RUNNING)) return true;
+  json_array_foreach (p->containers, i, c)
+    if (!strcmp(rt_state(c), KL_CONTAINER_RUNNING)) return true;
   return false;
 }
 
@@ -288,7 +271,11 @@ static void plan(struct sync *s)
   const char *policy = kj_get_str(s->pod, "spec.restartPolicy") ?: "Always";
   if (!strcmp(policy, "Never") && latest && json_array_size(p->containers) > 0) return; /* finished */
   s->attempt = latest ? kj_get_int(latest, "status.metadata.attempt", 0) + 1 : 0;
-  if (latest) kl_pod_event(p, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
+  if (latest) {
+    KLOG_V(2, "pod %s/%s: new sandbox (ready %d of %zu, network mismatch %d)", p->ns, p->name,
+           count_ready_sandboxes(p), json_array_size(p->sandboxes), mismatch);
+    kl_pod_event(p, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
+  }
   if (any_running(p) || sb) add(s, ACT_KILL_ALL, NULL, NULL, NULL);
   add(s, ACT_CREATE_SANDBOX, NULL, NULL, NULL);
   if (plan_init(s, true)) plan_app(s, true);
@@ -425,8 +412,7 @@ static void image_cb(void *arg, int rc, const char *ref)
 
 static void act_start(struct sync *s, struct action *a)
 {
-  bool init = false;
-  s->spec = kl_pod_container_spec(s->pod, a->name, &init, NULL);
+  s->spec = pod_find_container(s->pod, a->name, POD_CONTAINER_APP | POD_CONTAINER_INIT);
   if (!s->spec || !s->sandbox_id[0]) {
     next(s);
     return;
@@ -575,7 +561,7 @@ static void act_kill(struct sync *s, struct action *a)
     cs->liveness_failed = false;
     cs->kill_reason[0] = 0;
   }
-  const json_t *spec = kl_pod_container_spec(s->pod, a->name, NULL, NULL);
+  const json_t *spec = pod_find_container(s->pod, a->name, POD_CONTAINER_APP | POD_CONTAINER_INIT);
   int64_t grace = kj_get_int(s->pod, "spec.terminationGracePeriodSeconds", KL_DEFAULT_GRACE_S);
   kl_pod_stop_container(s->p, spec, a->id, grace, killed_cb, s);
 }
@@ -630,12 +616,12 @@ static bool prepare(struct sync *s)
   for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++) {
     kl_pod_dir(p, subs[i], dir, sizeof dir);
     if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
-      kl_pod_event(p, "Warning", "FailedCreatePodContainer", "unable to create pod directory %s: %s", dir, strerror(errno));
+      kl_pod_event(p, "Warning", "FailedCreatePodContainer", "unable to create pod directory %s: %s", dir,
+                   strerror(errno));
       return false;
     }
   }
-  if (kl_cgroups_ensure_pod(k, kl_pod_qos(s->pod), p->uid, s->cgroup_parent, sizeof s->cgroup_parent, err,
-                            sizeof err) < 0) {
+  if (kl_cgroups_ensure_pod(k, s->pod, p->uid, s->cgroup_parent, sizeof s->cgroup_parent, err, sizeof err) < 0) {
     kl_pod_event(p, "Warning", "FailedCreatePodContainer", "unable to ensure pod container exists: %s", err);
     kl_pod_enqueue_after(p, 5000);
     return false;
@@ -657,10 +643,11 @@ static bool prepare(struct sync *s)
   if (notes.missing_cluster_dns) {
     char desc[600];
     pod_desc(p, desc, sizeof desc);
-    kl_pod_event(p, "Warning", "MissingClusterDNS",
-                 "pod: \"%s\". kubelet does not have ClusterDNS IP configured and cannot create Pod using \"ClusterFirst\" "
-                 "policy. Falling back to \"Default\" policy.",
-                 desc);
+    kl_pod_event(
+        p, "Warning", "MissingClusterDNS",
+        "pod: \"%s\". kubelet does not have ClusterDNS IP configured and cannot create Pod using \"ClusterFirst\" "
+        "policy. Falling back to \"Default\" policy.",
+        desc);
   }
   if (notes.limit_message[0]) kl_pod_event(p, "Warning", "DNSConfigForming", "%s", notes.limit_message);
   return true;
@@ -672,7 +659,7 @@ void kl_pod_sync(struct kl_pod *p, void (*done)(void *arg), void *arg)
     kl_pod_kill(p, done, arg);
     return;
   }
-  struct sync *s = calloc(1, sizeof *s);
+  struct sync *s = xcalloc(1, sizeof *s);
   s->p = p;
   s->pod = json_incref(p->pod);
   s->done = done;

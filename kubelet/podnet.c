@@ -19,6 +19,7 @@
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
+#include "kube/xalloc.h"
 #include "kubelet.h"
 #include "node_status.h"
 #ifdef KL_HAVE_POD_NETWORK
@@ -30,12 +31,12 @@
 struct kl_podnet {
   struct kubelet *k;
   struct event *tick;
-  char cidr[64];              /* configured pod CIDR, "" until done */
+  char cidr[64]; /* configured pod CIDR, "" until done */
   char why[256];
 #ifdef KL_HAVE_POD_NETWORK
   struct kl_net *net;
   struct informer *nodes;
-  json_t *routes_seen;        /* last route set (canonical) */
+  json_t *routes_seen; /* last route set (canonical) */
 #endif
 };
 
@@ -46,13 +47,13 @@ static void sync_routes(struct kl_podnet *n)
   json_t *set = json_object();
   size_t i;
   json_t *node;
-  json_array_foreach(nodes, i, node) {
+  json_array_foreach (nodes, i, node) {
     const char *name = kj_get_str(node, "metadata.name") ?: "";
     const char *cidr = kj_get_str(node, "spec.podCIDR");
     if (!strcmp(name, n->k->node_name) || !cidr || !*cidr) continue;
     size_t j;
     json_t *a;
-    json_array_foreach(kj_get(node, "status.addresses"), j, a) {
+    json_array_foreach (kj_get(node, "status.addresses"), j, a) {
       if (strcmp(kj_get_str(a, "type") ?: "", "InternalIP")) continue;
       json_object_set_new(set, cidr, json_string(kj_get_str(a, "address") ?: ""));
       break;
@@ -64,10 +65,10 @@ static void sync_routes(struct kl_podnet *n)
     return;
   }
   size_t cnt = json_object_size(set), k = 0;
-  struct kl_net_route *routes = calloc(cnt + 1, sizeof *routes);
+  struct kl_net_route *routes = xcalloc(cnt + 1, sizeof *routes);
   const char *cidr;
   json_t *via;
-  json_object_foreach(set, cidr, via) {
+  json_object_foreach (set, cidr, via) {
     routes[k].cidr = cidr;
     routes[k].via = json_string_value(via);
     k++;
@@ -129,7 +130,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 
 struct kl_podnet *kl_podnet_new(struct kubelet *k)
 {
-  struct kl_podnet *n = calloc(1, sizeof *n);
+  struct kl_podnet *n = xcalloc(1, sizeof *n);
   if (!n) return NULL;
   n->k = k;
   n->tick = evtimer_new(k->base, tick, n);
@@ -164,10 +165,7 @@ void kl_podnet_start(struct kl_podnet *n)
   evtimer_add(n->tick, &tv);
 }
 
-void kl_podnet_stop(struct kl_podnet *n)
-{
-  evtimer_del(n->tick);
-}
+void kl_podnet_stop(struct kl_podnet *n) { evtimer_del(n->tick); }
 
 void kl_podnet_free(struct kl_podnet *n)
 {
@@ -184,8 +182,10 @@ void kl_podnet_free(struct kl_podnet *n)
 bool kl_podnet_ready(struct kl_podnet *n, char *why, size_t len)
 {
   if (n->cidr[0]) return true;
-  snprintf(why, len, "network is not ready: container runtime network not ready: NetworkReady=false "
-           "reason:NetworkPluginNotReady message:%s", n->why);
+  snprintf(why, len,
+           "network is not ready: container runtime network not ready: NetworkReady=false "
+           "reason:NetworkPluginNotReady message:%s",
+           n->why);
   return false;
 }
 

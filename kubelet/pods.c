@@ -31,11 +31,13 @@
 #include "images.h"
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/log.h"
 #include "kube/restclient.h"
 #include "kube/recorder.h"
 #include "kube/timeutil.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 #include "objcache.h"
 #include "pods_internal.h"
 #include "probes.h"
@@ -61,7 +63,7 @@ struct kl_pod *kl_pod_ensure(struct kl_pods *m, const char *uid)
 {
   struct kl_pod *p = kl_pod_get(m, uid);
   if (p) return p;
-  p = calloc(1, sizeof *p);
+  p = xcalloc(1, sizeof *p);
   if (!p) return NULL;
   p->mgr = m;
   snprintf(p->uid, sizeof p->uid, "%s", uid);
@@ -105,7 +107,7 @@ struct kl_cstate *kl_pod_cstate(struct kl_pod *p, const char *name)
 {
   for (size_t i = 0; i < p->ncs; i++)
     if (!strcmp(p->cs[i].name, name)) return &p->cs[i];
-  struct kl_cstate *n = realloc(p->cs, (p->ncs + 1) * sizeof *n);
+  struct kl_cstate *n = xrealloc(p->cs, (p->ncs + 1) * sizeof *n);
   if (!n) return NULL;
   p->cs = n;
   struct kl_cstate *c = &p->cs[p->ncs++];
@@ -210,7 +212,7 @@ static void process(void *arg, struct workqueue *q, const char *uid)
     workqueue_done(q, uid);
     return;
   }
-  struct sync_ctx *s = calloc(1, sizeof *s);
+  struct sync_ctx *s = xcalloc(1, sizeof *s);
   s->m = m;
   snprintf(s->uid, sizeof s->uid, "%s", uid);
   p->syncing = true;
@@ -287,13 +289,13 @@ static void housekeeping(evutil_socket_t fd, short what, void *arg)
 
 struct kl_pods *kl_pods_new(struct kubelet *k)
 {
-  struct kl_pods *m = calloc(1, sizeof *m);
+  struct kl_pods *m = xcalloc(1, sizeof *m);
   if (!m) return NULL;
   m->k = k;
   char sel[300];
   snprintf(sel, sizeof sel, "spec.nodeName=%s", k->node_name);
-  struct informer_opts o = {.path = "/api/v1/pods", .field_selector = sel, .keep_parsed = true,
-                            .drop_managed_fields = true};
+  struct informer_opts o = {
+      .path = "/api/v1/pods", .field_selector = sel, .keep_parsed = true, .drop_managed_fields = true};
   m->inf = informer_new(k->base, k->client, &o);
   struct informer_opts so = {.path = "/api/v1/services", .keep_parsed = true, .drop_managed_fields = true};
   m->svc_inf = informer_new(k->base, k->client, &so);
@@ -305,7 +307,8 @@ struct kl_pods *kl_pods_new(struct kubelet *k)
   m->statics = kl_static_new(m);
   m->handlers = kl_handlers_new(k);
   m->housekeeping = evtimer_new(k->base, housekeeping, m);
-  if (!m->inf || !m->svc_inf || !m->q || !m->pleg || !m->images || !m->objs || !m->tokens || !m->statics || !m->handlers || !m->housekeeping) {
+  if (!m->inf || !m->svc_inf || !m->q || !m->pleg || !m->images || !m->objs || !m->tokens || !m->statics ||
+      !m->handlers || !m->housekeeping) {
     kl_pods_free(m);
     return NULL;
   }
@@ -342,10 +345,7 @@ void kl_pods_stop(struct kl_pods *m)
   }
 }
 
-bool kl_pods_idle(const struct kl_pods *m)
-{
-  return m->syncing == 0 && kl_handlers_inflight(m->handlers) == 0;
-}
+bool kl_pods_idle(const struct kl_pods *m) { return m->syncing == 0 && kl_handlers_inflight(m->handlers) == 0; }
 
 void kl_pods_free(struct kl_pods *m)
 {
@@ -396,7 +396,7 @@ int kl_pods_container_id(struct kl_pods *m, const char *ns, const char *name, co
                          char *id, size_t idlen, char *waiting, size_t wlen)
 {
   struct kl_pod *p = find(m, ns, name);
-  if (!p || !kl_pod_container_spec(p->pod, container, NULL, NULL)) return -ENOENT;
+  if (!p || !pod_find_container(p->pod, container, POD_CONTAINER_APP | POD_CONTAINER_INIT)) return -ENOENT;
   json_t *prev = NULL;
   json_t *cur = kl_pod_latest_container(p, container, &prev);
   json_t *want = previous ? prev : cur;
@@ -415,7 +415,7 @@ size_t kl_pods_running(const struct kl_pods *m)
   for (struct kl_pod *p = m->head; p; p = p->next) {
     size_t i;
     json_t *c;
-    json_array_foreach(p->containers, i, c) {
+    json_array_foreach (p->containers, i, c) {
       if (!strcmp(kj_get_str(c, "status.state") ?: "", KL_CONTAINER_RUNNING)) {
         n++;
         break;

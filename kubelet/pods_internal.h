@@ -42,7 +42,7 @@ struct kl_handlers;
 
 #define KL_BACKOFF_INITIAL_MS 10000
 #define KL_BACKOFF_MAX_MS 300000
-#define KL_BACKOFF_RESET_MS 600000       /* running this long forgives the back-off */
+#define KL_BACKOFF_RESET_MS 600000 /* running this long forgives the back-off */
 #define KL_PULL_BACKOFF_INITIAL_MS 10000
 #define KL_PULL_BACKOFF_MAX_MS 300000
 #define KL_DEFAULT_GRACE_S 30
@@ -56,8 +56,8 @@ enum kl_probe_kind { KL_PROBE_LIVENESS, KL_PROBE_READINESS, KL_PROBE_STARTUP, KL
 struct kl_cstate {
   char name[64];
   /* CrashLoopBackOff */
-  int64_t backoff_ms;              /* current back-off; 0 none */
-  int64_t backoff_last_ms;         /* wall ms of the exit it was last advanced for */
+  int64_t backoff_ms;      /* current back-off; 0 none */
+  int64_t backoff_last_ms; /* wall ms of the exit it was last advanced for */
   /* image pull back-off */
   int64_t pull_backoff_ms;
   int64_t pull_backoff_until_ms;
@@ -66,15 +66,15 @@ struct kl_cstate {
   char message[1024];
   /* probe results for probe_cid */
   char probe_cid[80];
-  int ready;                       /* readiness: 1 success, 0 failure */
-  bool started;                    /* startup probe succeeded (or none) */
-  bool liveness_failed;            /* restart wanted */
-  char kill_reason[200];           /* why it is being restarted (event) */
+  int ready;             /* readiness: 1 success, 0 failure */
+  bool started;          /* startup probe succeeded (or none) */
+  bool liveness_failed;  /* restart wanted */
+  char kill_reason[200]; /* why it is being restarted (event) */
   struct kl_probe *probes[KL_PROBE_KINDS];
   /* terminationMessage of term_cid */
   char term_cid[80];
   char *term_msg;
-  bool term_pending;               /* fetching the log tail */
+  bool term_pending; /* fetching the log tail */
   bool post_start_failed;
 };
 
@@ -84,9 +84,9 @@ struct kl_pod {
   char uid[64];
   char ns[256];
   char name[256];
-  json_t *pod;                     /* desired pod (owned); NULL once gone from its source */
+  json_t *pod; /* desired pod (owned); NULL once gone from its source */
   bool is_static;
-  bool mirror_ok;                  /* mirror pod exists for this static pod */
+  bool mirror_ok; /* mirror pod exists for this static pod */
   /* the runtime's view (PLEG): {"status":..., "info":...}, newest first */
   json_t *sandboxes;
   json_t *containers;
@@ -96,11 +96,11 @@ struct kl_pod {
   struct event *timer;
   int64_t timer_at_ms;
   /* lifecycle */
-  bool terminating;                /* stop everything: deleted, terminal or evicted */
-  int64_t grace_s;                 /* grace period of the termination in progress */
+  bool terminating; /* stop everything: deleted, terminal or evicted */
+  int64_t grace_s;  /* grace period of the termination in progress */
   int64_t kill_started_ms;
-  bool terminated;                 /* nothing runs any more */
-  bool cleaned;                    /* pod dirs, cgroups and network released */
+  bool terminated; /* nothing runs any more */
+  bool cleaned;    /* pod dirs, cgroups and network released */
   bool final_delete_sent, final_deleted;
   bool evicted;
   char evict_message[512];
@@ -109,17 +109,17 @@ struct kl_pod {
   struct kl_cstate *cs;
   size_t ncs;
   /* status */
-  json_t *status_sent;             /* last patched status (owned) */
+  json_t *status_sent; /* last patched status (owned) */
   bool status_inflight, status_dirty;
   struct rest_request *status_req, *delete_req; /* cancelled when the record goes */
-  int64_t mount_backoff_ms;        /* volume set-up retry */
+  int64_t mount_backoff_ms;                     /* volume set-up retry */
   char mount_error[1024];
 };
 
 struct kl_pods {
   struct kubelet *k;
-  struct informer *inf;            /* pods bound to this node */
-  struct informer *svc_inf;        /* services (service env vars) */
+  struct informer *inf;     /* pods bound to this node */
+  struct informer *svc_inf; /* services (service env vars) */
   struct workqueue *q;
   struct kl_pod *head;
   size_t count;
@@ -130,7 +130,7 @@ struct kl_pods {
   struct kl_static *statics;
   struct kl_handlers *handlers;
   unsigned probe_gen;
-  int syncing;                     /* syncs in flight (shutdown waits for them) */
+  int syncing; /* syncs in flight (shutdown waits for them) */
   bool stopping;
   struct event *housekeeping;
   bool started;
@@ -167,8 +167,8 @@ bool kl_pleg_synced(const struct kl_pleg *g);
 /* Stops the pod's running containers (app containers, then sidecars in
  * reverse order, each after its preStop hook, with grace_s) and, with
  * sandboxes, its ready sandboxes; done(arg) from the loop. */
-void kl_pod_stop_all(struct kl_pod *p, const json_t *pod, int64_t grace_s, bool sandboxes,
-                     void (*done)(void *arg), void *arg);
+void kl_pod_stop_all(struct kl_pod *p, const json_t *pod, int64_t grace_s, bool sandboxes, void (*done)(void *arg),
+                     void *arg);
 /* Stops one container after its preStop hook (spec may be NULL). */
 void kl_pod_stop_container(struct kl_pod *p, const json_t *spec, const char *id, int64_t grace_s,
                            void (*done)(void *arg), void *arg);
@@ -178,8 +178,6 @@ void kl_pod_sync(struct kl_pod *p, void (*done)(void *arg), void *arg);
 void kl_pod_kill(struct kl_pod *p, void (*done)(void *arg), void *arg);
 /* Whether the pod should be running (not deleted, not terminal). */
 bool kl_pod_should_run(const struct kl_pod *p);
-/* The container spec named name in any of the pod's lists (borrowed). */
-json_t *kl_pod_container_spec(const json_t *pod, const char *name, bool *is_init, bool *is_sidecar);
 
 /* ---- pod_status.c ---- */
 /* The v1 PodStatus the kubelet reports now (new reference). */

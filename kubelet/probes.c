@@ -15,8 +15,10 @@
 
 #include "handlers.h"
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/log.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "pods_internal.h"
 #include "runtime/runtime.h"
 
@@ -33,7 +35,7 @@ struct kl_probe {
   struct event *timer;
   int successes, failures;
   bool inflight;
-  bool stopped;      /* liveness/startup decided a restart */
+  bool stopped; /* liveness/startup decided a restart */
 };
 
 struct ticket {
@@ -71,7 +73,7 @@ static void schedule(struct kl_probe *pr, int64_t ms)
 
 static const json_t *probe_spec(struct kl_pod *p, const char *name, int kind, const json_t **container)
 {
-  const json_t *c = p->pod ? kl_pod_container_spec(p->pod, name, NULL, NULL) : NULL;
+  const json_t *c = p->pod ? pod_find_container(p->pod, name, POD_CONTAINER_APP | POD_CONTAINER_INIT) : NULL;
   if (container) *container = c;
   return c ? kj_get(c, kind_field[kind]) : NULL;
 }
@@ -152,7 +154,7 @@ static void probe_tick(evutil_socket_t fd, short what, void *arg)
     schedule(pr, period);
     return;
   }
-  struct ticket *t = calloc(1, sizeof *t);
+  struct ticket *t = xcalloc(1, sizeof *t);
   t->m = pr->m;
   snprintf(t->uid, sizeof t->uid, "%s", pr->uid);
   snprintf(t->name, sizeof t->name, "%s", pr->name);
@@ -164,7 +166,7 @@ static void probe_tick(evutil_socket_t fd, short what, void *arg)
 
 static void start_worker(struct kl_pod *p, struct kl_cstate *cs, int kind, const json_t *cur, const json_t *spec)
 {
-  struct kl_probe *pr = calloc(1, sizeof *pr);
+  struct kl_probe *pr = xcalloc(1, sizeof *pr);
   pr->m = p->mgr;
   snprintf(pr->uid, sizeof pr->uid, "%s", p->uid);
   snprintf(pr->name, sizeof pr->name, "%s", cs->name);
@@ -184,9 +186,9 @@ void kl_probes_sync(struct kl_pod *p)
   for (int l = 0; l < 2; l++) {
     size_t i;
     json_t *c;
-    json_array_foreach(kj_get(p->pod, lists[l]), i, c) {
+    json_array_foreach (kj_get(p->pod, lists[l]), i, c) {
       const char *name = kj_get_str(c, "name") ?: "";
-      if (l == 0 && strcmp(kj_get_str(c, "restartPolicy") ?: "", "Always")) continue; /* regular init: no probes */
+      if (l == 0 && !container_is_sidecar(c)) continue; /* regular init: no probes */
       struct kl_cstate *cs = kl_pod_cstate(p, name);
       json_t *cur = kl_pod_latest_container(p, name, NULL);
       bool running = cur && !strcmp(kj_get_str(cur, "status.state") ?: "", KL_CONTAINER_RUNNING);

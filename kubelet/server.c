@@ -15,6 +15,7 @@
 #include "kube/http.h"
 #include "kube/log.h"
 #include "kube/metrics.h"
+#include "kube/xalloc.h"
 #include "kubelet.h"
 #include "server_handlers.h"
 #include "tls.h"
@@ -81,8 +82,8 @@ static void healthz_handler(struct http_request *req, void *arg)
   else reply_text(req, 404, "404 page not found\n");
 }
 
-static int listen_on(struct kubelet *k, struct http_server **out, const struct http_server_opts *o,
-                     http_handler_fn fn, void *arg, const char *addr, int port, char *err, size_t errlen)
+static int listen_on(struct kubelet *k, struct http_server **out, const struct http_server_opts *o, http_handler_fn fn,
+                     void *arg, const char *addr, int port, char *err, size_t errlen)
 {
   *out = http_server_new(k->base, o, fn, arg);
   int rc = *out ? http_server_listen(*out, addr, port) : -ENOMEM;
@@ -92,7 +93,7 @@ static int listen_on(struct kubelet *k, struct http_server **out, const struct h
 
 struct kl_server *kl_server_new(struct kubelet *k, char *err, size_t errlen)
 {
-  struct kl_server *s = calloc(1, sizeof *s);
+  struct kl_server *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->k = k;
   const struct kl_config *c = k->cfg;
@@ -110,8 +111,8 @@ struct kl_server *kl_server_new(struct kubelet *k, char *err, size_t errlen)
     KLOG_I("Starting to listen read-only on %s:%d", c->address, c->read_only_port);
   }
   if (c->healthz_port > 0) {
-    if (listen_on(k, &s->healthz, &plain, healthz_handler, s, c->healthz_bind_address, c->healthz_port, err,
-                  errlen) < 0)
+    if (listen_on(k, &s->healthz, &plain, healthz_handler, s, c->healthz_bind_address, c->healthz_port, err, errlen) <
+        0)
       goto fail;
   }
   return s;

@@ -25,6 +25,7 @@
 #include "kube/json.h"
 #include "kube/strconv.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "kubelet.h"
 #include "pods.h"
 #include "runtime/runtime.h"
@@ -43,7 +44,8 @@ static const json_t *find_status(const json_t *pod, const char *name)
   for (int l = 0; l < 2; l++) {
     size_t i;
     json_t *c;
-    json_array_foreach(kj_get(pod, lists[l]), i, c) if (!strcmp(kj_get_str(c, "name") ?: "", name)) return c;
+    json_array_foreach (kj_get(pod, lists[l]), i, c)
+      if (!strcmp(kj_get_str(c, "name") ?: "", name)) return c;
   }
   return NULL;
 }
@@ -88,7 +90,8 @@ int kl_logs_container_id(struct kubelet *k, const char *ns, const char *name, co
   } else if (waiting) {
     const char *r = kj_get_str(waiting, "reason") ?: "";
     if (!strcmp(r, "ErrImagePull"))
-      snprintf(err, errlen, "container \"%s\" in pod \"%s\" is waiting to start: image can't be pulled", container, name);
+      snprintf(err, errlen, "container \"%s\" in pod \"%s\" is waiting to start: image can't be pulled", container,
+               name);
     else if (!strcmp(r, "ImagePullBackOff"))
       snprintf(err, errlen, "container \"%s\" in pod \"%s\" is waiting to start: trying and failing to pull image",
                container, name);
@@ -203,7 +206,7 @@ void kl_serve_container_logs(struct kubelet *k, struct http_request *req)
     text(req, code, err);
     return;
   }
-  struct log_stream *s = calloc(1, sizeof *s);
+  struct log_stream *s = xcalloc(1, sizeof *s);
   s->k = k;
   s->req = req;
   s->limit = limit;
@@ -269,7 +272,7 @@ void kl_serve_node_logs(struct kubelet *k, struct http_request *req)
     return;
   }
   size_t n = (size_t)st.st_size > (64u << 20) ? (64u << 20) : (size_t)st.st_size;
-  char *buf = malloc(n ? n : 1);
+  char *buf = xmalloc(n ? n : 1);
   ssize_t r = buf ? read(fd, buf, n) : -1;
   close(fd);
   if (r < 0) text(req, 500, "read failed");
@@ -284,7 +287,8 @@ void kl_serve_pods(struct kubelet *k, struct http_request *req, bool running_onl
     json_t *items = json_object_get(list, "items"), *keep = json_array();
     size_t i;
     json_t *p;
-    json_array_foreach(items, i, p) if (!strcmp(kj_get_str(p, "status.phase") ?: "", "Running")) json_array_append(keep, p);
+    json_array_foreach (items, i, p)
+      if (!strcmp(kj_get_str(p, "status.phase") ?: "", "Running")) json_array_append(keep, p);
     json_object_set_new(list, "items", keep);
   }
   http_reply_json(req, 200, list);

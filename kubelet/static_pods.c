@@ -34,6 +34,7 @@
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
 #include "kube/yaml.h"
+#include "kube/xalloc.h"
 #include "node_status.h"
 #include "pods_internal.h"
 
@@ -45,9 +46,9 @@ struct spod {
   char uid[64];
   char ns[256], name[256];
   json_t *pod;
-  bool seen;              /* in the last scan */
-  bool mirror_ok;         /* a mirror with our hash exists */
-  bool mirror_busy;       /* a create or delete is in flight */
+  bool seen;        /* in the last scan */
+  bool mirror_ok;   /* a mirror with our hash exists */
+  bool mirror_busy; /* a create or delete is in flight */
 };
 
 struct kl_static {
@@ -88,7 +89,7 @@ json_t *kl_static_pod_from_manifest(const json_t *doc, const char *node, const c
   json_t *pod = kj_deep_copy(doc);
   char *canon = kj_dumps_canonical(doc);
   char *hash_in = NULL;
-  if (asprintf(&hash_in, "%shost:%sfile:%s", canon ? canon : "", node, path) < 0) hash_in = NULL;
+  hash_in = xasprintf("%shost:%sfile:%s", canon ? canon : "", node, path);
   char uid[2 * EVP_MAX_MD_SIZE + 1] = "";
   if (hash_in) md5_hex(hash_in, strlen(hash_in), uid);
   free(canon);
@@ -109,11 +110,12 @@ json_t *kl_static_pod_from_manifest(const json_t *doc, const char *node, const c
   kj_default(spec, "terminationGracePeriodSeconds", json_integer(30));
   kj_default(spec, "schedulerName", json_string("default-scheduler"));
   kj_default(spec, "enableServiceLinks", json_true());
-  json_array_append_new(kj_arr(spec, "tolerations"), json_pack("{s:s, s:s}", "operator", "Exists", "effect", "NoExecute"));
+  json_array_append_new(kj_arr(spec, "tolerations"),
+                        json_pack("{s:s, s:s}", "operator", "Exists", "effect", "NoExecute"));
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(spec, "containers"), i, c) default_container(c);
-  json_array_foreach(kj_get(spec, "initContainers"), i, c) default_container(c);
+  json_array_foreach (kj_get(spec, "containers"), i, c) default_container(c);
+  json_array_foreach (kj_get(spec, "initContainers"), i, c) default_container(c);
   json_object_set_new(pod, "status", json_pack("{s:s}", "phase", "Pending"));
   return pod;
 }
@@ -175,7 +177,7 @@ static void create_mirror(struct kl_static *s, struct spod *sp)
                    node_uid, "controller", 1));
   char path[400];
   snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", sp->ns);
-  struct mirror_call *mc = calloc(1, sizeof *mc);
+  struct mirror_call *mc = xcalloc(1, sizeof *mc);
   mc->s = s;
   snprintf(mc->uid, sizeof mc->uid, "%s", sp->uid);
   sp->mirror_busy = true;
@@ -202,7 +204,7 @@ static void delete_mirror(struct kl_static *s, const json_t *mirror, struct spod
            kj_get_str(mirror, "metadata.name") ?: "");
   json_t *opts = json_pack("{s:s, s:s, s:i, s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1",
                            "gracePeriodSeconds", 0, "preconditions", "uid", kj_get_str(mirror, "metadata.uid") ?: "");
-  struct mirror_call *mc = calloc(1, sizeof *mc);
+  struct mirror_call *mc = xcalloc(1, sizeof *mc);
   mc->s = s;
   snprintf(mc->uid, sizeof mc->uid, "%s", sp ? sp->uid : "");
   if (sp) sp->mirror_busy = true;
@@ -241,7 +243,7 @@ static json_t *read_manifest(const char *path, char *err, size_t errlen)
     snprintf(err, errlen, "%s: %s", path, strerror(errno));
     return NULL;
   }
-  char *buf = malloc(MANIFEST_MAX_BYTES + 1);
+  char *buf = xmalloc(MANIFEST_MAX_BYTES + 1);
   size_t n = buf ? fread(buf, 1, MANIFEST_MAX_BYTES, f) : 0;
   fclose(f);
   json_t *doc = n ? kyaml_load(buf, n, err, errlen) : NULL;
@@ -267,7 +269,7 @@ static void scan_file(struct kl_static *s, const char *path)
     json_decref(pod);
     return;
   }
-  sp = calloc(1, sizeof *sp);
+  sp = xcalloc(1, sizeof *sp);
   snprintf(sp->path, sizeof sp->path, "%s", path);
   snprintf(sp->uid, sizeof sp->uid, "%s", uid);
   snprintf(sp->ns, sizeof sp->ns, "%s", kj_get_str(pod, "metadata.namespace") ?: "");
@@ -328,7 +330,7 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 
 struct kl_static *kl_static_new(struct kl_pods *m)
 {
-  struct kl_static *s = calloc(1, sizeof *s);
+  struct kl_static *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->m = m;
   s->timer = evtimer_new(m->k->base, tick, s);

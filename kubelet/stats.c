@@ -20,7 +20,9 @@
 #include "cgroups.h"
 #include "kube/http.h"
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "machine.h"
 #include "pod_config.h"
 #include "pods_internal.h"
@@ -101,14 +103,14 @@ struct sample {
 
 struct kl_stats {
   struct kubelet *k;
-  json_t *samples;            /* cgroup path -> integer index into arr */
+  json_t *samples; /* cgroup path -> integer index into arr */
   struct sample *arr;
   size_t n, cap;
 };
 
 struct kl_stats *kl_stats_new(struct kubelet *k)
 {
-  struct kl_stats *s = calloc(1, sizeof *s);
+  struct kl_stats *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->k = k;
   s->samples = json_object();
@@ -137,7 +139,7 @@ static int64_t rate(struct kl_stats *s, const char *key, int64_t cpu_ns)
     }
     if (s->n == s->cap) {
       size_t cap = s->cap ? s->cap * 2 : 64;
-      struct sample *na = realloc(s->arr, cap * sizeof *na);
+      struct sample *na = xrealloc(s->arr, cap * sizeof *na);
       if (!na) return -1;
       s->arr = na;
       s->cap = cap;
@@ -188,10 +190,10 @@ static json_t *fs_json(const char *path, const char *now)
 {
   struct kl_fs_stats fs;
   if (kl_fs_stats(path, &fs) < 0) return json_pack("{s:s}", "time", now);
-  return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "time", now, "availableBytes",
-                   (json_int_t)fs.available_bytes, "capacityBytes", (json_int_t)fs.capacity_bytes, "usedBytes",
-                   (json_int_t)fs.used_bytes, "inodesFree", (json_int_t)fs.inodes_free, "inodes", (json_int_t)fs.inodes,
-                   "inodesUsed", (json_int_t)(fs.inodes - fs.inodes_free));
+  return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "time", now, "availableBytes", (json_int_t)fs.available_bytes,
+                   "capacityBytes", (json_int_t)fs.capacity_bytes, "usedBytes", (json_int_t)fs.used_bytes, "inodesFree",
+                   (json_int_t)fs.inodes_free, "inodes", (json_int_t)fs.inodes, "inodesUsed",
+                   (json_int_t)(fs.inodes - fs.inodes_free));
 }
 
 static int64_t node_cpu_ns(void)
@@ -199,7 +201,8 @@ static int64_t node_cpu_ns(void)
   FILE *f = fopen("/proc/stat", "r");
   if (!f) return -1;
   unsigned long long v[10] = {0};
-  int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+  int n =
+      fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
   fclose(f);
   if (n < 4) return -1;
   unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
@@ -252,11 +255,11 @@ static json_t *pod_summary(struct kl_stats *s, struct kl_pod *p, const char *now
 {
   struct kubelet *k = s->k;
   char pcg[512];
-  kl_cgroup_pod_path(k, kl_pod_qos(p->pod), p->uid, pcg, sizeof pcg);
+  kl_cgroup_pod_path(k, pod_qos_class(p->pod), p->uid, pcg, sizeof pcg);
   json_t *containers = json_array();
   size_t i;
   json_t *c;
-  json_array_foreach(p->containers, i, c) {
+  json_array_foreach (p->containers, i, c) {
     if (strcmp(kj_get_str(c, "status.state") ?: "", KL_CONTAINER_RUNNING)) continue;
     const char *name = kj_get_str(c, "status.labels[\"" KL_LABEL_CONTAINER_NAME "\"]") ?: "";
     char ccg[700], started[40];
@@ -269,8 +272,8 @@ static json_t *pod_summary(struct kl_stats *s, struct kl_pod *p, const char *now
   }
   struct kl_usage u;
   kl_cgroup_usage(pcg, &u);
-  return json_pack("{s:{s:s, s:s, s:s}, s:s, s:o, s:o, s:o, s:[]}", "podRef", "name", p->name, "namespace", p->ns, "uid",
-                   p->uid, "startTime", p->start_time[0] ? p->start_time : now, "containers", containers, "cpu",
+  return json_pack("{s:{s:s, s:s, s:s}, s:s, s:o, s:o, s:o, s:[]}", "podRef", "name", p->name, "namespace", p->ns,
+                   "uid", p->uid, "startTime", p->start_time[0] ? p->start_time : now, "containers", containers, "cpu",
                    cpu_json(s, pcg, &u, now), "memory", mem_json(&u, 0, now), "volume");
 }
 
@@ -305,45 +308,56 @@ void kl_serve_metrics_resource(struct kubelet *k, struct http_request *req)
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
   int64_t ts = ktime_now_us() / 1000;
-  fputs("# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the container in core-seconds\n"
-        "# TYPE container_cpu_usage_seconds_total counter\n", f);
+  fputs("# HELP container_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the container in "
+        "core-seconds\n"
+        "# TYPE container_cpu_usage_seconds_total counter\n",
+        f);
   size_t i, j;
   json_t *p, *c;
   char labels[1024];
-  json_array_foreach(kj_get(sum, "pods"), i, p) json_array_foreach(kj_get(p, "containers"), j, c) {
-    snprintf(labels, sizeof labels, "container=\"%s\",namespace=\"%s\",pod=\"%s\"", kj_get_str(c, "name") ?: "",
-             kj_get_str(p, "podRef.namespace") ?: "", kj_get_str(p, "podRef.name") ?: "");
-    metric(f, "container_cpu_usage_seconds_total", labels, (double)kj_get_int(c, "cpu.usageCoreNanoSeconds", 0) / 1e9, ts);
-  }
+  json_array_foreach (kj_get(sum, "pods"), i, p)
+    json_array_foreach (kj_get(p, "containers"), j, c) {
+      snprintf(labels, sizeof labels, "container=\"%s\",namespace=\"%s\",pod=\"%s\"", kj_get_str(c, "name") ?: "",
+               kj_get_str(p, "podRef.namespace") ?: "", kj_get_str(p, "podRef.name") ?: "");
+      metric(f, "container_cpu_usage_seconds_total", labels, (double)kj_get_int(c, "cpu.usageCoreNanoSeconds", 0) / 1e9,
+             ts);
+    }
   fputs("# HELP container_memory_working_set_bytes [STABLE] Current working set of the container in bytes\n"
-        "# TYPE container_memory_working_set_bytes gauge\n", f);
-  json_array_foreach(kj_get(sum, "pods"), i, p) json_array_foreach(kj_get(p, "containers"), j, c) {
-    snprintf(labels, sizeof labels, "container=\"%s\",namespace=\"%s\",pod=\"%s\"", kj_get_str(c, "name") ?: "",
-             kj_get_str(p, "podRef.namespace") ?: "", kj_get_str(p, "podRef.name") ?: "");
-    metric(f, "container_memory_working_set_bytes", labels, (double)kj_get_int(c, "memory.workingSetBytes", 0), ts);
-  }
+        "# TYPE container_memory_working_set_bytes gauge\n",
+        f);
+  json_array_foreach (kj_get(sum, "pods"), i, p)
+    json_array_foreach (kj_get(p, "containers"), j, c) {
+      snprintf(labels, sizeof labels, "container=\"%s\",namespace=\"%s\",pod=\"%s\"", kj_get_str(c, "name") ?: "",
+               kj_get_str(p, "podRef.namespace") ?: "", kj_get_str(p, "podRef.name") ?: "");
+      metric(f, "container_memory_working_set_bytes", labels, (double)kj_get_int(c, "memory.workingSetBytes", 0), ts);
+    }
   fputs("# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the node in core-seconds\n"
-        "# TYPE node_cpu_usage_seconds_total counter\n", f);
+        "# TYPE node_cpu_usage_seconds_total counter\n",
+        f);
   metric(f, "node_cpu_usage_seconds_total", "", (double)kj_get_int(sum, "node.cpu.usageCoreNanoSeconds", 0) / 1e9, ts);
   fputs("# HELP node_memory_working_set_bytes [STABLE] Current working set of the node in bytes\n"
-        "# TYPE node_memory_working_set_bytes gauge\n", f);
+        "# TYPE node_memory_working_set_bytes gauge\n",
+        f);
   metric(f, "node_memory_working_set_bytes", "", (double)kj_get_int(sum, "node.memory.workingSetBytes", 0), ts);
   fputs("# HELP pod_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the pod in core-seconds\n"
-        "# TYPE pod_cpu_usage_seconds_total counter\n", f);
-  json_array_foreach(kj_get(sum, "pods"), i, p) {
+        "# TYPE pod_cpu_usage_seconds_total counter\n",
+        f);
+  json_array_foreach (kj_get(sum, "pods"), i, p) {
     snprintf(labels, sizeof labels, "namespace=\"%s\",pod=\"%s\"", kj_get_str(p, "podRef.namespace") ?: "",
              kj_get_str(p, "podRef.name") ?: "");
     metric(f, "pod_cpu_usage_seconds_total", labels, (double)kj_get_int(p, "cpu.usageCoreNanoSeconds", 0) / 1e9, ts);
   }
   fputs("# HELP pod_memory_working_set_bytes [STABLE] Current working set of the pod in bytes\n"
-        "# TYPE pod_memory_working_set_bytes gauge\n", f);
-  json_array_foreach(kj_get(sum, "pods"), i, p) {
+        "# TYPE pod_memory_working_set_bytes gauge\n",
+        f);
+  json_array_foreach (kj_get(sum, "pods"), i, p) {
     snprintf(labels, sizeof labels, "namespace=\"%s\",pod=\"%s\"", kj_get_str(p, "podRef.namespace") ?: "",
              kj_get_str(p, "podRef.name") ?: "");
     metric(f, "pod_memory_working_set_bytes", labels, (double)kj_get_int(p, "memory.workingSetBytes", 0), ts);
   }
   fputs("# HELP resource_scrape_error [STABLE] 1 if there was an error while getting container metrics, 0 otherwise\n"
-        "# TYPE resource_scrape_error gauge\nresource_scrape_error 0\n", f);
+        "# TYPE resource_scrape_error gauge\nresource_scrape_error 0\n",
+        f);
   fclose(f);
   http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
   free(buf);

@@ -15,9 +15,9 @@ struct kl_stats;
 /* Fields are -1 when unknown. */
 struct kl_usage {
   bool ok;
-  int64_t cpu_ns;            /* cumulative CPU time */
+  int64_t cpu_ns; /* cumulative CPU time */
   int64_t mem_usage;
-  int64_t mem_working_set;   /* usage minus inactive file pages */
+  int64_t mem_working_set; /* usage minus inactive file pages */
   int64_t mem_rss;
   int64_t page_faults, major_faults;
 };

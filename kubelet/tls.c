@@ -109,8 +109,8 @@ void *kl_tls_server_ctx(const char *root_dir, const char *cert_file, const char 
     return NULL;
   }
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1 || SSL_CTX_use_PrivateKey_file(ctx, keyf, SSL_FILETYPE_PEM) != 1 ||
-      SSL_CTX_check_private_key(ctx) != 1) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, crt) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, keyf, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     char e[256];
     ERR_error_string_n(ERR_get_error(), e, sizeof e);
     snprintf(err, errlen, "failed to load serving certificate %s and key %s: %s", crt, keyf, e);

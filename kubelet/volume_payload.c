@@ -24,7 +24,8 @@
 
 #include "env.h"
 #include "kube/json.h"
-#include "kube/kubeconfig.h"
+#include "kube/base64.h"
+#include "kube/xalloc.h"
 #include "volumes.h"
 
 #define MAX_PATH_LEN 4096
@@ -81,9 +82,9 @@ static json_t *value_of(const json_t *obj, const char *key, bool secret)
   if (s && !secret) return json_string(s);
   if (!s && !secret) s = json_string_value(json_object_get(kj_get(obj, "binaryData"), key));
   if (!s) return NULL;
-  size_t n = 0;
-  char *dec = kubeconfig_base64_decode(s, &n);
-  json_t *v = dec ? json_stringn_nocheck(dec, n) : NULL;
+  unsigned char *dec = NULL;
+  size_t n = 0, bad = 0;
+  json_t *v = kb64_decode(s, strlen(s), KB64_STD, &dec, &n, &bad) == 0 ? json_stringn_nocheck((char *)dec, n) : NULL;
   free(dec);
   return v;
 }
@@ -106,7 +107,7 @@ json_t *kl_payload_configmap(const json_t *obj, const json_t *src, bool secret, 
     for (int l = 0; l < (secret ? 1 : 2); l++) {
       const char *k;
       json_t *v;
-      json_object_foreach(kj_get(obj, lists[l]), k, v) {
+      json_object_foreach (kj_get(obj, lists[l]), k, v) {
         json_t *val = value_of(obj, k, secret);
         if (val) put(payload, k, val, dmode);
       }
@@ -114,7 +115,7 @@ json_t *kl_payload_configmap(const json_t *obj, const json_t *src, bool secret, 
   } else {
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach (items, i, it) {
       const char *key = kj_get_str(it, "key") ?: "";
       const char *path = kj_get_str(it, "path") ?: "";
       json_t *val = value_of(obj, key, secret);
@@ -130,7 +131,7 @@ json_t *kl_payload_configmap(const json_t *obj, const json_t *src, bool secret, 
   }
   const char *p;
   json_t *v;
-  json_object_foreach(payload, p, v) {
+  json_object_foreach (payload, p, v) {
     if (kl_payload_validate_path(p, err, errlen) < 0) {
       json_decref(payload);
       return NULL;
@@ -163,10 +164,10 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *c
 char *kl_format_map(const json_t *map)
 {
   size_t n = json_object_size(map), i = 0;
-  const char **keys = calloc(n + 1, sizeof *keys);
+  const char **keys = xcalloc(n + 1, sizeof *keys);
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)map, k, v) keys[i++] = k;
+  json_object_foreach ((json_t *)map, k, v) keys[i++] = k;
   qsort(keys, n, sizeof *keys, cmp_str);
   char *buf = NULL;
   size_t len = 0;
@@ -202,8 +203,10 @@ static json_t *downward_value(const json_t *pod, const json_t *item, const json_
     const json_t *c = NULL;
     size_t i;
     json_t *x;
-    json_array_foreach(kj_get(pod, "spec.containers"), i, x) if (!strcmp(kj_get_str(x, "name") ?: "", cname)) c = x;
-    json_array_foreach(kj_get(pod, "spec.initContainers"), i, x) if (!strcmp(kj_get_str(x, "name") ?: "", cname)) c = x;
+    json_array_foreach (kj_get(pod, "spec.containers"), i, x)
+      if (!strcmp(kj_get_str(x, "name") ?: "", cname)) c = x;
+    json_array_foreach (kj_get(pod, "spec.initContainers"), i, x)
+      if (!strcmp(kj_get_str(x, "name") ?: "", cname)) c = x;
     if (!c) {
       snprintf(err, errlen, "container %s not found", cname);
       return NULL;
@@ -213,7 +216,8 @@ static json_t *downward_value(const json_t *pod, const json_t *item, const json_
     free(s);
     return v;
   }
-  snprintf(err, errlen, "downwardAPI item %s has neither fieldRef nor resourceFieldRef", kj_get_str(item, "path") ?: "");
+  snprintf(err, errlen, "downwardAPI item %s has neither fieldRef nor resourceFieldRef",
+           kj_get_str(item, "path") ?: "");
   return NULL;
 }
 
@@ -223,7 +227,7 @@ json_t *kl_payload_downward(const json_t *pod, const json_t *items, int dmode, c
   json_t *payload = json_object();
   size_t i;
   json_t *it;
-  json_array_foreach(items, i, it) {
+  json_array_foreach (items, i, it) {
     const char *path = kj_get_str(it, "path") ?: "";
     json_t *v = NULL;
     if (kl_payload_validate_path(path, err, errlen) < 0 || !(v = downward_value(pod, it, alloc, err, errlen))) {
@@ -281,7 +285,7 @@ static bool same_files(const char *data_dir, const json_t *payload)
 {
   const char *p;
   json_t *v;
-  json_object_foreach((json_t *)payload, p, v) {
+  json_object_foreach ((json_t *)payload, p, v) {
     char path[MAX_PATH_LEN * 2];
     snprintf(path, sizeof path, "%s/%s", data_dir, p);
     struct stat st;
@@ -292,7 +296,7 @@ static bool same_files(const char *data_dir, const json_t *payload)
     if ((size_t)st.st_size != n) return false;
     FILE *f = fopen(path, "rb");
     if (!f) return false;
-    char *buf = malloc(n + 1);
+    char *buf = xmalloc(n + 1);
     size_t got = buf ? fread(buf, 1, n, f) : 0;
     fclose(f);
     bool eq = buf && got == n && !memcmp(buf, json_string_value(c), n);
@@ -361,7 +365,7 @@ static json_t *top_level(const json_t *payload)
   json_t *names = json_object();
   const char *p;
   json_t *v;
-  json_object_foreach((json_t *)payload, p, v) {
+  json_object_foreach ((json_t *)payload, p, v) {
     char first[MAX_NAME_LEN + 1];
     snprintf(first, sizeof first, "%.*s", (int)strcspn(p, "/"), p);
     json_object_set_new(names, first, json_true());
@@ -374,7 +378,7 @@ static void fix_links(const char *dir, const json_t *payload)
   json_t *names = top_level(payload);
   const char *n;
   json_t *v;
-  json_object_foreach(names, n, v) {
+  json_object_foreach (names, n, v) {
     char link[MAX_PATH_LEN * 2], target[MAX_PATH_LEN];
     snprintf(link, sizeof link, "%s/%s", dir, n);
     snprintf(target, sizeof target, DATA_LINK "/%s", n);
@@ -407,7 +411,8 @@ int kl_atomic_write(const char *dir, const json_t *payload, int fs_group, char *
 {
   const char *p;
   json_t *v;
-  json_object_foreach((json_t *)payload, p, v) if (kl_payload_validate_path(p, err, errlen) < 0) return -1;
+  json_object_foreach ((json_t *)payload, p, v)
+    if (kl_payload_validate_path(p, err, errlen) < 0) return -1;
   if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
     snprintf(err, errlen, "mkdir %s: %s", dir, strerror(errno));
     return -1;
@@ -437,7 +442,7 @@ int kl_atomic_write(const char *dir, const json_t *payload, int fs_group, char *
     return -1;
   }
   chmod(new_dir, 0755);
-  json_object_foreach((json_t *)payload, p, v) {
+  json_object_foreach ((json_t *)payload, p, v) {
     int rc = write_one(new_dir, p, v, fs_group);
     if (rc < 0) {
       snprintf(err, errlen, "writing %s: %s", p, strerror(-rc));

@@ -28,6 +28,7 @@
 #include "kube/quantity.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 #include "node_status.h"
 #include "objcache.h"
 #include "pods_internal.h"
@@ -56,7 +57,7 @@ struct kl_tokens {
 
 struct kl_tokens *kl_tokens_new(struct kubelet *k)
 {
-  struct kl_tokens *t = calloc(1, sizeof *t);
+  struct kl_tokens *t = xcalloc(1, sizeof *t);
   if (t) t->k = k;
   return t;
 }
@@ -107,7 +108,7 @@ static void token_done(void *arg, int code, json_t *body, const struct rest_stat
       snprintf(x->err, sizeof x->err, "failed to fetch token: the API server's answer carries no token");
     } else {
       free(x->token);
-      x->token = strdup(tk);
+      x->token = xstrdup(tk);
       x->issued_us = ktime_now_us();
       x->exp_us = exp_us;
       x->err[0] = 0;
@@ -134,7 +135,7 @@ static int token_get(struct kl_pod *p, const char *sa, const char *aud, int64_t 
   struct tok *x = t->head;
   while (x && (strcmp(x->pod_uid, p->uid) || strcmp(x->key, key))) x = x->next;
   if (!x) {
-    x = calloc(1, sizeof *x);
+    x = xcalloc(1, sizeof *x);
     x->t = t;
     snprintf(x->pod_uid, sizeof x->pod_uid, "%s", p->uid);
     snprintf(x->key, sizeof x->key, "%s", key);
@@ -142,11 +143,11 @@ static int token_get(struct kl_pod *p, const char *sa, const char *aud, int64_t 
     t->head = x;
   }
   if (!x->inflight && needs_refresh(x)) {
-    json_t *spec = json_pack("{s:I, s:{s:s, s:s, s:s, s:s}}", "expirationSeconds", (json_int_t)exp_s,
-                             "boundObjectRef", "apiVersion", "v1", "kind", "Pod", "name", p->name, "uid", p->uid);
+    json_t *spec = json_pack("{s:I, s:{s:s, s:s, s:s, s:s}}", "expirationSeconds", (json_int_t)exp_s, "boundObjectRef",
+                             "apiVersion", "v1", "kind", "Pod", "name", p->name, "uid", p->uid);
     if (aud && *aud) json_object_set_new(spec, "audiences", json_pack("[s]", aud));
-    json_t *body = json_pack("{s:s, s:s, s:o}", "apiVersion", "authentication.k8s.io/v1", "kind", "TokenRequest",
-                             "spec", spec);
+    json_t *body =
+        json_pack("{s:s, s:s, s:o}", "apiVersion", "authentication.k8s.io/v1", "kind", "TokenRequest", "spec", spec);
     char path[800];
     snprintf(path, sizeof path, "/api/v1/namespaces/%s/serviceaccounts/%s/token", p->ns, sa);
     x->inflight = true;
@@ -277,9 +278,13 @@ static int host_path_check(const char *path, const char *type, char *err, size_t
     }
     return 0;
   }
-  static const struct { const char *type, *what; mode_t fmt; } checks[] = {
-    {"Directory", "a directory", S_IFDIR}, {"File", "a file", S_IFREG}, {"Socket", "a socket file", S_IFSOCK},
-    {"CharDevice", "a character device", S_IFCHR}, {"BlockDevice", "a block device", S_IFBLK},
+  static const struct {
+    const char *type, *what;
+    mode_t fmt;
+  } checks[] = {
+      {"Directory", "a directory", S_IFDIR},      {"File", "a file", S_IFREG},
+      {"Socket", "a socket file", S_IFSOCK},      {"CharDevice", "a character device", S_IFCHR},
+      {"BlockDevice", "a block device", S_IFBLK},
   };
   for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
     if (strcmp(type, checks[i].type)) continue;
@@ -327,7 +332,7 @@ static int projected_payload(struct kl_pod *p, const json_t *proj, json_t **out,
   size_t i;
   json_t *s;
   int rc = KL_ENV_OK;
-  json_array_foreach(kj_get(proj, "sources"), i, s) {
+  json_array_foreach (kj_get(proj, "sources"), i, s) {
     json_t *part = NULL;
     if (kj_get(s, "configMap") || kj_get(s, "secret")) {
       bool secret = kj_get(s, "secret") != NULL;
@@ -346,8 +351,8 @@ static int projected_payload(struct kl_pod *p, const json_t *proj, json_t **out,
       const char *path = kj_get_str(sat, "path") ?: "";
       const char *token = NULL;
       const char *sa = kj_get_str(p->pod, "spec.serviceAccountName") ?: "default";
-      rc = token_get(p, sa, kj_get_str(sat, "audience"), kj_get_int(sat, "expirationSeconds", DEFAULT_TOKEN_EXPIRATION_S),
-                     &token, err, errlen);
+      rc = token_get(p, sa, kj_get_str(sat, "audience"),
+                     kj_get_int(sat, "expirationSeconds", DEFAULT_TOKEN_EXPIRATION_S), &token, err, errlen);
       if (rc == KL_ENV_OK) {
         part = json_object();
         json_object_set_new(part, path, json_pack("{s:s, s:i}", "content", token, "mode", dmode));
@@ -406,7 +411,8 @@ static int pvc_path(struct kl_pod *p, const json_t *vol, char *out, size_t len, 
   }
   const char *path = kj_get_str(pv, "spec.hostPath.path") ?: kj_get_str(pv, "spec.local.path");
   if (!path) {
-    snprintf(err, errlen, "persistentvolume \"%s\" is neither hostPath nor local: not supported by this kubelet", pvname);
+    snprintf(err, errlen, "persistentvolume \"%s\" is neither hostPath nor local: not supported by this kubelet",
+             pvname);
     return KL_ENV_ERROR;
   }
   const char *type = kj_get_str(pv, "spec.hostPath.type");
@@ -440,7 +446,8 @@ static int setup_one(struct kl_pod *p, const json_t *vol, char *err, size_t errl
                                   (int)kj_get_int(vol, "downwardAPI.defaultMode", 0644), alloc, err, errlen);
     json_decref(alloc);
     if (!payload) return KL_ENV_ERROR;
-    return write_volume(p, vol_dir(p, "kubernetes.io~downward-api", name, dir, sizeof dir), payload, false, err, errlen);
+    return write_volume(p, vol_dir(p, "kubernetes.io~downward-api", name, dir, sizeof dir), payload, false, err,
+                        errlen);
   } else if (kj_get(vol, "projected")) {
     if ((rc = projected_payload(p, kj_get(vol, "projected"), &payload, err, errlen)) != KL_ENV_OK) return rc;
     return write_volume(p, vol_dir(p, "kubernetes.io~projected", name, dir, sizeof dir), payload, true, err, errlen);
@@ -456,7 +463,7 @@ int kl_volumes_setup(struct kl_pod *p, char *err, size_t errlen)
   size_t i;
   json_t *vol;
   int result = KL_ENV_OK;
-  json_array_foreach(kj_get(p->pod, "spec.volumes"), i, vol) {
+  json_array_foreach (kj_get(p->pod, "spec.volumes"), i, vol) {
     char why[1024] = "";
     int rc = setup_one(p, vol, why, sizeof why);
     if (rc == KL_ENV_ERROR) {
@@ -474,7 +481,8 @@ static const json_t *find_volume(const json_t *pod, const char *name)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) if (!strcmp(kj_get_str(v, "name") ?: "", name)) return v;
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v)
+    if (!strcmp(kj_get_str(v, "name") ?: "", name)) return v;
   return NULL;
 }
 
@@ -534,7 +542,7 @@ int kl_volume_mounts(struct kl_pod *p, const json_t *c, const json_t *vars, json
   size_t i;
   json_t *vm;
   const char *cname = kj_get_str(c, "name") ?: "";
-  json_array_foreach(kj_get(c, "volumeMounts"), i, vm) {
+  json_array_foreach (kj_get(c, "volumeMounts"), i, vm) {
     const char *vname = kj_get_str(vm, "name") ?: "";
     const json_t *vol = find_volume(p->pod, vname);
     if (!vol) {
@@ -561,10 +569,9 @@ int kl_volume_mounts(struct kl_pod *p, const json_t *c, const json_t *vars, json
       }
       snprintf(host, sizeof host, "%s", full);
     }
-    json_array_append_new(mounts, json_pack("{s:s, s:s, s:b, s:s}", "containerPath",
-                                            kj_get_str(vm, "mountPath") ?: "", "hostPath", host, "readonly",
-                                            ro || kj_get_bool(vm, "readOnly", false), "propagation",
-                                            propagation(kj_get_str(vm, "mountPropagation"))));
+    json_array_append_new(mounts, json_pack("{s:s, s:s, s:b, s:s}", "containerPath", kj_get_str(vm, "mountPath") ?: "",
+                                            "hostPath", host, "readonly", ro || kj_get_bool(vm, "readOnly", false),
+                                            "propagation", propagation(kj_get_str(vm, "mountPropagation"))));
   }
   return KL_ENV_OK;
 }
@@ -587,8 +594,7 @@ int kl_volumes_teardown(struct kl_pod *p)
       if (v->d_name[0] == '.') continue;
       char path[PATH_MAX];
       snprintf(path, sizeof path, "%s/%s", pdir, v->d_name);
-      if (is_mountpoint(path) && umount2(path, MNT_DETACH) < 0)
-        KLOG_W("unmounting %s: %s", path, strerror(errno));
+      if (is_mountpoint(path) && umount2(path, MNT_DETACH) < 0) KLOG_W("unmounting %s: %s", path, strerror(errno));
     }
     if (pd) closedir(pd);
   }

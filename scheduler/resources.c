@@ -12,6 +12,7 @@
  */
 #include <string.h>
 
+#include "kube/podutil.h"
 #include "kube/quantity.h"
 #include "framework.h"
 
@@ -85,85 +86,32 @@ void sched_resource_sub(struct sched_resource *a, const struct sched_resource *b
   }
 }
 
-static int64_t parse_amount(const char *name, const json_t *v)
+/* cpu in milli-cores (MilliValue), everything else in whole units (Value). */
+static int64_t amount_of(const char *name, const struct quantity *q)
 {
-  struct quantity q;
-  char buf[64];
-  const char *s;
-  if (json_is_string(v)) s = json_string_value(v);
-  else if (json_is_integer(v)) {
-    snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-    s = buf;
-  } else if (json_is_real(v)) {
-    snprintf(buf, sizeof buf, "%.6f", json_real_value(v));
-    s = buf;
-  } else return 0;
-  if (quantity_parse(s, &q) != 0) return 0;
-  return strcmp(name, "cpu") == 0 ? quantity_milli(&q) : quantity_value(&q);
+  return strcmp(name, "cpu") == 0 ? quantity_milli(q) : quantity_value(q);
 }
 
-static void list_apply(struct sched_resource *r, const json_t *list, int mode)
+void sched_resource_from_list(struct sched_resource *r, const json_t *list)
 {
   const char *k;
   json_t *v;
-  if (!json_is_object(list)) return;
-  json_object_foreach((json_t *)list, k, v) res_set_named(r, k, parse_amount(k, v), mode);
-}
-
-void sched_resource_from_list(struct sched_resource *r, const json_t *list) { list_apply(r, list, 1); }
-
-/* One container's requests; with non_zero, absent cpu/memory requests
- * count the scoring defaults. */
-static void container_requests(const json_t *c, bool non_zero, struct sched_resource *out)
-{
-  memset(out, 0, sizeof *out);
-  const json_t *req = json_object_get(json_object_get(c, "resources"), "requests");
-  list_apply(out, req, 0);
-  if (non_zero) {
-    if (!json_object_get(req, "cpu")) out->milli_cpu = SCHED_DEFAULT_MILLI_CPU_REQUEST;
-    if (!json_object_get(req, "memory")) out->memory = SCHED_DEFAULT_MEMORY_REQUEST_BYTES;
-  }
-}
-
-static void res_max(struct sched_resource *a, const struct sched_resource *b)
-{
-  if (b->milli_cpu > a->milli_cpu) a->milli_cpu = b->milli_cpu;
-  if (b->memory > a->memory) a->memory = b->memory;
-  if (b->ephemeral_storage > a->ephemeral_storage) a->ephemeral_storage = b->ephemeral_storage;
-  for (int i = 0; i < b->nscalar; i++) {
-    int64_t *s = scalar_slot(a, b->scalar[i].name, true);
-    if (s && b->scalar[i].value > *s) *s = b->scalar[i].value;
+  struct quantity q;
+  json_object_foreach((json_t *)list, k, v) {
+    if (quantity_from_json(v, &q) == 0) res_set_named(r, k, amount_of(k, &q), 1);
   }
 }
 
 void sched_pod_requests(const json_t *pod, bool non_zero, struct sched_resource *out)
 {
-  const json_t *spec = json_object_get(pod, "spec");
-  struct sched_resource c, sidecars, init_max, tmp;
-  size_t i;
-  json_t *ct;
+  const struct pod_resource_opts scoring = {
+      .non_missing_milli_cpu = SCHED_DEFAULT_MILLI_CPU_REQUEST,
+      .non_missing_memory = SCHED_DEFAULT_MEMORY_REQUEST_BYTES,
+  };
+  struct kres_list reqs = {0};
+  pod_requests(pod, non_zero ? &scoring : NULL, &reqs);
   memset(out, 0, sizeof *out);
-  memset(&sidecars, 0, sizeof sidecars);
-  memset(&init_max, 0, sizeof init_max);
-  json_array_foreach(json_object_get(spec, "containers"), i, ct) {
-    container_requests(ct, non_zero, &c);
-    sched_resource_add(out, &c);
-  }
-  json_array_foreach(json_object_get(spec, "initContainers"), i, ct) {
-    container_requests(ct, non_zero, &c);
-    const char *rp = json_string_value(json_object_get(ct, "restartPolicy"));
-    if (rp && strcmp(rp, "Always") == 0) {
-      sched_resource_add(out, &c);
-      sched_resource_add(&sidecars, &c);
-      tmp = sidecars;
-    } else {
-      tmp = c;
-      sched_resource_add(&tmp, &sidecars);
-    }
-    res_max(&init_max, &tmp);
-  }
-  res_max(out, &init_max);
-  const json_t *overhead = json_object_get(spec, "overhead");
-  if (overhead) list_apply(out, overhead, 1);
+  for (size_t i = 0; i < reqs.n; i++) res_set_named(out, reqs.items[i].name, amount_of(reqs.items[i].name, &reqs.items[i].q), 0);
+  kres_list_free(&reqs);
   out->allowed_pods = 0;
 }

@@ -19,6 +19,8 @@ int sched_bind(struct sched_server *s, const json_t *pod, const char *node, int 
 /* PATCHes status.conditions[PodScheduled]=False with reason and message,
  * and status.nominatedNodeName when nominated_node is not NULL; skipped
  * when the pod already says so. */
+/* Removes status.nominatedNodeName of a pod that lost its nomination. */
+void sched_clear_nominated_node(struct sched_server *s, const json_t *pod);
 void sched_update_pod_status(struct sched_server *s, const json_t *pod, const char *reason, const char *message,
                              const char *nominated_node);
 /* Records the Preempted event and DELETEs the victim. */

@@ -182,6 +182,19 @@ void sched_update_pod_status(struct sched_server *s, const json_t *pod, const ch
   json_decref(body);
 }
 
+/* ClearNominatedNodeName: a merge patch that removes status.nominatedNodeName. */
+void sched_clear_nominated_node(struct sched_server *s, const json_t *pod)
+{
+  json_t *body = json_pack("{s:{s:n}}", "status", "nominatedNodeName");
+  struct sched_op *op = op_new(s, OP_STATUS, pod, NULL);
+  char *path = pod_path(pod, "status");
+  if (op && path)
+    op->req = rest_request_ct(s->client, "PATCH", path, "application/merge-patch+json", body, status_done, op);
+  if (op && !op->req) op_free(op);
+  free(path);
+  json_decref(body);
+}
+
 /* ---- preemption victims ---- */
 
 static void delete_done(void *arg, int code, json_t *body, const struct rest_status *err)

@@ -367,10 +367,36 @@ static void remove_nominated(struct sched_server *s, struct nominated_tmp *tmp, 
   free(tmp);
 }
 
+/* PrepareCandidate's last step: pods of lower priority nominated to the
+ * node the preemptor is now nominated to lose their nomination (they would
+ * otherwise keep space there that the preemptor needs). */
+static void clear_lower_nominations(struct sched_server *s, const json_t *preemptor, const char *preemptor_key,
+                                    const char *node)
+{
+  int64_t prio = sched_pod_priority(preemptor);
+  json_t *losers = json_array();
+  const char *k;
+  json_t *v;
+  json_object_foreach(s->nominated, k, v) {
+    const json_t *np = json_object_get(v, "pod");
+    if (strcmp(k, preemptor_key) != 0 && !strcmp(json_string_value(json_object_get(v, "node")) ?: "", node) &&
+        sched_pod_priority(np) < prio)
+      json_array_append_new(losers, json_string(k));
+  }
+  size_t i;
+  json_array_foreach(losers, i, v) {
+    const char *key = json_string_value(v);
+    KLOG_V(2, "Clearing the nomination of %s to node %s", key, node);
+    sched_clear_nominated_node(s, json_object_get(json_object_get(s->nominated, key), "pod"));
+    json_object_del(s->nominated, key);
+  }
+  json_decref(losers);
+}
+
 /* Runs DefaultPreemption.  Returns the nominated node when it found one
  * (owned), else NULL; *post gets upstream's PostFilter message when it
  * differs from the framework's dry-run summary (owned, or NULL). */
-static char *try_preempt(struct sched_server *s, struct sched_profile *p, int pix, json_t *pod,
+static char *try_preempt(struct sched_server *s, struct sched_profile *p, int pix, json_t *pod, const char *key,
                          const struct sched_result *res, char **post)
 {
   const char *why = NULL;
@@ -388,6 +414,7 @@ static char *try_preempt(struct sched_server *s, struct sched_profile *p, int pi
     KLOG_V(2, "Preempting %zu pod(s) on node %s for %s", json_array_size(pr.victims), pr.node_name,
            json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
     json_array_foreach(pr.victims, i, v) sched_delete_victim(s, v, pod, pr.node_name, pix);
+    clear_lower_nominations(s, pod, key, pr.node_name);
     node = pr.node_name;
     pr.node_name = NULL;
     *post = strdup("");
@@ -414,6 +441,10 @@ static void schedule_one(struct sched_server *s, struct sched_qpod *qp)
   size_t ntmp = add_nominated(s, pod, key, &tmp);
   struct sched_result res;
   int rc = sched_schedule_one(p, s->snap, pod, &res);
+  /* Preemption's dry run sees the nominated pods too (as upstream's
+   * RunFilterPluginsWithNominatedPods): they stay until it is done. */
+  char *nominated = NULL, *post = NULL;
+  if (rc == -ENOSPC) nominated = try_preempt(s, p, pix, pod, key, &res, &post);
   remove_nominated(s, tmp, ntmp);
   const char *result;
   if (rc == 0) {
@@ -431,9 +462,7 @@ static void schedule_one(struct sched_server *s, struct sched_qpod *qp)
     }
     result = "scheduled";
   } else {
-    char *nominated = NULL, *post = NULL;
     if (rc == -ENOSPC) {
-      nominated = try_preempt(s, p, pix, pod, &res, &post);
       /* Upstream's FitError carries the PostFilter's own message: none
        * when preemption nominated a node, its reason when not eligible. */
       if (post && res.message && res.fit_len <= strlen(res.message)) {

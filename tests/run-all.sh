@@ -41,6 +41,19 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan -L unit --output-on-failure -j2 2>&1 | tee _out/ctest-asan.log
 count_ctest unit-asan _out/ctest-asan.log
 
+note "fuzz (libFuzzer, 60 s per target: the fast JSON path against jansson)"
+if CC=clang cmake -S . -B build-fuzz -DKUBE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
+   cmake --build build-fuzz -j2 --target fuzz_json 2>&1 | tail -3; then
+  mkdir -p _out/fuzz-corpus
+  if ./build-fuzz/tests/fuzz/fuzz_json -max_total_time=60 -max_len=4096 _out/fuzz-corpus >_out/fuzz_json.log 2>&1; then
+    echo "PASS fuzz_json ($(grep -o 'Done [0-9]* runs' _out/fuzz_json.log))"; record fuzz_json 0
+  else
+    echo "FAIL fuzz_json"; tail -30 _out/fuzz_json.log; record fuzz_json 1
+  fi
+else
+  echo "FAIL fuzz build"; record fuzz_build 1
+fi
+
 note "integration tests"
 export PATH="$ROOT/_out/tools/bin:$PATH"
 export KUBE_BIN="$ROOT/build"

@@ -148,12 +148,12 @@ static void check(const json_t *item, const char *type, const json_t *req, const
       continue;
     if (!get_q(lim, r, &lq))
       continue;
-    if (!get_q(req, r, &rq) || rq.milli == 0) {
+    if (!get_q(req, r, &rq) || quantity_is_zero(&rq)) {
       snprintf(msg, sizeof(msg), "%s max limit to request ratio per %s is %s, but no request is specified or request is 0",
                r, type, json_string_value(v));
     } else {
-      double obs = (double)lq.milli / (double)rq.milli;
-      if (obs <= (double)ratio.milli / 1000.0)
+      double obs = (double)quantity_milli(&lq) / (double)quantity_milli(&rq);
+      if (obs <= (double)quantity_milli(&ratio) / 1000.0)
         continue;
       snprintf(msg, sizeof(msg), "%s max limit to request ratio per %s is %s, but provided ratio is %f", r, type,
                json_string_value(v), obs);

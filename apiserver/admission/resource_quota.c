@@ -93,7 +93,7 @@ static bool delta_of(const struct resource *res, const json_t *obj, const char *
   for (size_t i = 0; !counts && !*res->group && i < sizeof(LEGACY_COUNTS) / sizeof(LEGACY_COUNTS[0]); i++)
     counts = strcmp(res->plural, LEGACY_COUNTS[i][0]) == 0 && strcmp(name, LEGACY_COUNTS[i][1]) == 0;
   if (counts) {
-    d->milli = 1000;
+    quantity_set_int(d, 1, QF_DECIMAL_SI);
     return true;
   }
   if (res == &reg_pods && is_compute(name)) {
@@ -103,12 +103,12 @@ static bool delta_of(const struct resource *res, const json_t *obj, const char *
   if (res == &reg_services) {
     const char *t = kj_get_str(obj, "spec.type");
     if (strcmp(name, "services.loadbalancers") == 0 && t && strcmp(t, "LoadBalancer") == 0) {
-      d->milli = 1000;
+      quantity_set_int(d, 1, QF_DECIMAL_SI);
       return true;
     }
     if (strcmp(name, "services.nodeports") == 0 && t &&
         (strcmp(t, "NodePort") == 0 || strcmp(t, "LoadBalancer") == 0)) {
-      d->milli = 1000 * (int64_t)json_array_size(kj_get(obj, "spec.ports"));
+      quantity_set_int(d, (int64_t)json_array_size(kj_get(obj, "spec.ports")), QF_DECIMAL_SI);
       return true;
     }
   }
@@ -216,7 +216,7 @@ json_t *admission_resource_quota(struct reg_request *rq, const struct resource *
       struct quantity d, h, u;
       if (!json_is_string(v) || quantity_parse(json_string_value(v), &h) != 0)
         continue;
-      if (!delta_of(res, obj, r, &d) || d.milli == 0)
+      if (!delta_of(res, obj, r, &d) || quantity_is_zero(&d))
         continue;
       const char *us = kj_get_str(kj_get(q, "status.used"), r);
       if (!us || quantity_parse(us, &u) != 0)

@@ -106,7 +106,7 @@ static void lr_validate(struct reg_request *rq, const json_t *obj, const json_t 
         if (quantity_parse(s, &q) != 0)
           reg_cause_invalid_str(causes, ff, s,
                                 "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
-        else if (q.milli < 0)
+        else if (quantity_sign(&q) < 0)
           reg_cause_invalid_str(causes, ff, s, "must be greater than or equal to 0");
       }
     }

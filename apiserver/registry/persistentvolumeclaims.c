@@ -54,7 +54,7 @@ static void validate_storage_request(const json_t *spec, json_t *causes)
   if (quantity_parse(s, &q) != 0)
     reg_cause_invalid_str(causes, "spec.resources[storage]", s,
                           "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
-  else if (q.milli <= 0)
+  else if (quantity_sign(&q) <= 0)
     reg_cause_invalid_str(causes, "spec.resources[storage]", s, "must be greater than zero");
 }
 

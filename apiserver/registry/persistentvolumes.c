@@ -116,7 +116,7 @@ static void pv_validate(struct reg_request *rq, const json_t *obj, const json_t 
     if (!s || quantity_parse(s, &q) != 0)
       reg_cause_invalid_str(causes, "spec.capacity.storage", s ? s : "",
                             "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
-    else if (q.milli <= 0)
+    else if (quantity_sign(&q) <= 0)
       reg_cause_invalid_str(causes, "spec.capacity.storage", s, "must be greater than zero");
   }
   static const char *const policies[] = {"Delete", "Recycle", "Retain", NULL};

@@ -159,7 +159,7 @@ static bool positive_quantity(const json_t *v, struct quantity *q)
   }
   if (!s || quantity_parse(s, q) != 0)
     return false;
-  return q->milli > 0;
+  return quantity_sign(q) > 0;
 }
 
 static void qos_add(const json_t *c, struct qos_sum *sum, bool *guaranteed)

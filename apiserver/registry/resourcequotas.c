@@ -38,7 +38,7 @@ static void validate_list(const json_t *list, const char *path, json_t *causes)
     if (quantity_parse(s, &q) != 0)
       reg_cause_invalid_str(causes, f, s,
                             "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
-    else if (q.milli < 0)
+    else if (quantity_sign(&q) < 0)
       reg_cause_invalid_str(causes, f, s, "must be greater than or equal to 0");
   }
 }

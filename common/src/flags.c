@@ -22,6 +22,7 @@
 
 #include "kube/strconv.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 static const struct flag *flag_find(const struct flag *flags, const char *name, size_t len)
 {
@@ -203,7 +204,7 @@ void flags_usage(FILE *out, const char *prog, const struct flag *flags, const ch
   size_t n = 0, width = 0;
   for (const struct flag *f = flags; f && f->name; f++)
     n++;
-  const struct flag **sorted = calloc(n ? n : 1, sizeof *sorted);
+  const struct flag **sorted = xcalloc(n ? n : 1, sizeof *sorted);
   if (!sorted)
     return;
   for (size_t i = 0; i < n; i++) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "http_internal.h"
+#include "kube/xalloc.h"
 
 /* Freed requests kept for the next ones: a request is a few KB, and
  * allocating that much per request makes malloc sort and merge its bins on
@@ -28,7 +29,7 @@ static int nspare_reqs;
 
 struct http_request *http_req_new(struct http_conn *c)
 {
-  struct http_request *r = nspare_reqs > 0 ? spare_reqs[--nspare_reqs] : malloc(sizeof(*r));
+  struct http_request *r = nspare_reqs > 0 ? spare_reqs[--nspare_reqs] : xmalloc(sizeof(*r));
   if (!r)
     return NULL;
   /* Only the head needs clearing; the inline arrays are written before read. */
@@ -75,11 +76,11 @@ static int arena_reserve(struct http_request *r, size_t extra)
     return -1;
   char *a;
   if (r->arena == r->inline_arena) {
-    a = malloc(cap);
+    a = xmalloc(cap);
     if (a)
       memcpy(a, r->arena, r->arena_len);
   } else {
-    a = realloc(r->arena, cap);
+    a = xrealloc(r->arena, cap);
   }
   if (!a)
     return -1;
@@ -127,11 +128,11 @@ static int add_header_slot(struct http_request *r)
     unsigned cap = r->hdrs_cap * 2;
     struct http_hdr *h;
     if (r->hdrs == r->inline_hdrs) {
-      h = malloc(cap * sizeof(*h));
+      h = xmalloc(cap * sizeof(*h));
       if (h)
         memcpy(h, r->hdrs, r->nhdrs * sizeof(*h));
     } else {
-      h = realloc(r->hdrs, cap * sizeof(*h));
+      h = xrealloc(r->hdrs, cap * sizeof(*h));
     }
     if (!h)
       return -1;
@@ -264,8 +265,8 @@ int http_req_finalize_head(struct http_request *r)
       if (!d->name || d->name_len != h->name_len || strcasecmp(d->name, h->name) != 0)
         continue;
       size_t a = strlen(h->value), b = strlen(d->value);
-      char *j2 = malloc(a + b + 3);
-      char **nj = realloc(r->joined, (r->njoined + 1) * sizeof(*nj));
+      char *j2 = xmalloc(a + b + 3);
+      char **nj = xrealloc(r->joined, (r->njoined + 1) * sizeof(*nj));
       if (!j2 || !nj) {
         free(j2);
         if (nj)
@@ -327,8 +328,8 @@ static int parse_params(struct http_request *r)
   unsigned max = 1;
   for (size_t i = 0; i < qlen; i++)
     max += r->query[i] == '&';
-  r->qbuf = malloc(qlen + 1);
-  r->params = malloc(max * sizeof(*r->params));
+  r->qbuf = xmalloc(qlen + 1);
+  r->params = xmalloc(max * sizeof(*r->params));
   if (!r->qbuf || !r->params)
     return -1;
   memcpy(r->qbuf, r->query, qlen + 1);

@@ -27,6 +27,7 @@
 
 #include "http_internal.h"
 #include "kube/log.h"
+#include "kube/xalloc.h"
 
 /* Go's net/http status texts, which clients print in error messages. */
 const char *http_status_text(int status)
@@ -224,7 +225,7 @@ void http_add_header(struct http_request *r, const char *name, const char *value
     size_t cap = r->out_cap ? r->out_cap * 2 : 256;
     while (cap < r->out_len + need)
       cap *= 2;
-    char *o = realloc(r->out_hdrs, cap);
+    char *o = xrealloc(r->out_hdrs, cap);
     if (!o)
       return;
     r->out_hdrs = o;
@@ -289,7 +290,7 @@ void http_reply_json(struct http_request *r, int status, const json_t *v)
     http_reply(r, status, "application/json", stack, n + 1);
     return;
   }
-  char *buf = malloc(n + 1);
+  char *buf = xmalloc(n + 1);
   if (!buf) {
     http_reply(r, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
     return;

@@ -66,6 +66,7 @@
 
 #include "http_internal.h"
 #include "kube/log.h"
+#include "kube/xalloc.h"
 
 #define HTTP_DEFAULT_MAX_BODY_BYTES ((size_t)3 << 20)
 #define HTTP_DEFAULT_MAX_HEADER_BYTES ((size_t)1 << 20)
@@ -258,7 +259,7 @@ static int on_headers_complete(http_parser *p)
   }
   if (has_len && p->content_length > 0) {
     r->body_cap = (size_t)p->content_length + 1;
-    r->body = malloc(r->body_cap);
+    r->body = xmalloc(r->body_cap);
     if (!r->body) {
       c->err_status = 500;
       return -1;
@@ -282,7 +283,7 @@ static int on_body(http_parser *p, const char *at, size_t n)
       cap *= 2;
     if (cap > max + 1)
       cap = max + 1;
-    char *b = realloc(r->body, cap);
+    char *b = xrealloc(r->body, cap);
     if (!b) {
       c->err_status = 500;
       return -1;
@@ -456,7 +457,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
   struct http_server *s = arg;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  struct http_conn *c = calloc(1, sizeof(*c));
+  struct http_conn *c = xcalloc(1, sizeof(*c));
   if (!c) {
     evutil_closesocket(fd);
     return;
@@ -514,7 +515,7 @@ static void accept_error_cb(struct evconnlistener *lev, void *arg)
 struct http_server *http_server_new(struct event_base *base, const struct http_server_opts *opts,
                                     http_handler_fn handler, void *arg)
 {
-  struct http_server *s = calloc(1, sizeof(*s));
+  struct http_server *s = xcalloc(1, sizeof(*s));
   if (!s)
     return NULL;
   s->base = base;
@@ -561,7 +562,7 @@ int http_server_listen(struct http_server *s, const char *addr, int port)
   int rc = getaddrinfo(addr && *addr ? addr : "0.0.0.0", portstr, &hints, &ai);
   if (rc != 0 || !ai)
     return -EINVAL;
-  struct evconnlistener **ls = realloc(s->listeners, (s->nlisteners + 1) * sizeof(*ls));
+  struct evconnlistener **ls = xrealloc(s->listeners, (s->nlisteners + 1) * sizeof(*ls));
   if (!ls) {
     freeaddrinfo(ai);
     return -ENOMEM;

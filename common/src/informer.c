@@ -13,9 +13,14 @@
  * minute timeoutSeconds.  A watch that ends cleanly is restarted from the
  * last resourceVersion seen (events and bookmarks advance it).  An ERROR
  * event with 410 (Expired/Gone) means that version left the server's
- * window: relist at once.  Any other failure (broken stream, transport
- * error, non-2xx) relists after an exponential backoff (0.8 s doubling to
- * 30 s, reset by a successful list), since events may have been lost.
+ * window: relist at once.  A watch that breaks or cannot be opened
+ * (transport error, non-2xx answer) is opened again from the last
+ * resourceVersion seen after an exponential backoff (0.8 s doubling to
+ * 30 s, reset by a successful list or event), as client-go's reflector
+ * does: the server replays what was missed, or answers 410 and we relist.
+ * An ERROR event other than 410, or a failed list, relists after the same
+ * backoff.  The watch timeout is drawn per watch from the kernel's random
+ * source, so that programs started together do not re-watch in step.
  */
 #define _GNU_SOURCE
 #include "kube/informer.h"
@@ -25,11 +30,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "informer_internal.h"
 #include "kube/log.h"
 #include "kube/restclient.h"
 #include "kube/strconv.h"
+#include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define INFORMER_LIST_PAGE_SIZE 500
 #define INFORMER_DEFAULT_BACKOFF_MS 800
@@ -55,6 +63,7 @@ struct informer {
   char *rv;
   bool synced;
   bool started;
+  bool rewatch;            /* the backoff timer re-opens the watch instead of relisting */
   int64_t backoff_ms;
   struct event *backoff_timer;
   struct event *resync_timer;
@@ -84,7 +93,7 @@ static const char *obj_rv(const json_t *obj)
 static void set_rv(struct informer *inf, const char *rv)
 {
   if (!rv || !*rv) return;
-  char *n = strdup(rv);
+  char *n = xstrdup(rv);
   if (!n) return;
   free(inf->rv);
   inf->rv = n;
@@ -93,7 +102,7 @@ static void set_rv(struct informer *inf, const char *rv)
 /* "/api/v1/pods" + ns -> "/api/v1/namespaces/ns/pods". */
 static char *collection_path(const char *path, const char *ns)
 {
-  if (!ns || !*ns) return strdup(path);
+  if (!ns || !*ns) return xstrdup(path);
   const char *slash = strrchr(path, '/');
   if (!slash) return NULL;
   char *out = NULL;
@@ -165,10 +174,12 @@ static void apply_delete(struct informer *inf, const char *key, const json_t *ob
 static void backoff_cb(evutil_socket_t fd, short what, void *arg)
 {
   struct informer *inf = arg;
-  start_list(inf, NULL);
+  if (inf->rewatch) start_watch(inf);
+  else start_list(inf, NULL);
 }
 
-static void relist_later(struct informer *inf)
+/* After the current backoff (which then doubles): relist, or re-watch. */
+static void retry_later(struct informer *inf, bool rewatch)
 {
   if (inf->req) {
     rest_cancel(inf->req);
@@ -177,11 +188,14 @@ static void relist_later(struct informer *inf)
   json_decref(inf->list_acc);
   inf->list_acc = NULL;
   inf->state = INF_BACKOFF;
+  inf->rewatch = rewatch;
   int64_t ms = inf->backoff_ms;
   inf->backoff_ms = ms * 2 > INFORMER_MAX_BACKOFF_MS ? INFORMER_MAX_BACKOFF_MS : ms * 2;
   struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
   evtimer_add(inf->backoff_timer, &tv);
 }
+
+static void relist_later(struct informer *inf) { retry_later(inf, false); }
 
 static void relist_now(struct informer *inf)
 {
@@ -190,6 +204,7 @@ static void relist_now(struct informer *inf)
     inf->req = NULL;
   }
   inf->state = INF_BACKOFF;
+  inf->rewatch = false;
   struct timeval tv = {0, 0};
   evtimer_add(inf->backoff_timer, &tv);
 }
@@ -302,6 +317,7 @@ static void watch_event(void *arg, json_t *ev)
     return;
   }
   set_rv(inf, obj_rv(obj));
+  inf->backoff_ms = inf->opts.relist_backoff_ms; /* the watch works */
   if (!strcmp(type, "BOOKMARK")) return;
   /* The event is freed after this; its object is ours to trim. */
   json_t *copy = json_incref(obj);
@@ -326,13 +342,23 @@ static void watch_done(void *arg, int code, json_t *body, const struct rest_stat
     relist_now(inf);
     return;
   }
-  KLOG_W("watch of %s ended: %s", inf->collection, err->message ? err->message : "");
-  relist_later(inf);
+  KLOG_W("watch of %s ended: %s; watching again from resourceVersion %s", inf->collection,
+         err->message ? err->message : "", inf->rv ? inf->rv : "");
+  retry_later(inf, true);
+}
+
+/* 300-600 s, as client-go draws it (minWatchTimeout times 1 + rand). */
+static int watch_timeout_s(const struct informer *inf)
+{
+  if (inf->opts.watch_timeout_s > 0) return inf->opts.watch_timeout_s;
+  unsigned int r = 0;
+  if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) r = (unsigned int)ktime_now_us();
+  return 300 + (int)(r % 300);
 }
 
 static void start_watch(struct informer *inf)
 {
-  int timeout = inf->opts.watch_timeout_s > 0 ? inf->opts.watch_timeout_s : 300 + (int)(random() % 300);
+  int timeout = watch_timeout_s(inf);
   char *url = NULL;
   char *rv = kstr_url_encode(inf->rv ? inf->rv : "");
   if (!rv || asprintf(&url, "%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%d",
@@ -348,7 +374,7 @@ static void start_watch(struct informer *inf)
   inf->req = rest_stream(inf->client, url, watch_event, watch_done, inf);
   if (inf->opts.drop_managed_fields) rest_request_skip_managed_fields(inf->req);
   free(url);
-  if (!inf->req) relist_later(inf);
+  if (!inf->req) retry_later(inf, true);
 }
 
 /* ---- resync ---- */
@@ -374,15 +400,15 @@ struct informer *informer_new(struct event_base *base, struct rest_client *clien
                               const struct informer_opts *opts)
 {
   if (!opts || !opts->path) return NULL;
-  struct informer *inf = calloc(1, sizeof *inf);
+  struct informer *inf = xcalloc(1, sizeof *inf);
   if (!inf) return NULL;
   inf->base = base;
   inf->client = client;
   inf->opts = *opts;
-  inf->path = strdup(opts->path);
-  inf->namespace = strdup(opts->namespace ? opts->namespace : "");
-  inf->label_selector = opts->label_selector ? strdup(opts->label_selector) : NULL;
-  inf->field_selector = opts->field_selector ? strdup(opts->field_selector) : NULL;
+  inf->path = xstrdup(opts->path);
+  inf->namespace = xstrdup(opts->namespace ? opts->namespace : "");
+  inf->label_selector = opts->label_selector ? xstrdup(opts->label_selector) : NULL;
+  inf->field_selector = opts->field_selector ? xstrdup(opts->field_selector) : NULL;
   inf->opts.path = inf->path;
   inf->opts.namespace = inf->namespace;
   inf->opts.label_selector = inf->label_selector;
@@ -513,7 +539,7 @@ struct informer_factory {
 struct informer_factory *informer_factory_new(struct event_base *base, struct rest_client *client,
                                               int64_t default_resync_ms)
 {
-  struct informer_factory *f = calloc(1, sizeof *f);
+  struct informer_factory *f = xcalloc(1, sizeof *f);
   if (!f) return NULL;
   f->base = base;
   f->client = client;
@@ -521,11 +547,22 @@ struct informer_factory *informer_factory_new(struct event_base *base, struct re
   return f;
 }
 
+static bool same_str(const char *a, const char *b) { return !strcmp(a ? a : "", b ? b : ""); }
+
+/* Two requests share an informer only when they would cache the same
+ * objects in the same form. */
+static bool same_informer(const struct informer *i, const struct informer_opts *o)
+{
+  return !strcmp(i->path, o->path) && same_str(i->namespace, o->namespace) &&
+         same_str(i->label_selector, o->label_selector) && same_str(i->field_selector, o->field_selector) &&
+         i->opts.transform == o->transform && i->opts.transform_arg == o->transform_arg &&
+         i->opts.keep_parsed == o->keep_parsed;
+}
+
 struct informer *informer_factory_get_opts(struct informer_factory *f, const struct informer_opts *o)
 {
-  const char *ns = o->namespace ? o->namespace : "";
   for (struct informer *i = f->list; i; i = i->next)
-    if (!strcmp(i->path, o->path) && !strcmp(i->namespace, ns)) return i;
+    if (same_informer(i, o)) return i;
   struct informer_opts opts = *o;
   if (opts.resync_ms == 0) opts.resync_ms = f->resync_ms;
   if (f->drop_managed_fields) opts.drop_managed_fields = true;

@@ -10,6 +10,7 @@
  */
 #include "informer_internal.h"
 #include "kube/json.h"
+#include "kube/xalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -69,7 +70,7 @@ int informer_store_add_index(struct informer_store *s, const char *name, informe
   for (int i = 0; i < s->nidx; i++)
     if (!strcmp(s->idx[i].name, name)) return -EEXIST;
   struct informer_index *ix = &s->idx[s->nidx];
-  ix->name = strdup(name);
+  ix->name = xstrdup(name);
   ix->fn = fn;
   ix->arg = arg;
   ix->map = json_object();

@@ -11,6 +11,7 @@
  * clients routinely send "labels": null.
  */
 #include "kube/json.h"
+#include "kube/xalloc.h"
 #include "json_internal.h"
 
 #include <errno.h>
@@ -65,7 +66,7 @@ static char *kj_path_key(struct kj_path *p, size_t len)
     p->used += len + 1;
     return k;
   }
-  return malloc(len + 1);
+  return xmalloc(len + 1);
 }
 
 static void kj_path_key_drop(struct kj_path *p, char *key)
@@ -80,11 +81,11 @@ static int kj_path_push(struct kj_path *p, char *key, size_t index)
     size_t ncap = p->cap * 2;
     struct kj_step *s;
     if (p->steps == p->inl) {
-      s = malloc(ncap * sizeof *s);
+      s = xmalloc(ncap * sizeof *s);
       if (s)
         memcpy(s, p->inl, p->n * sizeof *s);
     } else {
-      s = realloc(p->steps, ncap * sizeof *s);
+      s = xrealloc(p->steps, ncap * sizeof *s);
     }
     if (!s) {
       if (key)
@@ -396,7 +397,7 @@ static int kj_buf_grow(struct kj_buf *b, size_t need)
   size_t cap = b->cap ? b->cap : 1024;
   while (cap - b->len < need)
     cap *= 2;
-  char *np = realloc(b->p, cap);
+  char *np = xrealloc(b->p, cap);
   if (!np)
     return -ENOMEM;
   b->p = np;
@@ -548,14 +549,30 @@ char *kj_dumps(const json_t *v)
   return b.p;
 }
 
-#ifndef KUBE_SANITIZE
-/* jansson's allocator (json_alloc.c), installed before main() and so
- * before any jansson value exists. */
+/* jansson's allocator, installed before main() and so before any jansson
+ * value exists: the size-class chunks of json_alloc.c, or the process's
+ * malloc (KUBE_ALLOCATOR other than "chunks", and the sanitizer build, so
+ * that ASan sees every block), under the one out-of-memory policy
+ * (kube/xalloc.h). */
+static void *kj_alloc_checked(size_t n)
+{
+#ifdef KUBE_JSON_PLAIN_MALLOC
+  void *p = malloc(n ? n : 1);
+#else
+  void *p = kj_alloc_malloc(n);
+#endif
+  if (!p) xalloc_oom(n);
+  return p;
+}
+
 __attribute__((constructor)) static void kj_alloc_install(void)
 {
-  json_set_alloc_funcs(kj_alloc_malloc, kj_alloc_free);
-}
+#ifdef KUBE_JSON_PLAIN_MALLOC
+  json_set_alloc_funcs(kj_alloc_checked, free);
+#else
+  json_set_alloc_funcs(kj_alloc_checked, kj_alloc_free);
 #endif
+}
 
 char *kj_dumps_flags(const json_t *v, size_t flags)
 {
@@ -565,7 +582,7 @@ char *kj_dumps_flags(const json_t *v, size_t flags)
   size_t n = json_dumpb(v, small, sizeof(small), flags);
   if (n == 0) /* what json_dumps refuses */
     return NULL;
-  char *out = malloc(n + 1);
+  char *out = xmalloc(n + 1);
   if (!out)
     return NULL;
   if (n <= sizeof(small))
@@ -725,7 +742,7 @@ static json_t *kj_parse_string(struct kj_parser *ps)
     return NULL;
   if (!esc)
     return json_stringn_nocheck(s, raw);
-  char *buf = (size_t)n <= sizeof(ps->strbuf) ? ps->strbuf : malloc((size_t)n);
+  char *buf = (size_t)n <= sizeof(ps->strbuf) ? ps->strbuf : xmalloc((size_t)n);
   if (!buf)
     return NULL;
   kj_unescape(s, raw, buf);
@@ -874,7 +891,7 @@ static json_t *kj_parse_object(struct kj_parser *ps, int depth)
     char *kbuf = NULL;
     if (esc) {
       /* managedFields keys such as k:{"name":"c"} are escaped */
-      kbuf = (size_t)n <= sizeof(ps->strbuf) ? ps->strbuf : malloc((size_t)n);
+      kbuf = (size_t)n <= sizeof(ps->strbuf) ? ps->strbuf : xmalloc((size_t)n);
       if (!kbuf)
         goto fail;
       kj_unescape(k, raw, kbuf);
@@ -1017,9 +1034,22 @@ json_t *kj_loadb(const char *buf, size_t len, bool reject_duplicates, char *err,
   return v;
 }
 
-static void kj_strip_managed(json_t *obj)
+/* What the fast path leaves out, on a tree jansson built: managedFields
+ * of every object that is the value of a "metadata" member, at any depth. */
+static void kj_strip_managed(json_t *v, int depth)
 {
-  json_object_del(json_object_get(obj, "metadata"), "managedFields");
+  if (depth > KJ_PARSE_MAX_DEPTH * 3)
+    return;
+  if (json_is_object(v)) {
+    json_object_del(json_object_get(v, "metadata"), "managedFields");
+    const char *k;
+    json_t *m;
+    json_object_foreach(v, k, m) kj_strip_managed(m, depth + 1);
+  } else if (json_is_array(v)) {
+    size_t i;
+    json_t *m;
+    json_array_foreach(v, i, m) kj_strip_managed(m, depth + 1);
+  }
 }
 
 json_t *kj_loadb_without_managed_fields(const char *buf, size_t len, char *err, size_t errlen)
@@ -1029,11 +1059,6 @@ json_t *kj_loadb_without_managed_fields(const char *buf, size_t len, char *err, 
     return v;
   if (!(v = kj_loadb(buf, len, false, err, errlen)))
     return NULL;
-  /* jansson parsed it whole: an object, a watch event or a list */
-  kj_strip_managed(v);
-  kj_strip_managed(json_object_get(v, "object"));
-  size_t i;
-  json_t *item;
-  json_array_foreach(json_object_get(v, "items"), i, item) kj_strip_managed(item);
+  kj_strip_managed(v, 0); /* jansson parsed it whole */
   return v;
 }

@@ -10,6 +10,7 @@
  * are read at load time so the client never touches the disk afterwards.
  */
 #define _GNU_SOURCE
+#include "kube/base64.h"
 #include "kube/kubeconfig.h"
 
 #include <errno.h>
@@ -20,6 +21,7 @@
 
 #include "kube/json.h"
 #include "kube/yaml.h"
+#include "kube/xalloc.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -36,47 +38,10 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
   return rc;
 }
 
-static int b64val(int ch)
-{
-  if (ch >= 'A' && ch <= 'Z') return ch - 'A';
-  if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
-  if (ch >= '0' && ch <= '9') return ch - '0' + 52;
-  if (ch == '+') return 62;
-  if (ch == '/') return 63;
-  return -1;
-}
-
-char *kubeconfig_base64_decode(const char *s, size_t *len)
-{
-  size_t n = strlen(s);
-  char *out = malloc(n / 4 * 3 + 4);
-  if (!out) return NULL;
-  size_t o = 0;
-  unsigned acc = 0;
-  int bits = 0, pad = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t') continue;
-    if (ch == '=') { pad++; continue; }
-    int v = b64val(ch);
-    if (v < 0 || pad) { free(out); return NULL; }
-    acc = (acc << 6) | (unsigned)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (char)((acc >> bits) & 0xff);
-    }
-  }
-  if (bits >= 6 || pad > 2) { free(out); return NULL; }
-  out[o] = 0;
-  if (len) *len = o;
-  return out;
-}
-
 static char *read_file(const char *dir, const char *path, size_t *len, char *err, size_t errlen)
 {
   char *full = NULL;
-  if (path[0] == '/' || !dir || !*dir) full = strdup(path);
+  if (path[0] == '/' || !dir || !*dir) full = xstrdup(path);
   else if (asprintf(&full, "%s/%s", dir, path) < 0) full = NULL;
   if (!full) return NULL;
   FILE *f = fopen(full, "rb");
@@ -90,7 +55,7 @@ static char *read_file(const char *dir, const char *path, size_t *len, char *err
   for (;;) {
     if (n + 4096 + 1 > cap) {
       cap = cap ? cap * 2 : 8192;
-      char *nb = realloc(buf, cap);
+      char *nb = xrealloc(buf, cap);
       if (!nb) { free(buf); buf = NULL; break; }
       buf = nb;
     }
@@ -129,8 +94,9 @@ static int load_blob(const json_t *obj, const char *data_key, const char *file_k
 {
   const char *d = kj_get_str(obj, data_key);
   if (d && *d) {
-    *out = kubeconfig_base64_decode(d, len);
-    if (!*out) return fail(err, errlen, -EINVAL, "illegal base64 data in %s", data_key);
+    size_t bad;
+    if (kb64_decode(d, strlen(d), KB64_STD, (unsigned char **)out, len, &bad) < 0)
+      return fail(err, errlen, -EINVAL, "%s: illegal base64 data at input byte %zu", data_key, bad);
     return 0;
   }
   const char *f = kj_get_str(obj, file_key);
@@ -172,11 +138,11 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
   if (!server || !*server)
     return fail(err, errlen, -EINVAL,
                 "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER environment variable");
-  out->server = strdup(server);
+  out->server = xstrdup(server);
   if (cluster) {
     out->insecure = kj_get_bool(cluster, "insecure-skip-tls-verify", false);
     const char *sn = kj_get_str(cluster, "tls-server-name");
-    if (sn) out->tls_server_name = strdup(sn);
+    if (sn) out->tls_server_name = xstrdup(sn);
     rc = load_blob(cluster, "certificate-authority-data", "certificate-authority", dir,
                    &out->ca_data, &out->ca_len, err, errlen);
     if (rc) goto bad;
@@ -184,7 +150,7 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
   if (user) {
     const char *tok = kj_get_str(user, "token");
     if (tok && *tok) {
-      out->token = strdup(tok);
+      out->token = xstrdup(tok);
     } else if (kj_get_str(user, "tokenFile")) {
       size_t tl = 0;
       out->token = read_file(dir, kj_get_str(user, "tokenFile"), &tl, err, errlen);
@@ -197,8 +163,8 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
     rc = load_blob(user, "client-key-data", "client-key", dir, &out->key_data, &out->key_len, err, errlen);
     if (rc) goto bad;
     const char *u = kj_get_str(user, "username"), *p = kj_get_str(user, "password");
-    if (u) out->username = strdup(u);
-    if (p) out->password = strdup(p);
+    if (u) out->username = xstrdup(u);
+    if (p) out->password = xstrdup(p);
   }
   return 0;
 bad:
@@ -232,7 +198,7 @@ int kubeconfig_load(const char *path, const char *context, const char *master,
   if (!path || !*path) {
     if (master && *master) {
       rest_config_init(out);
-      out->server = strdup(master);
+      out->server = xstrdup(master);
       return out->server ? 0 : -ENOMEM;
     }
     return in_cluster(out, err, errlen);
@@ -249,7 +215,7 @@ int kubeconfig_load(const char *path, const char *context, const char *master,
     return fail(err, errlen, -EINVAL, "error loading config file \"%s\": %s", path,
                 *yerr ? yerr : "not a kubeconfig");
   }
-  char *dir = strdup(path);
+  char *dir = xstrdup(path);
   char *slash = dir ? strrchr(dir, '/') : NULL;
   if (slash) *slash = 0;
   int rc = kubeconfig_from_json(doc, slash ? dir : NULL, context, master, out, err, errlen);

@@ -32,6 +32,7 @@
 #include "kube/names.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 enum le_state { LE_IDLE, LE_CANDIDATE, LE_LEADING, LE_STOPPED };
 
@@ -77,7 +78,7 @@ static void set_leader(struct leader_elector *le, const char *holder)
   if (!holder) holder = "";
   if (le->leader && !strcmp(le->leader, holder)) return;
   free(le->leader);
-  le->leader = strdup(holder);
+  le->leader = xstrdup(holder);
   if (*holder) KLOG_I("new leader for lease %s/%s: %s", le->namespace, le->name, holder);
   if (le->cfg.on_new_leader && *holder) le->cfg.on_new_leader(le->cfg.arg, holder);
 }
@@ -218,6 +219,12 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
   struct leader_elector *le = arg;
   if (le->released) {
+    if (le->req) { /* the deadline passed first */
+      KLOG_W("could not release lease %s/%s within %d ms; giving up", le->namespace, le->name,
+             LEADERELECTION_RELEASE_DEADLINE_MS);
+      rest_cancel(le->req);
+      le->req = NULL;
+    }
     if (le->release_done) le->release_done(le->release_arg);
     le->release_done = NULL;
     return;
@@ -270,7 +277,10 @@ int leaderelection_release(struct leader_elector *le, void (*done)(void *arg), v
   evtimer_del(le->timer);
   if (leading) {
     le->req = rest_request(le->client, "GET", le->lease_path, NULL, release_get_done, le);
-    if (le->req) return 0;
+    if (le->req) {
+      schedule(le, LEADERELECTION_RELEASE_DEADLINE_MS); /* done() by then, released or not */
+      return 0;
+    }
   }
   schedule(le, 0);
   return 0;
@@ -280,7 +290,7 @@ struct leader_elector *leaderelection_new(struct event_base *base, struct rest_c
                                           const struct leaderelection_config *cfg)
 {
   if (!cfg || !cfg->name || !*cfg->name) return NULL;
-  struct leader_elector *le = calloc(1, sizeof *le);
+  struct leader_elector *le = xcalloc(1, sizeof *le);
   if (!le) return NULL;
   le->base = base;
   le->client = client;
@@ -288,9 +298,9 @@ struct leader_elector *leaderelection_new(struct event_base *base, struct rest_c
   if (le->cfg.lease_duration_ms <= 0) le->cfg.lease_duration_ms = LEADERELECTION_DEFAULT_LEASE_DURATION_MS;
   if (le->cfg.renew_deadline_ms <= 0) le->cfg.renew_deadline_ms = LEADERELECTION_DEFAULT_RENEW_DEADLINE_MS;
   if (le->cfg.retry_period_ms <= 0) le->cfg.retry_period_ms = LEADERELECTION_DEFAULT_RETRY_PERIOD_MS;
-  le->namespace = strdup(cfg->namespace && *cfg->namespace ? cfg->namespace : LEADERELECTION_DEFAULT_NAMESPACE);
-  le->name = strdup(cfg->name);
-  le->identity = cfg->identity && *cfg->identity ? strdup(cfg->identity) : leaderelection_default_identity();
+  le->namespace = xstrdup(cfg->namespace && *cfg->namespace ? cfg->namespace : LEADERELECTION_DEFAULT_NAMESPACE);
+  le->name = xstrdup(cfg->name);
+  le->identity = cfg->identity && *cfg->identity ? xstrdup(cfg->identity) : leaderelection_default_identity();
   if (le->namespace && asprintf(&le->collection_path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases",
                                 le->namespace) < 0)
     le->collection_path = NULL;

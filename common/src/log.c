@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "kube/log.h"
+#include "kube/xalloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,7 +55,7 @@ void klog_msg(char severity, const char *file, int line, const char *fmt, ...)
     body = 0;
   /* +2: room for a newline and the terminating NUL. */
   if ((size_t)hdr + (size_t)body + 2 > sizeof stackbuf) {
-    char *big = malloc((size_t)hdr + (size_t)body + 2);
+    char *big = xmalloc((size_t)hdr + (size_t)body + 2);
     if (big) {
       memcpy(big, stackbuf, (size_t)hdr);
       va_start(ap, fmt);

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "kube/strconv.h"
+#include "kube/xalloc.h"
 
 enum mtype { M_COUNTER, M_GAUGE, M_HISTOGRAM };
 
@@ -50,7 +51,7 @@ struct metrics {
   size_t nfams;
 };
 
-struct metrics *metrics_new(void) { return calloc(1, sizeof(struct metrics)); }
+struct metrics *metrics_new(void) { return xcalloc(1, sizeof(struct metrics)); }
 
 void metrics_free(struct metrics *m)
 {
@@ -77,21 +78,21 @@ static struct family *family_get(struct metrics *m, const char *name, const char
   for (size_t i = 0; i < m->nfams; i++)
     if (strcmp(m->fams[i].name, name) == 0)
       return m->fams[i].type == type ? &m->fams[i] : NULL;
-  struct family *nf = realloc(m->fams, (m->nfams + 1) * sizeof *nf);
+  struct family *nf = xrealloc(m->fams, (m->nfams + 1) * sizeof *nf);
   if (!nf)
     return NULL;
   m->fams = nf;
   struct family *f = &nf[m->nfams];
   memset(f, 0, sizeof *f);
-  f->name = strdup(name);
-  f->help = strdup(help ? help : "");
+  f->name = xstrdup(name);
+  f->help = xstrdup(help ? help : "");
   f->type = type;
   if (type == M_HISTOGRAM) {
     if (!buckets || nbuckets == 0) {
       buckets = default_buckets;
       nbuckets = sizeof default_buckets / sizeof default_buckets[0];
     }
-    f->buckets = malloc(nbuckets * sizeof *f->buckets);
+    f->buckets = xmalloc(nbuckets * sizeof *f->buckets);
     if (f->buckets) {
       memcpy(f->buckets, buckets, nbuckets * sizeof *f->buckets);
       f->nbuckets = nbuckets;
@@ -114,15 +115,15 @@ static struct series *series_get(struct family *f, const char *labels)
   for (size_t i = 0; i < f->nseries; i++)
     if (strcmp(f->series[i].labels, labels) == 0)
       return &f->series[i];
-  struct series *ns = realloc(f->series, (f->nseries + 1) * sizeof *ns);
+  struct series *ns = xrealloc(f->series, (f->nseries + 1) * sizeof *ns);
   if (!ns)
     return NULL;
   f->series = ns;
   struct series *s = &ns[f->nseries];
   memset(s, 0, sizeof *s);
-  s->labels = strdup(labels);
+  s->labels = xstrdup(labels);
   if (f->type == M_HISTOGRAM)
-    s->bucket_counts = calloc(f->nbuckets, sizeof *s->bucket_counts);
+    s->bucket_counts = xcalloc(f->nbuckets, sizeof *s->bucket_counts);
   if (!s->labels || (f->type == M_HISTOGRAM && !s->bucket_counts)) {
     free(s->labels);
     free(s->bucket_counts);
@@ -202,7 +203,7 @@ static void render_family(FILE *out, const struct family *f)
   fprintf(out, "# HELP %s ", f->name);
   put_help(out, f->help);
   fprintf(out, "\n# TYPE %s %s\n", f->name, types[f->type]);
-  const struct series **sorted = malloc((f->nseries ? f->nseries : 1) * sizeof *sorted);
+  const struct series **sorted = xmalloc((f->nseries ? f->nseries : 1) * sizeof *sorted);
   if (!sorted)
     return;
   for (size_t i = 0; i < f->nseries; i++)
@@ -247,7 +248,7 @@ char *metrics_render(const struct metrics *m, size_t *len)
   if (!out)
     return NULL;
   size_t n = m ? m->nfams : 0;
-  const struct family **sorted = malloc((n ? n : 1) * sizeof *sorted);
+  const struct family **sorted = xmalloc((n ? n : 1) * sizeof *sorted);
   if (sorted) {
     for (size_t i = 0; i < n; i++)
       sorted[i] = &m->fams[i];

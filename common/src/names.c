@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "kube/names.h"
+#include "kube/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -80,7 +81,7 @@ char *names_generate(const char *prefix)
   size_t plen = prefix ? strlen(prefix) : 0;
   if (plen > NAMES_MAX_GENERATED_BASE)
     plen = NAMES_MAX_GENERATED_BASE;
-  char *out = malloc(plen + NAMES_SUFFIX_LEN + 1);
+  char *out = xmalloc(plen + NAMES_SUFFIX_LEN + 1);
   if (!out)
     return NULL;
   if (plen)
@@ -236,7 +237,7 @@ bool names_is_qualified_name(const char *s, char *msg, size_t len)
     if (plen == 0) {
       errs_add(&e, "prefix part ", "must be non-empty");
     } else {
-      char *prefix = strndup(s, plen);
+      char *prefix = xstrndup(s, plen);
       if (prefix) {
         if (plen > DNS1123_SUBDOMAIN_MAX)
           max_len(&e, "prefix part ", DNS1123_SUBDOMAIN_MAX);

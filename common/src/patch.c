@@ -16,6 +16,7 @@
  */
 #include "kube/json.h"
 #include "kube/patch.h"
+#include "kube/xalloc.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -114,7 +115,7 @@ json_t *patch_merge(const json_t *orig, const json_t *patch)
 /* Decode one reference token (between slashes) into a fresh string. */
 static char *ptr_token(const char *s, size_t len, bool *bad)
 {
-  char *out = malloc(len + 1);
+  char *out = xmalloc(len + 1);
   if (!out)
     return NULL;
   size_t o = 0;

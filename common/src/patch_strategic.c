@@ -28,6 +28,7 @@
  */
 #include "kube/json.h"
 #include "kube/patch.h"
+#include "kube/xalloc.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -75,7 +76,7 @@ static char *smp_show(const json_t *v)
   char *s = kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
   if (s && strlen(s) > 200)
     strcpy(s + 196, "...");
-  return s ? s : strdup("?");
+  return s ? s : xstrdup("?");
 }
 
 static void smp_meta_get(struct smp_ctx *c, const void *type, const char *name,
@@ -177,7 +178,7 @@ static json_t *smp_order(const json_t *merged, const json_t *patch_order,
                          const json_t *server_order, const char *merge_key)
 {
   size_t n = json_array_size(merged), np = 0, ns = 0;
-  struct smp_item *pi = calloc(n + 1, sizeof *pi), *si = calloc(n + 1, sizeof *si);
+  struct smp_item *pi = xcalloc(n + 1, sizeof *pi), *si = xcalloc(n + 1, sizeof *si);
   json_t *out = json_array();
   if (!pi || !si || !out)
     goto fail;

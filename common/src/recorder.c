@@ -31,6 +31,7 @@
 #include "kube/log.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define RECORDER_SPAM_BURST 25
 #define RECORDER_SPAM_REFILL_MS (5 * 60 * 1000)
@@ -64,12 +65,12 @@ struct event_recorder {
 struct event_recorder *recorder_new(struct event_base *base, struct rest_client *client,
                                     const char *component, const char *host)
 {
-  struct event_recorder *r = calloc(1, sizeof *r);
+  struct event_recorder *r = xcalloc(1, sizeof *r);
   if (!r) return NULL;
   r->base = base;
   r->client = client;
-  r->component = strdup(component ? component : "");
-  r->host = host ? strdup(host) : NULL;
+  r->component = xstrdup(component ? component : "");
+  r->host = host ? xstrdup(host) : NULL;
   r->spam = json_object();
   r->seen = json_object();
   r->similar = json_object();
@@ -243,10 +244,10 @@ static void send_write(struct event_recorder *r, const char *key, json_t *entry,
   json_t *ev = json_object_get(entry, "event");
   char *path = NULL;
   const char *ns = kj_get_str(ev, "metadata.namespace"), *name = kj_get_str(ev, "metadata.name");
-  struct rec_write *w = calloc(1, sizeof *w);
+  struct rec_write *w = xcalloc(1, sizeof *w);
   if (!w) return;
   w->r = r;
-  w->key = strdup(key);
+  w->key = xstrdup(key);
   w->create = create;
   json_t *body;
   if (create) {
@@ -305,7 +306,7 @@ void recorder_eventf(struct event_recorder *r, const json_t *obj, const char *ty
     if (asprintf(&combined, RECORDER_COMBINED_PREFIX "%s", msg) < 0) goto out;
     free(msg);
     msg = combined;
-    key = strdup(agg_key);
+    key = xstrdup(agg_key);
   } else if (asprintf(&key, "%s\x1f%s", agg_key, msg) < 0) {
     key = NULL;
   }

@@ -31,6 +31,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define KUBE_VERSION "v1.32.0"
 #define REST_BODY_MAX_BYTES (256u << 20)
@@ -98,12 +99,12 @@ struct sock_ctx {
   curl_socket_t fd;
 };
 
-static char *xstrdup(const char *s) { return s ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
 
 static char *xmemdup(const char *p, size_t n)
 {
   if (!p) return NULL;
-  char *d = malloc(n + 1);
+  char *d = xmalloc(n + 1);
   if (d) { memcpy(d, p, n); d[n] = 0; }
   return d;
 }
@@ -146,15 +147,15 @@ char *rest_default_user_agent(const char *component)
 static void copy_config(struct rest_config *d, const struct rest_config *s)
 {
   *d = *s;
-  d->server = xstrdup(s->server);
+  d->server = dup_or_null(s->server);
   d->ca_data = xmemdup(s->ca_data, s->ca_len);
-  d->tls_server_name = xstrdup(s->tls_server_name);
-  d->token = xstrdup(s->token);
+  d->tls_server_name = dup_or_null(s->tls_server_name);
+  d->token = dup_or_null(s->token);
   d->cert_data = xmemdup(s->cert_data, s->cert_len);
   d->key_data = xmemdup(s->key_data, s->key_len);
-  d->username = xstrdup(s->username);
-  d->password = xstrdup(s->password);
-  d->user_agent = s->user_agent ? strdup(s->user_agent) : rest_default_user_agent(NULL);
+  d->username = dup_or_null(s->username);
+  d->password = dup_or_null(s->password);
+  d->user_agent = s->user_agent ? xstrdup(s->user_agent) : rest_default_user_agent(NULL);
   if (d->burst <= 0) d->burst = 1;
   if (d->max_tries <= 0) d->max_tries = 1;
   if (d->max_active <= 0) d->max_active = REST_DEFAULT_MAX_ACTIVE;
@@ -409,7 +410,7 @@ static int multi_socket_fn(CURL *e, curl_socket_t s, int what, void *arg, void *
   if (what & CURL_POLL_IN) kind |= EV_READ;
   if (what & CURL_POLL_OUT) kind |= EV_WRITE;
   if (!sc) {
-    sc = calloc(1, sizeof *sc);
+    sc = xcalloc(1, sizeof *sc);
     if (!sc) return -1;
     sc->fd = s;
     curl_multi_assign(c->multi, s, sc);
@@ -442,7 +443,7 @@ static size_t write_fn(char *ptr, size_t size, size_t nmemb, void *arg)
   if (r->len + n + 1 > r->cap) {
     size_t cap = r->cap ? r->cap : 4096;
     while (cap < r->len + n + 1) cap *= 2;
-    char *nb = realloc(r->buf, cap);
+    char *nb = xrealloc(r->buf, cap);
     if (!nb) return 0;
     r->buf = nb;
     r->cap = cap;
@@ -733,7 +734,7 @@ struct rest_client *rest_client_new(struct event_base *base, const struct rest_c
     curl_ready = true;
   }
   if (!cfg || !cfg->server) return NULL;
-  struct rest_client *c = calloc(1, sizeof *c);
+  struct rest_client *c = xcalloc(1, sizeof *c);
   if (!c) return NULL;
   c->base = base;
   copy_config(&c->cfg, cfg);
@@ -789,20 +790,20 @@ size_t rest_client_pending(const struct rest_client *c) { return c->count; }
 static struct rest_request *req_new(struct rest_client *c, const char *method, const char *path,
                                     const char *ct, const json_t *body)
 {
-  struct rest_request *r = calloc(1, sizeof *r);
+  struct rest_request *r = xcalloc(1, sizeof *r);
   if (!r) return NULL;
   r->c = c;
   r->refs = 1;
   r->owned = true;
   r->state = RS_DONE;
-  r->method = strdup(method);
+  r->method = xstrdup(method);
   if (asprintf(&r->url, "%s%s%s", c->cfg.server, (path[0] == '/') ? "" : "/", path) < 0) r->url = NULL;
   r->timer = evtimer_new(c->base, retry_timer_cb, r);
   if (body) {
     r->body = kj_dumps(body);
     r->body_len = r->body ? strlen(r->body) : 0;
     if (!ct) ct = !strcmp(method, "PATCH") ? "application/merge-patch+json" : "application/json";
-    r->content_type = strdup(ct);
+    r->content_type = xstrdup(ct);
   }
   r->next_all = c->all;
   if (c->all) c->all->prev_all = r;

@@ -24,6 +24,7 @@
 
 #include "kube/names.h"
 #include "kube/strconv.h"
+#include "kube/xalloc.h"
 
 enum lop { OP_EXISTS, OP_NOT_EXISTS, OP_EQ, OP_DEQ, OP_NEQ, OP_IN, OP_NOTIN, OP_GT, OP_LT };
 
@@ -61,12 +62,12 @@ static bool is_special(char c) { return c && strchr("=!(),<>", c) != NULL; }
 
 static int lex_push(struct parser *p, enum tok t, const char *lit, size_t len)
 {
-  struct token *nt = realloc(p->toks, (p->n + 1) * sizeof *nt);
+  struct token *nt = xrealloc(p->toks, (p->n + 1) * sizeof *nt);
   if (!nt)
     return -ENOMEM;
   p->toks = nt;
   nt[p->n].t = t;
-  nt[p->n].lit = strndup(lit, len);
+  nt[p->n].lit = xstrndup(lit, len);
   if (!nt[p->n].lit)
     return -ENOMEM;
   p->n++;
@@ -152,11 +153,11 @@ static int lreq_add_val(struct lreq *r, const char *v)
   for (size_t i = 0; i < r->nvals; i++)
     if (strcmp(r->vals[i], v) == 0)
       return 0;
-  char **nv = realloc(r->vals, (r->nvals + 1) * sizeof *nv);
+  char **nv = xrealloc(r->vals, (r->nvals + 1) * sizeof *nv);
   if (!nv)
     return -ENOMEM;
   r->vals = nv;
-  if (!(nv[r->nvals] = strdup(v)))
+  if (!(nv[r->nvals] = xstrdup(v)))
     return -ENOMEM;
   r->nvals++;
   return 0;
@@ -326,7 +327,7 @@ static int parse_requirement(struct parser *p, struct lreq *r)
     snprintf(p->err, p->errlen, "<nil>: Invalid value: \"%s\": %s", lit, kmsg);
     return -EINVAL;
   }
-  if (!(r->key = strdup(lit)))
+  if (!(r->key = xstrdup(lit)))
     return -ENOMEM;
   enum tok la = peek(p, true, NULL);
   if (dne || la == T_EOS || la == T_COMMA) {
@@ -378,7 +379,7 @@ static int lreq_key_cmp(const void *a, const void *b)
 
 static int sel_push(struct labelsel *s, struct lreq *r)
 {
-  struct lreq *nr = realloc(s->reqs, (s->n + 1) * sizeof *nr);
+  struct lreq *nr = xrealloc(s->reqs, (s->n + 1) * sizeof *nr);
   if (!nr)
     return -ENOMEM;
   s->reqs = nr;
@@ -396,7 +397,7 @@ struct labelsel *labelsel_parse(const char *str, char *err, size_t errlen)
     p.errlen = sizeof scratch;
   }
   p.err[0] = '\0';
-  struct labelsel *s = calloc(1, sizeof *s);
+  struct labelsel *s = xcalloc(1, sizeof *s);
   if (!s || lex(&p, str ? str : "") < 0)
     goto fail;
   for (;;) {
@@ -455,7 +456,7 @@ struct labelsel *labelsel_from_json(const json_t *ls, char *err, size_t errlen)
     errlen = sizeof scratch;
   }
   err[0] = '\0';
-  struct labelsel *s = calloc(1, sizeof *s);
+  struct labelsel *s = xcalloc(1, sizeof *s);
   if (!s)
     return NULL;
   if (!ls || json_is_null(ls)) {
@@ -481,7 +482,7 @@ struct labelsel *labelsel_from_json(const json_t *ls, char *err, size_t errlen)
         snprintf(err, errlen, "matchLabels[%s] must be a string", k);
         goto fail;
       }
-      if (!(r.key = strdup(k)) || lreq_add_val(&r, json_string_value(v)) < 0 ||
+      if (!(r.key = xstrdup(k)) || lreq_add_val(&r, json_string_value(v)) < 0 ||
           lreq_validate(&r, "key", true, err, errlen) < 0 || sel_push(s, &r) < 0) {
         lreq_clear(&r);
         goto fail;
@@ -514,7 +515,7 @@ struct labelsel *labelsel_from_json(const json_t *ls, char *err, size_t errlen)
         snprintf(err, errlen, "\"%s\" is not a valid label selector operator", op);
         goto fail;
       }
-      if (!(r.key = strdup(key ? key : "")))
+      if (!(r.key = xstrdup(key ? key : "")))
         goto fail;
       size_t j;
       json_t *v;
@@ -660,11 +661,11 @@ static char **split_terms(const char *s, size_t *count)
   bool esc = false;
   for (const char *p = s;; p++) {
     if (*p == '\0' || (*p == ',' && !esc)) {
-      char **np = realloc(parts, (n + 1) * sizeof *np);
+      char **np = xrealloc(parts, (n + 1) * sizeof *np);
       if (!np)
         goto fail;
       parts = np;
-      if (!(parts[n] = strndup(start, (size_t)(p - start))))
+      if (!(parts[n] = xstrndup(start, (size_t)(p - start))))
         goto fail;
       n++;
       if (*p == '\0')
@@ -686,7 +687,7 @@ fail:
 static int unescape_value(const char *in, char **out, char *err, size_t errlen)
 {
   size_t n = strlen(in), o = 0;
-  char *buf = malloc(n + 1);
+  char *buf = xmalloc(n + 1);
   if (!buf)
     return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
@@ -728,7 +729,7 @@ struct fieldsel *fieldsel_parse(const char *str, char *err, size_t errlen)
   err[0] = '\0';
   if (!str)
     str = "";
-  struct fieldsel *s = calloc(1, sizeof *s);
+  struct fieldsel *s = xcalloc(1, sizeof *s);
   char **parts = s ? split_terms(str, &nparts) : NULL;
   if (!parts) {
     free(s);
@@ -754,8 +755,8 @@ struct fieldsel *fieldsel_parse(const char *str, char *err, size_t errlen)
     struct fterm t = {.neq = op[0] == '!'};
     if (unescape_value(op + oplen, &t.value, err, errlen) < 0)
       goto fail;
-    struct fterm *nt = realloc(s->terms, (s->n + 1) * sizeof *nt);
-    if (!nt || !(t.field = strndup(part, (size_t)(op - part)))) {
+    struct fterm *nt = xrealloc(s->terms, (s->n + 1) * sizeof *nt);
+    if (!nt || !(t.field = xstrndup(part, (size_t)(op - part)))) {
       if (nt)
         s->terms = nt;
       free(t.value);

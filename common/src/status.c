@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "kube/status.h"
+#include "kube/xalloc.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -128,7 +129,7 @@ static char *qualify(const char *name, const char *group)
       return NULL;
     return out;
   }
-  return strdup(name ? name : "");
+  return xstrdup(name ? name : "");
 }
 
 static json_t *kstatus_for_object(int code, const char *reason, const char *group,
@@ -173,7 +174,7 @@ static char *cause_line(const json_t *c)
       return NULL;
     return out;
   }
-  return strdup(msg ? msg : "");
+  return xstrdup(msg ? msg : "");
 }
 
 void kstatus_finish_invalid(json_t *st)
@@ -184,7 +185,7 @@ void kstatus_finish_invalid(json_t *st)
   const char *name = json_string_value(json_object_get(d, "name"));
   json_t *causes = json_object_get(d, "causes");
   size_t n = json_array_size(causes);
-  char **lines = calloc(n ? n : 1, sizeof *lines);
+  char **lines = xcalloc(n ? n : 1, sizeof *lines);
   size_t nl = 0, total = 3;
   if (!lines)
     return;
@@ -203,7 +204,7 @@ void kstatus_finish_invalid(json_t *st)
     total += strlen(l) + 2;
     lines[nl++] = l;
   }
-  char *agg = malloc(total);
+  char *agg = xmalloc(total);
   if (agg) {
     size_t o = 0;
     if (nl > 1)

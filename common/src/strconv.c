@@ -7,6 +7,7 @@
  * strings, as url.QueryUnescape does; encoding matches url.QueryEscape.
  */
 #include "kube/strconv.h"
+#include "kube/xalloc.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -82,7 +83,7 @@ static int hexval(int c)
 
 char *kstr_url_decode(const char *s, size_t len, bool plus_is_space)
 {
-  char *out = malloc(len + 1);
+  char *out = xmalloc(len + 1);
   size_t o = 0;
   if (!out)
     return NULL;
@@ -113,7 +114,7 @@ char *kstr_url_encode(const char *s)
 {
   static const char hex[] = "0123456789ABCDEF";
   size_t n = strlen(s);
-  char *out = malloc(n * 3 + 1);
+  char *out = xmalloc(n * 3 + 1);
   size_t o = 0;
   if (!out)
     return NULL;
@@ -149,7 +150,7 @@ char *kstr_query_get(const char *query, const char *key)
     free(k);
     if (hit) {
       if (!eq)
-        return strdup("");
+        return xstrdup("");
       return kstr_url_decode(eq + 1, seglen - klen - 1, true);
     }
     if (!end)

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define WQ_DEFAULT_BASE_DELAY_MS 5
 #define WQ_DEFAULT_MAX_DELAY_MS (1000LL * 1000)
@@ -70,10 +71,10 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg);
 
 struct workqueue *workqueue_new(struct event_base *base, const char *name)
 {
-  struct workqueue *q = calloc(1, sizeof *q);
+  struct workqueue *q = xcalloc(1, sizeof *q);
   if (!q) return NULL;
   q->base = base;
-  q->name = strdup(name ? name : "");
+  q->name = xstrdup(name ? name : "");
   q->dirty = json_object();
   q->processing = json_object();
   q->waiting = json_object();
@@ -144,9 +145,9 @@ static void maybe_kick(struct workqueue *q)
 
 static void push(struct workqueue *q, const char *key)
 {
-  struct wq_item *it = malloc(sizeof *it);
+  struct wq_item *it = xmalloc(sizeof *it);
   if (!it) return;
-  it->key = strdup(key);
+  it->key = xstrdup(key);
   it->next = NULL;
   if (!it->key) { free(it); return; }
   if (q->tail) q->tail->next = it;
@@ -185,10 +186,10 @@ void workqueue_add_after(struct workqueue *q, const char *key, int64_t delay_ms)
   if (w) {
     if (ready >= w->ready_ms) return;
   } else {
-    w = calloc(1, sizeof *w);
+    w = xcalloc(1, sizeof *w);
     if (!w) return;
     w->q = q;
-    w->key = strdup(key);
+    w->key = xstrdup(key);
     w->ev = evtimer_new(q->base, wait_cb, w);
     w->next = q->waits;
     if (q->waits) q->waits->prev = w;

@@ -33,6 +33,7 @@
 #include <yaml.h>
 
 #include "kube/strconv.h"
+#include "kube/xalloc.h"
 
 #define KYAML_MAX_DEPTH 1000
 #define KYAML_MAX_ALIAS_NODES 1000000
@@ -124,11 +125,11 @@ static void anchor_set(struct kyaml_ctx *c, const char *name, json_t *v)
       return;
     }
   }
-  struct anchor *na = realloc(c->anchors, (c->nanchors + 1) * sizeof *na);
+  struct anchor *na = xrealloc(c->anchors, (c->nanchors + 1) * sizeof *na);
   if (!na)
     return;
   c->anchors = na;
-  na[c->nanchors].name = strdup(name);
+  na[c->nanchors].name = xstrdup(name);
   na[c->nanchors].value = json_incref(v);
   na[c->nanchors].nodes = json_node_count(v);
   c->nanchors++;
@@ -284,7 +285,7 @@ static json_t *resolve_plain(const char *s)
   } else if ((c >= '0' && c <= '9') || c == '-' || c == '+') {
     if (parse_yaml_int(s, &v))
       return v;
-    char *plain = strdup(s);
+    char *plain = xstrdup(s);
     if (!plain)
       return NULL;
     char *w = plain;
@@ -346,17 +347,17 @@ static char *key_string(const json_t *k)
 {
   char buf[64];
   if (json_is_string(k))
-    return strdup(json_string_value(k));
+    return xstrdup(json_string_value(k));
   if (json_is_null(k))
-    return strdup("null");
+    return xstrdup("null");
   if (json_is_boolean(k))
-    return strdup(json_is_true(k) ? "true" : "false");
+    return xstrdup(json_is_true(k) ? "true" : "false");
   if (json_is_integer(k)) {
     snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(k));
-    return strdup(buf);
+    return xstrdup(buf);
   }
   if (json_is_real(k)) {
-    return strdup(kstr_format_float(json_real_value(k), buf, sizeof buf));
+    return xstrdup(kstr_format_float(json_real_value(k), buf, sizeof buf));
   }
   return kj_dumps_flags(k, JSON_COMPACT | JSON_ENCODE_ANY);
 }
@@ -480,7 +481,7 @@ static json_t *load_node(struct kyaml_ctx *c, yaml_event_t *ev, int depth)
   case YAML_SCALAR_EVENT:
     v = resolve_scalar(c, ev);
     if (ev->data.scalar.anchor)
-      anchor = strdup((const char *)ev->data.scalar.anchor);
+      anchor = xstrdup((const char *)ev->data.scalar.anchor);
     yaml_event_delete(ev);
     break;
   case YAML_ALIAS_EVENT: {
@@ -503,13 +504,13 @@ static json_t *load_node(struct kyaml_ctx *c, yaml_event_t *ev, int depth)
   }
   case YAML_SEQUENCE_START_EVENT:
     if (ev->data.sequence_start.anchor)
-      anchor = strdup((const char *)ev->data.sequence_start.anchor);
+      anchor = xstrdup((const char *)ev->data.sequence_start.anchor);
     yaml_event_delete(ev);
     v = load_sequence(c, depth);
     break;
   case YAML_MAPPING_START_EVENT:
     if (ev->data.mapping_start.anchor)
-      anchor = strdup((const char *)ev->data.mapping_start.anchor);
+      anchor = xstrdup((const char *)ev->data.mapping_start.anchor);
     yaml_event_delete(ev);
     v = load_mapping(c, depth);
     break;
@@ -636,7 +637,7 @@ static int write_handler(void *data, unsigned char *buffer, size_t size)
     size_t ncap = (o->cap ? o->cap * 2 : 1024);
     while (ncap < o->len + size + 1)
       ncap *= 2;
-    char *nd = realloc(o->data, ncap);
+    char *nd = xrealloc(o->data, ncap);
     if (!nd)
       return 0;
     o->data = nd;
@@ -788,6 +789,6 @@ char *kyaml_dump(const json_t *v)
     return NULL;
   }
   if (!o.data)
-    o.data = strdup("");
+    o.data = xstrdup("");
   return o.data;
 }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kube/xalloc.h"
+
 #define TAR_BLOCK 512
 
 extern const unsigned char kl_pause_bin_start[];
@@ -31,27 +33,27 @@ unsigned char *kl_tar_one_file(const char *name, unsigned mode, int64_t mtime, c
 {
   size_t body = (len + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
   size_t total = TAR_BLOCK + body + 2 * TAR_BLOCK;
-  unsigned char *t = calloc(1, total);
+  unsigned char *t = xcalloc(1, total);
   if (!t || strlen(name) >= 100) {
     free(t);
     return NULL;
   }
   char *h = (char *)t;
-  memcpy(h, name, strlen(name));           /* name[100] */
-  octal(h + 100, 8, mode);                 /* mode */
-  octal(h + 108, 8, 0);                    /* uid */
-  octal(h + 116, 8, 0);                    /* gid */
-  octal(h + 124, 12, len);                 /* size */
+  memcpy(h, name, strlen(name)); /* name[100] */
+  octal(h + 100, 8, mode);       /* mode */
+  octal(h + 108, 8, 0);          /* uid */
+  octal(h + 116, 8, 0);          /* gid */
+  octal(h + 124, 12, len);       /* size */
   octal(h + 136, 12, (uint64_t)(mtime > 0 ? mtime : 0));
-  memset(h + 148, ' ', 8);                 /* checksum, spaces while summing */
-  h[156] = '0';                            /* regular file */
-  memcpy(h + 257, "ustar", 6);             /* magic "ustar\0" */
-  memcpy(h + 263, "00", 2);                /* version */
-  memcpy(h + 265, "root", 4);              /* uname */
-  memcpy(h + 297, "root", 4);              /* gname */
+  memset(h + 148, ' ', 8);     /* checksum, spaces while summing */
+  h[156] = '0';                /* regular file */
+  memcpy(h + 257, "ustar", 6); /* magic "ustar\0" */
+  memcpy(h + 263, "00", 2);    /* version */
+  memcpy(h + 265, "root", 4);  /* uname */
+  memcpy(h + 297, "root", 4);  /* gname */
   unsigned sum = 0;
   for (size_t i = 0; i < TAR_BLOCK; i++) sum += t[i];
-  snprintf(h + 148, 8, "%06o", sum);       /* six digits, NUL, space */
+  snprintf(h + 148, 8, "%06o", sum); /* six digits, NUL, space */
   h[155] = ' ';
   if (len) memcpy(t + TAR_BLOCK, data, len);
   *out_len = total;

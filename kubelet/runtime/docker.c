@@ -25,12 +25,13 @@
 #include "kube/log.h"
 #include "kube/names.h"
 #include "kube/strconv.h"
+#include "kube/xalloc.h"
 
 /* ---- calls ---- */
 
 struct dk_call *dk_call_new(struct dk_runtime *rt, kl_rt_done_fn done, void *arg)
 {
-  struct dk_call *c = calloc(1, sizeof *c);
+  struct dk_call *c = xcalloc(1, sizeof *c);
   if (!c) return NULL;
   c->rt = rt;
   c->done = done;
@@ -98,8 +99,8 @@ static void version_done(void *arg, const struct dk_response *r)
     dk_call_fail(c, r);
     return;
   }
-  json_t *out = json_pack("{s:s, s:s, s:s}", "runtimeName", "docker", "runtimeVersion",
-                          kj_get_str(v, "Version") ?: "", "runtimeApiVersion", kj_get_str(v, "ApiVersion") ?: "");
+  json_t *out = json_pack("{s:s, s:s, s:s}", "runtimeName", "docker", "runtimeVersion", kj_get_str(v, "Version") ?: "",
+                          "runtimeApiVersion", kj_get_str(v, "ApiVersion") ?: "");
   dk_call_finish(c, 0, out, NULL);
   json_decref(out);
   json_decref(v);
@@ -234,8 +235,10 @@ static void dk_run_pod_sandbox(struct kl_runtime *rt, const json_t *config, kl_r
 {
   struct dk_call *c = dk_call_new(DK(rt), done, arg);
   char *name = dk_sandbox_name(config);
-  c->data = json_pack("{s:o, s:O, s:s}", "body", dk_sandbox_create_body(config, DK(rt)->pause_image, DK(rt)->node, DK(rt)->host_net, DK(rt)->min_oom),
-                      "config", config, "name", name ? name : "");
+  c->data =
+      json_pack("{s:o, s:O, s:s}", "body",
+                dk_sandbox_create_body(config, DK(rt)->pause_image, DK(rt)->node, DK(rt)->host_net, DK(rt)->min_oom),
+                "config", config, "name", name ? name : "");
   create_named(c, name ? name : "", sandbox_created);
   free(name);
 }
@@ -315,7 +318,7 @@ static void list_done(void *arg, const struct dk_response *r)
   json_t *out = json_array();
   size_t i;
   json_t *it;
-  json_array_foreach(items, i, it) {
+  json_array_foreach (items, i, it) {
     json_t *o = c->n ? dk_to_sandbox(it) : dk_to_container(it);
     if (o) json_array_append_new(out, o);
   }
@@ -371,8 +374,8 @@ static void dk_create_container(struct kl_runtime *rt, const char *sandbox_id, c
   char size[32], files[16];
   snprintf(size, sizeof size, "%lldk", (long long)(p->log_max_size / 1024 > 0 ? p->log_max_size / 1024 : 1));
   snprintf(files, sizeof files, "%d", p->log_max_files > 0 ? p->log_max_files : 1);
-  kj_set(body, "HostConfig.LogConfig", json_pack("{s:s, s:{s:s, s:s}}", "Type", "json-file", "Config", "max-size",
-                                                 size, "max-file", files));
+  kj_set(body, "HostConfig.LogConfig",
+         json_pack("{s:s, s:{s:s, s:s}}", "Type", "json-file", "Config", "max-size", size, "max-file", files));
   char *name = dk_container_name(config, sandbox_config);
   c->data = json_pack("{s:o, s:s}", "body", body, "name", name ? name : "");
   create_named(c, name ? name : "", container_created);
@@ -387,8 +390,7 @@ static void dk_start_container(struct kl_runtime *rt, const char *id, kl_rt_done
   call_started(c, dk_request(DK(rt)->cli, "POST", path, NULL, NULL, 0, simple_done, c));
 }
 
-static void dk_stop_container(struct kl_runtime *rt, const char *id, int64_t timeout_s, kl_rt_done_fn done,
-                              void *arg)
+static void dk_stop_container(struct kl_runtime *rt, const char *id, int64_t timeout_s, kl_rt_done_fn done, void *arg)
 {
   struct dk_call *c = dk_call_new(DK(rt), done, arg);
   char path[200];
@@ -432,49 +434,49 @@ static void dk_free(struct kl_runtime *rt)
 }
 
 static const struct kl_runtime_ops docker_ops = {
-  .name = "docker",
-  .free = dk_free,
-  .pending = dk_pending,
-  .version = dk_version,
-  .run_pod_sandbox = dk_run_pod_sandbox,
-  .stop_pod_sandbox = dk_stop_pod_sandbox,
-  .remove_pod_sandbox = dk_remove_pod_sandbox,
-  .pod_sandbox_status = dk_pod_sandbox_status,
-  .list_pod_sandbox = dk_list_pod_sandbox,
-  .create_container = dk_create_container,
-  .start_container = dk_start_container,
-  .stop_container = dk_stop_container,
-  .remove_container = dk_remove_container,
-  .list_containers = dk_list_containers,
-  .container_status = dk_container_status,
-  .exec_sync = dk_exec_sync,
-  .container_logs = dk_container_logs,
-  .logs_cancel = dk_logs_cancel,
-  .stream_start = dk_stream_start,
-  .stream_stdin = dk_stream_stdin,
-  .stream_resize = dk_stream_resize,
-  .stream_close = dk_stream_close,
-  .watch_events = dk_watch_events,
-  .list_images = dk_list_images,
-  .image_status = dk_image_status,
-  .pull_image = dk_pull_image,
-  .remove_image = dk_remove_image,
-  .import_image = dk_import_image,
+    .name = "docker",
+    .free = dk_free,
+    .pending = dk_pending,
+    .version = dk_version,
+    .run_pod_sandbox = dk_run_pod_sandbox,
+    .stop_pod_sandbox = dk_stop_pod_sandbox,
+    .remove_pod_sandbox = dk_remove_pod_sandbox,
+    .pod_sandbox_status = dk_pod_sandbox_status,
+    .list_pod_sandbox = dk_list_pod_sandbox,
+    .create_container = dk_create_container,
+    .start_container = dk_start_container,
+    .stop_container = dk_stop_container,
+    .remove_container = dk_remove_container,
+    .list_containers = dk_list_containers,
+    .container_status = dk_container_status,
+    .exec_sync = dk_exec_sync,
+    .container_logs = dk_container_logs,
+    .logs_cancel = dk_logs_cancel,
+    .stream_start = dk_stream_start,
+    .stream_stdin = dk_stream_stdin,
+    .stream_resize = dk_stream_resize,
+    .stream_close = dk_stream_close,
+    .watch_events = dk_watch_events,
+    .list_images = dk_list_images,
+    .image_status = dk_image_status,
+    .pull_image = dk_pull_image,
+    .remove_image = dk_remove_image,
+    .import_image = dk_import_image,
 };
 
 struct kl_runtime *kl_docker_new(struct event_base *base, const struct kl_docker_opts *o)
 {
-  struct dk_runtime *d = calloc(1, sizeof *d);
+  struct dk_runtime *d = xcalloc(1, sizeof *d);
   if (!d) return NULL;
   d->base.ops = &docker_ops;
   d->ev_base = base;
-  d->node = strdup(o->node_name);
-  d->pause_image = strdup(o->pause_image);
-  d->socket_path = strdup(o->socket_path);
+  d->node = xstrdup(o->node_name);
+  d->pause_image = xstrdup(o->pause_image);
+  d->socket_path = xstrdup(o->socket_path);
   if (o->host_network_container && *o->host_network_container) {
-    if (asprintf(&d->host_net, "container:%s", o->host_network_container) < 0) d->host_net = NULL;
+    d->host_net = xasprintf("container:%s", o->host_network_container);
   } else {
-    d->host_net = strdup("host");
+    d->host_net = xstrdup("host");
   }
   d->log_max_size = o->log_max_size_bytes > 0 ? o->log_max_size_bytes : 10 << 20;
   d->log_max_files = o->log_max_files > 0 ? o->log_max_files : 5;

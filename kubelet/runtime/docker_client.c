@@ -24,6 +24,7 @@
 
 #include "kube/json.h"
 #include "kube/log.h"
+#include "kube/xalloc.h"
 
 #define DK_MAX_ACTIVE 64
 #define DK_BODY_MAX_BYTES (64u << 20)
@@ -44,9 +45,9 @@ struct dk_req {
   dk_done_fn done;
   dk_data_fn on_data;
   void *arg;
-  struct dk_req *prev, *next;   /* all requests */
-  struct dk_req *qnext;         /* FIFO of waiting requests */
-  struct dk_req *pnext;         /* has stream bytes to deliver */
+  struct dk_req *prev, *next; /* all requests */
+  struct dk_req *qnext;       /* FIFO of waiting requests */
+  struct dk_req *pnext;       /* has stream bytes to deliver */
   bool in_pending;
 };
 
@@ -103,7 +104,10 @@ static void req_detach(struct dk_req *r)
   }
   if (r->queued) {
     struct dk_req **pp = &c->qhead, *prev = NULL;
-    while (*pp && *pp != r) { prev = *pp; pp = &(*pp)->qnext; }
+    while (*pp && *pp != r) {
+      prev = *pp;
+      pp = &(*pp)->qnext;
+    }
     if (*pp) {
       *pp = r->qnext;
       if (c->qtail == r) c->qtail = prev;
@@ -182,7 +186,7 @@ static int multi_socket_fn(CURL *e, curl_socket_t s, int what, void *arg, void *
   if (what & CURL_POLL_IN) kind |= EV_READ;
   if (what & CURL_POLL_OUT) kind |= EV_WRITE;
   if (!sk) {
-    sk = calloc(1, sizeof *sk);
+    sk = xcalloc(1, sizeof *sk);
     if (!sk) return -1;
     curl_multi_assign(c->multi, s, sk);
   } else {
@@ -205,7 +209,7 @@ static size_t write_fn(char *ptr, size_t size, size_t nmemb, void *arg)
   if (r->len + n + 1 > r->cap) {
     size_t cap = r->cap ? r->cap : 4096;
     while (cap < r->len + n + 1) cap *= 2;
-    char *nb = realloc(r->buf, cap);
+    char *nb = xrealloc(r->buf, cap);
     if (!nb) return 0;
     r->buf = nb;
     r->cap = cap;
@@ -335,10 +339,10 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 struct dk_client *dk_client_new(struct event_base *base, const char *socket_path, int64_t timeout_ms)
 {
   curl_global_init(CURL_GLOBAL_DEFAULT);
-  struct dk_client *c = calloc(1, sizeof *c);
+  struct dk_client *c = xcalloc(1, sizeof *c);
   if (!c) return NULL;
   c->base = base;
-  c->socket_path = socket_path ? strdup(socket_path) : NULL;
+  c->socket_path = socket_path ? xstrdup(socket_path) : NULL;
   c->timeout_ms = timeout_ms;
   c->multi = curl_multi_init();
   c->timer = evtimer_new(base, timer_cb, c);
@@ -381,22 +385,21 @@ void dk_client_free(struct dk_client *c)
 static struct dk_req *req_new(struct dk_client *c, const char *method, const char *path, const char *ctype,
                               const void *body, size_t body_len)
 {
-  struct dk_req *r = calloc(1, sizeof *r);
+  struct dk_req *r = xcalloc(1, sizeof *r);
   if (!r) return NULL;
   r->c = c;
   r->refs = 1;
-  r->method = strdup(method);
-  int n = c->socket_path ? asprintf(&r->url, "http://docker%s", path) : asprintf(&r->url, "%s", path);
-  if (n < 0) r->url = NULL;
+  r->method = xstrdup(method);
+  r->url = c->socket_path ? xasprintf("http://docker%s", path) : xstrdup(path);
   if (body) {
-    r->body = malloc(body_len + 1);
+    r->body = xmalloc(body_len + 1);
     if (r->body) {
       memcpy(r->body, body, body_len);
       r->body[body_len] = 0;
     }
     r->body_len = body_len;
   }
-  if (ctype) r->ctype = strdup(ctype);
+  if (ctype) r->ctype = xstrdup(ctype);
   r->next = c->all;
   if (c->all) c->all->prev = r;
   c->all = r;

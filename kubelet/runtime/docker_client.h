@@ -23,10 +23,10 @@ struct dk_client;
 struct dk_req;
 
 struct dk_response {
-  int code;            /* HTTP status; 0 when no answer came (see error) */
-  const char *body;    /* buffered body (NUL-terminated; "" for streams) */
+  int code;         /* HTTP status; 0 when no answer came (see error) */
+  const char *body; /* buffered body (NUL-terminated; "" for streams) */
   size_t len;
-  const char *error;   /* transport error text, or NULL */
+  const char *error; /* transport error text, or NULL */
 };
 
 typedef void (*dk_done_fn)(void *arg, const struct dk_response *r);

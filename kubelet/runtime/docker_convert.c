@@ -21,6 +21,7 @@
 #include "docker_internal.h"
 #include "kube/json.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define SANDBOX_OOM_SCORE_ADJ -998
 #define SANDBOX_CPU_SHARES 2
@@ -28,22 +29,16 @@
 
 char *dk_sandbox_name(const json_t *cfg)
 {
-  char *s = NULL;
-  if (asprintf(&s, "k8s_POD_%s_%s_%s_%lld", kj_get_str(cfg, "metadata.name") ?: "",
-               kj_get_str(cfg, "metadata.namespace") ?: "", kj_get_str(cfg, "metadata.uid") ?: "",
-               (long long)kj_get_int(cfg, "metadata.attempt", 0)) < 0)
-    return NULL;
-  return s;
+  return xasprintf("k8s_POD_%s_%s_%s_%lld", kj_get_str(cfg, "metadata.name") ?: "",
+                   kj_get_str(cfg, "metadata.namespace") ?: "", kj_get_str(cfg, "metadata.uid") ?: "",
+                   (long long)kj_get_int(cfg, "metadata.attempt", 0));
 }
 
 char *dk_container_name(const json_t *cfg, const json_t *sb)
 {
-  char *s = NULL;
-  if (asprintf(&s, "k8s_%s_%s_%s_%s_%lld", kj_get_str(cfg, "metadata.name") ?: "",
-               kj_get_str(sb, "metadata.name") ?: "", kj_get_str(sb, "metadata.namespace") ?: "",
-               kj_get_str(sb, "metadata.uid") ?: "", (long long)kj_get_int(cfg, "metadata.attempt", 0)) < 0)
-    return NULL;
-  return s;
+  return xasprintf("k8s_%s_%s_%s_%s_%lld", kj_get_str(cfg, "metadata.name") ?: "",
+                   kj_get_str(sb, "metadata.name") ?: "", kj_get_str(sb, "metadata.namespace") ?: "",
+                   kj_get_str(sb, "metadata.uid") ?: "", (long long)kj_get_int(cfg, "metadata.attempt", 0));
 }
 
 int dk_parse_name(const char *name, bool sandbox, json_t **out)
@@ -51,7 +46,7 @@ int dk_parse_name(const char *name, bool sandbox, json_t **out)
   *out = NULL;
   if (!name) return -EINVAL;
   if (*name == '/') name++;
-  char *dup = strdup(name), *save = NULL, *parts[8];
+  char *dup = xstrdup(name), *save = NULL, *parts[8];
   int n = 0;
   for (char *t = strtok_r(dup, "_", &save); t && n < 8; t = strtok_r(NULL, "_", &save)) parts[n++] = t;
   int rc = -EINVAL;
@@ -76,11 +71,12 @@ json_t *dk_make_labels(const json_t *labels, const json_t *annotations, const ch
   json_t *out = json_object();
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)labels, k, v) if (json_is_string(v)) json_object_set(out, k, v);
-  json_object_foreach((json_t *)annotations, k, v) {
+  json_object_foreach ((json_t *)labels, k, v)
+    if (json_is_string(v)) json_object_set(out, k, v);
+  json_object_foreach ((json_t *)annotations, k, v) {
     if (!json_is_string(v)) continue;
     char *key = NULL;
-    if (asprintf(&key, DK_ANNOTATION_PREFIX "%s", k) < 0) continue;
+    key = xasprintf(DK_ANNOTATION_PREFIX "%s", k);
     json_object_set(out, key, v);
     free(key);
   }
@@ -97,7 +93,7 @@ void dk_split_labels(const json_t *dl, json_t **labels, json_t **annotations)
   const char *k;
   json_t *v;
   size_t pl = strlen(DK_ANNOTATION_PREFIX);
-  json_object_foreach((json_t *)dl, k, v) {
+  json_object_foreach ((json_t *)dl, k, v) {
     if (!strcmp(k, DK_LABEL_TYPE) || !strcmp(k, DK_LABEL_SANDBOX_ID) || !strcmp(k, DK_LABEL_NODE)) continue;
     if (!strncmp(k, DK_ANNOTATION_PREFIX, pl)) json_object_set(*annotations, k + pl, v);
     else json_object_set(*labels, k, v);
@@ -151,12 +147,10 @@ static json_t *env_list(const json_t *envs)
   json_t *out = json_array();
   size_t i;
   json_t *e;
-  json_array_foreach(envs, i, e) {
-    char *kv = NULL;
-    if (asprintf(&kv, "%s=%s", kj_get_str(e, "key") ?: "", kj_get_str(e, "value") ?: "") >= 0) {
-      json_array_append_new(out, json_string(kv));
-      free(kv);
-    }
+  json_array_foreach (envs, i, e) {
+    char *kv = xasprintf("%s=%s", kj_get_str(e, "key") ?: "", kj_get_str(e, "value") ?: "");
+    json_array_append_new(out, json_string(kv));
+    free(kv);
   }
   return out;
 }
@@ -173,12 +167,11 @@ static json_t *mounts(const json_t *cri_mounts)
   json_t *out = json_array();
   size_t i;
   json_t *m;
-  json_array_foreach(cri_mounts, i, m) {
-    json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:b, s:{s:s}}", "Type", "bind", "Source",
-                                         kj_get_str(m, "hostPath") ?: "", "Target",
-                                         kj_get_str(m, "containerPath") ?: "", "ReadOnly",
-                                         kj_get_bool(m, "readonly", false), "BindOptions", "Propagation",
-                                         propagation(kj_get_str(m, "propagation"))));
+  json_array_foreach (cri_mounts, i, m) {
+    json_array_append_new(
+        out, json_pack("{s:s, s:s, s:s, s:b, s:{s:s}}", "Type", "bind", "Source", kj_get_str(m, "hostPath") ?: "",
+                       "Target", kj_get_str(m, "containerPath") ?: "", "ReadOnly", kj_get_bool(m, "readonly", false),
+                       "BindOptions", "Propagation", propagation(kj_get_str(m, "propagation"))));
   }
   return out;
 }
@@ -212,7 +205,7 @@ static void set_security(json_t *body, json_t *hc, const json_t *sc)
     json_t *g = json_array();
     size_t i;
     json_t *v;
-    json_array_foreach(groups, i, v) {
+    json_array_foreach (groups, i, v) {
       char buf[32];
       snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
       json_array_append_new(g, json_string(buf));
@@ -224,10 +217,8 @@ static void set_security(json_t *body, json_t *hc, const json_t *sc)
   char user[96] = "";
   if (json_is_integer(uid) && json_is_integer(gid))
     snprintf(user, sizeof user, "%lld:%lld", (long long)json_integer_value(uid), (long long)json_integer_value(gid));
-  else if (json_is_integer(uid))
-    snprintf(user, sizeof user, "%lld", (long long)json_integer_value(uid));
-  else if (uname && *uname)
-    snprintf(user, sizeof user, "%s", uname);
+  else if (json_is_integer(uid)) snprintf(user, sizeof user, "%lld", (long long)json_integer_value(uid));
+  else if (uname && *uname) snprintf(user, sizeof user, "%s", uname);
   if (*user) json_object_set_new(body, "User", json_string(user));
 }
 
@@ -248,14 +239,13 @@ json_t *dk_container_create_body(const json_t *cfg, const json_t *sb, const char
   const char *cg = kj_get_str(sb, "linux.cgroupParent");
   if (cg && *cg) json_object_set_new(hc, "CgroupParent", json_string(cg));
   set_resources(hc, kj_get(cfg, "linux.resources"));
-  json_t *labels = dk_make_labels(kj_get(cfg, "labels"), kj_get(cfg, "annotations"), DK_TYPE_CONTAINER, node,
-                                  sandbox_id);
-  json_t *body = json_pack("{s:s, s:o, s:o, s:b, s:b, s:b, s:b, s:b, s:b}", "Image",
-                           kj_get_str(cfg, "image.image") ?: "", "Env", env_list(kj_get(cfg, "envs")), "Labels",
-                           labels, "Tty", kj_get_bool(cfg, "tty", false), "OpenStdin",
-                           kj_get_bool(cfg, "stdin", false), "StdinOnce", kj_get_bool(cfg, "stdinOnce", false),
-                           "AttachStdin", kj_get_bool(cfg, "stdin", false), "AttachStdout", true, "AttachStderr",
-                           true);
+  json_t *labels =
+      dk_make_labels(kj_get(cfg, "labels"), kj_get(cfg, "annotations"), DK_TYPE_CONTAINER, node, sandbox_id);
+  json_t *body =
+      json_pack("{s:s, s:o, s:o, s:b, s:b, s:b, s:b, s:b, s:b}", "Image", kj_get_str(cfg, "image.image") ?: "", "Env",
+                env_list(kj_get(cfg, "envs")), "Labels", labels, "Tty", kj_get_bool(cfg, "tty", false), "OpenStdin",
+                kj_get_bool(cfg, "stdin", false), "StdinOnce", kj_get_bool(cfg, "stdinOnce", false), "AttachStdin",
+                kj_get_bool(cfg, "stdin", false), "AttachStdout", true, "AttachStderr", true);
   set_security(body, hc, kj_get(cfg, "linux.securityContext"));
   json_object_set_new(body, "HostConfig", hc);
   json_t *cmd = kj_get(cfg, "command"), *args = kj_get(cfg, "args");
@@ -291,8 +281,7 @@ json_t *dk_to_container(const json_t *item)
                    "podSandboxId", kj_get_str(item, "Labels[\"" DK_LABEL_SANDBOX_ID "\"]") ?: "", "metadata", md,
                    "image", "image", kj_get_str(item, "Image") ?: "", "imageRef", kj_get_str(item, "ImageID") ?: "",
                    "state", container_state(kj_get_str(item, "State")), "createdAt",
-                   (json_int_t)(kj_get_int(item, "Created", 0) * 1000000000LL), "labels", labels, "annotations",
-                   ann);
+                   (json_int_t)(kj_get_int(item, "Created", 0) * 1000000000LL), "labels", labels, "annotations", ann);
 }
 
 json_t *dk_to_sandbox(const json_t *item)
@@ -303,8 +292,7 @@ json_t *dk_to_sandbox(const json_t *item)
   const char *st = kj_get_str(item, "State");
   return json_pack("{s:s, s:o, s:s, s:I, s:o, s:o}", "id", kj_get_str(item, "Id") ?: "", "metadata", md, "state",
                    st && !strcmp(st, "running") ? KL_SANDBOX_READY : KL_SANDBOX_NOTREADY, "createdAt",
-                   (json_int_t)(kj_get_int(item, "Created", 0) * 1000000000LL), "labels", labels, "annotations",
-                   ann);
+                   (json_int_t)(kj_get_int(item, "Created", 0) * 1000000000LL), "labels", labels, "annotations", ann);
 }
 
 int64_t dk_time_ns(const char *s)
@@ -327,10 +315,10 @@ static json_t *status_mounts(const json_t *inspect)
   json_t *out = json_array();
   size_t i;
   json_t *m;
-  json_array_foreach(kj_get(inspect, "Mounts"), i, m) {
-    json_array_append_new(out, json_pack("{s:s, s:s, s:b}", "containerPath", kj_get_str(m, "Destination") ?: "",
-                                         "hostPath", kj_get_str(m, "Source") ?: "", "readonly",
-                                         !kj_get_bool(m, "RW", true)));
+  json_array_foreach (kj_get(inspect, "Mounts"), i, m) {
+    json_array_append_new(out,
+                          json_pack("{s:s, s:s, s:b}", "containerPath", kj_get_str(m, "Destination") ?: "", "hostPath",
+                                    kj_get_str(m, "Source") ?: "", "readonly", !kj_get_bool(m, "RW", true)));
   }
   return out;
 }
@@ -380,13 +368,12 @@ json_t *dk_to_sandbox_status(const json_t *in)
                          kj_get_str(in, "Id") ?: "", "metadata", md, "state",
                          kj_get_bool(in, "State.Running", false) ? KL_SANDBOX_READY : KL_SANDBOX_NOTREADY, "createdAt",
                          (json_int_t)dk_time_ns(kj_get_str(in, "Created")), "network", "ip", "", "linux", "namespaces",
-                         "options", "network",
-                         !strcmp(net, "host") || !strncmp(net, "container:", 10) ? "NODE" : "POD", "pid",
-                         !strcmp(pid, "host") ? "NODE" : "CONTAINER", "ipc", !strcmp(ipc, "host") ? "NODE" : "POD",
-                         "labels", labels, "annotations", ann);
-  return json_pack("{s:o, s:{s:I, s:s, s:s}}", "status", st, "info", "pid",
-                   (json_int_t)kj_get_int(in, "State.Pid", 0), "resolvConfPath",
-                   kj_get_str(in, "ResolvConfPath") ?: "", "hostsPath", kj_get_str(in, "HostsPath") ?: "");
+                         "options", "network", !strcmp(net, "host") || !strncmp(net, "container:", 10) ? "NODE" : "POD",
+                         "pid", !strcmp(pid, "host") ? "NODE" : "CONTAINER", "ipc",
+                         !strcmp(ipc, "host") ? "NODE" : "POD", "labels", labels, "annotations", ann);
+  return json_pack("{s:o, s:{s:I, s:s, s:s}}", "status", st, "info", "pid", (json_int_t)kj_get_int(in, "State.Pid", 0),
+                   "resolvConfPath", kj_get_str(in, "ResolvConfPath") ?: "", "hostsPath",
+                   kj_get_str(in, "HostsPath") ?: "");
 }
 
 static void append_words(FILE *f, const char *prefix, const json_t *arr, bool one_line)
@@ -395,7 +382,7 @@ static void append_words(FILE *f, const char *prefix, const json_t *arr, bool on
   size_t i;
   json_t *v;
   if (one_line) fputs(prefix, f);
-  json_array_foreach(arr, i, v) {
+  json_array_foreach (arr, i, v) {
     if (one_line) fprintf(f, " %s", json_string_value(v) ?: "");
     else fprintf(f, "%s %s\n", prefix, json_string_value(v) ?: "");
   }

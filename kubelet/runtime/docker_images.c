@@ -10,15 +10,16 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "docker_internal.h"
+#include "kube/base64.h"
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/strconv.h"
+#include "kube/xalloc.h"
 
 #define DK(rt) ((struct dk_runtime *)(rt))
 #define PROGRESS_MAX_BYTES (1 << 20)
@@ -60,7 +61,7 @@ static void list_done(void *arg, const struct dk_response *r)
   json_t *out = json_array();
   size_t i;
   json_t *it;
-  json_array_foreach(items, i, it) json_array_append_new(out, image_json(it));
+  json_array_foreach (items, i, it) json_array_append_new(out, image_json(it));
   json_decref(items);
   json_t *res = json_pack("{s:o}", "images", out);
   dk_call_finish(c, 0, res, NULL);
@@ -121,7 +122,7 @@ static int progress_data(void *arg, const char *data, size_t len)
   const char *old = json_string_value(buf) ?: "";
   size_t ol = strlen(old);
   if (ol + len > PROGRESS_MAX_BYTES) ol = 0;
-  char *all = malloc(ol + len + 1);
+  char *all = xmalloc(ol + len + 1);
   if (!all) return -1;
   memcpy(all, old, ol);
   memcpy(all + ol, data, len);
@@ -173,7 +174,8 @@ static void progress_done(void *arg, const struct dk_response *r)
   started(c, dk_request(c->rt->cli, "GET", path, NULL, NULL, 0, ref_done, c));
 }
 
-/* X-Registry-Auth: URL-safe base64 of the AuthConfig JSON. */
+/* X-Registry-Auth: the AuthConfig JSON in URL-safe base64 with padding
+ * (Go's URLEncoding, which the engine decodes). */
 static char *registry_auth_header(const json_t *auth)
 {
   json_t *ac = json_pack("{s:s, s:s, s:s, s:s}", "username", kj_get_str(auth, "username") ?: "", "password",
@@ -181,18 +183,12 @@ static char *registry_auth_header(const json_t *auth)
                          kj_get_str(auth, "serverAddress") ?: "");
   char *js = kj_dumps(ac);
   json_decref(ac);
-  if (!js) return NULL;
-  size_t n = strlen(js);
-  unsigned char *b64 = malloc(4 * ((n + 2) / 3) + 1);
-  char *hdr = NULL;
-  if (b64) {
-    EVP_EncodeBlock(b64, (const unsigned char *)js, (int)n);
-    for (unsigned char *p = b64; *p; p++) {
-      if (*p == '+') *p = '-';
-      else if (*p == '/') *p = '_';
-    }
-    if (asprintf(&hdr, "X-Registry-Auth: %s", b64) < 0) hdr = NULL;
+  char *b64 = kb64_encode(js, strlen(js), KB64_STD);
+  for (char *p = b64; *p; p++) {
+    if (*p == '+') *p = '-';
+    else if (*p == '/') *p = '_';
   }
+  char *hdr = xasprintf("X-Registry-Auth: %s", b64);
   free(b64);
   free(js);
   return hdr;
@@ -227,11 +223,11 @@ void dk_import_image(struct kl_runtime *rt, const char *image, const void *tar, 
   dk_split_image_ref(image, repo, sizeof repo, tag, sizeof tag);
   char *ep = entrypoint ? kj_dumps(entrypoint) : NULL;
   char *change = NULL;
-  if (asprintf(&change, "ENTRYPOINT %s", ep ? ep : "[]") < 0) change = NULL;
+  change = xasprintf("ENTRYPOINT %s", ep ? ep : "[]");
   char *er = kstr_url_encode(repo), *et = kstr_url_encode(tag), *ec = kstr_url_encode(change ? change : "");
   char path[2048];
-  snprintf(path, sizeof path, DK_API "/images/create?fromSrc=-&repo=%s&tag=%s&changes=%s", er ? er : "",
-           et ? et : "", ec ? ec : "");
+  snprintf(path, sizeof path, DK_API "/images/create?fromSrc=-&repo=%s&tag=%s&changes=%s", er ? er : "", et ? et : "",
+           ec ? ec : "");
   free(ep);
   free(change);
   free(er);

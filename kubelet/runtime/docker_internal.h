@@ -43,7 +43,7 @@ struct dk_runtime {
   char *node;
   char *socket_path;
   char *pause_image;
-  char *host_net;               /* "host" or "container:<id>" (--host-network-container) */
+  char *host_net; /* "host" or "container:<id>" (--host-network-container) */
   int64_t log_max_size;
   int log_max_files;
   int min_oom;
@@ -55,7 +55,7 @@ struct dk_runtime {
   char *ev_buf;
   size_t ev_len;
   int64_t ev_backoff_ms;
-  struct dk_call *calls;        /* operations in flight */
+  struct dk_call *calls; /* operations in flight */
 };
 
 /* An operation in progress: the caller's callback plus scratch fields. */
@@ -65,7 +65,7 @@ struct dk_call {
   void *arg;
   char id[80];
   char id2[80];
-  json_t *data;                 /* owned scratch */
+  json_t *data; /* owned scratch */
   int64_t n;
   int step;
   void (*cleanup)(void *owner); /* frees the object the call belongs to

@@ -29,6 +29,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/strconv.h"
+#include "kube/xalloc.h"
 
 #define DK(rt) ((struct dk_runtime *)(rt))
 #define EXEC_OUTPUT_MAX 16384
@@ -41,7 +42,7 @@ struct exec_sync {
   struct dk_req *req;
   struct event *timer;
   char exec_id[80];
-  char *frame;          /* partial multiplexed frame */
+  char *frame; /* partial multiplexed frame */
   size_t frame_len;
   char *out[3];
   size_t out_len[3];
@@ -72,7 +73,7 @@ static int es_output(void *arg, int stream, const char *data, size_t len)
   size_t room = EXEC_OUTPUT_MAX - e->out_len[stream];
   if (len > room) len = room;
   if (!len) return 0;
-  char *nb = realloc(e->out[stream], e->out_len[stream] + len + 1);
+  char *nb = xrealloc(e->out[stream], e->out_len[stream] + len + 1);
   if (!nb) return -1;
   memcpy(nb + e->out_len[stream], data, len);
   e->out_len[stream] += len;
@@ -84,7 +85,7 @@ static int es_output(void *arg, int stream, const char *data, size_t len)
 static int es_data(void *arg, const char *data, size_t len)
 {
   struct exec_sync *e = arg;
-  char *nb = realloc(e->frame, e->frame_len + len);
+  char *nb = xrealloc(e->frame, e->frame_len + len);
   if (!nb) return -1;
   memcpy(nb + e->frame_len, data, len);
   e->frame = nb;
@@ -105,8 +106,8 @@ static void es_inspected(void *arg, const struct dk_response *r)
     es_finish(e, dk_errno(r) ? dk_errno(r) : -EIO, NULL, dk_error_message(r, msg, sizeof msg));
     return;
   }
-  json_t *res = json_pack("{s:s, s:s, s:I}", "stdout", e->out[1] ? e->out[1] : "", "stderr",
-                          e->out[2] ? e->out[2] : "", "exitCode", (json_int_t)kj_get_int(in, "ExitCode", -1));
+  json_t *res = json_pack("{s:s, s:s, s:I}", "stdout", e->out[1] ? e->out[1] : "", "stderr", e->out[2] ? e->out[2] : "",
+                          "exitCode", (json_int_t)kj_get_int(in, "ExitCode", -1));
   json_decref(in);
   es_finish(e, 0, res, NULL);
   json_decref(res);
@@ -149,15 +150,15 @@ static void es_created(void *arg, const struct dk_response *r)
   char path[200];
   snprintf(path, sizeof path, DK_API "/exec/%s/start", e->exec_id);
   static const char body[] = "{\"Detach\":false,\"Tty\":false}";
-  e->req = dk_stream(e->call->rt->cli, "POST", path, "application/json", body, sizeof body - 1, es_data,
-                     es_stream_done, e);
+  e->req =
+      dk_stream(e->call->rt->cli, "POST", path, "application/json", body, sizeof body - 1, es_data, es_stream_done, e);
   if (!e->req) es_finish(e, -ENOMEM, NULL, "out of memory");
 }
 
 void dk_exec_sync(struct kl_runtime *rt, const char *id, const json_t *cmd, int64_t timeout_s, kl_rt_done_fn done,
                   void *arg)
 {
-  struct exec_sync *e = calloc(1, sizeof *e);
+  struct exec_sync *e = xcalloc(1, sizeof *e);
   struct dk_call *c = dk_call_new(DK(rt), done, arg);
   if (!e || !c) {
     free(e);
@@ -208,7 +209,7 @@ static int logs_data(void *arg, const char *data, size_t len)
 {
   struct kl_rt_logs *l = arg;
   if (l->tty) return l->out(l->call->arg, 1, data, len);
-  char *nb = realloc(l->frame, l->frame_len + len);
+  char *nb = xrealloc(l->frame, l->frame_len + len);
   if (!nb) return -1;
   memcpy(nb + l->frame_len, data, len);
   l->frame = nb;
@@ -262,7 +263,7 @@ static void logs_inspected(void *arg, const struct dk_response *r)
 struct kl_rt_logs *dk_container_logs(struct kl_runtime *rt, const char *id, const struct kl_rt_log_opts *opts,
                                      kl_rt_output_fn out, kl_rt_done_fn done, void *arg)
 {
-  struct kl_rt_logs *l = calloc(1, sizeof *l);
+  struct kl_rt_logs *l = xcalloc(1, sizeof *l);
   struct dk_call *c = dk_call_new(DK(rt), done, arg);
   if (!l || !c) {
     free(l);
@@ -314,7 +315,8 @@ static void events_line(struct dk_runtime *d, const char *line)
   if (type && d->ev_fn) {
     const char *id = kj_get_str(j, "Actor.ID") ?: "";
     const char *kind = kj_get_str(j, "Actor.Attributes[\"" DK_LABEL_TYPE "\"]") ?: "";
-    const char *sb = !strcmp(kind, DK_TYPE_SANDBOX) ? id : (kj_get_str(j, "Actor.Attributes[\"" DK_LABEL_SANDBOX_ID "\"]") ?: "");
+    const char *sb =
+        !strcmp(kind, DK_TYPE_SANDBOX) ? id : (kj_get_str(j, "Actor.Attributes[\"" DK_LABEL_SANDBOX_ID "\"]") ?: "");
     json_t *ev = json_pack("{s:s, s:s, s:s, s:s}", "containerId", id, "podSandboxId", sb, "type", type, "podUid",
                            kj_get_str(j, "Actor.Attributes[\"io.kubernetes.pod.uid\"]") ?: "");
     d->ev_fn(d->ev_arg, ev);
@@ -327,7 +329,7 @@ static int events_data(void *arg, const char *data, size_t len)
 {
   struct dk_runtime *d = arg;
   d->ev_backoff_ms = 0;
-  char *nb = realloc(d->ev_buf, d->ev_len + len + 1);
+  char *nb = xrealloc(d->ev_buf, d->ev_len + len + 1);
   if (!nb) return -1;
   memcpy(nb + d->ev_len, data, len);
   d->ev_buf = nb;
@@ -395,14 +397,14 @@ struct kl_rt_stream {
   struct dk_runtime *rt;
   struct kl_rt_stream_cbs cbs;
   struct bufferevent *bev;
-  struct dk_req *req;          /* exec create / inspect in flight */
+  struct dk_req *req; /* exec create / inspect in flight */
   char container_id[80];
   char exec_id[80];
-  json_t *cmd;                 /* NULL: attach */
+  json_t *cmd; /* NULL: attach */
   bool tty, in, out, err;
   bool upgraded, ended;
-  int code;                    /* HTTP status of the upgrade answer */
-  char *pending_in;            /* stdin written before the upgrade */
+  int code;         /* HTTP status of the upgrade answer */
+  char *pending_in; /* stdin written before the upgrade */
   size_t pending_len;
   bool close_stdin;
   char *frame;
@@ -454,7 +456,7 @@ static void st_payload(struct kl_rt_stream *s, struct evbuffer *in)
 {
   size_t n = evbuffer_get_length(in);
   if (!n) return;
-  char *nb = realloc(s->frame, s->frame_len + n);
+  char *nb = xrealloc(s->frame, s->frame_len + n);
   if (!nb) return;
   s->frame = nb;
   evbuffer_remove(in, s->frame + s->frame_len, n);
@@ -492,7 +494,7 @@ static bool st_headers(struct kl_rt_stream *s, struct evbuffer *in)
 {
   struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
   if (end.pos < 0) return false;
-  char *head = malloc((size_t)end.pos + 1);
+  char *head = xmalloc((size_t)end.pos + 1);
   if (!head) return false;
   evbuffer_remove(in, head, (size_t)end.pos);
   head[end.pos] = 0;
@@ -557,8 +559,8 @@ static void st_connect(struct kl_rt_stream *s)
     snprintf(path, sizeof path, DK_API "/exec/%s/start", s->exec_id);
     snprintf(body, sizeof body, "{\"Detach\":false,\"Tty\":%s}", s->tty ? "true" : "false");
   } else {
-    snprintf(path, sizeof path, DK_API "/containers/%s/attach?stream=1&stdin=%d&stdout=%d&stderr=%d",
-             s->container_id, s->in, s->out, s->err);
+    snprintf(path, sizeof path, DK_API "/containers/%s/attach?stream=1&stdin=%d&stdout=%d&stderr=%d", s->container_id,
+             s->in, s->out, s->err);
   }
   evbuffer_add_printf(bufferevent_get_output(s->bev),
                       "POST %s HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\n"
@@ -588,7 +590,7 @@ static void st_exec_created(void *arg, const struct dk_response *r)
 struct kl_rt_stream *dk_stream_start(struct kl_runtime *rt, const char *id, const json_t *cmd, bool tty, bool in,
                                      bool out, bool err, const struct kl_rt_stream_cbs *cbs)
 {
-  struct kl_rt_stream *s = calloc(1, sizeof *s);
+  struct kl_rt_stream *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->rt = DK(rt);
   s->cbs = *cbs;
@@ -619,7 +621,7 @@ int dk_stream_stdin(struct kl_rt_stream *s, const char *data, size_t len)
       s->close_stdin = true;
       return 0;
     }
-    char *nb = realloc(s->pending_in, s->pending_len + len);
+    char *nb = xrealloc(s->pending_in, s->pending_len + len);
     if (!nb) return -ENOMEM;
     memcpy(nb + s->pending_len, data, len);
     s->pending_in = nb;
@@ -640,8 +642,10 @@ void dk_stream_resize(struct kl_rt_stream *s, int width, int height)
 {
   if (s->ended || width <= 0 || height <= 0) return;
   char path[300];
-  if (s->cmd && s->exec_id[0]) snprintf(path, sizeof path, DK_API "/exec/%s/resize?h=%d&w=%d", s->exec_id, height, width);
-  else if (!s->cmd) snprintf(path, sizeof path, DK_API "/containers/%s/resize?h=%d&w=%d", s->container_id, height, width);
+  if (s->cmd && s->exec_id[0])
+    snprintf(path, sizeof path, DK_API "/exec/%s/resize?h=%d&w=%d", s->exec_id, height, width);
+  else if (!s->cmd)
+    snprintf(path, sizeof path, DK_API "/containers/%s/resize?h=%d&w=%d", s->container_id, height, width);
   else return;
   dk_request(s->rt->cli, "POST", path, NULL, NULL, 0, resize_done, NULL);
 }

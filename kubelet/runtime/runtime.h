@@ -48,16 +48,16 @@ typedef void (*kl_rt_event_fn)(void *arg, const json_t *event);
 struct kl_rt_log_opts {
   bool follow;
   bool timestamps;
-  int64_t tail_lines;      /* -1: all */
-  int64_t since_us;        /* 0: from the start; wall clock */
-  int64_t limit_bytes;     /* 0: no limit */
+  int64_t tail_lines;  /* -1: all */
+  int64_t since_us;    /* 0: from the start; wall clock */
+  int64_t limit_bytes; /* 0: no limit */
 };
 /* stream: 1 stdout, 2 stderr.  Return 0 to go on, -1 to stop. */
 typedef int (*kl_rt_output_fn)(void *arg, int stream, const char *data, size_t len);
 
 /* Interactive exec/attach session callbacks. */
 struct kl_rt_stream_cbs {
-  kl_rt_output_fn output;                               /* container output */
+  kl_rt_output_fn output;                                             /* container output */
   void (*exited)(void *arg, int err, int exit_code, const char *msg); /* end of session */
   void *arg;
 };
@@ -91,8 +91,8 @@ struct kl_runtime_ops {
   void (*container_status)(struct kl_runtime *rt, const char *id, kl_rt_done_fn done, void *arg);
   /* Runs cmd (array of strings) to completion or timeout:
    * {"stdout","stderr","exitCode"} (output capped at 16 KiB each). */
-  void (*exec_sync)(struct kl_runtime *rt, const char *id, const json_t *cmd, int64_t timeout_s,
-                    kl_rt_done_fn done, void *arg);
+  void (*exec_sync)(struct kl_runtime *rt, const char *id, const json_t *cmd, int64_t timeout_s, kl_rt_done_fn done,
+                    void *arg);
   /* Streams the container's log; done when finished (follow: when the
    * container stops or the caller returned -1).  The handle (NULL on
    * allocation failure, done then not called) cancels it: no callback
@@ -101,11 +101,11 @@ struct kl_runtime_ops {
                                        kl_rt_output_fn out, kl_rt_done_fn done, void *arg);
   void (*logs_cancel)(struct kl_rt_logs *l);
   /* Interactive exec (cmd != NULL) or attach (cmd == NULL). */
-  struct kl_rt_stream *(*stream_start)(struct kl_runtime *rt, const char *id, const json_t *cmd, bool tty,
-                                       bool in, bool out, bool err, const struct kl_rt_stream_cbs *cbs);
+  struct kl_rt_stream *(*stream_start)(struct kl_runtime *rt, const char *id, const json_t *cmd, bool tty, bool in,
+                                       bool out, bool err, const struct kl_rt_stream_cbs *cbs);
   int (*stream_stdin)(struct kl_rt_stream *s, const char *data, size_t len); /* len 0: close stdin */
   void (*stream_resize)(struct kl_rt_stream *s, int width, int height);
-  void (*stream_close)(struct kl_rt_stream *s);               /* no callback afterwards */
+  void (*stream_close)(struct kl_rt_stream *s); /* no callback afterwards */
   /* Subscribes to container events (started, stopped, created, deleted). */
   void (*watch_events)(struct kl_runtime *rt, kl_rt_event_fn fn, void *arg);
   /* Images: {"images":[Image{"id","repoTags","repoDigests","size"}]} */
@@ -127,16 +127,16 @@ struct kl_runtime {
 
 /* The Docker Engine API implementation. */
 struct kl_docker_opts {
-  const char *socket_path;       /* "/var/run/docker.sock" */
-  const char *node_name;         /* scopes everything this instance sees */
-  const char *pause_image;       /* the sandbox image */
+  const char *socket_path;            /* "/var/run/docker.sock" */
+  const char *node_name;              /* scopes everything this instance sees */
+  const char *pause_image;            /* the sandbox image */
   const char *host_network_container; /* NULL/"": host-network pods use the runtime's
                                         own network namespace; else they join
                                         this container's (the node's) */
-  int64_t request_timeout_ms;    /* --runtime-request-timeout */
-  int64_t log_max_size_bytes;    /* containerLogMaxSize */
-  int log_max_files;             /* containerLogMaxFiles */
-  int min_oom_score_adj;         /* lower values are clamped to it */
+  int64_t request_timeout_ms;         /* --runtime-request-timeout */
+  int64_t log_max_size_bytes;         /* containerLogMaxSize */
+  int log_max_files;                  /* containerLogMaxFiles */
+  int min_oom_score_adj;              /* lower values are clamped to it */
 };
 /* NULL on allocation failure (an unreachable engine is not an error
  * here: calls fail with -ECONNREFUSED until it answers). */

@@ -136,8 +136,42 @@ expect_eq "victim has DisruptionTarget condition" "PreemptionByScheduler" "$OUT"
 kube delete pod victim --grace-period=0 --force >/dev/null 2>&1
 wait_until "preemptor bound to np" 25 bash -c "kubectl --cache-dir $WORK/kcache get pod preemptor -o jsonpath='{.spec.nodeName}' | grep -qx np"
 
+# ---- a preemptor of higher priority takes over the nomination ----
+# (PrepareCandidate: lower-priority pods nominated to the chosen node lose
+# their nomination, and the dry run counts nominated pods of at least the
+# preemptor's priority.)
+for pc in mid:2000 top:5000; do
+  kube create -f - >/dev/null <<EOF
+{"apiVersion":"scheduling.k8s.io/v1","kind":"PriorityClass","metadata":{"name":"${pc%%:*}"},"value":${pc##*:}}
+EOF
+done
+nominated_to() { kube get pod "$1" -o jsonpath='{.status.nominatedNodeName}'; }
+pod mid2 1 2000 "$POOL,\"priorityClassName\":\"mid\""
+wait_until "mid2 nominated to np" 25 bash -c "kubectl --cache-dir $WORK/kcache get pod mid2 -o jsonpath='{.status.nominatedNodeName}' | grep -qx np"
+wait_until "preemptor is being deleted" 25 bash -c "kubectl --cache-dir $WORK/kcache get pod preemptor -o jsonpath='{.metadata.deletionTimestamp}' | grep -q ."
+pod top 1 5000 "$POOL,\"priorityClassName\":\"top\""
+wait_until "top nominated to np" 25 bash -c "kubectl --cache-dir $WORK/kcache get pod top -o jsonpath='{.status.nominatedNodeName}' | grep -qx np"
+wait_until "mid2 lost its nomination" 25 bash -c "[ -z \"\$(kubectl --cache-dir $WORK/kcache get pod mid2 -o jsonpath='{.status.nominatedNodeName}')\" ]"
+kube delete pod preemptor --grace-period=0 --force >/dev/null 2>&1
+wait_until "top bound to np" 25 bash -c "kubectl --cache-dir $WORK/kcache get pod top -o jsonpath='{.spec.nodeName}' | grep -qx np"
+sleep 2
+expect_eq "mid2 stays pending" "" "$(node_of mid2)"
+expect_eq "mid2 is not nominated again" "" "$(nominated_to mid2)"
+
 # ---- SIGTERM: clean exit ----
 kill -TERM "$S2"
 RC=0; wait "$S2" || RC=$?
 expect_eq "SIGTERM exits 0" 0 "$RC"
+
+# ---- SIGTERM while the API server is gone: exit within a second or two ----
+"$SCHED" --kubeconfig="$KUBECONFIG" "${LE[@]}" --secure-port=0 --v=2 >"$WORK/sched3.log" 2>&1 &
+S3=$!; PIDS+=("$S3")
+wait_until "third replica becomes leader" 50 grep -q "successfully acquired lease" "$WORK/sched3.log"
+kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
+T0=$(date +%s%N)
+kill -TERM "$S3"
+RC=0; wait "$S3" || RC=$?
+MS=$(( ($(date +%s%N) - T0) / 1000000 ))
+expect_eq "SIGTERM without an API server exits 0" 0 "$RC"
+if (( MS <= 2500 )); then pass "exited in ${MS} ms"; else fail "SIGTERM took ${MS} ms without an API server"; fi
 done_testing

@@ -192,7 +192,7 @@ static void test_allocatable(void **state)
   assert_string_equal(kj_get_str(cap, "ephemeral-storage"), "100Gi");
   json_t *al = kl_node_allocatable(&k, cap);
   assert_string_equal(kj_get_str(al, "cpu"), "1900m");
-  assert_string_equal(kj_get_str(al, "memory"), "3740Mi"); /* 4096 - 100 - 156 - 100 */
+  assert_string_equal(kj_get_str(al, "memory"), "3740Mi");          /* 4096 - 100 - 156 - 100 */
   assert_string_equal(kj_get_str(al, "ephemeral-storage"), "90Gi"); /* 90% of 100Gi */
   assert_string_equal(kj_get_str(al, "pods"), "110");
   json_decref(al);
@@ -205,13 +205,13 @@ static void test_allocatable(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_defaults),
-    cmocka_unit_test(test_file_and_flag_precedence),
-    cmocka_unit_test(test_unknown_flag),
-    cmocka_unit_test(test_bad_values),
-    cmocka_unit_test(test_unknown_field_is_lenient),
-    cmocka_unit_test(test_taints_labels),
-    cmocka_unit_test(test_allocatable),
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_file_and_flag_precedence),
+      cmocka_unit_test(test_unknown_flag),
+      cmocka_unit_test(test_bad_values),
+      cmocka_unit_test(test_unknown_field_is_lenient),
+      cmocka_unit_test(test_taints_labels),
+      cmocka_unit_test(test_allocatable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

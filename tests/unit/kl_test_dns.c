@@ -32,7 +32,7 @@ static char *joined(const json_t *arr)
   buf[0] = 0;
   size_t i;
   json_t *v;
-  json_array_foreach(arr, i, v) {
+  json_array_foreach (arr, i, v) {
     strcat(buf, i ? " " : "");
     strcat(buf, json_string_value(v));
   }
@@ -47,8 +47,8 @@ static void check(const char *pod_json, const char *servers, const char *searche
   assert_string_equal(joined(kj_get(cfg, "servers")), servers);
   assert_string_equal(joined(kj_get(cfg, "searches")), searches);
   assert_string_equal(joined(kj_get(cfg, "options")), options);
-  assert_int_equal(n.missing_cluster_dns, missing && strstr(pod_json, "None") == NULL &&
-                                              strstr(pod_json, "\"Default\"") == NULL);
+  assert_int_equal(n.missing_cluster_dns,
+                   missing && strstr(pod_json, "None") == NULL && strstr(pod_json, "\"Default\"") == NULL);
   json_decref(cfg);
   json_decref(pod);
   json_decref(dns);
@@ -117,7 +117,8 @@ static void test_hosts(void **state)
   char name[64];
   pod = J("{\"metadata\":{\"name\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-bbbb\"}}");
   kl_pod_hostname(pod, name, sizeof name);
-  assert_string_equal(name, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); /* cut at 63, no trailing '-' */
+  assert_string_equal(
+      name, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); /* cut at 63, no trailing '-' */
   json_decref(pod);
 }
 
@@ -137,8 +138,10 @@ static void test_parse(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_policies), cmocka_unit_test(test_limits),
-    cmocka_unit_test(test_hosts),    cmocka_unit_test(test_parse),
+      cmocka_unit_test(test_policies),
+      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_hosts),
+      cmocka_unit_test(test_parse),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -83,7 +83,8 @@ static void test_sandbox_body(void **state)
   assert_string_equal(kj_get_str(b, "HostConfig.IpcMode"), "shareable");
   assert_string_equal(kj_get_str(b, "HostConfig.CgroupParent"), "/kubepods/burstable/podu-1");
   assert_int_equal(kj_get_int(b, "HostConfig.OomScoreAdj", 1), 0); /* -998 clamped to the allowed minimum */
-  assert_string_equal(json_string_value(json_object_get(kj_get(b, "HostConfig.Sysctls"), "net.core.somaxconn")), "1024");
+  assert_string_equal(json_string_value(json_object_get(kj_get(b, "HostConfig.Sysctls"), "net.core.somaxconn")),
+                      "1024");
   assert_string_equal(json_string_value(json_object_get(kj_get(b, "Labels"), DK_LABEL_TYPE)), DK_TYPE_SANDBOX);
   json_decref(b);
   /* host network through the node's container */
@@ -107,13 +108,15 @@ static void test_container_body(void **state)
   json_t *c = J("{\"metadata\":{\"name\":\"app\",\"attempt\":1},\"image\":{\"image\":\"busybox:1\"},"
                 "\"command\":[\"sh\"],\"args\":[\"-c\",\"x\"],\"workingDir\":\"/w\","
                 "\"envs\":[{\"key\":\"A\",\"value\":\"1\"}],"
-                "\"mounts\":[{\"containerPath\":\"/c\",\"hostPath\":\"/h\",\"readonly\":true,\"propagation\":\"PROPAGATION_HOST_TO_CONTAINER\"}],"
+                "\"mounts\":[{\"containerPath\":\"/c\",\"hostPath\":\"/"
+                "h\",\"readonly\":true,\"propagation\":\"PROPAGATION_HOST_TO_CONTAINER\"}],"
                 "\"labels\":{\"io.kubernetes.container.name\":\"app\"},\"annotations\":{},\"tty\":true,"
                 "\"linux\":{\"resources\":{\"cpuShares\":256,\"cpuQuota\":50000,\"cpuPeriod\":100000,"
                 "\"memoryLimitInBytes\":67108864,\"oomScoreAdj\":500},"
                 "\"securityContext\":{\"namespaceOptions\":{\"pid\":\"POD\"},\"runAsUser\":{\"value\":1000},"
                 "\"runAsGroup\":{\"value\":2000},\"readonlyRootfs\":true,\"noNewPrivs\":true,"
-                "\"supplementalGroups\":[3000],\"capabilities\":{\"addCapabilities\":[\"NET_ADMIN\"],\"dropCapabilities\":[\"ALL\"]}}}}");
+                "\"supplementalGroups\":[3000],\"capabilities\":{\"addCapabilities\":[\"NET_ADMIN\"],"
+                "\"dropCapabilities\":[\"ALL\"]}}}}");
   json_t *b = dk_container_create_body(c, sb, "sbid", "node-7", "host");
   assert_string_equal(kj_get_str(b, "HostConfig.NetworkMode"), "container:sbid");
   assert_string_equal(kj_get_str(b, "HostConfig.IpcMode"), "container:sbid");
@@ -144,22 +147,31 @@ static void test_container_body(void **state)
 
 static void test_statuses(void **state)
 {
-  const char *base = "{\"Id\":\"abc\",\"Name\":\"/k8s_app_web_ns1_u-1_2\",\"Created\":\"2024-05-01T10:00:00.123456789Z\","
-                     "\"Image\":\"sha256:ff\",\"Config\":{\"Image\":\"busybox:1\",\"Labels\":{\"io.kubernetes.container.name\":\"app\","
-                     "\"annotation.x\":\"y\"}},\"LogPath\":\"/l\",\"Mounts\":[{\"Source\":\"/h\",\"Destination\":\"/c\",\"RW\":false}],"
-                     "\"State\":%s}";
-  struct { const char *state, *want_state, *reason; int64_t code; } t[] = {
-    {"{\"Status\":\"running\",\"Running\":true,\"Pid\":7,\"StartedAt\":\"2024-05-01T10:00:01Z\",\"FinishedAt\":\"0001-01-01T00:00:00Z\"}",
-     KL_CONTAINER_RUNNING, "", 0},
-    {"{\"Status\":\"exited\",\"ExitCode\":0,\"StartedAt\":\"2024-05-01T10:00:01Z\",\"FinishedAt\":\"2024-05-01T10:00:02Z\"}",
-     KL_CONTAINER_EXITED, "Completed", 0},
-    {"{\"Status\":\"exited\",\"ExitCode\":2,\"StartedAt\":\"2024-05-01T10:00:01Z\",\"FinishedAt\":\"2024-05-01T10:00:02Z\"}",
-     KL_CONTAINER_EXITED, "Error", 2},
-    {"{\"Status\":\"exited\",\"ExitCode\":137,\"OOMKilled\":true,\"FinishedAt\":\"2024-05-01T10:00:02Z\"}",
-     KL_CONTAINER_EXITED, "OOMKilled", 137},
-    {"{\"Status\":\"created\",\"ExitCode\":127,\"Error\":\"exec: \\\"x\\\": executable file not found\"}",
-     KL_CONTAINER_EXITED, "StartError", 128},
-    {"{\"Status\":\"created\"}", KL_CONTAINER_CREATED, "", 0},
+  const char *base =
+      "{\"Id\":\"abc\",\"Name\":\"/k8s_app_web_ns1_u-1_2\",\"Created\":\"2024-05-01T10:00:00.123456789Z\","
+      "\"Image\":\"sha256:ff\",\"Config\":{\"Image\":\"busybox:1\",\"Labels\":{\"io.kubernetes.container.name\":"
+      "\"app\","
+      "\"annotation.x\":\"y\"}},\"LogPath\":\"/l\",\"Mounts\":[{\"Source\":\"/h\",\"Destination\":\"/"
+      "c\",\"RW\":false}],"
+      "\"State\":%s}";
+  struct {
+    const char *state, *want_state, *reason;
+    int64_t code;
+  } t[] = {
+      {"{\"Status\":\"running\",\"Running\":true,\"Pid\":7,\"StartedAt\":\"2024-05-01T10:00:01Z\",\"FinishedAt\":"
+       "\"0001-01-01T00:00:00Z\"}",
+       KL_CONTAINER_RUNNING, "", 0},
+      {"{\"Status\":\"exited\",\"ExitCode\":0,\"StartedAt\":\"2024-05-01T10:00:01Z\",\"FinishedAt\":\"2024-05-01T10:00:"
+       "02Z\"}",
+       KL_CONTAINER_EXITED, "Completed", 0},
+      {"{\"Status\":\"exited\",\"ExitCode\":2,\"StartedAt\":\"2024-05-01T10:00:01Z\",\"FinishedAt\":\"2024-05-01T10:00:"
+       "02Z\"}",
+       KL_CONTAINER_EXITED, "Error", 2},
+      {"{\"Status\":\"exited\",\"ExitCode\":137,\"OOMKilled\":true,\"FinishedAt\":\"2024-05-01T10:00:02Z\"}",
+       KL_CONTAINER_EXITED, "OOMKilled", 137},
+      {"{\"Status\":\"created\",\"ExitCode\":127,\"Error\":\"exec: \\\"x\\\": executable file not found\"}",
+       KL_CONTAINER_EXITED, "StartError", 128},
+      {"{\"Status\":\"created\"}", KL_CONTAINER_CREATED, "", 0},
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     char buf[2048];
@@ -184,8 +196,9 @@ static void test_statuses(void **state)
   assert_int_equal(kj_get_int(sb, "createdAt", 0), 1714557600000000000LL);
   json_decref(sb);
   json_decref(item);
-  json_t *in = J("{\"Id\":\"s1\",\"Name\":\"/k8s_POD_web_ns1_u-1_0\",\"State\":{\"Running\":true,\"Pid\":42},"
-                 "\"HostConfig\":{\"NetworkMode\":\"container:0123\",\"IpcMode\":\"shareable\"},\"ResolvConfPath\":\"/r\"}");
+  json_t *in =
+      J("{\"Id\":\"s1\",\"Name\":\"/k8s_POD_web_ns1_u-1_0\",\"State\":{\"Running\":true,\"Pid\":42},"
+        "\"HostConfig\":{\"NetworkMode\":\"container:0123\",\"IpcMode\":\"shareable\"},\"ResolvConfPath\":\"/r\"}");
   json_t *st = dk_to_sandbox_status(in);
   assert_string_equal(kj_get_str(st, "status.linux.namespaces.options.network"), "NODE");
   assert_int_equal(kj_get_int(st, "info.pid", 0), 42);
@@ -196,10 +209,14 @@ static void test_statuses(void **state)
 static void test_misc(void **state)
 {
   char repo[256], tag[128];
-  struct { const char *in, *repo, *tag; } t[] = {
-    {"busybox", "busybox", "latest"}, {"busybox:1.36", "busybox", "1.36"},
-    {"localhost:5000/a/b", "localhost:5000/a/b", "latest"}, {"localhost:5000/a/b:v1", "localhost:5000/a/b", "v1"},
-    {"x@sha256:abcd", "x", "sha256:abcd"},
+  struct {
+    const char *in, *repo, *tag;
+  } t[] = {
+      {"busybox", "busybox", "latest"},
+      {"busybox:1.36", "busybox", "1.36"},
+      {"localhost:5000/a/b", "localhost:5000/a/b", "latest"},
+      {"localhost:5000/a/b:v1", "localhost:5000/a/b", "v1"},
+      {"x@sha256:abcd", "x", "sha256:abcd"},
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     dk_split_image_ref(t[i].in, repo, sizeof repo, tag, sizeof tag);
@@ -227,7 +244,8 @@ static int capture(void *arg, int stream, const char *data, size_t len)
 
 static void test_demux(void **state)
 {
-  const char frames[] = "\x01\0\0\0\0\0\0\x03out\x02\0\0\0\0\0\0\x03" "err\x01\0\0\0\0\0\0\x05pa";
+  const char frames[] = "\x01\0\0\0\0\0\0\x03out\x02\0\0\0\0\0\0\x03"
+                        "err\x01\0\0\0\0\0\0\x05pa";
   struct captured c = {"", ""};
   bool stop = false;
   size_t used = dk_demux(frames, sizeof frames - 1, capture, &c, &stop);
@@ -239,9 +257,9 @@ static void test_demux(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_names),    cmocka_unit_test(test_labels),     cmocka_unit_test(test_sandbox_body),
-    cmocka_unit_test(test_container_body), cmocka_unit_test(test_statuses), cmocka_unit_test(test_misc),
-    cmocka_unit_test(test_demux),
+      cmocka_unit_test(test_names),          cmocka_unit_test(test_labels),   cmocka_unit_test(test_sandbox_body),
+      cmocka_unit_test(test_container_body), cmocka_unit_test(test_statuses), cmocka_unit_test(test_misc),
+      cmocka_unit_test(test_demux),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

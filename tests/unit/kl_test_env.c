@@ -26,8 +26,8 @@ static json_t *J(const char *s)
 }
 
 struct objs {
-  json_t *cms, *secrets;   /* name -> object */
-  bool loading;            /* every lookup is still loading */
+  json_t *cms, *secrets; /* name -> object */
+  bool loading;          /* every lookup is still loading */
   int warnings;
   char last_warning[1024];
 };
@@ -53,7 +53,8 @@ static const char *val(const json_t *envs, const char *key)
 {
   size_t i;
   json_t *e;
-  json_array_foreach(envs, i, e) if (!strcmp(kj_get_str(e, "key"), key)) return kj_get_str(e, "value");
+  json_array_foreach (envs, i, e)
+    if (!strcmp(kj_get_str(e, "key"), key)) return kj_get_str(e, "value");
   return NULL;
 }
 
@@ -71,9 +72,15 @@ static json_t *pod_with(const char *container_json)
 static int build(struct objs *o, json_t *pod, json_t *services, json_t **out, char *err, size_t errlen)
 {
   json_t *alloc = J("{\"cpu\":\"2\",\"memory\":\"4Gi\"}");
-  struct kl_env_ctx c = {.pod = pod, .container = kj_get(pod, "spec.containers[0]"), .services = services,
-                         .host_ip = "192.0.2.10", .pod_ip = "10.244.1.5", .node_allocatable = alloc,
-                         .get_object = get_obj, .warn = warn, .arg = o};
+  struct kl_env_ctx c = {.pod = pod,
+                         .container = kj_get(pod, "spec.containers[0]"),
+                         .services = services,
+                         .host_ip = "192.0.2.10",
+                         .pod_ip = "10.244.1.5",
+                         .node_allocatable = alloc,
+                         .get_object = get_obj,
+                         .warn = warn,
+                         .arg = o};
   int rc = kl_env_build(&c, out, err, errlen);
   json_decref(alloc);
   return rc;
@@ -82,9 +89,11 @@ static int build(struct objs *o, json_t *pod, json_t *services, json_t **out, ch
 static void test_expand(void **state)
 {
   json_t *vars = J("{\"A\":\"1\",\"B\":\"two\"}");
-  struct { const char *in, *out; } t[] = {
-    {"$(A)", "1"}, {"x$(A)y$(B)", "x1ytwo"}, {"$$(A)", "$(A)"}, {"$(NOPE)", "$(NOPE)"}, {"$(A", "$(A"},
-    {"$", "$"}, {"a$b", "a$b"}, {"$$", "$"}, {"$()", "$()"}, {"", ""},
+  struct {
+    const char *in, *out;
+  } t[] = {
+      {"$(A)", "1"}, {"x$(A)y$(B)", "x1ytwo"}, {"$$(A)", "$(A)"}, {"$(NOPE)", "$(NOPE)"}, {"$(A", "$(A"},
+      {"$", "$"},    {"a$b", "a$b"},           {"$$", "$"},       {"$()", "$()"},         {"", ""},
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     char *s = kl_env_expand(t[i].in, vars);
@@ -146,16 +155,20 @@ static void test_values_and_refs(void **state)
 static void test_errors(void **state)
 {
   struct objs o = {J("{\"cm\":{\"data\":{\"k\":\"v\"}}}"), J("{}")};
-  struct { const char *container, *msg; } t[] = {
-    {"{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"nope\",\"key\":\"k\"}}}]}",
-     "configmap \"nope\" not found"},
-    {"{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cm\",\"key\":\"zz\"}}}]}",
-     "couldn't find key zz in ConfigMap ns1/cm"},
-    {"{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\",\"key\":\"k\"}}}]}",
-     "secret \"s\" not found"},
-    {"{\"name\":\"c\",\"envFrom\":[{\"secretRef\":{\"name\":\"s2\"}}]}", "secret \"s2\" not found"},
-    {"{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"spec.bogus\"}}}]}",
-     "unsupported fieldPath: spec.bogus"},
+  struct {
+    const char *container, *msg;
+  } t[] = {
+      {"{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"nope\",\"key\":\"k\"}}}"
+       "]}",
+       "configmap \"nope\" not found"},
+      {"{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cm\",\"key\":\"zz\"}}}]"
+       "}",
+       "couldn't find key zz in ConfigMap ns1/cm"},
+      {"{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"s\",\"key\":\"k\"}}}]}",
+       "secret \"s\" not found"},
+      {"{\"name\":\"c\",\"envFrom\":[{\"secretRef\":{\"name\":\"s2\"}}]}", "secret \"s2\" not found"},
+      {"{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"fieldRef\":{\"fieldPath\":\"spec.bogus\"}}}]}",
+       "unsupported fieldPath: spec.bogus"},
   };
   for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
     json_t *pod = pod_with(t[i].container), *envs = NULL, *none = json_array();
@@ -175,9 +188,10 @@ static void test_pending_is_not_optional(void **state)
 {
   struct objs o = {J("{}"), J("{}"), .loading = true};
   const char *cs[] = {
-    "{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cm\",\"key\":\"k\"}}}]}",
-    "{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cm\",\"key\":\"k\",\"optional\":true}}}]}",
-    "{\"name\":\"c\",\"envFrom\":[{\"configMapRef\":{\"name\":\"cm\",\"optional\":true}}]}",
+      "{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cm\",\"key\":\"k\"}}}]}",
+      "{\"name\":\"c\",\"env\":[{\"name\":\"X\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"cm\",\"key\":\"k\","
+      "\"optional\":true}}}]}",
+      "{\"name\":\"c\",\"envFrom\":[{\"configMapRef\":{\"name\":\"cm\",\"optional\":true}}]}",
   };
   for (size_t i = 0; i < 3; i++) {
     json_t *pod = pod_with(cs[i]), *envs = NULL, *none = json_array();
@@ -193,13 +207,15 @@ static void test_pending_is_not_optional(void **state)
 
 static void test_service_env(void **state)
 {
-  json_t *svcs = J("[{\"metadata\":{\"name\":\"kubernetes\",\"namespace\":\"default\"},"
-                   "\"spec\":{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"name\":\"https\",\"port\":443,\"protocol\":\"TCP\"}]}},"
-                   "{\"metadata\":{\"name\":\"redis-master\",\"namespace\":\"ns1\"},"
-                   "\"spec\":{\"clusterIP\":\"10.96.5.5\",\"ports\":[{\"port\":6379,\"protocol\":\"TCP\"},"
-                   "{\"name\":\"metrics\",\"port\":9121,\"protocol\":\"TCP\"}]}},"
-                   "{\"metadata\":{\"name\":\"headless\",\"namespace\":\"ns1\"},\"spec\":{\"clusterIP\":\"None\"}},"
-                   "{\"metadata\":{\"name\":\"other\",\"namespace\":\"ns2\"},\"spec\":{\"clusterIP\":\"10.96.7.7\",\"ports\":[{\"port\":80}]}}]");
+  json_t *svcs =
+      J("[{\"metadata\":{\"name\":\"kubernetes\",\"namespace\":\"default\"},"
+        "\"spec\":{\"clusterIP\":\"10.96.0.1\",\"ports\":[{\"name\":\"https\",\"port\":443,\"protocol\":\"TCP\"}]}},"
+        "{\"metadata\":{\"name\":\"redis-master\",\"namespace\":\"ns1\"},"
+        "\"spec\":{\"clusterIP\":\"10.96.5.5\",\"ports\":[{\"port\":6379,\"protocol\":\"TCP\"},"
+        "{\"name\":\"metrics\",\"port\":9121,\"protocol\":\"TCP\"}]}},"
+        "{\"metadata\":{\"name\":\"headless\",\"namespace\":\"ns1\"},\"spec\":{\"clusterIP\":\"None\"}},"
+        "{\"metadata\":{\"name\":\"other\",\"namespace\":\"ns2\"},\"spec\":{\"clusterIP\":\"10.96.7.7\",\"ports\":[{"
+        "\"port\":80}]}}]");
   json_t *e = kl_service_env(svcs, "ns1", true);
   assert_string_equal(kj_get_str(e, "REDIS_MASTER_SERVICE_HOST"), "10.96.5.5");
   assert_string_equal(kj_get_str(e, "REDIS_MASTER_SERVICE_PORT"), "6379");
@@ -231,9 +247,9 @@ static void test_env_names(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_expand),          cmocka_unit_test(test_values_and_refs),
-    cmocka_unit_test(test_errors),          cmocka_unit_test(test_pending_is_not_optional),
-    cmocka_unit_test(test_service_env),     cmocka_unit_test(test_env_names),
+      cmocka_unit_test(test_expand),      cmocka_unit_test(test_values_and_refs),
+      cmocka_unit_test(test_errors),      cmocka_unit_test(test_pending_is_not_optional),
+      cmocka_unit_test(test_service_env), cmocka_unit_test(test_env_names),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

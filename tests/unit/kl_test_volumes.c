@@ -44,12 +44,12 @@ static char *slurp(const char *path)
 static void test_paths(void **state)
 {
   char err[256];
-  struct { const char *p, *msg; } bad[] = {
-    {"../x", "invalid path: must not contain '..': ../x"},
-    {"a/../b", "invalid path: must not contain '..': a/../b"},
-    {"/abs", "invalid path: must be relative path: /abs"},
-    {"..x", "invalid path: must not start with '..': ..x"},
-    {"", "invalid path: must not be empty: \"\""},
+  struct {
+    const char *p, *msg;
+  } bad[] = {
+      {"../x", "invalid path: must not contain '..': ../x"}, {"a/../b", "invalid path: must not contain '..': a/../b"},
+      {"/abs", "invalid path: must be relative path: /abs"}, {"..x", "invalid path: must not start with '..': ..x"},
+      {"", "invalid path: must not be empty: \"\""},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     assert_int_equal(kl_payload_validate_path(bad[i].p, err, sizeof err), -1);
@@ -180,7 +180,10 @@ static void test_pause_tar(void **state)
   size_t len = 0, bin_len = 0;
   const unsigned char *bin = kl_pause_binary(&bin_len);
   assert_true(bin_len > 1000);
-  assert_memory_equal(bin, "\x7f" "ELF", 4);
+  assert_memory_equal(bin,
+                      "\x7f"
+                      "ELF",
+                      4);
   unsigned char *tar = kl_pause_rootfs_tar(&len);
   assert_non_null(tar);
   assert_int_equal(len % 512, 0);
@@ -199,8 +202,8 @@ static void test_pause_tar(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_paths),          cmocka_unit_test(test_configmap_payload), cmocka_unit_test(test_downward),
-    cmocka_unit_test(test_atomic_writer),  cmocka_unit_test(test_pause_tar),
+      cmocka_unit_test(test_paths),         cmocka_unit_test(test_configmap_payload), cmocka_unit_test(test_downward),
+      cmocka_unit_test(test_atomic_writer), cmocka_unit_test(test_pause_tar),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -387,17 +387,39 @@ static void test_rewatch_after_stream_end(void **state)
   fixture_stop(&f);
 }
 
-static void test_relist_after_failed_watch(void **state)
+/* A watch that fails (here: answered 500) is opened again from the last
+ * resourceVersion seen, after a backoff; nothing is relisted. */
+static void test_rewatch_after_failed_watch(void **state)
 {
   struct fixture f;
   fixture_start(&f, false, 0);
-  f.a->watch_fail = 1;
+  f.a->watch_fail = 2;
   http_stream_end(f.a->watch);
   f.a->watch = NULL;
-  f.ctx.want_watches = 3; /* the first, the failed one, the one after relisting */
+  f.ctx.want_watches = 4; /* the first, its clean restart that fails, one more failure, the good one */
+  assert_true(run_until(f.a->base, pred_watches, &f.ctx, 10000));
+  assert_true(run_until(f.a->base, pred_watch_open, &f.ctx, 10000));
+  assert_int_equal(count_log(f.a, "GET /api/v1/pods?watch=1&resourceVersion=13&"), 4);
+  assert_int_equal(count_log(f.a, "GET /api/v1/pods?limit=500"), 2); /* only the first list's pages */
+  api_put(f.a, "ADDED", make_pod("d", NULL, NULL));
+  f.ctx.want_events = 4;
+  assert_true(run_until(f.a->base, pred_events, &f.ctx, 5000));
+  assert_true(has_event(&f.rec, "ADD d"));
+  fixture_stop(&f);
+}
+
+/* An ERROR event other than 410 still relists (client-go returns from
+ * ListAndWatch then). */
+static void test_relist_after_error_event(void **state)
+{
+  struct fixture f;
+  fixture_start(&f, false, 0);
+  api_send_raw(f.a, "{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                    "\"metadata\":{},\"status\":\"Failure\",\"message\":\"internal\","
+                    "\"reason\":\"InternalError\",\"code\":500}}\n");
+  f.ctx.want_watches = 2;
   assert_true(run_until(f.a->base, pred_watches, &f.ctx, 5000));
   assert_int_equal(count_log(f.a, "GET /api/v1/pods?limit=500"), 4);
-  assert_int_equal(json_array_size(f.rec.events), 3); /* nothing changed: no handler calls */
   fixture_stop(&f);
 }
 
@@ -429,7 +451,22 @@ static void test_factory_shares(void **state)
   struct informer_opts o = { .path = "/api/v1/pods", .namespace = "kube-system" };
   struct informer *i4 = informer_factory_get_opts(fac, &o);
   assert_ptr_not_equal(i1, i4);
-  informer_factory_start(fac);
+  /* different selectors or transforms are different informers */
+  struct informer_opts ol = { .path = "/api/v1/pods", .label_selector = "app=a" };
+  struct informer_opts ol2 = { .path = "/api/v1/pods", .label_selector = "app=b" };
+  struct informer_opts of = { .path = "/api/v1/pods", .field_selector = "spec.nodeName=n1" };
+  struct informer_opts ot = { .path = "/api/v1/pods", .transform = strip_managed };
+  struct informer *il = informer_factory_get_opts(fac, &ol);
+  assert_ptr_not_equal(il, i1);
+  assert_ptr_not_equal(informer_factory_get_opts(fac, &ol2), il);
+  assert_ptr_equal(informer_factory_get_opts(fac, &ol), il);
+  struct informer *iff = informer_factory_get_opts(fac, &of);
+  assert_ptr_not_equal(iff, i1);
+  assert_ptr_not_equal(iff, il);
+  struct informer *it = informer_factory_get_opts(fac, &ot);
+  assert_ptr_not_equal(it, i1);
+  assert_ptr_equal(informer_factory_get_opts(fac, &ot), it);
+informer_factory_start(fac);
   run_for(a->base, 100);
   assert_false(informer_factory_has_synced(fac)); /* nodes and the namespaced path answer 404 */
   assert_true(informer_has_synced(i1));
@@ -477,7 +514,8 @@ int main(void)
     cmocka_unit_test(test_list_watch_handlers),
     cmocka_unit_test(test_relist_after_410),
     cmocka_unit_test(test_rewatch_after_stream_end),
-    cmocka_unit_test(test_relist_after_failed_watch),
+    cmocka_unit_test(test_rewatch_after_failed_watch),
+    cmocka_unit_test(test_relist_after_error_event),
     cmocka_unit_test(test_resync_and_late_handler),
     cmocka_unit_test(test_factory_shares),
     cmocka_unit_test(test_selectors_sent),

@@ -35,6 +35,7 @@ struct lease_srv {
   int rv;
   int conflicts;
   bool fail_all;
+  bool hang;       /* never answer (an API server that is gone) */
   int writes;
 };
 
@@ -42,6 +43,8 @@ static void lease_handler(struct http_request *req, void *arg)
 {
   struct lease_srv *s = arg;
   const char *m = http_req_method(req), *p = http_req_path(req);
+  if (s->hang)
+    return; /* answered never; closed with the server */
   if (s->fail_all) {
     json_t *st = kstatus_internal("etcdserver: request timed out");
     http_reply_json(req, 500, st);
@@ -285,6 +288,31 @@ static void test_release_hands_over_at_once(void **state)
   srv_free(s);
 }
 
+/* A release against an API server that no longer answers still ends
+ * within the deadline, so that SIGTERM is not held up. */
+static void test_release_is_bounded(void **state)
+{
+  struct lease_srv *s = srv_new();
+  struct rest_client *rc = client_for(s);
+  int leaders = 0, max_leaders = 0;
+  struct cand a = { "node-a_1", 0, 0, &leaders, &max_leaders, NULL };
+  cand_start(s, rc, &a);
+  int64_t t_start = ktime_mono_ms();
+  while (!a.started && ktime_mono_ms() - t_start < 5000) run_for(s->base, 10);
+  assert_int_equal(a.started, 1);
+  s->hang = true;
+  int released = 0;
+  int64_t t0 = ktime_mono_ms();
+  assert_int_equal(leaderelection_release(a.le, release_done, &released), 0);
+  while (!released && ktime_mono_ms() - t0 < 10000) run_for(s->base, 10);
+  int64_t took = ktime_mono_ms() - t0;
+  assert_int_equal(released, 1);
+  assert_true(took >= LEADERELECTION_RELEASE_DEADLINE_MS - 100 && took <= LEADERELECTION_RELEASE_DEADLINE_MS + 1000);
+  leaderelection_free(a.le);
+  rest_client_free(rc);
+  srv_free(s);
+}
+
 static void test_default_identity(void **state)
 {
   char *a = leaderelection_default_identity(), *b = leaderelection_default_identity();
@@ -305,6 +333,7 @@ int main(void)
     cmocka_unit_test(test_two_candidates_failover),
     cmocka_unit_test(test_leader_gives_up_after_renew_deadline),
     cmocka_unit_test(test_release_hands_over_at_once),
+    cmocka_unit_test(test_release_is_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -726,26 +726,6 @@ static void test_kubeconfig_files_and_errors(void **state)
   assert_int_equal(system(cmd), 0);
 }
 
-static void test_base64(void **state)
-{
-  static const struct { const char *in, *out; } cases[] = {
-    {"", ""}, {"YQ==", "a"}, {"YWI=", "ab"}, {"YWJj", "abc"}, {"YWJj\nZA==", "abcd"}, {"YWJjZA", "abcd"},
-    {"Y*==", NULL}, {"YQ==YQ==", NULL},
-  };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    size_t n = 0;
-    char *d = kubeconfig_base64_decode(cases[i].in, &n);
-    if (!cases[i].out) {
-      assert_null(d);
-      continue;
-    }
-    assert_non_null(d);
-    assert_int_equal(n, strlen(cases[i].out));
-    assert_memory_equal(d, cases[i].out, n);
-    free(d);
-  }
-}
-
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -762,7 +742,6 @@ int main(void)
     cmocka_unit_test(test_free_with_outstanding),
     cmocka_unit_test(test_kubeconfig),
     cmocka_unit_test(test_kubeconfig_files_and_errors),
-    cmocka_unit_test(test_base64),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

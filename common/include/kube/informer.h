@@ -4,8 +4,9 @@
  *
  * An informer LISTs the resource (paged, limit=500), then WATCHes from the
  * list's resourceVersion with bookmarks, re-watching from the last seen
- * resourceVersion whenever a watch ends, and relisting (with backoff) when
- * the server says the version is too old (410) or the connection breaks.
+ * resourceVersion whenever a watch ends or breaks (with backoff after a
+ * failure), and relisting only when the server says that version is too
+ * old (410) or a list or watch event failed.
  * A relist is diffed against the store so handlers see the adds, updates
  * and deletes they missed.
  *
@@ -104,7 +105,7 @@ void informer_index_namespace(void *arg, const json_t *obj, json_t *out);
 #define INFORMER_INDEX_OWNER_UID "ownerUID"
 #define INFORMER_INDEX_NAMESPACE "namespace"
 
-/* --- shared informers: one per (path, namespace) for all controllers --- */
+/* --- shared informers: one per distinct request for all controllers --- */
 struct informer_factory;
 struct informer_factory *informer_factory_new(struct event_base *base, struct rest_client *client,
                                               int64_t default_resync_ms);
@@ -113,7 +114,9 @@ void informer_factory_drop_managed_fields(struct informer_factory *f);
 /* The informer for path (all namespaces), created on first use.  Borrowed:
  * owned by the factory. */
 struct informer *informer_factory_get(struct informer_factory *f, const char *path);
-/* Same with full options (only path and namespace select the informer). */
+/* Same with full options: requests share an informer only when path,
+ * namespace, label and field selectors, transform (function and argument)
+ * and keep_parsed are all equal. */
 struct informer *informer_factory_get_opts(struct informer_factory *f, const struct informer_opts *o);
 /* Starts every informer not yet started. */
 void informer_factory_start(struct informer_factory *f);

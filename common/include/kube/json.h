@@ -65,9 +65,10 @@ bool kj_equal(const json_t *a, const json_t *b);
  * fails.  On error returns NULL and writes "line L column C: msg" to err. */
 json_t *kj_loadb(const char *buf, size_t len, bool reject_duplicates, char *err, size_t errlen);
 
-/* kj_loadb for clients that never read managedFields: every
- * metadata.managedFields (of an object, a watch event's object or a list's
- * items) is left out, most of it without being built at all. */
+/* kj_loadb for clients that never read managedFields: the managedFields
+ * member of every object that is the value of a "metadata" member, at any
+ * depth (an object's, a watch event's object's, a list's items'), is left
+ * out, most of it without being built at all. */
 json_t *kj_loadb_without_managed_fields(const char *buf, size_t len, char *err, size_t errlen);
 
 #endif

@@ -29,8 +29,4 @@ int kubeconfig_load(const char *path, const char *context, const char *master,
 int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context,
                          const char *master, struct rest_config *out, char *err, size_t errlen);
 
-/* Standard base64 (padding optional, whitespace ignored) into a new
- * NUL-terminated buffer; *len gets the decoded length.  NULL if invalid. */
-char *kubeconfig_base64_decode(const char *s, size_t *len);
-
 #endif

@@ -52,8 +52,11 @@ const char *leaderelection_identity(const struct leader_elector *le);
 /* Stops campaigning and, when leading, gives the lease up at once (holder
  * cleared, leaseDurationSeconds 1) so that another candidate need not wait
  * for it to expire (upstream's ReleaseOnCancel).  done(arg) runs from the
- * loop when the release finished or was not needed; on_stopped_leading is
- * not called.  Free the elector afterwards. */
+ * loop when the release finished or was not needed, and at the latest
+ * LEADERELECTION_RELEASE_DEADLINE_MS after the call (an API server that is
+ * gone must not hold a program's shutdown up); on_stopped_leading is not
+ * called.  Free the elector afterwards. */
+#define LEADERELECTION_RELEASE_DEADLINE_MS 1000
 int leaderelection_release(struct leader_elector *le, void (*done)(void *arg), void *arg);
 /* Stops without releasing the lease (the holder then expires). */
 void leaderelection_free(struct leader_elector *le);
