@@ -272,8 +272,8 @@ static void plan(struct sync *s)
   if (!strcmp(policy, "Never") && latest && json_array_size(p->containers) > 0) return; /* finished */
   s->attempt = latest ? kj_get_int(latest, "status.metadata.attempt", 0) + 1 : 0;
   if (latest) {
-    KLOG_V(2, "pod %s/%s: new sandbox (ready %d of %zu, network mismatch %d)", p->ns, p->name,
-           count_ready_sandboxes(p), json_array_size(p->sandboxes), mismatch);
+    KLOG_V(2, "pod %s/%s: new sandbox (ready %d of %zu, network mismatch %d)", p->ns, p->name, count_ready_sandboxes(p),
+           json_array_size(p->sandboxes), mismatch);
     kl_pod_event(p, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
   }
   if (any_running(p) || sb) add(s, ACT_KILL_ALL, NULL, NULL, NULL);

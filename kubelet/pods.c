@@ -409,6 +409,15 @@ int kl_pods_container_id(struct kl_pods *m, const char *ns, const char *name, co
   return 0;
 }
 
+int kl_pods_sandbox_pid(struct kl_pods *m, const char *ns, const char *name)
+{
+  struct kl_pod *p = find(m, ns, name);
+  if (!p) return -ENOENT;
+  json_t *sb = kl_pod_ready_sandbox(p);
+  int pid = sb ? (int)kj_get_int(sb, "info.pid", 0) : 0;
+  return pid > 0 ? pid : -EAGAIN;
+}
+
 size_t kl_pods_running(const struct kl_pods *m)
 {
   size_t n = 0;

@@ -39,6 +39,9 @@ json_t *kl_pods_find(struct kl_pods *p, const char *ns, const char *name);
  * container has not been created yet: waiting_reason set). */
 int kl_pods_container_id(struct kl_pods *p, const char *ns, const char *name, const char *container, bool previous,
                          char *id, size_t idlen, char *waiting_reason, size_t wrlen);
+/* The init process of namespace/name's ready sandbox: its pid, or
+ * -ENOENT (no such pod) or -EAGAIN (no ready sandbox). */
+int kl_pods_sandbox_pid(struct kl_pods *p, const char *ns, const char *name);
 /* Number of pods with running containers (metrics, tests). */
 size_t kl_pods_running(const struct kl_pods *p);
 

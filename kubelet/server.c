@@ -67,6 +67,8 @@ static void main_handler(struct http_request *req, void *arg)
   if (!strncmp(path, "/containerLogs/", 15)) kl_serve_container_logs(s->k, req);
   else if (!strcmp(path, "/logs") || !strncmp(path, "/logs/", 6)) kl_serve_node_logs(s->k, req);
   else if (!strcmp(path, "/runningpods") || !strcmp(path, "/runningpods/")) kl_serve_pods(s->k, req, true);
+  else if (!strncmp(path, "/exec/", 6) || !strncmp(path, "/attach/", 8) || !strncmp(path, "/portForward/", 13))
+    kl_serve_stream(s->k, req);
   else reply_text(req, 404, "404 page not found\n");
 }
 

@@ -17,6 +17,8 @@ void kl_serve_container_logs(struct kubelet *k, struct http_request *req);
 void kl_serve_node_logs(struct kubelet *k, struct http_request *req);
 void kl_serve_stats_summary(struct kubelet *k, struct http_request *req);
 void kl_serve_metrics_resource(struct kubelet *k, struct http_request *req);
+/* /exec, /attach, /portForward (server_stream.c). */
+void kl_serve_stream(struct kubelet *k, struct http_request *req);
 
 /* Which container id the logs of namespace/pod/container come from (the
  * status rules of upstream's validateContainerLogStatus).  0 with the

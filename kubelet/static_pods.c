@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "images.h"
+#include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/restclient.h"
@@ -51,11 +52,41 @@ struct spod {
   bool mirror_busy; /* a create or delete is in flight */
 };
 
+/* A write in flight (create or delete of a mirror), cancelled when the
+ * module goes first. */
+struct scall {
+  struct kl_static *s;
+  struct scall *prev, *next;
+  struct rest_request *req;
+  char uid[64]; /* the static pod's (create) or the mirror's (delete) */
+};
+
 struct kl_static {
   struct kl_pods *m;
   struct spod *head;
   struct event *timer;
+  json_t *deleting; /* mirror uid -> true: deletes in flight */
+  struct scall *calls;
 };
+
+static struct scall *scall_new(struct kl_static *s, const char *uid)
+{
+  struct scall *c = xcalloc(1, sizeof *c);
+  c->s = s;
+  snprintf(c->uid, sizeof c->uid, "%s", uid);
+  c->next = s->calls;
+  if (s->calls) s->calls->prev = c;
+  s->calls = c;
+  return c;
+}
+
+static void scall_free(struct scall *c)
+{
+  if (c->prev) c->prev->next = c->next;
+  else c->s->calls = c->next;
+  if (c->next) c->next->prev = c->prev;
+  free(c);
+}
 
 /* ---- turning a manifest into the static pod ---- */
 
@@ -122,11 +153,6 @@ json_t *kl_static_pod_from_manifest(const json_t *doc, const char *node, const c
 
 /* ---- mirrors ---- */
 
-struct mirror_call {
-  struct kl_static *s;
-  char uid[64];
-};
-
 static struct spod *by_uid(struct kl_static *s, const char *uid)
 {
   for (struct spod *p = s->head; p; p = p->next)
@@ -141,26 +167,33 @@ static struct spod *by_name(struct kl_static *s, const char *ns, const char *nam
   return NULL;
 }
 
-static void set_mirror_ok(struct kl_static *s, struct spod *sp, bool ok)
+/* A new mirror starts from its own status (Pending when created): the
+ * static pod's status is compared against it and written to it. */
+static void set_mirror_ok(struct kl_static *s, struct spod *sp, bool ok, const json_t *mirror_status)
 {
   sp->mirror_ok = ok;
   struct kl_pod *p = kl_pod_get(s->m, sp->uid);
-  if (p) {
-    p->mirror_ok = ok;
-    if (ok) kl_pod_enqueue(p); /* its status goes to the mirror now */
-  }
+  if (!p) return;
+  p->mirror_ok = ok;
+  if (!ok || !p->pod) return;
+  json_t *np = json_copy(p->pod); /* a sync may hold the old object */
+  json_object_set_new(np, "status",
+                      mirror_status ? kj_deep_copy(mirror_status) : json_pack("{s:s}", "phase", "Pending"));
+  json_decref(p->pod);
+  p->pod = np;
+  kl_pod_enqueue(p);
 }
 
 static void created_cb(void *arg, int code, json_t *body, const struct rest_status *err)
 {
-  struct mirror_call *mc = arg;
-  struct spod *sp = by_uid(mc->s, mc->uid);
+  struct scall *c = arg;
+  struct spod *sp = by_uid(c->s, c->uid);
   if (sp) {
     sp->mirror_busy = false;
-    if (!err) set_mirror_ok(mc->s, sp, true);
+    if (!err) set_mirror_ok(c->s, sp, true, kj_get(body, "status"));
     else if (code != 409) KLOG_W("creating mirror pod %s/%s: %d %s", sp->ns, sp->name, code, err->message ?: "");
   }
-  free(mc);
+  scall_free(c);
 }
 
 static void create_mirror(struct kl_static *s, struct spod *sp)
@@ -177,61 +210,89 @@ static void create_mirror(struct kl_static *s, struct spod *sp)
                    node_uid, "controller", 1));
   char path[400];
   snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods", sp->ns);
-  struct mirror_call *mc = xcalloc(1, sizeof *mc);
-  mc->s = s;
-  snprintf(mc->uid, sizeof mc->uid, "%s", sp->uid);
+  struct scall *c = scall_new(s, sp->uid);
   sp->mirror_busy = true;
-  if (!rest_request(s->m->k->client, "POST", path, mirror, created_cb, mc)) {
+  c->req = rest_request(s->m->k->client, "POST", path, mirror, created_cb, c);
+  if (!c->req) {
     sp->mirror_busy = false;
-    free(mc);
+    scall_free(c);
   }
   json_decref(mirror);
 }
 
 static void deleted_cb(void *arg, int code, json_t *body, const struct rest_status *err)
 {
-  struct mirror_call *mc = arg;
-  struct spod *sp = by_uid(mc->s, mc->uid);
-  if (sp) sp->mirror_busy = false;
+  struct scall *c = arg;
+  json_object_del(c->s->deleting, c->uid);
   if (err && code != 404 && code != 409) KLOG_W("deleting a mirror pod: %d %s", code, err->message ?: "");
-  free(mc);
+  scall_free(c);
 }
 
-static void delete_mirror(struct kl_static *s, const json_t *mirror, struct spod *sp)
+/* Deletes a mirror at once (grace 0, its uid as precondition); a delete
+ * that fails is made again by the next check. */
+static void delete_mirror(struct kl_static *s, const json_t *mirror)
 {
+  const char *uid = kj_get_str(mirror, "metadata.uid");
+  if (!uid || json_object_get(s->deleting, uid)) return;
   char path[800];
   snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", kj_get_str(mirror, "metadata.namespace") ?: "",
            kj_get_str(mirror, "metadata.name") ?: "");
   json_t *opts = json_pack("{s:s, s:s, s:i, s:{s:s}}", "kind", "DeleteOptions", "apiVersion", "v1",
-                           "gracePeriodSeconds", 0, "preconditions", "uid", kj_get_str(mirror, "metadata.uid") ?: "");
-  struct mirror_call *mc = xcalloc(1, sizeof *mc);
-  mc->s = s;
-  snprintf(mc->uid, sizeof mc->uid, "%s", sp ? sp->uid : "");
-  if (sp) sp->mirror_busy = true;
-  if (!rest_request(s->m->k->client, "DELETE", path, opts, deleted_cb, mc)) {
-    if (sp) sp->mirror_busy = false;
-    free(mc);
+                           "gracePeriodSeconds", 0, "preconditions", "uid", uid);
+  struct scall *c = scall_new(s, uid);
+  json_object_set_new(s->deleting, uid, json_true());
+  c->req = rest_request(s->m->k->client, "DELETE", path, opts, deleted_cb, c);
+  if (!c->req) {
+    json_object_del(s->deleting, uid);
+    scall_free(c);
   }
   json_decref(opts);
 }
 
-void kl_static_mirror_seen(struct kl_static *s, const json_t *mirror, bool deleted)
+/* A mirror that must go: its static pod is gone or changed, or someone is
+ * deleting it (a deleted mirror of a running static pod is made again). */
+static bool mirror_stale(struct kl_static *s, const json_t *mirror, struct spod **out)
 {
   const char *ns = kj_get_str(mirror, "metadata.namespace") ?: "";
   const char *name = kj_get_str(mirror, "metadata.name") ?: "";
   const char *hash = kj_get_str(mirror, "metadata.annotations[\"" KL_MIRROR_ANNOTATION "\"]") ?: "";
   struct spod *sp = by_name(s, ns, name);
+  *out = sp;
+  return !sp || strcmp(hash, sp->uid) || kj_get(mirror, "metadata.deletionTimestamp");
+}
+
+void kl_static_mirror_seen(struct kl_static *s, const json_t *mirror, bool deleted)
+{
+  struct spod *sp = NULL;
+  bool stale = mirror_stale(s, mirror, &sp);
+  const char *hash = kj_get_str(mirror, "metadata.annotations[\"" KL_MIRROR_ANNOTATION "\"]") ?: "";
   if (deleted) {
-    if (sp && !strcmp(hash, sp->uid)) set_mirror_ok(s, sp, false);
+    if (sp && !strcmp(hash, sp->uid)) set_mirror_ok(s, sp, false, NULL);
     return;
   }
-  if (kj_get(mirror, "metadata.deletionTimestamp")) return;
-  if (!sp || strcmp(hash, sp->uid)) {
-    KLOG_I("Deleting mirror pod %s/%s: %s", ns, name, sp ? "its static pod changed" : "no such static pod");
-    delete_mirror(s, mirror, sp);
+  if (stale) {
+    KLOG_I("Deleting mirror pod %s/%s", kj_get_str(mirror, "metadata.namespace") ?: "",
+           kj_get_str(mirror, "metadata.name") ?: "");
+    if (sp && !strcmp(hash, sp->uid)) set_mirror_ok(s, sp, false, NULL);
+    delete_mirror(s, mirror);
     return;
   }
-  if (!sp->mirror_ok) set_mirror_ok(s, sp, true);
+  if (!sp->mirror_ok) set_mirror_ok(s, sp, true, kj_get(mirror, "status"));
+}
+
+/* Mirrors on this node whose static pod is gone (a delete that failed, a
+ * kubelet restart): deleted. */
+static void sweep_mirrors(struct kl_static *s)
+{
+  json_t *pods = informer_store_list(s->m->inf);
+  size_t i;
+  json_t *pod;
+  json_array_foreach (pods, i, pod) {
+    if (!kj_get_str(pod, "metadata.annotations[\"" KL_MIRROR_ANNOTATION "\"]")) continue;
+    struct spod *sp = NULL;
+    if (mirror_stale(s, pod, &sp)) delete_mirror(s, pod);
+  }
+  json_decref(pods);
 }
 
 /* ---- the directory ---- */
@@ -309,14 +370,10 @@ void kl_static_check(struct kl_static *s)
     KLOG_I("Static pod %s/%s removed from %s", sp->ns, sp->name, dir);
     *pp = sp->next;
     kl_pods_set_desired(s->m, sp->uid, NULL, true);
-    if (sp->mirror_ok) {
-      json_t *ref = json_pack("{s:{s:s, s:s}}", "metadata", "namespace", sp->ns, "name", sp->name);
-      delete_mirror(s, ref, NULL);
-      json_decref(ref);
-    }
     json_decref(sp->pod);
     free(sp);
   }
+  sweep_mirrors(s);
 }
 
 static void tick(evutil_socket_t fd, short what, void *arg)
@@ -334,6 +391,7 @@ struct kl_static *kl_static_new(struct kl_pods *m)
   if (!s) return NULL;
   s->m = m;
   s->timer = evtimer_new(m->k->base, tick, s);
+  s->deleting = json_object();
   return s;
 }
 
@@ -353,6 +411,11 @@ void kl_static_free(struct kl_static *s)
     json_decref(sp->pod);
     free(sp);
   }
+  while (s->calls) {
+    rest_cancel(s->calls->req);
+    scall_free(s->calls);
+  }
   if (s->timer) event_free(s->timer);
+  json_decref(s->deleting);
   free(s);
 }

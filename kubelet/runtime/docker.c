@@ -455,6 +455,7 @@ static const struct kl_runtime_ops docker_ops = {
     .stream_start = dk_stream_start,
     .stream_stdin = dk_stream_stdin,
     .stream_resize = dk_stream_resize,
+    .stream_pause = dk_stream_pause,
     .stream_close = dk_stream_close,
     .watch_events = dk_watch_events,
     .list_images = dk_list_images,

@@ -139,6 +139,7 @@ struct kl_rt_stream *dk_stream_start(struct kl_runtime *rt, const char *id, cons
                                      bool out, bool err, const struct kl_rt_stream_cbs *cbs);
 int dk_stream_stdin(struct kl_rt_stream *s, const char *data, size_t len);
 void dk_stream_resize(struct kl_rt_stream *s, int width, int height);
+void dk_stream_pause(struct kl_rt_stream *s, bool paused);
 void dk_stream_close(struct kl_rt_stream *s);
 
 #endif

@@ -650,6 +650,13 @@ void dk_stream_resize(struct kl_rt_stream *s, int width, int height)
   dk_request(s->rt->cli, "POST", path, NULL, NULL, 0, resize_done, NULL);
 }
 
+void dk_stream_pause(struct kl_rt_stream *s, bool paused)
+{
+  if (!s->bev) return;
+  if (paused) bufferevent_disable(s->bev, EV_READ);
+  else bufferevent_enable(s->bev, EV_READ);
+}
+
 void dk_stream_close(struct kl_rt_stream *s)
 {
   if (!s) return;

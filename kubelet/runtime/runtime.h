@@ -105,6 +105,8 @@ struct kl_runtime_ops {
                                        bool out, bool err, const struct kl_rt_stream_cbs *cbs);
   int (*stream_stdin)(struct kl_rt_stream *s, const char *data, size_t len); /* len 0: close stdin */
   void (*stream_resize)(struct kl_rt_stream *s, int width, int height);
+  /* Back-pressure: stop reading the session's output / read again. */
+  void (*stream_pause)(struct kl_rt_stream *s, bool paused);
   void (*stream_close)(struct kl_rt_stream *s); /* no callback afterwards */
   /* Subscribes to container events (started, stopped, created, deleted). */
   void (*watch_events)(struct kl_runtime *rt, kl_rt_event_fn fn, void *arg);

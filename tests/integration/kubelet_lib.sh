@@ -7,12 +7,17 @@
 # namespace is that of a "node container" the test starts (our pause
 # image, --network none): the kubelet runs in it (nsenter --net, so it
 # shares the machine's mount namespace with dockerd), hostNetwork pods
-# join it (--host-network-container), and pod sandboxes are wired from it.
-# The API server listens on the root end of a veth pair whose other end is
-# in the node's namespace, on a /30 of the documentation range
-# 192.0.2.0/24 picked at random among the unused ones.  No pod ever runs in
-# the machine's own network namespace and nodes have no default route, so
-# no pod packet can leave the machine.
+# join it (--host-network-container), and pod sandboxes are wired from it
+# (their veths, the node bridge and routes live there).
+#
+# The nodes and the API server share one segment: a bridge in a network
+# namespace of its own ($RUN-br), a veth from each node's eth0 to it, and
+# one from the machine's namespace whose root end holds the API server's
+# address.  The segment is a /28 of the documentation range 192.0.2.0/24
+# picked at random among the unused ones: .1 the API server, .2, .3 ...
+# the nodes.  Nodes reach each other's pod ranges over it (host-gw).  No
+# pod ever runs in the machine's own network namespace and nodes have no
+# default route, so no pod packet can leave the machine.
 #
 # Teardown (trap EXIT, also on failure) stops the kubelets by PID, removes
 # the containers labelled with this run's node names, unmounts the tmpfs
@@ -95,13 +100,15 @@ build_images() {
   fi
 }
 
-# pick_net: a free 192.0.2.X/30 (X multiple of 4, from 128) for a veth pair
+# pick_net: a free 192.0.2.X/28 (X multiple of 16, from 128) for the segment
 pick_net() {
-  local used x
-  used=$(ip -4 -o addr show | awk '{print $4}'; ip -4 route show table all | awk '{print $1}')
+  local used x a
+  used=$(ip -4 -o addr show | awk '{print $4}' | cut -d/ -f1; ip -4 route show table all | awk '{print $1}' | cut -d/ -f1)
   for _ in $(seq 1 40); do
-    x=$((128 + (RANDOM % 31) * 4))
-    if ! grep -Eq "^192\.0\.2\.($x|$((x + 1))|$((x + 2)))(/|$)" <<<"$used"; then echo "$x"; return 0; fi
+    x=$((128 + (RANDOM % 8) * 16))
+    local taken=0
+    for a in $(seq "$x" $((x + 15))); do grep -qx "192\.0\.2\.$a" <<<"$used" && taken=1; done
+    if ((!taken)); then echo "$x"; return 0; fi
   done
   fail "no free address block in 192.0.2.128/25"
 }
@@ -113,9 +120,16 @@ start_control_plane() {
   API_IP=192.0.2.$((NET_X + 1))
   API_PORT=$(free_port)
   API_URL=http://$API_IP:$API_PORT
+  ip netns add "$RUN-br"
+  KL_NETNS+=("$RUN-br")
+  ip -n "$RUN-br" link set lo up
+  ip -n "$RUN-br" link add br0 type bridge
+  ip -n "$RUN-br" link set br0 up
   ip link add "$RUN-a0" type veth peer name "$RUN-b0"
   KL_VETHS+=("$RUN-a0")
-  ip addr add "$API_IP/30" dev "$RUN-a0"
+  ip link set "$RUN-b0" netns "$RUN-br"
+  ip -n "$RUN-br" link set "$RUN-b0" master br0 up
+  ip addr add "$API_IP/28" dev "$RUN-a0"
   ip link set "$RUN-a0" up
   "$KUBE_BIN/apiserver/kube-apiserver" --insecure-bind-address="$API_IP" --insecure-port="$API_PORT" \
     --data-dir="$WORK/data" "$@" >>"$WORK/apiserver.log" 2>&1 &
@@ -151,14 +165,14 @@ start_node() {
   KL_NODE_CTRS+=("$ctr")
   KL_NODES+=("$NODE_NAME")
   NODE_PID=$(docker inspect -f '{{.State.Pid}}' "$ctr")
-  NODE_IP=192.0.2.$((NET_X + 2))
-  if [[ $i -eq 1 ]]; then
-    ip link set "$RUN-b0" netns "$NODE_PID"
-    nsenter -t "$NODE_PID" -n ip addr add "$NODE_IP/30" dev "$RUN-b0"
-    nsenter -t "$NODE_PID" -n ip link set "$RUN-b0" up
-  else
-    fail "start_node: only one node per control-plane veth for now"
-  fi
+  NODE_IP=192.0.2.$((NET_X + 1 + i))
+  ip link add "$RUN-n$i" type veth peer name "$RUN-e$i"
+  ip link set "$RUN-n$i" netns "$RUN-br"
+  ip -n "$RUN-br" link set "$RUN-n$i" master br0 up
+  ip link set "$RUN-e$i" netns "$NODE_PID"
+  nsenter -t "$NODE_PID" -n ip link set "$RUN-e$i" name eth0
+  nsenter -t "$NODE_PID" -n ip addr add "$NODE_IP/28" dev eth0
+  nsenter -t "$NODE_PID" -n ip link set eth0 up
   nsenter -t "$NODE_PID" -n ip link set lo up
   ROOT_DIR=$WORK/kubelet$i
   start_kubelet "$i" "$@"
@@ -170,8 +184,9 @@ start_kubelet() {
   local ctr=$RUN-node$i
   local pid
   pid=$(docker inspect -f '{{.State.Pid}}' "$ctr")
-  nsenter -t "$pid" -n "$KUBE_BIN/kubelet/kubelet" --kubeconfig="$KUBECONFIG" \
-    --hostname-override="$RUN-node$i" --node-ip="192.0.2.$((NET_X + 2))" --root-dir="$WORK/kubelet$i" \
+  # KL_WRAP: run the kubelet under a tool (e.g. "valgrind --error-exitcode=1")
+  nsenter -t "$pid" -n ${KL_WRAP:-} "$KUBE_BIN/kubelet/kubelet" --kubeconfig="$KUBECONFIG" \
+    --hostname-override="$RUN-node$i" --node-ip="192.0.2.$((NET_X + 1 + i))" --root-dir="$WORK/kubelet$i" \
     --host-network-container="$ctr" --cgroup-root="/$RUN" --pod-infra-container-image="$RUN-pause:3.10" \
     --cluster-domain=cluster.local --cluster-dns=10.96.0.10 --node-status-update-frequency=2s \
     --healthz-port=10248 --port=10250 --v=${KL_V:-2} "$@" >>"$WORK/kubelet$i.log" 2>&1 &

@@ -40,8 +40,13 @@ wait_until "mirror pod appears" 150 kube get pod "$mirror"
 wait_until "static pod Running" 150 pod_phase_is "$mirror" Running
 ok "mirror annotations" pod_field "$mirror" '{.metadata.annotations.kubernetes\.io/config\.mirror} {.metadata.annotations.kubernetes\.io/config\.source} {.metadata.ownerReferences[0].kind}'
 expect_match "mirror annotations and owner" '^[0-9a-f]{32} file Node$' "$OUT"
+muid=$(pod_field "$mirror" '{.metadata.uid}')
 ok "delete the mirror" kube delete pod "$mirror" --wait=false
-wait_until "the mirror comes back" 150 pod_phase_is "$mirror" Running
+mirror_back() {
+  [[ "$(pod_field "$mirror" '{.metadata.uid} {.metadata.deletionTimestamp} {.status.phase}')" =~ ^[0-9a-f-]+\ \ Running$ ]] &&
+    [[ "$(pod_field "$mirror" '{.metadata.uid}')" != "$muid" ]]
+}
+wait_until "a new mirror replaces the deleted one" 150 mirror_back
 before=$(docker ps -q --filter "label=io.kubernetes.node.name=$NODE_NAME" --filter "label=io.kubernetes.container.name=main" | sort)
 
 # /pods and logs
