@@ -38,6 +38,8 @@
 #include "runtime/runtime.h"
 #include "server.h"
 #include "stats.h"
+#include "eviction.h"
+#include "gc.h"
 
 #define RUNTIME_CHECK_MS 5000
 #define KL_OOM_SCORE_ADJ -999
@@ -127,6 +129,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
   }
   evtimer_del(a->runtime_timer);
   kl_pods_stop(k->pods);
+  kl_eviction_stop(k->eviction);
+  kl_gc_stop(k->gc);
   kl_node_stop(k->node);
   kl_podnet_stop(k->net);
   a->stop_deadline_ms = ktime_mono_ms() + SHUTDOWN_DRAIN_MS;
@@ -211,6 +215,8 @@ static void app_free(struct kl_app *a)
   if (k->server) kl_server_free(k->server);
   if (k->pods) kl_pods_free(k->pods);
   if (k->stats) kl_stats_free(k->stats);
+  if (k->eviction) kl_eviction_free(k->eviction);
+  if (k->gc) kl_gc_free(k->gc);
   if (k->net) kl_podnet_free(k->net);
   if (k->node) kl_node_free(k->node);
   if (a->runtime_timer) event_free(a->runtime_timer);
@@ -257,6 +263,8 @@ static int app_init(struct kl_app *a, char *err, size_t errlen)
   k->net = kl_podnet_new(k);
   k->pods = kl_pods_new(k);
   k->stats = kl_stats_new(k);
+  k->eviction = kl_eviction_new(k);
+  k->gc = kl_gc_new(k);
   k->server = kl_server_new(k, err, errlen);
   a->runtime_timer = evtimer_new(k->base, runtime_check, a);
   if (!k->recorder || !k->node || !k->net || !k->pods || !k->stats || !k->server || !a->runtime_timer) {
@@ -294,6 +302,8 @@ int kl_main(int argc, char **argv)
   kl_node_start(k->node);
   kl_podnet_start(k->net);
   kl_pods_start(k->pods);
+  kl_eviction_start(k->eviction);
+  kl_gc_start(k->gc);
   json_t *ref = kl_node_ref(k);
   recorder_eventf(k->recorder, ref, "Normal", "Starting", "Starting kubelet.");
   json_decref(ref);

@@ -388,8 +388,15 @@ static json_t *conditions(struct kl_pod *p, const struct counts *n, const char *
       out, cond(pod, "ContainersReady", cready, cready ? NULL : creason, cready || terminal ? NULL : msg, now));
   size_t i;
   json_t *c;
-  json_array_foreach (kj_get(pod, "status.conditions"), i, c)
-    if (!kubelet_owned(kj_get_str(c, "type") ?: "")) json_array_append(out, c);
+  json_array_foreach (kj_get(pod, "status.conditions"), i, c) {
+    const char *type = kj_get_str(c, "type") ?: "";
+    if (!kubelet_owned(type) && !(p->evicted && !strcmp(type, "DisruptionTarget"))) json_array_append(out, c);
+  }
+  if (p->evicted)
+    json_array_append_new(out, json_pack("{s:s, s:s, s:n, s:s, s:s, s:s}", "type", "DisruptionTarget", "status", "True",
+                                         "lastProbeTime", "lastTransitionTime",
+                                         transition(pod, "DisruptionTarget", "True", now), "reason",
+                                         "TerminationByKubelet", "message", p->evict_message));
   return out;
 }
 
@@ -412,7 +419,7 @@ json_t *kl_pod_status(struct kl_pod *p)
   json_array_foreach (kj_get(pod, "spec.containers"), i, c)
     json_array_append_new(app, container_status(p, c, true, init_done, api_terminal));
   count_app(pod, app, &n);
-  const char *phase = p->evicted ? "Failed" : phase_of(pod, &n);
+  const char *phase = p->evicted || p->rejected ? "Failed" : phase_of(pod, &n);
   bool host_net = kj_get_bool(pod, "spec.hostNetwork", false);
   if (!p->pod_ip[0] && host_net && kl_pod_ready_sandbox(p)) snprintf(p->pod_ip, sizeof p->pod_ip, "%s", k->node_ip);
   if (!p->pod_ip[0] && !host_net && kl_pod_ready_sandbox(p)) kl_podnet_ip(k->net, p->uid, p->pod_ip, sizeof p->pod_ip);
@@ -429,7 +436,7 @@ json_t *kl_pod_status(struct kl_pod *p)
     json_object_set_new(out, "podIP", json_string(p->pod_ip));
     json_object_set_new(out, "podIPs", json_pack("[{s:s}]", "ip", p->pod_ip));
   }
-  if (p->evicted) {
+  if (p->evicted || p->rejected) {
     json_object_set_new(out, "reason", json_string("Evicted"));
     json_object_set_new(out, "message", json_string(p->evict_message));
   }
@@ -516,7 +523,8 @@ void kl_pod_status_sync(struct kl_pod *p)
   json_t *c;
   json_array_foreach (json_object_get(st, "conditions"), i, c) {
     const char *type = kj_get_str(c, "type") ?: "";
-    if (kubelet_owned(type) || !strcmp(type, "PodScheduled")) json_array_append(owned, c);
+    if (kubelet_owned(type) || !strcmp(type, "PodScheduled") || (p->evicted && !strcmp(type, "DisruptionTarget")))
+      json_array_append(owned, c);
   }
   json_object_set_new(json_object_get(patch, "status"), "conditions", owned);
   if (!p->is_static) json_object_set_new(patch, "metadata", json_pack("{s:s}", "uid", p->uid));

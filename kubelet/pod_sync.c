@@ -33,6 +33,7 @@
 #include "cgroups.h"
 #include "dns.h"
 #include "env.h"
+#include "eviction.h"
 #include "hooks.h"
 #include "images.h"
 #include "kube/json.h"
@@ -90,7 +91,29 @@ static void add(struct sync *s, enum act_kind kind, const char *name, const char
   snprintf(a->reason, sizeof a->reason, "%s", reason ? reason : "");
 }
 
-bool kl_pod_should_run(const struct kl_pod *p) { return p->pod && !p->evicted && pod_is_active(p->pod); }
+bool kl_pod_should_run(const struct kl_pod *p)
+{
+  return p->pod && !p->evicted && !p->rejected && pod_is_active(p->pod);
+}
+
+/* Upstream's admission of a pod the node has not started yet (only the
+ * eviction manager's rule: no BestEffort pod under memory pressure). */
+static void admit(struct kl_pod *p)
+{
+  if (p->admitted || !p->pod) return;
+  if (json_array_size(p->sandboxes) || json_array_size(p->containers)) {
+    p->admitted = true; /* already running here (a kubelet restart) */
+    return;
+  }
+  char msg[512];
+  if (!kl_eviction_admit(p->mgr->k->eviction, p->pod, msg, sizeof msg)) {
+    p->rejected = true;
+    snprintf(p->evict_message, sizeof p->evict_message, "%s", msg);
+    kl_pod_event(p, "Warning", "Evicted", "%s", msg);
+    return;
+  }
+  p->admitted = true;
+}
 
 static const char *rt_state(const json_t *c) { return c ? kj_get_str(c, "status.state") ?: "" : ""; }
 
@@ -655,6 +678,7 @@ static bool prepare(struct sync *s)
 
 void kl_pod_sync(struct kl_pod *p, void (*done)(void *arg), void *arg)
 {
+  admit(p);
   if (!kl_pod_should_run(p)) {
     kl_pod_kill(p, done, arg);
     return;

@@ -102,7 +102,9 @@ struct kl_pod {
   bool terminated; /* nothing runs any more */
   bool cleaned;    /* pod dirs, cgroups and network released */
   bool final_delete_sent, final_deleted;
-  bool evicted;
+  bool evicted;                    /* by the eviction manager (DisruptionTarget) */
+  bool rejected;                   /* refused at admission */
+  bool admitted;
   char evict_message[512];
   char pod_ip[64];
   char start_time[40];

@@ -350,6 +350,8 @@ json_t *dk_to_container_status(const json_t *in)
                          (json_int_t)exit_code, "image", "image", kj_get_str(in, "Config.Image") ?: "", "imageRef",
                          kj_get_str(in, "Image") ?: "", "reason", reason, "message", error, "labels", labels,
                          "annotations", ann, "mounts", status_mounts(in), "logPath", kj_get_str(in, "LogPath") ?: "");
+  json_object_set_new(st, "podSandboxId",
+                      json_string(kj_get_str(in, "Config.Labels[\"" DK_LABEL_SANDBOX_ID "\"]") ?: ""));
   return json_pack("{s:o, s:{s:I, s:b}}", "status", st, "info", "pid", (json_int_t)kj_get_int(in, "State.Pid", 0),
                    "tty", kj_get_bool(in, "Config.Tty", false));
 }

@@ -87,7 +87,7 @@ struct kl_runtime_ops {
   void (*remove_container)(struct kl_runtime *rt, const char *id, kl_rt_done_fn done, void *arg);
   /* {"containers":[Container]} (also exited ones) */
   void (*list_containers)(struct kl_runtime *rt, kl_rt_done_fn done, void *arg);
-  /* {"status":ContainerStatus, "info":{"pid":N}} */
+  /* {"status":ContainerStatus (with the podSandboxId it runs in), "info":{"pid":N}} */
   void (*container_status)(struct kl_runtime *rt, const char *id, kl_rt_done_fn done, void *arg);
   /* Runs cmd (array of strings) to completion or timeout:
    * {"stdout","stderr","exitCode"} (output capped at 16 KiB each). */

@@ -128,4 +128,11 @@ ok "scale to 1" kube scale deploy web --replicas=1
 one_web() { [[ "$(docker ps -q --filter "label=io.kubernetes.node.name=$NODE_NAME" --filter "label=io.kubernetes.container.name=web" | wc -l)" == 1 ]]; }
 wait_until "one web container left" 150 one_web
 
+# Container GC (every minute) keeps only the newest exited instance.
+crash_containers() { docker ps -aq --filter "label=io.kubernetes.node.name=$NODE_NAME" --filter "label=io.kubernetes.pod.name=crash" --filter "label=io.kubernetes.container.name=main" | wc -l; }
+gc_done() { [[ "$(pod_field crash '{.status.containerStatuses[0].restartCount}')" -ge 3 && "$(crash_containers)" -le 2 ]]; }
+wait_until "dead containers collected, the newest exited kept" 500 gc_done
+ok "previous logs still there" pod_field crash '{.status.containerStatuses[0].lastState.terminated.containerID}'
+expect_match "last state points at a kept container" "docker://$(docker ps -aq --no-trunc --filter "label=io.kubernetes.pod.name=crash" --filter "status=exited" | head -1)" "$OUT"
+
 done_testing
