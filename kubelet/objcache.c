@@ -163,6 +163,7 @@ static void entry_free(struct entry *e)
 
 void kl_objcache_release(struct kl_objcache *c, const char *pod_uid)
 {
+  if (!c) return;
   struct entry **pp = &c->head;
   while (*pp) {
     struct entry *e = *pp;

@@ -11,7 +11,12 @@
  * so is every pod that was waiting for a relist newer than its last sync.
  * Runtime objects of a pod no source knows (it was deleted while the
  * kubelet was down) get a record without a desired pod, so their worker
- * stops and removes them.
+ * stops and removes them (once every pod source has been heard from).
+ *
+ * An inspection that fails (not "no such container") keeps the object's
+ * previous status and holds the pod's update back until a relist inspects
+ * it: a pod never looks as if a container or sandbox it has were gone,
+ * which would start them again (upstream's podsToReinspect).
  *
  * kl_pleg_cache_time() is the start of the last completed relist: a sync
  * that ended before it saw the effects of its own actions.
@@ -43,6 +48,8 @@ struct kl_pleg {
   json_t *seen;               /* id -> {"state","uid","sandbox"} as of the last relist */
   json_t *statuses;           /* id -> {"status","info"} */
   json_t *changed;            /* uid -> true */
+  json_t *held;               /* uid -> true: an inspection failed this relist */
+  json_t *reinspect;          /* id -> true: inspect at the next relist even if unchanged */
 };
 
 static void relist(struct kl_pleg *g);
@@ -103,13 +110,16 @@ static void publish(struct kl_pleg *g)
   struct kl_pods *m = g->m;
   const char *uid;
   json_t *v;
-  json_object_foreach (g->changed, uid, v) {
+  json_t *tmp;
+  json_object_foreach_safe (g->changed, tmp, uid, v) {
+    if (json_object_get(g->held, uid)) continue; /* stays changed */
     struct kl_pod *p = kl_pod_ensure(m, uid);
+    json_object_del(g->changed, uid); /* uid is freed: p->uid from here */
     if (!p) continue;
     json_decref(p->sandboxes);
     json_decref(p->containers);
-    p->sandboxes = pod_objects(g, uid, true);
-    p->containers = pod_objects(g, uid, false);
+    p->sandboxes = pod_objects(g, p->uid, true);
+    p->containers = pod_objects(g, p->uid, false);
     if (!p->pod && !p->name[0]) {
       /* An orphan: name it from the runtime's labels for logs. */
       json_t *any = json_array_get(p->sandboxes, 0) ?: json_array_get(p->containers, 0);
@@ -118,7 +128,6 @@ static void publish(struct kl_pleg *g)
     }
     kl_pod_enqueue(p);
   }
-  json_object_clear(g->changed);
   for (struct kl_pod *p = m->head; p; p = p->next) {
     if (!p->queued_for_relist) continue;
     p->queued_for_relist = false;
@@ -164,9 +173,16 @@ static void status_done(void *arg, int err, json_t *res, const char *msg)
 {
   struct status_req *r = arg;
   struct kl_pleg *g = r->g;
-  if (err == 0 && res) json_object_set(g->statuses, r->id, res);
-  else json_object_del(g->statuses, r->id);
-  if (err && err != -ENOENT) KLOG_V(2, "status of %s: %s", r->id, msg);
+  if (err == 0 && res) {
+    json_object_set(g->statuses, r->id, res);
+  } else if (err == -ENOENT) {
+    json_object_del(g->statuses, r->id);
+  } else {
+    KLOG_V(2, "status of %s: %s", r->id, msg);
+    if (*r->uid) json_object_set_new(g->held, r->uid, json_true());
+    /* Without a status the next relist inspects it again; with one, when
+     * the listed state differs from it. */
+  }
   mark_changed(g, r->uid);
   free(r);
   if (--g->pending == 0) finish(g);
@@ -198,6 +214,7 @@ static void diff(struct kl_pleg *g)
     if (json_object_get(now, id)) continue;
     mark_changed(g, kj_get_str(v, "uid"));
     json_object_del(g->statuses, id);
+    json_object_del(g->reinspect, id);
   }
   json_decref(g->seen);
   g->seen = now;
@@ -215,7 +232,8 @@ static void diff(struct kl_pleg *g)
      * at containers created but not started. */
     if (!sandbox && !strcmp(state, KL_CONTAINER_CREATED) && old_state && !strcmp(old_state, KL_CONTAINER_CREATED))
       same = false;
-    if (st && same) continue;
+    if (st && same && !json_object_get(g->reinspect, id)) continue;
+    json_object_del(g->reinspect, id);
     struct status_req *r = xcalloc(1, sizeof *r);
     r->g = g;
     snprintf(r->id, sizeof r->id, "%s", id);
@@ -257,6 +275,7 @@ static void relist(struct kl_pleg *g)
   struct kl_runtime *rt = g->m->k->rt;
   g->relisting = true;
   g->failed = false;
+  json_object_clear(g->held);
   g->start_ms = ktime_mono_ms();
   g->pending = 2;
   rt->ops->list_pod_sandbox(rt, sb_listed, g);
@@ -266,7 +285,10 @@ static void relist(struct kl_pleg *g)
 static void on_runtime_event(void *arg, const json_t *ev)
 {
   struct kl_pleg *g = arg;
-  KLOG_V(4, "runtime event %s %s", kj_get_str(ev, "type") ?: "", kj_get_str(ev, "containerId") ?: "");
+  const char *type = kj_get_str(ev, "type") ?: "", *id = kj_get_str(ev, "containerId") ?: "";
+  KLOG_V(4, "runtime event %s %s", type, id);
+  /* The engine may report the exit before the OOM kill: inspect again. */
+  if (!strcmp(type, KL_CONTAINER_OOM_EVENT) && *id) json_object_set_new(g->reinspect, id, json_true());
   kl_pleg_relist_soon(g);
 }
 
@@ -279,6 +301,8 @@ struct kl_pleg *kl_pleg_new(struct kl_pods *m)
   g->seen = json_object();
   g->statuses = json_object();
   g->changed = json_object();
+  g->held = json_object();
+  g->reinspect = json_object();
   return g;
 }
 
@@ -304,5 +328,7 @@ void kl_pleg_free(struct kl_pleg *g)
   json_decref(g->seen);
   json_decref(g->statuses);
   json_decref(g->changed);
+  json_decref(g->held);
+  json_decref(g->reinspect);
   free(g);
 }

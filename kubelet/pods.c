@@ -198,6 +198,14 @@ static void sync_done(void *arg)
   free(s);
 }
 
+/* Upstream's sourcesReady: a pod the runtime has but no source wants is
+ * an orphan, killed and cleaned up, only once every source delivered its
+ * pods; before that it may just not have been listed yet (a restart). */
+static bool sources_ready(const struct kl_pods *m)
+{
+  return informer_has_synced(m->inf) && kl_static_scanned(m->statics);
+}
+
 static void process(void *arg, struct workqueue *q, const char *uid)
 {
   struct kl_pods *m = arg;
@@ -209,6 +217,11 @@ static void process(void *arg, struct workqueue *q, const char *uid)
   if (!kl_pleg_synced(m->pleg) || kl_pleg_cache_time(m->pleg) < p->cache_after_ms) {
     p->queued_for_relist = true; /* the PLEG requeues it after its next relist */
     kl_pleg_relist_soon(m->pleg);
+    workqueue_done(q, uid);
+    return;
+  }
+  if (!p->pod && !sources_ready(m)) {
+    m->orphans_waiting = true; /* housekeeping requeues it */
     workqueue_done(q, uid);
     return;
   }
@@ -276,7 +289,13 @@ static void housekeeping(evutil_socket_t fd, short what, void *arg)
   struct kl_pods *m = arg;
   static const int64_t period = HOUSEKEEPING_MS;
   int64_t now = ktime_mono_ms();
+  bool orphans = m->orphans_waiting && sources_ready(m);
+  if (orphans) m->orphans_waiting = false;
   for (struct kl_pod *p = m->head; p; p = p->next) {
+    if (orphans && !p->pod) {
+      kl_pod_enqueue(p);
+      continue;
+    }
     /* Periodic resync (syncFrequency) and pods whose termination waits. */
     if (p->terminating && !p->terminated) kl_pod_enqueue(p);
     else if (!p->syncing && now - p->cache_after_ms > m->k->cfg->sync_frequency_ms) kl_pod_enqueue(p);

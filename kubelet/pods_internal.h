@@ -102,8 +102,8 @@ struct kl_pod {
   bool terminated; /* nothing runs any more */
   bool cleaned;    /* pod dirs, cgroups and network released */
   bool final_delete_sent, final_deleted;
-  bool evicted;                    /* by the eviction manager (DisruptionTarget) */
-  bool rejected;                   /* refused at admission */
+  bool evicted;  /* by the eviction manager (DisruptionTarget) */
+  bool rejected; /* refused at admission */
   bool admitted;
   char evict_message[512];
   char pod_ip[64];
@@ -134,6 +134,7 @@ struct kl_pods {
   unsigned probe_gen;
   int syncing; /* syncs in flight (shutdown waits for them) */
   bool stopping;
+  bool orphans_waiting; /* runtime-only pods wait for every source */
   struct event *housekeeping;
   bool started;
 };

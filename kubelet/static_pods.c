@@ -67,6 +67,7 @@ struct kl_static {
   struct event *timer;
   json_t *deleting; /* mirror uid -> true: deletes in flight */
   struct scall *calls;
+  bool scanned; /* the directory was read once */
 };
 
 static struct scall *scall_new(struct kl_static *s, const char *uid)
@@ -374,7 +375,10 @@ void kl_static_check(struct kl_static *s)
     free(sp);
   }
   sweep_mirrors(s);
+  s->scanned = true;
 }
+
+bool kl_static_scanned(const struct kl_static *s) { return !s || !*s->m->k->cfg->static_pod_path || s->scanned; }
 
 static void tick(evutil_socket_t fd, short what, void *arg)
 {

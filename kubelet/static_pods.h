@@ -17,6 +17,8 @@ void kl_static_start(struct kl_static *s);
 void kl_static_free(struct kl_static *s);
 /* Rescans the directory now. */
 void kl_static_check(struct kl_static *s);
+/* The manifests were read once (or there is no static pod path). */
+bool kl_static_scanned(const struct kl_static *s);
 /* A mirror pod seen (or deleted) in the API. */
 void kl_static_mirror_seen(struct kl_static *s, const json_t *mirror, bool deleted);
 /* The static pod of a manifest (new reference), NULL with a message. */

@@ -305,6 +305,7 @@ static const char *event_type(const char *action)
   if (!strcmp(action, "start")) return "CONTAINER_STARTED_EVENT";
   if (!strcmp(action, "die")) return "CONTAINER_STOPPED_EVENT";
   if (!strcmp(action, "destroy")) return "CONTAINER_DELETED_EVENT";
+  if (!strcmp(action, "oom")) return KL_CONTAINER_OOM_EVENT;
   return NULL;
 }
 

@@ -41,7 +41,10 @@ struct kl_rt_stream;
 struct kl_rt_logs;
 
 typedef void (*kl_rt_done_fn)(void *arg, int err, json_t *result, const char *msg);
-/* A runtime event: {"containerId","podSandboxId","type":"CONTAINER_STARTED_EVENT"|...}. */
+/* A runtime event: {"containerId","podSandboxId","type":"CONTAINER_STARTED_EVENT"|...}.
+ * KL_CONTAINER_OOM_EVENT (no CRI counterpart): the container met its memory
+ * limit; an inspection made before may not have said OOMKilled yet. */
+#define KL_CONTAINER_OOM_EVENT "CONTAINER_OOM_EVENT"
 typedef void (*kl_rt_event_fn)(void *arg, const json_t *event);
 
 /* Log options (ContainerLogs: kubectl logs semantics). */

@@ -32,6 +32,7 @@ KL_VETHS=()          # root ends
 KL_NETNS=()          # ip netns names made by this run
 KL_IMAGES=()         # images made by this run
 KL_PIDS=()           # kubelets (stopped first)
+KL_EVENT_PIDS=()     # docker events loggers
 DOCKERD_PID=""
 BUSYBOX_IMAGE=kubelet-test/busybox:1.35
 TEST_PAUSE_IMAGE=kubelet-test/pause:3.10
@@ -44,7 +45,10 @@ kl_cleanup() {
     kube get pods -A -o wide 2>&1 | tail -20
     kube get events -A 2>&1 | tail -40
     for f in "$WORK"/kubelet*.log; do [[ -e "$f" ]] && { echo "## $f"; tail -60 "$f"; }; done
+    [[ -e "$WORK/docker-events.log" ]] && { echo "## docker events"; tail -60 "$WORK/docker-events.log"; }
   fi
+  for p in "${KL_EVENT_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+  [[ -n "${API_PID:-}" ]] && kill -CONT "$API_PID" 2>/dev/null # a test may have paused it
   for p in "${KL_PIDS[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${KL_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   for n in "${KL_NODES[@]}"; do
@@ -164,6 +168,11 @@ start_node() {
   docker run -d --name "$ctr" --network none --label "kubelet-test=$RUN" "$TEST_PAUSE_IMAGE" >/dev/null
   KL_NODE_CTRS+=("$ctr")
   KL_NODES+=("$NODE_NAME")
+  # the node's container lifecycle, shown when the test fails
+  docker events --filter "label=io.kubernetes.node.name=$NODE_NAME" \
+    --format '{{.Time}} {{.Status}} {{.Actor.Attributes.name}} {{.Actor.Attributes.exitCode}}' \
+    >>"$WORK/docker-events.log" 2>&1 &
+  KL_EVENT_PIDS+=($!)
   NODE_PID=$(docker inspect -f '{{.State.Pid}}' "$ctr")
   NODE_IP=192.0.2.$((NET_X + 1 + i))
   ip link add "$RUN-n$i" type veth peer name "$RUN-e$i"

@@ -133,10 +133,18 @@ pod secpod Never "id -u >/dev/termination-log; touch /rootfs-write 2>/dev/null &
   'securityContext: {runAsUser: 65534, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false}' | kube apply -f - >/dev/null
 wait_until "secpod Succeeded" 150 pod_phase_is secpod Succeeded
 expect_eq "runAsUser and readOnlyRootFilesystem" $'65534\nreadonly' "$(term_msg secpod)"
-pod oom Never "tail /dev/zero" 'resources: {limits: {memory: 24Mi}}' | kube apply -f - >/dev/null
+pod oom Never "sleep 1; tail /dev/zero" 'resources: {limits: {memory: 24Mi}}' | kube apply -f - >/dev/null
 wait_until "oom Failed" 200 pod_phase_is oom Failed
 ok "oom state" pod_field oom '{.status.containerStatuses[0].state.terminated.reason} {.status.containerStatuses[0].state.terminated.exitCode}'
-expect_eq "OOMKilled" "OOMKilled 137" "$OUT"
+# The reason is the engine's verdict (State.OOMKilled), as upstream's is the
+# CRI runtime's; some engines miss OOM kills (containerd's cgroup v1 watch).
+oomcid=$(pod_field oom '{.status.containerStatuses[0].containerID}')
+if [[ "$(docker inspect -f '{{.State.OOMKilled}}' "${oomcid#docker://}")" == true ]]; then
+  expect_eq "OOMKilled" "OOMKilled 137" "$OUT"
+else
+  echo "# the engine did not report this OOM kill: the reason is Error"
+  expect_eq "OOM kill the engine missed" "Error 137" "$OUT"
+fi
 
 # ---- bad input ----
 pod nocm Always "sleep 3600" 'env: [{name: X, valueFrom: {configMapKeyRef: {name: nope, key: x}}}]' | kube apply -f - >/dev/null

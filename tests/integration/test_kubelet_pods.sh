@@ -93,6 +93,38 @@ ok "p1 after restart" pod_field p1 '{.status.containerStatuses[0].containerID} {
 expect_eq "no restart" "$cid 0" "$OUT"
 wait_until "p1 Ready again" 50 pod_ready p1
 
+# A restart while the API server does not answer: the runtime's pods are
+# not orphans before the API's pod list came (upstream's sourcesReady).
+steady_ctrs() { # every container and sandbox of the pods that do not restart
+  local n
+  for n in p1 done0 done1; do
+    docker ps -aq --filter "label=io.kubernetes.node.name=$NODE_NAME" --filter "label=io.kubernetes.pod.name=$n"
+  done | sort
+}
+before=$(steady_ctrs)
+stop_kubelet "$KUBELET_PID"
+kill -STOP "$API_PID"
+start_kubelet 1
+sleep 4 # several relists
+kill -CONT "$API_PID"
+sleep 4
+after=$(steady_ctrs)
+expect_eq "no container removed while the pods were unknown" "$before" "$after"
+expect_eq "p1 still running" 2 "$(docker ps -q --filter "label=io.kubernetes.node.name=$NODE_NAME" --filter "label=io.kubernetes.pod.name=p1" | wc -l)"
+ok "done0 still terminated" pod_field done0 '{.status.phase} {.status.containerStatuses[0].state.terminated.reason}'
+expect_eq "done0 after the restart" "Succeeded Completed" "$OUT"
+ok "p1 restart count" pod_field p1 '{.status.containerStatuses[0].restartCount}'
+expect_eq "p1 not restarted" 0 "$OUT"
+
+# A pod deleted while the kubelet is down: its containers go when it is back.
+pod orphan Always "sleep 3600" | kube apply -f - >/dev/null
+wait_until "orphan Running" 150 pod_phase_is orphan Running
+stop_kubelet "$KUBELET_PID"
+ok "force-delete orphan while the kubelet is down" kube delete pod orphan --grace-period=0 --force
+start_kubelet 1
+orphan_gone() { [[ -z "$(docker ps -aq --filter "label=io.kubernetes.pod.name=orphan" --filter "label=io.kubernetes.node.name=$NODE_NAME")" ]]; }
+wait_until "the orphan's containers are removed" 150 orphan_gone
+
 # Graceful deletion: SIGTERM reaches the container, the object goes after.
 watch_pod p1
 ok "delete p1" kube delete pod p1 --wait=false
