@@ -32,7 +32,7 @@ struct pull {
   json_t *auth;
   int64_t queued_ms;
   int64_t started_ms;
-  void (*done)(void *arg, int rc, const char *ref);
+  void (*done)(void *arg, int rc, const char *ref, json_t *image);
   void *arg;
 };
 
@@ -148,7 +148,7 @@ static void pull_done(void *arg, int err, json_t *res, const char *msg)
       cs_wait(cs, "ErrImagePull", msg);
     }
     if (p) kl_pod_enqueue_after(p, cs ? cs->pull_backoff_ms : KL_PULL_BACKOFF_INITIAL_MS);
-    pl->done(pl->arg, -1, NULL);
+    pl->done(pl->arg, -1, NULL, NULL);
   } else {
     char took[64], waited[64];
     ktime_format_duration_ms(now - pl->started_ms, took, sizeof took);
@@ -157,7 +157,7 @@ static void pull_done(void *arg, int err, json_t *res, const char *msg)
       kl_pod_event(p, "Normal", "Pulled", "Successfully pulled image \"%s\" in %s (%s including waiting)", pl->image,
                    took, waited);
     if (cs) cs->pull_backoff_ms = 0;
-    pl->done(pl->arg, 0, kj_get_str(res, "imageRef"));
+    pl->done(pl->arg, 0, kj_get_str(res, "imageRef"), NULL);
     kl_images_refresh(im);
   }
   json_decref(pl->auth);
@@ -206,7 +206,7 @@ struct ensure {
   char container[64];
   char image[1024];
   const char *policy;
-  void (*done)(void *arg, int rc, const char *ref);
+  void (*done)(void *arg, int rc, const char *ref, json_t *image);
   void *arg;
 };
 
@@ -219,13 +219,13 @@ static void ensure_status(void *arg, int err, json_t *res, const char *msg)
   bool present = err == 0;
   if (err && err != -ENOENT) {
     cs_wait(cs, "ErrImagePull", msg);
-    e->done(e->arg, -1, NULL);
+    e->done(e->arg, -1, NULL, NULL);
     free(e);
     return;
   }
   if (present && strcmp(e->policy, "Always")) {
     if (p) kl_pod_event(p, "Normal", "Pulled", "Container image \"%s\" already present on machine", e->image);
-    e->done(e->arg, 0, kj_get_str(res, "image.id"));
+    e->done(e->arg, 0, kj_get_str(res, "image.id"), res);
     free(e);
     return;
   }
@@ -234,7 +234,7 @@ static void ensure_status(void *arg, int err, json_t *res, const char *msg)
     snprintf(m, sizeof m, "Container image \"%s\" is not present with pull policy of Never", e->image);
     if (p) kl_pod_event(p, "Warning", "ErrImageNeverPull", "%s", m);
     cs_wait(cs, "ErrImageNeverPull", m);
-    e->done(e->arg, -1, NULL);
+    e->done(e->arg, -1, NULL, NULL);
     free(e);
     return;
   }
@@ -248,7 +248,7 @@ static void ensure_status(void *arg, int err, json_t *res, const char *msg)
       kl_pod_enqueue_after(p, cs->pull_backoff_until_ms - now);
     }
     cs_wait(cs, "ImagePullBackOff", m);
-    e->done(e->arg, -1, NULL);
+    e->done(e->arg, -1, NULL, NULL);
     free(e);
     return;
   }
@@ -269,7 +269,7 @@ static void ensure_status(void *arg, int err, json_t *res, const char *msg)
 }
 
 void kl_images_ensure(struct kl_images *im, struct kl_pod *p, const json_t *container,
-                      void (*done)(void *arg, int rc, const char *ref), void *arg)
+                      void (*done)(void *arg, int rc, const char *ref, json_t *image), void *arg)
 {
   const char *image = kj_get_str(container, "image");
   struct kl_cstate *cs = kl_pod_cstate(p, kj_get_str(container, "name") ?: "");
@@ -280,7 +280,7 @@ void kl_images_ensure(struct kl_images *im, struct kl_pod *p, const json_t *cont
              image ? image : "", image ? image : "");
     kl_pod_event(p, "Warning", "InspectFailed", "%s", m);
     cs_wait(cs, "InvalidImageName", m);
-    done(arg, -1, NULL);
+    done(arg, -1, NULL, NULL);
     return;
   }
   struct ensure *e = xcalloc(1, sizeof *e);

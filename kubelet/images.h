@@ -21,12 +21,13 @@ struct kl_images *kl_images_new(struct kubelet *k);
 void kl_images_free(struct kl_images *im);
 void kl_images_start(struct kl_images *im);
 
-/* done(arg, 0, ref) when the container's image is there (ref: image id);
- * done(arg, -1, NULL) when not: reason and message are then set in the
- * container's state (ErrImagePull, ImagePullBackOff, ErrImageNeverPull,
- * InvalidImageName). */
+/* done(arg, 0, ref, image) when the container's image is there (ref: image
+ * id; image: the runtime's image status when it was asked, NULL after a
+ * pull); done(arg, -1, NULL, NULL) when not: reason and message are then
+ * set in the container's state (ErrImagePull, ImagePullBackOff,
+ * ErrImageNeverPull, InvalidImageName). */
 void kl_images_ensure(struct kl_images *im, struct kl_pod *p, const json_t *container,
-                      void (*done)(void *arg, int rc, const char *ref), void *arg);
+                      void (*done)(void *arg, int rc, const char *ref, json_t *image), void *arg);
 /* The sandbox image: done(arg, 0, NULL) or (arg, -errno, message). */
 void kl_images_ensure_pause(struct kl_images *im, void (*done)(void *arg, int rc, const char *msg), void *arg);
 /* Refreshes the node's image list now. */

@@ -422,11 +422,15 @@ static void image_user_cb(void *arg, int err, json_t *res, const char *msg)
   create_container(s);
 }
 
-static void image_cb(void *arg, int rc, const char *ref)
+static void image_cb(void *arg, int rc, const char *ref, json_t *image)
 {
   struct sync *s = arg;
   if (rc != 0) {
     fail_start(s, NULL, NULL, false); /* the image manager set the reason and events */
+    return;
+  }
+  if (image) { /* its user and so on are known already */
+    image_user_cb(s, 0, image, NULL);
     return;
   }
   struct kl_runtime *rt = s->p->mgr->k->rt;
