@@ -138,6 +138,13 @@ print(text)
 sys.exit(0 if ok and "/dev/pts/" in text else 1)
 PY
 
+# ---- /etc/resolv.conf and /etc/hosts ----
+ok "resolv.conf" kube exec srv1 -- cat /etc/resolv.conf
+expect_eq "ClusterFirst resolv.conf" $'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5' "$OUT"
+ok "hosts" kube exec srv1 -- cat /etc/hosts
+expect_match "managed /etc/hosts names the pod" "^# Kubernetes-managed hosts file\.\$" "$OUT"
+expect_match "pod IP and name" "^$ip1	srv1\$" "$OUT"
+
 # ---- attach ----
 cat <<YAML | kube apply -f - >/dev/null
 apiVersion: v1
