@@ -12,11 +12,12 @@
  * from the API's status; lastTransitionTime is kept while a condition's
  * status stays.
  *
- * The status is PATCHed (strategic merge patch of the status subresource:
- * containerStatuses are replaced whole, conditions merge by type and the
- * patch carries only the kubelet's own, so a condition another writer
- * just set is never lost) only when it differs from the API's copy; one
- * write per pod is in flight at a time.
+ * The status is PATCHed when it differs from the API's copy, with the
+ * two-way strategic merge patch between them (upstream's status manager):
+ * changed fields, nulls for what the kubelet no longer reports (a Ready
+ * condition turning True loses its reason and message), conditions merged
+ * by type and only the kubelet's own, so a condition another writer just
+ * set is never lost.  One write per pod is in flight at a time.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -445,28 +446,112 @@ json_t *kl_pod_status(struct kl_pod *p)
 
 /* ---- writing it ---- */
 
-/* Equal for reporting purposes: heartbeat-free comparison. */
-static bool same_status(const json_t *a, const json_t *b)
+/* Fields of the status the kubelet writes (others, like nominatedNodeName
+ * or resize, belong to other writers). */
+static const char *const OWNED_FIELDS[] = {"phase",
+                                           "message",
+                                           "reason",
+                                           "hostIP",
+                                           "hostIPs",
+                                           "podIP",
+                                           "podIPs",
+                                           "startTime",
+                                           "qosClass",
+                                           "initContainerStatuses",
+                                           "containerStatuses",
+                                           "ephemeralContainerStatuses"};
+
+static bool condition_ours(const struct kl_pod *p, const char *type)
 {
-  if (!a || !b) return false;
-  json_t *x = kj_deep_copy(a), *y = kj_deep_copy(b);
-  json_t *both[] = {x, y};
-  for (int i = 0; i < 2; i++) {
-    json_object_del(both[i], "resize");
-    json_object_del(both[i], "observedGeneration");
-    size_t j;
-    json_t *c;
-    json_array_foreach (json_object_get(both[i], "conditions"), j, c) {
-      json_object_del(c, "lastProbeTime");
-      json_object_del(c, "observedGeneration");
-    }
-  }
-  bool eq = patch_value_equal(x, y);
-  json_decref(x);
-  json_decref(y);
-  return eq;
+  return kubelet_owned(type) || !strcmp(type, "PodScheduled") || (p->evicted && !strcmp(type, "DisruptionTarget"));
 }
 
+static const json_t *condition_of(const json_t *status, const char *type)
+{
+  size_t i;
+  json_t *c;
+  json_array_foreach (json_object_get(status, "conditions"), i, c)
+    if (!strcmp(kj_get_str(c, "type") ?: "", type)) return c;
+  return NULL;
+}
+
+/* new's value for a patch, with null for each key of old it lacks (a
+ * null or absent key is the same). */
+static json_t *with_deletions(const json_t *old, const json_t *new)
+{
+  json_t *out = json_copy((json_t *)new);
+  const char *k;
+  json_t *v;
+  json_object_foreach ((json_t *)old, k, v)
+    if (!json_is_null(v) && !json_object_get(new, k)) json_object_set_new(out, k, json_null());
+  return out;
+}
+
+static bool same_value(const json_t *a, const json_t *b)
+{
+  if (!a || json_is_null(a)) return !b || json_is_null(b);
+  return b && patch_value_equal(a, b);
+}
+
+/* Key by key, a null or absent key being the same; observedGeneration is
+ * not the kubelet's to report (yet). */
+static bool same_condition(const json_t *a, const json_t *b)
+{
+  const json_t *pair[2][2] = {{a, b}, {b, a}};
+  for (int i = 0; i < 2; i++) {
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *)pair[i][0], k, v)
+      if (strcmp(k, "observedGeneration") && !same_value(v, json_object_get(pair[i][1], k))) return false;
+  }
+  return true;
+}
+
+/* The strategic merge patch from the API's status old to st (upstream's
+ * status manager sends the two-way patch of the two): changed fields,
+ * nulls for the kubelet's fields st no longer has, the kubelet's changed
+ * conditions (merged by type, with nulls for their dropped reason or
+ * message), pod and host IP lists replaced whole.  An empty object when
+ * the API already shows st. */
+json_t *kl_pod_status_patch(const struct kl_pod *p, const json_t *old, const json_t *st)
+{
+  json_t *out = json_object();
+  for (size_t i = 0; i < sizeof OWNED_FIELDS / sizeof *OWNED_FIELDS; i++) {
+    const char *k = OWNED_FIELDS[i];
+    json_t *n = json_object_get(st, k), *o = json_object_get(old, k);
+    if (same_value(o, n)) continue;
+    if (!n) {
+      json_object_set_new(out, k, json_null());
+    } else if (json_is_array(n) && (!strcmp(k, "podIPs") || !strcmp(k, "hostIPs"))) {
+      json_t *l = json_pack("[{s:s}]", "$patch", "replace"); /* merged by ip otherwise */
+      json_array_extend(l, n);
+      json_object_set_new(out, k, l);
+    } else {
+      json_object_set(out, k, n);
+    }
+  }
+  json_t *conds = json_array();
+  size_t i;
+  json_t *c;
+  json_array_foreach (json_object_get(st, "conditions"), i, c) {
+    const char *type = kj_get_str(c, "type") ?: "";
+    if (!condition_ours(p, type)) continue;
+    const json_t *oc = condition_of(old, type);
+    if (oc && same_condition(oc, c)) continue;
+    json_array_append_new(conds, oc ? with_deletions(oc, c) : json_copy(c));
+  }
+  if (json_array_size(conds)) {
+    json_object_set_new(out, "conditions", conds);
+    /* the kubelet's order (merged lists keep the server's otherwise) */
+    json_t *order = json_array();
+    json_array_foreach (json_object_get(st, "conditions"), i, c)
+      json_array_append_new(order, json_pack("{s:s}", "type", kj_get_str(c, "type") ?: ""));
+    json_object_set_new(out, "$setElementOrder/conditions", order);
+  } else {
+    json_decref(conds);
+  }
+  return out;
+}
 static void status_written(void *arg, int code, json_t *body, const struct rest_status *err)
 {
   struct kl_pod *p = arg;
@@ -498,7 +583,9 @@ bool kl_pod_status_current(struct kl_pod *p)
 {
   if (!p->pod || p->status_inflight) return false;
   json_t *st = kl_pod_status(p);
-  bool same = same_status(st, kj_get(p->pod, "status"));
+  json_t *diff = kl_pod_status_patch(p, kj_get(p->pod, "status"), st);
+  bool same = json_object_size(diff) == 0;
+  json_decref(diff);
   json_decref(st);
   return same;
 }
@@ -511,22 +598,15 @@ void kl_pod_status_sync(struct kl_pod *p)
     return;
   }
   json_t *st = kl_pod_status(p);
-  if (same_status(st, kj_get(p->pod, "status"))) {
+  json_t *diff = kl_pod_status_patch(p, kj_get(p->pod, "status"), st);
+  if (json_object_size(diff) == 0) {
+    json_decref(diff);
     json_decref(st);
     return;
   }
   char path[800];
   snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", p->ns, p->name);
-  json_t *patch = json_pack("{s:o}", "status", json_copy(st));
-  json_t *owned = json_array();
-  size_t i;
-  json_t *c;
-  json_array_foreach (json_object_get(st, "conditions"), i, c) {
-    const char *type = kj_get_str(c, "type") ?: "";
-    if (kubelet_owned(type) || !strcmp(type, "PodScheduled") || (p->evicted && !strcmp(type, "DisruptionTarget")))
-      json_array_append(owned, c);
-  }
-  json_object_set_new(json_object_get(patch, "status"), "conditions", owned);
+  json_t *patch = json_pack("{s:o}", "status", diff);
   if (!p->is_static) json_object_set_new(patch, "metadata", json_pack("{s:s}", "uid", p->uid));
   p->status_inflight = true;
   json_decref(p->status_sent);

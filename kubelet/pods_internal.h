@@ -187,6 +187,9 @@ bool kl_pod_should_run(const struct kl_pod *p);
 json_t *kl_pod_status(struct kl_pod *p);
 /* Does the API's status equal what the kubelet reports now? */
 bool kl_pod_status_current(struct kl_pod *p);
+/* The strategic merge patch of the status from the API's old to st (new
+ * reference; an empty object when there is nothing to write). */
+json_t *kl_pod_status_patch(const struct kl_pod *p, const json_t *old, const json_t *st);
 /* Patches the status when it differs from the last one sent. */
 void kl_pod_status_sync(struct kl_pod *p);
 /* Newest runtime container of a spec container (borrowed) and the one

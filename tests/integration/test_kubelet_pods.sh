@@ -59,6 +59,11 @@ expect_match "conditions" 'PodReadyToStartContainers=True' "$OUT"
 expect_match "conditions in upstream order" "Initialized=True Ready=True ContainersReady=True PodScheduled=True" "$OUT"
 ok "events" pod_events p1
 expect_match "Created and Started events" 'Started: Started container main' "$OUT"
+ok "p1 Ready reason and message" pod_field p1 '{.status.conditions[?(@.type=="Ready")].reason}{.status.conditions[?(@.type=="Ready")].message}'
+expect_eq "a True Ready has neither" "" "$OUT"
+rv=$(pod_field p1 '{.metadata.resourceVersion}')
+sleep 3
+expect_eq "no status writes while nothing changes" "$rv" "$(pod_field p1 '{.metadata.resourceVersion}')"
 
 wait_until "done0 Succeeded" 150 pod_phase_is done0 Succeeded
 ok "done0 state" pod_field done0 '{.status.containerStatuses[0].state.terminated.reason} {.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].state.terminated.message}'
