@@ -829,6 +829,7 @@ static json_t *flag_scalar_json(const struct flag *f)
     char buf[64];
     return json_string(ktime_format_duration_ms(*(int64_t *)f->ptr, buf, sizeof buf));
   }
+  case FLAG_UNSUPPORTED: return NULL; /* refused while parsing */
   }
   return NULL;
 }
