@@ -68,6 +68,9 @@ expect_match "/pods" "\"name\":\"$mirror\"" "$OUT"
 restarted() { [[ "$(pod_field talker '{.status.containerStatuses[0].restartCount}')" -ge 1 ]]; }
 wait_until "talker restarted once" 150 restarted
 wait_until "talker running again" 100 pod_phase_is talker Running
+# the second instance writes "oops" 0.5 s after its first lines
+talked() { [[ "$(kcurl "$KL/containerLogs/default/talker/main")" == *oops ]]; }
+wait_until "the second instance wrote all its lines" 50 talked
 ok "logs" kcurl "$KL/containerLogs/default/talker/main"
 expect_eq "stdout and stderr" $'line1\nline2\nline3\nline4\nline5\noops' "$OUT"
 ok "tailLines" kcurl "$KL/containerLogs/default/talker/main?tailLines=2"
