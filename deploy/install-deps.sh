@@ -9,7 +9,7 @@ BUILD_PKGS=(build-essential cmake pkg-config
   libhttp-parser-dev zlib1g-dev libnetfilter-conntrack-dev)
 TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev python3 python3-kubernetes python3-jwt python3-cryptography curl ca-certificates
   nginx-light wrk unzip valgrind procps iproute2 iptables openssl etcd-server etcd-client
-  conntrack bind9-dnsutils dnsmasq-base dnsperf)
+  conntrack bind9-dnsutils dnsmasq-base dnsperf docker.io busybox-static util-linux)
 
 want=("${BUILD_PKGS[@]}")
 if [[ "${1:-}" == "--test" ]]; then want+=("${TEST_PKGS[@]}"); fi
