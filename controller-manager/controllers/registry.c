@@ -30,5 +30,6 @@ const struct controller_def *const cm_all_controllers[] = {
   &ctrl_disruption,
   &ctrl_resourcequota,
   &ctrl_root_ca_cert_publisher,
+  &ctrl_persistentvolume_binder,
   NULL,
 };
