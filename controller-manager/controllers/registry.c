@@ -31,5 +31,7 @@ const struct controller_def *const cm_all_controllers[] = {
   &ctrl_resourcequota,
   &ctrl_root_ca_cert_publisher,
   &ctrl_persistentvolume_binder,
+  &ctrl_pvc_protection,
+  &ctrl_pv_protection,
   NULL,
 };
