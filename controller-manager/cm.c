@@ -80,6 +80,7 @@ void cm_config_defaults(struct cm_config *c)
   c->concurrent_rc_syncs = 5;
   c->concurrent_resource_quota_syncs = 5;
   c->concurrent_serviceaccount_token_syncs = 5;
+  c->concurrent_ephemeralvolume_syncs = 5;
   c->kube_api_qps = 20;
   c->kube_api_burst = 30;
   c->v = 0;
@@ -281,6 +282,7 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
     { "pvclaimbinder-sync-period", FLAG_DURATION, &c->pvclaimbinder_sync_period_ms, "The period for syncing persistent volumes and persistent volume claims" },
     { "enable-dynamic-provisioning", FLAG_BOOL, &c->enable_dynamic_provisioning, "Enable dynamic provisioning for environments that support it." },
     { "local-path-root", FLAG_STRING, &c->local_path_root, "The directory under which the built-in local-path provisioner (kube.local/local-path) places its volumes on their nodes; the kubelets must use the same directory." },
+    { "concurrent-ephemeralvolume-syncs", FLAG_INT, &c->concurrent_ephemeralvolume_syncs, "The number of ephemeral volume syncing operations that will be done concurrently. Larger number = faster ephemeral volume updating, but more CPU (and network) load" },
     { "kube-api-qps", FLAG_FLOAT, &c->kube_api_qps, "QPS to use while talking with kubernetes apiserver." },
     { "kube-api-burst", FLAG_INT, &c->kube_api_burst, "Burst to use while talking with kubernetes apiserver." },
     { "use-service-account-credentials", FLAG_BOOL, &bool_unused, "If true, use individual service account credentials for each controller." },

@@ -54,6 +54,7 @@ struct cm_config {
   int concurrent_rc_syncs;           /* 5 */
   int concurrent_resource_quota_syncs; /* 5 */
   int concurrent_serviceaccount_token_syncs; /* 5 */
+  int concurrent_ephemeralvolume_syncs; /* 5 */
   const char *root_ca_file;          /* --root-ca-file */
   int64_t pvclaimbinder_sync_period_ms; /* --pvclaimbinder-sync-period, 15s */
   bool enable_dynamic_provisioning;  /* --enable-dynamic-provisioning, true */
@@ -107,7 +108,7 @@ extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, 
     ctrl_endpoints, ctrl_endpointslice, ctrl_endpointslice_mirroring, ctrl_namespace,
     ctrl_garbagecollector, ctrl_nodeipam, ctrl_nodelifecycle, ctrl_taint_eviction, ctrl_podgc,
     ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota, ctrl_root_ca_cert_publisher,
-    ctrl_persistentvolume_binder, ctrl_pvc_protection, ctrl_pv_protection;
+    ctrl_persistentvolume_binder, ctrl_pvc_protection, ctrl_pv_protection, ctrl_ephemeral_volume;
 
 /* --controllers parsing: "*" (all enabled by default), "name", "-name",
  * comma-separated, as upstream.  Returns true if name is enabled. */

@@ -33,5 +33,6 @@ const struct controller_def *const cm_all_controllers[] = {
   &ctrl_persistentvolume_binder,
   &ctrl_pvc_protection,
   &ctrl_pv_protection,
+  &ctrl_ephemeral_volume,
   NULL,
 };

@@ -1,6 +1,7 @@
 /*
- * volume_protection.h - the pvc-protection and pv-protection controllers'
- * decisions, for tests.
+ * volume_protection.h - the decisions of the controllers that keep claims
+ * and volumes alive exactly as long as needed (pvc-protection,
+ * pv-protection, ephemeral-volume), for tests.
  */
 #ifndef CM_VOLUME_PROTECTION_H
 #define CM_VOLUME_PROTECTION_H
@@ -27,5 +28,11 @@ enum pvc_protection_step pvc_protection_compute(const json_t *pvc, const json_t 
 /* The finalizer added to a volume without it, removed from a deleted one
  * that is not Bound. */
 void pv_protection_compute(const json_t *pv, struct cm_actions *acts);
+
+/* ephemeral-volume (ephemeral.c): POSTs the missing claims of pod's
+ * generic ephemeral volumes (claims: the namespace's claims); returns how
+ * many volumes have a claim of their name the pod does not own (each
+ * with a FailedBinding Event). */
+int ephemeral_compute(const json_t *pod, const json_t *claims, struct cm_actions *acts);
 
 #endif
