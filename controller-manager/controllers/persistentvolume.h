@@ -88,4 +88,12 @@ void pvb_sync_volume(const struct pvb_world *w, struct cm_actions *acts, struct 
  * Borrowed, or NULL. */
 const json_t *pvb_find_best_match(const json_t *claim, const json_t *volumes, bool delay_binding);
 
+/* ---- persistentvolume-expander (expand.c) ---- */
+
+/* A Bound claim whose storage request exceeds its status capacity. */
+bool expand_needed(const json_t *pvc);
+/* The next step of expanding the claim's volume (pv: its bound volume;
+ * either may be NULL), appended to acts; now in seconds. */
+void expand_compute(const json_t *pvc, const json_t *pv, int64_t now, struct cm_actions *acts);
+
 #endif

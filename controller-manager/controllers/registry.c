@@ -34,5 +34,6 @@ const struct controller_def *const cm_all_controllers[] = {
   &ctrl_pvc_protection,
   &ctrl_pv_protection,
   &ctrl_ephemeral_volume,
+  &ctrl_persistentvolume_expander,
   NULL,
 };
