@@ -9,7 +9,8 @@
 # another node's local volume; static binding; the scheduler's upstream
 # FailedScheduling reasons; pvc-protection and pv-protection; reclaim
 # Delete/Retain/Recycle; a StatefulSet's claims per ordinal and its
-# retention policy; generic ephemeral volumes; expansion; bad input
+# retention policy; generic ephemeral volumes; expansion (refused for a
+# class without allowVolumeExpansion); bad input
 # (unknown provisioners, access modes nothing offers) with upstream's
 # Events in kubectl describe.
 source "$(dirname "$0")/lib.sh"
@@ -191,6 +192,14 @@ wait_until "claim capacity follows" 100 bash -c "[[ \$(kubectl --cache-dir $WORK
 expect_eq "volume expanded" "3Gi" "$(jp pv "$(jp pvc grow '{.spec.volumeName}')" '{.spec.capacity.storage}')"
 wait_until "VolumeResizeSuccessful" 50 has_event PersistentVolumeClaim grow VolumeResizeSuccessful 'ExpandVolume succeeded for volume default/grow'
 expect_eq "no condition left" "" "$(jp pvc grow '{.status.conditions}')"
+kube create -f - >/dev/null <<EOF
+{"apiVersion":"storage.k8s.io/v1","kind":"StorageClass","metadata":{"name":"fixed-size"},"provisioner":"kube.local/local-path","volumeBindingMode":"WaitForFirstConsumer"}
+EOF
+claim fixedsize '"fixed-size"'
+claim_pod fixedpod fixedsize
+wait_until "fixedsize Bound" 100 phase_is pvc fixedsize Bound
+ko "a class without allowVolumeExpansion refuses growth" kube patch pvc fixedsize --type=merge -p '{"spec":{"resources":{"requests":{"storage":"3Gi"}}}}'
+expect_match "upstream's Forbidden" 'persistentvolumeclaims "fixedsize" is forbidden: only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize' "$OUT"
 
 # ---- generic ephemeral volumes ----
 kube create -f - >/dev/null <<EOF
