@@ -46,7 +46,7 @@ struct cm_program {
   bool started, ran;
   int exit_code;
   int64_t le_lease_ms, le_renew_ms, le_retry_ms;
-  char *le_ns, *le_name;
+  char *le_ns, *le_name, *le_lock;
 };
 
 void cm_config_defaults(struct cm_config *c)
@@ -243,9 +243,7 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
   p->le_ns = "kube-system";
   p->le_name = "kube-controller-manager";
   *kube_context = "";
-  bool bool_unused = false;
-  char *str_unused = "";
-  int64_t dur_unused = 0;
+  p->le_lock = "leases";
   const struct flag flags[] = {
     { "kubeconfig", FLAG_STRING, &c->kubeconfig, "Path to kubeconfig file with authorization and master location information" },
     { "master", FLAG_STRING, &c->master, "The address of the Kubernetes API server (overrides any value in kubeconfig)." },
@@ -257,7 +255,7 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
     { "leader-elect-retry-period", FLAG_DURATION, &p->le_retry_ms, "The duration the clients should wait between attempting acquisition and renewal of a leadership." },
     { "leader-elect-resource-namespace", FLAG_STRING, &p->le_ns, "The namespace of resource object that is used for locking during leader election." },
     { "leader-elect-resource-name", FLAG_STRING, &p->le_name, "The name of resource object that is used for locking during leader election." },
-    { "leader-elect-resource-lock", FLAG_STRING, &str_unused, "The type of resource object that is used for locking during leader election. Only 'leases' is supported." },
+    { "leader-elect-resource-lock", FLAG_STRING, &p->le_lock, "The type of resource object that is used for locking during leader election. Only 'leases' is supported." },
     { "secure-port", FLAG_INT, &c->secure_port, "The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all." },
     { "bind-address", FLAG_STRING, &c->bind_address, "The IP address on which to listen for the --secure-port port." },
     { "cluster-cidr", FLAG_STRING, &c->cluster_cidr, "CIDR Range for Pods in cluster." },
@@ -285,17 +283,17 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
     { "concurrent-ephemeralvolume-syncs", FLAG_INT, &c->concurrent_ephemeralvolume_syncs, "The number of ephemeral volume syncing operations that will be done concurrently. Larger number = faster ephemeral volume updating, but more CPU (and network) load" },
     { "kube-api-qps", FLAG_FLOAT, &c->kube_api_qps, "QPS to use while talking with kubernetes apiserver." },
     { "kube-api-burst", FLAG_INT, &c->kube_api_burst, "Burst to use while talking with kubernetes apiserver." },
-    { "use-service-account-credentials", FLAG_BOOL, &bool_unused, "If true, use individual service account credentials for each controller." },
-    { "service-account-private-key-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded private RSA or ECDSA key used to sign service account tokens." },
+    { "use-service-account-credentials", FLAG_UNSUPPORTED, NULL, "every controller uses the --kubeconfig credentials" },
+    { "service-account-private-key-file", FLAG_UNSUPPORTED, NULL, "the API server signs service account tokens (TokenRequest); no token Secrets are made" },
     { "root-ca-file", FLAG_STRING, &c->root_ca_file, "If set, this root certificate authority will be included in service account's token secret. This must be a valid PEM-encoded CA bundle." },
-    { "cluster-signing-cert-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded X509 CA certificate used to issue cluster-scoped certificates." },
-    { "cluster-signing-key-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded RSA or ECDSA private key used to sign cluster-scoped certificates." },
-    { "authentication-kubeconfig", FLAG_STRING, &str_unused, "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.authentication.k8s.io." },
-    { "authorization-kubeconfig", FLAG_STRING, &str_unused, "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create subjectaccessreviews.authorization.k8s.io." },
-    { "requestheader-client-ca-file", FLAG_STRING, &str_unused, "Root certificate bundle to use to verify client certificates on incoming requests." },
-    { "service-cluster-ip-range", FLAG_STRING, &str_unused, "CIDR Range for Services in cluster." },
-    { "cluster-name", FLAG_STRING, &str_unused, "The instance prefix for the cluster." },
-    { "min-resync-period", FLAG_DURATION, &dur_unused, "The resync period in reflectors will be random between MinResyncPeriod and 2*MinResyncPeriod." },
+    { "cluster-signing-cert-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet" },
+    { "cluster-signing-key-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet" },
+    { "authentication-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authenticate requests yet" },
+    { "authorization-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authorize requests yet" },
+    { "requestheader-client-ca-file", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authenticate requests yet" },
+    { "service-cluster-ip-range", FLAG_STRING, &c->service_cluster_ip_range, "CIDR Range for Services in cluster. Node pod ranges never overlap it." },
+    { "cluster-name", FLAG_UNSUPPORTED, NULL, "no controller here names cloud resources" },
+    { "min-resync-period", FLAG_UNSUPPORTED, NULL, "informers resync on a fixed period" },
     { "v", FLAG_INT, &c->v, "number for the log level verbosity" },
     { NULL },
   };
@@ -303,6 +301,11 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
   int rc = flags_parse(argc, argv, flags,
                        "The Kubernetes controller manager is a daemon that embeds the core control loops shipped with Kubernetes.",
                        err, sizeof err);
+  if (rc == 0 && strcmp(p->le_lock, "leases") != 0) {
+    snprintf(err, sizeof err, "invalid argument \"%s\" for \"--leader-elect-resource-lock\" flag: only \"leases\" is supported",
+             p->le_lock);
+    rc = -1;
+  }
   if (rc < 0) fprintf(stderr, "Error: %s\n", err);
   return rc;
 }

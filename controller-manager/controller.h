@@ -36,6 +36,7 @@ struct cm_config {
   int secure_port;                   /* --secure-port, 10257; 0 disables */
   const char *bind_address;          /* --bind-address, 0.0.0.0 */
   const char *cluster_cidr;          /* --cluster-cidr */
+  const char *service_cluster_ip_range; /* --service-cluster-ip-range (kept out of node ranges) */
   bool allocate_node_cidrs;          /* --allocate-node-cidrs */
   int node_cidr_mask_size;           /* --node-cidr-mask-size, 24 */
   int64_t node_monitor_grace_period_ms; /* --node-monitor-grace-period, 50s */

@@ -472,28 +472,3 @@ void cm_enqueue_pod_services(struct cm_base *b, struct informer *svc_inf, const 
   json_decref(svcs);
 }
 
-bool cm_toleration_tolerates(const json_t *tol, const json_t *taint)
-{
-  const char *effect = kj_get_str(tol, "effect");
-  if (effect && *effect && strcmp(effect, kj_get_str(taint, "effect") ? kj_get_str(taint, "effect") : "")) return false;
-  const char *key = kj_get_str(tol, "key"), *op = kj_get_str(tol, "operator");
-  bool exists = op && !strcmp(op, "Exists");
-  if (key && *key) {
-    const char *tk = kj_get_str(taint, "key");
-    if (!tk || strcmp(key, tk)) return false;
-  } else if (!exists) {
-    return false;   /* an empty key only goes with Exists: it matches every taint */
-  }
-  if (exists) return true;
-  if (op && *op && strcmp(op, "Equal")) return false;
-  const char *v = kj_get_str(tol, "value"), *tv = kj_get_str(taint, "value");
-  return !strcmp(v ? v : "", tv ? tv : "");
-}
-
-bool cm_tolerates(const json_t *tolerations, const json_t *taint)
-{
-  size_t i;
-  json_t *t;
-  json_array_foreach(tolerations, i, t) if (cm_toleration_tolerates(t, taint)) return true;
-  return false;
-}

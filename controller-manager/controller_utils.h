@@ -151,9 +151,5 @@ int cm_resolve_target_port(const json_t *svc_port, const json_t *pod);
 /* Enqueues into b the key of every Service of pod's namespace whose
  * selector matches pod's labels. */
 void cm_enqueue_pod_services(struct cm_base *b, struct informer *svc_inf, const json_t *pod);
-/* Whether one toleration tolerates taint (effect, key, operator
- * Exists/Equal, value), and whether any of a list does. */
-bool cm_toleration_tolerates(const json_t *toleration, const json_t *taint);
-bool cm_tolerates(const json_t *tolerations, const json_t *taint);
 
 #endif

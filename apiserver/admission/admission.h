@@ -67,6 +67,9 @@ json_t *adm_get(struct apiserver *srv, const char *key);
 /* Parsed stored objects under "/registry/PLURAL/NS/" (NS NULL: cluster
  * scoped "/registry/PLURAL/"), in key order.  New reference (array). */
 json_t *adm_list(struct apiserver *srv, const char *plural, const char *ns);
+/* The same for any resource, under its own storage prefix (services live
+ * under /registry/services/specs). */
+json_t *adm_list_res(struct apiserver *srv, const struct resource *res, const char *ns);
 /* True for a write the chain looks at: the main resource, not a dry
  * subresource write. */
 bool adm_main_resource(const struct reg_request *rq);

@@ -160,6 +160,7 @@ static const struct reg_column pvc_columns[] = {
 };
 
 const struct resource reg_persistentvolumeclaims = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "persistentvolumeclaims",

@@ -105,6 +105,9 @@ int cidr_set_allocate(struct cidr_set *s, char *out, size_t len);
 /* Marks a subnet used / free.  -EINVAL if it is not one of the set's. */
 int cidr_set_occupy(struct cidr_set *s, const char *cidr);
 int cidr_set_release(struct cidr_set *s, const char *cidr);
+/* Marks every subnet overlapping cidr as used (the service range). 0, or
+ * -EINVAL for a malformed cidr; no overlap is fine. */
+int cidr_set_occupy_overlap(struct cidr_set *s, const char *cidr);
 size_t cidr_set_used(const struct cidr_set *s);
 
 /* nodelifecycle.c */

@@ -33,6 +33,7 @@
 #include "controllers/statefulset.h"
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/scheduling.h"
 #include "kube/log.h"
 #include "kube/selector.h"
 #include "kube/xalloc.h"
@@ -64,55 +65,6 @@ json_t *ds_template_with_tolerations(const json_t *ds)
   return t;
 }
 
-static bool req_matches(const json_t *req, const char *value, bool present)
-{
-  const char *op = kj_get_str(req, "operator");
-  json_t *vals = json_object_get(req, "values");
-  bool in = false;
-  size_t i;
-  json_t *v;
-  json_array_foreach(vals, i, v) if (present && value && json_is_string(v) && !strcmp(json_string_value(v), value)) in = true;
-  if (!op) return false;
-  if (!strcmp(op, "In")) return in;
-  if (!strcmp(op, "NotIn")) return !in;
-  if (!strcmp(op, "Exists")) return present;
-  if (!strcmp(op, "DoesNotExist")) return !present;
-  if (!strcmp(op, "Gt") || !strcmp(op, "Lt")) {
-    if (!present || json_array_size(vals) != 1) return false;
-    char *e1, *e2;
-    long long a = strtoll(value, &e1, 10), b = strtoll(json_string_value(json_array_get(vals, 0)), &e2, 10);
-    if (*e1 || *e2) return false;
-    return !strcmp(op, "Gt") ? a > b : a < b;
-  }
-  return false;
-}
-
-bool ds_node_selector_matches(const json_t *ns, const json_t *node)
-{
-  json_t *terms = json_object_get(ns, "nodeSelectorTerms");
-  size_t i;
-  json_t *term;
-  json_array_foreach(terms, i, term) {
-    json_t *me = json_object_get(term, "matchExpressions"), *mf = json_object_get(term, "matchFields");
-    if (!json_array_size(me) && !json_array_size(mf)) continue;  /* an empty term matches nothing */
-    bool ok = true;
-    size_t k;
-    json_t *r;
-    json_array_foreach(me, k, r) {
-      const char *key = kj_get_str(r, "key");
-      json_t *lv = key ? json_object_get(kj_get(node, "metadata.labels"), key) : NULL;
-      if (!req_matches(r, json_string_value(lv), lv != NULL)) ok = false;
-    }
-    json_array_foreach(mf, k, r) {
-      const char *key = kj_get_str(r, "key");
-      const char *name = kj_get_str(node, "metadata.name");
-      if (!key || strcmp(key, "metadata.name") || !req_matches(r, name, name != NULL)) ok = false;
-    }
-    if (ok) return true;
-  }
-  return false;
-}
-
 void ds_node_should_run(const json_t *ds, const json_t *node, bool *should_run, bool *should_continue)
 {
   json_t *t = ds_template_with_tolerations(ds);
@@ -128,7 +80,7 @@ void ds_node_should_run(const json_t *ds, const json_t *node, bool *should_run, 
     if (!lv || !json_equal(lv, v)) goto out;
   }
   json_t *req = kj_get(t, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution");
-  if (req && !ds_node_selector_matches(req, node)) goto out;
+  if (req && !node_selector_matches(req, node)) goto out;
   json_t *tols = kj_get(t, "spec.tolerations");
   bool fits = true, cont = true;
   size_t i;
@@ -136,7 +88,7 @@ void ds_node_should_run(const json_t *ds, const json_t *node, bool *should_run, 
   json_array_foreach(kj_get(node, "spec.taints"), i, taint) {
     const char *eff = kj_get_str(taint, "effect");
     if (!eff || !strcmp(eff, "PreferNoSchedule")) continue;
-    if (cm_tolerates(tols, taint)) continue;
+    if (tolerations_tolerate_taint(tols, taint)) continue;
     fits = false;
     if (!strcmp(eff, "NoExecute")) cont = false;
   }

@@ -133,6 +133,26 @@ int cidr_set_release(struct cidr_set *s, const char *cidr)
   return 0;
 }
 
+int cidr_set_occupy_overlap(struct cidr_set *s, const char *cidr)
+{
+  uint32_t addr;
+  int prefix;
+  if (cidr_parse(cidr, &addr, &prefix) < 0) return -EINVAL;
+  uint64_t lo = prefix ? addr & (~0u << (32 - prefix)) : 0;
+  uint64_t hi = lo + ((uint64_t)1 << (32 - prefix)) - 1;
+  uint64_t set_lo = s->base, set_hi = s->base + ((uint64_t)s->n << (32 - s->mask)) - 1;
+  if (hi < set_lo || lo > set_hi) return 0; /* no overlap: nothing to reserve */
+  if (lo < set_lo) lo = set_lo;
+  if (hi > set_hi) hi = set_hi;
+  for (size_t i = (size_t)((lo - set_lo) >> (32 - s->mask)); i <= (size_t)((hi - set_lo) >> (32 - s->mask)); i++) {
+    if (!cs_test(s, i)) {
+      s->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+      s->used++;
+    }
+  }
+  return 0;
+}
+
 size_t cidr_set_used(const struct cidr_set *s) { return s->used; }
 
 /* ---- the controller ---- */
@@ -235,6 +255,12 @@ static int ipam_init(struct cm_base *b)
                         sizeof err);
   if (!c->set) {
     KLOG_E("nodeipam: %s", err);
+    return -EINVAL;
+  }
+  /* Node ranges never overlap the service range (upstream occupies it). */
+  if (cfg->service_cluster_ip_range && *cfg->service_cluster_ip_range &&
+      cidr_set_occupy_overlap(c->set, cfg->service_cluster_ip_range) < 0) {
+    KLOG_E("nodeipam: invalid --service-cluster-ip-range %s", cfg->service_cluster_ip_range);
     return -EINVAL;
   }
   c->pending = json_object();

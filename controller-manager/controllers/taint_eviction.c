@@ -22,6 +22,7 @@
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/scheduling.h"
 #include "kube/recorder.h"
 #include "kube/timeutil.h"
 #include "kube/xalloc.h"
@@ -47,7 +48,7 @@ int64_t taint_eviction_delay_ms(const json_t *pod, const json_t *taints, int64_t
     json_t *tol;
     json_array_foreach(kj_get(pod, "spec.tolerations"), j, tol)
     {
-      if (!cm_toleration_tolerates(tol, t)) continue;
+      if (!toleration_tolerates(tol, kj_get_str(t, "key"), kj_get_str(t, "value"), kj_get_str(t, "effect"))) continue;
       tolerated = true;
       json_t *ts = json_object_get(tol, "tolerationSeconds");
       if (!json_is_integer(ts)) forever = true;

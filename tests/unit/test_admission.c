@@ -143,11 +143,26 @@ static void test_namespace_lifecycle(void **state)
 static void test_service_account_and_tolerations(void **state)
 {
   struct env *e = *state;
+  /* the service account a pod runs as must exist */
+  json_decref(run(e, admission_service_account, &reg_pods, "default", POD("{\"containers\":[]}"), 403,
+                  "pods \"p\" is forbidden: error looking up service account default/default: serviceaccount "
+                  "\"default\" not found"));
+  put(e, "/registry/serviceaccounts/default/default", "{\"metadata\":{\"name\":\"default\",\"namespace\":\"default\"}}");
   json_t *o = run(e, admission_service_account, &reg_pods, "default", POD("{\"containers\":[]}"), 0, NULL);
   assert_string_equal(kj_get_str(o, "spec.serviceAccountName"), "default");
   json_decref(o);
+  json_decref(run(e, admission_service_account, &reg_pods, "default", POD("{\"serviceAccountName\":\"robot\"}"), 403,
+                  "pods \"p\" is forbidden: error looking up service account default/robot: serviceaccount \"robot\" "
+                  "not found"));
+  put(e, "/registry/serviceaccounts/default/robot", "{\"metadata\":{\"name\":\"robot\",\"namespace\":\"default\"}}");
   o = run(e, admission_service_account, &reg_pods, "default", POD("{\"serviceAccountName\":\"robot\"}"), 0, NULL);
   assert_string_equal(kj_get_str(o, "spec.serviceAccountName"), "robot");
+  json_decref(o);
+  /* a mirror pod (the kubelet's copy of a static pod) is exempt */
+  o = run(e, admission_service_account, &reg_pods, "default",
+          "{\"metadata\":{\"name\":\"m\",\"annotations\":{\"kubernetes.io/config.mirror\":\"x\"}},\"spec\":"
+          "{\"serviceAccountName\":\"ghost\"}}",
+          0, NULL);
   json_decref(o);
 
   struct {
