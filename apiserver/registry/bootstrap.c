@@ -359,7 +359,7 @@ static void ensure_default_storage_class(struct boot *b)
                          "StorageClass", "metadata", "name", LOCAL_PATH_CLASS, "annotations",
                          DEFAULT_CLASS_ANNOTATION, "true", "provisioner", LOCAL_PATH_PROVISIONER, "reclaimPolicy",
                          "Delete", "volumeBindingMode", "WaitForFirstConsumer", "allowVolumeExpansion", 1);
-  finish_object(&reg_storageclasses, sc);
+  finish_object(b, &reg_storageclasses, sc);
   write_object(b, &reg_storageclasses, sc, NULL);
   json_decref(sc);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kube/json.h"
+#include "kube/scheduling.h"
 #include "kube/quantity.h"
 #include "kube/selector.h"
 #include "volumes.h"
@@ -53,13 +54,7 @@ int sched_vol_delay_binding(const struct sched_snapshot *s, const json_t *pvc, c
 bool sched_vol_node_affinity_ok(const json_t *pv, const json_t *node)
 {
   const json_t *req = kj_get(pv, "spec.nodeAffinity.required");
-  if (!req) return true;
-  size_t i;
-  json_t *t;
-  json_array_foreach(json_object_get(req, "nodeSelectorTerms"), i, t) {
-    if (sched_node_term_matches(t, node)) return true;
-  }
-  return false;
+  return !req || node_selector_matches(req, node);
 }
 
 bool sched_vol_bound_to_claim(const json_t *pv, const json_t *pvc)
