@@ -30,6 +30,7 @@ static const admission_fn MUTATING[] = {
 
 static const admission_fn VALIDATING[] = {
     admission_limit_ranger_validate,
+    admission_pvc_resize,
     admission_resource_quota,
 };
 

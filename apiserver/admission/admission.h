@@ -7,7 +7,8 @@
  * default order:
  *   mutating:   LimitRanger (defaults), ServiceAccount,
  *               DefaultTolerationSeconds, Priority
- *   validating: LimitRanger (min/max/ratio), ResourceQuota
+ *   validating: LimitRanger (min/max/ratio), PersistentVolumeClaimResize,
+ *               ResourceQuota
  * NamespaceLifecycle runs apart and first (admission_namespace_lifecycle),
  * before the kind's admit hook allocates anything (IPs, node ports), and
  * on delete (admission_delete) to keep the system namespaces.
@@ -53,6 +54,7 @@ json_t *admission_priority(struct reg_request *rq, const struct resource *res, j
                            const json_t *old);
 json_t *admission_resource_quota(struct reg_request *rq, const struct resource *res, json_t *obj,
                                  const json_t *old);
+json_t *admission_pvc_resize(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 
 /* ---- helpers shared by the plugins (admission.c) ---- */
 

@@ -22,6 +22,12 @@
  * address is never taken from another Service: when a Service created
  * before this one holds it, kube-dns is not created (a warning says why)
  * until that address is free again.
+ *
+ * The first round also creates the default StorageClass `local-path` of
+ * the built-in local-path provisioner (as k3s ships one), unless a
+ * StorageClass of that name or another default class already exists.
+ * It is created at start only, never repaired: a cluster operator may
+ * delete it or mark another class default, and that choice stands.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,12 +43,19 @@
 #include <kube/timeutil.h>
 
 #include "apiserver.h"
+#include "registry/kinds_ext.h"
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
 
 #define BOOTSTRAP_PERIOD_MS 10000
+/* The built-in provisioner of kube-controller-manager (its
+ * controllers/local_path.h has the same name). */
+#define LOCAL_PATH_CLASS "local-path"
+#define LOCAL_PATH_PROVISIONER "kube.local/local-path"
+#define DEFAULT_CLASS_ANNOTATION "storageclass.kubernetes.io/is-default-class"
+#define BETA_DEFAULT_CLASS_ANNOTATION "storageclass.beta.kubernetes.io/is-default-class"
 
 struct boot {
   struct apiserver *srv;
@@ -315,6 +328,42 @@ static void ensure_endpointslice(struct boot *b)
   json_decref(ports);
 }
 
+/* Stops the visit (returns 1) at a class marked default. */
+static int find_default_class(void *arg, struct kv *kv)
+{
+  json_t *sc = load_kv(kv);
+  const json_t *ann = kj_get(sc, "metadata.annotations");
+  const char *v = json_string_value(json_object_get(ann, DEFAULT_CLASS_ANNOTATION));
+  const char *beta = json_string_value(json_object_get(ann, BETA_DEFAULT_CLASS_ANNOTATION));
+  bool dflt = (v && !strcmp(v, "true")) || (beta && !strcmp(beta, "true"));
+  json_decref(sc);
+  if (dflt)
+    *(bool *)arg = true;
+  return dflt ? 1 : 0;
+}
+
+static void ensure_default_storage_class(struct boot *b)
+{
+  char *key = reg_key(&reg_storageclasses, NULL, LOCAL_PATH_CLASS);
+  struct kv *kv = storage_get(b->srv->storage, key);
+  free(key);
+  if (kv)
+    return;
+  char prefix[256];
+  bool has_default = false;
+  snprintf(prefix, sizeof(prefix), "%s/", reg_storageclasses.storage_prefix);
+  storage_list(b->srv->storage, prefix, 0, NULL, find_default_class, &has_default);
+  if (has_default)
+    return;
+  json_t *sc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:s,s:s,s:s,s:b}", "apiVersion", "storage.k8s.io/v1", "kind",
+                         "StorageClass", "metadata", "name", LOCAL_PATH_CLASS, "annotations",
+                         DEFAULT_CLASS_ANNOTATION, "true", "provisioner", LOCAL_PATH_PROVISIONER, "reclaimPolicy",
+                         "Delete", "volumeBindingMode", "WaitForFirstConsumer", "allowVolumeExpansion", 1);
+  finish_object(b, &reg_storageclasses, sc);
+  write_object(b, &reg_storageclasses, sc, NULL);
+  json_decref(sc);
+}
+
 static void boot_round(struct boot *b)
 {
   if (!b->srv->storage)
@@ -325,6 +374,8 @@ static void boot_round(struct boot *b)
   ensure_dns_service(b);
   ensure_endpoints(b);
   ensure_endpointslice(b);
+  if (!b->initial_done)
+    ensure_default_storage_class(b);
   b->pending--;
 }
 

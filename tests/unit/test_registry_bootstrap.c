@@ -1,8 +1,9 @@
 /* Tests for registry start-up (apiserver/registry/registry.c,
  * bootstrap.c) against a real SQLite storage in a temporary directory:
  * the system namespaces, the `kubernetes` Service, Endpoints and
- * EndpointSlice and the `kube-dns` Service are created and repaired, and
- * the Service allocators are rebuilt from what is stored. */
+ * EndpointSlice and the `kube-dns` Service are created and repaired, the
+ * Service allocators are rebuilt from what is stored, and the default
+ * StorageClass is created once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -197,6 +198,47 @@ static void test_creates_system_objects(void **state)
   assert_int_equal(e->done_calls, 1); /* done() only for the first round */
 }
 
+/* The default StorageClass of the built-in provisioner: created by the
+ * first round, and, once deleted, not brought back by later rounds. */
+static void test_default_storage_class(void **state)
+{
+  struct env *e = *state;
+  assert_int_equal(registry_init(&e->srv, on_done, e), 0);
+  run(e);
+  json_t *sc = get(e, "/registry/storageclasses/local-path");
+  assert_non_null(sc);
+  assert_string_equal(kj_get_str(sc, "provisioner"), "kube.local/local-path");
+  assert_string_equal(kj_get_str(sc, "metadata.annotations[\"storageclass.kubernetes.io/is-default-class\"]"),
+                      "true");
+  assert_string_equal(kj_get_str(sc, "volumeBindingMode"), "WaitForFirstConsumer");
+  assert_string_equal(kj_get_str(sc, "reclaimPolicy"), "Delete");
+  assert_true(kj_get_bool(sc, "allowVolumeExpansion", false));
+  assert_non_null(kj_get_str(sc, "metadata.uid"));
+  json_decref(sc);
+  assert_int_equal(storage_delete(e->srv.storage, "/registry/storageclasses/local-path", 0, NULL, NULL), 0);
+  run(e);
+  reg_bootstrap_kick(&e->srv);
+  run(e);
+  assert_null(get(e, "/registry/storageclasses/local-path"));
+}
+
+/* A cluster that already has a default class keeps it as the only one. */
+static void test_default_storage_class_respects_existing(void **state)
+{
+  struct env *e = *state;
+  const char *body = "{\"apiVersion\":\"storage.k8s.io/v1\",\"kind\":\"StorageClass\",\"metadata\":{\"name\":"
+                     "\"fast\",\"annotations\":{\"storageclass.kubernetes.io/is-default-class\":\"true\"}},"
+                     "\"provisioner\":\"example.com/fast\"}";
+  json_t *sc = kj_loadb(body, strlen(body), false, NULL, 0);
+  assert_int_equal(storage_create(e->srv.storage, "/registry/storageclasses/fast", sc, NULL, NULL, NULL), 0);
+  json_decref(sc);
+  run(e);
+  assert_int_equal(registry_init(&e->srv, on_done, e), 0);
+  run(e);
+  assert_int_equal(e->done_calls, 1);
+  assert_null(get(e, "/registry/storageclasses/local-path"));
+}
+
 static void test_rebuilds_allocators(void **state)
 {
   struct env *e = *state;
@@ -298,6 +340,8 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_creates_system_objects, setup, teardown),
       cmocka_unit_test_setup_teardown(test_rebuilds_allocators, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_default_storage_class, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_default_storage_class_respects_existing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dns_address_held_by_another_service, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dns_service_recreated_and_small_range, setup, teardown),
   };
