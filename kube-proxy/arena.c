@@ -47,7 +47,7 @@ void *kp_arena_alloc(struct kp_arena *a, size_t n)
     size_t size = n > KP_ARENA_BLOCK_BYTES ? n : KP_ARENA_BLOCK_BYTES;
     size_t mapped = (sizeof *b + size + 4095) & ~(size_t)4095;
 #ifdef KUBE_SANITIZE /* the sanitizers watch heap blocks, not pages */
-    b = calloc(1, mapped);
+    b = xcalloc(1, mapped);
     if (!b) b = MAP_FAILED;
 #else
     b = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kube/xalloc.h"
 
 static const char *const builtin_names[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
 
@@ -44,7 +45,7 @@ static int builtin_rank(const char *name)
 
 struct kp_ruleset *kp_ruleset_new(void)
 {
-  struct kp_ruleset *rs = calloc(1, sizeof *rs);
+  struct kp_ruleset *rs = xcalloc(1, sizeof *rs);
   if (!rs) return NULL;
   kp_arena_init(&rs->arena);
   for (int t = 0; t < KP_NTABLES; t++) rs->by_name[t] = kp_map_new();
@@ -461,7 +462,7 @@ static int chain_cmp(const void *a, const void *b)
 void kp_ruleset_render_table(const struct kp_ruleset *rs, enum kp_table t, struct evbuffer *out)
 {
   size_t n = rs->nchains[t];
-  struct kp_chain **v = calloc(n ? n : 1, sizeof *v);
+  struct kp_chain **v = xcalloc(n ? n : 1, sizeof *v);
   if (!v) return;
   size_t i = 0;
   for (struct kp_chain *c = rs->chains[t]; c && i < n; c = c->next) v[i++] = c;
@@ -487,7 +488,7 @@ char *kp_ruleset_render(const struct kp_ruleset *rs)
   for (int t = 0; t < KP_NTABLES; t++)
     if (rs->nchains[t]) kp_ruleset_render_table(rs, (enum kp_table)t, out);
   size_t len = evbuffer_get_length(out);
-  char *s = malloc(len + 1);
+  char *s = xmalloc(len + 1);
   if (s) {
     evbuffer_remove(out, s, len);
     s[len] = 0;
