@@ -7,8 +7,14 @@
  * back to the cache and the queue: success leaves the assumed pod in the
  * snapshot until the informer shows spec.nodeName (the confirmation);
  * failure forgets the assumption and sends the pod to backoff.
+ *
+ * A pod that an extender with a bindVerb is interested in is bound by
+ * that extender (ExtenderBindingArgs), not by a Binding; when the call
+ * fails and the extender is ignorable, the Binding is POSTed after all
+ * (upstream's extendersBinding, then the DefaultBinder).
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +24,7 @@
 #include "kube/recorder.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "extender.h"
 #include "sched_internal.h"
 
 enum op_kind { OP_BIND, OP_STATUS, OP_DELETE };
@@ -30,6 +37,7 @@ struct sched_op {
   char *key, *node;
   json_t *pod; /* owned */
   int profile_ix;
+  struct sched_extender *binder; /* binding through this extender, or NULL */
 };
 
 static struct sched_op *op_new(struct sched_server *s, enum op_kind kind, const json_t *pod, const char *node)
@@ -81,14 +89,14 @@ static char *pod_path(const json_t *pod, const char *sub)
 
 /* ---- binding ---- */
 
-static void bind_done(void *arg, int code, json_t *body, const struct rest_status *err)
+/* The binding's outcome: errmsg NULL on success, else the message of
+ * the FailedScheduling event. */
+static void bind_finish(struct sched_op *op, const char *errmsg)
 {
-  struct sched_op *op = arg;
   struct sched_server *s = op->s;
-  op->req = NULL;
   s->binds_in_flight--;
   struct sched_qpod *qp = sched_queue_get(s->queue, op->key);
-  if (!err) {
+  if (!errmsg) {
     const json_t *md = json_object_get(op->pod, "metadata");
     recorder_eventf(s->recorders[op->profile_ix], op->pod, RECORDER_EVENT_NORMAL, "Scheduled",
                     "Successfully assigned %s/%s to %s", json_string_value(json_object_get(md, "namespace")),
@@ -96,11 +104,10 @@ static void bind_done(void *arg, int code, json_t *body, const struct rest_statu
     if (qp && qp->state == SQ_ASSUMED) sched_queue_done(s->queue, qp, SQ_OUT_BOUND, ktime_mono_ms());
     s->scheduled++;
   } else {
-    KLOG_W("Failed to bind pod %s to %s: %s", op->key, op->node, err->message ? err->message : "");
+    KLOG_W("Failed to bind pod %s to %s: %s", op->key, op->node, errmsg);
     sched_forget(s, op->key);
     if (qp && qp->state == SQ_ASSUMED) {
-      recorder_eventf(s->recorders[op->profile_ix], op->pod, RECORDER_EVENT_WARNING, "FailedScheduling",
-                      "running Bind plugin \"DefaultBinder\": %s", err->message ? err->message : "binding failed");
+      recorder_eventf(s->recorders[op->profile_ix], op->pod, RECORDER_EVENT_WARNING, "FailedScheduling", "%s", errmsg);
       sched_queue_done(s->queue, qp, SQ_OUT_ERROR, ktime_mono_ms());
     }
     s->errors++;
@@ -109,23 +116,78 @@ static void bind_done(void *arg, int code, json_t *body, const struct rest_statu
   sched_wake(s);
 }
 
+static void bind_done(void *arg, int code, json_t *body, const struct rest_status *err)
+{
+  struct sched_op *op = arg;
+  op->req = NULL;
+  char msg[1024];
+  if (err)
+    snprintf(msg, sizeof msg, "running Bind plugin \"DefaultBinder\": %s", err->message ? err->message : "binding failed");
+  bind_finish(op, err ? msg : NULL);
+}
+
+static int post_binding(struct sched_op *op)
+{
+  const char *name = json_string_value(json_object_get(json_object_get(op->pod, "metadata"), "name"));
+  json_t *body = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Binding", "metadata",
+                           "name", name ? name : "", "target", "apiVersion", "v1", "kind", "Node", "name", op->node);
+  char *path = pod_path(op->pod, "binding");
+  op->req = path && body ? rest_request(op->s->client, "POST", path, body, bind_done, op) : NULL;
+  free(path);
+  json_decref(body);
+  if (!op->req) return -1;
+  rest_request_discard_body(op->req);
+  return 0;
+}
+
+static void ext_bind_done(void *arg, int code, json_t *body, const struct rest_status *err)
+{
+  struct sched_op *op = arg;
+  struct sched_extender *e = op->binder;
+  op->req = NULL;
+  char msg[1024];
+  int rc = sched_extender_reply(e, e->bind_verb, code, body, err, msg, sizeof msg);
+  const char *error = rc == 0 ? json_string_value(json_object_get(body, "error")) : NULL;
+  if (error && *error) {
+    snprintf(msg, sizeof msg, "%s", error);
+    rc = -EIO;
+  }
+  if (rc < 0 && e->ignorable) {
+    KLOG_I("Skipping extender in bind as it returned error and has ignorable flag set extender=%s err=%s",
+           sched_extender_name(e), msg);
+    op->binder = NULL;
+    if (post_binding(op) == 0) return;
+    snprintf(msg, sizeof msg, "running Bind plugin \"DefaultBinder\": cannot start the request");
+  }
+  bind_finish(op, rc < 0 ? msg : NULL);
+}
+
+static struct sched_extender *binder_for(struct sched_server *s, const json_t *pod)
+{
+  for (size_t i = 0; i < s->cfg->nextenders; i++) {
+    struct sched_extender *e = &s->cfg->extenders[i];
+    if (e->bind_verb && sched_extender_interested(e, pod)) return e;
+  }
+  return NULL;
+}
+
 int sched_bind(struct sched_server *s, const json_t *pod, const char *node, int profile_ix)
 {
   struct sched_op *op = op_new(s, OP_BIND, pod, node);
   if (!op) return -1;
   op->profile_ix = profile_ix;
-  const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
-  json_t *body = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Binding", "metadata",
-                           "name", name ? name : "", "target", "apiVersion", "v1", "kind", "Node", "name", node);
-  char *path = pod_path(pod, "binding");
-  op->req = path && body ? rest_request(s->client, "POST", path, body, bind_done, op) : NULL;
-  free(path);
-  json_decref(body);
+  op->binder = binder_for(s, pod);
+  if (op->binder) {
+    json_t *args = sched_extender_binding_args(pod, node);
+    op->req = args ? sched_extender_post(op->binder, op->binder->bind_verb, args, ext_bind_done, op) : NULL;
+    json_decref(args);
+  } else {
+    post_binding(op);
+  }
   if (!op->req) {
     op_free(op);
     return -1;
   }
-  rest_request_discard_body(op->req);
   s->binds_in_flight++;
   return 0;
 }
