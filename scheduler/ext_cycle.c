@@ -19,6 +19,14 @@
  * attempt with the extender's error (SchedulerError), unless the
  * extender is ignorable; a prioritize call that fails only loses its
  * scores.
+ *
+ * Preemption (upstream's callExtenders): when the pod fits nowhere and
+ * extenders with a preemptVerb are interested, the candidates the dry
+ * runs found (node -> victims) go to them one after the other, each
+ * answering the nodes and victims it accepts; the best node left is
+ * chosen as without extenders.  An extender's error ends the preemption
+ * with "preemption: <error>" in the FitError (skipped when ignorable);
+ * no node left gives "preemption: no candidate node for preemption".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,6 +37,7 @@
 #include "extender.h"
 #include "kube/log.h"
 #include "kube/restclient.h"
+#include "preemption.h"
 #include "sched_internal.h"
 
 struct ext_call {
@@ -48,6 +57,7 @@ struct sched_ext_cycle {
   json_t *scores;            /* node name -> extenders' weighted total */
   size_t next;               /* the next extender to ask to filter */
   size_t pending;            /* prioritize calls outstanding */
+  json_t *candidates;        /* preemption: node -> victims (owned) */
   struct ext_call *calls;    /* one slot per extender */
 };
 
@@ -68,6 +78,7 @@ static void cycle_free(struct sched_ext_cycle *cy)
   sched_partial_clear(&cy->part);
   sched_result_clear(&cy->res);
   json_decref(cy->scores);
+  json_decref(cy->candidates);
   json_decref(cy->pod);
   free(cy);
 }
@@ -179,21 +190,95 @@ static void filter_next(struct sched_ext_cycle *cy)
   prioritize(cy);
 }
 
-void sched_ext_cycle_start(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix, int64_t t0)
+bool sched_ext_preempt_wanted(const struct sched_server *s, const json_t *pod)
+{
+  for (size_t i = 0; i < s->cfg->nextenders; i++) {
+    const struct sched_extender *e = &s->cfg->extenders[i];
+    if (e->preempt_verb && sched_extender_interested(e, pod)) return true;
+  }
+  return false;
+}
+
+static void preempt_end(struct sched_ext_cycle *cy, const char *error)
+{
+  struct sched_server *s = cy->s;
+  char *post = NULL, *nominated = NULL;
+  if (error) {
+    if (asprintf(&post, "preemption: %s", error) < 0) post = NULL;
+  } else {
+    struct sched_preemption pr;
+    if (sched_preemption_pick(cy->candidates, &pr) == 0) {
+      nominated = sched_preempt_execute(s, cy->pix, cy->pod, cy->qp->key, &pr);
+      post = strdup("");
+    } else {
+      post = strdup("preemption: no candidate node for preemption");
+    }
+    sched_preemption_clear(&pr);
+  }
+  if (s->ext_cycle == cy) s->ext_cycle = NULL;
+  sched_attempt_done(s, cy->qp, cy->pod, cy->pix, -ENOSPC, &cy->res, nominated, post, cy->t0);
+  cycle_free(cy);
+  sched_wake(s);
+}
+
+static void preempt_next(struct sched_ext_cycle *cy);
+
+static void preempt_done(void *arg, int code, json_t *body, const struct rest_status *err)
+{
+  struct ext_call *call = arg;
+  struct sched_ext_cycle *cy = call->cy;
+  struct sched_extender *e = &cy->s->cfg->extenders[call->ix];
+  call->req = NULL;
+  char msg[1024];
+  int rc = sched_extender_reply(e, e->preempt_verb, code, body, err, msg, sizeof msg);
+  if (rc == 0) rc = sched_extender_apply_preemption(e, body, cy->s->snap, &cy->candidates, msg, sizeof msg);
+  if (rc < 0) {
+    if (!e->ignorable) {
+      preempt_end(cy, msg);
+      return;
+    }
+    KLOG_I("Skipped extender as it returned error and has ignorable flag set extender=%s err=%s",
+           sched_extender_name(e), msg);
+  }
+  cy->next++;
+  preempt_next(cy);
+}
+
+static void preempt_next(struct sched_ext_cycle *cy)
+{
+  struct sched_server *s = cy->s;
+  while (cy->next < s->cfg->nextenders && json_object_size(cy->candidates) > 0) {
+    struct sched_extender *e = &s->cfg->extenders[cy->next];
+    if (!e->preempt_verb || !sched_extender_interested(e, cy->pod)) {
+      cy->next++;
+      continue;
+    }
+    json_t *args = sched_extender_preemption_args(e, cy->pod, cy->candidates);
+    struct ext_call *call = &cy->calls[cy->next];
+    call->req = args ? sched_extender_post(e, e->preempt_verb, args, preempt_done, call) : NULL;
+    json_decref(args);
+    if (call->req) return; /* preempt_done goes on */
+    if (!e->ignorable) {
+      preempt_end(cy, "cannot start the request to the extender");
+      return;
+    }
+    cy->next++;
+  }
+  preempt_end(cy, NULL);
+}
+
+static struct sched_ext_cycle *cycle_new(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix,
+                                         int64_t t0)
 {
   struct sched_ext_cycle *cy = calloc(1, sizeof *cy);
-  if (cy) cy->calls = calloc(s->cfg->nextenders, sizeof *cy->calls);
-  if (cy) cy->scores = json_object();
-  if (!cy || !cy->calls || !cy->scores) {
-    struct sched_result res = {.message = strdup("out of memory")};
-    sched_complete_attempt(s, qp, pod, pix, -ENOMEM, &res, t0);
-    sched_result_clear(&res);
-    if (cy) {
-      free(cy->calls);
-      json_decref(cy->scores);
-      free(cy);
-    }
-    return;
+  if (!cy) return NULL;
+  cy->calls = calloc(s->cfg->nextenders ? s->cfg->nextenders : 1, sizeof *cy->calls);
+  cy->scores = json_object();
+  if (!cy->calls || !cy->scores) {
+    free(cy->calls);
+    json_decref(cy->scores);
+    free(cy);
+    return NULL;
   }
   cy->s = s;
   cy->qp = qp;
@@ -203,6 +288,34 @@ void sched_ext_cycle_start(struct sched_server *s, struct sched_qpod *qp, json_t
   for (size_t i = 0; i < s->cfg->nextenders; i++) {
     cy->calls[i].cy = cy;
     cy->calls[i].ix = i;
+  }
+  return cy;
+}
+
+void sched_ext_preempt_start(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix,
+                             struct sched_result *res, json_t *candidates, int64_t t0)
+{
+  struct sched_ext_cycle *cy = cycle_new(s, qp, pod, pix, t0);
+  if (!cy) {
+    json_decref(candidates);
+    sched_attempt_done(s, qp, pod, pix, -ENOSPC, res, NULL, NULL, t0);
+    return;
+  }
+  cy->res = *res;
+  memset(res, 0, sizeof *res);
+  cy->candidates = candidates;
+  s->ext_cycle = cy;
+  preempt_next(cy);
+}
+
+void sched_ext_cycle_start(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix, int64_t t0)
+{
+  struct sched_ext_cycle *cy = cycle_new(s, qp, pod, pix, t0);
+  if (!cy) {
+    struct sched_result res = {.message = strdup("out of memory")};
+    sched_complete_attempt(s, qp, pod, pix, -ENOMEM, &res, t0);
+    sched_result_clear(&res);
+    return;
   }
   struct nominated_tmp *tmp = NULL;
   size_t ntmp = sched_nominated_add(s, pod, qp->key, &tmp);

@@ -470,6 +470,84 @@ void sched_extender_add_priorities(const struct sched_extender *e, const json_t 
   }
 }
 
+json_t *sched_extender_preemption_args(const struct sched_extender *e, const json_t *pod, const json_t *candidates)
+{
+  if (!e->node_cache_capable)
+    return json_pack("{s:O,s:O}", "pod", (json_t *)pod, "nodeNameToVictims", (json_t *)candidates);
+  json_t *meta = json_object();
+  const char *node;
+  json_t *v;
+  json_object_foreach((json_t *)candidates, node, v) {
+    json_t *pods = json_array();
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(v, "pods"), i, p) {
+      const char *uid = json_string_value(json_object_get(json_object_get(p, "metadata"), "uid"));
+      json_array_append_new(pods, json_pack("{s:s}", "uid", uid ? uid : ""));
+    }
+    json_object_set_new(meta, node, json_pack("{s:o,s:O}", "pods", pods, "numPDBViolations",
+                                              json_object_get(v, "numPDBViolations")));
+  }
+  return json_pack("{s:O,s:o}", "pod", (json_t *)pod, "nodeNameToMetaVictims", meta);
+}
+
+static const json_t *pod_by_uid(const struct sched_node_info *ni, const char *uid)
+{
+  for (size_t i = 0; uid && i < ni->npods; i++) {
+    const char *u = json_string_value(json_object_get(json_object_get(ni->pods[i].pod, "metadata"), "uid"));
+    if (u && strcmp(u, uid) == 0) return ni->pods[i].pod;
+  }
+  return NULL;
+}
+
+int sched_extender_apply_preemption(const struct sched_extender *e, const json_t *result,
+                                    const struct sched_snapshot *snap, json_t **candidates, char *msg, size_t msglen)
+{
+  json_t *out = json_object();
+  const char *node;
+  json_t *mv;
+  json_object_foreach(json_object_get(result, "nodeNameToMetaVictims"), node, mv) {
+    const struct sched_node_info *ni = sched_snapshot_node(snap, node);
+    if (!ni) {
+      snprintf(msg, msglen, "nodeinfo not found for node name \"%s\"", node);
+      goto fail;
+    }
+    json_t *pods = json_array();
+    size_t i;
+    json_t *mp;
+    json_array_foreach(json_object_get(mv, "pods"), i, mp) {
+      const char *uid = json_string_value(json_object_get(mp, "uid"));
+      const json_t *pod = pod_by_uid(ni, uid);
+      if (!pod) {
+        snprintf(msg, msglen,
+                 "extender: %s claims to preempt pod (UID: %s) on node: %s, but the pod is not found on that node",
+                 sched_extender_name(e), uid ? uid : "", node);
+        json_decref(pods);
+        goto fail;
+      }
+      json_array_append(pods, (json_t *)pod);
+    }
+    if (json_array_size(pods) == 0) {
+      json_decref(pods);
+      if (e->ignorable) {
+        KLOG_I("Ignored node for which the extender didn't report victims node=%s extender=%s", node,
+               sched_extender_name(e));
+        continue;
+      }
+      snprintf(msg, msglen, "expected at least one victim pod on node \"%s\"", node);
+      goto fail;
+    }
+    json_object_set_new(out, node, json_pack("{s:o,s:I}", "pods", pods, "numPDBViolations",
+                                             (json_int_t)json_integer_value(json_object_get(mv, "numPDBViolations"))));
+  }
+  json_decref(*candidates);
+  *candidates = out;
+  return 0;
+fail:
+  json_decref(out);
+  return -EINVAL;
+}
+
 /* ---- calls ------------------------------------------------------------- */
 
 static char *verb_url(const struct sched_extender *e, const char *verb)

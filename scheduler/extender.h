@@ -89,6 +89,19 @@ int sched_extender_apply_filter(const struct sched_extender *e, const json_t *re
  * score * weight * (MaxNodeScore / MaxExtenderPriority). */
 void sched_extender_add_priorities(const struct sched_extender *e, const json_t *list, json_t *scores);
 
+/* ExtenderPreemptionArgs for candidates (node name -> {"pods": [pod],
+ * "numPDBViolations": n}, borrowed): the victims themselves, or only
+ * their UIDs (nodeNameToMetaVictims) for a nodeCacheCapable extender.
+ * New reference. */
+json_t *sched_extender_preemption_args(const struct sched_extender *e, const json_t *pod, const json_t *candidates);
+/* Replaces *candidates with an ExtenderPreemptionResult's
+ * nodeNameToMetaVictims, the victims found by UID on the snapshot's nodes
+ * (nodes left out are no longer candidates).  A node without victims is
+ * dropped for an ignorable extender and an error otherwise.  0, or
+ * -EINVAL with upstream's message and *candidates unchanged. */
+int sched_extender_apply_preemption(const struct sched_extender *e, const json_t *result,
+                                    const struct sched_snapshot *snap, json_t **candidates, char *msg, size_t msglen);
+
 /* POSTs args to the verb.  The callback decides with
  * sched_extender_reply.  NULL when the request cannot be started. */
 struct rest_request *sched_extender_post(struct sched_extender *e, const char *verb, const json_t *args,

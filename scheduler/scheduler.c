@@ -392,32 +392,50 @@ static void clear_lower_nominations(struct sched_server *s, const json_t *preemp
   json_decref(losers);
 }
 
+char *sched_preempt_execute(struct sched_server *s, int pix, json_t *pod, const char *key,
+                            struct sched_preemption *pr)
+{
+  size_t i;
+  json_t *v;
+  KLOG_V(2, "Preempting %zu pod(s) on node %s for %s", json_array_size(pr->victims), pr->node_name,
+         json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
+  json_array_foreach(pr->victims, i, v) sched_delete_victim(s, v, pod, pr->node_name, pix);
+  clear_lower_nominations(s, pod, key, pr->node_name);
+  char *node = pr->node_name;
+  pr->node_name = NULL;
+  s->preemptions++;
+  return node;
+}
+
 /* Runs DefaultPreemption.  Returns the nominated node when it found one
  * (owned), else NULL; *post gets upstream's PostFilter message when it
- * differs from the framework's dry-run summary (owned, or NULL). */
+ * differs from the framework's dry-run summary (owned, or NULL).  When
+ * extenders with a preemptVerb are interested, only the candidates are
+ * found here: *ext_candidates (new reference) then goes to them, and the
+ * attempt completes in ext_cycle.c. */
 static char *try_preempt(struct sched_server *s, struct sched_profile *p, int pix, json_t *pod, const char *key,
-                         const struct sched_result *res, char **post)
+                         const struct sched_result *res, char **post, json_t **ext_candidates)
 {
   const char *why = NULL;
   *post = NULL;
+  *ext_candidates = NULL;
   if (!sched_preemption_eligible(s->snap, pod, &why)) {
     if (asprintf(post, "preemption: %s", why) < 0) *post = NULL;
     return NULL;
   }
   json_t *pdbs = s->pdbs ? informer_store_list(s->pdbs) : NULL;
-  struct sched_preemption pr;
   char *node = NULL;
+  if (sched_ext_preempt_wanted(s, pod)) {
+    json_t *c = sched_preemption_candidates(p, s->snap, pod, res->node_codes, pdbs, s->preempt_offset++);
+    if (json_object_size(c) > 0) *ext_candidates = c;
+    else json_decref(c);
+    json_decref(pdbs);
+    return NULL;
+  }
+  struct sched_preemption pr;
   if (sched_preemption_select(p, s->snap, pod, res->node_codes, pdbs, s->preempt_offset++, &pr) == 0) {
-    size_t i;
-    json_t *v;
-    KLOG_V(2, "Preempting %zu pod(s) on node %s for %s", json_array_size(pr.victims), pr.node_name,
-           json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
-    json_array_foreach(pr.victims, i, v) sched_delete_victim(s, v, pod, pr.node_name, pix);
-    clear_lower_nominations(s, pod, key, pr.node_name);
-    node = pr.node_name;
-    pr.node_name = NULL;
+    node = sched_preempt_execute(s, pix, pod, key, &pr);
     *post = strdup("");
-    s->preemptions++;
   }
   sched_preemption_clear(&pr);
   json_decref(pdbs);
@@ -426,8 +444,8 @@ static char *try_preempt(struct sched_server *s, struct sched_profile *p, int pi
 
 /* The outcome of a scheduling attempt: the pod assumed and bound, or
  * reported unschedulable (nominated when preemption found room) or failed. */
-static void attempt_done(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix, int rc,
-                         struct sched_result *res, char *nominated, char *post, int64_t t0)
+void sched_attempt_done(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix, int rc,
+                        struct sched_result *res, char *nominated, char *post, int64_t t0)
 {
   struct sched_profile *p = s->cfg->profiles[pix];
   char *key = strdup(qp->key);
@@ -480,13 +498,15 @@ void sched_complete_attempt(struct sched_server *s, struct sched_qpod *qp, json_
                             struct sched_result *res, int64_t t0)
 {
   char *nominated = NULL, *post = NULL;
+  json_t *cands = NULL;
   if (rc == -ENOSPC) {
     struct nominated_tmp *tmp = NULL;
     size_t ntmp = sched_nominated_add(s, pod, qp->key, &tmp);
-    nominated = try_preempt(s, s->cfg->profiles[pix], pix, pod, qp->key, res, &post);
+    nominated = try_preempt(s, s->cfg->profiles[pix], pix, pod, qp->key, res, &post, &cands);
     sched_nominated_remove(s, tmp, ntmp);
   }
-  attempt_done(s, qp, pod, pix, rc, res, nominated, post, t0);
+  if (cands) sched_ext_preempt_start(s, qp, pod, pix, res, cands, t0);
+  else sched_attempt_done(s, qp, pod, pix, rc, res, nominated, post, t0);
 }
 
 static void schedule_one(struct sched_server *s, struct sched_qpod *qp)
@@ -513,9 +533,11 @@ static void schedule_one(struct sched_server *s, struct sched_qpod *qp)
   /* Preemption's dry run sees the nominated pods too (as upstream's
    * RunFilterPluginsWithNominatedPods): they stay until it is done. */
   char *nominated = NULL, *post = NULL;
-  if (rc == -ENOSPC) nominated = try_preempt(s, p, pix, pod, qp->key, &res, &post);
+  json_t *cands = NULL;
+  if (rc == -ENOSPC) nominated = try_preempt(s, p, pix, pod, qp->key, &res, &post, &cands);
   sched_nominated_remove(s, tmp, ntmp);
-  attempt_done(s, qp, pod, pix, rc, &res, nominated, post, t0);
+  if (cands) sched_ext_preempt_start(s, qp, pod, pix, &res, cands, t0);
+  else sched_attempt_done(s, qp, pod, pix, rc, &res, nominated, post, t0);
   sched_result_clear(&res);
   json_decref(pod);
 }
