@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A scheduler extender for test_scheduler_profiles.sh, on loopback.
 
-Usage: sched_extender.py PORTFILE LOGFILE API_URL EXCLUDED_NODE FAVOURED_NODE
+Usage: sched_extender.py PORTFILE LOGFILE API_URL EXCLUDED_NODE FAVOURED_NODE PREEMPT_NODE
 
 Serves, under /ok:
   POST /ok/filter      ExtenderArgs -> ExtenderFilterResult: every node but
@@ -11,6 +11,8 @@ Serves, under /ok:
                        the others 0.
   POST /ok/bind        ExtenderBindingArgs -> ExtenderBindingResult: POSTs
                        the Binding to the API server itself.
+  POST /ok/preempt     ExtenderPreemptionArgs -> ExtenderPreemptionResult:
+                       keeps only PREEMPT_NODE, its victims by UID.
 and, for the failure cases, /broken/* (500), /garbage/* (200, not JSON),
 /slow/* (answers after 4 s).  Every request is appended to LOGFILE as one
 JSON line {"path", "pod", "nodes", "via"} where via says whether the nodes
@@ -24,7 +26,7 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-portfile, logfile, api, excluded, favoured = sys.argv[1:6]
+portfile, logfile, api, excluded, favoured, preempt_node = sys.argv[1:7]
 
 
 def log(entry):
@@ -33,6 +35,9 @@ def log(entry):
 
 
 def node_names(args):
+    for key in ("nodeNameToVictims", "nodeNameToMetaVictims"):
+        if args.get(key) is not None:
+            return sorted(args[key]), key
     if args.get("nodenames") is not None:
         return args["nodenames"], "nodenames"
     items = (args.get("nodes") or {}).get("items") or []
@@ -73,6 +78,14 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(200, {"nodes": {"metadata": {}, "items": items}, "failedNodes": failed})
         if self.path == "/ok/prioritize":
             return self.reply(200, [{"host": n, "score": 10 if n == favoured else 0} for n in names])
+        if self.path == "/ok/preempt":
+            victims = args.get("nodeNameToVictims") or {}
+            log({"path": "victims", "pod": pod,
+                 "nodes": {n: [p["metadata"]["name"] for p in v["pods"]] for n, v in victims.items()}})
+            meta = {n: {"pods": [{"uid": p["metadata"]["uid"]} for p in v["pods"]],
+                        "numPDBViolations": v["numPDBViolations"]}
+                    for n, v in victims.items() if n == preempt_node}
+            return self.reply(200, {"nodeNameToMetaVictims": meta})
         if self.path == "/ok/bind":
             binding = {"apiVersion": "v1", "kind": "Binding",
                        "metadata": {"name": args["podName"], "namespace": args["podNamespace"], "uid": args["podUID"]},

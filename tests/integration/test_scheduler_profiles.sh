@@ -62,7 +62,7 @@ kube create sa default >/dev/null
 start_hollow hollow node- 3 --cpu=4
 wait_until "3 hollow nodes registered" 150 bash -c "[[ \$(kubectl --cache-dir $WORK/kcache get nodes -o name | wc -l) -ge 3 ]]"
 
-python3 -u "$(dirname "$0")/sched_extender.py" "$WORK/ext.port" "$WORK/ext.jsonl" "$API_URL" node-2 node-0 \
+python3 -u "$(dirname "$0")/sched_extender.py" "$WORK/ext.port" "$WORK/ext.jsonl" "$API_URL" node-2 node-0 node-1 \
   >>"$WORK/extender.log" 2>&1 &
 PIDS+=("$!")
 wait_until "extender listening" 50 test -s "$WORK/ext.port"
@@ -92,6 +92,7 @@ extenders:
   filterVerb: filter
   prioritizeVerb: prioritize
   bindVerb: bind
+  preemptVerb: preempt
   weight: 5
   managedResources:
   - {name: example.com/widget, ignoredByScheduler: true}
@@ -197,6 +198,35 @@ expect_match "the extender's reason in the FitError" \
 expect_eq "widget-2 stays pending" "" "$(node_of widget-2)"
 wait_until "PodScheduled=False Unschedulable" 50 bash -c \
   "kubectl --cache-dir $WORK/kcache get pod widget-2 -o jsonpath='{.status.conditions[?(@.type==\"PodScheduled\")].reason}' | grep -qx Unschedulable"
+
+# preemption: the default choice would be node-2 (its victim has the
+# lower priority), but the extender's preemptVerb keeps only node-1.
+for pc in mid:50 high:100; do
+  kube create priorityclass "${pc%%:*}" --value="${pc##*:}" >/dev/null
+done
+kube create -f - >/dev/null <<EOF
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"victim-1"},
+ "spec":{"nodeName":"node-1","priorityClassName":"mid","containers":[{"name":"c","image":"busybox","resources":{"requests":{"cpu":"3500m"}}}]}}
+EOF
+kube create -f - >/dev/null <<EOF
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"victim-2"},
+ "spec":{"nodeName":"node-2","containers":[{"name":"c","image":"busybox","resources":{"requests":{"cpu":"3500m"}}}]}}
+EOF
+pod widget-p default-scheduler 2 '"example.com/widget":"1"' '"priorityClassName":"high","affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"kubernetes.io/hostname","operator":"In","values":["node-1","node-2"]}]}]}}}'
+wait_until "the preemptor is nominated" 100 bash -c \
+  "kubectl --cache-dir $WORK/kcache get pod widget-p -o jsonpath='{.status.nominatedNodeName}' | grep -q ."
+expect_eq "the extender's choice wins" "node-1" "$(kube get pod widget-p -o jsonpath='{.status.nominatedNodeName}')"
+OUT=$(python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    if e["pod"] == "widget-p" and e["path"] in ("/ok/preempt", "victims"): print(e["path"], e.get("via", "-"), json.dumps(e["nodes"], sort_keys=True))' "$WORK/ext.jsonl")
+expect_match "preempt got both candidates as nodeNameToVictims" '^/ok/preempt nodeNameToVictims \["node-1", "node-2"\]' "$OUT"
+expect_match "with their victims" '^victims - \{"node-1": \["victim-1"\], "node-2": \["victim-2"\]\}' "$OUT"
+wait_until "Preempted event" 100 has_event victim-1 Preempted
+wait_until "victim-1 is gone" 100 bash -c "! kubectl --cache-dir $WORK/kcache get pod victim-1 >/dev/null 2>&1"
+expect_eq "victim-2 is left alone" "" "$(kube get pod victim-2 -o jsonpath='{.metadata.deletionTimestamp}')"
+wait_until "the preemptor binds to node-1 through the extender" 150 bound widget-p
+expect_eq "on node-1" "node-1" "$(node_of widget-p)"
 
 # nodeCacheCapable: names only
 pod gadget-1 packer 100m '"example.com/gadget":"1"'
