@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "extender.h"
+#include "preemption.h"
 #include "sched_test_util.h"
 
 static struct sched_config *cfg_from(const char *json)
@@ -410,6 +411,68 @@ static void test_two_phase_cycle(void **state)
   sched_config_free(c);
 }
 
+static void test_preemption(void **state)
+{
+  struct sched_snapshot *s = three_nodes();
+  json_t *v1 = mk_pod("{\"metadata\":{\"name\":\"v1\",\"uid\":\"u1\"},\"spec\":{\"priority\":5}}");
+  json_t *v2 = mk_pod("{\"metadata\":{\"name\":\"v2\",\"uid\":\"u2\"},\"spec\":{\"priority\":1}}");
+  json_t *v3 = mk_pod("{\"metadata\":{\"name\":\"v3\",\"uid\":\"u3\"},\"spec\":{\"priority\":1}}");
+  sched_snapshot_add_pod(s, v1, "a", false);
+  sched_snapshot_add_pod(s, v2, "b", false);
+  sched_snapshot_add_pod(s, v3, "b", false);
+  json_t *pod = mk_pod("{\"spec\":{\"priority\":10}}");
+  json_t *cands = json_pack("{s:{s:[O],s:i},s:{s:[O,O],s:i}}", "a", "pods", v1, "numPDBViolations", 0, "b", "pods",
+                            v2, v3, "numPDBViolations", 0);
+  /* Without extenders: b (lower highest-victim priority) wins. */
+  struct sched_preemption pr;
+  assert_int_equal(sched_preemption_pick(cands, &pr), 0);
+  assert_string_equal(pr.node_name, "b");
+  assert_int_equal(json_array_size(pr.victims), 2);
+  sched_preemption_clear(&pr);
+
+  struct sched_extender *full = one_extender("{\"urlPrefix\":\"http://x\",\"preemptVerb\":\"p\"}");
+  struct sched_extender *cached = one_extender("{\"urlPrefix\":\"http://x\",\"preemptVerb\":\"p\",\"nodeCacheCapable\":true}");
+  json_t *args = sched_extender_preemption_args(full, pod, cands);
+  assert_ptr_equal(kj_get(args, "nodeNameToVictims"), cands);
+  json_decref(args);
+  args = sched_extender_preemption_args(cached, pod, cands);
+  expect_json(json_object_get(args, "nodeNameToMetaVictims"),
+              "{\"a\":{\"pods\":[{\"uid\":\"u1\"}],\"numPDBViolations\":0},"
+              "\"b\":{\"pods\":[{\"uid\":\"u2\"},{\"uid\":\"u3\"}],\"numPDBViolations\":0}}");
+  json_decref(args);
+
+  char msg[512];
+  json_t *res = tj("{\"nodeNameToMetaVictims\":{\"a\":{\"pods\":[{\"uid\":\"u9\"}]}}}");
+  assert_int_equal(sched_extender_apply_preemption(full, res, s, &cands, msg, sizeof msg), -EINVAL);
+  assert_string_equal(msg, "extender: http://x claims to preempt pod (UID: u9) on node: a, but the pod is not found on that node");
+  json_decref(res);
+  res = tj("{\"nodeNameToMetaVictims\":{\"a\":{\"pods\":[]}}}");
+  assert_int_equal(sched_extender_apply_preemption(full, res, s, &cands, msg, sizeof msg), -EINVAL);
+  assert_string_equal(msg, "expected at least one victim pod on node \"a\"");
+  json_decref(res);
+  assert_int_equal(json_object_size(cands), 2); /* unchanged */
+  /* The extender keeps only a: its choice wins. */
+  res = tj("{\"nodeNameToMetaVictims\":{\"a\":{\"pods\":[{\"uid\":\"u1\"}],\"numPDBViolations\":1}}}");
+  assert_int_equal(sched_extender_apply_preemption(full, res, s, &cands, msg, sizeof msg), 0);
+  json_decref(res);
+  assert_int_equal(sched_preemption_pick(cands, &pr), 0);
+  assert_string_equal(pr.node_name, "a");
+  assert_int_equal(pr.num_pdb_violations, 1);
+  assert_ptr_equal(json_array_get(pr.victims, 0), sched_snapshot_node(s, "a")->pods[0].pod);
+  sched_preemption_clear(&pr);
+  json_decref(cands);
+  cands = json_object();
+  assert_int_equal(sched_preemption_pick(cands, &pr), -ENOENT);
+  json_decref(cands);
+  json_decref(v1);
+  json_decref(v2);
+  json_decref(v3);
+  json_decref(pod);
+  sched_extenders_free(full, 1);
+  sched_extenders_free(cached, 1);
+  sched_snapshot_free(s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -417,7 +480,7 @@ int main(void)
       cmocka_unit_test(test_ignored_by_scheduler), cmocka_unit_test(test_interested),
       cmocka_unit_test(test_args), cmocka_unit_test(test_apply_filter),
       cmocka_unit_test(test_priorities), cmocka_unit_test(test_reply),
-      cmocka_unit_test(test_two_phase_cycle),
+      cmocka_unit_test(test_two_phase_cycle), cmocka_unit_test(test_preemption),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
