@@ -112,12 +112,12 @@ static void prioritize_done(void *arg, int code, json_t *body, const struct rest
   struct sched_ext_cycle *cy = call->cy;
   struct sched_extender *e = &cy->s->cfg->extenders[call->ix];
   call->req = NULL;
-  char msg[1024];
+  char msg[1024] = "the answer is not a HostPriorityList";
   if (sched_extender_reply(e, e->prioritize_verb, code, body, err, msg, sizeof msg) == 0 && json_is_array(body))
     sched_extender_add_priorities(e, body, cy->scores);
   else
     KLOG_V(5, "Failed to run extender's priority function. No score given by this extender. extender=%s pod=%s err=%s",
-           sched_extender_name(e), cy->qp->key, json_is_array(body) || code != 200 ? msg : "not a HostPriorityList");
+           sched_extender_name(e), cy->qp->key, msg);
   if (--cy->pending == 0) finish(cy);
 }
 
