@@ -10,12 +10,20 @@
  * at one point, multiPoint.enabled adds a plugin at every point it
  * implements, and <point>.enabled adds it (with a weight for score) at one.
  * pluginConfig args are handed to each plugin's init, which validates them.
+ *
+ * As upstream's defaulting and validation: a lone profile without a
+ * schedulerName is "default-scheduler", but with several profiles each
+ * needs its own; a plugin appears at most once in pluginConfig.  Extenders
+ * (extender.c) are shared by all profiles; the managed resources they mark
+ * ignoredByScheduler become NodeResourcesFit's ignoredResources in every
+ * profile, taking precedence over its args, as upstream does.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "extender.h"
 #include "framework.h"
 #include "plugins/plugins.h"
 
@@ -61,6 +69,7 @@ void sched_config_free(struct sched_config *c)
   if (!c) return;
   for (size_t i = 0; i < c->nprofiles; i++) profile_free(c->profiles[i]);
   free(c->profiles);
+  sched_extenders_free(c->extenders, c->nextenders);
   free(c);
 }
 
@@ -179,12 +188,67 @@ static int pct_check(const json_t *v, const char *path, int *out, char *err, siz
   return 0;
 }
 
-static struct sched_profile *profile_build(const json_t *spec, int global_pct, size_t idx, char *err, size_t errlen)
+/* The pluginConfig entry's args for a plugin: a new reference, or NULL.
+ * ignored (may be NULL) overrides NodeResourcesFit's ignoredResources. */
+static json_t *plugin_args(const json_t *pcfg, const char *plugin, const json_t *ignored)
 {
+  const json_t *args = NULL;
+  size_t j;
+  json_t *e;
+  json_array_foreach(pcfg, j, e) {
+    const char *n = json_string_value(json_object_get(e, "name"));
+    if (n && strcmp(n, plugin) == 0) args = json_object_get(e, "args");
+  }
+  if (!ignored || strcmp(plugin, sched_plugin_node_resources_fit.name) != 0) return json_incref((json_t *)args);
+  json_t *copy = json_is_object(args) ? json_deep_copy(args) : json_object();
+  json_object_set(copy, "ignoredResources", (json_t *)ignored);
+  return copy;
+}
+
+static int check_plugin_config(const json_t *pcfg, size_t idx, char *err, size_t errlen)
+{
+  if (pcfg && !json_is_array(pcfg)) {
+    snprintf(err, errlen, "json: cannot unmarshal %s into Go struct field KubeSchedulerProfile.profiles.pluginConfig of type []v1.PluginConfig",
+             json_is_object(pcfg) ? "object" : "value");
+    return -EINVAL;
+  }
+  size_t j, k;
+  json_t *e, *f;
+  json_array_foreach(pcfg, j, e) {
+    const char *n = json_string_value(json_object_get(e, "name"));
+    if (!n) continue;
+    json_array_foreach(pcfg, k, f) {
+      if (k >= j) break;
+      const char *m = json_string_value(json_object_get(f, "name"));
+      if (m && strcmp(m, n) == 0) {
+        snprintf(err, errlen, "profiles[%zu].pluginConfig[%zu]: Duplicate value: \"%s\"", idx, j, n);
+        return -EINVAL;
+      }
+    }
+  }
+  return 0;
+}
+
+static struct sched_profile *profile_build(const json_t *spec, int global_pct, size_t idx, size_t nprofiles,
+                                           const json_t *ignored, char *err, size_t errlen)
+{
+  const json_t *jname = json_object_get(spec, "schedulerName");
+  const char *name = json_string_value(jname);
+  if (jname && !json_is_null(jname) && !json_is_string(jname)) {
+    snprintf(err, errlen, "json: cannot unmarshal %s into Go struct field KubeSchedulerProfile.profiles.schedulerName of type string",
+             json_is_object(jname) ? "object" : json_is_array(jname) ? "array" : json_is_boolean(jname) ? "bool" : "number");
+    return NULL;
+  }
+  /* Only a lone profile is defaulted (upstream's defaulting). */
+  if (!jname && nprofiles == 1) name = SCHED_DEFAULT_SCHEDULER_NAME;
+  if (!name || !*name) {
+    snprintf(err, errlen, "profiles[%zu].schedulerName: Required value", idx);
+    return NULL;
+  }
+  if (check_plugin_config(json_object_get(spec, "pluginConfig"), idx, err, errlen) < 0) return NULL;
   struct sched_profile *p = calloc(1, sizeof *p);
   if (!p) return NULL;
-  const char *name = json_string_value(json_object_get(spec, "schedulerName"));
-  p->scheduler_name = strdup(name && *name ? name : SCHED_DEFAULT_SCHEDULER_NAME);
+  p->scheduler_name = strdup(name);
   p->percentage_of_nodes_to_score = global_pct;
   sched_profile_seed(p, 0x5DEECE66DULL + idx);
   char path[64];
@@ -208,14 +272,10 @@ static struct sched_profile *profile_build(const json_t *spec, int global_pct, s
   const json_t *pcfg = json_object_get(spec, "pluginConfig");
   for (int i = 0; i < p->nplugins; i++) {
     struct sched_plugin_inst *pi = &p->plugins[i];
-    const json_t *args = NULL;
-    size_t j;
-    json_t *e;
-    json_array_foreach(pcfg, j, e) {
-      const char *n = json_string_value(json_object_get(e, "name"));
-      if (n && strcmp(n, pi->p->name) == 0) args = json_object_get(e, "args");
-    }
-    if (pi->p->init && pi->p->init(args, &pi->self, err, errlen) < 0) {
+    json_t *args = plugin_args(pcfg, pi->p->name, ignored);
+    int rc = pi->p->init ? pi->p->init(args, &pi->self, err, errlen) : 0;
+    json_decref(args);
+    if (rc < 0) {
       p->nplugins = i; /* only the ones before i hold state */
       goto fail;
     }
@@ -254,29 +314,46 @@ struct sched_config *sched_config_parse(const json_t *cfg, char *err, size_t err
                   &c->percentage_of_nodes_to_score, err, errlen) < 0)
       goto fail;
   }
+  if (sched_extenders_parse(json_object_get(cfg, "extenders"), &c->extenders, &c->nextenders, err, errlen) < 0)
+    goto fail;
+  json_t *ignored = NULL; /* managed resources the extenders own entirely */
+  for (size_t i = 0; i < c->nextenders; i++) {
+    const char *k;
+    json_t *v;
+    json_object_foreach(c->extenders[i].managed, k, v) {
+      if (!json_is_true(v)) continue;
+      if (!ignored) ignored = json_array();
+      json_array_append_new(ignored, json_string(k));
+    }
+  }
   const json_t *profiles = json_object_get(cfg, "profiles");
   size_t n = json_array_size(profiles);
   c->profiles = calloc(n ? n : 1, sizeof *c->profiles);
-  if (!c->profiles) goto fail;
+  if (!c->profiles) goto fail_ignored;
   if (n == 0) {
     json_t *empty = json_object();
-    c->profiles[0] = profile_build(empty, c->percentage_of_nodes_to_score, 0, err, errlen);
+    c->profiles[0] = profile_build(empty, c->percentage_of_nodes_to_score, 0, 1, ignored, err, errlen);
     json_decref(empty);
-    if (!c->profiles[0]) goto fail;
+    if (!c->profiles[0]) goto fail_ignored;
     c->nprofiles = 1;
+    json_decref(ignored);
     return c;
   }
   for (size_t i = 0; i < n; i++) {
-    struct sched_profile *p = profile_build(json_array_get(profiles, i), c->percentage_of_nodes_to_score, i, err, errlen);
-    if (!p) goto fail;
+    struct sched_profile *p =
+        profile_build(json_array_get(profiles, i), c->percentage_of_nodes_to_score, i, n, ignored, err, errlen);
+    if (!p) goto fail_ignored;
     if (sched_config_profile(c, p->scheduler_name)) {
       snprintf(err, errlen, "profiles[%zu].schedulerName: Duplicate value: \"%s\"", i, p->scheduler_name);
       profile_free(p);
-      goto fail;
+      goto fail_ignored;
     }
     c->profiles[c->nprofiles++] = p;
   }
+  json_decref(ignored);
   return c;
+fail_ignored:
+  json_decref(ignored);
 fail:
   sched_config_free(c);
   return NULL;

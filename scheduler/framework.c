@@ -400,6 +400,98 @@ static char *join_reasons(const struct sched_status *st)
   return msg;
 }
 
+/* PreFilter, then Filter until to_find nodes fit.  Returns 0 (*nf may be
+ * 0; fails holds the nodes that failed), or the PreFilter's rejection:
+ * -ENOSPC (-EIO for an error) with *pre_msg (owned) and every node failed
+ * with its status; -ENOMEM. */
+static int find_feasible(struct sched_profile *p, struct sched_cycle *c, struct sched_node_info **feasible,
+                         size_t to_find, size_t *nf_out, struct failures *fails, char **pre_msg,
+                         struct sched_result *result)
+{
+  const struct sched_snapshot *snap = c->snap;
+  size_t n = snap->nnodes, nf = 0;
+  struct sched_status st = {0};
+  *pre_msg = NULL;
+  for (int i = 0; i < p->nplugins; i++) {
+    struct sched_plugin_inst *pi = &p->plugins[i];
+    if (!pi->pre_filter || !pi->p->pre_filter) continue;
+    c->cur = i;
+    enum sched_code code = pi->p->pre_filter(pi->self, c, &st);
+    if (code == SCHED_SKIP) {
+      c->skip_filter[i] = true;
+    } else if (code != SCHED_SUCCESS) {
+      /* The pod cannot fit anywhere; every node carries this status. */
+      *pre_msg = join_reasons(&st);
+      for (size_t j = 0; j < n; j++) {
+        struct sched_status copy = {.code = code};
+        for (int r = 0; r < st.nreasons; r++) sched_status_fail(&copy, code, "%s", st.reasons[r]);
+        failures_push(fails, j, &copy);
+      }
+      sched_status_reset(&st);
+      return code == SCHED_ERROR ? -EIO : -ENOSPC;
+    }
+    sched_status_reset(&st);
+  }
+
+  if (c->only_node) {
+    struct sched_node_info *ni = sched_snapshot_node(snap, c->only_node);
+    if (ni) {
+      result->evaluated_nodes = 1;
+      if (run_filters(p, c, ni, &st) == SCHED_SUCCESS) feasible[nf++] = ni;
+      else failures_push(fails, (size_t)json_integer_value(json_object_get(snap->index, ni->name)), &st);
+    }
+    if (nf == 0)
+      for (size_t j = 0; j < n; j++) {
+        if (snap->nodes[j] == ni) continue;
+        sched_status_fail_static(&st, SCHED_UNRESOLVABLE, "node(s) didn't satisfy plugin(s) [NodeAffinity]");
+        failures_push(fails, j, &st);
+      }
+  } else {
+    size_t start = p->next_start_node_index % n, processed = 0;
+    for (size_t i = 0; i < n && nf < to_find; i++) {
+      size_t ix = (start + i) % n;
+      processed++;
+      if (run_filters(p, c, snap->nodes[ix], &st) == SCHED_SUCCESS) feasible[nf++] = snap->nodes[ix];
+      else if (failures_push(fails, ix, &st) < 0) {
+        sched_status_reset(&st);
+        return -ENOMEM;
+      }
+    }
+    p->next_start_node_index = (start + processed) % n;
+    result->evaluated_nodes = processed;
+  }
+  sched_status_reset(&st);
+  *nf_out = nf;
+  result->feasible_nodes = nf;
+  return 0;
+}
+
+/* Scores the feasible nodes (plugins, plus extender scores by node name
+ * when given) and picks the winner into result->node_name. */
+static int pick_host(struct sched_profile *p, struct sched_cycle *c, struct sched_node_info **feasible, size_t nf,
+                     const json_t *ext_scores, struct sched_result *result)
+{
+  size_t sel = 0;
+  if (nf > 1) {
+    int64_t *total = calloc(nf, sizeof *total);
+    if (!total) return -ENOMEM;
+    int rc = score_nodes(p, c, feasible, nf, total);
+    for (size_t j = 0; rc == 0 && ext_scores && j < nf; j++)
+      total[j] += json_integer_value(json_object_get(ext_scores, feasible[j]->name));
+    if (rc == 0) sel = (size_t)select_host(p, feasible, total, nf);
+    free(total);
+    if (rc < 0) return rc;
+  }
+  char *rerr = NULL;
+  result->binding = reserve(p, c, feasible[sel]->name, &rerr);
+  if (rerr) {
+    result->message = rerr;
+    return -EIO;
+  }
+  result->node_name = strdup(feasible[sel]->name);
+  return result->node_name ? 0 : -ENOMEM;
+}
+
 int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
                        struct sched_result *result)
 {
@@ -412,97 +504,159 @@ int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *sna
   size_t to_find = sched_num_feasible_nodes_to_find(p->percentage_of_nodes_to_score, n);
   struct sched_cycle *c = calloc(1, sizeof *c);
   struct sched_node_info **feasible = calloc(to_find, sizeof *feasible);
-  int64_t *total = calloc(to_find, sizeof *total);
   struct failures fails = {0};
-  struct sched_status st = {0};
+  char *pre_msg = NULL;
+  size_t nf = 0;
   int rc = 0;
-  if (!c || !feasible || !total) {
+  if (!c || !feasible) {
     rc = -ENOMEM;
     goto out;
   }
   c->snap = snap;
   c->pod = pod;
-
-  for (int i = 0; i < p->nplugins; i++) {
-    struct sched_plugin_inst *pi = &p->plugins[i];
-    if (!pi->pre_filter || !pi->p->pre_filter) continue;
-    c->cur = i;
-    enum sched_code code = pi->p->pre_filter(pi->self, c, &st);
-    if (code == SCHED_SKIP) {
-      c->skip_filter[i] = true;
-    } else if (code != SCHED_SUCCESS) {
-      /* The pod cannot fit anywhere; every node carries this status. */
-      char *msg = join_reasons(&st);
-      for (size_t j = 0; j < n; j++) {
-        struct sched_status copy = {.code = code};
-        for (int r = 0; r < st.nreasons; r++) sched_status_fail(&copy, code, "%s", st.reasons[r]);
-        failures_push(&fails, j, &copy);
-      }
-      result->message = unschedulable_message(pod, snap, &fails, msg, result);
-      free(msg);
-      rc = code == SCHED_ERROR ? -EIO : -ENOSPC;
-      goto out;
-    }
-    sched_status_reset(&st);
+  rc = find_feasible(p, c, feasible, to_find, &nf, &fails, &pre_msg, result);
+  if (rc == -ENOSPC || rc == -EIO) {
+    result->message = unschedulable_message(pod, snap, &fails, pre_msg, result);
+    goto out;
   }
-
-  size_t nf = 0;
-  if (c->only_node) {
-    struct sched_node_info *ni = sched_snapshot_node(snap, c->only_node);
-    if (ni) {
-      result->evaluated_nodes = 1;
-      if (run_filters(p, c, ni, &st) == SCHED_SUCCESS) feasible[nf++] = ni;
-      else failures_push(&fails, (size_t)json_integer_value(json_object_get(snap->index, ni->name)), &st);
-    }
-    if (nf == 0)
-      for (size_t j = 0; j < n; j++) {
-        if (snap->nodes[j] == ni) continue;
-        sched_status_fail_static(&st, SCHED_UNRESOLVABLE, "node(s) didn't satisfy plugin(s) [NodeAffinity]");
-        failures_push(&fails, j, &st);
-      }
-  } else {
-    size_t start = p->next_start_node_index % n, processed = 0;
-    for (size_t i = 0; i < n && nf < to_find; i++) {
-      size_t ix = (start + i) % n;
-      processed++;
-      if (run_filters(p, c, snap->nodes[ix], &st) == SCHED_SUCCESS) feasible[nf++] = snap->nodes[ix];
-      else if (failures_push(&fails, ix, &st) < 0) {
-        rc = -ENOMEM;
-        goto out;
-      }
-    }
-    p->next_start_node_index = (start + processed) % n;
-    result->evaluated_nodes = processed;
-  }
-  result->feasible_nodes = nf;
+  if (rc < 0) goto out;
   if (nf == 0) {
     result->message = unschedulable_message(pod, snap, &fails, NULL, result);
     rc = -ENOSPC;
     goto out;
   }
-  size_t sel = 0;
-  if (nf > 1) {
-    rc = score_nodes(p, c, feasible, nf, total);
-    if (rc < 0) goto out;
-    sel = (size_t)select_host(p, feasible, total, nf);
-  }
-  char *rerr = NULL;
-  result->binding = reserve(p, c, feasible[sel]->name, &rerr);
-  if (rerr) {
-    result->message = rerr;
-    rc = -EIO;
-    goto out;
-  }
-  result->node_name = strdup(feasible[sel]->name);
-  if (!result->node_name) rc = -ENOMEM;
+  rc = pick_host(p, c, feasible, nf, NULL, result);
 out:
   if (rc == -ENOMEM && !result->message) result->message = strdup("out of memory");
   if (c) cycle_clear(c);
   free(c);
-  sched_status_reset(&st);
+  free(pre_msg);
   failures_clear(&fails);
   free(feasible);
-  free(total);
+  return rc;
+}
+
+void sched_partial_clear(struct sched_partial *part)
+{
+  json_decref(part->feasible);
+  json_decref(part->failed);
+  memset(part, 0, sizeof *part);
+}
+
+static json_t *status_json(const struct sched_status *st)
+{
+  json_t *reasons = json_array();
+  for (int r = 0; r < st->nreasons; r++) json_array_append_new(reasons, json_string(st->reasons[r]));
+  return json_pack("{s:i,s:o}", "code", (int)st->code, "reasons", reasons);
+}
+
+int sched_schedule_filter(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
+                          struct sched_partial *part, struct sched_result *result)
+{
+  memset(part, 0, sizeof *part);
+  memset(result, 0, sizeof *result);
+  size_t n = snap->nnodes;
+  if (n == 0) {
+    result->message = strdup("no nodes available to schedule pods");
+    return -ENOSPC;
+  }
+  size_t to_find = sched_num_feasible_nodes_to_find(p->percentage_of_nodes_to_score, n);
+  struct sched_cycle *c = calloc(1, sizeof *c);
+  struct sched_node_info **feasible = calloc(to_find, sizeof *feasible);
+  struct failures fails = {0};
+  char *pre_msg = NULL;
+  size_t nf = 0;
+  int rc = 0;
+  if (!c || !feasible) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  c->snap = snap;
+  c->pod = pod;
+  rc = find_feasible(p, c, feasible, to_find, &nf, &fails, &pre_msg, result);
+  if (rc == -ENOSPC || rc == -EIO) {
+    result->message = unschedulable_message(pod, snap, &fails, pre_msg, result);
+    goto out;
+  }
+  if (rc < 0) goto out;
+  part->feasible = json_array();
+  part->failed = json_object();
+  for (size_t i = 0; i < nf; i++) json_array_append_new(part->feasible, json_string(feasible[i]->name));
+  for (size_t i = 0; i < fails.n; i++)
+    json_object_set_new(part->failed, snap->nodes[fails.v[i].ix]->name, status_json(&fails.v[i].st));
+out:
+  if (rc == -ENOMEM && !result->message) result->message = strdup("out of memory");
+  if (c) cycle_clear(c);
+  free(c);
+  free(pre_msg);
+  failures_clear(&fails);
+  free(feasible);
+  return rc;
+}
+
+/* Rebuilds per-node statuses for the current snapshot from the nodes'
+ * names (the snapshot may have changed since Filter ran). */
+static int failures_from_json(const struct sched_snapshot *snap, const json_t *failed, struct failures *f)
+{
+  const char *name;
+  json_t *v;
+  json_object_foreach((json_t *)failed, name, v) {
+    const json_t *ix = json_object_get(snap->index, name);
+    if (!ix) continue;
+    struct sched_status st = {0};
+    enum sched_code code = (enum sched_code)json_integer_value(json_object_get(v, "code"));
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(v, "reasons"), i, r) sched_status_fail(&st, code, "%s", json_string_value(r));
+    st.code = code;
+    if (failures_push(f, (size_t)json_integer_value(ix), &st) < 0) {
+      sched_status_reset(&st);
+      return -ENOMEM;
+    }
+  }
+  return 0;
+}
+
+int sched_schedule_finish(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
+                          const struct sched_partial *part, const json_t *ext_scores, struct sched_result *result)
+{
+  size_t evaluated = result->evaluated_nodes;
+  memset(result, 0, sizeof *result);
+  result->evaluated_nodes = evaluated;
+  size_t cap = json_array_size(part->feasible), nf = 0;
+  struct sched_node_info **feasible = calloc(cap ? cap : 1, sizeof *feasible);
+  struct sched_cycle *c = calloc(1, sizeof *c);
+  struct failures fails = {0};
+  int rc = 0;
+  if (!feasible || !c) {
+    rc = -ENOMEM;
+    goto out;
+  }
+  c->snap = snap;
+  c->pod = pod;
+  size_t i;
+  json_t *v;
+  json_array_foreach(part->feasible, i, v) {
+    struct sched_node_info *ni = sched_snapshot_node(snap, json_string_value(v));
+    if (ni) feasible[nf++] = ni;
+  }
+  result->feasible_nodes = nf;
+  if (nf == 0) {
+    if (snap->nnodes == 0) {
+      result->message = strdup("no nodes available to schedule pods");
+    } else if ((rc = failures_from_json(snap, part->failed, &fails)) == 0) {
+      result->message = unschedulable_message(pod, snap, &fails, NULL, result);
+    }
+    if (rc == 0) rc = -ENOSPC;
+    goto out;
+  }
+  rc = pick_host(p, c, feasible, nf, ext_scores, result);
+out:
+  if (rc == -ENOMEM && !result->message) result->message = strdup("out of memory");
+  if (c) cycle_clear(c);
+  free(c);
+  failures_clear(&fails);
+  free(feasible);
   return rc;
 }
 

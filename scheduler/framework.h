@@ -286,10 +286,15 @@ struct sched_profile {
   uint64_t rng;
 };
 
+struct sched_extender;
+
 struct sched_config {
   struct sched_profile **profiles;
   size_t nprofiles;
   int percentage_of_nodes_to_score;
+  /* extenders[], shared by every profile as upstream (extender.h). */
+  struct sched_extender *extenders;
+  size_t nextenders;
 };
 
 /* Hands every plugin of every profile the scheduler's handle. */
@@ -344,6 +349,30 @@ size_t sched_num_feasible_nodes_to_find(int percentage, size_t num_all_nodes);
  * or a failed Reserve (message set). */
 int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
                        struct sched_result *result);
+
+/* A cycle cut in two around calls to extenders: what Filter found,
+ * with nodes named, since the snapshot may change while the calls are
+ * out.  feasible: array of node names (new reference); failed: node name
+ * -> {"code": enum sched_code, "reasons": [string]} (new reference). */
+struct sched_partial {
+  json_t *feasible;
+  json_t *failed;
+};
+
+void sched_partial_clear(struct sched_partial *part);
+/* First half: PreFilter and Filter.  Returns 0 with part filled (its
+ * feasible list may be empty), or, as sched_schedule_one, -ENOSPC / -EIO
+ * with result->message when the pod is rejected before any node is
+ * looked at (no nodes, a PreFilter rejection); part is then empty. */
+int sched_schedule_filter(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
+                          struct sched_partial *part, struct sched_result *result);
+/* Second half, on the snapshot as it is now: with no feasible node left,
+ * the FitError from part->failed (-ENOSPC); with one, that node; else
+ * PreScore and Score, plus ext_scores (node name -> integer, borrowed, may
+ * be NULL), and the best total.  result->evaluated_nodes is kept from the
+ * first half. */
+int sched_schedule_finish(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
+                          const struct sched_partial *part, const json_t *ext_scores, struct sched_result *result);
 
 /* Runs PreFilter and Filter for pod against one node only (preemption's
  * dry runs, after victims were taken off the node).  Returns the code;

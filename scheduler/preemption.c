@@ -249,6 +249,63 @@ static void candidate_clear(struct candidate *c)
   memset(c, 0, sizeof *c);
 }
 
+json_t *sched_preemption_candidates(struct sched_profile *p, struct sched_snapshot *snap, const json_t *pod,
+                                    const unsigned char *node_codes, const json_t *pdbs, uint64_t offset)
+{
+  json_t *out = json_object();
+  size_t n = snap->nnodes;
+  size_t want = n * SCHED_PREEMPT_MIN_CANDIDATE_PERCENTAGE / 100;
+  if (want < SCHED_PREEMPT_MIN_CANDIDATE_ABSOLUTE) want = SCHED_PREEMPT_MIN_CANDIDATE_ABSOLUTE;
+  for (size_t k = 0; out && k < n && json_object_size(out) < want; k++) {
+    size_t ix = (size_t)((offset + k) % n);
+    if (node_codes && node_codes[ix] == SCHED_UNRESOLVABLE) continue;
+    struct candidate c = {0};
+    if (select_victims(p, snap, pod, snap->nodes[ix], pdbs, &c) < 0) continue;
+    json_t *pods = json_array();
+    for (size_t i = 0; i < c.nv; i++) json_array_append(pods, c.v[i].pod);
+    json_object_set_new(out, snap->nodes[ix]->name,
+                        json_pack("{s:o,s:i}", "pods", pods, "numPDBViolations", c.violations));
+    candidate_clear(&c);
+  }
+  return out;
+}
+
+int sched_preemption_pick(const json_t *candidates, struct sched_preemption *out)
+{
+  memset(out, 0, sizeof *out);
+  struct candidate best = {0};
+  const char *best_name = NULL, *name;
+  json_t *v;
+  json_object_foreach((json_t *)candidates, name, v) {
+    const json_t *pods = json_object_get(v, "pods");
+    struct candidate c = {.violations = (int)json_integer_value(json_object_get(v, "numPDBViolations"))};
+    c.v = calloc(json_array_size(pods) ? json_array_size(pods) : 1, sizeof *c.v);
+    if (!c.v) break;
+    size_t i;
+    json_t *pod;
+    json_array_foreach(pods, i, pod) {
+      c.v[c.nv].pod = json_incref(pod);
+      c.v[c.nv].priority = sched_pod_priority(pod);
+      c.v[c.nv++].start_us = pod_start_us(pod);
+    }
+    qsort(c.v, c.nv, sizeof *c.v, victim_cmp);
+    if (!best_name || better(&c, &best)) {
+      candidate_clear(&best);
+      best = c;
+      best_name = name;
+    } else {
+      candidate_clear(&c);
+    }
+  }
+  if (!best_name) return -ENOENT;
+  out->node_name = strdup(best_name);
+  out->victims = json_array();
+  for (size_t i = 0; i < best.nv; i++) json_array_append(out->victims, best.v[i].pod);
+  out->num_pdb_violations = best.violations;
+  candidate_clear(&best);
+  return out->node_name ? 0 : -ENOMEM;
+}
+
 int sched_preemption_select(struct sched_profile *p, struct sched_snapshot *snap, const json_t *pod,
                             const unsigned char *node_codes, const json_t *pdbs, uint64_t offset,
                             struct sched_preemption *out)

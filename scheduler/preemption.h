@@ -43,4 +43,16 @@ int sched_preemption_select(struct sched_profile *p, struct sched_snapshot *snap
                             const unsigned char *node_codes, const json_t *pdbs, uint64_t offset,
                             struct sched_preemption *out);
 
+/*
+ * For extenders with a preemptVerb: every candidate the search above finds
+ * (same order and count), as ExtenderPreemptionArgs' nodeNameToVictims:
+ * node name -> {"pods": [victim pods, most important first],
+ * "numPDBViolations": n}.  New reference (an empty object when none).
+ */
+json_t *sched_preemption_candidates(struct sched_profile *p, struct sched_snapshot *snap, const json_t *pod,
+                                    const unsigned char *node_codes, const json_t *pdbs, uint64_t offset);
+/* The best node of such a map (borrowed), by the rules above.  0 with out
+ * filled, or -ENOENT when the map is empty. */
+int sched_preemption_pick(const json_t *candidates, struct sched_preemption *out);
+
 #endif

@@ -31,4 +31,45 @@ void sched_delete_victim(struct sched_server *s, const json_t *victim, const jso
                          int profile_ix);
 void sched_ops_cancel_all(struct sched_server *s);
 
+/* Nominated pods of priority >= pod's, placed on their nominated nodes in
+ * the snapshot for a cycle (tmp: owned, given back to _remove). */
+struct nominated_tmp {
+  json_t *pod;
+  const char *node;
+};
+size_t sched_nominated_add(struct sched_server *s, const json_t *pod, const char *key, struct nominated_tmp **tmp);
+void sched_nominated_remove(struct sched_server *s, struct nominated_tmp *tmp, size_t n);
+/* Ends an attempt whose cycle ran elsewhere (ext_cycle.c): preemption if
+ * rc is -ENOSPC, then what schedule_one does with a result (assume and
+ * bind, or FailedScheduling).  qp is done afterwards; res is kept. */
+void sched_complete_attempt(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix, int rc,
+                            struct sched_result *res, int64_t t0);
+
+/* The outcome of an attempt: assume and bind (rc 0), or FailedScheduling
+ * with post (the PostFilter's message, owned, may be NULL) and the
+ * nomination (owned, may be NULL).  qp is done afterwards; res is kept. */
+void sched_attempt_done(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix, int rc,
+                        struct sched_result *res, char *nominated, char *post, int64_t t0);
+/* Carries out a chosen preemption (victims deleted, lower nominations on
+ * the node cleared); returns the nominated node (moved out of pr). */
+struct sched_preemption;
+char *sched_preempt_execute(struct sched_server *s, int pix, json_t *pod, const char *key,
+                            struct sched_preemption *pr);
+
+/* ext_cycle.c: cycles that consult extenders. */
+/* Whether an extender with a preemptVerb is interested in the pod. */
+bool sched_ext_preempt_wanted(const struct sched_server *s, const json_t *pod);
+/* Hands preemption candidates (node -> victims, owned) to the extenders
+ * with a preemptVerb, in order; then picks the best node left and
+ * completes the unschedulable attempt.  res is moved (left empty). */
+void sched_ext_preempt_start(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix,
+                             struct sched_result *res, json_t *candidates, int64_t t0);
+/* Whether an extender filters or prioritizes for this pod. */
+bool sched_ext_wanted(const struct sched_server *s, const json_t *pod);
+/* Runs PreFilter/Filter now and the extenders asynchronously; the
+ * attempt completes from their callbacks (s->ext_cycle meanwhile). */
+void sched_ext_cycle_start(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix, int64_t t0);
+/* Abandons the cycle in progress, if any (shutdown). */
+void sched_ext_cycle_cancel(struct sched_server *s);
+
 #endif

@@ -5,14 +5,18 @@
  * Each write is an operation on the server's list so that shutdown can
  * cancel and free whatever is still outstanding.  A binding first runs
  * the PreBind plugins that Reserve gave work (VolumeBinding's volume
- * writes and its wait for them to bind), one after the other, then POSTs
- * the Binding.  Its outcome goes back to the cache and the queue: success
- * leaves the assumed pod in the snapshot until the informer shows
- * spec.nodeName (the confirmation); failure (of a PreBind or of the
- * Binding) undoes Reserve, forgets the assumption and sends the pod to
- * backoff.
+ * writes and its wait for them to bind), one after the other, then binds:
+ * through the extender with a bindVerb that is interested in the pod
+ * (ExtenderBindingArgs; when that call fails and the extender is
+ * ignorable, the Binding is POSTed after all: upstream's extendersBinding,
+ * then the DefaultBinder), else by POSTing the Binding.  Its outcome goes
+ * back to the cache and the queue: success leaves the assumed pod in the
+ * snapshot until the informer shows spec.nodeName (the confirmation);
+ * failure (of a PreBind or of the bind) undoes Reserve, forgets the
+ * assumption and sends the pod to backoff.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +26,7 @@
 #include "kube/recorder.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "extender.h"
 #include "sched_internal.h"
 
 enum op_kind { OP_BIND, OP_STATUS, OP_DELETE };
@@ -37,6 +42,7 @@ struct sched_op {
   struct sched_binding *binding; /* owned: what Reserve kept, or NULL */
   int prebind_ix;                /* the PreBind plugin running (pb_op) or next */
   void *pb_op;
+  struct sched_extender *binder; /* binding through this extender, or NULL */
 };
 
 static struct sched_op *op_new(struct sched_server *s, enum op_kind kind, const json_t *pod, const char *node)
@@ -94,31 +100,15 @@ static char *pod_path(const json_t *pod, const char *sub)
 
 /* ---- binding ---- */
 
-/* The binding failed (msg: what to tell in FailedScheduling): Reserve is
- * undone, the assumption forgotten, the pod sent to backoff. */
-static void bind_failed(struct sched_op *op, const char *msg)
+/* The binding's outcome: errmsg NULL on success, else the message of
+ * the FailedScheduling event (Reserve is undone, the assumption
+ * forgotten, the pod sent to backoff).  Frees op. */
+static void bind_finish(struct sched_op *op, const char *errmsg)
 {
   struct sched_server *s = op->s;
-  struct sched_qpod *qp = sched_queue_get(s->queue, op->key);
-  KLOG_W("Failed to bind pod %s to %s: %s", op->key, op->node, msg);
-  sched_binding_unreserve(op->binding);
-  op->binding = NULL;
-  sched_forget(s, op->key);
-  if (qp && qp->state == SQ_ASSUMED) {
-    recorder_eventf(s->recorders[op->profile_ix], op->pod, RECORDER_EVENT_WARNING, "FailedScheduling", "%s", msg);
-    sched_queue_done(s->queue, qp, SQ_OUT_ERROR, ktime_mono_ms());
-  }
-  s->errors++;
-}
-
-static void bind_done(void *arg, int code, json_t *body, const struct rest_status *err)
-{
-  struct sched_op *op = arg;
-  struct sched_server *s = op->s;
-  op->req = NULL;
   s->binds_in_flight--;
   struct sched_qpod *qp = sched_queue_get(s->queue, op->key);
-  if (!err) {
+  if (!errmsg) {
     const json_t *md = json_object_get(op->pod, "metadata");
     recorder_eventf(s->recorders[op->profile_ix], op->pod, RECORDER_EVENT_NORMAL, "Scheduled",
                     "Successfully assigned %s/%s to %s", json_string_value(json_object_get(md, "namespace")),
@@ -128,29 +118,89 @@ static void bind_done(void *arg, int code, json_t *body, const struct rest_statu
     sched_binding_free(op->binding);
     op->binding = NULL;
   } else {
-    char *msg = NULL;
-    if (asprintf(&msg, "running Bind plugin \"DefaultBinder\": %s", err->message ? err->message : "binding failed") < 0)
-      msg = NULL;
-    bind_failed(op, msg ? msg : "binding failed");
-    free(msg);
+    KLOG_W("Failed to bind pod %s to %s: %s", op->key, op->node, errmsg);
+    sched_binding_unreserve(op->binding);
+    op->binding = NULL;
+    sched_forget(s, op->key);
+    if (qp && qp->state == SQ_ASSUMED) {
+      recorder_eventf(s->recorders[op->profile_ix], op->pod, RECORDER_EVENT_WARNING, "FailedScheduling", "%s", errmsg);
+      sched_queue_done(s->queue, qp, SQ_OUT_ERROR, ktime_mono_ms());
+    }
+    s->errors++;
   }
   op_free(op);
   sched_wake(s);
 }
 
+static void bind_done(void *arg, int code, json_t *body, const struct rest_status *err)
+{
+  struct sched_op *op = arg;
+  op->req = NULL;
+  char msg[1024];
+  if (err)
+    snprintf(msg, sizeof msg, "running Bind plugin \"DefaultBinder\": %s", err->message ? err->message : "binding failed");
+  bind_finish(op, err ? msg : NULL);
+}
+
 static int post_binding(struct sched_op *op)
 {
-  struct sched_server *s = op->s;
   const char *name = json_string_value(json_object_get(json_object_get(op->pod, "metadata"), "name"));
   json_t *body = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Binding", "metadata",
                            "name", name ? name : "", "target", "apiVersion", "v1", "kind", "Node", "name", op->node);
   char *path = pod_path(op->pod, "binding");
-  op->req = path && body ? rest_request(s->client, "POST", path, body, bind_done, op) : NULL;
+  op->req = path && body ? rest_request(op->s->client, "POST", path, body, bind_done, op) : NULL;
   free(path);
   json_decref(body);
   if (!op->req) return -1;
   rest_request_discard_body(op->req);
   return 0;
+}
+
+static void ext_bind_done(void *arg, int code, json_t *body, const struct rest_status *err)
+{
+  struct sched_op *op = arg;
+  struct sched_extender *e = op->binder;
+  op->req = NULL;
+  char msg[1024];
+  int rc = sched_extender_reply(e, e->bind_verb, code, body, err, msg, sizeof msg);
+  const char *error = rc == 0 ? json_string_value(json_object_get(body, "error")) : NULL;
+  if (error && *error) {
+    snprintf(msg, sizeof msg, "%s", error);
+    rc = -EIO;
+  }
+  if (rc < 0 && e->ignorable) {
+    KLOG_I("Skipping extender in bind as it returned error and has ignorable flag set extender=%s err=%s",
+           sched_extender_name(e), msg);
+    op->binder = NULL;
+    if (post_binding(op) == 0) return;
+    snprintf(msg, sizeof msg, "running Bind plugin \"DefaultBinder\": cannot start the request");
+  }
+  bind_finish(op, rc < 0 ? msg : NULL);
+}
+
+static struct sched_extender *binder_for(struct sched_server *s, const json_t *pod)
+{
+  for (size_t i = 0; i < s->cfg->nextenders; i++) {
+    struct sched_extender *e = &s->cfg->extenders[i];
+    if (e->bind_verb && sched_extender_interested(e, pod)) return e;
+  }
+  return NULL;
+}
+
+/* The bind itself, once every PreBind is done: the binder extender's
+ * call, or the Binding. */
+static void start_bind(struct sched_op *op)
+{
+  op->binder = binder_for(op->s, op->pod);
+  if (op->binder) {
+    json_t *args = sched_extender_binding_args(op->pod, op->node);
+    op->req = args ? sched_extender_post(op->binder, op->binder->bind_verb, args, ext_bind_done, op) : NULL;
+    json_decref(args);
+    if (op->req) return;
+  } else if (post_binding(op) == 0) {
+    return;
+  }
+  bind_finish(op, "running Bind plugin \"DefaultBinder\": the request could not be started");
 }
 
 static void next_prebind(struct sched_op *op);
@@ -164,20 +214,16 @@ static void prebind_done(void *arg, enum sched_code code, const char *message)
     next_prebind(op);
     return;
   }
-  struct sched_server *s = op->s;
   char *msg = NULL;
   if (asprintf(&msg, "running PreBind plugin \"%s\": %s", op->binding->p->plugins[op->prebind_ix].p->name,
                message ? message : "error") < 0)
     msg = NULL;
-  s->binds_in_flight--;
-  bind_failed(op, msg ? msg : "PreBind failed");
+  bind_finish(op, msg ? msg : "PreBind failed");
   free(msg);
-  op_free(op);
-  sched_wake(s);
 }
 
-/* The next PreBind plugin with work, then the Binding.  A step that
- * cannot start fails the binding the way a failed answer does. */
+/* The next PreBind plugin with work, then the bind.  A step that cannot
+ * start fails the binding the way a failed answer does. */
 static void next_prebind(struct sched_op *op)
 {
   struct sched_binding *b = op->binding;
@@ -189,12 +235,7 @@ static void next_prebind(struct sched_op *op)
     prebind_done(op, SCHED_ERROR, "could not start");
     return;
   }
-  if (post_binding(op) < 0) {
-    struct sched_server *s = op->s;
-    s->binds_in_flight--;
-    bind_failed(op, "running Bind plugin \"DefaultBinder\": the request could not be started");
-    op_free(op);
-  }
+  start_bind(op);
 }
 
 int sched_bind(struct sched_server *s, const json_t *pod, const char *node, int profile_ix,
@@ -208,14 +249,6 @@ int sched_bind(struct sched_server *s, const json_t *pod, const char *node, int 
   op->profile_ix = profile_ix;
   op->binding = binding;
   s->binds_in_flight++;
-  if (!binding) {
-    if (post_binding(op) < 0) {
-      s->binds_in_flight--;
-      op_free(op);
-      return -1;
-    }
-    return 0;
-  }
   next_prebind(op);
   return 0;
 }

@@ -43,6 +43,7 @@
 #include "kube/metrics.h"
 #include "kube/recorder.h"
 #include "kube/timeutil.h"
+#include "extender.h"
 #include "preemption.h"
 #include "sched_internal.h"
 
@@ -122,6 +123,9 @@ static void keep_volumes(json_t *vols)
  * informer stores it or hands it over. */
 void sched_pod_transform(void *arg, json_t *pod)
 {
+  const struct sched_server *srv = arg;
+  /* Extenders receive the pod itself, as upstream sends it. */
+  if (srv && srv->cfg && srv->cfg->nextenders > 0) return;
   static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
   static const char *const meta[] = {"name", "namespace", "uid", "labels", "resourceVersion", "creationTimestamp",
                                      "deletionTimestamp", NULL};
@@ -396,14 +400,9 @@ static void observe_attempt(struct sched_server *s, const char *result, const ch
 
 /* ---- scheduling ---- */
 
-struct nominated_tmp {
-  json_t *pod;
-  const char *node;
-};
-
 /* Puts nominated pods of priority >= pod's on their nominated nodes so the
  * filters leave room for them; returns how many were added to tmp. */
-static size_t add_nominated(struct sched_server *s, const json_t *pod, const char *key, struct nominated_tmp **tmp)
+size_t sched_nominated_add(struct sched_server *s, const json_t *pod, const char *key, struct nominated_tmp **tmp)
 {
   *tmp = NULL;
   size_t n = json_object_size(s->nominated), k = 0;
@@ -427,7 +426,7 @@ static size_t add_nominated(struct sched_server *s, const json_t *pod, const cha
   return k;
 }
 
-static void remove_nominated(struct sched_server *s, struct nominated_tmp *tmp, size_t n)
+void sched_nominated_remove(struct sched_server *s, struct nominated_tmp *tmp, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
     const json_t *md = json_object_get(tmp[i].pod, "metadata");
@@ -463,36 +462,123 @@ static void clear_lower_nominations(struct sched_server *s, const json_t *preemp
   json_decref(losers);
 }
 
+char *sched_preempt_execute(struct sched_server *s, int pix, json_t *pod, const char *key,
+                            struct sched_preemption *pr)
+{
+  size_t i;
+  json_t *v;
+  KLOG_V(2, "Preempting %zu pod(s) on node %s for %s", json_array_size(pr->victims), pr->node_name,
+         json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
+  json_array_foreach(pr->victims, i, v) sched_delete_victim(s, v, pod, pr->node_name, pix);
+  clear_lower_nominations(s, pod, key, pr->node_name);
+  char *node = pr->node_name;
+  pr->node_name = NULL;
+  s->preemptions++;
+  return node;
+}
+
 /* Runs DefaultPreemption.  Returns the nominated node when it found one
  * (owned), else NULL; *post gets upstream's PostFilter message when it
- * differs from the framework's dry-run summary (owned, or NULL). */
+ * differs from the framework's dry-run summary (owned, or NULL).  When
+ * extenders with a preemptVerb are interested, only the candidates are
+ * found here: *ext_candidates (new reference) then goes to them, and the
+ * attempt completes in ext_cycle.c. */
 static char *try_preempt(struct sched_server *s, struct sched_profile *p, int pix, json_t *pod, const char *key,
-                         const struct sched_result *res, char **post)
+                         const struct sched_result *res, char **post, json_t **ext_candidates)
 {
   const char *why = NULL;
   *post = NULL;
+  *ext_candidates = NULL;
   if (!sched_preemption_eligible(s->snap, pod, &why)) {
     if (asprintf(post, "preemption: %s", why) < 0) *post = NULL;
     return NULL;
   }
   json_t *pdbs = s->pdbs ? informer_store_list(s->pdbs) : NULL;
-  struct sched_preemption pr;
   char *node = NULL;
+  if (sched_ext_preempt_wanted(s, pod)) {
+    json_t *c = sched_preemption_candidates(p, s->snap, pod, res->node_codes, pdbs, s->preempt_offset++);
+    if (json_object_size(c) > 0) *ext_candidates = c;
+    else json_decref(c);
+    json_decref(pdbs);
+    return NULL;
+  }
+  struct sched_preemption pr;
   if (sched_preemption_select(p, s->snap, pod, res->node_codes, pdbs, s->preempt_offset++, &pr) == 0) {
-    size_t i;
-    json_t *v;
-    KLOG_V(2, "Preempting %zu pod(s) on node %s for %s", json_array_size(pr.victims), pr.node_name,
-           json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
-    json_array_foreach(pr.victims, i, v) sched_delete_victim(s, v, pod, pr.node_name, pix);
-    clear_lower_nominations(s, pod, key, pr.node_name);
-    node = pr.node_name;
-    pr.node_name = NULL;
+    node = sched_preempt_execute(s, pix, pod, key, &pr);
     *post = strdup("");
-    s->preemptions++;
   }
   sched_preemption_clear(&pr);
   json_decref(pdbs);
   return node;
+}
+
+/* The outcome of a scheduling attempt: the pod assumed and bound, or
+ * reported unschedulable (nominated when preemption found room) or failed. */
+void sched_attempt_done(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix, int rc,
+                        struct sched_result *res, char *nominated, char *post, int64_t t0)
+{
+  struct sched_profile *p = s->cfg->profiles[pix];
+  char *key = strdup(qp->key);
+  const char *result;
+  if (rc == 0) {
+    json_t *assumed = kj_deep_copy(pod);
+    json_object_set_new(json_object_get(assumed, "spec"), "nodeName", json_string(res->node_name));
+    sched_snapshot_add_pod(s->snap, assumed, res->node_name, true);
+    json_decref(assumed);
+    json_object_set_new(s->assumed, key, json_string(res->node_name));
+    json_object_del(s->nominated, key);
+    sched_queue_done(s->queue, qp, SQ_OUT_ASSUMED, ktime_mono_ms());
+    struct sched_binding *binding = res->binding; /* what Reserve kept; the bind owns it now */
+    res->binding = NULL;
+    if (sched_bind(s, pod, res->node_name, pix, binding) < 0) {
+      sched_forget(s, key);
+      struct sched_qpod *again = sched_queue_get(s->queue, key);
+      if (again) sched_queue_done(s->queue, again, SQ_OUT_ERROR, ktime_mono_ms());
+    }
+    result = "scheduled";
+  } else {
+    if (rc == -ENOSPC) {
+      /* Upstream's FitError carries the PostFilter's own message: none
+       * when preemption nominated a node, its reason when not eligible. */
+      if (post && res->message && res->fit_len <= strlen(res->message)) {
+        char *m = NULL;
+        if (asprintf(&m, "%.*s%s%s%s", (int)res->fit_len, res->message, *post ? " " : "", post, *post ? "." : "") >= 0) {
+          free(res->message);
+          res->message = m;
+        }
+      }
+      if (nominated) nominated_set(s, key, pod, nominated);
+      s->unschedulable++;
+      result = "unschedulable";
+    } else {
+      s->errors++;
+      result = "error";
+    }
+    const char *msg = res->message ? res->message : "scheduling failed";
+    KLOG_V(2, "Unable to schedule pod %s: %s", key, msg);
+    recorder_eventf(s->recorders[pix], pod, RECORDER_EVENT_WARNING, "FailedScheduling", "%s", msg);
+    sched_update_pod_status(s, pod, rc == -ENOSPC ? "Unschedulable" : "SchedulerError", msg, nominated);
+    sched_queue_done(s->queue, qp, rc == -ENOSPC ? SQ_OUT_UNSCHEDULABLE : SQ_OUT_ERROR, ktime_mono_ms());
+  }
+  free(post);
+  free(nominated);
+  observe_attempt(s, result, p->scheduler_name, (double)(ktime_now_us() - t0) / 1e6);
+  free(key);
+}
+
+void sched_complete_attempt(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix, int rc,
+                            struct sched_result *res, int64_t t0)
+{
+  char *nominated = NULL, *post = NULL;
+  json_t *cands = NULL;
+  if (rc == -ENOSPC) {
+    struct nominated_tmp *tmp = NULL;
+    size_t ntmp = sched_nominated_add(s, pod, qp->key, &tmp);
+    nominated = try_preempt(s, s->cfg->profiles[pix], pix, pod, qp->key, res, &post, &cands);
+    sched_nominated_remove(s, tmp, ntmp);
+  }
+  if (cands) sched_ext_preempt_start(s, qp, pod, pix, res, cands, t0);
+  else sched_attempt_done(s, qp, pod, pix, rc, res, nominated, post, t0);
 }
 
 static void schedule_one(struct sched_server *s, struct sched_qpod *qp)
@@ -505,64 +591,27 @@ static void schedule_one(struct sched_server *s, struct sched_qpod *qp)
     json_decref(pod);
     return;
   }
+  if (sched_ext_wanted(s, pod)) {
+    /* Extenders answer later; the cycle goes on from their callbacks. */
+    sched_ext_cycle_start(s, qp, pod, pix, t0);
+    json_decref(pod);
+    return;
+  }
   struct sched_profile *p = s->cfg->profiles[pix];
-  char *key = strdup(qp->key);
   struct nominated_tmp *tmp = NULL;
-  size_t ntmp = add_nominated(s, pod, key, &tmp);
+  size_t ntmp = sched_nominated_add(s, pod, qp->key, &tmp);
   struct sched_result res;
   int rc = sched_schedule_one(p, s->snap, pod, &res);
   /* Preemption's dry run sees the nominated pods too (as upstream's
    * RunFilterPluginsWithNominatedPods): they stay until it is done. */
   char *nominated = NULL, *post = NULL;
-  if (rc == -ENOSPC) nominated = try_preempt(s, p, pix, pod, key, &res, &post);
-  remove_nominated(s, tmp, ntmp);
-  const char *result;
-  if (rc == 0) {
-    json_t *assumed = kj_deep_copy(pod);
-    json_object_set_new(json_object_get(assumed, "spec"), "nodeName", json_string(res.node_name));
-    sched_snapshot_add_pod(s->snap, assumed, res.node_name, true);
-    json_decref(assumed);
-    json_object_set_new(s->assumed, key, json_string(res.node_name));
-    json_object_del(s->nominated, key);
-    sched_queue_done(s->queue, qp, SQ_OUT_ASSUMED, ktime_mono_ms());
-    struct sched_binding *binding = res.binding;
-    res.binding = NULL;
-    if (sched_bind(s, pod, res.node_name, pix, binding) < 0) {
-      sched_forget(s, key);
-      struct sched_qpod *again = sched_queue_get(s->queue, key);
-      if (again) sched_queue_done(s->queue, again, SQ_OUT_ERROR, ktime_mono_ms());
-    }
-    result = "scheduled";
-  } else {
-    if (rc == -ENOSPC) {
-      /* Upstream's FitError carries the PostFilter's own message: none
-       * when preemption nominated a node, its reason when not eligible. */
-      if (post && res.message && res.fit_len <= strlen(res.message)) {
-        char *m = NULL;
-        if (asprintf(&m, "%.*s%s%s%s", (int)res.fit_len, res.message, *post ? " " : "", post, *post ? "." : "") >= 0) {
-          free(res.message);
-          res.message = m;
-        }
-      }
-      free(post);
-      if (nominated) nominated_set(s, key, pod, nominated);
-      s->unschedulable++;
-      result = "unschedulable";
-    } else {
-      s->errors++;
-      result = "error";
-    }
-    const char *msg = res.message ? res.message : "scheduling failed";
-    KLOG_V(2, "Unable to schedule pod %s: %s", key, msg);
-    recorder_eventf(s->recorders[pix], pod, RECORDER_EVENT_WARNING, "FailedScheduling", "%s", msg);
-    sched_update_pod_status(s, pod, rc == -ENOSPC ? "Unschedulable" : "SchedulerError", msg, nominated);
-    free(nominated);
-    sched_queue_done(s->queue, qp, rc == -ENOSPC ? SQ_OUT_UNSCHEDULABLE : SQ_OUT_ERROR, ktime_mono_ms());
-  }
-  observe_attempt(s, result, p->scheduler_name, (double)(ktime_now_us() - t0) / 1e6);
+  json_t *cands = NULL;
+  if (rc == -ENOSPC) nominated = try_preempt(s, p, pix, pod, qp->key, &res, &post, &cands);
+  sched_nominated_remove(s, tmp, ntmp);
+  if (cands) sched_ext_preempt_start(s, qp, pod, pix, &res, cands, t0);
+  else sched_attempt_done(s, qp, pod, pix, rc, &res, nominated, post, t0);
   sched_result_clear(&res);
   json_decref(pod);
-  free(key);
 }
 
 static void turn_cb(evutil_socket_t fd, short what, void *arg)
@@ -573,11 +622,14 @@ static void turn_cb(evutil_socket_t fd, short what, void *arg)
   int64_t start = ktime_mono_ms();
   sched_queue_flush(s->queue, start);
   struct sched_qpod *qp;
-  while (s->binds_in_flight < SCHED_MAX_BINDS_IN_FLIGHT && (qp = sched_queue_pop(s->queue, start))) {
+  /* One cycle at a time: while extenders are consulted, the next pod waits
+   * (the cycle's end wakes the loop again). */
+  while (!s->ext_cycle && s->binds_in_flight < SCHED_MAX_BINDS_IN_FLIGHT && (qp = sched_queue_pop(s->queue, start))) {
     schedule_one(s, qp);
     if (ktime_mono_ms() - start >= SCHED_TURN_BUDGET_MS) break;
   }
-  if (s->binds_in_flight < SCHED_MAX_BINDS_IN_FLIGHT && sched_queue_len(s->queue, SQ_ACTIVE) > 0) sched_wake(s);
+  if (!s->ext_cycle && s->binds_in_flight < SCHED_MAX_BINDS_IN_FLIGHT && sched_queue_len(s->queue, SQ_ACTIVE) > 0)
+    sched_wake(s);
   /* Wake exactly when the earliest backoff ends rather than on the tick. */
   int64_t d = sched_queue_next_backoff_ms(s->queue, ktime_mono_ms());
   if (d >= 0) {
@@ -666,6 +718,8 @@ struct sched_server *sched_server_new(struct event_base *base, struct rest_clien
   s->assumed = json_object();
   s->nominated = json_object();
   s->recorders = calloc(cfg->nprofiles ? cfg->nprofiles : 1, sizeof *s->recorders);
+  for (size_t i = 0; i < cfg->nextenders; i++)
+    if (sched_extender_connect(&cfg->extenders[i], base) < 0) goto fail;
   s->turn_ev = evtimer_new(base, turn_cb, s);
   s->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, s);
   s->sync_ev = evtimer_new(base, sync_cb, s);
@@ -742,6 +796,7 @@ bool sched_server_synced(const struct sched_server *s) { return s->synced; }
 void sched_server_free(struct sched_server *s)
 {
   if (!s) return;
+  sched_ext_cycle_cancel(s);
   sched_ops_cancel_all(s);
   if (s->pods) informer_free(s->pods);
   if (s->nodes) informer_free(s->nodes);

@@ -32,6 +32,7 @@ struct event_recorder;
 #define SCHED_UNSCHEDULABLE_FLUSH_MS 30000    /* unschedulable pods flush check */
 
 struct sched_op;
+struct sched_ext_cycle;
 
 struct sched_server {
   struct event_base *base;
@@ -49,6 +50,7 @@ struct sched_server {
   json_t *nominated; /* pod key -> {"node": NAME, "pod": POD} */
   struct event *turn_ev, *tick_ev, *sync_ev, *backoff_ev;
   struct sched_op *ops; /* outstanding API writes */
+  struct sched_ext_cycle *ext_cycle; /* the cycle waiting for extenders */
   size_t binds_in_flight;
   bool synced, leading, running;
   bool busy_since_trim;
