@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# kube-proxy at scale, inside network namespaces this script creates:
+#   1. SERVICES Services x ENDPOINTS endpoints are loaded into an API
+#      server running in a "node" namespace; kube-proxy starts there and
+#      its first (full) sync and one one-endpoint change are timed from
+#      its own log, with its RSS after the sync;
+#   2. the same rules, as iptables-legacy-save prints them from that
+#      namespace, are loaded with iptables-legacy-restore into a fresh
+#      namespace, and one chain is changed with --noflush, in the same run;
+#   3. kp_bench repeats the sync without the API server, with the libiptc
+#      breakdown (where the time goes) and CPU seconds;
+#   4. DNS: dnsperf from a client namespace asks one Service's A record of
+#      kube-proxy, then of dnsmasq serving the same names from a hosts file.
+# The API server and kube-proxy run on core 1, load generators on core 0.
+# Prints figures; never decides pass or fail.  Everything it made is
+# removed on exit (processes by PID, namespaces by name).
+#   tests/bench/bench_kube_proxy.sh [SERVICES [ENDPOINTS [DNS_SECONDS]]]   default 10000 10 10
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BIN=${KUBE_BIN:-$ROOT/build}
+SVCS=${1:-10000} EPS=${2:-10} DNS_SECONDS=${3:-10}
+for b in apiserver/kube-apiserver kube-proxy/kube-proxy kube-proxy/kp_bench; do
+  [[ -x "$BIN/$b" ]] || { echo "build first ($b missing)"; exit 1; }
+done
+for c in iptables-legacy-restore dnsperf dnsmasq; do command -v "$c" >/dev/null || { echo "$c missing (deploy/install-deps.sh --test)"; exit 1; }; done
+P=kpb$$
+W=$(mktemp -d /tmp/kp-bench.XXXXXX)
+export XTABLES_LOCKFILE=$W/xtables.lock
+PIDS=() NETNS=()
+cleanup() {
+  local p n
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  for n in "${NETNS[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+  rm -rf "$W"
+}
+trap cleanup EXIT
+mkns() { ip netns add "$P-$1"; NETNS+=("$P-$1"); ip netns exec "$P-$1" ip link set lo up; }
+# veth ID A B A-ADDR B-ADDR: a point-to-point link between two namespaces
+# (interfaces ${P}aID in A and ${P}bID in B)
+veth() {
+  local a=${P}a$1 b=${P}b$1
+  ip link add "$a" netns "$P-$2" type veth peer name "$b" netns "$P-$3"
+  ip netns exec "$P-$2" ip addr add "$4/32" dev "$a"; ip netns exec "$P-$2" ip link set "$a" up
+  ip netns exec "$P-$3" ip addr add "$5/32" dev "$b"; ip netns exec "$P-$3" ip link set "$b" up
+  ip netns exec "$P-$2" ip route add "$5/32" dev "$a"
+  ip netns exec "$P-$3" ip route add "$4/32" dev "$b"
+}
+status_kb() { awk -v f="$2:" '$1==f {print $2}' "/proc/$1/status"; }
+syncs() { grep -c 'SyncProxyRules complete' "$W/kube-proxy.log" || true; }
+wait_syncs() { # N: until the log has N sync lines (10 minutes at most)
+  local i
+  for i in $(seq 1 6000); do [[ $(syncs) -ge $1 ]] && return 0; sleep 0.1; done
+  echo "kube-proxy did not sync"; tail "$W/kube-proxy.log"; exit 1
+}
+
+echo "# kube-proxy benchmark: $SVCS Services x $EPS endpoints"
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load $(cut -d' ' -f1-3 /proc/loadavg)"
+
+mkns node; mkns client; mkns dnsmasq; mkns restore; mkns bench
+veth 1 node client 10.250.0.1 10.250.0.2
+veth 2 dnsmasq client 192.0.2.1 192.0.2.2
+ip netns exec "$P-client" ip route add 10.96.0.10/32 via 10.250.0.1 dev "${P}b1"
+
+taskset -c 1 ip netns exec "$P-node" "$BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 \
+  --insecure-port=8080 --data-dir="$W/data" >"$W/apiserver.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 150); do ip netns exec "$P-node" curl -fs http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break; sleep 0.1; done
+# the kube-dns Service first, as the API server makes it at startup
+ip netns exec "$P-node" curl -fs -X POST -H 'Content-Type: application/json' \
+  http://127.0.0.1:8080/api/v1/namespaces/kube-system/services -d '{"apiVersion":"v1","kind":"Service","metadata":{"name":"kube-dns","namespace":"kube-system","labels":{"k8s-app":"kube-dns"}},"spec":{"clusterIP":"10.96.0.10","ports":[{"name":"dns","port":53,"protocol":"UDP"},{"name":"dns-tcp","port":53,"protocol":"TCP"}]}}' >/dev/null
+LOAD=$(taskset -c 0 ip netns exec "$P-node" python3 "$ROOT/tests/bench/kp_load.py" http://127.0.0.1:8080 "$SVCS" "$EPS" "$W/hosts")
+echo "load:        $LOAD s to create $SVCS Services and $SVCS EndpointSlices through the API"
+
+T0=$(date +%s.%N)
+taskset -c 1 ip netns exec "$P-node" "$BIN/kube-proxy/kube-proxy" --master=http://127.0.0.1:8080 \
+  --hostname-override=node-1 --cluster-cidr=10.128.0.0/9 --v=2 --metrics-bind-address=127.0.0.1:10249 \
+  --healthz-bind-address=127.0.0.1:10256 --dns-upstream=192.0.2.1 >"$W/kube-proxy.log" 2>&1 &
+KP=$!; PIDS+=("$KP")
+wait_syncs 1
+T1=$(date +%s.%N)
+echo "first sync:  $(grep -m1 'SyncProxyRules complete' "$W/kube-proxy.log" | sed 's/.*SyncProxyRules complete //')"
+printf 'start->synced: %.2f s (list+watch of both resources, model, rules, commit)\n' "$(echo "$T1 - $T0" | bc)"
+echo "rss:         after the first sync VmRSS $(status_kb $KP VmRSS) KiB, peak VmHWM $(status_kb $KP VmHWM) KiB"
+sleep 5
+echo "rss:         5 s later VmRSS $(status_kb $KP VmRSS) KiB"
+N=$(syncs)
+ip netns exec "$P-node" python3 "$ROOT/tests/bench/kp_load.py" move http://127.0.0.1:8080
+wait_syncs $((N + 1))
+echo "one change:  $(grep 'SyncProxyRules complete' "$W/kube-proxy.log" | tail -1 | sed 's/.*SyncProxyRules complete //')"
+echo "rss:         after the change VmRSS $(status_kb $KP VmRSS) KiB, peak VmHWM $(status_kb $KP VmHWM) KiB"
+
+ip netns exec "$P-node" iptables-legacy-save | grep -v '^#' >"$W/saved.txt"
+echo "rules:       $(grep -c '^-A' "$W/saved.txt") in the node's tables ($(grep -c '^:KUBE-' "$W/saved.txt") KUBE- chains), $(du -k "$W/saved.txt" | cut -f1) KiB as text"
+/usr/bin/time -f "%e %U %S" -o "$W/t1" ip netns exec "$P-restore" iptables-legacy-restore -w 5 <"$W/saved.txt"
+read -r E U S <"$W/t1"; echo "restore:     iptables-legacy-restore full load $E s wall ($U user + $S sys cpu)"
+SEP=$(grep -m1 '^:KUBE-SEP-' "$W/saved.txt" | cut -d' ' -f1 | tr -d :)
+{ echo '*nat'; echo ":$SEP - [0:0]"; grep -- "^-A $SEP " "$W/saved.txt"; echo COMMIT; } >"$W/one.txt"
+/usr/bin/time -f "%e %U %S" -o "$W/t2" ip netns exec "$P-restore" iptables-legacy-restore -w 5 --noflush <"$W/one.txt"
+read -r E U S <"$W/t2"; echo "restore:     --noflush one-chain change $E s wall ($U user + $S sys cpu)"
+
+echo "kp_bench (same sync without the API server, in another fresh namespace):"
+taskset -c 1 ip netns exec "$P-bench" "$BIN/kube-proxy/kp_bench" "$SVCS" "$EPS" "$W/bench-rules.txt" | sed 's/^/  /'
+
+
+# DNS: one Service's A record, one client, kube-proxy vs dnsmasq with the same names
+NAME=$(head -1 "$W/hosts" | cut -d' ' -f2)
+echo "$NAME A" >"$W/q.txt"
+taskset -c 1 ip netns exec "$P-dnsmasq" dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts -u root \
+  --addn-hosts="$W/hosts" --listen-address=192.0.2.1 --bind-interfaces --cache-size=10000 \
+  --local=/cluster.local/ >"$W/dnsmasq.log" 2>&1 &
+PIDS+=($!)
+sleep 1
+echo "dns:         $(ip netns exec "$P-client" dig +short +tries=1 +time=2 @10.96.0.10 "$NAME") from kube-proxy, $(ip netns exec "$P-client" dig +short +tries=1 +time=2 @192.0.2.1 "$NAME") from dnsmasq for $NAME"
+qps() { taskset -c 0 ip netns exec "$P-client" dnsperf -s "$1" -d "$W/q.txt" -l "$DNS_SECONDS" -c 1 2>&1 | awk '/Queries per second/ {print $4} /Queries lost/ {lost=$3} END {}'; }
+echo "dns:         kube-proxy  $(qps 10.96.0.10) queries/s ($NAME A, dnsperf, ${DNS_SECONDS}s, one client)"
+echo "dns:         dnsmasq     $(qps 192.0.2.1) queries/s (the same $SVCS names from a hosts file)"
