@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# tests/e2e/run.sh [SCENARIO...] - the end-to-end suite: a cluster of
+# deploy/docker-compose.yml (API server, scheduler, controller-manager and
+# E2E_NODES workers, default 2), the scenarios of tests/e2e/scenarios/ in
+# order against it, then everything removed.  Prints one line per scenario
+# (PASS, FAIL or WAITING with the reason), the wall time, and a summary;
+# exits non-zero when a scenario failed.  Scenario logs are kept under
+# _out/e2e/<project>/.
+#
+# Images: the runtime image is deploy/Dockerfile's node-base stage plus
+# the programs of the build in $KUBE_BIN (default build/), so CI compiles
+# once; the test images come from tests/e2e/images.sh; all are loaded into
+# each node's own runtime as `kind load docker-image` does.
+#
+#   E2E_NODES=3 tests/e2e/run.sh            three workers
+#   tests/e2e/run.sh deployment service     only these scenarios (after 00-cluster)
+#   E2E_KEEP=1 tests/e2e/run.sh             leave the cluster running at the end
+#   KUBE_E2E_IMAGE=kube:latest tests/e2e/run.sh   use an image built by
+#                                           `docker build -f deploy/Dockerfile .`
+set -uo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+KUBE_BIN=${KUBE_BIN:-$ROOT/build}
+E2E_NODES=${E2E_NODES:-2}
+T0=$SECONDS
+
+die() { log "error: $*"; exit 1; }
+
+preflight() {
+  curl -fsS --max-time 3 --unix-socket /var/run/docker.sock http://d/_ping >/dev/null 2>&1 ||
+    die "no container engine at /var/run/docker.sock"
+  ((${#COMPOSE_CMD[@]})) || die "neither docker-compose nor 'docker compose' (deploy/install-deps.sh --test)"
+  command -v kubectl >/dev/null || die "kubectl is not on PATH (deploy/install-clients.sh)"
+  command -v helm >/dev/null || die "helm is not on PATH (deploy/install-clients.sh)"
+  /usr/bin/python3 -c 'import kubernetes' 2>/dev/null || die "the Python client is missing (python3-kubernetes)"
+}
+
+# runtime_image: sets KUBE_IMAGE
+runtime_image() {
+  if [[ -n "${KUBE_E2E_IMAGE:-}" ]]; then KUBE_IMAGE=$KUBE_E2E_IMAGE; return 0; fi
+  local base hash stage=$E2E_WORK/stage
+  base=kube-e2e/node-base:$(cat "$ROOT/deploy/Dockerfile" "$ROOT/deploy/install-deps.sh" | sha256sum | cut -c1-12)
+  if ! docker image inspect "$base" >/dev/null 2>&1; then
+    log "building $base (deploy/Dockerfile --target node-base; once per change of it)"
+    docker build -q --target node-base -t "$base" -f "$ROOT/deploy/Dockerfile" "$ROOT" >"$E2E_WORK/node-base.log" 2>&1 ||
+      { tail -30 "$E2E_WORK/node-base.log"; die "building $base failed"; }
+  fi
+  "$ROOT/deploy/image-stage.sh" "$KUBE_BIN" "$stage" || die "staging the programs of $KUBE_BIN failed"
+  hash=$( (cd "$stage" && find . -type f | LC_ALL=C sort | xargs sha256sum; echo "$base") | sha256sum | cut -c1-12)
+  KUBE_IMAGE=kube-e2e/kube:$hash
+  if ! docker image inspect "$KUBE_IMAGE" >/dev/null 2>&1; then
+    log "building $KUBE_IMAGE from $KUBE_BIN"
+    docker build -q --build-arg NODE_BASE="$base" -t "$KUBE_IMAGE" -f "$E2E_DIR/Dockerfile.prebuilt" "$stage" \
+      >"$E2E_WORK/image.log" 2>&1 || { tail -30 "$E2E_WORK/image.log"; die "building $KUBE_IMAGE failed"; }
+  fi
+  # older images of this suite that nothing uses any more
+  docker image ls --format '{{.Repository}}:{{.Tag}}' kube-e2e/kube | grep -vx "$KUBE_IMAGE" |
+    xargs -r docker rmi >/dev/null 2>&1 || true
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+cluster_up() {
+  export KUBE_IMAGE
+  export KUBE_API_PORT=${KUBE_API_PORT:-$(free_port)}
+  export KUBE_KUBECONFIG_DIR=$E2E_WORK/kubeconfig
+  # faster node lifecycle than upstream's defaults (50 s grace, 40 s lease)
+  export KUBE_NODE_MONITOR_GRACE_PERIOD=20s
+  export KUBELET_CONFIG_EXTRA=$'nodeLeaseDurationSeconds: 20\nnodeStatusUpdateFrequency: 5s'
+  # the cluster DNS forwards names outside the cluster nowhere: nothing
+  # ever resolves through the machine's resolver
+  export KUBE_DNS_UPSTREAM=127.0.0.1:1
+  mkdir -p "$KUBE_KUBECONFIG_DIR"
+  log "compose up: project $E2E_PROJECT, $E2E_NODES workers, API server on 127.0.0.1:$KUBE_API_PORT"
+  compose up -d --scale node="$E2E_NODES" >"$E2E_WORK/compose-up.log" 2>&1 ||
+    { tail -30 "$E2E_WORK/compose-up.log"; return 1; }
+  local deadline=$((SECONDS + 240))
+  until [[ -s "$KUBECONFIG" ]] && kube get --raw /readyz >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || { log "the API server did not come up"; return 1; }
+    sleep 1
+  done
+  until node_count_ready "$E2E_NODES"; do
+    ((SECONDS < deadline)) || { log "not all $E2E_NODES nodes became Ready"; kube get nodes; return 1; }
+    sleep 2
+  done
+  local c
+  for c in $(node_containers); do
+    e2e_load_images "$c" "${E2E_TEST_IMAGES[@]}" || { log "loading images into $c failed"; return 1; }
+  done
+  log "cluster up: $(ready_nodes | tr '\n' ' ')($((SECONDS - T0))s since start)"
+}
+
+save_logs() {
+  local dir=$E2E_WORK/logs c
+  mkdir -p "$dir"
+  compose logs --no-color >"$dir/compose.log" 2>&1
+  for c in $(node_containers); do
+    docker exec "$c" sh -c 'tail -n 400 /var/log/kube/kubelet.log' >"$dir/$c-kubelet.log" 2>&1
+    docker exec "$c" sh -c 'tail -n 200 /var/log/kube/kube-proxy.log' >"$dir/$c-kube-proxy.log" 2>&1
+    docker exec "$c" sh -c 'tail -n 100 /var/log/kube/dockerd.log; tail -n 50 /var/log/kube/join.log' >"$dir/$c-node.log" 2>&1
+  done
+  kube get nodes,pods -A -o wide >"$dir/objects.txt" 2>&1
+  kube get events -A --sort-by=.lastTimestamp >"$dir/events.txt" 2>&1
+  log "logs saved in $dir"
+}
+
+CLUSTER_STARTED=0
+teardown() {
+  local rc=$?
+  trap - EXIT INT TERM
+  if ((CLUSTER_STARTED)); then
+    ((rc != 0 || FAILED > 0)) && save_logs
+    if [[ -n "${E2E_KEEP:-}" ]]; then
+      log "E2E_KEEP: the cluster stays up; KUBECONFIG=$KUBECONFIG; remove it with:"
+      log "  ${COMPOSE_CMD[*]} -p $E2E_PROJECT -f $COMPOSE_FILE down -v"
+    else
+      compose down -v --remove-orphans >"$E2E_WORK/compose-down.log" 2>&1 || log "compose down failed; see $E2E_WORK/compose-down.log"
+    fi
+  fi
+  rm -rf "$E2E_WORK/stage" "$E2E_WORK/kcache"
+  exit "$rc"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+PASSED=() FAILED=0 FAILED_NAMES=() WAITING=()
+run_scenario() { # FILE
+  local f=$1 name rc t
+  name=$(basename "$f" .sh); name=${name#[0-9][0-9]-}
+  t=$SECONDS
+  (
+    E2E_SCENARIO=$name
+    set -e
+    # shellcheck disable=SC1090
+    source "$f"
+    echo "# $CHECKS checks passed"
+  ) >"$E2E_WORK/$name.log" 2>&1
+  rc=$?
+  if ((rc != 0 && rc != 77)); then
+    { echo "## objects in e2e-$name"; kube -n "e2e-$name" get all,endpointslices,events -o wide; } >>"$E2E_WORK/$name.log" 2>&1
+  fi
+  kube delete namespace "e2e-$name" --wait=false >/dev/null 2>&1
+  case $rc in
+    0) PASSED+=("$name"); echo "PASS e2e/$name ($((SECONDS - t))s, $(tail -1 "$E2E_WORK/$name.log" | sed 's/^# //'))" ;;
+    77) WAITING+=("$name"); echo "WAITING e2e/$name ($((SECONDS - t))s): $(cat "$E2E_WORK/waiting.$name" 2>/dev/null)" ;;
+    *) FAILED=$((FAILED + 1)); FAILED_NAMES+=("$name")
+       echo "FAIL e2e/$name ($((SECONDS - t))s); the end of $E2E_WORK/$name.log:"
+       tail -n 25 "$E2E_WORK/$name.log" | sed 's/^/    /' ;;
+  esac
+}
+
+preflight
+ensure_debian_base || die "no debian:bookworm-slim image"
+ensure_test_images || die "building the test images failed"
+runtime_image
+CLUSTER_STARTED=1
+cluster_up || { FAILED=1; FAILED_NAMES+=(cluster-up); echo "FAIL e2e/cluster-up"; exit 1; }
+
+for f in "$E2E_DIR"/scenarios/[0-9][0-9]-*.sh; do
+  n=$(basename "$f" .sh); n=${n#[0-9][0-9]-}
+  if (($#)) && [[ "$n" != cluster ]] && ! printf '%s\n' "$@" | grep -qx "$n"; then continue; fi
+  run_scenario "$f"
+done
+
+echo
+echo "e2e wall time: $(((SECONDS - T0) / 60))m$(((SECONDS - T0) % 60))s ($E2E_NODES workers)"
+((${#WAITING[@]})) && echo "e2e waiting on unlanded work: ${WAITING[*]}"
+((FAILED)) && echo "e2e failed: ${FAILED_NAMES[*]}"
+echo "e2e: ${#PASSED[@]} passed, $FAILED failed, ${#WAITING[@]} waiting"
+((FAILED == 0))
