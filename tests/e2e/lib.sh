@@ -165,8 +165,8 @@ spec:
 YAML
 }
 # pod_run NAME NODE SCRIPT [TIMEOUT]: runs SCRIPT (sh) in a one-shot
-# busybox pod on NODE; its output (the pod's log) in $OUT; 0 when the pod
-# Succeeded.  The pod is deleted afterwards.
+# busybox pod on NODE; its output (the pod's log) on stdout and in $OUT;
+# 0 when the pod Succeeded.  The pod is deleted afterwards.
 pod_run() {
   local name=$1 node=$2 script=$3 secs=${4:-120} phase="" deadline
   kns apply -f - >/dev/null <<YAML || return 1
@@ -190,9 +190,11 @@ YAML
   done
   OUT=$(kns logs "$name" 2>&1)
   kns delete pod "$name" --wait=false >/dev/null 2>&1
+  printf '%s\n' "$OUT"
   [[ "$phase" == Succeeded ]]
 }
 # http_loop URL COUNT: a shell loop for pod_run: COUNT GETs, one answer line each
+# (busybox 1.35's wget -T crashes: timeout(1) bounds each request instead)
 http_loop() {
-  echo "i=0; while [ \$i -lt $2 ]; do wget -q -T 3 -O- '$1' || echo FAILED; i=\$((i+1)); done"
+  echo "i=0; while [ \$i -lt $2 ]; do timeout 5 wget -q -O- '$1' || echo FAILED; i=\$((i+1)); done"
 }

@@ -17,6 +17,9 @@
 #   E2E_KEEP=1 tests/e2e/run.sh             leave the cluster running at the end
 #   KUBE_E2E_IMAGE=kube:latest tests/e2e/run.sh   use an image built by
 #                                           `docker build -f deploy/Dockerfile .`
+#   E2E_PROJECT=kube-e2e-x E2E_REUSE=1 tests/e2e/run.sh service
+#                                           run scenarios against a cluster kept
+#                                           by E2E_KEEP (it stays up)
 set -uo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -58,11 +61,37 @@ runtime_image() {
     xargs -r docker rmi >/dev/null 2>&1 || true
 }
 
+# pick_cluster_range: a 10.R.0.0/15 (R even) that overlaps no route of this
+# machine and no network of the engine: the compose network's subnet, with
+# the cluster CIDR 10.R.0.0/16 and the containers in 10.R+1.0.0/24.  Each
+# run has its own, so that parallel runs never meet.
+pick_cluster_range() {
+  local taken
+  taken=$( { ip -4 route show table all | awk '{print $1}' | grep -E '^[0-9]'
+    docker network ls -q | xargs -r docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}} {{end}}' | tr ' ' '\n'; } | grep . )
+  python3 - "$taken" <<'PY'
+import ipaddress, random, sys
+taken = [ipaddress.ip_network(t, strict=False) for t in sys.argv[1].split() if ":" not in t and t != "default"]
+cands = [r for r in range(130, 250, 2)]
+random.shuffle(cands)
+for r in cands:
+    net = ipaddress.ip_network("10.%d.0.0/15" % r)
+    if not any(net.overlaps(t) for t in taken if t.prefixlen > 0):
+        print(r)
+        break
+PY
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 cluster_up() {
   export KUBE_IMAGE
   export KUBE_API_PORT=${KUBE_API_PORT:-$(free_port)}
+  local r
+  r=$(pick_cluster_range)
+  [[ -n "$r" ]] || { log "no free 10.x.0.0/15 for the cluster network"; return 1; }
+  export KUBE_NETWORK_SUBNET=10.$r.0.0/15 KUBE_NETWORK_IP_RANGE=10.$((r + 1)).0.0/24
+  export KUBE_NETWORK_GATEWAY=10.$((r + 1)).0.1 KUBE_CLUSTER_CIDR=10.$r.0.0/16
   export KUBE_KUBECONFIG_DIR=$E2E_WORK/kubeconfig
   # faster node lifecycle than upstream's defaults (50 s grace, 40 s lease)
   export KUBE_NODE_MONITOR_GRACE_PERIOD=20s
@@ -71,7 +100,7 @@ cluster_up() {
   # ever resolves through the machine's resolver
   export KUBE_DNS_UPSTREAM=127.0.0.1:1
   mkdir -p "$KUBE_KUBECONFIG_DIR"
-  log "compose up: project $E2E_PROJECT, $E2E_NODES workers, API server on 127.0.0.1:$KUBE_API_PORT"
+  log "compose up: project $E2E_PROJECT, $E2E_NODES workers, API server on 127.0.0.1:$KUBE_API_PORT, network $KUBE_NETWORK_SUBNET"
   compose up -d --scale node="$E2E_NODES" >"$E2E_WORK/compose-up.log" 2>&1 ||
     { tail -30 "$E2E_WORK/compose-up.log"; return 1; }
   local deadline=$((SECONDS + 240))
@@ -150,11 +179,17 @@ run_scenario() { # FILE
 }
 
 preflight
-ensure_debian_base || die "no debian:bookworm-slim image"
-ensure_test_images || die "building the test images failed"
-runtime_image
-CLUSTER_STARTED=1
-cluster_up || { FAILED=1; FAILED_NAMES+=(cluster-up); echo "FAIL e2e/cluster-up"; exit 1; }
+if [[ -n "${E2E_REUSE:-}" ]]; then
+  [[ -s "$KUBECONFIG" ]] || die "E2E_REUSE: no kubeconfig at $KUBECONFIG"
+  E2E_NODES=$(ready_nodes | wc -l)
+  log "reusing the running cluster of $E2E_PROJECT ($E2E_NODES nodes)"
+else
+  ensure_debian_base || die "no debian:bookworm-slim image"
+  ensure_test_images || die "building the test images failed"
+  runtime_image
+  CLUSTER_STARTED=1
+  cluster_up || { FAILED=1; FAILED_NAMES+=(cluster-up); echo "FAIL e2e/cluster-up"; exit 1; }
+fi
 
 for f in "$E2E_DIR"/scenarios/[0-9][0-9]-*.sh; do
   n=$(basename "$f" .sh); n=${n#[0-9][0-9]-}

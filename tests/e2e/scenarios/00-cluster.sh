@@ -5,7 +5,8 @@
 mapfile -t NODES < <(ready_nodes)
 expect_eq "all workers Ready" "$E2E_NODES" "${#NODES[@]}"
 ok "pod CIDRs" kube get nodes -o jsonpath='{range .items[*]}{.spec.podCIDR}{"\n"}{end}'
-expect_eq "one distinct 10.244.x.0/24 per node" "$E2E_NODES" "$(grep -E '^10\.244\.[0-9]+\.0/24$' <<<"$OUT" | sort -u | wc -l)"
+cidrs=$(grep -E '^10\.[0-9]+\.[0-9]+\.0/24$' <<<"$OUT" | sort -u | wc -l)
+expect_eq "one distinct /24 of the cluster CIDR per node" "$E2E_NODES" "$cidrs"
 ok "kube-dns Service" kube -n kube-system get svc kube-dns -o jsonpath='{.spec.clusterIP}'
 expect_eq "cluster DNS address" 10.96.0.10 "$OUT"
 ok "node info" kube get node "${NODES[0]}" -o jsonpath='{.status.nodeInfo.containerRuntimeVersion} {.status.addresses[?(@.type=="InternalIP")].address}'

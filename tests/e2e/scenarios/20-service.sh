@@ -27,7 +27,7 @@ all_backends() { # OUTPUT: every backend answered
   [[ "$seen" == "$backends" ]]
 }
 ok "40 GETs to the ClusterIP from $client_node" pod_run c-ip "$client_node" "$(http_loop "http://$cip/" 40)"
-all_backends "$OUT" || fail "not every backend answered on $cip: $(sort "$OUT" | uniq -c)"
+all_backends "$OUT" || fail "not every backend answered on $cip: $(sort <<<"$OUT" | uniq -c)"
 pass "every backend answered on the ClusterIP ($(awk '{print $1}' <<<"$OUT" | sort | uniq -c | tr -s ' ' | tr '\n' ','))"
 expect_eq "no failed request" 0 "$(grep -c FAILED <<<"$OUT" || true)"
 
@@ -35,7 +35,7 @@ ok "40 GETs by DNS name from $client_node" pod_run c-dns "$client_node" "$(http_
 all_backends "$OUT" || fail "not every backend answered by name: $OUT"
 pass "every backend answered by echo.$NS.svc.cluster.local"
 expect_match "request path reached the backend" ' 1 /dns$' "$OUT"
-ok "short name through the search path" pod_run c-short "$client_node" "wget -q -T 3 -O- http://echo/short && nslookup echo.$NS.svc.cluster.local 10.96.0.10"
+ok "short name through the search path" pod_run c-short "$client_node" "timeout 5 wget -q -O- http://echo/short && nslookup echo.$NS.svc.cluster.local 10.96.0.10"
 expect_match "answer by the short name" ' /short$' "$OUT"
 expect_match "nslookup answers the ClusterIP" "Address: $cip" "$OUT"
 ok "resolv.conf of a pod" pod_run c-resolv "$client_node" "cat /etc/resolv.conf"
@@ -45,7 +45,7 @@ expect_match "search path" "search $NS.svc.cluster.local svc.cluster.local clust
 # pod to pod across nodes, directly (host-gw routes)
 other=$(awk -v n="$client_node" '$2 != n {print $4; exit}' <<<"$(pod_nodes app=echo)")
 if [[ -n "$other" ]]; then
-  ok "pod IP on another node from $client_node" pod_run c-podip "$client_node" "wget -q -T 3 -O- http://$other:8080/direct"
+  ok "pod IP on another node from $client_node" pod_run c-podip "$client_node" "timeout 5 wget -q -O- http://$other:8080/direct"
   expect_match "direct answer" ' /direct$' "$OUT"
 fi
 
@@ -58,7 +58,7 @@ for n in "${NODES[@]}"; do
   ip=$(kube get node "$n" -o jsonpath='{.status.addresses[?(@.type=="InternalIP")].address}')
   got() {
     docker run --rm --network "$net" --name "$E2E_PROJECT-np-$RANDOM" "$BUSYBOX_IMAGE" \
-      sh -c "for i in 1 2 3 4 5 6; do wget -q -T 3 -O- http://$ip:$np/np; done" | grep -c ' /np$' | grep -qx 6
+      sh -c "for i in 1 2 3 4 5 6; do timeout 5 wget -q -O- http://$ip:$np/np; done" | grep -c ' /np$' | grep -qx 6
   }
   wait_until "NodePort $ip:$np answers from the compose network ($n)" 30 got
 done
