@@ -25,10 +25,26 @@ done
 libs=$(for b in "$out"/bin/*; do ldd "$b"; done | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | sort -u)
 missing=$(for b in "$out"/bin/*; do ldd "$b"; done | awk '/not found/ {print $1}' | sort -u)
 [[ -z "$missing" ]] || { echo "image-stage.sh: libraries not found: $missing" >&2; exit 1; }
+# one dpkg query for every library under each name it may be known by
+# (/lib and /usr/lib are one directory on a merged-/usr system)
+declare -A names
 for l in $libs; do
-  dpkg -S "$l" 2>/dev/null || dpkg -S "$(readlink -f "$l")" 2>/dev/null ||
-    dpkg -S "/usr$l" 2>/dev/null || { echo "image-stage.sh: no package owns $l" >&2; exit 1; }
-done | cut -d: -f1 | sort -u >"$out/runtime-packages"
+  r=$(readlink -f "$l")
+  for c in "$l" "$r" "/usr$l" "/usr$r" "${l#/usr}" "${r#/usr}"; do names[$c]=$l; done
+done
+# (what `dpkg -S` answers, read from dpkg's file lists in one pass)
+owners=$(printf '%s\n' "${!names[@]}" | grep -xF -f - /var/lib/dpkg/info/*.list |
+  sed -E 's|^/var/lib/dpkg/info/([^:]+)(:[a-z0-9]+)?\.list:|\1: |' || true)
+for l in $libs; do
+  found=""
+  for c in "${!names[@]}"; do
+    [[ "${names[$c]}" == "$l" ]] || continue
+    p=$(awk -v f="$c" '{ i = index($0, ": "); if (substr($0, i + 2) == f) print substr($0, 1, i - 1) }' <<<"$owners" | head -1)
+    [[ -n "$p" ]] && { found=$p; break; }
+  done
+  [[ -n "$found" ]] || { echo "image-stage.sh: no package owns $l" >&2; exit 1; }
+  echo "${found%%:*}"
+done | tr ',' '\n' | sed 's/^ *//' | sort -u >"$out/runtime-packages"
 cp -r "$DEPLOY/lib" "$DEPLOY/systemd" "$out/kube/"
 for f in cluster-config.sh install-deps.sh kube-container.sh kube-init.sh kube-join.sh unit-run.sh; do
   [[ -f "$DEPLOY/$f" ]] && install -m 0755 "$DEPLOY/$f" "$out/kube/$f"

@@ -18,7 +18,8 @@
 #       systemd), and stays in the foreground; SIGTERM stops kube-proxy,
 #       the kubelet and dockerd (and with it the pods' containers).
 #
-# Environment: KUBE_API_SERVER (http://kube-apiserver:8080), KUBE_API_PORT
+# Environment: KUBE_APISERVER_EXTRA_ARGS (more kube-apiserver flags),
+# KUBE_API_SERVER (http://kube-apiserver:8080), KUBE_API_PORT
 # (6443), KUBE_DNS_UPSTREAM (cluster DNS forwarders; default: the node's
 # resolv.conf), KUBELET_CONFIG_EXTRA, KUBE_PROXY_CONFIG_EXTRA (YAML lines
 # for the cluster's kubelet and kube-proxy configuration),
@@ -42,8 +43,9 @@ role_apiserver() {
     # readable by whoever owns the mounted directory on the host
     chown "$(stat -c %u:%g /kubeconfig-out)" /kubeconfig-out/admin.conf
   fi
+  # shellcheck disable=SC2086
   exec kube-apiserver --insecure-bind-address=0.0.0.0 --insecure-port=8080 --advertise-address="$ip" \
-    --data-dir=/var/lib/kube-apiserver "$@"
+    --data-dir=/var/lib/kube-apiserver "$@" ${KUBE_APISERVER_EXTRA_ARGS:-}
 }
 
 role_bootstrap() {

@@ -38,6 +38,8 @@ pass() { CHECKS=$((CHECKS + 1)); echo "ok $CHECKS - $*"; }
 # waiting REASON: the scenario needs work that has not landed; the run
 # reports it as WAITING with the reason (never as passed)
 waiting() { echo "$*" >"$E2E_WORK/waiting.$E2E_SCENARIO"; echo "WAITING: $*"; exit 77; }
+# note TEXT: printed with the scenario's result line
+note() { echo "$*" >>"$E2E_WORK/note.$E2E_SCENARIO"; echo "note: $*"; }
 expect_eq() { if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected [$2] got [$3]"; fi; }
 expect_match() {
   if grep -Eq -- "$2" <<<"$3"; then pass "$1"; else echo "--- output was:"; echo "$3"; fail "$1: expected /$2/"; fi
