@@ -22,6 +22,8 @@ wait_until "4 replicas available, none on $victim" 120 moved
 ok "uncordon" kube uncordon "$victim"
 ok "node schedulable again" kube get node "$victim" -o jsonpath='{.spec.unschedulable}'
 expect_eq "schedulable" "" "$OUT"
+untainted() { ! kube get node "$victim" -o jsonpath='{.spec.taints[*].key}' | grep -q node.kubernetes.io/unschedulable; }
+wait_until "the node lifecycle controller removed the unschedulable taint" 60 untainted
 ok "scale to 8" kns scale deploy spread --replicas=8
 wait_until "8 replicas available" 120 deployment_ready spread 8
 ok "pods on $victim again" pod_nodes app=spread

@@ -21,7 +21,7 @@ victim=$(pod_nodes app=survivor | awk '{print $2}' | sort | uniq -c | sort -rn |
 ctr=$(node_container "$victim") || fail "no container for $victim"
 ok "toleration of the unreachable taint" kns get pods -l app=survivor -o jsonpath='{.items[0].spec.tolerations[?(@.key=="node.kubernetes.io/unreachable")].tolerationSeconds}'
 tol=$OUT
-pass "pods tolerate unreachable for ${tol}s (DefaultTolerationSeconds)"
+pass "pods tolerate an unreachable node for ${tol}s"
 ((tol <= 60)) || fail "pods tolerate an unreachable node for ${tol}s"
 lost=$(pod_nodes app=survivor | awk -v n="$victim" '$2 == n {print $1}')
 pass "stopping $ctr ($victim), which runs $(wc -w <<<"$lost") pods"
