@@ -25,6 +25,8 @@ E2E_DIR=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=images.sh
 source "$E2E_DIR/images.sh"
 ROOT=$E2E_ROOT
+# the checkout copied into the stand-in (another worktree, to try a combination of branches)
+SRC=${E2E_SRC:-$ROOT}
 _rnd=$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')
 NAME=kube-e2e-local-$_rnd
 VOL=$NAME-docker
@@ -64,6 +66,7 @@ teardown() {
   exit $rc
 }
 trap teardown EXIT
+trap 'exit 143' TERM INT
 
 ensure_debian_base || fail "no debian:bookworm-slim image"
 ensure_test_images || fail "building the test images failed"
@@ -78,7 +81,7 @@ docker run -d --name "$NAME" --hostname kube-local \
     mount -o remount,rw,bind /proc/sys/net; exec sleep infinity' >/dev/null || fail "docker run"
 # the machine's apt keeps what it downloads (for the cache above)
 in_box sh -c 'rm -f /etc/apt/apt.conf.d/docker-clean; mkdir -p /root/kube' || fail "prepare"
-tar -C "$ROOT" --exclude=./build --exclude='./build-*' --exclude=./_out --exclude=./.git -c . |
+tar -C "$SRC" --exclude=./build --exclude='./build-*' --exclude=./_out --exclude=./.git -c . |
   in_box tar -C /root/kube -x || fail "copying the checkout"
 pass "a fresh Debian stand-in with a copy of the checkout"
 in_box sh -c 'command -v cmake gcc docker kubectl' && fail "the stand-in is not fresh"
