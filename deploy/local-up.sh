@@ -93,7 +93,9 @@ dns_answers() {
   [[ "$(ip -4 route get "$KUBE_CLUSTER_DNS_DEFAULT" 2>/dev/null)" == local* ]] || return 1
   q='\x4b\x55\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00'
   q+='\x0akubernetes\x07default\x03svc\x07cluster\x05local\x00\x00\x01\x00\x01'
-  a=$( (exec 3<>"/dev/udp/$KUBE_CLUSTER_DNS_DEFAULT/53" && printf "$q" >&3 &&
+  # one datagram: printf alone writes at each newline byte; dd with
+  # iflag=fullblock writes the whole query at once
+  a=$( (exec 3<>"/dev/udp/$KUBE_CLUSTER_DNS_DEFAULT/53" && printf "$q" | dd bs=512 count=1 iflag=fullblock status=none >&3 &&
     timeout 2 dd bs=512 count=1 <&3 2>/dev/null | od -An -tx1 -v) 2>/dev/null | tr -s ' \n' ' ')
   read -r -a a <<<"$a"
   ((${#a[@]} >= 12)) || return 1
