@@ -79,6 +79,9 @@ role_node() {
   local cg
   cg=$(container_cgroup)
   mkdir -p /var/log/kube
+  # a fresh boot (also after `docker stop`/`start`): nothing recorded in
+  # /run from the last one is running
+  rm -rf /run/kube /var/run/docker.pid
   trap node_stop TERM INT
   # No bridge and no iptables rules of dockerd's own: the kubelet wires
   # every pod itself (sandboxes have network mode none) and kube-proxy owns

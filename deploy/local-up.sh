@@ -46,7 +46,14 @@ RUN=$DIR/run
 KUBECONFIG_FILE=$DIR/kubeconfig
 
 pid_of() { [[ -s "$RUN/$1.pid" ]] && cat "$RUN/$1.pid"; }
-running() { local p; p=$(pid_of "$1") && kill -0 "$p" 2>/dev/null; }
+# running NAME: its recorded PID is alive and still that program (a PID file
+# that outlived a reboot must never make us signal somebody else's process)
+running() {
+  local p exe
+  p=$(pid_of "$1") && kill -0 "$p" 2>/dev/null || return 1
+  exe=$(readlink "/proc/$p/exe" 2>/dev/null) || return 1
+  [[ "$(basename "${exe% (deleted)}")" == "$1" ]]
+}
 
 # start NAME ARGV...: runs a program in the background with its log, unless
 # the one started last time still runs
@@ -62,7 +69,7 @@ start() {
 stop() {
   local name=$1 p i
   p=$(pid_of "$name") || return 0
-  if kill -0 "$p" 2>/dev/null; then
+  if running "$name"; then
     kill -TERM "$p" 2>/dev/null || true
     for i in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null

@@ -25,7 +25,21 @@ unit_file() { echo "$UNIT_DIR/${1%.service}.service"; }
 directive() { # FILE NAME: every value of NAME= in the [Service] section
   awk -v k="$2" '/^\[/ {sec=$0} sec == "[Service]" && index($0, k "=") == 1 {print substr($0, length(k) + 2)}' "$1"
 }
-alive() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# alive PIDFILE: the recorded process runs and is what we started (a
+# supervisor's command line names its unit; a program is a child of the
+# supervisor), so a stale PID file never leads to signalling another process
+alive() {
+  local p ppid
+  [[ -s "$1" ]] || return 1
+  p=$(cat "$1")
+  kill -0 "$p" 2>/dev/null || return 1
+  case "$1" in
+    *.pid) tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "__supervise $(basename "$1" .pid) " ;;
+    *.main)
+      ppid=$(awk '{print $4}' "/proc/$p/stat" 2>/dev/null)
+      [[ -n "$ppid" && "$ppid" == "$(cat "${1%.main}.pid" 2>/dev/null)" ]] ;;
+  esac
+}
 
 # _command UNIT: the program's argv, one word per line
 _command() {
