@@ -9,6 +9,14 @@ T0=$SECONDS
 
 die() { log "error: $*"; exit 1; }
 
+# missing_programs: the node and control plane programs this build lacks
+missing_programs() {
+  local p
+  for p in apiserver/kube-apiserver scheduler/kube-scheduler controller-manager/kube-controller-manager kubelet/kubelet kube-proxy/kube-proxy; do
+    [[ -x "$KUBE_BIN/$p" ]] || echo "${p##*/}"
+  done
+}
+
 preflight() {
   curl -fsS --max-time 3 --unix-socket /var/run/docker.sock http://d/_ping >/dev/null 2>&1 ||
     die "no container engine at /var/run/docker.sock"

@@ -73,6 +73,14 @@ run_scenario() { # FILE
 }
 
 preflight
+missing=$(missing_programs | tr '\n' ' ')
+if [[ -n "$missing" && -z "${E2E_REUSE:-}" ]]; then
+  # a branch without all five programs (before they are merged): nothing to
+  # run a cluster with, and nothing that may be reported as passed
+  echo "WAITING e2e/all (0s): the build in $KUBE_BIN has no ${missing% } (not merged yet): no cluster to test"
+  echo "e2e: 0 passed, 0 failed, 1 waiting"
+  exit 0
+fi
 if [[ -n "${E2E_REUSE:-}" ]]; then
   [[ -s "$KUBECONFIG" ]] || die "E2E_REUSE: no kubeconfig at $KUBECONFIG"
   E2E_NODES=$(ready_nodes | wc -l)

@@ -68,6 +68,12 @@ teardown() {
 trap teardown EXIT
 trap 'exit 143' TERM INT
 
+for d in apiserver scheduler controller-manager kubelet kube-proxy; do
+  if [[ ! -f "$SRC/$d/CMakeLists.txt" ]]; then
+    echo "WAITING: $SRC has no $d/ (not merged yet): local-up.sh cannot bring up a node"
+    exit 77
+  fi
+done
 ensure_debian_base || fail "no debian:bookworm-slim image"
 ensure_test_images || fail "building the test images failed"
 
