@@ -3,7 +3,8 @@
 # build and an ASan+UBSan build), runs the unit tests of both, then the
 # integration tests against the real binaries with the real kubectl, helm
 # and Python client, then the end-to-end suite (tests/e2e/: a docker compose
-# cluster, and deploy/local-up.sh on a fresh-machine stand-in).  Ends with
+# cluster, deploy/local-up.sh on a fresh-machine stand-in, and kube-init /
+# kube-join under systemd).  Ends with
 # one line "N passed, M failed"; scenarios waiting for work that has not
 # landed are listed (they neither pass nor fail).
 set -uo pipefail
@@ -71,7 +72,7 @@ for t in tests/integration/test_*.sh; do
   fi
 done
 
-note "end-to-end suite (docker compose cluster; deploy/local-up.sh on a fresh machine)"
+note "end-to-end suite (docker compose cluster; deploy/local-up.sh on a fresh machine; kube-init/kube-join under systemd)"
 e2e_start=$(date +%s)
 # record_e2e LOG: one record per "PASS/FAIL/WAITING e2e/NAME" line
 record_e2e() {
@@ -97,6 +98,15 @@ elif ((lu_rc == 77)); then
   echo "WAITING e2e/local-up: $(grep -m1 '^WAITING' _out/e2e-local-up.log | sed 's/^WAITING: //')"; waiting+=(e2e/local-up)
 else
   echo "FAIL e2e/local-up ($(( $(date +%s) - start ))s)"; tail -40 _out/e2e-local-up.log; record e2e/local-up 1
+fi
+start=$(date +%s)
+timeout 1200 bash tests/e2e/test_systemd_join.sh >_out/e2e-systemd.log 2>&1; sd_rc=$?
+if ((sd_rc == 0)); then
+  echo "PASS e2e/systemd-join ($(( $(date +%s) - start ))s, $(tail -1 _out/e2e-systemd.log | sed 's/^# //'))"; record e2e/systemd-join 0
+elif ((sd_rc == 77)); then
+  echo "WAITING e2e/systemd-join: $(grep -m1 '^WAITING' _out/e2e-systemd.log | sed 's/^WAITING: //')"; waiting+=(e2e/systemd-join)
+else
+  echo "FAIL e2e/systemd-join ($(( $(date +%s) - start ))s)"; grep -E '^(ok|FAIL)' _out/e2e-systemd.log | tail -15; record e2e/systemd-join 1
 fi
 echo "end-to-end wall time: $(( ($(date +%s) - e2e_start) / 60 ))m$(( ($(date +%s) - e2e_start) % 60 ))s"
 
