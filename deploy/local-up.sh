@@ -87,7 +87,7 @@ add_route() { # CIDR: an unreachable route, recorded when this script added it
 del_routes() {
   [[ -f "$RUN/routes" ]] || return 0
   local r
-  while read -r r; do ip route del unreachable "$r" 2>/dev/null && echo "removed route unreachable $r"; done <"$RUN/routes"
+  while read -r r; do ip route del unreachable "$r" 2>/dev/null && echo "removed route unreachable $r" || true; done <"$RUN/routes"
   rm -f "$RUN/routes"
 }
 
@@ -164,12 +164,12 @@ cleanup_kubelet_network() {
     iptables-legacy -t nat -F KUBELET-MASQ && iptables-legacy -t nat -X KUBELET-MASQ && echo "removed the kubelet's masquerade chain"
   fi
   ip link show cni0 >/dev/null 2>&1 && ip link del cni0 && echo "removed the bridge cni0"
-  ip route show proto 75 | while read -r rule; do ip route del $rule 2>/dev/null; done
-  grep " $DIR/kubelet/" /proc/mounts | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m"; done
+  ip route show proto 75 | while read -r rule; do ip route del $rule 2>/dev/null || true; done
+  { grep " $DIR/kubelet/" /proc/mounts || true; } | awk '{print $2}' | sort -r | while read -r m; do umount -l "$m" || true; done
   local cg=${KUBELET_CGROUP_ROOT:-}
   [[ -s "$RUN/cgroup-root" ]] && cg=$(cat "$RUN/cgroup-root")
   for m in /sys/fs/cgroup/*/"${cg#/}"/kubepods /sys/fs/cgroup/"${cg#/}"/kubepods; do
-    [[ -d "$m" ]] && find "$m" -depth -type d -exec rmdir {} \; 2>/dev/null
+    [[ -d "$m" ]] && { find "$m" -depth -type d -exec rmdir {} \; 2>/dev/null || true; }
   done
   return 0
 }
