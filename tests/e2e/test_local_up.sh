@@ -4,7 +4,8 @@
 # Debian (debian:bookworm-slim, tests/e2e/images.sh) started with the
 # settings of machine-notes (every capability but SYS_RESOURCE, no
 # seccomp/AppArmor, the cgroup hierarchy read-write, /sys and the network
-# sysctls writable, a volume for /var/lib/docker), with a copy of this
+# sysctls writable, a volume for /var/lib/docker, an init that reaps
+# orphans as a machine's does), with a copy of this
 # checkout and nothing installed.  Inside it:
 #   1. deploy/local-up.sh installs packages, builds, starts dockerd and the
 #      cluster, and prints `export KUBECONFIG=...` then `kubectl get nodes`;
@@ -78,7 +79,7 @@ ensure_debian_base || fail "no debian:bookworm-slim image"
 ensure_test_images || fail "building the test images failed"
 
 log "starting the stand-in machine $NAME"
-docker run -d --name "$NAME" --hostname kube-local \
+docker run -d --name "$NAME" --hostname kube-local --init \
   --cap-add ALL --cap-drop SYS_RESOURCE \
   --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
   -v /sys/fs/cgroup:/sys/fs/cgroup:rw -v "$VOL:/var/lib/docker" \
@@ -163,7 +164,7 @@ pass "the workload is untouched"
 
 clean() { # nothing of the cluster is left in the stand-in
   local procs ctrs rules
-  procs=$(in_box ps -eo comm= | grep -E '^(kube-apiserver|kube-scheduler|kube-controll|kubelet|kube-proxy)$' || true)
+  procs=$(in_box ps -eo stat=,comm= | awk '$1 !~ /^Z/ {print $2}' | grep -E '^(kube-apiserver|kube-scheduler|kube-controll|kubelet|kube-proxy)$' || true)
   [[ -z "$procs" ]] || { echo "programs still running: $procs"; return 1; }
   ctrs=$(in_box docker ps -aq --filter label=io.kubernetes.node.name=kube-local)
   [[ -z "$ctrs" ]] || { echo "pod containers left: $ctrs"; return 1; }
