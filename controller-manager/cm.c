@@ -30,6 +30,7 @@
 #include "kube/metrics.h"
 #include "kube/recorder.h"
 #include "kube/restclient.h"
+#include "kube/xalloc.h"
 
 #define CM_SYNC_POLL_MS 100
 #define CM_DEFAULT_RESYNC_MS (12 * 3600 * 1000LL)
@@ -40,13 +41,12 @@ struct cm_program {
   struct http_server *http;
   struct leader_elector *le;
   struct event *sig_term, *sig_int, *sync_timer, *release_deadline;
-  void *states[64];
-  const struct controller_def *running[64];
+  struct cm_base *running[64];
   int nrunning;
   bool started, ran;
   int exit_code;
   int64_t le_lease_ms, le_renew_ms, le_retry_ms;
-  char *le_ns, *le_name;
+  char *le_ns, *le_name, *le_lock;
 };
 
 void cm_config_defaults(struct cm_config *c)
@@ -59,6 +59,7 @@ void cm_config_defaults(struct cm_config *c)
   c->secure_port = 10257;
   c->bind_address = "0.0.0.0";
   c->cluster_cidr = "";
+  c->root_ca_file = "";
   c->node_cidr_mask_size = 24;
   c->node_monitor_grace_period_ms = 50000;
   c->node_monitor_period_ms = 5000;
@@ -81,18 +82,23 @@ void cm_config_defaults(struct cm_config *c)
   c->v = 0;
 }
 
+static bool controller_named(const struct controller_def *def, const char *name)
+{
+  return !strcmp(name, def->name) || (def->alias && !strcmp(name, def->alias));
+}
+
 bool cm_controller_enabled(const char *spec, const struct controller_def *def)
 {
   if (!spec || !*spec) spec = "*";
   bool star = false, explicit_on = false, explicit_off = false;
-  char *dup = strdup(spec), *save = NULL;
+  char *dup = xstrdup(spec), *save = NULL;
   for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     while (*t == ' ') t++;
     if (!strcmp(t, "*"))
       star = true;
-    else if (t[0] == '-' && !strcmp(t + 1, def->name))
+    else if (t[0] == '-' && controller_named(def, t + 1))
       explicit_off = true;
-    else if (!strcmp(t, def->name))
+    else if (controller_named(def, t))
       explicit_on = true;
   }
   free(dup);
@@ -131,7 +137,7 @@ static void sync_poll_cb(evutil_socket_t fd, short what, void *arg)
   }
   KLOG_I("Caches are synced, starting %d controllers", p->nrunning);
   p->ran = true;
-  for (int i = 0; i < p->nrunning; i++) p->running[i]->run(p->states[i]);
+  for (int i = 0; i < p->nrunning; i++) cm_controller_run(p->running[i]);
 }
 
 static void start_controllers(struct cm_program *p)
@@ -143,16 +149,18 @@ static void start_controllers(struct cm_program *p)
       KLOG_I("Warning: controller is disabled controller=\"%s\"", (*d)->name);
       continue;
     }
-    if (p->nrunning >= (int)(sizeof p->states / sizeof p->states[0])) break;
-    void *st = NULL;
-    int rc = (*d)->start(&p->ctx, &st);
-    if (rc < 0) {
-      KLOG_E("Error starting controller controller=\"%s\": %s", (*d)->name, strerror(-rc));
-      continue;
+    if (p->nrunning >= (int)(sizeof p->running / sizeof p->running[0])) break;
+    int rc;
+    struct cm_base *b = cm_controller_start(*d, &p->ctx, &rc);
+    if (!b) {
+      /* As upstream: a controller that cannot start stops the program. */
+      KLOG_E("error starting controllers: error starting \"%s\" controller: %s", (*d)->name, strerror(-rc));
+      p->exit_code = 1;
+      event_base_loopexit(p->ctx.base, NULL);
+      return;
     }
     KLOG_I("Started controller controller=\"%s\"", (*d)->name);
-    p->running[p->nrunning] = *d;
-    p->states[p->nrunning++] = st;
+    p->running[p->nrunning++] = b;
   }
   informer_factory_start(p->ctx.informers);
   p->sync_timer = evtimer_new(p->ctx.base, sync_poll_cb, p);
@@ -205,8 +213,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 static void program_free(struct cm_program *p)
 {
-  for (int i = p->nrunning - 1; i >= 0; i--)
-    if (p->running[i]->stop) p->running[i]->stop(p->states[i]);
+  for (int i = p->nrunning - 1; i >= 0; i--) cm_controller_stop(p->running[i]);
   if (p->le) leaderelection_free(p->le);
   if (p->http) http_server_free(p->http);
   if (p->ctx.informers) informer_factory_free(p->ctx.informers);
@@ -220,11 +227,10 @@ static void program_free(struct cm_program *p)
   if (p->ctx.base) event_base_free(p->ctx.base);
 }
 
-int cm_main(int argc, char **argv)
+/* Step 1: the flags (upstream's names).  1: --help was printed; < 0:
+ * bad input, told on stderr. */
+static int parse_flags(struct cm_program *p, int argc, char **argv, const char **kube_context)
 {
-  struct cm_program prog;
-  memset(&prog, 0, sizeof prog);
-  struct cm_program *p = &prog;
   struct cm_config *c = &p->ctx.cfg;
   cm_config_defaults(c);
   p->le_lease_ms = LEADERELECTION_DEFAULT_LEASE_DURATION_MS;
@@ -232,14 +238,12 @@ int cm_main(int argc, char **argv)
   p->le_retry_ms = LEADERELECTION_DEFAULT_RETRY_PERIOD_MS;
   p->le_ns = "kube-system";
   p->le_name = "kube-controller-manager";
-  const char *kube_context = "";
-  bool bool_unused = false;
-  char *str_unused = "";
-  int64_t dur_unused = 0;
+  *kube_context = "";
+  p->le_lock = "leases";
   const struct flag flags[] = {
     { "kubeconfig", FLAG_STRING, &c->kubeconfig, "Path to kubeconfig file with authorization and master location information" },
     { "master", FLAG_STRING, &c->master, "The address of the Kubernetes API server (overrides any value in kubeconfig)." },
-    { "context", FLAG_STRING, &kube_context, "The kubeconfig context to use" },
+    { "context", FLAG_STRING, kube_context, "The kubeconfig context to use" },
     { "controllers", FLAG_STRING, &c->controllers, "A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'." },
     { "leader-elect", FLAG_BOOL, &c->leader_elect, "Start a leader election client and gain leadership before executing the main loop." },
     { "leader-elect-lease-duration", FLAG_DURATION, &p->le_lease_ms, "The duration that non-leader candidates will wait after observing a leadership renewal until attempting to acquire leadership." },
@@ -247,7 +251,7 @@ int cm_main(int argc, char **argv)
     { "leader-elect-retry-period", FLAG_DURATION, &p->le_retry_ms, "The duration the clients should wait between attempting acquisition and renewal of a leadership." },
     { "leader-elect-resource-namespace", FLAG_STRING, &p->le_ns, "The namespace of resource object that is used for locking during leader election." },
     { "leader-elect-resource-name", FLAG_STRING, &p->le_name, "The name of resource object that is used for locking during leader election." },
-    { "leader-elect-resource-lock", FLAG_STRING, &str_unused, "The type of resource object that is used for locking during leader election. Only 'leases' is supported." },
+    { "leader-elect-resource-lock", FLAG_STRING, &p->le_lock, "The type of resource object that is used for locking during leader election. Only 'leases' is supported." },
     { "secure-port", FLAG_INT, &c->secure_port, "The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all." },
     { "bind-address", FLAG_STRING, &c->bind_address, "The IP address on which to listen for the --secure-port port." },
     { "cluster-cidr", FLAG_STRING, &c->cluster_cidr, "CIDR Range for Pods in cluster." },
@@ -271,17 +275,17 @@ int cm_main(int argc, char **argv)
     { "concurrent-serviceaccount-token-syncs", FLAG_INT, &c->concurrent_serviceaccount_token_syncs, "The number of service account token objects that are allowed to sync concurrently." },
     { "kube-api-qps", FLAG_FLOAT, &c->kube_api_qps, "QPS to use while talking with kubernetes apiserver." },
     { "kube-api-burst", FLAG_INT, &c->kube_api_burst, "Burst to use while talking with kubernetes apiserver." },
-    { "use-service-account-credentials", FLAG_BOOL, &bool_unused, "If true, use individual service account credentials for each controller." },
-    { "service-account-private-key-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded private RSA or ECDSA key used to sign service account tokens." },
-    { "root-ca-file", FLAG_STRING, &str_unused, "If set, this root certificate authority will be included in service account's token secret." },
-    { "cluster-signing-cert-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded X509 CA certificate used to issue cluster-scoped certificates." },
-    { "cluster-signing-key-file", FLAG_STRING, &str_unused, "Filename containing a PEM-encoded RSA or ECDSA private key used to sign cluster-scoped certificates." },
-    { "authentication-kubeconfig", FLAG_STRING, &str_unused, "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.authentication.k8s.io." },
-    { "authorization-kubeconfig", FLAG_STRING, &str_unused, "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create subjectaccessreviews.authorization.k8s.io." },
-    { "requestheader-client-ca-file", FLAG_STRING, &str_unused, "Root certificate bundle to use to verify client certificates on incoming requests." },
-    { "service-cluster-ip-range", FLAG_STRING, &str_unused, "CIDR Range for Services in cluster." },
-    { "cluster-name", FLAG_STRING, &str_unused, "The instance prefix for the cluster." },
-    { "min-resync-period", FLAG_DURATION, &dur_unused, "The resync period in reflectors will be random between MinResyncPeriod and 2*MinResyncPeriod." },
+    { "use-service-account-credentials", FLAG_UNSUPPORTED, NULL, "every controller uses the --kubeconfig credentials" },
+    { "service-account-private-key-file", FLAG_UNSUPPORTED, NULL, "the API server signs service account tokens (TokenRequest); no token Secrets are made" },
+    { "root-ca-file", FLAG_STRING, &c->root_ca_file, "If set, this root certificate authority will be included in service account's token secret. This must be a valid PEM-encoded CA bundle." },
+    { "cluster-signing-cert-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet" },
+    { "cluster-signing-key-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet" },
+    { "authentication-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authenticate requests yet" },
+    { "authorization-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authorize requests yet" },
+    { "requestheader-client-ca-file", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authenticate requests yet" },
+    { "service-cluster-ip-range", FLAG_STRING, &c->service_cluster_ip_range, "CIDR Range for Services in cluster. Node pod ranges never overlap it." },
+    { "cluster-name", FLAG_UNSUPPORTED, NULL, "no controller here names cloud resources" },
+    { "min-resync-period", FLAG_UNSUPPORTED, NULL, "informers resync on a fixed period" },
     { "v", FLAG_INT, &c->v, "number for the log level verbosity" },
     { NULL },
   };
@@ -289,23 +293,29 @@ int cm_main(int argc, char **argv)
   int rc = flags_parse(argc, argv, flags,
                        "The Kubernetes controller manager is a daemon that embeds the core control loops shipped with Kubernetes.",
                        err, sizeof err);
-  if (rc == 1) return 0;
-  if (rc < 0) {
-    fprintf(stderr, "Error: %s\n", err);
-    return 1;
+  if (rc == 0 && strcmp(p->le_lock, "leases") != 0) {
+    snprintf(err, sizeof err, "invalid argument \"%s\" for \"--leader-elect-resource-lock\" flag: only \"leases\" is supported",
+             p->le_lock);
+    rc = -1;
   }
-  klog_set_verbosity(c->v);
-  signal(SIGPIPE, SIG_IGN);
+  if (rc < 0) fprintf(stderr, "Error: %s\n", err);
+  return rc;
+}
 
+/* Step 2: the loop, the REST client, the metrics, the Event recorder and
+ * the informer factory. */
+static int setup_client(struct cm_program *p, const char *kube_context)
+{
+  struct cm_config *c = &p->ctx.cfg;
+  char err[512];
   struct rest_config rc_cfg;
   if (kubeconfig_load(c->kubeconfig, kube_context, c->master, &rc_cfg, err, sizeof err) < 0) {
     KLOG_E("error building controller context: %s", err);
-    return 1;
+    return -1;
   }
   rc_cfg.qps = c->kube_api_qps;
   rc_cfg.burst = c->kube_api_burst;
   if (!rc_cfg.user_agent) rc_cfg.user_agent = rest_default_user_agent("kube-controller-manager");
-
   p->ctx.base = event_base_new();
   p->ctx.client = rest_client_new(p->ctx.base, &rc_cfg);
   rest_config_free(&rc_cfg);
@@ -317,51 +327,76 @@ int cm_main(int argc, char **argv)
   if (p->ctx.informers) informer_factory_drop_managed_fields(p->ctx.informers);
   if (!p->ctx.client || !p->ctx.metrics || !p->ctx.recorder || !p->ctx.informers) {
     KLOG_E("failed to initialise the client");
-    program_free(p);
-    return 1;
+    return -1;
   }
+  return 0;
+}
 
+/* Step 3: /healthz, /livez, /readyz and /metrics on --secure-port, and
+ * the signals. */
+static int serve(struct cm_program *p)
+{
+  struct cm_config *c = &p->ctx.cfg;
   if (c->secure_port > 0) {
     p->http = http_server_new(p->ctx.base, NULL, http_handler, p);
     int port = p->http ? http_server_listen(p->http, c->bind_address, c->secure_port) : -ENOMEM;
     if (port < 0) {
       KLOG_E("failed to listen on %s:%d: %s", c->bind_address, c->secure_port, strerror(-port));
-      program_free(p);
-      return 1;
+      return -1;
     }
     KLOG_I("Serving insecurely on %s:%d", c->bind_address, port);
   }
-
   p->sig_term = evsignal_new(p->ctx.base, SIGTERM, on_signal, p);
   p->sig_int = evsignal_new(p->ctx.base, SIGINT, on_signal, p);
   event_add(p->sig_term, NULL);
   event_add(p->sig_int, NULL);
+  return 0;
+}
 
-  if (c->leader_elect) {
-    struct leaderelection_config lc = {
-      .namespace = p->le_ns,
-      .name = p->le_name,
-      .lease_duration_ms = p->le_lease_ms,
-      .renew_deadline_ms = p->le_renew_ms,
-      .retry_period_ms = p->le_retry_ms,
-      .on_started_leading = on_started_leading,
-      .on_stopped_leading = on_stopped_leading,
-      .on_new_leader = on_new_leader,
-      .arg = p,
-    };
-    p->le = leaderelection_new(p->ctx.base, p->ctx.client, &lc);
-    if (!p->le) {
-      KLOG_E("failed to create the leader elector");
-      program_free(p);
-      return 1;
-    }
-    /* Tells replicas apart: the Lease's holderIdentity names this process. */
-    KLOG_I("leader election identity: %s", leaderelection_identity(p->le));
-    leaderelection_start(p->le);
-  } else {
+/* Step 4: the controllers start once the Lease is held (--leader-elect),
+ * or at once. */
+static int campaign(struct cm_program *p)
+{
+  if (!p->ctx.cfg.leader_elect) {
     start_controllers(p);
+    return 0;
   }
+  struct leaderelection_config lc = {
+    .namespace = p->le_ns,
+    .name = p->le_name,
+    .lease_duration_ms = p->le_lease_ms,
+    .renew_deadline_ms = p->le_renew_ms,
+    .retry_period_ms = p->le_retry_ms,
+    .on_started_leading = on_started_leading,
+    .on_stopped_leading = on_stopped_leading,
+    .on_new_leader = on_new_leader,
+    .arg = p,
+  };
+  p->le = leaderelection_new(p->ctx.base, p->ctx.client, &lc);
+  if (!p->le) {
+    KLOG_E("failed to create the leader elector");
+    return -1;
+  }
+  /* Tells replicas apart: the Lease's holderIdentity names this process. */
+  KLOG_I("leader election identity: %s", leaderelection_identity(p->le));
+  leaderelection_start(p->le);
+  return 0;
+}
 
+int cm_main(int argc, char **argv)
+{
+  struct cm_program prog;
+  memset(&prog, 0, sizeof prog);
+  struct cm_program *p = &prog;
+  const char *kube_context;
+  int rc = parse_flags(p, argc, argv, &kube_context);
+  if (rc != 0) return rc < 0 ? 1 : 0;
+  klog_set_verbosity(p->ctx.cfg.v);
+  signal(SIGPIPE, SIG_IGN);
+  if (setup_client(p, kube_context) < 0 || serve(p) < 0 || campaign(p) < 0) {
+    program_free(p);
+    return 1;
+  }
   event_base_dispatch(p->ctx.base);
   program_free(p);
   return p->exit_code;

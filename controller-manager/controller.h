@@ -1,16 +1,17 @@
 /*
- * controller.h - the kube-controller-manager context and the interface
- * every controller implements (controllers/NAME.c, one per controller,
- * upstream names).
+ * controller.h - the kube-controller-manager context (configuration,
+ * loop, client, informers) shared by every controller
+ * (controllers/NAME.c, one per controller, upstream names).
  *
  * All controllers share one event loop, one REST client and one informer
  * factory (one informer per resource, shared).  A controller registers its
- * informer handlers in start(), which only enqueue keys into its own
+ * informer handlers in init, which only enqueue keys into its own
  * workqueue; its sync(key) reads the informer caches (level-triggered:
  * desired state computed from the full current state, never from the
- * event) and issues API writes through the REST client.  Controllers start
- * after leader election is won (--leader-elect) and the informers they
- * asked for have synced.
+ * event) and issues API writes.  Controllers start after leader election
+ * is won (--leader-elect) and the informers they asked for have synced.
+ * How a controller is declared, and the queue, the writes and their
+ * retries, are the framework's (framework.h), the same for every one.
  */
 #ifndef CM_CONTROLLER_H
 #define CM_CONTROLLER_H
@@ -25,6 +26,7 @@ struct informer_factory;
 struct informer;
 struct event_recorder;
 struct metrics;
+struct cm_transport;
 
 struct cm_config {
   const char *kubeconfig;            /* --kubeconfig */
@@ -34,6 +36,7 @@ struct cm_config {
   int secure_port;                   /* --secure-port, 10257; 0 disables */
   const char *bind_address;          /* --bind-address, 0.0.0.0 */
   const char *cluster_cidr;          /* --cluster-cidr */
+  const char *service_cluster_ip_range; /* --service-cluster-ip-range (kept out of node ranges) */
   bool allocate_node_cidrs;          /* --allocate-node-cidrs */
   int node_cidr_mask_size;           /* --node-cidr-mask-size, 24 */
   int64_t node_monitor_grace_period_ms; /* --node-monitor-grace-period, 50s */
@@ -52,6 +55,7 @@ struct cm_config {
   int concurrent_rc_syncs;           /* 5 */
   int concurrent_resource_quota_syncs; /* 5 */
   int concurrent_serviceaccount_token_syncs; /* 5 */
+  const char *root_ca_file;          /* --root-ca-file */
   double kube_api_qps;               /* --kube-api-qps, 20 */
   int kube_api_burst;                /* --kube-api-burst, 30 */
   int v;
@@ -65,6 +69,7 @@ struct cm_ctx {
   struct informer_factory *informers;
   struct event_recorder *recorder;
   struct metrics *metrics;
+  const struct cm_transport *transport;  /* NULL: writes go through client (tests set a fake) */
 };
 
 /* Informer paths controllers share through informer_factory_get(). */
@@ -88,23 +93,16 @@ struct cm_ctx {
 #define CM_SERVICEACCOUNTS "/api/v1/serviceaccounts"
 #define CM_REPLICATIONCONTROLLERS "/api/v1/replicationcontrollers"
 
-/* A controller.  start() registers informer handlers and creates its
- * workqueue; run() is called once the informers have synced and begins
- * processing; stop() frees everything (valgrind-clean shutdown). */
-struct controller_def {
-  const char *name;            /* upstream name: "replicaset", "deployment", ... */
-  bool enabled_by_default;
-  int (*start)(struct cm_ctx *ctx, void **state);
-  void (*run)(void *state);
-  void (*stop)(void *state);
-};
+/* A controller: struct controller_def (framework.h) says how to build it;
+ * the framework starts, runs and stops every one the same way. */
+struct controller_def;
 
 /* Every controller, each defined in its controllers/NAME.c. */
 extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, ctrl_deployment,
     ctrl_statefulset, ctrl_daemonset, ctrl_job, ctrl_cronjob, ctrl_ttl_after_finished,
     ctrl_endpoints, ctrl_endpointslice, ctrl_endpointslice_mirroring, ctrl_namespace,
     ctrl_garbagecollector, ctrl_nodeipam, ctrl_nodelifecycle, ctrl_taint_eviction, ctrl_podgc,
-    ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota;
+    ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota, ctrl_root_ca_cert_publisher;
 
 /* --controllers parsing: "*" (all enabled by default), "name", "-name",
  * comma-separated, as upstream.  Returns true if name is enabled. */

@@ -1,15 +1,10 @@
 /*
- * controller_utils.c - pod state, ranking, owner references, the
- * controller ref manager, expectations and pod templates shared by the
- * workload controllers.  See controller_utils.h for the compute/execute
- * split; the executor lives in actions.c.
- *
- * Expectations are kept per controller key in a jansson object
- * {key: {"add": n, "del": n, "ts": seconds, "uids": {uid: true}}}: a
- * controller that just issued writes does not act on a cache that has not
- * seen them yet, until every write was observed (or failed), or 5 minutes
- * passed (a watch event can be lost; the relist then fixes the cache).
+ * controller_utils.c - pod state and deletion ranking, owner references,
+ * the controller ref manager, pod templates, conditions, selectors,
+ * target ports and tolerations shared by the controllers (see
+ * controller_utils.h).
  */
+#define _GNU_SOURCE
 #include "controller_utils.h"
 
 #include <errno.h>
@@ -19,17 +14,26 @@
 
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/log.h"
+#include "kube/podutil.h"
 #include "kube/selector.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 /* ---- time ---- */
 
-int64_t cm_time_at(const json_t *obj, const char *path)
+int64_t cm_time_us(const json_t *obj, const char *path, int64_t dflt)
 {
   const char *s = kj_get_str(obj, path);
   int64_t us;
-  if (!s || ktime_parse(s, &us) < 0) return -1;
-  return us / 1000000;
+  if (!s || ktime_parse(s, &us) < 0) return dflt;
+  return us;
+}
+
+int64_t cm_time_at(const json_t *obj, const char *path)
+{
+  int64_t us = cm_time_us(obj, path, -1);
+  return us < 0 ? -1 : us / 1000000;
 }
 
 json_t *cm_time_json(int64_t t)
@@ -39,67 +43,6 @@ json_t *cm_time_json(int64_t t)
 }
 
 /* ---- pods ---- */
-
-static json_t *pod_condition(const json_t *pod, const char *type)
-{
-  json_t *conds = kj_get(pod, "status.conditions");
-  size_t i;
-  json_t *c;
-  json_array_foreach(conds, i, c) {
-    const char *t = kj_get_str(c, "type");
-    if (t && !strcmp(t, type)) return c;
-  }
-  return NULL;
-}
-
-bool cm_pod_is_ready(const json_t *pod)
-{
-  json_t *c = pod_condition(pod, "Ready");
-  const char *s = c ? kj_get_str(c, "status") : NULL;
-  return s && !strcmp(s, "True");
-}
-
-int64_t cm_pod_ready_since(const json_t *pod)
-{
-  if (!cm_pod_is_ready(pod)) return -1;
-  json_t *c = pod_condition(pod, "Ready");
-  int64_t t = cm_time_at(c, "lastTransitionTime");
-  return t < 0 ? 0 : t;
-}
-
-bool cm_pod_is_available(const json_t *pod, int64_t min_ready_seconds, int64_t now)
-{
-  if (!cm_pod_is_ready(pod)) return false;
-  if (min_ready_seconds <= 0) return true;
-  int64_t since = cm_pod_ready_since(pod);
-  /* upstream: available when lastTransitionTime + minReadySeconds < now
-   * (an unset transition time counts as available). */
-  if (since <= 0) return true;
-  return since + min_ready_seconds < now;
-}
-
-bool cm_obj_is_deleting(const json_t *obj)
-{
-  json_t *dt = kj_get(obj, "metadata.deletionTimestamp");
-  return dt && !json_is_null(dt);
-}
-
-bool cm_pod_is_active(const json_t *pod)
-{
-  const char *phase = kj_get_str(pod, "status.phase");
-  if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed"))) return false;
-  return !cm_obj_is_deleting(pod);
-}
-
-int64_t cm_pod_restarts(const json_t *pod)
-{
-  int64_t n = 0;
-  size_t i;
-  json_t *cs;
-  json_array_foreach(kj_get(pod, "status.containerStatuses"), i, cs)
-    n += kj_get_int(cs, "restartCount", 0);
-  return n;
-}
 
 static int phase_rank(const json_t *pod)
 {
@@ -127,15 +70,15 @@ int cm_pod_deletion_cmp(const json_t *a, const json_t *b, int64_t rank_a, int64_
   int ba = na && *na, bb = nb && *nb;
   CMP(ba, bb);                                     /* unassigned first */
   CMP(phase_rank(a), phase_rank(b));               /* pending < unknown < running */
-  int ra = cm_pod_is_ready(a), rb = cm_pod_is_ready(b);
+  int ra = pod_is_ready(a), rb = pod_is_ready(b);
   CMP(ra, rb);                                     /* not ready first */
   CMP(deletion_cost(a), deletion_cost(b));         /* lower cost first */
   CMP(-rank_a, -rank_b);                           /* more colocated first */
   if (ra && rb) {
-    int64_t ta = cm_pod_ready_since(a), tb = cm_pod_ready_since(b);
+    int64_t ta = pod_ready_since(a), tb = pod_ready_since(b);
     CMP(-ta, -tb);                                 /* ready more recently first */
   }
-  CMP(-cm_pod_restarts(a), -cm_pod_restarts(b));   /* more restarts first */
+  CMP(-pod_restart_count(a), -pod_restart_count(b));   /* more restarts first */
   int64_t ca = cm_time_at(a, "metadata.creationTimestamp");
   int64_t cb = cm_time_at(b, "metadata.creationTimestamp");
   CMP(-ca, -cb);                                   /* newer first */
@@ -143,46 +86,37 @@ int cm_pod_deletion_cmp(const json_t *a, const json_t *b, int64_t rank_a, int64_
   return strcmp(ka ? ka : "", kb ? kb : "");
 }
 
-static const json_t *g_ranks;
-
-static int64_t rank_of(const json_t *pod)
+static int64_t rank_of(const json_t *pod, const json_t *ranks)
 {
-  if (!g_ranks) return 0;
+  if (!ranks) return 0;
   const char *uid = kj_get_str(pod, "metadata.uid");
-  return uid ? json_integer_value(json_object_get(g_ranks, uid)) : 0;
+  return uid ? json_integer_value(json_object_get(ranks, uid)) : 0;
 }
 
-static int rank_qsort_cmp(const void *pa, const void *pb)
+static int rank_qsort_cmp(const void *pa, const void *pb, void *ranks)
 {
   const json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
-  return cm_pod_deletion_cmp(a, b, rank_of(a), rank_of(b));
+  return cm_pod_deletion_cmp(a, b, rank_of(a, ranks), rank_of(b, ranks));
+}
+
+void cm_sort_array(json_t *arr, int (*cmp)(const void *, const void *, void *), void *arg)
+{
+  size_t n = json_array_size(arr);
+  if (n < 2) return;
+  json_t **v = xmalloc(n * sizeof(*v));
+  for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
+  qsort_r(v, n, sizeof(*v), cmp, arg);
+  json_array_clear(arr);
+  for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i]);
+  free(v);
 }
 
 void cm_rank_pods_for_deletion(json_t *pods, const json_t *ranks)
 {
-  size_t n = json_array_size(pods);
-  if (n < 2) return;
-  json_t **v = malloc(n * sizeof(*v));
-  if (!v) return;
-  for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(pods, i));
-  g_ranks = ranks;  /* single-threaded: qsort has no context argument */
-  qsort(v, n, sizeof(*v), rank_qsort_cmp);
-  g_ranks = NULL;
-  json_array_clear(pods);
-  for (size_t i = 0; i < n; i++) json_array_append_new(pods, v[i]);
-  free(v);
+  cm_sort_array(pods, rank_qsort_cmp, (void *)ranks);
 }
 
 /* ---- owner references ---- */
-
-json_t *cm_controller_ref(const json_t *obj)
-{
-  size_t i;
-  json_t *r;
-  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
-    if (json_is_true(json_object_get(r, "controller"))) return r;
-  return NULL;
-}
 
 json_t *cm_new_controller_ref(const json_t *owner, const char *api_version, const char *kind)
 {
@@ -204,122 +138,14 @@ json_t *cm_object_ref(const json_t *obj, const char *api_version, const char *ki
   return r;
 }
 
-bool cm_is_controlled_by(const json_t *obj, const char *uid)
-{
-  json_t *r = cm_controller_ref(obj);
-  const char *u = r ? kj_get_str(r, "uid") : NULL;
-  return u && uid && !strcmp(u, uid);
-}
-
 bool cm_owner_key(const json_t *obj, const char *kind, char *out, size_t len)
 {
-  json_t *r = cm_controller_ref(obj);
+  json_t *r = obj_controller_ref(obj);
   const char *k = r ? kj_get_str(r, "kind") : NULL, *n = r ? kj_get_str(r, "name") : NULL;
   const char *ns = kj_get_str(obj, "metadata.namespace");
   if (!k || !n || strcmp(k, kind)) return false;
   snprintf(out, len, "%s/%s", ns ? ns : "", n);
   return true;
-}
-
-/* ---- expectations ---- */
-
-struct cm_expectations {
-  json_t *m;
-};
-
-struct cm_expectations *cm_expectations_new(void)
-{
-  struct cm_expectations *e = calloc(1, sizeof(*e));
-  if (e) e->m = json_object();
-  return e;
-}
-
-void cm_expectations_free(struct cm_expectations *e)
-{
-  if (!e) return;
-  json_decref(e->m);
-  free(e);
-}
-
-void cm_expect(struct cm_expectations *e, const char *key, int adds, int dels, int64_t now)
-{
-  json_object_set_new(e->m, key, json_pack("{s:i,s:i,s:I}", "add", adds, "del", dels, "ts", (json_int_t)now));
-}
-
-void cm_expect_creations(struct cm_expectations *e, const char *key, int adds, int64_t now)
-{
-  cm_expect(e, key, adds, 0, now);
-}
-
-void cm_expect_deletions(struct cm_expectations *e, const char *key, int dels, int64_t now)
-{
-  cm_expect(e, key, 0, dels, now);
-}
-
-static void exp_add(struct cm_expectations *e, const char *key, const char *field, int delta)
-{
-  json_t *x = json_object_get(e->m, key);
-  if (!x) return;
-  json_object_set_new(x, field, json_integer(json_integer_value(json_object_get(x, field)) + delta));
-}
-
-void cm_creation_observed(struct cm_expectations *e, const char *key) { exp_add(e, key, "add", -1); }
-void cm_deletion_observed(struct cm_expectations *e, const char *key) { exp_add(e, key, "del", -1); }
-
-void cm_expectations_raise(struct cm_expectations *e, const char *key, int adds, int dels)
-{
-  exp_add(e, key, "add", adds);
-  exp_add(e, key, "del", dels);
-}
-
-bool cm_expectations_satisfied(const struct cm_expectations *e, const char *key, int64_t now)
-{
-  json_t *x = json_object_get(e->m, key);
-  if (!x) return true;
-  if (json_integer_value(json_object_get(x, "add")) <= 0 && json_integer_value(json_object_get(x, "del")) <= 0)
-    return true;
-  return now - json_integer_value(json_object_get(x, "ts")) > CM_EXPECTATIONS_TTL_S;
-}
-
-void cm_expectations_delete(struct cm_expectations *e, const char *key) { json_object_del(e->m, key); }
-
-bool cm_expectations_get(const struct cm_expectations *e, const char *key, int *adds, int *dels)
-{
-  json_t *x = json_object_get(e->m, key);
-  if (!x) return false;
-  if (adds) *adds = (int)json_integer_value(json_object_get(x, "add"));
-  if (dels) *dels = (int)json_integer_value(json_object_get(x, "del"));
-  return true;
-}
-
-void cm_expect_deletion_uids(struct cm_expectations *e, const char *key, const json_t *uids, int64_t now)
-{
-  cm_expect(e, key, 0, (int)json_array_size(uids), now);
-  json_t *set = json_object();
-  size_t i;
-  json_t *u;
-  json_array_foreach(uids, i, u)
-    if (json_is_string(u)) json_object_set_new(set, json_string_value(u), json_true());
-  json_object_set_new(json_object_get(e->m, key), "uids", set);
-}
-
-void cm_deletion_uid_observed(struct cm_expectations *e, const char *key, const char *uid)
-{
-  json_t *x = json_object_get(e->m, key);
-  json_t *set = x ? json_object_get(x, "uids") : NULL;
-  if (!set || !uid || !json_object_get(set, uid)) return;
-  json_object_del(set, uid);
-  exp_add(e, key, "del", -1);
-}
-
-void cm_expect_writes(struct cm_expectations *e, const char *key, int adds, const json_t *del_uids, int64_t now)
-{
-  if (json_array_size(del_uids) > 0) {
-    cm_expect_deletion_uids(e, key, del_uids, now);
-    cm_expectations_raise(e, key, adds, 0);
-  } else if (adds > 0) {
-    cm_expect_creations(e, key, adds, now);
-  }
 }
 
 /* ---- pod templates ---- */
@@ -356,12 +182,12 @@ json_t *cm_claim_objects(const json_t *owner, const char *api_version, const cha
                          const char *coll, struct cm_actions *acts)
 {
   const char *uid = kj_get_str(owner, "metadata.uid");
-  bool owner_deleting = cm_obj_is_deleting(owner);
+  bool owner_deleting = obj_is_terminating(owner);
   json_t *out = json_array();
   size_t i;
   json_t *o;
   json_array_foreach(objs, i, o) {
-    json_t *ref = cm_controller_ref(o);
+    json_t *ref = obj_controller_ref(o);
     bool matches = labelsel_matches(sel, kj_get(o, "metadata.labels"));
     const char *ouid = kj_get_str(o, "metadata.uid");
     char path[512];
@@ -372,18 +198,19 @@ json_t *cm_claim_objects(const json_t *owner, const char *api_version, const cha
       if (!ruid || !uid || strcmp(ruid, uid)) continue;   /* someone else's */
       if (matches) {
         json_array_append(out, o);
-      } else if (!cm_obj_is_deleting(o) && !owner_deleting) {
+      } else if (!obj_is_terminating(o) && !owner_deleting) {
         /* Release: drop our controller ref, only if the object is still the one we saw. */
         json_t *body = json_pack("{s:{s:[{s:s,s:s}],s:s}}", "metadata", "ownerReferences", "$patch",
                                  "delete", "uid", uid, "uid", ouid ? ouid : "");
-        cm_act(acts, "PATCH", path, body);
+        /* A released object that is gone is released. */
+        cm_act(acts, CM_PATCH, path, body)->done_if = CM_DONE_IF_GONE;
       }
       continue;
     }
-    if (!matches || owner_deleting || cm_obj_is_deleting(o)) continue;
+    if (!matches || owner_deleting || obj_is_terminating(o)) continue;
     json_t *body = json_pack("{s:{s:[o],s:s}}", "metadata", "ownerReferences",
                              cm_new_controller_ref(owner, api_version, kind), "uid", ouid ? ouid : "");
-    cm_act(acts, "PATCH", path, body);
+    cm_act(acts, CM_PATCH, path, body);
     /* Assume the adoption succeeds; if not, the next sync sees the orphan again. */
     json_t *adopted = kj_deep_copy(o);
     json_t *refs = kj_arr(adopted, "metadata.ownerReferences");
@@ -517,20 +344,20 @@ bool cm_set_condition(json_t *obj, const char *path, const char *type, const cha
 
 /* ---- claim candidates ---- */
 
-static bool cm_has_owner_ref(const json_t *obj, const char *uid)
+json_t *cm_owner_ref_to(const json_t *obj, const char *uid)
 {
   size_t i;
   json_t *r;
   json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r) {
     const char *u = kj_get_str(r, "uid");
-    if (u && !strcmp(u, uid)) return true;
+    if (u && uid && !strcmp(u, uid)) return r;
   }
-  return false;
+  return NULL;
 }
 
 void cm_index_orphans(void *arg, const json_t *obj, json_t *out)
 {
-  if (cm_controller_ref(obj)) return;
+  if (obj_controller_ref(obj)) return;
   const char *ns = kj_get_str(obj, "metadata.namespace");
   json_array_append_new(out, json_string(ns ? ns : ""));
 }
@@ -555,9 +382,93 @@ json_t *cm_claim_candidates(const struct informer *inf, const json_t *owner)
   json_array_foreach(orphans, i, o) {
     /* An orphan with a plain (non-controller) reference to the owner is
      * in both lists. */
-    if (uid && *uid && cm_has_owner_ref(o, uid)) continue;
+    if (uid && *uid && cm_owner_ref_to(o, uid)) continue;
     json_array_append(out, o);
   }
   json_decref(orphans);
   return out;
 }
+
+/* ---- JSON, selectors, services, taints ---- */
+
+const json_t *cm_find_named(const json_t *arr, const char *name)
+{
+  size_t i;
+  json_t *o;
+  json_array_foreach(arr, i, o) {
+    const char *n = kj_get_str(o, "metadata.name");
+    if (n && name && !strcmp(n, name)) return o;
+  }
+  return NULL;
+}
+
+static bool json_blank(const json_t *v)
+{
+  return !v || json_is_null(v) || (json_is_array(v) && json_array_size(v) == 0) ||
+         (json_is_object(v) && json_object_size(v) == 0);
+}
+
+bool cm_json_eq(const json_t *a, const json_t *b)
+{
+  if (json_blank(a) || json_blank(b)) return json_blank(a) && json_blank(b);
+  return json_equal(a, b);
+}
+
+struct labelsel *cm_selector_from_map(const json_t *map)
+{
+  char err[256];
+  if (!json_object_size(map)) return labelsel_from_json(NULL, err, sizeof err);
+  json_t *ls = json_pack("{s:O}", "matchLabels", map);
+  struct labelsel *s = labelsel_from_json(ls, err, sizeof err);
+  json_decref(ls);
+  return s;
+}
+
+/* A named container port of pod with this protocol, -1 if none. */
+static int named_port(const json_t *pod, const char *name, const char *proto)
+{
+  static const char *const lists[] = { "spec.containers", "spec.initContainers" };
+  for (size_t l = 0; l < 2; l++) {
+    size_t i, j;
+    json_t *c, *p;
+    json_array_foreach(kj_get(pod, lists[l]), i, c) json_array_foreach(json_object_get(c, "ports"), j, p) {
+      const char *n = kj_get_str(p, "name");
+      const char *pp = kj_get_str(p, "protocol");
+      if (n && !strcmp(n, name) && !strcmp(pp ? pp : "TCP", proto)) return (int)kj_get_int(p, "containerPort", -1);
+    }
+  }
+  return -1;
+}
+
+int cm_resolve_target_port(const json_t *svc_port, const json_t *pod)
+{
+  json_t *tp = json_object_get(svc_port, "targetPort");
+  if (json_is_integer(tp)) return (int)json_integer_value(tp);
+  if (!json_is_string(tp)) return (int)kj_get_int(svc_port, "port", -1);
+  const char *want = json_string_value(tp);
+  const char *proto = kj_get_str(svc_port, "protocol");
+  int port = named_port(pod, want, proto ? proto : "TCP");
+  if (port > 0) return port;
+  /* A string of digits is a number written as a string. */
+  char *end;
+  long v = strtol(want, &end, 10);
+  return *want && !*end && v > 0 ? (int)v : -1;
+}
+
+void cm_enqueue_pod_services(struct cm_base *b, struct informer *svc_inf, const json_t *pod)
+{
+  const char *ns = kj_get_str(pod, "metadata.namespace");
+  if (!ns) return;
+  json_t *svcs = informer_store_by_index(svc_inf, INFORMER_INDEX_NAMESPACE, ns);
+  size_t i;
+  json_t *svc;
+  json_array_foreach(svcs, i, svc) {
+    json_t *selmap = kj_get(svc, "spec.selector");
+    if (!json_object_size(selmap)) continue;
+    struct labelsel *sel = cm_selector_from_map(selmap);
+    if (sel && labelsel_matches(sel, kj_get(pod, "metadata.labels"))) cm_base_enqueue(b, svc);
+    labelsel_free(sel);
+  }
+  json_decref(svcs);
+}
+

@@ -1,21 +1,15 @@
 /*
- * controller_utils.h - helpers shared by the workload controllers
- * (upstream's pkg/controller/controller_utils.go and controller_ref_manager.go).
+ * controller_utils.h - helpers shared by the controllers (upstream's
+ * pkg/controller/controller_utils.go and controller_ref_manager.go): pod
+ * state and deletion ranking, owner references and the controller ref
+ * manager, pod templates, conditions, selectors and small helpers.
  *
- * Controllers are written as two halves:
- *   - a pure "compute" function that takes objects from the informer caches
- *     (and the current time) and appends the API writes it wants to a
- *     struct cm_actions list, with no I/O, so tests call it directly and
- *     assert on the actions;
- *   - a thin driver that gathers the cached objects, calls compute and hands
- *     the list to cm_actions_exec(), which issues the requests through the
- *     REST client, records the success / failure Events and lowers the
- *     controller's expectations for writes that failed or were skipped.
- *
- * Pod creations marked as slow-start are sent in batches of 1, 2, 4, 8...
- * (upstream's slowStartBatch): a batch starts only when every request of the
- * previous one succeeded, and the rest are abandoned on the first failure so
- * a broken template (quota, admission) costs one request, not hundreds.
+ * Controllers are written as two halves: a pure "compute" step that takes
+ * objects from the informer caches (and the current time) and appends the
+ * API writes it wants to a struct cm_actions, with no I/O, so tests call
+ * it directly and assert on the actions; and a thin sync that gathers the
+ * cached objects, calls compute and hands the actions to the framework
+ * (framework.h).
  */
 #ifndef CM_CONTROLLER_UTILS_H
 #define CM_CONTROLLER_UTILS_H
@@ -26,28 +20,25 @@
 #include <jansson.h>
 
 #include "controller.h"
+#include "framework.h"
+#include "kube/podutil.h"
 
-struct workqueue;
+struct informer;
 
 /* ---- time ---- */
 
-/* Seconds since the epoch of an RFC 3339 field at path, or -1 if absent. */
+/* Microseconds since the epoch of an RFC 3339 field at path, or dflt when
+ * absent or malformed. */
+int64_t cm_time_us(const json_t *obj, const char *path, int64_t dflt);
+/* The same in seconds, or -1. */
 int64_t cm_time_at(const json_t *obj, const char *path);
 /* New string reference "2006-01-02T15:04:05Z" for t seconds. */
 json_t *cm_time_json(int64_t t);
 
 /* ---- pods ---- */
 
-bool cm_pod_is_ready(const json_t *pod);
-/* Seconds since the epoch when the Ready condition last became True, -1 if not ready. */
-int64_t cm_pod_ready_since(const json_t *pod);
-/* Ready for at least min_ready_seconds at now (upstream IsPodAvailable). */
-bool cm_pod_is_available(const json_t *pod, int64_t min_ready_seconds, int64_t now);
-/* Not terminated (Succeeded/Failed) and not being deleted. */
-bool cm_pod_is_active(const json_t *pod);
-bool cm_obj_is_deleting(const json_t *obj);
-/* Sum of the containers' restartCount. */
-int64_t cm_pod_restarts(const json_t *pod);
+/* Pod state (readiness, availability, phases, controller references)
+ * comes from kube/podutil.h, the one set of pod helpers. */
 
 /*
  * Sorts pods (array, in place) so the ones to delete first come first, in
@@ -58,19 +49,20 @@ int64_t cm_pod_restarts(const json_t *pod);
  * shorter time first, more restarts first, newer first.
  */
 void cm_rank_pods_for_deletion(json_t *pods, const json_t *ranks /* object uid -> int, or NULL */);
+/* Sorts a JSON array in place with a comparator of two json_t ** and a
+ * context (qsort_r). */
+void cm_sort_array(json_t *arr, int (*cmp)(const void *, const void *, void *), void *arg);
 /* Same comparison on two pods: negative if a should be deleted before b. */
 int cm_pod_deletion_cmp(const json_t *a, const json_t *b, int64_t rank_a, int64_t rank_b);
 
 /* ---- owner references ---- */
 
-/* Borrowed: the ownerReferences entry with controller: true, or NULL. */
-json_t *cm_controller_ref(const json_t *obj);
+/* Borrowed: obj's ownerReference (controller or not) to uid, or NULL. */
+json_t *cm_owner_ref_to(const json_t *obj, const char *uid);
 /* New reference: {apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true}. */
 json_t *cm_new_controller_ref(const json_t *owner, const char *api_version, const char *kind);
 /* New reference: an ObjectReference for Events and status.active. */
 json_t *cm_object_ref(const json_t *obj, const char *api_version, const char *kind);
-/* True if obj's controller ref has this uid. */
-bool cm_is_controlled_by(const json_t *obj, const char *uid);
 
 /* The candidates an owner may claim, without parsing every object of its
  * namespace: the informer's objects with an ownerReference to the owner's
@@ -84,37 +76,6 @@ int cm_add_claim_indexes(struct informer *inf);
 void cm_index_orphans(void *arg, const json_t *obj, json_t *out);
 /* New reference (array, never NULL): objects owned by or claimable by owner. */
 json_t *cm_claim_candidates(const struct informer *inf, const json_t *owner);
-
-/* ---- expectations (upstream ControllerExpectations) ---- */
-
-#define CM_EXPECTATIONS_TTL_S 300
-
-struct cm_expectations;
-struct cm_expectations *cm_expectations_new(void);
-void cm_expectations_free(struct cm_expectations *e);
-/* Sets (replaces) the pending adds and deletes for key, stamped now. */
-void cm_expect(struct cm_expectations *e, const char *key, int adds, int dels, int64_t now);
-void cm_expect_creations(struct cm_expectations *e, const char *key, int adds, int64_t now);
-void cm_expect_deletions(struct cm_expectations *e, const char *key, int dels, int64_t now);
-/* Lowers the pending count (an observed or failed write). */
-void cm_creation_observed(struct cm_expectations *e, const char *key);
-void cm_deletion_observed(struct cm_expectations *e, const char *key);
-/* Adds to pending counts (upstream RaiseExpectations). */
-void cm_expectations_raise(struct cm_expectations *e, const char *key, int adds, int dels);
-/* True when nothing is pending, the expectations expired (TTL) or the key
- * has none: the controller may sync with the cache as it is. */
-bool cm_expectations_satisfied(const struct cm_expectations *e, const char *key, int64_t now);
-void cm_expectations_delete(struct cm_expectations *e, const char *key);
-/* Pending counts, for tests; false if key has none. */
-bool cm_expectations_get(const struct cm_expectations *e, const char *key, int *adds, int *dels);
-
-/* UID-tracking variant for deletions (upstream UIDTrackingControllerExpectations):
- * remembers which pod uids we deleted so a delete is observed once. */
-void cm_expect_deletion_uids(struct cm_expectations *e, const char *key, const json_t *uids, int64_t now);
-void cm_deletion_uid_observed(struct cm_expectations *e, const char *key, const char *uid);
-/* Records the writes one sync issued: adds creations and the deletions of
- * the pods in del_uids (array of uid strings); nothing if both are empty. */
-void cm_expect_writes(struct cm_expectations *e, const char *key, int adds, const json_t *del_uids, int64_t now);
 
 /* ---- pod templates ---- */
 
@@ -147,56 +108,6 @@ json_t *cm_claim_objects(const json_t *owner, const char *api_version, const cha
 json_t *cm_claim_pods(const json_t *owner, const char *api_version, const char *kind,
                       const struct labelsel *sel, const json_t *pods, struct cm_actions *acts);
 
-/* ---- actions ---- */
-
-/*
- * A list of API writes.  Each action is a json object:
- *   verb ("POST", "PUT", "PATCH", "DELETE", "EVENT"), path, body (optional),
- *   content_type (PATCH: default strategic merge), slow_start (bool),
- *   ok_exists (bool: a POST answered 409 AlreadyExists counts as done),
- *   exp_key + exp ("add" | "del") to lower expectations on failure,
- *   obj (ObjectReference for events), ok_event / fail_event
- *   {type, reason, message} (fail_event's message gets ": <error>" appended;
- *   "{name}" in ok_event's message becomes the response's metadata.name).
- * Tests read acts->list directly.
- */
-struct cm_actions {
-  json_t *list;    /* array, owned */
-};
-
-void cm_actions_init(struct cm_actions *a);
-void cm_actions_clear(struct cm_actions *a);
-size_t cm_actions_len(const struct cm_actions *a);
-/* Borrowed i-th action. */
-json_t *cm_actions_at(const struct cm_actions *a, size_t i);
-/* Appends; steals body; returns the action (borrowed) for extra fields. */
-json_t *cm_act(struct cm_actions *a, const char *verb, const char *path, json_t *body);
-/* Adds the Events to record on success / failure to an action (evobj borrowed). */
-void cm_act_events(json_t *act, const json_t *evobj, const char *type, const char *reason,
-                   const char *ok_msg, const char *fail_reason, const char *fail_msg);
-/* An Event to record at once (evobj is an ObjectReference, borrowed). */
-void cm_act_event(struct cm_actions *a, const json_t *evobj, const char *type, const char *reason,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-/* Number of actions with this verb whose path starts with prefix. */
-size_t cm_actions_count(const struct cm_actions *a, const char *verb, const char *path_prefix);
-
-/* Called once every action finished: failed counts requests that failed
- * (conflicts included) or were skipped; first_error is the message of the
- * first failure (borrowed for the call) or NULL. */
-typedef void (*cm_actions_done_fn)(void *arg, int failed, const char *first_error);
-/* Executes and empties acts.  exp may be NULL.  done (may be NULL) runs from
- * the loop, also when acts is empty.  The handle is valid until done runs
- * (or cm_actions_cancel). */
-struct cm_exec;
-struct cm_exec *cm_actions_exec(struct cm_ctx *ctx, struct cm_actions *acts, struct cm_expectations *exp,
-                                cm_actions_done_fn done, void *arg);
-/* Same, recording the Events with rec (NULL: ctx->recorder). */
-struct event_recorder;
-struct cm_exec *cm_actions_exec_rec(struct cm_ctx *ctx, struct event_recorder *rec, struct cm_actions *acts,
-                                    struct cm_expectations *exp, cm_actions_done_fn done, void *arg);
-/* Abandons a run (at shutdown): requests cancelled, done never called. */
-void cm_actions_cancel(struct cm_exec *ex);
-
 /* ---- small helpers ---- */
 
 /* "namespace/name" split; ns and name point into buf. -EINVAL if malformed. */
@@ -221,5 +132,24 @@ void cm_remove_condition(json_t *obj, const char *path, const char *type);
 /* Enqueues the controller (owner) key of obj if its controller ref has the
  * given kind: "ns/ownername". */
 bool cm_owner_key(const json_t *obj, const char *kind, char *out, size_t len);
+/* Borrowed: the object of arr whose metadata.name is name, or NULL. */
+const json_t *cm_find_named(const json_t *arr, const char *name);
+/* Deep equality where an absent value (NULL), JSON null and an empty
+ * array or object are all the same, as they are for API fields. */
+bool cm_json_eq(const json_t *a, const json_t *b);
+
+/* ---- selectors, services, taints ---- */
+
+/* Compiles a map selector (a Service's or a ReplicationController's
+ * spec.selector); NULL or an empty map selects nothing.  NULL on error. */
+struct labelsel *cm_selector_from_map(const json_t *map);
+/* The container port a Service port's targetPort selects on pod: a named
+ * targetPort looks the containers' ports up by name and protocol; a
+ * number (or no targetPort: the service port) is taken as is.  -1 when
+ * unresolved. */
+int cm_resolve_target_port(const json_t *svc_port, const json_t *pod);
+/* Enqueues into b the key of every Service of pod's namespace whose
+ * selector matches pod's labels. */
+void cm_enqueue_pod_services(struct cm_base *b, struct informer *svc_inf, const json_t *pod);
 
 #endif

@@ -16,6 +16,7 @@
  * traffic keeps flowing across a restart.
  */
 #define _GNU_SOURCE
+#include "kube/xalloc.h"
 #include "app.h"
 
 #include <errno.h>
@@ -48,6 +49,7 @@
 #define KP_MAX_NODEPORT_CIDRS 16
 #define KP_MAX_NODE_IPS 64
 #define KP_SYNC_POLL_MS 100
+#define KP_DNS_RETRY_MS 10000
 
 struct kp_app {
   struct kp_options o;
@@ -70,6 +72,8 @@ struct kp_app {
   char **upstreams;
   char hostname[256];
   uint32_t dns_ip;
+  uint32_t dns_failed_ip; /* the address last tried in vain: not retried on every event */
+  int64_t dns_failed_ms;
 };
 
 void kp_options_defaults(struct kp_options *o)
@@ -150,7 +154,7 @@ static int cfg_list(json_t *doc, const char *path, const char *keep_key, const c
   char buf[2048] = "";
   size_t i;
   json_t *e;
-  json_array_foreach(v, i, e) {
+  json_array_foreach (v, i, e) {
     if (!json_is_string(e)) {
       snprintf(err, errlen, "invalid value for %s[%zu]: expected a string", path, i);
       return -1;
@@ -168,8 +172,7 @@ int kp_options_from_config(struct kp_options *o, const json_t *cdoc, char *err, 
   json_t *doc = (json_t *)cdoc;
   const char *kind = kj_get_str(doc, "kind"), *api = kj_get_str(doc, "apiVersion");
   if (!kind || strcmp(kind, "KubeProxyConfiguration") || !api || strcmp(api, "kubeproxy.config.k8s.io/v1alpha1")) {
-    snprintf(err, errlen, "no kind \"%s\" is registered for version \"%s\"", kind ? kind : "",
-             api ? api : "");
+    snprintf(err, errlen, "no kind \"%s\" is registered for version \"%s\"", kind ? kind : "", api ? api : "");
     return -1;
   }
   int64_t bit = kj_get_int(doc, "iptables.masqueradeBit", o->masquerade_bit);
@@ -196,7 +199,8 @@ int kp_options_from_config(struct kp_options *o, const json_t *cdoc, char *err, 
     json_t *q = kj_get(doc, "clientConnection.qps");
     o->kube_api_qps = json_is_number(q) ? json_number_value(q) : o->kube_api_qps;
   }
-  if (!rc && kj_get(doc, "clientConnection.burst")) o->kube_api_burst = (int)kj_get_int(doc, "clientConnection.burst", 10);
+  if (!rc && kj_get(doc, "clientConnection.burst"))
+    o->kube_api_burst = (int)kj_get_int(doc, "clientConnection.burst", 10);
   return rc;
 }
 
@@ -208,7 +212,8 @@ int kp_options_validate(const struct kp_options *o, char *err, size_t errlen)
     return -1;
   }
   if (o->masquerade_bit < 0 || o->masquerade_bit > 31) {
-    snprintf(err, errlen, "KubeProxyConfiguration.iptables.masqueradeBit: Invalid value: %d: must be within the range [0, 31]",
+    snprintf(err, errlen,
+             "KubeProxyConfiguration.iptables.masqueradeBit: Invalid value: %d: must be within the range [0, 31]",
              o->masquerade_bit);
     return -1;
   }
@@ -217,14 +222,17 @@ int kp_options_validate(const struct kp_options *o, char *err, size_t errlen)
     return -1;
   }
   if (o->min_sync_period_ms < 0) {
-    snprintf(err, errlen, "KubeProxyConfiguration.iptables.minSyncPeriod: Invalid value: must be greater than or equal to 0");
+    snprintf(err, errlen,
+             "KubeProxyConfiguration.iptables.minSyncPeriod: Invalid value: must be greater than or equal to 0");
     return -1;
   }
   uint32_t net;
   int prefix;
   if (*o->cluster_cidr && !kp_cidr_parse(o->cluster_cidr, &net, &prefix)) {
-    snprintf(err, errlen, "KubeProxyConfiguration.clusterCIDR: Invalid value: \"%s\": must be a valid CIDR block (e.g. 10.100.0.0/16)",
-             o->cluster_cidr);
+    snprintf(
+        err, errlen,
+        "KubeProxyConfiguration.clusterCIDR: Invalid value: \"%s\": must be a valid CIDR block (e.g. 10.100.0.0/16)",
+        o->cluster_cidr);
     return -1;
   }
   char buf[2048];
@@ -288,21 +296,20 @@ static void update_dns(struct kp_app *a)
   const struct kp_service *s = kp_model_service(a->model, ns, name);
   uint32_t ip = s && kp_svc_proxied(s) ? s->cluster_ip : 0;
   if (ip == a->dns_ip) return;
+  if (ip == a->dns_failed_ip && ktime_mono_ms() - a->dns_failed_ms < KP_DNS_RETRY_MS) return;
   char err[256] = "", b[16];
-  if (kp_netif_ensure_dummy(a->o.dns_interface, ip, err, sizeof err) < 0) {
+  if (kp_netif_ensure_dummy(a->o.dns_interface, ip, err, sizeof err) < 0 ||
+      kp_dns_listen(a->dns, ip, err, sizeof err) < 0) {
     KLOG_E("cluster DNS: %s", err);
+    a->dns_failed_ip = ip;
+    a->dns_failed_ms = ktime_mono_ms();
     return;
   }
-  if (kp_dns_listen(a->dns, ip, err, sizeof err) < 0) {
-    KLOG_E("cluster DNS: %s", err);
-    return;
-  }
+  a->dns_failed_ip = 0;
   a->dns_ip = ip;
   a->pcfg.dns_ip = ip;
-  if (ip)
-    KLOG_I("Serving cluster DNS on %s:%u (%s)", kp_ip_str(ip, b), kp_dns_port(a->dns), a->o.dns_service);
-  else
-    KLOG_I("Not serving cluster DNS: no Service %s", a->o.dns_service);
+  if (ip) KLOG_I("Serving cluster DNS on %s:%u (%s)", kp_ip_str(ip, b), kp_dns_port(a->dns), a->o.dns_service);
+  else KLOG_I("Not serving cluster DNS: no Service %s", a->o.dns_service);
   kp_syncer_request(a->syncer);
 }
 
@@ -364,7 +371,7 @@ static void slim_slice(void *arg, json_t *obj)
   json_t *eps = json_object_get(obj, "endpoints");
   size_t i;
   json_t *e;
-  json_array_foreach(eps, i, e) {
+  json_array_foreach (eps, i, e) {
     json_object_del(e, "targetRef");
     json_object_del(e, "hints");
     json_object_del(e, "deprecatedTopology");
@@ -376,7 +383,7 @@ static void synced_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
   struct kp_app *a = arg;
   if (!informer_has_synced(a->svc_inf) || !informer_has_synced(a->eps_inf)) {
-    struct timeval tv = { 0, KP_SYNC_POLL_MS * 1000 };
+    struct timeval tv = {0, KP_SYNC_POLL_MS * 1000};
     evtimer_add(a->synced_poll, &tv);
     return;
   }
@@ -387,20 +394,20 @@ static void synced_poll_cb(evutil_socket_t fd, short what, void *arg)
 
 static int start_informers(struct kp_app *a)
 {
-  struct informer_opts so = { .path = "/api/v1/services", .drop_managed_fields = true, .transform = slim_service };
-  struct informer_opts eo = { .path = "/apis/discovery.k8s.io/v1/endpointslices", .drop_managed_fields = true,
-                              .transform = slim_slice };
+  struct informer_opts so = {.path = "/api/v1/services", .drop_managed_fields = true, .transform = slim_service};
+  struct informer_opts eo = {
+      .path = "/apis/discovery.k8s.io/v1/endpointslices", .drop_managed_fields = true, .transform = slim_slice};
   a->svc_inf = informer_new(a->base, a->client, &so);
   a->eps_inf = informer_new(a->base, a->client, &eo);
   if (!a->svc_inf || !a->eps_inf) return -ENOMEM;
-  struct informer_handlers sh = { svc_add, svc_update, svc_delete, a };
-  struct informer_handlers eh = { eps_add, eps_update, eps_delete, a };
+  struct informer_handlers sh = {svc_add, svc_update, svc_delete, a};
+  struct informer_handlers eh = {eps_add, eps_update, eps_delete, a};
   informer_add_handlers(a->svc_inf, &sh);
   informer_add_handlers(a->eps_inf, &eh);
   informer_start(a->svc_inf);
   informer_start(a->eps_inf);
   a->synced_poll = evtimer_new(a->base, synced_poll_cb, a);
-  struct timeval tv = { 0, 0 };
+  struct timeval tv = {0, 0};
   evtimer_add(a->synced_poll, &tv);
   return 0;
 }
@@ -410,6 +417,7 @@ static int start_informers(struct kp_app *a)
 static void sync_done(void *arg, const struct kp_sync_report *r)
 {
   struct kp_app *a = arg;
+  update_dns(a); /* retries a DNS address that failed earlier */
   if (!r->ok) return;
   kp_health_updated(&a->health);
   kp_hc_servers_sync(a->hc, a->model);
@@ -476,16 +484,18 @@ static int start_dns(struct kp_app *a, char *err, size_t errlen)
   char buf[2048];
   size_t n = 0;
   if (*a->o.dns_upstream) {
-    a->upstreams = calloc(17, sizeof *a->upstreams);
+    a->upstreams = xcalloc(17, sizeof *a->upstreams);
     snprintf(buf, sizeof buf, "%s", a->o.dns_upstream);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
-      a->upstreams[n++] = strdup(t);
+      a->upstreams[n++] = xstrdup(t);
   } else {
     a->upstreams = kp_dns_resolv_conf_servers("/etc/resolv.conf");
     while (a->upstreams && a->upstreams[n]) n++;
   }
-  struct kp_dns_config dc = { .zone = a->o.cluster_domain, .upstreams = (const char *const *)a->upstreams,
-                              .nupstreams = n, .port = (uint16_t)a->o.dns_port };
+  struct kp_dns_config dc = {.zone = a->o.cluster_domain,
+                             .upstreams = (const char *const *)a->upstreams,
+                             .nupstreams = n,
+                             .port = (uint16_t)a->o.dns_port};
   a->dns = kp_dns_new(a->base, a->model, &dc, a->metrics, err, errlen);
   return a->dns ? 0 : -ENOMEM;
 }
@@ -496,12 +506,9 @@ static int start_dns(struct kp_app *a, char *err, size_t errlen)
  * log, at --v=2 unless they are errors. */
 static void event_log(int severity, const char *msg)
 {
-  if (severity >= EVENT_LOG_ERR)
-    KLOG_E("libevent: %s", msg);
-  else if (severity >= EVENT_LOG_WARN)
-    KLOG_V(1, "libevent: %s", msg);
-  else
-    KLOG_V(4, "libevent: %s", msg);
+  if (severity >= EVENT_LOG_ERR) KLOG_E("libevent: %s", msg);
+  else if (severity >= EVENT_LOG_WARN) KLOG_V(1, "libevent: %s", msg);
+  else KLOG_V(4, "libevent: %s", msg);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -584,38 +591,68 @@ static int parse_flags(int argc, char **argv, struct kp_options *o, char *err, s
   int int_unused = 0;
   int64_t dur_unused = 0;
   const struct flag flags[] = {
-    { "config", FLAG_STRING, &o->config, "The path to the configuration file." },
-    { "kubeconfig", FLAG_STRING, &o->kubeconfig, "Path to kubeconfig file with authorization information (the master location can be overridden by the master flag)." },
-    { "master", FLAG_STRING, &o->master, "The address of the Kubernetes API server (overrides any value in kubeconfig)" },
-    { "hostname-override", FLAG_STRING, &o->hostname_override, "If non-empty, will be used as the name of the Node that kube-proxy is running on. If unset, the node name is assumed to be the same as the node's hostname." },
-    { "proxy-mode", FLAG_STRING, &o->proxy_mode, "Which proxy mode to use: on Linux this can be 'iptables' (default)." },
-    { "cluster-cidr", FLAG_STRING, &o->cluster_cidr, "The CIDR range of the pods in the cluster. Traffic from outside it to a Service's cluster IP is masqueraded." },
-    { "masquerade-all", FLAG_BOOL, &o->masquerade_all, "SNAT all traffic sent via Service cluster IPs. This may be required with some CNI plugins." },
-    { "iptables-masquerade-bit", FLAG_INT, &o->masquerade_bit, "If using the iptables or ipvs proxy mode, the bit of the fwmark space to mark packets requiring SNAT with. Must be within the range [0, 31]." },
-    { "iptables-sync-period", FLAG_DURATION, &o->sync_period_ms, "An interval (e.g. '5s', '1m', '2h22m') indicating how frequently various re-synchronizing and cleanup operations are performed. Must be greater than 0." },
-    { "iptables-min-sync-period", FLAG_DURATION, &o->min_sync_period_ms, "The minimum period between iptables rule resyncs (e.g. '5s', '1m', '2h22m'). A value of 0 means every Service or EndpointSlice change will result in an immediate iptables resync." },
-    { "iptables-localhost-nodeports", FLAG_BOOL, &o->localhost_nodeports, "If false, kube-proxy will disable the legacy behavior of allowing NodePort services to be accessed via localhost." },
-    { "nodeport-addresses", FLAG_STRING, &o->nodeport_addresses, "A list of CIDR ranges that contain valid node IPs. If set, connections to NodePort services will only be accepted on node IPs in one of the indicated ranges. If unset, NodePort connections will be accepted on all local IPs." },
-    { "healthz-bind-address", FLAG_STRING, &o->healthz_bind_address, "The IP address and port for the health check server to serve on, defaulting to \"0.0.0.0:10256\". Port 0 disables it." },
-    { "metrics-bind-address", FLAG_STRING, &o->metrics_bind_address, "The IP address and port for the metrics server to serve on, defaulting to \"127.0.0.1:10249\". Port 0 disables it." },
-    { "bind-address", FLAG_STRING, &o->bind_address, "Overrides kube-proxy's idea of what its node's primary IP is." },
-    { "cleanup", FLAG_BOOL, &o->cleanup, "If true cleanup iptables and ipvs rules and exit." },
-    { "kube-api-qps", FLAG_FLOAT, &o->kube_api_qps, "QPS to use while talking with kubernetes apiserver" },
-    { "kube-api-burst", FLAG_INT, &o->kube_api_burst, "Burst to use while talking with kubernetes apiserver" },
-    { "v", FLAG_INT, &o->v, "number for the log level verbosity" },
-    { "cluster-domain", FLAG_STRING, &o->cluster_domain, "Domain of the cluster DNS served on this node (beyond upstream: kube-proxy answers cluster DNS itself)." },
-    { "dns-upstream", FLAG_STRING, &o->dns_upstream, "Comma-separated nameservers (IP or IP:port) for names outside the cluster domain; default: the nameservers of /etc/resolv.conf." },
-    { "dns-interface", FLAG_STRING, &o->dns_interface, "Dummy interface that holds the cluster DNS address." },
-    { "dns-service", FLAG_STRING, &o->dns_service, "namespace/name of the Service whose ClusterIP the cluster DNS listens on." },
-    { "dns-port", FLAG_INT, &o->dns_port, "Port of the cluster DNS (UDP and TCP)." },
-    { "enable-dns", FLAG_BOOL, &o->dns_enabled, "Serve the cluster DNS on this node." },
-    { "conntrack-max-per-core", FLAG_INT, &int_unused, "Maximum number of NAT connections to track per CPU core (ignored)." },
-    { "conntrack-min", FLAG_INT, &int_unused, "Minimum number of conntrack entries to allocate (ignored)." },
-    { "conntrack-tcp-timeout-established", FLAG_DURATION, &dur_unused, "Idle timeout for established TCP connections (ignored)." },
-    { "conntrack-tcp-timeout-close-wait", FLAG_DURATION, &dur_unused, "NAT timeout for TCP connections in the CLOSE_WAIT state (ignored)." },
-    { "oom-score-adj", FLAG_INT, &int_unused, "The oom-score-adj value for kube-proxy process (ignored)." },
-    { "feature-gates", FLAG_STRING, &str_unused, "A set of key=value pairs that describe feature gates (ignored)." },
-    { NULL },
+      {"config", FLAG_STRING, &o->config, "The path to the configuration file."},
+      {"kubeconfig", FLAG_STRING, &o->kubeconfig,
+       "Path to kubeconfig file with authorization information (the master location can be overridden by the master "
+       "flag)."},
+      {"master", FLAG_STRING, &o->master,
+       "The address of the Kubernetes API server (overrides any value in kubeconfig)"},
+      {"hostname-override", FLAG_STRING, &o->hostname_override,
+       "If non-empty, will be used as the name of the Node that kube-proxy is running on. If unset, the node name is "
+       "assumed to be the same as the node's hostname."},
+      {"proxy-mode", FLAG_STRING, &o->proxy_mode,
+       "Which proxy mode to use: on Linux this can be 'iptables' (default)."},
+      {"cluster-cidr", FLAG_STRING, &o->cluster_cidr,
+       "The CIDR range of the pods in the cluster. Traffic from outside it to a Service's cluster IP is masqueraded."},
+      {"masquerade-all", FLAG_BOOL, &o->masquerade_all,
+       "SNAT all traffic sent via Service cluster IPs. This may be required with some CNI plugins."},
+      {"iptables-masquerade-bit", FLAG_INT, &o->masquerade_bit,
+       "If using the iptables or ipvs proxy mode, the bit of the fwmark space to mark packets requiring SNAT with. "
+       "Must be within the range [0, 31]."},
+      {"iptables-sync-period", FLAG_DURATION, &o->sync_period_ms,
+       "An interval (e.g. '5s', '1m', '2h22m') indicating how frequently various re-synchronizing and cleanup "
+       "operations are performed. Must be greater than 0."},
+      {"iptables-min-sync-period", FLAG_DURATION, &o->min_sync_period_ms,
+       "The minimum period between iptables rule resyncs (e.g. '5s', '1m', '2h22m'). A value of 0 means every Service "
+       "or EndpointSlice change will result in an immediate iptables resync."},
+      {"iptables-localhost-nodeports", FLAG_BOOL, &o->localhost_nodeports,
+       "If false, kube-proxy will disable the legacy behavior of allowing NodePort services to be accessed via "
+       "localhost."},
+      {"nodeport-addresses", FLAG_STRING, &o->nodeport_addresses,
+       "A list of CIDR ranges that contain valid node IPs. If set, connections to NodePort services will only be "
+       "accepted on node IPs in one of the indicated ranges. If unset, NodePort connections will be accepted on all "
+       "local IPs."},
+      {"healthz-bind-address", FLAG_STRING, &o->healthz_bind_address,
+       "The IP address and port for the health check server to serve on, defaulting to \"0.0.0.0:10256\". Port 0 "
+       "disables it."},
+      {"metrics-bind-address", FLAG_STRING, &o->metrics_bind_address,
+       "The IP address and port for the metrics server to serve on, defaulting to \"127.0.0.1:10249\". Port 0 disables "
+       "it."},
+      {"bind-address", FLAG_STRING, &o->bind_address, "Overrides kube-proxy's idea of what its node's primary IP is."},
+      {"cleanup", FLAG_BOOL, &o->cleanup, "If true cleanup iptables and ipvs rules and exit."},
+      {"kube-api-qps", FLAG_FLOAT, &o->kube_api_qps, "QPS to use while talking with kubernetes apiserver"},
+      {"kube-api-burst", FLAG_INT, &o->kube_api_burst, "Burst to use while talking with kubernetes apiserver"},
+      {"v", FLAG_INT, &o->v, "number for the log level verbosity"},
+      {"cluster-domain", FLAG_STRING, &o->cluster_domain,
+       "Domain of the cluster DNS served on this node (beyond upstream: kube-proxy answers cluster DNS itself)."},
+      {"dns-upstream", FLAG_STRING, &o->dns_upstream,
+       "Comma-separated nameservers (IP or IP:port) for names outside the cluster domain; default: the nameservers of "
+       "/etc/resolv.conf."},
+      {"dns-interface", FLAG_STRING, &o->dns_interface, "Dummy interface that holds the cluster DNS address."},
+      {"dns-service", FLAG_STRING, &o->dns_service,
+       "namespace/name of the Service whose ClusterIP the cluster DNS listens on."},
+      {"dns-port", FLAG_INT, &o->dns_port, "Port of the cluster DNS (UDP and TCP)."},
+      {"enable-dns", FLAG_BOOL, &o->dns_enabled, "Serve the cluster DNS on this node."},
+      {"conntrack-max-per-core", FLAG_INT, &int_unused,
+       "Maximum number of NAT connections to track per CPU core (ignored)."},
+      {"conntrack-min", FLAG_INT, &int_unused, "Minimum number of conntrack entries to allocate (ignored)."},
+      {"conntrack-tcp-timeout-established", FLAG_DURATION, &dur_unused,
+       "Idle timeout for established TCP connections (ignored)."},
+      {"conntrack-tcp-timeout-close-wait", FLAG_DURATION, &dur_unused,
+       "NAT timeout for TCP connections in the CLOSE_WAIT state (ignored)."},
+      {"oom-score-adj", FLAG_INT, &int_unused, "The oom-score-adj value for kube-proxy process (ignored)."},
+      {"feature-gates", FLAG_STRING, &str_unused, "A set of key=value pairs that describe feature gates (ignored)."},
+      {NULL},
   };
   return flags_parse(argc, argv, flags,
                      "The Kubernetes network proxy runs on each node. This reflects services as defined in the "
@@ -689,10 +726,8 @@ int kp_main(int argc, char **argv)
     json_decref(config_doc);
     return rc;
   }
-  if (*a->o.hostname_override)
-    snprintf(a->hostname, sizeof a->hostname, "%s", a->o.hostname_override);
-  else
-    gethostname(a->hostname, sizeof a->hostname - 1);
+  if (*a->o.hostname_override) snprintf(a->hostname, sizeof a->hostname, "%s", a->o.hostname_override);
+  else gethostname(a->hostname, sizeof a->hostname - 1);
   KLOG_I("Using iptables Proxier hostname=\"%s\"", a->hostname);
   if (setup(a, err, sizeof err) < 0) {
     KLOG_E("%s", err);

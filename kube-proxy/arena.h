@@ -14,7 +14,7 @@
 
 struct kp_arena {
   struct kp_arena_block *head;
-  size_t used_bytes;  /* handed out, for figures */
+  size_t used_bytes; /* handed out, for figures */
 };
 
 void kp_arena_init(struct kp_arena *a);

@@ -1,6 +1,7 @@
 /*
  * chainname.c - chain name hashing (see chainname.h).
  */
+#include "kube/xalloc.h"
 #include "chainname.h"
 
 #include <openssl/sha.h>
@@ -29,8 +30,7 @@ static void hash_name(char *out, const char *prefix, const char *a, const char *
 {
   size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
   char stackbuf[512];
-  char *buf = la + lb + lc <= sizeof stackbuf ? stackbuf : malloc(la + lb + lc);
-  if (!buf) abort();
+  char *buf = la + lb + lc <= sizeof stackbuf ? stackbuf : xmalloc(la + lb + lc);
   memcpy(buf, a, la);
   memcpy(buf + la, b, lb);
   if (lc) memcpy(buf + la + lb, c, lc);
@@ -47,15 +47,14 @@ void kp_chain_name(char *out, const char *prefix, const char *port_name_string, 
   hash_name(out, prefix, port_name_string, protocol_lower, NULL);
 }
 
-void kp_endpoint_chain_name(char *out, const char *port_name_string, const char *protocol_lower,
-                            const char *endpoint)
+void kp_endpoint_chain_name(char *out, const char *port_name_string, const char *protocol_lower, const char *endpoint)
 {
   hash_name(out, KP_PREFIX_SEP, port_name_string, protocol_lower, endpoint);
 }
 
 bool kp_is_service_chain(const char *name)
 {
-  static const char *const prefixes[] = { KP_PREFIX_SVC, KP_PREFIX_SVL, KP_PREFIX_EXT, KP_PREFIX_FW, KP_PREFIX_SEP };
+  static const char *const prefixes[] = {KP_PREFIX_SVC, KP_PREFIX_SVL, KP_PREFIX_EXT, KP_PREFIX_FW, KP_PREFIX_SEP};
   for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
     if (!strncmp(name, prefixes[i], strlen(prefixes[i]))) return true;
   return false;

@@ -13,7 +13,7 @@
 
 #include <stdbool.h>
 
-#define KP_CHAIN_NAME_MAX 29  /* 28 characters, as the kernel allows */
+#define KP_CHAIN_NAME_MAX 29 /* 28 characters, as the kernel allows */
 
 #define KP_PREFIX_SVC "KUBE-SVC-"
 #define KP_PREFIX_SVL "KUBE-SVL-"
@@ -24,8 +24,7 @@
 /* out gets prefix + hash; out must hold KP_CHAIN_NAME_MAX bytes.
  * port_name_string is upstream's ServicePortName.String(). */
 void kp_chain_name(char *out, const char *prefix, const char *port_name_string, const char *protocol_lower);
-void kp_endpoint_chain_name(char *out, const char *port_name_string, const char *protocol_lower,
-                            const char *endpoint);
+void kp_endpoint_chain_name(char *out, const char *port_name_string, const char *protocol_lower, const char *endpoint);
 /* KUBE-SVC-/SVL-/EXT-/FW-/SEP- chains are per service and are deleted
  * when no longer wanted. */
 bool kp_is_service_chain(const char *name);

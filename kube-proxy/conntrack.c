@@ -1,6 +1,7 @@
 /*
  * conntrack.c - stale UDP entries (see conntrack.h).
  */
+#include "kube/xalloc.h"
 #include "conntrack.h"
 
 #include <arpa/inet.h>
@@ -16,9 +17,11 @@
 #include "model.h"
 
 struct ct_port {
-  uint32_t *vips; size_t nvips;
+  uint32_t *vips;
+  size_t nvips;
   uint16_t node_port;
-  uint32_t *eps; size_t neps;
+  uint32_t *eps;
+  size_t neps;
 };
 
 struct kp_ct_snapshot {
@@ -35,18 +38,15 @@ static void ct_port_free(void *v)
 
 static struct ct_port *snapshot_port(const struct kp_model *m, const struct kp_service *s, const struct kp_svc_port *sp)
 {
-  struct ct_port *p = calloc(1, sizeof *p);
-  if (!p) abort();
-  p->vips = calloc(1 + s->n_external_ips + s->n_lb_ips, sizeof *p->vips);
-  if (!p->vips) abort();
+  struct ct_port *p = xcalloc(1, sizeof *p);
+  p->vips = xcalloc(1 + s->n_external_ips + s->n_lb_ips, sizeof *p->vips);
   p->vips[p->nvips++] = s->cluster_ip;
   for (size_t i = 0; i < s->n_external_ips; i++) p->vips[p->nvips++] = s->external_ips[i];
   for (size_t i = 0; i < s->n_lb_ips; i++) p->vips[p->nvips++] = s->lb_ips[i];
   p->node_port = sp->node_port;
   struct kp_endpoint *eps = NULL;
   size_t n = kp_model_endpoints(m, s, sp, &eps);
-  p->eps = calloc(n ? n : 1, sizeof *p->eps);
-  if (!p->eps) abort();
+  p->eps = xcalloc(n ? n : 1, sizeof *p->eps);
   bool any_ready = false;
   for (size_t i = 0; i < n; i++) any_ready |= eps[i].ready;
   /* the endpoints traffic can go to: ready ones, else serving-terminating ones */
@@ -58,8 +58,7 @@ static struct ct_port *snapshot_port(const struct kp_model *m, const struct kp_s
 
 struct kp_ct_snapshot *kp_ct_snapshot_build(const struct kp_model *m)
 {
-  struct kp_ct_snapshot *s = calloc(1, sizeof *s);
-  if (!s) abort();
+  struct kp_ct_snapshot *s = xcalloc(1, sizeof *s);
   s->ports = kp_map_new();
   size_t pos = 0;
   struct kp_service *svc;
@@ -87,10 +86,9 @@ static void plan_add(struct kp_ct_plan *plan, uint32_t dst, uint16_t dport, uint
     if (plan->v[i].orig_dst == dst && plan->v[i].orig_dport == dport && plan->v[i].reply_src == reply_src) return;
   if (plan->n == plan->cap) {
     plan->cap = plan->cap ? plan->cap * 2 : 16;
-    plan->v = realloc(plan->v, plan->cap * sizeof *plan->v);
-    if (!plan->v) abort();
+    plan->v = xrealloc(plan->v, plan->cap * sizeof *plan->v);
   }
-  plan->v[plan->n++] = (struct kp_ct_filter){ dst, dport, reply_src };
+  plan->v[plan->n++] = (struct kp_ct_filter){dst, dport, reply_src};
 }
 
 static bool has_ip(const uint32_t *v, size_t n, uint32_t ip)
@@ -166,7 +164,7 @@ static int dump_cb(enum nf_conntrack_msg_type type, struct nf_conntrack *ct, voi
   if (!kp_ct_plan_matches(d->plan, dst, dport, rsrc)) return NFCT_CB_CONTINUE;
   if (d->n == d->cap) {
     d->cap = d->cap ? d->cap * 2 : 64;
-    struct nf_conntrack **nv = realloc(d->stale, d->cap * sizeof *nv);
+    struct nf_conntrack **nv = xrealloc(d->stale, d->cap * sizeof *nv);
     if (!nv) return NFCT_CB_STOP;
     d->stale = nv;
   }
@@ -180,7 +178,7 @@ int kp_ct_execute(const struct kp_ct_plan *plan)
   if (!plan->n) return 0;
   struct nfct_handle *h = nfct_open(CONNTRACK, 0);
   if (!h) return -errno;
-  struct dump_ctx d = { .plan = plan };
+  struct dump_ctx d = {.plan = plan};
   nfct_callback_register(h, NFCT_T_ALL, dump_cb, &d);
   uint32_t family = AF_INET;
   int rc = nfct_query(h, NFCT_Q_DUMP, &family);
@@ -188,10 +186,8 @@ int kp_ct_execute(const struct kp_ct_plan *plan)
   nfct_callback_unregister(h);
   int deleted = 0;
   for (size_t i = 0; i < d.n; i++) {
-    if (nfct_query(h, NFCT_Q_DESTROY, d.stale[i]) == 0)
-      deleted++;
-    else if (errno != ENOENT)
-      KLOG_V(2, "conntrack delete failed: %s", strerror(errno));
+    if (nfct_query(h, NFCT_Q_DESTROY, d.stale[i]) == 0) deleted++;
+    else if (errno != ENOENT) KLOG_V(2, "conntrack delete failed: %s", strerror(errno));
     nfct_destroy(d.stale[i]);
   }
   free(d.stale);

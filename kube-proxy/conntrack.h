@@ -27,9 +27,9 @@ struct kp_model;
 /* What to delete: each filter matches an entry when all its set fields
  * match (0 = any). */
 struct kp_ct_filter {
-  uint32_t orig_dst;    /* original destination address */
-  uint16_t orig_dport;  /* original destination port */
-  uint32_t reply_src;   /* reply source = the endpoint DNATed to */
+  uint32_t orig_dst;   /* original destination address */
+  uint16_t orig_dport; /* original destination port */
+  uint32_t reply_src;  /* reply source = the endpoint DNATed to */
 };
 
 struct kp_ct_plan {

@@ -16,6 +16,7 @@
  * questions are pending detaches them; they finish and are dropped.
  */
 #define _GNU_SOURCE
+#include "kube/xalloc.h"
 #include "dns.h"
 
 #include <arpa/inet.h>
@@ -55,10 +56,10 @@ struct pending {
   struct pending *tc_next;
   uint16_t id, flags, qtype;
   char qname[KP_DNS_NAME_MAX];
-  struct kp_dns_answer ans;          /* what we have so far (a CNAME when chasing) */
-  char fwd_name[KP_DNS_NAME_MAX];    /* the name being resolved upstream */
+  struct kp_dns_answer ans;       /* what we have so far (a CNAME when chasing) */
+  char fwd_name[KP_DNS_NAME_MAX]; /* the name being resolved upstream */
   struct evdns_request *fwd;
-  struct pending *next, *prev;       /* all pending forwards */
+  struct pending *next, *prev; /* all pending forwards */
 };
 
 struct tcp_conn {
@@ -118,8 +119,9 @@ static void count_response(struct kp_dns *d, int rcode)
 
 static void udp_add(struct evdns_server_request *req, const struct kp_dns_rr *rr)
 {
-  int section = rr->section == KP_DNS_ANSWER ? EVDNS_ANSWER_SECTION
-                : rr->section == KP_DNS_AUTHORITY ? EVDNS_AUTHORITY_SECTION : EVDNS_ADDITIONAL_SECTION;
+  int section = rr->section == KP_DNS_ANSWER      ? EVDNS_ANSWER_SECTION
+                : rr->section == KP_DNS_AUTHORITY ? EVDNS_AUTHORITY_SECTION
+                                                  : EVDNS_ADDITIONAL_SECTION;
   switch (rr->type) {
   case KP_DNS_T_A: {
     uint32_t be = htonl(rr->a);
@@ -148,7 +150,7 @@ static void tcp_send(struct tcp_conn *tc, uint16_t id, uint16_t flags, const cha
   static uint8_t buf[DNS_TCP_MAX_MSG + 2];
   int n = kp_dns_encode_response(id, flags, qname, qtype, a, buf + 2, DNS_TCP_MAX_MSG);
   if (n < 0) {
-    struct kp_dns_answer fail = { .rcode = KP_DNS_SERVFAIL };
+    struct kp_dns_answer fail = {.rcode = KP_DNS_SERVFAIL};
     n = kp_dns_encode_response(id, flags, qname, qtype, &fail, buf + 2, DNS_TCP_MAX_MSG);
   }
   buf[0] = (uint8_t)(n >> 8);
@@ -210,14 +212,14 @@ static void cache_put(struct kp_dns *d, uint16_t type, const char *name, int rco
   if (ttl_s > DNS_MAX_CACHE_TTL_S) ttl_s = DNS_MAX_CACHE_TTL_S;
   char key[KP_DNS_NAME_MAX + 8];
   cache_key(key, sizeof key, type, name);
-  struct cache_entry *e = calloc(1, sizeof *e);
+  struct cache_entry *e = xcalloc(1, sizeof *e);
   if (!e) return;
   e->rcode = rcode;
   e->expires_ms = ktime_mono_ms() + ttl_s * 1000LL;
   e->n = n;
-  e->rr = n ? malloc(n * sizeof *rr) : NULL;
+  e->rr = n ? xmalloc(n * sizeof *rr) : NULL;
   if (n && e->rr) memcpy(e->rr, rr, n * sizeof *rr);
-  e->key = strdup(key);
+  e->key = xstrdup(key);
   struct cache_entry *old = kp_map_put(d->cache, key, e);
   if (old) {
     cache_entry_free(old); /* same key: its FIFO slot now stands for e */
@@ -230,7 +232,7 @@ static void cache_put(struct kp_dns *d, uint16_t type, const char *name, int rco
     d->cache_head = (d->cache_head + 1) % d->cache_cap;
     d->cache_len--;
   }
-  d->cache_fifo[(d->cache_head + d->cache_len) % d->cache_cap] = strdup(key);
+  d->cache_fifo[(d->cache_head + d->cache_len) % d->cache_cap] = xstrdup(key);
   d->cache_len++;
 }
 
@@ -272,12 +274,9 @@ static void forward_cb(int result, char type, int count, int ttl, void *addresse
       uint16_t t = type == DNS_IPv4_A ? KP_DNS_T_A : type == DNS_IPv6_AAAA ? KP_DNS_T_AAAA : KP_DNS_T_PTR;
       struct kp_dns_rr *rr = kp_dns_answer_add(&p->ans, KP_DNS_ANSWER, t, p->fwd_name);
       rr->ttl = ttl > 0 ? (uint32_t)ttl : 0;
-      if (type == DNS_IPv4_A)
-        rr->a = ntohl(((const uint32_t *)addresses)[i]);
-      else if (type == DNS_IPv6_AAAA)
-        memcpy(rr->aaaa, (const uint8_t *)addresses + 16 * i, 16);
-      else
-        snprintf(rr->target, sizeof rr->target, "%s", (const char *)addresses);
+      if (type == DNS_IPv4_A) rr->a = ntohl(((const uint32_t *)addresses)[i]);
+      else if (type == DNS_IPv6_AAAA) memcpy(rr->aaaa, (const uint8_t *)addresses + 16 * i, 16);
+      else snprintf(rr->target, sizeof rr->target, "%s", (const char *)addresses);
       if (type == DNS_PTR) break; /* evdns hands over one name */
     }
     if (first == 0) p->ans.rcode = KP_DNS_NOERROR;
@@ -310,7 +309,9 @@ static void forward(struct pending *p, const char *name)
   while (n && p->fwd_name[n - 1] == '.') p->fwd_name[--n] = 0;
   const struct cache_entry *e = cache_get(d, p->qtype, p->fwd_name);
   if (e) {
-    if (d->metrics) metrics_counter_add(d->metrics, "kubeproxy_dns_cache_hits_total", "Forwarded answers served from the cache", NULL, 1);
+    if (d->metrics)
+      metrics_counter_add(d->metrics, "kubeproxy_dns_cache_hits_total", "Forwarded answers served from the cache", NULL,
+                          1);
     append_cached(p, e);
     finish(p);
     return;
@@ -320,7 +321,9 @@ static void forward(struct pending *p, const char *name)
     finish(p);
     return;
   }
-  if (d->metrics) metrics_counter_add(d->metrics, "kubeproxy_dns_forward_requests_total", "Questions forwarded to the upstream servers", NULL, 1);
+  if (d->metrics)
+    metrics_counter_add(d->metrics, "kubeproxy_dns_forward_requests_total",
+                        "Questions forwarded to the upstream servers", NULL, 1);
   struct in_addr in;
   if (p->qtype == KP_DNS_T_A)
     p->fwd = evdns_base_resolve_ipv4(d->client, p->fwd_name, DNS_QUERY_NO_SEARCH, forward_cb, p);
@@ -361,8 +364,7 @@ static void serve(struct pending *p)
     return;
   }
   /* ExternalName: follow the CNAME for address questions */
-  if (p->ans.n == 1 && p->ans.rr[0].type == KP_DNS_T_CNAME &&
-      (p->qtype == KP_DNS_T_A || p->qtype == KP_DNS_T_AAAA)) {
+  if (p->ans.n == 1 && p->ans.rr[0].type == KP_DNS_T_CNAME && (p->qtype == KP_DNS_T_A || p->qtype == KP_DNS_T_AAAA)) {
     char target[KP_DNS_NAME_MAX];
     snprintf(target, sizeof target, "%s", p->ans.rr[0].target);
     if (in_zone(d, target)) {
@@ -388,7 +390,7 @@ static void udp_cb(struct evdns_server_request *req, void *arg)
     evdns_server_request_respond(req, KP_DNS_FORMERR);
     return;
   }
-  struct pending *p = calloc(1, sizeof *p);
+  struct pending *p = xcalloc(1, sizeof *p);
   if (!p) {
     evdns_server_request_drop(req);
     return;
@@ -424,13 +426,13 @@ static void tcp_read(struct bufferevent *bev, void *arg)
     if (have < 2 || evbuffer_copyout(in, lenb, 2) != 2) return;
     size_t len = (size_t)lenb[0] << 8 | lenb[1];
     if (have < len + 2) return;
-    uint8_t *msg = malloc(len + 2);
+    uint8_t *msg = xmalloc(len + 2);
     if (!msg) {
       tcp_close(tc);
       return;
     }
     evbuffer_remove(in, msg, len + 2);
-    struct pending *p = calloc(1, sizeof *p);
+    struct pending *p = xcalloc(1, sizeof *p);
     if (!p || kp_dns_parse_query(msg + 2, len, &p->id, &p->flags, p->qname, sizeof p->qname, &p->qtype) < 0) {
       free(p);
       free(msg);
@@ -455,7 +457,7 @@ static void tcp_event(struct bufferevent *bev, short what, void *arg)
 static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int socklen, void *arg)
 {
   struct kp_dns *d = arg;
-  struct tcp_conn *tc = calloc(1, sizeof *tc);
+  struct tcp_conn *tc = xcalloc(1, sizeof *tc);
   struct bufferevent *bev = bufferevent_socket_new(d->base, fd, BEV_OPT_CLOSE_ON_FREE);
   if (!tc || !bev) {
     free(tc);
@@ -468,7 +470,7 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
   tc->next = d->conns;
   if (d->conns) d->conns->prev = tc;
   d->conns = tc;
-  struct timeval idle = { DNS_TCP_IDLE_S, 0 };
+  struct timeval idle = {DNS_TCP_IDLE_S, 0};
   bufferevent_set_timeouts(bev, &idle, NULL);
   bufferevent_setcb(bev, tcp_read, NULL, tcp_event, tc);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
@@ -492,7 +494,7 @@ int kp_dns_listen(struct kp_dns *d, uint32_t ip, char *err, size_t errlen)
   if (ip == d->ip && (ip == 0 || d->udp)) return 0;
   stop_listening(d);
   if (!ip) return 0;
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(d->port), .sin_addr.s_addr = htonl(ip) };
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(d->port), .sin_addr.s_addr = htonl(ip)};
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -509,8 +511,9 @@ int kp_dns_listen(struct kp_dns *d, uint32_t ip, char *err, size_t errlen)
   d->udp_fd = fd;
   d->udp = evdns_add_server_port_with_base(d->base, fd, 0, udp_cb, d);
   sin.sin_port = htons(d->bound_port); /* TCP on the same port as UDP */
-  d->tcp = evconnlistener_new_bind(d->base, tcp_accept, d, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-                                   128, (struct sockaddr *)&sin, sizeof sin);
+  d->tcp =
+      evconnlistener_new_bind(d->base, tcp_accept, d, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                              128, (struct sockaddr *)&sin, sizeof sin);
   if (!d->udp || !d->tcp) {
     int e = errno ? errno : EIO;
     stop_listening(d);
@@ -531,10 +534,10 @@ char **kp_dns_resolv_conf_servers(const char *path)
   if (!f) return NULL;
   char line[512];
   size_t n = 0;
-  char **v = calloc(8, sizeof *v);
+  char **v = xcalloc(8, sizeof *v);
   while (v && n < 7 && fgets(line, sizeof line, f)) {
     char addr[128];
-    if (sscanf(line, " nameserver %127s", addr) == 1) v[n++] = strdup(addr);
+    if (sscanf(line, " nameserver %127s", addr) == 1) v[n++] = xstrdup(addr);
   }
   fclose(f);
   if (v && n == 0) {
@@ -547,11 +550,11 @@ char **kp_dns_resolv_conf_servers(const char *path)
 struct kp_dns *kp_dns_new(struct event_base *base, const struct kp_model *m, const struct kp_dns_config *cfg,
                           struct metrics *metrics, char *err, size_t errlen)
 {
-  struct kp_dns *d = calloc(1, sizeof *d);
+  struct kp_dns *d = xcalloc(1, sizeof *d);
   if (!d) return NULL;
   d->base = base;
   d->m = m;
-  d->zone = strdup(cfg->zone && *cfg->zone ? cfg->zone : "cluster.local");
+  d->zone = xstrdup(cfg->zone && *cfg->zone ? cfg->zone : "cluster.local");
   size_t zl = strlen(d->zone);
   while (zl && d->zone[zl - 1] == '.') d->zone[--zl] = 0;
   d->port = cfg->port;
@@ -559,7 +562,7 @@ struct kp_dns *kp_dns_new(struct event_base *base, const struct kp_model *m, con
   d->udp_fd = -1;
   d->cache = kp_map_new();
   d->cache_cap = cfg->cache_size ? cfg->cache_size : DNS_DEFAULT_CACHE;
-  d->cache_fifo = calloc(d->cache_cap, sizeof *d->cache_fifo);
+  d->cache_fifo = xcalloc(d->cache_cap, sizeof *d->cache_fifo);
   if (cfg->nupstreams > 0) {
     d->client = evdns_base_new(base, 0);
     if (d->client) {

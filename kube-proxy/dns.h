@@ -43,8 +43,15 @@ struct metrics;
 #define KP_DNS_TTL 5
 
 enum {
-  KP_DNS_T_A = 1, KP_DNS_T_NS = 2, KP_DNS_T_CNAME = 5, KP_DNS_T_SOA = 6, KP_DNS_T_PTR = 12,
-  KP_DNS_T_TXT = 16, KP_DNS_T_AAAA = 28, KP_DNS_T_SRV = 33, KP_DNS_T_ANY = 255,
+  KP_DNS_T_A = 1,
+  KP_DNS_T_NS = 2,
+  KP_DNS_T_CNAME = 5,
+  KP_DNS_T_SOA = 6,
+  KP_DNS_T_PTR = 12,
+  KP_DNS_T_TXT = 16,
+  KP_DNS_T_AAAA = 28,
+  KP_DNS_T_SRV = 33,
+  KP_DNS_T_ANY = 255,
 };
 enum { KP_DNS_NOERROR = 0, KP_DNS_FORMERR = 1, KP_DNS_SERVFAIL = 2, KP_DNS_NXDOMAIN = 3, KP_DNS_NOTIMP = 4 };
 enum kp_dns_section { KP_DNS_ANSWER, KP_DNS_AUTHORITY, KP_DNS_ADDITIONAL };
@@ -52,22 +59,22 @@ enum kp_dns_section { KP_DNS_ANSWER, KP_DNS_AUTHORITY, KP_DNS_ADDITIONAL };
 #define KP_DNS_NAME_MAX 256
 
 struct kp_dns_rr {
-  uint8_t section;                /* enum kp_dns_section */
+  uint8_t section; /* enum kp_dns_section */
   uint16_t type;
   uint32_t ttl;
   char name[KP_DNS_NAME_MAX];
-  uint32_t a;                     /* A, host order */
+  uint32_t a; /* A, host order */
   uint8_t aaaa[16];
-  char target[KP_DNS_NAME_MAX];   /* CNAME, PTR, SRV target, SOA mname */
-  char text[KP_DNS_NAME_MAX];     /* TXT, SOA rname */
-  uint16_t priority, weight, port;/* SRV */
-  uint32_t soa[5];                /* serial refresh retry expire minimum */
+  char target[KP_DNS_NAME_MAX];    /* CNAME, PTR, SRV target, SOA mname */
+  char text[KP_DNS_NAME_MAX];      /* TXT, SOA rname */
+  uint16_t priority, weight, port; /* SRV */
+  uint32_t soa[5];                 /* serial refresh retry expire minimum */
 };
 
 struct kp_dns_answer {
   int rcode;
   bool authoritative;
-  bool forward;                   /* not ours: ask the upstream servers */
+  bool forward; /* not ours: ask the upstream servers */
   struct kp_dns_rr *rr;
   size_t n, cap;
 };
@@ -77,10 +84,9 @@ struct kp_dns_answer {
 void kp_dns_lookup(const struct kp_model *m, const char *zone, const char *qname, uint16_t qtype,
                    struct kp_dns_answer *out);
 void kp_dns_answer_free(struct kp_dns_answer *a);
-struct kp_dns_rr *kp_dns_answer_add(struct kp_dns_answer *a, enum kp_dns_section s, uint16_t type,
-                                    const char *name);
-const char *kp_dns_type_name(uint16_t type);    /* "A", "SRV" ... or "OTHER" */
-const char *kp_dns_rcode_name(int rcode);        /* "NOERROR" ... */
+struct kp_dns_rr *kp_dns_answer_add(struct kp_dns_answer *a, enum kp_dns_section s, uint16_t type, const char *name);
+const char *kp_dns_type_name(uint16_t type); /* "A", "SRV" ... or "OTHER" */
+const char *kp_dns_rcode_name(int rcode);    /* "NOERROR" ... */
 
 /* ---- wire format (dns_wire.c) ---- */
 
@@ -102,11 +108,11 @@ int kp_dns_parse_response(const uint8_t *msg, size_t len, uint16_t *flags, struc
 /* ---- the server (dns.c) ---- */
 
 struct kp_dns_config {
-  const char *zone;                  /* cluster domain: "cluster.local" */
-  const char *const *upstreams;      /* "1.2.3.4" or "1.2.3.4:5353" */
+  const char *zone;             /* cluster domain: "cluster.local" */
+  const char *const *upstreams; /* "1.2.3.4" or "1.2.3.4:5353" */
   size_t nupstreams;
-  uint16_t port;                     /* 53 */
-  size_t cache_size;                 /* forwarded answers kept; 0: 1024 */
+  uint16_t port;     /* 53 */
+  size_t cache_size; /* forwarded answers kept; 0: 1024 */
 };
 
 struct kp_dns;

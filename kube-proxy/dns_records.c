@@ -6,6 +6,7 @@
  * matched against ClusterIPs and headless endpoints.  Headless endpoints
  * are read across all of a Service's EndpointSlices, deduplicated by IP.
  */
+#include "kube/xalloc.h"
 #include "dns.h"
 
 #include <ctype.h>
@@ -62,9 +63,7 @@ struct kp_dns_rr *kp_dns_answer_add(struct kp_dns_answer *a, enum kp_dns_section
 {
   if (a->n == a->cap) {
     a->cap = a->cap ? a->cap * 2 : 8;
-    struct kp_dns_rr *nv = realloc(a->rr, a->cap * sizeof *nv);
-    if (!nv) abort();
-    a->rr = nv;
+    a->rr = xrealloc(a->rr, a->cap * sizeof *a->rr);
   }
   struct kp_dns_rr *rr = &a->rr[a->n++];
   memset(rr, 0, sizeof *rr);
@@ -80,9 +79,9 @@ struct kp_dns_rr *kp_dns_answer_add(struct kp_dns_answer *a, enum kp_dns_section
 struct q {
   const struct kp_model *m;
   const char *zone;
-  char name[KP_DNS_NAME_MAX];  /* lower case, no trailing dot */
+  char name[KP_DNS_NAME_MAX]; /* lower case, no trailing dot */
   uint16_t type;
-  char *labels[MAX_LABELS];    /* into buf: the labels before the zone */
+  char *labels[MAX_LABELS]; /* into buf: the labels before the zone */
   int nlabels;
   char buf[KP_DNS_NAME_MAX];
   struct kp_dns_answer *out;
@@ -137,8 +136,7 @@ static size_t headless_endpoints(const struct kp_model *m, const struct kp_servi
   size_t cap = 0, pos = 0, n = 0;
   struct kp_slice *sl;
   while (kp_map_next(set, &pos, NULL, (void **)&sl)) cap += sl->neps;
-  struct dns_ep *v = calloc(cap ? cap : 1, sizeof *v);
-  if (!v) abort();
+  struct dns_ep *v = xcalloc(cap ? cap : 1, sizeof *v);
   pos = 0;
   while (kp_map_next(set, &pos, NULL, (void **)&sl)) {
     if (!sl->ipv4) continue;
@@ -149,10 +147,8 @@ static size_t headless_endpoints(const struct kp_model *m, const struct kp_servi
       for (size_t j = 0; j < n && !dup; j++) dup = v[j].ip == e->ip;
       if (dup) continue;
       v[n].ip = e->ip;
-      if (e->hostname)
-        snprintf(v[n].host, sizeof v[n].host, "%s", e->hostname);
-      else
-        dashed(e->ip, v[n].host, sizeof v[n].host);
+      if (e->hostname) snprintf(v[n].host, sizeof v[n].host, "%s", e->hostname);
+      else dashed(e->ip, v[n].host, sizeof v[n].host);
       n++;
     }
   }
@@ -311,10 +307,8 @@ static void answer_endpoint(struct q *q, const struct kp_service *s, const char 
     if (wants(q, KP_DNS_T_A)) add_a(q, KP_DNS_ANSWER, q->name, eps[i].ip);
   }
   free(eps);
-  if (!found)
-    nxdomain(q);
-  else if (!wants(q, KP_DNS_T_A))
-    nodata(q);
+  if (!found) nxdomain(q);
+  else if (!wants(q, KP_DNS_T_A)) nodata(q);
 }
 
 static bool namespace_has_services(const struct kp_model *m, const char *ns)
@@ -343,8 +337,7 @@ static void answer_in_zone(struct q *q)
     if (wants(q, KP_DNS_T_TXT))
       snprintf(kp_dns_answer_add(q->out, KP_DNS_ANSWER, KP_DNS_T_TXT, q->name)->text, KP_DNS_NAME_MAX, "%s",
                KP_DNS_SCHEMA_VERSION);
-    else
-      nodata(q);
+    else nodata(q);
     return;
   }
   if (n == 1 && (!strcmp(l[0], "svc") || !strcmp(l[0], "pod"))) {
@@ -431,8 +424,7 @@ void kp_dns_lookup(const struct kp_model *m, const char *zone, const char *qname
                    struct kp_dns_answer *out)
 {
   memset(out, 0, sizeof *out);
-  struct q *q = calloc(1, sizeof *q);
-  if (!q) abort();
+  struct q *q = xcalloc(1, sizeof *q);
   q->m = m;
   q->zone = zone;
   q->type = qtype;

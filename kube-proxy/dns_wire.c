@@ -31,12 +31,12 @@ static void put(struct w *w, const void *d, size_t n)
 static void put8(struct w *w, uint8_t v) { put(w, &v, 1); }
 static void put16(struct w *w, uint16_t v)
 {
-  uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+  uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
   put(w, b, 2);
 }
 static void put32(struct w *w, uint32_t v)
 {
-  uint8_t b[4] = { (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v };
+  uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
   put(w, b, 4);
 }
 
@@ -90,7 +90,7 @@ static void put_rdata(struct w *w, const struct kp_dns_rr *rr)
 
 int kp_dns_rdata(const struct kp_dns_rr *rr, uint8_t *out, size_t cap)
 {
-  struct w w = { out, 0, cap, false };
+  struct w w = {out, 0, cap, false};
   put_rdata(&w, rr);
   return w.bad ? -1 : (int)w.len;
 }
@@ -115,10 +115,10 @@ static void put_rr(struct w *w, const struct kp_dns_rr *rr)
 int kp_dns_encode_response(uint16_t id, uint16_t qflags, const char *qname, uint16_t qtype,
                            const struct kp_dns_answer *a, uint8_t *out, size_t cap)
 {
-  struct w w = { out, 0, cap, false };
+  struct w w = {out, 0, cap, false};
   uint16_t flags = 0x8000 | (qflags & 0x7800) | (qflags & 0x0100) | 0x0080 | (uint16_t)(a->rcode & 0xf);
   if (a->authoritative) flags |= 0x0400;
-  uint16_t counts[3] = { 0, 0, 0 };
+  uint16_t counts[3] = {0, 0, 0};
   for (size_t i = 0; i < a->n; i++) counts[a->rr[i].section]++;
   put16(&w, id);
   put16(&w, flags);
@@ -137,7 +137,7 @@ int kp_dns_encode_response(uint16_t id, uint16_t qflags, const char *qname, uint
 
 int kp_dns_encode_query(uint16_t id, const char *qname, uint16_t qtype, uint8_t *out, size_t cap)
 {
-  struct w w = { out, 0, cap, false };
+  struct w w = {out, 0, cap, false};
   put16(&w, id);
   put16(&w, 0x0100); /* RD */
   put16(&w, 1);
@@ -221,7 +221,7 @@ static void get_name(struct r *r, char *out, size_t cap)
 int kp_dns_parse_query(const uint8_t *msg, size_t len, uint16_t *id, uint16_t *flags, char *qname, size_t qlen,
                        uint16_t *qtype)
 {
-  struct r r = { msg, len, 0, false };
+  struct r r = {msg, len, 0, false};
   *id = get16(&r);
   *flags = get16(&r);
   uint16_t qd = get16(&r);
@@ -270,7 +270,7 @@ static void get_rdata(struct r *r, struct kp_dns_rr *rr, size_t end)
 int kp_dns_parse_response(const uint8_t *msg, size_t len, uint16_t *flags, struct kp_dns_answer *out)
 {
   memset(out, 0, sizeof *out);
-  struct r r = { msg, len, 0, false };
+  struct r r = {msg, len, 0, false};
   get16(&r);
   *flags = get16(&r);
   uint16_t qd = get16(&r), counts[3];

@@ -1,6 +1,7 @@
 /*
  * healthcheck.c - /healthz and health check node ports (see healthcheck.h).
  */
+#include "kube/xalloc.h"
 #include "healthcheck.h"
 
 #include <errno.h>
@@ -64,8 +65,8 @@ void kp_health_reply(const struct kp_health *h, struct http_request *req)
   char last[64], cur[64], body[256];
   go_time(healthy ? now : h->last_updated_us, last, sizeof last);
   go_time(now, cur, sizeof cur);
-  int n = snprintf(body, sizeof body, "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\", \"nodeEligible\": true}",
-                   last, cur);
+  int n = snprintf(body, sizeof body, "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\", \"nodeEligible\": true}", last,
+                   cur);
   http_add_header(req, "X-Content-Type-Options", "nosniff");
   http_reply(req, healthy ? 200 : 503, "application/json", body, (size_t)n);
 }
@@ -113,7 +114,7 @@ static void hc_free(void *v)
 
 struct kp_hc_servers *kp_hc_servers_new(struct event_base *base, const struct kp_health *health)
 {
-  struct kp_hc_servers *s = calloc(1, sizeof *s);
+  struct kp_hc_servers *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->base = base;
   s->health = health;
@@ -159,11 +160,11 @@ static void want_server(struct kp_hc_servers *s, const struct kp_model *m, const
     hs = NULL;
   }
   if (!hs) {
-    hs = calloc(1, sizeof *hs);
+    hs = xcalloc(1, sizeof *hs);
     if (!hs) return;
     hs->owner = s;
-    hs->ns = strdup(svc->ns);
-    hs->name = strdup(svc->name);
+    hs->ns = xstrdup(svc->ns);
+    hs->name = xstrdup(svc->name);
     hs->port = svc->health_check_node_port;
     hs->http = http_server_new(s->base, NULL, hc_handler, hs);
     int rc = hs->http ? http_server_listen(hs->http, "0.0.0.0", hs->port) : -ENOMEM;

@@ -26,14 +26,14 @@ struct kp_model;
 struct http_request;
 
 struct kp_health {
-  int64_t last_updated_us;     /* wall clock of the last successful sync (or start) */
-  int64_t oldest_queued_us;    /* oldest change not synced yet; 0 when none */
+  int64_t last_updated_us;  /* wall clock of the last successful sync (or start) */
+  int64_t oldest_queued_us; /* oldest change not synced yet; 0 when none */
   int64_t timeout_ms;
 };
 
 void kp_health_init(struct kp_health *h, int64_t timeout_ms);
-void kp_health_queued(struct kp_health *h);   /* a change arrived */
-void kp_health_updated(struct kp_health *h);  /* a sync succeeded: everything queued is done */
+void kp_health_queued(struct kp_health *h);  /* a change arrived */
+void kp_health_updated(struct kp_health *h); /* a sync succeeded: everything queued is done */
 bool kp_health_healthy(const struct kp_health *h, int64_t now_us);
 /* Answers /healthz (or /livez) on req. */
 void kp_health_reply(const struct kp_health *h, struct http_request *req);

@@ -11,7 +11,9 @@
  * The xtables lock is held from the read to the commit of the last table.
  */
 #define _GNU_SOURCE
+#include "kube/xalloc.h"
 #include "iptc.h"
+#include "kube/xtables_lock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,14 +43,88 @@
 #include "map.h"
 #include "proxier.h"
 
-#define XTABLES_LOCK_DEFAULT "/run/xtables.lock"
-#define XTABLES_LOCK_STEP_MS 10
 #define KP_XTABLES_WAIT_MS 5000
 #define KP_MAX_ENTRY_BYTES 4096
 
-struct kp_iptc_state {
-  struct kp_map *committed[KP_NTABLES]; /* chain name -> (hash of the last committed content) */
+/* What was committed last: for each chain of ours, a 64-bit hash of its
+ * name and one of its content, in an open-addressing table (16 bytes per
+ * chain: 110,000 chains cost 2-4 MiB, not a string map's 10+).  Two
+ * names with the same 64-bit hash would at worst let a changed chain wait
+ * for the next full sync. */
+struct committed {
+  uint64_t *slots; /* pairs: name hash (0 = empty), content hash */
+  size_t cap, len;
 };
+
+/* The kernel's own summary of a table (entries, bytes, hook offsets),
+ * one cheap getsockopt: equal to what it was right after our last commit
+ * means nobody has touched the table since. */
+struct table_info {
+  bool valid;
+  struct ipt_getinfo info;
+};
+
+struct kp_iptc_state {
+  struct committed committed[KP_NTABLES];
+  struct table_info after_commit[KP_NTABLES];
+};
+
+static bool table_info(enum kp_table t, struct ipt_getinfo *out)
+{
+  int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (fd < 0) return false;
+  memset(out, 0, sizeof *out);
+  snprintf(out->name, sizeof out->name, "%s", kp_table_name(t));
+  socklen_t len = sizeof *out;
+  bool ok = getsockopt(fd, IPPROTO_IP, IPT_SO_GET_INFO, out, &len) == 0;
+  close(fd);
+  return ok;
+}
+
+static uint64_t name_hash(const char *s)
+{
+  uint64_t h = 1469598103934665603ull;
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 1099511628211ull;
+  }
+  return h ? h : 1;
+}
+
+static void committed_reset(struct committed *c, size_t want)
+{
+  free(c->slots);
+  c->cap = 16;
+  while (c->cap < want * 2) c->cap *= 2;
+  c->slots = xcalloc(c->cap * 2, sizeof *c->slots);
+  c->len = 0;
+}
+
+static void committed_put(struct committed *c, uint64_t name, uint64_t content)
+{
+  size_t mask = c->cap - 1;
+  for (size_t i = name & mask;; i = (i + 1) & mask) {
+    if (c->slots[2 * i] == 0 || c->slots[2 * i] == name) {
+      if (c->slots[2 * i] == 0) c->len++;
+      c->slots[2 * i] = name;
+      c->slots[2 * i + 1] = content;
+      return;
+    }
+  }
+}
+
+static bool committed_get(const struct committed *c, uint64_t name, uint64_t *content)
+{
+  if (!c->slots) return false;
+  size_t mask = c->cap - 1;
+  for (size_t i = name & mask;; i = (i + 1) & mask) {
+    if (c->slots[2 * i] == 0) return false;
+    if (c->slots[2 * i] == name) {
+      *content = c->slots[2 * i + 1];
+      return true;
+    }
+  }
+}
 
 static double now_s(void)
 {
@@ -65,48 +142,28 @@ static void seterr(char *err, size_t len, const char *fmt, ...)
   va_end(ap);
 }
 
-int kp_xtables_lock(int wait_ms)
-{
-  const char *path = getenv("XTABLES_LOCKFILE");
-  if (!path || !*path) path = XTABLES_LOCK_DEFAULT;
-  int fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return -errno;
-  for (int waited = 0;; waited += XTABLES_LOCK_STEP_MS) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
-    if (errno != EWOULDBLOCK || waited >= wait_ms) {
-      int e = errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-      close(fd);
-      return e;
-    }
-    struct timespec ts = { 0, XTABLES_LOCK_STEP_MS * 1000000L };
-    nanosleep(&ts, NULL);
-  }
-}
-
 /* ---- state ---- */
 
 struct kp_iptc_state *kp_iptc_state_new(void)
 {
-  struct kp_iptc_state *st = calloc(1, sizeof *st);
+  struct kp_iptc_state *st = xcalloc(1, sizeof *st);
   if (!st) return NULL;
-  for (int t = 0; t < KP_NTABLES; t++) st->committed[t] = kp_map_new();
+  for (int t = 0; t < KP_NTABLES; t++) committed_reset(&st->committed[t], 0);
   return st;
 }
-
-static void free_hash(void *v) { free(v); }
 
 void kp_iptc_state_reset(struct kp_iptc_state *st)
 {
   for (int t = 0; t < KP_NTABLES; t++) {
-    kp_map_free(st->committed[t], free_hash);
-    st->committed[t] = kp_map_new();
+    committed_reset(&st->committed[t], 0);
+    st->after_commit[t].valid = false;
   }
 }
 
 void kp_iptc_state_free(struct kp_iptc_state *st)
 {
   if (!st) return;
-  for (int t = 0; t < KP_NTABLES; t++) kp_map_free(st->committed[t], free_hash);
+  for (int t = 0; t < KP_NTABLES; t++) free(st->committed[t].slots);
   free(st);
 }
 
@@ -262,7 +319,7 @@ static void encode_target(struct enc *e, const struct kp_rule *r)
 /* Encodes r into buf (KP_MAX_ENTRY_BYTES); returns the entry. */
 static struct ipt_entry *encode_rule(const struct kp_rule *r, unsigned char *buf)
 {
-  struct enc e = { buf, 0 };
+  struct enc e = {buf, 0};
   struct ipt_entry *ent = enc_add(&e, sizeof *ent);
   ent->ip.src.s_addr = htonl(r->src);
   ent->ip.smsk.s_addr = htonl(r->smask);
@@ -292,10 +349,12 @@ struct apply {
   enum kp_table t;
   bool full;
   struct xtc_handle *h;
-  struct kp_chain **sorted;  /* our user chains by name: libiptc inserts and
-                                finds chains in sorted order cheaply */
-  size_t nsorted;
-  struct kp_map *kernel;     /* chains of ours the kernel has */
+  struct kp_chain **write; /* the chains to (re)write, by name */
+  size_t nwrite;
+  struct committed kernel; /* name hashes of the chains of ours the kernel has */
+  char **stale;            /* chains of ours the ruleset no longer has */
+  size_t nstale;
+  bool touched; /* someone changed the table since our last commit */
   struct kp_iptc_result *res;
   unsigned char buf[KP_MAX_ENTRY_BYTES];
 };
@@ -313,24 +372,43 @@ static int chain_name_cmp(const void *x, const void *y)
   return strcmp((*(struct kp_chain *const *)x)->name, (*(struct kp_chain *const *)y)->name);
 }
 
-static int sort_chains(struct apply *a)
+/* One walk over the kernel's chains: the name hashes of ours go into
+ * a->kernel, and the ones the ruleset no longer has into a->stale.  A
+ * missing canary (the table was flushed or replaced by someone) makes
+ * the sync full. */
+static size_t kernel_rules(struct xtc_handle *h, const char *chain)
 {
-  a->sorted = malloc((a->rs->nchains[a->t] + 1) * sizeof *a->sorted);
-  if (!a->sorted) return -ENOMEM;
-  a->nsorted = 0;
-  for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next)
-    if (!c->builtin) a->sorted[a->nsorted++] = c;
-  qsort(a->sorted, a->nsorted, sizeof *a->sorted, chain_name_cmp);
-  return 0;
+  size_t n = 0;
+  for (const struct ipt_entry *e = iptc_first_rule(chain, h); e; e = iptc_next_rule(e, h)) n++;
+  return n;
 }
 
-static int create_missing_chains(struct apply *a)
+static int scan_kernel_chains(struct apply *a)
 {
-  for (size_t i = a->nsorted; i-- > 0;) {
-    struct kp_chain *c = a->sorted[i];
-    if (kp_map_get(a->kernel, c->name)) continue;
-    if (!iptc_create_chain(c->name, a->h)) return fail(a, "creating chain in", c->name);
+  committed_reset(&a->kernel, a->rs->nchains[a->t]);
+  bool canary = false;
+  size_t cap = 0;
+  /* someone changed the table since our commit: look at our chains' rule
+   * counts too, so that a chain flushed or extended by hand is rewritten */
+  bool touched = a->touched && !a->full;
+  for (const char *name = iptc_first_chain(a->h); name; name = iptc_next_chain(a->h)) {
+    if (!kp_proxier_owns_chain(a->t, name)) continue; /* never a built-in name */
+    if (!strcmp(name, KP_CHAIN_CANARY)) canary = true;
+    struct kp_chain *c = kp_chain_find(a->rs, a->t, name);
+    if (c) {
+      committed_put(&a->kernel, name_hash(name), 1);
+      c->damaged = touched && c->nrules != kernel_rules(a->h, name);
+      continue;
+    }
+    if (a->nstale == cap) {
+      cap = cap ? cap * 2 : 64;
+      char **nv = xrealloc(a->stale, cap * sizeof *nv);
+      if (!nv) return -ENOMEM;
+      a->stale = nv;
+    }
+    a->stale[a->nstale++] = xstrdup(name);
   }
+  if (!canary && kp_chain_find(a->rs, a->t, KP_CHAIN_CANARY)) a->full = true;
   return 0;
 }
 
@@ -338,22 +416,47 @@ static int create_missing_chains(struct apply *a)
  * someone changed it meanwhile is not checked rule by rule: a table
  * flushed or replaced by someone else loses the canary chain, and that
  * makes the sync full. */
-static bool chain_unchanged(struct apply *a, const struct kp_chain *c, uint64_t hash)
+static bool chain_unchanged(struct apply *a, const struct kp_chain *c, uint64_t name)
 {
-  if (a->full || !kp_map_get(a->kernel, c->name)) return false;
-  const uint64_t *prev = kp_map_get(a->st->committed[a->t], c->name);
-  return prev && *prev == hash;
+  uint64_t prev;
+  if (a->full || c->damaged || !committed_get(&a->kernel, name, &prev)) return false;
+  return committed_get(&a->st->committed[a->t], name, &prev) && prev == c->hash;
+}
+
+/* The chains to (re)write, in name order: libiptc inserts and finds
+ * chains cheaply when they come sorted. */
+static int select_chains(struct apply *a)
+{
+  a->write = xmalloc((a->rs->nchains[a->t] + 1) * sizeof *a->write);
+  if (!a->write) return -ENOMEM;
+  a->nwrite = 0;
+  for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next) {
+    if (c->builtin) continue;
+    c->hash = kp_chain_hash(c);
+    if (chain_unchanged(a, c, name_hash(c->name))) a->res->chains_skipped++;
+    else a->write[a->nwrite++] = c;
+  }
+  qsort(a->write, a->nwrite, sizeof *a->write, chain_name_cmp);
+  return 0;
+}
+
+/* New chains first (from the last name down: each goes to the front of
+ * libiptc's sorted list), since rules may jump to chains written later. */
+static int create_missing_chains(struct apply *a)
+{
+  uint64_t one;
+  for (size_t i = a->nwrite; i-- > 0;) {
+    struct kp_chain *c = a->write[i];
+    if (committed_get(&a->kernel, name_hash(c->name), &one)) continue;
+    if (!iptc_create_chain(c->name, a->h)) return fail(a, "creating chain in", c->name);
+  }
+  return 0;
 }
 
 static int write_chains(struct apply *a)
 {
-  for (size_t i = 0; i < a->nsorted; i++) {
-    struct kp_chain *c = a->sorted[i];
-    uint64_t hash = kp_chain_hash(c);
-    if (chain_unchanged(a, c, hash)) {
-      a->res->chains_skipped++;
-      continue;
-    }
+  for (size_t i = 0; i < a->nwrite; i++) {
+    struct kp_chain *c = a->write[i];
     KLOG_V(9, "writing chain %s %s", kp_table_name(a->t), c->name);
     if (!iptc_flush_entries(c->name, a->h)) return fail(a, "flushing", c->name);
     for (const struct kp_rule *r = c->first; r; r = r->next) {
@@ -365,54 +468,35 @@ static int write_chains(struct apply *a)
   return 0;
 }
 
-/* Chains of ours in the kernel that the ruleset does not have. */
+/* Chains of ours in the kernel that the ruleset does not have: flushed
+ * first (they may jump to each other), then deleted. */
 static int delete_stale_chains(struct apply *a)
 {
-  size_t n = 0, cap = 64, pos = 0;
-  const char *name;
-  char **stale = malloc(cap * sizeof *stale);
-  if (!stale) return -ENOMEM;
-  while (kp_map_next(a->kernel, &pos, &name, NULL)) {
-    if (kp_chain_find(a->rs, a->t, name)) continue;
-    if (n == cap) {
-      char **nv = realloc(stale, (cap *= 2) * sizeof *stale);
-      if (!nv) break;
-      stale = nv;
-    }
-    stale[n++] = strdup(name);
-  }
   int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++)
-    if (stale[i] && !iptc_flush_entries(stale[i], a->h)) rc = fail(a, "flushing stale", stale[i]);
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    if (!stale[i]) continue;
-    if (iptc_delete_chain(stale[i], a->h))
-      a->res->chains_deleted++;
+  for (size_t i = 0; i < a->nstale && rc == 0; i++)
+    if (a->stale[i] && !iptc_flush_entries(a->stale[i], a->h)) rc = fail(a, "flushing stale", a->stale[i]);
+  for (size_t i = 0; i < a->nstale && rc == 0; i++) {
+    if (!a->stale[i]) continue;
+    if (iptc_delete_chain(a->stale[i], a->h)) a->res->chains_deleted++;
     else if (errno == EMLINK)
-      KLOG_W("chain %s in %s is still referenced by a rule that is not ours; left empty", stale[i],
+      KLOG_W("chain %s in %s is still referenced by a rule that is not ours; left empty", a->stale[i],
              kp_table_name(a->t));
-    else
-      rc = fail(a, "deleting", stale[i]);
+    else rc = fail(a, "deleting", a->stale[i]);
   }
-  for (size_t i = 0; i < n; i++) free(stale[i]);
-  free(stale);
   return rc;
 }
 
-/* One walk over the kernel's chains: ours go into a->kernel.  A missing
- * canary (the table was flushed or replaced) makes the sync full. */
-static int scan_kernel_chains(struct apply *a)
+static void apply_reset(struct apply *a)
 {
-  a->kernel = kp_map_new();
-  if (!a->kernel) return -ENOMEM;
-  bool canary = false;
-  for (const char *name = iptc_first_chain(a->h); name; name = iptc_next_chain(a->h)) {
-    if (!kp_proxier_owns_chain(a->t, name)) continue; /* never a built-in name */
-    kp_map_put(a->kernel, name, (void *)1);
-    if (!strcmp(name, KP_CHAIN_CANARY)) canary = true;
-  }
-  if (!canary && kp_chain_find(a->rs, a->t, KP_CHAIN_CANARY)) a->full = true;
-  return 0;
+  for (size_t i = 0; i < a->nstale; i++) free(a->stale[i]);
+  free(a->stale);
+  a->stale = NULL;
+  a->nstale = 0;
+  free(a->write);
+  a->write = NULL;
+  a->nwrite = 0;
+  free(a->kernel.slots);
+  memset(&a->kernel, 0, sizeof a->kernel);
 }
 
 /* Is kernel entry k the same rule as our entry e jumping to target?
@@ -424,7 +508,8 @@ static bool same_jump(struct xtc_handle *h, const struct ipt_entry *k, const str
   if (!kt || strcmp(kt, target)) return false;
   if (memcmp(&k->ip, &e->ip, sizeof k->ip) || k->target_offset != e->target_offset) return false;
   for (size_t off = sizeof *e; off < e->target_offset;) {
-    const struct xt_entry_match *km = (const void *)((const char *)k + off), *em = (const void *)((const char *)e + off);
+    const struct xt_entry_match *km = (const void *)((const char *)k + off),
+                                *em = (const void *)((const char *)e + off);
     size_t size = em->u.user.match_size;
     if (km->u.user.match_size != size || size < sizeof *em) return false;
     if (strcmp(km->u.user.name, em->u.user.name) || km->u.user.revision != em->u.user.revision) return false;
@@ -475,11 +560,11 @@ static int sync_builtin(struct apply *a, const struct kp_chain *c)
 
 static int sync_builtins(struct apply *a)
 {
-  static const char *const builtins[] = { "PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING" };
+  static const char *const builtins[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
   for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++) {
     if (!iptc_builtin(builtins[i], a->h)) continue;
     const struct kp_chain *c = kp_chain_find(a->rs, a->t, builtins[i]);
-    struct kp_chain empty = { .name = builtins[i], .builtin = true };
+    struct kp_chain empty = {.name = builtins[i], .builtin = true};
     int rc = sync_builtin(a, c ? c : &empty);
     if (rc) return rc;
   }
@@ -488,27 +573,61 @@ static int sync_builtins(struct apply *a)
 
 static void remember(struct apply *a)
 {
-  kp_map_free(a->st->committed[a->t], free_hash);
-  a->st->committed[a->t] = kp_map_new();
-  for (struct kp_chain *c = a->rs->chains[a->t]; c; c = c->next) {
-    if (c->builtin) continue;
-    uint64_t *h = malloc(sizeof *h);
-    if (!h) abort();
-    *h = kp_chain_hash(c);
-    kp_map_put(a->st->committed[a->t], c->name, h);
+  struct committed *c = &a->st->committed[a->t];
+  committed_reset(c, a->rs->nchains[a->t]);
+  for (struct kp_chain *ch = a->rs->chains[a->t]; ch; ch = ch->next)
+    if (!ch->builtin) committed_put(c, name_hash(ch->name), ch->hash);
+}
+
+/* Nothing to do for this table: every chain of ours is what we committed
+ * last, and the kernel's table is as our commit left it. */
+static bool table_unchanged(struct apply *a)
+{
+  struct table_info *ti = &a->st->after_commit[a->t];
+  struct committed *c = &a->st->committed[a->t];
+  if (a->full || !ti->valid) return false;
+  size_t n = 0;
+  uint64_t prev;
+  for (struct kp_chain *ch = a->rs->chains[a->t]; ch; ch = ch->next) {
+    if (ch->builtin) continue;
+    ch->hash = kp_chain_hash(ch);
+    if (!committed_get(c, name_hash(ch->name), &prev) || prev != ch->hash) return false;
+    n++;
   }
+  struct ipt_getinfo now;
+  return n == c->len && table_info(a->t, &now) && !memcmp(&now, &ti->info, sizeof now);
+}
+
+bool kp_iptc_untouched(const struct kp_iptc_state *st)
+{
+  for (int t = 0; t < KP_NTABLES; t++) {
+    const struct table_info *ti = &st->after_commit[t];
+    if (!st->committed[t].len) continue; /* a table we do not write */
+    struct ipt_getinfo now;
+    if (!ti->valid || !table_info((enum kp_table)t, &now) || memcmp(&now, &ti->info, sizeof now)) return false;
+  }
+  return true;
 }
 
 static int apply_table(struct apply *a)
 {
   double t0 = now_s();
+  if (table_unchanged(a)) {
+    a->res->tables_skipped++;
+    a->res->build_s += now_s() - t0;
+    return 0;
+  }
+  struct table_info *ti = &a->st->after_commit[a->t];
+  struct ipt_getinfo now;
+  a->touched = !ti->valid || !table_info(a->t, &now) || memcmp(&now, &ti->info, sizeof now);
+  ti->valid = false;
   a->h = iptc_init(kp_table_name(a->t));
   if (!a->h) return fail(a, "reading table", NULL);
   double t1 = now_s();
   a->res->read_s += t1 - t0;
   bool full = a->full;
   int rc = scan_kernel_chains(a);
-  if (!rc) rc = sort_chains(a);
+  if (!rc) rc = select_chains(a);
   if (!rc) rc = create_missing_chains(a);
   double tc = now_s();
   a->res->create_s += tc - t1;
@@ -524,11 +643,11 @@ static int apply_table(struct apply *a)
   a->res->commit_s += now_s() - t2;
   iptc_free(a->h);
   a->h = NULL;
-  if (!rc) remember(a);
-  free(a->sorted);
-  a->sorted = NULL;
-  kp_map_free(a->kernel, NULL);
-  a->kernel = NULL;
+  if (!rc) {
+    remember(a);
+    a->st->after_commit[a->t].valid = table_info(a->t, &a->st->after_commit[a->t].info);
+  }
+  apply_reset(a);
   a->full = full;
   return rc;
 }
@@ -538,13 +657,13 @@ int kp_iptc_apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, bool fu
   memset(res, 0, sizeof *res);
   res->full = full;
   double t0 = now_s();
-  int lock = kp_xtables_lock(KP_XTABLES_WAIT_MS);
+  int lock = xtables_lock(KP_XTABLES_WAIT_MS);
   res->lock_s = now_s() - t0;
   if (lock < 0) {
     seterr(res->err, sizeof res->err, "xtables lock: %s", strerror(-lock));
     return res->rc = lock;
   }
-  struct apply *a = calloc(1, sizeof *a);
+  struct apply *a = xcalloc(1, sizeof *a);
   if (!a) {
     close(lock);
     return res->rc = -ENOMEM;
@@ -579,11 +698,11 @@ static int cleanup_table(enum kp_table t, char *err, size_t errlen)
   struct kp_iptc_state *st = kp_iptc_state_new();
   struct kp_iptc_result res;
   memset(&res, 0, sizeof res);
-  struct apply a = { .st = st, .rs = rs, .t = t, .full = true, .h = h, .res = &res };
+  struct apply a = {.st = st, .rs = rs, .t = t, .full = true, .h = h, .res = &res};
   int rc = scan_kernel_chains(&a);
   if (!rc) rc = sync_builtins(&a);
   if (!rc) rc = delete_stale_chains(&a);
-  kp_map_free(a.kernel, NULL);
+  apply_reset(&a);
   if (!rc && !iptc_commit(h)) rc = fail(&a, "committing table", NULL);
   if (rc) seterr(err, errlen, "%s", res.err);
   iptc_free(h);
@@ -594,7 +713,7 @@ static int cleanup_table(enum kp_table t, char *err, size_t errlen)
 
 int kp_iptc_cleanup(char *err, size_t errlen)
 {
-  int lock = kp_xtables_lock(KP_XTABLES_WAIT_MS);
+  int lock = xtables_lock(KP_XTABLES_WAIT_MS);
   if (lock < 0) {
     seterr(err, errlen, "xtables lock: %s", strerror(-lock));
     return lock;

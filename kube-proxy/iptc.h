@@ -16,9 +16,16 @@
  * removed and missing ones inserted.
  *
  * Partial syncs: a chain whose content hash equals the one committed last
- * time, and which the kernel still holds with the same number of rules,
- * is left alone; a full sync rewrites every chain of ours.  A chain of
- * ours that the ruleset no longer has is flushed and deleted.
+ * time, and which the kernel still holds, is left alone; a full sync
+ * rewrites every chain of ours.  A chain of ours that the ruleset no
+ * longer has is flushed and deleted.  A table in which nothing of ours
+ * changed, and whose kernel summary (IPT_SO_GET_INFO: entries, size,
+ * hook offsets) is still what our last commit left, is not even read: a
+ * periodic sync with no change costs one getsockopt per table.  A table
+ * someone flushed or replaced loses our KUBE-PROXY-CANARY chain, which
+ * makes the sync of that table full, as upstream's canary does; in a
+ * table someone else changed since our commit, a chain of ours whose rule
+ * count differs from ours is rewritten too (a chain flushed by hand).
  *
  * The entries are built from the rule structs with the kernel's own
  * structures (ipt_entry, xt_entry_match/target and each extension's
@@ -39,12 +46,13 @@
 struct kp_iptc_state;
 
 struct kp_iptc_result {
-  int rc;                    /* 0 or -errno */
+  int rc; /* 0 or -errno */
   char err[256];
   bool full;
   size_t chains_written, rules_written, chains_deleted, chains_skipped;
-  double lock_s, read_s, build_s, commit_s;  /* where the time went */
-  double create_s, write_s, stale_s;         /* parts of build_s */
+  size_t tables_skipped;                    /* untouched since our last commit, and nothing to change: not even read */
+  double lock_s, read_s, build_s, commit_s; /* where the time went */
+  double create_s, write_s, stale_s;        /* parts of build_s */
 };
 
 struct kp_iptc_state *kp_iptc_state_new(void);
@@ -55,13 +63,13 @@ void kp_iptc_state_reset(struct kp_iptc_state *st);
 /* Writes rs into the kernel (tables that have chains in rs). */
 int kp_iptc_apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, bool full, struct kp_iptc_result *res);
 
+/* Every table we wrote is still as our last commit left it (one
+ * IPT_SO_GET_INFO per table; no lock, no read). */
+bool kp_iptc_untouched(const struct kp_iptc_state *st);
+
 /* --cleanup: removes our jumps from the built-in chains and flushes and
  * deletes every chain of ours in filter, nat and raw. */
 int kp_iptc_cleanup(char *err, size_t errlen);
-
-/* The xtables lock: the fd to close to release it, or -errno after
- * waiting up to wait_ms. */
-int kp_xtables_lock(int wait_ms);
 
 /* Encoded entry size of r (for figures and tests). */
 size_t kp_iptc_entry_size(const struct kp_rule *r);

@@ -1,6 +1,7 @@
 /*
  * map.c - string hash map (see map.h).
  */
+#include "kube/xalloc.h"
 #include "map.h"
 
 #include <stdint.h>
@@ -10,7 +11,7 @@
 #define MAP_TOMBSTONE ((char *)1)
 
 struct kp_map_slot {
-  char *key;     /* NULL empty, MAP_TOMBSTONE deleted */
+  char *key; /* NULL empty, MAP_TOMBSTONE deleted */
   void *val;
   uint64_t hash;
 };
@@ -32,14 +33,9 @@ static uint64_t hash_str(const char *s)
 
 struct kp_map *kp_map_new(void)
 {
-  struct kp_map *m = calloc(1, sizeof *m);
-  if (!m) return NULL;
+  struct kp_map *m = xcalloc(1, sizeof *m);
   m->cap = 16;
-  m->slots = calloc(m->cap, sizeof *m->slots);
-  if (!m->slots) {
-    free(m);
-    return NULL;
-  }
+  m->slots = xcalloc(m->cap, sizeof *m->slots);
   return m;
 }
 
@@ -77,8 +73,7 @@ void *kp_map_get(const struct kp_map *m, const char *key)
 static void grow(struct kp_map *m)
 {
   size_t ncap = m->len * 2 >= m->cap / 2 ? m->cap * 2 : m->cap; /* else just drop tombstones */
-  struct kp_map_slot *ns = calloc(ncap, sizeof *ns);
-  if (!ns) abort();
+  struct kp_map_slot *ns = xcalloc(ncap, sizeof *ns);
   for (size_t i = 0; i < m->cap; i++) {
     struct kp_map_slot *s = &m->slots[i];
     if (!s->key || s->key == MAP_TOMBSTONE) continue;
@@ -105,8 +100,7 @@ void *kp_map_put(struct kp_map *m, const char *key, void *val)
   size_t mask = m->cap - 1, i = h & mask;
   while (m->slots[i].key && m->slots[i].key != MAP_TOMBSTONE) i = (i + 1) & mask;
   if (!m->slots[i].key) m->used++;
-  m->slots[i].key = strdup(key);
-  if (!m->slots[i].key) abort();
+  m->slots[i].key = xstrdup(key);
   m->slots[i].val = val;
   m->slots[i].hash = h;
   m->len++;

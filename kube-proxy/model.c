@@ -2,6 +2,7 @@
  * model.c - Services and EndpointSlices parsed for the proxier and DNS
  * (see model.h).
  */
+#include "kube/xalloc.h"
 #include "model.h"
 
 #include <netinet/in.h>
@@ -16,19 +17,8 @@
 #define KP_DEFAULT_AFFINITY_TIMEOUT_S 10800
 #define KP_SERVICE_NAME_LABEL "kubernetes.io/service-name"
 
-static char *xstrdup(const char *s)
-{
-  char *p = strdup(s ? s : "");
-  if (!p) abort();
-  return p;
-}
-
-static void *xcalloc(size_t n, size_t size)
-{
-  void *p = calloc(n ? n : 1, size);
-  if (!p) abort();
-  return p;
-}
+/* Strings may be absent in the object: "" then. */
+static char *dup_or_empty(const char *s) { return xstrdup(s ? s : ""); }
 
 const char *kp_proto_lower(uint8_t proto)
 {
@@ -83,7 +73,7 @@ static uint32_t *parse_ip_list(const json_t *arr, size_t *n)
   uint32_t *v = xcalloc(json_array_size(arr), sizeof *v);
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e) {
+  json_array_foreach (arr, i, e) {
     uint32_t ip;
     if (kp_ip_parse(json_string_value(e), &ip)) v[(*n)++] = ip;
   }
@@ -97,7 +87,7 @@ static void parse_lb_ips(struct kp_service *s, const json_t *svc)
   s->lb_ips = xcalloc(json_array_size(ing), sizeof *s->lb_ips);
   size_t i;
   json_t *e;
-  json_array_foreach(ing, i, e) {
+  json_array_foreach (ing, i, e) {
     const char *mode = kj_get_str(e, "ipMode");
     uint32_t ip;
     if (mode && strcmp(mode, "VIP") != 0) continue; /* "Proxy": the load balancer proxies */
@@ -112,7 +102,7 @@ static void parse_source_ranges(struct kp_service *s, const json_t *svc)
   s->src_ranges = xcalloc(json_array_size(arr), sizeof *s->src_ranges);
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e) {
+  json_array_foreach (arr, i, e) {
     struct kp_cidr c;
     /* invalid entries are ignored, as upstream does */
     if (kp_cidr_parse(json_string_value(e), &c.net, &c.prefix)) s->src_ranges[s->n_src_ranges++] = c;
@@ -126,22 +116,20 @@ static void parse_ports(struct kp_service *s, const json_t *svc)
   s->ports = xcalloc(json_array_size(ports), sizeof *s->ports);
   size_t i;
   json_t *p;
-  json_array_foreach(ports, i, p) {
+  json_array_foreach (ports, i, p) {
     uint8_t proto = parse_proto(kj_get_str(p, "protocol"));
     int64_t port = kj_get_int(p, "port", 0);
     if (!proto || port <= 0 || port > 65535) continue;
     struct kp_svc_port *sp = &s->ports[s->nports++];
     const char *pname = kj_get_str(p, "name");
-    sp->name = xstrdup(pname);
+    sp->name = dup_or_empty(pname);
     sp->proto = proto;
     sp->port = (uint16_t)port;
     int64_t np = kj_get_int(p, "nodePort", 0);
     sp->node_port = np > 0 && np <= 65535 ? (uint16_t)np : 0;
     char buf[512];
-    if (pname && *pname)
-      snprintf(buf, sizeof buf, "%s/%s:%s", s->ns, s->name, pname);
-    else
-      snprintf(buf, sizeof buf, "%s/%s", s->ns, s->name);
+    if (pname && *pname) snprintf(buf, sizeof buf, "%s/%s:%s", s->ns, s->name, pname);
+    else snprintf(buf, sizeof buf, "%s/%s", s->ns, s->name);
     sp->name_string = xstrdup(buf);
     const char *pl = kp_proto_lower(proto);
     kp_chain_name(sp->svc_chain, KP_PREFIX_SVC, buf, pl);
@@ -198,10 +186,7 @@ struct kp_service *kp_service_parse(const json_t *svc)
   return s;
 }
 
-bool kp_svc_proxied(const struct kp_service *s)
-{
-  return s->cluster_ip != 0 && s->type != KP_SVC_EXTERNAL_NAME;
-}
+bool kp_svc_proxied(const struct kp_service *s) { return s->cluster_ip != 0 && s->type != KP_SVC_EXTERNAL_NAME; }
 
 bool kp_svc_externally_accessible(const struct kp_service *s, const struct kp_svc_port *sp)
 {
@@ -245,7 +230,7 @@ static void parse_slice_endpoints(struct kp_slice *s, const json_t *arr)
   s->eps = xcalloc(json_array_size(arr), sizeof *s->eps);
   size_t i;
   json_t *e;
-  json_array_foreach(arr, i, e) {
+  json_array_foreach (arr, i, e) {
     json_t *addrs = kj_get(e, "addresses");
     uint32_t ip;
     /* upstream uses the first address of an endpoint */
@@ -279,9 +264,9 @@ struct kp_slice *kp_slice_parse(const json_t *slice, char *svc_key, size_t keyle
     s->ports = xcalloc(json_array_size(ports), sizeof *s->ports);
     size_t i;
     json_t *p;
-    json_array_foreach(ports, i, p) {
+    json_array_foreach (ports, i, p) {
       struct kp_slice_port *sp = &s->ports[s->nports++];
-      sp->name = xstrdup(kj_get_str(p, "name"));
+      sp->name = dup_or_empty(kj_get_str(p, "name"));
       sp->proto = parse_proto(kj_get_str(p, "protocol"));
       int64_t port = kj_get_int(p, "port", 0);
       sp->has_port = port > 0 && port <= 65535;
@@ -299,8 +284,7 @@ struct kp_model *kp_model_new(const char *hostname)
   struct kp_model *m = xcalloc(1, sizeof *m);
   m->services = kp_map_new();
   m->slices = kp_map_new();
-  m->hostname = xstrdup(hostname);
-  if (!m->services || !m->slices) abort();
+  m->hostname = dup_or_empty(hostname);
   return m;
 }
 
@@ -344,7 +328,6 @@ bool kp_model_set_slice(struct kp_model *m, const json_t *slice)
   struct kp_map *set = kp_map_get(m->slices, key);
   if (!set) {
     set = kp_map_new();
-    if (!set) abort();
     kp_map_put(m->slices, key, set);
   }
   kp_slice_free(kp_map_put(set, s->name, s));
@@ -381,8 +364,8 @@ static int endpoint_cmp(const void *a, const void *b)
   return strcmp(((const struct kp_endpoint *)a)->str, ((const struct kp_endpoint *)b)->str);
 }
 
-size_t kp_model_endpoints(const struct kp_model *m, const struct kp_service *s,
-                          const struct kp_svc_port *sp, struct kp_endpoint **out)
+size_t kp_model_endpoints(const struct kp_model *m, const struct kp_service *s, const struct kp_svc_port *sp,
+                          struct kp_endpoint **out)
 {
   *out = NULL;
   struct kp_map *set = kp_map_get(m->slices, s->key);

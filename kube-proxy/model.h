@@ -31,48 +31,62 @@ struct kp_map;
 enum kp_svc_type { KP_SVC_CLUSTER_IP, KP_SVC_NODE_PORT, KP_SVC_LOAD_BALANCER, KP_SVC_EXTERNAL_NAME };
 
 struct kp_svc_port {
-  char *name;               /* "" when unnamed */
-  uint8_t proto;            /* IPPROTO_TCP / UDP / SCTP */
+  char *name;    /* "" when unnamed */
+  uint8_t proto; /* IPPROTO_TCP / UDP / SCTP */
   uint16_t port, node_port;
-  char *name_string;        /* upstream's ServicePortName.String(): "ns/svc:port" or "ns/svc" */
+  char *name_string; /* upstream's ServicePortName.String(): "ns/svc:port" or "ns/svc" */
   char svc_chain[KP_CHAIN_NAME_MAX], svl_chain[KP_CHAIN_NAME_MAX];
   char ext_chain[KP_CHAIN_NAME_MAX], fw_chain[KP_CHAIN_NAME_MAX];
 };
 
-struct kp_cidr { uint32_t net; int prefix; };
+struct kp_cidr {
+  uint32_t net;
+  int prefix;
+};
 
 struct kp_service {
   char *ns, *name, *key;
   enum kp_svc_type type;
-  bool headless;            /* clusterIP "None" */
-  uint32_t cluster_ip;      /* 0 when none or not IPv4 */
-  char *external_name;      /* ExternalName services */
+  bool headless;       /* clusterIP "None" */
+  uint32_t cluster_ip; /* 0 when none or not IPv4 */
+  char *external_name; /* ExternalName services */
   bool affinity_client_ip;
   uint32_t affinity_timeout_s;
-  bool etp_local;           /* externalTrafficPolicy Local (NodePort/LoadBalancer only) */
-  bool itp_local;           /* internalTrafficPolicy Local */
+  bool etp_local; /* externalTrafficPolicy Local (NodePort/LoadBalancer only) */
+  bool itp_local; /* internalTrafficPolicy Local */
   uint16_t health_check_node_port;
   bool publish_not_ready;
-  uint32_t *external_ips; size_t n_external_ips;
-  uint32_t *lb_ips; size_t n_lb_ips;
-  struct kp_cidr *src_ranges; size_t n_src_ranges;
-  struct kp_svc_port *ports; size_t nports;
+  uint32_t *external_ips;
+  size_t n_external_ips;
+  uint32_t *lb_ips;
+  size_t n_lb_ips;
+  struct kp_cidr *src_ranges;
+  size_t n_src_ranges;
+  struct kp_svc_port *ports;
+  size_t nports;
 };
 
 struct kp_ep {
   uint32_t ip;
   bool ready, serving, terminating;
-  char *hostname;           /* NULL when none */
-  char *node_name;          /* NULL when none */
+  char *hostname;  /* NULL when none */
+  char *node_name; /* NULL when none */
 };
 
-struct kp_slice_port { char *name; uint8_t proto; uint16_t port; bool has_port; };
+struct kp_slice_port {
+  char *name;
+  uint8_t proto;
+  uint16_t port;
+  bool has_port;
+};
 
 struct kp_slice {
   char *name;
-  bool ipv4;                /* addressType IPv4 */
-  struct kp_slice_port *ports; size_t nports;
-  struct kp_ep *eps; size_t neps;
+  bool ipv4; /* addressType IPv4 */
+  struct kp_slice_port *ports;
+  size_t nports;
+  struct kp_ep *eps;
+  size_t neps;
 };
 
 /* The endpoints of one service port, with their per-endpoint state. */
@@ -80,15 +94,15 @@ struct kp_endpoint {
   uint32_t ip;
   uint16_t port;
   bool ready, serving, terminating, local;
-  const char *hostname;     /* borrowed from the slice */
-  char str[24];             /* "ip:port" */
+  const char *hostname; /* borrowed from the slice */
+  char str[24];         /* "ip:port" */
 };
 
 struct kp_model {
-  struct kp_map *services;  /* key -> struct kp_service */
-  struct kp_map *slices;    /* service key -> struct kp_map (slice name -> struct kp_slice) */
+  struct kp_map *services; /* key -> struct kp_service */
+  struct kp_map *slices;   /* service key -> struct kp_map (slice name -> struct kp_slice) */
   char *hostname;
-  uint64_t version;         /* bumped on every change (DNS cache, sync trigger) */
+  uint64_t version; /* bumped on every change (DNS cache, sync trigger) */
 };
 
 struct kp_model *kp_model_new(const char *hostname);
@@ -116,8 +130,8 @@ struct kp_map *kp_model_slices(const struct kp_model *m, const char *key);
  * service's IPv4 slices, deduplicated by ip:port (a ready copy wins) and
  * sorted by "ip:port" as upstream sorts them.  *out is malloc'd (free it);
  * returns the count. */
-size_t kp_model_endpoints(const struct kp_model *m, const struct kp_service *s,
-                          const struct kp_svc_port *sp, struct kp_endpoint **out);
+size_t kp_model_endpoints(const struct kp_model *m, const struct kp_service *s, const struct kp_svc_port *sp,
+                          struct kp_endpoint **out);
 
 /* Upstream's ServicePort predicates. */
 bool kp_svc_externally_accessible(const struct kp_service *s, const struct kp_svc_port *sp);

@@ -112,7 +112,7 @@ static int set_address(struct nl_sock *sk, const char *name, int ifindex, uint32
     return -EIO;
   }
   int rc = 0;
-  struct addr_walk w = { sk, ifindex, ip, false, label };
+  struct addr_walk w = {sk, ifindex, ip, false, label};
   nl_cache_foreach(cache, addr_cb, &w);
   if (ip && !w.have) {
     struct rtnl_addr *a = rtnl_addr_alloc();

@@ -9,6 +9,7 @@
  * written.  The top-level chains are created first so that they exist
  * even when empty, as upstream writes their chain lines every sync.
  */
+#include "kube/xalloc.h"
 #include "proxier.h"
 
 #include <netinet/in.h>
@@ -52,12 +53,12 @@ void kp_proxier_config_defaults(struct kp_proxier_config *c)
 
 bool kp_proxier_owns_chain(enum kp_table t, const char *name)
 {
-  static const char *const filter[] = { KP_CHAIN_SERVICES, KP_CHAIN_EXTERNAL_SERVICES, KP_CHAIN_FORWARD,
-                                        KP_CHAIN_NODEPORTS, KP_CHAIN_PROXY_FIREWALL, KP_CHAIN_FIREWALL,
-                                        KP_CHAIN_CANARY, NULL };
-  static const char *const nat[] = { KP_CHAIN_SERVICES, KP_CHAIN_NODEPORTS, KP_CHAIN_POSTROUTING,
-                                     KP_CHAIN_MARK_MASQ, KP_CHAIN_CANARY, NULL };
-  static const char *const raw[] = { KP_CHAIN_NODE_DNS, NULL };
+  static const char *const filter[] = {
+      KP_CHAIN_SERVICES,       KP_CHAIN_EXTERNAL_SERVICES, KP_CHAIN_FORWARD, KP_CHAIN_NODEPORTS,
+      KP_CHAIN_PROXY_FIREWALL, KP_CHAIN_FIREWALL,          KP_CHAIN_CANARY,  NULL};
+  static const char *const nat[] = {KP_CHAIN_SERVICES,  KP_CHAIN_NODEPORTS, KP_CHAIN_POSTROUTING,
+                                    KP_CHAIN_MARK_MASQ, KP_CHAIN_CANARY,    NULL};
+  static const char *const raw[] = {KP_CHAIN_NODE_DNS, NULL};
   const char *const *v = t == KP_TABLE_FILTER ? filter : t == KP_TABLE_NAT ? nat : raw;
   for (; *v; v++)
     if (!strcmp(*v, name)) return true;
@@ -69,10 +70,9 @@ bool kp_proxier_owns_chain(enum kp_table t, const char *name)
 static void categorize(const struct kp_service *s, const struct kp_svc_port *sp, struct categorized *c)
 {
   size_t n = c->nall;
-  c->cluster = calloc(n ? n : 1, sizeof *c->cluster);
-  c->local = calloc(n ? n : 1, sizeof *c->local);
-  c->reachable = calloc(n ? 2 * n : 1, sizeof *c->reachable);
-  if (!c->cluster || !c->local || !c->reachable) abort();
+  c->cluster = xcalloc(n ? n : 1, sizeof *c->cluster);
+  c->local = xcalloc(n ? n : 1, sizeof *c->local);
+  c->reachable = xcalloc(n ? 2 * n : 1, sizeof *c->reachable);
   bool uses_cluster = kp_svc_uses_cluster_endpoints(s, sp), uses_local = kp_svc_uses_local_endpoints(s, sp);
   if (uses_cluster) {
     for (size_t i = 0; i < n; i++)
@@ -129,8 +129,7 @@ static void categorized_free(struct categorized *c)
 
 /* ---- the fixed chains ---- */
 
-static void add_jump(struct gen *g, enum kp_table t, const char *from, const char *to, const char *comment,
-                     bool ct_new)
+static void add_jump(struct gen *g, enum kp_table t, const char *from, const char *to, const char *comment, bool ct_new)
 {
   struct kp_chain *c = kp_chain_add(g->rs, t, from);
   struct kp_rb b;
@@ -271,15 +270,13 @@ static void write_node_dns(struct gen *g)
 {
   if (!g->cfg->dns_ip) return;
   struct kp_chain *c = kp_chain_add(g->rs, KP_TABLE_RAW, KP_CHAIN_NODE_DNS);
-  static const uint8_t protos[] = { IPPROTO_UDP, IPPROTO_TCP };
+  static const uint8_t protos[] = {IPPROTO_UDP, IPPROTO_TCP};
   for (int dir = 0; dir < 2; dir++) {
     for (size_t i = 0; i < sizeof protos; i++) {
       struct kp_rb b;
       kp_rb_init(&b);
-      if (dir == 0)
-        kp_rb_dst(&b, g->cfg->dns_ip, 32, false);
-      else
-        kp_rb_src(&b, g->cfg->dns_ip, 32, false);
+      if (dir == 0) kp_rb_dst(&b, g->cfg->dns_ip, 32, false);
+      else kp_rb_src(&b, g->cfg->dns_ip, 32, false);
       kp_rb_proto(&b, protos[i]);
       kp_rb_comment(&b, "node-local dns: no NAT");
       kp_rb_l4(&b, dir == 1 ? g->cfg->dns_port : 0, dir == 0 ? g->cfg->dns_port : 0);
@@ -302,8 +299,7 @@ struct port_ctx {
 };
 
 /* A rule matching proto/dst/dport with a comment, for the capture chains. */
-static void rb_capture(struct kp_rb *b, const struct kp_svc_port *sp, const char *comment, uint32_t dst,
-                       uint16_t dport)
+static void rb_capture(struct kp_rb *b, const struct kp_svc_port *sp, const char *comment, uint32_t dst, uint16_t dport)
 {
   kp_rb_init(b);
   if (dst) kp_rb_dst(b, dst, 32, false);
@@ -327,7 +323,8 @@ static void decide_policies(struct gen *g, struct port_ctx *p)
   p->lb_chain = p->uses_fw ? sp->fw_chain : sp->ext_chain;
   if (!p->cat.has_any) {
     p->internal_filter = p->external_filter = KPT_REJECT;
-    p->internal_filter_comment = p->external_filter_comment = kp_arena_printf(a, "%s has no endpoints", sp->name_string);
+    p->internal_filter_comment = p->external_filter_comment =
+        kp_arena_printf(a, "%s has no endpoints", sp->name_string);
     return;
   }
   if (!p->has_internal) {
@@ -461,8 +458,7 @@ static void write_ext_chain(struct gen *g, struct port_ctx *p)
     /* pods and the node itself reach external IPs as if from outside and
      * back in: neither traffic policy applies to them */
     if (g->cfg->has_cluster_cidr)
-      ext_rule(g, c, kp_arena_printf(a, "pod traffic for %s external destinations", sp->name_string),
-               sp->svc_chain, 1);
+      ext_rule(g, c, kp_arena_printf(a, "pod traffic for %s external destinations", sp->name_string), sp->svc_chain, 1);
     ext_rule(g, c, kp_arena_printf(a, "masquerade LOCAL traffic for %s external destinations", sp->name_string),
              KP_CHAIN_MARK_MASQ, 2);
     ext_rule(g, c, kp_arena_printf(a, "route LOCAL traffic for %s external destinations", sp->name_string),
@@ -511,15 +507,14 @@ static const char *sep_name(struct gen *g, const struct kp_svc_port *sp, const s
   return kp_arena_strdup(&g->rs->arena, name);
 }
 
-static void write_endpoint_jumps(struct gen *g, struct port_ctx *p, const char *chain_name,
-                                 struct kp_endpoint **eps, size_t n, const char **seps)
+static void write_endpoint_jumps(struct gen *g, struct port_ctx *p, const char *chain_name, struct kp_endpoint **eps,
+                                 size_t n, const char **seps)
 {
   struct kp_chain *c = kp_chain_find(g->rs, KP_TABLE_NAT, chain_name);
   if (!c) c = kp_chain_new(g->rs, KP_TABLE_NAT, chain_name);
   const struct kp_svc_port *sp = p->sp;
   struct kp_rb b;
-  const char **comments = calloc(n, sizeof *comments);
-  if (!comments) abort();
+  const char **comments = xcalloc(n ? n : 1, sizeof *comments);
   for (size_t i = 0; i < n && !g->large; i++)
     comments[i] = kp_arena_printf(&g->rs->arena, "%s -> %s", sp->name_string, eps[i]->str);
   if (p->s->affinity_client_ip)
@@ -552,8 +547,7 @@ static void write_policy_chains(struct gen *g, struct port_ctx *p, const char **
 {
   const struct kp_svc_port *sp = p->sp;
   struct categorized *c = &p->cat;
-  const char **v = calloc(c->nreachable ? c->nreachable : 1, sizeof *v);
-  if (!v) abort();
+  const char **v = xcalloc(c->nreachable ? c->nreachable : 1, sizeof *v);
   if (c->ncluster > 0 && kp_svc_uses_cluster_endpoints(p->s, sp)) {
     for (size_t i = 0; i < c->ncluster; i++) v[i] = sep_of(p, seps, c->cluster[i]);
     write_endpoint_jumps(g, p, sp->svc_chain, c->cluster, c->ncluster, v);
@@ -608,8 +602,7 @@ static void write_service_port(struct gen *g, const struct kp_service *s, const 
   write_captures(g, &p);
   /* chain order as upstream writes them: internal masquerade into the
    * policy chain, EXT, FW, then the policy chains' endpoint jumps */
-  const char **seps = calloc(p.cat.nreachable ? p.cat.nreachable : 1, sizeof *seps);
-  if (!seps) abort();
+  const char **seps = xcalloc(p.cat.nreachable ? p.cat.nreachable : 1, sizeof *seps);
   for (size_t i = 0; i < p.cat.nreachable; i++) seps[i] = sep_name(g, sp, p.cat.reachable[i]);
   if (p.has_internal && (g->cfg->masquerade_all || g->cfg->has_cluster_cidr)) write_internal_masq(g, &p);
   write_ext_chain(g, &p);
@@ -642,14 +635,13 @@ static struct port_ref *sorted_ports(struct gen *g, size_t *n)
   struct kp_service *s;
   while (kp_map_next(g->m->services, &pos, NULL, (void **)&s))
     if (kp_svc_proxied(s)) cap += s->nports;
-  struct port_ref *v = calloc(cap ? cap : 1, sizeof *v);
-  if (!v) abort();
+  struct port_ref *v = xcalloc(cap ? cap : 1, sizeof *v);
   *n = 0;
   pos = 0;
   while (kp_map_next(g->m->services, &pos, NULL, (void **)&s)) {
     if (!kp_svc_proxied(s)) continue;
     g->st.services++;
-    for (size_t i = 0; i < s->nports; i++) v[(*n)++] = (struct port_ref){ s, &s->ports[i], NULL, 0 };
+    for (size_t i = 0; i < s->nports; i++) v[(*n)++] = (struct port_ref){s, &s->ports[i], NULL, 0};
   }
   qsort(v, *n, sizeof *v, port_ref_cmp);
   return v;

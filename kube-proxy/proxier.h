@@ -46,19 +46,19 @@
 #define KP_LARGE_CLUSTER_ENDPOINTS 1000
 
 struct kp_proxier_config {
-  uint32_t masq_mark;            /* 1 << masqueradeBit: 0x4000 */
+  uint32_t masq_mark; /* 1 << masqueradeBit: 0x4000 */
   bool masquerade_all;
-  bool has_cluster_cidr;         /* the local-traffic detector (by cluster CIDR) */
+  bool has_cluster_cidr; /* the local-traffic detector (by cluster CIDR) */
   uint32_t cluster_cidr;
   int cluster_prefix;
-  bool localhost_nodeports;      /* NodePorts answer on 127.0.0.1 (route_localnet) */
+  bool localhost_nodeports; /* NodePorts answer on 127.0.0.1 (route_localnet) */
   bool random_fully;
   /* --nodeport-addresses: none means every local address */
-  const uint32_t *nodeport_ips;  /* this node's addresses inside those CIDRs */
+  const uint32_t *nodeport_ips; /* this node's addresses inside those CIDRs */
   size_t n_nodeport_ips;
   bool nodeport_all;
-  uint32_t node_ip;              /* this node's primary IP (loadBalancerSourceRanges) */
-  bool conntrack_tcp_liberal;    /* nf_conntrack_tcp_be_liberal set: no INVALID drop */
+  uint32_t node_ip;           /* this node's primary IP (loadBalancerSourceRanges) */
+  bool conntrack_tcp_liberal; /* nf_conntrack_tcp_be_liberal set: no INVALID drop */
   /* node-local DNS: untrack traffic to and from dns_ip (0: none) */
   uint32_t dns_ip;
   uint16_t dns_port;

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const builtin_names[] = { "PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING" };
+static const char *const builtin_names[] = {"PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"};
 
 const char *kp_table_name(enum kp_table t)
 {
@@ -69,10 +69,8 @@ struct kp_chain *kp_chain_new(struct kp_ruleset *rs, enum kp_table t, const char
   struct kp_chain *c = kp_arena_alloc(&rs->arena, sizeof *c);
   c->name = kp_arena_strdup(&rs->arena, name);
   c->builtin = kp_chain_is_builtin_name(name);
-  if (rs->chains_tail[t])
-    rs->chains_tail[t]->next = c;
-  else
-    rs->chains[t] = c;
+  if (rs->chains_tail[t]) rs->chains_tail[t]->next = c;
+  else rs->chains[t] = c;
   rs->chains_tail[t] = c;
   rs->nchains[t]++;
   kp_map_put(rs->by_name[t], c->name, c);
@@ -203,18 +201,15 @@ void kp_rb_masquerade(struct kp_rb *b, bool random_fully)
   b->r.t.random_fully = random_fully;
 }
 
-struct kp_rule *kp_chain_append(struct kp_ruleset *rs, enum kp_table t, struct kp_chain *c,
-                                const struct kp_rb *b)
+struct kp_rule *kp_chain_append(struct kp_ruleset *rs, enum kp_table t, struct kp_chain *c, const struct kp_rb *b)
 {
   size_t n = b->r.nmatches;
   struct kp_rule *r = kp_arena_alloc(&rs->arena, sizeof *r + n * sizeof(struct kp_match));
   *r = b->r;
   r->next = NULL;
   memcpy(r->m, b->m, n * sizeof(struct kp_match));
-  if (c->last)
-    c->last->next = r;
-  else
-    c->first = r;
+  if (c->last) c->last->next = r;
+  else c->first = r;
   c->last = r;
   c->nrules++;
   rs->nrules[t]++;
@@ -259,9 +254,9 @@ static uint64_t match_hash(uint64_t h, const struct kp_match *m)
 
 static uint64_t rule_hash(uint64_t h, const struct kp_rule *r)
 {
-  uint32_t head[5] = { r->src, r->smask, r->dst, r->dmask,
-                       (uint32_t)r->inv_src | (uint32_t)r->inv_dst << 1 | (uint32_t)r->proto << 8 |
-                           (uint32_t)r->target << 16 | (uint32_t)r->nmatches << 24 };
+  uint32_t head[5] = {r->src, r->smask, r->dst, r->dmask,
+                      (uint32_t)r->inv_src | (uint32_t)r->inv_dst << 1 | (uint32_t)r->proto << 8 |
+                          (uint32_t)r->target << 16 | (uint32_t)r->nmatches << 24};
   h = fnv(h, head, sizeof head);
   for (int i = 0; i < r->nmatches; i++) h = match_hash(h, &r->m[i]);
   switch (r->target) {
@@ -330,8 +325,7 @@ static void render_addr(struct evbuffer *out, const char *flag, uint32_t ip, uin
   if (!ip && !mask && !inv) return;
   char b[16];
   int p = kp_mask_prefix(mask);
-  if (p >= 0)
-    evbuffer_add_printf(out, "%s %s %s/%d", inv ? " !" : "", flag, kp_ip_str(ip, b), p);
+  if (p >= 0) evbuffer_add_printf(out, "%s %s %s/%d", inv ? " !" : "", flag, kp_ip_str(ip, b), p);
   else {
     char m[16];
     evbuffer_add_printf(out, "%s %s %s/%s", inv ? " !" : "", flag, kp_ip_str(ip, b), kp_ip_str(mask, m));
@@ -367,9 +361,12 @@ static void render_string(struct evbuffer *out, const char *s)
 
 static void render_ctstate(struct evbuffer *out, uint16_t s)
 {
-  static const struct { uint16_t bit; const char *name; } names[] = {
-    { KP_CT_INVALID, "INVALID" }, { KP_CT_NEW, "NEW" }, { KP_CT_RELATED, "RELATED" },
-    { KP_CT_ESTABLISHED, "ESTABLISHED" }, { 0x40, "UNTRACKED" }, { 0x20, "SNAT" }, { KP_CT_DNAT, "DNAT" },
+  static const struct {
+    uint16_t bit;
+    const char *name;
+  } names[] = {
+      {KP_CT_INVALID, "INVALID"}, {KP_CT_NEW, "NEW"}, {KP_CT_RELATED, "RELATED"}, {KP_CT_ESTABLISHED, "ESTABLISHED"},
+      {0x40, "UNTRACKED"},        {0x20, "SNAT"},     {KP_CT_DNAT, "DNAT"},
   };
   const char *sep = " ";
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
@@ -402,14 +399,11 @@ static void render_match(const struct kp_rule *r, const struct kp_match *m, stru
     break;
   case KPM_MARK:
     evbuffer_add_printf(out, " -m mark%s --mark", m->inv ? " !" : "");
-    if (m->u.mark.mask != 0xffffffffu)
-      evbuffer_add_printf(out, " 0x%x/0x%x", m->u.mark.mark, m->u.mark.mask);
-    else
-      evbuffer_add_printf(out, " 0x%x", m->u.mark.mark);
+    if (m->u.mark.mask != 0xffffffffu) evbuffer_add_printf(out, " 0x%x/0x%x", m->u.mark.mark, m->u.mark.mask);
+    else evbuffer_add_printf(out, " 0x%x", m->u.mark.mark);
     break;
   case KPM_STATISTIC:
-    evbuffer_add_printf(out, " -m statistic --mode random --probability %.11f",
-                        1.0 * m->u.probability / 2147483648.0);
+    evbuffer_add_printf(out, " -m statistic --mode random --probability %.11f", 1.0 * m->u.probability / 2147483648.0);
     break;
   case KPM_RECENT:
     evbuffer_add_printf(out, " -m recent %s", m->u.recent.set ? "--set" : "--rcheck");
@@ -433,12 +427,8 @@ static void render_target(const struct kp_rule *r, struct evbuffer *out)
   case KPT_DNAT:
     evbuffer_add_printf(out, " -j DNAT --to-destination %s:%u", kp_ip_str(r->t.dnat.ip, b), r->t.dnat.port);
     break;
-  case KPT_MARK:
-    evbuffer_add_printf(out, " -j MARK --set-xmark 0x%x/0x%x", r->t.mark.mark, r->t.mark.mask);
-    break;
-  case KPT_MASQUERADE:
-    evbuffer_add_printf(out, " -j MASQUERADE%s", r->t.random_fully ? " --random-fully" : "");
-    break;
+  case KPT_MARK: evbuffer_add_printf(out, " -j MARK --set-xmark 0x%x/0x%x", r->t.mark.mark, r->t.mark.mask); break;
+  case KPT_MASQUERADE: evbuffer_add_printf(out, " -j MASQUERADE%s", r->t.random_fully ? " --random-fully" : ""); break;
   case KPT_NOTRACK: evbuffer_add_printf(out, " -j NOTRACK"); break;
   }
 }
@@ -449,10 +439,8 @@ void kp_rule_render(const struct kp_rule *r, struct evbuffer *out)
   render_addr(out, "-d", r->dst, r->dmask, r->inv_dst);
   if (r->proto) {
     const char *pn = proto_name(r->proto);
-    if (pn)
-      evbuffer_add_printf(out, " -p %s", pn);
-    else
-      evbuffer_add_printf(out, " -p %u", r->proto);
+    if (pn) evbuffer_add_printf(out, " -p %s", pn);
+    else evbuffer_add_printf(out, " -p %u", r->proto);
   }
   for (int i = 0; i < r->nmatches; i++) render_match(r, &r->m[i], out);
   render_target(r, out);

@@ -33,13 +33,13 @@ enum kp_table { KP_TABLE_FILTER, KP_TABLE_NAT, KP_TABLE_RAW, KP_NTABLES };
 const char *kp_table_name(enum kp_table t);
 
 enum kp_match_kind {
-  KPM_COMMENT,    /* -m comment --comment C */
-  KPM_L4,         /* -m tcp|udp|sctp [--sport N] [--dport N] (protocol of the rule) */
-  KPM_ADDRTYPE,   /* -m addrtype [--src-type LOCAL] [--dst-type LOCAL] */
-  KPM_CONNTRACK,  /* -m conntrack [!] --ctstate S */
-  KPM_MARK,       /* -m mark [!] --mark M/MASK */
-  KPM_STATISTIC,  /* -m statistic --mode random --probability P */
-  KPM_RECENT,     /* -m recent --set|--rcheck --seconds S --reap --name N --mask 255.255.255.255 --rsource */
+  KPM_COMMENT,   /* -m comment --comment C */
+  KPM_L4,        /* -m tcp|udp|sctp [--sport N] [--dport N] (protocol of the rule) */
+  KPM_ADDRTYPE,  /* -m addrtype [--src-type LOCAL] [--dst-type LOCAL] */
+  KPM_CONNTRACK, /* -m conntrack [!] --ctstate S */
+  KPM_MARK,      /* -m mark [!] --mark M/MASK */
+  KPM_STATISTIC, /* -m statistic --mode random --probability P */
+  KPM_RECENT,    /* -m recent --set|--rcheck --seconds S --reap --name N --mask 255.255.255.255 --rsource */
 };
 
 /* conntrack states, as xt_conntrack's state bits */
@@ -47,31 +47,43 @@ enum kp_match_kind {
 #define KP_CT_ESTABLISHED 0x02u
 #define KP_CT_RELATED 0x04u
 #define KP_CT_NEW 0x08u
-#define KP_CT_DNAT 0x80u  /* XT_CONNTRACK_STATE_DNAT with IP_CT_NUMBER 5 */
+#define KP_CT_DNAT 0x80u /* XT_CONNTRACK_STATE_DNAT with IP_CT_NUMBER 5 */
 
 struct kp_match {
   uint8_t kind;
   uint8_t inv;
   union {
     const char *comment;
-    struct { uint16_t sport, dport; } l4;
-    struct { uint8_t src_local, dst_local; } addrtype;
+    struct {
+      uint16_t sport, dport;
+    } l4;
+    struct {
+      uint8_t src_local, dst_local;
+    } addrtype;
     uint16_t ctstate;
-    struct { uint32_t mark, mask; } mark;
-    uint32_t probability;  /* kernel units: round(p * 2^31) */
-    struct { uint8_t set; uint32_t seconds; const char *name; } recent;
+    struct {
+      uint32_t mark, mask;
+    } mark;
+    uint32_t probability; /* kernel units: round(p * 2^31) */
+    struct {
+      uint8_t set;
+      uint32_t seconds;
+      const char *name;
+    } recent;
   } u;
 };
 
 enum kp_target_kind {
-  KPT_NONE,        /* no -j: counts and falls through */
-  KPT_JUMP,        /* -j CHAIN */
-  KPT_ACCEPT, KPT_DROP, KPT_RETURN,
-  KPT_REJECT,      /* --reject-with icmp-port-unreachable */
-  KPT_DNAT,        /* --to-destination IP:PORT */
-  KPT_MARK,        /* --set-xmark MARK/MASK (or-mark: M/M, xor-mark: M/0) */
-  KPT_MASQUERADE,  /* [--random-fully] */
-  KPT_NOTRACK,     /* NOTRACK (CT --notrack) */
+  KPT_NONE, /* no -j: counts and falls through */
+  KPT_JUMP, /* -j CHAIN */
+  KPT_ACCEPT,
+  KPT_DROP,
+  KPT_RETURN,
+  KPT_REJECT,     /* --reject-with icmp-port-unreachable */
+  KPT_DNAT,       /* --to-destination IP:PORT */
+  KPT_MARK,       /* --set-xmark MARK/MASK (or-mark: M/M, xor-mark: M/0) */
+  KPT_MASQUERADE, /* [--random-fully] */
+  KPT_NOTRACK,    /* NOTRACK (CT --notrack) */
 };
 
 #define KP_MAX_MATCHES 6
@@ -80,13 +92,18 @@ struct kp_rule {
   struct kp_rule *next;
   uint32_t src, smask, dst, dmask;
   uint8_t inv_src, inv_dst;
-  uint8_t proto;     /* 0, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
-  uint8_t target;    /* enum kp_target_kind */
+  uint8_t proto;  /* 0, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_SCTP */
+  uint8_t target; /* enum kp_target_kind */
   uint8_t nmatches;
   union {
     const char *chain;
-    struct { uint32_t ip; uint16_t port; } dnat;
-    struct { uint32_t mark, mask; } mark;
+    struct {
+      uint32_t ip;
+      uint16_t port;
+    } dnat;
+    struct {
+      uint32_t mark, mask;
+    } mark;
     bool random_fully;
   } t;
   struct kp_match m[];
@@ -94,18 +111,20 @@ struct kp_rule {
 
 struct kp_chain {
   const char *name;
-  struct kp_chain *next;       /* creation order */
+  struct kp_chain *next; /* creation order */
   struct kp_rule *first, *last;
   size_t nrules;
   bool builtin;
+  uint64_t hash; /* kp_chain_hash, filled in by the writer */
+  bool damaged;  /* the writer found the kernel's copy altered */
 };
 
 struct kp_map;
 
 struct kp_ruleset {
   struct kp_arena arena;
-  struct kp_map *by_name[KP_NTABLES];    /* chain name -> chain */
-  struct kp_chain *chains[KP_NTABLES];   /* creation order */
+  struct kp_map *by_name[KP_NTABLES];  /* chain name -> chain */
+  struct kp_chain *chains[KP_NTABLES]; /* creation order */
   struct kp_chain *chains_tail[KP_NTABLES];
   size_t nchains[KP_NTABLES];
   size_t nrules[KP_NTABLES];
@@ -130,7 +149,7 @@ void kp_rb_init(struct kp_rb *b);
 void kp_rb_src(struct kp_rb *b, uint32_t ip, int prefix, bool inv);
 void kp_rb_dst(struct kp_rb *b, uint32_t ip, int prefix, bool inv);
 void kp_rb_proto(struct kp_rb *b, uint8_t proto);
-void kp_rb_comment(struct kp_rb *b, const char *comment);   /* not copied: arena or static */
+void kp_rb_comment(struct kp_rb *b, const char *comment); /* not copied: arena or static */
 void kp_rb_l4(struct kp_rb *b, uint16_t sport, uint16_t dport);
 void kp_rb_addrtype(struct kp_rb *b, bool src_local, bool dst_local);
 void kp_rb_ctstate(struct kp_rb *b, uint16_t states, bool inv);
@@ -145,8 +164,7 @@ void kp_rb_dnat(struct kp_rb *b, uint32_t ip, uint16_t port);
 void kp_rb_mark_target(struct kp_rb *b, uint32_t mark, uint32_t mask);
 void kp_rb_masquerade(struct kp_rb *b, bool random_fully);
 /* Copies the built rule to the end of chain. */
-struct kp_rule *kp_chain_append(struct kp_ruleset *rs, enum kp_table t, struct kp_chain *c,
-                                const struct kp_rb *b);
+struct kp_rule *kp_chain_append(struct kp_ruleset *rs, enum kp_table t, struct kp_chain *c, const struct kp_rb *b);
 
 /* 64-bit FNV-1a over a chain's rules (contents, not pointers): equal
  * hashes mean the chain need not be rewritten. */
@@ -169,6 +187,6 @@ bool kp_ip_parse(const char *s, uint32_t *ip);
  * tolerates them in loadBalancerSourceRanges. */
 bool kp_cidr_parse(const char *s, uint32_t *net, int *prefix);
 uint32_t kp_prefix_mask(int prefix);
-int kp_mask_prefix(uint32_t mask);  /* -1 if not contiguous */
+int kp_mask_prefix(uint32_t mask); /* -1 if not contiguous */
 
 #endif

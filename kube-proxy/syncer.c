@@ -2,6 +2,7 @@
  * syncer.c - sync scheduling and the kernel worker (see syncer.h).
  */
 #define _GNU_SOURCE
+#include "kube/xalloc.h"
 #include "syncer.h"
 
 #include <errno.h>
@@ -23,8 +24,9 @@
 #define KP_FULL_SYNC_PERIOD_MS (3600 * 1000LL)
 
 struct job {
-  struct kp_ruleset *rs;
+  struct kp_ruleset *rs; /* NULL: only check that the kernel still has our last commit */
   bool full;
+  bool stale; /* a check found the tables changed by someone */
   struct kp_ct_plan plan;
   struct kp_sync_report report;
   double started;
@@ -47,6 +49,11 @@ struct kp_syncer {
   bool running, dirty, need_full, started;
   int64_t last_start_ms, last_full_ms;
   uint64_t count;
+  /* what the last successful sync was computed from: while neither the
+   * model nor the config moved, a periodic sync only checks the kernel */
+  bool have_synced;
+  uint64_t synced_version, job_version;
+  struct kp_proxier_config synced_cfg;
 };
 
 static double now_s(void)
@@ -64,6 +71,12 @@ static void *worker_main(void *arg)
   struct job *j;
   while (read(s->to_worker[0], &j, sizeof j) == (ssize_t)sizeof j) {
     if (!j) break;
+    if (!j->rs) { /* nothing changed on our side: has anyone touched the tables? */
+      j->stale = !kp_iptc_untouched(s->iptc);
+      j->report.ok = true;
+      if (write(s->from_worker[1], &j, sizeof j) != (ssize_t)sizeof j) break;
+      continue;
+    }
     kp_iptc_apply(s->iptc, j->rs, j->full, &j->report.iptc);
     j->report.ok = j->report.iptc.rc == 0;
     if (j->report.ok && j->plan.n) {
@@ -83,7 +96,7 @@ static void *worker_main(void *arg)
 static void arm(struct kp_syncer *s, int64_t delay_ms)
 {
   if (delay_ms < 0) delay_ms = 0;
-  struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+  struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
   evtimer_add(s->timer, &tv);
 }
 
@@ -108,16 +121,16 @@ static void record_metrics(struct kp_syncer *s, const struct kp_sync_report *r)
   }
   metrics_histogram_observe(m, "kubeproxy_sync_proxy_rules_duration_seconds",
                             "[ALPHA] SyncProxyRules latency in seconds", fam, NULL, 0, r->total_s);
-  metrics_histogram_observe(m, r->full ? "kubeproxy_sync_full_proxy_rules_duration_seconds"
-                                       : "kubeproxy_sync_partial_proxy_rules_duration_seconds",
+  metrics_histogram_observe(m,
+                            r->full ? "kubeproxy_sync_full_proxy_rules_duration_seconds"
+                                    : "kubeproxy_sync_partial_proxy_rules_duration_seconds",
                             r->full ? "[ALPHA] SyncProxyRules latency in seconds for full resyncs"
                                     : "[ALPHA] SyncProxyRules latency in seconds for partial resyncs",
                             fam, NULL, 0, r->total_s);
   metrics_gauge_set(m, "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
-                    "[ALPHA] The last time proxy rules were successfully synced", fam,
-                    (double)ktime_now_us() / 1e6);
-  static const char *const labels[KP_NTABLES] = { "table=\"filter\",ip_family=\"IPv4\"", "table=\"nat\",ip_family=\"IPv4\"",
-                                                  "table=\"raw\",ip_family=\"IPv4\"" };
+                    "[ALPHA] The last time proxy rules were successfully synced", fam, (double)ktime_now_us() / 1e6);
+  static const char *const labels[KP_NTABLES] = {
+      "table=\"filter\",ip_family=\"IPv4\"", "table=\"nat\",ip_family=\"IPv4\"", "table=\"raw\",ip_family=\"IPv4\""};
   for (int t = 0; t < KP_NTABLES; t++) {
     metrics_gauge_set(m, "kubeproxy_sync_proxy_rules_iptables_total",
                       "[ALPHA] Total number of iptables rules owned by kube-proxy", labels[t], (double)r->rules[t]);
@@ -142,18 +155,40 @@ static void result_cb(evutil_socket_t fd, short what, void *arg)
   struct job *j;
   if (read(fd, &j, sizeof j) != (ssize_t)sizeof j) return;
   s->running = false;
+  if (!j->rs) { /* a check */
+    if (j->stale) {
+      KLOG_V(2, "the tables changed since our last commit: syncing");
+      s->have_synced = false;
+      s->dirty = true;
+      schedule(s);
+    } else {
+      if (s->metrics)
+        metrics_gauge_set(s->metrics, "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                          "[ALPHA] The last time proxy rules were successfully synced", "ip_family=\"IPv4\"",
+                          (double)ktime_now_us() / 1e6);
+      if (s->done) s->done(s->arg, &j->report);
+    }
+    free(j);
+    if (s->dirty) schedule(s);
+    return;
+  }
   s->count++;
   j->report.total_s = now_s() - j->started;
   if (j->report.ok) {
+    s->have_synced = true;
+    s->synced_version = s->job_version;
+    s->synced_cfg = *s->cfg;
     kp_ct_snapshot_free(s->ct_prev);
     s->ct_prev = s->ct_pending;
     if (j->full) s->last_full_ms = ktime_mono_ms();
-    KLOG_V(2, "SyncProxyRules complete elapsed=%.3fs full=%d build=%.3fs lock=%.3fs read=%.3fs modify=%.3fs "
-              "commit=%.3fs chains_written=%zu rules_written=%zu chains_deleted=%zu",
+    KLOG_V(2,
+           "SyncProxyRules complete elapsed=%.3fs full=%d build=%.3fs lock=%.3fs read=%.3fs modify=%.3fs "
+           "commit=%.3fs chains_written=%zu rules_written=%zu chains_deleted=%zu",
            j->report.total_s, j->full, j->report.build_s, j->report.iptc.lock_s, j->report.iptc.read_s,
-           j->report.iptc.build_s, j->report.iptc.commit_s, j->report.iptc.chains_written,
-           j->report.iptc.rules_written, j->report.iptc.chains_deleted);
+           j->report.iptc.build_s, j->report.iptc.commit_s, j->report.iptc.chains_written, j->report.iptc.rules_written,
+           j->report.iptc.chains_deleted);
   } else {
+    s->have_synced = false;
     kp_ct_snapshot_free(s->ct_pending);
     KLOG_E("Failed to execute iptables-restore (libiptc): %s; retrying", j->report.iptc.err);
     s->need_full = true;
@@ -174,13 +209,24 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
   struct kp_syncer *s = arg;
   if (s->running) return; /* result_cb reschedules */
   int64_t now = ktime_mono_ms();
-  struct job *j = calloc(1, sizeof *j);
+  struct job *j = xcalloc(1, sizeof *j);
   if (!j) return;
   j->started = now_s();
   s->dirty = false;
   s->last_start_ms = now;
   j->full = s->need_full || now - s->last_full_ms > KP_FULL_SYNC_PERIOD_MS || s->last_full_ms == 0;
+  if (!j->full && s->have_synced && s->model->version == s->synced_version &&
+      !memcmp(&s->synced_cfg, s->cfg, sizeof s->synced_cfg)) {
+    /* nothing of ours changed: the worker only checks the kernel */
+    s->running = true;
+    if (write(s->to_worker[1], &j, sizeof j) != (ssize_t)sizeof j) {
+      s->running = false;
+      free(j);
+    }
+    return;
+  }
   s->need_full = false;
+  s->job_version = s->model->version;
   j->rs = kp_proxier_build(s->model, s->cfg, &j->report.stats);
   if (!j->rs) {
     free(j);
@@ -210,7 +256,7 @@ struct kp_syncer *kp_syncer_new(struct event_base *base, struct kp_model *model,
                                 int64_t min_sync_ms, int64_t sync_period_ms, struct metrics *metrics,
                                 kp_sync_done_fn done, void *arg)
 {
-  struct kp_syncer *s = calloc(1, sizeof *s);
+  struct kp_syncer *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->base = base;
   s->model = model;
@@ -246,7 +292,7 @@ void kp_syncer_start(struct kp_syncer *s)
   s->dirty = true;
   arm(s, 0);
   if (s->sync_period_ms > 0) {
-    struct timeval tv = { s->sync_period_ms / 1000, (s->sync_period_ms % 1000) * 1000 };
+    struct timeval tv = {s->sync_period_ms / 1000, (s->sync_period_ms % 1000) * 1000};
     evtimer_add(s->period_timer, &tv);
   }
 }

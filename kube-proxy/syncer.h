@@ -15,7 +15,10 @@
  *
  * The first sync, the hourly one and the one after any failure are full
  * (every chain of ours rewritten); the others rewrite only the chains
- * whose content changed.
+ * whose content changed.  A sync with neither the model nor the config
+ * changed since the last success (the periodic one, mostly) computes
+ * nothing: the worker only asks the kernel whether our tables are as we
+ * left them, and a real sync follows if not.
  */
 #ifndef KP_SYNCER_H
 #define KP_SYNCER_H
@@ -34,7 +37,7 @@ struct kp_syncer;
 struct kp_sync_report {
   bool ok;
   bool full;
-  double total_s, build_s;  /* build: computing the ruleset on the loop */
+  double total_s, build_s; /* build: computing the ruleset on the loop */
   struct kp_iptc_result iptc;
   struct kp_proxier_stats stats;
   size_t rules[KP_NTABLES]; /* our rules per table */

@@ -147,7 +147,6 @@ int sched_main(int argc, char **argv)
   int64_t le_retry_ms = LEADERELECTION_DEFAULT_RETRY_PERIOD_MS;
   int secure_port = 10259, v = 0, burst = 100;
   double qps = 50;
-  char *str_unused = "";
   const struct flag flags[] = {
     {"config", FLAG_STRING, &config_path, "The path to the configuration file."},
     {"kubeconfig", FLAG_STRING, &kubeconfig, "Path to kubeconfig file with authorization and master location information."},
@@ -163,8 +162,8 @@ int sched_main(int argc, char **argv)
     {"bind-address", FLAG_STRING, &bind_address, "The IP address on which to listen for the --secure-port port."},
     {"kube-api-qps", FLAG_FLOAT, &qps, "QPS to use while talking with kubernetes apiserver."},
     {"kube-api-burst", FLAG_INT, &burst, "Burst to use while talking with kubernetes apiserver."},
-    {"authentication-kubeconfig", FLAG_STRING, &str_unused, "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.authentication.k8s.io."},
-    {"authorization-kubeconfig", FLAG_STRING, &str_unused, "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create subjectaccessreviews.authorization.k8s.io."},
+    {"authentication-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authenticate requests yet"},
+    {"authorization-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authorize requests yet"},
     {"v", FLAG_INT, &v, "number for the log level verbosity"},
     {NULL},
   };
@@ -173,6 +172,11 @@ int sched_main(int argc, char **argv)
                        "The Kubernetes scheduler is a control plane process which assigns Pods to Nodes.", err,
                        sizeof err);
   if (rc == 1) return 0;
+  if (rc == 0 && strcmp(le_lock, "leases") != 0) {
+    snprintf(err, sizeof err, "invalid argument \"%s\" for \"--leader-elect-resource-lock\" flag: only \"leases\" is supported",
+             le_lock);
+    rc = -1;
+  }
   if (rc < 0) {
     fprintf(stderr, "Error: %s\n", err);
     return 1;

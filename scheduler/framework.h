@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "kube/scheduling.h"
+
 #define SCHED_MAX_NODE_SCORE 100
 #define SCHED_MAX_SCALAR 8
 #define SCHED_SCALAR_NAME_MAX 96
@@ -284,13 +286,7 @@ enum sched_code sched_filter_node(struct sched_profile *p, const struct sched_sn
 
 /* ---- helpers shared by plugins ---------------------------------------- */
 
-/* Whether any toleration in the array tolerates the taint. */
-bool sched_tolerates(const json_t *tolerations, const json_t *taint);
-bool sched_tolerates_taint(const json_t *tolerations, const char *key, const char *value, const char *effect);
-/* Whether node matches the pod's nodeSelector and required node affinity. */
-bool sched_node_matches_pod_affinity(const json_t *pod, const json_t *node);
-/* A NodeSelectorTerm (matchExpressions AND matchFields) against a node. */
-bool sched_node_term_matches(const json_t *term, const json_t *node);
+/* Taints, tolerations and node selectors: kube/scheduling.h. */
 const char *sched_node_label(const struct sched_node_info *ni, const char *key);
 
 #endif

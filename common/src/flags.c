@@ -73,6 +73,8 @@ static int flag_set(const struct flag *f, char *val, char *why, size_t whylen)
     *(int64_t *)f->ptr = ms;
     return 0;
   }
+  case FLAG_UNSUPPORTED:
+    return -1;
   case FLAG_FLOAT: {
     char *end;
     errno = 0;
@@ -124,6 +126,10 @@ int flags_parse(int argc, char **argv, const struct flag *flags, const char *usa
         snprintf(err, errlen, "unknown shorthand flag: '%c' in -%s", name[0], name);
       return -1;
     }
+    if (f->type == FLAG_UNSUPPORTED) {
+      snprintf(err, errlen, "--%s is not supported yet: %s", f->name, f->help ? f->help : "");
+      return -1;
+    }
     char *val;
     if (eq) {
       val = eq + 1;
@@ -159,6 +165,7 @@ static const char *flag_type_name(enum flag_type t)
   case FLAG_BOOL: return "";
   case FLAG_DURATION: return "duration";
   case FLAG_FLOAT: return "float64";
+  case FLAG_UNSUPPORTED: return "string";
   }
   return "";
 }
@@ -195,6 +202,9 @@ static void flag_default(const struct flag *f, char *out, size_t len)
   case FLAG_FLOAT:
     if (*(double *)f->ptr != 0)
       snprintf(out, len, " (default %g)", *(double *)f->ptr);
+    break;
+  case FLAG_UNSUPPORTED:
+    snprintf(out, len, " (not supported yet)");
     break;
   }
 }

@@ -27,15 +27,15 @@ json_t *endpoints_desired(const json_t *svc, const json_t *pods, const json_t *e
 #define LABEL_SERVICE_NAME "kubernetes.io/service-name"
 #define LABEL_MANAGED_BY "endpointslice.kubernetes.io/managed-by"
 /*
- * The writes that make the EndpointSlices of svc match pods: a new array
- * of actions {verb: POST|PUT|DELETE, path, body?} (new reference).  slices
- * are the existing slices (any; only svc's managed ones are considered),
- * nodes give the zone label.  Endpoints stay in their slice while they
- * are still wanted; new ones fill free room, then new slices of at most
- * max_per_slice.
+ * Appends to acts the writes (POST, PUT, DELETE) that make the
+ * EndpointSlices of svc match pods.  slices are the existing slices (any;
+ * only svc's managed ones are considered), nodes give the zone label.
+ * Endpoints stay in their slice while they are still wanted; new ones
+ * fill free room, then new slices of at most max_per_slice.
  */
-json_t *endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t *nodes,
-                                const json_t *slices, int max_per_slice);
+struct cm_actions;
+void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t *nodes, const json_t *slices,
+                             int max_per_slice, struct cm_actions *acts);
 /* Shared with the mirroring controller: a new slice skeleton for svc. */
 json_t *endpointslice_new_slice(const json_t *svc, const char *managed_by, const json_t *ports,
                                 const char *address_type);
@@ -58,25 +58,36 @@ json_t *namespace_finalize_body(const json_t *ns);
 
 /* garbagecollector.c */
 enum gc_owner_state {
-  GC_OWNER_PRESENT,   /* exists with the referenced uid */
-  GC_OWNER_ABSENT,    /* verified gone (or replaced by another uid) */
-  GC_OWNER_WAITING,   /* being deleted in the foreground */
-  GC_OWNER_UNKNOWN,   /* could not be verified: act as if present */
+  GC_OWNER_PRESENT,   /* exists with the referenced uid, not deleting its dependents: solid */
+  GC_OWNER_ABSENT,    /* verified gone (or replaced by another uid): dangling */
+  GC_OWNER_WAITING,   /* being deleted with the foregroundDeletion finalizer */
+  GC_OWNER_UNKNOWN,   /* could not be verified: nothing is decided */
 };
-/* New reference: actions for a dependent obj at obj_path given the state
- * of each of its ownerReferences (states[i] for ref i): delete it when
- * every owner is gone (Background, or its own finalizer's policy), patch
- * the dangling references away when only some are, nothing otherwise. */
-json_t *gc_dependent_actions(const json_t *obj, const char *obj_path, const int *states, size_t n);
-/* New reference: actions for an owner being deleted with the
+/* The state of the owner a reference names, from the owner object found
+ * under its name (NULL when there is none). */
+int gc_classify_owner(const json_t *ref, const json_t *owner);
+/*
+ * Appends to acts the writes for a dependent obj at obj_path given the state
+ * of each of its ownerReferences (states[i] for ref i), as upstream's
+ * attemptToDeleteItem: with a solid owner it stays, and the references to
+ * dangling and waiting owners are patched away; without one it is
+ * deleted, in the foreground when an owner waits and it has dependents
+ * of its own, else with the policy its own finalizers name (orphan,
+ * foregroundDeletion) or in the background.  Nothing while an owner is
+ * unknown or obj is being deleted.
+ */
+void gc_dependent_actions(const json_t *obj, const char *obj_path, const int *states, size_t n, bool has_dependents,
+                          struct cm_actions *acts);
+/* Appends the writes for an owner being deleted with the
  * foregroundDeletion finalizer.  deps: [{obj, path}] of its dependents.
- * Deletes the dependents not yet deleting (Foreground for blocking ones);
- * removes the finalizer once no blocking dependent is left. */
-json_t *gc_foreground_actions(const json_t *owner, const char *owner_path, const json_t *deps);
-/* New reference: actions for an owner being deleted with the orphan
+ * The finalizer goes once no dependent blocks (blockOwnerDeletion); the
+ * dependents themselves are decided one by one by gc_dependent_actions,
+ * where this owner counts as waiting. */
+void gc_foreground_actions(const json_t *owner, const char *owner_path, const json_t *deps, struct cm_actions *acts);
+/* Appends the writes for an owner being deleted with the orphan
  * finalizer: strip its reference from every dependent; remove the
  * finalizer once no dependent refers to it. */
-json_t *gc_orphan_actions(const json_t *owner, const char *owner_path, const json_t *deps);
+void gc_orphan_actions(const json_t *owner, const char *owner_path, const json_t *deps, struct cm_actions *acts);
 /* Writes the collection prefix ("/apis/apps/v1"), resource plural and
  * scope of apiVersion/kind; false for kinds it does not know. */
 bool gc_kind_resource(const char *api_version, const char *kind, char *prefix, size_t plen, char *plural,
@@ -94,6 +105,9 @@ int cidr_set_allocate(struct cidr_set *s, char *out, size_t len);
 /* Marks a subnet used / free.  -EINVAL if it is not one of the set's. */
 int cidr_set_occupy(struct cidr_set *s, const char *cidr);
 int cidr_set_release(struct cidr_set *s, const char *cidr);
+/* Marks every subnet overlapping cidr as used (the service range). 0, or
+ * -EINVAL for a malformed cidr; no overlap is fine. */
+int cidr_set_occupy_overlap(struct cidr_set *s, const char *cidr);
 size_t cidr_set_used(const struct cidr_set *s);
 
 /* nodelifecycle.c */
@@ -124,7 +138,6 @@ json_t *nodelifecycle_desired_taints(const json_t *node, const char *now);
  * it does not tolerate, or tolerationSeconds elapsed since the taint's
  * timeAdded), > 0 later, -1 never. */
 int64_t taint_eviction_delay_ms(const json_t *pod, const json_t *taints, int64_t now_ms);
-bool toleration_tolerates(const json_t *toleration, const json_t *taint);
 
 /* podgc.c */
 /* New reference: the terminated pods (Succeeded/Failed, not already being
@@ -137,10 +150,7 @@ json_t *podgc_unscheduled_terminating(const json_t *pods);
  * nodes (both borrowed arrays). */
 json_t *podgc_missing_nodes(const json_t *pods, const json_t *nodes);
 
-/* disruption.c: int-or-percent of total, percentages rounded up (as
- * upstream's GetScaledValueFromIntOrPercent with roundUp).  -EINVAL when
- * malformed. */
-int disruption_scaled_value(const json_t *v, int64_t total, int64_t *out);
+/* disruption.c */
 /*
  * New reference: the status pdb should have, from pods (all; those in its
  * namespace matching its selector count) and controllers (every
@@ -150,19 +160,22 @@ int disruption_scaled_value(const json_t *v, int64_t total, int64_t *out);
  */
 json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const json_t *controllers, int64_t now_us);
 
-/* resourcequota.c: new reference: status.used for the resources named in
- * hard, from objs: {"pods": [...], "services": [...], "configmaps",
- * "secrets", "persistentvolumeclaims", "replicationcontrollers",
- * "resourcequotas", "count/deployments.apps": [...], ...}, every list
- * already restricted to the quota's namespace. */
-json_t *resourcequota_usage(const json_t *hard, const json_t *objs);
+/* resourcequota.c */
+/* New reference: status.used for the resources named in hard, from objs
+ * (pods through podutil's quota evaluator, as upstream's pod evaluator):
+ * {"pods": [...], "services": [...], "configmaps", "secrets",
+ * "persistentvolumeclaims", "replicationcontrollers", "resourcequotas",
+ * "count/deployments.apps": [...], ...}, every list already restricted
+ * to the quota's namespace.  *next_change (may be NULL): when the usage
+ * changes by time alone (a terminating pod stops counting), -1 if never. */
+json_t *resourcequota_usage(const json_t *hard, const json_t *objs, int64_t now, int64_t *next_change);
 
-/* endpointslice_mirroring.c: new reference: actions {verb, path, body?}
- * that make the mirrored slices of svc match ep (the Endpoints; NULL or a
- * service with a selector means none wanted).  slices: any existing
- * slices (only those mirrored for svc are considered). */
-/* svc NULL: the Service is gone and its mirrored slices are deleted. */
-json_t *endpointslice_mirror_reconcile(const char *ns, const char *name, const json_t *svc,
-                                      const json_t *ep, const json_t *slices);
+/* endpointslice_mirroring.c: appends to acts the writes that make the
+ * mirrored slices of the Service ns/name match ep (its Endpoints; NULL,
+ * or a Service svc with a selector, means none wanted; svc NULL: the
+ * Service is gone and its mirrored slices are deleted).  slices: any
+ * existing slices (only those mirrored for the Service count). */
+void endpointslice_mirror_reconcile(const char *ns, const char *name, const json_t *svc, const json_t *ep,
+                                    const json_t *slices, struct cm_actions *acts);
 
 #endif

@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 struct bounds {
   unsigned min, max;
@@ -231,10 +232,10 @@ static int64_t be64(const unsigned char *p) { return (int64_t)((uint64_t)be32(p)
 
 static struct cron_tz *tz_utc(void)
 {
-  struct cron_tz *tz = calloc(1, sizeof(*tz));
+  struct cron_tz *tz = xcalloc(1, sizeof(*tz));
   if (!tz) return NULL;
-  tz->off = calloc(1, sizeof(int32_t));
-  tz->dst = calloc(1, 1);
+  tz->off = xcalloc(1, sizeof(int32_t));
+  tz->dst = xcalloc(1, 1);
   tz->ntypes = 1;
   return tz;
 }
@@ -255,13 +256,13 @@ static struct cron_tz *tz_parse(const unsigned char *d, size_t len)
   }
   size_t need = (size_t)c[3] * (tsize + 1) + (size_t)c[4] * 6;
   if ((size_t)(p - d) + need > len || c[4] == 0) return NULL;
-  struct cron_tz *tz = calloc(1, sizeof(*tz));
+  struct cron_tz *tz = xcalloc(1, sizeof(*tz));
   tz->ntx = c[3];
   tz->ntypes = c[4];
-  tz->tx = calloc(tz->ntx + 1, sizeof(int64_t));
-  tz->idx = calloc(tz->ntx + 1, 1);
-  tz->off = calloc(tz->ntypes, sizeof(int32_t));
-  tz->dst = calloc(tz->ntypes, 1);
+  tz->tx = xcalloc(tz->ntx + 1, sizeof(int64_t));
+  tz->idx = xcalloc(tz->ntx + 1, 1);
+  tz->off = xcalloc(tz->ntypes, sizeof(int32_t));
+  tz->dst = xcalloc(tz->ntypes, 1);
   for (size_t i = 0; i < tz->ntx; i++) tz->tx[i] = tsize == 8 ? be64(p + 8 * i) : (int32_t)be32(p + 4 * i);
   p += tz->ntx * tsize;
   for (size_t i = 0; i < tz->ntx; i++) tz->idx[i] = p[i] < tz->ntypes ? p[i] : 0;
@@ -293,7 +294,7 @@ struct cron_tz *cron_tz_load(const char *name, char *err, size_t errlen)
     snprintf(err, errlen, "unknown time zone %s", name);
     return NULL;
   }
-  unsigned char *buf = malloc(1 << 20);
+  unsigned char *buf = xmalloc(1 << 20);
   size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
   fclose(f);
   struct cron_tz *tz = buf ? tz_parse(buf, n) : NULL;

@@ -17,6 +17,7 @@
  * active reference needs the created Job's uid.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "kube/recorder.h"
 #include "kube/restclient.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 const char *cj_job_finished(const json_t *job)
 {
@@ -107,12 +109,12 @@ static void delete_job(struct cm_actions *acts, const json_t *ref, const char *n
 {
   char path[512], msg[300];
   cm_path(path, sizeof path, "/apis/batch/v1", ns, "jobs", name, NULL);
-  json_t *act = cm_act(acts, "DELETE", path, json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1",
+  struct cm_action *act = cm_act(acts, CM_DELETE, path, json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1",
                                                       "propagationPolicy", "Background"));
   snprintf(msg, sizeof msg, "Deleted job %s", name);
   char fmsg[300];
   snprintf(fmsg, sizeof fmsg, "Deleted job: %s", name);
-  cm_act_events(act, ref, "Normal", "SuccessfulDelete", msg, "FailedDelete", fmsg);
+  cm_act_events(act, ref, "SuccessfulDelete", msg, "FailedDelete", fmsg);
 }
 
 static int by_start(const void *pa, const void *pb)
@@ -130,14 +132,17 @@ static int by_start(const void *pa, const void *pb)
 static bool remove_oldest(json_t *cj, const json_t *jobs, const char *kind, int64_t limit, const json_t *ref,
                           struct cm_actions *acts)
 {
-  const json_t *v[1024];
+  const json_t **v = xmalloc((json_array_size(jobs) + 1) * sizeof *v);
   size_t n = 0, i;
   json_t *j;
   json_array_foreach(jobs, i, j) {
     const char *f = cj_job_finished(j);
-    if (f && !strcmp(f, kind) && n < 1024) v[n++] = j;
+    if (f && !strcmp(f, kind)) v[n++] = j;
   }
-  if ((int64_t)n <= limit) return false;
+  if ((int64_t)n <= limit) {
+    free(v);
+    return false;
+  }
   qsort(v, n, sizeof(*v), by_start);
   bool changed = false;
   for (size_t k = 0; k < n - (size_t)limit; k++) {
@@ -148,6 +153,7 @@ static bool remove_oldest(json_t *cj, const json_t *jobs, const char *kind, int6
       changed = true;
     }
   }
+  free(v);
   return changed;
 }
 
@@ -195,18 +201,13 @@ int cj_compute(const json_t *cj0, const json_t *jobs, int64_t now, struct cm_act
   return cj_compute_recent(cj0, jobs, NULL, now, acts, res);
 }
 
-int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recent, int64_t now,
-                      struct cm_actions *acts, struct cj_result *res)
+/* Step 1: status.active against the Jobs the CronJob controls
+ * (SawCompletedJob, MissingJob, UnexpectedJob) and lastSuccessfulTime.
+ * Returns true when the status changed. */
+static bool reconcile_active(json_t *cj, const json_t *jobs, const json_t *recent, const json_t *ref,
+                             struct cm_actions *acts)
 {
-  memset(res, 0, sizeof(*res));
-  res->requeue_ms = -1;
-  json_t *cj = kj_deep_copy(cj0);
-  json_t *ref = cm_object_ref(cj, "batch/v1", "CronJob");
-  const char *ns = kj_get_str(cj, "metadata.namespace");
   bool changed = false;
-  struct cron_tz *tz = NULL;
-  char err[256];
-
   size_t i;
   json_t *j;
   json_array_foreach(jobs, i, j) {
@@ -232,8 +233,7 @@ int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recen
   /* Active references whose Job no longer exists. */
   json_t *active = kj_get(cj, "status.active");
   for (i = 0; i < json_array_size(active); i++) {
-    json_t *r = json_array_get(active, i);
-    const char *uid = kj_get_str(r, "uid");
+    const char *uid = kj_get_str(json_array_get(active, i), "uid");
     bool exists = false;
     size_t k;
     json_array_foreach(jobs, k, j) {
@@ -241,17 +241,25 @@ int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recen
       if (u && uid && !strcmp(u, uid)) exists = true;
     }
     if (exists) continue;
-    cm_act_event(acts, ref, "Normal", "MissingJob", "Active job went missing: %s", kj_get_str(r, "name"));
+    cm_act_event(acts, ref, "Normal", "MissingJob", "Active job went missing: %s",
+                 kj_get_str(json_array_get(active, i), "name"));
     json_array_remove(active, i--);
     changed = true;
   }
+  return changed;
+}
 
-  if (cm_obj_is_deleting(cj)) goto done;
+/* The schedule of a CronJob, or false with the Warning event that says
+ * why it cannot be used (time zone, TZ in the schedule, unparseable). */
+static bool usable_schedule(const json_t *cj, const json_t *ref, struct cm_actions *acts, struct cron_schedule *s,
+                            struct cron_tz **tz)
+{
+  char err[256];
   const char *zone = kj_get_str(cj, "spec.timeZone");
-  tz = cron_tz_load(zone, err, sizeof err);
-  if (!tz) {
+  *tz = cron_tz_load(zone, err, sizeof err);
+  if (!*tz) {
     cm_act_event(acts, ref, "Warning", "UnknownTimeZone", "invalid timeZone: \"%s\": %s", zone ? zone : "", err);
-    goto done;
+    return false;
   }
   const char *sched_str = kj_get_str(cj, "spec.schedule");
   if (!sched_str) sched_str = "";
@@ -260,44 +268,75 @@ int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recen
                  "CRON_TZ or TZ used in schedule \"%s\" is not officially supported, see "
                  "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/ for more details",
                  sched_str);
-    goto done;
+    return false;
   }
-  if (kj_get_bool(cj, "spec.suspend", false)) goto done;
-  struct cron_schedule s;
-  if (cron_parse(sched_str, &s, err, sizeof err) < 0) {
+  if (kj_get_bool(cj, "spec.suspend", false)) return false;
+  if (cron_parse(sched_str, s, err, sizeof err) < 0) {
     cm_act_event(acts, ref, "Warning", "UnparseableSchedule", "unparseable schedule: \"%s\" : %s", sched_str, err);
-    goto done;
+    return false;
   }
+  return true;
+}
+
+/* The Job of the scheduled time already exists and is ours but the
+ * status does not list it (a create that answered AlreadyExists, or a
+ * status write lost after the create): it becomes the active one, as
+ * upstream does after AlreadyExists. */
+static bool adopt_existing(json_t *cj, const json_t *jobs, const char *jname, int64_t scheduled)
+{
+  const json_t *job = cm_find_named(jobs, jname);
+  if (!job || cj_job_finished(job)) return false;
+  json_array_append_new(kj_arr(cj, "status.active"), cm_object_ref(job, "batch/v1", "Job"));
+  kj_set(cj, "status.lastScheduleTime", cm_time_json(scheduled));
+  return true;
+}
+
+/* Step 2: the most recent activation not yet started, and what to do
+ * about it: miss it (startingDeadlineSeconds), wait (Forbid), replace
+ * the running Jobs (Replace), create its Job.  Returns true when the
+ * status changed. */
+static bool schedule(json_t *cj, const json_t *jobs, int64_t now, const json_t *ref, struct cm_actions *acts,
+                     struct cj_result *res)
+{
+  struct cron_schedule s;
+  struct cron_tz *tz = NULL;
+  bool changed = false;
+  if (!usable_schedule(cj, ref, acts, &s, &tz)) goto out;
   int64_t earliest, scheduled, missed;
   if (cj_most_recent_schedule(cj, &s, tz, now, true, &earliest, &scheduled, &missed) < 0) {
-    cm_act_event(acts, ref, "Warning", "InvalidSchedule", "invalid schedule: %s : %s", sched_str,
+    cm_act_event(acts, ref, "Warning", "InvalidSchedule", "invalid schedule: %s : %s", kj_get_str(cj, "spec.schedule"),
                  "time difference between two schedules is less than 1 second");
-    goto done;
+    goto out;
   }
   if (scheduled && missed > CJ_MAX_MISSED)
     cm_act_event(acts, ref, "Warning", "TooManyMissedTimes",
                  "too many missed start times: %lld. Set or decrease .spec.startingDeadlineSeconds or check clock skew",
                  (long long)missed);
   res->requeue_ms = next_delay_ms(cj, &s, tz, now);
-  if (!scheduled || scheduled > now) goto done;
+  if (!scheduled || scheduled > now) goto out;
   json_t *sd = kj_get(cj, "spec.startingDeadlineSeconds");
-  if (sd && json_is_integer(sd) && scheduled + json_integer_value(sd) < now) {
+  if (json_is_integer(sd) && scheduled + json_integer_value(sd) < now) {
     char buf[64];
     time_t st = (time_t)scheduled;
     struct tm tm;
     gmtime_r(&st, &tm);
     strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S +0000", &tm);
     cm_act_event(acts, ref, "Warning", "MissSchedule", "Missed scheduled time to start a job: %s", buf);
-    goto done;
+    goto out;
   }
   char jname[300];
   snprintf(jname, sizeof jname, "%s-%lld", kj_get_str(cj, "metadata.name"), (long long)(scheduled / 60));
-  if (in_active(cj, "name", jname)) goto done;
+  if (in_active(cj, "name", jname)) goto out;
+  if (adopt_existing(cj, jobs, jname, scheduled)) {
+    changed = true;
+    goto out;
+  }
   const char *policy = kj_get_str(cj, "spec.concurrencyPolicy");
   if (!policy) policy = "Allow";
-  if (!strcmp(policy, "Forbid") && json_array_size(kj_get(cj, "status.active")) > 0) goto done;
+  if (!strcmp(policy, "Forbid") && json_array_size(kj_get(cj, "status.active")) > 0) goto out;
   if (!strcmp(policy, "Replace")) {
     json_t *act_list = kj_get(cj, "status.active");
+    const char *ns = kj_get_str(cj, "metadata.namespace");
     while (json_array_size(act_list) > 0) {
       json_t *r = json_array_get(act_list, 0);
       delete_job(acts, ref, kj_get_str(r, "namespace") ? kj_get_str(r, "namespace") : ns, kj_get_str(r, "name"));
@@ -307,19 +346,29 @@ int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recen
   }
   res->create_job = job_from_template(cj, scheduled, tz);
   res->scheduled_time = scheduled;
+out:
+  cron_tz_free(tz);
+  return changed;
+}
 
-done:
-  if (!cm_obj_is_deleting(cj)) {
+int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recent, int64_t now,
+                      struct cm_actions *acts, struct cj_result *res)
+{
+  memset(res, 0, sizeof(*res));
+  res->requeue_ms = -1;
+  json_t *cj = kj_deep_copy(cj0);
+  json_t *ref = cm_object_ref(cj, "batch/v1", "CronJob");
+  bool changed = reconcile_active(cj, jobs, recent, ref, acts);
+  if (!obj_is_terminating(cj)) {
+    if (schedule(cj, jobs, now, ref, acts, res)) changed = true;
+    /* Step 3: finished Jobs beyond the history limits. */
     json_t *sh = kj_get(cj, "spec.successfulJobsHistoryLimit"), *fh = kj_get(cj, "spec.failedJobsHistoryLimit");
-    if (sh && json_is_integer(sh) && remove_oldest(cj, jobs, "Complete", json_integer_value(sh), ref, acts))
-      changed = true;
-    if (fh && json_is_integer(fh) && remove_oldest(cj, jobs, "Failed", json_integer_value(fh), ref, acts))
-      changed = true;
+    if (json_is_integer(sh) && remove_oldest(cj, jobs, "Complete", json_integer_value(sh), ref, acts)) changed = true;
+    if (json_is_integer(fh) && remove_oldest(cj, jobs, "Failed", json_integer_value(fh), ref, acts)) changed = true;
   }
   json_t *st = kj_get(cj, "status");
   res->status = st ? json_incref(st) : json_object();
   res->status_changed = changed;
-  cron_tz_free(tz);
   json_decref(ref);
   json_decref(cj);
   return 0;
@@ -338,80 +387,80 @@ struct cj_ctrl {
   struct cm_base base;
   struct informer *cj_inf, *job_inf;
   json_t *recent;   /* key -> {uid of a Job we created: true} */
-  struct cj_pending *pending;  /* Job creations in flight */
 };
 
+/* A sync whose Job creation is in flight: the status is written after
+ * its answer, with the new Job's reference when it was created. */
 struct cj_pending {
-  struct cj_ctrl *c;
   json_t *cj;          /* the cached CronJob */
   struct cj_result res;
-  struct cm_actions acts;
-  struct rest_request *req;
-  struct cj_pending *prev, *next;
-  char key[512];
 };
 
-static void pending_unlink(struct cj_pending *p)
+static void pending_free(void *arg)
 {
-  if (p->prev) p->prev->next = p->next;
-  else p->c->pending = p->next;
-  if (p->next) p->next->prev = p->prev;
-}
-
-static void pending_free(struct cj_pending *p)
-{
-  cm_actions_clear(&p->acts);
+  struct cj_pending *p = arg;
   cj_result_free(&p->res);
   json_decref(p->cj);
   free(p);
 }
 
-static void put_status(struct cj_pending *p)
+static void put_status(struct cm_actions *acts, const json_t *cj, json_t *status)
 {
-  json_t *body = kj_deep_copy(p->cj);
-  json_object_set(body, "status", p->res.status);
+  json_t *body = kj_deep_copy(cj);
+  json_object_set(body, "status", status);
   if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("CronJob"));
   if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("batch/v1"));
   char path[512];
-  cm_path(path, sizeof path, "/apis/batch/v1", kj_get_str(p->cj, "metadata.namespace"), "cronjobs",
-          kj_get_str(p->cj, "metadata.name"), "status");
-  cm_act(&p->acts, "PUT", path, body);
+  cm_path(path, sizeof path, "/apis/batch/v1", kj_get_str(cj, "metadata.namespace"), "cronjobs",
+          kj_get_str(cj, "metadata.name"), "status");
+  cm_act(acts, CM_PUT, path, body);
 }
 
-static void finish_pending(struct cj_pending *p, bool failed)
-{
-  if (p->res.status_changed) put_status(p);
-  cm_base_exec(&p->c->base, p->key, &p->acts, NULL, p->res.requeue_ms);
-  if (failed) workqueue_add_rate_limited(p->c->base.q, p->key);
-  pending_free(p);
-}
-
-static void job_created(void *arg, int code, json_t *body, const struct rest_status *err)
+/* The Job POST answered.  Created: it joins status.active (with
+ * lastScheduleTime).  Refused: the run is not done and the key comes back
+ * with backoff; an AlreadyExists is then adopted from the cache by the
+ * next sync, and records no FailedCreate, as upstream. */
+static void job_created(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
   struct cj_pending *p = arg;
-  pending_unlink(p);
+  struct cj_ctrl *c = (struct cj_ctrl *)cm_run_base(run);
   json_t *ref = cm_object_ref(p->cj, "batch/v1", "CronJob");
-  bool failed = false;
   if (err) {
-    if (code != 409) {
-      recorder_eventf(p->c->base.recorder, ref, "Warning", "FailedCreate", "Error creating job: %s",
+    if (!(code == 409 && err->reason && !strcmp(err->reason, "AlreadyExists")))
+      recorder_eventf(c->base.recorder, ref, "Warning", "FailedCreate", "Error creating job: %s",
                       err->message ? err->message : "");
-      failed = true;
-    }
   } else {
-    recorder_eventf(p->c->base.recorder, ref, "Normal", "SuccessfulCreate", "Created job %s",
+    recorder_eventf(c->base.recorder, ref, "Normal", "SuccessfulCreate", "Created job %s",
                     kj_get_str(body, "metadata.name"));
     const char *juid = kj_get_str(body, "metadata.uid");
-    json_t *rec = json_object_get(p->c->recent, p->key);
-    if (!rec) json_object_set_new(p->c->recent, p->key, rec = json_object());
+    const char *key = cm_run_key(run);
+    json_t *rec = json_object_get(c->recent, key);
+    if (!rec) json_object_set_new(c->recent, key, rec = json_object());
     if (juid) json_object_set_new(rec, juid, json_true());
-    json_t *jref = cm_object_ref(body, "batch/v1", "Job");
-    json_array_append_new(kj_arr(p->res.status, "active"), jref);
+    json_array_append_new(kj_arr(p->res.status, "active"), cm_object_ref(body, "batch/v1", "Job"));
     json_object_set_new(p->res.status, "lastScheduleTime", cm_time_json(p->res.scheduled_time));
     p->res.status_changed = true;
   }
   json_decref(ref);
-  finish_pending(p, failed);
+  if (p->res.status_changed) {
+    struct cm_actions acts;
+    cm_actions_init(&acts);
+    put_status(&acts, p->cj, p->res.status);
+    cm_run_add(run, &acts);
+    cm_actions_clear(&acts);
+  }
+}
+
+/* Only the Jobs it controls (the index also lists non-controller owners). */
+static json_t *controlled_jobs(struct cj_ctrl *c, const char *uid)
+{
+  json_t *jobs = informer_store_by_index(c->job_inf, INFORMER_INDEX_OWNER_UID, uid ? uid : "");
+  json_t *owned = json_array();
+  size_t i;
+  json_t *j;
+  json_array_foreach(jobs, i, j) if (obj_is_controlled_by(j, uid)) json_array_append(owned, j);
+  json_decref(jobs);
+  return owned;
 }
 
 static void cj_sync(struct cm_base *b, const char *key)
@@ -420,50 +469,37 @@ static void cj_sync(struct cm_base *b, const char *key)
   json_t *cj = informer_store_get_obj(c->cj_inf, key);
   if (!cj) {
     json_object_del(c->recent, key);
-    cm_base_finish(b, key, false);
+    cm_base_finish(b, key, false, -1);
     return;
   }
-  const char *uid = kj_get_str(cj, "metadata.uid");
-  json_t *jobs = informer_store_by_index(c->job_inf, INFORMER_INDEX_OWNER_UID, uid ? uid : "");
-  if (!jobs) jobs = json_array();
-  struct cj_pending *p = calloc(1, sizeof(*p));
-  p->c = c;
-  p->cj = cj;
-  snprintf(p->key, sizeof p->key, "%s", key);
-  cm_actions_init(&p->acts);
-  /* Only the Jobs it controls (the index also lists non-controller owners). */
-  json_t *owned = json_array();
-  size_t i;
-  json_t *j;
-  json_array_foreach(jobs, i, j)
-    if (cm_is_controlled_by(j, uid)) json_array_append(owned, j);
-  json_decref(jobs);
+  json_t *owned = controlled_jobs(c, kj_get_str(cj, "metadata.uid"));
   /* Forget created Jobs the cached status now lists. */
   json_t *rec = json_object_get(c->recent, key);
-  if (rec) {
-    const char *u;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(rec, tmp, u, v) if (in_active(cj, "uid", u)) json_object_del(rec, u);
-  }
-  cj_compute_recent(cj, owned, rec, cm_now(), &p->acts, &p->res);
+  const char *u;
+  json_t *v, *tmp;
+  json_object_foreach_safe(rec, tmp, u, v) if (in_active(cj, "uid", u)) json_object_del(rec, u);
+  struct cj_pending *p = xcalloc(1, sizeof(*p));
+  p->cj = cj;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  cj_compute_recent(cj, owned, rec, cm_now(), &acts, &p->res);
   json_decref(owned);
+  struct cm_run *run = cm_run_begin(b, key, NULL, NULL);
+  cm_run_attach(run, p, pending_free);
   if (p->res.create_job) {
     char path[512];
     cm_path(path, sizeof path, "/apis/batch/v1", kj_get_str(cj, "metadata.namespace"), "jobs", NULL, NULL);
-    p->req = rest_request(b->ctx->client, "POST", path, p->res.create_job, job_created, p);
-    if (p->req) {
-      p->next = c->pending;
-      if (c->pending) c->pending->prev = p;
-      c->pending = p;
-      return;
-    }
+    struct cm_action *act = cm_act(&acts, CM_POST, path, json_incref(p->res.create_job));
+    cm_act_on_answer(act, job_created, p, NULL);
+  } else if (p->res.status_changed) {
+    put_status(&acts, cj, p->res.status);
   }
-  finish_pending(p, false);
+  cm_run_add(run, &acts);
+  if (p->res.requeue_ms >= 0) cm_run_requeue_after(run, p->res.requeue_ms);
+  cm_run_end(run);
+  cm_actions_clear(&acts);
 }
 
-static void on_cj_add(void *arg, const json_t *cj) { cm_base_enqueue(arg, cj); }
-static void on_cj_update(void *arg, const json_t *o, const json_t *n) { cm_base_enqueue(arg, n); }
 static void on_job(void *arg, const json_t *job)
 {
   struct cj_ctrl *c = arg;
@@ -474,42 +510,31 @@ static void on_job_add(void *arg, const json_t *job) { on_job(arg, job); }
 static void on_job_update(void *arg, const json_t *o, const json_t *n) { on_job(arg, n); }
 static void on_job_delete(void *arg, const json_t *job, bool unknown) { on_job(arg, job); }
 
-static int cj_start(struct cm_ctx *ctx, void **state)
+static int cj_init(struct cm_base *b)
 {
-  struct cj_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
-  if (cm_base_init(&c->base, ctx, "cronjob", ctx->cfg.concurrent_cron_job_syncs, cj_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "cronjob-controller");
+  struct cj_ctrl *c = (struct cj_ctrl *)b;
   c->recent = json_object();
-  c->cj_inf = informer_factory_get(ctx->informers, CM_CRONJOBS);
-  c->job_inf = informer_factory_get(ctx->informers, CM_JOBS);
+  c->cj_inf = informer_factory_get(b->ctx->informers, CM_CRONJOBS);
+  c->job_inf = informer_factory_get(b->ctx->informers, CM_JOBS);
   informer_add_index(c->job_inf, INFORMER_INDEX_OWNER_UID, informer_index_owner_uid, NULL);
-  struct informer_handlers ch = { on_cj_add, on_cj_update, NULL, c };
+  struct informer_handlers ch = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
   struct informer_handlers jh = { on_job_add, on_job_update, on_job_delete, c };
   informer_add_handlers(c->cj_inf, &ch);
   informer_add_handlers(c->job_inf, &jh);
-  *state = c;
   return 0;
 }
 
-static void cj_run(void *state) { cm_base_run(state); }
+static void cj_fini(struct cm_base *b) { json_decref(((struct cj_ctrl *)b)->recent); }
 
-static void cj_stop(void *state)
-{
-  struct cj_ctrl *c = state;
-  if (!c) return;
-  while (c->pending) {
-    struct cj_pending *p = c->pending;
-    c->pending = p->next;
-    rest_cancel(p->req);
-    pending_free(p);
-  }
-  cm_base_stop(&c->base);
-  json_decref(c->recent);
-  free(c);
-}
-
-const struct controller_def ctrl_cronjob = { "cronjob", true, cj_start, cj_run, cj_stop };
+const struct controller_def ctrl_cronjob = {
+  .name = "cronjob",
+  .enabled_by_default = true,
+  .size = sizeof(struct cj_ctrl),
+  .queue = "cronjob",
+  .component = "cronjob-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_cron_job_syncs),
+  .workers = 5,
+  .sync = cj_sync,
+  .init = cj_init,
+  .fini = cj_fini,
+};

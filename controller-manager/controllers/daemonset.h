@@ -19,10 +19,6 @@ json_t *ds_template_with_tolerations(const json_t *ds);
 void ds_node_should_run(const json_t *ds, const json_t *node, bool *should_run, bool *should_continue);
 /* Replaces required node affinity with matchFields metadata.name In [node]. */
 void ds_pin_to_node(json_t *pod, const char *node);
-/* True if toleration list tolerates taint. */
-bool ds_tolerates(const json_t *tolerations, const json_t *taint);
-/* Evaluates a v1.NodeSelector against node (any term matches). */
-bool ds_node_selector_matches(const json_t *node_selector, const json_t *node);
 
 /*
  * One sync: nodes are all nodes, pods every pod of the namespace, revisions

@@ -16,6 +16,7 @@
  * requeued at the progress deadline.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,22 +29,12 @@
 #include "kube/log.h"
 #include "kube/selector.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 static int64_t collision_count(const json_t *d)
 {
   json_t *c = kj_get(d, "status.collisionCount");
   return c && json_is_integer(c) ? json_integer_value(c) : -1;
-}
-
-static const json_t *find_by_name(const json_t *rss, const char *name)
-{
-  size_t i;
-  json_t *rs;
-  json_array_foreach(rss, i, rs) {
-    const char *n = kj_get_str(rs, "metadata.name");
-    if (n && !strcmp(n, name)) return rs;
-  }
-  return NULL;
 }
 
 static void create_new_rs(struct dep_sync *s, int64_t new_revision)
@@ -54,7 +45,7 @@ static void create_new_rs(struct dep_sync *s, int64_t new_revision)
   dep_compute_hash(tmpl, collision_count(s->d), hash);
   snprintf(name, sizeof name, "%s-%s", dname, hash);
   json_t *found = NULL;
-  const json_t *clash = find_by_name(s->ns_rss, name);
+  const json_t *clash = cm_find_named(s->ns_rss, name);
   if (!clash && s->lookup) clash = found = s->lookup(s->lookup_arg, ns ? ns : "", name);
   json_decref(found);
   if (clash) {
@@ -198,14 +189,17 @@ static int by_revision(const void *pa, const void *pb)
 void dep_cleanup(struct dep_sync *s)
 {
   int64_t limit = kj_get_int(s->d, "spec.revisionHistoryLimit", DEP_DEFAULT_REVISION_HISTORY_LIMIT);
-  json_t *v[512];
+  json_t **v = xmalloc((json_array_size(s->rss) + 1) * sizeof *v);
   size_t n = 0, i;
   json_t *rs;
   json_array_foreach(s->rss, i, rs) {
-    if (rs == s->new_rs || cm_obj_is_deleting(rs) || n >= 512) continue;
+    if (rs == s->new_rs || obj_is_terminating(rs)) continue;
     v[n++] = rs;
   }
-  if ((int64_t)n <= limit) return;
+  if ((int64_t)n <= limit) {
+    free(v);
+    return;
+  }
   qsort(v, n, sizeof(*v), by_revision);
   int64_t diff = (int64_t)n - limit;
   for (int64_t j = 0; j < diff; j++) {
@@ -215,6 +209,7 @@ void dep_cleanup(struct dep_sync *s)
       continue;
     json_array_append_new(s->deleted, json_string(kj_get_str(rs, "metadata.name")));
   }
+  free(v);
 }
 
 /* pausedCondition / resumed, as upstream checkPausedConditions. */
@@ -257,27 +252,27 @@ static void flush(struct dep_sync *s)
     if (deleting) continue;
     if (json_is_null(orig)) {
       cm_path(path, sizeof path, "/apis/apps/v1", ns, "replicasets", NULL, NULL);
-      json_t *act = cm_act(s->acts, "POST", path, kj_deep_copy(rs));
+      struct cm_action *act = cm_act(s->acts, CM_POST, path, kj_deep_copy(rs));
       snprintf(msg, sizeof msg, "Scaled up replica set %s to %lld", name, (long long)to);
-      cm_act_events(act, s->ref, "Normal", "ScalingReplicaSet", to > 0 ? msg : NULL, NULL, NULL);
+      cm_act_events(act, s->ref, "ScalingReplicaSet", to > 0 ? msg : NULL, NULL, NULL);
     } else if (orig && rs_meta_changed(orig, rs)) {
       cm_path(path, sizeof path, "/apis/apps/v1", ns, "replicasets", name, NULL);
       json_t *body = kj_deep_copy(rs);
       if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("ReplicaSet"));
       if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
-      json_t *act = cm_act(s->acts, "PUT", path, body);
+      struct cm_action *act = cm_act(s->acts, CM_PUT, path, body);
       int64_t from = dep_rs_replicas(orig);
       if (from != to) {
         snprintf(msg, sizeof msg, "Scaled %s replica set %s to %lld from %lld", to > from ? "up" : "down", name,
                  (long long)to, (long long)from);
-        cm_act_events(act, s->ref, "Normal", "ScalingReplicaSet", msg, NULL, NULL);
+        cm_act_events(act, s->ref, "ScalingReplicaSet", msg, NULL, NULL);
       }
     }
   }
   json_t *dn;
   json_array_foreach(s->deleted, i, dn) {
     cm_path(path, sizeof path, "/apis/apps/v1", ns, "replicasets", json_string_value(dn), NULL);
-    cm_act(s->acts, "DELETE", path, NULL);
+    cm_act(s->acts, CM_DELETE, path, NULL);
   }
   if (!kj_equal(kj_get(s->d, "status"), kj_get(s->orig, "status")) ||
       !kj_equal(kj_get(s->d, "metadata.annotations"), kj_get(s->orig, "metadata.annotations"))) {
@@ -285,7 +280,7 @@ static void flush(struct dep_sync *s)
     json_t *body = kj_deep_copy(s->d);
     if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("Deployment"));
     if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
-    cm_act(s->acts, "PUT", path, body);
+    cm_act(s->acts, CM_PUT, path, body);
   }
 }
 
@@ -333,7 +328,7 @@ int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, dep_rs_l
     dep_sort_by_creation(s.rss, false);
   }
 
-  if (cm_obj_is_deleting(d)) {
+  if (obj_is_terminating(d)) {
     dep_get_all_and_sync_revision(&s, false);
     dep_sync_status(&s);
   } else {
@@ -382,7 +377,7 @@ static void dep_sync(struct cm_base *b, const char *key)
   struct dep_ctrl *c = (struct dep_ctrl *)b;
   json_t *d = informer_store_get_obj(c->d_inf, key);
   if (!d) {
-    cm_base_finish(b, key, false);
+    cm_base_finish(b, key, false, -1);
     return;
   }
   /* Its own ReplicaSets and the orphans it may adopt; those of other
@@ -396,7 +391,7 @@ static void dep_sync(struct cm_base *b, const char *key)
     size_t i;
     json_t *rs;
     json_array_foreach(rss, i, rs) {
-      if (!duid || !cm_is_controlled_by(rs, duid)) continue;
+      if (!duid || !obj_is_controlled_by(rs, duid)) continue;
       json_t *owned = informer_store_by_index(c->pod_inf, INFORMER_INDEX_OWNER_UID, kj_get_str(rs, "metadata.uid") ?: "");
       json_array_extend(pods, owned);
       json_decref(owned);
@@ -420,7 +415,7 @@ static void enqueue_for_rs(struct dep_ctrl *c, const json_t *rs)
     cm_base_enqueue_key(&c->base, key);
     return;
   }
-  if (cm_controller_ref(rs)) return;
+  if (obj_controller_ref(rs)) return;
   /* An orphan: every Deployment in its namespace that selects it. */
   const char *ns = kj_get_str(rs, "metadata.namespace");
   json_t *all = informer_store_list(c->d_inf);
@@ -438,9 +433,6 @@ static void enqueue_for_rs(struct dep_ctrl *c, const json_t *rs)
   json_decref(all);
 }
 
-static void on_d_add(void *arg, const json_t *d) { cm_base_enqueue(arg, d); }
-static void on_d_update(void *arg, const json_t *o, const json_t *n) { cm_base_enqueue(arg, n); }
-static void on_d_delete(void *arg, const json_t *d, bool unknown) { cm_base_enqueue(arg, d); }
 static void on_rs_add(void *arg, const json_t *rs) { enqueue_for_rs(arg, rs); }
 static void on_rs_update(void *arg, const json_t *o, const json_t *n)
 {
@@ -472,39 +464,33 @@ static void on_pod_delete(void *arg, const json_t *pod, bool unknown)
   json_decref(rs);
 }
 
-static int dep_start(struct cm_ctx *ctx, void **state)
+static int dep_init(struct cm_base *b)
 {
-  struct dep_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
-  if (cm_base_init(&c->base, ctx, "deployment", ctx->cfg.concurrent_deployment_syncs, dep_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "deployment-controller");
-  c->d_inf = informer_factory_get(ctx->informers, CM_DEPLOYMENTS);
-  c->rs_inf = informer_factory_get(ctx->informers, CM_REPLICASETS);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  struct dep_ctrl *c = (struct dep_ctrl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->d_inf = informer_factory_get(f, CM_DEPLOYMENTS);
+  c->rs_inf = informer_factory_get(f, CM_REPLICASETS);
+  c->pod_inf = informer_factory_get(f, CM_PODS);
   informer_add_index(c->rs_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   cm_add_claim_indexes(c->pod_inf);
   cm_add_claim_indexes(c->rs_inf);
-  struct informer_handlers dh = { on_d_add, on_d_update, on_d_delete, c };
+  struct informer_handlers dh = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
   struct informer_handlers rh = { on_rs_add, on_rs_update, on_rs_delete, c };
   struct informer_handlers ph = { NULL, NULL, on_pod_delete, c };
   informer_add_handlers(c->d_inf, &dh);
   informer_add_handlers(c->rs_inf, &rh);
   informer_add_handlers(c->pod_inf, &ph);
-  *state = c;
   return 0;
 }
 
-static void dep_run(void *state) { cm_base_run(state); }
-
-static void dep_stop(void *state)
-{
-  struct dep_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
-const struct controller_def ctrl_deployment = { "deployment", true, dep_start, dep_run, dep_stop };
+const struct controller_def ctrl_deployment = {
+  .name = "deployment",
+  .enabled_by_default = true,
+  .size = sizeof(struct dep_ctrl),
+  .queue = "deployment",
+  .component = "deployment-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_deployment_syncs),
+  .workers = 5,
+  .sync = dep_sync,
+  .init = dep_init,
+};

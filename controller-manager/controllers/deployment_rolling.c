@@ -15,6 +15,7 @@
  * Everything works on the working copies of struct dep_sync; a step's
  * effect is visible to the next step of the same sync, as upstream.
  */
+#define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 #include "controller_utils.h"
 #include "controllers/deployment.h"
 #include "kube/json.h"
+#include "kube/xalloc.h"
 
 void dep_scale_rs(struct dep_sync *s, json_t *rs, int64_t replicas)
 {
@@ -111,10 +113,17 @@ static int64_t cleanup_unhealthy(struct dep_sync *s, json_t *olds, int64_t max_c
   return total;
 }
 
+/* Scales old ReplicaSets down while the available pods stay at or above
+ * replicas - maxUnavailable.  Availability counts the new ReplicaSet and
+ * the old ones that had replicas when this step began (olds), as
+ * upstream's scaleDownOldReplicaSetsForRollingUpdate does over
+ * oldRSs + newRS: an old ReplicaSet already scaled to zero may still
+ * report pods as available that are on their way out. */
 static int64_t scale_down_old_for_rolling(struct dep_sync *s, json_t *olds)
 {
   int64_t min_available = dep_replicas(s->d) - dep_max_unavailable(s->d);
-  int64_t available = sum_field(s->rss, "status.availableReplicas");
+  int64_t available = sum_field(olds, "status.availableReplicas");
+  if (s->new_rs) available += kj_get_int(s->new_rs, "status.availableReplicas", 0);
   if (available <= min_available) return 0;
   int64_t budget = available - min_available, total = 0;
   size_t i;
@@ -181,7 +190,7 @@ static bool old_pods_running(struct dep_sync *s)
     if (kj_get_int(rs, "status.replicas", 0) > 0) running = true;
     const char *uid = kj_get_str(rs, "metadata.uid");
     json_array_foreach(s->pods, j, p) {
-      if (!cm_is_controlled_by(p, uid)) continue;
+      if (!obj_is_controlled_by(p, uid)) continue;
       const char *ph = kj_get_str(p, "status.phase");
       if (ph && (!strcmp(ph, "Failed") || !strcmp(ph, "Succeeded"))) continue;
       running = true;
@@ -247,17 +256,19 @@ static int64_t proportion(struct dep_sync *s, const json_t *rs, int64_t to_add, 
   return frac > allowed ? frac : allowed;
 }
 
-static bool g_older_ties;
-
-static int by_size(const void *pa, const void *pb)
+/* Larger first; ties by creation, older first when arg points to true
+ * (scaling down), newer first otherwise (upstream ReplicaSetsBySizeOlder
+ * and ReplicaSetsBySizeNewer). */
+static int by_size(const void *pa, const void *pb, void *arg)
 {
+  bool older_ties = *(const bool *)arg;
   const json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
   int64_t ra = dep_rs_replicas(a), rb = dep_rs_replicas(b);
   if (ra != rb) return ra > rb ? -1 : 1;
   int64_t ta = cm_time_at(a, "metadata.creationTimestamp"), tb = cm_time_at(b, "metadata.creationTimestamp");
   if (ta < 0) ta = INT64_MAX;
   if (tb < 0) tb = INT64_MAX;
-  if (ta != tb) return (ta < tb) == g_older_ties ? -1 : 1;
+  if (ta != tb) return (ta < tb) == older_ties ? -1 : 1;
   return strcmp(kj_get_str(a, "metadata.name"), kj_get_str(b, "metadata.name"));
 }
 
@@ -295,11 +306,11 @@ void dep_scale(struct dep_sync *s)
     int64_t allowed = dep_replicas(s->d) > 0 ? dep_replicas(s->d) + dep_max_surge(s->d) : 0;
     int64_t to_add = allowed - all;
     size_t n = json_array_size(active);
-    json_t **v = malloc(n * sizeof(*v));
+    json_t **v = xmalloc(n * sizeof(*v));
     for (i = 0; i < n; i++) v[i] = json_array_get(active, i);
-    g_older_ties = to_add < 0;
-    qsort(v, n, sizeof(*v), by_size);
-    int64_t *sizes = calloc(n, sizeof(*sizes));
+    bool older_ties = to_add < 0;
+    qsort_r(v, n, sizeof(*v), by_size, &older_ties);
+    int64_t *sizes = xcalloc(n, sizeof(*sizes));
     int64_t added = 0;
     for (i = 0; i < n; i++) {
       if (to_add != 0) {

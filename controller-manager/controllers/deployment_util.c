@@ -230,9 +230,7 @@ bool dep_set_deployment_revision(json_t *d, int64_t revision)
   return set_ann_int(d, DEP_REVISION_ANN, revision);
 }
 
-static bool g_newest_first;
-
-static int by_creation(const void *pa, const void *pb)
+static int by_creation(const void *pa, const void *pb, void *arg)
 {
   const json_t *a = *(json_t *const *)pa, *b = *(json_t *const *)pb;
   int64_t ta = cm_time_at(a, "metadata.creationTimestamp"), tb = cm_time_at(b, "metadata.creationTimestamp");
@@ -241,20 +239,12 @@ static int by_creation(const void *pa, const void *pb)
   if (tb < 0) tb = INT64_MAX;
   int c = ta == tb ? 0 : (ta < tb ? -1 : 1);
   if (!c) c = strcmp(kj_get_str(a, "metadata.name"), kj_get_str(b, "metadata.name"));
-  return g_newest_first ? -c : c;
+  return *(const bool *)arg ? -c : c;
 }
 
 void dep_sort_by_creation(json_t *rss, bool newest_first)
 {
-  size_t n = json_array_size(rss);
-  if (n < 2) return;
-  json_t **v = malloc(n * sizeof(*v));
-  for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(rss, i));
-  g_newest_first = newest_first;
-  qsort(v, n, sizeof(*v), by_creation);
-  json_array_clear(rss);
-  for (size_t i = 0; i < n; i++) json_array_append_new(rss, v[i]);
-  free(v);
+  cm_sort_array(rss, by_creation, &newest_first);
 }
 
 void dep_set_condition(json_t *d, const char *type, const char *status, const char *reason,

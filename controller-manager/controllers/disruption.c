@@ -16,57 +16,28 @@
  * (PUT .../status) only when it changed.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/selector.h"
 #include "kube/timeutil.h"
-#include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 #define PDB_DISRUPTED_TIMEOUT_US (120LL * 1000000)
 #define PDB_RECHECK_MS 30000
-
-int disruption_scaled_value(const json_t *v, int64_t total, int64_t *out)
-{
-  if (json_is_integer(v)) {
-    *out = json_integer_value(v);
-    return 0;
-  }
-  const char *s = json_string_value(v);
-  if (!s) return -EINVAL;
-  char *end;
-  long long pct = strtoll(s, &end, 10);
-  if (end == s || strcmp(end, "%")) {
-    /* a number in a string is a count */
-    if (end != s && !*end) {
-      *out = pct;
-      return 0;
-    }
-    return -EINVAL;
-  }
-  *out = (pct * total + 99) / 100;
-  return 0;
-}
 
 static const json_t *pdb_find_uid(const json_t *arr, const char *uid)
 {
   size_t i;
   json_t *o;
   json_array_foreach(arr, i, o) if (!strcmp(kj_get_str(o, "metadata.uid") ?: "", uid ?: "")) return o;
-  return NULL;
-}
-
-static const json_t *pdb_controller_ref(const json_t *obj)
-{
-  size_t i;
-  json_t *r;
-  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r) if (kj_get_bool(r, "controller", false)) return r;
   return NULL;
 }
 
@@ -80,7 +51,7 @@ static int64_t pdb_expected_from_controllers(const json_t *pods, const json_t *c
   json_t *pod;
   json_array_foreach(pods, i, pod)
   {
-    const json_t *ref = pdb_controller_ref(pod);
+    const json_t *ref = obj_controller_ref(pod);
     if (!ref) {
       snprintf(msg, len, "found no controller ref for pod \"%s\"", kj_get_str(pod, "metadata.name") ?: "");
       json_decref(seen);
@@ -89,7 +60,7 @@ static int64_t pdb_expected_from_controllers(const json_t *pods, const json_t *c
     const json_t *ctl = pdb_find_uid(controllers, kj_get_str(ref, "uid"));
     /* A ReplicaSet owned by a Deployment scales with the Deployment. */
     if (ctl && !strcmp(kj_get_str(ref, "kind") ?: "", "ReplicaSet")) {
-      const json_t *up = pdb_controller_ref(ctl);
+      const json_t *up = obj_controller_ref(ctl);
       if (up && !strcmp(kj_get_str(up, "kind") ?: "", "Deployment")) ctl = pdb_find_uid(controllers, kj_get_str(up, "uid"));
     }
     if (!ctl) {
@@ -141,7 +112,7 @@ json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const j
   int64_t current = 0;
   json_array_foreach(mine, i, pod)
   {
-    if (kj_get(pod, "metadata.deletionTimestamp") || !cc_pod_ready(pod)) continue;
+    if (kj_get(pod, "metadata.deletionTimestamp") || !pod_is_ready(pod)) continue;
     if (json_object_get(disrupted, kj_get_str(pod, "metadata.name") ?: "")) continue;
     current++;
   }
@@ -160,11 +131,11 @@ json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const j
   if (!failed) {
     int64_t val = 0;
     if (maxun) {
-      if (disruption_scaled_value(maxun, expected, &val) < 0) failed = true;
+      if (cm_int_or_percent(maxun, expected, true, &val) < 0) failed = true;
       desired = expected - val;
       if (desired < 0) desired = 0;
     } else if (minav) {
-      if (disruption_scaled_value(minav, expected, &val) < 0) failed = true;
+      if (cm_int_or_percent(minav, expected, true, &val) < 0) failed = true;
       desired = val;
     }
     if (failed) snprintf(msg, sizeof msg, "invalid minAvailable/maxUnavailable");
@@ -202,9 +173,7 @@ static const char *const pdb_controller_paths[] = {CM_REPLICASETS, CM_DEPLOYMENT
 #define PDB_NCTL (sizeof pdb_controller_paths / sizeof pdb_controller_paths[0])
 
 struct pdb_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
-  struct workqueue *q;
+  struct cm_base base;
   struct informer *pdb_inf, *pod_inf, *ctl_inf[PDB_NCTL];
 };
 
@@ -212,18 +181,17 @@ static void pdb_enqueue_for_pod(struct pdb_ctl *c, const json_t *pod)
 {
   const char *ns = kj_get_str(pod, "metadata.namespace");
   if (!ns) return;
-  json_t *all = informer_store_list(c->pdb_inf);
+  json_t *pdbs = informer_store_by_index(c->pdb_inf, INFORMER_INDEX_NAMESPACE, ns);
   size_t i;
   json_t *pdb;
-  json_array_foreach(all, i, pdb)
+  json_array_foreach(pdbs, i, pdb)
   {
-    if (strcmp(kj_get_str(pdb, "metadata.namespace") ?: "", ns)) continue;
     char err[200];
     struct labelsel *sel = labelsel_from_json(kj_get(pdb, "spec.selector"), err, sizeof err);
-    if (sel && labelsel_matches(sel, kj_get(pod, "metadata.labels"))) cc_enqueue_obj(c->q, pdb);
+    if (sel && labelsel_matches(sel, kj_get(pod, "metadata.labels"))) cm_base_enqueue(&c->base, pdb);
     labelsel_free(sel);
   }
-  json_decref(all);
+  json_decref(pdbs);
 }
 
 static void pdb_pod_add(void *arg, const json_t *p) { pdb_enqueue_for_pod(arg, p); }
@@ -231,54 +199,57 @@ static void pdb_pod_update(void *arg, const json_t *o, const json_t *n)
 {
   if (o == n) return;
   pdb_enqueue_for_pod(arg, n);
-  if (!cc_json_eq(kj_get(o, "metadata.labels"), kj_get(n, "metadata.labels"))) pdb_enqueue_for_pod(arg, o);
+  if (!cm_json_eq(kj_get(o, "metadata.labels"), kj_get(n, "metadata.labels"))) pdb_enqueue_for_pod(arg, o);
 }
 static void pdb_pod_delete(void *arg, const json_t *p, bool unknown) { pdb_enqueue_for_pod(arg, p); }
 
-static void pdb_process(void *arg, struct workqueue *q, const char *key)
+/* The status without what an empty map and an absent one both mean. */
+static bool pdb_status_equal(const json_t *old, const json_t *st)
 {
-  struct pdb_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
-  if (!b) {
-    workqueue_done(q, key);
-    return;
-  }
+  json_t *a = kj_deep_copy(old ? old : json_object()), *b = kj_deep_copy(st);
+  if (!json_object_size(json_object_get(a, "disruptedPods"))) json_object_del(a, "disruptedPods");
+  if (!json_object_size(json_object_get(b, "disruptedPods"))) json_object_del(b, "disruptedPods");
+  bool eq = cm_json_eq(a, b);
+  json_decref(a);
+  json_decref(b);
+  return eq;
+}
+
+static void pdb_sync(struct cm_base *b, const char *key)
+{
+  struct pdb_ctl *c = (struct pdb_ctl *)b;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t requeue = -1;
   json_t *pdb = informer_store_get_obj(c->pdb_inf, key);
   if (pdb) {
-    json_t *pods = informer_store_list(c->pod_inf);
+    const char *ns = kj_get_str(pdb, "metadata.namespace") ?: "";
+    json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns);
     json_t *ctls = json_array();
     for (size_t i = 0; i < PDB_NCTL; i++) {
-      json_t *l = informer_store_list(c->ctl_inf[i]);
+      json_t *l = informer_store_by_index(c->ctl_inf[i], INFORMER_INDEX_NAMESPACE, ns);
       json_array_extend(ctls, l);
       json_decref(l);
     }
     json_t *st = disruption_compute_status(pdb, pods, ctls, ktime_now_us());
-    json_t *old = kj_get(pdb, "status");
-    /* An empty disruptedPods map and an absent one are the same. */
-    json_t *cmp_old = kj_deep_copy(old ? old : json_object());
-    json_t *cmp_new = kj_deep_copy(st);
-    if (!json_object_size(json_object_get(cmp_old, "disruptedPods"))) json_object_del(cmp_old, "disruptedPods");
-    if (!json_object_size(json_object_get(cmp_new, "disruptedPods"))) json_object_del(cmp_new, "disruptedPods");
-    if (!cc_json_eq(cmp_old, cmp_new)) {
+    if (!pdb_status_equal(kj_get(pdb, "status"), st)) {
       json_t *body = kj_deep_copy(pdb);
       json_object_set(body, "status", st);
       json_object_set_new(body, "apiVersion", json_string("policy/v1"));
       json_object_set_new(body, "kind", json_string("PodDisruptionBudget"));
-      char ns[256], name[256], path[700];
-      cc_split_key(key, ns, sizeof ns, name, sizeof name);
-      snprintf(path, sizeof path, "/apis/policy/v1/namespaces/%s/poddisruptionbudgets/%s/status", ns, name);
-      sync_batch_req(b, "PUT", path, NULL, body, NULL, NULL);
-      json_decref(body);
+      char path[700];
+      cm_path(path, sizeof path, "/apis/policy/v1", ns, "poddisruptionbudgets", kj_get_str(pdb, "metadata.name"),
+              "status");
+      cm_act(&acts, CM_PUT, path, body);
     }
-    if (json_object_size(json_object_get(st, "disruptedPods"))) sync_batch_requeue_after(b, PDB_RECHECK_MS);
-    json_decref(cmp_old);
-    json_decref(cmp_new);
+    if (json_object_size(json_object_get(st, "disruptedPods"))) requeue = PDB_RECHECK_MS;
     json_decref(st);
     json_decref(ctls);
     json_decref(pods);
     json_decref(pdb);
   }
-  sync_batch_end(b);
+  cm_base_exec(b, key, &acts, NULL, requeue);
+  cm_actions_clear(&acts);
 }
 
 /* A controller's scale change re-syncs the budgets of its namespace. */
@@ -286,54 +257,40 @@ static void pdb_ctl_update(void *arg, const json_t *o, const json_t *n)
 {
   struct pdb_ctl *c = arg;
   if (o == n || kj_get_int(o, "spec.replicas", 1) == kj_get_int(n, "spec.replicas", 1)) return;
-  const char *ns = kj_get_str(n, "metadata.namespace") ?: "";
-  json_t *all = informer_store_list(c->pdb_inf);
+  json_t *pdbs = informer_store_by_index(c->pdb_inf, INFORMER_INDEX_NAMESPACE, kj_get_str(n, "metadata.namespace") ?: "");
   size_t i;
   json_t *pdb;
-  json_array_foreach(all, i, pdb) if (!strcmp(kj_get_str(pdb, "metadata.namespace") ?: "", ns)) cc_enqueue_obj(c->q, pdb);
-  json_decref(all);
+  json_array_foreach(pdbs, i, pdb) cm_base_enqueue(&c->base, pdb);
+  json_decref(pdbs);
 }
 
-static int pdb_start(struct cm_ctx *ctx, void **state)
+static int pdb_init(struct cm_base *b)
 {
-  struct pdb_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  c->q = workqueue_new(ctx->base, "disruption");
-  c->pdb_inf = informer_factory_get(ctx->informers, CM_PDBS);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
-  struct informer_handlers dh = {cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};
-  struct informer_handlers ph = {pdb_pod_add, pdb_pod_update, pdb_pod_delete, c};
-  struct informer_handlers ch = {NULL, pdb_ctl_update, NULL, c};
+  struct pdb_ctl *c = (struct pdb_ctl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->pdb_inf = informer_factory_get(f, CM_PDBS);
+  c->pod_inf = informer_factory_get(f, CM_PODS);
+  informer_add_index(c->pdb_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  struct informer_handlers dh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
+  struct informer_handlers ph = { pdb_pod_add, pdb_pod_update, pdb_pod_delete, c };
+  struct informer_handlers ch = { NULL, pdb_ctl_update, NULL, c };
   informer_add_handlers(c->pdb_inf, &dh);
   informer_add_handlers(c->pod_inf, &ph);
   for (size_t i = 0; i < PDB_NCTL; i++) {
-    c->ctl_inf[i] = informer_factory_get(ctx->informers, pdb_controller_paths[i]);
+    c->ctl_inf[i] = informer_factory_get(f, pdb_controller_paths[i]);
+    informer_add_index(c->ctl_inf[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
     informer_add_handlers(c->ctl_inf[i], &ch);
   }
-  *state = c;
   return 0;
 }
 
-static void pdb_run(void *state)
-{
-  struct pdb_ctl *c = state;
-  workqueue_run(c->q, 2, pdb_process, c);
-}
-
-static void pdb_stop(void *state)
-{
-  struct pdb_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  workqueue_free(c->q);
-  free(c);
-}
-
 const struct controller_def ctrl_disruption = {
-    .name = "disruption",
-    .enabled_by_default = true,
-    .start = pdb_start,
-    .run = pdb_run,
-    .stop = pdb_stop,
+  .name = "disruption",
+  .enabled_by_default = true,
+  .size = sizeof(struct pdb_ctl),
+  .queue = "disruption",
+  .workers = 2,
+  .sync = pdb_sync,
+  .init = pdb_init,
 };

@@ -13,26 +13,27 @@
  * The object is written only when subsets or labels differ.  Endpoints of
  * selector-less services are never touched (users manage those).
  */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/selector.h"
 #include "kube/timeutil.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 #define EP_TRIGGER_ANNOTATION "endpoints.kubernetes.io/last-change-trigger-time"
 #define EP_HEADLESS_LABEL "service.kubernetes.io/headless"
 
 struct ep_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
-  struct workqueue *q;
+  struct cm_base base;
   struct informer *svc_inf, *pod_inf, *ep_inf;
 };
 
@@ -40,25 +41,13 @@ static bool ep_pod_included(const json_t *pod, bool publish_not_ready)
 {
   if (!kj_get_str(pod, "status.podIP") || !*kj_get_str(pod, "status.podIP")) return false;
   if (!publish_not_ready && kj_get(pod, "metadata.deletionTimestamp")) return false;
-  return !cc_pod_terminal(pod);
+  return !pod_is_terminal(pod);
 }
 
-static int ep_addr_cmp(const void *a, const void *b)
+static int ep_addr_cmp(const void *a, const void *b, void *unused)
 {
   const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
   return strcmp(kj_get_str(x, "ip") ?: "", kj_get_str(y, "ip") ?: "");
-}
-
-static void ep_sort_addrs(json_t *arr)
-{
-  size_t n = json_array_size(arr);
-  if (n < 2) return;
-  json_t **v = malloc(n * sizeof *v);
-  for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
-  qsort(v, n, sizeof *v, ep_addr_cmp);
-  json_array_clear(arr);
-  for (size_t i = 0; i < n; i++) json_array_append_new(arr, v[i]);
-  free(v);
 }
 
 static json_t *ep_address(const json_t *pod, const json_t *svc)
@@ -87,7 +76,7 @@ json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
   json_t *subsets = json_array();
   const json_t *selmap = kj_get(svc, "spec.selector");
   if (!json_is_object(selmap) || json_object_size(selmap) == 0) return subsets;
-  struct labelsel *sel = cc_selector_from_map(selmap);
+  struct labelsel *sel = cm_selector_from_map(selmap);
   if (!sel) return subsets;
   const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
   bool publish = kj_get_bool(svc, "spec.publishNotReadyAddresses", false);
@@ -106,7 +95,7 @@ json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
     json_t *sp;
     json_array_foreach(svc_ports, j, sp)
     {
-      int port = cc_resolve_target_port(sp, pod);
+      int port = cm_resolve_target_port(sp, pod);
       if (port <= 0) continue;
       json_t *p = json_pack("{s:i, s:s}", "port", port, "protocol", kj_get_str(sp, "protocol") ?: "TCP");
       const char *pname = kj_get_str(sp, "name");
@@ -128,7 +117,7 @@ json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
     }
     free(gk);
     json_decref(ports);
-    bool ready = publish || cc_pod_ready(pod);
+    bool ready = publish || pod_is_ready(pod);
     json_array_append_new(json_object_get(g, ready ? "addresses" : "notReadyAddresses"), ep_address(pod, svc));
   }
   labelsel_free(sel);
@@ -136,15 +125,15 @@ json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
   const char *k;
   json_t *g;
   size_t nk = json_object_size(groups), idx = 0;
-  const char **keys = calloc(nk ? nk : 1, sizeof *keys);
+  const char **keys = xcalloc(nk ? nk : 1, sizeof *keys);
   json_object_foreach(groups, k, g) keys[idx++] = k;
   qsort(keys, nk, sizeof *keys, ep_str_cmp);
   for (idx = 0; idx < nk; idx++) {
     g = json_object_get(groups, keys[idx]);
     json_t *ss = json_object();
     json_t *ad = json_object_get(g, "addresses"), *nr = json_object_get(g, "notReadyAddresses");
-    ep_sort_addrs(ad);
-    ep_sort_addrs(nr);
+    cm_sort_array(ad, ep_addr_cmp, NULL);
+    cm_sort_array(nr, ep_addr_cmp, NULL);
     if (json_array_size(ad)) json_object_set(ss, "addresses", ad);
     if (json_array_size(nr)) json_object_set(ss, "notReadyAddresses", nr);
     if (json_array_size(json_object_get(g, "ports"))) json_object_set(ss, "ports", json_object_get(g, "ports"));
@@ -169,10 +158,10 @@ json_t *endpoints_desired(const json_t *svc, const json_t *pods, const json_t *e
   if (existing) {
     json_t *old_sub = kj_get(existing, "subsets");
     bool same_sub = (json_array_size(old_sub) == 0 && json_array_size(subsets) == 0) ||
-                    (old_sub && cc_json_eq(old_sub, subsets));
+                    (old_sub && cm_json_eq(old_sub, subsets));
     json_t *old_labels = kj_get(existing, "metadata.labels");
     bool same_labels = (json_object_size(old_labels) == 0 && json_object_size(labels) == 0) ||
-                       (old_labels && cc_json_eq(old_labels, labels));
+                       (old_labels && cm_json_eq(old_labels, labels));
     if (same_sub && same_labels) {
       json_decref(subsets);
       json_decref(labels);
@@ -201,103 +190,90 @@ json_t *endpoints_desired(const json_t *svc, const json_t *pods, const json_t *e
   return ep;
 }
 
-static void ep_enqueue_pod_services(struct ep_ctl *c, const json_t *pod)
+static void ep_pod_add(void *arg, const json_t *pod)
 {
-  cc_enqueue_pod_services(c->q, c->svc_inf, pod);
+  struct ep_ctl *c = arg;
+  cm_enqueue_pod_services(&c->base, c->svc_inf, pod);
 }
 
-static void ep_pod_add(void *arg, const json_t *pod) { ep_enqueue_pod_services(arg, pod); }
 static void ep_pod_update(void *arg, const json_t *o, const json_t *n)
 {
   struct ep_ctl *c = arg;
   const char *rv1 = kj_get_str(o, "metadata.resourceVersion"), *rv2 = kj_get_str(n, "metadata.resourceVersion");
   if (o != n && rv1 && rv2 && !strcmp(rv1, rv2)) return; /* resync, nothing changed */
-  ep_enqueue_pod_services(c, n);
-  if (!cc_json_eq(kj_get(o, "metadata.labels"), kj_get(n, "metadata.labels"))) ep_enqueue_pod_services(c, o);
+  cm_enqueue_pod_services(&c->base, c->svc_inf, n);
+  if (!cm_json_eq(kj_get(o, "metadata.labels"), kj_get(n, "metadata.labels")))
+    cm_enqueue_pod_services(&c->base, c->svc_inf, o);
 }
-static void ep_pod_delete(void *arg, const json_t *pod, bool unknown) { ep_enqueue_pod_services(arg, pod); }
 
-static void ep_process(void *arg, struct workqueue *q, const char *key)
+static void ep_pod_delete(void *arg, const json_t *pod, bool unknown) { ep_pod_add(arg, pod); }
+
+/* POST when the cache has no Endpoints, PUT over the cached one: a POST
+ * answered AlreadyExists or a PUT answered Conflict or NotFound means the
+ * cache was behind, and the framework brings the key back until it has
+ * caught up. */
+static void ep_sync(struct cm_base *b, const char *key)
 {
-  struct ep_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
-  if (!b) {
-    workqueue_done(q, key);
+  struct ep_ctl *c = (struct ep_ctl *)b;
+  char buf[512], path[700];
+  const char *ns, *name;
+  if (cm_split_key(key, buf, sizeof buf, &ns, &name) < 0) {
+    cm_base_finish(b, key, false, -1);
     return;
   }
-  char ns[256], name[256], path[700];
-  cc_split_key(key, ns, sizeof ns, name, sizeof name);
   json_t *svc = informer_store_get_obj(c->svc_inf, key);
   json_t *existing = informer_store_get_obj(c->ep_inf, key);
+  struct cm_actions acts;
+  cm_actions_init(&acts);
   if (!svc) {
     /* Service gone: its Endpoints follow, unless a user manages them
      * (a selector-less service's Endpoints never carry our annotation). */
     if (existing && kj_get_str(existing, "metadata.annotations[\"" EP_TRIGGER_ANNOTATION "\"]")) {
-      snprintf(path, sizeof path, "/api/v1/namespaces/%s/endpoints/%s", ns, name);
-      sync_batch_req(b, "DELETE", path, NULL, NULL, NULL, NULL);
+      cm_path(path, sizeof path, "/api/v1", ns, "endpoints", name, NULL);
+      cm_act(&acts, CM_DELETE, path, NULL);
     }
   } else if (json_object_size(kj_get(svc, "spec.selector")) > 0) {
     /* A selector only picks pods of the service's own namespace. */
     json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns);
-    if (!pods) pods = json_array();
     json_t *want = endpoints_desired(svc, pods, existing);
     if (want) {
-      if (existing) {
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s/endpoints/%s", ns, name);
-        sync_batch_req(b, "PUT", path, NULL, want, NULL, NULL);
-      } else {
-        snprintf(path, sizeof path, "/api/v1/namespaces/%s/endpoints", ns);
-        sync_batch_req(b, "POST", path, NULL, want, NULL, NULL);
-      }
-      json_decref(want);
+      cm_path(path, sizeof path, "/api/v1", ns, "endpoints", existing ? name : NULL, NULL);
+      cm_act(&acts, existing ? CM_PUT : CM_POST, path, want);
     }
     json_decref(pods);
   }
   json_decref(svc);
   json_decref(existing);
-  sync_batch_end(b);
+  cm_base_exec(b, key, &acts, NULL, -1);
+  cm_actions_clear(&acts);
 }
 
-static int ep_start(struct cm_ctx *ctx, void **state)
+static int ep_init(struct cm_base *b)
 {
-  struct ep_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  c->q = workqueue_new(ctx->base, "endpoint");
-  c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  struct ep_ctl *c = (struct ep_ctl *)b;
+  c->svc_inf = informer_factory_get(b->ctx->informers, CM_SERVICES);
+  c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
+  c->ep_inf = informer_factory_get(b->ctx->informers, CM_ENDPOINTS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  c->ep_inf = informer_factory_get(ctx->informers, CM_ENDPOINTS);
-  struct informer_handlers sh = {cc_on_add_enqueue, cc_on_update_enqueue, cc_on_delete_enqueue, c->q};
-  struct informer_handlers ph = {ep_pod_add, ep_pod_update, ep_pod_delete, c};
-  struct informer_handlers eh = {NULL, cc_on_update_enqueue, cc_on_delete_enqueue, c->q};
+  informer_add_index(c->svc_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  struct informer_handlers sh = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
+  struct informer_handlers ph = { ep_pod_add, ep_pod_update, ep_pod_delete, c };
+  /* As upstream, no add handler: an Endpoints object appearing changes
+   * nothing a sync would do differently; edits and deletes are undone. */
+  struct informer_handlers eh = { NULL, cm_on_update_enqueue, cm_on_delete_enqueue, c };
   informer_add_handlers(c->svc_inf, &sh);
   informer_add_handlers(c->pod_inf, &ph);
   informer_add_handlers(c->ep_inf, &eh);
-  *state = c;
   return 0;
 }
 
-static void ep_run(void *state)
-{
-  struct ep_ctl *c = state;
-  int w = c->ctx->cfg.concurrent_endpoint_syncs > 0 ? c->ctx->cfg.concurrent_endpoint_syncs : 5;
-  workqueue_run(c->q, w, ep_process, c);
-}
-
-static void ep_stop(void *state)
-{
-  struct ep_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  workqueue_free(c->q);
-  free(c);
-}
-
 const struct controller_def ctrl_endpoints = {
-    .name = "endpoints",
-    .enabled_by_default = true,
-    .start = ep_start,
-    .run = ep_run,
-    .stop = ep_stop,
+  .name = "endpoints",
+  .enabled_by_default = true,
+  .size = sizeof(struct ep_ctl),
+  .queue = "endpoint",
+  .workers_flag = offsetof(struct cm_config, concurrent_endpoint_syncs),
+  .workers = 5,
+  .sync = ep_sync,
+  .init = ep_init,
 };

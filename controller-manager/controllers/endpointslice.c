@@ -13,25 +13,25 @@
  * Slices left empty are deleted.  Terminating pods are kept with
  * ready=false, serving as their readiness, terminating=true.
  */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/selector.h"
-#include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 #define ES_MAX_PER_SLICE 100
 #define ES_ZONE_LABEL "topology.kubernetes.io/zone"
 
 struct es_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
-  struct workqueue *q;
+  struct cm_base base;
   struct informer *svc_inf, *pod_inf, *node_inf, *slice_inf;
 };
 
@@ -47,7 +47,7 @@ static const json_t *es_find_node(const json_t *nodes, const char *name)
 static json_t *es_endpoint(const json_t *pod, const json_t *svc, const json_t *nodes)
 {
   bool terminating = kj_get(pod, "metadata.deletionTimestamp") != NULL;
-  bool ready = cc_pod_ready(pod);
+  bool ready = pod_is_ready(pod);
   bool publish = kj_get_bool(svc, "spec.publishNotReadyAddresses", false);
   json_t *e = json_pack("{s:[s], s:{s:b, s:b, s:b}, s:{s:s, s:s, s:s, s:s}}", "addresses",
                         kj_get_str(pod, "status.podIP"), "conditions", "ready",
@@ -74,7 +74,7 @@ static json_t *es_pod_ports(const json_t *svc, const json_t *pod)
   json_t *sp;
   json_array_foreach(kj_get(svc, "spec.ports"), j, sp)
   {
-    int port = cc_resolve_target_port(sp, pod);
+    int port = cm_resolve_target_port(sp, pod);
     if (port <= 0) continue;
     json_t *p = json_pack("{s:s, s:i, s:s}", "name", kj_get_str(sp, "name") ?: "", "port", port, "protocol",
                           kj_get_str(sp, "protocol") ?: "TCP");
@@ -103,7 +103,7 @@ json_t *endpointslice_new_slice(const json_t *svc, const char *managed_by, const
   json_t *s = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:[o]}, s:s, s:[], s:O}", "apiVersion",
                         "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "generateName", gen,
                         "namespace", kj_get_str(svc, "metadata.namespace") ?: "", "labels", labels,
-                        "ownerReferences", cc_owner_ref(svc, "v1", "Service", true, true), "addressType",
+                        "ownerReferences", cm_new_controller_ref(svc, "v1", "Service"), "addressType",
                         address_type, "endpoints", "ports", ports);
   return s;
 }
@@ -124,24 +124,15 @@ static const char *es_first_key(const json_t *obj)
   return best;
 }
 
-static void es_act(json_t *acts, const char *verb, const char *path, json_t *body)
+/* The wanted endpoints of svc by port set: {canonical ports -> {ports,
+ * want: {id -> endpoint}}} (new reference). */
+static json_t *es_wanted(const json_t *svc, const json_t *pods, const json_t *nodes)
 {
-  json_t *a = json_pack("{s:s, s:s}", "verb", verb, "path", path);
-  if (body) json_object_set_new(a, "body", body);
-  json_array_append_new(acts, a);
-}
-
-json_t *endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t *nodes,
-                                const json_t *slices, int max_per_slice)
-{
-  json_t *acts = json_array();
-  const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
-  const char *svcname = kj_get_str(svc, "metadata.name") ?: "";
-  if (max_per_slice <= 0) max_per_slice = ES_MAX_PER_SLICE;
-  const json_t *selmap = kj_get(svc, "spec.selector");
-  struct labelsel *sel = json_object_size(selmap) ? cc_selector_from_map(selmap) : NULL;
-  /* port-set key -> {ports, want: {id -> endpoint}} */
   json_t *groups = json_object();
+  const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
+  const json_t *selmap = kj_get(svc, "spec.selector");
+  if (!json_object_size(selmap)) return groups;
+  struct labelsel *sel = cm_selector_from_map(selmap);
   size_t i;
   json_t *pod;
   json_array_foreach(pods, i, pod)
@@ -150,7 +141,7 @@ json_t *endpointslice_reconcile(const json_t *svc, const json_t *pods, const jso
     if (strcmp(kj_get_str(pod, "metadata.namespace") ?: "", ns)) continue;
     if (!labelsel_matches(sel, kj_get(pod, "metadata.labels"))) continue;
     const char *ip = kj_get_str(pod, "status.podIP");
-    if (!ip || !*ip || cc_pod_terminal(pod)) continue;
+    if (!ip || !*ip || pod_is_terminal(pod)) continue;
     json_t *ports = es_pod_ports(svc, pod);
     char *gk = kj_dumps_canonical(ports);
     json_t *g = json_object_get(groups, gk);
@@ -164,109 +155,120 @@ json_t *endpointslice_reconcile(const json_t *svc, const json_t *pods, const jso
     json_object_set_new(json_object_get(g, "want"), es_ep_id(e), e);
   }
   labelsel_free(sel);
+  return groups;
+}
 
+/* Moves wanted endpoints into eps until it is full; true if any moved. */
+static bool es_fill(json_t *eps, json_t *want, int max_per_slice)
+{
+  bool moved = false;
+  while (json_array_size(eps) < (size_t)max_per_slice && json_object_size(want) > 0) {
+    const char *id = es_first_key(want);
+    json_array_append(eps, json_object_get(want, id));
+    json_object_del(want, id);
+    moved = true;
+  }
+  return moved;
+}
+
+/* Pass 1, one existing slice of the service: it keeps the endpoints still
+ * wanted (taken out of its group's want) and the service's labels, or is
+ * deleted when none is left.  Returns {slice (updated copy), group, path,
+ * changed} for pass 2, or NULL. */
+static json_t *es_keep(const json_t *svc, const json_t *slice, json_t *groups, int max_per_slice,
+                       struct cm_actions *acts)
+{
   char path[700];
-  /* Pass 1: existing slices keep the endpoints still wanted. */
-  json_t *room = json_array(); /* slices (copies) of a group with free room */
-  json_t *slice;
-  json_array_foreach(slices, i, slice)
+  cm_path(path, sizeof path, "/apis/discovery.k8s.io/v1", kj_get_str(slice, "metadata.namespace"), "endpointslices",
+          kj_get_str(slice, "metadata.name"), NULL);
+  json_t *ports = kj_get(slice, "ports"), *empty = NULL;
+  if (!ports) ports = empty = json_array();
+  char *gk = kj_dumps_canonical(ports);
+  json_t *want = json_object_get(json_object_get(groups, gk), "want");
+  json_t *kept = json_array(), *e, *out = NULL;
+  size_t j;
+  json_array_foreach(want ? kj_get(slice, "endpoints") : NULL, j, e)
   {
-    if (strcmp(kj_get_str(slice, "metadata.namespace") ?: "", ns)) continue;
-    if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_SERVICE_NAME "\"]") ?: "", svcname)) continue;
-    if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_MANAGED_BY "\"]") ?: "", ENDPOINTSLICE_MANAGED_BY))
-      continue;
-    snprintf(path, sizeof path, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices/%s", ns,
-             kj_get_str(slice, "metadata.name") ?: "");
-    json_t *ports = kj_get(slice, "ports");
-    json_t *empty = NULL;
-    if (!ports) ports = empty = json_array();
-    char *gk = kj_dumps_canonical(ports);
-    json_decref(empty);
-    json_t *g = json_object_get(groups, gk);
-    char gkbuf[4096];
-    snprintf(gkbuf, sizeof gkbuf, "%s", gk);
-    free(gk);
-    if (!g) {
-      es_act(acts, "DELETE", path, NULL);
-      continue;
+    const char *id = es_ep_id(e);
+    json_t *w = json_object_get(want, id);
+    if (w && json_array_size(kept) < (size_t)max_per_slice) {
+      json_array_append(kept, w);
+      json_object_del(want, id);
     }
-    json_t *want = json_object_get(g, "want");
-    json_t *kept = json_array();
-    size_t j;
-    json_t *e;
-    json_array_foreach(kj_get(slice, "endpoints"), j, e)
-    {
-      const char *id = es_ep_id(e);
-      json_t *w = json_object_get(want, id);
-      if (w && json_array_size(kept) < (size_t)max_per_slice) {
-        json_array_append(kept, w);
-        json_object_del(want, id);
-      }
-    }
-    if (json_array_size(kept) == 0) {
-      json_decref(kept);
-      es_act(acts, "DELETE", path, NULL);
-      continue;
-    }
+  }
+  if (json_array_size(kept) == 0) {
+    cm_act(acts, CM_DELETE, path, NULL);
+  } else {
     json_t *copy = kj_deep_copy(slice);
-    bool changed = !cc_json_eq(kept, kj_get(slice, "endpoints"));
-    json_object_set_new(copy, "endpoints", kept);
-    /* Labels follow the service's. */
+    bool changed = !cm_json_eq(kept, kj_get(slice, "endpoints"));
+    json_object_set(copy, "endpoints", kept);
     json_t *want_slice = endpointslice_new_slice(svc, ENDPOINTSLICE_MANAGED_BY, ports, "IPv4");
-    if (!cc_json_eq(kj_get(copy, "metadata.labels"), kj_get(want_slice, "metadata.labels"))) {
+    if (!cm_json_eq(kj_get(copy, "metadata.labels"), kj_get(want_slice, "metadata.labels"))) {
       kj_set(copy, "metadata.labels", json_incref(kj_get(want_slice, "metadata.labels")));
       changed = true;
     }
     json_decref(want_slice);
     json_object_set_new(copy, "apiVersion", json_string("discovery.k8s.io/v1"));
     json_object_set_new(copy, "kind", json_string("EndpointSlice"));
-    json_array_append_new(room, json_pack("{s:o, s:s, s:s, s:b}", "slice", copy, "group", gkbuf,
-                                          "path", path, "changed", changed));
+    out = json_pack("{s:o, s:s, s:s, s:b}", "slice", copy, "group", gk, "path", path, "changed", changed);
+  }
+  json_decref(kept);
+  json_decref(empty);
+  free(gk);
+  return out;
+}
+
+void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t *nodes, const json_t *slices,
+                             int max_per_slice, struct cm_actions *acts)
+{
+  const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
+  const char *svcname = kj_get_str(svc, "metadata.name") ?: "";
+  if (max_per_slice <= 0) max_per_slice = ES_MAX_PER_SLICE;
+  json_t *groups = es_wanted(svc, pods, nodes);
+  /* Pass 1: existing slices keep the endpoints still wanted. */
+  json_t *room = json_array(), *slice;
+  size_t i;
+  json_array_foreach(slices, i, slice)
+  {
+    if (strcmp(kj_get_str(slice, "metadata.namespace") ?: "", ns)) continue;
+    if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_SERVICE_NAME "\"]") ?: "", svcname)) continue;
+    if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_MANAGED_BY "\"]") ?: "", ENDPOINTSLICE_MANAGED_BY))
+      continue;
+    json_t *r = es_keep(svc, slice, groups, max_per_slice, acts);
+    if (r) json_array_append_new(room, r);
   }
   /* Pass 2: new endpoints fill the room left in existing slices. */
   json_t *r;
   json_array_foreach(room, i, r)
   {
     json_t *copy = json_object_get(r, "slice");
-    json_t *g = json_object_get(groups, json_string_value(json_object_get(r, "group")));
-    json_t *want = json_object_get(g, "want");
-    json_t *eps = json_object_get(copy, "endpoints");
-    bool changed = json_is_true(json_object_get(r, "changed"));
-    while (json_array_size(eps) < (size_t)max_per_slice && json_object_size(want) > 0) {
-      const char *id = es_first_key(want);
-      json_array_append(eps, json_object_get(want, id));
-      json_object_del(want, id);
-      changed = true;
-    }
-    if (changed) es_act(acts, "PUT", json_string_value(json_object_get(r, "path")), json_incref(copy));
+    json_t *want = json_object_get(json_object_get(groups, json_string_value(json_object_get(r, "group"))), "want");
+    bool filled = es_fill(json_object_get(copy, "endpoints"), want, max_per_slice);
+    if (filled || json_is_true(json_object_get(r, "changed")))
+      cm_act(acts, CM_PUT, json_string_value(json_object_get(r, "path")), json_incref(copy));
   }
   json_decref(room);
   /* Pass 3: the rest go to new slices. */
+  char path[700];
+  cm_path(path, sizeof path, "/apis/discovery.k8s.io/v1", ns, "endpointslices", NULL, NULL);
   const char *gk;
   json_t *g;
-  snprintf(path, sizeof path, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", ns);
   json_object_foreach(groups, gk, g)
   {
     json_t *want = json_object_get(g, "want");
     while (json_object_size(want) > 0) {
-      json_t *ns_slice = endpointslice_new_slice(svc, ENDPOINTSLICE_MANAGED_BY, json_object_get(g, "ports"), "IPv4");
-      json_t *eps = json_object_get(ns_slice, "endpoints");
-      while (json_array_size(eps) < (size_t)max_per_slice && json_object_size(want) > 0) {
-        const char *id = es_first_key(want);
-        json_array_append(eps, json_object_get(want, id));
-        json_object_del(want, id);
-      }
-      es_act(acts, "POST", path, ns_slice);
+      json_t *s = endpointslice_new_slice(svc, ENDPOINTSLICE_MANAGED_BY, json_object_get(g, "ports"), "IPv4");
+      es_fill(json_object_get(s, "endpoints"), want, max_per_slice);
+      cm_act(acts, CM_POST, path, s);
     }
   }
   json_decref(groups);
-  return acts;
 }
 
 static void es_pod_add(void *arg, const json_t *pod)
 {
   struct es_ctl *c = arg;
-  cc_enqueue_pod_services(c->q, c->svc_inf, pod);
+  cm_enqueue_pod_services(&c->base, c->svc_inf, pod);
 }
 
 static void es_pod_update(void *arg, const json_t *o, const json_t *n)
@@ -274,16 +276,12 @@ static void es_pod_update(void *arg, const json_t *o, const json_t *n)
   struct es_ctl *c = arg;
   const char *rv1 = kj_get_str(o, "metadata.resourceVersion"), *rv2 = kj_get_str(n, "metadata.resourceVersion");
   if (o != n && rv1 && rv2 && !strcmp(rv1, rv2)) return;
-  cc_enqueue_pod_services(c->q, c->svc_inf, n);
-  if (!cc_json_eq(kj_get(o, "metadata.labels"), kj_get(n, "metadata.labels")))
-    cc_enqueue_pod_services(c->q, c->svc_inf, o);
+  cm_enqueue_pod_services(&c->base, c->svc_inf, n);
+  if (!cm_json_eq(kj_get(o, "metadata.labels"), kj_get(n, "metadata.labels")))
+    cm_enqueue_pod_services(&c->base, c->svc_inf, o);
 }
 
-static void es_pod_delete(void *arg, const json_t *pod, bool unknown)
-{
-  struct es_ctl *c = arg;
-  cc_enqueue_pod_services(c->q, c->svc_inf, pod);
-}
+static void es_pod_delete(void *arg, const json_t *pod, bool unknown) { es_pod_add(arg, pod); }
 
 /* A slice change (ours, or someone else's edit of ours) re-syncs its service. */
 static void es_slice_event(struct es_ctl *c, const json_t *slice)
@@ -294,80 +292,61 @@ static void es_slice_event(struct es_ctl *c, const json_t *slice)
   if (!svc || !ns || !by || strcmp(by, ENDPOINTSLICE_MANAGED_BY)) return;
   char key[512];
   snprintf(key, sizeof key, "%s/%s", ns, svc);
-  workqueue_add(c->q, key);
+  cm_base_enqueue_key(&c->base, key);
 }
 static void es_slice_update(void *arg, const json_t *o, const json_t *n) { es_slice_event(arg, n); }
 static void es_slice_delete(void *arg, const json_t *s, bool unknown) { es_slice_event(arg, s); }
 
-static void es_process(void *arg, struct workqueue *q, const char *key)
+static void es_sync(struct cm_base *b, const char *key)
 {
-  struct es_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
-  if (!b) {
-    workqueue_done(q, key);
-    return;
-  }
+  struct es_ctl *c = (struct es_ctl *)b;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
   json_t *svc = informer_store_get_obj(c->svc_inf, key);
   /* A deleted service's slices go with it through their ownerReference. */
   if (svc && json_object_size(kj_get(svc, "spec.selector")) > 0 && !kj_get(svc, "metadata.deletionTimestamp")) {
     /* A selector only picks pods of the service's own namespace. */
-    json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE,
-                                           kj_get_str(svc, "metadata.namespace") ?: "");
-    if (!pods) pods = json_array();
+    const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
+    json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns);
+    json_t *slices = informer_store_by_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, ns);
     json_t *nodes = informer_store_list(c->node_inf);
-    json_t *slices = informer_store_list(c->slice_inf);
-    json_t *acts = endpointslice_reconcile(svc, pods, nodes, slices, ES_MAX_PER_SLICE);
-    sync_batch_exec(b, acts);
-    json_decref(acts);
+    endpointslice_reconcile(svc, pods, nodes, slices, ES_MAX_PER_SLICE, &acts);
     json_decref(pods);
     json_decref(nodes);
     json_decref(slices);
   }
   json_decref(svc);
-  sync_batch_end(b);
+  cm_base_exec(b, key, &acts, NULL, -1);
+  cm_actions_clear(&acts);
 }
 
-static int es_start(struct cm_ctx *ctx, void **state)
+static int es_init(struct cm_base *b)
 {
-  struct es_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  c->q = workqueue_new(ctx->base, "endpoint_slice");
-  c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  struct es_ctl *c = (struct es_ctl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->svc_inf = informer_factory_get(f, CM_SERVICES);
+  c->pod_inf = informer_factory_get(f, CM_PODS);
+  c->node_inf = informer_factory_get(f, CM_NODES);
+  c->slice_inf = informer_factory_get(f, CM_ENDPOINTSLICES);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
-  c->slice_inf = informer_factory_get(ctx->informers, CM_ENDPOINTSLICES);
-  struct informer_handlers sh = {cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};
-  struct informer_handlers ph = {es_pod_add, es_pod_update, es_pod_delete, c};
-  struct informer_handlers eh = {NULL, es_slice_update, es_slice_delete, c};
+  informer_add_index(c->svc_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  informer_add_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  struct informer_handlers sh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
+  struct informer_handlers ph = { es_pod_add, es_pod_update, es_pod_delete, c };
+  struct informer_handlers eh = { NULL, es_slice_update, es_slice_delete, c };
   informer_add_handlers(c->svc_inf, &sh);
   informer_add_handlers(c->pod_inf, &ph);
   informer_add_handlers(c->slice_inf, &eh);
-  *state = c;
   return 0;
 }
 
-static void es_run(void *state)
-{
-  struct es_ctl *c = state;
-  int w = c->ctx->cfg.concurrent_service_endpoint_syncs > 0 ? c->ctx->cfg.concurrent_service_endpoint_syncs : 5;
-  workqueue_run(c->q, w, es_process, c);
-}
-
-static void es_stop(void *state)
-{
-  struct es_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  workqueue_free(c->q);
-  free(c);
-}
-
 const struct controller_def ctrl_endpointslice = {
-    .name = "endpointslice",
-    .enabled_by_default = true,
-    .start = es_start,
-    .run = es_run,
-    .stop = es_stop,
+  .name = "endpointslice",
+  .enabled_by_default = true,
+  .size = sizeof(struct es_ctl),
+  .queue = "endpoint_slice",
+  .workers_flag = offsetof(struct cm_config, concurrent_service_endpoint_syncs),
+  .workers = 5,
+  .sync = es_sync,
+  .init = es_init,
 };

@@ -13,24 +13,24 @@
  * Existing slices are matched to wanted ones in name order and only
  * rewritten when their endpoints, ports or labels differ.
  */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
-#include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 #define MIRROR_SKIP_LABEL "endpointslice.kubernetes.io/skip-mirror"
 #define MIRROR_MAX_PER_SUBSET 1000
 
 struct mir_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
-  struct workqueue *q;
+  struct cm_base base;
   struct informer *svc_inf, *ep_inf, *slice_inf;
 };
 
@@ -85,17 +85,9 @@ static int mir_name_cmp(const void *a, const void *b)
   return strcmp(kj_get_str(*(json_t *const *)a, "metadata.name") ?: "", kj_get_str(*(json_t *const *)b, "metadata.name") ?: "");
 }
 
-static void mir_act(json_t *acts, const char *verb, const char *path, json_t *body)
+void endpointslice_mirror_reconcile(const char *ns, const char *name, const json_t *svc, const json_t *ep,
+                                    const json_t *slices, struct cm_actions *acts)
 {
-  json_t *a = json_pack("{s:s, s:s}", "verb", verb, "path", path);
-  if (body) json_object_set_new(a, "body", body);
-  json_array_append_new(acts, a);
-}
-
-json_t *endpointslice_mirror_reconcile(const char *ns, const char *name, const json_t *svc,
-                                      const json_t *ep, const json_t *slices)
-{
-  json_t *acts = json_array();
   /* wanted: [{endpoints, ports}]; nothing when the Service is gone */
   json_t *want = json_array();
   bool mirror = svc && ep && !json_object_size(kj_get(svc, "spec.selector")) &&
@@ -116,7 +108,7 @@ json_t *endpointslice_mirror_reconcile(const char *ns, const char *name, const j
     }
   }
   size_t n = json_array_size(slices), have_n = 0;
-  json_t **have = malloc((n + 1) * sizeof *have);
+  json_t **have = xmalloc((n + 1) * sizeof *have);
   json_t *sl;
   json_array_foreach(slices, i, sl)
   {
@@ -135,12 +127,12 @@ json_t *endpointslice_mirror_reconcile(const char *ns, const char *name, const j
       snprintf(path, sizeof path, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices/%s", ns,
                kj_get_str(have[i], "metadata.name") ?: "");
       if (!w) {
-        mir_act(acts, "DELETE", path, NULL);
+        cm_act(acts, CM_DELETE, path, NULL);
         continue;
       }
-      if (cc_json_eq(kj_get(have[i], "endpoints"), json_object_get(w, "endpoints")) &&
-          cc_json_eq(kj_get(have[i], "ports"), json_object_get(w, "ports")) &&
-          cc_json_eq(kj_get(have[i], "metadata.labels"), labels))
+      if (cm_json_eq(kj_get(have[i], "endpoints"), json_object_get(w, "endpoints")) &&
+          cm_json_eq(kj_get(have[i], "ports"), json_object_get(w, "ports")) &&
+          cm_json_eq(kj_get(have[i], "metadata.labels"), labels))
         continue;
       json_t *copy = kj_deep_copy(have[i]);
       json_object_set(copy, "endpoints", json_object_get(w, "endpoints"));
@@ -148,20 +140,19 @@ json_t *endpointslice_mirror_reconcile(const char *ns, const char *name, const j
       kj_set(copy, "metadata.labels", json_incref(labels));
       json_object_set_new(copy, "apiVersion", json_string("discovery.k8s.io/v1"));
       json_object_set_new(copy, "kind", json_string("EndpointSlice"));
-      mir_act(acts, "PUT", path, copy);
+      cm_act(acts, CM_PUT, path, copy);
     } else {
       json_t *s = endpointslice_new_slice(svc, ENDPOINTSLICE_MIRROR_MANAGED_BY, json_object_get(w, "ports"), "IPv4");
       kj_set(s, "metadata.labels", json_incref(labels));
       json_object_set(s, "endpoints", json_object_get(w, "endpoints"));
-      kj_set(s, "metadata.ownerReferences", json_pack("[o]", cc_owner_ref(ep, "v1", "Endpoints", true, true)));
+      kj_set(s, "metadata.ownerReferences", json_pack("[o]", cm_new_controller_ref(ep, "v1", "Endpoints")));
       snprintf(path, sizeof path, "/apis/discovery.k8s.io/v1/namespaces/%s/endpointslices", ns);
-      mir_act(acts, "POST", path, s);
+      cm_act(acts, CM_POST, path, s);
     }
   }
   json_decref(labels);
   free(have);
   json_decref(want);
-  return acts;
 }
 
 static void mir_slice_event(struct mir_ctl *c, const json_t *s)
@@ -172,70 +163,55 @@ static void mir_slice_event(struct mir_ctl *c, const json_t *s)
   if (!svc || !ns || !by || strcmp(by, ENDPOINTSLICE_MIRROR_MANAGED_BY)) return;
   char key[512];
   snprintf(key, sizeof key, "%s/%s", ns, svc);
-  workqueue_add(c->q, key);
+  cm_base_enqueue_key(&c->base, key);
 }
 static void mir_slice_update(void *arg, const json_t *o, const json_t *n) { mir_slice_event(arg, n); }
 static void mir_slice_delete(void *arg, const json_t *s, bool u) { mir_slice_event(arg, s); }
 
-static void mir_process(void *arg, struct workqueue *q, const char *key)
+static void mir_sync(struct cm_base *b, const char *key)
 {
-  struct mir_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
-  if (!b) {
-    workqueue_done(q, key);
+  struct mir_ctl *c = (struct mir_ctl *)b;
+  char buf[512];
+  const char *ns, *name;
+  if (cm_split_key(key, buf, sizeof buf, &ns, &name) < 0) {
+    cm_base_finish(b, key, false, -1);
     return;
   }
   json_t *svc = informer_store_get_obj(c->svc_inf, key);
   json_t *ep = informer_store_get_obj(c->ep_inf, key);
-  json_t *slices = informer_store_list(c->slice_inf);
-  char ns[256], name[256];
-  cc_split_key(key, ns, sizeof ns, name, sizeof name);
-  json_t *acts = endpointslice_mirror_reconcile(ns, name, svc, ep, slices);
-  sync_batch_exec(b, acts);
-  json_decref(acts);
+  json_t *slices = informer_store_by_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, ns);
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  endpointslice_mirror_reconcile(ns, name, svc, ep, slices, &acts);
   json_decref(svc);
   json_decref(ep);
   json_decref(slices);
-  sync_batch_end(b);
+  cm_base_exec(b, key, &acts, NULL, -1);
+  cm_actions_clear(&acts);
 }
 
-static int mir_start(struct cm_ctx *ctx, void **state)
+static int mir_init(struct cm_base *b)
 {
-  struct mir_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  c->q = workqueue_new(ctx->base, "endpoint_slice_mirroring");
-  c->svc_inf = informer_factory_get(ctx->informers, CM_SERVICES);
-  c->ep_inf = informer_factory_get(ctx->informers, CM_ENDPOINTS);
-  c->slice_inf = informer_factory_get(ctx->informers, CM_ENDPOINTSLICES);
-  struct informer_handlers h = {cc_on_add_enqueue, cc_on_update_enqueue, cc_on_delete_enqueue, c->q};
-  struct informer_handlers sh = {NULL, mir_slice_update, mir_slice_delete, c};
+  struct mir_ctl *c = (struct mir_ctl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->svc_inf = informer_factory_get(f, CM_SERVICES);
+  c->ep_inf = informer_factory_get(f, CM_ENDPOINTS);
+  c->slice_inf = informer_factory_get(f, CM_ENDPOINTSLICES);
+  informer_add_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  struct informer_handlers h = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
+  struct informer_handlers sh = { NULL, mir_slice_update, mir_slice_delete, c };
   informer_add_handlers(c->svc_inf, &h);
   informer_add_handlers(c->ep_inf, &h);
   informer_add_handlers(c->slice_inf, &sh);
-  *state = c;
   return 0;
 }
 
-static void mir_run(void *state)
-{
-  struct mir_ctl *c = state;
-  workqueue_run(c->q, 5, mir_process, c);
-}
-
-static void mir_stop(void *state)
-{
-  struct mir_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  workqueue_free(c->q);
-  free(c);
-}
-
 const struct controller_def ctrl_endpointslice_mirroring = {
-    .name = "endpointslice-mirroring",
-    .enabled_by_default = true,
-    .start = mir_start,
-    .run = mir_run,
-    .stop = mir_stop,
+  .name = "endpointslice-mirroring",
+  .enabled_by_default = true,
+  .size = sizeof(struct mir_ctl),
+  .queue = "endpoint_slice_mirroring",
+  .workers = 5,
+  .sync = mir_sync,
+  .init = mir_init,
 };

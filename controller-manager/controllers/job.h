@@ -18,7 +18,7 @@ struct cm_actions;
 #define JOB_BACKOFF_BASE_S 10
 #define JOB_BACKOFF_MAX_S 360
 #define JOB_MAX_POD_CREATE_DELETE 500
-#define JOB_MAX_INDEXES 100000
+#define JOB_MAX_GENERATED_NAME 58   /* names.MaxGeneratedNameLength */
 
 /* ---- job_util.c ---- */
 
@@ -26,18 +26,41 @@ struct cm_actions;
  * doubling, capped at 6 minutes; 0 for no failures. */
 int64_t job_backoff_delay_s(int64_t failures);
 
-/* A set of completion indexes below n: bytes, 1 = member. */
-struct job_indexes {
-  unsigned char *set;
-  int64_t n;
+/*
+ * The completed indexes of an Indexed Job, as upstream's orderedIntervals:
+ * sorted, disjoint, non-adjacent intervals [first, last].  Memory grows
+ * with the number of gaps, not with spec.completions, which may be as
+ * large as the API allows.
+ */
+struct job_interval {
+  int64_t first, last;
 };
-/* Parses "1,3-5,7" (indexes >= n are dropped). -EINVAL if malformed. */
-int job_indexes_parse(const char *s, int64_t n, struct job_indexes *out);
-void job_indexes_free(struct job_indexes *x);
-int64_t job_indexes_count(const struct job_indexes *x);
-/* The compressed form "1,3-5,7" (new string, caller frees; "" if empty). */
-char *job_indexes_format(const struct job_indexes *x);
-/* Completion index of a pod (annotation, then label), -1 if none/invalid. */
+struct job_intervals {
+  struct job_interval *v;
+  size_t n, cap;
+};
+/* Parses status.completedIndexes ("1,3-5,7") keeping only indexes below
+ * completions, as upstream: a corrupted piece is skipped, the first
+ * interval starting at or beyond completions ends the list, a last bound
+ * beyond it is clamped.  Never fails; out must be zeroed or freed. */
+void job_intervals_parse(const char *s, int64_t completions, struct job_intervals *out);
+void job_intervals_free(struct job_intervals *x);
+bool job_intervals_has(const struct job_intervals *x, int64_t ix);
+/* Adds ix (>= 0), merging with its neighbours. */
+void job_intervals_add(struct job_intervals *x, int64_t ix);
+/* Number of indexes held. */
+int64_t job_intervals_total(const struct job_intervals *x);
+/* Upstream's String(): "1,3-5,7", a two-index interval as "1,2" (new
+ * string, caller frees; "" if empty). */
+char *job_intervals_format(const struct job_intervals *x);
+/* The lowest `count` indexes below completions that are neither in done
+ * nor in busy (sorted ascending, duplicates allowed) into out; returns
+ * how many (upstream firstPendingIndexes). */
+size_t job_first_pending(const struct job_intervals *done, const int64_t *busy, size_t nbusy, int64_t completions,
+                         size_t count, int64_t *out);
+/* Completion index of a pod: its batch.kubernetes.io/job-completion-index
+ * annotation as a non-negative integer (upstream getCompletionIndex), -1
+ * when absent or malformed. */
 int64_t job_pod_index(const json_t *pod);
 
 enum job_policy_action { JOB_POLICY_NONE, JOB_POLICY_FAIL_JOB, JOB_POLICY_IGNORE, JOB_POLICY_COUNT };

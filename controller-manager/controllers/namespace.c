@@ -3,7 +3,8 @@
  * being deleted, then removes its "kubernetes" finalizer.
  *
  * A namespace with a deletionTimestamp is processed in stages, all
- * asynchronous and chained through one sync_batch: discovery (GET /api/v1,
+ * asynchronous and chained through the one run of its sync (each stage
+ * starts from the answers of the previous one): discovery (GET /api/v1,
  * GET /apis, then each group's preferred version) finds every namespaced
  * resource that can be listed and deleted; each one is deleted with one
  * DELETE on the collection (or per object when deletecollection is not
@@ -17,34 +18,34 @@
  * drops "kubernetes" from spec.finalizers and the API server deletes the
  * namespace.
  */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
-#include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 #define NS_REQUEUE_REMAINING_MS 2000
 #define NS_FINALIZER "kubernetes"
 
 struct ns_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
-  struct workqueue *q;
+  struct cm_base base;
   struct informer *ns_inf;
 };
 
-/* One deletion pass over one namespace. */
+/* One deletion pass over one namespace, attached to its run. */
 struct ns_op {
   struct ns_ctl *c;
-  struct sync_batch *b;
+  struct cm_run *run;
   char name[256];
   int pending;          /* requests of the current stage still out */
   json_t *resources;    /* discovered [{prefix, resource, deletecollection}] */
@@ -104,7 +105,7 @@ static json_t *ns_cond(const json_t *old, const char *type, bool failing, const 
 static char *ns_join_counts(const json_t *counts, const char *fmt)
 {
   size_t n = json_object_size(counts), i = 0;
-  const char **keys = calloc(n ? n : 1, sizeof *keys);
+  const char **keys = xcalloc(n ? n : 1, sizeof *keys);
   const char *k;
   json_t *v;
   json_object_foreach((json_t *)counts, k, v) keys[i++] = k;
@@ -115,12 +116,12 @@ static char *ns_join_counts(const json_t *counts, const char *fmt)
       keys[b - 1] = t;
     }
   size_t cap = 64, len = 0;
-  char *out = calloc(1, cap);
+  char *out = xcalloc(1, cap);
   for (i = 0; i < n; i++) {
     char part[600];
     snprintf(part, sizeof part, fmt, keys[i], (long long)json_integer_value(json_object_get(counts, keys[i])));
     size_t pl = strlen(part) + 2;
-    while (len + pl + 1 > cap) out = realloc(out, cap *= 2);
+    while (len + pl + 1 > cap) out = xrealloc(out, cap *= 2);
     len += (size_t)sprintf(out + len, "%s%s", i ? ", " : "", part);
   }
   free(keys);
@@ -205,56 +206,63 @@ static void ns_add_discovery_err(struct ns_op *op, const char *what, const struc
   snprintf(buf, sizeof buf, "%s%s%s: %s", op->discovery_err ? op->discovery_err : "",
            op->discovery_err ? ", " : "", what, err && err->message ? err->message : "error");
   free(op->discovery_err);
-  op->discovery_err = strdup(buf);
+  op->discovery_err = xstrdup(buf);
 }
 
-static void ns_put_finalize(struct sync_batch *b, const json_t *ns)
+/* Adds one action with an answer callback to the run of op. */
+static void ns_send(struct ns_op *op, enum cm_verb verb, const char *path, json_t *body, cm_answer_fn fn, void *arg,
+                    void (*arg_free)(void *))
+{
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  struct cm_action *act = cm_act(&acts, verb, path, body);
+  act->patch = CM_PATCH_MERGE;
+  if (fn) cm_act_on_answer(act, fn, arg, arg_free);
+  cm_run_add(op->run, &acts);
+  cm_actions_clear(&acts);
+}
+
+static void ns_put_finalize(struct ns_op *op, const json_t *ns)
 {
   json_t *body = namespace_finalize_body(ns);
   if (!body) return;
   char path[512];
-  snprintf(path, sizeof path, "/api/v1/namespaces/%s/finalize", kj_get_str(ns, "metadata.name") ?: "");
-  sync_batch_req(b, "PUT", path, NULL, body, NULL, NULL);
-  json_decref(body);
+  cm_path(path, sizeof path, "/api/v1", NULL, "namespaces", op->name, "finalize");
+  ns_send(op, CM_PUT, path, body, NULL, NULL, NULL);
 }
 
 /* The status write bumped the resourceVersion: finalize from its answer. */
-static void ns_status_done(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+static void ns_status_done(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
-  if (!err && body) ns_put_finalize(b, body);
+  if (!err && body) ns_put_finalize(arg, body);
 }
 
 /* The last stage: report, then finalize or come back later. */
 static void ns_finish(struct ns_op *op)
 {
-  struct sync_batch *b = op->b;
   json_t *ns = informer_store_get_obj(op->c->ns_inf, op->name);
   char path[512], now[40];
-  if (ns) {
-    bool clean = !op->discovery_err && json_array_size(op->errors) == 0 && json_object_size(op->remaining) == 0;
-    json_t *old = kj_get(ns, "status.conditions");
-    json_t *conds = namespace_deletion_conditions(op->discovery_err, op->errors, op->remaining,
-                                                  op->finalizers, old, ktime_now_str(now));
-    if (!old || !cc_json_eq(old, conds)) {
-      json_t *patch = json_pack("{s:{s:O}}", "status", "conditions", conds);
-      snprintf(path, sizeof path, "/api/v1/namespaces/%s/status", op->name);
-      sync_batch_req(b, "PATCH", path, NULL, patch, clean ? ns_status_done : NULL, NULL);
-      json_decref(patch);
-    } else if (clean) {
-      ns_put_finalize(b, ns);
-    }
-    json_decref(conds);
-    if (clean) {
-      /* finalize requested above */
-    } else if (json_array_size(op->errors) || op->discovery_err) {
-      sync_batch_fail(b);
-    } else {
-      sync_batch_requeue_after(b, NS_REQUEUE_REMAINING_MS);
-    }
-    json_decref(ns);
+  if (!ns) return;
+  bool clean = !op->discovery_err && json_array_size(op->errors) == 0 && json_object_size(op->remaining) == 0;
+  json_t *old = kj_get(ns, "status.conditions");
+  json_t *conds = namespace_deletion_conditions(op->discovery_err, op->errors, op->remaining, op->finalizers, old,
+                                                ktime_now_str(now));
+  if (!old || !cm_json_eq(old, conds)) {
+    cm_path(path, sizeof path, "/api/v1", NULL, "namespaces", op->name, "status");
+    ns_send(op, CM_PATCH, path, json_pack("{s:{s:O}}", "status", "conditions", conds), clean ? ns_status_done : NULL,
+            op, NULL);
+  } else if (clean) {
+    ns_put_finalize(op, ns);
   }
-  /* op is freed with the batch */
-  sync_batch_end(b);
+  json_decref(conds);
+  if (clean) {
+    /* finalize requested above */
+  } else if (json_array_size(op->errors) || op->discovery_err) {
+    cm_run_fail(op->run, "namespace content deletion failed");
+  } else {
+    cm_run_requeue_after(op->run, NS_REQUEUE_REMAINING_MS);
+  }
+  json_decref(ns);
 }
 
 static void ns_stage_done(struct ns_op *op, void (*next)(struct ns_op *))
@@ -295,15 +303,22 @@ static void ns_count_remaining(struct ns_op *op, const json_t *res, const json_t
   }
 }
 
-static void ns_list_done(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+/* A refused list or delete of a resource (a 404 means it is gone:
+ * nothing to report) goes into the ContentFailure condition. */
+static bool ns_content_error(struct ns_res_req *rr, const char *verb, int code, const struct rest_status *err)
+{
+  if (!err || code == 404) return false;
+  char buf[512];
+  snprintf(buf, sizeof buf, "failed to %s %s: %s", verb, kj_get_str(rr->res, "resource"), err->message ?: "");
+  json_array_append_new(rr->op->errors, json_string(buf));
+  return true;
+}
+
+static void ns_list_done(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
   struct ns_res_req *rr = arg;
   struct ns_op *op = rr->op;
-  if (err && code != 404) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "failed to list %s: %s", kj_get_str(rr->res, "resource"), err->message ?: "");
-    json_array_append_new(op->errors, json_string(buf));
-  } else if (!err) {
+  if (!ns_content_error(rr, "list", code, err) && !err) {
     json_t *items = kj_get(body, "items");
     ns_count_remaining(op, rr->res, items);
     if (!kj_get_bool(rr->res, "deletecollection", false)) {
@@ -315,39 +330,32 @@ static void ns_list_done(void *arg, struct sync_batch *b, int code, json_t *body
         char path[900];
         snprintf(path, sizeof path, "%s/namespaces/%s/%s/%s", kj_get_str(rr->res, "prefix"), op->name,
                  kj_get_str(rr->res, "resource"), kj_get_str(it, "metadata.name") ?: "");
-        sync_batch_req(b, "DELETE", path, NULL, NULL, NULL, NULL);
+        ns_send(op, CM_DELETE, path, NULL, NULL, NULL, NULL);
       }
     }
   }
-  free(rr);
   ns_stage_done(op, ns_finish);
 }
 
 static void ns_start_list(struct ns_op *op, json_t *res)
 {
   char path[700];
-  snprintf(path, sizeof path, "%s/namespaces/%s/%s", kj_get_str(res, "prefix"), op->name,
-           kj_get_str(res, "resource"));
-  struct ns_res_req *rr = calloc(1, sizeof *rr);
+  snprintf(path, sizeof path, "%s/namespaces/%s/%s", kj_get_str(res, "prefix"), op->name, kj_get_str(res, "resource"));
+  struct ns_res_req *rr = xcalloc(1, sizeof *rr);
   rr->op = op;
   rr->res = res;
   op->pending++;
-  sync_batch_req_owned(op->b, "GET", path, NULL, ns_list_done, rr);
+  ns_send(op, CM_GET, path, NULL, ns_list_done, rr, free);
 }
 
-static void ns_delete_done(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+static void ns_delete_done(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
   struct ns_res_req *rr = arg;
   struct ns_op *op = rr->op;
-  if (err && code != 404 && code != 405) {
-    char buf[512];
-    snprintf(buf, sizeof buf, "failed to delete %s: %s", kj_get_str(rr->res, "resource"), err->message ?: "");
-    json_array_append_new(op->errors, json_string(buf));
-  }
+  ns_content_error(rr, "delete", code, err);
   /* The list after the delete shows what is still there (graceful pods,
-   * finalizers); objects without deletecollection are deleted from it. */
+   * finalizers). */
   ns_start_list(op, rr->res);
-  free(rr);
   ns_stage_done(op, ns_finish);
 }
 
@@ -358,34 +366,34 @@ static void ns_start_deletes(struct ns_op *op)
   op->pending = 1;
   json_array_foreach(op->resources, i, res)
   {
+    if (!kj_get_bool(res, "deletecollection", false)) {
+      /* No collection delete: list now, delete each, list again next pass. */
+      ns_start_list(op, res);
+      continue;
+    }
     char path[700];
     snprintf(path, sizeof path, "%s/namespaces/%s/%s", kj_get_str(res, "prefix"), op->name,
              kj_get_str(res, "resource"));
-    struct ns_res_req *rr = calloc(1, sizeof *rr);
+    struct ns_res_req *rr = xcalloc(1, sizeof *rr);
     rr->op = op;
     rr->res = res;
     op->pending++;
-    if (kj_get_bool(res, "deletecollection", false)) {
-      sync_batch_req_owned(op->b, "DELETE", path, NULL, ns_delete_done, rr);
-    } else {
-      /* No collection delete: list now, delete each, list again next pass. */
-      op->pending--;
-      free(rr);
-      ns_start_list(op, res);
-    }
+    ns_send(op, CM_DELETE, path, NULL, ns_delete_done, rr, free);
   }
   ns_stage_done(op, ns_finish);
 }
 
-static void ns_group_done(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+static void ns_group_done(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
   struct ns_op *op = arg;
-  if (err) ns_add_discovery_err(op, "group version", err);
-  else namespace_discovered_resources(body, op->resources);
+  if (err)
+    ns_add_discovery_err(op, "group version", err);
+  else
+    namespace_discovered_resources(body, op->resources);
   ns_stage_done(op, ns_start_deletes);
 }
 
-static void ns_apis_done(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+static void ns_apis_done(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
   struct ns_op *op = arg;
   if (err) {
@@ -401,78 +409,57 @@ static void ns_apis_done(void *arg, struct sync_batch *b, int code, json_t *body
       char path[400];
       snprintf(path, sizeof path, "/apis/%s", gv);
       op->pending++;
-      sync_batch_req(b, "GET", path, NULL, NULL, ns_group_done, op);
+      ns_send(op, CM_GET, path, NULL, ns_group_done, op, NULL);
     }
   }
   ns_stage_done(op, ns_start_deletes);
 }
 
-static void ns_process(void *arg, struct workqueue *q, const char *key)
+static void ns_sync(struct cm_base *b, const char *key)
 {
-  struct ns_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
-  if (!b) {
-    workqueue_done(q, key);
-    return;
-  }
+  struct ns_ctl *c = (struct ns_ctl *)b;
   json_t *ns = informer_store_get_obj(c->ns_inf, key);
   json_t *body = ns && kj_get(ns, "metadata.deletionTimestamp") ? namespace_finalize_body(ns) : NULL;
   json_decref(ns);
   if (!body) {
-    sync_batch_end(b);
+    cm_base_finish(b, key, false, -1);
     return;
   }
   json_decref(body);
-  struct ns_op *op = calloc(1, sizeof *op);
+  struct ns_op *op = xcalloc(1, sizeof *op);
   op->c = c;
-  op->b = b;
   snprintf(op->name, sizeof op->name, "%s", key);
   op->resources = json_array();
   op->errors = json_array();
   op->remaining = json_object();
   op->finalizers = json_object();
-  sync_batch_attach(b, op, ns_op_free);
-  /* pending starts at one for the two top-level discovery requests plus
-   * a hold released below, so no stage ends before all are sent. */
+  op->run = cm_run_begin(b, key, NULL, NULL);
+  cm_run_attach(op->run, op, ns_op_free);
+  /* pending starts at three: the two top-level discovery requests plus a
+   * hold released below, so no stage ends before both are sent. */
   op->pending = 3;
-  sync_batch_req(b, "GET", "/api/v1", NULL, NULL, ns_group_done, op);
-  sync_batch_req(b, "GET", "/apis", NULL, NULL, ns_apis_done, op);
+  ns_send(op, CM_GET, "/api/v1", NULL, ns_group_done, op, NULL);
+  ns_send(op, CM_GET, "/apis", NULL, ns_apis_done, op, NULL);
   ns_stage_done(op, ns_start_deletes);
+  cm_run_end(op->run);
 }
 
-static int ns_start(struct cm_ctx *ctx, void **state)
+static int ns_init(struct cm_base *b)
 {
-  struct ns_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  c->q = workqueue_new(ctx->base, "namespace");
-  c->ns_inf = informer_factory_get(ctx->informers, CM_NAMESPACES);
-  struct informer_handlers h = {cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};
+  struct ns_ctl *c = (struct ns_ctl *)b;
+  c->ns_inf = informer_factory_get(b->ctx->informers, CM_NAMESPACES);
+  struct informer_handlers h = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
   informer_add_handlers(c->ns_inf, &h);
-  *state = c;
   return 0;
 }
 
-static void ns_run(void *state)
-{
-  struct ns_ctl *c = state;
-  int w = c->ctx->cfg.concurrent_namespace_syncs > 0 ? c->ctx->cfg.concurrent_namespace_syncs : 10;
-  workqueue_run(c->q, w, ns_process, c);
-}
-
-static void ns_stop(void *state)
-{
-  struct ns_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  workqueue_free(c->q);
-  free(c);
-}
-
 const struct controller_def ctrl_namespace = {
-    .name = "namespace",
-    .enabled_by_default = true,
-    .start = ns_start,
-    .run = ns_run,
-    .stop = ns_stop,
+  .name = "namespace",
+  .enabled_by_default = true,
+  .size = sizeof(struct ns_ctl),
+  .queue = "namespace",
+  .workers_flag = offsetof(struct cm_config, concurrent_namespace_syncs),
+  .workers = 10,
+  .sync = ns_sync,
+  .init = ns_init,
 };

@@ -14,20 +14,20 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/recorder.h"
-#include "kube/restclient.h"
-#include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 #define CIDR_SET_MAX_BITS 20
 
@@ -69,12 +69,12 @@ struct cidr_set *cidr_set_new(const char *cluster_cidr, int mask_size, char *err
     snprintf(err, errlen, "invalid --node-cidr-mask-size %d for cluster CIDR %s", mask_size, cluster_cidr);
     return NULL;
   }
-  struct cidr_set *s = calloc(1, sizeof *s);
+  struct cidr_set *s = xcalloc(1, sizeof *s);
   s->prefix = prefix;
   s->mask = mask_size;
   s->base = prefix ? addr & (~0u << (32 - prefix)) : 0;
   s->n = (size_t)1 << (mask_size - prefix);
-  s->bits = calloc((s->n + 7) / 8, 1);
+  s->bits = xcalloc((s->n + 7) / 8, 1);
   return s;
 }
 
@@ -133,18 +133,35 @@ int cidr_set_release(struct cidr_set *s, const char *cidr)
   return 0;
 }
 
+int cidr_set_occupy_overlap(struct cidr_set *s, const char *cidr)
+{
+  uint32_t addr;
+  int prefix;
+  if (cidr_parse(cidr, &addr, &prefix) < 0) return -EINVAL;
+  uint64_t lo = prefix ? addr & (~0u << (32 - prefix)) : 0;
+  uint64_t hi = lo + ((uint64_t)1 << (32 - prefix)) - 1;
+  uint64_t set_lo = s->base, set_hi = s->base + ((uint64_t)s->n << (32 - s->mask)) - 1;
+  if (hi < set_lo || lo > set_hi) return 0; /* no overlap: nothing to reserve */
+  if (lo < set_lo) lo = set_lo;
+  if (hi > set_hi) hi = set_hi;
+  for (size_t i = (size_t)((lo - set_lo) >> (32 - s->mask)); i <= (size_t)((hi - set_lo) >> (32 - s->mask)); i++) {
+    if (!cs_test(s, i)) {
+      s->bits[i / 8] |= (uint8_t)(1u << (i % 8));
+      s->used++;
+    }
+  }
+  return 0;
+}
+
 size_t cidr_set_used(const struct cidr_set *s) { return s->used; }
 
 /* ---- the controller ---- */
 
 struct ipam_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
-  struct workqueue *q;
+  struct cm_base base;
   struct informer *node_inf;
   struct cidr_set *set;
   json_t *pending; /* node name -> subnet sent, not yet seen in the cache */
-  bool running;
 };
 
 struct ipam_patch {
@@ -173,114 +190,113 @@ static void ipam_on_delete(void *arg, const json_t *node, bool unknown)
   if (one) cidr_set_release(c->set, one);
 }
 
-static void ipam_patch_done(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+/* Not applied: the subnet is free again (a 404 means the node went); the
+ * framework retries the node. */
+static void ipam_patch_done(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
   struct ipam_patch *p = arg;
-  if (err) {
-    /* Not applied: the subnet is free again (a 404 means the node went). */
-    const char *pend = json_string_value(json_object_get(p->c->pending, p->node));
-    if (pend && !strcmp(pend, p->cidr)) {
-      cidr_set_release(p->c->set, p->cidr);
-      json_object_del(p->c->pending, p->node);
-    }
+  if (!err) return;
+  const char *pend = json_string_value(json_object_get(p->c->pending, p->node));
+  if (pend && !strcmp(pend, p->cidr)) {
+    cidr_set_release(p->c->set, p->cidr);
+    json_object_del(p->c->pending, p->node);
   }
-  free(p);
 }
 
-static void ipam_process(void *arg, struct workqueue *q, const char *key)
+static void ipam_sync(struct cm_base *b, const char *key)
 {
-  struct ipam_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
-  if (!b) {
-    workqueue_done(q, key);
-    return;
-  }
+  struct ipam_ctl *c = (struct ipam_ctl *)b;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
   json_t *node = informer_store_get_obj(c->node_inf, key);
-  if (node) {
-    if (kj_get_str(node, "spec.podCIDR") && *kj_get_str(node, "spec.podCIDR")) {
-      ipam_occupy_node(c, node);
-      const char *pend = json_string_value(json_object_get(c->pending, key));
-      /* The node took another subnet than the one we sent (someone set it). */
-      if (pend && strcmp(pend, kj_get_str(node, "spec.podCIDR"))) cidr_set_release(c->set, pend);
-      json_object_del(c->pending, key);
-    } else if (!json_object_get(c->pending, key)) {
-      char cidr[64], path[512];
-      if (cidr_set_allocate(c->set, cidr, sizeof cidr) < 0) {
-        recorder_eventf(c->ctx->recorder, node, RECORDER_EVENT_NORMAL, "CIDRNotAvailable",
-                        "Node %s status is now: CIDRNotAvailable", key);
-        sync_batch_fail(b);
-      } else {
-        json_object_set_new(c->pending, key, json_string(cidr));
-        struct ipam_patch *p = calloc(1, sizeof *p);
-        p->c = c;
-        snprintf(p->node, sizeof p->node, "%s", key);
-        snprintf(p->cidr, sizeof p->cidr, "%s", cidr);
-        json_t *patch = json_pack("{s:{s:s, s:[s]}}", "spec", "podCIDR", cidr, "podCIDRs", cidr);
-        snprintf(path, sizeof path, "/api/v1/nodes/%s", key);
-        KLOG_V(2, "nodeipam: allocating %s to node %s", cidr, key);
-        sync_batch_req_owned(b, "PATCH", path, patch, ipam_patch_done, p);
-        json_decref(patch);
-      }
+  bool failed = false;
+  if (node && kj_get_str(node, "spec.podCIDR") && *kj_get_str(node, "spec.podCIDR")) {
+    ipam_occupy_node(c, node);
+    const char *pend = json_string_value(json_object_get(c->pending, key));
+    /* The node took another subnet than the one we sent (someone set it). */
+    if (pend && strcmp(pend, kj_get_str(node, "spec.podCIDR"))) cidr_set_release(c->set, pend);
+    json_object_del(c->pending, key);
+  } else if (node && !json_object_get(c->pending, key)) {
+    char cidr[64], path[512];
+    if (cidr_set_allocate(c->set, cidr, sizeof cidr) < 0) {
+      cm_act_event(&acts, node, RECORDER_EVENT_NORMAL, "CIDRNotAvailable", "Node %s status is now: CIDRNotAvailable",
+                   key);
+      failed = true;
+    } else {
+      json_object_set_new(c->pending, key, json_string(cidr));
+      struct ipam_patch *p = xcalloc(1, sizeof *p);
+      p->c = c;
+      snprintf(p->node, sizeof p->node, "%s", key);
+      snprintf(p->cidr, sizeof p->cidr, "%s", cidr);
+      cm_path(path, sizeof path, "/api/v1", NULL, "nodes", key, NULL);
+      KLOG_V(2, "nodeipam: allocating %s to node %s", cidr, key);
+      struct cm_action *act = cm_act(&acts, CM_PATCH, path, json_pack("{s:{s:s, s:[s]}}", "spec", "podCIDR", cidr,
+                                                                         "podCIDRs", cidr));
+      act->patch = CM_PATCH_MERGE;
+      cm_act_on_answer(act, ipam_patch_done, p, free);
     }
-    json_decref(node);
   }
-  sync_batch_end(b);
+  json_decref(node);
+  struct cm_run *run = cm_run_begin(b, key, NULL, NULL);
+  cm_run_add(run, &acts);
+  if (failed) cm_run_fail(run, "no CIDR available");
+  cm_run_end(run);
+  cm_actions_clear(&acts);
 }
 
-static int ipam_start(struct cm_ctx *ctx, void **state)
+/* Without --allocate-node-cidrs the controller watches nothing. */
+static int ipam_init(struct cm_base *b)
 {
-  struct ipam_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  *state = c;
-  if (!ctx->cfg.allocate_node_cidrs) return 0;
+  struct ipam_ctl *c = (struct ipam_ctl *)b;
+  const struct cm_config *cfg = &b->ctx->cfg;
+  if (!cfg->allocate_node_cidrs) return 0;
   char err[256];
-  c->set = cidr_set_new(ctx->cfg.cluster_cidr, ctx->cfg.node_cidr_mask_size > 0 ? ctx->cfg.node_cidr_mask_size : 24,
-                        err, sizeof err);
+  c->set = cidr_set_new(cfg->cluster_cidr, cfg->node_cidr_mask_size > 0 ? cfg->node_cidr_mask_size : 24, err,
+                        sizeof err);
   if (!c->set) {
     KLOG_E("nodeipam: %s", err);
-    free(c);
-    *state = NULL;
     return -EINVAL;
   }
-  c->q = workqueue_new(ctx->base, "node_ipam");
+  /* Node ranges never overlap the service range (upstream occupies it). */
+  if (cfg->service_cluster_ip_range && *cfg->service_cluster_ip_range &&
+      cidr_set_occupy_overlap(c->set, cfg->service_cluster_ip_range) < 0) {
+    KLOG_E("nodeipam: invalid --service-cluster-ip-range %s", cfg->service_cluster_ip_range);
+    return -EINVAL;
+  }
   c->pending = json_object();
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
-  struct informer_handlers h = {cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};
-  struct informer_handlers d = {NULL, NULL, ipam_on_delete, c};
+  c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
+  struct informer_handlers h = { cm_on_add_enqueue, cm_on_update_enqueue, ipam_on_delete, c };
   informer_add_handlers(c->node_inf, &h);
-  informer_add_handlers(c->node_inf, &d);
   return 0;
 }
 
-static void ipam_run(void *state)
+/* Rebuilds the bitmap from the synced cache before handing out anything. */
+static void ipam_run(struct cm_base *b)
 {
-  struct ipam_ctl *c = state;
-  if (!c || !c->set) return;
-  /* Rebuild the bitmap from the synced cache before handing out anything. */
+  struct ipam_ctl *c = (struct ipam_ctl *)b;
+  if (!c->set) return;
   json_t *nodes = informer_store_list(c->node_inf);
   size_t i;
   json_t *n;
   json_array_foreach(nodes, i, n) ipam_occupy_node(c, n);
   json_decref(nodes);
-  workqueue_run(c->q, 1, ipam_process, c);
 }
 
-static void ipam_stop(void *state)
+static void ipam_fini(struct cm_base *b)
 {
-  struct ipam_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  if (c->q) workqueue_free(c->q);
+  struct ipam_ctl *c = (struct ipam_ctl *)b;
   cidr_set_free(c->set);
   json_decref(c->pending);
-  free(c);
 }
 
 const struct controller_def ctrl_nodeipam = {
-    .name = "nodeipam",
-    .enabled_by_default = true,
-    .start = ipam_start,
-    .run = ipam_run,
-    .stop = ipam_stop,
+  .name = "nodeipam",
+  .enabled_by_default = true,
+  .size = sizeof(struct ipam_ctl),
+  .queue = "node_ipam",
+  .workers = 1,
+  .sync = ipam_sync,
+  .init = ipam_init,
+  .run = ipam_run,
+  .fini = ipam_fini,
 };

@@ -3,8 +3,9 @@
  * kubelet stopped reporting, marks them Unknown, and keeps the condition
  * taints of every node in step with its conditions.
  *
- * Every --node-monitor-period (5 s) a pass looks at each cached Node and
- * its Lease in kube-node-lease.  Heartbeats are judged by local
+ * Keys are node names.  Every --node-monitor-period (5 s) every cached
+ * Node is enqueued (and one whose conditions or taints change at once);
+ * its sync looks at the Node and its Lease in kube-node-lease.  Heartbeats are judged by local
  * observation, as upstream does to be immune to clock skew: the probe time
  * of a node moves to now whenever its Ready heartbeat or Lease renewTime
  * changes.  A node not probed for --node-monitor-grace-period (50 s; 60 s
@@ -17,42 +18,36 @@
  * tolerationSeconds from); the pressure conditions, NetworkUnavailable
  * and spec.unschedulable give their NoSchedule taints.
  */
-#include <event2/event.h>
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define NL_STARTUP_GRACE_MS 60000
 #define NL_DEFAULT_GRACE_MS 50000
 #define NL_DEFAULT_PERIOD_MS 5000
 
-static json_t *nl_get_cond(const json_t *node, const char *type)
-{
-  size_t i;
-  json_t *c;
-  json_array_foreach(kj_get(node, "status.conditions"), i, c) if (!strcmp(kj_get_str(c, "type") ?: "", type)) return c;
-  return NULL;
-}
-
 bool nodelifecycle_is_stale(json_t *health, const json_t *node, const json_t *lease, int64_t now_ms,
                             int64_t grace_ms, int64_t startup_grace_ms)
 {
   const char *name = kj_get_str(node, "metadata.name") ?: "";
-  json_t *ready = nl_get_cond(node, "Ready");
+  json_t *ready = cm_get_condition(node, "status.conditions", "Ready");
   const char *hb = ready ? kj_get_str(ready, "lastHeartbeatTime") ?: "" : "";
   const char *renew = lease ? kj_get_str(lease, "spec.renewTime") ?: "" : "";
   json_t *h = json_object_get(health, name);
   if (!h) {
     int64_t probe = now_ms;
-    if (!ready) probe = cc_time_us(node, "metadata.creationTimestamp", now_ms * 1000) / 1000;
+    if (!ready) probe = cm_time_us(node, "metadata.creationTimestamp", now_ms * 1000) / 1000;
     h = json_pack("{s:s, s:s, s:I}", "hb", hb, "lease", renew, "probe", (json_int_t)probe);
     json_object_set_new(health, name, h);
   } else if (strcmp(kj_get_str(h, "hb") ?: "", hb) || strcmp(kj_get_str(h, "lease") ?: "", renew)) {
@@ -111,7 +106,7 @@ static const char *const nl_managed[] = {TAINT_NOT_READY, TAINT_UNREACHABLE, "no
 
 static bool nl_cond_is(const json_t *node, const char *type, const char *status)
 {
-  json_t *c = nl_get_cond(node, type);
+  json_t *c = cm_get_condition(node, "status.conditions", type);
   return c && !strcmp(kj_get_str(c, "status") ?: "", status);
 }
 
@@ -120,7 +115,7 @@ json_t *nodelifecycle_desired_taints(const json_t *node, const char *now)
   /* key, effect pairs wanted now */
   const char *want[16][2];
   size_t nw = 0;
-  json_t *ready = nl_get_cond(node, "Ready");
+  json_t *ready = cm_get_condition(node, "status.conditions", "Ready");
   const char *rs = ready ? kj_get_str(ready, "status") ?: "" : "Unknown";
   if (!strcmp(rs, "False")) {
     want[nw][0] = TAINT_NOT_READY, want[nw++][1] = "NoSchedule";
@@ -171,15 +166,13 @@ json_t *nodelifecycle_desired_taints(const json_t *node, const char *now)
 /* ---- the controller ---- */
 
 struct nl_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
+  struct cm_base base;       /* keys are node names */
   struct informer *node_inf, *lease_inf, *pod_inf;
-  struct event *timer;
   json_t *health;
-  int64_t period_ms, grace_ms;
+  int64_t grace_ms;
 };
 
-static void nl_mark_pods_not_ready(struct nl_ctl *c, struct sync_batch *b, const char *node, const char *now)
+static void nl_mark_pods_not_ready(struct nl_ctl *c, struct cm_actions *acts, const char *node, const char *now)
 {
   /* Runs every monitor period for each unready node: by the node index. */
   json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, node);
@@ -187,7 +180,8 @@ static void nl_mark_pods_not_ready(struct nl_ctl *c, struct sync_batch *b, const
   json_t *pod;
   json_array_foreach(pods, i, pod)
   {
-    if (strcmp(kj_get_str(pod, "spec.nodeName") ?: "", node) || !cc_pod_ready(pod) || cc_pod_terminal(pod)) continue;
+    if (strcmp(kj_get_str(pod, "spec.nodeName") ?: "", node) || !pod_is_ready(pod) || pod_is_terminal(pod))
+      continue;
     json_t *copy = kj_deep_copy(pod);
     size_t j;
     json_t *cond;
@@ -198,109 +192,126 @@ static void nl_mark_pods_not_ready(struct nl_ctl *c, struct sync_batch *b, const
       json_object_set_new(cond, "lastTransitionTime", json_string(now));
     }
     char path[700];
-    snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s/status", kj_get_str(pod, "metadata.namespace") ?: "",
-             kj_get_str(pod, "metadata.name") ?: "");
-    sync_batch_req(b, "PUT", path, NULL, copy, NULL, NULL);
-    json_decref(copy);
+    cm_path(path, sizeof path, "/api/v1", kj_get_str(pod, "metadata.namespace"), "pods",
+            kj_get_str(pod, "metadata.name"), "status");
+    cm_act(acts, CM_PUT, path, copy);
   }
   json_decref(pods);
 }
 
-static void nl_monitor(evutil_socket_t fd, short what, void *arg)
+/* One node: marked Unknown when stale (and its pods not ready), its
+ * condition taints brought in line with its conditions. */
+static void nl_sync(struct cm_base *b, const char *name)
 {
-  struct nl_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, NULL, NULL);
-  json_t *nodes = informer_store_list(c->node_inf);
-  int64_t now_ms = ktime_now_us() / 1000;
-  char now[40];
-  ktime_now_str(now);
-  json_t *seen = json_object();
-  size_t i;
-  json_t *node;
-  json_array_foreach(nodes, i, node)
-  {
-    const char *name = kj_get_str(node, "metadata.name");
-    if (!name) continue;
-    json_object_set_new(seen, name, json_true());
-    char lkey[300], path[400];
-    snprintf(lkey, sizeof lkey, "kube-node-lease/%s", name);
-    json_t *lease = informer_store_get_obj(c->lease_inf, lkey);
-    bool stale = nodelifecycle_is_stale(c->health, node, lease, now_ms, c->grace_ms, NL_STARTUP_GRACE_MS);
-    json_decref(lease);
-    json_t *view = json_incref(node);
-    if (stale) {
-      json_t *conds = nodelifecycle_unknown_conditions(node, now);
-      if (conds) {
-        KLOG_I("node %s hasn't been updated for longer than the grace period; marking it Unknown", name);
-        json_decref(view);
-        view = kj_deep_copy(node);
-        kj_set(view, "status.conditions", conds);
-        snprintf(path, sizeof path, "/api/v1/nodes/%s/status", name);
-        sync_batch_req(b, "PUT", path, NULL, view, NULL, NULL);
-      }
-    }
-    json_t *ready = nl_get_cond(view, "Ready");
-    if (!ready || strcmp(kj_get_str(ready, "status") ?: "", "True")) {
-      /* Pods of a never-ready node are the kubelet's business until it is stale. */
-      if (ready || stale) nl_mark_pods_not_ready(c, b, name, now);
-    }
-    json_t *taints = nodelifecycle_desired_taints(view, now);
-    if (taints) {
-      json_t *patch = json_pack("{s:{s:o}, s:{s:s}}", "spec", "taints", taints, "metadata", "resourceVersion",
-                                kj_get_str(node, "metadata.resourceVersion") ?: "");
-      snprintf(path, sizeof path, "/api/v1/nodes/%s", name);
-      sync_batch_req(b, "PATCH", path, NULL, patch, NULL, NULL);
-      json_decref(patch);
-    }
-    json_decref(view);
+  struct nl_ctl *c = (struct nl_ctl *)b;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  json_t *node = informer_store_get_obj(c->node_inf, name);
+  if (!node) {
+    json_object_del(c->health, name);
+    cm_base_finish(b, name, false, -1);
+    return;
   }
-  /* Forget nodes that are gone. */
-  const char *k;
-  json_t *v, *tmp;
-  json_object_foreach_safe(c->health, tmp, k, v) if (!json_object_get(seen, k)) json_object_del(c->health, k);
-  json_decref(seen);
-  json_decref(nodes);
-  sync_batch_end(b);
+  int64_t now_ms = ktime_now_us() / 1000;
+  char now[40], lkey[300], path[400];
+  ktime_now_str(now);
+  snprintf(lkey, sizeof lkey, "kube-node-lease/%s", name);
+  json_t *lease = informer_store_get_obj(c->lease_inf, lkey);
+  bool stale = nodelifecycle_is_stale(c->health, node, lease, now_ms, c->grace_ms, NL_STARTUP_GRACE_MS);
+  json_decref(lease);
+  json_t *view = json_incref(node);
+  json_t *conds = stale ? nodelifecycle_unknown_conditions(node, now) : NULL;
+  if (conds) {
+    KLOG_I("node %s hasn't been updated for longer than the grace period; marking it Unknown", name);
+    json_decref(view);
+    view = kj_deep_copy(node);
+    kj_set(view, "status.conditions", conds);
+    cm_path(path, sizeof path, "/api/v1", NULL, "nodes", name, "status");
+    cm_act(&acts, CM_PUT, path, json_incref(view));
+  }
+  json_t *ready = cm_get_condition(view, "status.conditions", "Ready");
+  /* Pods of a never-ready node are the kubelet's business until it is stale. */
+  if ((ready || stale) && (!ready || strcmp(kj_get_str(ready, "status") ?: "", "True")))
+    nl_mark_pods_not_ready(c, &acts, name, now);
+  json_t *taints = nodelifecycle_desired_taints(view, now);
+  if (taints) {
+    json_t *patch = json_pack("{s:{s:o}, s:{s:s}}", "spec", "taints", taints, "metadata", "resourceVersion",
+                              kj_get_str(node, "metadata.resourceVersion") ?: "");
+    cm_path(path, sizeof path, "/api/v1", NULL, "nodes", name, NULL);
+    cm_act(&acts, CM_PATCH, path, patch)->patch = CM_PATCH_MERGE;
+  }
+  json_decref(view);
+  json_decref(node);
+  cm_base_exec(b, name, &acts, NULL, -1);
+  cm_actions_clear(&acts);
 }
 
-static int nl_start(struct cm_ctx *ctx, void **state)
+/* Every --node-monitor-period: every node is looked at. */
+static void nl_monitor(struct cm_base *b)
 {
-  struct nl_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
+  struct nl_ctl *c = (struct nl_ctl *)b;
+  json_t *keys = informer_store_keys(c->node_inf);
+  size_t i;
+  json_t *k;
+  json_array_foreach(keys, i, k) cm_base_enqueue_key(b, json_string_value(k));
+  json_decref(keys);
+}
+
+/* A condition or taint change is looked at at once; heartbeats wait for
+ * the monitor. */
+static void nl_node_update(void *arg, const json_t *o, const json_t *n)
+{
+  struct nl_ctl *c = arg;
+  if (o == n) return;
+  size_t i;
+  json_t *cn;
+  bool changed = !cm_json_eq(kj_get(o, "spec.taints"), kj_get(n, "spec.taints")) ||
+                 kj_get_bool(o, "spec.unschedulable", false) != kj_get_bool(n, "spec.unschedulable", false);
+  json_array_foreach(kj_get(n, "status.conditions"), i, cn) {
+    json_t *oc = cm_get_condition(o, "status.conditions", kj_get_str(cn, "type") ?: "");
+    if (!oc || strcmp(kj_get_str(oc, "status") ?: "", kj_get_str(cn, "status") ?: "")) changed = true;
+  }
+  if (changed) cm_base_enqueue(&c->base, n);
+}
+
+static void nl_node_delete(void *arg, const json_t *n, bool unknown)
+{
+  struct nl_ctl *c = arg;
+  cm_base_enqueue(&c->base, n);
+}
+
+static int nl_init(struct cm_base *b)
+{
+  struct nl_ctl *c = (struct nl_ctl *)b;
+  const struct cm_config *cfg = &b->ctx->cfg;
   c->health = json_object();
-  c->period_ms = ctx->cfg.node_monitor_period_ms > 0 ? ctx->cfg.node_monitor_period_ms : NL_DEFAULT_PERIOD_MS;
-  c->grace_ms = ctx->cfg.node_monitor_grace_period_ms > 0 ? ctx->cfg.node_monitor_grace_period_ms : NL_DEFAULT_GRACE_MS;
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
-  c->lease_inf = informer_factory_get(ctx->informers, CM_LEASES_NODE);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->grace_ms = cfg->node_monitor_grace_period_ms > 0 ? cfg->node_monitor_grace_period_ms : NL_DEFAULT_GRACE_MS;
+  c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
+  c->lease_inf = informer_factory_get(b->ctx->informers, CM_LEASES_NODE);
+  c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
-  c->timer = event_new(ctx->base, -1, EV_PERSIST, nl_monitor, c);
-  *state = c;
+  struct informer_handlers h = { cm_on_add_enqueue, nl_node_update, nl_node_delete, c };
+  informer_add_handlers(c->node_inf, &h);
   return 0;
 }
 
-static void nl_run(void *state)
+static void nl_run(struct cm_base *b)
 {
-  struct nl_ctl *c = state;
-  struct timeval tv = {c->period_ms / 1000, (c->period_ms % 1000) * 1000};
-  event_add(c->timer, &tv);
+  int64_t period = b->ctx->cfg.node_monitor_period_ms;
+  cm_base_periodic(b, period > 0 ? period : NL_DEFAULT_PERIOD_MS, nl_monitor);
 }
 
-static void nl_stop(void *state)
-{
-  struct nl_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  if (c->timer) event_free(c->timer);
-  json_decref(c->health);
-  free(c);
-}
+static void nl_fini(struct cm_base *b) { json_decref(((struct nl_ctl *)b)->health); }
 
 const struct controller_def ctrl_nodelifecycle = {
-    .name = "nodelifecycle",
-    .enabled_by_default = true,
-    .start = nl_start,
-    .run = nl_run,
-    .stop = nl_stop,
+  .name = "nodelifecycle",
+  .enabled_by_default = true,
+  .size = sizeof(struct nl_ctl),
+  .queue = "node_lifecycle_controller",
+  .component = "node-controller",
+  .workers = 1,
+  .sync = nl_sync,
+  .init = nl_init,
+  .run = nl_run,
+  .fini = nl_fini,
 };

@@ -1,7 +1,8 @@
 /*
  * podgc.c - the "podgc" controller: collects pods nobody else will.
  *
- * Every 20 s (upstream's gcCheckPeriod) a pass over the caches:
+ * Every 20 s (upstream's gcCheckPeriod) a pass over the caches (the
+ * controller's one key, so a failed write brings the pass back early):
  *  - terminated pods (Succeeded/Failed) beyond --terminated-pod-gc-threshold
  *    are deleted, oldest creationTimestamp first (0 disables this);
  *  - pods bound to a node that does not exist: the node is quarantined
@@ -10,19 +11,21 @@
  *    (gracePeriodSeconds 0);
  *  - terminating pods that were never scheduled are force deleted.
  */
-#include <event2/event.h>
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 #define PODGC_PERIOD_MS 20000
 #define PODGC_QUARANTINE_MS 40000
@@ -30,7 +33,7 @@
 static int podgc_age_cmp(const void *a, const void *b)
 {
   const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-  int64_t tx = cc_time_us(x, "metadata.creationTimestamp", 0), ty = cc_time_us(y, "metadata.creationTimestamp", 0);
+  int64_t tx = cm_time_us(x, "metadata.creationTimestamp", 0), ty = cm_time_us(y, "metadata.creationTimestamp", 0);
   if (tx != ty) return tx < ty ? -1 : 1;
   return strcmp(kj_get_str(x, "metadata.name") ?: "", kj_get_str(y, "metadata.name") ?: "");
 }
@@ -41,8 +44,8 @@ json_t *podgc_terminated_to_delete(const json_t *pods, int threshold)
   if (threshold <= 0) return out;
   size_t n = 0, i;
   json_t *p;
-  json_t **v = malloc((json_array_size(pods) + 1) * sizeof *v);
-  json_array_foreach(pods, i, p) if (cc_pod_terminal(p) && !kj_get(p, "metadata.deletionTimestamp")) v[n++] = p;
+  json_t **v = xmalloc((json_array_size(pods) + 1) * sizeof *v);
+  json_array_foreach(pods, i, p) if (pod_is_terminal(p) && !kj_get(p, "metadata.deletionTimestamp")) v[n++] = p;
   if (n > (size_t)threshold) {
     qsort(v, n, sizeof *v, podgc_age_cmp);
     for (i = 0; i < n - (size_t)threshold; i++) json_array_append(out, v[i]);
@@ -80,23 +83,22 @@ json_t *podgc_missing_nodes(const json_t *pods, const json_t *nodes)
 }
 
 struct podgc_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
+  struct cm_base base;   /* one key: the pass */
   struct informer *pod_inf, *node_inf;
-  struct event *timer;
-  json_t *quarantine; /* node name -> first missed (mono ms) */
+  json_t *quarantine;    /* node name -> first missed (mono ms) */
 };
 
-static void podgc_delete(struct sync_batch *b, const json_t *pod, bool force)
+#define PODGC_KEY "podgc"
+
+static void podgc_delete(struct cm_actions *acts, const json_t *pod, bool force)
 {
   char path[700];
-  snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", kj_get_str(pod, "metadata.namespace") ?: "",
-           kj_get_str(pod, "metadata.name") ?: "");
+  cm_path(path, sizeof path, "/api/v1", kj_get_str(pod, "metadata.namespace"), "pods", kj_get_str(pod, "metadata.name"),
+          NULL);
   json_t *opts = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "preconditions", "uid",
                            kj_get_str(pod, "metadata.uid") ?: "");
   if (force) json_object_set_new(opts, "gracePeriodSeconds", json_integer(0));
-  sync_batch_req(b, "DELETE", path, NULL, opts, NULL, NULL);
-  json_decref(opts);
+  cm_act(acts, CM_DELETE, path, opts);
 }
 
 struct podgc_node_check {
@@ -104,23 +106,27 @@ struct podgc_node_check {
   char node[256];
 };
 
-static void podgc_node_checked(void *arg, struct sync_batch *b, int code, json_t *body, const struct rest_status *err)
+/* The live GET confirms the node is gone (a 404 naming it): its pods are
+ * force deleted in the same run. */
+static void podgc_node_checked(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
   struct podgc_node_check *nc = arg;
   struct podgc_ctl *c = nc->c;
-  if (code == 404 && err && err->status && !strcmp(kj_get_str(err->status, "details.name") ?: "", nc->node)) {
-    json_t *pods = informer_store_list(c->pod_inf);
-    size_t i;
-    json_t *p;
-    json_array_foreach(pods, i, p) if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", nc->node))
-    {
-      KLOG_I("podgc: deleting orphaned pod %s/%s of missing node %s", kj_get_str(p, "metadata.namespace"),
-             kj_get_str(p, "metadata.name"), nc->node);
-      podgc_delete(b, p, true);
-    }
-    json_decref(pods);
+  if (!(code == 404 && err && err->status && !strcmp(kj_get_str(err->status, "details.name") ?: "", nc->node))) return;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, nc->node);
+  size_t i;
+  json_t *p;
+  json_array_foreach(pods, i, p) if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", nc->node))
+  {
+    KLOG_I("podgc: deleting orphaned pod %s/%s of missing node %s", kj_get_str(p, "metadata.namespace"),
+           kj_get_str(p, "metadata.name"), nc->node);
+    podgc_delete(&acts, p, true);
   }
-  free(nc);
+  json_decref(pods);
+  cm_run_add(run, &acts);
+  cm_actions_clear(&acts);
 }
 
 /* New reference: the only pods a pass can act on (terminated, being
@@ -137,10 +143,8 @@ static json_t *podgc_candidates(struct podgc_ctl *c, const json_t *nodes)
   json_array_foreach(keys, i, k) {
     json_t *pod = informer_store_get_obj(c->pod_inf, json_string_value(k));
     if (!pod) continue;
-    const char *phase = kj_get_str(pod, "status.phase") ?: "";
     const char *node = kj_get_str(pod, "spec.nodeName") ?: "";
-    if (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed") || kj_get(pod, "metadata.deletionTimestamp") ||
-        (*node && !json_object_get(names, node)))
+    if (pod_is_terminal(pod) || kj_get(pod, "metadata.deletionTimestamp") || (*node && !json_object_get(names, node)))
       json_array_append(out, pod);
     json_decref(pod);
   }
@@ -149,23 +153,11 @@ static json_t *podgc_candidates(struct podgc_ctl *c, const json_t *nodes)
   return out;
 }
 
-static void podgc_pass(evutil_socket_t fd, short what, void *arg)
+/* Nodes missing from the cache are quarantined for 40 s, then checked
+ * with a live GET. */
+static void podgc_check_missing_nodes(struct podgc_ctl *c, const json_t *pods, const json_t *nodes,
+                                      struct cm_actions *acts)
 {
-  struct podgc_ctl *c = arg;
-  if (!informer_has_synced(c->pod_inf) || !informer_has_synced(c->node_inf)) return;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, NULL, NULL);
-  json_t *nodes = informer_store_list(c->node_inf);
-  json_t *pods = podgc_candidates(c, nodes);
-  int threshold = c->ctx->cfg.terminated_pod_gc_threshold;
-  json_t *del = podgc_terminated_to_delete(pods, threshold);
-  size_t i;
-  json_t *p;
-  json_array_foreach(del, i, p) podgc_delete(b, p, false);
-  json_decref(del);
-  del = podgc_unscheduled_terminating(pods);
-  json_array_foreach(del, i, p) podgc_delete(b, p, true);
-  json_decref(del);
-
   json_t *missing = podgc_missing_nodes(pods, nodes);
   int64_t now = ktime_mono_ms();
   const char *k;
@@ -179,53 +171,61 @@ static void podgc_pass(evutil_socket_t fd, short what, void *arg)
       continue;
     }
     if (now - json_integer_value(since) < PODGC_QUARANTINE_MS) continue;
-    struct podgc_node_check *nc = calloc(1, sizeof *nc);
+    struct podgc_node_check *nc = xcalloc(1, sizeof *nc);
     nc->c = c;
     snprintf(nc->node, sizeof nc->node, "%s", k);
     char path[400];
-    snprintf(path, sizeof path, "/api/v1/nodes/%s", k);
-    sync_batch_req_owned(b, "GET", path, NULL, podgc_node_checked, nc);
+    cm_path(path, sizeof path, "/api/v1", NULL, "nodes", k, NULL);
+    cm_act_on_answer(cm_act(acts, CM_GET, path, NULL), podgc_node_checked, nc, free);
   }
   json_decref(missing);
-  json_decref(pods);
-  json_decref(nodes);
-  sync_batch_end(b);
 }
 
-static int podgc_start(struct cm_ctx *ctx, void **state)
+static void podgc_sync(struct cm_base *b, const char *key)
 {
-  struct podgc_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
+  struct podgc_ctl *c = (struct podgc_ctl *)b;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  json_t *nodes = informer_store_list(c->node_inf);
+  json_t *pods = podgc_candidates(c, nodes);
+  json_t *del = podgc_terminated_to_delete(pods, b->ctx->cfg.terminated_pod_gc_threshold);
+  size_t i;
+  json_t *p;
+  json_array_foreach(del, i, p) podgc_delete(&acts, p, false);
+  json_decref(del);
+  del = podgc_unscheduled_terminating(pods);
+  json_array_foreach(del, i, p) podgc_delete(&acts, p, true);
+  json_decref(del);
+  podgc_check_missing_nodes(c, pods, nodes, &acts);
+  json_decref(pods);
+  json_decref(nodes);
+  cm_base_exec(b, key, &acts, NULL, -1);
+  cm_actions_clear(&acts);
+}
+
+static void podgc_tick(struct cm_base *b) { cm_base_enqueue_key(b, PODGC_KEY); }
+
+static int podgc_init(struct cm_base *b)
+{
+  struct podgc_ctl *c = (struct podgc_ctl *)b;
+  c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
+  c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
+  informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
   c->quarantine = json_object();
-  c->timer = event_new(ctx->base, -1, EV_PERSIST, podgc_pass, c);
-  *state = c;
   return 0;
 }
 
-static void podgc_run(void *state)
-{
-  struct podgc_ctl *c = state;
-  struct timeval tv = {PODGC_PERIOD_MS / 1000, 0};
-  event_add(c->timer, &tv);
-}
-
-static void podgc_stop(void *state)
-{
-  struct podgc_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  event_free(c->timer);
-  json_decref(c->quarantine);
-  free(c);
-}
+static void podgc_run(struct cm_base *b) { cm_base_periodic(b, PODGC_PERIOD_MS, podgc_tick); }
+static void podgc_fini(struct cm_base *b) { json_decref(((struct podgc_ctl *)b)->quarantine); }
 
 const struct controller_def ctrl_podgc = {
-    .name = "podgc",
-    .enabled_by_default = true,
-    .start = podgc_start,
-    .run = podgc_run,
-    .stop = podgc_stop,
+  .name = "podgc",
+  .enabled_by_default = true,
+  .size = sizeof(struct podgc_ctl),
+  .queue = "pod_garbage_collector",
+  .workers = 1,
+  .sync = podgc_sync,
+  .init = podgc_init,
+  .run = podgc_run,
+  .fini = podgc_fini,
 };

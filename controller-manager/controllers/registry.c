@@ -29,5 +29,6 @@ const struct controller_def *const cm_all_controllers[] = {
   &ctrl_serviceaccount,
   &ctrl_disruption,
   &ctrl_resourcequota,
+  &ctrl_root_ca_cert_publisher,
   NULL,
 };

@@ -1,7 +1,8 @@
 /*
  * replicaset.c - the ReplicaSet controller (upstream
  * pkg/controller/replicaset), whose core also drives
- * ReplicationControllers (replicationcontroller.c).
+ * ReplicationControllers (upstream pkg/controller/replication): both
+ * controllers are defined at the end of this file.
  *
  * A sync keeps spec.replicas active pods matching the selector: it claims
  * pods (adopting matching orphans, releasing owned pods that stopped
@@ -15,6 +16,7 @@
  * .../status only when it changed.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,7 @@
 #include "kube/log.h"
 #include "kube/selector.h"
 #include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 const struct rs_kind rs_kind_replicaset = { "apps/v1", "ReplicaSet", "/apis/apps/v1", "replicasets",
                                             CM_REPLICASETS, false };
@@ -38,11 +41,8 @@ static struct labelsel *rs_selector(const struct rs_kind *k, const json_t *rs)
   char err[256];
   json_t *sel = kj_get(rs, "spec.selector");
   if (k->selector_is_map) {
-    if (!sel || !json_object_size(sel)) return NULL;  /* an empty RC selector selects nothing */
-    json_t *ls = json_pack("{s:O}", "matchLabels", sel);
-    struct labelsel *s = labelsel_from_json(ls, err, sizeof err);
-    json_decref(ls);
-    return s;
+    if (!json_object_size(sel)) return NULL;  /* an empty RC selector manages nothing */
+    return cm_selector_from_map(sel);
   }
   return labelsel_from_json(sel, err, sizeof err);
 }
@@ -58,7 +58,7 @@ static bool labels_superset(const json_t *labels, const json_t *want)
   return true;
 }
 
-json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const char *manage_error, int64_t now)
+json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const struct rs_manage_error *merr, int64_t now)
 {
   int64_t min_ready = kj_get_int(rs, "spec.minReadySeconds", 0);
   json_t *tmpl_labels = kj_get(rs, "spec.template.metadata.labels");
@@ -67,19 +67,19 @@ json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const char *m
   json_t *p;
   json_array_foreach(owned, i, p) {
     if (!tmpl_labels || labels_superset(kj_get(p, "metadata.labels"), tmpl_labels)) full++;
-    if (cm_pod_is_ready(p)) {
+    if (pod_is_ready(p)) {
       ready++;
-      if (cm_pod_is_available(p, min_ready, now)) avail++;
+      if (pod_is_available(p, min_ready, now)) avail++;
     }
   }
   json_t *st = json_object();
   json_t *old_conds = kj_get(rs, "status.conditions");
   if (old_conds) json_object_set_new(st, "conditions", kj_deep_copy(old_conds));
   json_t *holder = json_pack("{s:O}", "status", st);
-  if (manage_error) {
-    const char *reason = strstr(manage_error, "deleting") ? "FailedDelete" : "FailedCreate";
+  if (merr && merr->message) {
+    const char *reason = merr->deleting ? "FailedDelete" : "FailedCreate";
     if (!cm_get_condition(holder, "status.conditions", "ReplicaFailure"))
-      cm_set_condition(holder, "status.conditions", "ReplicaFailure", "True", reason, manage_error, now, false);
+      cm_set_condition(holder, "status.conditions", "ReplicaFailure", "True", reason, merr->message, now, false);
   } else {
     cm_remove_condition(holder, "status.conditions", "ReplicaFailure");
   }
@@ -127,7 +127,7 @@ static json_t *colocation_ranks(const json_t *pods)
 }
 
 int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bool may_manage,
-               const char *manage_error, int64_t now, struct cm_actions *acts, struct rs_result *res)
+               const struct rs_manage_error *merr, int64_t now, struct cm_actions *acts, struct rs_result *res)
 {
   memset(res, 0, sizeof(*res));
   res->del_uids = json_array();
@@ -140,26 +140,24 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
   size_t i;
   json_t *p;
   json_array_foreach(pods, i, p)
-    if (cm_pod_is_active(p)) json_array_append(active, p);
+    if (pod_is_active(p)) json_array_append(active, p);
   json_t *owned = sel ? cm_claim_pods(rs, k->api_version, k->kind, sel, active, acts) : json_array();
   json_decref(active);
 
-  if (may_manage && sel && !cm_obj_is_deleting(rs)) {
+  if (may_manage && sel && !obj_is_terminating(rs)) {
     int64_t want = kj_get_int(rs, "spec.replicas", 1);
     int64_t diff = (int64_t)json_array_size(owned) - want;
-    char path[512], key[512];
-    snprintf(key, sizeof key, "%s/%s", ns ? ns : "", name ? name : "");
+    char path[512];
     if (diff < 0) {
       int64_t n = -diff > RS_BURST_REPLICAS ? RS_BURST_REPLICAS : -diff;
       cm_path(path, sizeof path, "/api/v1", ns, "pods", NULL, NULL);
       for (int64_t j = 0; j < n; j++) {
         json_t *pod = cm_pod_from_template(kj_get(rs, "spec.template"), rs, k->api_version, k->kind);
-        json_t *act = cm_act(acts, "POST", path, pod);
-        json_object_set_new(act, "slow_start", json_true());
-        json_object_set_new(act, "exp_key", json_string(key));
-        json_object_set_new(act, "exp", json_string("add"));
-        cm_act_events(act, ref, "Normal", "SuccessfulCreate", "Created pod: {name}", "FailedCreate",
-                      "Error creating");
+        struct cm_action *act = cm_act(acts, CM_POST, path, pod);
+        act->slow_start = true;
+        act->expect = CM_EXPECT_CREATE;
+        cm_act_events(act, ref, "SuccessfulCreate", "Created pod: ", "FailedCreate", "Error creating");
+        act->ok_append_name = true;
       }
       res->adds = (int)n;
     } else if (diff > 0) {
@@ -171,12 +169,11 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
         json_t *victim = json_array_get(sorted, (size_t)j);
         const char *pn = kj_get_str(victim, "metadata.name");
         cm_path(path, sizeof path, "/api/v1", ns, "pods", pn, NULL);
-        json_t *act = cm_act(acts, "DELETE", path, NULL);
-        json_object_set_new(act, "exp_key", json_string(key));
-        json_object_set_new(act, "exp", json_string("del"));
+        struct cm_action *act = cm_act(acts, CM_DELETE, path, NULL);
+        act->expect = CM_EXPECT_DELETE;
         char okmsg[512];
         snprintf(okmsg, sizeof okmsg, "Deleted pod: %s", pn ? pn : "");
-        cm_act_events(act, ref, "Normal", "SuccessfulDelete", okmsg, "FailedDelete", "Error deleting");
+        cm_act_events(act, ref, "SuccessfulDelete", okmsg, "FailedDelete", "Error deleting");
         const char *uid = kj_get_str(victim, "metadata.uid");
         if (uid) json_array_append_new(res->del_uids, json_string(uid));
       }
@@ -185,7 +182,7 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
     }
   }
 
-  res->status = rs_calculate_status(rs, owned, manage_error, now);
+  res->status = rs_calculate_status(rs, owned, merr, now);
   json_t *old = kj_get(rs, "status");
   res->status_changed = !old || !status_equal(old, res->status);
   if (res->status_changed) {
@@ -195,7 +192,7 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
     if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string(k->api_version));
     char path[512];
     cm_path(path, sizeof path, k->api_prefix, ns, k->coll, name, "status");
-    cm_act(acts, "PUT", path, body);
+    cm_act(acts, CM_PUT, path, body);
   }
   int64_t min_ready = kj_get_int(rs, "spec.minReadySeconds", 0);
   if (min_ready > 0 && kj_get_int(res->status, "readyReplicas", 0) != kj_get_int(res->status, "availableReplicas", 0))
@@ -220,15 +217,17 @@ struct rs_ctrl {
   const struct rs_kind *k;
   struct informer *rs_inf, *pod_inf;
   struct cm_expectations *exp;
-  json_t *errors;   /* key -> last create/delete error, shown as ReplicaFailure */
+  json_t *errors;   /* key -> {message, deleting} of the last failed pod create/delete (ReplicaFailure) */
 };
 
-static void rs_exec_done(struct cm_base *b, const char *key, int failed, const char *first_error)
+/* Only the pod creates and deletes (the writes carrying expectations)
+ * make a ReplicaFailure; a status write that lost a race does not. */
+static void rs_exec_done(struct cm_base *b, const char *key, const struct cm_outcome *o)
 {
   struct rs_ctrl *c = (struct rs_ctrl *)b;
-  /* A conflict on the status write is not a replica failure. */
-  if (failed && first_error && !strstr(first_error, "the object has been modified"))
-    json_object_set_new(c->errors, key, json_string(first_error));
+  if (o->expect_error)
+    json_object_set_new(c->errors, key, json_pack("{s:s,s:b}", "message", o->expect_error, "deleting",
+                                                  o->expect_error_verb == CM_DELETE));
   else
     json_object_del(c->errors, key);
 }
@@ -240,7 +239,7 @@ static void rs_sync(struct cm_base *b, const char *key)
   if (!rs) {
     cm_expectations_delete(c->exp, key);
     json_object_del(c->errors, key);
-    cm_base_finish(b, key, false);
+    cm_base_finish(b, key, false, -1);
     return;
   }
   int64_t now = cm_now();
@@ -249,8 +248,9 @@ static void rs_sync(struct cm_base *b, const char *key)
   struct cm_actions acts;
   cm_actions_init(&acts);
   struct rs_result res;
-  const char *merr = kj_get_str(c->errors, key);
-  rs_compute(c->k, rs, pods, may_manage, merr, now, &acts, &res);
+  json_t *e = json_object_get(c->errors, key);
+  struct rs_manage_error merr = { kj_get_str(e, "message"), kj_get_bool(e, "deleting", false) };
+  rs_compute(c->k, rs, pods, may_manage, e ? &merr : NULL, now, &acts, &res);
   cm_expect_writes(c->exp, key, res.adds, res.del_uids, now);
   int64_t requeue = res.requeue_after_s > 0 ? res.requeue_after_s * 1000 : -1;
   rs_result_free(&res);
@@ -282,14 +282,14 @@ static void on_pod_add(void *arg, const json_t *pod)
   struct rs_ctrl *c = arg;
   char key[512];
   if (cm_owner_key(pod, c->k->kind, key, sizeof key)) {
-    if (cm_obj_is_deleting(pod))
+    if (obj_is_terminating(pod))
       cm_deletion_uid_observed(c->exp, key, kj_get_str(pod, "metadata.uid"));
     else
       cm_creation_observed(c->exp, key);
     cm_base_enqueue_key(&c->base, key);
     return;
   }
-  if (!cm_controller_ref(pod) && !cm_obj_is_deleting(pod)) enqueue_matching(c, pod);
+  if (!obj_controller_ref(pod) && !obj_is_terminating(pod)) enqueue_matching(c, pod);
 }
 
 static void on_pod_update(void *arg, const json_t *old, const json_t *cur)
@@ -298,13 +298,13 @@ static void on_pod_update(void *arg, const json_t *old, const json_t *cur)
   char okey[512], nkey[512];
   bool has_old = cm_owner_key(old, c->k->kind, okey, sizeof okey);
   bool has_new = cm_owner_key(cur, c->k->kind, nkey, sizeof nkey);
-  if (cm_obj_is_deleting(cur) && has_new)
+  if (obj_is_terminating(cur) && has_new)
     cm_deletion_uid_observed(c->exp, nkey, kj_get_str(cur, "metadata.uid"));
   if (has_old && (!has_new || strcmp(okey, nkey))) cm_base_enqueue_key(&c->base, okey);
   if (has_new) {
     cm_base_enqueue_key(&c->base, nkey);
     /* A pod that just became ready becomes available after minReadySeconds. */
-    if (!cm_pod_is_ready(old) && cm_pod_is_ready(cur)) {
+    if (!pod_is_ready(old) && pod_is_ready(cur)) {
       json_t *rs = informer_store_get_obj(c->rs_inf, nkey);
       int64_t mrs = rs ? kj_get_int(rs, "spec.minReadySeconds", 0) : 0;
       if (mrs > 0) workqueue_add_after(c->base.q, nkey, mrs * 1000 + 1000);
@@ -335,17 +335,11 @@ static void on_rs_delete(void *arg, const json_t *rs, bool unknown)
   cm_base_enqueue(arg, rs);
 }
 
-int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void **state)
+/* Informers and handlers of either kind (k set by the caller). */
+static int rs_core_init(struct rs_ctrl *c, const struct rs_kind *k)
 {
-  struct rs_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
+  struct cm_ctx *ctx = c->base.ctx;
   c->k = k;
-  const char *name = k->selector_is_map ? "replicationmanager" : "replicaset";
-  if (cm_base_init(&c->base, ctx, name, workers, rs_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, k->selector_is_map ? "replication-controller" : "replicaset-controller");
   c->exp = cm_expectations_new();
   c->errors = json_object();
   c->rs_inf = informer_factory_get(ctx->informers, k->informer_path);
@@ -356,25 +350,43 @@ int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void
   struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
   informer_add_handlers(c->rs_inf, &rh);
   informer_add_handlers(c->pod_inf, &ph);
-  *state = c;
   return 0;
 }
 
-void rs_core_run(void *state) { cm_base_run(state); }
+static int rs_init(struct cm_base *b) { return rs_core_init((struct rs_ctrl *)b, &rs_kind_replicaset); }
+static int rc_init(struct cm_base *b) { return rs_core_init((struct rs_ctrl *)b, &rs_kind_rc); }
 
-void rs_core_stop(void *state)
+static void rs_fini(struct cm_base *b)
 {
-  struct rs_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
+  struct rs_ctrl *c = (struct rs_ctrl *)b;
   cm_expectations_free(c->exp);
   json_decref(c->errors);
-  free(c);
 }
 
-static int rs_start(struct cm_ctx *ctx, void **state)
-{
-  return rs_core_start(&rs_kind_replicaset, ctx, ctx->cfg.concurrent_replicaset_syncs, state);
-}
+const struct controller_def ctrl_replicaset = {
+  .name = "replicaset",
+  .enabled_by_default = true,
+  .size = sizeof(struct rs_ctrl),
+  .queue = "replicaset",
+  .component = "replicaset-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_replicaset_syncs),
+  .workers = 5,
+  .sync = rs_sync,
+  .init = rs_init,
+  .fini = rs_fini,
+};
 
-const struct controller_def ctrl_replicaset = { "replicaset", true, rs_start, rs_core_run, rs_core_stop };
+/* upstream pkg/controller/replication: the same core over v1
+ * ReplicationControllers, whose selector is a plain label map. */
+const struct controller_def ctrl_replicationcontroller = {
+  .name = "replicationcontroller",
+  .enabled_by_default = true,
+  .size = sizeof(struct rs_ctrl),
+  .queue = "replicationmanager",
+  .component = "replication-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_rc_syncs),
+  .workers = 5,
+  .sync = rs_sync,
+  .init = rc_init,
+  .fini = rs_fini,
+};

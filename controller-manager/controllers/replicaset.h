@@ -1,6 +1,6 @@
 /*
- * replicaset.h - the ReplicaSet / ReplicationController core shared by
- * replicaset.c and replicationcontroller.c, and its pure compute step for
+ * replicaset.h - the ReplicaSet / ReplicationController core
+ * (replicaset.c defines both controllers) and its pure compute step for
  * tests.
  */
 #ifndef CM_REPLICASET_H
@@ -35,26 +35,27 @@ struct rs_result {
   int64_t requeue_after_s; /* > 0: sync again after this (minReadySeconds) */
 };
 
+/* The last failed pod create or delete, shown as the ReplicaFailure
+ * condition (FailedCreate or FailedDelete). */
+struct rs_manage_error {
+  const char *message;
+  bool deleting;
+};
+
 /*
  * Computes one sync of rs given every pod in its namespace (array,
  * borrowed).  may_manage is false while earlier writes are unobserved
- * (expectations pending): then only the status is updated.  manage_error
- * (or NULL) is the last create/delete failure, shown as ReplicaFailure.
+ * (expectations pending): then only the status is updated.  merr (or
+ * NULL) is the last create/delete failure, shown as ReplicaFailure.
  * Appends adoption PATCHes, slow-start pod POSTs, pod DELETEs and the
  * status PUT to acts.  Free res with rs_result_free.
  */
 int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bool may_manage,
-               const char *manage_error, int64_t now, struct cm_actions *acts, struct rs_result *res);
+               const struct rs_manage_error *merr, int64_t now, struct cm_actions *acts, struct rs_result *res);
 void rs_result_free(struct rs_result *res);
 
 /* Status of rs from the pods it owns (array of active, claimed pods). */
-json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const char *manage_error,
+json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const struct rs_manage_error *merr,
                             int64_t now);
-
-/* The controller, for either kind. */
-struct cm_ctx;
-int rs_core_start(const struct rs_kind *k, struct cm_ctx *ctx, int workers, void **state);
-void rs_core_run(void *state);
-void rs_core_stop(void *state);
 
 #endif

@@ -4,37 +4,44 @@
  *
  * status.hard mirrors spec.hard; status.used is computed for exactly the
  * resources named in spec.hard from the caches of the quota's namespace:
- * object counts (pods, services, secrets, configmaps,
- * persistentvolumeclaims, replicationcontrollers, resourcequotas and
- * count/<resource>[.<group>]), services.nodeports and
- * services.loadbalancers, compute (requests.cpu/memory, limits.cpu/memory,
- * plain cpu and memory meaning requests; the sum over non-terminal pods of
- * max(sum of containers, largest init container) plus overhead) and
- * requests.storage over claims.  A quota is enqueued when it changes,
- * when an object of its namespace changes, and every
- * --resource-quota-sync-period (5 min).  The status is written only when
- * it differs.
+ * object counts (services, secrets, configmaps, persistentvolumeclaims,
+ * replicationcontrollers, resourcequotas and count/<resource>[.<group>]),
+ * services.nodeports and services.loadbalancers, requests.storage over
+ * claims, and the pod resources (pods, count/pods, cpu, memory,
+ * requests.*, limits.*, hugepages) summed from podutil's per-pod quota
+ * usage, as upstream's pod evaluator: requests and limits as
+ * PodRequests/PodLimits (init containers, sidecars, overhead); count/pods
+ * counts every pod, the rest only the pods that count for quota (not
+ * Succeeded or Failed, not terminating past deletionTimestamp +
+ * deletionGracePeriodSeconds: a pod stuck terminating on a lost node is
+ * not charged).  A quota is requeued for the moment such a pod stops
+ * counting, and enqueued when it changes, when an object of its
+ * namespace changes, and every --resource-quota-sync-period (5 min).  The
+ * status is written only when it differs.
  */
-#include <event2/event.h>
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/podutil.h"
 #include "kube/quantity.h"
-#include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 #define RQ_RESYNC_MS (5 * 60 * 1000)
 
-/* Counted resource name -> the objs key holding its objects. */
+/* Counted resource name -> the objs key holding its objects (pods are
+ * the pod evaluator's, below). */
 static const struct {
   const char *name, *list;
 } rq_counts[] = {
-    {"pods", "pods"}, {"count/pods", "pods"}, {"services", "services"}, {"count/services", "services"},
+    {"services", "services"}, {"count/services", "services"},
     {"secrets", "secrets"}, {"count/secrets", "secrets"}, {"configmaps", "configmaps"},
     {"count/configmaps", "configmaps"}, {"persistentvolumeclaims", "persistentvolumeclaims"},
     {"count/persistentvolumeclaims", "persistentvolumeclaims"}, {"replicationcontrollers", "replicationcontrollers"},
@@ -42,36 +49,9 @@ static const struct {
     {"count/resourcequotas", "resourcequotas"},
 };
 
-static void rq_add_q(struct quantity *sum, const char *s)
-{
-  struct quantity q;
-  if (s && quantity_parse(s, &q) == 0) quantity_add(sum, &q);
-}
-
-/* The pod's effective amount of one resource (requests or limits). */
-static void rq_pod_amount(const json_t *pod, const char *kind, const char *res, struct quantity *out)
-{
-  char path[128];
-  snprintf(path, sizeof path, "resources.%s.%s", kind, res);
-  struct quantity sum = {0, QF_DECIMAL_SI};
-  size_t i;
-  json_t *c;
-  json_array_foreach(kj_get(pod, "spec.containers"), i, c) rq_add_q(&sum, kj_get_str(c, path));
-  json_array_foreach(kj_get(pod, "spec.initContainers"), i, c)
-  {
-    struct quantity q;
-    const char *s = kj_get_str(c, path);
-    if (s && quantity_parse(s, &q) == 0 && quantity_cmp(&q, &sum) > 0) sum = q;
-  }
-  char opath[64];
-  snprintf(opath, sizeof opath, "spec.overhead.%s", res);
-  rq_add_q(&sum, kj_get_str(pod, opath));
-  *out = sum;
-}
-
 static json_t *rq_quantity_json(const struct quantity *q)
 {
-  char buf[64];
+  char buf[QUANTITY_STRING_MAX];
   return json_string(quantity_format(q, buf, sizeof buf));
 }
 
@@ -82,13 +62,76 @@ static json_t *rq_count_json(size_t n)
   return json_string(buf);
 }
 
-json_t *resourcequota_usage(const json_t *hard, const json_t *objs)
+/* The names the pod evaluator answers for (upstream's podResources and
+ * the prefixed ones). */
+static bool rq_is_pod_resource(const char *name)
 {
-  json_t *used = json_object();
-  json_t *pods = json_array();
+  static const char *const exact[] = { "pods", "count/pods", "cpu", "memory", "ephemeral-storage" };
+  for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+    if (!strcmp(name, exact[i])) return true;
+  return (!strncmp(name, "requests.", 9) && strcmp(name, "requests.storage")) || !strncmp(name, "limits.", 7) ||
+         !strncmp(name, "hugepages-", 10);
+}
+
+/* The pods' usage, summed (upstream's pod evaluator: every pod counts for
+ * count/pods, only those that still count for quota for the rest).
+ * *next_change: the earliest second a terminating pod stops counting. */
+static void rq_pod_usage(const json_t *pods, int64_t now, struct kres_list *sum, int64_t *next_change)
+{
   size_t i;
   json_t *p;
-  json_array_foreach(json_object_get(objs, "pods"), i, p) if (!cc_pod_terminal(p)) json_array_append(pods, p);
+  struct kres_list u = { 0 };
+  json_array_foreach(pods, i, p) {
+    kres_list_clear(&u);
+    pod_quota_usage(p, now * 1000000, &u);
+    for (size_t k = 0; k < u.n; k++) kres_add(sum, u.items[k].name, &u.items[k].q);
+    json_t *grace = kj_get(p, "metadata.deletionGracePeriodSeconds");
+    int64_t deleted = cm_time_at(p, "metadata.deletionTimestamp");
+    if (deleted < 0 || !json_is_integer(grace) || !pod_counts_for_quota(p, now * 1000000)) continue;
+    int64_t end = deleted + json_integer_value(grace) + 1;
+    if (*next_change < 0 || end < *next_change) *next_change = end;
+  }
+  kres_list_free(&u);
+}
+
+/* services.nodeports / services.loadbalancers */
+static size_t rq_service_usage(const json_t *services, const char *name)
+{
+  size_t n = 0, i;
+  json_t *svc;
+  json_array_foreach(services, i, svc)
+  {
+    const char *type = kj_get_str(svc, "spec.type") ?: "ClusterIP";
+    if (!strcmp(name, "services.loadbalancers"))
+      n += !strcmp(type, "LoadBalancer");
+    else if (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))
+      n += json_array_size(kj_get(svc, "spec.ports"));
+  }
+  return n;
+}
+
+/* requests.storage over the claims. */
+static json_t *rq_storage_usage(const json_t *claims)
+{
+  struct kres_list sum = { 0 };
+  size_t i;
+  json_t *pvc;
+  json_array_foreach(claims, i, pvc) kres_add_json(&sum, kj_get(pvc, "spec.resources.requests"));
+  const struct quantity *q = kres_get(&sum, "storage");
+  struct quantity zero;
+  quantity_set_int(&zero, 0, QF_BINARY_SI);
+  json_t *out = rq_quantity_json(q ? q : &zero);
+  kres_list_free(&sum);
+  return out;
+}
+
+json_t *resourcequota_usage(const json_t *hard, const json_t *objs, int64_t now, int64_t *next_change)
+{
+  json_t *used = json_object();
+  int64_t next = -1;
+  struct kres_list pods = { 0 };
+  rq_pod_usage(json_object_get(objs, "pods"), now, &pods, &next);
+  if (next_change) *next_change = next;
   const char *name;
   json_t *v;
   json_object_foreach((json_t *)hard, name, v)
@@ -96,54 +139,23 @@ json_t *resourcequota_usage(const json_t *hard, const json_t *objs)
     bool done = false;
     for (size_t k = 0; k < sizeof rq_counts / sizeof rq_counts[0] && !done; k++) {
       if (strcmp(rq_counts[k].name, name)) continue;
-      const json_t *list = !strcmp(rq_counts[k].list, "pods") ? pods : json_object_get(objs, rq_counts[k].list);
-      json_object_set_new(used, name, rq_count_json(json_array_size(list)));
+      json_object_set_new(used, name, rq_count_json(json_array_size(json_object_get(objs, rq_counts[k].list))));
       done = true;
     }
     if (done) continue;
-    if (!strncmp(name, "count/", 6)) {
+    if (rq_is_pod_resource(name)) {
+      const struct quantity *q = kres_get(&pods, name);
+      json_object_set_new(used, name, q ? rq_quantity_json(q) : json_string("0"));
+    } else if (!strncmp(name, "count/", 6)) {
       json_t *list = json_object_get(objs, name);
       if (list) json_object_set_new(used, name, rq_count_json(json_array_size(list)));
-      continue;
+    } else if (!strcmp(name, "services.nodeports") || !strcmp(name, "services.loadbalancers")) {
+      json_object_set_new(used, name, rq_count_json(rq_service_usage(json_object_get(objs, "services"), name)));
+    } else if (!strcmp(name, "requests.storage")) {
+      json_object_set_new(used, name, rq_storage_usage(json_object_get(objs, "persistentvolumeclaims")));
     }
-    if (!strcmp(name, "services.nodeports") || !strcmp(name, "services.loadbalancers")) {
-      size_t n = 0;
-      json_t *svc;
-      json_array_foreach(json_object_get(objs, "services"), i, svc)
-      {
-        const char *type = kj_get_str(svc, "spec.type") ?: "ClusterIP";
-        if (!strcmp(name, "services.loadbalancers")) {
-          n += !strcmp(type, "LoadBalancer");
-        } else if (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer")) {
-          n += json_array_size(kj_get(svc, "spec.ports"));
-        }
-      }
-      json_object_set_new(used, name, rq_count_json(n));
-      continue;
-    }
-    if (!strcmp(name, "requests.storage")) {
-      struct quantity sum = {0, QF_BINARY_SI};
-      json_t *pvc;
-      json_array_foreach(json_object_get(objs, "persistentvolumeclaims"), i, pvc)
-      rq_add_q(&sum, kj_get_str(pvc, "spec.resources.requests.storage"));
-      json_object_set_new(used, name, rq_quantity_json(&sum));
-      continue;
-    }
-    const char *kind = NULL, *res = NULL;
-    if (!strcmp(name, "cpu") || !strcmp(name, "memory")) kind = "requests", res = name;
-    else if (!strncmp(name, "requests.", 9)) kind = "requests", res = name + 9;
-    else if (!strncmp(name, "limits.", 7)) kind = "limits", res = name + 7;
-    if (!kind) continue;
-    struct quantity sum = {0, strstr(res, "memory") ? QF_BINARY_SI : QF_DECIMAL_SI};
-    json_array_foreach(pods, i, p)
-    {
-      struct quantity q;
-      rq_pod_amount(p, kind, res, &q);
-      quantity_add(&sum, &q);
-    }
-    json_object_set_new(used, name, rq_quantity_json(&sum));
   }
-  json_decref(pods);
+  kres_list_free(&pods);
   return used;
 }
 
@@ -162,22 +174,19 @@ static const struct {
 #define RQ_NSRC (sizeof rq_sources / sizeof rq_sources[0])
 
 struct rq_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
-  struct workqueue *q;
-  struct informer *inf[RQ_NSRC]; /* inf[6] is the quotas' own */
-  struct event *resync;
+  struct cm_base base;
+  struct informer *inf[RQ_NSRC]; /* inf[RQ_QUOTAS] is the quotas' own */
 };
 
 #define RQ_QUOTAS 6
 
 static void rq_enqueue_ns(struct rq_ctl *c, const char *ns)
 {
-  json_t *all = informer_store_list(c->inf[RQ_QUOTAS]);
+  json_t *quotas = informer_store_by_index(c->inf[RQ_QUOTAS], INFORMER_INDEX_NAMESPACE, ns);
   size_t i;
   json_t *q;
-  json_array_foreach(all, i, q) if (!ns || !strcmp(kj_get_str(q, "metadata.namespace") ?: "", ns)) cc_enqueue_obj(c->q, q);
-  json_decref(all);
+  json_array_foreach(quotas, i, q) cm_base_enqueue(&c->base, q);
+  json_decref(quotas);
 }
 
 static void rq_obj_add(void *arg, const json_t *o) { rq_enqueue_ns(arg, kj_get_str(o, "metadata.namespace") ?: ""); }
@@ -188,88 +197,78 @@ static void rq_obj_update(void *arg, const json_t *o, const json_t *n)
 }
 static void rq_obj_delete(void *arg, const json_t *o, bool u) { rq_enqueue_ns(arg, kj_get_str(o, "metadata.namespace") ?: ""); }
 
-static void rq_on_resync(evutil_socket_t fd, short what, void *arg) { rq_enqueue_ns(arg, NULL); }
-
-static void rq_process(void *arg, struct workqueue *q, const char *key)
+/* Every --resource-quota-sync-period: every quota. */
+static void rq_on_resync(struct cm_base *b)
 {
-  struct rq_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
-  if (!b) {
-    workqueue_done(q, key);
-    return;
-  }
+  struct rq_ctl *c = (struct rq_ctl *)b;
+  json_t *keys = informer_store_keys(c->inf[RQ_QUOTAS]);
+  size_t i;
+  json_t *k;
+  json_array_foreach(keys, i, k) cm_base_enqueue_key(b, json_string_value(k));
+  json_decref(keys);
+}
+
+static void rq_sync(struct cm_base *b, const char *key)
+{
+  struct rq_ctl *c = (struct rq_ctl *)b;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t requeue = -1;
   json_t *quota = informer_store_get_obj(c->inf[RQ_QUOTAS], key);
   if (quota) {
     const char *ns = kj_get_str(quota, "metadata.namespace") ?: "";
     json_t *objs = json_object();
-    for (size_t i = 0; i < RQ_NSRC; i++) {
-      json_t *all = informer_store_list(c->inf[i]);
-      json_object_set_new(objs, rq_sources[i].list, cc_filter_namespace(all, ns));
-      json_decref(all);
-    }
+    for (size_t i = 0; i < RQ_NSRC; i++)
+      json_object_set_new(objs, rq_sources[i].list, informer_store_by_index(c->inf[i], INFORMER_INDEX_NAMESPACE, ns));
     json_t *hard = kj_get(quota, "spec.hard");
     hard = json_is_object(hard) ? json_incref(hard) : json_object();
-    json_t *used = resourcequota_usage(hard, objs);
+    int64_t now = cm_now(), next_change;
+    json_t *used = resourcequota_usage(hard, objs, now, &next_change);
+    /* A pod stuck terminating stops counting once its grace period is
+     * over, with no event to say so. */
+    if (next_change > now) requeue = (next_change - now) * 1000;
     json_t *want = json_pack("{s:o, s:o}", "hard", hard, "used", used);
-    if (!cc_json_eq(json_object_get(want, "hard"), kj_get(quota, "status.hard")) ||
-        !cc_json_eq(json_object_get(want, "used"), kj_get(quota, "status.used"))) {
+    if (!cm_json_eq(json_object_get(want, "hard"), kj_get(quota, "status.hard")) ||
+        !cm_json_eq(json_object_get(want, "used"), kj_get(quota, "status.used"))) {
       json_t *body = kj_deep_copy(quota);
       json_object_set(body, "status", want);
       json_object_set_new(body, "apiVersion", json_string("v1"));
       json_object_set_new(body, "kind", json_string("ResourceQuota"));
-      char name[256], nsb[256], path[700];
-      cc_split_key(key, nsb, sizeof nsb, name, sizeof name);
-      snprintf(path, sizeof path, "/api/v1/namespaces/%s/resourcequotas/%s/status", nsb, name);
-      sync_batch_req(b, "PUT", path, NULL, body, NULL, NULL);
-      json_decref(body);
+      char path[700];
+      cm_path(path, sizeof path, "/api/v1", ns, "resourcequotas", kj_get_str(quota, "metadata.name"), "status");
+      cm_act(&acts, CM_PUT, path, body);
     }
     json_decref(want);
     json_decref(objs);
     json_decref(quota);
   }
-  sync_batch_end(b);
+  cm_base_exec(b, key, &acts, NULL, requeue);
+  cm_actions_clear(&acts);
 }
 
-static int rq_start(struct cm_ctx *ctx, void **state)
+static int rq_init(struct cm_base *b)
 {
-  struct rq_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  c->q = workqueue_new(ctx->base, "resourcequota_primary");
+  struct rq_ctl *c = (struct rq_ctl *)b;
   for (size_t i = 0; i < RQ_NSRC; i++) {
-    c->inf[i] = informer_factory_get(ctx->informers, rq_sources[i].path);
-    struct informer_handlers h = {rq_obj_add, rq_obj_update, rq_obj_delete, c};
-    if (i == RQ_QUOTAS) h = (struct informer_handlers){cc_on_add_enqueue, cc_on_update_enqueue, NULL, c->q};
+    c->inf[i] = informer_factory_get(b->ctx->informers, rq_sources[i].path);
+    informer_add_index(c->inf[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+    struct informer_handlers h = { rq_obj_add, rq_obj_update, rq_obj_delete, c };
+    if (i == RQ_QUOTAS) h = (struct informer_handlers){ cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
     informer_add_handlers(c->inf[i], &h);
   }
-  c->resync = event_new(ctx->base, -1, EV_PERSIST, rq_on_resync, c);
-  *state = c;
   return 0;
 }
 
-static void rq_run(void *state)
-{
-  struct rq_ctl *c = state;
-  struct timeval tv = {RQ_RESYNC_MS / 1000, 0};
-  event_add(c->resync, &tv);
-  int w = c->ctx->cfg.concurrent_resource_quota_syncs > 0 ? c->ctx->cfg.concurrent_resource_quota_syncs : 5;
-  workqueue_run(c->q, w, rq_process, c);
-}
-
-static void rq_stop(void *state)
-{
-  struct rq_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  event_free(c->resync);
-  workqueue_free(c->q);
-  free(c);
-}
+static void rq_run(struct cm_base *b) { cm_base_periodic(b, RQ_RESYNC_MS, rq_on_resync); }
 
 const struct controller_def ctrl_resourcequota = {
-    .name = "resourcequota",
-    .enabled_by_default = true,
-    .start = rq_start,
-    .run = rq_run,
-    .stop = rq_stop,
+  .name = "resourcequota",
+  .enabled_by_default = true,
+  .size = sizeof(struct rq_ctl),
+  .queue = "resourcequota_primary",
+  .workers_flag = offsetof(struct cm_config, concurrent_resource_quota_syncs),
+  .workers = 5,
+  .sync = rq_sync,
+  .init = rq_init,
+  .run = rq_run,
 };

@@ -23,7 +23,9 @@
  * pods that were deleted by someone else the new template.  Failed pods
  * are deleted and recreated.
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/selector.h"
+#include "kube/xalloc.h"
 
 char *sts_pod_name(const char *set, int64_t ordinal, char *out, size_t len)
 {
@@ -79,7 +82,7 @@ char *sts_revision_name(const json_t *set, const json_t *data, char *out, size_t
 static bool pod_healthy(const json_t *pod, int64_t min_ready, int64_t now)
 {
   const char *ph = kj_get_str(pod, "status.phase");
-  return ph && !strcmp(ph, "Running") && cm_pod_is_available(pod, min_ready, now) && !cm_obj_is_deleting(pod);
+  return ph && !strcmp(ph, "Running") && pod_is_available(pod, min_ready, now) && !obj_is_terminating(pod);
 }
 
 static const char *pod_revision(const json_t *pod)
@@ -87,26 +90,23 @@ static const char *pod_revision(const json_t *pod)
   return kj_get_str(pod, "metadata.labels[\"" STS_REVISION_LABEL "\"]");
 }
 
+/* One sync's state: the set, its writes, its revisions and the pods by
+ * ordinal. */
 struct sts_ctx {
   const json_t *set;
   const char *ns, *name;
   json_t *ref;
   struct cm_actions *acts;
   const json_t *pvcs;
-  const char *cur_rev, *upd_rev;
-  const json_t *cur_tmpl, *upd_tmpl;
+  char cur_rev[300], upd_rev[300];
+  json_t *cur_tmpl, *upd_tmpl;
+  int64_t now, replicas, start, min_ready, partition, max_unavailable;
+  bool parallel, rolling, collision;
+  json_t **slot;        /* slot[k]: the pod of ordinal start + k, or NULL */
+  json_t *condemned;    /* pods outside the wanted ordinals */
+  int64_t n_replicas, n_ready, n_avail, n_cur, n_upd;
+  int64_t requeue_ms;
 };
-
-static const json_t *find_named(const json_t *arr, const char *name)
-{
-  size_t i;
-  json_t *o;
-  json_array_foreach(arr, i, o) {
-    const char *n = kj_get_str(o, "metadata.name");
-    if (n && !strcmp(n, name)) return o;
-  }
-  return NULL;
-}
 
 static json_t *claim_for(struct sts_ctx *c, const json_t *ct, int64_t ord)
 {
@@ -130,26 +130,24 @@ static json_t *claim_for(struct sts_ctx *c, const json_t *ct, int64_t ord)
   return pvc;
 }
 
-/* Creates the missing claims of ordinal ord; true if any was missing. */
-static bool ensure_claims(struct sts_ctx *c, int64_t ord, const char *pod_name)
+/* Creates the missing claims of ordinal ord.  A claim that already exists
+ * is what is wanted, whatever made it (upstream ignores AlreadyExists
+ * here): its content is not the set's to manage. */
+static void ensure_claims(struct sts_ctx *c, int64_t ord, const char *pod_name)
 {
-  bool missing = false;
   size_t i;
   json_t *ct;
   json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
-    char name[512], path[512], msg[800];
+    char name[512], path[512], msg[800], fmsg[800];
     sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, name, sizeof name);
-    if (find_named(c->pvcs, name)) continue;
-    missing = true;
+    if (cm_find_named(c->pvcs, name)) continue;
     cm_path(path, sizeof path, "/api/v1", c->ns, "persistentvolumeclaims", NULL, NULL);
-    json_t *act = cm_act(c->acts, "POST", path, claim_for(c, ct, ord));
-    json_object_set_new(act, "ok_exists", json_true());
+    struct cm_action *act = cm_act(c->acts, CM_POST, path, claim_for(c, ct, ord));
+    act->done_if = CM_DONE_IF_EXISTS;
     snprintf(msg, sizeof msg, "create Claim %s Pod %s in StatefulSet %s success", name, pod_name, c->name);
-    char fmsg[800];
     snprintf(fmsg, sizeof fmsg, "create Claim %s for Pod %s in StatefulSet %s failed error", name, pod_name, c->name);
-    cm_act_events(act, c->ref, "Normal", "SuccessfulCreate", msg, "FailedCreate", fmsg);
+    cm_act_events(act, c->ref, "SuccessfulCreate", msg, "FailedCreate", fmsg);
   }
-  return missing;
 }
 
 static json_t *new_pod(struct sts_ctx *c, int64_t ord, bool use_current)
@@ -189,17 +187,18 @@ static json_t *new_pod(struct sts_ctx *c, int64_t ord, bool use_current)
   return pod;
 }
 
+/* A pod of the same name that already exists (one still terminating) is
+ * not this pod: AlreadyExists retries the set (upstream CreateStatefulPod). */
 static void create_pod(struct sts_ctx *c, int64_t ord, bool use_current)
 {
   char name[512], path[512], msg[800], fmsg[800];
   sts_pod_name(c->name, ord, name, sizeof name);
   ensure_claims(c, ord, name);
   cm_path(path, sizeof path, "/api/v1", c->ns, "pods", NULL, NULL);
-  json_t *act = cm_act(c->acts, "POST", path, new_pod(c, ord, use_current));
-  json_object_set_new(act, "ok_exists", json_true());
+  struct cm_action *act = cm_act(c->acts, CM_POST, path, new_pod(c, ord, use_current));
   snprintf(msg, sizeof msg, "create Pod %s in StatefulSet %s successful", name, c->name);
   snprintf(fmsg, sizeof fmsg, "create Pod %s in StatefulSet %s failed error", name, c->name);
-  cm_act_events(act, c->ref, "Normal", "SuccessfulCreate", msg, "FailedCreate", fmsg);
+  cm_act_events(act, c->ref, "SuccessfulCreate", msg, "FailedCreate", fmsg);
 }
 
 static void delete_pod(struct sts_ctx *c, const json_t *pod, bool scaled_down)
@@ -215,25 +214,27 @@ static void delete_pod(struct sts_ctx *c, const json_t *pod, bool scaled_down)
     json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
       char claim[512];
       sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, claim, sizeof claim);
-      if (!find_named(c->pvcs, claim)) continue;
+      if (!cm_find_named(c->pvcs, claim)) continue;
       cm_path(path, sizeof path, "/api/v1", c->ns, "persistentvolumeclaims", claim, NULL);
       json_t *r = json_pack("{s:s,s:s,s:s,s:s}", "apiVersion", "v1", "kind", "Pod", "name", name, "uid",
                             kj_get_str(pod, "metadata.uid") ? kj_get_str(pod, "metadata.uid") : "");
-      cm_act(c->acts, "PATCH", path, json_pack("{s:{s:[o]}}", "metadata", "ownerReferences", r));
+      cm_act(c->acts, CM_PATCH, path, json_pack("{s:{s:[o]}}", "metadata", "ownerReferences", r));
     }
   }
   cm_path(path, sizeof path, "/api/v1", c->ns, "pods", name, NULL);
-  json_t *act = cm_act(c->acts, "DELETE", path, NULL);
+  struct cm_action *act = cm_act(c->acts, CM_DELETE, path, NULL);
   snprintf(msg, sizeof msg, "delete Pod %s in StatefulSet %s successful", name, c->name);
   snprintf(fmsg, sizeof fmsg, "delete Pod %s in StatefulSet %s failed error", name, c->name);
-  cm_act_events(act, c->ref, "Normal", "SuccessfulDelete", msg, "FailedDelete", fmsg);
+  cm_act_events(act, c->ref, "SuccessfulDelete", msg, "FailedDelete", fmsg);
 }
 
-/* Finds or creates the revision for the current template; returns its name. */
-static void sync_revisions(const json_t *set, const json_t *revs, struct cm_actions *acts, json_t *st,
-                           char *upd, size_t ulen, json_t **upd_tmpl, char *cur, size_t clen, json_t **cur_tmpl)
+/* Step 1: the update revision (the current template's, found by data or
+ * created as SET-HASH; a name taken by other data bumps collisionCount
+ * and nothing is created until the next sync hashes again) and the
+ * current revision (status.currentRevision, while it exists). */
+static void sync_revisions(struct sts_ctx *c, const json_t *revs, const json_t *revs_ns, json_t *st)
 {
-  json_t *data = sts_revision_data(set);
+  json_t *data = sts_revision_data(c->set);
   int64_t maxrev = 0;
   const json_t *equal = NULL;
   size_t i;
@@ -244,45 +245,39 @@ static void sync_revisions(const json_t *set, const json_t *revs, struct cm_acti
     if (!equal && dep_semantic_equal(json_object_get(r, "data"), data)) equal = r;
   }
   char path[512];
-  const char *ns = kj_get_str(set, "metadata.namespace");
   if (equal) {
-    snprintf(upd, ulen, "%s", kj_get_str(equal, "metadata.name"));
+    snprintf(c->upd_rev, sizeof c->upd_rev, "%s", kj_get_str(equal, "metadata.name"));
     if (kj_get_int(equal, "revision", 0) < maxrev) {
       /* Rolling back to an older template makes it the newest revision. */
       json_t *body = kj_deep_copy(equal);
       json_object_set_new(body, "revision", json_integer(maxrev + 1));
-      cm_path(path, sizeof path, "/apis/apps/v1", ns, "controllerrevisions", upd, NULL);
-      cm_act(acts, "PUT", path, body);
+      cm_path(path, sizeof path, "/apis/apps/v1", c->ns, "controllerrevisions", c->upd_rev, NULL);
+      cm_act(c->acts, CM_PUT, path, body);
     }
   } else {
-    sts_revision_name(set, data, upd, ulen);
-    const json_t *clash = find_named(revs, upd);
-    if (clash) {
-      json_t *cc = kj_get(set, "status.collisionCount");
-      json_object_set_new(st, "collisionCount", json_integer(cc ? json_integer_value(cc) + 1 : 1));
+    sts_revision_name(c->set, data, c->upd_rev, sizeof c->upd_rev);
+    const json_t *taken = cm_find_named(revs_ns, c->upd_rev);
+    if (taken && !dep_semantic_equal(json_object_get(taken, "data"), data)) {
+      c->collision = true;
+      json_object_set_new(st, "collisionCount", json_integer(kj_get_int(c->set, "status.collisionCount", 0) + 1));
+    } else if (!taken) {
+      json_t *cr = json_pack("{s:s,s:s,s:{s:s,s:s,s:[o]},s:O,s:I}", "apiVersion", "apps/v1", "kind",
+                             "ControllerRevision", "metadata", "name", c->upd_rev, "namespace", c->ns,
+                             "ownerReferences", cm_new_controller_ref(c->set, "apps/v1", "StatefulSet"), "data",
+                             data, "revision", (json_int_t)(maxrev + 1));
+      json_t *labels = kj_get(c->set, "spec.template.metadata.labels");
+      if (labels) kj_set(cr, "metadata.labels", kj_deep_copy(labels));
+      cm_path(path, sizeof path, "/apis/apps/v1", c->ns, "controllerrevisions", NULL, NULL);
+      cm_act(c->acts, CM_POST, path, cr);
     }
-    json_t *cr = json_pack("{s:s,s:s,s:{s:s,s:s,s:[o]},s:O,s:I}", "apiVersion", "apps/v1", "kind", "ControllerRevision",
-                           "metadata", "name", upd, "namespace", ns ? ns : "", "ownerReferences",
-                           cm_new_controller_ref(set, "apps/v1", "StatefulSet"), "data", data, "revision",
-                           (json_int_t)(maxrev + 1));
-    json_t *labels = kj_get(set, "spec.template.metadata.labels");
-    if (labels) kj_set(cr, "metadata.labels", kj_deep_copy(labels));
-    cm_path(path, sizeof path, "/apis/apps/v1", ns, "controllerrevisions", NULL, NULL);
-    json_t *act = cm_act(acts, "POST", path, cr);
-    json_object_set_new(act, "ok_exists", json_true());
   }
-  *upd_tmpl = kj_deep_copy(kj_get(set, "spec.template"));
-  const char *cr_name = kj_get_str(set, "status.currentRevision");
-  const json_t *cur_r = cr_name ? find_named(revs, cr_name) : NULL;
-  if (cur_r) {
-    snprintf(cur, clen, "%s", cr_name);
-    json_t *t = kj_deep_copy(kj_get(cur_r, "data.spec.template"));
-    if (t) json_object_del(t, "$patch");
-    *cur_tmpl = t ? t : kj_deep_copy(*upd_tmpl);
-  } else {
-    snprintf(cur, clen, "%s", upd);
-    *cur_tmpl = kj_deep_copy(*upd_tmpl);
-  }
+  c->upd_tmpl = kj_deep_copy(kj_get(c->set, "spec.template"));
+  const char *cr_name = kj_get_str(c->set, "status.currentRevision");
+  const json_t *cur_r = cr_name ? cm_find_named(revs, cr_name) : NULL;
+  json_t *t = cur_r ? kj_deep_copy(kj_get(cur_r, "data.spec.template")) : NULL;
+  if (t) json_object_del(t, "$patch");
+  snprintf(c->cur_rev, sizeof c->cur_rev, "%s", cur_r ? cr_name : c->upd_rev);
+  c->cur_tmpl = t ? t : kj_deep_copy(c->upd_tmpl);
   json_decref(data);
 }
 
@@ -292,16 +287,16 @@ static int by_revision_num(const void *a, const void *b)
   return ra < rb ? -1 : ra > rb;
 }
 
-static void truncate_history(const json_t *set, const json_t *revs, const json_t *pods, const char *cur,
-                             const char *upd, struct cm_actions *acts)
+/* Old revisions no pod uses, beyond revisionHistoryLimit, go. */
+static void truncate_history(const struct sts_ctx *c, const json_t *revs, const json_t *pods, const char *cur)
 {
-  int64_t limit = kj_get_int(set, "spec.revisionHistoryLimit", STS_DEFAULT_HISTORY_LIMIT);
-  json_t *v[256];
+  int64_t limit = kj_get_int(c->set, "spec.revisionHistoryLimit", STS_DEFAULT_HISTORY_LIMIT);
   size_t n = 0, i;
+  const json_t **v = xmalloc((json_array_size(revs) + 1) * sizeof *v);
   json_t *r;
   json_array_foreach(revs, i, r) {
     const char *name = kj_get_str(r, "metadata.name");
-    if (!name || !strcmp(name, cur) || !strcmp(name, upd) || n >= 256) continue;
+    if (!name || !strcmp(name, cur) || !strcmp(name, c->upd_rev)) continue;
     bool live = false;
     size_t k;
     json_t *p;
@@ -311,190 +306,194 @@ static void truncate_history(const json_t *set, const json_t *revs, const json_t
     }
     if (!live) v[n++] = r;
   }
-  if ((int64_t)n <= limit) return;
-  qsort(v, n, sizeof(*v), by_revision_num);
-  for (size_t k = 0; k < n - (size_t)limit; k++) {
-    char path[512];
-    cm_path(path, sizeof path, "/apis/apps/v1", kj_get_str(set, "metadata.namespace"), "controllerrevisions",
-            kj_get_str(v[k], "metadata.name"), NULL);
-    cm_act(acts, "DELETE", path, NULL);
+  if ((int64_t)n > limit) {
+    qsort(v, n, sizeof(*v), by_revision_num);
+    for (size_t k = 0; k < n - (size_t)limit; k++) {
+      char path[512];
+      cm_path(path, sizeof path, "/apis/apps/v1", c->ns, "controllerrevisions", kj_get_str(v[k], "metadata.name"), NULL);
+      cm_act(c->acts, CM_DELETE, path, NULL);
+    }
   }
+  free(v);
+}
+
+/* Step 2: pods into their ordinal slots (the rest condemned), counting
+ * the status. */
+static void sts_collect(struct sts_ctx *c, const json_t *pods)
+{
+  size_t i;
+  json_t *p;
+  json_array_foreach(pods, i, p) {
+    int64_t ord = sts_ordinal(c->name, kj_get_str(p, "metadata.name"));
+    if (ord < 0) continue;
+    c->n_replicas++;
+    if (pod_is_ready(p)) c->n_ready++;
+    if (pod_healthy(p, c->min_ready, c->now)) c->n_avail++;
+    const char *pr = pod_revision(p);
+    if (pr && !strcmp(pr, c->cur_rev)) c->n_cur++;
+    if (pr && !strcmp(pr, c->upd_rev)) c->n_upd++;
+    if (ord >= c->start && ord < c->start + c->replicas && !c->slot[ord - c->start])
+      c->slot[ord - c->start] = p;
+    else
+      json_array_append(c->condemned, p);
+  }
+}
+
+/* Step 3: missing pods created and failed ones replaced, in ordinal order
+ * (OrderedReady stops at the first pod not yet healthy).  Returns true
+ * when the sync must stop here. */
+static bool sts_create_or_replace(struct sts_ctx *c)
+{
+  int64_t cur_replicas_status = kj_get_int(c->set, "status.currentReplicas", 0);
+  bool has_partition = kj_get(c->set, "spec.updateStrategy.rollingUpdate.partition") != NULL;
+  bool blocked = false;
+  for (int64_t k = 0; k < c->replicas; k++) {
+    json_t *pod = c->slot[k];
+    int64_t ord = c->start + k;
+    bool use_current = false;
+    if (c->rolling && strcmp(c->cur_rev, c->upd_rev))
+      use_current = has_partition ? ord < c->partition : ord < cur_replicas_status;
+    if (!pod) {
+      create_pod(c, ord, use_current);
+      if (c->parallel) continue;
+      return true;
+    }
+    const char *ph = kj_get_str(pod, "status.phase");
+    if (ph && !strcmp(ph, "Failed") && !obj_is_terminating(pod)) {
+      delete_pod(c, pod, false);
+      if (c->parallel) continue;
+      return true;
+    }
+    if (!c->parallel && !pod_healthy(pod, c->min_ready, c->now)) {
+      if (pod_is_ready(pod) && c->min_ready > 0) c->requeue_ms = c->min_ready * 1000;
+      return true;
+    }
+    /* Claims may have been removed while the pod ran. */
+    ensure_claims(c, ord, kj_get_str(pod, "metadata.name"));
+  }
+  return blocked;
+}
+
+static int by_ordinal_desc(const void *a, const void *b, void *set)
+{
+  int64_t oa = sts_ordinal(set, kj_get_str(*(json_t *const *)a, "metadata.name"));
+  int64_t ob = sts_ordinal(set, kj_get_str(*(json_t *const *)b, "metadata.name"));
+  return oa < ob ? 1 : oa > ob ? -1 : 0;
+}
+
+/* Step 4: surplus pods go, highest ordinal first (one at a time with
+ * OrderedReady).  Returns true when anything is condemned. */
+static bool sts_scale_down(struct sts_ctx *c)
+{
+  if (json_array_size(c->condemned) == 0) return false;
+  cm_sort_array(c->condemned, by_ordinal_desc, (void *)c->name);
+  size_t i;
+  json_t *p;
+  json_array_foreach(c->condemned, i, p) {
+    if (!obj_is_terminating(p)) delete_pod(c, p, true);
+    if (!c->parallel) break;
+  }
+  return true;
+}
+
+/* Step 5: RollingUpdate, highest ordinal first down to the partition, at
+ * most maxUnavailable pods unavailable at a time. */
+static void sts_rolling_update(struct sts_ctx *c)
+{
+  int64_t unavailable = 0;
+  for (int64_t k = 0; k < c->replicas; k++)
+    if (!c->slot[k] || !pod_healthy(c->slot[k], c->min_ready, c->now)) unavailable++;
+  for (int64_t k = c->replicas - 1; k >= 0 && c->start + k >= c->partition; k--) {
+    json_t *pod = c->slot[k];
+    if (!pod) continue;
+    const char *pr = pod_revision(pod);
+    if (pr && !strcmp(pr, c->upd_rev)) continue;
+    if (obj_is_terminating(pod)) {
+      if (!c->parallel) break;
+      continue;
+    }
+    if (unavailable >= c->max_unavailable) break;
+    delete_pod(c, pod, false);
+    unavailable++;
+  }
+}
+
+/* Step 6: the status, written when it changed. */
+static void sts_write_status(struct sts_ctx *c, json_t *st)
+{
+  json_object_set_new(st, "replicas", json_integer(c->n_replicas));
+  json_object_set_new(st, "readyReplicas", json_integer(c->n_ready));
+  json_object_set_new(st, "availableReplicas", json_integer(c->n_avail));
+  json_object_set_new(st, "currentReplicas", json_integer(c->n_cur));
+  json_object_set_new(st, "updatedReplicas", json_integer(c->n_upd));
+  json_object_set_new(st, "currentRevision", json_string(c->cur_rev));
+  json_object_set_new(st, "updateRevision", json_string(c->upd_rev));
+  json_object_set_new(st, "observedGeneration", json_integer(kj_get_int(c->set, "metadata.generation", 0)));
+  /* A finished rolling update makes the update revision current. */
+  if (c->rolling && c->n_upd == c->replicas && c->n_replicas == c->replicas && c->n_ready == c->replicas) {
+    json_object_set_new(st, "currentRevision", json_string(c->upd_rev));
+    json_object_set_new(st, "currentReplicas", json_integer(c->n_upd));
+  }
+  if (kj_equal(st, kj_get(c->set, "status"))) return;
+  char path[512];
+  cm_path(path, sizeof path, "/apis/apps/v1", c->ns, "statefulsets", c->name, "status");
+  json_t *body = kj_deep_copy(c->set);
+  json_object_set(body, "status", st);
+  if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("StatefulSet"));
+  if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
+  cm_act(c->acts, CM_PUT, path, body);
+}
+
+static void sts_read_spec(struct sts_ctx *c)
+{
+  c->replicas = kj_get_int(c->set, "spec.replicas", 1);
+  c->start = kj_get_int(c->set, "spec.ordinals.start", 0);
+  c->min_ready = kj_get_int(c->set, "spec.minReadySeconds", 0);
+  const char *pmp = kj_get_str(c->set, "spec.podManagementPolicy");
+  c->parallel = pmp && !strcmp(pmp, "Parallel");
+  const char *ust = kj_get_str(c->set, "spec.updateStrategy.type");
+  c->rolling = !ust || !strcmp(ust, "RollingUpdate");
+  c->partition = kj_get_int(c->set, "spec.updateStrategy.rollingUpdate.partition", 0);
+  c->max_unavailable = 1;
+  json_t *mu = kj_get(c->set, "spec.updateStrategy.rollingUpdate.maxUnavailable");
+  if (mu && cm_int_or_percent(mu, c->replicas, false, &c->max_unavailable) == 0 && c->max_unavailable < 1)
+    c->max_unavailable = 1;
 }
 
 int sts_compute(const json_t *set, const json_t *pods_ns, const json_t *pvcs, const json_t *revs_ns, int64_t now,
                 struct cm_actions *acts, int64_t *requeue_ms)
 {
+  char err[256];
+  struct labelsel *sel = labelsel_from_json(kj_get(set, "spec.selector"), err, sizeof err);
   *requeue_ms = -1;
-  struct sts_ctx c = { .set = set, .acts = acts, .pvcs = pvcs };
+  if (!sel) return -EINVAL;
+  struct sts_ctx c = { .set = set, .acts = acts, .pvcs = pvcs, .now = now, .requeue_ms = -1 };
   c.ns = kj_get_str(set, "metadata.namespace");
   c.name = kj_get_str(set, "metadata.name");
   if (!c.ns) c.ns = "";
+  if (!c.name) c.name = "";
   c.ref = cm_object_ref(set, "apps/v1", "StatefulSet");
-  char err[256];
-  struct labelsel *sel = labelsel_from_json(kj_get(set, "spec.selector"), err, sizeof err);
-  if (!sel) {
-    json_decref(c.ref);
-    return -EINVAL;
-  }
+  sts_read_spec(&c);
   json_t *pods = cm_claim_pods(set, "apps/v1", "StatefulSet", sel, pods_ns, acts);
   json_t *revs = cm_claim_objects(set, "apps/v1", "StatefulSet", sel, revs_ns, "/apis/apps/v1",
                                   "controllerrevisions", acts);
   json_t *st = kj_deep_copy(kj_get(set, "status"));
   if (!st) st = json_object();
-  char upd[300], cur[300];
-  json_t *upd_tmpl = NULL, *cur_tmpl = NULL;
-  sync_revisions(set, revs, acts, st, upd, sizeof upd, &upd_tmpl, cur, sizeof cur, &cur_tmpl);
-  c.cur_rev = cur;
-  c.upd_rev = upd;
-  c.cur_tmpl = cur_tmpl;
-  c.upd_tmpl = upd_tmpl;
-
-  int64_t replicas = kj_get_int(set, "spec.replicas", 1);
-  int64_t start = kj_get_int(set, "spec.ordinals.start", 0);
-  int64_t min_ready = kj_get_int(set, "spec.minReadySeconds", 0);
-  const char *pmp = kj_get_str(set, "spec.podManagementPolicy");
-  bool parallel = pmp && !strcmp(pmp, "Parallel");
-  const char *ust = kj_get_str(set, "spec.updateStrategy.type");
-  bool rolling = !ust || !strcmp(ust, "RollingUpdate");
-  int64_t partition = kj_get_int(set, "spec.updateStrategy.rollingUpdate.partition", 0);
-  int64_t max_unavail = 1;
-  json_t *mu = kj_get(set, "spec.updateStrategy.rollingUpdate.maxUnavailable");
-  if (mu && cm_int_or_percent(mu, replicas, false, &max_unavail) == 0 && max_unavail < 1) max_unavail = 1;
-  int64_t cur_replicas_status = kj_get_int(set, "status.currentReplicas", 0);
-
-  /* Slots for the wanted ordinals; everything else is condemned. */
-  json_t **slot = calloc((size_t)replicas + 1, sizeof(*slot));
-  json_t *condemned = json_array();
-  size_t i;
-  json_t *p;
-  int64_t n_replicas = 0, n_ready = 0, n_avail = 0, n_cur = 0, n_upd = 0;
-  json_array_foreach(pods, i, p) {
-    int64_t ord = sts_ordinal(c.name, kj_get_str(p, "metadata.name"));
-    if (ord < 0) continue;
-    n_replicas++;
-    if (cm_pod_is_ready(p)) n_ready++;
-    if (pod_healthy(p, min_ready, now)) n_avail++;
-    const char *pr = pod_revision(p);
-    if (pr && !strcmp(pr, cur)) n_cur++;
-    if (pr && !strcmp(pr, upd)) n_upd++;
-    if (ord >= start && ord < start + replicas && !slot[ord - start])
-      slot[ord - start] = p;
-    else
-      json_array_append(condemned, p);
-  }
-
-  bool deleting = cm_obj_is_deleting(set);
-  bool blocked = false;
-  if (!deleting) {
-    /* Create missing and replace failed pods, in order. */
-    for (int64_t k = 0; k < replicas; k++) {
-      json_t *pod = slot[k];
-      int64_t ord = start + k;
-      bool use_current = false;
-      if (rolling && strcmp(cur, upd))
-        use_current = kj_get(set, "spec.updateStrategy.rollingUpdate.partition") ? ord < partition
-                                                                                  : ord < cur_replicas_status;
-      if (!pod) {
-        create_pod(&c, ord, use_current);
-        if (!parallel) {
-          blocked = true;
-          break;
-        }
-        continue;
-      }
-      const char *ph = kj_get_str(pod, "status.phase");
-      if (ph && !strcmp(ph, "Failed") && !cm_obj_is_deleting(pod)) {
-        delete_pod(&c, pod, false);
-        if (!parallel) {
-          blocked = true;
-          break;
-        }
-        continue;
-      }
-      if (!parallel && !pod_healthy(pod, min_ready, now)) {
-        if (cm_pod_is_ready(pod) && min_ready > 0) *requeue_ms = min_ready * 1000;
-        blocked = true;
-        break;
-      }
-      /* Claims may have been removed while the pod ran. */
-      ensure_claims(&c, ord, kj_get_str(pod, "metadata.name"));
-    }
-    /* Surplus pods, highest ordinal first. */
-    if (json_array_size(condemned) > 0 && !blocked) {
-      json_t *sorted = kj_deep_copy(condemned);
-      size_t n = json_array_size(sorted);
-      for (size_t a = 0; a < n; a++)
-        for (size_t b = a + 1; b < n; b++) {
-          int64_t oa = sts_ordinal(c.name, kj_get_str(json_array_get(sorted, a), "metadata.name"));
-          int64_t ob = sts_ordinal(c.name, kj_get_str(json_array_get(sorted, b), "metadata.name"));
-          if (ob > oa) {
-            json_t *x = json_incref(json_array_get(sorted, a));
-            json_array_set(sorted, a, json_array_get(sorted, b));
-            json_array_set_new(sorted, b, x);
-          }
-        }
-      json_array_foreach(sorted, i, p) {
-        if (cm_obj_is_deleting(p)) {
-          if (!parallel) break;
-          continue;
-        }
-        delete_pod(&c, p, true);
-        if (!parallel) break;
-      }
-      json_decref(sorted);
-      blocked = true;
-    }
-    /* Rolling update, highest ordinal first, down to the partition. */
-    if (!blocked && rolling && strcmp(cur, upd)) {
-      int64_t unavailable = 0;
-      for (int64_t k = 0; k < replicas; k++)
-        if (!slot[k] || !pod_healthy(slot[k], min_ready, now)) unavailable++;
-      for (int64_t k = replicas - 1; k >= 0 && start + k >= partition; k--) {
-        json_t *pod = slot[k];
-        if (!pod) continue;
-        const char *pr = pod_revision(pod);
-        if (pr && !strcmp(pr, upd)) continue;
-        if (cm_obj_is_deleting(pod)) {
-          if (!parallel) break;
-          continue;
-        }
-        if (unavailable >= max_unavail) break;
-        delete_pod(&c, pod, false);
-        unavailable++;
-      }
-    }
-  }
-
-  /* Status. */
-  json_object_set_new(st, "replicas", json_integer(n_replicas));
-  json_object_set_new(st, "readyReplicas", json_integer(n_ready));
-  json_object_set_new(st, "availableReplicas", json_integer(n_avail));
-  json_object_set_new(st, "currentReplicas", json_integer(n_cur));
-  json_object_set_new(st, "updatedReplicas", json_integer(n_upd));
-  json_object_set_new(st, "currentRevision", json_string(cur));
-  json_object_set_new(st, "updateRevision", json_string(upd));
-  json_object_set_new(st, "observedGeneration", json_integer(kj_get_int(set, "metadata.generation", 0)));
-  /* A finished rolling update makes the update revision current. */
-  if (rolling && n_upd == replicas && n_replicas == replicas && n_ready == replicas) {
-    json_object_set_new(st, "currentRevision", json_string(upd));
-    json_object_set_new(st, "currentReplicas", json_integer(n_upd));
-  }
-  if (!kj_equal(st, kj_get(set, "status"))) {
-    char path[512];
-    cm_path(path, sizeof path, "/apis/apps/v1", c.ns, "statefulsets", c.name, "status");
-    json_t *body = kj_deep_copy(set);
-    json_object_set(body, "status", st);
-    if (!kj_get_str(body, "kind")) json_object_set_new(body, "kind", json_string("StatefulSet"));
-    if (!kj_get_str(body, "apiVersion")) json_object_set_new(body, "apiVersion", json_string("apps/v1"));
-    cm_act(acts, "PUT", path, body);
-  }
-  truncate_history(set, revs, pods, json_string_value(json_object_get(st, "currentRevision")), upd, acts);
-
-  free(slot);
-  json_decref(condemned);
+  sync_revisions(&c, revs, revs_ns, st);
+  c.slot = xcalloc((size_t)(c.replicas > 0 ? c.replicas : 0) + 1, sizeof *c.slot);
+  c.condemned = json_array();
+  sts_collect(&c, pods);
+  if (!obj_is_terminating(set) && !c.collision && !sts_create_or_replace(&c) && !sts_scale_down(&c) && c.rolling &&
+      strcmp(c.cur_rev, c.upd_rev))
+    sts_rolling_update(&c);
+  sts_write_status(&c, st);
+  truncate_history(&c, revs, pods, json_string_value(json_object_get(st, "currentRevision")));
+  *requeue_ms = c.requeue_ms;
+  free(c.slot);
+  json_decref(c.condemned);
   json_decref(st);
-  json_decref(upd_tmpl);
-  json_decref(cur_tmpl);
+  json_decref(c.upd_tmpl);
+  json_decref(c.cur_tmpl);
   json_decref(revs);
   json_decref(pods);
   labelsel_free(sel);
@@ -520,7 +519,7 @@ static void sts_sync(struct cm_base *b, const char *key)
   struct sts_ctrl *c = (struct sts_ctrl *)b;
   json_t *set = informer_store_get_obj(c->set_inf, key);
   if (!set) {
-    cm_base_finish(b, key, false);
+    cm_base_finish(b, key, false, -1);
     return;
   }
   const char *ns = kj_get_str(set, "metadata.namespace");
@@ -544,7 +543,7 @@ static void enqueue_owner(struct sts_ctrl *c, const json_t *obj)
     cm_base_enqueue_key(&c->base, key);
     return;
   }
-  if (cm_controller_ref(obj)) return;
+  if (obj_controller_ref(obj)) return;
   /* Orphans: every set of the namespace selecting them. */
   const char *ns = kj_get_str(obj, "metadata.namespace");
   json_t *all = informer_store_list(c->set_inf);
@@ -561,8 +560,6 @@ static void enqueue_owner(struct sts_ctrl *c, const json_t *obj)
   json_decref(all);
 }
 
-static void on_set_add(void *arg, const json_t *o) { cm_base_enqueue(arg, o); }
-static void on_set_update(void *arg, const json_t *o, const json_t *n) { cm_base_enqueue(arg, n); }
 static void on_obj_add(void *arg, const json_t *o) { enqueue_owner(arg, o); }
 static void on_obj_update(void *arg, const json_t *o, const json_t *n)
 {
@@ -574,38 +571,32 @@ static void on_obj_update(void *arg, const json_t *o, const json_t *n)
 }
 static void on_obj_delete(void *arg, const json_t *o, bool unknown) { enqueue_owner(arg, o); }
 
-static int sts_start(struct cm_ctx *ctx, void **state)
+static int sts_init(struct cm_base *b)
 {
-  struct sts_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
-  if (cm_base_init(&c->base, ctx, "statefulset", ctx->cfg.concurrent_statefulset_syncs, sts_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "statefulset-controller");
-  c->set_inf = informer_factory_get(ctx->informers, CM_STATEFULSETS);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
-  c->pvc_inf = informer_factory_get(ctx->informers, CM_PVCS);
-  c->rev_inf = informer_factory_get(ctx->informers, CM_CONTROLLERREVISIONS);
+  struct sts_ctrl *c = (struct sts_ctrl *)b;
+  struct informer_factory *f = b->ctx->informers;
+  c->set_inf = informer_factory_get(f, CM_STATEFULSETS);
+  c->pod_inf = informer_factory_get(f, CM_PODS);
+  c->pvc_inf = informer_factory_get(f, CM_PVCS);
+  c->rev_inf = informer_factory_get(f, CM_CONTROLLERREVISIONS);
   struct informer *idx[] = { c->pod_inf, c->pvc_inf, c->rev_inf };
   for (int i = 0; i < 3; i++) informer_add_index(idx[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  struct informer_handlers sh = { on_set_add, on_set_update, NULL, c };
+  struct informer_handlers sh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
   struct informer_handlers oh = { on_obj_add, on_obj_update, on_obj_delete, c };
   informer_add_handlers(c->set_inf, &sh);
   informer_add_handlers(c->pod_inf, &oh);
   informer_add_handlers(c->rev_inf, &oh);
-  *state = c;
   return 0;
 }
 
-static void sts_run(void *state) { cm_base_run(state); }
-
-static void sts_stop(void *state)
-{
-  struct sts_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
-const struct controller_def ctrl_statefulset = { "statefulset", true, sts_start, sts_run, sts_stop };
+const struct controller_def ctrl_statefulset = {
+  .name = "statefulset",
+  .enabled_by_default = true,
+  .size = sizeof(struct sts_ctrl),
+  .queue = "statefulset",
+  .component = "statefulset-controller",
+  .workers_flag = offsetof(struct cm_config, concurrent_statefulset_syncs),
+  .workers = 5,
+  .sync = sts_sync,
+  .init = sts_init,
+};

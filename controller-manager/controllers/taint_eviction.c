@@ -11,43 +11,27 @@
  * finds nothing to do, which is how a pending eviction is cancelled.
  * Each deletion records a TaintManagerEviction event on the pod.
  */
+#include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "controller.h"
-#include "core_common.h"
+#include "controller_utils.h"
 #include "core_logic.h"
 #include "kube/informer.h"
 #include "kube/json.h"
+#include "kube/scheduling.h"
 #include "kube/recorder.h"
 #include "kube/timeutil.h"
-#include "kube/workqueue.h"
+#include "kube/xalloc.h"
 
 struct te_ctl {
-  struct cm_ctx *ctx;
-  struct sync_batch_set batches;
-  struct workqueue *q;
+  struct cm_base base;
   struct informer *node_inf, *pod_inf;
   json_t *noexec; /* names of nodes with a NoExecute taint -> true */
 };
-
-bool toleration_tolerates(const json_t *tol, const json_t *taint)
-{
-  const char *effect = kj_get_str(tol, "effect");
-  if (effect && *effect && strcmp(effect, kj_get_str(taint, "effect") ?: "")) return false;
-  const char *key = kj_get_str(tol, "key");
-  const char *op = kj_get_str(tol, "operator");
-  bool exists = op && !strcmp(op, "Exists");
-  if (key && *key) {
-    if (strcmp(key, kj_get_str(taint, "key") ?: "")) return false;
-  } else if (!exists) {
-    return false; /* an empty key only goes with Exists: it matches every taint */
-  }
-  if (exists) return true;
-  if (op && *op && strcmp(op, "Equal")) return false;
-  return !strcmp(kj_get_str(tol, "value") ?: "", kj_get_str(taint, "value") ?: "");
-}
 
 int64_t taint_eviction_delay_ms(const json_t *pod, const json_t *taints, int64_t now_ms)
 {
@@ -64,7 +48,7 @@ int64_t taint_eviction_delay_ms(const json_t *pod, const json_t *taints, int64_t
     json_t *tol;
     json_array_foreach(kj_get(pod, "spec.tolerations"), j, tol)
     {
-      if (!toleration_tolerates(tol, t)) continue;
+      if (!toleration_tolerates(tol, kj_get_str(t, "key"), kj_get_str(t, "value"), kj_get_str(t, "effect"))) continue;
       tolerated = true;
       json_t *ts = json_object_get(tol, "tolerationSeconds");
       if (!json_is_integer(ts)) forever = true;
@@ -73,7 +57,7 @@ int64_t taint_eviction_delay_ms(const json_t *pod, const json_t *taints, int64_t
     if (!tolerated) return 0;
     if (forever) continue;
     if (secs < 0) secs = 0;
-    int64_t added = cc_time_us(t, "timeAdded", now_ms * 1000) / 1000;
+    int64_t added = cm_time_us(t, "timeAdded", now_ms * 1000) / 1000;
     int64_t at = added + secs * 1000;
     if (when < 0 || at < when) when = at;
   }
@@ -88,7 +72,7 @@ static void te_enqueue_node_pods(struct te_ctl *c, const char *node)
   json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, node);
   size_t i;
   json_t *p;
-  json_array_foreach(pods, i, p) if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", node)) cc_enqueue_obj(c->q, p);
+  json_array_foreach(pods, i, p) if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", node)) cm_base_enqueue(&c->base, p);
   json_decref(pods);
 }
 
@@ -121,7 +105,7 @@ static void te_node_delete(void *arg, const json_t *n, bool unknown)
 static void te_node_update(void *arg, const json_t *o, const json_t *n)
 {
   te_note_node(arg, n);
-  if (o == n || cc_json_eq(kj_get(o, "spec.taints"), kj_get(n, "spec.taints"))) return;
+  if (o == n || cm_json_eq(kj_get(o, "spec.taints"), kj_get(n, "spec.taints"))) return;
   te_enqueue_node_pods(arg, kj_get_str(n, "metadata.name") ?: "");
 }
 
@@ -129,81 +113,64 @@ static void te_pod_event(void *arg, const json_t *p)
 {
   struct te_ctl *c = arg;
   const char *node = kj_get_str(p, "spec.nodeName");
-  if (node && json_object_get(c->noexec, node) && !kj_get(p, "metadata.deletionTimestamp")) cc_enqueue_obj(c->q, p);
+  if (node && json_object_get(c->noexec, node) && !kj_get(p, "metadata.deletionTimestamp")) cm_base_enqueue(&c->base, p);
 }
 static void te_pod_add(void *arg, const json_t *p) { te_pod_event(arg, p); }
 static void te_pod_update(void *arg, const json_t *o, const json_t *n) { te_pod_event(arg, n); }
 
-static void te_process(void *arg, struct workqueue *q, const char *key)
+static void te_sync(struct cm_base *b, const char *key)
 {
-  struct te_ctl *c = arg;
-  struct sync_batch *b = sync_batch_new(&c->batches, c->ctx->client, q, key);
-  if (!b) {
-    workqueue_done(q, key);
-    return;
-  }
+  struct te_ctl *c = (struct te_ctl *)b;
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t requeue = -1;
   json_t *pod = informer_store_get_obj(c->pod_inf, key);
   const char *nodename = pod ? kj_get_str(pod, "spec.nodeName") : NULL;
   json_t *node = nodename ? informer_store_get_obj(c->node_inf, nodename) : NULL;
   if (pod && node && !kj_get(pod, "metadata.deletionTimestamp")) {
     int64_t delay = taint_eviction_delay_ms(pod, kj_get(node, "spec.taints"), ktime_now_us() / 1000);
     if (delay == 0) {
-      char ns[256], name[256], path[700];
-      cc_split_key(key, ns, sizeof ns, name, sizeof name);
-      recorder_eventf(c->ctx->recorder, pod, RECORDER_EVENT_NORMAL, "TaintManagerEviction",
-                      "Marking for deletion Pod %s", key);
-      snprintf(path, sizeof path, "/api/v1/namespaces/%s/pods/%s", ns, name);
+      char path[700];
+      cm_act_event(&acts, pod, RECORDER_EVENT_NORMAL, "TaintManagerEviction", "Marking for deletion Pod %s", key);
+      cm_path(path, sizeof path, "/api/v1", kj_get_str(pod, "metadata.namespace"), "pods",
+              kj_get_str(pod, "metadata.name"), NULL);
       json_t *opts = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "preconditions",
                                "uid", kj_get_str(pod, "metadata.uid") ?: "");
-      sync_batch_req(b, "DELETE", path, NULL, opts, NULL, NULL);
-      json_decref(opts);
+      cm_act(&acts, CM_DELETE, path, opts);
     } else if (delay > 0) {
-      sync_batch_requeue_after(b, delay);
+      requeue = delay;
     }
   }
   json_decref(pod);
   json_decref(node);
-  sync_batch_end(b);
+  cm_base_exec(b, key, &acts, NULL, requeue);
+  cm_actions_clear(&acts);
 }
 
-static int te_start(struct cm_ctx *ctx, void **state)
+static int te_init(struct cm_base *b)
 {
-  struct te_ctl *c = calloc(1, sizeof *c);
-  if (!c) return -1;
-  c->ctx = ctx;
-  c->q = workqueue_new(ctx->base, "taint_eviction");
+  struct te_ctl *c = (struct te_ctl *)b;
   c->noexec = json_object();
-  c->node_inf = informer_factory_get(ctx->informers, CM_NODES);
-  c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
+  c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
+  c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
-  struct informer_handlers nh = {te_node_add, te_node_update, te_node_delete, c};
-  struct informer_handlers ph = {te_pod_add, te_pod_update, NULL, c};
+  struct informer_handlers nh = { te_node_add, te_node_update, te_node_delete, c };
+  struct informer_handlers ph = { te_pod_add, te_pod_update, NULL, c };
   informer_add_handlers(c->node_inf, &nh);
   informer_add_handlers(c->pod_inf, &ph);
-  *state = c;
   return 0;
 }
 
-static void te_run(void *state)
-{
-  struct te_ctl *c = state;
-  workqueue_run(c->q, 8, te_process, c);
-}
-
-static void te_stop(void *state)
-{
-  struct te_ctl *c = state;
-  if (!c) return;
-  sync_batch_set_cancel(&c->batches);
-  workqueue_free(c->q);
-  json_decref(c->noexec);
-  free(c);
-}
+static void te_fini(struct cm_base *b) { json_decref(((struct te_ctl *)b)->noexec); }
 
 const struct controller_def ctrl_taint_eviction = {
-    .name = "taint-eviction-controller",
-    .enabled_by_default = true,
-    .start = te_start,
-    .run = te_run,
-    .stop = te_stop,
+  .name = "taint-eviction-controller",
+  .enabled_by_default = true,
+  .size = sizeof(struct te_ctl),
+  .queue = "taint_eviction",
+  .component = "taint-eviction-controller",
+  .workers = 8,
+  .sync = te_sync,
+  .init = te_init,
+  .fini = te_fini,
 };

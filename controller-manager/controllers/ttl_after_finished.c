@@ -8,6 +8,7 @@
  * moment they expire.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
+#include "kube/xalloc.h"
 
 int64_t ttl_finish_time(const json_t *job)
 {
@@ -35,7 +37,7 @@ int64_t ttl_finish_time(const json_t *job)
 int64_t ttl_compute(const json_t *job, int64_t now, struct cm_actions *acts)
 {
   json_t *ttl = kj_get(job, "spec.ttlSecondsAfterFinished");
-  if (!ttl || !json_is_integer(ttl) || cm_obj_is_deleting(job)) return -1;
+  if (!ttl || !json_is_integer(ttl) || obj_is_terminating(job)) return -1;
   int64_t fin = ttl_finish_time(job);
   if (fin < 0) return -1;
   int64_t expire = fin + json_integer_value(ttl);
@@ -47,7 +49,7 @@ int64_t ttl_compute(const json_t *job, int64_t now, struct cm_actions *acts)
   json_t *body = json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1", "propagationPolicy",
                            "Foreground");
   if (uid) json_object_set_new(body, "preconditions", json_pack("{s:s}", "uid", uid));
-  cm_act(acts, "DELETE", path, body);
+  cm_act(acts, CM_DELETE, path, body);
   KLOG_V(2, "Cleaning up Job %s/%s", kj_get_str(job, "metadata.namespace"), kj_get_str(job, "metadata.name"));
   return -1;
 }
@@ -62,7 +64,7 @@ static void ttl_sync(struct cm_base *b, const char *key)
   struct ttl_ctrl *c = (struct ttl_ctrl *)b;
   json_t *job = informer_store_get_obj(c->job_inf, key);
   if (!job) {
-    cm_base_finish(b, key, false);
+    cm_base_finish(b, key, false, -1);
     return;
   }
   struct cm_actions acts;
@@ -81,30 +83,22 @@ static void maybe_enqueue(struct ttl_ctrl *c, const json_t *job)
 static void on_add(void *arg, const json_t *job) { maybe_enqueue(arg, job); }
 static void on_update(void *arg, const json_t *o, const json_t *n) { maybe_enqueue(arg, n); }
 
-static int ttl_start(struct cm_ctx *ctx, void **state)
+static int ttl_init(struct cm_base *b)
 {
-  struct ttl_ctrl *c = calloc(1, sizeof(*c));
-  if (!c) return -ENOMEM;
-  if (cm_base_init(&c->base, ctx, "ttl_jobs_to_delete", 5, ttl_sync) < 0) {
-    free(c);
-    return -ENOMEM;
-  }
-  cm_base_set_component(&c->base, "ttl-after-finished-controller");
-  c->job_inf = informer_factory_get(ctx->informers, CM_JOBS);
+  struct ttl_ctrl *c = (struct ttl_ctrl *)b;
+  c->job_inf = informer_factory_get(b->ctx->informers, CM_JOBS);
   struct informer_handlers h = { on_add, on_update, NULL, c };
   informer_add_handlers(c->job_inf, &h);
-  *state = c;
   return 0;
 }
 
-static void ttl_run(void *state) { cm_base_run(state); }
-
-static void ttl_stop(void *state)
-{
-  struct ttl_ctrl *c = state;
-  if (!c) return;
-  cm_base_stop(&c->base);
-  free(c);
-}
-
-const struct controller_def ctrl_ttl_after_finished = { "ttl-after-finished", true, ttl_start, ttl_run, ttl_stop };
+const struct controller_def ctrl_ttl_after_finished = {
+  .name = "ttl-after-finished",
+  .enabled_by_default = true,
+  .size = sizeof(struct ttl_ctrl),
+  .queue = "ttl_jobs_to_delete",
+  .component = "ttl-after-finished-controller",
+  .workers = 5,
+  .sync = ttl_sync,
+  .init = ttl_init,
+};

@@ -2,6 +2,7 @@
  * masq.c - the masquerade chain with libiptc (see masq.h).
  */
 #include "masq.h"
+#include "kube/xtables_lock.h"
 #include "ipam.h"
 
 #include <arpa/inet.h>
@@ -17,9 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define XTABLES_LOCK_DEFAULT "/run/xtables.lock"
 #define XTABLES_LOCK_WAIT_MS 5000
-#define XTABLES_LOCK_STEP_MS 10
 
 /* libiptc reads chain names as whole ipt_chainlabel arrays. */
 static const ipt_chainlabel CHAIN = KL_MASQ_CHAIN;
@@ -31,24 +30,6 @@ static void seterr(char *err, size_t len, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(err, len, fmt, ap);
   va_end(ap);
-}
-
-/* Takes the xtables lock (bounded wait): the fd to close, or -errno. */
-static int xtables_lock(void) {
-  const char *path = getenv("XTABLES_LOCKFILE");
-  if (!path || !*path) path = XTABLES_LOCK_DEFAULT;
-  int fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0) return -errno;
-  for (int waited = 0;; waited += XTABLES_LOCK_STEP_MS) {
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
-    if (errno != EWOULDBLOCK || waited >= XTABLES_LOCK_WAIT_MS) {
-      int e = errno == EWOULDBLOCK ? -ETIMEDOUT : -errno;
-      close(fd);
-      return e;
-    }
-    struct timespec ts = {0, XTABLES_LOCK_STEP_MS * 1000000L};
-    nanosleep(&ts, NULL);
-  }
 }
 
 static void mask_of(int prefix, struct in_addr *m) {
@@ -126,7 +107,7 @@ fail:
 }
 
 int kl_masq_ensure(const char *pod_cidr, const char *cluster_cidr, char *err, size_t errlen) {
-  int lock = xtables_lock();
+  int lock = xtables_lock(XTABLES_LOCK_WAIT_MS);
   if (lock < 0) {
     seterr(err, errlen, "xtables lock: %s", strerror(-lock));
     return lock;
@@ -149,7 +130,7 @@ int kl_masq_ensure(const char *pod_cidr, const char *cluster_cidr, char *err, si
 }
 
 int kl_masq_remove(char *err, size_t errlen) {
-  int lock = xtables_lock();
+  int lock = xtables_lock(XTABLES_LOCK_WAIT_MS);
   if (lock < 0) {
     seterr(err, errlen, "xtables lock: %s", strerror(-lock));
     return lock;

@@ -56,7 +56,7 @@ static enum sched_code pre_filter(void *self, struct sched_cycle *c, struct sche
 static enum sched_code filter(void *self, struct sched_cycle *c, const struct sched_node_info *ni,
                               struct sched_status *st)
 {
-  if (sched_node_matches_pod_affinity(c->pod, ni->node)) return SCHED_SUCCESS;
+  if (pod_matches_node_affinity(c->pod, ni->node)) return SCHED_SUCCESS;
   return sched_status_fail_static(st, SCHED_UNRESOLVABLE, SCHED_REASON_NODE_AFFINITY);
 }
 
@@ -77,7 +77,7 @@ static int64_t score(void *self, struct sched_cycle *c, const struct sched_node_
   json_t *t;
   json_array_foreach(preferred(c->pod), i, t) {
     int64_t w = json_integer_value(json_object_get(t, "weight"));
-    if (w != 0 && sched_node_term_matches(json_object_get(t, "preference"), ni->node)) sum += w;
+    if (w != 0 && node_selector_term_matches(json_object_get(t, "preference"), ni->node)) sum += w;
   }
   return sum;
 }

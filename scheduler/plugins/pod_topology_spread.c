@@ -147,7 +147,7 @@ static bool tolerates_node(const json_t *pod, const struct sched_node_info *ni)
   const json_t *tols = json_object_get(json_object_get(pod, "spec"), "tolerations");
   json_array_foreach(json_object_get(json_object_get(ni->node, "spec"), "taints"), i, t) {
     const char *eff = jstr(t, "effect");
-    if (eff && (strcmp(eff, "NoSchedule") == 0 || strcmp(eff, "NoExecute") == 0) && !sched_tolerates(tols, t))
+    if (eff && (strcmp(eff, "NoSchedule") == 0 || strcmp(eff, "NoExecute") == 0) && !tolerations_tolerate_taint(tols, t))
       return false;
   }
   return true;
@@ -164,7 +164,7 @@ static bool has_all_keys(const struct spread_state *s, const struct sched_node_i
 static bool node_included(const struct spread_state *s, const struct constraint *c, const json_t *pod,
                           const struct sched_node_info *ni)
 {
-  if (c->honor_affinity && s->pod_has_node_affinity && !sched_node_matches_pod_affinity(pod, ni->node)) return false;
+  if (c->honor_affinity && s->pod_has_node_affinity && !pod_matches_node_affinity(pod, ni->node)) return false;
   if (c->honor_taints && ni->taints && !tolerates_node(pod, ni)) return false;
   return true;
 }

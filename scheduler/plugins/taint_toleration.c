@@ -38,7 +38,7 @@ static enum sched_code filter(void *self, struct sched_cycle *c, const struct sc
   json_array_foreach(taints, i, t) {
     const char *eff = jstr(t, "effect");
     if (!eff || (strcmp(eff, "NoSchedule") != 0 && strcmp(eff, "NoExecute") != 0)) continue;
-    if (sched_tolerates(tols, t)) continue;
+    if (tolerations_tolerate_taint(tols, t)) continue;
     const char *k = jstr(t, "key"), *v = jstr(t, "value");
     return sched_status_fail(st, SCHED_UNRESOLVABLE, "node(s) had untolerated taint {%s: %s}", k ? k : "",
                              v ? v : "");
@@ -69,7 +69,7 @@ static int64_t score(void *self, struct sched_cycle *c, const struct sched_node_
   json_t *t;
   json_array_foreach(ni->taints, i, t) {
     const char *eff = jstr(t, "effect");
-    if (eff && strcmp(eff, "PreferNoSchedule") == 0 && !sched_tolerates(tols, t)) count++;
+    if (eff && strcmp(eff, "PreferNoSchedule") == 0 && !tolerations_tolerate_taint(tols, t)) count++;
   }
   return count;
 }

@@ -9,9 +9,11 @@
 #      namespace, and one chain is changed with --noflush, in the same run;
 #   3. kp_bench repeats the sync without the API server, with the libiptc
 #      breakdown (where the time goes) and CPU seconds;
-#   4. DNS: dnsperf from a client namespace asks one Service's A record of
-#      kube-proxy, then of dnsmasq serving the same names from a hosts file.
-# The API server and kube-proxy run on core 1, load generators on core 0.
+#   4. DNS (while kube-proxy still runs): dnsperf from a client namespace
+#      asks one Service's A record of kube-proxy, then of dnsmasq serving
+#      the same names from a hosts file.
+# kube-proxy, iptables-legacy-restore, kp_bench and the DNS servers run on
+# core 1; the API server and the load generators on core 0.
 # Prints figures; never decides pass or fail.  Everything it made is
 # removed on exit (processes by PID, namespaces by name).
 #   tests/bench/bench_kube_proxy.sh [SERVICES [ENDPOINTS [DNS_SECONDS]]]   default 10000 10 10
@@ -46,6 +48,7 @@ veth() {
   ip netns exec "$P-$2" ip route add "$5/32" dev "$a"
   ip netns exec "$P-$3" ip route add "$4/32" dev "$b"
 }
+cpu_s() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; } # utime+stime, clock ticks of 10 ms
 status_kb() { awk -v f="$2:" '$1==f {print $2}' "/proc/$1/status"; }
 syncs() { grep -c 'SyncProxyRules complete' "$W/kube-proxy.log" || true; }
 wait_syncs() { # N: until the log has N sync lines (10 minutes at most)
@@ -62,7 +65,7 @@ veth 1 node client 10.250.0.1 10.250.0.2
 veth 2 dnsmasq client 192.0.2.1 192.0.2.2
 ip netns exec "$P-client" ip route add 10.96.0.10/32 via 10.250.0.1 dev "${P}b1"
 
-taskset -c 1 ip netns exec "$P-node" "$BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 \
+taskset -c 0 ip netns exec "$P-node" "$BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 \
   --insecure-port=8080 --data-dir="$W/data" >"$W/apiserver.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 150); do ip netns exec "$P-node" curl -fs http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break; sleep 0.1; done
@@ -80,28 +83,18 @@ KP=$!; PIDS+=("$KP")
 wait_syncs 1
 T1=$(date +%s.%N)
 echo "first sync:  $(grep -m1 'SyncProxyRules complete' "$W/kube-proxy.log" | sed 's/.*SyncProxyRules complete //')"
-printf 'start->synced: %.2f s (list+watch of both resources, model, rules, commit)\n' "$(echo "$T1 - $T0" | bc)"
+echo "start->synced: $(awk -v a="$T0" -v b="$T1" 'BEGIN {printf "%.2f", b - a}') s (list+watch of both resources, model, rules, commit)"
+echo "cpu:         kube-proxy used $(cpu_s $KP) s of CPU from its start to the end of the first sync"
 echo "rss:         after the first sync VmRSS $(status_kb $KP VmRSS) KiB, peak VmHWM $(status_kb $KP VmHWM) KiB"
 sleep 5
 echo "rss:         5 s later VmRSS $(status_kb $KP VmRSS) KiB"
 N=$(syncs)
+C0=$(cpu_s $KP)
 ip netns exec "$P-node" python3 "$ROOT/tests/bench/kp_load.py" move http://127.0.0.1:8080
 wait_syncs $((N + 1))
+echo "cpu:         kube-proxy used $(awk -v a="$C0" -v b="$(cpu_s $KP)" 'BEGIN {printf "%.2f", b - a}') s of CPU for the one-endpoint change"
 echo "one change:  $(grep 'SyncProxyRules complete' "$W/kube-proxy.log" | tail -1 | sed 's/.*SyncProxyRules complete //')"
 echo "rss:         after the change VmRSS $(status_kb $KP VmRSS) KiB, peak VmHWM $(status_kb $KP VmHWM) KiB"
-
-ip netns exec "$P-node" iptables-legacy-save | grep -v '^#' >"$W/saved.txt"
-echo "rules:       $(grep -c '^-A' "$W/saved.txt") in the node's tables ($(grep -c '^:KUBE-' "$W/saved.txt") KUBE- chains), $(du -k "$W/saved.txt" | cut -f1) KiB as text"
-/usr/bin/time -f "%e %U %S" -o "$W/t1" ip netns exec "$P-restore" iptables-legacy-restore -w 5 <"$W/saved.txt"
-read -r E U S <"$W/t1"; echo "restore:     iptables-legacy-restore full load $E s wall ($U user + $S sys cpu)"
-SEP=$(grep -m1 '^:KUBE-SEP-' "$W/saved.txt" | cut -d' ' -f1 | tr -d :)
-{ echo '*nat'; echo ":$SEP - [0:0]"; grep -- "^-A $SEP " "$W/saved.txt"; echo COMMIT; } >"$W/one.txt"
-/usr/bin/time -f "%e %U %S" -o "$W/t2" ip netns exec "$P-restore" iptables-legacy-restore -w 5 --noflush <"$W/one.txt"
-read -r E U S <"$W/t2"; echo "restore:     --noflush one-chain change $E s wall ($U user + $S sys cpu)"
-
-echo "kp_bench (same sync without the API server, in another fresh namespace):"
-taskset -c 1 ip netns exec "$P-bench" "$BIN/kube-proxy/kp_bench" "$SVCS" "$EPS" "$W/bench-rules.txt" | sed 's/^/  /'
-
 
 # DNS: one Service's A record, one client, kube-proxy vs dnsmasq with the same names
 NAME=$(head -1 "$W/hosts" | cut -d' ' -f2)
@@ -115,3 +108,18 @@ echo "dns:         $(ip netns exec "$P-client" dig +short +tries=1 +time=2 @10.9
 qps() { taskset -c 0 ip netns exec "$P-client" dnsperf -s "$1" -d "$W/q.txt" -l "$DNS_SECONDS" -c 1 2>&1 | awk '/Queries per second/ {print $4} /Queries lost/ {lost=$3} END {}'; }
 echo "dns:         kube-proxy  $(qps 10.96.0.10) queries/s ($NAME A, dnsperf, ${DNS_SECONDS}s, one client)"
 echo "dns:         dnsmasq     $(qps 192.0.2.1) queries/s (the same $SVCS names from a hosts file)"
+
+ip netns exec "$P-node" iptables-legacy-save | grep -v '^#' >"$W/saved.txt"
+kill "$KP"; wait "$KP" 2>/dev/null || true # its periodic syncs would hold the lock the restores below need
+echo "rules:       $(grep -c '^-A' "$W/saved.txt") in the node's tables ($(grep -c '^:KUBE-' "$W/saved.txt") KUBE- chains), $(du -k "$W/saved.txt" | cut -f1) KiB as text"
+/usr/bin/time -f "%e %U %S" -o "$W/t1" taskset -c 1 ip netns exec "$P-restore" iptables-legacy-restore -w 5 <"$W/saved.txt"
+read -r E U S <"$W/t1"; echo "restore:     iptables-legacy-restore full load $E s wall ($U user + $S sys cpu)"
+SEP=$(grep -m1 '^:KUBE-SEP-' "$W/saved.txt" | cut -d' ' -f1 | tr -d :)
+{ echo '*nat'; echo ":$SEP - [0:0]"; grep -- "^-A $SEP " "$W/saved.txt"; echo COMMIT; } >"$W/one.txt"
+/usr/bin/time -f "%e %U %S" -o "$W/t2" taskset -c 1 ip netns exec "$P-restore" iptables-legacy-restore -w 5 --noflush <"$W/one.txt"
+read -r E U S <"$W/t2"; echo "restore:     --noflush one-chain change $E s wall ($U user + $S sys cpu)"
+
+echo "kp_bench (same sync without the API server, in another fresh namespace):"
+taskset -c 1 ip netns exec "$P-bench" "$BIN/kube-proxy/kp_bench" "$SVCS" "$EPS" "$W/bench-rules.txt" | sed 's/^/  /'
+
+

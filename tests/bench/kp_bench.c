@@ -78,14 +78,15 @@ static json_t *slice(int i, int neps, int variant)
     json_array_append_new(eps, json_pack("{s:[s],s:{s:b,s:b,s:b},s:s}", "addresses", ip, "conditions", "ready", 1,
                                          "serving", 1, "terminating", 0, "nodeName", node));
   }
-  return json_pack("{s:{s:s,s:s,s:{s:s}},s:s,s:[{s:s,s:i,s:s}],s:o}", "metadata", "namespace", ns, "name", name, "labels",
-                   "kubernetes.io/service-name", svc, "addressType", "IPv4", "ports", "name", "http", "port", 8080,
-                   "protocol", "TCP", "endpoints", eps);
+  return json_pack("{s:{s:s,s:s,s:{s:s}},s:s,s:[{s:s,s:i,s:s}],s:o}", "metadata", "namespace", ns, "name", name,
+                   "labels", "kubernetes.io/service-name", svc, "addressType", "IPv4", "ports", "name", "http", "port",
+                   8080, "protocol", "TCP", "endpoints", eps);
 }
 
 static void report(const char *what, double total, double cpu, const struct kp_iptc_result *r)
 {
-  printf("%-8s %8.3f s wall, %.3f s cpu  (lock %.3f, read %.3f, modify %.3f [create %.3f, write %.3f, stale %.3f], commit %.3f; "
+  printf("%-8s %8.3f s wall, %.3f s cpu  (lock %.3f, read %.3f, modify %.3f [create %.3f, write %.3f, stale %.3f], "
+         "commit %.3f; "
          "chains written %zu, rules written %zu)\n",
          what, total, cpu, r->lock_s, r->read_s, r->build_s, r->create_s, r->write_s, r->stale_s, r->commit_s,
          r->chains_written, r->rules_written);
@@ -121,8 +122,8 @@ int main(int argc, char **argv)
   size_t total = 0;
   for (int t = 0; t < KP_NTABLES; t++) total += rs->nrules[t];
   printf("build    %8.3f s  (%zu rules: filter %zu, nat %zu, raw %zu; %zu nat chains; large cluster mode %s)\n", build,
-         total, rs->nrules[KP_TABLE_FILTER], rs->nrules[KP_TABLE_NAT], rs->nrules[KP_TABLE_RAW], rs->nchains[KP_TABLE_NAT],
-         st.large_cluster ? "on" : "off");
+         total, rs->nrules[KP_TABLE_FILTER], rs->nrules[KP_TABLE_NAT], rs->nrules[KP_TABLE_RAW],
+         rs->nchains[KP_TABLE_NAT], st.large_cluster ? "on" : "off");
   char *text = kp_ruleset_render(rs);
   FILE *f = fopen(argv[3], "w");
   if (f) {

@@ -35,6 +35,8 @@ kp_exit() {
   cleanup
 }
 trap kp_exit EXIT
+trap 'exit 130' INT   # a timeout or ^C still runs the EXIT trap: nothing is left behind
+trap 'exit 143' TERM
 
 in_node() { ip netns exec "$NODE" "$@"; }
 k() { ip netns exec "$NODE" kubectl --server "$API" --cache-dir "$WORK/kcache" "$@"; }

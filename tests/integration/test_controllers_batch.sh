@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
 # kube-controller-manager end to end: Job parallelism and completions,
 # CronJob scheduling, Service endpoints (EndpointSlice and Endpoints),
-# garbage collection (cascading and orphan deletes) and namespace deletion.
+# garbage collection (cascading and orphan deletes), namespace deletion
+# and the kube-root-ca.crt ConfigMap of every namespace (--root-ca-file).
 # Real API server and scheduler; hollow nodes finish Job pods after ~1 s.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster.sh"
-start_cluster
+# A test certificate authority (self-signed, test use only).
+cat >"$WORK/root-ca.pem" <<'PEM'
+-----BEGIN CERTIFICATE-----
+MIIBhTCCASugAwIBAgIUL6gX0xN1P/Z6CBnOvVcoR8kY5XIwCgYIKoZIzj0EAwIw
+FzEVMBMGA1UEAwwMdGVzdC1yb290LWNhMCAXDTI2MTIwNzE1MjAzOFoYDzIxMjYx
+MTEzMTUyMDM4WjAXMRUwEwYDVQQDDAx0ZXN0LXJvb3QtY2EwWTATBgcqhkjOPQIB
+BggqhkjOPQMBBwNCAASRaiUZVpRKGqp2EKZbPZNpmUI/pHdOfmJM61uWTCUf6zFg
+uGHkA3slOcxHefvhRKRg1eRh1WKkgzIWMTK9tmkho1MwUTAdBgNVHQ4EFgQUav8U
+ZUZU0soIx15x5op1EJx+b5swHwYDVR0jBBgwFoAUav8UZUZU0soIx15x5op1EJx+
+b5swDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA+hkTiHaDB6ZX
+d64KBK6j4sFY+va7TfSTs4P6HDgNXo4CID5GpIcJRAxLs4EaPBwh/MSMJkVwg+MO
+pNZ06delDFzF
+-----END CERTIFICATE-----
+PEM
+start_cluster --root-ca-file="$WORK/root-ca.pem"
 
 # The CronJob first: its Job appears at the next minute boundary, while
 # the rest of the file runs.
@@ -127,6 +142,49 @@ expect_eq "2 pods kept" "2" "$(grep -c . <<<"$OUT")"
 ok "foreground delete" kube delete rs -l app=keep --cascade=foreground --timeout=60s
 wait_until "foreground delete removes the pods" 150 bash -c \
   "[[ -z \$(kubectl --cache-dir $WORK/kcache get pods -l app=keep -o name) ]]"
+
+# foreground deletion of one of two owners (upstream attemptToDeleteItem):
+# the dependent keeps its live owner and only loses the deleted one's
+# reference; deleting the last owner then collects it.
+ok "owner a" kube create configmap owner-a --from-literal=x=1
+ok "owner b" kube create configmap owner-b --from-literal=x=1
+UA=$(kube get cm owner-a -o jsonpath='{.metadata.uid}')
+UB=$(kube get cm owner-b -o jsonpath='{.metadata.uid}')
+cat >"$WORK/dependent.yaml" <<YAML
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: dependent
+  ownerReferences:
+  - {apiVersion: v1, kind: ConfigMap, name: owner-a, uid: "$UA", blockOwnerDeletion: true}
+  - {apiVersion: v1, kind: ConfigMap, name: owner-b, uid: "$UB"}
+data: {x: "1"}
+YAML
+ok "dependent of both" kube create -f "$WORK/dependent.yaml"
+ok "foreground delete of owner a" kube delete cm owner-a --cascade=foreground --timeout=60s
+wait_until "owner a gone" 150 bash -c "! kubectl --cache-dir $WORK/kcache get cm owner-a >/dev/null 2>&1"
+ok "dependent survives" kube get cm dependent -o jsonpath='{range .metadata.ownerReferences[*]}{.name}{"\n"}{end}'
+expect_eq "only owner b left" "owner-b" "$OUT"
+ok "delete owner b" kube delete cm owner-b --timeout=60s
+wait_until "dependent collected with its last owner" 150 bash -c \
+  "! kubectl --cache-dir $WORK/kcache get cm dependent >/dev/null 2>&1"
+
+# ---- kube-root-ca.crt in every namespace ----
+CA=$(cat "$WORK/root-ca.pem")
+ca_of() { kube -n "$1" get configmap kube-root-ca.crt -o jsonpath='{.data.ca\.crt}' 2>/dev/null; }
+wait_until "default namespace has the root CA bundle" 100 bash -c "[[ \"\$(kubectl --cache-dir $WORK/kcache -n default get configmap kube-root-ca.crt -o jsonpath='{.data.ca\.crt}')\" == \"$CA\" ]]"
+ok "description annotation" kube -n default get configmap kube-root-ca.crt -o jsonpath='{.metadata.annotations.kubernetes\.io/description}'
+expect_match "upstream's description" '^Contains a CA bundle that can be used to verify the kube-apiserver' "$OUT"
+ok "new namespace" kube create namespace fresh
+wait_until "a new namespace gets it" 100 bash -c "[[ -n \"\$(kubectl --cache-dir $WORK/kcache -n fresh get configmap kube-root-ca.crt -o name 2>/dev/null)\" ]]"
+ok "delete it" kube -n fresh delete configmap kube-root-ca.crt
+wait_until "recreated after deletion" 100 bash -c "[[ \"\$(kubectl --cache-dir $WORK/kcache -n fresh get configmap kube-root-ca.crt -o jsonpath='{.data.ca\.crt}' 2>/dev/null)\" == \"$CA\" ]]"
+ok "tamper with it" kube -n fresh patch configmap kube-root-ca.crt --type=merge -p '{"data":{"ca.crt":"tampered"}}'
+wait_until "put back after an edit" 100 bash -c "[[ \"\$(kubectl --cache-dir $WORK/kcache -n fresh get configmap kube-root-ca.crt -o jsonpath='{.data.ca\.crt}')\" == \"$CA\" ]]"
+ko "a bad --root-ca-file stops the program" timeout 20 "$KUBE_BIN/controller-manager/kube-controller-manager" \
+  --kubeconfig="$KUBECONFIG" --secure-port=0 --leader-elect=false --controllers=root-ca-cert-publisher \
+  --root-ca-file=/dev/null
+expect_match "upstream's error" 'error parsing root-ca-file at /dev/null: data does not contain any valid RSA or ECDSA certificates' "$OUT"
 
 # ---- namespace deletion ----
 ok "create namespace" kube create namespace scratch

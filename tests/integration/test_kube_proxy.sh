@@ -89,7 +89,7 @@ slice lb-1 lb http 8080 TCP 10.244.1.12
 ok "load-balancer IP in the Service status" k patch svc lb --subresource=status --type=merge \
   -p '{"status":{"loadBalancer":{"ingress":[{"ip":"203.0.113.10"}]}}}'
 
-start_proxy
+start_proxy --iptables-sync-period=3s
 WEB=$(cluster_ip web)
 STICKY=$(cluster_ip sticky)
 EMPTY=$(cluster_ip empty)
@@ -146,7 +146,7 @@ sleep 1
 stop_proxy
 ok "rules stay while kube-proxy is down" bash -c "ip netns exec $NODE iptables-legacy-save -t nat | grep -q $SVC_WEB"
 wait_until "new connections work while it is down" 20 has_names "$WEB" 80 10 "b1 b2 b3 "
-start_proxy
+start_proxy --iptables-sync-period=3s
 synced_again() { in_node curl -fsS http://127.0.0.1:10249/metrics 2>/dev/null | grep -q 'kubeproxy_sync_proxy_rules_duration_seconds_count{ip_family="IPv4"} [1-9]'; }
 wait_until "restarted kube-proxy synced" 100 synced_again
 if wait "$HOLD"; then pass "an established connection survived the restart"; else cat "$WORK/hold.out"; fail "held connection broke"; fi
@@ -158,6 +158,9 @@ for spec in "nat PREROUTING KUBE-SERVICES" "nat OUTPUT KUBE-SERVICES" "nat POSTR
 done
 expect_eq "KUBE-SERVICES jump is first in PREROUTING" "KUBE-SERVICES" \
   "$(kernel_rules -t nat | grep -m1 '^-A PREROUTING' | sed 's/.*-j //')"
+
+ok "someone flushes the Service's chain" in_node iptables-legacy -t nat -F "$SVC_WEB"
+wait_until "the periodic sync puts it back" 100 has_names "$WEB" 80 30 "b1 b2 b3 "
 
 ok "delete a Service" k delete svc web
 no_chain() { ! kernel_rules -t nat | grep -q -e "$SVC_WEB" -e 'default/web:http'; }

@@ -45,7 +45,7 @@ static json_t *job(const char *name, const char *uid, const char *finished, cons
 static bool has_event(struct cm_actions *a, const char *reason)
 {
   for (size_t i = 0; i < cm_actions_len(a); i++) {
-    const char *r = kj_get_str(cm_actions_at(a, i), "ok_event.reason");
+    const char *r = a->v[i].ok_reason;
     if (r && !strcmp(r, reason)) return true;
   }
   return false;
@@ -115,8 +115,8 @@ static void test_concurrency_policies(void **state)
   cm_actions_init(&acts);
   cj_compute(cj, jobs, now, &acts, &res);
   assert_non_null(res.create_job);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/apis/batch/v1/namespaces/ns/jobs/cj-old"), 1);
-  assert_string_equal(kj_get_str(cm_actions_at(&acts, 0), "body.propagationPolicy"), "Background");
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/apis/batch/v1/namespaces/ns/jobs/cj-old"), 1);
+  assert_string_equal(kj_get_str(acts.v[0].body, "propagationPolicy"), "Background");
   assert_int_equal(json_array_size(json_object_get(res.status, "active")), 0);
   assert_true(res.status_changed);
   cj_result_free(&res);
@@ -126,7 +126,7 @@ static void test_concurrency_policies(void **state)
   cm_actions_init(&acts);
   cj_compute(cj, jobs, now, &acts, &res);
   assert_non_null(res.create_job);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", NULL), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, NULL), 0);
   cj_result_free(&res);
   cm_actions_clear(&acts);
   json_decref(jobs);
@@ -200,10 +200,10 @@ static void test_active_list_and_history(void **state)
   assert_true(res.status_changed);
   assert_int_equal(json_array_size(json_object_get(res.status, "active")), 0);
   assert_string_equal(kj_get_str(res.status, "lastSuccessfulTime"), "2024-01-01T03:00:00Z");
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/apis/batch/v1/namespaces/ns/jobs/j1"), 1);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/apis/batch/v1/namespaces/ns/jobs/j2"), 1);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/apis/batch/v1/namespaces/ns/jobs/j3"), 0);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/apis/batch/v1/namespaces/ns/jobs/f1"), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/apis/batch/v1/namespaces/ns/jobs/j1"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/apis/batch/v1/namespaces/ns/jobs/j2"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/apis/batch/v1/namespaces/ns/jobs/j3"), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/apis/batch/v1/namespaces/ns/jobs/f1"), 0);
   assert_null(res.create_job);
   cj_result_free(&res);
   cm_actions_clear(&acts);

@@ -122,10 +122,10 @@ static void test_create_pinned_and_status(void **state)
   assert_int_equal(dels, 0);
   json_t *post = NULL, *cr = NULL, *st = NULL;
   for (size_t i = 0; i < cm_actions_len(&acts); i++) {
-    json_t *a = cm_actions_at(&acts, i);
-    if (!strcmp(kj_get_str(a, "path"), "/api/v1/namespaces/kube-system/pods")) post = json_object_get(a, "body");
-    if (!strcmp(kj_get_str(a, "path"), "/apis/apps/v1/namespaces/kube-system/controllerrevisions")) cr = json_object_get(a, "body");
-    if (!strcmp(kj_get_str(a, "verb"), "PUT")) st = json_object_get(a, "body");
+    struct cm_action *a = &acts.v[i];
+    if (!strcmp(a->path, "/api/v1/namespaces/kube-system/pods")) post = a->body;
+    if (!strcmp(a->path, "/apis/apps/v1/namespaces/kube-system/controllerrevisions")) cr = a->body;
+    if (a->verb == CM_PUT) st = a->body;
   }
   assert_non_null(post);
   json_t *terms = kj_get(post, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
@@ -193,7 +193,7 @@ static void test_rolling_update(void **state)
   cm_actions_init(&acts);
   ds_compute(d, nodes, pods, revs, true, NOW, &acts, &adds, &dels, &rq);
   assert_int_equal(dels, 1);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/kube-system/pods/agent-0"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/kube-system/pods/agent-0"), 1);
   cm_actions_clear(&acts);
 
   kj_set(d, "spec.updateStrategy", json_pack("{s:s}", "type", "OnDelete"));

@@ -144,15 +144,6 @@ static json_t *owned_rs(const json_t *d, const char *image, int replicas, int av
   return rs;
 }
 
-static json_t *find_act(struct cm_actions *a, const char *verb, const char *path_prefix)
-{
-  for (size_t i = 0; i < cm_actions_len(a); i++) {
-    json_t *act = cm_actions_at(a, i);
-    if (!strcmp(kj_get_str(act, "verb"), verb) && !strncmp(kj_get_str(act, "path"), path_prefix, strlen(path_prefix)))
-      return act;
-  }
-  return NULL;
-}
 
 /* The lookup answers with a foreign ReplicaSet holding the name. */
 static json_t *foreign_rs(void *arg, const char *ns, const char *name)
@@ -175,10 +166,10 @@ static void test_hash_collision_through_lookup(void **state)
   int calls = 0;
   dep_compute(d, rss, pods, foreign_rs, &calls, NOW, &acts, &requeue);
   assert_int_equal(calls, 1);
-  assert_null(find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets"));
-  json_t *st = find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/deployments/web/status");
+  assert_null(cm_actions_find(&acts, CM_POST, "/apis/apps/v1/namespaces/ns/replicasets"));
+  struct cm_action *st = cm_actions_find(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/deployments/web/status");
   assert_non_null(st);
-  assert_int_equal(kj_get_int(json_object_get(st, "body"), "status.collisionCount", -1), 1);
+  assert_int_equal(kj_get_int(st->body, "status.collisionCount", -1), 1);
   cm_actions_clear(&acts);
   json_decref(d);
   json_decref(rss);
@@ -193,9 +184,9 @@ static void test_new_deployment_creates_rs(void **state)
   cm_actions_init(&acts);
   int64_t requeue;
   dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
-  json_t *post = find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets");
+  struct cm_action *post = cm_actions_find(&acts, CM_POST, "/apis/apps/v1/namespaces/ns/replicasets");
   assert_non_null(post);
-  json_t *rs = json_object_get(post, "body");
+  json_t *rs = post->body;
   char hash[16], name[64];
   dep_compute_hash(kj_get(d, "spec.template"), -1, hash);
   snprintf(name, sizeof name, "web-%s", hash);
@@ -207,10 +198,10 @@ static void test_new_deployment_creates_rs(void **state)
   assert_string_equal(kj_get_str(rs, "metadata.annotations[\"deployment.kubernetes.io/desired-replicas\"]"), "3");
   assert_string_equal(kj_get_str(rs, "metadata.annotations[\"deployment.kubernetes.io/max-replicas\"]"), "4");
   assert_string_equal(kj_get_str(rs, "metadata.ownerReferences[0].kind"), "Deployment");
-  assert_non_null(strstr(kj_get_str(post, "ok_event.message"), "Scaled up replica set web-"));
-  json_t *st = find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/deployments/web/status");
+  assert_non_null(strstr(post->ok_message, "Scaled up replica set web-"));
+  struct cm_action *st = cm_actions_find(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/deployments/web/status");
   assert_non_null(st);
-  json_t *body = json_object_get(st, "body");
+  json_t *body = st->body;
   assert_string_equal(kj_get_str(body, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "1");
   json_t *prog = cm_get_condition(body, "status.conditions", "Progressing");
   assert_non_null(prog);
@@ -223,11 +214,11 @@ static void test_new_deployment_creates_rs(void **state)
   json_array_append_new(rss, owned_rs(d, "nginx:1", 3, 3, 1, "2023-11-14T00:00:00Z"));
   cm_actions_init(&acts);
   dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
-  assert_null(find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets"));
-  assert_null(find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/replicasets"));
-  st = find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/deployments/web/status");
+  assert_null(cm_actions_find(&acts, CM_POST, "/apis/apps/v1/namespaces/ns/replicasets"));
+  assert_null(cm_actions_find(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/replicasets"));
+  st = cm_actions_find(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/deployments/web/status");
   assert_non_null(st);
-  body = json_object_get(st, "body");
+  body = st->body;
   assert_int_equal(kj_get_int(body, "status.availableReplicas", -1), 3);
   assert_int_equal(kj_get_int(body, "status.updatedReplicas", -1), 3);
   assert_string_equal(kj_get_str(cm_get_condition(body, "status.conditions", "Progressing"), "reason"),
@@ -251,12 +242,12 @@ static void test_rolling_update_steps(void **state)
   cm_actions_init(&acts);
   int64_t requeue;
   dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
-  json_t *post = find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets");
+  struct cm_action *post = cm_actions_find(&acts, CM_POST, "/apis/apps/v1/namespaces/ns/replicasets");
   assert_non_null(post);
-  assert_int_equal(kj_get_int(post, "body.spec.replicas", -1), 1);
-  assert_string_equal(kj_get_str(post, "body.metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "2");
+  assert_int_equal(kj_get_int(post->body, "spec.replicas", -1), 1);
+  assert_string_equal(kj_get_str(post->body, "metadata.annotations[\"deployment.kubernetes.io/revision\"]"), "2");
   /* The old one is not scaled down yet: the new pod is not available. */
-  assert_int_equal(cm_actions_count(&acts, "PUT", "/apis/apps/v1/namespaces/ns/replicasets/"), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/replicasets/"), 0);
   cm_actions_clear(&acts);
 
   /* New RS has its 1 pod available: old goes 3 -> 2. */
@@ -266,12 +257,12 @@ static void test_rolling_update_steps(void **state)
   dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   char oldpath[128];
   snprintf(oldpath, sizeof oldpath, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(old, "metadata.name"));
-  json_t *put = find_act(&acts, "PUT", oldpath);
+  struct cm_action *put = cm_actions_find(&acts, CM_PUT, oldpath);
   assert_non_null(put);
-  assert_int_equal(kj_get_int(put, "body.spec.replicas", -1), 2);
+  assert_int_equal(kj_get_int(put->body, "spec.replicas", -1), 2);
   char want[200];
   snprintf(want, sizeof want, "Scaled down replica set %s to 2 from 3", kj_get_str(old, "metadata.name"));
-  assert_string_equal(kj_get_str(put, "ok_event.message"), want);
+  assert_string_equal(put->ok_message, want);
   cm_actions_clear(&acts);
 
   /* Then the new one grows to 2 (total 2 + 2 = 4 = 3 + surge). */
@@ -282,10 +273,49 @@ static void test_rolling_update_steps(void **state)
   dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   char newpath[128];
   snprintf(newpath, sizeof newpath, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(nrs, "metadata.name"));
-  put = find_act(&acts, "PUT", newpath);
+  put = cm_actions_find(&acts, CM_PUT, newpath);
   assert_non_null(put);
-  assert_int_equal(kj_get_int(put, "body.spec.replicas", -1), 2);
+  assert_int_equal(kj_get_int(put->body, "spec.replicas", -1), 2);
   cm_actions_clear(&acts);
+  json_decref(old);
+  json_decref(nrs);
+  json_decref(rss);
+  json_decref(pods);
+  json_decref(d);
+}
+
+/* Rolling scale-down counts the availability of the new ReplicaSet and of
+ * the old ones that still have replicas (upstream
+ * scaleDownOldReplicaSetsForRollingUpdate over oldRSs + newRS): an old
+ * ReplicaSet just scaled to zero whose status still reports its pods as
+ * available must not make room for more scale-down than the live pods
+ * allow. */
+static void test_rolling_scale_down_ignores_drained_rs(void **state)
+{
+  /* 4 replicas, maxSurge 0, maxUnavailable 1: at least 3 available. */
+  json_t *d = deployment(4, "nginx:3");
+  kj_set(d, "spec.strategy.rollingUpdate", json_pack("{s:i,s:i}", "maxSurge", 0, "maxUnavailable", 1));
+  json_t *rss = json_array(), *pods = json_array();
+  json_t *drained = owned_rs(d, "nginx:1", 0, 4, 1, "2023-11-14T00:00:00Z");   /* stale: 4 available */
+  json_t *old = owned_rs(d, "nginx:2", 2, 2, 2, "2023-11-14T01:00:00Z");
+  json_t *nrs = owned_rs(d, "nginx:3", 2, 2, 3, "2023-11-14T02:00:00Z");
+  json_array_append(rss, drained);
+  json_array_append(rss, old);
+  json_array_append(rss, nrs);
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t requeue;
+  dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
+  /* Available: 2 (old) + 2 (new) = 4, minimum 3: one old replica may go. */
+  char p[128];
+  snprintf(p, sizeof p, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(old, "metadata.name"));
+  struct cm_action *put = cm_actions_find(&acts, CM_PUT, p);
+  assert_non_null(put);
+  assert_int_equal(kj_get_int(put->body, "spec.replicas", -1), 1);
+  snprintf(p, sizeof p, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(drained, "metadata.name"));
+  assert_null(cm_actions_find(&acts, CM_PUT, p));
+  cm_actions_clear(&acts);
+  json_decref(drained);
   json_decref(old);
   json_decref(nrs);
   json_decref(rss);
@@ -316,15 +346,15 @@ static void test_proportional_scaling(void **state)
   /* allowed 20 + 5 = 25; to add 12: old 8*25/13 = 15.38 -> +7, new 5*25/13 = 9.6 -> +5. */
   char p[128];
   snprintf(p, sizeof p, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(old, "metadata.name"));
-  json_t *po = find_act(&acts, "PUT", p);
+  struct cm_action *po = cm_actions_find(&acts, CM_PUT, p);
   snprintf(p, sizeof p, "/apis/apps/v1/namespaces/ns/replicasets/%s", kj_get_str(nrs, "metadata.name"));
-  json_t *pn = find_act(&acts, "PUT", p);
+  struct cm_action *pn = cm_actions_find(&acts, CM_PUT, p);
   assert_non_null(po);
   assert_non_null(pn);
-  assert_int_equal(kj_get_int(po, "body.spec.replicas", -1) + kj_get_int(pn, "body.spec.replicas", -1), 25);
-  assert_int_equal(kj_get_int(po, "body.spec.replicas", -1), 15);
-  assert_int_equal(kj_get_int(pn, "body.spec.replicas", -1), 10);
-  assert_string_equal(kj_get_str(po, "body.metadata.annotations[\"deployment.kubernetes.io/desired-replicas\"]"), "20");
+  assert_int_equal(kj_get_int(po->body, "spec.replicas", -1) + kj_get_int(pn->body, "spec.replicas", -1), 25);
+  assert_int_equal(kj_get_int(po->body, "spec.replicas", -1), 15);
+  assert_int_equal(kj_get_int(pn->body, "spec.replicas", -1), 10);
+  assert_string_equal(kj_get_str(po->body, "metadata.annotations[\"deployment.kubernetes.io/desired-replicas\"]"), "20");
   cm_actions_clear(&acts);
   json_decref(old);
   json_decref(nrs);
@@ -345,10 +375,10 @@ static void test_recreate_and_cleanup(void **state)
   int64_t requeue;
   dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
   /* First the old ones go to zero, no new ReplicaSet yet. */
-  assert_null(find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets"));
-  json_t *put = find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/replicasets/");
+  assert_null(cm_actions_find(&acts, CM_POST, "/apis/apps/v1/namespaces/ns/replicasets"));
+  struct cm_action *put = cm_actions_find(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/replicasets/");
   assert_non_null(put);
-  assert_int_equal(kj_get_int(put, "body.spec.replicas", -1), 0);
+  assert_int_equal(kj_get_int(put->body, "spec.replicas", -1), 0);
   cm_actions_clear(&acts);
   /* Old scaled to 0 and its pods gone: the new one gets everything. */
   kj_set_int(old, "spec.replicas", 0);
@@ -356,9 +386,9 @@ static void test_recreate_and_cleanup(void **state)
   kj_set_int(old, "status.availableReplicas", 0);
   cm_actions_init(&acts);
   dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
-  json_t *post = find_act(&acts, "POST", "/apis/apps/v1/namespaces/ns/replicasets");
+  struct cm_action *post = cm_actions_find(&acts, CM_POST, "/apis/apps/v1/namespaces/ns/replicasets");
   assert_non_null(post);
-  assert_int_equal(kj_get_int(post, "body.spec.replicas", -1), 2);
+  assert_int_equal(kj_get_int(post->body, "spec.replicas", -1), 2);
   cm_actions_clear(&acts);
   json_decref(old);
 
@@ -373,11 +403,11 @@ static void test_recreate_and_cleanup(void **state)
   kj_set_int(json_array_get(rss2, 3), "status.readyReplicas", 1);
   cm_actions_init(&acts);
   dep_compute(d2, rss2, pods, NULL, NULL, NOW, &acts, &requeue);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/apis/apps/v1/namespaces/ns/replicasets/"), 2);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/apis/apps/v1/namespaces/ns/replicasets/"), 2);
   char p[128];
   snprintf(p, sizeof p, "/apis/apps/v1/namespaces/ns/replicasets/%s",
            kj_get_str(json_array_get(rss2, 2), "metadata.name"));
-  assert_int_equal(cm_actions_count(&acts, "DELETE", p), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, p), 0);
   cm_actions_clear(&acts);
   json_decref(rss2);
   json_decref(d2);
@@ -403,9 +433,9 @@ static void test_progress_deadline(void **state)
   cm_actions_init(&acts);
   int64_t requeue;
   dep_compute(d, rss, pods, NULL, NULL, NOW, &acts, &requeue);
-  json_t *st = find_act(&acts, "PUT", "/apis/apps/v1/namespaces/ns/deployments/web/status");
+  struct cm_action *st = cm_actions_find(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/deployments/web/status");
   assert_non_null(st);
-  json_t *c = cm_get_condition(json_object_get(st, "body"), "status.conditions", "Progressing");
+  json_t *c = cm_get_condition(st->body, "status.conditions", "Progressing");
   assert_string_equal(kj_get_str(c, "status"), "False");
   assert_string_equal(kj_get_str(c, "reason"), "ProgressDeadlineExceeded");
   cm_actions_clear(&acts);
@@ -429,6 +459,7 @@ int main(void)
     cmocka_unit_test(test_new_deployment_creates_rs),
       cmocka_unit_test(test_hash_collision_through_lookup),
     cmocka_unit_test(test_rolling_update_steps),
+    cmocka_unit_test(test_rolling_scale_down_ignores_drained_rs),
     cmocka_unit_test(test_proportional_scaling),
     cmocka_unit_test(test_recreate_and_cleanup),
     cmocka_unit_test(test_progress_deadline),

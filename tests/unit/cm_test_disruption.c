@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "controller_utils.h"
 #include "controllers/core_logic.h"
 #include "kube/json.h"
 #include "kube/timeutil.h"
@@ -61,13 +62,13 @@ static void test_scaled_value_rounds_up(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *v = json_loads(cases[i].v, JSON_DECODE_ANY, NULL);
     int64_t out = -1;
-    assert_int_equal(disruption_scaled_value(v, cases[i].total, &out), 0);
+    assert_int_equal(cm_int_or_percent(v, cases[i].total, true, &out), 0);
     assert_int_equal(out, cases[i].want);
     json_decref(v);
   }
   json_t *bad = json_string("abc%");
   int64_t out;
-  assert_int_equal(disruption_scaled_value(bad, 3, &out), -22);
+  assert_int_equal(cm_int_or_percent(bad, 3, true, &out), -22);
   json_decref(bad);
 }
 

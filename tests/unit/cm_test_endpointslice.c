@@ -16,7 +16,16 @@
 #include <string.h>
 
 #include "controllers/core_logic.h"
+#include "cm_test_util.h"
 #include "kube/json.h"
+
+static json_t *reconcile(const json_t *svc, const json_t *pods, const json_t *nodes, const json_t *slices)
+{
+  struct cm_actions a;
+  cm_actions_init(&a);
+  endpointslice_reconcile(svc, pods, nodes, slices, 100, &a);
+  return cm_actions_json(&a);
+}
 
 static json_t *J(const char *s)
 {
@@ -87,7 +96,7 @@ static void test_250_pods_three_slices(void **state)
 {
   json_t *svc = J(SVC), *pods = json_array(), *nd = nodes(), *slices = json_array();
   for (int i = 0; i < 250; i++) json_array_append_new(pods, mkpod(i, i % 10 != 0));
-  json_t *acts = endpointslice_reconcile(svc, pods, nd, slices, 100);
+  json_t *acts = reconcile(svc, pods, nd, slices);
   assert_int_equal(json_array_size(acts), 3);
   assert_int_equal(count(acts, "POST"), 3);
   size_t total = 0;
@@ -118,14 +127,14 @@ static void test_250_pods_three_slices(void **state)
   /* Second pass over what was written: nothing to do. */
   apply(slices, acts);
   json_decref(acts);
-  acts = endpointslice_reconcile(svc, pods, nd, slices, 100);
+  acts = reconcile(svc, pods, nd, slices);
   assert_int_equal(json_array_size(acts), 0);
   json_decref(acts);
 
   /* Two pods of the first slice gone: only that slice is rewritten. */
   json_array_remove(pods, 5);
   json_array_remove(pods, 5);
-  acts = endpointslice_reconcile(svc, pods, nd, slices, 100);
+  acts = reconcile(svc, pods, nd, slices);
   assert_int_equal(json_array_size(acts), 1);
   assert_string_equal(kj_get_str(json_array_get(acts, 0), "verb"), "PUT");
   assert_int_equal(json_array_size(kj_get(json_array_get(acts, 0), "body.endpoints")), 98);
@@ -134,7 +143,7 @@ static void test_250_pods_three_slices(void **state)
 
   /* Three new pods fill the free room first, then none is created. */
   for (int i = 300; i < 303; i++) json_array_append_new(pods, mkpod(i, true));
-  acts = endpointslice_reconcile(svc, pods, nd, slices, 100);
+  acts = reconcile(svc, pods, nd, slices);
   assert_int_equal(count(acts, "POST"), 0);
   assert_true(count(acts, "PUT") >= 1);
   apply(slices, acts);
@@ -149,7 +158,7 @@ static void test_250_pods_three_slices(void **state)
 
   /* Target port renamed away: every slice replaced by one without ports. */
   kj_set_str(svc, "spec.ports[0].targetPort", "nope");
-  acts = endpointslice_reconcile(svc, pods, nd, slices, 100);
+  acts = reconcile(svc, pods, nd, slices);
   assert_int_equal(count(acts, "DELETE"), 3);
   assert_int_equal(count(acts, "POST"), 3);
   json_decref(acts);
@@ -168,7 +177,7 @@ static void test_terminating_pod_conditions(void **state)
   json_t *other = mkpod(2, true);
   kj_set_str(other, "metadata.labels.app", "db");
   json_array_append_new(pods, other);
-  json_t *acts = endpointslice_reconcile(svc, pods, nd, slices, 100);
+  json_t *acts = reconcile(svc, pods, nd, slices);
   assert_int_equal(json_array_size(acts), 1);
   json_t *e = kj_get(json_array_get(acts, 0), "body.endpoints[0]");
   assert_int_equal(json_array_size(kj_get(json_array_get(acts, 0), "body.endpoints")), 1);

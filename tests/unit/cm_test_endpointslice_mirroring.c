@@ -14,7 +14,16 @@
 #include <string.h>
 
 #include "controllers/core_logic.h"
+#include "cm_test_util.h"
 #include "kube/json.h"
+
+static json_t *mirror(const char *ns, const char *name, const json_t *svc, const json_t *ep, const json_t *slices)
+{
+  struct cm_actions a;
+  cm_actions_init(&a);
+  endpointslice_mirror_reconcile(ns, name, svc, ep, slices, &a);
+  return cm_actions_json(&a);
+}
 
 static json_t *J(const char *s)
 {
@@ -32,7 +41,7 @@ static void test_mirror(void **state)
                  "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]},"
                  "{\"addresses\":[{\"ip\":\"192.0.2.20\"}],\"ports\":[{\"port\":9090}]}]}");
   json_t *slices = json_array();
-  json_t *acts = endpointslice_mirror_reconcile("ns", "ext", svc, ep, slices);
+  json_t *acts = mirror("ns", "ext", svc, ep, slices);
   assert_int_equal(json_array_size(acts), 2);
   json_t *s0 = kj_get(json_array_get(acts, 0), "body");
   assert_string_equal(kj_get_str(acts, "[0].verb"), "POST");
@@ -54,30 +63,30 @@ static void test_mirror(void **state)
     json_array_append_new(slices, s);
   }
   json_decref(acts);
-  acts = endpointslice_mirror_reconcile("ns", "ext", svc, ep, slices);
+  acts = mirror("ns", "ext", svc, ep, slices);
   assert_int_equal(json_array_size(acts), 0);
   json_decref(acts);
   /* one subset fewer: the second slice goes */
   json_array_remove(kj_get(ep, "subsets"), 1);
-  acts = endpointslice_mirror_reconcile("ns", "ext", svc, ep, slices);
+  acts = mirror("ns", "ext", svc, ep, slices);
   assert_int_equal(json_array_size(acts), 1);
   assert_string_equal(kj_get_str(acts, "[0].verb"), "DELETE");
   json_decref(acts);
   /* skip-mirror: everything goes */
   kj_set_str(ep, "metadata.labels[\"endpointslice.kubernetes.io/skip-mirror\"]", "true");
-  acts = endpointslice_mirror_reconcile("ns", "ext", svc, ep, slices);
+  acts = mirror("ns", "ext", svc, ep, slices);
   assert_int_equal(json_array_size(acts), 2);
   json_decref(acts);
   /* a selector: not ours either */
   kj_del(ep, "metadata.labels[\"endpointslice.kubernetes.io/skip-mirror\"]");
   kj_set(svc, "spec.selector", J("{\"app\":\"x\"}"));
-  acts = endpointslice_mirror_reconcile("ns", "ext", svc, ep, slices);
+  acts = mirror("ns", "ext", svc, ep, slices);
   assert_int_equal(json_array_size(acts), 2);
   assert_string_equal(kj_get_str(acts, "[1].verb"), "DELETE");
   json_decref(acts);
   /* the Service is gone: its mirrored slices go */
   kj_del(svc, "spec.selector");
-  acts = endpointslice_mirror_reconcile("ns", "ext", NULL, ep, slices);
+  acts = mirror("ns", "ext", NULL, ep, slices);
   assert_int_equal(json_array_size(acts), 2);
   assert_string_equal(kj_get_str(acts, "[0].verb"), "DELETE");
   json_decref(acts);

@@ -21,7 +21,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-#include "controller.h"
+#include "framework.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/restclient.h"
@@ -164,15 +164,16 @@ static void test_namespace_emptied_then_finalized(void **state)
   ctx.informers = informer_factory_new(f.base, ctx.client, 0);
   ctx.cfg.concurrent_namespace_syncs = 2;
 
-  void *st = NULL;
-  assert_int_equal(ctrl_namespace.start(&ctx, &st), 0);
+  int err = 0;
+  struct cm_base *st = cm_controller_start(&ctrl_namespace, &ctx, &err);
+  assert_non_null(st);
   informer_factory_start(ctx.informers);
   bool running = false;
   int64_t end = ktime_mono_ms() + 15000;
   while (ktime_mono_ms() < end && f.finalizes == 0) {
     event_base_loop(f.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
     if (!running && informer_factory_has_synced(ctx.informers)) {
-      ctrl_namespace.run(st);
+      cm_controller_run(st);
       running = true;
     }
     /* First pass done: the pod is still there, so the namespace is not finalized. */
@@ -196,7 +197,7 @@ static void test_namespace_emptied_then_finalized(void **state)
   assert_int_equal(json_array_size(kj_get(f.finalize_body, "spec.finalizers")), 0);
   assert_string_equal(kj_get_str(f.finalize_body, "metadata.name"), "x");
 
-  ctrl_namespace.stop(st);
+  cm_controller_stop(st);
   informer_factory_free(ctx.informers);
   rest_client_free(ctx.client);
   if (f.watch) evhttp_send_reply_end(f.watch);

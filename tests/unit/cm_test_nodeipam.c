@@ -67,11 +67,37 @@ static void test_small_and_bad(void **state)
   assert_null(cidr_set_new(NULL, 24, err, sizeof err));
 }
 
+/* The service range is kept out of node ranges (upstream occupies it). */
+static void test_service_range_occupied(void **state)
+{
+  (void)state;
+  char err[256], cidr[64];
+  struct cidr_set *s = cidr_set_new("10.0.0.0/16", 24, err, sizeof err);
+  assert_non_null(s);
+  assert_int_equal(cidr_set_occupy_overlap(s, "10.0.0.0/20"), 0);
+  assert_int_equal(cidr_set_used(s), 16);
+  assert_int_equal(cidr_set_allocate(s, cidr, sizeof cidr), 0);
+  assert_string_equal(cidr, "10.0.16.0/24");
+  /* a range inside one subnet takes that subnet; one outside takes none */
+  assert_int_equal(cidr_set_occupy_overlap(s, "10.0.17.128/25"), 0);
+  assert_int_equal(cidr_set_allocate(s, cidr, sizeof cidr), 0);
+  assert_string_equal(cidr, "10.0.18.0/24");
+  size_t used = cidr_set_used(s);
+  assert_int_equal(cidr_set_occupy_overlap(s, "10.96.0.0/12"), 0);
+  assert_int_equal(cidr_set_used(s), used);
+  /* a range larger than the whole cluster CIDR takes all of it */
+  assert_int_equal(cidr_set_occupy_overlap(s, "10.0.0.0/8"), 0);
+  assert_int_equal(cidr_set_used(s), 256);
+  assert_int_equal(cidr_set_occupy_overlap(s, "bad"), -EINVAL);
+  cidr_set_free(s);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_allocate_never_twice),
       cmocka_unit_test(test_small_and_bad),
+      cmocka_unit_test(test_service_range_occupied),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

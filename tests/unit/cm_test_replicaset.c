@@ -129,10 +129,13 @@ static void test_scale_up_creates_from_template(void **state)
   struct rs_result res;
   rs_compute(&rs_kind_replicaset, r, pods, true, NULL, NOW, &acts, &res);
   assert_int_equal(res.adds, 2);
-  assert_int_equal(cm_actions_count(&acts, "POST", "/api/v1/namespaces/ns/pods"), 2);
-  json_t *post = cm_actions_at(&acts, 0);
-  assert_true(json_is_true(json_object_get(post, "slow_start")));
-  json_t *body = json_object_get(post, "body");
+  assert_int_equal(cm_actions_count(&acts, CM_POST, "/api/v1/namespaces/ns/pods"), 2);
+  struct cm_action *post = &acts.v[0];
+  assert_true(post->slow_start);
+  assert_int_equal(post->expect, CM_EXPECT_CREATE);
+  assert_true(post->ok_append_name);
+  assert_string_equal(post->ok_message, "Created pod: ");
+  json_t *body = post->body;
   assert_string_equal(kj_get_str(body, "metadata.generateName"), "web-");
   assert_string_equal(kj_get_str(body, "metadata.labels.app"), "web");
   assert_string_equal(kj_get_str(body, "metadata.ownerReferences[0].uid"), "rs-uid");
@@ -140,7 +143,7 @@ static void test_scale_up_creates_from_template(void **state)
   assert_true(kj_get_bool(body, "metadata.ownerReferences[0].blockOwnerDeletion", false));
   assert_string_equal(kj_get_str(body, "spec.containers[0].image"), "nginx");
   /* Status PUT reflects the cache, not the pods being created. */
-  assert_int_equal(cm_actions_count(&acts, "PUT", "/apis/apps/v1/namespaces/ns/replicasets/web/status"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/replicasets/web/status"), 1);
   assert_int_equal(kj_get_int(res.status, "replicas", -1), 1);
   assert_int_equal(kj_get_int(res.status, "readyReplicas", -1), 1);
   assert_int_equal(kj_get_int(res.status, "observedGeneration", -1), 2);
@@ -150,7 +153,7 @@ static void test_scale_up_creates_from_template(void **state)
   /* While expectations are pending, no further creates. */
   cm_actions_init(&acts);
   rs_compute(&rs_kind_replicaset, r, pods, false, NULL, NOW, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0);
   rs_result_free(&res);
   cm_actions_clear(&acts);
   json_decref(pods);
@@ -171,11 +174,11 @@ static void test_scale_down_deletes_ranked(void **state)
   cm_actions_init(&acts);
   struct rs_result res;
   rs_compute(&rs_kind_replicaset, r, pods, true, NULL, NOW, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", NULL), 2);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/pending"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, NULL), 2);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/pending"), 1);
   /* old-ready and new-ready are both ready; new-ready goes first (newer)
    * although... n1 has two of ours, so old-ready (rank 2) goes first. */
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/old-ready"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/old-ready"), 1);
   assert_int_equal(json_array_size(res.del_uids), 2);
   assert_int_equal(kj_get_int(res.status, "replicas", -1), 3);
   rs_result_free(&res);
@@ -196,13 +199,16 @@ static void test_adopt_and_release(void **state)
   cm_actions_init(&acts);
   struct rs_result res;
   rs_compute(&rs_kind_replicaset, r, pods, true, NULL, NOW, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/orphan"), 1);
-  assert_int_equal(cm_actions_count(&acts, "PATCH", "/api/v1/namespaces/ns/pods/relabeled"), 1);
-  json_t *adopt = cm_actions_at(&acts, 0);
-  assert_string_equal(kj_get_str(adopt, "body.metadata.uid"), "orphan");
-  assert_string_equal(kj_get_str(adopt, "body.metadata.ownerReferences[0].uid"), "rs-uid");
-  json_t *release = cm_actions_at(&acts, 1);
-  assert_string_equal(kj_get_str(release, "body.metadata.ownerReferences[0].$patch"), "delete");
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/orphan"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/relabeled"), 1);
+  struct cm_action *adopt = &acts.v[0];
+  assert_string_equal(kj_get_str(adopt->body, "metadata.uid"), "orphan");
+  assert_string_equal(kj_get_str(adopt->body, "metadata.ownerReferences[0].uid"), "rs-uid");
+  struct cm_action *release = &acts.v[1];
+  assert_string_equal(kj_get_str(release->body, "metadata.ownerReferences[0].$patch"), "delete");
+  /* Releasing a pod that is gone is done; adopting one is not. */
+  assert_int_equal(release->done_if, CM_DONE_IF_GONE);
+  assert_int_equal(adopt->done_if, 0);
   /* One adopted, so one more to create. */
   assert_int_equal(res.adds, 1);
   rs_result_free(&res);
@@ -226,11 +232,11 @@ static void test_rc_map_selector_and_min_ready(void **state)
   cm_actions_init(&acts);
   struct rs_result res;
   rs_compute(&rs_kind_rc, rc, pods, true, NULL, NOW, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0);
   assert_int_equal(kj_get_int(res.status, "readyReplicas", -1), 1);
   assert_int_equal(kj_get_int(res.status, "availableReplicas", -1), 0);
   assert_int_equal(res.requeue_after_s, 30);
-  assert_int_equal(cm_actions_count(&acts, "PUT", "/api/v1/namespaces/ns/replicationcontrollers/web/status"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_PUT, "/api/v1/namespaces/ns/replicationcontrollers/web/status"), 1);
   rs_result_free(&res);
   cm_actions_clear(&acts);
   json_decref(pods);

@@ -48,11 +48,11 @@ static json_t *revision(const json_t *set, int num)
                    "name", "web", "uid", "sts-uid", "controller", 1, "data", data, "revision", num);
 }
 
-static json_t *find(struct cm_actions *a, const char *verb, const char *path)
+static struct cm_action *find(struct cm_actions *a, enum cm_verb verb, const char *path)
 {
   for (size_t i = 0; i < cm_actions_len(a); i++) {
-    json_t *act = cm_actions_at(a, i);
-    if (!strcmp(kj_get_str(act, "verb"), verb) && !strcmp(kj_get_str(act, "path"), path)) return act;
+    struct cm_action *act = &a->v[i];
+    if (act->verb == verb && !strcmp(act->path, path)) return act;
   }
   return NULL;
 }
@@ -78,12 +78,12 @@ static void test_ordered_creation(void **state)
   int64_t rq;
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
   /* Only the first ordinal, with its claim and the revision. */
-  assert_int_equal(cm_actions_count(&acts, "POST", "/api/v1/namespaces/ns/pods"), 1);
-  assert_int_equal(cm_actions_count(&acts, "POST", "/api/v1/namespaces/ns/persistentvolumeclaims"), 1);
-  assert_int_equal(cm_actions_count(&acts, "POST", "/apis/apps/v1/namespaces/ns/controllerrevisions"), 1);
-  json_t *cr = json_object_get(find(&acts, "POST", "/apis/apps/v1/namespaces/ns/controllerrevisions"), "body");
+  assert_int_equal(cm_actions_count(&acts, CM_POST, "/api/v1/namespaces/ns/pods"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, "/api/v1/namespaces/ns/persistentvolumeclaims"), 1);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, "/apis/apps/v1/namespaces/ns/controllerrevisions"), 1);
+  json_t *cr = find(&acts, CM_POST, "/apis/apps/v1/namespaces/ns/controllerrevisions")->body;
   assert_int_equal(kj_get_int(cr, "revision", -1), 1);
-  json_t *p = json_object_get(find(&acts, "POST", "/api/v1/namespaces/ns/pods"), "body");
+  json_t *p = find(&acts, CM_POST, "/api/v1/namespaces/ns/pods")->body;
   assert_string_equal(kj_get_str(p, "metadata.name"), "web-0");
   assert_string_equal(kj_get_str(p, "spec.hostname"), "web-0");
   assert_string_equal(kj_get_str(p, "spec.subdomain"), "nginx");
@@ -91,7 +91,7 @@ static void test_ordered_creation(void **state)
   assert_string_equal(kj_get_str(p, "metadata.labels[\"apps.kubernetes.io/pod-index\"]"), "0");
   assert_string_equal(kj_get_str(p, "metadata.labels[\"controller-revision-hash\"]"), kj_get_str(cr, "metadata.name"));
   assert_string_equal(kj_get_str(p, "spec.volumes[0].persistentVolumeClaim.claimName"), "www-web-0");
-  json_t *pvc = json_object_get(find(&acts, "POST", "/api/v1/namespaces/ns/persistentvolumeclaims"), "body");
+  json_t *pvc = find(&acts, CM_POST, "/api/v1/namespaces/ns/persistentvolumeclaims")->body;
   assert_string_equal(kj_get_str(pvc, "metadata.name"), "www-web-0");
   assert_string_equal(kj_get_str(pvc, "metadata.labels.app"), "web");
   assert_null(kj_get(pvc, "metadata.ownerReferences"));   /* Retain by default */
@@ -105,17 +105,17 @@ static void test_ordered_creation(void **state)
   json_array_append_new(pvcs, json_pack("{s:{s:s,s:s}}", "metadata", "name", "www-web-0", "namespace", "ns"));
   cm_actions_init(&acts);
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  assert_int_equal(cm_actions_count(&acts, "POST", NULL), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0);
   cm_actions_clear(&acts);
 
   /* Ready: web-1 next. */
   json_array_set_new(pods, 0, pod(set, 0, rn, true));
   cm_actions_init(&acts);
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  json_t *post = find(&acts, "POST", "/api/v1/namespaces/ns/pods");
+  struct cm_action *post = find(&acts, CM_POST, "/api/v1/namespaces/ns/pods");
   assert_non_null(post);
-  assert_string_equal(kj_get_str(post, "body.metadata.name"), "web-1");
-  json_t *st = json_object_get(find(&acts, "PUT", "/apis/apps/v1/namespaces/ns/statefulsets/web/status"), "body");
+  assert_string_equal(kj_get_str(post->body, "metadata.name"), "web-1");
+  json_t *st = find(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/statefulsets/web/status")->body;
   assert_int_equal(kj_get_int(st, "status.replicas", -1), 1);
   assert_int_equal(kj_get_int(st, "status.readyReplicas", -1), 1);
   assert_string_equal(kj_get_str(st, "status.updateRevision"), rn);
@@ -127,7 +127,7 @@ static void test_ordered_creation(void **state)
   json_array_set_new(pods, 0, pod(set, 0, rn, false));
   cm_actions_init(&acts);
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  assert_int_equal(cm_actions_count(&acts, "POST", "/api/v1/namespaces/ns/pods"), 2);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, "/api/v1/namespaces/ns/pods"), 2);
   cm_actions_clear(&acts);
   json_decref(pods);
   json_decref(pvcs);
@@ -152,18 +152,18 @@ static void test_scale_down_and_retention(void **state)
   cm_actions_init(&acts);
   int64_t rq;
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", NULL), 1);
-  assert_non_null(find(&acts, "DELETE", "/api/v1/namespaces/ns/pods/web-2"));
-  assert_int_equal(cm_actions_count(&acts, "PATCH", NULL), 0);   /* claims retained */
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, NULL), 1);
+  assert_non_null(find(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/web-2"));
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, NULL), 0);   /* claims retained */
   cm_actions_clear(&acts);
 
   kj_set(set, "spec.persistentVolumeClaimRetentionPolicy", json_pack("{s:s,s:s}", "whenScaled", "Delete", "whenDeleted", "Retain"));
   cm_actions_init(&acts);
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  json_t *patch = find(&acts, "PATCH", "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-2");
+  struct cm_action *patch = find(&acts, CM_PATCH, "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-2");
   assert_non_null(patch);
-  assert_string_equal(kj_get_str(patch, "body.metadata.ownerReferences[0].kind"), "Pod");
-  assert_string_equal(kj_get_str(patch, "body.metadata.ownerReferences[0].name"), "web-2");
+  assert_string_equal(kj_get_str(patch->body, "metadata.ownerReferences[0].kind"), "Pod");
+  assert_string_equal(kj_get_str(patch->body, "metadata.ownerReferences[0].name"), "web-2");
   cm_actions_clear(&acts);
   json_decref(pods);
   json_decref(pvcs);
@@ -194,9 +194,9 @@ static void test_rolling_update_partition(void **state)
   cm_actions_init(&acts);
   int64_t rq;
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", NULL), 1);
-  assert_non_null(find(&acts, "DELETE", "/api/v1/namespaces/ns/pods/web-2"));
-  json_t *st = json_object_get(find(&acts, "PUT", "/apis/apps/v1/namespaces/ns/statefulsets/web/status"), "body");
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, NULL), 1);
+  assert_non_null(find(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/web-2"));
+  json_t *st = find(&acts, CM_PUT, "/apis/apps/v1/namespaces/ns/statefulsets/web/status")->body;
   assert_string_equal(kj_get_str(st, "status.currentRevision"), n1);
   assert_string_equal(kj_get_str(st, "status.updateRevision"), n2);
   cm_actions_clear(&acts);
@@ -205,17 +205,17 @@ static void test_rolling_update_partition(void **state)
   json_array_set_new(pods, 2, pod(set, 2, n2, true));
   cm_actions_init(&acts);
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/"), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/"), 0);
   cm_actions_clear(&acts);
 
   /* Missing web-0 below the partition comes back at the current revision. */
   json_array_remove(pods, 0);
   cm_actions_init(&acts);
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  json_t *post = find(&acts, "POST", "/api/v1/namespaces/ns/pods");
+  struct cm_action *post = find(&acts, CM_POST, "/api/v1/namespaces/ns/pods");
   assert_non_null(post);
-  assert_string_equal(kj_get_str(post, "body.metadata.labels[\"controller-revision-hash\"]"), n1);
-  assert_string_equal(kj_get_str(post, "body.spec.containers[0].image"), "nginx:1");
+  assert_string_equal(kj_get_str(post->body, "metadata.labels[\"controller-revision-hash\"]"), n1);
+  assert_string_equal(kj_get_str(post->body, "spec.containers[0].image"), "nginx:1");
   cm_actions_clear(&acts);
 
   /* OnDelete: nothing is replaced automatically. */
@@ -223,7 +223,7 @@ static void test_rolling_update_partition(void **state)
   kj_set(set, "spec.updateStrategy", json_pack("{s:s}", "type", "OnDelete"));
   cm_actions_init(&acts);
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  assert_int_equal(cm_actions_count(&acts, "DELETE", "/api/v1/namespaces/ns/pods/"), 0);
+  assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/"), 0);
   cm_actions_clear(&acts);
   json_decref(r1);
   json_decref(r2);

@@ -63,9 +63,9 @@ static void test_inputs_matter(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_real_cluster_names),
-    cmocka_unit_test(test_upstream_test_names),
-    cmocka_unit_test(test_inputs_matter),
+      cmocka_unit_test(test_real_cluster_names),
+      cmocka_unit_test(test_upstream_test_names),
+      cmocka_unit_test(test_inputs_matter),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

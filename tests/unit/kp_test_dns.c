@@ -18,15 +18,17 @@
 
 #define ZONE "cluster.local"
 
-static const char *svc_web = "{\"metadata\":{\"namespace\":\"default\",\"name\":\"web\"},\"spec\":{\"clusterIP\":\"10.96.0.50\","
-                             "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"},{\"name\":\"dns\",\"port\":53,"
-                             "\"protocol\":\"UDP\"},{\"port\":8080,\"protocol\":\"TCP\"}]}}";
+static const char *svc_web =
+    "{\"metadata\":{\"namespace\":\"default\",\"name\":\"web\"},\"spec\":{\"clusterIP\":\"10.96.0.50\","
+    "\"ports\":[{\"name\":\"http\",\"port\":80,\"protocol\":\"TCP\"},{\"name\":\"dns\",\"port\":53,"
+    "\"protocol\":\"UDP\"},{\"port\":8080,\"protocol\":\"TCP\"}]}}";
 
 static struct kp_model *dns_model(void)
 {
   struct kp_model *m = kp_model_new("node-1");
   kpt_add_service(m, svc_web);
-  kpt_add_service(m, SVC("default", "nginx", "{\"clusterIP\":\"None\",\"ports\":[{\"name\":\"web\",\"port\":80,\"protocol\":\"TCP\"}]}"));
+  kpt_add_service(m, SVC("default", "nginx",
+                         "{\"clusterIP\":\"None\",\"ports\":[{\"name\":\"web\",\"port\":80,\"protocol\":\"TCP\"}]}"));
   kpt_add_slice(m, SLICE("default", "nginx",
                          "\"ports\":[{\"name\":\"web\",\"port\":8080,\"protocol\":\"TCP\"}],\"endpoints\":["
                          "{\"addresses\":[\"10.244.1.5\"],\"hostname\":\"web-0\",\"conditions\":{\"ready\":true}},"
@@ -34,10 +36,12 @@ static struct kp_model *dns_model(void)
                          "{\"addresses\":[\"10.244.1.7\"],\"conditions\":{\"ready\":true}},"
                          "{\"addresses\":[\"10.244.1.8\"],\"hostname\":\"web-3\",\"conditions\":{\"ready\":false}}]"));
   kpt_add_service(m, SVC("default", "nr", "{\"clusterIP\":\"None\",\"publishNotReadyAddresses\":true}"));
-  kpt_add_slice(m, SLICE("default", "nr", "\"endpoints\":[{\"addresses\":[\"10.244.2.2\"],\"conditions\":{\"ready\":false}}]"));
+  kpt_add_slice(
+      m, SLICE("default", "nr", "\"endpoints\":[{\"addresses\":[\"10.244.2.2\"],\"conditions\":{\"ready\":false}}]"));
   kpt_add_service(m, SVC("default", "empty", "{\"clusterIP\":\"None\"}"));
   kpt_add_service(m, SVC("default", "ext", "{\"type\":\"ExternalName\",\"externalName\":\"www.example.com\"}"));
-  kpt_add_service(m, SVC("default", "inner", "{\"type\":\"ExternalName\",\"externalName\":\"web.default.svc.cluster.local\"}"));
+  kpt_add_service(
+      m, SVC("default", "inner", "{\"type\":\"ExternalName\",\"externalName\":\"web.default.svc.cluster.local\"}"));
   /* 60 endpoints: more than 512 bytes of A records */
   char body[16384] = "\"endpoints\":[";
   for (int i = 0; i < 60; i++) {
@@ -49,8 +53,10 @@ static struct kp_model *dns_model(void)
   kpt_add_service(m, SVC("default", "big", "{\"clusterIP\":\"None\"}"));
   char slice[17000];
   snprintf(slice, sizeof slice,
-           "{\"metadata\":{\"namespace\":\"default\",\"name\":\"big-1\",\"labels\":{\"kubernetes.io/service-name\":\"big\"}},"
-           "\"addressType\":\"IPv4\",%s}", body);
+           "{\"metadata\":{\"namespace\":\"default\",\"name\":\"big-1\",\"labels\":{\"kubernetes.io/"
+           "service-name\":\"big\"}},"
+           "\"addressType\":\"IPv4\",%s}",
+           body);
   kpt_add_slice(m, slice);
   return m;
 }
@@ -61,16 +67,17 @@ static char *show(const struct kp_dns_answer *a)
   static char out[16384];
   size_t n = (size_t)snprintf(out, sizeof out, "%s%s%s\n", kp_dns_rcode_name(a->rcode), a->authoritative ? " aa" : "",
                               a->forward ? " forward" : "");
-  static const char *sec[] = { "", "AUTH ", "ADD " };
+  static const char *sec[] = {"", "AUTH ", "ADD "};
   for (size_t i = 0; i < a->n && n < sizeof out - 512; i++) {
     const struct kp_dns_rr *r = &a->rr[i];
     char b[16];
-    n += (size_t)snprintf(out + n, sizeof out - n, "%s%s %u %s", sec[r->section], r->name, r->ttl, kp_dns_type_name(r->type));
+    n += (size_t)snprintf(out + n, sizeof out - n, "%s%s %u %s", sec[r->section], r->name, r->ttl,
+                          kp_dns_type_name(r->type));
     switch (r->type) {
     case KP_DNS_T_A: n += (size_t)snprintf(out + n, sizeof out - n, " %s", kp_ip_str(r->a, b)); break;
-    case KP_DNS_T_CNAME: case KP_DNS_T_PTR: case KP_DNS_T_NS:
-      n += (size_t)snprintf(out + n, sizeof out - n, " %s", r->target);
-      break;
+    case KP_DNS_T_CNAME:
+    case KP_DNS_T_PTR:
+    case KP_DNS_T_NS: n += (size_t)snprintf(out + n, sizeof out - n, " %s", r->target); break;
     case KP_DNS_T_SRV:
       n += (size_t)snprintf(out + n, sizeof out - n, " %u %u %u %s", r->priority, r->weight, r->port, r->target);
       break;
@@ -113,7 +120,8 @@ static void test_service_records(void **state)
   expect(m, "nope.default.svc.cluster.local", KP_DNS_T_A, "NXDOMAIN aa\n" SOA_AUTH);
   expect(m, "web.other.svc.cluster.local", KP_DNS_T_A, "NXDOMAIN aa\n" SOA_AUTH);
   expect(m, "default.svc.cluster.local", KP_DNS_T_A, "NOERROR aa\n" SOA_AUTH);
-  expect(m, "50.0.96.10.in-addr.arpa", KP_DNS_T_PTR, "NOERROR aa\n50.0.96.10.in-addr.arpa 5 PTR web.default.svc.cluster.local\n");
+  expect(m, "50.0.96.10.in-addr.arpa", KP_DNS_T_PTR,
+         "NOERROR aa\n50.0.96.10.in-addr.arpa 5 PTR web.default.svc.cluster.local\n");
   expect(m, "dns-version.cluster.local", KP_DNS_T_TXT, "NOERROR aa\ndns-version.cluster.local 5 TXT \"1.1.0\"\n");
   expect(m, "cluster.local", KP_DNS_T_SOA,
          "NOERROR aa\ncluster.local 5 SOA ns.dns.cluster.local hostmaster.cluster.local 7200 1800 86400 5\n");
@@ -153,10 +161,12 @@ static void test_other_records(void **state)
 {
   (void)state;
   struct kp_model *m = dns_model();
-  expect(m, "ext.default.svc.cluster.local", KP_DNS_T_A, "NOERROR aa\next.default.svc.cluster.local 5 CNAME www.example.com\n");
+  expect(m, "ext.default.svc.cluster.local", KP_DNS_T_A,
+         "NOERROR aa\next.default.svc.cluster.local 5 CNAME www.example.com\n");
   expect(m, "ext.default.svc.cluster.local", KP_DNS_T_CNAME,
          "NOERROR aa\next.default.svc.cluster.local 5 CNAME www.example.com\n");
-  expect(m, "10-1-2-3.default.pod.cluster.local", KP_DNS_T_A, "NOERROR aa\n10-1-2-3.default.pod.cluster.local 5 A 10.1.2.3\n");
+  expect(m, "10-1-2-3.default.pod.cluster.local", KP_DNS_T_A,
+         "NOERROR aa\n10-1-2-3.default.pod.cluster.local 5 A 10.1.2.3\n");
   expect(m, "10-1-2.default.pod.cluster.local", KP_DNS_T_A, "NXDOMAIN aa\n" SOA_AUTH);
   expect(m, "www.example.com", KP_DNS_T_A, "NOERROR forward\n");
   expect(m, "9.9.9.9.in-addr.arpa", KP_DNS_T_PTR, "NOERROR forward\n");
@@ -209,7 +219,7 @@ static int run_until_readable(struct event_base *base, int fd)
 {
   for (int i = 0; i < 2000; i++) {
     event_base_loop(base, EVLOOP_NONBLOCK);
-    struct pollfd p = { fd, POLLIN, 0 };
+    struct pollfd p = {fd, POLLIN, 0};
     if (poll(&p, 1, 2) > 0) return 0;
   }
   return -1;
@@ -219,7 +229,7 @@ static void udp_ask(struct live *l, uint16_t port, const char *name, uint16_t ty
                     struct kp_dns_answer *out)
 {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001) };
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001)};
   uint8_t buf[65536];
   int n = kp_dns_encode_query(99, name, type, buf, sizeof buf);
   assert_true(sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&sin, sizeof sin) == n);
@@ -236,7 +246,7 @@ static void tcp_ask(struct live *l, uint16_t port, const char *name, uint16_t ty
                     struct kp_dns_answer *out)
 {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001) };
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001)};
   assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0);
   uint8_t buf[65536 + 2];
   int n = kp_dns_encode_query(42, name, type, buf + 2, sizeof buf - 2);
@@ -263,14 +273,14 @@ static int live_setup(void **state)
   l->um = kp_model_new("up");
   kpt_add_service(l->um, SVC("x", "www", "{\"clusterIP\":\"192.0.2.80\"}"));
   char err[256];
-  struct kp_dns_config ucfg = { .zone = "example.com", .port = 0 };
+  struct kp_dns_config ucfg = {.zone = "example.com", .port = 0};
   l->up = kp_dns_new(l->base, l->um, &ucfg, NULL, err, sizeof err);
   assert_non_null(l->up);
   assert_int_equal(kp_dns_listen(l->up, 0x7f000001, err, sizeof err), 0);
   char upstream[64];
   snprintf(upstream, sizeof upstream, "127.0.0.1:%u", kp_dns_port(l->up));
-  const char *ups[] = { upstream };
-  struct kp_dns_config cfg = { .zone = ZONE, .port = 0, .upstreams = ups, .nupstreams = 1 };
+  const char *ups[] = {upstream};
+  struct kp_dns_config cfg = {.zone = ZONE, .port = 0, .upstreams = ups, .nupstreams = 1};
   l->d = kp_dns_new(l->base, l->m, &cfg, NULL, err, sizeof err);
   assert_non_null(l->d);
   if (kp_dns_listen(l->d, 0x7f000001, err, sizeof err) != 0) fail_msg("%s", err);
@@ -301,8 +311,9 @@ static void test_udp_and_tcp(void **state)
   kp_dns_answer_free(&a);
   /* SRV and SOA go through evdns as raw RDATA */
   udp_ask(l, port, "_http._tcp.web.default.svc.cluster.local", KP_DNS_T_SRV, &flags, &a);
-  assert_string_equal(show(&a), "NOERROR aa\n_http._tcp.web.default.svc.cluster.local 5 SRV 0 100 80 web.default.svc.cluster.local\n"
-                                "ADD web.default.svc.cluster.local 5 A 10.96.0.50\n");
+  assert_string_equal(
+      show(&a), "NOERROR aa\n_http._tcp.web.default.svc.cluster.local 5 SRV 0 100 80 web.default.svc.cluster.local\n"
+                "ADD web.default.svc.cluster.local 5 A 10.96.0.50\n");
   kp_dns_answer_free(&a);
   udp_ask(l, port, "nope.default.svc.cluster.local", KP_DNS_T_A, &flags, &a);
   assert_string_equal(show(&a), "NXDOMAIN aa\n" SOA_AUTH);
@@ -379,14 +390,14 @@ static void test_answers_follow_the_model(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_service_records),
-    cmocka_unit_test(test_headless_records),
-    cmocka_unit_test(test_other_records),
-    cmocka_unit_test(test_wire_round_trip),
-    cmocka_unit_test_setup_teardown(test_udp_and_tcp, live_setup, live_teardown),
-    cmocka_unit_test_setup_teardown(test_truncation, live_setup, live_teardown),
-    cmocka_unit_test_setup_teardown(test_forwarding_and_cache, live_setup, live_teardown),
-    cmocka_unit_test_setup_teardown(test_answers_follow_the_model, live_setup, live_teardown),
+      cmocka_unit_test(test_service_records),
+      cmocka_unit_test(test_headless_records),
+      cmocka_unit_test(test_other_records),
+      cmocka_unit_test(test_wire_round_trip),
+      cmocka_unit_test_setup_teardown(test_udp_and_tcp, live_setup, live_teardown),
+      cmocka_unit_test_setup_teardown(test_truncation, live_setup, live_teardown),
+      cmocka_unit_test_setup_teardown(test_forwarding_and_cache, live_setup, live_teardown),
+      cmocka_unit_test_setup_teardown(test_answers_follow_the_model, live_setup, live_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -104,12 +104,13 @@ static void test_kernel_matches_render(void **state)
 {
   (void)state;
   /* someone else's chains and rules, as docker and the kubelet keep them */
-  char *out = run("printf '*nat\\n:DOCKER - [0:0]\\n:KUBELET-MASQ - [0:0]\\n"
-                  "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\\n"
-                  "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\\n"
-                  "-A KUBELET-MASQ -s 10.244.1.0/24 ! -d 10.244.0.0/16 -j MASQUERADE\\n"
-                  "-A POSTROUTING -j KUBELET-MASQ\\nCOMMIT\\n*filter\\n:DOCKER-USER - [0:0]\\n"
-                  "-A FORWARD -j DOCKER-USER\\n-A DOCKER-USER -j RETURN\\nCOMMIT\\n' | iptables-legacy-restore --noflush");
+  char *out =
+      run("printf '*nat\\n:DOCKER - [0:0]\\n:KUBELET-MASQ - [0:0]\\n"
+          "-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\\n"
+          "-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE\\n"
+          "-A KUBELET-MASQ -s 10.244.1.0/24 ! -d 10.244.0.0/16 -j MASQUERADE\\n"
+          "-A POSTROUTING -j KUBELET-MASQ\\nCOMMIT\\n*filter\\n:DOCKER-USER - [0:0]\\n"
+          "-A FORWARD -j DOCKER-USER\\n-A DOCKER-USER -j RETURN\\nCOMMIT\\n' | iptables-legacy-restore --noflush");
   free(out);
   char *before_nat = run("iptables-legacy-save -t nat | grep -e DOCKER -e KUBELET");
   char *before_filter = run("iptables-legacy-save -t filter | grep DOCKER");
@@ -130,10 +131,29 @@ static void test_kernel_matches_render(void **state)
   char *pre = run("iptables-legacy-save -t nat | grep '^-A PREROUTING' | head -1");
   assert_non_null(strstr(pre, "KUBE-SERVICES"));
 
-  /* nothing changed: nothing rewritten, same text */
+  /* nothing changed: no table even read, same text */
   apply(st, rs, false, &res);
   assert_int_equal(res.chains_written, 0);
   assert_int_equal(res.rules_written, 0);
+  assert_int_equal(res.tables_skipped, 3);
+  assert_true(kp_iptc_untouched(st));
+  assert_kernel_equals(rs, "-e DOCKER -e KUBELET -e 'MASQUERADE$'");
+
+  /* anyone's change to a table is seen without reading it */
+  out = run("iptables-legacy -t filter -A DOCKER-USER -s 192.0.2.9 -j RETURN");
+  free(out);
+  assert_false(kp_iptc_untouched(st));
+  apply(st, rs, false, &res);
+  assert_int_equal(res.tables_skipped, 2);
+  assert_true(kp_iptc_untouched(st));
+
+  /* a chain of ours flushed by hand (the canary stays): the next sync,
+   * seeing the table touched, finds it by its rule count and rewrites it */
+  out = run("iptables-legacy -t nat -F KUBE-SVC-XPGD46QRK7WJZT7O");
+  free(out);
+  assert_false(kp_iptc_untouched(st));
+  apply(st, rs, false, &res);
+  assert_int_equal(res.chains_written, 1);
   assert_kernel_equals(rs, "-e DOCKER -e KUBELET -e 'MASQUERADE$'");
 
   /* someone flushes the nat table's chains (the canary goes too): the
@@ -146,7 +166,8 @@ static void test_kernel_matches_render(void **state)
   assert_kernel_equals(rs, "-e DOCKER -e KUBELET -e 'MASQUERADE$'");
 
   /* one endpoint more: its SEP chain and the service's SVC chain only */
-  kpt_add_slice(m, SLICE("ns1", "svc1", "\"endpoints\":[{\"addresses\":[\"10.180.0.1\"]},{\"addresses\":[\"10.180.0.9\"]}]," P80));
+  kpt_add_slice(m, SLICE("ns1", "svc1",
+                         "\"endpoints\":[{\"addresses\":[\"10.180.0.1\"]},{\"addresses\":[\"10.180.0.9\"]}]," P80));
   struct kp_ruleset *rs2 = overall(m, true);
   apply(st, rs2, false, &res);
   assert_int_equal(res.chains_written, 2);
@@ -163,7 +184,8 @@ static void test_kernel_matches_render(void **state)
 
   /* a duplicate jump (an earlier run's) and a stale chain of ours */
   out = run("iptables-legacy -t nat -A PREROUTING -m comment --comment 'kubernetes service portals' -j KUBE-SERVICES"
-            " && iptables-legacy -t nat -N KUBE-SVC-AAAAAAAAAAAAAAAA && iptables-legacy -t nat -A KUBE-SVC-AAAAAAAAAAAAAAAA -j RETURN");
+            " && iptables-legacy -t nat -N KUBE-SVC-AAAAAAAAAAAAAAAA && iptables-legacy -t nat -A "
+            "KUBE-SVC-AAAAAAAAAAAAAAAA -j RETURN");
   free(out);
   apply(st, rs3, false, &res);
   assert_int_equal(res.chains_deleted, 1);
@@ -194,7 +216,7 @@ static void test_kernel_matches_render(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_kernel_matches_render),
+      cmocka_unit_test(test_kernel_matches_render),
   };
   if (getenv("KP_TEST_V")) klog_set_verbosity(5);
   if (setup(NULL) != 0) return 0;

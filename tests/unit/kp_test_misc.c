@@ -17,13 +17,17 @@ static uint32_t ip(const char *s)
 static void udp_service(struct kp_model *m, const char *name, const char *cip, const char *eps)
 {
   char svc[512], slice[1024];
-  snprintf(svc, sizeof svc, "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"%s\"},\"spec\":{\"type\":\"NodePort\",\"clusterIP\":\"%s\","
-                            "\"externalIPs\":[\"192.168.99.1\"],\"ports\":[{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\",\"nodePort\":30053}]}}",
+  snprintf(svc, sizeof svc,
+           "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"%s\"},\"spec\":{\"type\":\"NodePort\",\"clusterIP\":\"%s\","
+           "\"externalIPs\":[\"192.168.99.1\"],\"ports\":[{\"name\":\"dns\",\"port\":53,\"protocol\":\"UDP\","
+           "\"nodePort\":30053}]}}",
            name, cip);
   kpt_add_service(m, svc);
-  snprintf(slice, sizeof slice, "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"%s-1\",\"labels\":{\"kubernetes.io/service-name\":\"%s\"}},"
-                                "\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"dns\",\"port\":5353,\"protocol\":\"UDP\"}],\"endpoints\":[%s]}",
-           name, name, eps);
+  snprintf(
+      slice, sizeof slice,
+      "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"%s-1\",\"labels\":{\"kubernetes.io/service-name\":\"%s\"}},"
+      "\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"dns\",\"port\":5353,\"protocol\":\"UDP\"}],\"endpoints\":[%s]}",
+      name, name, eps);
   kpt_add_slice(m, slice);
 }
 
@@ -37,7 +41,7 @@ static void test_stale_udp_entries(void **state)
   kpt_add_service(m, SVC("ns", "tcp", "{\"clusterIP\":\"10.96.0.23\"," P80 "}"));
   kpt_add_slice(m, SLICE("ns", "tcp", P80 ",\"endpoints\":[{\"addresses\":[\"10.1.1.7\"]}]"));
   struct kp_ct_snapshot *old = kp_ct_snapshot_build(m);
-  struct kp_ct_plan plan = { 0 };
+  struct kp_ct_plan plan = {0};
   kp_ct_plan_diff(NULL, old, &plan);
   assert_int_equal(plan.n, 0); /* the first sync deletes nothing */
 
@@ -83,16 +87,18 @@ static void test_config_file(void **state)
   struct kp_options o;
   kp_options_defaults(&o);
   char err[512] = "";
-  json_t *doc = yaml("apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
-                     "kind: KubeProxyConfiguration\n"
-                     "clientConnection: {kubeconfig: /etc/kube/proxy.conf, qps: 20, burst: 40}\n"
-                     "hostnameOverride: node-7\n"
-                     "mode: iptables\n"
-                     "clusterCIDR: 10.244.0.0/16\n"
-                     "healthzBindAddress: 0.0.0.0:10256\n"
-                     "nodePortAddresses: [192.168.0.0/24, 127.0.0.0/8]\n"
-                     "iptables: {masqueradeAll: true, masqueradeBit: 15, syncPeriod: 1m, minSyncPeriod: 2s, localhostNodePorts: false}\n"
-                     "dns: {clusterDomain: corp.local, upstreamServers: [192.0.2.53, '192.0.2.54:5353'], port: 5353}\n");
+  json_t *doc =
+      yaml("apiVersion: kubeproxy.config.k8s.io/v1alpha1\n"
+           "kind: KubeProxyConfiguration\n"
+           "clientConnection: {kubeconfig: /etc/kube/proxy.conf, qps: 20, burst: 40}\n"
+           "hostnameOverride: node-7\n"
+           "mode: iptables\n"
+           "clusterCIDR: 10.244.0.0/16\n"
+           "healthzBindAddress: 0.0.0.0:10256\n"
+           "nodePortAddresses: [192.168.0.0/24, 127.0.0.0/8]\n"
+           "iptables: {masqueradeAll: true, masqueradeBit: 15, syncPeriod: 1m, minSyncPeriod: 2s, localhostNodePorts: "
+           "false}\n"
+           "dns: {clusterDomain: corp.local, upstreamServers: [192.0.2.53, '192.0.2.54:5353'], port: 5353}\n");
   assert_int_equal(kp_options_from_config(&o, doc, err, sizeof err), 0);
   assert_string_equal(o.kubeconfig, "/etc/kube/proxy.conf");
   assert_string_equal(o.hostname_override, "node-7");
@@ -121,7 +127,8 @@ static void test_config_errors(void **state)
   assert_int_equal(kp_options_from_config(&o, doc, err, sizeof err), -1);
   assert_string_equal(err, "no kind \"ConfigMap\" is registered for version \"v1\"");
   json_decref(doc);
-  doc = yaml("apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables: {syncPeriod: soon}\n");
+  doc = yaml(
+      "apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables: {syncPeriod: soon}\n");
   assert_int_equal(kp_options_from_config(&o, doc, err, sizeof err), -1);
   assert_string_equal(err, "invalid value for iptables.syncPeriod: time: invalid duration \"soon\"");
   json_decref(doc);
@@ -142,9 +149,9 @@ static void test_config_errors(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_stale_udp_entries),
-    cmocka_unit_test(test_config_file),
-    cmocka_unit_test(test_config_errors),
+      cmocka_unit_test(test_stale_udp_entries),
+      cmocka_unit_test(test_config_file),
+      cmocka_unit_test(test_config_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

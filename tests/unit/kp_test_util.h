@@ -61,10 +61,9 @@ static inline void kpt_assert_text(const char *want, const char *got)
 }
 
 #define HOST "test-hostname"
-#define SVC(ns, name, spec) \
-  "{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\"},\"spec\":" spec "}"
-#define SLICE(ns, svc, body) \
-  "{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" svc "-1\",\"labels\":{\"kubernetes.io/service-name\":\"" svc \
+#define SVC(ns, name, spec) "{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" name "\"},\"spec\":" spec "}"
+#define SLICE(ns, svc, body)                                                                                           \
+  "{\"metadata\":{\"namespace\":\"" ns "\",\"name\":\"" svc "-1\",\"labels\":{\"kubernetes.io/service-name\":\"" svc   \
   "\"}},\"addressType\":\"IPv4\"," body "}"
 #define P80 "\"ports\":[{\"name\":\"p80\",\"port\":80,\"protocol\":\"TCP\"}]"
 
@@ -86,16 +85,19 @@ static inline struct kp_model *kpt_overall_model(void)
   /* ClusterIP */
   kpt_add_service(m, SVC("ns1", "svc1", "{\"clusterIP\":\"172.30.0.41\"," P80 "}"));
   /* LoadBalancer, externalTrafficPolicy Local, external IP, health check */
-  kpt_add_service(m, "{\"metadata\":{\"namespace\":\"ns2\",\"name\":\"svc2\"},\"spec\":{\"type\":\"LoadBalancer\","
-                     "\"externalTrafficPolicy\":\"Local\",\"clusterIP\":\"172.30.0.42\",\"ports\":[{\"name\":\"p80\","
-                     "\"port\":80,\"protocol\":\"TCP\",\"nodePort\":3001}],\"externalIPs\":[\"192.168.99.22\"],"
-                     "\"healthCheckNodePort\":30000},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"1.2.3.4\"}]}}}");
+  kpt_add_service(m,
+                  "{\"metadata\":{\"namespace\":\"ns2\",\"name\":\"svc2\"},\"spec\":{\"type\":\"LoadBalancer\","
+                  "\"externalTrafficPolicy\":\"Local\",\"clusterIP\":\"172.30.0.42\",\"ports\":[{\"name\":\"p80\","
+                  "\"port\":80,\"protocol\":\"TCP\",\"nodePort\":3001}],\"externalIPs\":[\"192.168.99.22\"],"
+                  "\"healthCheckNodePort\":30000},\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"1.2.3.4\"}]}}}");
   /* NodePort */
-  kpt_add_service(m, SVC("ns3", "svc3", "{\"type\":\"NodePort\",\"clusterIP\":\"172.30.0.43\",\"ports\":[{\"name\":\"p80\","
-                                        "\"port\":80,\"protocol\":\"TCP\",\"nodePort\":3003}]}"));
+  kpt_add_service(m, SVC("ns3", "svc3",
+                         "{\"type\":\"NodePort\",\"clusterIP\":\"172.30.0.43\",\"ports\":[{\"name\":\"p80\","
+                         "\"port\":80,\"protocol\":\"TCP\",\"nodePort\":3003}]}"));
   /* external IP */
-  kpt_add_service(m, SVC("ns4", "svc4", "{\"type\":\"NodePort\",\"clusterIP\":\"172.30.0.44\",\"externalIPs\":"
-                                        "[\"192.168.99.33\"]," P80 "}"));
+  kpt_add_service(m, SVC("ns4", "svc4",
+                         "{\"type\":\"NodePort\",\"clusterIP\":\"172.30.0.44\",\"externalIPs\":"
+                         "[\"192.168.99.33\"]," P80 "}"));
   /* LoadBalancer, Cluster policy, source ranges, session affinity */
   kpt_add_service(m, "{\"metadata\":{\"namespace\":\"ns5\",\"name\":\"svc5\"},\"spec\":{\"type\":\"LoadBalancer\","
                      "\"externalTrafficPolicy\":\"Cluster\",\"clusterIP\":\"172.30.0.45\",\"ports\":[{\"name\":\"p80\","
@@ -109,8 +111,9 @@ static inline struct kp_model *kpt_overall_model(void)
   /* not on this node: ignored for the Local policy */
   kpt_add_slice(m, SLICE("ns2", "svc2", "\"endpoints\":[{\"addresses\":[\"10.180.0.2\"]}]," P80));
   kpt_add_slice(m, SLICE("ns3", "svc3", "\"endpoints\":[{\"addresses\":[\"10.180.0.3\"]}]," P80));
-  kpt_add_slice(m, SLICE("ns4", "svc4", "\"endpoints\":[{\"addresses\":[\"10.180.0.4\"]},{\"addresses\":[\"10.180.0.5\"],"
-                                        "\"nodeName\":\"test-node\"}]," P80));
+  kpt_add_slice(m, SLICE("ns4", "svc4",
+                         "\"endpoints\":[{\"addresses\":[\"10.180.0.4\"]},{\"addresses\":[\"10.180.0.5\"],"
+                         "\"nodeName\":\"test-node\"}]," P80));
   kpt_add_slice(m, SLICE("ns5", "svc5", "\"endpoints\":[{\"addresses\":[\"10.180.0.3\"]}]," P80));
 
   return m;

@@ -26,7 +26,7 @@ static struct opts o;
 
 static const struct flag *table(void)
 {
-  static struct flag flags[9];
+  static struct flag flags[10];
   struct flag f[] = {
       {"bind-address", FLAG_STRING, &o.bind, "The IP address to listen on."},
       {"secure-port", FLAG_INT, &o.port, "The port to serve HTTPS on."},
@@ -36,6 +36,7 @@ static const struct flag *table(void)
       {"resync-period", FLAG_DURATION, &o.resync_ms, "Resync period."},
       {"kube-api-qps", FLAG_FLOAT, &o.qps, "QPS to use."},
       {"v", FLAG_INT, &o.v, "log level for V logs"},
+      {"cluster-name", FLAG_UNSUPPORTED, NULL, "nothing here names cloud resources"},
       {NULL},
   };
   memcpy(flags, f, sizeof f);
@@ -138,6 +139,8 @@ static void test_bad(void **state)
       {"stray", "unexpected argument \"stray\""},
       {"--v=1 -- stray", "unexpected argument \"stray\""},
       {"-", "unexpected argument \"-\""},
+      {"--cluster-name=x", "--cluster-name is not supported yet: nothing here names cloud resources"},
+      {"--v=1 --cluster-name x", "--cluster-name is not supported yet: nothing here names cloud resources"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[256] = "";
@@ -161,6 +164,7 @@ static void test_usage(void **state)
       "kube-thing does things.\n\n"
       "Usage:\n  kube-thing [flags]\n\nFlags:\n"
       "      --bind-address string      The IP address to listen on. (default \"0.0.0.0\")\n"
+      "      --cluster-name string      nothing here names cloud resources (not supported yet)\n"
       "      --enabled                  Enable the thing. (default true)\n"
       "      --kube-api-qps float64     QPS to use.\n"
       "      --logtostderr              Log to stderr.\n"

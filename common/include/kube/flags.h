@@ -19,6 +19,10 @@ enum flag_type {
   FLAG_BOOL,     /* bool * */
   FLAG_DURATION, /* int64_t *: milliseconds */
   FLAG_FLOAT,    /* double * */
+  /* An upstream flag whose feature does not exist here yet: listed in
+   * --help, refused when given ("--NAME is not supported yet: HELP").
+   * ptr is unused; help says what to do instead. */
+  FLAG_UNSUPPORTED,
 };
 
 struct flag {

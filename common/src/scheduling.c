@@ -1,45 +1,39 @@
 /*
- * node_match.c - matching helpers shared by several plugins: taints against
- * tolerations (upstream's ToleratesTaint) and NodeSelector terms against a
- * node (matchExpressions on labels with In, NotIn, Exists, DoesNotExist,
- * Gt, Lt; matchFields on metadata.name).  Terms of a NodeSelector are ORed,
- * requirements inside a term ANDed, and a term with no requirement matches
- * nothing, as upstream has it.
+ * scheduling.c - tolerations against taints and NodeSelectors against
+ * nodes (see kube/scheduling.h).
  */
+#include "kube/scheduling.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework.h"
-
 static const char *jstr(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
-static bool toleration_matches(const json_t *tol, const char *tkey, const char *tvalue, const char *teff)
+static bool same(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : "") == 0; }
+
+bool toleration_tolerates(const json_t *tol, const char *tkey, const char *tvalue, const char *teff)
 {
   const char *eff = jstr(tol, "effect");
-  if (eff && *eff && (!teff || strcmp(eff, teff) != 0)) return false;
+  if (eff && *eff && !same(eff, teff)) return false;
   const char *key = jstr(tol, "key");
-  if (key && *key && (!tkey || strcmp(key, tkey) != 0)) return false;
+  if (key && *key && !same(key, tkey)) return false;
   const char *op = jstr(tol, "operator");
-  if (op && strcmp(op, "Exists") == 0) return true;
-  if (op && *op && strcmp(op, "Equal") != 0) return false;
-  /* Equal (the default) with an empty key is invalid and matches nothing. */
-  if (!key || !*key) return false;
-  const char *v = jstr(tol, "value");
-  return strcmp(v ? v : "", tvalue ? tvalue : "") == 0;
+  if (!op || !*op || strcmp(op, "Equal") == 0) return same(jstr(tol, "value"), tvalue);
+  return strcmp(op, "Exists") == 0;
 }
 
-bool sched_tolerates_taint(const json_t *tolerations, const char *key, const char *value, const char *effect)
+bool tolerations_tolerate(const json_t *tolerations, const char *key, const char *value, const char *effect)
 {
   size_t i;
   json_t *t;
-  json_array_foreach(tolerations, i, t) if (toleration_matches(t, key, value, effect)) return true;
+  json_array_foreach(tolerations, i, t) if (toleration_tolerates(t, key, value, effect)) return true;
   return false;
 }
 
-bool sched_tolerates(const json_t *tolerations, const json_t *taint)
+bool tolerations_tolerate_taint(const json_t *tolerations, const json_t *taint)
 {
-  return sched_tolerates_taint(tolerations, jstr(taint, "key"), jstr(taint, "value"), jstr(taint, "effect"));
+  return tolerations_tolerate(tolerations, jstr(taint, "key"), jstr(taint, "value"), jstr(taint, "effect"));
 }
 
 static bool parse_int64(const char *s, long long *out)
@@ -78,7 +72,7 @@ static bool requirement_matches(const json_t *req, const char *val)
   return false;
 }
 
-bool sched_node_term_matches(const json_t *term, const json_t *node)
+bool node_selector_term_matches(const json_t *term, const json_t *node)
 {
   const json_t *exprs = json_object_get(term, "matchExpressions"), *fields = json_object_get(term, "matchFields");
   if (json_array_size(exprs) == 0 && json_array_size(fields) == 0) return false;
@@ -99,7 +93,16 @@ bool sched_node_term_matches(const json_t *term, const json_t *node)
   return true;
 }
 
-bool sched_node_matches_pod_affinity(const json_t *pod, const json_t *node)
+bool node_selector_matches(const json_t *node_selector, const json_t *node)
+{
+  size_t i;
+  json_t *term;
+  json_array_foreach(json_object_get(node_selector, "nodeSelectorTerms"), i, term)
+    if (node_selector_term_matches(term, node)) return true;
+  return false;
+}
+
+bool pod_matches_node_affinity(const json_t *pod, const json_t *node)
 {
   const json_t *spec = json_object_get(pod, "spec");
   const json_t *sel = json_object_get(spec, "nodeSelector");
@@ -112,9 +115,5 @@ bool sched_node_matches_pod_affinity(const json_t *pod, const json_t *node)
   }
   const json_t *req = json_object_get(json_object_get(json_object_get(spec, "affinity"), "nodeAffinity"),
                                       "requiredDuringSchedulingIgnoredDuringExecution");
-  if (!req) return true;
-  size_t i;
-  json_t *term;
-  json_array_foreach(json_object_get(req, "nodeSelectorTerms"), i, term) if (sched_node_term_matches(term, node)) return true;
-  return false;
+  return !req || node_selector_matches(req, node);
 }
