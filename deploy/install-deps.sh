@@ -25,7 +25,7 @@ NODE_PKGS=(docker.io iptables iproute2 conntrack curl jq ca-certificates procps 
 TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev python3 python3-kubernetes curl ca-certificates
   nginx-light wrk unzip valgrind procps iproute2 iptables openssl etcd-server etcd-client
   conntrack bind9-dnsutils dnsmasq-base dnsperf
-  docker.io docker-compose debootstrap busybox-static jq)
+  docker.io docker-compose debootstrap busybox-static jq util-linux)
 
 build=1 node=0 test=0
 for a in "$@"; do
