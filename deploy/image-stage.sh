@@ -33,6 +33,7 @@ for l in $libs; do
   for c in "$l" "$r" "/usr$l" "/usr$r" "${l#/usr}" "${r#/usr}"; do names[$c]=$l; done
 done
 # (what `dpkg -S` answers, read from dpkg's file lists in one pass)
+# shellcheck disable=SC2062
 owners=$(printf '%s\n' "${!names[@]}" | grep -xF -f - /var/lib/dpkg/info/*.list |
   sed -E 's|^/var/lib/dpkg/info/([^:]+)(:[a-z0-9]+)?\.list:|\1: |' || true)
 for l in $libs; do

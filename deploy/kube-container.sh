@@ -31,8 +31,8 @@ source "$(dirname "$(readlink -f "$0")")/lib/common.sh"
 KUBE_API_SERVER=${KUBE_API_SERVER:-http://kube-apiserver:8080}
 
 role_apiserver() {
-  local ip i
-  for i in $(seq 1 50); do
+  local ip
+  for _ in $(seq 1 50); do
     ip=$(resolve_ipv4 kube-apiserver)
     [[ -n "$ip" ]] && break
     sleep 0.2

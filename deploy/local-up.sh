@@ -67,11 +67,11 @@ start() {
 
 # stop NAME: SIGTERM, up to 20 s, then SIGKILL
 stop() {
-  local name=$1 p i
+  local name=$1 p
   p=$(pid_of "$name") || return 0
   if running "$name"; then
     kill -TERM "$p" 2>/dev/null || true
-    for i in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
+    for _ in $(seq 1 40); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
     kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
     echo "stopped $name (pid $p)"
   fi

@@ -55,6 +55,7 @@ _command() {
     set +a
     line=$(directive "$f" ExecStart | head -1)
     set -f +u  # unset variables expand to nothing, as in systemd
+    local -a words
     eval "words=($line)"
     printf '%s\n' "${words[@]}"
   )
@@ -96,10 +97,10 @@ start() {
 }
 
 stop() {
-  local u=${1%.service} i
+  local u=${1%.service}
   alive "$RUN_DIR/$u.pid" || { rm -f "$RUN_DIR/$u.pid" "$RUN_DIR/$u.main"; return 0; }
   kill -TERM "$(cat "$RUN_DIR/$u.pid")"
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     alive "$RUN_DIR/$u.pid" || break
     sleep 0.1
   done

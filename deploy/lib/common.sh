@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # deploy/lib/common.sh - helpers shared by the deploy scripts (sourced):
 # local-up.sh, kube-init.sh (control plane under systemd), kube-join.sh
 # (a worker), kube-container.sh (the compose image's entry point) and
@@ -15,7 +16,8 @@ KUBE_DEPLOY=${KUBE_DEPLOY:-$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 KUBE_SRC=""
 [[ -f "$KUBE_DEPLOY/../CMakeLists.txt" && -d "$KUBE_DEPLOY/../apiserver" ]] && KUBE_SRC=$(cd "$KUBE_DEPLOY/.." && pwd)
 
-# Cluster-wide defaults (upstream's kubeadm defaults).
+# Cluster-wide defaults (upstream kubeadm defaults), for the scripts that source this.
+# shellcheck disable=SC2034
 KUBE_SERVICE_CIDR_DEFAULT=10.96.0.0/12
 KUBE_CLUSTER_CIDR_DEFAULT=10.244.0.0/16
 KUBE_CLUSTER_DNS_DEFAULT=10.96.0.10

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/e2e/cluster.sh - bringing the compose cluster up for the
 # end-to-end suite and the whole-cluster benchmark (sourced after lib.sh):
 # preflight, the runtime image (deploy/Dockerfile's node-base stage plus the

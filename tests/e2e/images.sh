@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/e2e/images.sh - what a registry would have given, made locally
 # (sourced by the end-to-end tests; also runnable: `bash tests/e2e/images.sh`
 # prepares everything once).

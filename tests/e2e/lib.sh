@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/e2e/lib.sh - the end-to-end suite's harness (sourced by run.sh and
 # by every scenario): a multi-node cluster from deploy/docker-compose.yml,
 # driven from this machine only through the API server's published
