@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # deploy/lib/common.sh - helpers shared by the deploy scripts (sourced):
 # local-up.sh, kube-init.sh (control plane under systemd), kube-join.sh
 # (a worker), kube-container.sh (the compose image's entry point) and

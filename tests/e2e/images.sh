@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # tests/e2e/images.sh - what a registry would have given, made locally
 # (sourced by the end-to-end tests; also runnable: `bash tests/e2e/images.sh`
 # prepares everything once).
