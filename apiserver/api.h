@@ -81,9 +81,21 @@ void api_list_opts_free(struct api_list_opts *opts);
 /* Returns true when the field is selectable on res. */
 bool api_field_supported(const struct resource *res, const char *field);
 
-enum api_format { FMT_JSON = 0, FMT_YAML, FMT_TABLE };
-/* From the Accept header (NULL = JSON). */
+/* Output formats: plain JSON or YAML, or a conversion to a meta.k8s.io
+ * kind (Table, PartialObjectMetadata, PartialObjectMetadataList). */
+enum api_format { FMT_JSON = 0, FMT_YAML, FMT_TABLE, FMT_PARTIAL, FMT_PARTIAL_LIST };
+struct api_media {
+  enum api_format fmt;
+  char meta_gv[24]; /* apiVersion of a conversion: meta.k8s.io/v1 or v1beta1 */
+};
+/* The first media range of an Accept header that can be served (NULL or
+ * empty: JSON).  False when none can (upstream answers 406), with JSON
+ * in m. */
+bool api_negotiate_media(const char *accept, struct api_media *m);
+/* The format alone (JSON when nothing can be served). */
 enum api_format api_negotiate(const char *accept);
+/* 406 NotAcceptable listing what the server can encode. */
+json_t *api_not_acceptable(const char *why);
 
 enum api_include { INCLUDE_METADATA = 0, INCLUDE_OBJECT, INCLUDE_NONE };
 enum api_include api_include_parse(const char *v);
@@ -99,6 +111,10 @@ json_t *api_table_new(const struct resource *res, bool with_columns);
 /* Appends a row for obj (borrowed). */
 void api_table_add_row(json_t *table, const struct resource *res, const json_t *obj,
                        enum api_include inc);
+/* PartialObjectMetadata of obj (borrowed) in meta_gv; new reference. */
+json_t *api_partial_object(const json_t *obj, const char *meta_gv);
+/* PartialObjectMetadataList of a list (borrowed); new reference. */
+json_t *api_partial_list(const json_t *list, const char *meta_gv);
 
 /* ---------- protobuf request bodies (protobuf.c) ---------- */
 
@@ -132,6 +148,7 @@ struct api_state {
   size_t openapi_index_len;
   struct api_openapi_doc *docs;
   size_t ndocs;
+  struct api_openapi_doc v2_json, v2_pb; /* /openapi/v2, built on first use */
   struct event *trim_ev;       /* returns freed heap to the system after a big list */
 };
 
@@ -185,14 +202,26 @@ void api_handle_eviction(struct api_req *ar);   /* eviction.c: pods/eviction */
  * delete_options borrowed (the Eviction's deleteOptions, may be NULL). */
 void api_evict_delete(struct api_req *ar, const json_t *delete_options);
 void api_handle_delete_collection(struct api_req *ar);
+/* The kind's after-delete work for an object an update deleted (its last
+ * finalizer removed); gone is its last stored value. */
+void api_after_finalized_delete(struct api_req *ar, const struct resource *res, const struct kv *gone);
 void api_handle_subresource(struct api_req *ar); /* subresources.c */
+/* The subresources of res the server serves (RES_SUB_* bits, of those res
+ * declares): subresources.c's, and the kubelet's through proxy.c.
+ * Discovery lists only these. */
+unsigned api_served_subresources(const struct resource *res);
 /* proxy.c: pods/NAME/{log,exec,attach,portforward} and nodes/NAME/proxy/...
  * forwarded to the node's kubelet; false when the path is none of those. */
 bool api_proxy_try(struct api_req *ar, const char *raw_path);
 
+/* token.c: service account tokens (set up from apiserver.h). */
+void api_handle_token_request(struct api_req *ar);      /* POST serviceaccounts/NAME/token */
+void api_handle_oidc(struct api_req *ar, const char *path); /* /openid/v1/jwks, /.well-known/openid-configuration */
+
 /* discovery.c */
 void api_handle_discovery(struct api_req *ar);
 void api_handle_openapi(struct api_req *ar, const char *path);
+void api_handle_openapi_v2(struct api_req *ar);
 void api_discovery_free(struct apiserver *srv);
 
 /* Helpers shared by handlers */
@@ -200,6 +229,9 @@ void api_discovery_free(struct apiserver *srv);
  * Status in *status on error.  *dups receives a new array of duplicate
  * field names (JSON only) or NULL. */
 json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups);
+/* Every repeated key of a well-formed JSON document, as paths
+ * ("spec.replicas", "spec.containers[0].name"); new array (dups.c). */
+json_t *api_json_duplicates(const char *buf, size_t len);
 /* Builds the storage attributes for obj. Caller frees. */
 char *api_attrs_for(const struct resource *res, const json_t *obj);
 /* Accessor usable with selectors: kv as arg; handles metadata.name and

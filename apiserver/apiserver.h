@@ -11,6 +11,7 @@
 #define APISERVER_APISERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
 
@@ -19,22 +20,32 @@ struct http_server;
 struct storage;
 struct schema;
 struct metrics;
+struct sa_signer;
 
 struct apiserver_config {
   const char *insecure_bind_address;  /* --insecure-bind-address, 127.0.0.1 */
   int insecure_port;                  /* --insecure-port, 8080 */
   const char *advertise_address;      /* --advertise-address */
-  const char *bind_address;           /* --bind-address (secure serving, later) */
-  int secure_port;                    /* --secure-port (later) */
   const char *storage_backend;        /* --storage-backend: sqlite */
   const char *data_dir;               /* --data-dir */
-  const char *etcd_servers;           /* --etcd-servers (later) */
   const char *service_cluster_ip_range; /* --service-cluster-ip-range, 10.96.0.0/12 */
   const char *service_node_port_range;  /* --service-node-port-range, 30000-32767 */
   int v;                              /* --v */
   /* --enable-garbage-collector=false: deletes add no orphan/foreground
    * finalizers (nothing would remove them). */
   bool gc_disabled;
+  /* How often a watch that allows bookmarks gets one: a minute, as
+   * upstream; tests shorten it with $KUBE_WATCH_BOOKMARK_INTERVAL (a Go
+   * duration).  0 = the default. */
+  int64_t watch_bookmark_interval_ms;
+  /* Service account tokens (token.c), upstream's flags of the same names. */
+  const char *service_account_issuer;            /* --service-account-issuer */
+  const char *service_account_signing_key_file;  /* --service-account-signing-key-file ("" = data dir) */
+  const char *service_account_key_file;          /* --service-account-key-file, comma-separated */
+  const char *service_account_jwks_uri;          /* --service-account-jwks-uri */
+  const char *api_audiences;                     /* --api-audiences, comma-separated (default: the issuer) */
+  int64_t service_account_max_token_expiration_s; /* --service-account-max-token-expiration (0 = none) */
+  bool service_account_extend_token_expiration;  /* --service-account-extend-token-expiration */
 };
 
 struct apiserver {
@@ -55,6 +66,8 @@ struct apiserver {
   /* Request-path state (apiserver/server.c): cached discovery and
    * OpenAPI documents. */
   struct api_state *api;
+  /* Service account token signing keys and documents (token.c). */
+  struct sa_signer *sa_signer;
 };
 
 /* Request path (apiserver/server.c).  apiserver_serve starts the HTTP
@@ -63,5 +76,13 @@ struct apiserver {
  * end, their storage watches are cancelled) and frees the request state. */
 int apiserver_serve(struct apiserver *srv);
 void apiserver_stop(struct apiserver *srv);
+
+/* Service account tokens (apiserver/token.c): loads the signing key
+ * (--service-account-signing-key-file, else one kept under --data-dir,
+ * made on first start) and the published keys, and builds the JWKS and
+ * OpenID documents.  0, or a negative errno with a message naming the file
+ * in err. */
+int api_sa_signer_setup(struct apiserver *srv, char *err, size_t errlen);
+void api_sa_signer_free(struct apiserver *srv);
 
 #endif

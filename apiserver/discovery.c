@@ -1,14 +1,16 @@
 /*
  * discovery.c - API discovery (/api, /apis, /apis/G, /api/v1, /apis/G/V)
- * and the OpenAPI v3 documents (/openapi/v3[/GV]).
+ * and the OpenAPI documents (/openapi/v3[/GV], and /openapi/v2 in JSON or
+ * the protobuf form kubectl asks for).
  *
  * Discovery is the legacy (unaggregated) form, served as plain
  * application/json: kubectl falls back to it when the Content-Type is not
  * the aggregated one.  Everything is derived from the registry table, so a
  * kind added there appears here with its short names, categories and
- * subresources.  OpenAPI documents are generated once from the schema
- * table, serialized and cached with an ETag (they never change while the
- * server runs).
+ * subresources (those the server serves: a subresource listed but not
+ * served would make kubectl report the object itself as missing).
+ * OpenAPI documents are generated once from the schema table, serialized
+ * and cached with an ETag (they never change while the server runs).
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -77,7 +79,7 @@ static json_t *resource_list(const char *group, const char *version)
     if (r->categories[0])
       json_object_set_new(e, "categories", strv(r->categories, 3));
     json_array_append_new(list, e);
-    unsigned s = r->subresources;
+    unsigned s = api_served_subresources(r);
     if (s & RES_SUB_BINDING)
       add_sub(list, r, "binding", NULL, NULL, "Binding", "create");
     if (s & RES_SUB_EPHEMERAL)
@@ -237,7 +239,7 @@ static void etag_of(const char *body, size_t len, char out[40])
   snprintf(out, 40, "\"%016llX\"", (unsigned long long)h);
 }
 
-static void reply_cached(struct api_req *ar, const char *body, size_t len, const char *etag)
+static void reply_cached_as(struct api_req *ar, const char *ctype, const char *body, size_t len, const char *etag)
 {
   const char *inm = ar->http ? http_req_header(ar->http, "If-None-Match") : NULL;
   if (ar->http) {
@@ -245,10 +247,63 @@ static void reply_cached(struct api_req *ar, const char *body, size_t len, const
     http_add_header(ar->http, "Cache-Control", "no-cache, private");
   }
   if (inm && strstr(inm, etag)) {
-    api_reply_raw(ar, 304, "application/json", "", 0);
+    api_reply_raw(ar, 304, ctype, "", 0);
     return;
   }
-  api_reply_raw(ar, 200, "application/json", body, len);
+  api_reply_raw(ar, 200, ctype, body, len);
+}
+
+static void reply_cached(struct api_req *ar, const char *body, size_t len, const char *etag)
+{
+  reply_cached_as(ar, "application/json", body, len, etag);
+}
+
+/* the type upstream answers with; clients ask with an "@" Go cannot parse */
+#define OPENAPI_V2_PB "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+/* Builds both forms of /openapi/v2 once; false on failure. */
+static bool openapi_v2_build(struct apiserver *srv)
+{
+  struct api_state *st = srv->api;
+  if (st->v2_json.body)
+    return true;
+  size_t n;
+  const struct resource *const *all = registry_all(&n);
+  json_t *doc = schema_openapi_v2(srv->schema, all, n);
+  char *text = doc ? kj_dumps(doc) : NULL;
+  unsigned char *pb = NULL;
+  size_t pblen = 0;
+  if (!text || schema_openapi_v2_protobuf(doc, &pb, &pblen) < 0) {
+    json_decref(doc);
+    free(text);
+    free(pb);
+    return false;
+  }
+  json_decref(doc);
+  st->v2_json.body = text;
+  st->v2_json.len = strlen(text);
+  etag_of(text, st->v2_json.len, st->v2_json.etag);
+  st->v2_pb.body = (char *)pb;
+  st->v2_pb.len = pblen;
+  etag_of((const char *)pb, pblen, st->v2_pb.etag);
+  return true;
+}
+
+void api_handle_openapi_v2(struct api_req *ar)
+{
+  if (!ar->srv->schema || !ar->srv->api || !openapi_v2_build(ar->srv)) {
+    api_reply_status(ar, kstatus_internal("failed to build the OpenAPI v2 document"));
+    return;
+  }
+  struct api_state *st = ar->srv->api;
+  const char *accept = api_req_accept(ar);
+  /* protobuf when asked for, in either spelling upstream accepts */
+  if (accept && (strstr(accept, "com.github.proto-openapi.spec.v2@v1.0+protobuf") ||
+                 strstr(accept, "com.github.proto-openapi.spec.v2.v1.0+protobuf"))) {
+    reply_cached_as(ar, OPENAPI_V2_PB, st->v2_pb.body, st->v2_pb.len, st->v2_pb.etag);
+    return;
+  }
+  reply_cached(ar, st->v2_json.body, st->v2_json.len, st->v2_json.etag);
 }
 
 void api_handle_openapi(struct api_req *ar, const char *rest)
@@ -323,4 +378,8 @@ void api_discovery_free(struct apiserver *srv)
   free(st->docs);
   st->docs = NULL;
   st->ndocs = 0;
+  free(st->v2_json.body);
+  free(st->v2_pb.body);
+  memset(&st->v2_json, 0, sizeof st->v2_json);
+  memset(&st->v2_pb, 0, sizeof st->v2_pb);
 }

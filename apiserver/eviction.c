@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <kube/json.h>
+#include <kube/podutil.h>
 #include <kube/selector.h>
 #include <kube/status.h>
 #include <kube/timeutil.h>
@@ -50,18 +51,6 @@ static json_t *budget_error(const char *cause)
   json_t *st = kstatus_too_many_requests("Cannot evict pod as it would violate the pod's disruption budget.");
   kstatus_add_cause(st, "DisruptionBudget", cause, NULL);
   return st;
-}
-
-static bool pod_ready(const json_t *pod)
-{
-  size_t i;
-  json_t *c;
-  json_array_foreach(kj_get(pod, "status.conditions"), i, c) {
-    const char *t = kj_get_str(c, "type"), *s = kj_get_str(c, "status");
-    if (t && strcmp(t, "Ready") == 0)
-      return s && strcmp(s, "True") == 0;
-  }
-  return false;
 }
 
 static bool ignores_budgets(const json_t *pod)
@@ -250,7 +239,7 @@ static void attempt(struct eviction *e)
    * may go as long as the budget is met without it. */
   const char *policy = kj_get_str(m.pdb, "spec.unhealthyPodEvictionPolicy");
   int64_t cur = kj_get_int(m.pdb, "status.currentHealthy", 0), want = kj_get_int(m.pdb, "status.desiredHealthy", 0);
-  if (!pod_ready(pod) && ((policy && strcmp(policy, "AlwaysAllow") == 0) || (cur >= want && want > 0))) {
+  if (!pod_is_ready(pod) && ((policy && strcmp(policy, "AlwaysAllow") == 0) || (cur >= want && want > 0))) {
     json_decref(m.pdb);
     json_decref(pod);
     evict_now(e);

@@ -151,6 +151,7 @@ struct list_ctx {
   struct evbuffer *items; /* references to the stored bytes, no copies */
   json_t *jitems;
   int64_t count;
+  int64_t remaining;   /* items after the page, counted without selectors */
   bool more;
   char *last_key;
   int err;
@@ -167,8 +168,12 @@ static int list_visit(void *arg, struct kv *kv)
   if (!api_kv_matches(c->ar->res, kv, c->o))
     return 0;
   if (c->o->limit > 0 && c->count >= c->o->limit) {
+    /* upstream counts what is left only when nothing is filtered */
     c->more = true;
-    return 1;
+    if (c->o->lsel || c->o->fsel)
+      return 1;
+    c->remaining++;
+    return 0;
   }
   if (c->parse) {
     json_t *obj = api_kv_object(c->ar->res, kv);
@@ -342,12 +347,17 @@ static void list_serve(struct api_req *ar, struct api_list_opts *o_in)
     kj_set_str(list, "metadata.resourceVersion", rvs);
     if (cont)
       kj_set_str(list, "metadata.continue", cont);
+    if (c.remaining)
+      kj_set_int(list, "metadata.remainingItemCount", c.remaining);
     api_reply_obj(ar, 200, list);
   } else {
+    char remaining[48] = "";
+    if (c.remaining)
+      snprintf(remaining, sizeof remaining, ",\"remainingItemCount\":%lld", (long long)c.remaining);
     int ml = snprintf(meta, sizeof(meta),
-                      "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"%s%s%s},\"items\":[",
+                      "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"%s%s%s%s},\"items\":[",
                       kind, gv, (long long)list_rev, cont ? ",\"continue\":\"" : "", cont ? cont : "",
-                      cont ? "\"" : "");
+                      cont ? "\"" : "", remaining);
     struct evbuffer *out = evbuffer_new();
     if (out && evbuffer_add(out, meta, (size_t)ml) == 0 && evbuffer_add_buffer(out, c.items) == 0 &&
         evbuffer_add(out, "]}\n", 3) == 0 &&
@@ -399,6 +409,11 @@ void api_handle_resource(struct api_req *ar)
     return;
   }
   bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+  struct api_media media;
+  if (get && !api_negotiate_media(api_req_accept(ar), &media)) {
+    api_reply_status(ar, api_not_acceptable(NULL));
+    return;
+  }
   if (*rt->name) {
     if (get)
       api_handle_get(ar);

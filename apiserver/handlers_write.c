@@ -164,10 +164,17 @@ static json_t *check_type(const struct resource *res, json_t *obj)
   return NULL;
 }
 
+/* The schema type of res's stored shape, or NULL. */
+static const struct stype *type_of(const struct apiserver *srv, const struct resource *res)
+{
+  return srv->schema ? schema_kind(srv->schema, res->group, res->version, res->kind) : NULL;
+}
+
 /* fieldValidation: Strict fails, Warn adds Warning headers, Ignore skips.
- * With old, fields already unknown in the stored object are not blamed
- * on this request (patches carry the rest of the object along). */
-static json_t *check_fields(struct api_write *w, const json_t *obj, const json_t *old)
+ * `unknown` lists the unknown fields the typed decoding removed; with
+ * old, those already unknown in the stored object are not blamed on this
+ * request (a patch carries the rest of the object along). */
+static json_t *check_fields(struct api_write *w, json_t *unknown, const json_t *old)
 {
   char *mode = kstr_query_get(api_req_query(w->ar), "fieldValidation");
   bool strict = mode && strcmp(mode, "Strict") == 0;
@@ -175,26 +182,22 @@ static json_t *check_fields(struct api_write *w, const json_t *obj, const json_t
   free(mode);
   if (ignore)
     return NULL;
-  const struct schema *sc = w->ar->srv->schema;
-  const struct stype *t = sc ? schema_kind(sc, w->res->group, w->res->version, w->res->kind) : NULL;
-  json_t *found = json_array();
-  if (t) {
-    schema_unknown_fields(sc, t, obj, found);
-    if (old && json_array_size(found)) {
-      json_t *was = json_array();
-      schema_unknown_fields(sc, t, old, was);
-      for (size_t i = json_array_size(found); i-- > 0;) {
-        size_t j;
-        json_t *v;
-        json_array_foreach(was, j, v) {
-          if (json_equal(v, json_array_get(found, i))) {
-            json_array_remove(found, i);
-            break;
-          }
+  json_t *found = json_copy(unknown);
+  const struct stype *t = type_of(w->ar->srv, w->res);
+  if (old && t && json_array_size(found)) {
+    json_t *was = json_array();
+    schema_unknown_fields(w->ar->srv->schema, t, old, was);
+    for (size_t i = json_array_size(found); i-- > 0;) {
+      size_t j;
+      json_t *v;
+      json_array_foreach(was, j, v) {
+        if (json_equal(v, json_array_get(found, i))) {
+          json_array_remove(found, i);
+          break;
         }
       }
-      json_decref(was);
     }
+    json_decref(was);
   }
   size_t i;
   json_t *d;
@@ -227,6 +230,48 @@ static json_t *check_fields(struct api_write *w, const json_t *obj, const json_t
   }
   json_decref(found);
   return st;
+}
+
+/* Decodes a request object as its Go type would (schema/decode.c): a
+ * wrong type is 400 BadRequest whatever fieldValidation says; unknown and
+ * duplicate fields are dropped and then reported per fieldValidation
+ * (when the write asks for field checks).  NULL or a Status. */
+static json_t *decode_typed(struct api_write *w, json_t *obj, const json_t *old, bool report)
+{
+  const struct stype *t = type_of(w->ar->srv, w->res);
+  if (!t)
+    return NULL;
+  json_t *unknown = json_array();
+  char err[1024];
+  json_t *st = NULL;
+  if (schema_decode(w->ar->srv->schema, t, obj, unknown, err, sizeof err) < 0) {
+    st = kstatus_bad_request("%s in version \"%s\" cannot be handled as a %s: %s", w->res->kind, w->res->version,
+                             w->res->kind, err);
+  } else if (report) {
+    st = check_fields(w, unknown, old);
+  }
+  json_decref(unknown);
+  return st;
+}
+
+/* The object as it is stored: converted to the stored shape and encoded
+ * as its Go type prints it, after the strategy and admission may have
+ * changed it.  Takes obj; returns the new object, or NULL with a Status. */
+static json_t *encode_stored(struct api_write *w, json_t *obj, bool convert, json_t **status)
+{
+  const struct resource *res = w->res;
+  if (convert) {
+    obj = api_to_internal(res, obj);
+    res = api_storage_resource(res);
+  }
+  const struct stype *t = type_of(w->ar->srv, res);
+  char err[1024];
+  if (t && schema_decode(w->ar->srv->schema, t, obj, NULL, err, sizeof err) < 0) {
+    json_decref(obj);
+    *status = kstatus_internal("the %s to store does not encode: %s", res->kind, err);
+    return NULL;
+  }
+  return obj;
 }
 
 static void fm_request_init(struct api_write *w, struct fm_request *rq, const json_t *old, char *gv,
@@ -347,7 +392,7 @@ void api_create_object(struct api_write *w, json_t *obj)
   struct api_req *ar = w->ar;
   const struct resource *res = ar->res;
   json_t *st = NULL;
-  if ((st = check_type(res, obj)))
+  if ((st = check_type(res, obj)) || (st = decode_typed(w, obj, NULL, true)))
     goto fail;
   json_t *meta = kj_obj(obj, "metadata");
   if (!meta) {
@@ -364,8 +409,6 @@ void api_create_object(struct api_write *w, json_t *obj)
   } else {
     kj_del(obj, "metadata.namespace");
   }
-  if ((st = check_fields(w, obj, NULL)))
-    goto fail;
   const char *name = kj_get_str(obj, "metadata.name");
   const char *gen = kj_get_str(obj, "metadata.generateName");
   if ((!name || !*name) && gen && *gen) {
@@ -387,11 +430,13 @@ void api_create_object(struct api_write *w, json_t *obj)
   kj_del(obj, "metadata.deletionTimestamp");
   kj_del(obj, "metadata.deletionGracePeriodSeconds");
   kj_del(obj, "metadata.selfLink");
-  if (res->subresources & RES_SUB_STATUS)
+  if (res->generation != REG_GEN_NONE)
     kj_set_int(obj, "metadata.generation", 1);
   struct reg_request rq = {.srv = ar->srv, .verb = "create", .namespace_ = res->namespaced ? ar->rt.ns : NULL,
                            .name = name, .dry_run = w->dry_run, .user = "system:admin"};
   if ((st = run_hooks(w, &rq, obj, NULL)))
+    goto fail;
+  if (!(obj = encode_stored(w, obj, !w->dry_run, &st)))
     goto fail;
   name = kj_get_str(obj, "metadata.name");
   if (w->dry_run) {
@@ -399,7 +444,6 @@ void api_create_object(struct api_write *w, json_t *obj)
     write_end(w);
     return;
   }
-  obj = api_to_internal(res, obj);
   const struct resource *sres = api_storage_resource(res);
   free(w->key);
   w->key = api_storage_key(sres, ar->rt.ns, name);
@@ -466,6 +510,8 @@ static void update_done(void *arg, int err, struct kv *kv, struct kv *prev)
     /* the update deleted the object (last finalizer removed) */
     api_reply_kv(w->ar, w->success_code, prev);
   }
+  if (!kv && prev)
+    api_after_finalized_delete(w->ar, w->res, prev);
   write_end(w);
 }
 
@@ -484,6 +530,155 @@ static bool spec_changed(const json_t *a, const json_t *b)
   return ch;
 }
 
+/* The object a write would store, checked against the request: kind,
+ * typed decoding, name and namespace from the URL, and the client's
+ * preconditions (resourceVersion; a uid in a PUT body, as upstream's
+ * UpdatedObjectInfo preconditions; a patch that changes the uid is
+ * refused as an immutable field).  NULL or a Status. */
+static json_t *update_check_request(struct api_write *w, json_t *obj, const json_t *old, const struct kv *kv)
+{
+  struct api_req *ar = w->ar;
+  const struct resource *res = w->res;
+  json_t *st;
+  if (!json_is_object(obj))
+    return kstatus_bad_request("the object must be a JSON object");
+  if ((st = check_type(res, obj)) || (st = decode_typed(w, obj, w->patch_type ? old : NULL, w->check_fields)))
+    return st;
+  if (!kj_obj(obj, "metadata"))
+    return kstatus_bad_request("metadata must be an object");
+  const char *name = kj_get_str(obj, "metadata.name");
+  if (!name || !*name)
+    kj_set_str(obj, "metadata.name", ar->rt.name);
+  else if (strcmp(name, ar->rt.name) != 0)
+    return kstatus_bad_request("the name of the object (%s) does not match the name on the URL (%s)", name,
+                               ar->rt.name);
+  if (res->namespaced) {
+    const char *ns = kj_get_str(obj, "metadata.namespace");
+    if (ns && *ns && strcmp(ns, ar->rt.ns) != 0)
+      return kstatus_bad_request("the namespace of the provided object does not match the namespace sent on the request");
+    kj_set_str(obj, "metadata.namespace", ar->rt.ns);
+  } else {
+    kj_del(obj, "metadata.namespace");
+  }
+  const char *rv = kj_get_str(obj, "metadata.resourceVersion");
+  if (rv && *rv) {
+    int64_t r = 0;
+    if (kstr_parse_int64(rv, &r) != 0)
+      return kstatus_bad_request("invalid resourceVersion \"%s\"", rv);
+    if (r != kv->mod_rev)
+      return kstatus_conflict(res->group, res->plural, ar->rt.name,
+                              "the object has been modified; please apply your changes to the latest version and try again");
+  }
+  const char *uid = kj_get_str(obj, "metadata.uid"), *old_uid = kj_get_str(old, "metadata.uid");
+  if (uid && *uid && (!old_uid || strcmp(uid, old_uid) != 0)) {
+    if (!w->patch_type) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "Precondition failed: UID in precondition: %s, UID in object meta: %s", uid,
+               old_uid ? old_uid : "");
+      return kstatus_conflict(res->group, res->plural, ar->rt.name, msg);
+    }
+    json_t *causes = json_array();
+    reg_cause_add(causes, "FieldValueInvalid", "metadata.uid", "Invalid value: \"%s\": field is immutable", uid);
+    return kstatus_invalid(res->group, res->kind, ar->rt.name, causes);
+  }
+  return NULL;
+}
+
+/* What a write keeps from the stored object: the identity fields, the
+ * status (main resource of a kind with a status subresource) or
+ * everything but status and metadata (the status subresource), and the
+ * generation, bumped when the spec changed on kinds that keep one.
+ * Returns the object to go on with (obj, or a new one replacing it). */
+static json_t *update_carry_over(struct api_write *w, json_t *obj, const json_t *old)
+{
+  const struct resource *res = w->res;
+  json_t *m = json_object_get(obj, "metadata");
+  for (const char *const *f = IDENTITY_FIELDS; *f; f++) {
+    json_t *ov = json_object_get(json_object_get(old, "metadata"), *f);
+    if (ov)
+      json_object_set(m, *f, ov);
+    else
+      json_object_del(m, *f);
+  }
+  if (w->spec_only_from_old) {
+    json_t *nstatus = json_incref(json_object_get(obj, "status"));
+    json_t *nmeta = json_incref(m);
+    json_decref(obj);
+    obj = kj_deep_copy(old);
+    if (nstatus)
+      json_object_set_new(obj, "status", nstatus);
+    else
+      json_object_del(obj, "status");
+    json_object_set_new(obj, "metadata", nmeta);
+    json_t *og = kj_get(old, "metadata.generation");
+    if (og)
+      kj_set(obj, "metadata.generation", json_incref(og));
+    else
+      kj_del(obj, "metadata.generation");
+    return obj;
+  }
+  if (!w->sub && (res->subresources & RES_SUB_STATUS)) {
+    json_t *os = json_object_get(old, "status");
+    if (os)
+      json_object_set(obj, "status", os);
+    else
+      json_object_del(obj, "status");
+  }
+  /* requests cannot set the generation (upstream's BeforeUpdate); the
+   * strategy of a kind that keeps one bumps it on a spec change */
+  json_t *og = kj_get(old, "metadata.generation");
+  int64_t gen = json_is_integer(og) ? json_integer_value(og) : 0;
+  bool counts = !w->sub || strcmp(w->sub, "scale") == 0; /* not binding, finalize */
+  if (res->generation == REG_GEN_SPEC && counts && spec_changed(obj, old))
+    gen++;
+  if (gen > 0)
+    kj_set_int(obj, "metadata.generation", gen);
+  else if (og)
+    kj_set(obj, "metadata.generation", json_incref(og));
+  else
+    kj_del(obj, "metadata.generation");
+  return obj;
+}
+
+/* Hands the checked object to storage: an update, or the final delete
+ * when the update removed the last finalizer of an object being deleted
+ * (upstream's ShouldDeleteDuringUpdate).  Takes obj. */
+static void update_store(struct api_write *w, json_t *obj, const struct kv *kv)
+{
+  struct api_req *ar = w->ar;
+  const struct resource *res = w->res;
+  bool finish_delete = kj_get(obj, "metadata.deletionTimestamp") &&
+                       json_array_size(kj_get(obj, "metadata.finalizers")) == 0 &&
+                       kj_get_int(obj, "metadata.deletionGracePeriodSeconds", 0) == 0 &&
+                       !(res == &reg_namespaces && json_array_size(kj_get(obj, "spec.finalizers")) > 0);
+  int err;
+  if (finish_delete) {
+    err = storage_delete(ar->srv->storage, w->key, kv->mod_rev, update_done, w);
+  } else {
+    const struct resource *sres = api_storage_resource(res);
+    char *attrs = api_attrs_for(sres, obj);
+    err = storage_update(ar->srv->storage, w->key, obj, attrs, kv->mod_rev, update_done, w);
+    free(attrs);
+  }
+  json_decref(obj);
+  if (err) {
+    /* Refused at once: the key has a write queued but not yet committed.
+     * Unconditional writes retry once the queue has moved on (a few ms);
+     * the rest get the same answer as a refusal at commit time. */
+    if (err == STORAGE_ECONFLICT && !w->user_rv && w->retries++ < UPDATE_MAX_RETRIES) {
+      struct timeval tv = {0, 2000 << (w->retries < 5 ? w->retries : 5)};
+      if (event_base_once(ar->srv->base, -1, EV_TIMEOUT, update_retry_cb, w, &tv) == 0) {
+        ar->pending = true;
+        return;
+      }
+    }
+    update_done(w, err, NULL, NULL);
+    return;
+  }
+  ar->pending = true;
+}
+
+/* One read-modify-write round (see the head of the file). */
 static void update_attempt(struct api_write *w)
 {
   struct api_req *ar = w->ar;
@@ -510,134 +705,26 @@ static void update_attempt(struct api_write *w)
     return;
   }
   obj = w->mutate(w, old, &st);
-  if (!obj)
+  if (!obj || (st = update_check_request(w, obj, old, kv)))
     goto fail;
-  if (!json_is_object(obj)) {
-    st = kstatus_bad_request("the object must be a JSON object");
-    goto fail;
-  }
-  if ((st = check_type(res, obj)))
-    goto fail;
-  if (!kj_obj(obj, "metadata")) {
-    st = kstatus_bad_request("metadata must be an object");
-    goto fail;
-  }
-  const char *name = kj_get_str(obj, "metadata.name");
-  if (!name || !*name)
-    kj_set_str(obj, "metadata.name", ar->rt.name);
-  else if (strcmp(name, ar->rt.name) != 0) {
-    st = kstatus_bad_request("the name of the object (%s) does not match the name on the URL (%s)", name, ar->rt.name);
-    goto fail;
-  }
-  if (res->namespaced) {
-    const char *ns = kj_get_str(obj, "metadata.namespace");
-    if (ns && *ns && strcmp(ns, ar->rt.ns) != 0) {
-      st = kstatus_bad_request("the namespace of the provided object does not match the namespace sent on the request");
-      goto fail;
-    }
-    kj_set_str(obj, "metadata.namespace", ar->rt.ns);
-  } else {
-    kj_del(obj, "metadata.namespace");
-  }
-  const char *rv = kj_get_str(obj, "metadata.resourceVersion");
-  if (rv && *rv) {
-    int64_t r = 0;
-    if (kstr_parse_int64(rv, &r) != 0) {
-      st = kstatus_bad_request("invalid resourceVersion \"%s\"", rv);
-      goto fail;
-    }
-    if (r != kv->mod_rev) {
-      st = kstatus_conflict(res->group, res->plural, ar->rt.name,
-                            "the object has been modified; please apply your changes to the latest version and try again");
-      goto fail;
-    }
-  }
-  for (const char *const *f = IDENTITY_FIELDS; *f; f++) {
-    json_t *ov = json_object_get(json_object_get(old, "metadata"), *f);
-    json_t *m = json_object_get(obj, "metadata");
-    if (ov)
-      json_object_set(m, *f, ov);
-    else
-      json_object_del(m, *f);
-  }
-  if (w->spec_only_from_old) {
-    /* status subresource: only status (and metadata) may change */
-    json_t *nstatus = json_incref(json_object_get(obj, "status"));
-    json_t *nmeta = json_incref(json_object_get(obj, "metadata"));
-    json_decref(obj);
-    obj = kj_deep_copy(old);
-    if (nstatus)
-      json_object_set_new(obj, "status", nstatus);
-    else
-      json_object_del(obj, "status");
-    json_object_set_new(obj, "metadata", nmeta);
-    json_t *og = kj_get(old, "metadata.generation");
-    if (og)
-      kj_set(obj, "metadata.generation", json_incref(og));
-  } else {
-    if (!w->sub && (res->subresources & RES_SUB_STATUS)) {
-      json_t *os = json_object_get(old, "status");
-      if (os)
-        json_object_set(obj, "status", os);
-      else
-        json_object_del(obj, "status");
-    }
-    int64_t gen = kj_get_int(old, "metadata.generation", 0);
-    /* binding and finalize are not spec edits by the user */
-    bool counts = !w->sub || strcmp(w->sub, "scale") == 0;
-    if (counts && (gen > 0 || (res->subresources & RES_SUB_STATUS))) {
-      if (spec_changed(obj, old))
-        gen++;
-      kj_set_int(obj, "metadata.generation", gen > 0 ? gen : 1);
-    }
-  }
-  if (w->check_fields && (st = check_fields(w, obj, w->patch_type ? old : NULL)))
-    goto fail;
+  obj = update_carry_over(w, obj, old);
   struct reg_request rq = {.srv = ar->srv, .verb = ar->verb, .subresource = w->sub,
                            .namespace_ = res->namespaced ? ar->rt.ns : NULL, .name = ar->rt.name,
                            .dry_run = w->dry_run, .user = "system:admin"};
   if ((st = run_hooks(w, &rq, obj, old)))
     goto fail;
   kj_set_str(obj, "metadata.name", ar->rt.name);
-  json_t *fins = kj_get(obj, "metadata.finalizers");
-  /* upstream's ShouldDeleteDuringUpdate */
-  bool finish_delete = kj_get(obj, "metadata.deletionTimestamp") && json_array_size(fins) == 0 &&
-                       kj_get_int(obj, "metadata.deletionGracePeriodSeconds", 0) == 0 &&
-                       !(res == &reg_namespaces && json_array_size(kj_get(obj, "spec.finalizers")) > 0);
+  json_decref(old);
+  old = NULL;
+  if (!(obj = encode_stored(w, obj, !w->dry_run, &st)))
+    goto fail;
   if (w->dry_run) {
     api_reply_obj(ar, w->success_code, w->respond ? w->respond(w, obj) : json_incref(obj));
     json_decref(obj);
-    json_decref(old);
     write_end(w);
     return;
   }
-  obj = api_to_internal(res, obj);
-  int err;
-  if (finish_delete) {
-    err = storage_delete(ar->srv->storage, w->key, kv->mod_rev, update_done, w);
-  } else {
-    const struct resource *sres = api_storage_resource(res);
-    char *attrs = api_attrs_for(sres, obj);
-    err = storage_update(ar->srv->storage, w->key, obj, attrs, kv->mod_rev, update_done, w);
-    free(attrs);
-  }
-  json_decref(obj);
-  json_decref(old);
-  if (err) {
-    /* Refused at once: the key has a write queued but not yet committed.
-     * Unconditional writes retry once the queue has moved on (a few ms);
-     * the rest get the same answer as a refusal at commit time. */
-    if (err == STORAGE_ECONFLICT && !w->user_rv && w->retries++ < UPDATE_MAX_RETRIES) {
-      struct timeval tv = {0, 2000 << (w->retries < 5 ? w->retries : 5)};
-      if (event_base_once(ar->srv->base, -1, EV_TIMEOUT, update_retry_cb, w, &tv) == 0) {
-        ar->pending = true;
-        return;
-      }
-    }
-    update_done(w, err, NULL, NULL);
-    return;
-  }
-  ar->pending = true;
+  update_store(w, obj, kv);
   return;
 fail:
   json_decref(obj);

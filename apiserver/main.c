@@ -2,7 +2,9 @@
  * main.c - the kube-apiserver program: flags, start-up and shutdown.
  *
  * Start-up order: validate every flag (a bad value names the flag and
- * exits 1), open storage, load the schema table, start the registry's
+ * exits 1; so does a flag whose feature does not exist yet, FLAG_UNSUPPORTED:
+ * --etcd-servers, --secure-port, --bind-address), open storage, load the schema table and
+ * the service account token keys, start the registry's
  * bootstrap (default namespaces, the kubernetes Service...), and serve.
  * /readyz answers 500 until the registry reports its bootstrap done.
  * SIGTERM/SIGINT stop the loop; everything is then closed in reverse order
@@ -88,6 +90,21 @@ static int mkdir_p(const char *path)
   return 0;
 }
 
+/* True when argv sets --name (or -name), with or without "=value". */
+static bool flag_given(int argc, char **argv, const char *name)
+{
+  size_t n = strlen(name);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--"))
+      break;
+    a += a[0] == '-' && a[1] == '-' ? 2 : a[0] == '-' ? 1 : 0;
+    if (a != argv[i] && !strncmp(a, name, n) && (a[n] == '\0' || a[n] == '='))
+      return true;
+  }
+  return false;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
   struct apiserver *srv = arg;
@@ -102,63 +119,69 @@ static void on_ready(void *arg)
   KLOG_I("bootstrap done; ready");
 }
 
-int main(int argc, char **argv)
+/* Parses and checks every flag into c (and the storage history window
+ * into so).  0, 1 for --help, or -1 after printing an error that names
+ * the flag. */
+static int parse_config(int argc, char **argv, struct apiserver_config *c, struct storage_opts *so)
 {
-  struct apiserver srv = {0};
-  struct apiserver_config *c = &srv.cfg;
-  char *insecure_bind = "127.0.0.1", *advertise = "", *bind = "0.0.0.0", *backend = "sqlite";
-  char *data_dir = "/var/lib/kube-apiserver", *etcd = "", *svc_range = "10.96.0.0/12";
+  char *insecure_bind = "127.0.0.1", *advertise = "", *backend = "sqlite";
+  char *data_dir = "/var/lib/kube-apiserver", *svc_range = "10.96.0.0/12";
   char *np_range = "30000-32767";
-  int insecure_port = 8080, secure_port = 0, v = 0;
-  int64_t compaction_ms = 5 * 60 * 1000;
-  bool enable_gc = true;
+  char *sa_issuer = "https://kubernetes.default.svc.cluster.local", *sa_signing_key = "", *sa_key = "";
+  char *sa_jwks_uri = "", *audiences = "";
+  int insecure_port = 8080, v = 0;
+  int64_t compaction_ms = 5 * 60 * 1000, sa_max_exp_ms = 0;
+  bool enable_gc = true, sa_extend = true;
   const struct flag flags[] = {
       {"insecure-bind-address", FLAG_STRING, &insecure_bind, "The IP address on which to serve the insecure HTTP port."},
       {"insecure-port", FLAG_INT, &insecure_port, "The port on which to serve unsecured, unauthenticated access."},
       {"advertise-address", FLAG_STRING, &advertise, "The IP address on which to advertise the apiserver to members of the cluster (default: the insecure bind address, or 127.0.0.1)."},
-      {"bind-address", FLAG_STRING, &bind, "The IP address on which to listen for the --secure-port port."},
-      {"secure-port", FLAG_INT, &secure_port, "The port on which to serve HTTPS (0 = off)."},
+      {"bind-address", FLAG_UNSUPPORTED, NULL, "secure serving does not exist yet; use --insecure-bind-address"},
+      {"secure-port", FLAG_UNSUPPORTED, NULL, "secure serving does not exist yet; serve plain HTTP with --insecure-port"},
       {"storage-backend", FLAG_STRING, &backend, "The storage backend for persistence: sqlite."},
       {"data-dir", FLAG_STRING, &data_dir, "Directory of the SQLite database (created if missing)."},
-      {"etcd-servers", FLAG_STRING, &etcd, "List of etcd servers to connect with (scheme://ip:port), comma separated."},
+      {"etcd-servers", FLAG_UNSUPPORTED, NULL, "the etcd3 storage backend does not exist yet; storage is SQLite under --data-dir"},
       {"service-cluster-ip-range", FLAG_STRING, &svc_range, "A CIDR notation IP range from which to assign service cluster IPs."},
       {"service-node-port-range", FLAG_STRING, &np_range, "A port range to reserve for services with NodePort visibility."},
       {"etcd-compaction-interval", FLAG_DURATION, &compaction_ms, "The interval of compaction requests. If 0, the compaction request from apiserver is disabled."},
       {"enable-garbage-collector", FLAG_BOOL, &enable_gc, "Enables the generic garbage collector. MUST be synced with the corresponding flag of the kube-controller-manager."},
+      {"service-account-issuer", FLAG_STRING, &sa_issuer, "Identifier of the service account token issuer (the iss claim)."},
+      {"service-account-signing-key-file", FLAG_STRING, &sa_signing_key, "Path to the file that contains the current private key of the service account token issuer (default: one generated under --data-dir)."},
+      {"service-account-key-file", FLAG_STRING, &sa_key, "File(s), comma separated, of PEM-encoded public or private RSA keys or certificates published to verify service account tokens."},
+      {"service-account-jwks-uri", FLAG_STRING, &sa_jwks_uri, "Overrides the URI for the JSON Web Key Set in the discovery doc served at /.well-known/openid-configuration."},
+      {"api-audiences", FLAG_STRING, &audiences, "Identifiers of the API, comma separated; tokens requested without audiences get these (default: the issuer)."},
+      {"service-account-max-token-expiration", FLAG_DURATION, &sa_max_exp_ms, "The maximum validity duration of a token created by the service account token issuer (0 = no maximum)."},
+      {"service-account-extend-token-expiration", FLAG_BOOL, &sa_extend, "Turns on projected service account expiration extension during token generation."},
       {"v", FLAG_INT, &v, "number for the log level verbosity"},
       {NULL},
   };
   char err[512];
   int rc = flags_parse(argc, argv, flags, "The Kubernetes API server validates and configures data for the api objects.", err, sizeof(err));
   if (rc == 1)
-    return 0;
+    return 1;
   if (rc < 0) {
     fprintf(stderr, "Error: %s\n", err);
-    return 1;
+    return -1;
   }
-#define BAD(...) do { fprintf(stderr, "Error: " __VA_ARGS__); fputc('\n', stderr); return 1; } while (0)
+#define BAD(...) do { fprintf(stderr, "Error: " __VA_ARGS__); fputc('\n', stderr); return -1; } while (0)
   if (!valid_ip(insecure_bind))
     BAD("invalid argument \"%s\" for \"--insecure-bind-address\" flag: not a valid IP address", insecure_bind);
   if (insecure_port < 0 || insecure_port > 65535)
     BAD("invalid argument \"%d\" for \"--insecure-port\" flag: must be between 0 and 65535", insecure_port);
-  if (secure_port < 0 || secure_port > 65535)
-    BAD("invalid argument \"%d\" for \"--secure-port\" flag: must be between 0 and 65535", secure_port);
   if (*advertise && !valid_ip(advertise))
     BAD("invalid argument \"%s\" for \"--advertise-address\" flag: not a valid IP address", advertise);
-  if (!valid_ip(bind))
-    BAD("invalid argument \"%s\" for \"--bind-address\" flag: not a valid IP address", bind);
   if (strcmp(backend, "sqlite") != 0)
     BAD("invalid argument \"%s\" for \"--storage-backend\" flag: supported backends: sqlite", backend);
   if (!valid_cidr(svc_range))
     BAD("invalid argument \"%s\" for \"--service-cluster-ip-range\" flag: invalid CIDR address", svc_range);
   if (!valid_port_range(np_range))
     BAD("invalid argument \"%s\" for \"--service-node-port-range\" flag: must be a port range like 30000-32767", np_range);
-  bool compaction_given = false;
-  for (int i = 1; i < argc; i++)
-    if (strncmp(argv[i], "--etcd-compaction-interval", 26) == 0 || strncmp(argv[i], "-etcd-compaction-interval", 25) == 0)
-      compaction_given = true;
   if (compaction_ms < 0)
     BAD("invalid argument for \"--etcd-compaction-interval\" flag: must not be negative");
+  if (sa_max_exp_ms < 0 || (sa_max_exp_ms > 0 && sa_max_exp_ms < 600 * 1000))
+    BAD("invalid argument for \"--service-account-max-token-expiration\" flag: must be 0 or at least 10m");
+  if (!*sa_issuer)
+    BAD("--service-account-issuer must not be empty");
   if (!*data_dir)
     BAD("--data-dir must not be empty");
   if (!*advertise)
@@ -166,46 +189,52 @@ int main(int argc, char **argv)
   int e = mkdir_p(data_dir);
   if (e < 0)
     BAD("cannot create --data-dir \"%s\": %s", data_dir, strerror(-e));
+  const char *bm = getenv("KUBE_WATCH_BOOKMARK_INTERVAL");
+  if (bm && *bm && (ktime_parse_duration_ms(bm, &c->watch_bookmark_interval_ms) != 0 ||
+                    c->watch_bookmark_interval_ms <= 0))
+    BAD("invalid KUBE_WATCH_BOOKMARK_INTERVAL \"%s\": want a positive duration such as 1s", bm);
+#undef BAD
 
   c->insecure_bind_address = insecure_bind;
   c->insecure_port = insecure_port;
   c->advertise_address = advertise;
-  c->bind_address = bind;
-  c->secure_port = secure_port;
   c->storage_backend = backend;
   c->data_dir = data_dir;
-  c->etcd_servers = etcd;
   c->service_cluster_ip_range = svc_range;
   c->service_node_port_range = np_range;
   c->v = v;
   c->gc_disabled = !enable_gc;
-  klog_set_verbosity(v);
-  signal(SIGPIPE, SIG_IGN);
-
-  srv.start_time_us = ktime_now_us();
-  srv.base = event_base_new();
-  srv.metrics = metrics_new();
-  int status = 1;
-  struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
-  struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
-  evsignal_add(sigterm, NULL);
-  evsignal_add(sigint, NULL);
-  struct schema *schema = NULL;
-  bool registry_started = false;
-
-  struct storage_opts so = {.data_dir = data_dir};
-  if (compaction_given && compaction_ms > 0) {
+  c->service_account_issuer = sa_issuer;
+  c->service_account_signing_key_file = sa_signing_key;
+  c->service_account_key_file = sa_key;
+  c->service_account_jwks_uri = sa_jwks_uri;
+  c->api_audiences = *audiences ? audiences : sa_issuer;
+  c->service_account_max_token_expiration_s = sa_max_exp_ms / 1000;
+  c->service_account_extend_token_expiration = sa_extend;
+  so->data_dir = data_dir;
+  if (flag_given(argc, argv, "etcd-compaction-interval") && compaction_ms > 0) {
     /* etcd is compacted each interval to the revision seen one interval
      * before, so a revision lives between one and two intervals; a window
      * of 1.5 intervals (storage sweeps every half window) stays inside
      * that.  Watches from older revisions get 410 Expired.  Storage keeps
      * at least one event (its minimum); 0 there means its default. */
-    so.history_window_ms = compaction_ms + compaction_ms / 2;
-    so.history_min_events = 1;
+    so->history_window_ms = compaction_ms + compaction_ms / 2;
+    so->history_min_events = 1;
   }
-  srv.storage = storage_open_sqlite(srv.base, &so, err, sizeof(err));
-  if (!srv.storage) {
-    KLOG_E("opening storage in %s: %s", data_dir, err);
+  return 0;
+}
+
+/* Opens storage, loads the schema and the token keys, bootstraps the
+ * registry and serves until a signal; 0 or 1. */
+static int run(struct apiserver *srv, const struct storage_opts *so)
+{
+  char err[512];
+  int status = 1;
+  struct schema *schema = NULL;
+  bool registry_started = false;
+  srv->storage = storage_open_sqlite(srv->base, so, err, sizeof(err));
+  if (!srv->storage) {
+    KLOG_E("opening storage in %s: %s", so->data_dir, err);
     goto out;
   }
   schema = schema_load_builtin(err, sizeof(err));
@@ -213,32 +242,55 @@ int main(int argc, char **argv)
     KLOG_E("loading the schema table: %s", err);
     goto out;
   }
-  srv.schema = schema;
-  if (registry_init(&srv, on_ready, &srv) != 0) {
+  srv->schema = schema;
+  if (api_sa_signer_setup(srv, err, sizeof(err)) != 0) {
+    KLOG_E("service account token keys: %s", err);
+    goto out;
+  }
+  if (registry_init(srv, on_ready, srv) != 0) {
     KLOG_E("registry bootstrap failed");
     goto out;
   }
   registry_started = true;
-  int port = apiserver_serve(&srv);
+  int port = apiserver_serve(srv);
   if (port < 0) {
-    KLOG_E("listening on %s:%d: %s", insecure_bind, insecure_port, strerror(-port));
+    KLOG_E("listening on %s:%d: %s", srv->cfg.insecure_bind_address, srv->cfg.insecure_port, strerror(-port));
     goto out;
   }
-  KLOG_I("Serving insecurely on %s:%d", insecure_bind, port);
-  if (secure_port)
-    KLOG_W("--secure-port=%d: secure serving is not available yet; only the insecure port is served", secure_port);
-  event_base_dispatch(srv.base);
+  KLOG_I("Serving insecurely on %s:%d", srv->cfg.insecure_bind_address, port);
+  event_base_dispatch(srv->base);
   status = 0;
 out:
-  apiserver_stop(&srv);
+  apiserver_stop(srv);
   /* let deferred teardown (finished watches) run */
-  event_base_loop(srv.base, EVLOOP_NONBLOCK);
+  event_base_loop(srv->base, EVLOOP_NONBLOCK);
   if (registry_started)
-    registry_shutdown(&srv);
-  if (srv.storage)
-    storage_close(srv.storage);
-  event_base_loop(srv.base, EVLOOP_NONBLOCK);
+    registry_shutdown(srv);
+  if (srv->storage)
+    storage_close(srv->storage);
+  event_base_loop(srv->base, EVLOOP_NONBLOCK);
+  api_sa_signer_free(srv);
   schema_free(schema);
+  return status;
+}
+
+int main(int argc, char **argv)
+{
+  struct apiserver srv = {0};
+  struct storage_opts so = {0};
+  int rc = parse_config(argc, argv, &srv.cfg, &so);
+  if (rc != 0)
+    return rc > 0 ? 0 : 1;
+  klog_set_verbosity(srv.cfg.v);
+  signal(SIGPIPE, SIG_IGN);
+  srv.start_time_us = ktime_now_us();
+  srv.base = event_base_new();
+  srv.metrics = metrics_new();
+  struct event *sigterm = evsignal_new(srv.base, SIGTERM, on_signal, &srv);
+  struct event *sigint = evsignal_new(srv.base, SIGINT, on_signal, &srv);
+  evsignal_add(sigterm, NULL);
+  evsignal_add(sigint, NULL);
+  int status = run(&srv, &so);
   metrics_free(srv.metrics);
   event_free(sigterm);
   event_free(sigint);

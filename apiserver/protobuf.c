@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kube/base64.h>
 #include <kube/json.h>
 #include <kube/timeutil.h>
 
@@ -153,24 +154,6 @@ static const char *msg_name(const struct stype *t, char *buf, size_t len)
   else
     snprintf(buf, len, "%s", n);
   return buf;
-}
-
-static char *b64_std(const unsigned char *in, size_t len)
-{
-  static const char T[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-  if (!out)
-    return NULL;
-  for (size_t i = 0; i < len; i += 3) {
-    unsigned v = (unsigned)in[i] << 16 | (i + 1 < len ? (unsigned)in[i + 1] << 8 : 0u) |
-                 (i + 2 < len ? (unsigned)in[i + 2] : 0u);
-    *o++ = T[v >> 18 & 63];
-    *o++ = T[v >> 12 & 63];
-    *o++ = i + 1 < len ? T[v >> 6 & 63] : '=';
-    *o++ = i + 2 < len ? T[v & 63] : '=';
-  }
-  *o = '\0';
-  return out;
 }
 
 static const char *wt_name(int wt)
@@ -356,7 +339,7 @@ static json_t *decode_value(struct pb_ctx *c, const struct stype *owner, const s
       wrong_wire(c, owner, f, "length-delimited (bytes)");
       return NULL;
     }
-    char *b = b64_std(f->data, f->len);
+    char *b = kb64_encode(f->data, f->len, KB64_STD);
     json_t *s = b ? json_string(b) : NULL;
     free(b);
     return s;
@@ -632,25 +615,21 @@ static int split_api_version(const char *av, char *group, char *version, size_t 
   return 0;
 }
 
-json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int *http_code, char *err,
-                        size_t errlen)
+struct envelope {
+  const unsigned char *raw;
+  size_t rawlen;
+  char api_version[128], kind[128];
+};
+
+/* Reads the "k8s\0" + runtime.Unknown envelope around an object. */
+static int read_envelope(struct pb_ctx *c, const void *buf, size_t len, struct envelope *env)
 {
-  struct pb_ctx c = {.err = err, .errlen = errlen};
   const unsigned char *d = buf;
-  int dummy;
-  if (!http_code)
-    http_code = &dummy;
-  *http_code = 0;
-  if (len < 4 || memcmp(d, "k8s\0", 4) != 0) {
-    pb_fail(&c, 400, "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]");
-    *http_code = c.code;
-    return NULL;
-  }
+  memset(env, 0, sizeof *env);
+  if (len < 4 || memcmp(d, "k8s\0", 4) != 0)
+    return pb_fail(c, 400, "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]");
   struct pb_rd r = {d + 4, d + len};
   struct pb_field f;
-  const unsigned char *raw = NULL;
-  size_t rawlen = 0;
-  char api_version[128] = "", kind[128] = "";
   bool encoded = false;
   int rc;
   while ((rc = rd_field(&r, &f)) > 0) {
@@ -659,8 +638,8 @@ json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int
       struct pb_field g;
       int rc2;
       while ((rc2 = rd_field(&t, &g)) > 0) {
-        char *dst = g.wt != WT_LEN ? NULL : g.num == 1 ? api_version : g.num == 2 ? kind : NULL;
-        if (dst && g.len < sizeof api_version) {
+        char *dst = g.wt != WT_LEN ? NULL : g.num == 1 ? env->api_version : g.num == 2 ? env->kind : NULL;
+        if (dst && g.len < sizeof env->api_version) {
           memcpy(dst, g.data, g.len);
           dst[g.len] = '\0';
         }
@@ -668,42 +647,72 @@ json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int
       if (rc2 < 0)
         rc = rc2;
     } else if (f.num == 2 && f.wt == WT_LEN) {
-      raw = f.data;
-      rawlen = f.len;
+      env->raw = f.data;
+      env->rawlen = f.len;
     } else if (f.num == 3 && f.wt == WT_LEN && f.len) {
       encoded = true;
     }
     if (rc < 0)
       break;
   }
-  if (rc < 0 || !raw) {
-    pb_fail(&c, 400, "malformed protobuf envelope");
-    *http_code = c.code;
-    return NULL;
-  }
-  if (encoded) {
-    pb_fail(&c, 415, "protobuf bodies with a content encoding are not supported");
-    *http_code = c.code;
-    return NULL;
-  }
-  char group[128], version[128];
-  const struct stype *t = NULL;
-  if (split_api_version(api_version, group, version, sizeof group) == 0)
-    t = schema_kind(s, group, version, kind);
-  if (!t) {
-    pb_fail(&c, 415, "the protobuf encoding of %s %s is not supported; send application/json", api_version,
-            kind);
-    *http_code = c.code;
-    return NULL;
-  }
-  json_t *obj = json_pack("{s:s,s:s}", "kind", kind, "apiVersion", api_version);
-  if (!obj || decode_struct(&c, t, raw, rawlen, obj, NULL, 0) < 0) {
-    if (!c.code)
-      pb_fail(&c, 500, "out of memory");
-    *http_code = c.code;
+  if (rc < 0 || !env->raw)
+    return pb_fail(c, 400, "malformed protobuf envelope");
+  if (encoded)
+    return pb_fail(c, 415, "protobuf bodies with a content encoding are not supported");
+  return 0;
+}
+
+/* The object of an envelope decoded as type t, with kind and apiVersion
+ * from the envelope when it names them. */
+static json_t *decode_enveloped(struct pb_ctx *c, const struct stype *t, const struct envelope *env)
+{
+  json_t *obj = json_object();
+  if (*env->kind)
+    json_object_set_new(obj, "kind", json_string(env->kind));
+  if (*env->api_version)
+    json_object_set_new(obj, "apiVersion", json_string(env->api_version));
+  if (decode_struct(c, t, env->raw, env->rawlen, obj, NULL, 0) < 0) {
+    if (!c->code)
+      pb_fail(c, 500, "out of memory");
     json_decref(obj);
     return NULL;
   }
+  return obj;
+}
+
+json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int *http_code, char *err,
+                        size_t errlen)
+{
+  struct pb_ctx c = {.err = err, .errlen = errlen};
+  int dummy;
+  if (!http_code)
+    http_code = &dummy;
+  *http_code = 0;
+  struct envelope env;
+  json_t *obj = NULL;
+  if (read_envelope(&c, buf, len, &env) == 0) {
+    char group[128], version[128];
+    const struct stype *t = NULL;
+    if (split_api_version(env.api_version, group, version, sizeof group) == 0)
+      t = schema_kind(s, group, version, env.kind);
+    if (!t)
+      pb_fail(&c, 415, "the protobuf encoding of %s %s is not supported; send application/json", env.api_version,
+              env.kind);
+    else
+      obj = decode_enveloped(&c, t, &env);
+  }
+  *http_code = c.code;
+  return obj;
+}
+
+json_t *protobuf_decode_as(const struct stype *t, const void *buf, size_t len, int *http_code, char *err,
+                           size_t errlen)
+{
+  struct pb_ctx c = {.err = err, .errlen = errlen};
+  struct envelope env;
+  json_t *obj = read_envelope(&c, buf, len, &env) == 0 ? decode_enveloped(&c, t, &env) : NULL;
+  if (http_code)
+    *http_code = c.code;
   return obj;
 }
 

@@ -19,4 +19,11 @@ struct schema;
 json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int *http_code,
                         char *err, size_t errlen);
 
+/* The same for a body whose type the caller knows (an options type such
+ * as DeleteOptions, which is no kind of the table): the envelope's object
+ * decoded as t, with the envelope's kind and apiVersion. */
+struct stype;
+json_t *protobuf_decode_as(const struct stype *t, const void *buf, size_t len, int *http_code, char *err,
+                           size_t errlen);
+
 #endif

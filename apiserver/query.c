@@ -15,90 +15,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include <kube/base64.h>
 #include <kube/json.h>
 #include <kube/selector.h>
 #include <kube/status.h>
 #include <kube/strconv.h>
 
 #include "registry/registry.h"
-
-static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static char *b64url_encode(const unsigned char *in, size_t len)
-{
-  char *out = malloc(len / 3 * 4 + 6);
-  if (!out)
-    return NULL;
-  size_t o = 0, i = 0;
-  for (; i + 2 < len; i += 3) {
-    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8 | in[i + 2];
-    out[o++] = B64[v >> 18 & 63];
-    out[o++] = B64[v >> 12 & 63];
-    out[o++] = B64[v >> 6 & 63];
-    out[o++] = B64[v & 63];
-  }
-  if (len - i == 1) {
-    unsigned v = (unsigned)in[i] << 16;
-    out[o++] = B64[v >> 18 & 63];
-    out[o++] = B64[v >> 12 & 63];
-  } else if (len - i == 2) {
-    unsigned v = (unsigned)in[i] << 16 | (unsigned)in[i + 1] << 8;
-    out[o++] = B64[v >> 18 & 63];
-    out[o++] = B64[v >> 12 & 63];
-    out[o++] = B64[v >> 6 & 63];
-  }
-  out[o] = '\0';
-  return out;
-}
-
-static int b64val(char c)
-{
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '-' || c == '+')
-    return 62;
-  if (c == '_' || c == '/')
-    return 63;
-  return -1;
-}
-
-static unsigned char *b64url_decode(const char *in, size_t *outlen)
-{
-  size_t len = strlen(in);
-  while (len && in[len - 1] == '=')
-    len--;
-  unsigned char *out = malloc(len * 3 / 4 + 3);
-  if (!out)
-    return NULL;
-  size_t o = 0;
-  unsigned acc = 0;
-  int bits = 0;
-  for (size_t i = 0; i < len; i++) {
-    int v = b64val(in[i]);
-    if (v < 0) {
-      free(out);
-      return NULL;
-    }
-    acc = acc << 6 | (unsigned)v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (unsigned char)(acc >> bits & 0xff);
-    }
-  }
-  if (len % 4 == 1) {
-    free(out);
-    return NULL;
-  }
-  out[o] = 0;
-  *outlen = o;
-  return out;
-}
 
 char *api_continue_encode(int64_t rev, const char *start_key)
 {
@@ -108,16 +33,16 @@ char *api_continue_encode(int64_t rev, const char *start_key)
   json_decref(t);
   if (!s)
     return NULL;
-  char *out = b64url_encode((const unsigned char *)s, strlen(s));
+  char *out = kb64_encode(s, strlen(s), KB64_RAW_URL);
   free(s);
   return out;
 }
 
 int api_continue_decode(const char *tok, int64_t *rev, char **start_key)
 {
-  size_t len;
-  unsigned char *raw = b64url_decode(tok, &len);
-  if (!raw)
+  size_t len = 0, bad_at;
+  unsigned char *raw = NULL;
+  if (kb64_decode(tok, strlen(tok), KB64_RAW_URL, &raw, &len, &bad_at) != 0)
     return -EINVAL;
   json_t *t = kj_loadb((const char *)raw, len, false, NULL, 0);
   free(raw);
@@ -259,13 +184,73 @@ out:
   return st;
 }
 
-enum api_format api_negotiate(const char *accept)
+/* The value of parameter `key` in the parameters of one media range
+ * ("application/json;as=Table;v=v1;g=meta.k8s.io"), unquoted, or "". */
+static void media_param(const char *range, const char *key, char *out, size_t len)
 {
+  size_t kl = strlen(key);
+  *out = '\0';
+  for (const char *p = strchr(range, ';'); p; p = strchr(p + 1, ';')) {
+    const char *q = p + 1;
+    while (*q == ' ')
+      q++;
+    if (strncasecmp(q, key, kl) != 0 || q[kl] != '=')
+      continue;
+    q += kl + 1;
+    if (*q == '"')
+      q++;
+    size_t n = strcspn(q, ";\" ");
+    if (n >= len)
+      n = len - 1;
+    memcpy(out, q, n);
+    out[n] = '\0';
+    return;
+  }
+}
+
+/* One media range: true when it can be served, with what it asks for. */
+static bool media_range(const char *range, struct api_media *m)
+{
+  while (*range == ' ')
+    range++;
+  bool json = strncmp(range, "application/json", 16) == 0 || strncmp(range, "*/*", 3) == 0 ||
+              strncmp(range, "application/*", 13) == 0;
+  bool yaml = strncmp(range, "application/yaml", 16) == 0;
+  if (!json && !yaml)
+    return false; /* protobuf, text/html...: not served */
+  char as[64], g[64], v[32];
+  media_param(range, "as", as, sizeof as);
+  if (!*as) {
+    m->fmt = yaml ? FMT_YAML : FMT_JSON;
+    return true;
+  }
+  media_param(range, "g", g, sizeof g);
+  media_param(range, "v", v, sizeof v);
+  /* upstream converts only to these meta.k8s.io kinds */
+  if (strcmp(g, "meta.k8s.io") != 0 || (strcmp(v, "v1") != 0 && strcmp(v, "v1beta1") != 0))
+    return false;
+  if (!strcmp(as, "Table"))
+    m->fmt = FMT_TABLE;
+  else if (!strcmp(as, "PartialObjectMetadata"))
+    m->fmt = FMT_PARTIAL;
+  else if (!strcmp(as, "PartialObjectMetadataList"))
+    m->fmt = FMT_PARTIAL_LIST;
+  else
+    return false;
+  snprintf(m->meta_gv, sizeof m->meta_gv, "meta.k8s.io/%s", v);
+  return true;
+}
+
+bool api_negotiate_media(const char *accept, struct api_media *m)
+{
+  memset(m, 0, sizeof *m);
+  m->fmt = FMT_JSON;
+  snprintf(m->meta_gv, sizeof m->meta_gv, "meta.k8s.io/v1");
   if (!accept || !*accept)
-    return FMT_JSON;
-  /* Take the first media range we can serve, in the client's order. */
+    return true;
+  /* the first media range we can serve, in the client's order */
   const char *p = accept;
-  while (*p) {
+  for (;;) {
     const char *end = strchr(p, ',');
     size_t len = end ? (size_t)(end - p) : strlen(p);
     char one[512];
@@ -273,25 +258,21 @@ enum api_format api_negotiate(const char *accept)
       len = sizeof(one) - 1;
     memcpy(one, p, len);
     one[len] = '\0';
-    char *s = one;
-    while (*s == ' ')
-      s++;
-    if (strncmp(s, "application/json", 16) == 0 || strncmp(s, "*/*", 3) == 0 ||
-        strncmp(s, "application/*", 13) == 0) {
-      if (strstr(s, "as=Table"))
-        return FMT_TABLE;
-      if (strstr(s, "as=") == NULL)
-        return FMT_JSON;
-      /* as=PartialObjectMetadata or aggregated discovery: answer plain JSON */
-      return FMT_JSON;
-    }
-    if (strncmp(s, "application/yaml", 16) == 0)
-      return strstr(s, "as=Table") ? FMT_TABLE : FMT_YAML;
+    if (media_range(one, m))
+      return true;
     if (!end)
       break;
     p = end + 1;
   }
-  return FMT_JSON;
+  m->fmt = FMT_JSON;
+  return false;
+}
+
+enum api_format api_negotiate(const char *accept)
+{
+  struct api_media m;
+  api_negotiate_media(accept, &m);
+  return m.fmt;
 }
 
 enum api_include api_include_parse(const char *v)

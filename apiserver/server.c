@@ -151,38 +151,77 @@ static bool is_status(const json_t *obj)
   return k && strcmp(k, "Status") == 0;
 }
 
+json_t *api_not_acceptable(const char *why)
+{
+  if (why)
+    return kstatus_new(406, "NotAcceptable", "%s", why);
+  return kstatus_new(406, "NotAcceptable", "only the following media types are accepted: application/json, "
+                                           "application/yaml, application/vnd.kubernetes.protobuf");
+}
+
+static bool is_list(const json_t *obj)
+{
+  const char *kind = kj_get_str(obj, "kind");
+  size_t n = kind ? strlen(kind) : 0;
+  return n > 4 && strcmp(kind + n - 4, "List") == 0 && json_is_array(json_object_get(obj, "items"));
+}
+
+/* New reference: the Table of an object or a list (obj stolen). */
+static json_t *as_table(struct api_req *ar, json_t *obj)
+{
+  json_t *t = api_table_new(ar->res, true);
+  char *iv = ar->http ? kstr_query_get(api_req_query(ar), "includeObject") : NULL;
+  enum api_include inc = api_include_parse(iv);
+  free(iv);
+  if (is_list(obj)) {
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(obj, "items"), i, it) api_table_add_row(t, ar->res, it, inc);
+    json_t *meta = json_object_get(obj, "metadata");
+    if (meta)
+      json_object_set(t, "metadata", meta);
+  } else {
+    api_table_add_row(t, ar->res, obj, inc);
+    const char *rv = kj_get_str(obj, "metadata.resourceVersion");
+    if (rv)
+      kj_set_str(t, "metadata.resourceVersion", rv);
+  }
+  json_decref(obj);
+  return t;
+}
+
+/* New reference: PartialObjectMetadata(List) of obj (stolen), or a 406
+ * Status when the client asked for the other of the two. */
+static json_t *as_partial(const struct api_media *m, json_t *obj)
+{
+  json_t *out;
+  bool list = is_list(obj);
+  if (m->fmt == FMT_PARTIAL && list)
+    out = api_not_acceptable("you requested PartialObjectMetadata, but the requested object is a list");
+  else if (m->fmt == FMT_PARTIAL_LIST && !list)
+    out = api_not_acceptable("you requested PartialObjectMetadataList, but the requested object is not a list");
+  else
+    out = list ? api_partial_list(obj, m->meta_gv) : api_partial_object(obj, m->meta_gv);
+  json_decref(obj);
+  return out;
+}
+
 void api_reply_obj(struct api_req *ar, int code, json_t *obj)
 {
   if (!obj)
     obj = kstatus_internal("failed to build the response");
-  enum api_format fmt = api_negotiate(api_req_accept(ar));
-  if (fmt == FMT_TABLE && (is_status(obj) || !ar->res || code >= 300))
-    fmt = FMT_JSON;
-  if (fmt == FMT_TABLE) {
-    const char *kind = kj_get_str(obj, "kind");
-    json_t *t = api_table_new(ar->res, true);
-    char *iv = ar->http ? kstr_query_get(api_req_query(ar), "includeObject") : NULL;
-    enum api_include inc = api_include_parse(iv);
-    free(iv);
-    if (kind && strlen(kind) > 4 && strcmp(kind + strlen(kind) - 4, "List") == 0) {
-      json_t *items = json_object_get(obj, "items");
-      size_t i;
-      json_t *it;
-      json_array_foreach(items, i, it)
-        api_table_add_row(t, ar->res, it, inc);
-      json_t *meta = json_object_get(obj, "metadata");
-      if (meta)
-        json_object_set(t, "metadata", meta);
-    } else {
-      api_table_add_row(t, ar->res, obj, inc);
-      const char *rv = kj_get_str(obj, "metadata.resourceVersion");
-      if (rv)
-        kj_set_str(t, "metadata.resourceVersion", rv);
-    }
-    json_decref(obj);
-    obj = t;
+  struct api_media m;
+  api_negotiate_media(api_req_accept(ar), &m);
+  if (m.fmt != FMT_JSON && m.fmt != FMT_YAML && (is_status(obj) || !ar->res || code >= 300))
+    m.fmt = FMT_JSON;
+  if (m.fmt == FMT_TABLE) {
+    obj = as_table(ar, obj);
+  } else if (m.fmt == FMT_PARTIAL || m.fmt == FMT_PARTIAL_LIST) {
+    obj = as_partial(&m, obj);
+    if (is_status(obj))
+      code = kstatus_code(obj);
   }
-  if (fmt == FMT_YAML) {
+  if (m.fmt == FMT_YAML) {
     char *y = kyaml_dump(obj);
     json_decref(obj);
     if (y) {
@@ -266,23 +305,9 @@ json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups)
   } else if (!ctype || strstr(ctype, "json") || strstr(ctype, "*/*") || !*ctype) {
     obj = kj_loadb(body, len, true, err, sizeof(err));
     if (!obj && strstr(err, "duplicate")) {
-      const char *q = strchr(err, '\'');
-      char key[256] = "";
-      if (q) {
-        const char *s = q + 1;
-        if (*s == '"')
-          s++;
-        size_t n = strcspn(s, "\"'");
-        if (n >= sizeof(key))
-          n = sizeof(key) - 1;
-        memcpy(key, s, n);
-        key[n] = '\0';
-      }
       obj = kj_loadb(body, len, false, err, sizeof(err));
-      if (obj && dups) {
-        *dups = json_array();
-        json_array_append_new(*dups, json_string(key));
-      }
+      if (obj && dups)
+        *dups = api_json_duplicates(body, len);
     }
     if (!obj) {
       *status = kstatus_bad_request("couldn't get version/kind; json parse error: %s", err);
@@ -413,6 +438,10 @@ static void on_request(struct http_request *r, void *arg)
     handle_version(ar);
   else if (strncmp(path, "/openapi/v3", 11) == 0 && get)
     api_handle_openapi(ar, path + 11);
+  else if ((strcmp(path, "/openapi/v2") == 0 || strcmp(path, "/openapi/v2/") == 0) && get)
+    api_handle_openapi_v2(ar);
+  else if ((strcmp(path, "/openid/v1/jwks") == 0 || strcmp(path, "/.well-known/openid-configuration") == 0) && get)
+    api_handle_oidc(ar, path);
   else if (api_proxy_try(ar, http_req_raw_path(r)))
     ; /* answered by the kubelet, or an error Status */
   else {

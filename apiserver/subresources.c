@@ -9,7 +9,8 @@
  *   binding   POST Binding {target:{name:NODE}} sets spec.nodeName once
  *             (409 if already bound) and the PodScheduled condition;
  *   finalize  PUT Namespace replaces spec.finalizers only;
- *   eviction  POST Eviction: disruption budgets, then delete (eviction.c).
+ *   eviction  POST Eviction: disruption budgets, then delete (eviction.c);
+ *   token     POST TokenRequest: a service account token (token.c).
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -236,6 +237,16 @@ static bool read_patch(struct api_write *w)
   return true;
 }
 
+unsigned api_served_subresources(const struct resource *res)
+{
+  unsigned served = RES_SUB_STATUS | RES_SUB_SCALE | RES_SUB_BINDING | RES_SUB_FINALIZE | RES_SUB_EVICTION |
+                    RES_SUB_LOG | RES_SUB_EXEC; /* the last two through proxy.c */
+  if (res == &reg_nodes)
+    served |= RES_SUB_PROXY; /* nodes/NAME/proxy only, not pods' or services' */
+  served |= RES_SUB_TOKEN;   /* token.c */
+  return res->subresources & served;
+}
+
 void api_handle_subresource(struct api_req *ar)
 {
   const struct resource *res = ar->res;
@@ -336,6 +347,12 @@ void api_handle_subresource(struct api_req *ar)
       goto done_free;
     w->mutate = mutate_finalize;
     api_write_update(w);
+    return;
+  }
+  if (strcmp(sub, "token") == 0 && (bits & RES_SUB_TOKEN)) {
+    if (!post)
+      goto not_allowed;
+    api_handle_token_request(ar);
     return;
   }
   if (strcmp(sub, "eviction") == 0 && (bits & RES_SUB_EVICTION)) {

@@ -6,6 +6,8 @@
  * (Name, Created At).  Should a kind's columns have no name column at
  * all, the name is prepended so every table has NAME as kubectl expects.  Each row carries the object as PartialObjectMetadata (the
  * default of includeObject=Metadata), the whole object, or nothing.
+ * The same PartialObjectMetadata(List) answers clients that ask for
+ * metadata only (Accept: ...;as=PartialObjectMetadata;g=meta.k8s.io).
  */
 #include "api.h"
 
@@ -88,10 +90,25 @@ void api_table_add_row(json_t *table, const struct resource *res, const json_t *
   if (inc == INCLUDE_OBJECT) {
     json_object_set(row, "object", (json_t *)obj);
   } else if (inc == INCLUDE_METADATA) {
-    json_t *meta = json_object_get(obj, "metadata");
-    json_t *pom = json_pack("{s:s,s:s,s:o}", "kind", "PartialObjectMetadata", "apiVersion",
-                            "meta.k8s.io/v1", "metadata", meta ? json_incref(meta) : json_object());
-    json_object_set_new(row, "object", pom);
+    json_object_set_new(row, "object", api_partial_object(obj, "meta.k8s.io/v1"));
   }
   json_array_append_new(json_object_get(table, "rows"), row);
+}
+
+json_t *api_partial_object(const json_t *obj, const char *meta_gv)
+{
+  json_t *meta = json_object_get(obj, "metadata");
+  return json_pack("{s:s,s:s,s:o}", "kind", "PartialObjectMetadata", "apiVersion", meta_gv, "metadata",
+                   meta ? json_incref(meta) : json_object());
+}
+
+json_t *api_partial_list(const json_t *list, const char *meta_gv)
+{
+  json_t *items = json_array();
+  size_t i;
+  json_t *it;
+  json_array_foreach(json_object_get(list, "items"), i, it) json_array_append_new(items, api_partial_object(it, meta_gv));
+  json_t *meta = json_object_get(list, "metadata");
+  return json_pack("{s:s,s:s,s:o,s:o}", "kind", "PartialObjectMetadataList", "apiVersion", meta_gv, "metadata",
+                   meta ? json_incref(meta) : json_object(), "items", items);
 }

@@ -12,7 +12,9 @@
  * Selectors are applied per event against the old and new value, as
  * upstream's watch cache does: an object that stops matching is sent as
  * DELETED, one that starts matching as ADDED.  Bookmarks (when allowed)
- * go out every minute; timeoutSeconds ends the stream.  A slow client whose
+ * go out every minute (cfg.watch_bookmark_interval_ms), carrying the
+ * newest revision in an object of the watched kind, or a
+ * PartialObjectMetadata for metadata-only watches; timeoutSeconds ends the stream.  A slow client whose
  * queued output exceeds the HTTP layer's cap is disconnected there; the
  * close callback cancels the storage watch.  Teardown is deferred to a
  * zero timer so that nothing is freed under a running storage callback.
@@ -34,7 +36,7 @@
 #include "registry/registry.h"
 #include "storage/storage.h"
 
-#define WATCH_BOOKMARK_INTERVAL_S 60
+#define WATCH_BOOKMARK_INTERVAL_MS 60000
 #define WATCH_DEFAULT_TIMEOUT_S 1800
 
 struct api_watch {
@@ -45,7 +47,7 @@ struct api_watch {
   struct event *bookmark_timer;
   struct event *timeout_timer;
   struct event *reaper;
-  enum api_format fmt;
+  struct api_media media;
   enum api_include inc;
   bool columns_sent;
   bool dead;
@@ -139,7 +141,12 @@ static int send_obj(struct api_watch *w, const char *type, json_t *obj /* stolen
 {
   if (!obj)
     return 0;
-  if (w->fmt == FMT_TABLE && strcmp(type, "ERROR") != 0 && strcmp(type, "BOOKMARK") != 0) {
+  enum api_format fmt = w->media.fmt;
+  if ((fmt == FMT_PARTIAL || fmt == FMT_PARTIAL_LIST) && strcmp(type, "ERROR") != 0) {
+    json_t *p = api_partial_object(obj, w->media.meta_gv);
+    json_decref(obj);
+    obj = p;
+  } else if (fmt == FMT_TABLE && strcmp(type, "ERROR") != 0 && strcmp(type, "BOOKMARK") != 0) {
     json_t *t = api_table_new(w->res, !w->columns_sent);
     w->columns_sent = true;
     api_table_add_row(t, w->res, obj, w->inc);
@@ -160,7 +167,7 @@ static int send_obj(struct api_watch *w, const char *type, json_t *obj /* stolen
 
 static int send_kv(struct api_watch *w, const char *type, struct kv *kv, int64_t rev_override)
 {
-  if (w->fmt == FMT_JSON && !api_needs_conversion(w->res) && !rev_override)
+  if (w->media.fmt == FMT_JSON && !api_needs_conversion(w->res) && !rev_override)
     return send_raw(w, type, kv->bytes, kv->len);
   json_t *obj = api_kv_object(w->res, kv);
   if (obj && rev_override) {
@@ -213,8 +220,9 @@ static void bookmark_cb(evutil_socket_t fd, short what, void *arg)
     snprintf(gv, sizeof(gv), "%s/%s", w->res->group, w->res->version);
   else
     snprintf(gv, sizeof(gv), "%s", w->res->version);
+  bool partial = w->media.fmt == FMT_PARTIAL || w->media.fmt == FMT_PARTIAL_LIST;
   int n = snprintf(buf, sizeof(buf), "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"}}",
-                   w->res->kind, gv, (long long)rev);
+                   partial ? "PartialObjectMetadata" : w->res->kind, partial ? w->media.meta_gv : gv, (long long)rev);
   send_raw(w, "BOOKMARK", buf, (size_t)n);
 }
 
@@ -253,9 +261,9 @@ void api_handle_watch(struct api_req *ar, struct api_list_opts *opts)
   w->res = ar->res;
   w->opts = *opts;
   memset(opts, 0, sizeof(*opts));
-  w->fmt = api_negotiate(api_req_accept(ar));
-  if (w->fmt == FMT_YAML)
-    w->fmt = FMT_JSON;
+  api_negotiate_media(api_req_accept(ar), &w->media);
+  if (w->media.fmt == FMT_YAML)
+    w->media.fmt = FMT_JSON;
   char *iv = kstr_query_get(api_req_query(ar), "includeObject");
   w->inc = api_include_parse(iv);
   free(iv);
@@ -297,7 +305,9 @@ void api_handle_watch(struct api_req *ar, struct api_list_opts *opts)
   evtimer_add(w->timeout_timer, &tv);
   if (w->opts.bookmarks) {
     w->bookmark_timer = event_new(ar->srv->base, -1, EV_PERSIST, bookmark_cb, w);
-    struct timeval bt = {.tv_sec = WATCH_BOOKMARK_INTERVAL_S};
+    int64_t ms = ar->srv->cfg.watch_bookmark_interval_ms > 0 ? ar->srv->cfg.watch_bookmark_interval_ms
+                                                             : WATCH_BOOKMARK_INTERVAL_MS;
+    struct timeval bt = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
     evtimer_add(w->bookmark_timer, &bt);
   }
 }

@@ -60,6 +60,9 @@ void cm_config_defaults(struct cm_config *c)
   c->bind_address = "0.0.0.0";
   c->cluster_cidr = "";
   c->root_ca_file = "";
+  c->pvclaimbinder_sync_period_ms = 15000;
+  c->enable_dynamic_provisioning = true;
+  c->local_path_root = "/var/lib/kubelet-local-path";
   c->node_cidr_mask_size = 24;
   c->node_monitor_grace_period_ms = 50000;
   c->node_monitor_period_ms = 5000;
@@ -77,6 +80,7 @@ void cm_config_defaults(struct cm_config *c)
   c->concurrent_rc_syncs = 5;
   c->concurrent_resource_quota_syncs = 5;
   c->concurrent_serviceaccount_token_syncs = 5;
+  c->concurrent_ephemeralvolume_syncs = 5;
   c->kube_api_qps = 20;
   c->kube_api_burst = 30;
   c->v = 0;
@@ -273,6 +277,10 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
     { "concurrent-rc-syncs", FLAG_INT, &c->concurrent_rc_syncs, "The number of replication controllers that are allowed to sync concurrently." },
     { "concurrent-resource-quota-syncs", FLAG_INT, &c->concurrent_resource_quota_syncs, "The number of resource quotas that are allowed to sync concurrently." },
     { "concurrent-serviceaccount-token-syncs", FLAG_INT, &c->concurrent_serviceaccount_token_syncs, "The number of service account token objects that are allowed to sync concurrently." },
+    { "pvclaimbinder-sync-period", FLAG_DURATION, &c->pvclaimbinder_sync_period_ms, "The period for syncing persistent volumes and persistent volume claims" },
+    { "enable-dynamic-provisioning", FLAG_BOOL, &c->enable_dynamic_provisioning, "Enable dynamic provisioning for environments that support it." },
+    { "local-path-root", FLAG_STRING, &c->local_path_root, "The directory under which the built-in local-path provisioner (kube.local/local-path) places its volumes on their nodes; the kubelets must use the same directory." },
+    { "concurrent-ephemeralvolume-syncs", FLAG_INT, &c->concurrent_ephemeralvolume_syncs, "The number of ephemeral volume syncing operations that will be done concurrently. Larger number = faster ephemeral volume updating, but more CPU (and network) load" },
     { "kube-api-qps", FLAG_FLOAT, &c->kube_api_qps, "QPS to use while talking with kubernetes apiserver." },
     { "kube-api-burst", FLAG_INT, &c->kube_api_burst, "Burst to use while talking with kubernetes apiserver." },
     { "use-service-account-credentials", FLAG_UNSUPPORTED, NULL, "every controller uses the --kubeconfig credentials" },

@@ -55,7 +55,11 @@ struct cm_config {
   int concurrent_rc_syncs;           /* 5 */
   int concurrent_resource_quota_syncs; /* 5 */
   int concurrent_serviceaccount_token_syncs; /* 5 */
+  int concurrent_ephemeralvolume_syncs; /* 5 */
   const char *root_ca_file;          /* --root-ca-file */
+  int64_t pvclaimbinder_sync_period_ms; /* --pvclaimbinder-sync-period, 15s */
+  bool enable_dynamic_provisioning;  /* --enable-dynamic-provisioning, true */
+  const char *local_path_root;       /* --local-path-root: the built-in local-path provisioner's directory */
   double kube_api_qps;               /* --kube-api-qps, 20 */
   int kube_api_burst;                /* --kube-api-burst, 30 */
   int v;
@@ -88,6 +92,8 @@ struct cm_ctx {
 #define CM_ENDPOINTSLICES "/apis/discovery.k8s.io/v1/endpointslices"
 #define CM_LEASES_NODE "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"
 #define CM_PVCS "/api/v1/persistentvolumeclaims"
+#define CM_PVS "/api/v1/persistentvolumes"
+#define CM_STORAGECLASSES "/apis/storage.k8s.io/v1/storageclasses"
 #define CM_PDBS "/apis/policy/v1/poddisruptionbudgets"
 #define CM_RESOURCEQUOTAS "/api/v1/resourcequotas"
 #define CM_SERVICEACCOUNTS "/api/v1/serviceaccounts"
@@ -102,7 +108,9 @@ extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, 
     ctrl_statefulset, ctrl_daemonset, ctrl_job, ctrl_cronjob, ctrl_ttl_after_finished,
     ctrl_endpoints, ctrl_endpointslice, ctrl_endpointslice_mirroring, ctrl_namespace,
     ctrl_garbagecollector, ctrl_nodeipam, ctrl_nodelifecycle, ctrl_taint_eviction, ctrl_podgc,
-    ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota, ctrl_root_ca_cert_publisher;
+    ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota, ctrl_root_ca_cert_publisher,
+    ctrl_persistentvolume_binder, ctrl_pvc_protection, ctrl_pv_protection, ctrl_ephemeral_volume,
+    ctrl_persistentvolume_expander;
 
 /* --controllers parsing: "*" (all enabled by default), "name", "-name",
  * comma-separated, as upstream.  Returns true if name is enabled. */

@@ -22,8 +22,8 @@ BUILD_PKGS=(build-essential cmake pkg-config
   libhttp-parser-dev zlib1g-dev libnetfilter-conntrack-dev
   libcmocka-dev)  # the build configures tests/ too
 NODE_PKGS=(docker.io iptables iproute2 conntrack curl jq ca-certificates procps kmod)
-TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev python3 python3-kubernetes curl ca-certificates
-  nginx-light wrk unzip valgrind procps iproute2 iptables openssl etcd-server etcd-client
+TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev python3 python3-kubernetes python3-jwt python3-cryptography
+  curl ca-certificates nginx-light wrk unzip valgrind procps iproute2 iptables openssl etcd-server etcd-client
   conntrack bind9-dnsutils dnsmasq-base dnsperf
   docker.io docker-compose debootstrap busybox-static jq util-linux)
 

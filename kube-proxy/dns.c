@@ -489,11 +489,10 @@ static void stop_listening(struct kp_dns *d)
   d->ip = 0;
 }
 
-int kp_dns_listen(struct kp_dns *d, uint32_t ip, char *err, size_t errlen)
+/* UDP and TCP on one address and port (d->port, or with 0 the port the
+ * kernel picks for UDP).  0 or a negative errno, with err set. */
+static int listen_pair(struct kp_dns *d, uint32_t ip, char *err, size_t errlen)
 {
-  if (ip == d->ip && (ip == 0 || d->udp)) return 0;
-  stop_listening(d);
-  if (!ip) return 0;
   struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(d->port), .sin_addr.s_addr = htonl(ip)};
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
@@ -511,6 +510,7 @@ int kp_dns_listen(struct kp_dns *d, uint32_t ip, char *err, size_t errlen)
   d->udp_fd = fd;
   d->udp = evdns_add_server_port_with_base(d->base, fd, 0, udp_cb, d);
   sin.sin_port = htons(d->bound_port); /* TCP on the same port as UDP */
+  errno = 0;
   d->tcp =
       evconnlistener_new_bind(d->base, tcp_accept, d, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
                               128, (struct sockaddr *)&sin, sizeof sin);
@@ -521,8 +521,23 @@ int kp_dns_listen(struct kp_dns *d, uint32_t ip, char *err, size_t errlen)
     snprintf(err, errlen, "listen tcp %s:%u: %s", kp_ip_str(ip, b), d->bound_port, strerror(e));
     return -e;
   }
-  d->ip = ip;
   return 0;
+}
+
+/* With port 0 (tests) the kernel's UDP port may be taken for TCP by
+ * another program: a few fresh pairs are tried before giving up. */
+#define KP_DNS_EPHEMERAL_TRIES 20
+
+int kp_dns_listen(struct kp_dns *d, uint32_t ip, char *err, size_t errlen)
+{
+  if (ip == d->ip && (ip == 0 || d->udp)) return 0;
+  stop_listening(d);
+  if (!ip) return 0;
+  int rc = listen_pair(d, ip, err, errlen);
+  for (int i = 1; rc == -EADDRINUSE && d->port == 0 && i < KP_DNS_EPHEMERAL_TRIES; i++)
+    rc = listen_pair(d, ip, err, errlen);
+  if (rc == 0) d->ip = ip;
+  return rc;
 }
 
 uint32_t kp_dns_bound_ip(const struct kp_dns *d) { return d->ip; }

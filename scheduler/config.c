@@ -29,6 +29,10 @@ static const struct {
     {&sched_plugin_node_affinity, 2},
     {&sched_plugin_node_ports, 0},
     {&sched_plugin_node_resources_fit, 1},
+    {&sched_plugin_volume_restrictions, 0},
+    {&sched_plugin_node_volume_limits, 0},
+    {&sched_plugin_volume_binding, 0},
+    {&sched_plugin_volume_zone, 0},
     {&sched_plugin_pod_topology_spread, 2},
     {&sched_plugin_inter_pod_affinity, 2},
     {&sched_plugin_node_resources_balanced_allocation, 1},
@@ -68,8 +72,8 @@ struct sched_profile *sched_config_profile(const struct sched_config *c, const c
   return NULL;
 }
 
-enum point { PT_PRE_FILTER, PT_FILTER, PT_PRE_SCORE, PT_SCORE, PT_COUNT };
-static const char *const point_names[PT_COUNT] = {"preFilter", "filter", "preScore", "score"};
+enum point { PT_PRE_FILTER, PT_FILTER, PT_PRE_SCORE, PT_SCORE, PT_RESERVE, PT_PRE_BIND, PT_COUNT };
+static const char *const point_names[PT_COUNT] = {"preFilter", "filter", "preScore", "score", "reserve", "preBind"};
 
 static bool *inst_flag(struct sched_plugin_inst *pi, enum point pt)
 {
@@ -77,6 +81,8 @@ static bool *inst_flag(struct sched_plugin_inst *pi, enum point pt)
   case PT_PRE_FILTER: return &pi->pre_filter;
   case PT_FILTER: return &pi->filter;
   case PT_PRE_SCORE: return &pi->pre_score;
+  case PT_RESERVE: return &pi->reserve;
+  case PT_PRE_BIND: return &pi->pre_bind;
   default: return &pi->score;
   }
 }
@@ -87,6 +93,8 @@ static bool plugin_has(const struct sched_plugin *p, enum point pt)
   case PT_PRE_FILTER: return p->pre_filter != NULL;
   case PT_FILTER: return p->filter != NULL;
   case PT_PRE_SCORE: return p->pre_score != NULL;
+  case PT_RESERVE: return p->reserve != NULL;
+  case PT_PRE_BIND: return p->pre_bind != NULL;
   default: return p->score != NULL;
   }
 }
@@ -216,6 +224,15 @@ static struct sched_profile *profile_build(const json_t *spec, int global_pct, s
 fail:
   profile_free(p);
   return NULL;
+}
+
+void sched_config_attach(struct sched_config *c, const struct sched_handle *h)
+{
+  for (size_t i = 0; i < c->nprofiles; i++)
+    for (int j = 0; j < c->profiles[i]->nplugins; j++) {
+      struct sched_plugin_inst *pi = &c->profiles[i]->plugins[j];
+      if (pi->p->attach) pi->p->attach(pi->self, h);
+    }
 }
 
 struct sched_config *sched_config_parse(const json_t *cfg, char *err, size_t errlen)

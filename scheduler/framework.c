@@ -93,8 +93,63 @@ void sched_default_normalize(int64_t max_priority, bool reverse, int64_t *scores
   }
 }
 
+void sched_binding_unreserve(struct sched_binding *b)
+{
+  if (!b) return;
+  for (int i = b->p->nplugins - 1; i >= 0; i--) {
+    struct sched_plugin_inst *pi = &b->p->plugins[i];
+    if (b->state[i] && pi->p->unreserve) pi->p->unreserve(pi->self, b->state[i]);
+  }
+  sched_binding_free(b);
+}
+
+void sched_binding_free(struct sched_binding *b)
+{
+  if (!b) return;
+  for (int i = 0; i < b->p->nplugins; i++)
+    if (b->state[i] && b->p->plugins[i].p->state_free) b->p->plugins[i].p->state_free(b->state[i]);
+  free(b);
+}
+
+/* Reserve on the chosen node: the states the binding carries, or NULL
+ * when no plugin keeps one (the common case, which allocates nothing).
+ * A failing plugin undoes the ones before it; *err gets upstream's
+ * "running Reserve plugin" message. */
+static struct sched_binding *reserve(struct sched_profile *p, struct sched_cycle *c, const char *node, char **err)
+{
+  struct sched_binding *b = NULL;
+  struct sched_status st = {0};
+  for (int i = 0; i < p->nplugins; i++) {
+    struct sched_plugin_inst *pi = &p->plugins[i];
+    if (!pi->reserve || !pi->p->reserve) continue;
+    c->cur = i;
+    void *state = pi->p->reserve(pi->self, c, node, &st);
+    if (st.code != SCHED_SUCCESS) {
+      if (asprintf(err, "running Reserve plugin \"%s\": %s", pi->p->name, st.nreasons ? st.reasons[0] : "error") < 0)
+        *err = NULL;
+      sched_status_reset(&st);
+      sched_binding_unreserve(b);
+      return NULL;
+    }
+    if (!state) continue;
+    if (!b) {
+      b = calloc(1, sizeof *b);
+      if (!b) {
+        if (pi->p->unreserve) pi->p->unreserve(pi->self, state);
+        if (pi->p->state_free) pi->p->state_free(state);
+        if (asprintf(err, "out of memory") < 0) *err = NULL;
+        return NULL;
+      }
+      b->p = p;
+    }
+    b->state[i] = state;
+  }
+  return b;
+}
+
 void sched_result_clear(struct sched_result *r)
 {
+  sched_binding_unreserve(r->binding);
   free(r->node_name);
   free(r->message);
   free(r->node_codes);
@@ -430,6 +485,13 @@ int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *sna
     rc = score_nodes(p, c, feasible, nf, total);
     if (rc < 0) goto out;
     sel = (size_t)select_host(p, feasible, total, nf);
+  }
+  char *rerr = NULL;
+  result->binding = reserve(p, c, feasible[sel]->name, &rerr);
+  if (rerr) {
+    result->message = rerr;
+    rc = -EIO;
+    goto out;
   }
   result->node_name = strdup(feasible[sel]->name);
   if (!result->node_name) rc = -ENOMEM;

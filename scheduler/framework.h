@@ -124,6 +124,7 @@ struct sched_pod_entry {
   char *key;   /* namespace/name */
   bool assumed;
   bool has_affinity;          /* any pod (anti-)affinity */
+  bool has_claims;            /* a volume uses a claim (counted in pvc_refs) */
   bool has_required_anti;     /* required anti-affinity */
   /* The pod's requests, kept compact: a node holds up to 110 entries and
    * a full sched_resource is close to 1 KB.  The extended resources are
@@ -155,6 +156,13 @@ struct sched_snapshot {
   json_t *index;       /* node name -> index */
   json_t *image_nodes; /* normalized image name -> number of nodes having it */
   json_t *namespaces;  /* optional: namespace name -> labels, for namespaceSelector */
+  /* Storage as the informers have it, for the volume plugins:
+   * "namespace/name" -> PersistentVolumeClaim, name -> PersistentVolume,
+   * name -> StorageClass. */
+  json_t *pvcs, *pvs, *classes;
+  /* "namespace/claim" -> how many pods of the snapshot use the claim
+   * (upstream's NodeInfo.PVCRefCounts, summed over the nodes). */
+  json_t *pvc_refs;
   /* Sums of the node infos' counters, so that InterPodAffinity can skip
    * without walking every node. */
   size_t pods_with_affinity, pods_with_required_anti;
@@ -175,6 +183,14 @@ int sched_snapshot_add_pod(struct sched_snapshot *s, json_t *pod, const char *no
 int sched_snapshot_remove_pod(struct sched_snapshot *s, const char *ns, const char *name, const char *node_name);
 /* Namespace labels, for affinity terms with a namespaceSelector. */
 void sched_snapshot_set_namespace(struct sched_snapshot *s, const char *ns, json_t *labels);
+/* Storage objects (referenced, not copied); NULL obj removes the key. */
+void sched_snapshot_set_pvc(struct sched_snapshot *s, const char *key, json_t *pvc);
+void sched_snapshot_set_pv(struct sched_snapshot *s, const char *name, json_t *pv);
+void sched_snapshot_set_class(struct sched_snapshot *s, const char *name, json_t *sc);
+/* The claim a pod volume uses (persistentVolumeClaim, or the generic
+ * ephemeral volume's POD-VOLUME) into out; NULL for other volumes.
+ * *ephemeral (may be NULL) tells which. */
+const char *sched_volume_claim(const json_t *pod, const json_t *volume, bool *ephemeral, char *out, size_t len);
 
 /* Upstream's image name normalization: append ":latest" without a tag. */
 void sched_normalize_image(const char *image, char *out, size_t outlen);
@@ -197,6 +213,24 @@ struct sched_cycle {
 void *sched_cycle_get(const struct sched_cycle *c);
 void sched_cycle_set(struct sched_cycle *c, void *data, void (*free_fn)(void *));
 
+/* What plugins that act beyond the cycle get once the scheduler runs
+ * (upstream's framework.Handle): the loop, the client for PreBind's
+ * writes, the snapshot the informers keep current, and whether a pod
+ * still exists (informer).  Borrowed, valid until the plugin is
+ * destroyed. */
+struct event_base;
+struct rest_client;
+struct sched_handle {
+  struct event_base *base;
+  struct rest_client *client;
+  const struct sched_snapshot *snap;
+  bool (*pod_exists)(void *arg, const char *ns, const char *name);
+  void *arg;
+};
+
+/* PreBind's answer: SCHED_SUCCESS, or SCHED_ERROR with the reason. */
+typedef void (*sched_prebind_done_fn)(void *arg, enum sched_code code, const char *message);
+
 struct sched_plugin {
   const char *name;
   /* Optional; args is the pluginConfig args object (borrowed, may be NULL). */
@@ -210,6 +244,22 @@ struct sched_plugin {
   int64_t (*score)(void *self, struct sched_cycle *c, const struct sched_node_info *ni);
   void (*normalize)(void *self, struct sched_cycle *c, struct sched_node_info *const *nodes,
                     int64_t *scores, size_t n);
+  /* Optional: the running scheduler's handle, before the first cycle. */
+  void (*attach)(void *self, const struct sched_handle *h);
+  /* Reserve, for the node the cycle chose: returns the state PreBind and
+   * Unreserve will get (owned by the binding until state_free), or NULL
+   * when there is nothing to do; a failure sets st (code SCHED_ERROR). */
+  void *(*reserve)(void *self, struct sched_cycle *c, const char *node, struct sched_status *st);
+  /* Unreserve: undoes reserve (the pod will not be bound there). */
+  void (*unreserve)(void *self, void *state);
+  /* PreBind: starts the work and answers through done from the event
+   * loop, never from inside the call.  Returns a handle for
+   * pre_bind_cancel (at shutdown; done is then never called), or NULL
+   * when the work could not start (done is not called; PreBind failed). */
+  void *(*pre_bind)(void *self, void *state, const json_t *pod, const char *node, sched_prebind_done_fn done,
+                    void *arg);
+  void (*pre_bind_cancel)(void *self, void *op);
+  void (*state_free)(void *state);
 };
 
 /* Registry of in-tree plugins; NULL when unknown. */
@@ -223,7 +273,7 @@ void sched_default_normalize(int64_t max_priority, bool reverse, int64_t *scores
 struct sched_plugin_inst {
   const struct sched_plugin *p;
   void *self;
-  bool pre_filter, filter, pre_score, score;
+  bool pre_filter, filter, pre_score, score, reserve, pre_bind;
   int64_t weight;
 };
 
@@ -242,6 +292,9 @@ struct sched_config {
   int percentage_of_nodes_to_score;
 };
 
+/* Hands every plugin of every profile the scheduler's handle. */
+void sched_config_attach(struct sched_config *c, const struct sched_handle *h);
+
 /* Parses a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1);
  * NULL cfg gives the default configuration.  NULL on error with a message
  * naming the bad value in err. */
@@ -255,6 +308,16 @@ uint64_t sched_profile_rand(struct sched_profile *p, uint64_t n);
 
 /* ---- scheduling one pod ------------------------------------------------- */
 
+/* What the Reserve plugins of a placed pod keep until it is bound. */
+struct sched_binding {
+  struct sched_profile *p;
+  void *state[SCHED_MAX_PLUGINS]; /* by plugin index; NULL: nothing */
+};
+/* Unreserve (plugins in reverse order) and free. */
+void sched_binding_unreserve(struct sched_binding *b);
+/* Free the states (the pod was bound). */
+void sched_binding_free(struct sched_binding *b);
+
 struct sched_result {
   char *node_name;        /* owned; NULL when unschedulable */
   size_t evaluated_nodes; /* nodes that went through Filter */
@@ -266,6 +329,9 @@ struct sched_result {
   /* Length of message without the PostFilter (preemption) part, which the
    * scheduler replaces once preemption really ran. */
   size_t fit_len;
+  /* owned; when placed, what Reserve kept (NULL when nothing).  Take it
+   * (set to NULL) to bind; sched_result_clear unreserves what is left. */
+  struct sched_binding *binding;
 };
 
 void sched_result_clear(struct sched_result *r);
@@ -273,8 +339,9 @@ void sched_result_clear(struct sched_result *r);
 /* upstream numFeasibleNodesToFind */
 size_t sched_num_feasible_nodes_to_find(int percentage, size_t num_all_nodes);
 
-/* Returns 0 with result->node_name set, -ENOSPC when no node fits (message
- * set), or another negative code on an internal error (message set). */
+/* Returns 0 with result->node_name set (and Reserve done), -ENOSPC when no
+ * node fits (message set), or another negative code on an internal error
+ * or a failed Reserve (message set). */
 int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
                        struct sched_result *result);
 

@@ -14,8 +14,11 @@ void sched_forget(struct sched_server *s, const char *key);
 /* Asks for a scheduling turn soon. */
 void sched_wake(struct sched_server *s);
 
-/* POSTs the Binding; the outcome reaches the cache and the queue. */
-int sched_bind(struct sched_server *s, const json_t *pod, const char *node, int profile_ix);
+/* Runs the PreBind plugins binding (owned; NULL: none) has work for,
+ * then POSTs the Binding; the outcome reaches the cache and the queue.
+ * -1 when nothing could be started (binding undone). */
+int sched_bind(struct sched_server *s, const json_t *pod, const char *node, int profile_ix,
+               struct sched_binding *binding);
 /* PATCHes status.conditions[PodScheduled]=False with reason and message,
  * and status.nominatedNodeName when nominated_node is not NULL; skipped
  * when the pod already says so. */

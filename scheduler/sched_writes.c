@@ -3,10 +3,14 @@
  * status (PodScheduled condition, nominatedNodeName) and victim deletion.
  *
  * Each write is an operation on the server's list so that shutdown can
- * cancel and free whatever is still outstanding.  A binding's outcome goes
- * back to the cache and the queue: success leaves the assumed pod in the
- * snapshot until the informer shows spec.nodeName (the confirmation);
- * failure forgets the assumption and sends the pod to backoff.
+ * cancel and free whatever is still outstanding.  A binding first runs
+ * the PreBind plugins that Reserve gave work (VolumeBinding's volume
+ * writes and its wait for them to bind), one after the other, then POSTs
+ * the Binding.  Its outcome goes back to the cache and the queue: success
+ * leaves the assumed pod in the snapshot until the informer shows
+ * spec.nodeName (the confirmation); failure (of a PreBind or of the
+ * Binding) undoes Reserve, forgets the assumption and sends the pod to
+ * backoff.
  */
 #define _GNU_SOURCE
 #include <event2/event.h>
@@ -30,6 +34,9 @@ struct sched_op {
   char *key, *node;
   json_t *pod; /* owned */
   int profile_ix;
+  struct sched_binding *binding; /* owned: what Reserve kept, or NULL */
+  int prebind_ix;                /* the PreBind plugin running (pb_op) or next */
+  void *pb_op;
 };
 
 static struct sched_op *op_new(struct sched_server *s, enum op_kind kind, const json_t *pod, const char *node)
@@ -62,8 +69,14 @@ static void op_free(struct sched_op *op)
 void sched_ops_cancel_all(struct sched_server *s)
 {
   while (s->ops) {
-    if (s->ops->req) rest_cancel(s->ops->req);
-    op_free(s->ops);
+    struct sched_op *op = s->ops;
+    if (op->req) rest_cancel(op->req);
+    if (op->pb_op) {
+      const struct sched_plugin_inst *pi = &op->binding->p->plugins[op->prebind_ix];
+      pi->p->pre_bind_cancel(pi->self, op->pb_op);
+    }
+    sched_binding_free(op->binding);
+    op_free(op);
   }
 }
 
@@ -81,6 +94,23 @@ static char *pod_path(const json_t *pod, const char *sub)
 
 /* ---- binding ---- */
 
+/* The binding failed (msg: what to tell in FailedScheduling): Reserve is
+ * undone, the assumption forgotten, the pod sent to backoff. */
+static void bind_failed(struct sched_op *op, const char *msg)
+{
+  struct sched_server *s = op->s;
+  struct sched_qpod *qp = sched_queue_get(s->queue, op->key);
+  KLOG_W("Failed to bind pod %s to %s: %s", op->key, op->node, msg);
+  sched_binding_unreserve(op->binding);
+  op->binding = NULL;
+  sched_forget(s, op->key);
+  if (qp && qp->state == SQ_ASSUMED) {
+    recorder_eventf(s->recorders[op->profile_ix], op->pod, RECORDER_EVENT_WARNING, "FailedScheduling", "%s", msg);
+    sched_queue_done(s->queue, qp, SQ_OUT_ERROR, ktime_mono_ms());
+  }
+  s->errors++;
+}
+
 static void bind_done(void *arg, int code, json_t *body, const struct rest_status *err)
 {
   struct sched_op *op = arg;
@@ -95,38 +125,98 @@ static void bind_done(void *arg, int code, json_t *body, const struct rest_statu
                     json_string_value(json_object_get(md, "name")), op->node);
     if (qp && qp->state == SQ_ASSUMED) sched_queue_done(s->queue, qp, SQ_OUT_BOUND, ktime_mono_ms());
     s->scheduled++;
+    sched_binding_free(op->binding);
+    op->binding = NULL;
   } else {
-    KLOG_W("Failed to bind pod %s to %s: %s", op->key, op->node, err->message ? err->message : "");
-    sched_forget(s, op->key);
-    if (qp && qp->state == SQ_ASSUMED) {
-      recorder_eventf(s->recorders[op->profile_ix], op->pod, RECORDER_EVENT_WARNING, "FailedScheduling",
-                      "running Bind plugin \"DefaultBinder\": %s", err->message ? err->message : "binding failed");
-      sched_queue_done(s->queue, qp, SQ_OUT_ERROR, ktime_mono_ms());
-    }
-    s->errors++;
+    char *msg = NULL;
+    if (asprintf(&msg, "running Bind plugin \"DefaultBinder\": %s", err->message ? err->message : "binding failed") < 0)
+      msg = NULL;
+    bind_failed(op, msg ? msg : "binding failed");
+    free(msg);
   }
   op_free(op);
   sched_wake(s);
 }
 
-int sched_bind(struct sched_server *s, const json_t *pod, const char *node, int profile_ix)
+static int post_binding(struct sched_op *op)
 {
-  struct sched_op *op = op_new(s, OP_BIND, pod, node);
-  if (!op) return -1;
-  op->profile_ix = profile_ix;
-  const char *name = json_string_value(json_object_get(json_object_get(pod, "metadata"), "name"));
+  struct sched_server *s = op->s;
+  const char *name = json_string_value(json_object_get(json_object_get(op->pod, "metadata"), "name"));
   json_t *body = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s,s:s}}", "apiVersion", "v1", "kind", "Binding", "metadata",
-                           "name", name ? name : "", "target", "apiVersion", "v1", "kind", "Node", "name", node);
-  char *path = pod_path(pod, "binding");
+                           "name", name ? name : "", "target", "apiVersion", "v1", "kind", "Node", "name", op->node);
+  char *path = pod_path(op->pod, "binding");
   op->req = path && body ? rest_request(s->client, "POST", path, body, bind_done, op) : NULL;
   free(path);
   json_decref(body);
-  if (!op->req) {
+  if (!op->req) return -1;
+  rest_request_discard_body(op->req);
+  return 0;
+}
+
+static void next_prebind(struct sched_op *op);
+
+static void prebind_done(void *arg, enum sched_code code, const char *message)
+{
+  struct sched_op *op = arg;
+  op->pb_op = NULL;
+  if (code == SCHED_SUCCESS) {
+    op->prebind_ix++;
+    next_prebind(op);
+    return;
+  }
+  struct sched_server *s = op->s;
+  char *msg = NULL;
+  if (asprintf(&msg, "running PreBind plugin \"%s\": %s", op->binding->p->plugins[op->prebind_ix].p->name,
+               message ? message : "error") < 0)
+    msg = NULL;
+  s->binds_in_flight--;
+  bind_failed(op, msg ? msg : "PreBind failed");
+  free(msg);
+  op_free(op);
+  sched_wake(s);
+}
+
+/* The next PreBind plugin with work, then the Binding.  A step that
+ * cannot start fails the binding the way a failed answer does. */
+static void next_prebind(struct sched_op *op)
+{
+  struct sched_binding *b = op->binding;
+  for (; b && op->prebind_ix < b->p->nplugins; op->prebind_ix++) {
+    const struct sched_plugin_inst *pi = &b->p->plugins[op->prebind_ix];
+    if (!b->state[op->prebind_ix] || !pi->pre_bind || !pi->p->pre_bind) continue;
+    op->pb_op = pi->p->pre_bind(pi->self, b->state[op->prebind_ix], op->pod, op->node, prebind_done, op);
+    if (op->pb_op) return;
+    prebind_done(op, SCHED_ERROR, "could not start");
+    return;
+  }
+  if (post_binding(op) < 0) {
+    struct sched_server *s = op->s;
+    s->binds_in_flight--;
+    bind_failed(op, "running Bind plugin \"DefaultBinder\": the request could not be started");
     op_free(op);
+  }
+}
+
+int sched_bind(struct sched_server *s, const json_t *pod, const char *node, int profile_ix,
+               struct sched_binding *binding)
+{
+  struct sched_op *op = op_new(s, OP_BIND, pod, node);
+  if (!op) {
+    sched_binding_unreserve(binding);
     return -1;
   }
-  rest_request_discard_body(op->req);
+  op->profile_ix = profile_ix;
+  op->binding = binding;
   s->binds_in_flight++;
+  if (!binding) {
+    if (post_binding(op) < 0) {
+      s->binds_in_flight--;
+      op_free(op);
+      return -1;
+    }
+    return 0;
+  }
+  next_prebind(op);
   return 0;
 }
 

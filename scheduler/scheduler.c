@@ -22,6 +22,12 @@
  * event, a PodScheduled=False condition, and, when its priority allows,
  * preemption: victims are deleted and the pod is nominated to the node,
  * where other pods of lower or equal priority must leave room for it.
+ *
+ * PersistentVolumeClaims, PersistentVolumes and StorageClasses are kept
+ * in the snapshot for the volume plugins; a change to any of them sends
+ * the pods that use claims back to be tried again.  Pods keep only the
+ * volumes the plugins read (claims, generic ephemeral volumes and the
+ * disks VolumeRestrictions checks).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -90,6 +96,27 @@ static void keep_only(json_t *obj, const char *const *keep)
   json_object_foreach_safe(obj, tmp, k, v) if (!in_list(k, keep)) json_object_del(obj, k);
 }
 
+/* The volumes the volume plugins read, each with only its name and
+ * source (a generic ephemeral volume's template is the controller's). */
+static void keep_volumes(json_t *vols)
+{
+  static const char *const sources[] = {"persistentVolumeClaim", "ephemeral", "gcePersistentDisk",
+                                        "awsElasticBlockStore", "rbd", "iscsi", NULL};
+  for (size_t i = 0; i < json_array_size(vols); i++) {
+    json_t *v = json_array_get(vols, i);
+    const char *src = NULL;
+    for (int k = 0; sources[k] && !src; k++)
+      if (json_object_get(v, sources[k])) src = sources[k];
+    if (!src) {
+      json_array_remove(vols, i--);
+      continue;
+    }
+    const char *keep[] = {"name", src, NULL};
+    keep_only(v, keep);
+    if (!strcmp(src, "ephemeral")) json_object_set_new(v, "ephemeral", json_object());
+  }
+}
+
 /* What the filters, scores, preemption, events and the queue read; the
  * rest of a pod (a parsed tree costs several KB) is dropped before the
  * informer stores it or hands it over. */
@@ -101,7 +128,7 @@ void sched_pod_transform(void *arg, json_t *pod)
   static const char *const spec[] = {"affinity", "containers", "initContainers", "nodeName", "nodeSelector",
                                      "overhead", "tolerations", "topologySpreadConstraints", "priority",
                                      "priorityClassName", "preemptionPolicy", "schedulerName", "schedulingGates",
-                                     NULL};
+                                     "volumes", NULL};
   static const char *const container[] = {"name", "image", "resources", "ports", "restartPolicy", NULL};
   static const char *const resources[] = {"requests", NULL};
   static const char *const status_pending[] = {"phase", "nominatedNodeName", "startTime", "conditions", NULL};
@@ -119,6 +146,8 @@ void sched_pod_transform(void *arg, json_t *pod)
       keep_only(json_object_get(c, "resources"), resources);
     }
   }
+  keep_volumes(json_object_get(sp, "volumes"));
+  if (json_array_size(json_object_get(sp, "volumes")) == 0) json_object_del(sp, "volumes");
   const char *node = json_string_value(json_object_get(sp, "nodeName"));
   keep_only(json_object_get(pod, "status"), node && *node ? status_bound : status_pending);
 }
@@ -291,6 +320,47 @@ static void ns_delete(void *arg, const json_t *obj, bool unknown)
   if (name) json_object_del(s->snap->namespaces, name);
 }
 
+/* ---- storage ---- */
+
+static bool pod_has_claims(void *arg, const json_t *pod)
+{
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
+    if (json_object_get(v, "persistentVolumeClaim") || json_object_get(v, "ephemeral")) return true;
+  }
+  return false;
+}
+
+static void storage_changed(struct sched_server *s, json_t *map, const json_t *obj, bool deleted)
+{
+  char key[600];
+  if (!informer_key(obj, key, sizeof key)) return;
+  if (deleted) json_object_del(map, key);
+  else json_object_set(map, key, (json_t *)obj);
+  move_all(s, pod_has_claims);
+}
+
+static void pvc_add(void *arg, const json_t *obj) { storage_changed(arg, ((struct sched_server *)arg)->snap->pvcs, obj, false); }
+static void pvc_update(void *arg, const json_t *o, const json_t *n) { pvc_add(arg, n); }
+static void pvc_delete(void *arg, const json_t *obj, bool u) { storage_changed(arg, ((struct sched_server *)arg)->snap->pvcs, obj, true); }
+static void pv_add(void *arg, const json_t *obj) { storage_changed(arg, ((struct sched_server *)arg)->snap->pvs, obj, false); }
+static void pv_update(void *arg, const json_t *o, const json_t *n) { pv_add(arg, n); }
+static void pv_delete(void *arg, const json_t *obj, bool u) { storage_changed(arg, ((struct sched_server *)arg)->snap->pvs, obj, true); }
+static void sc_add(void *arg, const json_t *obj) { storage_changed(arg, ((struct sched_server *)arg)->snap->classes, obj, false); }
+static void sc_update(void *arg, const json_t *o, const json_t *n) { sc_add(arg, n); }
+static void sc_delete(void *arg, const json_t *obj, bool u) { storage_changed(arg, ((struct sched_server *)arg)->snap->classes, obj, true); }
+
+static bool pod_exists(void *arg, const char *ns, const char *name)
+{
+  struct sched_server *s = arg;
+  char key[600];
+  snprintf(key, sizeof key, "%s/%s", ns, name);
+  json_t *p = informer_store_get_obj(s->pods, key);
+  json_decref(p);
+  return p != NULL;
+}
+
 /* ---- metrics ---- */
 
 static void update_pending_metrics(struct sched_server *s)
@@ -455,7 +525,9 @@ static void schedule_one(struct sched_server *s, struct sched_qpod *qp)
     json_object_set_new(s->assumed, key, json_string(res.node_name));
     json_object_del(s->nominated, key);
     sched_queue_done(s->queue, qp, SQ_OUT_ASSUMED, ktime_mono_ms());
-    if (sched_bind(s, pod, res.node_name, pix) < 0) {
+    struct sched_binding *binding = res.binding;
+    res.binding = NULL;
+    if (sched_bind(s, pod, res.node_name, pix, binding) < 0) {
       sched_forget(s, key);
       struct sched_qpod *again = sched_queue_get(s->queue, key);
       if (again) sched_queue_done(s->queue, again, SQ_OUT_ERROR, ktime_mono_ms());
@@ -564,7 +636,8 @@ static void update_running(struct sched_server *s)
 static void sync_cb(evutil_socket_t fd, short what, void *arg)
 {
   struct sched_server *s = arg;
-  if (!informer_has_synced(s->nodes) || !informer_has_synced(s->pods) || !informer_has_synced(s->namespaces)) {
+  if (!informer_has_synced(s->nodes) || !informer_has_synced(s->pods) || !informer_has_synced(s->namespaces) ||
+      !informer_has_synced(s->pvcs) || !informer_has_synced(s->pvs) || !informer_has_synced(s->classes)) {
     struct timeval tv = {0, 50 * 1000};
     evtimer_add(s->sync_ev, &tv);
     return;
@@ -613,7 +686,14 @@ struct sched_server *sched_server_new(struct event_base *base, struct rest_clien
   s->nodes = informer_new(base, client, &no);
   s->namespaces = informer_new(base, client, &nso);
   s->pdbs = informer_new(base, client, &pdo);
-  if (!s->pods || !s->nodes || !s->namespaces || !s->pdbs) goto fail;
+  struct informer_opts pvco = {.path = "/api/v1/persistentvolumeclaims", .keep_parsed = true, .drop_managed_fields = true};
+  struct informer_opts pvo = {.path = "/api/v1/persistentvolumes", .keep_parsed = true, .drop_managed_fields = true};
+  struct informer_opts sco = {.path = "/apis/storage.k8s.io/v1/storageclasses", .keep_parsed = true,
+                              .drop_managed_fields = true};
+  s->pvcs = informer_new(base, client, &pvco);
+  s->pvs = informer_new(base, client, &pvo);
+  s->classes = informer_new(base, client, &sco);
+  if (!s->pods || !s->nodes || !s->namespaces || !s->pdbs || !s->pvcs || !s->pvs || !s->classes) goto fail;
   informer_add_index(s->pods, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
   struct informer_handlers ph = {pod_add, pod_update, pod_delete, s};
   struct informer_handlers nh = {node_add, node_update, node_delete, s};
@@ -621,6 +701,14 @@ struct sched_server *sched_server_new(struct event_base *base, struct rest_clien
   informer_add_handlers(s->pods, &ph);
   informer_add_handlers(s->nodes, &nh);
   informer_add_handlers(s->namespaces, &nsh);
+  struct informer_handlers pvch = {pvc_add, pvc_update, pvc_delete, s};
+  struct informer_handlers pvh = {pv_add, pv_update, pv_delete, s};
+  struct informer_handlers sch = {sc_add, sc_update, sc_delete, s};
+  informer_add_handlers(s->pvcs, &pvch);
+  informer_add_handlers(s->pvs, &pvh);
+  informer_add_handlers(s->classes, &sch);
+  s->handle = (struct sched_handle){.base = base, .client = client, .snap = s->snap, .pod_exists = pod_exists, .arg = s};
+  sched_config_attach(cfg, &s->handle);
   return s;
 fail:
   sched_server_free(s);
@@ -633,6 +721,9 @@ int sched_server_start(struct sched_server *s)
   informer_start(s->nodes);
   informer_start(s->pods);
   informer_start(s->pdbs);
+  informer_start(s->classes);
+  informer_start(s->pvs);
+  informer_start(s->pvcs);
   struct timeval tv = {0, 0}, tick = {SCHED_TICK_MS / 1000, (SCHED_TICK_MS % 1000) * 1000};
   evtimer_add(s->sync_ev, &tv);
   event_add(s->tick_ev, &tick);
@@ -656,6 +747,9 @@ void sched_server_free(struct sched_server *s)
   if (s->nodes) informer_free(s->nodes);
   if (s->namespaces) informer_free(s->namespaces);
   if (s->pdbs) informer_free(s->pdbs);
+  if (s->pvcs) informer_free(s->pvcs);
+  if (s->pvs) informer_free(s->pvs);
+  if (s->classes) informer_free(s->classes);
   for (size_t i = 0; s->recorders && i < s->cfg->nprofiles; i++)
     if (s->recorders[i]) recorder_free(s->recorders[i]);
   free(s->recorders);

@@ -41,6 +41,8 @@ struct sched_server {
   struct sched_snapshot *snap;
   struct sched_queue *queue;
   struct informer *pods, *nodes, *namespaces, *pdbs;
+  struct informer *pvcs, *pvs, *classes; /* the volume plugins' view, in snap */
+  struct sched_handle handle;            /* what plugins get (attach) */
   struct event_recorder **recorders; /* one per profile */
   char *host;
   json_t *assumed;   /* pod key -> node name */

@@ -9,9 +9,12 @@
  * integers only.  Nodes live in a dense array (the order the round-robin
  * feasibility search walks) with a name index; removal swaps the last node
  * into the hole.  The snapshot also counts, per image, how many nodes have
- * it, for ImageLocality's spread factor.
+ * it, for ImageLocality's spread factor, and, per claim, how many pods use
+ * it (ReadWriteOncePod), next to the claims, volumes and classes the volume
+ * plugins read.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +27,10 @@ struct sched_snapshot *sched_snapshot_new(void)
   s->index = json_object();
   s->image_nodes = json_object();
   s->namespaces = json_object();
+  s->pvcs = json_object();
+  s->pvs = json_object();
+  s->classes = json_object();
+  s->pvc_refs = json_object();
   return s;
 }
 
@@ -78,6 +85,10 @@ void sched_snapshot_free(struct sched_snapshot *s)
   json_decref(s->index);
   json_decref(s->image_nodes);
   json_decref(s->namespaces);
+  json_decref(s->pvcs);
+  json_decref(s->pvs);
+  json_decref(s->classes);
+  json_decref(s->pvc_refs);
   free(s);
 }
 
@@ -223,6 +234,41 @@ static void count_affinity(struct sched_snapshot *s, struct sched_node_info *ni,
   }
 }
 
+const char *sched_volume_claim(const json_t *pod, const json_t *volume, bool *ephemeral, char *out, size_t len)
+{
+  if (ephemeral) *ephemeral = false;
+  const char *cn = json_string_value(json_object_get(json_object_get(volume, "persistentVolumeClaim"), "claimName"));
+  if (cn) {
+    snprintf(out, len, "%s", cn);
+    return out;
+  }
+  if (!json_object_get(volume, "ephemeral")) return NULL;
+  if (ephemeral) *ephemeral = true;
+  snprintf(out, len, "%s-%s", json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")) ?: "",
+           json_string_value(json_object_get(volume, "name")) ?: "");
+  return out;
+}
+
+/* The claims the pod's volumes use, counted in pvc_refs; returns whether
+ * it uses any. */
+static bool count_claims(struct sched_snapshot *s, const json_t *pod, int delta)
+{
+  const char *ns = json_string_value(json_object_get(json_object_get(pod, "metadata"), "namespace"));
+  bool any = false;
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
+    char claim[512], key[800];
+    if (!sched_volume_claim(pod, v, NULL, claim, sizeof claim)) continue;
+    snprintf(key, sizeof key, "%s/%s", ns ? ns : "default", claim);
+    json_int_t n = json_integer_value(json_object_get(s->pvc_refs, key)) + delta;
+    if (n <= 0) json_object_del(s->pvc_refs, key);
+    else json_object_set_new(s->pvc_refs, key, json_integer(n));
+    any = true;
+  }
+  return any;
+}
+
 static void entry_unaccount(struct sched_snapshot *s, struct sched_node_info *ni, struct sched_pod_entry *e)
 {
   struct sched_resource req, nz;
@@ -230,6 +276,7 @@ static void entry_unaccount(struct sched_snapshot *s, struct sched_node_info *ni
   sched_resource_sub(&ni->requested, &req);
   sched_resource_sub(&ni->non_zero_requested, &nz);
   count_affinity(s, ni, e, -1);
+  if (e->has_claims) count_claims(s, e->pod, -1);
 }
 
 int sched_snapshot_remove_pod(struct sched_snapshot *s, const char *ns, const char *name, const char *node_name)
@@ -294,6 +341,7 @@ int sched_snapshot_add_pod(struct sched_snapshot *s, json_t *pod, const char *no
   sched_resource_add(&ni->requested, &req);
   sched_resource_add(&ni->non_zero_requested, &nz);
   count_affinity(s, ni, e, +1);
+  e->has_claims = count_claims(s, pod, +1);
   ports_add(ni, pod);
   return 0;
 }
@@ -302,6 +350,17 @@ void sched_snapshot_set_namespace(struct sched_snapshot *s, const char *ns, json
 {
   json_object_set_new(s->namespaces, ns, labels ? json_incref(labels) : json_object());
 }
+
+static void set_or_del(json_t *map, const char *key, json_t *obj)
+{
+  if (!key) return;
+  if (obj) json_object_set(map, key, obj);
+  else json_object_del(map, key);
+}
+
+void sched_snapshot_set_pvc(struct sched_snapshot *s, const char *key, json_t *pvc) { set_or_del(s->pvcs, key, pvc); }
+void sched_snapshot_set_pv(struct sched_snapshot *s, const char *name, json_t *pv) { set_or_del(s->pvs, name, pv); }
+void sched_snapshot_set_class(struct sched_snapshot *s, const char *name, json_t *sc) { set_or_del(s->classes, name, sc); }
 
 void sched_normalize_image(const char *image, char *out, size_t outlen)
 {

@@ -30,6 +30,7 @@ static const admission_fn MUTATING[] = {
 
 static const admission_fn VALIDATING[] = {
     admission_limit_ranger_validate,
+    admission_pvc_resize,
     admission_resource_quota,
 };
 
@@ -86,14 +87,26 @@ static int list_visit(void *arg, struct kv *kv)
   return 0;
 }
 
-json_t *adm_list(struct apiserver *srv, const char *plural, const char *ns)
+static json_t *list_prefix(struct apiserver *srv, const char *base, const char *ns)
 {
   char prefix[600];
   if (ns && *ns)
-    snprintf(prefix, sizeof(prefix), "/registry/%s/%s/", plural, ns);
+    snprintf(prefix, sizeof(prefix), "%s/%s/", base, ns);
   else
-    snprintf(prefix, sizeof(prefix), "/registry/%s/", plural);
+    snprintf(prefix, sizeof(prefix), "%s/", base);
   json_t *out = json_array();
   storage_list(srv->storage, prefix, 0, NULL, list_visit, out);
   return out;
+}
+
+json_t *adm_list(struct apiserver *srv, const char *plural, const char *ns)
+{
+  char base[300];
+  snprintf(base, sizeof(base), "/registry/%s", plural);
+  return list_prefix(srv, base, ns);
+}
+
+json_t *adm_list_res(struct apiserver *srv, const struct resource *res, const char *ns)
+{
+  return list_prefix(srv, res->storage_prefix, ns);
 }

@@ -7,7 +7,8 @@
  * default order:
  *   mutating:   LimitRanger (defaults), ServiceAccount,
  *               DefaultTolerationSeconds, Priority
- *   validating: LimitRanger (min/max/ratio), ResourceQuota
+ *   validating: LimitRanger (min/max/ratio), PersistentVolumeClaimResize,
+ *               ResourceQuota
  * NamespaceLifecycle runs apart and first (admission_namespace_lifecycle),
  * before the kind's admit hook allocates anything (IPs, node ports), and
  * on delete (admission_delete) to keep the system namespaces.
@@ -53,6 +54,7 @@ json_t *admission_priority(struct reg_request *rq, const struct resource *res, j
                            const json_t *old);
 json_t *admission_resource_quota(struct reg_request *rq, const struct resource *res, json_t *obj,
                                  const json_t *old);
+json_t *admission_pvc_resize(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 
 /* ---- helpers shared by the plugins (admission.c) ---- */
 
@@ -65,6 +67,9 @@ json_t *adm_get(struct apiserver *srv, const char *key);
 /* Parsed stored objects under "/registry/PLURAL/NS/" (NS NULL: cluster
  * scoped "/registry/PLURAL/"), in key order.  New reference (array). */
 json_t *adm_list(struct apiserver *srv, const char *plural, const char *ns);
+/* The same for any resource, under its own storage prefix (services live
+ * under /registry/services/specs). */
+json_t *adm_list_res(struct apiserver *srv, const struct resource *res, const char *ns);
 /* True for a write the chain looks at: the main resource, not a dry
  * subresource write. */
 bool adm_main_resource(const struct reg_request *rq);

@@ -5,9 +5,12 @@
  * containers leave out (limits from `default`, requests from
  * `defaultRequest`, recorded in the kubernetes.io/limit-ranger
  * annotation), then every container (type Container) and the pod as a
- * whole (type Pod, summed over its containers) must stay within `min`,
+ * whole (type Pod) must stay within `min`,
  * `max` and `maxLimitRequestRatio`; otherwise 403 with upstream's
- * messages.  Init containers are held to the same per-container rules.
+ * messages.  Init containers are held to the same per-container rules;
+ * the pod-level check counts the pod as podutil's pod_requests and
+ * pod_limits do (the one implementation of upstream's PodRequests and
+ * PodLimits), leaving pod overhead out as upstream's LimitRanger does.
  */
 #define _GNU_SOURCE
 #include "admission/admission.h"
@@ -17,6 +20,7 @@
 #include <string.h>
 
 #include <kube/json.h>
+#include <kube/podutil.h>
 #include <kube/quantity.h>
 
 #include "registry/registry.h"
@@ -162,24 +166,6 @@ static void check(const json_t *item, const char *type, const json_t *req, const
   }
 }
 
-/* Adds every quantity of src into the sum map dst (strings). */
-static void sum_into(json_t *dst, const json_t *src)
-{
-  const char *r;
-  json_t *v;
-  json_object_foreach((json_t *)src, r, v) {
-    struct quantity add, cur = {0};
-    if (!json_is_string(v) || quantity_parse(json_string_value(v), &add) != 0)
-      continue;
-    const char *s = kj_get_str(dst, r);
-    if (s)
-      quantity_parse(s, &cur);
-    quantity_add(&cur, &add);
-    char buf[64];
-    json_object_set_new(dst, r, json_string(quantity_format(&cur, buf, sizeof(buf))));
-  }
-}
-
 json_t *admission_limit_ranger_validate(struct reg_request *rq, const struct resource *res, json_t *obj,
                                         const json_t *old)
 {
@@ -197,14 +183,18 @@ json_t *admission_limit_ranger_validate(struct reg_request *rq, const struct res
           json_array_foreach(kj_get(obj, *l), k, c)
               check(item, "Container", kj_get(c, "resources.requests"), kj_get(c, "resources.limits"), errs);
       } else if (type && strcmp(type, "Pod") == 0) {
-        json_t *req = json_object(), *lim = json_object();
-        json_array_foreach(kj_get(obj, "spec.containers"), k, c) {
-          sum_into(req, kj_get(c, "resources.requests"));
-          sum_into(lim, kj_get(c, "resources.limits"));
-        }
+        /* the pod as a whole, as upstream's PodRequests/PodLimits count
+         * it (init containers and sidecars too), overhead left out */
+        struct pod_resource_opts o = {.exclude_overhead = true};
+        struct kres_list rl = {0}, ll = {0};
+        pod_requests(obj, &o, &rl);
+        pod_limits(obj, &o, &ll);
+        json_t *req = kres_to_json(&rl), *lim = kres_to_json(&ll);
         check(item, "Pod", req, lim, errs);
         json_decref(req);
         json_decref(lim);
+        kres_list_free(&rl);
+        kres_list_free(&ll);
       }
     }
   }

@@ -6,6 +6,10 @@
  * 0.  A class that does not exist, or a priority the pod sets itself that
  * disagrees with its class, is refused (403) as upstream does.  The two
  * system classes are created by the registry at start.
+ *
+ * For PriorityClasses themselves the plugin keeps one default: a class
+ * marked globalDefault is refused while another one is (403 "PriorityClass
+ * X is already marked as default. Only one default can exist").
  */
 #define _GNU_SOURCE
 #include "admission/admission.h"
@@ -36,9 +40,26 @@ static json_t *global_default(struct reg_request *rq)
   return best;
 }
 
+/* upstream's validatePriorityClass: only one default */
+static json_t *one_default(struct reg_request *rq, const struct resource *res, const json_t *pc)
+{
+  if (!kj_get_bool(pc, "globalDefault", false))
+    return NULL;
+  const char *name = kj_get_str(pc, "metadata.name");
+  json_t *dflt = global_default(rq);
+  const char *dname = dflt ? kj_get_str(dflt, "metadata.name") : NULL;
+  json_t *st = NULL;
+  if (dname && (!name || strcmp(dname, name) != 0))
+    st = adm_forbidden(res, name, "PriorityClass %s is already marked as default. Only one default can exist", dname);
+  json_decref(dflt);
+  return st;
+}
+
 json_t *admission_priority(struct reg_request *rq, const struct resource *res, json_t *obj,
                            const json_t *old)
 {
+  if (!strcmp(res->plural, "priorityclasses") && !strcmp(res->group, "scheduling.k8s.io"))
+    return one_default(rq, res, obj);
   if (res != &reg_pods || old || !kj_obj(obj, "spec"))
     return NULL;
   const char *name = kj_get_str(obj, "metadata.name");

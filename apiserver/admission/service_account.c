@@ -1,10 +1,12 @@
 /*
  * service_account.c - the ServiceAccount admission plugin (the part that
  * does not need tokens): a pod created without spec.serviceAccountName
- * runs as the namespace's "default" service account.  The existence check
- * upstream makes is left out on purpose: no service-account controller
- * creates "default" in every namespace yet, and refusing every pod until
- * one does would break pod creation altogether.
+ * runs as the namespace's "default" service account, and the service
+ * account a pod names must exist (403 "error looking up service account
+ * NS/NAME: serviceaccount \"NAME\" not found", as upstream; the
+ * controller-manager's serviceaccount controller creates "default" in
+ * every namespace).  Mirror pods, which the kubelet makes for static pods,
+ * are exempt as upstream.
  *
  * Like upstream, it also mounts the service account's credentials: a
  * projected volume named "kube-api-access-" plus five random characters
@@ -118,6 +120,15 @@ json_t *admission_service_account(struct reg_request *rq, const struct resource 
   }
   sa = kj_get_str(spec, "serviceAccountName");
   json_object_set_new(spec, "serviceAccount", json_string(sa));
+  if (!kj_get(obj, "metadata.annotations[\"kubernetes.io/config.mirror\"]") && rq->srv && rq->srv->storage &&
+      rq->namespace_) {
+    char key[512];
+    snprintf(key, sizeof(key), "/registry/serviceaccounts/%s/%s", rq->namespace_, sa);
+    if (!storage_get(rq->srv->storage, key))
+      return adm_forbidden(res, kj_get_str(obj, "metadata.name"),
+                           "error looking up service account %s/%s: serviceaccount \"%s\" not found", rq->namespace_,
+                           sa, sa);
+  }
   mount_token(rq, spec, sa);
   return NULL;
 }

@@ -11,6 +11,23 @@
  * Endpoints/EndpointSlice is rewritten.  Objects are written straight to
  * storage with defaults applied, as no admission is needed for them.  The
  * same tick repairs the Service allocators from storage.
+ *
+ * The `kube-dns` Service in kube-system is created the same way, with the
+ * tenth address of the service range (10.96.0.10 by default, the address
+ * kubeadm gives it and kubelets' clusterDNS points at) and the ports,
+ * labels and annotations of upstream's CoreDNS manifest.  Cluster DNS is
+ * answered by kube-proxy on every node at that address, not by pods, so
+ * the Service has no selector: one would select nothing, and the
+ * endpointslice controller would publish an empty slice for it.  The
+ * address is never taken from another Service: when a Service created
+ * before this one holds it, kube-dns is not created (a warning says why)
+ * until that address is free again.
+ *
+ * The first round also creates the default StorageClass `local-path` of
+ * the built-in local-path provisioner (as k3s ships one), unless a
+ * StorageClass of that name or another default class already exists.
+ * It is created at start only, never repaired: a cluster operator may
+ * delete it or mark another class default, and that choice stands.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,11 +43,19 @@
 #include <kube/timeutil.h>
 
 #include "apiserver.h"
+#include "registry/kinds_ext.h"
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
+#include "schema/schema.h"
 #include "storage/storage.h"
 
 #define BOOTSTRAP_PERIOD_MS 10000
+/* The built-in provisioner of kube-controller-manager (its
+ * controllers/local_path.h has the same name). */
+#define LOCAL_PATH_CLASS "local-path"
+#define LOCAL_PATH_PROVISIONER "kube.local/local-path"
+#define DEFAULT_CLASS_ANNOTATION "storageclass.kubernetes.io/is-default-class"
+#define BETA_DEFAULT_CLASS_ANNOTATION "storageclass.beta.kubernetes.io/is-default-class"
 
 struct boot {
   struct apiserver *srv;
@@ -41,6 +66,7 @@ struct boot {
   bool initial_done;  /* done() already called */
   bool stopping;      /* freed by the last write callback */
   struct storage_watch *svc_watch;
+  bool dns_ip_warned; /* the kube-dns address is held by another Service */
 };
 
 /* A deleted Service gives its ClusterIP and node ports back once the
@@ -84,9 +110,10 @@ static void write_done(void *arg, int err, struct kv *kv, struct kv *prev)
   boot_maybe_done(b);
 }
 
-/* Fills metadata (uid, creationTimestamp) and runs the strategy's
- * defaulting and create preparation, as a request would. */
-static void finish_object(const struct resource *res, json_t *obj)
+/* Fills metadata (uid, creationTimestamp), runs the strategy's
+ * defaulting and create preparation, and encodes the object as its Go
+ * type, as a request would. */
+static void finish_object(struct boot *b, const struct resource *res, json_t *obj)
 {
   char uid[37], ts[32];
   names_uuid(uid);
@@ -98,6 +125,13 @@ static void finish_object(const struct resource *res, json_t *obj)
     struct reg_request rq = {.verb = "create", .user = "system:apiserver"};
     res->prepare_create(&rq, obj);
   }
+  if (res->generation != REG_GEN_NONE)
+    kj_set_int(obj, "metadata.generation", 1);
+  const struct schema *sc = b->srv->schema;
+  const struct stype *t = sc ? schema_kind(sc, res->group, res->version, res->kind) : NULL;
+  char err[256];
+  if (t && schema_decode(sc, t, obj, NULL, err, sizeof err) < 0)
+    KLOG_E("bootstrap %s does not encode: %s", res->kind, err);
 }
 
 static void write_object(struct boot *b, const struct resource *res, json_t *obj, struct kv *existing)
@@ -129,9 +163,6 @@ static const char *advertise_address(const struct apiserver *srv)
   const char *a = srv->cfg.advertise_address;
   if (a && *a && strcmp(a, "0.0.0.0"))
     return a;
-  a = srv->cfg.bind_address;
-  if (a && *a && strcmp(a, "0.0.0.0"))
-    return a;
   a = srv->cfg.insecure_bind_address;
   if (a && *a && strcmp(a, "0.0.0.0"))
     return a;
@@ -140,7 +171,7 @@ static const char *advertise_address(const struct apiserver *srv)
 
 static int api_port(const struct apiserver *srv)
 {
-  return srv->cfg.secure_port > 0 ? srv->cfg.secure_port : srv->cfg.insecure_port > 0 ? srv->cfg.insecure_port : 6443;
+  return srv->cfg.insecure_port > 0 ? srv->cfg.insecure_port : 6443;
 }
 
 static json_t *https_port(int port, bool target)
@@ -164,7 +195,7 @@ static void ensure_namespaces(struct boot *b)
       continue;
     json_t *ns = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name",
                            system_namespaces[i]);
-    finish_object(&reg_namespaces, ns);
+    finish_object(b, &reg_namespaces, ns);
     write_object(b, &reg_namespaces, ns, NULL);
     json_decref(ns);
   }
@@ -189,7 +220,46 @@ static void ensure_service(struct boot *b)
                           "Service", "metadata", "name", "kubernetes", "namespace", "default", "labels", "component",
                           "apiserver", "provider", "kubernetes", "spec", "type", "ClusterIP", "clusterIP", ip, "ports",
                           https_port(api_port(b->srv), true), "sessionAffinity", "None");
-  finish_object(&reg_services, svc);
+  finish_object(b, &reg_services, svc);
+  write_object(b, &reg_services, svc, NULL);
+  json_decref(svc);
+}
+
+static json_t *dns_port(const char *name, int port, const char *protocol)
+{
+  return json_pack("{s:s,s:i,s:s,s:i}", "name", name, "port", port, "protocol", protocol, "targetPort", port);
+}
+
+/* The kube-dns Service (see the head of the file). */
+static void ensure_dns_service(struct boot *b)
+{
+  char *key = reg_key(&reg_services, "kube-system", "kube-dns");
+  struct kv *kv = storage_get(b->srv->storage, key);
+  free(key);
+  if (kv)
+    return;
+  struct svc_alloc *a = svc_alloc_get(b->srv);
+  if (!a)
+    return;
+  uint32_t dns = svc_alloc_dns_ip(a), got;
+  if (!dns || svc_alloc_ip(a, dns, &got) != 0) {
+    if (!b->dns_ip_warned)
+      KLOG_W("not creating Service kube-system/kube-dns: %s",
+             dns ? "its address, the tenth of --service-cluster-ip-range, is allocated to another Service"
+                 : "--service-cluster-ip-range is too small to hold its address, the tenth of the range");
+    b->dns_ip_warned = true;
+    return;
+  }
+  b->dns_ip_warned = false;
+  char ip[16];
+  reg_format_ipv4(dns, ip);
+  json_t *svc = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s}},s:{s:s,s:s,s:[ooo],s:s}}", "apiVersion",
+                          "v1", "kind", "Service", "metadata", "name", "kube-dns", "namespace", "kube-system", "labels",
+                          "k8s-app", "kube-dns", "kubernetes.io/cluster-service", "true", "kubernetes.io/name", "CoreDNS",
+                          "annotations", "prometheus.io/port", "9153", "prometheus.io/scrape", "true", "spec", "type",
+                          "ClusterIP", "clusterIP", ip, "ports", dns_port("dns", 53, "UDP"), dns_port("dns-tcp", 53, "TCP"),
+                          dns_port("metrics", 9153, "TCP"), "sessionAffinity", "None");
+  finish_object(b, &reg_services, svc);
   write_object(b, &reg_services, svc, NULL);
   json_decref(svc);
 }
@@ -216,7 +286,7 @@ static void ensure_endpoints(struct boot *b)
     ep = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:O}", "apiVersion", "v1", "kind", "Endpoints", "metadata", "name",
                    "kubernetes", "namespace", "default", "labels", "endpointslice.kubernetes.io/skip-mirror", "true",
                    "subsets", subsets);
-    finish_object(&reg_endpoints, ep);
+    finish_object(b, &reg_endpoints, ep);
   }
   write_object(b, &reg_endpoints, ep, cur ? kv : NULL);
   json_decref(ep);
@@ -250,12 +320,48 @@ static void ensure_endpointslice(struct boot *b)
                     "EndpointSlice", "metadata", "name", "kubernetes", "namespace", "default", "labels",
                     "kubernetes.io/service-name", "kubernetes", "addressType", "IPv4", "endpoints", endpoints, "ports",
                     ports);
-    finish_object(&reg_endpointslices, eps);
+    finish_object(b, &reg_endpointslices, eps);
   }
   write_object(b, &reg_endpointslices, eps, cur ? kv : NULL);
   json_decref(eps);
   json_decref(endpoints);
   json_decref(ports);
+}
+
+/* Stops the visit (returns 1) at a class marked default. */
+static int find_default_class(void *arg, struct kv *kv)
+{
+  json_t *sc = load_kv(kv);
+  const json_t *ann = kj_get(sc, "metadata.annotations");
+  const char *v = json_string_value(json_object_get(ann, DEFAULT_CLASS_ANNOTATION));
+  const char *beta = json_string_value(json_object_get(ann, BETA_DEFAULT_CLASS_ANNOTATION));
+  bool dflt = (v && !strcmp(v, "true")) || (beta && !strcmp(beta, "true"));
+  json_decref(sc);
+  if (dflt)
+    *(bool *)arg = true;
+  return dflt ? 1 : 0;
+}
+
+static void ensure_default_storage_class(struct boot *b)
+{
+  char *key = reg_key(&reg_storageclasses, NULL, LOCAL_PATH_CLASS);
+  struct kv *kv = storage_get(b->srv->storage, key);
+  free(key);
+  if (kv)
+    return;
+  char prefix[256];
+  bool has_default = false;
+  snprintf(prefix, sizeof(prefix), "%s/", reg_storageclasses.storage_prefix);
+  storage_list(b->srv->storage, prefix, 0, NULL, find_default_class, &has_default);
+  if (has_default)
+    return;
+  json_t *sc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:s,s:s,s:s,s:b}", "apiVersion", "storage.k8s.io/v1", "kind",
+                         "StorageClass", "metadata", "name", LOCAL_PATH_CLASS, "annotations",
+                         DEFAULT_CLASS_ANNOTATION, "true", "provisioner", LOCAL_PATH_PROVISIONER, "reclaimPolicy",
+                         "Delete", "volumeBindingMode", "WaitForFirstConsumer", "allowVolumeExpansion", 1);
+  finish_object(b, &reg_storageclasses, sc);
+  write_object(b, &reg_storageclasses, sc, NULL);
+  json_decref(sc);
 }
 
 static void boot_round(struct boot *b)
@@ -265,8 +371,11 @@ static void boot_round(struct boot *b)
   b->pending++; /* hold done() until every write of the round is queued */
   ensure_namespaces(b);
   ensure_service(b);
+  ensure_dns_service(b);
   ensure_endpoints(b);
   ensure_endpointslice(b);
+  if (!b->initial_done)
+    ensure_default_storage_class(b);
   b->pending--;
 }
 

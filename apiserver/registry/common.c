@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <kube/json.h>
+#include <kube/quantity.h>
 #include <kube/names.h>
 #include <kube/timeutil.h>
 
@@ -64,7 +65,7 @@ static void go_quote(FILE *f, const char *s)
   fputc('"', f);
 }
 
-static int cmp_str(const void *a, const void *b)
+int reg_cmp_str(const void *a, const void *b)
 {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
@@ -77,7 +78,7 @@ static const char **sorted_keys(const json_t *o, size_t *n)
   const char *k;
   json_t *v;
   json_object_foreach((json_t *)o, k, v) keys[i++] = k;
-  qsort(keys, i, sizeof(*keys), cmp_str);
+  qsort(keys, i, sizeof(*keys), reg_cmp_str);
   *n = i;
   return keys;
 }
@@ -138,6 +139,38 @@ void reg_cause_invalid(json_t *causes, const char *field, const json_t *value, c
   else
     reg_cause_add(causes, REG_INVALID, field, "Invalid value: %s", gv ? gv : "");
   free(gv);
+}
+
+/* upstream's IsIntegerResourceName: the standard countable resources and
+ * extended resources */
+static bool integer_resource(const char *name)
+{
+  static const char *const ints[] = {"pods", "services", "replicationcontrollers", "resourcequotas", "secrets",
+                                     "configmaps", "persistentvolumeclaims", "services.nodeports",
+                                     "services.loadbalancers", NULL};
+  for (const char *const *p = ints; *p; p++)
+    if (!strcmp(*p, name))
+      return true;
+  /* IsExtendedResourceName: not native (native = no slash, or containing
+   * "kubernetes.io/") and not a quota "requests." name */
+  return strchr(name, '/') && !strstr(name, "kubernetes.io/") && strncmp(name, "requests.", 9);
+}
+
+void reg_validate_resource_list(const json_t *list, const char *path, bool keyed, json_t *causes)
+{
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)list, k, v) {
+    struct quantity q;
+    if (!json_is_string(v) || quantity_parse(json_string_value(v), &q) != 0)
+      continue;
+    char f[512];
+    snprintf(f, sizeof(f), keyed ? "%s[%s]" : "%s.%s", path, k);
+    if (quantity_sign(&q) < 0)
+      reg_cause_invalid(causes, f, v, "must be greater than or equal to 0");
+    if (integer_resource(k) && quantity_milli(&q) % 1000 != 0)
+      reg_cause_invalid(causes, f, v, "must be an integer");
+  }
 }
 
 void reg_cause_invalid_str(json_t *causes, const char *field, const char *value, const char *detail)
@@ -470,7 +503,7 @@ char *reg_format_label_selector(const json_t *sel)
       json_t *x;
       size_t m = 0;
       json_array_foreach(vals, j, x) if (json_is_string(x)) vs[m++] = json_string_value(x);
-      qsort(vs, m, sizeof(*vs), cmp_str);
+      qsort(vs, m, sizeof(*vs), reg_cmp_str);
       fprintf(f, "%s %s (", key, !strcmp(op, "In") ? "in" : "notin");
       for (j = 0; j < m; j++)
         fprintf(f, "%s%s", j ? "," : "", vs[j]);

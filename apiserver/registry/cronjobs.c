@@ -373,6 +373,7 @@ static const struct reg_column cj_columns[] = {
 };
 
 const struct resource reg_cronjobs = {
+    .generation = REG_GEN_SPEC,
     .group = "batch",
     .version = "v1",
     .plural = "cronjobs",

@@ -150,6 +150,7 @@ static const struct reg_column ds_columns[] = {
 };
 
 const struct resource reg_daemonsets = {
+    .generation = REG_GEN_SPEC,
     .group = "apps",
     .version = "v1",
     .plural = "daemonsets",

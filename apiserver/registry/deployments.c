@@ -175,6 +175,7 @@ static const struct reg_column deploy_columns[] = {
 };
 
 const struct resource reg_deployments = {
+    .generation = REG_GEN_SPEC,
     .group = "apps",
     .version = "v1",
     .plural = "deployments",

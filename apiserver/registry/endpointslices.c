@@ -161,6 +161,7 @@ static const struct reg_column eps_columns[] = {
 };
 
 const struct resource reg_endpointslices = {
+    .generation = REG_GEN_SPEC,
     .group = "discovery.k8s.io",
     .version = "v1",
     .plural = "endpointslices",

@@ -91,6 +91,7 @@ static const struct reg_column ic_columns[] = {
 };
 
 const struct resource reg_ingressclasses = {
+    .generation = REG_GEN_SPEC,
     .group = "networking.k8s.io",
     .version = "v1",
     .plural = "ingressclasses",

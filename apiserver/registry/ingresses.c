@@ -164,11 +164,6 @@ static void ing_validate(struct reg_request *rq, const json_t *obj, const json_t
   }
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static json_t *ing_cells(const json_t *obj)
 {
   json_t *row = reg_row(obj);
@@ -214,7 +209,7 @@ static json_t *ing_cells(const json_t *obj)
     if (!dup)
       addrs[na++] = a;
   }
-  qsort(addrs, na, sizeof(*addrs), cmp_str);
+  qsort(addrs, na, sizeof(*addrs), reg_cmp_str);
   char addr[1024] = "";
   for (size_t k = 0; k < na; k++) {
     if (k)
@@ -241,6 +236,7 @@ static const struct reg_column ing_columns[] = {
 };
 
 const struct resource reg_ingresses = {
+    .generation = REG_GEN_SPEC,
     .group = "networking.k8s.io",
     .version = "v1",
     .plural = "ingresses",

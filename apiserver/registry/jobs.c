@@ -106,6 +106,72 @@ static void check_int_field(const json_t *spec, const char *path, const char *ke
   ext_nonneg(spec, path, key, causes);
 }
 
+/* Upstream's limits of Indexed Jobs (validation.go): at most 100000 pods
+ * at once; completions and maxFailedIndexes bounded only together with
+ * backoffLimitPerIndex, which itself needs Indexed mode. */
+#define JOB_MAX_INDEXED_PARALLELISM 100000
+#define JOB_MAX_COMPLETIONS_PER_INDEX_BACKOFF 100000
+#define JOB_MAX_FAILED_INDEXES 100000
+
+static void validate_indexed(const json_t *spec, const char *path, bool indexed, json_t *causes)
+{
+  char f[256];
+  json_t *completions = json_object_get(spec, "completions"), *par = json_object_get(spec, "parallelism");
+  json_t *per_index = json_object_get(spec, "backoffLimitPerIndex"), *mfi = json_object_get(spec, "maxFailedIndexes");
+  if (per_index && !indexed) {
+    snprintf(f, sizeof(f), "%s.backoffLimitPerIndex", path);
+    reg_cause_add(causes, REG_INVALID, f, "Invalid value: %lld: requires indexed completion mode",
+                  (long long)json_integer_value(per_index));
+  }
+  if (mfi && !per_index) {
+    snprintf(f, sizeof(f), "%s.maxFailedIndexes", path);
+    reg_cause_add(causes, REG_INVALID, f, "Invalid value: %lld: cannot set maxFailedIndexes when backoffLimitPerIndex is null",
+                  (long long)json_integer_value(mfi));
+  }
+  if (!indexed)
+    return;
+  if (!completions) {
+    snprintf(f, sizeof(f), "%s.completions", path);
+    reg_cause_add(causes, REG_REQUIRED, f, "Required value: when completion mode is Indexed");
+  }
+  if (json_integer_value(par) > JOB_MAX_INDEXED_PARALLELISM) {
+    snprintf(f, sizeof(f), "%s.parallelism", path);
+    reg_cause_add(causes, REG_INVALID, f, "Invalid value: %lld: must be less than or equal to %d when completion mode is Indexed",
+                  (long long)json_integer_value(par), JOB_MAX_INDEXED_PARALLELISM);
+  }
+  if (completions && mfi && json_integer_value(mfi) > json_integer_value(completions)) {
+    snprintf(f, sizeof(f), "%s.maxFailedIndexes", path);
+    reg_cause_add(causes, REG_INVALID, f, "Invalid value: %lld: must be less than or equal to completions",
+                  (long long)json_integer_value(mfi));
+  }
+  if (json_integer_value(mfi) > JOB_MAX_FAILED_INDEXES) {
+    snprintf(f, sizeof(f), "%s.maxFailedIndexes", path);
+    reg_cause_add(causes, REG_INVALID, f, "Invalid value: %lld: must be less than or equal to %d",
+                  (long long)json_integer_value(mfi), JOB_MAX_FAILED_INDEXES);
+  }
+  if (completions && per_index && json_integer_value(completions) > JOB_MAX_COMPLETIONS_PER_INDEX_BACKOFF) {
+    snprintf(f, sizeof(f), "%s.completions", path);
+    reg_cause_add(causes, REG_INVALID, f,
+                  "Invalid value: %lld: must be less than or equal to %d when backoffLimitPerIndex is specified",
+                  (long long)json_integer_value(completions), JOB_MAX_COMPLETIONS_PER_INDEX_BACKOFF);
+  }
+}
+
+/* The controller names pods NAME-INDEX: the last one must be a DNS label. */
+static void validate_indexed_name(const json_t *obj, json_t *causes)
+{
+  const char *mode = kj_get_str(obj, "spec.completionMode");
+  int64_t completions = kj_get_int(obj, "spec.completions", 0);
+  const char *name = kj_get_str(obj, "metadata.name");
+  if (!mode || strcmp(mode, "Indexed") != 0 || completions <= 0 || !name)
+    return;
+  char host[512], msg[256];
+  snprintf(host, sizeof host, "%s-%lld", name, (long long)(completions - 1));
+  if (!names_is_dns1123_label(host, msg, sizeof msg))
+    reg_cause_add(causes, REG_INVALID, "metadata.name",
+                  "Invalid value: \"%s\": will not able to create pod with invalid DNS label: %s", name, host);
+}
+
 void ext_validate_job_spec(const json_t *spec, const char *path, json_t *causes)
 {
   char f[256];
@@ -118,10 +184,7 @@ void ext_validate_job_spec(const json_t *spec, const char *path, json_t *causes)
   static const char *const modes[] = {"NonIndexed", "Indexed", NULL};
   snprintf(f, sizeof(f), "%s.completionMode", path);
   reg_check_enum(causes, f, mode, modes);
-  if (mode && !strcmp(mode, "Indexed") && !json_object_get(spec, "completions")) {
-    snprintf(f, sizeof(f), "%s.completions", path);
-    reg_cause_add(causes, REG_REQUIRED, f, "Required value: when completion mode is Indexed");
-  }
+  validate_indexed(spec, path, mode && !strcmp(mode, "Indexed"), causes);
   const char *prp = kj_get_str(spec, "podReplacementPolicy");
   static const char *const prps[] = {"Failed", "TerminatingOrFailed", NULL};
   snprintf(f, sizeof(f), "%s.podReplacementPolicy", path);
@@ -236,6 +299,7 @@ static void job_validate(struct reg_request *rq, const json_t *obj, const json_t
       ext_check_selector_matches(sel, tmpl, "spec.template", causes);
   }
   ext_validate_job_spec(spec, "spec", causes);
+  validate_indexed_name(obj, causes);
   if (old)
     job_validate_update(obj, old, causes);
 }
@@ -309,6 +373,7 @@ static const struct reg_column job_columns[] = {
 static const char *const job_fields[] = {"status.successful", NULL};
 
 const struct resource reg_jobs = {
+    .generation = REG_GEN_SPEC,
     .group = "batch",
     .version = "v1",
     .plural = "jobs",

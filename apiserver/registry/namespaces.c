@@ -116,6 +116,7 @@ static const struct reg_column ns_columns[] = {
 };
 
 const struct resource reg_namespaces = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "namespaces",

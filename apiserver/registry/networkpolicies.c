@@ -190,6 +190,7 @@ static const struct reg_column np_columns[] = {
 };
 
 const struct resource reg_networkpolicies = {
+    .generation = REG_GEN_SPEC,
     .group = "networking.k8s.io",
     .version = "v1",
     .plural = "networkpolicies",

@@ -40,6 +40,8 @@ static void node_validate(struct reg_request *rq, const json_t *obj, const json_
       reg_cause_add(causes, REG_FORBIDDEN, "spec.podCIDRs",
                     "Forbidden: node updates may not change podCIDR except from \"\" to valid");
   }
+  reg_validate_resource_list(kj_get(obj, "status.capacity"), "status.capacity", false, causes);
+  reg_validate_resource_list(kj_get(obj, "status.allocatable"), "status.allocatable", false, causes);
   size_t i;
   json_t *t;
   static const char *const effects[] = {"NoSchedule", "PreferNoSchedule", "NoExecute", NULL};
@@ -66,11 +68,6 @@ static const char *node_field_value(const json_t *obj, const char *field, char *
     return NULL;
   snprintf(buf, len, "%s", kj_get_bool(obj, "spec.unschedulable", false) ? "true" : "false");
   return buf;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static json_t *node_cells(const json_t *obj)
@@ -106,7 +103,7 @@ static json_t *node_cells(const json_t *obj)
     else if (!strcmp(k, "kubernetes.io/role") && json_is_string(v) && *json_string_value(v))
       roles[n++] = json_string_value(v);
   }
-  qsort(roles, n, sizeof(*roles), cmp_str);
+  qsort(roles, n, sizeof(*roles), reg_cmp_str);
   char rbuf[512] = "";
   size_t off = 0;
   for (i = 0; i < n; i++) {

@@ -5,8 +5,9 @@
  * printPersistentVolumeClaim).
  *
  * The spec is immutable once created, except that volumeName may be set
- * once (binding) and a bound claim may grow resources.requests.storage;
- * shrinking is refused.
+ * once (binding), storageClassName may be set once on a claim created
+ * without one (retroactive default class), and a bound claim may grow
+ * resources.requests.storage; shrinking is refused.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -66,6 +67,11 @@ static void pvc_validate_update(const json_t *obj, const json_t *old, json_t *ca
     a = json_object();
   if (!b)
     b = json_object();
+  /* storageClassName may be set once on a claim that had none (the
+   * persistentvolume-binder assigns the default class retroactively). */
+  if (!json_object_get(b, "storageClassName") && reg_str_or(kj_get_str(a, "storageClassName"), NULL) &&
+      !kj_get(old, "metadata.annotations[\"volume.beta.kubernetes.io/storage-class\"]"))
+    json_object_del(a, "storageClassName");
   /* volumeName may be set once (binding). */
   if (!reg_str_or(kj_get_str(b, "volumeName"), NULL)) {
     json_t *vn = json_object_get(a, "volumeName");
@@ -154,6 +160,7 @@ static const struct reg_column pvc_columns[] = {
 };
 
 const struct resource reg_persistentvolumeclaims = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "persistentvolumeclaims",

@@ -181,6 +181,7 @@ static const struct reg_column pv_columns[] = {
 };
 
 const struct resource reg_persistentvolumes = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "persistentvolumes",

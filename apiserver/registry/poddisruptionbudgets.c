@@ -80,6 +80,7 @@ static void pdb_prepare_update(struct reg_request *rq, json_t *obj, const json_t
 }
 
 const struct resource reg_poddisruptionbudgets = {
+    .generation = REG_GEN_SPEC,
     .group = "policy",
     .version = "v1",
     .plural = "poddisruptionbudgets",

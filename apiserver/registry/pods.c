@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include <kube/json.h>
+#include <kube/podutil.h>
 #include <kube/timeutil.h>
 
 #include "registry/reg_internal.h"
@@ -48,7 +49,7 @@ static void pod_prepare_create(struct reg_request *rq, json_t *obj)
 {
   json_t *st = json_object();
   json_object_set_new(st, "phase", json_string("Pending"));
-  json_object_set_new(st, "qosClass", json_string(reg_pod_qos_class(kj_get(obj, "spec"))));
+  json_object_set_new(st, "qosClass", json_string(pod_compute_qos_class(obj)));
   json_object_set_new(obj, "status", st);
 }
 
@@ -181,17 +182,6 @@ static const char *pod_field_value(const json_t *obj, const char *field, char *b
 
 /* ---- table ---- */
 
-static bool cond_true(const json_t *pod, const char *type)
-{
-  size_t i;
-  json_t *c;
-  json_array_foreach(kj_get(pod, "status.conditions"), i, c) {
-    const char *t = kj_get_str(c, "type"), *s = kj_get_str(c, "status");
-    if (t && s && !strcmp(t, type) && !strcmp(s, "True"))
-      return true;
-  }
-  return false;
-}
 
 static const json_t *find_container(const json_t *list, const char *name)
 {
@@ -287,7 +277,7 @@ void reg_pod_summarize(const json_t *pod, struct reg_pod_summary *out)
     break;
   }
 
-  if (!initializing || cond_true(pod, "Initialized")) {
+  if (!initializing || pod_condition_true(pod, "Initialized")) {
     restarts = sidecar_restarts;
     last = sidecar_last;
     bool has_running = false;
@@ -317,7 +307,7 @@ void reg_pod_summarize(const json_t *pod, struct reg_pod_summary *out)
       }
     }
     if (!strcmp(out->reason, "Completed") && has_running)
-      snprintf(out->reason, sizeof(out->reason), "%s", cond_true(pod, "Ready") ? "Running" : "NotReady");
+      snprintf(out->reason, sizeof(out->reason), "%s", pod_condition_true(pod, "Ready") ? "Running" : "NotReady");
   }
 
   if (kj_get(pod, "metadata.deletionTimestamp")) {
@@ -360,7 +350,7 @@ static json_t *pod_cells(const json_t *obj)
     json_t *g;
     json_array_foreach(gates, i, g) {
       const char *t = kj_get_str(g, "conditionType");
-      if (t && cond_true(obj, t))
+      if (t && pod_condition_true(obj, t))
         ok++;
     }
     snprintf(buf, sizeof(buf), "%d/%zu", ok, json_array_size(gates));
@@ -387,6 +377,7 @@ static const struct reg_column pod_columns[] = {
 };
 
 const struct resource reg_pods = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "pods",

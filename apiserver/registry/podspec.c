@@ -142,76 +142,6 @@ void reg_pod_template_defaults(json_t *tmpl)
   reg_pod_spec_defaults(kj_obj(tmpl, "spec"));
 }
 
-/* ---- QoS ---- */
-
-struct qos_sum {
-  bool have_cpu_req, have_mem_req, have_cpu_lim, have_mem_lim;
-  struct quantity cpu_req, mem_req, cpu_lim, mem_lim;
-};
-
-static bool positive_quantity(const json_t *v, struct quantity *q)
-{
-  const char *s = json_string_value(v);
-  if (!s && json_is_number(v)) {
-    static char buf[64];
-    snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v));
-    s = buf;
-  }
-  if (!s || quantity_parse(s, q) != 0)
-    return false;
-  return quantity_sign(q) > 0;
-}
-
-static void qos_add(const json_t *c, struct qos_sum *sum, bool *guaranteed)
-{
-  struct quantity q;
-  json_t *req = kj_get(c, "resources.requests"), *lim = kj_get(c, "resources.limits");
-  if (positive_quantity(json_object_get(req, "cpu"), &q)) {
-    quantity_add(&sum->cpu_req, &q);
-    sum->have_cpu_req = true;
-  }
-  if (positive_quantity(json_object_get(req, "memory"), &q)) {
-    quantity_add(&sum->mem_req, &q);
-    sum->have_mem_req = true;
-  }
-  bool lc = false, lm = false;
-  if (positive_quantity(json_object_get(lim, "cpu"), &q)) {
-    quantity_add(&sum->cpu_lim, &q);
-    sum->have_cpu_lim = lc = true;
-  }
-  if (positive_quantity(json_object_get(lim, "memory"), &q)) {
-    quantity_add(&sum->mem_lim, &q);
-    sum->have_mem_lim = lm = true;
-  }
-  if (!lc || !lm)
-    *guaranteed = false;
-}
-
-const char *reg_pod_qos_class(const json_t *spec)
-{
-  struct qos_sum sum;
-  memset(&sum, 0, sizeof(sum));
-  bool guaranteed = true;
-  size_t i;
-  json_t *c;
-  json_array_foreach(json_object_get(spec, "containers"), i, c) qos_add(c, &sum, &guaranteed);
-  json_array_foreach(json_object_get(spec, "initContainers"), i, c) qos_add(c, &sum, &guaranteed);
-  bool any_req = sum.have_cpu_req || sum.have_mem_req;
-  bool any_lim = sum.have_cpu_lim || sum.have_mem_lim;
-  if (!any_req && !any_lim)
-    return "BestEffort";
-  if (guaranteed) {
-    if (sum.have_cpu_req && quantity_cmp(&sum.cpu_req, &sum.cpu_lim) != 0)
-      guaranteed = false;
-    if (sum.have_mem_req && quantity_cmp(&sum.mem_req, &sum.mem_lim) != 0)
-      guaranteed = false;
-    /* requests must name the same resources as limits */
-    if (sum.have_cpu_req != sum.have_cpu_lim || sum.have_mem_req != sum.have_mem_lim)
-      guaranteed = false;
-  }
-  return guaranteed ? "Guaranteed" : "Burstable";
-}
-
 /* ---- validation ---- */
 
 static const char *const pull_policies[] = {"Always", "IfNotPresent", "Never", NULL};
@@ -243,6 +173,10 @@ static void validate_resources(const json_t *res, const char *path, json_t *caus
   const char *k;
   json_t *v;
   char f[256];
+  snprintf(f, sizeof(f), "%s.limits", path);
+  reg_validate_resource_list(lim, f, true, causes);
+  snprintf(f, sizeof(f), "%s.requests", path);
+  reg_validate_resource_list(req, f, true, causes);
   json_object_foreach(req, k, v) {
     struct quantity rq, lq;
     const char *rs = json_string_value(v);

@@ -60,6 +60,8 @@ static const struct reg_column pt_columns[] = {
 };
 
 const struct resource reg_podtemplates = {
+    .return_deleted_object = true,
+    .generation = REG_GEN_SPEC,
     .group = "",
     .version = "v1",
     .plural = "podtemplates",

@@ -100,6 +100,7 @@ static const struct reg_column pc_columns[] = {
 };
 
 const struct resource reg_priorityclasses = {
+    .generation = REG_GEN_CREATE,
     .group = "scheduling.k8s.io",
     .version = "v1",
     .plural = "priorityclasses",

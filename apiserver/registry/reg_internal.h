@@ -36,6 +36,10 @@ const char *reg_str_or(const char *s, const char *dflt);
 char *reg_go_value(const json_t *v);
 /* Invalid cause with a Go-formatted value: `Invalid value: VALUE: detail`. */
 void reg_cause_invalid(json_t *causes, const char *field, const json_t *value, const char *detail);
+/* upstream's ValidateResourceQuantityValue over a resource list: no
+ * negative amount, whole numbers for countable resources.  Fields are
+ * PATH[name] when keyed (container resources), else PATH.name. */
+void reg_validate_resource_list(const json_t *list, const char *path, bool keyed, json_t *causes);
 void reg_cause_invalid_str(json_t *causes, const char *field, const char *value, const char *detail);
 /* `Unsupported value: "x": supported values: "a", "b"` (list NULL-terminated). */
 void reg_cause_not_supported(json_t *causes, const char *field, const char *value,
@@ -75,8 +79,6 @@ void reg_pod_spec_defaults(json_t *spec);
 void reg_pod_template_defaults(json_t *tmpl);
 void reg_validate_pod_spec(const json_t *spec, const char *path, json_t *causes);
 void reg_validate_pod_template(const json_t *tmpl, const char *path, json_t *causes);
-/* Pod QoS class of a pod spec: "BestEffort", "Burstable" or "Guaranteed". */
-const char *reg_pod_qos_class(const json_t *spec);
 /* "c1,c2" container names / images of a pod spec.  Caller frees. */
 char *reg_container_names(const json_t *spec);
 /* Table cells: a new row holding the object's name, then cells appended. */
@@ -114,6 +116,9 @@ const char *svc_alloc_cidr(struct svc_alloc *a);
 void svc_alloc_port_range(struct svc_alloc *a, int *lo, int *hi);
 /* The first usable address of the range (the `kubernetes` service). */
 uint32_t svc_alloc_first_ip(struct svc_alloc *a);
+/* The tenth address of the range (the `kube-dns` service, as kubeadm's
+ * GetDNSIP), or 0 when the range is too small to hold it. */
+uint32_t svc_alloc_dns_ip(struct svc_alloc *a);
 /* Marks what a stored Service holds (start-up rebuild). */
 void svc_alloc_mark_service(struct svc_alloc *a, const json_t *svc);
 /* Releases everything a deleted Service held. */
@@ -127,6 +132,8 @@ bool svc_alloc_watched(const struct svc_alloc *a);
 void svc_alloc_begin_repair(struct svc_alloc *a);
 void svc_alloc_end_repair(struct svc_alloc *a);
 int reg_parse_ipv4(const char *s, uint32_t *out);
+/* qsort comparator of an array of C strings. */
+int reg_cmp_str(const void *a, const void *b);
 void reg_format_ipv4(uint32_t ip, char out[16]);
 
 /* ConfigMap/Secret data: keys valid and (for update with immutable set)

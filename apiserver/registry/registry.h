@@ -40,6 +40,12 @@ enum {
   RES_SUB_EPHEMERAL = 1 << 9, /* pods/ephemeralcontainers */
 };
 
+/* Whether a kind keeps metadata.generation, as its upstream strategy
+ * does: set to 1 on create and bumped on every change of anything but
+ * metadata and status (REG_GEN_SPEC), or only set on create
+ * (REG_GEN_CREATE).  Deletion bumps any generation above 0. */
+enum reg_generation { REG_GEN_NONE = 0, REG_GEN_SPEC, REG_GEN_CREATE };
+
 /* One column of `kubectl get` output (meta.k8s.io/v1 Table). */
 struct reg_column {
   const char *name;        /* "Name", "Ready", "Status", ... */
@@ -70,6 +76,10 @@ struct resource {
   const char *short_names[6]; /* NULL-terminated, e.g. {"po", NULL} */
   const char *categories[3];  /* NULL-terminated, e.g. {"all", NULL} */
   unsigned subresources;      /* RES_SUB_* bits */
+  enum reg_generation generation;
+  /* DELETE answers the deleted object (upstream's ReturnDeletedObject)
+   * rather than a Status naming it. */
+  bool return_deleted_object;
   /* Storage key prefix without trailing slash, e.g. "/registry/pods".
    * Two resources may share one (events in core/v1 and events.k8s.io/v1). */
   const char *storage_prefix;

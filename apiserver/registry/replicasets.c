@@ -88,6 +88,7 @@ static const struct reg_column rs_columns[] = {
 };
 
 const struct resource reg_replicasets = {
+    .generation = REG_GEN_SPEC,
     .group = "apps",
     .version = "v1",
     .plural = "replicasets",

@@ -125,6 +125,7 @@ static void rc_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
 }
 
 const struct resource reg_replicationcontrollers = {
+    .generation = REG_GEN_SPEC,
     .group = "",
     .version = "v1",
     .plural = "replicationcontrollers",

@@ -62,11 +62,6 @@ static void rq_validate(struct reg_request *rq, const json_t *obj, const json_t 
       reg_check_enum(causes, "spec.scopes", json_is_string(s) ? json_string_value(s) : "", scopes);
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static json_t *rq_cells(const json_t *obj)
 {
   json_t *row = reg_row(obj);
@@ -77,7 +72,7 @@ static json_t *rq_cells(const json_t *obj)
   const char *k;
   json_t *v;
   json_object_foreach(hard, k, v) keys[i++] = k;
-  qsort(keys, i, sizeof(*keys), cmp_str);
+  qsort(keys, i, sizeof(*keys), reg_cmp_str);
   char *req = NULL, *lim = NULL;
   size_t rl = 0, ll = 0;
   FILE *rf = open_memstream(&req, &rl), *lf = open_memstream(&lim, &ll);
@@ -116,6 +111,7 @@ static const struct reg_column rq_columns[] = {
 };
 
 const struct resource reg_resourcequotas = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "resourcequotas",

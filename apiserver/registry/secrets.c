@@ -11,22 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 
+#include <kube/base64.h>
 #include <kube/json.h>
 
 #include "registry/reg_internal.h"
 
 #define REG_SECRET_MAX_BYTES (1024 * 1024)
-
-static char *b64(const char *s, size_t n)
-{
-  char *out = malloc(4 * ((n + 2) / 3) + 1);
-  if (!out)
-    return NULL;
-  EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-  return out;
-}
 
 static void secret_defaults(json_t *obj)
 {
@@ -41,7 +32,7 @@ static void secret_defaults(json_t *obj)
     json_object_foreach(sd, k, v) {
       if (!json_is_string(v) || !data)
         continue;
-      char *e = b64(json_string_value(v), json_string_length(v));
+      char *e = kb64_encode(json_string_value(v), json_string_length(v), KB64_STD);
       if (e)
         json_object_set_new(data, k, json_string(e));
       free(e);

@@ -31,6 +31,7 @@ static const struct reg_column sa_columns[] = {
 };
 
 const struct resource reg_serviceaccounts = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "serviceaccounts",

@@ -3,10 +3,14 @@
  * (upstream pkg/registry/core/service/ipallocator and portallocator).
  *
  * Two bitmaps: one bit per address of --service-cluster-ip-range (network
- * and broadcast addresses are never handed out; the first usable address
- * is left for the `kubernetes` Service unless asked for by name) and one
- * bit per port of --service-node-port-range.  Automatic allocation is
- * next-fit from a rotating cursor, so freed values are not reused at once.
+ * and broadcast addresses are never handed out) and one bit per port of
+ * --service-node-port-range.  Automatic allocation is upstream's random
+ * scan with an offset: each range is split into a small static band at its
+ * start (min(max(16, size/16), 256) addresses, min(max(16, size/32), 128)
+ * ports; none for ranges of 16 or fewer) that users may ask for by value,
+ * such as the `kubernetes` and `kube-dns` addresses, and the dynamic rest.
+ * A value is drawn from a random place of the dynamic band, scanning on
+ * from there; only when that band is full does the static one serve.
  * The state lives in srv->service_alloc; it is rebuilt from stored
  * Services at start and repaired periodically (bootstrap.c), which also
  * reclaims values taken by writes that failed after admission.
@@ -15,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <sys/random.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,16 +33,18 @@
 #define SVC_DEFAULT_CIDR "10.96.0.0/12"
 #define SVC_DEFAULT_PORTS "30000-32767"
 #define SVC_MIN_PREFIX 8 /* at most 2^24 addresses: a 2 MiB bitmap */
+#define SVC_DNS_IP_OFFSET 10u
 
 struct svc_alloc {
   char cidr[64];
   uint32_t net;    /* network address */
   uint32_t size;   /* addresses in the range, network and broadcast included */
   uint8_t *ips;
-  uint32_t ip_cursor;
+  uint32_t ip_static;   /* addresses in the static band */
   int port_lo, port_hi;
   uint8_t *ports;
-  int port_cursor;
+  uint32_t port_static; /* ports in the static band */
+  uint64_t rng;         /* xorshift64* state, seeded per process */
   /* Values handed out recently; a repair keeps them even when no stored
    * Service holds them yet (their write may still be in flight). */
   struct svc_pending {
@@ -123,6 +130,47 @@ static void bit_clr(uint8_t *b, uint32_t i)
   b[i >> 3] &= (uint8_t)~(1u << (i & 7));
 }
 
+/* upstream's calculateRangeOffset: min(max(lo, size/step), hi), 0 for
+ * ranges of lo or fewer values */
+static uint32_t range_offset(uint32_t size, uint32_t lo, uint32_t hi, uint32_t step)
+{
+  if (size <= lo)
+    return 0;
+  uint32_t off = size / step;
+  return off < lo ? lo : off > hi ? hi : off;
+}
+
+static uint64_t rng_next(struct svc_alloc *a)
+{
+  a->rng ^= a->rng >> 12;
+  a->rng ^= a->rng << 25;
+  a->rng ^= a->rng >> 27;
+  return a->rng * 0x2545F4914F6CDD1DULL;
+}
+
+/* A free index in [lo, hi) of the bitmap (bit lo is bits[bit0 + lo]),
+ * scanning from a random one; -1 when all are taken. */
+static long scan_random(struct svc_alloc *a, const uint8_t *bits, uint32_t bit0, uint32_t lo, uint32_t hi)
+{
+  if (hi <= lo)
+    return -1;
+  uint32_t n = hi - lo, start = (uint32_t)(rng_next(a) % n);
+  for (uint32_t i = 0; i < n; i++) {
+    uint32_t at = lo + (start + i) % n;
+    if (!bit_get(bits, bit0 + at))
+      return (long)at;
+  }
+  return -1;
+}
+
+/* Dynamic band first, then the static one (upstream's
+ * randomScanStrategyWithOffset). */
+static long pick(struct svc_alloc *a, const uint8_t *bits, uint32_t bit0, uint32_t count, uint32_t static_n)
+{
+  long at = scan_random(a, bits, bit0, static_n, count);
+  return at >= 0 ? at : scan_random(a, bits, bit0, 0, static_n);
+}
+
 int svc_alloc_setup(struct apiserver *srv)
 {
   const char *cidr = reg_str_or(srv->cfg.service_cluster_ip_range, SVC_DEFAULT_CIDR);
@@ -169,8 +217,10 @@ int svc_alloc_setup(struct apiserver *srv)
     free(a);
     return -ENOMEM;
   }
-  a->ip_cursor = 2;
-  a->port_cursor = 0;
+  a->ip_static = range_offset(a->size, 16, 256, 16);
+  a->port_static = range_offset((uint32_t)(hi - lo + 1), 16, 128, 32);
+  if (getrandom(&a->rng, sizeof a->rng, 0) != sizeof a->rng || !a->rng)
+    a->rng = (uint64_t)ktime_now_us() | 1;
   srv->service_alloc = a;
   return 0;
 }
@@ -210,6 +260,12 @@ uint32_t svc_alloc_first_ip(struct svc_alloc *a)
   return a->net + 1;
 }
 
+uint32_t svc_alloc_dns_ip(struct svc_alloc *a)
+{
+  /* offset 10 must be a usable address: not the broadcast one */
+  return a->size - 1 > SVC_DNS_IP_OFFSET ? a->net + SVC_DNS_IP_OFFSET : 0;
+}
+
 static bool ip_offset(struct svc_alloc *a, uint32_t ip, uint32_t *off)
 {
   if (ip < a->net || ip - a->net >= a->size)
@@ -231,20 +287,15 @@ int svc_alloc_ip(struct svc_alloc *a, uint32_t want, uint32_t *out)
     *out = want;
     return 0;
   }
-  uint32_t usable = a->size - 3; /* minus network, broadcast, the first address */
-  for (uint32_t n = 0; n < usable; n++) {
-    off = a->ip_cursor;
-    a->ip_cursor = a->ip_cursor + 1 >= a->size - 1 ? 2 : a->ip_cursor + 1;
-    if (off < 2 || off >= a->size - 1)
-      continue;
-    if (!bit_get(a->ips, off)) {
-      bit_set(a->ips, off);
-      *out = a->net + off;
-      pending_add(a, *out, 0);
-      return 0;
-    }
-  }
-  return -ENOSPC;
+  /* bit i of the dynamic scan is the address net + 1 + i */
+  long at = pick(a, a->ips, 1, a->size - 2, a->ip_static);
+  if (at < 0)
+    return -ENOSPC;
+  off = (uint32_t)at + 1;
+  bit_set(a->ips, off);
+  *out = a->net + off;
+  pending_add(a, *out, 0);
+  return 0;
 }
 
 void svc_release_ip(struct svc_alloc *a, uint32_t ip)
@@ -274,17 +325,13 @@ int svc_alloc_port(struct svc_alloc *a, int want, int *out)
     *out = want;
     return 0;
   }
-  for (int i = 0; i < n; i++) {
-    int off = a->port_cursor;
-    a->port_cursor = (a->port_cursor + 1) % n;
-    if (!bit_get(a->ports, (uint32_t)off)) {
-      bit_set(a->ports, (uint32_t)off);
-      *out = a->port_lo + off;
-      pending_add(a, 0, *out);
-      return 0;
-    }
-  }
-  return -ENOSPC;
+  long at = pick(a, a->ports, 0, (uint32_t)n, a->port_static);
+  if (at < 0)
+    return -ENOSPC;
+  bit_set(a->ports, (uint32_t)at);
+  *out = a->port_lo + (int)at;
+  pending_add(a, 0, *out);
+  return 0;
 }
 
 void svc_release_port(struct svc_alloc *a, int port)

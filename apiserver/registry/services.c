@@ -220,177 +220,187 @@ static bool valid_ipv4(const char *ip)
   return ip && reg_parse_ipv4(ip, &x) == 0;
 }
 
-static json_t *svc_admit(struct reg_request *rq, json_t *obj, const json_t *old)
+/* What one admission took from the allocators, given back on failure or
+ * for a dry run. */
+struct svc_taken {
+  struct svc_alloc *a;
+  const char *name;
+  uint32_t ip;
+  bool ip_taken;
+  int ports[256];
+  size_t nports;
+};
+
+static void taken_port(struct svc_taken *t, int port)
 {
-  if (rq && rq->subresource)
-    return NULL;
-  if (!rq || !rq->srv)
-    return NULL;
-  struct svc_alloc *a = svc_alloc_get(rq->srv);
-  if (!a)
-    return kstatus_internal("service allocators are not configured");
-  const char *name = kj_get_str(obj, "metadata.name");
-  bool dry = rq->dry_run;
-  uint32_t got_ip = 0;
-  bool ip_taken_here = false;
-  int taken_ports[256];
-  size_t ntaken = 0;
-  json_t *err = NULL;
+  if (t->nports < sizeof(t->ports) / sizeof(t->ports[0]))
+    t->ports[t->nports++] = port;
+}
 
-  /* ClusterIP */
+static void give_back(struct svc_taken *t)
+{
+  if (t->ip_taken)
+    svc_release_ip(t->a, t->ip);
+  for (size_t k = 0; k < t->nports; k++)
+    svc_release_port(t->a, t->ports[k]);
+}
+
+/* A ClusterIP for a Service that has none (or newly needs one after being
+ * ExternalName), or the one it asks for when free and in range. */
+static json_t *admit_cluster_ip(struct svc_taken *t, json_t *obj, const json_t *old)
+{
   const char *oip = old && !is_external_name(old) ? cluster_ip(old) : NULL;
-  if (!is_external_name(obj) && !is_headless(obj)) {
-    const char *ip = cluster_ip(obj);
-    bool same_as_old = ip && oip && !strcmp(ip, oip);
-    if (!same_as_old) {
-      if (!ip || !*ip) {
-        int rc = svc_alloc_ip(a, 0, &got_ip);
-        if (rc) {
-          json_t *ips = kj_get(obj, "spec.clusterIPs");
-          json_t *empty = json_array();
-          err = invalid(name, "spec.clusterIPs", ips ? ips : empty, "failed to allocate a serviceIP: range is full");
-          json_decref(empty);
-          goto fail;
-        }
-        char buf[16];
-        reg_format_ipv4(got_ip, buf);
-        set_cluster_ip(obj, buf);
-        ip_taken_here = true;
-      } else if (valid_ipv4(ip) && !old) {
-        uint32_t want;
-        reg_parse_ipv4(ip, &want);
-        int rc = svc_alloc_ip(a, want, &got_ip);
-        if (rc) {
-          char detail[256];
-          if (rc == -EEXIST)
-            snprintf(detail, sizeof(detail), "failed to allocate IP %s: provided IP is already allocated", ip);
-          else
-            snprintf(detail, sizeof(detail),
-                     "failed to allocate IP %s: the provided IP (%s) is not in the valid range. The range of valid IPs is %s",
-                     ip, ip, svc_alloc_cidr(a));
-          err = invalid(name, "spec.clusterIPs", kj_get(obj, "spec.clusterIPs"), detail);
-          goto fail;
-        }
-        ip_taken_here = true;
-      } else if (valid_ipv4(ip) && old && is_external_name(old)) {
-        uint32_t want;
-        reg_parse_ipv4(ip, &want);
-        int rc = svc_alloc_ip(a, want, &got_ip);
-        if (rc) {
-          char detail[256];
-          snprintf(detail, sizeof(detail), "failed to allocate IP %s: %s", ip,
-                   rc == -EEXIST ? "provided IP is already allocated" : "provided IP is not in the valid range");
-          err = invalid(name, "spec.clusterIPs", kj_get(obj, "spec.clusterIPs"), detail);
-          goto fail;
-        }
-        ip_taken_here = true;
-      }
-      /* otherwise: an edited clusterIP on update -- validation rejects it */
+  if (is_external_name(obj) || is_headless(obj))
+    return NULL;
+  const char *ip = cluster_ip(obj);
+  if (ip && oip && !strcmp(ip, oip))
+    return NULL;
+  if (!ip || !*ip) {
+    if (svc_alloc_ip(t->a, 0, &t->ip) != 0) {
+      json_t *ips = kj_get(obj, "spec.clusterIPs"), *empty = json_array();
+      json_t *err = invalid(t->name, "spec.clusterIPs", ips ? ips : empty, "failed to allocate a serviceIP: range is full");
+      json_decref(empty);
+      return err;
     }
-  }
-
-  /* node ports */
-  if (needs_node_ports(obj)) {
-    bool auto_ports = strcmp(svc_type(obj), "LoadBalancer") || kj_get_bool(obj, "spec.allocateLoadBalancerNodePorts", true);
-    size_t i;
-    json_t *p;
-    json_array_foreach(kj_get(obj, "spec.ports"), i, p) {
-      json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
-      if (np && old && port_in(old, np))
-        continue;
-      /* one node port may serve several ports of the same service
-       * (e.g. TCP and UDP on 53) */
-      bool shared = false;
-      for (size_t k = 0; k < i; k++)
-        if (json_integer_value(json_object_get(json_array_get(kj_get(obj, "spec.ports"), k), "nodePort")) == np && np)
-          shared = true;
-      if (shared)
-        continue;
-      if (!np && !auto_ports)
-        continue;
-      int got;
-      int rc = svc_alloc_port(a, (int)np, &got);
-      if (rc) {
-        char f[64], detail[160];
-        int lo, hi;
-        svc_alloc_port_range(a, &lo, &hi);
-        snprintf(f, sizeof(f), "spec.ports[%zu].nodePort", i);
-        if (rc == -EEXIST)
-          snprintf(detail, sizeof(detail), "provided port is already allocated");
-        else if (rc == -ERANGE)
-          snprintf(detail, sizeof(detail), "provided port is not in the valid range. The range of valid ports is %d-%d", lo, hi);
-        else
-          snprintf(detail, sizeof(detail), "range is full");
-        json_t *v = json_integer(np);
-        err = invalid(name, f, v, detail);
-        json_decref(v);
-        goto fail;
-      }
-      if (ntaken < sizeof(taken_ports) / sizeof(taken_ports[0]))
-        taken_ports[ntaken++] = got;
-      if (!np)
-        json_object_set_new(p, "nodePort", json_integer(got));
-    }
-  }
-
-  /* LoadBalancer with externalTrafficPolicy Local: a health check port */
-  if (!strcmp(svc_type(obj), "LoadBalancer") &&
-      !strcmp(reg_str_or(kj_get_str(obj, "spec.externalTrafficPolicy"), "Cluster"), "Local")) {
-    json_int_t hc = json_integer_value(kj_get(obj, "spec.healthCheckNodePort"));
-    json_int_t ohc = old ? json_integer_value(kj_get(old, "spec.healthCheckNodePort")) : 0;
-    if (!hc || hc != ohc) {
-      int got;
-      int rc = svc_alloc_port(a, (int)hc, &got);
-      if (rc) {
-        json_t *v = json_integer(hc);
-        err = invalid(name, "spec.healthCheckNodePort", v,
-                      rc == -EEXIST ? "provided port is already allocated" : "provided port is not in the valid range");
-        json_decref(v);
-        goto fail;
-      }
-      if (ntaken < sizeof(taken_ports) / sizeof(taken_ports[0]))
-        taken_ports[ntaken++] = got;
-      if (!hc)
-        kj_set_int(obj, "spec.healthCheckNodePort", got);
-    }
-  }
-
-  if (dry) {
-    /* report what would be allocated but keep nothing */
-    if (ip_taken_here)
-      svc_release_ip(a, got_ip);
-    for (size_t k = 0; k < ntaken; k++)
-      svc_release_port(a, taken_ports[k]);
+    char buf[16];
+    reg_format_ipv4(t->ip, buf);
+    set_cluster_ip(obj, buf);
+    t->ip_taken = true;
     return NULL;
   }
-  /* release what the update dropped */
-  if (old) {
-    uint32_t x;
-    if (oip && valid_ipv4(oip) && (is_external_name(obj) || is_headless(obj))) {
-      reg_parse_ipv4(oip, &x);
-      svc_release_ip(a, x);
+  /* an edited clusterIP on update is left to validation to refuse */
+  if (!valid_ipv4(ip) || (old && !is_external_name(old)))
+    return NULL;
+  uint32_t want;
+  reg_parse_ipv4(ip, &want);
+  int rc = svc_alloc_ip(t->a, want, &t->ip);
+  if (rc == 0) {
+    t->ip_taken = true;
+    return NULL;
+  }
+  char detail[256];
+  if (old)
+    snprintf(detail, sizeof(detail), "failed to allocate IP %s: %s", ip,
+             rc == -EEXIST ? "provided IP is already allocated" : "provided IP is not in the valid range");
+  else if (rc == -EEXIST)
+    snprintf(detail, sizeof(detail), "failed to allocate IP %s: provided IP is already allocated", ip);
+  else
+    snprintf(detail, sizeof(detail),
+             "failed to allocate IP %s: the provided IP (%s) is not in the valid range. The range of valid IPs is %s",
+             ip, ip, svc_alloc_cidr(t->a));
+  return invalid(t->name, "spec.clusterIPs", kj_get(obj, "spec.clusterIPs"), detail);
+}
+
+/* A node port for every port of a NodePort or LoadBalancer Service that
+ * lacks one (a LoadBalancer only when it allocates them), or the one asked
+ * for; one node port may serve several ports (TCP and UDP on 53). */
+static json_t *admit_node_ports(struct svc_taken *t, json_t *obj, const json_t *old)
+{
+  if (!needs_node_ports(obj))
+    return NULL;
+  bool auto_ports = strcmp(svc_type(obj), "LoadBalancer") || kj_get_bool(obj, "spec.allocateLoadBalancerNodePorts", true);
+  json_t *ports = kj_get(obj, "spec.ports");
+  size_t i;
+  json_t *p;
+  json_array_foreach(ports, i, p) {
+    json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+    if (np && old && port_in(old, np))
+      continue;
+    bool shared = false;
+    for (size_t k = 0; k < i && np; k++)
+      shared = shared || json_integer_value(json_object_get(json_array_get(ports, k), "nodePort")) == np;
+    if (shared || (!np && !auto_ports))
+      continue;
+    int got, rc = svc_alloc_port(t->a, (int)np, &got);
+    if (rc) {
+      char f[64], detail[160];
+      int lo, hi;
+      svc_alloc_port_range(t->a, &lo, &hi);
+      snprintf(f, sizeof(f), "spec.ports[%zu].nodePort", i);
+      if (rc == -EEXIST)
+        snprintf(detail, sizeof(detail), "provided port is already allocated");
+      else if (rc == -ERANGE)
+        snprintf(detail, sizeof(detail), "provided port is not in the valid range. The range of valid ports is %d-%d", lo, hi);
+      else
+        snprintf(detail, sizeof(detail), "range is full");
+      json_t *v = json_integer(np), *err = invalid(t->name, f, v, detail);
+      json_decref(v);
+      return err;
     }
-    size_t i;
-    json_t *p;
-    if (needs_node_ports(old)) {
-      json_array_foreach(kj_get(old, "spec.ports"), i, p) {
-        json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
-        if (np && !port_in(obj, np))
-          svc_release_port(a, (int)np);
-      }
-    }
-    json_int_t ohc = json_integer_value(kj_get(old, "spec.healthCheckNodePort"));
-    if (ohc && ohc != json_integer_value(kj_get(obj, "spec.healthCheckNodePort")))
-      svc_release_port(a, (int)ohc);
+    taken_port(t, got);
+    if (!np)
+      json_object_set_new(p, "nodePort", json_integer(got));
   }
   return NULL;
+}
 
-fail:
-  if (ip_taken_here)
-    svc_release_ip(a, got_ip);
-  for (size_t k = 0; k < ntaken; k++)
-    svc_release_port(a, taken_ports[k]);
-  return err;
+/* A LoadBalancer with externalTrafficPolicy Local gets a health-check
+ * node port. */
+static json_t *admit_health_check_port(struct svc_taken *t, json_t *obj, const json_t *old)
+{
+  if (strcmp(svc_type(obj), "LoadBalancer") ||
+      strcmp(reg_str_or(kj_get_str(obj, "spec.externalTrafficPolicy"), "Cluster"), "Local"))
+    return NULL;
+  json_int_t hc = json_integer_value(kj_get(obj, "spec.healthCheckNodePort"));
+  json_int_t ohc = old ? json_integer_value(kj_get(old, "spec.healthCheckNodePort")) : 0;
+  if (hc && hc == ohc)
+    return NULL;
+  int got, rc = svc_alloc_port(t->a, (int)hc, &got);
+  if (rc) {
+    json_t *v = json_integer(hc);
+    json_t *err = invalid(t->name, "spec.healthCheckNodePort", v,
+                          rc == -EEXIST ? "provided port is already allocated" : "provided port is not in the valid range");
+    json_decref(v);
+    return err;
+  }
+  taken_port(t, got);
+  if (!hc)
+    kj_set_int(obj, "spec.healthCheckNodePort", got);
+  return NULL;
+}
+
+/* Gives back what an update dropped: the ClusterIP of a Service turned
+ * headless or ExternalName, node ports no longer used. */
+static void release_dropped(struct svc_alloc *a, const json_t *obj, const json_t *old)
+{
+  const char *oip = !is_external_name(old) ? cluster_ip(old) : NULL;
+  uint32_t x;
+  if (oip && valid_ipv4(oip) && (is_external_name(obj) || is_headless(obj))) {
+    reg_parse_ipv4(oip, &x);
+    svc_release_ip(a, x);
+  }
+  size_t i;
+  json_t *p;
+  if (needs_node_ports(old)) {
+    json_array_foreach(kj_get(old, "spec.ports"), i, p) {
+      json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
+      if (np && !port_in(obj, np))
+        svc_release_port(a, (int)np);
+    }
+  }
+  json_int_t ohc = json_integer_value(kj_get(old, "spec.healthCheckNodePort"));
+  if (ohc && ohc != json_integer_value(kj_get(obj, "spec.healthCheckNodePort")))
+    svc_release_port(a, (int)ohc);
+}
+
+static json_t *svc_admit(struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  if (!rq || rq->subresource || !rq->srv)
+    return NULL;
+  struct svc_taken t = {.a = svc_alloc_get(rq->srv), .name = kj_get_str(obj, "metadata.name")};
+  if (!t.a)
+    return kstatus_internal("service allocators are not configured");
+  json_t *err;
+  if ((err = admit_cluster_ip(&t, obj, old)) || (err = admit_node_ports(&t, obj, old)) ||
+      (err = admit_health_check_port(&t, obj, old))) {
+    give_back(&t);
+    return err;
+  }
+  if (rq->dry_run)
+    give_back(&t); /* report what would be allocated but keep nothing */
+  else if (old)
+    release_dropped(t.a, obj, old);
+  return NULL;
 }
 
 static void svc_after_delete(struct reg_request *rq, const json_t *obj)
@@ -599,6 +609,7 @@ static const struct reg_column svc_columns[] = {
 };
 
 const struct resource reg_services = {
+    .return_deleted_object = true,
     .group = "",
     .version = "v1",
     .plural = "services",

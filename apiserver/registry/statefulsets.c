@@ -226,6 +226,7 @@ static void sts_prepare_update(struct reg_request *rq, json_t *obj, const json_t
 }
 
 const struct resource reg_statefulsets = {
+    .generation = REG_GEN_SPEC,
     .group = "apps",
     .version = "v1",
     .plural = "statefulsets",

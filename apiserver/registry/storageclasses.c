@@ -104,6 +104,7 @@ static const struct reg_column sc_columns[] = {
 };
 
 const struct resource reg_storageclasses = {
+    .return_deleted_object = true,
     .group = "storage.k8s.io",
     .version = "v1",
     .plural = "storageclasses",

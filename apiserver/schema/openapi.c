@@ -1,6 +1,7 @@
 /*
- * openapi.c - the OpenAPI v3 documents kubectl reads, generated from the
- * schema table and the resource registry.
+ * openapi.c - the OpenAPI v3 documents kubectl reads, and the Swagger 2.0
+ * document (/openapi/v2), generated from the schema table and the
+ * resource registry.
  *
  * GET /openapi/v3 answers an index naming one document per group/version
  * ("api/v1", "apis/apps/v1", ...) with a serverRelativeURL that carries a
@@ -19,6 +20,14 @@
  *     that compute strategic merge patches.
  * Documents are built deterministically (table order, fixed key order) so
  * the hash changes only when the content does.
+ *
+ * The Swagger 2.0 document is the same content in the older shape: one
+ * document for every group/version, `definitions` and `#/definitions/`
+ * references (a field's description and list extensions sit next to its
+ * $ref, as upstream's do), int-or-string and quantities as strings, body
+ * parameters and consumes/produces instead of request bodies and content
+ * maps.  kubectl reads it (as protobuf, openapi_pb.c) to validate
+ * documents client-side, e.g. the items of a `kind: List`.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -32,12 +41,17 @@
 #include "registry/registry.h"
 #include "schema/schema_int.h"
 
-#define REF_PREFIX "#/components/schemas/"
 #define META "io.k8s.apimachinery.pkg.apis.meta.v1."
 
-static json_t *ref_schema(const char *name)
+/* Which document is built: OpenAPI v3 (components, requestBody, content
+ * types) or Swagger 2.0 (definitions, body parameters, consumes/produces). */
+struct ospec {
+  bool v2;
+};
+
+static json_t *ref_schema(const struct ospec *o, const char *name)
 {
-  return json_pack("{s:s+}", "$ref", REF_PREFIX, name);
+  return json_pack("{s:s+}", "$ref", o->v2 ? "#/definitions/" : "#/components/schemas/", name);
 }
 
 static const char *action_desc(const char *action)
@@ -59,7 +73,7 @@ static const char *action_desc(const char *action)
 
 /* ---- components.schemas ---- */
 
-static json_t *type_schema(const struct stype *t);
+static json_t *type_schema(const struct ospec *os, const struct stype *t);
 
 static void add_extensions(json_t *o, const struct sfield *f)
 {
@@ -83,10 +97,10 @@ static void add_extensions(json_t *o, const struct sfield *f)
 }
 
 /* Schema of a value of type t used in place (a field, an item). */
-static json_t *type_schema(const struct stype *t)
+static json_t *type_schema(const struct ospec *os, const struct stype *t)
 {
   if (t->name)
-    return ref_schema(t->name);
+    return ref_schema(os, t->name);
   json_t *o = json_object();
   switch (t->kind) {
   case ST_STRING:
@@ -107,11 +121,11 @@ static json_t *type_schema(const struct stype *t)
     break;
   case ST_ARRAY:
     json_object_set_new(o, "type", json_string("array"));
-    json_object_set_new(o, "items", type_schema(t->elem));
+    json_object_set_new(o, "items", type_schema(os, t->elem));
     break;
   case ST_MAP:
     json_object_set_new(o, "type", json_string("object"));
-    json_object_set_new(o, "additionalProperties", type_schema(t->elem));
+    json_object_set_new(o, "additionalProperties", type_schema(os, t->elem));
     break;
   default:
     json_object_set_new(o, "type", json_string("object"));
@@ -120,16 +134,17 @@ static json_t *type_schema(const struct stype *t)
   return o;
 }
 
-static json_t *field_schema(const struct sfield *f)
+static json_t *field_schema(const struct ospec *os, const struct sfield *f)
 {
   json_t *o;
   bool has_ext = f->merge_key || f->strategy || f->list_type || f->map_type;
-  if (f->type->name && (f->desc || has_ext)) {
-    /* siblings of a bare $ref are ignored by OpenAPI 3.0, hence allOf */
+  if (f->type->name && (f->desc || has_ext) && !os->v2) {
+    /* siblings of a bare $ref are ignored by OpenAPI 3.0, hence allOf;
+     * Swagger 2.0 documents keep them next to the $ref, as upstream's */
     o = json_object();
-    json_object_set_new(o, "allOf", json_pack("[o]", ref_schema(f->type->name)));
+    json_object_set_new(o, "allOf", json_pack("[o]", ref_schema(os, f->type->name)));
   } else {
-    o = type_schema(f->type);
+    o = type_schema(os, f->type);
   }
   if (f->desc)
     json_object_set_new(o, "description", json_string(f->desc));
@@ -151,8 +166,8 @@ static json_t *gvk_list(const struct schema *s, const struct stype *t)
   return arr;
 }
 
-/* The component of a named type. */
-static json_t *named_schema(const struct schema *s, const struct stype *t)
+/* The component (definition) of a named type. */
+static json_t *named_schema(const struct ospec *os, const struct schema *s, const struct stype *t)
 {
   json_t *o = json_object();
   if (t->desc)
@@ -160,11 +175,18 @@ static json_t *named_schema(const struct schema *s, const struct stype *t)
   switch (t->kind) {
   case ST_INT_OR_STRING:
     json_object_set_new(o, "format", json_string("int-or-string"));
+    if (os->v2) {
+      json_object_set_new(o, "type", json_string("string"));
+      return o;
+    }
     json_object_set_new(o, "oneOf", json_pack("[{s:s},{s:s}]", "type", "integer", "type", "string"));
     json_object_set_new(o, "x-kubernetes-int-or-string", json_true());
     return o;
   case ST_QUANTITY:
-    json_object_set_new(o, "oneOf", json_pack("[{s:s},{s:s}]", "type", "string", "type", "number"));
+    if (os->v2)
+      json_object_set_new(o, "type", json_string("string"));
+    else
+      json_object_set_new(o, "oneOf", json_pack("[{s:s},{s:s}]", "type", "string", "type", "number"));
     return o;
   case ST_TIME:
     json_object_set_new(o, "format", json_string("date-time"));
@@ -178,7 +200,7 @@ static json_t *named_schema(const struct schema *s, const struct stype *t)
   }
   json_t *props = json_object(), *req = json_array();
   for (size_t i = 0; i < t->nfields; i++) {
-    json_object_set_new(props, t->fields[i].name, field_schema(&t->fields[i]));
+    json_object_set_new(props, t->fields[i].name, field_schema(os, &t->fields[i]));
     if (t->fields[i].required)
       json_array_append_new(req, json_string(t->fields[i].name));
   }
@@ -196,24 +218,24 @@ static json_t *named_schema(const struct schema *s, const struct stype *t)
   return o;
 }
 
-static void collect(const struct schema *s, const struct stype *t, json_t *schemas)
+static void collect(const struct ospec *os, const struct schema *s, const struct stype *t, json_t *schemas)
 {
   if (!t)
     return;
   if (t->name) {
     if (json_object_get(schemas, t->name))
       return;
-    json_object_set_new(schemas, t->name, named_schema(s, t));
+    json_object_set_new(schemas, t->name, named_schema(os, s, t));
   }
   if (t->elem)
-    collect(s, t->elem, schemas);
+    collect(os, s, t->elem, schemas);
   for (size_t i = 0; i < t->nfields; i++)
-    collect(s, t->fields[i].type, schemas);
+    collect(os, s, t->fields[i].type, schemas);
 }
 
-static void collect_name(const struct schema *s, const char *name, json_t *schemas)
+static void collect_name(const struct ospec *os, const struct schema *s, const char *name, json_t *schemas)
 {
-  collect(s, schema_find_type(s, name), schemas);
+  collect(os, s, schema_find_type(s, name), schemas);
 }
 
 /* ---- paths ---- */
@@ -259,74 +281,87 @@ static void tag_of(const char *group, const char *version, char *buf, size_t len
   snprintf(buf, len, "%s_%s", w, version);
 }
 
-static json_t *param(const char *name, const char *in, const char *type, const char *desc)
+static json_t *param(const struct ospec *os, const char *name, const char *in, const char *type, const char *desc)
 {
-  json_t *p = json_pack("{s:s,s:s,s:s,s:{s:s,s:b}}", "description", desc, "in", in, "name", name,
-                        "schema", "type", type, "uniqueItems", 1);
+  json_t *p;
+  if (os->v2)
+    p = json_pack("{s:s,s:s,s:s,s:s,s:b}", "description", desc, "in", in, "name", name, "type", type,
+                  "uniqueItems", 1);
+  else
+    p = json_pack("{s:s,s:s,s:s,s:{s:s,s:b}}", "description", desc, "in", in, "name", name, "schema", "type", type,
+                  "uniqueItems", 1);
   if (strcmp(in, "path") == 0)
     json_object_set_new(p, "required", json_true());
   return p;
 }
 
-static void add_list_params(json_t *ps, bool watch)
+static void add_list_params(const struct ospec *os, json_t *ps, bool watch)
 {
   if (watch)
-    json_array_append_new(ps, param("allowWatchBookmarks", "query", "boolean",
+    json_array_append_new(ps, param(os, "allowWatchBookmarks", "query", "boolean",
                                     "Ask for BOOKMARK events in a watch."));
-  json_array_append_new(ps, param("continue", "query", "string",
+  json_array_append_new(ps, param(os, "continue", "query", "string",
                                   "The continue token of a previous paginated list."));
-  json_array_append_new(ps, param("fieldSelector", "query", "string",
+  json_array_append_new(ps, param(os, "fieldSelector", "query", "string",
                                   "Restrict the result to objects whose fields match."));
-  json_array_append_new(ps, param("labelSelector", "query", "string",
+  json_array_append_new(ps, param(os, "labelSelector", "query", "string",
                                   "Restrict the result to objects whose labels match."));
-  json_array_append_new(ps, param("limit", "query", "integer",
+  json_array_append_new(ps, param(os, "limit", "query", "integer",
                                   "The most objects to return; continue with the continue token."));
-  json_array_append_new(ps, param("resourceVersion", "query", "string",
+  json_array_append_new(ps, param(os, "resourceVersion", "query", "string",
                                   "The resource version the list or watch starts from."));
-  json_array_append_new(ps, param("resourceVersionMatch", "query", "string",
+  json_array_append_new(ps, param(os, "resourceVersionMatch", "query", "string",
                                   "How resourceVersion applies: Exact or NotOlderThan."));
-  json_array_append_new(ps, param("sendInitialEvents", "query", "boolean",
+  json_array_append_new(ps, param(os, "sendInitialEvents", "query", "boolean",
                                   "Start a watch with the current objects as ADDED events."));
-  json_array_append_new(ps, param("timeoutSeconds", "query", "integer",
+  json_array_append_new(ps, param(os, "timeoutSeconds", "query", "integer",
                                   "End the list or watch after this many seconds."));
   if (watch)
-    json_array_append_new(ps, param("watch", "query", "boolean",
+    json_array_append_new(ps, param(os, "watch", "query", "boolean",
                                     "Watch for changes instead of listing."));
 }
 
-static void add_write_params(json_t *ps, bool patch)
+static void add_write_params(const struct ospec *os, json_t *ps, bool patch)
 {
-  json_array_append_new(ps, param("dryRun", "query", "string",
+  json_array_append_new(ps, param(os, "dryRun", "query", "string",
                                   "When All, process the request fully without persisting it."));
-  json_array_append_new(ps, param("fieldManager", "query", "string",
+  json_array_append_new(ps, param(os, "fieldManager", "query", "string",
                                   "The name of the actor making the change (field ownership)."));
-  json_array_append_new(ps, param("fieldValidation", "query", "string",
+  json_array_append_new(ps, param(os, "fieldValidation", "query", "string",
                                   "How to treat unknown or duplicate fields in the body: "
                                   "Ignore, Warn or Strict."));
   if (patch)
-    json_array_append_new(ps, param("force", "query", "boolean",
+    json_array_append_new(ps, param(os, "force", "query", "boolean",
                                     "Take over conflicting fields (server-side apply only)."));
 }
 
-static void add_delete_params(json_t *ps)
+static void add_delete_params(const struct ospec *os, json_t *ps)
 {
-  json_array_append_new(ps, param("dryRun", "query", "string",
+  json_array_append_new(ps, param(os, "dryRun", "query", "string",
                                   "When All, process the request fully without persisting it."));
-  json_array_append_new(ps, param("gracePeriodSeconds", "query", "integer",
+  json_array_append_new(ps, param(os, "gracePeriodSeconds", "query", "integer",
                                   "Seconds before the object is deleted; 0 deletes at once."));
-  json_array_append_new(ps, param("orphanDependents", "query", "boolean",
+  json_array_append_new(ps, param(os, "orphanDependents", "query", "boolean",
                                   "Deprecated: use propagationPolicy."));
-  json_array_append_new(ps, param("propagationPolicy", "query", "string",
+  json_array_append_new(ps, param(os, "propagationPolicy", "query", "string",
                                   "Garbage collection of dependents: Orphan, Background or "
                                   "Foreground."));
 }
 
-static json_t *content(const char *schema_name, const char *const *types)
+static json_t *content(const struct ospec *os, const char *schema_name, const char *const *types)
 {
   json_t *c = json_object();
   for (; *types; types++)
-    json_object_set_new(c, *types, json_pack("{s:o}", "schema", ref_schema(schema_name)));
+    json_object_set_new(c, *types, json_pack("{s:o}", "schema", ref_schema(os, schema_name)));
   return c;
+}
+
+static json_t *strings(const char *const *v)
+{
+  json_t *a = json_array();
+  for (; *v; v++)
+    json_array_append_new(a, json_string(*v));
+  return a;
 }
 
 /* only what the server can actually answer in */
@@ -336,19 +371,23 @@ static const char *const patch_types[] = {"application/apply-patch+yaml", "appli
                                           "application/strategic-merge-patch+json", NULL};
 static const char *const body_types[] = {"*/*", NULL};
 
-static json_t *responses(const char *schema_name, const char *const *codes)
+static json_t *responses(const struct ospec *os, const char *schema_name, const char *const *codes)
 {
   json_t *r = json_object();
   for (; *codes; codes++) {
     const char *d = strcmp(*codes, "200") == 0 ? "OK" : strcmp(*codes, "201") == 0 ? "Created" : "Accepted";
-    json_object_set_new(r, *codes, json_pack("{s:o,s:s}", "content", content(schema_name, resp_types),
-                                             "description", d));
+    if (os->v2)
+      json_object_set_new(r, *codes, json_pack("{s:s,s:o}", "description", d, "schema", ref_schema(os, schema_name)));
+    else
+      json_object_set_new(r, *codes, json_pack("{s:o,s:s}", "content", content(os, schema_name, resp_types),
+                                               "description", d));
   }
   json_object_set_new(r, "401", json_pack("{s:s}", "description", "Unauthorized"));
   return r;
 }
 
 struct opctx {
+  const struct ospec *os;
   const char *group, *version;  /* x-kubernetes-group-version-kind of the operation */
   const char *kind;
   const char *id_version;       /* operation ids name the resource's own version and kind */
@@ -360,8 +399,28 @@ struct opctx {
   const char *suffix;           /* "", "Status", "Scale" */
 };
 
+/* The body of a write: a requestBody (v3) or a body parameter with the
+ * content types in `consumes` (v2). */
+static void set_body(const struct opctx *c, json_t *op, json_t *ps, const char *schema_name,
+                     const char *const *types, bool required)
+{
+  if (c->os->v2) {
+    json_t *b = json_pack("{s:s,s:s,s:o}", "in", "body", "name", "body", "schema", ref_schema(c->os, schema_name));
+    if (required)
+      json_object_set_new(b, "required", json_true());
+    json_array_insert_new(ps, 0, b);
+    json_object_set_new(op, "consumes", strings(types));
+    return;
+  }
+  json_t *rb = json_pack("{s:o}", "content", content(c->os, schema_name, types));
+  if (required)
+    json_object_set_new(rb, "required", json_true());
+  json_object_set_new(op, "requestBody", rb);
+}
+
 static json_t *operation(const struct opctx *c, const char *verb, const char *action, bool all_ns)
 {
+  const struct ospec *os = c->os;
   char id[256];
   const char *scope = all_ns ? "" : c->namespaced ? "Namespaced" : "";
   const char *coll = strcmp(action, "deletecollection") == 0 ? "Collection" : "";
@@ -376,38 +435,39 @@ static json_t *operation(const struct opctx *c, const char *verb, const char *ac
   const char *const c200[] = {"200", NULL}, *const c2001[] = {"200", "201", NULL},
                     *const c20012[] = {"200", "201", "202", NULL}, *const c2002[] = {"200", "202", NULL};
   if (strcmp(action, "list") == 0) {
-    add_list_params(ps, true);
-    json_object_set_new(op, "responses", responses(c->list_schema, c200));
+    add_list_params(os, ps, true);
+    json_object_set_new(op, "responses", responses(os, c->list_schema, c200));
   } else if (strcmp(action, "post") == 0) {
-    add_write_params(ps, false);
-    json_object_set_new(op, "requestBody", json_pack("{s:o,s:b}", "content", content(c->schema, body_types),
-                                                     "required", 1));
-    json_object_set_new(op, "responses", responses(c->schema, c20012));
+    add_write_params(os, ps, false);
+    set_body(c, op, ps, c->schema, body_types, true);
+    json_object_set_new(op, "responses", responses(os, c->schema, c20012));
   } else if (strcmp(action, "put") == 0) {
-    add_write_params(ps, false);
-    json_object_set_new(op, "requestBody", json_pack("{s:o,s:b}", "content", content(c->schema, body_types),
-                                                     "required", 1));
-    json_object_set_new(op, "responses", responses(c->schema, c2001));
+    add_write_params(os, ps, false);
+    set_body(c, op, ps, c->schema, body_types, true);
+    json_object_set_new(op, "responses", responses(os, c->schema, c2001));
   } else if (strcmp(action, "patch") == 0) {
-    add_write_params(ps, true);
-    json_object_set_new(op, "requestBody",
-                        json_pack("{s:o,s:b}", "content", content(META "Patch", patch_types), "required", 1));
-    json_object_set_new(op, "responses", responses(c->schema, c2001));
+    add_write_params(os, ps, true);
+    set_body(c, op, ps, META "Patch", patch_types, true);
+    json_object_set_new(op, "responses", responses(os, c->schema, c2001));
   } else if (strcmp(action, "get") == 0) {
-    json_object_set_new(op, "responses", responses(c->schema, c200));
+    json_object_set_new(op, "responses", responses(os, c->schema, c200));
   } else if (strcmp(action, "delete") == 0) {
-    add_delete_params(ps);
-    json_object_set_new(op, "requestBody",
-                        json_pack("{s:o}", "content", content(META "DeleteOptions", body_types)));
-    json_object_set_new(op, "responses", responses(META "Status", c2002));
+    add_delete_params(os, ps);
+    set_body(c, op, ps, META "DeleteOptions", body_types, false);
+    json_object_set_new(op, "responses", responses(os, META "Status", c2002));
   } else { /* deletecollection */
-    add_list_params(ps, false);
-    add_delete_params(ps);
-    json_object_set_new(op, "requestBody",
-                        json_pack("{s:o}", "content", content(META "DeleteOptions", body_types)));
-    json_object_set_new(op, "responses", responses(META "Status", c200));
+    add_list_params(os, ps, false);
+    add_delete_params(os, ps);
+    set_body(c, op, ps, META "DeleteOptions", body_types, false);
+    json_object_set_new(op, "responses", responses(os, META "Status", c200));
   }
   json_object_set_new(op, "parameters", ps);
+  if (os->v2) {
+    if (!json_object_get(op, "consumes"))
+      json_object_set_new(op, "consumes", strings(body_types));
+    json_object_set_new(op, "produces", strings(resp_types));
+    json_object_set_new(op, "schemes", json_pack("[s]", "https"));
+  }
   json_object_set_new(op, "tags", json_pack("[s]", c->tag));
   json_object_set_new(op, "x-kubernetes-action", json_string(action));
   json_object_set_new(op, "x-kubernetes-group-version-kind",
@@ -415,19 +475,19 @@ static json_t *operation(const struct opctx *c, const char *verb, const char *ac
   return op;
 }
 
-static json_t *path_item(bool ns, bool name)
+static json_t *path_item(const struct ospec *os, bool ns, bool name)
 {
   json_t *ps = json_array();
   if (name)
-    json_array_append_new(ps, param("name", "path", "string", "The name of the object."));
+    json_array_append_new(ps, param(os, "name", "path", "string", "The name of the object."));
   if (ns)
-    json_array_append_new(ps, param("namespace", "path", "string", "The namespace of the object."));
-  json_array_append_new(ps, param("pretty", "query", "string", "Pretty-print the output."));
+    json_array_append_new(ps, param(os, "namespace", "path", "string", "The namespace of the object."));
+  json_array_append_new(ps, param(os, "pretty", "query", "string", "Pretty-print the output."));
   return json_pack("{s:o}", "parameters", ps);
 }
 
-static void add_resource_paths(const struct schema *s, const struct resource *r, json_t *paths,
-                               json_t *schemas)
+static void add_resource_paths(const struct ospec *os, const struct schema *s, const struct resource *r,
+                               json_t *paths, json_t *schemas)
 {
   const struct stype *t = schema_kind(s, r->group, r->version, r->kind);
   char lkind[128];
@@ -435,8 +495,8 @@ static void add_resource_paths(const struct schema *s, const struct resource *r,
   const struct stype *lt = schema_kind(s, r->group, r->version, lkind);
   char *tname = NULL, *lname = NULL;
   if (t && lt) {
-    collect(s, t, schemas);
-    collect(s, lt, schemas);
+    collect(os, s, t, schemas);
+    collect(os, s, lt, schemas);
   } else {
     /* A served kind the table lacks still gets its paths (kubectl needs
      * them to send fieldValidation) with a free-form schema. */
@@ -451,11 +511,11 @@ static void add_resource_paths(const struct schema *s, const struct resource *r,
                         json_pack("{s:s,s:b,s:[{s:s,s:s,s:s}]}", "type", "object",
                                   "x-kubernetes-preserve-unknown-fields", 1, "x-kubernetes-group-version-kind",
                                   "group", r->group, "kind", lkind, "version", r->version));
-    collect_name(s, META "ListMeta", schemas);
-    collect_name(s, META "ObjectMeta", schemas);
+    collect_name(os, s, META "ListMeta", schemas);
+    collect_name(os, s, META "ObjectMeta", schemas);
   }
 
-  struct opctx c = {.group = r->group, .version = r->version, .kind = r->kind,
+  struct opctx c = {.os = os, .group = r->group, .version = r->version, .kind = r->kind,
                     .id_version = r->version, .id_kind = r->kind, .schema = t && lt ? t->name : tname,
                     .list_schema = t && lt ? lt->name : lname, .namespaced = r->namespaced, .suffix = ""};
   group_word(r->group, c.gword, sizeof c.gword);
@@ -471,13 +531,13 @@ static void add_resource_paths(const struct schema *s, const struct resource *r,
   if (asprintf(&item, "%s/{name}", coll) < 0)
     abort();
 
-  json_t *p = path_item(r->namespaced, false);
+  json_t *p = path_item(os, r->namespaced, false);
   json_object_set_new(p, "delete", operation(&c, "delete", "deletecollection", false));
   json_object_set_new(p, "get", operation(&c, "list", "list", false));
   json_object_set_new(p, "post", operation(&c, "create", "post", false));
   json_object_set_new(paths, coll, p);
 
-  p = path_item(r->namespaced, true);
+  p = path_item(os, r->namespaced, true);
   json_object_set_new(p, "delete", operation(&c, "delete", "delete", false));
   json_object_set_new(p, "get", operation(&c, "read", "get", false));
   json_object_set_new(p, "patch", operation(&c, "patch", "patch", false));
@@ -489,7 +549,7 @@ static void add_resource_paths(const struct schema *s, const struct resource *r,
     if (asprintf(&sp, "%s/status", item) < 0)
       abort();
     c.suffix = "Status";
-    p = path_item(r->namespaced, true);
+    p = path_item(os, r->namespaced, true);
     json_object_set_new(p, "get", operation(&c, "read", "get", false));
     json_object_set_new(p, "patch", operation(&c, "patch", "patch", false));
     json_object_set_new(p, "put", operation(&c, "replace", "put", false));
@@ -502,14 +562,14 @@ static void add_resource_paths(const struct schema *s, const struct resource *r,
     char *sp;
     if (asprintf(&sp, "%s/scale", item) < 0)
       abort();
-    collect(s, scale, schemas);
+    collect(os, s, scale, schemas);
     struct opctx sc = c;
     sc.group = "autoscaling";
     sc.version = "v1";
     sc.kind = "Scale";
     sc.schema = scale->name;
     sc.suffix = "Scale";
-    p = path_item(r->namespaced, true);
+    p = path_item(os, r->namespaced, true);
     json_object_set_new(p, "get", operation(&sc, "read", "get", false));
     json_object_set_new(p, "patch", operation(&sc, "patch", "patch", false));
     json_object_set_new(p, "put", operation(&sc, "replace", "put", false));
@@ -520,7 +580,7 @@ static void add_resource_paths(const struct schema *s, const struct resource *r,
     char *ap;
     if (asprintf(&ap, "/%s/%s", gvp, r->plural) < 0)
       abort();
-    p = path_item(false, false);
+    p = path_item(os, false, false);
     json_object_set_new(p, "get", operation(&c, "list", "list", true));
     json_object_set_new(paths, ap, p);
     free(ap);
@@ -537,47 +597,72 @@ static int key_cmp(const void *a, const void *b)
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* New object: o's members in key order (steals o), so that a document
+ * does not depend on the order resources were handed in. */
+static json_t *sorted(json_t *o)
+{
+  size_t nk = json_object_size(o), k = 0;
+  const char **keys = malloc((nk ? nk : 1) * sizeof *keys);
+  const char *key;
+  json_t *val, *out = json_object();
+  if (!keys)
+    abort();
+  json_object_foreach(o, key, val) keys[k++] = key;
+  qsort(keys, k, sizeof *keys, key_cmp);
+  for (size_t i = 0; i < k; i++)
+    json_object_set(out, keys[i], json_object_get(o, keys[i]));
+  free(keys);
+  json_decref(o);
+  return out;
+}
+
+/* Types every document carries besides those of its kinds. */
+static void collect_always(const struct ospec *os, const struct schema *s, json_t *schemas)
+{
+  static const char *const always[] = {META "Status", META "DeleteOptions", META "WatchEvent", META "Patch", NULL};
+  for (const char *const *a = always; *a; a++)
+    collect_name(os, s, *a, schemas);
+}
+
 json_t *schema_openapi_v3_doc(const struct schema *s, const char *gv_path,
                               const struct resource *const *res, size_t n)
 {
   if (!s || !gv_path)
     return NULL;
+  const struct ospec os = {.v2 = false};
   json_t *paths = json_object(), *schemas = json_object();
-  const char *group = NULL, *version = NULL;
+  bool found = false;
   for (size_t i = 0; i < n; i++) {
     char *p = gv_path_of(res[i]->group, res[i]->version);
     if (strcmp(p, gv_path) == 0) {
-      group = res[i]->group;
-      version = res[i]->version;
-      add_resource_paths(s, res[i], paths, schemas);
+      found = true;
+      add_resource_paths(&os, s, res[i], paths, schemas);
     }
     free(p);
   }
-  if (!group) {
+  if (!found) {
     json_decref(paths);
     json_decref(schemas);
     return NULL;
   }
-  static const char *const always[] = {META "Status", META "DeleteOptions", META "WatchEvent",
-                                       META "Patch", NULL};
-  for (const char *const *a = always; *a; a++)
-    collect_name(s, *a, schemas);
-  /* key order must not depend on the order resources were handed in */
-  size_t nk = json_object_size(schemas), k = 0;
-  const char **keys = malloc((nk ? nk : 1) * sizeof *keys);
-  const char *key;
-  json_t *val, *sorted = json_object();
-  if (!keys)
-    abort();
-  json_object_foreach(schemas, key, val) keys[k++] = key;
-  qsort(keys, k, sizeof *keys, key_cmp);
-  for (size_t i = 0; i < k; i++)
-    json_object_set(sorted, keys[i], json_object_get(schemas, keys[i]));
-  free(keys);
-  json_decref(schemas);
-  (void)version;
-  return json_pack("{s:{s:o},s:{s:s,s:s},s:s,s:o}", "components", "schemas", sorted, "info", "title",
+  collect_always(&os, s, schemas);
+  return json_pack("{s:{s:o},s:{s:s,s:s},s:s,s:o}", "components", "schemas", sorted(schemas), "info", "title",
                    "Kubernetes", "version", "v1.32.0", "openapi", "3.0.0", "paths", paths);
+}
+
+json_t *schema_openapi_v2(const struct schema *s, const struct resource *const *res, size_t n)
+{
+  if (!s)
+    return NULL;
+  const struct ospec os = {.v2 = true};
+  json_t *paths = json_object(), *defs = json_object();
+  for (size_t i = 0; i < n; i++)
+    add_resource_paths(&os, s, res[i], paths, defs);
+  collect_always(&os, s, defs);
+  return json_pack("{s:s,s:{s:s,s:s},s:o,s:o,s:[{s:[]}],s:{s:{s:s,s:s,s:s,s:s}}}", "swagger", "2.0", "info",
+                   "title", "Kubernetes", "version", "v1.32.0", "paths", sorted(paths), "definitions",
+                   sorted(defs), "security", "BearerToken", "securityDefinitions", "BearerToken", "description",
+                   "Bearer Token authentication", "in", "header", "name", "authorization", "type", "apiKey");
 }
 
 /* Upstream hashes each document with SHA-512 and prints it in upper-case

@@ -162,6 +162,11 @@ struct stype *schema_find_type(const struct schema *s, const char *name)
   return NULL;
 }
 
+const struct stype *schema_named(const struct schema *s, const char *name)
+{
+  return s && name ? schema_find_type(s, name) : NULL;
+}
+
 const struct sfield *schema_find_field(const struct stype *t, const char *name)
 {
   if (!t || t->kind != ST_STRUCT)

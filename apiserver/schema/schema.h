@@ -32,11 +32,26 @@ void schema_free(struct schema *s);
 const struct stype *schema_kind(const struct schema *s, const char *group, const char *version,
                                 const char *kind);
 
+/* A named type by its OpenAPI definition name
+ * ("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"), or NULL. */
+const struct stype *schema_named(const struct schema *s, const char *name);
+
 /* Strict field validation: append to `out` (a JSON array) one string per
  * unknown field, as upstream words it: `unknown field "spec.foo"`.
  * Returns how many were appended. */
 size_t schema_unknown_fields(const struct schema *s, const struct stype *t, const json_t *obj,
                              json_t *out);
+
+/* Typed decoding (decode.c): obj, an object of struct type t, is left
+ * as upstream leaves a body it decodes into the Go type and encodes back
+ * (wrong types refused, unknown fields removed, quantities and times
+ * canonical, omitempty and zero values as Go prints them).  Changed in
+ * place.  Each removed unknown field is appended to `unknown` (NULL: not
+ * collected) as `unknown field "spec.foo"`.  Returns 0, or -EINVAL with
+ * Go's message of the first decode error in err (obj is then partly
+ * decoded and must be dropped).  Idempotent. */
+int schema_decode(const struct schema *s, const struct stype *t, json_t *obj, json_t *unknown, char *err,
+                  size_t errlen);
 
 /* patch.h lookup: arg is the struct schema *, type a const struct stype *.
  * For a list field the element type is returned (is_list set); for a map
@@ -60,5 +75,12 @@ json_t *schema_openapi_v3_index(const struct schema *s, const struct resource *c
                                 size_t n);
 json_t *schema_openapi_v3_doc(const struct schema *s, const char *gv_path,
                               const struct resource *const *res, size_t n);
+
+/* The Swagger 2.0 document (/openapi/v2) of every resource; new
+ * reference. */
+json_t *schema_openapi_v2(const struct schema *s, const struct resource *const *res, size_t n);
+/* Its protobuf form, gnostic's openapi_v2.Document, which kubectl asks
+ * for (openapi_pb.c).  A malloc'd buffer in *out; 0 or -EINVAL. */
+int schema_openapi_v2_protobuf(const json_t *doc, unsigned char **out, size_t *len);
 
 #endif

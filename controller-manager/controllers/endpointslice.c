@@ -12,6 +12,15 @@
  * the rest go to new slices of at most --max-endpoints-per-slice (100).
  * Slices left empty are deleted.  Terminating pods are kept with
  * ready=false, serving as their readiness, terminating=true.
+ *
+ * A sync never runs on a cache that has not yet seen the slices it
+ * created (upstream's EndpointSliceTracker): the creations are expected
+ * for the service key and observed when the slice informer adds them (or
+ * lowered when the POST failed); until then the sync is skipped, the
+ * slice's add event enqueues the service again.  Without this, two pod
+ * updates in a row create two slices for the same endpoints.  Updates need
+ * no such guard: they carry the cached resourceVersion, so a stale cache
+ * answers 409 and the key is retried.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -33,6 +42,7 @@
 struct es_ctl {
   struct cm_base base;
   struct informer *svc_inf, *pod_inf, *node_inf, *slice_inf;
+  struct cm_expectations *exp; /* slice creations per service key */
 };
 
 static const json_t *es_find_node(const json_t *nodes, const char *name)
@@ -259,7 +269,7 @@ void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t
     while (json_object_size(want) > 0) {
       json_t *s = endpointslice_new_slice(svc, ENDPOINTSLICE_MANAGED_BY, json_object_get(g, "ports"), "IPv4");
       es_fill(json_object_get(s, "endpoints"), want, max_per_slice);
-      cm_act(acts, CM_POST, path, s);
+      cm_act(acts, CM_POST, path, s)->expect = CM_EXPECT_CREATE;
     }
   }
   json_decref(groups);
@@ -283,15 +293,28 @@ static void es_pod_update(void *arg, const json_t *o, const json_t *n)
 
 static void es_pod_delete(void *arg, const json_t *pod, bool unknown) { es_pod_add(arg, pod); }
 
-/* A slice change (ours, or someone else's edit of ours) re-syncs its service. */
-static void es_slice_event(struct es_ctl *c, const json_t *slice)
+/* The service key of one of our slices; false for others' slices. */
+static bool es_slice_key(const json_t *slice, char *key, size_t n)
 {
   const char *svc = kj_get_str(slice, "metadata.labels[\"" LABEL_SERVICE_NAME "\"]");
   const char *by = kj_get_str(slice, "metadata.labels[\"" LABEL_MANAGED_BY "\"]");
   const char *ns = kj_get_str(slice, "metadata.namespace");
-  if (!svc || !ns || !by || strcmp(by, ENDPOINTSLICE_MANAGED_BY)) return;
+  if (!svc || !ns || !by || strcmp(by, ENDPOINTSLICE_MANAGED_BY)) return false;
+  return (size_t)snprintf(key, n, "%s/%s", ns, svc) < n;
+}
+
+/* A slice change (ours, or someone else's edit of ours) re-syncs its service. */
+static void es_slice_event(struct es_ctl *c, const json_t *slice)
+{
   char key[512];
-  snprintf(key, sizeof key, "%s/%s", ns, svc);
+  if (es_slice_key(slice, key, sizeof key)) cm_base_enqueue_key(&c->base, key);
+}
+static void es_slice_add(void *arg, const json_t *slice)
+{
+  struct es_ctl *c = arg;
+  char key[512];
+  if (!es_slice_key(slice, key, sizeof key)) return;
+  cm_creation_observed(c->exp, key);
   cm_base_enqueue_key(&c->base, key);
 }
 static void es_slice_update(void *arg, const json_t *o, const json_t *n) { es_slice_event(arg, n); }
@@ -303,20 +326,24 @@ static void es_sync(struct cm_base *b, const char *key)
   struct cm_actions acts;
   cm_actions_init(&acts);
   json_t *svc = informer_store_get_obj(c->svc_inf, key);
+  int64_t now = cm_now();
+  if (!svc) cm_expectations_delete(c->exp, key);
+  bool fresh = cm_expectations_satisfied(c->exp, key, now);
   /* A deleted service's slices go with it through their ownerReference. */
-  if (svc && json_object_size(kj_get(svc, "spec.selector")) > 0 && !kj_get(svc, "metadata.deletionTimestamp")) {
+  if (fresh && svc && json_object_size(kj_get(svc, "spec.selector")) > 0 && !kj_get(svc, "metadata.deletionTimestamp")) {
     /* A selector only picks pods of the service's own namespace. */
     const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
     json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns);
     json_t *slices = informer_store_by_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, ns);
     json_t *nodes = informer_store_list(c->node_inf);
     endpointslice_reconcile(svc, pods, nodes, slices, ES_MAX_PER_SLICE, &acts);
+    cm_expect_creations(c->exp, key, (int)cm_actions_count(&acts, CM_POST, NULL), now);
     json_decref(pods);
     json_decref(nodes);
     json_decref(slices);
   }
   json_decref(svc);
-  cm_base_exec(b, key, &acts, NULL, -1);
+  cm_base_exec(b, key, &acts, c->exp, -1);
   cm_actions_clear(&acts);
 }
 
@@ -333,11 +360,18 @@ static int es_init(struct cm_base *b)
   informer_add_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   struct informer_handlers sh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
   struct informer_handlers ph = { es_pod_add, es_pod_update, es_pod_delete, c };
-  struct informer_handlers eh = { NULL, es_slice_update, es_slice_delete, c };
+  c->exp = cm_expectations_new();
+  struct informer_handlers eh = { es_slice_add, es_slice_update, es_slice_delete, c };
   informer_add_handlers(c->svc_inf, &sh);
   informer_add_handlers(c->pod_inf, &ph);
   informer_add_handlers(c->slice_inf, &eh);
   return 0;
+}
+
+static void es_fini(struct cm_base *b)
+{
+  struct es_ctl *c = (struct es_ctl *)b;
+  cm_expectations_free(c->exp);
 }
 
 const struct controller_def ctrl_endpointslice = {
@@ -349,4 +383,5 @@ const struct controller_def ctrl_endpointslice = {
   .workers = 5,
   .sync = es_sync,
   .init = es_init,
+  .fini = es_fini,
 };

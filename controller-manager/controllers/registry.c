@@ -30,5 +30,10 @@ const struct controller_def *const cm_all_controllers[] = {
   &ctrl_disruption,
   &ctrl_resourcequota,
   &ctrl_root_ca_cert_publisher,
+  &ctrl_persistentvolume_binder,
+  &ctrl_pvc_protection,
+  &ctrl_pv_protection,
+  &ctrl_ephemeral_volume,
+  &ctrl_persistentvolume_expander,
   NULL,
 };

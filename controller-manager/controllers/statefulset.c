@@ -6,9 +6,14 @@
  * subdomain = spec.serviceName, labels statefulset.kubernetes.io/pod-name,
  * apps.kubernetes.io/pod-index and controller-revision-hash, and one PVC
  * per volumeClaimTemplate named TEMPLATE-SET-ORDINAL, created before the
- * pod and kept when the pod goes (unless persistentVolumeClaimRetentionPolicy
- * says Delete: whenDeleted makes the set own the claim, whenScaled makes
- * the condemned pod own it, and the garbage collector does the rest).
+ * pod and kept when the pod goes.  persistentVolumeClaimRetentionPolicy
+ * decides the claims' owners (statefulset_retention.c): whenDeleted Delete
+ * makes the set own them, whenScaled Delete makes a condemned pod own its
+ * claims before it is deleted, and the garbage collector does the rest.
+ * The owners are kept as the policy says for every healthy pod (so a
+ * policy change applies to existing claims), and a pod is not created
+ * while one of its claims is being deleted or still owned by an older
+ * pod of its name.
  *
  * Each distinct template is a ControllerRevision SET-HASH holding
  * {"spec":{"template":...,"$patch":"replace"}} with an increasing
@@ -187,40 +192,79 @@ static json_t *new_pod(struct sts_ctx *c, int64_t ord, bool use_current)
   return pod;
 }
 
+/* Claims that keep ord's pod from being created: one being deleted
+ * (upstream: "pvc ... is being deleted"), or, with whenScaled Delete, one
+ * an older pod of the same name still owns (PodClaimIsStale). */
+static bool claims_block_creation(struct sts_ctx *c, int64_t ord, const char *pod_name)
+{
+  json_t *pod = json_pack("{s:{s:s}}", "metadata", "name", pod_name);
+  bool blocked = false;
+  size_t i;
+  json_t *ct;
+  json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
+    char name[512];
+    sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, name, sizeof name);
+    const json_t *pvc = cm_find_named(c->pvcs, name);
+    if (pvc && (obj_is_terminating(pvc) || sts_claim_is_stale(pvc, c->set, pod))) blocked = true;
+  }
+  json_decref(pod);
+  return blocked;
+}
+
+/* The claims of pod get the owner references the retention policy wants
+ * (upstream UpdatePodClaimForRetentionPolicy).  True when all were
+ * already right. */
+static bool update_claim_retention(struct sts_ctx *c, const json_t *pod, bool in_range)
+{
+  int64_t ord = sts_ordinal(c->name, kj_get_str(pod, "metadata.name"));
+  bool ok = true;
+  size_t i;
+  json_t *ct;
+  json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
+    char name[512], path[600];
+    sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, name, sizeof name);
+    const json_t *pvc = cm_find_named(c->pvcs, name);
+    if (!pvc || sts_claim_owner_up_to_date(pvc, c->set, pod, in_range)) continue;
+    ok = false;
+    json_t *body = kj_deep_copy(pvc);
+    json_object_set_new(body, "apiVersion", json_string("v1"));
+    json_object_set_new(body, "kind", json_string("PersistentVolumeClaim"));
+    json_t *refs = sts_claim_owner_refs(pvc, c->set, pod, in_range);
+    if (json_array_size(refs)) kj_set(body, "metadata.ownerReferences", refs);
+    else {
+      json_decref(refs);
+      kj_del(body, "metadata.ownerReferences");
+    }
+    cm_path(path, sizeof path, "/api/v1", c->ns, "persistentvolumeclaims", name, NULL);
+    cm_act(c->acts, CM_PUT, path, body);
+  }
+  return ok;
+}
+
 /* A pod of the same name that already exists (one still terminating) is
- * not this pod: AlreadyExists retries the set (upstream CreateStatefulPod). */
-static void create_pod(struct sts_ctx *c, int64_t ord, bool use_current)
+ * not this pod: AlreadyExists retries the set (upstream CreateStatefulPod).
+ * Returns false when its claims do not allow it yet (retried shortly). */
+static bool create_pod(struct sts_ctx *c, int64_t ord, bool use_current)
 {
   char name[512], path[512], msg[800], fmsg[800];
   sts_pod_name(c->name, ord, name, sizeof name);
+  if (claims_block_creation(c, ord, name)) {
+    if (c->requeue_ms < 0 || c->requeue_ms > STS_CLAIM_WAIT_MS) c->requeue_ms = STS_CLAIM_WAIT_MS;
+    return false;
+  }
   ensure_claims(c, ord, name);
   cm_path(path, sizeof path, "/api/v1", c->ns, "pods", NULL, NULL);
   struct cm_action *act = cm_act(c->acts, CM_POST, path, new_pod(c, ord, use_current));
   snprintf(msg, sizeof msg, "create Pod %s in StatefulSet %s successful", name, c->name);
   snprintf(fmsg, sizeof fmsg, "create Pod %s in StatefulSet %s failed error", name, c->name);
   cm_act_events(act, c->ref, "SuccessfulCreate", msg, "FailedCreate", fmsg);
+  return true;
 }
 
-static void delete_pod(struct sts_ctx *c, const json_t *pod, bool scaled_down)
+static void delete_pod(struct sts_ctx *c, const json_t *pod)
 {
   const char *name = kj_get_str(pod, "metadata.name");
   char path[512], msg[800], fmsg[800];
-  const char *ws = kj_get_str(c->set, "spec.persistentVolumeClaimRetentionPolicy.whenScaled");
-  if (scaled_down && ws && !strcmp(ws, "Delete")) {
-    /* The claims follow the condemned pod. */
-    int64_t ord = sts_ordinal(c->name, name);
-    size_t i;
-    json_t *ct;
-    json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
-      char claim[512];
-      sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, claim, sizeof claim);
-      if (!cm_find_named(c->pvcs, claim)) continue;
-      cm_path(path, sizeof path, "/api/v1", c->ns, "persistentvolumeclaims", claim, NULL);
-      json_t *r = json_pack("{s:s,s:s,s:s,s:s}", "apiVersion", "v1", "kind", "Pod", "name", name, "uid",
-                            kj_get_str(pod, "metadata.uid") ? kj_get_str(pod, "metadata.uid") : "");
-      cm_act(c->acts, CM_PATCH, path, json_pack("{s:{s:[o]}}", "metadata", "ownerReferences", r));
-    }
-  }
   cm_path(path, sizeof path, "/api/v1", c->ns, "pods", name, NULL);
   struct cm_action *act = cm_act(c->acts, CM_DELETE, path, NULL);
   snprintf(msg, sizeof msg, "delete Pod %s in StatefulSet %s successful", name, c->name);
@@ -360,7 +404,7 @@ static bool sts_create_or_replace(struct sts_ctx *c)
     }
     const char *ph = kj_get_str(pod, "status.phase");
     if (ph && !strcmp(ph, "Failed") && !obj_is_terminating(pod)) {
-      delete_pod(c, pod, false);
+      delete_pod(c, pod);
       if (c->parallel) continue;
       return true;
     }
@@ -370,6 +414,7 @@ static bool sts_create_or_replace(struct sts_ctx *c)
     }
     /* Claims may have been removed while the pod ran. */
     ensure_claims(c, ord, kj_get_str(pod, "metadata.name"));
+    update_claim_retention(c, pod, true);
   }
   return blocked;
 }
@@ -390,7 +435,9 @@ static bool sts_scale_down(struct sts_ctx *c)
   size_t i;
   json_t *p;
   json_array_foreach(c->condemned, i, p) {
-    if (!obj_is_terminating(p)) delete_pod(c, p, true);
+    /* Its claims first pass to it (whenScaled Delete) or stay as they are,
+     * and only then does the pod go. */
+    if (update_claim_retention(c, p, false) && !obj_is_terminating(p)) delete_pod(c, p);
     if (!c->parallel) break;
   }
   return true;
@@ -413,7 +460,7 @@ static void sts_rolling_update(struct sts_ctx *c)
       continue;
     }
     if (unavailable >= c->max_unavailable) break;
-    delete_pod(c, pod, false);
+    delete_pod(c, pod);
     unavailable++;
   }
 }

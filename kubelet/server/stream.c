@@ -372,7 +372,7 @@ size_t kl_stream_pending(const struct kl_stream *s) {
 void kl_stream_finish_status(struct kl_stream *s, const json_t *status) {
   if (s->finished) return;
   s->finished = true;
-  char *body = json_dumps(status, JSON_COMPACT);
+  char *body = kj_dumps(status); /* malloc'd: jansson's own output must not reach free() */
   size_t len = body ? strlen(body) : 0;
   if (s->ws) {
     kl_ws_send_channel(s->ws, CH_ERROR, body, len);

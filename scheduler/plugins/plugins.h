@@ -17,6 +17,10 @@ extern const struct sched_plugin sched_plugin_pod_topology_spread;
 extern const struct sched_plugin sched_plugin_inter_pod_affinity;
 extern const struct sched_plugin sched_plugin_node_resources_balanced_allocation;
 extern const struct sched_plugin sched_plugin_image_locality;
+extern const struct sched_plugin sched_plugin_volume_restrictions;
+extern const struct sched_plugin sched_plugin_node_volume_limits;
+extern const struct sched_plugin sched_plugin_volume_binding;
+extern const struct sched_plugin sched_plugin_volume_zone;
 
 /* Upstream's failure reasons, word for word. */
 #define SCHED_REASON_UNSCHEDULABLE "node(s) were unschedulable"

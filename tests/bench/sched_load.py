@@ -41,6 +41,9 @@ def create(url, nodes, pods):
                                                              "limits": {"cpu": "100m", "memory": "100Mi"}}}]}})
           for i in range(pods)]
     t = time.time()
+    # the ServiceAccount admission wants the pods' account (no controller-manager runs)
+    post_all(url, "/api/v1/namespaces/default/serviceaccounts",
+             [json.dumps({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default"}})])
     post_all(url, "/api/v1/nodes", nb)
     post_all(url, "/api/v1/namespaces/default/pods", pb)
     c = conn(url)

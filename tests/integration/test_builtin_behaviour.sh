@@ -31,7 +31,7 @@ expect_eq "nodes -o wide header" "NAME STATUS ROLES AGE VERSION INTERNAL-IP EXTE
 ok "get pods -o wide" kube get pods nginx -o wide --no-headers
 expect_match "pending pod row" '^nginx +0/1 +Pending +0 +[0-9]+s +<none> +<none> +<none> +<none>$' "$OUT"
 ok "get svc -o wide" kube get svc my-service -o wide --no-headers
-expect_match "service row" '^my-service +ClusterIP +10\.96\.[0-9.]+ +<none> +80/TCP +[0-9]+s +app.kubernetes.io/name=MyApp$' "$OUT"
+expect_match "service row" '^my-service +ClusterIP +10\.(9[6-9]|10[0-9]|11[01])\.[0-9.]+ +<none> +80/TCP +[0-9]+s +app.kubernetes.io/name=MyApp$' "$OUT"
 ok "get cronjob -o wide" kube get cronjob hello -o wide --no-headers
 expect_match "cronjob row" '^hello +\* \* \* \* \* +<none> +False +0 +<none> +[0-9]+s +hello +busybox:1.28 +<none>$' "$OUT"
 ok "get job -o wide" kube get job pi -o wide --no-headers

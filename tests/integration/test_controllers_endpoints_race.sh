@@ -10,6 +10,11 @@
 #      still has no Endpoints, POSTs again and is answered AlreadyExists;
 #   3. that answer must bring the key back (rate limited) until the cache
 #      holds the object, and the next sync PUTs the address.
+# The endpointslice controller runs beside it with its slice watch held
+# back the same way: after it POSTs the pod's slice, a second pod update
+# makes it sync again on a cache without that slice, and it must wait for
+# its own creation instead of creating a second slice for the same pod
+# (upstream's EndpointSliceTracker); each round checks there is one.
 # Repeated for $RACE_ITERATIONS Services (20, $RACE_PARALLEL at a time);
 # any miss fails the test, and each round also checks from the
 # controller's log that its AlreadyExists really happened, so the test
@@ -25,9 +30,9 @@ start_apiserver
 
 # ---- the delaying proxy ----
 PROXY_PORT=$(free_port)
-python3 -u - "$PROXY_PORT" "$API_PORT" "$RACE_DELAY" /api/v1/endpoints <<'PY' >>"$WORK/proxy.log" 2>&1 &
+python3 -u - "$PROXY_PORT" "$API_PORT" "$RACE_DELAY" /api/v1/endpoints,/apis/discovery.k8s.io/v1/endpointslices <<'PY' >>"$WORK/proxy.log" 2>&1 &
 import http.client, http.server, queue, sys, threading, time, urllib.parse
-port, upstream, delay, delayed_path = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+port, upstream, delay, delayed_paths = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4].split(",")
 HOP = {"host", "connection", "keep-alive", "transfer-encoding", "content-length", "expect"}
 
 class Proxy(http.server.BaseHTTPRequestHandler):
@@ -56,7 +61,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         self.close_connection = True
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        self.stream(resp, delay if url.path == delayed_path else 0.0)
+        self.stream(resp, delay if url.path in delayed_paths else 0.0)
         up.close()
 
     def stream(self, resp, hold):
@@ -91,7 +96,7 @@ wait_ready "http://127.0.0.1:$PROXY_PORT/readyz"
 sed "s|$API_URL|http://127.0.0.1:$PROXY_PORT|" "$WORK/kubeconfig" >"$WORK/proxy.kubeconfig"
 
 "$KUBE_BIN/controller-manager/kube-controller-manager" --kubeconfig="$WORK/proxy.kubeconfig" --secure-port=0 \
-  --leader-elect=false --controllers=endpoints,serviceaccount --v=2 >>"$WORK/controller-manager.log" 2>&1 &
+  --leader-elect=false --controllers=endpoints,endpointslice,serviceaccount --v=2 >>"$WORK/controller-manager.log" 2>&1 &
 PIDS+=("$!")
 wait_until "controllers running (default ServiceAccount made)" 150 kube get serviceaccount default
 
@@ -105,11 +110,25 @@ api() {
   curl -fsS -X "$1" -H 'Content-Type: application/json' "$API_URL$2" ${3:+-d "$3"}
 }
 
+# slices_of NAME: the address lists of NAME's EndpointSlices, one per line.
+slices_of() {
+  api GET "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=kubernetes.io/service-name=$1" |
+    python3 -c 'import json,sys; [print(",".join(a for e in s.get("endpoints") or [] for a in e["addresses"])) for s in json.load(sys.stdin)["items"]]'
+}
+# slices_one NAME IP: after the held-back events have all arrived, NAME
+# has exactly one slice, listing IP.
+slices_one() {
+  local n
+  for n in $(seq 1 $(( RACE_DELAY * 10 + 20 ))); do [[ "$(slices_of "$1")" == "$2" ]] && break; sleep 0.1; done
+  sleep "$RACE_DELAY"
+  [[ "$(slices_of "$1")" == "$2" ]]
+}
+
 # one_round I: the three steps for Service race-I; the outcome goes to
 # $WORK/race-I.result ("ok SECONDS" or the reason it failed).  Rounds run
 # in parallel, each on its own Service, so they do not share a cause.
 one_round() {
-  local i=$1 name=race-$1 ip=10.244.77.$1 out=$WORK/race-$1.result n start
+  local i=$1 name=race-$1 ip=10.244.77.$1 out=$WORK/race-$1.result n start took
   local ns=/api/v1/namespaces/default
   api POST $ns/services "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"$name\"},
     \"spec\":{\"selector\":{\"app\":\"$name\"},\"ports\":[{\"port\":80,\"targetPort\":8080}]}}" >/dev/null ||
@@ -126,17 +145,24 @@ one_round() {
           \"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}" >/dev/null ||
     { echo "pod not made Ready" >"$out"; return; }
   start=$(date +%s.%N)
+  # a second sync of the slice controller while its first slice is held back
+  sleep 0.5
+  curl -fsS -X PATCH -H 'Content-Type: application/merge-patch+json' "$API_URL$ns/pods/$name" \
+    -d '{"metadata":{"annotations":{"touched":"1"}}}' >/dev/null || { echo "pod not touched" >"$out"; return; }
   # 3. the Endpoints reach the pod's address (bounded: 60 s)
   for n in $(seq 1 300); do
     api GET $ns/endpoints/$name 2>/dev/null | grep -q "\"ip\":\"$ip\"" && break
     sleep 0.2
   done
+  took=$(python3 -c "import time; print('%.1f' % (time.time() - $start))")
   if [[ $n -ge 300 ]]; then
     echo "the Endpoints never reached $ip: $(api GET $ns/endpoints/$name)" >"$out"
+  elif ! slices_one "$name" "$ip"; then
+    echo "EndpointSlices of $name: wanted one listing $ip, got: $(slices_of "$name")" >"$out"
   elif [[ $(raced "$name") -eq 0 ]]; then
     echo "the race was not reproduced (no AlreadyExists): raise RACE_DELAY" >"$out"
   else
-    python3 -c "import time; print('ok %.1f' % (time.time() - $start))" >"$out"
+    echo "ok $took" >"$out"
   fi
 }
 
@@ -153,7 +179,7 @@ done
 for i in $(seq 1 "$RACE_ITERATIONS"); do
   r=$(cat "$WORK/race-$i.result" 2>/dev/null || echo "no result")
   if [[ $r == ok* ]]; then
-    pass "[$i] a POST answered AlreadyExists, and the Endpoints reached the address ${r#ok } s after the pod was Ready"
+    pass "[$i] a POST answered AlreadyExists, the Endpoints reached the address ${r#ok } s after the pod was Ready, one EndpointSlice"
   else
     fail "[$i] $r"
   fi

@@ -4,6 +4,9 @@
 source "$(dirname "$0")/lib.sh"
 F=$(dirname "$0")/fixtures
 start_apiserver
+# pods run as the namespace's default service account, which the
+# controller-manager (not running here) would create
+kube create sa default >/dev/null
 
 # discovery
 ok "api-versions" kube api-versions
@@ -23,6 +26,13 @@ for ns in default kube-system kube-public kube-node-lease; do
 done
 ok "kubernetes service" kube get svc kubernetes -o jsonpath='{.spec.clusterIP}'
 expect_eq "kubernetes service has the first IP" "10.96.0.1" "$OUT"
+ok "kube-dns service" kube -n kube-system get svc kube-dns -o wide
+expect_match "kube-dns at the tenth IP with its ports" '^kube-dns +ClusterIP +10\.96\.0\.10 +<none> +53/UDP,53/TCP,9153/TCP +[0-9]+s +<none>$' "$OUT"
+ok "kube-dns ports" kube -n kube-system get svc kube-dns \
+  -o jsonpath='{range .spec.ports[*]}{.name}/{.protocol}/{.port}/{.targetPort} {end}'
+expect_eq "kube-dns port names" "dns/UDP/53/53 dns-tcp/TCP/53/53 metrics/TCP/9153/9153 " "$OUT"
+ok "kube-dns labels" kube -n kube-system get svc -l k8s-app=kube-dns,kubernetes.io/cluster-service=true,kubernetes.io/name=CoreDNS -o name
+expect_eq "kube-dns found by upstream's labels" "service/kube-dns" "$OUT"
 
 # create and get
 ok "create deployment" kube create -f "$F/deploy-web.yaml"

@@ -16,6 +16,8 @@ source "$(dirname "$0")/lib.sh"
 
 SCHED=$KUBE_BIN/scheduler/kube-scheduler
 start_apiserver
+# pods run as the default service account (no controller-manager here)
+kube create sa default >/dev/null
 
 node() { # name cpu zone [extra-spec-json]
   kube create -f - >/dev/null <<EOF

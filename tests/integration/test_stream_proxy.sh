@@ -22,6 +22,8 @@ PIDS+=($!)
 for i in $(seq 1 100); do [[ -s $WORK/kport ]] && break; sleep 0.1; done
 KPORT=$(cat "$WORK/kport")
 start_apiserver
+# pods run as the default service account (no controller-manager here)
+kube create sa default >/dev/null
 k() { timeout 60 kubectl --cache-dir "$WORK/kcache" "$@"; }
 
 node() { # NAME PORT [ADDRESS]

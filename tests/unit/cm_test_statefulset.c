@@ -135,6 +135,14 @@ static void test_ordered_creation(void **state)
   json_decref(set);
 }
 
+/* Replaces the claim of that name in pvcs with the PUT's body. */
+static void apply_claim_put(json_t *pvcs, const struct cm_action *put)
+{
+  for (size_t i = 0; i < json_array_size(pvcs); i++)
+    if (!strcmp(kj_get_str(json_array_get(pvcs, i), "metadata.name"), kj_get_str(put->body, "metadata.name")))
+      json_array_set(pvcs, i, put->body);
+}
+
 static void test_scale_down_and_retention(void **state)
 {
   json_t *set = sts(1, "nginx:1");
@@ -154,16 +162,87 @@ static void test_scale_down_and_retention(void **state)
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
   assert_int_equal(cm_actions_count(&acts, CM_DELETE, NULL), 1);
   assert_non_null(find(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/web-2"));
-  assert_int_equal(cm_actions_count(&acts, CM_PATCH, NULL), 0);   /* claims retained */
+  assert_int_equal(cm_actions_count(&acts, CM_PUT, "/api/v1/namespaces/ns/persistentvolumeclaims"), 0); /* retained */
   cm_actions_clear(&acts);
 
+  /* whenScaled Delete: the condemned pod takes its claim over first... */
   kj_set(set, "spec.persistentVolumeClaimRetentionPolicy", json_pack("{s:s,s:s}", "whenScaled", "Delete", "whenDeleted", "Retain"));
-  cm_actions_init(&acts);
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
-  struct cm_action *patch = find(&acts, CM_PATCH, "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-2");
-  assert_non_null(patch);
-  assert_string_equal(kj_get_str(patch->body, "metadata.ownerReferences[0].kind"), "Pod");
-  assert_string_equal(kj_get_str(patch->body, "metadata.ownerReferences[0].name"), "web-2");
+  struct cm_action *put = find(&acts, CM_PUT, "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-2");
+  assert_non_null(put);
+  assert_int_equal(json_array_size(kj_get(put->body, "metadata.ownerReferences")), 1);
+  assert_string_equal(kj_get_str(put->body, "metadata.ownerReferences[0].kind"), "Pod");
+  assert_string_equal(kj_get_str(put->body, "metadata.ownerReferences[0].name"), "web-2");
+  assert_string_equal(kj_get_str(put->body, "metadata.ownerReferences[0].uid"), "web-2");
+  assert_true(kj_get_bool(put->body, "metadata.ownerReferences[0].controller", false));
+  assert_null(find(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/web-2"));
+  /* ...the in-range claim stays unowned. */
+  assert_null(find(&acts, CM_PUT, "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-0"));
+  apply_claim_put(pvcs, put);
+  cm_actions_clear(&acts);
+  /* ...and only then is the pod deleted (the claim goes with it). */
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_non_null(find(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/web-2"));
+  assert_null(find(&acts, CM_PUT, "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-2"));
+  cm_actions_clear(&acts);
+
+  /* whenDeleted Delete: the set takes the in-range claims of existing pods. */
+  kj_set(set, "spec.persistentVolumeClaimRetentionPolicy", json_pack("{s:s,s:s}", "whenScaled", "Retain", "whenDeleted", "Delete"));
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  put = find(&acts, CM_PUT, "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-0");
+  assert_non_null(put);
+  assert_string_equal(kj_get_str(put->body, "metadata.ownerReferences[0].kind"), "StatefulSet");
+  assert_string_equal(kj_get_str(put->body, "metadata.ownerReferences[0].uid"), "sts-uid");
+  apply_claim_put(pvcs, put);
+  cm_actions_clear(&acts);
+
+  /* Back to Retain: the set lets go again. */
+  json_object_del(json_object_get(set, "spec"), "persistentVolumeClaimRetentionPolicy");
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  put = find(&acts, CM_PUT, "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-0");
+  assert_non_null(put);
+  assert_null(kj_get(put->body, "metadata.ownerReferences"));
+  cm_actions_clear(&acts);
+  json_decref(pods);
+  json_decref(pvcs);
+  json_decref(revs);
+  json_decref(set);
+}
+
+/* A pod is not created while its claim is being deleted, nor (whenScaled
+ * Delete) while an older pod of its name still owns the claim. */
+static void test_claims_hold_pod_creation(void **state)
+{
+  json_t *set = sts(2, "nginx:1");
+  json_t *revs = json_array(), *pods = json_array(), *pvcs = json_array();
+  json_t *rev = revision(set, 1);
+  json_array_append_new(revs, rev);
+  json_array_append_new(pods, pod(set, 0, kj_get_str(rev, "metadata.name"), true));
+  json_array_append_new(pvcs, json_pack("{s:{s:s,s:s}}", "metadata", "name", "www-web-0", "namespace", "ns"));
+  json_array_append_new(pvcs, json_pack("{s:{s:s,s:s,s:s}}", "metadata", "name", "www-web-1", "namespace", "ns",
+                                        "deletionTimestamp", "2024-01-01T00:00:00Z"));
+  struct cm_actions acts;
+  cm_actions_init(&acts);
+  int64_t rq;
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, "/api/v1/namespaces/ns/pods"), 0);
+  assert_true(rq >= 0);
+  cm_actions_clear(&acts);
+
+  json_object_del(kj_get(json_array_get(pvcs, 1), "metadata"), "deletionTimestamp");
+  kj_set(json_array_get(pvcs, 1), "metadata.ownerReferences",
+         json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "v1", "kind", "Pod", "name", "web-1", "uid", "old-web-1",
+                   "controller", 1));
+  kj_set(set, "spec.persistentVolumeClaimRetentionPolicy", json_pack("{s:s}", "whenScaled", "Delete"));
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_int_equal(cm_actions_count(&acts, CM_POST, "/api/v1/namespaces/ns/pods"), 0);
+  cm_actions_clear(&acts);
+
+  /* The old pod's claim is gone: web-1 and a fresh claim. */
+  json_array_remove(pvcs, 1);
+  sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
+  assert_non_null(find(&acts, CM_POST, "/api/v1/namespaces/ns/pods"));
+  assert_non_null(find(&acts, CM_POST, "/api/v1/namespaces/ns/persistentvolumeclaims"));
   cm_actions_clear(&acts);
   json_decref(pods);
   json_decref(pvcs);
@@ -240,6 +319,7 @@ int main(void)
     cmocka_unit_test(test_naming),
     cmocka_unit_test(test_ordered_creation),
     cmocka_unit_test(test_scale_down_and_retention),
+    cmocka_unit_test(test_claims_hold_pod_creation),
     cmocka_unit_test(test_rolling_update_partition),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

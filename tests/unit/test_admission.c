@@ -20,6 +20,7 @@
 
 #include "admission/admission.h"
 #include "apiserver.h"
+#include "registry/kinds_ext.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
 
@@ -142,11 +143,26 @@ static void test_namespace_lifecycle(void **state)
 static void test_service_account_and_tolerations(void **state)
 {
   struct env *e = *state;
+  /* the service account a pod runs as must exist */
+  json_decref(run(e, admission_service_account, &reg_pods, "default", POD("{\"containers\":[]}"), 403,
+                  "pods \"p\" is forbidden: error looking up service account default/default: serviceaccount "
+                  "\"default\" not found"));
+  put(e, "/registry/serviceaccounts/default/default", "{\"metadata\":{\"name\":\"default\",\"namespace\":\"default\"}}");
   json_t *o = run(e, admission_service_account, &reg_pods, "default", POD("{\"containers\":[]}"), 0, NULL);
   assert_string_equal(kj_get_str(o, "spec.serviceAccountName"), "default");
   json_decref(o);
+  json_decref(run(e, admission_service_account, &reg_pods, "default", POD("{\"serviceAccountName\":\"robot\"}"), 403,
+                  "pods \"p\" is forbidden: error looking up service account default/robot: serviceaccount \"robot\" "
+                  "not found"));
+  put(e, "/registry/serviceaccounts/default/robot", "{\"metadata\":{\"name\":\"robot\",\"namespace\":\"default\"}}");
   o = run(e, admission_service_account, &reg_pods, "default", POD("{\"serviceAccountName\":\"robot\"}"), 0, NULL);
   assert_string_equal(kj_get_str(o, "spec.serviceAccountName"), "robot");
+  json_decref(o);
+  /* a mirror pod (the kubelet's copy of a static pod) is exempt */
+  o = run(e, admission_service_account, &reg_pods, "default",
+          "{\"metadata\":{\"name\":\"m\",\"annotations\":{\"kubernetes.io/config.mirror\":\"x\"}},\"spec\":"
+          "{\"serviceAccountName\":\"ghost\"}}",
+          0, NULL);
   json_decref(o);
 
   struct {
@@ -203,6 +219,53 @@ static void test_priority(void **state)
   assert_int_equal(kj_get_int(o, "spec.priority", -1), 1000);
   assert_string_equal(kj_get_str(o, "spec.priorityClassName"), "dflt");
   json_decref(o);
+}
+
+/* A claim grows only when Bound and its class allows expansion. */
+static void test_pvc_resize(void **state)
+{
+  struct env *e = *state;
+  put(e, "/registry/storageclasses/grow", "{\"metadata\":{\"name\":\"grow\"},\"provisioner\":\"x\",\"allowVolumeExpansion\":true}");
+  put(e, "/registry/storageclasses/fixed", "{\"metadata\":{\"name\":\"fixed\"},\"provisioner\":\"x\"}");
+  static const struct {
+    const char *cls, *phase, *size, *msg;
+  } cases[] = {
+      {"grow", "Bound", "2Gi", NULL},
+      {"grow", "Bound", "1Gi", NULL}, /* not growing */
+      {"grow", "Pending", "2Gi", "persistentvolumeclaims \"c\" is forbidden: Only bound persistent volume claims can be expanded"},
+      {"fixed", "Bound", "2Gi",
+       "persistentvolumeclaims \"c\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass "
+       "that provisions the pvc must support resize"},
+      {"", "Bound", "2Gi",
+       "persistentvolumeclaims \"c\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass "
+       "that provisions the pvc must support resize"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    char o[512], n[512];
+    snprintf(o, sizeof(o),
+             "{\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"},\"spec\":{\"storageClassName\":\"%s\","
+             "\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}},\"status\":{\"phase\":\"%s\"}}",
+             cases[i].cls, cases[i].phase);
+    snprintf(n, sizeof(n),
+             "{\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"},\"spec\":{\"storageClassName\":\"%s\","
+             "\"resources\":{\"requests\":{\"storage\":\"%s\"}}}}",
+             cases[i].cls, cases[i].size);
+    json_t *old = J(o), *obj = J(n);
+    struct reg_request rq = req(e, "default", "c");
+    rq.verb = "update";
+    json_t *st = admission_pvc_resize(&rq, &reg_persistentvolumeclaims, obj, old);
+    if (!cases[i].msg && st)
+      fail_msg("case %zu refused: %s", i, kj_get_str(st, "message"));
+    if (cases[i].msg) {
+      if (!st)
+        fail_msg("case %zu admitted", i);
+      assert_int_equal(kstatus_code(st), 403);
+      assert_string_equal(kj_get_str(st, "message"), cases[i].msg);
+    }
+    json_decref(st);
+    json_decref(obj);
+    json_decref(old);
+  }
 }
 
 static void test_limit_ranger(void **state)
@@ -267,6 +330,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_namespace_lifecycle, setup, teardown),
       cmocka_unit_test_setup_teardown(test_service_account_and_tolerations, setup, teardown),
       cmocka_unit_test_setup_teardown(test_priority, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_pvc_resize, setup, teardown),
       cmocka_unit_test_setup_teardown(test_limit_ranger, setup, teardown),
       cmocka_unit_test_setup_teardown(test_resource_quota, setup, teardown),
   };

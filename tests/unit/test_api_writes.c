@@ -20,10 +20,18 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
+#include <sys/stat.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include <kube/base64.h>
 #include <kube/json.h>
 #include <kube/metrics.h>
 
 #include "apiserver.h"
+#include "registry/reg_internal.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
@@ -125,6 +133,10 @@ static int setup(void **state)
   s->cfg.advertise_address = "127.0.0.1";
   s->cfg.service_cluster_ip_range = "10.96.0.0/12";
   s->cfg.service_node_port_range = "30000-32767";
+  s->cfg.data_dir = e->dir;
+  s->cfg.service_account_issuer = "https://kubernetes.default.svc.cluster.local";
+  s->cfg.api_audiences = "https://kubernetes.default.svc.cluster.local";
+  s->cfg.service_account_extend_token_expiration = true;
   s->metrics = metrics_new();
   struct storage_opts o = {.data_dir = e->dir};
   char err[256];
@@ -133,12 +145,18 @@ static int setup(void **state)
   e->schema = schema_load_builtin(err, sizeof(err));
   assert_non_null(e->schema);
   s->schema = e->schema;
+  assert_int_equal(api_sa_signer_setup(s, err, sizeof(err)), 0);
   assert_int_equal(registry_init(s, on_ready, e), 0);
   for (int i = 0; i < 5000 && !e->ready; i++)
     pump(e, 1);
   assert_true(e->ready);
   e->port = apiserver_serve(s);
   assert_true(e->port > 0);
+  /* pods run as the namespace's default service account, which the
+   * controller-manager would create */
+  assert_int_equal(req(e, "POST", "/api/v1/namespaces/default/serviceaccounts", "application/json",
+                       "{\"metadata\":{\"name\":\"default\"}}", 0, NULL, NULL),
+                   201);
   *state = e;
   return 0;
 }
@@ -149,6 +167,7 @@ static int teardown(void **state)
   apiserver_stop(&e->srv);
   pump(e, 5);
   registry_shutdown(&e->srv);
+  api_sa_signer_free(&e->srv);
   storage_close(e->srv.storage);
   event_base_loop(e->srv.base, EVLOOP_NONBLOCK);
   schema_free(e->schema);
@@ -316,6 +335,205 @@ static void test_protobuf_delete_options(void **state)
   assert_int_equal(req(e, "GET", CM "/keep", NULL, NULL, 0, NULL, NULL), 404);
 }
 
+/* ---- service account tokens ---- */
+
+/* The JSON of one base64url part of a JWT; new reference. */
+static json_t *jwt_part(const char *tok, int which)
+{
+  const char *p = tok;
+  for (int i = 0; i < which; i++)
+    p = strchr(p, '.') + 1;
+  size_t n = strcspn(p, "."), len;
+  unsigned char *raw;
+  size_t bad;
+  assert_int_equal(kb64_decode(p, n, KB64_RAW_URL, &raw, &len, &bad), 0);
+  json_t *j = json_loadb((const char *)raw, len, 0, NULL);
+  free(raw);
+  assert_non_null(j);
+  return j;
+}
+
+static BIGNUM *b64_bn(const char *s)
+{
+  unsigned char *raw;
+  size_t len, bad;
+  assert_int_equal(kb64_decode(s, strlen(s), KB64_RAW_URL, &raw, &len, &bad), 0);
+  BIGNUM *bn = BN_bin2bn(raw, (int)len, NULL);
+  free(raw);
+  return bn;
+}
+
+/* The token's signature checks out against the key the JWKS publishes
+ * under the token's kid. */
+static void verify_jwt(struct env *e, const char *tok)
+{
+  json_t *jwks = NULL, *hdr = jwt_part(tok, 0);
+  assert_int_equal(req(e, "GET", "/openid/v1/jwks", NULL, NULL, 0, NULL, &jwks), 200);
+  assert_string_equal(kj_get_str(hdr, "alg"), "RS256");
+  json_t *key = NULL;
+  size_t i;
+  json_t *k;
+  json_array_foreach(json_object_get(jwks, "keys"), i, k) if (!strcmp(kj_get_str(k, "kid"), kj_get_str(hdr, "kid"))) key = k;
+  assert_non_null(key);
+  assert_string_equal(kj_get_str(key, "kty"), "RSA");
+  BIGNUM *n = b64_bn(kj_get_str(key, "n")), *ex = b64_bn(kj_get_str(key, "e"));
+  OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, ex);
+  OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+  EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+  EVP_PKEY *pub = NULL;
+  assert_int_equal(EVP_PKEY_fromdata_init(pctx), 1);
+  assert_int_equal(EVP_PKEY_fromdata(pctx, &pub, EVP_PKEY_PUBLIC_KEY, params), 1);
+  const char *dot2 = strrchr(tok, '.');
+  unsigned char *sig;
+  size_t siglen, bad;
+  assert_int_equal(kb64_decode(dot2 + 1, strlen(dot2 + 1), KB64_RAW_URL, &sig, &siglen, &bad), 0);
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  assert_int_equal(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub), 1);
+  assert_int_equal(EVP_DigestVerify(md, sig, siglen, (const unsigned char *)tok, (size_t)(dot2 - tok)), 1);
+  /* and a changed byte does not */
+  sig[0] ^= 1;
+  assert_int_not_equal(EVP_DigestVerify(md, sig, siglen, (const unsigned char *)tok, (size_t)(dot2 - tok)), 1);
+  EVP_MD_CTX_free(md);
+  free(sig);
+  EVP_PKEY_free(pub);
+  EVP_PKEY_CTX_free(pctx);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  BN_free(n);
+  BN_free(ex);
+  json_decref(hdr);
+  json_decref(jwks);
+}
+
+#define SA "/api/v1/namespaces/default/serviceaccounts"
+
+static void test_token_request(void **state)
+{
+  struct env *e = *state;
+  json_t *o = NULL, *sa = NULL;
+  assert_int_equal(req(e, "GET", SA "/default", NULL, NULL, 0, NULL, &sa), 200);
+  assert_int_equal(req(e, "POST", SA "/default/token", "application/json",
+                       "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{}}", 0, NULL, &o),
+                   201);
+  assert_string_equal(kj_get_str(o, "kind"), "TokenRequest");
+  assert_string_equal(kj_get_str(o, "metadata.name"), "default");
+  assert_int_equal(kj_get_int(o, "spec.expirationSeconds", 0), 3600);
+  assert_string_equal(kj_get_str(o, "spec.audiences[0]"), "https://kubernetes.default.svc.cluster.local");
+  const char *tok = kj_get_str(o, "status.token");
+  assert_non_null(tok);
+  verify_jwt(e, tok);
+  json_t *c = jwt_part(tok, 1);
+  assert_string_equal(kj_get_str(c, "sub"), "system:serviceaccount:default:default");
+  assert_string_equal(kj_get_str(c, "iss"), "https://kubernetes.default.svc.cluster.local");
+  assert_string_equal(kj_get_str(c, "aud[0]"), "https://kubernetes.default.svc.cluster.local");
+  assert_int_equal(kj_get_int(c, "exp", 0) - kj_get_int(c, "iat", 0), 3600);
+  assert_int_equal(kj_get_int(c, "nbf", 0), kj_get_int(c, "iat", 1));
+  assert_int_equal(strlen(kj_get_str(c, "jti")), 36);
+  assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "namespace"), "default");
+  assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "serviceaccount.name"), "default");
+  assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "serviceaccount.uid"), kj_get_str(sa, "metadata.uid"));
+  assert_null(kj_get(json_object_get(c, "kubernetes.io"), "pod"));
+  json_decref(c);
+  json_decref(o);
+
+  /* bound to a pod on a node, as the kubelet asks (3607 s): a year with a
+   * warnafter claim, the pod and its node named */
+  assert_int_equal(req(e, "POST", "/api/v1/nodes", "application/json", "{\"metadata\":{\"name\":\"n1\"}}", 0, NULL, NULL), 201);
+  json_t *pod = NULL, *node = NULL;
+  assert_int_equal(req(e, "POST", "/api/v1/namespaces/default/pods", "application/json",
+                       "{\"metadata\":{\"name\":\"tp\"},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\","
+                       "\"image\":\"busybox\"}]}}",
+                       0, NULL, &pod),
+                   201);
+  assert_int_equal(req(e, "GET", "/api/v1/nodes/n1", NULL, NULL, 0, NULL, &node), 200);
+  char body[512];
+  snprintf(body, sizeof body,
+           "{\"spec\":{\"expirationSeconds\":3607,\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\","
+           "\"name\":\"tp\",\"uid\":\"%s\"}}}",
+           kj_get_str(pod, "metadata.uid"));
+  assert_int_equal(req(e, "POST", SA "/default/token", "application/json", body, 0, NULL, &o), 201);
+  c = jwt_part(kj_get_str(o, "status.token"), 1);
+  int64_t iat = kj_get_int(c, "iat", 0);
+  assert_int_equal(kj_get_int(c, "exp", 0) - iat, 24LL * 365 * 3600);
+  assert_int_equal(kj_get_int(json_object_get(c, "kubernetes.io"), "warnafter", 0) - iat, 3607);
+  assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "pod.name"), "tp");
+  assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "pod.uid"), kj_get_str(pod, "metadata.uid"));
+  assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "node.name"), "n1");
+  assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "node.uid"), kj_get_str(node, "metadata.uid"));
+  json_decref(c);
+  json_decref(o);
+
+  /* refusals */
+  struct {
+    const char *path, *body;
+    long code;
+    const char *msg;
+  } bad[] = {
+      {SA "/ghost/token", "{\"spec\":{}}", 404, "serviceaccounts \"ghost\" not found"},
+      {SA "/default/token", "{\"spec\":{\"expirationSeconds\":60}}", 422,
+       "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a "
+       "duration less than 10 minutes"},
+      {SA "/default/token", "{\"metadata\":{\"name\":\"other\"},\"spec\":{}}", 422,
+       "TokenRequest.authentication.k8s.io \"default\" is invalid: metadata.name: Invalid value: \"other\": must match "
+       "the service account name if specified"},
+      {SA "/default/token", "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"tp\","
+       "\"uid\":\"00000000-0000-0000-0000-000000000000\"}}}",
+       409, "Operation cannot be fulfilled on Pod \"tp\": the UID in the bound object reference "
+            "(00000000-0000-0000-0000-000000000000) does not match the UID in record. The object might have been "
+            "deleted and then recreated"},
+      {SA "/default/token", "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"nope\"}}}",
+       404, "pods \"nope\" not found"},
+      {SA "/default/token", "{\"spec\":{\"boundObjectRef\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"name\":\"x\"}}}",
+       400, "cannot bind token to object of type /v1, Kind=ConfigMap"},
+      {SA "/default/token", "{\"spec\":{\"expirationSeconds\":\"1h\"}}", 400,
+       "TokenRequest in version \"v1\" cannot be handled as a TokenRequest: json: cannot unmarshal string into Go "
+       "struct field TokenRequestSpec.spec.expirationSeconds of type int64"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    long code = req(e, "POST", bad[i].path, "application/json", bad[i].body, 0, NULL, &o);
+    if (code != bad[i].code || strcmp(reg_str_or(kj_get_str(o, "message"), ""), bad[i].msg))
+      fail_msg("case %zu: %ld %s", i, code, kj_get_str(o, "message"));
+    json_decref(o);
+  }
+  /* a pod running as another account */
+  assert_int_equal(req(e, "POST", SA, "application/json", "{\"metadata\":{\"name\":\"robot\"}}", 0, NULL, NULL), 201);
+  assert_int_equal(req(e, "POST", SA "/robot/token", "application/json",
+                       "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"tp\"}}}", 0,
+                       NULL, &o),
+                   400);
+  assert_string_equal(kj_get_str(o, "message"),
+                      "cannot bind token for serviceaccount \"robot\" to pod running with different serviceaccount name.");
+  json_decref(o);
+  json_decref(pod);
+  json_decref(node);
+  json_decref(sa);
+}
+
+/* The generated key is kept (0600) and used again after a restart. */
+static void test_token_key_kept(void **state)
+{
+  struct env *e = *state;
+  json_t *a = NULL, *b = NULL;
+  assert_int_equal(req(e, "GET", "/openid/v1/jwks", NULL, NULL, 0, NULL, &a), 200);
+  char path[128], err[256];
+  snprintf(path, sizeof path, "%s/sa.key", e->dir);
+  struct stat sb;
+  assert_int_equal(stat(path, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  api_sa_signer_free(&e->srv);
+  assert_int_equal(api_sa_signer_setup(&e->srv, err, sizeof err), 0);
+  assert_int_equal(req(e, "GET", "/openid/v1/jwks", NULL, NULL, 0, NULL, &b), 200);
+  assert_true(json_equal(a, b));
+  json_decref(b);
+  assert_int_equal(req(e, "GET", "/.well-known/openid-configuration", NULL, NULL, 0, NULL, &b), 200);
+  assert_string_equal(kj_get_str(b, "issuer"), "https://kubernetes.default.svc.cluster.local");
+  assert_string_equal(kj_get_str(b, "id_token_signing_alg_values_supported[0]"), "RS256");
+  json_decref(a);
+  json_decref(b);
+}
+
 int main(void)
 {
   curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -324,6 +542,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_admission_answers, setup, teardown),
       cmocka_unit_test_setup_teardown(test_eviction, setup, teardown),
       cmocka_unit_test_setup_teardown(test_protobuf_delete_options, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_token_request, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_token_key_kept, setup, teardown),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();

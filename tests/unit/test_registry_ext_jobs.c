@@ -164,6 +164,41 @@ static void test_job_validation(void **state)
        "{'labels':{'x':'y'}},'spec':{'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
        "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"batch.kubernetes.io/controller-uid\":"
        "\"" UID "\", \"x\":\"y\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: `selector` not auto-generated"},
+      /* Indexed: completions may be large, parallelism is capped */
+      {"{'metadata':{'name':'j','namespace':'d'},'spec':{'completionMode':'Indexed','completions':200000,"
+       "'parallelism':100000,'template':{'spec':{'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
+       ""},
+      {"{'metadata':{'name':'j','namespace':'d'},'spec':{'completionMode':'Indexed','completions':200000,"
+       "'parallelism':100001,'template':{'spec':{'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
+       "spec.parallelism: Invalid value: 100001: must be less than or equal to 100000 when completion mode is Indexed"},
+      /* a parallelism over the cap is fine for NonIndexed Jobs */
+      {"{'metadata':{'name':'j','namespace':'d'},'spec':{'completions':200000,'parallelism':150000,"
+       "'template':{'spec':{'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
+       ""},
+      /* completions is capped only together with backoffLimitPerIndex */
+      {"{'metadata':{'name':'j','namespace':'d'},'spec':{'completionMode':'Indexed','completions':100001,"
+       "'parallelism':1,'backoffLimitPerIndex':1,'maxFailedIndexes':100001,'template':{'spec':{'restartPolicy':'Never',"
+       "'containers':[{'name':'c','image':'i'}]}}}}",
+       "spec.maxFailedIndexes: Invalid value: 100001: must be less than or equal to 100000\n"
+       "spec.completions: Invalid value: 100001: must be less than or equal to 100000 when backoffLimitPerIndex is "
+       "specified"},
+      {"{'metadata':{'name':'j','namespace':'d'},'spec':{'completionMode':'Indexed','completions':3,"
+       "'parallelism':1,'backoffLimitPerIndex':1,'maxFailedIndexes':4,'template':{'spec':{'restartPolicy':'Never',"
+       "'containers':[{'name':'c','image':'i'}]}}}}",
+       "spec.maxFailedIndexes: Invalid value: 4: must be less than or equal to completions"},
+      {"{'metadata':{'name':'j','namespace':'d'},'spec':{'backoffLimitPerIndex':1,'template':{'spec':{"
+       "'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
+       "spec.backoffLimitPerIndex: Invalid value: 1: requires indexed completion mode"},
+      /* the last pod, NAME-(completions-1), must be a DNS label */
+      {"{'metadata':{'name':'abcdefghijklmnopqrstuvwxyz-abcdefghijklmnopqrstuvwxyz-0123456','namespace':'d'},"
+       "'spec':{'completionMode':'Indexed','completions':11,'parallelism':1,'template':{'spec':{"
+       "'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
+       "metadata.name: Invalid value: \"abcdefghijklmnopqrstuvwxyz-abcdefghijklmnopqrstuvwxyz-0123456\": will not able "
+       "to create pod with invalid DNS label: abcdefghijklmnopqrstuvwxyz-abcdefghijklmnopqrstuvwxyz-0123456-10"},
+      {"{'metadata':{'name':'abcdefghijklmnopqrstuvwxyz-abcdefghijklmnopqrstuvwxyz-0123456','namespace':'d'},"
+       "'spec':{'completionMode':'Indexed','completions':10,'parallelism':1,'template':{'spec':{"
+       "'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
+       ""},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     json_t *job = create(&reg_jobs, cases[i].src);

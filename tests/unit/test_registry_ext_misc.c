@@ -299,6 +299,37 @@ static void test_pvc_resize(void **state)
   }
 }
 
+/* A claim created without a class may get one, once; a class, once
+ * set (even to ""), stays. */
+static void test_pvc_class_set_once(void **state)
+{
+  (void)state;
+  struct {
+    const char *old_class, *new_class, *causes;
+  } cases[] = {
+      {NULL, "local-path", ""},
+      {"", "local-path",
+       "spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName "
+       "for bound claims"},
+      {"gold", "local-path",
+       "spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName "
+       "for bound claims"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    json_t *old = prepared(&reg_persistentvolumeclaims, PVC("{'accessModes':['ReadWriteOnce'],'resources':{'requests':{'storage':'1Gi'}}}"));
+    if (cases[i].old_class) kj_set_str(old, "spec.storageClassName", cases[i].old_class);
+    json_t *obj = kj_deep_copy(old);
+    kj_set_str(obj, "spec.storageClassName", cases[i].new_class);
+    struct reg_request rq = {.verb = "update"};
+    reg_persistentvolumeclaims.prepare_update(&rq, obj, old);
+    char *c = validate_sub(&reg_persistentvolumeclaims, obj, old, NULL);
+    if (strcmp(c, cases[i].causes)) fail_msg("case %zu: got [%s] want [%s]", i, c, cases[i].causes);
+    free(c);
+    json_decref(obj);
+    json_decref(old);
+  }
+}
+
 static void done_cb(void *arg)
 {
   (*(int *)arg)++;
@@ -321,6 +352,7 @@ int main(void)
       cmocka_unit_test(test_validation),
       cmocka_unit_test(test_cells),
       cmocka_unit_test(test_pvc_resize),
+      cmocka_unit_test(test_pvc_class_set_once),
       cmocka_unit_test(test_bootstrap_without_storage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -134,12 +134,15 @@ static void test_pod_qos(void **state)
        "\"requests\":{\"cpu\":\"1\"}}}]}",
        "Burstable"},
   };
+  /* the class a create records is podutil's (upstream's ComputePodQOS) */
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    json_t *spec = J(cases[i].spec);
-    const char *got = reg_pod_qos_class(spec);
-    if (strcmp(got, cases[i].want))
-      fail_msg("case %zu: got %s want %s", i, got, cases[i].want);
-    json_decref(spec);
+    json_t *pod = json_pack("{s:o}", "spec", J(cases[i].spec));
+    struct reg_request rq = {.verb = "create"};
+    reg_pods.prepare_create(&rq, pod);
+    const char *got = kj_get_str(pod, "status.qosClass");
+    if (!got || strcmp(got, cases[i].want))
+      fail_msg("case %zu: got %s want %s", i, got ? got : "(none)", cases[i].want);
+    json_decref(pod);
   }
 }
 
@@ -175,6 +178,15 @@ static void test_pod_validate(void **state)
        "\"limits\":{\"cpu\":\"1\"}}}]}}",
        NULL,
        "spec.containers[0].resources.requests|FieldValueInvalid|Invalid value: \"2\": must be less than or equal to cpu limit of 1"},
+      /* negative amounts and fractional countable (extended) resources */
+      {"{" META ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":\"-1\"},"
+       "\"limits\":{\"example.com/gpu\":\"500m\"}}}]}}",
+       NULL,
+       "spec.containers[0].resources.limits[example.com/gpu]|FieldValueInvalid|Invalid value: \"500m\": must be an integer\n"
+       "spec.containers[0].resources.requests[cpu]|FieldValueInvalid|Invalid value: \"-1\": must be greater than or equal to 0"},
+      {"{" META ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"limits\":{"
+       "\"ephemeral-storage\":\"1500m\",\"memory\":\"0\"}}}]}}",
+       NULL, ""},
       {"{\"metadata\":{\"name\":\"p\",\"labels\":{\"a b\":\"x\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}",
        NULL,
        "metadata.namespace|FieldValueRequired|Required value\n"

@@ -2,6 +2,7 @@
  * serviceips.c): defaulting, ClusterIP and NodePort allocation through
  * the admit hook (no double allocation, release on delete and on type
  * change, requested values checked), validation, and the table cells. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,8 +21,8 @@
 
 
 
-/* A fake server: a /29 service range (usable .2-.6 once .1 is kept for
- * the `kubernetes` Service) and ten node ports. */
+/* A fake server: a /29 service range (usable .1-.6, all of them in the
+ * dynamic band: ranges this small have no static one) and ten node ports. */
 static int setup(void **state)
 {
   struct apiserver *srv = calloc(1, sizeof(*srv));
@@ -117,17 +118,17 @@ static void test_defaults(void **state)
 static void test_cluster_ip_allocation(void **state)
 {
   struct apiserver *srv = *state;
-  json_t *svcs[5];
+  json_t *svcs[6];
   char seen[8] = {0};
-  for (int i = 0; i < 5; i++) {
+  for (int i = 0; i < 6; i++) {
     json_t *st = create(srv, SVC("s", "{\"ports\":[{\"port\":80}]}"), false, &svcs[i]);
     assert_null(st);
     const char *ip = kj_get_str(svcs[i], "spec.clusterIP");
     assert_non_null(ip);
     assert_string_equal(ip, kj_get_str(svcs[i], "spec.clusterIPs[0]"));
     int last = atoi(strrchr(ip, '.') + 1);
-    /* never the network, broadcast or the first address, never twice */
-    assert_true(last >= 2 && last <= 6);
+    /* never the network or broadcast address, never twice */
+    assert_true(last >= 1 && last <= 6);
     assert_int_equal(seen[last], 0);
     seen[last] = 1;
   }
@@ -159,9 +160,67 @@ static void test_cluster_ip_allocation(void **state)
   assert_non_null(st);
   json_decref(st);
   json_decref(again);
-  for (int i = 0; i < 5; i++)
+  for (int i = 0; i < 6; i++)
     if (i != 1)
       json_decref(svcs[i]);
+}
+
+/* Upstream's random scan with a static band: a /24 keeps its first 16
+ * addresses and 100 ports their first 16 for values asked for by name;
+ * automatic values come from anywhere in the rest, and from the static
+ * band only once the rest is full. */
+static void test_random_allocation_static_band(void **state)
+{
+  struct apiserver *srv = calloc(1, sizeof(*srv));
+  srv->cfg.service_cluster_ip_range = "10.1.0.0/24";
+  srv->cfg.service_node_port_range = "30000-30099";
+  assert_int_equal(svc_alloc_setup(srv), 0);
+  struct svc_alloc *a = svc_alloc_get(srv);
+  uint32_t net, ip;
+  reg_parse_ipv4("10.1.0.0", &net);
+  int ascending = 0, prev = -1;
+  char seen[256] = {0};
+  for (int i = 0; i < 254 - 16; i++) {
+    assert_int_equal(svc_alloc_ip(a, 0, &ip), 0);
+    int off = (int)(ip - net);
+    if (off <= 16 || off >= 255)
+      fail_msg("allocation %d took %d from the static band before the dynamic one was full", i, off);
+    assert_int_equal(seen[off], 0);
+    seen[off] = 1;
+    ascending += off == prev + 1;
+    prev = off;
+  }
+  /* random, not in sequence */
+  assert_true(ascending < 200);
+  /* the dynamic band is full: the static one serves, then nothing */
+  for (int i = 0; i < 16; i++) {
+    assert_int_equal(svc_alloc_ip(a, 0, &ip), 0);
+    assert_true(ip - net >= 1 && ip - net <= 16);
+  }
+  assert_int_equal(svc_alloc_ip(a, 0, &ip), -ENOSPC);
+
+  int port, low = 0;
+  char pseen[100] = {0};
+  ascending = 0;
+  prev = -1;
+  for (int i = 0; i < 100; i++) {
+    assert_int_equal(svc_alloc_port(a, 0, &port), 0);
+    assert_true(port >= 30000 && port <= 30099);
+    assert_int_equal(pseen[port - 30000], 0);
+    pseen[port - 30000] = 1;
+    if (port < 30016) {
+      if (i < 84)
+        fail_msg("port %d of the static band handed out as allocation %d", port, i);
+      low++;
+    }
+    ascending += port == prev + 1;
+    prev = port;
+  }
+  assert_int_equal(low, 16);
+  assert_true(ascending < 80);
+  assert_int_equal(svc_alloc_port(a, 0, &port), -ENOSPC);
+  svc_alloc_free(srv);
+  free(srv);
 }
 
 static void test_requested_ip(void **state)
@@ -225,13 +284,13 @@ static void test_node_ports(void **state)
   json_decref(st);
 
   /* a failed create gives back the ClusterIP it took */
-  json_t *fill[4];
-  for (int i = 0; i < 4; i++)
+  json_t *fill[5];
+  for (int i = 0; i < 5; i++)
     assert_null(create(srv, SVC("fill", "{\"ports\":[{\"port\":80}]}"), false, &fill[i]));
   st = create(srv, SVC("c", "{\"ports\":[{\"port\":80}]}"), false, NULL);
-  assert_non_null(st); /* range full: a, plus four */
+  assert_non_null(st); /* range full: a, plus five */
   json_decref(st);
-  for (int i = 0; i < 4; i++)
+  for (int i = 0; i < 5; i++)
     delete(srv, fill[i]);
 
   /* NodePort -> ClusterIP releases the ports; ClusterIP -> NodePort allocates */
@@ -295,16 +354,18 @@ static void test_update_keeps_allocations(void **state)
   reg_services.validate(&rq, obj, a, causes);
   assert_int_equal(json_array_size(causes), 0);
 
-  /* changing the ClusterIP is refused */
-  kj_set_str(obj, "spec.clusterIP", "10.0.0.6");
+  /* changing the ClusterIP is refused (a's address is random) */
+  const char *other = strcmp(kj_get_str(a, "spec.clusterIP"), "10.0.0.6") ? "10.0.0.6" : "10.0.0.5";
+  kj_set_str(obj, "spec.clusterIP", other);
   json_t *ips = json_array();
-  json_array_append_new(ips, json_string("10.0.0.6"));
+  json_array_append_new(ips, json_string(other));
   kj_set(obj, "spec.clusterIPs", ips);
   reg_services.validate(&rq, obj, a, causes);
   assert_int_equal(json_array_size(causes), 1);
   assert_string_equal(kj_get_str(json_array_get(causes, 0), "field"), "spec.clusterIPs[0]");
-  assert_string_equal(kj_get_str(json_array_get(causes, 0), "message"),
-                      "Invalid value: []string{\"10.0.0.6\"}: may not change once set");
+  char want[128];
+  snprintf(want, sizeof want, "Invalid value: []string{\"%s\"}: may not change once set", other);
+  assert_string_equal(kj_get_str(json_array_get(causes, 0), "message"), want);
   json_decref(causes);
   json_decref(obj);
   json_decref(a);
@@ -416,6 +477,7 @@ int main(void)
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_defaults),
       cmocka_unit_test_setup_teardown(test_cluster_ip_allocation, setup, teardown),
+      cmocka_unit_test(test_random_allocation_static_band),
       cmocka_unit_test_setup_teardown(test_requested_ip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dry_run_keeps_nothing, setup, teardown),
       cmocka_unit_test_setup_teardown(test_node_ports, setup, teardown),
