@@ -69,16 +69,19 @@ wait_until() {
 kube() { kubectl --cache-dir "$E2E_WORK/kcache" "$@"; }
 kns() { kube -n "$NS" "$@"; }
 # new_namespace: a namespace of the scenario's own ($NS), deleted by the
-# runner.  Its default ServiceAccount does not automount API credentials
-# while the API server cannot issue service account tokens (TokenRequest);
-# scenarios/05-serviceaccount.sh checks that path on its own and reports
-# it as waiting until then.
+# runner, once its default ServiceAccount exists (the ServiceAccount
+# admission refuses pods until then, as upstream's; upstream's e2e
+# framework waits the same way).  The default ServiceAccount does not
+# automount API credentials while the API server cannot issue service
+# account tokens (TokenRequest); scenarios/05-serviceaccount.sh checks
+# that path on its own and reports it as waiting until then.
 new_namespace() {
   NS=e2e-$E2E_SCENARIO
   kube create namespace "$NS" >/dev/null || fail "create namespace $NS"
+  local i
+  for i in $(seq 1 60); do kns get sa default >/dev/null 2>&1 && break; sleep 0.5; done
+  kns get sa default >/dev/null 2>&1 || fail "the default ServiceAccount of $NS did not appear within 30 s"
   if ! token_request_served; then
-    local i
-    for i in $(seq 1 30); do kns get sa default >/dev/null 2>&1 && break; sleep 1; done
     kns patch sa default -p '{"automountServiceAccountToken": false}' >/dev/null || fail "patch the default ServiceAccount"
   fi
 }
