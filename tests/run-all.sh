@@ -2,7 +2,11 @@
 # Installs what the tests need, builds everything twice (a normal -Werror
 # build and an ASan+UBSan build), runs the unit tests of both, then the
 # integration tests against the real binaries with the real kubectl, helm
-# and Python client.  Ends with one line "N passed, M failed".
+# and Python client, then the end-to-end suite (tests/e2e/: a docker compose
+# cluster, deploy/local-up.sh on a fresh-machine stand-in, and kube-init /
+# kube-join under systemd).  Ends with
+# one line "N passed, M failed"; scenarios waiting for work that has not
+# landed are listed (they neither pass nor fail).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -11,7 +15,7 @@ mkdir -p "$ROOT/_out"
 "$ROOT/deploy/install-deps.sh" --test || exit 1
 "$ROOT/deploy/install-clients.sh" "$ROOT/_out/tools" || exit 1
 
-pass=0; fail=0; failed=()
+pass=0; fail=0; failed=(); waiting=()
 note() { printf '\n=== %s\n' "$*"; }
 record() { # name status
   if [[ $2 -eq 0 ]]; then pass=$((pass+1)); else fail=$((fail+1)); failed+=("$1"); fi
@@ -68,7 +72,46 @@ for t in tests/integration/test_*.sh; do
   fi
 done
 
+note "end-to-end suite (docker compose cluster; deploy/local-up.sh on a fresh machine; kube-init/kube-join under systemd)"
+e2e_start=$(date +%s)
+# record_e2e LOG: one record per "PASS/FAIL/WAITING e2e/NAME" line
+record_e2e() {
+  local kind name
+  while read -r kind name _; do
+    case "$kind" in
+      PASS) record "$name" 0 ;;
+      FAIL) record "$name" 1 ;;
+      WAITING) waiting+=("$name") ;;
+    esac
+  done < <(grep -E '^(PASS|FAIL|WAITING) e2e/' "$1")
+}
+timeout 2700 bash tests/e2e/run.sh 2>&1 | tee _out/e2e.log | grep -vE '^\[' ; e2e_rc=${PIPESTATUS[0]}
+record_e2e _out/e2e.log
+if ! grep -qE '^e2e: [0-9]+ passed' _out/e2e.log; then
+  echo "FAIL e2e (exit $e2e_rc before the summary; see _out/e2e.log)"; record e2e/run 1
+fi
+start=$(date +%s)
+timeout 2400 bash tests/e2e/test_local_up.sh >_out/e2e-local-up.log 2>&1; lu_rc=$?
+if ((lu_rc == 0)); then
+  echo "PASS e2e/local-up ($(( $(date +%s) - start ))s, $(tail -1 _out/e2e-local-up.log | sed 's/^# //'))"; record e2e/local-up 0
+elif ((lu_rc == 77)); then
+  echo "WAITING e2e/local-up: $(grep -m1 '^WAITING' _out/e2e-local-up.log | sed 's/^WAITING: //')"; waiting+=(e2e/local-up)
+else
+  echo "FAIL e2e/local-up ($(( $(date +%s) - start ))s)"; tail -40 _out/e2e-local-up.log; record e2e/local-up 1
+fi
+start=$(date +%s)
+timeout 1200 bash tests/e2e/test_systemd_join.sh >_out/e2e-systemd.log 2>&1; sd_rc=$?
+if ((sd_rc == 0)); then
+  echo "PASS e2e/systemd-join ($(( $(date +%s) - start ))s, $(tail -1 _out/e2e-systemd.log | sed 's/^# //'))"; record e2e/systemd-join 0
+elif ((sd_rc == 77)); then
+  echo "WAITING e2e/systemd-join: $(grep -m1 '^WAITING' _out/e2e-systemd.log | sed 's/^WAITING: //')"; waiting+=(e2e/systemd-join)
+else
+  echo "FAIL e2e/systemd-join ($(( $(date +%s) - start ))s)"; grep -E '^(ok|FAIL)' _out/e2e-systemd.log | tail -15; record e2e/systemd-join 1
+fi
+echo "end-to-end wall time: $(( ($(date +%s) - e2e_start) / 60 ))m$(( ($(date +%s) - e2e_start) % 60 ))s"
+
 note "summary"
+((${#waiting[@]})) && echo "waiting on work that has not landed (see _out/e2e.log): ${waiting[*]}"
 ((fail)) && echo "failed: ${failed[*]}"
 echo "$pass passed, $fail failed"
 ((fail == 0 && build_ok == 0))
