@@ -82,15 +82,24 @@ static void cause(json_t *causes, const char *reason, const char *field, const c
 
 static void go_number(double d, char *out, size_t len)
 {
-  /* Go's %v of a float64: the shortest form that reads back the same */
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(out, len, "%.*g", prec, d);
+  /* Go's %v of a float64 (strconv 'g', shortest): plain digits unless the
+   * exponent is below -4 or at least 21 */
+  int prec = 1;
+  for (; prec < 17; prec++) {
+    snprintf(out, len, "%.*e", prec - 1, d);
     if (strtod(out, NULL) == d)
       break;
   }
+  int exp = d == 0 ? 0 : (int)floor(log10(fabs(d)));
+  if (exp >= -4 && exp < 21) {
+    int decimals = prec - 1 - exp;
+    snprintf(out, len, "%.*f", decimals > 0 ? decimals : 0, d);
+    return;
+  }
+  snprintf(out, len, "%.*e", prec - 1, d);
   /* Go prints exponents with at least two digits: 1e+21 */
   char *e = strchr(out, 'e');
-  if (e && (e[2] && !e[3])) {
+  if (e && e[2] && !e[3]) {
     memmove(e + 3, e + 2, strlen(e + 2) + 1);
     e[2] = '0';
   }
@@ -282,7 +291,8 @@ static void check_forbidden(const json_t *s, struct path *p, json_t *causes)
   };
   for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++) {
     json_t *v = json_object_get(s, unsupported[i].key);
-    if (!v || (json_is_string(v) && !*json_string_value(v)) || (json_is_object(v) && !json_object_size(v)))
+    if (!v || json_is_null(v) || (json_is_string(v) && !*json_string_value(v)) ||
+        (json_is_object(v) && !json_object_size(v)))
       continue;
     size_t m = path_push(p, ".%s", unsupported[i].key);
     cause(causes, "FieldValueForbidden", p->b, "Forbidden: %s", unsupported[i].msg);
