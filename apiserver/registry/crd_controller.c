@@ -142,6 +142,12 @@ static void entry_free(struct crd_state *cs, struct crd_entry *e)
   free(e);
 }
 
+static int cmp_version_desc(const void *a, const void *b)
+{
+  const struct cr_version *x = *(const struct cr_version *const *)a, *y = *(const struct cr_version *const *)b;
+  return -crd_version_cmp(x->res.version, y->res.version);
+}
+
 /* Serves every served version of e's CRD with its accepted names. */
 static void build_versions(struct crd_state *cs, struct crd_entry *e, const json_t *accepted)
 {
@@ -168,6 +174,8 @@ static void build_versions(struct crd_state *cs, struct crd_entry *e, const json
     else
       KLOG_E("serving %s version %s: out of memory", e->name, kj_get_str(v, "name"));
   }
+  /* discovery lists versions by upstream's priority: the first is preferred */
+  qsort(e->vers, e->nvers, sizeof(*e->vers), cmp_version_desc);
   e->basis = basis;
   cs->dirty = true;
   KLOG_I("serving %s: %zu version(s)", e->name, e->nvers);

@@ -323,7 +323,7 @@ static void check_forbidden(const json_t *s, struct path *p, json_t *causes)
 }
 
 /* Inside allOf/anyOf/oneOf/not only value validations may appear. */
-static void check_value_validation_only(const json_t *s, struct path *p, json_t *causes)
+static void check_value_validation_only(const json_t *s, struct path *p, bool int_or_string, json_t *causes)
 {
   static const struct {
     const char *key, *msg;
@@ -347,8 +347,8 @@ static void check_value_validation_only(const json_t *s, struct path *p, json_t 
     if (!v || json_is_false(v) || (json_is_string(v) && !*json_string_value(v)) ||
         (json_is_array(v) && !json_array_size(v)))
       continue;
-    /* int-or-string schemas spell anyOf: [{type: integer}, {type: string}] */
-    if (strcmp(keys[i].key, "type") == 0)
+    /* int-or-string schemas may spell anyOf: [{type: integer}, {type: string}] */
+    if (strcmp(keys[i].key, "type") == 0 && int_or_string)
       continue;
     size_t m = path_push(p, ".%s", keys[i].key);
     cause(causes, "FieldValueForbidden", p->b, "Forbidden: %s", keys[i].msg);
@@ -490,7 +490,7 @@ static void check_children(const json_t *s, struct path *p, bool vv, int depth, 
     json_array_foreach(json_object_get(s, comb[c]), i, v)
     {
       size_t m = path_push(p, ".%s[%zu]", comb[c], i);
-      check_value_validation_only(v, p, causes);
+      check_value_validation_only(v, p, s_flag(s, "x-kubernetes-int-or-string"), causes);
       check_node(v, p, LVL_FIELD, true, depth + 1, causes);
       path_pop(p, m);
     }
@@ -498,7 +498,7 @@ static void check_children(const json_t *s, struct path *p, bool vv, int depth, 
   const json_t *not = s_sub(s, "not");
   if (not) {
     size_t m = path_push(p, ".not");
-    check_value_validation_only(not, p, causes);
+    check_value_validation_only(not, p, false, causes);
     check_node(not, p, LVL_FIELD, true, depth + 1, causes);
     path_pop(p, m);
   }
