@@ -43,6 +43,10 @@ expect_match "category all" 'crontab.stable.example.com/nightly' "$OUT"
 ok "yaml" kube get crontab nightly -o jsonpath='{.metadata.generation} {.spec.image} {.metadata.uid}'
 expect_match "generation and default" '^1 nginx [0-9a-f-]{36}$' "$OUT"
 
+ok "kubectl explain of a custom field" kube explain crontabs.spec
+expect_match "fields from the CRD schema" 'cronSpec	<string> -required-' "$OUT"
+expect_match "enum shown" 'enum: red, blue' "$OUT"
+
 # ---- invalid objects, with upstream's field paths ----
 cat >"$WORK/bad.yaml" <<'EOF'
 apiVersion: stable.example.com/v1
