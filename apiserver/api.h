@@ -150,6 +150,7 @@ struct api_state {
   size_t ndocs;
   struct api_openapi_doc v2_json, v2_pb; /* /openapi/v2, built on first use */
   struct event *trim_ev;       /* returns freed heap to the system after a big list */
+  unsigned crd_gen;            /* served set the OpenAPI documents were built for */
 };
 
 struct evbuffer;

@@ -21,6 +21,7 @@ struct storage;
 struct schema;
 struct metrics;
 struct sa_signer;
+struct crd_state;
 
 struct apiserver_config {
   const char *insecure_bind_address;  /* --insecure-bind-address, 127.0.0.1 */
@@ -68,6 +69,8 @@ struct apiserver {
   struct api_state *api;
   /* Service account token signing keys and documents (token.c). */
   struct sa_signer *sa_signer;
+  /* CustomResourceDefinitions served (registry/crd_controller.c). */
+  struct crd_state *crds;
 };
 
 /* Request path (apiserver/server.c).  apiserver_serve starts the HTTP

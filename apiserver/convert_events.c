@@ -13,6 +13,7 @@
 
 #include <kube/json.h>
 
+#include "registry/customresources.h"
 #include "registry/registry.h"
 
 /* {core field, events.k8s.io field} */
@@ -64,6 +65,9 @@ json_t *conv_event_to_core(const json_t *ev)
 
 bool api_needs_conversion(const struct resource *res)
 {
+  const struct cr_version *cr = cr_of(res);
+  if (cr)
+    return cr->multi_version; /* versions share one storage: apiVersion rewritten */
   return res && res->group && strcmp(res->group, "events.k8s.io") == 0;
 }
 
@@ -71,6 +75,8 @@ json_t *api_to_external(const struct resource *res, json_t *stored)
 {
   if (!api_needs_conversion(res) || !stored)
     return stored;
+  if (res->custom)
+    return cr_to_external(res, stored);
   json_t *out = conv_event_to_v1(stored);
   json_decref(stored);
   return out;
@@ -80,6 +86,8 @@ json_t *api_to_internal(const struct resource *res, json_t *obj)
 {
   if (!api_needs_conversion(res) || !obj)
     return obj;
+  if (res->custom)
+    return cr_to_internal(res, obj);
   json_t *out = conv_event_to_core(obj);
   json_decref(obj);
   return out;

@@ -23,6 +23,7 @@
 #include <kube/json.h>
 #include <kube/status.h>
 
+#include "registry/customresources.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
 
@@ -60,10 +61,10 @@ static void add_sub(json_t *list, const struct resource *r, const char *sub, con
   json_array_append_new(list, e);
 }
 
-static json_t *resource_list(const char *group, const char *version)
+static json_t *resource_list(struct apiserver *srv, const char *group, const char *version)
 {
   size_t n;
-  const struct resource *const *all = registry_all(&n);
+  const struct resource *const *all = registry_served(srv, &n);
   json_t *list = json_array();
   bool found = false;
   for (size_t i = 0; i < n; i++) {
@@ -126,10 +127,10 @@ static json_t *resource_list(const char *group, const char *version)
 }
 
 /* APIGroup for group, or NULL if the registry has none of it. */
-static json_t *api_group(const char *group)
+static json_t *api_group(struct apiserver *srv, const char *group)
 {
   size_t n;
-  const struct resource *const *all = registry_all(&n);
+  const struct resource *const *all = registry_served(srv, &n);
   json_t *versions = json_array();
   for (size_t i = 0; i < n; i++) {
     const struct resource *r = all[i];
@@ -155,10 +156,10 @@ static json_t *api_group(const char *group)
                    "versions", versions, "preferredVersion", pref);
 }
 
-static json_t *group_list(void)
+static json_t *group_list(struct apiserver *srv)
 {
   size_t n;
-  const struct resource *const *all = registry_all(&n);
+  const struct resource *const *all = registry_served(srv, &n);
   json_t *groups = json_array();
   for (size_t i = 0; i < n; i++) {
     const char *g = all[i]->group;
@@ -171,7 +172,7 @@ static json_t *group_list(void)
       seen = seen || strcmp(kj_get_str(v, "name"), g) == 0;
     if (seen)
       continue;
-    json_t *ag = api_group(g);
+    json_t *ag = api_group(srv, g);
     if (!ag)
       continue;
     json_object_del(ag, "kind");
@@ -205,13 +206,13 @@ void api_handle_discovery(struct api_req *ar)
     out = api_versions(ar->srv);
     break;
   case ROUTE_GROUP_LIST:
-    out = group_list();
+    out = group_list(ar->srv);
     break;
   case ROUTE_GROUP:
-    out = api_group(ar->rt.group);
+    out = api_group(ar->srv, ar->rt.group);
     break;
   case ROUTE_RESOURCE_LIST:
-    out = resource_list(ar->rt.group, ar->rt.version);
+    out = resource_list(ar->srv, ar->rt.group, ar->rt.version);
     break;
   default:
     break;
@@ -228,6 +229,8 @@ void api_handle_discovery(struct api_req *ar)
 }
 
 /* ---- OpenAPI v3 ---- */
+
+static void api_openapi_refresh(struct apiserver *srv);
 
 static void etag_of(const char *body, size_t len, char out[40])
 {
@@ -268,7 +271,7 @@ static bool openapi_v2_build(struct apiserver *srv)
   if (st->v2_json.body)
     return true;
   size_t n;
-  const struct resource *const *all = registry_all(&n);
+  const struct resource *const *all = registry_served(srv, &n);
   json_t *doc = schema_openapi_v2(srv->schema, all, n);
   char *text = doc ? kj_dumps(doc) : NULL;
   unsigned char *pb = NULL;
@@ -291,6 +294,7 @@ static bool openapi_v2_build(struct apiserver *srv)
 
 void api_handle_openapi_v2(struct api_req *ar)
 {
+  api_openapi_refresh(ar->srv);
   if (!ar->srv->schema || !ar->srv->api || !openapi_v2_build(ar->srv)) {
     api_reply_status(ar, kstatus_internal("failed to build the OpenAPI v2 document"));
     return;
@@ -309,9 +313,10 @@ void api_handle_openapi_v2(struct api_req *ar)
 void api_handle_openapi(struct api_req *ar, const char *rest)
 {
   struct apiserver *srv = ar->srv;
+  api_openapi_refresh(srv);
   struct api_state *st = srv->api;
   size_t n;
-  const struct resource *const *all = registry_all(&n);
+  const struct resource *const *all = registry_served(srv, &n);
   if (!srv->schema || !st) {
     api_reply_status(ar, not_found());
     return;
@@ -362,6 +367,18 @@ void api_handle_openapi(struct api_req *ar, const char *rest)
   d->len = strlen(body);
   etag_of(body, d->len, d->etag);
   reply_cached(ar, d->body, d->len, d->etag);
+}
+
+/* The OpenAPI documents are built once per set of served resources:
+ * dropped when a CRD change altered the set. */
+static void api_openapi_refresh(struct apiserver *srv)
+{
+  struct api_state *st = srv->api;
+  unsigned gen = crd_generation(srv);
+  if (st && st->crd_gen != gen) {
+    api_discovery_free(srv);
+    st->crd_gen = gen;
+  }
 }
 
 void api_discovery_free(struct apiserver *srv)

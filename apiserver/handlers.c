@@ -29,6 +29,7 @@
 #include <kube/strconv.h>
 #include <kube/timeutil.h>
 
+#include "registry/customresources.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
 
@@ -397,13 +398,20 @@ void api_handle_resource(struct api_req *ar)
       return;
     }
   }
-  ar->res = registry_find(rt->group, rt->version, rt->resource);
+  ar->res = registry_lookup(ar->srv, rt->group, rt->version, rt->resource);
   if (!ar->res || (*rt->ns && !ar->res->namespaced)) {
+    ar->res = NULL;
     json_t *st = kstatus_new(404, "NotFound", "the server could not find the requested resource");
     json_object_set_new(st, "details", json_object());
     api_reply_status(ar, st);
     return;
   }
+  /* held until the request is freed: a CRD change must not pull the
+   * descriptor from under a running write or watch */
+  registry_res_ref(ar->res);
+  const struct cr_version *cr = cr_of(ar->res);
+  if (cr && cr->warning)
+    api_add_warning(ar, cr->warning);
   if (*rt->sub) {
     api_handle_subresource(ar);
     return;
@@ -411,7 +419,10 @@ void api_handle_resource(struct api_req *ar)
   bool get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
   struct api_media media;
   if (get && !api_negotiate_media(api_req_accept(ar), &media)) {
-    api_reply_status(ar, api_not_acceptable(NULL));
+    /* custom resources are JSON only (no protobuf), as upstream */
+    api_reply_status(ar, api_not_acceptable(cr ? "only the following media types are accepted: application/json, "
+                                                 "application/yaml"
+                                               : NULL));
     return;
   }
   if (*rt->name) {

@@ -54,6 +54,7 @@
 
 #include "admission/admission.h"
 #include "protobuf.h"
+#include "registry/customresources.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
@@ -278,6 +279,17 @@ static enum del_action plan_delete(const struct resource *res, json_t *obj, cons
 {
   bool already = kj_get(obj, "metadata.deletionTimestamp") != NULL;
   bool fins_changed = gc && gc_finalizers(obj, o);
+  if (res == &reg_customresourcedefinitions && !already) {
+    /* upstream's CRD REST Delete: its custom resources go first */
+    if (!has_finalizer(obj, CRD_CLEANUP_FINALIZER))
+      json_array_append_new(kj_arr(obj, "metadata.finalizers"), json_string(CRD_CLEANUP_FINALIZER));
+    json_t *c = json_pack("{s:s,s:s,s:s,s:s}", "type", "Terminating", "status", "True", "reason",
+                          "InstanceDeletionPending", "message",
+                          "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon");
+    char now[40];
+    json_object_set_new(c, "lastTransitionTime", json_string(ktime_now_str(now)));
+    json_array_append_new(kj_arr(obj, "status.conditions"), c);
+  }
   bool pending = json_array_size(kj_get(obj, "metadata.finalizers")) > 0;
   bool ns_pending = res == &reg_namespaces && json_array_size(kj_get(obj, "spec.finalizers")) > 0;
   if (ns_pending) {

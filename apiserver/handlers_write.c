@@ -44,6 +44,7 @@
 
 #include "admission/admission.h"
 #include "fieldmanager/fieldmanager.h"
+#include "registry/customresources.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
@@ -60,7 +61,7 @@ bool api_dry_run(struct api_req *ar)
 
 const struct resource *api_storage_resource(const struct resource *res)
 {
-  if (api_needs_conversion(res))
+  if (api_needs_conversion(res) && !res->custom)
     return &reg_events;
   return res;
 }
@@ -238,6 +239,18 @@ static json_t *check_fields(struct api_write *w, json_t *unknown, const json_t *
  * (when the write asks for field checks).  NULL or a Status. */
 static json_t *decode_typed(struct api_write *w, json_t *obj, const json_t *old, bool report)
 {
+  if (w->res->custom) {
+    /* custom resources: upstream's unstructured decoding and pruning */
+    json_t *unknown = json_array();
+    char err[1024];
+    json_t *st = NULL;
+    if (cr_decode(w->ar->srv, w->res, obj, unknown, err, sizeof err) < 0)
+      st = kstatus_bad_request("%s", err);
+    else if (report)
+      st = check_fields(w, unknown, NULL);
+    json_decref(unknown);
+    return st;
+  }
   const struct stype *t = type_of(w->ar->srv, w->res);
   if (!t)
     return NULL;
@@ -299,7 +312,28 @@ static void track_managed_fields(struct api_write *w, const json_t *old, json_t 
     kj_del(obj, "metadata.managedFields");
 }
 
+/* Warnings the strategy hooks left for the client become Warning headers. */
+static void flush_warnings(struct api_write *w, struct reg_request *rq)
+{
+  size_t i;
+  json_t *m;
+  json_array_foreach(rq->warnings, i, m) api_add_warning(w->ar, json_string_value(m));
+  json_decref(rq->warnings);
+  rq->warnings = NULL;
+}
+
+static json_t *run_hooks_inner(struct api_write *w, struct reg_request *rq, json_t *obj, const json_t *old);
+
 static json_t *run_hooks(struct api_write *w, struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  rq->res = w->res;
+  rq->warnings = json_array();
+  json_t *st = run_hooks_inner(w, rq, obj, old);
+  flush_warnings(w, rq);
+  return st;
+}
+
+static json_t *run_hooks_inner(struct api_write *w, struct reg_request *rq, json_t *obj, const json_t *old)
 {
   const struct resource *res = w->res;
   json_t *nst = admission_namespace_lifecycle(rq, res, obj, old);
@@ -818,6 +852,12 @@ json_t *api_apply_patch(struct api_write *w, const json_t *old, json_t **status)
       *status = kstatus_new(422, "Invalid", "the server rejected our request due to an error in our request: %s", err);
       return NULL;
     }
+  } else if (w->res->custom) {
+    /* upstream: strategic merge patch needs Go types */
+    *status = kstatus_unsupported_media_type("the body of the request was in an unknown format - accepted media "
+                                             "types include: application/json-patch+json, "
+                                             "application/merge-patch+json, application/apply-patch+yaml");
+    return NULL;
   } else {
     const struct schema *sc = w->ar->srv->schema;
     const struct stype *t = sc ? schema_kind(sc, w->res->group, w->res->version, w->res->kind) : NULL;

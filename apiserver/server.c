@@ -288,7 +288,11 @@ json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups)
     *status = kstatus_bad_request("the body of the request was empty");
     return NULL;
   }
-  if (ctype && strncmp(ctype, "application/vnd.kubernetes.protobuf", 35) == 0) {
+  if (ctype && strncmp(ctype, "application/vnd.kubernetes.protobuf", 35) == 0 && ar->res && ar->res->custom) {
+    *status = kstatus_unsupported_media_type("the body of the request was in an unknown format - accepted media "
+                                             "types include: application/json, application/yaml");
+    return NULL;
+  } else if (ctype && strncmp(ctype, "application/vnd.kubernetes.protobuf", 35) == 0) {
     int code = 415;
     obj = protobuf_decode(ar->srv->schema, body, len, &code, err, sizeof(err));
     if (!obj) {
@@ -402,13 +406,20 @@ static void on_close(struct http_request *r, void *arg)
     api_watch_closed(ar);
 }
 
+/* Frees a request and drops its hold on a custom resource descriptor. */
+static void req_free(struct api_req *ar)
+{
+  registry_res_unref(ar->res);
+  free(ar);
+}
+
 void api_req_done(struct api_req *ar)
 {
   if (ar->http && !ar->closed)
     api_reply_status(ar, kstatus_internal("request ended without an answer"));
   if (ar->http)
     http_req_on_close(ar->http, NULL, NULL);
-  free(ar);
+  req_free(ar);
 }
 
 static void on_request(struct http_request *r, void *arg)
@@ -463,7 +474,7 @@ static void on_request(struct http_request *r, void *arg)
     api_reply_status(ar, kstatus_internal("request was not answered"));
   if (ar->http)
     http_req_on_close(ar->http, NULL, NULL);
-  free(ar);
+  req_free(ar);
 }
 
 static void trim_cb(evutil_socket_t fd, short what, void *arg)

@@ -39,7 +39,19 @@ static json_t *not_found_generic(void)
 /* ---- scale ---- */
 
 /* New reference: the Scale view of a parent object. */
-static json_t *scale_of(const json_t *obj)
+/* The scale paths of res (upstream's for built-in kinds, the CRD's
+ * scale subresource for custom resources). */
+static const char *spec_path(const struct resource *res)
+{
+  return res->scale_spec_path ? res->scale_spec_path : "spec.replicas";
+}
+
+static const char *status_path(const struct resource *res)
+{
+  return res->scale_status_path ? res->scale_status_path : "status.replicas";
+}
+
+static json_t *scale_of(const struct resource *res, const json_t *obj)
 {
   json_t *meta = json_object();
   const char *keys[] = {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"};
@@ -50,8 +62,15 @@ static json_t *scale_of(const json_t *obj)
       json_object_set(meta, keys[i], v);
   }
   json_t *s = json_pack("{s:s,s:s,s:o,s:{s:I},s:{s:I}}", "kind", "Scale", "apiVersion", "autoscaling/v1",
-                        "metadata", meta, "spec", "replicas", (json_int_t)kj_get_int(obj, "spec.replicas", 0),
-                        "status", "replicas", (json_int_t)kj_get_int(obj, "status.replicas", 0));
+                        "metadata", meta, "spec", "replicas", (json_int_t)kj_get_int(obj, spec_path(res), 0),
+                        "status", "replicas", (json_int_t)kj_get_int(obj, status_path(res), 0));
+  if (res->scale_selector_path) {
+    /* a custom resource keeps its selector serialized */
+    const char *str = *res->scale_selector_path ? kj_get_str(obj, res->scale_selector_path) : NULL;
+    if (str && *str)
+      kj_set_str(s, "status.selector", str);
+    return s;
+  }
   json_t *sel = kj_get(obj, "spec.selector");
   if (sel) {
     char *str = NULL;
@@ -83,10 +102,10 @@ static json_t *scale_of(const json_t *obj)
 
 static json_t *respond_scale(struct api_write *w, const json_t *stored)
 {
-  return scale_of(stored);
+  return scale_of(w->res, stored);
 }
 
-static json_t *scale_apply(const json_t *old, const json_t *scale, json_t **status)
+static json_t *scale_apply(const struct resource *res, const json_t *old, const json_t *scale, json_t **status)
 {
   json_t *r = json_object_get(json_object_get(scale, "spec"), "replicas");
   if (r && !json_is_integer(r)) {
@@ -94,7 +113,7 @@ static json_t *scale_apply(const json_t *old, const json_t *scale, json_t **stat
     return NULL;
   }
   json_t *obj = kj_deep_copy(old);
-  kj_set_int(obj, "spec.replicas", r ? json_integer_value(r) : 0);
+  kj_set_int(obj, spec_path(res), r ? json_integer_value(r) : 0);
   const char *rv = kj_get_str(scale, "metadata.resourceVersion");
   if (rv && *rv)
     kj_set_str(obj, "metadata.resourceVersion", rv);
@@ -108,12 +127,12 @@ static json_t *mutate_scale_put(struct api_write *w, const json_t *old, json_t *
     *status = kstatus_bad_request("the kind in the data (%s) does not match the expected kind (Scale)", k);
     return NULL;
   }
-  return scale_apply(old, w->body, status);
+  return scale_apply(w->res, old, w->body, status);
 }
 
 static json_t *mutate_scale_patch(struct api_write *w, const json_t *old, json_t **status)
 {
-  json_t *cur = scale_of(old);
+  json_t *cur = scale_of(w->res, old);
   char err[256] = "";
   json_t *patched;
   if (strcmp(w->patch_type, "application/json-patch+json") == 0)
@@ -125,7 +144,7 @@ static json_t *mutate_scale_patch(struct api_write *w, const json_t *old, json_t
     *status = kstatus_new(422, "Invalid", "the server rejected our request due to an error in our request: %s", err);
     return NULL;
   }
-  json_t *obj = scale_apply(old, patched, status);
+  json_t *obj = scale_apply(w->res, old, patched, status);
   json_decref(patched);
   return obj;
 }
@@ -288,7 +307,7 @@ void api_handle_subresource(struct api_req *ar)
         api_reply_status(ar, api_not_found(ar, ar->rt.name));
         return;
       }
-      api_reply_obj(ar, 200, scale_of(o));
+      api_reply_obj(ar, 200, scale_of(res, o));
       json_decref(o);
       return;
     }

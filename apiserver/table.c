@@ -15,11 +15,12 @@
 
 #include <kube/json.h>
 
+#include "registry/customresources.h"
 #include "registry/registry.h"
 
 static bool has_hooks(const struct resource *res)
 {
-  return res && res->columns && res->columns[0].name && res->cells;
+  return res && res->columns && res->columns[0].name && (res->cells || res->custom);
 }
 
 /* Events put Name last (priority 1) as upstream does: a name column
@@ -73,7 +74,7 @@ void api_table_add_row(json_t *table, const struct resource *res, const json_t *
 {
   json_t *cells = NULL;
   if (has_hooks(res))
-    cells = res->cells(obj);
+    cells = res->custom ? cr_cells(res, obj) : res->cells(obj);
   if (!json_is_array(cells)) {
     json_decref(cells);
     cells = json_array();

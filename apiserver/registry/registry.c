@@ -21,6 +21,7 @@
 #include <kube/log.h>
 
 #include "apiserver.h"
+#include "registry/customresources.h"
 #include "registry/kinds_ext.h"
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
@@ -71,6 +72,32 @@ const struct resource *registry_find_kind(const char *group, const char *version
         !strcmp(all[i]->kind, kind))
       return all[i];
   return NULL;
+}
+
+const struct resource *const *registry_served(struct apiserver *srv, size_t *n)
+{
+  if (srv && srv->crds)
+    return crd_served(srv, n);
+  return registry_all(n);
+}
+
+const struct resource *registry_lookup(struct apiserver *srv, const char *group, const char *version,
+                                       const char *plural)
+{
+  size_t n;
+  const struct resource *const *all = registry_served(srv, &n);
+  for (size_t i = 0; i < n; i++)
+    if (!strcmp(all[i]->group, group ? group : "") && !strcmp(all[i]->version, version) &&
+        !strcmp(all[i]->plural, plural))
+      return all[i];
+  return NULL;
+}
+
+void registry_res_ref(const struct resource *res)
+{
+  struct cr_version *v = cr_of(res);
+  if (v)
+    v->refs++;
 }
 
 char *registry_attrs(const struct resource *res, const json_t *obj)
@@ -164,6 +191,8 @@ int registry_init(struct apiserver *srv, void (*done)(void *arg), void *arg)
     free(j);
     return rc;
   }
+  if (srv->storage && (rc = crd_controller_start(srv)) != 0)
+    KLOG_E("serving CustomResourceDefinitions: %d", rc);
   if (srv->storage) {
     rc = registry_ext_bootstrap(srv, join_one, j);
     if (rc) {
@@ -180,5 +209,6 @@ int registry_init(struct apiserver *srv, void (*done)(void *arg), void *arg)
 void registry_shutdown(struct apiserver *srv)
 {
   reg_bootstrap_stop(srv);
+  crd_controller_stop(srv);
   svc_alloc_free(srv);
 }

@@ -64,6 +64,10 @@ struct reg_request {
   const char *name;
   bool dry_run;
   const char *user;        /* authenticated user name ("system:admin" in insecure mode) */
+  const struct resource *res; /* the resource written */
+  /* Warnings for the client (Warning headers): hooks append strings to
+   * this array when it is not NULL. */
+  json_t *warnings;
 };
 
 struct resource {
@@ -114,12 +118,33 @@ struct resource {
    * cells (a new reference to a JSON array of the same length). */
   const struct reg_column *columns;
   json_t *(*cells)(const json_t *obj);
+
+  /* A custom resource served for a CRD version: the descriptor is a heap
+   * struct cr_version (registry/customresources.h), reference counted. */
+  bool custom;
+  /* Scale subresource paths (dotted, without the leading dot); NULL:
+   * spec.replicas, status.replicas and spec.selector (a LabelSelector).
+   * A custom resource's selector path holds the selector as a string. */
+  const char *scale_spec_path, *scale_status_path, *scale_selector_path;
 };
 
-/* The registry of every served resource. */
+/* The registry of every built-in resource. */
 const struct resource *const *registry_all(size_t *n);
 const struct resource *registry_find(const char *group, const char *version, const char *plural);
 const struct resource *registry_find_kind(const char *group, const char *version, const char *kind);
+
+/* Every served resource: the built-in kinds, then the custom resources of
+ * established CRDs.  The array is borrowed and valid until the next CRD
+ * change (do not keep it past the current callback). */
+const struct resource *const *registry_served(struct apiserver *srv, size_t *n);
+/* A served resource by group, version and plural, or NULL.  Borrowed:
+ * take a reference (registry_res_ref) to keep a custom one. */
+const struct resource *registry_lookup(struct apiserver *srv, const char *group, const char *version,
+                                       const char *plural);
+/* References on custom resource descriptors; no-ops for built-in kinds
+ * and NULL. */
+void registry_res_ref(const struct resource *res);
+void registry_res_unref(const struct resource *res);
 
 /* Append a cause {"reason":REASON,"message":MESSAGE,"field":FIELD} to causes.
  * reason is upstream's cause type: "FieldValueRequired", "FieldValueInvalid",

@@ -38,8 +38,10 @@
 #include <openssl/evp.h>
 
 #include "kube/json.h"
+#include "registry/customresources.h"
 #include "registry/registry.h"
 #include "schema/schema_int.h"
+#include "schema/structural.h"
 
 #define META "io.k8s.apimachinery.pkg.apis.meta.v1."
 
@@ -486,6 +488,56 @@ static json_t *path_item(const struct ospec *os, bool ns, bool name)
   return json_pack("{s:o}", "parameters", ps);
 }
 
+/* Upstream's definition name of a custom resource: the group reversed
+ * ("stable.example.com" -> "com.example.stable"), version, kind. */
+static char *cr_type_name(const struct resource *r, const char *kind)
+{
+  char rev[512] = "";
+  char g[256];
+  snprintf(g, sizeof g, "%s", r->group);
+  char *parts[32];
+  size_t n = 0;
+  for (char *save = NULL, *t = strtok_r(g, ".", &save); t && n < 32; t = strtok_r(NULL, ".", &save))
+    parts[n++] = t;
+  for (size_t i = n; i-- > 0;) {
+    strncat(rev, parts[i], sizeof rev - strlen(rev) - 1);
+    if (i)
+      strncat(rev, ".", sizeof rev - strlen(rev) - 1);
+  }
+  char *out = NULL;
+  if (asprintf(&out, "%s.%s.%s", rev, r->version, kind) < 0)
+    abort();
+  return out;
+}
+
+/* The schema of a custom resource from its CRD (kubectl explain reads
+ * it): the openAPIV3Schema with apiVersion, kind and metadata added. */
+static json_t *cr_schema(const struct ospec *os, const struct resource *r)
+{
+  const struct cr_version *cr = cr_of(r);
+  const json_t *src = cr ? structural_schema(cr->schema) : NULL;
+  json_t *sc = src ? kj_deep_copy(src) : json_pack("{s:s,s:b}", "type", "object",
+                                                        "x-kubernetes-preserve-unknown-fields", 1);
+  json_t *props = json_object_get(sc, "properties");
+  if (!json_is_object(props)) {
+    props = json_object();
+    json_object_set_new(sc, "properties", props);
+  }
+  json_object_set_new(props, "apiVersion",
+                      json_pack("{s:s,s:s}", "description",
+                                "APIVersion defines the versioned schema of this representation of an object.",
+                                "type", "string"));
+  json_object_set_new(props, "kind",
+                      json_pack("{s:s,s:s}", "description",
+                                "Kind is a string value representing the REST resource this object represents.",
+                                "type", "string"));
+  json_t *meta = ref_schema(os, META "ObjectMeta");
+  json_object_set_new(props, "metadata", os->v2 ? meta : json_pack("{s:[o]}", "allOf", meta));
+  json_object_set_new(sc, "x-kubernetes-group-version-kind",
+                      json_pack("[{s:s,s:s,s:s}]", "group", r->group, "kind", r->kind, "version", r->version));
+  return sc;
+}
+
 static void add_resource_paths(const struct ospec *os, const struct schema *s, const struct resource *r,
                                json_t *paths, json_t *schemas)
 {
@@ -497,6 +549,20 @@ static void add_resource_paths(const struct ospec *os, const struct schema *s, c
   if (t && lt) {
     collect(os, s, t, schemas);
     collect(os, s, lt, schemas);
+  } else if (r->custom) {
+    tname = cr_type_name(r, r->kind);
+    lname = cr_type_name(r, lkind);
+    json_object_set_new(schemas, tname, cr_schema(os, r));
+    json_t *items = ref_schema(os, tname);
+    json_object_set_new(schemas, lname,
+                        json_pack("{s:s,s:{s:{s:s},s:{s:s},s:{s:s,s:o},s:o},s:[s],s:[{s:s,s:s,s:s}]}", "type",
+                                  "object", "properties", "apiVersion", "type", "string", "kind", "type", "string",
+                                  "items", "type", "array", "items", items, "metadata",
+                                  ref_schema(os, META "ListMeta"), "required", "items",
+                                  "x-kubernetes-group-version-kind", "group", r->group, "kind", lkind, "version",
+                                  r->version));
+    collect_name(os, s, META "ListMeta", schemas);
+    collect_name(os, s, META "ObjectMeta", schemas);
   } else {
     /* A served kind the table lacks still gets its paths (kubectl needs
      * them to send fieldValidation) with a free-form schema. */
