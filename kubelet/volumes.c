@@ -487,7 +487,10 @@ static int pvc_path(struct kl_pod *p, const json_t *vol, char *out, size_t len, 
     snprintf(err, errlen, "persistentvolume \"%s\" not found", pvname);
     return KL_ENV_ERROR;
   }
-  if (check_volume_mode(p, vname, pv, err, errlen) < 0) return KL_ENV_ERROR;
+  if (check_volume_mode(p, vname, pv, err, errlen) < 0) {
+    fail_at(fail, "MountVolume.SetUp failed", pvname);
+    return KL_ENV_ERROR;
+  }
   const char *path = kj_get_str(pv, "spec.hostPath.path"), *local = kj_get_str(pv, "spec.local.path");
   if (!path && !local) {
     snprintf(err, errlen, "persistentvolume \"%s\" is neither hostPath nor local: not supported by this kubelet",
