@@ -443,12 +443,19 @@ static int check_volume_mode(struct kl_pod *p, const char *vname, const json_t *
 }
 
 /* The directory of a local volume: a local-path volume's is made here
- * (under --local-path-root only); any other must exist, as upstream. */
+ * (under --local-path-root only, and only on the volume's own node: a pod
+ * placed elsewhere by nodeName would otherwise get an empty directory on
+ * the wrong disk); any other must exist, as upstream. */
 static int local_dir(struct kl_pod *p, const json_t *pv, const char *path, char *err, size_t errlen)
 {
-  const char *root = p->mgr->k->cfg->local_path_root;
+  const char *root = p->mgr->k->cfg->local_path_root, *node = p->mgr->k->node_name;
   if (kl_local_path_owned(pv)) {
     char entry[NAME_MAX + 1];
+    if (!kl_local_path_on_node(pv, node)) {
+      snprintf(err, errlen, "volume node affinity conflict: persistentvolume \"%s\" lives on another node than %s",
+               kj_get_str(pv, "metadata.name") ?: "", node);
+      return -1;
+    }
     if (kl_local_path_entry(pv, root, entry, sizeof entry, err, errlen) < 0) return -1;
     return kl_local_path_create(root, entry, err, errlen);
   }

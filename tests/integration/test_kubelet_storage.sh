@@ -15,8 +15,10 @@
 #  - bad input: a `local` volume whose path does not exist keeps its pod
 #    ContainerCreating with upstream's FailedMount message (and starts
 #    once the path exists); a Block volume in volumeMounts is refused; a
-#    volume claiming to be local-path whose path lies outside the root is
-#    never removed (VolumeFailedDelete event, the finalizer stays).
+#    local-path volume of another node is not made for a pod forced onto
+#    this one; a volume claiming to be local-path whose path lies outside
+#    the root is never removed (VolumeFailedDelete event, the finalizer
+#    stays).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster.sh"
 source "$(dirname "$0")/kubelet_lib.sh"
@@ -242,6 +244,43 @@ user_pod blk blk
 wait_until "Block in volumeMounts is refused" 300 has_event blk \
   "^FailedMount: MountVolume.SetUp failed for volume \"blk\" : volume v has volumeMode Block, but is specified in volumeMounts$"
 expect_eq "the Block pod does not start" Pending "$(pod_field blk '{.status.phase}')"
+
+# ---- a local-path volume of another node is not made here ----
+cat <<YAML | kube apply -f - >/dev/null
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: pvc-far
+  annotations: {pv.kubernetes.io/provisioned-by: kube.local/local-path, kube.local/local-path-node: $RUN-elsewhere}
+spec:
+  capacity: {storage: 1Mi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: manual
+  local: {path: "$LP/pvc-far_default_far"}
+  nodeAffinity: {required: {nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [$RUN-elsewhere]}]}]}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: far}
+spec: {accessModes: [ReadWriteOnce], storageClassName: manual, volumeName: pvc-far, resources: {requests: {storage: 1Mi}}}
+YAML
+wait_until "the far claim is Bound" 150 is_phase pvc far Bound
+cat <<YAML | kube apply -f - >/dev/null
+apiVersion: v1
+kind: Pod
+metadata: {name: far}
+spec:
+  nodeName: $N1
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: c, image: $BUSYBOX_IMAGE, command: [sh, -c, "sleep 3600"], volumeMounts: [{name: v, mountPath: /data}]}
+  volumes: [{name: v, persistentVolumeClaim: {claimName: far}}]
+YAML
+wait_until "a pod forced onto the wrong node cannot mount the volume" 300 has_event far \
+  "^FailedMount: MountVolume.NewMounter initialization failed for volume \"pvc-far\" : volume node affinity conflict: persistentvolume \"pvc-far\" lives on another node than $N1$"
+ok "no directory was made on the wrong node" test ! -e "$LP/pvc-far_default_far"
 
 # ---- a local-path volume outside the root is never removed ----
 mkdir -p "$WORK/elsewhere/pvc-evil_default_x"
