@@ -67,7 +67,7 @@ static bool term_names_node(const json_t *term, const char *node)
 bool kl_local_path_on_node(const json_t *pv, const char *node)
 {
   const char *ann = annotation(pv, KL_LOCAL_PATH_NODE_ANNOTATION);
-  if (ann && strcmp(ann, node)) return false;
+  if (ann) return !strcmp(ann, node); /* the provisioner's own record */
   size_t i;
   json_t *t;
   json_array_foreach (kj_get(pv, "spec.nodeAffinity.required.nodeSelectorTerms"), i, t)

@@ -60,9 +60,10 @@ void kl_local_path_free(struct kl_local_path *l);
 
 /* The volume was made by the local-path provisioner. */
 bool kl_local_path_owned(const json_t *pv);
-/* The volume's required node affinity selects node (by its
- * kubernetes.io/hostname label, which the kubelet sets to the node name),
- * and its node annotation, when present, names node too. */
+/* The volume lives on node: its kube.local/local-path-node annotation
+ * names node, or, without one, its required node affinity selects node
+ * by the kubernetes.io/hostname label (which the kubelet sets to the
+ * node name). */
 bool kl_local_path_on_node(const json_t *pv, const char *node);
 /* The volume is this node's and waits for the kubelet to clean it up:
  * owned, on node, deletionTimestamp set, the cleanup finalizer present. */

@@ -66,10 +66,11 @@ static void test_selection(void **state)
   /* node affinity alone (no annotation) decides */
   kj_set_str(pv, "metadata.annotations[\"" KL_ANN_PROVISIONED_BY "\"]", KL_LOCAL_PATH_PROVISIONER);
   assert_true(kl_local_path_needs_cleanup(pv, "n1"));
-  /* an annotation naming another node wins over a matching affinity */
+  /* the provisioner's annotation wins over the affinity (a hostname
+   * label that differs from the node name) */
   kj_set_str(pv, "metadata.annotations[\"" KL_LOCAL_PATH_NODE_ANNOTATION "\"]", "n2");
   assert_false(kl_local_path_on_node(pv, "n1"));
-  assert_false(kl_local_path_on_node(pv, "n2")); /* the affinity names n1 */
+  assert_true(kl_local_path_on_node(pv, "n2"));
   json_decref(pv);
 
   /* affinity on another key or operator does not name the node */
