@@ -40,6 +40,7 @@
 #include "stats.h"
 #include "eviction.h"
 #include "gc.h"
+#include "local_path.h"
 
 #define RUNTIME_CHECK_MS 5000
 #define KL_OOM_SCORE_ADJ -999
@@ -131,6 +132,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
   kl_pods_stop(k->pods);
   kl_eviction_stop(k->eviction);
   kl_gc_stop(k->gc);
+  kl_local_path_stop(k->local_path);
   kl_node_stop(k->node);
   kl_podnet_stop(k->net);
   a->stop_deadline_ms = ktime_mono_ms() + SHUTDOWN_DRAIN_MS;
@@ -217,6 +219,7 @@ static void app_free(struct kl_app *a)
   if (k->stats) kl_stats_free(k->stats);
   if (k->eviction) kl_eviction_free(k->eviction);
   if (k->gc) kl_gc_free(k->gc);
+  if (k->local_path) kl_local_path_free(k->local_path);
   if (k->net) kl_podnet_free(k->net);
   if (k->node) kl_node_free(k->node);
   if (a->runtime_timer) event_free(a->runtime_timer);
@@ -265,9 +268,11 @@ static int app_init(struct kl_app *a, char *err, size_t errlen)
   k->stats = kl_stats_new(k);
   k->eviction = kl_eviction_new(k);
   k->gc = kl_gc_new(k);
+  k->local_path = kl_local_path_new(k);
   k->server = kl_server_new(k, err, errlen);
   a->runtime_timer = evtimer_new(k->base, runtime_check, a);
-  if (!k->recorder || !k->node || !k->net || !k->pods || !k->stats || !k->server || !a->runtime_timer) {
+  if (!k->recorder || !k->node || !k->net || !k->pods || !k->stats || !k->server || !k->local_path ||
+      !a->runtime_timer) {
     if (!err[0]) snprintf(err, errlen, "out of memory");
     return -1;
   }
@@ -304,6 +309,7 @@ int kl_main(int argc, char **argv)
   kl_pods_start(k->pods);
   kl_eviction_start(k->eviction);
   kl_gc_start(k->gc);
+  kl_local_path_start(k->local_path);
   json_t *ref = kl_node_ref(k);
   recorder_eventf(k->recorder, ref, "Normal", "Starting", "Starting kubelet.");
   json_decref(ref);

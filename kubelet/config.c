@@ -735,6 +735,7 @@ void kl_config_free(struct kl_config *c)
                    &c->pause_image,
                    &c->non_masquerade_cidr,
                    &c->host_network_container,
+                   &c->local_path_root,
                    &c->static_pod_path,
                    &c->address,
                    &c->tls_cert_file,
@@ -866,7 +867,7 @@ static int overlay_flags(json_t *doc, int argc, char **argv, const struct flag *
 
 struct flag_vals {
   char *config, *kubeconfig, *hostname_override, *node_ip, *root_dir, *pause_image, *node_labels, *non_masq;
-  char *host_net_container;
+  char *host_net_container, *local_path_root;
   int v;
   char *pod_manifest_path, *address, *tls_cert, *tls_key, *cluster_domain, *cluster_dns, *cgroup_root;
   char *cgroup_driver, *hairpin_mode, *resolv_conf, *eviction_hard, *system_reserved, *kube_reserved;
@@ -910,6 +911,10 @@ static int parse_flags(int argc, char **argv, struct flag_vals *fv, struct flag 
        "Name or ID of a runtime container whose network namespace is this node's host network: hostNetwork pods join "
        "it instead of the runtime's own network namespace (for several kubelets sharing one machine and runtime, each "
        "in its own network namespace). Empty: the runtime's host network."},
+      {"local-path-root", FLAG_STRING, &fv->local_path_root,
+       "The directory under which the built-in local-path provisioner (kube.local/local-path) places its volumes; "
+       "the kubelet creates and removes the directories of this node's volumes only there. Must match the "
+       "controller-manager's --local-path-root."},
       {"v", FLAG_INT, &fv->v, "number for the log level verbosity"},
       {"pod-manifest-path", FLAG_STRING, &fv->pod_manifest_path,
        "Path to the directory containing static pod files to run."},
@@ -997,6 +1002,7 @@ static void flag_defaults(struct flag_vals *fv)
   fv->config = fv->kubeconfig = fv->hostname_override = fv->node_ip = fv->node_labels = "";
   fv->host_net_container = "";
   fv->root_dir = KL_DEFAULT_ROOT_DIR;
+  fv->local_path_root = KL_DEFAULT_LOCAL_PATH_ROOT;
   fv->pause_image = KL_DEFAULT_PAUSE_IMAGE;
   fv->runtime_endpoint = KL_DEFAULT_RUNTIME_ENDPOINT;
   fv->non_masq = "10.0.0.0/8";
@@ -1028,6 +1034,24 @@ static void flag_defaults(struct flag_vals *fv)
   fv->cfs_period = 100;
   fv->per_qos = fv->cfs_quota = fv->serialize_pulls = fv->register_node = fv->fail_swap = true;
   fv->api_qps = 50;
+}
+
+/* --local-path-root: absolute, not "/", without "." or ".." components;
+ * trailing slashes are dropped in place. */
+static int check_local_path_root(char *root, char *err, size_t errlen)
+{
+  size_t n = strlen(root);
+  while (n > 1 && root[n - 1] == '/') root[--n] = 0;
+  bool bad = root[0] != '/' || n < 2 || strstr(root, "//") || strstr(root, "/./") || strstr(root, "/../");
+  if (n >= 2 && !strcmp(root + n - 2, "/.")) bad = true;
+  if (n >= 3 && !strcmp(root + n - 3, "/..")) bad = true;
+  if (bad) {
+    snprintf(err, errlen,
+             "invalid argument \"%s\" for \"--local-path-root\" flag: must be a clean absolute path other than \"/\"",
+             root);
+    return -1;
+  }
+  return 0;
 }
 
 int kl_config_load(int argc, char **argv, struct kl_config **out, char *err, size_t errlen)
@@ -1063,6 +1087,7 @@ int kl_config_load(int argc, char **argv, struct kl_config **out, char *err, siz
   c->pause_image = xstrdup(fv.pause_image);
   c->non_masquerade_cidr = xstrdup(fv.non_masq);
   c->host_network_container = xstrdup(fv.host_net_container);
+  c->local_path_root = xstrdup(fv.local_path_root);
   c->v = fv.v;
   if (rc == 0) {
     char why[300] = "";
@@ -1078,6 +1103,7 @@ int kl_config_load(int argc, char **argv, struct kl_config **out, char *err, siz
     snprintf(err, errlen, "invalid argument \"\" for \"--root-dir\" flag: must not be empty");
     rc = -1;
   }
+  if (rc == 0) rc = check_local_path_root(c->local_path_root, err, errlen);
   if (rc < 0) {
     kl_config_free(c);
     return -1;

@@ -22,6 +22,8 @@
 #define KL_DEFAULT_ROOT_DIR "/var/lib/kubelet"
 #define KL_DEFAULT_RUNTIME_ENDPOINT "unix:///var/run/docker.sock"
 #define KL_DEFAULT_PAUSE_IMAGE "pause:3.10"
+/* The controller-manager's --local-path-root default. */
+#define KL_DEFAULT_LOCAL_PATH_ROOT "/var/lib/kubelet-local-path"
 
 struct kl_config {
   json_t *doc; /* merged KubeletConfiguration (owned) */
@@ -36,7 +38,11 @@ struct kl_config {
   char *pause_image;
   char *non_masquerade_cidr;    /* traffic to it is not masqueraded ("" none) */
   char *host_network_container; /* runtime container holding the node's network ("" none) */
-  json_t *node_labels;          /* object: --node-labels (owned) */
+  /* The directory local-path volumes live in (absolute, no trailing
+   * slash, not "/"): the kubelet creates and removes their directories
+   * only directly inside it. */
+  char *local_path_root;
+  json_t *node_labels; /* object: --node-labels (owned) */
   int v;
 
   /* KubeletConfiguration fields */

@@ -33,8 +33,7 @@ struct kl_podnet;
 struct kl_stats;
 struct kl_eviction;
 struct kl_gc;
-struct kl_eviction;
-struct kl_gc;
+struct kl_local_path;
 
 struct kubelet {
   struct event_base *base;
@@ -49,14 +48,15 @@ struct kubelet {
   struct metrics *metrics;
   struct event_recorder *recorder;
 
-  struct kl_node *node;         /* node_status.c */
-  struct kl_runtime *rt;        /* runtime/runtime.h */
-  struct kl_server *server;     /* server.c */
-  struct kl_pods *pods;         /* pods.c: pod manager and workers */
-  struct kl_podnet *net;        /* podnet.c: pod networking */
-  struct kl_stats *stats;       /* stats.c: resource usage */
-  struct kl_eviction *eviction; /* eviction.c: node-pressure eviction */
-  struct kl_gc *gc;             /* gc.c: dead containers, unused images */
+  struct kl_node *node;             /* node_status.c */
+  struct kl_runtime *rt;            /* runtime/runtime.h */
+  struct kl_server *server;         /* server.c */
+  struct kl_pods *pods;             /* pods.c: pod manager and workers */
+  struct kl_podnet *net;            /* podnet.c: pod networking */
+  struct kl_stats *stats;           /* stats.c: resource usage */
+  struct kl_eviction *eviction;     /* eviction.c: node-pressure eviction */
+  struct kl_gc *gc;                 /* gc.c: dead containers, unused images */
+  struct kl_local_path *local_path; /* local_path.c: local-path volumes' directories */
 
   /* What the node's Ready condition and status report about the runtime,
    * kept current by the modules that learn it. */

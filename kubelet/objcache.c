@@ -20,7 +20,7 @@
 struct entry {
   struct kl_objcache *c;
   struct entry *next;
-  char kind[16];
+  char kind[32]; /* the longest: "PersistentVolumeClaim" */
   char ns[256];
   char name[256];
   struct informer *inf;

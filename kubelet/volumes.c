@@ -23,6 +23,7 @@
 #include <dirent.h>
 
 #include "env.h"
+#include "local_path.h"
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/quantity.h"
@@ -387,10 +388,94 @@ static int write_volume(struct kl_pod *p, const char *dir, json_t *payload, bool
   return rc < 0 ? KL_ENV_ERROR : KL_ENV_OK;
 }
 
-/* The bound PV's host directory of a PVC volume, created when missing. */
-static int pvc_path(struct kl_pod *p, const json_t *vol, char *out, size_t len, char *err, size_t errlen)
+/* Where a failed volume setup is reported: upstream's operation and the
+ * volume's name in `OPERATION for volume "NAME" : why` (for a claim, the
+ * bound volume's name). */
+struct mount_fail {
+  const char *op;
+  char vol[256];
+};
+
+static void fail_at(struct mount_fail *f, const char *op, const char *vol)
+{
+  if (!f) return;
+  f->op = op;
+  snprintf(f->vol, sizeof f->vol, "%s", vol);
+}
+
+/* Is volume name listed in the volumeMounts (devices false) or
+ * volumeDevices (devices true) of one of the pod's containers? */
+static bool pod_uses_volume(const json_t *pod, const char *name, bool devices)
+{
+  static const char *const lists[] = {"spec.initContainers", "spec.containers"};
+  for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++) {
+    size_t i, j;
+    json_t *c, *m;
+    json_array_foreach (kj_get(pod, lists[l]), i, c) {
+      json_array_foreach (kj_get(c, devices ? "volumeDevices" : "volumeMounts"), j, m)
+        if (!strcmp(kj_get_str(m, "name") ?: "", name)) return true;
+    }
+  }
+  return false;
+}
+
+/* Only Filesystem volumes, and only through volumeMounts (upstream's
+ * messages for the mismatches); raw block devices are not supported. */
+static int check_volume_mode(struct kl_pod *p, const char *vname, const json_t *pv, char *err, size_t errlen)
+{
+  const char *mode = kj_get_str(pv, "spec.volumeMode") ?: "Filesystem";
+  bool block = !strcmp(mode, "Block");
+  if (block && pod_uses_volume(p->pod, vname, false)) {
+    snprintf(err, errlen, "volume %s has volumeMode %s, but is specified in volumeMounts", vname, mode);
+    return -1;
+  }
+  if (!block && pod_uses_volume(p->pod, vname, true)) {
+    snprintf(err, errlen, "volume %s has volumeMode %s, but is specified in volumeDevices", vname, mode);
+    return -1;
+  }
+  if (block) {
+    snprintf(err, errlen,
+             "volume %s has volumeMode Block: raw block volumes (volumeDevices) are not supported by this kubelet",
+             vname);
+    return -1;
+  }
+  return 0;
+}
+
+/* The directory of a local volume: a local-path volume's is made here
+ * (under --local-path-root only, and only on the volume's own node: a pod
+ * placed elsewhere by nodeName would otherwise get an empty directory on
+ * the wrong disk); any other must exist, as upstream. */
+static int local_dir(struct kl_pod *p, const json_t *pv, const char *path, char *err, size_t errlen)
+{
+  const char *root = p->mgr->k->cfg->local_path_root, *node = p->mgr->k->node_name;
+  if (kl_local_path_owned(pv)) {
+    char entry[NAME_MAX + 1];
+    if (!kl_local_path_on_node(pv, node)) {
+      snprintf(err, errlen, "volume node affinity conflict: persistentvolume \"%s\" lives on another node than %s",
+               kj_get_str(pv, "metadata.name") ?: "", node);
+      return -1;
+    }
+    if (kl_local_path_entry(pv, root, entry, sizeof entry, err, errlen) < 0) return -1;
+    return kl_local_path_create(root, entry, err, errlen);
+  }
+  struct stat st;
+  if (stat(path, &st) < 0) {
+    if (errno == ENOENT) snprintf(err, errlen, "path \"%s\" does not exist", path);
+    else snprintf(err, errlen, "stat %s: %s", path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+/* The bound PV's host directory of a PVC volume (hostPath volumes made
+ * when missing, local-path ones made, other local ones checked).  fail
+ * (may be NULL) says where an error belongs. */
+static int pvc_path(struct kl_pod *p, const json_t *vol, char *out, size_t len, struct mount_fail *fail, char *err,
+                    size_t errlen)
 {
   const char *claim = kj_get_str(vol, "persistentVolumeClaim.claimName") ?: "";
+  const char *vname = kj_get_str(vol, "name") ?: "";
   const json_t *pvc = NULL, *pv = NULL;
   int rc = kl_objcache_get(p->mgr->objs, p->uid, "PersistentVolumeClaim", p->ns, claim, &pvc);
   if (rc == -EAGAIN) return KL_ENV_PENDING;
@@ -409,19 +494,33 @@ static int pvc_path(struct kl_pod *p, const json_t *vol, char *out, size_t len, 
     snprintf(err, errlen, "persistentvolume \"%s\" not found", pvname);
     return KL_ENV_ERROR;
   }
-  const char *path = kj_get_str(pv, "spec.hostPath.path") ?: kj_get_str(pv, "spec.local.path");
-  if (!path) {
+  if (check_volume_mode(p, vname, pv, err, errlen) < 0) {
+    fail_at(fail, "MountVolume.SetUp failed", pvname);
+    return KL_ENV_ERROR;
+  }
+  const char *path = kj_get_str(pv, "spec.hostPath.path"), *local = kj_get_str(pv, "spec.local.path");
+  if (!path && !local) {
     snprintf(err, errlen, "persistentvolume \"%s\" is neither hostPath nor local: not supported by this kubelet",
              pvname);
     return KL_ENV_ERROR;
   }
-  const char *type = kj_get_str(pv, "spec.hostPath.type");
-  if (host_path_check(path, type && *type ? type : "DirectoryOrCreate", err, errlen) < 0) return KL_ENV_ERROR;
+  if (path) {
+    const char *type = kj_get_str(pv, "spec.hostPath.type");
+    if (host_path_check(path, type && *type ? type : "DirectoryOrCreate", err, errlen) < 0) {
+      fail_at(fail, "MountVolume.SetUp failed", pvname);
+      return KL_ENV_ERROR;
+    }
+  } else if (local_dir(p, pv, local, err, errlen) < 0) {
+    fail_at(fail, "MountVolume.NewMounter initialization failed", pvname);
+    return KL_ENV_ERROR;
+  } else {
+    path = local;
+  }
   snprintf(out, len, "%s", path);
   return KL_ENV_OK;
 }
 
-static int setup_one(struct kl_pod *p, const json_t *vol, char *err, size_t errlen)
+static int setup_one(struct kl_pod *p, const json_t *vol, struct mount_fail *fail, char *err, size_t errlen)
 {
   const char *name = kj_get_str(vol, "name") ?: "";
   char dir[PATH_MAX];
@@ -452,7 +551,7 @@ static int setup_one(struct kl_pod *p, const json_t *vol, char *err, size_t errl
     if ((rc = projected_payload(p, kj_get(vol, "projected"), &payload, err, errlen)) != KL_ENV_OK) return rc;
     return write_volume(p, vol_dir(p, "kubernetes.io~projected", name, dir, sizeof dir), payload, true, err, errlen);
   } else if (kj_get(vol, "persistentVolumeClaim")) {
-    return pvc_path(p, vol, dir, sizeof dir, err, errlen);
+    return pvc_path(p, vol, dir, sizeof dir, fail, err, errlen);
   }
   snprintf(err, errlen, "volume plugin for volume \"%s\" is not supported by this kubelet", name);
   return KL_ENV_ERROR;
@@ -465,9 +564,11 @@ int kl_volumes_setup(struct kl_pod *p, char *err, size_t errlen)
   int result = KL_ENV_OK;
   json_array_foreach (kj_get(p->pod, "spec.volumes"), i, vol) {
     char why[1024] = "";
-    int rc = setup_one(p, vol, why, sizeof why);
+    struct mount_fail fail = {.op = "MountVolume.SetUp failed"};
+    snprintf(fail.vol, sizeof fail.vol, "%s", kj_get_str(vol, "name") ?: "");
+    int rc = setup_one(p, vol, &fail, why, sizeof why);
     if (rc == KL_ENV_ERROR) {
-      snprintf(err, errlen, "MountVolume.SetUp failed for volume \"%s\" : %s", kj_get_str(vol, "name") ?: "", why);
+      snprintf(err, errlen, "%s for volume \"%s\" : %s", fail.op, fail.vol, why);
       return KL_ENV_ERROR;
     }
     if (rc == KL_ENV_PENDING) result = KL_ENV_PENDING;
@@ -500,7 +601,7 @@ static int volume_host_path(struct kl_pod *p, const json_t *vol, char *out, size
   else if (kj_get(vol, "projected")) *ro = true, vol_dir(p, "kubernetes.io~projected", name, out, len);
   else if (kj_get(vol, "persistentVolumeClaim")) {
     *ro = kj_get_bool(vol, "persistentVolumeClaim.readOnly", false);
-    return pvc_path(p, vol, out, len, err, errlen);
+    return pvc_path(p, vol, out, len, NULL, err, errlen);
   } else {
     snprintf(err, errlen, "volume plugin for volume \"%s\" is not supported by this kubelet", name);
     return KL_ENV_ERROR;

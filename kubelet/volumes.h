@@ -7,7 +7,11 @@
  * downwardAPI and projected volumes (written with the atomic writer, so a
  * changed ConfigMap or Secret reaches the mounted files by one rename of
  * the ..data symlink; secret and projected volumes live on tmpfs), and
- * persistentVolumeClaim bound to a hostPath or local PersistentVolume.
+ * persistentVolumeClaim bound to a hostPath or local PersistentVolume
+ * (Filesystem mode only; a local-path volume's directory is created under
+ * --local-path-root, see local_path.h; any other local volume's path must
+ * exist).  A claim's readOnly and a volumeMount's subPath apply to the
+ * bind mount as for any volume.
  * Projected serviceAccountToken sources come from the TokenRequest API
  * (expirationSeconds, audience, bound to the pod), refreshed after 80% of
  * their lifetime or 24 h.  Paths live under

@@ -117,8 +117,9 @@ pick_net() {
   fail "no free address block in 192.0.2.128/25"
 }
 
-# start_control_plane: API server on a veth's root end, scheduler,
-# controller-manager.  Sets API_IP, API_URL, KUBECONFIG, NET_X.
+# start_control_plane [apiserver flags...]: API server on a veth's root
+# end, scheduler, controller-manager (extra flags in $KL_CM_FLAGS).  Sets
+# API_IP, API_URL, KUBECONFIG, NET_X.
 start_control_plane() {
   NET_X=$(pick_net)
   API_IP=192.0.2.$((NET_X + 1))
@@ -156,7 +157,8 @@ current-context: it
 KCFG
   export KUBECONFIG=$WORK/kubeconfig
   start_scheduler
-  start_controller_manager controller-manager --leader-elect=false
+  # shellcheck disable=SC2086 # flags without spaces, split on purpose
+  start_controller_manager controller-manager --leader-elect=false ${KL_CM_FLAGS:-}
 }
 
 # start_node INDEX [kubelet flags...]: node container, veth into it, kubelet.

@@ -49,6 +49,7 @@ static void test_defaults(void **state)
   assert_int_equal(c->max_pods, 110);
   assert_int_equal(c->healthz_port, 10248);
   assert_string_equal(c->root_dir, "/var/lib/kubelet");
+  assert_string_equal(c->local_path_root, "/var/lib/kubelet-local-path");
   assert_string_equal(c->runtime_socket, "/var/run/docker.sock");
   assert_string_equal(c->cluster_domain, "");
   assert_int_equal(json_array_size(c->cluster_dns), 0);
@@ -134,6 +135,24 @@ static void test_bad_values(void **state)
   free(wrong);
 }
 
+static void test_local_path_root(void **state)
+{
+  char err[512];
+  char *ok[] = {"kubelet", "--local-path-root=/srv/volumes//", NULL};
+  struct kl_config *c = load(2, ok, 0, err, sizeof err);
+  assert_string_equal(c->local_path_root, "/srv/volumes");
+  kl_config_free(c);
+  const char *bad[] = {"/", "//", "", "volumes", "/srv/../etc", "/srv/.", "/srv//v", "/srv/.."};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    char flag[64];
+    snprintf(flag, sizeof flag, "--local-path-root=%s", bad[i]);
+    char *argv[] = {"kubelet", flag, NULL};
+    load(2, argv, -1, err, sizeof err);
+    if (!strstr(err, "for \"--local-path-root\" flag: must be a clean absolute path other than \"/\""))
+      fail_msg("%s: %s", bad[i], err);
+  }
+}
+
 static void test_unknown_field_is_lenient(void **state)
 {
   char *path = write_tmp("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
@@ -209,6 +228,7 @@ int main(void)
       cmocka_unit_test(test_file_and_flag_precedence),
       cmocka_unit_test(test_unknown_flag),
       cmocka_unit_test(test_bad_values),
+      cmocka_unit_test(test_local_path_root),
       cmocka_unit_test(test_unknown_field_is_lenient),
       cmocka_unit_test(test_taints_labels),
       cmocka_unit_test(test_allocatable),
