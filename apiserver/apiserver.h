@@ -47,6 +47,10 @@ struct apiserver_config {
   const char *api_audiences;                     /* --api-audiences, comma-separated (default: the issuer) */
   int64_t service_account_max_token_expiration_s; /* --service-account-max-token-expiration (0 = none) */
   bool service_account_extend_token_expiration;  /* --service-account-extend-token-expiration */
+  /* DefaultTolerationSeconds admission: --default-not-ready-toleration-seconds
+   * and --default-unreachable-toleration-seconds (300 each) */
+  int64_t default_not_ready_toleration_seconds;
+  int64_t default_unreachable_toleration_seconds;
 };
 
 struct apiserver {

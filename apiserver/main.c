@@ -132,6 +132,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   int insecure_port = 8080, v = 0;
   int64_t compaction_ms = 5 * 60 * 1000, sa_max_exp_ms = 0;
   bool enable_gc = true, sa_extend = true;
+  int64_t not_ready_tol = 300, unreachable_tol = 300;
   const struct flag flags[] = {
       {"insecure-bind-address", FLAG_STRING, &insecure_bind, "The IP address on which to serve the insecure HTTP port."},
       {"insecure-port", FLAG_INT, &insecure_port, "The port on which to serve unsecured, unauthenticated access."},
@@ -152,6 +153,8 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
       {"api-audiences", FLAG_STRING, &audiences, "Identifiers of the API, comma separated; tokens requested without audiences get these (default: the issuer)."},
       {"service-account-max-token-expiration", FLAG_DURATION, &sa_max_exp_ms, "The maximum validity duration of a token created by the service account token issuer (0 = no maximum)."},
       {"service-account-extend-token-expiration", FLAG_BOOL, &sa_extend, "Turns on projected service account expiration extension during token generation."},
+      {"default-not-ready-toleration-seconds", FLAG_INT64, &not_ready_tol, "Indicates the tolerationSeconds of the toleration for notReady:NoExecute that is added by default to every pod that does not already have such a toleration."},
+      {"default-unreachable-toleration-seconds", FLAG_INT64, &unreachable_tol, "Indicates the tolerationSeconds of the toleration for unreachable:NoExecute that is added by default to every pod that does not already have such a toleration."},
       {"v", FLAG_INT, &v, "number for the log level verbosity"},
       {NULL},
   };
@@ -211,6 +214,8 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   c->api_audiences = *audiences ? audiences : sa_issuer;
   c->service_account_max_token_expiration_s = sa_max_exp_ms / 1000;
   c->service_account_extend_token_expiration = sa_extend;
+  c->default_not_ready_toleration_seconds = not_ready_tol;
+  c->default_unreachable_toleration_seconds = unreachable_tol;
   so->data_dir = data_dir;
   if (flag_given(argc, argv, "etcd-compaction-interval") && compaction_ms > 0) {
     /* etcd is compacted each interval to the revision seen one interval

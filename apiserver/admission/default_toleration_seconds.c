@@ -1,9 +1,10 @@
 /*
  * default_toleration_seconds.c - the DefaultTolerationSeconds admission
  * plugin: a pod that says nothing about the not-ready and unreachable
- * node taints tolerates each for 300 seconds, so the node lifecycle
- * controller evicts it five minutes after its node goes away rather than
- * at once.
+ * node taints tolerates each for --default-not-ready-toleration-seconds
+ * and --default-unreachable-toleration-seconds (300 by default), so the
+ * node lifecycle controller evicts it five minutes after its node goes
+ * away rather than at once.
  */
 #define _GNU_SOURCE
 #include "admission/admission.h"
@@ -12,9 +13,8 @@
 
 #include <kube/json.h>
 
+#include "apiserver.h"
 #include "registry/registry.h"
-
-#define DEFAULT_TOLERATION_SECONDS 300
 
 static const char *const TAINTS[] = {"node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"};
 
@@ -42,12 +42,14 @@ json_t *admission_default_toleration_seconds(struct reg_request *rq, const struc
   if (res != &reg_pods || old || !kj_obj(obj, "spec"))
     return NULL;
   json_t *tols = kj_get(obj, "spec.tolerations");
+  const struct apiserver_config *cfg = &rq->srv->cfg;
+  const json_int_t seconds[] = {cfg->default_not_ready_toleration_seconds, cfg->default_unreachable_toleration_seconds};
   for (size_t i = 0; i < 2; i++) {
     if (tolerated(tols, TAINTS[i]))
       continue;
     json_array_append_new(kj_arr(obj, "spec.tolerations"),
-                          json_pack("{s:s,s:s,s:s,s:i}", "key", TAINTS[i], "operator", "Exists", "effect",
-                                    "NoExecute", "tolerationSeconds", DEFAULT_TOLERATION_SECONDS));
+                          json_pack("{s:s,s:s,s:s,s:I}", "key", TAINTS[i], "operator", "Exists", "effect",
+                                    "NoExecute", "tolerationSeconds", seconds[i]));
     tols = kj_get(obj, "spec.tolerations");
   }
   return NULL;

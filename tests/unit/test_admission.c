@@ -67,6 +67,8 @@ static int setup(void **state)
   strcpy(e->dir, "/tmp/test_admission.XXXXXX");
   assert_non_null(mkdtemp(e->dir));
   e->srv.base = event_base_new();
+  e->srv.cfg.default_not_ready_toleration_seconds = 300; /* the flags' defaults */
+  e->srv.cfg.default_unreachable_toleration_seconds = 300;
   struct storage_opts so = {.data_dir = e->dir};
   char err[256];
   e->srv.storage = storage_open_sqlite(e->srv.base, &so, err, sizeof(err));
@@ -187,6 +189,16 @@ static void test_service_account_and_tolerations(void **state)
     json_decref(want);
     json_decref(o);
   }
+  /* --default-not-ready-toleration-seconds=15 --default-unreachable-toleration-seconds=20 */
+  e->srv.cfg.default_not_ready_toleration_seconds = 15;
+  e->srv.cfg.default_unreachable_toleration_seconds = 20;
+  o = run(e, admission_default_toleration_seconds, &reg_pods, "default", "{\"metadata\":{\"name\":\"p\"},\"spec\":{}}", 0,
+          NULL);
+  assert_int_equal(kj_get_int(o, "spec.tolerations[0].tolerationSeconds", -1), 15);
+  assert_int_equal(kj_get_int(o, "spec.tolerations[1].tolerationSeconds", -1), 20);
+  json_decref(o);
+  e->srv.cfg.default_not_ready_toleration_seconds = 300;
+  e->srv.cfg.default_unreachable_toleration_seconds = 300;
 }
 
 static void test_priority(void **state)
