@@ -26,6 +26,7 @@
 #include "registry/customresources.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
+#include <kube/xalloc.h>
 
 static json_t *strv(const char *const *v, size_t max)
 {
@@ -352,7 +353,7 @@ void api_handle_openapi(struct api_req *ar, const char *rest)
   }
   char *body = kj_dumps(doc);
   json_decref(doc);
-  struct api_openapi_doc *docs = realloc(st->docs, (st->ndocs + 1) * sizeof(*docs));
+  struct api_openapi_doc *docs = xrealloc(st->docs, (st->ndocs + 1) * sizeof(*docs));
   if (!body || !docs) {
     free(body);
     if (docs)
@@ -362,7 +363,7 @@ void api_handle_openapi(struct api_req *ar, const char *rest)
   }
   st->docs = docs;
   struct api_openapi_doc *d = &docs[st->ndocs++];
-  d->gv_path = strdup(rest);
+  d->gv_path = xstrdup(rest);
   d->body = body;
   d->len = strlen(body);
   etag_of(body, d->len, d->etag);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include <kube/json.h>
+#include <kube/xalloc.h>
 
 #define DUPS_MAX_DEPTH 512
 
@@ -40,7 +41,7 @@ static void path_push(struct dscan *d, const char *fmt, const char *s, size_t n)
   size_t need = d->len + n + 32;
   if (need > d->cap) {
     d->cap = need * 2;
-    d->path = realloc(d->path, d->cap);
+    d->path = xrealloc(d->path, d->cap);
     if (!d->path)
       abort();
   }
@@ -166,7 +167,7 @@ static void scan_value(struct dscan *d, int depth)
 json_t *api_json_duplicates(const char *buf, size_t len)
 {
   struct dscan d = {.p = buf, .end = buf + len, .cap = 256, .out = json_array()};
-  d.path = malloc(d.cap);
+  d.path = xmalloc(d.cap);
   if (!d.path)
     abort();
   d.path[0] = '\0';

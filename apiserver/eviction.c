@@ -27,6 +27,7 @@
 
 #include "registry/registry.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 #define EVICTION_MAX_RETRIES 5
 /* Upstream's MaxDisruptedPodSize. */
@@ -265,7 +266,7 @@ void api_handle_eviction(struct api_req *ar)
     api_reply_status(ar, kstatus_bad_request("name in URL does not match name in Eviction object"));
     return;
   }
-  struct eviction *e = calloc(1, sizeof(*e));
+  struct eviction *e = xcalloc(1, sizeof(*e));
   if (!e) {
     json_decref(body);
     api_reply_status(ar, kstatus_internal("out of memory"));

@@ -32,6 +32,7 @@
 #include "registry/customresources.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 /* ---- selector attributes ---- */
 
@@ -196,7 +197,7 @@ static int list_visit(void *arg, struct kv *kv)
   }
   c->count++;
   free(c->last_key);
-  c->last_key = strdup(kv->key);
+  c->last_key = xstrdup(kv->key);
   return 0;
 }
 
@@ -255,7 +256,7 @@ static bool list_wait_fresh(struct api_req *ar, struct api_list_opts *o)
   if (o->cont_rev || !o->rv || !*o->rv || strcmp(o->rv, "0") == 0 || kstr_parse_int64(o->rv, &want) != 0 ||
       want <= storage_rev(ar->srv->storage))
     return false;
-  struct list_wait *lw = calloc(1, sizeof(*lw));
+  struct list_wait *lw = xcalloc(1, sizeof(*lw));
   if (!lw)
     return false;
   lw->ev = event_new(ar->srv->base, -1, EV_PERSIST, list_wait_cb, lw);

@@ -58,6 +58,7 @@
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 #define DELETE_MAX_RETRIES 5
 
@@ -570,8 +571,8 @@ static void item_attempt(struct del_item *it)
 
 static void start_item(struct del_ctx *c, const char *key)
 {
-  struct del_item *it = calloc(1, sizeof(*it));
-  if (!it || !(it->key = strdup(key))) {
+  struct del_item *it = xcalloc(1, sizeof(*it));
+  if (!it || !(it->key = xstrdup(key))) {
     free(it);
     if (!c->error)
       c->error = kstatus_internal("out of memory");
@@ -584,7 +585,7 @@ static void start_item(struct del_ctx *c, const char *key)
 
 static struct del_ctx *del_ctx_new(struct api_req *ar, const struct delete_opts *o)
 {
-  struct del_ctx *c = calloc(1, sizeof(*c));
+  struct del_ctx *c = xcalloc(1, sizeof(*c));
   if (!c)
     return NULL;
   c->ar = ar;

@@ -48,6 +48,7 @@
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 #define UPDATE_MAX_RETRIES 5
 
@@ -76,7 +77,7 @@ void api_reply_kv(struct api_req *ar, int code, struct kv *kv)
 
 struct api_write *api_write_new(struct api_req *ar)
 {
-  struct api_write *w = calloc(1, sizeof(*w));
+  struct api_write *w = xcalloc(1, sizeof(*w));
   if (!w)
     return NULL;
   w->ar = ar;
@@ -215,7 +216,7 @@ static json_t *check_fields(struct api_write *w, json_t *unknown, const json_t *
   if (strict) {
     size_t total = 32;
     json_array_foreach(found, i, d) total += strlen(json_string_value(d)) + 2;
-    char *msg = malloc(total);
+    char *msg = xmalloc(total);
     if (msg) {
       strcpy(msg, "strict decoding error: ");
       json_array_foreach(found, i, d) {
@@ -836,7 +837,7 @@ json_t *api_read_patch(struct api_write *w)
                                   : "patch must be a JSON object");
   }
   w->body = p;
-  w->patch_type = strdup(type);
+  w->patch_type = xstrdup(type);
   return NULL;
 }
 
@@ -921,7 +922,7 @@ json_t *api_read_apply(struct api_write *w)
   w->body = fieldmanager_decode_apply(body, len, &st);
   if (!w->body)
     return st ? st : kstatus_bad_request("error decoding YAML");
-  w->patch_type = strdup("application/apply-patch+yaml");
+  w->patch_type = xstrdup("application/apply-patch+yaml");
   w->mutate = mutate_apply;
   return NULL;
 }

@@ -50,6 +50,7 @@
 #include "kube/status.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
+#include "kube/xalloc.h"
 
 #define KUBELET_DEFAULT_PORT 10250
 #define PROXY_HIGH_WATER_BYTES (1u << 20)
@@ -397,7 +398,7 @@ static void head_read(struct bufferevent *bev, void *arg) {
     return;
   }
   size_t hlen = (size_t)end.pos + 4;
-  char *block = malloc(hlen + 1);
+  char *block = xmalloc(hlen + 1);
   if (!block) {
     proxy_end(p, kstatus_internal("out of memory"));
     return;
@@ -476,7 +477,7 @@ static void write_request(struct proxy *p, const char *host, int port, const cha
 
 /* Connects to the kubelet and sends the request; answers the client on failure. */
 static void proxy_start(struct api_req *ar, const char *host, int port, const char *path) {
-  struct proxy *p = calloc(1, sizeof *p);
+  struct proxy *p = xcalloc(1, sizeof *p);
   struct event_base *base = ar->srv->base;
   SSL *ssl = NULL;
   if (!p || !(p->ssl_ctx = SSL_CTX_new(TLS_client_method())) || !(ssl = SSL_new(p->ssl_ctx))) {

@@ -37,6 +37,7 @@
 #include "protobuf.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 const char *api_req_query(struct api_req *ar)
 {
@@ -99,7 +100,7 @@ void api_add_warning(struct api_req *ar, const char *msg)
     return;
   /* RFC 7234 warn-text is a quoted string: escape quotes and backslashes. */
   size_t n = strlen(msg);
-  char *buf = malloc(n * 2 + 16);
+  char *buf = xmalloc(n * 2 + 16);
   if (!buf)
     return;
   size_t o = 0;
@@ -425,7 +426,7 @@ void api_req_done(struct api_req *ar)
 static void on_request(struct http_request *r, void *arg)
 {
   struct apiserver *srv = arg;
-  struct api_req *ar = calloc(1, sizeof(*ar));
+  struct api_req *ar = xcalloc(1, sizeof(*ar));
   if (!ar) {
     http_reply(r, 500, "text/plain", "out of memory", 13);
     return;
@@ -508,7 +509,7 @@ int api_trim_after(struct apiserver *srv, struct evbuffer *body)
 int apiserver_serve(struct apiserver *srv)
 {
   if (!srv->api) {
-    srv->api = calloc(1, sizeof(*srv->api));
+    srv->api = xcalloc(1, sizeof(*srv->api));
     if (!srv->api)
       return -ENOMEM;
   }

@@ -28,6 +28,7 @@
 
 #include "registry/registry.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 static json_t *not_found_generic(void)
 {
@@ -84,7 +85,7 @@ static json_t *scale_of(const struct resource *res, const json_t *obj)
       json_t *v;
       size_t total = 1;
       json_object_foreach(sel, k, v) total += strlen(k) + strlen(json_string_value(v) ? json_string_value(v) : "") + 2;
-      str = calloc(1, total);
+      str = xcalloc(1, total);
       json_object_foreach(sel, k, v) {
         if (*str)
           strcat(str, ",");

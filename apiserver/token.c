@@ -62,6 +62,7 @@
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 #define TOKEN_DEFAULT_EXPIRATION_S 3600
 #define TOKEN_MIN_EXPIRATION_S 600
@@ -167,7 +168,7 @@ static int add_pub(struct sa_signer *s, EVP_PKEY *k)
       EVP_PKEY_free(k); /* the same key twice */
       return 0;
     }
-  struct sa_pubkey *p = realloc(s->pub, (s->npub + 1) * sizeof(*p));
+  struct sa_pubkey *p = xrealloc(s->pub, (s->npub + 1) * sizeof(*p));
   if (!p)
     abort();
   s->pub = p;
@@ -229,7 +230,7 @@ static char *bn_b64(EVP_PKEY *k, const char *param)
   if (EVP_PKEY_get_bn_param(k, param, &bn) != 1)
     return NULL;
   int n = BN_num_bytes(bn);
-  unsigned char *buf = malloc((size_t)n + 1);
+  unsigned char *buf = xmalloc((size_t)n + 1);
   if (!buf)
     abort();
   BN_bn2bin(bn, buf);
@@ -274,7 +275,7 @@ static char *build_openid(const struct apiserver_config *cfg)
 int api_sa_signer_setup(struct apiserver *srv, char *err, size_t errlen)
 {
   const struct apiserver_config *cfg = &srv->cfg;
-  struct sa_signer *s = calloc(1, sizeof(*s));
+  struct sa_signer *s = xcalloc(1, sizeof(*s));
   if (!s)
     return -ENOMEM;
   const char *kf = cfg->service_account_signing_key_file;
@@ -283,7 +284,7 @@ int api_sa_signer_setup(struct apiserver *srv, char *err, size_t errlen)
   if (rc == 0 && EVP_PKEY_up_ref(s->key) == 1)
     rc = add_pub(s, s->key);
   char *files = cfg->service_account_key_file && *cfg->service_account_key_file
-                    ? strdup(cfg->service_account_key_file)
+                    ? xstrdup(cfg->service_account_key_file)
                     : NULL, *save = NULL;
   for (char *f = files ? strtok_r(files, ",", &save) : NULL; f && rc == 0; f = strtok_r(NULL, ",", &save))
     rc = read_public_file(s, f, err, errlen);
@@ -423,7 +424,7 @@ static json_t *token_spec(struct token_req *t)
   json_t *auds = json_object_get(spec, "audiences");
   if (json_array_size(auds) == 0) {
     json_t *dflt = json_array();
-    char *list = strdup(ar->srv->cfg.api_audiences), *save = NULL;
+    char *list = xstrdup(ar->srv->cfg.api_audiences), *save = NULL;
     for (char *a = list ? strtok_r(list, ",", &save) : NULL; a; a = strtok_r(NULL, ",", &save))
       json_array_append_new(dflt, json_string(a));
     free(list);
@@ -502,7 +503,7 @@ static json_t *name_uid(const json_t *obj)
 /* The audiences are exactly the API server's own. */
 static bool api_audiences(const struct apiserver *srv, const json_t *auds)
 {
-  char *list = strdup(srv->cfg.api_audiences), *save = NULL;
+  char *list = xstrdup(srv->cfg.api_audiences), *save = NULL;
   size_t n = 0;
   bool all = true;
   for (char *a = list ? strtok_r(list, ",", &save) : NULL; a; a = strtok_r(NULL, ",", &save)) {

@@ -35,6 +35,7 @@
 
 #include "registry/registry.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 #define WATCH_BOOKMARK_INTERVAL_MS 60000
 #define WATCH_DEFAULT_TIMEOUT_S 1800
@@ -116,7 +117,7 @@ static int send_raw(struct api_watch *w, const char *type, const char *obj, size
     return -1;
   size_t tl = strlen(type);
   size_t n = 22 + tl + len + 3;
-  char *buf = malloc(n);
+  char *buf = xmalloc(n);
   if (!buf)
     return -1;
   size_t o = 0;
@@ -251,7 +252,7 @@ static int initial_visit(void *arg, struct kv *kv)
 void api_handle_watch(struct api_req *ar, struct api_list_opts *opts)
 {
   ar->verb = "watch";
-  struct api_watch *w = calloc(1, sizeof(*w));
+  struct api_watch *w = xcalloc(1, sizeof(*w));
   if (!w) {
     api_list_opts_free(opts);
     api_reply_status(ar, kstatus_internal("out of memory"));

@@ -26,6 +26,7 @@
 #include "extender.h"
 #include "framework.h"
 #include "plugins/plugins.h"
+#include "kube/xalloc.h"
 
 static const struct {
   const struct sched_plugin *p;
@@ -246,9 +247,9 @@ static struct sched_profile *profile_build(const json_t *spec, int global_pct, s
     return NULL;
   }
   if (check_plugin_config(json_object_get(spec, "pluginConfig"), idx, err, errlen) < 0) return NULL;
-  struct sched_profile *p = calloc(1, sizeof *p);
+  struct sched_profile *p = xcalloc(1, sizeof *p);
   if (!p) return NULL;
-  p->scheduler_name = strdup(name);
+  p->scheduler_name = xstrdup(name);
   p->percentage_of_nodes_to_score = global_pct;
   sched_profile_seed(p, 0x5DEECE66DULL + idx);
   char path[64];
@@ -297,7 +298,7 @@ void sched_config_attach(struct sched_config *c, const struct sched_handle *h)
 
 struct sched_config *sched_config_parse(const json_t *cfg, char *err, size_t errlen)
 {
-  struct sched_config *c = calloc(1, sizeof *c);
+  struct sched_config *c = xcalloc(1, sizeof *c);
   if (!c) return NULL;
   if (cfg) {
     const char *av = json_string_value(json_object_get(cfg, "apiVersion"));
@@ -328,7 +329,7 @@ struct sched_config *sched_config_parse(const json_t *cfg, char *err, size_t err
   }
   const json_t *profiles = json_object_get(cfg, "profiles");
   size_t n = json_array_size(profiles);
-  c->profiles = calloc(n ? n : 1, sizeof *c->profiles);
+  c->profiles = xcalloc(n ? n : 1, sizeof *c->profiles);
   if (!c->profiles) goto fail_ignored;
   if (n == 0) {
     json_t *empty = json_object();

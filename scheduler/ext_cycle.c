@@ -39,6 +39,7 @@
 #include "kube/restclient.h"
 #include "preemption.h"
 #include "sched_internal.h"
+#include "kube/xalloc.h"
 
 struct ext_call {
   struct sched_ext_cycle *cy;
@@ -95,7 +96,7 @@ static void complete(struct sched_ext_cycle *cy, int rc)
 static void fail_with(struct sched_ext_cycle *cy, const char *msg)
 {
   free(cy->res.message);
-  cy->res.message = strdup(msg);
+  cy->res.message = xstrdup(msg);
   complete(cy, -EIO);
 }
 
@@ -209,9 +210,9 @@ static void preempt_end(struct sched_ext_cycle *cy, const char *error)
     struct sched_preemption pr;
     if (sched_preemption_pick(cy->candidates, &pr) == 0) {
       nominated = sched_preempt_execute(s, cy->pix, cy->pod, cy->qp->key, &pr);
-      post = strdup("");
+      post = xstrdup("");
     } else {
-      post = strdup("preemption: no candidate node for preemption");
+      post = xstrdup("preemption: no candidate node for preemption");
     }
     sched_preemption_clear(&pr);
   }
@@ -270,9 +271,9 @@ static void preempt_next(struct sched_ext_cycle *cy)
 static struct sched_ext_cycle *cycle_new(struct sched_server *s, struct sched_qpod *qp, json_t *pod, int pix,
                                          int64_t t0)
 {
-  struct sched_ext_cycle *cy = calloc(1, sizeof *cy);
+  struct sched_ext_cycle *cy = xcalloc(1, sizeof *cy);
   if (!cy) return NULL;
-  cy->calls = calloc(s->cfg->nextenders ? s->cfg->nextenders : 1, sizeof *cy->calls);
+  cy->calls = xcalloc(s->cfg->nextenders ? s->cfg->nextenders : 1, sizeof *cy->calls);
   cy->scores = json_object();
   if (!cy->calls || !cy->scores) {
     free(cy->calls);
@@ -312,7 +313,7 @@ void sched_ext_cycle_start(struct sched_server *s, struct sched_qpod *qp, json_t
 {
   struct sched_ext_cycle *cy = cycle_new(s, qp, pod, pix, t0);
   if (!cy) {
-    struct sched_result res = {.message = strdup("out of memory")};
+    struct sched_result res = {.message = xstrdup("out of memory")};
     sched_complete_attempt(s, qp, pod, pix, -ENOMEM, &res, t0);
     sched_result_clear(&res);
     return;

@@ -22,6 +22,7 @@
 #include "kube/names.h"
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
+#include "kube/xalloc.h"
 
 /* ---- decoding ---------------------------------------------------------- */
 
@@ -75,7 +76,7 @@ static int get_string(const json_t *obj, const char *name, const char *gotype, c
     snprintf(f, sizeof f, "%s.%s", gopath, name);
     return type_error(v, gotype, f, "string", err, errlen);
   }
-  if (json_string_length(v) > 0) *out = strdup(json_string_value(v));
+  if (json_string_length(v) > 0) *out = xstrdup(json_string_value(v));
   return 0;
 }
 
@@ -272,7 +273,7 @@ static int parse_one(struct sched_extender *e, const json_t *spec, size_t i, jso
   }
   /* Upstream: without a CA, HTTPS is not verified. */
   if (e->enable_https && !e->conn.ca_data) e->conn.insecure = true;
-  e->conn.server = strdup(e->url_prefix);
+  e->conn.server = xstrdup(e->url_prefix);
   e->conn.qps = 0; /* no client-side rate limit: an extender is not the API server */
   e->conn.max_tries = 1;
   e->conn.timeout_ms = e->http_timeout_ms;
@@ -289,7 +290,7 @@ int sched_extenders_parse(const json_t *list, struct sched_extender **out, size_
     return type_error(list, "KubeSchedulerConfiguration", "extenders", "[]v1.Extender", err, errlen);
   size_t cnt = json_array_size(list);
   if (cnt == 0) return 0;
-  struct sched_extender *v = calloc(cnt, sizeof *v);
+  struct sched_extender *v = xcalloc(cnt, sizeof *v);
   json_t *seen = json_object();
   if (!v || !seen) {
     free(v);

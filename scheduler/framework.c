@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "framework.h"
+#include "kube/xalloc.h"
 
 void sched_status_reset(struct sched_status *st)
 {
@@ -133,7 +134,7 @@ static struct sched_binding *reserve(struct sched_profile *p, struct sched_cycle
     }
     if (!state) continue;
     if (!b) {
-      b = calloc(1, sizeof *b);
+      b = xcalloc(1, sizeof *b);
       if (!b) {
         if (pi->p->unreserve) pi->p->unreserve(pi->self, state);
         if (pi->p->state_free) pi->p->state_free(state);
@@ -193,7 +194,7 @@ static char *reasons_histogram(struct sched_status *st, size_t n)
       json_object_set_new(counts, st[i].reasons[r], json_integer(c ? json_integer_value(c) + 1 : 1));
     }
   size_t k = json_object_size(counts), j = 0;
-  char **items = calloc(k ? k : 1, sizeof *items);
+  char **items = xcalloc(k ? k : 1, sizeof *items);
   const char *key;
   json_t *v;
   json_object_foreach(counts, key, v) {
@@ -202,7 +203,7 @@ static char *reasons_histogram(struct sched_status *st, size_t n)
   qsort(items, j, sizeof *items, str_cmp);
   size_t len = 1;
   for (size_t i = 0; i < j; i++) len += strlen(items[i]) + 2;
-  char *out = calloc(1, len);
+  char *out = xcalloc(1, len);
   for (size_t i = 0; i < j; i++) {
     if (i) strcat(out, ", ");
     strcat(out, items[i]);
@@ -232,7 +233,7 @@ static char *preemption_message(const json_t *pod, const struct sched_snapshot *
     return out;
   }
   int64_t prio = pod_priority(pod);
-  struct sched_status *pst = calloc(n ? n : 1, sizeof *pst);
+  struct sched_status *pst = xcalloc(n ? n : 1, sizeof *pst);
   for (size_t i = 0; i < n; i++) {
     if (st[i].code == SCHED_UNRESOLVABLE || st[i].code == SCHED_SUCCESS) {
       sched_status_fail_static(&pst[i], SCHED_UNRESOLVABLE, "Preemption is not helpful for scheduling");
@@ -259,7 +260,7 @@ static char *preemption_message(const json_t *pod, const struct sched_snapshot *
 static char *fit_error(const json_t *pod, const struct sched_snapshot *snap, struct sched_status *st, size_t n,
                        const char *prefilter_msg, size_t *fit_len)
 {
-  char *hist = prefilter_msg ? strdup(prefilter_msg) : reasons_histogram(st, n);
+  char *hist = prefilter_msg ? xstrdup(prefilter_msg) : reasons_histogram(st, n);
   char *post = preemption_message(pod, snap, st, n);
   char *out = NULL;
   /* Each part is followed by ".", and the post-filter message ends with
@@ -311,7 +312,7 @@ static int select_host(struct sched_profile *p, struct sched_node_info **feasibl
 static int score_nodes(struct sched_profile *p, struct sched_cycle *c, struct sched_node_info **feasible, size_t nf,
                        int64_t *total)
 {
-  int64_t *scores = calloc(nf, sizeof *scores);
+  int64_t *scores = xcalloc(nf, sizeof *scores);
   if (!scores) return -ENOMEM;
   for (int i = 0; i < p->nplugins; i++) {
     struct sched_plugin_inst *pi = &p->plugins[i];
@@ -346,7 +347,7 @@ static int failures_push(struct failures *f, size_t ix, struct sched_status *st)
 {
   if (f->n == f->cap) {
     size_t cap = f->cap ? f->cap * 2 : 64;
-    void *p = realloc(f->v, cap * sizeof *f->v);
+    void *p = xrealloc(f->v, cap * sizeof *f->v);
     if (!p) return -ENOMEM;
     f->v = p;
     f->cap = cap;
@@ -370,12 +371,12 @@ static char *unschedulable_message(const json_t *pod, const struct sched_snapsho
 {
   size_t n = snap->nnodes;
   free(result->node_codes);
-  result->node_codes = malloc(n);
+  result->node_codes = xmalloc(n);
   if (result->node_codes) {
     memset(result->node_codes, SCHED_UNRESOLVABLE, n);
     for (size_t i = 0; i < f->n; i++) result->node_codes[f->v[i].ix] = (unsigned char)f->v[i].st.code;
   }
-  struct sched_status *st = calloc(n, sizeof *st);
+  struct sched_status *st = xcalloc(n, sizeof *st);
   if (!st) return NULL;
   for (size_t i = 0; i < f->n; i++) {
     sched_status_reset(&st[f->v[i].ix]);
@@ -392,7 +393,7 @@ static char *join_reasons(const struct sched_status *st)
 {
   size_t len = 1;
   for (int r = 0; r < st->nreasons; r++) len += strlen(st->reasons[r]) + 2;
-  char *msg = calloc(1, len);
+  char *msg = xcalloc(1, len);
   for (int r = 0; msg && r < st->nreasons; r++) {
     if (r) strcat(msg, ", ");
     strcat(msg, st->reasons[r]);
@@ -473,7 +474,7 @@ static int pick_host(struct sched_profile *p, struct sched_cycle *c, struct sche
 {
   size_t sel = 0;
   if (nf > 1) {
-    int64_t *total = calloc(nf, sizeof *total);
+    int64_t *total = xcalloc(nf, sizeof *total);
     if (!total) return -ENOMEM;
     int rc = score_nodes(p, c, feasible, nf, total);
     for (size_t j = 0; rc == 0 && ext_scores && j < nf; j++)
@@ -488,7 +489,7 @@ static int pick_host(struct sched_profile *p, struct sched_cycle *c, struct sche
     result->message = rerr;
     return -EIO;
   }
-  result->node_name = strdup(feasible[sel]->name);
+  result->node_name = xstrdup(feasible[sel]->name);
   return result->node_name ? 0 : -ENOMEM;
 }
 
@@ -498,12 +499,12 @@ int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *sna
   memset(result, 0, sizeof *result);
   size_t n = snap->nnodes;
   if (n == 0) {
-    result->message = strdup("no nodes available to schedule pods");
+    result->message = xstrdup("no nodes available to schedule pods");
     return -ENOSPC;
   }
   size_t to_find = sched_num_feasible_nodes_to_find(p->percentage_of_nodes_to_score, n);
-  struct sched_cycle *c = calloc(1, sizeof *c);
-  struct sched_node_info **feasible = calloc(to_find, sizeof *feasible);
+  struct sched_cycle *c = xcalloc(1, sizeof *c);
+  struct sched_node_info **feasible = xcalloc(to_find, sizeof *feasible);
   struct failures fails = {0};
   char *pre_msg = NULL;
   size_t nf = 0;
@@ -527,7 +528,7 @@ int sched_schedule_one(struct sched_profile *p, const struct sched_snapshot *sna
   }
   rc = pick_host(p, c, feasible, nf, NULL, result);
 out:
-  if (rc == -ENOMEM && !result->message) result->message = strdup("out of memory");
+  if (rc == -ENOMEM && !result->message) result->message = xstrdup("out of memory");
   if (c) cycle_clear(c);
   free(c);
   free(pre_msg);
@@ -557,12 +558,12 @@ int sched_schedule_filter(struct sched_profile *p, const struct sched_snapshot *
   memset(result, 0, sizeof *result);
   size_t n = snap->nnodes;
   if (n == 0) {
-    result->message = strdup("no nodes available to schedule pods");
+    result->message = xstrdup("no nodes available to schedule pods");
     return -ENOSPC;
   }
   size_t to_find = sched_num_feasible_nodes_to_find(p->percentage_of_nodes_to_score, n);
-  struct sched_cycle *c = calloc(1, sizeof *c);
-  struct sched_node_info **feasible = calloc(to_find, sizeof *feasible);
+  struct sched_cycle *c = xcalloc(1, sizeof *c);
+  struct sched_node_info **feasible = xcalloc(to_find, sizeof *feasible);
   struct failures fails = {0};
   char *pre_msg = NULL;
   size_t nf = 0;
@@ -585,7 +586,7 @@ int sched_schedule_filter(struct sched_profile *p, const struct sched_snapshot *
   for (size_t i = 0; i < fails.n; i++)
     json_object_set_new(part->failed, snap->nodes[fails.v[i].ix]->name, status_json(&fails.v[i].st));
 out:
-  if (rc == -ENOMEM && !result->message) result->message = strdup("out of memory");
+  if (rc == -ENOMEM && !result->message) result->message = xstrdup("out of memory");
   if (c) cycle_clear(c);
   free(c);
   free(pre_msg);
@@ -624,8 +625,8 @@ int sched_schedule_finish(struct sched_profile *p, const struct sched_snapshot *
   memset(result, 0, sizeof *result);
   result->evaluated_nodes = evaluated;
   size_t cap = json_array_size(part->feasible), nf = 0;
-  struct sched_node_info **feasible = calloc(cap ? cap : 1, sizeof *feasible);
-  struct sched_cycle *c = calloc(1, sizeof *c);
+  struct sched_node_info **feasible = xcalloc(cap ? cap : 1, sizeof *feasible);
+  struct sched_cycle *c = xcalloc(1, sizeof *c);
   struct failures fails = {0};
   int rc = 0;
   if (!feasible || !c) {
@@ -643,7 +644,7 @@ int sched_schedule_finish(struct sched_profile *p, const struct sched_snapshot *
   result->feasible_nodes = nf;
   if (nf == 0) {
     if (snap->nnodes == 0) {
-      result->message = strdup("no nodes available to schedule pods");
+      result->message = xstrdup("no nodes available to schedule pods");
     } else if ((rc = failures_from_json(snap, part->failed, &fails)) == 0) {
       result->message = unschedulable_message(pod, snap, &fails, NULL, result);
     }
@@ -652,7 +653,7 @@ int sched_schedule_finish(struct sched_profile *p, const struct sched_snapshot *
   }
   rc = pick_host(p, c, feasible, nf, ext_scores, result);
 out:
-  if (rc == -ENOMEM && !result->message) result->message = strdup("out of memory");
+  if (rc == -ENOMEM && !result->message) result->message = xstrdup("out of memory");
   if (c) cycle_clear(c);
   free(c);
   failures_clear(&fails);
@@ -663,7 +664,7 @@ out:
 enum sched_code sched_filter_node(struct sched_profile *p, const struct sched_snapshot *snap, const json_t *pod,
                                   const struct sched_node_info *ni, struct sched_status *st)
 {
-  struct sched_cycle *c = calloc(1, sizeof *c);
+  struct sched_cycle *c = xcalloc(1, sizeof *c);
   if (!c) return sched_status_fail_static(st, SCHED_ERROR, "out of memory");
   c->snap = snap;
   c->pod = pod;

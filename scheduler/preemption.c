@@ -25,6 +25,7 @@
 #include "kube/timeutil.h"
 #include "preemption.h"
 #include "queue.h"
+#include "kube/xalloc.h"
 
 struct victim {
   json_t *pod; /* owned reference */
@@ -117,8 +118,8 @@ static bool fits(struct sched_profile *p, struct sched_snapshot *snap, const jso
 static void pdb_violations(const json_t *pdbs, struct victim *v, size_t nv, bool *violating)
 {
   size_t npdb = json_array_size(pdbs);
-  int64_t *allowed = calloc(npdb ? npdb : 1, sizeof *allowed);
-  struct labelsel **sel = calloc(npdb ? npdb : 1, sizeof *sel);
+  int64_t *allowed = xcalloc(npdb ? npdb : 1, sizeof *allowed);
+  struct labelsel **sel = xcalloc(npdb ? npdb : 1, sizeof *sel);
   if (!allowed || !sel) goto out;
   for (size_t j = 0; j < npdb; j++) {
     const json_t *pdb = json_array_get(pdbs, j);
@@ -152,7 +153,7 @@ static int select_victims(struct sched_profile *p, struct sched_snapshot *snap, 
 {
   int64_t prio = sched_pod_priority(pod);
   size_t n = 0;
-  struct victim *pot = calloc(ni->npods ? ni->npods : 1, sizeof *pot);
+  struct victim *pot = xcalloc(ni->npods ? ni->npods : 1, sizeof *pot);
   if (!pot) return -ENOMEM;
   for (size_t i = 0; i < ni->npods; i++) {
     const json_t *o = ni->pods[i].pod;
@@ -167,7 +168,7 @@ static int select_victims(struct sched_profile *p, struct sched_snapshot *snap, 
     free(pot);
     return -ENOENT;
   }
-  char *node = strdup(ni->name); /* ni->name lives in the Node, which stays, but keep it simple */
+  char *node = xstrdup(ni->name); /* ni->name lives in the Node, which stays, but keep it simple */
   for (size_t i = 0; i < n; i++) victim_remove(snap, node, &pot[i]);
   int rc = 0;
   if (!fits(p, snap, pod, ni)) {
@@ -176,8 +177,8 @@ static int select_victims(struct sched_profile *p, struct sched_snapshot *snap, 
     goto out;
   }
   qsort(pot, n, sizeof *pot, victim_cmp);
-  bool *violating = calloc(n, sizeof *violating);
-  bool *evict = calloc(n, sizeof *evict);
+  bool *violating = xcalloc(n, sizeof *violating);
+  bool *evict = xcalloc(n, sizeof *evict);
   if (!violating || !evict) {
     for (size_t i = 0; i < n; i++) victim_restore(snap, node, &pot[i]);
     free(violating);
@@ -199,7 +200,7 @@ static int select_victims(struct sched_profile *p, struct sched_snapshot *snap, 
     }
   }
   c->node_ix = ni->index;
-  c->v = calloc(n, sizeof *c->v);
+  c->v = xcalloc(n, sizeof *c->v);
   for (size_t i = 0; i < n; i++) {
     if (!evict[i]) continue;
     victim_restore(snap, node, &pot[i]);
@@ -279,7 +280,7 @@ int sched_preemption_pick(const json_t *candidates, struct sched_preemption *out
   json_object_foreach((json_t *)candidates, name, v) {
     const json_t *pods = json_object_get(v, "pods");
     struct candidate c = {.violations = (int)json_integer_value(json_object_get(v, "numPDBViolations"))};
-    c.v = calloc(json_array_size(pods) ? json_array_size(pods) : 1, sizeof *c.v);
+    c.v = xcalloc(json_array_size(pods) ? json_array_size(pods) : 1, sizeof *c.v);
     if (!c.v) break;
     size_t i;
     json_t *pod;
@@ -298,7 +299,7 @@ int sched_preemption_pick(const json_t *candidates, struct sched_preemption *out
     }
   }
   if (!best_name) return -ENOENT;
-  out->node_name = strdup(best_name);
+  out->node_name = xstrdup(best_name);
   out->victims = json_array();
   for (size_t i = 0; i < best.nv; i++) json_array_append(out->victims, best.v[i].pod);
   out->num_pdb_violations = best.violations;
@@ -334,7 +335,7 @@ int sched_preemption_select(struct sched_profile *p, struct sched_snapshot *snap
     }
   }
   if (!have) return -ENOENT;
-  out->node_name = strdup(snap->nodes[best.node_ix]->name);
+  out->node_name = xstrdup(snap->nodes[best.node_ix]->name);
   out->victims = json_array();
   for (size_t i = 0; i < best.nv; i++) json_array_append(out->victims, best.v[i].pod);
   out->num_pdb_violations = best.violations;

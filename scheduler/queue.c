@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "queue.h"
+#include "kube/xalloc.h"
 
 struct heap {
   struct sched_qpod **v;
@@ -74,7 +75,7 @@ static int heap_push(struct heap *h, struct sched_qpod *e)
 {
   if (h->n == h->cap) {
     size_t cap = h->cap ? h->cap * 2 : 64;
-    void *p = realloc(h->v, cap * sizeof *h->v);
+    void *p = xrealloc(h->v, cap * sizeof *h->v);
     if (!p) return -ENOMEM;
     h->v = p;
     h->cap = cap;
@@ -128,7 +129,7 @@ struct sched_qpod *sched_queue_get(const struct sched_queue *q, const char *key)
 static void table_grow(struct sched_queue *q)
 {
   size_t n = q->nbuckets * 2;
-  struct sched_qpod **b = calloc(n, sizeof *b);
+  struct sched_qpod **b = xcalloc(n, sizeof *b);
   if (!b) return;
   for (size_t i = 0; i < q->nbuckets; i++) {
     struct sched_qpod *e = q->buckets[i], *next;
@@ -173,7 +174,7 @@ static char *pod_key(const json_t *pod)
   const char *name = json_string_value(json_object_get(md, "name"));
   if (!name) return NULL;
   size_t len = (ns ? strlen(ns) : 7) + strlen(name) + 2;
-  char *k = malloc(len);
+  char *k = xmalloc(len);
   if (k) snprintf(k, len, "%s/%s", ns ? ns : "default", name);
   return k;
 }
@@ -225,10 +226,10 @@ static void entry_free(struct sched_queue *q, struct sched_qpod *e)
 
 struct sched_queue *sched_queue_new(int64_t initial_backoff_ms, int64_t max_backoff_ms, int64_t max_unschedulable_ms)
 {
-  struct sched_queue *q = calloc(1, sizeof *q);
+  struct sched_queue *q = xcalloc(1, sizeof *q);
   if (!q) return NULL;
   q->nbuckets = 256;
-  q->buckets = calloc(q->nbuckets, sizeof *q->buckets);
+  q->buckets = xcalloc(q->nbuckets, sizeof *q->buckets);
   if (!q->buckets) {
     free(q);
     return NULL;
@@ -303,7 +304,7 @@ enum sched_qstate sched_queue_upsert(struct sched_queue *q, json_t *pod, int64_t
     }
     return e->state;
   }
-  e = calloc(1, sizeof *e);
+  e = xcalloc(1, sizeof *e);
   if (!e) {
     free(key);
     return 0;

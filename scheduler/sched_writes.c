@@ -28,6 +28,7 @@
 #include "kube/timeutil.h"
 #include "extender.h"
 #include "sched_internal.h"
+#include "kube/xalloc.h"
 
 enum op_kind { OP_BIND, OP_STATUS, OP_DELETE };
 
@@ -47,13 +48,13 @@ struct sched_op {
 
 static struct sched_op *op_new(struct sched_server *s, enum op_kind kind, const json_t *pod, const char *node)
 {
-  struct sched_op *op = calloc(1, sizeof *op);
+  struct sched_op *op = xcalloc(1, sizeof *op);
   if (!op) return NULL;
   op->s = s;
   op->kind = kind;
   op->pod = json_incref((json_t *)pod);
   op->key = sched_pod_key(pod);
-  op->node = node ? strdup(node) : NULL;
+  op->node = node ? xstrdup(node) : NULL;
   op->next = s->ops;
   if (s->ops) s->ops->prev = op;
   s->ops = op;

@@ -46,6 +46,7 @@
 #include "extender.h"
 #include "preemption.h"
 #include "sched_internal.h"
+#include "kube/xalloc.h"
 
 char *sched_pod_key(const json_t *pod)
 {
@@ -518,7 +519,7 @@ void sched_attempt_done(struct sched_server *s, struct sched_qpod *qp, json_t *p
                         struct sched_result *res, char *nominated, char *post, int64_t t0)
 {
   struct sched_profile *p = s->cfg->profiles[pix];
-  char *key = strdup(qp->key);
+  char *key = xstrdup(qp->key);
   const char *result;
   if (rc == 0) {
     json_t *assumed = kj_deep_copy(pod);
@@ -706,18 +707,18 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
 struct sched_server *sched_server_new(struct event_base *base, struct rest_client *client, struct metrics *metrics,
                                       struct sched_config *cfg, const char *host)
 {
-  struct sched_server *s = calloc(1, sizeof *s);
+  struct sched_server *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->base = base;
   s->client = client;
   s->metrics = metrics;
   s->cfg = cfg;
-  s->host = strdup(host ? host : "");
+  s->host = xstrdup(host ? host : "");
   s->snap = sched_snapshot_new();
   s->queue = sched_queue_new(0, 0, 0);
   s->assumed = json_object();
   s->nominated = json_object();
-  s->recorders = calloc(cfg->nprofiles ? cfg->nprofiles : 1, sizeof *s->recorders);
+  s->recorders = xcalloc(cfg->nprofiles ? cfg->nprofiles : 1, sizeof *s->recorders);
   for (size_t i = 0; i < cfg->nextenders; i++)
     if (sched_extender_connect(&cfg->extenders[i], base) < 0) goto fail;
   s->turn_ev = evtimer_new(base, turn_cb, s);

@@ -19,10 +19,11 @@
 #include <string.h>
 
 #include "framework.h"
+#include "kube/xalloc.h"
 
 struct sched_snapshot *sched_snapshot_new(void)
 {
-  struct sched_snapshot *s = calloc(1, sizeof *s);
+  struct sched_snapshot *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->index = json_object();
   s->image_nodes = json_object();
@@ -137,12 +138,12 @@ int sched_snapshot_set_node(struct sched_snapshot *s, json_t *node)
   }
   if (s->nnodes == s->cap) {
     size_t cap = s->cap ? s->cap * 2 : 16;
-    void *p = realloc(s->nodes, cap * sizeof *s->nodes);
+    void *p = xrealloc(s->nodes, cap * sizeof *s->nodes);
     if (!p) return -ENOMEM;
     s->nodes = p;
     s->cap = cap;
   }
-  ni = calloc(1, sizeof *ni);
+  ni = xcalloc(1, sizeof *ni);
   if (!ni) return -ENOMEM;
   node_parse(ni, json_incref(node));
   json_object_set_new(s->index, ni->name, json_integer((json_int_t)s->nnodes));
@@ -189,7 +190,7 @@ static void ports_add(struct sched_node_info *ni, const json_t *pod)
       if (hp <= 0) continue;
       if (ni->nports == ni->ports_cap) {
         size_t cap = ni->ports_cap ? ni->ports_cap * 2 : 4;
-        void *np = realloc(ni->ports, cap * sizeof *ni->ports);
+        void *np = xrealloc(ni->ports, cap * sizeof *ni->ports);
         if (!np) return;
         ni->ports = np;
         ni->ports_cap = cap;
@@ -309,14 +310,14 @@ int sched_snapshot_add_pod(struct sched_snapshot *s, json_t *pod, const char *no
   sched_snapshot_remove_pod(s, ns, slash + 1, node_name);
   if (ni->npods == ni->pods_cap) {
     size_t cap = ni->pods_cap ? ni->pods_cap * 2 : 8;
-    void *p = realloc(ni->pods, cap * sizeof *ni->pods);
+    void *p = xrealloc(ni->pods, cap * sizeof *ni->pods);
     if (!p) return -ENOMEM;
     ni->pods = p;
     ni->pods_cap = cap;
   }
   struct sched_pod_entry *e = &ni->pods[ni->npods];
   memset(e, 0, sizeof *e);
-  e->key = strdup(key);
+  e->key = xstrdup(key);
   if (!e->key) return -ENOMEM;
   e->pod = json_incref(pod);
   e->assumed = assumed;
@@ -330,7 +331,7 @@ int sched_snapshot_add_pod(struct sched_snapshot *s, json_t *pod, const char *no
   e->non_zero_milli_cpu = nz.milli_cpu;
   e->non_zero_memory = nz.memory;
   if (req.nscalar > 0 || req.allowed_pods != 0) {
-    e->req_scalar = malloc(sizeof req);
+    e->req_scalar = xmalloc(sizeof req);
     if (!e->req_scalar) {
       pod_entry_clear(e);
       return -ENOMEM;

@@ -15,6 +15,7 @@ mkdir -p "$ROOT/_out"
 "$ROOT/deploy/install-deps.sh" --test || exit 1
 "$ROOT/deploy/install-clients.sh" "$ROOT/_out/tools" || exit 1
 
+IT_JOBS=${IT_JOBS:-3}
 pass=0; fail=0; failed=(); waiting=()
 note() { printf '\n=== %s\n' "$*"; }
 record() { # name status
@@ -58,17 +59,31 @@ else
   echo "FAIL fuzz build"; record fuzz_build 1
 fi
 
-note "integration tests"
+note "integration tests ($IT_JOBS at a time)"
 export PATH="$ROOT/_out/tools/bin:$PATH"
 export KUBE_BIN="$ROOT/build"
+# Each test makes its own ports, names, namespaces and containers, so a
+# few run side by side (most of their time is waiting on the programs
+# under test); results are printed in file order once all have finished.
+it_run() { # TEST NAME: runs one test, recording its exit code and seconds
+  local start=$(date +%s) rc=0
+  timeout 600 bash "$1" >"_out/$2.log" 2>&1 || rc=$?
+  echo "$rc $(( $(date +%s) - start ))" >"_out/$2.result"
+}
+its=()
 for t in tests/integration/test_*.sh; do
   [[ -e "$t" ]] || continue
-  name=$(basename "$t" .sh)
-  start=$(date +%s)
-  if timeout 300 bash "$t" >"_out/$name.log" 2>&1; then
-    echo "PASS $name ($(( $(date +%s) - start ))s)"; record "$name" 0
+  name=$(basename "$t" .sh); its+=("$name"); rm -f "_out/$name.result"
+  while (( $(jobs -rp | wc -l) >= IT_JOBS )); do wait -n || true; done
+  it_run "$t" "$name" &
+done
+wait
+for name in "${its[@]}"; do
+  read -r rc secs <"_out/$name.result" 2>/dev/null || { rc=1; secs=?; }
+  if [[ $rc -eq 0 ]]; then
+    echo "PASS $name (${secs}s)"; record "$name" 0
   else
-    echo "FAIL $name ($(( $(date +%s) - start ))s)"; tail -40 "_out/$name.log"; record "$name" 1
+    echo "FAIL $name (${secs}s, exit $rc)"; tail -40 "_out/$name.log"; record "$name" 1
   fi
 done
 

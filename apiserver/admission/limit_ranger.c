@@ -24,6 +24,7 @@
 #include <kube/quantity.h>
 
 #include "registry/registry.h"
+#include <kube/xalloc.h>
 
 static const char *const CONTAINER_LISTS[] = {"spec.initContainers", "spec.containers", NULL};
 
@@ -205,7 +206,7 @@ json_t *admission_limit_ranger_validate(struct reg_request *rq, const struct res
     size_t total = 4;
     json_t *e;
     json_array_foreach(errs, i, e) total += strlen(json_string_value(e)) + 2;
-    char *msg = calloc(1, total);
+    char *msg = xcalloc(1, total);
     if (msg) {
       if (n > 1)
         strcat(msg, "[");

@@ -25,6 +25,7 @@
 
 #include "fieldmanager/fm_int.h"
 #include "schema/schema.h"
+#include <kube/xalloc.h>
 
 #define BEFORE_FIRST_APPLY "before-first-apply"
 #define KUBECTL_MANAGER "kubectl"
@@ -34,7 +35,7 @@
 
 static char *dup_or_null(const char *s)
 {
-  return s && *s ? strdup(s) : NULL;
+  return s && *s ? xstrdup(s) : NULL;
 }
 
 /* ---- Apply ---- */
@@ -55,7 +56,7 @@ static int collect_conflict(const struct fm_path *p, void *arg)
   struct conflicts *cs = arg;
   if (cs->n == cs->cap) {
     size_t cap = cs->cap ? cs->cap * 2 : 8;
-    struct conflict *v = realloc(cs->v, cap * sizeof(*v));
+    struct conflict *v = xrealloc(cs->v, cap * sizeof(*v));
     if (!v)
       return -ENOMEM;
     cs->v = v;
@@ -119,7 +120,7 @@ static json_t *conflict_status(struct conflicts *cs)
   FILE *f = open_memstream(&msg, &len);
   if (!f)
     return NULL;
-  char **who = calloc(cs->n, sizeof(*who));
+  char **who = xcalloc(cs->n, sizeof(*who));
   if (!who) {
     fclose(f);
     free(msg);

@@ -17,6 +17,7 @@
 
 #include "kube/json.h"
 #include "fieldmanager/fm_int.h"
+#include "kube/xalloc.h"
 
 static int str_cmp(const char *a, const char *b)
 {
@@ -127,7 +128,7 @@ static void node_free(struct fm_node *n)
 
 struct fm_set *fm_set_new(void)
 {
-  return calloc(1, sizeof(struct fm_set));
+  return xcalloc(1, sizeof(struct fm_set));
 }
 
 void fm_set_free(struct fm_set *s)
@@ -178,18 +179,18 @@ static struct fm_node *kid_get(struct fm_node *n, const struct fm_pe *pe, bool c
     return NULL;
   if (n->nkids == n->capkids) {
     size_t cap = n->capkids ? n->capkids * 2 : 4;
-    struct fm_node **k = realloc(n->kids, cap * sizeof(*k));
+    struct fm_node **k = xrealloc(n->kids, cap * sizeof(*k));
     if (!k)
       return NULL;
     n->kids = k;
     n->capkids = cap;
   }
-  struct fm_node *c = calloc(1, sizeof(*c));
+  struct fm_node *c = xcalloc(1, sizeof(*c));
   if (!c)
     return NULL;
   c->pe.kind = pe->kind;
   c->pe.index = pe->index;
-  if (pe->str && !(c->pe.str = strdup(pe->str))) {
+  if (pe->str && !(c->pe.str = xstrdup(pe->str))) {
     free(c);
     return NULL;
   }
@@ -528,7 +529,7 @@ static int pe_decode(const char *key, struct fm_pe *pe)
   switch (key[0]) {
   case 'f':
     pe->kind = FM_PE_FIELD;
-    pe->str = strdup(rest);
+    pe->str = xstrdup(rest);
     break;
   case 'k':
     pe->kind = FM_PE_KEY;

@@ -21,12 +21,13 @@
 #include "kube/json.h"
 #include "fieldmanager/fm_int.h"
 #include "schema/schema.h"
+#include <kube/xalloc.h>
 
 #define ANCIENT_CHANGES "ancient-changes"
 
 static char *dup_or_null(const char *s)
 {
-  return s && *s ? strdup(s) : NULL;
+  return s && *s ? xstrdup(s) : NULL;
 }
 
 const char *fm_nz(const char *s)
@@ -77,7 +78,7 @@ struct fm_entry *fm_managed_add(struct fm_managed *m, const char *manager, const
 {
   if (m->n == m->cap) {
     size_t cap = m->cap ? m->cap * 2 : 8;
-    struct fm_entry *e = realloc(m->e, cap * sizeof(*e));
+    struct fm_entry *e = xrealloc(m->e, cap * sizeof(*e));
     if (!e)
       return NULL;
     m->e = e;
@@ -85,8 +86,8 @@ struct fm_entry *fm_managed_add(struct fm_managed *m, const char *manager, const
   }
   struct fm_entry *e = &m->e[m->n];
   memset(e, 0, sizeof(*e));
-  e->manager = strdup(fm_nz(manager));
-  e->operation = strdup(op);
+  e->manager = xstrdup(fm_nz(manager));
+  e->operation = xstrdup(op);
   e->api_version = dup_or_null(api_version);
   e->subresource = dup_or_null(subresource);
   e->set = fm_set_new();
@@ -153,7 +154,7 @@ int fm_managed_decode(const json_t *arr, struct fm_managed *m)
     fm_set_free(set);
     const char *t = fm_jstr(it, "time");
     if (t && !e->time)
-      e->time = strdup(t);
+      e->time = xstrdup(t);
   }
   return 0;
 }
@@ -227,7 +228,7 @@ void fm_ctx_init(struct fm_ctx *c, const struct fm_request *req)
   if (req->schema && req->api_version && req->kind) {
     const char *slash = strchr(req->api_version, '/');
     if (slash) {
-      char *group = strndup(req->api_version, (size_t)(slash - req->api_version));
+      char *group = xstrndup(req->api_version, (size_t)(slash - req->api_version));
       if (group)
         c->ty.t = schema_kind(req->schema, group, slash + 1, req->kind);
       free(group);
@@ -343,14 +344,14 @@ int fm_cap_update_managers(struct fm_managed *m, const char *api_version, const 
   fm_set_union_into(e->set, ancient);
   fm_set_free(ancient);
   free(e->time);
-  e->time = strdup(now);
+  e->time = xstrdup(now);
   return 0;
 }
 
 int fm_set_time(struct fm_entry *e, const char *now)
 {
   free(e->time);
-  e->time = strdup(now);
+  e->time = xstrdup(now);
   return e->time ? 0 : -ENOMEM;
 }
 

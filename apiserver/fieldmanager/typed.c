@@ -31,6 +31,7 @@
 #include "kube/json.h"
 #include "fieldmanager/fm_int.h"
 #include "schema/schema_int.h"
+#include "kube/xalloc.h"
 
 enum shape { SH_SCALAR, SH_ATOMIC, SH_STRUCT, SH_MAP, SH_LIST_MAP, SH_LIST_SET };
 
@@ -147,7 +148,7 @@ static int item_pe(struct fm_type ty, enum shape sh, const json_t *item, size_t 
   if (sh == SH_LIST_MAP && json_is_object(item)) {
     const char *keys = ty.f->list_keys ? ty.f->list_keys : ty.f->merge_key;
     json_t *k = json_object();
-    char *dup = strdup(keys);
+    char *dup = xstrdup(keys);
     if (!k || !dup) {
       json_decref(k);
       free(dup);
@@ -208,7 +209,7 @@ static int items_index(struct fm_type ty, enum shape sh, const json_t *arr, stru
                        size_t *nout)
 {
   size_t len = json_is_array(arr) ? json_array_size(arr) : 0, n = 0;
-  struct item *it = calloc(len ? len : 1, sizeof(*it));
+  struct item *it = xcalloc(len ? len : 1, sizeof(*it));
   if (!it)
     return -ENOMEM;
   for (size_t i = 0; i < len; i++) {
@@ -437,7 +438,7 @@ static json_t *merge_lists(struct fm_type ty, enum shape sh, const json_t *lhs, 
   struct fm_type ct = child_item(ty);
   /* Upstream's order: the applied order for the items it names, live-only
    * items kept where they stood relative to the shared ones. */
-  size_t *shared = calloc(rn ? rn : 1, sizeof(*shared)), ns = 0, next = 0;
+  size_t *shared = xcalloc(rn ? rn : 1, sizeof(*shared)), ns = 0, next = 0;
   if (!shared)
     goto fail;
   for (size_t j = 0; j < rn; j++)
@@ -647,7 +648,7 @@ static void validate(struct fm_type ty, const json_t *v, struct fm_path *p, stru
     return;
   struct fm_type ct = child_item(ty);
   size_t len = json_array_size(v);
-  struct fm_pe *seen = calloc(len ? len : 1, sizeof(*seen));
+  struct fm_pe *seen = xcalloc(len ? len : 1, sizeof(*seen));
   if (!seen)
     return;
   size_t n = 0;

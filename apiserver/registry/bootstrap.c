@@ -48,6 +48,7 @@
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 #define BOOTSTRAP_PERIOD_MS 10000
 /* The built-in provisioner of kube-controller-manager (its
@@ -398,7 +399,7 @@ void reg_bootstrap_kick(struct apiserver *srv)
 
 int reg_bootstrap_start(struct apiserver *srv, void (*done)(void *arg), void *arg)
 {
-  struct boot *b = calloc(1, sizeof(*b));
+  struct boot *b = xcalloc(1, sizeof(*b));
   if (!b)
     return -ENOMEM;
   b->srv = srv;

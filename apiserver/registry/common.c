@@ -23,6 +23,7 @@
 #include "apiserver.h"
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
+#include <kube/xalloc.h>
 
 void reg_cause_add(json_t *causes, const char *reason, const char *field, const char *fmt, ...)
 {
@@ -74,7 +75,7 @@ int reg_cmp_str(const void *a, const void *b)
 static const char **sorted_keys(const json_t *o, size_t *n)
 {
   size_t cnt = json_object_size(o), i = 0;
-  const char **keys = calloc(cnt + 1, sizeof(*keys));
+  const char **keys = xcalloc(cnt + 1, sizeof(*keys));
   const char *k;
   json_t *v;
   json_object_foreach((json_t *)o, k, v) keys[i++] = k;
@@ -254,7 +255,7 @@ void reg_validate_annotations(const json_t *ann, const char *field, json_t *caus
   size_t total = 0;
   json_object_foreach((json_t *)ann, k, v) {
     /* Upstream validates lower-cased keys as qualified names. */
-    char *lk = strdup(k);
+    char *lk = xstrdup(k);
     for (char *p = lk; *p; p++)
       if (*p >= 'A' && *p <= 'Z')
         *p = (char)(*p - 'A' + 'a');
@@ -441,7 +442,7 @@ bool reg_selector_matches(const json_t *sel, const json_t *labels)
 char *reg_format_labels(const json_t *labels)
 {
   if (!json_is_object(labels) || json_object_size(labels) == 0)
-    return strdup("<none>");
+    return xstrdup("<none>");
   char *buf = NULL;
   size_t len = 0, n;
   FILE *f = open_memstream(&buf, &len);
@@ -470,10 +471,10 @@ static int cmp_req(const void *a, const void *b)
 char *reg_format_label_selector(const json_t *sel)
 {
   if (!json_is_object(sel))
-    return strdup("");
+    return xstrdup("");
   json_t *ml = json_object_get(sel, "matchLabels"), *me = json_object_get(sel, "matchExpressions");
   size_t cap = json_object_size(ml) + json_array_size(me), n = 0;
-  struct req *reqs = calloc(cap + 1, sizeof(*reqs));
+  struct req *reqs = xcalloc(cap + 1, sizeof(*reqs));
   const char *k;
   json_t *v;
   json_object_foreach(ml, k, v) {
@@ -499,7 +500,7 @@ char *reg_format_label_selector(const json_t *sel)
       /* values sorted, as upstream sorts them */
       json_t *vals = json_object_get(e, "values");
       size_t nv = json_array_size(vals), j;
-      const char **vs = calloc(nv + 1, sizeof(*vs));
+      const char **vs = xcalloc(nv + 1, sizeof(*vs));
       json_t *x;
       size_t m = 0;
       json_array_foreach(vals, j, x) if (json_is_string(x)) vs[m++] = json_string_value(x);

@@ -14,6 +14,7 @@
 
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
+#include <kube/xalloc.h>
 
 static void cr_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
@@ -50,13 +51,13 @@ static char *controller_name(const json_t *obj)
     for (char *p = s; p < end; p++)
       *p = (char)tolower((unsigned char)*p);
     if (!*kind) {
-      char *n = strdup(reg_str_or(kj_get_str(ref, "name"), ""));
+      char *n = xstrdup(reg_str_or(kj_get_str(ref, "name"), ""));
       free(s);
       return n;
     }
     return s;
   }
-  return strdup("<none>");
+  return xstrdup("<none>");
 }
 
 static json_t *cr_cells(const json_t *obj)

@@ -47,6 +47,7 @@
 #include "registry/customresources.h"
 #include "registry/reg_internal.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 #define CRD_CLEANUP_RETRY_MS 500
 
@@ -83,7 +84,7 @@ static void rebuild_served(struct crd_state *cs)
   size_t total = nb;
   for (size_t i = 0; i < cs->n; i++)
     total += cs->e[i]->nvers;
-  const struct resource **arr = calloc(total + 1, sizeof(*arr));
+  const struct resource **arr = xcalloc(total + 1, sizeof(*arr));
   if (!arr)
     return;
   size_t k = 0;
@@ -161,7 +162,7 @@ static void build_versions(struct crd_state *cs, struct crd_entry *e, const json
   }
   drop_versions(cs, e);
   size_t nv = json_array_size(kj_get(e->obj, "spec.versions"));
-  e->vers = calloc(nv ? nv : 1, sizeof(*e->vers));
+  e->vers = xcalloc(nv ? nv : 1, sizeof(*e->vers));
   size_t i;
   json_t *v;
   json_array_foreach(kj_get(e->obj, "spec.versions"), i, v)
@@ -335,7 +336,7 @@ static void write_crd(struct crd_state *cs, struct crd_entry *e, json_t *obj)
   char key[600];
   snprintf(key, sizeof key, "%s%s", prefix_of_crds, e->name);
   char *attrs = registry_attrs(&reg_customresourcedefinitions, obj);
-  char *arg = strdup(e->name);
+  char *arg = xstrdup(e->name);
   int rc = storage_update(cs->srv->storage, key, obj, attrs, e->mod_rev, write_done, arg);
   if (rc != 0)
     free(arg);
@@ -346,7 +347,7 @@ static void delete_crd(struct crd_state *cs, struct crd_entry *e)
 {
   char key[600];
   snprintf(key, sizeof key, "%s%s", prefix_of_crds, e->name);
-  char *arg = strdup(e->name);
+  char *arg = xstrdup(e->name);
   if (storage_delete(cs->srv->storage, key, e->mod_rev, write_done, arg) != 0)
     free(arg);
 }
@@ -371,7 +372,7 @@ static int cleanup_visit(void *arg, struct kv *kv)
   json_t *obj = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
   if (!obj)
     return 0;
-  char *karg = strdup(kv->key);
+  char *karg = xstrdup(kv->key);
   int rc;
   if (json_array_size(kj_get(obj, "metadata.finalizers")) == 0) {
     rc = storage_delete(c->cs->srv->storage, kv->key, kv->mod_rev, write_done, karg);
@@ -499,7 +500,7 @@ static struct crd_entry *upsert(struct crd_state *cs, struct kv *kv)
   if (!e) {
     if (cs->n == cs->cap) {
       size_t nc = cs->cap ? cs->cap * 2 : 8;
-      struct crd_entry **ne = realloc(cs->e, nc * sizeof(*ne));
+      struct crd_entry **ne = xrealloc(cs->e, nc * sizeof(*ne));
       if (!ne) {
         json_decref(obj);
         return NULL;
@@ -507,8 +508,8 @@ static struct crd_entry *upsert(struct crd_state *cs, struct kv *kv)
       cs->e = ne;
       cs->cap = nc;
     }
-    e = calloc(1, sizeof(*e));
-    if (!e || !(e->name = strdup(name))) {
+    e = xcalloc(1, sizeof(*e));
+    if (!e || !(e->name = xstrdup(name))) {
       free(e);
       json_decref(obj);
       return NULL;
@@ -557,7 +558,7 @@ static int load_visit(void *arg, struct kv *kv)
 
 int crd_controller_start(struct apiserver *srv)
 {
-  struct crd_state *cs = calloc(1, sizeof(*cs));
+  struct crd_state *cs = xcalloc(1, sizeof(*cs));
   if (!cs)
     return -ENOMEM;
   cs->srv = srv;

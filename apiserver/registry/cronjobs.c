@@ -24,6 +24,7 @@
 
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
+#include <kube/xalloc.h>
 
 #define CRONJOB_NAME_MAX 52
 #define ZONEINFO_DIR "/usr/share/zoneinfo"
@@ -216,7 +217,7 @@ int ext_cron_parse(const char *schedule, char *err, size_t errlen)
     snprintf(err, errlen, "unrecognized descriptor: %s", s);
     return -EINVAL;
   }
-  char *copy = strdup(s), *save = NULL;
+  char *copy = xstrdup(s), *save = NULL;
   char *fields[64];
   int n = 0;
   for (char *t = strtok_r(copy, " \t\n\r\v\f", &save); t; t = strtok_r(NULL, " \t\n\r\v\f", &save))

@@ -30,6 +30,7 @@
 #include "registry/customresources.h"
 #include "registry/reg_internal.h"
 #include "schema/structural.h"
+#include <kube/xalloc.h>
 
 static void crd_defaults(json_t *obj)
 {
@@ -38,7 +39,7 @@ static void crd_defaults(json_t *obj)
   if (json_is_object(names) && kind && *kind) {
     const char *singular = kj_get_str(names, "singular");
     if (!singular || !*singular) {
-      char *low = strdup(kind);
+      char *low = xstrdup(kind);
       for (char *p = low; p && *p; p++)
         *p = (char)tolower((unsigned char)*p);
       json_object_set_new(names, "singular", json_string(low ? low : ""));
@@ -100,7 +101,7 @@ static void check_dns1035(json_t *causes, const char *field, const char *value, 
   char msg[512];
   if (!value || !*value)
     return;
-  char *low = strdup(value);
+  char *low = xstrdup(value);
   if (!low)
     return;
   if (prefix)

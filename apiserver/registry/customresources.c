@@ -24,6 +24,7 @@
 #include "registry/reg_internal.h"
 #include "schema/schema.h"
 #include "schema/structural.h"
+#include <kube/xalloc.h>
 
 /* ---------- descriptor lifetime ---------- */
 
@@ -98,7 +99,7 @@ static const json_t *find_version(const json_t *crd, const char *name)
 
 static char *own(struct cr_version *v, size_t slot, const char *s)
 {
-  v->strs[slot] = strdup(s ? s : "");
+  v->strs[slot] = xstrdup(s ? s : "");
   return v->strs[slot];
 }
 
@@ -106,7 +107,7 @@ static char *strip_dot(const char *p)
 {
   if (!p)
     return NULL;
-  return strdup(*p == '.' ? p + 1 : p);
+  return xstrdup(*p == '.' ? p + 1 : p);
 }
 
 /* Upstream's default deprecation warning. */
@@ -114,7 +115,7 @@ static char *deprecation_warning(const json_t *crd, const json_t *ver, const cha
 {
   const char *custom = kj_get_str(ver, "deprecationWarning");
   if (custom)
-    return strdup(custom);
+    return xstrdup(custom);
   const char *group = kj_get_str(crd, "spec.group"), *name = kj_get_str(ver, "name");
   const char *best = NULL;
   size_t i;
@@ -151,7 +152,7 @@ static int build_columns(struct cr_version *v, const json_t *ver)
     v->columns = json_pack("[{s:s,s:s,s:s,s:s}]", "name", "Age", "type", "date", "jsonPath",
                            ".metadata.creationTimestamp", "description", AGE_DESC);
   size_t n = json_array_size(v->columns);
-  v->cols = calloc(n + 1, sizeof(*v->cols));
+  v->cols = xcalloc(n + 1, sizeof(*v->cols));
   if (!v->columns || !v->cols)
     return -ENOMEM;
   size_t i;
@@ -185,7 +186,7 @@ static void build_names(struct cr_version *v, const json_t *accepted)
   json_array_foreach(json_object_get(accepted, "shortNames"), i, s)
   {
     if (n < 5 && json_is_string(s))
-      v->short_names[n++] = strdup(json_string_value(s));
+      v->short_names[n++] = xstrdup(json_string_value(s));
   }
   for (i = 0; i < n; i++)
     v->res.short_names[i] = v->short_names[i];
@@ -193,7 +194,7 @@ static void build_names(struct cr_version *v, const json_t *accepted)
   json_array_foreach(json_object_get(accepted, "categories"), i, s)
   {
     if (n < 2 && json_is_string(s))
-      v->categories[n++] = strdup(json_string_value(s));
+      v->categories[n++] = xstrdup(json_string_value(s));
   }
   for (i = 0; i < n; i++)
     v->res.categories[i] = v->categories[i];
@@ -220,7 +221,7 @@ static void build_subresources(struct cr_version *v, const json_t *ver)
 struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, const char *vname)
 {
   const json_t *ver = find_version(crd, vname);
-  struct cr_version *v = calloc(1, sizeof(*v));
+  struct cr_version *v = xcalloc(1, sizeof(*v));
   if (!ver || !v) {
     free(v);
     return NULL;

@@ -19,6 +19,7 @@
 #include <kube/timeutil.h>
 
 #include "registry/reg_internal.h"
+#include <kube/xalloc.h>
 
 static const char *const map_v1_to_core[][2] = {
     {"regarding", "involvedObject"},
@@ -191,7 +192,7 @@ static json_t *event_cells(const json_t *obj)
   const char *kind = reg_str_or(kj_get_str(e, "involvedObject.kind"), "");
   const char *name = kj_get_str(e, "involvedObject.name");
   char *target = NULL;
-  char *lk = strdup(kind);
+  char *lk = xstrdup(kind);
   for (char *p = lk; *p; p++)
     *p = (char)tolower((unsigned char)*p);
   if (asprintf(&target, name && *name ? "%s/%s" : "%s", lk, name ? name : "") < 0)

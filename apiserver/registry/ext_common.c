@@ -14,6 +14,7 @@
 #include <kube/timeutil.h>
 
 #include "registry/ext_internal.h"
+#include <kube/xalloc.h>
 
 bool ext_is_status(const struct reg_request *rq)
 {
@@ -84,7 +85,7 @@ void ext_cause_invalid_any(json_t *causes, const char *field, const json_t *valu
 char *ext_go_labels(const json_t *labels)
 {
   if (!json_is_object(labels) || json_object_size(labels) == 0)
-    return strdup("map[string]string(nil)");
+    return xstrdup("map[string]string(nil)");
   return reg_go_value(labels);
 }
 
@@ -133,7 +134,7 @@ char *ext_intstr_string(const json_t *v)
       s = NULL;
     return s;
   }
-  return strdup(json_is_string(v) ? json_string_value(v) : "");
+  return xstrdup(json_is_string(v) ? json_string_value(v) : "");
 }
 
 void ext_check_selector_matches(const json_t *sel, const json_t *tmpl, const char *tmpl_path, json_t *causes)
@@ -189,7 +190,7 @@ char *ext_selector_string(const json_t *sel)
   char *s = reg_format_label_selector(sel);
   if (!s || !*s) {
     free(s);
-    return strdup("<none>");
+    return xstrdup("<none>");
   }
   return s;
 }

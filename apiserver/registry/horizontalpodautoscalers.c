@@ -20,6 +20,7 @@
 
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
+#include <kube/xalloc.h>
 
 #define HPA_DEFAULT_CPU_UTILIZATION 80
 
@@ -194,7 +195,7 @@ static char *format_metrics(const json_t *obj)
   json_t *specs = kj_get(obj, "spec.metrics"), *statuses = kj_get(obj, "status.currentMetrics");
   size_t n = json_array_size(specs);
   if (n == 0)
-    return strdup("<none>");
+    return xstrdup("<none>");
   char *buf = NULL;
   size_t len = 0, shown = 0;
   FILE *f = open_memstream(&buf, &len);

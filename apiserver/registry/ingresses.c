@@ -18,6 +18,7 @@
 
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
+#include <kube/xalloc.h>
 
 #define INGRESS_ADDRESS_WIDTH 16
 
@@ -195,7 +196,7 @@ static json_t *ing_cells(const json_t *obj)
   reg_cell_str(row, hosts);
   /* Address: distinct IPs/hostnames, sorted, clipped to 16 chars. */
   json_t *lb = kj_get(obj, "status.loadBalancer.ingress");
-  const char **addrs = calloc(json_array_size(lb) + 1, sizeof(*addrs));
+  const char **addrs = xcalloc(json_array_size(lb) + 1, sizeof(*addrs));
   size_t na = 0;
   json_t *e;
   json_array_foreach(lb, i, e) {

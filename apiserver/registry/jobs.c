@@ -22,6 +22,7 @@
 
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
+#include <kube/xalloc.h>
 
 #define JOB_LEGACY_UID_LABEL "controller-uid"
 #define JOB_UID_LABEL "batch.kubernetes.io/controller-uid"
@@ -251,7 +252,7 @@ static void job_validate_update(const json_t *obj, const json_t *old, json_t *ca
   const json_t *spec = json_object_get(obj, "spec"), *ospec = json_object_get(old, "spec");
   json_t *a = json_object_get(spec, "selector"), *b = json_object_get(ospec, "selector");
   if (!(a == b || (a && b && json_equal(a, b)))) {
-    char *gv = a ? reg_go_label_selector(a) : strdup("nil");
+    char *gv = a ? reg_go_label_selector(a) : xstrdup("nil");
     reg_cause_add(causes, REG_INVALID, "spec.selector", "Invalid value: %s: field is immutable", gv ? gv : "");
     free(gv);
   }

@@ -17,6 +17,7 @@
 
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
+#include <kube/xalloc.h>
 
 static const char *const access_modes[] = {"ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod", NULL};
 
@@ -37,7 +38,7 @@ char *ext_access_modes_string(const json_t *modes)
       }
     }
   }
-  return strdup(buf);
+  return xstrdup(buf);
 }
 
 void ext_validate_access_modes(const json_t *modes, const char *field, const char *required_msg, json_t *causes)

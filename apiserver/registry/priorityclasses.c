@@ -23,6 +23,7 @@
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 #define PC_SYSTEM_PREFIX "system-"
 #define PC_HIGHEST_USER_PRIORITY 1000000000LL
@@ -145,7 +146,7 @@ int registry_ext_bootstrap(struct apiserver *srv, void (*done)(void *arg), void 
       done(arg);
     return 0;
   }
-  struct pc_boot *b = calloc(1, sizeof(*b));
+  struct pc_boot *b = xcalloc(1, sizeof(*b));
   if (!b)
     return -ENOMEM;
   b->done = done;

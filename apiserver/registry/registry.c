@@ -26,6 +26,7 @@
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
+#include <kube/xalloc.h>
 
 static const struct resource *const registry_table[] = {
     &reg_namespaces, &reg_pods,        &reg_nodes,          &reg_services,    &reg_endpoints,
@@ -178,7 +179,7 @@ int registry_init(struct apiserver *srv, void (*done)(void *arg), void *arg)
     KLOG_E("rebuilding service allocators: %d", rc);
     return rc;
   }
-  struct init_join *j = calloc(1, sizeof(*j));
+  struct init_join *j = xcalloc(1, sizeof(*j));
   if (!j)
     return -ENOMEM;
   /* one extra count held until both have started, so an immediate done

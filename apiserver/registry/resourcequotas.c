@@ -15,6 +15,7 @@
 
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
+#include <kube/xalloc.h>
 
 static void rq_prepare_create(struct reg_request *rq, json_t *obj)
 {
@@ -68,7 +69,7 @@ static json_t *rq_cells(const json_t *obj)
   json_array_append_new(row, reg_age_cell(obj));
   json_t *hard = kj_get(obj, "spec.hard"), *used = kj_get(obj, "status.used");
   size_t n = json_object_size(hard), i = 0;
-  const char **keys = calloc(n + 1, sizeof(*keys));
+  const char **keys = xcalloc(n + 1, sizeof(*keys));
   const char *k;
   json_t *v;
   json_object_foreach(hard, k, v) keys[i++] = k;

@@ -29,6 +29,7 @@
 
 #include "apiserver.h"
 #include "registry/reg_internal.h"
+#include <kube/xalloc.h>
 
 #define SVC_DEFAULT_CIDR "10.96.0.0/12"
 #define SVC_DEFAULT_PORTS "30000-32767"
@@ -62,7 +63,7 @@ static void pending_add(struct svc_alloc *a, uint32_t ip, int port)
 {
   if (a->npending == a->cap_pending) {
     size_t cap = a->cap_pending ? a->cap_pending * 2 : 16;
-    struct svc_pending *p = realloc(a->pending, cap * sizeof(*p));
+    struct svc_pending *p = xrealloc(a->pending, cap * sizeof(*p));
     if (!p)
       return;
     a->pending = p;
@@ -201,16 +202,16 @@ int svc_alloc_setup(struct apiserver *srv)
     return -EINVAL;
   }
   svc_alloc_free(srv);
-  struct svc_alloc *a = calloc(1, sizeof(*a));
+  struct svc_alloc *a = xcalloc(1, sizeof(*a));
   if (!a)
     return -ENOMEM;
   snprintf(a->cidr, sizeof(a->cidr), "%s", first);
   a->net = net;
   a->size = (uint32_t)1 << (32 - prefix);
-  a->ips = calloc((a->size + 7) / 8, 1);
+  a->ips = xcalloc((a->size + 7) / 8, 1);
   a->port_lo = lo;
   a->port_hi = hi;
-  a->ports = calloc((size_t)(hi - lo + 1 + 7) / 8, 1);
+  a->ports = xcalloc((size_t)(hi - lo + 1 + 7) / 8, 1);
   if (!a->ips || !a->ports) {
     free(a->ips);
     free(a->ports);

@@ -24,6 +24,7 @@
 
 #include "apiserver.h"
 #include "registry/reg_internal.h"
+#include <kube/xalloc.h>
 
 static const char *const svc_types[] = {"ClusterIP", "ExternalName", "LoadBalancer", "NodePort", NULL};
 static const char *const affinities[] = {"ClientIP", "None", NULL};
@@ -540,9 +541,9 @@ static char *external_ip(const json_t *svc)
   const char *t = svc_type(svc);
   json_t *eips = kj_get(svc, "spec.externalIPs");
   if (!strcmp(t, "ClusterIP") || !strcmp(t, "NodePort"))
-    return json_array_size(eips) ? join_strings(eips) : strdup("<none>");
+    return json_array_size(eips) ? join_strings(eips) : xstrdup("<none>");
   if (!strcmp(t, "ExternalName"))
-    return strdup(reg_str_or(kj_get_str(svc, "spec.externalName"), ""));
+    return xstrdup(reg_str_or(kj_get_str(svc, "spec.externalName"), ""));
   if (!strcmp(t, "LoadBalancer")) {
     char *buf = NULL;
     size_t len = 0, i, n = 0;
@@ -558,11 +559,11 @@ static char *external_ip(const json_t *svc)
     fclose(f);
     if (!n) {
       free(buf);
-      return strdup("<pending>");
+      return xstrdup("<pending>");
     }
     return buf;
   }
-  return strdup("<unknown>");
+  return xstrdup("<unknown>");
 }
 
 static json_t *svc_cells(const json_t *obj)

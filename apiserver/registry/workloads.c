@@ -11,6 +11,7 @@
 #include <kube/json.h>
 
 #include "registry/reg_internal.h"
+#include <kube/xalloc.h>
 
 void reg_check_nonneg(const json_t *obj, const char *path, json_t *causes)
 {
@@ -98,7 +99,7 @@ void reg_validate_workload_spec(const json_t *spec, json_t *causes)
         char *gv = reg_go_value(labels);
         if (json_object_size(labels) == 0) {
           free(gv);
-          gv = strdup("map[string]string(nil)");
+          gv = xstrdup("map[string]string(nil)");
         }
         reg_cause_add(causes, REG_INVALID, "spec.template.metadata.labels",
                       "Invalid value: %s: `selector` does not match template `labels`", gv ? gv : "");

@@ -52,6 +52,7 @@
 #include <kube/timeutil.h>
 
 #include "schema/schema_int.h"
+#include <kube/xalloc.h>
 
 #define DECODE_MAX_DEPTH 200
 
@@ -86,7 +87,7 @@ static void sb_printf(struct strbuf *sb, const char *fmt, ...)
       return;
     }
     size_t cap = (sb->len + (size_t)n + 1) * 2;
-    char *nb = realloc(sb->b, cap);
+    char *nb = xrealloc(sb->b, cap);
     if (!nb)
       abort();
     sb->b = nb;
@@ -596,8 +597,8 @@ int schema_decode(const struct schema *s, const struct stype *t, json_t *obj, js
     return 0;
   struct dctx c = {.unknown = unknown, .err = err, .errlen = errlen};
   c.path.cap = c.gopath.cap = 128;
-  c.path.b = malloc(c.path.cap);
-  c.gopath.b = malloc(c.gopath.cap);
+  c.path.b = xmalloc(c.path.cap);
+  c.gopath.b = xmalloc(c.gopath.cap);
   if (!c.path.b || !c.gopath.b)
     abort();
   c.path.b[0] = c.gopath.b[0] = '\0';

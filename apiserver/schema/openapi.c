@@ -42,6 +42,7 @@
 #include "registry/registry.h"
 #include "schema/schema_int.h"
 #include "schema/structural.h"
+#include "kube/xalloc.h"
 
 #define META "io.k8s.apimachinery.pkg.apis.meta.v1."
 
@@ -88,7 +89,7 @@ static void add_extensions(json_t *o, const struct sfield *f)
     json_object_set_new(o, "x-kubernetes-list-type", json_string(f->list_type));
   if (f->list_keys && is_list) {
     json_t *keys = json_array();
-    char *dup = strdup(f->list_keys), *save = NULL;
+    char *dup = xstrdup(f->list_keys), *save = NULL;
     for (char *k = dup ? strtok_r(dup, ",", &save) : NULL; k; k = strtok_r(NULL, ",", &save))
       json_array_append_new(keys, json_string(k));
     free(dup);
@@ -668,7 +669,7 @@ static int key_cmp(const void *a, const void *b)
 static json_t *sorted(json_t *o)
 {
   size_t nk = json_object_size(o), k = 0;
-  const char **keys = malloc((nk ? nk : 1) * sizeof *keys);
+  const char **keys = xmalloc((nk ? nk : 1) * sizeof *keys);
   const char *key;
   json_t *val, *out = json_object();
   if (!keys)

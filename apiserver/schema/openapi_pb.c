@@ -32,6 +32,7 @@
 #include <kube/json.h>
 
 #include "schema/schema.h"
+#include <kube/xalloc.h>
 
 struct pbw {
   unsigned char *b;
@@ -45,7 +46,7 @@ static void pb_grow(struct pbw *w, size_t n)
   size_t cap = w->cap ? w->cap : 256;
   while (cap < w->len + n)
     cap *= 2;
-  unsigned char *nb = realloc(w->b, cap);
+  unsigned char *nb = xrealloc(w->b, cap);
   if (!nb)
     abort();
   w->b = nb;

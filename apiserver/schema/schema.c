@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "schema/schema_int.h"
+#include "kube/xalloc.h"
 
 extern const char schema_text[];
 
@@ -109,24 +110,22 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
   if (n < *cap)
     return arr;
   size_t nc = *cap ? *cap * 2 : 16;
-  void *r = realloc(arr, nc * elem);
+  void *r = xrealloc(arr, nc * elem);
   if (!r)
     abort();
   *cap = nc;
   return r;
 }
 
-static char *xstrdup(const char *s)
+/* A copy of s, or NULL for NULL. */
+static char *sdup(const char *s)
 {
-  char *r = s ? strdup(s) : NULL;
-  if (s && !r)
-    abort();
-  return r;
+  return s ? xstrdup(s) : NULL;
 }
 
 static struct stype *type_new(struct schema *s, enum st_kind kind)
 {
-  struct stype *t = calloc(1, sizeof *t);
+  struct stype *t = xcalloc(1, sizeof *t);
   if (!t)
     abort();
   t->kind = kind;
@@ -254,7 +253,7 @@ static char *qualify(struct parser *p, const char *ref)
       return out;
     }
   }
-  return xstrdup(ref);
+  return sdup(ref);
 }
 
 static struct stype *parse_type(struct parser *p, const char *str)
@@ -288,7 +287,7 @@ static struct stype *parse_type(struct parser *p, const char *str)
     return NULL;
   }
   struct stype *t = type_new(s, ST_REF);
-  t->name = full ? xstrdup(full) : qualify(p, str);
+  t->name = full ? sdup(full) : qualify(p, str);
   if (!t->name) {
     perr(p, "type \"%s\" used before any package line", str);
     return NULL;
@@ -359,14 +358,14 @@ static int parse_field(struct parser *p, char **tok, int n)
   t->fields = grow(t->fields, &t->capfields, t->nfields, sizeof *t->fields);
   struct sfield *f = &t->fields[t->nfields++];
   memset(f, 0, sizeof *f);
-  f->name = xstrdup(tok[0]);
+  f->name = sdup(tok[0]);
   f->type = ft;
   for (int i = 2; i < n; i++) {
     const char *a = tok[i], *v = strchr(a, '=');
     if (a[0] == '"') {
       if (i != n - 1)
         return perr(p, "the description must come last");
-      f->desc = xstrdup(a + 1);
+      f->desc = sdup(a + 1);
     } else if (strcmp(a, "required") == 0) {
       f->required = true;
     } else if (strcmp(a, "ptr") == 0) {
@@ -379,21 +378,21 @@ static int parse_field(struct parser *p, char **tok, int n)
     } else if (!v || !v[1]) {
       return perr(p, "unknown attribute \"%s\"", a);
     } else if (strncmp(a, "merge=", 6) == 0) {
-      f->merge_key = xstrdup(v + 1);
+      f->merge_key = sdup(v + 1);
     } else if (strncmp(a, "strategy=", 9) == 0) {
       if (!known_value(v + 1, strategies))
         return perr(p, "unknown patch strategy \"%s\"", v + 1);
-      f->strategy = xstrdup(v + 1);
+      f->strategy = sdup(v + 1);
     } else if (strncmp(a, "list=", 5) == 0) {
       if (!known_value(v + 1, list_types))
         return perr(p, "unknown list type \"%s\"", v + 1);
-      f->list_type = xstrdup(v + 1);
+      f->list_type = sdup(v + 1);
     } else if (strncmp(a, "keys=", 5) == 0) {
-      f->list_keys = xstrdup(v + 1);
+      f->list_keys = sdup(v + 1);
     } else if (strncmp(a, "map=", 4) == 0) {
       if (!known_value(v + 1, map_types))
         return perr(p, "unknown map type \"%s\"", v + 1);
-      f->map_type = xstrdup(v + 1);
+      f->map_type = sdup(v + 1);
     } else {
       return perr(p, "unknown attribute \"%s\"", a);
     }
@@ -426,13 +425,13 @@ static int parse_type_line(struct parser *p, char **tok, int n)
     if (tok[i][0] == '"') {
       if (i != n - 1)
         return perr(p, "the description must come last");
-      t->desc = xstrdup(tok[i] + 1);
+      t->desc = sdup(tok[i] + 1);
     } else if (strcmp(tok[i], "object") == 0) {
       t->kind = ST_FREEFORM;
       p->cur = NULL;
     } else if (strncmp(tok[i], "struct=", 7) == 0) {
       free(t->struct_type);
-      t->struct_type = xstrdup(tok[i] + 7);
+      t->struct_type = sdup(tok[i] + 7);
     } else {
       return perr(p, "unknown type attribute \"%s\"", tok[i]);
     }
@@ -445,14 +444,14 @@ static int parse_kind_line(struct parser *p, char **tok, int n)
   if (n < 3 || n > 4)
     return perr(p, "kind line is: kind APIVERSION KIND [TYPE]");
   const char *av = tok[1], *slash = strchr(av, '/');
-  p->kinds = realloc(p->kinds, (p->nkinds + 1) * sizeof *p->kinds);
+  p->kinds = xrealloc(p->kinds, (p->nkinds + 1) * sizeof *p->kinds);
   if (!p->kinds)
     abort();
   struct pending_kind *k = &p->kinds[p->nkinds++];
   memset(k, 0, sizeof *k);
-  k->group = slash ? strndup(av, (size_t)(slash - av)) : xstrdup("");
-  k->version = xstrdup(slash ? slash + 1 : av);
-  k->kind = xstrdup(tok[2]);
+  k->group = slash ? xstrndup(av, (size_t)(slash - av)) : sdup("");
+  k->version = sdup(slash ? slash + 1 : av);
+  k->kind = sdup(tok[2]);
   k->type = qualify(p, n == 4 ? tok[3] : tok[2]);
   k->file = p->file;
   k->line = p->line;
@@ -485,17 +484,17 @@ static int parse_line(struct parser *p, char *line)
     if (n != 2 || !valid_ident(tok[1]))
       return perr(p, "package line is: package NAME");
     free(p->pkg);
-    p->pkg = xstrdup(tok[1]);
+    p->pkg = sdup(tok[1]);
     return 0;
   }
   if (strcmp(tok[0], "alias") == 0) {
     if (n != 3 || strchr(tok[1], '.') || !valid_ident(tok[2]))
       return perr(p, "alias line is: alias SHORT FULL.PACKAGE");
-    p->aliases = realloc(p->aliases, (p->naliases + 1) * sizeof *p->aliases);
+    p->aliases = xrealloc(p->aliases, (p->naliases + 1) * sizeof *p->aliases);
     if (!p->aliases)
       abort();
-    p->aliases[p->naliases].short_name = xstrdup(tok[1]);
-    p->aliases[p->naliases].full = xstrdup(tok[2]);
+    p->aliases[p->naliases].short_name = sdup(tok[1]);
+    p->aliases[p->naliases].full = sdup(tok[2]);
     p->naliases++;
     return 0;
   }
@@ -532,9 +531,9 @@ static void add_kind(struct schema *s, const char *g, const char *v, const char 
 {
   s->kinds = grow(s->kinds, &s->capkinds, s->nkinds, sizeof *s->kinds);
   struct skind *sk = &s->kinds[s->nkinds++];
-  sk->group = xstrdup(g);
-  sk->version = xstrdup(v);
-  sk->kind = xstrdup(k);
+  sk->group = sdup(g);
+  sk->version = sdup(v);
+  sk->kind = sdup(k);
   sk->type = t;
 }
 
@@ -543,7 +542,7 @@ static struct sfield *add_field(struct stype *t, const char *name, struct stype 
   t->fields = grow(t->fields, &t->capfields, t->nfields, sizeof *t->fields);
   struct sfield *f = &t->fields[t->nfields++];
   memset(f, 0, sizeof *f);
-  f->name = xstrdup(name);
+  f->name = sdup(name);
   f->type = ft;
   f->required = required;
   return f;
@@ -555,7 +554,7 @@ static struct stype *make_list_type(struct schema *s, const char *name, struct s
                                     struct stype *list_meta)
 {
   struct stype *t = type_new(s, ST_STRUCT);
-  t->name = xstrdup(name);
+  t->name = sdup(name);
   if (asprintf(&t->desc, "A list of %s objects.", strrchr(item->name, '.') + 1) < 0)
     abort();
   add_field(t, "apiVersion", type_new(s, ST_STRING), false);
@@ -638,19 +637,19 @@ static void add_builtins(struct schema *s)
 {
   for (size_t i = 0; i < sizeof builtin_named / sizeof *builtin_named; i++) {
     struct stype *t = type_new(s, builtin_named[i].kind);
-    t->name = xstrdup(builtin_named[i].name);
+    t->name = sdup(builtin_named[i].name);
     t->format = builtin_named[i].format;
-    t->desc = xstrdup(builtin_named[i].desc);
+    t->desc = sdup(builtin_named[i].desc);
     add_named(s, t);
   }
 }
 
 static const char *intern_file(struct schema *s, const char *name, size_t len)
 {
-  s->files = realloc(s->files, (s->nfiles + 1) * sizeof *s->files);
+  s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
   if (!s->files)
     abort();
-  s->files[s->nfiles] = strndup(name, len);
+  s->files[s->nfiles] = xstrndup(name, len);
   if (!s->files[s->nfiles])
     abort();
   return s->files[s->nfiles++];
@@ -658,7 +657,7 @@ static const char *intern_file(struct schema *s, const char *name, size_t len)
 
 struct schema *schema_load_text(const char *text, char *err, size_t errlen)
 {
-  struct schema *s = calloc(1, sizeof *s);
+  struct schema *s = xcalloc(1, sizeof *s);
   if (!s)
     return NULL;
   struct parser p = {.s = s, .file = "schema", .err = err, .errlen = errlen};
@@ -673,7 +672,7 @@ struct schema *schema_load_text(const char *text, char *err, size_t errlen)
     p.line++;
     if (len + 1 > cap) {
       cap = len + 64;
-      line = realloc(line, cap);
+      line = xrealloc(line, cap);
       if (!line)
         abort();
     }
@@ -788,7 +787,7 @@ static void path_append(struct pathbuf *pb, const char *fmt, ...)
       return;
     }
     pb->cap = (pb->len + (size_t)n + 1) * 2;
-    pb->b = realloc(pb->b, pb->cap);
+    pb->b = xrealloc(pb->b, pb->cap);
     if (!pb->b)
       abort();
   }
@@ -863,7 +862,7 @@ size_t schema_unknown_fields(const struct schema *s, const struct stype *t, cons
 {
   if (!t || !obj || !json_is_array(out))
     return 0;
-  struct pathbuf pb = {.b = malloc(128), .cap = 128};
+  struct pathbuf pb = {.b = xmalloc(128), .cap = 128};
   if (!pb.b)
     return 0;
   pb.b[0] = '\0';

@@ -29,6 +29,7 @@
 
 #include <kube/json.h>
 #include <kube/timeutil.h>
+#include <kube/xalloc.h>
 
 #define PATH_MAX_LEN 2048
 #define WALK_MAX_DEPTH 64
@@ -108,7 +109,7 @@ static void go_number(double d, char *out, size_t len)
 static char *go_quote(const char *s)
 {
   size_t n = strlen(s);
-  char *out = malloc(n * 4 + 3), *o = out;
+  char *out = xmalloc(n * 4 + 3), *o = out;
   if (!out)
     return NULL;
   *o++ = '"';
@@ -137,19 +138,19 @@ char *structural_value_string(const json_t *v)
 {
   char buf[64];
   if (!v || json_is_null(v))
-    return strdup("\"null\"");
+    return xstrdup("\"null\"");
   if (json_is_string(v))
     return go_quote(json_string_value(v));
   if (json_is_integer(v)) {
     snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-    return strdup(buf);
+    return xstrdup(buf);
   }
   if (json_is_real(v)) {
     go_number(json_real_value(v), buf, sizeof buf);
-    return strdup(buf);
+    return xstrdup(buf);
   }
   if (json_is_boolean(v))
-    return strdup(json_is_true(v) ? "true" : "false");
+    return xstrdup(json_is_true(v) ? "true" : "false");
   return kj_dumps(v);
 }
 
@@ -211,13 +212,13 @@ static pcre2_code *regex_get(struct structural *s, const char *pattern)
       return s->re[i].code;
   if (s->nre == s->capre) {
     size_t nc = s->capre ? s->capre * 2 : 8;
-    struct regex_entry *r = realloc(s->re, nc * sizeof(*r));
+    struct regex_entry *r = xrealloc(s->re, nc * sizeof(*r));
     if (!r)
       return NULL;
     s->re = r;
     s->capre = nc;
   }
-  char *p = strdup(pattern);
+  char *p = xstrdup(pattern);
   if (!p)
     return NULL;
   s->re[s->nre].pattern = p;
@@ -227,7 +228,7 @@ static pcre2_code *regex_get(struct structural *s, const char *pattern)
 
 struct structural *structural_new(json_t *schema)
 {
-  struct structural *s = calloc(1, sizeof(*s));
+  struct structural *s = xcalloc(1, sizeof(*s));
   if (!s) {
     json_decref(schema);
     return NULL;
@@ -808,7 +809,7 @@ static void v_invalid(struct vctx *c, const struct path *p, const json_t *value,
   va_end(ap);
   if (r < 0)
     return;
-  char *vs = value ? structural_value_string(value) : strdup("\"\"");
+  char *vs = value ? structural_value_string(value) : xstrdup("\"\"");
   cause(c->causes, "FieldValueInvalid", p->b, "Invalid value: %s: %s", vs ? vs : "", detail);
   free(vs);
   free(detail);
@@ -1017,7 +1018,7 @@ static void validate_enum(struct vctx *c, const json_t *s, const json_t *v, stru
   json_t *e;
   json_array_foreach(en, i, e) if (kj_equal(e, v)) return;
   size_t cap = 256;
-  char *list = malloc(cap);
+  char *list = xmalloc(cap);
   if (!list)
     return;
   list[0] = '\0';
@@ -1032,7 +1033,7 @@ static void validate_enum(struct vctx *c, const json_t *s, const json_t *v, stru
     }
     size_t need = strlen(list) + strlen(one) + 3;
     if (need > cap) {
-      char *nl = realloc(list, need * 2);
+      char *nl = xrealloc(list, need * 2);
       if (!nl) {
         free(one);
         break;

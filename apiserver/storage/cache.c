@@ -34,6 +34,7 @@
 #include <event2/event.h>
 
 #include "storage/storage_internal.h"
+#include "kube/xalloc.h"
 
 #define CATCHUP_EVENTS_PER_TURN 4096
 
@@ -89,7 +90,7 @@ static int hist_push(struct history *h, const struct hist_ent *e)
 {
   if (h->n == h->cap) {
     size_t ncap = h->cap ? h->cap * 2 : 1024;
-    struct hist_ent *nv = malloc(ncap * sizeof(*nv));
+    struct hist_ent *nv = xmalloc(ncap * sizeof(*nv));
     if (!nv)
       return -ENOMEM;
     for (size_t i = 0; i < h->n; i++)
@@ -239,7 +240,7 @@ int storage_list(struct storage *st, const char *prefix, int64_t rev, const char
       continue;
     if (lo.n == cap) {
       cap = cap ? cap * 2 : 64;
-      struct overlay *nv = realloc(lo.ov, cap * sizeof(*nv));
+      struct overlay *nv = xrealloc(lo.ov, cap * sizeof(*nv));
       if (!nv) {
         free(lo.ov);
         return -ENOMEM;
@@ -286,14 +287,14 @@ static struct wgroup *group_get(struct storage *st, const char *prefix)
       return st->groups[i];
   if (st->ngroups == st->capgroups) {
     size_t ncap = st->capgroups ? st->capgroups * 2 : 8;
-    struct wgroup **ng = realloc(st->groups, ncap * sizeof(*ng));
+    struct wgroup **ng = xrealloc(st->groups, ncap * sizeof(*ng));
     if (!ng)
       return NULL;
     st->groups = ng;
     st->capgroups = ncap;
   }
-  struct wgroup *g = calloc(1, sizeof(*g));
-  if (!g || !(g->prefix = strdup(prefix))) {
+  struct wgroup *g = xcalloc(1, sizeof(*g));
+  if (!g || !(g->prefix = xstrdup(prefix))) {
     free(g);
     return NULL;
   }
@@ -323,10 +324,10 @@ struct storage_watch *storage_watch(struct storage *st, const char *prefix, int6
     return NULL;
   }
   struct wgroup *g = group_get(st, prefix);
-  struct storage_watch *w = g ? calloc(1, sizeof(*w)) : NULL;
+  struct storage_watch *w = g ? xcalloc(1, sizeof(*w)) : NULL;
   if (w && g->n == g->cap) {
     size_t ncap = g->cap ? g->cap * 2 : 4;
-    struct storage_watch **nw = realloc(g->w, ncap * sizeof(*nw));
+    struct storage_watch **nw = xrealloc(g->w, ncap * sizeof(*nw));
     if (nw) {
       g->w = nw;
       g->cap = ncap;

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "storage/storage_internal.h"
+#include "kube/xalloc.h"
 
 size_t kv_attrs_len(const char *attrs)
 {
@@ -30,7 +31,7 @@ struct kv *kv_new(const char *key, const char *bytes, size_t len, const char *at
 {
   size_t klen = strlen(key) + 1;
   size_t alen = kv_attrs_len(attrs);
-  struct kv *kv = malloc(sizeof(*kv) + klen + len + 1 + (alen ? alen : 1));
+  struct kv *kv = xmalloc(sizeof(*kv) + klen + len + 1 + (alen ? alen : 1));
   if (!kv)
     return NULL;
   char *p = (char *)(kv + 1);
@@ -97,7 +98,7 @@ static int attrs_add(char **buf, size_t *len, size_t *cap, char kind, const char
     size_t ncap = *cap ? *cap : 64;
     while (ncap < need)
       ncap *= 2;
-    char *nb = realloc(*buf, ncap);
+    char *nb = xrealloc(*buf, ncap);
     if (!nb)
       return -1;
     *buf = nb;
@@ -134,7 +135,7 @@ char *storage_attrs_build(const json_t *labels, const char *const *fields)
     if (attrs_add(&buf, &len, &cap, 'f', fields[i], val) < 0)
       goto oom;
   }
-  char *nb = realloc(buf, len + 1);
+  char *nb = xrealloc(buf, len + 1);
   if (!nb)
     goto oom;
   nb[len] = '\0';

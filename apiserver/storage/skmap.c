@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "storage/storage_internal.h"
+#include "kube/xalloc.h"
 
 struct skmap_node {
   struct skmap_node *l, *r;
@@ -104,7 +105,7 @@ void *skmap_put(struct skmap *m, const char *key, void *val, int *err)
     }
     n = c < 0 ? n->l : n->r;
   }
-  struct skmap_node *nn = calloc(1, sizeof(*nn));
+  struct skmap_node *nn = xcalloc(1, sizeof(*nn));
   if (!nn) {
     if (err)
       *err = -1;

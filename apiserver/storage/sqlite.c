@@ -67,6 +67,7 @@
 
 #include "kube/log.h"
 #include "storage/storage_internal.h"
+#include "kube/xalloc.h"
 
 #define HISTORY_WINDOW_MS_DEFAULT (5 * 60 * 1000)
 #define HISTORY_MIN_EVENTS_DEFAULT 10000
@@ -255,7 +256,7 @@ struct storage *storage_open_sqlite(struct event_base *base, const struct storag
     snprintf(err, errlen, "create data dir %s: %s", dir, strerror(errno));
     return NULL;
   }
-  struct storage *st = calloc(1, sizeof(*st));
+  struct storage *st = xcalloc(1, sizeof(*st));
   if (!st) {
     snprintf(err, errlen, "out of memory");
     return NULL;
@@ -560,8 +561,8 @@ int storage_compact_now(struct storage *st)
   }
   if (!drop)
     return 0;
-  struct commit_job *job = calloc(1, sizeof(*job));
-  int64_t *del = job ? malloc(2 * drop * sizeof(*del)) : NULL;
+  struct commit_job *job = xcalloc(1, sizeof(*job));
+  int64_t *del = job ? xmalloc(2 * drop * sizeof(*del)) : NULL;
   if (!del) {
     free(job);
     return -ENOMEM;

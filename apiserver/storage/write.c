@@ -30,6 +30,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "storage/storage_internal.h"
+#include "kube/xalloc.h"
 
 #define PEND_DELETE ((uintptr_t)1)
 
@@ -53,7 +54,7 @@ static int enqueue(struct storage *st, uint8_t type, struct kv *kv, struct kv *p
 {
   if (st->nbatch == st->capbatch) {
     size_t ncap = st->capbatch ? st->capbatch * 2 : 256;
-    struct pending_write *nb = realloc(st->batch, ncap * sizeof(*nb));
+    struct pending_write *nb = xrealloc(st->batch, ncap * sizeof(*nb));
     if (!nb)
       return -ENOMEM;
     st->batch = nb;
@@ -167,7 +168,7 @@ void write_start_batch(struct storage *st)
 {
   if (st->inflight || !st->nbatch)
     return;
-  struct commit_job *job = calloc(1, sizeof(*job));
+  struct commit_job *job = xcalloc(1, sizeof(*job));
   if (!job)
     return;  /* retried by the next write's flush or the next finished job */
   job->kind = JOB_BATCH;

@@ -17,6 +17,7 @@
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
+#include "kube/xalloc.h"
 
 #define XTABLES_LOCK_WAIT_MS 5000
 
@@ -40,7 +41,7 @@ static void mask_of(int prefix, struct in_addr *m) {
 static struct ipt_entry *entry_new(const char *target, size_t data_len) {
   size_t tsize = XT_ALIGN(sizeof(struct xt_entry_target) + data_len);
   size_t size = XT_ALIGN(sizeof(struct ipt_entry)) + tsize;
-  struct ipt_entry *e = calloc(1, size);
+  struct ipt_entry *e = xcalloc(1, size);
   if (!e) return NULL;
   e->target_offset = XT_ALIGN(sizeof(struct ipt_entry));
   e->next_offset = (unsigned short)size;

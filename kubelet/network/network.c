@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "kube/xalloc.h"
 
 #define KL_RTPROT 75 /* 'K': routes this module owns */
 #define POD_ALIAS_PREFIX "kubelet-pod:"
@@ -217,7 +218,7 @@ struct kl_net *kl_net_new(const struct kl_net_config *cfg, char *err, size_t err
     seterr(err, errlen, "network: root dir is required");
     return NULL;
   }
-  struct kl_net *n = calloc(1, sizeof *n);
+  struct kl_net *n = xcalloc(1, sizeof *n);
   if (!n) return NULL;
   snprintf(n->bridge, sizeof n->bridge, "%s", cfg->bridge_name ? cfg->bridge_name : DEFAULT_BRIDGE);
   if (cfg->cluster_cidr) {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <zlib.h>
+#include "kube/xalloc.h"
 
 #define DATA_CHUNK_BYTES (32u * 1024u)
 #define FRAME_HEADER_BYTES 8
@@ -104,7 +105,7 @@ static struct stream *stream_find(struct kl_spdy *s, uint32_t id) {
 static struct stream *stream_add(struct kl_spdy *s, uint32_t id) {
   if (s->nstreams == s->capstreams) {
     size_t cap = s->capstreams ? s->capstreams * 2 : 8;
-    struct stream *n = realloc(s->streams, cap * sizeof *n);
+    struct stream *n = xrealloc(s->streams, cap * sizeof *n);
     if (!n) return NULL;
     s->streams = n;
     s->capstreams = cap;
@@ -130,7 +131,7 @@ size_t kl_spdy_streams(const struct kl_spdy *s) { return s->nstreams; }
 /* --- session --- */
 
 struct kl_spdy *kl_spdy_new(bool server, const struct kl_spdy_callbacks *cb, void *arg) {
-  struct kl_spdy *s = calloc(1, sizeof *s);
+  struct kl_spdy *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->server = server;
   s->cb = *cb;
@@ -195,7 +196,7 @@ static int encode_headers(struct kl_spdy *s, const struct kl_spdy_header *h, siz
                           unsigned char **out, size_t *outlen) {
   size_t raw_len = 4;
   for (size_t i = 0; i < n; i++) raw_len += 8 + strlen(h[i].name) + strlen(h[i].value);
-  unsigned char *raw = malloc(raw_len);
+  unsigned char *raw = xmalloc(raw_len);
   if (!raw) return -ENOMEM;
   put32(raw, (uint32_t)n);
   size_t off = 4;
@@ -209,7 +210,7 @@ static int encode_headers(struct kl_spdy *s, const struct kl_spdy_header *h, siz
     off += 4 + vl;
   }
   size_t cap = deflateBound(&s->out, (uLong)raw_len) + 64;
-  unsigned char *z = malloc(cap);
+  unsigned char *z = xmalloc(cap);
   int rc = -ENOMEM;
   if (z) {
     s->out.next_in = raw;
@@ -240,7 +241,7 @@ static int send_headers_frame(struct kl_spdy *s, enum kl_spdy_type type, uint8_t
   int rc = encode_headers(s, h, n, &z, &zlen);
   if (rc < 0) return rc;
   size_t len = plen + zlen;
-  unsigned char *f = malloc(FRAME_HEADER_BYTES + len);
+  unsigned char *f = xmalloc(FRAME_HEADER_BYTES + len);
   if (!f) {
     free(z);
     return -ENOMEM;
@@ -338,7 +339,7 @@ int kl_spdy_goaway(struct kl_spdy *s, uint32_t status) {
 static int inflate_block(struct kl_spdy *s, const unsigned char *z, size_t zlen,
                          unsigned char **out, size_t *outlen) {
   size_t cap = 1024, len = 0;
-  unsigned char *raw = malloc(cap);
+  unsigned char *raw = xmalloc(cap);
   if (!raw) return -ENOMEM;
   s->in.next_in = (unsigned char *)z;
   s->in.avail_in = (uInt)zlen;
@@ -346,7 +347,7 @@ static int inflate_block(struct kl_spdy *s, const unsigned char *z, size_t zlen,
     if (len == cap) {
       if (cap >= KL_SPDY_MAX_HEADER_BYTES) goto too_big;
       cap *= 2;
-      unsigned char *n = realloc(raw, cap);
+      unsigned char *n = xrealloc(raw, cap);
       if (!n) goto nomem;
       raw = n;
     }
@@ -385,7 +386,7 @@ static int parse_block(const unsigned char *raw, size_t len, struct kl_spdy_head
   uint32_t n = get32(raw);
   if (n > len / 8) return -EPROTO; /* each pair needs at least two lengths */
   size_t need = (size_t)n * sizeof(struct kl_spdy_header) + len;
-  struct kl_spdy_header *h = malloc(need ? need : 1);
+  struct kl_spdy_header *h = xmalloc(need ? need : 1);
   if (!h) return -ENOMEM;
   char *store = (char *)(h + n);
   size_t off = 4;
@@ -546,7 +547,7 @@ static int buffer_input(struct kl_spdy *s, const void *data, size_t len) {
   if (s->len + len > s->cap) {
     size_t cap = s->cap ? s->cap : 16384;
     while (cap < s->len + len) cap *= 2;
-    unsigned char *n = realloc(s->buf, cap);
+    unsigned char *n = xrealloc(s->buf, cap);
     if (!n) return -ENOMEM;
     s->buf = n;
     s->cap = cap;

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include "kube/xalloc.h"
 
 struct kl_spdy_conn {
   struct kl_spdy *s;
@@ -148,7 +149,7 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg) {
 
 struct kl_spdy_conn *kl_spdy_conn_new(struct bufferevent *bev, bool websocket, bool server,
                                       const struct kl_spdy_conn_callbacks *cb, void *arg) {
-  struct kl_spdy_conn *c = calloc(1, sizeof *c);
+  struct kl_spdy_conn *c = xcalloc(1, sizeof *c);
   if (!c) goto fail;
   c->cb = *cb;
   c->arg = arg;

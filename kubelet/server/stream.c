@@ -18,6 +18,7 @@
 #include "kube/http.h"
 #include "kube/json.h"
 #include "kube/status.h"
+#include "kube/xalloc.h"
 
 #define PROTO_V5 "v5.channel.k8s.io"
 #define PROTO_V4 "v4.channel.k8s.io"
@@ -77,7 +78,7 @@ char **kl_stream_query_all(struct http_request *req, const char *key, size_t *n)
   }
   *n = count;
   if (!count) return NULL;
-  char **v = malloc((count + 1) * sizeof *v + qlen + count);
+  char **v = xmalloc((count + 1) * sizeof *v + qlen + count);
   if (!v) {
     *n = 0;
     return NULL;
@@ -327,7 +328,7 @@ static struct kl_stream *accept_spdy(struct http_request *req, struct kl_stream 
 
 struct kl_stream *kl_stream_accept(struct http_request *req, const struct kl_stream_opts *o,
                                    const struct kl_stream_callbacks *cb, void *arg) {
-  struct kl_stream *s = calloc(1, sizeof *s);
+  struct kl_stream *s = xcalloc(1, sizeof *s);
   if (!s) {
     reply_status(req, kstatus_internal("out of memory"));
     return NULL;

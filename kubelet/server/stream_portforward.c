@@ -20,6 +20,7 @@
 
 #include "kube/http.h"
 #include "kube/status.h"
+#include "kube/xalloc.h"
 
 struct pair {
   struct pair *next;
@@ -174,7 +175,7 @@ static void on_stream(struct kl_spdy *s, uint32_t id, const struct kl_spdy_heade
   kl_spdy_reply(s, id, NULL, 0, false);
   struct pair *p = pair_find(pf, rid);
   if (!p) {
-    p = calloc(1, sizeof *p);
+    p = xcalloc(1, sizeof *p);
     if (!p) {
       kl_spdy_reset(s, id, KL_SPDY_INTERNAL_ERROR);
       return;
@@ -267,7 +268,7 @@ struct kl_portforward *kl_portforward_accept(struct http_request *req,
     reply_status(req, kstatus_bad_request("Upgrade request required"));
     return NULL;
   }
-  struct kl_portforward *pf = calloc(1, sizeof *pf);
+  struct kl_portforward *pf = xcalloc(1, sizeof *pf);
   if (!pf) {
     reply_status(req, kstatus_internal("out of memory"));
     return NULL;

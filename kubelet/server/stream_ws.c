@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "kube/base64.h"
+#include "kube/xalloc.h"
 
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -147,7 +148,7 @@ static void ws_schedule(struct kl_ws *ws) {
 
 struct kl_ws *kl_ws_new(struct bufferevent *bev, const struct kl_ws_callbacks *cb, void *arg,
                         int ping_interval_ms) {
-  struct kl_ws *ws = calloc(1, sizeof *ws);
+  struct kl_ws *ws = xcalloc(1, sizeof *ws);
   struct wslay_event_callbacks wcb = {
       .recv_callback = recv_cb,
       .send_callback = send_cb,
@@ -190,7 +191,7 @@ int kl_ws_send(struct kl_ws *ws, int opcode, const void *data, size_t len) {
 
 int kl_ws_send_channel(struct kl_ws *ws, uint8_t channel, const void *data, size_t len) {
   uint8_t small[4096];
-  uint8_t *buf = len + 1 <= sizeof small ? small : malloc(len + 1);
+  uint8_t *buf = len + 1 <= sizeof small ? small : xmalloc(len + 1);
   if (!buf) return -ENOMEM;
   buf[0] = channel;
   if (len) memcpy(buf + 1, data, len);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "plugins.h"
+#include "kube/xalloc.h"
 
 #define MB (1024LL * 1024)
 #define MIN_THRESHOLD (23 * MB)
@@ -32,7 +33,7 @@ static enum sched_code pre_score(void *self, struct sched_cycle *c, struct sched
   const json_t *spec = json_object_get(c->pod, "spec");
   const json_t *lists[2] = {json_object_get(spec, "initContainers"), json_object_get(spec, "containers")};
   size_t total = json_array_size(lists[0]) + json_array_size(lists[1]);
-  struct images *im = calloc(1, sizeof *im + (total ? total : 1) * sizeof im->name[0]);
+  struct images *im = xcalloc(1, sizeof *im + (total ? total : 1) * sizeof im->name[0]);
   if (!im) return SCHED_ERROR;
   for (int l = 0; l < 2; l++) {
     size_t i;

@@ -31,6 +31,7 @@
 
 #include "kube/selector.h"
 #include "plugins.h"
+#include "kube/xalloc.h"
 
 struct ipa_args {
   int64_t hard_weight;
@@ -72,7 +73,7 @@ static const char *pod_ns(const json_t *pod)
 static void terms_parse(const json_t *arr, const json_t *owner, bool weighted, struct terms *out)
 {
   out->n = 0;
-  out->t = calloc(json_array_size(arr) ? json_array_size(arr) : 1, sizeof *out->t);
+  out->t = xcalloc(json_array_size(arr) ? json_array_size(arr) : 1, sizeof *out->t);
   if (!out->t) return;
   size_t i;
   json_t *e;
@@ -164,7 +165,7 @@ static enum sched_code pre_filter(void *self, struct sched_cycle *c, struct sche
   size_t with_anti = snap->pods_with_required_anti;
   const json_t *ra = aff(c->pod, "podAffinity", REQ), *raa = aff(c->pod, "podAntiAffinity", REQ);
   if (with_anti == 0 && json_array_size(ra) == 0 && json_array_size(raa) == 0) return SCHED_SKIP;
-  struct filter_state *s = calloc(1, sizeof *s);
+  struct filter_state *s = xcalloc(1, sizeof *s);
   if (!s) return sched_status_fail(st, SCHED_ERROR, "out of memory");
   terms_parse(ra, c->pod, false, &s->affinity);
   terms_parse(raa, c->pod, false, &s->anti);
@@ -303,7 +304,7 @@ static void normalize(void *self, struct sched_cycle *c, struct sched_node_info 
 
 static int ipa_init(const json_t *args, void **self, char *err, size_t errlen)
 {
-  struct ipa_args *a = calloc(1, sizeof *a);
+  struct ipa_args *a = xcalloc(1, sizeof *a);
   if (!a) return -ENOMEM;
   a->hard_weight = 1;
   json_t *w = json_object_get(args, "hardPodAffinityWeight");

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "plugins.h"
+#include "kube/xalloc.h"
 
 static const json_t *node_affinity(const json_t *pod)
 {
@@ -49,7 +50,7 @@ static enum sched_code pre_filter(void *self, struct sched_cycle *c, struct sche
   const json_t *sel = json_object_get(json_object_get(c->pod, "spec"), "nodeSelector");
   if (!required && json_object_size(sel) == 0) return SCHED_SKIP;
   const char *pin = pinned_node(required);
-  if (pin && !c->only_node) c->only_node = strdup(pin);
+  if (pin && !c->only_node) c->only_node = xstrdup(pin);
   return SCHED_SUCCESS;
 }
 

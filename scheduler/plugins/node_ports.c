@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "plugins.h"
+#include "kube/xalloc.h"
 
 struct ports_state {
   size_t n;
@@ -23,7 +24,7 @@ static enum sched_code pre_filter(void *self, struct sched_cycle *c, struct sche
   json_array_foreach(containers, i, ct) json_array_foreach(json_object_get(ct, "ports"), j, p)
       n += json_integer_value(json_object_get(p, "hostPort")) > 0;
   if (n == 0) return SCHED_SKIP;
-  struct ports_state *s = calloc(1, sizeof *s + n * sizeof s->p[0]);
+  struct ports_state *s = xcalloc(1, sizeof *s + n * sizeof s->p[0]);
   if (!s) return sched_status_fail(st, SCHED_ERROR, "out of memory");
   json_array_foreach(containers, i, ct) json_array_foreach(json_object_get(ct, "ports"), j, p)
   {

@@ -13,10 +13,11 @@
 #include <string.h>
 
 #include "plugins.h"
+#include "kube/xalloc.h"
 
 static int ba_init(const json_t *args, void **self, char *err, size_t errlen)
 {
-  struct sched_score_resources *r = calloc(1, sizeof *r);
+  struct sched_score_resources *r = xcalloc(1, sizeof *r);
   if (!r) return -ENOMEM;
   if (sched_score_resources_parse(json_object_get(args, "resources"), "resources", r, err, errlen) < 0) {
     free(r);
@@ -29,7 +30,7 @@ static int ba_init(const json_t *args, void **self, char *err, size_t errlen)
 static enum sched_code pre_score(void *self, struct sched_cycle *c, struct sched_node_info *const *nodes, size_t n)
 {
   const struct sched_score_resources *res = self;
-  struct sched_resource *req = malloc(sizeof *req);
+  struct sched_resource *req = xmalloc(sizeof *req);
   if (!req) return SCHED_ERROR;
   sched_pod_requests(c->pod, false, req);
   bool any = false;

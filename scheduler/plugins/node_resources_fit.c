@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "plugins.h"
+#include "kube/xalloc.h"
 
 enum strategy { LEAST_ALLOCATED, MOST_ALLOCATED, REQUESTED_TO_CAPACITY_RATIO };
 
@@ -102,7 +103,7 @@ static void fit_destroy(void *self)
 
 static int fit_init(const json_t *args, void **self, char *err, size_t errlen)
 {
-  struct fit *f = calloc(1, sizeof *f);
+  struct fit *f = xcalloc(1, sizeof *f);
   if (!f) return -ENOMEM;
   f->ignored = json_object();
   f->ignored_groups = json_object();
@@ -166,7 +167,7 @@ struct fit_state {
 
 static enum sched_code pre_filter(void *self, struct sched_cycle *c, struct sched_status *st)
 {
-  struct fit_state *s = calloc(1, sizeof *s);
+  struct fit_state *s = xcalloc(1, sizeof *s);
   if (!s) return sched_status_fail(st, SCHED_ERROR, "out of memory");
   sched_pod_requests(c->pod, false, &s->req);
   sched_pod_requests(c->pod, true, &s->non_zero);
@@ -274,7 +275,7 @@ static enum sched_code pre_score(void *self, struct sched_cycle *c, struct sched
 {
   /* Filter may have been skipped (no PreFilter at this profile). */
   if (!sched_cycle_get(c)) {
-    struct fit_state *s = calloc(1, sizeof *s);
+    struct fit_state *s = xcalloc(1, sizeof *s);
     if (!s) return SCHED_ERROR;
     sched_pod_requests(c->pod, false, &s->req);
     sched_pod_requests(c->pod, true, &s->non_zero);

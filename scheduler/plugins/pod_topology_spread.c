@@ -28,6 +28,7 @@
 #include "kube/json.h"
 #include "kube/selector.h"
 #include "plugins.h"
+#include "kube/xalloc.h"
 
 #define HOSTNAME_LABEL "kubernetes.io/hostname"
 #define NO_LABEL (-1)
@@ -112,8 +113,8 @@ static struct spread_state *parse(const json_t *pod, const char *when)
     n += w && strcmp(w, when) == 0 && jstr(e, "topologyKey");
   }
   if (n == 0) return NULL;
-  struct spread_state *s = calloc(1, sizeof *s);
-  if (!s || !(s->c = calloc(n, sizeof *s->c))) {
+  struct spread_state *s = xcalloc(1, sizeof *s);
+  if (!s || !(s->c = xcalloc(n, sizeof *s->c))) {
     free(s);
     return NULL;
   }
@@ -177,7 +178,7 @@ static int64_t *domain(struct constraint *c, const char *value, bool create)
   if (!create) return NULL;
   if (c->ndomains == c->cap) {
     size_t cap = c->cap ? c->cap * 2 : 8;
-    int64_t *p = realloc(c->count, cap * sizeof *p);
+    int64_t *p = xrealloc(c->count, cap * sizeof *p);
     if (!p) return NULL;
     c->count = p;
     c->cap = cap;
@@ -217,8 +218,8 @@ static enum sched_code pre_filter(void *self, struct sched_cycle *c, struct sche
   struct spread_state *s = parse(c->pod, "DoNotSchedule");
   if (!s) return SCHED_SKIP;
   size_t nn = c->snap->nnodes;
-  const char **vals = calloc(nn * s->n + 1, sizeof *vals);
-  s->dom = calloc(nn * s->n + 1, sizeof *s->dom);
+  const char **vals = xcalloc(nn * s->n + 1, sizeof *vals);
+  s->dom = xcalloc(nn * s->n + 1, sizeof *s->dom);
   if (!vals || !s->dom) {
     free(vals);
     state_free(s);
@@ -277,7 +278,7 @@ static enum sched_code pre_score(void *self, struct sched_cycle *c, struct sched
     sched_cycle_set(c, NULL, NULL);
     return SCHED_SKIP;
   }
-  s->ignored = calloc(n ? n : 1, sizeof *s->ignored);
+  s->ignored = xcalloc(n ? n : 1, sizeof *s->ignored);
   for (size_t i = 0; i < n; i++) {
     if (!has_all_keys(s, nodes[i])) {
       s->ignored[i] = true;

@@ -33,6 +33,7 @@
 #include "plugins.h"
 #include "volume_binding.h"
 #include "volumes.h"
+#include "kube/xalloc.h"
 
 /* ---- the assume cache ---- */
 
@@ -153,7 +154,7 @@ static void sort_by_request(json_t *arr)
 {
   size_t n = json_array_size(arr);
   if (n < 2) return;
-  json_t **v = malloc(n * sizeof *v);
+  json_t **v = xmalloc(n * sizeof *v);
   if (!v) return;
   for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(arr, i));
   qsort(v, n, sizeof *v, by_request);
@@ -166,7 +167,7 @@ static void sort_by_request(json_t *arr)
 static struct vb_state *classify(struct vb *vb, const struct sched_snapshot *s, const json_t *pod,
                                  struct sched_status *st)
 {
-  struct vb_state *state = calloc(1, sizeof *state);
+  struct vb_state *state = xcalloc(1, sizeof *state);
   if (!state) return NULL;
   state->bound = json_array();
   state->delay = json_array();
@@ -400,7 +401,7 @@ static void *vb_reserve(void *self, struct sched_cycle *c, const char *node, str
   struct vb_state *state = sched_cycle_get(c);
   const json_t *pv_node = state ? json_object_get(state->by_node, node) : NULL;
   if (!pv_node || all_bound(vb, c->snap, c->pod)) return NULL;
-  struct vb_binding *b = calloc(1, sizeof *b);
+  struct vb_binding *b = xcalloc(1, sizeof *b);
   if (!b) {
     sched_status_fail_static(st, SCHED_ERROR, "out of memory");
     return NULL;
@@ -448,7 +449,7 @@ static int vb_init(const json_t *args, void **self, char *err, size_t errlen)
     }
     timeout = json_integer_value(t);
   }
-  struct vb *vb = calloc(1, sizeof *vb);
+  struct vb *vb = xcalloc(1, sizeof *vb);
   if (!vb) return -ENOMEM;
   vb->bind_timeout_ms = timeout * 1000;
   vb->assumed = json_object();

@@ -27,6 +27,7 @@
 #include "kube/timeutil.h"
 #include "volume_binding.h"
 #include "volumes.h"
+#include "kube/xalloc.h"
 
 struct vb_op {
   struct vb_op *prev, *next;
@@ -233,13 +234,13 @@ void *vb_pre_bind(void *self, void *state, const json_t *pod, const char *node, 
 {
   struct vb *vb = self;
   if (!vb->h || !vb->h->base || !vb->h->client) return NULL;
-  struct vb_op *op = calloc(1, sizeof *op);
+  struct vb_op *op = xcalloc(1, sizeof *op);
   if (!op) return NULL;
   op->vb = vb;
   op->b = state;
-  op->ns = strdup(kj_get_str(pod, "metadata.namespace") ?: "default");
-  op->name = strdup(kj_get_str(pod, "metadata.name") ?: "");
-  op->node = strdup(node);
+  op->ns = xstrdup(kj_get_str(pod, "metadata.namespace") ?: "default");
+  op->name = xstrdup(kj_get_str(pod, "metadata.name") ?: "");
+  op->node = xstrdup(node);
   op->done = done;
   op->arg = arg;
   op->deadline_ms = ktime_mono_ms() + vb->bind_timeout_ms;

@@ -20,6 +20,7 @@
 #include "kube/json.h"
 #include "plugins.h"
 #include "volumes.h"
+#include "kube/xalloc.h"
 
 #define VR_REASON_DISK_CONFLICT "node(s) had no available disk"
 #define VR_REASON_RWOP_CONFLICT "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
@@ -93,7 +94,7 @@ static enum sched_code vr_pre_filter(void *self, struct sched_cycle *c, struct s
     }
   }
   if (!s.needs_check && s.rwop_conflicts == 0) return SCHED_SKIP;
-  struct vr_state *p = malloc(sizeof *p);
+  struct vr_state *p = xmalloc(sizeof *p);
   if (!p) return sched_status_fail_static(st, SCHED_ERROR, "out of memory");
   *p = s;
   sched_cycle_set(c, p, free);

@@ -20,6 +20,7 @@
 #include "kube/json.h"
 #include "plugins.h"
 #include "volumes.h"
+#include "kube/xalloc.h"
 
 #define VZ_REASON_CONFLICT "node(s) had no available volume zone"
 
@@ -83,7 +84,7 @@ static json_t *pv_topologies(const struct sched_snapshot *snap, const json_t *po
       const char *val = json_string_value(json_object_get(labels, topology_labels[k]));
       if (!val) continue;
       json_t *zones = json_array();
-      char *dup = strdup(val), *save = NULL;
+      char *dup = xstrdup(val), *save = NULL;
       for (char *t = dup ? strtok_r(dup, "_", &save) : NULL; t; t = strtok_r(NULL, "_", &save))
         if (*t) json_array_append_new(zones, json_string(t));
       free(dup);
