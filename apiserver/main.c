@@ -90,21 +90,6 @@ static int mkdir_p(const char *path)
   return 0;
 }
 
-/* True when argv sets --name (or -name), with or without "=value". */
-static bool flag_given(int argc, char **argv, const char *name)
-{
-  size_t n = strlen(name);
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--"))
-      break;
-    a += a[0] == '-' && a[1] == '-' ? 2 : a[0] == '-' ? 1 : 0;
-    if (a != argv[i] && !strncmp(a, name, n) && (a[n] == '\0' || a[n] == '='))
-      return true;
-  }
-  return false;
-}
-
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
   struct apiserver *srv = arg;
@@ -217,7 +202,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   c->default_not_ready_toleration_seconds = not_ready_tol;
   c->default_unreachable_toleration_seconds = unreachable_tol;
   so->data_dir = data_dir;
-  if (flag_given(argc, argv, "etcd-compaction-interval") && compaction_ms > 0) {
+  if (flags_given(argc, argv, "etcd-compaction-interval") && compaction_ms > 0) {
     /* etcd is compacted each interval to the revision seen one interval
      * before, so a revision lives between one and two intervals; a window
      * of 1.5 intervals (storage sweeps every half window) stays inside

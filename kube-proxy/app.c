@@ -40,6 +40,7 @@
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
 #include "kube/yaml.h"
+#include "kube/fileutil.h"
 #include "map.h"
 #include "model.h"
 #include "netif.h"
@@ -558,19 +559,12 @@ static json_t *load_config_file(int argc, char **argv, struct kp_options *o, cha
     else if (!strcmp(argv[i], "--config") && i + 1 < argc) path = argv[i + 1];
   }
   if (!path || !*path) return json_object();
-  FILE *f = fopen(path, "r");
-  if (!f) {
+  size_t len = 0;
+  char *buf = kfile_read(path, &len);
+  if (!buf) {
     snprintf(err, errlen, "failed to read config file \"%s\": %s", path, strerror(errno));
     return NULL;
   }
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&buf, &len);
-  char chunk[4096];
-  size_t n;
-  while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
-  fclose(f);
-  fclose(m);
   char yerr[256];
   json_t *doc = kyaml_load(buf, len, yerr, sizeof yerr);
   free(buf);

@@ -27,6 +27,7 @@
 #include "kube/timeutil.h"
 #include "kube/yaml.h"
 #include "kube/xalloc.h"
+#include "kube/fileutil.h"
 
 /* How a flag's value becomes its config field. */
 enum kl_flag_kind { K_NONE, K_SCALAR, K_DURATION, K_LIST, K_MAP, K_EVICTION, K_TAINTS };
@@ -755,22 +756,15 @@ void kl_config_free(struct kl_config *c)
 
 static json_t *load_file(const char *path, char *err, size_t errlen)
 {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  size_t len = 0;
+  char *buf = kfile_read(path, &len);
+  if (!buf) {
     snprintf(
         err, errlen,
         "failed to load Kubelet config file %s, error failed to read kubelet config file \"%s\", error: open %s: %s",
         path, path, path, strerror(errno));
     return NULL;
   }
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&buf, &len);
-  char chunk[8192];
-  size_t n;
-  while (m && (n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
-  fclose(f);
-  if (m) fclose(m);
   char why[256] = "empty file";
   json_t *doc = buf && len ? kyaml_load(buf, len, why, sizeof why) : NULL;
   free(buf);
@@ -798,19 +792,6 @@ static json_t *load_file(const char *path, char *err, size_t errlen)
 }
 
 /* Was --name (or -name) given on the command line? */
-static bool flag_given(int argc, char **argv, const char *name)
-{
-  size_t nl = strlen(name);
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (!strcmp(a, "--")) break;
-    if (a[0] != '-') continue;
-    a += (a[1] == '-') ? 2 : 1;
-    if (!strncmp(a, name, nl) && (a[nl] == 0 || a[nl] == '=')) return true;
-  }
-  return false;
-}
-
 static const struct flag *flag_by_name(const struct flag *flags, const char *name)
 {
   for (; flags->name; flags++)
@@ -839,7 +820,7 @@ static json_t *flag_scalar_json(const struct flag *f)
 static int overlay_flags(json_t *doc, int argc, char **argv, const struct flag *flags, char *err, size_t errlen)
 {
   for (const struct kl_flag_map *m = flag_fields; m->flag; m++) {
-    if (!flag_given(argc, argv, m->flag)) continue;
+    if (!flags_given(argc, argv, m->flag)) continue;
     const struct flag *f = flag_by_name(flags, m->flag);
     json_t *v = NULL;
     char why[300] = "";

@@ -30,6 +30,7 @@
 #include "kube/restclient.h"
 #include "kube/timeutil.h"
 #include "kube/yaml.h"
+#include "kube/fileutil.h"
 #include "scheduler.h"
 
 struct sched_app {
@@ -109,19 +110,12 @@ static void app_free(struct sched_app *a)
 /* Reads and parses --config; NULL cfg_doc means defaults. */
 static json_t *load_config_file(const char *path, char *err, size_t errlen)
 {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
+  size_t len = 0;
+  char *buf = kfile_read(path, &len);
+  if (!buf) {
     snprintf(err, errlen, "open %s: %s", path, strerror(errno));
     return NULL;
   }
-  char *buf = NULL;
-  size_t len = 0;
-  FILE *m = open_memstream(&buf, &len);
-  char chunk[8192];
-  size_t n;
-  while (m && (n = fread(chunk, 1, sizeof chunk, f)) > 0) fwrite(chunk, 1, n, m);
-  fclose(f);
-  if (m) fclose(m);
   json_t *doc = buf ? kyaml_load(buf, len, err, errlen) : NULL;
   free(buf);
   return doc;

@@ -237,3 +237,16 @@ void flags_usage(FILE *out, const char *prog, const struct flag *flags, const ch
   fprintf(out, "  -h, --%-*s   help for %s\n", (int)width, "help", prog ? prog : "this command");
   free(sorted);
 }
+
+bool flags_given(int argc, char **argv, const char *name)
+{
+  size_t n = strlen(name);
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!strcmp(a, "--")) break;
+    if (a[0] != '-') continue;
+    a += a[1] == '-' ? 2 : 1;
+    if (!strncmp(a, name, n) && (a[n] == '\0' || a[n] == '=')) return true;
+  }
+  return false;
+}

@@ -21,6 +21,7 @@
 
 #include "kube/json.h"
 #include "kube/yaml.h"
+#include "kube/fileutil.h"
 #include "kube/xalloc.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -44,28 +45,9 @@ static char *read_file(const char *dir, const char *path, size_t *len, char *err
   if (path[0] == '/' || !dir || !*dir) full = xstrdup(path);
   else if (asprintf(&full, "%s/%s", dir, path) < 0) full = NULL;
   if (!full) return NULL;
-  FILE *f = fopen(full, "rb");
-  if (!f) {
-    fail(err, errlen, -errno, "open %s: %s", full, strerror(errno));
-    free(full);
-    return NULL;
-  }
-  char *buf = NULL;
-  size_t cap = 0, n = 0;
-  for (;;) {
-    if (n + 4096 + 1 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      char *nb = xrealloc(buf, cap);
-      if (!nb) { free(buf); buf = NULL; break; }
-      buf = nb;
-    }
-    size_t got = fread(buf + n, 1, cap - n - 1, f);
-    n += got;
-    if (got == 0) break;
-  }
-  fclose(f);
+  char *buf = kfile_read(full, len);
+  if (!buf) fail(err, errlen, -errno, "open %s: %s", full, strerror(errno));
   free(full);
-  if (buf) { buf[n] = 0; if (len) *len = n; }
   return buf;
 }
 

@@ -177,9 +177,23 @@ static void test_usage(void **state)
   free(buf);
 }
 
+static void test_given(void **state)
+{
+  (void)state;
+  char *argv[] = {"prog", "--v=2", "-config", "f.yaml", "--port", "1", "--", "--max-pods=3", NULL};
+  int argc = 8;
+  assert_true(flags_given(argc, argv, "v"));
+  assert_true(flags_given(argc, argv, "config"));
+  assert_true(flags_given(argc, argv, "port"));
+  assert_false(flags_given(argc, argv, "po"));        /* a prefix is not the flag */
+  assert_false(flags_given(argc, argv, "f.yaml"));    /* a value is not a flag */
+  assert_false(flags_given(argc, argv, "max-pods"));  /* after "--" */
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_given),
       cmocka_unit_test(test_good),
       cmocka_unit_test(test_bad),
       cmocka_unit_test(test_usage),

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 enum flag_type {
@@ -43,5 +44,8 @@ struct flag {
 int flags_parse(int argc, char **argv, const struct flag *flags, const char *usage,
                 char *err, size_t errlen);
 void flags_usage(FILE *out, const char *prog, const struct flag *flags, const char *usage);
+/* True when argv sets --name (or -name), with or without "=value", before
+ * any "--": for settings where a given flag wins over a config file. */
+bool flags_given(int argc, char **argv, const char *name);
 
 #endif
