@@ -675,9 +675,37 @@ static json_t *update_carry_over(struct api_write *w, json_t *obj, const json_t 
   return obj;
 }
 
+/* True when obj, ready to store, is what kv already holds but for its
+ * resourceVersion: upstream's storage skips such a write (GuaranteedUpdate
+ * compares the encoded bytes), so a no-op update makes no new revision
+ * and no watch event.  Without this, a client that writes back what the
+ * server normalizes away (a zero its Go type omits) would loop forever on
+ * its own events. */
+static bool update_is_noop(const struct resource *res, json_t *obj, const struct kv *kv)
+{
+  json_t *cur = api_kv_object(res, kv);
+  if (!cur)
+    return false;
+  json_t *meta = json_object_get(obj, "metadata");
+  json_t *rv = json_incref(json_object_get(meta, "resourceVersion"));
+  json_t *cur_rv = json_object_get(json_object_get(cur, "metadata"), "resourceVersion");
+  if (cur_rv)
+    json_object_set(meta, "resourceVersion", cur_rv);
+  else
+    json_object_del(meta, "resourceVersion");
+  bool same = json_equal(obj, cur);
+  if (rv)
+    json_object_set_new(meta, "resourceVersion", rv);
+  else
+    json_object_del(meta, "resourceVersion");
+  json_decref(cur);
+  return same;
+}
+
 /* Hands the checked object to storage: an update, or the final delete
  * when the update removed the last finalizer of an object being deleted
- * (upstream's ShouldDeleteDuringUpdate).  Takes obj. */
+ * (upstream's ShouldDeleteDuringUpdate), or nothing when the update
+ * changes nothing (answered with the stored object).  Takes obj. */
 static void update_store(struct api_write *w, json_t *obj, const struct kv *kv)
 {
   struct api_req *ar = w->ar;
@@ -686,6 +714,11 @@ static void update_store(struct api_write *w, json_t *obj, const struct kv *kv)
                        json_array_size(kj_get(obj, "metadata.finalizers")) == 0 &&
                        kj_get_int(obj, "metadata.deletionGracePeriodSeconds", 0) == 0 &&
                        !(res == &reg_namespaces && json_array_size(kj_get(obj, "spec.finalizers")) > 0);
+  if (!finish_delete && update_is_noop(api_storage_resource(res), obj, kv)) {
+    json_decref(obj);
+    update_done(w, 0, (struct kv *)kv, NULL);
+    return;
+  }
   int err;
   if (finish_delete) {
     err = storage_delete(ar->srv->storage, w->key, kv->mod_rev, update_done, w);

@@ -17,6 +17,8 @@ cleanup() {
   if [[ $rc -ne 0 ]]; then
     echo "--- failed; server logs:"
     for f in "$WORK"/*.log; do [[ -e "$f" ]] && { echo "## $f"; tail -30 "$f"; }; done
+    # KUBE_IT_KEEP=1: the whole work directory (logs, data) stays for a look
+    [[ -n "${KUBE_IT_KEEP:-}" ]] && { echo "--- kept: $WORK"; exit $rc; }
   fi
   rm -rf "$WORK"
   exit $rc

@@ -162,4 +162,18 @@ ok "it is still there, terminating" kube -n q get pod p1 -o jsonpath='{.metadata
 wait_until "once its grace has run out it no longer counts" 50 kube -n q run p2 --image=nginx
 ok "a pod that failed does not count" kube -n q patch pod p2 --subresource=status --type=merge -p '{"status":{"phase":"Failed"}}'
 ok "so a third fits" kube -n q run p3 --image=nginx
+# --- an update that changes nothing writes nothing ---------------------------
+# (upstream's storage compares the encoded object: no new resourceVersion,
+# no watch event; a controller writing back a zero its Go type omits would
+# otherwise loop on its own events)
+kube create deployment quiet --image=nginx >/dev/null
+D=$API_URL/apis/apps/v1/namespaces/default/deployments/quiet
+rv0=$(curl -fsS "$D" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')
+ok "a status PUT with a zero the type omits" curl -fsS -X PUT -H 'Content-Type: application/json' "$D/status" \
+  --data-binary "$(curl -fsS "$D" | python3 -c 'import json,sys; d=json.load(sys.stdin); d.setdefault("status",{})["unavailableReplicas"]=0; print(json.dumps(d))')"
+expect_eq "answered with the stored resourceVersion" "$rv0" "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["metadata"]["resourceVersion"])' "$OUT")"
+ok "a merge patch that sets what is there" kube patch deployment quiet --type=merge -p '{"spec":{"replicas":1}}'
+expect_eq "no new revision" "$rv0" "$(curl -fsS "$D" | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["resourceVersion"])')"
+ok "watch from that revision" curl -fsS "$API_URL/apis/apps/v1/namespaces/default/deployments?watch=1&resourceVersion=$rv0&timeoutSeconds=1&fieldSelector=metadata.name=quiet"
+expect_eq "no event" "" "$OUT"
 done_testing
