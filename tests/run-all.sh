@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the tests need, builds everything twice (a normal -Werror
-# build and an ASan+UBSan build), runs the unit tests of both, then the
-# integration tests against the real binaries with the real kubectl, helm
-# and Python client, then the end-to-end suite (tests/e2e/: a docker compose
-# cluster, deploy/local-up.sh on a fresh-machine stand-in, and kube-init /
-# kube-join under systemd).  Ends with
-# one line "N passed, M failed"; scenarios waiting for work that has not
-# landed are listed (they neither pass nor fail).
+# build and an ASan+UBSan build), runs the unit tests of both and a short
+# libFuzzer run, then the integration tests against the real binaries with
+# the real kubectl, helm and Python client ($IT_JOBS at a time, default 2)
+# while the end-to-end suite runs beside them (tests/e2e/: a docker
+# compose cluster and deploy/local-up.sh on a fresh-machine stand-in),
+# then kube-init / kube-join under systemd.  Ends with one line
+# "N passed, M failed"; scenarios waiting for work that has not landed are
+# listed (they neither pass nor fail).
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -15,7 +16,7 @@ mkdir -p "$ROOT/_out"
 "$ROOT/deploy/install-deps.sh" --test || exit 1
 "$ROOT/deploy/install-clients.sh" "$ROOT/_out/tools" || exit 1
 
-IT_JOBS=${IT_JOBS:-3}
+IT_JOBS=${IT_JOBS:-2}
 pass=0; fail=0; failed=(); waiting=()
 note() { printf '\n=== %s\n' "$*"; }
 record() { # name status
@@ -59,9 +60,21 @@ else
   echo "FAIL fuzz build"; record fuzz_build 1
 fi
 
-note "integration tests ($IT_JOBS at a time)"
+note "end-to-end suite started (docker compose cluster; deploy/local-up.sh on a fresh machine), beside the integration tests"
 export PATH="$ROOT/_out/tools/bin:$PATH"
 export KUBE_BIN="$ROOT/build"
+# The end-to-end parts spend most of their time waiting on containers, as
+# the integration tests do on the programs: they run side by side to keep
+# the whole suite within its time.  Each uses its own containers, networks
+# and names.
+e2e_start=$(date +%s)
+( timeout 2700 bash tests/e2e/run.sh >_out/e2e.log 2>&1; echo $? >_out/e2e.rc ) &
+E2E_PID=$!
+( start=$(date +%s); timeout 2400 bash tests/e2e/test_local_up.sh >_out/e2e-local-up.log 2>&1
+  echo "$? $(( $(date +%s) - start ))" >_out/e2e-local-up.rc ) &
+LU_PID=$!
+
+note "integration tests ($IT_JOBS at a time)"
 # Each test makes its own ports, names, namespaces and containers, so a
 # few run side by side (most of their time is waiting on the programs
 # under test); results are printed in file order once all have finished.
@@ -70,14 +83,15 @@ it_run() { # TEST NAME: runs one test, recording its exit code and seconds
   timeout 600 bash "$1" >"_out/$2.log" 2>&1 || rc=$?
   echo "$rc $(( $(date +%s) - start ))" >"_out/$2.result"
 }
-its=()
+its=() IT_PIDS=()
 for t in tests/integration/test_*.sh; do
   [[ -e "$t" ]] || continue
   name=$(basename "$t" .sh); its+=("$name"); rm -f "_out/$name.result"
-  while (( $(jobs -rp | wc -l) >= IT_JOBS )); do wait -n || true; done
+  while (( $(jobs -rp | wc -l) >= IT_JOBS + 2 )); do wait -n || true; done  # + the two e2e jobs
   it_run "$t" "$name" &
+  IT_PIDS+=("$!")
 done
-wait
+wait "${IT_PIDS[@]}"
 for name in "${its[@]}"; do
   read -r rc secs <"_out/$name.result" 2>/dev/null || { rc=1; secs=?; }
   if [[ $rc -eq 0 ]]; then
@@ -87,8 +101,7 @@ for name in "${its[@]}"; do
   fi
 done
 
-note "end-to-end suite (docker compose cluster; deploy/local-up.sh on a fresh machine; kube-init/kube-join under systemd)"
-e2e_start=$(date +%s)
+note "end-to-end suite"
 # record_e2e LOG: one record per "PASS/FAIL/WAITING e2e/NAME" line
 record_e2e() {
   local kind name
@@ -100,19 +113,21 @@ record_e2e() {
     esac
   done < <(grep -E '^(PASS|FAIL|WAITING) e2e/' "$1")
 }
-timeout 2700 bash tests/e2e/run.sh 2>&1 | tee _out/e2e.log | grep -vE '^\[' ; e2e_rc=${PIPESTATUS[0]}
+wait "$E2E_PID"
+e2e_rc=$(cat _out/e2e.rc 2>/dev/null || echo 1)
+grep -vE '^\[' _out/e2e.log
 record_e2e _out/e2e.log
 if ! grep -qE '^e2e: [0-9]+ passed' _out/e2e.log; then
-  echo "FAIL e2e (exit $e2e_rc before the summary; see _out/e2e.log)"; record e2e/run 1
+  echo "FAIL e2e (exit $e2e_rc before the summary; see _out/e2e.log)"; tail -30 _out/e2e.log; record e2e/run 1
 fi
-start=$(date +%s)
-timeout 2400 bash tests/e2e/test_local_up.sh >_out/e2e-local-up.log 2>&1; lu_rc=$?
+wait "$LU_PID"
+read -r lu_rc lu_secs <_out/e2e-local-up.rc 2>/dev/null || { lu_rc=1; lu_secs=?; }
 if ((lu_rc == 0)); then
-  echo "PASS e2e/local-up ($(( $(date +%s) - start ))s, $(tail -1 _out/e2e-local-up.log | sed 's/^# //'))"; record e2e/local-up 0
+  echo "PASS e2e/local-up (${lu_secs}s, $(tail -1 _out/e2e-local-up.log | sed 's/^# //'))"; record e2e/local-up 0
 elif ((lu_rc == 77)); then
   echo "WAITING e2e/local-up: $(grep -m1 '^WAITING' _out/e2e-local-up.log | sed 's/^WAITING: //')"; waiting+=(e2e/local-up)
 else
-  echo "FAIL e2e/local-up ($(( $(date +%s) - start ))s)"; tail -40 _out/e2e-local-up.log; record e2e/local-up 1
+  echo "FAIL e2e/local-up (${lu_secs}s)"; tail -40 _out/e2e-local-up.log; record e2e/local-up 1
 fi
 start=$(date +%s)
 timeout 1200 bash tests/e2e/test_systemd_join.sh >_out/e2e-systemd.log 2>&1; sd_rc=$?
@@ -123,7 +138,7 @@ elif ((sd_rc == 77)); then
 else
   echo "FAIL e2e/systemd-join ($(( $(date +%s) - start ))s)"; grep -E '^(ok|FAIL)' _out/e2e-systemd.log | tail -15; record e2e/systemd-join 1
 fi
-echo "end-to-end wall time: $(( ($(date +%s) - e2e_start) / 60 ))m$(( ($(date +%s) - e2e_start) % 60 ))s"
+echo "end-to-end wall time (beside the integration tests): $(( ($(date +%s) - e2e_start) / 60 ))m$(( ($(date +%s) - e2e_start) % 60 ))s"
 
 note "summary"
 ((${#waiting[@]})) && echo "waiting on work that has not landed (see _out/e2e.log): ${waiting[*]}"
