@@ -29,11 +29,11 @@ struct fieldsel;
 
 enum api_route_kind {
   ROUTE_NOT_FOUND = 0,
-  ROUTE_API_VERSIONS,   /* /api */
-  ROUTE_GROUP_LIST,     /* /apis */
-  ROUTE_GROUP,          /* /apis/G */
-  ROUTE_RESOURCE_LIST,  /* /api/v1, /apis/G/V */
-  ROUTE_RESOURCE,       /* a resource path */
+  ROUTE_API_VERSIONS,  /* /api */
+  ROUTE_GROUP_LIST,    /* /apis */
+  ROUTE_GROUP,         /* /apis/G */
+  ROUTE_RESOURCE_LIST, /* /api/v1, /apis/G/V */
+  ROUTE_RESOURCE,      /* a resource path */
 };
 
 struct api_route {
@@ -41,9 +41,9 @@ struct api_route {
   char group[128];
   char version[32];
   char resource[128];
-  char ns[256];     /* "" when not namespaced in the path */
-  char name[256];   /* "" for collections */
-  char sub[64];     /* "" for the main resource */
+  char ns[256];   /* "" when not namespaced in the path */
+  char name[256]; /* "" for collections */
+  char sub[64];   /* "" for the main resource */
 };
 
 /* Parses a decoded path.  Returns rt->kind. */
@@ -61,21 +61,20 @@ char *api_continue_encode(int64_t rev, const char *start_key);
 int api_continue_decode(const char *tok, int64_t *rev, char **start_key);
 
 struct api_list_opts {
-  struct labelsel *lsel;    /* NULL = everything */
-  struct fieldsel *fsel;    /* NULL = everything */
-  int64_t limit;            /* 0 = no limit */
-  int64_t cont_rev;         /* from continue, 0 if none */
-  char *cont_start;         /* key to start after, from continue */
-  char *rv;                 /* resourceVersion as sent, NULL if absent */
-  char *rv_match;           /* resourceVersionMatch */
+  struct labelsel *lsel; /* NULL = everything */
+  struct fieldsel *fsel; /* NULL = everything */
+  int64_t limit;         /* 0 = no limit */
+  int64_t cont_rev;      /* from continue, 0 if none */
+  char *cont_start;      /* key to start after, from continue */
+  char *rv;              /* resourceVersion as sent, NULL if absent */
+  char *rv_match;        /* resourceVersionMatch */
   bool watch;
   bool bookmarks;
-  int64_t timeout_s;        /* 0 = server default */
+  int64_t timeout_s; /* 0 = server default */
 };
 /* Parses a raw query string.  On error returns a new reference to a
  * Status (400) and leaves opts cleared.  res may be NULL (no field check). */
-json_t *api_list_opts_parse(const char *query, const struct resource *res,
-                            struct api_list_opts *opts);
+json_t *api_list_opts_parse(const char *query, const struct resource *res, struct api_list_opts *opts);
 void api_list_opts_free(struct api_list_opts *opts);
 
 /* Returns true when the field is selectable on res. */
@@ -109,8 +108,7 @@ bool api_query_bool(const char *query, const char *key, bool dflt);
  * res (or Name + Created At) and no rows. */
 json_t *api_table_new(const struct resource *res, bool with_columns);
 /* Appends a row for obj (borrowed). */
-void api_table_add_row(json_t *table, const struct resource *res, const json_t *obj,
-                       enum api_include inc);
+void api_table_add_row(json_t *table, const struct resource *res, const json_t *obj, enum api_include inc);
 /* PartialObjectMetadata of obj (borrowed) in meta_gv; new reference. */
 json_t *api_partial_object(const json_t *obj, const char *meta_gv);
 /* PartialObjectMetadataList of a list (borrowed); new reference. */
@@ -137,20 +135,20 @@ json_t *api_to_internal(const struct resource *res, json_t *obj /* stolen */);
 /* ---------- the request (server.c) ---------- */
 
 struct api_openapi_doc {
-  char *gv_path;     /* "api/v1", "apis/apps/v1" */
+  char *gv_path; /* "api/v1", "apis/apps/v1" */
   char *body;
   size_t len;
   char etag[40];
 };
 
 struct api_state {
-  char *openapi_index;         /* serialized /openapi/v3, built on first use */
+  char *openapi_index; /* serialized /openapi/v3, built on first use */
   size_t openapi_index_len;
   struct api_openapi_doc *docs;
   size_t ndocs;
   struct api_openapi_doc v2_json, v2_pb; /* /openapi/v2, built on first use */
-  struct event *trim_ev;       /* returns freed heap to the system after a big list */
-  unsigned crd_gen;            /* served set the OpenAPI documents were built for */
+  struct event *trim_ev;                 /* returns freed heap to the system after a big list */
+  unsigned crd_gen;                      /* served set the OpenAPI documents were built for */
 };
 
 struct evbuffer;
@@ -160,14 +158,14 @@ int api_trim_after(struct apiserver *srv, struct evbuffer *body);
 
 struct api_req {
   struct apiserver *srv;
-  struct http_request *http;  /* NULL once the client went away */
+  struct http_request *http; /* NULL once the client went away */
   struct api_route rt;
   const struct resource *res;
-  const char *verb;            /* upstream verb for metrics: get, list, watch, create... */
+  const char *verb; /* upstream verb for metrics: get, list, watch, create... */
   int64_t start_us;
-  bool pending;                /* answered later (write or watch in flight) */
+  bool pending; /* answered later (write or watch in flight) */
   bool closed;
-  void *watch;                 /* struct api_watch * while a watch streams */
+  void *watch; /* struct api_watch * while a watch streams */
 };
 
 /* Reply helpers; record metrics and log, and mark the request answered.
@@ -189,16 +187,16 @@ const char *api_req_query(struct api_req *ar);
 const char *api_req_accept(struct api_req *ar);
 
 /* ---------- handlers ---------- */
-void api_handle_resource(struct api_req *ar);  /* handlers.c: dispatch by method */
+void api_handle_resource(struct api_req *ar); /* handlers.c: dispatch by method */
 void api_handle_get(struct api_req *ar);
 void api_handle_list(struct api_req *ar);
 void api_handle_watch(struct api_req *ar, struct api_list_opts *opts /* taken */);
-void api_watch_closed(struct api_req *ar);     /* watch.c: on_close */
+void api_watch_closed(struct api_req *ar); /* watch.c: on_close */
 void api_handle_create(struct api_req *ar);
 void api_handle_update(struct api_req *ar);
 void api_handle_patch(struct api_req *ar);
 void api_handle_delete(struct api_req *ar);
-void api_handle_eviction(struct api_req *ar);   /* eviction.c: pods/eviction */
+void api_handle_eviction(struct api_req *ar); /* eviction.c: pods/eviction */
 /* The deletion an admitted eviction ends with (handlers_delete.c);
  * delete_options borrowed (the Eviction's deleteOptions, may be NULL). */
 void api_evict_delete(struct api_req *ar, const json_t *delete_options);
@@ -216,7 +214,7 @@ unsigned api_served_subresources(const struct resource *res);
 bool api_proxy_try(struct api_req *ar, const char *raw_path);
 
 /* token.c: service account tokens (set up from apiserver.h). */
-void api_handle_token_request(struct api_req *ar);      /* POST serviceaccounts/NAME/token */
+void api_handle_token_request(struct api_req *ar);          /* POST serviceaccounts/NAME/token */
 void api_handle_oidc(struct api_req *ar, const char *path); /* /openid/v1/jwks, /.well-known/openid-configuration */
 
 /* discovery.c */
@@ -256,13 +254,13 @@ struct api_write {
   struct api_req *ar;
   const struct resource *res;
   char *key;
-  json_t *body;            /* decoded request body (object or JSON patch array) */
-  json_t *dups;            /* duplicate field names in the body, or NULL */
-  char *patch_type;        /* Content-Type of a PATCH */
+  json_t *body;     /* decoded request body (object or JSON patch array) */
+  json_t *dups;     /* duplicate field names in the body, or NULL */
+  char *patch_type; /* Content-Type of a PATCH */
   api_mutate_fn mutate;
   api_respond_fn respond;
   bool respond_without_object; /* respond ignores the stored object */
-  const char *sub;         /* NULL, "status", "scale", "binding", "finalize" */
+  const char *sub;             /* NULL, "status", "scale", "binding", "finalize" */
   bool dry_run;
   bool user_rv;            /* the client asked for a precondition on resourceVersion */
   bool check_fields;       /* run field validation on the result */
@@ -270,10 +268,10 @@ struct api_write {
   int retries;
   int success_code;
   int64_t expected_rev;
-  bool apply;              /* server-side apply: body is the applied configuration */
-  bool force;              /* apply: take over fields other managers own */
-  bool no_managed_fields;  /* binding, finalize: managedFields left as stored */
-  char manager[136];       /* ?fieldManager=, else from the User-Agent */
+  bool apply;             /* server-side apply: body is the applied configuration */
+  bool force;             /* apply: take over fields other managers own */
+  bool no_managed_fields; /* binding, finalize: managedFields left as stored */
+  char manager[136];      /* ?fieldManager=, else from the User-Agent */
 };
 
 struct api_write *api_write_new(struct api_req *ar);

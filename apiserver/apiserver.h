@@ -24,14 +24,14 @@ struct sa_signer;
 struct crd_state;
 
 struct apiserver_config {
-  const char *insecure_bind_address;  /* --insecure-bind-address, 127.0.0.1 */
-  int insecure_port;                  /* --insecure-port, 8080 */
-  const char *advertise_address;      /* --advertise-address */
-  const char *storage_backend;        /* --storage-backend: sqlite */
-  const char *data_dir;               /* --data-dir */
+  const char *insecure_bind_address;    /* --insecure-bind-address, 127.0.0.1 */
+  int insecure_port;                    /* --insecure-port, 8080 */
+  const char *advertise_address;        /* --advertise-address */
+  const char *storage_backend;          /* --storage-backend: sqlite */
+  const char *data_dir;                 /* --data-dir */
   const char *service_cluster_ip_range; /* --service-cluster-ip-range, 10.96.0.0/12 */
   const char *service_node_port_range;  /* --service-node-port-range, 30000-32767 */
-  int v;                              /* --v */
+  int v;                                /* --v */
   /* --enable-garbage-collector=false: deletes add no orphan/foreground
    * finalizers (nothing would remove them). */
   bool gc_disabled;
@@ -40,13 +40,13 @@ struct apiserver_config {
    * duration).  0 = the default. */
   int64_t watch_bookmark_interval_ms;
   /* Service account tokens (token.c), upstream's flags of the same names. */
-  const char *service_account_issuer;            /* --service-account-issuer */
-  const char *service_account_signing_key_file;  /* --service-account-signing-key-file ("" = data dir) */
-  const char *service_account_key_file;          /* --service-account-key-file, comma-separated */
-  const char *service_account_jwks_uri;          /* --service-account-jwks-uri */
-  const char *api_audiences;                     /* --api-audiences, comma-separated (default: the issuer) */
+  const char *service_account_issuer;             /* --service-account-issuer */
+  const char *service_account_signing_key_file;   /* --service-account-signing-key-file ("" = data dir) */
+  const char *service_account_key_file;           /* --service-account-key-file, comma-separated */
+  const char *service_account_jwks_uri;           /* --service-account-jwks-uri */
+  const char *api_audiences;                      /* --api-audiences, comma-separated (default: the issuer) */
   int64_t service_account_max_token_expiration_s; /* --service-account-max-token-expiration (0 = none) */
-  bool service_account_extend_token_expiration;  /* --service-account-extend-token-expiration */
+  bool service_account_extend_token_expiration;   /* --service-account-extend-token-expiration */
   /* DefaultTolerationSeconds admission: --default-not-ready-toleration-seconds
    * and --default-unreachable-toleration-seconds (300 each) */
   int64_t default_not_ready_toleration_seconds;
@@ -61,7 +61,7 @@ struct apiserver {
   const struct schema *schema;
   struct metrics *metrics;
   int64_t start_time_us;
-  bool ready;                 /* /readyz: storage loaded and bootstrap done */
+  bool ready; /* /readyz: storage loaded and bootstrap done */
 
   /* Owned by apiserver/registry/services.c: ClusterIP and NodePort
    * allocators, rebuilt from stored Services at start. */

@@ -31,8 +31,7 @@
 static json_t *strv(const char *const *v, size_t max)
 {
   json_t *a = json_array();
-  for (size_t i = 0; i < max && v[i]; i++)
-    json_array_append_new(a, json_string(v[i]));
+  for (size_t i = 0; i < max && v[i]; i++) json_array_append_new(a, json_string(v[i]));
   return a;
 }
 
@@ -42,13 +41,12 @@ static json_t *verbs(const char *csv)
   char buf[256];
   snprintf(buf, sizeof(buf), "%s", csv);
   char *save = NULL;
-  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save))
-    json_array_append_new(a, json_string(t));
+  for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) json_array_append_new(a, json_string(t));
   return a;
 }
 
-static void add_sub(json_t *list, const struct resource *r, const char *sub, const char *group,
-                    const char *version, const char *kind, const char *verb_csv)
+static void add_sub(json_t *list, const struct resource *r, const char *sub, const char *group, const char *version,
+                    const char *kind, const char *verb_csv)
 {
   char name[192];
   snprintf(name, sizeof(name), "%s/%s", r->plural, sub);
@@ -70,48 +68,36 @@ static json_t *resource_list(struct apiserver *srv, const char *group, const cha
   bool found = false;
   for (size_t i = 0; i < n; i++) {
     const struct resource *r = all[i];
-    if (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0)
-      continue;
+    if (strcmp(r->group, group) != 0 || strcmp(r->version, version) != 0) continue;
     found = true;
-    json_t *e = json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", r->plural, "singularName", r->singular,
-                          "namespaced", r->namespaced, "kind", r->kind, "verbs",
-                          verbs("create,delete,deletecollection,get,list,patch,update,watch"));
-    if (r->short_names[0])
-      json_object_set_new(e, "shortNames", strv(r->short_names, 6));
-    if (r->categories[0])
-      json_object_set_new(e, "categories", strv(r->categories, 3));
+    json_t *e =
+        json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", r->plural, "singularName", r->singular, "namespaced", r->namespaced,
+                  "kind", r->kind, "verbs", verbs("create,delete,deletecollection,get,list,patch,update,watch"));
+    if (r->short_names[0]) json_object_set_new(e, "shortNames", strv(r->short_names, 6));
+    if (r->categories[0]) json_object_set_new(e, "categories", strv(r->categories, 3));
     json_array_append_new(list, e);
     unsigned s = api_served_subresources(r);
-    if (s & RES_SUB_BINDING)
-      add_sub(list, r, "binding", NULL, NULL, "Binding", "create");
-    if (s & RES_SUB_EPHEMERAL)
-      add_sub(list, r, "ephemeralcontainers", NULL, NULL, r->kind, "get,patch,update");
-    if (s & RES_SUB_EVICTION)
-      add_sub(list, r, "eviction", "policy", "v1", "Eviction", "create");
+    if (s & RES_SUB_BINDING) add_sub(list, r, "binding", NULL, NULL, "Binding", "create");
+    if (s & RES_SUB_EPHEMERAL) add_sub(list, r, "ephemeralcontainers", NULL, NULL, r->kind, "get,patch,update");
+    if (s & RES_SUB_EVICTION) add_sub(list, r, "eviction", "policy", "v1", "Eviction", "create");
     if (s & RES_SUB_EXEC) {
       add_sub(list, r, "attach", NULL, NULL, "PodAttachOptions", "create,get");
       add_sub(list, r, "exec", NULL, NULL, "PodExecOptions", "create,get");
       add_sub(list, r, "portforward", NULL, NULL, "PodPortForwardOptions", "create,get");
     }
-    if (s & RES_SUB_FINALIZE)
-      add_sub(list, r, "finalize", NULL, NULL, r->kind, "update");
-    if (s & RES_SUB_LOG)
-      add_sub(list, r, "log", NULL, NULL, r->kind, "get");
+    if (s & RES_SUB_FINALIZE) add_sub(list, r, "finalize", NULL, NULL, r->kind, "update");
+    if (s & RES_SUB_LOG) add_sub(list, r, "log", NULL, NULL, r->kind, "get");
     if (s & RES_SUB_PROXY) {
       char kind[128];
       snprintf(kind, sizeof(kind), "%sProxyOptions", r->kind);
       add_sub(list, r, "proxy", NULL, NULL, kind, "create,delete,get,patch,update");
     }
-    if (s & RES_SUB_SCALE)
-      add_sub(list, r, "scale", "autoscaling", "v1", "Scale", "get,patch,update");
-    if (s & RES_SUB_STATUS)
-      add_sub(list, r, "status", NULL, NULL, r->kind, "get,patch,update");
-    if (s & RES_SUB_TOKEN)
-      add_sub(list, r, "token", "authentication.k8s.io", "v1", "TokenRequest", "create");
+    if (s & RES_SUB_SCALE) add_sub(list, r, "scale", "autoscaling", "v1", "Scale", "get,patch,update");
+    if (s & RES_SUB_STATUS) add_sub(list, r, "status", NULL, NULL, r->kind, "get,patch,update");
+    if (s & RES_SUB_TOKEN) add_sub(list, r, "token", "authentication.k8s.io", "v1", "TokenRequest", "create");
     if ((s & RES_SUB_BINDING) && !*group) {
-      json_array_append_new(list, json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", "bindings",
-                                            "singularName", "binding", "namespaced", true, "kind",
-                                            "Binding", "verbs", verbs("create")));
+      json_array_append_new(list, json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", "bindings", "singularName", "binding",
+                                            "namespaced", true, "kind", "Binding", "verbs", verbs("create")));
     }
   }
   if (!found) {
@@ -119,12 +105,10 @@ static json_t *resource_list(struct apiserver *srv, const char *group, const cha
     return NULL;
   }
   char gv[256];
-  if (*group)
-    snprintf(gv, sizeof(gv), "%s/%s", group, version);
-  else
-    snprintf(gv, sizeof(gv), "%s", version);
-  return json_pack("{s:s,s:s,s:s,s:o}", "kind", "APIResourceList", "apiVersion", "v1",
-                   "groupVersion", gv, "resources", list);
+  if (*group) snprintf(gv, sizeof(gv), "%s/%s", group, version);
+  else snprintf(gv, sizeof(gv), "%s", version);
+  return json_pack("{s:s,s:s,s:s,s:o}", "kind", "APIResourceList", "apiVersion", "v1", "groupVersion", gv, "resources",
+                   list);
 }
 
 /* APIGroup for group, or NULL if the registry has none of it. */
@@ -135,15 +119,12 @@ static json_t *api_group(struct apiserver *srv, const char *group)
   json_t *versions = json_array();
   for (size_t i = 0; i < n; i++) {
     const struct resource *r = all[i];
-    if (strcmp(r->group, group) != 0)
-      continue;
+    if (strcmp(r->group, group) != 0) continue;
     bool seen = false;
     size_t j;
     json_t *v;
-    json_array_foreach(versions, j, v)
-      seen = seen || strcmp(kj_get_str(v, "version"), r->version) == 0;
-    if (seen)
-      continue;
+    json_array_foreach (versions, j, v) seen = seen || strcmp(kj_get_str(v, "version"), r->version) == 0;
+    if (seen) continue;
     char gv[256];
     snprintf(gv, sizeof(gv), "%s/%s", group, r->version);
     json_array_append_new(versions, json_pack("{s:s,s:s}", "groupVersion", gv, "version", r->version));
@@ -153,8 +134,8 @@ static json_t *api_group(struct apiserver *srv, const char *group)
     return NULL;
   }
   json_t *pref = kj_deep_copy(json_array_get(versions, 0));
-  return json_pack("{s:s,s:s,s:s,s:o,s:o}", "kind", "APIGroup", "apiVersion", "v1", "name", group,
-                   "versions", versions, "preferredVersion", pref);
+  return json_pack("{s:s,s:s,s:s,s:o,s:o}", "kind", "APIGroup", "apiVersion", "v1", "name", group, "versions", versions,
+                   "preferredVersion", pref);
 }
 
 static json_t *group_list(struct apiserver *srv)
@@ -164,18 +145,14 @@ static json_t *group_list(struct apiserver *srv)
   json_t *groups = json_array();
   for (size_t i = 0; i < n; i++) {
     const char *g = all[i]->group;
-    if (!*g)
-      continue;
+    if (!*g) continue;
     bool seen = false;
     size_t j;
     json_t *v;
-    json_array_foreach(groups, j, v)
-      seen = seen || strcmp(kj_get_str(v, "name"), g) == 0;
-    if (seen)
-      continue;
+    json_array_foreach (groups, j, v) seen = seen || strcmp(kj_get_str(v, "name"), g) == 0;
+    if (seen) continue;
     json_t *ag = api_group(srv, g);
-    if (!ag)
-      continue;
+    if (!ag) continue;
     json_object_del(ag, "kind");
     json_object_del(ag, "apiVersion");
     json_array_append_new(groups, ag);
@@ -188,8 +165,8 @@ static json_t *api_versions(struct apiserver *srv)
   const char *adv = srv->cfg.advertise_address ? srv->cfg.advertise_address : "127.0.0.1";
   char addr[300];
   snprintf(addr, sizeof(addr), "%s:%d", adv, srv->cfg.insecure_port);
-  return json_pack("{s:s,s:[s],s:[{s:s,s:s}]}", "kind", "APIVersions", "versions", "v1",
-                   "serverAddressByClientCIDRs", "clientCIDR", "0.0.0.0/0", "serverAddress", addr);
+  return json_pack("{s:s,s:[s],s:[{s:s,s:s}]}", "kind", "APIVersions", "versions", "v1", "serverAddressByClientCIDRs",
+                   "clientCIDR", "0.0.0.0/0", "serverAddress", addr);
 }
 
 static json_t *not_found(void)
@@ -203,20 +180,11 @@ void api_handle_discovery(struct api_req *ar)
 {
   json_t *out = NULL;
   switch (ar->rt.kind) {
-  case ROUTE_API_VERSIONS:
-    out = api_versions(ar->srv);
-    break;
-  case ROUTE_GROUP_LIST:
-    out = group_list(ar->srv);
-    break;
-  case ROUTE_GROUP:
-    out = api_group(ar->srv, ar->rt.group);
-    break;
-  case ROUTE_RESOURCE_LIST:
-    out = resource_list(ar->srv, ar->rt.group, ar->rt.version);
-    break;
-  default:
-    break;
+  case ROUTE_API_VERSIONS: out = api_versions(ar->srv); break;
+  case ROUTE_GROUP_LIST: out = group_list(ar->srv); break;
+  case ROUTE_GROUP: out = api_group(ar->srv, ar->rt.group); break;
+  case ROUTE_RESOURCE_LIST: out = resource_list(ar->srv, ar->rt.group, ar->rt.version); break;
+  default: break;
   }
   if (!out) {
     api_reply_status(ar, not_found());
@@ -269,8 +237,7 @@ static void reply_cached(struct api_req *ar, const char *body, size_t len, const
 static bool openapi_v2_build(struct apiserver *srv)
 {
   struct api_state *st = srv->api;
-  if (st->v2_json.body)
-    return true;
+  if (st->v2_json.body) return true;
   size_t n;
   const struct resource *const *all = registry_served(srv, &n);
   json_t *doc = schema_openapi_v2(srv->schema, all, n);
@@ -322,8 +289,7 @@ void api_handle_openapi(struct api_req *ar, const char *rest)
     api_reply_status(ar, not_found());
     return;
   }
-  while (*rest == '/')
-    rest++;
+  while (*rest == '/') rest++;
   if (!*rest) {
     if (!st->openapi_index) {
       json_t *idx = schema_openapi_v3_index(srv->schema, all, n);
@@ -356,8 +322,7 @@ void api_handle_openapi(struct api_req *ar, const char *rest)
   struct api_openapi_doc *docs = xrealloc(st->docs, (st->ndocs + 1) * sizeof(*docs));
   if (!body || !docs) {
     free(body);
-    if (docs)
-      st->docs = docs;
+    if (docs) st->docs = docs;
     api_reply_status(ar, kstatus_internal("failed to build the OpenAPI document"));
     return;
   }
@@ -385,8 +350,7 @@ static void api_openapi_refresh(struct apiserver *srv)
 void api_discovery_free(struct apiserver *srv)
 {
   struct api_state *st = srv->api;
-  if (!st)
-    return;
+  if (!st) return;
   free(st->openapi_index);
   st->openapi_index = NULL;
   for (size_t i = 0; i < st->ndocs; i++) {

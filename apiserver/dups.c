@@ -32,8 +32,7 @@ struct dscan {
 
 static void ws(struct dscan *d)
 {
-  while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || *d->p == '\n' || *d->p == '\r'))
-    d->p++;
+  while (d->p < d->end && (*d->p == ' ' || *d->p == '\t' || *d->p == '\n' || *d->p == '\r')) d->p++;
 }
 
 static void path_push(struct dscan *d, const char *fmt, const char *s, size_t n)
@@ -42,8 +41,7 @@ static void path_push(struct dscan *d, const char *fmt, const char *s, size_t n)
   if (need > d->cap) {
     d->cap = need * 2;
     d->path = xrealloc(d->path, d->cap);
-    if (!d->path)
-      abort();
+    if (!d->path) abort();
   }
   d->len += (size_t)snprintf(d->path + d->len, d->cap - d->len, fmt, (int)n, s);
 }
@@ -52,19 +50,16 @@ static void path_push(struct dscan *d, const char *fmt, const char *s, size_t n)
 static const char *skip_string(struct dscan *d, size_t *rawlen)
 {
   const char *start = ++d->p;
-  while (d->p < d->end && *d->p != '"')
-    d->p += *d->p == '\\' ? 2 : 1;
+  while (d->p < d->end && *d->p != '"') d->p += *d->p == '\\' ? 2 : 1;
   *rawlen = (size_t)(d->p - start);
-  if (d->p < d->end)
-    d->p++;
+  if (d->p < d->end) d->p++;
   return start;
 }
 
 /* New string: the key's value, unescaped when it has escapes. */
 static json_t *key_value(const char *raw, size_t n)
 {
-  if (!memchr(raw, '\\', n))
-    return json_stringn(raw, n);
+  if (!memchr(raw, '\\', n)) return json_stringn(raw, n);
   json_t *k = kj_loadb(raw - 1, n + 2, false, NULL, 0);
   if (!json_is_string(k)) {
     json_decref(k);
@@ -82,36 +77,28 @@ static void scan_object(struct dscan *d, int depth)
   d->p++;
   for (;;) {
     ws(d);
-    if (d->p >= d->end || *d->p == '}')
-      break;
+    if (d->p >= d->end || *d->p == '}') break;
     if (*d->p == ',') {
       d->p++;
       continue;
     }
-    if (*d->p != '"')
-      break;
+    if (*d->p != '"') break;
     size_t n;
     const char *raw = skip_string(d, &n);
     json_t *k = key_value(raw, n);
     const char *ks = json_string_value(k);
-    if (mark)
-      path_push(d, ".%.*s", ks, json_string_length(k));
-    else
-      path_push(d, "%.*s", ks, json_string_length(k));
-    if (json_object_get(seen, ks))
-      json_array_append_new(d->out, json_string(d->path));
-    else
-      json_object_set_new(seen, ks, json_true());
+    if (mark) path_push(d, ".%.*s", ks, json_string_length(k));
+    else path_push(d, "%.*s", ks, json_string_length(k));
+    if (json_object_get(seen, ks)) json_array_append_new(d->out, json_string(d->path));
+    else json_object_set_new(seen, ks, json_true());
     json_decref(k);
     ws(d);
-    if (d->p < d->end && *d->p == ':')
-      d->p++;
+    if (d->p < d->end && *d->p == ':') d->p++;
     scan_value(d, depth + 1);
     d->len = mark;
     d->path[mark] = '\0';
   }
-  if (d->p < d->end)
-    d->p++;
+  if (d->p < d->end) d->p++;
   json_decref(seen);
 }
 
@@ -121,8 +108,7 @@ static void scan_array(struct dscan *d, int depth)
   d->p++;
   for (;;) {
     ws(d);
-    if (d->p >= d->end || *d->p == ']')
-      break;
+    if (d->p >= d->end || *d->p == ']') break;
     if (*d->p == ',') {
       d->p++;
       continue;
@@ -134,33 +120,24 @@ static void scan_array(struct dscan *d, int depth)
     d->len = mark;
     d->path[mark] = '\0';
   }
-  if (d->p < d->end)
-    d->p++;
+  if (d->p < d->end) d->p++;
 }
 
 static void scan_value(struct dscan *d, int depth)
 {
   ws(d);
-  if (d->p >= d->end)
-    return;
+  if (d->p >= d->end) return;
   if (depth > DUPS_MAX_DEPTH) {
     d->p = d->end;
     return;
   }
   size_t n;
   switch (*d->p) {
-  case '{':
-    scan_object(d, depth);
-    return;
-  case '[':
-    scan_array(d, depth);
-    return;
-  case '"':
-    skip_string(d, &n);
-    return;
+  case '{': scan_object(d, depth); return;
+  case '[': scan_array(d, depth); return;
+  case '"': skip_string(d, &n); return;
   default:
-    while (d->p < d->end && !strchr(",}] \t\r\n", *d->p))
-      d->p++;
+    while (d->p < d->end && !strchr(",}] \t\r\n", *d->p)) d->p++;
   }
 }
 
@@ -168,8 +145,7 @@ json_t *api_json_duplicates(const char *buf, size_t len)
 {
   struct dscan d = {.p = buf, .end = buf + len, .cap = 256, .out = json_array()};
   d.path = xmalloc(d.cap);
-  if (!d.path)
-    abort();
+  if (!d.path) abort();
   d.path[0] = '\0';
   scan_value(&d, 0);
   free(d.path);

@@ -35,7 +35,7 @@
 
 struct eviction {
   struct api_req *ar;
-  json_t *body;        /* the Eviction */
+  json_t *body; /* the Eviction */
   char *pdb_key;
   int retries;
 };
@@ -70,10 +70,8 @@ static void evict_now(struct eviction *e)
   api_evict_delete(ar, kj_get(e->body, "deleteOptions"));
   eviction_free(e);
   /* answered without going asynchronous: the request is ours to end */
-  if (was_pending && !ar->pending)
-    api_req_done(ar);
-  else if (was_pending)
-    ar->pending = true;
+  if (was_pending && !ar->pending) api_req_done(ar);
+  else if (was_pending) ar->pending = true;
 }
 
 static void fail(struct eviction *e, json_t *st)
@@ -82,8 +80,7 @@ static void fail(struct eviction *e, json_t *st)
   bool pending = ar->pending;
   api_reply_status(ar, st);
   eviction_free(e);
-  if (pending)
-    api_req_done(ar);
+  if (pending) api_req_done(ar);
 }
 
 static void attempt(struct eviction *e);
@@ -118,12 +115,14 @@ static void spend(struct eviction *e, json_t *pdb, struct kv *pdb_kv, const char
   int64_t allowed = kj_get_int(pdb, "status.disruptionsAllowed", 0);
   const struct resource *pdbr = registry_find("policy", "v1", "poddisruptionbudgets");
   if (allowed < 0) {
-    fail(e, kstatus_forbidden("poddisruptionbudgets.policy \"%s\" is forbidden: pdb disruptions allowed is negative", name));
+    fail(e, kstatus_forbidden("poddisruptionbudgets.policy \"%s\" is forbidden: pdb disruptions allowed is negative",
+                              name));
     return;
   }
   if (json_object_size(kj_get(pdb, "status.disruptedPods")) > EVICTION_MAX_DISRUPTED_PODS) {
     fail(e, kstatus_forbidden("poddisruptionbudgets.policy \"%s\" is forbidden: DisruptedPods map too big - too "
-                              "many evictions not confirmed by PDB controller", name));
+                              "many evictions not confirmed by PDB controller",
+                              name));
     return;
   }
   if (allowed == 0) {
@@ -144,10 +143,9 @@ static void spend(struct eviction *e, json_t *pdb, struct kv *pdb_kv, const char
     json_t *conds = kj_arr(pdb, "status.conditions");
     json_t *c = NULL, *v;
     size_t i;
-    json_array_foreach(conds, i, v) {
+    json_array_foreach (conds, i, v) {
       const char *t = kj_get_str(v, "type");
-      if (t && strcmp(t, "DisruptionAllowed") == 0)
-        c = v;
+      if (t && strcmp(t, "DisruptionAllowed") == 0) c = v;
     }
     char now[40];
     ktime_now_str(now);
@@ -157,8 +155,7 @@ static void spend(struct eviction *e, json_t *pdb, struct kv *pdb_kv, const char
       json_object_set_new(c, "type", json_string("DisruptionAllowed"));
     }
     const char *old = kj_get_str(c, "status");
-    if (!old || strcmp(old, "False") != 0)
-      json_object_set_new(c, "lastTransitionTime", json_string(now));
+    if (!old || strcmp(old, "False") != 0) json_object_set_new(c, "lastTransitionTime", json_string(now));
     json_object_set_new(c, "status", json_string("False"));
     json_object_set_new(c, "reason", json_string("InsufficientPods"));
     json_object_set_new(c, "message", json_string(""));
@@ -228,7 +225,8 @@ static void attempt(struct eviction *e)
   if (m.n > 1) {
     json_decref(m.pdb);
     json_decref(pod);
-    fail(e, kstatus_internal("This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."));
+    fail(e, kstatus_internal(
+                "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."));
     return;
   }
   if (m.n == 0) {

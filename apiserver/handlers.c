@@ -50,10 +50,8 @@ char *api_attrs_for(const struct resource *res, const json_t *obj)
   if (res->field_selectors && res->field_value) {
     for (const char *const *f = res->field_selectors; *f && nb < 16 && nf + 2 < 63; f++) {
       const char *v = res->field_value(obj, *f, bufs[nb], sizeof(bufs[nb]));
-      if (!v)
-        continue;
-      if (v == bufs[nb])
-        nb++;
+      if (!v) continue;
+      if (v == bufs[nb]) nb++;
       fields[nf++] = *f;
       fields[nf++] = v;
     }
@@ -73,15 +71,13 @@ struct kv_getter {
 static void key_parts(struct kv_getter *g)
 {
   const char *rest = g->kv->key + strlen(g->res->storage_prefix);
-  if (*rest == '/')
-    rest++;
+  if (*rest == '/') rest++;
   g->ns[0] = '\0';
   if (g->res->namespaced) {
     const char *slash = strchr(rest, '/');
     if (slash) {
       size_t n = (size_t)(slash - rest);
-      if (n >= sizeof(g->ns))
-        n = sizeof(g->ns) - 1;
+      if (n >= sizeof(g->ns)) n = sizeof(g->ns) - 1;
       memcpy(g->ns, rest, n);
       g->ns[n] = '\0';
       rest = slash + 1;
@@ -93,23 +89,19 @@ static void key_parts(struct kv_getter *g)
 static const char *get_field(void *arg, const char *key)
 {
   struct kv_getter *g = arg;
-  if (strcmp(key, "metadata.name") == 0)
-    return g->name;
-  if (strcmp(key, "metadata.namespace") == 0)
-    return g->ns;
+  if (strcmp(key, "metadata.name") == 0) return g->name;
+  if (strcmp(key, "metadata.namespace") == 0) return g->ns;
   const char *v = kv_field(g->kv, key);
   return v ? v : "";
 }
 
 bool api_kv_matches(const struct resource *res, struct kv *kv, const struct api_list_opts *o)
 {
-  if (o->lsel && !labelsel_matches_fn(o->lsel, kv_label, kv))
-    return false;
+  if (o->lsel && !labelsel_matches_fn(o->lsel, kv_label, kv)) return false;
   if (o->fsel) {
     struct kv_getter g = {.res = res, .kv = kv};
     key_parts(&g);
-    if (!fieldsel_matches_fn(o->fsel, get_field, &g))
-      return false;
+    if (!fieldsel_matches_fn(o->fsel, get_field, &g)) return false;
   }
   return true;
 }
@@ -117,8 +109,7 @@ bool api_kv_matches(const struct resource *res, struct kv *kv, const struct api_
 json_t *api_kv_object(const struct resource *res, const struct kv *kv)
 {
   json_t *obj = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
-  if (!obj)
-    return NULL;
+  if (!obj) return NULL;
   return api_to_external(res, obj);
 }
 
@@ -149,38 +140,32 @@ void api_handle_get(struct api_req *ar)
 struct list_ctx {
   struct api_req *ar;
   const struct api_list_opts *o;
-  bool parse;          /* build json items instead of copying bytes */
+  bool parse;             /* build json items instead of copying bytes */
   struct evbuffer *items; /* references to the stored bytes, no copies */
   json_t *jitems;
   int64_t count;
-  int64_t remaining;   /* items after the page, counted without selectors */
+  int64_t remaining; /* items after the page, counted without selectors */
   bool more;
   char *last_key;
   int err;
 };
 
-static void unref_cleanup(const void *data, size_t len, void *arg)
-{
-  kv_unref(arg);
-}
+static void unref_cleanup(const void *data, size_t len, void *arg) { kv_unref(arg); }
 
 static int list_visit(void *arg, struct kv *kv)
 {
   struct list_ctx *c = arg;
-  if (!api_kv_matches(c->ar->res, kv, c->o))
-    return 0;
+  if (!api_kv_matches(c->ar->res, kv, c->o)) return 0;
   if (c->o->limit > 0 && c->count >= c->o->limit) {
     /* upstream counts what is left only when nothing is filtered */
     c->more = true;
-    if (c->o->lsel || c->o->fsel)
-      return 1;
+    if (c->o->lsel || c->o->fsel) return 1;
     c->remaining++;
     return 0;
   }
   if (c->parse) {
     json_t *obj = api_kv_object(c->ar->res, kv);
-    if (obj)
-      json_array_append_new(c->jitems, obj);
+    if (obj) json_array_append_new(c->jitems, obj);
   } else {
     /* a reference, too: a copied separator after a reference chain would
      * open a fresh 1 KiB chain per item */
@@ -203,10 +188,8 @@ static int list_visit(void *arg, struct kv *kv)
 
 static void gv_string(const struct resource *res, char *out, size_t len)
 {
-  if (*res->group)
-    snprintf(out, len, "%s/%s", res->group, res->version);
-  else
-    snprintf(out, len, "%s", res->version);
+  if (*res->group) snprintf(out, len, "%s/%s", res->group, res->version);
+  else snprintf(out, len, "%s", res->version);
 }
 
 /* A list at a resourceVersion newer than the store's waits for it, as
@@ -230,16 +213,15 @@ static void list_wait_cb(evutil_socket_t fd, short what, void *arg)
   struct list_wait *lw = arg;
   struct api_req *ar = lw->ar;
   int64_t cur = storage_rev(ar->srv->storage);
-  if (ar->http && cur < lw->want && ktime_now_us() < lw->deadline_us)
-    return;
+  if (ar->http && cur < lw->want && ktime_now_us() < lw->deadline_us) return;
   event_free(lw->ev);
   if (!ar->http) {
     api_list_opts_free(&lw->o);
   } else if (cur >= lw->want) {
     list_serve(ar, &lw->o);
   } else {
-    json_t *st = kstatus_new(504, "Timeout", "Too large resource version: %lld, current: %lld",
-                             (long long)lw->want, (long long)cur);
+    json_t *st = kstatus_new(504, "Timeout", "Too large resource version: %lld, current: %lld", (long long)lw->want,
+                             (long long)cur);
     kstatus_add_cause(st, "ResourceVersionTooLarge", "Too large resource version", NULL);
     kj_set_int(st, "details.retryAfterSeconds", 1);
     api_reply_status(ar, st);
@@ -257,8 +239,7 @@ static bool list_wait_fresh(struct api_req *ar, struct api_list_opts *o)
       want <= storage_rev(ar->srv->storage))
     return false;
   struct list_wait *lw = xcalloc(1, sizeof(*lw));
-  if (!lw)
-    return false;
+  if (!lw) return false;
   lw->ev = event_new(ar->srv->base, -1, EV_PERSIST, list_wait_cb, lw);
   if (!lw->ev) {
     free(lw);
@@ -288,8 +269,7 @@ void api_handle_list(struct api_req *ar)
     api_handle_watch(ar, &o);
     return;
   }
-  if (list_wait_fresh(ar, &o))
-    return;
+  if (list_wait_fresh(ar, &o)) return;
   list_serve(ar, &o);
 }
 
@@ -311,14 +291,11 @@ static void list_serve(struct api_req *ar, struct api_list_opts *o_in)
   enum api_format fmt = api_negotiate(api_req_accept(ar));
   struct list_ctx c = {.ar = ar, .o = &o};
   c.parse = fmt != FMT_JSON || api_needs_conversion(ar->res);
-  if (c.parse)
-    c.jitems = json_array();
-  else
-    c.items = evbuffer_new();
+  if (c.parse) c.jitems = json_array();
+  else c.items = evbuffer_new();
   int err = prefix ? storage_list(sto, prefix, rev, o.cont_start, list_visit, &c) : -ENOMEM;
   free(prefix);
-  if (!err)
-    err = c.err;
+  if (!err) err = c.err;
   if (err == STORAGE_EEXPIRED) {
     if (o.cont_rev)
       st = kstatus_gone("The provided continue parameter is too old to display a consistent list "
@@ -327,8 +304,7 @@ static void list_serve(struct api_req *ar, struct api_list_opts *o_in)
                         "results. Continuing with the provided token results in an inconsistent "
                         "list - objects that were created, modified, or deleted between the time "
                         "the first chunk was returned and now may show up in the list.");
-    else
-      st = kstatus_gone("resourceVersion %s is too old", o.rv ? o.rv : "");
+    else st = kstatus_gone("resourceVersion %s is too old", o.rv ? o.rv : "");
   } else if (err) {
     st = kstatus_internal("list failed: %d", err);
   }
@@ -341,40 +317,33 @@ static void list_serve(struct api_req *ar, struct api_list_opts *o_in)
   snprintf(kind, sizeof(kind), "%sList", ar->res->kind);
   char *cont = c.more ? api_continue_encode(list_rev, c.last_key) : NULL;
   if (c.parse) {
-    json_t *list = json_pack("{s:s,s:s,s:{},s:o}", "kind", kind, "apiVersion", gv, "metadata",
-                             "items", c.jitems);
+    json_t *list = json_pack("{s:s,s:s,s:{},s:o}", "kind", kind, "apiVersion", gv, "metadata", "items", c.jitems);
     c.jitems = NULL;
     char rvs[32];
     snprintf(rvs, sizeof(rvs), "%lld", (long long)list_rev);
     kj_set_str(list, "metadata.resourceVersion", rvs);
-    if (cont)
-      kj_set_str(list, "metadata.continue", cont);
-    if (c.remaining)
-      kj_set_int(list, "metadata.remainingItemCount", c.remaining);
+    if (cont) kj_set_str(list, "metadata.continue", cont);
+    if (c.remaining) kj_set_int(list, "metadata.remainingItemCount", c.remaining);
     api_reply_obj(ar, 200, list);
   } else {
     char remaining[48] = "";
-    if (c.remaining)
-      snprintf(remaining, sizeof remaining, ",\"remainingItemCount\":%lld", (long long)c.remaining);
-    int ml = snprintf(meta, sizeof(meta),
-                      "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"%s%s%s%s},\"items\":[",
-                      kind, gv, (long long)list_rev, cont ? ",\"continue\":\"" : "", cont ? cont : "",
-                      cont ? "\"" : "", remaining);
+    if (c.remaining) snprintf(remaining, sizeof remaining, ",\"remainingItemCount\":%lld", (long long)c.remaining);
+    int ml = snprintf(
+        meta, sizeof(meta),
+        "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"%s%s%s%s},\"items\":[", kind,
+        gv, (long long)list_rev, cont ? ",\"continue\":\"" : "", cont ? cont : "", cont ? "\"" : "", remaining);
     struct evbuffer *out = evbuffer_new();
     if (out && evbuffer_add(out, meta, (size_t)ml) == 0 && evbuffer_add_buffer(out, c.items) == 0 &&
         evbuffer_add(out, "]}\n", 3) == 0 &&
         (evbuffer_get_length(out) < LIST_TRIM_BYTES || api_trim_after(ar->srv, out) == 0))
       api_reply_evbuffer(ar, 200, "application/json", out);
-    else
-      api_reply_status(ar, kstatus_internal("out of memory"));
-    if (out)
-      evbuffer_free(out);
+    else api_reply_status(ar, kstatus_internal("out of memory"));
+    if (out) evbuffer_free(out);
   }
   free(cont);
 out:
   json_decref(c.jitems);
-  if (c.items)
-    evbuffer_free(c.items);
+  if (c.items) evbuffer_free(c.items);
   free(c.last_key);
   api_list_opts_free(&o);
 }
@@ -411,8 +380,7 @@ void api_handle_resource(struct api_req *ar)
    * descriptor from under a running write or watch */
   registry_res_ref(ar->res);
   const struct cr_version *cr = cr_of(ar->res);
-  if (cr && cr->warning)
-    api_add_warning(ar, cr->warning);
+  if (cr && cr->warning) api_add_warning(ar, cr->warning);
   if (*rt->sub) {
     api_handle_subresource(ar);
     return;
@@ -427,24 +395,15 @@ void api_handle_resource(struct api_req *ar)
     return;
   }
   if (*rt->name) {
-    if (get)
-      api_handle_get(ar);
-    else if (strcmp(m, "PUT") == 0)
-      api_handle_update(ar);
-    else if (strcmp(m, "PATCH") == 0)
-      api_handle_patch(ar);
-    else if (strcmp(m, "DELETE") == 0)
-      api_handle_delete(ar);
-    else
-      api_reply_status(ar, method_not_allowed());
+    if (get) api_handle_get(ar);
+    else if (strcmp(m, "PUT") == 0) api_handle_update(ar);
+    else if (strcmp(m, "PATCH") == 0) api_handle_patch(ar);
+    else if (strcmp(m, "DELETE") == 0) api_handle_delete(ar);
+    else api_reply_status(ar, method_not_allowed());
     return;
   }
-  if (get)
-    api_handle_list(ar);
-  else if (strcmp(m, "POST") == 0 && (*rt->ns || !ar->res->namespaced))
-    api_handle_create(ar);
-  else if (strcmp(m, "DELETE") == 0)
-    api_handle_delete_collection(ar);
-  else
-    api_reply_status(ar, method_not_allowed());
+  if (get) api_handle_list(ar);
+  else if (strcmp(m, "POST") == 0 && (*rt->ns || !ar->res->namespaced)) api_handle_create(ar);
+  else if (strcmp(m, "DELETE") == 0) api_handle_delete_collection(ar);
+  else api_reply_status(ar, method_not_allowed());
 }

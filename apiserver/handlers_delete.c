@@ -65,8 +65,8 @@
 struct delete_opts {
   bool grace_given;
   int64_t grace;
-  char policy[32];        /* "" = not given */
-  int orphan;             /* orphanDependents: -1 not given, 0 false, 1 true */
+  char policy[32]; /* "" = not given */
+  int orphan;      /* orphanDependents: -1 not given, 0 false, 1 true */
   char pre_uid[64];
   char pre_rv[32];
   bool dry_run;
@@ -82,21 +82,17 @@ static void opts_from_json(struct delete_opts *o, const json_t *b)
     o->grace = json_integer_value(gv);
   }
   const char *pp = kj_get_str(b, "propagationPolicy");
-  if (pp)
-    snprintf(o->policy, sizeof(o->policy), "%s", pp);
+  if (pp) snprintf(o->policy, sizeof(o->policy), "%s", pp);
   json_t *od = json_object_get(b, "orphanDependents");
-  if (json_is_boolean(od))
-    o->orphan = json_is_true(od);
+  if (json_is_boolean(od)) o->orphan = json_is_true(od);
   const char *u = kj_get_str(b, "preconditions.uid");
-  if (u)
-    snprintf(o->pre_uid, sizeof(o->pre_uid), "%s", u);
+  if (u) snprintf(o->pre_uid, sizeof(o->pre_uid), "%s", u);
   const char *rv = kj_get_str(b, "preconditions.resourceVersion");
-  if (rv)
-    snprintf(o->pre_rv, sizeof(o->pre_rv), "%s", rv);
+  if (rv) snprintf(o->pre_rv, sizeof(o->pre_rv), "%s", rv);
   size_t i;
   json_t *v;
-  json_array_foreach(json_object_get(b, "dryRun"), i, v) if (json_is_string(v) && !strcmp(json_string_value(v), "All"))
-      o->dry_run = true;
+  json_array_foreach (json_object_get(b, "dryRun"), i, v)
+    if (json_is_string(v) && !strcmp(json_string_value(v), "All")) o->dry_run = true;
 }
 
 /* The body as DeleteOptions: JSON or protobuf, decoded as the Go type. */
@@ -104,8 +100,7 @@ static json_t *opts_body(struct api_req *ar, json_t **status)
 {
   size_t len = 0;
   const char *body = ar->http ? http_req_body(ar->http, &len) : NULL;
-  if (!body || !len)
-    return NULL;
+  if (!body || !len) return NULL;
   const struct stype *t =
       ar->srv->schema ? schema_named(ar->srv->schema, "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions") : NULL;
   const char *ct = http_req_header(ar->http, "Content-Type");
@@ -169,22 +164,17 @@ static json_t *delete_opts_parse(struct api_req *ar, struct delete_opts *o)
   bool b;
   if (g && *g && kstr_parse_int64(g, &o->grace) != 0)
     st = kstatus_bad_request("invalid value for gracePeriodSeconds: \"%s\"", g);
-  else if (g && *g)
-    o->grace_given = true;
+  else if (g && *g) o->grace_given = true;
   else if (od && *od && kstr_parse_bool(od, &b) != 0)
     st = kstatus_bad_request("invalid value for orphanDependents: \"%s\"", od);
-  else if (od && *od)
-    o->orphan = b;
-  if (p && *p)
-    snprintf(o->policy, sizeof(o->policy), "%s", p);
+  else if (od && *od) o->orphan = b;
+  if (p && *p) snprintf(o->policy, sizeof(o->policy), "%s", p);
   free(g);
   free(p);
   free(od);
-  if (st)
-    return st;
+  if (st) return st;
   json_t *body = opts_body(ar, &st);
-  if (st)
-    return st;
+  if (st) return st;
   if (body) {
     opts_from_json(o, body);
     json_decref(body);
@@ -201,8 +191,8 @@ static bool has_finalizer(const json_t *obj, const char *f)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(obj, "metadata.finalizers"), i, v) if (json_is_string(v) && !strcmp(json_string_value(v), f))
-      return true;
+  json_array_foreach (kj_get(obj, "metadata.finalizers"), i, v)
+    if (json_is_string(v) && !strcmp(json_string_value(v), f)) return true;
   return false;
 }
 
@@ -231,22 +221,17 @@ static bool gc_finalizers(json_t *obj, const struct delete_opts *o)
   bool orphan, foreground;
   gc_wants(obj, o, &orphan, &foreground);
   bool had_orphan = has_finalizer(obj, "orphan"), had_fg = has_finalizer(obj, "foregroundDeletion");
-  if (had_orphan == orphan && had_fg == foreground)
-    return false;
+  if (had_orphan == orphan && had_fg == foreground) return false;
   json_t *keep = json_array();
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(obj, "metadata.finalizers"), i, v) {
+  json_array_foreach (kj_get(obj, "metadata.finalizers"), i, v) {
     const char *f = json_string_value(v);
-    if (!f || (strcmp(f, "orphan") && strcmp(f, "foregroundDeletion")))
-      json_array_append(keep, v);
+    if (!f || (strcmp(f, "orphan") && strcmp(f, "foregroundDeletion"))) json_array_append(keep, v);
   }
-  if (orphan)
-    json_array_append_new(keep, json_string("orphan"));
-  if (foreground)
-    json_array_append_new(keep, json_string("foregroundDeletion"));
-  if (json_array_size(keep))
-    kj_set(obj, "metadata.finalizers", keep);
+  if (orphan) json_array_append_new(keep, json_string("orphan"));
+  if (foreground) json_array_append_new(keep, json_string("foregroundDeletion"));
+  if (json_array_size(keep)) kj_set(obj, "metadata.finalizers", keep);
   else {
     json_decref(keep);
     kj_del(obj, "metadata.finalizers");
@@ -265,12 +250,10 @@ static int64_t pod_grace(const json_t *obj, const struct delete_opts *o, bool al
   int64_t grace = !o->grace_given ? kj_get_int(obj, "spec.terminationGracePeriodSeconds", 30)
                   : o->grace < 0  ? 1
                                   : o->grace;
-  if (!node || !*node || terminal)
-    grace = 0;
+  if (!node || !*node || terminal) grace = 0;
   if (already) {
     int64_t cur = kj_get_int(obj, "metadata.deletionGracePeriodSeconds", 0);
-    if (grace > cur)
-      grace = cur; /* a grace period can only shorten */
+    if (grace > cur) grace = cur; /* a grace period can only shorten */
   }
   return grace;
 }
@@ -284,9 +267,9 @@ static enum del_action plan_delete(const struct resource *res, json_t *obj, cons
     /* upstream's CRD REST Delete: its custom resources go first */
     if (!has_finalizer(obj, CRD_CLEANUP_FINALIZER))
       json_array_append_new(kj_arr(obj, "metadata.finalizers"), json_string(CRD_CLEANUP_FINALIZER));
-    json_t *c = json_pack("{s:s,s:s,s:s,s:s}", "type", "Terminating", "status", "True", "reason",
-                          "InstanceDeletionPending", "message",
-                          "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon");
+    json_t *c =
+        json_pack("{s:s,s:s,s:s,s:s}", "type", "Terminating", "status", "True", "reason", "InstanceDeletionPending",
+                  "message", "CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon");
     char now[40];
     json_object_set_new(c, "lastTransitionTime", json_string(ktime_now_str(now)));
     json_array_append_new(kj_arr(obj, "status.conditions"), c);
@@ -301,17 +284,14 @@ static enum del_action plan_delete(const struct resource *res, json_t *obj, cons
     pending = true;
   }
   int64_t grace = res == &reg_pods ? pod_grace(obj, o, already) : 0;
-  if (!pending && grace == 0)
-    return DEL_REMOVE;
+  if (!pending && grace == 0) return DEL_REMOVE;
   if (already && !fins_changed && grace == kj_get_int(obj, "metadata.deletionGracePeriodSeconds", 0))
     return DEL_NOTHING;
   int64_t gen = kj_get_int(obj, "metadata.generation", 0);
-  if (!already && gen > 0)
-    kj_set_int(obj, "metadata.generation", gen + 1);
+  if (!already && gen > 0) kj_set_int(obj, "metadata.generation", gen + 1);
   char ts[40];
   ktime_format((time_t)(ktime_now_us() / 1000000 + grace), ts);
-  if (!already || grace > 0)
-    kj_set_str(obj, "metadata.deletionTimestamp", ts);
+  if (!already || grace > 0) kj_set_str(obj, "metadata.deletionTimestamp", ts);
   if (!ns_pending) /* the namespace's own delete sets the timestamp only */
     kj_set_int(obj, "metadata.deletionGracePeriodSeconds", grace);
   return DEL_UPDATE;
@@ -323,8 +303,8 @@ static json_t *check_preconditions(struct api_req *ar, const json_t *obj, const 
   const char *uid = kj_get_str(obj, "metadata.uid");
   char msg[256];
   if (*o->pre_uid && (!uid || strcmp(uid, o->pre_uid) != 0)) {
-    snprintf(msg, sizeof(msg), "Precondition failed: UID in precondition: %s, UID in object meta: %s",
-             o->pre_uid, uid ? uid : "");
+    snprintf(msg, sizeof(msg), "Precondition failed: UID in precondition: %s, UID in object meta: %s", o->pre_uid,
+             uid ? uid : "");
     return kstatus_conflict(ar->res->group, ar->res->plural, kj_get_str(obj, "metadata.name"), msg);
   }
   if (*o->pre_rv) {
@@ -348,10 +328,10 @@ struct del_ctx {
   struct delete_opts opts;
   int pending;
   bool collection;
-  bool eviction;     /* pods/eviction: answer 201 Success */
-  bool removed;      /* single delete: the object is gone */
-  json_t *items;     /* objects answered (the last state of each) */
-  json_t *error;     /* first error */
+  bool eviction; /* pods/eviction: answer 201 Success */
+  bool removed;  /* single delete: the object is gone */
+  json_t *items; /* objects answered (the last state of each) */
+  json_t *error; /* first error */
 };
 
 /* One object's deletion, retried from a fresh read on a lost race. */
@@ -361,22 +341,17 @@ struct del_item {
   int retries;
 };
 
-static const char *str_or_empty(const char *s)
-{
-  return s ? s : "";
-}
+static const char *str_or_empty(const char *s) { return s ? s : ""; }
 
 /* upstream's finalizeDelete answer for an object removed at once */
 static json_t *removed_answer(const struct resource *res, json_t *obj)
 {
-  if (res->return_deleted_object)
-    return obj;
+  if (res->return_deleted_object) return obj;
   json_t *st = kstatus_success();
   json_object_del(st, "code"); /* finalizeDelete sets none */
   json_t *d = json_object();
   json_object_set_new(d, "name", json_string(str_or_empty(kj_get_str(obj, "metadata.name"))));
-  if (*res->group)
-    json_object_set_new(d, "group", json_string(res->group));
+  if (*res->group) json_object_set_new(d, "group", json_string(res->group));
   json_object_set_new(d, "kind", json_string(res->plural));
   json_object_set_new(d, "uid", json_string(str_or_empty(kj_get_str(obj, "metadata.uid"))));
   json_object_set_new(st, "details", d);
@@ -395,27 +370,23 @@ static void del_ctx_finish(struct del_ctx *c)
     api_reply_obj(ar, 201, st);
   } else if (c->collection) {
     char gv[256], kind[256];
-    if (*c->res->group)
-      snprintf(gv, sizeof(gv), "%s/%s", c->res->group, c->res->version);
-    else
-      snprintf(gv, sizeof(gv), "%s", c->res->version);
+    if (*c->res->group) snprintf(gv, sizeof(gv), "%s/%s", c->res->group, c->res->version);
+    else snprintf(gv, sizeof(gv), "%s", c->res->version);
     snprintf(kind, sizeof(kind), "%sList", c->res->kind);
     char rv[32];
     snprintf(rv, sizeof(rv), "%lld", (long long)storage_rev(ar->srv->storage));
-    api_reply_obj(ar, 200, json_pack("{s:s,s:s,s:{s:s},s:O}", "kind", kind, "apiVersion", gv, "metadata",
-                                     "resourceVersion", rv, "items", c->items));
+    api_reply_obj(ar, 200,
+                  json_pack("{s:s,s:s,s:{s:s},s:O}", "kind", kind, "apiVersion", gv, "metadata", "resourceVersion", rv,
+                            "items", c->items));
   } else {
     json_t *obj = json_incref(json_array_get(c->items, 0));
-    if (c->removed)
-      api_reply_obj(ar, 200, removed_answer(c->res, obj));
-    else
-      api_reply_obj(ar, c->opts.orphan == 0 ? 202 : 200, obj);
+    if (c->removed) api_reply_obj(ar, 200, removed_answer(c->res, obj));
+    else api_reply_obj(ar, c->opts.orphan == 0 ? 202 : 200, obj);
   }
   json_decref(c->items);
   bool pending = ar->pending;
   free(c);
-  if (pending)
-    api_req_done(ar);
+  if (pending) api_req_done(ar);
 }
 
 static void item_end(struct del_item *it)
@@ -423,26 +394,24 @@ static void item_end(struct del_item *it)
   struct del_ctx *c = it->c;
   free(it->key);
   free(it);
-  if (--c->pending == 0)
-    del_ctx_finish(c);
+  if (--c->pending == 0) del_ctx_finish(c);
 }
 
 static void item_fail(struct del_item *it, json_t *st)
 {
-  if (!it->c->error)
-    it->c->error = st;
-  else
-    json_decref(st);
+  if (!it->c->error) it->c->error = st;
+  else json_decref(st);
   item_end(it);
 }
 
 static void after_delete(struct apiserver *srv, const struct resource *res, const struct kv *gone)
 {
-  if (!res->after_delete)
-    return;
+  if (!res->after_delete) return;
   json_t *po = kj_loadb(gone->bytes, gone->len, false, NULL, 0);
   if (po) {
-    struct reg_request rq = {.srv = srv, .verb = "delete", .user = "system:admin",
+    struct reg_request rq = {.srv = srv,
+                             .verb = "delete",
+                             .user = "system:admin",
                              .namespace_ = kj_get_str(po, "metadata.namespace"),
                              .name = kj_get_str(po, "metadata.name")};
     res->after_delete(&rq, po);
@@ -452,33 +421,29 @@ static void after_delete(struct apiserver *srv, const struct resource *res, cons
 
 static void item_attempt(struct del_item *it);
 
-static void item_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-  item_attempt(arg);
-}
+static void item_retry_cb(evutil_socket_t fd, short what, void *arg) { item_attempt(arg); }
 
 /* A lost race: plan again from a fresh read, after a short pause when the
  * key still has a write queued.  False when out of retries. */
 static bool item_retry(struct del_item *it, bool wait)
 {
   struct del_ctx *c = it->c;
-  if (*c->opts.pre_rv || it->retries++ >= DELETE_MAX_RETRIES)
-    return false;
+  if (*c->opts.pre_rv || it->retries++ >= DELETE_MAX_RETRIES) return false;
   if (!wait) {
     item_attempt(it);
     return true;
   }
   struct timeval tv = {0, 2000 << (it->retries < 5 ? it->retries : 5)};
-  if (event_base_once(c->ar->srv->base, -1, EV_TIMEOUT, item_retry_cb, it, &tv) != 0)
-    return false;
+  if (event_base_once(c->ar->srv->base, -1, EV_TIMEOUT, item_retry_cb, it, &tv) != 0) return false;
   c->ar->pending = true;
   return true;
 }
 
 static json_t *conflict(struct del_ctx *c, const char *name)
 {
-  return kstatus_conflict(c->res->group, c->res->plural, name,
-                          "the object has been modified; please apply your changes to the latest version and try again");
+  return kstatus_conflict(
+      c->res->group, c->res->plural, name,
+      "the object has been modified; please apply your changes to the latest version and try again");
 }
 
 static const char *key_name(const char *key)
@@ -491,13 +456,10 @@ static void item_done(void *arg, int err, struct kv *kv, struct kv *prev)
 {
   struct del_item *it = arg;
   struct del_ctx *c = it->c;
-  if (err == STORAGE_ECONFLICT && item_retry(it, false))
-    return;
+  if (err == STORAGE_ECONFLICT && item_retry(it, false)) return;
   if (err == STORAGE_ENOENT) {
-    if (c->collection)
-      item_end(it);
-    else
-      item_fail(it, kstatus_not_found(c->res->group, c->res->plural, key_name(it->key)));
+    if (c->collection) item_end(it);
+    else item_fail(it, kstatus_not_found(c->res->group, c->res->plural, key_name(it->key)));
     return;
   }
   if (err == STORAGE_ECONFLICT) {
@@ -510,8 +472,7 @@ static void item_done(void *arg, int err, struct kv *kv, struct kv *prev)
   }
   struct kv *v = kv ? kv : prev;
   json_t *o = v ? api_kv_object(c->res, v) : NULL;
-  if (o)
-    json_array_append_new(c->items, o);
+  if (o) json_array_append_new(c->items, o);
   /* storage hands a delete's last value as kv (prev on some paths); a
    * write that only marked the object for deletion leaves the key */
   if (v && !storage_get(c->ar->srv->storage, v->key)) {
@@ -560,8 +521,7 @@ static void item_attempt(struct del_item *it)
     free(attrs);
   }
   json_decref(obj);
-  if (err == STORAGE_ECONFLICT && item_retry(it, true))
-    return;
+  if (err == STORAGE_ECONFLICT && item_retry(it, true)) return;
   if (err) {
     item_done(it, err, NULL, NULL);
     return;
@@ -574,8 +534,7 @@ static void start_item(struct del_ctx *c, const char *key)
   struct del_item *it = xcalloc(1, sizeof(*it));
   if (!it || !(it->key = xstrdup(key))) {
     free(it);
-    if (!c->error)
-      c->error = kstatus_internal("out of memory");
+    if (!c->error) c->error = kstatus_internal("out of memory");
     return;
   }
   it->c = c;
@@ -586,8 +545,7 @@ static void start_item(struct del_ctx *c, const char *key)
 static struct del_ctx *del_ctx_new(struct api_req *ar, const struct delete_opts *o)
 {
   struct del_ctx *c = xcalloc(1, sizeof(*c));
-  if (!c)
-    return NULL;
+  if (!c) return NULL;
   c->ar = ar;
   c->res = ar->res;
   c->opts = *o;
@@ -599,10 +557,8 @@ static struct del_ctx *del_ctx_new(struct api_req *ar, const struct delete_opts 
 /* Releases the hold del_ctx_new took. */
 static void del_ctx_started(struct del_ctx *c)
 {
-  if (c->pending > 1)
-    c->ar->pending = true;
-  if (--c->pending == 0)
-    del_ctx_finish(c);
+  if (c->pending > 1) c->ar->pending = true;
+  if (--c->pending == 0) del_ctx_finish(c);
 }
 
 static void delete_one(struct api_req *ar, bool eviction, const struct delete_opts *o)
@@ -613,8 +569,11 @@ static void delete_one(struct api_req *ar, bool eviction, const struct delete_op
     api_reply_status(ar, api_not_found(ar, ar->rt.name));
     return;
   }
-  struct reg_request arq = {.srv = ar->srv, .verb = "delete", .name = ar->rt.name,
-                            .namespace_ = ar->res->namespaced ? ar->rt.ns : NULL, .user = "system:admin"};
+  struct reg_request arq = {.srv = ar->srv,
+                            .verb = "delete",
+                            .name = ar->rt.name,
+                            .namespace_ = ar->res->namespaced ? ar->rt.ns : NULL,
+                            .user = "system:admin"};
   json_t *st = admission_delete(&arq, ar->res, ar->rt.name);
   struct del_ctx *c = st ? NULL : del_ctx_new(ar, o);
   if (!c) {
@@ -662,8 +621,7 @@ struct coll_visit {
 static int coll_visit(void *arg, struct kv *kv)
 {
   struct coll_visit *v = arg;
-  if (api_kv_matches(v->res, kv, v->lo))
-    json_array_append_new(v->keys, json_string(kv->key));
+  if (api_kv_matches(v->res, kv, v->lo)) json_array_append_new(v->keys, json_string(kv->key));
   return 0;
 }
 
@@ -691,12 +649,11 @@ void api_handle_delete_collection(struct api_req *ar)
   c->collection = true;
   char *prefix = api_storage_key(api_storage_resource(ar->res), ar->rt.ns, NULL);
   struct coll_visit v = {.res = ar->res, .lo = &lo, .keys = json_array()};
-  if (prefix)
-    storage_list(ar->srv->storage, prefix, 0, NULL, coll_visit, &v);
+  if (prefix) storage_list(ar->srv->storage, prefix, 0, NULL, coll_visit, &v);
   free(prefix);
   size_t i;
   json_t *k;
-  json_array_foreach(v.keys, i, k) start_item(c, json_string_value(k));
+  json_array_foreach (v.keys, i, k) start_item(c, json_string_value(k));
   json_decref(v.keys);
   api_list_opts_free(&lo);
   del_ctx_started(c);

@@ -62,24 +62,20 @@ bool api_dry_run(struct api_req *ar)
 
 const struct resource *api_storage_resource(const struct resource *res)
 {
-  if (api_needs_conversion(res) && !res->custom)
-    return &reg_events;
+  if (api_needs_conversion(res) && !res->custom) return &reg_events;
   return res;
 }
 
 void api_reply_kv(struct api_req *ar, int code, struct kv *kv)
 {
-  if (api_needs_conversion(ar->res))
-    api_reply_obj(ar, code, api_kv_object(ar->res, kv));
-  else
-    api_reply_bytes(ar, code, kv->bytes, kv->len);
+  if (api_needs_conversion(ar->res)) api_reply_obj(ar, code, api_kv_object(ar->res, kv));
+  else api_reply_bytes(ar, code, kv->bytes, kv->len);
 }
 
 struct api_write *api_write_new(struct api_req *ar)
 {
   struct api_write *w = xcalloc(1, sizeof(*w));
-  if (!w)
-    return NULL;
+  if (!w) return NULL;
   w->ar = ar;
   w->res = ar->res;
   w->dry_run = api_dry_run(ar);
@@ -108,8 +104,7 @@ json_t *api_write_options(struct api_write *w, const char *options_kind)
 
 void api_write_free(struct api_write *w)
 {
-  if (!w)
-    return;
+  if (!w) return;
   free(w->key);
   json_decref(w->body);
   json_decref(w->dups);
@@ -123,8 +118,7 @@ static void write_end(struct api_write *w)
   struct api_req *ar = w->ar;
   bool pending = ar->pending;
   api_write_free(w);
-  if (pending)
-    api_req_done(ar);
+  if (pending) api_req_done(ar);
 }
 
 static void write_fail(struct api_write *w, json_t *status)
@@ -135,10 +129,8 @@ static void write_fail(struct api_write *w, json_t *status)
 
 static void gv_of(const struct resource *res, char *out, size_t len)
 {
-  if (*res->group)
-    snprintf(out, len, "%s/%s", res->group, res->version);
-  else
-    snprintf(out, len, "%s", res->version);
+  if (*res->group) snprintf(out, len, "%s/%s", res->group, res->version);
+  else snprintf(out, len, "%s", res->version);
 }
 
 /* kind/apiVersion of a request object: filled when absent, must match. */
@@ -182,8 +174,7 @@ static json_t *check_fields(struct api_write *w, json_t *unknown, const json_t *
   bool strict = mode && strcmp(mode, "Strict") == 0;
   bool ignore = mode && strcmp(mode, "Ignore") == 0;
   free(mode);
-  if (ignore)
-    return NULL;
+  if (ignore) return NULL;
   json_t *found = json_copy(unknown);
   const struct stype *t = type_of(w->ar->srv, w->res);
   if (old && t && json_array_size(found)) {
@@ -192,7 +183,7 @@ static json_t *check_fields(struct api_write *w, json_t *unknown, const json_t *
     for (size_t i = json_array_size(found); i-- > 0;) {
       size_t j;
       json_t *v;
-      json_array_foreach(was, j, v) {
+      json_array_foreach (was, j, v) {
         if (json_equal(v, json_array_get(found, i))) {
           json_array_remove(found, i);
           break;
@@ -203,7 +194,7 @@ static json_t *check_fields(struct api_write *w, json_t *unknown, const json_t *
   }
   size_t i;
   json_t *d;
-  json_array_foreach(w->dups, i, d) {
+  json_array_foreach (w->dups, i, d) {
     char msg[512];
     snprintf(msg, sizeof(msg), "duplicate field \"%s\"", json_string_value(d));
     json_array_append_new(found, json_string(msg));
@@ -215,20 +206,19 @@ static json_t *check_fields(struct api_write *w, json_t *unknown, const json_t *
   }
   if (strict) {
     size_t total = 32;
-    json_array_foreach(found, i, d) total += strlen(json_string_value(d)) + 2;
+    json_array_foreach (found, i, d) total += strlen(json_string_value(d)) + 2;
     char *msg = xmalloc(total);
     if (msg) {
       strcpy(msg, "strict decoding error: ");
-      json_array_foreach(found, i, d) {
-        if (i)
-          strcat(msg, ", ");
+      json_array_foreach (found, i, d) {
+        if (i) strcat(msg, ", ");
         strcat(msg, json_string_value(d));
       }
       st = kstatus_bad_request("%s", msg);
       free(msg);
     }
   } else {
-    json_array_foreach(found, i, d) api_add_warning(w->ar, json_string_value(d));
+    json_array_foreach (found, i, d) api_add_warning(w->ar, json_string_value(d));
   }
   json_decref(found);
   return st;
@@ -245,16 +235,13 @@ static json_t *decode_typed(struct api_write *w, json_t *obj, const json_t *old,
     json_t *unknown = json_array();
     char err[1024];
     json_t *st = NULL;
-    if (cr_decode(w->ar->srv, w->res, obj, unknown, err, sizeof err) < 0)
-      st = kstatus_bad_request("%s", err);
-    else if (report)
-      st = check_fields(w, unknown, NULL);
+    if (cr_decode(w->ar->srv, w->res, obj, unknown, err, sizeof err) < 0) st = kstatus_bad_request("%s", err);
+    else if (report) st = check_fields(w, unknown, NULL);
     json_decref(unknown);
     return st;
   }
   const struct stype *t = type_of(w->ar->srv, w->res);
-  if (!t)
-    return NULL;
+  if (!t) return NULL;
   json_t *unknown = json_array();
   char err[1024];
   json_t *st = NULL;
@@ -288,8 +275,7 @@ static json_t *encode_stored(struct api_write *w, json_t *obj, bool convert, jso
   return obj;
 }
 
-static void fm_request_init(struct api_write *w, struct fm_request *rq, const json_t *old, char *gv,
-                            size_t gvlen)
+static void fm_request_init(struct api_write *w, struct fm_request *rq, const json_t *old, char *gv, size_t gvlen)
 {
   gv_of(w->res, gv, gvlen);
   memset(rq, 0, sizeof(*rq));
@@ -309,8 +295,7 @@ static void track_managed_fields(struct api_write *w, const json_t *old, json_t 
   char gv[256];
   struct fm_request rq;
   fm_request_init(w, &rq, old, gv, sizeof(gv));
-  if (fieldmanager_update(&rq, old, obj) < 0)
-    kj_del(obj, "metadata.managedFields");
+  if (fieldmanager_update(&rq, old, obj) < 0) kj_del(obj, "metadata.managedFields");
 }
 
 /* Warnings the strategy hooks left for the client become Warning headers. */
@@ -318,7 +303,7 @@ static void flush_warnings(struct api_write *w, struct reg_request *rq)
 {
   size_t i;
   json_t *m;
-  json_array_foreach(rq->warnings, i, m) api_add_warning(w->ar, json_string_value(m));
+  json_array_foreach (rq->warnings, i, m) api_add_warning(w->ar, json_string_value(m));
   json_decref(rq->warnings);
   rq->warnings = NULL;
 }
@@ -338,24 +323,17 @@ static json_t *run_hooks_inner(struct api_write *w, struct reg_request *rq, json
 {
   const struct resource *res = w->res;
   json_t *nst = admission_namespace_lifecycle(rq, res, obj, old);
-  if (nst)
-    return nst;
-  if (res->defaults)
-    res->defaults(obj);
-  if (!w->apply && !w->no_managed_fields)
-    track_managed_fields(w, old, obj);
-  if (!old && res->prepare_create)
-    res->prepare_create(rq, obj);
-  if (old && res->prepare_update)
-    res->prepare_update(rq, obj, old);
+  if (nst) return nst;
+  if (res->defaults) res->defaults(obj);
+  if (!w->apply && !w->no_managed_fields) track_managed_fields(w, old, obj);
+  if (!old && res->prepare_create) res->prepare_create(rq, obj);
+  if (old && res->prepare_update) res->prepare_update(rq, obj, old);
   if (res->admit) {
     json_t *st = res->admit(rq, obj, old);
-    if (st)
-      return st;
+    if (st) return st;
   }
   json_t *ast = admission_run(rq, res, obj, old);
-  if (ast)
-    return ast;
+  if (ast) return ast;
   if (res->validate) {
     json_t *causes = json_array();
     res->validate(rq, obj, old, causes);
@@ -427,8 +405,7 @@ void api_create_object(struct api_write *w, json_t *obj)
   struct api_req *ar = w->ar;
   const struct resource *res = ar->res;
   json_t *st = NULL;
-  if ((st = check_type(res, obj)) || (st = decode_typed(w, obj, NULL, true)))
-    goto fail;
+  if ((st = check_type(res, obj)) || (st = decode_typed(w, obj, NULL, true))) goto fail;
   json_t *meta = kj_obj(obj, "metadata");
   if (!meta) {
     st = kstatus_bad_request("metadata must be an object");
@@ -465,14 +442,15 @@ void api_create_object(struct api_write *w, json_t *obj)
   kj_del(obj, "metadata.deletionTimestamp");
   kj_del(obj, "metadata.deletionGracePeriodSeconds");
   kj_del(obj, "metadata.selfLink");
-  if (res->generation != REG_GEN_NONE)
-    kj_set_int(obj, "metadata.generation", 1);
-  struct reg_request rq = {.srv = ar->srv, .verb = "create", .namespace_ = res->namespaced ? ar->rt.ns : NULL,
-                           .name = name, .dry_run = w->dry_run, .user = "system:admin"};
-  if ((st = run_hooks(w, &rq, obj, NULL)))
-    goto fail;
-  if (!(obj = encode_stored(w, obj, !w->dry_run, &st)))
-    goto fail;
+  if (res->generation != REG_GEN_NONE) kj_set_int(obj, "metadata.generation", 1);
+  struct reg_request rq = {.srv = ar->srv,
+                           .verb = "create",
+                           .namespace_ = res->namespaced ? ar->rt.ns : NULL,
+                           .name = name,
+                           .dry_run = w->dry_run,
+                           .user = "system:admin"};
+  if ((st = run_hooks(w, &rq, obj, NULL))) goto fail;
+  if (!(obj = encode_stored(w, obj, !w->dry_run, &st))) goto fail;
   name = kj_get_str(obj, "metadata.name");
   if (w->dry_run) {
     api_reply_obj(ar, 201, obj);
@@ -509,8 +487,8 @@ fail:
 
 /* ---------------- update ---------------- */
 
-static const char *const IDENTITY_FIELDS[] = {"uid", "creationTimestamp", "deletionTimestamp",
-                                              "deletionGracePeriodSeconds", "selfLink", NULL};
+static const char *const IDENTITY_FIELDS[] = {
+    "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", NULL};
 
 static void update_done(void *arg, int err, struct kv *kv, struct kv *prev)
 {
@@ -521,8 +499,9 @@ static void update_done(void *arg, int err, struct kv *kv, struct kv *prev)
   }
   if (err == STORAGE_ECONFLICT) {
     char *name = strrchr(w->key, '/');
-    write_fail(w, kstatus_conflict(w->res->group, w->res->plural, name ? name + 1 : "",
-                                   "the object has been modified; please apply your changes to the latest version and try again"));
+    write_fail(w, kstatus_conflict(
+                      w->res->group, w->res->plural, name ? name + 1 : "",
+                      "the object has been modified; please apply your changes to the latest version and try again"));
     return;
   }
   if (err == STORAGE_ENOENT) {
@@ -545,8 +524,7 @@ static void update_done(void *arg, int err, struct kv *kv, struct kv *prev)
     /* the update deleted the object (last finalizer removed) */
     api_reply_kv(w->ar, w->success_code, prev);
   }
-  if (!kv && prev)
-    api_after_finalized_delete(w->ar, w->res, prev);
+  if (!kv && prev) api_after_finalized_delete(w->ar, w->res, prev);
   write_end(w);
 }
 
@@ -575,22 +553,20 @@ static json_t *update_check_request(struct api_write *w, json_t *obj, const json
   struct api_req *ar = w->ar;
   const struct resource *res = w->res;
   json_t *st;
-  if (!json_is_object(obj))
-    return kstatus_bad_request("the object must be a JSON object");
+  if (!json_is_object(obj)) return kstatus_bad_request("the object must be a JSON object");
   if ((st = check_type(res, obj)) || (st = decode_typed(w, obj, w->patch_type ? old : NULL, w->check_fields)))
     return st;
-  if (!kj_obj(obj, "metadata"))
-    return kstatus_bad_request("metadata must be an object");
+  if (!kj_obj(obj, "metadata")) return kstatus_bad_request("metadata must be an object");
   const char *name = kj_get_str(obj, "metadata.name");
-  if (!name || !*name)
-    kj_set_str(obj, "metadata.name", ar->rt.name);
+  if (!name || !*name) kj_set_str(obj, "metadata.name", ar->rt.name);
   else if (strcmp(name, ar->rt.name) != 0)
     return kstatus_bad_request("the name of the object (%s) does not match the name on the URL (%s)", name,
                                ar->rt.name);
   if (res->namespaced) {
     const char *ns = kj_get_str(obj, "metadata.namespace");
     if (ns && *ns && strcmp(ns, ar->rt.ns) != 0)
-      return kstatus_bad_request("the namespace of the provided object does not match the namespace sent on the request");
+      return kstatus_bad_request(
+          "the namespace of the provided object does not match the namespace sent on the request");
     kj_set_str(obj, "metadata.namespace", ar->rt.ns);
   } else {
     kj_del(obj, "metadata.namespace");
@@ -598,11 +574,11 @@ static json_t *update_check_request(struct api_write *w, json_t *obj, const json
   const char *rv = kj_get_str(obj, "metadata.resourceVersion");
   if (rv && *rv) {
     int64_t r = 0;
-    if (kstr_parse_int64(rv, &r) != 0)
-      return kstatus_bad_request("invalid resourceVersion \"%s\"", rv);
+    if (kstr_parse_int64(rv, &r) != 0) return kstatus_bad_request("invalid resourceVersion \"%s\"", rv);
     if (r != kv->mod_rev)
-      return kstatus_conflict(res->group, res->plural, ar->rt.name,
-                              "the object has been modified; please apply your changes to the latest version and try again");
+      return kstatus_conflict(
+          res->group, res->plural, ar->rt.name,
+          "the object has been modified; please apply your changes to the latest version and try again");
   }
   const char *uid = kj_get_str(obj, "metadata.uid"), *old_uid = kj_get_str(old, "metadata.uid");
   if (uid && *uid && (!old_uid || strcmp(uid, old_uid) != 0)) {
@@ -630,48 +606,36 @@ static json_t *update_carry_over(struct api_write *w, json_t *obj, const json_t 
   json_t *m = json_object_get(obj, "metadata");
   for (const char *const *f = IDENTITY_FIELDS; *f; f++) {
     json_t *ov = json_object_get(json_object_get(old, "metadata"), *f);
-    if (ov)
-      json_object_set(m, *f, ov);
-    else
-      json_object_del(m, *f);
+    if (ov) json_object_set(m, *f, ov);
+    else json_object_del(m, *f);
   }
   if (w->spec_only_from_old) {
     json_t *nstatus = json_incref(json_object_get(obj, "status"));
     json_t *nmeta = json_incref(m);
     json_decref(obj);
     obj = kj_deep_copy(old);
-    if (nstatus)
-      json_object_set_new(obj, "status", nstatus);
-    else
-      json_object_del(obj, "status");
+    if (nstatus) json_object_set_new(obj, "status", nstatus);
+    else json_object_del(obj, "status");
     json_object_set_new(obj, "metadata", nmeta);
     json_t *og = kj_get(old, "metadata.generation");
-    if (og)
-      kj_set(obj, "metadata.generation", json_incref(og));
-    else
-      kj_del(obj, "metadata.generation");
+    if (og) kj_set(obj, "metadata.generation", json_incref(og));
+    else kj_del(obj, "metadata.generation");
     return obj;
   }
   if (!w->sub && (res->subresources & RES_SUB_STATUS)) {
     json_t *os = json_object_get(old, "status");
-    if (os)
-      json_object_set(obj, "status", os);
-    else
-      json_object_del(obj, "status");
+    if (os) json_object_set(obj, "status", os);
+    else json_object_del(obj, "status");
   }
   /* requests cannot set the generation (upstream's BeforeUpdate); the
    * strategy of a kind that keeps one bumps it on a spec change */
   json_t *og = kj_get(old, "metadata.generation");
   int64_t gen = json_is_integer(og) ? json_integer_value(og) : 0;
   bool counts = !w->sub || strcmp(w->sub, "scale") == 0; /* not binding, finalize */
-  if (res->generation == REG_GEN_SPEC && counts && spec_changed(obj, old))
-    gen++;
-  if (gen > 0)
-    kj_set_int(obj, "metadata.generation", gen);
-  else if (og)
-    kj_set(obj, "metadata.generation", json_incref(og));
-  else
-    kj_del(obj, "metadata.generation");
+  if (res->generation == REG_GEN_SPEC && counts && spec_changed(obj, old)) gen++;
+  if (gen > 0) kj_set_int(obj, "metadata.generation", gen);
+  else if (og) kj_set(obj, "metadata.generation", json_incref(og));
+  else kj_del(obj, "metadata.generation");
   return obj;
 }
 
@@ -684,20 +648,15 @@ static json_t *update_carry_over(struct api_write *w, json_t *obj, const json_t 
 static bool update_is_noop(const struct resource *res, json_t *obj, const struct kv *kv)
 {
   json_t *cur = api_kv_object(res, kv);
-  if (!cur)
-    return false;
+  if (!cur) return false;
   json_t *meta = json_object_get(obj, "metadata");
   json_t *rv = json_incref(json_object_get(meta, "resourceVersion"));
   json_t *cur_rv = json_object_get(json_object_get(cur, "metadata"), "resourceVersion");
-  if (cur_rv)
-    json_object_set(meta, "resourceVersion", cur_rv);
-  else
-    json_object_del(meta, "resourceVersion");
+  if (cur_rv) json_object_set(meta, "resourceVersion", cur_rv);
+  else json_object_del(meta, "resourceVersion");
   bool same = json_equal(obj, cur);
-  if (rv)
-    json_object_set_new(meta, "resourceVersion", rv);
-  else
-    json_object_del(meta, "resourceVersion");
+  if (rv) json_object_set_new(meta, "resourceVersion", rv);
+  else json_object_del(meta, "resourceVersion");
   json_decref(cur);
   return same;
 }
@@ -773,19 +732,20 @@ static void update_attempt(struct api_write *w)
     return;
   }
   obj = w->mutate(w, old, &st);
-  if (!obj || (st = update_check_request(w, obj, old, kv)))
-    goto fail;
+  if (!obj || (st = update_check_request(w, obj, old, kv))) goto fail;
   obj = update_carry_over(w, obj, old);
-  struct reg_request rq = {.srv = ar->srv, .verb = ar->verb, .subresource = w->sub,
-                           .namespace_ = res->namespaced ? ar->rt.ns : NULL, .name = ar->rt.name,
-                           .dry_run = w->dry_run, .user = "system:admin"};
-  if ((st = run_hooks(w, &rq, obj, old)))
-    goto fail;
+  struct reg_request rq = {.srv = ar->srv,
+                           .verb = ar->verb,
+                           .subresource = w->sub,
+                           .namespace_ = res->namespaced ? ar->rt.ns : NULL,
+                           .name = ar->rt.name,
+                           .dry_run = w->dry_run,
+                           .user = "system:admin"};
+  if ((st = run_hooks(w, &rq, obj, old))) goto fail;
   kj_set_str(obj, "metadata.name", ar->rt.name);
   json_decref(old);
   old = NULL;
-  if (!(obj = encode_stored(w, obj, !w->dry_run, &st)))
-    goto fail;
+  if (!(obj = encode_stored(w, obj, !w->dry_run, &st))) goto fail;
   if (w->dry_run) {
     api_reply_obj(ar, w->success_code, w->respond ? w->respond(w, obj) : json_incref(obj));
     json_decref(obj);
@@ -802,15 +762,11 @@ fail:
 
 void api_write_update(struct api_write *w)
 {
-  if (!w->key)
-    w->key = api_storage_key(api_storage_resource(w->res), w->ar->rt.ns, w->ar->rt.name);
+  if (!w->key) w->key = api_storage_key(api_storage_resource(w->res), w->ar->rt.ns, w->ar->rt.name);
   update_attempt(w);
 }
 
-static json_t *mutate_put(struct api_write *w, const json_t *old, json_t **status)
-{
-  return kj_deep_copy(w->body);
-}
+static json_t *mutate_put(struct api_write *w, const json_t *old, json_t **status) { return kj_deep_copy(w->body); }
 
 void api_handle_update(struct api_req *ar)
 {
@@ -847,27 +803,25 @@ json_t *api_read_patch(struct api_write *w)
   char type[128] = "";
   if (ct) {
     size_t n = strcspn(ct, ";");
-    if (n >= sizeof(type))
-      n = sizeof(type) - 1;
+    if (n >= sizeof(type)) n = sizeof(type) - 1;
     memcpy(type, ct, n);
     type[n] = '\0';
-    while (n > 0 && type[n - 1] == ' ')
-      type[--n] = '\0';
+    while (n > 0 && type[n - 1] == ' ') type[--n] = '\0';
   }
   if (strcmp(type, "application/merge-patch+json") != 0 && strcmp(type, "application/json-patch+json") != 0 &&
       strcmp(type, "application/strategic-merge-patch+json") != 0)
-    return kstatus_unsupported_media_type("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json");
+    return kstatus_unsupported_media_type(
+        "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, "
+        "application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json");
   size_t len = 0;
   const char *body = ar->http ? http_req_body(ar->http, &len) : NULL;
   char err[512] = "";
   json_t *p = body && len ? kj_loadb(body, len, false, err, sizeof(err)) : NULL;
-  if (!p)
-    return kstatus_bad_request("error decoding patch: %s", len ? err : "the body of the request was empty");
+  if (!p) return kstatus_bad_request("error decoding patch: %s", len ? err : "the body of the request was empty");
   bool jp = strcmp(type, "application/json-patch+json") == 0;
   if (jp ? !json_is_array(p) : !json_is_object(p)) {
     json_decref(p);
-    return kstatus_bad_request(jp ? "json patch must be an array of operations"
-                                  : "patch must be a JSON object");
+    return kstatus_bad_request(jp ? "json patch must be an array of operations" : "patch must be a JSON object");
   }
   w->body = p;
   w->patch_type = xstrdup(type);
@@ -901,8 +855,7 @@ json_t *api_apply_patch(struct api_write *w, const json_t *old, json_t **status)
       return NULL;
     }
   }
-  if (!out)
-    *status = kstatus_internal("patch failed");
+  if (!out) *status = kstatus_internal("patch failed");
   return out;
 }
 
@@ -915,8 +868,7 @@ static json_t *mutate_apply(struct api_write *w, const json_t *old, json_t **sta
   fm_request_init(w, &rq, old, gv, sizeof(gv));
   json_t *obj = NULL;
   if (fieldmanager_apply(&rq, old, w->body, w->force, &obj, status) < 0) {
-    if (!*status)
-      *status = kstatus_internal("apply failed");
+    if (!*status) *status = kstatus_internal("apply failed");
     return NULL;
   }
   json_t *st = fieldmanager_check_name(obj, w->ar->rt.name, w->res->namespaced ? w->ar->rt.ns : NULL);
@@ -931,10 +883,8 @@ static json_t *mutate_apply(struct api_write *w, const json_t *old, json_t **sta
 bool api_is_apply_patch(struct api_req *ar)
 {
   const char *ct = ar->http ? http_req_header(ar->http, "Content-Type") : NULL;
-  if (!ct)
-    return false;
-  while (*ct == ' ')
-    ct++;
+  if (!ct) return false;
+  while (*ct == ' ') ct++;
   const char *t = "application/apply-patch+yaml";
   size_t n = strlen(t);
   return strncmp(ct, t, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
@@ -945,16 +895,13 @@ json_t *api_read_apply(struct api_write *w)
   struct api_req *ar = w->ar;
   w->apply = true;
   json_t *st = api_write_options(w, "PatchOptions");
-  if (st)
-    return st;
+  if (st) return st;
   w->force = api_query_bool(api_req_query(ar), "force", false);
   size_t len = 0;
   const char *body = ar->http ? http_req_body(ar->http, &len) : NULL;
-  if (!body || !len)
-    return kstatus_bad_request("the body of the request was empty");
+  if (!body || !len) return kstatus_bad_request("the body of the request was empty");
   w->body = fieldmanager_decode_apply(body, len, &st);
-  if (!w->body)
-    return st ? st : kstatus_bad_request("error decoding YAML");
+  if (!w->body) return st ? st : kstatus_bad_request("error decoding YAML");
   w->patch_type = xstrdup("application/apply-patch+yaml");
   w->mutate = mutate_apply;
   return NULL;
@@ -989,10 +936,9 @@ void api_handle_patch(struct api_req *ar)
   } else {
     size_t i;
     json_t *op;
-    json_array_foreach(w->body, i, op) {
+    json_array_foreach (w->body, i, op) {
       const char *p = kj_get_str(op, "path");
-      if (p && strcmp(p, "/metadata/resourceVersion") == 0)
-        w->user_rv = true;
+      if (p && strcmp(p, "/metadata/resourceVersion") == 0) w->user_rv = true;
     }
   }
   w->mutate = api_apply_patch;

@@ -36,21 +36,16 @@ static int valid_cidr(const char *s)
 {
   char buf[128];
   const char *slash = strchr(s, '/');
-  if (!slash || (size_t)(slash - s) >= sizeof(buf))
-    return 0;
+  if (!slash || (size_t)(slash - s) >= sizeof(buf)) return 0;
   memcpy(buf, s, (size_t)(slash - s));
   buf[slash - s] = '\0';
   unsigned char addr[16];
   int max;
-  if (inet_pton(AF_INET, buf, addr) == 1)
-    max = 32;
-  else if (inet_pton(AF_INET6, buf, addr) == 1)
-    max = 128;
-  else
-    return 0;
+  if (inet_pton(AF_INET, buf, addr) == 1) max = 32;
+  else if (inet_pton(AF_INET6, buf, addr) == 1) max = 128;
+  else return 0;
   int64_t bits;
-  if (kstr_parse_int64(slash + 1, &bits) != 0 || bits < 0 || bits > max)
-    return 0;
+  if (kstr_parse_int64(slash + 1, &bits) != 0 || bits < 0 || bits > max) return 0;
   return 1;
 }
 
@@ -60,11 +55,9 @@ static int valid_port_range(const char *s)
   snprintf(buf, sizeof(buf), "%s", s);
   char *dash = strchr(buf, '-');
   int64_t a, b;
-  if (!dash)
-    return kstr_parse_int64(buf, &a) == 0 && a > 0 && a < 65536;
+  if (!dash) return kstr_parse_int64(buf, &a) == 0 && a > 0 && a < 65536;
   *dash = '\0';
-  return kstr_parse_int64(buf, &a) == 0 && kstr_parse_int64(dash + 1, &b) == 0 && a > 0 &&
-         b < 65536 && a <= b;
+  return kstr_parse_int64(buf, &a) == 0 && kstr_parse_int64(dash + 1, &b) == 0 && a > 0 && b < 65536 && a <= b;
 }
 
 static int valid_ip(const char *s)
@@ -80,13 +73,11 @@ static int mkdir_p(const char *path)
   for (char *p = buf + 1; *p; p++) {
     if (*p == '/') {
       *p = '\0';
-      if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-        return -errno;
+      if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -errno;
       *p = '/';
     }
   }
-  if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-    return -errno;
+  if (mkdir(buf, 0700) != 0 && errno != EEXIST) return -errno;
   return 0;
 }
 
@@ -119,39 +110,68 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   bool enable_gc = true, sa_extend = true;
   int64_t not_ready_tol = 300, unreachable_tol = 300;
   const struct flag flags[] = {
-      {"insecure-bind-address", FLAG_STRING, &insecure_bind, "The IP address on which to serve the insecure HTTP port."},
+      {"insecure-bind-address", FLAG_STRING, &insecure_bind,
+       "The IP address on which to serve the insecure HTTP port."},
       {"insecure-port", FLAG_INT, &insecure_port, "The port on which to serve unsecured, unauthenticated access."},
-      {"advertise-address", FLAG_STRING, &advertise, "The IP address on which to advertise the apiserver to members of the cluster (default: the insecure bind address, or 127.0.0.1)."},
+      {"advertise-address", FLAG_STRING, &advertise,
+       "The IP address on which to advertise the apiserver to members of the cluster (default: the insecure bind "
+       "address, or 127.0.0.1)."},
       {"bind-address", FLAG_UNSUPPORTED, NULL, "secure serving does not exist yet; use --insecure-bind-address"},
-      {"secure-port", FLAG_UNSUPPORTED, NULL, "secure serving does not exist yet; serve plain HTTP with --insecure-port"},
+      {"secure-port", FLAG_UNSUPPORTED, NULL,
+       "secure serving does not exist yet; serve plain HTTP with --insecure-port"},
       {"storage-backend", FLAG_STRING, &backend, "The storage backend for persistence: sqlite."},
       {"data-dir", FLAG_STRING, &data_dir, "Directory of the SQLite database (created if missing)."},
-      {"etcd-servers", FLAG_UNSUPPORTED, NULL, "the etcd3 storage backend does not exist yet; storage is SQLite under --data-dir"},
-      {"service-cluster-ip-range", FLAG_STRING, &svc_range, "A CIDR notation IP range from which to assign service cluster IPs."},
-      {"service-node-port-range", FLAG_STRING, &np_range, "A port range to reserve for services with NodePort visibility."},
-      {"etcd-compaction-interval", FLAG_DURATION, &compaction_ms, "The interval of compaction requests. If 0, the compaction request from apiserver is disabled."},
-      {"enable-garbage-collector", FLAG_BOOL, &enable_gc, "Enables the generic garbage collector. MUST be synced with the corresponding flag of the kube-controller-manager."},
-      {"service-account-issuer", FLAG_STRING, &sa_issuer, "Identifier of the service account token issuer (the iss claim)."},
-      {"service-account-signing-key-file", FLAG_STRING, &sa_signing_key, "Path to the file that contains the current private key of the service account token issuer (default: one generated under --data-dir)."},
-      {"service-account-key-file", FLAG_STRING, &sa_key, "File(s), comma separated, of PEM-encoded public or private RSA keys or certificates published to verify service account tokens."},
-      {"service-account-jwks-uri", FLAG_STRING, &sa_jwks_uri, "Overrides the URI for the JSON Web Key Set in the discovery doc served at /.well-known/openid-configuration."},
-      {"api-audiences", FLAG_STRING, &audiences, "Identifiers of the API, comma separated; tokens requested without audiences get these (default: the issuer)."},
-      {"service-account-max-token-expiration", FLAG_DURATION, &sa_max_exp_ms, "The maximum validity duration of a token created by the service account token issuer (0 = no maximum)."},
-      {"service-account-extend-token-expiration", FLAG_BOOL, &sa_extend, "Turns on projected service account expiration extension during token generation."},
-      {"default-not-ready-toleration-seconds", FLAG_INT64, &not_ready_tol, "Indicates the tolerationSeconds of the toleration for notReady:NoExecute that is added by default to every pod that does not already have such a toleration."},
-      {"default-unreachable-toleration-seconds", FLAG_INT64, &unreachable_tol, "Indicates the tolerationSeconds of the toleration for unreachable:NoExecute that is added by default to every pod that does not already have such a toleration."},
+      {"etcd-servers", FLAG_UNSUPPORTED, NULL,
+       "the etcd3 storage backend does not exist yet; storage is SQLite under --data-dir"},
+      {"service-cluster-ip-range", FLAG_STRING, &svc_range,
+       "A CIDR notation IP range from which to assign service cluster IPs."},
+      {"service-node-port-range", FLAG_STRING, &np_range,
+       "A port range to reserve for services with NodePort visibility."},
+      {"etcd-compaction-interval", FLAG_DURATION, &compaction_ms,
+       "The interval of compaction requests. If 0, the compaction request from apiserver is disabled."},
+      {"enable-garbage-collector", FLAG_BOOL, &enable_gc,
+       "Enables the generic garbage collector. MUST be synced with the corresponding flag of the "
+       "kube-controller-manager."},
+      {"service-account-issuer", FLAG_STRING, &sa_issuer,
+       "Identifier of the service account token issuer (the iss claim)."},
+      {"service-account-signing-key-file", FLAG_STRING, &sa_signing_key,
+       "Path to the file that contains the current private key of the service account token issuer (default: one "
+       "generated under --data-dir)."},
+      {"service-account-key-file", FLAG_STRING, &sa_key,
+       "File(s), comma separated, of PEM-encoded public or private RSA keys or certificates published to verify "
+       "service account tokens."},
+      {"service-account-jwks-uri", FLAG_STRING, &sa_jwks_uri,
+       "Overrides the URI for the JSON Web Key Set in the discovery doc served at /.well-known/openid-configuration."},
+      {"api-audiences", FLAG_STRING, &audiences,
+       "Identifiers of the API, comma separated; tokens requested without audiences get these (default: the issuer)."},
+      {"service-account-max-token-expiration", FLAG_DURATION, &sa_max_exp_ms,
+       "The maximum validity duration of a token created by the service account token issuer (0 = no maximum)."},
+      {"service-account-extend-token-expiration", FLAG_BOOL, &sa_extend,
+       "Turns on projected service account expiration extension during token generation."},
+      {"default-not-ready-toleration-seconds", FLAG_INT64, &not_ready_tol,
+       "Indicates the tolerationSeconds of the toleration for notReady:NoExecute that is added by default to every pod "
+       "that does not already have such a toleration."},
+      {"default-unreachable-toleration-seconds", FLAG_INT64, &unreachable_tol,
+       "Indicates the tolerationSeconds of the toleration for unreachable:NoExecute that is added by default to every "
+       "pod that does not already have such a toleration."},
       {"v", FLAG_INT, &v, "number for the log level verbosity"},
       {NULL},
   };
   char err[512];
-  int rc = flags_parse(argc, argv, flags, "The Kubernetes API server validates and configures data for the api objects.", err, sizeof(err));
-  if (rc == 1)
-    return 1;
+  int rc =
+      flags_parse(argc, argv, flags, "The Kubernetes API server validates and configures data for the api objects.",
+                  err, sizeof(err));
+  if (rc == 1) return 1;
   if (rc < 0) {
     fprintf(stderr, "Error: %s\n", err);
     return -1;
   }
-#define BAD(...) do { fprintf(stderr, "Error: " __VA_ARGS__); fputc('\n', stderr); return -1; } while (0)
+#define BAD(...)                                                                                                       \
+  do {                                                                                                                 \
+    fprintf(stderr, "Error: " __VA_ARGS__);                                                                            \
+    fputc('\n', stderr);                                                                                               \
+    return -1;                                                                                                         \
+  } while (0)
   if (!valid_ip(insecure_bind))
     BAD("invalid argument \"%s\" for \"--insecure-bind-address\" flag: not a valid IP address", insecure_bind);
   if (insecure_port < 0 || insecure_port > 65535)
@@ -163,23 +183,20 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   if (!valid_cidr(svc_range))
     BAD("invalid argument \"%s\" for \"--service-cluster-ip-range\" flag: invalid CIDR address", svc_range);
   if (!valid_port_range(np_range))
-    BAD("invalid argument \"%s\" for \"--service-node-port-range\" flag: must be a port range like 30000-32767", np_range);
-  if (compaction_ms < 0)
-    BAD("invalid argument for \"--etcd-compaction-interval\" flag: must not be negative");
+    BAD("invalid argument \"%s\" for \"--service-node-port-range\" flag: must be a port range like 30000-32767",
+        np_range);
+  if (compaction_ms < 0) BAD("invalid argument for \"--etcd-compaction-interval\" flag: must not be negative");
   if (sa_max_exp_ms < 0 || (sa_max_exp_ms > 0 && sa_max_exp_ms < 600 * 1000))
     BAD("invalid argument for \"--service-account-max-token-expiration\" flag: must be 0 or at least 10m");
-  if (!*sa_issuer)
-    BAD("--service-account-issuer must not be empty");
-  if (!*data_dir)
-    BAD("--data-dir must not be empty");
+  if (!*sa_issuer) BAD("--service-account-issuer must not be empty");
+  if (!*data_dir) BAD("--data-dir must not be empty");
   if (!*advertise)
     advertise = strcmp(insecure_bind, "0.0.0.0") == 0 || strcmp(insecure_bind, "::") == 0 ? "127.0.0.1" : insecure_bind;
   int e = mkdir_p(data_dir);
-  if (e < 0)
-    BAD("cannot create --data-dir \"%s\": %s", data_dir, strerror(-e));
+  if (e < 0) BAD("cannot create --data-dir \"%s\": %s", data_dir, strerror(-e));
   const char *bm = getenv("KUBE_WATCH_BOOKMARK_INTERVAL");
-  if (bm && *bm && (ktime_parse_duration_ms(bm, &c->watch_bookmark_interval_ms) != 0 ||
-                    c->watch_bookmark_interval_ms <= 0))
+  if (bm && *bm &&
+      (ktime_parse_duration_ms(bm, &c->watch_bookmark_interval_ms) != 0 || c->watch_bookmark_interval_ms <= 0))
     BAD("invalid KUBE_WATCH_BOOKMARK_INTERVAL \"%s\": want a positive duration such as 1s", bm);
 #undef BAD
 
@@ -254,10 +271,8 @@ out:
   apiserver_stop(srv);
   /* let deferred teardown (finished watches) run */
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
-  if (registry_started)
-    registry_shutdown(srv);
-  if (srv->storage)
-    storage_close(srv->storage);
+  if (registry_started) registry_shutdown(srv);
+  if (srv->storage) storage_close(srv->storage);
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   api_sa_signer_free(srv);
   schema_free(schema);
@@ -269,8 +284,7 @@ int main(int argc, char **argv)
   struct apiserver srv = {0};
   struct storage_opts so = {0};
   int rc = parse_config(argc, argv, &srv.cfg, &so);
-  if (rc != 0)
-    return rc > 0 ? 0 : 1;
+  if (rc != 0) return rc > 0 ? 0 : 1;
   klog_set_verbosity(srv.cfg.v);
   signal(SIGPIPE, SIG_IGN);
   srv.start_time_us = ktime_now_us();

@@ -78,8 +78,7 @@ struct pb_ctx {
 static int pb_fail(struct pb_ctx *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int pb_fail(struct pb_ctx *c, int code, const char *fmt, ...)
 {
-  if (c->code)
-    return -EINVAL; /* keep the first, innermost message */
+  if (c->code) return -EINVAL; /* keep the first, innermost message */
   c->code = code;
   va_list ap;
   va_start(ap, fmt);
@@ -92,8 +91,7 @@ static int rd_varint(struct pb_rd *r, uint64_t *out)
 {
   uint64_t v = 0;
   for (unsigned shift = 0; shift < 64; shift += 7) {
-    if (r->p >= r->end)
-      return -EINVAL;
+    if (r->p >= r->end) return -EINVAL;
     unsigned char b = *r->p++;
     v |= (uint64_t)(b & 0x7f) << shift;
     if (!(b & 0x80)) {
@@ -108,39 +106,32 @@ static int rd_varint(struct pb_rd *r, uint64_t *out)
 static int rd_field(struct pb_rd *r, struct pb_field *f)
 {
   uint64_t tag;
-  if (r->p >= r->end)
-    return 0;
-  if (rd_varint(r, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) >= (1u << 29))
-    return -EINVAL;
+  if (r->p >= r->end) return 0;
+  if (rd_varint(r, &tag) < 0 || (tag >> 3) == 0 || (tag >> 3) >= (1u << 29)) return -EINVAL;
   f->num = (unsigned)(tag >> 3);
   f->wt = (int)(tag & 7);
   f->val = 0;
   f->data = NULL;
   f->len = 0;
   switch (f->wt) {
-  case WT_VARINT:
-    return rd_varint(r, &f->val) < 0 ? -EINVAL : 1;
+  case WT_VARINT: return rd_varint(r, &f->val) < 0 ? -EINVAL : 1;
   case WT_FIXED64:
   case WT_FIXED32: {
     size_t n = f->wt == WT_FIXED64 ? 8 : 4;
-    if ((size_t)(r->end - r->p) < n)
-      return -EINVAL;
-    for (size_t i = 0; i < n; i++)
-      f->val |= (uint64_t)r->p[i] << (8 * i);
+    if ((size_t)(r->end - r->p) < n) return -EINVAL;
+    for (size_t i = 0; i < n; i++) f->val |= (uint64_t)r->p[i] << (8 * i);
     r->p += n;
     return 1;
   }
   case WT_LEN: {
     uint64_t l;
-    if (rd_varint(r, &l) < 0 || l > (uint64_t)(r->end - r->p))
-      return -EINVAL;
+    if (rd_varint(r, &l) < 0 || l > (uint64_t)(r->end - r->p)) return -EINVAL;
     f->data = r->p;
     f->len = (size_t)l;
     r->p += l;
     return 1;
   }
-  default:
-    return -EINVAL;
+  default: return -EINVAL;
   }
 }
 
@@ -149,33 +140,26 @@ static int rd_field(struct pb_rd *r, struct pb_field *f)
 static const char *msg_name(const struct stype *t, char *buf, size_t len)
 {
   const char *n = t && t->name ? t->name : "object";
-  if (strncmp(n, "io.k8s.", 7) == 0)
-    snprintf(buf, len, "k8s.io.%s", n + 7);
-  else
-    snprintf(buf, len, "%s", n);
+  if (strncmp(n, "io.k8s.", 7) == 0) snprintf(buf, len, "k8s.io.%s", n + 7);
+  else snprintf(buf, len, "%s", n);
   return buf;
 }
 
 static const char *wt_name(int wt)
 {
   switch (wt) {
-  case WT_VARINT:
-    return "varint";
-  case WT_FIXED64:
-    return "fixed64";
-  case WT_LEN:
-    return "length-delimited";
-  default:
-    return "fixed32";
+  case WT_VARINT: return "varint";
+  case WT_FIXED64: return "fixed64";
+  case WT_LEN: return "length-delimited";
+  default: return "fixed32";
   }
 }
 
-static int wrong_wire(struct pb_ctx *c, const struct stype *owner, const struct pb_field *f,
-                      const char *what)
+static int wrong_wire(struct pb_ctx *c, const struct stype *owner, const struct pb_field *f, const char *what)
 {
   char nb[160];
-  return pb_fail(c, 400, "protobuf message %s: field %u has wire type %s, expected %s",
-                 msg_name(owner, nb, sizeof nb), f->num, wt_name(f->wt), what);
+  return pb_fail(c, 400, "protobuf message %s: field %u has wire type %s, expected %s", msg_name(owner, nb, sizeof nb),
+                 f->num, wt_name(f->wt), what);
 }
 
 static json_t *string_of(struct pb_ctx *c, const struct stype *owner, const struct pb_field *f)
@@ -183,16 +167,15 @@ static json_t *string_of(struct pb_ctx *c, const struct stype *owner, const stru
   json_t *s = json_stringn((const char *)f->data, f->len);
   if (!s) {
     char nb[160];
-    pb_fail(c, 400, "protobuf message %s: field %u is not valid UTF-8", msg_name(owner, nb, sizeof nb),
-            f->num);
+    pb_fail(c, 400, "protobuf message %s: field %u is not valid UTF-8", msg_name(owner, nb, sizeof nb), f->num);
   }
   return s;
 }
 
 /* Reads every field of a small well-known message into vals[num] (numbers
  * 1..3), each with the wire type it must have. */
-static int read_small(struct pb_ctx *c, const struct stype *t, const unsigned char *d, size_t len,
-                      const int *wts, struct pb_field *vals)
+static int read_small(struct pb_ctx *c, const struct stype *t, const unsigned char *d, size_t len, const int *wts,
+                      struct pb_field *vals)
 {
   struct pb_rd r = {d, d + len};
   struct pb_field f;
@@ -203,8 +186,7 @@ static int read_small(struct pb_ctx *c, const struct stype *t, const unsigned ch
       char nb[160];
       return pb_fail(c, 400, "protobuf message %s has unknown field %u", msg_name(t, nb, sizeof nb), f.num);
     }
-    if (f.wt != wts[f.num])
-      return wrong_wire(c, t, &f, wt_name(wts[f.num]));
+    if (f.wt != wts[f.num]) return wrong_wire(c, t, &f, wt_name(wts[f.num]));
     vals[f.num] = f;
   }
   if (rc < 0) {
@@ -223,8 +205,8 @@ static bool is_micro_time(const struct stype *t)
 static json_t *decode_value(struct pb_ctx *c, const struct stype *owner, const struct stype *t,
                             const struct pb_field *f);
 
-static int decode_struct(struct pb_ctx *c, const struct stype *t, const unsigned char *d, size_t len,
-                         json_t *obj, const unsigned *prefix, unsigned plen);
+static int decode_struct(struct pb_ctx *c, const struct stype *t, const unsigned char *d, size_t len, json_t *obj,
+                         const unsigned *prefix, unsigned plen);
 
 /* A message value: new reference, json_null() for the zero time, NULL on
  * error. */
@@ -237,28 +219,21 @@ static json_t *decode_message(struct pb_ctx *c, const struct stype *t, const uns
   struct pb_field v[4];
   switch (t->kind) {
   case ST_TIME: {
-    if (read_small(c, t, d, len, time_wts, v) < 0)
-      return NULL;
+    if (read_small(c, t, d, len, time_wts, v) < 0) return NULL;
     int64_t secs = (int64_t)v[1].val;
     int32_t nanos = (int32_t)v[2].val;
-    if (secs == 0 && nanos == 0)
-      return json_null();
+    if (secs == 0 && nanos == 0) return json_null();
     char buf[48];
-    if (is_micro_time(t))
-      return json_string(ktime_format_micro(secs * 1000000 + nanos / 1000, buf));
+    if (is_micro_time(t)) return json_string(ktime_format_micro(secs * 1000000 + nanos / 1000, buf));
     return json_string(ktime_format((time_t)secs, buf));
   }
   case ST_QUANTITY:
-    if (read_small(c, t, d, len, q_wts, v) < 0)
-      return NULL;
-    if (!v[1].data || v[1].len == 0)
-      return json_string("0");
+    if (read_small(c, t, d, len, q_wts, v) < 0) return NULL;
+    if (!v[1].data || v[1].len == 0) return json_string("0");
     return string_of(c, t, &v[1]);
   case ST_INT_OR_STRING:
-    if (read_small(c, t, d, len, ios_wts, v) < 0)
-      return NULL;
-    if (v[1].val == 1)
-      return v[3].data ? string_of(c, t, &v[3]) : json_string("");
+    if (read_small(c, t, d, len, ios_wts, v) < 0) return NULL;
+    if (v[1].val == 1) return v[3].data ? string_of(c, t, &v[3]) : json_string("");
     return json_integer((int32_t)v[2].val);
   case ST_FREEFORM: {
     /* RawExtension and FieldsV1 both carry JSON in field 1; other
@@ -268,10 +243,8 @@ static json_t *decode_message(struct pb_ctx *c, const struct stype *t, const uns
       pb_fail(c, 415, "%s has no protobuf encoding; send application/json", msg_name(t, nb, sizeof nb));
       return NULL;
     }
-    if (read_small(c, t, d, len, raw_wts, v) < 0)
-      return NULL;
-    if (!v[1].data || v[1].len == 0)
-      return json_null();
+    if (read_small(c, t, d, len, raw_wts, v) < 0) return NULL;
+    if (!v[1].data || v[1].len == 0) return json_null();
     char jerr[160];
     json_t *j = kj_loadb((const char *)v[1].data, v[1].len, false, jerr, sizeof jerr);
     if (!j) {
@@ -356,8 +329,7 @@ static json_t *decode_value(struct pb_ctx *c, const struct stype *owner, const s
       return NULL;
     }
     /* negative int32 values travel sign-extended to 64 bits */
-    if (t->format && strcmp(t->format, "int32") == 0)
-      return json_integer((int32_t)(uint32_t)f->val);
+    if (t->format && strcmp(t->format, "int32") == 0) return json_integer((int32_t)(uint32_t)f->val);
     return json_integer((json_int_t)(int64_t)f->val);
   case ST_NUMBER: {
     if (f->wt == WT_FIXED64) {
@@ -374,9 +346,7 @@ static json_t *decode_value(struct pb_ctx *c, const struct stype *owner, const s
     wrong_wire(c, owner, f, "fixed64 (double)");
     return NULL;
   }
-  case ST_MAP:
-    pb_fail(c, 415, "nested maps have no protobuf encoding here");
-    return NULL;
+  case ST_MAP: pb_fail(c, 415, "nested maps have no protobuf encoding here"); return NULL;
   default:
     if (f->wt != WT_LEN) {
       wrong_wire(c, owner, f, "length-delimited (message)");
@@ -398,24 +368,16 @@ static json_t *zero_value(const struct stype *t)
 {
   switch (t->kind) {
   case ST_STRING:
-  case ST_BYTES:
-    return json_string("");
-  case ST_BOOLEAN:
-    return json_false();
+  case ST_BYTES: return json_string("");
+  case ST_BOOLEAN: return json_false();
   case ST_INTEGER:
-  case ST_INT_OR_STRING:
-    return json_integer(0);
-  case ST_NUMBER:
-    return json_real(0);
-  case ST_QUANTITY:
-    return json_string("0");
+  case ST_INT_OR_STRING: return json_integer(0);
+  case ST_NUMBER: return json_real(0);
+  case ST_QUANTITY: return json_string("0");
   case ST_STRUCT:
-  case ST_MAP:
-    return json_object();
-  case ST_ARRAY:
-    return json_array();
-  default:
-    return json_null();
+  case ST_MAP: return json_object();
+  case ST_ARRAY: return json_array();
+  default: return json_null();
   }
 }
 
@@ -423,18 +385,12 @@ static bool is_zero(const json_t *v)
 {
   switch (json_typeof(v)) {
   case JSON_NULL:
-  case JSON_FALSE:
-    return true;
-  case JSON_STRING:
-    return json_string_length(v) == 0;
-  case JSON_INTEGER:
-    return json_integer_value(v) == 0;
-  case JSON_REAL:
-    return json_real_value(v) == 0;
-  case JSON_OBJECT:
-    return json_object_size(v) == 0;
-  default:
-    return false;
+  case JSON_FALSE: return true;
+  case JSON_STRING: return json_string_length(v) == 0;
+  case JSON_INTEGER: return json_integer_value(v) == 0;
+  case JSON_REAL: return json_real_value(v) == 0;
+  case JSON_OBJECT: return json_object_size(v) == 0;
+  default: return false;
   }
 }
 
@@ -442,8 +398,7 @@ static int decode_map_entry(struct pb_ctx *c, const struct stype *owner, const s
                             const struct pb_field *f, json_t *obj)
 {
   char nb[160];
-  if (f->wt != WT_LEN)
-    return wrong_wire(c, owner, f, "length-delimited (map entry)");
+  if (f->wt != WT_LEN) return wrong_wire(c, owner, f, "length-delimited (map entry)");
   struct pb_rd r = {f->data, f->data + f->len};
   struct pb_field e;
   json_t *key = NULL, *val = NULL;
@@ -451,12 +406,12 @@ static int decode_map_entry(struct pb_ctx *c, const struct stype *owner, const s
   while ((rc = rd_field(&r, &e)) > 0) {
     json_t **slot = e.num == 1 ? &key : e.num == 2 ? &val : NULL;
     if (!slot) {
-      rc = pb_fail(c, 400, "protobuf map entry of %s.%s has unknown field %u", msg_name(owner, nb, sizeof nb),
-                   sf->name, e.num);
+      rc = pb_fail(c, 400, "protobuf map entry of %s.%s has unknown field %u", msg_name(owner, nb, sizeof nb), sf->name,
+                   e.num);
       break;
     }
-    json_t *v = e.num == 1 ? (e.wt == WT_LEN ? string_of(c, owner, &e) : NULL)
-                           : decode_value(c, owner, sf->type->elem, &e);
+    json_t *v =
+        e.num == 1 ? (e.wt == WT_LEN ? string_of(c, owner, &e) : NULL) : decode_value(c, owner, sf->type->elem, &e);
     if (!v) {
       rc = e.num == 1 && e.wt != WT_LEN ? wrong_wire(c, owner, &e, "length-delimited (map key)") : -EINVAL;
       break;
@@ -464,11 +419,9 @@ static int decode_map_entry(struct pb_ctx *c, const struct stype *owner, const s
     json_decref(*slot);
     *slot = v;
   }
-  if (rc == 0 && !key)
-    key = json_string("");
+  if (rc == 0 && !key) key = json_string("");
   if (rc < 0 || !key) {
-    if (!c->code)
-      pb_fail(c, 400, "malformed protobuf map entry in %s.%s", msg_name(owner, nb, sizeof nb), sf->name);
+    if (!c->code) pb_fail(c, 400, "malformed protobuf map entry in %s.%s", msg_name(owner, nb, sizeof nb), sf->name);
     json_decref(key);
     json_decref(val);
     return -EINVAL;
@@ -502,49 +455,42 @@ static int decode_list_item(struct pb_ctx *c, const struct stype *owner, const s
     while (r.p < r.end) {
       struct pb_field item = {.num = f->num, .wt = et->kind == ST_NUMBER ? WT_FIXED64 : WT_VARINT};
       if (item.wt == WT_VARINT) {
-        if (rd_varint(&r, &item.val) < 0)
-          return pb_fail(c, 400, "malformed packed field %s", sf->name);
+        if (rd_varint(&r, &item.val) < 0) return pb_fail(c, 400, "malformed packed field %s", sf->name);
       } else {
-        if (r.end - r.p < 8)
-          return pb_fail(c, 400, "malformed packed field %s", sf->name);
-        for (int i = 0; i < 8; i++)
-          item.val |= (uint64_t)r.p[i] << (8 * i);
+        if (r.end - r.p < 8) return pb_fail(c, 400, "malformed packed field %s", sf->name);
+        for (int i = 0; i < 8; i++) item.val |= (uint64_t)r.p[i] << (8 * i);
         r.p += 8;
       }
       json_t *v = decode_value(c, owner, et, &item);
-      if (!v)
-        return -EINVAL;
+      if (!v) return -EINVAL;
       json_array_append_new(a, v);
     }
     return 0;
   }
   json_t *v = decode_value(c, owner, et, f);
-  if (!v)
-    return -EINVAL;
+  if (!v) return -EINVAL;
   json_array_append_new(a, v);
   return 0;
 }
 
 /* The field of t that wire number num means at inline depth plen, with
  * *inline_group set when it is an embedded struct whose fields are inline. */
-static const struct sfield *find_proto_field(const struct stype *t, const unsigned *prefix, unsigned plen,
-                                             unsigned num, bool *inline_group)
+static const struct sfield *find_proto_field(const struct stype *t, const unsigned *prefix, unsigned plen, unsigned num,
+                                             bool *inline_group)
 {
   *inline_group = false;
   for (size_t i = 0; i < t->nfields; i++) {
     const struct sfield *f = &t->fields[i];
-    if (f->nproto <= plen || f->proto[plen] != num)
-      continue;
-    if (plen && memcmp(f->proto, prefix, plen * sizeof *prefix) != 0)
-      continue;
+    if (f->nproto <= plen || f->proto[plen] != num) continue;
+    if (plen && memcmp(f->proto, prefix, plen * sizeof *prefix) != 0) continue;
     *inline_group = f->nproto > plen + 1;
     return f;
   }
   return NULL;
 }
 
-static int decode_struct(struct pb_ctx *c, const struct stype *t, const unsigned char *d, size_t len,
-                         json_t *obj, const unsigned *prefix, unsigned plen)
+static int decode_struct(struct pb_ctx *c, const struct stype *t, const unsigned char *d, size_t len, json_t *obj,
+                         const unsigned *prefix, unsigned plen)
 {
   char nb[160];
   struct pb_rd r = {d, d + len};
@@ -556,38 +502,31 @@ static int decode_struct(struct pb_ctx *c, const struct stype *t, const unsigned
     if (!sf) {
       /* Go writes every plain field; a zero one loses nothing. */
       bool zero = f.wt == WT_LEN ? f.len == 0 : f.val == 0;
-      if (zero)
-        continue;
-      return pb_fail(c, 400, "protobuf message %s has unknown field %u (wire type %s)",
-                     msg_name(t, nb, sizeof nb), f.num, wt_name(f.wt));
+      if (zero) continue;
+      return pb_fail(c, 400, "protobuf message %s has unknown field %u (wire type %s)", msg_name(t, nb, sizeof nb),
+                     f.num, wt_name(f.wt));
     }
     if (group) {
       unsigned path[SCHEMA_PROTO_DEPTH];
-      if (f.wt != WT_LEN)
-        return wrong_wire(c, t, &f, "length-delimited (embedded message)");
+      if (f.wt != WT_LEN) return wrong_wire(c, t, &f, "length-delimited (embedded message)");
       memcpy(path, sf->proto, (plen + 1) * sizeof *path);
-      if (c->depth >= PB_MAX_DEPTH)
-        return pb_fail(c, 400, "protobuf message nested too deeply");
+      if (c->depth >= PB_MAX_DEPTH) return pb_fail(c, 400, "protobuf message nested too deeply");
       c->depth++;
       rc = decode_struct(c, t, f.data, f.len, obj, path, plen + 1);
       c->depth--;
-      if (rc < 0)
-        return rc;
+      if (rc < 0) return rc;
       continue;
     }
     if (sf->type->kind == ST_MAP) {
-      if (decode_map_entry(c, t, sf, &f, obj) < 0)
-        return -EINVAL;
+      if (decode_map_entry(c, t, sf, &f, obj) < 0) return -EINVAL;
       continue;
     }
     if (sf->type->kind == ST_ARRAY) {
-      if (decode_list_item(c, t, sf, &f, obj) < 0)
-        return -EINVAL;
+      if (decode_list_item(c, t, sf, &f, obj) < 0) return -EINVAL;
       continue;
     }
     json_t *v = decode_value(c, t, sf->type, &f);
-    if (!v)
-      return -EINVAL;
+    if (!v) return -EINVAL;
     /* omitempty: a zero non-pointer value is what Go writes for "unset";
      * a zero time is null in JSON either way */
     if (json_is_null(v) || (!sf->ptr && !sf->noomit && is_zero(v))) {
@@ -597,8 +536,7 @@ static int decode_struct(struct pb_ctx *c, const struct stype *t, const unsigned
       json_object_set_new(obj, sf->name, v);
     }
   }
-  if (rc < 0)
-    return pb_fail(c, 400, "malformed protobuf message %s", msg_name(t, nb, sizeof nb));
+  if (rc < 0) return pb_fail(c, 400, "malformed protobuf message %s", msg_name(t, nb, sizeof nb));
   return 0;
 }
 
@@ -607,8 +545,7 @@ static int split_api_version(const char *av, char *group, char *version, size_t 
   const char *slash = strchr(av, '/');
   size_t gl = slash ? (size_t)(slash - av) : 0;
   const char *v = slash ? slash + 1 : av;
-  if (gl >= len || strlen(v) >= len)
-    return -EINVAL;
+  if (gl >= len || strlen(v) >= len) return -EINVAL;
   memcpy(group, av, gl);
   group[gl] = '\0';
   strcpy(version, v);
@@ -644,21 +581,17 @@ static int read_envelope(struct pb_ctx *c, const void *buf, size_t len, struct e
           dst[g.len] = '\0';
         }
       }
-      if (rc2 < 0)
-        rc = rc2;
+      if (rc2 < 0) rc = rc2;
     } else if (f.num == 2 && f.wt == WT_LEN) {
       env->raw = f.data;
       env->rawlen = f.len;
     } else if (f.num == 3 && f.wt == WT_LEN && f.len) {
       encoded = true;
     }
-    if (rc < 0)
-      break;
+    if (rc < 0) break;
   }
-  if (rc < 0 || !env->raw)
-    return pb_fail(c, 400, "malformed protobuf envelope");
-  if (encoded)
-    return pb_fail(c, 415, "protobuf bodies with a content encoding are not supported");
+  if (rc < 0 || !env->raw) return pb_fail(c, 400, "malformed protobuf envelope");
+  if (encoded) return pb_fail(c, 415, "protobuf bodies with a content encoding are not supported");
   return 0;
 }
 
@@ -667,26 +600,21 @@ static int read_envelope(struct pb_ctx *c, const void *buf, size_t len, struct e
 static json_t *decode_enveloped(struct pb_ctx *c, const struct stype *t, const struct envelope *env)
 {
   json_t *obj = json_object();
-  if (*env->kind)
-    json_object_set_new(obj, "kind", json_string(env->kind));
-  if (*env->api_version)
-    json_object_set_new(obj, "apiVersion", json_string(env->api_version));
+  if (*env->kind) json_object_set_new(obj, "kind", json_string(env->kind));
+  if (*env->api_version) json_object_set_new(obj, "apiVersion", json_string(env->api_version));
   if (decode_struct(c, t, env->raw, env->rawlen, obj, NULL, 0) < 0) {
-    if (!c->code)
-      pb_fail(c, 500, "out of memory");
+    if (!c->code) pb_fail(c, 500, "out of memory");
     json_decref(obj);
     return NULL;
   }
   return obj;
 }
 
-json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int *http_code, char *err,
-                        size_t errlen)
+json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int *http_code, char *err, size_t errlen)
 {
   struct pb_ctx c = {.err = err, .errlen = errlen};
   int dummy;
-  if (!http_code)
-    http_code = &dummy;
+  if (!http_code) http_code = &dummy;
   *http_code = 0;
   struct envelope env;
   json_t *obj = NULL;
@@ -698,21 +626,18 @@ json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int
     if (!t)
       pb_fail(&c, 415, "the protobuf encoding of %s %s is not supported; send application/json", env.api_version,
               env.kind);
-    else
-      obj = decode_enveloped(&c, t, &env);
+    else obj = decode_enveloped(&c, t, &env);
   }
   *http_code = c.code;
   return obj;
 }
 
-json_t *protobuf_decode_as(const struct stype *t, const void *buf, size_t len, int *http_code, char *err,
-                           size_t errlen)
+json_t *protobuf_decode_as(const struct stype *t, const void *buf, size_t len, int *http_code, char *err, size_t errlen)
 {
   struct pb_ctx c = {.err = err, .errlen = errlen};
   struct envelope env;
   json_t *obj = read_envelope(&c, buf, len, &env) == 0 ? decode_enveloped(&c, t, &env) : NULL;
-  if (http_code)
-    *http_code = c.code;
+  if (http_code) *http_code = c.code;
   return obj;
 }
 
@@ -723,8 +648,7 @@ json_t *api_protobuf_decode(const char *buf, size_t len, char *err, size_t errle
   static struct schema *builtin;
   if (!builtin) {
     builtin = schema_load_builtin(err, errlen);
-    if (!builtin)
-      return NULL;
+    if (!builtin) return NULL;
   }
   return protobuf_decode(builtin, buf, len, NULL, err, errlen);
 }

@@ -16,8 +16,7 @@ struct schema;
  * with a message in err and the HTTP status to answer in *http_code
  * (400 for a malformed body or an unknown field number, 415 for a kind
  * the table does not describe). */
-json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int *http_code,
-                        char *err, size_t errlen);
+json_t *protobuf_decode(const struct schema *s, const void *buf, size_t len, int *http_code, char *err, size_t errlen);
 
 /* The same for a body whose type the caller knows (an options type such
  * as DeleteOptions, which is no kind of the table): the envelope's object

@@ -67,20 +67,22 @@ struct proxy {
   struct bufferevent *down; /* the client, after an upgrade */
   enum proxy_state state;
   bool chunked, streaming, up_eof;
-  int64_t remaining;        /* Content-Length left, -1: until the kubelet closes */
-  int64_t chunk_left;       /* chunked: bytes left in this chunk; -1: read a size line; -2: trailer */
+  int64_t remaining;  /* Content-Length left, -1: until the kubelet closes */
+  int64_t chunk_left; /* chunked: bytes left in this chunk; -1: read a size line; -2: trailer */
   struct event *resume;
   SSL_CTX *ssl_ctx;
 };
 
 /* --- upstream's errors --- */
 
-static json_t *pod_has_no_host(const char *name) {
+static json_t *pod_has_no_host(const char *name)
+{
   return kstatus_bad_request("pod %s does not have a host assigned", name);
 }
 
 /* A new reference to the stored object, or NULL. */
-static json_t *load(struct api_req *ar, const char *resource, const char *ns, const char *name) {
+static json_t *load(struct api_req *ar, const char *resource, const char *ns, const char *name)
+{
   const struct resource *res = registry_find("", "v1", resource);
   char *key = res ? api_storage_key(res, ns, name) : NULL;
   struct kv *kv = key ? storage_get(ar->srv->storage, key) : NULL;
@@ -90,7 +92,8 @@ static json_t *load(struct api_req *ar, const char *resource, const char *ns, co
 }
 
 /* host:port of the node's kubelet into out; NULL or a Status (new). */
-static json_t *kubelet_location(struct api_req *ar, const char *node_name, char *host, size_t hostlen, int *port) {
+static json_t *kubelet_location(struct api_req *ar, const char *node_name, char *host, size_t hostlen, int *port)
+{
   json_t *node = load(ar, "nodes", NULL, node_name);
   if (!node) {
     json_t *st = kstatus_not_found("", "nodes", node_name);
@@ -100,7 +103,7 @@ static json_t *kubelet_location(struct api_req *ar, const char *node_name, char 
   const char *pick = NULL;
   size_t i;
   json_t *a;
-  json_array_foreach(addrs, i, a) {
+  json_array_foreach (addrs, i, a) {
     const char *type = kj_get_str(a, "type"), *addr = kj_get_str(a, "address");
     if (!addr || !*addr) continue;
     if (type && strcmp(type, "InternalIP") == 0) {
@@ -126,7 +129,8 @@ static json_t *kubelet_location(struct api_req *ar, const char *node_name, char 
 }
 
 /* The container named by the query, or the pod's only one; NULL and *st. */
-static const char *pick_container(struct api_req *ar, const json_t *pod, const char *name, json_t **st) {
+static const char *pick_container(struct api_req *ar, const json_t *pod, const char *name, json_t **st)
+{
   const char *want = http_req_param(ar->http, "container");
   json_t *cs = kj_get(pod, "spec.containers");
   size_t i;
@@ -140,7 +144,7 @@ static const char *pick_container(struct api_req *ar, const json_t *pod, const c
   if (json_array_size(cs) == 1) return kj_get_str(json_array_get(cs, 0), "name");
   char names[1024] = "";
   size_t off = 0;
-  json_array_foreach(cs, i, c) {
+  json_array_foreach (cs, i, c) {
     off += (size_t)snprintf(names + off, off < sizeof names ? sizeof names - off : 0, "%s%s", i ? " " : "",
                             kj_get_str(c, "name") ?: "");
   }
@@ -150,7 +154,8 @@ static const char *pick_container(struct api_req *ar, const json_t *pod, const c
 
 /* --- the connection to the kubelet --- */
 
-static void proxy_free(struct proxy *p) {
+static void proxy_free(struct proxy *p)
+{
   if (p->up) bufferevent_free(p->up);
   if (p->down) bufferevent_free(p->down);
   if (p->resume) event_free(p->resume);
@@ -162,7 +167,8 @@ static void proxy_free(struct proxy *p) {
 
 /* Ends the client's request: an error Status before any answer went out,
  * else the end of the stream. */
-static void proxy_end(struct proxy *p, json_t *status) {
+static void proxy_end(struct proxy *p, json_t *status)
+{
   struct api_req *ar = p->ar;
   if (ar && ar->http) {
     if (!p->streaming) {
@@ -179,7 +185,8 @@ static void proxy_end(struct proxy *p, json_t *status) {
   proxy_free(p);
 }
 
-static void client_gone(struct http_request *r, void *arg) {
+static void client_gone(struct http_request *r, void *arg)
+{
   struct proxy *p = arg;
   p->ar->http = NULL;
   proxy_free(p);
@@ -187,7 +194,8 @@ static void client_gone(struct http_request *r, void *arg) {
 
 /* --- after a 101: bytes both ways --- */
 
-static void relay_read(struct bufferevent *from, void *arg) {
+static void relay_read(struct bufferevent *from, void *arg)
+{
   struct proxy *p = arg;
   struct bufferevent *to = from == p->up ? p->down : p->up;
   bufferevent_write_buffer(to, bufferevent_get_input(from));
@@ -196,7 +204,8 @@ static void relay_read(struct bufferevent *from, void *arg) {
 static void relay_flushed(struct bufferevent *bev, void *arg) { proxy_free(arg); }
 static void relay_flushed_event(struct bufferevent *bev, short what, void *arg) { proxy_free(arg); }
 
-static void relay_event(struct bufferevent *bev, short what, void *arg) {
+static void relay_event(struct bufferevent *bev, short what, void *arg)
+{
   struct proxy *p = arg;
   if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
   relay_read(bev, arg);
@@ -211,7 +220,8 @@ static void relay_event(struct bufferevent *bev, short what, void *arg) {
   bufferevent_setwatermark(other, EV_WRITE, 0, 0);
 }
 
-static void start_relay(struct proxy *p, const char *const *headers) {
+static void start_relay(struct proxy *p, const char *const *headers)
+{
   struct api_req *ar = p->ar;
   http_req_on_close(ar->http, NULL, NULL);
   api_record(ar, 101);
@@ -235,11 +245,13 @@ static void start_relay(struct proxy *p, const char *const *headers) {
 
 static void check_resume(evutil_socket_t fd, short what, void *arg);
 
-static bool client_full(struct proxy *p) {
+static bool client_full(struct proxy *p)
+{
   return p->ar->http && http_stream_pending(p->ar->http) > PROXY_HIGH_WATER_BYTES;
 }
 
-static void pause_reading(struct proxy *p) {
+static void pause_reading(struct proxy *p)
+{
   bufferevent_disable(p->up, EV_READ);
   struct timeval tv = {0, PROXY_RESUME_POLL_MS * 1000};
   if (!p->resume) p->resume = evtimer_new(bufferevent_get_base(p->up), check_resume, p);
@@ -247,7 +259,8 @@ static void pause_reading(struct proxy *p) {
 }
 
 /* Sends up to n body bytes to the client; false when the client is gone. */
-static bool pass(struct proxy *p, struct evbuffer *in, size_t n) {
+static bool pass(struct proxy *p, struct evbuffer *in, size_t n)
+{
   while (n > 0) {
     size_t chunk = evbuffer_get_contiguous_space(in);
     if (chunk > n) chunk = n;
@@ -260,7 +273,8 @@ static bool pass(struct proxy *p, struct evbuffer *in, size_t n) {
 
 /* Moves what the body framing allows; 1 at the end of the body, 0 for
  * more to come, -1 on bad framing or a client gone. */
-static int body_step(struct proxy *p) {
+static int body_step(struct proxy *p)
+{
   struct evbuffer *in = bufferevent_get_input(p->up);
   while (evbuffer_get_length(in) > 0 && !client_full(p)) {
     if (!p->chunked) {
@@ -303,7 +317,8 @@ static int body_step(struct proxy *p) {
   return p->up_eof && p->remaining < 0 && !p->chunked ? 1 : 0;
 }
 
-static void body_progress(struct proxy *p) {
+static void body_progress(struct proxy *p)
+{
   int r = body_step(p);
   if (r != 0) {
     proxy_end(p, NULL);
@@ -316,7 +331,8 @@ static void body_progress(struct proxy *p) {
   if (p->up_eof) proxy_end(p, NULL); /* the kubelet ended early: the client gets what came */
 }
 
-static void check_resume(evutil_socket_t fd, short what, void *arg) {
+static void check_resume(evutil_socket_t fd, short what, void *arg)
+{
   struct proxy *p = arg;
   if (client_full(p)) {
     pause_reading(p);
@@ -335,7 +351,8 @@ struct response_head {
   char *block;
 };
 
-static const char *head_get(const struct response_head *h, const char *name) {
+static const char *head_get(const struct response_head *h, const char *name)
+{
   for (size_t i = 0; i < h->n; i++)
     if (strcasecmp(h->names[i], name) == 0) return h->values[i];
   return NULL;
@@ -343,7 +360,8 @@ static const char *head_get(const struct response_head *h, const char *name) {
 
 /* Parses "HTTP/1.1 NNN ...\r\nName: value\r\n...\r\n"; the block is
  * modified in place.  false on a malformed head. */
-static bool parse_head(char *block, struct response_head *h) {
+static bool parse_head(char *block, struct response_head *h)
+{
   memset(h, 0, sizeof *h);
   h->block = block;
   char *save, *line = strtok_r(block, "\r\n", &save);
@@ -362,7 +380,8 @@ static bool parse_head(char *block, struct response_head *h) {
   return true;
 }
 
-static void begin_body(struct proxy *p, const struct response_head *h) {
+static void begin_body(struct proxy *p, const struct response_head *h)
+{
   const char *te = head_get(h, "Transfer-Encoding"), *cl = head_get(h, "Content-Length");
   p->chunked = te && strcasestr(te, "chunked");
   p->remaining = (!p->chunked && cl) ? strtoll(cl, NULL, 10) : -1;
@@ -385,7 +404,8 @@ static void begin_body(struct proxy *p, const struct response_head *h) {
   body_progress(p);
 }
 
-static void head_read(struct bufferevent *bev, void *arg) {
+static void head_read(struct bufferevent *bev, void *arg)
+{
   struct proxy *p = arg;
   struct evbuffer *in = bufferevent_get_input(bev);
   if (p->state == P_BODY) {
@@ -394,7 +414,8 @@ static void head_read(struct bufferevent *bev, void *arg) {
   }
   struct evbuffer_ptr end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
   if (end.pos < 0) {
-    if (evbuffer_get_length(in) > PROXY_MAX_HEADER_BYTES) proxy_end(p, kstatus_internal("the kubelet's answer has no end of headers"));
+    if (evbuffer_get_length(in) > PROXY_MAX_HEADER_BYTES)
+      proxy_end(p, kstatus_internal("the kubelet's answer has no end of headers"));
     return;
   }
   size_t hlen = (size_t)end.pos + 4;
@@ -427,7 +448,8 @@ static void head_read(struct bufferevent *bev, void *arg) {
   free(block);
 }
 
-static void up_event(struct bufferevent *bev, short what, void *arg) {
+static void up_event(struct bufferevent *bev, short what, void *arg)
+{
   struct proxy *p = arg;
   if (what & BEV_EVENT_CONNECTED) return;
   if (p->state == P_BODY && (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) {
@@ -439,20 +461,29 @@ static void up_event(struct bufferevent *bev, short what, void *arg) {
     unsigned long ssl_err = bufferevent_get_openssl_error(bev);
     int sock_err = EVUTIL_SOCKET_ERROR();
     json_t *st = kstatus_new(503, "ServiceUnavailable", "error trying to reach service: %s",
-                             ssl_err ? "TLS handshake with the kubelet failed"
-                                     : (what & BEV_EVENT_TIMEOUT) ? "dial timeout"
-                                     : sock_err ? strerror(sock_err) : "connection closed");
+                             ssl_err                      ? "TLS handshake with the kubelet failed"
+                             : (what & BEV_EVENT_TIMEOUT) ? "dial timeout"
+                             : sock_err                   ? strerror(sock_err)
+                                                          : "connection closed");
     proxy_end(p, st);
   }
 }
 
 /* --- the request to the kubelet --- */
 
-static const char *const FORWARDED_HEADERS[] = {
-    "Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
-    "X-Stream-Protocol-Version", "Accept", "Content-Type", "User-Agent", NULL};
+static const char *const FORWARDED_HEADERS[] = {"Upgrade",
+                                                "Connection",
+                                                "Sec-WebSocket-Key",
+                                                "Sec-WebSocket-Version",
+                                                "Sec-WebSocket-Protocol",
+                                                "X-Stream-Protocol-Version",
+                                                "Accept",
+                                                "Content-Type",
+                                                "User-Agent",
+                                                NULL};
 
-static void write_request(struct proxy *p, const char *host, int port, const char *path) {
+static void write_request(struct proxy *p, const char *host, int port, const char *path)
+{
   struct http_request *r = p->ar->http;
   struct evbuffer *out = bufferevent_get_output(p->up);
   const char *q = http_req_query(r);
@@ -476,7 +507,8 @@ static void write_request(struct proxy *p, const char *host, int port, const cha
 }
 
 /* Connects to the kubelet and sends the request; answers the client on failure. */
-static void proxy_start(struct api_req *ar, const char *host, int port, const char *path) {
+static void proxy_start(struct api_req *ar, const char *host, int port, const char *path)
+{
   struct proxy *p = xcalloc(1, sizeof *p);
   struct event_base *base = ar->srv->base;
   SSL *ssl = NULL;
@@ -507,7 +539,8 @@ static void proxy_start(struct api_req *ar, const char *host, int port, const ch
       bufferevent_socket_connect(p->up, (struct sockaddr *)&ss, sslen) < 0) {
     p->ar = NULL;
     proxy_free(p);
-    api_reply_status(ar, kstatus_new(503, "ServiceUnavailable", "error trying to reach service: dial %s failed", target));
+    api_reply_status(ar,
+                     kstatus_new(503, "ServiceUnavailable", "error trying to reach service: dial %s failed", target));
     return;
   }
   ar->pending = true;
@@ -517,7 +550,8 @@ static void proxy_start(struct api_req *ar, const char *host, int port, const ch
 }
 
 /* Percent-encodes one path segment. */
-static void seg_escape(const char *in, char *out, size_t cap) {
+static void seg_escape(const char *in, char *out, size_t cap)
+{
   size_t o = 0;
   for (const unsigned char *c = (const unsigned char *)in; *c && o + 4 < cap; c++) {
     if (isalnum(*c) || strchr("-._~", *c)) out[o++] = (char)*c;
@@ -527,7 +561,8 @@ static void seg_escape(const char *in, char *out, size_t cap) {
 }
 
 /* pods/NAME/{log,exec,attach,portforward} */
-static void proxy_pod(struct api_req *ar, const char *ns, const char *name, const char *sub) {
+static void proxy_pod(struct api_req *ar, const char *ns, const char *name, const char *sub)
+{
   bool is_log = strcmp(sub, "log") == 0, is_pf = strcmp(sub, "portforward") == 0;
   const char *m = http_req_method(ar->http);
   if (strcmp(m, "GET") != 0 && (is_log || strcmp(m, "POST") != 0)) {
@@ -570,7 +605,8 @@ static void proxy_pod(struct api_req *ar, const char *ns, const char *name, cons
 }
 
 /* nodes/NAME/proxy[/PATH] */
-static void proxy_node(struct api_req *ar, const char *name, const char *rest) {
+static void proxy_node(struct api_req *ar, const char *name, const char *rest)
+{
   ar->verb = "proxy";
   char host[128];
   int port = 0;
@@ -584,7 +620,8 @@ static void proxy_node(struct api_req *ar, const char *name, const char *rest) {
   proxy_start(ar, host, port, path);
 }
 
-bool api_proxy_try(struct api_req *ar, const char *raw_path) {
+bool api_proxy_try(struct api_req *ar, const char *raw_path)
+{
   /* /api/v1/namespaces/NS/pods/NAME/SUB or /api/v1/nodes/NAME/proxy[/...] */
   static const char pods_prefix[] = "/api/v1/namespaces/", nodes_prefix[] = "/api/v1/nodes/";
   char ns[256], name[256], sub[32];

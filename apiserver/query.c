@@ -27,12 +27,11 @@
 
 char *api_continue_encode(int64_t rev, const char *start_key)
 {
-  json_t *t = json_pack("{s:s,s:I,s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rev, "start",
-                        start_key ? start_key : "");
+  json_t *t =
+      json_pack("{s:s,s:I,s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rev, "start", start_key ? start_key : "");
   char *s = kj_dumps(t);
   json_decref(t);
-  if (!s)
-    return NULL;
+  if (!s) return NULL;
   char *out = kb64_encode(s, strlen(s), KB64_RAW_URL);
   free(s);
   return out;
@@ -42,8 +41,7 @@ int api_continue_decode(const char *tok, int64_t *rev, char **start_key)
 {
   size_t len = 0, bad_at;
   unsigned char *raw = NULL;
-  if (kb64_decode(tok, strlen(tok), KB64_RAW_URL, &raw, &len, &bad_at) != 0)
-    return -EINVAL;
+  if (kb64_decode(tok, strlen(tok), KB64_RAW_URL, &raw, &len, &bad_at) != 0) return -EINVAL;
   json_t *t = kj_loadb((const char *)raw, len, false, NULL, 0);
   free(raw);
   const char *v = kj_get_str(t, "v");
@@ -62,13 +60,10 @@ int api_continue_decode(const char *tok, int64_t *rev, char **start_key)
 
 bool api_field_supported(const struct resource *res, const char *field)
 {
-  if (strcmp(field, "metadata.name") == 0 || strcmp(field, "metadata.namespace") == 0)
-    return true;
-  if (!res || !res->field_selectors)
-    return false;
+  if (strcmp(field, "metadata.name") == 0 || strcmp(field, "metadata.namespace") == 0) return true;
+  if (!res || !res->field_selectors) return false;
   for (const char *const *f = res->field_selectors; *f; f++)
-    if (strcmp(*f, field) == 0)
-      return true;
+    if (strcmp(*f, field) == 0) return true;
   return false;
 }
 
@@ -76,8 +71,7 @@ bool api_query_bool(const char *query, const char *key, bool dflt)
 {
   char *v = kstr_query_get(query, key);
   bool out = dflt;
-  if (v && kstr_parse_bool(v, &out) != 0)
-    out = dflt;
+  if (v && kstr_parse_bool(v, &out) != 0) out = dflt;
   free(v);
   return out;
 }
@@ -152,10 +146,10 @@ json_t *api_list_opts_parse(const char *query, const struct resource *res, struc
       goto out;
     }
   }
-  if (o->rv_match && *o->rv_match && strcmp(o->rv_match, "NotOlderThan") != 0 &&
-      strcmp(o->rv_match, "Exact") != 0) {
+  if (o->rv_match && *o->rv_match && strcmp(o->rv_match, "NotOlderThan") != 0 && strcmp(o->rv_match, "Exact") != 0) {
     st = kstatus_bad_request("resourceVersionMatch: Unsupported value: \"%s\": supported values: "
-                             "\"Exact\", \"NotOlderThan\", \"\"", o->rv_match);
+                             "\"Exact\", \"NotOlderThan\", \"\"",
+                             o->rv_match);
     goto out;
   }
   if (o->rv_match && *o->rv_match && (!o->rv || !*o->rv)) {
@@ -168,7 +162,8 @@ json_t *api_list_opts_parse(const char *query, const struct resource *res, struc
       goto out;
     }
     if (api_continue_decode(cont, &o->cont_rev, &o->cont_start) != 0) {
-      st = kstatus_bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+      st = kstatus_bad_request(
+          "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
       goto out;
     }
   }
@@ -179,8 +174,7 @@ out:
   free(cont);
   free(timeout);
   free(watch);
-  if (st)
-    api_list_opts_free(o);
+  if (st) api_list_opts_free(o);
   return st;
 }
 
@@ -192,16 +186,12 @@ static void media_param(const char *range, const char *key, char *out, size_t le
   *out = '\0';
   for (const char *p = strchr(range, ';'); p; p = strchr(p + 1, ';')) {
     const char *q = p + 1;
-    while (*q == ' ')
-      q++;
-    if (strncasecmp(q, key, kl) != 0 || q[kl] != '=')
-      continue;
+    while (*q == ' ') q++;
+    if (strncasecmp(q, key, kl) != 0 || q[kl] != '=') continue;
     q += kl + 1;
-    if (*q == '"')
-      q++;
+    if (*q == '"') q++;
     size_t n = strcspn(q, ";\" ");
-    if (n >= len)
-      n = len - 1;
+    if (n >= len) n = len - 1;
     memcpy(out, q, n);
     out[n] = '\0';
     return;
@@ -211,13 +201,11 @@ static void media_param(const char *range, const char *key, char *out, size_t le
 /* One media range: true when it can be served, with what it asks for. */
 static bool media_range(const char *range, struct api_media *m)
 {
-  while (*range == ' ')
-    range++;
+  while (*range == ' ') range++;
   bool json = strncmp(range, "application/json", 16) == 0 || strncmp(range, "*/*", 3) == 0 ||
               strncmp(range, "application/*", 13) == 0;
   bool yaml = strncmp(range, "application/yaml", 16) == 0;
-  if (!json && !yaml)
-    return false; /* protobuf, text/html...: not served */
+  if (!json && !yaml) return false; /* protobuf, text/html...: not served */
   char as[64], g[64], v[32];
   media_param(range, "as", as, sizeof as);
   if (!*as) {
@@ -227,16 +215,11 @@ static bool media_range(const char *range, struct api_media *m)
   media_param(range, "g", g, sizeof g);
   media_param(range, "v", v, sizeof v);
   /* upstream converts only to these meta.k8s.io kinds */
-  if (strcmp(g, "meta.k8s.io") != 0 || (strcmp(v, "v1") != 0 && strcmp(v, "v1beta1") != 0))
-    return false;
-  if (!strcmp(as, "Table"))
-    m->fmt = FMT_TABLE;
-  else if (!strcmp(as, "PartialObjectMetadata"))
-    m->fmt = FMT_PARTIAL;
-  else if (!strcmp(as, "PartialObjectMetadataList"))
-    m->fmt = FMT_PARTIAL_LIST;
-  else
-    return false;
+  if (strcmp(g, "meta.k8s.io") != 0 || (strcmp(v, "v1") != 0 && strcmp(v, "v1beta1") != 0)) return false;
+  if (!strcmp(as, "Table")) m->fmt = FMT_TABLE;
+  else if (!strcmp(as, "PartialObjectMetadata")) m->fmt = FMT_PARTIAL;
+  else if (!strcmp(as, "PartialObjectMetadataList")) m->fmt = FMT_PARTIAL_LIST;
+  else return false;
   snprintf(m->meta_gv, sizeof m->meta_gv, "meta.k8s.io/%s", v);
   return true;
 }
@@ -246,22 +229,18 @@ bool api_negotiate_media(const char *accept, struct api_media *m)
   memset(m, 0, sizeof *m);
   m->fmt = FMT_JSON;
   snprintf(m->meta_gv, sizeof m->meta_gv, "meta.k8s.io/v1");
-  if (!accept || !*accept)
-    return true;
+  if (!accept || !*accept) return true;
   /* the first media range we can serve, in the client's order */
   const char *p = accept;
   for (;;) {
     const char *end = strchr(p, ',');
     size_t len = end ? (size_t)(end - p) : strlen(p);
     char one[512];
-    if (len >= sizeof(one))
-      len = sizeof(one) - 1;
+    if (len >= sizeof(one)) len = sizeof(one) - 1;
     memcpy(one, p, len);
     one[len] = '\0';
-    if (media_range(one, m))
-      return true;
-    if (!end)
-      break;
+    if (media_range(one, m)) return true;
+    if (!end) break;
     p = end + 1;
   }
   m->fmt = FMT_JSON;
@@ -277,9 +256,7 @@ enum api_format api_negotiate(const char *accept)
 
 enum api_include api_include_parse(const char *v)
 {
-  if (v && strcmp(v, "Object") == 0)
-    return INCLUDE_OBJECT;
-  if (v && strcmp(v, "None") == 0)
-    return INCLUDE_NONE;
+  if (v && strcmp(v, "Object") == 0) return INCLUDE_OBJECT;
+  if (v && strcmp(v, "None") == 0) return INCLUDE_NONE;
   return INCLUDE_METADATA;
 }

@@ -39,28 +39,21 @@
 #include "storage/storage.h"
 #include <kube/xalloc.h>
 
-const char *api_req_query(struct api_req *ar)
-{
-  return ar->http ? http_req_query(ar->http) : "";
-}
+const char *api_req_query(struct api_req *ar) { return ar->http ? http_req_query(ar->http) : ""; }
 
-const char *api_req_accept(struct api_req *ar)
-{
-  return ar->http ? http_req_header(ar->http, "Accept") : NULL;
-}
+const char *api_req_accept(struct api_req *ar) { return ar->http ? http_req_header(ar->http, "Accept") : NULL; }
 
 static const char *metric_verb(struct api_req *ar)
 {
-  static const struct { const char *v, *m; } map[] = {
-      {"get", "GET"},       {"list", "LIST"},     {"watch", "WATCH"},   {"create", "POST"},
-      {"update", "PUT"},    {"patch", "PATCH"},   {"delete", "DELETE"},
-      {"deletecollection", "DELETE"},
+  static const struct {
+    const char *v, *m;
+  } map[] = {
+      {"get", "GET"},    {"list", "LIST"},   {"watch", "WATCH"},   {"create", "POST"},
+      {"update", "PUT"}, {"patch", "PATCH"}, {"delete", "DELETE"}, {"deletecollection", "DELETE"},
   };
-  if (!ar->verb)
-    return ar->http ? http_req_method(ar->http) : "GET";
+  if (!ar->verb) return ar->http ? http_req_method(ar->http) : "GET";
   for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-    if (strcmp(map[i].v, ar->verb) == 0)
-      return map[i].m;
+    if (strcmp(map[i].v, ar->verb) == 0) return map[i].m;
   return ar->verb;
 }
 
@@ -71,15 +64,16 @@ void api_record(struct api_req *ar, int code)
   const char *verb = metric_verb(ar);
   const char *resource = ar->rt.kind == ROUTE_RESOURCE ? ar->rt.resource : "";
   char labels[512];
-  snprintf(labels, sizeof(labels), "verb=\"%s\",group=\"%s\",version=\"%s\",resource=\"%s\",subresource=\"%s\",code=\"%d\"",
-           verb, ar->rt.group, ar->rt.version, resource, ar->rt.sub, code);
+  snprintf(labels, sizeof(labels),
+           "verb=\"%s\",group=\"%s\",version=\"%s\",resource=\"%s\",subresource=\"%s\",code=\"%d\"", verb, ar->rt.group,
+           ar->rt.version, resource, ar->rt.sub, code);
   if (srv->metrics) {
     metrics_counter_add(srv->metrics, "apiserver_request_total",
                         "Counter of apiserver requests broken out for each verb, group, version, "
                         "resource, subresource and HTTP response code.",
                         labels, 1);
-    snprintf(labels, sizeof(labels), "verb=\"%s\",group=\"%s\",version=\"%s\",resource=\"%s\",subresource=\"%s\"",
-             verb, ar->rt.group, ar->rt.version, resource, ar->rt.sub);
+    snprintf(labels, sizeof(labels), "verb=\"%s\",group=\"%s\",version=\"%s\",resource=\"%s\",subresource=\"%s\"", verb,
+             ar->rt.group, ar->rt.version, resource, ar->rt.sub);
     metrics_histogram_observe(srv->metrics, "apiserver_request_duration_seconds",
                               "Response latency distribution in seconds for each verb, group, "
                               "version, resource and subresource.",
@@ -88,27 +82,23 @@ void api_record(struct api_req *ar, int code)
   if (ar->http && klog_v_level >= 3) {
     const char *q = http_req_query(ar->http);
     const char *ua = http_req_header(ar->http, "User-Agent");
-    KLOG_V(3, "\"HTTP\" verb=\"%s\" URI=\"%s%s%s\" latency=\"%.6fs\" userAgent=\"%s\" srcIP=\"%s\" resp=%d",
-           verb, http_req_raw_path(ar->http), *q ? "?" : "", q, secs, ua ? ua : "",
-           http_req_peer(ar->http), code);
+    KLOG_V(3, "\"HTTP\" verb=\"%s\" URI=\"%s%s%s\" latency=\"%.6fs\" userAgent=\"%s\" srcIP=\"%s\" resp=%d", verb,
+           http_req_raw_path(ar->http), *q ? "?" : "", q, secs, ua ? ua : "", http_req_peer(ar->http), code);
   }
 }
 
 void api_add_warning(struct api_req *ar, const char *msg)
 {
-  if (!ar->http)
-    return;
+  if (!ar->http) return;
   /* RFC 7234 warn-text is a quoted string: escape quotes and backslashes. */
   size_t n = strlen(msg);
   char *buf = xmalloc(n * 2 + 16);
-  if (!buf)
-    return;
+  if (!buf) return;
   size_t o = 0;
   memcpy(buf, "299 - \"", 7);
   o = 7;
   for (size_t i = 0; i < n; i++) {
-    if (msg[i] == '"' || msg[i] == '\\')
-      buf[o++] = '\\';
+    if (msg[i] == '"' || msg[i] == '\\') buf[o++] = '\\';
     buf[o++] = msg[i];
   }
   buf[o++] = '"';
@@ -119,8 +109,7 @@ void api_add_warning(struct api_req *ar, const char *msg)
 
 void api_reply_raw(struct api_req *ar, int code, const char *ctype, const char *body, size_t len)
 {
-  if (ar->closed)
-    return;
+  if (ar->closed) return;
   ar->closed = true;
   api_record(ar, code);
   if (ar->http) {
@@ -134,8 +123,7 @@ void api_reply_raw(struct api_req *ar, int code, const char *ctype, const char *
 
 void api_reply_evbuffer(struct api_req *ar, int code, const char *ctype, struct evbuffer *body)
 {
-  if (ar->closed)
-    return;
+  if (ar->closed) return;
   ar->closed = true;
   api_record(ar, code);
   if (ar->http) {
@@ -154,10 +142,10 @@ static bool is_status(const json_t *obj)
 
 json_t *api_not_acceptable(const char *why)
 {
-  if (why)
-    return kstatus_new(406, "NotAcceptable", "%s", why);
-  return kstatus_new(406, "NotAcceptable", "only the following media types are accepted: application/json, "
-                                           "application/yaml, application/vnd.kubernetes.protobuf");
+  if (why) return kstatus_new(406, "NotAcceptable", "%s", why);
+  return kstatus_new(406, "NotAcceptable",
+                     "only the following media types are accepted: application/json, "
+                     "application/yaml, application/vnd.kubernetes.protobuf");
 }
 
 static bool is_list(const json_t *obj)
@@ -177,15 +165,13 @@ static json_t *as_table(struct api_req *ar, json_t *obj)
   if (is_list(obj)) {
     size_t i;
     json_t *it;
-    json_array_foreach(json_object_get(obj, "items"), i, it) api_table_add_row(t, ar->res, it, inc);
+    json_array_foreach (json_object_get(obj, "items"), i, it) api_table_add_row(t, ar->res, it, inc);
     json_t *meta = json_object_get(obj, "metadata");
-    if (meta)
-      json_object_set(t, "metadata", meta);
+    if (meta) json_object_set(t, "metadata", meta);
   } else {
     api_table_add_row(t, ar->res, obj, inc);
     const char *rv = kj_get_str(obj, "metadata.resourceVersion");
-    if (rv)
-      kj_set_str(t, "metadata.resourceVersion", rv);
+    if (rv) kj_set_str(t, "metadata.resourceVersion", rv);
   }
   json_decref(obj);
   return t;
@@ -201,26 +187,22 @@ static json_t *as_partial(const struct api_media *m, json_t *obj)
     out = api_not_acceptable("you requested PartialObjectMetadata, but the requested object is a list");
   else if (m->fmt == FMT_PARTIAL_LIST && !list)
     out = api_not_acceptable("you requested PartialObjectMetadataList, but the requested object is not a list");
-  else
-    out = list ? api_partial_list(obj, m->meta_gv) : api_partial_object(obj, m->meta_gv);
+  else out = list ? api_partial_list(obj, m->meta_gv) : api_partial_object(obj, m->meta_gv);
   json_decref(obj);
   return out;
 }
 
 void api_reply_obj(struct api_req *ar, int code, json_t *obj)
 {
-  if (!obj)
-    obj = kstatus_internal("failed to build the response");
+  if (!obj) obj = kstatus_internal("failed to build the response");
   struct api_media m;
   api_negotiate_media(api_req_accept(ar), &m);
-  if (m.fmt != FMT_JSON && m.fmt != FMT_YAML && (is_status(obj) || !ar->res || code >= 300))
-    m.fmt = FMT_JSON;
+  if (m.fmt != FMT_JSON && m.fmt != FMT_YAML && (is_status(obj) || !ar->res || code >= 300)) m.fmt = FMT_JSON;
   if (m.fmt == FMT_TABLE) {
     obj = as_table(ar, obj);
   } else if (m.fmt == FMT_PARTIAL || m.fmt == FMT_PARTIAL_LIST) {
     obj = as_partial(&m, obj);
-    if (is_status(obj))
-      code = kstatus_code(obj);
+    if (is_status(obj)) code = kstatus_code(obj);
   }
   if (m.fmt == FMT_YAML) {
     char *y = kyaml_dump(obj);
@@ -246,8 +228,7 @@ void api_reply_obj(struct api_req *ar, int code, json_t *obj)
 void api_reply_status(struct api_req *ar, json_t *status)
 {
   int code = kstatus_code(status);
-  if (code <= 0)
-    code = 500;
+  if (code <= 0) code = 500;
   api_reply_obj(ar, code, status);
 }
 
@@ -264,8 +245,7 @@ void api_reply_bytes(struct api_req *ar, int code, const char *bytes, size_t len
 
 json_t *api_not_found(struct api_req *ar, const char *name)
 {
-  return kstatus_not_found(ar->res ? ar->res->group : ar->rt.group,
-                           ar->res ? ar->res->plural : ar->rt.resource, name);
+  return kstatus_not_found(ar->res ? ar->res->group : ar->rt.group, ar->res ? ar->res->plural : ar->rt.resource, name);
 }
 
 static json_t *generic_not_found(void)
@@ -283,8 +263,7 @@ json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups)
   char err[512] = "";
   json_t *obj = NULL;
   *status = NULL;
-  if (dups)
-    *dups = NULL;
+  if (dups) *dups = NULL;
   if (!body || len == 0) {
     *status = kstatus_bad_request("the body of the request was empty");
     return NULL;
@@ -297,8 +276,7 @@ json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups)
     int code = 415;
     obj = protobuf_decode(ar->srv->schema, body, len, &code, err, sizeof(err));
     if (!obj) {
-      *status = code == 400 ? kstatus_bad_request("%s", err)
-                            : kstatus_unsupported_media_type("%s", err);
+      *status = code == 400 ? kstatus_bad_request("%s", err) : kstatus_unsupported_media_type("%s", err);
       return NULL;
     }
   } else if (ctype && (strstr(ctype, "yaml") != NULL)) {
@@ -311,8 +289,7 @@ json_t *api_decode_body(struct api_req *ar, json_t **status, json_t **dups)
     obj = kj_loadb(body, len, true, err, sizeof(err));
     if (!obj && strstr(err, "duplicate")) {
       obj = kj_loadb(body, len, false, err, sizeof(err));
-      if (obj && dups)
-        *dups = api_json_duplicates(body, len);
+      if (obj && dups) *dups = api_json_duplicates(body, len);
     }
     if (!obj) {
       *status = kstatus_bad_request("couldn't get version/kind; json parse error: %s", err);
@@ -350,14 +327,13 @@ static void handle_health(struct api_req *ar, const char *which)
   bool is_ready = strcmp(which, "readyz") == 0;
   bool ok = !is_ready || ready;
   if (!verbose) {
-    reply_text(ar, ok ? 200 : 500, ok ? "ok" : "[-]poststarthook/bootstrap failed: not finished\nreadyz check failed\n");
+    reply_text(ar, ok ? 200 : 500,
+               ok ? "ok" : "[-]poststarthook/bootstrap failed: not finished\nreadyz check failed\n");
     return;
   }
   char buf[1024];
-  snprintf(buf, sizeof(buf),
-           "[+]ping ok\n[+]log ok\n[+]etcd ok\n%s%s check %s\n",
-           is_ready ? (ready ? "[+]poststarthook/bootstrap ok\n"
-                             : "[-]poststarthook/bootstrap failed: not finished\n")
+  snprintf(buf, sizeof(buf), "[+]ping ok\n[+]log ok\n[+]etcd ok\n%s%s check %s\n",
+           is_ready ? (ready ? "[+]poststarthook/bootstrap ok\n" : "[-]poststarthook/bootstrap failed: not finished\n")
                     : "",
            which, ok ? "passed" : "failed");
   reply_text(ar, ok ? 200 : 500, buf);
@@ -374,12 +350,16 @@ static void handle_metrics(struct api_req *ar)
     struct storage_stats s;
     storage_get_stats(srv->storage, &s);
     metrics_gauge_set(srv->metrics, "apiserver_storage_objects", "Number of stored objects.", NULL, (double)s.keys);
-    metrics_gauge_set(srv->metrics, "apiserver_storage_size_bytes", "Size of the stored objects in bytes.", NULL, (double)s.bytes);
-    metrics_gauge_set(srv->metrics, "apiserver_storage_history_events", "Events kept for watch resumption.", NULL, (double)s.history_events);
-    metrics_gauge_set(srv->metrics, "apiserver_storage_commits_total", "Storage transactions committed.", NULL, (double)s.batches);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_size_bytes", "Size of the stored objects in bytes.", NULL,
+                      (double)s.bytes);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_history_events", "Events kept for watch resumption.", NULL,
+                      (double)s.history_events);
+    metrics_gauge_set(srv->metrics, "apiserver_storage_commits_total", "Storage transactions committed.", NULL,
+                      (double)s.batches);
     metrics_gauge_set(srv->metrics, "apiserver_storage_writes_total", "Storage writes.", NULL, (double)s.writes);
     metrics_gauge_set(srv->metrics, "apiserver_storage_fsyncs_total", "Storage fsync calls.", NULL, (double)s.fsyncs);
-    metrics_gauge_set(srv->metrics, "apiserver_storage_revision", "Newest committed revision.", NULL, (double)storage_rev(srv->storage));
+    metrics_gauge_set(srv->metrics, "apiserver_storage_revision", "Newest committed revision.", NULL,
+                      (double)storage_rev(srv->storage));
   }
   if (srv->http)
     metrics_gauge_set(srv->metrics, "apiserver_open_connections", "Open HTTP connections.", NULL,
@@ -392,10 +372,10 @@ static void handle_metrics(struct api_req *ar)
 
 static void handle_version(struct api_req *ar)
 {
-  json_t *v = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "32",
-                        "gitVersion", "v1.32.0-kube", "gitCommit", "0000000000000000000000000000000000000000",
-                        "gitTreeState", "clean", "buildDate", "2026-01-01T00:00:00Z", "goVersion", "n/a",
-                        "compiler", "gcc", "platform", "linux/amd64");
+  json_t *v =
+      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "major", "1", "minor", "32", "gitVersion", "v1.32.0-kube",
+                "gitCommit", "0000000000000000000000000000000000000000", "gitTreeState", "clean", "buildDate",
+                "2026-01-01T00:00:00Z", "goVersion", "n/a", "compiler", "gcc", "platform", "linux/amd64");
   api_reply_obj(ar, 200, v);
 }
 
@@ -403,8 +383,7 @@ static void on_close(struct http_request *r, void *arg)
 {
   struct api_req *ar = arg;
   ar->http = NULL;
-  if (ar->watch)
-    api_watch_closed(ar);
+  if (ar->watch) api_watch_closed(ar);
 }
 
 /* Frees a request and drops its hold on a custom resource descriptor. */
@@ -416,10 +395,8 @@ static void req_free(struct api_req *ar)
 
 void api_req_done(struct api_req *ar)
 {
-  if (ar->http && !ar->closed)
-    api_reply_status(ar, kstatus_internal("request ended without an answer"));
-  if (ar->http)
-    http_req_on_close(ar->http, NULL, NULL);
+  if (ar->http && !ar->closed) api_reply_status(ar, kstatus_internal("request ended without an answer"));
+  if (ar->http) http_req_on_close(ar->http, NULL, NULL);
   req_free(ar);
 }
 
@@ -438,20 +415,13 @@ static void on_request(struct http_request *r, void *arg)
   const char *method = http_req_method(r);
   bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
-  if (strncmp(path, "/healthz", 8) == 0 && get)
-    handle_health(ar, "healthz");
-  else if (strncmp(path, "/livez", 6) == 0 && get)
-    handle_health(ar, "livez");
-  else if (strncmp(path, "/readyz", 7) == 0 && get)
-    handle_health(ar, "readyz");
-  else if (strcmp(path, "/metrics") == 0 && get)
-    handle_metrics(ar);
-  else if ((strcmp(path, "/version") == 0 || strcmp(path, "/version/") == 0) && get)
-    handle_version(ar);
-  else if (strncmp(path, "/openapi/v3", 11) == 0 && get)
-    api_handle_openapi(ar, path + 11);
-  else if ((strcmp(path, "/openapi/v2") == 0 || strcmp(path, "/openapi/v2/") == 0) && get)
-    api_handle_openapi_v2(ar);
+  if (strncmp(path, "/healthz", 8) == 0 && get) handle_health(ar, "healthz");
+  else if (strncmp(path, "/livez", 6) == 0 && get) handle_health(ar, "livez");
+  else if (strncmp(path, "/readyz", 7) == 0 && get) handle_health(ar, "readyz");
+  else if (strcmp(path, "/metrics") == 0 && get) handle_metrics(ar);
+  else if ((strcmp(path, "/version") == 0 || strcmp(path, "/version/") == 0) && get) handle_version(ar);
+  else if (strncmp(path, "/openapi/v3", 11) == 0 && get) api_handle_openapi(ar, path + 11);
+  else if ((strcmp(path, "/openapi/v2") == 0 || strcmp(path, "/openapi/v2/") == 0) && get) api_handle_openapi_v2(ar);
   else if ((strcmp(path, "/openid/v1/jwks") == 0 || strcmp(path, "/.well-known/openid-configuration") == 0) && get)
     api_handle_oidc(ar, path);
   else if (api_proxy_try(ar, http_req_raw_path(r)))
@@ -464,24 +434,19 @@ static void on_request(struct http_request *r, void *arg)
     } else if (k != ROUTE_NOT_FOUND && get) {
       api_handle_discovery(ar);
     } else if (k != ROUTE_NOT_FOUND) {
-      api_reply_status(ar, kstatus_method_not_allowed("the server does not allow this method on the requested resource"));
+      api_reply_status(ar,
+                       kstatus_method_not_allowed("the server does not allow this method on the requested resource"));
     } else {
       api_reply_status(ar, generic_not_found());
     }
   }
-  if (ar->pending)
-    return;
-  if (ar->http && !ar->closed)
-    api_reply_status(ar, kstatus_internal("request was not answered"));
-  if (ar->http)
-    http_req_on_close(ar->http, NULL, NULL);
+  if (ar->pending) return;
+  if (ar->http && !ar->closed) api_reply_status(ar, kstatus_internal("request was not answered"));
+  if (ar->http) http_req_on_close(ar->http, NULL, NULL);
   req_free(ar);
 }
 
-static void trim_cb(evutil_socket_t fd, short what, void *arg)
-{
-  malloc_trim(0);
-}
+static void trim_cb(evutil_socket_t fd, short what, void *arg) { malloc_trim(0); }
 
 /* A trim walks the whole heap (~80 ms after a 10,000-item list), so it
  * waits until big lists have stopped for a while: each one postpones it. */
@@ -491,16 +456,13 @@ static void trim_body_written(const void *data, size_t len, void *arg)
 {
   struct apiserver *srv = arg;
   struct timeval tv = {TRIM_DELAY_SEC, 0};
-  if (srv->api && srv->api->trim_ev)
-    evtimer_add(srv->api->trim_ev, &tv);
+  if (srv->api && srv->api->trim_ev) evtimer_add(srv->api->trim_ev, &tv);
 }
 
 int api_trim_after(struct apiserver *srv, struct evbuffer *body)
 {
-  if (!srv->api || !srv->base)
-    return 0;
-  if (!srv->api->trim_ev && !(srv->api->trim_ev = event_new(srv->base, -1, 0, trim_cb, NULL)))
-    return -ENOMEM;
+  if (!srv->api || !srv->base) return 0;
+  if (!srv->api->trim_ev && !(srv->api->trim_ev = event_new(srv->base, -1, 0, trim_cb, NULL))) return -ENOMEM;
   /* an empty reference at the end: its cleanup runs once all before it is sent */
   static const char nothing[1];
   return evbuffer_add_reference(body, nothing, 0, trim_body_written, srv) == 0 ? 0 : -ENOMEM;
@@ -510,13 +472,11 @@ int apiserver_serve(struct apiserver *srv)
 {
   if (!srv->api) {
     srv->api = xcalloc(1, sizeof(*srv->api));
-    if (!srv->api)
-      return -ENOMEM;
+    if (!srv->api) return -ENOMEM;
   }
   struct http_server_opts o = {0};
   srv->http = http_server_new(srv->base, &o, on_request, srv);
-  if (!srv->http)
-    return -ENOMEM;
+  if (!srv->http) return -ENOMEM;
   const char *addr = srv->cfg.insecure_bind_address ? srv->cfg.insecure_bind_address : "127.0.0.1";
   return http_server_listen(srv->http, addr, srv->cfg.insecure_port);
 }
@@ -528,8 +488,7 @@ void apiserver_stop(struct apiserver *srv)
     srv->http = NULL;
   }
   api_discovery_free(srv);
-  if (srv->api && srv->api->trim_ev)
-    event_free(srv->api->trim_ev);
+  if (srv->api && srv->api->trim_ev) event_free(srv->api->trim_ev);
   free(srv->api);
   srv->api = NULL;
 }

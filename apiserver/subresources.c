@@ -59,17 +59,15 @@ static json_t *scale_of(const struct resource *res, const json_t *obj)
   for (size_t i = 0; i < 5; i++) {
     json_t *v = kj_get(obj, "metadata");
     v = json_object_get(v, keys[i]);
-    if (v)
-      json_object_set(meta, keys[i], v);
+    if (v) json_object_set(meta, keys[i], v);
   }
-  json_t *s = json_pack("{s:s,s:s,s:o,s:{s:I},s:{s:I}}", "kind", "Scale", "apiVersion", "autoscaling/v1",
-                        "metadata", meta, "spec", "replicas", (json_int_t)kj_get_int(obj, spec_path(res), 0),
-                        "status", "replicas", (json_int_t)kj_get_int(obj, status_path(res), 0));
+  json_t *s = json_pack("{s:s,s:s,s:o,s:{s:I},s:{s:I}}", "kind", "Scale", "apiVersion", "autoscaling/v1", "metadata",
+                        meta, "spec", "replicas", (json_int_t)kj_get_int(obj, spec_path(res), 0), "status", "replicas",
+                        (json_int_t)kj_get_int(obj, status_path(res), 0));
   if (res->scale_selector_path) {
     /* a custom resource keeps its selector serialized */
     const char *str = *res->scale_selector_path ? kj_get_str(obj, res->scale_selector_path) : NULL;
-    if (str && *str)
-      kj_set_str(s, "status.selector", str);
+    if (str && *str) kj_set_str(s, "status.selector", str);
     return s;
   }
   json_t *sel = kj_get(obj, "spec.selector");
@@ -84,27 +82,22 @@ static json_t *scale_of(const struct resource *res, const json_t *obj)
       const char *k;
       json_t *v;
       size_t total = 1;
-      json_object_foreach(sel, k, v) total += strlen(k) + strlen(json_string_value(v) ? json_string_value(v) : "") + 2;
+      json_object_foreach (sel, k, v) total += strlen(k) + strlen(json_string_value(v) ? json_string_value(v) : "") + 2;
       str = xcalloc(1, total);
-      json_object_foreach(sel, k, v) {
-        if (*str)
-          strcat(str, ",");
+      json_object_foreach (sel, k, v) {
+        if (*str) strcat(str, ",");
         strcat(str, k);
         strcat(str, "=");
         strcat(str, json_string_value(v) ? json_string_value(v) : "");
       }
     }
-    if (str && *str)
-      kj_set_str(s, "status.selector", str);
+    if (str && *str) kj_set_str(s, "status.selector", str);
     free(str);
   }
   return s;
 }
 
-static json_t *respond_scale(struct api_write *w, const json_t *stored)
-{
-  return scale_of(w->res, stored);
-}
+static json_t *respond_scale(struct api_write *w, const json_t *stored) { return scale_of(w->res, stored); }
 
 static json_t *scale_apply(const struct resource *res, const json_t *old, const json_t *scale, json_t **status)
 {
@@ -116,8 +109,7 @@ static json_t *scale_apply(const struct resource *res, const json_t *old, const 
   json_t *obj = kj_deep_copy(old);
   kj_set_int(obj, spec_path(res), r ? json_integer_value(r) : 0);
   const char *rv = kj_get_str(scale, "metadata.resourceVersion");
-  if (rv && *rv)
-    kj_set_str(obj, "metadata.resourceVersion", rv);
+  if (rv && *rv) kj_set_str(obj, "metadata.resourceVersion", rv);
   return obj;
 }
 
@@ -136,10 +128,8 @@ static json_t *mutate_scale_patch(struct api_write *w, const json_t *old, json_t
   json_t *cur = scale_of(w->res, old);
   char err[256] = "";
   json_t *patched;
-  if (strcmp(w->patch_type, "application/json-patch+json") == 0)
-    patched = patch_json(cur, w->body, err, sizeof(err));
-  else /* a Scale has no lists: strategic and merge patch agree */
-    patched = patch_merge(cur, w->body);
+  if (strcmp(w->patch_type, "application/json-patch+json") == 0) patched = patch_json(cur, w->body, err, sizeof(err));
+  else /* a Scale has no lists: strategic and merge patch agree */ patched = patch_merge(cur, w->body);
   json_decref(cur);
   if (!patched) {
     *status = kstatus_new(422, "Invalid", "the server rejected our request due to an error in our request: %s", err);
@@ -152,10 +142,7 @@ static json_t *mutate_scale_patch(struct api_write *w, const json_t *old, json_t
 
 /* ---- status ---- */
 
-static json_t *mutate_body(struct api_write *w, const json_t *old, json_t **status)
-{
-  return kj_deep_copy(w->body);
-}
+static json_t *mutate_body(struct api_write *w, const json_t *old, json_t **status) { return kj_deep_copy(w->body); }
 
 /* ---- binding ---- */
 
@@ -177,7 +164,8 @@ static json_t *mutate_binding(struct api_write *w, const json_t *old, json_t **s
     return NULL;
   }
   if (kj_get(old, "metadata.deletionTimestamp")) {
-    *status = kstatus_conflict("", "pods/binding", name ? name : "", "pod is being deleted, cannot be assigned to a host");
+    *status =
+        kstatus_conflict("", "pods/binding", name ? name : "", "pod is being deleted, cannot be assigned to a host");
     return NULL;
   }
   json_t *obj = kj_deep_copy(old);
@@ -185,16 +173,15 @@ static json_t *mutate_binding(struct api_write *w, const json_t *old, json_t **s
   json_t *ann = kj_get(w->body, "metadata.annotations");
   const char *k;
   json_t *v;
-  json_object_foreach(ann, k, v) json_object_set(kj_obj(obj, "metadata.annotations"), k, v);
+  json_object_foreach (ann, k, v) json_object_set(kj_obj(obj, "metadata.annotations"), k, v);
   json_t *conds = kj_arr(obj, "status.conditions");
   char now[40];
   ktime_now_str(now);
   json_t *pc = NULL;
   size_t i;
-  json_array_foreach(conds, i, v) {
+  json_array_foreach (conds, i, v) {
     const char *t = kj_get_str(v, "type");
-    if (t && strcmp(t, "PodScheduled") == 0)
-      pc = v;
+    if (t && strcmp(t, "PodScheduled") == 0) pc = v;
   }
   if (!pc) {
     pc = json_object();
@@ -222,13 +209,10 @@ static json_t *mutate_finalize(struct api_write *w, const json_t *old, json_t **
 {
   json_t *obj = kj_deep_copy(old);
   json_t *f = kj_get(w->body, "spec.finalizers");
-  if (f)
-    kj_set(obj, "spec.finalizers", kj_deep_copy(f));
-  else
-    kj_del(obj, "spec.finalizers");
+  if (f) kj_set(obj, "spec.finalizers", kj_deep_copy(f));
+  else kj_del(obj, "spec.finalizers");
   const char *rv = kj_get_str(w->body, "metadata.resourceVersion");
-  if (rv && *rv)
-    kj_set_str(obj, "metadata.resourceVersion", rv);
+  if (rv && *rv) kj_set_str(obj, "metadata.resourceVersion", rv);
   return obj;
 }
 
@@ -260,10 +244,9 @@ static bool read_patch(struct api_write *w)
 unsigned api_served_subresources(const struct resource *res)
 {
   unsigned served = RES_SUB_STATUS | RES_SUB_SCALE | RES_SUB_BINDING | RES_SUB_FINALIZE | RES_SUB_EVICTION |
-                    RES_SUB_LOG | RES_SUB_EXEC; /* the last two through proxy.c */
-  if (res == &reg_nodes)
-    served |= RES_SUB_PROXY; /* nodes/NAME/proxy only, not pods' or services' */
-  served |= RES_SUB_TOKEN;   /* token.c */
+                    RES_SUB_LOG | RES_SUB_EXEC;   /* the last two through proxy.c */
+  if (res == &reg_nodes) served |= RES_SUB_PROXY; /* nodes/NAME/proxy only, not pods' or services' */
+  served |= RES_SUB_TOKEN;                        /* token.c */
   return res->subresources & served;
 }
 
@@ -282,18 +265,14 @@ void api_handle_subresource(struct api_req *ar)
       api_handle_get(ar);
       return;
     }
-    if (!put && !patch)
-      goto not_allowed;
+    if (!put && !patch) goto not_allowed;
     ar->verb = put ? "update" : "patch";
-    if (!(w = api_write_new(ar)))
-      goto oom;
+    if (!(w = api_write_new(ar))) goto oom;
     w->sub = "status";
     w->spec_only_from_old = true;
     w->check_fields = true;
-    if (put ? !read_body(w) : !read_patch(w))
-      goto done_free;
-    if (!w->apply)
-      w->mutate = put ? mutate_body : api_apply_patch;
+    if (put ? !read_body(w) : !read_patch(w)) goto done_free;
+    if (!w->apply) w->mutate = put ? mutate_body : api_apply_patch;
     api_write_update(w);
     return;
   }
@@ -313,15 +292,12 @@ void api_handle_subresource(struct api_req *ar)
       return;
     }
     free(key);
-    if (!put && !patch)
-      goto not_allowed;
+    if (!put && !patch) goto not_allowed;
     ar->verb = put ? "update" : "patch";
-    if (!(w = api_write_new(ar)))
-      goto oom;
+    if (!(w = api_write_new(ar))) goto oom;
     w->sub = "scale";
     w->respond = respond_scale;
-    if (put ? !read_body(w) : !read_patch(w))
-      goto done_free;
+    if (put ? !read_body(w) : !read_patch(w)) goto done_free;
     /* an applied Scale has no lists: it merges like a merge patch, and is
      * tracked as an ordinary write of spec.replicas */
     w->apply = false;
@@ -330,18 +306,15 @@ void api_handle_subresource(struct api_req *ar)
     return;
   }
   if (strcmp(sub, "binding") == 0 && (bits & RES_SUB_BINDING)) {
-    if (!post)
-      goto not_allowed;
+    if (!post) goto not_allowed;
     ar->verb = "create";
-    if (!(w = api_write_new(ar)))
-      goto oom;
+    if (!(w = api_write_new(ar))) goto oom;
     w->sub = "binding";
     w->no_managed_fields = true; /* upstream's binding writes the pod directly */
     w->respond = respond_success;
     w->respond_without_object = true;
     w->success_code = 201;
-    if (!read_body(w))
-      goto done_free;
+    if (!read_body(w)) goto done_free;
     w->user_rv = false;
     if (!*ar->rt.name) {
       const char *n = kj_get_str(w->body, "metadata.name");
@@ -356,28 +329,23 @@ void api_handle_subresource(struct api_req *ar)
     return;
   }
   if (strcmp(sub, "finalize") == 0 && (bits & RES_SUB_FINALIZE)) {
-    if (!put)
-      goto not_allowed;
+    if (!put) goto not_allowed;
     ar->verb = "update";
-    if (!(w = api_write_new(ar)))
-      goto oom;
+    if (!(w = api_write_new(ar))) goto oom;
     w->sub = "finalize";
     w->no_managed_fields = true;
-    if (!read_body(w))
-      goto done_free;
+    if (!read_body(w)) goto done_free;
     w->mutate = mutate_finalize;
     api_write_update(w);
     return;
   }
   if (strcmp(sub, "token") == 0 && (bits & RES_SUB_TOKEN)) {
-    if (!post)
-      goto not_allowed;
+    if (!post) goto not_allowed;
     api_handle_token_request(ar);
     return;
   }
   if (strcmp(sub, "eviction") == 0 && (bits & RES_SUB_EVICTION)) {
-    if (!post)
-      goto not_allowed;
+    if (!post) goto not_allowed;
     api_handle_eviction(ar);
     return;
   }

@@ -27,16 +27,13 @@ static bool has_hooks(const struct resource *res)
  * anywhere counts; only tables with none get one in front. */
 static bool prepend_name(const struct resource *res)
 {
-  if (!has_hooks(res))
-    return true;
+  if (!has_hooks(res)) return true;
   for (const struct reg_column *c = res->columns; c->name; c++)
-    if (c->format && strcmp(c->format, "name") == 0)
-      return false;
+    if (c->format && strcmp(c->format, "name") == 0) return false;
   return true;
 }
 
-static json_t *coldef(const char *name, const char *type, const char *format, int prio,
-                      const char *desc)
+static json_t *coldef(const char *name, const char *type, const char *format, int prio, const char *desc)
 {
   return json_pack("{s:s,s:s,s:s,s:s,s:i}", "name", name, "type", type ? type : "string", "format",
                    format ? format : "", "description", desc ? desc : "", "priority", prio);
@@ -44,8 +41,7 @@ static json_t *coldef(const char *name, const char *type, const char *format, in
 
 json_t *api_table_new(const struct resource *res, bool with_columns)
 {
-  json_t *t = json_pack("{s:s,s:s,s:{}}", "kind", "Table", "apiVersion", "meta.k8s.io/v1",
-                        "metadata");
+  json_t *t = json_pack("{s:s,s:s,s:{}}", "kind", "Table", "apiVersion", "meta.k8s.io/v1", "metadata");
   json_t *cols = json_array();
   if (with_columns) {
     if (prepend_name(res))
@@ -69,12 +65,10 @@ json_t *api_table_new(const struct resource *res, bool with_columns)
   return t;
 }
 
-void api_table_add_row(json_t *table, const struct resource *res, const json_t *obj,
-                       enum api_include inc)
+void api_table_add_row(json_t *table, const struct resource *res, const json_t *obj, enum api_include inc)
 {
   json_t *cells = NULL;
-  if (has_hooks(res))
-    cells = res->custom ? cr_cells(res, obj) : res->cells(obj);
+  if (has_hooks(res)) cells = res->custom ? cr_cells(res, obj) : res->cells(obj);
   if (!json_is_array(cells)) {
     json_decref(cells);
     cells = json_array();
@@ -108,7 +102,8 @@ json_t *api_partial_list(const json_t *list, const char *meta_gv)
   json_t *items = json_array();
   size_t i;
   json_t *it;
-  json_array_foreach(json_object_get(list, "items"), i, it) json_array_append_new(items, api_partial_object(it, meta_gv));
+  json_array_foreach (json_object_get(list, "items"), i, it)
+    json_array_append_new(items, api_partial_object(it, meta_gv));
   json_t *meta = json_object_get(list, "metadata");
   return json_pack("{s:s,s:s,s:o,s:o}", "kind", "PartialObjectMetadataList", "apiVersion", meta_gv, "metadata",
                    meta ? json_incref(meta) : json_object(), "items", items);

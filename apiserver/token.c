@@ -80,11 +80,11 @@ struct sa_pubkey {
 };
 
 struct sa_signer {
-  EVP_PKEY *key;           /* signing key */
+  EVP_PKEY *key; /* signing key */
   char kid[48];
-  struct sa_pubkey *pub;   /* published keys, the signing key's first */
+  struct sa_pubkey *pub; /* published keys, the signing key's first */
   size_t npub;
-  char *jwks;              /* serialized documents */
+  char *jwks; /* serialized documents */
   char *openid;
 };
 
@@ -96,12 +96,10 @@ static int key_id(EVP_PKEY *k, char out[48])
   unsigned char *der = NULL, md[EVP_MAX_MD_SIZE];
   unsigned int mdlen = 0;
   int n = i2d_PUBKEY(k, &der);
-  if (n <= 0)
-    return -EINVAL;
+  if (n <= 0) return -EINVAL;
   int ok = EVP_Digest(der, (size_t)n, md, &mdlen, EVP_sha256(), NULL);
   OPENSSL_free(der);
-  if (ok != 1)
-    return -EINVAL;
+  if (ok != 1) return -EINVAL;
   char *s = kb64_encode(md, mdlen, KB64_RAW_URL);
   snprintf(out, 48, "%s", s);
   free(s);
@@ -117,8 +115,7 @@ static EVP_PKEY *read_private(const char *path, char *err, size_t errlen)
   }
   EVP_PKEY *k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
   fclose(f);
-  if (!k)
-    snprintf(err, errlen, "%s: no PEM private key", path);
+  if (!k) snprintf(err, errlen, "%s: no PEM private key", path);
   else if (!EVP_PKEY_is_a(k, "RSA")) {
     snprintf(err, errlen, "%s: only RSA keys are supported", path);
     EVP_PKEY_free(k);
@@ -132,8 +129,7 @@ static EVP_PKEY *data_dir_key(const char *data_dir, char *err, size_t errlen)
 {
   char path[4096], tmp[4200];
   snprintf(path, sizeof path, "%s/%s", data_dir, SA_KEY_FILE);
-  if (access(path, F_OK) == 0)
-    return read_private(path, err, errlen);
+  if (access(path, F_OK) == 0) return read_private(path, err, errlen);
   EVP_PKEY *k = EVP_RSA_gen(SA_KEY_BITS);
   if (!k) {
     snprintf(err, errlen, "generating the service account signing key failed");
@@ -144,10 +140,8 @@ static EVP_PKEY *data_dir_key(const char *data_dir, char *err, size_t errlen)
   FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
   bool ok = f && PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL) == 1;
   ok = f && fflush(f) == 0 && fsync(fileno(f)) == 0 && ok;
-  if (f)
-    fclose(f);
-  else if (fd >= 0)
-    close(fd);
+  if (f) fclose(f);
+  else if (fd >= 0) close(fd);
   if (!ok || rename(tmp, path) != 0) {
     snprintf(err, errlen, "writing %s: %s", path, strerror(errno));
     unlink(tmp);
@@ -161,16 +155,14 @@ static EVP_PKEY *data_dir_key(const char *data_dir, char *err, size_t errlen)
 static int add_pub(struct sa_signer *s, EVP_PKEY *k)
 {
   char kid[48];
-  if (key_id(k, kid) < 0)
-    return -EINVAL;
+  if (key_id(k, kid) < 0) return -EINVAL;
   for (size_t i = 0; i < s->npub; i++)
     if (!strcmp(s->pub[i].kid, kid)) {
       EVP_PKEY_free(k); /* the same key twice */
       return 0;
     }
   struct sa_pubkey *p = xrealloc(s->pub, (s->npub + 1) * sizeof(*p));
-  if (!p)
-    abort();
+  if (!p) abort();
   s->pub = p;
   s->pub[s->npub].key = k;
   memcpy(s->pub[s->npub].kid, kid, sizeof kid);
@@ -193,12 +185,9 @@ static int read_public_file(struct sa_signer *s, const char *path, char *err, si
   while (PEM_read(f, &name, &header, &data, &len) == 1) {
     const unsigned char *p = data;
     EVP_PKEY *k = NULL;
-    if (!strcmp(name, "PUBLIC KEY"))
-      k = d2i_PUBKEY(NULL, &p, len);
-    else if (!strcmp(name, "RSA PUBLIC KEY"))
-      k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, len);
-    else if (!strcmp(name, "PRIVATE KEY") || !strcmp(name, "RSA PRIVATE KEY"))
-      k = d2i_AutoPrivateKey(NULL, &p, len);
+    if (!strcmp(name, "PUBLIC KEY")) k = d2i_PUBKEY(NULL, &p, len);
+    else if (!strcmp(name, "RSA PUBLIC KEY")) k = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, len);
+    else if (!strcmp(name, "PRIVATE KEY") || !strcmp(name, "RSA PRIVATE KEY")) k = d2i_AutoPrivateKey(NULL, &p, len);
     else if (!strcmp(name, "CERTIFICATE")) {
       X509 *x = d2i_X509(NULL, &p, len);
       k = x ? X509_get_pubkey(x) : NULL;
@@ -209,10 +198,8 @@ static int read_public_file(struct sa_signer *s, const char *path, char *err, si
     OPENSSL_free(data);
     name = header = NULL;
     data = NULL;
-    if (k && EVP_PKEY_is_a(k, "RSA") && add_pub(s, k) == 0)
-      found++;
-    else
-      EVP_PKEY_free(k);
+    if (k && EVP_PKEY_is_a(k, "RSA") && add_pub(s, k) == 0) found++;
+    else EVP_PKEY_free(k);
   }
   fclose(f);
   if (!found) {
@@ -227,12 +214,10 @@ static int read_public_file(struct sa_signer *s, const char *path, char *err, si
 static char *bn_b64(EVP_PKEY *k, const char *param)
 {
   BIGNUM *bn = NULL;
-  if (EVP_PKEY_get_bn_param(k, param, &bn) != 1)
-    return NULL;
+  if (EVP_PKEY_get_bn_param(k, param, &bn) != 1) return NULL;
   int n = BN_num_bytes(bn);
   unsigned char *buf = xmalloc((size_t)n + 1);
-  if (!buf)
-    abort();
+  if (!buf) abort();
   BN_bn2bin(bn, buf);
   BN_free(bn);
   char *s = kb64_encode(buf, (size_t)n, KB64_RAW_URL);
@@ -262,8 +247,7 @@ static char *build_openid(const struct apiserver_config *cfg)
   char uri[512];
   if (cfg->service_account_jwks_uri && *cfg->service_account_jwks_uri)
     snprintf(uri, sizeof uri, "%s", cfg->service_account_jwks_uri);
-  else
-    snprintf(uri, sizeof uri, "http://%s:%d/openid/v1/jwks", cfg->advertise_address, cfg->insecure_port);
+  else snprintf(uri, sizeof uri, "http://%s:%d/openid/v1/jwks", cfg->advertise_address, cfg->insecure_port);
   json_t *doc = json_pack("{s:s,s:s,s:[s],s:[s],s:[s]}", "issuer", cfg->service_account_issuer, "jwks_uri", uri,
                           "response_types_supported", "id_token", "subject_types_supported", "public",
                           "id_token_signing_alg_values_supported", "RS256");
@@ -276,16 +260,14 @@ int api_sa_signer_setup(struct apiserver *srv, char *err, size_t errlen)
 {
   const struct apiserver_config *cfg = &srv->cfg;
   struct sa_signer *s = xcalloc(1, sizeof(*s));
-  if (!s)
-    return -ENOMEM;
+  if (!s) return -ENOMEM;
   const char *kf = cfg->service_account_signing_key_file;
   s->key = kf && *kf ? read_private(kf, err, errlen) : data_dir_key(cfg->data_dir, err, errlen);
   int rc = s->key && key_id(s->key, s->kid) == 0 ? 0 : -EINVAL;
-  if (rc == 0 && EVP_PKEY_up_ref(s->key) == 1)
-    rc = add_pub(s, s->key);
-  char *files = cfg->service_account_key_file && *cfg->service_account_key_file
-                    ? xstrdup(cfg->service_account_key_file)
-                    : NULL, *save = NULL;
+  if (rc == 0 && EVP_PKEY_up_ref(s->key) == 1) rc = add_pub(s, s->key);
+  char *files = cfg->service_account_key_file && *cfg->service_account_key_file ? xstrdup(cfg->service_account_key_file)
+                                                                                : NULL,
+       *save = NULL;
   for (char *f = files ? strtok_r(files, ",", &save) : NULL; f && rc == 0; f = strtok_r(NULL, ",", &save))
     rc = read_public_file(s, f, err, errlen);
   free(files);
@@ -304,11 +286,9 @@ int api_sa_signer_setup(struct apiserver *srv, char *err, size_t errlen)
 void api_sa_signer_free(struct apiserver *srv)
 {
   struct sa_signer *s = srv->sa_signer;
-  if (!s)
-    return;
+  if (!s) return;
   EVP_PKEY_free(s->key);
-  for (size_t i = 0; i < s->npub; i++)
-    EVP_PKEY_free(s->pub[i].key);
+  for (size_t i = 0; i < s->npub; i++) EVP_PKEY_free(s->pub[i].key);
   free(s->pub);
   free(s->jwks);
   free(s->openid);
@@ -323,10 +303,8 @@ void api_handle_oidc(struct api_req *ar, const char *path)
     api_reply_status(ar, kstatus_new(404, "NotFound", "the server could not find the requested resource"));
     return;
   }
-  if (!strcmp(path, "/openid/v1/jwks"))
-    api_reply_raw(ar, 200, "application/jwk-set+json", s->jwks, strlen(s->jwks));
-  else
-    api_reply_raw(ar, 200, "application/json", s->openid, strlen(s->openid));
+  if (!strcmp(path, "/openid/v1/jwks")) api_reply_raw(ar, 200, "application/jwk-set+json", s->jwks, strlen(s->jwks));
+  else api_reply_raw(ar, 200, "application/json", s->openid, strlen(s->openid));
 }
 
 /* ---- signing ---- */
@@ -337,12 +315,12 @@ static char *sign_jwt(const struct sa_signer *s, const json_t *claims)
   json_t *hdr = json_pack("{s:s,s:s}", "alg", "RS256", "kid", s->kid);
   char *h = kj_dumps_canonical(hdr), *c = kj_dumps_canonical(claims);
   json_decref(hdr);
-  char *hb = h ? kb64_encode(h, strlen(h), KB64_RAW_URL) : NULL, *cb = c ? kb64_encode(c, strlen(c), KB64_RAW_URL) : NULL;
+  char *hb = h ? kb64_encode(h, strlen(h), KB64_RAW_URL) : NULL,
+       *cb = c ? kb64_encode(c, strlen(c), KB64_RAW_URL) : NULL;
   free(h);
   free(c);
   char *input = NULL, *out = NULL;
-  if (!hb || !cb || asprintf(&input, "%s.%s", hb, cb) < 0)
-    input = NULL;
+  if (!hb || !cb || asprintf(&input, "%s.%s", hb, cb) < 0) input = NULL;
   free(hb);
   free(cb);
   EVP_MD_CTX *md = input ? EVP_MD_CTX_new() : NULL;
@@ -351,8 +329,7 @@ static char *sign_jwt(const struct sa_signer *s, const json_t *claims)
   if (md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, s->key) == 1 &&
       EVP_DigestSign(md, sig, &siglen, (const unsigned char *)input, strlen(input)) == 1) {
     char *sb = kb64_encode(sig, siglen, KB64_RAW_URL);
-    if (asprintf(&out, "%s.%s", input, sb) < 0)
-      out = NULL;
+    if (asprintf(&out, "%s.%s", input, sb) < 0) out = NULL;
     free(sb);
   }
   EVP_MD_CTX_free(md);
@@ -364,12 +341,12 @@ static char *sign_jwt(const struct sa_signer *s, const json_t *claims)
 
 struct token_req {
   struct api_req *ar;
-  json_t *body;        /* the TokenRequest */
-  json_t *sa;          /* the service account */
-  json_t *bound;       /* the bound object, or NULL */
-  json_t *node;        /* a bound pod's node, or NULL */
+  json_t *body;  /* the TokenRequest */
+  json_t *sa;    /* the service account */
+  json_t *bound; /* the bound object, or NULL */
+  json_t *node;  /* a bound pod's node, or NULL */
   const char *bound_kind;
-  int64_t expiration;  /* asked for (after defaults and the maximum) */
+  int64_t expiration; /* asked for (after defaults and the maximum) */
 };
 
 static json_t *get_obj(struct apiserver *srv, const struct resource *res, const char *ns, const char *name)
@@ -393,8 +370,7 @@ static json_t *token_read(struct token_req *t)
   struct api_req *ar = t->ar;
   json_t *st = NULL;
   t->body = api_decode_body(ar, &st, NULL);
-  if (!t->body)
-    return st;
+  if (!t->body) return st;
   const char *k = kj_get_str(t->body, "kind"), *av = kj_get_str(t->body, "apiVersion");
   if ((k && *k && strcmp(k, "TokenRequest")) || (av && *av && strcmp(av, "authentication.k8s.io/v1")))
     return kstatus_bad_request("the object provided is unrecognized (must be of type TokenRequest): %s, %s",
@@ -411,8 +387,7 @@ static json_t *token_read(struct token_req *t)
     return token_invalid(ar->rt.name, "metadata.namespace",
                          "Invalid value: \"%s\": must match the service account namespace if specified", ns);
   t->sa = get_obj(ar->srv, &reg_serviceaccounts, ar->rt.ns, ar->rt.name);
-  if (!t->sa)
-    return api_not_found(ar, ar->rt.name);
+  if (!t->sa) return api_not_found(ar, ar->rt.name);
   return NULL;
 }
 
@@ -436,10 +411,11 @@ static json_t *token_spec(struct token_req *t)
   char v[32];
   snprintf(v, sizeof v, "%lld", (long long)t->expiration);
   if (t->expiration < TOKEN_MIN_EXPIRATION_S)
-    return token_invalid("", "spec.expirationSeconds", "Invalid value: %s: may not specify a duration less than 10 minutes", v);
+    return token_invalid("", "spec.expirationSeconds",
+                         "Invalid value: %s: may not specify a duration less than 10 minutes", v);
   if (t->expiration > TOKEN_MAX_EXPIRATION_S)
-    return token_invalid("", "spec.expirationSeconds", "Invalid value: %s: may not specify a duration larger than 2^32 seconds",
-                         v);
+    return token_invalid("", "spec.expirationSeconds",
+                         "Invalid value: %s: may not specify a duration larger than 2^32 seconds", v);
   int64_t max = ar->srv->cfg.service_account_max_token_expiration_s;
   if (max > 0 && t->expiration > max) {
     char w[160];
@@ -457,30 +433,29 @@ static json_t *token_bound(struct token_req *t)
 {
   struct api_req *ar = t->ar;
   json_t *ref = kj_get(t->body, "spec.boundObjectRef");
-  if (!json_is_object(ref))
-    return NULL;
+  if (!json_is_object(ref)) return NULL;
   const char *kind = reg_str_or(kj_get_str(ref, "kind"), ""), *av = reg_str_or(kj_get_str(ref, "apiVersion"), "");
   const char *name = reg_str_or(kj_get_str(ref, "name"), ""), *uid = kj_get_str(ref, "uid");
   bool core = !*av || !strcmp(av, "v1");
-  const struct resource *res = !core ? NULL
+  const struct resource *res = !core                     ? NULL
                                : !strcmp(kind, "Pod")    ? &reg_pods
                                : !strcmp(kind, "Node")   ? &reg_nodes
                                : !strcmp(kind, "Secret") ? &reg_secrets
                                                          : NULL;
   if (!res) /* the reference as Go prints a GroupVersionKind */
-    return kstatus_bad_request("cannot bind token to object of type %s%s, Kind=%s", strchr(av, '/') ? "" : "/", av, kind);
+    return kstatus_bad_request("cannot bind token to object of type %s%s, Kind=%s", strchr(av, '/') ? "" : "/", av,
+                               kind);
   t->bound_kind = kind;
   t->bound = get_obj(ar->srv, res, res->namespaced ? ar->rt.ns : NULL, name);
-  if (!t->bound)
-    return kstatus_not_found(res->group, res->plural, name);
+  if (!t->bound) return kstatus_not_found(res->group, res->plural, name);
   if (res == &reg_pods) {
     const char *podsa = kj_get_str(t->bound, "spec.serviceAccountName");
     if (!podsa || strcmp(podsa, ar->rt.name))
-      return kstatus_bad_request("cannot bind token for serviceaccount \"%s\" to pod running with different serviceaccount name.",
-                                 ar->rt.name);
+      return kstatus_bad_request(
+          "cannot bind token for serviceaccount \"%s\" to pod running with different serviceaccount name.",
+          ar->rt.name);
     const char *node = kj_get_str(t->bound, "spec.nodeName");
-    if (node && *node)
-      t->node = get_obj(ar->srv, &reg_nodes, NULL, node);
+    if (node && *node) t->node = get_obj(ar->srv, &reg_nodes, NULL, node);
   }
   const char *have = kj_get_str(t->bound, "metadata.uid");
   if (uid && *uid && (!have || strcmp(uid, have))) {
@@ -510,7 +485,7 @@ static bool api_audiences(const struct apiserver *srv, const json_t *auds)
     bool found = false;
     size_t i;
     json_t *v;
-    json_array_foreach(auds, i, v) found = found || (json_is_string(v) && !strcmp(json_string_value(v), a));
+    json_array_foreach (auds, i, v) found = found || (json_is_string(v) && !strcmp(json_string_value(v), a));
     all = all && found;
     n++;
   }
@@ -537,10 +512,8 @@ static json_t *token_claims(struct token_req *t, int64_t now)
     const char *slot = pod ? "pod" : !strcmp(t->bound_kind, "Node") ? "node" : "secret";
     json_object_set_new(k8s, slot, name_uid(t->bound));
   }
-  if (t->node)
-    json_object_set_new(k8s, "node", name_uid(t->node));
-  if (warnafter)
-    json_object_set_new(k8s, "warnafter", json_integer(now + warnafter));
+  if (t->node) json_object_set_new(k8s, "node", name_uid(t->node));
+  if (warnafter) json_object_set_new(k8s, "warnafter", json_integer(now + warnafter));
   return json_pack("{s:O,s:I,s:I,s:s,s:s,s:o,s:I,s:s}", "aud", kj_get(t->body, "spec.audiences"), "exp",
                    (json_int_t)(now + exp), "iat", (json_int_t)now, "iss", srv->cfg.service_account_issuer, "jti", jti,
                    "kubernetes.io", k8s, "nbf", (json_int_t)now, "sub", sub);
@@ -577,10 +550,8 @@ void api_handle_token_request(struct api_req *ar)
   ar->verb = "create";
   struct token_req t = {.ar = ar};
   json_t *st = NULL;
-  if (!ar->srv->sa_signer)
-    st = kstatus_new(404, "NotFound", "the server could not find the requested resource");
-  else if (!(st = token_read(&t)) && !(st = token_spec(&t)))
-    st = token_bound(&t);
+  if (!ar->srv->sa_signer) st = kstatus_new(404, "NotFound", "the server could not find the requested resource");
+  else if (!(st = token_read(&t)) && !(st = token_spec(&t))) st = token_bound(&t);
   if (!st) {
     int64_t now = ktime_now_us() / 1000000;
     json_t *claims = token_claims(&t, now);
@@ -593,8 +564,7 @@ void api_handle_token_request(struct api_req *ar)
       free(jwt);
     }
   }
-  if (st)
-    api_reply_status(ar, st);
+  if (st) api_reply_status(ar, st);
   json_decref(t.body);
   json_decref(t.sa);
   json_decref(t.bound);

@@ -57,14 +57,10 @@ struct api_watch {
 
 static void watch_free(struct api_watch *w)
 {
-  if (w->sw)
-    storage_watch_cancel(w->sw);
-  if (w->bookmark_timer)
-    event_free(w->bookmark_timer);
-  if (w->timeout_timer)
-    event_free(w->timeout_timer);
-  if (w->reaper)
-    event_free(w->reaper);
+  if (w->sw) storage_watch_cancel(w->sw);
+  if (w->bookmark_timer) event_free(w->bookmark_timer);
+  if (w->timeout_timer) event_free(w->timeout_timer);
+  if (w->reaper) event_free(w->reaper);
   api_list_opts_free(&w->opts);
   struct api_req *ar = w->ar;
   ar->watch = NULL;
@@ -72,16 +68,12 @@ static void watch_free(struct api_watch *w)
   api_req_done(ar);
 }
 
-static void reap_cb(evutil_socket_t fd, short what, void *arg)
-{
-  watch_free(arg);
-}
+static void reap_cb(evutil_socket_t fd, short what, void *arg) { watch_free(arg); }
 
 /* Marks the watch finished and frees it on the next loop turn. */
 static void watch_finish(struct api_watch *w)
 {
-  if (w->dead)
-    return;
+  if (w->dead) return;
   w->dead = true;
   if (w->ar->http && !w->ar->closed) {
     w->ar->closed = true;
@@ -93,17 +85,14 @@ static void watch_finish(struct api_watch *w)
   }
   w->reaper = evtimer_new(w->ar->srv->base, reap_cb, w);
   struct timeval tv = {0, 0};
-  if (w->reaper)
-    evtimer_add(w->reaper, &tv);
-  else
-    watch_free(w);
+  if (w->reaper) evtimer_add(w->reaper, &tv);
+  else watch_free(w);
 }
 
 void api_watch_closed(struct api_req *ar)
 {
   struct api_watch *w = ar->watch;
-  if (!w)
-    return;
+  if (!w) return;
   if (!ar->closed) {
     ar->closed = true;
     api_record(ar, 200);
@@ -113,13 +102,11 @@ void api_watch_closed(struct api_req *ar)
 
 static int send_raw(struct api_watch *w, const char *type, const char *obj, size_t len)
 {
-  if (w->dead || !w->ar->http)
-    return -1;
+  if (w->dead || !w->ar->http) return -1;
   size_t tl = strlen(type);
   size_t n = 22 + tl + len + 3;
   char *buf = xmalloc(n);
-  if (!buf)
-    return -1;
+  if (!buf) return -1;
   size_t o = 0;
   memcpy(buf + o, "{\"type\":\"", 9);
   o += 9;
@@ -133,15 +120,13 @@ static int send_raw(struct api_watch *w, const char *type, const char *obj, size
   o += 2;
   int r = http_stream_write(w->ar->http, buf, o);
   free(buf);
-  if (r != 0)
-    watch_finish(w);
+  if (r != 0) watch_finish(w);
   return r;
 }
 
 static int send_obj(struct api_watch *w, const char *type, json_t *obj /* stolen */)
 {
-  if (!obj)
-    return 0;
+  if (!obj) return 0;
   enum api_format fmt = w->media.fmt;
   if ((fmt == FMT_PARTIAL || fmt == FMT_PARTIAL_LIST) && strcmp(type, "ERROR") != 0) {
     json_t *p = api_partial_object(obj, w->media.meta_gv);
@@ -152,15 +137,13 @@ static int send_obj(struct api_watch *w, const char *type, json_t *obj /* stolen
     w->columns_sent = true;
     api_table_add_row(t, w->res, obj, w->inc);
     const char *rv = kj_get_str(obj, "metadata.resourceVersion");
-    if (rv)
-      kj_set_str(t, "metadata.resourceVersion", rv);
+    if (rv) kj_set_str(t, "metadata.resourceVersion", rv);
     json_decref(obj);
     obj = t;
   }
   char *s = kj_dumps(obj);
   json_decref(obj);
-  if (!s)
-    return 0;
+  if (!s) return 0;
   int r = send_raw(w, type, s, strlen(s));
   free(s);
   return r;
@@ -182,28 +165,21 @@ static int send_kv(struct api_watch *w, const char *type, struct kv *kv, int64_t
 static void on_event(void *arg, enum storage_event_type type, struct kv *kv, struct kv *prev)
 {
   struct api_watch *w = arg;
-  if (w->dead)
-    return;
-  if (kv->mod_rev > w->last_rev)
-    w->last_rev = kv->mod_rev;
+  if (w->dead) return;
+  if (kv->mod_rev > w->last_rev) w->last_rev = kv->mod_rev;
   bool cur = api_kv_matches(w->res, kv, &w->opts);
   bool old = prev && api_kv_matches(w->res, prev, &w->opts);
   switch (type) {
   case EV_ADDED:
-    if (cur)
-      send_kv(w, "ADDED", kv, 0);
+    if (cur) send_kv(w, "ADDED", kv, 0);
     break;
   case EV_MODIFIED:
-    if (cur && old)
-      send_kv(w, "MODIFIED", kv, 0);
-    else if (cur)
-      send_kv(w, "ADDED", kv, 0);
-    else if (old)
-      send_kv(w, "DELETED", prev, kv->mod_rev);
+    if (cur && old) send_kv(w, "MODIFIED", kv, 0);
+    else if (cur) send_kv(w, "ADDED", kv, 0);
+    else if (old) send_kv(w, "DELETED", prev, kv->mod_rev);
     break;
   case EV_DELETED:
-    if (cur)
-      send_kv(w, "DELETED", kv, 0);
+    if (cur) send_kv(w, "DELETED", kv, 0);
     break;
   }
 }
@@ -211,26 +187,20 @@ static void on_event(void *arg, enum storage_event_type type, struct kv *kv, str
 static void bookmark_cb(evutil_socket_t fd, short what, void *arg)
 {
   struct api_watch *w = arg;
-  if (w->dead)
-    return;
+  if (w->dead) return;
   int64_t rev = storage_rev(w->ar->srv->storage);
-  if (rev < w->last_rev)
-    rev = w->last_rev;
+  if (rev < w->last_rev) rev = w->last_rev;
   char gv[256], buf[512];
-  if (*w->res->group)
-    snprintf(gv, sizeof(gv), "%s/%s", w->res->group, w->res->version);
-  else
-    snprintf(gv, sizeof(gv), "%s", w->res->version);
+  if (*w->res->group) snprintf(gv, sizeof(gv), "%s/%s", w->res->group, w->res->version);
+  else snprintf(gv, sizeof(gv), "%s", w->res->version);
   bool partial = w->media.fmt == FMT_PARTIAL || w->media.fmt == FMT_PARTIAL_LIST;
-  int n = snprintf(buf, sizeof(buf), "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"}}",
-                   partial ? "PartialObjectMetadata" : w->res->kind, partial ? w->media.meta_gv : gv, (long long)rev);
+  int n =
+      snprintf(buf, sizeof(buf), "{\"kind\":\"%s\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"}}",
+               partial ? "PartialObjectMetadata" : w->res->kind, partial ? w->media.meta_gv : gv, (long long)rev);
   send_raw(w, "BOOKMARK", buf, (size_t)n);
 }
 
-static void timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-  watch_finish(arg);
-}
+static void timeout_cb(evutil_socket_t fd, short what, void *arg) { watch_finish(arg); }
 
 struct initial_ctx {
   struct api_watch *w;
@@ -240,8 +210,7 @@ struct initial_ctx {
 static int initial_visit(void *arg, struct kv *kv)
 {
   struct initial_ctx *c = arg;
-  if (!api_kv_matches(c->w->res, kv, &c->w->opts))
-    return 0;
+  if (!api_kv_matches(c->w->res, kv, &c->w->opts)) return 0;
   if (send_kv(c->w, "ADDED", kv, 0) != 0) {
     c->stop = 1;
     return 1;
@@ -263,8 +232,7 @@ void api_handle_watch(struct api_req *ar, struct api_list_opts *opts)
   w->opts = *opts;
   memset(opts, 0, sizeof(*opts));
   api_negotiate_media(api_req_accept(ar), &w->media);
-  if (w->media.fmt == FMT_YAML)
-    w->media.fmt = FMT_JSON;
+  if (w->media.fmt == FMT_YAML) w->media.fmt = FMT_JSON;
   char *iv = kstr_query_get(api_req_query(ar), "includeObject");
   w->inc = api_include_parse(iv);
   free(iv);
@@ -292,10 +260,9 @@ void api_handle_watch(struct api_req *ar, struct api_list_opts *opts)
   w->sw = storage_watch(st, prefix, from, on_event, w, &err);
   free(prefix);
   if (!w->sw) {
-    json_t *status = err == STORAGE_EEXPIRED
-                         ? kstatus_gone("too old resource version: %lld (%lld)", (long long)from,
-                                        (long long)storage_oldest_rev(st))
-                         : kstatus_internal("watch failed: %d", err);
+    json_t *status = err == STORAGE_EEXPIRED ? kstatus_gone("too old resource version: %lld (%lld)", (long long)from,
+                                                            (long long)storage_oldest_rev(st))
+                                             : kstatus_internal("watch failed: %d", err);
     send_obj(w, "ERROR", status);
     watch_finish(w);
     return;

@@ -17,7 +17,7 @@
 #include "kube/restclient.h"
 #include "kube/xalloc.h"
 
-static const char *const verb_names[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "EVENT" };
+static const char *const verb_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE", "EVENT"};
 
 const char *cm_verb_name(enum cm_verb v) { return verb_names[v]; }
 
@@ -76,8 +76,7 @@ void cm_act_events(struct cm_action *act, const json_t *evobj, const char *ok_re
   }
 }
 
-void cm_act_event(struct cm_actions *a, const json_t *evobj, const char *type, const char *reason,
-                  const char *fmt, ...)
+void cm_act_event(struct cm_actions *a, const json_t *evobj, const char *type, const char *reason, const char *fmt, ...)
 {
   char msg[1024];
   va_list ap;

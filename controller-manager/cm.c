@@ -98,12 +98,9 @@ bool cm_controller_enabled(const char *spec, const struct controller_def *def)
   char *dup = xstrdup(spec), *save = NULL;
   for (char *t = strtok_r(dup, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
     while (*t == ' ') t++;
-    if (!strcmp(t, "*"))
-      star = true;
-    else if (t[0] == '-' && controller_named(def, t + 1))
-      explicit_off = true;
-    else if (controller_named(def, t))
-      explicit_on = true;
+    if (!strcmp(t, "*")) star = true;
+    else if (t[0] == '-' && controller_named(def, t + 1)) explicit_off = true;
+    else if (controller_named(def, t)) explicit_on = true;
   }
   free(dup);
   if (explicit_off) return false;
@@ -135,7 +132,7 @@ static void sync_poll_cb(evutil_socket_t fd, short what, void *arg)
 {
   struct cm_program *p = arg;
   if (!informer_factory_has_synced(p->ctx.informers)) {
-    struct timeval tv = { 0, CM_SYNC_POLL_MS * 1000 };
+    struct timeval tv = {0, CM_SYNC_POLL_MS * 1000};
     evtimer_add(p->sync_timer, &tv);
     return;
   }
@@ -168,14 +165,11 @@ static void start_controllers(struct cm_program *p)
   }
   informer_factory_start(p->ctx.informers);
   p->sync_timer = evtimer_new(p->ctx.base, sync_poll_cb, p);
-  struct timeval tv = { 0, 0 };
+  struct timeval tv = {0, 0};
   evtimer_add(p->sync_timer, &tv);
 }
 
-static void on_started_leading(void *arg)
-{
-  start_controllers(arg);
-}
+static void on_started_leading(void *arg) { start_controllers(arg); }
 
 static void on_stopped_leading(void *arg)
 {
@@ -207,7 +201,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
      * server must not keep the process (and its controllers) alive while
      * the client retries: give up after a bounded wait. */
     p->release_deadline = evtimer_new(p->ctx.base, release_deadline_cb, p);
-    struct timeval tv = { CM_RELEASE_DEADLINE_MS / 1000, (CM_RELEASE_DEADLINE_MS % 1000) * 1000 };
+    struct timeval tv = {CM_RELEASE_DEADLINE_MS / 1000, (CM_RELEASE_DEADLINE_MS % 1000) * 1000};
     if (p->release_deadline) evtimer_add(p->release_deadline, &tv);
     leaderelection_release(p->le, released, p);
     return;
@@ -245,64 +239,110 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
   *kube_context = "";
   p->le_lock = "leases";
   const struct flag flags[] = {
-    { "kubeconfig", FLAG_STRING, &c->kubeconfig, "Path to kubeconfig file with authorization and master location information" },
-    { "master", FLAG_STRING, &c->master, "The address of the Kubernetes API server (overrides any value in kubeconfig)." },
-    { "context", FLAG_STRING, kube_context, "The kubeconfig context to use" },
-    { "controllers", FLAG_STRING, &c->controllers, "A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named 'foo', '-foo' disables the controller named 'foo'." },
-    { "leader-elect", FLAG_BOOL, &c->leader_elect, "Start a leader election client and gain leadership before executing the main loop." },
-    { "leader-elect-lease-duration", FLAG_DURATION, &p->le_lease_ms, "The duration that non-leader candidates will wait after observing a leadership renewal until attempting to acquire leadership." },
-    { "leader-elect-renew-deadline", FLAG_DURATION, &p->le_renew_ms, "The interval between attempts by the acting master to renew a leadership slot before it stops leading." },
-    { "leader-elect-retry-period", FLAG_DURATION, &p->le_retry_ms, "The duration the clients should wait between attempting acquisition and renewal of a leadership." },
-    { "leader-elect-resource-namespace", FLAG_STRING, &p->le_ns, "The namespace of resource object that is used for locking during leader election." },
-    { "leader-elect-resource-name", FLAG_STRING, &p->le_name, "The name of resource object that is used for locking during leader election." },
-    { "leader-elect-resource-lock", FLAG_STRING, &p->le_lock, "The type of resource object that is used for locking during leader election. Only 'leases' is supported." },
-    { "secure-port", FLAG_INT, &c->secure_port, "The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all." },
-    { "bind-address", FLAG_STRING, &c->bind_address, "The IP address on which to listen for the --secure-port port." },
-    { "cluster-cidr", FLAG_STRING, &c->cluster_cidr, "CIDR Range for Pods in cluster." },
-    { "allocate-node-cidrs", FLAG_BOOL, &c->allocate_node_cidrs, "Should CIDRs for Pods be allocated and set on the cloud provider." },
-    { "node-cidr-mask-size", FLAG_INT, &c->node_cidr_mask_size, "Mask size for node cidr in cluster." },
-    { "node-monitor-grace-period", FLAG_DURATION, &c->node_monitor_grace_period_ms, "Amount of time which we allow running Node to be unresponsive before marking it unhealthy." },
-    { "node-monitor-period", FLAG_DURATION, &c->node_monitor_period_ms, "The period for syncing NodeStatus in cloud-node-lifecycle-controller." },
-    { "terminated-pod-gc-threshold", FLAG_INT, &c->terminated_pod_gc_threshold, "Number of terminated pods that can exist before the terminated pod garbage collector starts deleting terminated pods. If <= 0, the terminated pod garbage collector is disabled." },
-    { "concurrent-deployment-syncs", FLAG_INT, &c->concurrent_deployment_syncs, "The number of deployment objects that are allowed to sync concurrently." },
-    { "concurrent-replicaset-syncs", FLAG_INT, &c->concurrent_replicaset_syncs, "The number of replica sets that are allowed to sync concurrently." },
-    { "concurrent-statefulset-syncs", FLAG_INT, &c->concurrent_statefulset_syncs, "The number of statefulset objects that are allowed to sync concurrently." },
-    { "concurrent-daemonset-syncs", FLAG_INT, &c->concurrent_daemonset_syncs, "The number of daemonset objects that are allowed to sync concurrently." },
-    { "concurrent-job-syncs", FLAG_INT, &c->concurrent_job_syncs, "The number of job objects that are allowed to sync concurrently." },
-    { "concurrent-cron-job-syncs", FLAG_INT, &c->concurrent_cron_job_syncs, "The number of cron job objects that are allowed to sync concurrently." },
-    { "concurrent-endpoint-syncs", FLAG_INT, &c->concurrent_endpoint_syncs, "The number of endpoint syncing operations that will be done concurrently." },
-    { "concurrent-service-endpoint-syncs", FLAG_INT, &c->concurrent_service_endpoint_syncs, "The number of service endpoint syncing operations that will be done concurrently." },
-    { "concurrent-namespace-syncs", FLAG_INT, &c->concurrent_namespace_syncs, "The number of namespace objects that are allowed to sync concurrently." },
-    { "concurrent-gc-syncs", FLAG_INT, &c->concurrent_gc_syncs, "The number of garbage collector workers that are allowed to sync concurrently." },
-    { "concurrent-rc-syncs", FLAG_INT, &c->concurrent_rc_syncs, "The number of replication controllers that are allowed to sync concurrently." },
-    { "concurrent-resource-quota-syncs", FLAG_INT, &c->concurrent_resource_quota_syncs, "The number of resource quotas that are allowed to sync concurrently." },
-    { "concurrent-serviceaccount-token-syncs", FLAG_INT, &c->concurrent_serviceaccount_token_syncs, "The number of service account token objects that are allowed to sync concurrently." },
-    { "pvclaimbinder-sync-period", FLAG_DURATION, &c->pvclaimbinder_sync_period_ms, "The period for syncing persistent volumes and persistent volume claims" },
-    { "enable-dynamic-provisioning", FLAG_BOOL, &c->enable_dynamic_provisioning, "Enable dynamic provisioning for environments that support it." },
-    { "local-path-root", FLAG_STRING, &c->local_path_root, "The directory under which the built-in local-path provisioner (kube.local/local-path) places its volumes on their nodes; the kubelets must use the same directory." },
-    { "concurrent-ephemeralvolume-syncs", FLAG_INT, &c->concurrent_ephemeralvolume_syncs, "The number of ephemeral volume syncing operations that will be done concurrently. Larger number = faster ephemeral volume updating, but more CPU (and network) load" },
-    { "kube-api-qps", FLAG_FLOAT, &c->kube_api_qps, "QPS to use while talking with kubernetes apiserver." },
-    { "kube-api-burst", FLAG_INT, &c->kube_api_burst, "Burst to use while talking with kubernetes apiserver." },
-    { "use-service-account-credentials", FLAG_UNSUPPORTED, NULL, "every controller uses the --kubeconfig credentials" },
-    { "service-account-private-key-file", FLAG_UNSUPPORTED, NULL, "the API server signs service account tokens (TokenRequest); no token Secrets are made" },
-    { "root-ca-file", FLAG_STRING, &c->root_ca_file, "If set, this root certificate authority will be included in service account's token secret. This must be a valid PEM-encoded CA bundle." },
-    { "cluster-signing-cert-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet" },
-    { "cluster-signing-key-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet" },
-    { "authentication-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authenticate requests yet" },
-    { "authorization-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authorize requests yet" },
-    { "requestheader-client-ca-file", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authenticate requests yet" },
-    { "service-cluster-ip-range", FLAG_STRING, &c->service_cluster_ip_range, "CIDR Range for Services in cluster. Node pod ranges never overlap it." },
-    { "cluster-name", FLAG_UNSUPPORTED, NULL, "no controller here names cloud resources" },
-    { "min-resync-period", FLAG_UNSUPPORTED, NULL, "informers resync on a fixed period" },
-    { "v", FLAG_INT, &c->v, "number for the log level verbosity" },
-    { NULL },
+      {"kubeconfig", FLAG_STRING, &c->kubeconfig,
+       "Path to kubeconfig file with authorization and master location information"},
+      {"master", FLAG_STRING, &c->master,
+       "The address of the Kubernetes API server (overrides any value in kubeconfig)."},
+      {"context", FLAG_STRING, kube_context, "The kubeconfig context to use"},
+      {"controllers", FLAG_STRING, &c->controllers,
+       "A list of controllers to enable. '*' enables all on-by-default controllers, 'foo' enables the controller named "
+       "'foo', '-foo' disables the controller named 'foo'."},
+      {"leader-elect", FLAG_BOOL, &c->leader_elect,
+       "Start a leader election client and gain leadership before executing the main loop."},
+      {"leader-elect-lease-duration", FLAG_DURATION, &p->le_lease_ms,
+       "The duration that non-leader candidates will wait after observing a leadership renewal until attempting to "
+       "acquire leadership."},
+      {"leader-elect-renew-deadline", FLAG_DURATION, &p->le_renew_ms,
+       "The interval between attempts by the acting master to renew a leadership slot before it stops leading."},
+      {"leader-elect-retry-period", FLAG_DURATION, &p->le_retry_ms,
+       "The duration the clients should wait between attempting acquisition and renewal of a leadership."},
+      {"leader-elect-resource-namespace", FLAG_STRING, &p->le_ns,
+       "The namespace of resource object that is used for locking during leader election."},
+      {"leader-elect-resource-name", FLAG_STRING, &p->le_name,
+       "The name of resource object that is used for locking during leader election."},
+      {"leader-elect-resource-lock", FLAG_STRING, &p->le_lock,
+       "The type of resource object that is used for locking during leader election. Only 'leases' is supported."},
+      {"secure-port", FLAG_INT, &c->secure_port,
+       "The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all."},
+      {"bind-address", FLAG_STRING, &c->bind_address, "The IP address on which to listen for the --secure-port port."},
+      {"cluster-cidr", FLAG_STRING, &c->cluster_cidr, "CIDR Range for Pods in cluster."},
+      {"allocate-node-cidrs", FLAG_BOOL, &c->allocate_node_cidrs,
+       "Should CIDRs for Pods be allocated and set on the cloud provider."},
+      {"node-cidr-mask-size", FLAG_INT, &c->node_cidr_mask_size, "Mask size for node cidr in cluster."},
+      {"node-monitor-grace-period", FLAG_DURATION, &c->node_monitor_grace_period_ms,
+       "Amount of time which we allow running Node to be unresponsive before marking it unhealthy."},
+      {"node-monitor-period", FLAG_DURATION, &c->node_monitor_period_ms,
+       "The period for syncing NodeStatus in cloud-node-lifecycle-controller."},
+      {"terminated-pod-gc-threshold", FLAG_INT, &c->terminated_pod_gc_threshold,
+       "Number of terminated pods that can exist before the terminated pod garbage collector starts deleting "
+       "terminated pods. If <= 0, the terminated pod garbage collector is disabled."},
+      {"concurrent-deployment-syncs", FLAG_INT, &c->concurrent_deployment_syncs,
+       "The number of deployment objects that are allowed to sync concurrently."},
+      {"concurrent-replicaset-syncs", FLAG_INT, &c->concurrent_replicaset_syncs,
+       "The number of replica sets that are allowed to sync concurrently."},
+      {"concurrent-statefulset-syncs", FLAG_INT, &c->concurrent_statefulset_syncs,
+       "The number of statefulset objects that are allowed to sync concurrently."},
+      {"concurrent-daemonset-syncs", FLAG_INT, &c->concurrent_daemonset_syncs,
+       "The number of daemonset objects that are allowed to sync concurrently."},
+      {"concurrent-job-syncs", FLAG_INT, &c->concurrent_job_syncs,
+       "The number of job objects that are allowed to sync concurrently."},
+      {"concurrent-cron-job-syncs", FLAG_INT, &c->concurrent_cron_job_syncs,
+       "The number of cron job objects that are allowed to sync concurrently."},
+      {"concurrent-endpoint-syncs", FLAG_INT, &c->concurrent_endpoint_syncs,
+       "The number of endpoint syncing operations that will be done concurrently."},
+      {"concurrent-service-endpoint-syncs", FLAG_INT, &c->concurrent_service_endpoint_syncs,
+       "The number of service endpoint syncing operations that will be done concurrently."},
+      {"concurrent-namespace-syncs", FLAG_INT, &c->concurrent_namespace_syncs,
+       "The number of namespace objects that are allowed to sync concurrently."},
+      {"concurrent-gc-syncs", FLAG_INT, &c->concurrent_gc_syncs,
+       "The number of garbage collector workers that are allowed to sync concurrently."},
+      {"concurrent-rc-syncs", FLAG_INT, &c->concurrent_rc_syncs,
+       "The number of replication controllers that are allowed to sync concurrently."},
+      {"concurrent-resource-quota-syncs", FLAG_INT, &c->concurrent_resource_quota_syncs,
+       "The number of resource quotas that are allowed to sync concurrently."},
+      {"concurrent-serviceaccount-token-syncs", FLAG_INT, &c->concurrent_serviceaccount_token_syncs,
+       "The number of service account token objects that are allowed to sync concurrently."},
+      {"pvclaimbinder-sync-period", FLAG_DURATION, &c->pvclaimbinder_sync_period_ms,
+       "The period for syncing persistent volumes and persistent volume claims"},
+      {"enable-dynamic-provisioning", FLAG_BOOL, &c->enable_dynamic_provisioning,
+       "Enable dynamic provisioning for environments that support it."},
+      {"local-path-root", FLAG_STRING, &c->local_path_root,
+       "The directory under which the built-in local-path provisioner (kube.local/local-path) places its volumes on "
+       "their nodes; the kubelets must use the same directory."},
+      {"concurrent-ephemeralvolume-syncs", FLAG_INT, &c->concurrent_ephemeralvolume_syncs,
+       "The number of ephemeral volume syncing operations that will be done concurrently. Larger number = faster "
+       "ephemeral volume updating, but more CPU (and network) load"},
+      {"kube-api-qps", FLAG_FLOAT, &c->kube_api_qps, "QPS to use while talking with kubernetes apiserver."},
+      {"kube-api-burst", FLAG_INT, &c->kube_api_burst, "Burst to use while talking with kubernetes apiserver."},
+      {"use-service-account-credentials", FLAG_UNSUPPORTED, NULL, "every controller uses the --kubeconfig credentials"},
+      {"service-account-private-key-file", FLAG_UNSUPPORTED, NULL,
+       "the API server signs service account tokens (TokenRequest); no token Secrets are made"},
+      {"root-ca-file", FLAG_STRING, &c->root_ca_file,
+       "If set, this root certificate authority will be included in service account's token secret. This must be a "
+       "valid PEM-encoded CA bundle."},
+      {"cluster-signing-cert-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet"},
+      {"cluster-signing-key-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet"},
+      {"authentication-kubeconfig", FLAG_UNSUPPORTED, NULL,
+       "the health and metrics port does not authenticate requests yet"},
+      {"authorization-kubeconfig", FLAG_UNSUPPORTED, NULL,
+       "the health and metrics port does not authorize requests yet"},
+      {"requestheader-client-ca-file", FLAG_UNSUPPORTED, NULL,
+       "the health and metrics port does not authenticate requests yet"},
+      {"service-cluster-ip-range", FLAG_STRING, &c->service_cluster_ip_range,
+       "CIDR Range for Services in cluster. Node pod ranges never overlap it."},
+      {"cluster-name", FLAG_UNSUPPORTED, NULL, "no controller here names cloud resources"},
+      {"min-resync-period", FLAG_UNSUPPORTED, NULL, "informers resync on a fixed period"},
+      {"v", FLAG_INT, &c->v, "number for the log level verbosity"},
+      {NULL},
   };
   char err[512];
-  int rc = flags_parse(argc, argv, flags,
-                       "The Kubernetes controller manager is a daemon that embeds the core control loops shipped with Kubernetes.",
-                       err, sizeof err);
+  int rc = flags_parse(
+      argc, argv, flags,
+      "The Kubernetes controller manager is a daemon that embeds the core control loops shipped with Kubernetes.", err,
+      sizeof err);
   if (rc == 0 && strcmp(p->le_lock, "leases") != 0) {
-    snprintf(err, sizeof err, "invalid argument \"%s\" for \"--leader-elect-resource-lock\" flag: only \"leases\" is supported",
+    snprintf(err, sizeof err,
+             "invalid argument \"%s\" for \"--leader-elect-resource-lock\" flag: only \"leases\" is supported",
              p->le_lock);
     rc = -1;
   }
@@ -370,15 +410,15 @@ static int campaign(struct cm_program *p)
     return 0;
   }
   struct leaderelection_config lc = {
-    .namespace = p->le_ns,
-    .name = p->le_name,
-    .lease_duration_ms = p->le_lease_ms,
-    .renew_deadline_ms = p->le_renew_ms,
-    .retry_period_ms = p->le_retry_ms,
-    .on_started_leading = on_started_leading,
-    .on_stopped_leading = on_stopped_leading,
-    .on_new_leader = on_new_leader,
-    .arg = p,
+      .namespace = p->le_ns,
+      .name = p->le_name,
+      .lease_duration_ms = p->le_lease_ms,
+      .renew_deadline_ms = p->le_renew_ms,
+      .retry_period_ms = p->le_retry_ms,
+      .on_started_leading = on_started_leading,
+      .on_stopped_leading = on_stopped_leading,
+      .on_new_leader = on_new_leader,
+      .arg = p,
   };
   p->le = leaderelection_new(p->ctx.base, p->ctx.client, &lc);
   if (!p->le) {

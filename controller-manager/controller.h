@@ -29,39 +29,39 @@ struct metrics;
 struct cm_transport;
 
 struct cm_config {
-  const char *kubeconfig;            /* --kubeconfig */
-  const char *master;                /* --master */
-  const char *controllers;           /* --controllers, default "*" */
-  bool leader_elect;                 /* --leader-elect, default true */
-  int secure_port;                   /* --secure-port, 10257; 0 disables */
-  const char *bind_address;          /* --bind-address, 0.0.0.0 */
-  const char *cluster_cidr;          /* --cluster-cidr */
-  const char *service_cluster_ip_range; /* --service-cluster-ip-range (kept out of node ranges) */
-  bool allocate_node_cidrs;          /* --allocate-node-cidrs */
-  int node_cidr_mask_size;           /* --node-cidr-mask-size, 24 */
-  int64_t node_monitor_grace_period_ms; /* --node-monitor-grace-period, 50s */
-  int64_t node_monitor_period_ms;    /* --node-monitor-period, 5s */
-  int terminated_pod_gc_threshold;   /* --terminated-pod-gc-threshold, 12500 */
-  int concurrent_deployment_syncs;   /* --concurrent-deployment-syncs, 5 */
-  int concurrent_replicaset_syncs;   /* --concurrent-replicaset-syncs, 5 */
-  int concurrent_statefulset_syncs;  /* 5 */
-  int concurrent_daemonset_syncs;    /* 2 */
-  int concurrent_job_syncs;          /* 5 */
-  int concurrent_cron_job_syncs;     /* 5 */
-  int concurrent_endpoint_syncs;     /* 5 */
-  int concurrent_service_endpoint_syncs; /* endpointslice, 5 */
-  int concurrent_namespace_syncs;    /* 10 */
-  int concurrent_gc_syncs;           /* 20 */
-  int concurrent_rc_syncs;           /* 5 */
-  int concurrent_resource_quota_syncs; /* 5 */
+  const char *kubeconfig;                    /* --kubeconfig */
+  const char *master;                        /* --master */
+  const char *controllers;                   /* --controllers, default "*" */
+  bool leader_elect;                         /* --leader-elect, default true */
+  int secure_port;                           /* --secure-port, 10257; 0 disables */
+  const char *bind_address;                  /* --bind-address, 0.0.0.0 */
+  const char *cluster_cidr;                  /* --cluster-cidr */
+  const char *service_cluster_ip_range;      /* --service-cluster-ip-range (kept out of node ranges) */
+  bool allocate_node_cidrs;                  /* --allocate-node-cidrs */
+  int node_cidr_mask_size;                   /* --node-cidr-mask-size, 24 */
+  int64_t node_monitor_grace_period_ms;      /* --node-monitor-grace-period, 50s */
+  int64_t node_monitor_period_ms;            /* --node-monitor-period, 5s */
+  int terminated_pod_gc_threshold;           /* --terminated-pod-gc-threshold, 12500 */
+  int concurrent_deployment_syncs;           /* --concurrent-deployment-syncs, 5 */
+  int concurrent_replicaset_syncs;           /* --concurrent-replicaset-syncs, 5 */
+  int concurrent_statefulset_syncs;          /* 5 */
+  int concurrent_daemonset_syncs;            /* 2 */
+  int concurrent_job_syncs;                  /* 5 */
+  int concurrent_cron_job_syncs;             /* 5 */
+  int concurrent_endpoint_syncs;             /* 5 */
+  int concurrent_service_endpoint_syncs;     /* endpointslice, 5 */
+  int concurrent_namespace_syncs;            /* 10 */
+  int concurrent_gc_syncs;                   /* 20 */
+  int concurrent_rc_syncs;                   /* 5 */
+  int concurrent_resource_quota_syncs;       /* 5 */
   int concurrent_serviceaccount_token_syncs; /* 5 */
-  int concurrent_ephemeralvolume_syncs; /* 5 */
-  const char *root_ca_file;          /* --root-ca-file */
-  int64_t pvclaimbinder_sync_period_ms; /* --pvclaimbinder-sync-period, 15s */
-  bool enable_dynamic_provisioning;  /* --enable-dynamic-provisioning, true */
-  const char *local_path_root;       /* --local-path-root: the built-in local-path provisioner's directory */
-  double kube_api_qps;               /* --kube-api-qps, 20 */
-  int kube_api_burst;                /* --kube-api-burst, 30 */
+  int concurrent_ephemeralvolume_syncs;      /* 5 */
+  const char *root_ca_file;                  /* --root-ca-file */
+  int64_t pvclaimbinder_sync_period_ms;      /* --pvclaimbinder-sync-period, 15s */
+  bool enable_dynamic_provisioning;          /* --enable-dynamic-provisioning, true */
+  const char *local_path_root;               /* --local-path-root: the built-in local-path provisioner's directory */
+  double kube_api_qps;                       /* --kube-api-qps, 20 */
+  int kube_api_burst;                        /* --kube-api-burst, 30 */
   int v;
 };
 
@@ -73,7 +73,7 @@ struct cm_ctx {
   struct informer_factory *informers;
   struct event_recorder *recorder;
   struct metrics *metrics;
-  const struct cm_transport *transport;  /* NULL: writes go through client (tests set a fake) */
+  const struct cm_transport *transport; /* NULL: writes go through client (tests set a fake) */
 };
 
 /* Informer paths controllers share through informer_factory_get(). */
@@ -104,13 +104,12 @@ struct cm_ctx {
 struct controller_def;
 
 /* Every controller, each defined in its controllers/NAME.c. */
-extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, ctrl_deployment,
-    ctrl_statefulset, ctrl_daemonset, ctrl_job, ctrl_cronjob, ctrl_ttl_after_finished,
-    ctrl_endpoints, ctrl_endpointslice, ctrl_endpointslice_mirroring, ctrl_namespace,
-    ctrl_garbagecollector, ctrl_nodeipam, ctrl_nodelifecycle, ctrl_taint_eviction, ctrl_podgc,
-    ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota, ctrl_root_ca_cert_publisher,
-    ctrl_persistentvolume_binder, ctrl_pvc_protection, ctrl_pv_protection, ctrl_ephemeral_volume,
-    ctrl_persistentvolume_expander;
+extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, ctrl_deployment, ctrl_statefulset,
+    ctrl_daemonset, ctrl_job, ctrl_cronjob, ctrl_ttl_after_finished, ctrl_endpoints, ctrl_endpointslice,
+    ctrl_endpointslice_mirroring, ctrl_namespace, ctrl_garbagecollector, ctrl_nodeipam, ctrl_nodelifecycle,
+    ctrl_taint_eviction, ctrl_podgc, ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota,
+    ctrl_root_ca_cert_publisher, ctrl_persistentvolume_binder, ctrl_pvc_protection, ctrl_pv_protection,
+    ctrl_ephemeral_volume, ctrl_persistentvolume_expander;
 
 /* --controllers parsing: "*" (all enabled by default), "name", "-name",
  * comma-separated, as upstream.  Returns true if name is enabled. */

@@ -62,26 +62,29 @@ static int64_t deletion_cost(const json_t *pod)
   return *end ? 0 : v;
 }
 
-#define CMP(a, b) do { if ((a) != (b)) return (a) < (b) ? -1 : 1; } while (0)
+#define CMP(a, b)                                                                                                      \
+  do {                                                                                                                 \
+    if ((a) != (b)) return (a) < (b) ? -1 : 1;                                                                         \
+  } while (0)
 
 int cm_pod_deletion_cmp(const json_t *a, const json_t *b, int64_t rank_a, int64_t rank_b)
 {
   const char *na = kj_get_str(a, "spec.nodeName"), *nb = kj_get_str(b, "spec.nodeName");
   int ba = na && *na, bb = nb && *nb;
-  CMP(ba, bb);                                     /* unassigned first */
-  CMP(phase_rank(a), phase_rank(b));               /* pending < unknown < running */
+  CMP(ba, bb);                       /* unassigned first */
+  CMP(phase_rank(a), phase_rank(b)); /* pending < unknown < running */
   int ra = pod_is_ready(a), rb = pod_is_ready(b);
-  CMP(ra, rb);                                     /* not ready first */
-  CMP(deletion_cost(a), deletion_cost(b));         /* lower cost first */
-  CMP(-rank_a, -rank_b);                           /* more colocated first */
+  CMP(ra, rb);                             /* not ready first */
+  CMP(deletion_cost(a), deletion_cost(b)); /* lower cost first */
+  CMP(-rank_a, -rank_b);                   /* more colocated first */
   if (ra && rb) {
     int64_t ta = pod_ready_since(a), tb = pod_ready_since(b);
-    CMP(-ta, -tb);                                 /* ready more recently first */
+    CMP(-ta, -tb); /* ready more recently first */
   }
-  CMP(-pod_restart_count(a), -pod_restart_count(b));   /* more restarts first */
+  CMP(-pod_restart_count(a), -pod_restart_count(b)); /* more restarts first */
   int64_t ca = cm_time_at(a, "metadata.creationTimestamp");
   int64_t cb = cm_time_at(b, "metadata.creationTimestamp");
-  CMP(-ca, -cb);                                   /* newer first */
+  CMP(-ca, -cb); /* newer first */
   const char *ka = kj_get_str(a, "metadata.name"), *kb = kj_get_str(b, "metadata.name");
   return strcmp(ka ? ka : "", kb ? kb : "");
 }
@@ -121,14 +124,14 @@ void cm_rank_pods_for_deletion(json_t *pods, const json_t *ranks)
 json_t *cm_new_controller_ref(const json_t *owner, const char *api_version, const char *kind)
 {
   const char *name = kj_get_str(owner, "metadata.name"), *uid = kj_get_str(owner, "metadata.uid");
-  return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", api_version, "kind", kind, "name",
-                   name ? name : "", "uid", uid ? uid : "", "controller", 1, "blockOwnerDeletion", 1);
+  return json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", api_version, "kind", kind, "name", name ? name : "",
+                   "uid", uid ? uid : "", "controller", 1, "blockOwnerDeletion", 1);
 }
 
 json_t *cm_object_ref(const json_t *obj, const char *api_version, const char *kind)
 {
   json_t *r = json_pack("{s:s,s:s}", "apiVersion", api_version, "kind", kind);
-  const char *f[] = { "namespace", "name", "uid", "resourceVersion" };
+  const char *f[] = {"namespace", "name", "uid", "resourceVersion"};
   for (size_t i = 0; i < 4; i++) {
     char p[40];
     snprintf(p, sizeof p, "metadata.%s", f[i]);
@@ -150,17 +153,15 @@ bool cm_owner_key(const json_t *obj, const char *kind, char *out, size_t len)
 
 /* ---- pod templates ---- */
 
-json_t *cm_pod_from_template(const json_t *template, const json_t *owner, const char *api_version,
-                             const char *kind)
+json_t *cm_pod_from_template(const json_t *template, const json_t *owner, const char *api_version, const char *kind)
 {
   const char *name = kj_get_str(owner, "metadata.name"), *ns = kj_get_str(owner, "metadata.namespace");
   char prefix[300];
   snprintf(prefix, sizeof prefix, "%s-", name ? name : "");
-  json_t *pod = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata",
-                          "generateName", prefix);
+  json_t *pod = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "generateName", prefix);
   json_t *md = json_object_get(pod, "metadata");
   if (ns) json_object_set_new(md, "namespace", json_string(ns));
-  const char *copy[] = { "labels", "annotations", "finalizers" };
+  const char *copy[] = {"labels", "annotations", "finalizers"};
   for (size_t i = 0; i < 3; i++) {
     char p[40];
     snprintf(p, sizeof p, "metadata.%s", copy[i]);
@@ -177,31 +178,30 @@ json_t *cm_pod_from_template(const json_t *template, const json_t *owner, const 
 
 /* ---- the controller ref manager ---- */
 
-json_t *cm_claim_objects(const json_t *owner, const char *api_version, const char *kind,
-                         const struct labelsel *sel, const json_t *objs, const char *api_prefix,
-                         const char *coll, struct cm_actions *acts)
+json_t *cm_claim_objects(const json_t *owner, const char *api_version, const char *kind, const struct labelsel *sel,
+                         const json_t *objs, const char *api_prefix, const char *coll, struct cm_actions *acts)
 {
   const char *uid = kj_get_str(owner, "metadata.uid");
   bool owner_deleting = obj_is_terminating(owner);
   json_t *out = json_array();
   size_t i;
   json_t *o;
-  json_array_foreach(objs, i, o) {
+  json_array_foreach (objs, i, o) {
     json_t *ref = obj_controller_ref(o);
     bool matches = labelsel_matches(sel, kj_get(o, "metadata.labels"));
     const char *ouid = kj_get_str(o, "metadata.uid");
     char path[512];
-    cm_path(path, sizeof path, api_prefix, kj_get_str(o, "metadata.namespace"), coll,
-            kj_get_str(o, "metadata.name"), NULL);
+    cm_path(path, sizeof path, api_prefix, kj_get_str(o, "metadata.namespace"), coll, kj_get_str(o, "metadata.name"),
+            NULL);
     if (ref) {
       const char *ruid = kj_get_str(ref, "uid");
-      if (!ruid || !uid || strcmp(ruid, uid)) continue;   /* someone else's */
+      if (!ruid || !uid || strcmp(ruid, uid)) continue; /* someone else's */
       if (matches) {
         json_array_append(out, o);
       } else if (!obj_is_terminating(o) && !owner_deleting) {
         /* Release: drop our controller ref, only if the object is still the one we saw. */
-        json_t *body = json_pack("{s:{s:[{s:s,s:s}],s:s}}", "metadata", "ownerReferences", "$patch",
-                                 "delete", "uid", uid, "uid", ouid ? ouid : "");
+        json_t *body = json_pack("{s:{s:[{s:s,s:s}],s:s}}", "metadata", "ownerReferences", "$patch", "delete", "uid",
+                                 uid, "uid", ouid ? ouid : "");
         /* A released object that is gone is released. */
         cm_act(acts, CM_PATCH, path, body)->done_if = CM_DONE_IF_GONE;
       }
@@ -220,8 +220,8 @@ json_t *cm_claim_objects(const json_t *owner, const char *api_version, const cha
   return out;
 }
 
-json_t *cm_claim_pods(const json_t *owner, const char *api_version, const char *kind,
-                      const struct labelsel *sel, const json_t *pods, struct cm_actions *acts)
+json_t *cm_claim_pods(const json_t *owner, const char *api_version, const char *kind, const struct labelsel *sel,
+                      const json_t *pods, struct cm_actions *acts)
 {
   return cm_claim_objects(owner, api_version, kind, sel, pods, "/api/v1", "pods", acts);
 }
@@ -244,14 +244,12 @@ int cm_split_key(const char *key, char *buf, size_t len, const char **ns, const 
   return **name ? 0 : -EINVAL;
 }
 
-char *cm_path(char *out, size_t len, const char *prefix, const char *ns, const char *coll,
-              const char *name, const char *sub)
+char *cm_path(char *out, size_t len, const char *prefix, const char *ns, const char *coll, const char *name,
+              const char *sub)
 {
   int n;
-  if (ns && *ns)
-    n = snprintf(out, len, "%s/namespaces/%s/%s", prefix, ns, coll);
-  else
-    n = snprintf(out, len, "%s/%s", prefix, coll);
+  if (ns && *ns) n = snprintf(out, len, "%s/namespaces/%s/%s", prefix, ns, coll);
+  else n = snprintf(out, len, "%s/%s", prefix, coll);
   if (name && n > 0 && (size_t)n < len) n += snprintf(out + n, len - n, "/%s", name);
   if (sub && n > 0 && (size_t)n < len) snprintf(out + n, len - n, "/%s", sub);
   return out;
@@ -273,16 +271,14 @@ int cm_int_or_percent(const json_t *v, int64_t total, bool round_up, int64_t *ou
   char *end;
   long long p = strtoll(s, &end, 10);
   if (l < 2 || s[l - 1] != '%' || end != s + l - 1) {
-    if (*s && !*end) {  /* a number in a string counts as an int */
+    if (*s && !*end) { /* a number in a string counts as an int */
       *out = p;
       return 0;
     }
     return -EINVAL;
   }
-  if (round_up)
-    *out = (p * total + 99) / 100;
-  else
-    *out = (p * total) / 100;
+  if (round_up) *out = (p * total + 99) / 100;
+  else *out = (p * total) / 100;
   return 0;
 }
 
@@ -297,7 +293,7 @@ json_t *cm_get_condition(const json_t *obj, const char *path, const char *type)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(obj, path), i, c) {
+  json_array_foreach (kj_get(obj, path), i, c) {
     const char *t = kj_get_str(c, "type");
     if (t && !strcmp(t, type)) return c;
   }
@@ -313,8 +309,8 @@ void cm_remove_condition(json_t *obj, const char *path, const char *type)
   }
 }
 
-bool cm_set_condition(json_t *obj, const char *path, const char *type, const char *status,
-                      const char *reason, const char *message, int64_t now, bool update_probe_time)
+bool cm_set_condition(json_t *obj, const char *path, const char *type, const char *status, const char *reason,
+                      const char *message, int64_t now, bool update_probe_time)
 {
   json_t *old = cm_get_condition(obj, path, type);
   if (old) {
@@ -348,7 +344,7 @@ json_t *cm_owner_ref_to(const json_t *obj, const char *uid)
 {
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r) {
+  json_array_foreach (kj_get(obj, "metadata.ownerReferences"), i, r) {
     const char *u = kj_get_str(r, "uid");
     if (u && uid && !strcmp(u, uid)) return r;
   }
@@ -379,7 +375,7 @@ json_t *cm_claim_candidates(const struct informer *inf, const json_t *owner)
   json_t *orphans = informer_store_by_index(inf, CM_INDEX_ORPHANS, ns ? ns : "");
   size_t i;
   json_t *o;
-  json_array_foreach(orphans, i, o) {
+  json_array_foreach (orphans, i, o) {
     /* An orphan with a plain (non-controller) reference to the owner is
      * in both lists. */
     if (uid && *uid && cm_owner_ref_to(o, uid)) continue;
@@ -395,7 +391,7 @@ const json_t *cm_find_named(const json_t *arr, const char *name)
 {
   size_t i;
   json_t *o;
-  json_array_foreach(arr, i, o) {
+  json_array_foreach (arr, i, o) {
     const char *n = kj_get_str(o, "metadata.name");
     if (n && name && !strcmp(n, name)) return o;
   }
@@ -427,15 +423,16 @@ struct labelsel *cm_selector_from_map(const json_t *map)
 /* A named container port of pod with this protocol, -1 if none. */
 static int named_port(const json_t *pod, const char *name, const char *proto)
 {
-  static const char *const lists[] = { "spec.containers", "spec.initContainers" };
+  static const char *const lists[] = {"spec.containers", "spec.initContainers"};
   for (size_t l = 0; l < 2; l++) {
     size_t i, j;
     json_t *c, *p;
-    json_array_foreach(kj_get(pod, lists[l]), i, c) json_array_foreach(json_object_get(c, "ports"), j, p) {
-      const char *n = kj_get_str(p, "name");
-      const char *pp = kj_get_str(p, "protocol");
-      if (n && !strcmp(n, name) && !strcmp(pp ? pp : "TCP", proto)) return (int)kj_get_int(p, "containerPort", -1);
-    }
+    json_array_foreach (kj_get(pod, lists[l]), i, c)
+      json_array_foreach (json_object_get(c, "ports"), j, p) {
+        const char *n = kj_get_str(p, "name");
+        const char *pp = kj_get_str(p, "protocol");
+        if (n && !strcmp(n, name) && !strcmp(pp ? pp : "TCP", proto)) return (int)kj_get_int(p, "containerPort", -1);
+      }
   }
   return -1;
 }
@@ -462,7 +459,7 @@ void cm_enqueue_pod_services(struct cm_base *b, struct informer *svc_inf, const 
   json_t *svcs = informer_store_by_index(svc_inf, INFORMER_INDEX_NAMESPACE, ns);
   size_t i;
   json_t *svc;
-  json_array_foreach(svcs, i, svc) {
+  json_array_foreach (svcs, i, svc) {
     json_t *selmap = kj_get(svc, "spec.selector");
     if (!json_object_size(selmap)) continue;
     struct labelsel *sel = cm_selector_from_map(selmap);
@@ -471,4 +468,3 @@ void cm_enqueue_pod_services(struct cm_base *b, struct informer *svc_inf, const 
   }
   json_decref(svcs);
 }
-

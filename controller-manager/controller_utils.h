@@ -85,8 +85,7 @@ json_t *cm_claim_candidates(const struct informer *inf, const json_t *owner);
  * finalizers, the owner's namespace, ownerReferences [controller ref], the
  * template's spec.
  */
-json_t *cm_pod_from_template(const json_t *template, const json_t *owner, const char *api_version,
-                             const char *kind);
+json_t *cm_pod_from_template(const json_t *template, const json_t *owner, const char *api_version, const char *kind);
 
 /* ---- the controller ref manager ---- */
 
@@ -102,19 +101,18 @@ json_t *cm_pod_from_template(const json_t *template, const json_t *owner, const 
  */
 struct labelsel;
 struct cm_actions;
-json_t *cm_claim_objects(const json_t *owner, const char *api_version, const char *kind,
-                         const struct labelsel *sel, const json_t *objs, const char *api_prefix,
-                         const char *coll, struct cm_actions *acts);
-json_t *cm_claim_pods(const json_t *owner, const char *api_version, const char *kind,
-                      const struct labelsel *sel, const json_t *pods, struct cm_actions *acts);
+json_t *cm_claim_objects(const json_t *owner, const char *api_version, const char *kind, const struct labelsel *sel,
+                         const json_t *objs, const char *api_prefix, const char *coll, struct cm_actions *acts);
+json_t *cm_claim_pods(const json_t *owner, const char *api_version, const char *kind, const struct labelsel *sel,
+                      const json_t *pods, struct cm_actions *acts);
 
 /* ---- small helpers ---- */
 
 /* "namespace/name" split; ns and name point into buf. -EINVAL if malformed. */
 int cm_split_key(const char *key, char *buf, size_t len, const char **ns, const char **name);
 /* Collection path: "/apis/apps/v1/namespaces/NS/replicasets" (prefix "/apis/apps/v1"). */
-char *cm_path(char *out, size_t len, const char *prefix, const char *ns, const char *coll,
-              const char *name, const char *sub);
+char *cm_path(char *out, size_t len, const char *prefix, const char *ns, const char *coll, const char *name,
+              const char *sub);
 /* int-or-percent (maxSurge, maxUnavailable) against total: percent values
  * are rounded up if round_up, else down.  -EINVAL if malformed. */
 int cm_int_or_percent(const json_t *v, int64_t total, bool round_up, int64_t *out);
@@ -123,8 +121,8 @@ json_t *cm_labels_without(const json_t *labels, const char *key);
 /* Sets or replaces the condition of this type in the array at path of obj;
  * keeps lastTransitionTime when the status did not change.  Returns true
  * if anything changed. */
-bool cm_set_condition(json_t *obj, const char *path, const char *type, const char *status,
-                      const char *reason, const char *message, int64_t now, bool update_probe_time);
+bool cm_set_condition(json_t *obj, const char *path, const char *type, const char *status, const char *reason,
+                      const char *message, int64_t now, bool update_probe_time);
 /* Borrowed: the condition of this type in the array at path, or NULL. */
 json_t *cm_get_condition(const json_t *obj, const char *path, const char *type);
 void cm_remove_condition(json_t *obj, const char *path, const char *type);

@@ -85,7 +85,7 @@ void cm_expect_deletion_uids(struct cm_expectations *e, const char *key, const j
   json_t *set = json_object();
   size_t i;
   json_t *u;
-  json_array_foreach(uids, i, u)
+  json_array_foreach (uids, i, u)
     if (json_is_string(u)) json_object_set_new(set, json_string_value(u), json_true());
   json_object_set_new(json_object_get(e->m, key), "uids", set);
 }

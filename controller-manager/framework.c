@@ -28,7 +28,7 @@
 #include "kube/workqueue.h"
 #include "kube/xalloc.h"
 
-void cm_action_release(struct cm_action *act);   /* actions.c */
+void cm_action_release(struct cm_action *act); /* actions.c */
 
 int64_t cm_now(void) { return ktime_now_us() / 1000000; }
 
@@ -81,7 +81,7 @@ void cm_base_periodic(struct cm_base *b, int64_t period_ms, void (*fn)(struct cm
   if (b->tick) event_free(b->tick);
   b->on_tick = fn;
   b->tick = event_new(b->ctx->base, -1, EV_PERSIST, tick_cb, b);
-  struct timeval tv = { period_ms / 1000, (period_ms % 1000) * 1000 };
+  struct timeval tv = {period_ms / 1000, (period_ms % 1000) * 1000};
   if (b->tick) event_add(b->tick, &tv);
 }
 
@@ -155,10 +155,8 @@ void cm_on_delete_enqueue(void *arg, const json_t *obj, bool unknown) { cm_base_
 
 void cm_base_finish(struct cm_base *b, const char *key, bool failed, int64_t delay_ms)
 {
-  if (failed)
-    workqueue_add_rate_limited(b->q, key);
-  else
-    workqueue_forget(b->q, key);
+  if (failed) workqueue_add_rate_limited(b->q, key);
+  else workqueue_forget(b->q, key);
   if (delay_ms >= 0) workqueue_add_after(b->q, key, delay_ms);
   json_t *t0 = b->started ? json_object_get(b->started, key) : NULL;
   if (t0 && b->ctx->metrics) {
@@ -179,17 +177,17 @@ void cm_base_finish(struct cm_base *b, const char *key, bool failed, int64_t del
 
 struct cm_req {
   struct cm_run *run;
-  struct cm_action act;        /* taken over from the list */
+  struct cm_action act; /* taken over from the list */
   bool slow;
   struct rest_request *r;
-  struct cm_req *prev, *next;  /* the run's requests in flight */
+  struct cm_req *prev, *next; /* the run's requests in flight */
 };
 
 struct cm_run {
   struct cm_base *b;
   struct cm_expectations *exp;
   cm_done_fn done;
-  struct cm_actions slow;      /* slow-start actions not yet sent, from slow_next */
+  struct cm_actions slow; /* slow-start actions not yet sent, from slow_next */
   size_t slow_next, batch;
   int inflight, slow_inflight, slow_failed;
   bool ended;
@@ -200,7 +198,7 @@ struct cm_run {
   void *att;
   void (*att_free)(void *);
   struct cm_req *reqs;
-  struct cm_run *prev, *next;  /* the base's runs */
+  struct cm_run *prev, *next; /* the base's runs */
   char key[];
 };
 
@@ -241,10 +239,8 @@ static void run_not_done(struct cm_run *r, const struct cm_action *act, const ch
 
 static void run_unlink(struct cm_run *r)
 {
-  if (r->prev)
-    r->prev->next = r->next;
-  else
-    r->b->runs = r->next;
+  if (r->prev) r->prev->next = r->next;
+  else r->b->runs = r->next;
   if (r->next) r->next->prev = r->prev;
 }
 
@@ -261,7 +257,7 @@ static void run_finish(struct cm_run *r)
 {
   run_unlink(r);
   if (r->done) {
-    struct cm_outcome o = { r->failed, r->error, r->expect_error, r->expect_error_verb };
+    struct cm_outcome o = {r->failed, r->error, r->expect_error, r->expect_error_verb};
     r->done(r->b, r->key, &o);
   }
   cm_base_finish(r->b, r->key, r->failed > 0, r->requeue_ms);
@@ -275,10 +271,8 @@ static void maybe_finish(struct cm_run *r)
 
 static void req_unlink(struct cm_req *q)
 {
-  if (q->prev)
-    q->prev->next = q->next;
-  else
-    q->run->reqs = q->next;
+  if (q->prev) q->prev->next = q->next;
+  else q->run->reqs = q->next;
   if (q->next) q->next->prev = q->prev;
 }
 
@@ -326,10 +320,8 @@ static struct rest_request *transport_request(struct cm_run *r, struct cm_req *q
 static void transport_cancel(struct cm_run *r, struct rest_request *rq)
 {
   const struct cm_transport *t = r->b->ctx->transport;
-  if (t)
-    t->cancel(t->arg, rq);
-  else
-    rest_cancel(rq);
+  if (t) t->cancel(t->arg, rq);
+  else rest_cancel(rq);
 }
 
 /* Takes act over (it is emptied) and sends it. */

@@ -84,24 +84,24 @@ typedef void (*cm_answer_fn)(void *arg, struct cm_run *run, int code, json_t *bo
 
 struct cm_action {
   enum cm_verb verb;
-  char *path;                /* owned */
-  json_t *body;              /* owned, may be NULL */
-  enum cm_patch_type patch;  /* PATCH: strategic merge (default) or JSON merge */
-  unsigned done_if;          /* CM_DONE_IF_* */
+  char *path;               /* owned */
+  json_t *body;             /* owned, may be NULL */
+  enum cm_patch_type patch; /* PATCH: strategic merge (default) or JSON merge */
+  unsigned done_if;         /* CM_DONE_IF_* */
   bool slow_start;
-  enum cm_expect expect;     /* lowered for the run's key when not done */
+  enum cm_expect expect; /* lowered for the run's key when not done */
   /* Events about evobj (an ObjectReference, owned reference): ok_* as a
    * Normal event when done (an EVENT action: at once), fail_* as a
    * Warning "fail_message: <error>" when not.  Reasons are literals. */
   json_t *evobj;
-  const char *ok_type;       /* "Normal" unless an EVENT says otherwise */
+  const char *ok_type; /* "Normal" unless an EVENT says otherwise */
   const char *ok_reason;
   char *ok_message;
-  bool ok_append_name;       /* ok_message gets the answer's metadata.name */
+  bool ok_append_name; /* ok_message gets the answer's metadata.name */
   const char *fail_reason;
   char *fail_message;
   cm_answer_fn on_answer;
-  void *answer_arg;          /* freed with answer_free after the answer (or when dropped) */
+  void *answer_arg; /* freed with answer_free after the answer (or when dropped) */
   void (*answer_free)(void *);
 };
 
@@ -123,8 +123,8 @@ struct cm_action *cm_act(struct cm_actions *a, enum cm_verb verb, const char *pa
 void cm_act_events(struct cm_action *act, const json_t *evobj, const char *ok_reason, const char *ok_msg,
                    const char *fail_reason, const char *fail_msg);
 /* An Event to record at once (evobj borrowed). */
-void cm_act_event(struct cm_actions *a, const json_t *evobj, const char *type, const char *reason,
-                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void cm_act_event(struct cm_actions *a, const json_t *evobj, const char *type, const char *reason, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* Sets on_answer; arg is freed with free_fn (may be NULL) once answered
  * or dropped. */
 void cm_act_on_answer(struct cm_action *act, cm_answer_fn fn, void *arg, void (*free_fn)(void *));
@@ -190,9 +190,9 @@ struct cm_base {
   struct workqueue *q;
   int workers;
   cm_sync_fn sync;
-  struct cm_run *runs;              /* runs in flight, cancelled by cm_base_stop */
-  json_t *started;                  /* key -> monotonic ms its sync began (metrics) */
-  struct event *tick;               /* cm_base_periodic's timer */
+  struct cm_run *runs; /* runs in flight, cancelled by cm_base_stop */
+  json_t *started;     /* key -> monotonic ms its sync began (metrics) */
+  struct event *tick;  /* cm_base_periodic's timer */
   void (*on_tick)(struct cm_base *b);
 };
 
@@ -204,18 +204,18 @@ struct cm_base {
  * what is in flight, calls fini and frees it (valgrind-clean).
  */
 struct controller_def {
-  const char *name;            /* upstream name: "replicaset", "deployment", ... */
+  const char *name; /* upstream name: "replicaset", "deployment", ... */
   bool enabled_by_default;
-  size_t size;                 /* of the controller's struct, cm_base first */
-  const char *queue;           /* its workqueue's name (upstream's, for metrics) */
-  const char *component;       /* source of its Events, NULL: kube-controller-manager */
-  size_t workers_flag;         /* offsetof its --concurrent-*-syncs in cm_config, 0: none */
-  int workers;                 /* without that flag, or when it is not positive */
+  size_t size;           /* of the controller's struct, cm_base first */
+  const char *queue;     /* its workqueue's name (upstream's, for metrics) */
+  const char *component; /* source of its Events, NULL: kube-controller-manager */
+  size_t workers_flag;   /* offsetof its --concurrent-*-syncs in cm_config, 0: none */
+  int workers;           /* without that flag, or when it is not positive */
   cm_sync_fn sync;
-  int (*init)(struct cm_base *b);   /* informers, handlers, state; < 0: the program stops */
-  void (*run)(struct cm_base *b);   /* once synced, before the workers (may be NULL) */
-  void (*fini)(struct cm_base *b);  /* frees what init made (may be NULL) */
-  const char *alias;           /* another name --controllers accepts, or NULL */
+  int (*init)(struct cm_base *b);  /* informers, handlers, state; < 0: the program stops */
+  void (*run)(struct cm_base *b);  /* once synced, before the workers (may be NULL) */
+  void (*fini)(struct cm_base *b); /* frees what init made (may be NULL) */
+  const char *alias;               /* another name --controllers accepts, or NULL */
 };
 
 /* The generic life of a controller (cm.c): NULL with *err < 0 when init
@@ -252,9 +252,9 @@ void cm_base_finish(struct cm_base *b, const char *key, bool failed, int64_t del
 
 /* What a run's actions came to, for its done callback (strings borrowed). */
 struct cm_outcome {
-  int failed;                   /* actions not done, skipped ones and cm_run_fail included */
-  const char *error;            /* the first one's error message, or NULL */
-  const char *expect_error;     /* the first failed write that carried an expectation */
+  int failed;               /* actions not done, skipped ones and cm_run_fail included */
+  const char *error;        /* the first one's error message, or NULL */
+  const char *expect_error; /* the first failed write that carried an expectation */
   enum cm_verb expect_error_verb;
 };
 typedef void (*cm_done_fn)(struct cm_base *b, const char *key, const struct cm_outcome *o);

@@ -727,27 +727,13 @@ void kl_config_free(struct kl_config *c)
   json_decref(c->system_reserved);
   json_decref(c->kube_reserved);
   json_decref(c->register_with_taints);
-  char **strs[] = {&c->kubeconfig,
-                   &c->hostname_override,
-                   &c->node_ip,
-                   &c->root_dir,
-                   &c->runtime_endpoint,
-                   &c->runtime_socket,
-                   &c->pause_image,
-                   &c->non_masquerade_cidr,
-                   &c->host_network_container,
-                   &c->local_path_root,
-                   &c->static_pod_path,
-                   &c->address,
-                   &c->tls_cert_file,
-                   &c->tls_private_key_file,
-                   &c->cluster_domain,
-                   &c->cgroup_root,
-                   &c->cgroup_driver,
-                   &c->hairpin_mode,
-                   &c->resolv_conf,
-                   &c->healthz_bind_address,
-                   &c->provider_id};
+  char **strs[] = {&c->kubeconfig,      &c->hostname_override,    &c->node_ip,
+                   &c->root_dir,        &c->runtime_endpoint,     &c->runtime_socket,
+                   &c->pause_image,     &c->non_masquerade_cidr,  &c->host_network_container,
+                   &c->local_path_root, &c->static_pod_path,      &c->address,
+                   &c->tls_cert_file,   &c->tls_private_key_file, &c->cluster_domain,
+                   &c->cgroup_root,     &c->cgroup_driver,        &c->hairpin_mode,
+                   &c->resolv_conf,     &c->healthz_bind_address, &c->provider_id};
   for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) free(*strs[i]);
   free(c);
 }

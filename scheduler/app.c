@@ -142,32 +142,46 @@ int sched_main(int argc, char **argv)
   int secure_port = 10259, v = 0, burst = 100;
   double qps = 50;
   const struct flag flags[] = {
-    {"config", FLAG_STRING, &config_path, "The path to the configuration file."},
-    {"kubeconfig", FLAG_STRING, &kubeconfig, "Path to kubeconfig file with authorization and master location information."},
-    {"master", FLAG_STRING, &master, "The address of the Kubernetes API server (overrides any value in kubeconfig)"},
-    {"leader-elect", FLAG_BOOL, &leader_elect, "Start a leader election client and gain leadership before executing the main loop. Enable this when running replicated components for high availability."},
-    {"leader-elect-lease-duration", FLAG_DURATION, &le_lease_ms, "The duration that non-leader candidates will wait after observing a leadership renewal until attempting to acquire leadership of a led but unrenewed leader slot."},
-    {"leader-elect-renew-deadline", FLAG_DURATION, &le_renew_ms, "The interval between attempts by the acting master to renew a leadership slot before it stops leading."},
-    {"leader-elect-retry-period", FLAG_DURATION, &le_retry_ms, "The duration the clients should wait between attempting acquisition and renewal of a leadership."},
-    {"leader-elect-resource-namespace", FLAG_STRING, &le_ns, "The namespace of resource object that is used for locking during leader election."},
-    {"leader-elect-resource-name", FLAG_STRING, &le_name, "The name of resource object that is used for locking during leader election."},
-    {"leader-elect-resource-lock", FLAG_STRING, &le_lock, "The type of resource object that is used for locking during leader election. Supported options are 'leases'."},
-    {"secure-port", FLAG_INT, &secure_port, "The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all."},
-    {"bind-address", FLAG_STRING, &bind_address, "The IP address on which to listen for the --secure-port port."},
-    {"kube-api-qps", FLAG_FLOAT, &qps, "QPS to use while talking with kubernetes apiserver."},
-    {"kube-api-burst", FLAG_INT, &burst, "Burst to use while talking with kubernetes apiserver."},
-    {"authentication-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authenticate requests yet"},
-    {"authorization-kubeconfig", FLAG_UNSUPPORTED, NULL, "the health and metrics port does not authorize requests yet"},
-    {"v", FLAG_INT, &v, "number for the log level verbosity"},
-    {NULL},
+      {"config", FLAG_STRING, &config_path, "The path to the configuration file."},
+      {"kubeconfig", FLAG_STRING, &kubeconfig,
+       "Path to kubeconfig file with authorization and master location information."},
+      {"master", FLAG_STRING, &master, "The address of the Kubernetes API server (overrides any value in kubeconfig)"},
+      {"leader-elect", FLAG_BOOL, &leader_elect,
+       "Start a leader election client and gain leadership before executing the main loop. Enable this when running "
+       "replicated components for high availability."},
+      {"leader-elect-lease-duration", FLAG_DURATION, &le_lease_ms,
+       "The duration that non-leader candidates will wait after observing a leadership renewal until attempting to "
+       "acquire leadership of a led but unrenewed leader slot."},
+      {"leader-elect-renew-deadline", FLAG_DURATION, &le_renew_ms,
+       "The interval between attempts by the acting master to renew a leadership slot before it stops leading."},
+      {"leader-elect-retry-period", FLAG_DURATION, &le_retry_ms,
+       "The duration the clients should wait between attempting acquisition and renewal of a leadership."},
+      {"leader-elect-resource-namespace", FLAG_STRING, &le_ns,
+       "The namespace of resource object that is used for locking during leader election."},
+      {"leader-elect-resource-name", FLAG_STRING, &le_name,
+       "The name of resource object that is used for locking during leader election."},
+      {"leader-elect-resource-lock", FLAG_STRING, &le_lock,
+       "The type of resource object that is used for locking during leader election. Supported options are 'leases'."},
+      {"secure-port", FLAG_INT, &secure_port,
+       "The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all."},
+      {"bind-address", FLAG_STRING, &bind_address, "The IP address on which to listen for the --secure-port port."},
+      {"kube-api-qps", FLAG_FLOAT, &qps, "QPS to use while talking with kubernetes apiserver."},
+      {"kube-api-burst", FLAG_INT, &burst, "Burst to use while talking with kubernetes apiserver."},
+      {"authentication-kubeconfig", FLAG_UNSUPPORTED, NULL,
+       "the health and metrics port does not authenticate requests yet"},
+      {"authorization-kubeconfig", FLAG_UNSUPPORTED, NULL,
+       "the health and metrics port does not authorize requests yet"},
+      {"v", FLAG_INT, &v, "number for the log level verbosity"},
+      {NULL},
   };
   char err[512];
-  int rc = flags_parse(argc, argv, flags,
-                       "The Kubernetes scheduler is a control plane process which assigns Pods to Nodes.", err,
-                       sizeof err);
+  int rc =
+      flags_parse(argc, argv, flags, "The Kubernetes scheduler is a control plane process which assigns Pods to Nodes.",
+                  err, sizeof err);
   if (rc == 1) return 0;
   if (rc == 0 && strcmp(le_lock, "leases") != 0) {
-    snprintf(err, sizeof err, "invalid argument \"%s\" for \"--leader-elect-resource-lock\" flag: only \"leases\" is supported",
+    snprintf(err, sizeof err,
+             "invalid argument \"%s\" for \"--leader-elect-resource-lock\" flag: only \"leases\" is supported",
              le_lock);
     rc = -1;
   }
@@ -191,7 +205,8 @@ int sched_main(int argc, char **argv)
     if (json_is_number(json_object_get(cc, "qps"))) qps = json_number_value(json_object_get(cc, "qps"));
     if (json_is_integer(json_object_get(cc, "burst"))) burst = (int)json_integer_value(json_object_get(cc, "burst"));
     const json_t *le = json_object_get(doc, "leaderElection");
-    if (json_is_boolean(json_object_get(le, "leaderElect"))) leader_elect = json_is_true(json_object_get(le, "leaderElect"));
+    if (json_is_boolean(json_object_get(le, "leaderElect")))
+      leader_elect = json_is_true(json_object_get(le, "leaderElect"));
     le_lease_ms = config_duration(le, "leaseDuration", le_lease_ms);
     le_renew_ms = config_duration(le, "renewDeadline", le_renew_ms);
     le_retry_ms = config_duration(le, "retryPeriod", le_retry_ms);

@@ -109,8 +109,8 @@ static bool plugin_has(const struct sched_plugin *p, enum point pt)
   }
 }
 
-static struct sched_plugin_inst *inst_find(struct sched_profile *p, const char *name, bool create,
-                                           char *err, size_t errlen)
+static struct sched_plugin_inst *inst_find(struct sched_profile *p, const char *name, bool create, char *err,
+                                           size_t errlen)
 {
   for (int i = 0; i < p->nplugins; i++)
     if (strcmp(p->plugins[i].p->name, name) == 0) return &p->plugins[i];
@@ -135,7 +135,7 @@ static void disable(struct sched_profile *p, const json_t *list, int pt /* -1: a
 {
   size_t i;
   json_t *e;
-  json_array_foreach(list, i, e) {
+  json_array_foreach (list, i, e) {
     const char *name = json_string_value(json_object_get(e, "name"));
     if (!name) continue;
     for (int j = 0; j < p->nplugins; j++) {
@@ -150,7 +150,7 @@ static int enable(struct sched_profile *p, const json_t *list, int pt, char *err
 {
   size_t i;
   json_t *e;
-  json_array_foreach(list, i, e) {
+  json_array_foreach (list, i, e) {
     const char *name = json_string_value(json_object_get(e, "name"));
     if (!name) {
       snprintf(err, errlen, "plugins.%s.enabled[%zu].name: Required value", pt < 0 ? "multiPoint" : point_names[pt], i);
@@ -161,8 +161,8 @@ static int enable(struct sched_profile *p, const json_t *list, int pt, char *err
     json_t *w = json_object_get(e, "weight");
     if (w) {
       if (!json_is_integer(w) || json_integer_value(w) < 0 || json_integer_value(w) > 100) {
-        snprintf(err, errlen, "plugins.score.enabled[%zu].weight: Invalid value: %s: must be in the range [1, 100]",
-                 i, json_is_integer(w) ? "out of range" : "not an integer");
+        snprintf(err, errlen, "plugins.score.enabled[%zu].weight: Invalid value: %s: must be in the range [1, 100]", i,
+                 json_is_integer(w) ? "out of range" : "not an integer");
         return -EINVAL;
       }
       if (json_integer_value(w) > 0) pi->weight = json_integer_value(w);
@@ -196,7 +196,7 @@ static json_t *plugin_args(const json_t *pcfg, const char *plugin, const json_t 
   const json_t *args = NULL;
   size_t j;
   json_t *e;
-  json_array_foreach(pcfg, j, e) {
+  json_array_foreach (pcfg, j, e) {
     const char *n = json_string_value(json_object_get(e, "name"));
     if (n && strcmp(n, plugin) == 0) args = json_object_get(e, "args");
   }
@@ -209,16 +209,18 @@ static json_t *plugin_args(const json_t *pcfg, const char *plugin, const json_t 
 static int check_plugin_config(const json_t *pcfg, size_t idx, char *err, size_t errlen)
 {
   if (pcfg && !json_is_array(pcfg)) {
-    snprintf(err, errlen, "json: cannot unmarshal %s into Go struct field KubeSchedulerProfile.profiles.pluginConfig of type []v1.PluginConfig",
+    snprintf(err, errlen,
+             "json: cannot unmarshal %s into Go struct field KubeSchedulerProfile.profiles.pluginConfig of type "
+             "[]v1.PluginConfig",
              json_is_object(pcfg) ? "object" : "value");
     return -EINVAL;
   }
   size_t j, k;
   json_t *e, *f;
-  json_array_foreach(pcfg, j, e) {
+  json_array_foreach (pcfg, j, e) {
     const char *n = json_string_value(json_object_get(e, "name"));
     if (!n) continue;
-    json_array_foreach(pcfg, k, f) {
+    json_array_foreach (pcfg, k, f) {
       if (k >= j) break;
       const char *m = json_string_value(json_object_get(f, "name"));
       if (m && strcmp(m, n) == 0) {
@@ -236,8 +238,13 @@ static struct sched_profile *profile_build(const json_t *spec, int global_pct, s
   const json_t *jname = json_object_get(spec, "schedulerName");
   const char *name = json_string_value(jname);
   if (jname && !json_is_null(jname) && !json_is_string(jname)) {
-    snprintf(err, errlen, "json: cannot unmarshal %s into Go struct field KubeSchedulerProfile.profiles.schedulerName of type string",
-             json_is_object(jname) ? "object" : json_is_array(jname) ? "array" : json_is_boolean(jname) ? "bool" : "number");
+    snprintf(
+        err, errlen,
+        "json: cannot unmarshal %s into Go struct field KubeSchedulerProfile.profiles.schedulerName of type string",
+        json_is_object(jname)    ? "object"
+        : json_is_array(jname)   ? "array"
+        : json_is_boolean(jname) ? "bool"
+                                 : "number");
     return NULL;
   }
   /* Only a lone profile is defaulted (upstream's defaulting). */
@@ -266,7 +273,8 @@ static struct sched_profile *profile_build(const json_t *spec, int global_pct, s
   const json_t *plugins = json_object_get(spec, "plugins");
   const json_t *mp = json_object_get(plugins, "multiPoint");
   disable(p, json_object_get(mp, "disabled"), -1);
-  for (int q = 0; q < PT_COUNT; q++) disable(p, json_object_get(json_object_get(plugins, point_names[q]), "disabled"), q);
+  for (int q = 0; q < PT_COUNT; q++)
+    disable(p, json_object_get(json_object_get(plugins, point_names[q]), "disabled"), q);
   if (enable(p, json_object_get(mp, "enabled"), -1, err, errlen) < 0) goto fail;
   for (int q = 0; q < PT_COUNT; q++)
     if (enable(p, json_object_get(json_object_get(plugins, point_names[q]), "enabled"), q, err, errlen) < 0) goto fail;
@@ -321,7 +329,7 @@ struct sched_config *sched_config_parse(const json_t *cfg, char *err, size_t err
   for (size_t i = 0; i < c->nextenders; i++) {
     const char *k;
     json_t *v;
-    json_object_foreach(c->extenders[i].managed, k, v) {
+    json_object_foreach (c->extenders[i].managed, k, v) {
       if (!json_is_true(v)) continue;
       if (!ignored) ignored = json_array();
       json_array_append_new(ignored, json_string(k));

@@ -43,23 +43,23 @@
 
 struct ext_call {
   struct sched_ext_cycle *cy;
-  size_t ix;                 /* extender index */
-  struct rest_request *req;  /* outstanding, or NULL */
+  size_t ix;                /* extender index */
+  struct rest_request *req; /* outstanding, or NULL */
 };
 
 struct sched_ext_cycle {
   struct sched_server *s;
-  struct sched_qpod *qp;     /* in flight until the attempt completes */
-  json_t *pod;               /* owned */
+  struct sched_qpod *qp; /* in flight until the attempt completes */
+  json_t *pod;           /* owned */
   int pix;
   int64_t t0;
   struct sched_partial part;
   struct sched_result res;
-  json_t *scores;            /* node name -> extenders' weighted total */
-  size_t next;               /* the next extender to ask to filter */
-  size_t pending;            /* prioritize calls outstanding */
-  json_t *candidates;        /* preemption: node -> victims (owned) */
-  struct ext_call *calls;    /* one slot per extender */
+  json_t *scores;         /* node name -> extenders' weighted total */
+  size_t next;            /* the next extender to ask to filter */
+  size_t pending;         /* prioritize calls outstanding */
+  json_t *candidates;     /* preemption: node -> victims (owned) */
+  struct ext_call *calls; /* one slot per extender */
 };
 
 bool sched_ext_wanted(const struct sched_server *s, const json_t *pod)

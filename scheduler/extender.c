@@ -44,8 +44,8 @@ static const char *json_kind(const json_t *v)
 static int type_error(const json_t *v, const char *gotype, const char *field, const char *want, char *err,
                       size_t errlen)
 {
-  snprintf(err, errlen, "json: cannot unmarshal %s into Go struct field %s.%s of type %s", json_kind(v), gotype,
-           field, want);
+  snprintf(err, errlen, "json: cannot unmarshal %s into Go struct field %s.%s of type %s", json_kind(v), gotype, field,
+           want);
   return -EINVAL;
 }
 
@@ -53,7 +53,7 @@ static int unknown_fields(const json_t *obj, const char *const *known, const cha
 {
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)obj, k, v) {
+  json_object_foreach ((json_t *)obj, k, v) {
     const char *const *p = known;
     while (*p && strcmp(*p, k) != 0) p++;
     if (!*p) {
@@ -80,8 +80,8 @@ static int get_string(const json_t *obj, const char *name, const char *gotype, c
   return 0;
 }
 
-static int get_bool(const json_t *obj, const char *name, const char *gotype, const char *gopath, bool *out,
-                    char *err, size_t errlen)
+static int get_bool(const json_t *obj, const char *name, const char *gotype, const char *gopath, bool *out, char *err,
+                    size_t errlen)
 {
   const json_t *v = json_object_get(obj, name);
   *out = false;
@@ -142,7 +142,8 @@ static int parse_tls(struct sched_extender *e, const json_t *tls, const char *pa
   static const char *const known[] = {"insecure", "serverName", "certFile", "keyFile", "caFile",
                                       "certData", "keyData",    "caData",   NULL};
   if (!tls || json_is_null(tls)) return 0;
-  if (!json_is_object(tls)) return type_error(tls, "Extender", "extenders.tlsConfig", "v1.ExtenderTLSConfig", err, errlen);
+  if (!json_is_object(tls))
+    return type_error(tls, "Extender", "extenders.tlsConfig", "v1.ExtenderTLSConfig", err, errlen);
   char p[64];
   snprintf(p, sizeof p, "%s.tlsConfig", path);
   if (unknown_fields(tls, known, p, err, errlen) < 0) return -EINVAL;
@@ -163,8 +164,7 @@ static bool is_extended_resource_name(const char *name)
   const char *slash = strchr(name, '/');
   if (!slash) return false;
   size_t dl = (size_t)(slash - name);
-  if ((dl == 13 && !strncmp(name, "kubernetes.io", 13)) ||
-      (dl > 14 && !strncmp(slash - 14, ".kubernetes.io", 14)))
+  if ((dl == 13 && !strncmp(name, "kubernetes.io", 13)) || (dl > 14 && !strncmp(slash - 14, ".kubernetes.io", 14)))
     return false;
   if (!strncmp(name, "requests.", 9)) return false;
   char quota[320], msg[256];
@@ -181,7 +181,7 @@ static int parse_managed(struct sched_extender *e, const json_t *list, const cha
     return type_error(list, "Extender", "extenders.managedResources", "[]v1.ExtenderManagedResource", err, errlen);
   size_t j;
   json_t *r;
-  json_array_foreach(list, j, r) {
+  json_array_foreach (list, j, r) {
     char p[96];
     snprintf(p, sizeof p, "%s.managedResources[%zu]", path, j);
     if (!json_is_object(r))
@@ -219,12 +219,13 @@ static int parse_managed(struct sched_extender *e, const json_t *list, const cha
 
 static int parse_one(struct sched_extender *e, const json_t *spec, size_t i, json_t *seen, char *err, size_t errlen)
 {
-  static const char *const known[] = {"urlPrefix", "filterVerb",  "preemptVerb",      "prioritizeVerb",
-                                      "weight",    "bindVerb",    "enableHTTPS",      "tlsConfig",
-                                      "httpTimeout", "nodeCacheCapable", "managedResources", "ignorable", NULL};
+  static const char *const known[] = {
+      "urlPrefix", "filterVerb",  "preemptVerb",      "prioritizeVerb",   "weight",    "bindVerb", "enableHTTPS",
+      "tlsConfig", "httpTimeout", "nodeCacheCapable", "managedResources", "ignorable", NULL};
   char path[32];
   snprintf(path, sizeof path, "extenders[%zu]", i);
-  if (!json_is_object(spec)) return type_error(spec, "KubeSchedulerConfiguration", "extenders", "v1.Extender", err, errlen);
+  if (!json_is_object(spec))
+    return type_error(spec, "KubeSchedulerConfiguration", "extenders", "v1.Extender", err, errlen);
   if (unknown_fields(spec, known, path, err, errlen) < 0) return -EINVAL;
   rest_config_init(&e->conn);
   e->managed = json_object();
@@ -242,7 +243,8 @@ static int parse_one(struct sched_extender *e, const json_t *spec, size_t i, jso
   if (w && !json_is_null(w)) {
     if (!json_is_integer(w)) {
       if (json_is_real(w)) {
-        snprintf(err, errlen, "json: cannot unmarshal number %g into Go struct field Extender.extenders.weight of type int64",
+        snprintf(err, errlen,
+                 "json: cannot unmarshal number %g into Go struct field Extender.extenders.weight of type int64",
                  json_real_value(w));
         return -EINVAL;
       }
@@ -304,7 +306,8 @@ int sched_extenders_parse(const json_t *list, struct sched_extender **out, size_
   }
   json_decref(seen);
   if (rc == 0 && binders > 1) {
-    snprintf(err, errlen, "extenders: Invalid value: \"found %d extenders implementing bind\": only one extender can implement bind",
+    snprintf(err, errlen,
+             "extenders: Invalid value: \"found %d extenders implementing bind\": only one extender can implement bind",
              binders);
     rc = -EINVAL;
   }
@@ -345,13 +348,14 @@ static bool containers_use(const json_t *containers, const json_t *managed)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(containers, i, c) {
+  json_array_foreach (containers, i, c) {
     const json_t *res = json_object_get(c, "resources");
     const char *lists[] = {"requests", "limits"};
     for (int l = 0; l < 2; l++) {
       const char *k;
       json_t *v;
-      json_object_foreach(json_object_get(res, lists[l]), k, v) if (json_object_get(managed, k)) return true;
+      json_object_foreach (json_object_get(res, lists[l]), k, v)
+        if (json_object_get(managed, k)) return true;
     }
   }
   return false;
@@ -373,7 +377,7 @@ json_t *sched_extender_args(const struct sched_extender *e, const json_t *pod, c
   json_t *list = json_array();
   size_t i;
   json_t *n;
-  json_array_foreach(names, i, n) {
+  json_array_foreach (names, i, n) {
     const struct sched_node_info *ni = sched_snapshot_node(snap, json_string_value(n));
     if (!ni) continue;
     json_array_append(list, e->node_cache_capable ? n : ni->node);
@@ -397,12 +401,13 @@ json_t *sched_extender_binding_args(const json_t *pod, const char *node)
 
 static void set_failed(json_t *failed, const char *node, const json_t *msg, int code)
 {
-  json_object_set_new(failed, node, json_pack("{s:i,s:[s]}", "code", code, "reasons",
-                                              json_is_string(msg) ? json_string_value(msg) : ""));
+  json_object_set_new(
+      failed, node,
+      json_pack("{s:i,s:[s]}", "code", code, "reasons", json_is_string(msg) ? json_string_value(msg) : ""));
 }
 
-int sched_extender_apply_filter(const struct sched_extender *e, const json_t *result, json_t *feasible,
-                                json_t *failed, char *msg, size_t msglen)
+int sched_extender_apply_filter(const struct sched_extender *e, const json_t *result, json_t *feasible, json_t *failed,
+                                char *msg, size_t msglen)
 {
   const char *error = json_string_value(json_object_get(result, "error"));
   if (error && *error) {
@@ -412,13 +417,13 @@ int sched_extender_apply_filter(const struct sched_extender *e, const json_t *re
   json_t *input = json_object();
   size_t i;
   json_t *v;
-  json_array_foreach(feasible, i, v) json_object_set(input, json_string_value(v), json_true());
+  json_array_foreach (feasible, i, v) json_object_set(input, json_string_value(v), json_true());
   json_t *kept = json_array();
   const json_t *names = json_object_get(result, "nodenames");
   const json_t *nodes = json_object_get(json_object_get(result, "nodes"), "items");
   int rc = 0;
   if (e->node_cache_capable && json_is_array(names)) {
-    json_array_foreach(names, i, v) {
+    json_array_foreach (names, i, v) {
       const char *n = json_string_value(v);
       if (!n || !json_object_get(input, n)) {
         snprintf(msg, msglen, "extender \"%s\" claims a filtered node \"%s\" which is not found in the input node list",
@@ -431,7 +436,7 @@ int sched_extender_apply_filter(const struct sched_extender *e, const json_t *re
   } else {
     /* Upstream takes the returned Node objects as they are; a node the
      * scheduler does not know cannot be placed on, so it is refused. */
-    json_array_foreach(nodes, i, v) {
+    json_array_foreach (nodes, i, v) {
       const char *n = json_string_value(json_object_get(json_object_get(v, "metadata"), "name"));
       if (!n || !json_object_get(input, n)) {
         snprintf(msg, msglen, "extender \"%s\" claims a filtered node \"%s\" which is not found in the input node list",
@@ -449,8 +454,8 @@ int sched_extender_apply_filter(const struct sched_extender *e, const json_t *re
   }
   const json_t *unres = json_object_get(result, "failedAndUnresolvableNodes");
   const char *k;
-  json_object_foreach((json_t *)unres, k, v) set_failed(failed, k, v, SCHED_UNRESOLVABLE);
-  json_object_foreach(json_object_get(result, "failedNodes"), k, v)
+  json_object_foreach ((json_t *)unres, k, v) set_failed(failed, k, v, SCHED_UNRESOLVABLE);
+  json_object_foreach (json_object_get(result, "failedNodes"), k, v)
     if (!json_object_get(unres, k)) set_failed(failed, k, v, SCHED_UNSCHEDULABLE);
   json_array_clear(feasible);
   json_array_extend(feasible, kept);
@@ -462,7 +467,7 @@ void sched_extender_add_priorities(const struct sched_extender *e, const json_t 
 {
   size_t i;
   json_t *hp;
-  json_array_foreach(list, i, hp) {
+  json_array_foreach (list, i, hp) {
     const char *host = json_string_value(json_object_get(hp, "host"));
     if (!host) continue;
     int64_t score = json_integer_value(json_object_get(hp, "score"));
@@ -478,16 +483,16 @@ json_t *sched_extender_preemption_args(const struct sched_extender *e, const jso
   json_t *meta = json_object();
   const char *node;
   json_t *v;
-  json_object_foreach((json_t *)candidates, node, v) {
+  json_object_foreach ((json_t *)candidates, node, v) {
     json_t *pods = json_array();
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(v, "pods"), i, p) {
+    json_array_foreach (json_object_get(v, "pods"), i, p) {
       const char *uid = json_string_value(json_object_get(json_object_get(p, "metadata"), "uid"));
       json_array_append_new(pods, json_pack("{s:s}", "uid", uid ? uid : ""));
     }
-    json_object_set_new(meta, node, json_pack("{s:o,s:O}", "pods", pods, "numPDBViolations",
-                                              json_object_get(v, "numPDBViolations")));
+    json_object_set_new(
+        meta, node, json_pack("{s:o,s:O}", "pods", pods, "numPDBViolations", json_object_get(v, "numPDBViolations")));
   }
   return json_pack("{s:O,s:o}", "pod", (json_t *)pod, "nodeNameToMetaVictims", meta);
 }
@@ -507,7 +512,7 @@ int sched_extender_apply_preemption(const struct sched_extender *e, const json_t
   json_t *out = json_object();
   const char *node;
   json_t *mv;
-  json_object_foreach(json_object_get(result, "nodeNameToMetaVictims"), node, mv) {
+  json_object_foreach (json_object_get(result, "nodeNameToMetaVictims"), node, mv) {
     const struct sched_node_info *ni = sched_snapshot_node(snap, node);
     if (!ni) {
       snprintf(msg, msglen, "nodeinfo not found for node name \"%s\"", node);
@@ -516,7 +521,7 @@ int sched_extender_apply_preemption(const struct sched_extender *e, const json_t
     json_t *pods = json_array();
     size_t i;
     json_t *mp;
-    json_array_foreach(json_object_get(mv, "pods"), i, mp) {
+    json_array_foreach (json_object_get(mv, "pods"), i, mp) {
       const char *uid = json_string_value(json_object_get(mp, "uid"));
       const json_t *pod = pod_by_uid(ni, uid);
       if (!pod) {
@@ -538,8 +543,9 @@ int sched_extender_apply_preemption(const struct sched_extender *e, const json_t
       snprintf(msg, msglen, "expected at least one victim pod on node \"%s\"", node);
       goto fail;
     }
-    json_object_set_new(out, node, json_pack("{s:o,s:I}", "pods", pods, "numPDBViolations",
-                                             (json_int_t)json_integer_value(json_object_get(mv, "numPDBViolations"))));
+    json_object_set_new(out, node,
+                        json_pack("{s:o,s:I}", "pods", pods, "numPDBViolations",
+                                  (json_int_t)json_integer_value(json_object_get(mv, "numPDBViolations"))));
   }
   json_decref(*candidates);
   *candidates = out;
@@ -577,8 +583,7 @@ int sched_extender_reply(const struct sched_extender *e, const char *verb, int h
   char *url = verb_url(e, verb);
   int rc = -EIO;
   if (http_code == 0) {
-    snprintf(msg, msglen, "Post \"%s\": %s", url ? url : verb,
-             err && err->message ? err->message : "no answer");
+    snprintf(msg, msglen, "Post \"%s\": %s", url ? url : verb, err && err->message ? err->message : "no answer");
   } else if (http_code != 200) {
     snprintf(msg, msglen, "failed %s with extender at URL %s, code %d", verb, url ? url : verb, http_code);
   } else if (!json_is_object(body) && !json_is_array(body)) {

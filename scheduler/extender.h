@@ -45,13 +45,13 @@ struct sched_snapshot;
 #define SCHED_MAX_EXTENDER_PRIORITY 10
 
 struct sched_extender {
-  char *url_prefix; /* as configured; calls trim trailing '/' */
+  char *url_prefix;                                               /* as configured; calls trim trailing '/' */
   char *filter_verb, *prioritize_verb, *bind_verb, *preempt_verb; /* NULL: not offered */
   int64_t weight;
   bool enable_https, node_cache_capable, ignorable;
   int64_t http_timeout_ms;
-  json_t *managed;           /* resource name -> ignoredByScheduler (true/false) */
-  struct rest_config conn;   /* server, TLS material, timeout (owned) */
+  json_t *managed;            /* resource name -> ignoredByScheduler (true/false) */
+  struct rest_config conn;    /* server, TLS material, timeout (owned) */
   struct rest_client *client; /* NULL until sched_extender_connect */
 };
 
@@ -83,8 +83,8 @@ json_t *sched_extender_binding_args(const json_t *pod, const char *node);
  * -EINVAL with upstream's message in msg (the answer's error, or a node
  * that was not in the input) and nothing changed.
  */
-int sched_extender_apply_filter(const struct sched_extender *e, const json_t *result, json_t *feasible,
-                                json_t *failed, char *msg, size_t msglen);
+int sched_extender_apply_filter(const struct sched_extender *e, const json_t *result, json_t *feasible, json_t *failed,
+                                char *msg, size_t msglen);
 /* Adds a HostPriorityList (borrowed) to scores (node name -> integer):
  * score * weight * (MaxNodeScore / MaxExtenderPriority). */
 void sched_extender_add_priorities(const struct sched_extender *e, const json_t *list, json_t *scores);

@@ -197,7 +197,7 @@ static char *reasons_histogram(struct sched_status *st, size_t n)
   char **items = xcalloc(k ? k : 1, sizeof *items);
   const char *key;
   json_t *v;
-  json_object_foreach(counts, key, v) {
+  json_object_foreach (counts, key, v) {
     if (asprintf(&items[j], "%lld %s", (long long)json_integer_value(v), key) >= 0) j++;
   }
   qsort(items, j, sizeof *items, str_cmp);
@@ -223,8 +223,7 @@ static int64_t pod_priority(const json_t *pod)
  * whose failure no eviction can fix are "not helpful"; nodes without a
  * lower-priority pod have no victims; other nodes keep their filter
  * reasons (the dry run fails with them). */
-static char *preemption_message(const json_t *pod, const struct sched_snapshot *snap, struct sched_status *st,
-                                size_t n)
+static char *preemption_message(const json_t *pod, const struct sched_snapshot *snap, struct sched_status *st, size_t n)
 {
   const char *policy = json_string_value(json_object_get(json_object_get(pod, "spec"), "preemptionPolicy"));
   char *out = NULL;
@@ -339,7 +338,7 @@ struct failures {
   struct {
     size_t ix;
     struct sched_status st;
-  } *v;
+  } * v;
   size_t n, cap;
 };
 
@@ -601,14 +600,14 @@ static int failures_from_json(const struct sched_snapshot *snap, const json_t *f
 {
   const char *name;
   json_t *v;
-  json_object_foreach((json_t *)failed, name, v) {
+  json_object_foreach ((json_t *)failed, name, v) {
     const json_t *ix = json_object_get(snap->index, name);
     if (!ix) continue;
     struct sched_status st = {0};
     enum sched_code code = (enum sched_code)json_integer_value(json_object_get(v, "code"));
     size_t i;
     json_t *r;
-    json_array_foreach(json_object_get(v, "reasons"), i, r) sched_status_fail(&st, code, "%s", json_string_value(r));
+    json_array_foreach (json_object_get(v, "reasons"), i, r) sched_status_fail(&st, code, "%s", json_string_value(r));
     st.code = code;
     if (failures_push(f, (size_t)json_integer_value(ix), &st) < 0) {
       sched_status_reset(&st);
@@ -637,7 +636,7 @@ int sched_schedule_finish(struct sched_profile *p, const struct sched_snapshot *
   c->pod = pod;
   size_t i;
   json_t *v;
-  json_array_foreach(part->feasible, i, v) {
+  json_array_foreach (part->feasible, i, v) {
     struct sched_node_info *ni = sched_snapshot_node(snap, json_string_value(v));
     if (ni) feasible[nf++] = ni;
   }

@@ -56,7 +56,7 @@ struct sched_status {
   enum sched_code code;
   const char *plugin; /* the failing plugin's name (static) */
   int nreasons;
-  unsigned owned;     /* bit i set: reasons[i] is heap-allocated */
+  unsigned owned; /* bit i set: reasons[i] is heap-allocated */
   char *reasons[SCHED_MAX_REASONS];
 };
 
@@ -123,9 +123,9 @@ struct sched_pod_entry {
   json_t *pod; /* owned reference */
   char *key;   /* namespace/name */
   bool assumed;
-  bool has_affinity;          /* any pod (anti-)affinity */
-  bool has_claims;            /* a volume uses a claim (counted in pvc_refs) */
-  bool has_required_anti;     /* required anti-affinity */
+  bool has_affinity;      /* any pod (anti-)affinity */
+  bool has_claims;        /* a volume uses a claim (counted in pvc_refs) */
+  bool has_required_anti; /* required anti-affinity */
   /* The pod's requests, kept compact: a node holds up to 110 entries and
    * a full sched_resource is close to 1 KB.  The extended resources are
    * kept (full, owned) only for pods that ask for any. */
@@ -137,7 +137,7 @@ struct sched_pod_entry {
 struct sched_node_info {
   json_t *node; /* owned reference */
   const char *name;
-  size_t index; /* position in sched_snapshot.nodes, for per-cycle arrays */
+  size_t index;         /* position in sched_snapshot.nodes, for per-cycle arrays */
   const json_t *labels; /* borrowed from node; may be NULL */
   json_t *images;       /* normalized image name -> sizeBytes (owned) */
   const json_t *taints; /* borrowed from node; may be NULL */
@@ -239,11 +239,9 @@ struct sched_plugin {
   enum sched_code (*pre_filter)(void *self, struct sched_cycle *c, struct sched_status *st);
   enum sched_code (*filter)(void *self, struct sched_cycle *c, const struct sched_node_info *ni,
                             struct sched_status *st);
-  enum sched_code (*pre_score)(void *self, struct sched_cycle *c, struct sched_node_info *const *nodes,
-                               size_t n);
+  enum sched_code (*pre_score)(void *self, struct sched_cycle *c, struct sched_node_info *const *nodes, size_t n);
   int64_t (*score)(void *self, struct sched_cycle *c, const struct sched_node_info *ni);
-  void (*normalize)(void *self, struct sched_cycle *c, struct sched_node_info *const *nodes,
-                    int64_t *scores, size_t n);
+  void (*normalize)(void *self, struct sched_cycle *c, struct sched_node_info *const *nodes, int64_t *scores, size_t n);
   /* Optional: the running scheduler's handle, before the first cycle. */
   void (*attach)(void *self, const struct sched_handle *h);
   /* Reserve, for the node the cycle chose: returns the state PreBind and

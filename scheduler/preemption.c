@@ -277,14 +277,14 @@ int sched_preemption_pick(const json_t *candidates, struct sched_preemption *out
   struct candidate best = {0};
   const char *best_name = NULL, *name;
   json_t *v;
-  json_object_foreach((json_t *)candidates, name, v) {
+  json_object_foreach ((json_t *)candidates, name, v) {
     const json_t *pods = json_object_get(v, "pods");
     struct candidate c = {.violations = (int)json_integer_value(json_object_get(v, "numPDBViolations"))};
     c.v = xcalloc(json_array_size(pods) ? json_array_size(pods) : 1, sizeof *c.v);
     if (!c.v) break;
     size_t i;
     json_t *pod;
-    json_array_foreach(pods, i, pod) {
+    json_array_foreach (pods, i, pod) {
       c.v[c.nv].pod = json_incref(pod);
       c.v[c.nv].priority = sched_pod_priority(pod);
       c.v[c.nv++].start_us = pod_start_us(pod);

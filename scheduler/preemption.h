@@ -18,8 +18,8 @@
 #define SCHED_PREEMPT_MIN_CANDIDATE_ABSOLUTE 100
 
 struct sched_preemption {
-  char *node_name;        /* owned; the chosen node */
-  json_t *victims;        /* new reference: array of pods to evict, most important first */
+  char *node_name; /* owned; the chosen node */
+  json_t *victims; /* new reference: array of pods to evict, most important first */
   int num_pdb_violations;
 };
 

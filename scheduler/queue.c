@@ -377,8 +377,7 @@ void sched_queue_done(struct sched_queue *q, struct sched_qpod *e, enum sched_ou
   }
 }
 
-void sched_queue_move_all(struct sched_queue *q, bool (*pred)(void *arg, const json_t *pod), void *arg,
-                          int64_t now_ms)
+void sched_queue_move_all(struct sched_queue *q, bool (*pred)(void *arg, const json_t *pod), void *arg, int64_t now_ms)
 {
   q->move_cycle = q->cycle;
   if (q->counts[SQ_UNSCHEDULABLE] == 0) return;

@@ -27,9 +27,9 @@
 #include <stdint.h>
 #include <jansson.h>
 
-#define SCHED_QUEUE_INITIAL_BACKOFF_MS 1000       /* podInitialBackoffSeconds */
-#define SCHED_QUEUE_MAX_BACKOFF_MS 10000          /* podMaxBackoffSeconds */
-#define SCHED_QUEUE_MAX_UNSCHEDULABLE_MS 300000   /* podMaxInUnschedulablePodsDuration */
+#define SCHED_QUEUE_INITIAL_BACKOFF_MS 1000     /* podInitialBackoffSeconds */
+#define SCHED_QUEUE_MAX_BACKOFF_MS 10000        /* podMaxBackoffSeconds */
+#define SCHED_QUEUE_MAX_UNSCHEDULABLE_MS 300000 /* podMaxInUnschedulablePodsDuration */
 
 enum sched_qstate {
   SQ_ACTIVE = 1,
@@ -41,16 +41,16 @@ enum sched_qstate {
 };
 
 struct sched_qpod {
-  char *key;      /* namespace/name */
-  json_t *pod;    /* owned reference to the latest version */
+  char *key;   /* namespace/name */
+  json_t *pod; /* owned reference to the latest version */
   int64_t priority;
-  int64_t timestamp_ms;     /* when it last entered the queue */
+  int64_t timestamp_ms; /* when it last entered the queue */
   int64_t backoff_expiry_ms;
-  int attempts;             /* scheduling attempts so far */
+  int attempts; /* scheduling attempts so far */
   enum sched_qstate state;
   uint64_t pop_cycle;
-  bool deleted;             /* deleted while in flight or assumed */
-  bool updated;             /* updated while in flight */
+  bool deleted; /* deleted while in flight or assumed */
+  bool updated; /* updated while in flight */
   size_t heap_ix;
   struct sched_qpod *hnext;
 };
@@ -90,8 +90,7 @@ void sched_queue_done(struct sched_queue *q, struct sched_qpod *qp, enum sched_o
 
 /* A cluster event that may make unschedulable pods fit: each of them for
  * which pred (NULL: all) says yes moves to backoff or active. */
-void sched_queue_move_all(struct sched_queue *q, bool (*pred)(void *arg, const json_t *pod), void *arg,
-                          int64_t now_ms);
+void sched_queue_move_all(struct sched_queue *q, bool (*pred)(void *arg, const json_t *pod), void *arg, int64_t now_ms);
 
 size_t sched_queue_len(const struct sched_queue *q, enum sched_qstate state);
 /* Milliseconds until the earliest backoff expiry (-1: none). */

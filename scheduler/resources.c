@@ -97,7 +97,7 @@ void sched_resource_from_list(struct sched_resource *r, const json_t *list)
   const char *k;
   json_t *v;
   struct quantity q;
-  json_object_foreach((json_t *)list, k, v) {
+  json_object_foreach ((json_t *)list, k, v) {
     if (quantity_from_json(v, &q) == 0) res_set_named(r, k, amount_of(k, &q), 1);
   }
 }
@@ -111,7 +111,8 @@ void sched_pod_requests(const json_t *pod, bool non_zero, struct sched_resource 
   struct kres_list reqs = {0};
   pod_requests(pod, non_zero ? &scoring : NULL, &reqs);
   memset(out, 0, sizeof *out);
-  for (size_t i = 0; i < reqs.n; i++) res_set_named(out, reqs.items[i].name, amount_of(reqs.items[i].name, &reqs.items[i].q), 0);
+  for (size_t i = 0; i < reqs.n; i++)
+    res_set_named(out, reqs.items[i].name, amount_of(reqs.items[i].name, &reqs.items[i].q), 0);
   kres_list_free(&reqs);
   out->allowed_pods = 0;
 }

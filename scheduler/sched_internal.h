@@ -53,8 +53,7 @@ void sched_attempt_done(struct sched_server *s, struct sched_qpod *qp, json_t *p
 /* Carries out a chosen preemption (victims deleted, lower nominations on
  * the node cleared); returns the nominated node (moved out of pr). */
 struct sched_preemption;
-char *sched_preempt_execute(struct sched_server *s, int pix, json_t *pod, const char *key,
-                            struct sched_preemption *pr);
+char *sched_preempt_execute(struct sched_server *s, int pix, json_t *pod, const char *key, struct sched_preemption *pr);
 
 /* ext_cycle.c: cycles that consult extenders. */
 /* Whether an extender with a preemptVerb is interested in the pod. */

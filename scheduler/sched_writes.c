@@ -139,7 +139,8 @@ static void bind_done(void *arg, int code, json_t *body, const struct rest_statu
   op->req = NULL;
   char msg[1024];
   if (err)
-    snprintf(msg, sizeof msg, "running Bind plugin \"DefaultBinder\": %s", err->message ? err->message : "binding failed");
+    snprintf(msg, sizeof msg, "running Bind plugin \"DefaultBinder\": %s",
+             err->message ? err->message : "binding failed");
   bind_finish(op, err ? msg : NULL);
 }
 
@@ -260,8 +261,7 @@ static void status_done(void *arg, int code, json_t *body, const struct rest_sta
 {
   struct sched_op *op = arg;
   op->req = NULL;
-  if (err && code != 404)
-    KLOG_W("Error updating pod %s status: %s", op->key, err->message ? err->message : "");
+  if (err && code != 404) KLOG_W("Error updating pod %s status: %s", op->key, err->message ? err->message : "");
   op_free(op);
 }
 
@@ -271,7 +271,7 @@ static bool has_condition(const json_t *pod, const char *reason, const char *mes
 {
   size_t i;
   json_t *c;
-  json_array_foreach(json_object_get(json_object_get(pod, "status"), "conditions"), i, c) {
+  json_array_foreach (json_object_get(json_object_get(pod, "status"), "conditions"), i, c) {
     const char *t = json_string_value(json_object_get(c, "type"));
     if (!t || strcmp(t, "PodScheduled") != 0) continue;
     const char *r = json_string_value(json_object_get(c, "reason"));
@@ -299,8 +299,8 @@ void sched_update_pod_status(struct sched_server *s, const json_t *pod, const ch
   struct sched_op *op = op_new(s, OP_STATUS, pod, NULL);
   char *path = pod_path(pod, "status");
   if (op && path && body)
-    op->req = rest_request_ct(s->client, "PATCH", path, "application/strategic-merge-patch+json", body, status_done,
-                              op);
+    op->req =
+        rest_request_ct(s->client, "PATCH", path, "application/strategic-merge-patch+json", body, status_done, op);
   if (op && !op->req) op_free(op);
   free(path);
   json_decref(body);
@@ -325,8 +325,7 @@ static void delete_done(void *arg, int code, json_t *body, const struct rest_sta
 {
   struct sched_op *op = arg;
   op->req = NULL;
-  if (err && code != 404)
-    KLOG_W("Error preempting pod %s: %s", op->key, err->message ? err->message : "");
+  if (err && code != 404) KLOG_W("Error preempting pod %s: %s", op->key, err->message ? err->message : "");
   op_free(op);
 }
 
@@ -356,21 +355,21 @@ void sched_delete_victim(struct sched_server *s, const json_t *victim, const jso
                          int profile_ix)
 {
   const char *uid = json_string_value(json_object_get(json_object_get(preemptor, "metadata"), "uid"));
-  recorder_eventf(s->recorders[profile_ix], victim, RECORDER_EVENT_NORMAL, "Preempted", "Preempted by pod %s on node %s",
-                  uid ? uid : "", node);
+  recorder_eventf(s->recorders[profile_ix], victim, RECORDER_EVENT_NORMAL, "Preempted",
+                  "Preempted by pod %s on node %s", uid ? uid : "", node);
   if (json_object_get(json_object_get(victim, "metadata"), "deletionTimestamp")) return;
   char now[64], msg[320];
   ktime_now_str(now);
   snprintf(msg, sizeof msg, "%s: preempting to accommodate a higher priority pod",
            s->cfg->profiles[profile_ix]->scheduler_name);
-  json_t *body = json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions", "type", "DisruptionTarget",
-                           "status", "True", "reason", "PreemptionByScheduler", "message", msg,
-                           "lastTransitionTime", now);
+  json_t *body =
+      json_pack("{s:{s:[{s:s,s:s,s:s,s:s,s:s}]}}", "status", "conditions", "type", "DisruptionTarget", "status", "True",
+                "reason", "PreemptionByScheduler", "message", msg, "lastTransitionTime", now);
   struct sched_op *op = op_new(s, OP_STATUS, victim, node);
   char *path = pod_path(victim, "status");
   if (op && path && body)
-    op->req = rest_request_ct(s->client, "PATCH", path, "application/strategic-merge-patch+json", body, disrupt_done,
-                              op);
+    op->req =
+        rest_request_ct(s->client, "PATCH", path, "application/strategic-merge-patch+json", body, disrupt_done, op);
   if (op && !op->req) {
     op_free(op);
     start_delete(s, victim, node);

@@ -95,15 +95,16 @@ static void keep_only(json_t *obj, const char *const *keep)
   const char *k;
   json_t *v;
   void *tmp;
-  json_object_foreach_safe(obj, tmp, k, v) if (!in_list(k, keep)) json_object_del(obj, k);
+  json_object_foreach_safe (obj, tmp, k, v)
+    if (!in_list(k, keep)) json_object_del(obj, k);
 }
 
 /* The volumes the volume plugins read, each with only its name and
  * source (a generic ephemeral volume's template is the controller's). */
 static void keep_volumes(json_t *vols)
 {
-  static const char *const sources[] = {"persistentVolumeClaim", "ephemeral", "gcePersistentDisk",
-                                        "awsElasticBlockStore", "rbd", "iscsi", NULL};
+  static const char *const sources[] = {
+      "persistentVolumeClaim", "ephemeral", "gcePersistentDisk", "awsElasticBlockStore", "rbd", "iscsi", NULL};
   for (size_t i = 0; i < json_array_size(vols); i++) {
     json_t *v = json_array_get(vols, i);
     const char *src = NULL;
@@ -128,12 +129,23 @@ void sched_pod_transform(void *arg, json_t *pod)
   /* Extenders receive the pod itself, as upstream sends it. */
   if (srv && srv->cfg && srv->cfg->nextenders > 0) return;
   static const char *const top[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
-  static const char *const meta[] = {"name", "namespace", "uid", "labels", "resourceVersion", "creationTimestamp",
-                                     "deletionTimestamp", NULL};
-  static const char *const spec[] = {"affinity", "containers", "initContainers", "nodeName", "nodeSelector",
-                                     "overhead", "tolerations", "topologySpreadConstraints", "priority",
-                                     "priorityClassName", "preemptionPolicy", "schedulerName", "schedulingGates",
-                                     "volumes", NULL};
+  static const char *const meta[] = {
+      "name", "namespace", "uid", "labels", "resourceVersion", "creationTimestamp", "deletionTimestamp", NULL};
+  static const char *const spec[] = {"affinity",
+                                     "containers",
+                                     "initContainers",
+                                     "nodeName",
+                                     "nodeSelector",
+                                     "overhead",
+                                     "tolerations",
+                                     "topologySpreadConstraints",
+                                     "priority",
+                                     "priorityClassName",
+                                     "preemptionPolicy",
+                                     "schedulerName",
+                                     "schedulingGates",
+                                     "volumes",
+                                     NULL};
   static const char *const container[] = {"name", "image", "resources", "ports", "restartPolicy", NULL};
   static const char *const resources[] = {"requests", NULL};
   static const char *const status_pending[] = {"phase", "nominatedNodeName", "startTime", "conditions", NULL};
@@ -146,7 +158,7 @@ void sched_pod_transform(void *arg, json_t *pod)
   for (int l = 0; lists[l]; l++) {
     size_t i;
     json_t *c;
-    json_array_foreach(json_object_get(sp, lists[l]), i, c) {
+    json_array_foreach (json_object_get(sp, lists[l]), i, c) {
       keep_only(c, container);
       keep_only(json_object_get(c, "resources"), resources);
     }
@@ -212,7 +224,7 @@ static void assigned_pod_upsert(struct sched_server *s, const json_t *old, json_
   if (!old || !pod_node_name(old) || assumed_node) {
     move_all(s, pod_has_affinity_or_spread);
   } else if (!sched_json_eq(json_object_get(json_object_get(old, "metadata"), "labels"),
-                         json_object_get(json_object_get(pod, "metadata"), "labels"))) {
+                            json_object_get(json_object_get(pod, "metadata"), "labels"))) {
     move_all(s, pod_has_affinity_or_spread);
   }
 }
@@ -227,11 +239,9 @@ static void pending_pod_upsert(struct sched_server *s, json_t *pod, const char *
   }
   enum sched_qstate st = sched_queue_upsert(s->queue, pod, ktime_mono_ms());
   if (st == SQ_GATED && s->running)
-    sched_update_pod_status(s, pod, "SchedulingGated", "Scheduling is blocked due to non-empty scheduling gates",
-                            NULL);
+    sched_update_pod_status(s, pod, "SchedulingGated", "Scheduling is blocked due to non-empty scheduling gates", NULL);
   if (!json_object_get(s->assumed, key))
-    nominated_set(s, key, pod,
-                  json_string_value(json_object_get(json_object_get(pod, "status"), "nominatedNodeName")));
+    nominated_set(s, key, pod, json_string_value(json_object_get(json_object_get(pod, "status"), "nominatedNodeName")));
   if (st == SQ_ACTIVE) sched_wake(s);
 }
 
@@ -270,9 +280,9 @@ static bool node_changed_for_scheduling(const json_t *a, const json_t *b)
 {
   const json_t *sa = json_object_get(a, "spec"), *sb = json_object_get(b, "spec");
   return !sched_json_eq(json_object_get(json_object_get(a, "status"), "allocatable"),
-                     json_object_get(json_object_get(b, "status"), "allocatable")) ||
+                        json_object_get(json_object_get(b, "status"), "allocatable")) ||
          !sched_json_eq(json_object_get(json_object_get(a, "metadata"), "labels"),
-                     json_object_get(json_object_get(b, "metadata"), "labels")) ||
+                        json_object_get(json_object_get(b, "metadata"), "labels")) ||
          !sched_json_eq(json_object_get(sa, "taints"), json_object_get(sb, "taints")) ||
          json_is_true(json_object_get(sa, "unschedulable")) != json_is_true(json_object_get(sb, "unschedulable"));
 }
@@ -288,7 +298,8 @@ static void node_add(void *arg, const json_t *obj)
     json_t *pods = informer_store_by_index(s->pods, INFORMER_INDEX_NODE_NAME, name);
     size_t i;
     json_t *p;
-    json_array_foreach(pods, i, p) if (!pod_terminal(p)) sched_snapshot_add_pod(s->snap, p, name, false);
+    json_array_foreach (pods, i, p)
+      if (!pod_terminal(p)) sched_snapshot_add_pod(s->snap, p, name, false);
     json_decref(pods);
   }
   move_all(s, NULL);
@@ -331,7 +342,7 @@ static bool pod_has_claims(void *arg, const json_t *pod)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
+  json_array_foreach (json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
     if (json_object_get(v, "persistentVolumeClaim") || json_object_get(v, "ephemeral")) return true;
   }
   return false;
@@ -346,15 +357,33 @@ static void storage_changed(struct sched_server *s, json_t *map, const json_t *o
   move_all(s, pod_has_claims);
 }
 
-static void pvc_add(void *arg, const json_t *obj) { storage_changed(arg, ((struct sched_server *)arg)->snap->pvcs, obj, false); }
+static void pvc_add(void *arg, const json_t *obj)
+{
+  storage_changed(arg, ((struct sched_server *)arg)->snap->pvcs, obj, false);
+}
 static void pvc_update(void *arg, const json_t *o, const json_t *n) { pvc_add(arg, n); }
-static void pvc_delete(void *arg, const json_t *obj, bool u) { storage_changed(arg, ((struct sched_server *)arg)->snap->pvcs, obj, true); }
-static void pv_add(void *arg, const json_t *obj) { storage_changed(arg, ((struct sched_server *)arg)->snap->pvs, obj, false); }
+static void pvc_delete(void *arg, const json_t *obj, bool u)
+{
+  storage_changed(arg, ((struct sched_server *)arg)->snap->pvcs, obj, true);
+}
+static void pv_add(void *arg, const json_t *obj)
+{
+  storage_changed(arg, ((struct sched_server *)arg)->snap->pvs, obj, false);
+}
 static void pv_update(void *arg, const json_t *o, const json_t *n) { pv_add(arg, n); }
-static void pv_delete(void *arg, const json_t *obj, bool u) { storage_changed(arg, ((struct sched_server *)arg)->snap->pvs, obj, true); }
-static void sc_add(void *arg, const json_t *obj) { storage_changed(arg, ((struct sched_server *)arg)->snap->classes, obj, false); }
+static void pv_delete(void *arg, const json_t *obj, bool u)
+{
+  storage_changed(arg, ((struct sched_server *)arg)->snap->pvs, obj, true);
+}
+static void sc_add(void *arg, const json_t *obj)
+{
+  storage_changed(arg, ((struct sched_server *)arg)->snap->classes, obj, false);
+}
 static void sc_update(void *arg, const json_t *o, const json_t *n) { sc_add(arg, n); }
-static void sc_delete(void *arg, const json_t *obj, bool u) { storage_changed(arg, ((struct sched_server *)arg)->snap->classes, obj, true); }
+static void sc_delete(void *arg, const json_t *obj, bool u)
+{
+  storage_changed(arg, ((struct sched_server *)arg)->snap->classes, obj, true);
+}
 
 static bool pod_exists(void *arg, const char *ns, const char *name)
 {
@@ -413,7 +442,7 @@ size_t sched_nominated_add(struct sched_server *s, const json_t *pod, const char
   int64_t prio = sched_pod_priority(pod);
   const char *nk;
   json_t *v;
-  json_object_foreach(s->nominated, nk, v) {
+  json_object_foreach (s->nominated, nk, v) {
     if (!strcmp(nk, key)) continue;
     json_t *np = json_object_get(v, "pod");
     const char *node = json_string_value(json_object_get(v, "node"));
@@ -447,14 +476,14 @@ static void clear_lower_nominations(struct sched_server *s, const json_t *preemp
   json_t *losers = json_array();
   const char *k;
   json_t *v;
-  json_object_foreach(s->nominated, k, v) {
+  json_object_foreach (s->nominated, k, v) {
     const json_t *np = json_object_get(v, "pod");
     if (strcmp(k, preemptor_key) != 0 && !strcmp(json_string_value(json_object_get(v, "node")) ?: "", node) &&
         sched_pod_priority(np) < prio)
       json_array_append_new(losers, json_string(k));
   }
   size_t i;
-  json_array_foreach(losers, i, v) {
+  json_array_foreach (losers, i, v) {
     const char *key = json_string_value(v);
     KLOG_V(2, "Clearing the nomination of %s to node %s", key, node);
     sched_clear_nominated_node(s, json_object_get(json_object_get(s->nominated, key), "pod"));
@@ -463,14 +492,13 @@ static void clear_lower_nominations(struct sched_server *s, const json_t *preemp
   json_decref(losers);
 }
 
-char *sched_preempt_execute(struct sched_server *s, int pix, json_t *pod, const char *key,
-                            struct sched_preemption *pr)
+char *sched_preempt_execute(struct sched_server *s, int pix, json_t *pod, const char *key, struct sched_preemption *pr)
 {
   size_t i;
   json_t *v;
   KLOG_V(2, "Preempting %zu pod(s) on node %s for %s", json_array_size(pr->victims), pr->node_name,
          json_string_value(json_object_get(json_object_get(pod, "metadata"), "name")));
-  json_array_foreach(pr->victims, i, v) sched_delete_victim(s, v, pod, pr->node_name, pix);
+  json_array_foreach (pr->victims, i, v) sched_delete_victim(s, v, pod, pr->node_name, pix);
   clear_lower_nominations(s, pod, key, pr->node_name);
   char *node = pr->node_name;
   pr->node_name = NULL;
@@ -543,7 +571,8 @@ void sched_attempt_done(struct sched_server *s, struct sched_qpod *qp, json_t *p
        * when preemption nominated a node, its reason when not eligible. */
       if (post && res->message && res->fit_len <= strlen(res->message)) {
         char *m = NULL;
-        if (asprintf(&m, "%.*s%s%s%s", (int)res->fit_len, res->message, *post ? " " : "", post, *post ? "." : "") >= 0) {
+        if (asprintf(&m, "%.*s%s%s%s", (int)res->fit_len, res->message, *post ? " " : "", post, *post ? "." : "") >=
+            0) {
           free(res->message);
           res->message = m;
         }
@@ -679,8 +708,7 @@ static void update_running(struct sched_server *s)
   if (run == s->running) return;
   s->running = run;
   if (run) {
-    KLOG_I("Starting to schedule pods (%zu nodes, %zu pending)", s->snap->nnodes,
-           sched_queue_len(s->queue, SQ_ACTIVE));
+    KLOG_I("Starting to schedule pods (%zu nodes, %zu pending)", s->snap->nnodes, sched_queue_len(s->queue, SQ_ACTIVE));
     sched_queue_foreach(s->queue, mark_gated, s);
     sched_wake(s);
   }
@@ -725,15 +753,19 @@ struct sched_server *sched_server_new(struct event_base *base, struct rest_clien
   s->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, s);
   s->sync_ev = evtimer_new(base, sync_cb, s);
   s->backoff_ev = evtimer_new(base, backoff_cb, s);
-  if (!s->backoff_ev || !s->host || !s->snap || !s->queue || !s->recorders || !s->turn_ev || !s->tick_ev || !s->sync_ev) goto fail;
+  if (!s->backoff_ev || !s->host || !s->snap || !s->queue || !s->recorders || !s->turn_ev || !s->tick_ev || !s->sync_ev)
+    goto fail;
   for (size_t i = 0; i < cfg->nprofiles; i++) {
     s->recorders[i] = recorder_new(base, client, cfg->profiles[i]->scheduler_name, host);
     if (!s->recorders[i]) goto fail;
   }
   /* The snapshot and the queue hold the pods and nodes they are given, so
    * the stores keep the same trees rather than a serialized copy each. */
-  struct informer_opts po = {.path = "/api/v1/pods", .transform = sched_pod_transform, .transform_arg = s,
-                             .keep_parsed = true, .drop_managed_fields = true};
+  struct informer_opts po = {.path = "/api/v1/pods",
+                             .transform = sched_pod_transform,
+                             .transform_arg = s,
+                             .keep_parsed = true,
+                             .drop_managed_fields = true};
   struct informer_opts no = {.path = "/api/v1/nodes", .keep_parsed = true, .drop_managed_fields = true};
   struct informer_opts nso = {.path = "/api/v1/namespaces", .keep_parsed = true};
   struct informer_opts pdo = {.path = "/apis/policy/v1/poddisruptionbudgets", .keep_parsed = true};
@@ -741,10 +773,11 @@ struct sched_server *sched_server_new(struct event_base *base, struct rest_clien
   s->nodes = informer_new(base, client, &no);
   s->namespaces = informer_new(base, client, &nso);
   s->pdbs = informer_new(base, client, &pdo);
-  struct informer_opts pvco = {.path = "/api/v1/persistentvolumeclaims", .keep_parsed = true, .drop_managed_fields = true};
+  struct informer_opts pvco = {
+      .path = "/api/v1/persistentvolumeclaims", .keep_parsed = true, .drop_managed_fields = true};
   struct informer_opts pvo = {.path = "/api/v1/persistentvolumes", .keep_parsed = true, .drop_managed_fields = true};
-  struct informer_opts sco = {.path = "/apis/storage.k8s.io/v1/storageclasses", .keep_parsed = true,
-                              .drop_managed_fields = true};
+  struct informer_opts sco = {
+      .path = "/apis/storage.k8s.io/v1/storageclasses", .keep_parsed = true, .drop_managed_fields = true};
   s->pvcs = informer_new(base, client, &pvco);
   s->pvs = informer_new(base, client, &pvo);
   s->classes = informer_new(base, client, &sco);
@@ -762,7 +795,8 @@ struct sched_server *sched_server_new(struct event_base *base, struct rest_clien
   informer_add_handlers(s->pvcs, &pvch);
   informer_add_handlers(s->pvs, &pvh);
   informer_add_handlers(s->classes, &sch);
-  s->handle = (struct sched_handle){.base = base, .client = client, .snap = s->snap, .pod_exists = pod_exists, .arg = s};
+  s->handle =
+      (struct sched_handle){.base = base, .client = client, .snap = s->snap, .pod_exists = pod_exists, .arg = s};
   sched_config_attach(cfg, &s->handle);
   return s;
 fail:

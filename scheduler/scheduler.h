@@ -28,8 +28,8 @@ struct event_recorder;
 /* A loop turn schedules pods for at most this long before letting the
  * event loop serve sockets and timers. */
 #define SCHED_TURN_BUDGET_MS 20
-#define SCHED_TICK_MS 1000                   /* backoffQ flush, metrics */
-#define SCHED_UNSCHEDULABLE_FLUSH_MS 30000    /* unschedulable pods flush check */
+#define SCHED_TICK_MS 1000                 /* backoffQ flush, metrics */
+#define SCHED_UNSCHEDULABLE_FLUSH_MS 30000 /* unschedulable pods flush check */
 
 struct sched_op;
 struct sched_ext_cycle;
@@ -44,12 +44,12 @@ struct sched_server {
   struct informer *pods, *nodes, *namespaces, *pdbs;
   struct informer *pvcs, *pvs, *classes; /* the volume plugins' view, in snap */
   struct sched_handle handle;            /* what plugins get (attach) */
-  struct event_recorder **recorders; /* one per profile */
+  struct event_recorder **recorders;     /* one per profile */
   char *host;
   json_t *assumed;   /* pod key -> node name */
   json_t *nominated; /* pod key -> {"node": NAME, "pod": POD} */
   struct event *turn_ev, *tick_ev, *sync_ev, *backoff_ev;
-  struct sched_op *ops; /* outstanding API writes */
+  struct sched_op *ops;              /* outstanding API writes */
   struct sched_ext_cycle *ext_cycle; /* the cycle waiting for extenders */
   size_t binds_in_flight;
   bool synced, leading, running;

@@ -60,7 +60,7 @@ static void images_account(struct sched_snapshot *s, const struct sched_node_inf
 {
   const char *name;
   json_t *v;
-  json_object_foreach(ni->images, name, v) {
+  json_object_foreach (ni->images, name, v) {
     json_int_t n = json_integer_value(json_object_get(s->image_nodes, name)) + delta;
     if (n <= 0) json_object_del(s->image_nodes, name);
     else json_object_set_new(s->image_nodes, name, json_integer(n));
@@ -113,9 +113,9 @@ static void node_parse(struct sched_node_info *ni, json_t *node)
   size_t i, j;
   json_t *img, *name;
   char buf[512];
-  json_array_foreach(json_object_get(json_object_get(node, "status"), "images"), i, img) {
+  json_array_foreach (json_object_get(json_object_get(node, "status"), "images"), i, img) {
     json_int_t size = json_integer_value(json_object_get(img, "sizeBytes"));
-    json_array_foreach(json_object_get(img, "names"), j, name) {
+    json_array_foreach (json_object_get(img, "names"), j, name) {
       if (!json_is_string(name)) continue;
       sched_normalize_image(json_string_value(name), buf, sizeof buf);
       json_object_set_new(ni->images, buf, json_integer(size));
@@ -184,8 +184,8 @@ static void ports_add(struct sched_node_info *ni, const json_t *pod)
 {
   size_t i, j;
   json_t *c, *p;
-  json_array_foreach(json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
-    json_array_foreach(json_object_get(c, "ports"), j, p) {
+  json_array_foreach (json_object_get(json_object_get(pod, "spec"), "containers"), i, c) {
+    json_array_foreach (json_object_get(c, "ports"), j, p) {
       int hp = (int)json_integer_value(json_object_get(p, "hostPort"));
       if (hp <= 0) continue;
       if (ni->nports == ni->ports_cap) {
@@ -258,7 +258,7 @@ static bool count_claims(struct sched_snapshot *s, const json_t *pod, int delta)
   bool any = false;
   size_t i;
   json_t *v;
-  json_array_foreach(json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
+  json_array_foreach (json_object_get(json_object_get(pod, "spec"), "volumes"), i, v) {
     char claim[512], key[800];
     if (!sched_volume_claim(pod, v, NULL, claim, sizeof claim)) continue;
     snprintf(key, sizeof key, "%s/%s", ns ? ns : "default", claim);
@@ -361,7 +361,10 @@ static void set_or_del(json_t *map, const char *key, json_t *obj)
 
 void sched_snapshot_set_pvc(struct sched_snapshot *s, const char *key, json_t *pvc) { set_or_del(s->pvcs, key, pvc); }
 void sched_snapshot_set_pv(struct sched_snapshot *s, const char *name, json_t *pv) { set_or_del(s->pvs, name, pv); }
-void sched_snapshot_set_class(struct sched_snapshot *s, const char *name, json_t *sc) { set_or_del(s->classes, name, sc); }
+void sched_snapshot_set_class(struct sched_snapshot *s, const char *name, json_t *sc)
+{
+  set_or_del(s->classes, name, sc);
+}
 
 void sched_normalize_image(const char *image, char *out, size_t outlen)
 {

@@ -34,24 +34,18 @@ static const admission_fn VALIDATING[] = {
     admission_resource_quota,
 };
 
-bool adm_main_resource(const struct reg_request *rq)
-{
-  return !rq->subresource || !*rq->subresource;
-}
+bool adm_main_resource(const struct reg_request *rq) { return !rq->subresource || !*rq->subresource; }
 
 json_t *admission_run(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old)
 {
-  if (!adm_main_resource(rq) || !rq->srv || !rq->srv->storage)
-    return NULL;
+  if (!adm_main_resource(rq) || !rq->srv || !rq->srv->storage) return NULL;
   for (size_t i = 0; i < sizeof(MUTATING) / sizeof(MUTATING[0]); i++) {
     json_t *st = MUTATING[i](rq, res, obj, old);
-    if (st)
-      return st;
+    if (st) return st;
   }
   for (size_t i = 0; i < sizeof(VALIDATING) / sizeof(VALIDATING[0]); i++) {
     json_t *st = VALIDATING[i](rq, res, obj, old);
-    if (st)
-      return st;
+    if (st) return st;
   }
   return NULL;
 }
@@ -64,10 +58,8 @@ json_t *adm_forbidden(const struct resource *res, const char *name, const char *
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   char gr[300];
-  if (*res->group)
-    snprintf(gr, sizeof(gr), "%s.%s", res->plural, res->group);
-  else
-    snprintf(gr, sizeof(gr), "%s", res->plural);
+  if (*res->group) snprintf(gr, sizeof(gr), "%s.%s", res->plural, res->group);
+  else snprintf(gr, sizeof(gr), "%s", res->plural);
   json_t *st = kstatus_forbidden("%s \"%s\" is forbidden: %s", gr, name ? name : "", msg);
   kstatus_set_details(st, name ? name : "", res->group, res->plural);
   return st;
@@ -82,18 +74,15 @@ json_t *adm_get(struct apiserver *srv, const char *key)
 static int list_visit(void *arg, struct kv *kv)
 {
   json_t *o = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
-  if (o)
-    json_array_append_new(arg, o);
+  if (o) json_array_append_new(arg, o);
   return 0;
 }
 
 static json_t *list_prefix(struct apiserver *srv, const char *base, const char *ns)
 {
   char prefix[600];
-  if (ns && *ns)
-    snprintf(prefix, sizeof(prefix), "%s/%s/", base, ns);
-  else
-    snprintf(prefix, sizeof(prefix), "%s/", base);
+  if (ns && *ns) snprintf(prefix, sizeof(prefix), "%s/%s/", base, ns);
+  else snprintf(prefix, sizeof(prefix), "%s/", base);
   json_t *out = json_array();
   storage_list(srv->storage, prefix, 0, NULL, list_visit, out);
   return out;

@@ -29,8 +29,7 @@ struct apiserver;
 
 /* Every plugin has this shape: NULL to admit, or a Status (new reference)
  * that fails the request.  old is NULL on create. */
-typedef json_t *(*admission_fn)(struct reg_request *rq, const struct resource *res, json_t *obj,
-                                const json_t *old);
+typedef json_t *(*admission_fn)(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 
 /* The chain (mutating then validating plugins); NULL or a Status. */
 json_t *admission_run(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
@@ -46,14 +45,11 @@ json_t *admission_limit_ranger_mutate(struct reg_request *rq, const struct resou
                                       const json_t *old);
 json_t *admission_limit_ranger_validate(struct reg_request *rq, const struct resource *res, json_t *obj,
                                         const json_t *old);
-json_t *admission_service_account(struct reg_request *rq, const struct resource *res, json_t *obj,
-                                  const json_t *old);
+json_t *admission_service_account(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 json_t *admission_default_toleration_seconds(struct reg_request *rq, const struct resource *res, json_t *obj,
                                              const json_t *old);
-json_t *admission_priority(struct reg_request *rq, const struct resource *res, json_t *obj,
-                           const json_t *old);
-json_t *admission_resource_quota(struct reg_request *rq, const struct resource *res, json_t *obj,
-                                 const json_t *old);
+json_t *admission_priority(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
+json_t *admission_resource_quota(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 json_t *admission_pvc_resize(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 
 /* ---- helpers shared by the plugins (admission.c) ---- */

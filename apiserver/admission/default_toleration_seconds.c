@@ -24,14 +24,13 @@ static bool tolerated(const json_t *tols, const char *key)
 {
   size_t i;
   json_t *t;
-  json_array_foreach(tols, i, t) {
+  json_array_foreach (tols, i, t) {
     const char *k = kj_get_str(t, "key");
     const char *op = kj_get_str(t, "operator");
     const char *eff = kj_get_str(t, "effect");
     bool key_ok = (k && strcmp(k, key) == 0) || ((!k || !*k) && op && strcmp(op, "Exists") == 0);
     bool eff_ok = !eff || !*eff || strcmp(eff, "NoExecute") == 0;
-    if (key_ok && eff_ok)
-      return true;
+    if (key_ok && eff_ok) return true;
   }
   return false;
 }
@@ -39,17 +38,15 @@ static bool tolerated(const json_t *tols, const char *key)
 json_t *admission_default_toleration_seconds(struct reg_request *rq, const struct resource *res, json_t *obj,
                                              const json_t *old)
 {
-  if (res != &reg_pods || old || !kj_obj(obj, "spec"))
-    return NULL;
+  if (res != &reg_pods || old || !kj_obj(obj, "spec")) return NULL;
   json_t *tols = kj_get(obj, "spec.tolerations");
   const struct apiserver_config *cfg = &rq->srv->cfg;
   const json_int_t seconds[] = {cfg->default_not_ready_toleration_seconds, cfg->default_unreachable_toleration_seconds};
   for (size_t i = 0; i < 2; i++) {
-    if (tolerated(tols, TAINTS[i]))
-      continue;
+    if (tolerated(tols, TAINTS[i])) continue;
     json_array_append_new(kj_arr(obj, "spec.tolerations"),
-                          json_pack("{s:s,s:s,s:s,s:I}", "key", TAINTS[i], "operator", "Exists", "effect",
-                                    "NoExecute", "tolerationSeconds", seconds[i]));
+                          json_pack("{s:s,s:s,s:s,s:I}", "key", TAINTS[i], "operator", "Exists", "effect", "NoExecute",
+                                    "tolerationSeconds", seconds[i]));
     tols = kj_get(obj, "spec.tolerations");
   }
   return NULL;

@@ -38,18 +38,16 @@ static void apply_defaults(json_t *c, const json_t *dflt, const char *field, cha
   json_t *v;
   char path[300];
   snprintf(path, sizeof(path), "resources.%s", field);
-  json_object_foreach((json_t *)dflt, res, v) {
+  json_object_foreach ((json_t *)dflt, res, v) {
     json_t *m = kj_obj(c, path);
-    if (!m || json_object_get(m, res))
-      continue;
+    if (!m || json_object_get(m, res)) continue;
     json_object_set(m, res, v);
     size_t at = json_array_size(names);
-    while (at > 0 && strcmp(json_string_value(json_array_get(names, at - 1)), res) > 0)
-      at--;
+    while (at > 0 && strcmp(json_string_value(json_array_get(names, at - 1)), res) > 0) at--;
     json_array_insert_new(names, at, json_string(res));
   }
   size_t i;
-  json_array_foreach(names, i, v) {
+  json_array_foreach (names, i, v) {
     size_t n = strlen(set);
     snprintf(set + n, setlen - n, "%s%s", n ? ", " : "", json_string_value(v));
   }
@@ -63,8 +61,7 @@ static void note_container(char *note, size_t len, const char *reqs, const char 
   const char *what[2] = {reqs, lims};
   const char *kind[2] = {"request", "limit"};
   for (int i = 0; i < 2; i++) {
-    if (!*what[i])
-      continue;
+    if (!*what[i]) continue;
     size_t n = strlen(note);
     snprintf(note + n, len - n, "%s%s %s for %s %s", n ? "; " : "", what[i], kind[i], prefix, name);
   }
@@ -73,19 +70,17 @@ static void note_container(char *note, size_t len, const char *reqs, const char 
 json_t *admission_limit_ranger_mutate(struct reg_request *rq, const struct resource *res, json_t *obj,
                                       const json_t *old)
 {
-  if (res != &reg_pods || old || !rq->namespace_)
-    return NULL;
+  if (res != &reg_pods || old || !rq->namespace_) return NULL;
   json_t *lrs = adm_list(rq->srv, "limitranges", rq->namespace_);
   char note[2048] = "";
   size_t i, j, k;
   json_t *lr, *item, *c;
-  json_array_foreach(lrs, i, lr) {
-    json_array_foreach(kj_get(lr, "spec.limits"), j, item) {
+  json_array_foreach (lrs, i, lr) {
+    json_array_foreach (kj_get(lr, "spec.limits"), j, item) {
       const char *type = kj_get_str(item, "type");
-      if (!type || strcmp(type, "Container") != 0)
-        continue;
+      if (!type || strcmp(type, "Container") != 0) continue;
       for (const char *const *l = CONTAINER_LISTS; *l; l++) {
-        json_array_foreach(kj_get(obj, *l), k, c) {
+        json_array_foreach (kj_get(obj, *l), k, c) {
           char reqs[256] = "", lims[256] = "";
           apply_defaults(c, json_object_get(item, "defaultRequest"), "requests", reqs, sizeof(reqs));
           apply_defaults(c, json_object_get(item, "default"), "limits", lims, sizeof(lims));
@@ -119,47 +114,41 @@ static void check(const json_t *item, const char *type, const json_t *req, const
   char msg[512], a[64];
   const char *r;
   json_t *v;
-  json_object_foreach(json_object_get(item, "min"), r, v) {
+  json_object_foreach (json_object_get(item, "min"), r, v) {
     struct quantity min, got;
-    if (!json_is_string(v) || quantity_parse(json_string_value(v), &min) != 0)
-      continue;
+    if (!json_is_string(v) || quantity_parse(json_string_value(v), &min) != 0) continue;
     if (!get_q(req, r, &got))
       snprintf(msg, sizeof(msg), "minimum %s usage per %s is %s.  No request is specified", r, type,
                json_string_value(v));
     else if (quantity_cmp(&got, &min) < 0)
-      snprintf(msg, sizeof(msg), "minimum %s usage per %s is %s, but request is %s", r, type,
-               json_string_value(v), quantity_format(&got, a, sizeof(a)));
-    else
-      continue;
+      snprintf(msg, sizeof(msg), "minimum %s usage per %s is %s, but request is %s", r, type, json_string_value(v),
+               quantity_format(&got, a, sizeof(a)));
+    else continue;
     json_array_append_new(errs, json_string(msg));
   }
-  json_object_foreach(json_object_get(item, "max"), r, v) {
+  json_object_foreach (json_object_get(item, "max"), r, v) {
     struct quantity max, got;
-    if (!json_is_string(v) || quantity_parse(json_string_value(v), &max) != 0)
-      continue;
+    if (!json_is_string(v) || quantity_parse(json_string_value(v), &max) != 0) continue;
     if (!get_q(lim, r, &got))
       snprintf(msg, sizeof(msg), "maximum %s usage per %s is %s.  No limit is specified", r, type,
                json_string_value(v));
     else if (quantity_cmp(&got, &max) > 0)
       snprintf(msg, sizeof(msg), "maximum %s usage per %s is %s, but limit is %s", r, type, json_string_value(v),
                quantity_format(&got, a, sizeof(a)));
-    else
-      continue;
+    else continue;
     json_array_append_new(errs, json_string(msg));
   }
-  json_object_foreach(json_object_get(item, "maxLimitRequestRatio"), r, v) {
+  json_object_foreach (json_object_get(item, "maxLimitRequestRatio"), r, v) {
     struct quantity ratio, rq, lq;
-    if (!json_is_string(v) || quantity_parse(json_string_value(v), &ratio) != 0)
-      continue;
-    if (!get_q(lim, r, &lq))
-      continue;
+    if (!json_is_string(v) || quantity_parse(json_string_value(v), &ratio) != 0) continue;
+    if (!get_q(lim, r, &lq)) continue;
     if (!get_q(req, r, &rq) || quantity_is_zero(&rq)) {
-      snprintf(msg, sizeof(msg), "%s max limit to request ratio per %s is %s, but no request is specified or request is 0",
-               r, type, json_string_value(v));
+      snprintf(msg, sizeof(msg),
+               "%s max limit to request ratio per %s is %s, but no request is specified or request is 0", r, type,
+               json_string_value(v));
     } else {
       double obs = (double)quantity_milli(&lq) / (double)quantity_milli(&rq);
-      if (obs <= (double)quantity_milli(&ratio) / 1000.0)
-        continue;
+      if (obs <= (double)quantity_milli(&ratio) / 1000.0) continue;
       snprintf(msg, sizeof(msg), "%s max limit to request ratio per %s is %s, but provided ratio is %f", r, type,
                json_string_value(v), obs);
     }
@@ -170,19 +159,18 @@ static void check(const json_t *item, const char *type, const json_t *req, const
 json_t *admission_limit_ranger_validate(struct reg_request *rq, const struct resource *res, json_t *obj,
                                         const json_t *old)
 {
-  if (res != &reg_pods || old || !rq->namespace_)
-    return NULL;
+  if (res != &reg_pods || old || !rq->namespace_) return NULL;
   json_t *lrs = adm_list(rq->srv, "limitranges", rq->namespace_);
   json_t *errs = json_array();
   size_t i, j, k;
   json_t *lr, *item, *c;
-  json_array_foreach(lrs, i, lr) {
-    json_array_foreach(kj_get(lr, "spec.limits"), j, item) {
+  json_array_foreach (lrs, i, lr) {
+    json_array_foreach (kj_get(lr, "spec.limits"), j, item) {
       const char *type = kj_get_str(item, "type");
       if (type && strcmp(type, "Container") == 0) {
         for (const char *const *l = CONTAINER_LISTS; *l; l++)
-          json_array_foreach(kj_get(obj, *l), k, c)
-              check(item, "Container", kj_get(c, "resources.requests"), kj_get(c, "resources.limits"), errs);
+          json_array_foreach (kj_get(obj, *l), k, c)
+            check(item, "Container", kj_get(c, "resources.requests"), kj_get(c, "resources.limits"), errs);
       } else if (type && strcmp(type, "Pod") == 0) {
         /* the pod as a whole, as upstream's PodRequests/PodLimits count
          * it (init containers and sidecars too), overhead left out */
@@ -205,18 +193,15 @@ json_t *admission_limit_ranger_validate(struct reg_request *rq, const struct res
   if (n) {
     size_t total = 4;
     json_t *e;
-    json_array_foreach(errs, i, e) total += strlen(json_string_value(e)) + 2;
+    json_array_foreach (errs, i, e) total += strlen(json_string_value(e)) + 2;
     char *msg = xcalloc(1, total);
     if (msg) {
-      if (n > 1)
-        strcat(msg, "[");
-      json_array_foreach(errs, i, e) {
-        if (i)
-          strcat(msg, ", ");
+      if (n > 1) strcat(msg, "[");
+      json_array_foreach (errs, i, e) {
+        if (i) strcat(msg, ", ");
         strcat(msg, json_string_value(e));
       }
-      if (n > 1)
-        strcat(msg, "]");
+      if (n > 1) strcat(msg, "]");
       st = adm_forbidden(res, kj_get_str(obj, "metadata.name"), "%s", msg);
       free(msg);
     }

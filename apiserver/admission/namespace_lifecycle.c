@@ -34,8 +34,7 @@ static unsigned ns_cache_next;
 static int ns_cache_lookup(const struct kv *kv)
 {
   for (size_t i = 0; i < NS_CACHE_SLOTS; i++)
-    if (ns_cache[i].kv == kv)
-      return ns_cache[i].terminating;
+    if (ns_cache[i].kv == kv) return ns_cache[i].terminating;
   return -1;
 }
 
@@ -53,13 +52,11 @@ static const char *const IMMORTAL[] = {"default", "kube-system", "kube-public", 
 json_t *admission_namespace_lifecycle(struct reg_request *rq, const struct resource *res, json_t *obj,
                                       const json_t *old)
 {
-  if (old || !res->namespaced || !rq->namespace_ || !*rq->namespace_ || !adm_main_resource(rq))
-    return NULL;
+  if (old || !res->namespaced || !rq->namespace_ || !*rq->namespace_ || !adm_main_resource(rq)) return NULL;
   char key[600];
   snprintf(key, sizeof(key), "/registry/namespaces/%s", rq->namespace_);
   struct kv *kv = storage_get(rq->srv->storage, key);
-  if (!kv)
-    return kstatus_not_found("", "namespaces", rq->namespace_);
+  if (!kv) return kstatus_not_found("", "namespaces", rq->namespace_);
   int t = ns_cache_lookup(kv);
   if (t < 0) {
     json_t *ns = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
@@ -69,20 +66,16 @@ json_t *admission_namespace_lifecycle(struct reg_request *rq, const struct resou
     ns_cache_store(kv, t);
   }
   bool terminating = t > 0;
-  if (!terminating)
-    return NULL;
+  if (!terminating) return NULL;
   const char *name = kj_get_str(obj, "metadata.name");
   return adm_forbidden(res, name ? name : "",
-                       "unable to create new content in namespace %s because it is being terminated",
-                       rq->namespace_);
+                       "unable to create new content in namespace %s because it is being terminated", rq->namespace_);
 }
 
 json_t *admission_delete(struct reg_request *rq, const struct resource *res, const char *name)
 {
-  if (res != &reg_namespaces || !name)
-    return NULL;
+  if (res != &reg_namespaces || !name) return NULL;
   for (const char *const *n = IMMORTAL; *n; n++)
-    if (strcmp(*n, name) == 0)
-      return adm_forbidden(res, name, "this namespace may not be deleted");
+    if (strcmp(*n, name) == 0) return adm_forbidden(res, name, "this namespace may not be deleted");
   return NULL;
 }

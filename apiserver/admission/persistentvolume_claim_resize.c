@@ -22,8 +22,7 @@
 static const char *claim_class(const json_t *pvc)
 {
   const char *a = kj_get_str(pvc, "metadata.annotations[\"volume.beta.kubernetes.io/storage-class\"]");
-  if (a)
-    return a;
+  if (a) return a;
   const char *s = kj_get_str(pvc, "spec.storageClassName");
   return s ? s : "";
 }
@@ -34,18 +33,15 @@ static int request_cmp(const json_t *a, const json_t *b)
   quantity_set_int(&qa, 0, QF_BINARY_SI);
   quantity_set_int(&qb, 0, QF_BINARY_SI);
   json_t *x = kj_get(a, "spec.resources.requests.storage"), *y = kj_get(b, "spec.resources.requests.storage");
-  if (x && quantity_from_json(x, &qa) != 0)
-    return 0;
-  if (y && quantity_from_json(y, &qb) != 0)
-    return 0;
+  if (x && quantity_from_json(x, &qa) != 0) return 0;
+  if (y && quantity_from_json(y, &qb) != 0) return 0;
   return quantity_cmp(&qa, &qb);
 }
 
 static bool allow_resize(struct reg_request *rq, const json_t *pvc, const json_t *old)
 {
   const char *cls = claim_class(pvc), *old_cls = claim_class(old);
-  if (!*cls || !*old_cls || strcmp(cls, old_cls))
-    return false;
+  if (!*cls || !*old_cls || strcmp(cls, old_cls)) return false;
   char key[600];
   snprintf(key, sizeof(key), "/registry/storageclasses/%s", cls);
   json_t *sc = adm_get(rq->srv, key);
@@ -56,8 +52,7 @@ static bool allow_resize(struct reg_request *rq, const json_t *pvc, const json_t
 
 json_t *admission_pvc_resize(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old)
 {
-  if (res != &reg_persistentvolumeclaims || !old || request_cmp(obj, old) <= 0)
-    return NULL;
+  if (res != &reg_persistentvolumeclaims || !old || request_cmp(obj, old) <= 0) return NULL;
   const char *name = kj_get_str(obj, "metadata.name");
   const char *phase = kj_get_str(old, "status.phase");
   if (!phase || strcmp(phase, "Bound"))

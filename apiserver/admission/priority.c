@@ -28,12 +28,10 @@ static json_t *global_default(struct reg_request *rq)
   json_t *best = NULL;
   size_t i;
   json_t *pc;
-  json_array_foreach(all, i, pc) {
-    if (!kj_get_bool(pc, "globalDefault", false))
-      continue;
+  json_array_foreach (all, i, pc) {
+    if (!kj_get_bool(pc, "globalDefault", false)) continue;
     /* upstream picks the lowest value when several claim to be default */
-    if (!best || kj_get_int(pc, "value", 0) < kj_get_int(best, "value", 0))
-      best = pc;
+    if (!best || kj_get_int(pc, "value", 0) < kj_get_int(best, "value", 0)) best = pc;
   }
   json_incref(best);
   json_decref(all);
@@ -43,8 +41,7 @@ static json_t *global_default(struct reg_request *rq)
 /* upstream's validatePriorityClass: only one default */
 static json_t *one_default(struct reg_request *rq, const struct resource *res, const json_t *pc)
 {
-  if (!kj_get_bool(pc, "globalDefault", false))
-    return NULL;
+  if (!kj_get_bool(pc, "globalDefault", false)) return NULL;
   const char *name = kj_get_str(pc, "metadata.name");
   json_t *dflt = global_default(rq);
   const char *dname = dflt ? kj_get_str(dflt, "metadata.name") : NULL;
@@ -55,13 +52,11 @@ static json_t *one_default(struct reg_request *rq, const struct resource *res, c
   return st;
 }
 
-json_t *admission_priority(struct reg_request *rq, const struct resource *res, json_t *obj,
-                           const json_t *old)
+json_t *admission_priority(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old)
 {
   if (!strcmp(res->plural, "priorityclasses") && !strcmp(res->group, "scheduling.k8s.io"))
     return one_default(rq, res, obj);
-  if (res != &reg_pods || old || !kj_obj(obj, "spec"))
-    return NULL;
+  if (res != &reg_pods || old || !kj_obj(obj, "spec")) return NULL;
   const char *name = kj_get_str(obj, "metadata.name");
   const char *cls = kj_get_str(obj, "spec.priorityClassName");
   json_t *pc = NULL;
@@ -69,12 +64,10 @@ json_t *admission_priority(struct reg_request *rq, const struct resource *res, j
     char key[600];
     snprintf(key, sizeof(key), "/registry/priorityclasses/%s", cls);
     pc = adm_get(rq->srv, key);
-    if (!pc)
-      return adm_forbidden(res, name, "no PriorityClass with name %s was found", cls);
+    if (!pc) return adm_forbidden(res, name, "no PriorityClass with name %s was found", cls);
   } else {
     pc = global_default(rq);
-    if (pc)
-      kj_set_str(obj, "spec.priorityClassName", kj_get_str(pc, "metadata.name"));
+    if (pc) kj_set_str(obj, "spec.priorityClassName", kj_get_str(pc, "metadata.name"));
   }
   int64_t value = pc ? kj_get_int(pc, "value", 0) : 0;
   json_t *given = kj_get(obj, "spec.priority");

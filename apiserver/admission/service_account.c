@@ -35,13 +35,11 @@
 /* automountServiceAccountToken of the stored service account, or -1. */
 static int sa_automount(struct reg_request *rq, const char *sa)
 {
-  if (!rq || !rq->srv || !rq->srv->storage || !rq->namespace_)
-    return -1;
+  if (!rq || !rq->srv || !rq->srv->storage || !rq->namespace_) return -1;
   char key[512];
   snprintf(key, sizeof(key), "/registry/serviceaccounts/%s/%s", rq->namespace_, sa);
   struct kv *kv = storage_get(rq->srv->storage, key);
-  if (!kv)
-    return -1;
+  if (!kv) return -1;
   json_t *o = json_loadb(kv->bytes, kv->len, 0, NULL);
   json_t *v = json_object_get(o, "automountServiceAccountToken");
   int r = json_is_boolean(v) ? json_is_true(v) : -1;
@@ -53,11 +51,10 @@ static bool mounts_sa_path(const json_t *containers)
 {
   size_t i, j;
   json_t *c, *m;
-  json_array_foreach(containers, i, c) {
-    json_array_foreach(json_object_get(c, "volumeMounts"), j, m) {
+  json_array_foreach (containers, i, c) {
+    json_array_foreach (json_object_get(c, "volumeMounts"), j, m) {
       const char *p = kj_get_str(m, "mountPath");
-      if (p && strcmp(p, SA_MOUNT_PATH) == 0)
-        return true;
+      if (p && strcmp(p, SA_MOUNT_PATH) == 0) return true;
     }
   }
   return false;
@@ -67,51 +64,41 @@ static void add_mount(json_t *containers, const char *vol)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(containers, i, c) {
+  json_array_foreach (containers, i, c) {
     json_t *mounts = kj_arr(c, "volumeMounts");
     if (mounts)
-      json_array_append_new(mounts, json_pack("{s:s, s:b, s:s}", "name", vol, "readOnly", 1,
-                                              "mountPath", SA_MOUNT_PATH));
+      json_array_append_new(mounts,
+                            json_pack("{s:s, s:b, s:s}", "name", vol, "readOnly", 1, "mountPath", SA_MOUNT_PATH));
   }
 }
 
 static void mount_token(struct reg_request *rq, json_t *spec, const char *sa)
 {
   json_t *pod_am = json_object_get(spec, "automountServiceAccountToken");
-  if (json_is_false(pod_am))
-    return;
-  if (!json_is_true(pod_am) && sa_automount(rq, sa) == 0)
-    return;
+  if (json_is_false(pod_am)) return;
+  if (!json_is_true(pod_am) && sa_automount(rq, sa) == 0) return;
   json_t *cs = json_object_get(spec, "containers"), *ics = json_object_get(spec, "initContainers");
-  if (mounts_sa_path(cs) || mounts_sa_path(ics))
-    return;
+  if (mounts_sa_path(cs) || mounts_sa_path(ics)) return;
   char *name = names_generate("kube-api-access-");
-  if (!name)
-    return;
+  if (!name) return;
   json_t *vol = json_pack(
-      "{s:s, s:{s:[{s:{s:i, s:s}}, {s:{s:s, s:[{s:s, s:s}]}}, {s:{s:[{s:{s:s, s:s}, s:s}]}}], s:i}}",
-      "name", name, "projected", "sources", "serviceAccountToken", "expirationSeconds", 3607, "path",
-      "token", "configMap", "name", "kube-root-ca.crt", "items", "key", "ca.crt", "path", "ca.crt",
-      "downwardAPI", "items", "fieldRef", "apiVersion", "v1", "fieldPath", "metadata.namespace",
-      "path", "namespace", "defaultMode", 420);
+      "{s:s, s:{s:[{s:{s:i, s:s}}, {s:{s:s, s:[{s:s, s:s}]}}, {s:{s:[{s:{s:s, s:s}, s:s}]}}], s:i}}", "name", name,
+      "projected", "sources", "serviceAccountToken", "expirationSeconds", 3607, "path", "token", "configMap", "name",
+      "kube-root-ca.crt", "items", "key", "ca.crt", "path", "ca.crt", "downwardAPI", "items", "fieldRef", "apiVersion",
+      "v1", "fieldPath", "metadata.namespace", "path", "namespace", "defaultMode", 420);
   json_t *vols = kj_arr(spec, "volumes");
-  if (vols && vol)
-    json_array_append_new(vols, vol);
-  else
-    json_decref(vol);
+  if (vols && vol) json_array_append_new(vols, vol);
+  else json_decref(vol);
   add_mount(cs, name);
   add_mount(ics, name);
   free(name);
 }
 
-json_t *admission_service_account(struct reg_request *rq, const struct resource *res, json_t *obj,
-                                  const json_t *old)
+json_t *admission_service_account(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old)
 {
-  if (res != &reg_pods || old)
-    return NULL;
+  if (res != &reg_pods || old) return NULL;
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return NULL;
+  if (!spec) return NULL;
   const char *sa = kj_get_str(spec, "serviceAccountName");
   if (!sa || !*sa) {
     /* the deprecated serviceAccount field names the same thing */

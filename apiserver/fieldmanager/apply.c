@@ -33,10 +33,7 @@
 /* Upstream's limit on the total size of an object's annotations. */
 #define TOTAL_ANNOTATION_SIZE_LIMIT_BYTES (256 * 1024)
 
-static char *dup_or_null(const char *s)
-{
-  return s && *s ? xstrdup(s) : NULL;
-}
+static char *dup_or_null(const char *s) { return s && *s ? xstrdup(s) : NULL; }
 
 /* ---- Apply ---- */
 
@@ -57,14 +54,12 @@ static int collect_conflict(const struct fm_path *p, void *arg)
   if (cs->n == cs->cap) {
     size_t cap = cs->cap ? cs->cap * 2 : 8;
     struct conflict *v = xrealloc(cs->v, cap * sizeof(*v));
-    if (!v)
-      return -ENOMEM;
+    if (!v) return -ENOMEM;
     cs->v = v;
     cs->cap = cap;
   }
   char *s = fm_path_string(p);
-  if (!s)
-    return -ENOMEM;
+  if (!s) return -ENOMEM;
   cs->v[cs->n].e = cs->cur;
   cs->v[cs->n++].path = s;
   return 0;
@@ -73,12 +68,9 @@ static int collect_conflict(const struct fm_path *p, void *arg)
 static int entry_id_order(const struct fm_entry *p, const struct fm_entry *q)
 {
   int c = strcmp(p->manager, q->manager);
-  if (!c)
-    c = strcmp(p->operation, q->operation);
-  if (!c)
-    c = strcmp(fm_nz(p->api_version), fm_nz(q->api_version));
-  if (!c)
-    c = strcmp(fm_nz(p->subresource), fm_nz(q->subresource));
+  if (!c) c = strcmp(p->operation, q->operation);
+  if (!c) c = strcmp(fm_nz(p->api_version), fm_nz(q->api_version));
+  if (!c) c = strcmp(fm_nz(p->subresource), fm_nz(q->subresource));
   return c;
 }
 
@@ -98,15 +90,12 @@ static char *print_manager(const struct fm_entry *e)
   json_t *q = json_string(e->manager);
   char *qm = q ? kj_dumps_flags(q, JSON_ENCODE_ANY) : NULL;
   json_decref(q);
-  if (!qm)
-    return NULL;
+  if (!qm) return NULL;
   char *sub = NULL;
-  if (e->subresource && asprintf(&sub, " with subresource \"%s\"", e->subresource) < 0)
-    sub = NULL;
+  if (e->subresource && asprintf(&sub, " with subresource \"%s\"", e->subresource) < 0) sub = NULL;
   if (strcmp(e->operation, FM_OP_UPDATE) == 0)
     rc = asprintf(&s, "%s%s using %s", qm, fm_nz(sub), fm_nz(e->api_version));
-  else
-    rc = asprintf(&s, "%s%s", qm, fm_nz(sub));
+  else rc = asprintf(&s, "%s%s", qm, fm_nz(sub));
   free(qm);
   free(sub);
   return rc < 0 ? NULL : s;
@@ -118,23 +107,20 @@ static json_t *conflict_status(struct conflicts *cs)
   char *msg = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&msg, &len);
-  if (!f)
-    return NULL;
+  if (!f) return NULL;
   char **who = xcalloc(cs->n, sizeof(*who));
   if (!who) {
     fclose(f);
     free(msg);
     return NULL;
   }
-  for (size_t i = 0; i < cs->n; i++)
-    who[i] = print_manager(cs->v[i].e);
+  for (size_t i = 0; i < cs->n; i++) who[i] = print_manager(cs->v[i].e);
   if (cs->n == 1) {
     fprintf(f, "Apply failed with 1 conflict: conflict with %s: %s", fm_nz(who[0]), cs->v[0].path);
   } else {
     fprintf(f, "Apply failed with %zu conflicts: ", cs->n);
     for (size_t i = 0; i < cs->n; i++) {
-      if (i == 0 || cs->v[i].e != cs->v[i - 1].e)
-        fprintf(f, "%sconflicts with %s:", i ? "\n" : "", fm_nz(who[i]));
+      if (i == 0 || cs->v[i].e != cs->v[i - 1].e) fprintf(f, "%sconflicts with %s:", i ? "\n" : "", fm_nz(who[i]));
       fprintf(f, "\n- %s", cs->v[i].path);
     }
   }
@@ -155,8 +141,7 @@ static json_t *conflict_status(struct conflicts *cs)
 
 static void conflicts_clear(struct conflicts *cs)
 {
-  for (size_t i = 0; i < cs->n; i++)
-    free(cs->v[i].path);
+  for (size_t i = 0; i < cs->n; i++) free(cs->v[i].path);
   free(cs->v);
   memset(cs, 0, sizeof(*cs));
 }
@@ -171,8 +156,7 @@ static json_t *check_config(const struct fm_request *req, const json_t *config)
                                "Specified patch version: %s, expected: %s",
                                fm_nz(av), fm_nz(req->api_version));
   const json_t *mf = fm_managed_of(config);
-  if (mf && !json_is_null(mf))
-    return kstatus_bad_request("metadata.managedFields must be nil");
+  if (mf && !json_is_null(mf)) return kstatus_bad_request("metadata.managedFields must be nil");
   const char *kind = fm_jstr(config, "kind");
   if (!kind || !*kind) {
     char *text = kj_dumps_flags(config, JSON_COMPACT);
@@ -212,8 +196,7 @@ static json_t *check_typed(struct fm_ctx *c, const json_t *config)
     fputs(json_string_value(json_array_get(errs, 0)), f);
   } else {
     fputs("errors:", f);
-    for (size_t i = 0; i < n; i++)
-      fprintf(f, "\n  %s", json_string_value(json_array_get(errs, i)));
+    for (size_t i = 0; i < n; i++) fprintf(f, "\n  %s", json_string_value(json_array_get(errs, i)));
   }
   fclose(f);
   json_decref(errs);
@@ -228,14 +211,12 @@ static int adopt_untracked(struct fm_ctx *c, struct fm_managed *m, const json_t 
 {
   struct fm_compare cmp;
   int rc = fm_typed_compare(c->ty, NULL, live_s, true, &cmp);
-  if (rc < 0)
-    return rc;
+  if (rc < 0) return rc;
   struct fm_entry *e = fm_managed_add(m, BEFORE_FIRST_APPLY, FM_OP_UPDATE, c->req->api_version, NULL);
-  if (!e || fm_set_union_into(e->set, cmp.added) < 0 ||
-      fm_set_union_into(e->set, cmp.modified) < 0 || fm_set_time(e, c->now) < 0)
+  if (!e || fm_set_union_into(e->set, cmp.added) < 0 || fm_set_union_into(e->set, cmp.modified) < 0 ||
+      fm_set_time(e, c->now) < 0)
     rc = -ENOMEM;
-  if (e)
-    fm_filter_set(c, e->set);
+  if (e) fm_filter_set(c, e->set);
   fm_compare_clear(&cmp);
   return rc;
 }
@@ -247,8 +228,7 @@ static struct fm_set *allowed_from_last_applied(struct fm_ctx *c, const json_t *
 {
   const char *text = json_string_value(
       json_object_get(json_object_get(json_object_get(live_s, "metadata"), "annotations"), LAST_APPLIED));
-  if (!text || !*text)
-    return NULL;
+  if (!text || !*text) return NULL;
   json_t *la = json_loads(text, 0, NULL);
   if (!json_is_object(la)) {
     json_decref(la);
@@ -273,38 +253,31 @@ static int sync_last_applied(json_t *obj, const json_t *config)
 {
   json_t *ann = json_object_get(json_object_get(obj, "metadata"), "annotations");
   const char *cur = json_string_value(json_object_get(ann, LAST_APPLIED));
-  if (!cur || !*cur)
-    return 0;
+  if (!cur || !*cur) return 0;
   json_t *copy = kj_deep_copy(config);
-  if (!copy)
-    return -ENOMEM;
+  if (!copy) return -ENOMEM;
   json_t *cann = json_object_get(json_object_get(copy, "metadata"), "annotations");
   if (json_is_object(cann)) {
     json_object_del(cann, LAST_APPLIED);
-    if (json_object_size(cann) == 0)
-      json_object_del(json_object_get(copy, "metadata"), "annotations");
+    if (json_object_size(cann) == 0) json_object_del(json_object_get(copy, "metadata"), "annotations");
   }
   char *text = kj_dumps_flags(copy, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(copy);
-  if (!text)
-    return -ENOMEM;
+  if (!text) return -ENOMEM;
   size_t total = strlen(text);
   const char *k;
   json_t *v;
-  json_object_foreach(ann, k, v) {
-    if (strcmp(k, LAST_APPLIED) != 0)
-      total += strlen(k) + strlen(json_string_value(v) ? json_string_value(v) : "");
+  json_object_foreach (ann, k, v) {
+    if (strcmp(k, LAST_APPLIED) != 0) total += strlen(k) + strlen(json_string_value(v) ? json_string_value(v) : "");
   }
-  if (total > TOTAL_ANNOTATION_SIZE_LIMIT_BYTES)
-    json_object_del(ann, LAST_APPLIED);
-  else
-    json_object_set_new(ann, LAST_APPLIED, json_string(text));
+  if (total > TOTAL_ANNOTATION_SIZE_LIMIT_BYTES) json_object_del(ann, LAST_APPLIED);
+  else json_object_set_new(ann, LAST_APPLIED, json_string(text));
   free(text);
   return 0;
 }
 
-int fieldmanager_apply(const struct fm_request *req, const json_t *live, const json_t *config,
-                       bool force, json_t **result, json_t **status)
+int fieldmanager_apply(const struct fm_request *req, const json_t *live, const json_t *config, bool force,
+                       json_t **result, json_t **status)
 {
   *result = NULL;
   *status = NULL;
@@ -312,12 +285,10 @@ int fieldmanager_apply(const struct fm_request *req, const json_t *live, const j
     *status = kstatus_bad_request("fieldManager must be set for apply");
     return -EINVAL;
   }
-  if ((*status = check_config(req, config)))
-    return -EINVAL;
+  if ((*status = check_config(req, config))) return -EINVAL;
   struct fm_ctx c;
   fm_ctx_init(&c, req);
-  if ((*status = check_typed(&c, config)))
-    return -EINVAL;
+  if ((*status = check_typed(&c, config))) return -EINVAL;
   const char *sub = req->subresource && *req->subresource ? req->subresource : NULL;
 
   struct fm_managed m = {0};
@@ -326,11 +297,9 @@ int fieldmanager_apply(const struct fm_request *req, const json_t *live, const j
   struct conflicts cs = {0};
   json_t *merged = NULL;
   int rc = 0;
-  if (live && fm_managed_decode(fm_managed_of(live), &m) < 0)
-    memset(&m, 0, sizeof(m));
+  if (live && fm_managed_decode(fm_managed_of(live), &m) < 0) memset(&m, 0, sizeof(m));
   json_t *live_s = fm_without_managed(live);
-  if (live && m.n == 0 && (rc = adopt_untracked(&c, &m, live_s)) < 0)
-    goto out;
+  if (live && m.n == 0 && (rc = adopt_untracked(&c, &m, live_s)) < 0) goto out;
 
   merged = fm_typed_merge(c.ty, live_s, config);
   struct fm_set *applied = fm_object_fields(c.ty.t, config);
@@ -362,13 +331,11 @@ int fieldmanager_apply(const struct fm_request *req, const json_t *live, const j
       rc = -ENOMEM;
       goto out;
     }
-    for (size_t i = 0; i < m.n; i++)
-      fm_set_union_into(owned, m.e[i].set);
+    for (size_t i = 0; i < m.n; i++) fm_set_union_into(owned, m.e[i].set);
     fm_typed_prune(c.ty, merged, last, owned);
   }
 
-  if ((rc = fm_typed_compare(c.ty, live_s, merged, live == NULL, &cmp)) < 0)
-    goto out;
+  if ((rc = fm_typed_compare(c.ty, live_s, merged, live == NULL, &cmp)) < 0) goto out;
   changed = fm_set_dup(cmp.added);
   if (!changed || fm_set_union_into(changed, cmp.modified) < 0) {
     rc = -ENOMEM;
@@ -380,11 +347,9 @@ int fieldmanager_apply(const struct fm_request *req, const json_t *live, const j
   fm_filter_set(&c, cmp.removed);
   /* A first `kubectl apply --server-side` after client-side applies may
    * take the fields its last-applied annotation still describes. */
-  if (!force && live && strcmp(req->manager, KUBECTL_MANAGER) == 0)
-    allowed = allowed_from_last_applied(&c, live_s);
+  if (!force && live && strcmp(req->manager, KUBECTL_MANAGER) == 0) allowed = allowed_from_last_applied(&c, live_s);
   for (size_t i = 0; i < m.n && rc >= 0; i++) {
-    if ((ssize_t)i == own)
-      continue;
+    if ((ssize_t)i == own) continue;
     struct fm_set *x = fm_set_intersect(m.e[i].set, changed);
     struct fm_set *y = x ? fm_set_dup(x) : NULL;
     if (!x || !y) {
@@ -400,31 +365,25 @@ int fieldmanager_apply(const struct fm_request *req, const json_t *live, const j
     fm_set_free(x);
     fm_set_free(y);
   }
-  if (rc < 0)
-    goto out;
+  if (rc < 0) goto out;
   if (cs.n && !force) {
     *status = conflict_status(&cs);
     rc = -EBUSY;
     goto out;
   }
   for (size_t i = 0; i < m.n; i++)
-    if ((ssize_t)i != own)
-      fm_set_subtract(m.e[i].set, cmp.removed);
+    if ((ssize_t)i != own) fm_set_subtract(m.e[i].set, cmp.removed);
   if (new_entry || !json_equal(live_s, merged) || !m.e[own].time)
-    if ((rc = fm_set_time(&m.e[own], c.now)) < 0)
-      goto out;
+    if ((rc = fm_set_time(&m.e[own], c.now)) < 0) goto out;
   fm_filter_entries(&c, &m, own);
   fm_drop_empty_entries(&m, own);
-  if ((rc = fm_cap_update_managers(&m, req->api_version, c.now)) < 0 ||
-      (rc = fm_managed_encode(&m, merged)) < 0)
+  if ((rc = fm_cap_update_managers(&m, req->api_version, c.now)) < 0 || (rc = fm_managed_encode(&m, merged)) < 0)
     goto out;
-  if (strcmp(req->manager, KUBECTL_MANAGER) == 0 && (rc = sync_last_applied(merged, config)) < 0)
-    goto out;
+  if (strcmp(req->manager, KUBECTL_MANAGER) == 0 && (rc = sync_last_applied(merged, config)) < 0) goto out;
   *result = merged;
   merged = NULL;
 out:
-  if (rc < 0 && !*status)
-    *status = kstatus_internal("failed to update managed fields: %s", strerror(-rc));
+  if (rc < 0 && !*status) *status = kstatus_internal("failed to update managed fields: %s", strerror(-rc));
   conflicts_clear(&cs);
   fm_set_free(changed);
   fm_set_free(owned);
@@ -436,4 +395,3 @@ out:
   json_decref(merged);
   return rc;
 }
-

@@ -31,8 +31,7 @@
 
 int fieldmanager_update(const struct fm_request *req, const json_t *old_obj, json_t *new_obj)
 {
-  if (!req || !req->manager || !json_is_object(new_obj))
-    return -EINVAL;
+  if (!req || !req->manager || !json_is_object(new_obj)) return -EINVAL;
   struct fm_ctx c;
   fm_ctx_init(&c, req);
   const char *sub = req->subresource && *req->subresource ? req->subresource : NULL;
@@ -42,15 +41,12 @@ int fieldmanager_update(const struct fm_request *req, const json_t *old_obj, jso
   bool have = false;
   if (!sub) {
     have = fm_managed_decode(fm_managed_of(new_obj), &m) == 0 && (m.n > 0 || m.reset);
-    if (!have)
-      fm_managed_clear(&m);
+    if (!have) fm_managed_clear(&m);
   }
-  if (!have && fm_managed_decode(fm_managed_of(old_obj), &m) < 0)
-    memset(&m, 0, sizeof(m));
+  if (!have && fm_managed_decode(fm_managed_of(old_obj), &m) < 0) memset(&m, 0, sizeof(m));
 
   json_t *old_s = fm_without_managed(old_obj);
-  if (json_is_object(meta))
-    json_object_del(meta, "managedFields");
+  if (json_is_object(meta)) json_object_del(meta, "managedFields");
   struct fm_compare cmp;
   int rc = fm_typed_compare(c.ty, old_s, new_obj, old_obj == NULL, &cmp);
   json_decref(old_s);
@@ -71,8 +67,7 @@ int fieldmanager_update(const struct fm_request *req, const json_t *old_obj, jso
   ssize_t own = fm_managed_find(&m, req->manager, FM_OP_UPDATE, req->api_version, sub);
   for (size_t i = 0; i < m.n; i++) {
     fm_set_subtract(m.e[i].set, cmp.removed);
-    if ((ssize_t)i != own)
-      fm_set_subtract(m.e[i].set, changed);
+    if ((ssize_t)i != own) fm_set_subtract(m.e[i].set, changed);
   }
   if (!fm_set_empty(changed)) {
     if (own < 0) {
@@ -98,8 +93,7 @@ int fieldmanager_update(const struct fm_request *req, const json_t *old_obj, jso
   }
   fm_filter_entries(&c, &m, own);
   fm_drop_empty_entries(&m, -1);
-  if ((rc = fm_cap_update_managers(&m, req->api_version, c.now)) == 0)
-    rc = fm_managed_encode(&m, new_obj);
+  if ((rc = fm_cap_update_managers(&m, req->api_version, c.now)) == 0) rc = fm_managed_encode(&m, new_obj);
 out:
   fm_set_free(changed);
   fm_compare_clear(&cmp);
@@ -107,15 +101,13 @@ out:
   return rc;
 }
 
-
 json_t *fieldmanager_decode_apply(const char *body, size_t len, json_t **status)
 {
   char err[512] = "";
   *status = NULL;
   json_t *cfg = body && len ? kyaml_load(body, len, err, sizeof(err)) : NULL;
   /* An empty body (or only comments) is an empty configuration. */
-  if (!cfg && (!*err || strcmp(err, "yaml: no document found") == 0))
-    cfg = json_object();
+  if (!cfg && (!*err || strcmp(err, "yaml: no document found") == 0)) cfg = json_object();
   if (!cfg) {
     *status = kstatus_bad_request("error decoding YAML: %s", err);
     return NULL;
@@ -127,8 +119,9 @@ json_t *fieldmanager_decode_apply(const char *body, size_t len, json_t **status)
   if (!json_is_object(cfg)) {
     *status = kstatus_bad_request("error decoding YAML: json: cannot unmarshal %s into Go value of "
                                   "type map[string]interface {}",
-                                  json_is_array(cfg) ? "array" : json_is_string(cfg) ? "string"
-                                                                                     : "number");
+                                  json_is_array(cfg)    ? "array"
+                                  : json_is_string(cfg) ? "string"
+                                                        : "number");
     json_decref(cfg);
     return NULL;
   }
@@ -140,12 +133,11 @@ json_t *fieldmanager_check_name(const json_t *obj, const char *url_name, const c
   const char *name = fm_nz(kj_get_str(obj, "metadata.name"));
   const char *ns = fm_nz(kj_get_str(obj, "metadata.namespace"));
   if (strcmp(name, fm_nz(url_name)) != 0)
-    return kstatus_bad_request("the name of the object (%s) does not match the name on the URL (%s)",
-                               name, fm_nz(url_name));
+    return kstatus_bad_request("the name of the object (%s) does not match the name on the URL (%s)", name,
+                               fm_nz(url_name));
   if (url_namespace && *url_namespace && *ns && strcmp(ns, url_namespace) != 0)
-    return kstatus_bad_request(
-        "the namespace of the object (%s) does not match the namespace on the URL (%s)", ns,
-        url_namespace);
+    return kstatus_bad_request("the namespace of the object (%s) does not match the namespace on the URL (%s)", ns,
+                               url_namespace);
   return NULL;
 }
 
@@ -160,18 +152,15 @@ static void add_cause(json_t *causes, const char *reason, const char *msg, const
   json_array_append_new(causes, c);
 }
 
-json_t *fieldmanager_validate_options(const char *options_kind, const char *field_manager,
-                                      bool is_apply, bool force_given)
+json_t *fieldmanager_validate_options(const char *options_kind, const char *field_manager, bool is_apply,
+                                      bool force_given)
 {
   json_t *causes = json_array();
-  if (!causes)
-    return NULL;
+  if (!causes) return NULL;
   if (!is_apply && force_given)
-    add_cause(causes, "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch",
-              "force");
+    add_cause(causes, "FieldValueForbidden", "Forbidden: may not be specified for non-apply patch", "force");
   if (is_apply && (!field_manager || !*field_manager))
-    add_cause(causes, "FieldValueRequired", "Required value: is required for apply patch",
-              "fieldManager");
+    add_cause(causes, "FieldValueRequired", "Required value: is required for apply patch", "fieldManager");
   if (field_manager && strlen(field_manager) > FM_MANAGER_NAME_MAX) {
     char msg[80];
     snprintf(msg, sizeof(msg), "Too long: may not be more than %d bytes", FM_MANAGER_NAME_MAX);
@@ -182,8 +171,8 @@ json_t *fieldmanager_validate_options(const char *options_kind, const char *fiel
       json_t *q = json_string(field_manager);
       char *qv = q ? kj_dumps_flags(q, JSON_ENCODE_ANY) : NULL, *msg = NULL;
       json_decref(q);
-      if (asprintf(&msg, "Invalid value: %s: invalid character U+%04X (at position %zu)", fm_nz(qv),
-                   *p, (size_t)(p - (const unsigned char *)field_manager)) >= 0) {
+      if (asprintf(&msg, "Invalid value: %s: invalid character U+%04X (at position %zu)", fm_nz(qv), *p,
+                   (size_t)(p - (const unsigned char *)field_manager)) >= 0) {
         add_cause(causes, "FieldValueInvalid", msg, "fieldManager");
         free(msg);
       }
@@ -200,16 +189,12 @@ json_t *fieldmanager_validate_options(const char *options_kind, const char *fiel
 
 char *fieldmanager_default_manager(const char *user_agent, char *out, size_t outlen)
 {
-  if (!out || outlen == 0)
-    return out;
+  if (!out || outlen == 0) return out;
   const char *ua = fm_nz(user_agent);
   size_t n = strcspn(ua, "/");
-  if (n > FM_MANAGER_NAME_MAX)
-    n = FM_MANAGER_NAME_MAX;
-  if (n >= outlen)
-    n = outlen - 1;
+  if (n > FM_MANAGER_NAME_MAX) n = FM_MANAGER_NAME_MAX;
+  if (n >= outlen) n = outlen - 1;
   memcpy(out, ua, n);
   out[n] = '\0';
   return out;
 }
-

@@ -95,12 +95,12 @@ struct fm_set *fm_object_fields(const struct stype *type, const json_t *obj);
 
 /* What the request path knows about the write. */
 struct fm_request {
-  const struct schema *schema;   /* NULL: every kind is deduced */
-  const char *api_version;       /* the object's group/version: "apps/v1", "v1" */
-  const char *kind;              /* "Deployment" */
-  const char *manager;           /* ?fieldManager=, or fieldmanager_default_manager() */
-  const char *subresource;       /* NULL/"" for the main resource, "status", "scale" */
-  time_t now;                    /* entry timestamps; 0: the current time */
+  const struct schema *schema; /* NULL: every kind is deduced */
+  const char *api_version;     /* the object's group/version: "apps/v1", "v1" */
+  const char *kind;            /* "Deployment" */
+  const char *manager;         /* ?fieldManager=, or fieldmanager_default_manager() */
+  const char *subresource;     /* NULL/"" for the main resource, "status", "scale" */
+  time_t now;                  /* entry timestamps; 0: the current time */
   /* Set for kinds without a status subresource (custom resources without
    * one): .status is then an ordinary field. */
   bool no_status_subresource;
@@ -131,8 +131,8 @@ int fieldmanager_update(const struct fm_request *req, const json_t *old_obj, jso
  *   409 Conflict    "Apply failed with 1 conflict: conflict with \"mgr\"
  *                    using apps/v1: .spec.replicas" with details.causes
  *                    [{reason FieldManagerConflict, message, field}]. */
-int fieldmanager_apply(const struct fm_request *req, const json_t *live, const json_t *config,
-                       bool force, json_t **result, json_t **status);
+int fieldmanager_apply(const struct fm_request *req, const json_t *live, const json_t *config, bool force,
+                       json_t **result, json_t **status);
 
 /* The body of an application/apply-patch+yaml PATCH (YAML or JSON) as the
  * applied configuration.  New reference, or NULL with *status a 400
@@ -152,8 +152,8 @@ json_t *fieldmanager_check_name(const json_t *obj, const char *url_name, const c
  * non-apply patch"), a manager name at most FM_MANAGER_NAME_MAX long
  * (422).  `options_kind` is "PatchOptions", "UpdateOptions" or
  * "CreateOptions".  NULL when valid, else the Status (new reference). */
-json_t *fieldmanager_validate_options(const char *options_kind, const char *field_manager,
-                                      bool is_apply, bool force_given);
+json_t *fieldmanager_validate_options(const char *options_kind, const char *field_manager, bool is_apply,
+                                      bool force_given);
 
 /* The manager name of a write without ?fieldManager=: the User-Agent up to
  * its first "/" ("kubectl/v1.32.0 (linux/amd64)" -> "kubectl"), truncated

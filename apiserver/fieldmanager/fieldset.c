@@ -19,31 +19,22 @@
 #include "fieldmanager/fm_int.h"
 #include "kube/xalloc.h"
 
-static int str_cmp(const char *a, const char *b)
-{
-  return strcmp(a ? a : "", b ? b : "");
-}
+static int str_cmp(const char *a, const char *b) { return strcmp(a ? a : "", b ? b : ""); }
 
 static int json_rank(const json_t *v)
 {
-  if (json_is_number(v))
-    return 0;
-  if (json_is_string(v))
-    return 1;
-  if (json_is_boolean(v))
-    return 2;
-  if (json_is_array(v))
-    return 3;
-  if (json_is_object(v))
-    return 4;
+  if (json_is_number(v)) return 0;
+  if (json_is_string(v)) return 1;
+  if (json_is_boolean(v)) return 2;
+  if (json_is_array(v)) return 3;
+  if (json_is_object(v)) return 4;
   return 5;
 }
 
 static int json_cmp(const json_t *a, const json_t *b)
 {
   int ra = json_rank(a), rb = json_rank(b);
-  if (ra != rb)
-    return ra < rb ? -1 : 1;
+  if (ra != rb) return ra < rb ? -1 : 1;
   switch (ra) {
   case 0: {
     if (json_is_integer(a) && json_is_integer(b)) {
@@ -53,16 +44,13 @@ static int json_cmp(const json_t *a, const json_t *b)
     double x = json_number_value(a), y = json_number_value(b);
     return x < y ? -1 : x > y;
   }
-  case 1:
-    return strcmp(json_string_value(a), json_string_value(b));
-  case 2:
-    return json_is_true(a) - json_is_true(b);
+  case 1: return strcmp(json_string_value(a), json_string_value(b));
+  case 2: return json_is_true(a) - json_is_true(b);
   case 3: {
     size_t na = json_array_size(a), nb = json_array_size(b);
     for (size_t i = 0; i < na && i < nb; i++) {
       int c = json_cmp(json_array_get(a, i), json_array_get(b, i));
-      if (c)
-        return c;
+      if (c) return c;
     }
     return na < nb ? -1 : na > nb;
   }
@@ -72,29 +60,23 @@ static int json_cmp(const json_t *a, const json_t *b)
     void *ia = json_object_iter((json_t *)a), *ib = json_object_iter((json_t *)b);
     while (ia && ib) {
       int c = strcmp(json_object_iter_key(ia), json_object_iter_key(ib));
-      if (!c)
-        c = json_cmp(json_object_iter_value(ia), json_object_iter_value(ib));
-      if (c)
-        return c;
+      if (!c) c = json_cmp(json_object_iter_value(ia), json_object_iter_value(ib));
+      if (c) return c;
       ia = json_object_iter_next((json_t *)a, ia);
       ib = json_object_iter_next((json_t *)b, ib);
     }
     return ia ? 1 : ib ? -1 : 0;
   }
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
 int fm_pe_cmp(const struct fm_pe *a, const struct fm_pe *b)
 {
-  if (a->kind != b->kind)
-    return a->kind < b->kind ? -1 : 1;
-  if (a->kind == FM_PE_INDEX)
-    return a->index < b->index ? -1 : a->index > b->index;
+  if (a->kind != b->kind) return a->kind < b->kind ? -1 : 1;
+  if (a->kind == FM_PE_INDEX) return a->index < b->index ? -1 : a->index > b->index;
   int s = str_cmp(a->str, b->str);
-  if (s == 0 || a->kind == FM_PE_FIELD || !a->val || !b->val)
-    return s;
+  if (s == 0 || a->kind == FM_PE_FIELD || !a->val || !b->val) return s;
   int c = json_cmp(a->val, b->val);
   return c ? c : s;
 }
@@ -126,28 +108,18 @@ static void node_free(struct fm_node *n)
   free(n);
 }
 
-struct fm_set *fm_set_new(void)
-{
-  return xcalloc(1, sizeof(struct fm_set));
-}
+struct fm_set *fm_set_new(void) { return xcalloc(1, sizeof(struct fm_set)); }
 
 void fm_set_free(struct fm_set *s)
 {
-  if (!s)
-    return;
+  if (!s) return;
   node_clear(&s->root);
   free(s);
 }
 
-static bool node_empty(const struct fm_node *n)
-{
-  return !n->member && n->nkids == 0;
-}
+static bool node_empty(const struct fm_node *n) { return !n->member && n->nkids == 0; }
 
-bool fm_set_empty(const struct fm_set *s)
-{
-  return !s || node_empty(&s->root);
-}
+bool fm_set_empty(const struct fm_set *s) { return !s || node_empty(&s->root); }
 
 /* Index of the child with element pe, or where it would go (*found false). */
 static size_t kid_search(const struct fm_node *n, const struct fm_pe *pe, bool *found)
@@ -160,10 +132,8 @@ static size_t kid_search(const struct fm_node *n, const struct fm_pe *pe, bool *
       *found = true;
       return mid;
     }
-    if (c < 0)
-      lo = mid + 1;
-    else
-      hi = mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
   }
   *found = false;
   return lo;
@@ -173,21 +143,17 @@ static struct fm_node *kid_get(struct fm_node *n, const struct fm_pe *pe, bool c
 {
   bool found;
   size_t at = kid_search(n, pe, &found);
-  if (found)
-    return n->kids[at];
-  if (!create)
-    return NULL;
+  if (found) return n->kids[at];
+  if (!create) return NULL;
   if (n->nkids == n->capkids) {
     size_t cap = n->capkids ? n->capkids * 2 : 4;
     struct fm_node **k = xrealloc(n->kids, cap * sizeof(*k));
-    if (!k)
-      return NULL;
+    if (!k) return NULL;
     n->kids = k;
     n->capkids = cap;
   }
   struct fm_node *c = xcalloc(1, sizeof(*c));
-  if (!c)
-    return NULL;
+  if (!c) return NULL;
   c->pe.kind = pe->kind;
   c->pe.index = pe->index;
   if (pe->str && !(c->pe.str = xstrdup(pe->str))) {
@@ -210,13 +176,11 @@ static void kid_remove_at(struct fm_node *n, size_t at)
 
 int fm_set_insert(struct fm_set *s, const struct fm_path *p)
 {
-  if (p->n == 0)
-    return 0;
+  if (p->n == 0) return 0;
   struct fm_node *n = &s->root;
   for (size_t i = 0; i < p->n; i++) {
     n = kid_get(n, p->el[i], true);
-    if (!n)
-      return -ENOMEM;
+    if (!n) return -ENOMEM;
   }
   n->member = true;
   return 0;
@@ -225,8 +189,7 @@ int fm_set_insert(struct fm_set *s, const struct fm_path *p)
 const struct fm_node *fm_set_find(const struct fm_set *s, const struct fm_path *p)
 {
   const struct fm_node *n = &s->root;
-  for (size_t i = 0; i < p->n && n; i++)
-    n = kid_get((struct fm_node *)n, p->el[i], false);
+  for (size_t i = 0; i < p->n && n; i++) n = kid_get((struct fm_node *)n, p->el[i], false);
   return n;
 }
 
@@ -239,8 +202,7 @@ bool fm_set_has(const struct fm_set *s, const struct fm_path *p)
 bool fm_node_has_member_below(const struct fm_node *n)
 {
   for (size_t i = 0; i < n->nkids; i++)
-    if (n->kids[i]->member || fm_node_has_member_below(n->kids[i]))
-      return true;
+    if (n->kids[i]->member || fm_node_has_member_below(n->kids[i])) return true;
   return false;
 }
 
@@ -249,8 +211,7 @@ static int node_union(struct fm_node *dst, const struct fm_node *src)
   dst->member = dst->member || src->member;
   for (size_t i = 0; i < src->nkids; i++) {
     struct fm_node *d = kid_get(dst, &src->kids[i]->pe, true);
-    if (!d || node_union(d, src->kids[i]) < 0)
-      return -ENOMEM;
+    if (!d || node_union(d, src->kids[i]) < 0) return -ENOMEM;
   }
   return 0;
 }
@@ -272,23 +233,19 @@ struct fm_set *fm_set_dup(const struct fm_set *s)
 
 static void node_subtract(struct fm_node *dst, const struct fm_node *src)
 {
-  if (src->member)
-    dst->member = false;
+  if (src->member) dst->member = false;
   for (size_t i = 0; i < src->nkids; i++) {
     bool found;
     size_t at = kid_search(dst, &src->kids[i]->pe, &found);
-    if (!found)
-      continue;
+    if (!found) continue;
     node_subtract(dst->kids[at], src->kids[i]);
-    if (node_empty(dst->kids[at]))
-      kid_remove_at(dst, at);
+    if (node_empty(dst->kids[at])) kid_remove_at(dst, at);
   }
 }
 
 void fm_set_subtract(struct fm_set *dst, const struct fm_set *src)
 {
-  if (src)
-    node_subtract(&dst->root, &src->root);
+  if (src) node_subtract(&dst->root, &src->root);
 }
 
 static int node_intersect(struct fm_node *out, const struct fm_node *a, const struct fm_node *b)
@@ -297,11 +254,9 @@ static int node_intersect(struct fm_node *out, const struct fm_node *a, const st
   for (size_t i = 0; i < a->nkids; i++) {
     bool found;
     size_t at = kid_search(b, &a->kids[i]->pe, &found);
-    if (!found)
-      continue;
+    if (!found) continue;
     struct fm_node *o = kid_get(out, &a->kids[i]->pe, true);
-    if (!o || node_intersect(o, a->kids[i], b->kids[at]) < 0)
-      return -ENOMEM;
+    if (!o || node_intersect(o, a->kids[i], b->kids[at]) < 0) return -ENOMEM;
     if (node_empty(o)) {
       bool f2;
       size_t oat = kid_search(out, &a->kids[i]->pe, &f2);
@@ -314,8 +269,7 @@ static int node_intersect(struct fm_node *out, const struct fm_node *a, const st
 struct fm_set *fm_set_intersect(const struct fm_set *a, const struct fm_set *b)
 {
   struct fm_set *out = fm_set_new();
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   if (a && b && node_intersect(&out->root, &a->root, &b->root) < 0) {
     fm_set_free(out);
     return NULL;
@@ -328,21 +282,16 @@ static void node_remove_member(struct fm_node *n, const struct fm_path *p, size_
 {
   bool found;
   size_t at = kid_search(n, p->el[depth], &found);
-  if (!found)
-    return;
+  if (!found) return;
   struct fm_node *k = n->kids[at];
-  if (depth + 1 == p->n)
-    k->member = false;
-  else
-    node_remove_member(k, p, depth + 1);
-  if (node_empty(k))
-    kid_remove_at(n, at);
+  if (depth + 1 == p->n) k->member = false;
+  else node_remove_member(k, p, depth + 1);
+  if (node_empty(k)) kid_remove_at(n, at);
 }
 
 void fm_set_remove_member(struct fm_set *s, const struct fm_path *p)
 {
-  if (p->n > 0)
-    node_remove_member(&s->root, p, 0);
+  if (p->n > 0) node_remove_member(&s->root, p, 0);
 }
 
 void fm_set_filter_top(struct fm_set *s, const char *name, bool keep)
@@ -351,32 +300,26 @@ void fm_set_filter_top(struct fm_set *s, const char *name, bool keep)
   for (size_t i = root->nkids; i-- > 0;) {
     const struct fm_pe *pe = &root->kids[i]->pe;
     bool match = pe->kind == FM_PE_FIELD && strcmp(pe->str, name) == 0;
-    if (match != keep)
-      kid_remove_at(root, i);
+    if (match != keep) kid_remove_at(root, i);
   }
 }
 
 static int node_walk(const struct fm_node *n, struct fm_path *p, fm_path_fn fn, void *arg)
 {
-  if (p->n >= FM_PATH_MAX)
-    return -E2BIG;
+  if (p->n >= FM_PATH_MAX) return -E2BIG;
   for (size_t i = 0; i < n->nkids; i++) {
-    if (!n->kids[i]->member)
-      continue;
+    if (!n->kids[i]->member) continue;
     p->el[p->n++] = &n->kids[i]->pe;
     int rc = fn(p, arg);
     p->n--;
-    if (rc)
-      return rc;
+    if (rc) return rc;
   }
   for (size_t i = 0; i < n->nkids; i++) {
-    if (n->kids[i]->nkids == 0)
-      continue;
+    if (n->kids[i]->nkids == 0) continue;
     p->el[p->n++] = &n->kids[i]->pe;
     int rc = node_walk(n->kids[i], p, fn, arg);
     p->n--;
-    if (rc)
-      return rc;
+    if (rc) return rc;
   }
   return 0;
 }
@@ -396,7 +339,7 @@ static void append_key_fields(FILE *f, const char *keyjson)
   json_t *v;
   bool first = true;
   if (json_is_object(k)) {
-    json_object_foreach(k, name, v) {
+    json_object_foreach (k, name, v) {
       char *vs = kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
       fprintf(f, "%s%s=%s", first ? "" : ",", name, vs ? vs : "null");
       free(vs);
@@ -411,25 +354,18 @@ char *fm_path_string(const struct fm_path *p)
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
-  if (!f)
-    return NULL;
+  if (!f) return NULL;
   for (size_t i = 0; i < p->n; i++) {
     const struct fm_pe *pe = p->el[i];
     switch (pe->kind) {
-    case FM_PE_FIELD:
-      fprintf(f, ".%s", pe->str);
-      break;
+    case FM_PE_FIELD: fprintf(f, ".%s", pe->str); break;
     case FM_PE_KEY:
       fputc('[', f);
       append_key_fields(f, pe->str);
       fputc(']', f);
       break;
-    case FM_PE_VALUE:
-      fprintf(f, "[=%s]", pe->str);
-      break;
-    case FM_PE_INDEX:
-      fprintf(f, "[%ld]", pe->index);
-      break;
+    case FM_PE_VALUE: fprintf(f, "[=%s]", pe->str); break;
+    case FM_PE_INDEX: fprintf(f, "[%ld]", pe->index); break;
     }
   }
   if (fclose(f) != 0) {
@@ -442,8 +378,7 @@ char *fm_path_string(const struct fm_path *p)
 static int collect_path(const struct fm_path *p, void *arg)
 {
   char *s = fm_path_string(p);
-  if (!s)
-    return -ENOMEM;
+  if (!s) return -ENOMEM;
   json_array_append_new(arg, json_string(s));
   free(s);
   return 0;
@@ -466,18 +401,10 @@ static char *pe_encode(const struct fm_pe *pe)
   char *s = NULL;
   int rc = -1;
   switch (pe->kind) {
-  case FM_PE_FIELD:
-    rc = asprintf(&s, "f:%s", pe->str);
-    break;
-  case FM_PE_KEY:
-    rc = asprintf(&s, "k:%s", pe->str);
-    break;
-  case FM_PE_VALUE:
-    rc = asprintf(&s, "v:%s", pe->str);
-    break;
-  case FM_PE_INDEX:
-    rc = asprintf(&s, "i:%ld", pe->index);
-    break;
+  case FM_PE_FIELD: rc = asprintf(&s, "f:%s", pe->str); break;
+  case FM_PE_KEY: rc = asprintf(&s, "k:%s", pe->str); break;
+  case FM_PE_VALUE: rc = asprintf(&s, "v:%s", pe->str); break;
+  case FM_PE_INDEX: rc = asprintf(&s, "i:%ld", pe->index); break;
   }
   return rc < 0 ? NULL : s;
 }
@@ -485,10 +412,8 @@ static char *pe_encode(const struct fm_pe *pe)
 static json_t *node_encode(const struct fm_node *n)
 {
   json_t *o = json_object();
-  if (!o)
-    return NULL;
-  if (n->member && n->nkids > 0)
-    json_object_set_new(o, ".", json_object());
+  if (!o) return NULL;
+  if (n->member && n->nkids > 0) json_object_set_new(o, ".", json_object());
   for (size_t i = 0; i < n->nkids; i++) {
     char *key = pe_encode(&n->kids[i]->pe);
     json_t *v = node_encode(n->kids[i]);
@@ -504,8 +429,7 @@ static json_t *node_encode(const struct fm_node *n)
 
 json_t *fm_set_to_fieldsv1(const struct fm_set *s)
 {
-  if (!s)
-    return json_object();
+  if (!s) return json_object();
   return node_encode(&s->root);
 }
 
@@ -513,8 +437,7 @@ json_t *fm_set_to_fieldsv1(const struct fm_set *s)
 static char *canonical_json(const char *text)
 {
   json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
-  if (!v)
-    return NULL;
+  if (!v) return NULL;
   char *out = kj_dumps_flags(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
   json_decref(v);
   return out;
@@ -523,8 +446,7 @@ static char *canonical_json(const char *text)
 static int pe_decode(const char *key, struct fm_pe *pe)
 {
   memset(pe, 0, sizeof(*pe));
-  if (strlen(key) < 2 || key[1] != ':')
-    return -EINVAL;
+  if (strlen(key) < 2 || key[1] != ':') return -EINVAL;
   const char *rest = key + 2;
   switch (key[0]) {
   case 'f':
@@ -547,43 +469,34 @@ static int pe_decode(const char *key, struct fm_pe *pe)
     char *end;
     pe->kind = FM_PE_INDEX;
     pe->index = strtol(rest, &end, 10);
-    if (!*rest || *end)
-      return -EINVAL;
+    if (!*rest || *end) return -EINVAL;
     return 0;
   }
-  default:
-    return -EINVAL;
+  default: return -EINVAL;
   }
-  if (!pe->str)
-    return -EINVAL;
-  if (pe->kind != FM_PE_FIELD)
-    pe->val = json_loads(pe->str, JSON_DECODE_ANY, NULL);
+  if (!pe->str) return -EINVAL;
+  if (pe->kind != FM_PE_FIELD) pe->val = json_loads(pe->str, JSON_DECODE_ANY, NULL);
   return 0;
 }
 
 static int node_decode(struct fm_node *n, const json_t *obj, int depth)
 {
-  if (!json_is_object(obj) || depth > FM_PATH_MAX)
-    return -EINVAL;
+  if (!json_is_object(obj) || depth > FM_PATH_MAX) return -EINVAL;
   const char *key;
   json_t *v;
-  json_object_foreach((json_t *)obj, key, v) {
+  json_object_foreach ((json_t *)obj, key, v) {
     if (strcmp(key, ".") == 0) {
       n->member = true;
       continue;
     }
     struct fm_pe pe;
-    if (pe_decode(key, &pe) < 0)
-      return -EINVAL;
+    if (pe_decode(key, &pe) < 0) return -EINVAL;
     struct fm_node *k = kid_get(n, &pe, true);
     fm_pe_release(&pe);
-    if (!k)
-      return -ENOMEM;
+    if (!k) return -ENOMEM;
     int rc = node_decode(k, v, depth + 1);
-    if (rc < 0)
-      return rc;
-    if (k->nkids == 0)
-      k->member = true;
+    if (rc < 0) return rc;
+    if (k->nkids == 0) k->member = true;
   }
   return 0;
 }
@@ -592,8 +505,7 @@ int fm_set_from_fieldsv1(const json_t *fields, struct fm_set **out)
 {
   *out = NULL;
   struct fm_set *s = fm_set_new();
-  if (!s)
-    return -ENOMEM;
+  if (!s) return -ENOMEM;
   int rc = node_decode(&s->root, fields, 0);
   if (rc < 0) {
     fm_set_free(s);

@@ -35,9 +35,9 @@ struct fm_pe {
 };
 
 struct fm_node {
-  struct fm_pe pe;          /* unused at the root */
+  struct fm_pe pe; /* unused at the root */
   bool member;
-  struct fm_node **kids;    /* sorted by fm_pe_cmp */
+  struct fm_node **kids; /* sorted by fm_pe_cmp */
   size_t nkids, capkids;
 };
 
@@ -100,8 +100,7 @@ int fm_typed_to_set(struct fm_type ty, const json_t *obj, struct fm_set *out);
 struct fm_compare {
   struct fm_set *added, *modified, *removed;
 };
-int fm_typed_compare(struct fm_type ty, const json_t *lhs, const json_t *rhs, bool creating,
-                     struct fm_compare *out);
+int fm_typed_compare(struct fm_type ty, const json_t *lhs, const json_t *rhs, bool creating, struct fm_compare *out);
 void fm_compare_clear(struct fm_compare *c);
 
 /* Structured merge of rhs into lhs (either may be NULL).  New reference. */
@@ -109,8 +108,7 @@ json_t *fm_typed_merge(struct fm_type ty, const json_t *lhs, const json_t *rhs);
 
 /* Remove from obj (in place) every member of `remove` that is neither in
  * `owned` nor has an owned path below it. */
-void fm_typed_prune(struct fm_type ty, json_t *obj, const struct fm_set *remove,
-                    const struct fm_set *owned);
+void fm_typed_prune(struct fm_type ty, json_t *obj, const struct fm_set *remove, const struct fm_set *owned);
 
 /* Errors that make a configuration unusable for apply, as upstream's
  * typed conversion words them (".spec.template.spec.containers: duplicate
@@ -145,11 +143,11 @@ const char *fm_nz(const char *s);
 const char *fm_jstr(const json_t *o, const char *k);
 void fm_entry_clear(struct fm_entry *e);
 void fm_managed_clear(struct fm_managed *m);
-ssize_t fm_managed_find(const struct fm_managed *m, const char *manager, const char *op,
-                        const char *api_version, const char *subresource);
+ssize_t fm_managed_find(const struct fm_managed *m, const char *manager, const char *op, const char *api_version,
+                        const char *subresource);
 /* New entry with an empty set (may move the array); NULL on ENOMEM. */
-struct fm_entry *fm_managed_add(struct fm_managed *m, const char *manager, const char *op,
-                                const char *api_version, const char *subresource);
+struct fm_entry *fm_managed_add(struct fm_managed *m, const char *manager, const char *op, const char *api_version,
+                                const char *subresource);
 void fm_managed_remove_at(struct fm_managed *m, size_t i);
 /* 0, -EINVAL for entries this server cannot read, -ENOMEM. */
 int fm_managed_decode(const json_t *arr, struct fm_managed *m);

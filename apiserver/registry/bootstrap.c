@@ -63,9 +63,9 @@ struct boot {
   struct event *timer;
   void (*done)(void *arg);
   void *done_arg;
-  int pending;        /* writes in flight */
-  bool initial_done;  /* done() already called */
-  bool stopping;      /* freed by the last write callback */
+  int pending;       /* writes in flight */
+  bool initial_done; /* done() already called */
+  bool stopping;     /* freed by the last write callback */
   struct storage_watch *svc_watch;
   bool dns_ip_warned; /* the kube-dns address is held by another Service */
 };
@@ -76,12 +76,10 @@ struct boot {
 static void on_service_event(void *arg, enum storage_event_type type, struct kv *kv, struct kv *prev)
 {
   struct boot *b = arg;
-  if (type != EV_DELETED || !b->srv->service_alloc)
-    return;
+  if (type != EV_DELETED || !b->srv->service_alloc) return;
   struct kv *last = prev ? prev : kv;
   json_t *svc = last ? kj_loadb(last->bytes, last->len, false, NULL, 0) : NULL;
-  if (svc)
-    svc_alloc_release_service(b->srv->service_alloc, svc);
+  if (svc) svc_alloc_release_service(b->srv->service_alloc, svc);
   json_decref(svc);
 }
 
@@ -89,24 +87,21 @@ static const char *const system_namespaces[] = {"default", "kube-system", "kube-
 
 static void boot_maybe_done(struct boot *b)
 {
-  if (b->pending > 0)
-    return;
+  if (b->pending > 0) return;
   if (b->stopping) {
     free(b);
     return;
   }
   if (!b->initial_done) {
     b->initial_done = true;
-    if (b->done)
-      b->done(b->done_arg);
+    if (b->done) b->done(b->done_arg);
   }
 }
 
 static void write_done(void *arg, int err, struct kv *kv, struct kv *prev)
 {
   struct boot *b = arg;
-  if (err && err != STORAGE_EEXIST && err != STORAGE_ECONFLICT)
-    KLOG_E("bootstrap write failed: %d", err);
+  if (err && err != STORAGE_EEXIST && err != STORAGE_ECONFLICT) KLOG_E("bootstrap write failed: %d", err);
   b->pending--;
   boot_maybe_done(b);
 }
@@ -120,14 +115,12 @@ static void finish_object(struct boot *b, const struct resource *res, json_t *ob
   names_uuid(uid);
   kj_set_str(obj, "metadata.uid", uid);
   kj_set_str(obj, "metadata.creationTimestamp", ktime_now_str(ts));
-  if (res->defaults)
-    res->defaults(obj);
+  if (res->defaults) res->defaults(obj);
   if (res->prepare_create) {
     struct reg_request rq = {.verb = "create", .user = "system:apiserver"};
     res->prepare_create(&rq, obj);
   }
-  if (res->generation != REG_GEN_NONE)
-    kj_set_int(obj, "metadata.generation", 1);
+  if (res->generation != REG_GEN_NONE) kj_set_int(obj, "metadata.generation", 1);
   const struct schema *sc = b->srv->schema;
   const struct stype *t = sc ? schema_kind(sc, res->group, res->version, res->kind) : NULL;
   char err[256];
@@ -141,39 +134,28 @@ static void write_object(struct boot *b, const struct resource *res, json_t *obj
   char *attrs = registry_attrs(res, obj);
   int rc;
   b->pending++;
-  if (existing)
-    rc = storage_update(b->srv->storage, key, obj, attrs, existing->mod_rev, write_done, b);
-  else
-    rc = storage_create(b->srv->storage, key, obj, attrs, write_done, b);
+  if (existing) rc = storage_update(b->srv->storage, key, obj, attrs, existing->mod_rev, write_done, b);
+  else rc = storage_create(b->srv->storage, key, obj, attrs, write_done, b);
   if (rc) {
     b->pending--;
-    if (rc != STORAGE_EEXIST)
-      KLOG_E("bootstrap write of %s failed: %d", key, rc);
+    if (rc != STORAGE_EEXIST) KLOG_E("bootstrap write of %s failed: %d", key, rc);
   }
   free(key);
   free(attrs);
 }
 
-static json_t *load_kv(struct kv *kv)
-{
-  return kv ? kj_loadb(kv->bytes, kv->len, false, NULL, 0) : NULL;
-}
+static json_t *load_kv(struct kv *kv) { return kv ? kj_loadb(kv->bytes, kv->len, false, NULL, 0) : NULL; }
 
 static const char *advertise_address(const struct apiserver *srv)
 {
   const char *a = srv->cfg.advertise_address;
-  if (a && *a && strcmp(a, "0.0.0.0"))
-    return a;
+  if (a && *a && strcmp(a, "0.0.0.0")) return a;
   a = srv->cfg.insecure_bind_address;
-  if (a && *a && strcmp(a, "0.0.0.0"))
-    return a;
+  if (a && *a && strcmp(a, "0.0.0.0")) return a;
   return "127.0.0.1";
 }
 
-static int api_port(const struct apiserver *srv)
-{
-  return srv->cfg.insecure_port > 0 ? srv->cfg.insecure_port : 6443;
-}
+static int api_port(const struct apiserver *srv) { return srv->cfg.insecure_port > 0 ? srv->cfg.insecure_port : 6443; }
 
 static json_t *https_port(int port, bool target)
 {
@@ -181,8 +163,7 @@ static json_t *https_port(int port, bool target)
   json_object_set_new(p, "name", json_string("https"));
   json_object_set_new(p, "port", json_integer(target ? 443 : port));
   json_object_set_new(p, "protocol", json_string("TCP"));
-  if (target)
-    json_object_set_new(p, "targetPort", json_integer(port));
+  if (target) json_object_set_new(p, "targetPort", json_integer(port));
   return p;
 }
 
@@ -192,8 +173,7 @@ static void ensure_namespaces(struct boot *b)
     char *key = reg_key(&reg_namespaces, NULL, system_namespaces[i]);
     struct kv *kv = storage_get(b->srv->storage, key);
     free(key);
-    if (kv)
-      continue;
+    if (kv) continue;
     json_t *ns = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "Namespace", "metadata", "name",
                            system_namespaces[i]);
     finish_object(b, &reg_namespaces, ns);
@@ -207,16 +187,13 @@ static void ensure_service(struct boot *b)
   char *key = reg_key(&reg_services, "default", "kubernetes");
   struct kv *kv = storage_get(b->srv->storage, key);
   free(key);
-  if (kv)
-    return;
+  if (kv) return;
   struct svc_alloc *a = svc_alloc_get(b->srv);
-  if (!a)
-    return;
+  if (!a) return;
   char ip[16];
   uint32_t first = svc_alloc_first_ip(a), got;
   reg_format_ipv4(first, ip);
-  if (!svc_ip_in_use(a, first))
-    svc_alloc_ip(a, first, &got);
+  if (!svc_ip_in_use(a, first)) svc_alloc_ip(a, first, &got);
   json_t *svc = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s}},s:{s:s,s:s,s:[o],s:s}}", "apiVersion", "v1", "kind",
                           "Service", "metadata", "name", "kubernetes", "namespace", "default", "labels", "component",
                           "apiserver", "provider", "kubernetes", "spec", "type", "ClusterIP", "clusterIP", ip, "ports",
@@ -237,11 +214,9 @@ static void ensure_dns_service(struct boot *b)
   char *key = reg_key(&reg_services, "kube-system", "kube-dns");
   struct kv *kv = storage_get(b->srv->storage, key);
   free(key);
-  if (kv)
-    return;
+  if (kv) return;
   struct svc_alloc *a = svc_alloc_get(b->srv);
-  if (!a)
-    return;
+  if (!a) return;
   uint32_t dns = svc_alloc_dns_ip(a), got;
   if (!dns || svc_alloc_ip(a, dns, &got) != 0) {
     if (!b->dns_ip_warned)
@@ -256,10 +231,10 @@ static void ensure_dns_service(struct boot *b)
   reg_format_ipv4(dns, ip);
   json_t *svc = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s,s:s,s:s},s:{s:s,s:s}},s:{s:s,s:s,s:[ooo],s:s}}", "apiVersion",
                           "v1", "kind", "Service", "metadata", "name", "kube-dns", "namespace", "kube-system", "labels",
-                          "k8s-app", "kube-dns", "kubernetes.io/cluster-service", "true", "kubernetes.io/name", "CoreDNS",
-                          "annotations", "prometheus.io/port", "9153", "prometheus.io/scrape", "true", "spec", "type",
-                          "ClusterIP", "clusterIP", ip, "ports", dns_port("dns", 53, "UDP"), dns_port("dns-tcp", 53, "TCP"),
-                          dns_port("metrics", 9153, "TCP"), "sessionAffinity", "None");
+                          "k8s-app", "kube-dns", "kubernetes.io/cluster-service", "true", "kubernetes.io/name",
+                          "CoreDNS", "annotations", "prometheus.io/port", "9153", "prometheus.io/scrape", "true",
+                          "spec", "type", "ClusterIP", "clusterIP", ip, "ports", dns_port("dns", 53, "UDP"),
+                          dns_port("dns-tcp", 53, "TCP"), dns_port("metrics", 9153, "TCP"), "sessionAffinity", "None");
   finish_object(b, &reg_services, svc);
   write_object(b, &reg_services, svc, NULL);
   json_decref(svc);
@@ -338,8 +313,7 @@ static int find_default_class(void *arg, struct kv *kv)
   const char *beta = json_string_value(json_object_get(ann, BETA_DEFAULT_CLASS_ANNOTATION));
   bool dflt = (v && !strcmp(v, "true")) || (beta && !strcmp(beta, "true"));
   json_decref(sc);
-  if (dflt)
-    *(bool *)arg = true;
+  if (dflt) *(bool *)arg = true;
   return dflt ? 1 : 0;
 }
 
@@ -348,18 +322,16 @@ static void ensure_default_storage_class(struct boot *b)
   char *key = reg_key(&reg_storageclasses, NULL, LOCAL_PATH_CLASS);
   struct kv *kv = storage_get(b->srv->storage, key);
   free(key);
-  if (kv)
-    return;
+  if (kv) return;
   char prefix[256];
   bool has_default = false;
   snprintf(prefix, sizeof(prefix), "%s/", reg_storageclasses.storage_prefix);
   storage_list(b->srv->storage, prefix, 0, NULL, find_default_class, &has_default);
-  if (has_default)
-    return;
+  if (has_default) return;
   json_t *sc = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:s,s:s,s:s,s:b}", "apiVersion", "storage.k8s.io/v1", "kind",
-                         "StorageClass", "metadata", "name", LOCAL_PATH_CLASS, "annotations",
-                         DEFAULT_CLASS_ANNOTATION, "true", "provisioner", LOCAL_PATH_PROVISIONER, "reclaimPolicy",
-                         "Delete", "volumeBindingMode", "WaitForFirstConsumer", "allowVolumeExpansion", 1);
+                         "StorageClass", "metadata", "name", LOCAL_PATH_CLASS, "annotations", DEFAULT_CLASS_ANNOTATION,
+                         "true", "provisioner", LOCAL_PATH_PROVISIONER, "reclaimPolicy", "Delete", "volumeBindingMode",
+                         "WaitForFirstConsumer", "allowVolumeExpansion", 1);
   finish_object(b, &reg_storageclasses, sc);
   write_object(b, &reg_storageclasses, sc, NULL);
   json_decref(sc);
@@ -367,24 +339,21 @@ static void ensure_default_storage_class(struct boot *b)
 
 static void boot_round(struct boot *b)
 {
-  if (!b->srv->storage)
-    return;
+  if (!b->srv->storage) return;
   b->pending++; /* hold done() until every write of the round is queued */
   ensure_namespaces(b);
   ensure_service(b);
   ensure_dns_service(b);
   ensure_endpoints(b);
   ensure_endpointslice(b);
-  if (!b->initial_done)
-    ensure_default_storage_class(b);
+  if (!b->initial_done) ensure_default_storage_class(b);
   b->pending--;
 }
 
 static void boot_tick(evutil_socket_t fd, short what, void *arg)
 {
   struct boot *b = arg;
-  if (b->pending > 0)
-    return; /* previous round still in flight */
+  if (b->pending > 0) return; /* previous round still in flight */
   registry_rebuild_allocators(b->srv);
   boot_round(b);
   boot_maybe_done(b);
@@ -393,15 +362,13 @@ static void boot_tick(evutil_socket_t fd, short what, void *arg)
 void reg_bootstrap_kick(struct apiserver *srv)
 {
   struct boot *b = srv->bootstrap;
-  if (b)
-    boot_tick(-1, 0, b);
+  if (b) boot_tick(-1, 0, b);
 }
 
 int reg_bootstrap_start(struct apiserver *srv, void (*done)(void *arg), void *arg)
 {
   struct boot *b = xcalloc(1, sizeof(*b));
-  if (!b)
-    return -ENOMEM;
+  if (!b) return -ENOMEM;
   b->srv = srv;
   b->done = done;
   b->done_arg = arg;
@@ -411,16 +378,13 @@ int reg_bootstrap_start(struct apiserver *srv, void (*done)(void *arg), void *ar
     int err = 0;
     snprintf(prefix, sizeof(prefix), "%s/", reg_services.storage_prefix);
     b->svc_watch = storage_watch(srv->storage, prefix, storage_rev(srv->storage), on_service_event, b, &err);
-    if (b->svc_watch)
-      svc_alloc_set_watched(srv->service_alloc, true);
-    else
-      KLOG_W("no watch on services (%d): releases follow deletes only", err);
+    if (b->svc_watch) svc_alloc_set_watched(srv->service_alloc, true);
+    else KLOG_W("no watch on services (%d): releases follow deletes only", err);
   }
   if (srv->base) {
     b->timer = event_new(srv->base, -1, EV_PERSIST, boot_tick, b);
     struct timeval tv = {BOOTSTRAP_PERIOD_MS / 1000, (BOOTSTRAP_PERIOD_MS % 1000) * 1000};
-    if (b->timer)
-      event_add(b->timer, &tv);
+    if (b->timer) event_add(b->timer, &tv);
   }
   boot_round(b);
   boot_maybe_done(b);
@@ -430,17 +394,13 @@ int reg_bootstrap_start(struct apiserver *srv, void (*done)(void *arg), void *ar
 void reg_bootstrap_stop(struct apiserver *srv)
 {
   struct boot *b = srv->bootstrap;
-  if (!b)
-    return;
+  if (!b) return;
   srv->bootstrap = NULL;
-  if (b->timer)
-    event_free(b->timer);
+  if (b->timer) event_free(b->timer);
   b->timer = NULL;
-  if (b->svc_watch)
-    storage_watch_cancel(b->svc_watch);
+  if (b->svc_watch) storage_watch_cancel(b->svc_watch);
   b->svc_watch = NULL;
-  if (srv->service_alloc)
-    svc_alloc_set_watched(srv->service_alloc, false);
+  if (srv->service_alloc) svc_alloc_set_watched(srv->service_alloc, false);
   if (b->pending > 0) {
     b->stopping = true; /* the last callback frees it */
     return;

@@ -22,13 +22,12 @@ static bool config_key_ok(const char *k, const char **why)
   size_t n = strlen(k);
   if (n == 0 || n > 253) {
     *why = n ? "must be no more than 253 characters" : NULL;
-    if (n)
-      return false;
+    if (n) return false;
   }
   for (const char *p = k; *p; p++) {
     char c = *p;
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-          c == '_' || c == '.')) {
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+          c == '.')) {
       n = 0;
       break;
     }
@@ -58,30 +57,25 @@ void reg_validate_data_keys(const json_t *data, const char *field, json_t *seen,
   const char *k;
   json_t *v;
   char f[512];
-  json_object_foreach((json_t *)data, k, v) {
+  json_object_foreach ((json_t *)data, k, v) {
     const char *why = NULL;
     snprintf(f, sizeof(f), "%s[%s]", field, k);
-    if (!config_key_ok(k, &why))
-      reg_cause_invalid_str(causes, f, k, why);
+    if (!config_key_ok(k, &why)) reg_cause_invalid_str(causes, f, k, why);
     if (seen) {
-      if (json_object_get(seen, k))
-        reg_cause_add(causes, REG_DUPLICATE, f, "Duplicate value: \"%s\"", k);
+      if (json_object_get(seen, k)) reg_cause_add(causes, REG_DUPLICATE, f, "Duplicate value: \"%s\"", k);
       json_object_set_new(seen, k, json_true());
     }
   }
 }
 
-void reg_validate_immutable_data(const json_t *obj, const json_t *old, const char *const *fields,
-                                 json_t *causes)
+void reg_validate_immutable_data(const json_t *obj, const json_t *old, const char *const *fields, json_t *causes)
 {
-  if (!old || !kj_get_bool(old, "immutable", false))
-    return;
+  if (!old || !kj_get_bool(old, "immutable", false)) return;
   for (size_t i = 0; fields[i]; i++) {
     json_t *a = json_object_get(obj, fields[i]), *b = json_object_get(old, fields[i]);
     bool a_empty = !a || json_is_null(a) || (json_is_object(a) && json_object_size(a) == 0);
     bool b_empty = !b || json_is_null(b) || (json_is_object(b) && json_object_size(b) == 0);
-    if (a_empty && b_empty)
-      continue;
+    if (a_empty && b_empty) continue;
     if (!a || !b || !json_equal(a, b))
       reg_cause_add(causes, REG_FORBIDDEN, fields[i], "Forbidden: field is immutable when `immutable` is set");
   }
@@ -94,15 +88,14 @@ static size_t map_bytes(const json_t *m)
   size_t total = 0;
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)m, k, v) total += strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
+  json_object_foreach ((json_t *)m, k, v) total += strlen(k) + (json_is_string(v) ? json_string_length(v) : 0);
   return total;
 }
 
 static void cm_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   json_t *seen = json_object();
   reg_validate_data_keys(json_object_get(obj, "data"), "data", seen, causes);
   reg_validate_data_keys(json_object_get(obj, "binaryData"), "binaryData", seen, causes);
@@ -129,7 +122,8 @@ static json_t *cm_cells(const json_t *obj)
 static const struct reg_column cm_columns[] = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
     {"Data", "string", "", 0, "Data contains the configuration data."},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {NULL},
 };
 

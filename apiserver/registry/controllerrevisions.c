@@ -19,11 +19,9 @@
 static void cr_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   json_t *data = json_object_get(obj, "data");
-  if (!data || json_is_null(data))
-    reg_cause_add(causes, REG_REQUIRED, "data", "Required value: data is mandatory");
+  if (!data || json_is_null(data)) reg_cause_add(causes, REG_REQUIRED, "data", "Required value: data is mandatory");
   ext_nonneg(obj, "", "revision", causes);
   if (old) {
     json_t *od = json_object_get(old, "data");
@@ -37,9 +35,8 @@ static char *controller_name(const json_t *obj)
 {
   size_t i;
   json_t *ref;
-  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, ref) {
-    if (!kj_get_bool(ref, "controller", false))
-      continue;
+  json_array_foreach (kj_get(obj, "metadata.ownerReferences"), i, ref) {
+    if (!kj_get_bool(ref, "controller", false)) continue;
     const char *api = reg_str_or(kj_get_str(ref, "apiVersion"), "");
     const char *kind = reg_str_or(kj_get_str(ref, "kind"), "");
     const char *slash = strchr(api, '/');
@@ -48,8 +45,7 @@ static char *controller_name(const json_t *obj)
                  reg_str_or(kj_get_str(ref, "name"), "")) < 0)
       return NULL;
     char *end = strchr(s, '/');
-    for (char *p = s; p < end; p++)
-      *p = (char)tolower((unsigned char)*p);
+    for (char *p = s; p < end; p++) *p = (char)tolower((unsigned char)*p);
     if (!*kind) {
       char *n = xstrdup(reg_str_or(kj_get_str(ref, "name"), ""));
       free(s);

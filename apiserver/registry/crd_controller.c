@@ -53,10 +53,10 @@
 
 struct crd_entry {
   char *name;
-  json_t *obj;       /* the stored CRD (new reference) */
+  json_t *obj; /* the stored CRD (new reference) */
   int64_t mod_rev;
-  json_t *accepted;  /* accepted names, ahead of the stored status */
-  json_t *basis;     /* what the served descriptors were built from */
+  json_t *accepted; /* accepted names, ahead of the stored status */
+  json_t *basis;    /* what the served descriptors were built from */
   struct cr_version **vers;
   size_t nvers;
 };
@@ -82,17 +82,13 @@ static void rebuild_served(struct crd_state *cs)
   size_t nb;
   const struct resource *const *builtin = registry_all(&nb);
   size_t total = nb;
-  for (size_t i = 0; i < cs->n; i++)
-    total += cs->e[i]->nvers;
+  for (size_t i = 0; i < cs->n; i++) total += cs->e[i]->nvers;
   const struct resource **arr = xcalloc(total + 1, sizeof(*arr));
-  if (!arr)
-    return;
+  if (!arr) return;
   size_t k = 0;
-  for (size_t i = 0; i < nb; i++)
-    arr[k++] = builtin[i];
+  for (size_t i = 0; i < nb; i++) arr[k++] = builtin[i];
   for (size_t i = 0; i < cs->n; i++)
-    for (size_t j = 0; j < cs->e[i]->nvers; j++)
-      arr[k++] = &cs->e[i]->vers[j]->res;
+    for (size_t j = 0; j < cs->e[i]->nvers; j++) arr[k++] = &cs->e[i]->vers[j]->res;
   free(cs->served);
   cs->served = arr;
   cs->nserved = k;
@@ -103,10 +99,8 @@ static void rebuild_served(struct crd_state *cs)
 const struct resource *const *crd_served(struct apiserver *srv, size_t *n)
 {
   struct crd_state *cs = srv->crds;
-  if (cs->dirty || !cs->served)
-    rebuild_served(cs);
-  if (!cs->served)
-    return registry_all(n);
+  if (cs->dirty || !cs->served) rebuild_served(cs);
+  if (!cs->served) return registry_all(n);
   *n = cs->nserved;
   return cs->served;
 }
@@ -114,21 +108,17 @@ const struct resource *const *crd_served(struct apiserver *srv, size_t *n)
 unsigned crd_generation(struct apiserver *srv)
 {
   struct crd_state *cs = srv ? srv->crds : NULL;
-  if (!cs)
-    return 0;
-  if (cs->dirty)
-    rebuild_served(cs);
+  if (!cs) return 0;
+  if (cs->dirty) rebuild_served(cs);
   return cs->gen;
 }
 
 static void drop_versions(struct crd_state *cs, struct crd_entry *e)
 {
-  for (size_t i = 0; i < e->nvers; i++)
-    registry_res_unref(&e->vers[i]->res);
+  for (size_t i = 0; i < e->nvers; i++) registry_res_unref(&e->vers[i]->res);
   free(e->vers);
   e->vers = NULL;
-  if (e->nvers)
-    cs->dirty = true;
+  if (e->nvers) cs->dirty = true;
   e->nvers = 0;
   json_decref(e->basis);
   e->basis = NULL;
@@ -154,8 +144,7 @@ static void build_versions(struct crd_state *cs, struct crd_entry *e, const json
 {
   json_t *basis = json_pack("{s:O,s:O,s:b}", "spec", kj_get(e->obj, "spec"), "accepted", accepted, "terminating",
                             kj_get(e->obj, "metadata.deletionTimestamp") != NULL);
-  if (!basis)
-    return;
+  if (!basis) return;
   if (e->basis && json_equal(e->basis, basis)) {
     json_decref(basis);
     return;
@@ -165,15 +154,11 @@ static void build_versions(struct crd_state *cs, struct crd_entry *e, const json
   e->vers = xcalloc(nv ? nv : 1, sizeof(*e->vers));
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(e->obj, "spec.versions"), i, v)
-  {
-    if (!e->vers || !kj_get_bool(v, "served", false))
-      continue;
+  json_array_foreach (kj_get(e->obj, "spec.versions"), i, v) {
+    if (!e->vers || !kj_get_bool(v, "served", false)) continue;
     struct cr_version *cv = cr_version_new(e->obj, accepted, kj_get_str(v, "name"));
-    if (cv)
-      e->vers[e->nvers++] = cv;
-    else
-      KLOG_E("serving %s version %s: out of memory", e->name, kj_get_str(v, "name"));
+    if (cv) e->vers[e->nvers++] = cv;
+    else KLOG_E("serving %s version %s: out of memory", e->name, kj_get_str(v, "name"));
   }
   /* discovery lists versions by upstream's priority: the first is preferred */
   qsort(e->vers, e->nvers, sizeof(*e->vers), cmp_version_desc);
@@ -188,7 +173,8 @@ static bool str_in(const json_t *arr, const char *s)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(arr, i, v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0) return true;
+  json_array_foreach (arr, i, v)
+    if (json_is_string(v) && strcmp(json_string_value(v), s) == 0) return true;
   return false;
 }
 
@@ -200,18 +186,15 @@ static bool name_used(struct crd_state *cs, const struct crd_entry *self, const 
   for (size_t i = 0; i < cs->n; i++) {
     const struct crd_entry *o = cs->e[i];
     const char *og = kj_get_str(o->obj, "spec.group");
-    if (o == self || !og || strcmp(og, group) != 0 || !o->accepted)
-      continue;
+    if (o == self || !og || strcmp(og, group) != 0 || !o->accepted) continue;
     static const char *const res_keys[] = {"plural", "singular"};
     static const char *const kind_keys[] = {"kind", "listKind"};
     const char *const *keys = kinds ? kind_keys : res_keys;
     for (size_t k = 0; k < 2; k++) {
       const char *v = kj_get_str(o->accepted, keys[k]);
-      if (v && strcmp(v, name) == 0)
-        return true;
+      if (v && strcmp(v, name) == 0) return true;
     }
-    if (!kinds && str_in(json_object_get(o->accepted, "shortNames"), name))
-      return true;
+    if (!kinds && str_in(json_object_get(o->accepted, "shortNames"), name)) return true;
   }
   return false;
 }
@@ -226,10 +209,8 @@ struct names_result {
 static bool accept_name(struct crd_state *cs, const struct crd_entry *e, const char *group, const char *want,
                         const char *had, bool kinds, struct names_result *r, const char *reason)
 {
-  if (!want)
-    want = "";
-  if ((had && strcmp(want, had) == 0) || !*want || !name_used(cs, e, group, want, kinds))
-    return true;
+  if (!want) want = "";
+  if ((had && strcmp(want, had) == 0) || !*want || !name_used(cs, e, group, want, kinds)) return true;
   r->reason = reason;
   snprintf(r->message, sizeof r->message, "\"%s\" is already in use", want);
   return false;
@@ -260,25 +241,20 @@ static void compute_names(struct crd_state *cs, struct crd_entry *e, struct name
     bool ok = true;
     size_t i;
     json_t *s;
-    json_array_foreach(shorts, i, s)
-    {
+    json_array_foreach (shorts, i, s) {
       const char *sn = json_string_value(s);
       if (sn && !str_in(json_object_get(had, "shortNames"), sn) &&
           !accept_name(cs, e, group, sn, NULL, false, r, "ShortNamesConflict"))
         ok = false;
     }
     if (ok) {
-      if (shorts)
-        json_object_set(acc, "shortNames", (json_t *)shorts);
-      else
-        json_object_del(acc, "shortNames");
+      if (shorts) json_object_set(acc, "shortNames", (json_t *)shorts);
+      else json_object_del(acc, "shortNames");
     }
   }
   json_t *cats = json_object_get(req, "categories");
-  if (cats)
-    json_object_set(acc, "categories", cats);
-  else
-    json_object_del(acc, "categories");
+  if (cats) json_object_set(acc, "categories", cats);
+  else json_object_del(acc, "categories");
   r->accepted = acc;
 }
 
@@ -294,7 +270,8 @@ static void set_condition(json_t *status, const char *type, const char *st, cons
   json_t *c = NULL;
   size_t i;
   json_t *v;
-  json_array_foreach(conds, i, v) if (strcmp(reg_str_or(kj_get_str(v, "type"), ""), type) == 0) c = v;
+  json_array_foreach (conds, i, v)
+    if (strcmp(reg_str_or(kj_get_str(v, "type"), ""), type) == 0) c = v;
   if (!c) {
     c = json_pack("{s:s}", "type", type);
     json_array_append_new(conds, c);
@@ -313,8 +290,7 @@ static bool condition_true(const json_t *obj, const char *type)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(obj, "status.conditions"), i, c)
-  {
+  json_array_foreach (kj_get(obj, "status.conditions"), i, c) {
     if (strcmp(reg_str_or(kj_get_str(c, "type"), ""), type) == 0)
       return strcmp(reg_str_or(kj_get_str(c, "status"), ""), "True") == 0;
   }
@@ -338,8 +314,7 @@ static void write_crd(struct crd_state *cs, struct crd_entry *e, json_t *obj)
   char *attrs = registry_attrs(&reg_customresourcedefinitions, obj);
   char *arg = xstrdup(e->name);
   int rc = storage_update(cs->srv->storage, key, obj, attrs, e->mod_rev, write_done, arg);
-  if (rc != 0)
-    free(arg);
+  if (rc != 0) free(arg);
   free(attrs);
 }
 
@@ -348,16 +323,12 @@ static void delete_crd(struct crd_state *cs, struct crd_entry *e)
   char key[600];
   snprintf(key, sizeof key, "%s%s", prefix_of_crds, e->name);
   char *arg = xstrdup(e->name);
-  if (storage_delete(cs->srv->storage, key, e->mod_rev, write_done, arg) != 0)
-    free(arg);
+  if (storage_delete(cs->srv->storage, key, e->mod_rev, write_done, arg) != 0) free(arg);
 }
 
 /* ---------- deletion: the cleanup finalizer ---------- */
 
-static bool has_finalizer(const json_t *obj, const char *f)
-{
-  return str_in(kj_get(obj, "metadata.finalizers"), f);
-}
+static bool has_finalizer(const json_t *obj, const char *f) { return str_in(kj_get(obj, "metadata.finalizers"), f); }
 
 struct cleanup_ctx {
   struct crd_state *cs;
@@ -370,8 +341,7 @@ static int cleanup_visit(void *arg, struct kv *kv)
   struct cleanup_ctx *c = arg;
   c->remaining++;
   json_t *obj = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
-  if (!obj)
-    return 0;
+  if (!obj) return 0;
   char *karg = xstrdup(kv->key);
   int rc;
   if (json_array_size(kj_get(obj, "metadata.finalizers")) == 0) {
@@ -386,8 +356,7 @@ static int cleanup_visit(void *arg, struct kv *kv)
   } else {
     rc = -1; /* waiting for its finalizers */
   }
-  if (rc != 0)
-    free(karg);
+  if (rc != 0) free(karg);
   json_decref(obj);
   return 0;
 }
@@ -395,8 +364,7 @@ static int cleanup_visit(void *arg, struct kv *kv)
 static void arm_retry(struct crd_state *cs)
 {
   struct timeval tv = {0, CRD_CLEANUP_RETRY_MS * 1000};
-  if (cs->retry)
-    evtimer_add(cs->retry, &tv);
+  if (cs->retry) evtimer_add(cs->retry, &tv);
 }
 
 /* Returns the number of custom resources still stored. */
@@ -404,8 +372,7 @@ static size_t delete_instances(struct crd_state *cs, struct crd_entry *e)
 {
   const char *group = kj_get_str(e->obj, "spec.group");
   const char *plural = kj_get_str(e->accepted, "plural");
-  if (!group || !plural || !*plural)
-    return 0;
+  if (!group || !plural || !*plural) return 0;
   char prefix[600];
   snprintf(prefix, sizeof prefix, "/registry/%s/%s/", group, plural);
   struct cleanup_ctx c = {.cs = cs, .res = e->nvers ? &e->vers[0]->res : NULL};
@@ -420,7 +387,8 @@ static void cleanup(struct crd_state *cs, struct crd_entry *e, json_t *obj)
   json_t *status = kj_obj(obj, "status");
   size_t left = condition_true(e->obj, "Established") || e->nvers ? delete_instances(cs, e) : 0;
   if (left) {
-    set_condition(status, "Terminating", "True", "InstanceDeletionInProgress", "CustomResource deletion is in progress");
+    set_condition(status, "Terminating", "True", "InstanceDeletionInProgress",
+                  "CustomResource deletion is in progress");
     arm_retry(cs);
     return;
   }
@@ -429,8 +397,7 @@ static void cleanup(struct crd_state *cs, struct crd_entry *e, json_t *obj)
   for (size_t i = json_array_size(fins); i-- > 0;)
     if (strcmp(reg_str_or(json_string_value(json_array_get(fins, i)), ""), CRD_CLEANUP_FINALIZER) == 0)
       json_array_remove(fins, i);
-  if (json_array_size(fins) == 0)
-    kj_del(obj, "metadata.finalizers");
+  if (json_array_size(fins) == 0) kj_del(obj, "metadata.finalizers");
 }
 
 /* ---------- sync ---------- */
@@ -444,10 +411,8 @@ static void sync_entry(struct crd_state *cs, struct crd_entry *e)
   json_t *obj = kj_deep_copy(e->obj);
   json_t *status = kj_obj(obj, "status");
   json_object_set(status, "acceptedNames", r.accepted);
-  if (r.reason)
-    set_condition(status, "NamesAccepted", "False", r.reason, r.message);
-  else
-    set_condition(status, "NamesAccepted", "True", "NoConflicts", "no conflicts found");
+  if (r.reason) set_condition(status, "NamesAccepted", "False", r.reason, r.message);
+  else set_condition(status, "NamesAccepted", "True", "NoConflicts", "no conflicts found");
   bool established = condition_true(e->obj, "Established");
   if (!established && !r.reason) {
     set_condition(status, "Established", "True", "InitialNamesAccepted", "the initial names have been accepted");
@@ -455,33 +420,27 @@ static void sync_entry(struct crd_state *cs, struct crd_entry *e)
   } else if (!established) {
     set_condition(status, "Established", "False", "NotAccepted", "not all names are accepted");
   }
-  if (established)
-    build_versions(cs, e, r.accepted);
-  else
-    drop_versions(cs, e);
+  if (established) build_versions(cs, e, r.accepted);
+  else drop_versions(cs, e);
   bool deleting = kj_get(obj, "metadata.deletionTimestamp") != NULL;
-  if (deleting && has_finalizer(obj, CRD_CLEANUP_FINALIZER))
-    cleanup(cs, e, obj);
+  if (deleting && has_finalizer(obj, CRD_CLEANUP_FINALIZER)) cleanup(cs, e, obj);
   if (deleting && !kj_get(obj, "metadata.finalizers") && has_finalizer(e->obj, CRD_CLEANUP_FINALIZER))
     delete_crd(cs, e);
-  else if (!json_equal(obj, e->obj))
-    write_crd(cs, e, obj);
+  else if (!json_equal(obj, e->obj)) write_crd(cs, e, obj);
   json_decref(obj);
   json_decref(r.accepted);
 }
 
 static void sync_all(struct crd_state *cs)
 {
-  for (size_t i = 0; i < cs->n; i++)
-    sync_entry(cs, cs->e[i]);
+  for (size_t i = 0; i < cs->n; i++) sync_entry(cs, cs->e[i]);
 }
 
 static struct crd_entry *find_entry(struct crd_state *cs, const char *name, size_t *idx)
 {
   for (size_t i = 0; i < cs->n; i++)
     if (strcmp(cs->e[i]->name, name) == 0) {
-      if (idx)
-        *idx = i;
+      if (idx) *idx = i;
       return cs->e[i];
     }
   return NULL;
@@ -515,8 +474,7 @@ static struct crd_entry *upsert(struct crd_state *cs, struct kv *kv)
       return NULL;
     }
     json_t *acc = kj_get(obj, "status.acceptedNames");
-    if (json_is_object(acc) && json_object_size(acc))
-      e->accepted = kj_deep_copy(acc);
+    if (json_is_object(acc) && json_object_size(acc)) e->accepted = kj_deep_copy(acc);
     cs->e[cs->n++] = e;
   }
   json_decref(e->obj);
@@ -545,10 +503,7 @@ static void on_crd_event(void *arg, enum storage_event_type type, struct kv *kv,
   sync_all(cs);
 }
 
-static void retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-  sync_all(arg);
-}
+static void retry_cb(evutil_socket_t fd, short what, void *arg) { sync_all(arg); }
 
 static int load_visit(void *arg, struct kv *kv)
 {
@@ -559,17 +514,14 @@ static int load_visit(void *arg, struct kv *kv)
 int crd_controller_start(struct apiserver *srv)
 {
   struct crd_state *cs = xcalloc(1, sizeof(*cs));
-  if (!cs)
-    return -ENOMEM;
+  if (!cs) return -ENOMEM;
   cs->srv = srv;
   cs->dirty = true;
   srv->crds = cs;
   int rc = storage_list(srv->storage, prefix_of_crds, 0, NULL, load_visit, cs);
-  if (rc != 0)
-    return rc;
+  if (rc != 0) return rc;
   int64_t rev = storage_rev(srv->storage);
-  if (srv->base)
-    cs->retry = evtimer_new(srv->base, retry_cb, cs);
+  if (srv->base) cs->retry = evtimer_new(srv->base, retry_cb, cs);
   sync_all(cs);
   int err = 0;
   cs->sw = storage_watch(srv->storage, prefix_of_crds, rev, on_crd_event, cs, &err);
@@ -579,14 +531,10 @@ int crd_controller_start(struct apiserver *srv)
 void crd_controller_stop(struct apiserver *srv)
 {
   struct crd_state *cs = srv->crds;
-  if (!cs)
-    return;
-  if (cs->sw)
-    storage_watch_cancel(cs->sw);
-  if (cs->retry)
-    event_free(cs->retry);
-  for (size_t i = 0; i < cs->n; i++)
-    entry_free(cs, cs->e[i]);
+  if (!cs) return;
+  if (cs->sw) storage_watch_cancel(cs->sw);
+  if (cs->retry) event_free(cs->retry);
+  for (size_t i = 0; i < cs->n; i++) entry_free(cs, cs->e[i]);
   free(cs->e);
   free(cs->served);
   free(cs);

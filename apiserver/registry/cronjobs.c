@@ -35,8 +35,8 @@ struct cron_bounds {
   int names_base;
 };
 
-static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun",
-                                          "jul", "aug", "sep", "oct", "nov", "dec", NULL};
+static const char *const month_names[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul",
+                                          "aug", "sep", "oct", "nov", "dec", NULL};
 static const char *const dow_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
 
 static const struct cron_bounds cron_fields[5] = {
@@ -47,12 +47,10 @@ static const struct cron_bounds cron_fields[5] = {
 static int must_parse_int(const char *s, int *out, char *err, size_t errlen)
 {
   const char *p = s;
-  if (*p == '+' || *p == '-')
-    p++;
+  if (*p == '+' || *p == '-') p++;
   bool ok = *p != 0;
   for (const char *q = p; *q; q++)
-    if (*q < '0' || *q > '9')
-      ok = false;
+    if (*q < '0' || *q > '9') ok = false;
   if (!ok) {
     snprintf(err, errlen, "failed to parse int from %s: strconv.Atoi: parsing \"%s\": invalid syntax", s, s);
     return -EINVAL;
@@ -110,17 +108,13 @@ static int cron_range(const char *expr, const struct cron_bounds *b, char *err, 
         return -EINVAL;
       }
     }
-    if (parse_int_or_name(buf, b, &start, err, errlen))
-      return -EINVAL;
+    if (parse_int_or_name(buf, b, &start, err, errlen)) return -EINVAL;
     end = start;
-    if (dash && parse_int_or_name(dash + 1, b, &end, err, errlen))
-      return -EINVAL;
+    if (dash && parse_int_or_name(dash + 1, b, &end, err, errlen)) return -EINVAL;
   }
   if (step_s) {
-    if (must_parse_int(step_s, &step, err, errlen))
-      return -EINVAL;
-    if (single)
-      end = b->max;
+    if (must_parse_int(step_s, &step, err, errlen)) return -EINVAL;
+    if (single) end = b->max;
   }
   if (start < b->min) {
     snprintf(err, errlen, "beginning of range (%d) below minimum (%d): %s", start, b->min, expr);
@@ -150,14 +144,11 @@ static int cron_field(const char *field, const struct cron_bounds *b, char *err,
     const char *comma = strchr(p, ',');
     char piece[256];
     size_t n = comma ? (size_t)(comma - p) : strlen(p);
-    if (n >= sizeof(piece))
-      n = sizeof(piece) - 1;
+    if (n >= sizeof(piece)) n = sizeof(piece) - 1;
     memcpy(piece, p, n);
     piece[n] = 0;
-    if ((rc = cron_range(piece, b, err, errlen)))
-      break;
-    if (!comma)
-      break;
+    if ((rc = cron_range(piece, b, err, errlen))) break;
+    if (!comma) break;
     p = comma + 1;
   }
   return rc;
@@ -165,10 +156,8 @@ static int cron_field(const char *field, const struct cron_bounds *b, char *err,
 
 static bool zone_exists(const char *tz)
 {
-  if (!strcmp(tz, "UTC") || !strcmp(tz, ""))
-    return true;
-  if (tz[0] == '/' || strstr(tz, ".."))
-    return false;
+  if (!strcmp(tz, "UTC") || !strcmp(tz, "")) return true;
+  if (tz[0] == '/' || strstr(tz, "..")) return false;
   char path[512];
   struct stat st;
   snprintf(path, sizeof(path), "%s/%s", ZONEINFO_DIR, tz);
@@ -196,15 +185,13 @@ int ext_cron_parse(const char *schedule, char *err, size_t errlen)
       return -EINVAL;
     }
     s = sp;
-    while (*s == ' ' || *s == '\t')
-      s++;
+    while (*s == ' ' || *s == '\t') s++;
   }
   if (*s == '@') {
     static const char *const desc[] = {"@yearly", "@annually", "@monthly", "@weekly",
                                        "@daily",  "@midnight", "@hourly",  NULL};
     for (size_t i = 0; desc[i]; i++)
-      if (!strcmp(s, desc[i]))
-        return 0;
+      if (!strcmp(s, desc[i])) return 0;
     if (!strncmp(s, "@every ", 7)) {
       int64_t ms;
       char derr[256];
@@ -221,24 +208,21 @@ int ext_cron_parse(const char *schedule, char *err, size_t errlen)
   char *fields[64];
   int n = 0;
   for (char *t = strtok_r(copy, " \t\n\r\v\f", &save); t; t = strtok_r(NULL, " \t\n\r\v\f", &save))
-    if (n < 64)
-      fields[n++] = t;
+    if (n < 64) fields[n++] = t;
   int rc = 0;
   if (n != 5) {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     fprintf(f, "expected exactly 5 fields, found %d: [", n);
-    for (int i = 0; i < n; i++)
-      fprintf(f, "%s%s", i ? " " : "", fields[i]);
+    for (int i = 0; i < n; i++) fprintf(f, "%s%s", i ? " " : "", fields[i]);
     fputc(']', f);
     fclose(f);
     snprintf(err, errlen, "%s", buf);
     free(buf);
     rc = -EINVAL;
   } else {
-    for (int i = 0; i < 5 && !rc; i++)
-      rc = cron_field(fields[i], &cron_fields[i], err, errlen);
+    for (int i = 0; i < 5 && !rc; i++) rc = cron_field(fields[i], &cron_fields[i], err, errlen);
   }
   free(copy);
   return rc;
@@ -249,15 +233,13 @@ int ext_cron_parse(const char *schedule, char *err, size_t errlen)
 static void cj_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   kj_default(spec, "concurrencyPolicy", json_string("Allow"));
   kj_default(spec, "suspend", json_false());
   kj_default(spec, "successfulJobsHistoryLimit", json_integer(3));
   kj_default(spec, "failedJobsHistoryLimit", json_integer(1));
   json_t *tmpl = kj_get(spec, "jobTemplate.spec.template");
-  if (json_is_object(tmpl))
-    reg_pod_template_defaults(tmpl);
+  if (json_is_object(tmpl)) reg_pod_template_defaults(tmpl);
 }
 
 static void validate_schedule(const json_t *spec, const json_t *old, json_t *causes)
@@ -268,8 +250,7 @@ static void validate_schedule(const json_t *spec, const json_t *old, json_t *cau
     return;
   }
   char err[512];
-  if (ext_cron_parse(sched, err, sizeof(err)))
-    reg_cause_invalid_str(causes, "spec.schedule", sched, err);
+  if (ext_cron_parse(sched, err, sizeof(err))) reg_cause_invalid_str(causes, "spec.schedule", sched, err);
   const char *osched = old ? kj_get_str(old, "spec.schedule") : NULL;
   bool allow_tz = osched && strstr(osched, "TZ");
   if (strstr(sched, "TZ")) {
@@ -277,15 +258,15 @@ static void validate_schedule(const json_t *spec, const json_t *old, json_t *cau
       reg_cause_invalid_str(causes, "spec.schedule", sched,
                             "cannot use TZ or CRON_TZ in schedule, use timeZone field instead");
     else if (json_object_get(spec, "timeZone"))
-      reg_cause_invalid_str(causes, "spec.schedule", sched, "cannot use both timeZone field and TZ or CRON_TZ in schedule");
+      reg_cause_invalid_str(causes, "spec.schedule", sched,
+                            "cannot use both timeZone field and TZ or CRON_TZ in schedule");
   }
 }
 
 static void validate_time_zone(const json_t *spec, json_t *causes)
 {
   json_t *tzj = json_object_get(spec, "timeZone");
-  if (!tzj || json_is_null(tzj))
-    return;
+  if (!tzj || json_is_null(tzj)) return;
   const char *tz = json_string_value(tzj);
   if (!tz || !*tz) {
     reg_cause_invalid_str(causes, "spec.timeZone", "", "timeZone must be nil or non-empty string");
@@ -304,22 +285,18 @@ static void validate_time_zone(const json_t *spec, json_t *causes)
 static void cj_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   const char *name = kj_get_str(obj, "metadata.name");
   if (name && strlen(name) > CRONJOB_NAME_MAX)
     reg_cause_invalid_str(causes, "metadata.name", name, "must be no more than 52 characters");
-  if (old && ext_is_status(rq))
-    return;
+  if (old && ext_is_status(rq)) return;
   const json_t *spec = json_object_get(obj, "spec");
   validate_schedule(spec, old, causes);
   validate_time_zone(spec, causes);
   static const char *const policies[] = {"Allow", "Forbid", "Replace", NULL};
   const char *cp = kj_get_str(spec, "concurrencyPolicy");
-  if (!cp || !*cp)
-    reg_cause_add(causes, REG_REQUIRED, "spec.concurrencyPolicy", "Required value");
-  else
-    reg_check_enum(causes, "spec.concurrencyPolicy", cp, policies);
+  if (!cp || !*cp) reg_cause_add(causes, REG_REQUIRED, "spec.concurrencyPolicy", "Required value");
+  else reg_check_enum(causes, "spec.concurrencyPolicy", cp, policies);
   ext_nonneg(spec, "spec", "startingDeadlineSeconds", causes);
   ext_nonneg(spec, "spec", "successfulJobsHistoryLimit", causes);
   ext_nonneg(spec, "spec", "failedJobsHistoryLimit", causes);
@@ -362,8 +339,11 @@ static json_t *cj_cells(const json_t *obj)
 static const struct reg_column cj_columns[] = {
     {"Name", "string", "name", 0, EXT_DESC_NAME},
     {"Schedule", "string", "", 0, "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron."},
-    {"Timezone", "string", "", 0, "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."},
-    {"Suspend", "boolean", "", 0, "This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false."},
+    {"Timezone", "string", "", 0,
+     "The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones."},
+    {"Suspend", "boolean", "", 0,
+     "This flag tells the controller to suspend subsequent executions, it does not apply to already started "
+     "executions.  Defaults to false."},
     {"Active", "integer", "", 0, "A list of pointers to currently running jobs."},
     {"Last Schedule", "string", "", 0, "Information when was the last time the job was successfully scheduled."},
     {"Age", "string", "", 0, EXT_DESC_AGE},

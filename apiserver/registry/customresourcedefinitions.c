@@ -40,8 +40,7 @@ static void crd_defaults(json_t *obj)
     const char *singular = kj_get_str(names, "singular");
     if (!singular || !*singular) {
       char *low = xstrdup(kind);
-      for (char *p = low; p && *p; p++)
-        *p = (char)tolower((unsigned char)*p);
+      for (char *p = low; p && *p; p++) *p = (char)tolower((unsigned char)*p);
       json_object_set_new(names, "singular", json_string(low ? low : ""));
       free(low);
     }
@@ -56,27 +55,27 @@ static void crd_defaults(json_t *obj)
   if (json_is_object(spec) && !json_object_get(spec, "conversion"))
     json_object_set_new(spec, "conversion", json_pack("{s:s}", "strategy", "None"));
   json_t *svc = kj_get(obj, "spec.conversion.webhook.clientConfig.service");
-  if (json_is_object(svc) && !json_object_get(svc, "port"))
-    json_object_set_new(svc, "port", json_integer(443));
+  if (json_is_object(svc) && !json_object_get(svc, "port")) json_object_set_new(svc, "port", json_integer(443));
 }
 
 static const char *storage_version(const json_t *obj)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(obj, "spec.versions"), i, v) if (kj_get_bool(v, "storage", false)) return kj_get_str(v, "name");
+  json_array_foreach (kj_get(obj, "spec.versions"), i, v)
+    if (kj_get_bool(v, "storage", false)) return kj_get_str(v, "name");
   return NULL;
 }
 
 static void add_stored_version(json_t *obj)
 {
   const char *sv = storage_version(obj);
-  if (!sv)
-    return;
+  if (!sv) return;
   json_t *stored = kj_arr(obj, "status.storedVersions");
   size_t i;
   json_t *s;
-  json_array_foreach(stored, i, s) if (json_is_string(s) && strcmp(json_string_value(s), sv) == 0) return;
+  json_array_foreach (stored, i, s)
+    if (json_is_string(s) && strcmp(json_string_value(s), sv) == 0) return;
   json_array_append_new(stored, json_string(sv));
 }
 
@@ -90,8 +89,7 @@ static void crd_prepare_create(struct reg_request *rq, json_t *obj)
 static void crd_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
 {
   (void)old;
-  if (!rq->subresource)
-    add_stored_version(obj);
+  if (!rq->subresource) add_stored_version(obj);
 }
 
 /* ---- validation ---- */
@@ -99,14 +97,11 @@ static void crd_prepare_update(struct reg_request *rq, json_t *obj, const json_t
 static void check_dns1035(json_t *causes, const char *field, const char *value, const char *prefix)
 {
   char msg[512];
-  if (!value || !*value)
-    return;
+  if (!value || !*value) return;
   char *low = xstrdup(value);
-  if (!low)
-    return;
+  if (!low) return;
   if (prefix)
-    for (char *p = low; *p; p++)
-      *p = (char)tolower((unsigned char)*p);
+    for (char *p = low; *p; p++) *p = (char)tolower((unsigned char)*p);
   if (!names_is_dns1035_label(low, msg, sizeof msg)) {
     char full[700];
     snprintf(full, sizeof full, "%s%s", prefix ? prefix : "", msg);
@@ -128,8 +123,7 @@ static void validate_names(const json_t *names, const char *path, json_t *causes
   check_dns1035(causes, f, kj_get_str(names, "listKind"), "may have mixed case, but should otherwise match: ");
   size_t i;
   json_t *s;
-  json_array_foreach(json_object_get(names, "shortNames"), i, s)
-  {
+  json_array_foreach (json_object_get(names, "shortNames"), i, s) {
     snprintf(f, sizeof f, "%s.shortNames[%zu]", path, i);
     check_dns1035(causes, f, json_string_value(s), NULL);
   }
@@ -138,8 +132,7 @@ static void validate_names(const json_t *names, const char *path, json_t *causes
     snprintf(f, sizeof f, "%s.listKind", path);
     reg_cause_invalid_str(causes, f, lk, "kind and listKind may not be the same");
   }
-  json_array_foreach(json_object_get(names, "categories"), i, s)
-  {
+  json_array_foreach (json_object_get(names, "categories"), i, s) {
     snprintf(f, sizeof f, "%s.categories[%zu]", path, i);
     check_dns1035(causes, f, json_string_value(s), NULL);
   }
@@ -164,29 +157,25 @@ static void validate_group_scope(const json_t *spec, json_t *causes)
 {
   const char *group = kj_get_str(spec, "group");
   char msg[512];
-  if (!group || !*group)
-    reg_cause_add(causes, REG_REQUIRED, "spec.group", "Required value");
-  else if (!names_is_dns1123_subdomain(group, msg, sizeof msg))
-    reg_cause_invalid_str(causes, "spec.group", group, msg);
+  if (!group || !*group) reg_cause_add(causes, REG_REQUIRED, "spec.group", "Required value");
+  else if (!names_is_dns1123_subdomain(group, msg, sizeof msg)) reg_cause_invalid_str(causes, "spec.group", group, msg);
   else if (!strchr(group, '.'))
     reg_cause_invalid_str(causes, "spec.group", group, "should be a domain with at least one dot");
   const char *scope = kj_get_str(spec, "scope");
   static const char *const scopes[] = {"Cluster", "Namespaced", NULL};
-  if (!scope || !*scope)
-    reg_cause_add(causes, REG_REQUIRED, "spec.scope", "Required value");
-  else
-    reg_check_enum(causes, "spec.scope", scope, scopes);
+  if (!scope || !*scope) reg_cause_add(causes, REG_REQUIRED, "spec.scope", "Required value");
+  else reg_check_enum(causes, "spec.scope", scope, scopes);
 }
 
 static void validate_columns(const json_t *cols, const char *path, json_t *causes)
 {
   static const char *const types[] = {"boolean", "date", "integer", "number", "string", NULL};
-  static const char *const formats[] = {"byte", "date", "date-time", "double", "float", "int32", "int64", "password", NULL};
+  static const char *const formats[] = {"byte",  "date",  "date-time", "double", "float",
+                                        "int32", "int64", "password",  NULL};
   size_t i;
   json_t *c;
   char f[192];
-  json_array_foreach(cols, i, c)
-  {
+  json_array_foreach (cols, i, c) {
     const char *name = kj_get_str(c, "name"), *type = kj_get_str(c, "type"), *fmt = kj_get_str(c, "format");
     const char *jp = kj_get_str(c, "jsonPath");
     if (!name || !*name) {
@@ -198,24 +187,19 @@ static void validate_columns(const json_t *cols, const char *path, json_t *cause
       reg_cause_add(causes, REG_REQUIRED, f, "Required value: must be one of boolean,date,integer,number,string");
     } else {
       bool ok = false;
-      for (size_t t = 0; types[t]; t++)
-        ok = ok || strcmp(types[t], type) == 0;
-      if (!ok)
-        reg_cause_invalid_str(causes, f, type, "must be one of boolean,date,integer,number,string");
+      for (size_t t = 0; types[t]; t++) ok = ok || strcmp(types[t], type) == 0;
+      if (!ok) reg_cause_invalid_str(causes, f, type, "must be one of boolean,date,integer,number,string");
     }
     if (fmt && *fmt) {
       bool ok = false;
-      for (size_t t = 0; formats[t]; t++)
-        ok = ok || strcmp(formats[t], fmt) == 0;
+      for (size_t t = 0; formats[t]; t++) ok = ok || strcmp(formats[t], fmt) == 0;
       snprintf(f, sizeof f, "%s[%zu].format", path, i);
       if (!ok)
         reg_cause_invalid_str(causes, f, fmt, "must be one of byte,date,date-time,double,float,int32,int64,password");
     }
     snprintf(f, sizeof f, "%s[%zu].JSONPath", path, i);
-    if (!jp || !*jp)
-      reg_cause_add(causes, REG_REQUIRED, f, "Required value");
-    else if (jp[0] != '.')
-      reg_cause_invalid_str(causes, f, jp, "must be a simple json path starting with .");
+    if (!jp || !*jp) reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+    else if (jp[0] != '.') reg_cause_invalid_str(causes, f, jp, "must be a simple json path starting with .");
   }
 }
 
@@ -227,12 +211,10 @@ static void validate_scale(const json_t *scale, const char *path, json_t *causes
     const char *p = kj_get_str(scale, keys[k]);
     snprintf(f, sizeof f, "%s.scale.%s", path, keys[k]);
     if (!p) {
-      if (k < 2)
-        reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+      if (k < 2) reg_cause_add(causes, REG_REQUIRED, f, "Required value");
       continue;
     }
-    if (p[0] != '.')
-      reg_cause_invalid_str(causes, f, p, "should be a json path starting with .");
+    if (p[0] != '.') reg_cause_invalid_str(causes, f, p, "should be a json path starting with .");
     else if (k == 0 && strncmp(p, ".spec.", 6) != 0)
       reg_cause_invalid_str(causes, f, p, "should be a json path under .spec");
     else if (k > 0 && strncmp(p, ".status.", 8) != 0 && k == 1)
@@ -247,17 +229,13 @@ static void validate_version(struct reg_request *rq, const json_t *v, size_t i, 
   char f[192], msg[512];
   const char *name = kj_get_str(v, "name");
   snprintf(f, sizeof f, "spec.versions[%zu].name", i);
-  if (!name || !*name)
-    reg_cause_add(causes, REG_REQUIRED, f, "Required value");
-  else if (!names_is_dns1035_label(name, msg, sizeof msg))
-    reg_cause_invalid_str(causes, f, name, msg);
+  if (!name || !*name) reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+  else if (!names_is_dns1035_label(name, msg, sizeof msg)) reg_cause_invalid_str(causes, f, name, msg);
   const json_t *schema = kj_get(v, "schema.openAPIV3Schema");
   snprintf(f, sizeof f, "spec.versions[%zu].schema.openAPIV3Schema", i);
   bool status_sub = kj_get(v, "subresources.status") != NULL;
-  if (!schema)
-    reg_cause_add(causes, REG_REQUIRED, f, "Required value");
-  else
-    structural_check(schema, f, status_sub, causes);
+  if (!schema) reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+  else structural_check(schema, f, status_sub, causes);
   if (schema && structural_has_validations(schema) && rq->warnings)
     json_array_append_new(rq->warnings,
                           json_string("x-kubernetes-validations (CEL) rules are stored but not enforced by this "
@@ -277,24 +255,23 @@ static void validate_versions(struct reg_request *rq, const json_t *spec, json_t
   size_t i, nstorage = 0;
   json_t *v;
   bool unique = true;
-  json_array_foreach(versions, i, v)
-  {
-    if (kj_get_bool(v, "storage", false))
-      nstorage++;
+  json_array_foreach (versions, i, v) {
+    if (kj_get_bool(v, "storage", false)) nstorage++;
     for (size_t j = 0; j < i; j++) {
       const char *a = kj_get_str(v, "name"), *b = kj_get_str(json_array_get(versions, j), "name");
-      if (a && b && strcmp(a, b) == 0)
-        unique = false;
+      if (a && b && strcmp(a, b) == 0) unique = false;
     }
     validate_version(rq, v, i, causes);
   }
   if (!json_array_size(versions)) {
-    reg_cause_add(causes, REG_REQUIRED, "spec.versions", "Required value: must have exactly one version marked as storage version");
+    reg_cause_add(causes, REG_REQUIRED, "spec.versions",
+                  "Required value: must have exactly one version marked as storage version");
     return;
   }
   char *gv = kj_dumps(versions);
   if (!unique)
-    reg_cause_add(causes, REG_INVALID, "spec.versions", "Invalid value: %s: must contain unique version names", gv ? gv : "");
+    reg_cause_add(causes, REG_INVALID, "spec.versions", "Invalid value: %s: must contain unique version names",
+                  gv ? gv : "");
   if (nstorage != 1)
     reg_cause_add(causes, REG_INVALID, "spec.versions",
                   "Invalid value: %s: must have exactly one version marked as storage version", gv ? gv : "");
@@ -306,13 +283,11 @@ static void validate_stored_versions(const json_t *obj, json_t *causes)
   const json_t *stored = kj_get(obj, "status.storedVersions");
   size_t i;
   json_t *s;
-  json_array_foreach(stored, i, s)
-  {
+  json_array_foreach (stored, i, s) {
     bool found = false;
     size_t j;
     json_t *v;
-    json_array_foreach(kj_get(obj, "spec.versions"), j, v)
-    {
+    json_array_foreach (kj_get(obj, "spec.versions"), j, v) {
       const char *n = kj_get_str(v, "name");
       found = found || (n && json_is_string(s) && strcmp(n, json_string_value(s)) == 0);
     }
@@ -332,8 +307,7 @@ static void validate_stored_versions(const json_t *obj, json_t *causes)
 static void crd_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, false, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   const json_t *spec = json_object_get(obj, "spec");
   const char *name = kj_get_str(obj, "metadata.name");
   const char *plural = kj_get_str(spec, "names.plural"), *group = kj_get_str(spec, "group");
@@ -346,15 +320,12 @@ static void crd_validate(struct reg_request *rq, const json_t *obj, const json_t
   validate_versions(rq, spec, causes);
   if (old) {
     const char *os = kj_get_str(old, "spec.scope"), *ns = kj_get_str(spec, "scope");
-    if (os && ns && strcmp(os, ns) != 0)
-      reg_cause_invalid_str(causes, "spec.scope", ns, "field is immutable");
+    if (os && ns && strcmp(os, ns) != 0) reg_cause_invalid_str(causes, "spec.scope", ns, "field is immutable");
     const char *og = kj_get_str(old, "spec.group");
-    if (og && group && strcmp(og, group) != 0)
-      reg_cause_invalid_str(causes, "spec.group", group, "field is immutable");
+    if (og && group && strcmp(og, group) != 0) reg_cause_invalid_str(causes, "spec.group", group, "field is immutable");
   }
   validate_names(kj_get(obj, "status.acceptedNames"), "status.acceptedNames", causes);
-  if (rq->subresource)
-    validate_stored_versions(obj, causes);
+  if (rq->subresource) validate_stored_versions(obj, causes);
 }
 
 /* `kubectl get crd` shows NAME and CREATED AT (upstream's table). */

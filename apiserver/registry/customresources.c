@@ -30,12 +30,9 @@
 
 static void cr_version_free(struct cr_version *v)
 {
-  for (size_t i = 0; i < sizeof(v->strs) / sizeof(v->strs[0]); i++)
-    free(v->strs[i]);
-  for (size_t i = 0; i < 6; i++)
-    free(v->short_names[i]);
-  for (size_t i = 0; i < 3; i++)
-    free(v->categories[i]);
+  for (size_t i = 0; i < sizeof(v->strs) / sizeof(v->strs[0]); i++) free(v->strs[i]);
+  for (size_t i = 0; i < 6; i++) free(v->short_names[i]);
+  for (size_t i = 0; i < 3; i++) free(v->categories[i]);
   free(v->storage_api_version);
   free(v->warning);
   structural_free(v->schema);
@@ -50,8 +47,7 @@ static void cr_version_free(struct cr_version *v)
 void registry_res_unref(const struct resource *res)
 {
   struct cr_version *v = cr_of(res);
-  if (v && --v->refs == 0)
-    cr_version_free(v);
+  if (v && --v->refs == 0) cr_version_free(v);
 }
 
 /* ---------- hooks ---------- */
@@ -59,11 +55,9 @@ void registry_res_unref(const struct resource *res)
 static void cr_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   struct cr_version *v = cr_of(rq->res);
-  if (!v)
-    return;
+  if (!v) return;
   reg_validate_object_meta(obj, v->res.namespaced, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   structural_validate(v->schema, obj, causes);
 }
 
@@ -72,8 +66,7 @@ static void cr_validate(struct reg_request *rq, const json_t *obj, const json_t 
 static json_t *cr_admit(struct reg_request *rq, json_t *obj, const json_t *old)
 {
   struct cr_version *v = cr_of(rq->res);
-  if (!v || old || !v->terminating)
-    return NULL;
+  if (!v || old || !v->terminating) return NULL;
   const char *name = kj_get_str(obj, "metadata.name");
   json_t *st = kstatus_forbidden("%s.%s \"%s\" is forbidden: create not allowed while custom resource definition is "
                                  "terminating",
@@ -88,11 +81,9 @@ static const json_t *find_version(const json_t *crd, const char *name)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(crd, "spec.versions"), i, v)
-  {
+  json_array_foreach (kj_get(crd, "spec.versions"), i, v) {
     const char *n = kj_get_str(v, "name");
-    if (n && strcmp(n, name) == 0)
-      return v;
+    if (n && strcmp(n, name) == 0) return v;
   }
   return NULL;
 }
@@ -105,8 +96,7 @@ static char *own(struct cr_version *v, size_t slot, const char *s)
 
 static char *strip_dot(const char *p)
 {
-  if (!p)
-    return NULL;
+  if (!p) return NULL;
   return xstrdup(*p == '.' ? p + 1 : p);
 }
 
@@ -114,20 +104,17 @@ static char *strip_dot(const char *p)
 static char *deprecation_warning(const json_t *crd, const json_t *ver, const char *kind)
 {
   const char *custom = kj_get_str(ver, "deprecationWarning");
-  if (custom)
-    return xstrdup(custom);
+  if (custom) return xstrdup(custom);
   const char *group = kj_get_str(crd, "spec.group"), *name = kj_get_str(ver, "name");
   const char *best = NULL;
   size_t i;
   json_t *o;
-  json_array_foreach(kj_get(crd, "spec.versions"), i, o)
-  {
+  json_array_foreach (kj_get(crd, "spec.versions"), i, o) {
     const char *on = kj_get_str(o, "name");
     if (!on || !kj_get_bool(o, "served", false) || kj_get_bool(o, "deprecated", false) ||
         crd_version_cmp(name, on) >= 0)
       continue;
-    if (!best || crd_version_cmp(on, best) > 0)
-      best = on;
+    if (!best || crd_version_cmp(on, best) > 0) best = on;
   }
   char *msg = NULL;
   int r = best ? asprintf(&msg, "%s/%s %s is deprecated; use %s/%s %s", group, name, kind, group, best, kind)
@@ -146,19 +133,16 @@ static const char AGE_DESC[] = "CreationTimestamp is a timestamp representing th
 static int build_columns(struct cr_version *v, const json_t *ver)
 {
   json_t *cols = kj_get(ver, "additionalPrinterColumns");
-  if (json_array_size(cols))
-    v->columns = kj_deep_copy(cols);
+  if (json_array_size(cols)) v->columns = kj_deep_copy(cols);
   else
     v->columns = json_pack("[{s:s,s:s,s:s,s:s}]", "name", "Age", "type", "date", "jsonPath",
                            ".metadata.creationTimestamp", "description", AGE_DESC);
   size_t n = json_array_size(v->columns);
   v->cols = xcalloc(n + 1, sizeof(*v->cols));
-  if (!v->columns || !v->cols)
-    return -ENOMEM;
+  if (!v->columns || !v->cols) return -ENOMEM;
   size_t i;
   json_t *c;
-  json_array_foreach(v->columns, i, c)
-  {
+  json_array_foreach (v->columns, i, c) {
     const char *path = kj_get_str(c, "jsonPath");
     const char *desc = kj_get_str(c, "description");
     if (!desc || !*desc) {
@@ -183,28 +167,21 @@ static void build_names(struct cr_version *v, const json_t *accepted)
   size_t i;
   json_t *s;
   size_t n = 0;
-  json_array_foreach(json_object_get(accepted, "shortNames"), i, s)
-  {
-    if (n < 5 && json_is_string(s))
-      v->short_names[n++] = xstrdup(json_string_value(s));
+  json_array_foreach (json_object_get(accepted, "shortNames"), i, s) {
+    if (n < 5 && json_is_string(s)) v->short_names[n++] = xstrdup(json_string_value(s));
   }
-  for (i = 0; i < n; i++)
-    v->res.short_names[i] = v->short_names[i];
+  for (i = 0; i < n; i++) v->res.short_names[i] = v->short_names[i];
   n = 0;
-  json_array_foreach(json_object_get(accepted, "categories"), i, s)
-  {
-    if (n < 2 && json_is_string(s))
-      v->categories[n++] = xstrdup(json_string_value(s));
+  json_array_foreach (json_object_get(accepted, "categories"), i, s) {
+    if (n < 2 && json_is_string(s)) v->categories[n++] = xstrdup(json_string_value(s));
   }
-  for (i = 0; i < n; i++)
-    v->res.categories[i] = v->categories[i];
+  for (i = 0; i < n; i++) v->res.categories[i] = v->categories[i];
 }
 
 static void build_subresources(struct cr_version *v, const json_t *ver)
 {
   const json_t *sub = kj_get(ver, "subresources");
-  if (json_object_get(sub, "status"))
-    v->res.subresources |= RES_SUB_STATUS;
+  if (json_object_get(sub, "status")) v->res.subresources |= RES_SUB_STATUS;
   const json_t *scale = json_object_get(sub, "scale");
   if (scale) {
     v->res.subresources |= RES_SUB_SCALE;
@@ -235,8 +212,7 @@ struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, con
   r->singular = own(v, 3, kj_get_str(accepted, "singular"));
   r->kind = own(v, 4, kj_get_str(accepted, "kind"));
   char *prefix = NULL;
-  if (asprintf(&prefix, "/registry/%s/%s", r->group, r->plural) < 0)
-    prefix = NULL;
+  if (asprintf(&prefix, "/registry/%s/%s", r->group, r->plural) < 0) prefix = NULL;
   v->strs[5] = prefix;
   r->storage_prefix = prefix;
   const char *scope = kj_get_str(crd, "spec.scope");
@@ -248,8 +224,7 @@ struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, con
   build_subresources(v, ver);
   size_t i, nv = 0;
   json_t *o;
-  json_array_foreach(kj_get(crd, "spec.versions"), i, o)
-  {
+  json_array_foreach (kj_get(crd, "spec.versions"), i, o) {
     nv++;
     if (kj_get_bool(o, "storage", false) &&
         asprintf(&v->storage_api_version, "%s/%s", r->group, kj_get_str(o, "name")) < 0)
@@ -257,11 +232,9 @@ struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, con
   }
   v->multi_version = nv > 1;
   v->terminating = kj_get(crd, "metadata.deletionTimestamp") != NULL;
-  if (kj_get_bool(ver, "deprecated", false))
-    v->warning = deprecation_warning(crd, ver, r->kind);
+  if (kj_get_bool(ver, "deprecated", false)) v->warning = deprecation_warning(crd, ver, r->kind);
   json_t *schema = kj_get(ver, "schema.openAPIV3Schema");
-  if (schema)
-    v->schema = structural_new(kj_deep_copy(schema));
+  if (schema) v->schema = structural_new(kj_deep_copy(schema));
   if (!prefix || !v->storage_api_version || (schema && !v->schema) || build_columns(v, ver) != 0) {
     cr_version_free(v);
     return NULL;
@@ -274,17 +247,18 @@ struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, con
 
 #define META_TYPE "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
-int cr_decode(struct apiserver *srv, const struct resource *res, json_t *obj, json_t *unknown, char *err,
-              size_t errlen)
+int cr_decode(struct apiserver *srv, const struct resource *res, json_t *obj, json_t *unknown, char *err, size_t errlen)
 {
   struct cr_version *v = cr_of(res);
-  if (!v)
-    return 0;
+  if (!v) return 0;
   json_t *meta = json_object_get(obj, "metadata");
   if (meta && !json_is_object(meta)) {
-    snprintf(err, errlen, "error decoding metadata: json: cannot unmarshal %s into Go value of type "
-                          "v1.ObjectMeta",
-             json_is_array(meta) ? "array" : json_is_string(meta) ? "string" : "number");
+    snprintf(err, errlen,
+             "error decoding metadata: json: cannot unmarshal %s into Go value of type "
+             "v1.ObjectMeta",
+             json_is_array(meta)    ? "array"
+             : json_is_string(meta) ? "string"
+                                    : "number");
     return -EINVAL;
   }
   const struct stype *mt = srv->schema ? schema_named(srv->schema, META_TYPE) : NULL;
@@ -296,8 +270,7 @@ int cr_decode(struct apiserver *srv, const struct resource *res, json_t *obj, js
     }
     size_t i;
     json_t *u;
-    json_array_foreach(mu, i, u)
-    {
+    json_array_foreach (mu, i, u) {
       /* `unknown field "x"` of metadata is `unknown field "metadata.x"` */
       const char *s = json_string_value(u);
       const char *q = s ? strchr(s, '"') : NULL;
@@ -317,8 +290,7 @@ int cr_decode(struct apiserver *srv, const struct resource *res, json_t *obj, js
 static json_t *set_api_version(json_t *obj, const char *gv)
 {
   const char *cur = kj_get_str(obj, "apiVersion");
-  if (obj && gv && (!cur || strcmp(cur, gv) != 0))
-    json_object_set_new(obj, "apiVersion", json_string(gv));
+  if (obj && gv && (!cur || strcmp(cur, gv) != 0)) json_object_set_new(obj, "apiVersion", json_string(gv));
   return obj;
 }
 
@@ -351,24 +323,19 @@ static const json_t *jp_step(const json_t *cur, const char **pp)
   size_t n = 0;
   if (*p == '.') {
     p++;
-    while (*p && *p != '.' && *p != '[' && n < sizeof(name) - 1)
-      name[n++] = *p++;
+    while (*p && *p != '.' && *p != '[' && n < sizeof(name) - 1) name[n++] = *p++;
     name[n] = '\0';
     *pp = p;
     return json_object_get(cur, name);
   }
-  if (*p != '[')
-    return NULL;
+  if (*p != '[') return NULL;
   p++;
   if (*p == '\'' || *p == '"') {
     char q = *p++;
-    while (*p && *p != q && n < sizeof(name) - 1)
-      name[n++] = *p++;
+    while (*p && *p != q && n < sizeof(name) - 1) name[n++] = *p++;
     name[n] = '\0';
-    if (*p == q)
-      p++;
-    if (*p == ']')
-      p++;
+    if (*p == q) p++;
+    if (*p == ']') p++;
     *pp = p;
     return json_object_get(cur, name);
   }
@@ -377,22 +344,16 @@ static const json_t *jp_step(const json_t *cur, const char **pp)
     const char *at = strstr(p, "@.");
     const char *eq = at ? strstr(at, "==") : NULL;
     const char *end = eq ? strstr(eq, ")]") : NULL;
-    if (!end)
-      return NULL;
+    if (!end) return NULL;
     char key[128], val[256];
     size_t kl = (size_t)(eq - (at + 2)), vl;
     const char *vs = eq + 2;
-    while (*vs == ' ')
-      vs++;
-    if (*vs == '"' || *vs == '\'')
-      vs++;
+    while (*vs == ' ') vs++;
+    if (*vs == '"' || *vs == '\'') vs++;
     vl = (size_t)(end - vs);
-    while (vl && (vs[vl - 1] == '"' || vs[vl - 1] == '\'' || vs[vl - 1] == ' '))
-      vl--;
-    while (kl && at[2 + kl - 1] == ' ')
-      kl--;
-    if (kl >= sizeof key || vl >= sizeof val)
-      return NULL;
+    while (vl && (vs[vl - 1] == '"' || vs[vl - 1] == '\'' || vs[vl - 1] == ' ')) vl--;
+    while (kl && at[2 + kl - 1] == ' ') kl--;
+    if (kl >= sizeof key || vl >= sizeof val) return NULL;
     memcpy(key, at + 2, kl);
     key[kl] = '\0';
     memcpy(val, vs, vl);
@@ -400,8 +361,7 @@ static const json_t *jp_step(const json_t *cur, const char **pp)
     *pp = end + 2;
     size_t i;
     json_t *e;
-    json_array_foreach(cur, i, e)
-    {
+    json_array_foreach (cur, i, e) {
       const json_t *kv = kj_get(e, key);
       const char *s = json_string_value(kv);
       char num[64];
@@ -411,8 +371,7 @@ static const json_t *jp_step(const json_t *cur, const char **pp)
       } else if (!s && json_is_boolean(kv)) {
         s = json_is_true(kv) ? "true" : "false";
       }
-      if (s && strcmp(s, val) == 0)
-        return e;
+      if (s && strcmp(s, val) == 0) return e;
     }
     return NULL;
   }
@@ -422,60 +381,48 @@ static const json_t *jp_step(const json_t *cur, const char **pp)
   }
   char *end;
   long idx = strtol(p, &end, 10);
-  if (*end != ']')
-    return NULL;
+  if (*end != ']') return NULL;
   *pp = end + 1;
-  if (idx < 0)
-    idx += (long)json_array_size(cur);
+  if (idx < 0) idx += (long)json_array_size(cur);
   return idx >= 0 ? json_array_get(cur, (size_t)idx) : NULL;
 }
 
 const json_t *cr_jsonpath(const json_t *obj, const char *path)
 {
-  if (!path)
-    return NULL;
+  if (!path) return NULL;
   const char *p = path;
-  if (*p == '{')
-    p++;
+  if (*p == '{') p++;
   const json_t *cur = obj;
   while (cur && *p && *p != '}') {
     const char *before = p;
     cur = jp_step(cur, &p);
-    if (p == before)
-      return NULL;
+    if (p == before) return NULL;
   }
   return cur;
 }
 
 static json_t *cell_for(const char *type, const json_t *v)
 {
-  if (!v || json_is_null(v))
-    return json_null();
+  if (!v || json_is_null(v)) return json_null();
   if (strcmp(type, "string") == 0) {
-    if (json_is_string(v))
-      return json_incref((json_t *)v);
+    if (json_is_string(v)) return json_incref((json_t *)v);
     char *s = kj_dumps(v);
     json_t *out = json_string(s ? s : "");
     free(s);
     return out;
   }
   if (strcmp(type, "integer") == 0) {
-    if (json_is_integer(v))
-      return json_incref((json_t *)v);
-    if (json_is_real(v))
-      return json_integer((json_int_t)json_real_value(v));
+    if (json_is_integer(v)) return json_incref((json_t *)v);
+    if (json_is_real(v)) return json_integer((json_int_t)json_real_value(v));
   } else if (strcmp(type, "number") == 0) {
-    if (json_is_number(v))
-      return json_real(json_number_value(v));
+    if (json_is_number(v)) return json_real(json_number_value(v));
   } else if (strcmp(type, "boolean") == 0) {
-    if (json_is_boolean(v))
-      return json_incref((json_t *)v);
+    if (json_is_boolean(v)) return json_incref((json_t *)v);
   } else if (strcmp(type, "date") == 0) {
     if (json_is_string(v)) {
       int64_t us;
       char buf[32];
-      if (ktime_parse(json_string_value(v), &us) != 0)
-        return json_string("<invalid>");
+      if (ktime_parse(json_string_value(v), &us) != 0) return json_string("<invalid>");
       int64_t secs = (ktime_now_us() - us) / 1000000;
       return json_string(ktime_human_age(secs < 0 ? 0 : secs, buf, sizeof buf));
     }
@@ -487,12 +434,10 @@ json_t *cr_cells(const struct resource *res, const json_t *obj)
 {
   struct cr_version *v = cr_of(res);
   json_t *row = json_array();
-  if (!v)
-    return row;
+  if (!v) return row;
   size_t i;
   json_t *c;
-  json_array_foreach(v->columns, i, c)
-  {
+  json_array_foreach (v->columns, i, c) {
     const json_t *val = cr_jsonpath(obj, kj_get_str(c, "jsonPath"));
     json_array_append_new(row, cell_for(reg_str_or(kj_get_str(c, "type"), "string"), val));
   }
@@ -505,8 +450,7 @@ json_t *cr_cells(const struct resource *res, const json_t *obj)
  * false when not of the kube form. */
 static bool kube_version(const char *s, long *major, int *stage, long *minor)
 {
-  if (s[0] != 'v' || !isdigit((unsigned char)s[1]))
-    return false;
+  if (s[0] != 'v' || !isdigit((unsigned char)s[1])) return false;
   char *end;
   *major = strtol(s + 1, &end, 10);
   *minor = 0;
@@ -523,8 +467,7 @@ static bool kube_version(const char *s, long *major, int *stage, long *minor)
   } else {
     return false;
   }
-  if (!isdigit((unsigned char)*end))
-    return false;
+  if (!isdigit((unsigned char)*end)) return false;
   *minor = strtol(end, &end, 10);
   return *end == '\0';
 }
@@ -535,15 +478,11 @@ int crd_version_cmp(const char *a, const char *b)
   int sa, sb;
   bool ka = kube_version(a, &ma, &sa, &na), kb = kube_version(b, &mb, &sb, &nb);
   if (ka && kb) {
-    if (sa != sb)
-      return sa < sb ? -1 : 1;
-    if (ma != mb)
-      return ma < mb ? -1 : 1;
-    if (na != nb)
-      return na < nb ? -1 : 1;
+    if (sa != sb) return sa < sb ? -1 : 1;
+    if (ma != mb) return ma < mb ? -1 : 1;
+    if (na != nb) return na < nb ? -1 : 1;
     return 0;
   }
-  if (ka != kb)
-    return ka ? 1 : -1;
+  if (ka != kb) return ka ? 1 : -1;
   return -strcmp(a, b); /* non-kube versions sort alphabetically, first is greatest */
 }

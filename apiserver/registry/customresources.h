@@ -48,18 +48,18 @@ extern const struct resource reg_customresourcedefinitions;
 
 /* One served version of a CRD. */
 struct cr_version {
-  struct resource res;       /* first: the descriptor requests see */
+  struct resource res; /* first: the descriptor requests see */
   int refs;
-  char *strs[8];             /* owned strings the descriptor points at */
+  char *strs[8]; /* owned strings the descriptor points at */
   char *short_names[6];
   char *categories[3];
-  char *storage_api_version; /* apiVersion objects are stored in */
-  bool multi_version;        /* another version is served from the same storage */
-  bool terminating;          /* the CRD is being deleted: creates refused */
-  char *warning;             /* deprecation warning, or NULL */
-  struct structural *schema; /* NULL: no schema (everything but metadata pruned) */
-  json_t *columns;           /* additionalPrinterColumns, or the default Age */
-  struct reg_column *cols;   /* the same as reg_columns, strings borrowed */
+  char *storage_api_version;                        /* apiVersion objects are stored in */
+  bool multi_version;                               /* another version is served from the same storage */
+  bool terminating;                                 /* the CRD is being deleted: creates refused */
+  char *warning;                                    /* deprecation warning, or NULL */
+  struct structural *schema;                        /* NULL: no schema (everything but metadata pruned) */
+  json_t *columns;                                  /* additionalPrinterColumns, or the default Age */
+  struct reg_column *cols;                          /* the same as reg_columns, strings borrowed */
   char *scale_spec, *scale_status, *scale_selector; /* paths without the leading dot */
 };
 

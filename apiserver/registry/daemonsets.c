@@ -18,8 +18,7 @@
 static void ds_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   json_t *us = kj_obj(spec, "updateStrategy");
   if (us) {
     kj_default(us, "type", json_string("RollingUpdate"));
@@ -34,12 +33,11 @@ static void ds_defaults(json_t *obj)
   }
   kj_default(spec, "revisionHistoryLimit", json_integer(10));
   json_t *tmpl = json_object_get(spec, "template");
-  if (json_is_object(tmpl))
-    reg_pod_template_defaults(tmpl);
+  if (json_is_object(tmpl)) reg_pod_template_defaults(tmpl);
 }
 
-static const char *const ds_status_ints[] = {"currentNumberScheduled", "numberMisscheduled",
-                                             "desiredNumberScheduled", "numberReady", NULL};
+static const char *const ds_status_ints[] = {"currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled",
+                                             "numberReady", NULL};
 
 static void ds_prepare_create(struct reg_request *rq, json_t *obj)
 {
@@ -51,8 +49,7 @@ static void ds_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
 {
   ext_prepare_update(rq, obj, old);
   ext_status_zero(obj, ds_status_ints);
-  if (ext_is_status(rq))
-    return;
+  if (ext_is_status(rq)) return;
   /* templateGeneration tracks template changes (deprecated, still kept). */
   json_t *t = kj_get(obj, "spec.template"), *ot = kj_get(old, "spec.template");
   json_t *tg = kj_get(old, "spec.templateGeneration");
@@ -64,14 +61,18 @@ static void ds_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
 static void ds_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && ext_is_status(rq)) {
-    static const char *const st[] = {"currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled",
-                                     "numberReady", "updatedNumberScheduled", "numberAvailable",
-                                     "numberUnavailable", "observedGeneration", NULL};
-    for (size_t i = 0; st[i]; i++)
-      ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
+    static const char *const st[] = {"currentNumberScheduled",
+                                     "numberMisscheduled",
+                                     "desiredNumberScheduled",
+                                     "numberReady",
+                                     "updatedNumberScheduled",
+                                     "numberAvailable",
+                                     "numberUnavailable",
+                                     "observedGeneration",
+                                     NULL};
+    for (size_t i = 0; st[i]; i++) ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
     return;
   }
   const json_t *spec = json_object_get(obj, "spec");
@@ -82,10 +83,8 @@ static void ds_validate(struct reg_request *rq, const json_t *obj, const json_t 
   json_t *us = json_object_get(spec, "updateStrategy");
   const char *t = kj_get_str(us, "type");
   static const char *const types[] = {"RollingUpdate", "OnDelete", NULL};
-  if (!t || !*t)
-    reg_cause_add(causes, REG_REQUIRED, "spec.updateStrategy.type", "Required value");
-  else
-    reg_check_enum(causes, "spec.updateStrategy.type", t, types);
+  if (!t || !*t) reg_cause_add(causes, REG_REQUIRED, "spec.updateStrategy.type", "Required value");
+  else reg_check_enum(causes, "spec.updateStrategy.type", t, types);
   json_t *ru = json_object_get(us, "rollingUpdate");
   if (t && !strcmp(t, "RollingUpdate")) {
     if (!json_is_object(ru)) {
@@ -111,8 +110,7 @@ static void ds_validate(struct reg_request *rq, const json_t *obj, const json_t 
       free(mss);
     }
   }
-  if (old)
-    reg_validate_workload_update(obj, old, causes);
+  if (old) reg_validate_workload_update(obj, old, causes);
 }
 
 static json_t *ds_cells(const json_t *obj)
@@ -136,16 +134,27 @@ static json_t *ds_cells(const json_t *obj)
 
 static const struct reg_column ds_columns[] = {
     {"Name", "string", "name", 0, EXT_DESC_NAME},
-    {"Desired", "integer", "", 0, "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod)."},
-    {"Current", "integer", "", 0, "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."},
-    {"Ready", "integer", "", 0, "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod running with a Ready Condition."},
+    {"Desired", "integer", "", 0,
+     "The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon "
+     "pod)."},
+    {"Current", "integer", "", 0,
+     "The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod."},
+    {"Ready", "integer", "", 0,
+     "numberReady is the number of nodes that should be running the daemon pod and have one or more of the daemon pod "
+     "running with a Ready Condition."},
     {"Up-to-date", "integer", "", 0, "The total number of nodes that are running updated daemon pod"},
-    {"Available", "integer", "", 0, "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)"},
-    {"Node Selector", "string", "", 0, "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node."},
+    {"Available", "integer", "", 0,
+     "The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and "
+     "available (ready for at least spec.minReadySeconds)"},
+    {"Node Selector", "string", "", 0,
+     "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's "
+     "labels for the pod to be scheduled on that node."},
     {"Age", "string", "", 0, EXT_DESC_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "A label query over pods that are managed by the daemon set. Must match in order to be controlled. It must match the pod template's labels."},
+    {"Selector", "string", "", 1,
+     "A label query over pods that are managed by the daemon set. Must match in order to be controlled. It must match "
+     "the pod template's labels."},
     {NULL},
 };
 

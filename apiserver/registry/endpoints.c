@@ -18,10 +18,9 @@ static void ep_defaults(json_t *obj)
 {
   size_t i, j;
   json_t *ss, *p;
-  json_array_foreach(json_object_get(obj, "subsets"), i, ss) {
-    json_array_foreach(json_object_get(ss, "ports"), j, p) {
-      if (json_is_object(p))
-        kj_default(p, "protocol", json_string("TCP"));
+  json_array_foreach (json_object_get(obj, "subsets"), i, ss) {
+    json_array_foreach (json_object_get(ss, "ports"), j, p) {
+      if (json_is_object(p)) kj_default(p, "protocol", json_string("TCP"));
     }
   }
 }
@@ -31,12 +30,11 @@ static void validate_addresses(const json_t *addrs, const char *path, json_t *ca
   size_t i;
   json_t *a;
   char f[256];
-  json_array_foreach(addrs, i, a) {
+  json_array_foreach (addrs, i, a) {
     const char *ip = kj_get_str(a, "ip");
     snprintf(f, sizeof(f), "%s[%zu].ip", path, i);
     struct in6_addr tmp;
-    if (!ip || !*ip)
-      reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+    if (!ip || !*ip) reg_cause_add(causes, REG_REQUIRED, f, "Required value");
     else if (inet_pton(AF_INET, ip, &tmp) != 1 && inet_pton(AF_INET6, ip, &tmp) != 1)
       reg_cause_invalid_str(causes, f, ip, "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)");
   }
@@ -45,18 +43,17 @@ static void validate_addresses(const json_t *addrs, const char *path, json_t *ca
 static void ep_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   size_t i, j;
   json_t *ss, *p;
   char f[256];
-  json_array_foreach(json_object_get(obj, "subsets"), i, ss) {
+  json_array_foreach (json_object_get(obj, "subsets"), i, ss) {
     snprintf(f, sizeof(f), "subsets[%zu].addresses", i);
     validate_addresses(json_object_get(ss, "addresses"), f, causes);
     snprintf(f, sizeof(f), "subsets[%zu].notReadyAddresses", i);
     validate_addresses(json_object_get(ss, "notReadyAddresses"), f, causes);
     json_t *ports = json_object_get(ss, "ports");
-    json_array_foreach(ports, j, p) {
+    json_array_foreach (ports, j, p) {
       const char *name = kj_get_str(p, "name");
       if (json_array_size(ports) > 1 && (!name || !*name)) {
         snprintf(f, sizeof(f), "subsets[%zu].ports[%zu].name", i, j);
@@ -65,16 +62,12 @@ static void ep_validate(struct reg_request *rq, const json_t *obj, const json_t 
       json_t *port = json_object_get(p, "port");
       int64_t n = json_integer_value(port);
       snprintf(f, sizeof(f), "subsets[%zu].ports[%zu].port", i, j);
-      if (!port)
-        reg_cause_add(causes, REG_REQUIRED, f, "Required value");
-      else if (n < 1 || n > 65535)
-        reg_cause_invalid(causes, f, port, "must be between 1 and 65535, inclusive");
+      if (!port) reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+      else if (n < 1 || n > 65535) reg_cause_invalid(causes, f, port, "must be between 1 and 65535, inclusive");
       snprintf(f, sizeof(f), "subsets[%zu].ports[%zu].protocol", i, j);
       const char *proto = kj_get_str(p, "protocol");
-      if (!proto)
-        reg_cause_add(causes, REG_REQUIRED, f, "Required value");
-      else
-        reg_check_enum(causes, f, proto, protocols);
+      if (!proto) reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+      else reg_check_enum(causes, f, proto, protocols);
     }
   }
 }
@@ -88,11 +81,11 @@ static json_t *ep_cells(const json_t *obj)
   bool more = false;
   FILE *f = open_memstream(&buf, &len);
   json_t *ss, *p, *a;
-  json_array_foreach(json_object_get(obj, "subsets"), i, ss) {
+  json_array_foreach (json_object_get(obj, "subsets"), i, ss) {
     json_t *ports = json_object_get(ss, "ports"), *addrs = json_object_get(ss, "addresses");
     if (json_array_size(ports) == 0) {
       count += json_array_size(addrs);
-      json_array_foreach(addrs, k, a) {
+      json_array_foreach (addrs, k, a) {
         if (shown == EP_MAX_SHOWN) {
           more = true;
           break;
@@ -101,24 +94,21 @@ static json_t *ep_cells(const json_t *obj)
       }
       continue;
     }
-    json_array_foreach(ports, j, p) {
+    json_array_foreach (ports, j, p) {
       count += json_array_size(addrs);
-      json_array_foreach(addrs, k, a) {
+      json_array_foreach (addrs, k, a) {
         if (shown == EP_MAX_SHOWN) {
           more = true;
           break;
         }
         const char *ip = reg_str_or(kj_get_str(a, "ip"), "");
         long long port = (long long)kj_get_int(p, "port", 0);
-        if (strchr(ip, ':'))
-          fprintf(f, "%s[%s]:%lld", shown++ ? "," : "", ip, port);
-        else
-          fprintf(f, "%s%s:%lld", shown++ ? "," : "", ip, port);
+        if (strchr(ip, ':')) fprintf(f, "%s[%s]:%lld", shown++ ? "," : "", ip, port);
+        else fprintf(f, "%s%s:%lld", shown++ ? "," : "", ip, port);
       }
     }
   }
-  if (more)
-    fprintf(f, " + %zu more...", count - EP_MAX_SHOWN);
+  if (more) fprintf(f, " + %zu more...", count - EP_MAX_SHOWN);
   fclose(f);
   json_t *row = json_array();
   json_array_append_new(row, json_string(reg_str_or(kj_get_str(obj, "metadata.name"), "")));
@@ -131,7 +121,8 @@ static json_t *ep_cells(const json_t *obj)
 static const struct reg_column ep_columns[] = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
     {"Endpoints", "string", "", 0, "Endpoints of the service"},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {NULL},
 };
 

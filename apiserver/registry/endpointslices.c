@@ -22,9 +22,8 @@ static void eps_defaults(json_t *obj)
 {
   size_t i;
   json_t *p;
-  json_array_foreach(json_object_get(obj, "ports"), i, p) {
-    if (!json_is_object(p))
-      continue;
+  json_array_foreach (json_object_get(obj, "ports"), i, p) {
+    if (!json_is_object(p)) continue;
     kj_default(p, "name", json_string(""));
     kj_default(p, "protocol", json_string("TCP"));
   }
@@ -33,24 +32,21 @@ static void eps_defaults(json_t *obj)
 static void eps_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   const char *at = kj_get_str(obj, "addressType");
-  if (!at || !*at)
-    reg_cause_add(causes, REG_REQUIRED, "addressType", "Required value");
-  else
-    reg_check_enum(causes, "addressType", at, address_types);
+  if (!at || !*at) reg_cause_add(causes, REG_REQUIRED, "addressType", "Required value");
+  else reg_check_enum(causes, "addressType", at, address_types);
   if (old)
     reg_check_immutable(causes, "addressType", json_object_get(obj, "addressType"),
                         json_object_get(old, "addressType"));
   json_t *eps = json_object_get(obj, "endpoints");
   char f[128];
   if (json_array_size(eps) > EPS_MAX_ENDPOINTS)
-    reg_cause_add(causes, REG_TOO_LONG, "endpoints", "Too many: %zu: must have at most %d items",
-                  json_array_size(eps), EPS_MAX_ENDPOINTS);
+    reg_cause_add(causes, REG_TOO_LONG, "endpoints", "Too many: %zu: must have at most %d items", json_array_size(eps),
+                  EPS_MAX_ENDPOINTS);
   size_t i, j;
   json_t *e, *a;
-  json_array_foreach(eps, i, e) {
+  json_array_foreach (eps, i, e) {
     json_t *addrs = json_object_get(e, "addresses");
     snprintf(f, sizeof(f), "endpoints[%zu].addresses", i);
     if (json_array_size(addrs) == 0)
@@ -58,7 +54,7 @@ static void eps_validate(struct reg_request *rq, const json_t *obj, const json_t
     else if (json_array_size(addrs) > EPS_MAX_ADDRESSES)
       reg_cause_add(causes, REG_TOO_LONG, f, "Too many: %zu: must have at most %d items", json_array_size(addrs),
                     EPS_MAX_ADDRESSES);
-    json_array_foreach(addrs, j, a) {
+    json_array_foreach (addrs, j, a) {
       const char *s = json_string_value(a);
       if (!s || !*s) {
         snprintf(f, sizeof(f), "endpoints[%zu].addresses[%zu]", i, j);
@@ -68,11 +64,10 @@ static void eps_validate(struct reg_request *rq, const json_t *obj, const json_t
   }
   json_t *ports = json_object_get(obj, "ports"), *p;
   json_t *names = json_object();
-  json_array_foreach(ports, i, p) {
+  json_array_foreach (ports, i, p) {
     const char *proto = kj_get_str(p, "protocol");
     snprintf(f, sizeof(f), "ports[%zu].protocol", i);
-    if (proto)
-      reg_check_enum(causes, f, proto, protocols);
+    if (proto) reg_check_enum(causes, f, proto, protocols);
     json_t *port = json_object_get(p, "port");
     if (port && !json_is_null(port) && (json_integer_value(port) < 1 || json_integer_value(port) > 65535)) {
       snprintf(f, sizeof(f), "ports[%zu].port", i);
@@ -80,8 +75,7 @@ static void eps_validate(struct reg_request *rq, const json_t *obj, const json_t
     }
     const char *name = reg_str_or(kj_get_str(p, "name"), "");
     snprintf(f, sizeof(f), "ports[%zu].name", i);
-    if (json_object_get(names, name))
-      reg_cause_add(causes, REG_DUPLICATE, f, "Duplicate value: \"%s\"", name);
+    if (json_object_get(names, name)) reg_cause_add(causes, REG_DUPLICATE, f, "Duplicate value: \"%s\"", name);
     json_object_set_new(names, name, json_true());
   }
   json_decref(names);
@@ -91,8 +85,7 @@ static void eps_validate(struct reg_request *rq, const json_t *obj, const json_t
 
 static void list_with_more(FILE *f, size_t shown, bool more, size_t count)
 {
-  if (more)
-    fprintf(f, " + %zu more...", count - EPS_MAX_SHOWN);
+  if (more) fprintf(f, " + %zu more...", count - EPS_MAX_SHOWN);
   (void)shown;
 }
 
@@ -107,15 +100,12 @@ static json_t *eps_cells(const json_t *obj)
   bool more = false;
   FILE *f = open_memstream(&buf, &len);
   json_t *p;
-  json_array_foreach(json_object_get(obj, "ports"), i, p) {
+  json_array_foreach (json_object_get(obj, "ports"), i, p) {
     if (shown < EPS_MAX_SHOWN) {
       json_t *port = json_object_get(p, "port");
-      if (json_is_integer(port))
-        fprintf(f, "%s%lld", shown ? "," : "", (long long)json_integer_value(port));
-      else if (kj_get_str(p, "name"))
-        fprintf(f, "%s%s", shown ? "," : "", kj_get_str(p, "name"));
-      else
-        fprintf(f, "%s*", shown ? "," : "");
+      if (json_is_integer(port)) fprintf(f, "%s%lld", shown ? "," : "", (long long)json_integer_value(port));
+      else if (kj_get_str(p, "name")) fprintf(f, "%s%s", shown ? "," : "", kj_get_str(p, "name"));
+      else fprintf(f, "%s*", shown ? "," : "");
       shown++;
     } else {
       more = true;
@@ -132,8 +122,8 @@ static json_t *eps_cells(const json_t *obj)
   more = false;
   f = open_memstream(&buf, &len);
   json_t *e, *a;
-  json_array_foreach(json_object_get(obj, "endpoints"), i, e) {
-    json_array_foreach(json_object_get(e, "addresses"), j, a) {
+  json_array_foreach (json_object_get(obj, "endpoints"), i, e) {
+    json_array_foreach (json_object_get(e, "addresses"), j, a) {
       if (shown < EPS_MAX_SHOWN) {
         fprintf(f, "%s%s", shown ? "," : "", reg_str_or(json_string_value(a), ""));
         shown++;
@@ -156,7 +146,8 @@ static const struct reg_column eps_columns[] = {
     {"AddressType", "string", "", 0, "addressType specifies the type of address carried by this EndpointSlice."},
     {"Ports", "string", "", 0, "ports specifies the list of network ports exposed by each endpoint in this slice."},
     {"Endpoints", "string", "", 0, "endpoints is a list of unique endpoints in this slice."},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {NULL},
 };
 

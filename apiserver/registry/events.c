@@ -36,8 +36,7 @@ static const char *const map_v1_to_core[][2] = {
 static json_t *reg_event_convert(const json_t *obj, const char *api_version)
 {
   json_t *out = kj_deep_copy(obj);
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   bool to_core = strcmp(api_version, "events.k8s.io/v1") != 0;
   for (size_t i = 0; map_v1_to_core[i][0]; i++) {
     const char *from = map_v1_to_core[i][to_core ? 0 : 1], *to = map_v1_to_core[i][to_core ? 1 : 0];
@@ -58,7 +57,8 @@ static const json_t *as_core(const json_t *obj, json_t **tmp)
 {
   *tmp = NULL;
   const char *av = kj_get_str(obj, "apiVersion");
-  if ((av && !strcmp(av, "events.k8s.io/v1")) || (!json_object_get(obj, "involvedObject") && json_object_get(obj, "regarding"))) {
+  if ((av && !strcmp(av, "events.k8s.io/v1")) ||
+      (!json_object_get(obj, "involvedObject") && json_object_get(obj, "regarding"))) {
     *tmp = reg_event_convert(obj, "v1");
     return *tmp;
   }
@@ -70,34 +70,27 @@ static const char *const event_types[] = {"Normal", "Warning", NULL};
 static void event_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   const char *ns = kj_get_str(obj, "metadata.namespace");
   const char *ions = kj_get_str(obj, "involvedObject.namespace");
   if (ions && *ions && ns && strcmp(ns, ions))
     reg_cause_invalid_str(causes, "involvedObject.namespace", ions, "does not match event.namespace");
   const char *type = kj_get_str(obj, "type");
-  if (type && *type)
-    reg_check_enum(causes, "type", type, event_types);
+  if (type && *type) reg_check_enum(causes, "type", type, event_types);
 }
 
 static void event_v1_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
-  if (!kj_get_str(obj, "eventTime"))
-    reg_cause_add(causes, REG_REQUIRED, "eventTime", "Required value");
+  if (old) reg_validate_object_meta_update(obj, old, causes);
+  if (!kj_get_str(obj, "eventTime")) reg_cause_add(causes, REG_REQUIRED, "eventTime", "Required value");
   const char *type = kj_get_str(obj, "type");
-  if (!type || !*type)
-    reg_cause_add(causes, REG_REQUIRED, "type", "Required value");
-  else
-    reg_check_enum(causes, "type", type, event_types);
+  if (!type || !*type) reg_cause_add(causes, REG_REQUIRED, "type", "Required value");
+  else reg_check_enum(causes, "type", type, event_types);
   static const char *const required[] = {"reportingController", "reportingInstance", "action", "reason", NULL};
   for (size_t i = 0; required[i]; i++) {
     const char *s = kj_get_str(obj, required[i]);
-    if (!s || !*s)
-      reg_cause_add(causes, REG_REQUIRED, required[i], "Required value");
+    if (!s || !*s) reg_cause_add(causes, REG_REQUIRED, required[i], "Required value");
   }
   const char *note = kj_get_str(obj, "note");
   if (note && strlen(note) > 1024)
@@ -112,20 +105,40 @@ static void event_v1_validate(struct reg_request *rq, const json_t *obj, const j
  * both versions share one storage prefix and the stored selector
  * attributes are built from this list, so a regarding.* selector can only
  * match if its value is stored. */
-static const char *const event_fields[] = {
-    "involvedObject.kind",       "involvedObject.namespace", "involvedObject.name", "involvedObject.uid",
-    "involvedObject.apiVersion", "involvedObject.resourceVersion", "involvedObject.fieldPath", "reason",
-    "reportingComponent",        "source",                    "type",
-    "regarding.kind",            "regarding.namespace",       "regarding.name",     "regarding.uid",
-    "regarding.apiVersion",      "regarding.resourceVersion", "regarding.fieldPath", "reportingController",
-    NULL};
+static const char *const event_fields[] = {"involvedObject.kind",
+                                           "involvedObject.namespace",
+                                           "involvedObject.name",
+                                           "involvedObject.uid",
+                                           "involvedObject.apiVersion",
+                                           "involvedObject.resourceVersion",
+                                           "involvedObject.fieldPath",
+                                           "reason",
+                                           "reportingComponent",
+                                           "source",
+                                           "type",
+                                           "regarding.kind",
+                                           "regarding.namespace",
+                                           "regarding.name",
+                                           "regarding.uid",
+                                           "regarding.apiVersion",
+                                           "regarding.resourceVersion",
+                                           "regarding.fieldPath",
+                                           "reportingController",
+                                           NULL};
 
 /* events.k8s.io/v1's selectable fields (upstream's field label
  * conversions: each maps to its core/v1 counterpart). */
-static const char *const event_v1_fields[] = {
-    "regarding.kind",       "regarding.namespace",       "regarding.name",      "regarding.uid",
-    "regarding.apiVersion", "regarding.resourceVersion", "regarding.fieldPath", "reason",
-    "reportingController",  "type",                      NULL};
+static const char *const event_v1_fields[] = {"regarding.kind",
+                                              "regarding.namespace",
+                                              "regarding.name",
+                                              "regarding.uid",
+                                              "regarding.apiVersion",
+                                              "regarding.resourceVersion",
+                                              "regarding.fieldPath",
+                                              "reason",
+                                              "reportingController",
+                                              "type",
+                                              NULL};
 
 /* Values come from the core/v1 shape.  For an object already in that
  * shape (what storage holds) the value is borrowed from obj rather than
@@ -134,25 +147,19 @@ static const char *event_field_value(const json_t *obj, const char *field, char 
 {
   bool known = false;
   for (size_t i = 0; event_fields[i]; i++)
-    if (!strcmp(field, event_fields[i]))
-      known = true;
-  if (!known)
-    return NULL;
+    if (!strcmp(field, event_fields[i])) known = true;
+  if (!known) return NULL;
   json_t *tmp;
   const json_t *e = as_core(obj, &tmp);
   const char *v = NULL;
-  if (!strcmp(field, "source"))
-    v = kj_get_str(e, "source.component");
-  else if (!strcmp(field, "reportingController"))
-    v = kj_get_str(e, "reportingComponent");
+  if (!strcmp(field, "source")) v = kj_get_str(e, "source.component");
+  else if (!strcmp(field, "reportingController")) v = kj_get_str(e, "reportingComponent");
   else if (!strncmp(field, "involvedObject.", 15))
     v = json_string_value(json_object_get(json_object_get(e, "involvedObject"), field + 15));
   else if (!strncmp(field, "regarding.", 10))
     v = json_string_value(json_object_get(json_object_get(e, "involvedObject"), field + 10));
-  else
-    v = kj_get_str(e, field);
-  if (!tmp)
-    return v ? v : "";
+  else v = kj_get_str(e, field);
+  if (!tmp) return v ? v : "";
   snprintf(buf, len, "%s", v ? v : "");
   json_decref(tmp);
   return buf;
@@ -178,10 +185,8 @@ static json_t *event_cells(const json_t *obj)
   const char *ft = kj_get_str(e, "firstTimestamp");
   since(ft ? ft : kj_get_str(e, "eventTime"), first, sizeof(first));
   const char *lt = kj_get_str(e, "lastTimestamp");
-  if (lt)
-    since(lt, last, sizeof(last));
-  else
-    snprintf(last, sizeof(last), "%s", first);
+  if (lt) since(lt, last, sizeof(last));
+  else snprintf(last, sizeof(last), "%s", first);
   int64_t count = kj_get_int(e, "count", 0);
   if (kj_get(e, "series")) {
     since(kj_get_str(e, "series.lastObservedTime"), last, sizeof(last));
@@ -193,23 +198,18 @@ static json_t *event_cells(const json_t *obj)
   const char *name = kj_get_str(e, "involvedObject.name");
   char *target = NULL;
   char *lk = xstrdup(kind);
-  for (char *p = lk; *p; p++)
-    *p = (char)tolower((unsigned char)*p);
-  if (asprintf(&target, name && *name ? "%s/%s" : "%s", lk, name ? name : "") < 0)
-    target = NULL;
+  for (char *p = lk; *p; p++) *p = (char)tolower((unsigned char)*p);
+  if (asprintf(&target, name && *name ? "%s/%s" : "%s", lk, name ? name : "") < 0) target = NULL;
   free(lk);
   const char *comp = reg_str_or(kj_get_str(e, "source.component"), reg_str_or(kj_get_str(e, "reportingComponent"), ""));
   const char *inst = reg_str_or(kj_get_str(e, "source.host"), reg_str_or(kj_get_str(e, "reportingInstance"), ""));
   char *source = NULL;
-  if (asprintf(&source, *inst ? "%s, %s" : "%s", comp, inst) < 0)
-    source = NULL;
+  if (asprintf(&source, *inst ? "%s, %s" : "%s", comp, inst) < 0) source = NULL;
   /* strings.TrimSpace(message) */
   const char *msg = reg_str_or(kj_get_str(e, "message"), "");
-  while (isspace((unsigned char)*msg))
-    msg++;
+  while (isspace((unsigned char)*msg)) msg++;
   size_t ml = strlen(msg);
-  while (ml && isspace((unsigned char)msg[ml - 1]))
-    ml--;
+  while (ml && isspace((unsigned char)msg[ml - 1])) ml--;
 
   json_t *row = json_array();
   json_array_append_new(row, json_string(last));
@@ -231,7 +231,9 @@ static json_t *event_cells(const json_t *obj)
 static const struct reg_column event_columns[] = {
     {"Last Seen", "string", "", 0, "The time at which the most recent occurrence of this event was recorded."},
     {"Type", "string", "", 0, "Type of this event (Normal, Warning), new types could be added in the future."},
-    {"Reason", "string", "", 0, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."},
+    {"Reason", "string", "", 0,
+     "This should be a short, machine understandable string that gives the reason for the transition into the object's "
+     "current status."},
     {"Object", "string", "", 0, "The object that this event is about."},
     {"Subobject", "string", "", 1, "The subobject (field path) of the object that this event is about."},
     {"Source", "string", "", 1, "The component reporting this event. Should be a short machine understandable string."},

@@ -16,10 +16,7 @@
 #include "registry/ext_internal.h"
 #include <kube/xalloc.h>
 
-bool ext_is_status(const struct reg_request *rq)
-{
-  return rq && rq->subresource && !strcmp(rq->subresource, "status");
-}
+bool ext_is_status(const struct reg_request *rq) { return rq && rq->subresource && !strcmp(rq->subresource, "status"); }
 
 void ext_prepare_create(struct reg_request *rq, json_t *obj)
 {
@@ -32,8 +29,7 @@ void ext_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
   reg_split_status(rq, obj, old);
   if (ext_is_status(rq)) {
     json_t *g = kj_get(old, "metadata.generation");
-    if (g)
-      kj_set(obj, "metadata.generation", kj_deep_copy(g));
+    if (g) kj_set(obj, "metadata.generation", kj_deep_copy(g));
     return;
   }
   reg_generation_update(obj, old);
@@ -47,19 +43,12 @@ void ext_status_zero(json_t *obj, const char *const *fields)
     json_object_set_new(obj, "status", st);
   }
   for (size_t i = 0; fields[i]; i++)
-    if (!json_object_get(st, fields[i]))
-      json_object_set_new(st, fields[i], json_integer(0));
+    if (!json_object_get(st, fields[i])) json_object_set_new(st, fields[i], json_integer(0));
 }
 
-void ext_prepare_create_gen(struct reg_request *rq, json_t *obj)
-{
-  reg_generation_create(obj);
-}
+void ext_prepare_create_gen(struct reg_request *rq, json_t *obj) { reg_generation_create(obj); }
 
-void ext_prepare_update_gen(struct reg_request *rq, json_t *obj, const json_t *old)
-{
-  reg_generation_update(obj, old);
-}
+void ext_prepare_update_gen(struct reg_request *rq, json_t *obj, const json_t *old) { reg_generation_update(obj, old); }
 
 void ext_nonneg(const json_t *obj, const char *prefix, const char *key, json_t *causes)
 {
@@ -84,8 +73,7 @@ void ext_cause_invalid_any(json_t *causes, const char *field, const json_t *valu
 
 char *ext_go_labels(const json_t *labels)
 {
-  if (!json_is_object(labels) || json_object_size(labels) == 0)
-    return xstrdup("map[string]string(nil)");
+  if (!json_is_object(labels) || json_object_size(labels) == 0) return xstrdup("map[string]string(nil)");
   return reg_go_value(labels);
 }
 
@@ -97,12 +85,10 @@ static bool parse_intstr(const json_t *v, long *out, bool *pct)
     return true;
   }
   const char *s = json_string_value(v);
-  if (!s || !*s)
-    return false;
+  if (!s || !*s) return false;
   char *end;
   long n = strtol(s, &end, 10);
-  if (end == s || strcmp(end, "%"))
-    return false;
+  if (end == s || strcmp(end, "%")) return false;
   *out = n;
   *pct = true;
   return true;
@@ -112,26 +98,22 @@ void ext_validate_intstr(const json_t *v, const char *field, bool percent_ok, js
 {
   long n;
   bool pct;
-  if (!v || json_is_null(v))
-    return;
+  if (!v || json_is_null(v)) return;
   if (!parse_intstr(v, &n, &pct) || (pct && !percent_ok)) {
     reg_cause_invalid(causes, field, v,
                       "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  "
                       "or '93%', regex used for validation is '[0-9]+%')");
     return;
   }
-  if (n < 0)
-    reg_cause_invalid(causes, field, v, "must be greater than or equal to 0");
-  else if (pct && n > 100)
-    reg_cause_invalid(causes, field, v, "must not be greater than 100%");
+  if (n < 0) reg_cause_invalid(causes, field, v, "must be greater than or equal to 0");
+  else if (pct && n > 100) reg_cause_invalid(causes, field, v, "must not be greater than 100%");
 }
 
 char *ext_intstr_string(const json_t *v)
 {
   char *s = NULL;
   if (json_is_integer(v)) {
-    if (asprintf(&s, "%lld", (long long)json_integer_value(v)) < 0)
-      s = NULL;
+    if (asprintf(&s, "%lld", (long long)json_integer_value(v)) < 0) s = NULL;
     return s;
   }
   return xstrdup(json_is_string(v) ? json_string_value(v) : "");
@@ -140,13 +122,11 @@ char *ext_intstr_string(const json_t *v)
 void ext_check_selector_matches(const json_t *sel, const json_t *tmpl, const char *tmpl_path, json_t *causes)
 {
   json_t *labels = kj_get(tmpl, "metadata.labels");
-  if (reg_selector_matches(sel, labels))
-    return;
+  if (reg_selector_matches(sel, labels)) return;
   char f[256];
   char *gv = ext_go_labels(labels);
   snprintf(f, sizeof(f), "%s.metadata.labels", tmpl_path);
-  reg_cause_add(causes, REG_INVALID, f, "Invalid value: %s: `selector` does not match template `labels`",
-                gv ? gv : "");
+  reg_cause_add(causes, REG_INVALID, f, "Invalid value: %s: `selector` does not match template `labels`", gv ? gv : "");
   free(gv);
 }
 
@@ -197,24 +177,19 @@ char *ext_selector_string(const json_t *sel)
 
 const char *ext_bool_ptr(const json_t *v)
 {
-  if (!json_is_boolean(v))
-    return "<unset>";
+  if (!json_is_boolean(v)) return "<unset>";
   return json_is_true(v) ? "True" : "False";
 }
 
-char *ext_duration(long long secs, char *buf, size_t len)
-{
-  return ktime_human_age(secs, buf, len);
-}
+char *ext_duration(long long secs, char *buf, size_t len) { return ktime_human_age(secs, buf, len); }
 
 bool ext_has_condition(const json_t *obj, const char *type)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(obj, "status.conditions"), i, c) {
+  json_array_foreach (kj_get(obj, "status.conditions"), i, c) {
     const char *t = kj_get_str(c, "type"), *s = kj_get_str(c, "status");
-    if (t && s && !strcmp(t, type) && !strcmp(s, "True"))
-      return true;
+    if (t && s && !strcmp(t, type) && !strcmp(s, "True")) return true;
   }
   return false;
 }

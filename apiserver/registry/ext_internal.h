@@ -11,8 +11,14 @@
 
 #include "registry/reg_internal.h"
 
-#define EXT_DESC_NAME "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated."
-#define EXT_DESC_AGE "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC."
+#define EXT_DESC_NAME                                                                                                  \
+  "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a "  \
+  "client to request the generation of an appropriate name automatically. Name is primarily intended for creation "    \
+  "idempotence and configuration definition. Cannot be updated."
+#define EXT_DESC_AGE                                                                                                   \
+  "CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed "  \
+  "to be set in happens-before order across separate operations. Clients may not set this value. It is represented "   \
+  "in RFC3339 form and is in UTC."
 
 /* True for writes of the status subresource. */
 bool ext_is_status(const struct reg_request *rq);
@@ -74,8 +80,8 @@ void ext_validate_access_modes(const json_t *modes, const char *field, const cha
 const char *ext_storage_of(const json_t *list);
 
 /* Table cells. */
-char *ext_selector_string(const json_t *sel);       /* FormatLabelSelector: "<none>" if empty; caller frees */
-const char *ext_bool_ptr(const json_t *v);          /* "True", "False" or "<unset>" */
+char *ext_selector_string(const json_t *sel); /* FormatLabelSelector: "<none>" if empty; caller frees */
+const char *ext_bool_ptr(const json_t *v);    /* "True", "False" or "<unset>" */
 /* HumanDuration of a span in seconds ("45s", "5m30s", "3h"). */
 char *ext_duration(long long secs, char *buf, size_t len);
 /* True if condition `type` has status "True". */

@@ -27,11 +27,10 @@
 static void fill_rules(json_t *behavior, const char *key, int window, bool up)
 {
   json_t *r = kj_obj(behavior, key);
-  if (!r)
-    return;
+  if (!r) return;
   if (json_array_size(json_object_get(r, "policies")) == 0) {
-    json_t *p = up ? json_pack("[{s:s,s:i,s:i},{s:s,s:i,s:i}]", "type", "Pods", "value", 4, "periodSeconds", 15,
-                               "type", "Percent", "value", 100, "periodSeconds", 15)
+    json_t *p = up ? json_pack("[{s:s,s:i,s:i},{s:s,s:i,s:i}]", "type", "Pods", "value", 4, "periodSeconds", 15, "type",
+                               "Percent", "value", 100, "periodSeconds", 15)
                    : json_pack("[{s:s,s:i,s:i}]", "type", "Percent", "value", 100, "periodSeconds", 15);
     json_object_set_new(r, "policies", p);
   }
@@ -42,8 +41,7 @@ static void fill_rules(json_t *behavior, const char *key, int window, bool up)
 static void hpa_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   kj_default(spec, "minReplicas", json_integer(1));
   if (json_array_size(json_object_get(spec, "metrics")) == 0)
     json_object_set_new(spec, "metrics",
@@ -62,27 +60,29 @@ static void validate_target(const json_t *t, const char *f, json_t *causes)
   const char *type = kj_get_str(t, "type");
   static const char *const types[] = {"AverageValue", "Utilization", "Value", NULL};
   snprintf(ff, sizeof(ff), "%s.type", f);
-  if (!type || !*type)
-    reg_cause_add(causes, REG_REQUIRED, ff, "Required value: must specify a metric target type");
-  else
-    reg_check_enum(causes, ff, type, types);
+  if (!type || !*type) reg_cause_add(causes, REG_REQUIRED, ff, "Required value: must specify a metric target type");
+  else reg_check_enum(causes, ff, type, types);
   json_t *u = json_object_get(t, "averageUtilization");
   if (u && json_integer_value(u) < 1) {
     snprintf(ff, sizeof(ff), "%s.averageUtilization", f);
     reg_cause_invalid(causes, ff, u, "must be greater than 0");
   }
   if (type && !json_object_get(t, "value") && !json_object_get(t, "averageValue") && !u)
-    reg_cause_add(causes, REG_REQUIRED, f, "Required value: must set either a target raw value, a target average value, or a target percentage");
+    reg_cause_add(causes, REG_REQUIRED, f,
+                  "Required value: must set either a target raw value, a target average value, or a target percentage");
 }
 
 static void validate_metrics(const json_t *metrics, json_t *causes)
 {
   static const char *const types[] = {"ContainerResource", "External", "Object", "Pods", "Resource", NULL};
-  static const char *const keys[][2] = {{"Resource", "resource"}, {"Pods", "pods"}, {"Object", "object"},
-                                        {"External", "external"}, {"ContainerResource", "containerResource"}};
+  static const char *const keys[][2] = {{"Resource", "resource"},
+                                        {"Pods", "pods"},
+                                        {"Object", "object"},
+                                        {"External", "external"},
+                                        {"ContainerResource", "containerResource"}};
   size_t i;
   json_t *m;
-  json_array_foreach(metrics, i, m) {
+  json_array_foreach (metrics, i, m) {
     char f[128], ff[192];
     snprintf(f, sizeof(f), "spec.metrics[%zu]", i);
     const char *type = kj_get_str(m, "type");
@@ -93,20 +93,19 @@ static void validate_metrics(const json_t *metrics, json_t *causes)
     }
     reg_check_enum(causes, ff, type, types);
     for (size_t k = 0; k < 5; k++) {
-      if (strcmp(type, keys[k][0]))
-        continue;
+      if (strcmp(type, keys[k][0])) continue;
       json_t *src = json_object_get(m, keys[k][1]);
       snprintf(ff, sizeof(ff), "%s.%s", f, keys[k][1]);
       if (!json_is_object(src)) {
-        reg_cause_add(causes, REG_REQUIRED, ff, "Required value: must populate information for the given metric source");
+        reg_cause_add(causes, REG_REQUIRED, ff,
+                      "Required value: must populate information for the given metric source");
         break;
       }
       if (!strcmp(type, "Resource") || !strcmp(type, "ContainerResource")) {
         char fn[256];
         snprintf(fn, sizeof(fn), "%s.name", ff);
         const char *n = kj_get_str(src, "name");
-        if (!n || !*n)
-          reg_cause_add(causes, REG_REQUIRED, fn, "Required value: must specify a resource name");
+        if (!n || !*n) reg_cause_add(causes, REG_REQUIRED, fn, "Required value: must specify a resource name");
       }
       char ft[256];
       snprintf(ft, sizeof(ft), "%s.target", ff);
@@ -118,8 +117,7 @@ static void validate_metrics(const json_t *metrics, json_t *causes)
 static void hpa_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && ext_is_status(rq)) {
     ext_nonneg(json_object_get(obj, "status"), "status", "currentReplicas", causes);
     ext_nonneg(json_object_get(obj, "status"), "status", "desiredReplicas", causes);
@@ -132,20 +130,17 @@ static void hpa_validate(struct reg_request *rq, const json_t *obj, const json_t
   json_t *maxr = json_object_get(spec, "maxReplicas");
   json_int_t maxv = json_is_integer(maxr) ? json_integer_value(maxr) : 0;
   json_t *maxj = json_integer(maxv);
-  if (maxv < 1)
-    reg_cause_invalid(causes, "spec.maxReplicas", maxj, "must be greater than 0");
+  if (maxv < 1) reg_cause_invalid(causes, "spec.maxReplicas", maxj, "must be greater than 0");
   if (minr && maxv < json_integer_value(minr))
     reg_cause_invalid(causes, "spec.maxReplicas", maxj, "must be greater than or equal to `minReplicas`");
   json_decref(maxj);
   const json_t *ref = json_object_get(spec, "scaleTargetRef");
   const char *kind = kj_get_str(ref, "kind"), *name = kj_get_str(ref, "name");
   char msg[512];
-  if (!kind || !*kind)
-    reg_cause_add(causes, REG_REQUIRED, "spec.scaleTargetRef.kind", "Required value");
+  if (!kind || !*kind) reg_cause_add(causes, REG_REQUIRED, "spec.scaleTargetRef.kind", "Required value");
   else if (!names_is_path_segment(kind, msg, sizeof(msg)))
     reg_cause_invalid_str(causes, "spec.scaleTargetRef.kind", kind, msg);
-  if (!name || !*name)
-    reg_cause_add(causes, REG_REQUIRED, "spec.scaleTargetRef.name", "Required value");
+  if (!name || !*name) reg_cause_add(causes, REG_REQUIRED, "spec.scaleTargetRef.name", "Required value");
   else if (!names_is_path_segment(name, msg, sizeof(msg)))
     reg_cause_invalid_str(causes, "spec.scaleTargetRef.name", name, msg);
   validate_metrics(json_object_get(spec, "metrics"), causes);
@@ -154,20 +149,20 @@ static void hpa_validate(struct reg_request *rq, const json_t *obj, const json_t
   static const char *const dirs[] = {"scaleUp", "scaleDown", NULL};
   for (size_t d = 0; dirs[d]; d++) {
     json_t *r = kj_get(spec, "behavior") ? json_object_get(kj_get(spec, "behavior"), dirs[d]) : NULL;
-    if (!json_is_object(r))
-      continue;
+    if (!json_is_object(r)) continue;
     char f[128];
     snprintf(f, sizeof(f), "spec.behavior.%s.selectPolicy", dirs[d]);
     reg_check_enum(causes, f, kj_get_str(r, "selectPolicy"), selects);
     json_t *w = json_object_get(r, "stabilizationWindowSeconds");
     if (w && (json_integer_value(w) < 0 || json_integer_value(w) > 3600)) {
       snprintf(f, sizeof(f), "spec.behavior.%s.stabilizationWindowSeconds", dirs[d]);
-      reg_cause_invalid(causes, f, w, json_integer_value(w) < 0 ? "must be greater than or equal to zero"
-                                                                 : "must be less than or equal to 3600");
+      reg_cause_invalid(causes, f, w,
+                        json_integer_value(w) < 0 ? "must be greater than or equal to zero"
+                                                  : "must be less than or equal to 3600");
     }
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(r, "policies"), i, p) {
+    json_array_foreach (json_object_get(r, "policies"), i, p) {
       snprintf(f, sizeof(f), "spec.behavior.%s.policies[%zu].type", dirs[d], i);
       reg_check_enum(causes, f, kj_get_str(p, "type"), ptypes);
       json_t *v = json_object_get(p, "value");
@@ -181,8 +176,9 @@ static void hpa_validate(struct reg_request *rq, const json_t *obj, const json_t
       if (!ps || json_integer_value(ps) <= 0 || json_integer_value(ps) > 1800) {
         json_t *z = json_integer(ps ? json_integer_value(ps) : 0);
         snprintf(f, sizeof(f), "spec.behavior.%s.policies[%zu].periodSeconds", dirs[d], i);
-        reg_cause_invalid(causes, f, z, json_integer_value(z) <= 0 ? "must be greater than zero"
-                                                                   : "must be less than or equal to 1800");
+        reg_cause_invalid(causes, f, z,
+                          json_integer_value(z) <= 0 ? "must be greater than zero"
+                                                     : "must be less than or equal to 1800");
         json_decref(z);
       }
     }
@@ -194,8 +190,7 @@ static char *format_metrics(const json_t *obj)
 {
   json_t *specs = kj_get(obj, "spec.metrics"), *statuses = kj_get(obj, "status.currentMetrics");
   size_t n = json_array_size(specs);
-  if (n == 0)
-    return xstrdup("<none>");
+  if (n == 0) return xstrdup("<none>");
   char *buf = NULL;
   size_t len = 0, shown = 0;
   FILE *f = open_memstream(&buf, &len);
@@ -214,10 +209,8 @@ static char *format_metrics(const json_t *obj)
         char c[32] = "<unknown>", t[32] = "<auto>";
         json_t *cu = cur ? kj_get(cur, "current.averageUtilization") : NULL;
         json_t *tu = kj_get(src, "target.averageUtilization");
-        if (json_is_integer(cu))
-          snprintf(c, sizeof(c), "%lld%%", (long long)json_integer_value(cu));
-        if (json_is_integer(tu))
-          snprintf(t, sizeof(t), "%lld%%", (long long)json_integer_value(tu));
+        if (json_is_integer(cu)) snprintf(c, sizeof(c), "%lld%%", (long long)json_integer_value(cu));
+        if (json_is_integer(tu)) snprintf(t, sizeof(t), "%lld%%", (long long)json_integer_value(tu));
         snprintf(item, sizeof(item), "%s: %s/%s", reg_str_or(kj_get_str(src, "name"), ""), c, t);
       }
     } else if (!strcmp(type, "Pods") || !strcmp(type, "Object") || !strcmp(type, "External")) {
@@ -237,12 +230,10 @@ static char *format_metrics(const json_t *obj)
     } else {
       snprintf(item, sizeof(item), "<unknown type>");
     }
-    if (shown < 2)
-      fprintf(f, "%s%s", shown ? ", " : "", item);
+    if (shown < 2) fprintf(f, "%s%s", shown ? ", " : "", item);
     shown++;
   }
-  if (shown > 2)
-    fprintf(f, " + %zu more...", shown - 2);
+  if (shown > 2) fprintf(f, " + %zu more...", shown - 2);
   fclose(f);
   return buf;
 }
@@ -273,11 +264,19 @@ static json_t *hpa_cells(const json_t *obj)
 
 static const struct reg_column hpa_columns[] = {
     {"Name", "string", "name", 0, EXT_DESC_NAME},
-    {"Reference", "string", "", 0, "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count."},
-    {"Targets", "string", "", 0, "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used)."},
-    {"MinPods", "string", "", 0, "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down."},
-    {"MaxPods", "string", "", 0, "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up."},
-    {"Replicas", "string", "", 0, "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler."},
+    {"Reference", "string", "", 0,
+     "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be "
+     "collected, as well as to actually change the replica count."},
+    {"Targets", "string", "", 0,
+     "metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica "
+     "count across all metrics will be used)."},
+    {"MinPods", "string", "", 0,
+     "minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down."},
+    {"MaxPods", "string", "", 0,
+     "maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up."},
+    {"Replicas", "string", "", 0,
+     "currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the "
+     "autoscaler."},
     {"Age", "string", "", 0, EXT_DESC_AGE},
     {NULL},
 };

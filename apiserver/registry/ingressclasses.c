@@ -21,8 +21,7 @@
 static void ic_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, false, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   const char *ctrl = kj_get_str(obj, "spec.controller");
   char msg[512];
   if (!ctrl || !*ctrl) {
@@ -35,7 +34,8 @@ static void ic_validate(struct reg_request *rq, const json_t *obj, const json_t 
     char domain[256];
     snprintf(domain, sizeof(domain), "%.*s", slash ? (int)(slash - ctrl) : 0, ctrl);
     if (!slash || !*domain || !slash[1])
-      reg_cause_invalid_str(causes, "spec.controller", ctrl, "must be a domain-prefixed path (such as \"acme.io/foo\")");
+      reg_cause_invalid_str(causes, "spec.controller", ctrl,
+                            "must be a domain-prefixed path (such as \"acme.io/foo\")");
     else if (!names_is_dns1123_subdomain(domain, msg, sizeof(msg)))
       reg_cause_invalid_str(causes, "spec.controller", domain, msg);
   }
@@ -50,9 +50,11 @@ static void ic_validate(struct reg_request *rq, const json_t *obj, const json_t 
     reg_check_enum(causes, "spec.parameters.scope", scope, scopes);
     const char *pns = kj_get_str(params, "namespace");
     if (scope && !strcmp(scope, "Namespace") && (!pns || !*pns))
-      reg_cause_add(causes, REG_REQUIRED, "spec.parameters.namespace", "Required value: `parameters.scope` is set to 'Namespace'");
+      reg_cause_add(causes, REG_REQUIRED, "spec.parameters.namespace",
+                    "Required value: `parameters.scope` is set to 'Namespace'");
     if (scope && !strcmp(scope, "Cluster") && pns)
-      reg_cause_add(causes, REG_FORBIDDEN, "spec.parameters.namespace", "Forbidden: `parameters.scope` is set to 'Cluster'");
+      reg_cause_add(causes, REG_FORBIDDEN, "spec.parameters.namespace",
+                    "Forbidden: `parameters.scope` is set to 'Cluster'");
   }
   if (old) {
     json_t *a = kj_get(obj, "spec.controller"), *b = kj_get(old, "spec.controller");
@@ -72,8 +74,7 @@ static json_t *ic_cells(const json_t *obj)
       snprintf(buf, sizeof(buf), "%s.%s/%s", reg_str_or(kj_get_str(p, "kind"), ""), g,
                reg_str_or(kj_get_str(p, "name"), ""));
     else
-      snprintf(buf, sizeof(buf), "%s/%s", reg_str_or(kj_get_str(p, "kind"), ""),
-               reg_str_or(kj_get_str(p, "name"), ""));
+      snprintf(buf, sizeof(buf), "%s/%s", reg_str_or(kj_get_str(p, "kind"), ""), reg_str_or(kj_get_str(p, "name"), ""));
     reg_cell_str(row, buf);
   } else {
     reg_cell_str(row, "<none>");

@@ -36,19 +36,15 @@ static void validate_backend(const json_t *b, const char *f, json_t *causes)
   }
   if (res) {
     snprintf(ff, sizeof(ff), "%s.resource.kind", f);
-    if (!reg_str_or(kj_get_str(res, "kind"), NULL))
-      reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
+    if (!reg_str_or(kj_get_str(res, "kind"), NULL)) reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
     snprintf(ff, sizeof(ff), "%s.resource.name", f);
-    if (!reg_str_or(kj_get_str(res, "name"), NULL))
-      reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
+    if (!reg_str_or(kj_get_str(res, "name"), NULL)) reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
     return;
   }
   const char *name = kj_get_str(svc, "name");
   snprintf(ff, sizeof(ff), "%s.service.name", f);
-  if (!name || !*name)
-    reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
-  else if (!names_is_dns1035_label(name, msg, sizeof(msg)))
-    reg_cause_invalid_str(causes, ff, name, msg);
+  if (!name || !*name) reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
+  else if (!names_is_dns1035_label(name, msg, sizeof(msg))) reg_cause_invalid_str(causes, ff, name, msg);
   json_t *port = json_object_get(svc, "port");
   const char *pname = kj_get_str(port, "name");
   json_t *pnum = json_object_get(port, "number");
@@ -95,24 +91,22 @@ static void validate_host(const char *host, const char *f, json_t *causes)
 static void ing_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
-  if (old && ext_is_status(rq))
-    return;
+  if (old) reg_validate_object_meta_update(obj, old, causes);
+  if (old && ext_is_status(rq)) return;
   const json_t *spec = json_object_get(obj, "spec");
   json_t *rules = json_object_get(spec, "rules");
   json_t *dflt = json_object_get(spec, "defaultBackend");
   if (json_array_size(rules) == 0 && !dflt)
-    reg_cause_add(causes, REG_INVALID, "spec", "Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified");
-  if (dflt)
-    validate_backend(dflt, "spec.defaultBackend", causes);
+    reg_cause_add(causes, REG_INVALID, "spec",
+                  "Invalid value: []networking.IngressRule(nil): either `defaultBackend` or `rules` must be specified");
+  if (dflt) validate_backend(dflt, "spec.defaultBackend", causes);
   const char *cls = kj_get_str(spec, "ingressClassName");
   char msg[512];
   if (cls && !names_is_dns1123_subdomain(cls, msg, sizeof(msg)))
     reg_cause_invalid_str(causes, "spec.ingressClassName", cls, msg);
   size_t i, j;
   json_t *r, *p;
-  json_array_foreach(rules, i, r) {
+  json_array_foreach (rules, i, r) {
     char f[128], ff[512];
     snprintf(f, sizeof(f), "spec.rules[%zu]", i);
     const char *host = kj_get_str(r, "host");
@@ -121,14 +115,13 @@ static void ing_validate(struct reg_request *rq, const json_t *obj, const json_t
       validate_host(host, ff, causes);
     }
     json_t *http = json_object_get(r, "http");
-    if (!http)
-      continue;
+    if (!http) continue;
     json_t *paths = json_object_get(http, "paths");
     if (json_array_size(paths) == 0) {
       snprintf(ff, sizeof(ff), "%s.http.paths", f);
       reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
     }
-    json_array_foreach(paths, j, p) {
+    json_array_foreach (paths, j, p) {
       char pf[256];
       snprintf(pf, sizeof(pf), "%s.http.paths[%zu]", f, j);
       const char *pt = kj_get_str(p, "pathType");
@@ -141,10 +134,8 @@ static void ing_validate(struct reg_request *rq, const json_t *obj, const json_t
         reg_check_enum(causes, ff, pt, types);
         snprintf(ff, sizeof(ff), "%s.path", pf);
         if ((!strcmp(pt, "Exact") || !strcmp(pt, "Prefix"))) {
-          if (path[0] != '/')
-            reg_cause_invalid_str(causes, ff, path, "must be an absolute path");
-          else if (strstr(path, "//"))
-            reg_cause_invalid_str(causes, ff, path, "must not contain '//'");
+          if (path[0] != '/') reg_cause_invalid_str(causes, ff, path, "must be an absolute path");
+          else if (strstr(path, "//")) reg_cause_invalid_str(causes, ff, path, "must not contain '//'");
         } else if (*path && path[0] != '/') {
           reg_cause_invalid_str(causes, ff, path, "must be an absolute path");
         }
@@ -154,13 +145,12 @@ static void ing_validate(struct reg_request *rq, const json_t *obj, const json_t
     }
   }
   json_t *tls;
-  json_array_foreach(json_object_get(spec, "tls"), i, tls) {
+  json_array_foreach (json_object_get(spec, "tls"), i, tls) {
     json_t *h;
-    json_array_foreach(json_object_get(tls, "hosts"), j, h) {
+    json_array_foreach (json_object_get(tls, "hosts"), j, h) {
       char ff[128];
       snprintf(ff, sizeof(ff), "spec.tls[%zu].hosts[%zu]", i, j);
-      if (json_is_string(h))
-        validate_host(json_string_value(h), ff, causes);
+      if (json_is_string(h)) validate_host(json_string_value(h), ff, causes);
     }
   }
 }
@@ -175,19 +165,16 @@ static json_t *ing_cells(const json_t *obj)
   size_t i, n = 0;
   json_t *r;
   bool more = false;
-  json_array_foreach(rules, i, r) {
-    if (n == 3)
-      more = true;
+  json_array_foreach (rules, i, r) {
+    if (n == 3) more = true;
     const char *h = kj_get_str(r, "host");
     if (!more && h && *h) {
-      if (n)
-        strncat(hosts, ",", sizeof(hosts) - strlen(hosts) - 1);
+      if (n) strncat(hosts, ",", sizeof(hosts) - strlen(hosts) - 1);
       strncat(hosts, h, sizeof(hosts) - strlen(hosts) - 1);
       n++;
     }
   }
-  if (n == 0)
-    snprintf(hosts, sizeof(hosts), "*");
+  if (n == 0) snprintf(hosts, sizeof(hosts), "*");
   else if (more) {
     char tail[64];
     snprintf(tail, sizeof(tail), " + %zu more...", json_array_size(rules) - 3);
@@ -199,27 +186,22 @@ static json_t *ing_cells(const json_t *obj)
   const char **addrs = xcalloc(json_array_size(lb) + 1, sizeof(*addrs));
   size_t na = 0;
   json_t *e;
-  json_array_foreach(lb, i, e) {
+  json_array_foreach (lb, i, e) {
     const char *a = reg_str_or(kj_get_str(e, "ip"), kj_get_str(e, "hostname"));
-    if (!a || !*a)
-      continue;
+    if (!a || !*a) continue;
     bool dup = false;
     for (size_t k = 0; k < na; k++)
-      if (!strcmp(addrs[k], a))
-        dup = true;
-    if (!dup)
-      addrs[na++] = a;
+      if (!strcmp(addrs[k], a)) dup = true;
+    if (!dup) addrs[na++] = a;
   }
   qsort(addrs, na, sizeof(*addrs), reg_cmp_str);
   char addr[1024] = "";
   for (size_t k = 0; k < na; k++) {
-    if (k)
-      strncat(addr, ",", sizeof(addr) - strlen(addr) - 1);
+    if (k) strncat(addr, ",", sizeof(addr) - strlen(addr) - 1);
     strncat(addr, addrs[k], sizeof(addr) - strlen(addr) - 1);
   }
   free(addrs);
-  if (strlen(addr) > INGRESS_ADDRESS_WIDTH)
-    strcpy(addr + INGRESS_ADDRESS_WIDTH - 3, "...");
+  if (strlen(addr) > INGRESS_ADDRESS_WIDTH) strcpy(addr + INGRESS_ADDRESS_WIDTH - 3, "...");
   reg_cell_str(row, addr);
   reg_cell_str(row, json_array_size(kj_get(obj, "spec.tls")) ? "80, 443" : "80");
   json_array_append_new(row, reg_age_cell(obj));

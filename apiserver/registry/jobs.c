@@ -32,8 +32,7 @@
 static void job_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   if (!json_object_get(spec, "completions") && !json_object_get(spec, "parallelism")) {
     json_object_set_new(spec, "completions", json_integer(1));
     json_object_set_new(spec, "parallelism", json_integer(1));
@@ -50,30 +49,26 @@ static void job_defaults(json_t *obj)
   kj_default(spec, "suspend", json_false());
   size_t i, j;
   json_t *rule, *pat;
-  json_array_foreach(kj_get(spec, "podFailurePolicy.rules"), i, rule) {
-    json_array_foreach(json_object_get(rule, "onPodConditions"), j, pat) {
-      if (json_is_object(pat))
-        kj_default(pat, "status", json_string("True"));
+  json_array_foreach (kj_get(spec, "podFailurePolicy.rules"), i, rule) {
+    json_array_foreach (json_object_get(rule, "onPodConditions"), j, pat) {
+      if (json_is_object(pat)) kj_default(pat, "status", json_string("True"));
     }
   }
   kj_default(spec, "podReplacementPolicy",
              json_string(json_object_get(spec, "podFailurePolicy") ? "Failed" : "TerminatingOrFailed"));
   json_t *tmpl = json_object_get(spec, "template");
-  if (json_is_object(tmpl))
-    reg_pod_template_defaults(tmpl);
+  if (json_is_object(tmpl)) reg_pod_template_defaults(tmpl);
 }
 
 static void set_if_absent(json_t *m, const char *k, const char *v)
 {
-  if (!json_object_get(m, k))
-    json_object_set_new(m, k, json_string(v));
+  if (!json_object_get(m, k)) json_object_set_new(m, k, json_string(v));
 }
 
 static void job_prepare_create(struct reg_request *rq, json_t *obj)
 {
   ext_prepare_create(rq, obj);
-  if (kj_get_bool(obj, "spec.manualSelector", false))
-    return;
+  if (kj_get_bool(obj, "spec.manualSelector", false)) return;
   const char *uid = kj_get_str(obj, "metadata.uid");
   if (!uid || !*uid) {
     char u[37];
@@ -86,20 +81,17 @@ static void job_prepare_create(struct reg_request *rq, json_t *obj)
   /* A missing template is reported by validation, not invented here. */
   json_t *tmpl = spec ? json_object_get(spec, "template") : NULL;
   json_t *labels = json_is_object(tmpl) ? kj_obj(tmpl, "metadata.labels") : NULL;
-  if (!labels)
-    return;
+  if (!labels) return;
   set_if_absent(labels, JOB_LEGACY_NAME_LABEL, name);
   set_if_absent(labels, JOB_NAME_LABEL, name);
   set_if_absent(labels, JOB_LEGACY_UID_LABEL, uid);
   set_if_absent(labels, JOB_UID_LABEL, uid);
   json_t *ml = kj_obj(spec, "selector.matchLabels");
-  if (ml)
-    set_if_absent(ml, JOB_UID_LABEL, uid);
+  if (ml) set_if_absent(ml, JOB_UID_LABEL, uid);
   /* Upstream re-runs defaulting whenever the object is read back, so the
    * Job's own labels end up copied from the (now generated) template
    * labels; do it once here to serve the same object. */
-  if (json_object_size(kj_get(obj, "metadata.labels")) == 0)
-    kj_set(obj, "metadata.labels", kj_deep_copy(labels));
+  if (json_object_size(kj_get(obj, "metadata.labels")) == 0) kj_set(obj, "metadata.labels", kj_deep_copy(labels));
 }
 
 static void check_int_field(const json_t *spec, const char *path, const char *key, json_t *causes)
@@ -126,18 +118,19 @@ static void validate_indexed(const json_t *spec, const char *path, bool indexed,
   }
   if (mfi && !per_index) {
     snprintf(f, sizeof(f), "%s.maxFailedIndexes", path);
-    reg_cause_add(causes, REG_INVALID, f, "Invalid value: %lld: cannot set maxFailedIndexes when backoffLimitPerIndex is null",
+    reg_cause_add(causes, REG_INVALID, f,
+                  "Invalid value: %lld: cannot set maxFailedIndexes when backoffLimitPerIndex is null",
                   (long long)json_integer_value(mfi));
   }
-  if (!indexed)
-    return;
+  if (!indexed) return;
   if (!completions) {
     snprintf(f, sizeof(f), "%s.completions", path);
     reg_cause_add(causes, REG_REQUIRED, f, "Required value: when completion mode is Indexed");
   }
   if (json_integer_value(par) > JOB_MAX_INDEXED_PARALLELISM) {
     snprintf(f, sizeof(f), "%s.parallelism", path);
-    reg_cause_add(causes, REG_INVALID, f, "Invalid value: %lld: must be less than or equal to %d when completion mode is Indexed",
+    reg_cause_add(causes, REG_INVALID, f,
+                  "Invalid value: %lld: must be less than or equal to %d when completion mode is Indexed",
                   (long long)json_integer_value(par), JOB_MAX_INDEXED_PARALLELISM);
   }
   if (completions && mfi && json_integer_value(mfi) > json_integer_value(completions)) {
@@ -164,8 +157,7 @@ static void validate_indexed_name(const json_t *obj, json_t *causes)
   const char *mode = kj_get_str(obj, "spec.completionMode");
   int64_t completions = kj_get_int(obj, "spec.completions", 0);
   const char *name = kj_get_str(obj, "metadata.name");
-  if (!mode || strcmp(mode, "Indexed") != 0 || completions <= 0 || !name)
-    return;
+  if (!mode || strcmp(mode, "Indexed") != 0 || completions <= 0 || !name) return;
   char host[512], msg[256];
   snprintf(host, sizeof host, "%s-%lld", name, (long long)(completions - 1));
   if (!names_is_dns1123_label(host, msg, sizeof msg))
@@ -176,11 +168,15 @@ static void validate_indexed_name(const json_t *obj, json_t *causes)
 void ext_validate_job_spec(const json_t *spec, const char *path, json_t *causes)
 {
   char f[256];
-  static const char *const nonneg[] = {"parallelism", "completions", "activeDeadlineSeconds", "backoffLimit",
-                                       "ttlSecondsAfterFinished", "backoffLimitPerIndex", "maxFailedIndexes",
+  static const char *const nonneg[] = {"parallelism",
+                                       "completions",
+                                       "activeDeadlineSeconds",
+                                       "backoffLimit",
+                                       "ttlSecondsAfterFinished",
+                                       "backoffLimitPerIndex",
+                                       "maxFailedIndexes",
                                        NULL};
-  for (size_t i = 0; nonneg[i]; i++)
-    check_int_field(spec, path, nonneg[i], causes);
+  for (size_t i = 0; nonneg[i]; i++) check_int_field(spec, path, nonneg[i], causes);
   const char *mode = kj_get_str(spec, "completionMode");
   static const char *const modes[] = {"NonIndexed", "Indexed", NULL};
   snprintf(f, sizeof(f), "%s.completionMode", path);
@@ -200,8 +196,7 @@ void ext_validate_job_spec(const json_t *spec, const char *path, json_t *causes)
   reg_validate_pod_template(tmpl, f, causes);
   const char *rp = kj_get_str(tmpl, "spec.restartPolicy");
   snprintf(f, sizeof(f), "%s.template.spec.restartPolicy", path);
-  if (!rp || !*rp)
-    reg_cause_add(causes, REG_REQUIRED, f, "Required value: valid values: \"OnFailure\", \"Never\"");
+  if (!rp || !*rp) reg_cause_add(causes, REG_REQUIRED, f, "Required value: valid values: \"OnFailure\", \"Never\"");
   else if (strcmp(rp, "OnFailure") && strcmp(rp, "Never")) {
     static const char *const allowed[] = {"OnFailure", "Never", NULL};
     reg_cause_not_supported(causes, f, rp, allowed);
@@ -225,12 +220,10 @@ static void has_label(const json_t *labels, const char *key, const char *want, j
 static void validate_generated_selector(const json_t *obj, json_t *causes)
 {
   json_t *sel = kj_get(obj, "spec.selector");
-  if (kj_get_bool(obj, "spec.manualSelector", false) || !sel)
-    return;
+  if (kj_get_bool(obj, "spec.manualSelector", false) || !sel) return;
   const char *uid = reg_str_or(kj_get_str(obj, "metadata.uid"), "");
   const char *name = reg_str_or(kj_get_str(obj, "metadata.name"), "");
-  if (!*uid)
-    reg_cause_add(causes, REG_REQUIRED, "metadata.uid", "Required value");
+  if (!*uid) reg_cause_add(causes, REG_REQUIRED, "metadata.uid", "Required value");
   json_t *labels = kj_get(obj, "spec.template.metadata.labels");
   has_label(labels, JOB_LEGACY_UID_LABEL, uid, causes);
   has_label(labels, JOB_LEGACY_NAME_LABEL, name, causes);
@@ -262,12 +255,11 @@ static void job_validate_update(const json_t *obj, const json_t *old, json_t *ca
   bool elastic = mode && !strcmp(mode, "Indexed") && c && json_equal(c, json_object_get(spec, "parallelism"));
   if (!elastic && !(c == oc || (c && oc && json_equal(c, oc))))
     reg_check_immutable(causes, "spec.completions", c ? c : json_null(), oc ? oc : json_null());
-  static const char *const fixed[] = {"completionMode", "podFailurePolicy", "backoffLimitPerIndex", "managedBy",
-                                      "successPolicy", NULL};
+  static const char *const fixed[] = {"completionMode", "podFailurePolicy", "backoffLimitPerIndex",
+                                      "managedBy",      "successPolicy",    NULL};
   for (size_t i = 0; fixed[i]; i++) {
     json_t *x = json_object_get(spec, fixed[i]), *y = json_object_get(ospec, fixed[i]);
-    if (x == y || (x && y && json_equal(x, y)))
-      continue;
+    if (x == y || (x && y && json_equal(x, y))) continue;
     char f[64];
     snprintf(f, sizeof(f), "spec.%s", fixed[i]);
     ext_cause_invalid_any(causes, f, x ? x : json_null(), "field is immutable");
@@ -280,12 +272,10 @@ static void job_validate_update(const json_t *obj, const json_t *old, json_t *ca
 static void job_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && ext_is_status(rq)) {
     static const char *const st[] = {"active", "succeeded", "failed", "ready", "terminating", NULL};
-    for (size_t i = 0; st[i]; i++)
-      ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
+    for (size_t i = 0; st[i]; i++) ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
     return;
   }
   const json_t *spec = json_object_get(obj, "spec");
@@ -296,19 +286,16 @@ static void job_validate(struct reg_request *rq, const json_t *obj, const json_t
   } else {
     reg_validate_label_selector(sel, "spec.selector", causes);
     json_t *tmpl = json_object_get(spec, "template");
-    if (json_is_object(tmpl))
-      ext_check_selector_matches(sel, tmpl, "spec.template", causes);
+    if (json_is_object(tmpl)) ext_check_selector_matches(sel, tmpl, "spec.template", causes);
   }
   ext_validate_job_spec(spec, "spec", causes);
   validate_indexed_name(obj, causes);
-  if (old)
-    job_validate_update(obj, old, causes);
+  if (old) job_validate_update(obj, old, causes);
 }
 
 static const char *job_field_value(const json_t *obj, const char *field, char *buf, size_t len)
 {
-  if (strcmp(field, "status.successful"))
-    return NULL;
+  if (strcmp(field, "status.successful")) return NULL;
   snprintf(buf, len, "%lld", (long long)kj_get_int(obj, "status.succeeded", 0));
   return buf;
 }
@@ -317,18 +304,12 @@ static json_t *job_cells(const json_t *obj)
 {
   json_t *row = reg_row(obj);
   const char *status = "Running";
-  if (ext_has_condition(obj, "Complete"))
-    status = "Complete";
-  else if (ext_has_condition(obj, "Failed"))
-    status = "Failed";
-  else if (kj_get(obj, "metadata.deletionTimestamp"))
-    status = "Terminating";
-  else if (ext_has_condition(obj, "Suspended"))
-    status = "Suspended";
-  else if (ext_has_condition(obj, "FailureTarget"))
-    status = "FailureTarget";
-  else if (ext_has_condition(obj, "SuccessCriteriaMet"))
-    status = "SuccessCriteriaMet";
+  if (ext_has_condition(obj, "Complete")) status = "Complete";
+  else if (ext_has_condition(obj, "Failed")) status = "Failed";
+  else if (kj_get(obj, "metadata.deletionTimestamp")) status = "Terminating";
+  else if (ext_has_condition(obj, "Suspended")) status = "Suspended";
+  else if (ext_has_condition(obj, "FailureTarget")) status = "FailureTarget";
+  else if (ext_has_condition(obj, "SuccessCriteriaMet")) status = "SuccessCriteriaMet";
   reg_cell_str(row, status);
 
   char buf[96];
@@ -336,18 +317,15 @@ static json_t *job_cells(const json_t *obj)
   long long par = kj_get_int(obj, "spec.parallelism", 0);
   if (kj_get(obj, "spec.completions"))
     snprintf(buf, sizeof(buf), "%lld/%lld", succeeded, (long long)kj_get_int(obj, "spec.completions", 0));
-  else if (par > 1)
-    snprintf(buf, sizeof(buf), "%lld/1 of %lld", succeeded, par);
-  else
-    snprintf(buf, sizeof(buf), "%lld/1", succeeded);
+  else if (par > 1) snprintf(buf, sizeof(buf), "%lld/1 of %lld", succeeded, par);
+  else snprintf(buf, sizeof(buf), "%lld/1", succeeded);
   reg_cell_str(row, buf);
 
   int64_t start, end;
   const char *st = kj_get_str(obj, "status.startTime"), *ct = kj_get_str(obj, "status.completionTime");
   buf[0] = 0;
   if (st && ktime_parse(st, &start) == 0) {
-    if (!ct || ktime_parse(ct, &end) != 0)
-      end = ktime_now_us();
+    if (!ct || ktime_parse(ct, &end) != 0) end = ktime_now_us();
     ext_duration((end - start) / 1000000, buf, sizeof(buf));
   }
   reg_cell_str(row, buf);

@@ -15,11 +15,10 @@
 
 struct apiserver;
 
-extern const struct resource reg_statefulsets, reg_daemonsets, reg_controllerrevisions, reg_jobs,
-    reg_cronjobs, reg_replicationcontrollers, reg_podtemplates, reg_persistentvolumes,
-    reg_persistentvolumeclaims, reg_limitranges, reg_resourcequotas, reg_horizontalpodautoscalers,
-    reg_ingresses, reg_ingressclasses, reg_networkpolicies, reg_poddisruptionbudgets,
-    reg_priorityclasses, reg_storageclasses, reg_roles, reg_rolebindings, reg_clusterroles,
+extern const struct resource reg_statefulsets, reg_daemonsets, reg_controllerrevisions, reg_jobs, reg_cronjobs,
+    reg_replicationcontrollers, reg_podtemplates, reg_persistentvolumes, reg_persistentvolumeclaims, reg_limitranges,
+    reg_resourcequotas, reg_horizontalpodautoscalers, reg_ingresses, reg_ingressclasses, reg_networkpolicies,
+    reg_poddisruptionbudgets, reg_priorityclasses, reg_storageclasses, reg_roles, reg_rolebindings, reg_clusterroles,
     reg_clusterrolebindings;
 
 /* Every descriptor above, in discovery order; *n set to the count. */

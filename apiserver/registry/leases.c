@@ -9,8 +9,7 @@
 static void lease_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   json_t *d = kj_get(obj, "spec.leaseDurationSeconds");
   if (d && json_integer_value(d) <= 0)
     reg_cause_invalid(causes, "spec.leaseDurationSeconds", d, "must be greater than 0");
@@ -19,8 +18,7 @@ static void lease_validate(struct reg_request *rq, const json_t *obj, const json
     reg_cause_invalid(causes, "spec.leaseTransitions", t, "must be greater than or equal to 0");
   static const char *const strategies[] = {"OldestEmulationVersion", NULL};
   const char *s = kj_get_str(obj, "spec.strategy");
-  if (s && *s)
-    reg_check_enum(causes, "spec.strategy", s, strategies);
+  if (s && *s) reg_check_enum(causes, "spec.strategy", s, strategies);
 }
 
 static json_t *lease_cells(const json_t *obj)
@@ -35,7 +33,8 @@ static json_t *lease_cells(const json_t *obj)
 static const struct reg_column lease_columns[] = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
     {"Holder", "string", "", 0, "The holder of the lease."},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {NULL},
 };
 

@@ -22,10 +22,9 @@ static void lr_defaults(json_t *obj)
 {
   size_t i;
   json_t *item;
-  json_array_foreach(kj_get(obj, "spec.limits"), i, item) {
+  json_array_foreach (kj_get(obj, "spec.limits"), i, item) {
     const char *type = kj_get_str(item, "type");
-    if (!type || strcmp(type, "Container"))
-      continue;
+    if (!type || strcmp(type, "Container")) continue;
     json_t *dflt = json_object_get(item, "default");
     json_t *dreq = json_object_get(item, "defaultRequest");
     json_t *max = json_object_get(item, "max"), *min = json_object_get(item, "min");
@@ -33,17 +32,15 @@ static void lr_defaults(json_t *obj)
     json_t *nr = json_is_object(dreq) ? json_incref(dreq) : json_object();
     const char *k;
     json_t *v;
-    json_object_foreach(max, k, v) if (!json_object_get(nd, k)) json_object_set(nd, k, v);
-    json_object_foreach(nd, k, v) {
-      if (json_object_get(nr, k))
-        continue;
+    json_object_foreach (max, k, v)
+      if (!json_object_get(nd, k)) json_object_set(nd, k, v);
+    json_object_foreach (nd, k, v) {
+      if (json_object_get(nr, k)) continue;
       json_t *m = json_is_object(min) ? json_object_get(min, k) : NULL;
       json_object_set(nr, k, m ? m : v);
     }
-    if (json_object_size(nd))
-      json_object_set(item, "default", nd);
-    if (json_object_size(nr))
-      json_object_set(item, "defaultRequest", nr);
+    if (json_object_size(nd)) json_object_set(item, "default", nd);
+    if (json_object_size(nr)) json_object_set(item, "defaultRequest", nr);
     json_decref(nd);
     json_decref(nr);
   }
@@ -64,10 +61,9 @@ static void check_order(const json_t *item, const char *f, const char *lo_name, 
   json_t *lo = json_object_get(item, lo_name), *hi = json_object_get(item, hi_name);
   const char *k;
   json_t *v;
-  json_object_foreach(lo, k, v) {
+  json_object_foreach (lo, k, v) {
     struct quantity a, b;
-    if (!parse_q(lo, k, &a) || !parse_q(hi, k, &b) || quantity_cmp(&a, &b) <= 0)
-      continue;
+    if (!parse_q(lo, k, &a) || !parse_q(hi, k, &b) || quantity_cmp(&a, &b) <= 0) continue;
     char field[256], msg[256], as[64], bs[64];
     quantity_format(&a, as, sizeof(as));
     quantity_format(&b, bs, sizeof(bs));
@@ -81,33 +77,30 @@ static void check_order(const json_t *item, const char *f, const char *lo_name, 
 static void lr_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   static const char *const types[] = {"Container", "Pod", "PersistentVolumeClaim", NULL};
   static const char *const lists[] = {"max", "min", "default", "defaultRequest", "maxLimitRequestRatio", NULL};
   size_t i;
   json_t *item;
-  json_array_foreach(kj_get(obj, "spec.limits"), i, item) {
+  json_array_foreach (kj_get(obj, "spec.limits"), i, item) {
     char f[64], ff[128];
     snprintf(f, sizeof(f), "spec.limits[%zu]", i);
     const char *type = kj_get_str(item, "type");
     snprintf(ff, sizeof(ff), "%s.type", f);
-    if (!type || !*type)
-      reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
-    else
-      reg_check_enum(causes, ff, type, types);
+    if (!type || !*type) reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
+    else reg_check_enum(causes, ff, type, types);
     for (size_t l = 0; lists[l]; l++) {
       const char *k;
       json_t *v;
-      json_object_foreach(json_object_get(item, lists[l]), k, v) {
+      json_object_foreach (json_object_get(item, lists[l]), k, v) {
         struct quantity q;
         snprintf(ff, sizeof(ff), "%s.%s[%s]", f, lists[l], k);
         const char *s = json_is_string(v) ? json_string_value(v) : "";
         if (quantity_parse(s, &q) != 0)
-          reg_cause_invalid_str(causes, ff, s,
-                                "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
-        else if (quantity_sign(&q) < 0)
-          reg_cause_invalid_str(causes, ff, s, "must be greater than or equal to 0");
+          reg_cause_invalid_str(
+              causes, ff, s,
+              "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+        else if (quantity_sign(&q) < 0) reg_cause_invalid_str(causes, ff, s, "must be greater than or equal to 0");
       }
     }
     if (type && strcmp(type, "Container")) {

@@ -22,8 +22,7 @@ static void ns_defaults(json_t *obj)
   const char *name = kj_get_str(obj, "metadata.name");
   if (name && *name) {
     json_t *labels = kj_obj(obj, "metadata.labels");
-    if (labels)
-      json_object_set_new(labels, NS_NAME_LABEL, json_string(name));
+    if (labels) json_object_set_new(labels, NS_NAME_LABEL, json_string(name));
   }
 }
 
@@ -36,9 +35,9 @@ static void ns_prepare_create(struct reg_request *rq, json_t *obj)
   bool has = false;
   size_t i;
   json_t *f;
-  json_array_foreach(fins, i, f) if (json_is_string(f) && !strcmp(json_string_value(f), "kubernetes")) has = true;
-  if (fins && !has)
-    json_array_append_new(fins, json_string("kubernetes"));
+  json_array_foreach (fins, i, f)
+    if (json_is_string(f) && !strcmp(json_string_value(f), "kubernetes")) has = true;
+  if (fins && !has) json_array_append_new(fins, json_string("kubernetes"));
 }
 
 static void ns_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
@@ -57,10 +56,8 @@ static void ns_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
   reg_split_status(rq, obj, old);
   if (!sub) {
     json_t *fins = kj_get(old, "spec.finalizers");
-    if (fins)
-      kj_set(obj, "spec.finalizers", kj_deep_copy(fins));
-    else if (json_is_object(json_object_get(obj, "spec")))
-      kj_del(obj, "spec.finalizers");
+    if (fins) kj_set(obj, "spec.finalizers", kj_deep_copy(fins));
+    else if (json_is_object(json_object_get(obj, "spec"))) kj_del(obj, "spec.finalizers");
   }
   ns_defaults(obj);
 }
@@ -68,12 +65,11 @@ static void ns_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
 static void ns_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, false, false, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   size_t i;
   json_t *f;
   char fld[64];
-  json_array_foreach(kj_get(obj, "spec.finalizers"), i, f) {
+  json_array_foreach (kj_get(obj, "spec.finalizers"), i, f) {
     const char *s = json_string_value(f);
     snprintf(fld, sizeof(fld), "spec.finalizers[%zu]", i);
     /* standard finalizer names are qualified names; "kubernetes" is the one
@@ -85,16 +81,14 @@ static void ns_validate(struct reg_request *rq, const json_t *obj, const json_t 
   }
   const char *phase = kj_get_str(obj, "status.phase");
   static const char *const phases[] = {"Active", "Terminating", NULL};
-  if (phase && *phase)
-    reg_check_enum(causes, "status.phase", phase, phases);
+  if (phase && *phase) reg_check_enum(causes, "status.phase", phase, phases);
 }
 
 static const char *const ns_fields[] = {"status.phase", NULL};
 
 static const char *ns_field_value(const json_t *obj, const char *field, char *buf, size_t len)
 {
-  if (strcmp(field, "status.phase"))
-    return NULL;
+  if (strcmp(field, "status.phase")) return NULL;
   snprintf(buf, len, "%s", reg_str_or(kj_get_str(obj, "status.phase"), ""));
   return buf;
 }
@@ -111,7 +105,8 @@ static json_t *ns_cells(const json_t *obj)
 static const struct reg_column ns_columns[] = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
     {"Status", "string", "", 0, "The status of the namespace"},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {NULL},
 };
 

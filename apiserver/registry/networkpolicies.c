@@ -22,24 +22,21 @@
 static void np_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   static const char *const dirs[] = {"ingress", "egress", NULL};
   for (size_t d = 0; dirs[d]; d++) {
     size_t i, j;
     json_t *rule, *port;
-    json_array_foreach(json_object_get(spec, dirs[d]), i, rule) {
-      json_array_foreach(json_object_get(rule, "ports"), j, port) {
-        if (json_is_object(port))
-          kj_default(port, "protocol", json_string("TCP"));
+    json_array_foreach (json_object_get(spec, dirs[d]), i, rule) {
+      json_array_foreach (json_object_get(rule, "ports"), j, port) {
+        if (json_is_object(port)) kj_default(port, "protocol", json_string("TCP"));
       }
     }
   }
   if (json_array_size(json_object_get(spec, "policyTypes")) == 0) {
     json_t *types = json_array();
     json_array_append_new(types, json_string("Ingress"));
-    if (json_array_size(json_object_get(spec, "egress")) > 0)
-      json_array_append_new(types, json_string("Egress"));
+    if (json_array_size(json_object_get(spec, "egress")) > 0) json_array_append_new(types, json_string("Egress"));
     json_object_set_new(spec, "policyTypes", types);
   }
   kj_default(spec, "podSelector", json_object());
@@ -81,19 +78,15 @@ static bool valid_cidr(const char *s)
 {
   char buf[64];
   const char *slash = strchr(s, '/');
-  if (!slash || (size_t)(slash - s) >= sizeof(buf))
-    return false;
+  if (!slash || (size_t)(slash - s) >= sizeof(buf)) return false;
   memcpy(buf, s, (size_t)(slash - s));
   buf[slash - s] = 0;
   char *end;
   long bits = strtol(slash + 1, &end, 10);
-  if (*end || end == slash + 1)
-    return false;
+  if (*end || end == slash + 1) return false;
   unsigned char addr[16];
-  if (inet_pton(AF_INET, buf, addr) == 1)
-    return bits >= 0 && bits <= 32;
-  if (inet_pton(AF_INET6, buf, addr) == 1)
-    return bits >= 0 && bits <= 128;
+  if (inet_pton(AF_INET, buf, addr) == 1) return bits >= 0 && bits <= 32;
+  if (inet_pton(AF_INET6, buf, addr) == 1) return bits >= 0 && bits <= 128;
   return false;
 }
 
@@ -117,21 +110,19 @@ static void validate_peer(const json_t *peer, const char *f, json_t *causes)
     n++;
     const char *cidr = kj_get_str(ip, "cidr");
     snprintf(ff, sizeof(ff), "%s.ipBlock.cidr", f);
-    if (!cidr || !*cidr)
-      reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
+    if (!cidr || !*cidr) reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
     else if (!valid_cidr(cidr))
       reg_cause_invalid_str(causes, ff, cidr, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)");
     size_t i;
     json_t *ex;
-    json_array_foreach(json_object_get(ip, "except"), i, ex) {
+    json_array_foreach (json_object_get(ip, "except"), i, ex) {
       snprintf(ff, sizeof(ff), "%s.ipBlock.except[%zu]", f, i);
       const char *e = json_is_string(ex) ? json_string_value(ex) : "";
       if (!valid_cidr(e))
         reg_cause_invalid_str(causes, ff, e, "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)");
     }
   }
-  if (n == 0)
-    reg_cause_add(causes, REG_REQUIRED, f, "Required value: must specify a peer");
+  if (n == 0) reg_cause_add(causes, REG_REQUIRED, f, "Required value: must specify a peer");
   else if (ip && n > 1)
     reg_cause_add(causes, REG_FORBIDDEN, f, "Forbidden: may not specify both ipBlock and another peer");
 }
@@ -139,21 +130,20 @@ static void validate_peer(const json_t *peer, const char *f, json_t *causes)
 static void np_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   const json_t *spec = json_object_get(obj, "spec");
   reg_validate_label_selector(json_object_get(spec, "podSelector"), "spec.podSelector", causes);
   static const char *const dirs[][2] = {{"ingress", "from"}, {"egress", "to"}};
   for (size_t d = 0; d < 2; d++) {
     size_t i, j;
     json_t *rule, *x;
-    json_array_foreach(json_object_get(spec, dirs[d][0]), i, rule) {
+    json_array_foreach (json_object_get(spec, dirs[d][0]), i, rule) {
       char f[128];
-      json_array_foreach(json_object_get(rule, "ports"), j, x) {
+      json_array_foreach (json_object_get(rule, "ports"), j, x) {
         snprintf(f, sizeof(f), "spec.%s[%zu].ports[%zu]", dirs[d][0], i, j);
         validate_port(x, f, causes);
       }
-      json_array_foreach(json_object_get(rule, dirs[d][1]), j, x) {
+      json_array_foreach (json_object_get(rule, dirs[d][1]), j, x) {
         snprintf(f, sizeof(f), "spec.%s[%zu].%s[%zu]", dirs[d][0], i, dirs[d][1], j);
         validate_peer(x, f, causes);
       }
@@ -163,7 +153,7 @@ static void np_validate(struct reg_request *rq, const json_t *obj, const json_t 
   static const char *const allowed[] = {"Ingress", "Egress", NULL};
   size_t i;
   json_t *t;
-  json_array_foreach(types, i, t) {
+  json_array_foreach (types, i, t) {
     char f[64];
     snprintf(f, sizeof(f), "spec.policyTypes[%zu]", i);
     reg_check_enum(causes, f, json_is_string(t) ? json_string_value(t) : "", allowed);

@@ -20,8 +20,7 @@ static void node_defaults(json_t *obj)
 {
   /* allocatable defaults to capacity (SetDefaults_NodeStatus) */
   json_t *cap = kj_get(obj, "status.capacity");
-  if (json_is_object(cap) && !kj_get(obj, "status.allocatable"))
-    kj_set(obj, "status.allocatable", kj_deep_copy(cap));
+  if (json_is_object(cap) && !kj_get(obj, "status.allocatable")) kj_set(obj, "status.allocatable", kj_deep_copy(cap));
 }
 
 static void node_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
@@ -45,14 +44,12 @@ static void node_validate(struct reg_request *rq, const json_t *obj, const json_
   size_t i;
   json_t *t;
   static const char *const effects[] = {"NoSchedule", "PreferNoSchedule", "NoExecute", NULL};
-  json_array_foreach(kj_get(obj, "spec.taints"), i, t) {
+  json_array_foreach (kj_get(obj, "spec.taints"), i, t) {
     char f[64];
     snprintf(f, sizeof(f), "spec.taints[%zu].effect", i);
     const char *e = kj_get_str(t, "effect");
-    if (!e || !*e)
-      reg_cause_add(causes, REG_REQUIRED, f, "Required value");
-    else
-      reg_check_enum(causes, f, e, effects);
+    if (!e || !*e) reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+    else reg_check_enum(causes, f, e, effects);
     if (!kj_get_str(t, "key") || !*kj_get_str(t, "key")) {
       snprintf(f, sizeof(f), "spec.taints[%zu].key", i);
       reg_cause_add(causes, REG_REQUIRED, f, "Required value");
@@ -64,8 +61,7 @@ static const char *const node_fields[] = {"spec.unschedulable", NULL};
 
 static const char *node_field_value(const json_t *obj, const char *field, char *buf, size_t len)
 {
-  if (strcmp(field, "spec.unschedulable"))
-    return NULL;
+  if (strcmp(field, "spec.unschedulable")) return NULL;
   snprintf(buf, len, "%s", kj_get_bool(obj, "spec.unschedulable", false) ? "true" : "false");
   return buf;
 }
@@ -78,7 +74,7 @@ static json_t *node_cells(const json_t *obj)
   const char *ready = NULL;
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(obj, "status.conditions"), i, c) {
+  json_array_foreach (kj_get(obj, "status.conditions"), i, c) {
     const char *t = kj_get_str(c, "type");
     if (t && !strcmp(t, "Ready")) {
       const char *s = kj_get_str(c, "status");
@@ -95,11 +91,9 @@ static json_t *node_cells(const json_t *obj)
   size_t n = 0;
   const char *k;
   json_t *v;
-  json_object_foreach(labels, k, v) {
-    if (n >= 64)
-      break;
-    if (!strncmp(k, "node-role.kubernetes.io/", 24) && k[24])
-      roles[n++] = k + 24;
+  json_object_foreach (labels, k, v) {
+    if (n >= 64) break;
+    if (!strncmp(k, "node-role.kubernetes.io/", 24) && k[24]) roles[n++] = k + 24;
     else if (!strcmp(k, "kubernetes.io/role") && json_is_string(v) && *json_string_value(v))
       roles[n++] = json_string_value(v);
   }
@@ -107,30 +101,26 @@ static json_t *node_cells(const json_t *obj)
   char rbuf[512] = "";
   size_t off = 0;
   for (i = 0; i < n; i++) {
-    if (i && !strcmp(roles[i], roles[i - 1]))
-      continue;
+    if (i && !strcmp(roles[i], roles[i - 1])) continue;
     off += (size_t)snprintf(rbuf + off, off < sizeof(rbuf) ? sizeof(rbuf) - off : 0, "%s%s", off ? "," : "", roles[i]);
-    if (off >= sizeof(rbuf))
-      break;
+    if (off >= sizeof(rbuf)) break;
   }
   json_array_append_new(row, json_string(n ? rbuf : "<none>"));
   json_array_append_new(row, reg_age_cell(obj));
   json_array_append_new(row, json_string(reg_str_or(kj_get_str(obj, "status.nodeInfo.kubeletVersion"), "")));
 
   const char *internal = NULL, *external = NULL;
-  json_array_foreach(kj_get(obj, "status.addresses"), i, c) {
+  json_array_foreach (kj_get(obj, "status.addresses"), i, c) {
     const char *t = kj_get_str(c, "type"), *a = kj_get_str(c, "address");
-    if (t && !strcmp(t, "InternalIP") && !internal)
-      internal = a;
-    if (t && !strcmp(t, "ExternalIP") && !external)
-      external = a;
+    if (t && !strcmp(t, "InternalIP") && !internal) internal = a;
+    if (t && !strcmp(t, "ExternalIP") && !external) external = a;
   }
   json_array_append_new(row, json_string(reg_str_or(internal, "<none>")));
   json_array_append_new(row, json_string(reg_str_or(external, "<none>")));
   json_array_append_new(row, json_string(reg_str_or(kj_get_str(obj, "status.nodeInfo.osImage"), "<unknown>")));
   json_array_append_new(row, json_string(reg_str_or(kj_get_str(obj, "status.nodeInfo.kernelVersion"), "<unknown>")));
-  json_array_append_new(row,
-                        json_string(reg_str_or(kj_get_str(obj, "status.nodeInfo.containerRuntimeVersion"), "<unknown>")));
+  json_array_append_new(
+      row, json_string(reg_str_or(kj_get_str(obj, "status.nodeInfo.containerRuntimeVersion"), "<unknown>")));
   return row;
 }
 
@@ -138,13 +128,17 @@ static const struct reg_column node_columns[] = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
     {"Status", "string", "", 0, "The status of the node"},
     {"Roles", "string", "", 0, "The roles of the node"},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {"Version", "string", "", 0, "Kubelet Version reported by the node."},
     {"Internal-IP", "string", "", 1, "List of addresses reachable to the node."},
     {"External-IP", "string", "", 1, "List of addresses reachable to the node."},
-    {"OS-Image", "string", "", 1, "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."},
-    {"Kernel-Version", "string", "", 1, "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."},
-    {"Container-Runtime", "string", "", 1, "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2)."},
+    {"OS-Image", "string", "", 1,
+     "OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy))."},
+    {"Kernel-Version", "string", "", 1,
+     "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64)."},
+    {"Container-Runtime", "string", "", 1,
+     "ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2)."},
     {NULL},
 };
 

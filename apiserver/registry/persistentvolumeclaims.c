@@ -22,16 +22,14 @@
 
 static void pvc_spec_defaults(json_t *spec)
 {
-  if (json_is_object(spec))
-    kj_default(spec, "volumeMode", json_string("Filesystem"));
+  if (json_is_object(spec)) kj_default(spec, "volumeMode", json_string("Filesystem"));
 }
 
 static void pvc_defaults(json_t *obj)
 {
   pvc_spec_defaults(kj_obj(obj, "spec"));
   json_t *st = kj_obj(obj, "status");
-  if (st)
-    kj_default(st, "phase", json_string("Pending"));
+  if (st) kj_default(st, "phase", json_string("Pending"));
 }
 
 static void pvc_prepare_create(struct reg_request *rq, json_t *obj)
@@ -53,8 +51,9 @@ static void validate_storage_request(const json_t *spec, json_t *causes)
   }
   struct quantity q;
   if (quantity_parse(s, &q) != 0)
-    reg_cause_invalid_str(causes, "spec.resources[storage]", s,
-                          "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+    reg_cause_invalid_str(
+        causes, "spec.resources[storage]", s,
+        "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
   else if (quantity_sign(&q) <= 0)
     reg_cause_invalid_str(causes, "spec.resources[storage]", s, "must be greater than zero");
 }
@@ -63,10 +62,8 @@ static void pvc_validate_update(const json_t *obj, const json_t *old, json_t *ca
 {
   json_t *a = kj_deep_copy(json_object_get(obj, "spec"));
   json_t *b = kj_deep_copy(json_object_get(old, "spec"));
-  if (!a)
-    a = json_object();
-  if (!b)
-    b = json_object();
+  if (!a) a = json_object();
+  if (!b) b = json_object();
   /* storageClassName may be set once on a claim that had none (the
    * persistentvolume-binder assigns the default class retroactively). */
   if (!json_object_get(b, "storageClassName") && reg_str_or(kj_get_str(a, "storageClassName"), NULL) &&
@@ -75,18 +72,14 @@ static void pvc_validate_update(const json_t *obj, const json_t *old, json_t *ca
   /* volumeName may be set once (binding). */
   if (!reg_str_or(kj_get_str(b, "volumeName"), NULL)) {
     json_t *vn = json_object_get(a, "volumeName");
-    if (vn)
-      json_object_set(b, "volumeName", vn);
-    else
-      json_object_del(b, "volumeName");
+    if (vn) json_object_set(b, "volumeName", vn);
+    else json_object_del(b, "volumeName");
   }
   const char *phase = kj_get_str(obj, "status.phase");
   if (phase && !strcmp(phase, "Bound") && json_is_object(kj_get(a, "resources.requests"))) {
     json_t *os = kj_get(b, "resources.requests.storage");
-    if (os)
-      kj_set(a, "resources.requests.storage", json_incref(os));
-    else
-      kj_del(a, "resources.requests.storage");
+    if (os) kj_set(a, "resources.requests.storage", json_incref(os));
+    else kj_del(a, "resources.requests.storage");
   }
   if (!json_equal(a, b))
     reg_cause_add(causes, REG_FORBIDDEN, "spec",
@@ -105,8 +98,7 @@ static void pvc_validate_update(const json_t *obj, const json_t *old, json_t *ca
 static void pvc_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && ext_is_status(rq)) {
     static const char *const phases[] = {"Pending", "Bound", "Lost", NULL};
     reg_check_enum(causes, "status.phase", kj_get_str(obj, "status.phase"), phases);
@@ -119,8 +111,7 @@ static void pvc_validate(struct reg_request *rq, const json_t *obj, const json_t
   static const char *const modes[] = {"Block", "Filesystem", NULL};
   reg_check_enum(causes, "spec.volumeMode", kj_get_str(spec, "volumeMode"), modes);
   reg_validate_label_selector(json_object_get(spec, "selector"), "spec.selector", causes);
-  if (old)
-    pvc_validate_update(obj, old, causes);
+  if (old) pvc_validate_update(obj, old, causes);
 }
 
 static json_t *pvc_cells(const json_t *obj)

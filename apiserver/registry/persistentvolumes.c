@@ -29,10 +29,9 @@ char *ext_access_modes_string(const json_t *modes)
   for (size_t i = 0; i < 4; i++) {
     size_t j;
     json_t *m;
-    json_array_foreach(modes, j, m) {
+    json_array_foreach (modes, j, m) {
       if (json_is_string(m) && !strcmp(json_string_value(m), order[i][0])) {
-        if (buf[0])
-          strcat(buf, ",");
+        if (buf[0]) strcat(buf, ",");
         strcat(buf, order[i][1]);
         break;
       }
@@ -44,16 +43,14 @@ char *ext_access_modes_string(const json_t *modes)
 void ext_validate_access_modes(const json_t *modes, const char *field, const char *required_msg, json_t *causes)
 {
   if (json_array_size(modes) == 0) {
-    if (required_msg && *required_msg)
-      reg_cause_add(causes, REG_REQUIRED, field, "Required value: %s", required_msg);
-    else
-      reg_cause_add(causes, REG_REQUIRED, field, "Required value");
+    if (required_msg && *required_msg) reg_cause_add(causes, REG_REQUIRED, field, "Required value: %s", required_msg);
+    else reg_cause_add(causes, REG_REQUIRED, field, "Required value");
     return;
   }
   size_t i;
   json_t *m;
-  json_array_foreach(modes, i, m) reg_check_enum(causes, field, json_is_string(m) ? json_string_value(m) : "",
-                                                 access_modes);
+  json_array_foreach (modes, i, m)
+    reg_check_enum(causes, field, json_is_string(m) ? json_string_value(m) : "", access_modes);
 }
 
 const char *ext_storage_of(const json_t *list)
@@ -61,24 +58,40 @@ const char *ext_storage_of(const json_t *list)
   return json_is_object(list) ? json_string_value(json_object_get(list, "storage")) : NULL;
 }
 
-static const char *const pv_sources[] = {
-    "gcePersistentDisk", "awsElasticBlockStore", "hostPath", "glusterfs", "nfs", "rbd", "iscsi", "cinder",
-    "cephfs", "fc", "flocker", "flexVolume", "azureFile", "vsphereVolume", "quobyte", "azureDisk",
-    "photonPersistentDisk", "portworxVolume", "scaleIO", "local", "storageos", "csi", NULL};
+static const char *const pv_sources[] = {"gcePersistentDisk",
+                                         "awsElasticBlockStore",
+                                         "hostPath",
+                                         "glusterfs",
+                                         "nfs",
+                                         "rbd",
+                                         "iscsi",
+                                         "cinder",
+                                         "cephfs",
+                                         "fc",
+                                         "flocker",
+                                         "flexVolume",
+                                         "azureFile",
+                                         "vsphereVolume",
+                                         "quobyte",
+                                         "azureDisk",
+                                         "photonPersistentDisk",
+                                         "portworxVolume",
+                                         "scaleIO",
+                                         "local",
+                                         "storageos",
+                                         "csi",
+                                         NULL};
 
 static void pv_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   kj_default(spec, "persistentVolumeReclaimPolicy", json_string("Retain"));
   kj_default(spec, "volumeMode", json_string("Filesystem"));
   json_t *hp = json_object_get(spec, "hostPath");
-  if (json_is_object(hp))
-    kj_default(hp, "type", json_string(""));
+  if (json_is_object(hp)) kj_default(hp, "type", json_string(""));
   json_t *st = kj_obj(obj, "status");
-  if (st)
-    kj_default(st, "phase", json_string("Pending"));
+  if (st) kj_default(st, "phase", json_string("Pending"));
 }
 
 static void pv_prepare_create(struct reg_request *rq, json_t *obj)
@@ -94,8 +107,7 @@ static void pv_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
 static void pv_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, false, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && ext_is_status(rq)) {
     static const char *const phases[] = {"Pending", "Available", "Bound", "Released", "Failed", NULL};
     reg_check_enum(causes, "status.phase", kj_get_str(obj, "status.phase"), phases);
@@ -115,8 +127,9 @@ static void pv_validate(struct reg_request *rq, const json_t *obj, const json_t 
     struct quantity q;
     const char *s = ext_storage_of(cap);
     if (!s || quantity_parse(s, &q) != 0)
-      reg_cause_invalid_str(causes, "spec.capacity.storage", s ? s : "",
-                            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+      reg_cause_invalid_str(
+          causes, "spec.capacity.storage", s ? s : "",
+          "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
     else if (quantity_sign(&q) <= 0)
       reg_cause_invalid_str(causes, "spec.capacity.storage", s, "must be greater than zero");
   }
@@ -127,19 +140,15 @@ static void pv_validate(struct reg_request *rq, const json_t *obj, const json_t 
   reg_check_enum(causes, "spec.volumeMode", kj_get_str(spec, "volumeMode"), modes);
   int nsrc = 0;
   for (size_t i = 0; pv_sources[i]; i++)
-    if (json_object_get(spec, pv_sources[i]))
-      nsrc++;
-  if (nsrc == 0)
-    reg_cause_add(causes, REG_REQUIRED, "spec", "Required value: must specify a volume type");
-  else if (nsrc > 1)
-    reg_cause_add(causes, REG_FORBIDDEN, "spec", "Forbidden: may not specify more than 1 volume type");
+    if (json_object_get(spec, pv_sources[i])) nsrc++;
+  if (nsrc == 0) reg_cause_add(causes, REG_REQUIRED, "spec", "Required value: must specify a volume type");
+  else if (nsrc > 1) reg_cause_add(causes, REG_FORBIDDEN, "spec", "Forbidden: may not specify more than 1 volume type");
   const char *hp = kj_get_str(spec, "hostPath.path");
   if (json_object_get(spec, "hostPath") && (!hp || !*hp))
     reg_cause_add(causes, REG_REQUIRED, "spec.hostPath.path", "Required value");
   if (old) {
     json_t *a = json_object_get(spec, "volumeMode"), *b = kj_get(old, "spec.volumeMode");
-    if (a && b)
-      reg_check_immutable(causes, "spec.volumeMode", a, b);
+    if (a && b) reg_check_immutable(causes, "spec.volumeMode", a, b);
   }
 }
 
@@ -170,14 +179,20 @@ static const struct reg_column pv_columns[] = {
     {"Name", "string", "name", 0, EXT_DESC_NAME},
     {"Capacity", "string", "", 0, "capacity is the description of the persistent volume's resources and capacity."},
     {"Access Modes", "string", "", 0, "accessModes contains all ways the volume can be mounted."},
-    {"Reclaim Policy", "string", "", 0, "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim."},
+    {"Reclaim Policy", "string", "", 0,
+     "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim."},
     {"Status", "string", "", 0, "phase indicates if a volume is available, bound to a claim, or released by a claim."},
-    {"Claim", "string", "", 0, "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim."},
+    {"Claim", "string", "", 0,
+     "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim."},
     {"StorageClass", "string", "", 0, "StorageClass of the pv"},
     {"VolumeAttributesClass", "string", "", 0, "VolumeAttributesClass of the pv"},
-    {"Reason", "string", "", 0, "reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI."},
+    {"Reason", "string", "", 0,
+     "reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display "
+     "in the CLI."},
     {"Age", "string", "", 0, EXT_DESC_AGE},
-    {"VolumeMode", "string", "", 1, "volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state."},
+    {"VolumeMode", "string", "", 1,
+     "volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block "
+     "state."},
     {NULL},
 };
 

@@ -17,13 +17,11 @@
 static void pdb_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && ext_is_status(rq)) {
-    static const char *const st[] = {"disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods",
-                                     "observedGeneration", NULL};
-    for (size_t i = 0; st[i]; i++)
-      ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
+    static const char *const st[] = {"disruptionsAllowed", "currentHealthy",     "desiredHealthy",
+                                     "expectedPods",       "observedGeneration", NULL};
+    for (size_t i = 0; st[i]; i++) ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
     return;
   }
   const json_t *spec = json_object_get(obj, "spec");
@@ -65,7 +63,8 @@ static const struct reg_column pdb_columns[] = {
     {NULL},
 };
 
-static const char *const pdb_status_ints[] = {"disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods", NULL};
+static const char *const pdb_status_ints[] = {"disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods",
+                                              NULL};
 
 static void pdb_prepare_create(struct reg_request *rq, json_t *obj)
 {

@@ -16,14 +16,10 @@
 static void pt_defaults(json_t *obj)
 {
   json_t *tmpl = json_object_get(obj, "template");
-  if (json_is_object(tmpl))
-    reg_pod_template_defaults(tmpl);
+  if (json_is_object(tmpl)) reg_pod_template_defaults(tmpl);
 }
 
-static void pt_prepare_create(struct reg_request *rq, json_t *obj)
-{
-  reg_generation_create(obj);
-}
+static void pt_prepare_create(struct reg_request *rq, json_t *obj) { reg_generation_create(obj); }
 
 static void pt_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
 {
@@ -36,8 +32,7 @@ static void pt_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
 static void pt_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   reg_validate_pod_template(json_object_get(obj, "template"), "template", causes);
 }
 

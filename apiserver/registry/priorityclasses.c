@@ -33,21 +33,19 @@ static const struct {
   long long value;
   const char *description;
 } system_classes[] = {
-    {"system-node-critical", 2000001000LL, "Used for system critical pods that must not be moved from their current node."},
-    {"system-cluster-critical", 2000000000LL, "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."},
+    {"system-node-critical", 2000001000LL,
+     "Used for system critical pods that must not be moved from their current node."},
+    {"system-cluster-critical", 2000000000LL,
+     "Used for system critical pods that must run in the cluster, but can be moved to another node if necessary."},
 };
 #define N_SYSTEM_CLASSES (sizeof(system_classes) / sizeof(system_classes[0]))
 
-static void pc_defaults(json_t *obj)
-{
-  kj_default(obj, "preemptionPolicy", json_string("PreemptLowerPriority"));
-}
+static void pc_defaults(json_t *obj) { kj_default(obj, "preemptionPolicy", json_string("PreemptLowerPriority")); }
 
 static void pc_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, false, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   const char *name = reg_str_or(kj_get_str(obj, "metadata.name"), "");
   long long value = kj_get_int(obj, "value", 0);
   bool global = kj_get_bool(obj, "globalDefault", false);
@@ -55,14 +53,11 @@ static void pc_validate(struct reg_request *rq, const json_t *obj, const json_t 
     char err[256] = "";
     size_t i;
     for (i = 0; i < N_SYSTEM_CLASSES; i++)
-      if (!strcmp(system_classes[i].name, name))
-        break;
-    if (i == N_SYSTEM_CLASSES)
-      snprintf(err, sizeof(err), "%s is not a known system priority class", name);
+      if (!strcmp(system_classes[i].name, name)) break;
+    if (i == N_SYSTEM_CLASSES) snprintf(err, sizeof(err), "%s is not a known system priority class", name);
     else if (value != system_classes[i].value)
       snprintf(err, sizeof(err), "value of %s PriorityClass must be %lld", name, system_classes[i].value);
-    else if (global)
-      snprintf(err, sizeof(err), "globalDefault of %s PriorityClass must be false", name);
+    else if (global) snprintf(err, sizeof(err), "globalDefault of %s PriorityClass must be false", name);
     if (*err)
       reg_cause_add(causes, REG_FORBIDDEN, "metadata.name",
                     "Forbidden: priority class names with 'system-' prefix are reserved for system use only. error: %s",
@@ -93,8 +88,12 @@ static json_t *pc_cells(const json_t *obj)
 
 static const struct reg_column pc_columns[] = {
     {"Name", "string", "name", 0, EXT_DESC_NAME},
-    {"Value", "integer", "", 0, "value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec."},
-    {"Global-Default", "boolean", "", 0, "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class."},
+    {"Value", "integer", "", 0,
+     "value represents the integer value of this priority class. This is the actual priority that pods receive when "
+     "they have the name of this class in their pod spec."},
+    {"Global-Default", "boolean", "", 0,
+     "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do "
+     "not have any priority class."},
     {"Age", "string", "", 0, EXT_DESC_AGE},
     {"PreemptionPolicy", "string", "", 0, "preemptionPolicy is the Policy for preempting pods with lower priority."},
     {NULL},
@@ -128,34 +127,29 @@ struct pc_boot {
 static void pc_write_done(void *arg, int err, struct kv *kv, struct kv *prev)
 {
   struct pc_boot *b = arg;
-  if (err && err != STORAGE_EEXIST)
-    KLOG_E("creating built-in priority class failed: %d", err);
+  if (err && err != STORAGE_EEXIST) KLOG_E("creating built-in priority class failed: %d", err);
   if (--b->pending == 0) {
     void (*done)(void *) = b->done;
     void *darg = b->arg;
     free(b);
-    if (done)
-      done(darg);
+    if (done) done(darg);
   }
 }
 
 int registry_ext_bootstrap(struct apiserver *srv, void (*done)(void *arg), void *arg)
 {
   if (!srv || !srv->storage) {
-    if (done)
-      done(arg);
+    if (done) done(arg);
     return 0;
   }
   struct pc_boot *b = xcalloc(1, sizeof(*b));
-  if (!b)
-    return -ENOMEM;
+  if (!b) return -ENOMEM;
   b->done = done;
   b->arg = arg;
   b->pending = 1; /* held until every write is queued */
   for (size_t i = 0; i < N_SYSTEM_CLASSES; i++) {
     char *key = reg_key(&reg_priorityclasses, NULL, system_classes[i].name);
-    if (!key)
-      continue;
+    if (!key) continue;
     if (storage_get(srv->storage, key)) {
       free(key);
       continue;
@@ -163,17 +157,16 @@ int registry_ext_bootstrap(struct apiserver *srv, void (*done)(void *arg), void 
     char uid[37], ts[32];
     names_uuid(uid);
     json_t *pc = json_pack("{s:s,s:s,s:{s:s,s:s,s:s},s:I,s:b,s:s}", "apiVersion", "scheduling.k8s.io/v1", "kind",
-                           "PriorityClass", "metadata", "name", system_classes[i].name, "uid", uid,
-                           "creationTimestamp", ktime_now_str(ts), "value", (json_int_t)system_classes[i].value,
-                           "globalDefault", 0, "description", system_classes[i].description);
+                           "PriorityClass", "metadata", "name", system_classes[i].name, "uid", uid, "creationTimestamp",
+                           ktime_now_str(ts), "value", (json_int_t)system_classes[i].value, "globalDefault", 0,
+                           "description", system_classes[i].description);
     pc_defaults(pc);
     char *attrs = registry_attrs(&reg_priorityclasses, pc);
     b->pending++;
     int wrc = storage_create(srv->storage, key, pc, attrs, pc_write_done, b);
     if (wrc) {
       b->pending--;
-      if (wrc != STORAGE_EEXIST)
-        KLOG_E("creating built-in priority class %s failed: %d", system_classes[i].name, wrc);
+      if (wrc != STORAGE_EEXIST) KLOG_E("creating built-in priority class %s failed: %d", system_classes[i].name, wrc);
     }
     free(attrs);
     free(key);
@@ -181,8 +174,7 @@ int registry_ext_bootstrap(struct apiserver *srv, void (*done)(void *arg), void 
   }
   if (--b->pending == 0) {
     free(b);
-    if (done)
-      done(arg);
+    if (done) done(arg);
   }
   return 0;
 }

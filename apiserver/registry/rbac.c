@@ -30,8 +30,7 @@ static void validate_rule(const json_t *rule, const char *f, bool namespaced, js
     reg_cause_add(causes, REG_REQUIRED, ff, "Required value: verbs must contain at least one value");
   if (json_array_size(urls) > 0) {
     snprintf(ff, sizeof(ff), "%s.nonResourceURLs", f);
-    if (namespaced)
-      reg_cause_invalid(causes, ff, urls, "namespaced rules cannot apply to non-resource URLs");
+    if (namespaced) reg_cause_invalid(causes, ff, urls, "namespaced rules cannot apply to non-resource URLs");
     else if (json_array_size(json_object_get(rule, "apiGroups")) || json_array_size(json_object_get(rule, "resources")))
       reg_cause_invalid(causes, ff, urls, "rules cannot apply to both regular resources and non-resource URLs");
     return;
@@ -47,8 +46,7 @@ static void validate_rule(const json_t *rule, const char *f, bool namespaced, js
 static void validate_meta(const json_t *obj, const json_t *old, bool namespaced, json_t *causes)
 {
   reg_validate_object_meta_fn(obj, namespaced, names_is_path_segment, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
 }
 
 static void role_validate_common(const json_t *obj, const json_t *old, bool namespaced, json_t *causes)
@@ -56,7 +54,7 @@ static void role_validate_common(const json_t *obj, const json_t *old, bool name
   validate_meta(obj, old, namespaced, causes);
   size_t i;
   json_t *r;
-  json_array_foreach(json_object_get(obj, "rules"), i, r) {
+  json_array_foreach (json_object_get(obj, "rules"), i, r) {
     char f[64];
     snprintf(f, sizeof(f), "rules[%zu]", i);
     validate_rule(r, f, namespaced, causes);
@@ -79,7 +77,7 @@ static void clusterrole_validate(struct reg_request *rq, const json_t *obj, cons
     if (json_array_size(sels) == 0)
       reg_cause_add(causes, REG_REQUIRED, "aggregationRule.clusterRoleSelectors",
                     "Required value: at least one clusterRoleSelector required if aggregationRule is non-nil");
-    json_array_foreach(sels, i, s) {
+    json_array_foreach (sels, i, s) {
       char f[96];
       snprintf(f, sizeof(f), "aggregationRule.clusterRoleSelectors[%zu]", i);
       reg_validate_label_selector(s, f, causes);
@@ -91,8 +89,7 @@ static void clusterrole_validate(struct reg_request *rq, const json_t *obj, cons
 static void roleref_immutable(const json_t *obj, const json_t *old, json_t *causes)
 {
   json_t *a = json_object_get(obj, "roleRef"), *b = json_object_get(old, "roleRef");
-  if (a == b || (a && b && json_equal(a, b)))
-    return;
+  if (a == b || (a && b && json_equal(a, b))) return;
   reg_cause_add(causes, REG_INVALID, "roleRef",
                 "Invalid value: rbac.RoleRef{APIGroup:\"%s\", Kind:\"%s\", Name:\"%s\"}: cannot change roleRef",
                 reg_str_or(kj_get_str(a, "apiGroup"), ""), reg_str_or(kj_get_str(a, "kind"), ""),
@@ -109,28 +106,22 @@ static void binding_validate_common(const json_t *obj, const json_t *old, bool n
   const char *g = kj_get_str(ref, "apiGroup");
   const char *k = kj_get_str(ref, "kind");
   const char *n = kj_get_str(ref, "name");
-  if (!g || strcmp(g, RBAC_GROUP))
-    reg_cause_not_supported(causes, "roleRef.apiGroup", g ? g : "", groups);
-  if (!k || !*k)
-    reg_cause_not_supported(causes, "roleRef.kind", "", namespaced ? ns_kinds : cl_kinds);
-  else
-    reg_check_enum(causes, "roleRef.kind", k, namespaced ? ns_kinds : cl_kinds);
+  if (!g || strcmp(g, RBAC_GROUP)) reg_cause_not_supported(causes, "roleRef.apiGroup", g ? g : "", groups);
+  if (!k || !*k) reg_cause_not_supported(causes, "roleRef.kind", "", namespaced ? ns_kinds : cl_kinds);
+  else reg_check_enum(causes, "roleRef.kind", k, namespaced ? ns_kinds : cl_kinds);
   char msg[512];
-  if (!n || !*n)
-    reg_cause_add(causes, REG_REQUIRED, "roleRef.name", "Required value");
-  else if (!names_is_path_segment(n, msg, sizeof(msg)))
-    reg_cause_invalid_str(causes, "roleRef.name", n, msg);
+  if (!n || !*n) reg_cause_add(causes, REG_REQUIRED, "roleRef.name", "Required value");
+  else if (!names_is_path_segment(n, msg, sizeof(msg))) reg_cause_invalid_str(causes, "roleRef.name", n, msg);
 
   size_t i;
   json_t *s;
-  json_array_foreach(json_object_get(obj, "subjects"), i, s) {
+  json_array_foreach (json_object_get(obj, "subjects"), i, s) {
     char f[64], ff[128];
     snprintf(f, sizeof(f), "subjects[%zu]", i);
     const char *sk = kj_get_str(s, "kind"), *sn = kj_get_str(s, "name"), *sg = kj_get_str(s, "apiGroup");
     const char *sns = kj_get_str(s, "namespace");
     snprintf(ff, sizeof(ff), "%s.name", f);
-    if (!sn || !*sn)
-      reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
+    if (!sn || !*sn) reg_cause_add(causes, REG_REQUIRED, ff, "Required value");
     static const char *const kinds[] = {"ServiceAccount", "User", "Group", NULL};
     snprintf(ff, sizeof(ff), "%s.kind", f);
     if (!sk || !*sk) {
@@ -140,8 +131,7 @@ static void binding_validate_common(const json_t *obj, const json_t *old, bool n
     if (!strcmp(sk, "ServiceAccount")) {
       static const char *const empty[] = {"", NULL};
       snprintf(ff, sizeof(ff), "%s.apiGroup", f);
-      if (sg && *sg)
-        reg_cause_not_supported(causes, ff, sg, empty);
+      if (sg && *sg) reg_cause_not_supported(causes, ff, sg, empty);
       if (sn && *sn && !names_is_dns1123_subdomain(sn, msg, sizeof(msg))) {
         snprintf(ff, sizeof(ff), "%s.name", f);
         reg_cause_invalid_str(causes, ff, sn, msg);
@@ -152,14 +142,12 @@ static void binding_validate_common(const json_t *obj, const json_t *old, bool n
       }
     } else if (!strcmp(sk, "User") || !strcmp(sk, "Group")) {
       snprintf(ff, sizeof(ff), "%s.apiGroup", f);
-      if (!sg || strcmp(sg, RBAC_GROUP))
-        reg_cause_not_supported(causes, ff, sg ? sg : "", groups);
+      if (!sg || strcmp(sg, RBAC_GROUP)) reg_cause_not_supported(causes, ff, sg ? sg : "", groups);
     } else {
       reg_check_enum(causes, ff, sk, kinds);
     }
   }
-  if (old)
-    roleref_immutable(obj, old, causes);
+  if (old) roleref_immutable(obj, old, causes);
 }
 
 static void rolebinding_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
@@ -177,12 +165,10 @@ static void subject_defaults(json_t *obj)
   /* SetDefaults_Subject: User/Group subjects get the RBAC API group. */
   size_t i;
   json_t *s;
-  json_array_foreach(json_object_get(obj, "subjects"), i, s) {
+  json_array_foreach (json_object_get(obj, "subjects"), i, s) {
     const char *k = kj_get_str(s, "kind");
-    if (!k || json_object_get(s, "apiGroup"))
-      continue;
-    if (!strcmp(k, "User") || !strcmp(k, "Group"))
-      json_object_set_new(s, "apiGroup", json_string(RBAC_GROUP));
+    if (!k || json_object_get(s, "apiGroup")) continue;
+    if (!strcmp(k, "User") || !strcmp(k, "Group")) json_object_set_new(s, "apiGroup", json_string(RBAC_GROUP));
   }
   json_t *ref = json_object_get(obj, "roleRef");
   if (json_is_object(ref) && !json_object_get(ref, "apiGroup"))
@@ -203,15 +189,13 @@ static char *subjects_of(const json_t *obj, const char *kind)
   size_t len = 0, i, n = 0;
   FILE *f = open_memstream(&buf, &len);
   json_t *s;
-  json_array_foreach(json_object_get(obj, "subjects"), i, s) {
+  json_array_foreach (json_object_get(obj, "subjects"), i, s) {
     const char *k = kj_get_str(s, "kind");
-    if (!k || strcmp(k, kind))
-      continue;
+    if (!k || strcmp(k, kind)) continue;
     if (!strcmp(kind, "ServiceAccount"))
       fprintf(f, "%s%s:%s", n ? ", " : "", reg_str_or(kj_get_str(s, "namespace"), ""),
               reg_str_or(kj_get_str(s, "name"), ""));
-    else
-      fprintf(f, "%s%s", n ? ", " : "", reg_str_or(kj_get_str(s, "name"), ""));
+    else fprintf(f, "%s%s", n ? ", " : "", reg_str_or(kj_get_str(s, "name"), ""));
     n++;
   }
   fclose(f);
@@ -243,7 +227,9 @@ static const struct reg_column role_columns[] = {
 
 static const struct reg_column binding_columns[] = {
     {"Name", "string", "name", 0, EXT_DESC_NAME},
-    {"Role", "string", "", 0, "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef cannot be resolved, the Authorizer must return an error. This field is immutable."},
+    {"Role", "string", "", 0,
+     "RoleRef can reference a Role in the current namespace or a ClusterRole in the global namespace. If the RoleRef "
+     "cannot be resolved, the Authorizer must return an error. This field is immutable."},
     {"Age", "string", "", 0, EXT_DESC_AGE},
     {"Users", "string", "", 1, "Users in the roleBinding"},
     {"Groups", "string", "", 1, "Groups in the roleBinding"},

@@ -42,8 +42,7 @@ void reg_cause_invalid(json_t *causes, const char *field, const json_t *value, c
 void reg_validate_resource_list(const json_t *list, const char *path, bool keyed, json_t *causes);
 void reg_cause_invalid_str(json_t *causes, const char *field, const char *value, const char *detail);
 /* `Unsupported value: "x": supported values: "a", "b"` (list NULL-terminated). */
-void reg_cause_not_supported(json_t *causes, const char *field, const char *value,
-                             const char *const *supported);
+void reg_cause_not_supported(json_t *causes, const char *field, const char *value, const char *const *supported);
 /* Checks value against a NULL-terminated list; adds NotSupported if absent.
  * A NULL value is skipped (defaulting fills it). */
 void reg_check_enum(json_t *causes, const char *field, const char *value, const char *const *allowed);
@@ -67,8 +66,8 @@ void reg_generation_create(json_t *obj);
 void reg_generation_update(json_t *obj, const json_t *old);
 
 /* Selector / label formatting as kubectl prints them.  Caller frees. */
-char *reg_format_labels(const json_t *labels);           /* "a=b,c=d" or "<none>" */
-char *reg_format_label_selector(const json_t *sel);      /* metav1.LabelSelector; "" if empty */
+char *reg_format_labels(const json_t *labels);      /* "a=b,c=d" or "<none>" */
+char *reg_format_label_selector(const json_t *sel); /* metav1.LabelSelector; "" if empty */
 /* True if the LabelSelector matches the label map (matchLabels and
  * matchExpressions), independent of selector.h. */
 bool reg_selector_matches(const json_t *sel, const json_t *labels);
@@ -102,7 +101,7 @@ void reg_pod_summarize(const json_t *pod, struct reg_pod_summary *out);
 /* Service allocators (serviceips.c).  The allocator state lives in
  * srv->service_alloc.  Addresses are host-order IPv4. */
 struct svc_alloc;
-int svc_alloc_setup(struct apiserver *srv);           /* parse ranges; 0 or -EINVAL */
+int svc_alloc_setup(struct apiserver *srv); /* parse ranges; 0 or -EINVAL */
 void svc_alloc_free(struct apiserver *srv);
 struct svc_alloc *svc_alloc_get(struct apiserver *srv);
 /* 0 ok; -EEXIST taken; -ERANGE outside range; -ENOSPC full. */
@@ -140,8 +139,7 @@ void reg_format_ipv4(uint32_t ip, char out[16]);
  * unchanged; total size at most 1 MiB.  Shared by configmaps.c and
  * secrets.c. */
 void reg_validate_data_keys(const json_t *data, const char *field, json_t *seen, json_t *causes);
-void reg_validate_immutable_data(const json_t *obj, const json_t *old, const char *const *fields,
-                                 json_t *causes);
+void reg_validate_immutable_data(const json_t *obj, const json_t *old, const char *const *fields, json_t *causes);
 
 /* apps/v1 workloads (workloads.c): spec.replicas >= 0, selector required,
  * non-empty and matching the template labels, template valid with

@@ -29,9 +29,9 @@
 #include <kube/xalloc.h>
 
 static const struct resource *const registry_table[] = {
-    &reg_namespaces, &reg_pods,        &reg_nodes,          &reg_services,    &reg_endpoints,
-    &reg_configmaps, &reg_secrets,     &reg_serviceaccounts, &reg_events,     &reg_events_v1,
-    &reg_leases,     &reg_endpointslices, &reg_deployments, &reg_replicasets,
+    &reg_namespaces, &reg_pods,           &reg_nodes,           &reg_services,    &reg_endpoints,
+    &reg_configmaps, &reg_secrets,        &reg_serviceaccounts, &reg_events,      &reg_events_v1,
+    &reg_leases,     &reg_endpointslices, &reg_deployments,     &reg_replicasets,
 };
 
 #define REGISTRY_MAX_KINDS 128
@@ -44,10 +44,8 @@ const struct resource *const *registry_all(size_t *n)
   if (!nmerged) {
     size_t ncore = sizeof(registry_table) / sizeof(registry_table[0]), next = 0;
     const struct resource *const *ext = registry_ext_all(&next);
-    for (size_t i = 0; i < ncore && nmerged < REGISTRY_MAX_KINDS; i++)
-      merged[nmerged++] = registry_table[i];
-    for (size_t i = 0; i < next && nmerged < REGISTRY_MAX_KINDS; i++)
-      merged[nmerged++] = ext[i];
+    for (size_t i = 0; i < ncore && nmerged < REGISTRY_MAX_KINDS; i++) merged[nmerged++] = registry_table[i];
+    for (size_t i = 0; i < next && nmerged < REGISTRY_MAX_KINDS; i++) merged[nmerged++] = ext[i];
   }
   *n = nmerged;
   return merged;
@@ -69,16 +67,14 @@ const struct resource *registry_find_kind(const char *group, const char *version
   size_t n;
   const struct resource *const *all = registry_all(&n);
   for (size_t i = 0; i < n; i++)
-    if (!strcmp(all[i]->group, group ? group : "") && !strcmp(all[i]->version, version) &&
-        !strcmp(all[i]->kind, kind))
+    if (!strcmp(all[i]->group, group ? group : "") && !strcmp(all[i]->version, version) && !strcmp(all[i]->kind, kind))
       return all[i];
   return NULL;
 }
 
 const struct resource *const *registry_served(struct apiserver *srv, size_t *n)
 {
-  if (srv && srv->crds)
-    return crd_served(srv, n);
+  if (srv && srv->crds) return crd_served(srv, n);
   return registry_all(n);
 }
 
@@ -97,8 +93,7 @@ const struct resource *registry_lookup(struct apiserver *srv, const char *group,
 void registry_res_ref(const struct resource *res)
 {
   struct cr_version *v = cr_of(res);
-  if (v)
-    v->refs++;
+  if (v) v->refs++;
 }
 
 char *registry_attrs(const struct resource *res, const json_t *obj)
@@ -114,8 +109,7 @@ char *registry_attrs(const struct resource *res, const json_t *obj)
   pairs[n++] = ns ? ns : "";
   for (size_t i = 0; res->field_selectors && res->field_selectors[i] && i < 24; i++) {
     const char *v = res->field_value ? res->field_value(obj, res->field_selectors[i], bufs[i], sizeof(bufs[i])) : NULL;
-    if (!v)
-      continue;
+    if (!v) continue;
     pairs[n++] = res->field_selectors[i];
     pairs[n++] = v;
   }
@@ -137,10 +131,8 @@ static int rebuild_visit(void *arg, struct kv *kv)
 int registry_rebuild_allocators(struct apiserver *srv)
 {
   struct svc_alloc *a = svc_alloc_get(srv);
-  if (!a)
-    return -EINVAL;
-  if (!srv->storage)
-    return 0;
+  if (!a) return -EINVAL;
+  if (!srv->storage) return 0;
   svc_alloc_begin_repair(a);
   char prefix[128];
   snprintf(prefix, sizeof(prefix), "%s/", reg_services.storage_prefix);
@@ -160,28 +152,24 @@ struct init_join {
 static __attribute__((noinline)) void join_one(void *arg)
 {
   struct init_join *j = arg;
-  if (--j->remaining > 0)
-    return;
+  if (--j->remaining > 0) return;
   void (*done)(void *) = j->done;
   void *darg = j->arg;
   free(j);
-  if (done)
-    done(darg);
+  if (done) done(darg);
 }
 
 int registry_init(struct apiserver *srv, void (*done)(void *arg), void *arg)
 {
   int rc = svc_alloc_setup(srv);
-  if (rc)
-    return rc;
+  if (rc) return rc;
   rc = registry_rebuild_allocators(srv);
   if (rc) {
     KLOG_E("rebuilding service allocators: %d", rc);
     return rc;
   }
   struct init_join *j = xcalloc(1, sizeof(*j));
-  if (!j)
-    return -ENOMEM;
+  if (!j) return -ENOMEM;
   /* one extra count held until both have started, so an immediate done
    * from either cannot finish the join early */
   j->remaining = 3;
@@ -192,8 +180,7 @@ int registry_init(struct apiserver *srv, void (*done)(void *arg), void *arg)
     free(j);
     return rc;
   }
-  if (srv->storage && (rc = crd_controller_start(srv)) != 0)
-    KLOG_E("serving CustomResourceDefinitions: %d", rc);
+  if (srv->storage && (rc = crd_controller_start(srv)) != 0) KLOG_E("serving CustomResourceDefinitions: %d", rc);
   if (srv->storage) {
     rc = registry_ext_bootstrap(srv, join_one, j);
     if (rc) {

@@ -28,15 +28,15 @@ struct apiserver; /* the program's context (apiserver/apiserver.h) */
 
 /* subresource bits */
 enum {
-  RES_SUB_STATUS = 1 << 0,  /* .../NAME/status: spec and status written separately */
-  RES_SUB_SCALE = 1 << 1,   /* .../NAME/scale: autoscaling/v1 Scale view */
-  RES_SUB_BINDING = 1 << 2, /* pods/binding */
-  RES_SUB_FINALIZE = 1 << 3,/* namespaces/finalize */
-  RES_SUB_EVICTION = 1 << 4,/* pods/eviction */
-  RES_SUB_LOG = 1 << 5,     /* pods/log (proxied to the kubelet later) */
-  RES_SUB_EXEC = 1 << 6,    /* pods/exec, attach, portforward */
-  RES_SUB_PROXY = 1 << 7,   /* pods/proxy, services/proxy, nodes/proxy */
-  RES_SUB_TOKEN = 1 << 8,   /* serviceaccounts/token */
+  RES_SUB_STATUS = 1 << 0,    /* .../NAME/status: spec and status written separately */
+  RES_SUB_SCALE = 1 << 1,     /* .../NAME/scale: autoscaling/v1 Scale view */
+  RES_SUB_BINDING = 1 << 2,   /* pods/binding */
+  RES_SUB_FINALIZE = 1 << 3,  /* namespaces/finalize */
+  RES_SUB_EVICTION = 1 << 4,  /* pods/eviction */
+  RES_SUB_LOG = 1 << 5,       /* pods/log (proxied to the kubelet later) */
+  RES_SUB_EXEC = 1 << 6,      /* pods/exec, attach, portforward */
+  RES_SUB_PROXY = 1 << 7,     /* pods/proxy, services/proxy, nodes/proxy */
+  RES_SUB_TOKEN = 1 << 8,     /* serviceaccounts/token */
   RES_SUB_EPHEMERAL = 1 << 9, /* pods/ephemeralcontainers */
 };
 
@@ -48,10 +48,10 @@ enum reg_generation { REG_GEN_NONE = 0, REG_GEN_SPEC, REG_GEN_CREATE };
 
 /* One column of `kubectl get` output (meta.k8s.io/v1 Table). */
 struct reg_column {
-  const char *name;        /* "Name", "Ready", "Status", ... */
-  const char *type;        /* "string", "integer", "date", "number", "boolean" */
-  const char *format;      /* "name" for the name column, else "" */
-  int priority;            /* 0 always shown, 1 only with -o wide */
+  const char *name;   /* "Name", "Ready", "Status", ... */
+  const char *type;   /* "string", "integer", "date", "number", "boolean" */
+  const char *format; /* "name" for the name column, else "" */
+  int priority;       /* 0 always shown, 1 only with -o wide */
   const char *description;
 };
 
@@ -63,7 +63,7 @@ struct reg_request {
   const char *namespace_;  /* NULL for cluster-scoped */
   const char *name;
   bool dry_run;
-  const char *user;        /* authenticated user name ("system:admin" in insecure mode) */
+  const char *user;           /* authenticated user name ("system:admin" in insecure mode) */
   const struct resource *res; /* the resource written */
   /* Warnings for the client (Warning headers): hooks append strings to
    * this array when it is not NULL. */
@@ -71,11 +71,11 @@ struct reg_request {
 };
 
 struct resource {
-  const char *group;       /* "" for core */
-  const char *version;     /* "v1" */
-  const char *plural;      /* "pods" */
-  const char *singular;    /* "pod" */
-  const char *kind;        /* "Pod" */
+  const char *group;    /* "" for core */
+  const char *version;  /* "v1" */
+  const char *plural;   /* "pods" */
+  const char *singular; /* "pod" */
+  const char *kind;     /* "Pod" */
   bool namespaced;
   const char *short_names[6]; /* NULL-terminated, e.g. {"po", NULL} */
   const char *categories[3];  /* NULL-terminated, e.g. {"all", NULL} */
@@ -172,8 +172,8 @@ int registry_init(struct apiserver *srv, void (*done)(void *arg), void *arg);
 void registry_shutdown(struct apiserver *srv);
 
 /* Per-kind descriptors, each defined in its own file. */
-extern const struct resource reg_namespaces, reg_pods, reg_nodes, reg_services,
-    reg_endpoints, reg_configmaps, reg_secrets, reg_serviceaccounts, reg_events,
-    reg_events_v1, reg_leases, reg_endpointslices, reg_deployments, reg_replicasets;
+extern const struct resource reg_namespaces, reg_pods, reg_nodes, reg_services, reg_endpoints, reg_configmaps,
+    reg_secrets, reg_serviceaccounts, reg_events, reg_events_v1, reg_leases, reg_endpointslices, reg_deployments,
+    reg_replicasets;
 
 #endif

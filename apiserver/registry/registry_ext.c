@@ -6,11 +6,29 @@
 #include "registry/kinds_ext.h"
 
 static const struct resource *const ext_table[] = {
-    &reg_replicationcontrollers, &reg_podtemplates, &reg_persistentvolumes, &reg_persistentvolumeclaims,
-    &reg_limitranges, &reg_resourcequotas, &reg_statefulsets, &reg_daemonsets, &reg_controllerrevisions,
-    &reg_jobs, &reg_cronjobs, &reg_horizontalpodautoscalers, &reg_ingresses, &reg_ingressclasses,
-    &reg_networkpolicies, &reg_poddisruptionbudgets, &reg_priorityclasses, &reg_storageclasses, &reg_roles,
-    &reg_rolebindings, &reg_clusterroles, &reg_clusterrolebindings, &reg_customresourcedefinitions,
+    &reg_replicationcontrollers,
+    &reg_podtemplates,
+    &reg_persistentvolumes,
+    &reg_persistentvolumeclaims,
+    &reg_limitranges,
+    &reg_resourcequotas,
+    &reg_statefulsets,
+    &reg_daemonsets,
+    &reg_controllerrevisions,
+    &reg_jobs,
+    &reg_cronjobs,
+    &reg_horizontalpodautoscalers,
+    &reg_ingresses,
+    &reg_ingressclasses,
+    &reg_networkpolicies,
+    &reg_poddisruptionbudgets,
+    &reg_priorityclasses,
+    &reg_storageclasses,
+    &reg_roles,
+    &reg_rolebindings,
+    &reg_clusterroles,
+    &reg_clusterrolebindings,
+    &reg_customresourcedefinitions,
 };
 
 const struct resource *const *registry_ext_all(size_t *n)

@@ -15,12 +15,10 @@
 static void rs_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   kj_default(spec, "replicas", json_integer(1));
   json_t *tmpl = json_object_get(spec, "template");
-  if (json_is_object(tmpl))
-    reg_pod_template_defaults(tmpl);
+  if (json_is_object(tmpl)) reg_pod_template_defaults(tmpl);
 }
 
 static void rs_prepare_create(struct reg_request *rq, json_t *obj)
@@ -34,14 +32,12 @@ static void rs_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
 {
   reg_split_status(rq, obj, old);
   /* Go encodes status.replicas even when 0; keep it on every write. */
-  if (!json_is_object(json_object_get(obj, "status")))
-    json_object_set_new(obj, "status", json_object());
+  if (!json_is_object(json_object_get(obj, "status"))) json_object_set_new(obj, "status", json_object());
   if (!json_object_get(json_object_get(obj, "status"), "replicas"))
     json_object_set_new(json_object_get(obj, "status"), "replicas", json_integer(0));
   if (rq && rq->subresource && !strcmp(rq->subresource, "status")) {
     json_t *g = kj_get(old, "metadata.generation");
-    if (g)
-      kj_set(obj, "metadata.generation", kj_deep_copy(g));
+    if (g) kj_set(obj, "metadata.generation", kj_deep_copy(g));
     return;
   }
   reg_generation_update(obj, old);
@@ -50,18 +46,15 @@ static void rs_prepare_update(struct reg_request *rq, json_t *obj, const json_t 
 static void rs_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && rq && rq->subresource && !strcmp(rq->subresource, "status")) {
-    static const char *const st[] = {"status.replicas", "status.fullyLabeledReplicas", "status.readyReplicas",
-                                     "status.availableReplicas", "status.observedGeneration", NULL};
-    for (size_t i = 0; st[i]; i++)
-      reg_check_nonneg(obj, st[i], causes);
+    static const char *const st[] = {"status.replicas",          "status.fullyLabeledReplicas", "status.readyReplicas",
+                                     "status.availableReplicas", "status.observedGeneration",   NULL};
+    for (size_t i = 0; st[i]; i++) reg_check_nonneg(obj, st[i], causes);
     return;
   }
   reg_validate_workload_spec(json_object_get(obj, "spec"), causes);
-  if (old)
-    reg_validate_workload_update(obj, old, causes);
+  if (old) reg_validate_workload_update(obj, old, causes);
 }
 
 static json_t *rs_cells(const json_t *obj)
@@ -80,7 +73,8 @@ static const struct reg_column rs_columns[] = {
     {"Desired", "integer", "", 0, "Replicas is the number of desired pods."},
     {"Current", "integer", "", 0, "Replicas is the most recently observed number of replicas."},
     {"Ready", "integer", "", 0, "The number of ready replicas for this replica set."},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
     {"Selector", "string", "", 1, "Selector is a label query over pods that should match the replica count."},

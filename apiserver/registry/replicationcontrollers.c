@@ -19,41 +19,34 @@
 static void rc_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   json_t *tlabels = kj_get(spec, "template.metadata.labels");
   if (json_is_object(tlabels)) {
     if (json_object_size(json_object_get(spec, "selector")) == 0)
       json_object_set_new(spec, "selector", kj_deep_copy(tlabels));
-    if (json_object_size(kj_get(obj, "metadata.labels")) == 0)
-      kj_set(obj, "metadata.labels", kj_deep_copy(tlabels));
+    if (json_object_size(kj_get(obj, "metadata.labels")) == 0) kj_set(obj, "metadata.labels", kj_deep_copy(tlabels));
   }
   kj_default(spec, "replicas", json_integer(1));
   json_t *tmpl = json_object_get(spec, "template");
-  if (json_is_object(tmpl))
-    reg_pod_template_defaults(tmpl);
+  if (json_is_object(tmpl)) reg_pod_template_defaults(tmpl);
 }
 
 static void rc_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && ext_is_status(rq)) {
-    static const char *const st[] = {"replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas",
-                                     "observedGeneration", NULL};
-    for (size_t i = 0; st[i]; i++)
-      ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
+    static const char *const st[] = {"replicas",          "fullyLabeledReplicas", "readyReplicas",
+                                     "availableReplicas", "observedGeneration",   NULL};
+    for (size_t i = 0; st[i]; i++) ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
     return;
   }
   const json_t *spec = json_object_get(obj, "spec");
   ext_nonneg(spec, "spec", "replicas", causes);
   ext_nonneg(spec, "spec", "minReadySeconds", causes);
   json_t *sel = json_object_get(spec, "selector");
-  if (json_object_size(sel) == 0)
-    reg_cause_add(causes, REG_REQUIRED, "spec.selector", "Required value");
-  else
-    reg_validate_labels(sel, "spec.selector", causes);
+  if (json_object_size(sel) == 0) reg_cause_add(causes, REG_REQUIRED, "spec.selector", "Required value");
+  else reg_validate_labels(sel, "spec.selector", causes);
   json_t *tmpl = json_object_get(spec, "template");
   if (!json_is_object(tmpl)) {
     reg_cause_add(causes, REG_REQUIRED, "spec.template", "Required value");
@@ -64,10 +57,9 @@ static void rc_validate(struct reg_request *rq, const json_t *obj, const json_t 
     const char *k;
     json_t *v;
     bool match = true;
-    json_object_foreach(sel, k, v) {
+    json_object_foreach (sel, k, v) {
       json_t *lv = json_is_object(labels) ? json_object_get(labels, k) : NULL;
-      if (!lv || !json_equal(lv, v))
-        match = false;
+      if (!lv || !json_equal(lv, v)) match = false;
     }
     if (!match) {
       char *gv = ext_go_labels(labels);
@@ -100,13 +92,17 @@ static json_t *rc_cells(const json_t *obj)
 
 static const struct reg_column rc_columns[] = {
     {"Name", "string", "name", 0, EXT_DESC_NAME},
-    {"Desired", "integer", "", 0, "Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1."},
+    {"Desired", "integer", "", 0,
+     "Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and "
+     "unspecified. Defaults to 1."},
     {"Current", "integer", "", 0, "Replicas is the most recently observed number of replicas."},
     {"Ready", "integer", "", 0, "The number of ready replicas for this replication controller."},
     {"Age", "string", "", 0, EXT_DESC_AGE},
     {"Containers", "string", "", 1, "Names of each container in the template."},
     {"Images", "string", "", 1, "Images referenced by each container in the template."},
-    {"Selector", "string", "", 1, "Selector is a label query over pods that should match the Replicas count. If Selector is empty, it is defaulted to the labels present on the Pod template."},
+    {"Selector", "string", "", 1,
+     "Selector is a label query over pods that should match the Replicas count. If Selector is empty, it is defaulted "
+     "to the labels present on the Pod template."},
     {NULL},
 };
 

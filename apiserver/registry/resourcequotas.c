@@ -31,36 +31,35 @@ static void validate_list(const json_t *list, const char *path, json_t *causes)
 {
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)list, k, v) {
+  json_object_foreach ((json_t *)list, k, v) {
     char f[256];
     snprintf(f, sizeof(f), "%s[%s]", path, k);
     const char *s = json_is_string(v) ? json_string_value(v) : "";
     struct quantity q;
     if (quantity_parse(s, &q) != 0)
-      reg_cause_invalid_str(causes, f, s,
-                            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
-    else if (quantity_sign(&q) < 0)
-      reg_cause_invalid_str(causes, f, s, "must be greater than or equal to 0");
+      reg_cause_invalid_str(
+          causes, f, s, "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+    else if (quantity_sign(&q) < 0) reg_cause_invalid_str(causes, f, s, "must be greater than or equal to 0");
   }
 }
 
 static void rq_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && ext_is_status(rq)) {
     validate_list(kj_get(obj, "status.hard"), "status.hard", causes);
     validate_list(kj_get(obj, "status.used"), "status.used", causes);
     return;
   }
   validate_list(kj_get(obj, "spec.hard"), "spec.hard", causes);
-  static const char *const scopes[] = {"Terminating", "NotTerminating", "BestEffort", "NotBestEffort",
-                                       "PriorityClass", "CrossNamespacePodAffinity", NULL};
+  static const char *const scopes[] = {
+      "Terminating", "NotTerminating", "BestEffort", "NotBestEffort", "PriorityClass", "CrossNamespacePodAffinity",
+      NULL};
   size_t i;
   json_t *s;
-  json_array_foreach(kj_get(obj, "spec.scopes"), i, s)
-      reg_check_enum(causes, "spec.scopes", json_is_string(s) ? json_string_value(s) : "", scopes);
+  json_array_foreach (kj_get(obj, "spec.scopes"), i, s)
+    reg_check_enum(causes, "spec.scopes", json_is_string(s) ? json_string_value(s) : "", scopes);
 }
 
 static json_t *rq_cells(const json_t *obj)
@@ -72,7 +71,7 @@ static json_t *rq_cells(const json_t *obj)
   const char **keys = xcalloc(n + 1, sizeof(*keys));
   const char *k;
   json_t *v;
-  json_object_foreach(hard, k, v) keys[i++] = k;
+  json_object_foreach (hard, k, v) keys[i++] = k;
   qsort(keys, i, sizeof(*keys), reg_cmp_str);
   char *req = NULL, *lim = NULL;
   size_t rl = 0, ll = 0;
@@ -83,10 +82,8 @@ static json_t *rq_cells(const json_t *obj)
     struct quantity q;
     const char *us = json_is_object(used) ? json_string_value(json_object_get(used, keys[j])) : NULL;
     const char *hs = json_string_value(json_object_get(hard, keys[j]));
-    if (us && quantity_parse(us, &q) == 0)
-      quantity_format(&q, ub, sizeof(ub));
-    if (hs && quantity_parse(hs, &q) == 0)
-      quantity_format(&q, hb, sizeof(hb));
+    if (us && quantity_parse(us, &q) == 0) quantity_format(&q, ub, sizeof(ub));
+    if (hs && quantity_parse(hs, &q) == 0) quantity_format(&q, hb, sizeof(hb));
     bool is_limit = !strncmp(keys[j], "limits.", 7);
     FILE *f = is_limit ? lf : rf;
     bool *first = is_limit ? &lfirst : &rfirst;
@@ -107,7 +104,8 @@ static const struct reg_column rq_columns[] = {
     {"Name", "string", "name", 0, EXT_DESC_NAME},
     {"Age", "string", "", 0, EXT_DESC_AGE},
     {"Request", "string", "", 0, "Request represents a minimum amount of cpu/memory that a container may consume."},
-    {"Limit", "string", "", 0, "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."},
+    {"Limit", "string", "", 0,
+     "Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node."},
     {NULL},
 };
 

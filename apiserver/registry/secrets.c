@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include <kube/base64.h>
 #include <kube/json.h>
 
@@ -22,19 +21,16 @@
 static void secret_defaults(json_t *obj)
 {
   const char *t = kj_get_str(obj, "type");
-  if (!t || !*t)
-    kj_set_str(obj, "type", "Opaque");
+  if (!t || !*t) kj_set_str(obj, "type", "Opaque");
   json_t *sd = json_object_get(obj, "stringData");
   if (json_is_object(sd)) {
     json_t *data = kj_obj(obj, "data");
     const char *k;
     json_t *v;
-    json_object_foreach(sd, k, v) {
-      if (!json_is_string(v) || !data)
-        continue;
+    json_object_foreach (sd, k, v) {
+      if (!json_is_string(v) || !data) continue;
       char *e = kb64_encode(json_string_value(v), json_string_length(v), KB64_STD);
-      if (e)
-        json_object_set_new(data, k, json_string(e));
+      if (e) json_object_set_new(data, k, json_string(e));
       free(e);
     }
   }
@@ -46,15 +42,15 @@ static size_t decoded_bytes(const json_t *data)
   size_t total = 0;
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)data, k, v) total += strlen(k) + (json_is_string(v) ? json_string_length(v) * 3 / 4 : 0);
+  json_object_foreach ((json_t *)data, k, v)
+    total += strlen(k) + (json_is_string(v) ? json_string_length(v) * 3 / 4 : 0);
   return total;
 }
 
 static bool valid_b64(const char *s)
 {
   size_t n = strlen(s), pad = 0;
-  if (n % 4)
-    return false;
+  if (n % 4) return false;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if (c == '=') {
@@ -79,13 +75,12 @@ static void require_key(const json_t *obj, const char *key, json_t *causes)
 static void secret_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   json_t *data = json_object_get(obj, "data");
   reg_validate_data_keys(data, "data", NULL, causes);
   const char *k;
   json_t *v;
-  json_object_foreach(data, k, v) {
+  json_object_foreach (data, k, v) {
     if (!json_is_string(v) || !valid_b64(json_string_value(v))) {
       char f[300];
       snprintf(f, sizeof(f), "data[%s]", k);
@@ -99,8 +94,7 @@ static void secret_validate(struct reg_request *rq, const json_t *obj, const jso
   if (!strcmp(type, "kubernetes.io/service-account-token")) {
     const char *sa = kj_get_str(obj, "metadata.annotations[\"kubernetes.io/service-account.name\"]");
     if (!sa || !*sa)
-      reg_cause_add(causes, REG_REQUIRED, "metadata.annotations[kubernetes.io/service-account.name]",
-                    "Required value");
+      reg_cause_add(causes, REG_REQUIRED, "metadata.annotations[kubernetes.io/service-account.name]", "Required value");
   } else if (!strcmp(type, "kubernetes.io/dockercfg")) {
     require_key(obj, ".dockercfg", causes);
   } else if (!strcmp(type, "kubernetes.io/dockerconfigjson")) {
@@ -113,8 +107,7 @@ static void secret_validate(struct reg_request *rq, const json_t *obj, const jso
   }
   if (old) {
     const char *ot = reg_str_or(kj_get_str(old, "type"), "Opaque");
-    if (strcmp(ot, type))
-      reg_cause_invalid_str(causes, "type", type, "field is immutable");
+    if (strcmp(ot, type)) reg_cause_invalid_str(causes, "type", type, "field is immutable");
     static const char *const fields[] = {"data", NULL};
     reg_validate_immutable_data(obj, old, fields, causes);
   }
@@ -124,8 +117,7 @@ static const char *const secret_fields[] = {"type", NULL};
 
 static const char *secret_field_value(const json_t *obj, const char *field, char *buf, size_t len)
 {
-  if (strcmp(field, "type"))
-    return NULL;
+  if (strcmp(field, "type")) return NULL;
   snprintf(buf, len, "%s", reg_str_or(kj_get_str(obj, "type"), ""));
   return buf;
 }
@@ -144,7 +136,8 @@ static const struct reg_column secret_columns[] = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
     {"Type", "string", "", 0, "Used to facilitate programmatic handling of secret data."},
     {"Data", "string", "", 0, "Data contains the secret data."},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {NULL},
 };
 

@@ -10,8 +10,7 @@
 static void sa_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
 }
 
 static json_t *sa_cells(const json_t *obj)
@@ -25,8 +24,11 @@ static json_t *sa_cells(const json_t *obj)
 
 static const struct reg_column sa_columns[] = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
-    {"Secrets", "string", "", 0, "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Secrets", "string", "", 0,
+     "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed "
+     "to use."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {NULL},
 };
 

@@ -38,10 +38,10 @@
 
 struct svc_alloc {
   char cidr[64];
-  uint32_t net;    /* network address */
-  uint32_t size;   /* addresses in the range, network and broadcast included */
+  uint32_t net;  /* network address */
+  uint32_t size; /* addresses in the range, network and broadcast included */
   uint8_t *ips;
-  uint32_t ip_static;   /* addresses in the static band */
+  uint32_t ip_static; /* addresses in the static band */
   int port_lo, port_hi;
   uint8_t *ports;
   uint32_t port_static; /* ports in the static band */
@@ -52,7 +52,7 @@ struct svc_alloc {
     uint32_t ip;
     int port;
     int64_t at_ms;
-  } *pending;
+  } * pending;
   size_t npending, cap_pending;
   bool watched; /* deletions are released from the storage watch */
 };
@@ -64,8 +64,7 @@ static void pending_add(struct svc_alloc *a, uint32_t ip, int port)
   if (a->npending == a->cap_pending) {
     size_t cap = a->cap_pending ? a->cap_pending * 2 : 16;
     struct svc_pending *p = xrealloc(a->pending, cap * sizeof(*p));
-    if (!p)
-      return;
+    if (!p) return;
     a->pending = p;
     a->cap_pending = cap;
   }
@@ -77,16 +76,14 @@ static void pending_drop(struct svc_alloc *a, uint32_t ip, int port)
   for (size_t i = 0; i < a->npending;) {
     if ((ip && a->pending[i].ip == ip) || (port && a->pending[i].port == port))
       a->pending[i] = a->pending[--a->npending];
-    else
-      i++;
+    else i++;
   }
 }
 
 int reg_parse_ipv4(const char *s, uint32_t *out)
 {
   struct in_addr a;
-  if (!s || inet_pton(AF_INET, s, &a) != 1)
-    return -EINVAL;
+  if (!s || inet_pton(AF_INET, s, &a) != 1) return -EINVAL;
   *out = ntohl(a.s_addr);
   return 0;
 }
@@ -102,41 +99,28 @@ static int parse_cidr(const char *s, uint32_t *net, int *prefix)
   char buf[64];
   snprintf(buf, sizeof(buf), "%s", s);
   char *slash = strchr(buf, '/');
-  if (!slash)
-    return -EINVAL;
+  if (!slash) return -EINVAL;
   *slash = '\0';
   char *end;
   long p = strtol(slash + 1, &end, 10);
-  if (*end || p < 0 || p > 32)
-    return -EINVAL;
+  if (*end || p < 0 || p > 32) return -EINVAL;
   uint32_t ip;
-  if (reg_parse_ipv4(buf, &ip))
-    return -EINVAL;
+  if (reg_parse_ipv4(buf, &ip)) return -EINVAL;
   uint32_t mask = p ? (uint32_t)(0xffffffffu << (32 - p)) : 0;
   *net = ip & mask;
   *prefix = (int)p;
   return 0;
 }
 
-static bool bit_get(const uint8_t *b, uint32_t i)
-{
-  return b[i >> 3] & (1u << (i & 7));
-}
-static void bit_set(uint8_t *b, uint32_t i)
-{
-  b[i >> 3] |= (uint8_t)(1u << (i & 7));
-}
-static void bit_clr(uint8_t *b, uint32_t i)
-{
-  b[i >> 3] &= (uint8_t)~(1u << (i & 7));
-}
+static bool bit_get(const uint8_t *b, uint32_t i) { return b[i >> 3] & (1u << (i & 7)); }
+static void bit_set(uint8_t *b, uint32_t i) { b[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+static void bit_clr(uint8_t *b, uint32_t i) { b[i >> 3] &= (uint8_t) ~(1u << (i & 7)); }
 
 /* upstream's calculateRangeOffset: min(max(lo, size/step), hi), 0 for
  * ranges of lo or fewer values */
 static uint32_t range_offset(uint32_t size, uint32_t lo, uint32_t hi, uint32_t step)
 {
-  if (size <= lo)
-    return 0;
+  if (size <= lo) return 0;
   uint32_t off = size / step;
   return off < lo ? lo : off > hi ? hi : off;
 }
@@ -153,13 +137,11 @@ static uint64_t rng_next(struct svc_alloc *a)
  * scanning from a random one; -1 when all are taken. */
 static long scan_random(struct svc_alloc *a, const uint8_t *bits, uint32_t bit0, uint32_t lo, uint32_t hi)
 {
-  if (hi <= lo)
-    return -1;
+  if (hi <= lo) return -1;
   uint32_t n = hi - lo, start = (uint32_t)(rng_next(a) % n);
   for (uint32_t i = 0; i < n; i++) {
     uint32_t at = lo + (start + i) % n;
-    if (!bit_get(bits, bit0 + at))
-      return (long)at;
+    if (!bit_get(bits, bit0 + at)) return (long)at;
   }
   return -1;
 }
@@ -182,8 +164,7 @@ int svc_alloc_setup(struct apiserver *srv)
   char first[64];
   snprintf(first, sizeof(first), "%s", cidr);
   char *comma = strchr(first, ',');
-  if (comma)
-    *comma = '\0';
+  if (comma) *comma = '\0';
   if (parse_cidr(first, &net, &prefix) || prefix < SVC_MIN_PREFIX || prefix > 30) {
     KLOG_E("invalid --service-cluster-ip-range %s", cidr);
     return -EINVAL;
@@ -203,8 +184,7 @@ int svc_alloc_setup(struct apiserver *srv)
   }
   svc_alloc_free(srv);
   struct svc_alloc *a = xcalloc(1, sizeof(*a));
-  if (!a)
-    return -ENOMEM;
+  if (!a) return -ENOMEM;
   snprintf(a->cidr, sizeof(a->cidr), "%s", first);
   a->net = net;
   a->size = (uint32_t)1 << (32 - prefix);
@@ -220,8 +200,7 @@ int svc_alloc_setup(struct apiserver *srv)
   }
   a->ip_static = range_offset(a->size, 16, 256, 16);
   a->port_static = range_offset((uint32_t)(hi - lo + 1), 16, 128, 32);
-  if (getrandom(&a->rng, sizeof a->rng, 0) != sizeof a->rng || !a->rng)
-    a->rng = (uint64_t)ktime_now_us() | 1;
+  if (getrandom(&a->rng, sizeof a->rng, 0) != sizeof a->rng || !a->rng) a->rng = (uint64_t)ktime_now_us() | 1;
   srv->service_alloc = a;
   return 0;
 }
@@ -229,8 +208,7 @@ int svc_alloc_setup(struct apiserver *srv)
 void svc_alloc_free(struct apiserver *srv)
 {
   struct svc_alloc *a = srv->service_alloc;
-  if (!a)
-    return;
+  if (!a) return;
   free(a->ips);
   free(a->ports);
   free(a->pending);
@@ -240,15 +218,11 @@ void svc_alloc_free(struct apiserver *srv)
 
 struct svc_alloc *svc_alloc_get(struct apiserver *srv)
 {
-  if (!srv->service_alloc && svc_alloc_setup(srv) != 0)
-    return NULL;
+  if (!srv->service_alloc && svc_alloc_setup(srv) != 0) return NULL;
   return srv->service_alloc;
 }
 
-const char *svc_alloc_cidr(struct svc_alloc *a)
-{
-  return a->cidr;
-}
+const char *svc_alloc_cidr(struct svc_alloc *a) { return a->cidr; }
 
 void svc_alloc_port_range(struct svc_alloc *a, int *lo, int *hi)
 {
@@ -256,10 +230,7 @@ void svc_alloc_port_range(struct svc_alloc *a, int *lo, int *hi)
   *hi = a->port_hi;
 }
 
-uint32_t svc_alloc_first_ip(struct svc_alloc *a)
-{
-  return a->net + 1;
-}
+uint32_t svc_alloc_first_ip(struct svc_alloc *a) { return a->net + 1; }
 
 uint32_t svc_alloc_dns_ip(struct svc_alloc *a)
 {
@@ -269,8 +240,7 @@ uint32_t svc_alloc_dns_ip(struct svc_alloc *a)
 
 static bool ip_offset(struct svc_alloc *a, uint32_t ip, uint32_t *off)
 {
-  if (ip < a->net || ip - a->net >= a->size)
-    return false;
+  if (ip < a->net || ip - a->net >= a->size) return false;
   *off = ip - a->net;
   return *off != 0 && *off != a->size - 1;
 }
@@ -279,10 +249,8 @@ int svc_alloc_ip(struct svc_alloc *a, uint32_t want, uint32_t *out)
 {
   uint32_t off;
   if (want) {
-    if (!ip_offset(a, want, &off))
-      return -ERANGE;
-    if (bit_get(a->ips, off))
-      return -EEXIST;
+    if (!ip_offset(a, want, &off)) return -ERANGE;
+    if (bit_get(a->ips, off)) return -EEXIST;
     bit_set(a->ips, off);
     pending_add(a, want, 0);
     *out = want;
@@ -290,8 +258,7 @@ int svc_alloc_ip(struct svc_alloc *a, uint32_t want, uint32_t *out)
   }
   /* bit i of the dynamic scan is the address net + 1 + i */
   long at = pick(a, a->ips, 1, a->size - 2, a->ip_static);
-  if (at < 0)
-    return -ENOSPC;
+  if (at < 0) return -ENOSPC;
   off = (uint32_t)at + 1;
   bit_set(a->ips, off);
   *out = a->net + off;
@@ -302,8 +269,7 @@ int svc_alloc_ip(struct svc_alloc *a, uint32_t want, uint32_t *out)
 void svc_release_ip(struct svc_alloc *a, uint32_t ip)
 {
   uint32_t off;
-  if (ip_offset(a, ip, &off))
-    bit_clr(a->ips, off);
+  if (ip_offset(a, ip, &off)) bit_clr(a->ips, off);
   pending_drop(a, ip, 0);
 }
 
@@ -317,18 +283,15 @@ int svc_alloc_port(struct svc_alloc *a, int want, int *out)
 {
   int n = a->port_hi - a->port_lo + 1;
   if (want) {
-    if (want < a->port_lo || want > a->port_hi)
-      return -ERANGE;
-    if (bit_get(a->ports, (uint32_t)(want - a->port_lo)))
-      return -EEXIST;
+    if (want < a->port_lo || want > a->port_hi) return -ERANGE;
+    if (bit_get(a->ports, (uint32_t)(want - a->port_lo))) return -EEXIST;
     bit_set(a->ports, (uint32_t)(want - a->port_lo));
     pending_add(a, 0, want);
     *out = want;
     return 0;
   }
   long at = pick(a, a->ports, 0, (uint32_t)n, a->port_static);
-  if (at < 0)
-    return -ENOSPC;
+  if (at < 0) return -ENOSPC;
   bit_set(a->ports, (uint32_t)at);
   *out = a->port_lo + (int)at;
   pending_add(a, 0, *out);
@@ -337,8 +300,7 @@ int svc_alloc_port(struct svc_alloc *a, int want, int *out)
 
 void svc_release_port(struct svc_alloc *a, int port)
 {
-  if (port >= a->port_lo && port <= a->port_hi)
-    bit_clr(a->ports, (uint32_t)(port - a->port_lo));
+  if (port >= a->port_lo && port <= a->port_hi) bit_clr(a->ports, (uint32_t)(port - a->port_lo));
   pending_drop(a, 0, port);
 }
 
@@ -354,21 +316,17 @@ void svc_alloc_mark_service(struct svc_alloc *a, const json_t *svc)
   uint32_t ip, got;
   json_t *ips = kj_get(svc, "spec.clusterIPs");
   if (json_array_size(ips) == 0 && kj_get_str(svc, "spec.clusterIP")) {
-    if (!reg_parse_ipv4(kj_get_str(svc, "spec.clusterIP"), &ip) && !svc_ip_in_use(a, ip))
-      svc_alloc_ip(a, ip, &got);
+    if (!reg_parse_ipv4(kj_get_str(svc, "spec.clusterIP"), &ip) && !svc_ip_in_use(a, ip)) svc_alloc_ip(a, ip, &got);
   }
-  json_array_foreach(ips, i, v) {
-    if (!reg_parse_ipv4(json_string_value(v), &ip) && !svc_ip_in_use(a, ip))
-      svc_alloc_ip(a, ip, &got);
+  json_array_foreach (ips, i, v) {
+    if (!reg_parse_ipv4(json_string_value(v), &ip) && !svc_ip_in_use(a, ip)) svc_alloc_ip(a, ip, &got);
   }
-  json_array_foreach(kj_get(svc, "spec.ports"), i, v) {
+  json_array_foreach (kj_get(svc, "spec.ports"), i, v) {
     int p = (int)kj_get_int(v, "nodePort", 0), gp;
-    if (p && !svc_port_in_use(a, p))
-      svc_alloc_port(a, p, &gp);
+    if (p && !svc_port_in_use(a, p)) svc_alloc_port(a, p, &gp);
   }
   int hc = (int)kj_get_int(svc, "spec.healthCheckNodePort", 0), gp;
-  if (hc && !svc_port_in_use(a, hc))
-    svc_alloc_port(a, hc, &gp);
+  if (hc && !svc_port_in_use(a, hc)) svc_alloc_port(a, hc, &gp);
 }
 
 void svc_alloc_begin_repair(struct svc_alloc *a)
@@ -387,23 +345,15 @@ void svc_alloc_end_repair(struct svc_alloc *a)
       continue;
     }
     uint32_t off;
-    if (p->ip && ip_offset(a, p->ip, &off))
-      bit_set(a->ips, off);
-    if (p->port >= a->port_lo && p->port <= a->port_hi)
-      bit_set(a->ports, (uint32_t)(p->port - a->port_lo));
+    if (p->ip && ip_offset(a, p->ip, &off)) bit_set(a->ips, off);
+    if (p->port >= a->port_lo && p->port <= a->port_hi) bit_set(a->ports, (uint32_t)(p->port - a->port_lo));
     i++;
   }
 }
 
-void svc_alloc_set_watched(struct svc_alloc *a, bool on)
-{
-  a->watched = on;
-}
+void svc_alloc_set_watched(struct svc_alloc *a, bool on) { a->watched = on; }
 
-bool svc_alloc_watched(const struct svc_alloc *a)
-{
-  return a->watched;
-}
+bool svc_alloc_watched(const struct svc_alloc *a) { return a->watched; }
 
 void svc_alloc_release_service(struct svc_alloc *a, const json_t *svc)
 {
@@ -411,15 +361,13 @@ void svc_alloc_release_service(struct svc_alloc *a, const json_t *svc)
   json_t *v;
   uint32_t ip;
   json_t *ips = kj_get(svc, "spec.clusterIPs");
-  json_array_foreach(ips, i, v) if (!reg_parse_ipv4(json_string_value(v), &ip)) svc_release_ip(a, ip);
-  if (!json_array_size(ips) && !reg_parse_ipv4(kj_get_str(svc, "spec.clusterIP"), &ip))
-    svc_release_ip(a, ip);
-  json_array_foreach(kj_get(svc, "spec.ports"), i, v) {
+  json_array_foreach (ips, i, v)
+    if (!reg_parse_ipv4(json_string_value(v), &ip)) svc_release_ip(a, ip);
+  if (!json_array_size(ips) && !reg_parse_ipv4(kj_get_str(svc, "spec.clusterIP"), &ip)) svc_release_ip(a, ip);
+  json_array_foreach (kj_get(svc, "spec.ports"), i, v) {
     json_int_t np = json_integer_value(json_object_get(v, "nodePort"));
-    if (np)
-      svc_release_port(a, (int)np);
+    if (np) svc_release_port(a, (int)np);
   }
   json_int_t hc = json_integer_value(kj_get(svc, "spec.healthCheckNodePort"));
-  if (hc)
-    svc_release_port(a, (int)hc);
+  if (hc) svc_release_port(a, (int)hc);
 }

@@ -31,10 +31,7 @@ static const char *const affinities[] = {"ClientIP", "None", NULL};
 static const char *const protocols[] = {"SCTP", "TCP", "UDP", NULL};
 static const char *const traffic_policies[] = {"Cluster", "Local", NULL};
 
-static const char *svc_type(const json_t *svc)
-{
-  return reg_str_or(kj_get_str(svc, "spec.type"), "ClusterIP");
-}
+static const char *svc_type(const json_t *svc) { return reg_str_or(kj_get_str(svc, "spec.type"), "ClusterIP"); }
 
 static bool needs_node_ports(const json_t *svc)
 {
@@ -42,16 +39,12 @@ static bool needs_node_ports(const json_t *svc)
   return !strcmp(t, "NodePort") || !strcmp(t, "LoadBalancer");
 }
 
-static bool is_external_name(const json_t *svc)
-{
-  return !strcmp(svc_type(svc), "ExternalName");
-}
+static bool is_external_name(const json_t *svc) { return !strcmp(svc_type(svc), "ExternalName"); }
 
 static const char *cluster_ip(const json_t *svc)
 {
   const char *ip = kj_get_str(svc, "spec.clusterIP");
-  if (ip && *ip)
-    return ip;
+  if (ip && *ip) return ip;
   return kj_get_str(svc, "spec.clusterIPs[0]");
 }
 
@@ -74,20 +67,17 @@ static void set_cluster_ip(json_t *svc, const char *ip)
 static void svc_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   const char *t = kj_get_str(spec, "type");
-  if (!t || !*t)
-    kj_set_str(spec, "type", "ClusterIP");
+  if (!t || !*t) kj_set_str(spec, "type", "ClusterIP");
   kj_default(spec, "sessionAffinity", json_string("None"));
   const char *aff = kj_get_str(spec, "sessionAffinity");
   if (aff && !strcmp(aff, "ClientIP"))
     kj_default(spec, "sessionAffinityConfig.clientIP.timeoutSeconds", json_integer(10800));
   size_t i;
   json_t *p;
-  json_array_foreach(json_object_get(spec, "ports"), i, p) {
-    if (!json_is_object(p))
-      continue;
+  json_array_foreach (json_object_get(spec, "ports"), i, p) {
+    if (!json_is_object(p)) continue;
     kj_default(p, "protocol", json_string("TCP"));
     json_t *tp = json_object_get(p, "targetPort");
     if ((!tp || (json_is_integer(tp) && json_integer_value(tp) == 0) ||
@@ -98,8 +88,7 @@ static void svc_defaults(json_t *obj)
   /* keep clusterIP and clusterIPs in step */
   const char *ip = kj_get_str(spec, "clusterIP");
   json_t *ips = json_object_get(spec, "clusterIPs");
-  if (ip && *ip && json_array_size(ips) == 0)
-    set_cluster_ip(obj, ip);
+  if (ip && *ip && json_array_size(ips) == 0) set_cluster_ip(obj, ip);
   else if ((!ip || !*ip) && json_array_size(ips) > 0 && json_is_string(json_array_get(ips, 0)))
     kj_set_str(spec, "clusterIP", json_string_value(json_array_get(ips, 0)));
 
@@ -110,10 +99,8 @@ static void svc_defaults(json_t *obj)
     kj_default(spec, "ipFamilies", fam);
     kj_default(spec, "ipFamilyPolicy", json_string("SingleStack"));
   }
-  if (needs_node_ports(obj))
-    kj_default(spec, "externalTrafficPolicy", json_string("Cluster"));
-  if (!strcmp(svc_type(obj), "LoadBalancer"))
-    kj_default(spec, "allocateLoadBalancerNodePorts", json_true());
+  if (needs_node_ports(obj)) kj_default(spec, "externalTrafficPolicy", json_string("Cluster"));
+  if (!strcmp(svc_type(obj), "LoadBalancer")) kj_default(spec, "allocateLoadBalancerNodePorts", json_true());
 }
 
 static void svc_prepare_create(struct reg_request *rq, json_t *obj)
@@ -129,7 +116,7 @@ static const json_t *old_port_for(const json_t *old, const json_t *p)
   json_t *o;
   json_int_t port = json_integer_value(json_object_get(p, "port"));
   const char *proto = reg_str_or(kj_get_str(p, "protocol"), "TCP");
-  json_array_foreach(kj_get(old, "spec.ports"), i, o) {
+  json_array_foreach (kj_get(old, "spec.ports"), i, o) {
     if (json_integer_value(json_object_get(o, "port")) == port &&
         !strcmp(reg_str_or(kj_get_str(o, "protocol"), "TCP"), proto))
       return o;
@@ -140,11 +127,9 @@ static const json_t *old_port_for(const json_t *old, const json_t *p)
 static void svc_prepare_update(struct reg_request *rq, json_t *obj, const json_t *old)
 {
   reg_split_status(rq, obj, old);
-  if (rq && rq->subresource)
-    return;
+  if (rq && rq->subresource) return;
   json_t *spec = json_object_get(obj, "spec");
-  if (!json_is_object(spec))
-    return;
+  if (!json_is_object(spec)) return;
   bool was_ext = is_external_name(old), now_ext = is_external_name(obj);
   const char *oip = cluster_ip(old);
   const char *nip = cluster_ip(obj);
@@ -164,20 +149,17 @@ static void svc_prepare_update(struct reg_request *rq, json_t *obj, const json_t
     /* clusterIP edited alone: clusterIPs follows (normalizeClusterIPs) */
     const char *ip = kj_get_str(spec, "clusterIP");
     const char *ips0 = kj_get_str(spec, "clusterIPs[0]");
-    if (ip && ips0 && !strcmp(ips0, oip) && strcmp(ip, oip))
-      set_cluster_ip(obj, ip);
+    if (ip && ips0 && !strcmp(ips0, oip) && strcmp(ip, oip)) set_cluster_ip(obj, ip);
   }
   size_t i;
   json_t *p;
   bool now_np = needs_node_ports(obj), was_np = needs_node_ports(old);
-  json_array_foreach(json_object_get(spec, "ports"), i, p) {
+  json_array_foreach (json_object_get(spec, "ports"), i, p) {
     const json_t *op = old_port_for(old, p);
     json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
     json_int_t onp = op ? json_integer_value(json_object_get(op, "nodePort")) : 0;
-    if (now_np && np == 0 && onp)
-      json_object_set_new(p, "nodePort", json_integer(onp));
-    else if (!now_np && was_np && np && np == onp)
-      json_object_del(p, "nodePort");
+    if (now_np && np == 0 && onp) json_object_set_new(p, "nodePort", json_integer(onp));
+    else if (!now_np && was_np && np && np == onp) json_object_del(p, "nodePort");
   }
   if (!now_np && was_np) {
     json_t *etp = json_object_get(spec, "externalTrafficPolicy");
@@ -189,8 +171,7 @@ static void svc_prepare_update(struct reg_request *rq, json_t *obj, const json_t
                   !strcmp(reg_str_or(kj_get_str(obj, "spec.externalTrafficPolicy"), "Cluster"), "Local");
   if (!wants_hc) {
     json_t *nhc = json_object_get(spec, "healthCheckNodePort");
-    if (nhc && hc && json_equal(nhc, hc))
-      json_object_del(spec, "healthCheckNodePort");
+    if (nhc && hc && json_equal(nhc, hc)) json_object_del(spec, "healthCheckNodePort");
   } else if (hc && !json_object_get(spec, "healthCheckNodePort")) {
     json_object_set(spec, "healthCheckNodePort", hc);
   }
@@ -209,9 +190,9 @@ static bool port_in(const json_t *svc, json_int_t np)
 {
   size_t i;
   json_t *p;
-  if (!needs_node_ports(svc))
-    return false;
-  json_array_foreach(kj_get(svc, "spec.ports"), i, p) if (json_integer_value(json_object_get(p, "nodePort")) == np) return true;
+  if (!needs_node_ports(svc)) return false;
+  json_array_foreach (kj_get(svc, "spec.ports"), i, p)
+    if (json_integer_value(json_object_get(p, "nodePort")) == np) return true;
   return false;
 }
 
@@ -234,16 +215,13 @@ struct svc_taken {
 
 static void taken_port(struct svc_taken *t, int port)
 {
-  if (t->nports < sizeof(t->ports) / sizeof(t->ports[0]))
-    t->ports[t->nports++] = port;
+  if (t->nports < sizeof(t->ports) / sizeof(t->ports[0])) t->ports[t->nports++] = port;
 }
 
 static void give_back(struct svc_taken *t)
 {
-  if (t->ip_taken)
-    svc_release_ip(t->a, t->ip);
-  for (size_t k = 0; k < t->nports; k++)
-    svc_release_port(t->a, t->ports[k]);
+  if (t->ip_taken) svc_release_ip(t->a, t->ip);
+  for (size_t k = 0; k < t->nports; k++) svc_release_port(t->a, t->ports[k]);
 }
 
 /* A ClusterIP for a Service that has none (or newly needs one after being
@@ -251,15 +229,14 @@ static void give_back(struct svc_taken *t)
 static json_t *admit_cluster_ip(struct svc_taken *t, json_t *obj, const json_t *old)
 {
   const char *oip = old && !is_external_name(old) ? cluster_ip(old) : NULL;
-  if (is_external_name(obj) || is_headless(obj))
-    return NULL;
+  if (is_external_name(obj) || is_headless(obj)) return NULL;
   const char *ip = cluster_ip(obj);
-  if (ip && oip && !strcmp(ip, oip))
-    return NULL;
+  if (ip && oip && !strcmp(ip, oip)) return NULL;
   if (!ip || !*ip) {
     if (svc_alloc_ip(t->a, 0, &t->ip) != 0) {
       json_t *ips = kj_get(obj, "spec.clusterIPs"), *empty = json_array();
-      json_t *err = invalid(t->name, "spec.clusterIPs", ips ? ips : empty, "failed to allocate a serviceIP: range is full");
+      json_t *err =
+          invalid(t->name, "spec.clusterIPs", ips ? ips : empty, "failed to allocate a serviceIP: range is full");
       json_decref(empty);
       return err;
     }
@@ -270,8 +247,7 @@ static json_t *admit_cluster_ip(struct svc_taken *t, json_t *obj, const json_t *
     return NULL;
   }
   /* an edited clusterIP on update is left to validation to refuse */
-  if (!valid_ipv4(ip) || (old && !is_external_name(old)))
-    return NULL;
+  if (!valid_ipv4(ip) || (old && !is_external_name(old))) return NULL;
   uint32_t want;
   reg_parse_ipv4(ip, &want);
   int rc = svc_alloc_ip(t->a, want, &t->ip);
@@ -297,40 +273,36 @@ static json_t *admit_cluster_ip(struct svc_taken *t, json_t *obj, const json_t *
  * for; one node port may serve several ports (TCP and UDP on 53). */
 static json_t *admit_node_ports(struct svc_taken *t, json_t *obj, const json_t *old)
 {
-  if (!needs_node_ports(obj))
-    return NULL;
-  bool auto_ports = strcmp(svc_type(obj), "LoadBalancer") || kj_get_bool(obj, "spec.allocateLoadBalancerNodePorts", true);
+  if (!needs_node_ports(obj)) return NULL;
+  bool auto_ports =
+      strcmp(svc_type(obj), "LoadBalancer") || kj_get_bool(obj, "spec.allocateLoadBalancerNodePorts", true);
   json_t *ports = kj_get(obj, "spec.ports");
   size_t i;
   json_t *p;
-  json_array_foreach(ports, i, p) {
+  json_array_foreach (ports, i, p) {
     json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
-    if (np && old && port_in(old, np))
-      continue;
+    if (np && old && port_in(old, np)) continue;
     bool shared = false;
     for (size_t k = 0; k < i && np; k++)
       shared = shared || json_integer_value(json_object_get(json_array_get(ports, k), "nodePort")) == np;
-    if (shared || (!np && !auto_ports))
-      continue;
+    if (shared || (!np && !auto_ports)) continue;
     int got, rc = svc_alloc_port(t->a, (int)np, &got);
     if (rc) {
       char f[64], detail[160];
       int lo, hi;
       svc_alloc_port_range(t->a, &lo, &hi);
       snprintf(f, sizeof(f), "spec.ports[%zu].nodePort", i);
-      if (rc == -EEXIST)
-        snprintf(detail, sizeof(detail), "provided port is already allocated");
+      if (rc == -EEXIST) snprintf(detail, sizeof(detail), "provided port is already allocated");
       else if (rc == -ERANGE)
-        snprintf(detail, sizeof(detail), "provided port is not in the valid range. The range of valid ports is %d-%d", lo, hi);
-      else
-        snprintf(detail, sizeof(detail), "range is full");
+        snprintf(detail, sizeof(detail), "provided port is not in the valid range. The range of valid ports is %d-%d",
+                 lo, hi);
+      else snprintf(detail, sizeof(detail), "range is full");
       json_t *v = json_integer(np), *err = invalid(t->name, f, v, detail);
       json_decref(v);
       return err;
     }
     taken_port(t, got);
-    if (!np)
-      json_object_set_new(p, "nodePort", json_integer(got));
+    if (!np) json_object_set_new(p, "nodePort", json_integer(got));
   }
   return NULL;
 }
@@ -344,19 +316,18 @@ static json_t *admit_health_check_port(struct svc_taken *t, json_t *obj, const j
     return NULL;
   json_int_t hc = json_integer_value(kj_get(obj, "spec.healthCheckNodePort"));
   json_int_t ohc = old ? json_integer_value(kj_get(old, "spec.healthCheckNodePort")) : 0;
-  if (hc && hc == ohc)
-    return NULL;
+  if (hc && hc == ohc) return NULL;
   int got, rc = svc_alloc_port(t->a, (int)hc, &got);
   if (rc) {
     json_t *v = json_integer(hc);
-    json_t *err = invalid(t->name, "spec.healthCheckNodePort", v,
-                          rc == -EEXIST ? "provided port is already allocated" : "provided port is not in the valid range");
+    json_t *err =
+        invalid(t->name, "spec.healthCheckNodePort", v,
+                rc == -EEXIST ? "provided port is already allocated" : "provided port is not in the valid range");
     json_decref(v);
     return err;
   }
   taken_port(t, got);
-  if (!hc)
-    kj_set_int(obj, "spec.healthCheckNodePort", got);
+  if (!hc) kj_set_int(obj, "spec.healthCheckNodePort", got);
   return NULL;
 }
 
@@ -373,44 +344,36 @@ static void release_dropped(struct svc_alloc *a, const json_t *obj, const json_t
   size_t i;
   json_t *p;
   if (needs_node_ports(old)) {
-    json_array_foreach(kj_get(old, "spec.ports"), i, p) {
+    json_array_foreach (kj_get(old, "spec.ports"), i, p) {
       json_int_t np = json_integer_value(json_object_get(p, "nodePort"));
-      if (np && !port_in(obj, np))
-        svc_release_port(a, (int)np);
+      if (np && !port_in(obj, np)) svc_release_port(a, (int)np);
     }
   }
   json_int_t ohc = json_integer_value(kj_get(old, "spec.healthCheckNodePort"));
-  if (ohc && ohc != json_integer_value(kj_get(obj, "spec.healthCheckNodePort")))
-    svc_release_port(a, (int)ohc);
+  if (ohc && ohc != json_integer_value(kj_get(obj, "spec.healthCheckNodePort"))) svc_release_port(a, (int)ohc);
 }
 
 static json_t *svc_admit(struct reg_request *rq, json_t *obj, const json_t *old)
 {
-  if (!rq || rq->subresource || !rq->srv)
-    return NULL;
+  if (!rq || rq->subresource || !rq->srv) return NULL;
   struct svc_taken t = {.a = svc_alloc_get(rq->srv), .name = kj_get_str(obj, "metadata.name")};
-  if (!t.a)
-    return kstatus_internal("service allocators are not configured");
+  if (!t.a) return kstatus_internal("service allocators are not configured");
   json_t *err;
   if ((err = admit_cluster_ip(&t, obj, old)) || (err = admit_node_ports(&t, obj, old)) ||
       (err = admit_health_check_port(&t, obj, old))) {
     give_back(&t);
     return err;
   }
-  if (rq->dry_run)
-    give_back(&t); /* report what would be allocated but keep nothing */
-  else if (old)
-    release_dropped(t.a, obj, old);
+  if (rq->dry_run) give_back(&t); /* report what would be allocated but keep nothing */
+  else if (old) release_dropped(t.a, obj, old);
   return NULL;
 }
 
 static void svc_after_delete(struct reg_request *rq, const json_t *obj)
 {
-  if (!rq || !rq->srv || rq->dry_run || !rq->srv->service_alloc)
-    return;
+  if (!rq || !rq->srv || rq->dry_run || !rq->srv->service_alloc) return;
   struct svc_alloc *a = rq->srv->service_alloc;
-  if (svc_alloc_watched(a))
-    return; /* the storage watch releases it (bootstrap.c) */
+  if (svc_alloc_watched(a)) return; /* the storage watch releases it (bootstrap.c) */
   svc_alloc_release_service(a, obj);
 }
 
@@ -419,10 +382,8 @@ static void svc_after_delete(struct reg_request *rq, const json_t *obj)
 static void svc_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta_fn(obj, true, names_is_dns1035_label, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
-  if (old && rq && rq->subresource)
-    return;
+  if (old) reg_validate_object_meta_update(obj, old, causes);
+  if (old && rq && rq->subresource) return;
   json_t *spec = json_object_get(obj, "spec");
   const char *type = kj_get_str(spec, "type");
   reg_check_enum(causes, "spec.type", type, svc_types);
@@ -432,15 +393,14 @@ static void svc_validate(struct reg_request *rq, const json_t *obj, const json_t
 
   if (ext) {
     const char *en = kj_get_str(spec, "externalName");
-    if (!en || !*en)
-      reg_cause_add(causes, REG_REQUIRED, "spec.externalName", "Required value");
+    if (!en || !*en) reg_cause_add(causes, REG_REQUIRED, "spec.externalName", "Required value");
     else if (!names_is_dns1123_subdomain(en[strlen(en) - 1] == '.' ? "x" : en, msg, sizeof(msg)))
       reg_cause_invalid_str(causes, "spec.externalName", en, msg);
   }
   json_t *ips = json_object_get(spec, "clusterIPs");
   size_t i;
   json_t *v;
-  json_array_foreach(ips, i, v) {
+  json_array_foreach (ips, i, v) {
     const char *ip = json_string_value(v);
     struct in6_addr tmp;
     snprintf(f, sizeof(f), "spec.clusterIPs[%zu]", i);
@@ -464,16 +424,13 @@ static void svc_validate(struct reg_request *rq, const json_t *obj, const json_t
   json_t *names = json_object();
   bool np_ok = needs_node_ports(obj);
   json_t *p;
-  json_array_foreach(ports, i, p) {
+  json_array_foreach (ports, i, p) {
     const char *pn = kj_get_str(p, "name");
     snprintf(f, sizeof(f), "spec.ports[%zu].name", i);
-    if (json_array_size(ports) > 1 && (!pn || !*pn))
-      reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+    if (json_array_size(ports) > 1 && (!pn || !*pn)) reg_cause_add(causes, REG_REQUIRED, f, "Required value");
     else if (pn && *pn) {
-      if (!names_is_dns1123_label(pn, msg, sizeof(msg)))
-        reg_cause_invalid_str(causes, f, pn, msg);
-      else if (json_object_get(names, pn))
-        reg_cause_add(causes, REG_DUPLICATE, f, "Duplicate value: \"%s\"", pn);
+      if (!names_is_dns1123_label(pn, msg, sizeof(msg))) reg_cause_invalid_str(causes, f, pn, msg);
+      else if (json_object_get(names, pn)) reg_cause_add(causes, REG_DUPLICATE, f, "Duplicate value: \"%s\"", pn);
       json_object_set_new(names, pn, json_true());
     }
     json_t *port = json_object_get(p, "port");
@@ -486,8 +443,7 @@ static void svc_validate(struct reg_request *rq, const json_t *obj, const json_t
     }
     snprintf(f, sizeof(f), "spec.ports[%zu].protocol", i);
     const char *proto = kj_get_str(p, "protocol");
-    if (proto)
-      reg_check_enum(causes, f, proto, protocols);
+    if (proto) reg_check_enum(causes, f, proto, protocols);
     json_t *tp = json_object_get(p, "targetPort");
     snprintf(f, sizeof(f), "spec.ports[%zu].targetPort", i);
     if (json_is_integer(tp) && (json_integer_value(tp) < 1 || json_integer_value(tp) > 65535))
@@ -509,12 +465,10 @@ static void svc_validate(struct reg_request *rq, const json_t *obj, const json_t
     if (!np_ok)
       reg_cause_invalid_str(causes, "spec.externalTrafficPolicy", etp,
                             "may only be set when `type` is 'NodePort' or 'LoadBalancer'");
-    else
-      reg_check_enum(causes, "spec.externalTrafficPolicy", etp, traffic_policies);
+    else reg_check_enum(causes, "spec.externalTrafficPolicy", etp, traffic_policies);
   }
   const char *itp = kj_get_str(spec, "internalTrafficPolicy");
-  if (itp && *itp)
-    reg_check_enum(causes, "spec.internalTrafficPolicy", itp, traffic_policies);
+  if (itp && *itp) reg_check_enum(causes, "spec.internalTrafficPolicy", itp, traffic_policies);
 
   if (old && !ext && !is_external_name(old)) {
     const char *a = cluster_ip(obj), *b = cluster_ip(old);
@@ -531,7 +485,8 @@ static char *join_strings(const json_t *arr)
   size_t len = 0, i, n = 0;
   FILE *f = open_memstream(&buf, &len);
   json_t *v;
-  json_array_foreach(arr, i, v) if (json_is_string(v)) fprintf(f, "%s%s", n++ ? "," : "", json_string_value(v));
+  json_array_foreach (arr, i, v)
+    if (json_is_string(v)) fprintf(f, "%s%s", n++ ? "," : "", json_string_value(v));
   fclose(f);
   return buf;
 }
@@ -542,20 +497,19 @@ static char *external_ip(const json_t *svc)
   json_t *eips = kj_get(svc, "spec.externalIPs");
   if (!strcmp(t, "ClusterIP") || !strcmp(t, "NodePort"))
     return json_array_size(eips) ? join_strings(eips) : xstrdup("<none>");
-  if (!strcmp(t, "ExternalName"))
-    return xstrdup(reg_str_or(kj_get_str(svc, "spec.externalName"), ""));
+  if (!strcmp(t, "ExternalName")) return xstrdup(reg_str_or(kj_get_str(svc, "spec.externalName"), ""));
   if (!strcmp(t, "LoadBalancer")) {
     char *buf = NULL;
     size_t len = 0, i, n = 0;
     FILE *f = open_memstream(&buf, &len);
     json_t *ing;
-    json_array_foreach(kj_get(svc, "status.loadBalancer.ingress"), i, ing) {
+    json_array_foreach (kj_get(svc, "status.loadBalancer.ingress"), i, ing) {
       const char *s = reg_str_or(kj_get_str(ing, "ip"), kj_get_str(ing, "hostname"));
-      if (s && *s)
-        fprintf(f, "%s%s", n++ ? "," : "", s);
+      if (s && *s) fprintf(f, "%s%s", n++ ? "," : "", s);
     }
     json_t *e;
-    json_array_foreach(eips, i, e) if (json_is_string(e)) fprintf(f, "%s%s", n++ ? "," : "", json_string_value(e));
+    json_array_foreach (eips, i, e)
+      if (json_is_string(e)) fprintf(f, "%s%s", n++ ? "," : "", json_string_value(e));
     fclose(f);
     if (!n) {
       free(buf);
@@ -580,13 +534,11 @@ static json_t *svc_cells(const json_t *obj)
   size_t len = 0, i;
   FILE *f = open_memstream(&buf, &len);
   json_t *p;
-  json_array_foreach(kj_get(obj, "spec.ports"), i, p) {
+  json_array_foreach (kj_get(obj, "spec.ports"), i, p) {
     long long port = (long long)kj_get_int(p, "port", 0), np = (long long)kj_get_int(p, "nodePort", 0);
     const char *proto = reg_str_or(kj_get_str(p, "protocol"), "");
-    if (np > 0)
-      fprintf(f, "%s%lld:%lld/%s", i ? "," : "", port, np, proto);
-    else
-      fprintf(f, "%s%lld/%s", i ? "," : "", port, proto);
+    if (np > 0) fprintf(f, "%s%lld:%lld/%s", i ? "," : "", port, np, proto);
+    else fprintf(f, "%s%lld/%s", i ? "," : "", port, proto);
   }
   fclose(f);
   json_array_append_new(row, json_string(buf && *buf ? buf : "<none>"));
@@ -602,9 +554,11 @@ static const struct reg_column svc_columns[] = {
     {"Name", "string", "name", 0, "Name must be unique within a namespace."},
     {"Type", "string", "", 0, "type determines how the Service is exposed."},
     {"Cluster-IP", "string", "", 0, "clusterIP is the IP address of the service and is usually assigned randomly."},
-    {"External-IP", "string", "", 0, "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service."},
+    {"External-IP", "string", "", 0,
+     "externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service."},
     {"Port(s)", "string", "", 0, "The list of ports that are exposed by this service."},
-    {"Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."},
+    {"Age", "string", "", 0,
+     "CreationTimestamp is a timestamp representing the server time when this object was created."},
     {"Selector", "string", "", 1, "Route service traffic to pods with label keys and values matching this selector."},
     {NULL},
 };

@@ -23,8 +23,7 @@
 static void sts_defaults(json_t *obj)
 {
   json_t *spec = kj_obj(obj, "spec");
-  if (!spec)
-    return;
+  if (!spec) return;
   kj_default(spec, "podManagementPolicy", json_string("OrderedReady"));
   json_t *us = kj_obj(spec, "updateStrategy");
   if (us && !kj_get_str(us, "type")) {
@@ -33,8 +32,7 @@ static void sts_defaults(json_t *obj)
   }
   const char *t = kj_get_str(us, "type");
   json_t *ru = json_object_get(us, "rollingUpdate");
-  if (t && !strcmp(t, "RollingUpdate") && json_is_object(ru))
-    kj_default(ru, "partition", json_integer(0));
+  if (t && !strcmp(t, "RollingUpdate") && json_is_object(ru)) kj_default(ru, "partition", json_integer(0));
   json_t *ret = kj_obj(spec, "persistentVolumeClaimRetentionPolicy");
   if (ret) {
     kj_default(ret, "whenDeleted", json_string("Retain"));
@@ -43,23 +41,19 @@ static void sts_defaults(json_t *obj)
   kj_default(spec, "replicas", json_integer(1));
   kj_default(spec, "revisionHistoryLimit", json_integer(10));
   json_t *tmpl = json_object_get(spec, "template");
-  if (json_is_object(tmpl))
-    reg_pod_template_defaults(tmpl);
+  if (json_is_object(tmpl)) reg_pod_template_defaults(tmpl);
   size_t i;
   json_t *vct;
-  json_array_foreach(json_object_get(spec, "volumeClaimTemplates"), i, vct) {
-    if (!json_is_object(vct))
-      continue;
+  json_array_foreach (json_object_get(spec, "volumeClaimTemplates"), i, vct) {
+    if (!json_is_object(vct)) continue;
     /* Each claim template is a whole v1 PersistentVolumeClaim; upstream
      * writes its type meta back out. */
     kj_default(vct, "apiVersion", json_string("v1"));
     kj_default(vct, "kind", json_string("PersistentVolumeClaim"));
     json_t *vs = kj_obj(vct, "spec");
-    if (vs)
-      kj_default(vs, "volumeMode", json_string("Filesystem"));
+    if (vs) kj_default(vs, "volumeMode", json_string("Filesystem"));
     json_t *st = kj_obj(vct, "status");
-    if (st)
-      kj_default(st, "phase", json_string("Pending"));
+    if (st) kj_default(st, "phase", json_string("Pending"));
   }
 }
 
@@ -78,14 +72,13 @@ static void sts_validate_template(const json_t *spec, json_t *causes)
   json_t *vols = kj_arr(copy, "template.spec.volumes");
   size_t i;
   json_t *vct;
-  json_array_foreach(claims, i, vct) {
+  json_array_foreach (claims, i, vct) {
     const char *n = kj_get_str(vct, "metadata.name");
     bool present = false;
     size_t j;
     json_t *v;
-    json_array_foreach(vols, j, v) present = present || (n && !strcmp(reg_str_or(kj_get_str(v, "name"), ""), n));
-    if (!n || !*n || present || !vols)
-      continue;
+    json_array_foreach (vols, j, v) present = present || (n && !strcmp(reg_str_or(kj_get_str(v, "name"), ""), n));
+    if (!n || !*n || present || !vols) continue;
     json_array_append_new(vols, json_pack("{s:s, s:{s:s}}", "name", n, "persistentVolumeClaim", "claimName", n));
   }
   ext_validate_template_workload(copy, "StatefulSet", causes);
@@ -100,8 +93,7 @@ static void sts_validate_spec(const json_t *spec, json_t *causes)
   ext_nonneg(json_object_get(spec, "ordinals"), "spec.ordinals", "start", causes);
 
   const char *pmp = kj_get_str(spec, "podManagementPolicy");
-  if (!pmp || !*pmp)
-    reg_cause_add(causes, REG_REQUIRED, "spec.podManagementPolicy", "Required value");
+  if (!pmp || !*pmp) reg_cause_add(causes, REG_REQUIRED, "spec.podManagementPolicy", "Required value");
   else if (strcmp(pmp, "OrderedReady") && strcmp(pmp, "Parallel"))
     reg_cause_invalid_str(causes, "spec.podManagementPolicy", pmp, "must be 'OrderedReady' or 'Parallel'");
 
@@ -112,12 +104,12 @@ static void sts_validate_spec(const json_t *spec, json_t *causes)
     reg_cause_add(causes, REG_REQUIRED, "spec.updateStrategy", "Required value");
   } else if (!strcmp(t, "OnDelete")) {
     if (ru && !json_is_null(ru))
-      ext_cause_invalid_any(causes, "spec.updateStrategy.rollingUpdate", ru, "only allowed for updateStrategy 'RollingUpdate'");
+      ext_cause_invalid_any(causes, "spec.updateStrategy.rollingUpdate", ru,
+                            "only allowed for updateStrategy 'RollingUpdate'");
   } else if (!strcmp(t, "RollingUpdate")) {
     ext_nonneg(ru, "spec.updateStrategy.rollingUpdate", "partition", causes);
     json_t *mu = json_object_get(ru, "maxUnavailable");
-    if (mu)
-      ext_validate_intstr(mu, "spec.updateStrategy.rollingUpdate.maxUnavailable", true, causes);
+    if (mu) ext_validate_intstr(mu, "spec.updateStrategy.rollingUpdate.maxUnavailable", true, causes);
   } else {
     ext_cause_invalid_any(causes, "spec.updateStrategy", us, "must be 'RollingUpdate' or 'OnDelete'");
   }
@@ -138,12 +130,11 @@ static void sts_validate_spec(const json_t *spec, json_t *causes)
 
   size_t i;
   json_t *vct;
-  json_array_foreach(json_object_get(spec, "volumeClaimTemplates"), i, vct) {
+  json_array_foreach (json_object_get(spec, "volumeClaimTemplates"), i, vct) {
     char f[96];
     const char *n = kj_get_str(vct, "metadata.name");
     snprintf(f, sizeof(f), "spec.volumeClaimTemplates[%zu].metadata.name", i);
-    if (!n || !*n)
-      reg_cause_add(causes, REG_REQUIRED, f, "Required value: name or generateName is required");
+    if (!n || !*n) reg_cause_add(causes, REG_REQUIRED, f, "Required value: name or generateName is required");
     static const char *const modes[] = {"Block", "Filesystem", NULL};
     snprintf(f, sizeof(f), "spec.volumeClaimTemplates[%zu].spec.volumeMode", i);
     reg_check_enum(causes, f, kj_get_str(vct, "spec.volumeMode"), modes);
@@ -152,14 +143,13 @@ static void sts_validate_spec(const json_t *spec, json_t *causes)
 
 static void sts_validate_update(const json_t *obj, const json_t *old, json_t *causes)
 {
-  static const char *const mutable_fields[] = {"replicas", "ordinals", "template", "updateStrategy",
-                                               "persistentVolumeClaimRetentionPolicy", "minReadySeconds", NULL};
+  static const char *const mutable_fields[] = {
+      "replicas",        "ordinals", "template", "updateStrategy", "persistentVolumeClaimRetentionPolicy",
+      "minReadySeconds", NULL};
   json_t *a = kj_deep_copy(json_object_get(obj, "spec"));
   json_t *b = kj_deep_copy(json_object_get(old, "spec"));
-  if (!a)
-    a = json_object();
-  if (!b)
-    b = json_object();
+  if (!a) a = json_object();
+  if (!b) b = json_object();
   for (size_t i = 0; mutable_fields[i]; i++) {
     json_object_del(a, mutable_fields[i]);
     json_object_del(b, mutable_fields[i]);
@@ -176,18 +166,16 @@ static void sts_validate_update(const json_t *obj, const json_t *old, json_t *ca
 static void sts_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
   reg_validate_object_meta(obj, true, true, causes);
-  if (old)
-    reg_validate_object_meta_update(obj, old, causes);
+  if (old) reg_validate_object_meta_update(obj, old, causes);
   if (old && ext_is_status(rq)) {
-    static const char *const st[] = {"replicas", "readyReplicas", "currentReplicas", "updatedReplicas",
-                                     "availableReplicas", "observedGeneration", NULL};
-    for (size_t i = 0; st[i]; i++)
-      ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
+    static const char *const st[] = {
+        "replicas", "readyReplicas", "currentReplicas", "updatedReplicas", "availableReplicas", "observedGeneration",
+        NULL};
+    for (size_t i = 0; st[i]; i++) ext_nonneg(json_object_get(obj, "status"), "status", st[i], causes);
     return;
   }
   sts_validate_spec(json_object_get(obj, "spec"), causes);
-  if (old)
-    sts_validate_update(obj, old, causes);
+  if (old) sts_validate_update(obj, old, causes);
 }
 
 static json_t *sts_cells(const json_t *obj)

@@ -25,8 +25,7 @@ char *reg_go_label_selector(const json_t *sel)
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
-  if (!f)
-    return NULL;
+  if (!f) return NULL;
   json_t *ml = json_object_get(sel, "matchLabels");
   fputs("v1.LabelSelector{MatchLabels:", f);
   if (ml && json_object_size(ml)) {
@@ -42,7 +41,7 @@ char *reg_go_label_selector(const json_t *sel)
     fputs("[]v1.LabelSelectorRequirement{", f);
     size_t i;
     json_t *e;
-    json_array_foreach(me, i, e) {
+    json_array_foreach (me, i, e) {
       char *vals = reg_go_value(json_object_get(e, "values") ? json_object_get(e, "values") : NULL);
       fprintf(f, "%sv1.LabelSelectorRequirement{Key:\"%s\", Operator:\"%s\", Values:%s}", i ? ", " : "",
               reg_str_or(kj_get_str(e, "key"), ""), reg_str_or(kj_get_str(e, "operator"), ""),
@@ -72,8 +71,7 @@ void reg_validate_workload_spec(const json_t *spec, json_t *causes)
   if (n) {
     json_t *c = json_array_get(causes, n - 1);
     const char *fld = kj_get_str(c, "field");
-    if (fld && !strcmp(fld, "replicas"))
-      json_object_set_new(c, "field", json_string("spec.replicas"));
+    if (fld && !strcmp(fld, "replicas")) json_object_set_new(c, "field", json_string("spec.replicas"));
   }
   json_t *mrs = json_object_get(spec, "minReadySeconds");
   if (mrs && json_integer_value(mrs) < 0)
@@ -94,8 +92,7 @@ void reg_validate_workload_spec(const json_t *spec, json_t *causes)
       json_t *labels = kj_get(tmpl, "metadata.labels");
       if (!reg_selector_matches(sel, labels)) {
         json_t *empty = NULL;
-        if (!labels)
-          labels = empty = json_object();
+        if (!labels) labels = empty = json_object();
         char *gv = reg_go_value(labels);
         if (json_object_size(labels) == 0) {
           free(gv);

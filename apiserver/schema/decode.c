@@ -67,8 +67,8 @@ struct dctx {
   struct strbuf gopath; /* Go's field stack, names only: spec.containers.name */
   char *err;
   size_t errlen;
-  bool failed;          /* an error has been recorded */
-  bool stop;            /* a value's own decoder failed: end the walk */
+  bool failed; /* an error has been recorded */
+  bool stop;   /* a value's own decoder failed: end the walk */
   int depth;
 };
 
@@ -80,16 +80,14 @@ static void sb_printf(struct strbuf *sb, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(sb->b + sb->len, sb->cap - sb->len, fmt, ap);
     va_end(ap);
-    if (n < 0)
-      return;
+    if (n < 0) return;
     if (sb->len + (size_t)n < sb->cap) {
       sb->len += (size_t)n;
       return;
     }
     size_t cap = (sb->len + (size_t)n + 1) * 2;
     char *nb = xrealloc(sb->b, cap);
-    if (!nb)
-      abort();
+    if (!nb) abort();
     sb->b = nb;
     sb->cap = cap;
   }
@@ -97,10 +95,8 @@ static void sb_printf(struct strbuf *sb, const char *fmt, ...)
 
 static void sb_key(struct strbuf *sb, const char *key)
 {
-  if (sb->len)
-    sb_printf(sb, ".%s", key);
-  else
-    sb_printf(sb, "%s", key);
+  if (sb->len) sb_printf(sb, ".%s", key);
+  else sb_printf(sb, "%s", key);
 }
 
 static void sb_cut(struct strbuf *sb, size_t mark)
@@ -121,8 +117,7 @@ static void go_named(const char *full, char *out, size_t len)
     return;
   }
   const char *pkg = type;
-  while (pkg > full && pkg[-1] != '.')
-    pkg--;
+  while (pkg > full && pkg[-1] != '.') pkg--;
   snprintf(out, len, "%.*s%s", (int)(type - pkg), pkg, type);
 }
 
@@ -130,27 +125,13 @@ static void go_type_name(const struct stype *t, char *out, size_t len)
 {
   char inner[256];
   switch (t->kind) {
-  case ST_STRING:
-    snprintf(out, len, "string");
-    return;
-  case ST_BYTES:
-    snprintf(out, len, "[]uint8");
-    return;
-  case ST_BOOLEAN:
-    snprintf(out, len, "bool");
-    return;
-  case ST_INTEGER:
-    snprintf(out, len, "%s", t->format && strcmp(t->format, "int32") == 0 ? "int32" : "int64");
-    return;
-  case ST_NUMBER:
-    snprintf(out, len, "float64");
-    return;
-  case ST_INT_OR_STRING:
-    snprintf(out, len, "intstr.IntOrString");
-    return;
-  case ST_QUANTITY:
-    snprintf(out, len, "resource.Quantity");
-    return;
+  case ST_STRING: snprintf(out, len, "string"); return;
+  case ST_BYTES: snprintf(out, len, "[]uint8"); return;
+  case ST_BOOLEAN: snprintf(out, len, "bool"); return;
+  case ST_INTEGER: snprintf(out, len, "%s", t->format && strcmp(t->format, "int32") == 0 ? "int32" : "int64"); return;
+  case ST_NUMBER: snprintf(out, len, "float64"); return;
+  case ST_INT_OR_STRING: snprintf(out, len, "intstr.IntOrString"); return;
+  case ST_QUANTITY: snprintf(out, len, "resource.Quantity"); return;
   case ST_ARRAY:
     go_type_name(t->elem, inner, sizeof inner);
     snprintf(out, len, "[]%s", inner);
@@ -160,30 +141,22 @@ static void go_type_name(const struct stype *t, char *out, size_t len)
     snprintf(out, len, "map[string]%s", inner);
     return;
   default:
-    if (t->name)
-      go_named(t->name, out, len);
-    else
-      snprintf(out, len, "interface {}");
+    if (t->name) go_named(t->name, out, len);
+    else snprintf(out, len, "interface {}");
   }
 }
 
 static const char *json_kind_name(const json_t *v)
 {
   switch (json_typeof(v)) {
-  case JSON_OBJECT:
-    return "object";
-  case JSON_ARRAY:
-    return "array";
-  case JSON_STRING:
-    return "string";
+  case JSON_OBJECT: return "object";
+  case JSON_ARRAY: return "array";
+  case JSON_STRING: return "string";
   case JSON_INTEGER:
-  case JSON_REAL:
-    return "number";
+  case JSON_REAL: return "number";
   case JSON_TRUE:
-  case JSON_FALSE:
-    return "bool";
-  default:
-    return "null";
+  case JSON_FALSE: return "bool";
+  default: return "null";
   }
 }
 
@@ -195,8 +168,7 @@ static void number_text(const json_t *v, char *out, size_t len)
     return;
   }
   kstr_format_float(json_real_value(v), out, len);
-  if (!strpbrk(out, ".eEnI"))
-    strncat(out, ".0", len - strlen(out) - 1);
+  if (!strpbrk(out, ".eEnI")) strncat(out, ".0", len - strlen(out) - 1);
 }
 
 /* ---- errors ---- */
@@ -209,13 +181,11 @@ static void fail_msg(struct dctx *c, bool stop, const char *fmt, ...)
   if (!c->failed || stop) {
     va_list ap;
     va_start(ap, fmt);
-    if (c->err && c->errlen)
-      vsnprintf(c->err, c->errlen, fmt, ap);
+    if (c->err && c->errlen) vsnprintf(c->err, c->errlen, fmt, ap);
     va_end(ap);
   }
   c->failed = true;
-  if (stop)
-    c->stop = true;
+  if (stop) c->stop = true;
 }
 
 /* json: cannot unmarshal VALUE into Go struct field STRUCT.PATH of type T */
@@ -234,10 +204,7 @@ static void type_error(struct dctx *c, const struct stype *owner, const char *va
 
 /* ---- scalars ---- */
 
-static bool is_int32(const struct stype *t)
-{
-  return t->format && strcmp(t->format, "int32") == 0;
-}
+static bool is_int32(const struct stype *t) { return t->format && strcmp(t->format, "int32") == 0; }
 
 /* The scalar decoders return the value to keep: v itself, a new
  * reference replacing it, or NULL when decoding failed. */
@@ -246,8 +213,7 @@ static json_t *dec_integer(struct dctx *c, const struct stype *owner, const stru
   char num[64], what[80];
   if (json_is_integer(v)) {
     json_int_t n = json_integer_value(v);
-    if (!is_int32(t) || (n >= INT32_MIN && n <= INT32_MAX))
-      return v;
+    if (!is_int32(t) || (n >= INT32_MIN && n <= INT32_MAX)) return v;
   } else if (!json_is_real(v)) {
     type_error(c, owner, json_kind_name(v), t);
     return NULL;
@@ -292,8 +258,7 @@ static json_t *dec_quantity(struct dctx *c, json_t *v)
   }
   char canon[QUANTITY_STRING_MAX];
   quantity_format(&q, canon, sizeof canon);
-  if (json_is_string(v) && strcmp(canon, json_string_value(v)) == 0)
-    return v;
+  if (json_is_string(v) && strcmp(canon, json_string_value(v)) == 0) return v;
   return json_string(canon);
 }
 
@@ -318,10 +283,8 @@ static json_t *dec_time(struct dctx *c, const struct stype *t, json_t *v)
     return NULL;
   }
   char out[48];
-  if (is_micro(t))
-    ktime_format_micro(us, out);
-  else
-    ktime_format((time_t)(us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000)), out);
+  if (is_micro(t)) ktime_format_micro(us, out);
+  else ktime_format((time_t)(us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000)), out);
   return strcmp(out, s) == 0 ? v : json_string(out);
 }
 
@@ -329,10 +292,8 @@ static json_t *dec_time(struct dctx *c, const struct stype *t, json_t *v)
  * so the error has no field context). */
 static json_t *dec_int_or_string(struct dctx *c, json_t *v)
 {
-  if (json_is_string(v))
-    return v;
-  if (json_is_integer(v) && json_integer_value(v) >= INT32_MIN && json_integer_value(v) <= INT32_MAX)
-    return v;
+  if (json_is_string(v)) return v;
+  if (json_is_integer(v) && json_integer_value(v) >= INT32_MIN && json_integer_value(v) <= INT32_MAX) return v;
   char num[64];
   if (json_is_number(v)) {
     number_text(v, num, sizeof num);
@@ -355,21 +316,14 @@ static json_t *zero_field(const struct sfield *f);
 static json_t *zero_of(const struct stype *t)
 {
   switch (t->kind) {
-  case ST_STRING:
-    return json_string("");
-  case ST_BOOLEAN:
-    return json_false();
+  case ST_STRING: return json_string("");
+  case ST_BOOLEAN: return json_false();
   case ST_INTEGER:
-  case ST_INT_OR_STRING:
-    return json_integer(0);
-  case ST_NUMBER:
-    return json_integer(0);
-  case ST_QUANTITY:
-    return json_string("0");
-  case ST_STRUCT:
-    return zero_struct(t);
-  default: /* nil slices, maps, []byte; zero Time; empty RawExtension */
-    return json_null();
+  case ST_INT_OR_STRING: return json_integer(0);
+  case ST_NUMBER: return json_integer(0);
+  case ST_QUANTITY: return json_string("0");
+  case ST_STRUCT: return zero_struct(t);
+  default: /* nil slices, maps, []byte; zero Time; empty RawExtension */ return json_null();
   }
 }
 
@@ -381,19 +335,15 @@ static bool always_printed(const struct stype *t)
   case ST_TIME:
   case ST_QUANTITY:
   case ST_INT_OR_STRING:
-  case ST_FREEFORM:
-    return true;
-  default:
-    return false;
+  case ST_FREEFORM: return true;
+  default: return false;
   }
 }
 
 static json_t *zero_field(const struct sfield *f)
 {
-  if (f->ptr)
-    return f->noomit ? json_null() : NULL;
-  if (always_printed(f->type) || f->noomit)
-    return zero_of(f->type);
+  if (f->ptr) return f->noomit ? json_null() : NULL;
+  if (always_printed(f->type) || f->noomit) return zero_of(f->type);
   return NULL;
 }
 
@@ -402,8 +352,7 @@ static json_t *zero_struct(const struct stype *t)
   json_t *o = json_object();
   for (size_t i = 0; i < t->nfields; i++) {
     json_t *z = zero_field(&t->fields[i]);
-    if (z)
-      json_object_set_new(o, t->fields[i].name, z);
+    if (z) json_object_set_new(o, t->fields[i].name, z);
   }
   return o;
 }
@@ -411,23 +360,15 @@ static json_t *zero_struct(const struct stype *t)
 /* Go's omitempty test for a present, decoded value of t. */
 static bool empty_value(const struct stype *t, const json_t *v)
 {
-  if (always_printed(t))
-    return false;
+  if (always_printed(t)) return false;
   switch (json_typeof(v)) {
-  case JSON_STRING:
-    return json_string_length(v) == 0;
-  case JSON_INTEGER:
-    return json_integer_value(v) == 0;
-  case JSON_REAL:
-    return json_real_value(v) == 0;
-  case JSON_FALSE:
-    return true;
-  case JSON_ARRAY:
-    return json_array_size(v) == 0;
-  case JSON_OBJECT:
-    return json_object_size(v) == 0;
-  default:
-    return false;
+  case JSON_STRING: return json_string_length(v) == 0;
+  case JSON_INTEGER: return json_integer_value(v) == 0;
+  case JSON_REAL: return json_real_value(v) == 0;
+  case JSON_FALSE: return true;
+  case JSON_ARRAY: return json_array_size(v) == 0;
+  case JSON_OBJECT: return json_object_size(v) == 0;
+  default: return false;
   }
 }
 
@@ -437,8 +378,7 @@ static json_t *dec_value(struct dctx *c, const struct stype *owner, const struct
 
 static void report_unknown(struct dctx *c)
 {
-  if (c->unknown)
-    json_array_append_new(c->unknown, json_sprintf("unknown field \"%s\"", c->path.b));
+  if (c->unknown) json_array_append_new(c->unknown, json_sprintf("unknown field \"%s\"", c->path.b));
 }
 
 /* Decodes the fields of obj (a JSON object of struct type t), then fills
@@ -449,7 +389,7 @@ static void dec_struct(struct dctx *c, const struct stype *t, json_t *obj)
   const char *key;
   json_t *v;
   void *it;
-  json_object_foreach_safe(obj, it, key, v) {
+  json_object_foreach_safe (obj, it, key, v) {
     const struct sfield *f = schema_find_field(t, key);
     sb_key(&c->path, key);
     if (!f) {
@@ -465,11 +405,9 @@ static void dec_struct(struct dctx *c, const struct stype *t, json_t *obj)
       sb_cut(&c->gopath, gomark);
     }
     sb_cut(&c->path, mark);
-    if (c->stop)
-      return;
+    if (c->stop) return;
     if (!nv || (!f->ptr && !f->noomit && empty_value(f->type, nv))) {
-      if (nv && nv != v)
-        json_decref(nv);
+      if (nv && nv != v) json_decref(nv);
       json_object_del(obj, key);
     } else if (nv != v) {
       json_object_set_new(obj, key, nv);
@@ -477,19 +415,16 @@ static void dec_struct(struct dctx *c, const struct stype *t, json_t *obj)
   }
   for (size_t i = 0; i < t->nfields; i++) {
     const struct sfield *f = &t->fields[i];
-    if (json_object_get(obj, f->name))
-      continue;
+    if (json_object_get(obj, f->name)) continue;
     json_t *z = zero_field(f);
-    if (z)
-      json_object_set_new(obj, f->name, z);
+    if (z) json_object_set_new(obj, f->name, z);
   }
 }
 
 /* An item of a list or a value of a map: null is the element's zero. */
 static json_t *dec_elem(struct dctx *c, const struct stype *owner, const struct stype *et, json_t *v)
 {
-  if (json_is_null(v))
-    return zero_of(et);
+  if (json_is_null(v)) return zero_of(et);
   return dec_value(c, owner, et, v);
 }
 
@@ -497,14 +432,12 @@ static json_t *dec_array(struct dctx *c, const struct stype *owner, const struct
 {
   size_t mark = c->path.len, i;
   json_t *item;
-  json_array_foreach(v, i, item) {
+  json_array_foreach (v, i, item) {
     sb_printf(&c->path, "[%zu]", i);
     json_t *nv = dec_elem(c, owner, t->elem, item);
     sb_cut(&c->path, mark);
-    if (c->stop)
-      return NULL;
-    if (nv && nv != item)
-      json_array_set_new(v, i, nv);
+    if (c->stop) return NULL;
+    if (nv && nv != item) json_array_set_new(v, i, nv);
   }
   return v;
 }
@@ -515,14 +448,12 @@ static json_t *dec_map(struct dctx *c, const struct stype *owner, const struct s
   const char *key;
   json_t *item;
   void *it;
-  json_object_foreach_safe(v, it, key, item) {
+  json_object_foreach_safe (v, it, key, item) {
     sb_key(&c->path, key);
     json_t *nv = dec_elem(c, owner, t->elem, item);
     sb_cut(&c->path, mark);
-    if (c->stop)
-      return NULL;
-    if (nv && nv != item)
-      json_object_set_new(v, key, nv);
+    if (c->stop) return NULL;
+    if (nv && nv != item) json_object_set_new(v, key, nv);
   }
   return v;
 }
@@ -534,37 +465,27 @@ static json_t *dec_value(struct dctx *c, const struct stype *owner, const struct
 {
   switch (t->kind) {
   case ST_STRING:
-    if (json_is_string(v))
-      return v;
+    if (json_is_string(v)) return v;
     type_error(c, owner, json_kind_name(v), t);
     return NULL;
   case ST_BOOLEAN:
-    if (json_is_boolean(v))
-      return v;
+    if (json_is_boolean(v)) return v;
     type_error(c, owner, json_kind_name(v), t);
     return NULL;
-  case ST_INTEGER:
-    return dec_integer(c, owner, t, v);
+  case ST_INTEGER: return dec_integer(c, owner, t, v);
   case ST_NUMBER:
-    if (json_is_number(v))
-      return v;
+    if (json_is_number(v)) return v;
     type_error(c, owner, json_kind_name(v), t);
     return NULL;
-  case ST_BYTES:
-    return dec_bytes(c, owner, t, v);
-  case ST_QUANTITY:
-    return dec_quantity(c, v);
-  case ST_TIME:
-    return dec_time(c, t, v);
-  case ST_INT_OR_STRING:
-    return dec_int_or_string(c, v);
+  case ST_BYTES: return dec_bytes(c, owner, t, v);
+  case ST_QUANTITY: return dec_quantity(c, v);
+  case ST_TIME: return dec_time(c, t, v);
+  case ST_INT_OR_STRING: return dec_int_or_string(c, v);
   case ST_FREEFORM:
-  case ST_REF:
-    return v;
+  case ST_REF: return v;
   case ST_ARRAY:
   case ST_MAP:
-  case ST_STRUCT:
-    break;
+  case ST_STRUCT: break;
   }
   bool want_array = t->kind == ST_ARRAY;
   if (want_array ? !json_is_array(v) : !json_is_object(v)) {
@@ -577,30 +498,23 @@ static json_t *dec_value(struct dctx *c, const struct stype *owner, const struct
   }
   c->depth++;
   json_t *r = v;
-  if (t->kind == ST_ARRAY)
-    r = dec_array(c, owner, t, v);
-  else if (t->kind == ST_MAP)
-    r = dec_map(c, owner, t, v);
-  else
-    dec_struct(c, t, v);
+  if (t->kind == ST_ARRAY) r = dec_array(c, owner, t, v);
+  else if (t->kind == ST_MAP) r = dec_map(c, owner, t, v);
+  else dec_struct(c, t, v);
   c->depth--;
   return c->stop ? NULL : r;
 }
 
-int schema_decode(const struct schema *s, const struct stype *t, json_t *obj, json_t *unknown, char *err,
-                  size_t errlen)
+int schema_decode(const struct schema *s, const struct stype *t, json_t *obj, json_t *unknown, char *err, size_t errlen)
 {
   (void)s;
-  if (err && errlen)
-    err[0] = '\0';
-  if (!t || !json_is_object(obj) || t->kind != ST_STRUCT)
-    return 0;
+  if (err && errlen) err[0] = '\0';
+  if (!t || !json_is_object(obj) || t->kind != ST_STRUCT) return 0;
   struct dctx c = {.unknown = unknown, .err = err, .errlen = errlen};
   c.path.cap = c.gopath.cap = 128;
   c.path.b = xmalloc(c.path.cap);
   c.gopath.b = xmalloc(c.gopath.cap);
-  if (!c.path.b || !c.gopath.b)
-    abort();
+  if (!c.path.b || !c.gopath.b) abort();
   c.path.b[0] = c.gopath.b[0] = '\0';
   dec_struct(&c, t, obj);
   free(c.path.b);

@@ -41,14 +41,11 @@ struct pbw {
 
 static void pb_grow(struct pbw *w, size_t n)
 {
-  if (w->len + n <= w->cap)
-    return;
+  if (w->len + n <= w->cap) return;
   size_t cap = w->cap ? w->cap : 256;
-  while (cap < w->len + n)
-    cap *= 2;
+  while (cap < w->len + n) cap *= 2;
   unsigned char *nb = xrealloc(w->b, cap);
-  if (!nb)
-    abort();
+  if (!nb) abort();
   w->b = nb;
   w->cap = cap;
 }
@@ -82,15 +79,15 @@ static void pb_msg(struct pbw *w, unsigned field, struct pbw *child)
 
 static void pb_str(struct pbw *w, unsigned field, const json_t *v)
 {
-  if (json_is_string(v) && json_string_length(v))
-    pb_bytes(w, field, json_string_value(v), json_string_length(v));
+  if (json_is_string(v) && json_string_length(v)) pb_bytes(w, field, json_string_value(v), json_string_length(v));
 }
 
 static void pb_strs(struct pbw *w, unsigned field, const json_t *arr)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(arr, i, v) if (json_is_string(v)) pb_bytes(w, field, json_string_value(v), json_string_length(v));
+  json_array_foreach (arr, i, v)
+    if (json_is_string(v)) pb_bytes(w, field, json_string_value(v), json_string_length(v));
 }
 
 static void pb_bool(struct pbw *w, unsigned field, const json_t *v)
@@ -108,13 +105,11 @@ static void vendor_ext(struct pbw *w, unsigned field, const json_t *o)
 {
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)o, k, v) {
-    if (strncmp(k, "x-", 2) != 0)
-      continue;
+  json_object_foreach ((json_t *)o, k, v) {
+    if (strncmp(k, "x-", 2) != 0) continue;
     char *yaml = kj_dumps(v);
     struct pbw any = {0}, named = {0};
-    if (yaml)
-      pb_bytes(&any, 2, yaml, strlen(yaml));
+    if (yaml) pb_bytes(&any, 2, yaml, strlen(yaml));
     free(yaml);
     pb_bytes(&named, 1, k, strlen(k));
     pb_msg(&named, 2, &any);
@@ -137,7 +132,7 @@ static void named_schemas(struct pbw *w, unsigned field, const json_t *map)
 {
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)map, k, v) {
+  json_object_foreach ((json_t *)map, k, v) {
     struct pbw named = {0};
     pb_bytes(&named, 1, k, strlen(k));
     put_schema(&named, 2, v);
@@ -155,10 +150,8 @@ static void schema_msg(struct pbw *w, const json_t *s)
   json_t *ap = json_object_get(s, "additionalProperties");
   if (json_is_object(ap) || json_is_boolean(ap)) {
     struct pbw m = {0};
-    if (json_is_object(ap))
-      put_schema(&m, 1, ap);
-    else
-      pb_bool(&m, 2, ap);
+    if (json_is_object(ap)) put_schema(&m, 1, ap);
+    else pb_bool(&m, 2, ap);
     pb_msg(w, 21, &m);
   }
   json_t *type = json_object_get(s, "type");
@@ -175,7 +168,7 @@ static void schema_msg(struct pbw *w, const json_t *s)
   }
   size_t i;
   json_t *v;
-  json_array_foreach(json_object_get(s, "allOf"), i, v) put_schema(w, 24, v);
+  json_array_foreach (json_object_get(s, "allOf"), i, v) put_schema(w, 24, v);
   json_t *props = json_object_get(s, "properties");
   if (json_is_object(props)) {
     struct pbw m = {0};
@@ -198,8 +191,7 @@ static void parameter_item(struct pbw *item, const json_t *p)
     pb_str(&body, 2, json_object_get(p, "name"));
     pb_str(&body, 3, json_object_get(p, "in"));
     pb_bool(&body, 4, json_object_get(p, "required"));
-    if (json_is_object(json_object_get(p, "schema")))
-      put_schema(&body, 5, json_object_get(p, "schema"));
+    if (json_is_object(json_object_get(p, "schema"))) put_schema(&body, 5, json_object_get(p, "schema"));
     vendor_ext(&body, 6, p);
     pb_msg(&param, 1, &body);
   } else {
@@ -224,7 +216,7 @@ static void parameters(struct pbw *w, unsigned field, const json_t *arr)
 {
   size_t i;
   json_t *p;
-  json_array_foreach(arr, i, p) {
+  json_array_foreach (arr, i, p) {
     struct pbw item = {0};
     parameter_item(&item, p);
     pb_msg(w, field, &item);
@@ -236,9 +228,8 @@ static void responses(struct pbw *w, unsigned field, const json_t *rs)
   struct pbw m = {0};
   const char *code;
   json_t *r;
-  json_object_foreach((json_t *)rs, code, r) {
-    if (strncmp(code, "x-", 2) == 0)
-      continue;
+  json_object_foreach ((json_t *)rs, code, r) {
+    if (strncmp(code, "x-", 2) == 0) continue;
     struct pbw resp = {0}, value = {0}, named = {0};
     pb_str(&resp, 1, json_object_get(r, "description"));
     if (json_is_object(json_object_get(r, "schema"))) {
@@ -265,8 +256,7 @@ static void operation(struct pbw *w, unsigned field, const json_t *op)
   pb_strs(&m, 6, json_object_get(op, "produces"));
   pb_strs(&m, 7, json_object_get(op, "consumes"));
   parameters(&m, 8, json_object_get(op, "parameters"));
-  if (json_is_object(json_object_get(op, "responses")))
-    responses(&m, 9, json_object_get(op, "responses"));
+  if (json_is_object(json_object_get(op, "responses"))) responses(&m, 9, json_object_get(op, "responses"));
   pb_strs(&m, 10, json_object_get(op, "schemes"));
   pb_bool(&m, 11, json_object_get(op, "deprecated"));
   vendor_ext(&m, 13, op);
@@ -278,8 +268,7 @@ static void path_item(struct pbw *w, const json_t *pi)
   static const char *const verbs[] = {"get", "put", "post", "delete", "options", "head", "patch"};
   for (unsigned i = 0; i < 7; i++) {
     json_t *op = json_object_get(pi, verbs[i]);
-    if (json_is_object(op))
-      operation(w, 2 + i, op);
+    if (json_is_object(op)) operation(w, 2 + i, op);
   }
   parameters(w, 9, json_object_get(pi, "parameters"));
   vendor_ext(w, 10, pi);
@@ -291,9 +280,8 @@ static void paths(struct pbw *w, unsigned field, const json_t *ps)
   vendor_ext(&m, 1, ps);
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)ps, k, v) {
-    if (strncmp(k, "x-", 2) == 0)
-      continue;
+  json_object_foreach ((json_t *)ps, k, v) {
+    if (strncmp(k, "x-", 2) == 0) continue;
     struct pbw named = {0}, item = {0};
     pb_bytes(&named, 1, k, strlen(k));
     path_item(&item, v);
@@ -307,11 +295,11 @@ static void security(struct pbw *w, const json_t *doc)
 {
   size_t i;
   json_t *req;
-  json_array_foreach(json_object_get(doc, "security"), i, req) {
+  json_array_foreach (json_object_get(doc, "security"), i, req) {
     struct pbw m = {0};
     const char *k;
     json_t *v;
-    json_object_foreach(req, k, v) {
+    json_object_foreach (req, k, v) {
       struct pbw named = {0}, arr = {0};
       pb_bytes(&named, 1, k, strlen(k));
       pb_strs(&arr, 1, v);
@@ -321,12 +309,11 @@ static void security(struct pbw *w, const json_t *doc)
     pb_msg(w, 12, &m);
   }
   json_t *defs = json_object_get(doc, "securityDefinitions");
-  if (!json_is_object(defs))
-    return;
+  if (!json_is_object(defs)) return;
   struct pbw m = {0};
   const char *k;
   json_t *v;
-  json_object_foreach(defs, k, v) {
+  json_object_foreach (defs, k, v) {
     struct pbw named = {0}, item = {0}, key = {0};
     pb_str(&key, 1, json_object_get(v, "type"));
     pb_str(&key, 2, json_object_get(v, "name"));
@@ -342,8 +329,7 @@ static void security(struct pbw *w, const json_t *doc)
 
 int schema_openapi_v2_protobuf(const json_t *doc, unsigned char **out, size_t *len)
 {
-  if (!json_is_object(doc))
-    return -EINVAL;
+  if (!json_is_object(doc)) return -EINVAL;
   struct pbw w = {0};
   pb_str(&w, 1, json_object_get(doc, "swagger"));
   json_t *info = json_object_get(doc, "info");
@@ -354,8 +340,7 @@ int schema_openapi_v2_protobuf(const json_t *doc, unsigned char **out, size_t *l
     pb_str(&m, 3, json_object_get(info, "description"));
     pb_msg(&w, 2, &m);
   }
-  if (json_is_object(json_object_get(doc, "paths")))
-    paths(&w, 8, json_object_get(doc, "paths"));
+  if (json_is_object(json_object_get(doc, "paths"))) paths(&w, 8, json_object_get(doc, "paths"));
   if (json_is_object(json_object_get(doc, "definitions"))) {
     struct pbw m = {0};
     named_schemas(&m, 1, json_object_get(doc, "definitions"));

@@ -51,12 +51,11 @@ static const struct {
     {"Quantity", "io.k8s.apimachinery.pkg.api.resource.Quantity", NULL,
      "A fixed-point number with an optional suffix, such as 100m, 1.5Gi or 2e3.", ST_QUANTITY},
     {"Time", META_PKG ".Time", "date-time", "A time stamp in RFC 3339 form, to the second.", ST_TIME},
-    {"MicroTime", META_PKG ".MicroTime", "date-time",
-     "A time stamp in RFC 3339 form with microseconds.", ST_TIME},
-    {"RawExtension", "io.k8s.apimachinery.pkg.runtime.RawExtension", NULL,
-     "An embedded object of any kind.", ST_FREEFORM},
-    {"FieldsV1", META_PKG ".FieldsV1", NULL,
-     "The set of fields a manager owns, in the fieldsV1 trie format.", ST_FREEFORM},
+    {"MicroTime", META_PKG ".MicroTime", "date-time", "A time stamp in RFC 3339 form with microseconds.", ST_TIME},
+    {"RawExtension", "io.k8s.apimachinery.pkg.runtime.RawExtension", NULL, "An embedded object of any kind.",
+     ST_FREEFORM},
+    {"FieldsV1", META_PKG ".FieldsV1", NULL, "The set of fields a manager owns, in the fieldsV1 trie format.",
+     ST_FREEFORM},
 };
 
 static const struct {
@@ -100,34 +99,27 @@ static int perr(struct parser *p, const char *fmt, ...)
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (p->err && p->errlen)
-    snprintf(p->err, p->errlen, "%s:%d: %s", p->file, p->line, msg);
+  if (p->err && p->errlen) snprintf(p->err, p->errlen, "%s:%d: %s", p->file, p->line, msg);
   return -EINVAL;
 }
 
 static void *grow(void *arr, size_t *cap, size_t n, size_t elem)
 {
-  if (n < *cap)
-    return arr;
+  if (n < *cap) return arr;
   size_t nc = *cap ? *cap * 2 : 16;
   void *r = xrealloc(arr, nc * elem);
-  if (!r)
-    abort();
+  if (!r) abort();
   *cap = nc;
   return r;
 }
 
 /* A copy of s, or NULL for NULL. */
-static char *sdup(const char *s)
-{
-  return s ? xstrdup(s) : NULL;
-}
+static char *sdup(const char *s) { return s ? xstrdup(s) : NULL; }
 
 static struct stype *type_new(struct schema *s, enum st_kind kind)
 {
   struct stype *t = xcalloc(1, sizeof *t);
-  if (!t)
-    abort();
+  if (!t) abort();
   t->kind = kind;
   s->pool = grow(s->pool, &s->cappool, s->npool, sizeof *s->pool);
   s->pool[s->npool++] = t;
@@ -151,12 +143,9 @@ struct stype *schema_find_type(const struct schema *s, const char *name)
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     int c = strcmp(name, s->named[mid]->name);
-    if (c == 0)
-      return s->named[mid];
-    if (c < 0)
-      hi = mid;
-    else
-      lo = mid + 1;
+    if (c == 0) return s->named[mid];
+    if (c < 0) hi = mid;
+    else lo = mid + 1;
   }
   return NULL;
 }
@@ -168,11 +157,9 @@ const struct stype *schema_named(const struct schema *s, const char *name)
 
 const struct sfield *schema_find_field(const struct stype *t, const char *name)
 {
-  if (!t || t->kind != ST_STRUCT)
-    return NULL;
+  if (!t || t->kind != ST_STRUCT) return NULL;
   for (size_t i = 0; i < t->nfields; i++)
-    if (strcmp(t->fields[i].name, name) == 0)
-      return &t->fields[i];
+    if (strcmp(t->fields[i].name, name) == 0) return &t->fields[i];
   return NULL;
 }
 
@@ -185,39 +172,31 @@ static int tokenize(char *line, char **tok, int max)
   int n = 0;
   char *q = line;
   while (*q) {
-    while (*q == ' ' || *q == '\t')
-      q++;
-    if (!*q)
-      break;
-    if (n == max)
-      return -2;
+    while (*q == ' ' || *q == '\t') q++;
+    if (!*q) break;
+    if (n == max) return -2;
     if (*q == '"') {
       /* the token keeps its leading quote as the mark of a description */
       char *w = q + 1, *r = q + 1;
       tok[n++] = q;
       for (;;) {
-        if (!*r)
-          return -1;
+        if (!*r) return -1;
         if (*r == '\\' && (r[1] == '"' || r[1] == '\\')) {
           *w++ = r[1];
           r += 2;
           continue;
         }
-        if (*r == '"')
-          break;
+        if (*r == '"') break;
         *w++ = *r++;
       }
       char *after = r + 1;
       *w = '\0';
-      if (*after && *after != ' ' && *after != '\t')
-        return -1;
+      if (*after && *after != ' ' && *after != '\t') return -1;
       q = after;
     } else {
       tok[n++] = q;
-      while (*q && *q != ' ' && *q != '\t')
-        q++;
-      if (*q)
-        *q++ = '\0';
+      while (*q && *q != ' ' && *q != '\t') q++;
+      if (*q) *q++ = '\0';
     }
   }
   return n;
@@ -225,11 +204,9 @@ static int tokenize(char *line, char **tok, int max)
 
 static bool valid_ident(const char *s)
 {
-  if (!*s)
-    return false;
+  if (!*s) return false;
   for (; *s; s++)
-    if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-' && *s != '$')
-      return false;
+    if (!isalnum((unsigned char)*s) && *s != '_' && *s != '.' && *s != '-' && *s != '$') return false;
   return true;
 }
 
@@ -239,17 +216,14 @@ static char *qualify(struct parser *p, const char *ref)
   const char *dot = strchr(ref, '.');
   char *out = NULL;
   if (!dot) {
-    if (!p->pkg)
-      return NULL;
-    if (asprintf(&out, "%s.%s", p->pkg, ref) < 0)
-      abort();
+    if (!p->pkg) return NULL;
+    if (asprintf(&out, "%s.%s", p->pkg, ref) < 0) abort();
     return out;
   }
   for (size_t i = 0; i < p->naliases; i++) {
     size_t l = strlen(p->aliases[i].short_name);
     if ((size_t)(dot - ref) == l && strncmp(ref, p->aliases[i].short_name, l) == 0) {
-      if (asprintf(&out, "%s%s", p->aliases[i].full, dot) < 0)
-        abort();
+      if (asprintf(&out, "%s%s", p->aliases[i].full, dot) < 0) abort();
       return out;
     }
   }
@@ -262,8 +236,7 @@ static struct stype *parse_type(struct parser *p, const char *str)
   if (strncmp(str, "[]", 2) == 0 || strncmp(str, "map[string]", 11) == 0) {
     bool arr = str[0] == '[';
     struct stype *elem = parse_type(p, str + (arr ? 2 : 11));
-    if (!elem)
-      return NULL;
+    if (!elem) return NULL;
     struct stype *t = type_new(s, arr ? ST_ARRAY : ST_MAP);
     t->elem = elem;
     return t;
@@ -280,8 +253,7 @@ static struct stype *parse_type(struct parser *p, const char *str)
     }
   const char *full = NULL;
   for (size_t i = 0; i < sizeof builtin_named / sizeof *builtin_named; i++)
-    if (strcmp(str, builtin_named[i].keyword) == 0)
-      full = builtin_named[i].name;
+    if (strcmp(str, builtin_named[i].keyword) == 0) full = builtin_named[i].name;
   if (!full && !valid_ident(str)) {
     perr(p, "bad type \"%s\"", str);
     return NULL;
@@ -300,8 +272,7 @@ static struct stype *parse_type(struct parser *p, const char *str)
 static bool known_value(const char *v, const char *const *allowed)
 {
   for (; *allowed; allowed++)
-    if (strcmp(v, *allowed) == 0)
-      return true;
+    if (strcmp(v, *allowed) == 0) return true;
   return false;
 }
 
@@ -317,10 +288,8 @@ static int parse_proto_path(struct sfield *f, const char *v)
         f->nproto == SCHEMA_PROTO_DEPTH)
       return -EINVAL;
     f->proto[f->nproto++] = (unsigned)n;
-    if (*end == '\0')
-      return 0;
-    if (*end != '.')
-      return -EINVAL;
+    if (*end == '\0') return 0;
+    if (*end != '.') return -EINVAL;
     v = end + 1;
   }
 }
@@ -329,12 +298,10 @@ static int parse_proto_path(struct sfield *f, const char *v)
  * other: the decoder could not tell which JSON field a wire field means. */
 static bool proto_paths_clash(const struct sfield *a, const struct sfield *b)
 {
-  if (!a->nproto || !b->nproto)
-    return false;
+  if (!a->nproto || !b->nproto) return false;
   unsigned n = a->nproto < b->nproto ? a->nproto : b->nproto;
   for (unsigned i = 0; i < n; i++)
-    if (a->proto[i] != b->proto[i])
-      return false;
+    if (a->proto[i] != b->proto[i]) return false;
   return true;
 }
 
@@ -344,17 +311,12 @@ static int parse_field(struct parser *p, char **tok, int n)
   static const char *const list_types[] = {"atomic", "set", "map", NULL};
   static const char *const map_types[] = {"atomic", "granular", NULL};
   struct stype *t = p->cur;
-  if (!t || t->kind != ST_STRUCT)
-    return perr(p, "field line outside a type");
-  if (n < 2)
-    return perr(p, "field \"%s\" has no type", tok[0]);
-  if (tok[0][0] == '"' || !valid_ident(tok[0]))
-    return perr(p, "bad field name \"%s\"", tok[0]);
-  if (schema_find_field(t, tok[0]))
-    return perr(p, "field \"%s\" declared twice in %s", tok[0], t->name);
+  if (!t || t->kind != ST_STRUCT) return perr(p, "field line outside a type");
+  if (n < 2) return perr(p, "field \"%s\" has no type", tok[0]);
+  if (tok[0][0] == '"' || !valid_ident(tok[0])) return perr(p, "bad field name \"%s\"", tok[0]);
+  if (schema_find_field(t, tok[0])) return perr(p, "field \"%s\" declared twice in %s", tok[0], t->name);
   struct stype *ft = parse_type(p, tok[1]);
-  if (!ft)
-    return -EINVAL;
+  if (!ft) return -EINVAL;
   t->fields = grow(t->fields, &t->capfields, t->nfields, sizeof *t->fields);
   struct sfield *f = &t->fields[t->nfields++];
   memset(f, 0, sizeof *f);
@@ -363,8 +325,7 @@ static int parse_field(struct parser *p, char **tok, int n)
   for (int i = 2; i < n; i++) {
     const char *a = tok[i], *v = strchr(a, '=');
     if (a[0] == '"') {
-      if (i != n - 1)
-        return perr(p, "the description must come last");
+      if (i != n - 1) return perr(p, "the description must come last");
       f->desc = sdup(a + 1);
     } else if (strcmp(a, "required") == 0) {
       f->required = true;
@@ -373,25 +334,21 @@ static int parse_field(struct parser *p, char **tok, int n)
     } else if (strcmp(a, "noomit") == 0) {
       f->noomit = true;
     } else if (strncmp(a, "proto=", 6) == 0) {
-      if (parse_proto_path(f, a + 6) < 0)
-        return perr(p, "bad protobuf field number \"%s\"", a + 6);
+      if (parse_proto_path(f, a + 6) < 0) return perr(p, "bad protobuf field number \"%s\"", a + 6);
     } else if (!v || !v[1]) {
       return perr(p, "unknown attribute \"%s\"", a);
     } else if (strncmp(a, "merge=", 6) == 0) {
       f->merge_key = sdup(v + 1);
     } else if (strncmp(a, "strategy=", 9) == 0) {
-      if (!known_value(v + 1, strategies))
-        return perr(p, "unknown patch strategy \"%s\"", v + 1);
+      if (!known_value(v + 1, strategies)) return perr(p, "unknown patch strategy \"%s\"", v + 1);
       f->strategy = sdup(v + 1);
     } else if (strncmp(a, "list=", 5) == 0) {
-      if (!known_value(v + 1, list_types))
-        return perr(p, "unknown list type \"%s\"", v + 1);
+      if (!known_value(v + 1, list_types)) return perr(p, "unknown list type \"%s\"", v + 1);
       f->list_type = sdup(v + 1);
     } else if (strncmp(a, "keys=", 5) == 0) {
       f->list_keys = sdup(v + 1);
     } else if (strncmp(a, "map=", 4) == 0) {
-      if (!known_value(v + 1, map_types))
-        return perr(p, "unknown map type \"%s\"", v + 1);
+      if (!known_value(v + 1, map_types)) return perr(p, "unknown map type \"%s\"", v + 1);
       f->map_type = sdup(v + 1);
     } else {
       return perr(p, "unknown attribute \"%s\"", a);
@@ -401,30 +358,25 @@ static int parse_field(struct parser *p, char **tok, int n)
     return perr(p, "field \"%s\": merge= and keys= apply to lists only", f->name);
   for (size_t i = 0; f->nproto && i + 1 < t->nfields; i++)
     if (proto_paths_clash(&t->fields[i], f))
-      return perr(p, "field \"%s\": protobuf number clashes with field \"%s\"", f->name,
-                  t->fields[i].name);
+      return perr(p, "field \"%s\": protobuf number clashes with field \"%s\"", f->name, t->fields[i].name);
   return 0;
 }
 
 static int parse_type_line(struct parser *p, char **tok, int n)
 {
-  if (n < 2 || tok[1][0] == '"' || !valid_ident(tok[1]))
-    return perr(p, "type line needs a name");
+  if (n < 2 || tok[1][0] == '"' || !valid_ident(tok[1])) return perr(p, "type line needs a name");
   struct stype *t = type_new(p->s, ST_STRUCT);
   t->name = qualify(p, tok[1]);
-  if (!t->name)
-    return perr(p, "type \"%s\" declared before any package line", tok[1]);
+  if (!t->name) return perr(p, "type \"%s\" declared before any package line", tok[1]);
   t->file = (char *)p->file;
   t->line = p->line;
   for (size_t i = 0; i < p->s->nnamed; i++)
-    if (strcmp(p->s->named[i]->name, t->name) == 0)
-      return perr(p, "type \"%s\" declared twice", t->name);
+    if (strcmp(p->s->named[i]->name, t->name) == 0) return perr(p, "type \"%s\" declared twice", t->name);
   add_named(p->s, t);
   p->cur = t;
   for (int i = 2; i < n; i++) {
     if (tok[i][0] == '"') {
-      if (i != n - 1)
-        return perr(p, "the description must come last");
+      if (i != n - 1) return perr(p, "the description must come last");
       t->desc = sdup(tok[i] + 1);
     } else if (strcmp(tok[i], "object") == 0) {
       t->kind = ST_FREEFORM;
@@ -441,12 +393,10 @@ static int parse_type_line(struct parser *p, char **tok, int n)
 
 static int parse_kind_line(struct parser *p, char **tok, int n)
 {
-  if (n < 3 || n > 4)
-    return perr(p, "kind line is: kind APIVERSION KIND [TYPE]");
+  if (n < 3 || n > 4) return perr(p, "kind line is: kind APIVERSION KIND [TYPE]");
   const char *av = tok[1], *slash = strchr(av, '/');
   p->kinds = xrealloc(p->kinds, (p->nkinds + 1) * sizeof *p->kinds);
-  if (!p->kinds)
-    abort();
+  if (!p->kinds) abort();
   struct pending_kind *k = &p->kinds[p->nkinds++];
   memset(k, 0, sizeof *k);
   k->group = slash ? xstrndup(av, (size_t)(slash - av)) : sdup("");
@@ -455,10 +405,8 @@ static int parse_kind_line(struct parser *p, char **tok, int n)
   k->type = qualify(p, n == 4 ? tok[3] : tok[2]);
   k->file = p->file;
   k->line = p->line;
-  if (!k->type)
-    return perr(p, "kind line before any package line");
-  if (!k->version[0] || strchr(k->version, '/'))
-    return perr(p, "bad apiVersion \"%s\"", av);
+  if (!k->type) return perr(p, "kind line before any package line");
+  if (!k->version[0] || strchr(k->version, '/')) return perr(p, "bad apiVersion \"%s\"", av);
   return 0;
 }
 
@@ -467,22 +415,15 @@ static int parse_line(struct parser *p, char *line)
   bool indented = line[0] == ' ' || line[0] == '\t';
   char *tok[32];
   int n = tokenize(line, tok, 32);
-  if (n == -1)
-    return perr(p, "unterminated description string");
-  if (n < 0)
-    return perr(p, "too many words on one line");
-  if (n == 0)
-    return 0;
-  if (indented)
-    return parse_field(p, tok, n);
+  if (n == -1) return perr(p, "unterminated description string");
+  if (n < 0) return perr(p, "too many words on one line");
+  if (n == 0) return 0;
+  if (indented) return parse_field(p, tok, n);
   p->cur = NULL;
-  if (strcmp(tok[0], "type") == 0)
-    return parse_type_line(p, tok, n);
-  if (strcmp(tok[0], "kind") == 0)
-    return parse_kind_line(p, tok, n);
+  if (strcmp(tok[0], "type") == 0) return parse_type_line(p, tok, n);
+  if (strcmp(tok[0], "kind") == 0) return parse_kind_line(p, tok, n);
   if (strcmp(tok[0], "package") == 0) {
-    if (n != 2 || !valid_ident(tok[1]))
-      return perr(p, "package line is: package NAME");
+    if (n != 2 || !valid_ident(tok[1])) return perr(p, "package line is: package NAME");
     free(p->pkg);
     p->pkg = sdup(tok[1]);
     return 0;
@@ -491,8 +432,7 @@ static int parse_line(struct parser *p, char *line)
     if (n != 3 || strchr(tok[1], '.') || !valid_ident(tok[2]))
       return perr(p, "alias line is: alias SHORT FULL.PACKAGE");
     p->aliases = xrealloc(p->aliases, (p->naliases + 1) * sizeof *p->aliases);
-    if (!p->aliases)
-      abort();
+    if (!p->aliases) abort();
     p->aliases[p->naliases].short_name = sdup(tok[1]);
     p->aliases[p->naliases].full = sdup(tok[2]);
     p->naliases++;
@@ -503,8 +443,7 @@ static int parse_line(struct parser *p, char *line)
 
 static struct stype *resolve(struct parser *p, struct stype *t, int *rc)
 {
-  if (!t || t->kind != ST_REF)
-    return t;
+  if (!t || t->kind != ST_REF) return t;
   struct stype *r = schema_find_type(p->s, t->name);
   if (!r && *rc == 0) {
     p->file = t->file;
@@ -521,8 +460,7 @@ static int resolve_all(struct parser *p)
   for (size_t i = 0; i < s->npool && rc == 0; i++) {
     struct stype *t = s->pool[i];
     t->elem = resolve(p, t->elem, &rc);
-    for (size_t j = 0; j < t->nfields; j++)
-      t->fields[j].type = resolve(p, t->fields[j].type, &rc);
+    for (size_t j = 0; j < t->nfields; j++) t->fields[j].type = resolve(p, t->fields[j].type, &rc);
   }
   return rc;
 }
@@ -550,13 +488,11 @@ static struct sfield *add_field(struct stype *t, const char *name, struct stype 
 
 /* KIND+"List" as upstream shapes every list: apiVersion, items, kind,
  * metadata (ListMeta). */
-static struct stype *make_list_type(struct schema *s, const char *name, struct stype *item,
-                                    struct stype *list_meta)
+static struct stype *make_list_type(struct schema *s, const char *name, struct stype *item, struct stype *list_meta)
 {
   struct stype *t = type_new(s, ST_STRUCT);
   t->name = sdup(name);
-  if (asprintf(&t->desc, "A list of %s objects.", strrchr(item->name, '.') + 1) < 0)
-    abort();
+  if (asprintf(&t->desc, "A list of %s objects.", strrchr(item->name, '.') + 1) < 0) abort();
   add_field(t, "apiVersion", type_new(s, ST_STRING), false);
   struct stype *arr = type_new(s, ST_ARRAY);
   arr->elem = item;
@@ -576,8 +512,7 @@ static struct stype *find_partly_sorted(struct schema *s, const char *name, size
   struct stype *t = schema_find_type(s, name);
   s->nnamed = total;
   for (size_t j = sorted; !t && j < total; j++)
-    if (strcmp(s->named[j]->name, name) == 0)
-      t = s->named[j];
+    if (strcmp(s->named[j]->name, name) == 0) t = s->named[j];
   return t;
 }
 
@@ -591,14 +526,11 @@ static int attach_kinds(struct parser *p)
     p->file = k->file;
     p->line = k->line;
     struct stype *t = find_partly_sorted(s, k->type, before);
-    if (!t || t->kind != ST_STRUCT)
-      return perr(p, "kind %s: unknown type \"%s\"", k->kind, k->type);
-    if (schema_kind(s, k->group, k->version, k->kind))
-      return perr(p, "kind %s declared twice", k->kind);
+    if (!t || t->kind != ST_STRUCT) return perr(p, "kind %s: unknown type \"%s\"", k->kind, k->type);
+    if (schema_kind(s, k->group, k->version, k->kind)) return perr(p, "kind %s declared twice", k->kind);
     add_kind(s, k->group, k->version, k->kind, t);
     char *lname, *lkind;
-    if (asprintf(&lname, "%sList", k->type) < 0 || asprintf(&lkind, "%sList", k->kind) < 0)
-      abort();
+    if (asprintf(&lname, "%sList", k->type) < 0 || asprintf(&lkind, "%sList", k->kind) < 0) abort();
     struct stype *lt = find_partly_sorted(s, lname, before);
     if (!lt) {
       if (!list_meta) {
@@ -647,19 +579,16 @@ static void add_builtins(struct schema *s)
 static const char *intern_file(struct schema *s, const char *name, size_t len)
 {
   s->files = xrealloc(s->files, (s->nfiles + 1) * sizeof *s->files);
-  if (!s->files)
-    abort();
+  if (!s->files) abort();
   s->files[s->nfiles] = xstrndup(name, len);
-  if (!s->files[s->nfiles])
-    abort();
+  if (!s->files[s->nfiles]) abort();
   return s->files[s->nfiles++];
 }
 
 struct schema *schema_load_text(const char *text, char *err, size_t errlen)
 {
   struct schema *s = xcalloc(1, sizeof *s);
-  if (!s)
-    return NULL;
+  if (!s) return NULL;
   struct parser p = {.s = s, .file = "schema", .err = err, .errlen = errlen};
   int rc = 0;
   add_builtins(s);
@@ -673,13 +602,11 @@ struct schema *schema_load_text(const char *text, char *err, size_t errlen)
     if (len + 1 > cap) {
       cap = len + 64;
       line = xrealloc(line, cap);
-      if (!line)
-        abort();
+      if (!line) abort();
     }
     memcpy(line, q, len);
     line[len] = '\0';
-    if (len && line[len - 1] == '\r')
-      line[--len] = '\0';
+    if (len && line[len - 1] == '\r') line[--len] = '\0';
     if (strncmp(line, "#@file ", 7) == 0) {
       p.file = intern_file(s, line + 7, len - 7);
       p.line = 0;
@@ -688,20 +615,15 @@ struct schema *schema_load_text(const char *text, char *err, size_t errlen)
       p.pkg = NULL;
     } else {
       size_t i = 0;
-      while (line[i] == ' ' || line[i] == '\t')
-        i++;
-      if (line[i] != '#')
-        rc = parse_line(&p, line);
+      while (line[i] == ' ' || line[i] == '\t') i++;
+      if (line[i] != '#') rc = parse_line(&p, line);
     }
     q = e ? e + 1 : q + len;
   }
   free(line);
-  if (rc == 0)
-    qsort(s->named, s->nnamed, sizeof *s->named, named_cmp);
-  if (rc == 0)
-    rc = resolve_all(&p);
-  if (rc == 0)
-    rc = attach_kinds(&p);
+  if (rc == 0) qsort(s->named, s->nnamed, sizeof *s->named, named_cmp);
+  if (rc == 0) rc = resolve_all(&p);
+  if (rc == 0) rc = attach_kinds(&p);
   parser_free(&p);
   if (rc) {
     schema_free(s);
@@ -710,15 +632,11 @@ struct schema *schema_load_text(const char *text, char *err, size_t errlen)
   return s;
 }
 
-struct schema *schema_load_builtin(char *err, size_t errlen)
-{
-  return schema_load_text(schema_text, err, errlen);
-}
+struct schema *schema_load_builtin(char *err, size_t errlen) { return schema_load_text(schema_text, err, errlen); }
 
 void schema_free(struct schema *s)
 {
-  if (!s)
-    return;
+  if (!s) return;
   for (size_t i = 0; i < s->npool; i++) {
     struct stype *t = s->pool[i];
     for (size_t j = 0; j < t->nfields; j++) {
@@ -742,8 +660,7 @@ void schema_free(struct schema *s)
     free(s->kinds[i].version);
     free(s->kinds[i].kind);
   }
-  for (size_t i = 0; i < s->nfiles; i++)
-    free(s->files[i]);
+  for (size_t i = 0; i < s->nfiles; i++) free(s->files[i]);
   free(s->files);
   free(s->kinds);
   free(s->pool);
@@ -751,11 +668,9 @@ void schema_free(struct schema *s)
   free(s);
 }
 
-const struct stype *schema_kind(const struct schema *s, const char *group, const char *version,
-                                const char *kind)
+const struct stype *schema_kind(const struct schema *s, const char *group, const char *version, const char *kind)
 {
-  if (!s || !kind)
-    return NULL;
+  if (!s || !kind) return NULL;
   for (size_t i = 0; i < s->nkinds; i++) {
     const struct skind *k = &s->kinds[i];
     if (strcmp(k->kind, kind) == 0 && strcmp(k->group, group ? group : "") == 0 &&
@@ -780,39 +695,33 @@ static void path_append(struct pathbuf *pb, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(pb->b + pb->len, pb->cap - pb->len, fmt, ap);
     va_end(ap);
-    if (n < 0)
-      return;
+    if (n < 0) return;
     if (pb->len + (size_t)n < pb->cap) {
       pb->len += (size_t)n;
       return;
     }
     pb->cap = (pb->len + (size_t)n + 1) * 2;
     pb->b = xrealloc(pb->b, pb->cap);
-    if (!pb->b)
-      abort();
+    if (!pb->b) abort();
   }
 }
 
 static void path_key(struct pathbuf *pb, const char *key)
 {
-  if (pb->len)
-    path_append(pb, ".%s", key);
-  else
-    path_append(pb, "%s", key);
+  if (pb->len) path_append(pb, ".%s", key);
+  else path_append(pb, "%s", key);
 }
 
 static size_t check(const struct stype *t, const json_t *v, struct pathbuf *pb, json_t *out)
 {
   size_t found = 0, mark = pb->len;
-  if (!t || !v)
-    return 0;
+  if (!t || !v) return 0;
   switch (t->kind) {
   case ST_STRUCT: {
-    if (!json_is_object(v))
-      return 0;
+    if (!json_is_object(v)) return 0;
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_foreach ((json_t *)v, key, val) {
       const struct sfield *f = schema_find_field(t, key);
       path_key(pb, key);
       if (!f) {
@@ -827,11 +736,10 @@ static size_t check(const struct stype *t, const json_t *v, struct pathbuf *pb, 
     return found;
   }
   case ST_ARRAY: {
-    if (!json_is_array(v))
-      return 0;
+    if (!json_is_array(v)) return 0;
     size_t i;
     json_t *val;
-    json_array_foreach(v, i, val) {
+    json_array_foreach (v, i, val) {
       path_append(pb, "[%zu]", i);
       found += check(t->elem, val, pb, out);
       pb->len = mark;
@@ -840,11 +748,10 @@ static size_t check(const struct stype *t, const json_t *v, struct pathbuf *pb, 
     return found;
   }
   case ST_MAP: {
-    if (!json_is_object(v))
-      return 0;
+    if (!json_is_object(v)) return 0;
     const char *key;
     json_t *val;
-    json_object_foreach((json_t *)v, key, val) {
+    json_object_foreach ((json_t *)v, key, val) {
       path_key(pb, key);
       found += check(t->elem, val, pb, out);
       pb->len = mark;
@@ -852,19 +759,15 @@ static size_t check(const struct stype *t, const json_t *v, struct pathbuf *pb, 
     }
     return found;
   }
-  default:
-    return 0;
+  default: return 0;
   }
 }
 
-size_t schema_unknown_fields(const struct schema *s, const struct stype *t, const json_t *obj,
-                             json_t *out)
+size_t schema_unknown_fields(const struct schema *s, const struct stype *t, const json_t *obj, json_t *out)
 {
-  if (!t || !obj || !json_is_array(out))
-    return 0;
+  if (!t || !obj || !json_is_array(out)) return 0;
   struct pathbuf pb = {.b = xmalloc(128), .cap = 128};
-  if (!pb.b)
-    return 0;
+  if (!pb.b) return 0;
   pb.b[0] = '\0';
   size_t n = check(t, obj, &pb, out);
   free(pb.b);
@@ -876,30 +779,25 @@ size_t schema_unknown_fields(const struct schema *s, const struct stype *t, cons
 const void *schema_smp_lookup(void *arg, const void *type, const char *name, struct smp_field *out)
 {
   const struct stype *t = type;
-  if (out)
-    memset(out, 0, sizeof *out);
-  if (!t || !name)
-    return NULL;
+  if (out) memset(out, 0, sizeof *out);
+  if (!t || !name) return NULL;
   if (t->kind == ST_MAP) {
     /* keys of a map all share the value type */
     const struct stype *e = t->elem;
     if (e && e->kind == ST_ARRAY) {
-      if (out)
-        out->is_list = 1;
+      if (out) out->is_list = 1;
       return e->elem;
     }
     return e && e->kind != ST_FREEFORM ? e : NULL;
   }
   const struct sfield *f = schema_find_field(t, name);
-  if (!f)
-    return NULL;
+  if (!f) return NULL;
   const struct stype *ft = f->type;
   if (out) {
     out->merge_key = f->merge_key;
     out->strategy = f->strategy;
     out->is_list = ft->kind == ST_ARRAY;
   }
-  if (ft->kind == ST_ARRAY)
-    ft = ft->elem;
+  if (ft->kind == ST_ARRAY) ft = ft->elem;
   return ft->kind == ST_FREEFORM ? NULL : ft;
 }

@@ -19,7 +19,7 @@
 #include <kube/patch.h>
 
 struct schema;
-struct stype;  /* one named type or an inline field type */
+struct stype; /* one named type or an inline field type */
 struct resource;
 
 /* Parse the embedded table.  NULL with a message (file line) on error. */
@@ -29,8 +29,7 @@ struct schema *schema_load_text(const char *text, char *err, size_t errlen);
 void schema_free(struct schema *s);
 
 /* Top-level type of a kind, or NULL. */
-const struct stype *schema_kind(const struct schema *s, const char *group, const char *version,
-                                const char *kind);
+const struct stype *schema_kind(const struct schema *s, const char *group, const char *version, const char *kind);
 
 /* A named type by its OpenAPI definition name
  * ("io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"), or NULL. */
@@ -39,8 +38,7 @@ const struct stype *schema_named(const struct schema *s, const char *name);
 /* Strict field validation: append to `out` (a JSON array) one string per
  * unknown field, as upstream words it: `unknown field "spec.foo"`.
  * Returns how many were appended. */
-size_t schema_unknown_fields(const struct schema *s, const struct stype *t, const json_t *obj,
-                             json_t *out);
+size_t schema_unknown_fields(const struct schema *s, const struct stype *t, const json_t *obj, json_t *out);
 
 /* Typed decoding (decode.c): obj, an object of struct type t, is left
  * as upstream leaves a body it decodes into the Go type and encodes back
@@ -57,8 +55,7 @@ int schema_decode(const struct schema *s, const struct stype *t, json_t *obj, js
  * For a list field the element type is returned (is_list set); for a map
  * field the map itself, whose every key then yields the value type; NULL
  * for unknown names and free-form values (RawExtension, FieldsV1). */
-const void *schema_smp_lookup(void *arg, const void *type, const char *name,
-                              struct smp_field *out);
+const void *schema_smp_lookup(void *arg, const void *type, const char *name, struct smp_field *out);
 
 /* OpenAPI v3.  The index {"paths":{"api/v1":{"serverRelativeURL":
  * "/openapi/v3/api/v1?hash=H"},...}} for every group/version of the given
@@ -71,10 +68,8 @@ const void *schema_smp_lookup(void *arg, const void *type, const char *name,
  * the documents, which change only when the table or the registry does.
  * A served kind missing from the table still gets its operations, with a
  * free-form schema. */
-json_t *schema_openapi_v3_index(const struct schema *s, const struct resource *const *res,
-                                size_t n);
-json_t *schema_openapi_v3_doc(const struct schema *s, const char *gv_path,
-                              const struct resource *const *res, size_t n);
+json_t *schema_openapi_v3_index(const struct schema *s, const struct resource *const *res, size_t n);
+json_t *schema_openapi_v3_doc(const struct schema *s, const char *gv_path, const struct resource *const *res, size_t n);
 
 /* The Swagger 2.0 document (/openapi/v2) of every resource; new
  * reference. */

@@ -15,16 +15,16 @@
 #include "schema/schema.h"
 
 enum st_kind {
-  ST_REF,          /* unresolved reference (only while parsing) */
+  ST_REF, /* unresolved reference (only while parsing) */
   ST_STRING,
-  ST_BYTES,        /* base64 string */
+  ST_BYTES, /* base64 string */
   ST_BOOLEAN,
-  ST_INTEGER,      /* format in stype.format: NULL, "int32", "int64" */
-  ST_NUMBER,       /* format NULL or "double" */
-  ST_FREEFORM,     /* any JSON value / object: nothing is checked */
+  ST_INTEGER,  /* format in stype.format: NULL, "int32", "int64" */
+  ST_NUMBER,   /* format NULL or "double" */
+  ST_FREEFORM, /* any JSON value / object: nothing is checked */
   ST_INT_OR_STRING,
   ST_QUANTITY,
-  ST_TIME,         /* Time and MicroTime */
+  ST_TIME, /* Time and MicroTime */
   ST_ARRAY,
   ST_MAP,
   ST_STRUCT,
@@ -35,11 +35,11 @@ enum st_kind {
 struct sfield {
   char *name;
   struct stype *type;
-  char *merge_key;   /* strategic merge patch key of a list, or NULL */
-  char *strategy;    /* "merge", "retainKeys", "merge,retainKeys", "replace" or NULL */
-  char *list_type;   /* "atomic", "set", "map" or NULL */
-  char *list_keys;   /* comma-separated x-kubernetes-list-map-keys or NULL */
-  char *map_type;    /* "atomic", "granular" or NULL */
+  char *merge_key; /* strategic merge patch key of a list, or NULL */
+  char *strategy;  /* "merge", "retainKeys", "merge,retainKeys", "replace" or NULL */
+  char *list_type; /* "atomic", "set", "map" or NULL */
+  char *list_keys; /* comma-separated x-kubernetes-list-map-keys or NULL */
+  char *map_type;  /* "atomic", "granular" or NULL */
   char *desc;
   bool required;
   /* Protobuf field number path: one number for an ordinary field; two or
@@ -48,15 +48,15 @@ struct sfield {
    * `hostPath` is 2.1).  nproto == 0 when the field has no number. */
   unsigned proto[SCHEMA_PROTO_DEPTH];
   unsigned nproto;
-  bool ptr;          /* a pointer in Go: an explicit zero value is kept */
-  bool noomit;       /* Go's JSON tag lacks omitempty: a zero value is kept */
+  bool ptr;    /* a pointer in Go: an explicit zero value is kept */
+  bool noomit; /* Go's JSON tag lacks omitempty: a zero value is kept */
 };
 
 struct stype {
   enum st_kind kind;
-  char *name;        /* OpenAPI definition name of a named type, else NULL */
-  const char *format;/* static string */
-  struct stype *elem;/* ST_ARRAY, ST_MAP */
+  char *name;         /* OpenAPI definition name of a named type, else NULL */
+  const char *format; /* static string */
+  struct stype *elem; /* ST_ARRAY, ST_MAP */
   struct sfield *fields;
   size_t nfields, capfields;
   char *desc;
@@ -67,17 +67,17 @@ struct stype {
 
 struct skind {
   char *group, *version, *kind;
-  struct stype *type;   /* borrowed from the pool */
+  struct stype *type; /* borrowed from the pool */
 };
 
 struct schema {
-  struct skind *kinds;   /* every `kind` line, then the synthesized lists */
+  struct skind *kinds; /* every `kind` line, then the synthesized lists */
   size_t nkinds, capkinds;
-  struct stype **pool;   /* every allocated type, owned */
+  struct stype **pool; /* every allocated type, owned */
   size_t npool, cappool;
-  struct stype **named;  /* named types, sorted by name after load */
+  struct stype **named; /* named types, sorted by name after load */
   size_t nnamed, capnamed;
-  char **files;          /* file names seen in markers, owned */
+  char **files; /* file names seen in markers, owned */
   size_t nfiles;
 };
 

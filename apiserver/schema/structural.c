@@ -47,8 +47,7 @@ static size_t path_push(struct path *p, const char *fmt, ...)
   va_start(ap, fmt);
   int r = vsnprintf(p->b + p->n, sizeof(p->b) - p->n, fmt, ap);
   va_end(ap);
-  if (r > 0)
-    p->n = p->n + (size_t)r < sizeof(p->b) ? p->n + (size_t)r : sizeof(p->b) - 1;
+  if (r > 0) p->n = p->n + (size_t)r < sizeof(p->b) ? p->n + (size_t)r : sizeof(p->b) - 1;
   return mark;
 }
 
@@ -73,8 +72,7 @@ static void cause(json_t *causes, const char *reason, const char *field, const c
   va_start(ap, fmt);
   int r = vasprintf(&msg, fmt, ap);
   va_end(ap);
-  if (r < 0)
-    return;
+  if (r < 0) return;
   json_array_append_new(causes, json_pack("{s:s,s:s,s:s}", "reason", reason, "message", msg, "field", field));
   free(msg);
 }
@@ -88,8 +86,7 @@ static void go_number(double d, char *out, size_t len)
   int prec = 1;
   for (; prec < 17; prec++) {
     snprintf(out, len, "%.*e", prec - 1, d);
-    if (strtod(out, NULL) == d)
-      break;
+    if (strtod(out, NULL) == d) break;
   }
   int exp = d == 0 ? 0 : (int)floor(log10(fabs(d)));
   if (exp >= -4 && exp < 21) {
@@ -110,8 +107,7 @@ static char *go_quote(const char *s)
 {
   size_t n = strlen(s);
   char *out = xmalloc(n * 4 + 3), *o = out;
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   *o++ = '"';
   for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
     if (*c == '"' || *c == '\\') {
@@ -137,10 +133,8 @@ static char *go_quote(const char *s)
 char *structural_value_string(const json_t *v)
 {
   char buf[64];
-  if (!v || json_is_null(v))
-    return xstrdup("\"null\"");
-  if (json_is_string(v))
-    return go_quote(json_string_value(v));
+  if (!v || json_is_null(v)) return xstrdup("\"null\"");
+  if (json_is_string(v)) return go_quote(json_string_value(v));
   if (json_is_integer(v)) {
     snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
     return xstrdup(buf);
@@ -149,22 +143,15 @@ char *structural_value_string(const json_t *v)
     go_number(json_real_value(v), buf, sizeof buf);
     return xstrdup(buf);
   }
-  if (json_is_boolean(v))
-    return xstrdup(json_is_true(v) ? "true" : "false");
+  if (json_is_boolean(v)) return xstrdup(json_is_true(v) ? "true" : "false");
   return kj_dumps(v);
 }
 
 /* ---------- schema accessors ---------- */
 
-static const char *s_type(const json_t *s)
-{
-  return json_string_value(json_object_get(s, "type"));
-}
+static const char *s_type(const json_t *s) { return json_string_value(json_object_get(s, "type")); }
 
-static bool s_flag(const json_t *s, const char *key)
-{
-  return json_is_true(json_object_get(s, key));
-}
+static bool s_flag(const json_t *s, const char *key) { return json_is_true(json_object_get(s, key)); }
 
 /* A schema object or NULL (items / additionalProperties may be a bool). */
 static const json_t *s_sub(const json_t *s, const char *key)
@@ -173,10 +160,7 @@ static const json_t *s_sub(const json_t *s, const char *key)
   return json_is_object(v) ? v : NULL;
 }
 
-static bool has_key(const json_t *s, const char *key)
-{
-  return json_object_get(s, key) != NULL;
-}
+static bool has_key(const json_t *s, const char *key) { return json_object_get(s, key) != NULL; }
 
 /* ---------- regular expressions ---------- */
 
@@ -208,19 +192,16 @@ static pcre2_code *compile(const char *pattern, char *err, size_t errlen)
 static pcre2_code *regex_get(struct structural *s, const char *pattern)
 {
   for (size_t i = 0; i < s->nre; i++)
-    if (strcmp(s->re[i].pattern, pattern) == 0)
-      return s->re[i].code;
+    if (strcmp(s->re[i].pattern, pattern) == 0) return s->re[i].code;
   if (s->nre == s->capre) {
     size_t nc = s->capre ? s->capre * 2 : 8;
     struct regex_entry *r = xrealloc(s->re, nc * sizeof(*r));
-    if (!r)
-      return NULL;
+    if (!r) return NULL;
     s->re = r;
     s->capre = nc;
   }
   char *p = xstrdup(pattern);
-  if (!p)
-    return NULL;
+  if (!p) return NULL;
   s->re[s->nre].pattern = p;
   s->re[s->nre].code = compile(pattern, NULL, 0);
   return s->re[s->nre++].code;
@@ -239,23 +220,18 @@ struct structural *structural_new(json_t *schema)
 
 void structural_free(struct structural *s)
 {
-  if (!s)
-    return;
+  if (!s) return;
   for (size_t i = 0; i < s->nre; i++) {
     free(s->re[i].pattern);
     pcre2_code_free(s->re[i].code);
   }
   free(s->re);
-  if (s->md)
-    pcre2_match_data_free(s->md);
+  if (s->md) pcre2_match_data_free(s->md);
   json_decref(s->schema);
   free(s);
 }
 
-const json_t *structural_schema(const struct structural *s)
-{
-  return s ? s->schema : NULL;
-}
+const json_t *structural_schema(const struct structural *s) { return s ? s->schema : NULL; }
 
 /* ---------- CRD-time checks ---------- */
 
@@ -264,8 +240,7 @@ static const char *const OPENAPI_TYPES[] = {"array", "boolean", "integer", "numb
 static bool valid_type(const char *t)
 {
   for (size_t i = 0; OPENAPI_TYPES[i]; i++)
-    if (strcmp(OPENAPI_TYPES[i], t) == 0)
-      return true;
+    if (strcmp(OPENAPI_TYPES[i], t) == 0) return true;
   return false;
 }
 
@@ -349,8 +324,7 @@ static void check_value_validation_only(const json_t *s, struct path *p, bool in
         (json_is_array(v) && !json_array_size(v)))
       continue;
     /* int-or-string schemas may spell anyOf: [{type: integer}, {type: string}] */
-    if (strcmp(keys[i].key, "type") == 0 && int_or_string)
-      continue;
+    if (strcmp(keys[i].key, "type") == 0 && int_or_string) continue;
     size_t m = path_push(p, ".%s", keys[i].key);
     cause(causes, "FieldValueForbidden", p->b, "Forbidden: %s", keys[i].msg);
     path_pop(p, m);
@@ -360,8 +334,7 @@ static void check_value_validation_only(const json_t *s, struct path *p, bool in
 static void check_pattern(const json_t *s, struct path *p, json_t *causes)
 {
   const char *pat = json_string_value(json_object_get(s, "pattern"));
-  if (!pat || !*pat)
-    return;
+  if (!pat || !*pat) return;
   char err[512];
   pcre2_code *c = compile(pat, err, sizeof err);
   if (c) {
@@ -392,7 +365,8 @@ static void check_type(const json_t *s, struct path *p, enum level lvl, json_t *
   }
   if (s_flag(s, "x-kubernetes-embedded-resource")) {
     if (!t || !*t)
-      cause(causes, "FieldValueRequired", p->b, "Required value: must be object if x-kubernetes-embedded-resource is true");
+      cause(causes, "FieldValueRequired", p->b,
+            "Required value: must be object if x-kubernetes-embedded-resource is true");
     else if (strcmp(t, "object") != 0)
       cause(causes, "FieldValueInvalid", p->b,
             "Invalid value: \"%s\": must be object if x-kubernetes-embedded-resource is true", t);
@@ -418,7 +392,8 @@ static void check_type(const json_t *s, struct path *p, enum level lvl, json_t *
   }
   if (int_or_string && preserve) {
     m = path_push(p, ".x-kubernetes-preserve-unknown-fields");
-    cause(causes, "FieldValueInvalid", p->b, "Invalid value: true: must be false if x-kubernetes-int-or-string is true");
+    cause(causes, "FieldValueInvalid", p->b,
+          "Invalid value: true: must be false if x-kubernetes-int-or-string is true");
     path_pop(p, m);
   }
   if (s_flag(s, "x-kubernetes-embedded-resource") && !preserve && !json_object_size(json_object_get(s, "properties"))) {
@@ -434,8 +409,7 @@ static void check_type(const json_t *s, struct path *p, enum level lvl, json_t *
 static void check_root_metadata(const json_t *s, struct path *p, json_t *causes)
 {
   const json_t *md = s_sub(json_object_get(s, "properties"), "metadata");
-  if (!md)
-    return;
+  if (!md) return;
   size_t m = path_push(p, ".properties[metadata]");
   const char *t = s_type(md);
   if (t && strcmp(t, "object") != 0) {
@@ -446,15 +420,11 @@ static void check_root_metadata(const json_t *s, struct path *p, json_t *causes)
   const char *k;
   json_t *v;
   bool other = false;
-  json_object_foreach((json_t *)md, k, v)
-  {
-    if (strcmp(k, "type") && strcmp(k, "properties") && strcmp(k, "description"))
-      other = true;
+  json_object_foreach ((json_t *)md, k, v) {
+    if (strcmp(k, "type") && strcmp(k, "properties") && strcmp(k, "description")) other = true;
   }
-  json_object_foreach(json_object_get(md, "properties"), k, v)
-  {
-    if (strcmp(k, "name") && strcmp(k, "generateName"))
-      other = true;
+  json_object_foreach (json_object_get(md, "properties"), k, v) {
+    if (strcmp(k, "name") && strcmp(k, "generateName")) other = true;
   }
   if (other)
     cause(causes, "FieldValueForbidden", p->b,
@@ -467,8 +437,7 @@ static void check_children(const json_t *s, struct path *p, bool vv, int depth, 
 {
   const char *k;
   json_t *v;
-  json_object_foreach(json_object_get(s, "properties"), k, v)
-  {
+  json_object_foreach (json_object_get(s, "properties"), k, v) {
     size_t m = path_push(p, ".properties[%s]", k);
     check_node(v, p, LVL_FIELD, vv, depth + 1, causes);
     path_pop(p, m);
@@ -488,8 +457,7 @@ static void check_children(const json_t *s, struct path *p, bool vv, int depth, 
   static const char *const comb[] = {"allOf", "anyOf", "oneOf"};
   for (size_t c = 0; c < 3; c++) {
     size_t i;
-    json_array_foreach(json_object_get(s, comb[c]), i, v)
-    {
+    json_array_foreach (json_object_get(s, comb[c]), i, v) {
       size_t m = path_push(p, ".%s[%zu]", comb[c], i);
       check_value_validation_only(v, p, s_flag(s, "x-kubernetes-int-or-string"), causes);
       check_node(v, p, LVL_FIELD, true, depth + 1, causes);
@@ -497,7 +465,7 @@ static void check_children(const json_t *s, struct path *p, bool vv, int depth, 
     }
   }
   const json_t *not = s_sub(s, "not");
-  if (not) {
+  if (not ) {
     size_t m = path_push(p, ".not");
     check_value_validation_only(not, p, false, causes);
     check_node(not, p, LVL_FIELD, true, depth + 1, causes);
@@ -507,11 +475,9 @@ static void check_children(const json_t *s, struct path *p, bool vv, int depth, 
 
 static void check_node(const json_t *s, struct path *p, enum level lvl, bool vv, int depth, json_t *causes)
 {
-  if (!json_is_object(s) || depth > WALK_MAX_DEPTH)
-    return;
+  if (!json_is_object(s) || depth > WALK_MAX_DEPTH) return;
   check_forbidden(s, p, causes);
-  if (!vv)
-    check_type(s, p, lvl, causes);
+  if (!vv) check_type(s, p, lvl, causes);
   check_pattern(s, p, causes);
   check_children(s, p, vv, depth, causes);
 }
@@ -519,8 +485,7 @@ static void check_node(const json_t *s, struct path *p, enum level lvl, bool vv,
 /* Defaults must validate against their own schema. */
 static void check_defaults(const json_t *s, struct path *p, int depth, json_t *causes)
 {
-  if (!json_is_object(s) || depth > WALK_MAX_DEPTH)
-    return;
+  if (!json_is_object(s) || depth > WALK_MAX_DEPTH) return;
   json_t *d = json_object_get(s, "default");
   if (d) {
     struct structural *tmp = structural_new(json_incref((json_t *)s));
@@ -539,8 +504,7 @@ static void check_defaults(const json_t *s, struct path *p, int depth, json_t *c
   }
   const char *k;
   json_t *v;
-  json_object_foreach(json_object_get(s, "properties"), k, v)
-  {
+  json_object_foreach (json_object_get(s, "properties"), k, v) {
     size_t m = path_push(p, ".properties[%s]", k);
     check_defaults(v, p, depth + 1, causes);
     path_pop(p, m);
@@ -560,8 +524,7 @@ void structural_check(const json_t *schema, const char *path, bool status_sub, j
 {
   struct path p = {.n = 0};
   path_push(&p, "%s", path);
-  if (!json_is_object(schema))
-    return;
+  if (!json_is_object(schema)) return;
   if (s_flag(schema, "nullable")) {
     size_t m = path_push(&p, ".nullable");
     cause(causes, "FieldValueForbidden", p.b, "Forbidden: nullable cannot be true at the root");
@@ -583,38 +546,31 @@ void structural_check(const json_t *schema, const char *path, bool status_sub, j
   size_t before = json_array_size(causes);
   check_node(schema, &p, LVL_ROOT, false, 0, causes);
   check_root_metadata(schema, &p, causes);
-  if (json_array_size(causes) == before)
-    check_defaults(schema, &p, 0, causes);
+  if (json_array_size(causes) == before) check_defaults(schema, &p, 0, causes);
 }
 
 static bool has_anywhere(const json_t *s, const char *key, int depth)
 {
-  if (!json_is_object(s) || depth > WALK_MAX_DEPTH)
-    return false;
-  if (json_object_get(s, key))
-    return true;
+  if (!json_is_object(s) || depth > WALK_MAX_DEPTH) return false;
+  if (json_object_get(s, key)) return true;
   const char *k;
   json_t *v;
-  json_object_foreach(json_object_get(s, "properties"), k, v) if (has_anywhere(v, key, depth + 1)) return true;
+  json_object_foreach (json_object_get(s, "properties"), k, v)
+    if (has_anywhere(v, key, depth + 1)) return true;
   if (has_anywhere(s_sub(s, "items"), key, depth + 1) || has_anywhere(s_sub(s, "additionalProperties"), key, depth + 1))
     return true;
   static const char *const comb[] = {"allOf", "anyOf", "oneOf"};
   for (size_t c = 0; c < 3; c++) {
     size_t i;
-    json_array_foreach(json_object_get(s, comb[c]), i, v) if (has_anywhere(v, key, depth + 1)) return true;
+    json_array_foreach (json_object_get(s, comb[c]), i, v)
+      if (has_anywhere(v, key, depth + 1)) return true;
   }
   return false;
 }
 
-bool structural_has_validations(const json_t *schema)
-{
-  return has_anywhere(schema, "x-kubernetes-validations", 0);
-}
+bool structural_has_validations(const json_t *schema) { return has_anywhere(schema, "x-kubernetes-validations", 0); }
 
-bool structural_has_defaults(const json_t *schema)
-{
-  return has_anywhere(schema, "default", 0);
-}
+bool structural_has_defaults(const json_t *schema) { return has_anywhere(schema, "default", 0); }
 
 /* ---------- pruning ---------- */
 
@@ -633,8 +589,7 @@ static void prune_object(const json_t *s, json_t *obj, struct path *p, bool embe
   const char *k;
   json_t *v;
   void *tmp;
-  json_object_foreach_safe(obj, tmp, k, v)
-  {
+  json_object_foreach_safe (obj, tmp, k, v) {
     size_t m = path_child(p, k);
     const json_t *ps = s_sub(props, k);
     if (embedded && is_meta_key(k) && !ps) {
@@ -660,18 +615,15 @@ static void prune_object(const json_t *s, json_t *obj, struct path *p, bool embe
   }
   /* a null the schema does not allow is dropped, as upstream prunes it
    * before defaulting */
-  json_object_foreach_safe(obj, tmp, k, v)
-  {
+  json_object_foreach_safe (obj, tmp, k, v) {
     const json_t *ps = s_sub(props, k);
-    if (json_is_null(v) && ps && !s_flag(ps, "nullable"))
-      json_object_del(obj, k);
+    if (json_is_null(v) && ps && !s_flag(ps, "nullable")) json_object_del(obj, k);
   }
 }
 
 static void prune_value(const json_t *s, json_t *v, struct path *p, bool embedded, json_t *unknown, int depth)
 {
-  if (!json_is_object(s) || depth > WALK_MAX_DEPTH)
-    return;
+  if (!json_is_object(s) || depth > WALK_MAX_DEPTH) return;
   if (json_is_object(v)) {
     bool emb = embedded || s_flag(s, "x-kubernetes-embedded-resource");
     const char *t = s_type(s);
@@ -683,8 +635,7 @@ static void prune_value(const json_t *s, json_t *v, struct path *p, bool embedde
     size_t i;
     json_t *e;
     if (items)
-      json_array_foreach(v, i, e)
-      {
+      json_array_foreach (v, i, e) {
         size_t m = path_push(p, "[%zu]", i);
         prune_value(items, e, p, false, unknown, depth + 1);
         path_pop(p, m);
@@ -712,34 +663,27 @@ static void default_object(const json_t *s, json_t *obj, int depth)
 {
   const char *k;
   json_t *ps;
-  json_object_foreach(json_object_get(s, "properties"), k, ps)
-  {
+  json_object_foreach (json_object_get(s, "properties"), k, ps) {
     json_t *d = json_object_get(ps, "default");
     json_t *cur = json_object_get(obj, k);
-    if (d && (!cur || (json_is_null(cur) && !s_flag(ps, "nullable"))))
-      json_object_set_new(obj, k, kj_deep_copy(d));
+    if (d && (!cur || (json_is_null(cur) && !s_flag(ps, "nullable")))) json_object_set_new(obj, k, kj_deep_copy(d));
   }
-  json_object_foreach(json_object_get(s, "properties"), k, ps)
-  {
+  json_object_foreach (json_object_get(s, "properties"), k, ps) {
     json_t *cur = json_object_get(obj, k);
-    if (cur)
-      default_value(ps, cur, depth + 1);
+    if (cur) default_value(ps, cur, depth + 1);
   }
   const json_t *ap = s_sub(s, "additionalProperties");
   if (ap) {
     json_t *v;
-    json_object_foreach(obj, k, v)
-    {
-      if (!json_object_get(json_object_get(s, "properties"), k))
-        default_value(ap, v, depth + 1);
+    json_object_foreach (obj, k, v) {
+      if (!json_object_get(json_object_get(s, "properties"), k)) default_value(ap, v, depth + 1);
     }
   }
 }
 
 static void default_value(const json_t *s, json_t *v, int depth)
 {
-  if (!json_is_object(s) || depth > WALK_MAX_DEPTH)
-    return;
+  if (!json_is_object(s) || depth > WALK_MAX_DEPTH) return;
   if (json_is_object(v)) {
     default_object(s, v, depth);
   } else if (json_is_array(v)) {
@@ -748,10 +692,8 @@ static void default_value(const json_t *s, json_t *v, int depth)
     json_t *e;
     if (items) {
       json_t *d = json_object_get(items, "default");
-      json_array_foreach(v, i, e)
-      {
-        if (json_is_null(e) && d && !s_flag(items, "nullable"))
-          json_array_set_new(v, i, kj_deep_copy(d));
+      json_array_foreach (v, i, e) {
+        if (json_is_null(e) && d && !s_flag(items, "nullable")) json_array_set_new(v, i, kj_deep_copy(d));
         default_value(items, json_array_get(v, i), depth + 1);
       }
     }
@@ -760,8 +702,7 @@ static void default_value(const json_t *s, json_t *v, int depth)
 
 void structural_default(const struct structural *s, json_t *obj)
 {
-  if (s && json_is_object(s->schema))
-    default_value(s->schema, obj, 0);
+  if (s && json_is_object(s->schema)) default_value(s->schema, obj, 0);
 }
 
 /* ---------- validation ---------- */
@@ -774,29 +715,19 @@ struct vctx {
 static const char *json_type_name(const json_t *v)
 {
   switch (json_typeof(v)) {
-  case JSON_OBJECT:
-    return "object";
-  case JSON_ARRAY:
-    return "array";
-  case JSON_STRING:
-    return "string";
-  case JSON_INTEGER:
-    return "integer";
-  case JSON_REAL:
-    return "number";
+  case JSON_OBJECT: return "object";
+  case JSON_ARRAY: return "array";
+  case JSON_STRING: return "string";
+  case JSON_INTEGER: return "integer";
+  case JSON_REAL: return "number";
   case JSON_TRUE:
-  case JSON_FALSE:
-    return "boolean";
-  default:
-    return "null";
+  case JSON_FALSE: return "boolean";
+  default: return "null";
   }
 }
 
 /* "spec.x in body" as kube-openapi names the value. */
-static const char *body_name(const struct path *p)
-{
-  return p->n ? p->b : "body";
-}
+static const char *body_name(const struct path *p) { return p->n ? p->b : "body"; }
 
 static void v_invalid(struct vctx *c, const struct path *p, const json_t *value, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -807,8 +738,7 @@ static void v_invalid(struct vctx *c, const struct path *p, const json_t *value,
   va_start(ap, fmt);
   int r = vasprintf(&detail, fmt, ap);
   va_end(ap);
-  if (r < 0)
-    return;
+  if (r < 0) return;
   char *vs = value ? structural_value_string(value) : xstrdup("\"\"");
   cause(c->causes, "FieldValueInvalid", p->b, "Invalid value: %s: %s", vs ? vs : "", detail);
   free(vs);
@@ -824,16 +754,11 @@ static void v_type(struct vctx *c, const struct path *p, const char *want, const
 
 static bool type_matches(const char *t, const json_t *v)
 {
-  if (strcmp(t, "object") == 0)
-    return json_is_object(v);
-  if (strcmp(t, "array") == 0)
-    return json_is_array(v);
-  if (strcmp(t, "string") == 0)
-    return json_is_string(v);
-  if (strcmp(t, "boolean") == 0)
-    return json_is_boolean(v);
-  if (strcmp(t, "number") == 0)
-    return json_is_number(v);
+  if (strcmp(t, "object") == 0) return json_is_object(v);
+  if (strcmp(t, "array") == 0) return json_is_array(v);
+  if (strcmp(t, "string") == 0) return json_is_string(v);
+  if (strcmp(t, "boolean") == 0) return json_is_boolean(v);
+  if (strcmp(t, "number") == 0) return json_is_number(v);
   if (strcmp(t, "integer") == 0)
     return json_is_integer(v) || (json_is_real(v) && floor(json_real_value(v)) == json_real_value(v));
   return true;
@@ -843,8 +768,7 @@ static size_t utf8_len(const char *s)
 {
   size_t n = 0;
   for (; *s; s++)
-    if (((unsigned char)*s & 0xc0) != 0x80)
-      n++;
+    if (((unsigned char)*s & 0xc0) != 0x80) n++;
   return n;
 }
 
@@ -852,21 +776,17 @@ static bool valid_ipv4(const char *s)
 {
   int parts = 0;
   while (*s) {
-    if (!isdigit((unsigned char)*s))
-      return false;
+    if (!isdigit((unsigned char)*s)) return false;
     int v = 0, digits = 0;
     while (isdigit((unsigned char)*s)) {
       v = v * 10 + (*s++ - '0');
-      if (++digits > 3)
-        return false;
+      if (++digits > 3) return false;
     }
-    if (v > 255)
-      return false;
+    if (v > 255) return false;
     parts++;
     if (*s == '.') {
       s++;
-      if (!*s)
-        return false;
+      if (!*s) return false;
     } else if (*s) {
       return false;
     }
@@ -889,56 +809,44 @@ static bool valid_format(const char *fmt, const char *s)
     return sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &rest) == 3 && strlen(s) == 10 && m >= 1 && m <= 12 && d >= 1 &&
            d <= 31;
   }
-  if (strcmp(fmt, "ipv4") == 0)
-    return valid_ipv4(s);
-  if (strcmp(fmt, "ipv6") == 0)
-    return inet_pton(AF_INET6, s, buf) == 1;
+  if (strcmp(fmt, "ipv4") == 0) return valid_ipv4(s);
+  if (strcmp(fmt, "ipv6") == 0) return inet_pton(AF_INET6, s, buf) == 1;
   if (strcmp(fmt, "cidr") == 0) {
     const char *slash = strchr(s, '/');
-    if (!slash || !slash[1])
-      return false;
+    if (!slash || !slash[1]) return false;
     char ip[64];
     size_t n = (size_t)(slash - s);
-    if (n >= sizeof ip)
-      return false;
+    if (n >= sizeof ip) return false;
     memcpy(ip, s, n);
     ip[n] = '\0';
     char *end;
     long bits = strtol(slash + 1, &end, 10);
-    if (*end)
-      return false;
-    if (valid_ipv4(ip))
-      return bits >= 0 && bits <= 32;
+    if (*end) return false;
+    if (valid_ipv4(ip)) return bits >= 0 && bits <= 32;
     return inet_pton(AF_INET6, ip, buf) == 1 && bits >= 0 && bits <= 128;
   }
   if (strcmp(fmt, "uuid") == 0) {
-    if (strlen(s) != 36)
-      return false;
+    if (strlen(s) != 36) return false;
     for (int i = 0; i < 36; i++) {
       bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-      if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
-        return false;
+      if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return false;
     }
     return true;
   }
   if (strcmp(fmt, "byte") == 0) {
     size_t n = strlen(s);
-    if (n % 4)
-      return false;
+    if (n % 4) return false;
     for (size_t i = 0; i < n; i++) {
       char ch = s[i];
-      if (!(isalnum((unsigned char)ch) || ch == '+' || ch == '/' || (ch == '=' && i >= n - 2)))
-        return false;
+      if (!(isalnum((unsigned char)ch) || ch == '+' || ch == '/' || (ch == '=' && i >= n - 2))) return false;
     }
     return true;
   }
   if (strcmp(fmt, "hostname") == 0) {
     size_t n = strlen(s);
-    if (!n || n > 253)
-      return false;
+    if (!n || n > 253) return false;
     for (const char *q = s; *q; q++)
-      if (!isalnum((unsigned char)*q) && *q != '-' && *q != '.')
-        return false;
+      if (!isalnum((unsigned char)*q) && *q != '-' && *q != '.') return false;
     return true;
   }
   if (strcmp(fmt, "email") == 0) {
@@ -966,16 +874,15 @@ static void validate_string(struct vctx *c, const json_t *s, const json_t *v, st
     cause(c->causes, "FieldValueTooLong", p->b, "Too long: may not be more than %lld bytes",
           (long long)json_integer_value(maxl));
   if (json_is_integer(minl) && (json_int_t)len < json_integer_value(minl))
-    v_invalid(c, p, v, "%s in body should be at least %lld chars long", body_name(p), (long long)json_integer_value(minl));
+    v_invalid(c, p, v, "%s in body should be at least %lld chars long", body_name(p),
+              (long long)json_integer_value(minl));
   const char *pat = json_string_value(json_object_get(s, "pattern"));
   if (pat && *pat) {
     pcre2_code *re = regex_get(c->s, pat);
     if (re) {
-      if (!c->s->md)
-        c->s->md = pcre2_match_data_create(4, NULL);
+      if (!c->s->md) c->s->md = pcre2_match_data_create(4, NULL);
       int r = c->s->md ? pcre2_match(re, (PCRE2_SPTR)str, PCRE2_ZERO_TERMINATED, 0, 0, c->s->md, NULL) : 0;
-      if (r < 0)
-        v_invalid(c, p, v, "%s in body should match '%s'", body_name(p), pat);
+      if (r < 0) v_invalid(c, p, v, "%s in body should match '%s'", body_name(p), pat);
     }
   }
 }
@@ -1012,18 +919,16 @@ static void validate_number(struct vctx *c, const json_t *s, const json_t *v, st
 static void validate_enum(struct vctx *c, const json_t *s, const json_t *v, struct path *p)
 {
   json_t *en = json_object_get(s, "enum");
-  if (!json_is_array(en))
-    return;
+  if (!json_is_array(en)) return;
   size_t i;
   json_t *e;
-  json_array_foreach(en, i, e) if (kj_equal(e, v)) return;
+  json_array_foreach (en, i, e)
+    if (kj_equal(e, v)) return;
   size_t cap = 256;
   char *list = xmalloc(cap);
-  if (!list)
-    return;
+  if (!list) return;
   list[0] = '\0';
-  json_array_foreach(en, i, e)
-  {
+  json_array_foreach (en, i, e) {
     char *one = json_is_string(e) ? go_quote(json_string_value(e)) : NULL;
     if (!one) {
       /* non-strings are listed as their JSON, then quoted as strings */
@@ -1041,8 +946,7 @@ static void validate_enum(struct vctx *c, const json_t *s, const json_t *v, stru
       list = nl;
       cap = need * 2;
     }
-    if (i)
-      strcat(list, ", ");
+    if (i) strcat(list, ", ");
     strcat(list, one);
     free(one);
   }
@@ -1057,8 +961,7 @@ static void validate_object(struct vctx *c, const json_t *s, const json_t *v, st
   bool embedded = s_flag(s, "x-kubernetes-embedded-resource");
   size_t i;
   json_t *r;
-  json_array_foreach(json_object_get(s, "required"), i, r)
-  {
+  json_array_foreach (json_object_get(s, "required"), i, r) {
     const char *k = json_string_value(r);
     if (k && !json_object_get(v, k)) {
       size_t m = path_child(p, k);
@@ -1092,17 +995,12 @@ static void validate_object(struct vctx *c, const json_t *s, const json_t *v, st
   const json_t *ap = s_sub(s, "additionalProperties");
   const char *k;
   json_t *fv;
-  json_object_foreach((json_t *)v, k, fv)
-  {
-    if ((root || embedded) && is_meta_key(k) && !json_object_get(props, k))
-      continue;
-    if (root && is_meta_key(k))
-      continue;
+  json_object_foreach ((json_t *)v, k, fv) {
+    if ((root || embedded) && is_meta_key(k) && !json_object_get(props, k)) continue;
+    if (root && is_meta_key(k)) continue;
     const json_t *ps = s_sub(props, k);
-    if (!ps)
-      ps = ap;
-    if (!ps)
-      continue;
+    if (!ps) ps = ap;
+    if (!ps) continue;
     size_t m = path_child(p, k);
     validate_node(c, ps, fv, p, false, depth + 1);
     path_pop(p, m);
@@ -1118,7 +1016,8 @@ static void validate_array(struct vctx *c, const json_t *s, const json_t *v, str
           (long long)json_integer_value(maxi));
   if (json_is_integer(mini) && (json_int_t)n < json_integer_value(mini)) {
     json_t *cnt = json_integer((json_int_t)n);
-    v_invalid(c, p, cnt, "%s in body should have at least %lld items", body_name(p), (long long)json_integer_value(mini));
+    v_invalid(c, p, cnt, "%s in body should have at least %lld items", body_name(p),
+              (long long)json_integer_value(mini));
     json_decref(cnt);
   }
   if (s_flag(s, "uniqueItems")) {
@@ -1137,8 +1036,7 @@ static void validate_array(struct vctx *c, const json_t *s, const json_t *v, str
   size_t i;
   json_t *e;
   if (items)
-    json_array_foreach(v, i, e)
-    {
+    json_array_foreach (v, i, e) {
       size_t m = path_push(p, "[%zu]", i);
       validate_node(c, items, e, p, false, depth + 1);
       path_pop(p, m);
@@ -1150,28 +1048,24 @@ static void validate_combinators(struct vctx *c, const json_t *s, const json_t *
 {
   size_t i;
   json_t *sub;
-  json_array_foreach(json_object_get(s, "allOf"), i, sub) validate_node(c, sub, v, p, false, depth + 1);
+  json_array_foreach (json_object_get(s, "allOf"), i, sub) validate_node(c, sub, v, p, false, depth + 1);
   static const char *const kinds[] = {"anyOf", "oneOf"};
   for (size_t k = 0; k < 2; k++) {
     json_t *arr = json_object_get(s, kinds[k]);
-    if (!json_array_size(arr))
-      continue;
+    if (!json_array_size(arr)) continue;
     size_t ok = 0;
-    json_array_foreach(arr, i, sub)
-    {
+    json_array_foreach (arr, i, sub) {
       struct vctx tmp = {.s = c->s, .causes = json_array()};
       validate_node(&tmp, sub, v, p, false, depth + 1);
-      if (json_array_size(tmp.causes) == 0)
-        ok++;
+      if (json_array_size(tmp.causes) == 0) ok++;
       json_decref(tmp.causes);
     }
-    if (k == 0 && ok == 0)
-      v_invalid(c, p, NULL, "\"%s\" must validate at least one schema (anyOf)", body_name(p));
+    if (k == 0 && ok == 0) v_invalid(c, p, NULL, "\"%s\" must validate at least one schema (anyOf)", body_name(p));
     else if (k == 1 && ok != 1)
       v_invalid(c, p, NULL, "\"%s\" must validate one and only one schema (oneOf)", body_name(p));
   }
   const json_t *not = s_sub(s, "not");
-  if (not) {
+  if (not ) {
     struct vctx tmp = {.s = c->s, .causes = json_array()};
     validate_node(&tmp, not, v, p, false, depth + 1);
     if (json_array_size(tmp.causes) == 0)
@@ -1182,12 +1076,10 @@ static void validate_combinators(struct vctx *c, const json_t *s, const json_t *
 
 static void validate_node(struct vctx *c, const json_t *s, const json_t *v, struct path *p, bool root, int depth)
 {
-  if (!json_is_object(s) || depth > WALK_MAX_DEPTH)
-    return;
+  if (!json_is_object(s) || depth > WALK_MAX_DEPTH) return;
   const char *t = s_type(s);
   if (json_is_null(v)) {
-    if (!s_flag(s, "nullable") && t && *t)
-      v_type(c, p, t, v);
+    if (!s_flag(s, "nullable") && t && *t) v_type(c, p, t, v);
     return;
   }
   if (s_flag(s, "x-kubernetes-int-or-string")) {
@@ -1199,20 +1091,15 @@ static void validate_node(struct vctx *c, const json_t *s, const json_t *v, stru
     v_type(c, p, t, v);
     return;
   }
-  if (json_is_string(v))
-    validate_string(c, s, v, p);
-  else if (json_is_number(v))
-    validate_number(c, s, v, p);
+  if (json_is_string(v)) validate_string(c, s, v, p);
+  else if (json_is_number(v)) validate_number(c, s, v, p);
   validate_enum(c, s, v, p);
-  if (json_is_object(v))
-    validate_object(c, s, v, p, root, depth);
-  else if (json_is_array(v))
-    validate_array(c, s, v, p, depth);
+  if (json_is_object(v)) validate_object(c, s, v, p, root, depth);
+  else if (json_is_array(v)) validate_array(c, s, v, p, depth);
   validate_combinators(c, s, v, p, depth);
 }
 
-void structural_validate_at(struct structural *s, const json_t *schema, const json_t *v, struct path *p,
-                            json_t *causes)
+void structural_validate_at(struct structural *s, const json_t *schema, const json_t *v, struct path *p, json_t *causes)
 {
   struct vctx c = {.s = s, .causes = causes};
   validate_node(&c, schema, v, p, false, 0);
@@ -1220,8 +1107,7 @@ void structural_validate_at(struct structural *s, const json_t *schema, const js
 
 void structural_validate(struct structural *s, const json_t *obj, json_t *causes)
 {
-  if (!s || !json_is_object(s->schema))
-    return;
+  if (!s || !json_is_object(s->schema)) return;
   struct path p = {.n = 0};
   p.b[0] = '\0';
   struct vctx c = {.s = s, .causes = causes};

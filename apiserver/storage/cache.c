@@ -71,8 +71,7 @@ void cache_free(struct storage *st)
   free(st->hist.v);
   st->hist.v = NULL;
   skmap_clear(&st->cur, unref_val);
-  if (st->catchup_ev)
-    event_free(st->catchup_ev);
+  if (st->catchup_ev) event_free(st->catchup_ev);
   st->catchup_ev = NULL;
 }
 
@@ -80,8 +79,7 @@ void cache_free(struct storage *st)
 
 struct hist_ent *cache_hist_at(struct storage *st, int64_t rev)
 {
-  if (rev <= st->compact_rev || rev > st->compact_rev + (int64_t)st->hist.n)
-    return NULL;
+  if (rev <= st->compact_rev || rev > st->compact_rev + (int64_t)st->hist.n) return NULL;
   size_t i = (size_t)(rev - st->compact_rev - 1);
   return &st->hist.v[(st->hist.head + i) % st->hist.cap];
 }
@@ -91,10 +89,8 @@ static int hist_push(struct history *h, const struct hist_ent *e)
   if (h->n == h->cap) {
     size_t ncap = h->cap ? h->cap * 2 : 1024;
     struct hist_ent *nv = xmalloc(ncap * sizeof(*nv));
-    if (!nv)
-      return -ENOMEM;
-    for (size_t i = 0; i < h->n; i++)
-      nv[i] = h->v[(h->head + i) % h->cap];
+    if (!nv) return -ENOMEM;
+    for (size_t i = 0; i < h->n; i++) nv[i] = h->v[(h->head + i) % h->cap];
     free(h->v);
     h->v = nv;
     h->cap = ncap;
@@ -121,8 +117,7 @@ void cache_drop_oldest(struct storage *st, size_t n)
 int cache_apply(struct storage *st, uint8_t type, struct kv *kv, struct kv *prev, int64_t ts_ms)
 {
   struct hist_ent e = {kv, prev, ts_ms, type};
-  if (hist_push(&st->hist, &e) < 0)
-    return -ENOMEM;
+  if (hist_push(&st->hist, &e) < 0) return -ENOMEM;
   if (type == EV_DELETED) {
     struct kv *old = skmap_del(&st->cur, kv->key);
     if (old) {
@@ -150,10 +145,7 @@ int cache_apply(struct storage *st, uint8_t type, struct kv *kv, struct kv *prev
 
 /* ---- reads ---- */
 
-struct kv *storage_get(struct storage *st, const char *key)
-{
-  return skmap_get(&st->cur, key);
-}
+struct kv *storage_get(struct storage *st, const char *key) { return skmap_get(&st->cur, key); }
 
 int64_t storage_rev(const struct storage *st) { return st->rev; }
 int64_t cache_oldest(const struct storage *st)
@@ -177,15 +169,14 @@ static int list_cur_visit(void *arg, const char *key, void *val)
 struct overlay {
   const char *key;
   int64_t rev;
-  struct kv *val;   /* value at the listed revision, NULL = absent */
+  struct kv *val; /* value at the listed revision, NULL = absent */
 };
 
 static int overlay_cmp(const void *a, const void *b)
 {
   const struct overlay *x = a, *y = b;
   int c = strcmp(x->key, y->key);
-  if (c)
-    return c;
+  if (c) return c;
   return x->rev < y->rev ? -1 : x->rev > y->rev;
 }
 
@@ -201,8 +192,7 @@ static int list_old_flush(struct list_old *lo, const char *key)
 {
   while (lo->i < lo->n && (!key || strcmp(lo->ov[lo->i].key, key) < 0)) {
     struct kv *v = lo->ov[lo->i++].val;
-    if (v && lo->fn(lo->arg, v))
-      return 1;
+    if (v && lo->fn(lo->arg, v)) return 1;
   }
   return 0;
 }
@@ -210,34 +200,29 @@ static int list_old_flush(struct list_old *lo, const char *key)
 static int list_old_visit(void *arg, const char *key, void *val)
 {
   struct list_old *lo = arg;
-  if (list_old_flush(lo, key))
-    return 1;
+  if (list_old_flush(lo, key)) return 1;
   struct kv *v = val;
-  if (lo->i < lo->n && strcmp(lo->ov[lo->i].key, key) == 0)
-    v = lo->ov[lo->i++].val;
+  if (lo->i < lo->n && strcmp(lo->ov[lo->i].key, key) == 0) v = lo->ov[lo->i++].val;
   return v && lo->fn(lo->arg, v) ? 1 : 0;
 }
 
-int storage_list(struct storage *st, const char *prefix, int64_t rev, const char *start_after,
-                 storage_visit_fn fn, void *arg)
+int storage_list(struct storage *st, const char *prefix, int64_t rev, const char *start_after, storage_visit_fn fn,
+                 void *arg)
 {
-  if (!prefix)
-    prefix = "";
+  if (!prefix) prefix = "";
   if (rev <= 0 || rev >= st->rev) {
     struct list_cur lc = {fn, arg};
     skmap_walk(&st->cur, prefix, start_after, list_cur_visit, &lc);
     return 0;
   }
-  if (rev < cache_oldest(st))
-    return STORAGE_EEXPIRED;
+  if (rev < cache_oldest(st)) return STORAGE_EEXPIRED;
   size_t plen = strlen(prefix);
   struct list_old lo = {fn, arg, NULL, 0, 0};
   size_t cap = 0;
   for (int64_t r = rev + 1; r <= st->rev; r++) {
     struct hist_ent *e = cache_hist_at(st, r);
     const char *key = e->kv->key;
-    if (strncmp(key, prefix, plen) != 0 || (start_after && strcmp(key, start_after) <= 0))
-      continue;
+    if (strncmp(key, prefix, plen) != 0 || (start_after && strcmp(key, start_after) <= 0)) continue;
     if (lo.n == cap) {
       cap = cap ? cap * 2 : 64;
       struct overlay *nv = xrealloc(lo.ov, cap * sizeof(*nv));
@@ -251,14 +236,12 @@ int storage_list(struct storage *st, const char *prefix, int64_t rev, const char
   }
   if (lo.n > 1) {
     qsort(lo.ov, lo.n, sizeof(*lo.ov), overlay_cmp);
-    size_t k = 0;  /* keep the first (oldest) event per key */
+    size_t k = 0; /* keep the first (oldest) event per key */
     for (size_t j = 0; j < lo.n; j++)
-      if (k == 0 || strcmp(lo.ov[k - 1].key, lo.ov[j].key) != 0)
-        lo.ov[k++] = lo.ov[j];
+      if (k == 0 || strcmp(lo.ov[k - 1].key, lo.ov[j].key) != 0) lo.ov[k++] = lo.ov[j];
     lo.n = k;
   }
-  if (!skmap_walk(&st->cur, prefix, start_after, list_old_visit, &lo))
-    list_old_flush(&lo, NULL);
+  if (!skmap_walk(&st->cur, prefix, start_after, list_old_visit, &lo)) list_old_flush(&lo, NULL);
   free(lo.ov);
   return 0;
 }
@@ -272,8 +255,7 @@ static int count_visit(void *arg, const char *key, void *val)
 size_t storage_count(struct storage *st, const char *prefix)
 {
   size_t n = 0;
-  if (!prefix || !*prefix)
-    return st->cur.count;
+  if (!prefix || !*prefix) return st->cur.count;
   skmap_walk(&st->cur, prefix, NULL, count_visit, &n);
   return n;
 }
@@ -283,13 +265,11 @@ size_t storage_count(struct storage *st, const char *prefix)
 static struct wgroup *group_get(struct storage *st, const char *prefix)
 {
   for (size_t i = 0; i < st->ngroups; i++)
-    if (strcmp(st->groups[i]->prefix, prefix) == 0)
-      return st->groups[i];
+    if (strcmp(st->groups[i]->prefix, prefix) == 0) return st->groups[i];
   if (st->ngroups == st->capgroups) {
     size_t ncap = st->capgroups ? st->capgroups * 2 : 8;
     struct wgroup **ng = xrealloc(st->groups, ncap * sizeof(*ng));
-    if (!ng)
-      return NULL;
+    if (!ng) return NULL;
     st->groups = ng;
     st->capgroups = ncap;
   }
@@ -310,15 +290,13 @@ static void group_free(struct wgroup *g)
   free(g);
 }
 
-struct storage_watch *storage_watch(struct storage *st, const char *prefix, int64_t from_rev,
-                                    storage_event_fn fn, void *arg, int *err)
+struct storage_watch *storage_watch(struct storage *st, const char *prefix, int64_t from_rev, storage_event_fn fn,
+                                    void *arg, int *err)
 {
   int dummy;
-  if (!err)
-    err = &dummy;
+  if (!err) err = &dummy;
   *err = 0;
-  if (!prefix)
-    prefix = "";
+  if (!prefix) prefix = "";
   if (from_rev > 0 && from_rev < cache_oldest(st)) {
     *err = STORAGE_EEXPIRED;
     return NULL;
@@ -338,7 +316,7 @@ struct storage_watch *storage_watch(struct storage *st, const char *prefix, int6
   }
   if (!w) {
     *err = -ENOMEM;
-    return NULL;  /* an empty group is swept with the dead watchers */
+    return NULL; /* an empty group is swept with the dead watchers */
   }
   w->st = st;
   w->g = g;
@@ -360,23 +338,18 @@ struct storage_watch *storage_watch(struct storage *st, const char *prefix, int6
 /* Frees cancelled watchers and empty groups; only when nothing delivers. */
 static void sweep(struct storage *st)
 {
-  if (st->deliver_depth > 0)
-    return;
+  if (st->deliver_depth > 0) return;
   size_t k = 0;
   for (size_t i = 0; i < st->ngroups; i++) {
     struct wgroup *g = st->groups[i];
     size_t m = 0;
     for (size_t j = 0; j < g->n; j++) {
-      if (g->w[j]->cancelled)
-        free(g->w[j]);
-      else
-        g->w[m++] = g->w[j];
+      if (g->w[j]->cancelled) free(g->w[j]);
+      else g->w[m++] = g->w[j];
     }
     g->n = m;
-    if (m == 0)
-      group_free(g);
-    else
-      st->groups[k++] = g;
+    if (m == 0) group_free(g);
+    else st->groups[k++] = g;
   }
   st->ngroups = k;
   st->ndead = 0;
@@ -384,8 +357,7 @@ static void sweep(struct storage *st)
 
 void storage_watch_cancel(struct storage_watch *w)
 {
-  if (!w || w->cancelled)
-    return;
+  if (!w || w->cancelled) return;
   struct storage *st = w->st;
   w->cancelled = true;
   w->fn = NULL;
@@ -401,8 +373,7 @@ void cache_watchers_free(struct storage *st)
 {
   for (size_t i = 0; i < st->ngroups; i++) {
     struct wgroup *g = st->groups[i];
-    for (size_t j = 0; j < g->n; j++)
-      free(g->w[j]);
+    for (size_t j = 0; j < g->n; j++) free(g->w[j]);
     group_free(g);
   }
   free(st->groups);
@@ -414,13 +385,11 @@ void cache_watchers_free(struct storage *st)
 int64_t cache_watch_floor(struct storage *st)
 {
   int64_t floor = INT64_MAX;
-  if (!st->nlagging)
-    return floor;
+  if (!st->nlagging) return floor;
   for (size_t i = 0; i < st->ngroups; i++)
     for (size_t j = 0; j < st->groups[i]->n; j++) {
       struct storage_watch *w = st->groups[i]->w[j];
-      if (w->lagging && w->pos < floor)
-        floor = w->pos;
+      if (w->lagging && w->pos < floor) floor = w->pos;
     }
   return floor;
 }
@@ -433,25 +402,21 @@ void cache_deliver(struct storage *st, int64_t first_rev)
     struct wgroup *g = st->groups[gi];
     for (int64_t r = first_rev; r <= last; r++) {
       struct hist_ent *e = cache_hist_at(st, r);
-      if (!e || strncmp(e->kv->key, g->prefix, g->plen) != 0)
-        continue;
+      if (!e || strncmp(e->kv->key, g->prefix, g->plen) != 0) continue;
       for (size_t wi = 0; wi < g->n; wi++) {
         struct storage_watch *w = g->w[wi];
-        if (w->cancelled || w->lagging || w->pos >= r)
-          continue;
+        if (w->cancelled || w->lagging || w->pos >= r) continue;
         w->pos = r;
         w->fn(w->arg, e->type, e->kv, e->prev);
       }
     }
     for (size_t wi = 0; wi < g->n; wi++) {
       struct storage_watch *w = g->w[wi];
-      if (!w->cancelled && !w->lagging && w->pos < last)
-        w->pos = last;
+      if (!w->cancelled && !w->lagging && w->pos < last) w->pos = last;
     }
   }
   st->deliver_depth--;
-  if (st->ndead)
-    sweep(st);
+  if (st->ndead) sweep(st);
 }
 
 static void catchup_cb(evutil_socket_t fd, short what, void *arg)
@@ -463,13 +428,11 @@ static void catchup_cb(evutil_socket_t fd, short what, void *arg)
     struct wgroup *g = st->groups[gi];
     for (size_t wi = 0; wi < g->n; wi++) {
       struct storage_watch *w = g->w[wi];
-      if (!w->lagging)
-        continue;
+      if (!w->lagging) continue;
       int budget = CATCHUP_EVENTS_PER_TURN;
       while (!w->cancelled && w->pos < st->rev && budget-- > 0) {
         struct hist_ent *e = cache_hist_at(st, ++w->pos);
-        if (e && strncmp(e->kv->key, g->prefix, g->plen) == 0)
-          w->fn(w->arg, e->type, e->kv, e->prev);
+        if (e && strncmp(e->kv->key, g->prefix, g->plen) == 0) w->fn(w->arg, e->type, e->kv, e->prev);
       }
       if (w->lagging && w->pos >= st->rev) {
         w->lagging = false;
@@ -478,8 +441,7 @@ static void catchup_cb(evutil_socket_t fd, short what, void *arg)
     }
   }
   st->deliver_depth--;
-  if (st->ndead)
-    sweep(st);
+  if (st->ndead) sweep(st);
   if (st->nlagging && !st->catchup_scheduled) {
     st->catchup_scheduled = true;
     event_active(st->catchup_ev, EV_TIMEOUT, 1);

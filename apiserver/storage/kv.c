@@ -18,22 +18,19 @@
 
 size_t kv_attrs_len(const char *attrs)
 {
-  if (!attrs)
-    return 0;
+  if (!attrs) return 0;
   const char *p = attrs;
-  while (*p)
-    p += strlen(p) + 1;
+  while (*p) p += strlen(p) + 1;
   return (size_t)(p - attrs) + 1;
 }
 
-struct kv *kv_new(const char *key, const char *bytes, size_t len, const char *attrs,
-                  int64_t mod_rev, int64_t create_rev)
+struct kv *kv_new(const char *key, const char *bytes, size_t len, const char *attrs, int64_t mod_rev,
+                  int64_t create_rev)
 {
   size_t klen = strlen(key) + 1;
   size_t alen = kv_attrs_len(attrs);
   struct kv *kv = xmalloc(sizeof(*kv) + klen + len + 1 + (alen ? alen : 1));
-  if (!kv)
-    return NULL;
+  if (!kv) return NULL;
   char *p = (char *)(kv + 1);
   kv->refcnt = 1;
   kv->mod_rev = mod_rev;
@@ -47,60 +44,45 @@ struct kv *kv_new(const char *key, const char *bytes, size_t len, const char *at
   kv->len = len;
   p += len + 1;
   kv->attrs = p;
-  if (alen)
-    memcpy(p, attrs, alen);
-  else
-    p[0] = '\0';
+  if (alen) memcpy(p, attrs, alen);
+  else p[0] = '\0';
   return kv;
 }
 
 void kv_ref(struct kv *kv)
 {
-  if (kv)
-    kv->refcnt++;
+  if (kv) kv->refcnt++;
 }
 
 void kv_unref(struct kv *kv)
 {
-  if (kv && --kv->refcnt == 0)
-    free(kv);
+  if (kv && --kv->refcnt == 0) free(kv);
 }
 
 static const char *kv_attr(const struct kv *kv, char kind, const char *name)
 {
-  if (!kv || !kv->attrs || !name)
-    return NULL;
+  if (!kv || !kv->attrs || !name) return NULL;
   size_t nlen = strlen(name);
   for (const char *p = kv->attrs; *p; p += strlen(p) + 1) {
-    if (p[0] == kind && p[1] == ':' && strncmp(p + 2, name, nlen) == 0 && p[2 + nlen] == '=')
-      return p + 3 + nlen;
+    if (p[0] == kind && p[1] == ':' && strncmp(p + 2, name, nlen) == 0 && p[2 + nlen] == '=') return p + 3 + nlen;
   }
   return NULL;
 }
 
-const char *kv_label(void *kv, const char *key)
-{
-  return kv_attr(kv, 'l', key);
-}
+const char *kv_label(void *kv, const char *key) { return kv_attr(kv, 'l', key); }
 
-const char *kv_field(void *kv, const char *field)
-{
-  return kv_attr(kv, 'f', field);
-}
+const char *kv_field(void *kv, const char *field) { return kv_attr(kv, 'f', field); }
 
 /* Appends "<kind>:<name>=<value>\0" to the buffer, growing it. */
-static int attrs_add(char **buf, size_t *len, size_t *cap, char kind, const char *name,
-                     const char *value)
+static int attrs_add(char **buf, size_t *len, size_t *cap, char kind, const char *name, const char *value)
 {
   size_t nlen = strlen(name), vlen = strlen(value);
   size_t need = *len + nlen + vlen + 5;
   if (need > *cap) {
     size_t ncap = *cap ? *cap : 64;
-    while (ncap < need)
-      ncap *= 2;
+    while (ncap < need) ncap *= 2;
     char *nb = xrealloc(*buf, ncap);
-    if (!nb)
-      return -1;
+    if (!nb) return -1;
     *buf = nb;
     *cap = ncap;
   }
@@ -124,20 +106,17 @@ char *storage_attrs_build(const json_t *labels, const char *const *fields)
   if (json_is_object(labels)) {
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)labels, k, v) {
+    json_object_foreach ((json_t *)labels, k, v) {
       const char *s = json_is_string(v) ? json_string_value(v) : "";
-      if (attrs_add(&buf, &len, &cap, 'l', k, s) < 0)
-        goto oom;
+      if (attrs_add(&buf, &len, &cap, 'l', k, s) < 0) goto oom;
     }
   }
   for (size_t i = 0; fields && fields[i]; i += 2) {
     const char *val = fields[i + 1] ? fields[i + 1] : "";
-    if (attrs_add(&buf, &len, &cap, 'f', fields[i], val) < 0)
-      goto oom;
+    if (attrs_add(&buf, &len, &cap, 'f', fields[i], val) < 0) goto oom;
   }
   char *nb = xrealloc(buf, len + 1);
-  if (!nb)
-    goto oom;
+  if (!nb) goto oom;
   nb[len] = '\0';
   return nb;
 oom:

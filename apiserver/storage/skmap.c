@@ -53,13 +53,11 @@ static struct skmap_node *balance(struct skmap_node *n)
   fix(n);
   int bf = ht(n->l) - ht(n->r);
   if (bf > 1) {
-    if (ht(n->l->l) < ht(n->l->r))
-      n->l = rot_l(n->l);
+    if (ht(n->l->l) < ht(n->l->r)) n->l = rot_l(n->l);
     return rot_r(n);
   }
   if (bf < -1) {
-    if (ht(n->r->r) < ht(n->r->l))
-      n->r = rot_r(n->r);
+    if (ht(n->r->r) < ht(n->r->l)) n->r = rot_r(n->r);
     return rot_l(n);
   }
   return n;
@@ -70,8 +68,7 @@ void *skmap_get(const struct skmap *m, const char *key)
   const struct skmap_node *n = m->root;
   while (n) {
     int c = strcmp(key, n->key);
-    if (c == 0)
-      return n->val;
+    if (c == 0) return n->val;
     n = c < 0 ? n->l : n->r;
   }
   return NULL;
@@ -81,19 +78,15 @@ void *skmap_get(const struct skmap *m, const char *key)
  * the recursive insert only runs for new keys. */
 static struct skmap_node *ins(struct skmap_node *n, struct skmap_node *nn)
 {
-  if (!n)
-    return nn;
-  if (strcmp(nn->key, n->key) < 0)
-    n->l = ins(n->l, nn);
-  else
-    n->r = ins(n->r, nn);
+  if (!n) return nn;
+  if (strcmp(nn->key, n->key) < 0) n->l = ins(n->l, nn);
+  else n->r = ins(n->r, nn);
   return balance(n);
 }
 
 void *skmap_put(struct skmap *m, const char *key, void *val, int *err)
 {
-  if (err)
-    *err = 0;
+  if (err) *err = 0;
   struct skmap_node *n = m->root;
   while (n) {
     int c = strcmp(key, n->key);
@@ -107,8 +100,7 @@ void *skmap_put(struct skmap *m, const char *key, void *val, int *err)
   }
   struct skmap_node *nn = xcalloc(1, sizeof(*nn));
   if (!nn) {
-    if (err)
-      *err = -1;
+    if (err) *err = -1;
     return NULL;
   }
   nn->key = key;
@@ -131,8 +123,7 @@ static struct skmap_node *pop_min(struct skmap_node *n, struct skmap_node **min)
 
 static struct skmap_node *del(struct skmap_node *n, const char *key, struct skmap_node **gone)
 {
-  if (!n)
-    return NULL;
+  if (!n) return NULL;
   int c = strcmp(key, n->key);
   if (c < 0) {
     n->l = del(n->l, key, gone);
@@ -140,8 +131,7 @@ static struct skmap_node *del(struct skmap_node *n, const char *key, struct skma
     n->r = del(n->r, key, gone);
   } else {
     *gone = n;
-    if (!n->r)
-      return n->l;
+    if (!n->r) return n->l;
     struct skmap_node *min;
     struct skmap_node *r = pop_min(n->r, &min);
     min->l = n->l;
@@ -155,8 +145,7 @@ void *skmap_del(struct skmap *m, const char *key)
 {
   struct skmap_node *gone = NULL;
   m->root = del(m->root, key, &gone);
-  if (!gone)
-    return NULL;
+  if (!gone) return NULL;
   void *v = gone->val;
   free(gone);
   m->count--;
@@ -175,24 +164,20 @@ static int walk(const struct skmap_node *n, const struct walk *w)
 {
   while (n) {
     if ((w->after && strcmp(n->key, w->after) <= 0) || strcmp(n->key, w->prefix) < 0) {
-      n = n->r;  /* everything on the left is out of range too */
+      n = n->r; /* everything on the left is out of range too */
       continue;
     }
     int rc = walk(n->l, w);
-    if (rc)
-      return rc;
-    if (strncmp(n->key, w->prefix, w->plen) != 0)
-      return 2;
+    if (rc) return rc;
+    if (strncmp(n->key, w->prefix, w->plen) != 0) return 2;
     rc = w->fn(w->arg, n->key, n->val);
-    if (rc)
-      return rc;
+    if (rc) return rc;
     n = n->r;
   }
   return 0;
 }
 
-int skmap_walk(const struct skmap *m, const char *prefix, const char *after,
-               skmap_visit_fn fn, void *arg)
+int skmap_walk(const struct skmap *m, const char *prefix, const char *after, skmap_visit_fn fn, void *arg)
 {
   struct walk w = {prefix ? prefix : "", after, prefix ? strlen(prefix) : 0, fn, arg};
   int rc = walk(m->root, &w);
@@ -204,8 +189,7 @@ static void clear(struct skmap_node *n, void (*fn)(void *))
   while (n) {
     clear(n->l, fn);
     struct skmap_node *r = n->r;
-    if (fn)
-      fn(n->val);
+    if (fn) fn(n->val);
     free(n);
     n = r;
   }

@@ -49,7 +49,7 @@
  * Compaction's row deletions are a job of the same queue.  At open (load)
  * and close (the final flush) the loop thread uses the connection itself.
  */
-#define _GNU_SOURCE  /* pipe2 */
+#define _GNU_SOURCE /* pipe2 */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -115,11 +115,9 @@ static int64_t get_meta(sqlite3 *db, const char *name)
 {
   sqlite3_stmt *s;
   int64_t v = 0;
-  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = ?", -1, &s, NULL) != SQLITE_OK)
-    return 0;
+  if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE name = ?", -1, &s, NULL) != SQLITE_OK) return 0;
   sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
-  if (sqlite3_step(s) == SQLITE_ROW)
-    v = sqlite3_column_int64(s, 0);
+  if (sqlite3_step(s) == SQLITE_ROW) v = sqlite3_column_int64(s, 0);
   sqlite3_finalize(s);
   return v;
 }
@@ -133,9 +131,8 @@ static int load(struct storage *st, char *err, size_t errlen)
   st->compact_rev = compact;
   st->rev = compact;
   sqlite3_stmt *s;
-  if (sqlite3_prepare_v2(st->db,
-                         "SELECT rev, key, type, create_rev, value, attrs, ts_ms FROM log ORDER BY rev",
-                         -1, &s, NULL) != SQLITE_OK) {
+  if (sqlite3_prepare_v2(st->db, "SELECT rev, key, type, create_rev, value, attrs, ts_ms FROM log ORDER BY rev", -1, &s,
+                         NULL) != SQLITE_OK) {
     snprintf(err, errlen, "load: %s", sqlite3_errmsg(st->db));
     return -EIO;
   }
@@ -149,10 +146,9 @@ static int load(struct storage *st, char *err, size_t errlen)
     size_t len = (size_t)sqlite3_column_bytes(s, 4);
     const char *attrs = sqlite3_column_blob(s, 5);
     if (attrs && (sqlite3_column_bytes(s, 5) < 1 || attrs[sqlite3_column_bytes(s, 5) - 1]))
-      attrs = NULL;  /* malformed block: drop the attributes rather than overrun */
+      attrs = NULL; /* malformed block: drop the attributes rather than overrun */
     int64_t ts = sqlite3_column_int64(s, 6);
-    if (!key || type < EV_ADDED || type > EV_DELETED)
-      continue;
+    if (!key || type < EV_ADDED || type > EV_DELETED) continue;
     struct kv *kv = kv_new(key, val ? val : "", val ? len : 0, attrs, rev, create_rev);
     if (!kv) {
       rc = SQLITE_NOMEM;
@@ -189,8 +185,7 @@ static int load(struct storage *st, char *err, size_t errlen)
       rc = SQLITE_NOMEM;
       break;
     }
-    if (type == EV_ADDED)
-      kv_unref(prev);
+    if (type == EV_ADDED) kv_unref(prev);
   }
   sqlite3_finalize(s);
   if (rc != SQLITE_DONE) {
@@ -230,20 +225,16 @@ static int mkdir_p(const char *dir)
     return -1;
   }
   for (char *p = path + 1; *p; p++) {
-    if (*p != '/')
-      continue;
+    if (*p != '/') continue;
     *p = '\0';
-    if (mkdir(path, 0700) < 0 && errno != EEXIST)
-      return -1;
+    if (mkdir(path, 0700) < 0 && errno != EEXIST) return -1;
     *p = '/';
   }
-  if (mkdir(path, 0700) < 0 && errno != EEXIST)
-    return -1;
+  if (mkdir(path, 0700) < 0 && errno != EEXIST) return -1;
   return 0;
 }
 
-struct storage *storage_open_sqlite(struct event_base *base, const struct storage_opts *opts,
-                                    char *err, size_t errlen)
+struct storage *storage_open_sqlite(struct event_base *base, const struct storage_opts *opts, char *err, size_t errlen)
 {
   char dummy[1];
   if (!err || !errlen) {
@@ -263,10 +254,8 @@ struct storage *storage_open_sqlite(struct event_base *base, const struct storag
   }
   st->job_pipe[0] = st->job_pipe[1] = st->res_pipe[0] = st->res_pipe[1] = -1;
   st->base = base;
-  st->window_ms = opts && opts->history_window_ms > 0 ? opts->history_window_ms
-                                                      : HISTORY_WINDOW_MS_DEFAULT;
-  st->min_events = opts && opts->history_min_events > 0 ? opts->history_min_events
-                                                        : HISTORY_MIN_EVENTS_DEFAULT;
+  st->window_ms = opts && opts->history_window_ms > 0 ? opts->history_window_ms : HISTORY_WINDOW_MS_DEFAULT;
+  st->min_events = opts && opts->history_min_events > 0 ? opts->history_min_events : HISTORY_MIN_EVENTS_DEFAULT;
   char path[4096];
   snprintf(path, sizeof(path), "%s/state.db", dir);
   if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
@@ -284,37 +273,31 @@ struct storage *storage_open_sqlite(struct event_base *base, const struct storag
                "CREATE TABLE IF NOT EXISTS log(rev INTEGER PRIMARY KEY, key TEXT NOT NULL,"
                " type INTEGER NOT NULL, create_rev INTEGER NOT NULL, value BLOB, attrs BLOB,"
                " ts_ms INTEGER NOT NULL);"
-               "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);") !=
-          SQLITE_OK) {
+               "CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);") != SQLITE_OK) {
     snprintf(err, errlen, "init %s: %s", path, sqlite3_errmsg(st->db));
     goto fail;
   }
   if (prepare(st, &st->st_begin, "BEGIN IMMEDIATE", err, errlen) ||
-      prepare(st, &st->st_commit, "COMMIT", err, errlen) ||
-      prepare(st, &st->st_rollback, "ROLLBACK", err, errlen) ||
+      prepare(st, &st->st_commit, "COMMIT", err, errlen) || prepare(st, &st->st_rollback, "ROLLBACK", err, errlen) ||
       prepare(st, &st->st_ins,
               "INSERT OR REPLACE INTO log(rev, key, type, create_rev, value, attrs, ts_ms)"
-              " VALUES (?, ?, ?, ?, ?, ?, ?)", err, errlen) ||
+              " VALUES (?, ?, ?, ?, ?, ?, ?)",
+              err, errlen) ||
       prepare(st, &st->st_del, "DELETE FROM log WHERE rev = ?", err, errlen) ||
-      prepare(st, &st->st_meta, "INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", err,
-              errlen))
+      prepare(st, &st->st_meta, "INSERT OR REPLACE INTO meta(name, value) VALUES (?, ?)", err, errlen))
     goto fail;
-  if (cache_init(st, base) < 0)
-    goto oom;
+  if (cache_init(st, base) < 0) goto oom;
   st->flush_ev = event_new(base, -1, 0, write_flush_cb, st);
   st->compact_ev = event_new(base, -1, EV_PERSIST, compact_cb, st);
-  if (!st->flush_ev || !st->compact_ev)
-    goto oom;
-  if (load(st, err, errlen) < 0)
-    goto fail;
+  if (!st->flush_ev || !st->compact_ev) goto oom;
+  if (load(st, err, errlen) < 0) goto fail;
   if (pipe2(st->job_pipe, O_CLOEXEC) < 0 || pipe2(st->res_pipe, O_CLOEXEC) < 0) {
     snprintf(err, errlen, "pipe: %s", strerror(errno));
     goto fail;
   }
   evutil_make_socket_nonblocking(st->res_pipe[0]);
   st->res_ev = event_new(base, st->res_pipe[0], EV_READ | EV_PERSIST, res_cb, st);
-  if (!st->res_ev || event_add(st->res_ev, NULL) < 0)
-    goto oom;
+  if (!st->res_ev || event_add(st->res_ev, NULL) < 0) goto oom;
   /* Signals stay with the loop thread: the worker starts with all blocked. */
   sigset_t all, old;
   sigfillset(&all);
@@ -327,14 +310,12 @@ struct storage *storage_open_sqlite(struct event_base *base, const struct storag
   }
   st->worker_started = true;
   int64_t iv = st->window_ms / 2;
-  if (iv > COMPACT_INTERVAL_MS)
-    iv = COMPACT_INTERVAL_MS;
-  if (iv < 10)
-    iv = 10;
+  if (iv > COMPACT_INTERVAL_MS) iv = COMPACT_INTERVAL_MS;
+  if (iv < 10) iv = 10;
   struct timeval tv = {iv / 1000, (iv % 1000) * 1000};
   event_add(st->compact_ev, &tv);
-  KLOG_V(1, "storage: opened %s at revision %" PRId64 " (%zu keys, %zu history events)", path,
-         st->rev, st->cur.count, st->hist.n);
+  KLOG_V(1, "storage: opened %s at revision %" PRId64 " (%zu keys, %zu history events)", path, st->rev, st->cur.count,
+         st->hist.n);
   return st;
 oom:
   snprintf(err, errlen, "out of memory");
@@ -348,21 +329,18 @@ static void job_free(struct commit_job *job);
 
 void storage_close(struct storage *st)
 {
-  if (!st)
-    return;
+  if (!st) return;
   st->closing = true;
   if (st->worker_started) {
     /* The worker finishes the job in flight, then stops. */
     struct commit_job *stop = NULL;
-    if (write(st->job_pipe[1], &stop, sizeof(stop)) != sizeof(stop))
-      KLOG_E("storage: cannot stop the commit thread");
+    if (write(st->job_pipe[1], &stop, sizeof(stop)) != sizeof(stop)) KLOG_E("storage: cannot stop the commit thread");
     pthread_join(st->worker, NULL);
     st->worker_started = false;
   }
   if (st->inflight) {
     struct commit_job *job;
-    if (read(st->res_pipe[0], &job, sizeof(job)) == sizeof(job))
-      job_done(st, job);
+    if (read(st->res_pipe[0], &job, sizeof(job)) == sizeof(job)) job_done(st, job);
   }
   if (st->compact_job) {
     job_free(st->compact_job);
@@ -370,29 +348,20 @@ void storage_close(struct storage *st)
     st->compacting_to = 0;
   }
   /* What is still queued commits inline now (callbacks may queue more). */
-  while (st->nbatch && !st->inflight)
-    write_start_batch(st);
+  while (st->nbatch && !st->inflight) write_start_batch(st);
   free(st->batch);
   skmap_clear(&st->pend, NULL);
-  if (st->flush_ev)
-    event_free(st->flush_ev);
-  if (st->compact_ev)
-    event_free(st->compact_ev);
-  if (st->res_ev)
-    event_free(st->res_ev);
+  if (st->flush_ev) event_free(st->flush_ev);
+  if (st->compact_ev) event_free(st->compact_ev);
+  if (st->res_ev) event_free(st->res_ev);
   for (int i = 0; i < 2; i++) {
-    if (st->job_pipe[i] >= 0)
-      close(st->job_pipe[i]);
-    if (st->res_pipe[i] >= 0)
-      close(st->res_pipe[i]);
+    if (st->job_pipe[i] >= 0) close(st->job_pipe[i]);
+    if (st->res_pipe[i] >= 0) close(st->res_pipe[i]);
   }
   cache_free(st);
-  sqlite3_stmt *stmts[] = {st->st_begin, st->st_commit, st->st_rollback, st->st_ins, st->st_del,
-                           st->st_meta};
-  for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
-    sqlite3_finalize(stmts[i]);
-  if (st->db)
-    sqlite3_close(st->db);
+  sqlite3_stmt *stmts[] = {st->st_begin, st->st_commit, st->st_rollback, st->st_ins, st->st_del, st->st_meta};
+  for (size_t i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++) sqlite3_finalize(stmts[i]);
+  if (st->db) sqlite3_close(st->db);
   free(st);
 }
 
@@ -401,8 +370,7 @@ void storage_close(struct storage *st)
 static int commit_batch(struct storage *st, const struct commit_job *job)
 {
   int rc = step_done(st->st_begin);
-  if (rc)
-    return rc;
+  if (rc) return rc;
   int64_t rev = job->first_rev;
   for (size_t i = 0; i < job->n && !rc; i++, rev++) {
     const struct pending_write *w = &job->b[i];
@@ -417,10 +385,8 @@ static int commit_batch(struct storage *st, const struct commit_job *job)
     sqlite3_bind_int64(s, 7, job->ts_ms);
     rc = step_done(s);
   }
-  if (!rc)
-    rc = set_meta(st, "rev", rev - 1);
-  if (!rc)
-    rc = step_done(st->st_commit);
+  if (!rc) rc = set_meta(st, "rev", rev - 1);
+  if (!rc) rc = step_done(st->st_commit);
   if (rc) {
     KLOG_E("storage: commit of %zu writes failed: %s", job->n, sqlite3_errmsg(st->db));
     step_done(st->st_rollback);
@@ -435,13 +401,10 @@ static int commit_compaction(struct storage *st, const struct commit_job *job)
     sqlite3_bind_int64(st->st_del, 1, job->del_revs[i]);
     rc = step_done(st->st_del);
   }
-  if (!rc)
-    rc = set_meta(st, "compact_rev", job->compact_to);
-  if (!rc)
-    rc = step_done(st->st_commit);
+  if (!rc) rc = set_meta(st, "compact_rev", job->compact_to);
+  if (!rc) rc = step_done(st->st_commit);
   if (rc) {
-    KLOG_E("storage: compaction to %" PRId64 " failed: %s", job->compact_to,
-           sqlite3_errmsg(st->db));
+    KLOG_E("storage: compaction to %" PRId64 " failed: %s", job->compact_to, sqlite3_errmsg(st->db));
     step_done(st->st_rollback);
   }
   return rc;
@@ -457,10 +420,8 @@ static int io_full(int fd, void *buf, size_t len, bool wr)
   char *p = buf;
   while (len) {
     ssize_t n = wr ? write(fd, p, len) : read(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
     p += n;
     len -= (size_t)n;
   }
@@ -475,11 +436,9 @@ static void *worker_main(void *arg)
   struct storage *st = arg;
   for (;;) {
     struct commit_job *job;
-    if (io_full(st->job_pipe[0], &job, sizeof(job), false) < 0 || !job)
-      break;
+    if (io_full(st->job_pipe[0], &job, sizeof(job), false) < 0 || !job) break;
     run_job(st, job);
-    if (io_full(st->res_pipe[1], &job, sizeof(job), true) < 0)
-      break;
+    if (io_full(st->res_pipe[1], &job, sizeof(job), true) < 0) break;
   }
   return NULL;
 }
@@ -495,9 +454,7 @@ static void job_free(struct commit_job *job)
 void sq_submit(struct storage *st, struct commit_job *job)
 {
   st->inflight = job;
-  if (st->worker_started && !st->closing &&
-      io_full(st->job_pipe[1], &job, sizeof(job), true) == 0)
-    return;
+  if (st->worker_started && !st->closing && io_full(st->job_pipe[1], &job, sizeof(job), true) == 0) return;
   run_job(st, job);
   job_done(st, job);
 }
@@ -506,25 +463,20 @@ static void compaction_done(struct storage *st, struct commit_job *job)
 {
   st->fsyncs++;
   st->compacting_to = 0;
-  if (job->rc)
-    return;
+  if (job->rc) return;
   size_t drop = (size_t)(job->compact_to - st->compact_rev);
   cache_drop_oldest(st, drop);
   KLOG_V(4, "storage: compacted to revision %" PRId64, st->compact_rev);
-  if (drop >= COMPACT_MAX_EVENTS && st->compact_ev && !st->closing)
-    event_active(st->compact_ev, EV_TIMEOUT, 1);
+  if (drop >= COMPACT_MAX_EVENTS && st->compact_ev && !st->closing) event_active(st->compact_ev, EV_TIMEOUT, 1);
 }
 
 static void job_done(struct storage *st, struct commit_job *job)
 {
   st->inflight = NULL;
-  if (job->kind == JOB_BATCH)
-    write_finish_batch(st, job);
-  else
-    compaction_done(st, job);
+  if (job->kind == JOB_BATCH) write_finish_batch(st, job);
+  else compaction_done(st, job);
   job_free(job);
-  if (st->closing || st->inflight)
-    return;
+  if (st->closing || st->inflight) return;
   /* A waiting compaction goes first so it is never starved by writes. */
   if (st->compact_job) {
     struct commit_job *c = st->compact_job;
@@ -539,28 +491,24 @@ static void res_cb(evutil_socket_t fd, short what, void *arg)
 {
   struct storage *st = arg;
   struct commit_job *job;
-  while (st->inflight && read(fd, &job, sizeof(job)) == sizeof(job))
-    job_done(st, job);
+  while (st->inflight && read(fd, &job, sizeof(job)) == sizeof(job)) job_done(st, job);
 }
 
 /* ---- compaction ---- */
 
 int storage_compact_now(struct storage *st)
 {
-  if (st->compacting_to || st->deliver_depth > 0 || !st->hist.n || st->closing)
-    return 0;
+  if (st->compacting_to || st->deliver_depth > 0 || !st->hist.n || st->closing) return 0;
   int64_t cutoff = storage_now_ms() - st->window_ms;
   int64_t limit = cache_watch_floor(st);
   size_t drop = 0;
   while (st->hist.n - drop > st->min_events && drop < COMPACT_MAX_EVENTS) {
     int64_t r = st->compact_rev + 1 + (int64_t)drop;
     struct hist_ent *e = cache_hist_at(st, r);
-    if (e->ts_ms > cutoff || r > limit)
-      break;
+    if (e->ts_ms > cutoff || r > limit) break;
     drop++;
   }
-  if (!drop)
-    return 0;
+  if (!drop) return 0;
   struct commit_job *job = xcalloc(1, sizeof(*job));
   int64_t *del = job ? xmalloc(2 * drop * sizeof(*del)) : NULL;
   if (!del) {
@@ -572,24 +520,17 @@ int storage_compact_now(struct storage *st)
   job->compact_to = st->compact_rev + (int64_t)drop;
   for (size_t i = 0; i < drop; i++) {
     struct hist_ent *e = cache_hist_at(st, st->compact_rev + 1 + (int64_t)i);
-    if (e->prev)
-      del[job->ndel++] = e->prev->mod_rev;  /* superseded at or before compact_to */
-    if (e->type == EV_DELETED)
-      del[job->ndel++] = e->kv->mod_rev;
+    if (e->prev) del[job->ndel++] = e->prev->mod_rev; /* superseded at or before compact_to */
+    if (e->type == EV_DELETED) del[job->ndel++] = e->kv->mod_rev;
   }
   /* From now on nothing may start reading below compact_to. */
   st->compacting_to = job->compact_to;
-  if (st->inflight)
-    st->compact_job = job;
-  else
-    sq_submit(st, job);
+  if (st->inflight) st->compact_job = job;
+  else sq_submit(st, job);
   return 0;
 }
 
-static void compact_cb(evutil_socket_t fd, short what, void *arg)
-{
-  storage_compact_now(arg);
-}
+static void compact_cb(evutil_socket_t fd, short what, void *arg) { storage_compact_now(arg); }
 
 /* ---- misc ---- */
 

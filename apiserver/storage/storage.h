@@ -30,10 +30,10 @@ struct storage;
 
 struct kv {
   int refcnt;
-  int64_t mod_rev;     /* revision of the write that produced this value */
-  int64_t create_rev;  /* revision of the key's creation */
-  char *key;           /* "/registry/pods/default/web-0" */
-  char *bytes;         /* compact JSON, NUL-terminated, metadata.resourceVersion == mod_rev */
+  int64_t mod_rev;    /* revision of the write that produced this value */
+  int64_t create_rev; /* revision of the key's creation */
+  char *key;          /* "/registry/pods/default/web-0" */
+  char *bytes;        /* compact JSON, NUL-terminated, metadata.resourceVersion == mod_rev */
   size_t len;
   /* Selector attributes: a sequence of NUL-terminated "name=value" strings
    * ended by an empty string, e.g. "l:app=web\0f:spec.nodeName=n1\0\0".
@@ -57,24 +57,23 @@ char *storage_attrs_build(const json_t *labels, const char *const *fields);
 enum storage_event_type { EV_ADDED = 1, EV_MODIFIED = 2, EV_DELETED = 3 };
 
 /* Errors reported to callbacks and returned by calls (negative errno-style). */
-#define STORAGE_ENOENT   (-2)    /* key absent */
-#define STORAGE_EEXIST   (-17)   /* create of an existing key */
-#define STORAGE_ECONFLICT (-11)  /* mod revision does not match */
-#define STORAGE_EEXPIRED (-62)   /* revision older than the history window (410) */
-#define STORAGE_EIO      (-5)    /* backend failure */
+#define STORAGE_ENOENT (-2)     /* key absent */
+#define STORAGE_EEXIST (-17)    /* create of an existing key */
+#define STORAGE_ECONFLICT (-11) /* mod revision does not match */
+#define STORAGE_EEXPIRED (-62)  /* revision older than the history window (410) */
+#define STORAGE_EIO (-5)        /* backend failure */
 
 /* Write completion.  kv is the stored value (borrowed; kv_ref to keep) or
  * NULL on error; prev is the value replaced or deleted (borrowed), or NULL. */
 typedef void (*storage_done_fn)(void *arg, int err, struct kv *kv, struct kv *prev);
 
 struct storage_opts {
-  const char *data_dir;        /* SQLite: DIR/state.db, created if missing */
-  int64_t history_window_ms;   /* default 5 minutes: events kept at least this long */
-  size_t history_min_events;   /* and at least this many (default 10000) */
+  const char *data_dir;      /* SQLite: DIR/state.db, created if missing */
+  int64_t history_window_ms; /* default 5 minutes: events kept at least this long */
+  size_t history_min_events; /* and at least this many (default 10000) */
 };
 
-struct storage *storage_open_sqlite(struct event_base *base, const struct storage_opts *opts,
-                                    char *err, size_t errlen);
+struct storage *storage_open_sqlite(struct event_base *base, const struct storage_opts *opts, char *err, size_t errlen);
 /* Flushes pending writes first (their callbacks run inside this call).
  * Watches still registered are released with the storage: cancel them
  * before, as a storage_watch handle is invalid afterwards. */
@@ -84,27 +83,25 @@ void storage_close(struct storage *st);
  * serialized copy (the caller's tree gets it too).  attrs is borrowed.
  * Return 0 if queued (callback follows, never from inside this call), or a
  * negative error if refused at once (the callback is then not called). */
-int storage_create(struct storage *st, const char *key, json_t *obj, const char *attrs,
-                   storage_done_fn cb, void *arg);
+int storage_create(struct storage *st, const char *key, json_t *obj, const char *attrs, storage_done_fn cb, void *arg);
 /* expected_rev: the mod revision the caller read; 0 = unconditional. */
-int storage_update(struct storage *st, const char *key, json_t *obj, const char *attrs,
-                   int64_t expected_rev, storage_done_fn cb, void *arg);
-int storage_delete(struct storage *st, const char *key, int64_t expected_rev,
+int storage_update(struct storage *st, const char *key, json_t *obj, const char *attrs, int64_t expected_rev,
                    storage_done_fn cb, void *arg);
+int storage_delete(struct storage *st, const char *key, int64_t expected_rev, storage_done_fn cb, void *arg);
 
 /* Reads of committed state.  Borrowed; kv_ref to keep past the current
  * callback. */
 struct kv *storage_get(struct storage *st, const char *key);
-int64_t storage_rev(const struct storage *st);          /* newest committed revision */
-int64_t storage_oldest_rev(const struct storage *st);   /* oldest revision still watchable */
+int64_t storage_rev(const struct storage *st);        /* newest committed revision */
+int64_t storage_oldest_rev(const struct storage *st); /* oldest revision still watchable */
 
 /* Visit keys under prefix (must end in '/') in key order, starting after
  * start_after (NULL = from the first).  rev 0 = current state; otherwise the
  * state as of that revision (STORAGE_EEXPIRED if outside the window).  The
  * visitor returns 0 to continue, 1 to stop.  Returns 0 or an error. */
 typedef int (*storage_visit_fn)(void *arg, struct kv *kv);
-int storage_list(struct storage *st, const char *prefix, int64_t rev, const char *start_after,
-                 storage_visit_fn fn, void *arg);
+int storage_list(struct storage *st, const char *prefix, int64_t rev, const char *start_after, storage_visit_fn fn,
+                 void *arg);
 size_t storage_count(struct storage *st, const char *prefix);
 
 /* Watch keys under prefix.  Every committed event with revision > from_rev
@@ -114,10 +111,9 @@ size_t storage_count(struct storage *st, const char *prefix);
  * value (NULL for ADDED).  Returns NULL with *err = STORAGE_EEXPIRED when
  * from_rev is older than the window. */
 struct storage_watch;
-typedef void (*storage_event_fn)(void *arg, enum storage_event_type type, struct kv *kv,
-                                 struct kv *prev);
-struct storage_watch *storage_watch(struct storage *st, const char *prefix, int64_t from_rev,
-                                    storage_event_fn fn, void *arg, int *err);
+typedef void (*storage_event_fn)(void *arg, enum storage_event_type type, struct kv *kv, struct kv *prev);
+struct storage_watch *storage_watch(struct storage *st, const char *prefix, int64_t from_rev, storage_event_fn fn,
+                                    void *arg, int *err);
 void storage_watch_cancel(struct storage_watch *w);
 
 /* Called once per committed batch, after its watch events are delivered

@@ -31,8 +31,8 @@ struct sqlite3_stmt;
 
 /* ---- kv.c ---- */
 /* New kv with refcnt 1; copies key, bytes and attrs (NULL attrs = none). */
-struct kv *kv_new(const char *key, const char *bytes, size_t len, const char *attrs,
-                  int64_t mod_rev, int64_t create_rev);
+struct kv *kv_new(const char *key, const char *bytes, size_t len, const char *attrs, int64_t mod_rev,
+                  int64_t create_rev);
 /* Bytes of an attrs block including its terminating empty string. */
 size_t kv_attrs_len(const char *attrs);
 
@@ -53,17 +53,16 @@ void *skmap_del(struct skmap *m, const char *key);
 /* Visit keys > after (NULL = no bound) that start with prefix, in order.
  * fn returns non-zero to stop; that value is returned. */
 typedef int (*skmap_visit_fn)(void *arg, const char *key, void *val);
-int skmap_walk(const struct skmap *m, const char *prefix, const char *after,
-               skmap_visit_fn fn, void *arg);
+int skmap_walk(const struct skmap *m, const char *prefix, const char *after, skmap_visit_fn fn, void *arg);
 /* Free every node, calling fn on each value first (fn may be NULL). */
 void skmap_clear(struct skmap *m, void (*fn)(void *val));
 
 /* ---- cache.c ---- */
 struct hist_ent {
-  struct kv *kv;     /* event value (DELETED: last value at the deletion rev) */
-  struct kv *prev;   /* value before this event, NULL for ADDED */
-  int64_t ts_ms;     /* commit time, wall clock */
-  uint8_t type;      /* enum storage_event_type */
+  struct kv *kv;   /* event value (DELETED: last value at the deletion rev) */
+  struct kv *prev; /* value before this event, NULL for ADDED */
+  int64_t ts_ms;   /* commit time, wall clock */
+  uint8_t type;    /* enum storage_event_type */
 };
 
 /* Ring of history entries; entry i has revision first_rev + i, so every
@@ -81,7 +80,7 @@ struct wgroup;
 enum { JOB_BATCH = 1, JOB_COMPACT = 2 };
 struct commit_job {
   int kind;
-  int rc;                       /* SQLite result, 0 = committed */
+  int rc; /* SQLite result, 0 = committed */
   int64_t ts_ms;
   /* JOB_BATCH */
   struct pending_write *b;
@@ -96,23 +95,23 @@ struct commit_job {
 struct storage {
   struct event_base *base;
   /* committed state */
-  struct skmap cur;          /* key -> struct kv * (one reference held) */
+  struct skmap cur; /* key -> struct kv * (one reference held) */
   struct history hist;
-  int64_t rev;               /* newest committed revision */
-  int64_t compact_rev;       /* every event after this is in hist */
+  int64_t rev;         /* newest committed revision */
+  int64_t compact_rev; /* every event after this is in hist */
   size_t cur_bytes;
   /* writes queued or being committed: key -> newest kv, tagged (bit 0)
    * when that write is a delete */
   struct skmap pend;
   struct pending_write *batch;
   size_t nbatch, capbatch;
-  int64_t next_rev;          /* revision of the newest queued write */
+  int64_t next_rev; /* revision of the newest queued write */
   struct event *flush_ev;
   bool flush_scheduled;
   /* commit worker */
-  struct commit_job *inflight;     /* job the worker runs, or NULL */
-  struct commit_job *compact_job;  /* compaction waiting for the worker */
-  int64_t compacting_to;           /* compact_rev once that job commits */
+  struct commit_job *inflight;    /* job the worker runs, or NULL */
+  struct commit_job *compact_job; /* compaction waiting for the worker */
+  int64_t compacting_to;          /* compact_rev once that job commits */
   int job_pipe[2], res_pipe[2];
   struct event *res_ev;
   bool worker_started;
@@ -125,7 +124,10 @@ struct storage {
   struct event *catchup_ev;
   bool catchup_scheduled;
   /* commit hooks */
-  struct { void (*fn)(void *, int64_t); void *arg; } hooks[8];
+  struct {
+    void (*fn)(void *, int64_t);
+    void *arg;
+  } hooks[8];
   size_t nhooks;
   /* options */
   int64_t window_ms;
@@ -140,9 +142,9 @@ struct storage {
 };
 
 struct pending_write {
-  uint8_t type;              /* EV_ADDED / EV_MODIFIED / EV_DELETED */
-  struct kv *kv;             /* owned reference */
-  struct kv *prev;           /* owned reference or NULL */
+  uint8_t type;    /* EV_ADDED / EV_MODIFIED / EV_DELETED */
+  struct kv *kv;   /* owned reference */
+  struct kv *prev; /* owned reference or NULL */
   storage_done_fn cb;
   void *arg;
 };

@@ -43,27 +43,23 @@ static void *pend_val(struct kv *kv, uint8_t type)
 static struct kv *newest(struct storage *st, const char *key)
 {
   uintptr_t v = (uintptr_t)skmap_get(&st->pend, key);
-  if (v)
-    return (v & PEND_DELETE) ? NULL : (struct kv *)v;
+  if (v) return (v & PEND_DELETE) ? NULL : (struct kv *)v;
   return storage_get(st, key);
 }
 
 /* Queues a write; takes over kv, takes a new reference to prev. */
-static int enqueue(struct storage *st, uint8_t type, struct kv *kv, struct kv *prev,
-                   storage_done_fn cb, void *arg)
+static int enqueue(struct storage *st, uint8_t type, struct kv *kv, struct kv *prev, storage_done_fn cb, void *arg)
 {
   if (st->nbatch == st->capbatch) {
     size_t ncap = st->capbatch ? st->capbatch * 2 : 256;
     struct pending_write *nb = xrealloc(st->batch, ncap * sizeof(*nb));
-    if (!nb)
-      return -ENOMEM;
+    if (!nb) return -ENOMEM;
     st->batch = nb;
     st->capbatch = ncap;
   }
   int err;
   skmap_put(&st->pend, kv->key, pend_val(kv, type), &err);
-  if (err)
-    return -ENOMEM;
+  if (err) return -ENOMEM;
   kv_ref(prev);
   st->batch[st->nbatch++] = (struct pending_write){type, kv, prev, cb, arg};
   st->next_rev++;
@@ -75,57 +71,45 @@ static int enqueue(struct storage *st, uint8_t type, struct kv *kv, struct kv *p
 }
 
 /* Sets metadata.resourceVersion in obj and builds the stored value. */
-static struct kv *make_kv(const char *key, json_t *obj, const char *attrs, int64_t rev,
-                          int64_t create_rev)
+static struct kv *make_kv(const char *key, json_t *obj, const char *attrs, int64_t rev, int64_t create_rev)
 {
   char rv[24];
   snprintf(rv, sizeof(rv), "%" PRId64, rev);
-  if (kj_set_str(obj, "metadata.resourceVersion", rv) < 0)
-    return NULL;
+  if (kj_set_str(obj, "metadata.resourceVersion", rv) < 0) return NULL;
   char *bytes = kj_dumps(obj);
-  if (!bytes)
-    return NULL;
+  if (!bytes) return NULL;
   struct kv *kv = kv_new(key, bytes, strlen(bytes), attrs, rev, create_rev);
   free(bytes);
   return kv;
 }
 
-static int write_obj(struct storage *st, uint8_t type, const char *key, json_t *obj,
-                     const char *attrs, struct kv *prev, storage_done_fn cb, void *arg)
+static int write_obj(struct storage *st, uint8_t type, const char *key, json_t *obj, const char *attrs, struct kv *prev,
+                     storage_done_fn cb, void *arg)
 {
   json_t *md = json_object_get(obj, "metadata");
-  if (md && !json_is_object(md))
-    return -EINVAL;
+  if (md && !json_is_object(md)) return -EINVAL;
   int64_t rev = st->next_rev + 1;
   struct kv *kv = make_kv(key, obj, attrs, rev, prev ? prev->create_rev : rev);
-  if (!kv)
-    return -ENOMEM;
+  if (!kv) return -ENOMEM;
   int rc = enqueue(st, type, kv, prev, cb, arg);
-  if (rc < 0)
-    kv_unref(kv);
+  if (rc < 0) kv_unref(kv);
   return rc;
 }
 
-int storage_create(struct storage *st, const char *key, json_t *obj, const char *attrs,
-                   storage_done_fn cb, void *arg)
+int storage_create(struct storage *st, const char *key, json_t *obj, const char *attrs, storage_done_fn cb, void *arg)
 {
-  if (!key || !json_is_object(obj))
-    return -EINVAL;
-  if (newest(st, key))
-    return STORAGE_EEXIST;
+  if (!key || !json_is_object(obj)) return -EINVAL;
+  if (newest(st, key)) return STORAGE_EEXIST;
   return write_obj(st, EV_ADDED, key, obj, attrs, NULL, cb, arg);
 }
 
-int storage_update(struct storage *st, const char *key, json_t *obj, const char *attrs,
-                   int64_t expected_rev, storage_done_fn cb, void *arg)
+int storage_update(struct storage *st, const char *key, json_t *obj, const char *attrs, int64_t expected_rev,
+                   storage_done_fn cb, void *arg)
 {
-  if (!key || !json_is_object(obj))
-    return -EINVAL;
+  if (!key || !json_is_object(obj)) return -EINVAL;
   struct kv *cur = newest(st, key);
-  if (!cur)
-    return STORAGE_ENOENT;
-  if (expected_rev && cur->mod_rev != expected_rev)
-    return STORAGE_ECONFLICT;
+  if (!cur) return STORAGE_ENOENT;
+  if (expected_rev && cur->mod_rev != expected_rev) return STORAGE_ECONFLICT;
   return write_obj(st, EV_MODIFIED, key, obj, attrs, cur, cb, arg);
 }
 
@@ -133,44 +117,31 @@ int storage_update(struct storage *st, const char *key, json_t *obj, const char 
  * deletion's revision.  The bytes are re-parsed rather than patched as
  * text, since nested objects (an Event's involvedObject) also carry a
  * resourceVersion field. */
-int storage_delete(struct storage *st, const char *key, int64_t expected_rev,
-                   storage_done_fn cb, void *arg)
+int storage_delete(struct storage *st, const char *key, int64_t expected_rev, storage_done_fn cb, void *arg)
 {
-  if (!key)
-    return -EINVAL;
+  if (!key) return -EINVAL;
   struct kv *cur = newest(st, key);
-  if (!cur)
-    return STORAGE_ENOENT;
-  if (expected_rev && cur->mod_rev != expected_rev)
-    return STORAGE_ECONFLICT;
+  if (!cur) return STORAGE_ENOENT;
+  if (expected_rev && cur->mod_rev != expected_rev) return STORAGE_ECONFLICT;
   int64_t rev = st->next_rev + 1;
   struct kv *kv;
   json_t *obj = kj_loadb(cur->bytes, cur->len, false, NULL, 0);
-  if (json_is_object(obj))
-    kv = make_kv(key, obj, cur->attrs, rev, cur->create_rev);
-  else
-    kv = kv_new(key, cur->bytes, cur->len, cur->attrs, rev, cur->create_rev);
+  if (json_is_object(obj)) kv = make_kv(key, obj, cur->attrs, rev, cur->create_rev);
+  else kv = kv_new(key, cur->bytes, cur->len, cur->attrs, rev, cur->create_rev);
   json_decref(obj);
-  if (!kv)
-    return -ENOMEM;
+  if (!kv) return -ENOMEM;
   int rc = enqueue(st, EV_DELETED, kv, cur, cb, arg);
-  if (rc < 0)
-    kv_unref(kv);
+  if (rc < 0) kv_unref(kv);
   return rc;
 }
 
-bool storage_idle(const struct storage *st)
-{
-  return !st->inflight && !st->nbatch && !st->compact_job;
-}
+bool storage_idle(const struct storage *st) { return !st->inflight && !st->nbatch && !st->compact_job; }
 
 void write_start_batch(struct storage *st)
 {
-  if (st->inflight || !st->nbatch)
-    return;
+  if (st->inflight || !st->nbatch) return;
   struct commit_job *job = xcalloc(1, sizeof(*job));
-  if (!job)
-    return;  /* retried by the next write's flush or the next finished job */
+  if (!job) return; /* retried by the next write's flush or the next finished job */
   job->kind = JOB_BATCH;
   job->b = st->batch;
   job->n = st->nbatch;
@@ -192,8 +163,7 @@ void write_flush_cb(int fd, short what, void *arg)
 static void fail_writes(struct pending_write *b, size_t n)
 {
   for (size_t i = 0; i < n; i++) {
-    if (b[i].cb)
-      b[i].cb(b[i].arg, STORAGE_EIO, NULL, NULL);
+    if (b[i].cb) b[i].cb(b[i].arg, STORAGE_EIO, NULL, NULL);
     kv_unref(b[i].kv);
     kv_unref(b[i].prev);
   }
@@ -224,7 +194,7 @@ void write_finish_batch(struct storage *st, struct commit_job *job)
   for (size_t i = 0; i < n; i++) {
     struct kv *kv = b[i].kv;
     if ((uintptr_t)skmap_get(&st->pend, kv->key) == (uintptr_t)pend_val(kv, b[i].type))
-      skmap_del(&st->pend, kv->key);  /* no newer write of the key is queued */
+      skmap_del(&st->pend, kv->key); /* no newer write of the key is queued */
     kv_ref(kv);
     kv_ref(b[i].prev);
     if (cache_apply(st, b[i].type, kv, b[i].prev, job->ts_ms) < 0) {
@@ -234,13 +204,11 @@ void write_finish_batch(struct storage *st, struct commit_job *job)
     }
   }
   for (size_t i = 0; i < n; i++) {
-    if (b[i].cb)
-      b[i].cb(b[i].arg, 0, b[i].kv, b[i].prev);
+    if (b[i].cb) b[i].cb(b[i].arg, 0, b[i].kv, b[i].prev);
     kv_unref(b[i].kv);
     kv_unref(b[i].prev);
   }
   free(b);
   cache_deliver(st, first);
-  for (size_t i = 0; i < st->nhooks; i++)
-    st->hooks[i].fn(st->hooks[i].arg, st->rev);
+  for (size_t i = 0; i < st->nhooks; i++) st->hooks[i].fn(st->hooks[i].arg, st->rev);
 }

@@ -18,8 +18,7 @@
 
 static bool in_alphabet(unsigned char c, enum kb64_alphabet a)
 {
-  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-    return true;
+  if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) return true;
   return a == KB64_STD ? (c == '+' || c == '/') : (c == '-' || c == '_');
 }
 
@@ -27,8 +26,7 @@ static bool is_newline(unsigned char c) { return c == '\n' || c == '\r'; }
 
 static size_t skip_newlines(const char *s, size_t len, size_t i)
 {
-  while (i < len && is_newline((unsigned char)s[i]))
-    i++;
+  while (i < len && is_newline((unsigned char)s[i])) i++;
   return i;
 }
 
@@ -41,8 +39,7 @@ static int validate(const char *s, size_t len, enum kb64_alphabet a, size_t *nda
     int j;
     for (j = 0; j < 4; j++) {
       if (si == len) {
-        if (j == 0)
-          goto done;
+        if (j == 0) goto done;
         if (j == 1 || a == KB64_STD) { /* a lone char, or missing padding */
           *bad = si - (size_t)j;
           return -EINVAL;
@@ -51,8 +48,7 @@ static int validate(const char *s, size_t len, enum kb64_alphabet a, size_t *nda
         goto done;
       }
       unsigned char c = (unsigned char)s[si++];
-      if (in_alphabet(c, a))
-        continue;
+      if (in_alphabet(c, a)) continue;
       if (is_newline(c)) {
         j--;
         continue;
@@ -93,52 +89,43 @@ char *kb64_encode(const void *data, size_t len, enum kb64_alphabet a)
   char *out = xmalloc(4 * ((len + 2) / 3) + 1);
   int n = EVP_EncodeBlock((unsigned char *)out, data, (int)len);
   if (a == KB64_RAW_URL) {
-    while (n > 0 && out[n - 1] == '=')
-      n--;
+    while (n > 0 && out[n - 1] == '=') n--;
     out[n] = '\0';
-    for (int i = 0; i < n; i++)
-      out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    for (int i = 0; i < n; i++) out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
   }
   return out;
 }
 
-int kb64_decode(const char *s, size_t len, enum kb64_alphabet a, unsigned char **out, size_t *outlen,
-                size_t *bad_at)
+int kb64_decode(const char *s, size_t len, enum kb64_alphabet a, unsigned char **out, size_t *outlen, size_t *bad_at)
 {
   size_t ndata, bad = 0;
   if (validate(s, len, a, &ndata, &bad) < 0) {
-    if (bad_at)
-      *bad_at = bad;
+    if (bad_at) *bad_at = bad;
     return -EINVAL;
   }
-  if (!out)
-    return 0;
+  if (!out) return 0;
   size_t padded = (ndata + 3) / 4 * 4;
   char *clean = xmalloc(padded + 1);
   size_t k = 0;
   for (size_t i = 0; i < len && k < ndata; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (is_newline(c) || c == '=')
-      continue;
+    if (is_newline(c) || c == '=') continue;
     clean[k++] = (char)(c == '-' ? '+' : c == '_' ? '/' : c);
   }
-  while (k < padded)
-    clean[k++] = '=';
+  while (k < padded) clean[k++] = '=';
   clean[k] = '\0';
   unsigned char *buf = xmalloc(padded / 4 * 3 + 1);
   int n = padded ? EVP_DecodeBlock(buf, (unsigned char *)clean, (int)padded) : 0;
   free(clean);
   if (n < 0) { /* cannot happen after validation */
     free(buf);
-    if (bad_at)
-      *bad_at = 0;
+    if (bad_at) *bad_at = 0;
     return -EINVAL;
   }
   size_t pad = padded - ndata;
   size_t total = (size_t)n - (pad == 2 ? 2 : pad == 1 ? 1 : 0);
   buf[total] = '\0';
   *out = buf;
-  if (outlen)
-    *outlen = total;
+  if (outlen) *outlen = total;
   return 0;
 }

@@ -27,8 +27,7 @@
 static const struct flag *flag_find(const struct flag *flags, const char *name, size_t len)
 {
   for (const struct flag *f = flags; f && f->name; f++)
-    if (strlen(f->name) == len && strncmp(f->name, name, len) == 0)
-      return f;
+    if (strlen(f->name) == len && strncmp(f->name, name, len) == 0) return f;
   return NULL;
 }
 
@@ -37,9 +36,7 @@ static int flag_set(const struct flag *f, char *val, char *why, size_t whylen)
 {
   int rc;
   switch (f->type) {
-  case FLAG_STRING:
-    *(char **)f->ptr = val;
-    return 0;
+  case FLAG_STRING: *(char **)f->ptr = val; return 0;
   case FLAG_BOOL: {
     bool b;
     if (kstr_parse_bool(val, &b) < 0) {
@@ -53,28 +50,23 @@ static int flag_set(const struct flag *f, char *val, char *why, size_t whylen)
   case FLAG_INT64: {
     int64_t v;
     rc = kstr_parse_int64(val, &v);
-    if (rc == 0 && f->type == FLAG_INT && (v < INT_MIN || v > INT_MAX))
-      rc = -ERANGE;
+    if (rc == 0 && f->type == FLAG_INT && (v < INT_MIN || v > INT_MAX)) rc = -ERANGE;
     if (rc < 0) {
       snprintf(why, whylen, "strconv.ParseInt: parsing \"%s\": %s", val,
                rc == -ERANGE ? "value out of range" : "invalid syntax");
       return -1;
     }
-    if (f->type == FLAG_INT)
-      *(int *)f->ptr = (int)v;
-    else
-      *(int64_t *)f->ptr = v;
+    if (f->type == FLAG_INT) *(int *)f->ptr = (int)v;
+    else *(int64_t *)f->ptr = v;
     return 0;
   }
   case FLAG_DURATION: {
     int64_t ms;
-    if (ktime_parse_duration_ms_err(val, &ms, why, whylen) < 0)
-      return -1;
+    if (ktime_parse_duration_ms_err(val, &ms, why, whylen) < 0) return -1;
     *(int64_t *)f->ptr = ms;
     return 0;
   }
-  case FLAG_UNSUPPORTED:
-    return -1;
+  case FLAG_UNSUPPORTED: return -1;
   case FLAG_FLOAT: {
     char *end;
     errno = 0;
@@ -94,12 +86,10 @@ static int flag_set(const struct flag *f, char *val, char *why, size_t whylen)
   return -1;
 }
 
-int flags_parse(int argc, char **argv, const struct flag *flags, const char *usage,
-                char *err, size_t errlen)
+int flags_parse(int argc, char **argv, const struct flag *flags, const char *usage, char *err, size_t errlen)
 {
   bool only_positional = false;
-  if (err && errlen)
-    err[0] = '\0';
+  if (err && errlen) err[0] = '\0';
   for (int i = 1; i < argc; i++) {
     char *arg = argv[i];
     if (only_positional || arg[0] != '-' || arg[1] == '\0') {
@@ -120,10 +110,8 @@ int flags_parse(int argc, char **argv, const struct flag *flags, const char *usa
         flags_usage(stdout, argv[0], flags, usage);
         return 1;
       }
-      if (dbl)
-        snprintf(err, errlen, "unknown flag: --%.*s", (int)nlen, name);
-      else
-        snprintf(err, errlen, "unknown shorthand flag: '%c' in -%s", name[0], name);
+      if (dbl) snprintf(err, errlen, "unknown flag: --%.*s", (int)nlen, name);
+      else snprintf(err, errlen, "unknown shorthand flag: '%c' in -%s", name[0], name);
       return -1;
     }
     if (f->type == FLAG_UNSUPPORTED) {
@@ -177,21 +165,17 @@ static void flag_default(const struct flag *f, char *out, size_t len)
   switch (f->type) {
   case FLAG_STRING: {
     const char *s = *(char **)f->ptr;
-    if (s && *s)
-      snprintf(out, len, " (default \"%s\")", s);
+    if (s && *s) snprintf(out, len, " (default \"%s\")", s);
     break;
   }
   case FLAG_INT:
-    if (*(int *)f->ptr)
-      snprintf(out, len, " (default %d)", *(int *)f->ptr);
+    if (*(int *)f->ptr) snprintf(out, len, " (default %d)", *(int *)f->ptr);
     break;
   case FLAG_INT64:
-    if (*(int64_t *)f->ptr)
-      snprintf(out, len, " (default %lld)", (long long)*(int64_t *)f->ptr);
+    if (*(int64_t *)f->ptr) snprintf(out, len, " (default %lld)", (long long)*(int64_t *)f->ptr);
     break;
   case FLAG_BOOL:
-    if (*(bool *)f->ptr)
-      snprintf(out, len, " (default true)");
+    if (*(bool *)f->ptr) snprintf(out, len, " (default true)");
     break;
   case FLAG_DURATION:
     if (*(int64_t *)f->ptr) {
@@ -200,32 +184,25 @@ static void flag_default(const struct flag *f, char *out, size_t len)
     }
     break;
   case FLAG_FLOAT:
-    if (*(double *)f->ptr != 0)
-      snprintf(out, len, " (default %g)", *(double *)f->ptr);
+    if (*(double *)f->ptr != 0) snprintf(out, len, " (default %g)", *(double *)f->ptr);
     break;
-  case FLAG_UNSUPPORTED:
-    snprintf(out, len, " (not supported yet)");
-    break;
+  case FLAG_UNSUPPORTED: snprintf(out, len, " (not supported yet)"); break;
   }
 }
 
 void flags_usage(FILE *out, const char *prog, const struct flag *flags, const char *usage)
 {
   size_t n = 0, width = 0;
-  for (const struct flag *f = flags; f && f->name; f++)
-    n++;
+  for (const struct flag *f = flags; f && f->name; f++) n++;
   const struct flag **sorted = xcalloc(n ? n : 1, sizeof *sorted);
-  if (!sorted)
-    return;
+  if (!sorted) return;
   for (size_t i = 0; i < n; i++) {
     sorted[i] = &flags[i];
     size_t w = strlen(flags[i].name) + strlen(flag_type_name(flags[i].type)) + 1;
-    if (w > width)
-      width = w;
+    if (w > width) width = w;
   }
   qsort(sorted, n, sizeof *sorted, flag_cmp);
-  if (usage && *usage)
-    fprintf(out, "%s\n\n", usage);
+  if (usage && *usage) fprintf(out, "%s\n\n", usage);
   fprintf(out, "Usage:\n  %s [flags]\n\nFlags:\n", prog ? prog : "");
   for (size_t i = 0; i < n; i++) {
     const struct flag *f = sorted[i];

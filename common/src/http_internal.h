@@ -45,12 +45,12 @@ struct http_param {
 struct http_request {
   struct http_conn *conn;
   enum http_req_state state;
-  bool dead;          /* the connection closed before the answer; on_close fired */
-  bool complete;      /* message fully read */
+  bool dead;     /* the connection closed before the answer; on_close fired */
+  bool complete; /* message fully read */
   bool keep_alive;
   bool head;
   bool http10;
-  bool chunked_out;   /* streaming with Transfer-Encoding: chunked */
+  bool chunked_out; /* streaming with Transfer-Encoding: chunked */
   bool params_parsed;
   const char *method;
 
@@ -58,8 +58,8 @@ struct http_request {
    * while parsing (the arena may move), by pointers once complete. */
   char *arena;
   size_t arena_len, arena_cap;
-  int last_cb;        /* which string is growing: HTTP_CB_* */
-  uint32_t cur_off;   /* start of that string */
+  int last_cb;      /* which string is growing: HTTP_CB_* */
+  uint32_t cur_off; /* start of that string */
   uint32_t url_off, url_len;
   size_t header_bytes;
   struct http_hdr *hdrs;
@@ -74,10 +74,10 @@ struct http_request {
   struct http_param *params;
   unsigned nparams;
 
-  char **joined;      /* values of repeated headers, joined with ", " */
+  char **joined; /* values of repeated headers, joined with ", " */
   unsigned njoined;
 
-  char *out_hdrs;     /* "Name: value\r\n" lines added by http_add_header */
+  char *out_hdrs; /* "Name: value\r\n" lines added by http_add_header */
   size_t out_len, out_cap;
 
   void *data;
@@ -91,12 +91,12 @@ struct http_request {
 struct http_conn {
   struct http_server *srv;
   struct http_conn *prev, *next;
-  struct bufferevent *bev;   /* NULL once closed or handed over */
-  struct event *resume_ev;   /* parses pipelined input after a late answer */
+  struct bufferevent *bev; /* NULL once closed or handed over */
+  struct event *resume_ev; /* parses pipelined input after a late answer */
   http_parser parser;
-  struct http_request *req;  /* the one request being read or answered */
-  int busy;                  /* frames of this layer on the stack */
-  int err_status;            /* answer for a request the parser rejected */
+  struct http_request *req; /* the one request being read or answered */
+  int busy;                 /* frames of this layer on the stack */
+  int err_status;           /* answer for a request the parser rejected */
   bool closed;
   bool close_after_write;
   bool lingering;
@@ -142,7 +142,7 @@ void http_req_free(struct http_request *r);
 /* The connection's live bufferevent if r may still be answered, else NULL. */
 struct http_conn *http_req_live_conn(const struct http_request *r);
 /* Writes a complete response built by this layer (errors, 413...). */
-void http_write_simple(struct http_conn *c, int status, bool keep_alive, const char *ctype,
-                       const char *body, size_t len);
+void http_write_simple(struct http_conn *c, int status, bool keep_alive, const char *ctype, const char *body,
+                       size_t len);
 
 #endif

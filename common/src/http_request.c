@@ -30,8 +30,7 @@ static int nspare_reqs;
 struct http_request *http_req_new(struct http_conn *c)
 {
   struct http_request *r = nspare_reqs > 0 ? spare_reqs[--nspare_reqs] : xmalloc(sizeof(*r));
-  if (!r)
-    return NULL;
+  if (!r) return NULL;
   /* Only the head needs clearing; the inline arrays are written before read. */
   memset(r, 0, offsetof(struct http_request, inline_hdrs));
   r->conn = c;
@@ -46,44 +45,33 @@ struct http_request *http_req_new(struct http_conn *c)
 
 void http_req_free(struct http_request *r)
 {
-  if (!r)
-    return;
-  if (r->arena != r->inline_arena)
-    free(r->arena);
-  if (r->hdrs != r->inline_hdrs)
-    free(r->hdrs);
+  if (!r) return;
+  if (r->arena != r->inline_arena) free(r->arena);
+  if (r->hdrs != r->inline_hdrs) free(r->hdrs);
   free(r->body);
   free(r->qbuf);
   free(r->params);
-  for (unsigned i = 0; i < r->njoined; i++)
-    free(r->joined[i]);
+  for (unsigned i = 0; i < r->njoined; i++) free(r->joined[i]);
   free(r->joined);
   free(r->out_hdrs);
-  if (nspare_reqs < HTTP_REQ_SPARE)
-    spare_reqs[nspare_reqs++] = r;
-  else
-    free(r);
+  if (nspare_reqs < HTTP_REQ_SPARE) spare_reqs[nspare_reqs++] = r;
+  else free(r);
 }
 
 static int arena_reserve(struct http_request *r, size_t extra)
 {
-  if (r->arena_len + extra <= r->arena_cap)
-    return 0;
+  if (r->arena_len + extra <= r->arena_cap) return 0;
   size_t cap = r->arena_cap * 2;
-  while (cap < r->arena_len + extra)
-    cap *= 2;
-  if (cap > UINT32_MAX)
-    return -1;
+  while (cap < r->arena_len + extra) cap *= 2;
+  if (cap > UINT32_MAX) return -1;
   char *a;
   if (r->arena == r->inline_arena) {
     a = xmalloc(cap);
-    if (a)
-      memcpy(a, r->arena, r->arena_len);
+    if (a) memcpy(a, r->arena, r->arena_len);
   } else {
     a = xrealloc(r->arena, cap);
   }
-  if (!a)
-    return -1;
+  if (!a) return -1;
   r->arena = a;
   r->arena_cap = cap;
   return 0;
@@ -91,8 +79,7 @@ static int arena_reserve(struct http_request *r, size_t extra)
 
 int http_req_arena_append(struct http_request *r, const char *p, size_t n)
 {
-  if (arena_reserve(r, n + 1) < 0)
-    return -1;
+  if (arena_reserve(r, n + 1) < 0) return -1;
   memcpy(r->arena + r->arena_len, p, n);
   r->arena_len += n;
   return 0;
@@ -101,8 +88,7 @@ int http_req_arena_append(struct http_request *r, const char *p, size_t n)
 /* Ends the string that is growing and records it (URL, name or value). */
 void http_req_terminate_string(struct http_request *r)
 {
-  if (r->last_cb == HTTP_CB_NONE)
-    return;
+  if (r->last_cb == HTTP_CB_NONE) return;
   /* http_req_arena_append always leaves room for this byte. */
   r->arena[r->arena_len] = '\0';
   uint32_t len = (uint32_t)(r->arena_len - r->cur_off);
@@ -129,13 +115,11 @@ static int add_header_slot(struct http_request *r)
     struct http_hdr *h;
     if (r->hdrs == r->inline_hdrs) {
       h = xmalloc(cap * sizeof(*h));
-      if (h)
-        memcpy(h, r->hdrs, r->nhdrs * sizeof(*h));
+      if (h) memcpy(h, r->hdrs, r->nhdrs * sizeof(*h));
     } else {
       h = xrealloc(r->hdrs, cap * sizeof(*h));
     }
-    if (!h)
-      return -1;
+    if (!h) return -1;
     r->hdrs = h;
     r->hdrs_cap = cap;
   }
@@ -150,8 +134,7 @@ int http_req_piece(struct http_request *r, int kind, const char *p, size_t n)
 {
   if (r->last_cb != kind) {
     http_req_terminate_string(r);
-    if (kind == HTTP_CB_FIELD && add_header_slot(r) < 0)
-      return -1;
+    if (kind == HTTP_CB_FIELD && add_header_slot(r) < 0) return -1;
     r->cur_off = (uint32_t)r->arena_len;
     r->last_cb = kind;
   }
@@ -160,12 +143,9 @@ int http_req_piece(struct http_request *r, int kind, const char *p, size_t n)
 
 static int hexval(int c)
 {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
@@ -224,14 +204,12 @@ int http_req_finalize_head(struct http_request *r)
   uint32_t decoded_off = path_off;
   if (path_len == 0) {
     /* "http://host" or "?x": the path is "/". */
-    if (arena_reserve(r, 2) < 0)
-      return -1;
+    if (arena_reserve(r, 2) < 0) return -1;
     decoded_off = path_off = (uint32_t)r->arena_len;
     memcpy(r->arena + r->arena_len, "/", 2);
     r->arena_len += 2;
   } else if (memchr(p, '%', path_len)) {
-    if (arena_reserve(r, path_len + 1) < 0)
-      return -1;
+    if (arena_reserve(r, path_len + 1) < 0) return -1;
     decoded_off = (uint32_t)r->arena_len;
     size_t n = percent_decode(r->arena + decoded_off, r->arena + path_off, path_len, false);
     r->arena_len += n + 1;
@@ -250,27 +228,23 @@ int http_req_finalize_head(struct http_request *r)
       continue;
     }
     char *v = r->arena + h->val_off;
-    while (h->val_len > 0 && (v[h->val_len - 1] == ' ' || v[h->val_len - 1] == '\t'))
-      v[--h->val_len] = '\0';
+    while (h->val_len > 0 && (v[h->val_len - 1] == ' ' || v[h->val_len - 1] == '\t')) v[--h->val_len] = '\0';
     h->value = v;
   }
   /* Repeated headers become one, joined with ", " (as Go's Header.Get
    * would show them once joined); quadratic, but n is small. */
   for (unsigned i = 0; i + 1 < r->nhdrs; i++) {
     struct http_hdr *h = &r->hdrs[i];
-    if (!h->name)
-      continue;
+    if (!h->name) continue;
     for (unsigned j = i + 1; j < r->nhdrs; j++) {
       struct http_hdr *d = &r->hdrs[j];
-      if (!d->name || d->name_len != h->name_len || strcasecmp(d->name, h->name) != 0)
-        continue;
+      if (!d->name || d->name_len != h->name_len || strcasecmp(d->name, h->name) != 0) continue;
       size_t a = strlen(h->value), b = strlen(d->value);
       char *j2 = xmalloc(a + b + 3);
       char **nj = xrealloc(r->joined, (r->njoined + 1) * sizeof(*nj));
       if (!j2 || !nj) {
         free(j2);
-        if (nj)
-          r->joined = nj;
+        if (nj) r->joined = nj;
         return -1;
       }
       r->joined = nj;
@@ -306,16 +280,14 @@ const char *http_req_header(const struct http_request *r, const char *name)
   size_t n = strlen(name);
   for (unsigned i = 0; i < r->nhdrs; i++) {
     const struct http_hdr *h = &r->hdrs[i];
-    if (h->name && h->name_len == n && strcasecmp(h->name, name) == 0)
-      return h->value;
+    if (h->name && h->name_len == n && strcasecmp(h->name, name) == 0) return h->value;
   }
   return NULL;
 }
 
 const char *http_req_body(const struct http_request *r, size_t *len)
 {
-  if (len)
-    *len = r->body_len;
+  if (len) *len = r->body_len;
   return r->body ? r->body : "";
 }
 
@@ -323,21 +295,17 @@ static int parse_params(struct http_request *r)
 {
   r->params_parsed = true;
   size_t qlen = strlen(r->query);
-  if (qlen == 0)
-    return 0;
+  if (qlen == 0) return 0;
   unsigned max = 1;
-  for (size_t i = 0; i < qlen; i++)
-    max += r->query[i] == '&';
+  for (size_t i = 0; i < qlen; i++) max += r->query[i] == '&';
   r->qbuf = xmalloc(qlen + 1);
   r->params = xmalloc(max * sizeof(*r->params));
-  if (!r->qbuf || !r->params)
-    return -1;
+  if (!r->qbuf || !r->params) return -1;
   memcpy(r->qbuf, r->query, qlen + 1);
   char *s = r->qbuf;
   while (s) {
     char *amp = strchr(s, '&');
-    if (amp)
-      *amp = '\0';
+    if (amp) *amp = '\0';
     if (*s) {
       char *eq = strchr(s, '=');
       char *v = "";
@@ -358,10 +326,8 @@ static int parse_params(struct http_request *r)
 
 const char *http_req_param(struct http_request *r, const char *key)
 {
-  if (!r->params_parsed && parse_params(r) < 0)
-    return NULL;
+  if (!r->params_parsed && parse_params(r) < 0) return NULL;
   for (unsigned i = 0; i < r->nparams; i++)
-    if (strcmp(r->params[i].key, key) == 0)
-      return r->params[i].value;
+    if (strcmp(r->params[i].key, key) == 0) return r->params[i].value;
   return NULL;
 }

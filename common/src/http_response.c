@@ -82,11 +82,9 @@ const char *http_status_text(int status)
 
 struct http_conn *http_req_live_conn(const struct http_request *r)
 {
-  if (!r || r->dead || r->state == HTTP_REQ_DONE || r->state == HTTP_REQ_READING)
-    return NULL;
+  if (!r || r->dead || r->state == HTTP_REQ_DONE || r->state == HTTP_REQ_READING) return NULL;
   struct http_conn *c = r->conn;
-  if (c->closed || !c->bev)
-    return NULL;
+  if (c->closed || !c->bev) return NULL;
   return c;
 }
 
@@ -99,8 +97,7 @@ struct head_buf {
 static void hb_str(struct head_buf *h, const char *s)
 {
   size_t l = strlen(s);
-  if (l > sizeof(h->b) - h->n)
-    l = sizeof(h->b) - h->n;
+  if (l > sizeof(h->b) - h->n) l = sizeof(h->b) - h->n;
   memcpy(h->b + h->n, s, l);
   h->n += l;
 }
@@ -114,8 +111,7 @@ static void hb_uint(struct head_buf *h, unsigned long long v)
     v /= 10;
   } while (v);
   size_t l = sizeof(tmp) - (size_t)i;
-  if (l > sizeof(h->b) - h->n)
-    l = sizeof(h->b) - h->n;
+  if (l > sizeof(h->b) - h->n) l = sizeof(h->b) - h->n;
   memcpy(h->b + h->n, tmp + i, l);
   h->n += l;
 }
@@ -132,14 +128,11 @@ static const char *server_date(struct http_server *s)
   return s->date;
 }
 
-static bool status_has_body(int status)
-{
-  return !(status < 200 || status == 204 || status == 304);
-}
+static bool status_has_body(int status) { return !(status < 200 || status == 204 || status == 304); }
 
 /* Appends the head of a response.  content_length < 0: none (streams). */
-static void write_head(struct http_conn *c, int status, const char *ctype, long long content_length,
-                       bool chunked, bool keep_alive, bool http10, const char *extra, size_t extra_len)
+static void write_head(struct http_conn *c, int status, const char *ctype, long long content_length, bool chunked,
+                       bool keep_alive, bool http10, const char *extra, size_t extra_len)
 {
   struct head_buf h;
   h.n = 0;
@@ -160,27 +153,21 @@ static void write_head(struct http_conn *c, int status, const char *ctype, long 
     hb_uint(&h, (unsigned long long)content_length);
     hb_str(&h, "\r\n");
   }
-  if (chunked)
-    hb_str(&h, "Transfer-Encoding: chunked\r\n");
-  if (!keep_alive)
-    hb_str(&h, "Connection: close\r\n");
-  else if (http10)
-    hb_str(&h, "Connection: keep-alive\r\n");
+  if (chunked) hb_str(&h, "Transfer-Encoding: chunked\r\n");
+  if (!keep_alive) hb_str(&h, "Connection: close\r\n");
+  else if (http10) hb_str(&h, "Connection: keep-alive\r\n");
   struct evbuffer *out = bufferevent_get_output(c->bev);
   evbuffer_add(out, h.b, h.n);
-  if (extra_len)
-    evbuffer_add(out, extra, extra_len);
+  if (extra_len) evbuffer_add(out, extra, extra_len);
   evbuffer_add(out, "\r\n", 2);
 }
 
-void http_write_simple(struct http_conn *c, int status, bool keep_alive, const char *ctype,
-                       const char *body, size_t len)
+void http_write_simple(struct http_conn *c, int status, bool keep_alive, const char *ctype, const char *body,
+                       size_t len)
 {
-  if (!c->bev)
-    return;
+  if (!c->bev) return;
   write_head(c, status, ctype, (long long)len, false, keep_alive, false, NULL, 0);
-  if (len)
-    evbuffer_add(bufferevent_get_output(c->bev), body, len);
+  if (len) evbuffer_add(bufferevent_get_output(c->bev), body, len);
 }
 
 /* Go's textproto.CanonicalMIMEHeaderKey: "content-type" -> "Content-Type";
@@ -197,25 +184,19 @@ static bool canonical_name(char *dst, const char *name, size_t n)
   bool upper = true;
   for (size_t i = 0; i < n; i++) {
     char ch = name[i];
-    if (upper && ch >= 'a' && ch <= 'z')
-      ch = (char)(ch - 'a' + 'A');
-    else if (!upper && ch >= 'A' && ch <= 'Z')
-      ch = (char)(ch - 'A' + 'a');
+    if (upper && ch >= 'a' && ch <= 'z') ch = (char)(ch - 'a' + 'A');
+    else if (!upper && ch >= 'A' && ch <= 'Z') ch = (char)(ch - 'A' + 'a');
     dst[i] = ch;
     upper = ch == '-';
   }
   return true;
 }
 
-static bool has_crlf(const char *s)
-{
-  return strpbrk(s, "\r\n") != NULL;
-}
+static bool has_crlf(const char *s) { return strpbrk(s, "\r\n") != NULL; }
 
 void http_add_header(struct http_request *r, const char *name, const char *value)
 {
-  if (!http_req_live_conn(r) || r->state != HTTP_REQ_HANDLING || !name || !value || !*name)
-    return;
+  if (!http_req_live_conn(r) || r->state != HTTP_REQ_HANDLING || !name || !value || !*name) return;
   if (has_crlf(name) || has_crlf(value)) {
     KLOG_V(2, "http: dropping response header %s with a line break", name);
     return;
@@ -223,11 +204,9 @@ void http_add_header(struct http_request *r, const char *name, const char *value
   size_t nl = strlen(name), vl = strlen(value), need = nl + vl + 4;
   if (r->out_len + need > r->out_cap) {
     size_t cap = r->out_cap ? r->out_cap * 2 : 256;
-    while (cap < r->out_len + need)
-      cap *= 2;
+    while (cap < r->out_len + need) cap *= 2;
     char *o = xrealloc(r->out_hdrs, cap);
-    if (!o)
-      return;
+    if (!o) return;
     r->out_hdrs = o;
     r->out_cap = cap;
   }
@@ -241,34 +220,28 @@ void http_add_header(struct http_request *r, const char *name, const char *value
   r->out_len += need;
 }
 
-static void reply_common(struct http_request *r, int status, const char *ctype, const void *body,
-                         size_t len, struct evbuffer *body_buf)
+static void reply_common(struct http_request *r, int status, const char *ctype, const void *body, size_t len,
+                         struct evbuffer *body_buf)
 {
   struct http_conn *c = http_req_live_conn(r);
-  if (!c || r->state != HTTP_REQ_HANDLING)
-    return;
+  if (!c || r->state != HTTP_REQ_HANDLING) return;
   http_conn_enter(c);
-  write_head(c, status, ctype, (long long)len, false, r->keep_alive, r->http10, r->out_hdrs,
-             r->out_len);
+  write_head(c, status, ctype, (long long)len, false, r->keep_alive, r->http10, r->out_hdrs, r->out_len);
   if (!r->head && status_has_body(status) && len) {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    if (body_buf)
-      evbuffer_add_buffer(out, body_buf);
-    else
-      evbuffer_add(out, body, len);
+    if (body_buf) evbuffer_add_buffer(out, body_buf);
+    else evbuffer_add(out, body, len);
   }
   http_conn_request_done(c, r);
   http_conn_leave(c);
 }
 
-void http_reply(struct http_request *r, int status, const char *content_type, const void *body,
-                size_t len)
+void http_reply(struct http_request *r, int status, const char *content_type, const void *body, size_t len)
 {
   reply_common(r, status, content_type, body, len, NULL);
 }
 
-void http_reply_evbuffer(struct http_request *r, int status, const char *content_type,
-                         struct evbuffer *body)
+void http_reply_evbuffer(struct http_request *r, int status, const char *content_type, struct evbuffer *body)
 {
   size_t len = body ? evbuffer_get_length(body) : 0;
   reply_common(r, status, content_type, NULL, len, body);
@@ -304,15 +277,12 @@ void http_reply_json(struct http_request *r, int status, const json_t *v)
 int http_stream_begin(struct http_request *r, int status, const char *content_type)
 {
   struct http_conn *c = http_req_live_conn(r);
-  if (!c || r->state != HTTP_REQ_HANDLING)
-    return -1;
+  if (!c || r->state != HTTP_REQ_HANDLING) return -1;
   http_conn_enter(c);
   /* HTTP/1.0 has no chunked encoding: the body ends when the connection does. */
-  if (r->http10)
-    r->keep_alive = false;
+  if (r->http10) r->keep_alive = false;
   r->chunked_out = !r->http10 && !r->head && status_has_body(status);
-  write_head(c, status, content_type, -1, r->chunked_out, r->keep_alive, r->http10, r->out_hdrs,
-             r->out_len);
+  write_head(c, status, content_type, -1, r->chunked_out, r->keep_alive, r->http10, r->out_hdrs, r->out_len);
   r->state = HTTP_REQ_STREAMING;
   http_conn_leave(c);
   return 0;
@@ -321,10 +291,8 @@ int http_stream_begin(struct http_request *r, int status, const char *content_ty
 int http_stream_write(struct http_request *r, const void *data, size_t len)
 {
   struct http_conn *c = http_req_live_conn(r);
-  if (!c || r->state != HTTP_REQ_STREAMING)
-    return -1;
-  if (len == 0 || r->head)
-    return 0;
+  if (!c || r->state != HTTP_REQ_STREAMING) return -1;
+  if (len == 0 || r->head) return 0;
   int rc = 0;
   http_conn_enter(c);
   struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -339,8 +307,8 @@ int http_stream_write(struct http_request *r, const void *data, size_t len)
   }
   size_t queued = evbuffer_get_length(out);
   if (queued > c->srv->opts.max_output_bytes) {
-    KLOG_V(5, "http: closing connection from %s: %zu bytes of output queued (limit %zu)", c->peer,
-           queued, c->srv->opts.max_output_bytes);
+    KLOG_V(5, "http: closing connection from %s: %zu bytes of output queued (limit %zu)", c->peer, queued,
+           c->srv->opts.max_output_bytes);
     /* Reset rather than close: a plain close would leave the queued bytes
      * in the kernel behind a zero window, kept alive by backed-off window
      * probes for a minute or more. */
@@ -356,19 +324,16 @@ int http_stream_write(struct http_request *r, const void *data, size_t len)
 size_t http_stream_pending(const struct http_request *r)
 {
   const struct http_conn *c = http_req_live_conn(r);
-  if (!c)
-    return 0;
+  if (!c) return 0;
   return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
 void http_stream_end(struct http_request *r)
 {
   struct http_conn *c = http_req_live_conn(r);
-  if (!c || r->state != HTTP_REQ_STREAMING)
-    return;
+  if (!c || r->state != HTTP_REQ_STREAMING) return;
   http_conn_enter(c);
-  if (r->chunked_out)
-    evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
+  if (r->chunked_out) evbuffer_add(bufferevent_get_output(c->bev), "0\r\n\r\n", 5);
   http_conn_request_done(c, r);
   http_conn_leave(c);
 }
@@ -376,19 +341,16 @@ void http_stream_end(struct http_request *r)
 struct bufferevent *http_upgrade(struct http_request *r, const char *const *headers)
 {
   struct http_conn *c = http_req_live_conn(r);
-  if (!c || r->state != HTTP_REQ_HANDLING)
-    return NULL;
+  if (!c || r->state != HTTP_REQ_HANDLING) return NULL;
   http_conn_enter(c);
   struct bufferevent *bev = c->bev;
   struct evbuffer *out = bufferevent_get_output(bev);
   evbuffer_add(out, "HTTP/1.1 101 Switching Protocols\r\n", 34);
   for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2) {
-    if (has_crlf(headers[i]) || has_crlf(headers[i + 1]))
-      continue;
+    if (has_crlf(headers[i]) || has_crlf(headers[i + 1])) continue;
     evbuffer_add_printf(out, "%s: %s\r\n", headers[i], headers[i + 1]);
   }
-  if (r->out_len)
-    evbuffer_add(out, r->out_hdrs, r->out_len);
+  if (r->out_len) evbuffer_add(out, r->out_hdrs, r->out_len);
   evbuffer_add(out, "\r\n", 2);
 
   /* The bytes after the request were never parsed: they are still in the

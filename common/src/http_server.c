@@ -84,15 +84,13 @@ static void conn_process(struct http_conn *c);
 static void conn_destroy(struct http_conn *c)
 {
   http_req_free(c->req);
-  if (c->resume_ev)
-    event_free(c->resume_ev);
+  if (c->resume_ev) event_free(c->resume_ev);
   free(c);
 }
 
 static void conn_set_read_timeout(struct http_conn *c, bool on)
 {
-  if (!c->bev || c->read_timeout_off == !on)
-    return;
+  if (!c->bev || c->read_timeout_off == !on) return;
   const struct timeval *idle = &c->srv->idle_tv;
   bufferevent_set_timeouts(c->bev, on ? idle : NULL, idle);
   c->read_timeout_off = !on;
@@ -104,11 +102,9 @@ static void conn_finish_req(struct http_conn *c)
   struct http_request *r = c->req;
   c->req = NULL;
   /* An upgrade request answered normally: go on parsing HTTP. */
-  if (c->parser.upgrade)
-    c->parser.upgrade = 0;
+  if (c->parser.upgrade) c->parser.upgrade = 0;
   http_req_free(r);
-  if (!c->closed && !c->close_after_write)
-    conn_set_read_timeout(c, true);
+  if (!c->closed && !c->close_after_write) conn_set_read_timeout(c, true);
 }
 
 static void conn_settle(struct http_conn *c)
@@ -119,8 +115,7 @@ static void conn_settle(struct http_conn *c)
   }
   if (c->req && c->req->state == HTTP_REQ_DONE) {
     conn_finish_req(c);
-    if (!c->close_after_write && c->bev &&
-        evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+    if (!c->close_after_write && c->bev && evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
       event_active(c->resume_ev, EV_TIMEOUT, 0);
   }
 }
@@ -129,23 +124,18 @@ void http_conn_enter(struct http_conn *c) { c->busy++; }
 
 void http_conn_leave(struct http_conn *c)
 {
-  if (--c->busy == 0)
-    conn_settle(c);
+  if (--c->busy == 0) conn_settle(c);
 }
 
 /* Caller holds the connection (busy > 0); memory goes when it leaves. */
 void http_conn_close(struct http_conn *c)
 {
-  if (c->closed)
-    return;
+  if (c->closed) return;
   c->closed = true;
   struct http_server *s = c->srv;
-  if (c->prev)
-    c->prev->next = c->next;
-  else if (s->conns == c)
-    s->conns = c->next;
-  if (c->next)
-    c->next->prev = c->prev;
+  if (c->prev) c->prev->next = c->next;
+  else if (s->conns == c) s->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
   c->prev = c->next = NULL;
   s->nconns--;
   if (c->bev) {
@@ -155,16 +145,14 @@ void http_conn_close(struct http_conn *c)
   struct http_request *r = c->req;
   if (r && (r->state == HTTP_REQ_HANDLING || r->state == HTTP_REQ_STREAMING) && !r->dead) {
     r->dead = true;
-    if (r->on_close)
-      r->on_close(r, r->on_close_arg);
+    if (r->on_close) r->on_close(r, r->on_close_arg);
   }
 }
 
 void http_conn_request_done(struct http_conn *c, struct http_request *r)
 {
   r->state = HTTP_REQ_DONE;
-  if (!r->keep_alive)
-    c->close_after_write = true;
+  if (!r->keep_alive) c->close_after_write = true;
 }
 
 static void conn_start_linger(struct http_conn *c)
@@ -210,8 +198,7 @@ static int on_message_begin(http_parser *p)
 static int on_piece(http_parser *p, int kind, const char *at, size_t n)
 {
   struct http_conn *c = p->data;
-  if (count_header_bytes(c, n) < 0)
-    return -1;
+  if (count_header_bytes(c, n) < 0) return -1;
   if (http_req_piece(c->req, kind, at, n) < 0) {
     c->err_status = 500;
     return -1;
@@ -220,14 +207,8 @@ static int on_piece(http_parser *p, int kind, const char *at, size_t n)
 }
 
 static int on_url(http_parser *p, const char *at, size_t n) { return on_piece(p, HTTP_CB_URL, at, n); }
-static int on_header_field(http_parser *p, const char *at, size_t n)
-{
-  return on_piece(p, HTTP_CB_FIELD, at, n);
-}
-static int on_header_value(http_parser *p, const char *at, size_t n)
-{
-  return on_piece(p, HTTP_CB_VALUE, at, n);
-}
+static int on_header_field(http_parser *p, const char *at, size_t n) { return on_piece(p, HTTP_CB_FIELD, at, n); }
+static int on_header_value(http_parser *p, const char *at, size_t n) { return on_piece(p, HTTP_CB_VALUE, at, n); }
 
 static int on_headers_complete(http_parser *p)
 {
@@ -279,10 +260,8 @@ static int on_body(http_parser *p, const char *at, size_t n)
   }
   if (r->body_len + n + 1 > r->body_cap) {
     size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
-    while (cap < r->body_len + n + 1)
-      cap *= 2;
-    if (cap > max + 1)
-      cap = max + 1;
+    while (cap < r->body_len + n + 1) cap *= 2;
+    if (cap > max + 1) cap = max + 1;
     char *b = xrealloc(r->body, cap);
     if (!b) {
       c->err_status = 500;
@@ -300,8 +279,7 @@ static int on_message_complete(http_parser *p)
 {
   struct http_conn *c = p->data;
   struct http_request *r = c->req;
-  if (r->body)
-    r->body[r->body_len] = '\0';
+  if (r->body) r->body[r->body_len] = '\0';
   r->complete = true;
   /* One request at a time: the rest of the input waits for the answer. */
   http_parser_pause(p, 1);
@@ -313,8 +291,7 @@ static int on_message_complete(http_parser *p)
 static void conn_fail(struct http_conn *c, enum http_errno e)
 {
   int status = c->err_status;
-  if (!status)
-    status = e == HPE_HEADER_OVERFLOW ? 431 : 400;
+  if (!status) status = e == HPE_HEADER_OVERFLOW ? 431 : 400;
   KLOG_V(5, "http: rejecting request from %s with %d: %s", c->peer, status,
          c->err_status ? "limit" : http_errno_description(e));
   if (status == 413) {
@@ -330,8 +307,7 @@ static void conn_fail(struct http_conn *c, enum http_errno e)
     int n = snprintf(body, sizeof(body), "%d %s", status, http_status_text(status));
     http_write_simple(c, status, false, "text/plain; charset=utf-8", body, (size_t)n);
   }
-  if (c->req)
-    c->req->state = HTTP_REQ_DONE;
+  if (c->req) c->req->state = HTTP_REQ_DONE;
   c->close_after_write = true;
 }
 
@@ -341,8 +317,7 @@ static void conn_dispatch(struct http_conn *c)
   r->state = HTTP_REQ_HANDLING;
   KLOG_V(6, "http: %s %s from %s", r->method, r->raw_path, c->peer);
   c->srv->handler(r, c->srv->arg);
-  if (c->closed)
-    return;
+  if (c->closed) return;
   if (r->state == HTTP_REQ_DONE) {
     conn_finish_req(c);
     return;
@@ -354,14 +329,11 @@ static void conn_dispatch(struct http_conn *c)
 static void conn_process(struct http_conn *c)
 {
   while (!c->closed && c->bev && !c->close_after_write && !c->lingering) {
-    if (c->req && c->req->state != HTTP_REQ_READING)
-      break;
+    if (c->req && c->req->state != HTTP_REQ_READING) break;
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    if (evbuffer_get_length(in) == 0)
-      break;
+    if (evbuffer_get_length(in) == 0) break;
     struct evbuffer_iovec v;
-    if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
-      break;
+    if (evbuffer_peek(in, -1, NULL, &v, 1) < 1) break;
     size_t n = http_parser_execute(&c->parser, &c->srv->settings, v.iov_base, v.iov_len);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if (e == HPE_PAUSED) {
@@ -371,10 +343,8 @@ static void conn_process(struct http_conn *c)
       break;
     }
     evbuffer_drain(in, n);
-    if (c->req && c->req->complete)
-      conn_dispatch(c);
-    else if (n == 0)
-      break; /* nothing consumed and no error: wait for more input */
+    if (c->req && c->req->complete) conn_dispatch(c);
+    else if (n == 0) break; /* nothing consumed and no error: wait for more input */
   }
 }
 
@@ -404,24 +374,20 @@ static void conn_resume_cb(evutil_socket_t fd, short what, void *arg)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
   struct http_conn *c = arg;
-  if (!c->close_after_write || c->lingering)
-    return;
+  if (!c->close_after_write || c->lingering) return;
   http_conn_enter(c);
-  if (!c->closed && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-    conn_start_linger(c);
+  if (!c->closed && evbuffer_get_length(bufferevent_get_output(bev)) == 0) conn_start_linger(c);
   http_conn_leave(c);
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
   struct http_conn *c = arg;
-  if (what & BEV_EVENT_CONNECTED)
-    return;
+  if (what & BEV_EVENT_CONNECTED) return;
   http_conn_enter(c);
   if (c->lingering || (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
     if (!c->lingering)
-      KLOG_V(5, "http: connection from %s: %s", c->peer,
-             (what & BEV_EVENT_TIMEOUT) ? "timeout" : "error");
+      KLOG_V(5, "http: connection from %s: %s", c->peer, (what & BEV_EVENT_TIMEOUT) ? "timeout" : "error");
     http_conn_close(c);
   } else if (what & BEV_EVENT_EOF) {
     c->eof = true;
@@ -429,8 +395,7 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
     bool pending = r && (r->state == HTTP_REQ_HANDLING || r->state == HTTP_REQ_STREAMING);
     if (!pending && evbuffer_get_length(bufferevent_get_output(bev)) > 0)
       c->close_after_write = true; /* let the last answer drain */
-    else
-      http_conn_close(c);
+    else http_conn_close(c);
   }
   http_conn_leave(c);
 }
@@ -451,8 +416,7 @@ static void format_peer(char *out, size_t outlen, const struct sockaddr *sa)
   }
 }
 
-static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen,
-                      void *arg)
+static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
   struct http_server *s = arg;
   int one = 1;
@@ -468,12 +432,9 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
   if (s->opts.ssl_ctx) {
     SSL *ssl = SSL_new((SSL_CTX *)s->opts.ssl_ctx);
     if (ssl) {
-      bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                           BEV_OPT_CLOSE_ON_FREE);
-      if (bev)
-        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-      else
-        SSL_free(ssl);
+      bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+      if (bev) bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+      else SSL_free(ssl);
     }
     c->is_ssl = true;
   } else {
@@ -481,12 +442,9 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
   }
   c->resume_ev = event_new(s->base, -1, 0, conn_resume_cb, c);
   if (!bev || !c->resume_ev) {
-    if (bev)
-      bufferevent_free(bev);
-    else
-      evutil_closesocket(fd);
-    if (c->resume_ev)
-      event_free(c->resume_ev);
+    if (bev) bufferevent_free(bev);
+    else evutil_closesocket(fd);
+    if (c->resume_ev) event_free(c->resume_ev);
     free(c);
     return;
   }
@@ -498,8 +456,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
   bufferevent_setwatermark(bev, EV_READ, 0, HTTP_INPUT_HIGH_WATERMARK_BYTES);
   bufferevent_enable(bev, EV_READ | EV_WRITE);
   c->next = s->conns;
-  if (s->conns)
-    s->conns->prev = c;
+  if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->nconns++;
 }
@@ -516,19 +473,13 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
                                     http_handler_fn handler, void *arg)
 {
   struct http_server *s = xcalloc(1, sizeof(*s));
-  if (!s)
-    return NULL;
+  if (!s) return NULL;
   s->base = base;
-  if (opts)
-    s->opts = *opts;
-  if (!s->opts.max_body_bytes)
-    s->opts.max_body_bytes = HTTP_DEFAULT_MAX_BODY_BYTES;
-  if (!s->opts.max_header_bytes)
-    s->opts.max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES;
-  if (!s->opts.max_output_bytes)
-    s->opts.max_output_bytes = HTTP_DEFAULT_MAX_OUTPUT_BYTES;
-  if (s->opts.idle_timeout_s <= 0)
-    s->opts.idle_timeout_s = HTTP_DEFAULT_IDLE_TIMEOUT_S;
+  if (opts) s->opts = *opts;
+  if (!s->opts.max_body_bytes) s->opts.max_body_bytes = HTTP_DEFAULT_MAX_BODY_BYTES;
+  if (!s->opts.max_header_bytes) s->opts.max_header_bytes = HTTP_DEFAULT_MAX_HEADER_BYTES;
+  if (!s->opts.max_output_bytes) s->opts.max_output_bytes = HTTP_DEFAULT_MAX_OUTPUT_BYTES;
+  if (s->opts.idle_timeout_s <= 0) s->opts.idle_timeout_s = HTTP_DEFAULT_IDLE_TIMEOUT_S;
   s->idle_tv.tv_sec = s->opts.idle_timeout_s;
   s->handler = handler;
   s->arg = arg;
@@ -545,8 +496,7 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
   http_parser_set_max_header_size(0x7fffffff);
   /* A peer that resets while we write must not kill the process. */
   struct sigaction sa;
-  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL)
-    signal(SIGPIPE, SIG_IGN);
+  if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
   return s;
 }
 
@@ -560,8 +510,7 @@ int http_server_listen(struct http_server *s, const char *addr, int port)
   char portstr[16];
   snprintf(portstr, sizeof(portstr), "%d", port);
   int rc = getaddrinfo(addr && *addr ? addr : "0.0.0.0", portstr, &hints, &ai);
-  if (rc != 0 || !ai)
-    return -EINVAL;
+  if (rc != 0 || !ai) return -EINVAL;
   struct evconnlistener **ls = xrealloc(s->listeners, (s->nlisteners + 1) * sizeof(*ls));
   if (!ls) {
     freeaddrinfo(ai);
@@ -569,30 +518,25 @@ int http_server_listen(struct http_server *s, const char *addr, int port)
   }
   s->listeners = ls;
   errno = 0;
-  struct evconnlistener *lev = evconnlistener_new_bind(
-      s->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-      HTTP_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
+  struct evconnlistener *lev =
+      evconnlistener_new_bind(s->base, accept_cb, s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                              HTTP_LISTEN_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
   int err = errno ? errno : EADDRNOTAVAIL;
   freeaddrinfo(ai);
-  if (!lev)
-    return -err;
+  if (!lev) return -err;
   evconnlistener_set_error_cb(lev, accept_error_cb);
   s->listeners[s->nlisteners++] = lev;
   struct sockaddr_storage ss;
   socklen_t sl = sizeof(ss);
-  if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss, &sl) < 0)
-    return -errno;
-  if (ss.ss_family == AF_INET6)
-    return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  if (getsockname(evconnlistener_get_fd(lev), (struct sockaddr *)&ss, &sl) < 0) return -errno;
+  if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
   return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
 void http_server_free(struct http_server *s)
 {
-  if (!s)
-    return;
-  for (size_t i = 0; i < s->nlisteners; i++)
-    evconnlistener_free(s->listeners[i]);
+  if (!s) return;
+  for (size_t i = 0; i < s->nlisteners; i++) evconnlistener_free(s->listeners[i]);
   free(s->listeners);
   while (s->conns) {
     struct http_conn *c = s->conns;

@@ -49,8 +49,8 @@ enum inf_state { INF_IDLE, INF_LISTING, INF_WATCHING, INF_BACKOFF };
 struct informer {
   struct event_base *base;
   struct rest_client *client;
-  char *collection;        /* path with the namespace folded in */
-  char *path;              /* as given */
+  char *collection; /* path with the namespace folded in */
+  char *path;       /* as given */
   char *namespace;
   char *label_selector, *field_selector;
   struct informer_opts opts;
@@ -59,15 +59,15 @@ struct informer {
   int nhandlers;
   enum inf_state state;
   struct rest_request *req;
-  json_t *list_acc;        /* key -> object, while paging */
+  json_t *list_acc; /* key -> object, while paging */
   char *rv;
   bool synced;
   bool started;
-  bool rewatch;            /* the backoff timer re-opens the watch instead of relisting */
+  bool rewatch; /* the backoff timer re-opens the watch instead of relisting */
   int64_t backoff_ms;
   struct event *backoff_timer;
   struct event *resync_timer;
-  struct informer *next;   /* factory list */
+  struct informer *next; /* factory list */
 };
 
 static void start_list(struct informer *inf, const char *cont);
@@ -191,7 +191,7 @@ static void retry_later(struct informer *inf, bool rewatch)
   inf->rewatch = rewatch;
   int64_t ms = inf->backoff_ms;
   inf->backoff_ms = ms * 2 > INFORMER_MAX_BACKOFF_MS ? INFORMER_MAX_BACKOFF_MS : ms * 2;
-  struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
   evtimer_add(inf->backoff_timer, &tv);
 }
 
@@ -217,12 +217,12 @@ static void list_finished(struct informer *inf)
   json_t *gone = json_array();
   const char *key;
   json_t *v;
-  json_object_foreach(inf->store.items, key, v)
+  json_object_foreach (inf->store.items, key, v)
     if (!json_object_get(inf->list_acc, key)) json_array_append_new(gone, json_string(key));
   size_t i;
-  json_array_foreach(gone, i, v) apply_delete(inf, json_string_value(v), NULL, true);
+  json_array_foreach (gone, i, v) apply_delete(inf, json_string_value(v), NULL, true);
   json_decref(gone);
-  json_object_foreach(inf->list_acc, key, v) apply_upsert(inf, key, v, true);
+  json_object_foreach (inf->list_acc, key, v) apply_upsert(inf, key, v, true);
   json_decref(inf->list_acc);
   inf->list_acc = NULL;
   inf->synced = true;
@@ -249,14 +249,13 @@ static void list_done(void *arg, int code, json_t *body, const struct rest_statu
   }
   size_t i;
   json_t *item;
-  json_array_foreach(json_object_get(body, "items"), i, item) {
+  json_array_foreach (json_object_get(body, "items"), i, item) {
     /* The list body is ours and freed after this; take its items. */
     json_t *obj = json_incref(item);
     /* List items carry no kind/apiVersion on the wire; restore them as
      * the dynamic client does, so references built from them are full. */
     if (*kind && !json_object_get(obj, "kind")) json_object_set_new(obj, "kind", json_string(kind));
-    if (list_api && !json_object_get(obj, "apiVersion"))
-      json_object_set_new(obj, "apiVersion", json_string(list_api));
+    if (list_api && !json_object_get(obj, "apiVersion")) json_object_set_new(obj, "apiVersion", json_string(list_api));
     if (inf->opts.transform) inf->opts.transform(inf->opts.transform_arg, obj);
     char key[512];
     if (informer_key(obj, key, sizeof key)) json_object_set_new(inf->list_acc, key, obj);
@@ -279,8 +278,8 @@ static void start_list(struct informer *inf, const char *cont)
     inf->list_acc = json_object();
   }
   char *enc = cont ? kstr_url_encode(cont) : NULL;
-  if (asprintf(&url, "%s?limit=%d%s%s", inf->collection, INFORMER_LIST_PAGE_SIZE,
-               enc ? "&continue=" : "", enc ? enc : "") < 0)
+  if (asprintf(&url, "%s?limit=%d%s%s", inf->collection, INFORMER_LIST_PAGE_SIZE, enc ? "&continue=" : "",
+               enc ? enc : "") < 0)
     url = NULL;
   free(enc);
   if (!url) {
@@ -335,7 +334,7 @@ static void watch_done(void *arg, int code, json_t *body, const struct rest_stat
   struct informer *inf = arg;
   inf->req = NULL;
   if (!err) {
-    start_watch(inf);  /* timeoutSeconds elapsed: carry on from the last version */
+    start_watch(inf); /* timeoutSeconds elapsed: carry on from the last version */
     return;
   }
   if (err->code == 410) {
@@ -361,8 +360,8 @@ static void start_watch(struct informer *inf)
   int timeout = watch_timeout_s(inf);
   char *url = NULL;
   char *rv = kstr_url_encode(inf->rv ? inf->rv : "");
-  if (!rv || asprintf(&url, "%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%d",
-                      inf->collection, rv, timeout) < 0)
+  if (!rv || asprintf(&url, "%s?watch=1&resourceVersion=%s&allowWatchBookmarks=true&timeoutSeconds=%d", inf->collection,
+                      rv, timeout) < 0)
     url = NULL;
   free(rv);
   if (!url) {
@@ -386,7 +385,7 @@ static void resync_cb(evutil_socket_t fd, short what, void *arg)
   json_t *keys = informer_store_keys(inf);
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) {
+  json_array_foreach (keys, i, k) {
     json_t *obj = informer_store_get(&inf->store, json_string_value(k));
     if (obj) emit_update(inf, obj, obj);
     json_decref(obj);
@@ -396,8 +395,7 @@ static void resync_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- public ---- */
 
-struct informer *informer_new(struct event_base *base, struct rest_client *client,
-                              const struct informer_opts *opts)
+struct informer *informer_new(struct event_base *base, struct rest_client *client, const struct informer_opts *opts)
 {
   if (!opts || !opts->path) return NULL;
   struct informer *inf = xcalloc(1, sizeof *inf);
@@ -418,8 +416,8 @@ struct informer *informer_new(struct event_base *base, struct rest_client *clien
   inf->collection = collection_path(opts->path, opts->namespace);
   inf->backoff_timer = evtimer_new(base, backoff_cb, inf);
   inf->resync_timer = event_new(base, -1, EV_PERSIST, resync_cb, inf);
-  if (informer_store_init(&inf->store, opts->keep_parsed) < 0 || !inf->path || !inf->namespace ||
-      !inf->collection || !inf->backoff_timer || !inf->resync_timer) {
+  if (informer_store_init(&inf->store, opts->keep_parsed) < 0 || !inf->path || !inf->namespace || !inf->collection ||
+      !inf->backoff_timer || !inf->resync_timer) {
     informer_free(inf);
     return NULL;
   }
@@ -451,7 +449,7 @@ int informer_add_handlers(struct informer *inf, const struct informer_handlers *
     json_t *objs = informer_store_list(inf);
     size_t i;
     json_t *o;
-    json_array_foreach(objs, i, o) h->on_add(h->arg, o);
+    json_array_foreach (objs, i, o) h->on_add(h->arg, o);
     json_decref(objs);
   }
   return 0;
@@ -467,7 +465,7 @@ int informer_start(struct informer *inf)
   if (inf->started) return 0;
   inf->started = true;
   if (inf->opts.resync_ms > 0) {
-    struct timeval tv = { inf->opts.resync_ms / 1000, (inf->opts.resync_ms % 1000) * 1000 };
+    struct timeval tv = {inf->opts.resync_ms / 1000, (inf->opts.resync_ms % 1000) * 1000};
     evtimer_add(inf->resync_timer, &tv);
   }
   start_list(inf, NULL);
@@ -490,7 +488,7 @@ json_t *informer_store_keys(const struct informer *inf)
   json_t *out = json_array();
   const char *key;
   json_t *v;
-  json_object_foreach(inf->store.items, key, v) json_array_append_new(out, json_string(key));
+  json_object_foreach (inf->store.items, key, v) json_array_append_new(out, json_string(key));
   return out;
 }
 
@@ -499,7 +497,7 @@ json_t *informer_store_list(const struct informer *inf)
   json_t *out = json_array();
   const char *key;
   json_t *v;
-  json_object_foreach(inf->store.items, key, v) {
+  json_object_foreach (inf->store.items, key, v) {
     json_t *obj = informer_store_get(&inf->store, key);
     if (obj) json_array_append_new(out, obj);
   }
@@ -518,7 +516,7 @@ json_t *informer_store_by_index(const struct informer *inf, const char *index, c
   json_t *out = json_array();
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) {
+  json_array_foreach (keys, i, k) {
     json_t *obj = informer_store_get(&inf->store, json_string_value(k));
     if (obj) json_array_append_new(out, obj);
   }
@@ -577,7 +575,7 @@ void informer_factory_drop_managed_fields(struct informer_factory *f) { f->drop_
 
 struct informer *informer_factory_get(struct informer_factory *f, const char *path)
 {
-  struct informer_opts o = { .path = path };
+  struct informer_opts o = {.path = path};
   return informer_factory_get_opts(f, &o);
 }
 

@@ -14,11 +14,11 @@ struct informer_index {
   char *name;
   informer_index_fn fn;
   void *arg;
-  json_t *map;            /* value -> {key: true} */
+  json_t *map; /* value -> {key: true} */
 };
 
 struct informer_store {
-  json_t *items;          /* key -> compact JSON string, or the object itself */
+  json_t *items; /* key -> compact JSON string, or the object itself */
   bool keep_parsed;
   struct informer_index idx[INFORMER_MAX_INDEXES];
   int nidx;

@@ -46,7 +46,7 @@ static void index_update(struct informer_index *ix, const char *key, const json_
   json_t *vals = index_values(ix, obj);
   size_t i;
   json_t *v;
-  json_array_foreach(vals, i, v) {
+  json_array_foreach (vals, i, v) {
     const char *val = json_string_value(v);
     if (!val) continue;
     json_t *set = json_object_get(ix->map, val);
@@ -83,7 +83,7 @@ int informer_store_add_index(struct informer_store *s, const char *name, informe
   /* Index what is already stored. */
   const char *key;
   json_t *v;
-  json_object_foreach(s->items, key, v) {
+  json_object_foreach (s->items, key, v) {
     json_t *obj = informer_store_get(s, key);
     index_update(ix, key, obj, true);
     json_decref(obj);
@@ -132,7 +132,7 @@ json_t *informer_store_index_keys_raw(const struct informer_store *s, const char
     json_t *set = json_object_get(s->idx[i].map, value);
     const char *key;
     json_t *v;
-    json_object_foreach(set, key, v) json_array_append_new(out, json_string(key));
+    json_object_foreach (set, key, v) json_array_append_new(out, json_string(key));
     return out;
   }
   return NULL;
@@ -151,7 +151,7 @@ void informer_index_owner_uid(void *arg, const json_t *obj, json_t *out)
   json_t *refs = json_object_get(json_object_get(obj, "metadata"), "ownerReferences");
   size_t i;
   json_t *r;
-  json_array_foreach(refs, i, r) {
+  json_array_foreach (refs, i, r) {
     const char *uid = json_string_value(json_object_get(r, "uid"));
     if (uid && *uid) json_array_append_new(out, json_string(uid));
   }

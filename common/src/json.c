@@ -22,7 +22,7 @@
 #include <string.h>
 
 struct kj_step {
-  char *key;    /* NULL for an index step */
+  char *key; /* NULL for an index step */
   size_t index;
 };
 
@@ -48,10 +48,8 @@ static bool kj_key_inline(const struct kj_path *p, const char *key)
 static void kj_path_free(struct kj_path *p)
 {
   for (size_t i = 0; i < p->n; i++)
-    if (p->steps[i].key && !kj_key_inline(p, p->steps[i].key))
-      free(p->steps[i].key);
-  if (p->steps != p->inl)
-    free(p->steps);
+    if (p->steps[i].key && !kj_key_inline(p, p->steps[i].key)) free(p->steps[i].key);
+  if (p->steps != p->inl) free(p->steps);
   p->steps = p->inl;
   p->n = 0;
   p->cap = KJ_INLINE_STEPS;
@@ -71,8 +69,7 @@ static char *kj_path_key(struct kj_path *p, size_t len)
 
 static void kj_path_key_drop(struct kj_path *p, char *key)
 {
-  if (!kj_key_inline(p, key))
-    free(key);
+  if (!kj_key_inline(p, key)) free(key);
 }
 
 static int kj_path_push(struct kj_path *p, char *key, size_t index)
@@ -82,14 +79,12 @@ static int kj_path_push(struct kj_path *p, char *key, size_t index)
     struct kj_step *s;
     if (p->steps == p->inl) {
       s = xmalloc(ncap * sizeof *s);
-      if (s)
-        memcpy(s, p->inl, p->n * sizeof *s);
+      if (s) memcpy(s, p->inl, p->n * sizeof *s);
     } else {
       s = xrealloc(p->steps, ncap * sizeof *s);
     }
     if (!s) {
-      if (key)
-        kj_path_key_drop(p, key);
+      if (key) kj_path_key_drop(p, key);
       return -ENOMEM;
     }
     p->steps = s;
@@ -110,8 +105,7 @@ static int kj_path_compile(const char *path, struct kj_path *out)
   out->n = 0;
   out->cap = KJ_INLINE_STEPS;
   out->used = 0;
-  if (!path || !*path)
-    return -EINVAL;
+  if (!path || !*path) return -EINVAL;
   for (;;) {
     if (*p == '[') {
       p++;
@@ -119,11 +113,9 @@ static int kj_path_compile(const char *path, struct kj_path *out)
         p++;
         size_t o = 0;
         char *key = kj_path_key(out, strlen(p));
-        if (!key)
-          goto nomem;
+        if (!key) goto nomem;
         while (*p && *p != '"') {
-          if (*p == '\\' && p[1])
-            p++;
+          if (*p == '\\' && p[1]) p++;
           key[o++] = *p++;
         }
         key[o] = '\0';
@@ -132,41 +124,31 @@ static int kj_path_compile(const char *path, struct kj_path *out)
           goto bad;
         }
         p += 2;
-        if (kj_path_push(out, key, 0) < 0)
-          goto nomem;
+        if (kj_path_push(out, key, 0) < 0) goto nomem;
       } else {
-        if (*p < '0' || *p > '9')
-          goto bad;
+        if (*p < '0' || *p > '9') goto bad;
         size_t idx = 0;
         while (*p >= '0' && *p <= '9') {
-          if (idx > (SIZE_MAX - 9) / 10)
-            goto bad;
+          if (idx > (SIZE_MAX - 9) / 10) goto bad;
           idx = idx * 10 + (size_t)(*p++ - '0');
         }
-        if (*p++ != ']')
-          goto bad;
-        if (kj_path_push(out, NULL, idx) < 0)
-          goto nomem;
+        if (*p++ != ']') goto bad;
+        if (kj_path_push(out, NULL, idx) < 0) goto nomem;
       }
     } else {
       size_t len = strcspn(p, ".[");
-      if (len == 0)
-        goto bad;
+      if (len == 0) goto bad;
       char *key = kj_path_key(out, len);
-      if (!key)
-        goto nomem;
+      if (!key) goto nomem;
       memcpy(key, p, len);
       key[len] = '\0';
-      if (kj_path_push(out, key, 0) < 0)
-        goto nomem;
+      if (kj_path_push(out, key, 0) < 0) goto nomem;
       p += len;
     }
-    if (*p == '\0')
-      return 0;
+    if (*p == '\0') return 0;
     if (*p == '.') {
       p++;
-      if (*p == '\0' || *p == '.')
-        goto bad;
+      if (*p == '\0' || *p == '.') goto bad;
     } else if (*p != '[') {
       goto bad;
     }
@@ -181,19 +163,16 @@ nomem:
 
 static json_t *kj_step_get(const json_t *cur, const struct kj_step *s)
 {
-  if (s->key)
-    return json_is_object(cur) ? json_object_get(cur, s->key) : NULL;
+  if (s->key) return json_is_object(cur) ? json_object_get(cur, s->key) : NULL;
   return json_is_array(cur) ? json_array_get(cur, s->index) : NULL;
 }
 
 json_t *kj_get(const json_t *root, const char *path)
 {
   struct kj_path p;
-  if (!root || kj_path_compile(path, &p) < 0)
-    return NULL;
+  if (!root || kj_path_compile(path, &p) < 0) return NULL;
   json_t *cur = (json_t *)root;
-  for (size_t i = 0; i < p.n && cur; i++)
-    cur = kj_step_get(cur, &p.steps[i]);
+  for (size_t i = 0; i < p.n && cur; i++) cur = kj_step_get(cur, &p.steps[i]);
   kj_path_free(&p);
   return cur;
 }
@@ -207,12 +186,10 @@ const char *kj_get_str(const json_t *root, const char *path)
 int64_t kj_get_int(const json_t *root, const char *path, int64_t dflt)
 {
   json_t *v = kj_get(root, path);
-  if (json_is_integer(v))
-    return (int64_t)json_integer_value(v);
+  if (json_is_integer(v)) return (int64_t)json_integer_value(v);
   if (json_is_real(v)) {
     double d = json_real_value(v);
-    if (d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d)
-      return (int64_t)d;
+    if (d >= -9.2e18 && d <= 9.2e18 && d == (double)(int64_t)d) return (int64_t)d;
   }
   return dflt;
 }
@@ -283,10 +260,8 @@ static int kj_put(json_t *parent, const struct kj_step *last, json_t *value)
     return -EINVAL;
   }
   size_t size = json_array_size(parent);
-  if (last->index < size)
-    return json_array_set_new(parent, last->index, value) < 0 ? -ENOMEM : 0;
-  if (last->index == size)
-    return json_array_append_new(parent, value) < 0 ? -ENOMEM : 0;
+  if (last->index < size) return json_array_set_new(parent, last->index, value) < 0 ? -ENOMEM : 0;
+  if (last->index == size) return json_array_append_new(parent, value) < 0 ? -ENOMEM : 0;
   json_decref(value);
   return -ENOENT;
 }
@@ -295,8 +270,7 @@ int kj_set(json_t *root, const char *path, json_t *value)
 {
   struct kj_path p;
   int rc = 0;
-  if (!value)
-    return -EINVAL;
+  if (!value) return -EINVAL;
   if (!root || (rc = kj_path_compile(path, &p)) < 0) {
     json_decref(value);
     return rc < 0 ? rc : -EINVAL;
@@ -317,10 +291,7 @@ int kj_set_str(json_t *root, const char *path, const char *s)
   return kj_set(root, path, s ? json_string(s) : json_null());
 }
 
-int kj_set_int(json_t *root, const char *path, int64_t v)
-{
-  return kj_set(root, path, json_integer((json_int_t)v));
-}
+int kj_set_int(json_t *root, const char *path, int64_t v) { return kj_set(root, path, json_integer((json_int_t)v)); }
 
 int kj_default(json_t *root, const char *path, json_t *value)
 {
@@ -337,15 +308,12 @@ int kj_del(json_t *root, const char *path)
 {
   struct kj_path p;
   int rc;
-  if (!root || (rc = kj_path_compile(path, &p)) < 0)
-    return -EINVAL;
+  if (!root || (rc = kj_path_compile(path, &p)) < 0) return -EINVAL;
   json_t *parent = root;
-  for (size_t i = 0; i + 1 < p.n && parent; i++)
-    parent = kj_step_get(parent, &p.steps[i]);
+  for (size_t i = 0; i + 1 < p.n && parent; i++) parent = kj_step_get(parent, &p.steps[i]);
   const struct kj_step *last = &p.steps[p.n - 1];
   rc = -ENOENT;
-  if (parent && last->key && json_is_object(parent))
-    rc = json_object_del(parent, last->key) == 0 ? 0 : -ENOENT;
+  if (parent && last->key && json_is_object(parent)) rc = json_object_del(parent, last->key) == 0 ? 0 : -ENOENT;
   else if (parent && !last->key && json_is_array(parent))
     rc = json_array_remove(parent, last->index) == 0 ? 0 : -ENOENT;
   kj_path_free(&p);
@@ -356,13 +324,11 @@ static json_t *kj_container(json_t *root, const char *path, bool want_object)
 {
   json_t *cur = kj_get(root, path);
   if (cur && !json_is_null(cur)) {
-    if (want_object ? json_is_object(cur) : json_is_array(cur))
-      return cur;
+    if (want_object ? json_is_object(cur) : json_is_array(cur)) return cur;
     return NULL;
   }
   json_t *fresh = want_object ? json_object() : json_array();
-  if (!fresh)
-    return NULL;
+  if (!fresh) return NULL;
   json_incref(fresh);
   if (kj_set(root, path, fresh) < 0) {
     json_decref(fresh);
@@ -395,11 +361,9 @@ struct kj_buf {
 static int kj_buf_grow(struct kj_buf *b, size_t need)
 {
   size_t cap = b->cap ? b->cap : 1024;
-  while (cap - b->len < need)
-    cap *= 2;
+  while (cap - b->len < need) cap *= 2;
   char *np = xrealloc(b->p, cap);
-  if (!np)
-    return -ENOMEM;
+  if (!np) return -ENOMEM;
   b->p = np;
   b->cap = cap;
   return 0;
@@ -407,8 +371,7 @@ static int kj_buf_grow(struct kj_buf *b, size_t need)
 
 static inline int kj_buf_add(struct kj_buf *b, const char *s, size_t n)
 {
-  if (b->cap - b->len < n + 1 && kj_buf_grow(b, n + 1) < 0)
-    return -ENOMEM;
+  if (b->cap - b->len < n + 1 && kj_buf_grow(b, n + 1) < 0) return -ENOMEM;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   return 0;
@@ -416,8 +379,7 @@ static inline int kj_buf_add(struct kj_buf *b, const char *s, size_t n)
 
 static inline int kj_buf_ch(struct kj_buf *b, char c)
 {
-  if (b->cap - b->len < 2 && kj_buf_grow(b, 2) < 0)
-    return -ENOMEM;
+  if (b->cap - b->len < 2 && kj_buf_grow(b, 2) < 0) return -ENOMEM;
   b->p[b->len++] = c;
   return 0;
 }
@@ -426,24 +388,20 @@ static int kj_dump_string(struct kj_buf *b, const char *s, size_t n)
 {
   /* Plain runs are copied whole; room for the run plus an escape and the
    * closing quote is made once per run. */
-  if (kj_buf_ch(b, '"') < 0)
-    return -ENOMEM;
+  if (kj_buf_ch(b, '"') < 0) return -ENOMEM;
   size_t i = 0;
   for (;;) {
     size_t run = i;
     while (run < n) {
       unsigned char c = (unsigned char)s[run];
-      if (c < 0x20 || c == '"' || c == '\\')
-        break;
+      if (c < 0x20 || c == '"' || c == '\\') break;
       run++;
     }
     size_t len = run - i;
-    if (b->cap - b->len < len + 8 && kj_buf_grow(b, len + 8) < 0)
-      return -ENOMEM;
+    if (b->cap - b->len < len + 8 && kj_buf_grow(b, len + 8) < 0) return -ENOMEM;
     memcpy(b->p + b->len, s + i, len);
     b->len += len;
-    if (run == n)
-      break;
+    if (run == n) break;
     unsigned char c = (unsigned char)s[run];
     char *o = b->p + b->len;
     *o++ = '\\';
@@ -473,19 +431,16 @@ static int kj_dump_string(struct kj_buf *b, const char *s, size_t n)
 
 static int kj_dump_value(struct kj_buf *b, const json_t *v, int depth)
 {
-  if (depth > KJ_DUMP_MAX_DEPTH)
-    return -ELOOP;
+  if (depth > KJ_DUMP_MAX_DEPTH) return -ELOOP;
   switch (json_typeof(v)) {
   case JSON_OBJECT: {
-    if (kj_buf_ch(b, '{') < 0)
-      return -ENOMEM;
+    if (kj_buf_ch(b, '{') < 0) return -ENOMEM;
     const char *k;
     size_t klen;
     json_t *m;
     bool first = true;
-    json_object_keylen_foreach((json_t *)v, k, klen, m) {
-      if (!first && kj_buf_ch(b, ',') < 0)
-        return -ENOMEM;
+    json_object_keylen_foreach ((json_t *)v, k, klen, m) {
+      if (!first && kj_buf_ch(b, ',') < 0) return -ENOMEM;
       first = false;
       int rc;
       if ((rc = kj_dump_string(b, k, klen)) < 0 || (rc = kj_buf_ch(b, ':')) < 0 ||
@@ -495,19 +450,16 @@ static int kj_dump_value(struct kj_buf *b, const json_t *v, int depth)
     return kj_buf_ch(b, '}');
   }
   case JSON_ARRAY: {
-    if (kj_buf_ch(b, '[') < 0)
-      return -ENOMEM;
+    if (kj_buf_ch(b, '[') < 0) return -ENOMEM;
     size_t n = json_array_size(v);
     for (size_t i = 0; i < n; i++) {
       int rc;
-      if ((i && (rc = kj_buf_ch(b, ',')) < 0) ||
-          (rc = kj_dump_value(b, json_array_get(v, i), depth + 1)) < 0)
+      if ((i && (rc = kj_buf_ch(b, ',')) < 0) || (rc = kj_dump_value(b, json_array_get(v, i), depth + 1)) < 0)
         return rc;
     }
     return kj_buf_ch(b, ']');
   }
-  case JSON_STRING:
-    return kj_dump_string(b, json_string_value(v), json_string_length(v));
+  case JSON_STRING: return kj_dump_string(b, json_string_value(v), json_string_length(v));
   case JSON_INTEGER: {
     char num[32];
     int n = snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
@@ -516,26 +468,21 @@ static int kj_dump_value(struct kj_buf *b, const json_t *v, int depth)
   case JSON_REAL: {
     /* rare: jansson's own shortest-form formatting */
     char *s = kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s)
-      return -ENOMEM;
+    if (!s) return -ENOMEM;
     int rc = kj_buf_add(b, s, strlen(s));
     free(s);
     return rc;
   }
-  case JSON_TRUE:
-    return kj_buf_add(b, "true", 4);
-  case JSON_FALSE:
-    return kj_buf_add(b, "false", 5);
-  case JSON_NULL:
-    return kj_buf_add(b, "null", 4);
+  case JSON_TRUE: return kj_buf_add(b, "true", 4);
+  case JSON_FALSE: return kj_buf_add(b, "false", 5);
+  case JSON_NULL: return kj_buf_add(b, "null", 4);
   }
   return -EINVAL;
 }
 
 char *kj_dumps(const json_t *v)
 {
-  if (!v)
-    return NULL;
+  if (!v) return NULL;
   struct kj_buf b = {0};
   int rc = kj_dump_value(&b, v, 0);
   if (rc == -ELOOP) {
@@ -576,17 +523,14 @@ __attribute__((constructor)) static void kj_alloc_install(void)
 
 char *kj_dumps_flags(const json_t *v, size_t flags)
 {
-  if (!v)
-    return NULL;
+  if (!v) return NULL;
   char small[512];
   size_t n = json_dumpb(v, small, sizeof(small), flags);
   if (n == 0) /* what json_dumps refuses */
     return NULL;
   char *out = xmalloc(n + 1);
-  if (!out)
-    return NULL;
-  if (n <= sizeof(small))
-    memcpy(out, small, n);
+  if (!out) return NULL;
+  if (n <= sizeof(small)) memcpy(out, small, n);
   else if (json_dumpb(v, out, n, flags) != n) {
     free(out);
     return NULL;
@@ -597,17 +541,15 @@ char *kj_dumps_flags(const json_t *v, size_t flags)
 
 json_t *kj_deep_copy(const json_t *v)
 {
-  if (!v)
-    return NULL;
+  if (!v) return NULL;
   switch (json_typeof(v)) {
   case JSON_OBJECT: {
     json_t *o = json_object();
     const char *k;
     size_t klen;
     json_t *x;
-    if (!o)
-      return NULL;
-    json_object_keylen_foreach((json_t *)v, k, klen, x) {
+    if (!o) return NULL;
+    json_object_keylen_foreach ((json_t *)v, k, klen, x) {
       json_t *c = kj_deep_copy(x);
       if (!c || json_object_setn_new_nocheck(o, k, klen, c) < 0) {
         json_decref(o);
@@ -619,8 +561,7 @@ json_t *kj_deep_copy(const json_t *v)
   case JSON_ARRAY: {
     size_t n = json_array_size(v);
     json_t *a = json_array();
-    if (!a)
-      return NULL;
+    if (!a) return NULL;
     for (size_t i = 0; i < n; i++) {
       json_t *c = kj_deep_copy(json_array_get(v, i));
       if (!c || json_array_append_new(a, c) < 0) {
@@ -630,26 +571,16 @@ json_t *kj_deep_copy(const json_t *v)
     }
     return a;
   }
-  case JSON_STRING:
-    return json_stringn_nocheck(json_string_value(v), json_string_length(v));
-  case JSON_INTEGER:
-    return json_integer(json_integer_value(v));
-  case JSON_REAL:
-    return json_real(json_real_value(v));
-  default:
-    return json_incref((json_t *)v); /* true, false, null */
+  case JSON_STRING: return json_stringn_nocheck(json_string_value(v), json_string_length(v));
+  case JSON_INTEGER: return json_integer(json_integer_value(v));
+  case JSON_REAL: return json_real(json_real_value(v));
+  default: return json_incref((json_t *)v); /* true, false, null */
   }
 }
 
-char *kj_dumps_canonical(const json_t *v)
-{
-  return kj_dumps_flags(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
-}
+char *kj_dumps_canonical(const json_t *v) { return kj_dumps_flags(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY); }
 
-bool kj_equal(const json_t *a, const json_t *b)
-{
-  return json_equal(a, b) != 0;
-}
+bool kj_equal(const json_t *a, const json_t *b) { return json_equal(a, b) != 0; }
 
 /*
  * Fast path of kj_loadb: a recursive-descent parser for the common case
@@ -664,15 +595,14 @@ bool kj_equal(const json_t *a, const json_t *b)
 struct kj_parser {
   const char *p, *end;
   bool reject_dups;
-  bool skip_managed;   /* leave out every metadata.managedFields */
-  bool in_metadata;    /* the object being entered is a "metadata" member */
+  bool skip_managed; /* leave out every metadata.managedFields */
+  bool in_metadata;  /* the object being entered is a "metadata" member */
   char strbuf[256];  /* an unescaped short string value */
 };
 
 static inline void kj_ws(struct kj_parser *ps)
 {
-  while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t'))
-    ps->p++;
+  while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\n' || *ps->p == '\r' || *ps->p == '\t')) ps->p++;
 }
 
 /* Scans a string body after its opening quote: plain ASCII with the simple
@@ -691,16 +621,19 @@ static long kj_scan_string(struct kj_parser *ps, const char **start, size_t *raw
       ps->p = q + 1;
       return n;
     }
-    if (c < 0x20 || c >= 0x80)
-      return -1;
+    if (c < 0x20 || c >= 0x80) return -1;
     if (c == '\\') {
-      if (q + 1 >= ps->end)
-        return -1;
+      if (q + 1 >= ps->end) return -1;
       switch (q[1]) {
-      case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-        break;
-      default:
-        return -1;  /* \u and anything else: jansson */
+      case '"':
+      case '\\':
+      case '/':
+      case 'b':
+      case 'f':
+      case 'n':
+      case 'r':
+      case 't': break;
+      default: return -1; /* \u and anything else: jansson */
       }
       *esc = true;
       q += 2;
@@ -738,17 +671,13 @@ static json_t *kj_parse_string(struct kj_parser *ps)
   size_t raw;
   bool esc;
   long n = kj_scan_string(ps, &s, &raw, &esc);
-  if (n < 0)
-    return NULL;
-  if (!esc)
-    return json_stringn_nocheck(s, raw);
+  if (n < 0) return NULL;
+  if (!esc) return json_stringn_nocheck(s, raw);
   char *buf = (size_t)n <= sizeof(ps->strbuf) ? ps->strbuf : xmalloc((size_t)n);
-  if (!buf)
-    return NULL;
+  if (!buf) return NULL;
   kj_unescape(s, raw, buf);
   json_t *v = json_stringn_nocheck(buf, (size_t)n);
-  if (buf != ps->strbuf)
-    free(buf);
+  if (buf != ps->strbuf) free(buf);
   return v;
 }
 
@@ -761,49 +690,37 @@ static json_t *kj_parse_number(struct kj_parser *ps)
     q++;
   }
   const char *digits = q;
-  if (q >= ps->end || *q < '0' || *q > '9')
-    return NULL;
-  if (*q == '0' && q + 1 < ps->end && q[1] >= '0' && q[1] <= '9')
-    return NULL;
-  while (q < ps->end && *q >= '0' && *q <= '9')
-    q++;
+  if (q >= ps->end || *q < '0' || *q > '9') return NULL;
+  if (*q == '0' && q + 1 < ps->end && q[1] >= '0' && q[1] <= '9') return NULL;
+  while (q < ps->end && *q >= '0' && *q <= '9') q++;
   size_t ndig = (size_t)(q - digits);
   if (q < ps->end && *q == '.') {
     real = true;
     q++;
-    if (q >= ps->end || *q < '0' || *q > '9')
-      return NULL;
-    while (q < ps->end && *q >= '0' && *q <= '9')
-      q++;
+    if (q >= ps->end || *q < '0' || *q > '9') return NULL;
+    while (q < ps->end && *q >= '0' && *q <= '9') q++;
   }
   if (q < ps->end && (*q == 'e' || *q == 'E')) {
     real = true;
     q++;
-    if (q < ps->end && (*q == '+' || *q == '-'))
-      q++;
-    if (q >= ps->end || *q < '0' || *q > '9')
-      return NULL;
-    while (q < ps->end && *q >= '0' && *q <= '9')
-      q++;
+    if (q < ps->end && (*q == '+' || *q == '-')) q++;
+    if (q >= ps->end || *q < '0' || *q > '9') return NULL;
+    while (q < ps->end && *q >= '0' && *q <= '9') q++;
   }
   ps->p = q;
   if (!real) {
-    if (ndig > 18)
-      return NULL;
+    if (ndig > 18) return NULL;
     json_int_t v = 0;
-    for (const char *d = digits; d < q; d++)
-      v = v * 10 + (*d - '0');
+    for (const char *d = digits; d < q; d++) v = v * 10 + (*d - '0');
     return json_integer(neg ? -v : v);
   }
   char tmp[64];
   size_t len = (size_t)(q - s);
-  if (len >= sizeof(tmp))
-    return NULL;
+  if (len >= sizeof(tmp)) return NULL;
   memcpy(tmp, s, len);
   tmp[len] = '\0';
   double d = strtod(tmp, NULL);
-  if (d == HUGE_VAL || d == -HUGE_VAL)
-    return NULL;
+  if (d == HUGE_VAL || d == -HUGE_VAL) return NULL;
   return json_real(d);
 }
 
@@ -814,8 +731,7 @@ static json_t *kj_parse_value(struct kj_parser *ps, int depth);
 static int kj_next_member(struct kj_parser *ps, char close)
 {
   kj_ws(ps);
-  if (ps->p >= ps->end)
-    return -1;
+  if (ps->p >= ps->end) return -1;
   if (*ps->p == ',') {
     ps->p++;
     return 1;
@@ -834,28 +750,23 @@ static int kj_skip_value(struct kj_parser *ps)
   char stack[64];
   int depth = 0;
   kj_ws(ps);
-  if (ps->p >= ps->end || (*ps->p != '[' && *ps->p != '{'))
-    return -1;
+  if (ps->p >= ps->end || (*ps->p != '[' && *ps->p != '{')) return -1;
   do {
-    if (ps->p >= ps->end)
-      return -1;
+    if (ps->p >= ps->end) return -1;
     char ch = *ps->p;
     if (ch == '"') {
       const char *s;
       size_t raw;
       bool esc;
       ps->p++;
-      if (kj_scan_string(ps, &s, &raw, &esc) < 0)
-        return -1;
+      if (kj_scan_string(ps, &s, &raw, &esc) < 0) return -1;
       continue;
     }
     if (ch == '{' || ch == '[') {
-      if (depth == (int)sizeof(stack))
-        return -1;
+      if (depth == (int)sizeof(stack)) return -1;
       stack[depth++] = ch == '{' ? '}' : ']';
     } else if (ch == '}' || ch == ']') {
-      if (stack[--depth] != ch)
-        return -1;
+      if (stack[--depth] != ch) return -1;
     } else if ((unsigned char)ch < 0x20 && ch != ' ' && ch != '\n' && ch != '\r' && ch != '\t') {
       return -1;
     }
@@ -869,8 +780,7 @@ static json_t *kj_parse_object(struct kj_parser *ps, int depth)
   bool metadata = ps->in_metadata;
   ps->in_metadata = false;
   json_t *obj = json_object();
-  if (!obj)
-    return NULL;
+  if (!obj) return NULL;
   kj_ws(ps);
   if (ps->p < ps->end && *ps->p == '}') {
     ps->p++;
@@ -878,33 +788,28 @@ static json_t *kj_parse_object(struct kj_parser *ps, int depth)
   }
   for (;;) {
     kj_ws(ps);
-    if (ps->p >= ps->end || *ps->p != '"')
-      goto fail;
+    if (ps->p >= ps->end || *ps->p != '"') goto fail;
     ps->p++;
     const char *k;
     size_t raw;
     bool esc;
     long n = kj_scan_string(ps, &k, &raw, &esc);
-    if (n < 0)
-      goto fail;
+    if (n < 0) goto fail;
     const char *key = k;
     char *kbuf = NULL;
     if (esc) {
       /* managedFields keys such as k:{"name":"c"} are escaped */
       kbuf = (size_t)n <= sizeof(ps->strbuf) ? ps->strbuf : xmalloc((size_t)n);
-      if (!kbuf)
-        goto fail;
+      if (!kbuf) goto fail;
       kj_unescape(k, raw, kbuf);
       key = kbuf;
       if (memchr(key, '\0', (size_t)n)) {
-        if (kbuf != ps->strbuf)
-          free(kbuf);
+        if (kbuf != ps->strbuf) free(kbuf);
         goto fail;
       }
     }
     if (ps->reject_dups && json_object_getn(obj, key, (size_t)n)) {
-      if (kbuf && kbuf != ps->strbuf)
-        free(kbuf);
+      if (kbuf && kbuf != ps->strbuf) free(kbuf);
       goto fail;
     }
     /* The key is copied before the value is parsed: the value may reuse
@@ -928,15 +833,11 @@ static json_t *kj_parse_object(struct kj_parser *ps, int depth)
         rc = v ? json_object_setn_new_nocheck(obj, key, (size_t)n, v) : -1;
       }
     }
-    if (kbuf && kbuf != kshort)
-      free(kbuf);
-    if (rc < 0)
-      goto fail;
+    if (kbuf && kbuf != kshort) free(kbuf);
+    if (rc < 0) goto fail;
     int more = kj_next_member(ps, '}');
-    if (more < 0)
-      goto fail;
-    if (!more)
-      return obj;
+    if (more < 0) goto fail;
+    if (!more) return obj;
   }
 fail:
   json_decref(obj);
@@ -946,8 +847,7 @@ fail:
 static json_t *kj_parse_array(struct kj_parser *ps, int depth)
 {
   json_t *arr = json_array();
-  if (!arr)
-    return NULL;
+  if (!arr) return NULL;
   kj_ws(ps);
   if (ps->p < ps->end && *ps->p == ']') {
     ps->p++;
@@ -955,13 +855,10 @@ static json_t *kj_parse_array(struct kj_parser *ps, int depth)
   }
   for (;;) {
     json_t *v = kj_parse_value(ps, depth + 1);
-    if (!v || json_array_append_new(arr, v) < 0)
-      goto fail;
+    if (!v || json_array_append_new(arr, v) < 0) goto fail;
     int more = kj_next_member(ps, ']');
-    if (more < 0)
-      goto fail;
-    if (!more)
-      return arr;
+    if (more < 0) goto fail;
+    if (!more) return arr;
   }
 fail:
   json_decref(arr);
@@ -970,38 +867,27 @@ fail:
 
 static bool kj_lit(struct kj_parser *ps, const char *lit, size_t n)
 {
-  if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, lit, n) != 0)
-    return false;
+  if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, lit, n) != 0) return false;
   ps->p += n;
   return true;
 }
 
 static json_t *kj_parse_value(struct kj_parser *ps, int depth)
 {
-  if (depth > KJ_PARSE_MAX_DEPTH)
-    return NULL;
+  if (depth > KJ_PARSE_MAX_DEPTH) return NULL;
   kj_ws(ps);
-  if (ps->p >= ps->end)
-    return NULL;
+  if (ps->p >= ps->end) return NULL;
   switch (*ps->p) {
-  case '{':
-    ps->p++;
-    return kj_parse_object(ps, depth);
+  case '{': ps->p++; return kj_parse_object(ps, depth);
   case '[':
     ps->p++;
     ps->in_metadata = false;
     return kj_parse_array(ps, depth);
-  case '"':
-    ps->p++;
-    return kj_parse_string(ps);
-  case 't':
-    return kj_lit(ps, "true", 4) ? json_true() : NULL;
-  case 'f':
-    return kj_lit(ps, "false", 5) ? json_false() : NULL;
-  case 'n':
-    return kj_lit(ps, "null", 4) ? json_null() : NULL;
-  default:
-    return kj_parse_number(ps);
+  case '"': ps->p++; return kj_parse_string(ps);
+  case 't': return kj_lit(ps, "true", 4) ? json_true() : NULL;
+  case 'f': return kj_lit(ps, "false", 5) ? json_false() : NULL;
+  case 'n': return kj_lit(ps, "null", 4) ? json_null() : NULL;
+  default: return kj_parse_number(ps);
   }
 }
 
@@ -1009,8 +895,7 @@ static json_t *kj_fast_loadb(const char *buf, size_t len, bool reject_dups, bool
 {
   struct kj_parser ps = {.p = buf, .end = buf + len, .reject_dups = reject_dups, .skip_managed = skip_managed};
   json_t *v = kj_parse_value(&ps, 0);
-  if (!v)
-    return NULL;
+  if (!v) return NULL;
   kj_ws(&ps);
   if (ps.p != ps.end) {
     json_decref(v);
@@ -1022,15 +907,12 @@ static json_t *kj_fast_loadb(const char *buf, size_t len, bool reject_dups, bool
 json_t *kj_loadb(const char *buf, size_t len, bool reject_duplicates, char *err, size_t errlen)
 {
   json_t *fast = buf ? kj_fast_loadb(buf, len, reject_duplicates, false) : NULL;
-  if (fast)
-    return fast;
+  if (fast) return fast;
   json_error_t je;
   size_t flags = JSON_DECODE_ANY;
-  if (reject_duplicates)
-    flags |= JSON_REJECT_DUPLICATES;
+  if (reject_duplicates) flags |= JSON_REJECT_DUPLICATES;
   json_t *v = json_loadb(buf, len, flags, &je);
-  if (!v && err && errlen)
-    snprintf(err, errlen, "line %d column %d: %s", je.line, je.column, je.text);
+  if (!v && err && errlen) snprintf(err, errlen, "line %d column %d: %s", je.line, je.column, je.text);
   return v;
 }
 
@@ -1038,27 +920,24 @@ json_t *kj_loadb(const char *buf, size_t len, bool reject_duplicates, char *err,
  * of every object that is the value of a "metadata" member, at any depth. */
 static void kj_strip_managed(json_t *v, int depth)
 {
-  if (depth > KJ_PARSE_MAX_DEPTH * 3)
-    return;
+  if (depth > KJ_PARSE_MAX_DEPTH * 3) return;
   if (json_is_object(v)) {
     json_object_del(json_object_get(v, "metadata"), "managedFields");
     const char *k;
     json_t *m;
-    json_object_foreach(v, k, m) kj_strip_managed(m, depth + 1);
+    json_object_foreach (v, k, m) kj_strip_managed(m, depth + 1);
   } else if (json_is_array(v)) {
     size_t i;
     json_t *m;
-    json_array_foreach(v, i, m) kj_strip_managed(m, depth + 1);
+    json_array_foreach (v, i, m) kj_strip_managed(m, depth + 1);
   }
 }
 
 json_t *kj_loadb_without_managed_fields(const char *buf, size_t len, char *err, size_t errlen)
 {
   json_t *v = buf ? kj_fast_loadb(buf, len, false, true) : NULL;
-  if (v)
-    return v;
-  if (!(v = kj_loadb(buf, len, false, err, errlen)))
-    return NULL;
+  if (v) return v;
+  if (!(v = kj_loadb(buf, len, false, err, errlen))) return NULL;
   kj_strip_managed(v, 0); /* jansson parsed it whole */
   return v;
 }

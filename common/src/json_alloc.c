@@ -70,7 +70,7 @@ struct kja_chunk {
   uint32_t live;                 /* blocks handed out */
   uint32_t bump;                 /* offset of the first never-used block */
   uint16_t cls;
-  uint16_t partial;              /* on the partial list */
+  uint16_t partial; /* on the partial list */
   uint32_t pad;
 };
 
@@ -247,4 +247,3 @@ void kj_alloc_free(void *p)
 }
 
 size_t kj_alloc_chunks(void) { return set_len; }
-

@@ -26,8 +26,7 @@
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
   if (err && errlen) {
@@ -60,7 +59,7 @@ static json_t *named(const json_t *doc, const char *list, const char *field, con
   json_t *arr = json_object_get(doc, list);
   size_t i;
   json_t *it;
-  json_array_foreach(arr, i, it) {
+  json_array_foreach (arr, i, it) {
     const char *n = kj_get_str(it, "name");
     if (n && !strcmp(n, name)) {
       json_t *v = json_object_get(it, field);
@@ -71,8 +70,8 @@ static json_t *named(const json_t *doc, const char *list, const char *field, con
 }
 
 /* The base64 data field, else the file field, into out and len. */
-static int load_blob(const json_t *obj, const char *data_key, const char *file_key, const char *dir,
-                     char **out, size_t *len, char *err, size_t errlen)
+static int load_blob(const json_t *obj, const char *data_key, const char *file_key, const char *dir, char **out,
+                     size_t *len, char *err, size_t errlen)
 {
   const char *d = kj_get_str(obj, data_key);
   if (d && *d) {
@@ -89,8 +88,8 @@ static int load_blob(const json_t *obj, const char *data_key, const char *file_k
   return 0;
 }
 
-int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context,
-                         const char *master, struct rest_config *out, char *err, size_t errlen)
+int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context, const char *master,
+                         struct rest_config *out, char *err, size_t errlen)
 {
   rest_config_init(out);
   const char *ctx_name = (context && *context) ? context : kj_get_str(doc, "current-context");
@@ -101,7 +100,8 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
     if (!ctx) {
       if (context && *context)
         return fail(err, errlen, -ENOENT, "context was not found for specified context: %s", ctx_name);
-      return fail(err, errlen, -ENOENT, "invalid configuration: context was not found for specified context: %s", ctx_name);
+      return fail(err, errlen, -ENOENT, "invalid configuration: context was not found for specified context: %s",
+                  ctx_name);
     }
     const char *cn = kj_get_str(ctx, "cluster");
     const char *un = kj_get_str(ctx, "user");
@@ -112,21 +112,21 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
     }
     if (un && *un) {
       user = named(doc, "users", "user", un);
-      if (!user)
-        return fail(err, errlen, -ENOENT, "invalid configuration: user \"%s\" not found", un);
+      if (!user) return fail(err, errlen, -ENOENT, "invalid configuration: user \"%s\" not found", un);
     }
   }
   const char *server = (master && *master) ? master : kj_get_str(cluster, "server");
   if (!server || !*server)
     return fail(err, errlen, -EINVAL,
-                "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER environment variable");
+                "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER environment "
+                "variable");
   out->server = xstrdup(server);
   if (cluster) {
     out->insecure = kj_get_bool(cluster, "insecure-skip-tls-verify", false);
     const char *sn = kj_get_str(cluster, "tls-server-name");
     if (sn) out->tls_server_name = xstrdup(sn);
-    rc = load_blob(cluster, "certificate-authority-data", "certificate-authority", dir,
-                   &out->ca_data, &out->ca_len, err, errlen);
+    rc = load_blob(cluster, "certificate-authority-data", "certificate-authority", dir, &out->ca_data, &out->ca_len,
+                   err, errlen);
     if (rc) goto bad;
   }
   if (user) {
@@ -136,11 +136,14 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
     } else if (kj_get_str(user, "tokenFile")) {
       size_t tl = 0;
       out->token = read_file(dir, kj_get_str(user, "tokenFile"), &tl, err, errlen);
-      if (!out->token) { rc = -EIO; goto bad; }
+      if (!out->token) {
+        rc = -EIO;
+        goto bad;
+      }
       while (tl > 0 && (out->token[tl - 1] == '\n' || out->token[tl - 1] == '\r')) out->token[--tl] = 0;
     }
-    rc = load_blob(user, "client-certificate-data", "client-certificate", dir,
-                   &out->cert_data, &out->cert_len, err, errlen);
+    rc = load_blob(user, "client-certificate-data", "client-certificate", dir, &out->cert_data, &out->cert_len, err,
+                   errlen);
     if (rc) goto bad;
     rc = load_blob(user, "client-key-data", "client-key", dir, &out->key_data, &out->key_len, err, errlen);
     if (rc) goto bad;
@@ -160,7 +163,8 @@ static int in_cluster(struct rest_config *out, char *err, size_t errlen)
   rest_config_init(out);
   if (!host || !*host || !port || !*port)
     return fail(err, errlen, -EINVAL,
-                "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER environment variable");
+                "invalid configuration: no configuration has been provided, try setting KUBERNETES_MASTER environment "
+                "variable");
   bool v6 = strchr(host, ':') != NULL;
   if (asprintf(&out->server, v6 ? "https://[%s]:%s" : "https://%s:%s", host, port) < 0) {
     out->server = NULL;
@@ -168,14 +172,17 @@ static int in_cluster(struct rest_config *out, char *err, size_t errlen)
   }
   size_t tl = 0;
   out->token = read_file(NULL, SA_DIR "/token", &tl, err, errlen);
-  if (!out->token) { rest_config_free(out); return -EIO; }
+  if (!out->token) {
+    rest_config_free(out);
+    return -EIO;
+  }
   while (tl > 0 && out->token[tl - 1] == '\n') out->token[--tl] = 0;
   out->ca_data = read_file(NULL, SA_DIR "/ca.crt", &out->ca_len, NULL, 0);
   return 0;
 }
 
-int kubeconfig_load(const char *path, const char *context, const char *master,
-                    struct rest_config *out, char *err, size_t errlen)
+int kubeconfig_load(const char *path, const char *context, const char *master, struct rest_config *out, char *err,
+                    size_t errlen)
 {
   if (!path || !*path) {
     if (master && *master) {
@@ -194,8 +201,7 @@ int kubeconfig_load(const char *path, const char *context, const char *master,
   free(buf);
   if (!doc || !json_is_object(doc)) {
     json_decref(doc);
-    return fail(err, errlen, -EINVAL, "error loading config file \"%s\": %s", path,
-                *yerr ? yerr : "not a kubeconfig");
+    return fail(err, errlen, -EINVAL, "error loading config file \"%s\": %s", path, *yerr ? yerr : "not a kubeconfig");
   }
   char *dir = xstrdup(path);
   char *slash = dir ? strrchr(dir, '/') : NULL;

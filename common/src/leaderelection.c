@@ -45,8 +45,8 @@ struct leader_elector {
   enum le_state state;
   struct rest_request *req;
   struct event *timer;
-  json_t *observed_spec;    /* last spec seen, to detect changes */
-  int64_t observed_ms;      /* local time observed_spec last changed */
+  json_t *observed_spec; /* last spec seen, to detect changes */
+  int64_t observed_ms;   /* local time observed_spec last changed */
   char *leader;
   int64_t last_renew_ms;
   void (*release_done)(void *arg);
@@ -69,7 +69,7 @@ char *leaderelection_default_identity(void)
 
 static void schedule(struct leader_elector *le, int64_t ms)
 {
-  struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+  struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
   evtimer_add(le->timer, &tv);
 }
 
@@ -134,8 +134,7 @@ static json_t *new_spec(struct leader_elector *le, const json_t *old)
   bool mine = holder && !strcmp(holder, le->identity);
   json_t *spec = json_object();
   json_object_set_new(spec, "holderIdentity", json_string(le->identity));
-  json_object_set_new(spec, "leaseDurationSeconds",
-                      json_integer((le->cfg.lease_duration_ms + 999) / 1000));
+  json_object_set_new(spec, "leaseDurationSeconds", json_integer((le->cfg.lease_duration_ms + 999) / 1000));
   const char *acq = kj_get_str(old, "acquireTime");
   json_object_set_new(spec, "acquireTime", json_string(mine && acq ? acq : now));
   json_object_set_new(spec, "renewTime", json_string(now));
@@ -166,9 +165,8 @@ static void get_done(void *arg, int code, json_t *body, const struct rest_status
   struct leader_elector *le = arg;
   le->req = NULL;
   if (err && err->code == 404) {
-    json_t *lease = json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion", "coordination.k8s.io/v1",
-                              "kind", "Lease", "metadata", "name", le->name, "namespace", le->namespace,
-                              "spec", new_spec(le, NULL));
+    json_t *lease = json_pack("{s:s,s:s,s:{s:s,s:s},s:o}", "apiVersion", "coordination.k8s.io/v1", "kind", "Lease",
+                              "metadata", "name", le->name, "namespace", le->namespace, "spec", new_spec(le, NULL));
     le->req = rest_request(le->client, "POST", le->collection_path, lease, write_done, le);
     json_decref(lease);
     if (!le->req) attempt_done(le, false);
@@ -301,11 +299,10 @@ struct leader_elector *leaderelection_new(struct event_base *base, struct rest_c
   le->namespace = xstrdup(cfg->namespace && *cfg->namespace ? cfg->namespace : LEADERELECTION_DEFAULT_NAMESPACE);
   le->name = xstrdup(cfg->name);
   le->identity = cfg->identity && *cfg->identity ? xstrdup(cfg->identity) : leaderelection_default_identity();
-  if (le->namespace && asprintf(&le->collection_path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases",
-                                le->namespace) < 0)
+  if (le->namespace &&
+      asprintf(&le->collection_path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases", le->namespace) < 0)
     le->collection_path = NULL;
-  if (le->collection_path && le->name &&
-      asprintf(&le->lease_path, "%s/%s", le->collection_path, le->name) < 0)
+  if (le->collection_path && le->name && asprintf(&le->lease_path, "%s/%s", le->collection_path, le->name) < 0)
     le->lease_path = NULL;
   le->timer = evtimer_new(base, timer_cb, le);
   le->cfg.namespace = le->namespace;

@@ -42,17 +42,15 @@ void klog_msg(char severity, const char *file, int line, const char *fmt, ...)
 
   gettimeofday(&tv, NULL);
   localtime_r(&tv.tv_sec, &tm);
-  hdr = snprintf(stackbuf, sizeof stackbuf, "%c%02d%02d %02d:%02d:%02d.%06ld %7ld %s:%d] ",
-                 severity, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                 (long)tv.tv_usec, (long)syscall(SYS_gettid), klog_basename(file), line);
-  if (hdr < 0 || (size_t)hdr >= sizeof stackbuf)
-    hdr = (int)sizeof stackbuf - 1;
+  hdr = snprintf(stackbuf, sizeof stackbuf, "%c%02d%02d %02d:%02d:%02d.%06ld %7ld %s:%d] ", severity, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (long)tv.tv_usec, (long)syscall(SYS_gettid),
+                 klog_basename(file), line);
+  if (hdr < 0 || (size_t)hdr >= sizeof stackbuf) hdr = (int)sizeof stackbuf - 1;
 
   va_start(ap, fmt);
   body = vsnprintf(stackbuf + hdr, sizeof stackbuf - (size_t)hdr, fmt, ap);
   va_end(ap);
-  if (body < 0)
-    body = 0;
+  if (body < 0) body = 0;
   /* +2: room for a newline and the terminating NUL. */
   if ((size_t)hdr + (size_t)body + 2 > sizeof stackbuf) {
     char *big = xmalloc((size_t)hdr + (size_t)body + 2);
@@ -67,18 +65,14 @@ void klog_msg(char severity, const char *file, int line, const char *fmt, ...)
     }
   }
   size_t n = (size_t)hdr + (size_t)body;
-  if (n == 0 || buf[n - 1] != '\n')
-    buf[n++] = '\n';
+  if (n == 0 || buf[n - 1] != '\n') buf[n++] = '\n';
   const char *p = buf;
   while (n > 0) {
     ssize_t w = write(STDERR_FILENO, p, n);
-    if (w <= 0)
-      break;
+    if (w <= 0) break;
     p += w;
     n -= (size_t)w;
   }
-  if (buf != stackbuf)
-    free(buf);
-  if (severity == 'F')
-    exit(255);
+  if (buf != stackbuf) free(buf);
+  if (severity == 'F') exit(255);
 }

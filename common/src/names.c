@@ -60,16 +60,14 @@ static void names_random(void *buf, size_t len)
   while (len > 0) {
     ssize_t n = getrandom(p, len, 0);
     if (n < 0) {
-      if (errno == EINTR)
-        continue;
+      if (errno == EINTR) continue;
       /* Kernels without getrandom: fall back to the device. */
       int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
       if (fd >= 0) {
         n = read(fd, p, len);
         close(fd);
       }
-      if (n <= 0)
-        abort();
+      if (n <= 0) abort();
     }
     p += n;
     len -= (size_t)n;
@@ -79,13 +77,10 @@ static void names_random(void *buf, size_t len)
 char *names_generate(const char *prefix)
 {
   size_t plen = prefix ? strlen(prefix) : 0;
-  if (plen > NAMES_MAX_GENERATED_BASE)
-    plen = NAMES_MAX_GENERATED_BASE;
+  if (plen > NAMES_MAX_GENERATED_BASE) plen = NAMES_MAX_GENERATED_BASE;
   char *out = xmalloc(plen + NAMES_SUFFIX_LEN + 1);
-  if (!out)
-    return NULL;
-  if (plen)
-    memcpy(out, prefix, plen);
+  if (!out) return NULL;
+  if (plen) memcpy(out, prefix, plen);
   unsigned char rnd[NAMES_SUFFIX_LEN];
   names_random(rnd, sizeof rnd);
   /* 27 letters: the small modulo bias is irrelevant for name suffixes. */
@@ -101,10 +96,8 @@ void names_uuid(char out[37])
   names_random(b, sizeof b);
   b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
   b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-  snprintf(out, 37,
-           "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-           b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-           b[15]);
+  snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
+           b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
 /* Collects messages, joined with ", ". */
@@ -118,10 +111,8 @@ struct errs {
 static void errs_add(struct errs *e, const char *prefix, const char *text)
 {
   if (e->msg && e->len) {
-    int n = snprintf(e->msg + e->used, e->len - e->used, "%s%s%s", e->count ? ", " : "",
-                     prefix ? prefix : "", text);
-    if (n > 0)
-      e->used += (size_t)n < e->len - e->used ? (size_t)n : e->len - e->used - 1;
+    int n = snprintf(e->msg + e->used, e->len - e->used, "%s%s%s", e->count ? ", " : "", prefix ? prefix : "", text);
+    if (n > 0) e->used += (size_t)n < e->len - e->used ? (size_t)n : e->len - e->used - 1;
   }
   e->count++;
 }
@@ -132,8 +123,7 @@ static void errs_init(struct errs *e, char *msg, size_t len)
   e->len = len;
   e->used = 0;
   e->count = 0;
-  if (msg && len)
-    msg[0] = '\0';
+  if (msg && len) msg[0] = '\0';
 }
 
 static bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
@@ -141,11 +131,9 @@ static bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && 
 /* [a-z0-9]([-a-z0-9]*[a-z0-9])? over s[0..n). */
 static bool match_label(const char *s, size_t n)
 {
-  if (n == 0 || !lower_alnum(s[0]) || !lower_alnum(s[n - 1]))
-    return false;
+  if (n == 0 || !lower_alnum(s[0]) || !lower_alnum(s[n - 1])) return false;
   for (size_t i = 1; i + 1 < n; i++)
-    if (!lower_alnum(s[i]) && s[i] != '-')
-      return false;
+    if (!lower_alnum(s[i]) && s[i] != '-') return false;
   return true;
 }
 
@@ -155,10 +143,8 @@ static bool match_subdomain(const char *s)
   for (;;) {
     const char *dot = strchr(p, '.');
     size_t n = dot ? (size_t)(dot - p) : strlen(p);
-    if (!match_label(p, n))
-      return false;
-    if (!dot)
-      return true;
+    if (!match_label(p, n)) return false;
+    if (!dot) return true;
     p = dot + 1;
   }
 }
@@ -166,11 +152,9 @@ static bool match_subdomain(const char *s)
 /* ([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9] */
 static bool match_qualified(const char *s, size_t n)
 {
-  if (n == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
-    return false;
+  if (n == 0 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1])) return false;
   for (size_t i = 1; i + 1 < n; i++)
-    if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
-      return false;
+    if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.') return false;
   return true;
 }
 
@@ -186,10 +170,8 @@ bool names_is_dns1123_label(const char *s, char *msg, size_t len)
   struct errs e;
   errs_init(&e, msg, len);
   size_t n = strlen(s);
-  if (n > DNS1123_LABEL_MAX)
-    max_len(&e, NULL, DNS1123_LABEL_MAX);
-  if (!match_label(s, n))
-    errs_add(&e, NULL, match_subdomain(s) ? "must not contain dots" : DNS1123_LABEL_MSG);
+  if (n > DNS1123_LABEL_MAX) max_len(&e, NULL, DNS1123_LABEL_MAX);
+  if (!match_label(s, n)) errs_add(&e, NULL, match_subdomain(s) ? "must not contain dots" : DNS1123_LABEL_MSG);
   return e.count == 0;
 }
 
@@ -197,10 +179,8 @@ bool names_is_dns1123_subdomain(const char *s, char *msg, size_t len)
 {
   struct errs e;
   errs_init(&e, msg, len);
-  if (strlen(s) > DNS1123_SUBDOMAIN_MAX)
-    max_len(&e, NULL, DNS1123_SUBDOMAIN_MAX);
-  if (!match_subdomain(s))
-    errs_add(&e, NULL, DNS1123_SUBDOMAIN_MSG);
+  if (strlen(s) > DNS1123_SUBDOMAIN_MAX) max_len(&e, NULL, DNS1123_SUBDOMAIN_MAX);
+  if (!match_subdomain(s)) errs_add(&e, NULL, DNS1123_SUBDOMAIN_MSG);
   return e.count == 0;
 }
 
@@ -209,10 +189,8 @@ bool names_is_dns1035_label(const char *s, char *msg, size_t len)
   struct errs e;
   errs_init(&e, msg, len);
   size_t n = strlen(s);
-  if (n > DNS1035_LABEL_MAX)
-    max_len(&e, NULL, DNS1035_LABEL_MAX);
-  if (!match_label(s, n) || !(s[0] >= 'a' && s[0] <= 'z'))
-    errs_add(&e, NULL, DNS1035_LABEL_MSG);
+  if (n > DNS1035_LABEL_MAX) max_len(&e, NULL, DNS1035_LABEL_MAX);
+  if (!match_label(s, n) || !(s[0] >= 'a' && s[0] <= 'z')) errs_add(&e, NULL, DNS1035_LABEL_MSG);
   return e.count == 0;
 }
 
@@ -239,21 +217,16 @@ bool names_is_qualified_name(const char *s, char *msg, size_t len)
     } else {
       char *prefix = xstrndup(s, plen);
       if (prefix) {
-        if (plen > DNS1123_SUBDOMAIN_MAX)
-          max_len(&e, "prefix part ", DNS1123_SUBDOMAIN_MAX);
-        if (!match_subdomain(prefix))
-          errs_add(&e, "prefix part ", DNS1123_SUBDOMAIN_MSG);
+        if (plen > DNS1123_SUBDOMAIN_MAX) max_len(&e, "prefix part ", DNS1123_SUBDOMAIN_MAX);
+        if (!match_subdomain(prefix)) errs_add(&e, "prefix part ", DNS1123_SUBDOMAIN_MSG);
         free(prefix);
       }
     }
   }
   size_t n = strlen(name);
-  if (n == 0)
-    errs_add(&e, "name part ", "must be non-empty");
-  else if (n > QUALIFIED_NAME_MAX)
-    max_len(&e, "name part ", QUALIFIED_NAME_MAX);
-  if (!match_qualified(name, n))
-    errs_add(&e, "name part ", QUALIFIED_NAME_MSG);
+  if (n == 0) errs_add(&e, "name part ", "must be non-empty");
+  else if (n > QUALIFIED_NAME_MAX) max_len(&e, "name part ", QUALIFIED_NAME_MAX);
+  if (!match_qualified(name, n)) errs_add(&e, "name part ", QUALIFIED_NAME_MSG);
   return e.count == 0;
 }
 
@@ -262,10 +235,8 @@ bool names_is_label_value(const char *s, char *msg, size_t len)
   struct errs e;
   errs_init(&e, msg, len);
   size_t n = strlen(s);
-  if (n > LABEL_VALUE_MAX)
-    max_len(&e, NULL, LABEL_VALUE_MAX);
-  if (n > 0 && !match_qualified(s, n))
-    errs_add(&e, NULL, LABEL_VALUE_MSG);
+  if (n > LABEL_VALUE_MAX) max_len(&e, NULL, LABEL_VALUE_MAX);
+  if (n > 0 && !match_qualified(s, n)) errs_add(&e, NULL, LABEL_VALUE_MSG);
   return e.count == 0;
 }
 
@@ -279,9 +250,7 @@ bool names_is_path_segment(const char *s, char *msg, size_t len)
     errs_add(&e, NULL, buf);
     return false;
   }
-  if (strchr(s, '/'))
-    errs_add(&e, NULL, "may not contain '/'");
-  if (strchr(s, '%'))
-    errs_add(&e, NULL, "may not contain '%'");
+  if (strchr(s, '/')) errs_add(&e, NULL, "may not contain '/'");
+  if (strchr(s, '%')) errs_add(&e, NULL, "may not contain '%'");
   return e.count == 0;
 }

@@ -29,43 +29,34 @@
 
 bool patch_value_equal(const json_t *a, const json_t *b)
 {
-  if (a == b)
-    return true;
-  if (!a || !b)
-    return false;
+  if (a == b) return true;
+  if (!a || !b) return false;
   if (json_is_number(a) && json_is_number(b)) {
-    if (json_is_integer(a) && json_is_integer(b))
-      return json_integer_value(a) == json_integer_value(b);
+    if (json_is_integer(a) && json_is_integer(b)) return json_integer_value(a) == json_integer_value(b);
     return json_number_value(a) == json_number_value(b);
   }
-  if (json_typeof(a) != json_typeof(b))
-    return false;
+  if (json_typeof(a) != json_typeof(b)) return false;
   switch (json_typeof(a)) {
   case JSON_OBJECT: {
-    if (json_object_size(a) != json_object_size(b))
-      return false;
+    if (json_object_size(a) != json_object_size(b)) return false;
     const char *k;
     json_t *v;
-    json_object_foreach((json_t *)a, k, v) {
-      if (!patch_value_equal(v, json_object_get(b, k)))
-        return false;
+    json_object_foreach ((json_t *)a, k, v) {
+      if (!patch_value_equal(v, json_object_get(b, k))) return false;
     }
     return true;
   }
   case JSON_ARRAY: {
     size_t n = json_array_size(a);
-    if (n != json_array_size(b))
-      return false;
+    if (n != json_array_size(b)) return false;
     for (size_t i = 0; i < n; i++)
-      if (!patch_value_equal(json_array_get(a, i), json_array_get(b, i)))
-        return false;
+      if (!patch_value_equal(json_array_get(a, i), json_array_get(b, i))) return false;
     return true;
   }
   case JSON_STRING:
     return json_string_length(a) == json_string_length(b) &&
            memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
-  default: /* true, false, null: same type means same value */
-    return true;
+  default: /* true, false, null: same type means same value */ return true;
   }
 }
 
@@ -81,12 +72,11 @@ static json_t *merge_into(json_t *target, const json_t *patch)
   if (!json_is_object(target)) {
     json_decref(target);
     target = json_object();
-    if (!target)
-      return NULL;
+    if (!target) return NULL;
   }
   const char *k;
   json_t *pv;
-  json_object_foreach((json_t *)patch, k, pv) {
+  json_object_foreach ((json_t *)patch, k, pv) {
     if (json_is_null(pv)) {
       json_object_del(target, k);
       continue;
@@ -104,8 +94,7 @@ static json_t *merge_into(json_t *target, const json_t *patch)
 
 json_t *patch_merge(const json_t *orig, const json_t *patch)
 {
-  if (!patch)
-    return orig ? kj_deep_copy(orig) : json_null();
+  if (!patch) return orig ? kj_deep_copy(orig) : json_null();
   json_t *target = orig ? kj_deep_copy(orig) : NULL;
   return merge_into(target, patch);
 }
@@ -116,15 +105,12 @@ json_t *patch_merge(const json_t *orig, const json_t *patch)
 static char *ptr_token(const char *s, size_t len, bool *bad)
 {
   char *out = xmalloc(len + 1);
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   size_t o = 0;
   for (size_t i = 0; i < len; i++) {
     if (s[i] == '~') {
-      if (i + 1 < len && s[i + 1] == '0')
-        out[o++] = '~';
-      else if (i + 1 < len && s[i + 1] == '1')
-        out[o++] = '/';
+      if (i + 1 < len && s[i + 1] == '0') out[o++] = '~';
+      else if (i + 1 < len && s[i + 1] == '1') out[o++] = '/';
       else {
         *bad = true;
         free(out);
@@ -142,12 +128,10 @@ static char *ptr_token(const char *s, size_t len, bool *bad)
 /* Array index per RFC 6901: "0" or digits without a leading zero. */
 static int ptr_index(const char *tok, size_t *idx)
 {
-  if (!*tok || (tok[0] == '0' && tok[1]) || strlen(tok) > 18)
-    return -1;
+  if (!*tok || (tok[0] == '0' && tok[1]) || strlen(tok) > 18) return -1;
   size_t v = 0;
   for (const char *p = tok; *p; p++) {
-    if (*p < '0' || *p > '9')
-      return -1;
+    if (*p < '0' || *p > '9') return -1;
     v = v * 10 + (size_t)(*p - '0');
   }
   *idx = v;
@@ -167,10 +151,8 @@ static int jp_resolve(json_t *doc, const char *ptr, struct jp_loc *loc)
 {
   loc->parent = NULL;
   loc->last = NULL;
-  if (!*ptr)
-    return JP_OK;
-  if (ptr[0] != '/')
-    return JP_BADPTR;
+  if (!*ptr) return JP_OK;
+  if (ptr[0] != '/') return JP_BADPTR;
   json_t *cur = doc;
   const char *p = ptr + 1;
   for (;;) {
@@ -178,8 +160,7 @@ static int jp_resolve(json_t *doc, const char *ptr, struct jp_loc *loc)
     size_t len = slash ? (size_t)(slash - p) : strlen(p);
     bool bad = false;
     char *tok = ptr_token(p, len, &bad);
-    if (!tok)
-      return bad ? JP_BADPTR : JP_NOMEM;
+    if (!tok) return bad ? JP_BADPTR : JP_NOMEM;
     if (!slash) {
       loc->parent = cur;
       loc->last = tok;
@@ -190,12 +171,10 @@ static int jp_resolve(json_t *doc, const char *ptr, struct jp_loc *loc)
       next = json_object_get(cur, tok);
     } else if (json_is_array(cur)) {
       size_t i;
-      if (ptr_index(tok, &i) == 0)
-        next = json_array_get(cur, i);
+      if (ptr_index(tok, &i) == 0) next = json_array_get(cur, i);
     }
     free(tok);
-    if (!next)
-      return JP_NOTFOUND;
+    if (!next) return JP_NOTFOUND;
     cur = next;
     p = slash + 1;
   }
@@ -204,14 +183,11 @@ static int jp_resolve(json_t *doc, const char *ptr, struct jp_loc *loc)
 /* Borrowed value at the location, or NULL. */
 static json_t *jp_get(json_t *doc, const struct jp_loc *loc)
 {
-  if (!loc->parent)
-    return doc;
-  if (json_is_object(loc->parent))
-    return json_object_get(loc->parent, loc->last);
+  if (!loc->parent) return doc;
+  if (json_is_object(loc->parent)) return json_object_get(loc->parent, loc->last);
   if (json_is_array(loc->parent)) {
     size_t i;
-    if (ptr_index(loc->last, &i) == 0)
-      return json_array_get(loc->parent, i);
+    if (ptr_index(loc->last, &i) == 0) return json_array_get(loc->parent, i);
   }
   return NULL;
 }
@@ -225,33 +201,26 @@ struct jp_state {
   size_t opno;
 };
 
-__attribute__((format(printf, 2, 3))) static void jp_err(struct jp_state *st, const char *fmt,
-                                                         ...)
+__attribute__((format(printf, 2, 3))) static void jp_err(struct jp_state *st, const char *fmt, ...)
 {
-  if (!st->err || !st->errlen)
-    return;
+  if (!st->err || !st->errlen) return;
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(st->err, st->errlen, fmt, ap);
   va_end(ap);
 }
 
-static int jp_resolve_or_err(struct jp_state *st, const char *op, const char *ptr,
-                             struct jp_loc *loc)
+static int jp_resolve_or_err(struct jp_state *st, const char *op, const char *ptr, struct jp_loc *loc)
 {
   int rc = jp_resolve(st->doc, ptr, loc);
-  if (rc == JP_BADPTR)
-    jp_err(st, "%s operation: invalid JSON pointer \"%s\"", op, ptr);
-  else if (rc == JP_NOTFOUND)
-    jp_err(st, "%s operation does not apply: path %s not found", op, ptr);
-  else if (rc == JP_NOMEM)
-    jp_err(st, "%s operation: out of memory", op);
+  if (rc == JP_BADPTR) jp_err(st, "%s operation: invalid JSON pointer \"%s\"", op, ptr);
+  else if (rc == JP_NOTFOUND) jp_err(st, "%s operation does not apply: path %s not found", op, ptr);
+  else if (rc == JP_NOMEM) jp_err(st, "%s operation: out of memory", op);
   return rc;
 }
 
 /* Insert or set value (stolen) at loc. */
-static int jp_put(struct jp_state *st, const char *op, const char *ptr, struct jp_loc *loc,
-                  json_t *value)
+static int jp_put(struct jp_state *st, const char *op, const char *ptr, struct jp_loc *loc, json_t *value)
 {
   if (!loc->parent) {
     json_decref(st->doc);
@@ -267,8 +236,7 @@ static int jp_put(struct jp_state *st, const char *op, const char *ptr, struct j
   }
   if (json_is_array(loc->parent)) {
     size_t n = json_array_size(loc->parent), i;
-    if (strcmp(loc->last, "-") == 0)
-      i = n;
+    if (strcmp(loc->last, "-") == 0) i = n;
     else if (ptr_index(loc->last, &i) < 0 || i > n) {
       json_decref(value);
       jp_err(st, "%s operation does not apply: index out of range in path %s", op, ptr);
@@ -286,8 +254,7 @@ static int jp_put(struct jp_state *st, const char *op, const char *ptr, struct j
 }
 
 /* Remove the target at loc; *out receives it as a new reference if wanted. */
-static int jp_take(struct jp_state *st, const char *op, const char *ptr, struct jp_loc *loc,
-                   json_t **out)
+static int jp_take(struct jp_state *st, const char *op, const char *ptr, struct jp_loc *loc, json_t **out)
 {
   json_t *v = jp_get(st->doc, loc);
   if (!v) {
@@ -298,8 +265,7 @@ static int jp_take(struct jp_state *st, const char *op, const char *ptr, struct 
     jp_err(st, "%s operation: cannot remove the whole document (path \"%s\")", op, ptr);
     return -EINVAL;
   }
-  if (out)
-    *out = json_incref(v);
+  if (out) *out = json_incref(v);
   if (json_is_object(loc->parent)) {
     json_object_del(loc->parent, loc->last);
   } else {
@@ -426,8 +392,7 @@ static int jp_apply_one(struct jp_state *st, const json_t *op)
         rc = v ? 0 : -ENOMEM;
       }
     }
-    if (rc == 0)
-      rc = jp_put(st, kind, path, &loc, v);
+    if (rc == 0) rc = jp_put(st, kind, path, &loc, v);
   }
 out:
   free(loc.last);
@@ -438,8 +403,7 @@ out:
 json_t *patch_json(const json_t *orig, const json_t *ops, char *err, size_t errlen)
 {
   struct jp_state st = {.err = err, .errlen = errlen};
-  if (err && errlen)
-    err[0] = '\0';
+  if (err && errlen) err[0] = '\0';
   if (!json_is_array(ops)) {
     jp_err(&st, "invalid JSON patch: expected an array of operations");
     return NULL;
@@ -451,7 +415,7 @@ json_t *patch_json(const json_t *orig, const json_t *ops, char *err, size_t errl
   }
   size_t i;
   const json_t *op;
-  json_array_foreach(ops, i, op) {
+  json_array_foreach (ops, i, op) {
     st.opno = i;
     if (jp_apply_one(&st, op) != 0) {
       json_decref(st.doc);

@@ -22,8 +22,7 @@
 
 void kres_list_clear(struct kres_list *l)
 {
-  for (size_t i = 0; i < l->n; i++)
-    free(l->items[i].name);
+  for (size_t i = 0; i < l->n; i++) free(l->items[i].name);
   l->n = 0;
 }
 
@@ -38,8 +37,7 @@ void kres_list_free(struct kres_list *l)
 static struct kres *find(const struct kres_list *l, const char *name)
 {
   for (size_t i = 0; i < l->n; i++)
-    if (strcmp(l->items[i].name, name) == 0)
-      return &l->items[i];
+    if (strcmp(l->items[i].name, name) == 0) return &l->items[i];
   return NULL;
 }
 
@@ -65,8 +63,7 @@ static struct kres *append(struct kres_list *l, const char *name)
 void kres_set(struct kres_list *l, const char *name, const struct quantity *q)
 {
   struct kres *r = find(l, name);
-  if (!r)
-    r = append(l, name);
+  if (!r) r = append(l, name);
   r->q = *q;
 }
 
@@ -85,9 +82,8 @@ void kres_add_json(struct kres_list *l, const json_t *list)
   const char *k;
   json_t *v;
   struct quantity q;
-  json_object_foreach((json_t *)list, k, v) {
-    if (quantity_from_json(v, &q) == 0)
-      kres_add(l, k, &q);
+  json_object_foreach ((json_t *)list, k, v) {
+    if (quantity_from_json(v, &q) == 0) kres_add(l, k, &q);
   }
 }
 
@@ -95,10 +91,8 @@ void kres_max(struct kres_list *l, const struct kres_list *other)
 {
   for (size_t i = 0; i < other->n; i++) {
     struct kres *r = find(l, other->items[i].name);
-    if (!r)
-      append(l, other->items[i].name)->q = other->items[i].q;
-    else if (quantity_cmp(&other->items[i].q, &r->q) > 0)
-      r->q = other->items[i].q;
+    if (!r) append(l, other->items[i].name)->q = other->items[i].q;
+    else if (quantity_cmp(&other->items[i].q, &r->q) > 0) r->q = other->items[i].q;
   }
 }
 
@@ -113,8 +107,7 @@ json_t *kres_to_json(const struct kres_list *l)
 
 static void kres_add_list(struct kres_list *l, const struct kres_list *other)
 {
-  for (size_t i = 0; i < other->n; i++)
-    kres_add(l, other->items[i].name, &other->items[i].q);
+  for (size_t i = 0; i < other->n; i++) kres_add(l, other->items[i].name, &other->items[i].q);
 }
 
 /* --- requests and limits --- */
@@ -133,8 +126,7 @@ static void container_amounts(const json_t *c, const char *field, const struct p
   kres_list_clear(out);
   const json_t *list = json_object_get(json_object_get(c, "resources"), field);
   kres_add_json(out, list);
-  if (!o || strcmp(field, "requests") != 0)
-    return;
+  if (!o || strcmp(field, "requests") != 0) return;
   struct quantity q;
   if (o->non_missing_milli_cpu > 0 && !json_object_get(list, "cpu")) {
     quantity_set_milli(&q, o->non_missing_milli_cpu, QF_DECIMAL_SI);
@@ -146,18 +138,17 @@ static void container_amounts(const json_t *c, const char *field, const struct p
   }
 }
 
-static void pod_amounts(const json_t *pod, const char *field, const struct pod_resource_opts *o,
-                        struct kres_list *out)
+static void pod_amounts(const json_t *pod, const char *field, const struct pod_resource_opts *o, struct kres_list *out)
 {
   const json_t *spec = json_object_get(pod, "spec");
   struct kres_list c = {0}, sidecars = {0}, init_max = {0}, tmp = {0};
   size_t i;
   json_t *ct;
-  json_array_foreach(json_object_get(spec, "containers"), i, ct) {
+  json_array_foreach (json_object_get(spec, "containers"), i, ct) {
     container_amounts(ct, field, o, &c);
     kres_add_list(out, &c);
   }
-  json_array_foreach(json_object_get(spec, "initContainers"), i, ct) {
+  json_array_foreach (json_object_get(spec, "initContainers"), i, ct) {
     container_amounts(ct, field, o, &c);
     kres_list_clear(&tmp);
     if (container_is_sidecar(ct)) {
@@ -180,21 +171,18 @@ static void pod_amounts(const json_t *pod, const char *field, const struct pod_r
 void pod_requests(const json_t *pod, const struct pod_resource_opts *opts, struct kres_list *out)
 {
   pod_amounts(pod, "requests", opts, out);
-  if (!opts || !opts->exclude_overhead)
-    kres_add_json(out, kj_get(pod, "spec.overhead"));
+  if (!opts || !opts->exclude_overhead) kres_add_json(out, kj_get(pod, "spec.overhead"));
 }
 
 void pod_limits(const json_t *pod, const struct pod_resource_opts *opts, struct kres_list *out)
 {
   pod_amounts(pod, "limits", opts, out);
-  if (opts && opts->exclude_overhead)
-    return;
+  if (opts && opts->exclude_overhead) return;
   const char *k;
   json_t *v;
   struct quantity q;
-  json_object_foreach(kj_get(pod, "spec.overhead"), k, v) {
-    if (find(out, k) && quantity_from_json(v, &q) == 0)
-      kres_add(out, k, &q);
+  json_object_foreach (kj_get(pod, "spec.overhead"), k, v) {
+    if (find(out, k) && quantity_from_json(v, &q) == 0) kres_add(out, k, &q);
   }
 }
 
@@ -202,13 +190,11 @@ void pod_limits(const json_t *pod, const struct pod_resource_opts *opts, struct 
 
 bool pod_counts_for_quota(const json_t *pod, int64_t now_us)
 {
-  if (pod_is_terminal(pod))
-    return false;
+  if (pod_is_terminal(pod)) return false;
   const char *dt = kj_get_str(pod, "metadata.deletionTimestamp");
   json_t *grace = kj_get(pod, "metadata.deletionGracePeriodSeconds");
   int64_t at;
-  if (dt && json_is_integer(grace) && ktime_parse(dt, &at) == 0 &&
-      now_us > at + json_integer_value(grace) * 1000000)
+  if (dt && json_is_integer(grace) && ktime_parse(dt, &at) == 0 && now_us > at + json_integer_value(grace) * 1000000)
     return false;
   return true;
 }
@@ -217,8 +203,7 @@ bool pod_counts_for_quota(const json_t *pod, int64_t now_us)
 static bool is_native_resource(const char *name)
 {
   const char *slash = strchr(name, '/');
-  if (!slash)
-    return true;
+  if (!slash) return true;
   size_t dlen = (size_t)(slash - name);
   static const char k8s[] = "kubernetes.io";
   size_t klen = sizeof k8s - 1;
@@ -252,8 +237,7 @@ void pod_quota_usage(const json_t *pod, int64_t now_us, struct kres_list *out)
   struct quantity one;
   quantity_set_int(&one, 1, QF_DECIMAL_SI);
   kres_set(out, "count/pods", &one);
-  if (!pod_counts_for_quota(pod, now_us))
-    return;
+  if (!pod_counts_for_quota(pod, now_us)) return;
   struct kres_list reqs = {0}, lims = {0};
   pod_requests(pod, NULL, &reqs);
   pod_limits(pod, NULL, &lims);
@@ -270,8 +254,7 @@ void pod_quota_usage(const json_t *pod, int64_t now_us, struct kres_list *out)
       kres_set(out, res, &reqs.items[i].q);
       kres_set(out, masked, &reqs.items[i].q);
     }
-    if (is_extended_resource(res))
-      kres_set(out, masked, &reqs.items[i].q);
+    if (is_extended_resource(res)) kres_set(out, masked, &reqs.items[i].q);
     free(masked);
   }
   kres_list_free(&reqs);
@@ -290,9 +273,8 @@ static int qos_sum(const json_t *list, struct kres_list *acc)
   json_t *v;
   struct quantity q;
   int found = 0;
-  json_object_foreach((json_t *)list, k, v) {
-    if (!qos_resource(k) || quantity_from_json(v, &q) != 0 || quantity_sign(&q) <= 0)
-      continue;
+  json_object_foreach ((json_t *)list, k, v) {
+    if (!qos_resource(k) || quantity_from_json(v, &q) != 0 || quantity_sign(&q) <= 0) continue;
     found |= strcmp(k, "cpu") == 0 ? 1 : 2;
     kres_add(acc, k, &q);
   }
@@ -304,11 +286,10 @@ static bool qos_container_walk(const json_t *containers, struct kres_list *reqs,
   bool guaranteed = true;
   size_t i;
   json_t *c;
-  json_array_foreach(containers, i, c) {
+  json_array_foreach (containers, i, c) {
     const json_t *res = json_object_get(c, "resources");
     qos_sum(json_object_get(res, "requests"), reqs);
-    if (qos_sum(json_object_get(res, "limits"), lims) != 3)
-      guaranteed = false;
+    if (qos_sum(json_object_get(res, "limits"), lims) != 3) guaranteed = false;
   }
   return guaranteed;
 }
@@ -337,12 +318,9 @@ const char *pod_compute_qos_class(const json_t *pod)
 const char *pod_qos_class(const json_t *pod)
 {
   const char *s = kj_get_str(pod, "status.qosClass");
-  if (s && !strcmp(s, "Guaranteed"))
-    return "Guaranteed";
-  if (s && !strcmp(s, "Burstable"))
-    return "Burstable";
-  if (s && !strcmp(s, "BestEffort"))
-    return "BestEffort";
+  if (s && !strcmp(s, "Guaranteed")) return "Guaranteed";
+  if (s && !strcmp(s, "Burstable")) return "Burstable";
+  if (s && !strcmp(s, "BestEffort")) return "BestEffort";
   return pod_compute_qos_class(pod);
 }
 
@@ -352,10 +330,9 @@ json_t *pod_condition(const json_t *pod, const char *type)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(pod, "status.conditions"), i, c) {
+  json_array_foreach (kj_get(pod, "status.conditions"), i, c) {
     const char *t = json_string_value(json_object_get(c, "type"));
-    if (t && !strcmp(t, type))
-      return c;
+    if (t && !strcmp(t, type)) return c;
   }
   return NULL;
 }
@@ -370,21 +347,17 @@ bool pod_is_ready(const json_t *pod) { return pod_condition_true(pod, "Ready"); 
 
 int64_t pod_ready_since(const json_t *pod)
 {
-  if (!pod_is_ready(pod))
-    return -1;
+  if (!pod_is_ready(pod)) return -1;
   const char *t = json_string_value(json_object_get(pod_condition(pod, "Ready"), "lastTransitionTime"));
   int64_t us;
-  if (!t || ktime_parse(t, &us) != 0)
-    return 0;
+  if (!t || ktime_parse(t, &us) != 0) return 0;
   return us / 1000000;
 }
 
 bool pod_is_available(const json_t *pod, int64_t min_ready_seconds, int64_t now_s)
 {
-  if (!pod_is_ready(pod))
-    return false;
-  if (min_ready_seconds <= 0)
-    return true;
+  if (!pod_is_ready(pod)) return false;
+  if (min_ready_seconds <= 0) return true;
   int64_t since = pod_ready_since(pod);
   /* an unset transition time never becomes available with minReadySeconds */
   return since > 0 && since + min_ready_seconds < now_s;
@@ -409,8 +382,7 @@ int64_t pod_restart_count(const json_t *pod)
   int64_t n = 0;
   size_t i;
   json_t *cs;
-  json_array_foreach(kj_get(pod, "status.containerStatuses"), i, cs)
-    n += kj_get_int(cs, "restartCount", 0);
+  json_array_foreach (kj_get(pod, "status.containerStatuses"), i, cs) n += kj_get_int(cs, "restartCount", 0);
   return n;
 }
 
@@ -420,9 +392,8 @@ json_t *obj_controller_ref(const json_t *obj)
 {
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r) {
-    if (json_is_true(json_object_get(r, "controller")))
-      return r;
+  json_array_foreach (kj_get(obj, "metadata.ownerReferences"), i, r) {
+    if (json_is_true(json_object_get(r, "controller"))) return r;
   }
   return NULL;
 }
@@ -437,10 +408,9 @@ static json_t *find_named(const json_t *list, const char *name)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(list, i, c) {
+  json_array_foreach (list, i, c) {
     const char *n = json_string_value(json_object_get(c, "name"));
-    if (n && !strcmp(n, name))
-      return c;
+    if (n && !strcmp(n, name)) return c;
   }
   return NULL;
 }
@@ -449,26 +419,20 @@ json_t *pod_find_container(const json_t *pod, const char *name, int kinds)
 {
   const json_t *spec = json_object_get(pod, "spec");
   json_t *c = NULL;
-  if (!kinds)
-    kinds = POD_CONTAINER_APP | POD_CONTAINER_INIT | POD_CONTAINER_EPHEMERAL;
-  if ((kinds & POD_CONTAINER_APP) && (c = find_named(json_object_get(spec, "containers"), name)))
-    return c;
-  if ((kinds & POD_CONTAINER_INIT) && (c = find_named(json_object_get(spec, "initContainers"), name)))
-    return c;
-  if (kinds & POD_CONTAINER_EPHEMERAL)
-    c = find_named(json_object_get(spec, "ephemeralContainers"), name);
+  if (!kinds) kinds = POD_CONTAINER_APP | POD_CONTAINER_INIT | POD_CONTAINER_EPHEMERAL;
+  if ((kinds & POD_CONTAINER_APP) && (c = find_named(json_object_get(spec, "containers"), name))) return c;
+  if ((kinds & POD_CONTAINER_INIT) && (c = find_named(json_object_get(spec, "initContainers"), name))) return c;
+  if (kinds & POD_CONTAINER_EPHEMERAL) c = find_named(json_object_get(spec, "ephemeralContainers"), name);
   return c;
 }
 
 json_t *pod_container_status(const json_t *pod, const char *name)
 {
-  static const char *const lists[] = {"containerStatuses", "initContainerStatuses",
-                                      "ephemeralContainerStatuses"};
+  static const char *const lists[] = {"containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"};
   const json_t *status = json_object_get(pod, "status");
   for (size_t i = 0; i < 3; i++) {
     json_t *s = find_named(json_object_get(status, lists[i]), name);
-    if (s)
-      return s;
+    if (s) return s;
   }
   return NULL;
 }

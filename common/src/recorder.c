@@ -52,9 +52,9 @@ struct event_recorder {
   struct event_base *base;
   struct rest_client *client;
   char *component, *host;
-  json_t *spam;     /* spam key -> [tokens, last refill ms] */
-  json_t *seen;     /* event key -> {event, last_ms, busy, dirty} */
-  json_t *similar;  /* aggregate key -> {"msgs": {message: true}, "last_ms": ms} */
+  json_t *spam;    /* spam key -> [tokens, last refill ms] */
+  json_t *seen;    /* event key -> {event, last_ms, busy, dirty} */
+  json_t *similar; /* aggregate key -> {"msgs": {message: true}, "last_ms": ms} */
   int burst;
   int64_t refill_ms, window_ms;
   size_t cache_size;
@@ -62,8 +62,8 @@ struct event_recorder {
   int created, patched, dropped;
 };
 
-struct event_recorder *recorder_new(struct event_base *base, struct rest_client *client,
-                                    const char *component, const char *host)
+struct event_recorder *recorder_new(struct event_base *base, struct rest_client *client, const char *component,
+                                    const char *host)
 {
   struct event_recorder *r = xcalloc(1, sizeof *r);
   if (!r) return NULL;
@@ -109,8 +109,7 @@ void recorder_free(struct event_recorder *r)
   free(r);
 }
 
-void recorder_set_limits(struct event_recorder *r, int burst, int64_t refill_ms, int64_t window_ms,
-                         size_t cache_size)
+void recorder_set_limits(struct event_recorder *r, int burst, int64_t refill_ms, int64_t window_ms, size_t cache_size)
 {
   r->burst = burst > 0 ? burst : 1;
   r->refill_ms = refill_ms > 0 ? refill_ms : 1;
@@ -158,7 +157,11 @@ static json_t *make_ref(const json_t *obj)
   return ref;
 }
 
-static const char *s_or(const json_t *o, const char *k) { const char *v = kj_get_str(o, k); return v ? v : ""; }
+static const char *s_or(const json_t *o, const char *k)
+{
+  const char *v = kj_get_str(o, k);
+  return v ? v : "";
+}
 
 /* true if the event may go out. */
 static bool spam_allow(struct event_recorder *r, const char *key)
@@ -174,7 +177,10 @@ static bool spam_allow(struct event_recorder *r, const char *key)
     if (gained > 0) {
       tokens += (double)gained;
       last += gained * r->refill_ms;
-      if (tokens >= r->burst) { tokens = r->burst; last = now; }
+      if (tokens >= r->burst) {
+        tokens = r->burst;
+        last = now;
+      }
     }
   }
   bool ok = tokens >= 1.0;
@@ -276,8 +282,8 @@ static void send_write(struct event_recorder *r, const char *key, json_t *entry,
   json_object_set_new(entry, "busy", json_true());
 }
 
-void recorder_eventf(struct event_recorder *r, const json_t *obj, const char *type, const char *reason,
-                     const char *fmt, ...)
+void recorder_eventf(struct event_recorder *r, const json_t *obj, const char *type, const char *reason, const char *fmt,
+                     ...)
 {
   char *msg = NULL;
   va_list ap;
@@ -333,12 +339,11 @@ void recorder_eventf(struct event_recorder *r, const json_t *obj, const char *ty
   const char *ns = s_or(ref, "namespace");
   char name[320];
   snprintf(name, sizeof name, "%s.%llx", s_or(ref, "name"), (unsigned long long)ktime_now_us() * 1000ULL);
-  json_t *ev = json_pack("{s:s,s:s,s:{s:s,s:s},s:O,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,s:n,s:s,s:s}",
-                         "apiVersion", "v1", "kind", "Event", "metadata", "name", name, "namespace",
-                         *ns ? ns : "default", "involvedObject", ref, "reason", reason, "message", msg,
-                         "source", "component", r->component, "firstTimestamp", ts, "lastTimestamp", ts,
-                         "count", 1, "type", type, "eventTime", "reportingComponent", r->component,
-                         "reportingInstance", host);
+  json_t *ev =
+      json_pack("{s:s,s:s,s:{s:s,s:s},s:O,s:s,s:s,s:{s:s},s:s,s:s,s:i,s:s,s:n,s:s,s:s}", "apiVersion", "v1", "kind",
+                "Event", "metadata", "name", name, "namespace", *ns ? ns : "default", "involvedObject", ref, "reason",
+                reason, "message", msg, "source", "component", r->component, "firstTimestamp", ts, "lastTimestamp", ts,
+                "count", 1, "type", type, "eventTime", "reportingComponent", r->component, "reportingInstance", host);
   if (!ev) goto out;
   if (r->host) kj_set_str(ev, "source.host", r->host);
   entry = json_pack("{s:o,s:I,s:b,s:b}", "event", ev, "last_ms", (json_int_t)now_ms, "busy", 0, "dirty", 0);

@@ -57,20 +57,20 @@ struct rest_request {
   void *arg;
   CURL *easy;
   struct curl_slist *headers;
-  char *buf;               /* response bytes not yet consumed */
+  char *buf; /* response bytes not yet consumed */
   size_t len, cap;
   bool overflow;
   int tries;
-  int64_t retry_after_s;   /* from the last response, -1 if none */
-  struct event *timer;     /* backoff */
+  int64_t retry_after_s; /* from the last response, -1 if none */
+  struct event *timer;   /* backoff */
   struct rest_request *next_queued;
   struct rest_request *prev_all, *next_all;
   struct rest_request *next_pending; /* has buffered stream lines */
   bool in_pending;
-  bool owned;              /* the request still holds its own reference */
-  bool counted;            /* counts in the client's active requests */
-  bool discard_body;       /* a 2xx body is not parsed */
-  bool skip_managed;       /* parse without metadata.managedFields */
+  bool owned;        /* the request still holds its own reference */
+  bool counted;      /* counts in the client's active requests */
+  bool discard_body; /* a 2xx body is not parsed */
+  bool skip_managed; /* parse without metadata.managedFields */
   bool start_failed;
 };
 
@@ -91,7 +91,7 @@ struct rest_client {
    * request on a loopback connection. */
   CURL *spare[REST_SPARE_HANDLES];
   int nspare;
-  int active;              /* non-streaming requests on the wire */
+  int active; /* non-streaming requests on the wire */
 };
 
 struct sock_ctx {
@@ -105,7 +105,10 @@ static char *xmemdup(const char *p, size_t n)
 {
   if (!p) return NULL;
   char *d = xmalloc(n + 1);
-  if (d) { memcpy(d, p, n); d[n] = 0; }
+  if (d) {
+    memcpy(d, p, n);
+    d[n] = 0;
+  }
   return d;
 }
 
@@ -169,22 +172,27 @@ static void copy_config(struct rest_config *d, const struct rest_config *s)
 
 /* ---- upstream's messages for bare HTTP codes (apimachinery errors.go) ---- */
 
-static const struct { int code; const char *reason; const char *message; } code_table[] = {
-  {400, "BadRequest", "the server rejected our request for an unknown reason"},
-  {401, "Unauthorized", "the server has asked for the client to provide credentials"},
-  {403, "Forbidden", "the server does not allow access to the requested resource"},
-  {404, "NotFound", "the server could not find the requested resource"},
-  {405, "MethodNotAllowed", "the server does not allow this method on the requested resource"},
-  {406, "NotAcceptable", "the server was unable to respond with a content type that the client supports"},
-  {409, "Conflict", "the server reported a conflict"},
-  {410, "Gone", "the server has asked for the client to provide credentials"},
-  {413, "RequestEntityTooLarge", "the server has rejected the request because it is too large"},
-  {415, "UnsupportedMediaType", "the server was unable to respond with a content type that the client supports"},
-  {422, "Invalid", "the server rejected our request due to an error in our request"},
-  {429, "TooManyRequests", "the server has received too many requests and has asked us to try again later"},
-  {500, "InternalError", "an error on the server has prevented the request from succeeding"},
-  {503, "ServiceUnavailable", "the server is currently unable to handle the request"},
-  {504, "Timeout", "the server was unable to return a response in the time allotted, but may still be processing the request"},
+static const struct {
+  int code;
+  const char *reason;
+  const char *message;
+} code_table[] = {
+    {400, "BadRequest", "the server rejected our request for an unknown reason"},
+    {401, "Unauthorized", "the server has asked for the client to provide credentials"},
+    {403, "Forbidden", "the server does not allow access to the requested resource"},
+    {404, "NotFound", "the server could not find the requested resource"},
+    {405, "MethodNotAllowed", "the server does not allow this method on the requested resource"},
+    {406, "NotAcceptable", "the server was unable to respond with a content type that the client supports"},
+    {409, "Conflict", "the server reported a conflict"},
+    {410, "Gone", "the server has asked for the client to provide credentials"},
+    {413, "RequestEntityTooLarge", "the server has rejected the request because it is too large"},
+    {415, "UnsupportedMediaType", "the server was unable to respond with a content type that the client supports"},
+    {422, "Invalid", "the server rejected our request due to an error in our request"},
+    {429, "TooManyRequests", "the server has received too many requests and has asked us to try again later"},
+    {500, "InternalError", "an error on the server has prevented the request from succeeding"},
+    {503, "ServiceUnavailable", "the server is currently unable to handle the request"},
+    {504, "Timeout",
+     "the server was unable to return a response in the time allotted, but may still be processing the request"},
 };
 
 const char *rest_reason_for_code(int code)
@@ -245,7 +253,10 @@ static void active_done(struct rest_request *r)
 static void queue_remove(struct rest_client *c, struct rest_request *r)
 {
   struct rest_request **pp = &c->q_head, *prev = NULL;
-  while (*pp && *pp != r) { prev = *pp; pp = &(*pp)->next_queued; }
+  while (*pp && *pp != r) {
+    prev = *pp;
+    pp = &(*pp)->next_queued;
+  }
   if (!*pp) return;
   *pp = r->next_queued;
   if (c->q_tail == r) c->q_tail = prev;
@@ -323,7 +334,7 @@ static void rl_pump(struct rest_client *c)
   if (c->q_head) {
     double wait_ms = (1.0 - c->tokens) * 1000.0 / c->cfg.qps;
     int64_t ms = (int64_t)wait_ms + 1;
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(c->rl_timer, &tv);
   }
 }
@@ -389,7 +400,7 @@ static int multi_timer_fn(CURLM *m, long timeout_ms, void *arg)
     evtimer_del(c->curl_timer);
     return 0;
   }
-  struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+  struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
   evtimer_add(c->curl_timer, &tv);
   return 0;
 }
@@ -483,8 +494,7 @@ static size_t header_fn(char *ptr, size_t size, size_t nmemb, void *arg)
 /* A response body or one watch event, as the request asked for it. */
 static json_t *parse(const struct rest_request *r, const char *p, size_t len, char *err, size_t errlen)
 {
-  return r->skip_managed ? kj_loadb_without_managed_fields(p, len, err, errlen)
-                         : kj_loadb(p, len, false, err, errlen);
+  return r->skip_managed ? kj_loadb_without_managed_fields(p, len, err, errlen) : kj_loadb(p, len, false, err, errlen);
 }
 
 /* Hands complete lines of a streaming body to on_event. */
@@ -526,15 +536,14 @@ static void deliver_pending(struct rest_client *c)
 
 static bool method_idempotent(const char *m)
 {
-  return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") ||
-         !strcmp(m, "PUT") || !strcmp(m, "DELETE");
+  return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS") || !strcmp(m, "PUT") || !strcmp(m, "DELETE");
 }
 
 static void retry_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
   struct rest_request *r = arg;
   if (r->start_failed) {
-    struct rest_status st = { 0, "", "cannot start request", NULL };
+    struct rest_status st = {0, "", "cannot start request", NULL};
     req_ref(r);
     r->state = RS_DONE;
     if (r->done && !r->cancelled) r->done(r->arg, 0, NULL, &st);
@@ -574,7 +583,7 @@ static void finish(struct rest_request *r, CURLcode res)
            transport_err ? curl_easy_strerror(res) : "server error", (long long)ms, r->tries);
     r->len = 0;
     r->state = RS_WAITING;
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(r->timer, &tv);
     return;
   }
@@ -584,8 +593,7 @@ static void finish(struct rest_request *r, CURLcode res)
   json_t *body = NULL;
   if (!stream_started) {
     bool ok = code >= 200 && code < 300;
-    if (r->len > 0 && !(ok && r->discard_body))
-      body = parse(r, r->buf, r->len, NULL, 0);
+    if (r->len > 0 && !(ok && r->discard_body)) body = parse(r, r->buf, r->len, NULL, 0);
   }
   struct rest_status st = {0};
   bool failed = code < 200 || code >= 300;
@@ -607,8 +615,7 @@ static void finish(struct rest_request *r, CURLcode res)
       st.message = rest_message_for_code((int)code);
     }
   }
-  if (r->done && !r->cancelled)
-    r->done(r->arg, (int)code, (r->stream && !failed) ? NULL : body, failed ? &st : NULL);
+  if (r->done && !r->cancelled) r->done(r->arg, (int)code, (r->stream && !failed) ? NULL : body, failed ? &st : NULL);
   json_decref(body);
 }
 
@@ -680,16 +687,16 @@ static void req_start(struct rest_request *r)
     curl_easy_setopt(e, CURLOPT_PASSWORD, cfg->password ? cfg->password : "");
   }
   if (cfg->ca_data) {
-    struct curl_blob b = { cfg->ca_data, cfg->ca_len, CURL_BLOB_NOCOPY };
+    struct curl_blob b = {cfg->ca_data, cfg->ca_len, CURL_BLOB_NOCOPY};
     curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
   }
   if (cfg->cert_data) {
-    struct curl_blob b = { cfg->cert_data, cfg->cert_len, CURL_BLOB_NOCOPY };
+    struct curl_blob b = {cfg->cert_data, cfg->cert_len, CURL_BLOB_NOCOPY};
     curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
     curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
   }
   if (cfg->key_data) {
-    struct curl_blob b = { cfg->key_data, cfg->key_len, CURL_BLOB_NOCOPY };
+    struct curl_blob b = {cfg->key_data, cfg->key_len, CURL_BLOB_NOCOPY};
     curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
     curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
   }
@@ -787,8 +794,8 @@ const struct rest_config *rest_client_config(const struct rest_client *c) { retu
 
 size_t rest_client_pending(const struct rest_client *c) { return c->count; }
 
-static struct rest_request *req_new(struct rest_client *c, const char *method, const char *path,
-                                    const char *ct, const json_t *body)
+static struct rest_request *req_new(struct rest_client *c, const char *method, const char *path, const char *ct,
+                                    const json_t *body)
 {
   struct rest_request *r = xcalloc(1, sizeof *r);
   if (!r) return NULL;
@@ -817,8 +824,7 @@ static struct rest_request *req_new(struct rest_client *c, const char *method, c
 }
 
 struct rest_request *rest_request_ct(struct rest_client *c, const char *method, const char *path,
-                                     const char *content_type, const json_t *body,
-                                     rest_done_fn done, void *arg)
+                                     const char *content_type, const json_t *body, rest_done_fn done, void *arg)
 {
   struct rest_request *r = req_new(c, method, path, content_type, body);
   if (!r) return NULL;
@@ -828,14 +834,14 @@ struct rest_request *rest_request_ct(struct rest_client *c, const char *method, 
   return r;
 }
 
-struct rest_request *rest_request(struct rest_client *c, const char *method, const char *path,
-                                  const json_t *body, rest_done_fn done, void *arg)
+struct rest_request *rest_request(struct rest_client *c, const char *method, const char *path, const json_t *body,
+                                  rest_done_fn done, void *arg)
 {
   return rest_request_ct(c, method, path, NULL, body, done, arg);
 }
 
-struct rest_request *rest_stream(struct rest_client *c, const char *path, rest_event_fn on_event,
-                                 rest_done_fn done, void *arg)
+struct rest_request *rest_stream(struct rest_client *c, const char *path, rest_event_fn on_event, rest_done_fn done,
+                                 void *arg)
 {
   struct rest_request *r = req_new(c, "GET", path, NULL, NULL);
   if (!r) return NULL;

@@ -27,7 +27,8 @@ bool tolerations_tolerate(const json_t *tolerations, const char *key, const char
 {
   size_t i;
   json_t *t;
-  json_array_foreach(tolerations, i, t) if (toleration_tolerates(t, key, value, effect)) return true;
+  json_array_foreach (tolerations, i, t)
+    if (toleration_tolerates(t, key, value, effect)) return true;
   return false;
 }
 
@@ -49,7 +50,8 @@ static bool value_in(const json_t *values, const char *v)
 {
   size_t i;
   json_t *x;
-  json_array_foreach(values, i, x) if (json_is_string(x) && strcmp(json_string_value(x), v) == 0) return true;
+  json_array_foreach (values, i, x)
+    if (json_is_string(x) && strcmp(json_string_value(x), v) == 0) return true;
   return false;
 }
 
@@ -80,11 +82,11 @@ bool node_selector_term_matches(const json_t *term, const json_t *node)
   const json_t *labels = json_object_get(md, "labels");
   size_t i;
   json_t *r;
-  json_array_foreach(exprs, i, r) {
+  json_array_foreach (exprs, i, r) {
     const char *key = jstr(r, "key");
     if (!key || !requirement_matches(r, jstr(labels, key))) return false;
   }
-  json_array_foreach(fields, i, r) {
+  json_array_foreach (fields, i, r) {
     const char *key = jstr(r, "key");
     /* metadata.name is the only field upstream supports here. */
     if (!key || strcmp(key, "metadata.name") != 0) return false;
@@ -97,7 +99,7 @@ bool node_selector_matches(const json_t *node_selector, const json_t *node)
 {
   size_t i;
   json_t *term;
-  json_array_foreach(json_object_get(node_selector, "nodeSelectorTerms"), i, term)
+  json_array_foreach (json_object_get(node_selector, "nodeSelectorTerms"), i, term)
     if (node_selector_term_matches(term, node)) return true;
   return false;
 }
@@ -109,7 +111,7 @@ bool pod_matches_node_affinity(const json_t *pod, const json_t *node)
   const json_t *labels = json_object_get(json_object_get(node, "metadata"), "labels");
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)sel, k, v) {
+  json_object_foreach ((json_t *)sel, k, v) {
     const char *have = jstr(labels, k);
     if (!have || !json_is_string(v) || strcmp(have, json_string_value(v)) != 0) return false;
   }

@@ -63,13 +63,11 @@ static bool is_special(char c) { return c && strchr("=!(),<>", c) != NULL; }
 static int lex_push(struct parser *p, enum tok t, const char *lit, size_t len)
 {
   struct token *nt = xrealloc(p->toks, (p->n + 1) * sizeof *nt);
-  if (!nt)
-    return -ENOMEM;
+  if (!nt) return -ENOMEM;
   p->toks = nt;
   nt[p->n].t = t;
   nt[p->n].lit = xstrndup(lit, len);
-  if (!nt[p->n].lit)
-    return -ENOMEM;
+  if (!nt[p->n].lit) return -ENOMEM;
   p->n++;
   return 0;
 }
@@ -85,30 +83,37 @@ static int lex(struct parser *p, const char *s)
       enum tok t;
       size_t len = 1;
       switch (*s) {
-      case '=': t = T_EQ; if (s[1] == '=') { t = T_DEQ; len = 2; } break;
-      case '!': t = T_DNE; if (s[1] == '=') { t = T_NEQ; len = 2; } break;
+      case '=':
+        t = T_EQ;
+        if (s[1] == '=') {
+          t = T_DEQ;
+          len = 2;
+        }
+        break;
+      case '!':
+        t = T_DNE;
+        if (s[1] == '=') {
+          t = T_NEQ;
+          len = 2;
+        }
+        break;
       case '(': t = T_OPEN; break;
       case ')': t = T_CLOSE; break;
       case ',': t = T_COMMA; break;
       case '>': t = T_GT; break;
       default: t = T_LT; break;
       }
-      if (lex_push(p, t, s, len) < 0)
-        return -ENOMEM;
+      if (lex_push(p, t, s, len) < 0) return -ENOMEM;
       s += len;
       continue;
     }
     const char *start = s;
-    while (*s && !is_ws(*s) && !is_special(*s))
-      s++;
+    while (*s && !is_ws(*s) && !is_special(*s)) s++;
     size_t len = (size_t)(s - start);
     enum tok t = T_ID;
-    if (len == 2 && memcmp(start, "in", 2) == 0)
-      t = T_IN;
-    else if (len == 5 && memcmp(start, "notin", 5) == 0)
-      t = T_NOTIN;
-    if (lex_push(p, t, start, len) < 0)
-      return -ENOMEM;
+    if (len == 2 && memcmp(start, "in", 2) == 0) t = T_IN;
+    else if (len == 5 && memcmp(start, "notin", 5) == 0) t = T_NOTIN;
+    if (lex_push(p, t, start, len) < 0) return -ENOMEM;
   }
   return lex_push(p, T_EOS, "", 0);
 }
@@ -117,18 +122,15 @@ static int lex(struct parser *p, const char *s)
 static enum tok peek(struct parser *p, bool values_ctx, const char **lit)
 {
   struct token *t = &p->toks[p->pos];
-  if (lit)
-    *lit = t->lit;
-  if (values_ctx && (t->t == T_IN || t->t == T_NOTIN))
-    return T_ID;
+  if (lit) *lit = t->lit;
+  if (values_ctx && (t->t == T_IN || t->t == T_NOTIN)) return T_ID;
   return t->t;
 }
 
 static enum tok next(struct parser *p, bool values_ctx, const char **lit)
 {
   enum tok t = peek(p, values_ctx, lit);
-  if (p->toks[p->pos].t != T_EOS)
-    p->pos++;
+  if (p->toks[p->pos].t != T_EOS) p->pos++;
   return t;
 }
 
@@ -137,28 +139,21 @@ static enum tok next(struct parser *p, bool values_ctx, const char **lit)
 static void lreq_clear(struct lreq *r)
 {
   free(r->key);
-  for (size_t i = 0; i < r->nvals; i++)
-    free(r->vals[i]);
+  for (size_t i = 0; i < r->nvals; i++) free(r->vals[i]);
   free(r->vals);
   memset(r, 0, sizeof *r);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int lreq_add_val(struct lreq *r, const char *v)
 {
   for (size_t i = 0; i < r->nvals; i++)
-    if (strcmp(r->vals[i], v) == 0)
-      return 0;
+    if (strcmp(r->vals[i], v) == 0) return 0;
   char **nv = xrealloc(r->vals, (r->nvals + 1) * sizeof *nv);
-  if (!nv)
-    return -ENOMEM;
+  if (!nv) return -ENOMEM;
   r->vals = nv;
-  if (!(nv[r->nvals] = xstrdup(v)))
-    return -ENOMEM;
+  if (!(nv[r->nvals] = xstrdup(v))) return -ENOMEM;
   r->nvals++;
   return 0;
 }
@@ -169,15 +164,13 @@ static void go_string_slice(char *out, size_t len, const struct lreq *r)
   size_t o = (size_t)snprintf(out, len, "[]string{");
   for (size_t i = 0; i < r->nvals && o < len; i++)
     o += (size_t)snprintf(out + o, len - o, "%s\"%s\"", i ? ", " : "", r->vals[i]);
-  if (o < len)
-    snprintf(out + o, len - o, "}");
+  if (o < len) snprintf(out + o, len - o, "}");
 }
 
 static void err_append(char *err, size_t errlen, int *count, const char *msg)
 {
   size_t used = strlen(err);
-  if (used < errlen)
-    snprintf(err + used, errlen - used, "%s%s", *count ? ", " : "", msg);
+  if (used < errlen) snprintf(err + used, errlen - used, "%s%s", *count ? ", " : "", msg);
   (*count)++;
 }
 
@@ -186,8 +179,7 @@ static void err_append(char *err, size_t errlen, int *count, const char *msg)
  * field.ErrorList ("[a, b]" when several).  key_path is "key" when the
  * requirement comes from an API object and "<nil>" from a parsed string.
  */
-static int lreq_validate(struct lreq *r, const char *key_path, bool check_key, char *err,
-                         size_t errlen)
+static int lreq_validate(struct lreq *r, const char *key_path, bool check_key, char *err, size_t errlen)
 {
   char buf[1024], msg[1400], vals[512];
   int count = 0;
@@ -201,24 +193,20 @@ static int lreq_validate(struct lreq *r, const char *key_path, bool check_key, c
   switch (r->op) {
   case OP_IN:
   case OP_NOTIN:
-    if (r->nvals == 0)
-      vmsg = "for 'in', 'notin' operators, values set can't be empty";
+    if (r->nvals == 0) vmsg = "for 'in', 'notin' operators, values set can't be empty";
     break;
   case OP_EQ:
   case OP_DEQ:
   case OP_NEQ:
-    if (r->nvals != 1)
-      vmsg = "exact-match compatibility requires one single value";
+    if (r->nvals != 1) vmsg = "exact-match compatibility requires one single value";
     break;
   case OP_EXISTS:
   case OP_NOT_EXISTS:
-    if (r->nvals != 0)
-      vmsg = "values set must be empty for exists and does not exist";
+    if (r->nvals != 0) vmsg = "values set must be empty for exists and does not exist";
     break;
   case OP_GT:
   case OP_LT:
-    if (r->nvals != 1)
-      vmsg = "for 'Gt', 'Lt' operators, exactly one value is required";
+    if (r->nvals != 1) vmsg = "for 'Gt', 'Lt' operators, exactly one value is required";
     break;
   }
   if (vmsg) {
@@ -237,17 +225,13 @@ static int lreq_validate(struct lreq *r, const char *key_path, bool check_key, c
   }
   for (size_t i = 0; i < r->nvals; i++) {
     if (!names_is_label_value(r->vals[i], buf, sizeof buf)) {
-      snprintf(msg, sizeof msg, "values[%zu][%s]: Invalid value: \"%s\": %s", i, r->key,
-               r->vals[i], buf);
+      snprintf(msg, sizeof msg, "values[%zu][%s]: Invalid value: \"%s\": %s", i, r->key, r->vals[i], buf);
       err_append(agg, sizeof agg, &count, msg);
     }
   }
-  if (count == 0)
-    return 0;
-  if (count > 1)
-    snprintf(err, errlen, "[%s]", agg);
-  else
-    snprintf(err, errlen, "%s", agg);
+  if (count == 0) return 0;
+  if (count > 1) snprintf(err, errlen, "[%s]", agg);
+  else snprintf(err, errlen, "%s", agg);
   return -EINVAL;
 }
 
@@ -272,29 +256,23 @@ static int parse_values(struct parser *p, struct lreq *r)
     const char *l2;
     t = next(p, true, &lit);
     if (t == T_ID) {
-      if (lreq_add_val(r, lit) < 0)
-        return -ENOMEM;
+      if (lreq_add_val(r, lit) < 0) return -ENOMEM;
       enum tok t2 = peek(p, true, &l2);
-      if (t2 == T_COMMA)
-        continue;
-      if (t2 == T_CLOSE)
-        break;
+      if (t2 == T_COMMA) continue;
+      if (t2 == T_CLOSE) break;
       snprintf(p->err, p->errlen, "found '%s', expected: ',' or ')'", l2);
       return -EINVAL;
     } else if (t == T_COMMA) {
       /* "(," ",)" and ",," stand for empty values. */
-      if (r->nvals == 0 && lreq_add_val(r, "") < 0)
-        return -ENOMEM;
+      if (r->nvals == 0 && lreq_add_val(r, "") < 0) return -ENOMEM;
       enum tok t2 = peek(p, true, NULL);
       if (t2 == T_CLOSE) {
-        if (lreq_add_val(r, "") < 0)
-          return -ENOMEM;
+        if (lreq_add_val(r, "") < 0) return -ENOMEM;
         break;
       }
       if (t2 == T_COMMA) {
         next(p, true, NULL);
-        if (lreq_add_val(r, "") < 0)
-          return -ENOMEM;
+        if (lreq_add_val(r, "") < 0) return -ENOMEM;
       }
     } else {
       snprintf(p->err, p->errlen, "found '%s', expected: ',', or identifier", lit);
@@ -327,8 +305,7 @@ static int parse_requirement(struct parser *p, struct lreq *r)
     snprintf(p->err, p->errlen, "<nil>: Invalid value: \"%s\": %s", lit, kmsg);
     return -EINVAL;
   }
-  if (!(r->key = xstrdup(lit)))
-    return -ENOMEM;
+  if (!(r->key = xstrdup(lit))) return -ENOMEM;
   enum tok la = peek(p, true, NULL);
   if (dne || la == T_EOS || la == T_COMMA) {
     r->op = dne ? OP_NOT_EXISTS : OP_EXISTS;
@@ -343,9 +320,7 @@ static int parse_requirement(struct parser *p, struct lreq *r)
   case T_NEQ: r->op = OP_NEQ; break;
   case T_GT: r->op = OP_GT; break;
   case T_LT: r->op = OP_LT; break;
-  default:
-    snprintf(p->err, p->errlen, "found '%s', expected: in, notin, =, ==, !=, gt, lt", lit);
-    return -EINVAL;
+  default: snprintf(p->err, p->errlen, "found '%s', expected: in, notin, =, ==, !=, gt, lt", lit); return -EINVAL;
   }
   int rc;
   if (r->op == OP_IN || r->op == OP_NOTIN) {
@@ -361,10 +336,8 @@ static int parse_requirement(struct parser *p, struct lreq *r)
       rc = -EINVAL;
     }
   }
-  if (rc < 0)
-    return rc;
-  if (r->nvals > 1)
-    qsort(r->vals, r->nvals, sizeof *r->vals, str_cmp);
+  if (rc < 0) return rc;
+  if (r->nvals > 1) qsort(r->vals, r->nvals, sizeof *r->vals, str_cmp);
   return lreq_validate(r, "<nil>", false, p->err, p->errlen);
 }
 
@@ -380,8 +353,7 @@ static int lreq_key_cmp(const void *a, const void *b)
 static int sel_push(struct labelsel *s, struct lreq *r)
 {
   struct lreq *nr = xrealloc(s->reqs, (s->n + 1) * sizeof *nr);
-  if (!nr)
-    return -ENOMEM;
+  if (!nr) return -ENOMEM;
   s->reqs = nr;
   nr[s->n++] = *r;
   memset(r, 0, sizeof *r);
@@ -398,13 +370,11 @@ struct labelsel *labelsel_parse(const char *str, char *err, size_t errlen)
   }
   p.err[0] = '\0';
   struct labelsel *s = xcalloc(1, sizeof *s);
-  if (!s || lex(&p, str ? str : "") < 0)
-    goto fail;
+  if (!s || lex(&p, str ? str : "") < 0) goto fail;
   for (;;) {
     const char *lit;
     enum tok t = peek(&p, true, &lit);
-    if (t == T_EOS)
-      break;
+    if (t == T_EOS) break;
     if (t != T_ID && t != T_DNE) {
       snprintf(p.err, p.errlen, "found '%s', expected: !, identifier, or 'end of string'", lit);
       goto fail;
@@ -422,8 +392,7 @@ struct labelsel *labelsel_parse(const char *str, char *err, size_t errlen)
       goto fail;
     }
     t = next(&p, true, &lit);
-    if (t == T_EOS)
-      break;
+    if (t == T_EOS) break;
     if (t != T_COMMA) {
       snprintf(p.err, p.errlen, "found '%s', expected: ',' or 'end of string'", lit);
       goto fail;
@@ -434,15 +403,12 @@ struct labelsel *labelsel_parse(const char *str, char *err, size_t errlen)
       goto fail;
     }
   }
-  if (s->n > 1)
-    qsort(s->reqs, s->n, sizeof *s->reqs, lreq_key_cmp);
-  for (size_t i = 0; i < p.n; i++)
-    free(p.toks[i].lit);
+  if (s->n > 1) qsort(s->reqs, s->n, sizeof *s->reqs, lreq_key_cmp);
+  for (size_t i = 0; i < p.n; i++) free(p.toks[i].lit);
   free(p.toks);
   return s;
 fail:
-  for (size_t i = 0; i < p.n; i++)
-    free(p.toks[i].lit);
+  for (size_t i = 0; i < p.n; i++) free(p.toks[i].lit);
   free(p.toks);
   labelsel_free(s);
   return NULL;
@@ -457,8 +423,7 @@ struct labelsel *labelsel_from_json(const json_t *ls, char *err, size_t errlen)
   }
   err[0] = '\0';
   struct labelsel *s = xcalloc(1, sizeof *s);
-  if (!s)
-    return NULL;
+  if (!s) return NULL;
   if (!ls || json_is_null(ls)) {
     s->nothing = true;
     return s;
@@ -476,7 +441,7 @@ struct labelsel *labelsel_from_json(const json_t *ls, char *err, size_t errlen)
       snprintf(err, errlen, "matchLabels must be an object");
       goto fail;
     }
-    json_object_foreach(ml, k, v) {
+    json_object_foreach (ml, k, v) {
       struct lreq r = {.op = OP_EQ};
       if (!json_is_string(v)) {
         snprintf(err, errlen, "matchLabels[%s] must be a string", k);
@@ -496,30 +461,24 @@ struct labelsel *labelsel_from_json(const json_t *ls, char *err, size_t errlen)
       snprintf(err, errlen, "matchExpressions must be an array");
       goto fail;
     }
-    json_array_foreach(me, i, e) {
+    json_array_foreach (me, i, e) {
       struct lreq r = {0};
       const char *key = json_string_value(json_object_get(e, "key"));
       const char *op = json_string_value(json_object_get(e, "operator"));
       json_t *vals = json_object_get(e, "values");
-      if (!op)
-        op = "";
-      if (strcmp(op, "In") == 0)
-        r.op = OP_IN;
-      else if (strcmp(op, "NotIn") == 0)
-        r.op = OP_NOTIN;
-      else if (strcmp(op, "Exists") == 0)
-        r.op = OP_EXISTS;
-      else if (strcmp(op, "DoesNotExist") == 0)
-        r.op = OP_NOT_EXISTS;
+      if (!op) op = "";
+      if (strcmp(op, "In") == 0) r.op = OP_IN;
+      else if (strcmp(op, "NotIn") == 0) r.op = OP_NOTIN;
+      else if (strcmp(op, "Exists") == 0) r.op = OP_EXISTS;
+      else if (strcmp(op, "DoesNotExist") == 0) r.op = OP_NOT_EXISTS;
       else {
         snprintf(err, errlen, "\"%s\" is not a valid label selector operator", op);
         goto fail;
       }
-      if (!(r.key = xstrdup(key ? key : "")))
-        goto fail;
+      if (!(r.key = xstrdup(key ? key : ""))) goto fail;
       size_t j;
       json_t *v;
-      json_array_foreach(vals, j, v) {
+      json_array_foreach (vals, j, v) {
         if (lreq_add_val(&r, json_is_string(v) ? json_string_value(v) : "") < 0) {
           lreq_clear(&r);
           goto fail;
@@ -532,10 +491,8 @@ struct labelsel *labelsel_from_json(const json_t *ls, char *err, size_t errlen)
     }
   }
   for (size_t k = 0; k < s->n; k++)
-    if (s->reqs[k].nvals > 1)
-      qsort(s->reqs[k].vals, s->reqs[k].nvals, sizeof(char *), str_cmp);
-  if (s->n > 1)
-    qsort(s->reqs, s->n, sizeof *s->reqs, lreq_key_cmp);
+    if (s->reqs[k].nvals > 1) qsort(s->reqs[k].vals, s->reqs[k].nvals, sizeof(char *), str_cmp);
+  if (s->n > 1) qsort(s->reqs, s->n, sizeof *s->reqs, lreq_key_cmp);
   return s;
 fail:
   labelsel_free(s);
@@ -545,8 +502,7 @@ fail:
 static bool has_val(const struct lreq *r, const char *v)
 {
   for (size_t i = 0; i < r->nvals; i++)
-    if (strcmp(r->vals[i], v) == 0)
-      return true;
+    if (strcmp(r->vals[i], v) == 0) return true;
   return false;
 }
 
@@ -563,9 +519,7 @@ static bool lreq_matches(const struct lreq *r, const char *v)
   case OP_GT:
   case OP_LT: {
     int64_t have, want;
-    if (!v || r->nvals != 1 || kstr_parse_int64(v, &have) < 0 ||
-        kstr_parse_int64(r->vals[0], &want) < 0)
-      return false;
+    if (!v || r->nvals != 1 || kstr_parse_int64(v, &have) < 0 || kstr_parse_int64(r->vals[0], &want) < 0) return false;
     return r->op == OP_GT ? have > want : have < want;
   }
   }
@@ -574,11 +528,9 @@ static bool lreq_matches(const struct lreq *r, const char *v)
 
 bool labelsel_matches_fn(const struct labelsel *s, ksel_get_fn get, void *arg)
 {
-  if (!s || s->nothing)
-    return false;
+  if (!s || s->nothing) return false;
   for (size_t i = 0; i < s->n; i++)
-    if (!lreq_matches(&s->reqs[i], get(arg, s->reqs[i].key)))
-      return false;
+    if (!lreq_matches(&s->reqs[i], get(arg, s->reqs[i].key))) return false;
   return true;
 }
 
@@ -602,12 +554,10 @@ char *labelsel_string(const struct labelsel *s)
   char *buf = NULL;
   size_t len = 0;
   FILE *f = open_memstream(&buf, &len);
-  if (!f)
-    return NULL;
+  if (!f) return NULL;
   for (size_t i = 0; s && i < s->n; i++) {
     const struct lreq *r = &s->reqs[i];
-    if (i)
-      fputc(',', f);
+    if (i) fputc(',', f);
     switch (r->op) {
     case OP_EXISTS: fprintf(f, "%s", r->key); break;
     case OP_NOT_EXISTS: fprintf(f, "!%s", r->key); break;
@@ -619,8 +569,7 @@ char *labelsel_string(const struct labelsel *s)
     case OP_IN:
     case OP_NOTIN:
       fprintf(f, "%s %s (", r->key, r->op == OP_IN ? "in" : "notin");
-      for (size_t j = 0; j < r->nvals; j++)
-        fprintf(f, "%s%s", j ? "," : "", r->vals[j]);
+      for (size_t j = 0; j < r->nvals; j++) fprintf(f, "%s%s", j ? "," : "", r->vals[j]);
       fputc(')', f);
       break;
     }
@@ -631,10 +580,8 @@ char *labelsel_string(const struct labelsel *s)
 
 void labelsel_free(struct labelsel *s)
 {
-  if (!s)
-    return;
-  for (size_t i = 0; i < s->n; i++)
-    lreq_clear(&s->reqs[i]);
+  if (!s) return;
+  for (size_t i = 0; i < s->n; i++) lreq_clear(&s->reqs[i]);
   free(s->reqs);
   free(s);
 }
@@ -662,14 +609,11 @@ static char **split_terms(const char *s, size_t *count)
   for (const char *p = s;; p++) {
     if (*p == '\0' || (*p == ',' && !esc)) {
       char **np = xrealloc(parts, (n + 1) * sizeof *np);
-      if (!np)
-        goto fail;
+      if (!np) goto fail;
       parts = np;
-      if (!(parts[n] = xstrndup(start, (size_t)(p - start))))
-        goto fail;
+      if (!(parts[n] = xstrndup(start, (size_t)(p - start)))) goto fail;
       n++;
-      if (*p == '\0')
-        break;
+      if (*p == '\0') break;
       start = p + 1;
       continue;
     }
@@ -678,8 +622,7 @@ static char **split_terms(const char *s, size_t *count)
   *count = n;
   return parts;
 fail:
-  for (size_t i = 0; i < n; i++)
-    free(parts[i]);
+  for (size_t i = 0; i < n; i++) free(parts[i]);
   free(parts);
   return NULL;
 }
@@ -688,8 +631,7 @@ static int unescape_value(const char *in, char **out, char *err, size_t errlen)
 {
   size_t n = strlen(in), o = 0;
   char *buf = xmalloc(n + 1);
-  if (!buf)
-    return -ENOMEM;
+  if (!buf) return -ENOMEM;
   for (size_t i = 0; i < n; i++) {
     char c = in[i];
     if (c == '\\') {
@@ -699,10 +641,8 @@ static int unescape_value(const char *in, char **out, char *err, size_t errlen)
         i++;
         continue;
       }
-      if (e == '\0')
-        snprintf(err, errlen, "invalid field selector: invalid escape sequence: \\");
-      else
-        snprintf(err, errlen, "invalid field selector: invalid escape sequence: \\%c", e);
+      if (e == '\0') snprintf(err, errlen, "invalid field selector: invalid escape sequence: \\");
+      else snprintf(err, errlen, "invalid field selector: invalid escape sequence: \\%c", e);
       free(buf);
       return -EINVAL;
     }
@@ -727,8 +667,7 @@ struct fieldsel *fieldsel_parse(const char *str, char *err, size_t errlen)
     errlen = sizeof scratch;
   }
   err[0] = '\0';
-  if (!str)
-    str = "";
+  if (!str) str = "";
   struct fieldsel *s = xcalloc(1, sizeof *s);
   char **parts = s ? split_terms(str, &nparts) : NULL;
   if (!parts) {
@@ -738,40 +677,33 @@ struct fieldsel *fieldsel_parse(const char *str, char *err, size_t errlen)
   qsort(parts, nparts, sizeof *parts, str_cmp);
   for (size_t i = 0; i < nparts; i++) {
     const char *part = parts[i];
-    if (!*part)
-      continue;
+    if (!*part) continue;
     const char *op = NULL;
     size_t oplen = 0;
     for (const char *p = part; *p && !op; p++) {
-      if (strncmp(p, "!=", 2) == 0 || strncmp(p, "==", 2) == 0)
-        op = p, oplen = 2;
-      else if (*p == '=')
-        op = p, oplen = 1;
+      if (strncmp(p, "!=", 2) == 0 || strncmp(p, "==", 2) == 0) op = p, oplen = 2;
+      else if (*p == '=') op = p, oplen = 1;
     }
     if (!op) {
       snprintf(err, errlen, "invalid selector: '%s'; can't understand '%s'", str, part);
       goto fail;
     }
     struct fterm t = {.neq = op[0] == '!'};
-    if (unescape_value(op + oplen, &t.value, err, errlen) < 0)
-      goto fail;
+    if (unescape_value(op + oplen, &t.value, err, errlen) < 0) goto fail;
     struct fterm *nt = xrealloc(s->terms, (s->n + 1) * sizeof *nt);
     if (!nt || !(t.field = xstrndup(part, (size_t)(op - part)))) {
-      if (nt)
-        s->terms = nt;
+      if (nt) s->terms = nt;
       free(t.value);
       goto fail;
     }
     s->terms = nt;
     nt[s->n++] = t;
   }
-  for (size_t i = 0; i < nparts; i++)
-    free(parts[i]);
+  for (size_t i = 0; i < nparts; i++) free(parts[i]);
   free(parts);
   return s;
 fail:
-  for (size_t i = 0; i < nparts; i++)
-    free(parts[i]);
+  for (size_t i = 0; i < nparts; i++) free(parts[i]);
   free(parts);
   fieldsel_free(s);
   return NULL;
@@ -782,30 +714,24 @@ bool fieldsel_matches_fn(const struct fieldsel *s, ksel_get_fn get, void *arg)
   for (size_t i = 0; s && i < s->n; i++) {
     const char *v = get(arg, s->terms[i].field);
     bool eq = strcmp(v ? v : "", s->terms[i].value) == 0;
-    if (eq == s->terms[i].neq)
-      return false;
+    if (eq == s->terms[i].neq) return false;
   }
   return true;
 }
 
 size_t fieldsel_count(const struct fieldsel *s) { return s ? s->n : 0; }
 
-void fieldsel_term(const struct fieldsel *s, size_t i, const char **field, const char **op,
-                   const char **value)
+void fieldsel_term(const struct fieldsel *s, size_t i, const char **field, const char **op, const char **value)
 {
   const struct fterm *t = &s->terms[i];
-  if (field)
-    *field = t->field;
-  if (op)
-    *op = t->neq ? "!=" : "=";
-  if (value)
-    *value = t->value;
+  if (field) *field = t->field;
+  if (op) *op = t->neq ? "!=" : "=";
+  if (value) *value = t->value;
 }
 
 void fieldsel_free(struct fieldsel *s)
 {
-  if (!s)
-    return;
+  if (!s) return;
   for (size_t i = 0; i < s->n; i++) {
     free(s->terms[i].field);
     free(s->terms[i].value);

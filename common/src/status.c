@@ -25,19 +25,16 @@ static json_t *kstatus_vnew(int code, const char *reason, const char *fmt, va_li
 {
   char *msg = NULL;
   json_t *st = json_object();
-  if (!st)
-    return NULL;
+  if (!st) return NULL;
   json_object_set_new(st, "kind", json_string("Status"));
   json_object_set_new(st, "apiVersion", json_string("v1"));
   json_object_set_new(st, "metadata", json_object());
   json_object_set_new(st, "status", json_string(code >= 200 && code < 300 ? "Success" : "Failure"));
   if (fmt && vasprintf(&msg, fmt, ap) >= 0 && msg) {
-    if (*msg)
-      json_object_set_new(st, "message", json_string(msg));
+    if (*msg) json_object_set_new(st, "message", json_string(msg));
     free(msg);
   }
-  if (reason && *reason)
-    json_object_set_new(st, "reason", json_string(reason));
+  if (reason && *reason) json_object_set_new(st, "reason", json_string(reason));
   json_object_set_new(st, "code", json_integer(code));
   return st;
 }
@@ -51,49 +48,36 @@ json_t *kstatus_new(int code, const char *reason, const char *fmt, ...)
   return st;
 }
 
-static json_t *kstatus_plain(int code, const char *reason)
-{
-  return kstatus_new(code, reason, "%s", "");
-}
+static json_t *kstatus_plain(int code, const char *reason) { return kstatus_new(code, reason, "%s", ""); }
 
-json_t *kstatus_success(void)
-{
-  return kstatus_plain(200, NULL);
-}
+json_t *kstatus_success(void) { return kstatus_plain(200, NULL); }
 
 /* Keeps "details" ahead of "code" so the object reads in upstream order. */
 static json_t *kstatus_details(json_t *st)
 {
   json_t *d = json_object_get(st, "details");
-  if (json_is_object(d))
-    return d;
+  if (json_is_object(d)) return d;
   json_t *code = json_object_get(st, "code");
   json_incref(code);
   json_object_del(st, "code");
   d = json_object();
   json_object_set_new(st, "details", d);
-  if (code)
-    json_object_set_new(st, "code", code);
+  if (code) json_object_set_new(st, "code", code);
   return d;
 }
 
 void kstatus_set_details(json_t *st, const char *name, const char *group, const char *kind)
 {
-  if (!st)
-    return;
+  if (!st) return;
   json_t *d = kstatus_details(st);
-  if (name && *name)
-    json_object_set_new(d, "name", json_string(name));
-  if (group && *group)
-    json_object_set_new(d, "group", json_string(group));
-  if (kind && *kind)
-    json_object_set_new(d, "kind", json_string(kind));
+  if (name && *name) json_object_set_new(d, "name", json_string(name));
+  if (group && *group) json_object_set_new(d, "group", json_string(group));
+  if (kind && *kind) json_object_set_new(d, "kind", json_string(kind));
 }
 
 void kstatus_add_cause(json_t *st, const char *reason, const char *message, const char *field)
 {
-  if (!st)
-    return;
+  if (!st) return;
   json_t *d = kstatus_details(st);
   json_t *causes = json_object_get(d, "causes");
   if (!json_is_array(causes)) {
@@ -101,44 +85,32 @@ void kstatus_add_cause(json_t *st, const char *reason, const char *message, cons
     json_object_set_new(d, "causes", causes);
   }
   json_t *c = json_object();
-  if (reason && *reason)
-    json_object_set_new(c, "reason", json_string(reason));
-  if (message && *message)
-    json_object_set_new(c, "message", json_string(message));
-  if (field && *field)
-    json_object_set_new(c, "field", json_string(field));
+  if (reason && *reason) json_object_set_new(c, "reason", json_string(reason));
+  if (message && *message) json_object_set_new(c, "message", json_string(message));
+  if (field && *field) json_object_set_new(c, "field", json_string(field));
   json_array_append_new(causes, c);
 }
 
-int kstatus_code(const json_t *st)
-{
-  return (int)json_integer_value(json_object_get(st, "code"));
-}
+int kstatus_code(const json_t *st) { return (int)json_integer_value(json_object_get(st, "code")); }
 
-const char *kstatus_reason(const json_t *st)
-{
-  return json_string_value(json_object_get(st, "reason"));
-}
+const char *kstatus_reason(const json_t *st) { return json_string_value(json_object_get(st, "reason")); }
 
 /* "pods" or "deployments.apps"; caller frees. */
 static char *qualify(const char *name, const char *group)
 {
   char *out = NULL;
   if (group && *group) {
-    if (asprintf(&out, "%s.%s", name ? name : "", group) < 0)
-      return NULL;
+    if (asprintf(&out, "%s.%s", name ? name : "", group) < 0) return NULL;
     return out;
   }
   return xstrdup(name ? name : "");
 }
 
-static json_t *kstatus_for_object(int code, const char *reason, const char *group,
-                                  const char *resource, const char *name, const char *fmt,
-                                  const char *extra)
+static json_t *kstatus_for_object(int code, const char *reason, const char *group, const char *resource,
+                                  const char *name, const char *fmt, const char *extra)
 {
   char *qr = qualify(resource, group);
-  if (!qr)
-    return NULL;
+  if (!qr) return NULL;
   json_t *st = extra ? kstatus_new(code, reason, fmt, qr, name ? name : "", extra)
                      : kstatus_new(code, reason, fmt, qr, name ? name : "");
   free(qr);
@@ -153,14 +125,13 @@ json_t *kstatus_not_found(const char *group, const char *resource, const char *n
 
 json_t *kstatus_already_exists(const char *group, const char *resource, const char *name)
 {
-  return kstatus_for_object(409, "AlreadyExists", group, resource, name,
-                            "%s \"%s\" already exists", NULL);
+  return kstatus_for_object(409, "AlreadyExists", group, resource, name, "%s \"%s\" already exists", NULL);
 }
 
 json_t *kstatus_conflict(const char *group, const char *resource, const char *name, const char *msg)
 {
-  return kstatus_for_object(409, "Conflict", group, resource, name,
-                            "Operation cannot be fulfilled on %s \"%s\": %s", msg ? msg : "");
+  return kstatus_for_object(409, "Conflict", group, resource, name, "Operation cannot be fulfilled on %s \"%s\": %s",
+                            msg ? msg : "");
 }
 
 /* One cause as upstream's field.Error prints it: "field: detail". */
@@ -170,8 +141,7 @@ static char *cause_line(const json_t *c)
   const char *msg = json_string_value(json_object_get(c, "message"));
   char *out = NULL;
   if (field && *field) {
-    if (asprintf(&out, "%s: %s", field, msg ? msg : "") < 0)
-      return NULL;
+    if (asprintf(&out, "%s: %s", field, msg ? msg : "") < 0) return NULL;
     return out;
   }
   return xstrdup(msg ? msg : "");
@@ -187,16 +157,13 @@ void kstatus_finish_invalid(json_t *st)
   size_t n = json_array_size(causes);
   char **lines = xcalloc(n ? n : 1, sizeof *lines);
   size_t nl = 0, total = 3;
-  if (!lines)
-    return;
+  if (!lines) return;
   /* Identical errors are reported once, as upstream's aggregate dedups. */
   for (size_t i = 0; i < n; i++) {
     char *l = cause_line(json_array_get(causes, i));
-    if (!l)
-      continue;
+    if (!l) continue;
     bool dup = false;
-    for (size_t j = 0; j < nl && !dup; j++)
-      dup = strcmp(lines[j], l) == 0;
+    for (size_t j = 0; j < nl && !dup; j++) dup = strcmp(lines[j], l) == 0;
     if (dup) {
       free(l);
       continue;
@@ -207,8 +174,7 @@ void kstatus_finish_invalid(json_t *st)
   char *agg = xmalloc(total);
   if (agg) {
     size_t o = 0;
-    if (nl > 1)
-      agg[o++] = '[';
+    if (nl > 1) agg[o++] = '[';
     for (size_t i = 0; i < nl; i++) {
       if (i) {
         memcpy(agg + o, ", ", 2);
@@ -218,8 +184,7 @@ void kstatus_finish_invalid(json_t *st)
       memcpy(agg + o, lines[i], l);
       o += l;
     }
-    if (nl > 1)
-      agg[o++] = ']';
+    if (nl > 1) agg[o++] = ']';
     agg[o] = '\0';
     char *qk = qualify(kind, group);
     char *msg = NULL;
@@ -231,8 +196,7 @@ void kstatus_finish_invalid(json_t *st)
     free(qk);
     free(agg);
   }
-  for (size_t i = 0; i < nl; i++)
-    free(lines[i]);
+  for (size_t i = 0; i < nl; i++) free(lines[i]);
   free(lines);
 }
 
@@ -262,14 +226,14 @@ json_t *kstatus_invalid(const char *group, const char *kind, const char *name, j
   return st;
 }
 
-#define KSTATUS_VARIADIC(fn, code, reason)                 \
-  json_t *fn(const char *fmt, ...)                         \
-  {                                                        \
-    va_list ap;                                            \
-    va_start(ap, fmt);                                     \
-    json_t *st = kstatus_vnew(code, reason, fmt, ap);      \
-    va_end(ap);                                            \
-    return st;                                             \
+#define KSTATUS_VARIADIC(fn, code, reason)                                                                             \
+  json_t *fn(const char *fmt, ...)                                                                                     \
+  {                                                                                                                    \
+    va_list ap;                                                                                                        \
+    va_start(ap, fmt);                                                                                                 \
+    json_t *st = kstatus_vnew(code, reason, fmt, ap);                                                                  \
+    va_end(ap);                                                                                                        \
+    return st;                                                                                                         \
   }
 
 KSTATUS_VARIADIC(kstatus_bad_request, 400, "BadRequest")

@@ -20,8 +20,7 @@ int kstr_parse_bool(const char *s, bool *out)
 {
   static const char *const truths[] = {"1", "t", "T", "TRUE", "true", "True"};
   static const char *const falses[] = {"0", "f", "F", "FALSE", "false", "False"};
-  if (!s)
-    return -EINVAL;
+  if (!s) return -EINVAL;
   for (size_t i = 0; i < sizeof truths / sizeof truths[0]; i++) {
     if (strcmp(s, truths[i]) == 0) {
       *out = true;
@@ -40,31 +39,22 @@ int kstr_parse_int64(const char *s, int64_t *out)
   const char *p = s;
   bool neg = false;
   uint64_t acc = 0;
-  if (!s || !*s)
-    return -EINVAL;
-  if (*p == '+' || *p == '-')
-    neg = *p++ == '-';
-  if (!*p)
-    return -EINVAL;
+  if (!s || !*s) return -EINVAL;
+  if (*p == '+' || *p == '-') neg = *p++ == '-';
+  if (!*p) return -EINVAL;
   bool overflow = false;
   for (; *p; p++) {
-    if (*p < '0' || *p > '9')
-      return -EINVAL;
+    if (*p < '0' || *p > '9') return -EINVAL;
     unsigned d = (unsigned)(*p - '0');
-    if (acc > (UINT64_MAX - d) / 10)
-      overflow = true;
-    else
-      acc = acc * 10 + d;
+    if (acc > (UINT64_MAX - d) / 10) overflow = true;
+    else acc = acc * 10 + d;
   }
-  if (overflow)
-    return -ERANGE;
+  if (overflow) return -ERANGE;
   if (neg) {
-    if (acc > (uint64_t)INT64_MAX + 1)
-      return -ERANGE;
+    if (acc > (uint64_t)INT64_MAX + 1) return -ERANGE;
     *out = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)acc;
   } else {
-    if (acc > (uint64_t)INT64_MAX)
-      return -ERANGE;
+    if (acc > (uint64_t)INT64_MAX) return -ERANGE;
     *out = (int64_t)acc;
   }
   return 0;
@@ -72,12 +62,9 @@ int kstr_parse_int64(const char *s, int64_t *out)
 
 static int hexval(int c)
 {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
 
@@ -85,8 +72,7 @@ char *kstr_url_decode(const char *s, size_t len, bool plus_is_space)
 {
   char *out = xmalloc(len + 1);
   size_t o = 0;
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   for (size_t i = 0; i < len; i++) {
     char c = s[i];
     if (c == '%') {
@@ -116,8 +102,7 @@ char *kstr_url_encode(const char *s)
   size_t n = strlen(s);
   char *out = xmalloc(n * 3 + 1);
   size_t o = 0;
-  if (!out)
-    return NULL;
+  if (!out) return NULL;
   for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
     if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') {
       out[o++] = (char)*p;
@@ -135,8 +120,7 @@ char *kstr_url_encode(const char *s)
 
 char *kstr_query_get(const char *query, const char *key)
 {
-  if (!query || !key)
-    return NULL;
+  if (!query || !key) return NULL;
   const char *p = query;
   while (*p) {
     const char *end = strchr(p, '&');
@@ -144,17 +128,14 @@ char *kstr_query_get(const char *query, const char *key)
     const char *eq = memchr(p, '=', seglen);
     size_t klen = eq ? (size_t)(eq - p) : seglen;
     char *k = kstr_url_decode(p, klen, true);
-    if (!k)
-      return NULL;
+    if (!k) return NULL;
     bool hit = strcmp(k, key) == 0;
     free(k);
     if (hit) {
-      if (!eq)
-        return xstrdup("");
+      if (!eq) return xstrdup("");
       return kstr_url_decode(eq + 1, seglen - klen - 1, true);
     }
-    if (!end)
-      break;
+    if (!end) break;
     p = end + 1;
   }
   return NULL;
@@ -174,8 +155,7 @@ char *kstr_format_float(double v, char *buf, size_t len)
   int digits = 1;
   for (; digits <= 17; digits++) {
     snprintf(e, sizeof e, "%.*e", digits - 1, v);
-    if (strtod(e, NULL) == v)
-      break;
+    if (strtod(e, NULL) == v) break;
   }
   const char *epos = strchr(e, 'e');
   int exp = epos ? atoi(epos + 1) : 0;

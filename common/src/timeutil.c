@@ -54,8 +54,7 @@ char *ktime_format_micro(int64_t us, char *out)
   size_t n = strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
   memcpy(out, date, n);
   out[n++] = '.';
-  for (int i = 5; i >= 0; i--, frac /= 10)
-    out[n + (size_t)i] = (char)('0' + frac % 10);
+  for (int i = 5; i >= 0; i--, frac /= 10) out[n + (size_t)i] = (char)('0' + frac % 10);
   n += 6;
   out[n++] = 'Z';
   out[n] = '\0';
@@ -72,8 +71,7 @@ static bool digits(const char **p, int n, int *out)
   int v = 0;
   for (int i = 0; i < n; i++) {
     char c = (*p)[i];
-    if (c < '0' || c > '9')
-      return false;
+    if (c < '0' || c > '9') return false;
     v = v * 10 + (c - '0');
   }
   *p += n;
@@ -85,18 +83,15 @@ int ktime_parse(const char *s, int64_t *us_out)
 {
   int Y, M, D, h, m, sec, oh = 0, om = 0;
   const char *p = s;
-  if (!s)
+  if (!s) return -EINVAL;
+  if (!digits(&p, 4, &Y) || *p++ != '-' || !digits(&p, 2, &M) || *p++ != '-' || !digits(&p, 2, &D) ||
+      (*p != 'T' && *p != 't') || !(p++, digits(&p, 2, &h)) || *p++ != ':' || !digits(&p, 2, &m) || *p++ != ':' ||
+      !digits(&p, 2, &sec))
     return -EINVAL;
-  if (!digits(&p, 4, &Y) || *p++ != '-' || !digits(&p, 2, &M) || *p++ != '-' ||
-      !digits(&p, 2, &D) || (*p != 'T' && *p != 't') || !(p++, digits(&p, 2, &h)) ||
-      *p++ != ':' || !digits(&p, 2, &m) || *p++ != ':' || !digits(&p, 2, &sec))
-    return -EINVAL;
-  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60)
-    return -EINVAL;
+  if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -EINVAL;
   static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (Y % 4 == 0 && Y % 100 != 0) || Y % 400 == 0;
-  if (D > mdays[M - 1] || (M == 2 && D == 29 && !leap))
-    return -EINVAL;
+  if (D > mdays[M - 1] || (M == 2 && D == 29 && !leap)) return -EINVAL;
   int64_t frac_us = 0;
   if (*p == '.') {
     p++;
@@ -108,23 +103,19 @@ int ktime_parse(const char *s, int64_t *us_out)
       p++;
       nd++;
     }
-    if (nd == 0)
-      return -EINVAL;
+    if (nd == 0) return -EINVAL;
   }
   int sign = 0;
   if (*p == 'Z' || *p == 'z') {
     p++;
   } else if (*p == '+' || *p == '-') {
     sign = *p++ == '-' ? -1 : 1;
-    if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 || om > 59)
-      return -EINVAL;
+    if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 || om > 59) return -EINVAL;
   } else {
     return -EINVAL;
   }
-  if (*p)
-    return -EINVAL;
-  struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D,
-                  .tm_hour = h, .tm_min = m, .tm_sec = sec};
+  if (*p) return -EINVAL;
+  struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h, .tm_min = m, .tm_sec = sec};
   int64_t t = (int64_t)timegm(&tm);
   t -= sign * (oh * 3600 + om * 60);
   *us_out = t * 1000000 + frac_us;
@@ -137,7 +128,7 @@ struct dur_unit {
 };
 
 static const struct dur_unit dur_units[] = {
-    {"ns", 1}, {"us", 1000}, {"\xc2\xb5s", 1000}, {"\xce\xbcs", 1000},
+    {"ns", 1},       {"us", 1000},        {"\xc2\xb5s", 1000},  {"\xce\xbcs", 1000},
     {"ms", 1000000}, {"s", 1000000000LL}, {"m", 60000000000LL}, {"h", 3600000000000LL},
 };
 
@@ -146,16 +137,13 @@ int ktime_parse_duration_ms_err(const char *orig, int64_t *ms_out, char *err, si
   const char *s = orig;
   bool neg = false;
   long double total = 0;
-  if (!s)
-    s = "";
-  if (*s == '-' || *s == '+')
-    neg = *s++ == '-';
+  if (!s) s = "";
+  if (*s == '-' || *s == '+') neg = *s++ == '-';
   if (strcmp(s, "0") == 0) {
     *ms_out = 0;
     return 0;
   }
-  if (!*s)
-    goto invalid;
+  if (!*s) goto invalid;
   while (*s) {
     long double v = 0;
     bool any = false;
@@ -172,51 +160,40 @@ int ktime_parse_duration_ms_err(const char *orig, int64_t *ms_out, char *err, si
         any = true;
       }
     }
-    if (!any)
-      goto invalid;
+    if (!any) goto invalid;
     const char *u = s;
-    while (*s && *s != '.' && (*s < '0' || *s > '9'))
-      s++;
+    while (*s && *s != '.' && (*s < '0' || *s > '9')) s++;
     size_t ulen = (size_t)(s - u);
     if (ulen == 0) {
-      if (err && errlen)
-        snprintf(err, errlen, "time: missing unit in duration \"%s\"", orig ? orig : "");
+      if (err && errlen) snprintf(err, errlen, "time: missing unit in duration \"%s\"", orig ? orig : "");
       return -EINVAL;
     }
     const struct dur_unit *found = NULL;
     for (size_t i = 0; i < sizeof dur_units / sizeof dur_units[0]; i++)
-      if (strlen(dur_units[i].name) == ulen && memcmp(dur_units[i].name, u, ulen) == 0)
-        found = &dur_units[i];
+      if (strlen(dur_units[i].name) == ulen && memcmp(dur_units[i].name, u, ulen) == 0) found = &dur_units[i];
     if (!found) {
       if (err && errlen)
-        snprintf(err, errlen, "time: unknown unit \"%.*s\" in duration \"%s\"", (int)ulen, u,
-                 orig ? orig : "");
+        snprintf(err, errlen, "time: unknown unit \"%.*s\" in duration \"%s\"", (int)ulen, u, orig ? orig : "");
       return -EINVAL;
     }
     total += v * (long double)found->ns;
-    if (total > 9223372036854775807.0L)
-      goto invalid;
+    if (total > 9223372036854775807.0L) goto invalid;
   }
   *ms_out = (int64_t)(total / 1000000.0L) * (neg ? -1 : 1);
   return 0;
 invalid:
-  if (err && errlen)
-    snprintf(err, errlen, "time: invalid duration \"%s\"", orig ? orig : "");
+  if (err && errlen) snprintf(err, errlen, "time: invalid duration \"%s\"", orig ? orig : "");
   return -EINVAL;
 }
 
-int ktime_parse_duration_ms(const char *s, int64_t *ms_out)
-{
-  return ktime_parse_duration_ms_err(s, ms_out, NULL, 0);
-}
+int ktime_parse_duration_ms(const char *s, int64_t *ms_out) { return ktime_parse_duration_ms_err(s, ms_out, NULL, 0); }
 
 char *ktime_format_duration_ms(int64_t ms, char *out, size_t len)
 {
   char buf[64];
   size_t o = 0;
   uint64_t u = ms < 0 ? (uint64_t)(-(ms + 1)) + 1 : (uint64_t)ms;
-  if (ms < 0)
-    buf[o++] = '-';
+  if (ms < 0) buf[o++] = '-';
   if (u == 0) {
     snprintf(out, len, "0s");
     return out;
@@ -225,15 +202,12 @@ char *ktime_format_duration_ms(int64_t ms, char *out, size_t len)
     snprintf(buf + o, sizeof buf - o, "%llums", (unsigned long long)u);
   } else {
     uint64_t h = u / 3600000, m = u / 60000 % 60, s = u / 1000 % 60, frac = u % 1000;
-    if (h)
-      o += (size_t)snprintf(buf + o, sizeof buf - o, "%lluh", (unsigned long long)h);
-    if (h || m)
-      o += (size_t)snprintf(buf + o, sizeof buf - o, "%llum", (unsigned long long)m);
+    if (h) o += (size_t)snprintf(buf + o, sizeof buf - o, "%lluh", (unsigned long long)h);
+    if (h || m) o += (size_t)snprintf(buf + o, sizeof buf - o, "%llum", (unsigned long long)m);
     o += (size_t)snprintf(buf + o, sizeof buf - o, "%llu", (unsigned long long)s);
     if (frac) {
       o += (size_t)snprintf(buf + o, sizeof buf - o, ".%03llu", (unsigned long long)frac);
-      while (buf[o - 1] == '0')
-        o--;
+      while (buf[o - 1] == '0') o--;
     }
     buf[o++] = 's';
     buf[o] = '\0';
@@ -248,31 +222,20 @@ char *ktime_human_age(int64_t seconds, char *out, size_t len)
     snprintf(out, len, "<invalid>");
     return out;
   }
-  if (seconds < 0)
-    seconds = 0;
-  long long s = seconds, minutes = s / 60, hours = s / 3600, days = hours / 24,
-            years = hours / (24 * 365);
-  if (s < 120)
-    snprintf(out, len, "%llds", s);
+  if (seconds < 0) seconds = 0;
+  long long s = seconds, minutes = s / 60, hours = s / 3600, days = hours / 24, years = hours / (24 * 365);
+  if (s < 120) snprintf(out, len, "%llds", s);
   else if (minutes < 10)
-    s % 60 ? snprintf(out, len, "%lldm%llds", minutes, s % 60)
-           : snprintf(out, len, "%lldm", minutes);
-  else if (minutes < 180)
-    snprintf(out, len, "%lldm", minutes);
+    s % 60 ? snprintf(out, len, "%lldm%llds", minutes, s % 60) : snprintf(out, len, "%lldm", minutes);
+  else if (minutes < 180) snprintf(out, len, "%lldm", minutes);
   else if (hours < 8)
-    minutes % 60 ? snprintf(out, len, "%lldh%lldm", hours, minutes % 60)
-                 : snprintf(out, len, "%lldh", hours);
-  else if (hours < 48)
-    snprintf(out, len, "%lldh", hours);
+    minutes % 60 ? snprintf(out, len, "%lldh%lldm", hours, minutes % 60) : snprintf(out, len, "%lldh", hours);
+  else if (hours < 48) snprintf(out, len, "%lldh", hours);
   else if (hours < 24 * 8)
-    hours % 24 ? snprintf(out, len, "%lldd%lldh", days, hours % 24)
-               : snprintf(out, len, "%lldd", days);
-  else if (hours < 24 * 365 * 2)
-    snprintf(out, len, "%lldd", days);
+    hours % 24 ? snprintf(out, len, "%lldd%lldh", days, hours % 24) : snprintf(out, len, "%lldd", days);
+  else if (hours < 24 * 365 * 2) snprintf(out, len, "%lldd", days);
   else if (hours < 24 * 365 * 8)
-    days % 365 ? snprintf(out, len, "%lldy%lldd", years, days % 365)
-               : snprintf(out, len, "%lldy", years);
-  else
-    snprintf(out, len, "%lldy", years);
+    days % 365 ? snprintf(out, len, "%lldy%lldd", years, days % 365) : snprintf(out, len, "%lldy", years);
+  else snprintf(out, len, "%lldy", years);
   return out;
 }

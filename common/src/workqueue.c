@@ -48,10 +48,10 @@ struct workqueue {
   char *name;
   struct wq_item *head, *tail;
   size_t len;
-  json_t *dirty;       /* key -> true */
-  json_t *processing;  /* key -> (char *) key copy handed out */
-  json_t *waiting;     /* key -> (struct wq_wait *) */
-  json_t *failures;    /* key -> count */
+  json_t *dirty;      /* key -> true */
+  json_t *processing; /* key -> (char *) key copy handed out */
+  json_t *waiting;    /* key -> (struct wq_wait *) */
+  json_t *failures;   /* key -> count */
   struct wq_wait *waits;
   int64_t base_delay_ms, max_delay_ms;
   double qps, tokens;
@@ -93,8 +93,7 @@ struct workqueue *workqueue_new(struct event_base *base, const char *name)
   return q;
 }
 
-void workqueue_set_rate_limits(struct workqueue *q, int64_t base_delay_ms, int64_t max_delay_ms,
-                               double qps, int burst)
+void workqueue_set_rate_limits(struct workqueue *q, int64_t base_delay_ms, int64_t max_delay_ms, double qps, int burst)
 {
   q->base_delay_ms = base_delay_ms > 0 ? base_delay_ms : 1;
   q->max_delay_ms = max_delay_ms > q->base_delay_ms ? max_delay_ms : q->base_delay_ms;
@@ -127,7 +126,7 @@ void workqueue_free(struct workqueue *q)
   }
   const char *k;
   json_t *v;
-  json_object_foreach(q->processing, k, v) free(json_ptr(v));
+  json_object_foreach (q->processing, k, v) free(json_ptr(v));
   json_decref(q->dirty);
   json_decref(q->processing);
   json_decref(q->waiting);
@@ -139,8 +138,7 @@ void workqueue_free(struct workqueue *q)
 
 static void maybe_kick(struct workqueue *q)
 {
-  if (q->process && q->head && (int)json_object_size(q->processing) < q->workers)
-    event_active(q->kick, 0, 0);
+  if (q->process && q->head && (int)json_object_size(q->processing) < q->workers) event_active(q->kick, 0, 0);
 }
 
 static void push(struct workqueue *q, const char *key)
@@ -149,7 +147,10 @@ static void push(struct workqueue *q, const char *key)
   if (!it) return;
   it->key = xstrdup(key);
   it->next = NULL;
-  if (!it->key) { free(it); return; }
+  if (!it->key) {
+    free(it);
+    return;
+  }
   if (q->tail) q->tail->next = it;
   else q->head = it;
   q->tail = it;
@@ -201,7 +202,7 @@ void workqueue_add_after(struct workqueue *q, const char *key, int64_t delay_ms)
     json_object_set_new(q->waiting, key, ptr_json(w));
   }
   w->ready_ms = ready;
-  struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+  struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
   evtimer_add(w->ev, &tv);
 }
 
@@ -219,7 +220,7 @@ int64_t workqueue_when(struct workqueue *q, const char *key)
     q->tokens += (double)(now - q->last_ms) * q->qps / 1000.0;
     if (q->tokens > q->burst) q->tokens = q->burst;
     q->last_ms = now;
-    q->tokens -= 1.0;  /* a reservation: may go negative, later callers wait longer */
+    q->tokens -= 1.0; /* a reservation: may go negative, later callers wait longer */
     if (q->tokens < 0) bucket = (int64_t)(-q->tokens * 1000.0 / q->qps + 0.999);
   }
   return exp > bucket ? exp : bucket;

@@ -13,7 +13,8 @@ void xalloc_oom(size_t bytes)
   /* No allocation from here on: a fixed buffer and write(2). */
   char msg[96];
   int n = snprintf(msg, sizeof msg, "F out of memory allocating %zu bytes\n", bytes);
-  if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) { /* nothing left to report to */ }
+  if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) { /* nothing left to report to */
+  }
   abort();
 }
 

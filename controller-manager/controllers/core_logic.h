@@ -49,19 +49,18 @@ void namespace_discovered_resources(const json_t *resource_list, json_t *out);
  * types) from: discovery error (NULL if none), content deletion errors
  * (array of strings), remaining {"resource.group" -> count} and
  * finalizers {"finalizer" -> count} (objects; empty when none). */
-json_t *namespace_deletion_conditions(const char *discovery_err, const json_t *errors,
-                                      const json_t *remaining, const json_t *finalizers,
-                                      const json_t *old_conditions, const char *now);
+json_t *namespace_deletion_conditions(const char *discovery_err, const json_t *errors, const json_t *remaining,
+                                      const json_t *finalizers, const json_t *old_conditions, const char *now);
 /* New reference: the namespace (borrowed) with "kubernetes" removed from
  * spec.finalizers, for PUT .../finalize; NULL if it is not there. */
 json_t *namespace_finalize_body(const json_t *ns);
 
 /* garbagecollector.c */
 enum gc_owner_state {
-  GC_OWNER_PRESENT,   /* exists with the referenced uid, not deleting its dependents: solid */
-  GC_OWNER_ABSENT,    /* verified gone (or replaced by another uid): dangling */
-  GC_OWNER_WAITING,   /* being deleted with the foregroundDeletion finalizer */
-  GC_OWNER_UNKNOWN,   /* could not be verified: nothing is decided */
+  GC_OWNER_PRESENT, /* exists with the referenced uid, not deleting its dependents: solid */
+  GC_OWNER_ABSENT,  /* verified gone (or replaced by another uid): dangling */
+  GC_OWNER_WAITING, /* being deleted with the foregroundDeletion finalizer */
+  GC_OWNER_UNKNOWN, /* could not be verified: nothing is decided */
 };
 /* The state of the owner a reference names, from the owner object found
  * under its name (NULL when there is none). */
@@ -90,8 +89,8 @@ void gc_foreground_actions(const json_t *owner, const char *owner_path, const js
 void gc_orphan_actions(const json_t *owner, const char *owner_path, const json_t *deps, struct cm_actions *acts);
 /* Writes the collection prefix ("/apis/apps/v1"), resource plural and
  * scope of apiVersion/kind; false for kinds it does not know. */
-bool gc_kind_resource(const char *api_version, const char *kind, char *prefix, size_t plen, char *plural,
-                      size_t rlen, bool *namespaced);
+bool gc_kind_resource(const char *api_version, const char *kind, char *prefix, size_t plen, char *plural, size_t rlen,
+                      bool *namespaced);
 
 /* nodeipam.c: the subnets of one IPv4 cluster CIDR, as a bitmap. */
 struct cidr_set;
@@ -122,8 +121,8 @@ size_t cidr_set_used(const struct cidr_set *s);
  * than grace_ms (startup_grace_ms for a node that never posted Ready).
  * Times are wall-clock milliseconds.
  */
-bool nodelifecycle_is_stale(json_t *health, const json_t *node, const json_t *lease, int64_t now_ms,
-                            int64_t grace_ms, int64_t startup_grace_ms);
+bool nodelifecycle_is_stale(json_t *health, const json_t *node, const json_t *lease, int64_t now_ms, int64_t grace_ms,
+                            int64_t startup_grace_ms);
 /* New reference: node's conditions all set Unknown (NodeStatusUnknown /
  * "Kubelet stopped posting node status.", Ready added as
  * NodeStatusNeverUpdated when missing), or NULL when already so. */

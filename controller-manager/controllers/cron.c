@@ -32,15 +32,15 @@
 
 struct bounds {
   unsigned min, max;
-  const char *const *names;  /* index = value, from min */
+  const char *const *names; /* index = value, from min */
 };
 
-static const char *const month_names[] = { "", "jan", "feb", "mar", "apr", "may", "jun",
-                                           "jul", "aug", "sep", "oct", "nov", "dec", NULL };
-static const char *const dow_names[] = { "sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL };
+static const char *const month_names[] = {"",    "jan", "feb", "mar", "apr", "may", "jun",
+                                          "jul", "aug", "sep", "oct", "nov", "dec", NULL};
+static const char *const dow_names[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat", NULL};
 
-static const struct bounds b_minute = { 0, 59, NULL }, b_hour = { 0, 23, NULL }, b_dom = { 1, 31, NULL },
-                           b_month = { 1, 12, month_names }, b_dow = { 0, 6, dow_names };
+static const struct bounds b_minute = {0, 59, NULL}, b_hour = {0, 23, NULL}, b_dom = {1, 31, NULL},
+                           b_month = {1, 12, month_names}, b_dow = {0, 6, dow_names};
 
 static int parse_uint(const char *s, size_t len, unsigned *out, char *err, size_t errlen)
 {
@@ -57,8 +57,7 @@ bad:
   return -EINVAL;
 }
 
-static int parse_int_or_name(const char *s, size_t len, const struct bounds *b, unsigned *out, char *err,
-                             size_t errlen)
+static int parse_int_or_name(const char *s, size_t len, const struct bounds *b, unsigned *out, char *err, size_t errlen)
 {
   if (b->names) {
     for (unsigned i = 0; b->names[i]; i++)
@@ -78,8 +77,7 @@ static uint64_t bits(unsigned start, unsigned end, unsigned step)
 }
 
 /* One comma-separated element: "*", "a", "a-b", with optional "/step". */
-static int parse_range(const char *expr, size_t len, const struct bounds *b, uint64_t *out, char *err,
-                       size_t errlen)
+static int parse_range(const char *expr, size_t len, const struct bounds *b, uint64_t *out, char *err, size_t errlen)
 {
   const char *slash = memchr(expr, '/', len);
   size_t rlen = slash ? (size_t)(slash - expr) : len;
@@ -112,7 +110,7 @@ static int parse_range(const char *expr, size_t len, const struct bounds *b, uin
   }
   if (slash) {
     if (parse_uint(slash + 1, len - rlen - 1, &step, err, errlen) < 0) return -EINVAL;
-    if (single) end = b->max;  /* "N/step" means "N-max/step" */
+    if (single) end = b->max; /* "N/step" means "N-max/step" */
     if (step > 1) extra = 0;
   }
   if (start < b->min) {
@@ -150,10 +148,11 @@ static int parse_field(const char *f, size_t len, const struct bounds *b, uint64
 
 static int parse_descriptor(const char *spec, struct cron_schedule *out, char *err, size_t errlen)
 {
-  static const struct { const char *name, *expr; } macros[] = {
-    { "@yearly", "0 0 1 1 *" },  { "@annually", "0 0 1 1 *" }, { "@monthly", "0 0 1 * *" },
-    { "@weekly", "0 0 * * 0" },  { "@daily", "0 0 * * *" },    { "@midnight", "0 0 * * *" },
-    { "@hourly", "0 * * * *" },
+  static const struct {
+    const char *name, *expr;
+  } macros[] = {
+      {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"}, {"@weekly", "0 0 * * 0"},
+      {"@daily", "0 0 * * *"},  {"@midnight", "0 0 * * *"}, {"@hourly", "0 * * * *"},
   };
   for (size_t i = 0; i < sizeof macros / sizeof macros[0]; i++)
     if (!strcmp(spec, macros[i].name)) return cron_parse(macros[i].expr, out, err, errlen);
@@ -366,7 +365,7 @@ static void civil_from_unix(int64_t local, struct civil *c)
   c->hour = (int)(secs / 3600);
   c->minute = (int)(secs % 3600 / 60);
   c->second = (int)(secs % 60);
-  c->wday = (int)(((days % 7) + 11) % 7);  /* 1970-01-01 was a Thursday */
+  c->wday = (int)(((days % 7) + 11) % 7); /* 1970-01-01 was a Thursday */
   int64_t z = days + 719468;
   int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   int64_t doe = z - era * 146097;

@@ -16,7 +16,7 @@
 
 struct cron_schedule {
   uint64_t minute, hour, dom, month, dow;
-  int64_t every_s;   /* > 0 for "@every DURATION" */
+  int64_t every_s; /* > 0 for "@every DURATION" */
 };
 
 /*

@@ -38,7 +38,7 @@ const char *cj_job_finished(const json_t *job)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(job, "status.conditions"), i, c) {
+  json_array_foreach (kj_get(job, "status.conditions"), i, c) {
     const char *t = kj_get_str(c, "type"), *s = kj_get_str(c, "status");
     if (!t || !s || strcmp(s, "True")) continue;
     if (!strcmp(t, "Complete")) return "Complete";
@@ -47,9 +47,8 @@ const char *cj_job_finished(const json_t *job)
   return NULL;
 }
 
-int cj_most_recent_schedule(const json_t *cj, const struct cron_schedule *s, const struct cron_tz *tz,
-                            int64_t now, bool with_deadline, int64_t *earliest, int64_t *most_recent,
-                            int64_t *missed)
+int cj_most_recent_schedule(const json_t *cj, const struct cron_schedule *s, const struct cron_tz *tz, int64_t now,
+                            bool with_deadline, int64_t *earliest, int64_t *most_recent, int64_t *missed)
 {
   int64_t e = cm_time_at(cj, "metadata.creationTimestamp");
   int64_t last = cm_time_at(cj, "status.lastScheduleTime");
@@ -89,7 +88,7 @@ static bool in_active(const json_t *cj, const char *field, const char *value)
 {
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(cj, "status.active"), i, r) {
+  json_array_foreach (kj_get(cj, "status.active"), i, r) {
     const char *v = kj_get_str(r, field);
     if (v && value && !strcmp(v, value)) return true;
   }
@@ -109,8 +108,9 @@ static void delete_job(struct cm_actions *acts, const json_t *ref, const char *n
 {
   char path[512], msg[300];
   cm_path(path, sizeof path, "/apis/batch/v1", ns, "jobs", name, NULL);
-  struct cm_action *act = cm_act(acts, CM_DELETE, path, json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1",
-                                                      "propagationPolicy", "Background"));
+  struct cm_action *act = cm_act(
+      acts, CM_DELETE, path,
+      json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1", "propagationPolicy", "Background"));
   snprintf(msg, sizeof msg, "Deleted job %s", name);
   char fmsg[300];
   snprintf(fmsg, sizeof fmsg, "Deleted job: %s", name);
@@ -135,7 +135,7 @@ static bool remove_oldest(json_t *cj, const json_t *jobs, const char *kind, int6
   const json_t **v = xmalloc((json_array_size(jobs) + 1) * sizeof *v);
   size_t n = 0, i;
   json_t *j;
-  json_array_foreach(jobs, i, j) {
+  json_array_foreach (jobs, i, j) {
     const char *f = cj_job_finished(j);
     if (f && !strcmp(f, kind)) v[n++] = j;
   }
@@ -175,8 +175,7 @@ static json_t *job_from_template(const json_t *cj, int64_t scheduled, const stru
   gmtime_r(&lt, &tm);
   char ts[64];
   strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (off == 0)
-    strcat(ts, "Z");
+  if (off == 0) strcat(ts, "Z");
   else
     snprintf(ts + strlen(ts), sizeof ts - strlen(ts), "%c%02d:%02d", off < 0 ? '-' : '+', abs(off) / 3600,
              abs(off) % 3600 / 60);
@@ -210,7 +209,7 @@ static bool reconcile_active(json_t *cj, const json_t *jobs, const json_t *recen
   bool changed = false;
   size_t i;
   json_t *j;
-  json_array_foreach(jobs, i, j) {
+  json_array_foreach (jobs, i, j) {
     const char *uid = kj_get_str(j, "metadata.uid"), *jname = kj_get_str(j, "metadata.name");
     bool found = in_active(cj, "uid", uid);
     const char *fin = cj_job_finished(j);
@@ -236,7 +235,7 @@ static bool reconcile_active(json_t *cj, const json_t *jobs, const json_t *recen
     const char *uid = kj_get_str(json_array_get(active, i), "uid");
     bool exists = false;
     size_t k;
-    json_array_foreach(jobs, k, j) {
+    json_array_foreach (jobs, k, j) {
       const char *u = kj_get_str(j, "metadata.uid");
       if (u && uid && !strcmp(u, uid)) exists = true;
     }
@@ -351,8 +350,8 @@ out:
   return changed;
 }
 
-int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recent, int64_t now,
-                      struct cm_actions *acts, struct cj_result *res)
+int cj_compute_recent(const json_t *cj0, const json_t *jobs, const json_t *recent, int64_t now, struct cm_actions *acts,
+                      struct cj_result *res)
 {
   memset(res, 0, sizeof(*res));
   res->requeue_ms = -1;
@@ -386,13 +385,13 @@ void cj_result_free(struct cj_result *res)
 struct cj_ctrl {
   struct cm_base base;
   struct informer *cj_inf, *job_inf;
-  json_t *recent;   /* key -> {uid of a Job we created: true} */
+  json_t *recent; /* key -> {uid of a Job we created: true} */
 };
 
 /* A sync whose Job creation is in flight: the status is written after
  * its answer, with the new Job's reference when it was created. */
 struct cj_pending {
-  json_t *cj;          /* the cached CronJob */
+  json_t *cj; /* the cached CronJob */
   struct cj_result res;
 };
 
@@ -458,7 +457,8 @@ static json_t *controlled_jobs(struct cj_ctrl *c, const char *uid)
   json_t *owned = json_array();
   size_t i;
   json_t *j;
-  json_array_foreach(jobs, i, j) if (obj_is_controlled_by(j, uid)) json_array_append(owned, j);
+  json_array_foreach (jobs, i, j)
+    if (obj_is_controlled_by(j, uid)) json_array_append(owned, j);
   json_decref(jobs);
   return owned;
 }
@@ -477,7 +477,8 @@ static void cj_sync(struct cm_base *b, const char *key)
   json_t *rec = json_object_get(c->recent, key);
   const char *u;
   json_t *v, *tmp;
-  json_object_foreach_safe(rec, tmp, u, v) if (in_active(cj, "uid", u)) json_object_del(rec, u);
+  json_object_foreach_safe (rec, tmp, u, v)
+    if (in_active(cj, "uid", u)) json_object_del(rec, u);
   struct cj_pending *p = xcalloc(1, sizeof(*p));
   p->cj = cj;
   struct cm_actions acts;
@@ -517,8 +518,8 @@ static int cj_init(struct cm_base *b)
   c->cj_inf = informer_factory_get(b->ctx->informers, CM_CRONJOBS);
   c->job_inf = informer_factory_get(b->ctx->informers, CM_JOBS);
   informer_add_index(c->job_inf, INFORMER_INDEX_OWNER_UID, informer_index_owner_uid, NULL);
-  struct informer_handlers ch = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
-  struct informer_handlers jh = { on_job_add, on_job_update, on_job_delete, c };
+  struct informer_handlers ch = {cm_on_add_enqueue, cm_on_update_enqueue, NULL, c};
+  struct informer_handlers jh = {on_job_add, on_job_update, on_job_delete, c};
   informer_add_handlers(c->cj_inf, &ch);
   informer_add_handlers(c->job_inf, &jh);
   return 0;
@@ -527,14 +528,14 @@ static int cj_init(struct cm_base *b)
 static void cj_fini(struct cm_base *b) { json_decref(((struct cj_ctrl *)b)->recent); }
 
 const struct controller_def ctrl_cronjob = {
-  .name = "cronjob",
-  .enabled_by_default = true,
-  .size = sizeof(struct cj_ctrl),
-  .queue = "cronjob",
-  .component = "cronjob-controller",
-  .workers_flag = offsetof(struct cm_config, concurrent_cron_job_syncs),
-  .workers = 5,
-  .sync = cj_sync,
-  .init = cj_init,
-  .fini = cj_fini,
+    .name = "cronjob",
+    .enabled_by_default = true,
+    .size = sizeof(struct cj_ctrl),
+    .queue = "cronjob",
+    .component = "cronjob-controller",
+    .workers_flag = offsetof(struct cm_config, concurrent_cron_job_syncs),
+    .workers = 5,
+    .sync = cj_sync,
+    .init = cj_init,
+    .fini = cj_fini,
 };

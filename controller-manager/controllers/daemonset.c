@@ -44,10 +44,13 @@ json_t *ds_template_with_tolerations(const json_t *ds)
   if (!t) t = json_object();
   json_t *tols = kj_arr(t, "spec.tolerations");
   static const char *const defs[][2] = {
-    { "node.kubernetes.io/not-ready", "NoExecute" },       { "node.kubernetes.io/unreachable", "NoExecute" },
-    { "node.kubernetes.io/disk-pressure", "NoSchedule" },  { "node.kubernetes.io/memory-pressure", "NoSchedule" },
-    { "node.kubernetes.io/pid-pressure", "NoSchedule" },   { "node.kubernetes.io/unschedulable", "NoSchedule" },
-    { "node.kubernetes.io/network-unavailable", "NoSchedule" },
+      {"node.kubernetes.io/not-ready", "NoExecute"},
+      {"node.kubernetes.io/unreachable", "NoExecute"},
+      {"node.kubernetes.io/disk-pressure", "NoSchedule"},
+      {"node.kubernetes.io/memory-pressure", "NoSchedule"},
+      {"node.kubernetes.io/pid-pressure", "NoSchedule"},
+      {"node.kubernetes.io/unschedulable", "NoSchedule"},
+      {"node.kubernetes.io/network-unavailable", "NoSchedule"},
   };
   size_t n = sizeof defs / sizeof defs[0];
   if (!kj_get_bool(t, "spec.hostNetwork", false)) n--;
@@ -55,12 +58,13 @@ json_t *ds_template_with_tolerations(const json_t *ds)
     bool have = false;
     size_t k;
     json_t *tol;
-    json_array_foreach(tols, k, tol) {
+    json_array_foreach (tols, k, tol) {
       const char *key = kj_get_str(tol, "key"), *eff = kj_get_str(tol, "effect");
       if (key && eff && !strcmp(key, defs[i][0]) && !strcmp(eff, defs[i][1])) have = true;
     }
     if (!have)
-      json_array_append_new(tols, json_pack("{s:s,s:s,s:s}", "key", defs[i][0], "operator", "Exists", "effect", defs[i][1]));
+      json_array_append_new(tols,
+                            json_pack("{s:s,s:s,s:s}", "key", defs[i][0], "operator", "Exists", "effect", defs[i][1]));
   }
   return t;
 }
@@ -75,7 +79,7 @@ void ds_node_should_run(const json_t *ds, const json_t *node, bool *should_run, 
   const char *k;
   json_t *v;
   json_t *labels = kj_get(node, "metadata.labels");
-  json_object_foreach(kj_get(t, "spec.nodeSelector"), k, v) {
+  json_object_foreach (kj_get(t, "spec.nodeSelector"), k, v) {
     json_t *lv = json_object_get(labels, k);
     if (!lv || !json_equal(lv, v)) goto out;
   }
@@ -85,7 +89,7 @@ void ds_node_should_run(const json_t *ds, const json_t *node, bool *should_run, 
   bool fits = true, cont = true;
   size_t i;
   json_t *taint;
-  json_array_foreach(kj_get(node, "spec.taints"), i, taint) {
+  json_array_foreach (kj_get(node, "spec.taints"), i, taint) {
     const char *eff = kj_get_str(taint, "effect");
     if (!eff || !strcmp(eff, "PreferNoSchedule")) continue;
     if (tolerations_tolerate_taint(tols, taint)) continue;
@@ -100,7 +104,8 @@ out:
 
 void ds_pin_to_node(json_t *pod, const char *node)
 {
-  json_t *term = json_pack("[{s:[{s:s,s:s,s:[s]}]}]", "matchFields", "key", "metadata.name", "operator", "In", "values", node);
+  json_t *term =
+      json_pack("[{s:[{s:s,s:s,s:[s]}]}]", "matchFields", "key", "metadata.name", "operator", "In", "values", node);
   kj_set(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms", term);
 }
 
@@ -113,11 +118,13 @@ static const char *pod_target_node(const json_t *pod)
       kj_get(pod, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
   size_t i, k;
   json_t *t, *r;
-  json_array_foreach(terms, i, t) json_array_foreach(json_object_get(t, "matchFields"), k, r) {
-    const char *key = kj_get_str(r, "key"), *op = kj_get_str(r, "operator");
-    if (key && op && !strcmp(key, "metadata.name") && !strcmp(op, "In") && json_array_size(json_object_get(r, "values")) == 1)
-      return json_string_value(json_array_get(json_object_get(r, "values"), 0));
-  }
+  json_array_foreach (terms, i, t)
+    json_array_foreach (json_object_get(t, "matchFields"), k, r) {
+      const char *key = kj_get_str(r, "key"), *op = kj_get_str(r, "operator");
+      if (key && op && !strcmp(key, "metadata.name") && !strcmp(op, "In") &&
+          json_array_size(json_object_get(r, "values")) == 1)
+        return json_string_value(json_array_get(json_object_get(r, "values"), 0));
+    }
   return NULL;
 }
 
@@ -137,7 +144,7 @@ struct ds_ctx {
   bool *run;
   json_t **node_pods;
   int64_t desired, current, misscheduled, ready, available, updated;
-  int64_t collision_bump;  /* 1 when the revision name is taken by other data */
+  int64_t collision_bump; /* 1 when the revision name is taken by other data */
 };
 
 static void create_on(struct ds_ctx *c, const char *node)
@@ -191,7 +198,7 @@ static void ds_sync_revision(struct ds_ctx *c, const json_t *revs, const json_t 
   const json_t *eq = NULL;
   size_t i;
   json_t *r;
-  json_array_foreach(revs, i, r) {
+  json_array_foreach (revs, i, r) {
     if (kj_get_int(r, "revision", 0) > maxrev) maxrev = kj_get_int(r, "revision", 0);
     if (!eq && dep_semantic_equal(json_object_get(r, "data"), data)) eq = r;
   }
@@ -228,7 +235,7 @@ static json_t *pods_of_node(const json_t *pods, const char *node)
   json_t *out = json_array();
   size_t k;
   json_t *p;
-  json_array_foreach(pods, k, p) {
+  json_array_foreach (pods, k, p) {
     const char *tn = pod_target_node(p);
     if (tn && node && !strcmp(tn, node)) json_array_append(out, p);
   }
@@ -240,7 +247,8 @@ static void count_node(struct ds_ctx *c, const json_t *np)
 {
   json_t *best = NULL, *p;
   size_t k;
-  json_array_foreach(np, k, p) if (!best || pod_updated(c, p)) best = p;
+  json_array_foreach (np, k, p)
+    if (!best || pod_updated(c, p)) best = p;
   if (pod_is_ready(best)) c->ready++;
   if (pod_is_available(best, c->min_ready, c->now)) c->available++;
   if (pod_updated(c, best)) c->updated++;
@@ -252,12 +260,14 @@ static void delete_extra(struct ds_ctx *c, const json_t *keep)
 {
   json_t *olds = json_array(), *news = json_array(), *p;
   size_t k;
-  json_array_foreach(keep, k, p) json_array_append(pod_updated(c, p) ? news : olds, p);
+  json_array_foreach (keep, k, p) json_array_append(pod_updated(c, p) ? news : olds, p);
   dep_sort_by_creation(olds, false);
   dep_sort_by_creation(news, false);
   bool surge = c->rolling && json_array_size(olds) >= 1 && json_array_size(news) >= 1;
-  json_array_foreach(olds, k, p) if (k > 0 || (!surge && json_array_size(news) > 0)) delete_pod(c, p);
-  json_array_foreach(news, k, p) if (k > 0) delete_pod(c, p);
+  json_array_foreach (olds, k, p)
+    if (k > 0 || (!surge && json_array_size(news) > 0)) delete_pod(c, p);
+  json_array_foreach (news, k, p)
+    if (k > 0) delete_pod(c, p);
   json_decref(olds);
   json_decref(news);
 }
@@ -273,7 +283,7 @@ static void manage_running_node(struct ds_ctx *c, const char *node, const json_t
   json_t *keep = json_array(), *p;
   size_t k;
   bool any_deleting = false;
-  json_array_foreach(np, k, p) {
+  json_array_foreach (np, k, p) {
     if (obj_is_terminating(p)) {
       any_deleting = true;
       continue;
@@ -299,7 +309,7 @@ static void ds_manage_nodes(struct ds_ctx *c, const json_t *nodes, const json_t 
 {
   size_t i;
   json_t *node;
-  json_array_foreach(nodes, i, node) {
+  json_array_foreach (nodes, i, node) {
     bool sr, sc;
     ds_node_should_run(c->ds, node, &sr, &sc);
     const char *nname = kj_get_str(node, "metadata.name");
@@ -317,7 +327,7 @@ static void ds_manage_nodes(struct ds_ctx *c, const json_t *nodes, const json_t 
       /* Only what the node no longer tolerates (or selects) evicts. */
       size_t k;
       json_t *p;
-      json_array_foreach(np, k, p) delete_pod(c, p);
+      json_array_foreach (np, k, p) delete_pod(c, p);
     }
   }
 }
@@ -339,16 +349,14 @@ static void ds_rolling_update(struct ds_ctx *c, const json_t *nodes)
   json_t *to_delete = json_array(), *candidates = json_array(), *new_nodes = json_array(), *cand_nodes = json_array();
   size_t i;
   json_t *node;
-  json_array_foreach(nodes, i, node) {
+  json_array_foreach (nodes, i, node) {
     if (!c->run[i]) continue;
     json_t *oldp = NULL, *newp = NULL, *p;
     size_t k;
-    json_array_foreach(c->node_pods[i], k, p) {
+    json_array_foreach (c->node_pods[i], k, p) {
       if (obj_is_terminating(p)) continue;
-      if (pod_updated(c, p))
-        newp = p;
-      else
-        oldp = p;
+      if (pod_updated(c, p)) newp = p;
+      else oldp = p;
     }
     bool old_av = oldp && pod_is_available(oldp, c->min_ready, c->now);
     bool new_av = newp && pod_is_available(newp, c->min_ready, c->now);
@@ -356,23 +364,20 @@ static void ds_rolling_update(struct ds_ctx *c, const json_t *nodes)
     if (!oldp) {
       if (!newp || !new_av) unavailable++;
     } else if (!newp) {
-      if (max_surge == 0)
-        json_array_append(old_av ? candidates : to_delete, oldp);
-      else
-        json_array_append_new(old_av ? cand_nodes : new_nodes, json_string(nname));
+      if (max_surge == 0) json_array_append(old_av ? candidates : to_delete, oldp);
+      else json_array_append_new(old_av ? cand_nodes : new_nodes, json_string(nname));
     } else if (max_surge > 0) {
-      if (new_av)
-        json_array_append(to_delete, oldp);
-      else
-        surging++;
+      if (new_av) json_array_append(to_delete, oldp);
+      else surging++;
     }
   }
   int64_t room = max_surge == 0 ? max_unavail - unavailable : max_surge - surging;
   json_t *from = max_surge == 0 ? candidates : cand_nodes, *into = max_surge == 0 ? to_delete : new_nodes;
-  for (size_t k = 0; (int64_t)k < room && k < json_array_size(from); k++) json_array_append(into, json_array_get(from, k));
+  for (size_t k = 0; (int64_t)k < room && k < json_array_size(from); k++)
+    json_array_append(into, json_array_get(from, k));
   json_t *p;
-  json_array_foreach(to_delete, i, p) delete_pod(c, p);
-  json_array_foreach(new_nodes, i, p) create_on(c, json_string_value(p));
+  json_array_foreach (to_delete, i, p) delete_pod(c, p);
+  json_array_foreach (new_nodes, i, p) create_on(c, json_string_value(p));
   json_decref(to_delete);
   json_decref(candidates);
   json_decref(new_nodes);
@@ -416,7 +421,7 @@ int ds_compute(const json_t *ds, const json_t *nodes, const json_t *pods_ns, con
   char err[256];
   struct labelsel *sel = labelsel_from_json(kj_get(ds, "spec.selector"), err, sizeof err);
   if (!sel) return -EINVAL;
-  struct ds_ctx c = { .ds = ds, .acts = acts, .now = now };
+  struct ds_ctx c = {.ds = ds, .acts = acts, .now = now};
   c.ns = kj_get_str(ds, "metadata.namespace");
   c.name = kj_get_str(ds, "metadata.name");
   if (!c.ns) c.ns = "";
@@ -426,7 +431,8 @@ int ds_compute(const json_t *ds, const json_t *nodes, const json_t *pods_ns, con
   const char *st_type = kj_get_str(ds, "spec.updateStrategy.type");
   c.rolling = !st_type || !strcmp(st_type, "RollingUpdate");
   json_t *pods = cm_claim_pods(ds, "apps/v1", "DaemonSet", sel, pods_ns, acts);
-  json_t *revs = cm_claim_objects(ds, "apps/v1", "DaemonSet", sel, revs_ns, "/apis/apps/v1", "controllerrevisions", acts);
+  json_t *revs =
+      cm_claim_objects(ds, "apps/v1", "DaemonSet", sel, revs_ns, "/apis/apps/v1", "controllerrevisions", acts);
   ds_sync_revision(&c, revs, revs_ns);
   /* While the revision name collides, nothing is created under it. */
   c.manage = may_manage && !obj_is_terminating(ds) && !c.collision_bump;
@@ -493,7 +499,7 @@ static void enqueue_all(struct ds_ctrl *c)
   json_t *keys = informer_store_keys(c->ds_inf);
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) cm_base_enqueue_key(&c->base, json_string_value(k));
+  json_array_foreach (keys, i, k) cm_base_enqueue_key(&c->base, json_string_value(k));
   json_decref(keys);
 }
 
@@ -541,9 +547,9 @@ static int ds_init(struct cm_base *b)
   c->rev_inf = informer_factory_get(f, CM_CONTROLLERREVISIONS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->rev_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  struct informer_handlers dh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
-  struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
-  struct informer_handlers nh = { on_node_add, on_node_update, on_node_delete, c };
+  struct informer_handlers dh = {cm_on_add_enqueue, cm_on_update_enqueue, NULL, c};
+  struct informer_handlers ph = {on_pod_add, on_pod_update, on_pod_delete, c};
+  struct informer_handlers nh = {on_node_add, on_node_update, on_node_delete, c};
   informer_add_handlers(c->ds_inf, &dh);
   informer_add_handlers(c->pod_inf, &ph);
   informer_add_handlers(c->node_inf, &nh);
@@ -553,14 +559,14 @@ static int ds_init(struct cm_base *b)
 static void ds_fini(struct cm_base *b) { cm_expectations_free(((struct ds_ctrl *)b)->exp); }
 
 const struct controller_def ctrl_daemonset = {
-  .name = "daemonset",
-  .enabled_by_default = true,
-  .size = sizeof(struct ds_ctrl),
-  .queue = "daemonset",
-  .component = "daemonset-controller",
-  .workers_flag = offsetof(struct cm_config, concurrent_daemonset_syncs),
-  .workers = 2,
-  .sync = ds_sync,
-  .init = ds_init,
-  .fini = ds_fini,
+    .name = "daemonset",
+    .enabled_by_default = true,
+    .size = sizeof(struct ds_ctrl),
+    .queue = "daemonset",
+    .component = "daemonset-controller",
+    .workers_flag = offsetof(struct cm_config, concurrent_daemonset_syncs),
+    .workers = 2,
+    .sync = ds_sync,
+    .init = ds_init,
+    .fini = ds_fini,
 };

@@ -63,9 +63,8 @@ static void create_new_rs(struct dep_sync *s, int64_t new_revision)
   json_t *rs = json_pack("{s:s,s:s,s:{s:s,s:s,s:O,s:[o]},s:{s:i,s:I,s:o,s:o}}", "apiVersion", "apps/v1", "kind",
                          "ReplicaSet", "metadata", "name", name, "namespace", ns ? ns : "", "labels",
                          kj_get(t, "metadata.labels"), "ownerReferences",
-                         cm_new_controller_ref(s->d, "apps/v1", "Deployment"), "spec", "replicas", 0,
-                         "minReadySeconds", (json_int_t)kj_get_int(s->d, "spec.minReadySeconds", 0),
-                         "selector", sel, "template", t);
+                         cm_new_controller_ref(s->d, "apps/v1", "Deployment"), "spec", "replicas", 0, "minReadySeconds",
+                         (json_int_t)kj_get_int(s->d, "spec.minReadySeconds", 0), "selector", sel, "template", t);
   int64_t replicas = dep_new_rs_new_replicas(s, 0);
   kj_set_int(rs, "spec.replicas", replicas);
   dep_set_new_rs_annotations(s->d, rs, new_revision, false);
@@ -86,13 +85,13 @@ void dep_get_all_and_sync_revision(struct dep_sync *s, bool create)
   s->new_rs = NULL;
   size_t i;
   json_t *rs;
-  json_array_foreach(s->rss, i, rs)
+  json_array_foreach (s->rss, i, rs)
     if (dep_templates_equal(kj_get(rs, "spec.template"), tmpl)) {
       s->new_rs = rs;
       break;
     }
   int64_t max_old = 0;
-  json_array_foreach(s->rss, i, rs)
+  json_array_foreach (s->rss, i, rs)
     if (rs != s->new_rs && dep_revision(rs) > max_old) max_old = dep_revision(rs);
   if (s->new_rs) {
     dep_set_new_rs_annotations(s->d, s->new_rs, max_old + 1, true);
@@ -109,10 +108,7 @@ void dep_get_all_and_sync_revision(struct dep_sync *s, bool create)
   if (create) create_new_rs(s, max_old + 1);
 }
 
-static void set_status(struct dep_sync *s, json_t *st)
-{
-  json_object_set_new(s->d, "status", st);
-}
+static void set_status(struct dep_sync *s, json_t *st) { json_object_set_new(s->d, "status", st); }
 
 void dep_sync_status(struct dep_sync *s) { set_status(s, dep_calculate_status(s)); }
 
@@ -132,10 +128,8 @@ void dep_sync_rollout_status(struct dep_sync *s)
       snprintf(msg, sizeof msg, "ReplicaSet \"%s\" has successfully progressed.", rsname ? rsname : "");
       dep_set_condition(holder, "Progressing", "True", DEP_REASON_NEW_RS_AVAILABLE, msg, s->now);
     } else if (dep_progressing(s->d, st)) {
-      if (rsname)
-        snprintf(msg, sizeof msg, "ReplicaSet \"%s\" is progressing.", rsname);
-      else
-        snprintf(msg, sizeof msg, "%s", "");
+      if (rsname) snprintf(msg, sizeof msg, "ReplicaSet \"%s\" is progressing.", rsname);
+      else snprintf(msg, sizeof msg, "%s", "");
       /* Progress refreshes lastUpdateTime even with the same reason. */
       json_t *keep = NULL;
       if (cur && kj_get_str(cur, "status") && !strcmp(kj_get_str(cur, "status"), "True"))
@@ -155,13 +149,12 @@ void dep_sync_rollout_status(struct dep_sync *s)
   if (s->new_rs) fail = cm_get_condition(s->new_rs, "status.conditions", "ReplicaFailure");
   size_t i;
   json_t *rs;
-  json_array_foreach(s->rss, i, rs)
+  json_array_foreach (s->rss, i, rs)
     if (!fail) fail = cm_get_condition(rs, "status.conditions", "ReplicaFailure");
   if (fail)
     dep_set_condition(holder, "ReplicaFailure", kj_get_str(fail, "status"), kj_get_str(fail, "reason"),
                       kj_get_str(fail, "message") ? kj_get_str(fail, "message") : "", s->now);
-  else
-    cm_remove_condition(holder, "status.conditions", "ReplicaFailure");
+  else cm_remove_condition(holder, "status.conditions", "ReplicaFailure");
   set_status(s, json_incref(json_object_get(holder, "status")));
   json_decref(holder);
 
@@ -192,7 +185,7 @@ void dep_cleanup(struct dep_sync *s)
   json_t **v = xmalloc((json_array_size(s->rss) + 1) * sizeof *v);
   size_t n = 0, i;
   json_t *rs;
-  json_array_foreach(s->rss, i, rs) {
+  json_array_foreach (s->rss, i, rs) {
     if (rs == s->new_rs || obj_is_terminating(rs)) continue;
     v[n++] = rs;
   }
@@ -240,14 +233,14 @@ static void flush(struct dep_sync *s)
   char path[512], msg[512];
   size_t i;
   json_t *rs;
-  json_array_foreach(s->rss, i, rs) {
+  json_array_foreach (s->rss, i, rs) {
     const char *name = kj_get_str(rs, "metadata.name");
     json_t *orig = json_object_get(s->orig_rss, name);
     int64_t to = dep_rs_replicas(rs);
     bool deleting = false;
     size_t j;
     json_t *dn;
-    json_array_foreach(s->deleted, j, dn)
+    json_array_foreach (s->deleted, j, dn)
       if (!strcmp(json_string_value(dn), name)) deleting = true;
     if (deleting) continue;
     if (json_is_null(orig)) {
@@ -270,7 +263,7 @@ static void flush(struct dep_sync *s)
     }
   }
   json_t *dn;
-  json_array_foreach(s->deleted, i, dn) {
+  json_array_foreach (s->deleted, i, dn) {
     cm_path(path, sizeof path, "/apis/apps/v1", ns, "replicasets", json_string_value(dn), NULL);
     cm_act(s->acts, CM_DELETE, path, NULL);
   }
@@ -287,7 +280,7 @@ static void flush(struct dep_sync *s)
 int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, dep_rs_lookup_fn lookup, void *lookup_arg,
                 int64_t now, struct cm_actions *acts, int64_t *requeue_s)
 {
-  struct dep_sync s = { 0 };
+  struct dep_sync s = {0};
   s.orig = d;
   s.d = kj_deep_copy(d);
   s.acts = acts;
@@ -306,7 +299,8 @@ int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, dep_rs_l
   struct labelsel *sel = labelsel_from_json(selj, err, sizeof err);
   if (!sel || labelsel_is_empty(sel)) {
     /* Upstream refuses a selector that selects everything. */
-    cm_act_event(acts, s.ref, "Warning", "SelectingAll", "This deployment is selecting all pods. A non-empty selector is required.");
+    cm_act_event(acts, s.ref, "Warning", "SelectingAll",
+                 "This deployment is selecting all pods. A non-empty selector is required.");
     if (kj_get_int(d, "status.observedGeneration", 0) < kj_get_int(d, "metadata.generation", 0)) {
       kj_set_int(s.d, "status.observedGeneration", kj_get_int(d, "metadata.generation", 0));
       flush(&s);
@@ -319,7 +313,7 @@ int dep_compute(const json_t *d, const json_t *rss, const json_t *pods, dep_rs_l
     json_t *copies = json_array();
     size_t i;
     json_t *rs;
-    json_array_foreach(s.rss, i, rs) {
+    json_array_foreach (s.rss, i, rs) {
       json_object_set_new(s.orig_rss, kj_get_str(rs, "metadata.name"), kj_deep_copy(rs));
       json_array_append_new(copies, kj_deep_copy(rs));
     }
@@ -390,9 +384,10 @@ static void dep_sync(struct cm_base *b, const char *key)
     const char *duid = kj_get_str(d, "metadata.uid");
     size_t i;
     json_t *rs;
-    json_array_foreach(rss, i, rs) {
+    json_array_foreach (rss, i, rs) {
       if (!duid || !obj_is_controlled_by(rs, duid)) continue;
-      json_t *owned = informer_store_by_index(c->pod_inf, INFORMER_INDEX_OWNER_UID, kj_get_str(rs, "metadata.uid") ?: "");
+      json_t *owned =
+          informer_store_by_index(c->pod_inf, INFORMER_INDEX_OWNER_UID, kj_get_str(rs, "metadata.uid") ?: "");
       json_array_extend(pods, owned);
       json_decref(owned);
     }
@@ -422,7 +417,7 @@ static void enqueue_for_rs(struct dep_ctrl *c, const json_t *rs)
   size_t i;
   json_t *d;
   char err[128];
-  json_array_foreach(all, i, d) {
+  json_array_foreach (all, i, d) {
     const char *dns = kj_get_str(d, "metadata.namespace");
     if (!ns || !dns || strcmp(ns, dns)) continue;
     struct labelsel *sel = labelsel_from_json(kj_get(d, "spec.selector"), err, sizeof err);
@@ -474,9 +469,9 @@ static int dep_init(struct cm_base *b)
   informer_add_index(c->rs_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   cm_add_claim_indexes(c->pod_inf);
   cm_add_claim_indexes(c->rs_inf);
-  struct informer_handlers dh = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
-  struct informer_handlers rh = { on_rs_add, on_rs_update, on_rs_delete, c };
-  struct informer_handlers ph = { NULL, NULL, on_pod_delete, c };
+  struct informer_handlers dh = {cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c};
+  struct informer_handlers rh = {on_rs_add, on_rs_update, on_rs_delete, c};
+  struct informer_handlers ph = {NULL, NULL, on_pod_delete, c};
   informer_add_handlers(c->d_inf, &dh);
   informer_add_handlers(c->rs_inf, &rh);
   informer_add_handlers(c->pod_inf, &ph);
@@ -484,13 +479,13 @@ static int dep_init(struct cm_base *b)
 }
 
 const struct controller_def ctrl_deployment = {
-  .name = "deployment",
-  .enabled_by_default = true,
-  .size = sizeof(struct dep_ctrl),
-  .queue = "deployment",
-  .component = "deployment-controller",
-  .workers_flag = offsetof(struct cm_config, concurrent_deployment_syncs),
-  .workers = 5,
-  .sync = dep_sync,
-  .init = dep_init,
+    .name = "deployment",
+    .enabled_by_default = true,
+    .size = sizeof(struct dep_ctrl),
+    .queue = "deployment",
+    .component = "deployment-controller",
+    .workers_flag = offsetof(struct cm_config, concurrent_deployment_syncs),
+    .workers = 5,
+    .sync = dep_sync,
+    .init = dep_init,
 };

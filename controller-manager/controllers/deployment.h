@@ -57,7 +57,7 @@ struct dep_sync {
   void *lookup_arg;
   struct cm_actions *acts;
   int64_t now;
-  int64_t requeue_s;       /* > 0: sync again after this many seconds */
+  int64_t requeue_s; /* > 0: sync again after this many seconds */
 };
 
 /* ---- deployment_util.c ---- */
@@ -76,14 +76,14 @@ bool dep_templates_equal(const json_t *a, const json_t *b);
 /* maxSurge / maxUnavailable for desired replicas (ResolveFenceposts):
  * surge rounds up, unavailable down, both 0 gives unavailable 1.
  * -EINVAL for a malformed value. */
-int dep_resolve_fenceposts(const json_t *max_surge, const json_t *max_unavailable, int64_t desired,
-                           int64_t *surge, int64_t *unavailable);
+int dep_resolve_fenceposts(const json_t *max_surge, const json_t *max_unavailable, int64_t desired, int64_t *surge,
+                           int64_t *unavailable);
 bool dep_is_rolling(const json_t *d);
 int64_t dep_max_surge(const json_t *d);
 int64_t dep_max_unavailable(const json_t *d);
-int64_t dep_replicas(const json_t *d);          /* spec.replicas, default 1 */
-int64_t dep_rs_replicas(const json_t *rs);      /* spec.replicas, default 1 */
-int64_t dep_revision(const json_t *rs);         /* revision annotation, 0 if none */
+int64_t dep_replicas(const json_t *d);     /* spec.replicas, default 1 */
+int64_t dep_rs_replicas(const json_t *rs); /* spec.replicas, default 1 */
+int64_t dep_revision(const json_t *rs);    /* revision annotation, 0 if none */
 /* Sets the desired/max replicas annotations; true if they changed. */
 bool dep_set_replicas_annotations(json_t *rs, int64_t desired, int64_t max);
 /* Upstream SetNewReplicaSetAnnotations. */
@@ -96,8 +96,8 @@ void dep_sort_by_creation(json_t *rss, bool newest_first);
 json_t *dep_calculate_status(struct dep_sync *s);
 /* Sets a Deployment condition as upstream's SetDeploymentCondition
  * (same status and reason: unchanged; same status: keeps lastTransitionTime). */
-void dep_set_condition(json_t *d, const char *type, const char *status, const char *reason,
-                       const char *message, int64_t now);
+void dep_set_condition(json_t *d, const char *type, const char *status, const char *reason, const char *message,
+                       int64_t now);
 bool dep_complete(const json_t *d, const json_t *status);
 bool dep_progressing(const json_t *d, const json_t *status);
 bool dep_timed_out(const json_t *d, const json_t *status, int64_t now);

@@ -46,7 +46,7 @@ static int64_t sum_replicas(const json_t *rss)
   int64_t n = 0;
   size_t i;
   json_t *rs;
-  json_array_foreach(rss, i, rs) n += dep_rs_replicas(rs);
+  json_array_foreach (rss, i, rs) n += dep_rs_replicas(rs);
   return n;
 }
 
@@ -55,7 +55,7 @@ static int64_t sum_field(const json_t *rss, const char *path)
   int64_t n = 0;
   size_t i;
   json_t *rs;
-  json_array_foreach(rss, i, rs) n += kj_get_int(rs, path, 0);
+  json_array_foreach (rss, i, rs) n += kj_get_int(rs, path, 0);
   return n;
 }
 
@@ -65,7 +65,7 @@ static json_t *old_rss(struct dep_sync *s, bool active_only)
   json_t *out = json_array();
   size_t i;
   json_t *rs;
-  json_array_foreach(s->rss, i, rs) {
+  json_array_foreach (s->rss, i, rs) {
     if (rs == s->new_rs) continue;
     if (active_only && dep_rs_replicas(rs) <= 0) continue;
     json_array_append(out, rs);
@@ -78,7 +78,7 @@ int64_t dep_new_rs_new_replicas(struct dep_sync *s, int64_t new_rs_replicas)
   int64_t want = dep_replicas(s->d);
   if (!dep_is_rolling(s->d)) return want;
   int64_t current = sum_replicas(s->rss);
-  if (!s->new_rs) current += new_rs_replicas;  /* the one about to be created */
+  if (!s->new_rs) current += new_rs_replicas; /* the one about to be created */
   int64_t max_total = want + dep_max_surge(s->d);
   if (current >= max_total) return new_rs_replicas;
   int64_t up = max_total - current;
@@ -100,7 +100,7 @@ static int64_t cleanup_unhealthy(struct dep_sync *s, json_t *olds, int64_t max_c
   int64_t total = 0;
   size_t i;
   json_t *rs;
-  json_array_foreach(olds, i, rs) {
+  json_array_foreach (olds, i, rs) {
     if (total >= max_cleanup) break;
     int64_t r = dep_rs_replicas(rs);
     if (r == 0) continue;
@@ -128,7 +128,7 @@ static int64_t scale_down_old_for_rolling(struct dep_sync *s, json_t *olds)
   int64_t budget = available - min_available, total = 0;
   size_t i;
   json_t *rs;
-  json_array_foreach(olds, i, rs) {
+  json_array_foreach (olds, i, rs) {
     if (total >= budget) break;
     int64_t r = dep_rs_replicas(rs);
     if (r == 0) continue;
@@ -149,8 +149,7 @@ static bool reconcile_old_rss(struct dep_sync *s)
   int64_t all = sum_replicas(s->rss);
   int64_t min_available = dep_replicas(s->d) - dep_max_unavailable(s->d);
   int64_t new_unavailable = 0;
-  if (s->new_rs)
-    new_unavailable = dep_rs_replicas(s->new_rs) - kj_get_int(s->new_rs, "status.availableReplicas", 0);
+  if (s->new_rs) new_unavailable = dep_rs_replicas(s->new_rs) - kj_get_int(s->new_rs, "status.availableReplicas", 0);
   int64_t max_scaled_down = all - min_available - new_unavailable;
   if (max_scaled_down <= 0) {
     json_decref(olds);
@@ -186,10 +185,10 @@ static bool old_pods_running(struct dep_sync *s)
   bool running = false;
   size_t i, j;
   json_t *rs, *p;
-  json_array_foreach(olds, i, rs) {
+  json_array_foreach (olds, i, rs) {
     if (kj_get_int(rs, "status.replicas", 0) > 0) running = true;
     const char *uid = kj_get_str(rs, "metadata.uid");
-    json_array_foreach(s->pods, j, p) {
+    json_array_foreach (s->pods, j, p) {
       if (!obj_is_controlled_by(p, uid)) continue;
       const char *ph = kj_get_str(p, "status.phase");
       if (ph && (!strcmp(ph, "Failed") || !strcmp(ph, "Succeeded"))) continue;
@@ -207,7 +206,7 @@ void dep_rollout_recreate(struct dep_sync *s)
   bool scaled = false;
   size_t i;
   json_t *rs;
-  json_array_foreach(active, i, rs)
+  json_array_foreach (active, i, rs)
     if (scale_and_record(s, rs, 0)) scaled = true;
   json_decref(active);
   if (scaled || old_pods_running(s)) {
@@ -226,7 +225,7 @@ bool dep_is_scaling_event(struct dep_sync *s)
 {
   size_t i;
   json_t *rs;
-  json_array_foreach(s->rss, i, rs) {
+  json_array_foreach (s->rss, i, rs) {
     if (dep_rs_replicas(rs) <= 0) continue;
     const char *a = kj_get_str(rs, "metadata.annotations[\"" DEP_DESIRED_REPLICAS_ANN "\"]");
     if (!a) continue;
@@ -277,12 +276,11 @@ void dep_scale(struct dep_sync *s)
   json_t *active = json_array();
   size_t i;
   json_t *rs;
-  json_array_foreach(s->rss, i, rs)
+  json_array_foreach (s->rss, i, rs)
     if (dep_rs_replicas(rs) > 0) json_array_append(active, rs);
   /* FindActiveOrLatest */
   json_t *one = NULL;
-  if (json_array_size(active) == 1)
-    one = json_array_get(active, 0);
+  if (json_array_size(active) == 1) one = json_array_get(active, 0);
   else if (json_array_size(active) == 0)
     one = s->new_rs ? s->new_rs : json_array_get(s->rss, json_array_size(s->rss) - 1);
   if (json_array_size(active) <= 1) {
@@ -295,7 +293,7 @@ void dep_scale(struct dep_sync *s)
       kj_get_int(s->new_rs, "status.availableReplicas", 0) == dep_replicas(s->d)) {
     const char *a = kj_get_str(s->new_rs, "metadata.annotations[\"" DEP_DESIRED_REPLICAS_ANN "\"]");
     if (a && strtoll(a, NULL, 10) == dep_replicas(s->d)) {
-      json_array_foreach(active, i, rs)
+      json_array_foreach (active, i, rs)
         if (rs != s->new_rs) scale_and_record(s, rs, 0);
       json_decref(active);
       return;

@@ -30,13 +30,14 @@ static bool prune(json_t *v)
     const char *k;
     json_t *x;
     void *tmp;
-    json_object_foreach_safe(v, tmp, k, x) if (prune(x)) json_object_del(v, k);
+    json_object_foreach_safe (v, tmp, k, x)
+      if (prune(x)) json_object_del(v, k);
     return json_object_size(v) == 0;
   }
   if (json_is_array(v)) {
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x) prune(x);
+    json_array_foreach (v, i, x) prune(x);
     return json_array_size(v) == 0;
   }
   return json_is_null(v);
@@ -100,8 +101,8 @@ bool dep_templates_equal(const json_t *a, const json_t *b)
   return eq;
 }
 
-int dep_resolve_fenceposts(const json_t *max_surge, const json_t *max_unavailable, int64_t desired,
-                           int64_t *surge, int64_t *unavailable)
+int dep_resolve_fenceposts(const json_t *max_surge, const json_t *max_unavailable, int64_t desired, int64_t *surge,
+                           int64_t *unavailable)
 {
   if (cm_int_or_percent(max_surge, desired, true, surge) < 0) return -EINVAL;
   if (cm_int_or_percent(max_unavailable, desired, false, unavailable) < 0) return -EINVAL;
@@ -188,9 +189,13 @@ bool dep_set_replicas_annotations(json_t *rs, int64_t desired, int64_t max)
 
 static bool skip_copy(const char *k)
 {
-  static const char *const skip[] = { "kubectl.kubernetes.io/last-applied-configuration", DEP_REVISION_ANN,
-                                      DEP_REVISION_HISTORY_ANN, DEP_DESIRED_REPLICAS_ANN,
-                                      DEP_MAX_REPLICAS_ANN, "deprecated.deployment.rollback.to", NULL };
+  static const char *const skip[] = {"kubectl.kubernetes.io/last-applied-configuration",
+                                     DEP_REVISION_ANN,
+                                     DEP_REVISION_HISTORY_ANN,
+                                     DEP_DESIRED_REPLICAS_ANN,
+                                     DEP_MAX_REPLICAS_ANN,
+                                     "deprecated.deployment.rollback.to",
+                                     NULL};
   for (int i = 0; skip[i]; i++)
     if (!strcmp(k, skip[i])) return true;
   return false;
@@ -201,7 +206,7 @@ bool dep_set_new_rs_annotations(const json_t *d, json_t *rs, int64_t new_revisio
   bool changed = false;
   const char *k;
   json_t *v;
-  json_object_foreach(kj_get(d, "metadata.annotations"), k, v) {
+  json_object_foreach (kj_get(d, "metadata.annotations"), k, v) {
     if (skip_copy(k) || !json_is_string(v)) continue;
     if (set_ann(rs, k, json_string_value(v))) changed = true;
   }
@@ -213,22 +218,16 @@ bool dep_set_new_rs_annotations(const json_t *d, json_t *rs, int64_t new_revisio
     if (had) {
       const char *hist = kj_get_str(rs, "metadata.annotations[\"" DEP_REVISION_HISTORY_ANN "\"]");
       char buf[1024];
-      if (hist && *hist)
-        snprintf(buf, sizeof buf, "%s,%lld", hist, (long long)old_rev);
-      else
-        snprintf(buf, sizeof buf, "%lld", (long long)old_rev);
+      if (hist && *hist) snprintf(buf, sizeof buf, "%s,%lld", hist, (long long)old_rev);
+      else snprintf(buf, sizeof buf, "%lld", (long long)old_rev);
       set_ann(rs, DEP_REVISION_HISTORY_ANN, buf);
     }
   }
-  if (!exists && dep_set_replicas_annotations(rs, dep_replicas(d), dep_replicas(d) + dep_max_surge(d)))
-    changed = true;
+  if (!exists && dep_set_replicas_annotations(rs, dep_replicas(d), dep_replicas(d) + dep_max_surge(d))) changed = true;
   return changed;
 }
 
-bool dep_set_deployment_revision(json_t *d, int64_t revision)
-{
-  return set_ann_int(d, DEP_REVISION_ANN, revision);
-}
+bool dep_set_deployment_revision(json_t *d, int64_t revision) { return set_ann_int(d, DEP_REVISION_ANN, revision); }
 
 static int by_creation(const void *pa, const void *pb, void *arg)
 {
@@ -242,22 +241,19 @@ static int by_creation(const void *pa, const void *pb, void *arg)
   return *(const bool *)arg ? -c : c;
 }
 
-void dep_sort_by_creation(json_t *rss, bool newest_first)
-{
-  cm_sort_array(rss, by_creation, &newest_first);
-}
+void dep_sort_by_creation(json_t *rss, bool newest_first) { cm_sort_array(rss, by_creation, &newest_first); }
 
-void dep_set_condition(json_t *d, const char *type, const char *status, const char *reason,
-                       const char *message, int64_t now)
+void dep_set_condition(json_t *d, const char *type, const char *status, const char *reason, const char *message,
+                       int64_t now)
 {
   json_t *old = cm_get_condition(d, "status.conditions", type);
   if (old) {
     const char *os = kj_get_str(old, "status"), *orsn = kj_get_str(old, "reason");
     if (os && !strcmp(os, status) && orsn && !strcmp(orsn, reason)) return;
   }
-  json_t *c = json_pack("{s:s,s:s,s:o,s:o,s:s,s:s}", "type", type, "status", status, "lastUpdateTime",
-                        cm_time_json(now), "lastTransitionTime", cm_time_json(now), "reason", reason,
-                        "message", message);
+  json_t *c =
+      json_pack("{s:s,s:s,s:o,s:o,s:s,s:s}", "type", type, "status", status, "lastUpdateTime", cm_time_json(now),
+                "lastTransitionTime", cm_time_json(now), "reason", reason, "message", message);
   if (old && !strcmp(kj_get_str(old, "status"), status) && json_object_get(old, "lastTransitionTime"))
     json_object_set(c, "lastTransitionTime", json_object_get(old, "lastTransitionTime"));
   cm_remove_condition(d, "status.conditions", type);
@@ -271,7 +267,7 @@ json_t *dep_calculate_status(struct dep_sync *s)
   int64_t avail = 0, total = 0, actual = 0, ready = 0, updated = 0;
   size_t i;
   json_t *rs;
-  json_array_foreach(s->rss, i, rs) {
+  json_array_foreach (s->rss, i, rs) {
     avail += kj_get_int(rs, "status.availableReplicas", 0);
     total += dep_rs_replicas(rs);
     actual += kj_get_int(rs, "status.replicas", 0);
@@ -302,7 +298,7 @@ json_t *dep_calculate_status(struct dep_sync *s)
 bool dep_has_progress_deadline(const json_t *d)
 {
   json_t *p = kj_get(d, "spec.progressDeadlineSeconds");
-  if (!p) return true;  /* defaulted to 600 by the API server */
+  if (!p) return true; /* defaulted to 600 by the API server */
   return json_integer_value(p) != 2147483647;
 }
 
@@ -331,8 +327,7 @@ bool dep_timed_out(const json_t *d, const json_t *st, int64_t now)
   bool out = false;
   if (c) {
     const char *r = kj_get_str(c, "reason");
-    if (r && !strcmp(r, DEP_REASON_TIMED_OUT))
-      out = true;
+    if (r && !strcmp(r, DEP_REASON_TIMED_OUT)) out = true;
     else if (!r || strcmp(r, DEP_REASON_NEW_RS_AVAILABLE)) {
       int64_t from = cm_time_at(c, "lastUpdateTime");
       int64_t deadline = kj_get_int(d, "spec.progressDeadlineSeconds", DEP_DEFAULT_PROGRESS_DEADLINE_S);

@@ -37,7 +37,8 @@ static const json_t *pdb_find_uid(const json_t *arr, const char *uid)
 {
   size_t i;
   json_t *o;
-  json_array_foreach(arr, i, o) if (!strcmp(kj_get_str(o, "metadata.uid") ?: "", uid ?: "")) return o;
+  json_array_foreach (arr, i, o)
+    if (!strcmp(kj_get_str(o, "metadata.uid") ?: "", uid ?: "")) return o;
   return NULL;
 }
 
@@ -49,8 +50,7 @@ static int64_t pdb_expected_from_controllers(const json_t *pods, const json_t *c
   int64_t total = 0;
   size_t i;
   json_t *pod;
-  json_array_foreach(pods, i, pod)
-  {
+  json_array_foreach (pods, i, pod) {
     const json_t *ref = obj_controller_ref(pod);
     if (!ref) {
       snprintf(msg, len, "found no controller ref for pod \"%s\"", kj_get_str(pod, "metadata.name") ?: "");
@@ -61,7 +61,8 @@ static int64_t pdb_expected_from_controllers(const json_t *pods, const json_t *c
     /* A ReplicaSet owned by a Deployment scales with the Deployment. */
     if (ctl && !strcmp(kj_get_str(ref, "kind") ?: "", "ReplicaSet")) {
       const json_t *up = obj_controller_ref(ctl);
-      if (up && !strcmp(kj_get_str(up, "kind") ?: "", "Deployment")) ctl = pdb_find_uid(controllers, kj_get_str(up, "uid"));
+      if (up && !strcmp(kj_get_str(up, "kind") ?: "", "Deployment"))
+        ctl = pdb_find_uid(controllers, kj_get_str(up, "uid"));
     }
     if (!ctl) {
       snprintf(msg, len, "found no controllers for pod \"%s\"", kj_get_str(pod, "metadata.name") ?: "");
@@ -85,8 +86,7 @@ json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const j
   json_t *mine = json_array();
   size_t i;
   json_t *pod;
-  json_array_foreach(pods, i, pod)
-  {
+  json_array_foreach (pods, i, pod) {
     if (sel && !strcmp(kj_get_str(pod, "metadata.namespace") ?: "", ns) &&
         labelsel_matches(sel, kj_get(pod, "metadata.labels")))
       json_array_append(mine, pod);
@@ -98,20 +98,19 @@ json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const j
   json_t *disrupted = json_object();
   const char *k;
   json_t *v;
-  json_object_foreach(kj_get(pdb, "status.disruptedPods"), k, v)
-  {
+  json_object_foreach (kj_get(pdb, "status.disruptedPods"), k, v) {
     int64_t t;
     if (!json_is_string(v) || ktime_parse(json_string_value(v), &t) < 0) continue;
     if (t + PDB_DISRUPTED_TIMEOUT_US < now_us) continue;
     json_t *p = NULL;
-    json_array_foreach(mine, i, pod) if (!strcmp(kj_get_str(pod, "metadata.name") ?: "", k)) p = pod;
+    json_array_foreach (mine, i, pod)
+      if (!strcmp(kj_get_str(pod, "metadata.name") ?: "", k)) p = pod;
     if (!p || kj_get(p, "metadata.deletionTimestamp")) continue;
     json_object_set(disrupted, k, v);
   }
 
   int64_t current = 0;
-  json_array_foreach(mine, i, pod)
-  {
+  json_array_foreach (mine, i, pod) {
     if (kj_get(pod, "metadata.deletionTimestamp") || !pod_is_ready(pod)) continue;
     if (json_object_get(disrupted, kj_get_str(pod, "metadata.name") ?: "")) continue;
     current++;
@@ -149,19 +148,17 @@ json_t *disruption_compute_status(const json_t *pdb, const json_t *pods, const j
   const char *reason = failed ? "SyncFailed" : allowed > 0 ? "SufficientPods" : "InsufficientPods";
   const char *ltt = now;
   json_t *c;
-  json_array_foreach(kj_get(pdb, "status.conditions"), i, c)
-  {
+  json_array_foreach (kj_get(pdb, "status.conditions"), i, c) {
     if (!strcmp(kj_get_str(c, "type") ?: "", "DisruptionAllowed") && !strcmp(kj_get_str(c, "status") ?: "", cstatus) &&
         kj_get_str(c, "lastTransitionTime"))
       ltt = kj_get_str(c, "lastTransitionTime");
   }
-  json_t *st = json_pack("{s:I, s:o, s:I, s:I, s:I, s:I, s:[{s:s, s:s, s:s, s:s, s:s, s:I}]}", "observedGeneration",
-                         (json_int_t)kj_get_int(pdb, "metadata.generation", 0), "disruptedPods", disrupted,
-                         "disruptionsAllowed", (json_int_t)allowed, "currentHealthy", (json_int_t)current,
-                         "desiredHealthy", (json_int_t)desired, "expectedPods", (json_int_t)expected, "conditions",
-                         "type", "DisruptionAllowed", "status", cstatus, "reason", reason, "message", msg,
-                         "lastTransitionTime", ltt, "observedGeneration",
-                         (json_int_t)kj_get_int(pdb, "metadata.generation", 0));
+  json_t *st = json_pack(
+      "{s:I, s:o, s:I, s:I, s:I, s:I, s:[{s:s, s:s, s:s, s:s, s:s, s:I}]}", "observedGeneration",
+      (json_int_t)kj_get_int(pdb, "metadata.generation", 0), "disruptedPods", disrupted, "disruptionsAllowed",
+      (json_int_t)allowed, "currentHealthy", (json_int_t)current, "desiredHealthy", (json_int_t)desired, "expectedPods",
+      (json_int_t)expected, "conditions", "type", "DisruptionAllowed", "status", cstatus, "reason", reason, "message",
+      msg, "lastTransitionTime", ltt, "observedGeneration", (json_int_t)kj_get_int(pdb, "metadata.generation", 0));
   json_decref(mine);
   return st;
 }
@@ -184,8 +181,7 @@ static void pdb_enqueue_for_pod(struct pdb_ctl *c, const json_t *pod)
   json_t *pdbs = informer_store_by_index(c->pdb_inf, INFORMER_INDEX_NAMESPACE, ns);
   size_t i;
   json_t *pdb;
-  json_array_foreach(pdbs, i, pdb)
-  {
+  json_array_foreach (pdbs, i, pdb) {
     char err[200];
     struct labelsel *sel = labelsel_from_json(kj_get(pdb, "spec.selector"), err, sizeof err);
     if (sel && labelsel_matches(sel, kj_get(pod, "metadata.labels"))) cm_base_enqueue(&c->base, pdb);
@@ -257,10 +253,11 @@ static void pdb_ctl_update(void *arg, const json_t *o, const json_t *n)
 {
   struct pdb_ctl *c = arg;
   if (o == n || kj_get_int(o, "spec.replicas", 1) == kj_get_int(n, "spec.replicas", 1)) return;
-  json_t *pdbs = informer_store_by_index(c->pdb_inf, INFORMER_INDEX_NAMESPACE, kj_get_str(n, "metadata.namespace") ?: "");
+  json_t *pdbs =
+      informer_store_by_index(c->pdb_inf, INFORMER_INDEX_NAMESPACE, kj_get_str(n, "metadata.namespace") ?: "");
   size_t i;
   json_t *pdb;
-  json_array_foreach(pdbs, i, pdb) cm_base_enqueue(&c->base, pdb);
+  json_array_foreach (pdbs, i, pdb) cm_base_enqueue(&c->base, pdb);
   json_decref(pdbs);
 }
 
@@ -272,9 +269,9 @@ static int pdb_init(struct cm_base *b)
   c->pod_inf = informer_factory_get(f, CM_PODS);
   informer_add_index(c->pdb_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  struct informer_handlers dh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
-  struct informer_handlers ph = { pdb_pod_add, pdb_pod_update, pdb_pod_delete, c };
-  struct informer_handlers ch = { NULL, pdb_ctl_update, NULL, c };
+  struct informer_handlers dh = {cm_on_add_enqueue, cm_on_update_enqueue, NULL, c};
+  struct informer_handlers ph = {pdb_pod_add, pdb_pod_update, pdb_pod_delete, c};
+  struct informer_handlers ch = {NULL, pdb_ctl_update, NULL, c};
   informer_add_handlers(c->pdb_inf, &dh);
   informer_add_handlers(c->pod_inf, &ph);
   for (size_t i = 0; i < PDB_NCTL; i++) {
@@ -286,11 +283,11 @@ static int pdb_init(struct cm_base *b)
 }
 
 const struct controller_def ctrl_disruption = {
-  .name = "disruption",
-  .enabled_by_default = true,
-  .size = sizeof(struct pdb_ctl),
-  .queue = "disruption",
-  .workers = 2,
-  .sync = pdb_sync,
-  .init = pdb_init,
+    .name = "disruption",
+    .enabled_by_default = true,
+    .size = sizeof(struct pdb_ctl),
+    .queue = "disruption",
+    .workers = 2,
+    .sync = pdb_sync,
+    .init = pdb_init,
 };

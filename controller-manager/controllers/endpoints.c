@@ -52,11 +52,9 @@ static int ep_addr_cmp(const void *a, const void *b, void *unused)
 
 static json_t *ep_address(const json_t *pod, const json_t *svc)
 {
-  json_t *a = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "ip", kj_get_str(pod, "status.podIP"),
-                        "targetRef", "kind", "Pod", "namespace",
-                        kj_get_str(pod, "metadata.namespace") ?: "", "name",
-                        kj_get_str(pod, "metadata.name") ?: "", "uid",
-                        kj_get_str(pod, "metadata.uid") ?: "");
+  json_t *a = json_pack("{s:s, s:{s:s, s:s, s:s, s:s}}", "ip", kj_get_str(pod, "status.podIP"), "targetRef", "kind",
+                        "Pod", "namespace", kj_get_str(pod, "metadata.namespace") ?: "", "name",
+                        kj_get_str(pod, "metadata.name") ?: "", "uid", kj_get_str(pod, "metadata.uid") ?: "");
   const char *node = kj_get_str(pod, "spec.nodeName");
   if (node) json_object_set_new(a, "nodeName", json_string(node));
   const char *host = kj_get_str(pod, "spec.hostname");
@@ -66,10 +64,7 @@ static json_t *ep_address(const json_t *pod, const json_t *svc)
   return a;
 }
 
-static int ep_str_cmp(const void *a, const void *b)
-{
-  return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
+static int ep_str_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
 {
@@ -85,16 +80,14 @@ json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
   json_t *groups = json_object();
   size_t i;
   json_t *pod;
-  json_array_foreach(pods, i, pod)
-  {
+  json_array_foreach (pods, i, pod) {
     if (strcmp(kj_get_str(pod, "metadata.namespace") ?: "", ns)) continue;
     if (!labelsel_matches(sel, kj_get(pod, "metadata.labels"))) continue;
     if (!ep_pod_included(pod, publish)) continue;
     json_t *ports = json_array();
     size_t j;
     json_t *sp;
-    json_array_foreach(svc_ports, j, sp)
-    {
+    json_array_foreach (svc_ports, j, sp) {
       int port = cm_resolve_target_port(sp, pod);
       if (port <= 0) continue;
       json_t *p = json_pack("{s:i, s:s}", "port", port, "protocol", kj_get_str(sp, "protocol") ?: "TCP");
@@ -126,7 +119,7 @@ json_t *endpoints_compute_subsets(const json_t *svc, const json_t *pods)
   json_t *g;
   size_t nk = json_object_size(groups), idx = 0;
   const char **keys = xcalloc(nk ? nk : 1, sizeof *keys);
-  json_object_foreach(groups, k, g) keys[idx++] = k;
+  json_object_foreach (groups, k, g) keys[idx++] = k;
   qsort(keys, nk, sizeof *keys, ep_str_cmp);
   for (idx = 0; idx < nk; idx++) {
     g = json_object_get(groups, keys[idx]);
@@ -157,8 +150,8 @@ json_t *endpoints_desired(const json_t *svc, const json_t *pods, const json_t *e
   else json_object_del(labels, EP_HEADLESS_LABEL);
   if (existing) {
     json_t *old_sub = kj_get(existing, "subsets");
-    bool same_sub = (json_array_size(old_sub) == 0 && json_array_size(subsets) == 0) ||
-                    (old_sub && cm_json_eq(old_sub, subsets));
+    bool same_sub =
+        (json_array_size(old_sub) == 0 && json_array_size(subsets) == 0) || (old_sub && cm_json_eq(old_sub, subsets));
     json_t *old_labels = kj_get(existing, "metadata.labels");
     bool same_labels = (json_object_size(old_labels) == 0 && json_object_size(labels) == 0) ||
                        (old_labels && cm_json_eq(old_labels, labels));
@@ -168,11 +161,10 @@ json_t *endpoints_desired(const json_t *svc, const json_t *pods, const json_t *e
       return NULL;
     }
   }
-  json_t *ep = existing ? kj_deep_copy(existing) : json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1",
-                                                              "kind", "Endpoints", "metadata", "name",
-                                                              kj_get_str(svc, "metadata.name") ?: "",
-                                                              "namespace",
-                                                              kj_get_str(svc, "metadata.namespace") ?: "");
+  json_t *ep = existing ? kj_deep_copy(existing)
+                        : json_pack("{s:s, s:s, s:{s:s, s:s}}", "apiVersion", "v1", "kind", "Endpoints", "metadata",
+                                    "name", kj_get_str(svc, "metadata.name") ?: "", "namespace",
+                                    kj_get_str(svc, "metadata.namespace") ?: "");
   json_object_set_new(ep, "apiVersion", json_string("v1"));
   json_object_set_new(ep, "kind", json_string("Endpoints"));
   if (json_object_size(labels)) kj_set(ep, "metadata.labels", labels);
@@ -256,11 +248,11 @@ static int ep_init(struct cm_base *b)
   c->ep_inf = informer_factory_get(b->ctx->informers, CM_ENDPOINTS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->svc_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  struct informer_handlers sh = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
-  struct informer_handlers ph = { ep_pod_add, ep_pod_update, ep_pod_delete, c };
+  struct informer_handlers sh = {cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c};
+  struct informer_handlers ph = {ep_pod_add, ep_pod_update, ep_pod_delete, c};
   /* As upstream, no add handler: an Endpoints object appearing changes
    * nothing a sync would do differently; edits and deletes are undone. */
-  struct informer_handlers eh = { NULL, cm_on_update_enqueue, cm_on_delete_enqueue, c };
+  struct informer_handlers eh = {NULL, cm_on_update_enqueue, cm_on_delete_enqueue, c};
   informer_add_handlers(c->svc_inf, &sh);
   informer_add_handlers(c->pod_inf, &ph);
   informer_add_handlers(c->ep_inf, &eh);
@@ -268,12 +260,12 @@ static int ep_init(struct cm_base *b)
 }
 
 const struct controller_def ctrl_endpoints = {
-  .name = "endpoints",
-  .enabled_by_default = true,
-  .size = sizeof(struct ep_ctl),
-  .queue = "endpoint",
-  .workers_flag = offsetof(struct cm_config, concurrent_endpoint_syncs),
-  .workers = 5,
-  .sync = ep_sync,
-  .init = ep_init,
+    .name = "endpoints",
+    .enabled_by_default = true,
+    .size = sizeof(struct ep_ctl),
+    .queue = "endpoint",
+    .workers_flag = offsetof(struct cm_config, concurrent_endpoint_syncs),
+    .workers = 5,
+    .sync = ep_sync,
+    .init = ep_init,
 };

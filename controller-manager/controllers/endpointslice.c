@@ -50,7 +50,8 @@ static const json_t *es_find_node(const json_t *nodes, const char *name)
   size_t i;
   json_t *n;
   if (!name) return NULL;
-  json_array_foreach(nodes, i, n) if (!strcmp(kj_get_str(n, "metadata.name") ?: "", name)) return n;
+  json_array_foreach (nodes, i, n)
+    if (!strcmp(kj_get_str(n, "metadata.name") ?: "", name)) return n;
   return NULL;
 }
 
@@ -59,12 +60,11 @@ static json_t *es_endpoint(const json_t *pod, const json_t *svc, const json_t *n
   bool terminating = kj_get(pod, "metadata.deletionTimestamp") != NULL;
   bool ready = pod_is_ready(pod);
   bool publish = kj_get_bool(svc, "spec.publishNotReadyAddresses", false);
-  json_t *e = json_pack("{s:[s], s:{s:b, s:b, s:b}, s:{s:s, s:s, s:s, s:s}}", "addresses",
-                        kj_get_str(pod, "status.podIP"), "conditions", "ready",
-                        publish || (ready && !terminating), "serving", publish || ready, "terminating",
-                        terminating, "targetRef", "kind", "Pod", "namespace",
-                        kj_get_str(pod, "metadata.namespace") ?: "", "name",
-                        kj_get_str(pod, "metadata.name") ?: "", "uid", kj_get_str(pod, "metadata.uid") ?: "");
+  json_t *e =
+      json_pack("{s:[s], s:{s:b, s:b, s:b}, s:{s:s, s:s, s:s, s:s}}", "addresses", kj_get_str(pod, "status.podIP"),
+                "conditions", "ready", publish || (ready && !terminating), "serving", publish || ready, "terminating",
+                terminating, "targetRef", "kind", "Pod", "namespace", kj_get_str(pod, "metadata.namespace") ?: "",
+                "name", kj_get_str(pod, "metadata.name") ?: "", "uid", kj_get_str(pod, "metadata.uid") ?: "");
   const char *node = kj_get_str(pod, "spec.nodeName");
   if (node) {
     json_object_set_new(e, "nodeName", json_string(node));
@@ -73,7 +73,8 @@ static json_t *es_endpoint(const json_t *pod, const json_t *svc, const json_t *n
     if (zone) json_object_set_new(e, "zone", json_string(zone));
   }
   const char *host = kj_get_str(pod, "spec.hostname"), *sub = kj_get_str(pod, "spec.subdomain");
-  if (host && sub && !strcmp(sub, kj_get_str(svc, "metadata.name") ?: "")) json_object_set_new(e, "hostname", json_string(host));
+  if (host && sub && !strcmp(sub, kj_get_str(svc, "metadata.name") ?: ""))
+    json_object_set_new(e, "hostname", json_string(host));
   return e;
 }
 
@@ -82,8 +83,7 @@ static json_t *es_pod_ports(const json_t *svc, const json_t *pod)
   json_t *ports = json_array();
   size_t j;
   json_t *sp;
-  json_array_foreach(kj_get(svc, "spec.ports"), j, sp)
-  {
+  json_array_foreach (kj_get(svc, "spec.ports"), j, sp) {
     int port = cm_resolve_target_port(sp, pod);
     if (port <= 0) continue;
     json_t *p = json_pack("{s:s, s:i, s:s}", "name", kj_get_str(sp, "name") ?: "", "port", port, "protocol",
@@ -110,11 +110,11 @@ json_t *endpointslice_new_slice(const json_t *svc, const char *managed_by, const
   json_object_set_new(labels, LABEL_MANAGED_BY, json_string(managed_by));
   const char *cip = kj_get_str(svc, "spec.clusterIP");
   if (cip && !strcmp(cip, "None")) json_object_set_new(labels, "service.kubernetes.io/headless", json_string(""));
-  json_t *s = json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:[o]}, s:s, s:[], s:O}", "apiVersion",
-                        "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "generateName", gen,
-                        "namespace", kj_get_str(svc, "metadata.namespace") ?: "", "labels", labels,
-                        "ownerReferences", cm_new_controller_ref(svc, "v1", "Service"), "addressType",
-                        address_type, "endpoints", "ports", ports);
+  json_t *s =
+      json_pack("{s:s, s:s, s:{s:s, s:s, s:o, s:[o]}, s:s, s:[], s:O}", "apiVersion", "discovery.k8s.io/v1", "kind",
+                "EndpointSlice", "metadata", "generateName", gen, "namespace",
+                kj_get_str(svc, "metadata.namespace") ?: "", "labels", labels, "ownerReferences",
+                cm_new_controller_ref(svc, "v1", "Service"), "addressType", address_type, "endpoints", "ports", ports);
   return s;
 }
 
@@ -130,7 +130,8 @@ static const char *es_first_key(const json_t *obj)
 {
   const char *best = NULL, *k;
   json_t *v;
-  json_object_foreach((json_t *)obj, k, v) if (!best || strcmp(k, best) < 0) best = k;
+  json_object_foreach ((json_t *)obj, k, v)
+    if (!best || strcmp(k, best) < 0) best = k;
   return best;
 }
 
@@ -145,8 +146,7 @@ static json_t *es_wanted(const json_t *svc, const json_t *pods, const json_t *no
   struct labelsel *sel = cm_selector_from_map(selmap);
   size_t i;
   json_t *pod;
-  json_array_foreach(pods, i, pod)
-  {
+  json_array_foreach (pods, i, pod) {
     if (!sel) break;
     if (strcmp(kj_get_str(pod, "metadata.namespace") ?: "", ns)) continue;
     if (!labelsel_matches(sel, kj_get(pod, "metadata.labels"))) continue;
@@ -197,8 +197,7 @@ static json_t *es_keep(const json_t *svc, const json_t *slice, json_t *groups, i
   json_t *want = json_object_get(json_object_get(groups, gk), "want");
   json_t *kept = json_array(), *e, *out = NULL;
   size_t j;
-  json_array_foreach(want ? kj_get(slice, "endpoints") : NULL, j, e)
-  {
+  json_array_foreach (want ? kj_get(slice, "endpoints") : NULL, j, e) {
     const char *id = es_ep_id(e);
     json_t *w = json_object_get(want, id);
     if (w && json_array_size(kept) < (size_t)max_per_slice) {
@@ -238,8 +237,7 @@ void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t
   /* Pass 1: existing slices keep the endpoints still wanted. */
   json_t *room = json_array(), *slice;
   size_t i;
-  json_array_foreach(slices, i, slice)
-  {
+  json_array_foreach (slices, i, slice) {
     if (strcmp(kj_get_str(slice, "metadata.namespace") ?: "", ns)) continue;
     if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_SERVICE_NAME "\"]") ?: "", svcname)) continue;
     if (strcmp(kj_get_str(slice, "metadata.labels[\"" LABEL_MANAGED_BY "\"]") ?: "", ENDPOINTSLICE_MANAGED_BY))
@@ -249,8 +247,7 @@ void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t
   }
   /* Pass 2: new endpoints fill the room left in existing slices. */
   json_t *r;
-  json_array_foreach(room, i, r)
-  {
+  json_array_foreach (room, i, r) {
     json_t *copy = json_object_get(r, "slice");
     json_t *want = json_object_get(json_object_get(groups, json_string_value(json_object_get(r, "group"))), "want");
     bool filled = es_fill(json_object_get(copy, "endpoints"), want, max_per_slice);
@@ -263,8 +260,7 @@ void endpointslice_reconcile(const json_t *svc, const json_t *pods, const json_t
   cm_path(path, sizeof path, "/apis/discovery.k8s.io/v1", ns, "endpointslices", NULL, NULL);
   const char *gk;
   json_t *g;
-  json_object_foreach(groups, gk, g)
-  {
+  json_object_foreach (groups, gk, g) {
     json_t *want = json_object_get(g, "want");
     while (json_object_size(want) > 0) {
       json_t *s = endpointslice_new_slice(svc, ENDPOINTSLICE_MANAGED_BY, json_object_get(g, "ports"), "IPv4");
@@ -330,7 +326,8 @@ static void es_sync(struct cm_base *b, const char *key)
   if (!svc) cm_expectations_delete(c->exp, key);
   bool fresh = cm_expectations_satisfied(c->exp, key, now);
   /* A deleted service's slices go with it through their ownerReference. */
-  if (fresh && svc && json_object_size(kj_get(svc, "spec.selector")) > 0 && !kj_get(svc, "metadata.deletionTimestamp")) {
+  if (fresh && svc && json_object_size(kj_get(svc, "spec.selector")) > 0 &&
+      !kj_get(svc, "metadata.deletionTimestamp")) {
     /* A selector only picks pods of the service's own namespace. */
     const char *ns = kj_get_str(svc, "metadata.namespace") ?: "";
     json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, ns);
@@ -358,10 +355,10 @@ static int es_init(struct cm_base *b)
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->svc_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   informer_add_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  struct informer_handlers sh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
-  struct informer_handlers ph = { es_pod_add, es_pod_update, es_pod_delete, c };
+  struct informer_handlers sh = {cm_on_add_enqueue, cm_on_update_enqueue, NULL, c};
+  struct informer_handlers ph = {es_pod_add, es_pod_update, es_pod_delete, c};
   c->exp = cm_expectations_new();
-  struct informer_handlers eh = { es_slice_add, es_slice_update, es_slice_delete, c };
+  struct informer_handlers eh = {es_slice_add, es_slice_update, es_slice_delete, c};
   informer_add_handlers(c->svc_inf, &sh);
   informer_add_handlers(c->pod_inf, &ph);
   informer_add_handlers(c->slice_inf, &eh);
@@ -375,13 +372,13 @@ static void es_fini(struct cm_base *b)
 }
 
 const struct controller_def ctrl_endpointslice = {
-  .name = "endpointslice",
-  .enabled_by_default = true,
-  .size = sizeof(struct es_ctl),
-  .queue = "endpoint_slice",
-  .workers_flag = offsetof(struct cm_config, concurrent_service_endpoint_syncs),
-  .workers = 5,
-  .sync = es_sync,
-  .init = es_init,
-  .fini = es_fini,
+    .name = "endpointslice",
+    .enabled_by_default = true,
+    .size = sizeof(struct es_ctl),
+    .queue = "endpoint_slice",
+    .workers_flag = offsetof(struct cm_config, concurrent_service_endpoint_syncs),
+    .workers = 5,
+    .sync = es_sync,
+    .init = es_init,
+    .fini = es_fini,
 };

@@ -38,8 +38,7 @@ static void mir_add_eps(json_t *out, const json_t *addrs, bool ready)
 {
   size_t i;
   json_t *a;
-  json_array_foreach(addrs, i, a)
-  {
+  json_array_foreach (addrs, i, a) {
     if (json_array_size(out) >= MIRROR_MAX_PER_SUBSET) return;
     json_t *e = json_pack("{s:[s], s:{s:b, s:b, s:b}}", "addresses", kj_get_str(a, "ip") ?: "", "conditions", "ready",
                           ready, "serving", ready, "terminating", false);
@@ -57,8 +56,7 @@ static json_t *mir_slice_ports(const json_t *subset)
   json_t *out = json_array();
   size_t i;
   json_t *p;
-  json_array_foreach(kj_get(subset, "ports"), i, p)
-  {
+  json_array_foreach (kj_get(subset, "ports"), i, p) {
     json_t *np = json_pack("{s:s, s:I, s:s}", "name", kj_get_str(p, "name") ?: "", "port",
                            (json_int_t)kj_get_int(p, "port", 0), "protocol", kj_get_str(p, "protocol") ?: "TCP");
     if (kj_get_str(p, "appProtocol")) json_object_set_new(np, "appProtocol", json_string(kj_get_str(p, "appProtocol")));
@@ -82,7 +80,8 @@ static json_t *mir_labels(const json_t *svc, const json_t *ep)
 
 static int mir_name_cmp(const void *a, const void *b)
 {
-  return strcmp(kj_get_str(*(json_t *const *)a, "metadata.name") ?: "", kj_get_str(*(json_t *const *)b, "metadata.name") ?: "");
+  return strcmp(kj_get_str(*(json_t *const *)a, "metadata.name") ?: "",
+                kj_get_str(*(json_t *const *)b, "metadata.name") ?: "");
 }
 
 void endpointslice_mirror_reconcile(const char *ns, const char *name, const json_t *svc, const json_t *ep,
@@ -95,8 +94,7 @@ void endpointslice_mirror_reconcile(const char *ns, const char *name, const json
   size_t i;
   json_t *ss;
   if (mirror) {
-    json_array_foreach(kj_get(ep, "subsets"), i, ss)
-    {
+    json_array_foreach (kj_get(ep, "subsets"), i, ss) {
       json_t *eps = json_array();
       mir_add_eps(eps, kj_get(ss, "addresses"), true);
       mir_add_eps(eps, kj_get(ss, "notReadyAddresses"), false);
@@ -110,8 +108,7 @@ void endpointslice_mirror_reconcile(const char *ns, const char *name, const json
   size_t n = json_array_size(slices), have_n = 0;
   json_t **have = xmalloc((n + 1) * sizeof *have);
   json_t *sl;
-  json_array_foreach(slices, i, sl)
-  {
+  json_array_foreach (slices, i, sl) {
     if (strcmp(kj_get_str(sl, "metadata.namespace") ?: "", ns) ||
         strcmp(kj_get_str(sl, "metadata.labels[\"" LABEL_SERVICE_NAME "\"]") ?: "", name) ||
         strcmp(kj_get_str(sl, "metadata.labels[\"" LABEL_MANAGED_BY "\"]") ?: "", ENDPOINTSLICE_MIRROR_MANAGED_BY))
@@ -198,8 +195,8 @@ static int mir_init(struct cm_base *b)
   c->ep_inf = informer_factory_get(f, CM_ENDPOINTS);
   c->slice_inf = informer_factory_get(f, CM_ENDPOINTSLICES);
   informer_add_index(c->slice_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  struct informer_handlers h = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
-  struct informer_handlers sh = { NULL, mir_slice_update, mir_slice_delete, c };
+  struct informer_handlers h = {cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c};
+  struct informer_handlers sh = {NULL, mir_slice_update, mir_slice_delete, c};
   informer_add_handlers(c->svc_inf, &h);
   informer_add_handlers(c->ep_inf, &h);
   informer_add_handlers(c->slice_inf, &sh);
@@ -207,11 +204,11 @@ static int mir_init(struct cm_base *b)
 }
 
 const struct controller_def ctrl_endpointslice_mirroring = {
-  .name = "endpointslice-mirroring",
-  .enabled_by_default = true,
-  .size = sizeof(struct mir_ctl),
-  .queue = "endpoint_slice_mirroring",
-  .workers = 5,
-  .sync = mir_sync,
-  .init = mir_init,
+    .name = "endpointslice-mirroring",
+    .enabled_by_default = true,
+    .size = sizeof(struct mir_ctl),
+    .queue = "endpoint_slice_mirroring",
+    .workers = 5,
+    .sync = mir_sync,
+    .init = mir_init,
 };

@@ -50,7 +50,7 @@ int ephemeral_compute(const json_t *pod, const json_t *claims, struct cm_actions
   size_t i;
   json_t *v;
   int problems = 0;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     if (!json_object_get(v, "ephemeral")) continue;
     char name[512], buf[768], path[600];
     vol_ephemeral_claim_name(pod, v, name, sizeof name);
@@ -58,7 +58,8 @@ int ephemeral_compute(const json_t *pod, const json_t *claims, struct cm_actions
     if (pvc) {
       const char *why = vol_claim_is_for_pod(pod, pvc, buf, sizeof buf);
       if (why) {
-        cm_act_event(acts, ref, "Warning", "FailedBinding", "ephemeral volume %s: %s", kj_get_str(v, "name") ?: "", why);
+        cm_act_event(acts, ref, "Warning", "FailedBinding", "ephemeral volume %s: %s", kj_get_str(v, "name") ?: "",
+                     why);
         problems++;
       }
       continue;
@@ -87,8 +88,8 @@ static void eph_sync(struct cm_base *b, const char *key)
   cm_actions_init(&acts);
   bool failed = false;
   if (pod) {
-    json_t *claims = informer_store_by_index(c->pvc_inf, INFORMER_INDEX_NAMESPACE,
-                                             kj_get_str(pod, "metadata.namespace") ?: "");
+    json_t *claims =
+        informer_store_by_index(c->pvc_inf, INFORMER_INDEX_NAMESPACE, kj_get_str(pod, "metadata.namespace") ?: "");
     failed = ephemeral_compute(pod, claims, &acts) > 0;
     json_decref(claims);
   }
@@ -104,7 +105,7 @@ static bool has_ephemeral(const json_t *pod)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     if (json_object_get(v, "ephemeral")) return true;
   }
   return false;
@@ -124,7 +125,7 @@ static void pvc_deleted(void *arg, const json_t *pvc, bool unknown)
   json_t *keys = informer_store_index_keys(c->pod_inf, VOL_INDEX_POD_CLAIMS, key);
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) cm_base_enqueue_key(&c->base, json_string_value(k));
+  json_array_foreach (keys, i, k) cm_base_enqueue_key(&c->base, json_string_value(k));
   json_decref(keys);
 }
 
@@ -144,13 +145,13 @@ static int eph_init(struct cm_base *b)
 }
 
 const struct controller_def ctrl_ephemeral_volume = {
-  .name = "ephemeral-volume",
-  .enabled_by_default = true,
-  .size = sizeof(struct eph_ctl),
-  .queue = "ephemeral_volume",
-  .component = "ephemeral_volume",
-  .workers_flag = offsetof(struct cm_config, concurrent_ephemeralvolume_syncs),
-  .workers = 5,
-  .sync = eph_sync,
-  .init = eph_init,
+    .name = "ephemeral-volume",
+    .enabled_by_default = true,
+    .size = sizeof(struct eph_ctl),
+    .queue = "ephemeral_volume",
+    .component = "ephemeral_volume",
+    .workers_flag = offsetof(struct cm_config, concurrent_ephemeralvolume_syncs),
+    .workers = 5,
+    .sync = eph_sync,
+    .init = eph_init,
 };

@@ -110,10 +110,8 @@ void expand_compute(const json_t *pvc, const json_t *pv, int64_t now, struct cm_
       strcmp(kj_get_str(ref, "namespace") ?: "", kj_get_str(pvc, "metadata.namespace") ?: ""))
     return; /* not (yet) bound to this claim */
   json_t *cref = cm_object_ref(pvc, "v1", "PersistentVolumeClaim");
-  if (local_path_owns(pv))
-    expand_local_path(pvc, pv, cref, now, acts);
-  else
-    cm_act_event(acts, cref, "Normal", "ExternalExpanding", "waiting for an external controller to expand this PVC");
+  if (local_path_owns(pv)) expand_local_path(pvc, pv, cref, now, acts);
+  else cm_act_event(acts, cref, "Normal", "ExternalExpanding", "waiting for an external controller to expand this PVC");
   json_decref(cref);
 }
 
@@ -167,12 +165,12 @@ static int expand_init(struct cm_base *b)
 }
 
 const struct controller_def ctrl_persistentvolume_expander = {
-  .name = "persistentvolume-expander",
-  .enabled_by_default = true,
-  .size = sizeof(struct expand_ctl),
-  .queue = "volume_expand",
-  .component = "volume_expand",
-  .workers = 10,
-  .sync = expand_sync,
-  .init = expand_init,
+    .name = "persistentvolume-expander",
+    .enabled_by_default = true,
+    .size = sizeof(struct expand_ctl),
+    .queue = "volume_expand",
+    .component = "volume_expand",
+    .workers = 10,
+    .sync = expand_sync,
+    .init = expand_init,
 };

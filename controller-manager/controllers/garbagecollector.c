@@ -55,10 +55,26 @@
 #define GC_WAIT_REQUEUE_MS 5000
 
 static const char *const gc_resources[] = {
-    CM_PODS, CM_REPLICASETS, CM_DEPLOYMENTS, CM_STATEFULSETS, CM_DAEMONSETS, CM_CONTROLLERREVISIONS,
-    CM_JOBS, CM_CRONJOBS, CM_ENDPOINTSLICES, CM_SERVICES, CM_ENDPOINTS, CM_PVCS, CM_SERVICEACCOUNTS,
-    CM_REPLICATIONCONTROLLERS, CM_PDBS, "/api/v1/configmaps", "/api/v1/secrets",
-    "/apis/coordination.k8s.io/v1/leases", CM_NODES, CM_NAMESPACES,
+    CM_PODS,
+    CM_REPLICASETS,
+    CM_DEPLOYMENTS,
+    CM_STATEFULSETS,
+    CM_DAEMONSETS,
+    CM_CONTROLLERREVISIONS,
+    CM_JOBS,
+    CM_CRONJOBS,
+    CM_ENDPOINTSLICES,
+    CM_SERVICES,
+    CM_ENDPOINTS,
+    CM_PVCS,
+    CM_SERVICEACCOUNTS,
+    CM_REPLICATIONCONTROLLERS,
+    CM_PDBS,
+    "/api/v1/configmaps",
+    "/api/v1/secrets",
+    "/apis/coordination.k8s.io/v1/leases",
+    CM_NODES,
+    CM_NAMESPACES,
 };
 #define GC_NRES (sizeof gc_resources / sizeof gc_resources[0])
 
@@ -70,7 +86,7 @@ struct gc_res {
 };
 
 struct gc_ctl {
-  struct cm_base base;    /* keys are uids */
+  struct cm_base base; /* keys are uids */
   struct gc_res res[GC_NRES];
   json_t *nodes; /* uid -> [resource index, key] */
   json_t *deps;  /* owner uid -> {dependent uid: true} */
@@ -82,24 +98,41 @@ static const struct {
   const char *kind, *plural;
   bool namespaced;
 } gc_kinds[] = {
-    {"Pod", "pods", true}, {"ReplicaSet", "replicasets", true}, {"Deployment", "deployments", true},
-    {"StatefulSet", "statefulsets", true}, {"DaemonSet", "daemonsets", true}, {"Job", "jobs", true},
-    {"CronJob", "cronjobs", true}, {"ControllerRevision", "controllerrevisions", true},
-    {"Service", "services", true}, {"Endpoints", "endpoints", true}, {"EndpointSlice", "endpointslices", true},
-    {"ConfigMap", "configmaps", true}, {"Secret", "secrets", true},
-    {"PersistentVolumeClaim", "persistentvolumeclaims", true}, {"ServiceAccount", "serviceaccounts", true},
+    {"Pod", "pods", true},
+    {"ReplicaSet", "replicasets", true},
+    {"Deployment", "deployments", true},
+    {"StatefulSet", "statefulsets", true},
+    {"DaemonSet", "daemonsets", true},
+    {"Job", "jobs", true},
+    {"CronJob", "cronjobs", true},
+    {"ControllerRevision", "controllerrevisions", true},
+    {"Service", "services", true},
+    {"Endpoints", "endpoints", true},
+    {"EndpointSlice", "endpointslices", true},
+    {"ConfigMap", "configmaps", true},
+    {"Secret", "secrets", true},
+    {"PersistentVolumeClaim", "persistentvolumeclaims", true},
+    {"ServiceAccount", "serviceaccounts", true},
     {"ReplicationController", "replicationcontrollers", true},
-    {"PodDisruptionBudget", "poddisruptionbudgets", true}, {"Lease", "leases", true},
-    {"Ingress", "ingresses", true}, {"NetworkPolicy", "networkpolicies", true}, {"Role", "roles", true},
-    {"RoleBinding", "rolebindings", true}, {"Node", "nodes", false}, {"Namespace", "namespaces", false},
-    {"PersistentVolume", "persistentvolumes", false}, {"ClusterRole", "clusterroles", false},
-    {"ClusterRoleBinding", "clusterrolebindings", false}, {"StorageClass", "storageclasses", false},
+    {"PodDisruptionBudget", "poddisruptionbudgets", true},
+    {"Lease", "leases", true},
+    {"Ingress", "ingresses", true},
+    {"NetworkPolicy", "networkpolicies", true},
+    {"Role", "roles", true},
+    {"RoleBinding", "rolebindings", true},
+    {"Node", "nodes", false},
+    {"Namespace", "namespaces", false},
+    {"PersistentVolume", "persistentvolumes", false},
+    {"ClusterRole", "clusterroles", false},
+    {"ClusterRoleBinding", "clusterrolebindings", false},
+    {"StorageClass", "storageclasses", false},
     {"CustomResourceDefinition", "customresourcedefinitions", false},
-    {"PriorityClass", "priorityclasses", false}, {"IngressClass", "ingressclasses", false},
+    {"PriorityClass", "priorityclasses", false},
+    {"IngressClass", "ingressclasses", false},
 };
 
-bool gc_kind_resource(const char *api_version, const char *kind, char *prefix, size_t plen, char *plural,
-                      size_t rlen, bool *namespaced)
+bool gc_kind_resource(const char *api_version, const char *kind, char *prefix, size_t plen, char *plural, size_t rlen,
+                      bool *namespaced)
 {
   if (!api_version || !kind) return false;
   for (size_t i = 0; i < sizeof gc_kinds / sizeof gc_kinds[0]; i++) {
@@ -118,14 +151,15 @@ static bool gc_has_finalizer(const json_t *obj, const char *f)
 {
   size_t i;
   json_t *x;
-  json_array_foreach(kj_get(obj, "metadata.finalizers"), i, x) if (!strcmp(json_string_value(x) ?: "", f)) return true;
+  json_array_foreach (kj_get(obj, "metadata.finalizers"), i, x)
+    if (!strcmp(json_string_value(x) ?: "", f)) return true;
   return false;
 }
 
 static json_t *gc_delete_body(const json_t *obj, const char *policy)
 {
-  return json_pack("{s:s, s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "propagationPolicy",
-                   policy, "preconditions", "uid", kj_get_str(obj, "metadata.uid") ?: "");
+  return json_pack("{s:s, s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "propagationPolicy", policy,
+                   "preconditions", "uid", kj_get_str(obj, "metadata.uid") ?: "");
 }
 
 /* PATCHes here only take something away (a reference, a finalizer), as
@@ -146,8 +180,7 @@ static json_t *gc_refs_patch(const json_t *obj, const char *drop, const int *sta
   json_t *keep = json_array();
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
-  {
+  json_array_foreach (kj_get(obj, "metadata.ownerReferences"), i, r) {
     if (drop && !strcmp(kj_get_str(r, "uid") ?: "", drop)) continue;
     if (states && (states[i] == GC_OWNER_ABSENT || states[i] == GC_OWNER_WAITING)) continue;
     json_array_append(keep, r);
@@ -157,8 +190,7 @@ static json_t *gc_refs_patch(const json_t *obj, const char *drop, const int *sta
     json_decref(keep);
     keep = json_null();
   }
-  return json_pack("{s:{s:o, s:s}}", "metadata", "ownerReferences", keep, "uid",
-                   kj_get_str(obj, "metadata.uid") ?: "");
+  return json_pack("{s:{s:o, s:s}}", "metadata", "ownerReferences", keep, "uid", kj_get_str(obj, "metadata.uid") ?: "");
 }
 
 int gc_classify_owner(const json_t *ref, const json_t *owner)
@@ -177,7 +209,7 @@ void gc_dependent_actions(const json_t *obj, const char *obj_path, const int *st
   if (n == 0 || kj_get(obj, "metadata.deletionTimestamp")) return;
   size_t solid = 0, dangling = 0, waiting = 0;
   for (size_t i = 0; i < n; i++) {
-    if (states[i] == GC_OWNER_UNKNOWN) return;   /* decide nothing on partial knowledge */
+    if (states[i] == GC_OWNER_UNKNOWN) return; /* decide nothing on partial knowledge */
     solid += states[i] == GC_OWNER_PRESENT;
     dangling += states[i] == GC_OWNER_ABSENT;
     waiting += states[i] == GC_OWNER_WAITING;
@@ -206,9 +238,11 @@ static json_t *gc_finalizer_patch(const json_t *owner, const char *fin)
   json_t *keep = json_array();
   size_t i;
   json_t *f;
-  json_array_foreach(kj_get(owner, "metadata.finalizers"), i, f) if (strcmp(json_string_value(f) ?: "", fin)) json_array_append(keep, f);
-  return json_pack("{s:{s:o, s:s, s:s}}", "metadata", "finalizers", keep, "uid", kj_get_str(owner, "metadata.uid") ?: "",
-                   "resourceVersion", kj_get_str(owner, "metadata.resourceVersion") ?: "");
+  json_array_foreach (kj_get(owner, "metadata.finalizers"), i, f)
+    if (strcmp(json_string_value(f) ?: "", fin)) json_array_append(keep, f);
+  return json_pack("{s:{s:o, s:s, s:s}}", "metadata", "finalizers", keep, "uid",
+                   kj_get_str(owner, "metadata.uid") ?: "", "resourceVersion",
+                   kj_get_str(owner, "metadata.resourceVersion") ?: "");
 }
 
 void gc_foreground_actions(const json_t *owner, const char *owner_path, const json_t *deps, struct cm_actions *acts)
@@ -216,8 +250,7 @@ void gc_foreground_actions(const json_t *owner, const char *owner_path, const js
   const char *uid = kj_get_str(owner, "metadata.uid") ?: "";
   size_t blocking = 0, i;
   json_t *d;
-  json_array_foreach(deps, i, d)
-  {
+  json_array_foreach (deps, i, d) {
     const json_t *ref = cm_owner_ref_to(json_object_get(d, "obj"), uid);
     blocking += ref && kj_get_bool(ref, "blockOwnerDeletion", false);
   }
@@ -229,8 +262,7 @@ void gc_orphan_actions(const json_t *owner, const char *owner_path, const json_t
   const char *uid = kj_get_str(owner, "metadata.uid") ?: "";
   size_t refs = 0, i;
   json_t *d;
-  json_array_foreach(deps, i, d)
-  {
+  json_array_foreach (deps, i, d) {
     const json_t *obj = json_object_get(d, "obj");
     if (!cm_owner_ref_to(obj, uid)) continue;
     refs++;
@@ -248,10 +280,8 @@ static void gc_obj_path(const struct gc_ctl *gc, size_t idx, const char *key, ch
   char buf[512];
   const char *ns = "", *name = key;
   cm_split_key(key, buf, sizeof buf, &ns, &name);
-  if (*ns)
-    snprintf(out, len, "%.*s/namespaces/%s/%s/%s", (int)(slash - coll), coll, ns, slash + 1, name);
-  else
-    snprintf(out, len, "%s/%s", coll, name);
+  if (*ns) snprintf(out, len, "%.*s/namespaces/%s/%s/%s", (int)(slash - coll), coll, ns, slash + 1, name);
+  else snprintf(out, len, "%s/%s", coll, name);
 }
 
 /* New reference to the cached object of uid, writing its path; NULL if none. */
@@ -274,8 +304,7 @@ static void gc_unlink(struct gc_ctl *gc, const json_t *obj, const char *uid, boo
 {
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
-  {
+  json_array_foreach (kj_get(obj, "metadata.ownerReferences"), i, r) {
     const char *ou = kj_get_str(r, "uid");
     json_t *set = ou ? json_object_get(gc->deps, ou) : NULL;
     if (!set) continue;
@@ -289,8 +318,7 @@ static void gc_link(struct gc_ctl *gc, const json_t *obj, const char *uid)
 {
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(obj, "metadata.ownerReferences"), i, r)
-  {
+  json_array_foreach (kj_get(obj, "metadata.ownerReferences"), i, r) {
     const char *ou = kj_get_str(r, "uid");
     if (!ou) continue;
     json_t *set = json_object_get(gc->deps, ou);
@@ -313,14 +341,16 @@ static void gc_on_upsert(struct gc_res *r, const json_t *old, const json_t *obj)
   char key[512];
   if (!uid || !informer_key(obj, key, sizeof key)) return;
   json_object_set_new(gc->nodes, uid, json_pack("[I, s]", (json_int_t)r->idx, key));
-  bool refs_changed = !old || !cm_json_eq(kj_get(old, "metadata.ownerReferences"), kj_get(obj, "metadata.ownerReferences"));
+  bool refs_changed =
+      !old || !cm_json_eq(kj_get(old, "metadata.ownerReferences"), kj_get(obj, "metadata.ownerReferences"));
   if (old && refs_changed) gc_unlink(gc, old, uid, true);
   if (refs_changed) gc_link(gc, obj, uid);
   /* An update matters when the references or the deletion state moved;
    * heartbeats of owned objects (leases) would otherwise keep us busy. */
-  bool state_changed = !old || refs_changed ||
-                       !cm_json_eq(kj_get(old, "metadata.deletionTimestamp"), kj_get(obj, "metadata.deletionTimestamp")) ||
-                       !cm_json_eq(kj_get(old, "metadata.finalizers"), kj_get(obj, "metadata.finalizers"));
+  bool state_changed =
+      !old || refs_changed ||
+      !cm_json_eq(kj_get(old, "metadata.deletionTimestamp"), kj_get(obj, "metadata.deletionTimestamp")) ||
+      !cm_json_eq(kj_get(old, "metadata.finalizers"), kj_get(obj, "metadata.finalizers"));
   if (state_changed && (gc_interesting(obj) || (old && gc_interesting(old)))) cm_base_enqueue_key(&gc->base, uid);
 }
 
@@ -348,7 +378,7 @@ static void gc_on_delete(void *arg, const json_t *obj, bool unknown)
   json_t *set = json_object_get(gc->deps, uid);
   const char *d;
   json_t *v;
-  json_object_foreach(set, d, v) cm_base_enqueue_key(&gc->base, d);
+  json_object_foreach (set, d, v) cm_base_enqueue_key(&gc->base, d);
 }
 
 /* New reference: [{obj, path}] of the cached dependents of uid. */
@@ -357,8 +387,7 @@ static json_t *gc_dependents(const struct gc_ctl *gc, const char *uid)
   json_t *out = json_array();
   const char *d;
   json_t *v;
-  json_object_foreach(json_object_get(gc->deps, uid), d, v)
-  {
+  json_object_foreach (json_object_get(gc->deps, uid), d, v) {
     char path[900];
     json_t *obj = gc_lookup(gc, d, path, sizeof path);
     if (obj) json_array_append_new(out, json_pack("{s:o, s:s}", "obj", obj, "path", path));
@@ -378,7 +407,7 @@ struct gc_op {
   size_t n;
   int pending;
   bool has_dependents;
-  bool unknown;          /* an owner could not be looked up: decide nothing */
+  bool unknown; /* an owner could not be looked up: decide nothing */
 };
 
 struct gc_get {
@@ -412,13 +441,11 @@ static void gc_get_done(void *arg, struct cm_run *run, int code, json_t *body, c
   struct gc_get *g = arg;
   struct gc_op *op = g->op;
   const json_t *ref = json_array_get(kj_get(op->obj, "metadata.ownerReferences"), g->i);
-  if (!err)
-    op->states[g->i] = gc_classify_owner(ref, body);
+  if (!err) op->states[g->i] = gc_classify_owner(ref, body);
   else if (code == 404 && err->status &&
            !strcmp(kj_get_str(err->status, "details.name") ?: "", kj_get_str(ref, "name") ?: ""))
     op->states[g->i] = GC_OWNER_ABSENT;
-  else
-    op->unknown = true;
+  else op->unknown = true;
   if (--op->pending == 0) gc_op_decide(op);
 }
 
@@ -436,10 +463,8 @@ static bool gc_owner_path(const json_t *ref, const char *ns, char *out, size_t l
     return false;
   }
   if (namespaced && !ns) return false;
-  if (namespaced)
-    snprintf(out, len, "%s/namespaces/%s/%s/%s", prefix, ns, plural, kj_get_str(ref, "name") ?: "");
-  else
-    snprintf(out, len, "%s/%s/%s", prefix, plural, kj_get_str(ref, "name") ?: "");
+  if (namespaced) snprintf(out, len, "%s/namespaces/%s/%s/%s", prefix, ns, plural, kj_get_str(ref, "name") ?: "");
+  else snprintf(out, len, "%s/%s/%s", prefix, plural, kj_get_str(ref, "name") ?: "");
   return true;
 }
 
@@ -463,8 +488,7 @@ static void gc_sync_dependent(struct gc_ctl *gc, struct cm_run *run, json_t *obj
   cm_actions_init(&acts);
   size_t i;
   json_t *r;
-  json_array_foreach(refs, i, r)
-  {
+  json_array_foreach (refs, i, r) {
     json_t *owner = gc_lookup(gc, kj_get_str(r, "uid") ?: "", NULL, 0);
     if (owner) {
       op->states[i] = gc_classify_owner(r, owner);
@@ -506,8 +530,7 @@ static void gc_sync_owner(struct gc_ctl *gc, struct cm_run *run, json_t *obj, co
      * (upstream attemptToDelete of the owner's dependents). */
     size_t i;
     json_t *d;
-    json_array_foreach(deps, i, d)
-    {
+    json_array_foreach (deps, i, d) {
       const char *du = kj_get_str(json_object_get(d, "obj"), "metadata.uid");
       if (du && !kj_get(json_object_get(d, "obj"), "metadata.deletionTimestamp")) cm_base_enqueue_key(&gc->base, du);
     }
@@ -529,7 +552,8 @@ static void gc_sync(struct cm_base *b, const char *uid)
   if (obj && kj_get(obj, "metadata.deletionTimestamp") &&
       (gc_has_finalizer(obj, GC_FIN_ORPHAN) || gc_has_finalizer(obj, GC_FIN_FOREGROUND)))
     gc_sync_owner(gc, run, obj, path, uid);
-  else if (obj && json_array_size(kj_get(obj, "metadata.ownerReferences")) && !kj_get(obj, "metadata.deletionTimestamp"))
+  else if (obj && json_array_size(kj_get(obj, "metadata.ownerReferences")) &&
+           !kj_get(obj, "metadata.deletionTimestamp"))
     gc_sync_dependent(gc, run, obj, path);
   json_decref(obj);
   cm_run_end(run);
@@ -544,7 +568,7 @@ static int gc_init(struct cm_base *b)
     gc->res[i].gc = gc;
     gc->res[i].idx = i;
     gc->res[i].inf = informer_factory_get(b->ctx->informers, gc_resources[i]);
-    struct informer_handlers h = { gc_on_add, gc_on_update, gc_on_delete, &gc->res[i] };
+    struct informer_handlers h = {gc_on_add, gc_on_update, gc_on_delete, &gc->res[i]};
     informer_add_handlers(gc->res[i].inf, &h);
   }
   return 0;
@@ -558,13 +582,13 @@ static void gc_fini(struct cm_base *b)
 }
 
 const struct controller_def ctrl_garbagecollector = {
-  .name = "garbagecollector",
-  .enabled_by_default = true,
-  .size = sizeof(struct gc_ctl),
-  .queue = "garbage_collector_attempt_to_delete",
-  .workers_flag = offsetof(struct cm_config, concurrent_gc_syncs),
-  .workers = 20,
-  .sync = gc_sync,
-  .init = gc_init,
-  .fini = gc_fini,
+    .name = "garbagecollector",
+    .enabled_by_default = true,
+    .size = sizeof(struct gc_ctl),
+    .queue = "garbage_collector_attempt_to_delete",
+    .workers_flag = offsetof(struct cm_config, concurrent_gc_syncs),
+    .workers = 20,
+    .sync = gc_sync,
+    .init = gc_init,
+    .fini = gc_fini,
 };

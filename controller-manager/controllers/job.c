@@ -49,7 +49,7 @@ bool job_is_finished(const json_t *job)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(job, "status.conditions"), i, c) {
+  json_array_foreach (kj_get(job, "status.conditions"), i, c) {
     const char *t = kj_get_str(c, "type"), *s = kj_get_str(c, "status");
     if (t && s && !strcmp(s, "True") && (!strcmp(t, "Complete") || !strcmp(t, "Failed"))) return true;
   }
@@ -60,7 +60,7 @@ static bool has_finalizer(const json_t *pod)
 {
   size_t i;
   json_t *f;
-  json_array_foreach(kj_get(pod, "metadata.finalizers"), i, f)
+  json_array_foreach (kj_get(pod, "metadata.finalizers"), i, f)
     if (json_is_string(f) && !strcmp(json_string_value(f), JOB_TRACKING_FINALIZER)) return true;
   return false;
 }
@@ -69,7 +69,7 @@ static bool uid_in(const json_t *arr, const char *uid)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(arr, i, v)
+  json_array_foreach (arr, i, v)
     if (uid && json_is_string(v) && !strcmp(json_string_value(v), uid)) return true;
   return false;
 }
@@ -81,17 +81,16 @@ static void remove_finalizer(struct cm_actions *acts, const json_t *pod)
   cm_path(path, sizeof path, "/api/v1", kj_get_str(pod, "metadata.namespace"), "pods", kj_get_str(pod, "metadata.name"),
           NULL);
   const char *uid = kj_get_str(pod, "metadata.uid");
-  struct cm_action *act =
-      cm_act(acts, CM_PATCH, path,
-             json_pack("{s:{s:[s],s:s}}", "metadata", "$deleteFromPrimitiveList/finalizers", JOB_TRACKING_FINALIZER,
-                       "uid", uid ? uid : ""));
+  struct cm_action *act = cm_act(acts, CM_PATCH, path,
+                                 json_pack("{s:{s:[s],s:s}}", "metadata", "$deleteFromPrimitiveList/finalizers",
+                                           JOB_TRACKING_FINALIZER, "uid", uid ? uid : ""));
   act->done_if = CM_DONE_IF_GONE;
 }
 
 /* One sync of one Job: the working copy of the Job, its pods and what
  * the steps found. */
 struct job_sync {
-  json_t *j;                  /* working copy; its status is what gets written */
+  json_t *j; /* working copy; its status is what gets written */
   json_t *ref;
   struct cm_actions *acts;
   struct job_result *res;
@@ -99,9 +98,9 @@ struct job_sync {
   int64_t now;
   bool indexed, suspended;
   int64_t completions, parallelism;
-  json_t *owned, *active;     /* claimed pods; the active ones among them */
-  json_t *us, *uf;            /* status.uncountedTerminatedPods.{succeeded,failed} (borrowed from j) */
-  struct job_intervals done;  /* completed indexes */
+  json_t *owned, *active;    /* claimed pods; the active ones among them */
+  json_t *us, *uf;           /* status.uncountedTerminatedPods.{succeeded,failed} (borrowed from j) */
+  struct job_intervals done; /* completed indexes */
   int64_t ready, terminating, new_failed, new_succeeded, active_n;
   bool fail_job;
   char fail_msg[512];
@@ -141,16 +140,15 @@ static json_t *job_pod(const json_t *job, int64_t index)
     kj_set_str(pod, "metadata.labels[\"" JOB_COMPLETION_INDEX "\"]", idx);
     snprintf(buf, sizeof buf, "%s-%s", name, idx);
     kj_set_str(pod, "spec.hostname", buf);
-    const char *lists[] = { "spec.containers", "spec.initContainers" };
+    const char *lists[] = {"spec.containers", "spec.initContainers"};
     for (int l = 0; l < 2; l++) {
       size_t i;
       json_t *c;
-      json_array_foreach(kj_get(pod, lists[l]), i, c) {
+      json_array_foreach (kj_get(pod, lists[l]), i, c) {
         json_t *env = kj_arr(c, "env");
         if (!env) continue;
         json_array_append_new(env, json_pack("{s:s,s:{s:{s:s}}}", "name", "JOB_COMPLETION_INDEX", "valueFrom",
-                                             "fieldRef", "fieldPath",
-                                             "metadata.labels['" JOB_COMPLETION_INDEX "']"));
+                                             "fieldRef", "fieldPath", "metadata.labels['" JOB_COMPLETION_INDEX "']"));
       }
     }
   }
@@ -213,7 +211,7 @@ static void manage_indexed(struct job_sync *s, int64_t backoff_remaining)
   struct indexed_pod *v = xmalloc((n + 1) * sizeof *v);
   int64_t *busy = xmalloc((n + 1) * sizeof *busy);
   json_t *p;
-  json_array_foreach(s->active, i, p) v[i] = (struct indexed_pod){ job_pod_index(p), p };
+  json_array_foreach (s->active, i, p) v[i] = (struct indexed_pod){job_pod_index(p), p};
   qsort(v, n, sizeof *v, indexed_pod_cmp);
   for (i = 0; i < n; i++) {
     int64_t idx = v[i].idx;
@@ -260,7 +258,8 @@ static void manage_pods(struct job_sync *s, int64_t backoff_remaining)
   if (diff > 0) {
     json_t *sorted = kj_deep_copy(s->active);
     cm_rank_pods_for_deletion(sorted, NULL);
-    for (int64_t k = 0; k < diff && k < JOB_MAX_POD_CREATE_DELETE; k++) delete_pod(s, json_array_get(sorted, (size_t)k));
+    for (int64_t k = 0; k < diff && k < JOB_MAX_POD_CREATE_DELETE; k++)
+      delete_pod(s, json_array_get(sorted, (size_t)k));
     json_decref(sorted);
     s->active_n -= diff;
   } else if (diff < 0) {
@@ -286,7 +285,7 @@ static void count_recorded(struct job_sync *s)
       bool waiting = false;
       size_t i;
       json_t *p;
-      json_array_foreach(s->owned, i, p) {
+      json_array_foreach (s->owned, i, p) {
         const char *pu = kj_get_str(p, "metadata.uid");
         if (pu && uid && !strcmp(pu, uid) && has_finalizer(p)) waiting = true;
       }
@@ -306,7 +305,7 @@ static void record_finished(struct job_sync *s, const json_t *p, bool succeeded)
   if (succeeded) {
     int64_t idx = s->indexed ? job_pod_index(p) : -1;
     if (s->indexed && (idx < 0 || idx >= s->completions || job_intervals_has(&s->done, idx))) {
-      remove_finalizer(s->acts, p);   /* out of range or duplicate success */
+      remove_finalizer(s->acts, p); /* out of range or duplicate success */
       return;
     }
     if (s->indexed) job_intervals_add(&s->done, idx);
@@ -336,7 +335,7 @@ static void classify_pods(struct job_sync *s, const json_t *deleted_by_us)
   bool only_failed = kj_get(s->j, "spec.podFailurePolicy") || (prp && !strcmp(prp, "Failed"));
   size_t i;
   json_t *p;
-  json_array_foreach(s->owned, i, p) {
+  json_array_foreach (s->owned, i, p) {
     const char *uid = kj_get_str(p, "metadata.uid");
     const char *phase = kj_get_str(p, "status.phase");
     bool succeeded = phase && !strcmp(phase, "Succeeded");
@@ -354,7 +353,7 @@ static void classify_pods(struct job_sync *s, const json_t *deleted_by_us)
       if (pod_is_ready(p)) s->ready++;
       continue;
     }
-    if (!has_finalizer(p)) continue;                       /* already counted, or never tracked */
+    if (!has_finalizer(p)) continue; /* already counted, or never tracked */
     if (uid_in(s->us, uid) || uid_in(s->uf, uid) || (ours && failed)) {
       /* recorded (step 2 of counting), or our own deletion: not a failure */
       remove_finalizer(s->acts, p);
@@ -420,18 +419,16 @@ static void check_targets(struct job_sync *s)
     return;
   }
   bool complete;
-  if (s->indexed)
-    complete = job_intervals_total(&s->done) >= s->completions;
-  else if (s->completions < 0)
-    complete = s->succeeded_total > 0 && json_array_size(s->active) == 0;
-  else
-    complete = s->succeeded_total >= s->completions;
+  if (s->indexed) complete = job_intervals_total(&s->done) >= s->completions;
+  else if (s->completions < 0) complete = s->succeeded_total > 0 && json_array_size(s->active) == 0;
+  else complete = s->succeeded_total >= s->completions;
   if (complete) {
     set_cond(s->j, "SuccessCriteriaMet", "True", "CompletionsReached", "Reached expected number of succeeded pods",
              s->now);
     s->success_target = true;
   }
-  if (ads >= 0 && start >= 0 && !s->success_target && !s->suspended) s->res->requeue_ms = (start + ads - s->now) * 1000 + 100;
+  if (ads >= 0 && start >= 0 && !s->success_target && !s->suspended)
+    s->res->requeue_ms = (start + ads - s->now) * 1000 + 100;
 }
 
 /* Step 5a: a target reached or suspended: everything still running is
@@ -440,10 +437,11 @@ static void stop_all(struct job_sync *s)
 {
   size_t i;
   json_t *p;
-  json_array_foreach(s->active, i, p) delete_pod(s, p);
+  json_array_foreach (s->active, i, p) delete_pod(s, p);
   s->active_n = 0;
   bool any_tracked = false;
-  json_array_foreach(s->owned, i, p) if (has_finalizer(p)) any_tracked = true;
+  json_array_foreach (s->owned, i, p)
+    if (has_finalizer(p)) any_tracked = true;
   if (s->suspended || json_array_size(s->active) || json_array_size(s->us) || json_array_size(s->uf) || any_tracked)
     return;
   json_t *t = cm_get_condition(s->j, "status.conditions", s->fail_target ? "FailureTarget" : "SuccessCriteriaMet");
@@ -470,7 +468,7 @@ static void write_status(struct job_sync *s, const json_t *job0)
    * zero count is absent on the wire (only ready and terminating, which
    * are pointers, show 0). */
   json_t *st = kj_get(s->j, "status");
-  const char *omit_zero[] = { "active", "succeeded", "failed" };
+  const char *omit_zero[] = {"active", "succeeded", "failed"};
   for (size_t k = 0; k < 3; k++)
     if (kj_get_int(st, omit_zero[k], -1) == 0) json_object_del(st, omit_zero[k]);
   if (kj_equal(st, kj_get(job0, "status"))) return;
@@ -505,7 +503,7 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
   memset(res, 0, sizeof(*res));
   res->del_uids = json_array();
   res->requeue_ms = -1;
-  struct job_sync s = { .acts = acts, .res = res, .bo = bo, .now = now };
+  struct job_sync s = {.acts = acts, .res = res, .bo = bo, .now = now};
   s.j = kj_deep_copy(job0);
   s.ref = cm_object_ref(s.j, "batch/v1", "Job");
   char err[256];
@@ -515,7 +513,8 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
     /* Nothing to do but let the remaining pods go. */
     size_t i;
     json_t *p;
-    json_array_foreach(s.owned, i, p) if (has_finalizer(p)) remove_finalizer(acts, p);
+    json_array_foreach (s.owned, i, p)
+      if (has_finalizer(p)) remove_finalizer(acts, p);
   } else {
     s.active = json_array();
     read_spec(&s);
@@ -524,12 +523,9 @@ int job_compute(const json_t *job0, const json_t *pods, bool may_manage, const j
     sync_suspension(&s);
     check_targets(&s);
     int64_t remaining = bo->failures > 0 ? bo->last_failure + job_backoff_delay_s(bo->failures) - now : 0;
-    if (s.fail_target || s.success_target || s.suspended)
-      stop_all(&s);
-    else if (may_manage && sel && s.indexed)
-      manage_indexed(&s, remaining);
-    else if (may_manage && sel)
-      manage_pods(&s, remaining);
+    if (s.fail_target || s.success_target || s.suspended) stop_all(&s);
+    else if (may_manage && sel && s.indexed) manage_indexed(&s, remaining);
+    else if (may_manage && sel) manage_pods(&s, remaining);
     write_status(&s, job0);
     json_decref(s.active);
     job_intervals_free(&s.done);
@@ -553,8 +549,8 @@ struct job_ctrl {
   struct cm_base base;
   struct informer *job_inf, *pod_inf;
   struct cm_expectations *exp;
-  json_t *backoff;      /* key -> {failures, last} */
-  json_t *deleted;      /* key -> {uid: true} pods we deleted */
+  json_t *backoff; /* key -> {failures, last} */
+  json_t *deleted; /* key -> {uid: true} pods we deleted */
 };
 
 #define ORPHAN_PREFIX "orphan-pod:"
@@ -584,8 +580,8 @@ static void job_sync(struct cm_base *b, const char *key)
   int64_t now = cm_now();
   json_t *pods = cm_claim_candidates(c->pod_inf, job);
   json_t *bj = json_object_get(c->backoff, key);
-  struct job_backoff bo = { bj ? json_integer_value(json_object_get(bj, "failures")) : 0,
-                            bj ? json_integer_value(json_object_get(bj, "last")) : 0 };
+  struct job_backoff bo = {bj ? json_integer_value(json_object_get(bj, "failures")) : 0,
+                           bj ? json_integer_value(json_object_get(bj, "last")) : 0};
   json_t *del = json_object_get(c->deleted, key);
   if (!del) json_object_set_new(c->deleted, key, del = json_object());
   bool may = cm_expectations_satisfied(c->exp, key, now);
@@ -593,11 +589,11 @@ static void job_sync(struct cm_base *b, const char *key)
   cm_actions_init(&acts);
   struct job_result res;
   job_compute(job, pods, may, del, &bo, now, &acts, &res);
-  json_object_set_new(c->backoff, key, json_pack("{s:I,s:I}", "failures", (json_int_t)bo.failures, "last",
-                                                 (json_int_t)bo.last_failure));
+  json_object_set_new(c->backoff, key,
+                      json_pack("{s:I,s:I}", "failures", (json_int_t)bo.failures, "last", (json_int_t)bo.last_failure));
   size_t i;
   json_t *u;
-  json_array_foreach(res.del_uids, i, u) json_object_set(del, json_string_value(u), json_true());
+  json_array_foreach (res.del_uids, i, u) json_object_set(del, json_string_value(u), json_true());
   cm_expect_writes(c->exp, key, res.adds, res.del_uids, now);
   int64_t requeue = res.requeue_ms;
   job_result_free(&res);
@@ -655,7 +651,6 @@ static void on_pod_delete(void *arg, const json_t *pod, bool unknown)
   on_pod(c, pod, true);
 }
 
-
 static int job_init(struct cm_base *b)
 {
   struct job_ctrl *c = (struct job_ctrl *)b;
@@ -666,8 +661,8 @@ static int job_init(struct cm_base *b)
   c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   cm_add_claim_indexes(c->pod_inf);
-  struct informer_handlers jh = { cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c };
-  struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
+  struct informer_handlers jh = {cm_on_add_enqueue, cm_on_update_enqueue, cm_on_delete_enqueue, c};
+  struct informer_handlers ph = {on_pod_add, on_pod_update, on_pod_delete, c};
   informer_add_handlers(c->job_inf, &jh);
   informer_add_handlers(c->pod_inf, &ph);
   return 0;
@@ -682,14 +677,14 @@ static void job_fini(struct cm_base *b)
 }
 
 const struct controller_def ctrl_job = {
-  .name = "job",
-  .enabled_by_default = true,
-  .size = sizeof(struct job_ctrl),
-  .queue = "job",
-  .component = "job-controller",
-  .workers_flag = offsetof(struct cm_config, concurrent_job_syncs),
-  .workers = 5,
-  .sync = job_sync,
-  .init = job_init,
-  .fini = job_fini,
+    .name = "job",
+    .enabled_by_default = true,
+    .size = sizeof(struct job_ctrl),
+    .queue = "job",
+    .component = "job-controller",
+    .workers_flag = offsetof(struct cm_config, concurrent_job_syncs),
+    .workers = 5,
+    .sync = job_sync,
+    .init = job_init,
+    .fini = job_fini,
 };

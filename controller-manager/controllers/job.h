@@ -18,7 +18,7 @@ struct cm_actions;
 #define JOB_BACKOFF_BASE_S 10
 #define JOB_BACKOFF_MAX_S 360
 #define JOB_MAX_POD_CREATE_DELETE 500
-#define JOB_MAX_GENERATED_NAME 58   /* names.MaxGeneratedNameLength */
+#define JOB_MAX_GENERATED_NAME 58 /* names.MaxGeneratedNameLength */
 
 /* ---- job_util.c ---- */
 
@@ -79,9 +79,9 @@ struct job_backoff {
 };
 
 struct job_result {
-  int adds;              /* pod creations issued */
-  json_t *del_uids;      /* new reference: pods deleted (expectations, and not to be counted) */
-  int64_t requeue_ms;    /* >= 0: sync again after this */
+  int adds;           /* pod creations issued */
+  json_t *del_uids;   /* new reference: pods deleted (expectations, and not to be counted) */
+  int64_t requeue_ms; /* >= 0: sync again after this */
 };
 
 /*

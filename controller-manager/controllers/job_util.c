@@ -58,7 +58,7 @@ static void intervals_append(struct job_intervals *x, int64_t first, int64_t las
     return;
   }
   intervals_reserve(x, x->n + 1);
-  x->v[x->n++] = (struct job_interval){ first, last };
+  x->v[x->n++] = (struct job_interval){first, last};
 }
 
 void job_intervals_parse(const char *s, int64_t completions, struct job_intervals *out)
@@ -68,14 +68,12 @@ void job_intervals_parse(const char *s, int64_t completions, struct job_interval
   while (*s) {
     const char *comma = strchr(s, ',');
     size_t len = comma ? (size_t)(comma - s) : strlen(s);
-    const char *dash = len > 1 ? memchr(s + 1, '-', len - 1) : NULL;  /* a leading '-' is a sign */
+    const char *dash = len > 1 ? memchr(s + 1, '-', len - 1) : NULL; /* a leading '-' is a sign */
     int64_t first = 0, last = 0;
     bool ok = parse_int(s, dash ? (size_t)(dash - s) : len, &first);
     if (ok && first >= completions) break;
-    if (ok && dash)
-      ok = parse_int(dash + 1, len - (size_t)(dash + 1 - s), &last);
-    else
-      last = first;
+    if (ok && dash) ok = parse_int(dash + 1, len - (size_t)(dash + 1 - s), &last);
+    else last = first;
     /* Overlaps merge; an interval out of order is corrupted: skipped. */
     if (ok && first >= 0 && last >= first && (!out->n || first >= out->v[out->n - 1].first)) {
       if (last >= completions) last = completions - 1;
@@ -98,10 +96,8 @@ static size_t intervals_search(const struct job_intervals *x, int64_t ix)
   size_t lo = 0, hi = x->n;
   while (hi > lo) {
     size_t mid = lo + (hi - lo) / 2;
-    if (x->v[mid].last >= ix)
-      hi = mid;
-    else
-      lo = mid + 1;
+    if (x->v[mid].last >= ix) hi = mid;
+    else lo = mid + 1;
   }
   return hi;
 }
@@ -129,7 +125,7 @@ void job_intervals_add(struct job_intervals *x, int64_t ix)
   } else {
     intervals_reserve(x, x->n + 1);
     memmove(&x->v[i + 1], &x->v[i], (x->n - i) * sizeof *x->v);
-    x->v[i] = (struct job_interval){ ix, ix };
+    x->v[i] = (struct job_interval){ix, ix};
     x->n++;
   }
 }
@@ -162,7 +158,7 @@ size_t job_first_pending(const struct job_intervals *done, const int64_t *busy, 
     while (d < done->n && done->v[d].last < cand) d++;
     while (b < nbusy && busy[b] < cand) b++;
     if (d < done->n && done->v[d].first <= cand) {
-      cand = done->v[d].last + 1;   /* skip the whole interval */
+      cand = done->v[d].last + 1; /* skip the whole interval */
       continue;
     }
     if (b < nbusy && busy[b] == cand) {
@@ -187,21 +183,22 @@ static bool exit_code_matches(const json_t *req, const json_t *pod, const char *
   const char *cname = kj_get_str(req, "containerName");
   const char *op = kj_get_str(req, "operator");
   json_t *values = json_object_get(req, "values");
-  const char *lists[] = { "status.initContainerStatuses", "status.containerStatuses" };
+  const char *lists[] = {"status.initContainerStatuses", "status.containerStatuses"};
   for (int l = 0; l < 2; l++) {
     size_t i;
     json_t *cs;
-    json_array_foreach(kj_get(pod, lists[l]), i, cs) {
+    json_array_foreach (kj_get(pod, lists[l]), i, cs) {
       json_t *term = kj_get(cs, "state.terminated");
       if (!term) continue;
       const char *n = kj_get_str(cs, "name");
       if (cname && (!n || strcmp(n, cname))) continue;
       int64_t ec = kj_get_int(term, "exitCode", 0);
-      if (ec == 0) continue;  /* success never matches a failure rule */
+      if (ec == 0) continue; /* success never matches a failure rule */
       bool in = false;
       size_t k;
       json_t *v;
-      json_array_foreach(values, k, v) if (json_integer_value(v) == ec) in = true;
+      json_array_foreach (values, k, v)
+        if (json_integer_value(v) == ec) in = true;
       if ((op && !strcmp(op, "In") && in) || (op && !strcmp(op, "NotIn") && !in)) {
         *container = n ? n : "";
         *code = ec;
@@ -216,10 +213,10 @@ static bool condition_matches(const json_t *patterns, const json_t *pod, const c
 {
   size_t i, k;
   json_t *pat, *c;
-  json_array_foreach(patterns, i, pat) {
+  json_array_foreach (patterns, i, pat) {
     const char *t = kj_get_str(pat, "type"), *s = kj_get_str(pat, "status");
     if (!s) s = "True";
-    json_array_foreach(kj_get(pod, "status.conditions"), k, c) {
+    json_array_foreach (kj_get(pod, "status.conditions"), k, c) {
       const char *ct = kj_get_str(c, "type"), *cs = kj_get_str(c, "status");
       if (t && ct && cs && !strcmp(t, ct) && !strcmp(s, cs)) {
         *ctype = t;
@@ -235,7 +232,7 @@ enum job_policy_action job_pod_failure_policy(const json_t *job, const json_t *p
   json_t *rules = kj_get(job, "spec.podFailurePolicy.rules");
   size_t i;
   json_t *r;
-  json_array_foreach(rules, i, r) {
+  json_array_foreach (rules, i, r) {
     const char *action = kj_get_str(r, "action");
     json_t *oec = json_object_get(r, "onExitCodes"), *opc = json_object_get(r, "onPodConditions");
     const char *container = NULL, *ctype = NULL;
@@ -248,14 +245,14 @@ enum job_policy_action job_pod_failure_policy(const json_t *job, const json_t *p
                action ? action : "", i);
     } else if (opc && condition_matches(opc, pod, &ctype)) {
       hit = true;
-      snprintf(msg, len, "Pod %s/%s has condition %s matching %s rule at index %zu", kj_get_str(pod, "metadata.namespace"),
-               kj_get_str(pod, "metadata.name"), ctype, action ? action : "", i);
+      snprintf(msg, len, "Pod %s/%s has condition %s matching %s rule at index %zu",
+               kj_get_str(pod, "metadata.namespace"), kj_get_str(pod, "metadata.name"), ctype, action ? action : "", i);
     }
     if (!hit || !action) continue;
     if (!strcmp(action, "FailJob")) return JOB_POLICY_FAIL_JOB;
     if (!strcmp(action, "Ignore")) return JOB_POLICY_IGNORE;
     if (!strcmp(action, "Count")) return JOB_POLICY_COUNT;
-    return JOB_POLICY_COUNT;  /* FailIndex without backoffLimitPerIndex counts */
+    return JOB_POLICY_COUNT; /* FailIndex without backoffLimitPerIndex counts */
   }
   return JOB_POLICY_NONE;
 }

@@ -38,7 +38,7 @@ static void go_list(const json_t *arr, char *out, size_t len)
   size_t i, n = 0;
   json_t *v;
   n += snprintf(out + n, len - n, "[");
-  json_array_foreach(arr, i, v) {
+  json_array_foreach (arr, i, v) {
     if (n < len) n += snprintf(out + n, len - n, "%s%s", i ? " " : "", json_string_value(v) ?: "");
   }
   if (n < len) snprintf(out + n, len - n, "]");
@@ -54,21 +54,23 @@ static const char *check_claim(const json_t *claim, const json_t *sc, const json
   const json_t *modes = kj_get(claim, "spec.accessModes");
   size_t i;
   json_t *m;
-  json_array_foreach(modes, i, m) {
+  json_array_foreach (modes, i, m) {
     if (json_is_string(m) && mode_supported(json_string_value(m))) continue;
     char have[256];
     go_list(modes, have, sizeof have);
-    snprintf(err, errlen, "invalid AccessModes %s: only AccessModes [ReadWriteOnce ReadWriteOncePod] are supported", have);
+    snprintf(err, errlen, "invalid AccessModes %s: only AccessModes [ReadWriteOnce ReadWriteOncePod] are supported",
+             have);
     return err;
   }
   const char *vm = kj_get_str(claim, "spec.volumeMode");
   if (vm && strcmp(vm, "Filesystem")) {
-    snprintf(err, errlen, "volumeMode %s is not supported: %s makes Filesystem volumes only", vm, LOCAL_PATH_PROVISIONER);
+    snprintf(err, errlen, "volumeMode %s is not supported: %s makes Filesystem volumes only", vm,
+             LOCAL_PATH_PROVISIONER);
     return err;
   }
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)kj_get(sc, "parameters"), k, v) {
+  json_object_foreach ((json_t *)kj_get(sc, "parameters"), k, v) {
     snprintf(err, errlen, "invalid option \"%s\" for volume plugin %s", k, LOCAL_PATH_PROVISIONER);
     return err;
   }
@@ -92,13 +94,13 @@ json_t *local_path_volume(const json_t *claim, const json_t *sc, const json_t *n
   snprintf(name, sizeof name, "pvc-%s", uid);
   snprintf(path, sizeof path, "%s/%s_%s_%s", root && *root ? root : LOCAL_PATH_DEFAULT_ROOT, name,
            kj_get_str(claim, "metadata.namespace") ?: "", kj_get_str(claim, "metadata.name") ?: "");
-  json_t *pv = json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:{s:O},s:o,s:s,s:s,s:{s:s},s:{s:{s:[{s:[{s:s,s:s,s:[s]}]}]}}}}",
-                         "apiVersion", "v1", "kind", "PersistentVolume", "metadata", "name", name, "annotations",
-                         LOCAL_PATH_NODE_ANNOTATION, node_name, "spec", "capacity", "storage", storage,
-                         "accessModes", kj_deep_copy(kj_get(claim, "spec.accessModes")),
-                         "persistentVolumeReclaimPolicy", policy, "volumeMode", "Filesystem", "local", "path", path,
-                         "nodeAffinity", "required", "nodeSelectorTerms", "matchExpressions", "key", LABEL_HOSTNAME,
-                         "operator", "In", "values", host ? host : node_name);
+  json_t *pv =
+      json_pack("{s:s,s:s,s:{s:s,s:{s:s}},s:{s:{s:O},s:o,s:s,s:s,s:{s:s},s:{s:{s:[{s:[{s:s,s:s,s:[s]}]}]}}}}",
+                "apiVersion", "v1", "kind", "PersistentVolume", "metadata", "name", name, "annotations",
+                LOCAL_PATH_NODE_ANNOTATION, node_name, "spec", "capacity", "storage", storage, "accessModes",
+                kj_deep_copy(kj_get(claim, "spec.accessModes")), "persistentVolumeReclaimPolicy", policy, "volumeMode",
+                "Filesystem", "local", "path", path, "nodeAffinity", "required", "nodeSelectorTerms",
+                "matchExpressions", "key", LABEL_HOSTNAME, "operator", "In", "values", host ? host : node_name);
   if (!pv) {
     snprintf(err, errlen, "the claim has no access modes");
     return NULL;

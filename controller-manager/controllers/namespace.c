@@ -47,19 +47,20 @@ struct ns_op {
   struct ns_ctl *c;
   struct cm_run *run;
   char name[256];
-  int pending;          /* requests of the current stage still out */
-  json_t *resources;    /* discovered [{prefix, resource, deletecollection}] */
+  int pending;       /* requests of the current stage still out */
+  json_t *resources; /* discovered [{prefix, resource, deletecollection}] */
   char *discovery_err;
-  json_t *errors;       /* content deletion failures */
-  json_t *remaining;    /* "resource.group" -> count */
-  json_t *finalizers;   /* finalizer -> count */
+  json_t *errors;     /* content deletion failures */
+  json_t *remaining;  /* "resource.group" -> count */
+  json_t *finalizers; /* finalizer -> count */
 };
 
 static bool ns_has_verb(const json_t *verbs, const char *v)
 {
   size_t i;
   json_t *x;
-  json_array_foreach(verbs, i, x) if (json_is_string(x) && !strcmp(json_string_value(x), v)) return true;
+  json_array_foreach (verbs, i, x)
+    if (json_is_string(x) && !strcmp(json_string_value(x), v)) return true;
   return false;
 }
 
@@ -72,33 +73,31 @@ void namespace_discovered_resources(const json_t *rl, json_t *out)
   else snprintf(prefix, sizeof prefix, "/apis/%s", gv);
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(rl, "resources"), i, r)
-  {
+  json_array_foreach (kj_get(rl, "resources"), i, r) {
     const char *name = kj_get_str(r, "name");
     if (!name || strchr(name, '/') || !kj_get_bool(r, "namespaced", false)) continue;
     json_t *verbs = kj_get(r, "verbs");
     bool dc = ns_has_verb(verbs, "deletecollection");
     if (!ns_has_verb(verbs, "list") || (!dc && !ns_has_verb(verbs, "delete"))) continue;
-    json_array_append_new(out, json_pack("{s:s, s:s, s:b}", "prefix", prefix, "resource", name,
-                                         "deletecollection", dc));
+    json_array_append_new(out,
+                          json_pack("{s:s, s:s, s:b}", "prefix", prefix, "resource", name, "deletecollection", dc));
   }
 }
 
-static json_t *ns_cond(const json_t *old, const char *type, bool failing, const char *ok_reason,
-                       const char *ok_msg, const char *bad_reason, const char *bad_msg, const char *now)
+static json_t *ns_cond(const json_t *old, const char *type, bool failing, const char *ok_reason, const char *ok_msg,
+                       const char *bad_reason, const char *bad_msg, const char *now)
 {
   const char *status = failing ? "True" : "False";
   const char *ltt = now;
   size_t i;
   json_t *c;
-  json_array_foreach(old, i, c)
-  {
+  json_array_foreach (old, i, c) {
     if (!strcmp(kj_get_str(c, "type") ?: "", type) && !strcmp(kj_get_str(c, "status") ?: "", status) &&
         kj_get_str(c, "lastTransitionTime"))
       ltt = kj_get_str(c, "lastTransitionTime");
   }
-  return json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", type, "status", status, "lastTransitionTime", ltt,
-                   "reason", failing ? bad_reason : ok_reason, "message", failing ? bad_msg : ok_msg);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", type, "status", status, "lastTransitionTime", ltt, "reason",
+                   failing ? bad_reason : ok_reason, "message", failing ? bad_msg : ok_msg);
 }
 
 /* "a has 1 resource instances, b has 2 resource instances" in key order. */
@@ -108,7 +107,7 @@ static char *ns_join_counts(const json_t *counts, const char *fmt)
   const char **keys = xcalloc(n ? n : 1, sizeof *keys);
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)counts, k, v) keys[i++] = k;
+  json_object_foreach ((json_t *)counts, k, v) keys[i++] = k;
   for (size_t a = 1; a < n; a++)
     for (size_t b = a; b > 0 && strcmp(keys[b - 1], keys[b]) > 0; b--) {
       const char *t = keys[b];
@@ -128,35 +127,35 @@ static char *ns_join_counts(const json_t *counts, const char *fmt)
   return out;
 }
 
-json_t *namespace_deletion_conditions(const char *discovery_err, const json_t *errors,
-                                      const json_t *remaining, const json_t *finalizers,
-                                      const json_t *old, const char *now)
+json_t *namespace_deletion_conditions(const char *discovery_err, const json_t *errors, const json_t *remaining,
+                                      const json_t *finalizers, const json_t *old, const char *now)
 {
   json_t *conds = json_array();
   char msg[2048];
   snprintf(msg, sizeof msg, "Discovery failed for some groups: %s", discovery_err ? discovery_err : "");
-  json_array_append_new(conds, ns_cond(old, "NamespaceDeletionDiscoveryFailure", discovery_err != NULL,
-                                       "ResourcesDiscovered", "All resources successfully discovered",
-                                       "DiscoveryFailed", msg, now));
-  json_array_append_new(conds, ns_cond(old, "NamespaceDeletionGroupVersionParsingFailure", false,
-                                       "ParsedGroupVersions", "All legacy kube types successfully parsed",
-                                       "GroupVersionParsingFailed", "", now));
+  json_array_append_new(conds,
+                        ns_cond(old, "NamespaceDeletionDiscoveryFailure", discovery_err != NULL, "ResourcesDiscovered",
+                                "All resources successfully discovered", "DiscoveryFailed", msg, now));
+  json_array_append_new(conds,
+                        ns_cond(old, "NamespaceDeletionGroupVersionParsingFailure", false, "ParsedGroupVersions",
+                                "All legacy kube types successfully parsed", "GroupVersionParsingFailed", "", now));
   size_t i;
   json_t *e;
   size_t ml = 0;
   msg[0] = 0;
-  json_array_foreach(errors, i, e) ml += (size_t)snprintf(msg + ml, ml < sizeof msg ? sizeof msg - ml : 0, "%s%s",
-                                                          i ? ", " : "", json_string_value(e));
-  json_array_append_new(conds, ns_cond(old, "NamespaceDeletionContentFailure", json_array_size(errors) > 0,
-                                       "ContentDeleted",
-                                       "All content successfully deleted, may be waiting on finalization",
-                                       "ContentDeletionFailed", msg, now));
+  json_array_foreach (errors, i, e)
+    ml +=
+        (size_t)snprintf(msg + ml, ml < sizeof msg ? sizeof msg - ml : 0, "%s%s", i ? ", " : "", json_string_value(e));
+  json_array_append_new(conds,
+                        ns_cond(old, "NamespaceDeletionContentFailure", json_array_size(errors) > 0, "ContentDeleted",
+                                "All content successfully deleted, may be waiting on finalization",
+                                "ContentDeletionFailed", msg, now));
   char *rem = ns_join_counts(remaining, "%s has %lld resource instances");
   snprintf(msg, sizeof msg, "Some resources are remaining: %s", rem);
   free(rem);
-  json_array_append_new(conds, ns_cond(old, "NamespaceContentRemaining", json_object_size(remaining) > 0,
-                                       "ContentRemoved", "All content successfully removed",
-                                       "SomeResourcesRemain", msg, now));
+  json_array_append_new(conds,
+                        ns_cond(old, "NamespaceContentRemaining", json_object_size(remaining) > 0, "ContentRemoved",
+                                "All content successfully removed", "SomeResourcesRemain", msg, now));
   char *fin = ns_join_counts(finalizers, "%s in %lld resource instances");
   snprintf(msg, sizeof msg, "Some content in the namespace has finalizers remaining: %s", fin);
   free(fin);
@@ -173,8 +172,7 @@ json_t *namespace_finalize_body(const json_t *ns)
   json_t *keep = json_array();
   size_t i;
   json_t *f;
-  json_array_foreach(fins, i, f)
-  {
+  json_array_foreach (fins, i, f) {
     if (json_is_string(f) && !strcmp(json_string_value(f), NS_FINALIZER)) found = true;
     else json_array_append(keep, f);
   }
@@ -203,8 +201,8 @@ static void ns_op_free(void *p)
 static void ns_add_discovery_err(struct ns_op *op, const char *what, const struct rest_status *err)
 {
   char buf[1024];
-  snprintf(buf, sizeof buf, "%s%s%s: %s", op->discovery_err ? op->discovery_err : "",
-           op->discovery_err ? ", " : "", what, err && err->message ? err->message : "error");
+  snprintf(buf, sizeof buf, "%s%s%s: %s", op->discovery_err ? op->discovery_err : "", op->discovery_err ? ", " : "",
+           what, err && err->message ? err->message : "error");
   free(op->discovery_err);
   op->discovery_err = xstrdup(buf);
 }
@@ -294,13 +292,13 @@ static void ns_count_remaining(struct ns_op *op, const json_t *res, const json_t
   json_object_set_new(op->remaining, key, json_integer((json_int_t)n));
   size_t i, j;
   json_t *it, *f;
-  json_array_foreach(items, i, it) json_array_foreach(kj_get(it, "metadata.finalizers"), j, f)
-  {
-    const char *fs = json_string_value(f);
-    if (!fs) continue;
-    json_object_set_new(op->finalizers, fs,
-                        json_integer(json_integer_value(json_object_get(op->finalizers, fs)) + 1));
-  }
+  json_array_foreach (items, i, it)
+    json_array_foreach (kj_get(it, "metadata.finalizers"), j, f) {
+      const char *fs = json_string_value(f);
+      if (!fs) continue;
+      json_object_set_new(op->finalizers, fs,
+                          json_integer(json_integer_value(json_object_get(op->finalizers, fs)) + 1));
+    }
 }
 
 /* A refused list or delete of a resource (a 404 means it is gone:
@@ -324,8 +322,7 @@ static void ns_list_done(void *arg, struct cm_run *run, int code, json_t *body, 
     if (!kj_get_bool(rr->res, "deletecollection", false)) {
       size_t i;
       json_t *it;
-      json_array_foreach(items, i, it)
-      {
+      json_array_foreach (items, i, it) {
         if (kj_get(it, "metadata.deletionTimestamp")) continue;
         char path[900];
         snprintf(path, sizeof path, "%s/namespaces/%s/%s/%s", kj_get_str(rr->res, "prefix"), op->name,
@@ -364,8 +361,7 @@ static void ns_start_deletes(struct ns_op *op)
   size_t i;
   json_t *res;
   op->pending = 1;
-  json_array_foreach(op->resources, i, res)
-  {
+  json_array_foreach (op->resources, i, res) {
     if (!kj_get_bool(res, "deletecollection", false)) {
       /* No collection delete: list now, delete each, list again next pass. */
       ns_start_list(op, res);
@@ -386,10 +382,8 @@ static void ns_start_deletes(struct ns_op *op)
 static void ns_group_done(void *arg, struct cm_run *run, int code, json_t *body, const struct rest_status *err)
 {
   struct ns_op *op = arg;
-  if (err)
-    ns_add_discovery_err(op, "group version", err);
-  else
-    namespace_discovered_resources(body, op->resources);
+  if (err) ns_add_discovery_err(op, "group version", err);
+  else namespace_discovered_resources(body, op->resources);
   ns_stage_done(op, ns_start_deletes);
 }
 
@@ -401,8 +395,7 @@ static void ns_apis_done(void *arg, struct cm_run *run, int code, json_t *body, 
   } else {
     size_t i;
     json_t *g;
-    json_array_foreach(kj_get(body, "groups"), i, g)
-    {
+    json_array_foreach (kj_get(body, "groups"), i, g) {
       const char *gv = kj_get_str(g, "preferredVersion.groupVersion");
       if (!gv) gv = kj_get_str(g, "versions[0].groupVersion");
       if (!gv) continue;
@@ -448,18 +441,18 @@ static int ns_init(struct cm_base *b)
 {
   struct ns_ctl *c = (struct ns_ctl *)b;
   c->ns_inf = informer_factory_get(b->ctx->informers, CM_NAMESPACES);
-  struct informer_handlers h = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
+  struct informer_handlers h = {cm_on_add_enqueue, cm_on_update_enqueue, NULL, c};
   informer_add_handlers(c->ns_inf, &h);
   return 0;
 }
 
 const struct controller_def ctrl_namespace = {
-  .name = "namespace",
-  .enabled_by_default = true,
-  .size = sizeof(struct ns_ctl),
-  .queue = "namespace",
-  .workers_flag = offsetof(struct cm_config, concurrent_namespace_syncs),
-  .workers = 10,
-  .sync = ns_sync,
-  .init = ns_init,
+    .name = "namespace",
+    .enabled_by_default = true,
+    .size = sizeof(struct ns_ctl),
+    .queue = "namespace",
+    .workers_flag = offsetof(struct cm_config, concurrent_namespace_syncs),
+    .workers = 10,
+    .sync = ns_sync,
+    .init = ns_init,
 };

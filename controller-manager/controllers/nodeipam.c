@@ -32,10 +32,10 @@
 #define CIDR_SET_MAX_BITS 20
 
 struct cidr_set {
-  uint32_t base;     /* network address, host order */
-  int prefix;        /* cluster prefix length */
-  int mask;          /* node mask size */
-  size_t n;          /* number of subnets */
+  uint32_t base; /* network address, host order */
+  int prefix;    /* cluster prefix length */
+  int mask;      /* node mask size */
+  size_t n;      /* number of subnets */
   size_t used;
   uint8_t *bits;
 };
@@ -174,7 +174,7 @@ static void ipam_occupy_node(struct ipam_ctl *c, const json_t *node)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(node, "spec.podCIDRs"), i, v) cidr_set_occupy(c->set, json_string_value(v) ?: "");
+  json_array_foreach (kj_get(node, "spec.podCIDRs"), i, v) cidr_set_occupy(c->set, json_string_value(v) ?: "");
   const char *one = kj_get_str(node, "spec.podCIDR");
   if (one) cidr_set_occupy(c->set, one);
 }
@@ -230,8 +230,8 @@ static void ipam_sync(struct cm_base *b, const char *key)
       snprintf(p->cidr, sizeof p->cidr, "%s", cidr);
       cm_path(path, sizeof path, "/api/v1", NULL, "nodes", key, NULL);
       KLOG_V(2, "nodeipam: allocating %s to node %s", cidr, key);
-      struct cm_action *act = cm_act(&acts, CM_PATCH, path, json_pack("{s:{s:s, s:[s]}}", "spec", "podCIDR", cidr,
-                                                                         "podCIDRs", cidr));
+      struct cm_action *act =
+          cm_act(&acts, CM_PATCH, path, json_pack("{s:{s:s, s:[s]}}", "spec", "podCIDR", cidr, "podCIDRs", cidr));
       act->patch = CM_PATCH_MERGE;
       cm_act_on_answer(act, ipam_patch_done, p, free);
     }
@@ -251,8 +251,8 @@ static int ipam_init(struct cm_base *b)
   const struct cm_config *cfg = &b->ctx->cfg;
   if (!cfg->allocate_node_cidrs) return 0;
   char err[256];
-  c->set = cidr_set_new(cfg->cluster_cidr, cfg->node_cidr_mask_size > 0 ? cfg->node_cidr_mask_size : 24, err,
-                        sizeof err);
+  c->set =
+      cidr_set_new(cfg->cluster_cidr, cfg->node_cidr_mask_size > 0 ? cfg->node_cidr_mask_size : 24, err, sizeof err);
   if (!c->set) {
     KLOG_E("nodeipam: %s", err);
     return -EINVAL;
@@ -265,7 +265,7 @@ static int ipam_init(struct cm_base *b)
   }
   c->pending = json_object();
   c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
-  struct informer_handlers h = { cm_on_add_enqueue, cm_on_update_enqueue, ipam_on_delete, c };
+  struct informer_handlers h = {cm_on_add_enqueue, cm_on_update_enqueue, ipam_on_delete, c};
   informer_add_handlers(c->node_inf, &h);
   return 0;
 }
@@ -278,7 +278,7 @@ static void ipam_run(struct cm_base *b)
   json_t *nodes = informer_store_list(c->node_inf);
   size_t i;
   json_t *n;
-  json_array_foreach(nodes, i, n) ipam_occupy_node(c, n);
+  json_array_foreach (nodes, i, n) ipam_occupy_node(c, n);
   json_decref(nodes);
 }
 
@@ -290,13 +290,13 @@ static void ipam_fini(struct cm_base *b)
 }
 
 const struct controller_def ctrl_nodeipam = {
-  .name = "nodeipam",
-  .enabled_by_default = true,
-  .size = sizeof(struct ipam_ctl),
-  .queue = "node_ipam",
-  .workers = 1,
-  .sync = ipam_sync,
-  .init = ipam_init,
-  .run = ipam_run,
-  .fini = ipam_fini,
+    .name = "nodeipam",
+    .enabled_by_default = true,
+    .size = sizeof(struct ipam_ctl),
+    .queue = "node_ipam",
+    .workers = 1,
+    .sync = ipam_sync,
+    .init = ipam_init,
+    .run = ipam_run,
+    .fini = ipam_fini,
 };

@@ -37,8 +37,8 @@
 #define NL_DEFAULT_GRACE_MS 50000
 #define NL_DEFAULT_PERIOD_MS 5000
 
-bool nodelifecycle_is_stale(json_t *health, const json_t *node, const json_t *lease, int64_t now_ms,
-                            int64_t grace_ms, int64_t startup_grace_ms)
+bool nodelifecycle_is_stale(json_t *health, const json_t *node, const json_t *lease, int64_t now_ms, int64_t grace_ms,
+                            int64_t startup_grace_ms)
 {
   const char *name = kj_get_str(node, "metadata.name") ?: "";
   json_t *ready = cm_get_condition(node, "status.conditions", "Ready");
@@ -70,8 +70,7 @@ json_t *nodelifecycle_unknown_conditions(const json_t *node, const char *now)
   bool changed = false, have_ready = false;
   size_t i;
   json_t *c;
-  json_array_foreach(conds, i, c)
-  {
+  json_array_foreach (conds, i, c) {
     const char *type = kj_get_str(c, "type") ?: "";
     if (!strcmp(type, "Ready")) have_ready = true;
     if (!strcmp(kj_get_str(c, "status") ?: "", "Unknown")) continue;
@@ -82,10 +81,10 @@ json_t *nodelifecycle_unknown_conditions(const json_t *node, const char *now)
     changed = true;
   }
   if (!have_ready) {
-    json_array_append_new(conds, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "Ready", "status", "Unknown",
-                                           "reason", "NodeStatusNeverUpdated", "message",
-                                           "Kubelet never posted node status.", "lastHeartbeatTime", now,
-                                           "lastTransitionTime", now));
+    json_array_append_new(conds,
+                          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "Ready", "status", "Unknown", "reason",
+                                    "NodeStatusNeverUpdated", "message", "Kubelet never posted node status.",
+                                    "lastHeartbeatTime", now, "lastTransitionTime", now));
     changed = true;
   }
   if (!changed) {
@@ -100,9 +99,13 @@ static bool nl_taint_is(const json_t *t, const char *key, const char *effect)
   return !strcmp(kj_get_str(t, "key") ?: "", key) && !strcmp(kj_get_str(t, "effect") ?: "", effect);
 }
 
-static const char *const nl_managed[] = {TAINT_NOT_READY, TAINT_UNREACHABLE, "node.kubernetes.io/memory-pressure",
-                                         "node.kubernetes.io/disk-pressure", "node.kubernetes.io/pid-pressure",
-                                         "node.kubernetes.io/network-unavailable", "node.kubernetes.io/unschedulable"};
+static const char *const nl_managed[] = {TAINT_NOT_READY,
+                                         TAINT_UNREACHABLE,
+                                         "node.kubernetes.io/memory-pressure",
+                                         "node.kubernetes.io/disk-pressure",
+                                         "node.kubernetes.io/pid-pressure",
+                                         "node.kubernetes.io/network-unavailable",
+                                         "node.kubernetes.io/unschedulable"};
 
 static bool nl_cond_is(const json_t *node, const char *type, const char *status)
 {
@@ -135,8 +138,7 @@ json_t *nodelifecycle_desired_taints(const json_t *node, const char *now)
   bool changed = false;
   size_t i;
   json_t *t;
-  json_array_foreach(old, i, t)
-  {
+  json_array_foreach (old, i, t) {
     const char *key = kj_get_str(t, "key") ?: "";
     bool managed = false, wanted = false;
     for (size_t m = 0; m < sizeof nl_managed / sizeof nl_managed[0]; m++) managed |= !strcmp(key, nl_managed[m]);
@@ -149,7 +151,7 @@ json_t *nodelifecycle_desired_taints(const json_t *node, const char *now)
   }
   for (size_t w = 0; w < nw; w++) {
     bool have = false;
-    json_array_foreach(old, i, t) have |= nl_taint_is(t, want[w][0], want[w][1]);
+    json_array_foreach (old, i, t) have |= nl_taint_is(t, want[w][0], want[w][1]);
     if (have) continue;
     json_t *nt = json_pack("{s:s, s:s}", "key", want[w][0], "effect", want[w][1]);
     if (!strcmp(want[w][1], "NoExecute")) json_object_set_new(nt, "timeAdded", json_string(now));
@@ -166,7 +168,7 @@ json_t *nodelifecycle_desired_taints(const json_t *node, const char *now)
 /* ---- the controller ---- */
 
 struct nl_ctl {
-  struct cm_base base;       /* keys are node names */
+  struct cm_base base; /* keys are node names */
   struct informer *node_inf, *lease_inf, *pod_inf;
   json_t *health;
   int64_t grace_ms;
@@ -178,15 +180,12 @@ static void nl_mark_pods_not_ready(struct nl_ctl *c, struct cm_actions *acts, co
   json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, node);
   size_t i;
   json_t *pod;
-  json_array_foreach(pods, i, pod)
-  {
-    if (strcmp(kj_get_str(pod, "spec.nodeName") ?: "", node) || !pod_is_ready(pod) || pod_is_terminal(pod))
-      continue;
+  json_array_foreach (pods, i, pod) {
+    if (strcmp(kj_get_str(pod, "spec.nodeName") ?: "", node) || !pod_is_ready(pod) || pod_is_terminal(pod)) continue;
     json_t *copy = kj_deep_copy(pod);
     size_t j;
     json_t *cond;
-    json_array_foreach(kj_get(copy, "status.conditions"), j, cond)
-    {
+    json_array_foreach (kj_get(copy, "status.conditions"), j, cond) {
       if (strcmp(kj_get_str(cond, "type") ?: "", "Ready")) continue;
       json_object_set_new(cond, "status", json_string("False"));
       json_object_set_new(cond, "lastTransitionTime", json_string(now));
@@ -253,7 +252,7 @@ static void nl_monitor(struct cm_base *b)
   json_t *keys = informer_store_keys(c->node_inf);
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) cm_base_enqueue_key(b, json_string_value(k));
+  json_array_foreach (keys, i, k) cm_base_enqueue_key(b, json_string_value(k));
   json_decref(keys);
 }
 
@@ -267,7 +266,7 @@ static void nl_node_update(void *arg, const json_t *o, const json_t *n)
   json_t *cn;
   bool changed = !cm_json_eq(kj_get(o, "spec.taints"), kj_get(n, "spec.taints")) ||
                  kj_get_bool(o, "spec.unschedulable", false) != kj_get_bool(n, "spec.unschedulable", false);
-  json_array_foreach(kj_get(n, "status.conditions"), i, cn) {
+  json_array_foreach (kj_get(n, "status.conditions"), i, cn) {
     json_t *oc = cm_get_condition(o, "status.conditions", kj_get_str(cn, "type") ?: "");
     if (!oc || strcmp(kj_get_str(oc, "status") ?: "", kj_get_str(cn, "status") ?: "")) changed = true;
   }
@@ -290,7 +289,7 @@ static int nl_init(struct cm_base *b)
   c->lease_inf = informer_factory_get(b->ctx->informers, CM_LEASES_NODE);
   c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
-  struct informer_handlers h = { cm_on_add_enqueue, nl_node_update, nl_node_delete, c };
+  struct informer_handlers h = {cm_on_add_enqueue, nl_node_update, nl_node_delete, c};
   informer_add_handlers(c->node_inf, &h);
   return 0;
 }
@@ -304,14 +303,14 @@ static void nl_run(struct cm_base *b)
 static void nl_fini(struct cm_base *b) { json_decref(((struct nl_ctl *)b)->health); }
 
 const struct controller_def ctrl_nodelifecycle = {
-  .name = "nodelifecycle",
-  .enabled_by_default = true,
-  .size = sizeof(struct nl_ctl),
-  .queue = "node_lifecycle_controller",
-  .component = "node-controller",
-  .workers = 1,
-  .sync = nl_sync,
-  .init = nl_init,
-  .run = nl_run,
-  .fini = nl_fini,
+    .name = "nodelifecycle",
+    .enabled_by_default = true,
+    .size = sizeof(struct nl_ctl),
+    .queue = "node_lifecycle_controller",
+    .component = "node-controller",
+    .workers = 1,
+    .sync = nl_sync,
+    .init = nl_init,
+    .run = nl_run,
+    .fini = nl_fini,
 };

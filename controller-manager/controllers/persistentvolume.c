@@ -130,7 +130,7 @@ static json_t *candidate_volumes(struct pvb_ctl *c, const json_t *claim)
    * (just provisioned) or still holds under another index value. */
   const char *wk;
   json_t *e;
-  json_object_foreach(c->written, wk, e) {
+  json_object_foreach (c->written, wk, e) {
     if (strncmp(wk, "pv:", 3)) continue;
     json_t *vals2 = json_array();
     index_candidates(NULL, json_object_get(e, "obj"), vals2);
@@ -141,7 +141,7 @@ static json_t *candidate_volumes(struct pvb_ctl *c, const json_t *claim)
   json_t *seen = json_object();
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) {
+  json_array_foreach (keys, i, k) {
     const char *name = json_string_value(k);
     if (json_object_get(seen, name)) continue;
     json_object_set_new(seen, name, json_true());
@@ -168,7 +168,7 @@ struct pvb_run {
   char *key;
   int steps, outstanding;
   bool failed;
-  bool live;         /* the claim was read from the API server */
+  bool live;          /* the claim was read from the API server */
   json_t *live_claim; /* what that read returned (NULL: not found) */
 };
 
@@ -406,7 +406,7 @@ static void enqueue_all(struct pvb_ctl *c, bool claims_only_unbound)
   json_t *keys = informer_store_keys(c->pvc_inf);
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) {
+  json_array_foreach (keys, i, k) {
     char buf[700];
     snprintf(buf, sizeof buf, "pvc:%s", json_string_value(k));
     cm_base_enqueue_key(&c->base, buf);
@@ -414,7 +414,7 @@ static void enqueue_all(struct pvb_ctl *c, bool claims_only_unbound)
   json_decref(keys);
   if (claims_only_unbound) return;
   keys = informer_store_keys(c->pv_inf);
-  json_array_foreach(keys, i, k) enqueue_volume(c, json_string_value(k));
+  json_array_foreach (keys, i, k) enqueue_volume(c, json_string_value(k));
   json_decref(keys);
 }
 
@@ -430,7 +430,7 @@ static void resync(struct cm_base *b)
   const char *k;
   json_t *e;
   void *tmp;
-  json_object_foreach_safe(c->written, tmp, k, e) {
+  json_object_foreach_safe (c->written, tmp, k, e) {
     if (now - kj_get_int(e, "at", 0) > WRITTEN_TTL_MS) json_object_del(c->written, k);
   }
 }
@@ -469,14 +469,14 @@ static void pvb_fini(struct cm_base *b)
 }
 
 const struct controller_def ctrl_persistentvolume_binder = {
-  .name = "persistentvolume-binder",
-  .enabled_by_default = true,
-  .size = sizeof(struct pvb_ctl),
-  .queue = "volumes",
-  .component = "persistentvolume-controller",
-  .workers = 1,
-  .sync = pvb_sync,
-  .init = pvb_init,
-  .run = pvb_run_periodic,
-  .fini = pvb_fini,
+    .name = "persistentvolume-binder",
+    .enabled_by_default = true,
+    .size = sizeof(struct pvb_ctl),
+    .queue = "volumes",
+    .component = "persistentvolume-controller",
+    .workers = 1,
+    .sync = pvb_sync,
+    .init = pvb_init,
+    .run = pvb_run_periodic,
+    .fini = pvb_fini,
 };

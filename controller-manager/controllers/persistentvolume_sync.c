@@ -176,7 +176,8 @@ static void bind(struct step *s, const json_t *pv, const json_t *claim)
   if (!same) {
     json_t *c = for_put(pv, "PersistentVolume");
     kj_set(c, "spec.claimRef", claim_ref(claim));
-    if (!bound_to && !vol_has_annotation(pv, ANN_BOUND_BY_CONTROLLER)) set_annotation(c, ANN_BOUND_BY_CONTROLLER, "yes");
+    if (!bound_to && !vol_has_annotation(pv, ANN_BOUND_BY_CONTROLLER))
+      set_annotation(c, ANN_BOUND_BY_CONTROLLER, "yes");
     put_volume(s, c, NULL);
     return;
   }
@@ -200,7 +201,8 @@ static void bind(struct step *s, const json_t *pv, const json_t *claim)
 /* unbindVolume: a controller-made claimRef goes, a user's loses its uid. */
 static void unbind_volume(struct step *s, const json_t *pv)
 {
-  if (kj_get(pv, "spec.claimRef") && (vol_has_annotation(pv, ANN_BOUND_BY_CONTROLLER) || kj_get_str(pv, "spec.claimRef.uid"))) {
+  if (kj_get(pv, "spec.claimRef") &&
+      (vol_has_annotation(pv, ANN_BOUND_BY_CONTROLLER) || kj_get_str(pv, "spec.claimRef.uid"))) {
     json_t *c = for_put(pv, "PersistentVolume");
     if (vol_has_annotation(pv, ANN_BOUND_BY_CONTROLLER)) {
       kj_del(c, "spec.claimRef");
@@ -237,7 +239,7 @@ static const json_t *match_in_group(const json_t *claim, const json_t *vols, boo
   size_t i;
   json_t *pv;
   *prebound = false;
-  json_array_foreach(vols, i, pv) {
+  json_array_foreach (vols, i, pv) {
     if (vol_mode_mismatch(claim, pv) || obj_is_terminating(pv)) continue;
     int64_t cap = vol_pv_capacity(pv);
     if (vol_is_bound_to_claim(pv, claim)) {
@@ -266,7 +268,7 @@ const json_t *pvb_find_best_match(const json_t *claim, const json_t *volumes, bo
     json_t *group = json_array();
     size_t i;
     json_t *pv;
-    json_array_foreach(volumes, i, pv) {
+    json_array_foreach (volumes, i, pv) {
       if (mode_count(pv) == n && vol_access_modes_ok(claim, pv)) json_array_append(group, pv);
     }
     bool prebound;
@@ -322,7 +324,8 @@ static void provision_local_path(struct step *s, const json_t *claim, const json
   char msg[1024];
   const char *scname = kj_get_str(sc, "metadata.name") ?: "";
   if (kj_get(claim, "spec.dataSource")) {
-    snprintf(msg, sizeof msg, "plugin \"%s\" is not a CSI plugin. Only CSI plugin can provision a claim with a datasource",
+    snprintf(msg, sizeof msg,
+             "plugin \"%s\" is not a CSI plugin. Only CSI plugin can provision a claim with a datasource",
              LOCAL_PATH_PROVISIONER);
     event(s, claim, true, "Warning", "ProvisioningFailed", msg);
     return;
@@ -348,7 +351,8 @@ static void provision_local_path(struct step *s, const json_t *claim, const json
   set_annotation(pv, ANN_DYNAMICALLY_PROVISIONED, LOCAL_PATH_PROVISIONER);
   kj_set_str(pv, "spec.storageClassName", vol_claim_class(claim));
   char ok[512], fail[512], key[600];
-  snprintf(key, sizeof key, "%s/%s", kj_get_str(claim, "metadata.namespace") ?: "", kj_get_str(claim, "metadata.name") ?: "");
+  snprintf(key, sizeof key, "%s/%s", kj_get_str(claim, "metadata.namespace") ?: "",
+           kj_get_str(claim, "metadata.name") ?: "");
   snprintf(ok, sizeof ok, "Successfully provisioned volume %s using %s", kj_get_str(pv, "metadata.name"),
            LOCAL_PATH_PROVISIONER);
   snprintf(fail, sizeof fail, "Error creating provisioned PV object for claim %s", key);
@@ -394,7 +398,7 @@ static void wait_for_consumer_event(struct step *s, const json_t *claim)
 {
   size_t i, n = 0, len = 0;
   json_t *p;
-  json_array_foreach(s->w->pods, i, p) {
+  json_array_foreach (s->w->pods, i, p) {
     if (pod_is_terminal(p) || kj_get_str(p, "spec.nodeName")) continue;
     n++;
     len += strlen(kj_get_str(p, "metadata.name") ?: "") + 1;
@@ -404,7 +408,7 @@ static void wait_for_consumer_event(struct step *s, const json_t *claim)
     return;
   }
   char *names = xcalloc(1, len + 1);
-  json_array_foreach(s->w->pods, i, p) {
+  json_array_foreach (s->w->pods, i, p) {
     if (pod_is_terminal(p) || kj_get_str(p, "spec.nodeName")) continue;
     if (*names) strcat(names, ",");
     strcat(names, kj_get_str(p, "metadata.name") ?: "");
@@ -444,7 +448,8 @@ static void sync_unbound_without_volume(struct step *s, const json_t *claim)
     provision(s, claim);
     return;
   } else {
-    event(s, claim, true, "Normal", "FailedBinding", "no persistent volumes available for this claim and no storage class is set");
+    event(s, claim, true, "Normal", "FailedBinding",
+          "no persistent volumes available for this claim and no storage class is set");
   }
   update_claim_status(s, claim, "Pending", NULL);
 }
@@ -519,7 +524,7 @@ static char *pods_using(const json_t *pods)
   char *out = NULL;
   size_t i;
   json_t *p;
-  json_array_foreach(pods, i, p) {
+  json_array_foreach (pods, i, p) {
     if (pod_is_terminal(p)) continue;
     char *n = xasprintf("%s%s%s/%s", out ? out : "", out ? "," : "", kj_get_str(p, "metadata.namespace") ?: "",
                         kj_get_str(p, "metadata.name") ?: "");
@@ -549,8 +554,8 @@ static void delete_volume(struct step *s, const json_t *pv)
     snprintf(msg, sizeof msg, "no volume plugin matched name: %s", by);
   } else {
     if (kj_get(pv, "spec.csi")) return; /* a CSI driver's */
-    snprintf(msg, sizeof msg, "error getting deleter volume plugin for volume \"%s\": no deletable volume plugin matched",
-             name);
+    snprintf(msg, sizeof msg,
+             "error getting deleter volume plugin for volume \"%s\": no deletable volume plugin matched", name);
   }
   volume_phase_event(s, pv, "Failed", "Warning", "VolumeFailedDelete", msg);
 }

@@ -45,7 +45,8 @@ json_t *podgc_terminated_to_delete(const json_t *pods, int threshold)
   size_t n = 0, i;
   json_t *p;
   json_t **v = xmalloc((json_array_size(pods) + 1) * sizeof *v);
-  json_array_foreach(pods, i, p) if (pod_is_terminal(p) && !kj_get(p, "metadata.deletionTimestamp")) v[n++] = p;
+  json_array_foreach (pods, i, p)
+    if (pod_is_terminal(p) && !kj_get(p, "metadata.deletionTimestamp")) v[n++] = p;
   if (n > (size_t)threshold) {
     qsort(v, n, sizeof *v, podgc_age_cmp);
     for (i = 0; i < n - (size_t)threshold; i++) json_array_append(out, v[i]);
@@ -59,8 +60,7 @@ json_t *podgc_unscheduled_terminating(const json_t *pods)
   json_t *out = json_array();
   size_t i;
   json_t *p;
-  json_array_foreach(pods, i, p)
-  {
+  json_array_foreach (pods, i, p) {
     const char *node = kj_get_str(p, "spec.nodeName");
     if (kj_get(p, "metadata.deletionTimestamp") && (!node || !*node)) json_array_append(out, p);
   }
@@ -72,9 +72,8 @@ json_t *podgc_missing_nodes(const json_t *pods, const json_t *nodes)
   json_t *have = json_object(), *out = json_object();
   size_t i;
   json_t *x;
-  json_array_foreach(nodes, i, x) json_object_set_new(have, kj_get_str(x, "metadata.name") ?: "", json_true());
-  json_array_foreach(pods, i, x)
-  {
+  json_array_foreach (nodes, i, x) json_object_set_new(have, kj_get_str(x, "metadata.name") ?: "", json_true());
+  json_array_foreach (pods, i, x) {
     const char *node = kj_get_str(x, "spec.nodeName");
     if (node && *node && !json_object_get(have, node)) json_object_set_new(out, node, json_true());
   }
@@ -83,9 +82,9 @@ json_t *podgc_missing_nodes(const json_t *pods, const json_t *nodes)
 }
 
 struct podgc_ctl {
-  struct cm_base base;   /* one key: the pass */
+  struct cm_base base; /* one key: the pass */
   struct informer *pod_inf, *node_inf;
-  json_t *quarantine;    /* node name -> first missed (mono ms) */
+  json_t *quarantine; /* node name -> first missed (mono ms) */
 };
 
 #define PODGC_KEY "podgc"
@@ -118,12 +117,12 @@ static void podgc_node_checked(void *arg, struct cm_run *run, int code, json_t *
   json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, nc->node);
   size_t i;
   json_t *p;
-  json_array_foreach(pods, i, p) if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", nc->node))
-  {
-    KLOG_I("podgc: deleting orphaned pod %s/%s of missing node %s", kj_get_str(p, "metadata.namespace"),
-           kj_get_str(p, "metadata.name"), nc->node);
-    podgc_delete(&acts, p, true);
-  }
+  json_array_foreach (pods, i, p)
+    if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", nc->node)) {
+      KLOG_I("podgc: deleting orphaned pod %s/%s of missing node %s", kj_get_str(p, "metadata.namespace"),
+             kj_get_str(p, "metadata.name"), nc->node);
+      podgc_delete(&acts, p, true);
+    }
   json_decref(pods);
   cm_run_add(run, &acts);
   cm_actions_clear(&acts);
@@ -138,9 +137,9 @@ static json_t *podgc_candidates(struct podgc_ctl *c, const json_t *nodes)
   json_t *names = json_object();
   size_t i;
   json_t *n;
-  json_array_foreach(nodes, i, n) json_object_set_new(names, kj_get_str(n, "metadata.name") ?: "", json_true());
+  json_array_foreach (nodes, i, n) json_object_set_new(names, kj_get_str(n, "metadata.name") ?: "", json_true());
   json_t *keys = informer_store_keys(c->pod_inf), *out = json_array(), *k;
-  json_array_foreach(keys, i, k) {
+  json_array_foreach (keys, i, k) {
     json_t *pod = informer_store_get_obj(c->pod_inf, json_string_value(k));
     if (!pod) continue;
     const char *node = kj_get_str(pod, "spec.nodeName") ?: "";
@@ -162,9 +161,9 @@ static void podgc_check_missing_nodes(struct podgc_ctl *c, const json_t *pods, c
   int64_t now = ktime_mono_ms();
   const char *k;
   json_t *v, *tmp;
-  json_object_foreach_safe(c->quarantine, tmp, k, v) if (!json_object_get(missing, k)) json_object_del(c->quarantine, k);
-  json_object_foreach(missing, k, v)
-  {
+  json_object_foreach_safe (c->quarantine, tmp, k, v)
+    if (!json_object_get(missing, k)) json_object_del(c->quarantine, k);
+  json_object_foreach (missing, k, v) {
     json_t *since = json_object_get(c->quarantine, k);
     if (!since) {
       json_object_set_new(c->quarantine, k, json_integer(now));
@@ -191,10 +190,10 @@ static void podgc_sync(struct cm_base *b, const char *key)
   json_t *del = podgc_terminated_to_delete(pods, b->ctx->cfg.terminated_pod_gc_threshold);
   size_t i;
   json_t *p;
-  json_array_foreach(del, i, p) podgc_delete(&acts, p, false);
+  json_array_foreach (del, i, p) podgc_delete(&acts, p, false);
   json_decref(del);
   del = podgc_unscheduled_terminating(pods);
-  json_array_foreach(del, i, p) podgc_delete(&acts, p, true);
+  json_array_foreach (del, i, p) podgc_delete(&acts, p, true);
   json_decref(del);
   podgc_check_missing_nodes(c, pods, nodes, &acts);
   json_decref(pods);
@@ -219,13 +218,13 @@ static void podgc_run(struct cm_base *b) { cm_base_periodic(b, PODGC_PERIOD_MS, 
 static void podgc_fini(struct cm_base *b) { json_decref(((struct podgc_ctl *)b)->quarantine); }
 
 const struct controller_def ctrl_podgc = {
-  .name = "podgc",
-  .enabled_by_default = true,
-  .size = sizeof(struct podgc_ctl),
-  .queue = "pod_garbage_collector",
-  .workers = 1,
-  .sync = podgc_sync,
-  .init = podgc_init,
-  .run = podgc_run,
-  .fini = podgc_fini,
+    .name = "podgc",
+    .enabled_by_default = true,
+    .size = sizeof(struct podgc_ctl),
+    .queue = "pod_garbage_collector",
+    .workers = 1,
+    .sync = podgc_sync,
+    .init = podgc_init,
+    .run = podgc_run,
+    .fini = podgc_fini,
 };

@@ -31,7 +31,8 @@ void pv_protection_compute(const json_t *pv, struct cm_actions *acts)
   json_t *fin = kj_arr(c, "metadata.finalizers");
   if (remove) {
     for (size_t i = 0; i < json_array_size(fin); i++)
-      if (!strcmp(json_string_value(json_array_get(fin, i)) ?: "", PV_PROTECTION_FINALIZER)) json_array_remove(fin, i--);
+      if (!strcmp(json_string_value(json_array_get(fin, i)) ?: "", PV_PROTECTION_FINALIZER))
+        json_array_remove(fin, i--);
     if (!json_array_size(fin)) kj_del(c, "metadata.finalizers");
   } else {
     json_array_append_new(fin, json_string(PV_PROTECTION_FINALIZER));
@@ -75,11 +76,11 @@ static int pvp_init(struct cm_base *b)
 }
 
 const struct controller_def ctrl_pv_protection = {
-  .name = "pv-protection",
-  .enabled_by_default = true,
-  .size = sizeof(struct pvp_ctl),
-  .queue = "pvprotection",
-  .workers = 1,
-  .sync = pvp_sync,
-  .init = pvp_init,
+    .name = "pv-protection",
+    .enabled_by_default = true,
+    .size = sizeof(struct pvp_ctl),
+    .queue = "pvprotection",
+    .workers = 1,
+    .sync = pvp_sync,
+    .init = pvp_init,
 };

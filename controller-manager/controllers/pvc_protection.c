@@ -37,7 +37,7 @@ bool pvc_protection_pod_uses(const json_t *pod, const json_t *pvc)
                    kj_get_int(pod, "metadata.deletionGracePeriodSeconds", -1) == 0;
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     const char *cn = kj_get_str(v, "persistentVolumeClaim.claimName");
     if (cn && !strcmp(cn, name)) return true;
     if (shut_down || !json_object_get(v, "ephemeral")) continue;
@@ -53,7 +53,7 @@ static bool any_pod_uses(const json_t *pods, const json_t *pvc)
 {
   size_t i;
   json_t *p;
-  json_array_foreach(pods, i, p) {
+  json_array_foreach (pods, i, p) {
     if (pvc_protection_pod_uses(p, pvc)) return true;
   }
   return false;
@@ -69,7 +69,8 @@ static json_t *with_finalizers(const json_t *pvc, bool add)
     json_array_append_new(fin, json_string(PVC_PROTECTION_FINALIZER));
   } else {
     for (size_t i = 0; i < json_array_size(fin); i++)
-      if (!strcmp(json_string_value(json_array_get(fin, i)) ?: "", PVC_PROTECTION_FINALIZER)) json_array_remove(fin, i--);
+      if (!strcmp(json_string_value(json_array_get(fin, i)) ?: "", PVC_PROTECTION_FINALIZER))
+        json_array_remove(fin, i--);
     if (!json_array_size(fin)) kj_del(c, "metadata.finalizers");
   }
   return c;
@@ -164,7 +165,7 @@ static void enqueue_pod_claims(struct pvcp_ctl *c, const json_t *pod, bool delet
   vol_index_pod_claims(NULL, pod, keys);
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) cm_base_enqueue_key(&c->base, json_string_value(k));
+  json_array_foreach (keys, i, k) cm_base_enqueue_key(&c->base, json_string_value(k));
   json_decref(keys);
 }
 
@@ -175,7 +176,8 @@ static void pod_updated(void *arg, const json_t *o, const json_t *n)
   enqueue_pod_claims(arg, n, false);
   /* An update may hide the deletion of one pod and the creation of
    * another of the same name. */
-  if (strcmp(kj_get_str(o, "metadata.uid") ?: "", kj_get_str(n, "metadata.uid") ?: "")) enqueue_pod_claims(arg, o, true);
+  if (strcmp(kj_get_str(o, "metadata.uid") ?: "", kj_get_str(n, "metadata.uid") ?: ""))
+    enqueue_pod_claims(arg, o, true);
 }
 
 static int pvcp_init(struct cm_base *b)
@@ -193,11 +195,11 @@ static int pvcp_init(struct cm_base *b)
 }
 
 const struct controller_def ctrl_pvc_protection = {
-  .name = "pvc-protection",
-  .enabled_by_default = true,
-  .size = sizeof(struct pvcp_ctl),
-  .queue = "pvcprotection",
-  .workers = 1,
-  .sync = pvcp_sync,
-  .init = pvcp_init,
+    .name = "pvc-protection",
+    .enabled_by_default = true,
+    .size = sizeof(struct pvcp_ctl),
+    .queue = "pvcprotection",
+    .workers = 1,
+    .sync = pvcp_sync,
+    .init = pvcp_init,
 };

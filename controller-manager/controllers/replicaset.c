@@ -31,17 +31,17 @@
 #include "kube/workqueue.h"
 #include "kube/xalloc.h"
 
-const struct rs_kind rs_kind_replicaset = { "apps/v1", "ReplicaSet", "/apis/apps/v1", "replicasets",
-                                            CM_REPLICASETS, false };
-const struct rs_kind rs_kind_rc = { "v1", "ReplicationController", "/api/v1", "replicationcontrollers",
-                                    CM_REPLICATIONCONTROLLERS, true };
+const struct rs_kind rs_kind_replicaset = {"apps/v1",     "ReplicaSet",   "/apis/apps/v1",
+                                           "replicasets", CM_REPLICASETS, false};
+const struct rs_kind rs_kind_rc = {
+    "v1", "ReplicationController", "/api/v1", "replicationcontrollers", CM_REPLICATIONCONTROLLERS, true};
 
 static struct labelsel *rs_selector(const struct rs_kind *k, const json_t *rs)
 {
   char err[256];
   json_t *sel = kj_get(rs, "spec.selector");
   if (k->selector_is_map) {
-    if (!json_object_size(sel)) return NULL;  /* an empty RC selector manages nothing */
+    if (!json_object_size(sel)) return NULL; /* an empty RC selector manages nothing */
     return cm_selector_from_map(sel);
   }
   return labelsel_from_json(sel, err, sizeof err);
@@ -51,7 +51,7 @@ static bool labels_superset(const json_t *labels, const json_t *want)
 {
   const char *k;
   json_t *v;
-  json_object_foreach((json_t *)want, k, v) {
+  json_object_foreach ((json_t *)want, k, v) {
     json_t *have = json_object_get(labels, k);
     if (!have || !json_equal(have, v)) return false;
   }
@@ -65,7 +65,7 @@ json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const struct 
   int64_t full = 0, ready = 0, avail = 0;
   size_t i;
   json_t *p;
-  json_array_foreach(owned, i, p) {
+  json_array_foreach (owned, i, p) {
     if (!tmpl_labels || labels_superset(kj_get(p, "metadata.labels"), tmpl_labels)) full++;
     if (pod_is_ready(p)) {
       ready++;
@@ -97,8 +97,7 @@ json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const struct 
 /* Status fields compared for "changed" (absent integer counts as 0). */
 static bool status_equal(const json_t *a, const json_t *b)
 {
-  const char *f[] = { "replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas",
-                      "observedGeneration" };
+  const char *f[] = {"replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas", "observedGeneration"};
   for (size_t i = 0; i < 5; i++)
     if (kj_get_int(a, f[i], 0) != kj_get_int(b, f[i], 0)) return false;
   json_t *ca = json_object_get(a, "conditions"), *cb = json_object_get(b, "conditions");
@@ -112,12 +111,12 @@ static json_t *colocation_ranks(const json_t *pods)
   json_t *per_node = json_object(), *ranks = json_object();
   size_t i;
   json_t *p;
-  json_array_foreach(pods, i, p) {
+  json_array_foreach (pods, i, p) {
     const char *n = kj_get_str(p, "spec.nodeName");
     if (!n || !*n) continue;
     json_object_set_new(per_node, n, json_integer(json_integer_value(json_object_get(per_node, n)) + 1));
   }
-  json_array_foreach(pods, i, p) {
+  json_array_foreach (pods, i, p) {
     const char *n = kj_get_str(p, "spec.nodeName"), *uid = kj_get_str(p, "metadata.uid");
     if (!uid) continue;
     json_object_set_new(ranks, uid, json_integer(n && *n ? json_integer_value(json_object_get(per_node, n)) : 0));
@@ -139,7 +138,7 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
   json_t *active = json_array();
   size_t i;
   json_t *p;
-  json_array_foreach(pods, i, p)
+  json_array_foreach (pods, i, p)
     if (pod_is_active(p)) json_array_append(active, p);
   json_t *owned = sel ? cm_claim_pods(rs, k->api_version, k->kind, sel, active, acts) : json_array();
   json_decref(active);
@@ -217,7 +216,7 @@ struct rs_ctrl {
   const struct rs_kind *k;
   struct informer *rs_inf, *pod_inf;
   struct cm_expectations *exp;
-  json_t *errors;   /* key -> {message, deleting} of the last failed pod create/delete (ReplicaFailure) */
+  json_t *errors; /* key -> {message, deleting} of the last failed pod create/delete (ReplicaFailure) */
 };
 
 /* Only the pod creates and deletes (the writes carrying expectations)
@@ -226,10 +225,10 @@ static void rs_exec_done(struct cm_base *b, const char *key, const struct cm_out
 {
   struct rs_ctrl *c = (struct rs_ctrl *)b;
   if (o->expect_error)
-    json_object_set_new(c->errors, key, json_pack("{s:s,s:b}", "message", o->expect_error, "deleting",
-                                                  o->expect_error_verb == CM_DELETE));
-  else
-    json_object_del(c->errors, key);
+    json_object_set_new(
+        c->errors, key,
+        json_pack("{s:s,s:b}", "message", o->expect_error, "deleting", o->expect_error_verb == CM_DELETE));
+  else json_object_del(c->errors, key);
 }
 
 static void rs_sync(struct cm_base *b, const char *key)
@@ -249,7 +248,7 @@ static void rs_sync(struct cm_base *b, const char *key)
   cm_actions_init(&acts);
   struct rs_result res;
   json_t *e = json_object_get(c->errors, key);
-  struct rs_manage_error merr = { kj_get_str(e, "message"), kj_get_bool(e, "deleting", false) };
+  struct rs_manage_error merr = {kj_get_str(e, "message"), kj_get_bool(e, "deleting", false)};
   rs_compute(c->k, rs, pods, may_manage, e ? &merr : NULL, now, &acts, &res);
   cm_expect_writes(c->exp, key, res.adds, res.del_uids, now);
   int64_t requeue = res.requeue_after_s > 0 ? res.requeue_after_s * 1000 : -1;
@@ -267,7 +266,7 @@ static void enqueue_matching(struct rs_ctrl *c, const json_t *pod)
   json_t *all = informer_store_list(c->rs_inf);
   size_t i;
   json_t *rs;
-  json_array_foreach(all, i, rs) {
+  json_array_foreach (all, i, rs) {
     const char *rns = kj_get_str(rs, "metadata.namespace");
     if (!ns || !rns || strcmp(ns, rns)) continue;
     struct labelsel *sel = rs_selector(c->k, rs);
@@ -282,10 +281,8 @@ static void on_pod_add(void *arg, const json_t *pod)
   struct rs_ctrl *c = arg;
   char key[512];
   if (cm_owner_key(pod, c->k->kind, key, sizeof key)) {
-    if (obj_is_terminating(pod))
-      cm_deletion_uid_observed(c->exp, key, kj_get_str(pod, "metadata.uid"));
-    else
-      cm_creation_observed(c->exp, key);
+    if (obj_is_terminating(pod)) cm_deletion_uid_observed(c->exp, key, kj_get_str(pod, "metadata.uid"));
+    else cm_creation_observed(c->exp, key);
     cm_base_enqueue_key(&c->base, key);
     return;
   }
@@ -298,8 +295,7 @@ static void on_pod_update(void *arg, const json_t *old, const json_t *cur)
   char okey[512], nkey[512];
   bool has_old = cm_owner_key(old, c->k->kind, okey, sizeof okey);
   bool has_new = cm_owner_key(cur, c->k->kind, nkey, sizeof nkey);
-  if (obj_is_terminating(cur) && has_new)
-    cm_deletion_uid_observed(c->exp, nkey, kj_get_str(cur, "metadata.uid"));
+  if (obj_is_terminating(cur) && has_new) cm_deletion_uid_observed(c->exp, nkey, kj_get_str(cur, "metadata.uid"));
   if (has_old && (!has_new || strcmp(okey, nkey))) cm_base_enqueue_key(&c->base, okey);
   if (has_new) {
     cm_base_enqueue_key(&c->base, nkey);
@@ -312,8 +308,7 @@ static void on_pod_update(void *arg, const json_t *old, const json_t *cur)
     }
     return;
   }
-  if (!kj_equal(kj_get(old, "metadata.labels"), kj_get(cur, "metadata.labels")) || has_old)
-    enqueue_matching(c, cur);
+  if (!kj_equal(kj_get(old, "metadata.labels"), kj_get(cur, "metadata.labels")) || has_old) enqueue_matching(c, cur);
 }
 
 static void on_pod_delete(void *arg, const json_t *pod, bool unknown)
@@ -346,8 +341,8 @@ static int rs_core_init(struct rs_ctrl *c, const struct rs_kind *k)
   c->pod_inf = informer_factory_get(ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
   cm_add_claim_indexes(c->pod_inf);
-  struct informer_handlers rh = { on_rs_add, on_rs_update, on_rs_delete, c };
-  struct informer_handlers ph = { on_pod_add, on_pod_update, on_pod_delete, c };
+  struct informer_handlers rh = {on_rs_add, on_rs_update, on_rs_delete, c};
+  struct informer_handlers ph = {on_pod_add, on_pod_update, on_pod_delete, c};
   informer_add_handlers(c->rs_inf, &rh);
   informer_add_handlers(c->pod_inf, &ph);
   return 0;
@@ -364,29 +359,29 @@ static void rs_fini(struct cm_base *b)
 }
 
 const struct controller_def ctrl_replicaset = {
-  .name = "replicaset",
-  .enabled_by_default = true,
-  .size = sizeof(struct rs_ctrl),
-  .queue = "replicaset",
-  .component = "replicaset-controller",
-  .workers_flag = offsetof(struct cm_config, concurrent_replicaset_syncs),
-  .workers = 5,
-  .sync = rs_sync,
-  .init = rs_init,
-  .fini = rs_fini,
+    .name = "replicaset",
+    .enabled_by_default = true,
+    .size = sizeof(struct rs_ctrl),
+    .queue = "replicaset",
+    .component = "replicaset-controller",
+    .workers_flag = offsetof(struct cm_config, concurrent_replicaset_syncs),
+    .workers = 5,
+    .sync = rs_sync,
+    .init = rs_init,
+    .fini = rs_fini,
 };
 
 /* upstream pkg/controller/replication: the same core over v1
  * ReplicationControllers, whose selector is a plain label map. */
 const struct controller_def ctrl_replicationcontroller = {
-  .name = "replicationcontroller",
-  .enabled_by_default = true,
-  .size = sizeof(struct rs_ctrl),
-  .queue = "replicationmanager",
-  .component = "replication-controller",
-  .workers_flag = offsetof(struct cm_config, concurrent_rc_syncs),
-  .workers = 5,
-  .sync = rs_sync,
-  .init = rc_init,
-  .fini = rs_fini,
+    .name = "replicationcontroller",
+    .enabled_by_default = true,
+    .size = sizeof(struct rs_ctrl),
+    .queue = "replicationmanager",
+    .component = "replication-controller",
+    .workers_flag = offsetof(struct cm_config, concurrent_rc_syncs),
+    .workers = 5,
+    .sync = rs_sync,
+    .init = rc_init,
+    .fini = rs_fini,
 };

@@ -28,9 +28,9 @@ extern const struct rs_kind rs_kind_replicaset, rs_kind_rc;
 #define RS_BURST_REPLICAS 500
 
 struct rs_result {
-  int adds;           /* creations issued (expectations to raise) */
-  json_t *del_uids;   /* new reference: uids of the pods deleted */
-  json_t *status;     /* new reference: the computed status */
+  int adds;         /* creations issued (expectations to raise) */
+  json_t *del_uids; /* new reference: uids of the pods deleted */
+  json_t *status;   /* new reference: the computed status */
   bool status_changed;
   int64_t requeue_after_s; /* > 0: sync again after this (minReadySeconds) */
 };
@@ -55,7 +55,6 @@ int rs_compute(const struct rs_kind *k, const json_t *rs, const json_t *pods, bo
 void rs_result_free(struct rs_result *res);
 
 /* Status of rs from the pods it owns (array of active, claimed pods). */
-json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const struct rs_manage_error *merr,
-                            int64_t now);
+json_t *rs_calculate_status(const json_t *rs, const json_t *owned, const struct rs_manage_error *merr, int64_t now);
 
 #endif

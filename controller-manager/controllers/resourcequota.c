@@ -41,11 +41,17 @@
 static const struct {
   const char *name, *list;
 } rq_counts[] = {
-    {"services", "services"}, {"count/services", "services"},
-    {"secrets", "secrets"}, {"count/secrets", "secrets"}, {"configmaps", "configmaps"},
-    {"count/configmaps", "configmaps"}, {"persistentvolumeclaims", "persistentvolumeclaims"},
-    {"count/persistentvolumeclaims", "persistentvolumeclaims"}, {"replicationcontrollers", "replicationcontrollers"},
-    {"count/replicationcontrollers", "replicationcontrollers"}, {"resourcequotas", "resourcequotas"},
+    {"services", "services"},
+    {"count/services", "services"},
+    {"secrets", "secrets"},
+    {"count/secrets", "secrets"},
+    {"configmaps", "configmaps"},
+    {"count/configmaps", "configmaps"},
+    {"persistentvolumeclaims", "persistentvolumeclaims"},
+    {"count/persistentvolumeclaims", "persistentvolumeclaims"},
+    {"replicationcontrollers", "replicationcontrollers"},
+    {"count/replicationcontrollers", "replicationcontrollers"},
+    {"resourcequotas", "resourcequotas"},
     {"count/resourcequotas", "resourcequotas"},
 };
 
@@ -66,7 +72,7 @@ static json_t *rq_count_json(size_t n)
  * the prefixed ones). */
 static bool rq_is_pod_resource(const char *name)
 {
-  static const char *const exact[] = { "pods", "count/pods", "cpu", "memory", "ephemeral-storage" };
+  static const char *const exact[] = {"pods", "count/pods", "cpu", "memory", "ephemeral-storage"};
   for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
     if (!strcmp(name, exact[i])) return true;
   return (!strncmp(name, "requests.", 9) && strcmp(name, "requests.storage")) || !strncmp(name, "limits.", 7) ||
@@ -80,8 +86,8 @@ static void rq_pod_usage(const json_t *pods, int64_t now, struct kres_list *sum,
 {
   size_t i;
   json_t *p;
-  struct kres_list u = { 0 };
-  json_array_foreach(pods, i, p) {
+  struct kres_list u = {0};
+  json_array_foreach (pods, i, p) {
     kres_list_clear(&u);
     pod_quota_usage(p, now * 1000000, &u);
     for (size_t k = 0; k < u.n; k++) kres_add(sum, u.items[k].name, &u.items[k].q);
@@ -99,11 +105,9 @@ static size_t rq_service_usage(const json_t *services, const char *name)
 {
   size_t n = 0, i;
   json_t *svc;
-  json_array_foreach(services, i, svc)
-  {
+  json_array_foreach (services, i, svc) {
     const char *type = kj_get_str(svc, "spec.type") ?: "ClusterIP";
-    if (!strcmp(name, "services.loadbalancers"))
-      n += !strcmp(type, "LoadBalancer");
+    if (!strcmp(name, "services.loadbalancers")) n += !strcmp(type, "LoadBalancer");
     else if (!strcmp(type, "NodePort") || !strcmp(type, "LoadBalancer"))
       n += json_array_size(kj_get(svc, "spec.ports"));
   }
@@ -113,10 +117,10 @@ static size_t rq_service_usage(const json_t *services, const char *name)
 /* requests.storage over the claims. */
 static json_t *rq_storage_usage(const json_t *claims)
 {
-  struct kres_list sum = { 0 };
+  struct kres_list sum = {0};
   size_t i;
   json_t *pvc;
-  json_array_foreach(claims, i, pvc) kres_add_json(&sum, kj_get(pvc, "spec.resources.requests"));
+  json_array_foreach (claims, i, pvc) kres_add_json(&sum, kj_get(pvc, "spec.resources.requests"));
   const struct quantity *q = kres_get(&sum, "storage");
   struct quantity zero;
   quantity_set_int(&zero, 0, QF_BINARY_SI);
@@ -129,13 +133,12 @@ json_t *resourcequota_usage(const json_t *hard, const json_t *objs, int64_t now,
 {
   json_t *used = json_object();
   int64_t next = -1;
-  struct kres_list pods = { 0 };
+  struct kres_list pods = {0};
   rq_pod_usage(json_object_get(objs, "pods"), now, &pods, &next);
   if (next_change) *next_change = next;
   const char *name;
   json_t *v;
-  json_object_foreach((json_t *)hard, name, v)
-  {
+  json_object_foreach ((json_t *)hard, name, v) {
     bool done = false;
     for (size_t k = 0; k < sizeof rq_counts / sizeof rq_counts[0] && !done; k++) {
       if (strcmp(rq_counts[k].name, name)) continue;
@@ -164,12 +167,19 @@ json_t *resourcequota_usage(const json_t *hard, const json_t *objs, int64_t now,
 static const struct {
   const char *list, *path;
 } rq_sources[] = {
-    {"pods", CM_PODS}, {"services", CM_SERVICES}, {"secrets", "/api/v1/secrets"},
-    {"configmaps", "/api/v1/configmaps"}, {"persistentvolumeclaims", CM_PVCS},
-    {"replicationcontrollers", CM_REPLICATIONCONTROLLERS}, {"resourcequotas", CM_RESOURCEQUOTAS},
-    {"count/deployments.apps", CM_DEPLOYMENTS}, {"count/replicasets.apps", CM_REPLICASETS},
-    {"count/statefulsets.apps", CM_STATEFULSETS}, {"count/daemonsets.apps", CM_DAEMONSETS},
-    {"count/jobs.batch", CM_JOBS}, {"count/cronjobs.batch", CM_CRONJOBS},
+    {"pods", CM_PODS},
+    {"services", CM_SERVICES},
+    {"secrets", "/api/v1/secrets"},
+    {"configmaps", "/api/v1/configmaps"},
+    {"persistentvolumeclaims", CM_PVCS},
+    {"replicationcontrollers", CM_REPLICATIONCONTROLLERS},
+    {"resourcequotas", CM_RESOURCEQUOTAS},
+    {"count/deployments.apps", CM_DEPLOYMENTS},
+    {"count/replicasets.apps", CM_REPLICASETS},
+    {"count/statefulsets.apps", CM_STATEFULSETS},
+    {"count/daemonsets.apps", CM_DAEMONSETS},
+    {"count/jobs.batch", CM_JOBS},
+    {"count/cronjobs.batch", CM_CRONJOBS},
 };
 #define RQ_NSRC (sizeof rq_sources / sizeof rq_sources[0])
 
@@ -185,7 +195,7 @@ static void rq_enqueue_ns(struct rq_ctl *c, const char *ns)
   json_t *quotas = informer_store_by_index(c->inf[RQ_QUOTAS], INFORMER_INDEX_NAMESPACE, ns);
   size_t i;
   json_t *q;
-  json_array_foreach(quotas, i, q) cm_base_enqueue(&c->base, q);
+  json_array_foreach (quotas, i, q) cm_base_enqueue(&c->base, q);
   json_decref(quotas);
 }
 
@@ -195,7 +205,10 @@ static void rq_obj_update(void *arg, const json_t *o, const json_t *n)
   if (o == n) return;
   rq_enqueue_ns(arg, kj_get_str(n, "metadata.namespace") ?: "");
 }
-static void rq_obj_delete(void *arg, const json_t *o, bool u) { rq_enqueue_ns(arg, kj_get_str(o, "metadata.namespace") ?: ""); }
+static void rq_obj_delete(void *arg, const json_t *o, bool u)
+{
+  rq_enqueue_ns(arg, kj_get_str(o, "metadata.namespace") ?: "");
+}
 
 /* Every --resource-quota-sync-period: every quota. */
 static void rq_on_resync(struct cm_base *b)
@@ -204,7 +217,7 @@ static void rq_on_resync(struct cm_base *b)
   json_t *keys = informer_store_keys(c->inf[RQ_QUOTAS]);
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) cm_base_enqueue_key(b, json_string_value(k));
+  json_array_foreach (keys, i, k) cm_base_enqueue_key(b, json_string_value(k));
   json_decref(keys);
 }
 
@@ -252,8 +265,8 @@ static int rq_init(struct cm_base *b)
   for (size_t i = 0; i < RQ_NSRC; i++) {
     c->inf[i] = informer_factory_get(b->ctx->informers, rq_sources[i].path);
     informer_add_index(c->inf[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-    struct informer_handlers h = { rq_obj_add, rq_obj_update, rq_obj_delete, c };
-    if (i == RQ_QUOTAS) h = (struct informer_handlers){ cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
+    struct informer_handlers h = {rq_obj_add, rq_obj_update, rq_obj_delete, c};
+    if (i == RQ_QUOTAS) h = (struct informer_handlers){cm_on_add_enqueue, cm_on_update_enqueue, NULL, c};
     informer_add_handlers(c->inf[i], &h);
   }
   return 0;
@@ -262,13 +275,13 @@ static int rq_init(struct cm_base *b)
 static void rq_run(struct cm_base *b) { cm_base_periodic(b, RQ_RESYNC_MS, rq_on_resync); }
 
 const struct controller_def ctrl_resourcequota = {
-  .name = "resourcequota",
-  .enabled_by_default = true,
-  .size = sizeof(struct rq_ctl),
-  .queue = "resourcequota_primary",
-  .workers_flag = offsetof(struct cm_config, concurrent_resource_quota_syncs),
-  .workers = 5,
-  .sync = rq_sync,
-  .init = rq_init,
-  .run = rq_run,
+    .name = "resourcequota",
+    .enabled_by_default = true,
+    .size = sizeof(struct rq_ctl),
+    .queue = "resourcequota_primary",
+    .workers_flag = offsetof(struct cm_config, concurrent_resource_quota_syncs),
+    .workers = 5,
+    .sync = rq_sync,
+    .init = rq_init,
+    .run = rq_run,
 };

@@ -112,7 +112,7 @@ void rootca_actions(const json_t *ns, const json_t *cm, const char *ca, struct c
 /* ---- the controller ---- */
 
 struct rca_ctl {
-  struct cm_base base;   /* keys are namespace names */
+  struct cm_base base; /* keys are namespace names */
   struct informer *ns_inf, *cm_inf;
   char *ca;
 };
@@ -171,8 +171,8 @@ static int rca_init(struct cm_base *b)
   }
   c->ns_inf = informer_factory_get(b->ctx->informers, CM_NAMESPACES);
   c->cm_inf = informer_factory_get(b->ctx->informers, RCA_CONFIGMAPS);
-  struct informer_handlers nh = { cm_on_add_enqueue, rca_ns_update, NULL, c };
-  struct informer_handlers ch = { NULL, rca_cm_update, rca_cm_delete, c };
+  struct informer_handlers nh = {cm_on_add_enqueue, rca_ns_update, NULL, c};
+  struct informer_handlers ch = {NULL, rca_cm_update, rca_cm_delete, c};
   informer_add_handlers(c->ns_inf, &nh);
   informer_add_handlers(c->cm_inf, &ch);
   return 0;
@@ -181,13 +181,13 @@ static int rca_init(struct cm_base *b)
 static void rca_fini(struct cm_base *b) { free(((struct rca_ctl *)b)->ca); }
 
 const struct controller_def ctrl_root_ca_cert_publisher = {
-  .name = "root-ca-cert-publisher",
-  .alias = "root-ca-certificate-publisher-controller",
-  .enabled_by_default = true,
-  .size = sizeof(struct rca_ctl),
-  .queue = "root_ca_cert_publisher",
-  .workers = 1,
-  .sync = rca_sync,
-  .init = rca_init,
-  .fini = rca_fini,
+    .name = "root-ca-cert-publisher",
+    .alias = "root-ca-certificate-publisher-controller",
+    .enabled_by_default = true,
+    .size = sizeof(struct rca_ctl),
+    .queue = "root_ca_cert_publisher",
+    .workers = 1,
+    .sync = rca_sync,
+    .init = rca_init,
+    .fini = rca_fini,
 };

@@ -11,9 +11,9 @@ struct cm_actions;
 
 #define ROOTCA_CONFIGMAP "kube-root-ca.crt"
 #define ROOTCA_DESCRIPTION_ANNOTATION "kubernetes.io/description"
-#define ROOTCA_DESCRIPTION                                                                                         \
-  "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the " \
-  "internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes " \
+#define ROOTCA_DESCRIPTION                                                                                             \
+  "Contains a CA bundle that can be used to verify the kube-apiserver when using internal endpoints such as the "      \
+  "internal service IP or kubernetes.default.svc. No other usage is guaranteed across distributions of Kubernetes "    \
   "clusters."
 
 /* Reads --root-ca-file into *out (new string, caller frees): 0, or a

@@ -73,20 +73,20 @@ static int sa_init(struct cm_base *b)
   struct sa_ctl *c = (struct sa_ctl *)b;
   c->ns_inf = informer_factory_get(b->ctx->informers, CM_NAMESPACES);
   c->sa_inf = informer_factory_get(b->ctx->informers, CM_SERVICEACCOUNTS);
-  struct informer_handlers nh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
-  struct informer_handlers sh = { NULL, NULL, sa_on_sa_delete, c };
+  struct informer_handlers nh = {cm_on_add_enqueue, cm_on_update_enqueue, NULL, c};
+  struct informer_handlers sh = {NULL, NULL, sa_on_sa_delete, c};
   informer_add_handlers(c->ns_inf, &nh);
   informer_add_handlers(c->sa_inf, &sh);
   return 0;
 }
 
 const struct controller_def ctrl_serviceaccount = {
-  .name = "serviceaccount",
-  .enabled_by_default = true,
-  .size = sizeof(struct sa_ctl),
-  .queue = "serviceaccount",
-  .workers_flag = offsetof(struct cm_config, concurrent_serviceaccount_token_syncs),
-  .workers = 5,
-  .sync = sa_sync,
-  .init = sa_init,
+    .name = "serviceaccount",
+    .enabled_by_default = true,
+    .size = sizeof(struct sa_ctl),
+    .queue = "serviceaccount",
+    .workers_flag = offsetof(struct cm_config, concurrent_serviceaccount_token_syncs),
+    .workers = 5,
+    .sync = sa_sync,
+    .init = sa_init,
 };

@@ -107,8 +107,8 @@ struct sts_ctx {
   json_t *cur_tmpl, *upd_tmpl;
   int64_t now, replicas, start, min_ready, partition, max_unavailable;
   bool parallel, rolling, collision;
-  json_t **slot;        /* slot[k]: the pod of ordinal start + k, or NULL */
-  json_t *condemned;    /* pods outside the wanted ordinals */
+  json_t **slot;     /* slot[k]: the pod of ordinal start + k, or NULL */
+  json_t *condemned; /* pods outside the wanted ordinals */
   int64_t n_replicas, n_ready, n_avail, n_cur, n_upd;
   int64_t requeue_ms;
 };
@@ -123,7 +123,7 @@ static json_t *claim_for(struct sts_ctx *c, const json_t *ct, int64_t ord)
   json_t *l = labels ? kj_deep_copy(labels) : json_object();
   const char *k;
   json_t *v;
-  json_object_foreach(kj_get(c->set, "spec.selector.matchLabels"), k, v) json_object_set(l, k, v);
+  json_object_foreach (kj_get(c->set, "spec.selector.matchLabels"), k, v) json_object_set(l, k, v);
   kj_set(pvc, "metadata.labels", l);
   json_t *anns = kj_get(ct, "metadata.annotations");
   if (anns) kj_set(pvc, "metadata.annotations", kj_deep_copy(anns));
@@ -142,7 +142,7 @@ static void ensure_claims(struct sts_ctx *c, int64_t ord, const char *pod_name)
 {
   size_t i;
   json_t *ct;
-  json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
+  json_array_foreach (kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
     char name[512], path[512], msg[800], fmsg[800];
     sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, name, sizeof name);
     if (cm_find_named(c->pvcs, name)) continue;
@@ -177,7 +177,7 @@ static json_t *new_pod(struct sts_ctx *c, int64_t ord, bool use_current)
   json_t *vols = kj_arr(pod, "spec.volumes");
   size_t i;
   json_t *ct;
-  json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
+  json_array_foreach (kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
     const char *vn = kj_get_str(ct, "metadata.name");
     if (!vn) continue;
     for (size_t k = 0; k < json_array_size(vols); k++) {
@@ -201,7 +201,7 @@ static bool claims_block_creation(struct sts_ctx *c, int64_t ord, const char *po
   bool blocked = false;
   size_t i;
   json_t *ct;
-  json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
+  json_array_foreach (kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
     char name[512];
     sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, name, sizeof name);
     const json_t *pvc = cm_find_named(c->pvcs, name);
@@ -220,7 +220,7 @@ static bool update_claim_retention(struct sts_ctx *c, const json_t *pod, bool in
   bool ok = true;
   size_t i;
   json_t *ct;
-  json_array_foreach(kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
+  json_array_foreach (kj_get(c->set, "spec.volumeClaimTemplates"), i, ct) {
     char name[512], path[600];
     sts_pvc_name(kj_get_str(ct, "metadata.name"), c->name, ord, name, sizeof name);
     const json_t *pvc = cm_find_named(c->pvcs, name);
@@ -283,7 +283,7 @@ static void sync_revisions(struct sts_ctx *c, const json_t *revs, const json_t *
   const json_t *equal = NULL;
   size_t i;
   json_t *r;
-  json_array_foreach(revs, i, r) {
+  json_array_foreach (revs, i, r) {
     int64_t n = kj_get_int(r, "revision", 0);
     if (n > maxrev) maxrev = n;
     if (!equal && dep_semantic_equal(json_object_get(r, "data"), data)) equal = r;
@@ -307,8 +307,8 @@ static void sync_revisions(struct sts_ctx *c, const json_t *revs, const json_t *
     } else if (!taken) {
       json_t *cr = json_pack("{s:s,s:s,s:{s:s,s:s,s:[o]},s:O,s:I}", "apiVersion", "apps/v1", "kind",
                              "ControllerRevision", "metadata", "name", c->upd_rev, "namespace", c->ns,
-                             "ownerReferences", cm_new_controller_ref(c->set, "apps/v1", "StatefulSet"), "data",
-                             data, "revision", (json_int_t)(maxrev + 1));
+                             "ownerReferences", cm_new_controller_ref(c->set, "apps/v1", "StatefulSet"), "data", data,
+                             "revision", (json_int_t)(maxrev + 1));
       json_t *labels = kj_get(c->set, "spec.template.metadata.labels");
       if (labels) kj_set(cr, "metadata.labels", kj_deep_copy(labels));
       cm_path(path, sizeof path, "/apis/apps/v1", c->ns, "controllerrevisions", NULL, NULL);
@@ -338,13 +338,13 @@ static void truncate_history(const struct sts_ctx *c, const json_t *revs, const 
   size_t n = 0, i;
   const json_t **v = xmalloc((json_array_size(revs) + 1) * sizeof *v);
   json_t *r;
-  json_array_foreach(revs, i, r) {
+  json_array_foreach (revs, i, r) {
     const char *name = kj_get_str(r, "metadata.name");
     if (!name || !strcmp(name, cur) || !strcmp(name, c->upd_rev)) continue;
     bool live = false;
     size_t k;
     json_t *p;
-    json_array_foreach(pods, k, p) {
+    json_array_foreach (pods, k, p) {
       const char *pr = pod_revision(p);
       if (pr && !strcmp(pr, name)) live = true;
     }
@@ -354,7 +354,8 @@ static void truncate_history(const struct sts_ctx *c, const json_t *revs, const 
     qsort(v, n, sizeof(*v), by_revision_num);
     for (size_t k = 0; k < n - (size_t)limit; k++) {
       char path[512];
-      cm_path(path, sizeof path, "/apis/apps/v1", c->ns, "controllerrevisions", kj_get_str(v[k], "metadata.name"), NULL);
+      cm_path(path, sizeof path, "/apis/apps/v1", c->ns, "controllerrevisions", kj_get_str(v[k], "metadata.name"),
+              NULL);
       cm_act(c->acts, CM_DELETE, path, NULL);
     }
   }
@@ -367,7 +368,7 @@ static void sts_collect(struct sts_ctx *c, const json_t *pods)
 {
   size_t i;
   json_t *p;
-  json_array_foreach(pods, i, p) {
+  json_array_foreach (pods, i, p) {
     int64_t ord = sts_ordinal(c->name, kj_get_str(p, "metadata.name"));
     if (ord < 0) continue;
     c->n_replicas++;
@@ -376,10 +377,8 @@ static void sts_collect(struct sts_ctx *c, const json_t *pods)
     const char *pr = pod_revision(p);
     if (pr && !strcmp(pr, c->cur_rev)) c->n_cur++;
     if (pr && !strcmp(pr, c->upd_rev)) c->n_upd++;
-    if (ord >= c->start && ord < c->start + c->replicas && !c->slot[ord - c->start])
-      c->slot[ord - c->start] = p;
-    else
-      json_array_append(c->condemned, p);
+    if (ord >= c->start && ord < c->start + c->replicas && !c->slot[ord - c->start]) c->slot[ord - c->start] = p;
+    else json_array_append(c->condemned, p);
   }
 }
 
@@ -434,7 +433,7 @@ static bool sts_scale_down(struct sts_ctx *c)
   cm_sort_array(c->condemned, by_ordinal_desc, (void *)c->name);
   size_t i;
   json_t *p;
-  json_array_foreach(c->condemned, i, p) {
+  json_array_foreach (c->condemned, i, p) {
     /* Its claims first pass to it (whenScaled Delete) or stay as they are,
      * and only then does the pod go. */
     if (update_claim_retention(c, p, false) && !obj_is_terminating(p)) delete_pod(c, p);
@@ -514,7 +513,7 @@ int sts_compute(const json_t *set, const json_t *pods_ns, const json_t *pvcs, co
   struct labelsel *sel = labelsel_from_json(kj_get(set, "spec.selector"), err, sizeof err);
   *requeue_ms = -1;
   if (!sel) return -EINVAL;
-  struct sts_ctx c = { .set = set, .acts = acts, .pvcs = pvcs, .now = now, .requeue_ms = -1 };
+  struct sts_ctx c = {.set = set, .acts = acts, .pvcs = pvcs, .now = now, .requeue_ms = -1};
   c.ns = kj_get_str(set, "metadata.namespace");
   c.name = kj_get_str(set, "metadata.name");
   if (!c.ns) c.ns = "";
@@ -522,8 +521,8 @@ int sts_compute(const json_t *set, const json_t *pods_ns, const json_t *pvcs, co
   c.ref = cm_object_ref(set, "apps/v1", "StatefulSet");
   sts_read_spec(&c);
   json_t *pods = cm_claim_pods(set, "apps/v1", "StatefulSet", sel, pods_ns, acts);
-  json_t *revs = cm_claim_objects(set, "apps/v1", "StatefulSet", sel, revs_ns, "/apis/apps/v1",
-                                  "controllerrevisions", acts);
+  json_t *revs =
+      cm_claim_objects(set, "apps/v1", "StatefulSet", sel, revs_ns, "/apis/apps/v1", "controllerrevisions", acts);
   json_t *st = kj_deep_copy(kj_get(set, "status"));
   if (!st) st = json_object();
   sync_revisions(&c, revs, revs_ns, st);
@@ -597,7 +596,7 @@ static void enqueue_owner(struct sts_ctrl *c, const json_t *obj)
   size_t i;
   json_t *s;
   char err[128];
-  json_array_foreach(all, i, s) {
+  json_array_foreach (all, i, s) {
     const char *sns = kj_get_str(s, "metadata.namespace");
     if (!ns || !sns || strcmp(ns, sns)) continue;
     struct labelsel *sel = labelsel_from_json(kj_get(s, "spec.selector"), err, sizeof err);
@@ -626,10 +625,10 @@ static int sts_init(struct cm_base *b)
   c->pod_inf = informer_factory_get(f, CM_PODS);
   c->pvc_inf = informer_factory_get(f, CM_PVCS);
   c->rev_inf = informer_factory_get(f, CM_CONTROLLERREVISIONS);
-  struct informer *idx[] = { c->pod_inf, c->pvc_inf, c->rev_inf };
+  struct informer *idx[] = {c->pod_inf, c->pvc_inf, c->rev_inf};
   for (int i = 0; i < 3; i++) informer_add_index(idx[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
-  struct informer_handlers sh = { cm_on_add_enqueue, cm_on_update_enqueue, NULL, c };
-  struct informer_handlers oh = { on_obj_add, on_obj_update, on_obj_delete, c };
+  struct informer_handlers sh = {cm_on_add_enqueue, cm_on_update_enqueue, NULL, c};
+  struct informer_handlers oh = {on_obj_add, on_obj_update, on_obj_delete, c};
   informer_add_handlers(c->set_inf, &sh);
   informer_add_handlers(c->pod_inf, &oh);
   informer_add_handlers(c->rev_inf, &oh);
@@ -637,13 +636,13 @@ static int sts_init(struct cm_base *b)
 }
 
 const struct controller_def ctrl_statefulset = {
-  .name = "statefulset",
-  .enabled_by_default = true,
-  .size = sizeof(struct sts_ctrl),
-  .queue = "statefulset",
-  .component = "statefulset-controller",
-  .workers_flag = offsetof(struct cm_config, concurrent_statefulset_syncs),
-  .workers = 5,
-  .sync = sts_sync,
-  .init = sts_init,
+    .name = "statefulset",
+    .enabled_by_default = true,
+    .size = sizeof(struct sts_ctrl),
+    .queue = "statefulset",
+    .component = "statefulset-controller",
+    .workers_flag = offsetof(struct cm_config, concurrent_statefulset_syncs),
+    .workers = 5,
+    .sync = sts_sync,
+    .init = sts_init,
 };

@@ -55,7 +55,7 @@ static bool stale_ref(const json_t *claim, const json_t *obj, bool is_set)
 {
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(claim, "metadata.ownerReferences"), i, r) {
+  json_array_foreach (kj_get(claim, "metadata.ownerReferences"), i, r) {
     if (is_set ? matches_set(r, obj) : matches_pod(r, obj)) return strcmp(str(r, "uid"), uid_of(obj)) != 0;
   }
   return false;
@@ -68,7 +68,7 @@ static bool has_ref(const json_t *claim, const json_t *owner)
   size_t i;
   json_t *r;
   if (!*uid) return false;
-  json_array_foreach(kj_get(claim, "metadata.ownerReferences"), i, r) {
+  json_array_foreach (kj_get(claim, "metadata.ownerReferences"), i, r) {
     if (!strcmp(str(r, "uid"), uid)) return true;
   }
   return false;
@@ -82,7 +82,7 @@ static bool unexpected_controller(const json_t *claim, const json_t *set, const 
   if (retain_all(set)) return false;
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(claim, "metadata.ownerReferences"), i, r) {
+  json_array_foreach (kj_get(claim, "metadata.ownerReferences"), i, r) {
     if (matches_set(r, set)) {
       if (strcmp(str(r, "uid"), uid_of(set))) return true;
       continue;
@@ -101,7 +101,7 @@ static bool non_controller_owner(const json_t *claim, const json_t *set, const j
 {
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(claim, "metadata.ownerReferences"), i, r) {
+  json_array_foreach (kj_get(claim, "metadata.ownerReferences"), i, r) {
     const char *u = str(r, "uid");
     bool ours = (*uid_of(set) && !strcmp(u, uid_of(set))) || (*uid_of(pod) && !strcmp(u, uid_of(pod)));
     if (ours && !json_is_true(json_object_get(r, "controller"))) return true;
@@ -128,13 +128,14 @@ json_t *sts_claim_owner_refs(const json_t *claim, const json_t *set, const json_
   json_t *refs = json_array();
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(claim, "metadata.ownerReferences"), i, r) {
+  json_array_foreach (kj_get(claim, "metadata.ownerReferences"), i, r) {
     if (!matches_set(r, set) && !matches_pod(r, pod)) json_array_append(refs, r);
   }
   if (unexpected) return refs;
   bool scaled = is_delete(set, "whenScaled"), deleted = is_delete(set, "whenDeleted");
   if (scaled && !in_range) json_array_append_new(refs, cm_new_controller_ref(pod, "v1", "Pod"));
-  else if (deleted && (!scaled || in_range)) json_array_append_new(refs, cm_new_controller_ref(set, "apps/v1", "StatefulSet"));
+  else if (deleted && (!scaled || in_range))
+    json_array_append_new(refs, cm_new_controller_ref(set, "apps/v1", "StatefulSet"));
   return refs;
 }
 

@@ -38,16 +38,14 @@ int64_t taint_eviction_delay_ms(const json_t *pod, const json_t *taints, int64_t
   int64_t when = -1; /* absolute ms of the earliest eviction */
   size_t i;
   json_t *t;
-  json_array_foreach(taints, i, t)
-  {
+  json_array_foreach (taints, i, t) {
     if (strcmp(kj_get_str(t, "effect") ?: "", "NoExecute")) continue;
     /* The tolerating toleration with the longest time (none = forever). */
     bool tolerated = false, forever = false;
     int64_t secs = 0;
     size_t j;
     json_t *tol;
-    json_array_foreach(kj_get(pod, "spec.tolerations"), j, tol)
-    {
+    json_array_foreach (kj_get(pod, "spec.tolerations"), j, tol) {
       if (!toleration_tolerates(tol, kj_get_str(t, "key"), kj_get_str(t, "value"), kj_get_str(t, "effect"))) continue;
       tolerated = true;
       json_t *ts = json_object_get(tol, "tolerationSeconds");
@@ -72,7 +70,8 @@ static void te_enqueue_node_pods(struct te_ctl *c, const char *node)
   json_t *pods = informer_store_by_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, node);
   size_t i;
   json_t *p;
-  json_array_foreach(pods, i, p) if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", node)) cm_base_enqueue(&c->base, p);
+  json_array_foreach (pods, i, p)
+    if (!strcmp(kj_get_str(p, "spec.nodeName") ?: "", node)) cm_base_enqueue(&c->base, p);
   json_decref(pods);
 }
 
@@ -85,7 +84,7 @@ static void te_note_node(struct te_ctl *c, const json_t *n)
   bool noexec = false;
   size_t i;
   json_t *t;
-  json_array_foreach(kj_get(n, "spec.taints"), i, t) noexec |= !strcmp(kj_get_str(t, "effect") ?: "", "NoExecute");
+  json_array_foreach (kj_get(n, "spec.taints"), i, t) noexec |= !strcmp(kj_get_str(t, "effect") ?: "", "NoExecute");
   if (noexec) json_object_set_new(c->noexec, name, json_true());
   else json_object_del(c->noexec, name);
 }
@@ -113,7 +112,8 @@ static void te_pod_event(void *arg, const json_t *p)
 {
   struct te_ctl *c = arg;
   const char *node = kj_get_str(p, "spec.nodeName");
-  if (node && json_object_get(c->noexec, node) && !kj_get(p, "metadata.deletionTimestamp")) cm_base_enqueue(&c->base, p);
+  if (node && json_object_get(c->noexec, node) && !kj_get(p, "metadata.deletionTimestamp"))
+    cm_base_enqueue(&c->base, p);
 }
 static void te_pod_add(void *arg, const json_t *p) { te_pod_event(arg, p); }
 static void te_pod_update(void *arg, const json_t *o, const json_t *n) { te_pod_event(arg, n); }
@@ -154,8 +154,8 @@ static int te_init(struct cm_base *b)
   c->node_inf = informer_factory_get(b->ctx->informers, CM_NODES);
   c->pod_inf = informer_factory_get(b->ctx->informers, CM_PODS);
   informer_add_index(c->pod_inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL);
-  struct informer_handlers nh = { te_node_add, te_node_update, te_node_delete, c };
-  struct informer_handlers ph = { te_pod_add, te_pod_update, NULL, c };
+  struct informer_handlers nh = {te_node_add, te_node_update, te_node_delete, c};
+  struct informer_handlers ph = {te_pod_add, te_pod_update, NULL, c};
   informer_add_handlers(c->node_inf, &nh);
   informer_add_handlers(c->pod_inf, &ph);
   return 0;
@@ -164,13 +164,13 @@ static int te_init(struct cm_base *b)
 static void te_fini(struct cm_base *b) { json_decref(((struct te_ctl *)b)->noexec); }
 
 const struct controller_def ctrl_taint_eviction = {
-  .name = "taint-eviction-controller",
-  .enabled_by_default = true,
-  .size = sizeof(struct te_ctl),
-  .queue = "taint_eviction",
-  .component = "taint-eviction-controller",
-  .workers = 8,
-  .sync = te_sync,
-  .init = te_init,
-  .fini = te_fini,
+    .name = "taint-eviction-controller",
+    .enabled_by_default = true,
+    .size = sizeof(struct te_ctl),
+    .queue = "taint_eviction",
+    .component = "taint-eviction-controller",
+    .workers = 8,
+    .sync = te_sync,
+    .init = te_init,
+    .fini = te_fini,
 };

@@ -25,7 +25,7 @@ int64_t ttl_finish_time(const json_t *job)
 {
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(job, "status.conditions"), i, c) {
+  json_array_foreach (kj_get(job, "status.conditions"), i, c) {
     const char *t = kj_get_str(c, "type"), *s = kj_get_str(c, "status");
     if (!t || !s || strcmp(s, "True") || (strcmp(t, "Complete") && strcmp(t, "Failed"))) continue;
     int64_t at = cm_time_at(c, "lastTransitionTime");
@@ -46,8 +46,8 @@ int64_t ttl_compute(const json_t *job, int64_t now, struct cm_actions *acts)
   cm_path(path, sizeof path, "/apis/batch/v1", kj_get_str(job, "metadata.namespace"), "jobs",
           kj_get_str(job, "metadata.name"), NULL);
   const char *uid = kj_get_str(job, "metadata.uid");
-  json_t *body = json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1", "propagationPolicy",
-                           "Foreground");
+  json_t *body =
+      json_pack("{s:s,s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "v1", "propagationPolicy", "Foreground");
   if (uid) json_object_set_new(body, "preconditions", json_pack("{s:s}", "uid", uid));
   cm_act(acts, CM_DELETE, path, body);
   KLOG_V(2, "Cleaning up Job %s/%s", kj_get_str(job, "metadata.namespace"), kj_get_str(job, "metadata.name"));
@@ -87,18 +87,18 @@ static int ttl_init(struct cm_base *b)
 {
   struct ttl_ctrl *c = (struct ttl_ctrl *)b;
   c->job_inf = informer_factory_get(b->ctx->informers, CM_JOBS);
-  struct informer_handlers h = { on_add, on_update, NULL, c };
+  struct informer_handlers h = {on_add, on_update, NULL, c};
   informer_add_handlers(c->job_inf, &h);
   return 0;
 }
 
 const struct controller_def ctrl_ttl_after_finished = {
-  .name = "ttl-after-finished",
-  .enabled_by_default = true,
-  .size = sizeof(struct ttl_ctrl),
-  .queue = "ttl_jobs_to_delete",
-  .component = "ttl-after-finished-controller",
-  .workers = 5,
-  .sync = ttl_sync,
-  .init = ttl_init,
+    .name = "ttl-after-finished",
+    .enabled_by_default = true,
+    .size = sizeof(struct ttl_ctrl),
+    .queue = "ttl_jobs_to_delete",
+    .component = "ttl-after-finished-controller",
+    .workers = 5,
+    .sync = ttl_sync,
+    .init = ttl_init,
 };

@@ -26,7 +26,7 @@ void vol_index_pod_claims(void *arg, const json_t *pod, json_t *out)
   const char *ns = kj_get_str(pod, "metadata.namespace");
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     char name[512], key[800];
     bool eph;
     if (!vol_pod_volume_claim(pod, v, &eph, name, sizeof name)) continue;
@@ -49,7 +49,7 @@ bool vol_has_finalizer(const json_t *obj, const char *finalizer)
 {
   size_t i;
   json_t *f;
-  json_array_foreach(kj_get(obj, "metadata.finalizers"), i, f) {
+  json_array_foreach (kj_get(obj, "metadata.finalizers"), i, f) {
     if (json_is_string(f) && !strcmp(json_string_value(f), finalizer)) return true;
   }
   return false;
@@ -96,7 +96,7 @@ const json_t *vol_default_class(const json_t *classes)
   int64_t best_t = 0;
   size_t i;
   json_t *sc;
-  json_array_foreach(classes, i, sc) {
+  json_array_foreach (classes, i, sc) {
     if (!vol_is_default_class(sc)) continue;
     int64_t t = cm_time_us(sc, "metadata.creationTimestamp", 0);
     const char *n = kj_get_str(sc, "metadata.name");
@@ -130,7 +130,7 @@ bool vol_modes_contain(const json_t *modes, const char *mode)
 {
   size_t i;
   json_t *m;
-  json_array_foreach(modes, i, m) {
+  json_array_foreach (modes, i, m) {
     if (json_is_string(m) && !strcmp(json_string_value(m), mode)) return true;
   }
   return false;
@@ -141,7 +141,7 @@ bool vol_access_modes_ok(const json_t *claim, const json_t *pv)
   const json_t *have = kj_get(pv, "spec.accessModes");
   size_t i;
   json_t *m;
-  json_array_foreach(kj_get(claim, "spec.accessModes"), i, m) {
+  json_array_foreach (kj_get(claim, "spec.accessModes"), i, m) {
     if (!json_is_string(m) || !vol_modes_contain(have, json_string_value(m))) return false;
   }
   return true;

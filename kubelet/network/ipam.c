@@ -16,7 +16,8 @@
 #define LAST_RESERVED_FILE "last_reserved_ip"
 #define UID_MAX_BYTES 128
 
-int kl_cidr_parse(const char *cidr, uint32_t *net, int *prefix) {
+int kl_cidr_parse(const char *cidr, uint32_t *net, int *prefix)
+{
   char buf[64];
   if (!cidr || strlen(cidr) >= sizeof buf) return -EINVAL;
   strcpy(buf, cidr);
@@ -35,17 +36,20 @@ int kl_cidr_parse(const char *cidr, uint32_t *net, int *prefix) {
   return 0;
 }
 
-void kl_ip_format(uint32_t ip, char *buf, size_t len) {
+void kl_ip_format(uint32_t ip, char *buf, size_t len)
+{
   struct in_addr a = {.s_addr = htonl(ip)};
   if (!inet_ntop(AF_INET, &a, buf, (socklen_t)len) && len) buf[0] = '\0';
 }
 
-uint32_t kl_cidr_gateway(uint32_t net, int prefix) {
+uint32_t kl_cidr_gateway(uint32_t net, int prefix)
+{
   (void)prefix;
   return net + 1;
 }
 
-static int mkdir_p(const char *path) {
+static int mkdir_p(const char *path)
+{
   char buf[4096];
   if (strlen(path) >= sizeof buf) return -ENAMETOOLONG;
   strcpy(buf, path);
@@ -59,14 +63,16 @@ static int mkdir_p(const char *path) {
   return 0;
 }
 
-int kl_ipam_open(struct kl_ipam *a, const char *dir) {
+int kl_ipam_open(struct kl_ipam *a, const char *dir)
+{
   memset(a, 0, sizeof *a);
   if (strlen(dir) >= sizeof a->dir - 32) return -ENAMETOOLONG;
   strcpy(a->dir, dir);
   return mkdir_p(dir);
 }
 
-int kl_ipam_set_range(struct kl_ipam *a, const char *cidr) {
+int kl_ipam_set_range(struct kl_ipam *a, const char *cidr)
+{
   uint32_t net;
   int prefix;
   int rc = kl_cidr_parse(cidr, &net, &prefix);
@@ -79,7 +85,8 @@ int kl_ipam_set_range(struct kl_ipam *a, const char *cidr) {
 }
 
 /* Reads the owner written in an address file into uid ("" if empty). */
-static int read_owner(const struct kl_ipam *a, const char *name, char *uid, size_t len) {
+static int read_owner(const struct kl_ipam *a, const char *name, char *uid, size_t len)
+{
   char path[4200];
   snprintf(path, sizeof path, "%s/%s", a->dir, name);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -94,14 +101,16 @@ static int read_owner(const struct kl_ipam *a, const char *name, char *uid, size
 }
 
 /* An entry of the directory that names an address (not last_reserved_ip). */
-static bool entry_ip(const char *name, uint32_t *ip) {
+static bool entry_ip(const char *name, uint32_t *ip)
+{
   struct in_addr in;
   if (inet_pton(AF_INET, name, &in) != 1) return false;
   *ip = ntohl(in.s_addr);
   return true;
 }
 
-int kl_ipam_find(struct kl_ipam *a, const char *uid, uint32_t *ip) {
+int kl_ipam_find(struct kl_ipam *a, const char *uid, uint32_t *ip)
+{
   DIR *d = opendir(a->dir);
   if (!d) return -errno;
   int rc = -ENOENT;
@@ -121,7 +130,8 @@ int kl_ipam_find(struct kl_ipam *a, const char *uid, uint32_t *ip) {
   return rc;
 }
 
-static uint32_t last_reserved(const struct kl_ipam *a) {
+static uint32_t last_reserved(const struct kl_ipam *a)
+{
   char buf[64];
   if (read_owner(a, LAST_RESERVED_FILE, buf, sizeof buf) < 0) return 0;
   uint32_t ip;
@@ -129,7 +139,8 @@ static uint32_t last_reserved(const struct kl_ipam *a) {
 }
 
 /* Writes a whole small file through a temporary name and rename. */
-static int write_file_atomic(const struct kl_ipam *a, const char *name, const char *data) {
+static int write_file_atomic(const struct kl_ipam *a, const char *name, const char *data)
+{
   char tmp[4200], path[4200];
   snprintf(tmp, sizeof tmp, "%s/.%s.tmp", a->dir, name);
   snprintf(path, sizeof path, "%s/%s", a->dir, name);
@@ -145,7 +156,8 @@ static int write_file_atomic(const struct kl_ipam *a, const char *name, const ch
 }
 
 /* Claims one address: 0, -EEXIST when taken, or another -errno. */
-static int claim(const struct kl_ipam *a, uint32_t ip, const char *uid) {
+static int claim(const struct kl_ipam *a, uint32_t ip, const char *uid)
+{
   char name[INET_ADDRSTRLEN], path[4200];
   kl_ip_format(ip, name, sizeof name);
   snprintf(path, sizeof path, "%s/%s", a->dir, name);
@@ -163,7 +175,8 @@ static int claim(const struct kl_ipam *a, uint32_t ip, const char *uid) {
   return 0;
 }
 
-int kl_ipam_allocate(struct kl_ipam *a, const char *uid, uint32_t *ip) {
+int kl_ipam_allocate(struct kl_ipam *a, const char *uid, uint32_t *ip)
+{
   if (!uid || !*uid || strlen(uid) > UID_MAX_BYTES || strchr(uid, '\n')) return -EINVAL;
   if (kl_ipam_find(a, uid, ip) == 0) return 0;
   if (!a->have_range) return -EAGAIN;
@@ -185,7 +198,8 @@ int kl_ipam_allocate(struct kl_ipam *a, const char *uid, uint32_t *ip) {
 }
 
 /* Removes every address file for which keep() is false. */
-static int sweep(struct kl_ipam *a, bool (*keep)(const char *owner, void *arg), void *arg) {
+static int sweep(struct kl_ipam *a, bool (*keep)(const char *owner, void *arg), void *arg)
+{
   DIR *d = opendir(a->dir);
   if (!d) return errno == ENOENT ? 0 : -errno;
   int released = 0;
@@ -206,7 +220,8 @@ static int sweep(struct kl_ipam *a, bool (*keep)(const char *owner, void *arg), 
 
 static bool keep_other(const char *owner, void *arg) { return strcmp(owner, (const char *)arg) != 0; }
 
-int kl_ipam_release(struct kl_ipam *a, const char *uid) {
+int kl_ipam_release(struct kl_ipam *a, const char *uid)
+{
   int rc = sweep(a, keep_other, (void *)uid);
   return rc < 0 ? rc : 0;
 }
@@ -216,17 +231,20 @@ struct gc_arg {
   void *arg;
 };
 
-static bool keep_alive(const char *owner, void *arg) {
+static bool keep_alive(const char *owner, void *arg)
+{
   struct gc_arg *g = arg;
   return owner[0] && g->alive(owner, g->arg);
 }
 
-int kl_ipam_gc(struct kl_ipam *a, bool (*alive)(const char *uid, void *arg), void *arg) {
+int kl_ipam_gc(struct kl_ipam *a, bool (*alive)(const char *uid, void *arg), void *arg)
+{
   struct gc_arg g = {alive, arg};
   return sweep(a, keep_alive, &g);
 }
 
-int kl_ipam_clear(struct kl_ipam *a) {
+int kl_ipam_clear(struct kl_ipam *a)
+{
   DIR *d = opendir(a->dir);
   if (!d) return errno == ENOENT ? 0 : -errno;
   struct dirent *de;

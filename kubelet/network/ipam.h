@@ -23,7 +23,7 @@
 
 struct kl_ipam {
   char dir[4096];
-  uint32_t net;     /* host byte order */
+  uint32_t net; /* host byte order */
   int prefix;
   bool have_range;
 };

@@ -25,7 +25,8 @@
 static const ipt_chainlabel CHAIN = KL_MASQ_CHAIN;
 static const ipt_chainlabel POSTROUTING = "POSTROUTING";
 
-static void seterr(char *err, size_t len, const char *fmt, ...) {
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
   if (!err || !len) return;
   va_list ap;
   va_start(ap, fmt);
@@ -33,12 +34,14 @@ static void seterr(char *err, size_t len, const char *fmt, ...) {
   va_end(ap);
 }
 
-static void mask_of(int prefix, struct in_addr *m) {
+static void mask_of(int prefix, struct in_addr *m)
+{
   m->s_addr = htonl(prefix == 0 ? 0 : 0xffffffffu << (32 - prefix));
 }
 
 /* A new entry whose target is `target` with `data_len` bytes of data. */
-static struct ipt_entry *entry_new(const char *target, size_t data_len) {
+static struct ipt_entry *entry_new(const char *target, size_t data_len)
+{
   size_t tsize = XT_ALIGN(sizeof(struct xt_entry_target) + data_len);
   size_t size = XT_ALIGN(sizeof(struct ipt_entry)) + tsize;
   struct ipt_entry *e = xcalloc(1, size);
@@ -51,7 +54,8 @@ static struct ipt_entry *entry_new(const char *target, size_t data_len) {
   return e;
 }
 
-static struct ipt_entry *masq_rule(uint32_t pod_net, int pod_prefix, uint32_t cl_net, int cl_prefix) {
+static struct ipt_entry *masq_rule(uint32_t pod_net, int pod_prefix, uint32_t cl_net, int cl_prefix)
+{
   struct ipt_entry *e = entry_new("MASQUERADE", sizeof(struct nf_nat_ipv4_multi_range_compat));
   if (!e) return NULL;
   e->ip.src.s_addr = htonl(pod_net);
@@ -66,7 +70,8 @@ static struct ipt_entry *masq_rule(uint32_t pod_net, int pod_prefix, uint32_t cl
 }
 
 /* The rule number of POSTROUTING's jump to our chain, or -1. */
-static int find_jump(struct xtc_handle *h) {
+static int find_jump(struct xtc_handle *h)
+{
   int i = 0;
   for (const struct ipt_entry *e = iptc_first_rule("POSTROUTING", h); e; e = iptc_next_rule(e, h), i++) {
     const char *t = iptc_get_target(e, h);
@@ -76,8 +81,8 @@ static int find_jump(struct xtc_handle *h) {
 }
 
 /* Builds the chain's content in the handle (nothing is committed). */
-static int fill_chain(struct xtc_handle *h, const char *pod_cidr, const char *cluster_cidr,
-                      char *err, size_t errlen) {
+static int fill_chain(struct xtc_handle *h, const char *pod_cidr, const char *cluster_cidr, char *err, size_t errlen)
+{
   uint32_t pn, cn;
   int pp, cp;
   if (kl_cidr_parse(pod_cidr, &pn, &pp) < 0 || kl_cidr_parse(cluster_cidr, &cn, &cp) < 0) {
@@ -107,7 +112,8 @@ fail:
   return -(errno ? errno : EIO);
 }
 
-int kl_masq_ensure(const char *pod_cidr, const char *cluster_cidr, char *err, size_t errlen) {
+int kl_masq_ensure(const char *pod_cidr, const char *cluster_cidr, char *err, size_t errlen)
+{
   int lock = xtables_lock(XTABLES_LOCK_WAIT_MS);
   if (lock < 0) {
     seterr(err, errlen, "xtables lock: %s", strerror(-lock));
@@ -130,7 +136,8 @@ int kl_masq_ensure(const char *pod_cidr, const char *cluster_cidr, char *err, si
   return rc;
 }
 
-int kl_masq_remove(char *err, size_t errlen) {
+int kl_masq_remove(char *err, size_t errlen)
+{
   int lock = xtables_lock(XTABLES_LOCK_WAIT_MS);
   if (lock < 0) {
     seterr(err, errlen, "xtables lock: %s", strerror(-lock));

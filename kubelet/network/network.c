@@ -60,7 +60,8 @@ struct kl_net {
   struct kl_ipam ipam;
 };
 
-static void seterr(char *err, size_t len, const char *fmt, ...) {
+static void seterr(char *err, size_t len, const char *fmt, ...)
+{
   if (!err || !len) return;
   va_list ap;
   va_start(ap, fmt);
@@ -69,7 +70,8 @@ static void seterr(char *err, size_t len, const char *fmt, ...) {
 }
 
 /* libnl errors are positive NLE_* codes: map the common ones to errno. */
-static int nl_errno(int nle) {
+static int nl_errno(int nle)
+{
   switch (nle < 0 ? -nle : nle) {
   case NLE_EXIST: return -EEXIST;
   case NLE_OBJ_NOTFOUND: return -ENOENT;
@@ -82,7 +84,8 @@ static int nl_errno(int nle) {
   }
 }
 
-static struct nl_sock *nl_open(void) {
+static struct nl_sock *nl_open(void)
+{
   struct nl_sock *sk = nl_socket_alloc();
   if (!sk) return NULL;
   if (nl_connect(sk, NETLINK_ROUTE) < 0) {
@@ -93,7 +96,8 @@ static struct nl_sock *nl_open(void) {
 }
 
 /* A route netlink socket bound to the namespace at `path`. */
-static struct nl_sock *nl_open_in(const char *path, int *nsfd_out, char *err, size_t errlen) {
+static struct nl_sock *nl_open_in(const char *path, int *nsfd_out, char *err, size_t errlen)
+{
   int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   int target = open(path, O_RDONLY | O_CLOEXEC);
   struct nl_sock *sk = NULL;
@@ -121,13 +125,15 @@ out:
   return sk;
 }
 
-static void veth_name_of(const char *uid, char name[IFNAMSIZ]) {
+static void veth_name_of(const char *uid, char name[IFNAMSIZ])
+{
   uint32_t h = 2166136261u; /* FNV-1a */
   for (const unsigned char *p = (const unsigned char *)uid; *p; p++) h = (h ^ *p) * 16777619u;
   snprintf(name, IFNAMSIZ, "veth%08x", h);
 }
 
-static int write_proc(const char *path, const char *value) {
+static int write_proc(const char *path, const char *value)
+{
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
   ssize_t n = write(fd, value, strlen(value));
@@ -137,7 +143,8 @@ static int write_proc(const char *path, const char *value) {
 }
 
 /* Sets IFF_UP (and the MTU when mtu > 0) on a link. */
-static int link_up(struct nl_sock *sk, struct rtnl_link *link, int mtu) {
+static int link_up(struct nl_sock *sk, struct rtnl_link *link, int mtu)
+{
   struct rtnl_link *change = rtnl_link_alloc();
   if (!change) return -ENOMEM;
   rtnl_link_set_flags(change, IFF_UP);
@@ -148,7 +155,8 @@ static int link_up(struct nl_sock *sk, struct rtnl_link *link, int mtu) {
 }
 
 /* Adds addr/prefix to ifindex; an address already there is fine. */
-static int addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, int prefix) {
+static int addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, int prefix)
+{
   struct rtnl_addr *a = rtnl_addr_alloc();
   struct nl_addr *local = nl_addr_build(AF_INET, &(uint32_t){htonl(ip)}, 4);
   int rc = -ENOMEM;
@@ -165,8 +173,8 @@ static int addr_add(struct nl_sock *sk, int ifindex, uint32_t ip, int prefix) {
 }
 
 /* Adds or replaces the route dst/prefix (prefix 0: default) via gw. */
-static int route_replace(struct nl_sock *sk, uint32_t dst, int prefix, uint32_t gw, int ifindex,
-                         int protocol) {
+static int route_replace(struct nl_sock *sk, uint32_t dst, int prefix, uint32_t gw, int ifindex, int protocol)
+{
   struct rtnl_route *r = rtnl_route_alloc();
   struct nl_addr *d = nl_addr_build(AF_INET, &(uint32_t){htonl(dst)}, 4);
   struct nl_addr *g = nl_addr_build(AF_INET, &(uint32_t){htonl(gw)}, 4);
@@ -195,7 +203,8 @@ static int route_replace(struct nl_sock *sk, uint32_t dst, int prefix, uint32_t 
 
 /* Hairpin mode on a bridge port: RTM_SETLINK, family AF_BRIDGE, with
  * IFLA_PROTINFO { IFLA_BRPORT_MODE = 1 }, as `bridge link set hairpin on`. */
-static int set_hairpin(struct nl_sock *sk, int ifindex, bool on) {
+static int set_hairpin(struct nl_sock *sk, int ifindex, bool on)
+{
   struct ifinfomsg ifi = {.ifi_family = AF_BRIDGE, .ifi_index = ifindex};
   struct nl_msg *msg = nlmsg_alloc_simple(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK);
   if (!msg) return -ENOMEM;
@@ -213,7 +222,8 @@ out:
   return rc;
 }
 
-struct kl_net *kl_net_new(const struct kl_net_config *cfg, char *err, size_t errlen) {
+struct kl_net *kl_net_new(const struct kl_net_config *cfg, char *err, size_t errlen)
+{
   if (!cfg || !cfg->root_dir) {
     seterr(err, errlen, "network: root dir is required");
     return NULL;
@@ -249,14 +259,16 @@ struct kl_net *kl_net_new(const struct kl_net_config *cfg, char *err, size_t err
   return n;
 }
 
-void kl_net_free(struct kl_net *n) {
+void kl_net_free(struct kl_net *n)
+{
   if (!n) return;
   nl_socket_free(n->sk);
   free(n);
 }
 
 /* The bridge exists, is up, holds the gateway address. */
-static int ensure_bridge(struct kl_net *n, char *err, size_t errlen) {
+static int ensure_bridge(struct kl_net *n, char *err, size_t errlen)
+{
   struct rtnl_link *br = NULL;
   int rc = rtnl_link_get_kernel(n->sk, 0, n->bridge, &br);
   if (rc < 0) {
@@ -289,7 +301,8 @@ static int ensure_bridge(struct kl_net *n, char *err, size_t errlen) {
   return rc;
 }
 
-int kl_net_set_pod_cidr(struct kl_net *n, const char *cidr, char *err, size_t errlen) {
+int kl_net_set_pod_cidr(struct kl_net *n, const char *cidr, char *err, size_t errlen)
+{
   uint32_t net;
   int prefix;
   if (kl_cidr_parse(cidr, &net, &prefix) < 0 || prefix > 30) {
@@ -316,7 +329,8 @@ int kl_net_set_pod_cidr(struct kl_net *n, const char *cidr, char *err, size_t er
 }
 
 /* Does the namespace behind `sk` have eth0 holding `ip`? */
-static bool pod_side_ready(struct nl_sock *sk, uint32_t ip) {
+static bool pod_side_ready(struct nl_sock *sk, uint32_t ip)
+{
   struct rtnl_link *eth = NULL;
   if (rtnl_link_get_kernel(sk, 0, POD_IFNAME, &eth) < 0) return false;
   int ifindex = rtnl_link_get_ifindex(eth);
@@ -334,7 +348,8 @@ static bool pod_side_ready(struct nl_sock *sk, uint32_t ip) {
   return found;
 }
 
-static int delete_link(struct nl_sock *sk, const char *name) {
+static int delete_link(struct nl_sock *sk, const char *name)
+{
   struct rtnl_link *l = rtnl_link_alloc();
   if (!l) return -ENOMEM;
   rtnl_link_set_name(l, name);
@@ -344,7 +359,8 @@ static int delete_link(struct nl_sock *sk, const char *name) {
 }
 
 /* Creates the pair: host end `host` in the node's namespace, eth0 in nsfd. */
-static int veth_create(struct kl_net *n, const char *host, int nsfd) {
+static int veth_create(struct kl_net *n, const char *host, int nsfd)
+{
   struct rtnl_link *veth = rtnl_link_veth_alloc();
   if (!veth) return -ENOMEM;
   struct rtnl_link *peer = rtnl_link_veth_get_peer(veth);
@@ -360,7 +376,8 @@ static int veth_create(struct kl_net *n, const char *host, int nsfd) {
 }
 
 /* Host end: alias, bridge port, hairpin, up. */
-static int host_end_configure(struct kl_net *n, const char *host, const char *uid) {
+static int host_end_configure(struct kl_net *n, const char *host, const char *uid)
+{
   struct rtnl_link *link = NULL, *br = NULL;
   int rc = rtnl_link_get_kernel(n->sk, 0, host, &link);
   if (rc == 0) rc = rtnl_link_get_kernel(n->sk, 0, n->bridge, &br);
@@ -389,7 +406,8 @@ out:
 }
 
 /* Pod end: lo and eth0 up, the address, the default route via the bridge. */
-static int pod_end_configure(struct kl_net *n, struct nl_sock *psk, uint32_t ip) {
+static int pod_end_configure(struct kl_net *n, struct nl_sock *psk, uint32_t ip)
+{
   struct rtnl_link *lo = NULL, *eth = NULL;
   int rc = rtnl_link_get_kernel(psk, 0, "lo", &lo);
   if (rc == 0) rc = rtnl_link_get_kernel(psk, 0, POD_IFNAME, &eth);
@@ -408,8 +426,9 @@ out:
   return rc;
 }
 
-int kl_net_setup_pod(struct kl_net *n, const char *pod_uid, const char *netns_path,
-                     char *ip, size_t iplen, char *err, size_t errlen) {
+int kl_net_setup_pod(struct kl_net *n, const char *pod_uid, const char *netns_path, char *ip, size_t iplen, char *err,
+                     size_t errlen)
+{
   if (!n->have_cidr) {
     seterr(err, errlen, "the node has no pod CIDR yet");
     return -EAGAIN;
@@ -453,7 +472,8 @@ out:
   return rc;
 }
 
-int kl_net_teardown_pod(struct kl_net *n, const char *pod_uid, char *err, size_t errlen) {
+int kl_net_teardown_pod(struct kl_net *n, const char *pod_uid, char *err, size_t errlen)
+{
   char host[IFNAMSIZ];
   veth_name_of(pod_uid, host);
   int rc = delete_link(n->sk, host);
@@ -466,20 +486,23 @@ int kl_net_teardown_pod(struct kl_net *n, const char *pod_uid, char *err, size_t
   return rc;
 }
 
-int kl_net_pod_ip(struct kl_net *n, const char *pod_uid, char *ip, size_t iplen) {
+int kl_net_pod_ip(struct kl_net *n, const char *pod_uid, char *ip, size_t iplen)
+{
   uint32_t addr;
   int rc = kl_ipam_find(&n->ipam, pod_uid, &addr);
   if (rc == 0) kl_ip_format(addr, ip, iplen);
   return rc;
 }
 
-int kl_net_gc(struct kl_net *n, bool (*alive)(const char *pod_uid, void *arg), void *arg) {
+int kl_net_gc(struct kl_net *n, bool (*alive)(const char *pod_uid, void *arg), void *arg)
+{
   return kl_ipam_gc(&n->ipam, alive, arg);
 }
 
 /* --- host-gw routes --- */
 
-static bool route_wanted(struct rtnl_route *r, const struct kl_net_route *want, size_t count) {
+static bool route_wanted(struct rtnl_route *r, const struct kl_net_route *want, size_t count)
+{
   struct nl_addr *dst = rtnl_route_get_dst(r);
   if (!dst || rtnl_route_get_nnexthops(r) != 1) return false;
   struct nl_addr *gw = rtnl_route_nh_get_gateway(rtnl_route_nexthop_n(r, 0));
@@ -497,7 +520,8 @@ static bool route_wanted(struct rtnl_route *r, const struct kl_net_route *want, 
 }
 
 /* Deletes our routes that are not wanted (want NULL: all of them). */
-static int routes_prune(struct kl_net *n, const struct kl_net_route *want, size_t count) {
+static int routes_prune(struct kl_net *n, const struct kl_net_route *want, size_t count)
+{
   struct nl_cache *cache = NULL;
   int rc = rtnl_route_alloc_cache(n->sk, AF_INET, 0, &cache);
   if (rc < 0) return nl_errno(rc);
@@ -512,8 +536,8 @@ static int routes_prune(struct kl_net *n, const struct kl_net_route *want, size_
   return rc;
 }
 
-int kl_net_sync_routes(struct kl_net *n, const struct kl_net_route *routes, size_t count,
-                       char *err, size_t errlen) {
+int kl_net_sync_routes(struct kl_net *n, const struct kl_net_route *routes, size_t count, char *err, size_t errlen)
+{
   int rc = routes_prune(n, routes, count);
   if (rc < 0) {
     seterr(err, errlen, "list routes: %s", strerror(-rc));
@@ -540,7 +564,8 @@ int kl_net_sync_routes(struct kl_net *n, const struct kl_net_route *routes, size
 
 /* --- node teardown --- */
 
-static int delete_pod_veths(struct kl_net *n) {
+static int delete_pod_veths(struct kl_net *n)
+{
   struct nl_cache *cache = NULL;
   int rc = rtnl_link_alloc_cache(n->sk, AF_UNSPEC, &cache);
   if (rc < 0) return nl_errno(rc);
@@ -555,7 +580,8 @@ static int delete_pod_veths(struct kl_net *n) {
   return rc;
 }
 
-int kl_net_teardown_node(struct kl_net *n, char *err, size_t errlen) {
+int kl_net_teardown_node(struct kl_net *n, char *err, size_t errlen)
+{
   int rc = delete_pod_veths(n);
   if (rc < 0) {
     seterr(err, errlen, "delete pod veths: %s", strerror(-rc));

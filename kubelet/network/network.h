@@ -56,8 +56,8 @@ int kl_net_set_pod_cidr(struct kl_net *n, const char *cidr, char *err, size_t er
  * (e.g. "/proc/PID/ns/net"): allocates (or finds the already allocated)
  * address, creates the veth pair if missing, configures eth0 and the default
  * route.  Writes the pod's IP ("10.244.1.7") into ip. */
-int kl_net_setup_pod(struct kl_net *n, const char *pod_uid, const char *netns_path,
-                     char *ip, size_t iplen, char *err, size_t errlen);
+int kl_net_setup_pod(struct kl_net *n, const char *pod_uid, const char *netns_path, char *ip, size_t iplen, char *err,
+                     size_t errlen);
 /* Removes the pod's host veth (if its namespace is already gone, the veth
  * went with it) and releases its address.  Idempotent. */
 int kl_net_teardown_pod(struct kl_net *n, const char *pod_uid, char *err, size_t errlen);
@@ -74,7 +74,6 @@ struct kl_net_route {
   const char *cidr; /* another node's spec.podCIDR */
   const char *via;  /* that node's InternalIP */
 };
-int kl_net_sync_routes(struct kl_net *n, const struct kl_net_route *routes, size_t count,
-                       char *err, size_t errlen);
+int kl_net_sync_routes(struct kl_net *n, const struct kl_net_route *routes, size_t count, char *err, size_t errlen);
 
 #endif

@@ -43,17 +43,71 @@ struct kl_spdy {
 /* --- the dictionary (SPDY/3 draft, section 2.6.10.1): length-prefixed
  * header names and values, then status lines, dates and common values --- */
 
-static const char *const DICT_WORDS[] = {
-    "options", "head", "post", "put", "delete", "trace", "accept", "accept-charset",
-    "accept-encoding", "accept-language", "accept-ranges", "age", "allow", "authorization",
-    "cache-control", "connection", "content-base", "content-encoding", "content-language",
-    "content-length", "content-location", "content-md5", "content-range", "content-type", "date",
-    "etag", "expect", "expires", "from", "host", "if-match", "if-modified-since", "if-none-match",
-    "if-range", "if-unmodified-since", "last-modified", "location", "max-forwards", "pragma",
-    "proxy-authenticate", "proxy-authorization", "range", "referer", "retry-after", "server", "te",
-    "trailer", "transfer-encoding", "upgrade", "user-agent", "vary", "via", "warning",
-    "www-authenticate", "method", "get", "status", "200 OK", "version", "HTTP/1.1", "url",
-    "public", "set-cookie", "keep-alive", "origin"};
+static const char *const DICT_WORDS[] = {"options",
+                                         "head",
+                                         "post",
+                                         "put",
+                                         "delete",
+                                         "trace",
+                                         "accept",
+                                         "accept-charset",
+                                         "accept-encoding",
+                                         "accept-language",
+                                         "accept-ranges",
+                                         "age",
+                                         "allow",
+                                         "authorization",
+                                         "cache-control",
+                                         "connection",
+                                         "content-base",
+                                         "content-encoding",
+                                         "content-language",
+                                         "content-length",
+                                         "content-location",
+                                         "content-md5",
+                                         "content-range",
+                                         "content-type",
+                                         "date",
+                                         "etag",
+                                         "expect",
+                                         "expires",
+                                         "from",
+                                         "host",
+                                         "if-match",
+                                         "if-modified-since",
+                                         "if-none-match",
+                                         "if-range",
+                                         "if-unmodified-since",
+                                         "last-modified",
+                                         "location",
+                                         "max-forwards",
+                                         "pragma",
+                                         "proxy-authenticate",
+                                         "proxy-authorization",
+                                         "range",
+                                         "referer",
+                                         "retry-after",
+                                         "server",
+                                         "te",
+                                         "trailer",
+                                         "transfer-encoding",
+                                         "upgrade",
+                                         "user-agent",
+                                         "vary",
+                                         "via",
+                                         "warning",
+                                         "www-authenticate",
+                                         "method",
+                                         "get",
+                                         "status",
+                                         "200 OK",
+                                         "version",
+                                         "HTTP/1.1",
+                                         "url",
+                                         "public",
+                                         "set-cookie",
+                                         "keep-alive",
+                                         "origin"};
 static const char DICT_TAIL[] =
     "100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505"
     "203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad Request"
@@ -63,18 +117,21 @@ static const char DICT_TAIL[] =
     "application/xml,application/xhtml+xml,text/plain,text/javascript,publicprivatemax-age="
     "gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0.";
 
-static void put32(unsigned char *p, uint32_t v) {
+static void put32(unsigned char *p, uint32_t v)
+{
   p[0] = (unsigned char)(v >> 24);
   p[1] = (unsigned char)(v >> 16);
   p[2] = (unsigned char)(v >> 8);
   p[3] = (unsigned char)v;
 }
 
-static uint32_t get32(const unsigned char *p) {
+static uint32_t get32(const unsigned char *p)
+{
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-const unsigned char *kl_spdy_dictionary(size_t *len) {
+const unsigned char *kl_spdy_dictionary(size_t *len)
+{
   /* Built once; the words are constant, so concurrent first calls write
    * the same bytes. */
   static unsigned char dict[1423];
@@ -96,13 +153,15 @@ const unsigned char *kl_spdy_dictionary(size_t *len) {
 
 /* --- streams --- */
 
-static struct stream *stream_find(struct kl_spdy *s, uint32_t id) {
+static struct stream *stream_find(struct kl_spdy *s, uint32_t id)
+{
   for (size_t i = 0; i < s->nstreams; i++)
     if (s->streams[i].id == id) return &s->streams[i];
   return NULL;
 }
 
-static struct stream *stream_add(struct kl_spdy *s, uint32_t id) {
+static struct stream *stream_add(struct kl_spdy *s, uint32_t id)
+{
   if (s->nstreams == s->capstreams) {
     size_t cap = s->capstreams ? s->capstreams * 2 : 8;
     struct stream *n = xrealloc(s->streams, cap * sizeof *n);
@@ -115,13 +174,15 @@ static struct stream *stream_add(struct kl_spdy *s, uint32_t id) {
   return st;
 }
 
-static void stream_remove(struct kl_spdy *s, uint32_t id) {
+static void stream_remove(struct kl_spdy *s, uint32_t id)
+{
   struct stream *st = stream_find(s, id);
   if (!st) return;
   *st = s->streams[--s->nstreams];
 }
 
-static void stream_maybe_done(struct kl_spdy *s, uint32_t id) {
+static void stream_maybe_done(struct kl_spdy *s, uint32_t id)
+{
   struct stream *st = stream_find(s, id);
   if (st && st->local_closed && st->remote_closed) stream_remove(s, id);
 }
@@ -130,7 +191,8 @@ size_t kl_spdy_streams(const struct kl_spdy *s) { return s->nstreams; }
 
 /* --- session --- */
 
-struct kl_spdy *kl_spdy_new(bool server, const struct kl_spdy_callbacks *cb, void *arg) {
+struct kl_spdy *kl_spdy_new(bool server, const struct kl_spdy_callbacks *cb, void *arg)
+{
   struct kl_spdy *s = xcalloc(1, sizeof *s);
   if (!s) return NULL;
   s->server = server;
@@ -152,7 +214,8 @@ fail:
   return NULL;
 }
 
-void kl_spdy_free(struct kl_spdy *s) {
+void kl_spdy_free(struct kl_spdy *s)
+{
   if (!s) return;
   if (s->in_ready) inflateEnd(&s->in);
   if (s->out_ready) deflateEnd(&s->out);
@@ -161,7 +224,8 @@ void kl_spdy_free(struct kl_spdy *s) {
   free(s);
 }
 
-const char *kl_spdy_header_get(const struct kl_spdy_header *h, size_t n, const char *name) {
+const char *kl_spdy_header_get(const struct kl_spdy_header *h, size_t n, const char *name)
+{
   for (size_t i = 0; i < n; i++)
     if (strcasecmp(h[i].name, name) == 0) return h[i].value;
   return NULL;
@@ -169,18 +233,20 @@ const char *kl_spdy_header_get(const struct kl_spdy_header *h, size_t n, const c
 
 /* --- output --- */
 
-void kl_spdy_set_sender(struct kl_spdy *s, int (*send)(const void *data, size_t len, void *arg),
-                        void *send_arg) {
+void kl_spdy_set_sender(struct kl_spdy *s, int (*send)(const void *data, size_t len, void *arg), void *send_arg)
+{
   s->send = send;
   s->send_arg = send_arg;
 }
 
-static int send_bytes(struct kl_spdy *s, const void *p, size_t len) {
+static int send_bytes(struct kl_spdy *s, const void *p, size_t len)
+{
   if (!s->send) return -EPIPE;
   return s->send(p, len, s->send_arg) < 0 ? -EPIPE : 0;
 }
 
-static void control_header(unsigned char *p, enum kl_spdy_type type, uint8_t flags, size_t len) {
+static void control_header(unsigned char *p, enum kl_spdy_type type, uint8_t flags, size_t len)
+{
   p[0] = 0x80;
   p[1] = KL_SPDY_VERSION;
   p[2] = (unsigned char)(type >> 8);
@@ -192,8 +258,9 @@ static void control_header(unsigned char *p, enum kl_spdy_type type, uint8_t fla
 }
 
 /* Compresses a header block; *out is malloc'd. */
-static int encode_headers(struct kl_spdy *s, const struct kl_spdy_header *h, size_t n,
-                          unsigned char **out, size_t *outlen) {
+static int encode_headers(struct kl_spdy *s, const struct kl_spdy_header *h, size_t n, unsigned char **out,
+                          size_t *outlen)
+{
   size_t raw_len = 4;
   for (size_t i = 0; i < n; i++) raw_len += 8 + strlen(h[i].name) + strlen(h[i].value);
   unsigned char *raw = xmalloc(raw_len);
@@ -203,7 +270,8 @@ static int encode_headers(struct kl_spdy *s, const struct kl_spdy_header *h, siz
   for (size_t i = 0; i < n; i++) {
     size_t nl = strlen(h[i].name), vl = strlen(h[i].value);
     put32(raw + off, (uint32_t)nl);
-    for (size_t k = 0; k < nl; k++) raw[off + 4 + k] = (unsigned char)(h[i].name[k] | (h[i].name[k] >= 'A' && h[i].name[k] <= 'Z' ? 0x20 : 0));
+    for (size_t k = 0; k < nl; k++)
+      raw[off + 4 + k] = (unsigned char)(h[i].name[k] | (h[i].name[k] >= 'A' && h[i].name[k] <= 'Z' ? 0x20 : 0));
     off += 4 + nl;
     put32(raw + off, (uint32_t)vl);
     memcpy(raw + off + 4, h[i].value, vl);
@@ -233,9 +301,9 @@ static int encode_headers(struct kl_spdy *s, const struct kl_spdy_header *h, siz
 }
 
 /* A control frame with a stream id (and optional prefix) and a header block. */
-static int send_headers_frame(struct kl_spdy *s, enum kl_spdy_type type, uint8_t flags,
-                              const unsigned char *prefix, size_t plen,
-                              const struct kl_spdy_header *h, size_t n) {
+static int send_headers_frame(struct kl_spdy *s, enum kl_spdy_type type, uint8_t flags, const unsigned char *prefix,
+                              size_t plen, const struct kl_spdy_header *h, size_t n)
+{
   unsigned char *z;
   size_t zlen;
   int rc = encode_headers(s, h, n, &z, &zlen);
@@ -255,7 +323,8 @@ static int send_headers_frame(struct kl_spdy *s, enum kl_spdy_type type, uint8_t
   return rc;
 }
 
-int kl_spdy_open(struct kl_spdy *s, const struct kl_spdy_header *h, size_t n, bool fin, uint32_t *id) {
+int kl_spdy_open(struct kl_spdy *s, const struct kl_spdy_header *h, size_t n, bool fin, uint32_t *id)
+{
   if (s->next_id > 0x7fffffff) return -ENOSPC;
   uint32_t sid = s->next_id;
   unsigned char prefix[10] = {0};
@@ -270,7 +339,8 @@ int kl_spdy_open(struct kl_spdy *s, const struct kl_spdy_header *h, size_t n, bo
   return 0;
 }
 
-int kl_spdy_reply(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin) {
+int kl_spdy_reply(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin)
+{
   struct stream *st = stream_find(s, id);
   if (!st || st->local_closed) return -ENOENT;
   unsigned char prefix[4];
@@ -283,7 +353,8 @@ int kl_spdy_reply(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h
   return rc;
 }
 
-int kl_spdy_data(struct kl_spdy *s, uint32_t id, const void *data, size_t len, bool fin) {
+int kl_spdy_data(struct kl_spdy *s, uint32_t id, const void *data, size_t len, bool fin)
+{
   struct stream *st = stream_find(s, id);
   if (!st || st->local_closed) return -ENOENT;
   unsigned char f[FRAME_HEADER_BYTES + DATA_CHUNK_BYTES];
@@ -309,7 +380,8 @@ int kl_spdy_data(struct kl_spdy *s, uint32_t id, const void *data, size_t len, b
   return 0;
 }
 
-int kl_spdy_reset(struct kl_spdy *s, uint32_t id, uint32_t status) {
+int kl_spdy_reset(struct kl_spdy *s, uint32_t id, uint32_t status)
+{
   unsigned char f[16];
   control_header(f, KL_SPDY_RST_STREAM, 0, 8);
   put32(f + 8, id & 0x7fffffff);
@@ -318,14 +390,16 @@ int kl_spdy_reset(struct kl_spdy *s, uint32_t id, uint32_t status) {
   return send_bytes(s, f, sizeof f);
 }
 
-int kl_spdy_ping(struct kl_spdy *s, uint32_t ping_id) {
+int kl_spdy_ping(struct kl_spdy *s, uint32_t ping_id)
+{
   unsigned char f[12];
   control_header(f, KL_SPDY_PING, 0, 4);
   put32(f + 8, ping_id);
   return send_bytes(s, f, sizeof f);
 }
 
-int kl_spdy_goaway(struct kl_spdy *s, uint32_t status) {
+int kl_spdy_goaway(struct kl_spdy *s, uint32_t status)
+{
   unsigned char f[16];
   control_header(f, KL_SPDY_GOAWAY, 0, 8);
   put32(f + 8, s->last_peer_id);
@@ -336,8 +410,8 @@ int kl_spdy_goaway(struct kl_spdy *s, uint32_t status) {
 /* --- input --- */
 
 /* Inflates one header block into a malloc'd buffer. */
-static int inflate_block(struct kl_spdy *s, const unsigned char *z, size_t zlen,
-                         unsigned char **out, size_t *outlen) {
+static int inflate_block(struct kl_spdy *s, const unsigned char *z, size_t zlen, unsigned char **out, size_t *outlen)
+{
   size_t cap = 1024, len = 0;
   unsigned char *raw = xmalloc(cap);
   if (!raw) return -ENOMEM;
@@ -381,7 +455,8 @@ bad:
 
 /* Parses a decompressed block into *hp: one allocation holding the array
  * and NUL-terminated copies of every name and value. */
-static int parse_block(const unsigned char *raw, size_t len, struct kl_spdy_header **hp, size_t *np) {
+static int parse_block(const unsigned char *raw, size_t len, struct kl_spdy_header **hp, size_t *np)
+{
   if (len < 4) return -EPROTO;
   uint32_t n = get32(raw);
   if (n > len / 8) return -EPROTO; /* each pair needs at least two lengths */
@@ -414,8 +489,8 @@ bad:
   return -EPROTO;
 }
 
-static int decode_headers(struct kl_spdy *s, const unsigned char *z, size_t zlen,
-                          struct kl_spdy_header **h, size_t *n) {
+static int decode_headers(struct kl_spdy *s, const unsigned char *z, size_t zlen, struct kl_spdy_header **h, size_t *n)
+{
   unsigned char *raw;
   size_t rlen;
   int rc = inflate_block(s, z, zlen, &raw, &rlen);
@@ -425,7 +500,8 @@ static int decode_headers(struct kl_spdy *s, const unsigned char *z, size_t zlen
   return rc;
 }
 
-static int session_error(struct kl_spdy *s, int rc) {
+static int session_error(struct kl_spdy *s, int rc)
+{
   if (!s->failed) {
     s->failed = true;
     kl_spdy_goaway(s, 1 /* PROTOCOL_ERROR */);
@@ -433,7 +509,8 @@ static int session_error(struct kl_spdy *s, int rc) {
   return rc;
 }
 
-static int on_syn_stream(struct kl_spdy *s, uint8_t flags, const unsigned char *p, size_t len) {
+static int on_syn_stream(struct kl_spdy *s, uint8_t flags, const unsigned char *p, size_t len)
+{
   if (len < 10) return -EPROTO;
   uint32_t id = get32(p) & 0x7fffffff;
   struct kl_spdy_header *h;
@@ -458,7 +535,8 @@ static int on_syn_stream(struct kl_spdy *s, uint8_t flags, const unsigned char *
   return 0;
 }
 
-static int on_syn_reply(struct kl_spdy *s, uint8_t flags, const unsigned char *p, size_t len) {
+static int on_syn_reply(struct kl_spdy *s, uint8_t flags, const unsigned char *p, size_t len)
+{
   if (len < 4) return -EPROTO;
   uint32_t id = get32(p) & 0x7fffffff;
   struct kl_spdy_header *h;
@@ -477,7 +555,8 @@ static int on_syn_reply(struct kl_spdy *s, uint8_t flags, const unsigned char *p
   return 0;
 }
 
-static int on_control(struct kl_spdy *s, const unsigned char *f, size_t len) {
+static int on_control(struct kl_spdy *s, const unsigned char *f, size_t len)
+{
   unsigned version = ((unsigned)(f[0] & 0x7f) << 8) | f[1];
   unsigned type = ((unsigned)f[2] << 8) | f[3];
   uint8_t flags = f[4];
@@ -515,14 +594,13 @@ static int on_control(struct kl_spdy *s, const unsigned char *f, size_t len) {
     if (rc == 0) free(h);
     return rc;
   }
-  case KL_SPDY_WINDOW_UPDATE:
-    return len == 8 ? 0 : -EPROTO;
-  default:
-    return 0; /* unknown control frames are ignored (draft 3, 2.2.1) */
+  case KL_SPDY_WINDOW_UPDATE: return len == 8 ? 0 : -EPROTO;
+  default: return 0; /* unknown control frames are ignored (draft 3, 2.2.1) */
   }
 }
 
-static int on_data_frame(struct kl_spdy *s, const unsigned char *f, size_t len) {
+static int on_data_frame(struct kl_spdy *s, const unsigned char *f, size_t len)
+{
   uint32_t id = get32(f) & 0x7fffffff;
   uint8_t flags = f[4];
   if (id == 0) return -EPROTO;
@@ -538,7 +616,8 @@ static int on_data_frame(struct kl_spdy *s, const unsigned char *f, size_t len) 
   return 0;
 }
 
-static int buffer_input(struct kl_spdy *s, const void *data, size_t len) {
+static int buffer_input(struct kl_spdy *s, const void *data, size_t len)
+{
   if (len == 0) return 0;
   if (s->start && s->start + s->len + len > s->cap) {
     memmove(s->buf, s->buf + s->start, s->len);
@@ -557,7 +636,8 @@ static int buffer_input(struct kl_spdy *s, const void *data, size_t len) {
   return 0;
 }
 
-int kl_spdy_feed(struct kl_spdy *s, const void *data, size_t len) {
+int kl_spdy_feed(struct kl_spdy *s, const void *data, size_t len)
+{
   if (s->failed) return -EPROTO;
   int rc = buffer_input(s, data, len);
   if (rc < 0) return session_error(s, rc);

@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #define KL_SPDY_VERSION 3
-#define KL_SPDY_MAX_FRAME_BYTES (1u << 24) /* 24-bit length field */
+#define KL_SPDY_MAX_FRAME_BYTES (1u << 24)      /* 24-bit length field */
 #define KL_SPDY_MAX_HEADER_BYTES (256u * 1024u) /* decompressed header block */
 
 enum kl_spdy_type {
@@ -77,11 +77,9 @@ struct kl_spdy_callbacks {
   /* Bytes to put on the wire, in order.  Returns 0 or -1 (transport gone). */
   int (*send)(const void *data, size_t len, void *arg);
   /* The peer opened stream `id` (headers borrowed for the call only). */
-  void (*on_stream)(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n,
-                    bool fin, void *arg);
+  void (*on_stream)(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin, void *arg);
   /* The peer answered a stream we opened. */
-  void (*on_reply)(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n,
-                   bool fin, void *arg);
+  void (*on_reply)(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin, void *arg);
   void (*on_data)(struct kl_spdy *s, uint32_t id, const void *data, size_t len, void *arg);
   /* The peer will send no more on `id` (FIN). */
   void (*on_fin)(struct kl_spdy *s, uint32_t id, void *arg);
@@ -96,8 +94,7 @@ struct kl_spdy *kl_spdy_new(bool server, const struct kl_spdy_callbacks *cb, voi
 void kl_spdy_free(struct kl_spdy *s);
 /* Replaces the `send` callback and its argument (for a transport that
  * owns the session: the other callbacks keep the caller's arg). */
-void kl_spdy_set_sender(struct kl_spdy *s, int (*send)(const void *data, size_t len, void *arg),
-                        void *send_arg);
+void kl_spdy_set_sender(struct kl_spdy *s, int (*send)(const void *data, size_t len, void *arg), void *send_arg);
 
 /* Feeds bytes read from the transport; complete frames are handled at once,
  * a partial one is kept.  0, or -EPROTO / -EMSGSIZE / -ENOMEM on a session

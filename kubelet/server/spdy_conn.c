@@ -15,8 +15,8 @@
 
 struct kl_spdy_conn {
   struct kl_spdy *s;
-  struct kl_ws *ws;         /* tunnel, or NULL */
-  struct bufferevent *bev;  /* raw, or NULL */
+  struct kl_ws *ws;        /* tunnel, or NULL */
+  struct bufferevent *bev; /* raw, or NULL */
   struct kl_spdy_conn_callbacks cb;
   void *arg;
   struct event *kick;
@@ -26,7 +26,8 @@ struct kl_spdy_conn {
   bool ws_gone; /* the tunnel's on_close already ran */
 };
 
-static void conn_finish(struct kl_spdy_conn *c) {
+static void conn_finish(struct kl_spdy_conn *c)
+{
   if (c->kick) event_free(c->kick);
   c->kick = NULL;
   if (c->linger) event_free(c->linger);
@@ -45,7 +46,8 @@ static void conn_finish(struct kl_spdy_conn *c) {
   free(c);
 }
 
-static bool conn_check(struct kl_spdy_conn *c) {
+static bool conn_check(struct kl_spdy_conn *c)
+{
   if (c->depth > 0) return false;
   if (c->dead || (c->closing && kl_spdy_conn_pending(c) == 0)) {
     conn_finish(c);
@@ -54,11 +56,13 @@ static bool conn_check(struct kl_spdy_conn *c) {
   return false;
 }
 
-static void schedule(struct kl_spdy_conn *c) {
+static void schedule(struct kl_spdy_conn *c)
+{
   if (c->kick) event_active(c->kick, EV_TIMEOUT, 0);
 }
 
-static int conn_send(const void *data, size_t len, void *arg) {
+static int conn_send(const void *data, size_t len, void *arg)
+{
   struct kl_spdy_conn *c = arg;
   if (c->dead) return -1;
   c->had_pending = true;
@@ -66,13 +70,15 @@ static int conn_send(const void *data, size_t len, void *arg) {
   return evbuffer_add(bufferevent_get_output(c->bev), data, len) < 0 ? -1 : 0;
 }
 
-static void feed(struct kl_spdy_conn *c, const void *data, size_t len) {
+static void feed(struct kl_spdy_conn *c, const void *data, size_t len)
+{
   c->depth++;
   if (kl_spdy_feed(c->s, data, len) < 0) c->closing = true; /* GOAWAY sent: flush and close */
   c->depth--;
 }
 
-static void drained(struct kl_spdy_conn *c) {
+static void drained(struct kl_spdy_conn *c)
+{
   if (c->had_pending && kl_spdy_conn_pending(c) == 0) {
     c->had_pending = false;
     if (c->cb.on_drain) {
@@ -85,7 +91,8 @@ static void drained(struct kl_spdy_conn *c) {
 
 /* --- raw transport --- */
 
-static void raw_read(struct bufferevent *bev, void *arg) {
+static void raw_read(struct bufferevent *bev, void *arg)
+{
   struct kl_spdy_conn *c = arg;
   struct evbuffer *in = bufferevent_get_input(bev);
   size_t n;
@@ -97,14 +104,16 @@ static void raw_read(struct bufferevent *bev, void *arg) {
   conn_check(c);
 }
 
-static void raw_write(struct bufferevent *bev, void *arg) {
+static void raw_write(struct bufferevent *bev, void *arg)
+{
   struct kl_spdy_conn *c = arg;
   if (conn_check(c)) return;
   drained(c);
   conn_check(c);
 }
 
-static void raw_event(struct bufferevent *bev, short what, void *arg) {
+static void raw_event(struct bufferevent *bev, short what, void *arg)
+{
   struct kl_spdy_conn *c = arg;
   if (what & BEV_EVENT_EOF) raw_read(bev, arg); /* frames that came with the FIN */
   if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) c->dead = true;
@@ -113,7 +122,8 @@ static void raw_event(struct bufferevent *bev, short what, void *arg) {
 
 /* --- WebSocket tunnel --- */
 
-static void tunnel_message(struct kl_ws *ws, int opcode, const uint8_t *data, size_t len, void *arg) {
+static void tunnel_message(struct kl_ws *ws, int opcode, const uint8_t *data, size_t len, void *arg)
+{
   struct kl_spdy_conn *c = arg;
   if (opcode != KL_WS_BINARY) {
     c->dead = true; /* the tunnel carries binary messages only */
@@ -124,20 +134,23 @@ static void tunnel_message(struct kl_ws *ws, int opcode, const uint8_t *data, si
   if (c->closing && !c->dead) kl_ws_close(ws, 1000);
 }
 
-static void tunnel_drain(struct kl_ws *ws, void *arg) {
+static void tunnel_drain(struct kl_ws *ws, void *arg)
+{
   struct kl_spdy_conn *c = arg;
   drained(c);
   if (c->closing) kl_ws_close(ws, 1000);
 }
 
-static void tunnel_close(struct kl_ws *ws, void *arg) {
+static void tunnel_close(struct kl_ws *ws, void *arg)
+{
   struct kl_spdy_conn *c = arg;
   c->ws_gone = true;
   c->dead = true;
   if (c->depth == 0) conn_finish(c);
 }
 
-static void kick_cb(evutil_socket_t fd, short what, void *arg) {
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
   struct kl_spdy_conn *c = arg;
   if (c->bev) {
     raw_read(c->bev, c);
@@ -148,7 +161,8 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg) {
 }
 
 struct kl_spdy_conn *kl_spdy_conn_new(struct bufferevent *bev, bool websocket, bool server,
-                                      const struct kl_spdy_conn_callbacks *cb, void *arg) {
+                                      const struct kl_spdy_conn_callbacks *cb, void *arg)
+{
   struct kl_spdy_conn *c = xcalloc(1, sizeof *c);
   if (!c) goto fail;
   c->cb = *cb;
@@ -183,12 +197,14 @@ fail:
 
 struct kl_spdy *kl_spdy_conn_session(struct kl_spdy_conn *c) { return c->s; }
 
-size_t kl_spdy_conn_pending(const struct kl_spdy_conn *c) {
+size_t kl_spdy_conn_pending(const struct kl_spdy_conn *c)
+{
   if (c->ws) return c->ws_gone ? 0 : kl_ws_pending(c->ws);
   return evbuffer_get_length(bufferevent_get_output(c->bev));
 }
 
-void kl_spdy_conn_close(struct kl_spdy_conn *c) {
+void kl_spdy_conn_close(struct kl_spdy_conn *c)
+{
   if (c->closing || c->dead) return;
   kl_spdy_goaway(c->s, 0);
   c->closing = true;
@@ -197,7 +213,8 @@ void kl_spdy_conn_close(struct kl_spdy_conn *c) {
 
 static void linger_expired(evutil_socket_t fd, short what, void *arg) { kl_spdy_conn_close(arg); }
 
-void kl_spdy_conn_linger(struct kl_spdy_conn *c, int timeout_ms) {
+void kl_spdy_conn_linger(struct kl_spdy_conn *c, int timeout_ms)
+{
   if (c->closing || c->dead || c->linger) return;
   struct event_base *base = c->bev ? bufferevent_get_base(c->bev) : event_get_base(c->kick);
   c->linger = evtimer_new(base, linger_expired, c);

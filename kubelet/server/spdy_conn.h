@@ -23,7 +23,7 @@ struct bufferevent;
 struct kl_spdy_conn;
 
 struct kl_spdy_conn_callbacks {
-  struct kl_spdy_callbacks spdy; /* `send` is filled in by the connection */
+  struct kl_spdy_callbacks spdy;                       /* `send` is filled in by the connection */
   void (*on_drain)(struct kl_spdy_conn *c, void *arg); /* output queue emptied */
   void (*on_close)(struct kl_spdy_conn *c, void *arg);
 };

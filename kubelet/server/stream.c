@@ -46,14 +46,16 @@ struct kl_stream {
 
 /* --- query --- */
 
-static int hexval(int c) {
+static int hexval(int c)
+{
   if (c >= '0' && c <= '9') return c - '0';
   c = tolower(c);
   return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 /* Percent-decodes [p, p+n) into out (NUL-terminated); '+' is a space. */
-static size_t url_decode(const char *p, size_t n, char *out) {
+static size_t url_decode(const char *p, size_t n, char *out)
+{
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
@@ -67,7 +69,8 @@ static size_t url_decode(const char *p, size_t n, char *out) {
   return o;
 }
 
-char **kl_stream_query_all(struct http_request *req, const char *key, size_t *n) {
+char **kl_stream_query_all(struct http_request *req, const char *key, size_t *n)
+{
   const char *q = http_req_query(req);
   size_t klen = strlen(key), qlen = strlen(q), count = 0;
   for (const char *p = q; *p;) {
@@ -98,7 +101,8 @@ char **kl_stream_query_all(struct http_request *req, const char *key, size_t *n)
   return v;
 }
 
-static bool param_true(struct http_request *req, const char *key) {
+static bool param_true(struct http_request *req, const char *key)
+{
   const char *v = http_req_param(req, key);
   if (!v) return false;
   static const char *const yes[] = {"1", "t", "T", "true", "TRUE", "True"};
@@ -107,8 +111,8 @@ static bool param_true(struct http_request *req, const char *key) {
   return false;
 }
 
-int kl_stream_opts_from_request(struct http_request *req, struct kl_stream_opts *o, char *err,
-                                size_t errlen) {
+int kl_stream_opts_from_request(struct http_request *req, struct kl_stream_opts *o, char *err, size_t errlen)
+{
   o->stdin_ = param_true(req, "stdin");
   o->stdout_ = param_true(req, "stdout");
   o->stderr_ = param_true(req, "stderr");
@@ -123,17 +127,19 @@ int kl_stream_opts_from_request(struct http_request *req, struct kl_stream_opts 
 
 /* --- common --- */
 
-json_t *kl_stream_exit_status(int exit_code) {
+json_t *kl_stream_exit_status(int exit_code)
+{
   if (exit_code == 0) return json_pack("{s:{},s:s}", "metadata", "status", "Success");
   char msg[160], code[16];
   snprintf(msg, sizeof msg, "command terminated with non-zero exit code: error executing command, exit code %d",
            exit_code);
   snprintf(code, sizeof code, "%d", exit_code);
-  return json_pack("{s:{},s:s,s:s,s:s,s:{s:[{s:s,s:s}]}}", "metadata", "status", "Failure", "message", msg,
-                   "reason", "NonZeroExitCode", "details", "causes", "reason", "ExitCode", "message", code);
+  return json_pack("{s:{},s:s,s:s,s:s,s:{s:[{s:s,s:s}]}}", "metadata", "status", "Failure", "message", msg, "reason",
+                   "NonZeroExitCode", "details", "causes", "reason", "ExitCode", "message", code);
 }
 
-static void fire_ready(evutil_socket_t fd, short what, void *arg) {
+static void fire_ready(evutil_socket_t fd, short what, void *arg)
+{
   struct kl_stream *s = arg;
   if (s->ready || s->finished) return;
   s->ready = true;
@@ -141,7 +147,8 @@ static void fire_ready(evutil_socket_t fd, short what, void *arg) {
   if (s->cb.on_ready) s->cb.on_ready(s, s->arg);
 }
 
-static void stream_closed(struct kl_stream *s) {
+static void stream_closed(struct kl_stream *s)
+{
   if (s->ready_ev) event_free(s->ready_ev);
   if (s->timeout_ev) event_free(s->timeout_ev);
   void (*on_close)(struct kl_stream *, void *) = s->cb.on_close;
@@ -152,7 +159,8 @@ static void stream_closed(struct kl_stream *s) {
 }
 
 /* Parses every complete {"Width":..,"Height":..} object in the buffer. */
-static void resize_input(struct kl_stream *s, const void *data, size_t len) {
+static void resize_input(struct kl_stream *s, const void *data, size_t len)
+{
   if (len > sizeof s->resize - s->resize_len) {
     s->resize_len = 0; /* garbage: drop it */
     return;
@@ -181,7 +189,8 @@ static void resize_input(struct kl_stream *s, const void *data, size_t len) {
 
 /* --- WebSocket --- */
 
-static void ws_message(struct kl_ws *ws, int opcode, const uint8_t *data, size_t len, void *arg) {
+static void ws_message(struct kl_ws *ws, int opcode, const uint8_t *data, size_t len, void *arg)
+{
   struct kl_stream *s = arg;
   if (len == 0 || s->finished) return;
   switch (data[0]) {
@@ -199,17 +208,18 @@ static void ws_message(struct kl_ws *ws, int opcode, const uint8_t *data, size_t
         s->cb.on_stdin_close)
       s->cb.on_stdin_close(s, s->arg);
     break;
-  default:
-    break;
+  default: break;
   }
 }
 
-static void ws_drain(struct kl_ws *ws, void *arg) {
+static void ws_drain(struct kl_ws *ws, void *arg)
+{
   struct kl_stream *s = arg;
   if (s->cb.on_drain && !s->finished) s->cb.on_drain(s, s->arg);
 }
 
-static void ws_close(struct kl_ws *ws, void *arg) {
+static void ws_close(struct kl_ws *ws, void *arg)
+{
   struct kl_stream *s = arg;
   s->ws = NULL;
   stream_closed(s);
@@ -217,8 +227,8 @@ static void ws_close(struct kl_ws *ws, void *arg) {
 
 /* --- SPDY --- */
 
-static void spdy_stream(struct kl_spdy *sp, uint32_t id, const struct kl_spdy_header *h, size_t n,
-                        bool fin, void *arg) {
+static void spdy_stream(struct kl_spdy *sp, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin, void *arg)
+{
   struct kl_stream *s = arg;
   const char *type = kl_spdy_header_get(h, n, "streamtype");
   int which = -1;
@@ -237,27 +247,31 @@ static void spdy_stream(struct kl_spdy *sp, uint32_t id, const struct kl_spdy_he
   fire_ready(-1, 0, s);
 }
 
-static void spdy_data(struct kl_spdy *sp, uint32_t id, const void *data, size_t len, void *arg) {
+static void spdy_data(struct kl_spdy *sp, uint32_t id, const void *data, size_t len, void *arg)
+{
   struct kl_stream *s = arg;
   if (s->finished) return;
   if (id == s->sid[S_STDIN] && s->cb.on_stdin) s->cb.on_stdin(s, data, len, s->arg);
   else if (id == s->sid[S_RESIZE]) resize_input(s, data, len);
 }
 
-static void spdy_fin(struct kl_spdy *sp, uint32_t id, void *arg) {
+static void spdy_fin(struct kl_spdy *sp, uint32_t id, void *arg)
+{
   struct kl_stream *s = arg;
   if (id == s->sid[S_STDIN] && !s->finished && s->cb.on_stdin_close) s->cb.on_stdin_close(s, s->arg);
 }
 
 static void spdy_drain(struct kl_spdy_conn *c, void *arg) { ws_drain(NULL, arg); }
 
-static void spdy_closed(struct kl_spdy_conn *c, void *arg) {
+static void spdy_closed(struct kl_spdy_conn *c, void *arg)
+{
   struct kl_stream *s = arg;
   s->conn = NULL;
   stream_closed(s);
 }
 
-static void create_timeout(evutil_socket_t fd, short what, void *arg) {
+static void create_timeout(evutil_socket_t fd, short what, void *arg)
+{
   struct kl_stream *s = arg;
   if (!s->ready && s->conn) {
     s->finished = true;
@@ -267,12 +281,14 @@ static void create_timeout(evutil_socket_t fd, short what, void *arg) {
 
 /* --- accept --- */
 
-static void reply_status(struct http_request *req, json_t *st) {
+static void reply_status(struct http_request *req, json_t *st)
+{
   http_reply_json(req, kstatus_code(st), st);
   json_decref(st);
 }
 
-static struct kl_stream *accept_ws(struct http_request *req, struct kl_stream *s) {
+static struct kl_stream *accept_ws(struct http_request *req, struct kl_stream *s)
+{
   static const char *const protos[] = {PROTO_V5, PROTO_V4, NULL};
   char accept[29];
   const char *proto = kl_ws_choose_protocol(http_req_header(req, "Sec-WebSocket-Protocol"), protos);
@@ -281,14 +297,15 @@ static struct kl_stream *accept_ws(struct http_request *req, struct kl_stream *s
     return NULL;
   }
   if (!proto) {
-    reply_status(req, kstatus_bad_request("unable to upgrade: no supported protocol among %s; want %s or %s",
-                                          http_req_header(req, "Sec-WebSocket-Protocol") ?: "(none)", PROTO_V5,
-                                          PROTO_V4));
+    reply_status(req,
+                 kstatus_bad_request("unable to upgrade: no supported protocol among %s; want %s or %s",
+                                     http_req_header(req, "Sec-WebSocket-Protocol") ?: "(none)", PROTO_V5, PROTO_V4));
     return NULL;
   }
   s->protocol = proto;
-  const char *hdr[] = {"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Accept", accept,
-                       "Sec-WebSocket-Protocol", proto, NULL};
+  const char *hdr[] = {
+      "Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Accept", accept, "Sec-WebSocket-Protocol",
+      proto,     NULL};
   struct bufferevent *bev = http_upgrade(req, hdr);
   if (!bev) return NULL;
   struct kl_ws_callbacks wcb = {ws_message, ws_drain, ws_close};
@@ -299,7 +316,8 @@ static struct kl_stream *accept_ws(struct http_request *req, struct kl_stream *s
   return s;
 }
 
-static struct kl_stream *accept_spdy(struct http_request *req, struct kl_stream *s) {
+static struct kl_stream *accept_spdy(struct http_request *req, struct kl_stream *s)
+{
   static const char *const protos[] = {PROTO_V4, NULL};
   const char *proto = kl_ws_choose_protocol(http_req_header(req, "X-Stream-Protocol-Version"), protos);
   if (!proto) {
@@ -327,7 +345,8 @@ static struct kl_stream *accept_spdy(struct http_request *req, struct kl_stream 
 }
 
 struct kl_stream *kl_stream_accept(struct http_request *req, const struct kl_stream_opts *o,
-                                   const struct kl_stream_callbacks *cb, void *arg) {
+                                   const struct kl_stream_callbacks *cb, void *arg)
+{
   struct kl_stream *s = xcalloc(1, sizeof *s);
   if (!s) {
     reply_status(req, kstatus_internal("out of memory"));
@@ -355,7 +374,8 @@ struct kl_stream *kl_stream_accept(struct http_request *req, const struct kl_str
 
 /* --- output --- */
 
-int kl_stream_write(struct kl_stream *s, enum kl_stream_channel ch, const void *data, size_t len) {
+int kl_stream_write(struct kl_stream *s, enum kl_stream_channel ch, const void *data, size_t len)
+{
   if (s->finished || (ch != KL_STREAM_STDOUT && ch != KL_STREAM_STDERR)) return -EPIPE;
   if (len == 0) return 0;
   if (s->ws) return kl_ws_send_channel(s->ws, (uint8_t)ch, data, len);
@@ -365,12 +385,14 @@ int kl_stream_write(struct kl_stream *s, enum kl_stream_channel ch, const void *
   return kl_spdy_data(kl_spdy_conn_session(s->conn), id, data, len, false) < 0 ? -EPIPE : 0;
 }
 
-size_t kl_stream_pending(const struct kl_stream *s) {
+size_t kl_stream_pending(const struct kl_stream *s)
+{
   if (s->ws) return kl_ws_pending(s->ws);
   return s->conn ? kl_spdy_conn_pending(s->conn) : 0;
 }
 
-void kl_stream_finish_status(struct kl_stream *s, const json_t *status) {
+void kl_stream_finish_status(struct kl_stream *s, const json_t *status)
+{
   if (s->finished) return;
   s->finished = true;
   char *body = kj_dumps(status); /* malloc'd: jansson's own output must not reach free() */
@@ -388,7 +410,8 @@ void kl_stream_finish_status(struct kl_stream *s, const json_t *status) {
   free(body);
 }
 
-void kl_stream_finish(struct kl_stream *s, int exit_code) {
+void kl_stream_finish(struct kl_stream *s, int exit_code)
+{
   json_t *st = kl_stream_exit_status(exit_code);
   kl_stream_finish_status(s, st);
   json_decref(st);

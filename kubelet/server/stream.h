@@ -59,8 +59,7 @@ struct kl_stream_callbacks {
 
 /* Reads stdin/stdout/stderr/tty from the query.  Upstream's rules: at least
  * one of stdin, stdout, stderr (else -EINVAL with the message in err). */
-int kl_stream_opts_from_request(struct http_request *req, struct kl_stream_opts *o,
-                                char *err, size_t errlen);
+int kl_stream_opts_from_request(struct http_request *req, struct kl_stream_opts *o, char *err, size_t errlen);
 
 /* Every value of a repeated query parameter (`command=a&command=b`),
  * percent-decoded, as a NULL-terminated array in one allocation (free()

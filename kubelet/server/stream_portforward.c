@@ -42,19 +42,22 @@ struct kl_portforward {
   struct pair *pairs;
 };
 
-static struct pair *pair_find(struct kl_portforward *pf, const char *rid) {
+static struct pair *pair_find(struct kl_portforward *pf, const char *rid)
+{
   for (struct pair *p = pf->pairs; p; p = p->next)
     if (strcmp(p->request_id, rid) == 0) return p;
   return NULL;
 }
 
-static struct pair *pair_by_stream(struct kl_portforward *pf, uint32_t id) {
+static struct pair *pair_by_stream(struct kl_portforward *pf, uint32_t id)
+{
   for (struct pair *p = pf->pairs; p; p = p->next)
     if (p->data_id == id || p->error_id == id) return p;
   return NULL;
 }
 
-static void pair_free(struct pair *p) {
+static void pair_free(struct pair *p)
+{
   struct kl_portforward *pf = p->pf;
   for (struct pair **pp = &pf->pairs; *pp; pp = &(*pp)->next) {
     if (*pp == p) {
@@ -66,27 +69,28 @@ static void pair_free(struct pair *p) {
   free(p);
 }
 
-size_t kl_portforward_active(const struct kl_portforward *pf) {
+size_t kl_portforward_active(const struct kl_portforward *pf)
+{
   size_t n = 0;
   for (struct pair *p = pf->pairs; p; p = p->next) n++;
   return n;
 }
 
-const char *kl_portforward_transport(const struct kl_portforward *pf) {
-  return pf->websocket ? "websocket" : "spdy";
-}
+const char *kl_portforward_transport(const struct kl_portforward *pf) { return pf->websocket ? "websocket" : "spdy"; }
 
 static struct kl_spdy *session(struct kl_portforward *pf) { return kl_spdy_conn_session(pf->conn); }
 
 /* Ends both streams (FIN) and forgets the pair. */
-static void pair_end(struct pair *p) {
+static void pair_end(struct pair *p)
+{
   struct kl_spdy *s = session(p->pf);
   if (p->data_id) kl_spdy_data(s, p->data_id, NULL, 0, true);
   if (p->error_id) kl_spdy_data(s, p->error_id, NULL, 0, true);
   pair_free(p);
 }
 
-static void set_paused(struct kl_portforward *pf, bool paused) {
+static void set_paused(struct kl_portforward *pf, bool paused)
+{
   if (pf->paused == paused) return;
   pf->paused = paused;
   for (struct pair *p = pf->pairs; p; p = p->next) {
@@ -98,7 +102,8 @@ static void set_paused(struct kl_portforward *pf, bool paused) {
 
 /* --- the pod side --- */
 
-static void tcp_read(struct bufferevent *bev, void *arg) {
+static void tcp_read(struct bufferevent *bev, void *arg)
+{
   struct pair *p = arg;
   struct evbuffer *in = bufferevent_get_input(bev);
   size_t n;
@@ -113,20 +118,22 @@ static void tcp_read(struct bufferevent *bev, void *arg) {
   if (kl_spdy_conn_pending(p->pf->conn) > KL_PF_HIGH_WATER_BYTES) set_paused(p->pf, true);
 }
 
-static void tcp_write(struct bufferevent *bev, void *arg) {
+static void tcp_write(struct bufferevent *bev, void *arg)
+{
   struct pair *p = arg;
-  if (p->client_fin && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
-    shutdown(bufferevent_getfd(bev), SHUT_WR);
+  if (p->client_fin && evbuffer_get_length(bufferevent_get_output(bev)) == 0) shutdown(bufferevent_getfd(bev), SHUT_WR);
 }
 
-static void tcp_event(struct bufferevent *bev, short what, void *arg) {
+static void tcp_event(struct bufferevent *bev, short what, void *arg)
+{
   struct pair *p = arg;
   if (what & BEV_EVENT_CONNECTED) return;
   if (what & BEV_EVENT_EOF) tcp_read(bev, arg);
   if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) pair_end(p);
 }
 
-static void pair_start(struct pair *p) {
+static void pair_start(struct pair *p)
+{
   struct kl_portforward *pf = p->pf;
   char err[512] = "";
   int fd = pf->cb.dial(p->port, err, sizeof err, pf->arg);
@@ -149,7 +156,8 @@ static void pair_start(struct pair *p) {
 
 /* --- the client side --- */
 
-static bool parse_port(const char *v, uint16_t *port) {
+static bool parse_port(const char *v, uint16_t *port)
+{
   if (!v || !*v) return false;
   char *end;
   long n = strtol(v, &end, 10);
@@ -158,8 +166,8 @@ static bool parse_port(const char *v, uint16_t *port) {
   return true;
 }
 
-static void on_stream(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin,
-                      void *arg) {
+static void on_stream(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin, void *arg)
+{
   struct kl_portforward *pf = arg;
   const char *type = kl_spdy_header_get(h, n, "streamtype");
   bool is_data = type && strcmp(type, "data") == 0, is_error = type && strcmp(type, "error") == 0;
@@ -195,19 +203,22 @@ static void on_stream(struct kl_spdy *s, uint32_t id, const struct kl_spdy_heade
   if (p->data_id && p->error_id && !p->tcp) pair_start(p);
 }
 
-static void on_data(struct kl_spdy *s, uint32_t id, const void *data, size_t len, void *arg) {
+static void on_data(struct kl_spdy *s, uint32_t id, const void *data, size_t len, void *arg)
+{
   struct pair *p = pair_by_stream(arg, id);
   if (p && p->tcp && id == p->data_id) bufferevent_write(p->tcp, data, len);
 }
 
-static void on_fin(struct kl_spdy *s, uint32_t id, void *arg) {
+static void on_fin(struct kl_spdy *s, uint32_t id, void *arg)
+{
   struct pair *p = pair_by_stream(arg, id);
   if (!p || id != p->data_id || !p->tcp) return;
   p->client_fin = true;
   tcp_write(p->tcp, p);
 }
 
-static void on_reset(struct kl_spdy *s, uint32_t id, uint32_t status, void *arg) {
+static void on_reset(struct kl_spdy *s, uint32_t id, uint32_t status, void *arg)
+{
   struct pair *p = pair_by_stream(arg, id);
   if (!p) return;
   if (id == p->data_id) p->data_id = 0;
@@ -217,7 +228,8 @@ static void on_reset(struct kl_spdy *s, uint32_t id, uint32_t status, void *arg)
 
 static void on_drain(struct kl_spdy_conn *c, void *arg) { set_paused(arg, false); }
 
-static void on_closed(struct kl_spdy_conn *c, void *arg) {
+static void on_closed(struct kl_spdy_conn *c, void *arg)
+{
   struct kl_portforward *pf = arg;
   while (pf->pairs) pair_free(pf->pairs);
   if (pf->cb.on_close) pf->cb.on_close(pf, pf->arg);
@@ -226,13 +238,15 @@ static void on_closed(struct kl_spdy_conn *c, void *arg) {
 
 /* --- accept --- */
 
-static void reply_status(struct http_request *req, json_t *st) {
+static void reply_status(struct http_request *req, json_t *st)
+{
   http_reply_json(req, kstatus_code(st), st);
   json_decref(st);
 }
 
-struct kl_portforward *kl_portforward_accept(struct http_request *req,
-                                             const struct kl_portforward_callbacks *cb, void *arg) {
+struct kl_portforward *kl_portforward_accept(struct http_request *req, const struct kl_portforward_callbacks *cb,
+                                             void *arg)
+{
   static const char *const ws_protos[] = {KL_PF_WS_PROTOCOL, NULL};
   static const char *const spdy_protos[] = {KL_PF_PROTOCOL, NULL};
   const char *upgrade = http_req_header(req, "Upgrade");
@@ -251,17 +265,19 @@ struct kl_portforward *kl_portforward_accept(struct http_request *req,
                                             offered ? offered : "(none)", KL_PF_WS_PROTOCOL));
       return NULL;
     }
-    const char *h[] = {"Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Accept", accept,
-                       "Sec-WebSocket-Protocol", proto, NULL};
+    const char *h[] = {
+        "Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Accept", accept, "Sec-WebSocket-Protocol",
+        proto,     NULL};
     memcpy(hdr, h, sizeof h);
   } else if (upgrade && strncasecmp(upgrade, "SPDY/3.1", 8) == 0) {
     const char *offered = http_req_header(req, "X-Stream-Protocol-Version");
     if (!kl_ws_choose_protocol(offered, spdy_protos)) {
       reply_status(req, kstatus_forbidden("unable to upgrade: unable to negotiate protocol: client supports %s, "
-                                          "server supports %s", offered ? offered : "(none)", KL_PF_PROTOCOL));
+                                          "server supports %s",
+                                          offered ? offered : "(none)", KL_PF_PROTOCOL));
       return NULL;
     }
-    const char *h[] = {"Connection", "Upgrade", "Upgrade", "SPDY/3.1", "X-Stream-Protocol-Version",
+    const char *h[] = {"Connection",   "Upgrade", "Upgrade", "SPDY/3.1", "X-Stream-Protocol-Version",
                        KL_PF_PROTOCOL, NULL};
     memcpy(hdr, h, sizeof h);
   } else {

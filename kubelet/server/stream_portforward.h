@@ -42,8 +42,8 @@ struct kl_portforward_callbacks {
 };
 
 /* Answers the upgrade (or a 400/403 Status, then NULL). */
-struct kl_portforward *kl_portforward_accept(struct http_request *req,
-                                             const struct kl_portforward_callbacks *cb, void *arg);
+struct kl_portforward *kl_portforward_accept(struct http_request *req, const struct kl_portforward_callbacks *cb,
+                                             void *arg);
 /* Forwarded connections open now (for tests). */
 size_t kl_portforward_active(const struct kl_portforward *pf);
 /* "websocket" or "spdy". */

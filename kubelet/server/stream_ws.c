@@ -34,7 +34,8 @@ struct kl_ws {
   bool had_pending;
 };
 
-static void ws_finish(struct kl_ws *ws) {
+static void ws_finish(struct kl_ws *ws)
+{
   struct kl_ws_callbacks cb = ws->cb;
   void *arg = ws->arg;
   if (ws->ping_timer) event_free(ws->ping_timer);
@@ -47,7 +48,8 @@ static void ws_finish(struct kl_ws *ws) {
 }
 
 /* Decides, outside every callback, whether the connection is over. */
-static bool ws_check(struct kl_ws *ws) {
+static bool ws_check(struct kl_ws *ws)
+{
   if (ws->depth > 0) return false;
   size_t pending = evbuffer_get_length(bufferevent_get_output(ws->bev));
   bool wslay_done = !wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx);
@@ -58,7 +60,8 @@ static bool ws_check(struct kl_ws *ws) {
   return false;
 }
 
-static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user) {
+static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags, void *user)
+{
   struct kl_ws *ws = user;
   int n = evbuffer_remove(bufferevent_get_input(ws->bev), buf, len);
   if (n > 0) return n;
@@ -66,7 +69,8 @@ static ssize_t recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, in
   return -1;
 }
 
-static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user) {
+static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags, void *user)
+{
   struct kl_ws *ws = user;
   if (evbuffer_add(bufferevent_get_output(ws->bev), data, len) < 0) {
     wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
@@ -76,12 +80,14 @@ static ssize_t send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t 
   return (ssize_t)len;
 }
 
-static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user) {
+static int genmask_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, void *user)
+{
   memset(buf, 0, len); /* only clients mask */
   return 0;
 }
 
-static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m, void *user) {
+static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *m, void *user)
+{
   struct kl_ws *ws = user;
   if ((m->opcode == WSLAY_TEXT_FRAME || m->opcode == WSLAY_BINARY_FRAME) && ws->cb.on_message && !ws->dead) {
     ws->depth++;
@@ -90,7 +96,8 @@ static void msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
   }
 }
 
-static void ws_pump(struct kl_ws *ws) {
+static void ws_pump(struct kl_ws *ws)
+{
   if (wslay_event_want_read(ws->ctx) && evbuffer_get_length(bufferevent_get_input(ws->bev)) > 0) {
     if (wslay_event_recv(ws->ctx) != 0) ws->dead = true;
   }
@@ -98,13 +105,15 @@ static void ws_pump(struct kl_ws *ws) {
   if (!wslay_event_want_read(ws->ctx)) evbuffer_drain(bufferevent_get_input(ws->bev), SIZE_MAX);
 }
 
-static void read_cb(struct bufferevent *bev, void *arg) {
+static void read_cb(struct bufferevent *bev, void *arg)
+{
   struct kl_ws *ws = arg;
   ws_pump(ws);
   ws_check(ws);
 }
 
-static void write_cb(struct bufferevent *bev, void *arg) {
+static void write_cb(struct bufferevent *bev, void *arg)
+{
   struct kl_ws *ws = arg;
   if (ws_check(ws)) return;
   if (ws->had_pending && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
@@ -118,7 +127,8 @@ static void write_cb(struct bufferevent *bev, void *arg) {
   }
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg) {
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
   struct kl_ws *ws = arg;
   if (what & BEV_EVENT_EOF) {
     ws->eof = true;
@@ -129,25 +139,28 @@ static void event_cb(struct bufferevent *bev, short what, void *arg) {
   ws_check(ws);
 }
 
-static void kick_cb(evutil_socket_t fd, short what, void *arg) {
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
   struct kl_ws *ws = arg;
   ws_pump(ws);
   ws_check(ws);
 }
 
-static void ping_cb(evutil_socket_t fd, short what, void *arg) {
+static void ping_cb(evutil_socket_t fd, short what, void *arg)
+{
   struct kl_ws *ws = arg;
   struct wslay_event_msg m = {WSLAY_PING, NULL, 0};
   if (!ws->closing && wslay_event_queue_msg(ws->ctx, &m) == 0) ws_pump(ws);
   ws_check(ws);
 }
 
-static void ws_schedule(struct kl_ws *ws) {
+static void ws_schedule(struct kl_ws *ws)
+{
   if (ws->kick) event_active(ws->kick, EV_TIMEOUT, 0);
 }
 
-struct kl_ws *kl_ws_new(struct bufferevent *bev, const struct kl_ws_callbacks *cb, void *arg,
-                        int ping_interval_ms) {
+struct kl_ws *kl_ws_new(struct bufferevent *bev, const struct kl_ws_callbacks *cb, void *arg, int ping_interval_ms)
+{
   struct kl_ws *ws = xcalloc(1, sizeof *ws);
   struct wslay_event_callbacks wcb = {
       .recv_callback = recv_cb,
@@ -177,7 +190,8 @@ struct kl_ws *kl_ws_new(struct bufferevent *bev, const struct kl_ws_callbacks *c
   return ws;
 }
 
-int kl_ws_send(struct kl_ws *ws, int opcode, const void *data, size_t len) {
+int kl_ws_send(struct kl_ws *ws, int opcode, const void *data, size_t len)
+{
   if (ws->closing || ws->dead) return -EPIPE;
   struct wslay_event_msg m = {(uint8_t)opcode, data, len};
   if (wslay_event_queue_msg(ws->ctx, &m) != 0) return -EPIPE;
@@ -189,7 +203,8 @@ int kl_ws_send(struct kl_ws *ws, int opcode, const void *data, size_t len) {
   return 0;
 }
 
-int kl_ws_send_channel(struct kl_ws *ws, uint8_t channel, const void *data, size_t len) {
+int kl_ws_send_channel(struct kl_ws *ws, uint8_t channel, const void *data, size_t len)
+{
   uint8_t small[4096];
   uint8_t *buf = len + 1 <= sizeof small ? small : xmalloc(len + 1);
   if (!buf) return -ENOMEM;
@@ -200,7 +215,8 @@ int kl_ws_send_channel(struct kl_ws *ws, uint8_t channel, const void *data, size
   return rc;
 }
 
-void kl_ws_close(struct kl_ws *ws, uint16_t code) {
+void kl_ws_close(struct kl_ws *ws, uint16_t code)
+{
   if (ws->closing || ws->dead) return;
   wslay_event_queue_close(ws->ctx, code, NULL, 0);
   if (wslay_event_send(ws->ctx) != 0) ws->dead = true;
@@ -208,18 +224,18 @@ void kl_ws_close(struct kl_ws *ws, uint16_t code) {
   if (evbuffer_get_length(bufferevent_get_output(ws->bev)) == 0) ws_schedule(ws);
 }
 
-void kl_ws_abort(struct kl_ws *ws) {
+void kl_ws_abort(struct kl_ws *ws)
+{
   ws->dead = true;
   ws_schedule(ws);
 }
 
-size_t kl_ws_pending(const struct kl_ws *ws) {
-  return evbuffer_get_length(bufferevent_get_output(ws->bev));
-}
+size_t kl_ws_pending(const struct kl_ws *ws) { return evbuffer_get_length(bufferevent_get_output(ws->bev)); }
 
 /* --- handshake --- */
 
-int kl_ws_accept_key(const char *key, char out[29]) {
+int kl_ws_accept_key(const char *key, char out[29])
+{
   if (!key) return -EINVAL;
   while (*key == ' ') key++;
   size_t klen = strlen(key);
@@ -236,7 +252,8 @@ int kl_ws_accept_key(const char *key, char out[29]) {
   return 0;
 }
 
-const char *kl_ws_choose_protocol(const char *offered, const char *const *supported) {
+const char *kl_ws_choose_protocol(const char *offered, const char *const *supported)
+{
   if (!offered) return NULL;
   const char *p = offered;
   while (*p) {
@@ -253,7 +270,8 @@ const char *kl_ws_choose_protocol(const char *offered, const char *const *suppor
 }
 
 /* Does the comma-separated header contain `token` (case-insensitive)? */
-static bool has_token(const char *h, const char *token) {
+static bool has_token(const char *h, const char *token)
+{
   size_t tl = strlen(token);
   for (const char *p = h; p && *p;) {
     while (*p == ' ' || *p == ',') p++;
@@ -267,6 +285,7 @@ static bool has_token(const char *h, const char *token) {
   return false;
 }
 
-bool kl_ws_is_upgrade(const char *upgrade, const char *connection) {
+bool kl_ws_is_upgrade(const char *upgrade, const char *connection)
+{
   return upgrade && connection && has_token(upgrade, "websocket") && has_token(connection, "upgrade");
 }

@@ -40,8 +40,7 @@ struct kl_ws_callbacks {
 /* Takes ownership of bev (its callbacks are replaced).  Bytes already in
  * its input buffer are processed on the next loop iteration.  NULL on
  * allocation failure (bev is freed then). */
-struct kl_ws *kl_ws_new(struct bufferevent *bev, const struct kl_ws_callbacks *cb, void *arg,
-                        int ping_interval_ms);
+struct kl_ws *kl_ws_new(struct bufferevent *bev, const struct kl_ws_callbacks *cb, void *arg, int ping_interval_ms);
 /* Queues one message.  -EPIPE once closing or closed. */
 int kl_ws_send(struct kl_ws *ws, int opcode, const void *data, size_t len);
 /* Queues one binary message made of a one-byte prefix and data (the

@@ -38,7 +38,7 @@ static enum sched_code pre_score(void *self, struct sched_cycle *c, struct sched
   for (int l = 0; l < 2; l++) {
     size_t i;
     json_t *ct;
-    json_array_foreach(lists[l], i, ct) {
+    json_array_foreach (lists[l], i, ct) {
       im->ncontainers++;
       const char *image = json_string_value(json_object_get(ct, "image"));
       if (!image) continue;

@@ -78,7 +78,7 @@ static void terms_parse(const json_t *arr, const json_t *owner, bool weighted, s
   size_t i;
   json_t *e;
   char err[128];
-  json_array_foreach(arr, i, e) {
+  json_array_foreach (arr, i, e) {
     const json_t *term = weighted ? json_object_get(e, "podAffinityTerm") : e;
     struct term *t = &out->t[out->n];
     t->key = json_string_value(json_object_get(term, "topologyKey"));
@@ -102,7 +102,8 @@ static bool term_matches(const struct term *t, const struct sched_snapshot *snap
   } else {
     size_t i;
     json_t *v;
-    json_array_foreach(t->namespaces, i, v) if (json_is_string(v) && strcmp(json_string_value(v), ns) == 0) ns_ok = true;
+    json_array_foreach (t->namespaces, i, v)
+      if (json_is_string(v) && strcmp(json_string_value(v), ns) == 0) ns_ok = true;
     if (!ns_ok && t->ns_sel) ns_ok = labelsel_matches(t->ns_sel, json_object_get(snap->namespaces, ns));
   }
   return ns_ok && t->sel && labelsel_matches(t->sel, json_object_get(json_object_get(pod, "metadata"), "labels"));
@@ -136,8 +137,7 @@ static int64_t count_at(const json_t *counts, const char *key, const char *value
 
 static const json_t *aff(const json_t *pod, const char *kind, const char *which)
 {
-  return json_object_get(
-      json_object_get(json_object_get(json_object_get(pod, "spec"), "affinity"), kind), which);
+  return json_object_get(json_object_get(json_object_get(json_object_get(pod, "spec"), "affinity"), kind), which);
 }
 #define REQ "requiredDuringSchedulingIgnoredDuringExecution"
 #define PREF "preferredDuringSchedulingIgnoredDuringExecution"
@@ -212,7 +212,7 @@ static enum sched_code filter(void *self, struct sched_cycle *c, const struct sc
       return sched_status_fail_static(st, SCHED_UNSCHEDULABLE, SCHED_REASON_POD_ANTI_AFFINITY);
   const char *key;
   json_t *m;
-  json_object_foreach(s->existing_anti, key, m) {
+  json_object_foreach (s->existing_anti, key, m) {
     const char *v = sched_node_label(ni, key);
     if (v && json_integer_value(json_object_get(m, v)) > 0)
       return sched_status_fail_static(st, SCHED_UNSCHEDULABLE, SCHED_REASON_EXISTING_ANTI_AFFINITY);
@@ -281,7 +281,7 @@ static int64_t score(void *self, struct sched_cycle *c, const struct sched_node_
   int64_t sum = 0;
   const char *key;
   json_t *m;
-  json_object_foreach((json_t *)scores, key, m) {
+  json_object_foreach ((json_t *)scores, key, m) {
     const char *v = sched_node_label(ni, key);
     if (v) sum += json_integer_value(json_object_get(m, v));
   }

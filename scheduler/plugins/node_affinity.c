@@ -29,9 +29,9 @@ static const char *pinned_node(const json_t *required)
   json_t *term, *f;
   const json_t *terms = json_object_get(required, "nodeSelectorTerms");
   if (json_array_size(terms) == 0) return NULL;
-  json_array_foreach(terms, i, term) {
+  json_array_foreach (terms, i, term) {
     const char *mine = NULL;
-    json_array_foreach(json_object_get(term, "matchFields"), j, f) {
+    json_array_foreach (json_object_get(term, "matchFields"), j, f) {
       const char *key = json_string_value(json_object_get(f, "key"));
       const char *op = json_string_value(json_object_get(f, "operator"));
       const json_t *vals = json_object_get(f, "values");
@@ -76,7 +76,7 @@ static int64_t score(void *self, struct sched_cycle *c, const struct sched_node_
   int64_t sum = 0;
   size_t i;
   json_t *t;
-  json_array_foreach(preferred(c->pod), i, t) {
+  json_array_foreach (preferred(c->pod), i, t) {
     int64_t w = json_integer_value(json_object_get(t, "weight"));
     if (w != 0 && node_selector_term_matches(json_object_get(t, "preference"), ni->node)) sum += w;
   }

@@ -21,22 +21,22 @@ static enum sched_code pre_filter(void *self, struct sched_cycle *c, struct sche
   size_t i, j, n = 0;
   json_t *ct, *p;
   const json_t *containers = json_object_get(json_object_get(c->pod, "spec"), "containers");
-  json_array_foreach(containers, i, ct) json_array_foreach(json_object_get(ct, "ports"), j, p)
-      n += json_integer_value(json_object_get(p, "hostPort")) > 0;
+  json_array_foreach (containers, i, ct)
+    json_array_foreach (json_object_get(ct, "ports"), j, p) n += json_integer_value(json_object_get(p, "hostPort")) > 0;
   if (n == 0) return SCHED_SKIP;
   struct ports_state *s = xcalloc(1, sizeof *s + n * sizeof s->p[0]);
   if (!s) return sched_status_fail(st, SCHED_ERROR, "out of memory");
-  json_array_foreach(containers, i, ct) json_array_foreach(json_object_get(ct, "ports"), j, p)
-  {
-    int hp = (int)json_integer_value(json_object_get(p, "hostPort"));
-    if (hp <= 0) continue;
-    const char *ip = json_string_value(json_object_get(p, "hostIP"));
-    const char *proto = json_string_value(json_object_get(p, "protocol"));
-    struct sched_host_port *h = &s->p[s->n++];
-    snprintf(h->ip, sizeof h->ip, "%s", ip && *ip ? ip : "0.0.0.0");
-    snprintf(h->protocol, sizeof h->protocol, "%s", proto && *proto ? proto : "TCP");
-    h->port = hp;
-  }
+  json_array_foreach (containers, i, ct)
+    json_array_foreach (json_object_get(ct, "ports"), j, p) {
+      int hp = (int)json_integer_value(json_object_get(p, "hostPort"));
+      if (hp <= 0) continue;
+      const char *ip = json_string_value(json_object_get(p, "hostIP"));
+      const char *proto = json_string_value(json_object_get(p, "protocol"));
+      struct sched_host_port *h = &s->p[s->n++];
+      snprintf(h->ip, sizeof h->ip, "%s", ip && *ip ? ip : "0.0.0.0");
+      snprintf(h->protocol, sizeof h->protocol, "%s", proto && *proto ? proto : "TCP");
+      h->port = hp;
+    }
   sched_cycle_set(c, s, free);
   return SCHED_SUCCESS;
 }
@@ -54,7 +54,8 @@ static enum sched_code filter(void *self, struct sched_cycle *c, const struct sc
   if (!s) return SCHED_SUCCESS;
   for (size_t i = 0; i < s->n; i++)
     for (size_t j = 0; j < ni->nports; j++)
-      if (conflicts(&s->p[i], &ni->ports[j])) return sched_status_fail_static(st, SCHED_UNSCHEDULABLE, SCHED_REASON_NODE_PORTS);
+      if (conflicts(&s->p[i], &ni->ports[j]))
+        return sched_status_fail_static(st, SCHED_UNSCHEDULABLE, SCHED_REASON_NODE_PORTS);
   return SCHED_SUCCESS;
 }
 

@@ -57,7 +57,7 @@ int sched_score_resources_parse(const json_t *list, const char *path, struct sch
   }
   size_t i;
   json_t *e;
-  json_array_foreach(list, i, e) {
+  json_array_foreach (list, i, e) {
     const char *name = json_string_value(json_object_get(e, "name"));
     json_int_t w = json_integer_value(json_object_get(e, "weight"));
     if (!name || !*name || strlen(name) >= SCHED_SCALAR_NAME_MAX || out->n >= SCHED_MAX_SCORE_RESOURCES) {
@@ -65,8 +65,9 @@ int sched_score_resources_parse(const json_t *list, const char *path, struct sch
       return -EINVAL;
     }
     if (w < 1 || w > 100) {
-      snprintf(err, errlen, "%s[%zu].weight: Invalid value: %lld: resource weight of %s should be in the range [1, 100]",
-               path, i, (long long)w, name);
+      snprintf(err, errlen,
+               "%s[%zu].weight: Invalid value: %lld: resource weight of %s should be in the range [1, 100]", path, i,
+               (long long)w, name);
       return -EINVAL;
     }
     strcpy(out->r[out->n].name, name);
@@ -87,7 +88,8 @@ void sched_alloc_request(const struct sched_node_info *ni, const struct sched_re
   }
   /* Only cpu and memory have scoring defaults. */
   const struct sched_resource *node_req = &ni->requested;
-  if (!use_requested && (res->kind == SCHED_RES_CPU || res->kind == SCHED_RES_MEMORY)) node_req = &ni->non_zero_requested;
+  if (!use_requested && (res->kind == SCHED_RES_CPU || res->kind == SCHED_RES_MEMORY))
+    node_req = &ni->non_zero_requested;
   *requested = sched_resource_get_kind(node_req, res->kind, res->name) + pr;
   *allocatable = sched_resource_get_kind(&ni->allocatable, res->kind, res->name);
 }
@@ -109,42 +111,54 @@ static int fit_init(const json_t *args, void **self, char *err, size_t errlen)
   f->ignored_groups = json_object();
   size_t i;
   json_t *e;
-  json_array_foreach(json_object_get(args, "ignoredResources"), i, e) if (json_is_string(e))
-      json_object_set_new(f->ignored, json_string_value(e), json_true());
-  json_array_foreach(json_object_get(args, "ignoredResourceGroups"), i, e) if (json_is_string(e))
-      json_object_set_new(f->ignored_groups, json_string_value(e), json_true());
+  json_array_foreach (json_object_get(args, "ignoredResources"), i, e)
+    if (json_is_string(e)) json_object_set_new(f->ignored, json_string_value(e), json_true());
+  json_array_foreach (json_object_get(args, "ignoredResourceGroups"), i, e)
+    if (json_is_string(e)) json_object_set_new(f->ignored_groups, json_string_value(e), json_true());
   const json_t *ss = json_object_get(args, "scoringStrategy");
   const char *type = json_string_value(json_object_get(ss, "type"));
   if (!type || !*type || strcmp(type, "LeastAllocated") == 0) f->strategy = LEAST_ALLOCATED;
   else if (strcmp(type, "MostAllocated") == 0) f->strategy = MOST_ALLOCATED;
   else if (strcmp(type, "RequestedToCapacityRatio") == 0) f->strategy = REQUESTED_TO_CAPACITY_RATIO;
   else {
-    snprintf(err, errlen, "scoringStrategy.type: Unsupported value: \"%s\": supported values: \"LeastAllocated\", "
-                          "\"MostAllocated\", \"RequestedToCapacityRatio\"", type);
+    snprintf(err, errlen,
+             "scoringStrategy.type: Unsupported value: \"%s\": supported values: \"LeastAllocated\", "
+             "\"MostAllocated\", \"RequestedToCapacityRatio\"",
+             type);
     goto fail;
   }
-  if (sched_score_resources_parse(json_object_get(ss, "resources"), "scoringStrategy.resources", &f->res, err,
-                                  errlen) < 0)
+  if (sched_score_resources_parse(json_object_get(ss, "resources"), "scoringStrategy.resources", &f->res, err, errlen) <
+      0)
     goto fail;
   if (f->strategy == REQUESTED_TO_CAPACITY_RATIO) {
     const json_t *shape = json_object_get(json_object_get(ss, "requestedToCapacityRatio"), "shape");
     if (json_array_size(shape) == 0 || json_array_size(shape) > MAX_SHAPE) {
-      snprintf(err, errlen, "scoringStrategy.requestedToCapacityRatio.shape: Required value: at least one point must be specified");
+      snprintf(err, errlen,
+               "scoringStrategy.requestedToCapacityRatio.shape: Required value: at least one point must be specified");
       goto fail;
     }
-    json_array_foreach(shape, i, e) {
+    json_array_foreach (shape, i, e) {
       int64_t u = json_integer_value(json_object_get(e, "utilization"));
       int64_t s = json_integer_value(json_object_get(e, "score"));
       if (u < 0 || u > 100) {
-        snprintf(err, errlen, "scoringStrategy.requestedToCapacityRatio.shape[%zu].utilization: Invalid value: %lld: not in valid range [0, 100]", i, (long long)u);
+        snprintf(err, errlen,
+                 "scoringStrategy.requestedToCapacityRatio.shape[%zu].utilization: Invalid value: %lld: not in valid "
+                 "range [0, 100]",
+                 i, (long long)u);
         goto fail;
       }
       if (i > 0 && u <= f->shape[i - 1].utilization) {
-        snprintf(err, errlen, "scoringStrategy.requestedToCapacityRatio.shape[%zu].utilization: Invalid value: %lld: utilization values must be sorted in increasing order", i, (long long)u);
+        snprintf(err, errlen,
+                 "scoringStrategy.requestedToCapacityRatio.shape[%zu].utilization: Invalid value: %lld: utilization "
+                 "values must be sorted in increasing order",
+                 i, (long long)u);
         goto fail;
       }
       if (s < 0 || s > MAX_CUSTOM_PRIORITY_SCORE) {
-        snprintf(err, errlen, "scoringStrategy.requestedToCapacityRatio.shape[%zu].score: Invalid value: %lld: not in valid range [0, 10]", i, (long long)s);
+        snprintf(err, errlen,
+                 "scoringStrategy.requestedToCapacityRatio.shape[%zu].score: Invalid value: %lld: not in valid range "
+                 "[0, 10]",
+                 i, (long long)s);
         goto fail;
       }
       f->shape[i].utilization = u;
@@ -205,17 +219,17 @@ static enum sched_code filter(void *self, struct sched_cycle *c, const struct sc
   const struct sched_resource *r = &local, *alloc = &ni->allocatable, *used = &ni->requested;
   if (s) r = &s->req;
   else sched_pod_requests(c->pod, false, &local);
-  if ((int64_t)ni->npods + 1 > alloc->allowed_pods) sched_status_fail_static(st, SCHED_UNSCHEDULABLE, SCHED_REASON_TOO_MANY_PODS);
+  if ((int64_t)ni->npods + 1 > alloc->allowed_pods)
+    sched_status_fail_static(st, SCHED_UNSCHEDULABLE, SCHED_REASON_TOO_MANY_PODS);
   if (r->milli_cpu || r->memory || r->ephemeral_storage || r->nscalar) {
     check(st, r->milli_cpu, alloc->milli_cpu, used->milli_cpu, "cpu", "Insufficient cpu");
     check(st, r->memory, alloc->memory, used->memory, "memory", "Insufficient memory");
-    check(st, r->ephemeral_storage, alloc->ephemeral_storage, used->ephemeral_storage,
-          "ephemeral-storage", "Insufficient ephemeral-storage");
+    check(st, r->ephemeral_storage, alloc->ephemeral_storage, used->ephemeral_storage, "ephemeral-storage",
+          "Insufficient ephemeral-storage");
     for (int i = 0; i < r->nscalar; i++) {
       const char *name = r->scalar[i].name;
       if (ignored(f, name)) continue;
-      check(st, r->scalar[i].value, sched_resource_get(alloc, name), sched_resource_get(used, name),
-            name, NULL);
+      check(st, r->scalar[i].value, sched_resource_get(alloc, name), sched_resource_get(used, name), name, NULL);
     }
   }
   if (st->nreasons == 0) return SCHED_SUCCESS;

@@ -10,7 +10,7 @@ static enum sched_code filter(void *self, struct sched_cycle *c, const struct sc
 {
   if (!ni->unschedulable) return SCHED_SUCCESS;
   if (tolerations_tolerate(json_object_get(json_object_get(c->pod, "spec"), "tolerations"),
-                            "node.kubernetes.io/unschedulable", NULL, "NoSchedule"))
+                           "node.kubernetes.io/unschedulable", NULL, "NoSchedule"))
     return SCHED_SUCCESS;
   return sched_status_fail_static(st, SCHED_UNRESOLVABLE, SCHED_REASON_UNSCHEDULABLE);
 }

@@ -31,7 +31,7 @@ static void attachable(const struct sched_snapshot *s, const json_t *pod, json_t
   const char *ns = kj_get_str(pod, "metadata.namespace") ?: "default";
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     char claim[512], key[800], handle[900];
     if (!sched_volume_claim(pod, v, NULL, claim, sizeof claim)) continue;
     snprintf(key, sizeof key, "%s/%s", ns, claim);
@@ -64,7 +64,7 @@ static bool has_claims(const json_t *pod)
   size_t i;
   json_t *v;
   char claim[512];
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     if (sched_volume_claim(pod, v, NULL, claim, sizeof claim)) return true;
   }
   return false;
@@ -93,7 +93,7 @@ static enum sched_code nvl_filter(void *self, struct sched_cycle *c, const struc
   const char *driver;
   json_t *handles;
   enum sched_code code = SCHED_SUCCESS;
-  json_object_foreach((json_t *)mine, driver, handles) {
+  json_object_foreach ((json_t *)mine, driver, handles) {
     char key[600];
     snprintf(key, sizeof key, NVL_LIMIT_PREFIX "%s", driver);
     const json_t *lim = json_object_get(alloc, key);

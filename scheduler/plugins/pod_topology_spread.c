@@ -51,7 +51,7 @@ struct spread_state {
   size_t n;
   struct constraint *c;
   bool pod_has_node_affinity; /* nodeSelector or required node affinity */
-  bool *ignored; /* scoring: by position in the feasible list */
+  bool *ignored;              /* scoring: by position in the feasible list */
   /* filtering: per snapshot node and constraint, the node's domain index,
    * or NO_LABEL / NO_DOMAIN, so that Filter does no lookups */
   int32_t *dom;
@@ -93,7 +93,7 @@ static struct labelsel *constraint_selector(const json_t *tsc, const json_t *pod
   }
   size_t i;
   json_t *k;
-  json_array_foreach(keys, i, k) {
+  json_array_foreach (keys, i, k) {
     const char *v = jstr(pod_labels(pod), json_string_value(k) ? json_string_value(k) : "");
     if (v) json_array_append_new(exprs, json_pack("{s:O,s:s,s:[s]}", "key", k, "operator", "In", "values", v));
   }
@@ -108,7 +108,7 @@ static struct spread_state *parse(const json_t *pod, const char *when)
   const json_t *list = json_object_get(json_object_get(pod, "spec"), "topologySpreadConstraints");
   size_t i, n = 0;
   json_t *e;
-  json_array_foreach(list, i, e) {
+  json_array_foreach (list, i, e) {
     const char *w = jstr(e, "whenUnsatisfiable");
     n += w && strcmp(w, when) == 0 && jstr(e, "topologyKey");
   }
@@ -118,7 +118,7 @@ static struct spread_state *parse(const json_t *pod, const char *when)
     free(s);
     return NULL;
   }
-  json_array_foreach(list, i, e) {
+  json_array_foreach (list, i, e) {
     const char *w = jstr(e, "whenUnsatisfiable");
     if (!w || strcmp(w, when) != 0 || !jstr(e, "topologyKey")) continue;
     struct constraint *c = &s->c[s->n++];
@@ -146,9 +146,10 @@ static bool tolerates_node(const json_t *pod, const struct sched_node_info *ni)
   size_t i;
   json_t *t;
   const json_t *tols = json_object_get(json_object_get(pod, "spec"), "tolerations");
-  json_array_foreach(json_object_get(json_object_get(ni->node, "spec"), "taints"), i, t) {
+  json_array_foreach (json_object_get(json_object_get(ni->node, "spec"), "taints"), i, t) {
     const char *eff = jstr(t, "effect");
-    if (eff && (strcmp(eff, "NoSchedule") == 0 || strcmp(eff, "NoExecute") == 0) && !tolerations_tolerate_taint(tols, t))
+    if (eff && (strcmp(eff, "NoSchedule") == 0 || strcmp(eff, "NoExecute") == 0) &&
+        !tolerations_tolerate_taint(tols, t))
       return false;
   }
   return true;
@@ -317,8 +318,8 @@ static int64_t score(void *self, struct sched_cycle *c, const struct sched_node_
     const struct constraint *cc = &s->c[k];
     const char *v = sched_node_label(ni, cc->key);
     if (!v) continue;
-    int64_t cnt = strcmp(cc->key, HOSTNAME_LABEL) == 0 ? count_matching(ni, cc->sel, pod_ns(c->pod))
-                                                        : domain_count(cc, v);
+    int64_t cnt =
+        strcmp(cc->key, HOSTNAME_LABEL) == 0 ? count_matching(ni, cc->sel, pod_ns(c->pod)) : domain_count(cc, v);
     sum += (double)cnt * cc->weight + (double)(cc->max_skew - 1);
   }
   return (int64_t)llround(sum);

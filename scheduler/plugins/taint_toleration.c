@@ -35,13 +35,12 @@ static enum sched_code filter(void *self, struct sched_cycle *c, const struct sc
   if (!tols) tols = pod_tolerations(c->pod);
   size_t i;
   json_t *t;
-  json_array_foreach(taints, i, t) {
+  json_array_foreach (taints, i, t) {
     const char *eff = jstr(t, "effect");
     if (!eff || (strcmp(eff, "NoSchedule") != 0 && strcmp(eff, "NoExecute") != 0)) continue;
     if (tolerations_tolerate_taint(tols, t)) continue;
     const char *k = jstr(t, "key"), *v = jstr(t, "value");
-    return sched_status_fail(st, SCHED_UNRESOLVABLE, "node(s) had untolerated taint {%s: %s}", k ? k : "",
-                             v ? v : "");
+    return sched_status_fail(st, SCHED_UNRESOLVABLE, "node(s) had untolerated taint {%s: %s}", k ? k : "", v ? v : "");
   }
   return SCHED_SUCCESS;
 }
@@ -53,7 +52,7 @@ static enum sched_code pre_score(void *self, struct sched_cycle *c, struct sched
   json_t *keep = json_array();
   size_t i;
   json_t *t;
-  json_array_foreach(pod_tolerations(c->pod), i, t) {
+  json_array_foreach (pod_tolerations(c->pod), i, t) {
     const char *eff = jstr(t, "effect");
     if (!eff || !*eff || strcmp(eff, "PreferNoSchedule") == 0) json_array_append(keep, t);
   }
@@ -67,7 +66,7 @@ static int64_t score(void *self, struct sched_cycle *c, const struct sched_node_
   int64_t count = 0;
   size_t i;
   json_t *t;
-  json_array_foreach(ni->taints, i, t) {
+  json_array_foreach (ni->taints, i, t) {
     const char *eff = jstr(t, "effect");
     if (eff && strcmp(eff, "PreferNoSchedule") == 0 && !tolerations_tolerate_taint(tols, t)) count++;
   }

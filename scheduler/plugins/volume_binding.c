@@ -68,7 +68,8 @@ static void obj_key(const json_t *obj, const char *kind, char *out, size_t len)
 {
   if (!strcmp(kind, "pv")) snprintf(out, len, "pv:%s", kj_get_str(obj, "metadata.name") ?: "");
   else
-    snprintf(out, len, "pvc:%s/%s", kj_get_str(obj, "metadata.namespace") ?: "", kj_get_str(obj, "metadata.name") ?: "");
+    snprintf(out, len, "pvc:%s/%s", kj_get_str(obj, "metadata.namespace") ?: "",
+             kj_get_str(obj, "metadata.name") ?: "");
 }
 
 static void assume(struct vb *vb, const char *kind, json_t *obj)
@@ -119,14 +120,15 @@ static const char *check_claims(struct vb *vb, const struct sched_snapshot *s, c
   *any = false;
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     char name[512], key[800];
     bool eph;
     if (!sched_volume_claim(pod, v, &eph, name, sizeof name)) continue;
     *any = true;
     const json_t *pvc = vb_get_pvc(vb, s, claim_key(pod, name, key, sizeof key));
     if (!pvc) {
-      if (eph) snprintf(buf, len, "waiting for ephemeral volume controller to create the persistentvolumeclaim \"%s\"", name);
+      if (eph)
+        snprintf(buf, len, "waiting for ephemeral volume controller to create the persistentvolumeclaim \"%s\"", name);
       else snprintf(buf, len, "persistentvolumeclaim \"%s\" not found", name);
       return buf;
     }
@@ -176,7 +178,7 @@ static struct vb_state *classify(struct vb *vb, const struct sched_snapshot *s, 
   bool immediate = false;
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     char name[512], key[800], err[256];
     if (!sched_volume_claim(pod, v, NULL, name, sizeof name)) continue;
     json_t *pvc = vb_get_pvc(vb, s, claim_key(pod, name, key, sizeof key));
@@ -201,13 +203,13 @@ static struct vb_state *classify(struct vb *vb, const struct sched_snapshot *s, 
   }
   sort_by_request(state->delay);
   /* The volumes of the delay-bound claims' classes, once per cycle. */
-  json_array_foreach(state->delay, i, v) {
+  json_array_foreach (state->delay, i, v) {
     const char *cls = sched_vol_claim_class(v);
     if (json_object_get(state->pvs_by_class, cls)) continue;
     json_t *list = json_array();
     const char *name;
     json_t *pv;
-    json_object_foreach(s->pvs, name, pv) {
+    json_object_foreach (s->pvs, name, pv) {
       if (!strcmp(sched_vol_pv_class(pv), cls)) json_array_append(list, vb_get_pv(vb, s, name));
     }
     json_object_set_new(state->pvs_by_class, cls, list);
@@ -239,12 +241,13 @@ static bool topology_ok(const json_t *sc, const struct sched_node_info *ni)
   if (!json_array_size(terms)) return true;
   size_t i, j, k;
   json_t *t, *e, *val;
-  json_array_foreach(terms, i, t) {
+  json_array_foreach (terms, i, t) {
     bool ok = true;
-    json_array_foreach(json_object_get(t, "matchLabelExpressions"), j, e) {
+    json_array_foreach (json_object_get(t, "matchLabelExpressions"), j, e) {
       const char *have = sched_node_label(ni, kj_get_str(e, "key") ?: "");
       bool in = false;
-      json_array_foreach(json_object_get(e, "values"), k, val) in = in || (have && !strcmp(have, json_string_value(val) ?: ""));
+      json_array_foreach (json_object_get(e, "values"), k, val)
+        in = in || (have && !strcmp(have, json_string_value(val) ?: ""));
       ok = ok && in;
     }
     if (ok) return true;
@@ -259,7 +262,7 @@ static int check_provisions(const struct sched_snapshot *s, const json_t *claims
 {
   size_t i;
   json_t *pvc;
-  json_array_foreach(claims, i, pvc) {
+  json_array_foreach (claims, i, pvc) {
     const char *cls = sched_vol_claim_class(pvc);
     if (!*cls) {
       sched_status_fail(st, SCHED_ERROR, "no class for claim \"%s/%s\"", kj_get_str(pvc, "metadata.namespace") ?: "",
@@ -285,7 +288,7 @@ static bool bound_ok(struct vb *vb, const struct sched_snapshot *s, const json_t
   size_t i;
   json_t *pvc;
   *missing = false;
-  json_array_foreach(bound, i, pvc) {
+  json_array_foreach (bound, i, pvc) {
     const json_t *pv = vb_get_pv(vb, s, kj_get_str(pvc, "spec.volumeName"));
     if (!pv) {
       *missing = true;
@@ -306,7 +309,7 @@ static int unbound_ok(const struct sched_snapshot *s, struct vb_state *state, co
   int ok = 1;
   size_t i;
   json_t *pvc;
-  json_array_foreach(state->delay, i, pvc) {
+  json_array_foreach (state->delay, i, pvc) {
     const char *sel = sched_vol_annotation(pvc, SCHED_ANN_SELECTED_NODE);
     if (sel && strcmp(sel, ni->name)) {
       ok = 0; /* handed to a provisioner for another node */
@@ -314,7 +317,7 @@ static int unbound_ok(const struct sched_snapshot *s, struct vb_state *state, co
     }
     if (sel) json_array_append(provision, pvc);
   }
-  json_array_foreach(state->delay, i, pvc) {
+  json_array_foreach (state->delay, i, pvc) {
     if (sched_vol_annotation(pvc, SCHED_ANN_SELECTED_NODE)) continue;
     const json_t *pv = sched_vol_find_matching(pvc, json_object_get(state->pvs_by_class, sched_vol_claim_class(pvc)),
                                                ni->node, chosen);
@@ -366,7 +369,7 @@ static bool all_bound(struct vb *vb, const struct sched_snapshot *s, const json_
 {
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     char name[512], key[800];
     if (!sched_volume_claim(pod, v, NULL, name, sizeof name)) continue;
     if (!sched_vol_claim_fully_bound(vb_get_pvc(vb, s, claim_key(pod, name, key, sizeof key)))) return false;
@@ -390,7 +393,8 @@ static json_t *bind_volume_to_claim(const json_t *pv, const json_t *pvc)
   kj_set(c, "spec.claimRef", ref);
   if (!bound) {
     json_t *ann = kj_obj(c, "metadata.annotations");
-    if (!json_object_get(ann, SCHED_ANN_BOUND_BY_CONTROLLER)) json_object_set_new(ann, SCHED_ANN_BOUND_BY_CONTROLLER, json_string("yes"));
+    if (!json_object_get(ann, SCHED_ANN_BOUND_BY_CONTROLLER))
+      json_object_set_new(ann, SCHED_ANN_BOUND_BY_CONTROLLER, json_string("yes"));
   }
   return c;
 }
@@ -410,13 +414,13 @@ static void *vb_reserve(void *self, struct sched_cycle *c, const char *node, str
   b->provisions = json_array();
   size_t i;
   json_t *e;
-  json_array_foreach(json_object_get(pv_node, "bind"), i, e) {
+  json_array_foreach (json_object_get(pv_node, "bind"), i, e) {
     const json_t *pvc = json_array_get(e, 0);
     json_t *pv = bind_volume_to_claim(json_array_get(e, 1), pvc);
     assume(vb, "pv", pv);
     json_array_append_new(b->bindings, json_pack("[O,o]", pvc, pv));
   }
-  json_array_foreach(json_object_get(pv_node, "provision"), i, e) {
+  json_array_foreach (json_object_get(pv_node, "provision"), i, e) {
     json_t *pvc = kj_deep_copy(e);
     json_object_set_new(kj_obj(pvc, "metadata.annotations"), SCHED_ANN_SELECTED_NODE, json_string(node));
     assume(vb, "pvc", pvc);
@@ -431,8 +435,8 @@ static void vb_unreserve(void *self, void *state)
   struct vb_binding *b = state;
   size_t i;
   json_t *e;
-  json_array_foreach(b->bindings, i, e) vb_restore(vb, "pv", json_array_get(e, 1));
-  json_array_foreach(b->provisions, i, e) vb_restore(vb, "pvc", e);
+  json_array_foreach (b->bindings, i, e) vb_restore(vb, "pv", json_array_get(e, 1));
+  json_array_foreach (b->provisions, i, e) vb_restore(vb, "pvc", e);
 }
 
 /* ---- life ---- */
@@ -443,7 +447,8 @@ static int vb_init(const json_t *args, void **self, char *err, size_t errlen)
   const json_t *t = json_object_get(args, "bindTimeoutSeconds");
   if (t) {
     if (!json_is_integer(t) || json_integer_value(t) < 0) {
-      snprintf(err, errlen, "bindTimeoutSeconds: Invalid value: %s: invalid BindTimeoutSeconds, should not be a negative value",
+      snprintf(err, errlen,
+               "bindTimeoutSeconds: Invalid value: %s: invalid BindTimeoutSeconds, should not be a negative value",
                json_is_integer(t) ? "negative" : "not an integer");
       return -EINVAL;
     }

@@ -79,33 +79,37 @@ int vb_check_bindings(const struct sched_snapshot *s, const struct vb_binding *b
   if (!ni) return fail(err, len, "failed to get node \"%s\": node \"%s\" not found", node, node);
   size_t i;
   json_t *e;
-  json_array_foreach(b->bindings, i, e) {
+  json_array_foreach (b->bindings, i, e) {
     const json_t *want_pv = json_array_get(e, 1), *claim = json_array_get(e, 0);
     const char *pvname = kj_get_str(want_pv, "metadata.name") ?: "";
     const json_t *pv = json_object_get(s->pvs, pvname);
     char key[700];
-    snprintf(key, sizeof key, "%s/%s", kj_get_str(claim, "metadata.namespace") ?: "", kj_get_str(claim, "metadata.name") ?: "");
+    snprintf(key, sizeof key, "%s/%s", kj_get_str(claim, "metadata.namespace") ?: "",
+             kj_get_str(claim, "metadata.name") ?: "");
     const json_t *pvc = json_object_get(s->pvcs, key);
     if (!pv) return fail(err, len, "failed to check binding: %s \"%s\" not found", "PersistentVolume", pvname);
     if (!pvc) return fail(err, len, "failed to check binding: %s \"%s\" not found", "PersistentVolumeClaim", key);
     if (sched_vol_rv_cmp(want_pv, pv) > 0) return 0; /* our write has not reached the informer */
     if (!sched_vol_node_affinity_ok(pv, ni->node))
-      return fail(err, len, "pv \"%s\" node affinity doesn't match node \"%s\": no matching NodeSelectorTerms", pvname, node);
+      return fail(err, len, "pv \"%s\" node affinity doesn't match node \"%s\": no matching NodeSelectorTerms", pvname,
+                  node);
     const char *uid = kj_get_str(pv, "spec.claimRef.uid");
     if (!uid || !*uid) return fail(err, len, "ClaimRef got reset for pv \"%s\"%s", pvname, "");
     if (!sched_vol_claim_fully_bound(pvc)) return 0;
   }
-  json_array_foreach(b->provisions, i, e) {
+  json_array_foreach (b->provisions, i, e) {
     char key[700];
     const char *cname = kj_get_str(e, "metadata.name") ?: "";
     snprintf(key, sizeof key, "%s/%s", kj_get_str(e, "metadata.namespace") ?: "", cname);
     const json_t *pvc = json_object_get(s->pvcs, key);
-    if (!pvc) return fail(err, len, "failed to check provisioning pvc: %s \"%s\" not found", "PersistentVolumeClaim", key);
+    if (!pvc)
+      return fail(err, len, "failed to check provisioning pvc: %s \"%s\" not found", "PersistentVolumeClaim", key);
     if (sched_vol_rv_cmp(e, pvc) > 0) return 0;
     const char *sel = sched_vol_annotation(pvc, SCHED_ANN_SELECTED_NODE);
     if (!sel || strcmp(sel, node)) {
       /* A provisioner that cannot make the volume hands the node back. */
-      if (!kj_get(pvc, "metadata.annotations")) return fail(err, len, "selectedNode annotation reset for PVC \"%s\"%s", cname, "");
+      if (!kj_get(pvc, "metadata.annotations"))
+        return fail(err, len, "selectedNode annotation reset for PVC \"%s\"%s", cname, "");
       return fail(err, len, "provisioning failed for PVC \"%s\"%s", cname, "");
     }
     const char *vn = kj_get_str(pvc, "spec.volumeName");
@@ -113,7 +117,8 @@ int vb_check_bindings(const struct sched_snapshot *s, const struct vb_binding *b
       const json_t *pv = json_object_get(s->pvs, vn);
       if (!pv) return 0; /* not in the cache yet */
       if (!sched_vol_node_affinity_ok(pv, ni->node))
-        return fail(err, len, "pv \"%s\" node affinity doesn't match node \"%s\": no matching NodeSelectorTerms", vn, node);
+        return fail(err, len, "pv \"%s\" node affinity doesn't match node \"%s\": no matching NodeSelectorTerms", vn,
+                    node);
     }
     if (!sched_vol_claim_fully_bound(pvc)) return 0;
   }

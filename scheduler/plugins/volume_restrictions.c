@@ -23,7 +23,8 @@
 #include "kube/xalloc.h"
 
 #define VR_REASON_DISK_CONFLICT "node(s) had no available disk"
-#define VR_REASON_RWOP_CONFLICT "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
+#define VR_REASON_RWOP_CONFLICT                                                                                        \
+  "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode"
 
 static const char *const restricted[] = {"gcePersistentDisk", "awsElasticBlockStore", "rbd", "iscsi", NULL};
 
@@ -49,7 +50,9 @@ static bool monitors_overlap(const json_t *a, const json_t *b)
 {
   size_t i, j;
   json_t *x, *y;
-  json_array_foreach(a, i, x) json_array_foreach(b, j, y) if (json_equal(x, y)) return true;
+  json_array_foreach (a, i, x)
+    json_array_foreach (b, j, y)
+      if (json_equal(x, y)) return true;
   return false;
 }
 
@@ -78,7 +81,7 @@ static enum sched_code vr_pre_filter(void *self, struct sched_cycle *c, struct s
   struct vr_state s = {0};
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     if (needs_check(v)) s.needs_check = true;
     const char *cn = kj_get_str(v, "persistentVolumeClaim.claimName");
     if (!cn) continue;
@@ -88,7 +91,7 @@ static enum sched_code vr_pre_filter(void *self, struct sched_cycle *c, struct s
     if (!pvc) return sched_status_fail(st, SCHED_UNRESOLVABLE, "persistentvolumeclaim \"%s\" not found", cn);
     size_t j;
     json_t *m;
-    json_array_foreach(kj_get(pvc, "spec.accessModes"), j, m) {
+    json_array_foreach (kj_get(pvc, "spec.accessModes"), j, m) {
       if (!strcmp(json_string_value(m) ?: "", "ReadWriteOncePod"))
         s.rwop_conflicts += json_integer_value(json_object_get(c->snap->pvc_refs, key));
     }
@@ -110,10 +113,10 @@ static enum sched_code vr_filter(void *self, struct sched_cycle *c, const struct
   if (!s->needs_check) return SCHED_SUCCESS;
   size_t i, j, k;
   json_t *v, *e;
-  json_array_foreach(kj_get(c->pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(c->pod, "spec.volumes"), i, v) {
     if (!needs_check(v)) continue;
     for (k = 0; k < ni->npods; k++) {
-      json_array_foreach(kj_get(ni->pods[k].pod, "spec.volumes"), j, e) {
+      json_array_foreach (kj_get(ni->pods[k].pod, "spec.volumes"), j, e) {
         if (conflict(v, e)) return sched_status_fail_static(st, SCHED_UNSCHEDULABLE, VR_REASON_DISK_CONFLICT);
       }
     }

@@ -24,9 +24,9 @@
 
 #define VZ_REASON_CONFLICT "node(s) had no available volume zone"
 
-static const char *const topology_labels[] = {
-    "failure-domain.beta.kubernetes.io/zone", "failure-domain.beta.kubernetes.io/region",
-    "topology.kubernetes.io/zone", "topology.kubernetes.io/region", NULL};
+static const char *const topology_labels[] = {"failure-domain.beta.kubernetes.io/zone",
+                                              "failure-domain.beta.kubernetes.io/region", "topology.kubernetes.io/zone",
+                                              "topology.kubernetes.io/region", NULL};
 
 /* The GA label for a beta one (translateToGALabel). */
 static const char *ga_label(const char *key)
@@ -44,7 +44,7 @@ static json_t *pv_topologies(const struct sched_snapshot *snap, const json_t *po
   json_t *out = json_array();
   size_t i;
   json_t *v;
-  json_array_foreach(kj_get(pod, "spec.volumes"), i, v) {
+  json_array_foreach (kj_get(pod, "spec.volumes"), i, v) {
     const char *cn = kj_get_str(v, "persistentVolumeClaim.claimName");
     if (!cn) continue;
     char key[800], err[256];
@@ -116,16 +116,17 @@ static enum sched_code vz_filter(void *self, struct sched_cycle *c, const struct
   const json_t *t = sched_cycle_get(c);
   if (!t) return SCHED_SUCCESS;
   bool constrained = false;
-  for (int k = 0; topology_labels[k] && !constrained; k++) constrained = sched_node_label(ni, topology_labels[k]) != NULL;
+  for (int k = 0; topology_labels[k] && !constrained; k++)
+    constrained = sched_node_label(ni, topology_labels[k]) != NULL;
   if (!constrained) return SCHED_SUCCESS;
   size_t i, j;
   json_t *e, *z;
-  json_array_foreach(t, i, e) {
+  json_array_foreach (t, i, e) {
     const char *key = kj_get_str(e, "key");
     const char *have = sched_node_label(ni, key);
     if (!have) have = sched_node_label(ni, ga_label(key));
     bool ok = false;
-    json_array_foreach(json_object_get(e, "values"), j, z) ok = ok || (have && !strcmp(have, json_string_value(z)));
+    json_array_foreach (json_object_get(e, "values"), j, z) ok = ok || (have && !strcmp(have, json_string_value(z)));
     if (!ok) return sched_status_fail_static(st, SCHED_UNRESOLVABLE, VZ_REASON_CONFLICT);
   }
   return SCHED_SUCCESS;

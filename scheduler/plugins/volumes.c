@@ -74,7 +74,7 @@ const char *sched_vol_claim_for_pod(const json_t *pod, const json_t *pvc, char *
   const char *uid = kj_get_str(pod, "metadata.uid") ?: "", *owner = NULL;
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(pvc, "metadata.ownerReferences"), i, r) {
+  json_array_foreach (kj_get(pvc, "metadata.ownerReferences"), i, r) {
     if (json_is_true(json_object_get(r, "controller"))) {
       owner = kj_get_str(r, "uid");
       break;
@@ -93,16 +93,19 @@ int64_t sched_vol_bytes(const json_t *q)
   return quantity_value(&v);
 }
 
-int64_t sched_vol_claim_request(const json_t *pvc) { return sched_vol_bytes(kj_get(pvc, "spec.resources.requests.storage")); }
+int64_t sched_vol_claim_request(const json_t *pvc)
+{
+  return sched_vol_bytes(kj_get(pvc, "spec.resources.requests.storage"));
+}
 
 static bool modes_ok(const json_t *pvc, const json_t *pv)
 {
   const json_t *have = kj_get(pv, "spec.accessModes");
   size_t i, j;
   json_t *m, *h;
-  json_array_foreach(kj_get(pvc, "spec.accessModes"), i, m) {
+  json_array_foreach (kj_get(pvc, "spec.accessModes"), i, m) {
     bool found = false;
-    json_array_foreach(have, j, h) found = found || json_equal(m, h);
+    json_array_foreach (have, j, h) found = found || json_equal(m, h);
     if (!found) return false;
   }
   return true;
@@ -132,10 +135,9 @@ const json_t *sched_vol_find_matching(const json_t *pvc, const json_t *pvs, cons
   const char *cls = sched_vol_claim_class(pvc);
   size_t i;
   json_t *pv;
-  json_array_foreach(pvs, i, pv) {
+  json_array_foreach (pvs, i, pv) {
     const char *name = kj_get_str(pv, "metadata.name") ?: "";
-    if (json_object_get(excluded, name) || mode_mismatch(pvc, pv) || kj_get(pv, "metadata.deletionTimestamp"))
-      continue;
+    if (json_object_get(excluded, name) || mode_mismatch(pvc, pv) || kj_get(pv, "metadata.deletionTimestamp")) continue;
     int64_t cap = sched_vol_bytes(kj_get(pv, "spec.capacity.storage"));
     bool affinity = !node || sched_vol_node_affinity_ok(pv, node);
     if (sched_vol_bound_to_claim(pv, pvc)) {

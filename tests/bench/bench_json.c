@@ -25,29 +25,39 @@ static double now_s(void)
 
 static const char POD[] =
     "{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"metadata\":{\"name\":\"web-%d\",\"namespace\":\"default\","
-    "\"uid\":\"3f1c2a9e-8b7d-4c6e-9a5f-%012d\",\"resourceVersion\":\"%d\",\"creationTimestamp\":\"2026-12-07T10:00:00Z\","
+    "\"uid\":\"3f1c2a9e-8b7d-4c6e-9a5f-%012d\",\"resourceVersion\":\"%d\",\"creationTimestamp\":\"2026-12-07T10:00:"
+    "00Z\","
     "\"labels\":{\"app\":\"web\",\"pod-template-hash\":\"7c9f8d6b5\"},\"ownerReferences\":[{\"apiVersion\":\"apps/v1\","
-    "\"kind\":\"ReplicaSet\",\"name\":\"web-7c9f8d6b5\",\"uid\":\"a1b2c3d4-0000-4000-8000-000000000001\",\"controller\":true,"
-    "\"blockOwnerDeletion\":true}],\"managedFields\":[{\"manager\":\"kube-controller-manager\",\"operation\":\"Update\","
+    "\"kind\":\"ReplicaSet\",\"name\":\"web-7c9f8d6b5\",\"uid\":\"a1b2c3d4-0000-4000-8000-000000000001\","
+    "\"controller\":true,"
+    "\"blockOwnerDeletion\":true}],\"managedFields\":[{\"manager\":\"kube-controller-manager\",\"operation\":"
+    "\"Update\","
     "\"apiVersion\":\"v1\",\"time\":\"2026-12-07T10:00:00Z\",\"fieldsType\":\"FieldsV1\",\"fieldsV1\":{\"f:metadata\":"
     "{\"f:labels\":{\".\":{},\"f:app\":{},\"f:pod-template-hash\":{}},\"f:ownerReferences\":{\".\":{},"
     "\"k:{\\\"uid\\\":\\\"a1b2c3d4-0000-4000-8000-000000000001\\\"}\":{}}},\"f:spec\":{\"f:containers\":"
     "{\"k:{\\\"name\\\":\\\"nginx\\\"}\":{\".\":{},\"f:image\":{},\"f:name\":{},\"f:resources\":{\"f:requests\":"
-    "{\".\":{},\"f:cpu\":{},\"f:memory\":{}}}}}}}}]},\"spec\":{\"containers\":[{\"name\":\"nginx\",\"image\":\"nginx:1.27\","
-    "\"ports\":[{\"containerPort\":80,\"protocol\":\"TCP\"}],\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"128Mi\"}},"
+    "{\".\":{},\"f:cpu\":{},\"f:memory\":{}}}}}}}}]},\"spec\":{\"containers\":[{\"name\":\"nginx\",\"image\":\"nginx:1."
+    "27\","
+    "\"ports\":[{\"containerPort\":80,\"protocol\":\"TCP\"}],\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":"
+    "\"128Mi\"}},"
     "\"terminationMessagePath\":\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\",\"imagePullPolicy\":"
-    "\"IfNotPresent\"}],\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":\"ClusterFirst\","
-    "\"serviceAccountName\":\"default\",\"nodeName\":\"node-%d\",\"schedulerName\":\"default-scheduler\",\"tolerations\":"
-    "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}],"
+    "\"IfNotPresent\"}],\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,\"dnsPolicy\":"
+    "\"ClusterFirst\","
+    "\"serviceAccountName\":\"default\",\"nodeName\":\"node-%d\",\"schedulerName\":\"default-scheduler\","
+    "\"tolerations\":"
+    "[{\"key\":\"node.kubernetes.io/"
+    "not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}],"
     "\"priority\":0,\"enableServiceLinks\":true},\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\","
-    "\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-12-07T10:00:05Z\"}],\"hostIP\":\"192.0.2.%d\","
+    "\"status\":\"True\",\"lastProbeTime\":null,\"lastTransitionTime\":\"2026-12-07T10:00:05Z\"}],\"hostIP\":\"192.0.2."
+    "%d\","
     "\"podIP\":\"10.244.%d.%d\",\"startTime\":\"2026-12-07T10:00:01Z\",\"qosClass\":\"Burstable\"}}";
 
 static char *make_list(int n, size_t *len)
 {
   size_t cap = (size_t)n * 4096 + 256, used = 0;
   char *buf = malloc(cap);
-  used += (size_t)snprintf(buf, cap, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"%d\"},\"items\":[", n);
+  used += (size_t)snprintf(
+      buf, cap, "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"%d\"},\"items\":[", n);
   for (int i = 0; i < n; i++) {
     if (i) buf[used++] = ',';
     used += (size_t)snprintf(buf + used, cap - used, POD, i, i, 1000 + i, i % 100, i % 250, i % 250, i % 200);

@@ -48,8 +48,8 @@ struct hn_node {
   struct hollow *h;
   char name[128];
   char ip[32];
-  char cidr[48];     /* from the node's spec.podCIDR, "" until known */
-  unsigned next_ip;  /* next host number in the pod range */
+  char cidr[48];    /* from the node's spec.podCIDR, "" until known */
+  unsigned next_ip; /* next host number in the pod range */
   bool lease_exists;
 };
 
@@ -113,17 +113,17 @@ static json_t *hn_node_status(struct hollow *h, struct hn_node *nd)
   return json_pack(
       "{s:O, s:o, s:[o,o,o,o], s:[{s:s, s:s}, {s:s, s:s}], s:{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}, "
       "s:{s:{s:i}}}",
-      "capacity", res, "allocatable", res,
-      "conditions", hn_cond("MemoryPressure", "False", "KubeletHasSufficientMemory",
-                            "kubelet has sufficient memory available", now, h->started),
+      "capacity", res, "allocatable", res, "conditions",
+      hn_cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available", now,
+              h->started),
       hn_cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure", now, h->started),
       hn_cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available", now,
               h->started),
-      hn_cond("Ready", "True", "KubeletReady", "kubelet is posting ready status", now, h->started), "addresses",
-      "type", "InternalIP", "address", nd->ip, "type", "Hostname", "address", nd->name, "nodeInfo", "kubeletVersion",
-      "v1.32.0", "kubeProxyVersion", "v1.32.0", "operatingSystem", "linux", "architecture", "amd64",
-      "containerRuntimeVersion", "hollow://1.0.0", "osImage", "Hollow Node", "kernelVersion", "hollow",
-      "machineID", nd->name, "daemonEndpoints", "kubeletEndpoint", "Port", 10250);
+      hn_cond("Ready", "True", "KubeletReady", "kubelet is posting ready status", now, h->started), "addresses", "type",
+      "InternalIP", "address", nd->ip, "type", "Hostname", "address", nd->name, "nodeInfo", "kubeletVersion", "v1.32.0",
+      "kubeProxyVersion", "v1.32.0", "operatingSystem", "linux", "architecture", "amd64", "containerRuntimeVersion",
+      "hollow://1.0.0", "osImage", "Hollow Node", "kernelVersion", "hollow", "machineID", nd->name, "daemonEndpoints",
+      "kubeletEndpoint", "Port", 10250);
 }
 
 /* The status answer carries spec.podCIDR once nodeipam has assigned it. */
@@ -156,10 +156,10 @@ static void hn_registered(void *arg, int code, json_t *body, const struct rest_s
 
 static void hn_register(struct hollow *h, struct hn_node *nd)
 {
-  json_t *node = json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}}, s:{}, s:o}", "apiVersion", "v1", "kind", "Node",
-                           "metadata", "name", nd->name, "labels", "kubernetes.io/hostname", nd->name,
-                           "kubernetes.io/os", "linux", "kubernetes.io/arch", "amd64", "spec", "status",
-                           hn_node_status(h, nd));
+  json_t *node =
+      json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}}, s:{}, s:o}", "apiVersion", "v1", "kind", "Node", "metadata",
+                "name", nd->name, "labels", "kubernetes.io/hostname", nd->name, "kubernetes.io/os", "linux",
+                "kubernetes.io/arch", "amd64", "spec", "status", hn_node_status(h, nd));
   rest_request(h->client, "POST", "/api/v1/nodes", node, hn_registered, nd);
   json_decref(node);
 }
@@ -168,8 +168,8 @@ static json_t *hn_lease(struct hn_node *nd)
 {
   char now[40];
   return json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:i, s:s}}", "apiVersion", "coordination.k8s.io/v1", "kind",
-                   "Lease", "metadata", "name", nd->name, "namespace", HN_LEASE_NS, "spec", "holderIdentity",
-                   nd->name, "leaseDurationSeconds", HN_LEASE_DURATION_S, "renewTime", ktime_now_micro_str(now));
+                   "Lease", "metadata", "name", nd->name, "namespace", HN_LEASE_NS, "spec", "holderIdentity", nd->name,
+                   "leaseDurationSeconds", HN_LEASE_DURATION_S, "renewTime", ktime_now_micro_str(now));
 }
 
 static void hn_lease_done(void *arg, int code, json_t *body, const struct rest_status *err)
@@ -232,8 +232,7 @@ static json_t *hn_container_statuses(const json_t *pod, const char *uid, const c
   json_t *out = json_array();
   size_t i;
   json_t *c;
-  json_array_foreach(kj_get(pod, "spec.containers"), i, c)
-  {
+  json_array_foreach (kj_get(pod, "spec.containers"), i, c) {
     const char *name = kj_get_str(c, "name") ?: "c";
     char *cid = NULL;
     if (asprintf(&cid, "hollow://%s-%s", uid, name) < 0) cid = NULL;
@@ -313,8 +312,8 @@ static void hn_run_pod(struct hollow *h, const json_t *pod, struct hn_node *nd)
   json_t *conds = json_array();
   const char *types[] = {"PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"};
   for (size_t i = 0; i < 5; i++)
-    json_array_append_new(conds, json_pack("{s:s, s:s, s:s}", "type", types[i], "status", "True",
-                                           "lastTransitionTime", now));
+    json_array_append_new(conds,
+                          json_pack("{s:s, s:s, s:s}", "type", types[i], "status", "True", "lastTransitionTime", now));
   json_t *st = json_pack("{s:s, s:s, s:[{s:s}], s:s, s:[{s:s}], s:s, s:o, s:o}", "phase", "Running", "hostIP", nd->ip,
                          "hostIPs", "ip", nd->ip, "podIP", ip, "podIPs", "ip", ip, "startTime", now, "conditions",
                          conds, "containerStatuses", hn_container_statuses(pod, uid, now, false));
@@ -333,8 +332,7 @@ static void hn_finish_pod(struct hollow *h, const json_t *pod)
   }
   size_t i;
   json_t *c;
-  json_array_foreach(conds, i, c)
-  {
+  json_array_foreach (conds, i, c) {
     const char *t = kj_get_str(c, "type") ?: "";
     if (strcmp(t, "Ready") && strcmp(t, "ContainersReady")) continue;
     json_object_set_new(c, "status", json_string("False"));
@@ -401,7 +399,7 @@ static int64_t hn_exit_after(const json_t *pod)
   bool job = false;
   size_t i;
   json_t *r;
-  json_array_foreach(kj_get(pod, "metadata.ownerReferences"), i, r) job |= !strcmp(kj_get_str(r, "kind") ?: "", "Job");
+  json_array_foreach (kj_get(pod, "metadata.ownerReferences"), i, r) job |= !strcmp(kj_get_str(r, "kind") ?: "", "Job");
   if (ann && (job || strcmp(rp, "Always"))) return atoll(ann);
   return job ? 1 : -1;
 }
@@ -456,7 +454,7 @@ static void hn_toggle(struct hollow *h, const char *why)
     json_t *pods = informer_store_list(h->pods);
     size_t i;
     json_t *p;
-    json_array_foreach(pods, i, p) hn_pod_changed(h, p);
+    json_array_foreach (pods, i, p) hn_pod_changed(h, p);
     json_decref(pods);
     hn_heartbeat(-1, 0, h);
   }

@@ -24,14 +24,16 @@ struct keep {
   int count;
 };
 
-static bool alive(const char *uid, void *arg) {
+static bool alive(const char *uid, void *arg)
+{
   struct keep *k = arg;
   for (int i = 0; i < k->count; i++)
     if (strcmp(k->uids[i], uid) == 0) return true;
   return false;
 }
 
-static int routes(struct kl_net *n, int argc, char **argv, char *err, size_t errlen) {
+static int routes(struct kl_net *n, int argc, char **argv, char *err, size_t errlen)
+{
   struct kl_net_route r[64];
   if (argc > 64) return -E2BIG;
   for (int i = 0; i < argc; i++) {
@@ -44,7 +46,8 @@ static int routes(struct kl_net *n, int argc, char **argv, char *err, size_t err
   return kl_net_sync_routes(n, r, (size_t)argc, err, errlen);
 }
 
-static int run(struct kl_net *n, const char *cmd, int argc, char **argv, char *err, size_t errlen) {
+static int run(struct kl_net *n, const char *cmd, int argc, char **argv, char *err, size_t errlen)
+{
   char ip[64];
   int rc = -EINVAL;
   if (strcmp(cmd, "node") == 0 && argc == 1) {
@@ -73,7 +76,8 @@ static int run(struct kl_net *n, const char *cmd, int argc, char **argv, char *e
   return rc;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   struct kl_net_config cfg = {.root_dir = "/var/lib/kubelet", .hairpin = true};
   int i = 1;
   for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i++) {

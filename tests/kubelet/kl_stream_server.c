@@ -66,7 +66,8 @@ struct proc {
 
 static struct server g_srv_storage; /* the one context of this program */
 
-static void proc_free(struct proc *p) {
+static void proc_free(struct proc *p)
+{
   struct server *srv = p->srv;
   for (struct proc **pp = &srv->procs; *pp; pp = &(*pp)->next)
     if (*pp == p) {
@@ -80,7 +81,8 @@ static void proc_free(struct proc *p) {
   free(p);
 }
 
-static void proc_maybe_finish(struct proc *p) {
+static void proc_maybe_finish(struct proc *p)
+{
   if (!p->exited || p->open_outputs > 0) return;
   if (p->s) {
     int code = WIFEXITED(p->status) ? WEXITSTATUS(p->status) : 128 + WTERMSIG(p->status);
@@ -91,7 +93,8 @@ static void proc_maybe_finish(struct proc *p) {
   }
 }
 
-static void output_read(struct bufferevent *bev, void *arg) {
+static void output_read(struct bufferevent *bev, void *arg)
+{
   struct proc *p = arg;
   struct evbuffer *in = bufferevent_get_input(bev);
   enum kl_stream_channel ch = bev == p->err ? KL_STREAM_STDERR : KL_STREAM_STDOUT;
@@ -112,7 +115,8 @@ static void output_read(struct bufferevent *bev, void *arg) {
   }
 }
 
-static void output_event(struct bufferevent *bev, short what, void *arg) {
+static void output_event(struct bufferevent *bev, short what, void *arg)
+{
   struct proc *p = arg;
   if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return; /* a pty master gives EIO at the end */
   output_read(bev, arg);
@@ -125,12 +129,14 @@ static void output_event(struct bufferevent *bev, short what, void *arg) {
   proc_maybe_finish(p);
 }
 
-static void on_stdin(struct kl_stream *s, const void *data, size_t len, void *arg) {
+static void on_stdin(struct kl_stream *s, const void *data, size_t len, void *arg)
+{
   struct proc *p = arg;
   if (p->in) bufferevent_write(p->in, data, len);
 }
 
-static void stdin_flushed(struct bufferevent *bev, void *arg) {
+static void stdin_flushed(struct bufferevent *bev, void *arg)
+{
   struct proc *p = arg;
   if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 && bev != p->out) {
     bufferevent_free(bev);
@@ -138,7 +144,8 @@ static void stdin_flushed(struct bufferevent *bev, void *arg) {
   }
 }
 
-static void on_stdin_close(struct kl_stream *s, void *arg) {
+static void on_stdin_close(struct kl_stream *s, void *arg)
+{
   struct proc *p = arg;
   if (!p->in) return;
   if (p->o.tty) {
@@ -149,20 +156,23 @@ static void on_stdin_close(struct kl_stream *s, void *arg) {
   stdin_flushed(p->in, p);
 }
 
-static void on_resize(struct kl_stream *s, unsigned w, unsigned h, void *arg) {
+static void on_resize(struct kl_stream *s, unsigned w, unsigned h, void *arg)
+{
   struct proc *p = arg;
   struct winsize ws = {.ws_row = (unsigned short)h, .ws_col = (unsigned short)w};
   if (p->o.tty && p->out) ioctl(bufferevent_getfd(p->out), TIOCSWINSZ, &ws);
   fprintf(stderr, "resize %ux%u\n", w, h);
 }
 
-static void on_drain(struct kl_stream *s, void *arg) {
+static void on_drain(struct kl_stream *s, void *arg)
+{
   struct proc *p = arg;
   if (p->out) bufferevent_enable(p->out, EV_READ);
   if (p->err) bufferevent_enable(p->err, EV_READ);
 }
 
-static void on_close(struct kl_stream *s, void *arg) {
+static void on_close(struct kl_stream *s, void *arg)
+{
   struct proc *p = arg;
   p->s = NULL;
   if (p->exited) {
@@ -174,7 +184,8 @@ static void on_close(struct kl_stream *s, void *arg) {
   }
 }
 
-static struct bufferevent *wrap(struct proc *p, int fd, bool output) {
+static struct bufferevent *wrap(struct proc *p, int fd, bool output)
+{
   evutil_make_socket_nonblocking(fd);
   struct bufferevent *b = bufferevent_socket_new(p->srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
   if (output) {
@@ -187,7 +198,8 @@ static struct bufferevent *wrap(struct proc *p, int fd, bool output) {
   return b;
 }
 
-static void child_exec(char **argv) {
+static void child_exec(char **argv)
+{
   signal(SIGPIPE, SIG_DFL);
   execvp(argv[0], argv);
   fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
@@ -195,7 +207,8 @@ static void child_exec(char **argv) {
 }
 
 /* Starts the process once every channel the client asked for is there. */
-static void on_ready(struct kl_stream *s, void *arg) {
+static void on_ready(struct kl_stream *s, void *arg)
+{
   struct proc *p = arg;
   if (p->o.tty) {
     int master;
@@ -226,14 +239,15 @@ static void on_ready(struct kl_stream *s, void *arg) {
   p->out = wrap(p, out[0], true);
   p->err = wrap(p, err[0], true);
   return;
-fail: {
+fail : {
   json_t *st = kstatus_internal("failed to start the command: %s", strerror(errno));
   kl_stream_finish_status(s, st);
   json_decref(st);
 }
 }
 
-static void on_sigchld(evutil_socket_t sig, short what, void *arg) {
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
   struct server *srv = arg;
   int status;
   pid_t pid;
@@ -248,7 +262,8 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg) {
   }
 }
 
-static void start_session(struct server *srv, struct http_request *req, char **argv) {
+static void start_session(struct server *srv, struct http_request *req, char **argv)
+{
   struct proc *p = calloc(1, sizeof *p);
   char err[256];
   if (!p || kl_stream_opts_from_request(req, &p->o, err, sizeof err) < 0) {
@@ -270,10 +285,12 @@ static void start_session(struct server *srv, struct http_request *req, char **a
   }
   p->next = srv->procs;
   srv->procs = p;
-  fprintf(stderr, "stream %s%s\n", kl_stream_protocol(p->s), kl_stream_is_spdy(p->s) ? " over SPDY" : " over WebSocket");
+  fprintf(stderr, "stream %s%s\n", kl_stream_protocol(p->s),
+          kl_stream_is_spdy(p->s) ? " over SPDY" : " over WebSocket");
 }
 
-static void exec_request(struct server *srv, struct http_request *req) {
+static void exec_request(struct server *srv, struct http_request *req)
+{
   size_t n;
   char **argv = kl_stream_query_all(req, "command", &n);
   if (!argv) {
@@ -285,7 +302,8 @@ static void exec_request(struct server *srv, struct http_request *req) {
   start_session(srv, req, argv);
 }
 
-static void attach_request(struct server *srv, struct http_request *req) {
+static void attach_request(struct server *srv, struct http_request *req)
+{
   char **argv = calloc(2, sizeof *argv);
   argv[0] = "/bin/sh";
   start_session(srv, req, argv);
@@ -293,7 +311,8 @@ static void attach_request(struct server *srv, struct http_request *req) {
 
 /* --- port-forward: loopback only --- */
 
-static int dial_loopback(uint16_t port, char *err, size_t errlen, void *arg) {
+static int dial_loopback(uint16_t port, char *err, size_t errlen, void *arg)
+{
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
   if (fd < 0) return -errno;
@@ -303,8 +322,8 @@ static int dial_loopback(uint16_t port, char *err, size_t errlen, void *arg) {
   fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
     int e = errno;
-    snprintf(err, errlen, "error forwarding port %u to pod fake, uid : failed to connect to localhost:%u: %s",
-             port, port, strerror(e));
+    snprintf(err, errlen, "error forwarding port %u to pod fake, uid : failed to connect to localhost:%u: %s", port,
+             port, strerror(e));
     close(fd);
     return -e;
   }
@@ -314,7 +333,8 @@ static int dial_loopback(uint16_t port, char *err, size_t errlen, void *arg) {
 
 static void pf_closed(struct kl_portforward *pf, void *arg) { fprintf(stderr, "port-forward session closed\n"); }
 
-static void portforward_request(struct server *srv, struct http_request *req) {
+static void portforward_request(struct server *srv, struct http_request *req)
+{
   struct kl_portforward_callbacks cb = {dial_loopback, pf_closed};
   struct kl_portforward *pf = kl_portforward_accept(req, &cb, srv);
   if (pf) fprintf(stderr, "port-forward over %s\n", kl_portforward_transport(pf));
@@ -328,20 +348,23 @@ struct follow {
   int n;
 };
 
-static void follow_tick(evutil_socket_t fd, short what, void *arg) {
+static void follow_tick(evutil_socket_t fd, short what, void *arg)
+{
   struct follow *f = arg;
   char line[64];
   int len = snprintf(line, sizeof line, "line %d\n", ++f->n);
   if (http_stream_write(f->req, line, (size_t)len) < 0) return; /* on_close frees */
 }
 
-static void follow_closed(struct http_request *req, void *arg) {
+static void follow_closed(struct http_request *req, void *arg)
+{
   struct follow *f = arg;
   event_free(f->tick);
   free(f);
 }
 
-static void log_request(struct server *srv, struct http_request *req) {
+static void log_request(struct server *srv, struct http_request *req)
+{
   static const char lines[] = "line 1\nline 2\nline 3\n";
   const char *follow = http_req_param(req, "follow");
   if (!follow || (strcmp(follow, "true") != 0 && strcmp(follow, "1") != 0)) {
@@ -359,15 +382,17 @@ static void log_request(struct server *srv, struct http_request *req) {
 
 /* --- the API server side --- */
 
-static json_t *fake_pod(const char *ns, const char *name) {
-  return json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s},s:{s:[{s:s,s:s}],s:s},s:{s:s,s:[{s:s,s:b,s:i}],s:s}}",
-                   "kind", "Pod", "apiVersion", "v1", "metadata", "name", name, "namespace", ns, "uid",
-                   "00000000-0000-0000-0000-000000000001", "resourceVersion", "1", "spec", "containers", "name",
-                   "main", "image", "busybox", "nodeName", "fake-node", "status", "phase", "Running",
-                   "containerStatuses", "name", "main", "ready", 1, "restartCount", 0, "podIP", "127.0.0.1");
+static json_t *fake_pod(const char *ns, const char *name)
+{
+  return json_pack("{s:s,s:s,s:{s:s,s:s,s:s,s:s},s:{s:[{s:s,s:s}],s:s},s:{s:s,s:[{s:s,s:b,s:i}],s:s}}", "kind", "Pod",
+                   "apiVersion", "v1", "metadata", "name", name, "namespace", ns, "uid",
+                   "00000000-0000-0000-0000-000000000001", "resourceVersion", "1", "spec", "containers", "name", "main",
+                   "image", "busybox", "nodeName", "fake-node", "status", "phase", "Running", "containerStatuses",
+                   "name", "main", "ready", 1, "restartCount", 0, "podIP", "127.0.0.1");
 }
 
-static void discovery(struct http_request *req, const char *path) {
+static void discovery(struct http_request *req, const char *path)
+{
   json_t *v = NULL;
   if (strcmp(path, "/api") == 0) {
     v = json_pack("{s:s,s:[s],s:[{s:s,s:s}]}", "kind", "APIVersions", "versions", "v1", "serverAddressByClientCIDRs",
@@ -377,13 +402,13 @@ static void discovery(struct http_request *req, const char *path) {
   } else if (strcmp(path, "/api/v1") == 0) {
     v = json_pack("{s:s,s:s,s:[{s:s,s:s,s:b,s:s,s:[s,s],s:[s]},{s:s,s:s,s:b,s:s,s:[s,s]},"
                   "{s:s,s:s,s:b,s:s,s:[s,s]},{s:s,s:s,s:b,s:s,s:[s,s]},{s:s,s:s,s:b,s:s,s:[s]}]}",
-                  "kind", "APIResourceList", "groupVersion", "v1", "resources",
-                  "name", "pods", "singularName", "pod", "namespaced", 1, "kind", "Pod", "verbs", "get", "list",
-                  "shortNames", "po",
-                  "name", "pods/exec", "singularName", "", "namespaced", 1, "kind", "PodExecOptions", "verbs", "create", "get",
-                  "name", "pods/attach", "singularName", "", "namespaced", 1, "kind", "PodAttachOptions", "verbs", "create", "get",
-                  "name", "pods/portforward", "singularName", "", "namespaced", 1, "kind", "PodPortForwardOptions", "verbs", "create", "get",
-                  "name", "pods/log", "singularName", "", "namespaced", 1, "kind", "Pod", "verbs", "get");
+                  "kind", "APIResourceList", "groupVersion", "v1", "resources", "name", "pods", "singularName", "pod",
+                  "namespaced", 1, "kind", "Pod", "verbs", "get", "list", "shortNames", "po", "name", "pods/exec",
+                  "singularName", "", "namespaced", 1, "kind", "PodExecOptions", "verbs", "create", "get", "name",
+                  "pods/attach", "singularName", "", "namespaced", 1, "kind", "PodAttachOptions", "verbs", "create",
+                  "get", "name", "pods/portforward", "singularName", "", "namespaced", 1, "kind",
+                  "PodPortForwardOptions", "verbs", "create", "get", "name", "pods/log", "singularName", "",
+                  "namespaced", 1, "kind", "Pod", "verbs", "get");
   } else if (strcmp(path, "/version") == 0) {
     v = json_pack("{s:s,s:s,s:s}", "major", "1", "minor", "32", "gitVersion", "v1.32.0");
   }
@@ -398,14 +423,16 @@ static void discovery(struct http_request *req, const char *path) {
 }
 
 /* Splits a path into at most max segments (copies into buf). */
-static int split(const char *path, char *buf, size_t buflen, char **seg, int max) {
+static int split(const char *path, char *buf, size_t buflen, char **seg, int max)
+{
   snprintf(buf, buflen, "%s", path);
   int n = 0;
   for (char *save, *t = strtok_r(buf, "/", &save); t && n < max; t = strtok_r(NULL, "/", &save)) seg[n++] = t;
   return n;
 }
 
-static void handler(struct http_request *req, void *arg) {
+static void handler(struct http_request *req, void *arg)
+{
   struct server *srv = arg;
   const char *path = http_req_path(req);
   fprintf(stderr, "%s %s?%s upgrade=%s proto=%s stream-proto=%s\n", http_req_method(req), path, http_req_query(req),
@@ -454,7 +481,8 @@ static void handler(struct http_request *req, void *arg) {
   discovery(req, path);
 }
 
-static SSL_CTX *tls_context(const char *cert, const char *key) {
+static SSL_CTX *tls_context(const char *cert, const char *key)
+{
   SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
   if (!ctx || SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
       SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
@@ -464,7 +492,8 @@ static SSL_CTX *tls_context(const char *cert, const char *key) {
   return ctx;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
   int port = 0;
   const char *cert = NULL, *key = NULL, *port_file = NULL;
   for (int i = 1; i + 1 < argc; i += 2) {

@@ -30,12 +30,12 @@ static const struct {
   const char *name, *ns, *owner;
   bool controller;
 } PODS[] = {
-    {"mine-1", "a", "rs-uid", true},       /* owned: candidate */
-    {"mine-2", "a", "rs-uid", true},       /* owned: candidate */
-    {"orphan", "a", "", false},            /* orphan of the namespace: candidate */
-    {"weak", "a", "rs-uid", false},        /* non-controller ref to us: orphan, listed once */
-    {"theirs", "a", "other-uid", true},    /* another controller's: not a candidate */
-    {"orphan-b", "b", "", false},          /* orphan elsewhere: not a candidate */
+    {"mine-1", "a", "rs-uid", true},    /* owned: candidate */
+    {"mine-2", "a", "rs-uid", true},    /* owned: candidate */
+    {"orphan", "a", "", false},         /* orphan of the namespace: candidate */
+    {"weak", "a", "rs-uid", false},     /* non-controller ref to us: orphan, listed once */
+    {"theirs", "a", "other-uid", true}, /* another controller's: not a candidate */
+    {"orphan-b", "b", "", false},       /* orphan elsewhere: not a candidate */
 };
 
 static struct evhttp_request *held_watch;
@@ -51,12 +51,12 @@ static void handle(struct evhttp_request *req, void *arg)
   }
   json_t *items = json_array();
   for (size_t i = 0; i < sizeof PODS / sizeof PODS[0]; i++) {
-    json_t *p = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata",
-                          "name", PODS[i].name, "namespace", PODS[i].ns, "uid", PODS[i].name, "resourceVersion", "3");
+    json_t *p = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "apiVersion", "v1", "kind", "Pod", "metadata", "name",
+                          PODS[i].name, "namespace", PODS[i].ns, "uid", PODS[i].name, "resourceVersion", "3");
     if (*PODS[i].owner)
       kj_set(p, "metadata.ownerReferences",
-             json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1", "kind", "ReplicaSet", "name", "x",
-                       "uid", PODS[i].owner, "controller", PODS[i].controller));
+             json_pack("[{s:s, s:s, s:s, s:s, s:b}]", "apiVersion", "apps/v1", "kind", "ReplicaSet", "name", "x", "uid",
+                       PODS[i].owner, "controller", PODS[i].controller));
     json_array_append_new(items, p);
   }
   json_t *list = json_pack("{s:s, s:s, s:{s:s}, s:o}", "apiVersion", "v1", "kind", "PodList", "metadata",

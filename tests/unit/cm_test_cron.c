@@ -34,34 +34,35 @@ static void expect_next(const char *spec, const char *zone, const char *from, co
   }
   int64_t got = cron_next(&s, tz, T(from));
   char buf[40];
-  if (got != T(want)) fail_msg("%s in %s from %s: got %s want %s", spec, zone ? zone : "UTC", from, ktime_format(got, buf), want);
+  if (got != T(want))
+    fail_msg("%s in %s from %s: got %s want %s", spec, zone ? zone : "UTC", from, ktime_format(got, buf), want);
   cron_tz_free(tz);
 }
 
 static void test_next_utc(void **state)
 {
   static const char *const cases[][3] = {
-    { "*/15 * * * *", "2024-01-01T00:07:00Z", "2024-01-01T00:15:00Z" },
-    { "*/15 * * * *", "2024-01-01T00:15:00Z", "2024-01-01T00:30:00Z" },   /* strictly after */
-    { "1-10/2 * * * *", "2024-01-01T00:09:30Z", "2024-01-01T01:01:00Z" },
-    { "5/20 * * * *", "2024-01-01T00:26:00Z", "2024-01-01T00:45:00Z" },  /* N/step = N-max/step */
-    { "0 9 * * MON-FRI", "2024-01-05T10:00:00Z", "2024-01-08T09:00:00Z" }, /* Friday -> Monday */
-    { "0 0 1 jan,Jul *", "2024-02-01T00:00:00Z", "2024-07-01T00:00:00Z" },
-    { "0 0 13 * 5", "2024-09-01T00:00:00Z", "2024-09-06T00:00:00Z" },   /* Friday the 6th: OR */
-    { "0 0 13 * 5", "2024-09-07T00:00:00Z", "2024-09-13T00:00:00Z" },
-    { "0 0 13 * *", "2024-09-01T00:00:00Z", "2024-09-13T00:00:00Z" },
-    { "0 0 * * 5", "2024-09-07T00:00:00Z", "2024-09-13T00:00:00Z" },
-    { "0 0 */2 * 1", "2024-09-02T01:00:00Z", "2024-09-03T00:00:00Z" }, /* dom step clears star: OR */
-    { "0 0 31 * *", "2024-04-01T00:00:00Z", "2024-05-31T00:00:00Z" },
-    { "0 0 29 2 *", "2023-03-01T00:00:00Z", "2024-02-29T00:00:00Z" },
-    { "@hourly", "2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z" },
-    { "@daily", "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z" },
-    { "@midnight", "2024-01-01T12:00:00Z", "2024-01-02T00:00:00Z" },
-    { "@weekly", "2024-01-01T00:00:00Z", "2024-01-07T00:00:00Z" },
-    { "@monthly", "2024-01-15T00:00:00Z", "2024-02-01T00:00:00Z" },
-    { "@yearly", "2024-01-15T00:00:00Z", "2025-01-01T00:00:00Z" },
-    { "@annually", "2024-01-15T00:00:00Z", "2025-01-01T00:00:00Z" },
-    { "0 0 ? * sun", "2024-01-01T00:00:00Z", "2024-01-07T00:00:00Z" },
+      {"*/15 * * * *", "2024-01-01T00:07:00Z", "2024-01-01T00:15:00Z"},
+      {"*/15 * * * *", "2024-01-01T00:15:00Z", "2024-01-01T00:30:00Z"}, /* strictly after */
+      {"1-10/2 * * * *", "2024-01-01T00:09:30Z", "2024-01-01T01:01:00Z"},
+      {"5/20 * * * *", "2024-01-01T00:26:00Z", "2024-01-01T00:45:00Z"},    /* N/step = N-max/step */
+      {"0 9 * * MON-FRI", "2024-01-05T10:00:00Z", "2024-01-08T09:00:00Z"}, /* Friday -> Monday */
+      {"0 0 1 jan,Jul *", "2024-02-01T00:00:00Z", "2024-07-01T00:00:00Z"},
+      {"0 0 13 * 5", "2024-09-01T00:00:00Z", "2024-09-06T00:00:00Z"}, /* Friday the 6th: OR */
+      {"0 0 13 * 5", "2024-09-07T00:00:00Z", "2024-09-13T00:00:00Z"},
+      {"0 0 13 * *", "2024-09-01T00:00:00Z", "2024-09-13T00:00:00Z"},
+      {"0 0 * * 5", "2024-09-07T00:00:00Z", "2024-09-13T00:00:00Z"},
+      {"0 0 */2 * 1", "2024-09-02T01:00:00Z", "2024-09-03T00:00:00Z"}, /* dom step clears star: OR */
+      {"0 0 31 * *", "2024-04-01T00:00:00Z", "2024-05-31T00:00:00Z"},
+      {"0 0 29 2 *", "2023-03-01T00:00:00Z", "2024-02-29T00:00:00Z"},
+      {"@hourly", "2024-01-01T00:00:00Z", "2024-01-01T01:00:00Z"},
+      {"@daily", "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"},
+      {"@midnight", "2024-01-01T12:00:00Z", "2024-01-02T00:00:00Z"},
+      {"@weekly", "2024-01-01T00:00:00Z", "2024-01-07T00:00:00Z"},
+      {"@monthly", "2024-01-15T00:00:00Z", "2024-02-01T00:00:00Z"},
+      {"@yearly", "2024-01-15T00:00:00Z", "2025-01-01T00:00:00Z"},
+      {"@annually", "2024-01-15T00:00:00Z", "2025-01-01T00:00:00Z"},
+      {"0 0 ? * sun", "2024-01-01T00:00:00Z", "2024-01-07T00:00:00Z"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) expect_next(cases[i][0], NULL, cases[i][1], cases[i][2]);
 }
@@ -90,22 +91,22 @@ static void test_dst(void **state)
 static void test_errors(void **state)
 {
   static const char *const bad[][2] = {
-    { "* * * *", "expected exactly 5 fields, found 4: * * * *" },
-    { "* * * * * *", "expected exactly 5 fields, found 6: * * * * * *" },
-    { "60 * * * *", "end of range (60) above maximum (59): 60" },
-    { "* 24 * * *", "end of range (24) above maximum (23): 24" },
-    { "* * 0 * *", "beginning of range (0) below minimum (1): 0" },
-    { "* * * 13 *", "end of range (13) above maximum (12): 13" },
-    { "* * * * 7", "end of range (7) above maximum (6): 7" },
-    { "5-1 * * * *", "beginning of range (5) beyond end of range (1): 5-1" },
-    { "*/0 * * * *", "step of range should be a positive number: */0" },
-    { "a * * * *", "failed to parse int from a" },
-    { "1-2-3 * * * *", "too many hyphens: 1-2-3" },
-    { "*/2/3 * * * *", "too many slashes: */2/3" },
-    { "@fortnightly", "unrecognized descriptor: @fortnightly" },
-    { "TZ=UTC 0 * * * *", "cannot use TZ or CRON_TZ in schedule, use timeZone field instead" },
-    { "CRON_TZ=Europe/Berlin 0 * * * *", "cannot use TZ or CRON_TZ in schedule, use timeZone field instead" },
-    { "", "empty spec string" },
+      {"* * * *", "expected exactly 5 fields, found 4: * * * *"},
+      {"* * * * * *", "expected exactly 5 fields, found 6: * * * * * *"},
+      {"60 * * * *", "end of range (60) above maximum (59): 60"},
+      {"* 24 * * *", "end of range (24) above maximum (23): 24"},
+      {"* * 0 * *", "beginning of range (0) below minimum (1): 0"},
+      {"* * * 13 *", "end of range (13) above maximum (12): 13"},
+      {"* * * * 7", "end of range (7) above maximum (6): 7"},
+      {"5-1 * * * *", "beginning of range (5) beyond end of range (1): 5-1"},
+      {"*/0 * * * *", "step of range should be a positive number: */0"},
+      {"a * * * *", "failed to parse int from a"},
+      {"1-2-3 * * * *", "too many hyphens: 1-2-3"},
+      {"*/2/3 * * * *", "too many slashes: */2/3"},
+      {"@fortnightly", "unrecognized descriptor: @fortnightly"},
+      {"TZ=UTC 0 * * * *", "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"},
+      {"CRON_TZ=Europe/Berlin 0 * * * *", "cannot use TZ or CRON_TZ in schedule, use timeZone field instead"},
+      {"", "empty spec string"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct cron_schedule s;
@@ -122,9 +123,9 @@ static void test_errors(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_next_utc),
-    cmocka_unit_test(test_dst),
-    cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_next_utc),
+      cmocka_unit_test(test_dst),
+      cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,17 +24,17 @@ static int64_t T(const char *s)
 
 static json_t *cronjob(const char *schedule, const char *created)
 {
-  return json_pack("{s:{s:s,s:s,s:s,s:s},s:{s:s,s:{s:{s:{s:s}},s:{s:{s:{s:[{s:s,s:s}]}}}}},s:{}}", "metadata",
-                   "name", "cj", "namespace", "ns", "uid", "cj-uid", "creationTimestamp", created, "spec",
-                   "schedule", schedule, "jobTemplate", "metadata", "labels", "app", "cron", "spec", "template",
-                   "spec", "containers", "name", "c", "image", "busybox", "status");
+  return json_pack("{s:{s:s,s:s,s:s,s:s},s:{s:s,s:{s:{s:{s:s}},s:{s:{s:{s:[{s:s,s:s}]}}}}},s:{}}", "metadata", "name",
+                   "cj", "namespace", "ns", "uid", "cj-uid", "creationTimestamp", created, "spec", "schedule", schedule,
+                   "jobTemplate", "metadata", "labels", "app", "cron", "spec", "template", "spec", "containers", "name",
+                   "c", "image", "busybox", "status");
 }
 
 static json_t *job(const char *name, const char *uid, const char *finished, const char *start)
 {
   json_t *j = json_pack("{s:{s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:b}]},s:{s:s}}", "metadata", "name", name, "namespace",
-                        "ns", "uid", uid, "ownerReferences", "apiVersion", "batch/v1", "kind", "CronJob", "name",
-                        "cj", "uid", "cj-uid", "controller", 1, "status", "startTime", start);
+                        "ns", "uid", uid, "ownerReferences", "apiVersion", "batch/v1", "kind", "CronJob", "name", "cj",
+                        "uid", "cj-uid", "controller", 1, "status", "startTime", start);
   if (finished) {
     kj_set(j, "status.conditions", json_pack("[{s:s,s:s}]", "type", finished, "status", "True"));
     kj_set_str(j, "status.completionTime", start);
@@ -64,8 +64,9 @@ static void test_creates_job_at_schedule(void **state)
   char want[64];
   snprintf(want, sizeof want, "cj-%lld", (long long)(T("2024-01-01T10:05:00Z") / 60));
   assert_string_equal(kj_get_str(res.create_job, "metadata.name"), want);
-  assert_string_equal(kj_get_str(res.create_job, "metadata.annotations[\"batch.kubernetes.io/cronjob-scheduled-timestamp\"]"),
-                      "2024-01-01T10:05:00Z");
+  assert_string_equal(
+      kj_get_str(res.create_job, "metadata.annotations[\"batch.kubernetes.io/cronjob-scheduled-timestamp\"]"),
+      "2024-01-01T10:05:00Z");
   assert_string_equal(kj_get_str(res.create_job, "metadata.labels.app"), "cron");
   assert_string_equal(kj_get_str(res.create_job, "metadata.ownerReferences[0].kind"), "CronJob");
   assert_string_equal(kj_get_str(res.create_job, "spec.template.spec.containers[0].image"), "busybox");
@@ -96,8 +97,9 @@ static void test_creates_job_at_schedule(void **state)
 static void test_concurrency_policies(void **state)
 {
   json_t *cj = cronjob("*/5 * * * *", "2024-01-01T10:00:30Z");
-  kj_set(cj, "status", json_pack("{s:[{s:s,s:s,s:s,s:s}],s:s}", "active", "kind", "Job", "name", "cj-old",
-                                 "namespace", "ns", "uid", "old-uid", "lastScheduleTime", "2024-01-01T10:00:00Z"));
+  kj_set(cj, "status",
+         json_pack("{s:[{s:s,s:s,s:s,s:s}],s:s}", "active", "kind", "Job", "name", "cj-old", "namespace", "ns", "uid",
+                   "old-uid", "lastScheduleTime", "2024-01-01T10:00:00Z"));
   json_t *jobs = json_array();
   json_array_append_new(jobs, job("cj-old", "old-uid", NULL, "2024-01-01T10:00:00Z"));
   int64_t now = T("2024-01-01T10:05:10Z");
@@ -152,10 +154,11 @@ static void test_missed_and_time_zone(void **state)
   kj_set_str(cj, "spec.timeZone", "America/New_York");
   kj_set_str(cj, "status.lastScheduleTime", "2024-03-09T14:00:00Z");
   cm_actions_init(&acts);
-  cj_compute(cj, jobs, T("2024-03-10T13:00:30Z"), &acts, &res);  /* 09:00 EDT after the change */
+  cj_compute(cj, jobs, T("2024-03-10T13:00:30Z"), &acts, &res); /* 09:00 EDT after the change */
   assert_non_null(res.create_job);
-  assert_string_equal(kj_get_str(res.create_job, "metadata.annotations[\"batch.kubernetes.io/cronjob-scheduled-timestamp\"]"),
-                      "2024-03-10T09:00:00-04:00");
+  assert_string_equal(
+      kj_get_str(res.create_job, "metadata.annotations[\"batch.kubernetes.io/cronjob-scheduled-timestamp\"]"),
+      "2024-03-10T09:00:00-04:00");
   cj_result_free(&res);
   cm_actions_clear(&acts);
 
@@ -181,9 +184,9 @@ static void test_missed_and_time_zone(void **state)
 static void test_active_list_and_history(void **state)
 {
   json_t *cj = cronjob("0 * * * *", "2024-01-01T00:00:00Z");
-  kj_set(cj, "status", json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}],s:s}", "active", "name", "j3", "namespace", "ns",
-                                 "uid", "u3", "name", "gone", "namespace", "ns", "uid", "ugone", "lastScheduleTime",
-                                 "2024-01-01T03:00:00Z"));
+  kj_set(cj, "status",
+         json_pack("{s:[{s:s,s:s,s:s},{s:s,s:s,s:s}],s:s}", "active", "name", "j3", "namespace", "ns", "uid", "u3",
+                   "name", "gone", "namespace", "ns", "uid", "ugone", "lastScheduleTime", "2024-01-01T03:00:00Z"));
   kj_set_int(cj, "spec.successfulJobsHistoryLimit", 1);
   kj_set_int(cj, "spec.failedJobsHistoryLimit", 1);
   json_t *jobs = json_array();
@@ -214,10 +217,10 @@ static void test_active_list_and_history(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_creates_job_at_schedule),
-    cmocka_unit_test(test_concurrency_policies),
-    cmocka_unit_test(test_missed_and_time_zone),
-    cmocka_unit_test(test_active_list_and_history),
+      cmocka_unit_test(test_creates_job_at_schedule),
+      cmocka_unit_test(test_concurrency_policies),
+      cmocka_unit_test(test_missed_and_time_zone),
+      cmocka_unit_test(test_active_list_and_history),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,8 +23,8 @@ static json_t *ds(void)
 {
   return json_pack("{s:{s:s,s:s,s:s,s:i},s:{s:{s:{s:s}},s:{s:{s:{s:s}},s:{s:[{s:s,s:s}]}}},s:{}}", "metadata", "name",
                    "agent", "namespace", "kube-system", "uid", "ds-uid", "generation", 2, "spec", "selector",
-                   "matchLabels", "app", "agent", "template", "metadata", "labels", "app", "agent", "spec", "containers",
-                   "name", "c", "image", "agent:1", "status");
+                   "matchLabels", "app", "agent", "template", "metadata", "labels", "app", "agent", "spec",
+                   "containers", "name", "c", "image", "agent:1", "status");
 }
 
 static json_t *node(const char *name, const char *zone)
@@ -46,10 +46,10 @@ static json_t *pod(const json_t *d, const char *name, const char *node, const ch
 {
   return json_pack("{s:{s:s,s:s,s:s,s:s,s:{s:s,s:s},s:[{s:s,s:s,s:s,s:s,s:b}]},s:{s:s},s:{s:s,s:[{s:s,s:s}]}}",
                    "metadata", "name", name, "namespace", "kube-system", "uid", name, "creationTimestamp",
-                   "2023-01-01T00:00:00Z", "labels", "app", "agent", "controller-revision-hash", hash, "ownerReferences",
-                   "apiVersion", "apps/v1", "kind", "DaemonSet", "name", "agent", "uid", "ds-uid", "controller", 1,
-                   "spec", "nodeName", node, "status", "phase", "Running", "conditions", "type", "Ready", "status",
-                   ready ? "True" : "False");
+                   "2023-01-01T00:00:00Z", "labels", "app", "agent", "controller-revision-hash", hash,
+                   "ownerReferences", "apiVersion", "apps/v1", "kind", "DaemonSet", "name", "agent", "uid", "ds-uid",
+                   "controller", 1, "spec", "nodeName", node, "status", "phase", "Running", "conditions", "type",
+                   "Ready", "status", ready ? "True" : "False");
 }
 
 static void test_tolerations_and_eligibility(void **state)
@@ -68,8 +68,9 @@ static void test_tolerations_and_eligibility(void **state)
   ds_node_should_run(d, n, &run, &cont);
   assert_true(run);
   /* Default tolerations: not-ready NoExecute and unschedulable are fine. */
-  kj_set(n, "spec.taints", json_pack("[{s:s,s:s},{s:s,s:s}]", "key", "node.kubernetes.io/not-ready", "effect", "NoExecute",
-                                     "key", "node.kubernetes.io/unschedulable", "effect", "NoSchedule"));
+  kj_set(n, "spec.taints",
+         json_pack("[{s:s,s:s},{s:s,s:s}]", "key", "node.kubernetes.io/not-ready", "effect", "NoExecute", "key",
+                   "node.kubernetes.io/unschedulable", "effect", "NoSchedule"));
   ds_node_should_run(d, n, &run, &cont);
   assert_true(run);
   /* A foreign NoSchedule taint: no new pod, the existing one stays. */
@@ -81,7 +82,8 @@ static void test_tolerations_and_eligibility(void **state)
   ds_node_should_run(d, n, &run, &cont);
   assert_false(run);
   assert_false(cont);
-  kj_set(d, "spec.template.spec.tolerations", json_pack("[{s:s,s:s,s:s}]", "key", "dedicated", "operator", "Equal", "value", "db"));
+  kj_set(d, "spec.template.spec.tolerations",
+         json_pack("[{s:s,s:s,s:s}]", "key", "dedicated", "operator", "Equal", "value", "db"));
   ds_node_should_run(d, n, &run, &cont);
   assert_true(run);
   kj_del(n, "spec.taints");
@@ -92,8 +94,9 @@ static void test_tolerations_and_eligibility(void **state)
   assert_false(cont);
   kj_del(d, "spec.template.spec.nodeSelector");
   kj_set(d, "spec.template.spec.affinity",
-         json_pack("{s:{s:{s:[{s:[{s:s,s:s,s:[s,s]}]}]}}}", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution",
-                   "nodeSelectorTerms", "matchExpressions", "key", "zone", "operator", "In", "values", "a", "c"));
+         json_pack("{s:{s:{s:[{s:[{s:s,s:s,s:[s,s]}]}]}}}", "nodeAffinity",
+                   "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms", "matchExpressions", "key",
+                   "zone", "operator", "In", "values", "a", "c"));
   ds_node_should_run(d, n, &run, &cont);
   assert_true(run);
   kj_set_str(n, "metadata.labels.zone", "z");
@@ -128,7 +131,8 @@ static void test_create_pinned_and_status(void **state)
     if (a->verb == CM_PUT) st = a->body;
   }
   assert_non_null(post);
-  json_t *terms = kj_get(post, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
+  json_t *terms =
+      kj_get(post, "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
   assert_int_equal(json_array_size(terms), 1);
   assert_null(kj_get(terms, "[0].matchExpressions"));
   assert_string_equal(kj_get_str(terms, "[0].matchFields[0].key"), "metadata.name");
@@ -176,16 +180,16 @@ static void test_rolling_update(void **state)
   int64_t rq;
   cm_actions_init(&acts);
   ds_compute(d, nodes, pods, revs, true, NOW, &acts, &adds, &dels, &rq);
-  assert_int_equal(dels, 1);   /* maxUnavailable 1 */
+  assert_int_equal(dels, 1); /* maxUnavailable 1 */
   assert_int_equal(adds, 0);
   cm_actions_clear(&acts);
 
-  kj_set(d, "spec.updateStrategy", json_pack("{s:s,s:{s:i,s:i}}", "type", "RollingUpdate", "rollingUpdate", "maxUnavailable", 0,
-                                             "maxSurge", 1));
+  kj_set(d, "spec.updateStrategy",
+         json_pack("{s:s,s:{s:i,s:i}}", "type", "RollingUpdate", "rollingUpdate", "maxUnavailable", 0, "maxSurge", 1));
   cm_actions_init(&acts);
   ds_compute(d, nodes, pods, revs, true, NOW, &acts, &adds, &dels, &rq);
   assert_int_equal(dels, 0);
-  assert_int_equal(adds, 1);   /* surge one new pod next to an old one */
+  assert_int_equal(adds, 1); /* surge one new pod next to an old one */
   cm_actions_clear(&acts);
 
   /* The surged pod is available: its old neighbour goes, no second surge. */
@@ -211,9 +215,9 @@ static void test_rolling_update(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_tolerations_and_eligibility),
-    cmocka_unit_test(test_create_pinned_and_status),
-    cmocka_unit_test(test_rolling_update),
+      cmocka_unit_test(test_tolerations_and_eligibility),
+      cmocka_unit_test(test_create_pinned_and_status),
+      cmocka_unit_test(test_rolling_update),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

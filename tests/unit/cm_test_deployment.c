@@ -20,20 +20,20 @@
 static void test_fenceposts(void **state)
 {
   static const struct {
-    const char *surge, *unavail;   /* JSON values */
+    const char *surge, *unavail; /* JSON values */
     int64_t desired, want_surge, want_unavail;
   } cases[] = {
-    { "\"25%\"", "\"25%\"", 10, 3, 2 },   /* surge rounds up, unavailable down */
-    { "\"25%\"", "\"25%\"", 3, 1, 0 },
-    { "\"25%\"", "\"25%\"", 1, 1, 0 },
-    { "0", "0", 5, 0, 1 },                /* both zero: unavailable becomes 1 */
-    { "\"0%\"", "\"0%\"", 5, 0, 1 },
-    { "\"0%\"", "\"10%\"", 5, 0, 1 },     /* 0.5 rounds down to 0, then the fencepost */
-    { "1", "0", 3, 1, 0 },
-    { "\"100%\"", "\"100%\"", 4, 4, 4 },
-    { "\"50%\"", "\"50%\"", 5, 3, 2 },
-    { "2", "\"30%\"", 10, 2, 3 },
-    { "\"1%\"", "0", 0, 0, 1 },
+      {"\"25%\"", "\"25%\"", 10, 3, 2}, /* surge rounds up, unavailable down */
+      {"\"25%\"", "\"25%\"", 3, 1, 0},
+      {"\"25%\"", "\"25%\"", 1, 1, 0},
+      {"0", "0", 5, 0, 1}, /* both zero: unavailable becomes 1 */
+      {"\"0%\"", "\"0%\"", 5, 0, 1},
+      {"\"0%\"", "\"10%\"", 5, 0, 1}, /* 0.5 rounds down to 0, then the fencepost */
+      {"1", "0", 3, 1, 0},
+      {"\"100%\"", "\"100%\"", 4, 4, 4},
+      {"\"50%\"", "\"50%\"", 5, 3, 2},
+      {"2", "\"30%\"", 10, 2, 3},
+      {"\"1%\"", "0", 0, 0, 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *s = json_loads(cases[i].surge, JSON_DECODE_ANY, NULL);
@@ -55,23 +55,24 @@ static void test_fenceposts(void **state)
 
 static json_t *template_(const char *image)
 {
-  return json_pack("{s:{s:{s:s}},s:{s:[{s:s,s:s}]}}", "metadata", "labels", "app", "web", "spec", "containers",
-                   "name", "c", "image", image);
+  return json_pack("{s:{s:{s:s}},s:{s:[{s:s,s:s}]}}", "metadata", "labels", "app", "web", "spec", "containers", "name",
+                   "c", "image", image);
 }
 
 static void test_hash(void **state)
 {
   json_t *a = template_("nginx:1");
   json_t *b = json_loads("{\"spec\":{\"containers\":[{\"image\":\"nginx:1\",\"name\":\"c\"}]},"
-                         "\"metadata\":{\"labels\":{\"app\":\"web\"}}}", 0, NULL);
+                         "\"metadata\":{\"labels\":{\"app\":\"web\"}}}",
+                         0, NULL);
   char h1[16], h2[16], h3[16], h4[16];
   dep_compute_hash(a, -1, h1);
   dep_compute_hash(b, -1, h2);
-  assert_string_equal(h1, h2);            /* key order does not matter */
+  assert_string_equal(h1, h2); /* key order does not matter */
   assert_true(strlen(h1) >= 1 && strlen(h1) <= 10);
   for (const char *p = h1; *p; p++) assert_non_null(strchr("bcdfghjklmnpqrstvwxz2456789", *p));
   dep_compute_hash(a, 1, h3);
-  assert_string_not_equal(h1, h3);        /* collisionCount changes it */
+  assert_string_not_equal(h1, h3); /* collisionCount changes it */
   json_t *c = template_("nginx:2");
   dep_compute_hash(c, -1, h4);
   assert_string_not_equal(h1, h4);
@@ -107,11 +108,10 @@ static void test_template_equal_ignores_hash(void **state)
 
 static json_t *deployment(int replicas, const char *image)
 {
-  json_t *d = json_pack("{s:{s:s,s:s,s:s,s:i},s:{s:i,s:{s:{s:s}},s:o,s:{s:s,s:{s:s,s:s}}},s:{}}", "metadata",
-                        "name", "web", "namespace", "ns", "uid", "d-uid", "generation", 1, "spec", "replicas",
-                        replicas, "selector", "matchLabels", "app", "web", "template", template_(image),
-                        "strategy", "type", "RollingUpdate", "rollingUpdate", "maxSurge", "25%",
-                        "maxUnavailable", "25%", "status");
+  json_t *d = json_pack("{s:{s:s,s:s,s:s,s:i},s:{s:i,s:{s:{s:s}},s:o,s:{s:s,s:{s:s,s:s}}},s:{}}", "metadata", "name",
+                        "web", "namespace", "ns", "uid", "d-uid", "generation", 1, "spec", "replicas", replicas,
+                        "selector", "matchLabels", "app", "web", "template", template_(image), "strategy", "type",
+                        "RollingUpdate", "rollingUpdate", "maxSurge", "25%", "maxUnavailable", "25%", "status");
   return d;
 }
 
@@ -130,20 +130,18 @@ static json_t *owned_rs(const json_t *d, const char *image, int replicas, int av
                          "s:{s:i,s:i,s:i,s:i}}",
                          "metadata", "name", name, "namespace", "ns", "uid", name, "creationTimestamp", created,
                          "labels", "app", "web", "pod-template-hash", hash, "annotations",
-                         "deployment.kubernetes.io/revision", rev, "deployment.kubernetes.io/desired-replicas",
-                         "3", "deployment.kubernetes.io/max-replicas", "4", "spec", "replicas", replicas,
-                         "selector", "matchLabels", "app", "web", "pod-template-hash", hash, "template", t,
-                         "status", "replicas", replicas, "readyReplicas", available, "availableReplicas",
-                         available, "observedGeneration", 1);
+                         "deployment.kubernetes.io/revision", rev, "deployment.kubernetes.io/desired-replicas", "3",
+                         "deployment.kubernetes.io/max-replicas", "4", "spec", "replicas", replicas, "selector",
+                         "matchLabels", "app", "web", "pod-template-hash", hash, "template", t, "status", "replicas",
+                         replicas, "readyReplicas", available, "availableReplicas", available, "observedGeneration", 1);
   char desired[16];
   snprintf(desired, sizeof desired, "%lld", (long long)kj_get_int(d, "spec.replicas", 1));
   kj_set_str(rs, "metadata.annotations[\"deployment.kubernetes.io/desired-replicas\"]", desired);
   kj_set(rs, "metadata.ownerReferences",
-         json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "apps/v1", "kind", "Deployment", "name", "web",
-                   "uid", kj_get_str(d, "metadata.uid"), "controller", 1));
+         json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "apps/v1", "kind", "Deployment", "name", "web", "uid",
+                   kj_get_str(d, "metadata.uid"), "controller", 1));
   return rs;
 }
-
 
 /* The lookup answers with a foreign ReplicaSet holding the name. */
 static json_t *foreign_rs(void *arg, const char *ns, const char *name)
@@ -296,7 +294,7 @@ static void test_rolling_scale_down_ignores_drained_rs(void **state)
   json_t *d = deployment(4, "nginx:3");
   kj_set(d, "spec.strategy.rollingUpdate", json_pack("{s:i,s:i}", "maxSurge", 0, "maxUnavailable", 1));
   json_t *rss = json_array(), *pods = json_array();
-  json_t *drained = owned_rs(d, "nginx:1", 0, 4, 1, "2023-11-14T00:00:00Z");   /* stale: 4 available */
+  json_t *drained = owned_rs(d, "nginx:1", 0, 4, 1, "2023-11-14T00:00:00Z"); /* stale: 4 available */
   json_t *old = owned_rs(d, "nginx:2", 2, 2, 2, "2023-11-14T01:00:00Z");
   json_t *nrs = owned_rs(d, "nginx:3", 2, 2, 3, "2023-11-14T02:00:00Z");
   json_array_append(rss, drained);
@@ -330,7 +328,7 @@ static void test_proportional_scaling(void **state)
   json_t *rss = json_array(), *pods = json_array();
   json_t *old = owned_rs(d, "nginx:1", 8, 8, 1, "2023-11-14T00:00:00Z");
   json_t *nrs = owned_rs(d, "nginx:2", 5, 0, 2, "2023-11-14T01:00:00Z");
-  const char *anns[] = { "deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas" };
+  const char *anns[] = {"deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas"};
   for (int i = 0; i < 2; i++) {
     char p[128];
     snprintf(p, sizeof p, "metadata.annotations[\"%s\"]", anns[i]);
@@ -354,7 +352,8 @@ static void test_proportional_scaling(void **state)
   assert_int_equal(kj_get_int(po->body, "spec.replicas", -1) + kj_get_int(pn->body, "spec.replicas", -1), 25);
   assert_int_equal(kj_get_int(po->body, "spec.replicas", -1), 15);
   assert_int_equal(kj_get_int(pn->body, "spec.replicas", -1), 10);
-  assert_string_equal(kj_get_str(po->body, "metadata.annotations[\"deployment.kubernetes.io/desired-replicas\"]"), "20");
+  assert_string_equal(kj_get_str(po->body, "metadata.annotations[\"deployment.kubernetes.io/desired-replicas\"]"),
+                      "20");
   cm_actions_clear(&acts);
   json_decref(old);
   json_decref(nrs);
@@ -425,10 +424,11 @@ static void test_progress_deadline(void **state)
   json_t *nrs = owned_rs(d, "nginx:2", 1, 0, 2, "2023-11-14T01:00:00Z");
   json_array_append_new(rss, old);
   json_array_append_new(rss, nrs);
-  kj_set(d, "status", json_pack("{s:i,s:i,s:i,s:i,s:[{s:s,s:s,s:s,s:o,s:o}]}", "replicas", 4, "updatedReplicas", 1,
-                                "readyReplicas", 3, "availableReplicas", 3, "conditions", "type", "Progressing",
-                                "status", "True", "reason", "ReplicaSetUpdated", "lastUpdateTime",
-                                cm_time_json(NOW - 100), "lastTransitionTime", cm_time_json(NOW - 100)));
+  kj_set(d, "status",
+         json_pack("{s:i,s:i,s:i,s:i,s:[{s:s,s:s,s:s,s:o,s:o}]}", "replicas", 4, "updatedReplicas", 1, "readyReplicas",
+                   3, "availableReplicas", 3, "conditions", "type", "Progressing", "status", "True", "reason",
+                   "ReplicaSetUpdated", "lastUpdateTime", cm_time_json(NOW - 100), "lastTransitionTime",
+                   cm_time_json(NOW - 100)));
   struct cm_actions acts;
   cm_actions_init(&acts);
   int64_t requeue;
@@ -453,16 +453,16 @@ static void test_progress_deadline(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_fenceposts),
-    cmocka_unit_test(test_hash),
-    cmocka_unit_test(test_template_equal_ignores_hash),
-    cmocka_unit_test(test_new_deployment_creates_rs),
+      cmocka_unit_test(test_fenceposts),
+      cmocka_unit_test(test_hash),
+      cmocka_unit_test(test_template_equal_ignores_hash),
+      cmocka_unit_test(test_new_deployment_creates_rs),
       cmocka_unit_test(test_hash_collision_through_lookup),
-    cmocka_unit_test(test_rolling_update_steps),
-    cmocka_unit_test(test_rolling_scale_down_ignores_drained_rs),
-    cmocka_unit_test(test_proportional_scaling),
-    cmocka_unit_test(test_recreate_and_cleanup),
-    cmocka_unit_test(test_progress_deadline),
+      cmocka_unit_test(test_rolling_update_steps),
+      cmocka_unit_test(test_rolling_scale_down_ignores_drained_rs),
+      cmocka_unit_test(test_proportional_scaling),
+      cmocka_unit_test(test_recreate_and_cleanup),
+      cmocka_unit_test(test_progress_deadline),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

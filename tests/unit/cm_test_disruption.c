@@ -57,8 +57,8 @@ static void test_scaled_value_rounds_up(void **state)
   static const struct {
     const char *v;
     int64_t total, want;
-  } cases[] = {{"\"50%\"", 5, 3}, {"\"10%\"", 1, 1}, {"\"0%\"", 7, 0}, {"\"100%\"", 3, 3}, {"\"33%\"", 10, 4},
-               {"2", 10, 2}};
+  } cases[] = {{"\"50%\"", 5, 3},  {"\"10%\"", 1, 1},  {"\"0%\"", 7, 0},
+               {"\"100%\"", 3, 3}, {"\"33%\"", 10, 4}, {"2", 10, 2}};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *v = json_loads(cases[i].v, JSON_DECODE_ANY, NULL);
     int64_t out = -1;
@@ -100,8 +100,9 @@ static void test_min_available_count(void **state)
 static void test_percent_and_max_unavailable_use_scale(void **state)
 {
   /* 3 pods exist but the Deployment wants 5 */
-  json_t *ctls = J("[{\"metadata\":{\"uid\":\"rs\",\"ownerReferences\":[{\"kind\":\"Deployment\",\"controller\":true,"
-                   "\"uid\":\"dep\"}]},\"spec\":{\"replicas\":5}},{\"metadata\":{\"uid\":\"dep\"},\"spec\":{\"replicas\":5}}]");
+  json_t *ctls =
+      J("[{\"metadata\":{\"uid\":\"rs\",\"ownerReferences\":[{\"kind\":\"Deployment\",\"controller\":true,"
+        "\"uid\":\"dep\"}]},\"spec\":{\"replicas\":5}},{\"metadata\":{\"uid\":\"dep\"},\"spec\":{\"replicas\":5}}]");
   json_t *ps = pods(3, 3, "rs");
   json_t *p = pdb("\"minAvailable\":\"50%\"");
   json_t *st = disruption_compute_status(p, ps, ctls, ktime_now_us());
@@ -139,8 +140,9 @@ static void test_disrupted_pods_cleanup(void **state)
   ktime_format((time_t)(now / 1000000 - 10), recent);
   ktime_format((time_t)(now / 1000000 - 300), old);
   char extra[300];
-  snprintf(extra, sizeof extra, "\"minAvailable\":1}, \"status\":{\"disruptedPods\":{\"p0\":\"%s\",\"p1\":\"%s\",\"gone\":\"%s\"}",
-           recent, old, recent);
+  snprintf(extra, sizeof extra,
+           "\"minAvailable\":1}, \"status\":{\"disruptedPods\":{\"p0\":\"%s\",\"p1\":\"%s\",\"gone\":\"%s\"}", recent,
+           old, recent);
   json_t *p = pdb(extra);
   json_t *ps = pods(3, 3, NULL);
   json_t *ctls = json_array();

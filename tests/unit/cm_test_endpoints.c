@@ -29,18 +29,20 @@ static json_t *J(const char *s)
 static json_t *mkpod(const char *name, const char *ip, bool ready, const char *extra_status)
 {
   char buf[2048];
-  snprintf(buf, sizeof buf,
-           "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"u-%s\",\"labels\":{\"app\":\"web\"}},"
-           "\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":\"http\","
-           "\"containerPort\":8080}]}]},"
-           "\"status\":{\"phase\":\"Running\",\"podIP\":\"%s\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]%s}}",
-           name, name, ip, ready ? "True" : "False", extra_status ? extra_status : "");
+  snprintf(
+      buf, sizeof buf,
+      "{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"u-%s\",\"labels\":{\"app\":\"web\"}},"
+      "\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":\"http\","
+      "\"containerPort\":8080}]}]},"
+      "\"status\":{\"phase\":\"Running\",\"podIP\":\"%s\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]%s}}",
+      name, name, ip, ready ? "True" : "False", extra_status ? extra_status : "");
   return J(buf);
 }
 
 static const char *SVC =
     "{\"metadata\":{\"name\":\"web\",\"namespace\":\"ns\"},\"spec\":{\"selector\":{\"app\":\"web\"},"
-    "\"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":\"http\"},{\"name\":\"raw\",\"port\":81,\"targetPort\":9090}]}}";
+    "\"ports\":[{\"name\":\"http\",\"port\":80,\"targetPort\":\"http\"},{\"name\":\"raw\",\"port\":81,\"targetPort\":"
+    "9090}]}}";
 
 static void test_ready_split_and_named_ports(void **state)
 {

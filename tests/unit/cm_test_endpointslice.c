@@ -40,8 +40,10 @@ static json_t *mkpod(int i, bool ready)
   char buf[1024];
   snprintf(buf, sizeof buf,
            "{\"metadata\":{\"name\":\"p%03d\",\"namespace\":\"ns\",\"uid\":\"uid-%03d\",\"labels\":{\"app\":\"web\"}},"
-           "\"spec\":{\"nodeName\":\"n%d\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":\"http\",\"containerPort\":8080}]}]},"
-           "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.%d.%d\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]}}",
+           "\"spec\":{\"nodeName\":\"n%d\",\"containers\":[{\"name\":\"c\",\"ports\":[{\"name\":\"http\","
+           "\"containerPort\":8080}]}]},"
+           "\"status\":{\"phase\":\"Running\",\"podIP\":\"10.1.%d.%d\",\"conditions\":[{\"type\":\"Ready\",\"status\":"
+           "\"%s\"}]}}",
            i, i, i % 2, i / 200, i % 200 + 1, ready ? "True" : "False");
   return J(buf);
 }
@@ -62,8 +64,7 @@ static void apply(json_t *slices, const json_t *acts)
   static int seq;
   size_t i;
   json_t *a;
-  json_array_foreach(acts, i, a)
-  {
+  json_array_foreach (acts, i, a) {
     const char *verb = kj_get_str(a, "verb");
     if (!strcmp(verb, "POST")) {
       json_t *s = json_deep_copy(kj_get(a, "body"));
@@ -88,7 +89,7 @@ static size_t count(const json_t *acts, const char *verb)
 {
   size_t n = 0, i;
   json_t *a;
-  json_array_foreach(acts, i, a) n += !strcmp(kj_get_str(a, "verb"), verb);
+  json_array_foreach (acts, i, a) n += !strcmp(kj_get_str(a, "verb"), verb);
   return n;
 }
 

@@ -35,11 +35,13 @@ static json_t *J(const char *s)
 
 static void test_mirror(void **state)
 {
-  json_t *svc = J("{\"metadata\":{\"name\":\"ext\",\"namespace\":\"ns\",\"uid\":\"s\"},\"spec\":{\"ports\":[{\"port\":80}]}}");
-  json_t *ep = J("{\"metadata\":{\"name\":\"ext\",\"namespace\":\"ns\",\"uid\":\"e\",\"labels\":{\"team\":\"a\"}},"
-                 "\"subsets\":[{\"addresses\":[{\"ip\":\"192.0.2.10\"}],\"notReadyAddresses\":[{\"ip\":\"192.0.2.11\"}],"
-                 "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]},"
-                 "{\"addresses\":[{\"ip\":\"192.0.2.20\"}],\"ports\":[{\"port\":9090}]}]}");
+  json_t *svc =
+      J("{\"metadata\":{\"name\":\"ext\",\"namespace\":\"ns\",\"uid\":\"s\"},\"spec\":{\"ports\":[{\"port\":80}]}}");
+  json_t *ep =
+      J("{\"metadata\":{\"name\":\"ext\",\"namespace\":\"ns\",\"uid\":\"e\",\"labels\":{\"team\":\"a\"}},"
+        "\"subsets\":[{\"addresses\":[{\"ip\":\"192.0.2.10\"}],\"notReadyAddresses\":[{\"ip\":\"192.0.2.11\"}],"
+        "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]},"
+        "{\"addresses\":[{\"ip\":\"192.0.2.20\"}],\"ports\":[{\"port\":9090}]}]}");
   json_t *slices = json_array();
   json_t *acts = mirror("ns", "ext", svc, ep, slices);
   assert_int_equal(json_array_size(acts), 2);

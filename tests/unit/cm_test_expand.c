@@ -20,9 +20,9 @@
 
 static json_t *claim(const char *req, const char *cap)
 {
-  return json_pack("{s:{s:s,s:s,s:s},s:{s:s,s:{s:{s:s}}},s:{s:s,s:{s:s}}}", "metadata", "name", "data", "namespace", "ns",
-                   "uid", "c-uid", "spec", "volumeName", "pvc-c-uid", "resources", "requests", "storage", req, "status",
-                   "phase", "Bound", "capacity", "storage", cap);
+  return json_pack("{s:{s:s,s:s,s:s},s:{s:s,s:{s:{s:s}}},s:{s:s,s:{s:s}}}", "metadata", "name", "data", "namespace",
+                   "ns", "uid", "c-uid", "spec", "volumeName", "pvc-c-uid", "resources", "requests", "storage", req,
+                   "status", "phase", "Bound", "capacity", "storage", cap);
 }
 
 static json_t *volume(const char *cap, bool local_path)

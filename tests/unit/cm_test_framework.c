@@ -51,13 +51,13 @@ struct fake_req {
 struct fake {
   struct event_base *base;
   respond_fn respond;
-  json_t *log;                 /* "METHOD path" in arrival order */
-  json_t *bodies;              /* the request bodies, same order */
+  json_t *log;    /* "METHOD path" in arrival order */
+  json_t *bodies; /* the request bodies, same order */
   struct fake_req *pending;
   int posts;
-  int fail_after;              /* POSTs beyond this answer 403 (slow start test) */
-  json_t *cache;               /* the test controller's "informer cache": key -> object */
-  bool cache_sees_post;        /* the cache learns of a created object when a POST answers */
+  int fail_after;       /* POSTs beyond this answer 403 (slow start test) */
+  json_t *cache;        /* the test controller's "informer cache": key -> object */
+  bool cache_sees_post; /* the cache learns of a created object when a POST answers */
 };
 
 static void fake_unlink(struct fake *f, struct fake_req *r)
@@ -75,7 +75,7 @@ static void fake_fire(evutil_socket_t fd, short what, void *arg)
   fake_unlink(r->f, r);
   char msg[128];
   snprintf(msg, sizeof msg, "fake %s", r->reason ? r->reason : "ok");
-  struct rest_status st = { r->code, r->reason, msg, NULL };
+  struct rest_status st = {r->code, r->reason, msg, NULL};
   r->done(r->arg, r->code, r->answer, r->code >= 200 && r->code < 300 ? NULL : &st);
   json_decref(r->answer);
   event_free(r->ev);
@@ -97,7 +97,7 @@ static struct rest_request *fake_request(void *arg, const char *method, const ch
   r->code = 200;
   f->respond(f, method, path, body, &r->code, &r->reason, &r->answer);
   r->ev = evtimer_new(f->base, fake_fire, r);
-  struct timeval tv = { 0, 1000 };
+  struct timeval tv = {0, 1000};
   evtimer_add(r->ev, &tv);
   r->next = f->pending;
   f->pending = r;
@@ -114,7 +114,7 @@ static void fake_cancel(void *arg, struct rest_request *rq)
   free(r);
 }
 
-static const struct cm_transport fake_transport_ops = { fake_request, fake_cancel, NULL };
+static const struct cm_transport fake_transport_ops = {fake_request, fake_cancel, NULL};
 
 struct harness {
   struct fake f;
@@ -150,7 +150,8 @@ static void harness_sync(struct cm_base *b, const char *key)
   cm_actions_clear(&acts);
 }
 
-static void setup(struct harness *h, respond_fn respond, void (*sync)(struct harness *, const char *, struct cm_actions *))
+static void setup(struct harness *h, respond_fn respond,
+                  void (*sync)(struct harness *, const char *, struct cm_actions *))
 {
   memset(h, 0, sizeof *h);
   h->f.base = event_base_new();
@@ -198,7 +199,7 @@ static int count_log(struct harness *h, const char *line)
   int n = 0;
   size_t i;
   json_t *v;
-  json_array_foreach(h->f.log, i, v) n += !strcmp(json_string_value(v), line);
+  json_array_foreach (h->f.log, i, v) n += !strcmp(json_string_value(v), line);
   return n;
 }
 
@@ -213,31 +214,31 @@ static void test_answer_rule(void **state)
     const char *reason;
     bool done;
   } cases[] = {
-    { CM_POST, 0, 201, NULL, true },
-    { CM_DELETE, 0, 404, "NotFound", true },          /* already gone: what a delete wants */
-    { CM_GET, 0, 404, "NotFound", true },             /* an answer for on_answer */
-    { CM_POST, 0, 409, "AlreadyExists", false },      /* the cache was behind: retry */
-    { CM_POST, CM_DONE_IF_EXISTS, 409, "AlreadyExists", true },
-    { CM_PUT, 0, 409, "Conflict", false },
-    { CM_PUT, 0, 404, "NotFound", false },
-    { CM_PATCH, 0, 404, "NotFound", false },
-    { CM_PATCH, CM_DONE_IF_GONE, 404, "NotFound", true },
-    { CM_PATCH, CM_DONE_IF_GONE, 409, "Conflict", false },
-    { CM_PUT, CM_DONE_IF_EXISTS, 409, "AlreadyExists", false },  /* only a create can exist already */
-    { CM_DELETE, 0, 409, "Conflict", false },         /* uid precondition: another object now */
-    { CM_POST, 0, 403, "Forbidden", false },
-    { CM_POST, 0, 422, "Invalid", false },
-    { CM_DELETE, 0, 500, "InternalError", false },
-    { CM_POST, CM_DONE_IF_EXISTS, 409, "Conflict", false },  /* the reason decides, not the code */
-    { CM_DELETE, 0, 404, "Gone", false },
-    { CM_GET, 0, 0, NULL, false },                    /* transport failure */
+      {CM_POST, 0, 201, NULL, true},
+      {CM_DELETE, 0, 404, "NotFound", true},     /* already gone: what a delete wants */
+      {CM_GET, 0, 404, "NotFound", true},        /* an answer for on_answer */
+      {CM_POST, 0, 409, "AlreadyExists", false}, /* the cache was behind: retry */
+      {CM_POST, CM_DONE_IF_EXISTS, 409, "AlreadyExists", true},
+      {CM_PUT, 0, 409, "Conflict", false},
+      {CM_PUT, 0, 404, "NotFound", false},
+      {CM_PATCH, 0, 404, "NotFound", false},
+      {CM_PATCH, CM_DONE_IF_GONE, 404, "NotFound", true},
+      {CM_PATCH, CM_DONE_IF_GONE, 409, "Conflict", false},
+      {CM_PUT, CM_DONE_IF_EXISTS, 409, "AlreadyExists", false}, /* only a create can exist already */
+      {CM_DELETE, 0, 409, "Conflict", false},                   /* uid precondition: another object now */
+      {CM_POST, 0, 403, "Forbidden", false},
+      {CM_POST, 0, 422, "Invalid", false},
+      {CM_DELETE, 0, 500, "InternalError", false},
+      {CM_POST, CM_DONE_IF_EXISTS, 409, "Conflict", false}, /* the reason decides, not the code */
+      {CM_DELETE, 0, 404, "Gone", false},
+      {CM_GET, 0, 0, NULL, false}, /* transport failure */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct cm_actions acts;
     cm_actions_init(&acts);
     struct cm_action *a = cm_act(&acts, cases[i].verb, "/p", NULL);
     a->done_if = cases[i].done_if;
-    struct rest_status st = { cases[i].code, cases[i].reason, "m", NULL };
+    struct rest_status st = {cases[i].code, cases[i].reason, "m", NULL};
     bool ok = cases[i].code >= 200 && cases[i].code < 300;
     if (cm_answer_done(a, cases[i].code, ok ? NULL : &st) != cases[i].done)
       fail_msg("case %zu: %s %d %s", i, cm_verb_name(cases[i].verb), cases[i].code, cases[i].reason);
@@ -252,10 +253,8 @@ static void sync_create_or_update(struct harness *h, const char *key, struct cm_
 {
   json_t *cached = json_object_get(h->f.cache, key);
   json_t *want = json_pack("{s:{s:s},s:i}", "metadata", "name", key, "generation", h->syncs);
-  if (cached)
-    cm_act(acts, CM_PUT, "/api/v1/namespaces/ns/endpoints/svc", want);
-  else
-    cm_act(acts, CM_POST, "/api/v1/namespaces/ns/endpoints", want);
+  if (cached) cm_act(acts, CM_PUT, "/api/v1/namespaces/ns/endpoints/svc", want);
+  else cm_act(acts, CM_POST, "/api/v1/namespaces/ns/endpoints", want);
 }
 
 /* The object was created behind the controller's back: a POST answers
@@ -290,8 +289,8 @@ static void test_already_exists_retries_then_updates(void **state)
   assert_int_equal(count_log(&h, "PUT /api/v1/namespaces/ns/endpoints/svc"), 1);
   assert_int_equal(kj_get_int(json_array_get(h.f.bodies, 1), "generation", -1), 2);
   assert_int_equal(h.last.failed, 0);
-  assert_int_equal(workqueue_num_requeues(h.b.q, "svc"), 0);   /* forgotten once done */
-  assert_int_equal(json_array_size(h.f.log), 2);                /* and nothing more */
+  assert_int_equal(workqueue_num_requeues(h.b.q, "svc"), 0); /* forgotten once done */
+  assert_int_equal(json_array_size(h.f.log), 2);             /* and nothing more */
   teardown(&h);
 }
 
@@ -303,14 +302,14 @@ static const struct {
   const char *reason;
   int requeues;
 } race_cases[] = {
-  { CM_PUT, 0, 409, "Conflict", 1 },
-  { CM_PUT, 0, 404, "NotFound", 1 },
-  { CM_PATCH, 0, 409, "Conflict", 1 },
-  { CM_PATCH, 0, 404, "NotFound", 1 },
-  { CM_POST, 0, 409, "AlreadyExists", 1 },
-  { CM_DELETE, 0, 404, "NotFound", 0 },
-  { CM_PATCH, CM_DONE_IF_GONE, 404, "NotFound", 0 },
-  { CM_POST, CM_DONE_IF_EXISTS, 409, "AlreadyExists", 0 },
+    {CM_PUT, 0, 409, "Conflict", 1},
+    {CM_PUT, 0, 404, "NotFound", 1},
+    {CM_PATCH, 0, 409, "Conflict", 1},
+    {CM_PATCH, 0, 404, "NotFound", 1},
+    {CM_POST, 0, 409, "AlreadyExists", 1},
+    {CM_DELETE, 0, 404, "NotFound", 0},
+    {CM_PATCH, CM_DONE_IF_GONE, 404, "NotFound", 0},
+    {CM_POST, CM_DONE_IF_EXISTS, 409, "AlreadyExists", 0},
 };
 static size_t race_case;
 
@@ -381,7 +380,7 @@ static void test_slow_start_stops_on_failure(void **state)
   assert_non_null(strstr(h.last_error, "Forbidden"));
   int adds, dels;
   assert_true(cm_expectations_get(h.exp, "ns/rs", &adds, &dels));
-  assert_int_equal(adds, 4);   /* only the 4 successful creates are still expected */
+  assert_int_equal(adds, 4); /* only the 4 successful creates are still expected */
   teardown(&h);
 }
 
@@ -439,8 +438,9 @@ static void test_stop_cancels(void **state)
   setup(&h, respond_quota, sync_twenty_creates);
   cm_base_enqueue_key(&h.b, "ns/rs");
   int64_t end = ktime_mono_ms() + 5000;
-  while (json_array_size(h.f.log) == 0 && ktime_mono_ms() < end) event_base_loop(h.f.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-  assert_int_equal(json_array_size(h.f.log), 1);   /* the first slow-start batch is out */
+  while (json_array_size(h.f.log) == 0 && ktime_mono_ms() < end)
+    event_base_loop(h.f.base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+  assert_int_equal(json_array_size(h.f.log), 1); /* the first slow-start batch is out */
   cm_base_stop(&h.b);
   assert_null(h.f.pending);
   assert_int_equal(h.outcomes, 0);
@@ -449,9 +449,9 @@ static void test_stop_cancels(void **state)
 
 static void test_controllers_flag(void **state)
 {
-  const struct controller_def on = { .name = "replicaset", .enabled_by_default = true };
-  const struct controller_def off = { .name = "bootstrapsigner", .enabled_by_default = false,
-                                      .alias = "bootstrap-signer-controller" };
+  const struct controller_def on = {.name = "replicaset", .enabled_by_default = true};
+  const struct controller_def off = {
+      .name = "bootstrapsigner", .enabled_by_default = false, .alias = "bootstrap-signer-controller"};
   assert_true(cm_controller_enabled("*", &on));
   assert_false(cm_controller_enabled("*", &off));
   assert_true(cm_controller_enabled("*,bootstrapsigner", &off));
@@ -467,13 +467,10 @@ static void test_controllers_flag(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_answer_rule),
-    cmocka_unit_test(test_already_exists_retries_then_updates),
-    cmocka_unit_test(test_requeue_by_outcome),
-    cmocka_unit_test(test_slow_start_stops_on_failure),
-    cmocka_unit_test(test_chained_requests),
-    cmocka_unit_test(test_stop_cancels),
-    cmocka_unit_test(test_controllers_flag),
+      cmocka_unit_test(test_answer_rule),        cmocka_unit_test(test_already_exists_retries_then_updates),
+      cmocka_unit_test(test_requeue_by_outcome), cmocka_unit_test(test_slow_start_stops_on_failure),
+      cmocka_unit_test(test_chained_requests),   cmocka_unit_test(test_stop_cancels),
+      cmocka_unit_test(test_controllers_flag),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,13 +159,14 @@ static void test_classify_owner(void **state)
 static json_t *dep(const char *name, const char *owner_uid, bool block, bool deleting)
 {
   char buf[1024];
-  snprintf(buf, sizeof buf,
-           "{\"obj\":{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"%s-uid\",%s"
-           "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"%s\","
-           "\"blockOwnerDeletion\":%s},{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"c\",\"uid\":\"other\"}]}},"
-           "\"path\":\"/api/v1/namespaces/ns/pods/%s\"}",
-           name, name, deleting ? "\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"," : "", owner_uid,
-           block ? "true" : "false", name);
+  snprintf(
+      buf, sizeof buf,
+      "{\"obj\":{\"metadata\":{\"name\":\"%s\",\"namespace\":\"ns\",\"uid\":\"%s-uid\",%s"
+      "\"ownerReferences\":[{\"apiVersion\":\"apps/v1\",\"kind\":\"ReplicaSet\",\"name\":\"rs\",\"uid\":\"%s\","
+      "\"blockOwnerDeletion\":%s},{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"name\":\"c\",\"uid\":\"other\"}]}},"
+      "\"path\":\"/api/v1/namespaces/ns/pods/%s\"}",
+      name, name, deleting ? "\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"," : "", owner_uid,
+      block ? "true" : "false", name);
   return J(buf);
 }
 
@@ -277,10 +278,8 @@ static void test_kind_resource(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_dependent_decisions),
-      cmocka_unit_test(test_classify_owner),
-      cmocka_unit_test(test_foreground),
-      cmocka_unit_test(test_orphan),
+      cmocka_unit_test(test_dependent_decisions), cmocka_unit_test(test_classify_owner),
+      cmocka_unit_test(test_foreground),          cmocka_unit_test(test_orphan),
       cmocka_unit_test(test_kind_resource),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,12 +22,12 @@
 
 static json_t *job(int completions, int parallelism, bool indexed)
 {
-  json_t *j = json_pack("{s:{s:s,s:s,s:s},s:{s:i,s:i,s:{s:{s:s}},s:{s:{s:{s:s,s:s}},s:{s:s,s:[{s:s,s:s}]}}},s:{}}",
-                        "metadata", "name", "pi", "namespace", "ns", "uid", "job-uid", "spec", "completions",
-                        completions, "parallelism", parallelism, "selector", "matchLabels",
-                        "batch.kubernetes.io/controller-uid", "job-uid", "template", "metadata", "labels",
-                        "batch.kubernetes.io/controller-uid", "job-uid", "job-name", "pi", "spec", "restartPolicy",
-                        "Never", "containers", "name", "c", "image", "busybox", "status");
+  json_t *j =
+      json_pack("{s:{s:s,s:s,s:s},s:{s:i,s:i,s:{s:{s:s}},s:{s:{s:{s:s,s:s}},s:{s:s,s:[{s:s,s:s}]}}},s:{}}", "metadata",
+                "name", "pi", "namespace", "ns", "uid", "job-uid", "spec", "completions", completions, "parallelism",
+                parallelism, "selector", "matchLabels", "batch.kubernetes.io/controller-uid", "job-uid", "template",
+                "metadata", "labels", "batch.kubernetes.io/controller-uid", "job-uid", "job-name", "pi", "spec",
+                "restartPolicy", "Never", "containers", "name", "c", "image", "busybox", "status");
   if (indexed) kj_set_str(j, "spec.completionMode", "Indexed");
   return j;
 }
@@ -66,11 +66,12 @@ static bool has_event(struct cm_actions *a, const char *reason)
 
 static void test_backoff_and_indexes(void **state)
 {
-  static const int64_t want[][2] = { { 0, 0 }, { 1, 10 }, { 2, 20 }, { 3, 40 }, { 4, 80 }, { 5, 160 },
-                                     { 6, 320 }, { 7, 360 }, { 100, 360 } };
-  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) assert_int_equal(job_backoff_delay_s(want[i][0]), want[i][1]);
+  static const int64_t want[][2] = {{0, 0},   {1, 10},  {2, 20},  {3, 40},   {4, 80},
+                                    {5, 160}, {6, 320}, {7, 360}, {100, 360}};
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+    assert_int_equal(job_backoff_delay_s(want[i][0]), want[i][1]);
 
-  struct job_intervals x = { 0 };
+  struct job_intervals x = {0};
   job_intervals_parse("1,3-5,7", 10, &x);
   assert_int_equal(job_intervals_total(&x), 5);
   char *s = job_intervals_format(&x);
@@ -96,10 +97,10 @@ static void test_backoff_and_indexes(void **state)
   assert_false(job_intervals_has(&x, 3));
   assert_false(job_intervals_has(&x, 10));
   /* Pending: below completions, skipping completed and busy indexes. */
-  int64_t busy[] = { 1, 2 }, out[8];
+  int64_t busy[] = {1, 2}, out[8];
   size_t n = job_first_pending(&x, busy, 2, 14, 8, out);
   assert_int_equal(n, 6);
-  int64_t want_pending[] = { 3, 4, 10, 11, 12, 13 };
+  int64_t want_pending[] = {3, 4, 10, 11, 12, 13};
   for (size_t k = 0; k < n; k++) assert_int_equal(out[k], want_pending[k]);
   job_intervals_free(&x);
   /* Far beyond any bitmap: the representation grows with the gaps only. */
@@ -120,7 +121,7 @@ static void run(const json_t *j, const json_t *pods, bool may, struct job_backof
 static void test_creates_pods(void **state)
 {
   json_t *j = job(3, 2, false), *pods = json_array();
-  struct job_backoff bo = { 0, 0 };
+  struct job_backoff bo = {0, 0};
   struct cm_actions acts;
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
@@ -149,7 +150,7 @@ static void test_indexed(void **state)
 {
   json_t *j = job(3, 3, true), *pods = json_array();
   json_array_append_new(pods, pod("u1", "Succeeded", true, 1));
-  struct job_backoff bo = { 0, 0 };
+  struct job_backoff bo = {0, 0};
   struct cm_actions acts;
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
@@ -187,7 +188,7 @@ static void test_indexed_large_completions(void **state)
   json_array_append_new(pods, orphan);
   json_array_append_new(pods, pod("u200000", "Succeeded", true, 200000));
   json_array_append_new(pods, pod("r250000", "Running", true, 250000));
-  struct job_backoff bo = { 0, 0 };
+  struct job_backoff bo = {0, 0};
   struct cm_actions acts;
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
@@ -207,7 +208,7 @@ static void test_indexed_large_completions(void **state)
   /* Once recorded, later syncs keep the index and never count it twice. */
   kj_set_str(j, "status.completedIndexes", "150000");
   kj_set(j, "status.uncountedTerminatedPods", json_pack("{s:[s],s:[]}", "succeeded", "u150000", "failed"));
-  json_array_set_new(pods, 0, pod("u150000", "Succeeded", true, 150000));   /* adopted by now */
+  json_array_set_new(pods, 0, pod("u150000", "Succeeded", true, 150000)); /* adopted by now */
   run(j, pods, true, &bo, &acts, &res);
   st = status_put(&acts);
   if (st) assert_string_equal(kj_get_str(st, "status.completedIndexes"), "150000");
@@ -221,12 +222,13 @@ static void test_indexed_large_completions(void **state)
 static void test_finalizer_counting(void **state)
 {
   json_t *j = job(1, 1, false), *pods = json_array();
-  kj_set(j, "status", json_pack("{s:{s:[s],s:[]},s:i,s:i}", "uncountedTerminatedPods", "succeeded", "u1", "failed",
-                                "succeeded", 0, "failed", 0));
+  kj_set(j, "status",
+         json_pack("{s:{s:[s],s:[]},s:i,s:i}", "uncountedTerminatedPods", "succeeded", "u1", "failed", "succeeded", 0,
+                   "failed", 0));
   kj_set_str(j, "status.startTime", "2023-11-14T22:00:00Z");
   json_t *p = pod("u1", "Succeeded", true, -1);
   json_array_append(pods, p);
-  struct job_backoff bo = { 0, 0 };
+  struct job_backoff bo = {0, 0};
   struct cm_actions acts;
   struct job_result res;
   /* Step 2: recorded, so the finalizer goes. */
@@ -270,7 +272,7 @@ static void test_backoff_limit(void **state)
   kj_set(j, "status", json_pack("{s:i,s:s}", "failed", 1, "startTime", "2023-11-14T22:00:00Z"));
   json_array_append_new(pods, pod("f2", "Failed", true, -1));
   json_array_append_new(pods, pod("r1", "Running", true, -1));
-  struct job_backoff bo = { 0, 0 };
+  struct job_backoff bo = {0, 0};
   struct cm_actions acts;
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
@@ -279,7 +281,7 @@ static void test_backoff_limit(void **state)
   assert_non_null(c);
   assert_string_equal(kj_get_str(c, "reason"), "BackoffLimitExceeded");
   assert_string_equal(kj_get_str(c, "message"), "Job has reached the specified backoff limit");
-  assert_null(cm_get_condition(st, "status.conditions", "Failed"));  /* pods still to count */
+  assert_null(cm_get_condition(st, "status.conditions", "Failed")); /* pods still to count */
   assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/r1"), 1);
   assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0);
   assert_true(has_event(&acts, "BackoffLimitExceeded"));
@@ -310,12 +312,13 @@ static void test_pod_failure_policy(void **state)
   kj_set_str(j, "status.startTime", "2023-11-14T22:00:00Z");
   kj_set(j, "spec.podFailurePolicy",
          json_pack("{s:[{s:s,s:{s:s,s:[i]}},{s:s,s:{s:s,s:[i]}}]}", "rules", "action", "Ignore", "onExitCodes",
-                   "operator", "In", "values", 137, "action", "FailJob", "onExitCodes", "operator", "In", "values", 42));
+                   "operator", "In", "values", 137, "action", "FailJob", "onExitCodes", "operator", "In", "values",
+                   42));
   json_t *p = pod("f1", "Failed", true, -1);
   kj_set(p, "status.containerStatuses",
          json_pack("[{s:s,s:{s:{s:i}}}]", "name", "c", "state", "terminated", "exitCode", 137));
   json_array_append(pods, p);
-  struct job_backoff bo = { 0, 0 };
+  struct job_backoff bo = {0, 0};
   struct cm_actions acts;
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
@@ -347,13 +350,13 @@ static void test_pod_failure_policy(void **state)
   json_t *t = pod("t1", "Running", true, -1);
   kj_set_str(t, "metadata.deletionTimestamp", "2023-11-14T22:00:00Z");
   json_array_append_new(pods, t);
-  bo.failures = 0;   /* the FailJob run above recorded a failure */
+  bo.failures = 0; /* the FailJob run above recorded a failure */
   run(j, pods, true, &bo, &acts, &res);
   st = status_put(&acts);
   assert_null(cm_get_condition(st, "status.conditions", "FailureTarget"));
   /* With a podFailurePolicy a deleted pod counts only once it has failed. */
   assert_int_equal(json_array_size(kj_get(st, "status.uncountedTerminatedPods.failed")), 0);
-  assert_int_equal(kj_get_int(st, "status.active", -1), 1);  /* the replacement for f1 */
+  assert_int_equal(kj_get_int(st, "status.active", -1), 1); /* the replacement for f1 */
   assert_int_equal(kj_get_int(st, "status.terminating", -1), 1);
   assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/f1"), 1);
   job_result_free(&res);
@@ -367,11 +370,11 @@ static void test_backoff_suspend_deadline(void **state)
 {
   json_t *j = job(2, 1, false), *pods = json_array();
   kj_set(j, "status", json_pack("{s:i,s:s}", "failed", 1, "startTime", "2023-11-14T22:00:00Z"));
-  struct job_backoff bo = { 1, NOW - 4 };
+  struct job_backoff bo = {1, NOW - 4};
   struct cm_actions acts;
   struct job_result res;
   run(j, pods, true, &bo, &acts, &res);
-  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0);   /* waiting out 10 s */
+  assert_int_equal(cm_actions_count(&acts, CM_POST, NULL), 0); /* waiting out 10 s */
   assert_int_equal(res.requeue_ms, 6000);
   job_result_free(&res);
   cm_actions_clear(&acts);
@@ -385,7 +388,7 @@ static void test_backoff_suspend_deadline(void **state)
   kj_set(j, "spec.suspend", json_true());
   run(j, pods, true, &bo, &acts, &res);
   assert_int_equal(cm_actions_count(&acts, CM_DELETE, "/api/v1/namespaces/ns/pods/r1"), 1);
-  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/r1"), 1);  /* released first */
+  assert_int_equal(cm_actions_count(&acts, CM_PATCH, "/api/v1/namespaces/ns/pods/r1"), 1); /* released first */
   json_t *c = cm_get_condition(status_put(&acts), "status.conditions", "Suspended");
   assert_string_equal(kj_get_str(c, "reason"), "JobSuspended");
   assert_true(has_event(&acts, "Suspended"));
@@ -415,8 +418,9 @@ static void test_ttl_after_finished(void **state)
   assert_int_equal(ttl_compute(j, NOW, &acts), -1);
   kj_set_int(j, "spec.ttlSecondsAfterFinished", 100);
   assert_int_equal(ttl_compute(j, NOW, &acts), -1);
-  kj_set(j, "status.conditions", json_pack("[{s:s,s:s,s:o}]", "type", "Complete", "status", "True",
-                                           "lastTransitionTime", cm_time_json(NOW - 40)));
+  kj_set(
+      j, "status.conditions",
+      json_pack("[{s:s,s:s,s:o}]", "type", "Complete", "status", "True", "lastTransitionTime", cm_time_json(NOW - 40)));
   assert_int_equal(ttl_compute(j, NOW, &acts), 60000);
   assert_int_equal(cm_actions_len(&acts), 0);
   assert_int_equal(ttl_compute(j, NOW + 60, &acts), -1);
@@ -430,15 +434,15 @@ static void test_ttl_after_finished(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_backoff_and_indexes),
-    cmocka_unit_test(test_creates_pods),
-    cmocka_unit_test(test_indexed),
-    cmocka_unit_test(test_indexed_large_completions),
-    cmocka_unit_test(test_finalizer_counting),
-    cmocka_unit_test(test_backoff_limit),
-    cmocka_unit_test(test_pod_failure_policy),
-    cmocka_unit_test(test_backoff_suspend_deadline),
-    cmocka_unit_test(test_ttl_after_finished),
+      cmocka_unit_test(test_backoff_and_indexes),
+      cmocka_unit_test(test_creates_pods),
+      cmocka_unit_test(test_indexed),
+      cmocka_unit_test(test_indexed_large_completions),
+      cmocka_unit_test(test_finalizer_counting),
+      cmocka_unit_test(test_backoff_limit),
+      cmocka_unit_test(test_pod_failure_policy),
+      cmocka_unit_test(test_backoff_suspend_deadline),
+      cmocka_unit_test(test_ttl_after_finished),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

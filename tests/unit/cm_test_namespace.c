@@ -26,14 +26,16 @@ static json_t *J(const char *s)
 
 static void test_discovery_filter(void **state)
 {
-  json_t *core = J("{\"groupVersion\":\"v1\",\"resources\":["
-                   "{\"name\":\"pods\",\"namespaced\":true,\"verbs\":[\"create\",\"delete\",\"deletecollection\",\"get\",\"list\"]},"
-                   "{\"name\":\"pods/status\",\"namespaced\":true,\"verbs\":[\"get\",\"patch\"]},"
-                   "{\"name\":\"nodes\",\"namespaced\":false,\"verbs\":[\"delete\",\"deletecollection\",\"list\"]},"
-                   "{\"name\":\"bindings\",\"namespaced\":true,\"verbs\":[\"create\"]},"
-                   "{\"name\":\"events\",\"namespaced\":true,\"verbs\":[\"delete\",\"list\"]}]}");
-  json_t *apps = J("{\"groupVersion\":\"apps/v1\",\"resources\":["
-                   "{\"name\":\"deployments\",\"namespaced\":true,\"verbs\":[\"delete\",\"deletecollection\",\"list\"]}]}");
+  json_t *core = J(
+      "{\"groupVersion\":\"v1\",\"resources\":["
+      "{\"name\":\"pods\",\"namespaced\":true,\"verbs\":[\"create\",\"delete\",\"deletecollection\",\"get\",\"list\"]},"
+      "{\"name\":\"pods/status\",\"namespaced\":true,\"verbs\":[\"get\",\"patch\"]},"
+      "{\"name\":\"nodes\",\"namespaced\":false,\"verbs\":[\"delete\",\"deletecollection\",\"list\"]},"
+      "{\"name\":\"bindings\",\"namespaced\":true,\"verbs\":[\"create\"]},"
+      "{\"name\":\"events\",\"namespaced\":true,\"verbs\":[\"delete\",\"list\"]}]}");
+  json_t *apps =
+      J("{\"groupVersion\":\"apps/v1\",\"resources\":["
+        "{\"name\":\"deployments\",\"namespaced\":true,\"verbs\":[\"delete\",\"deletecollection\",\"list\"]}]}");
   json_t *out = json_array();
   namespace_discovered_resources(core, out);
   namespace_discovered_resources(apps, out);
@@ -67,12 +69,14 @@ static void test_conditions_remaining_then_clean(void **state)
   json_t *r = cond(c, "NamespaceContentRemaining");
   assert_string_equal(kj_get_str(r, "status"), "True");
   assert_string_equal(kj_get_str(r, "reason"), "SomeResourcesRemain");
-  assert_string_equal(kj_get_str(r, "message"),
-                      "Some resources are remaining: deployments.apps has 1 resource instances, pods. has 2 resource instances");
+  assert_string_equal(
+      kj_get_str(r, "message"),
+      "Some resources are remaining: deployments.apps has 1 resource instances, pods. has 2 resource instances");
   json_t *f = cond(c, "NamespaceFinalizersRemaining");
   assert_string_equal(kj_get_str(f, "reason"), "SomeFinalizersRemain");
-  assert_string_equal(kj_get_str(f, "message"),
-                      "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances");
+  assert_string_equal(
+      kj_get_str(f, "message"),
+      "Some content in the namespace has finalizers remaining: example.com/hold in 1 resource instances");
   assert_string_equal(kj_get_str(cond(c, "NamespaceDeletionDiscoveryFailure"), "status"), "False");
   assert_string_equal(kj_get_str(cond(c, "NamespaceDeletionContentFailure"), "reason"), "ContentDeleted");
 

@@ -33,14 +33,14 @@ struct fake {
   struct evhttp_request *watch; /* the namespaces watch, held open */
   int pod_lists, pod_deletecollections, cm_deletes, status_patches, finalizes;
   bool pod_gone, cm_gone;
-  json_t *last_status;   /* conditions of the last status PATCH */
+  json_t *last_status; /* conditions of the last status PATCH */
   json_t *finalize_body;
 };
 
-static const char *NS =
-    "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\",\"uid\":\"ns-uid\",\"resourceVersion\":\"5\","
-    "\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},\"spec\":{\"finalizers\":[\"kubernetes\"]},"
-    "\"status\":{\"phase\":\"Terminating\"}}";
+static const char *NS = "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":\"x\",\"uid\":\"ns-uid\","
+                        "\"resourceVersion\":\"5\","
+                        "\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},\"spec\":{\"finalizers\":[\"kubernetes\"]},"
+                        "\"status\":{\"phase\":\"Terminating\"}}";
 
 static void reply(struct evhttp_request *req, int code, const char *body)
 {
@@ -85,15 +85,20 @@ static void handle(struct evhttp_request *req, void *arg)
       return;
     }
     char body[1024];
-    snprintf(body, sizeof body, "{\"kind\":\"NamespaceList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[%s]}", NS);
+    snprintf(
+        body, sizeof body,
+        "{\"kind\":\"NamespaceList\",\"apiVersion\":\"v1\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[%s]}",
+        NS);
     reply(req, 200, body);
   } else if (!strcmp(path, "/api/v1")) {
-    reply(req, 200,
-          "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
-          "{\"name\":\"pods\",\"namespaced\":true,\"kind\":\"Pod\",\"verbs\":[\"delete\",\"deletecollection\",\"get\",\"list\"]},"
-          "{\"name\":\"pods/status\",\"namespaced\":true,\"kind\":\"Pod\",\"verbs\":[\"get\"]},"
-          "{\"name\":\"configmaps\",\"namespaced\":true,\"kind\":\"ConfigMap\",\"verbs\":[\"delete\",\"get\",\"list\"]},"
-          "{\"name\":\"namespaces\",\"namespaced\":false,\"kind\":\"Namespace\",\"verbs\":[\"delete\",\"list\"]}]}");
+    reply(
+        req, 200,
+        "{\"kind\":\"APIResourceList\",\"groupVersion\":\"v1\",\"resources\":["
+        "{\"name\":\"pods\",\"namespaced\":true,\"kind\":\"Pod\",\"verbs\":[\"delete\",\"deletecollection\",\"get\","
+        "\"list\"]},"
+        "{\"name\":\"pods/status\",\"namespaced\":true,\"kind\":\"Pod\",\"verbs\":[\"get\"]},"
+        "{\"name\":\"configmaps\",\"namespaced\":true,\"kind\":\"ConfigMap\",\"verbs\":[\"delete\",\"get\",\"list\"]},"
+        "{\"name\":\"namespaces\",\"namespaced\":false,\"kind\":\"Namespace\",\"verbs\":[\"delete\",\"list\"]}]}");
   } else if (!strcmp(path, "/apis")) {
     reply(req, 200, "{\"kind\":\"APIGroupList\",\"apiVersion\":\"v1\",\"groups\":[]}");
   } else if (!strcmp(path, "/api/v1/namespaces/x/pods") && cmd == EVHTTP_REQ_DELETE) {
@@ -102,11 +107,13 @@ static void handle(struct evhttp_request *req, void *arg)
   } else if (!strcmp(path, "/api/v1/namespaces/x/pods")) {
     /* The pod waits on its finalizer during the first pass. */
     if (f->pod_lists++ >= 1) f->pod_gone = true;
-    reply(req, 200, f->pod_gone ? "{\"items\":[]}"
-                                : "{\"items\":[{\"metadata\":{\"name\":\"p\",\"namespace\":\"x\","
-                                  "\"deletionTimestamp\":\"2024-01-01T00:00:00Z\",\"finalizers\":[\"example.com/hold\"]}}]}");
+    reply(req, 200,
+          f->pod_gone ? "{\"items\":[]}"
+                      : "{\"items\":[{\"metadata\":{\"name\":\"p\",\"namespace\":\"x\","
+                        "\"deletionTimestamp\":\"2024-01-01T00:00:00Z\",\"finalizers\":[\"example.com/hold\"]}}]}");
   } else if (!strcmp(path, "/api/v1/namespaces/x/configmaps")) {
-    reply(req, 200, f->cm_gone ? "{\"items\":[]}" : "{\"items\":[{\"metadata\":{\"name\":\"cm1\",\"namespace\":\"x\"}}]}");
+    reply(req, 200,
+          f->cm_gone ? "{\"items\":[]}" : "{\"items\":[{\"metadata\":{\"name\":\"cm1\",\"namespace\":\"x\"}}]}");
   } else if (!strcmp(path, "/api/v1/namespaces/x/configmaps/cm1") && cmd == EVHTTP_REQ_DELETE) {
     f->cm_deletes++;
     f->cm_gone = true;
@@ -124,7 +131,8 @@ static void handle(struct evhttp_request *req, void *arg)
     f->finalize_body = req_body(req);
     reply(req, 200, NS);
   } else {
-    reply(req, 404, "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404}");
+    reply(req, 404,
+          "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"reason\":\"NotFound\",\"code\":404}");
   }
 }
 
@@ -140,8 +148,8 @@ static void test_namespace_emptied_then_finalized(void **state)
   struct fake f = {0};
   f.base = event_base_new();
   f.http = evhttp_new(f.base);
-  evhttp_set_allowed_methods(f.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-                                         EVHTTP_REQ_PATCH);
+  evhttp_set_allowed_methods(f.http,
+                             EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH);
   evhttp_set_gencb(f.http, handle, &f);
   struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(f.http, "127.0.0.1", 0);
   assert_non_null(sock);

@@ -111,7 +111,8 @@ static void test_taints_follow_ready(void **state)
   assert_true(has_taint(t, TAINT_UNREACHABLE, "NoSchedule"));
   for (size_t i = 0; i < 3; i++) {
     json_t *ti = json_array_get(t, i);
-    if (!strcmp(kj_get_str(ti, "effect"), "NoExecute")) assert_string_equal(kj_get_str(ti, "timeAdded"), "2024-01-01T00:00:00Z");
+    if (!strcmp(kj_get_str(ti, "effect"), "NoExecute"))
+      assert_string_equal(kj_get_str(ti, "timeAdded"), "2024-01-01T00:00:00Z");
     else assert_null(kj_get(ti, "timeAdded"));
   }
   kj_set(node, "spec.taints", t);
@@ -140,8 +141,9 @@ static void test_eviction_timing(void **state)
   int64_t added;
   ktime_parse("2024-01-01T00:00:00Z", &added);
   added /= 1000;
-  json_t *taints = J("[{\"key\":\"node.kubernetes.io/unreachable\",\"effect\":\"NoExecute\",\"timeAdded\":\"2024-01-01T00:00:00Z\"},"
-                     "{\"key\":\"x\",\"effect\":\"NoSchedule\"}]");
+  json_t *taints =
+      J("[{\"key\":\"node.kubernetes.io/unreachable\",\"effect\":\"NoExecute\",\"timeAdded\":\"2024-01-01T00:00:00Z\"},"
+        "{\"key\":\"x\",\"effect\":\"NoSchedule\"}]");
   json_t *plain = J("{\"spec\":{}}");
   assert_int_equal(taint_eviction_delay_ms(plain, taints, added), 0);
   json_t *tol300 = J("{\"spec\":{\"tolerations\":[{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\","

@@ -92,8 +92,9 @@ static json_t *add_volume(struct fake *f, const char *name, const char *cls, con
 
 static void add_class(struct fake *f, const char *name, const char *prov, const char *mode, bool dflt)
 {
-  json_t *sc = json_pack("{s:{s:s,s:s},s:s,s:s,s:s}", "metadata", "name", name, "creationTimestamp",
-                         "2024-01-01T00:00:00Z", "provisioner", prov, "reclaimPolicy", "Delete", "volumeBindingMode", mode);
+  json_t *sc =
+      json_pack("{s:{s:s,s:s},s:s,s:s,s:s}", "metadata", "name", name, "creationTimestamp", "2024-01-01T00:00:00Z",
+                "provisioner", prov, "reclaimPolicy", "Delete", "volumeBindingMode", mode);
   if (dflt) kj_set_str(sc, "metadata.annotations[\"" ANN_DEFAULT_CLASS "\"]", "true");
   json_array_append_new(f->classes, sc);
 }
@@ -114,8 +115,8 @@ static json_t *claim(struct fake *f, const char *name)
 static void record_event(struct fake *f, const json_t *ref, const char *type, const char *reason, const char *msg)
 {
   json_array_append_new(f->events, json_pack("{s:s,s:s,s:s,s:s,s:s}", "type", type ? type : "Normal", "reason", reason,
-                                             "message", msg ? msg : "", "kind", kj_get_str(ref, "kind") ?: "",
-                                             "name", kj_get_str(ref, "name") ?: ""));
+                                             "message", msg ? msg : "", "kind", kj_get_str(ref, "kind") ?: "", "name",
+                                             kj_get_str(ref, "name") ?: ""));
 }
 
 /* The event of this reason, last recorded, or NULL. */
@@ -194,7 +195,7 @@ static int step_claim(struct fake *f, const char *name)
   json_t *vols = json_array();
   const char *k;
   json_t *v;
-  json_object_foreach(f->volumes, k, v) json_array_append(vols, v);
+  json_object_foreach (f->volumes, k, v) json_array_append(vols, v);
   char pvname[128];
   snprintf(pvname, sizeof pvname, "pvc-%s", kj_get_str(c, "metadata.uid"));
   const char *node = vol_annotation(c, ANN_SELECTED_NODE);
@@ -220,7 +221,8 @@ static int step_volume(struct fake *f, const char *name, struct pvb_result *res_
   json_t *v = json_object_get(f->volumes, name);
   if (!v) return 0;
   char ck[200];
-  snprintf(ck, sizeof ck, "%s/%s", kj_get_str(v, "spec.claimRef.namespace") ?: "", kj_get_str(v, "spec.claimRef.name") ?: "");
+  snprintf(ck, sizeof ck, "%s/%s", kj_get_str(v, "spec.claimRef.namespace") ?: "",
+           kj_get_str(v, "spec.claimRef.name") ?: "");
   const char *node = local_path_node(v);
   struct pvb_world w = {.volume = v,
                         .claim = json_object_get(f->claims, ck),
@@ -246,8 +248,8 @@ static void converge(struct fake *f)
     json_object_update(vk, f->volumes);
     const char *k;
     json_t *x;
-    json_object_foreach(ck, k, x) writes += step_claim(f, kj_get_str(x, "metadata.name"));
-    json_object_foreach(vk, k, x) writes += step_volume(f, k, NULL);
+    json_object_foreach (ck, k, x) writes += step_claim(f, kj_get_str(x, "metadata.name"));
+    json_object_foreach (vk, k, x) writes += step_volume(f, k, NULL);
     json_decref(ck);
     json_decref(vk);
     if (!writes) return;
@@ -318,7 +320,8 @@ static void test_no_volume_no_class(void **state)
   const json_t *e = event_of(f, "FailedBinding");
   assert_non_null(e);
   assert_string_equal(kj_get_str(e, "type"), "Normal");
-  assert_string_equal(kj_get_str(e, "message"), "no persistent volumes available for this claim and no storage class is set");
+  assert_string_equal(kj_get_str(e, "message"),
+                      "no persistent volumes available for this claim and no storage class is set");
   assert_string_equal(kj_get_str(json_object_get(f->volumes, "rwo"), "status.phase"), "Available");
   fake_free(f);
 }
@@ -354,9 +357,9 @@ static void test_wait_for_first_consumer(void **state)
   assert_string_equal(kj_get_str(e, "message"), "waiting for first consumer to be created before binding");
   assert_int_equal(json_object_size(f->volumes), 0);
   /* A pending pod uses it. */
-  json_array_append_new(f->pods, json_pack("{s:{s:s,s:s},s:{s:[{s:s,s:{s:s}}]}}", "metadata", "name", "app-0",
-                                           "namespace", "ns", "spec", "volumes", "name", "d", "persistentVolumeClaim",
-                                           "claimName", "data"));
+  json_array_append_new(f->pods,
+                        json_pack("{s:{s:s,s:s},s:{s:[{s:s,s:{s:s}}]}}", "metadata", "name", "app-0", "namespace", "ns",
+                                  "spec", "volumes", "name", "d", "persistentVolumeClaim", "claimName", "data"));
   step_claim(f, "data");
   e = event_of(f, "WaitForPodScheduled");
   assert_non_null(e);
@@ -387,10 +390,10 @@ static void test_local_path_provisioning(void **state)
   assert_string_equal(kj_get_str(pv, "spec.persistentVolumeReclaimPolicy"), "Delete");
   assert_string_equal(kj_get_str(pv, "spec.storageClassName"), "local-path");
   assert_string_equal(kj_get_str(pv, "spec.volumeMode"), "Filesystem");
-  assert_string_equal(
-      kj_get_str(pv, "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].key"), LABEL_HOSTNAME);
-  assert_string_equal(
-      kj_get_str(pv, "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]"), "node-1");
+  assert_string_equal(kj_get_str(pv, "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].key"),
+                      LABEL_HOSTNAME);
+  assert_string_equal(kj_get_str(pv, "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]"),
+                      "node-1");
   assert_string_equal(vol_annotation(pv, ANN_DYNAMICALLY_PROVISIONED), LOCAL_PATH_PROVISIONER);
   assert_string_equal(vol_annotation(pv, ANN_BOUND_BY_CONTROLLER), "yes");
   assert_string_equal(local_path_node(pv), "node-1");
@@ -431,9 +434,10 @@ static void test_local_path_refusals(void **state)
   const json_t *e = event_of(f, "ProvisioningFailed");
   assert_non_null(e);
   assert_string_equal(kj_get_str(e, "type"), "Warning");
-  assert_string_equal(kj_get_str(e, "message"),
-                      "Failed to provision volume with StorageClass \"local-path\": invalid AccessModes [ReadWriteMany]: "
-                      "only AccessModes [ReadWriteOnce ReadWriteOncePod] are supported");
+  assert_string_equal(
+      kj_get_str(e, "message"),
+      "Failed to provision volume with StorageClass \"local-path\": invalid AccessModes [ReadWriteMany]: "
+      "only AccessModes [ReadWriteOnce ReadWriteOncePod] are supported");
   /* A node that does not exist. */
   c = add_claim(f, "ghost", "local-path", "1Gi", "ReadWriteOnce");
   kj_set_str(c, "metadata.annotations[\"" ANN_SELECTED_NODE "\"]", "node-9");
@@ -462,9 +466,10 @@ static void test_other_provisioners(void **state)
   bool seen_intree = false, seen_missing = false;
   size_t i;
   json_t *e;
-  json_array_foreach(f->events, i, e) {
+  json_array_foreach (f->events, i, e) {
     const char *m = kj_get_str(e, "message");
-    if (!strcmp(kj_get_str(e, "reason"), "ProvisioningFailed") && !strcmp(m, "no volume plugin matched name: kubernetes.io/gce-pd"))
+    if (!strcmp(kj_get_str(e, "reason"), "ProvisioningFailed") &&
+        !strcmp(m, "no volume plugin matched name: kubernetes.io/gce-pd"))
       seen_intree = true;
     if (!strcmp(kj_get_str(e, "reason"), "ProvisioningFailed") &&
         !strcmp(m, "storageclass.storage.k8s.io \"missing\" not found"))
@@ -535,7 +540,8 @@ static void test_lost_and_mismatched_claims(void **state)
   assert_string_equal(kj_get_str(claim(f, "data"), "status.phase"), "Lost");
   assert_null(kj_get(claim(f, "data"), "status.capacity"));
   const json_t *e = event_of(f, "ClaimLost");
-  assert_string_equal(kj_get_str(e, "message"), "Bound claim has lost its PersistentVolume. Data on the volume is lost!");
+  assert_string_equal(kj_get_str(e, "message"),
+                      "Bound claim has lost its PersistentVolume. Data on the volume is lost!");
   /* A claim that asks for a volume too small for it. */
   add_volume(f, "small", "", "1Gi", "ReadWriteOnce", "Retain");
   json_t *c = add_claim(f, "big", "", "5Gi", "ReadWriteOnce");
@@ -578,8 +584,8 @@ static void test_local_path_volume_fields(void **state)
   assert_string_equal(kj_get_str(pv, "spec.persistentVolumeReclaimPolicy"), "Retain");
   assert_null(kj_get(pv, "metadata.finalizers")); /* Retain: nothing to clean */
   assert_string_equal(kj_get_str(pv, "spec.mountOptions[0]"), "noatime");
-  assert_string_equal(
-      kj_get_str(pv, "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]"), "host-one");
+  assert_string_equal(kj_get_str(pv, "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].values[0]"),
+                      "host-one");
   json_decref(pv);
   kj_set(sc, "parameters", json_pack("{s:s}", "pathPattern", "x"));
   assert_null(local_path_volume(claim, sc, node, "/srv/lp", err, sizeof err));

@@ -16,28 +16,28 @@
 
 #define NOW 1700000000
 
-static json_t *pod(const char *name, const char *node, const char *phase, bool ready, int restarts,
-                   const char *created, const char *owner_uid)
+static json_t *pod(const char *name, const char *node, const char *phase, bool ready, int restarts, const char *created,
+                   const char *owner_uid)
 {
-  json_t *p = json_pack("{s:{s:s,s:s,s:s,s:s,s:{s:s}},s:{},s:{s:s,s:[{s:s,s:s,s:s}],s:[{s:i}]}}",
-                        "metadata", "name", name, "namespace", "ns", "uid", name, "creationTimestamp",
-                        created, "labels", "app", "web", "spec", "status", "phase", phase, "conditions",
-                        "type", "Ready", "status", ready ? "True" : "False", "lastTransitionTime",
-                        "2023-11-14T22:00:00Z", "containerStatuses", "restartCount", restarts);
+  json_t *p =
+      json_pack("{s:{s:s,s:s,s:s,s:s,s:{s:s}},s:{},s:{s:s,s:[{s:s,s:s,s:s}],s:[{s:i}]}}", "metadata", "name", name,
+                "namespace", "ns", "uid", name, "creationTimestamp", created, "labels", "app", "web", "spec", "status",
+                "phase", phase, "conditions", "type", "Ready", "status", ready ? "True" : "False", "lastTransitionTime",
+                "2023-11-14T22:00:00Z", "containerStatuses", "restartCount", restarts);
   if (node) kj_set_str(p, "spec.nodeName", node);
   if (owner_uid)
     kj_set(p, "metadata.ownerReferences",
-           json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "apps/v1", "kind", "ReplicaSet", "name", "web",
-                     "uid", owner_uid, "controller", 1));
+           json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "apps/v1", "kind", "ReplicaSet", "name", "web", "uid",
+                     owner_uid, "controller", 1));
   return p;
 }
 
 static json_t *rs(int replicas)
 {
-  return json_pack("{s:{s:s,s:s,s:s,s:i},s:{s:i,s:{s:{s:s}},s:{s:{s:{s:s}},s:{s:[{s:s,s:s}]}}}}",
-                   "metadata", "name", "web", "namespace", "ns", "uid", "rs-uid", "generation", 2, "spec",
-                   "replicas", replicas, "selector", "matchLabels", "app", "web", "template", "metadata",
-                   "labels", "app", "web", "spec", "containers", "name", "c", "image", "nginx");
+  return json_pack("{s:{s:s,s:s,s:s,s:i},s:{s:i,s:{s:{s:s}},s:{s:{s:{s:s}},s:{s:[{s:s,s:s}]}}}}", "metadata", "name",
+                   "web", "namespace", "ns", "uid", "rs-uid", "generation", 2, "spec", "replicas", replicas, "selector",
+                   "matchLabels", "app", "web", "template", "metadata", "labels", "app", "web", "spec", "containers",
+                   "name", "c", "image", "nginx");
 }
 
 static void test_rank_order(void **state)
@@ -52,10 +52,9 @@ static void test_rank_order(void **state)
   json_array_append_new(pods, pod("restarty", "n1", "Running", true, 5, "2023-01-01T00:00:00Z", NULL));
   json_array_append_new(pods, pod("unknown", "n1", "Unknown", false, 0, "2023-01-01T00:00:00Z", NULL));
   cm_rank_pods_for_deletion(pods, NULL);
-  const char *want[] = { "unscheduled", "pending", "unknown", "running-notready", "restarty",
-                         "running-ready-new", "running-ready-old" };
-  for (size_t i = 0; i < 7; i++)
-    assert_string_equal(kj_get_str(json_array_get(pods, i), "metadata.name"), want[i]);
+  const char *want[] = {"unscheduled", "pending",           "unknown",          "running-notready",
+                        "restarty",    "running-ready-new", "running-ready-old"};
+  for (size_t i = 0; i < 7; i++) assert_string_equal(kj_get_str(json_array_get(pods, i), "metadata.name"), want[i]);
   json_decref(pods);
 }
 
@@ -220,8 +219,8 @@ static void test_adopt_and_release(void **state)
 static void test_rc_map_selector_and_min_ready(void **state)
 {
   json_t *rc = json_pack("{s:{s:s,s:s,s:s},s:{s:i,s:i,s:{s:s},s:{s:{s:{s:s}}}}}", "metadata", "name", "web",
-                         "namespace", "ns", "uid", "rs-uid", "spec", "replicas", 1, "minReadySeconds", 30,
-                         "selector", "app", "web", "template", "metadata", "labels", "app", "web");
+                         "namespace", "ns", "uid", "rs-uid", "spec", "replicas", 1, "minReadySeconds", 30, "selector",
+                         "app", "web", "template", "metadata", "labels", "app", "web");
   json_t *pods = json_array();
   json_t *p = pod("p", "n1", "Running", true, 0, "2023-01-01T00:00:00Z", "rs-uid");
   kj_set_str(p, "metadata.ownerReferences[0].kind", "ReplicationController");
@@ -246,13 +245,13 @@ static void test_rc_map_selector_and_min_ready(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_rank_order),
-    cmocka_unit_test(test_rank_deletion_cost),
-    cmocka_unit_test(test_expectations),
-    cmocka_unit_test(test_scale_up_creates_from_template),
-    cmocka_unit_test(test_scale_down_deletes_ranked),
-    cmocka_unit_test(test_adopt_and_release),
-    cmocka_unit_test(test_rc_map_selector_and_min_ready),
+      cmocka_unit_test(test_rank_order),
+      cmocka_unit_test(test_rank_deletion_cost),
+      cmocka_unit_test(test_expectations),
+      cmocka_unit_test(test_scale_up_creates_from_template),
+      cmocka_unit_test(test_scale_down_deletes_ranked),
+      cmocka_unit_test(test_adopt_and_release),
+      cmocka_unit_test(test_rc_map_selector_and_min_ready),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,19 +31,22 @@ static void test_usage(void **state)
                    "\"limits.memory\":\"16Gi\",\"cpu\":\"4\",\"services\":\"5\",\"services.nodeports\":\"2\","
                    "\"configmaps\":\"3\",\"count/deployments.apps\":\"2\",\"requests.storage\":\"10Gi\","
                    "\"persistentvolumeclaims\":\"4\"}");
-  json_t *objs = J(
-      "{\"pods\":["
-      "{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"256Mi\"},"
-      "\"limits\":{\"cpu\":\"500m\",\"memory\":\"512Mi\"}}},{\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"256Mi\"}}}]},"
-      "\"status\":{\"phase\":\"Running\"}},"
-      "{\"spec\":{\"initContainers\":[{\"resources\":{\"requests\":{\"cpu\":\"2\"}}}],"
-      "\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"1Gi\"}}}]},\"status\":{\"phase\":\"Pending\"}},"
-      "{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"7\"}}}]},\"status\":{\"phase\":\"Succeeded\"}}],"
-      "\"services\":[{\"spec\":{\"type\":\"NodePort\",\"ports\":[{\"port\":1},{\"port\":2}]}},{\"spec\":{}}],"
-      "\"configmaps\":[{},{}],"
-      "\"count/deployments.apps\":[{}],"
-      "\"persistentvolumeclaims\":[{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}}},"
-      "{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"512Mi\"}}}}]}");
+  json_t *objs =
+      J("{\"pods\":["
+        "{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"250m\",\"memory\":\"256Mi\"},"
+        "\"limits\":{\"cpu\":\"500m\",\"memory\":\"512Mi\"}}},{\"resources\":{\"requests\":{\"cpu\":\"250m\","
+        "\"memory\":\"256Mi\"}}}]},"
+        "\"status\":{\"phase\":\"Running\"}},"
+        "{\"spec\":{\"initContainers\":[{\"resources\":{\"requests\":{\"cpu\":\"2\"}}}],"
+        "\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"100m\",\"memory\":\"1Gi\"}}}]},\"status\":{\"phase\":"
+        "\"Pending\"}},"
+        "{\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"7\"}}}]},\"status\":{\"phase\":"
+        "\"Succeeded\"}}],"
+        "\"services\":[{\"spec\":{\"type\":\"NodePort\",\"ports\":[{\"port\":1},{\"port\":2}]}},{\"spec\":{}}],"
+        "\"configmaps\":[{},{}],"
+        "\"count/deployments.apps\":[{}],"
+        "\"persistentvolumeclaims\":[{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}}},"
+        "{\"spec\":{\"resources\":{\"requests\":{\"storage\":\"512Mi\"}}}}]}");
   json_t *used = resourcequota_usage(hard, objs, 1700000000, NULL);
   static const struct {
     const char *name, *want;
@@ -63,7 +66,8 @@ static void test_usage(void **state)
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const char *got = json_string_value(json_object_get(used, cases[i].name));
-    if (!got || strcmp(got, cases[i].want)) fail_msg("%s: got %s want %s", cases[i].name, got ? got : "(none)", cases[i].want);
+    if (!got || strcmp(got, cases[i].want))
+      fail_msg("%s: got %s want %s", cases[i].name, got ? got : "(none)", cases[i].want);
   }
   assert_int_equal(json_object_size(used), json_object_size(hard));
   json_decref(used);
@@ -82,10 +86,13 @@ static void test_terminating_pods(void **state)
       "{\"pods\":["
       "{\"metadata\":{\"name\":\"live\"},\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"1\"}}}]},"
       "\"status\":{\"phase\":\"Running\"}},"
-      "{\"metadata\":{\"name\":\"stuck\",\"deletionTimestamp\":\"2023-11-14T22:00:00Z\",\"deletionGracePeriodSeconds\":30},"
+      "{\"metadata\":{\"name\":\"stuck\",\"deletionTimestamp\":\"2023-11-14T22:00:00Z\",\"deletionGracePeriodSeconds\":"
+      "30},"
       "\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"2\"}}}]},\"status\":{\"phase\":\"Running\"}},"
-      "{\"metadata\":{\"name\":\"going\",\"deletionTimestamp\":\"2023-11-14T22:13:00Z\",\"deletionGracePeriodSeconds\":60},"
-      "\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"500m\"}}}]},\"status\":{\"phase\":\"Running\"}}]}");
+      "{\"metadata\":{\"name\":\"going\",\"deletionTimestamp\":\"2023-11-14T22:13:00Z\",\"deletionGracePeriodSeconds\":"
+      "60},"
+      "\"spec\":{\"containers\":[{\"resources\":{\"requests\":{\"cpu\":\"500m\"}}}]},\"status\":{\"phase\":\"Running\"}"
+      "}]}");
   /* 1700000000 is 2023-11-14T22:13:20Z: "stuck" ended at 22:00:30, "going"
    * ends at 22:14:00. */
   int64_t next = 0;
@@ -112,12 +119,13 @@ static void test_terminating_pods(void **state)
 static void test_sidecar_requests(void **state)
 {
   json_t *hard = J("{\"requests.cpu\":\"8\",\"requests.memory\":\"8Gi\"}");
-  json_t *objs = J(
-      "{\"pods\":[{\"spec\":{\"initContainers\":["
-      "{\"name\":\"side\",\"restartPolicy\":\"Always\",\"resources\":{\"requests\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}}},"
-      "{\"name\":\"setup\",\"resources\":{\"requests\":{\"memory\":\"3Gi\"}}}],"
-      "\"containers\":[{\"name\":\"app\",\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}]},"
-      "\"status\":{\"phase\":\"Running\"}}]}");
+  json_t *objs =
+      J("{\"pods\":[{\"spec\":{\"initContainers\":["
+        "{\"name\":\"side\",\"restartPolicy\":\"Always\",\"resources\":{\"requests\":{\"cpu\":\"1\",\"memory\":\"1Gi\"}"
+        "}},"
+        "{\"name\":\"setup\",\"resources\":{\"requests\":{\"memory\":\"3Gi\"}}}],"
+        "\"containers\":[{\"name\":\"app\",\"resources\":{\"requests\":{\"cpu\":\"500m\",\"memory\":\"1Gi\"}}}]},"
+        "\"status\":{\"phase\":\"Running\"}}]}");
   json_t *used = resourcequota_usage(hard, objs, 1700000000, NULL);
   /* cpu: app 500m + sidecar 1; memory: max(app 1Gi + sidecar 1Gi, setup 3Gi + sidecar 1Gi). */
   assert_string_equal(json_string_value(json_object_get(used, "requests.cpu")), "1500m");

@@ -22,18 +22,17 @@
 #include "kube/json.h"
 #include "kube/restclient.h"
 
-static const char CA[] =
-  "-----BEGIN CERTIFICATE-----\n"
-  "MIIBhTCCASugAwIBAgIUL6gX0xN1P/Z6CBnOvVcoR8kY5XIwCgYIKoZIzj0EAwIw\n"
-  "FzEVMBMGA1UEAwwMdGVzdC1yb290LWNhMCAXDTI2MTIwNzE1MjAzOFoYDzIxMjYx\n"
-  "MTEzMTUyMDM4WjAXMRUwEwYDVQQDDAx0ZXN0LXJvb3QtY2EwWTATBgcqhkjOPQIB\n"
-  "BggqhkjOPQMBBwNCAASRaiUZVpRKGqp2EKZbPZNpmUI/pHdOfmJM61uWTCUf6zFg\n"
-  "uGHkA3slOcxHefvhRKRg1eRh1WKkgzIWMTK9tmkho1MwUTAdBgNVHQ4EFgQUav8U\n"
-  "ZUZU0soIx15x5op1EJx+b5swHwYDVR0jBBgwFoAUav8UZUZU0soIx15x5op1EJx+\n"
-  "b5swDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA+hkTiHaDB6ZX\n"
-  "d64KBK6j4sFY+va7TfSTs4P6HDgNXo4CID5GpIcJRAxLs4EaPBwh/MSMJkVwg+MO\n"
-  "pNZ06delDFzF\n"
-  "-----END CERTIFICATE-----\n";
+static const char CA[] = "-----BEGIN CERTIFICATE-----\n"
+                         "MIIBhTCCASugAwIBAgIUL6gX0xN1P/Z6CBnOvVcoR8kY5XIwCgYIKoZIzj0EAwIw\n"
+                         "FzEVMBMGA1UEAwwMdGVzdC1yb290LWNhMCAXDTI2MTIwNzE1MjAzOFoYDzIxMjYx\n"
+                         "MTEzMTUyMDM4WjAXMRUwEwYDVQQDDAx0ZXN0LXJvb3QtY2EwWTATBgcqhkjOPQIB\n"
+                         "BggqhkjOPQMBBwNCAASRaiUZVpRKGqp2EKZbPZNpmUI/pHdOfmJM61uWTCUf6zFg\n"
+                         "uGHkA3slOcxHefvhRKRg1eRh1WKkgzIWMTK9tmkho1MwUTAdBgNVHQ4EFgQUav8U\n"
+                         "ZUZU0soIx15x5op1EJx+b5swHwYDVR0jBBgwFoAUav8UZUZU0soIx15x5op1EJx+\n"
+                         "b5swDwYDVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA+hkTiHaDB6ZX\n"
+                         "d64KBK6j4sFY+va7TfSTs4P6HDgNXo4CID5GpIcJRAxLs4EaPBwh/MSMJkVwg+MO\n"
+                         "pNZ06delDFzF\n"
+                         "-----END CERTIFICATE-----\n";
 
 static json_t *J(const char *s)
 {
@@ -52,7 +51,7 @@ static void test_create_update_leave(void **state)
   assert_int_equal(acts.n, 1);
   assert_int_equal(acts.v[0].verb, CM_POST);
   assert_string_equal(acts.v[0].path, "/api/v1/namespaces/team/configmaps");
-  assert_int_equal(acts.v[0].done_if, CM_DONE_IF_GONE);   /* the namespace went: nothing to publish */
+  assert_int_equal(acts.v[0].done_if, CM_DONE_IF_GONE); /* the namespace went: nothing to publish */
   json_t *body = acts.v[0].body;
   assert_string_equal(kj_get_str(body, "metadata.name"), "kube-root-ca.crt");
   assert_string_equal(kj_get_str(body, "data[\"ca.crt\"]"), CA);
@@ -132,8 +131,8 @@ static void test_answers(void **state)
   struct cm_actions acts;
   cm_actions_init(&acts);
   rootca_actions(ns, NULL, CA, &acts);
-  struct rest_status gone = { 404, "NotFound", "namespaces \"team\" not found", NULL };
-  struct rest_status exists = { 409, "AlreadyExists", "configmaps \"kube-root-ca.crt\" already exists", NULL };
+  struct rest_status gone = {404, "NotFound", "namespaces \"team\" not found", NULL};
+  struct rest_status exists = {409, "AlreadyExists", "configmaps \"kube-root-ca.crt\" already exists", NULL};
   assert_true(cm_answer_done(&acts.v[0], 404, &gone));
   assert_false(cm_answer_done(&acts.v[0], 409, &exists));
   cm_actions_clear(&acts);
@@ -143,9 +142,9 @@ static void test_answers(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_create_update_leave),
-    cmocka_unit_test(test_load),
-    cmocka_unit_test(test_answers),
+      cmocka_unit_test(test_create_update_leave),
+      cmocka_unit_test(test_load),
+      cmocka_unit_test(test_answers),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

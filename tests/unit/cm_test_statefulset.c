@@ -30,11 +30,11 @@ static json_t *pod(const json_t *set, int ord, const char *rev, bool healthy)
 {
   char name[32];
   sts_pod_name("web", ord, name, sizeof name);
-  json_t *p = json_pack("{s:{s:s,s:s,s:s,s:{s:s,s:s},s:[{s:s,s:s,s:s,s:s,s:b}]},s:{s:s,s:[{s:s,s:s}]}}", "metadata",
-                        "name", name, "namespace", "ns", "uid", name, "labels", "app", "web", "controller-revision-hash",
-                        rev, "ownerReferences", "apiVersion", "apps/v1", "kind", "StatefulSet", "name", "web", "uid",
-                        "sts-uid", "controller", 1, "status", "phase", healthy ? "Running" : "Pending", "conditions",
-                        "type", "Ready", "status", healthy ? "True" : "False");
+  json_t *p = json_pack(
+      "{s:{s:s,s:s,s:s,s:{s:s,s:s},s:[{s:s,s:s,s:s,s:s,s:b}]},s:{s:s,s:[{s:s,s:s}]}}", "metadata", "name", name,
+      "namespace", "ns", "uid", name, "labels", "app", "web", "controller-revision-hash", rev, "ownerReferences",
+      "apiVersion", "apps/v1", "kind", "StatefulSet", "name", "web", "uid", "sts-uid", "controller", 1, "status",
+      "phase", healthy ? "Running" : "Pending", "conditions", "type", "Ready", "status", healthy ? "True" : "False");
   return p;
 }
 
@@ -94,7 +94,7 @@ static void test_ordered_creation(void **state)
   json_t *pvc = find(&acts, CM_POST, "/api/v1/namespaces/ns/persistentvolumeclaims")->body;
   assert_string_equal(kj_get_str(pvc, "metadata.name"), "www-web-0");
   assert_string_equal(kj_get_str(pvc, "metadata.labels.app"), "web");
-  assert_null(kj_get(pvc, "metadata.ownerReferences"));   /* Retain by default */
+  assert_null(kj_get(pvc, "metadata.ownerReferences")); /* Retain by default */
   cm_actions_clear(&acts);
 
   /* web-0 exists but is not ready: wait. */
@@ -153,8 +153,8 @@ static void test_scale_down_and_retention(void **state)
   for (int i = 0; i < 3; i++) {
     json_array_append_new(pods, pod(set, i, rn, true));
     char n[32];
-    json_array_append_new(pvcs, json_pack("{s:{s:s,s:s}}", "metadata", "name", sts_pvc_name("www", "web", i, n, sizeof n),
-                                          "namespace", "ns"));
+    json_array_append_new(pvcs, json_pack("{s:{s:s,s:s}}", "metadata", "name",
+                                          sts_pvc_name("www", "web", i, n, sizeof n), "namespace", "ns"));
   }
   struct cm_actions acts;
   cm_actions_init(&acts);
@@ -166,7 +166,8 @@ static void test_scale_down_and_retention(void **state)
   cm_actions_clear(&acts);
 
   /* whenScaled Delete: the condemned pod takes its claim over first... */
-  kj_set(set, "spec.persistentVolumeClaimRetentionPolicy", json_pack("{s:s,s:s}", "whenScaled", "Delete", "whenDeleted", "Retain"));
+  kj_set(set, "spec.persistentVolumeClaimRetentionPolicy",
+         json_pack("{s:s,s:s}", "whenScaled", "Delete", "whenDeleted", "Retain"));
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
   struct cm_action *put = find(&acts, CM_PUT, "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-2");
   assert_non_null(put);
@@ -187,7 +188,8 @@ static void test_scale_down_and_retention(void **state)
   cm_actions_clear(&acts);
 
   /* whenDeleted Delete: the set takes the in-range claims of existing pods. */
-  kj_set(set, "spec.persistentVolumeClaimRetentionPolicy", json_pack("{s:s,s:s}", "whenScaled", "Retain", "whenDeleted", "Delete"));
+  kj_set(set, "spec.persistentVolumeClaimRetentionPolicy",
+         json_pack("{s:s,s:s}", "whenScaled", "Retain", "whenDeleted", "Delete"));
   sts_compute(set, pods, pvcs, revs, NOW, &acts, &rq);
   put = find(&acts, CM_PUT, "/api/v1/namespaces/ns/persistentvolumeclaims/www-web-0");
   assert_non_null(put);
@@ -265,10 +267,11 @@ static void test_rolling_update_partition(void **state)
   for (int i = 0; i < 3; i++) {
     json_array_append_new(pods, pod(set, i, n1, true));
     char n[32];
-    json_array_append_new(pvcs, json_pack("{s:{s:s,s:s}}", "metadata", "name", sts_pvc_name("www", "web", i, n, sizeof n),
-                                          "namespace", "ns"));
+    json_array_append_new(pvcs, json_pack("{s:{s:s,s:s}}", "metadata", "name",
+                                          sts_pvc_name("www", "web", i, n, sizeof n), "namespace", "ns"));
   }
-  kj_set(set, "spec.updateStrategy", json_pack("{s:s,s:{s:i}}", "type", "RollingUpdate", "rollingUpdate", "partition", 2));
+  kj_set(set, "spec.updateStrategy",
+         json_pack("{s:s,s:{s:i}}", "type", "RollingUpdate", "rollingUpdate", "partition", 2));
   struct cm_actions acts;
   cm_actions_init(&acts);
   int64_t rq;
@@ -316,11 +319,11 @@ static void test_rolling_update_partition(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_naming),
-    cmocka_unit_test(test_ordered_creation),
-    cmocka_unit_test(test_scale_down_and_retention),
-    cmocka_unit_test(test_claims_hold_pod_creation),
-    cmocka_unit_test(test_rolling_update_partition),
+      cmocka_unit_test(test_naming),
+      cmocka_unit_test(test_ordered_creation),
+      cmocka_unit_test(test_scale_down_and_retention),
+      cmocka_unit_test(test_claims_hold_pod_creation),
+      cmocka_unit_test(test_rolling_update_partition),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,8 +17,7 @@ static int load_builtin(void **state)
 {
   char err[256] = "";
   builtin = schema_load_builtin(err, sizeof err);
-  if (!builtin)
-    fprintf(stderr, "builtin schema: %s\n", err);
+  if (!builtin) fprintf(stderr, "builtin schema: %s\n", err);
   return builtin ? 0 : -1;
 }
 
@@ -33,12 +32,10 @@ static json_t *J(const char *text)
 {
   char *s = strdup(text);
   for (char *p = s; *p; p++)
-    if (*p == '\'')
-      *p = '"';
+    if (*p == '\'') *p = '"';
   json_error_t e;
   json_t *v = json_loads(s, 0, &e);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", e.text, s);
+  if (!v) fail_msg("bad test JSON: %s: %s", e.text, s);
   free(s);
   return v;
 }

@@ -21,11 +21,11 @@ static inline void json_diff_strip_managed(json_t *v)
     json_object_del(json_object_get(v, "metadata"), "managedFields");
     const char *k;
     json_t *m;
-    json_object_foreach(v, k, m) json_diff_strip_managed(m);
+    json_object_foreach (v, k, m) json_diff_strip_managed(m);
   } else if (json_is_array(v)) {
     size_t i;
     json_t *m;
-    json_array_foreach(v, i, m) json_diff_strip_managed(m);
+    json_array_foreach (v, i, m) json_diff_strip_managed(m);
   }
 }
 
@@ -47,17 +47,14 @@ static inline const char *json_diff_check(const char *buf, size_t len, bool *acc
     json_error_t je;
     json_t *mine = kj_loadb(buf, len, dups, NULL, 0);
     json_t *ref = json_loadb(buf, len, JSON_DECODE_ANY | (dups ? JSON_REJECT_DUPLICATES : 0), &je);
-    if ((mine == NULL) != (ref == NULL))
-      why = dups ? "acceptance differs (duplicates rejected)" : "acceptance differs";
-    else if (mine && !json_equal(mine, ref))
-      why = dups ? "trees differ (duplicates rejected)" : "trees differ";
+    if ((mine == NULL) != (ref == NULL)) why = dups ? "acceptance differs (duplicates rejected)" : "acceptance differs";
+    else if (mine && !json_equal(mine, ref)) why = dups ? "trees differ (duplicates rejected)" : "trees differ";
     else if (mine && !dups) {
       *accepted = true;
       why = json_diff_serializers(ref);
       json_t *noman = kj_loadb_without_managed_fields(buf, len, NULL, 0);
       json_diff_strip_managed(ref);
-      if (!why && (!noman || !json_equal(noman, ref)))
-        why = "managedFields-free parse differs";
+      if (!why && (!noman || !json_equal(noman, ref))) why = "managedFields-free parse differs";
       json_decref(noman);
     }
     json_decref(mine);

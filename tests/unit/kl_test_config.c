@@ -224,14 +224,10 @@ static void test_allocatable(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults),
-      cmocka_unit_test(test_file_and_flag_precedence),
-      cmocka_unit_test(test_unknown_flag),
-      cmocka_unit_test(test_bad_values),
-      cmocka_unit_test(test_local_path_root),
-      cmocka_unit_test(test_unknown_field_is_lenient),
-      cmocka_unit_test(test_taints_labels),
-      cmocka_unit_test(test_allocatable),
+      cmocka_unit_test(test_defaults),        cmocka_unit_test(test_file_and_flag_precedence),
+      cmocka_unit_test(test_unknown_flag),    cmocka_unit_test(test_bad_values),
+      cmocka_unit_test(test_local_path_root), cmocka_unit_test(test_unknown_field_is_lenient),
+      cmocka_unit_test(test_taints_labels),   cmocka_unit_test(test_allocatable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,20 +20,23 @@
 
 static char dir[256];
 
-static int setup(void **state) {
+static int setup(void **state)
+{
   snprintf(dir, sizeof dir, "/tmp/kl-ipam-test.XXXXXX");
   assert_non_null(mkdtemp(dir));
   strcat(dir, "/network/ipam");
   return 0;
 }
 
-static int teardown(void **state) {
+static int teardown(void **state)
+{
   char cmd[512];
   snprintf(cmd, sizeof cmd, "rm -rf '%.*s'", (int)(strlen(dir) - strlen("/network/ipam")), dir);
   return system(cmd);
 }
 
-static const char *fmt(uint32_t ip) {
+static const char *fmt(uint32_t ip)
+{
   static char buf[4][32];
   static int i;
   i = (i + 1) % 4;
@@ -41,25 +44,20 @@ static const char *fmt(uint32_t ip) {
   return buf[i];
 }
 
-static void test_cidr_parse_table(void **state) {
+static void test_cidr_parse_table(void **state)
+{
   static const struct {
     const char *in;
     int rc;
     const char *net;
     int prefix;
   } cases[] = {
-      {"10.244.1.0/24", 0, "10.244.1.0", 24},
-      {"10.244.1.77/24", 0, "10.244.1.0", 24}, /* host bits cleared */
-      {"0.0.0.0/0", 0, "0.0.0.0", 0},
-      {"192.0.2.4/30", 0, "192.0.2.4", 30},
-      {"10.244.1.0", -EINVAL, NULL, 0},
-      {"10.244.1.0/33", -EINVAL, NULL, 0},
-      {"10.244.1.0/-1", -EINVAL, NULL, 0},
-      {"10.244.1.0/", -EINVAL, NULL, 0},
-      {"10.244.1.0/24x", -EINVAL, NULL, 0},
-      {"10.244.1/24", -EINVAL, NULL, 0},
-      {"fd00::/64", -EINVAL, NULL, 0},
-      {"", -EINVAL, NULL, 0},
+      {"10.244.1.0/24", 0, "10.244.1.0", 24}, {"10.244.1.77/24", 0, "10.244.1.0", 24}, /* host bits cleared */
+      {"0.0.0.0/0", 0, "0.0.0.0", 0},         {"192.0.2.4/30", 0, "192.0.2.4", 30},
+      {"10.244.1.0", -EINVAL, NULL, 0},       {"10.244.1.0/33", -EINVAL, NULL, 0},
+      {"10.244.1.0/-1", -EINVAL, NULL, 0},    {"10.244.1.0/", -EINVAL, NULL, 0},
+      {"10.244.1.0/24x", -EINVAL, NULL, 0},   {"10.244.1/24", -EINVAL, NULL, 0},
+      {"fd00::/64", -EINVAL, NULL, 0},        {"", -EINVAL, NULL, 0},
       {"300.1.1.1/8", -EINVAL, NULL, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -75,7 +73,8 @@ static void test_cidr_parse_table(void **state) {
   assert_int_equal(kl_cidr_parse(NULL, &(uint32_t){0}, &(int){0}), -EINVAL);
 }
 
-static void test_allocate_distinct_and_stable(void **state) {
+static void test_allocate_distinct_and_stable(void **state)
+{
   struct kl_ipam a;
   uint32_t ip1, ip2, again;
   assert_int_equal(kl_ipam_open(&a, dir), 0);
@@ -99,7 +98,8 @@ static void test_allocate_distinct_and_stable(void **state) {
   assert_string_equal(fmt(again), "10.244.1.4");
 }
 
-static void test_release_not_reused_at_once(void **state) {
+static void test_release_not_reused_at_once(void **state)
+{
   struct kl_ipam a;
   uint32_t ip1, ip2, ip3;
   assert_int_equal(kl_ipam_open(&a, dir), 0);
@@ -113,7 +113,8 @@ static void test_release_not_reused_at_once(void **state) {
   assert_string_equal(fmt(ip3), "10.244.1.4");
 }
 
-static void test_full_range_and_wrap(void **state) {
+static void test_full_range_and_wrap(void **state)
+{
   struct kl_ipam a;
   uint32_t ip;
   assert_int_equal(kl_ipam_open(&a, dir), 0);
@@ -134,13 +135,15 @@ static void test_full_range_and_wrap(void **state) {
   assert_int_equal(kl_ipam_allocate(&a, "bad\nuid", &ip), -EINVAL);
 }
 
-static bool alive_even(const char *uid, void *arg) {
+static bool alive_even(const char *uid, void *arg)
+{
   (void)arg;
   size_t n = strlen(uid);
   return n && (uid[n - 1] - '0') % 2 == 0;
 }
 
-static void test_gc_and_empty_files(void **state) {
+static void test_gc_and_empty_files(void **state)
+{
   struct kl_ipam a;
   uint32_t ip;
   assert_int_equal(kl_ipam_open(&a, dir), 0);
@@ -164,7 +167,8 @@ static void test_gc_and_empty_files(void **state) {
   assert_int_equal(kl_ipam_find(&a, "pod-0", &ip), -ENOENT);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cidr_parse_table),
       cmocka_unit_test_setup_teardown(test_allocate_distinct_and_stable, setup, teardown),

@@ -34,7 +34,8 @@ struct side {
   bool reply_on_stream;
 };
 
-static int capture(const void *data, size_t len, void *arg) {
+static int capture(const void *data, size_t len, void *arg)
+{
   struct side *sd = arg;
   assert_true(sd->out.len + len <= sizeof sd->out.buf);
   memcpy(sd->out.buf + sd->out.len, data, len);
@@ -42,7 +43,8 @@ static int capture(const void *data, size_t len, void *arg) {
   return 0;
 }
 
-static void on_stream(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin, void *arg) {
+static void on_stream(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin, void *arg)
+{
   struct side *sd = arg;
   sd->streams++;
   sd->last_id = id;
@@ -55,11 +57,13 @@ static void on_stream(struct kl_spdy *s, uint32_t id, const struct kl_spdy_heade
   if (sd->reply_on_stream) assert_int_equal(kl_spdy_reply(s, id, NULL, 0, false), 0);
 }
 
-static void on_reply(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin, void *arg) {
+static void on_reply(struct kl_spdy *s, uint32_t id, const struct kl_spdy_header *h, size_t n, bool fin, void *arg)
+{
   ((struct side *)arg)->replies++;
 }
 
-static void on_data(struct kl_spdy *s, uint32_t id, const void *data, size_t len, void *arg) {
+static void on_data(struct kl_spdy *s, uint32_t id, const void *data, size_t len, void *arg)
+{
   struct side *sd = arg;
   memcpy(sd->data + sd->data_len, data, len);
   sd->data_len += len;
@@ -67,26 +71,27 @@ static void on_data(struct kl_spdy *s, uint32_t id, const void *data, size_t len
 
 static void on_fin(struct kl_spdy *s, uint32_t id, void *arg) { ((struct side *)arg)->fins++; }
 
-static void on_reset(struct kl_spdy *s, uint32_t id, uint32_t status, void *arg) {
+static void on_reset(struct kl_spdy *s, uint32_t id, uint32_t status, void *arg)
+{
   struct side *sd = arg;
   sd->resets++;
   sd->last_status = status;
 }
 
-static void on_goaway(struct kl_spdy *s, uint32_t last, uint32_t status, void *arg) {
-  ((struct side *)arg)->goaways++;
-}
+static void on_goaway(struct kl_spdy *s, uint32_t last, uint32_t status, void *arg) { ((struct side *)arg)->goaways++; }
 
 static const struct kl_spdy_callbacks CB = {capture, on_stream, on_reply, on_data, on_fin, on_reset, on_goaway};
 
 /* Moves what `from` sent into `to`'s session. */
-static int deliver(struct side *from, struct side *to) {
+static int deliver(struct side *from, struct side *to)
+{
   int rc = kl_spdy_feed(to->s, from->out.buf, from->out.len);
   from->out.len = 0;
   return rc;
 }
 
-static void test_dictionary(void **state) {
+static void test_dictionary(void **state)
+{
   size_t len;
   const unsigned char *d = kl_spdy_dictionary(&len);
   assert_int_equal(len, 1423);
@@ -95,7 +100,8 @@ static void test_dictionary(void **state) {
   assert_int_equal(adler32(adler32(0, NULL, 0), d, (uInt)len), 0xe3c6a7c2);
 }
 
-static void test_round_trip(void **state) {
+static void test_round_trip(void **state)
+{
   static struct side cl, sv;
   memset(&cl, 0, sizeof cl);
   memset(&sv, 0, sizeof sv);
@@ -153,7 +159,8 @@ static void test_round_trip(void **state) {
   kl_spdy_free(sv.s);
 }
 
-static void test_byte_at_a_time(void **state) {
+static void test_byte_at_a_time(void **state)
+{
   static struct side cl, sv;
   memset(&cl, 0, sizeof cl);
   memset(&sv, 0, sizeof sv);
@@ -181,12 +188,13 @@ struct bad_case {
   const char *name;
   unsigned char bytes[64];
   size_t len;
-  int rc;            /* kl_spdy_feed's result */
-  int goaway;        /* a GOAWAY went out */
-  uint32_t rst;      /* RST_STREAM status that went out, 0 for none */
+  int rc;       /* kl_spdy_feed's result */
+  int goaway;   /* a GOAWAY went out */
+  uint32_t rst; /* RST_STREAM status that went out, 0 for none */
 };
 
-static void test_bad_input_table(void **state) {
+static void test_bad_input_table(void **state)
+{
   static const struct bad_case cases[] = {
       {"wrong version", {0x80, 0x02, 0x00, 0x06, 0, 0, 0, 4, 0, 0, 0, 1}, 12, -EPROTO, 1, 0},
       {"ping with a bad length", {0x80, 0x03, 0x00, 0x06, 0, 0, 0, 3, 0, 0, 1}, 11, -EPROTO, 1, 0},
@@ -194,12 +202,21 @@ static void test_bad_input_table(void **state) {
       {"settings count larger than the frame", {0x80, 0x03, 0x00, 0x04, 0, 0, 0, 4, 0, 0, 0, 9}, 12, -EPROTO, 1, 0},
       {"syn_stream too short", {0x80, 0x03, 0x00, 0x01, 0, 0, 0, 4, 0, 0, 0, 1}, 12, -EPROTO, 1, 0},
       {"syn_stream whose header block is not zlib",
-       {0x80, 0x03, 0x00, 0x01, 0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 0, 'g', 'a', 'r', 'b', 'a', 'g'}, 22, -EPROTO, 1, 0},
+       {0x80, 0x03, 0x00, 0x01, 0, 0, 0, 14, 0, 0, 0, 1, 0, 0, 0, 0, 'g', 'a', 'r', 'b', 'a', 'g'},
+       22,
+       -EPROTO,
+       1,
+       0},
       {"goaway with a bad length", {0x80, 0x03, 0x00, 0x07, 0, 0, 0, 4, 0, 0, 0, 0}, 12, -EPROTO, 1, 0},
       {"data on stream 0", {0, 0, 0, 0, 0, 0, 0, 1, 'x'}, 9, -EPROTO, 1, 0},
       {"data on a stream never opened", {0, 0, 0, 5, 0, 0, 0, 1, 'x'}, 9, 0, 0, KL_SPDY_INVALID_STREAM},
       {"unknown control frame type is ignored", {0x80, 0x03, 0x00, 0x0a, 0, 0, 0, 2, 1, 2}, 10, 0, 0, 0},
-      {"settings with one entry", {0x80, 0x03, 0x00, 0x04, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 7, 0, 1, 0, 0}, 20, 0, 0, 0},
+      {"settings with one entry",
+       {0x80, 0x03, 0x00, 0x04, 0, 0, 0, 12, 0, 0, 0, 1, 0, 0, 0, 7, 0, 1, 0, 0},
+       20,
+       0,
+       0,
+       0},
       {"window update", {0x80, 0x03, 0x00, 0x09, 0, 0, 0, 8, 0, 0, 0, 1, 0, 0, 1, 0}, 16, 0, 0, 0},
       {"a partial frame waits", {0x80, 0x03, 0x00, 0x06, 0, 0, 0, 4, 0, 0}, 10, 0, 0, 0},
   };
@@ -219,7 +236,8 @@ static void test_bad_input_table(void **state) {
   }
 }
 
-static void test_stream_rules(void **state) {
+static void test_stream_rules(void **state)
+{
   static struct side cl, sv;
   memset(&cl, 0, sizeof cl);
   memset(&sv, 0, sizeof sv);
@@ -256,7 +274,8 @@ static void test_stream_rules(void **state) {
   kl_spdy_free(sv.s);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dictionary),     cmocka_unit_test(test_round_trip),
       cmocka_unit_test(test_byte_at_a_time), cmocka_unit_test(test_bad_input_table),

@@ -22,7 +22,8 @@
 
 #include "stream_ws.h"
 
-static void test_accept_key(void **state) {
+static void test_accept_key(void **state)
+{
   char out[29];
   assert_int_equal(kl_ws_accept_key("dGhlIHNhbXBsZSBub25jZQ==", out), 0);
   assert_string_equal(out, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="); /* RFC 6455, 1.3 */
@@ -32,7 +33,8 @@ static void test_accept_key(void **state) {
   assert_int_not_equal(kl_ws_accept_key(NULL, out), 0);
 }
 
-static void test_choose_protocol_table(void **state) {
+static void test_choose_protocol_table(void **state)
+{
   static const char *const sup[] = {"v5.channel.k8s.io", "v4.channel.k8s.io", NULL};
   static const struct {
     const char *offered, *want;
@@ -70,23 +72,30 @@ struct ctx {
   int last_opcode;
 };
 
-static void on_message(struct kl_ws *ws, int opcode, const uint8_t *data, size_t len, void *arg) {
+static void on_message(struct kl_ws *ws, int opcode, const uint8_t *data, size_t len, void *arg)
+{
   struct ctx *c = arg;
   c->messages++;
   c->last_opcode = opcode;
   memcpy(c->last, data, len);
   c->last_len = len;
-  if (len == 4 && memcmp(data, "\x00" "bye", 4) == 0) kl_ws_close(ws, 1000);
+  if (len == 4 && memcmp(data,
+                         "\x00"
+                         "bye",
+                         4) == 0)
+    kl_ws_close(ws, 1000);
 }
 
 static void on_close(struct kl_ws *ws, void *arg) { ((struct ctx *)arg)->closed++; }
 
-static void spin(struct ctx *c) {
+static void spin(struct ctx *c)
+{
   for (int i = 0; i < 50; i++) event_base_loop(c->base, EVLOOP_NONBLOCK);
 }
 
 /* A masked client frame. */
-static void client_frame(struct ctx *c, bool fin, int opcode, const void *data, size_t len) {
+static void client_frame(struct ctx *c, bool fin, int opcode, const void *data, size_t len)
+{
   uint8_t hdr[14];
   size_t h = 0;
   hdr[h++] = (uint8_t)((fin ? 0x80 : 0) | opcode);
@@ -108,7 +117,8 @@ static void client_frame(struct ctx *c, bool fin, int opcode, const void *data, 
 }
 
 /* Reads one server frame (unmasked) from the client side. */
-static int server_frame(struct ctx *c, uint8_t *payload, size_t *len) {
+static int server_frame(struct ctx *c, uint8_t *payload, size_t *len)
+{
   struct evbuffer *in = bufferevent_get_input(c->client);
   size_t avail = evbuffer_get_length(in);
   if (avail < 2) return -1;
@@ -127,7 +137,8 @@ static int server_frame(struct ctx *c, uint8_t *payload, size_t *len) {
   return opcode;
 }
 
-static struct ctx *ctx_new(void) {
+static struct ctx *ctx_new(void)
+{
   struct ctx *c = calloc(1, sizeof *c);
   c->base = event_base_new();
   int fds[2];
@@ -144,7 +155,8 @@ static struct ctx *ctx_new(void) {
   return c;
 }
 
-static void ctx_free(struct ctx *c) {
+static void ctx_free(struct ctx *c)
+{
   if (!c->closed) kl_ws_abort(c->ws);
   spin(c);
   assert_int_equal(c->closed, 1);
@@ -153,7 +165,8 @@ static void ctx_free(struct ctx *c) {
   free(c);
 }
 
-static void test_messages_ping_close(void **state) {
+static void test_messages_ping_close(void **state)
+{
   struct ctx *c = ctx_new();
   client_frame(c, true, KL_WS_BINARY, "\x00hello", 6);
   spin(c);
@@ -190,7 +203,10 @@ static void test_messages_ping_close(void **state) {
   assert_int_equal(len, 4);
   assert_memory_equal(payload, "\x01out", 4);
   /* our close: a close frame 1000, then the connection ends */
-  client_frame(c, true, KL_WS_BINARY, "\x00" "bye", 4);
+  client_frame(c, true, KL_WS_BINARY,
+               "\x00"
+               "bye",
+               4);
   spin(c);
   assert_int_equal(server_frame(c, payload, &len), 8);
   assert_int_equal(len, 2);
@@ -199,7 +215,8 @@ static void test_messages_ping_close(void **state) {
   ctx_free(c);
 }
 
-static void test_peer_close_and_bad_frames(void **state) {
+static void test_peer_close_and_bad_frames(void **state)
+{
   struct ctx *c = ctx_new();
   client_frame(c, true, 8, "\x03\xe8", 2); /* close 1000 */
   spin(c);
@@ -233,7 +250,8 @@ static void test_peer_close_and_bad_frames(void **state) {
   free(c);
 }
 
-int main(void) {
+int main(void)
+{
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_accept_key),
       cmocka_unit_test(test_choose_protocol_table),

@@ -21,12 +21,10 @@ static inline json_t *J(const char *s)
 {
   char *d = strdup(s);
   for (char *p = d; *p; p++)
-    if (*p == '\'')
-      *p = '"';
+    if (*p == '\'') *p = '"';
   json_error_t err;
   json_t *v = json_loads(d, JSON_DECODE_ANY, &err);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", err.text, d);
+  if (!v) fail_msg("bad test JSON: %s: %s", err.text, d);
   free(d);
   return v;
 }
@@ -40,7 +38,8 @@ static inline char *validate_sub(const struct resource *res, const json_t *obj, 
   size_t len = 0, i;
   FILE *f = open_memstream(&buf, &len);
   json_t *c;
-  json_array_foreach(causes, i, c) fprintf(f, "%s%s: %s", i ? "\n" : "", kj_get_str(c, "field"), kj_get_str(c, "message"));
+  json_array_foreach (causes, i, c)
+    fprintf(f, "%s%s: %s", i ? "\n" : "", kj_get_str(c, "field"), kj_get_str(c, "message"));
   fclose(f);
   json_decref(causes);
   return buf;
@@ -51,11 +50,9 @@ static inline json_t *prepared(const struct resource *res, const char *src)
   json_t *obj = J(src);
   kj_set_str(obj, "metadata.uid", "u-1");
   kj_set_str(obj, "metadata.creationTimestamp", "2024-01-01T00:00:00Z");
-  if (res->defaults)
-    res->defaults(obj);
+  if (res->defaults) res->defaults(obj);
   struct reg_request rq = {.verb = "create"};
-  if (res->prepare_create)
-    res->prepare_create(&rq, obj);
+  if (res->prepare_create) res->prepare_create(&rq, obj);
   return obj;
 }
 
@@ -73,11 +70,9 @@ static inline void run_vcases(const struct vcase *cases, size_t n)
     json_t *obj;
     if (old) {
       obj = J(cases[i].obj);
-      if (cases[i].res->defaults)
-        cases[i].res->defaults(obj);
+      if (cases[i].res->defaults) cases[i].res->defaults(obj);
       struct reg_request rq = {.verb = "update"};
-      if (cases[i].res->prepare_update)
-        cases[i].res->prepare_update(&rq, obj, old);
+      if (cases[i].res->prepare_update) cases[i].res->prepare_update(&rq, obj, old);
     } else {
       obj = prepared(cases[i].res, cases[i].obj);
     }

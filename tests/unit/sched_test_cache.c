@@ -34,22 +34,46 @@ static void test_transform_pending(void **state)
   json_t *p = tj(full_pod);
   json_t *before = json_deep_copy(p);
   sched_pod_transform(NULL, p);
-  static const char *const kept[] = {
-      "kind", "metadata.name", "metadata.namespace", "metadata.uid", "metadata.resourceVersion",
-      "metadata.labels.app", "metadata.creationTimestamp", "spec.containers[0].image",
-      "spec.containers[0].ports[0].hostPort", "spec.containers[0].resources.requests.cpu",
-      "spec.initContainers[0].restartPolicy", "spec.initContainers[0].resources.requests.memory", "spec.priority",
-      "spec.tolerations", "spec.nodeSelector", "spec.affinity", "spec.topologySpreadConstraints",
-      "spec.schedulingGates", "spec.overhead", "spec.schedulerName", "status.phase", "status.conditions",
-      "status.nominatedNodeName", "status.startTime", NULL};
+  static const char *const kept[] = {"kind",
+                                     "metadata.name",
+                                     "metadata.namespace",
+                                     "metadata.uid",
+                                     "metadata.resourceVersion",
+                                     "metadata.labels.app",
+                                     "metadata.creationTimestamp",
+                                     "spec.containers[0].image",
+                                     "spec.containers[0].ports[0].hostPort",
+                                     "spec.containers[0].resources.requests.cpu",
+                                     "spec.initContainers[0].restartPolicy",
+                                     "spec.initContainers[0].resources.requests.memory",
+                                     "spec.priority",
+                                     "spec.tolerations",
+                                     "spec.nodeSelector",
+                                     "spec.affinity",
+                                     "spec.topologySpreadConstraints",
+                                     "spec.schedulingGates",
+                                     "spec.overhead",
+                                     "spec.schedulerName",
+                                     "status.phase",
+                                     "status.conditions",
+                                     "status.nominatedNodeName",
+                                     "status.startTime",
+                                     NULL};
   for (int i = 0; kept[i]; i++) {
     if (!kj_equal(kj_get(p, kept[i]), kj_get(before, kept[i]))) fail_msg("%s was not kept", kept[i]);
   }
-  static const char *const dropped[] = {"metadata.annotations", "metadata.managedFields", "metadata.ownerReferences",
-                                        "spec.containers[0].env", "spec.containers[0].command",
-                                        "spec.containers[0].resources.limits", "spec.containers[0].volumeMounts",
-                                        "spec.volumes", "spec.dnsPolicy", "status.containerStatuses",
-                                        "status.podIP", NULL};
+  static const char *const dropped[] = {"metadata.annotations",
+                                        "metadata.managedFields",
+                                        "metadata.ownerReferences",
+                                        "spec.containers[0].env",
+                                        "spec.containers[0].command",
+                                        "spec.containers[0].resources.limits",
+                                        "spec.containers[0].volumeMounts",
+                                        "spec.volumes",
+                                        "spec.dnsPolicy",
+                                        "status.containerStatuses",
+                                        "status.podIP",
+                                        NULL};
   for (int i = 0; dropped[i]; i++)
     if (kj_get(p, dropped[i])) fail_msg("%s was not dropped", dropped[i]);
   /* Requests come out the same as from the full pod. */

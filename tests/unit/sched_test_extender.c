@@ -54,12 +54,15 @@ static void test_config_errors(void **state)
       {EXT("{\"urlPrefix\":\"http://x\",\"managedResources\":[{\"name\":\"cpu\"}]}"),
        "extenders[0].managedResources[0].name: Invalid value: \"cpu\": is an invalid extended resource name"},
       {EXT("{\"urlPrefix\":\"http://x\",\"managedResources\":[{\"name\":\"kubernetes.io/gpu\"}]}"),
-       "extenders[0].managedResources[0].name: Invalid value: \"kubernetes.io/gpu\": is an invalid extended resource name"},
+       "extenders[0].managedResources[0].name: Invalid value: \"kubernetes.io/gpu\": is an invalid extended resource "
+       "name"},
       {EXT("{\"urlPrefix\":\"http://x\",\"managedResources\":[{\"name\":\"example.com/a b\"}]}"),
        "extenders[0].managedResources[0].name: Invalid value: \"example.com/a b\": name part must consist of*"},
       {EXT("{\"urlPrefix\":\"http://x\",\"managedResources\":[{\"name\":\"example.com/a\"}]},"
-           "{\"urlPrefix\":\"http://y\",\"managedResources\":[{\"name\":\"example.com/b\"},{\"name\":\"example.com/a\"}]}"),
-       "extenders[1].managedResources[1].name: Invalid value: \"example.com/a\": duplicate extender managed resource name"},
+           "{\"urlPrefix\":\"http://y\",\"managedResources\":[{\"name\":\"example.com/b\"},{\"name\":\"example.com/"
+           "a\"}]}"),
+       "extenders[1].managedResources[1].name: Invalid value: \"example.com/a\": duplicate extender managed resource "
+       "name"},
       {EXT("{\"urlPrefix\":\"http://x\",\"bogus\":1}"), "strict decoding error: unknown field \"extenders[0].bogus\""},
       {EXT("{\"urlPrefix\":\"http://x\",\"tlsConfig\":{\"caPath\":\"/x\"}}"),
        "strict decoding error: unknown field \"extenders[0].tlsConfig.caPath\""},
@@ -91,12 +94,13 @@ static void test_config_errors(void **state)
 
 static void test_config_extenders(void **state)
 {
-  struct sched_config *c = cfg_from(
-      EXT("{\"urlPrefix\":\"https://127.0.0.1:9/ext/\",\"filterVerb\":\"filter\",\"prioritizeVerb\":\"prio\","
-          "\"weight\":3,\"enableHTTPS\":true,\"nodeCacheCapable\":true,\"ignorable\":true},"
-          "{\"urlPrefix\":\"https://127.0.0.1:9\",\"bindVerb\":\"bind\",\"httpTimeout\":\"1500ms\","
-          "\"tlsConfig\":{\"caData\":\"LS0tLS1CRUdJTg==\",\"serverName\":\"ext.local\"},"
-          "\"managedResources\":[{\"name\":\"example.com/gpu\",\"ignoredByScheduler\":true},{\"name\":\"example.com/fpga\"}]}"));
+  struct sched_config *c =
+      cfg_from(EXT("{\"urlPrefix\":\"https://127.0.0.1:9/ext/\",\"filterVerb\":\"filter\",\"prioritizeVerb\":\"prio\","
+                   "\"weight\":3,\"enableHTTPS\":true,\"nodeCacheCapable\":true,\"ignorable\":true},"
+                   "{\"urlPrefix\":\"https://127.0.0.1:9\",\"bindVerb\":\"bind\",\"httpTimeout\":\"1500ms\","
+                   "\"tlsConfig\":{\"caData\":\"LS0tLS1CRUdJTg==\",\"serverName\":\"ext.local\"},"
+                   "\"managedResources\":[{\"name\":\"example.com/"
+                   "gpu\",\"ignoredByScheduler\":true},{\"name\":\"example.com/fpga\"}]}"));
   assert_int_equal(c->nextenders, 2);
   struct sched_extender *a = &c->extenders[0], *b = &c->extenders[1];
   assert_string_equal(a->filter_verb, "filter");
@@ -126,10 +130,12 @@ static void test_ignored_by_scheduler(void **state)
   struct sched_snapshot *s = sched_snapshot_new();
   json_t *nodes[] = {mk_node("a", "4", "8Gi", 110, NULL)};
   add_nodes(s, nodes, 1);
-  json_t *pod = mk_pod("{\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"example.com/gpu\":\"1\"},"
-                       "\"limits\":{\"example.com/gpu\":\"1\"}}}]}}");
+  json_t *pod =
+      mk_pod("{\"spec\":{\"containers\":[{\"name\":\"c\",\"resources\":{\"requests\":{\"example.com/gpu\":\"1\"},"
+             "\"limits\":{\"example.com/gpu\":\"1\"}}}]}}");
   static const char *const cfgs[] = {
-      "{\"profiles\":[{\"schedulerName\":\"x\"},{\"schedulerName\":\"y\",\"pluginConfig\":[{\"name\":\"NodeResourcesFit\","
+      "{\"profiles\":[{\"schedulerName\":\"x\"},{\"schedulerName\":\"y\",\"pluginConfig\":[{\"name\":"
+      "\"NodeResourcesFit\","
       "\"args\":{\"scoringStrategy\":{\"type\":\"MostAllocated\"}}}]}],"
       "\"extenders\":[{\"urlPrefix\":\"http://x\",\"filterVerb\":\"f\",\"managedResources\":"
       "[{\"name\":\"example.com/gpu\",\"ignoredByScheduler\":%s}]}]}",
@@ -206,7 +212,8 @@ static void test_args(void **state)
 {
   struct sched_snapshot *s = three_nodes();
   struct sched_extender *full = one_extender("{\"urlPrefix\":\"http://x\",\"filterVerb\":\"f\"}");
-  struct sched_extender *cached = one_extender("{\"urlPrefix\":\"http://x\",\"filterVerb\":\"f\",\"nodeCacheCapable\":true}");
+  struct sched_extender *cached =
+      one_extender("{\"urlPrefix\":\"http://x\",\"filterVerb\":\"f\",\"nodeCacheCapable\":true}");
   json_t *pod = mk_req_pod("p", "1", NULL);
   json_t *names = tj("[\"c\",\"gone\",\"a\"]");
   json_t *args = sched_extender_args(full, pod, names, s);
@@ -251,13 +258,15 @@ static void expect_json(const json_t *v, const char *want)
 static void test_apply_filter(void **state)
 {
   struct sched_extender *full = one_extender("{\"urlPrefix\":\"http://x/\",\"filterVerb\":\"f\"}");
-  struct sched_extender *cached = one_extender("{\"urlPrefix\":\"http://x\",\"filterVerb\":\"f\",\"nodeCacheCapable\":true}");
+  struct sched_extender *cached =
+      one_extender("{\"urlPrefix\":\"http://x\",\"filterVerb\":\"f\",\"nodeCacheCapable\":true}");
   char msg[512];
   json_t *feasible = tj("[\"a\",\"b\",\"c\",\"d\"]");
   json_t *failed = tj("{\"z\":{\"code\":2,\"reasons\":[\"Insufficient cpu\"]}}");
   /* NodeList answer; a node in both maps counts as unresolvable. */
-  json_t *res = tj("{\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"b\"}},{\"metadata\":{\"name\":\"d\"}}]},"
-                   "\"failedNodes\":{\"a\":\"no disk\",\"c\":\"busy\"},\"failedAndUnresolvableNodes\":{\"c\":\"gone for good\"}}");
+  json_t *res = tj(
+      "{\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"b\"}},{\"metadata\":{\"name\":\"d\"}}]},"
+      "\"failedNodes\":{\"a\":\"no disk\",\"c\":\"busy\"},\"failedAndUnresolvableNodes\":{\"c\":\"gone for good\"}}");
   assert_int_equal(sched_extender_apply_filter(full, res, feasible, failed, msg, sizeof msg), 0);
   expect_json(feasible, "[\"b\",\"d\"]");
   char want[512];
@@ -277,12 +286,14 @@ static void test_apply_filter(void **state)
   /* A node that was not offered, or the answer's error: refused, nothing changed. */
   res = tj("{\"nodenames\":[\"d\",\"q\"]}");
   assert_int_equal(sched_extender_apply_filter(cached, res, feasible, failed, msg, sizeof msg), -EINVAL);
-  assert_string_equal(msg, "extender \"http://x\" claims a filtered node \"q\" which is not found in the input node list");
+  assert_string_equal(msg,
+                      "extender \"http://x\" claims a filtered node \"q\" which is not found in the input node list");
   expect_json(feasible, "[\"d\"]");
   json_decref(res);
   res = tj("{\"nodes\":{\"items\":[{\"metadata\":{\"name\":\"q\"}}]}}");
   assert_int_equal(sched_extender_apply_filter(full, res, feasible, failed, msg, sizeof msg), -EINVAL);
-  assert_string_equal(msg, "extender \"http://x/\" claims a filtered node \"q\" which is not found in the input node list");
+  assert_string_equal(msg,
+                      "extender \"http://x/\" claims a filtered node \"q\" which is not found in the input node list");
   json_decref(res);
   res = tj("{\"nodenames\":[],\"error\":\"disk service down\"}");
   assert_int_equal(sched_extender_apply_filter(cached, res, feasible, failed, msg, sizeof msg), -EINVAL);
@@ -365,7 +376,8 @@ static void test_two_phase_cycle(void **state)
   assert_non_null(json_object_get(part.failed, "cp"));
   /* An extender drops b; plain scores would prefer c or b (a is busy),
    * but the extenders' scores favour a. */
-  struct sched_extender *e = one_extender("{\"urlPrefix\":\"http://x\",\"filterVerb\":\"f\",\"nodeCacheCapable\":true}");
+  struct sched_extender *e =
+      one_extender("{\"urlPrefix\":\"http://x\",\"filterVerb\":\"f\",\"nodeCacheCapable\":true}");
   char msg[256];
   json_t *ans = tj("{\"nodenames\":[\"a\",\"c\"],\"failedNodes\":{\"b\":\"b is out\"}}");
   assert_int_equal(sched_extender_apply_filter(e, ans, part.feasible, part.failed, msg, sizeof msg), 0);
@@ -390,10 +402,10 @@ static void test_two_phase_cycle(void **state)
   assert_int_equal(sched_extender_apply_filter(e, ans, part.feasible, part.failed, msg, sizeof msg), 0);
   json_decref(ans);
   assert_int_equal(sched_schedule_finish(p, s, pod, &part, scores, &r), -ENOSPC);
-  assert_string_equal(r.message,
-                      "0/3 nodes are available: 1 a is out, 1 b is out, 1 node(s) had untolerated taint {dedicated: x}. "
-                      "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
-                      "2 No preemption victims found for incoming pod..");
+  assert_string_equal(
+      r.message, "0/3 nodes are available: 1 a is out, 1 b is out, 1 node(s) had untolerated taint {dedicated: x}. "
+                 "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, "
+                 "2 No preemption victims found for incoming pod..");
   assert_non_null(r.node_codes);
   sched_result_clear(&r);
   sched_partial_clear(&part);
@@ -421,8 +433,8 @@ static void test_preemption(void **state)
   sched_snapshot_add_pod(s, v2, "b", false);
   sched_snapshot_add_pod(s, v3, "b", false);
   json_t *pod = mk_pod("{\"spec\":{\"priority\":10}}");
-  json_t *cands = json_pack("{s:{s:[O],s:i},s:{s:[O,O],s:i}}", "a", "pods", v1, "numPDBViolations", 0, "b", "pods",
-                            v2, v3, "numPDBViolations", 0);
+  json_t *cands = json_pack("{s:{s:[O],s:i},s:{s:[O,O],s:i}}", "a", "pods", v1, "numPDBViolations", 0, "b", "pods", v2,
+                            v3, "numPDBViolations", 0);
   /* Without extenders: b (lower highest-victim priority) wins. */
   struct sched_preemption pr;
   assert_int_equal(sched_preemption_pick(cands, &pr), 0);
@@ -431,7 +443,8 @@ static void test_preemption(void **state)
   sched_preemption_clear(&pr);
 
   struct sched_extender *full = one_extender("{\"urlPrefix\":\"http://x\",\"preemptVerb\":\"p\"}");
-  struct sched_extender *cached = one_extender("{\"urlPrefix\":\"http://x\",\"preemptVerb\":\"p\",\"nodeCacheCapable\":true}");
+  struct sched_extender *cached =
+      one_extender("{\"urlPrefix\":\"http://x\",\"preemptVerb\":\"p\",\"nodeCacheCapable\":true}");
   json_t *args = sched_extender_preemption_args(full, pod, cands);
   assert_ptr_equal(kj_get(args, "nodeNameToVictims"), cands);
   json_decref(args);
@@ -444,7 +457,8 @@ static void test_preemption(void **state)
   char msg[512];
   json_t *res = tj("{\"nodeNameToMetaVictims\":{\"a\":{\"pods\":[{\"uid\":\"u9\"}]}}}");
   assert_int_equal(sched_extender_apply_preemption(full, res, s, &cands, msg, sizeof msg), -EINVAL);
-  assert_string_equal(msg, "extender: http://x claims to preempt pod (UID: u9) on node: a, but the pod is not found on that node");
+  assert_string_equal(
+      msg, "extender: http://x claims to preempt pod (UID: u9) on node: a, but the pod is not found on that node");
   json_decref(res);
   res = tj("{\"nodeNameToMetaVictims\":{\"a\":{\"pods\":[]}}}");
   assert_int_equal(sched_extender_apply_preemption(full, res, s, &cands, msg, sizeof msg), -EINVAL);
@@ -476,11 +490,16 @@ static void test_preemption(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_config_errors), cmocka_unit_test(test_config_extenders),
-      cmocka_unit_test(test_ignored_by_scheduler), cmocka_unit_test(test_interested),
-      cmocka_unit_test(test_args), cmocka_unit_test(test_apply_filter),
-      cmocka_unit_test(test_priorities), cmocka_unit_test(test_reply),
-      cmocka_unit_test(test_two_phase_cycle), cmocka_unit_test(test_preemption),
+      cmocka_unit_test(test_config_errors),
+      cmocka_unit_test(test_config_extenders),
+      cmocka_unit_test(test_ignored_by_scheduler),
+      cmocka_unit_test(test_interested),
+      cmocka_unit_test(test_args),
+      cmocka_unit_test(test_apply_filter),
+      cmocka_unit_test(test_priorities),
+      cmocka_unit_test(test_reply),
+      cmocka_unit_test(test_two_phase_cycle),
+      cmocka_unit_test(test_preemption),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,7 +27,8 @@ static struct sched_config *cfg_from(const char *json)
 
 static struct sched_profile *dflt(struct sched_config *c) { return sched_config_profile(c, "default-scheduler"); }
 
-#define CP_TAINT "{\"spec\":{\"taints\":[{\"key\":\"node-role.kubernetes.io/control-plane\",\"effect\":\"NoSchedule\"}]}}"
+#define CP_TAINT                                                                                                       \
+  "{\"spec\":{\"taints\":[{\"key\":\"node-role.kubernetes.io/control-plane\",\"effect\":\"NoSchedule\"}]}}"
 
 /* Upstream's FitError text: per-reason node counts sorted as strings, then
  * the preemption post-filter's summary (which ends in its own period, so
@@ -55,9 +56,10 @@ static void test_failed_scheduling_message(void **state)
                        "{node-role.kubernetes.io/control-plane: }. preemption: 0/3 nodes are available: "
                        "1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling..");
   kj_set_str(pod, "spec.preemptionPolicy", "Never");
-  expect_unschedulable(dflt(c), s, pod,
-                       "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint "
-                       "{node-role.kubernetes.io/control-plane: }. preemption: not eligible due to preemptionPolicy=Never..");
+  expect_unschedulable(
+      dflt(c), s, pod,
+      "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint "
+      "{node-role.kubernetes.io/control-plane: }. preemption: not eligible due to preemptionPolicy=Never..");
   json_decref(pod);
 
   /* No node can be helped by evicting anything. */
@@ -108,9 +110,9 @@ static void test_num_feasible_nodes(void **state)
     int pct;
     size_t all, want;
   } cases[] = {
-      {0, 0, 0},       {0, 50, 50},       {0, 99, 99},       {0, 100, 100},   {0, 200, 100},
-      {0, 1000, 420},  {0, 5000, 500},    {0, 6000, 300},    {0, 10000, 500}, {0, 20000, 1000},
-      {30, 1000, 300}, {5, 1000, 100},    {100, 5000, 5000}, {50, 150, 100},  {10, 99, 99},
+      {0, 0, 0},       {0, 50, 50},    {0, 99, 99},       {0, 100, 100},   {0, 200, 100},
+      {0, 1000, 420},  {0, 5000, 500}, {0, 6000, 300},    {0, 10000, 500}, {0, 20000, 1000},
+      {30, 1000, 300}, {5, 1000, 100}, {100, 5000, 5000}, {50, 150, 100},  {10, 99, 99},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     size_t got = sched_num_feasible_nodes_to_find(cases[i].pct, cases[i].all);
@@ -134,8 +136,9 @@ static struct sched_snapshot *many_nodes(size_t n)
 
 static void test_round_robin_start(void **state)
 {
-  struct sched_config *c = cfg_from("{\"apiVersion\":\"kubescheduler.config.k8s.io/v1\",\"kind\":\"KubeSchedulerConfiguration\","
-                                    "\"percentageOfNodesToScore\":50}");
+  struct sched_config *c =
+      cfg_from("{\"apiVersion\":\"kubescheduler.config.k8s.io/v1\",\"kind\":\"KubeSchedulerConfiguration\","
+               "\"percentageOfNodesToScore\":50}");
   struct sched_profile *p = dflt(c);
   struct sched_snapshot *s = many_nodes(300); /* 50% of 300 = 150 per cycle */
   json_t *pod = mk_req_pod("p", "100m", "10Mi");
@@ -202,11 +205,11 @@ static void test_scoring_picks_best(void **state)
     sched_result_clear(&r);
   }
   /* MostAllocated packs onto the fullest node that still fits. */
-  struct sched_config *packed = cfg_from(
-      "{\"profiles\":[{\"schedulerName\":\"packer\",\"pluginConfig\":[{\"name\":\"NodeResourcesFit\",\"args\":"
-      "{\"scoringStrategy\":{\"type\":\"MostAllocated\"}}}],"
-      "\"plugins\":{\"score\":{\"disabled\":[{\"name\":\"NodeResourcesBalancedAllocation\"}],"
-      "\"enabled\":[{\"name\":\"NodeResourcesFit\",\"weight\":5}]}}}]}");
+  struct sched_config *packed =
+      cfg_from("{\"profiles\":[{\"schedulerName\":\"packer\",\"pluginConfig\":[{\"name\":\"NodeResourcesFit\",\"args\":"
+               "{\"scoringStrategy\":{\"type\":\"MostAllocated\"}}}],"
+               "\"plugins\":{\"score\":{\"disabled\":[{\"name\":\"NodeResourcesBalancedAllocation\"}],"
+               "\"enabled\":[{\"name\":\"NodeResourcesFit\",\"weight\":5}]}}}]}");
   assert_null(sched_config_profile(packed, "default-scheduler"));
   struct sched_result r;
   assert_int_equal(sched_schedule_one(sched_config_profile(packed, "packer"), s, pod, &r), 0);
@@ -223,7 +226,8 @@ static void test_daemonset_pinning(void **state)
   struct sched_config *c = cfg_from(NULL);
   struct sched_snapshot *s = many_nodes(300);
   json_t *pod = mk_pod("{\"spec\":{\"affinity\":{\"nodeAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":"
-                       "{\"nodeSelectorTerms\":[{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"node-0250\"]}]}]}}}}}");
+                       "{\"nodeSelectorTerms\":[{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\","
+                       "\"values\":[\"node-0250\"]}]}]}}}}}");
   struct sched_result r;
   assert_int_equal(sched_schedule_one(dflt(c), s, pod, &r), 0);
   assert_string_equal(r.node_name, "node-0250");
@@ -239,7 +243,8 @@ static void test_daemonset_pinning(void **state)
   add_nodes(s, nodes, 2);
   add_pod_on(s, mk_req_pod("x", "100m", NULL), "a");
   pod = mk_pod("{\"spec\":{\"affinity\":{\"nodeAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":"
-               "{\"nodeSelectorTerms\":[{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"a\"]}]}]}}}}}");
+               "{\"nodeSelectorTerms\":[{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":["
+               "\"a\"]}]}]}}}}}");
   expect_unschedulable(dflt(c), s, pod,
                        "0/2 nodes are available: 1 Too many pods, 1 node(s) didn't satisfy plugin(s) [NodeAffinity]. "
                        "preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, "
@@ -257,7 +262,7 @@ static void test_config(void **state)
   static const struct {
     const char *name;
     int64_t weight;
-  } want[] = {{"TaintToleration", 3},  {"NodeAffinity", 2}, {"PodTopologySpread", 2},
+  } want[] = {{"TaintToleration", 3},  {"NodeAffinity", 2},     {"PodTopologySpread", 2},
               {"InterPodAffinity", 2}, {"NodeResourcesFit", 1}, {"NodeResourcesBalancedAllocation", 1},
               {"ImageLocality", 1}};
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
@@ -273,8 +278,10 @@ static void test_config(void **state)
 
   c = cfg_from("{\"apiVersion\":\"kubescheduler.config.k8s.io/v1\",\"kind\":\"KubeSchedulerConfiguration\","
                "\"percentageOfNodesToScore\":20,\"profiles\":[{\"schedulerName\":\"a\"},"
-               "{\"schedulerName\":\"b\",\"percentageOfNodesToScore\":70,\"plugins\":{\"score\":{\"disabled\":[{\"name\":\"*\"}],"
-               "\"enabled\":[{\"name\":\"ImageLocality\",\"weight\":7}]},\"filter\":{\"disabled\":[{\"name\":\"TaintToleration\"}]}}}]}");
+               "{\"schedulerName\":\"b\",\"percentageOfNodesToScore\":70,\"plugins\":{\"score\":{\"disabled\":[{"
+               "\"name\":\"*\"}],"
+               "\"enabled\":[{\"name\":\"ImageLocality\",\"weight\":7}]},\"filter\":{\"disabled\":[{\"name\":"
+               "\"TaintToleration\"}]}}}]}");
   assert_int_equal(c->nprofiles, 2);
   assert_int_equal(sched_config_profile(c, "a")->percentage_of_nodes_to_score, 20);
   p = sched_config_profile(c, "b");
@@ -309,7 +316,8 @@ static void test_config(void **state)
       "{\"profiles\":[{\"plugins\":{\"filter\":{\"enabled\":[{\"name\":\"ImageLocality\"}]}}}]}",
       "{\"profiles\":[{\"schedulerName\":\"x\"},{\"schedulerName\":\"x\"}]}",
       "{\"profiles\":[{\"pluginConfig\":[{\"name\":\"InterPodAffinity\",\"args\":{\"hardPodAffinityWeight\":101}}]}]}",
-      "{\"profiles\":[{\"pluginConfig\":[{\"name\":\"NodeResourcesFit\",\"args\":{\"scoringStrategy\":{\"type\":\"Bogus\"}}}]}]}",
+      "{\"profiles\":[{\"pluginConfig\":[{\"name\":\"NodeResourcesFit\",\"args\":{\"scoringStrategy\":{\"type\":"
+      "\"Bogus\"}}}]}]}",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     char err[256] = "";
@@ -349,10 +357,14 @@ static void test_snapshot_accounting(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_failed_scheduling_message), cmocka_unit_test(test_num_feasible_nodes),
-      cmocka_unit_test(test_round_robin_start),         cmocka_unit_test(test_tie_break_is_random),
-      cmocka_unit_test(test_scoring_picks_best),        cmocka_unit_test(test_daemonset_pinning),
-      cmocka_unit_test(test_config),                    cmocka_unit_test(test_snapshot_accounting),
+      cmocka_unit_test(test_failed_scheduling_message),
+      cmocka_unit_test(test_num_feasible_nodes),
+      cmocka_unit_test(test_round_robin_start),
+      cmocka_unit_test(test_tie_break_is_random),
+      cmocka_unit_test(test_scoring_picks_best),
+      cmocka_unit_test(test_daemonset_pinning),
+      cmocka_unit_test(test_config),
+      cmocka_unit_test(test_snapshot_accounting),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

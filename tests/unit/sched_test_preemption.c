@@ -28,8 +28,8 @@ struct tcase {
   struct tpod pods[8];
   const char *preemptor_cpu;
   int preemptor_prio;
-  const char *pdbs; /* JSON array or NULL */
-  const char *want_node; /* NULL: no candidate */
+  const char *pdbs;         /* JSON array or NULL */
+  const char *want_node;    /* NULL: no candidate */
   const char *want_victims; /* comma-separated, most important first */
 };
 
@@ -37,45 +37,79 @@ static const struct tcase cases[] = {
     {"reprieves the earlier-started pod of equal priority",
      {"n1:2"},
      {{"old", "n1", "1", 10, "2024-01-01T00:00:00Z", NULL}, {"new", "n1", "1", 10, "2024-01-02T00:00:00Z", NULL}},
-     "1", 100, NULL, "n1", "new"},
+     "1",
+     100,
+     NULL,
+     "n1",
+     "new"},
     {"evicts only what is needed, lowest priority first",
      {"n1:3"},
      {{"a", "n1", "1", 5, NULL, NULL}, {"b", "n1", "1", 20, NULL, NULL}, {"c", "n1", "1", 10, NULL, NULL}},
-     "2", 100, NULL, "n1", "c,a"},
+     "2",
+     100,
+     NULL,
+     "n1",
+     "c,a"},
     {"prefers the node whose most important victim has the lower priority",
      {"n1:1", "n2:1"},
      {{"p50", "n1", "1", 50, NULL, NULL}, {"p10", "n2", "1", 10, NULL, NULL}},
-     "1", 100, NULL, "n2", "p10"},
+     "1",
+     100,
+     NULL,
+     "n2",
+     "p10"},
     {"then the smaller sum of priorities",
      {"n1:2", "n2:2"},
      {{"a", "n1", "1", 10, NULL, NULL}, {"b", "n1", "1", 10, NULL, NULL}, {"c", "n2", "2", 10, NULL, NULL}},
-     "2", 100, NULL, "n2", "c"},
+     "2",
+     100,
+     NULL,
+     "n2",
+     "c"},
     {"then the latest start among the top victims",
      {"n1:1", "n2:1"},
      {{"older", "n1", "1", 10, "2024-01-01T00:00:00Z", NULL}, {"newer", "n2", "1", 10, "2024-03-01T00:00:00Z", NULL}},
-     "1", 100, NULL, "n2", "newer"},
+     "1",
+     100,
+     NULL,
+     "n2",
+     "newer"},
     {"avoids PDB violations even at a higher priority",
      {"n1:1", "n2:1"},
      {{"guarded", "n1", "1", 10, NULL, "db"}, {"free", "n2", "1", 50, NULL, "web"}},
-     "1", 100,
-     "[{\"metadata\":{\"name\":\"db\",\"namespace\":\"default\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"db\"}}},"
+     "1",
+     100,
+     "[{\"metadata\":{\"name\":\"db\",\"namespace\":\"default\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"
+     "\"db\"}}},"
      "\"status\":{\"disruptionsAllowed\":0}}]",
-     "n2", "free"},
+     "n2",
+     "free"},
     {"a PDB with budget left is not violated",
      {"n1:1", "n2:1"},
      {{"guarded", "n1", "1", 10, NULL, "db"}, {"free", "n2", "1", 50, NULL, "web"}},
-     "1", 100,
-     "[{\"metadata\":{\"name\":\"db\",\"namespace\":\"default\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"db\"}}},"
+     "1",
+     100,
+     "[{\"metadata\":{\"name\":\"db\",\"namespace\":\"default\"},\"spec\":{\"selector\":{\"matchLabels\":{\"app\":"
+     "\"db\"}}},"
      "\"status\":{\"disruptionsAllowed\":1}}]",
-     "n1", "guarded"},
+     "n1",
+     "guarded"},
     {"pods of equal or higher priority are never victims",
      {"n1:1"},
      {{"same", "n1", "1", 100, NULL, NULL}},
-     "1", 100, NULL, NULL, NULL},
+     "1",
+     100,
+     NULL,
+     NULL,
+     NULL},
     {"no candidate when evicting everything still does not fit",
      {"n1:1"},
      {{"low", "n1", "1", 1, NULL, NULL}},
-     "2", 100, NULL, NULL, NULL},
+     "2",
+     100,
+     NULL,
+     NULL,
+     NULL},
 };
 
 static json_t *build_pod(const struct tpod *tp)
@@ -119,11 +153,12 @@ static void run_case(const struct tcase *tc)
     if (rc != -ENOENT) fail_msg("%s: expected no candidate, got %s", tc->desc, pr.node_name);
   } else {
     if (rc != 0) fail_msg("%s: no candidate", tc->desc);
-    if (strcmp(pr.node_name, tc->want_node) != 0) fail_msg("%s: node %s, want %s", tc->desc, pr.node_name, tc->want_node);
+    if (strcmp(pr.node_name, tc->want_node) != 0)
+      fail_msg("%s: node %s, want %s", tc->desc, pr.node_name, tc->want_node);
     char got[256] = "";
     size_t i;
     json_t *v;
-    json_array_foreach(pr.victims, i, v) {
+    json_array_foreach (pr.victims, i, v) {
       if (i) strcat(got, ",");
       strcat(got, json_string_value(json_object_get(json_object_get(v, "metadata"), "name")));
     }
@@ -165,8 +200,8 @@ static void test_unresolvable_nodes_skipped(void **state)
   /* The FitError without its PostFilter part, which the scheduler
    * replaces by what preemption really said. */
   assert_int_equal(res.fit_len, strlen("0/1 nodes are available: 1 node(s) had untolerated taint {k: v}."));
-  assert_memory_equal(res.message, "0/1 nodes are available: 1 node(s) had untolerated taint {k: v}. preemption: ",
-                      res.fit_len + 13);
+  assert_memory_equal(
+      res.message, "0/1 nodes are available: 1 node(s) had untolerated taint {k: v}. preemption: ", res.fit_len + 13);
   struct sched_preemption pr;
   assert_int_equal(sched_preemption_select(cfg->profiles[0], snap, pod, res.node_codes, NULL, 0, &pr), -ENOENT);
   sched_preemption_clear(&pr);

@@ -11,14 +11,15 @@
 
 #include "sched_test_util.h"
 
-static void expect_scores(const struct sched_plugin *p, const char *args, struct sched_snapshot *s,
-                          const json_t *pod, const int64_t *want, const char *what)
+static void expect_scores(const struct sched_plugin *p, const char *args, struct sched_snapshot *s, const json_t *pod,
+                          const int64_t *want, const char *what)
 {
   int64_t got[16];
   score_all(p, args, s, pod, got);
   for (size_t i = 0; i < s->nnodes; i++)
-    if (got[i] != want[i]) fail_msg("%s %s: node %s scored %lld, want %lld", p->name, what, s->nodes[i]->name,
-                                    (long long)got[i], (long long)want[i]);
+    if (got[i] != want[i])
+      fail_msg("%s %s: node %s scored %lld, want %lld", p->name, what, s->nodes[i]->name, (long long)got[i],
+               (long long)want[i]);
 }
 
 /* n1 empty, n2 half used: 4 cpu / 8Gi each. */
@@ -41,8 +42,8 @@ static void test_fit_strategies(void **state)
                 (int64_t[]){25, 75}, "MostAllocated");
   /* Only cpu, weighted: same figures. */
   expect_scores(&sched_plugin_node_resources_fit,
-                "{\"scoringStrategy\":{\"type\":\"LeastAllocated\",\"resources\":[{\"name\":\"cpu\",\"weight\":3}]}}", s,
-                pod, (int64_t[]){75, 25}, "cpu only");
+                "{\"scoringStrategy\":{\"type\":\"LeastAllocated\",\"resources\":[{\"name\":\"cpu\",\"weight\":3}]}}",
+                s, pod, (int64_t[]){75, 25}, "cpu only");
   /* Shape 0->0, 100->10: score = utilization. */
   expect_scores(&sched_plugin_node_resources_fit,
                 "{\"scoringStrategy\":{\"type\":\"RequestedToCapacityRatio\",\"requestedToCapacityRatio\":"
@@ -51,7 +52,8 @@ static void test_fit_strategies(void **state)
   /* Inverted shape, with a midpoint: 0->10, 50->5, 100->0; 25% -> 75, 75% -> 25. */
   expect_scores(&sched_plugin_node_resources_fit,
                 "{\"scoringStrategy\":{\"type\":\"RequestedToCapacityRatio\",\"requestedToCapacityRatio\":"
-                "{\"shape\":[{\"utilization\":0,\"score\":10},{\"utilization\":50,\"score\":5},{\"utilization\":100,\"score\":0}]}}}",
+                "{\"shape\":[{\"utilization\":0,\"score\":10},{\"utilization\":50,\"score\":5},{\"utilization\":100,"
+                "\"score\":0}]}}}",
                 s, pod, (int64_t[]){75, 25}, "RequestedToCapacityRatio inverted");
   json_decref(pod);
   /* A pod without requests is scored with 100m / 200Mi:
@@ -68,8 +70,10 @@ static void test_fit_args_validation(void **state)
       "{\"scoringStrategy\":{\"type\":\"Nope\"}}",
       "{\"scoringStrategy\":{\"resources\":[{\"name\":\"cpu\",\"weight\":0}]}}",
       "{\"scoringStrategy\":{\"type\":\"RequestedToCapacityRatio\"}}",
-      "{\"scoringStrategy\":{\"type\":\"RequestedToCapacityRatio\",\"requestedToCapacityRatio\":{\"shape\":[{\"utilization\":50,\"score\":1},{\"utilization\":10,\"score\":2}]}}}",
-      "{\"scoringStrategy\":{\"type\":\"RequestedToCapacityRatio\",\"requestedToCapacityRatio\":{\"shape\":[{\"utilization\":50,\"score\":11}]}}}",
+      "{\"scoringStrategy\":{\"type\":\"RequestedToCapacityRatio\",\"requestedToCapacityRatio\":{\"shape\":[{"
+      "\"utilization\":50,\"score\":1},{\"utilization\":10,\"score\":2}]}}}",
+      "{\"scoringStrategy\":{\"type\":\"RequestedToCapacityRatio\",\"requestedToCapacityRatio\":{\"shape\":[{"
+      "\"utilization\":50,\"score\":11}]}}}",
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     json_t *a = tj(bad[i]);
@@ -105,13 +109,15 @@ static void test_taint_toleration_score(void **state)
       mk_node("n1", "4", "8Gi", 10, NULL),
       mk_node("n2", "4", "8Gi", 10, "{\"spec\":{\"taints\":[{\"key\":\"a\",\"effect\":\"PreferNoSchedule\"}]}}"),
       mk_node("n3", "4", "8Gi", 10,
-              "{\"spec\":{\"taints\":[{\"key\":\"a\",\"effect\":\"PreferNoSchedule\"},{\"key\":\"b\",\"effect\":\"PreferNoSchedule\"}]}}"),
+              "{\"spec\":{\"taints\":[{\"key\":\"a\",\"effect\":\"PreferNoSchedule\"},{\"key\":\"b\",\"effect\":"
+              "\"PreferNoSchedule\"}]}}"),
   };
   add_nodes(s, nodes, 3);
   json_t *pod = mk_pod("{}");
   expect_scores(&sched_plugin_taint_toleration, NULL, s, pod, (int64_t[]){100, 50, 0}, "untolerated");
   json_decref(pod);
-  pod = mk_pod("{\"spec\":{\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\",\"effect\":\"PreferNoSchedule\"}]}}");
+  pod =
+      mk_pod("{\"spec\":{\"tolerations\":[{\"key\":\"a\",\"operator\":\"Exists\",\"effect\":\"PreferNoSchedule\"}]}}");
   expect_scores(&sched_plugin_taint_toleration, NULL, s, pod, (int64_t[]){100, 100, 0}, "tolerated a");
   json_decref(pod);
   /* A NoSchedule toleration does not count for PreferNoSchedule. */
@@ -130,10 +136,11 @@ static void test_node_affinity_score(void **state)
       mk_node("n3", "4", "8Gi", 10, NULL),
   };
   add_nodes(s, nodes, 3);
-  json_t *pod = mk_pod(
-      "{\"spec\":{\"affinity\":{\"nodeAffinity\":{\"preferredDuringSchedulingIgnoredDuringExecution\":["
-      "{\"weight\":2,\"preference\":{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":[\"a\"]}]}},"
-      "{\"weight\":8,\"preference\":{\"matchExpressions\":[{\"key\":\"disk\",\"operator\":\"Exists\"}]}}]}}}}");
+  json_t *pod =
+      mk_pod("{\"spec\":{\"affinity\":{\"nodeAffinity\":{\"preferredDuringSchedulingIgnoredDuringExecution\":["
+             "{\"weight\":2,\"preference\":{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"In\",\"values\":["
+             "\"a\"]}]}},"
+             "{\"weight\":8,\"preference\":{\"matchExpressions\":[{\"key\":\"disk\",\"operator\":\"Exists\"}]}}]}}}}");
   expect_scores(&sched_plugin_node_affinity, NULL, s, pod, (int64_t[]){100, 20, 0}, "preferred");
   json_decref(pod);
   sched_snapshot_free(s);
@@ -179,8 +186,9 @@ static void test_inter_pod_affinity_score(void **state)
   };
   add_nodes(s, nodes, 3);
   add_pod_on(s, mk_pod("{\"metadata\":{\"name\":\"db\",\"labels\":{\"app\":\"db\"}}}"), "n1");
-#define PREF(kind) \
-  "{\"spec\":{\"affinity\":{\"" kind "\":{\"preferredDuringSchedulingIgnoredDuringExecution\":[{\"weight\":10,\"podAffinityTerm\":" \
+#define PREF(kind)                                                                                                     \
+  "{\"spec\":{\"affinity\":{\"" kind                                                                                   \
+  "\":{\"preferredDuringSchedulingIgnoredDuringExecution\":[{\"weight\":10,\"podAffinityTerm\":"                       \
   "{\"labelSelector\":{\"matchLabels\":{\"app\":\"db\"}},\"topologyKey\":\"zone\"}}]}}}}"
   json_t *pod = mk_pod(PREF("podAffinity"));
   expect_scores(&sched_plugin_inter_pod_affinity, NULL, s, pod, (int64_t[]){100, 100, 0}, "preferred affinity");
@@ -190,9 +198,13 @@ static void test_inter_pod_affinity_score(void **state)
   json_decref(pod);
   /* An existing pod's required affinity to the incoming pod attracts it
    * (hardPodAffinityWeight), on the existing pod's host only. */
-  add_pod_on(s, mk_pod("{\"metadata\":{\"name\":\"cache\"},\"spec\":{\"affinity\":{\"podAffinity\":{\"requiredDuringSchedulingIgnoredDuringExecution\":"
-                       "[{\"labelSelector\":{\"matchLabels\":{\"app\":\"web\"}},\"topologyKey\":\"kubernetes.io/hostname\"}]}}}}"),
-             "n2");
+  add_pod_on(
+      s,
+      mk_pod(
+          "{\"metadata\":{\"name\":\"cache\"},\"spec\":{\"affinity\":{\"podAffinity\":{"
+          "\"requiredDuringSchedulingIgnoredDuringExecution\":"
+          "[{\"labelSelector\":{\"matchLabels\":{\"app\":\"web\"}},\"topologyKey\":\"kubernetes.io/hostname\"}]}}}}"),
+      "n2");
   pod = mk_pod("{\"metadata\":{\"labels\":{\"app\":\"web\"}}}");
   expect_scores(&sched_plugin_inter_pod_affinity, NULL, s, pod, (int64_t[]){0, 100, 0}, "existing required affinity");
   expect_scores(&sched_plugin_inter_pod_affinity, "{\"hardPodAffinityWeight\":0}", s, pod, (int64_t[]){0, 0, 0},
@@ -215,13 +227,17 @@ static void test_topology_spread_score(void **state)
   add_pod_on(s, mk_pod("{\"metadata\":{\"name\":\"w2\",\"labels\":{\"app\":\"web\"}}}"), "n1");
   /* zone a: 2 pods * log(2+2) = 2.77 -> 3; zone b: 0.  Normalized
    * 100*(max+min-s)/max; n4 lacks the key and scores 0. */
-  json_t *pod = mk_pod("{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"topologySpreadConstraints\":[{\"maxSkew\":1,"
-                       "\"topologyKey\":\"zone\",\"whenUnsatisfiable\":\"ScheduleAnyway\",\"labelSelector\":{\"matchLabels\":{\"app\":\"web\"}}}]}}");
+  json_t *pod =
+      mk_pod("{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"topologySpreadConstraints\":[{\"maxSkew\":1,"
+             "\"topologyKey\":\"zone\",\"whenUnsatisfiable\":\"ScheduleAnyway\",\"labelSelector\":{\"matchLabels\":{"
+             "\"app\":\"web\"}}}]}}");
   expect_scores(&sched_plugin_pod_topology_spread, NULL, s, pod, (int64_t[]){0, 0, 100, 0}, "zone");
   json_decref(pod);
   /* By hostname: n1 has 2 -> 2*log(3+2)=3.2 -> 3; n2, n3 0. */
-  pod = mk_pod("{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"topologySpreadConstraints\":[{\"maxSkew\":1,"
-               "\"topologyKey\":\"kubernetes.io/hostname\",\"whenUnsatisfiable\":\"ScheduleAnyway\",\"labelSelector\":{\"matchLabels\":{\"app\":\"web\"}}}]}}");
+  pod = mk_pod(
+      "{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{\"topologySpreadConstraints\":[{\"maxSkew\":1,"
+      "\"topologyKey\":\"kubernetes.io/"
+      "hostname\",\"whenUnsatisfiable\":\"ScheduleAnyway\",\"labelSelector\":{\"matchLabels\":{\"app\":\"web\"}}}]}}");
   expect_scores(&sched_plugin_pod_topology_spread, NULL, s, pod, (int64_t[]){0, 100, 100, 100}, "hostname");
   json_decref(pod);
   sched_snapshot_free(s);
@@ -230,9 +246,9 @@ static void test_topology_spread_score(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_fit_strategies),        cmocka_unit_test(test_fit_args_validation),
-      cmocka_unit_test(test_balanced_allocation),   cmocka_unit_test(test_taint_toleration_score),
-      cmocka_unit_test(test_node_affinity_score),   cmocka_unit_test(test_image_locality),
+      cmocka_unit_test(test_fit_strategies),           cmocka_unit_test(test_fit_args_validation),
+      cmocka_unit_test(test_balanced_allocation),      cmocka_unit_test(test_taint_toleration_score),
+      cmocka_unit_test(test_node_affinity_score),      cmocka_unit_test(test_image_locality),
       cmocka_unit_test(test_inter_pod_affinity_score), cmocka_unit_test(test_topology_spread_score),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

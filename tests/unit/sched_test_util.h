@@ -33,8 +33,8 @@ static inline json_t *tj(const char *s)
 static inline json_t *mk_node(const char *name, const char *cpu, const char *mem, int pods, const char *extra)
 {
   json_t *n = json_pack("{s:{s:s,s:{s:s}},s:{},s:{s:{s:s,s:s,s:s,s:s}}}", "metadata", "name", name, "labels",
-                        "kubernetes.io/hostname", name, "spec", "status", "allocatable", "cpu", cpu, "memory",
-                        mem, "pods", "110", "ephemeral-storage", "100Gi");
+                        "kubernetes.io/hostname", name, "spec", "status", "allocatable", "cpu", cpu, "memory", mem,
+                        "pods", "110", "ephemeral-storage", "100Gi");
   char p[16];
   snprintf(p, sizeof p, "%d", pods);
   kj_set_str(n, "status.allocatable.pods", p);
@@ -42,12 +42,12 @@ static inline json_t *mk_node(const char *name, const char *cpu, const char *mem
     json_t *x = tj(extra);
     const char *k;
     json_t *v;
-    json_object_foreach(x, k, v) {
+    json_object_foreach (x, k, v) {
       json_t *dst = json_object_get(n, k);
       if (json_is_object(dst) && json_is_object(v)) {
         const char *k2;
         json_t *v2;
-        json_object_foreach(v, k2, v2) {
+        json_object_foreach (v, k2, v2) {
           json_t *d2 = json_object_get(dst, k2);
           if (json_is_object(d2) && json_is_object(v2)) json_object_update(d2, v2);
           else json_object_set(dst, k2, v2);
@@ -75,8 +75,8 @@ static inline json_t *mk_req_pod(const char *name, const char *cpu, const char *
   json_t *req = json_object();
   if (cpu) json_object_set_new(req, "cpu", json_string(cpu));
   if (mem) json_object_set_new(req, "memory", json_string(mem));
-  return json_pack("{s:{s:s,s:s},s:{s:[{s:s,s:s,s:{s:o}}]}}", "metadata", "name", name, "namespace", "default",
-                   "spec", "containers", "name", "c", "image", "busybox", "resources", "requests", req);
+  return json_pack("{s:{s:s,s:s},s:{s:[{s:s,s:s,s:{s:o}}]}}", "metadata", "name", name, "namespace", "default", "spec",
+                   "containers", "name", "c", "image", "busybox", "resources", "requests", req);
 }
 
 static inline void add_nodes(struct sched_snapshot *s, json_t **nodes, size_t n)

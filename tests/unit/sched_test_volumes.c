@@ -20,9 +20,10 @@
 
 static json_t *pvc(const char *name, const char *cls, const char *volume, bool bound, const char *mode)
 {
-  json_t *c = json_pack("{s:{s:s,s:s,s:s,s:s},s:{s:[s],s:{s:{s:s}}},s:{s:s}}", "metadata", "name", name, "namespace",
-                        "default", "uid", name, "resourceVersion", "10", "spec", "accessModes", mode ? mode : "ReadWriteOnce",
-                        "resources", "requests", "storage", "1Gi", "status", "phase", bound ? "Bound" : "Pending");
+  json_t *c =
+      json_pack("{s:{s:s,s:s,s:s,s:s},s:{s:[s],s:{s:{s:s}}},s:{s:s}}", "metadata", "name", name, "namespace", "default",
+                "uid", name, "resourceVersion", "10", "spec", "accessModes", mode ? mode : "ReadWriteOnce", "resources",
+                "requests", "storage", "1Gi", "status", "phase", bound ? "Bound" : "Pending");
   if (cls) kj_set_str(c, "spec.storageClassName", cls);
   if (volume) kj_set_str(c, "spec.volumeName", volume);
   if (bound) kj_set_str(c, "metadata.annotations[\"pv.kubernetes.io/bind-completed\"]", "yes");
@@ -39,7 +40,8 @@ static json_t *pv(const char *name, const char *cls, const char *host, const cha
     kj_set(v, "spec.nodeAffinity",
            json_pack("{s:{s:[{s:[{s:s,s:s,s:[s]}]}]}}", "required", "nodeSelectorTerms", "matchExpressions", "key",
                      "kubernetes.io/hostname", "operator", "In", "values", host));
-  if (claim) kj_set(v, "spec.claimRef", json_pack("{s:s,s:s,s:s}", "namespace", "default", "name", claim, "uid", claim));
+  if (claim)
+    kj_set(v, "spec.claimRef", json_pack("{s:s,s:s,s:s}", "namespace", "default", "name", claim, "uid", claim));
   return v;
 }
 
@@ -48,17 +50,15 @@ static json_t *sc(const char *name, const char *prov, const char *mode)
   return json_pack("{s:{s:s},s:s,s:s}", "metadata", "name", name, "provisioner", prov, "volumeBindingMode", mode);
 }
 
-static void put(json_t *map, const char *key, json_t *obj)
-{
-  json_object_set_new(map, key, obj);
-}
+static void put(json_t *map, const char *key, json_t *obj) { json_object_set_new(map, key, obj); }
 
 static struct sched_snapshot *three_nodes(void)
 {
   struct sched_snapshot *s = sched_snapshot_new();
-  json_t *n[3] = {mk_node("node-a", "4", "8Gi", 110, "{\"metadata\":{\"labels\":{\"topology.kubernetes.io/zone\":\"z1\"}}}"),
-                  mk_node("node-b", "4", "8Gi", 110, "{\"metadata\":{\"labels\":{\"topology.kubernetes.io/zone\":\"z2\"}}}"),
-                  mk_node("node-c", "4", "8Gi", 110, "{\"metadata\":{\"labels\":{\"topology.kubernetes.io/zone\":\"z3\"}}}")};
+  json_t *n[3] = {
+      mk_node("node-a", "4", "8Gi", 110, "{\"metadata\":{\"labels\":{\"topology.kubernetes.io/zone\":\"z1\"}}}"),
+      mk_node("node-b", "4", "8Gi", 110, "{\"metadata\":{\"labels\":{\"topology.kubernetes.io/zone\":\"z2\"}}}"),
+      mk_node("node-c", "4", "8Gi", 110, "{\"metadata\":{\"labels\":{\"topology.kubernetes.io/zone\":\"z3\"}}}")};
   add_nodes(s, n, 3);
   put(s->classes, "local-path", sc("local-path", "kube.local/local-path", "WaitForFirstConsumer"));
   put(s->classes, "manual", sc("manual", "kubernetes.io/no-provisioner", "WaitForFirstConsumer"));
@@ -99,15 +99,18 @@ static void test_prefilter_reasons(void **state)
   json_decref(p);
 
   /* Generic ephemeral volumes: the claim POD-VOLUME, owned by the pod. */
-  p = mk_pod("{\"metadata\":{\"name\":\"web\",\"uid\":\"web-uid\"},\"spec\":{\"volumes\":[{\"name\":\"scratch\",\"ephemeral\":{}}]}}");
+  p = mk_pod("{\"metadata\":{\"name\":\"web\",\"uid\":\"web-uid\"},\"spec\":{\"volumes\":[{\"name\":\"scratch\","
+             "\"ephemeral\":{}}]}}");
   filter_one(VB, NULL, s, p, "node-a", out, sizeof out);
-  assert_string_equal(out, "waiting for ephemeral volume controller to create the persistentvolumeclaim \"web-scratch\"");
+  assert_string_equal(out,
+                      "waiting for ephemeral volume controller to create the persistentvolumeclaim \"web-scratch\"");
   json_t *ec = pvc("web-scratch", "local-path", NULL, false, NULL);
   put(s->pvcs, "default/web-scratch", ec);
   filter_one(VB, NULL, s, p, "node-a", out, sizeof out);
   assert_string_equal(out, "PVC default/web-scratch was not created for pod default/web (pod is not owner)");
   kj_set(ec, "metadata.ownerReferences",
-         json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "v1", "kind", "Pod", "name", "web", "uid", "web-uid", "controller", 1));
+         json_pack("[{s:s,s:s,s:s,s:s,s:b}]", "apiVersion", "v1", "kind", "Pod", "name", "web", "uid", "web-uid",
+                   "controller", 1));
   assert_int_equal(filter_one(VB, NULL, s, p, "node-a", out, sizeof out), SCHED_SUCCESS);
   json_decref(p);
   sched_snapshot_free(s);
@@ -138,13 +141,15 @@ static void test_delay_binding(void **state)
   json_t *p = claim_pod("p", "dyn");
   assert_int_equal(filter_one(VB, NULL, s, p, "node-b", out, sizeof out), SCHED_SUCCESS);
   /* ...unless the class's allowed topologies leave the node out. */
-  kj_set(json_object_get(s->classes, "local-path"), "allowedTopologies",
-         json_pack("[{s:[{s:s,s:[s]}]}]", "matchLabelExpressions", "key", "topology.kubernetes.io/zone", "values", "z1"));
+  kj_set(
+      json_object_get(s->classes, "local-path"), "allowedTopologies",
+      json_pack("[{s:[{s:s,s:[s]}]}]", "matchLabelExpressions", "key", "topology.kubernetes.io/zone", "values", "z1"));
   assert_int_equal(filter_one(VB, NULL, s, p, "node-b", out, sizeof out), SCHED_UNRESOLVABLE);
   assert_string_equal(out, "node(s) didn't find available persistent volumes to bind");
   assert_int_equal(filter_one(VB, NULL, s, p, "node-a", out, sizeof out), SCHED_SUCCESS);
   /* Handed to a provisioner for node-c already: only node-c. */
-  kj_set_str(json_object_get(s->pvcs, "default/dyn"), "metadata.annotations[\"volume.kubernetes.io/selected-node\"]", "node-c");
+  kj_set_str(json_object_get(s->pvcs, "default/dyn"), "metadata.annotations[\"volume.kubernetes.io/selected-node\"]",
+             "node-c");
   assert_int_equal(filter_one(VB, NULL, s, p, "node-a", out, sizeof out), SCHED_UNRESOLVABLE);
   json_object_del(json_object_get(s->classes, "local-path"), "allowedTopologies");
   assert_int_equal(filter_one(VB, NULL, s, p, "node-c", out, sizeof out), SCHED_SUCCESS);
@@ -262,15 +267,20 @@ static void test_volume_restrictions(void **state)
   add_pod_on(s, claim_pod("holder", "solo"), "node-b");
   assert_int_equal(filter_one(&sched_plugin_volume_restrictions, NULL, s, p, "node-a", out, sizeof out),
                    SCHED_UNRESOLVABLE);
-  assert_string_equal(out, "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode");
+  assert_string_equal(out,
+                      "node has pod using PersistentVolumeClaim with the same name and ReadWriteOncePod access mode");
   sched_snapshot_remove_pod(s, "default", "holder", "node-b");
   assert_int_equal(filter_one(&sched_plugin_volume_restrictions, NULL, s, p, "node-a", out, sizeof out), SCHED_SUCCESS);
   json_decref(p);
   /* A GCE disk used read-write on node-b. */
-  add_pod_on(s, mk_pod("{\"metadata\":{\"name\":\"db\"},\"spec\":{\"volumes\":[{\"name\":\"d\",\"gcePersistentDisk\":{\"pdName\":\"disk1\"}}]}}"),
+  add_pod_on(s,
+             mk_pod("{\"metadata\":{\"name\":\"db\"},\"spec\":{\"volumes\":[{\"name\":\"d\",\"gcePersistentDisk\":{"
+                    "\"pdName\":\"disk1\"}}]}}"),
              "node-b");
-  p = mk_pod("{\"spec\":{\"volumes\":[{\"name\":\"d\",\"gcePersistentDisk\":{\"pdName\":\"disk1\",\"readOnly\":true}}]}}");
-  assert_int_equal(filter_one(&sched_plugin_volume_restrictions, NULL, s, p, "node-b", out, sizeof out), SCHED_UNSCHEDULABLE);
+  p = mk_pod(
+      "{\"spec\":{\"volumes\":[{\"name\":\"d\",\"gcePersistentDisk\":{\"pdName\":\"disk1\",\"readOnly\":true}}]}}");
+  assert_int_equal(filter_one(&sched_plugin_volume_restrictions, NULL, s, p, "node-b", out, sizeof out),
+                   SCHED_UNSCHEDULABLE);
   assert_string_equal(out, "node(s) had no available disk");
   assert_int_equal(filter_one(&sched_plugin_volume_restrictions, NULL, s, p, "node-a", out, sizeof out), SCHED_SUCCESS);
   json_decref(p);
@@ -309,7 +319,8 @@ static void test_node_volume_limits(void **state)
 {
   struct sched_snapshot *s = three_nodes();
   char out[512];
-  json_t *lim = mk_node("limited", "4", "8Gi", 110, "{\"status\":{\"allocatable\":{\"attachable-volumes-csi-ebs.csi.aws.com\":\"1\"}}}");
+  json_t *lim = mk_node("limited", "4", "8Gi", 110,
+                        "{\"status\":{\"allocatable\":{\"attachable-volumes-csi-ebs.csi.aws.com\":\"1\"}}}");
   sched_snapshot_set_node(s, lim);
   json_decref(lim);
   for (int i = 0; i < 2; i++) {
@@ -325,7 +336,8 @@ static void test_node_volume_limits(void **state)
   }
   add_pod_on(s, claim_pod("first", "e0"), "limited");
   json_t *p = claim_pod("second", "e1");
-  assert_int_equal(filter_one(&sched_plugin_node_volume_limits, NULL, s, p, "limited", out, sizeof out), SCHED_UNSCHEDULABLE);
+  assert_int_equal(filter_one(&sched_plugin_node_volume_limits, NULL, s, p, "limited", out, sizeof out),
+                   SCHED_UNSCHEDULABLE);
   assert_string_equal(out, "node(s) exceed max volume count");
   assert_int_equal(filter_one(&sched_plugin_node_volume_limits, NULL, s, p, "node-a", out, sizeof out), SCHED_SUCCESS);
   json_decref(p);
@@ -338,10 +350,11 @@ static void test_node_volume_limits(void **state)
 
 static void test_transform_keeps_claims(void **state)
 {
-  json_t *p = mk_pod("{\"metadata\":{\"name\":\"x\"},\"spec\":{\"volumes\":[{\"name\":\"cfg\",\"configMap\":{\"name\":\"c\"}},"
-                     "{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"data\",\"readOnly\":true}},"
-                     "{\"name\":\"e\",\"ephemeral\":{\"volumeClaimTemplate\":{\"spec\":{}}}},"
-                     "{\"name\":\"k\",\"projected\":{\"sources\":[]}}]}}");
+  json_t *p =
+      mk_pod("{\"metadata\":{\"name\":\"x\"},\"spec\":{\"volumes\":[{\"name\":\"cfg\",\"configMap\":{\"name\":\"c\"}},"
+             "{\"name\":\"d\",\"persistentVolumeClaim\":{\"claimName\":\"data\",\"readOnly\":true}},"
+             "{\"name\":\"e\",\"ephemeral\":{\"volumeClaimTemplate\":{\"spec\":{}}}},"
+             "{\"name\":\"k\",\"projected\":{\"sources\":[]}}]}}");
   sched_pod_transform(NULL, p);
   json_t *v = kj_get(p, "spec.volumes");
   assert_int_equal(json_array_size(v), 2);
@@ -381,8 +394,9 @@ static void test_cycles(void **state)
   /* node-c gone: the upstream FitError. */
   sched_snapshot_remove_node(s, "node-c");
   assert_int_equal(sched_schedule_one(prof, s, p, &r), -ENOSPC);
-  assert_string_equal(r.message, "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 "
-                                 "nodes are available: 2 Preemption is not helpful for scheduling..");
+  assert_string_equal(r.message,
+                      "0/2 nodes are available: 2 node(s) had volume node affinity conflict. preemption: 0/2 "
+                      "nodes are available: 2 Preemption is not helpful for scheduling..");
   sched_result_clear(&r);
   json_decref(p);
   /* A claim to provision: placed, with PreBind work and the node chosen. */
@@ -394,16 +408,18 @@ static void test_cycles(void **state)
   for (int i = 0; i < prof->nplugins; i++)
     if (r.binding->state[i]) b = r.binding->state[i];
   assert_non_null(b);
-  assert_string_equal(kj_get_str(json_array_get(b->provisions, 0), "metadata.annotations[\"volume.kubernetes.io/selected-node\"]"),
-                      r.node_name);
+  assert_string_equal(
+      kj_get_str(json_array_get(b->provisions, 0), "metadata.annotations[\"volume.kubernetes.io/selected-node\"]"),
+      r.node_name);
   sched_result_clear(&r); /* unreserves */
   json_decref(p);
   /* An unbound Immediate claim. */
   put(s->pvcs, "default/imm", pvc("imm", "fast", NULL, false, NULL));
   p = claim_pod("late", "imm");
   assert_int_equal(sched_schedule_one(prof, s, p, &r), -ENOSPC);
-  assert_string_equal(r.message, "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: "
-                                 "0/2 nodes are available: 2 Preemption is not helpful for scheduling..");
+  assert_string_equal(r.message,
+                      "0/2 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: "
+                      "0/2 nodes are available: 2 Preemption is not helpful for scheduling..");
   sched_result_clear(&r);
   json_decref(p);
   sched_snapshot_free(s);
@@ -413,11 +429,16 @@ static void test_cycles(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_prefilter_reasons), cmocka_unit_test(test_bound_volume_affinity),
-      cmocka_unit_test(test_delay_binding),     cmocka_unit_test(test_reserve_assumes),
-      cmocka_unit_test(test_check_bindings),    cmocka_unit_test(test_volume_restrictions),
-      cmocka_unit_test(test_volume_zone),       cmocka_unit_test(test_node_volume_limits),
-      cmocka_unit_test(test_transform_keeps_claims), cmocka_unit_test(test_cycles),
+      cmocka_unit_test(test_prefilter_reasons),
+      cmocka_unit_test(test_bound_volume_affinity),
+      cmocka_unit_test(test_delay_binding),
+      cmocka_unit_test(test_reserve_assumes),
+      cmocka_unit_test(test_check_bindings),
+      cmocka_unit_test(test_volume_restrictions),
+      cmocka_unit_test(test_volume_zone),
+      cmocka_unit_test(test_node_volume_limits),
+      cmocka_unit_test(test_transform_keeps_claims),
+      cmocka_unit_test(test_cycles),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,8 +34,7 @@ static json_t *J(const char *s)
 {
   json_error_t e;
   json_t *v = json_loads(s, 0, &e);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", e.text, s);
+  if (!v) fail_msg("bad test JSON: %s: %s", e.text, s);
   return v;
 }
 
@@ -75,7 +74,8 @@ static int setup(void **state)
   assert_non_null(e->srv.storage);
   put(e, "/registry/namespaces/default", "{\"metadata\":{\"name\":\"default\"},\"status\":{\"phase\":\"Active\"}}");
   put(e, "/registry/namespaces/gone",
-      "{\"metadata\":{\"name\":\"gone\",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"},\"status\":{\"phase\":\"Terminating\"}}");
+      "{\"metadata\":{\"name\":\"gone\",\"deletionTimestamp\":\"2026-01-01T00:00:00Z\"},\"status\":{\"phase\":"
+      "\"Terminating\"}}");
   *state = e;
   return 0;
 }
@@ -106,11 +106,9 @@ static json_t *run(struct env *e, admission_fn fn, const struct resource *res, c
   struct reg_request rq = req(e, ns, kj_get_str(obj, "metadata.name"));
   json_t *st = fn(&rq, res, obj, NULL);
   if (!want_msg) {
-    if (st)
-      fail_msg("refused: %s", kj_get_str(st, "message"));
+    if (st) fail_msg("refused: %s", kj_get_str(st, "message"));
   } else {
-    if (!st)
-      fail_msg("admitted, wanted: %s", want_msg);
+    if (!st) fail_msg("admitted, wanted: %s", want_msg);
     assert_int_equal(kstatus_code(st), want_code);
     assert_string_equal(kj_get_str(st, "message"), want_msg);
   }
@@ -126,8 +124,9 @@ static void test_namespace_lifecycle(void **state)
   const char *cm = "{\"metadata\":{\"name\":\"c\"}}";
   json_decref(run(e, admission_namespace_lifecycle, &reg_configmaps, "default", cm, 0, NULL));
   json_decref(run(e, admission_namespace_lifecycle, &reg_configmaps, "nope", cm, 404, "namespaces \"nope\" not found"));
-  json_decref(run(e, admission_namespace_lifecycle, &reg_configmaps, "gone", cm, 403,
-                  "configmaps \"c\" is forbidden: unable to create new content in namespace gone because it is being terminated"));
+  json_decref(run(
+      e, admission_namespace_lifecycle, &reg_configmaps, "gone", cm, 403,
+      "configmaps \"c\" is forbidden: unable to create new content in namespace gone because it is being terminated"));
   struct reg_request rq = req(e, NULL, "default");
   const char *names[] = {"default", "kube-system", "kube-public", "kube-node-lease"};
   for (size_t i = 0; i < 4; i++) {
@@ -149,7 +148,8 @@ static void test_service_account_and_tolerations(void **state)
   json_decref(run(e, admission_service_account, &reg_pods, "default", POD("{\"containers\":[]}"), 403,
                   "pods \"p\" is forbidden: error looking up service account default/default: serviceaccount "
                   "\"default\" not found"));
-  put(e, "/registry/serviceaccounts/default/default", "{\"metadata\":{\"name\":\"default\",\"namespace\":\"default\"}}");
+  put(e, "/registry/serviceaccounts/default/default",
+      "{\"metadata\":{\"name\":\"default\",\"namespace\":\"default\"}}");
   json_t *o = run(e, admission_service_account, &reg_pods, "default", POD("{\"containers\":[]}"), 0, NULL);
   assert_string_equal(kj_get_str(o, "spec.serviceAccountName"), "default");
   json_decref(o);
@@ -170,12 +170,17 @@ static void test_service_account_and_tolerations(void **state)
   struct {
     const char *spec, *want;
   } cases[] = {
-      {"{}", "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300},"
-             "{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]"},
+      {"{}", "[{\"key\":\"node.kubernetes.io/"
+             "not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300},"
+             "{\"key\":\"node.kubernetes.io/"
+             "unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]"},
       /* a toleration of its own for not-ready is kept, only unreachable is added */
-      {"{\"tolerations\":[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":10}]}",
-       "[{\"key\":\"node.kubernetes.io/not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":10},"
-       "{\"key\":\"node.kubernetes.io/unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]"},
+      {"{\"tolerations\":[{\"key\":\"node.kubernetes.io/"
+       "not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":10}]}",
+       "[{\"key\":\"node.kubernetes.io/"
+       "not-ready\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":10},"
+       "{\"key\":\"node.kubernetes.io/"
+       "unreachable\",\"operator\":\"Exists\",\"effect\":\"NoExecute\",\"tolerationSeconds\":300}]"},
       /* tolerating everything covers both */
       {"{\"tolerations\":[{\"operator\":\"Exists\"}]}", "[{\"operator\":\"Exists\"}]"},
   };
@@ -192,8 +197,8 @@ static void test_service_account_and_tolerations(void **state)
   /* --default-not-ready-toleration-seconds=15 --default-unreachable-toleration-seconds=20 */
   e->srv.cfg.default_not_ready_toleration_seconds = 15;
   e->srv.cfg.default_unreachable_toleration_seconds = 20;
-  o = run(e, admission_default_toleration_seconds, &reg_pods, "default", "{\"metadata\":{\"name\":\"p\"},\"spec\":{}}", 0,
-          NULL);
+  o = run(e, admission_default_toleration_seconds, &reg_pods, "default", "{\"metadata\":{\"name\":\"p\"},\"spec\":{}}",
+          0, NULL);
   assert_int_equal(kj_get_int(o, "spec.tolerations[0].tolerationSeconds", -1), 15);
   assert_int_equal(kj_get_int(o, "spec.tolerations[1].tolerationSeconds", -1), 20);
   json_decref(o);
@@ -208,7 +213,8 @@ static void test_priority(void **state)
       "{\"metadata\":{\"name\":\"system-node-critical\"},\"value\":2000001000}");
   put(e, "/registry/priorityclasses/low",
       "{\"metadata\":{\"name\":\"low\"},\"value\":-5,\"preemptionPolicy\":\"Never\"}");
-  json_t *o = run(e, admission_priority, &reg_pods, "default", POD("{\"priorityClassName\":\"system-node-critical\"}"), 0, NULL);
+  json_t *o = run(e, admission_priority, &reg_pods, "default", POD("{\"priorityClassName\":\"system-node-critical\"}"),
+                  0, NULL);
   assert_int_equal(kj_get_int(o, "spec.priority", -1), 2000001000);
   assert_string_equal(kj_get_str(o, "spec.preemptionPolicy"), "PreemptLowerPriority");
   json_decref(o);
@@ -222,7 +228,8 @@ static void test_priority(void **state)
   json_decref(o);
   json_decref(run(e, admission_priority, &reg_pods, "default", POD("{\"priorityClassName\":\"foo\"}"), 403,
                   "pods \"p\" is forbidden: no PriorityClass with name foo was found"));
-  json_decref(run(e, admission_priority, &reg_pods, "default", POD("{\"priorityClassName\":\"low\",\"priority\":7}"), 403,
+  json_decref(run(e, admission_priority, &reg_pods, "default", POD("{\"priorityClassName\":\"low\",\"priority\":7}"),
+                  403,
                   "pods \"p\" is forbidden: the integer value of priority (7) must not be provided in pod spec; "
                   "priority admission controller computed -5 from the given PriorityClass name"));
   /* a global default applies to pods without a class */
@@ -237,19 +244,23 @@ static void test_priority(void **state)
 static void test_pvc_resize(void **state)
 {
   struct env *e = *state;
-  put(e, "/registry/storageclasses/grow", "{\"metadata\":{\"name\":\"grow\"},\"provisioner\":\"x\",\"allowVolumeExpansion\":true}");
+  put(e, "/registry/storageclasses/grow",
+      "{\"metadata\":{\"name\":\"grow\"},\"provisioner\":\"x\",\"allowVolumeExpansion\":true}");
   put(e, "/registry/storageclasses/fixed", "{\"metadata\":{\"name\":\"fixed\"},\"provisioner\":\"x\"}");
   static const struct {
     const char *cls, *phase, *size, *msg;
   } cases[] = {
       {"grow", "Bound", "2Gi", NULL},
       {"grow", "Bound", "1Gi", NULL}, /* not growing */
-      {"grow", "Pending", "2Gi", "persistentvolumeclaims \"c\" is forbidden: Only bound persistent volume claims can be expanded"},
+      {"grow", "Pending", "2Gi",
+       "persistentvolumeclaims \"c\" is forbidden: Only bound persistent volume claims can be expanded"},
       {"fixed", "Bound", "2Gi",
-       "persistentvolumeclaims \"c\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass "
+       "persistentvolumeclaims \"c\" is forbidden: only dynamically provisioned pvc can be resized and the "
+       "storageclass "
        "that provisions the pvc must support resize"},
       {"", "Bound", "2Gi",
-       "persistentvolumeclaims \"c\" is forbidden: only dynamically provisioned pvc can be resized and the storageclass "
+       "persistentvolumeclaims \"c\" is forbidden: only dynamically provisioned pvc can be resized and the "
+       "storageclass "
        "that provisions the pvc must support resize"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -266,11 +277,9 @@ static void test_pvc_resize(void **state)
     struct reg_request rq = req(e, "default", "c");
     rq.verb = "update";
     json_t *st = admission_pvc_resize(&rq, &reg_persistentvolumeclaims, obj, old);
-    if (!cases[i].msg && st)
-      fail_msg("case %zu refused: %s", i, kj_get_str(st, "message"));
+    if (!cases[i].msg && st) fail_msg("case %zu refused: %s", i, kj_get_str(st, "message"));
     if (cases[i].msg) {
-      if (!st)
-        fail_msg("case %zu admitted", i);
+      if (!st) fail_msg("case %zu admitted", i);
       assert_int_equal(kstatus_code(st), 403);
       assert_string_equal(kj_get_str(st, "message"), cases[i].msg);
     }
@@ -292,7 +301,8 @@ static void test_limit_ranger(void **state)
   json_t *want = J("{\"limits\":{\"memory\":\"128Mi\",\"cpu\":\"500m\"},\"requests\":{\"cpu\":\"100m\"}}");
   assert_true(json_equal(json_object_get(json_array_get(kj_get(o, "spec.containers"), 0), "resources"), want));
   json_decref(want);
-  const char *note = json_string_value(json_object_get(kj_get(o, "metadata.annotations"), "kubernetes.io/limit-ranger"));
+  const char *note =
+      json_string_value(json_object_get(kj_get(o, "metadata.annotations"), "kubernetes.io/limit-ranger"));
   assert_non_null(note);
   assert_string_equal(note,
                       "LimitRanger plugin set: cpu request for container main; cpu, memory limit for container main");
@@ -315,7 +325,8 @@ static void test_limit_ranger(void **state)
 static void test_resource_quota(void **state)
 {
   struct env *e = *state;
-  put(e, "/registry/pods/default/a", POD("{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":{\"cpu\":\"1\"}}}]}"));
+  put(e, "/registry/pods/default/a",
+      POD("{\"containers\":[{\"name\":\"c\",\"resources\":{\"limits\":{\"cpu\":\"1\"}}}]}"));
   put(e, "/registry/pods/default/done",
       "{\"metadata\":{\"name\":\"done\"},\"spec\":{},\"status\":{\"phase\":\"Succeeded\"}}");
   put(e, "/registry/resourcequotas/default/q",
@@ -329,9 +340,11 @@ static void test_resource_quota(void **state)
                   "pods \"p\" is forbidden: failed quota: q: must specify limits.cpu for: main,side"));
   /* status.used from the quota controller wins over counting */
   put(e, "/registry/resourcequotas/default/q2",
-      "{\"metadata\":{\"name\":\"q2\"},\"spec\":{\"hard\":{\"configmaps\":\"3\"}},\"status\":{\"used\":{\"configmaps\":\"3\"}}}");
+      "{\"metadata\":{\"name\":\"q2\"},\"spec\":{\"hard\":{\"configmaps\":\"3\"}},\"status\":{\"used\":{\"configmaps\":"
+      "\"3\"}}}");
   json_decref(run(e, admission_resource_quota, &reg_configmaps, "default", "{\"metadata\":{\"name\":\"c\"}}", 403,
-                  "configmaps \"c\" is forbidden: exceeded quota: q2, requested: configmaps=1, used: configmaps=3, limited: configmaps=3"));
+                  "configmaps \"c\" is forbidden: exceeded quota: q2, requested: configmaps=1, used: configmaps=3, "
+                  "limited: configmaps=3"));
   /* other namespaces are not limited */
   json_decref(run(e, admission_resource_quota, &reg_configmaps, "other", "{\"metadata\":{\"name\":\"c\"}}", 0, NULL));
 }

@@ -36,8 +36,10 @@ static void test_route_table(void **state)
       {"/api/v1/namespaces/default/pods", ROUTE_RESOURCE, "", "v1", "pods", "default", "", ""},
       {"/api/v1/namespaces/default/pods/web-0", ROUTE_RESOURCE, "", "v1", "pods", "default", "web-0", ""},
       {"/api/v1/namespaces/default/pods/web-0/status", ROUTE_RESOURCE, "", "v1", "pods", "default", "web-0", "status"},
-      {"/api/v1/namespaces/kube-system/pods/p/binding", ROUTE_RESOURCE, "", "v1", "pods", "kube-system", "p", "binding"},
-      {"/apis/apps/v1/namespaces/ns1/deployments/d/scale", ROUTE_RESOURCE, "apps", "v1", "deployments", "ns1", "d", "scale"},
+      {"/api/v1/namespaces/kube-system/pods/p/binding", ROUTE_RESOURCE, "", "v1", "pods", "kube-system", "p",
+       "binding"},
+      {"/apis/apps/v1/namespaces/ns1/deployments/d/scale", ROUTE_RESOURCE, "apps", "v1", "deployments", "ns1", "d",
+       "scale"},
       {"/apis/apps/v1/deployments", ROUTE_RESOURCE, "apps", "v1", "deployments", "", "", ""},
       {"/api/v1/nodes/n1", ROUTE_RESOURCE, "", "v1", "nodes", "", "n1", ""},
       {"/api/v1/nodes/n1/status", ROUTE_RESOURCE, "", "v1", "nodes", "", "n1", "status"},
@@ -57,10 +59,8 @@ static void test_route_table(void **state)
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     struct api_route rt;
     enum api_route_kind k = api_route_parse(cases[i].path, &rt);
-    if (k != cases[i].kind)
-      fail_msg("%s: kind %d, want %d", cases[i].path, k, cases[i].kind);
-    if (k == ROUTE_NOT_FOUND)
-      continue;
+    if (k != cases[i].kind) fail_msg("%s: kind %d, want %d", cases[i].path, k, cases[i].kind);
+    if (k == ROUTE_NOT_FOUND) continue;
     assert_string_equal(rt.group, cases[i].group);
     assert_string_equal(rt.version, cases[i].version);
     assert_string_equal(rt.resource, cases[i].resource);
@@ -90,17 +90,28 @@ static json_t *pod_cells(const json_t *obj)
 {
   const char *phase = kj_get_str(obj, "status.phase");
   const char *node = kj_get_str(obj, "spec.nodeName");
-  return json_pack("[s,s,s]", kj_get_str(obj, "metadata.name"), phase ? phase : "Pending",
-                   node ? node : "<none>");
+  return json_pack("[s,s,s]", kj_get_str(obj, "metadata.name"), phase ? phase : "Pending", node ? node : "<none>");
 }
 static const struct resource fake_pods = {
-    .group = "", .version = "v1", .plural = "pods", .singular = "pod", .kind = "Pod",
-    .namespaced = true, .storage_prefix = "/registry/pods", .field_selectors = pod_fields,
-    .columns = pod_cols, .cells = pod_cells,
+    .group = "",
+    .version = "v1",
+    .plural = "pods",
+    .singular = "pod",
+    .kind = "Pod",
+    .namespaced = true,
+    .storage_prefix = "/registry/pods",
+    .field_selectors = pod_fields,
+    .columns = pod_cols,
+    .cells = pod_cells,
 };
 static const struct resource fake_nodes = {
-    .group = "", .version = "v1", .plural = "nodes", .singular = "node", .kind = "Node",
-    .namespaced = false, .storage_prefix = "/registry/minions",
+    .group = "",
+    .version = "v1",
+    .plural = "nodes",
+    .singular = "node",
+    .kind = "Node",
+    .namespaced = false,
+    .storage_prefix = "/registry/minions",
 };
 
 static void test_storage_key(void **state)
@@ -144,8 +155,7 @@ static void test_continue_rejects_garbage(void **state)
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     int64_t rev;
     char *start = NULL;
-    if (api_continue_decode(bad[i], &rev, &start) == 0)
-      fail_msg("accepted bad token %s", bad[i]);
+    if (api_continue_decode(bad[i], &rev, &start) == 0) fail_msg("accepted bad token %s", bad[i]);
   }
 }
 
@@ -179,13 +189,11 @@ static void test_list_opts(void **state)
   };
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     st = api_list_opts_parse(bad[i].q, &fake_pods, &o);
-    if (!st)
-      fail_msg("accepted %s", bad[i].q);
+    if (!st) fail_msg("accepted %s", bad[i].q);
     assert_int_equal(kstatus_code(st), 400);
     assert_string_equal(kstatus_reason(st), "BadRequest");
     const char *msg = json_string_value(json_object_get(st, "message"));
-    if (!strstr(msg, bad[i].msg_part))
-      fail_msg("%s: message %s", bad[i].q, msg);
+    if (!strstr(msg, bad[i].msg_part)) fail_msg("%s: message %s", bad[i].q, msg);
     json_decref(st);
   }
   /* metadata.name is selectable on every kind */
@@ -204,7 +212,9 @@ static void test_negotiate(void **state)
       {"", FMT_JSON},
       {"application/json", FMT_JSON},
       {"*/*", FMT_JSON},
-      {"application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json", FMT_TABLE},
+      {"application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/"
+       "json",
+       FMT_TABLE},
       {"application/yaml", FMT_YAML},
       {"application/yaml, application/json", FMT_YAML},
       {"application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json", FMT_JSON},
@@ -220,8 +230,8 @@ static void test_negotiate(void **state)
 static void test_table(void **state)
 {
   json_t *pod = json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:s}},s:{s:s},s:{s:s}}", "kind", "Pod", "apiVersion", "v1",
-                          "metadata", "name", "web", "namespace", "default", "labels", "app", "web", "spec",
-                          "nodeName", "n1", "status", "phase", "Running");
+                          "metadata", "name", "web", "namespace", "default", "labels", "app", "web", "spec", "nodeName",
+                          "n1", "status", "phase", "Running");
   json_t *t = api_table_new(&fake_pods, true);
   api_table_add_row(t, &fake_pods, pod, INCLUDE_METADATA);
   assert_string_equal(kj_get_str(t, "kind"), "Table");
@@ -259,10 +269,10 @@ static void test_table(void **state)
 
 static void test_event_conversion(void **state)
 {
-  json_t *core = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s},s:s,s:s,s:i,s:{s:s},s:s}", "kind", "Event", "apiVersion",
-                           "v1", "metadata", "name", "e1", "involvedObject", "kind", "Pod", "name", "web",
-                           "reason", "Scheduled", "message", "assigned", "count", 3, "source", "component",
-                           "scheduler", "futureField", "kept");
+  json_t *core =
+      json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:s},s:s,s:s,s:i,s:{s:s},s:s}", "kind", "Event", "apiVersion", "v1",
+                "metadata", "name", "e1", "involvedObject", "kind", "Pod", "name", "web", "reason", "Scheduled",
+                "message", "assigned", "count", 3, "source", "component", "scheduler", "futureField", "kept");
   json_t *v1 = conv_event_to_v1(core);
   assert_string_equal(kj_get_str(v1, "apiVersion"), "events.k8s.io/v1");
   assert_string_equal(kj_get_str(v1, "regarding.name"), "web");
@@ -293,14 +303,14 @@ static void test_protobuf_configmap(void **state)
   size_t t = pb_put(tm, 0, 1, "v1", 2);
   t = pb_put(tm, t, 2, "ConfigMap", 9);
   size_t m = pb_put(meta, 0, 1, "cfg", 3);
-  m = pb_put(meta, m, 4, "", 0);            /* selfLink: not served */
-  m = pb_put(meta, m, 2, "", 0);            /* empty generateName: dropped */
+  m = pb_put(meta, m, 4, "", 0); /* selfLink: not served */
+  m = pb_put(meta, m, 2, "", 0); /* empty generateName: dropped */
   size_t e = pb_put(entry, 0, 1, "k", 1);
   e = pb_put(entry, e, 2, "v", 1);
   size_t r = pb_put(raw, 0, 1, meta, m);
   r = pb_put(raw, r, 2, entry, e);
-  r = pb_put(raw, r, 3, entry, e);          /* binaryData: base64 */
-  raw[r++] = 4 << 3;                         /* immutable=true (varint) */
+  r = pb_put(raw, r, 3, entry, e); /* binaryData: base64 */
+  raw[r++] = 4 << 3;               /* immutable=true (varint) */
   raw[r++] = 1;
   memcpy(msg, "k8s\0", 4);
   size_t n = pb_put(msg, 4, 1, tm, t);

@@ -53,8 +53,7 @@ static size_t on_data(char *d, size_t sz, size_t nm, void *arg)
 {
   struct buf *b = arg;
   char *np = realloc(b->p, b->n + sz * nm + 1);
-  if (!np)
-    return 0;
+  if (!np) return 0;
   memcpy(np + b->n, d, sz * nm);
   b->p = np;
   b->n += sz * nm;
@@ -101,8 +100,7 @@ static long req(struct env *e, const char *method, const char *path, const char 
   for (int i = 0; running && i < 20000; i++) {
     curl_multi_perform(m, &running);
     event_base_loop(e->srv.base, EVLOOP_NONBLOCK);
-    if (running)
-      curl_multi_wait(m, NULL, 0, 1, NULL);
+    if (running) curl_multi_wait(m, NULL, 0, 1, NULL);
   }
   long code = 0;
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
@@ -110,16 +108,12 @@ static long req(struct env *e, const char *method, const char *path, const char 
   curl_multi_cleanup(m);
   curl_easy_cleanup(c);
   curl_slist_free_all(h);
-  if (out)
-    *out = b.p ? json_loads(b.p, 0, NULL) : NULL;
+  if (out) *out = b.p ? json_loads(b.p, 0, NULL) : NULL;
   free(b.p);
   return code;
 }
 
-static void on_ready(void *arg)
-{
-  ((struct env *)arg)->ready = true;
-}
+static void on_ready(void *arg) { ((struct env *)arg)->ready = true; }
 
 static int setup(void **state)
 {
@@ -147,8 +141,7 @@ static int setup(void **state)
   s->schema = e->schema;
   assert_int_equal(api_sa_signer_setup(s, err, sizeof(err)), 0);
   assert_int_equal(registry_init(s, on_ready, e), 0);
-  for (int i = 0; i < 5000 && !e->ready; i++)
-    pump(e, 1);
+  for (int i = 0; i < 5000 && !e->ready; i++) pump(e, 1);
   assert_true(e->ready);
   e->port = apiserver_serve(s);
   assert_true(e->port > 0);
@@ -186,7 +179,7 @@ static void managers(const json_t *obj, char *out, size_t len)
   *out = '\0';
   size_t i;
   json_t *m;
-  json_array_foreach(kj_get(obj, "metadata.managedFields"), i, m) {
+  json_array_foreach (kj_get(obj, "metadata.managedFields"), i, m) {
     size_t n = strlen(out);
     const char *sub = kj_get_str(m, "subresource");
     snprintf(out + n, len - n, "%s%s/%s/%s", n ? " " : "", kj_get_str(m, "manager"), kj_get_str(m, "operation"),
@@ -245,10 +238,11 @@ static void test_server_side_apply(void **state)
                    400);
   json_decref(o);
   /* create records the creator */
-  assert_int_equal(req(e, "POST", CM "?fieldManager=kubectl-create", "application/json",
-                       "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"made\"},\"data\":{\"k\":\"v\"}}",
-                       0, NULL, &o),
-                   201);
+  assert_int_equal(
+      req(e, "POST", CM "?fieldManager=kubectl-create", "application/json",
+          "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"made\"},\"data\":{\"k\":\"v\"}}", 0,
+          NULL, &o),
+      201);
   managers(o, mg, sizeof(mg));
   assert_string_equal(mg, "kubectl-create/Update/");
   json_decref(o);
@@ -259,7 +253,8 @@ static void test_admission_answers(void **state)
   struct env *e = *state;
   json_t *o = NULL;
   assert_int_equal(req(e, "DELETE", "/api/v1/namespaces/kube-system", NULL, NULL, 0, NULL, &o), 403);
-  assert_string_equal(kj_get_str(o, "message"), "namespaces \"kube-system\" is forbidden: this namespace may not be deleted");
+  assert_string_equal(kj_get_str(o, "message"),
+                      "namespaces \"kube-system\" is forbidden: this namespace may not be deleted");
   json_decref(o);
   assert_int_equal(req(e, "POST", "/api/v1/namespaces/missing/configmaps", "application/json",
                        "{\"metadata\":{\"name\":\"x\"}}", 0, NULL, &o),
@@ -284,36 +279,42 @@ static void test_eviction(void **state)
   const char *pods = "/api/v1/namespaces/default/pods";
   const char *pdbs = "/apis/policy/v1/namespaces/default/poddisruptionbudgets";
   assert_int_equal(req(e, "POST", pods, "application/json",
-                       "{\"metadata\":{\"name\":\"w\",\"labels\":{\"app\":\"w\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"busybox\"}]}}",
+                       "{\"metadata\":{\"name\":\"w\",\"labels\":{\"app\":\"w\"}},\"spec\":{\"containers\":[{\"name\":"
+                       "\"c\",\"image\":\"busybox\"}]}}",
                        0, NULL, NULL),
                    201);
   assert_int_equal(req(e, "PATCH", "/api/v1/namespaces/default/pods/w/status", "application/merge-patch+json",
-                       "{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}", 0,
-                       NULL, NULL),
+                       "{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\",\"status\":\"True\"}]}}",
+                       0, NULL, NULL),
                    200);
   assert_int_equal(req(e, "POST", pdbs, "application/json",
-                       "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"minAvailable\":1,\"selector\":{\"matchLabels\":{\"app\":\"w\"}}}}",
+                       "{\"metadata\":{\"name\":\"b\"},\"spec\":{\"minAvailable\":1,\"selector\":{\"matchLabels\":{"
+                       "\"app\":\"w\"}}}}",
                        0, NULL, NULL),
                    201);
-  assert_int_equal(req(e, "PATCH", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/b/status",
-                       "application/merge-patch+json",
-                       "{\"status\":{\"observedGeneration\":1,\"disruptionsAllowed\":0,\"currentHealthy\":1,\"desiredHealthy\":1}}",
-                       0, NULL, NULL),
-                   200);
+  assert_int_equal(
+      req(e, "PATCH", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/b/status",
+          "application/merge-patch+json",
+          "{\"status\":{\"observedGeneration\":1,\"disruptionsAllowed\":0,\"currentHealthy\":1,\"desiredHealthy\":1}}",
+          0, NULL, NULL),
+      200);
   const char *ev = "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"w\"}}";
-  assert_int_equal(req(e, "POST", "/api/v1/namespaces/default/pods/w/eviction", "application/json", ev, 0, NULL, &o), 429);
+  assert_int_equal(req(e, "POST", "/api/v1/namespaces/default/pods/w/eviction", "application/json", ev, 0, NULL, &o),
+                   429);
   assert_string_equal(kj_get_str(o, "message"), "Cannot evict pod as it would violate the pod's disruption budget.");
   json_t *cause = json_array_get(kj_get(o, "details.causes"), 0);
   assert_string_equal(kj_get_str(cause, "reason"), "DisruptionBudget");
   assert_string_equal(kj_get_str(cause, "message"), "The disruption budget b needs 1 healthy pods and has 1 currently");
   json_decref(o);
   assert_int_equal(req(e, "PATCH", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/b/status",
-                       "application/merge-patch+json", "{\"status\":{\"disruptionsAllowed\":1,\"currentHealthy\":2}}", 0,
-                       NULL, NULL),
+                       "application/merge-patch+json", "{\"status\":{\"disruptionsAllowed\":1,\"currentHealthy\":2}}",
+                       0, NULL, NULL),
                    200);
-  assert_int_equal(req(e, "POST", "/api/v1/namespaces/default/pods/w/eviction", "application/json", ev, 0, NULL, &o), 201);
+  assert_int_equal(req(e, "POST", "/api/v1/namespaces/default/pods/w/eviction", "application/json", ev, 0, NULL, &o),
+                   201);
   json_decref(o);
-  assert_int_equal(req(e, "GET", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/b", NULL, NULL, 0, NULL, &o), 200);
+  assert_int_equal(req(e, "GET", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/b", NULL, NULL, 0, NULL, &o),
+                   200);
   assert_int_equal(kj_get_int(o, "status.disruptionsAllowed", -1), 0);
   assert_non_null(json_object_get(kj_get(o, "status.disruptedPods"), "w"));
   json_decref(o);
@@ -326,12 +327,15 @@ static void test_protobuf_delete_options(void **state)
   assert_int_equal(req(e, "POST", CM, "application/json", "{\"metadata\":{\"name\":\"keep\"}}", 0, NULL, NULL), 201);
   /* "k8s\0" + Unknown{2: raw DeleteOptions{5: "All"}}: a dry run */
   static const char dry[] = {'k', '8', 's', 0, 0x12, 5, 0x2a, 3, 'A', 'l', 'l'};
-  assert_int_equal(req(e, "DELETE", CM "/keep", "application/vnd.kubernetes.protobuf", dry, sizeof(dry), NULL, NULL), 200);
+  assert_int_equal(req(e, "DELETE", CM "/keep", "application/vnd.kubernetes.protobuf", dry, sizeof(dry), NULL, NULL),
+                   200);
   assert_int_equal(req(e, "GET", CM "/keep", NULL, NULL, 0, NULL, NULL), 200);
   static const char bad[] = {'k', '8', 's', 0, 0x12, 9, 0x2a};
-  assert_int_equal(req(e, "DELETE", CM "/keep", "application/vnd.kubernetes.protobuf", bad, sizeof(bad), NULL, NULL), 400);
+  assert_int_equal(req(e, "DELETE", CM "/keep", "application/vnd.kubernetes.protobuf", bad, sizeof(bad), NULL, NULL),
+                   400);
   static const char plain[] = {'k', '8', 's', 0, 0x12, 2, 0x08, 0};
-  assert_int_equal(req(e, "DELETE", CM "/keep", "application/vnd.kubernetes.protobuf", plain, sizeof(plain), NULL, NULL), 200);
+  assert_int_equal(
+      req(e, "DELETE", CM "/keep", "application/vnd.kubernetes.protobuf", plain, sizeof(plain), NULL, NULL), 200);
   assert_int_equal(req(e, "GET", CM "/keep", NULL, NULL, 0, NULL, NULL), 404);
 }
 
@@ -341,8 +345,7 @@ static void test_protobuf_delete_options(void **state)
 static json_t *jwt_part(const char *tok, int which)
 {
   const char *p = tok;
-  for (int i = 0; i < which; i++)
-    p = strchr(p, '.') + 1;
+  for (int i = 0; i < which; i++) p = strchr(p, '.') + 1;
   size_t n = strcspn(p, "."), len;
   unsigned char *raw;
   size_t bad;
@@ -373,7 +376,8 @@ static void verify_jwt(struct env *e, const char *tok)
   json_t *key = NULL;
   size_t i;
   json_t *k;
-  json_array_foreach(json_object_get(jwks, "keys"), i, k) if (!strcmp(kj_get_str(k, "kid"), kj_get_str(hdr, "kid"))) key = k;
+  json_array_foreach (json_object_get(jwks, "keys"), i, k)
+    if (!strcmp(kj_get_str(k, "kid"), kj_get_str(hdr, "kid"))) key = k;
   assert_non_null(key);
   assert_string_equal(kj_get_str(key, "kty"), "RSA");
   BIGNUM *n = b64_bn(kj_get_str(key, "n")), *ex = b64_bn(kj_get_str(key, "e"));
@@ -415,7 +419,8 @@ static void test_token_request(void **state)
   json_t *o = NULL, *sa = NULL;
   assert_int_equal(req(e, "GET", SA "/default", NULL, NULL, 0, NULL, &sa), 200);
   assert_int_equal(req(e, "POST", SA "/default/token", "application/json",
-                       "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{}}", 0, NULL, &o),
+                       "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{}}", 0, NULL,
+                       &o),
                    201);
   assert_string_equal(kj_get_str(o, "kind"), "TokenRequest");
   assert_string_equal(kj_get_str(o, "metadata.name"), "default");
@@ -433,14 +438,16 @@ static void test_token_request(void **state)
   assert_int_equal(strlen(kj_get_str(c, "jti")), 36);
   assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "namespace"), "default");
   assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "serviceaccount.name"), "default");
-  assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "serviceaccount.uid"), kj_get_str(sa, "metadata.uid"));
+  assert_string_equal(kj_get_str(json_object_get(c, "kubernetes.io"), "serviceaccount.uid"),
+                      kj_get_str(sa, "metadata.uid"));
   assert_null(kj_get(json_object_get(c, "kubernetes.io"), "pod"));
   json_decref(c);
   json_decref(o);
 
   /* bound to a pod on a node, as the kubelet asks (3607 s): a year with a
    * warnafter claim, the pod and its node named */
-  assert_int_equal(req(e, "POST", "/api/v1/nodes", "application/json", "{\"metadata\":{\"name\":\"n1\"}}", 0, NULL, NULL), 201);
+  assert_int_equal(
+      req(e, "POST", "/api/v1/nodes", "application/json", "{\"metadata\":{\"name\":\"n1\"}}", 0, NULL, NULL), 201);
   json_t *pod = NULL, *node = NULL;
   assert_int_equal(req(e, "POST", "/api/v1/namespaces/default/pods", "application/json",
                        "{\"metadata\":{\"name\":\"tp\"},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\","
@@ -473,20 +480,25 @@ static void test_token_request(void **state)
   } bad[] = {
       {SA "/ghost/token", "{\"spec\":{}}", 404, "serviceaccounts \"ghost\" not found"},
       {SA "/default/token", "{\"spec\":{\"expirationSeconds\":60}}", 422,
-       "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify a "
+       "TokenRequest.authentication.k8s.io \"\" is invalid: spec.expirationSeconds: Invalid value: 60: may not specify "
+       "a "
        "duration less than 10 minutes"},
       {SA "/default/token", "{\"metadata\":{\"name\":\"other\"},\"spec\":{}}", 422,
        "TokenRequest.authentication.k8s.io \"default\" is invalid: metadata.name: Invalid value: \"other\": must match "
        "the service account name if specified"},
-      {SA "/default/token", "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"tp\","
+      {SA "/default/token",
+       "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"tp\","
        "\"uid\":\"00000000-0000-0000-0000-000000000000\"}}}",
-       409, "Operation cannot be fulfilled on Pod \"tp\": the UID in the bound object reference "
-            "(00000000-0000-0000-0000-000000000000) does not match the UID in record. The object might have been "
-            "deleted and then recreated"},
-      {SA "/default/token", "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"nope\"}}}",
-       404, "pods \"nope\" not found"},
-      {SA "/default/token", "{\"spec\":{\"boundObjectRef\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"name\":\"x\"}}}",
-       400, "cannot bind token to object of type /v1, Kind=ConfigMap"},
+       409,
+       "Operation cannot be fulfilled on Pod \"tp\": the UID in the bound object reference "
+       "(00000000-0000-0000-0000-000000000000) does not match the UID in record. The object might have been "
+       "deleted and then recreated"},
+      {SA "/default/token",
+       "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"nope\"}}}", 404,
+       "pods \"nope\" not found"},
+      {SA "/default/token",
+       "{\"spec\":{\"boundObjectRef\":{\"kind\":\"ConfigMap\",\"apiVersion\":\"v1\",\"name\":\"x\"}}}", 400,
+       "cannot bind token to object of type /v1, Kind=ConfigMap"},
       {SA "/default/token", "{\"spec\":{\"expirationSeconds\":\"1h\"}}", 400,
        "TokenRequest in version \"v1\" cannot be handled as a TokenRequest: json: cannot unmarshal string into Go "
        "struct field TokenRequestSpec.spec.expirationSeconds of type int64"},
@@ -503,8 +515,9 @@ static void test_token_request(void **state)
                        "{\"spec\":{\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"tp\"}}}", 0,
                        NULL, &o),
                    400);
-  assert_string_equal(kj_get_str(o, "message"),
-                      "cannot bind token for serviceaccount \"robot\" to pod running with different serviceaccount name.");
+  assert_string_equal(
+      kj_get_str(o, "message"),
+      "cannot bind token for serviceaccount \"robot\" to pod running with different serviceaccount name.");
   json_decref(o);
   json_decref(pod);
   json_decref(node);

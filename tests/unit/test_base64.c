@@ -27,15 +27,15 @@ static void test_decode_std(void **state)
       {"QU\r\nJD", "ABC", 0},
       {"QUJDRA==\n", "ABCD", 0},
       {"aGVsbG8gd29ybGQ=", "hello world", 0},
-      {"QQ=", NULL, 3},        /* not enough padding */
-      {"QQ", NULL, 0},         /* padding missing */
+      {"QQ=", NULL, 3}, /* not enough padding */
+      {"QQ", NULL, 0},  /* padding missing */
       {"Q", NULL, 0},
       {"QU!D", NULL, 2},
-      {"QUJDRA==x", NULL, 8},  /* trailing garbage */
+      {"QUJDRA==x", NULL, 8}, /* trailing garbage */
       {"Q===", NULL, 1},
       {"QQ=x", NULL, 2},
-      {"QUJD RA==", NULL, 4},  /* spaces are not skipped */
-      {"QQ-_", NULL, 2},       /* URL alphabet in standard data */
+      {"QUJD RA==", NULL, 4}, /* spaces are not skipped */
+      {"QQ-_", NULL, 2},      /* URL alphabet in standard data */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     unsigned char *out = NULL;
@@ -46,8 +46,7 @@ static void test_decode_std(void **state)
         fail_msg("\"%s\": rc %d bad %zu, want error at %zu", cases[i].in, rc, bad, cases[i].bad);
       continue;
     }
-    if (rc != 0)
-      fail_msg("\"%s\": rc %d at %zu", cases[i].in, rc, bad);
+    if (rc != 0) fail_msg("\"%s\": rc %d at %zu", cases[i].in, rc, bad);
     assert_int_equal(n, strlen(cases[i].want));
     assert_memory_equal(out, cases[i].want, n);
     free(out);
@@ -81,16 +80,14 @@ static void test_round_trip(void **state)
   unsigned char buf[300];
   srand(7);
   for (size_t len = 0; len < sizeof buf; len++) {
-    for (size_t i = 0; i < len; i++)
-      buf[i] = (unsigned char)rand();
+    for (size_t i = 0; i < len; i++) buf[i] = (unsigned char)rand();
     for (int a = KB64_STD; a <= KB64_RAW_URL; a++) {
       char *e = kb64_encode(buf, len, (enum kb64_alphabet)a);
       unsigned char *out;
       size_t n, bad;
       assert_int_equal(kb64_decode(e, strlen(e), (enum kb64_alphabet)a, &out, &n, &bad), 0);
       assert_int_equal(n, len);
-      if (len)
-        assert_memory_equal(out, buf, len);
+      if (len) assert_memory_equal(out, buf, len);
       free(out);
       free(e);
     }

@@ -32,11 +32,9 @@ static void assert_json_text(const json_t *v, const char *want_sq)
 {
   char *want = strdup(want_sq);
   for (char *p = want; *p; p++)
-    if (*p == '\'')
-      *p = '"';
+    if (*p == '\'') *p = '"';
   char *got = kj_dumps_flags(v, JSON_COMPACT | JSON_ENCODE_ANY);
-  if (strcmp(got, want) != 0)
-    fail_msg("got  %s\nwant %s", got, want);
+  if (strcmp(got, want) != 0) fail_msg("got  %s\nwant %s", got, want);
   free(got);
   free(want);
 }
@@ -44,8 +42,7 @@ static void assert_json_text(const json_t *v, const char *want_sq)
 static struct fm_request req_for(const char *manager, time_t now)
 {
   struct fm_request r = {
-      .schema = builtin, .api_version = "apps/v1", .kind = "Deployment", .manager = manager,
-      .now = now};
+      .schema = builtin, .api_version = "apps/v1", .kind = "Deployment", .manager = manager, .now = now};
   return r;
 }
 
@@ -54,7 +51,7 @@ static const json_t *entry(const json_t *obj, const char *manager, const char *o
   const json_t *mf = kj_get(obj, "metadata.managedFields");
   size_t i;
   json_t *e;
-  json_array_foreach(mf, i, e) {
+  json_array_foreach (mf, i, e) {
     if (strcmp(json_string_value(json_object_get(e, "manager")), manager) == 0 &&
         strcmp(json_string_value(json_object_get(e, "operation")), op) == 0)
       return e;
@@ -71,10 +68,10 @@ static void assert_fields(const json_t *obj, const char *manager, const char *op
   assert_json_text(json_object_get(e, "fieldsV1"), want);
 }
 
-#define DEPLOY_BASE                                                                             \
-  "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','labels':{'app':'web'}}," \
-  "'spec':{'replicas':2,'selector':{'matchLabels':{'app':'web'}},"                              \
-  "'template':{'metadata':{'labels':{'app':'web'}},'spec':{'containers':[{'name':'nginx',"      \
+#define DEPLOY_BASE                                                                                                    \
+  "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','labels':{'app':'web'}},"                      \
+  "'spec':{'replicas':2,'selector':{'matchLabels':{'app':'web'}},"                                                     \
+  "'template':{'metadata':{'labels':{'app':'web'}},'spec':{'containers':[{'name':'nginx',"                             \
   "'image':'nginx:1.25','ports':[{'containerPort':80}]}]}}}}"
 
 /* ---- field sets ---- */
@@ -92,16 +89,15 @@ static void test_object_fields_deployment(void **state)
                   "'nodeSelector':{'disk':'ssd'}}}}}");
   struct fm_set *s = fm_object_fields(t, obj);
   json_t *fv = fm_set_to_fieldsv1(s);
-  assert_json_text(
-      fv, "{'f:apiVersion':{},'f:kind':{},'f:metadata':{'f:finalizers':{'v:\\'example.com/x\\'':{}},"
-          "'f:labels':{'f:app':{}},'f:name':{}},'f:spec':{'f:replicas':{},'f:selector':{},"
-          "'f:template':{'f:metadata':{'f:labels':{'f:app':{}}},'f:spec':{'f:containers':{"
-          "'k:{\\'name\\':\\'nginx\\'}':{'.':{},'f:args':{},'f:image':{},'f:name':{},'f:ports':{"
-          "'k:{\\'containerPort\\':53,\\'protocol\\':\\'UDP\\'}':{'.':{},'f:containerPort':{},"
-          "'f:protocol':{}},"
-          "'k:{\\'containerPort\\':80,\\'protocol\\':\\'TCP\\'}':{'.':{},'f:containerPort':{}},"
-          "'k:{\\'containerPort\\':443,\\'protocol\\':\\'TCP\\'}':{'.':{},'f:containerPort':{}}}}},"
-          "'f:nodeSelector':{}}}}}");
+  assert_json_text(fv, "{'f:apiVersion':{},'f:kind':{},'f:metadata':{'f:finalizers':{'v:\\'example.com/x\\'':{}},"
+                       "'f:labels':{'f:app':{}},'f:name':{}},'f:spec':{'f:replicas':{},'f:selector':{},"
+                       "'f:template':{'f:metadata':{'f:labels':{'f:app':{}}},'f:spec':{'f:containers':{"
+                       "'k:{\\'name\\':\\'nginx\\'}':{'.':{},'f:args':{},'f:image':{},'f:name':{},'f:ports':{"
+                       "'k:{\\'containerPort\\':53,\\'protocol\\':\\'UDP\\'}':{'.':{},'f:containerPort':{},"
+                       "'f:protocol':{}},"
+                       "'k:{\\'containerPort\\':80,\\'protocol\\':\\'TCP\\'}':{'.':{},'f:containerPort':{}},"
+                       "'k:{\\'containerPort\\':443,\\'protocol\\':\\'TCP\\'}':{'.':{},'f:containerPort':{}}}}},"
+                       "'f:nodeSelector':{}}}}}");
   json_t *paths = fm_set_paths(s);
   /* Members of a node come before its children's members; keys order
    * numerically, as upstream orders values. */
@@ -109,9 +105,9 @@ static void test_object_fields_deployment(void **state)
   bool found = false;
   size_t i;
   json_t *p;
-  json_array_foreach(paths, i, p) found |= strcmp(json_string_value(p),
-                                                 ".spec.template.spec.containers[name=\"nginx\"]"
-                                                 ".ports[containerPort=80,protocol=\"TCP\"]") == 0;
+  json_array_foreach (paths, i, p)
+    found |= strcmp(json_string_value(p), ".spec.template.spec.containers[name=\"nginx\"]"
+                                          ".ports[containerPort=80,protocol=\"TCP\"]") == 0;
   assert_true(found);
   json_decref(paths);
   json_decref(fv);
@@ -138,8 +134,7 @@ static void test_fieldsv1_roundtrip(void **state)
     json_decref(in);
     fm_set_free(s);
   }
-  static const char *const bad[] = {"{'x:y':{}}", "{'f:a':3}", "{'k:notjson':{}}", "{'i:x':{}}",
-                                    "[]"};
+  static const char *const bad[] = {"{'x:y':{}}", "{'f:a':3}", "{'k:notjson':{}}", "{'i:x':{}}", "[]"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     json_t *in = J(bad[i]);
     struct fm_set *s = (struct fm_set *)1;
@@ -187,10 +182,8 @@ static void test_update_two_managers(void **state)
                 "'f:name':{},'f:ports':{'.':{},'k:{\\'containerPort\\':80,\\'protocol\\':"
                 "\\'TCP\\'}':{'.':{},'f:containerPort':{}}}}}}}}}");
   /* Sorted by time: the older entry first. */
-  assert_string_equal(kj_get_str(edited, "metadata.managedFields[0].manager"),
-                      "kubectl-client-side-apply");
-  assert_string_equal(kj_get_str(edited, "metadata.managedFields[1].time"),
-                      "2023-11-14T22:14:20Z");
+  assert_string_equal(kj_get_str(edited, "metadata.managedFields[0].manager"), "kubectl-client-side-apply");
+  assert_string_equal(kj_get_str(edited, "metadata.managedFields[1].time"), "2023-11-14T22:14:20Z");
 
   /* A write that changes nothing creates no entry and keeps the times;
    * a client that drops managedFields does not erase them. */
@@ -199,8 +192,7 @@ static void test_update_two_managers(void **state)
   struct fm_request r3 = req_for("noop", T0 + 120);
   assert_int_equal(fieldmanager_update(&r3, edited, same), 0);
   assert_null(entry(same, "noop", "Update"));
-  assert_true(json_equal(kj_get(same, "metadata.managedFields"),
-                         kj_get(edited, "metadata.managedFields")));
+  assert_true(json_equal(kj_get(same, "metadata.managedFields"), kj_get(edited, "metadata.managedFields")));
 
   json_decref(same);
   json_decref(edited);
@@ -218,8 +210,9 @@ static void test_update_client_managed_fields(void **state)
       {"dropped: the stored ones stay", NULL, 2, true},
       {"unreadable: the stored ones stay", "[{'manager':'x','operation':'Bogus'}]", 2, true},
       {"[{}] clears them", "[{}]", 1, false},
-      {"replaced by the client", "[{'manager':'other','operation':'Update','apiVersion':'apps/v1',"
-                                 "'fieldsType':'FieldsV1','fieldsV1':{'f:spec':{'f:paused':{}}}}]",
+      {"replaced by the client",
+       "[{'manager':'other','operation':'Update','apiVersion':'apps/v1',"
+       "'fieldsType':'FieldsV1','fieldsV1':{'f:spec':{'f:paused':{}}}}]",
        2, false},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -228,10 +221,8 @@ static void test_update_client_managed_fields(void **state)
     assert_int_equal(fieldmanager_update(&r1, NULL, obj), 0);
     json_t *next = json_deep_copy(obj);
     kj_set_int(next, "spec.replicas", 7);
-    if (cases[i].sent)
-      kj_set(next, "metadata.managedFields", J(cases[i].sent));
-    else
-      kj_del(next, "metadata.managedFields");
+    if (cases[i].sent) kj_set(next, "metadata.managedFields", J(cases[i].sent));
+    else kj_del(next, "metadata.managedFields");
     struct fm_request r2 = req_for("editor", T0 + 1);
     assert_int_equal(fieldmanager_update(&r2, obj, next), 0);
     assert_int_equal(json_array_size(kj_get(next, "metadata.managedFields")), cases[i].want_entries);
@@ -249,8 +240,7 @@ static void test_update_status_subresource(void **state)
   json_object_set_new(obj, "status", J("{'replicas':1}"));
   assert_int_equal(fieldmanager_update(&r1, NULL, obj), 0);
   /* The main resource never owns status. */
-  assert_null(json_object_get(json_object_get(entry(obj, "kubectl-create", "Update"), "fieldsV1"),
-                              "f:status"));
+  assert_null(json_object_get(json_object_get(entry(obj, "kubectl-create", "Update"), "fieldsV1"), "f:status"));
   json_t *st = json_deep_copy(obj);
   kj_set_int(st, "status.replicas", 2);
   kj_set_int(st, "status.readyReplicas", 2);
@@ -260,8 +250,7 @@ static void test_update_status_subresource(void **state)
   const json_t *e = entry(st, "kube-controller-manager", "Update");
   assert_non_null(e);
   assert_string_equal(json_string_value(json_object_get(e, "subresource")), "status");
-  assert_json_text(json_object_get(e, "fieldsV1"),
-                   "{'f:status':{'f:readyReplicas':{},'f:replicas':{}}}");
+  assert_json_text(json_object_get(e, "fieldsV1"), "{'f:status':{'f:readyReplicas':{},'f:replicas':{}}}");
   json_decref(st);
   json_decref(obj);
 }
@@ -291,14 +280,12 @@ static void test_update_caps_managers(void **state)
 
 /* ---- Apply ---- */
 
-static json_t *apply_ok(const char *manager, time_t now, const json_t *live, const char *config,
-                        bool force)
+static json_t *apply_ok(const char *manager, time_t now, const json_t *live, const char *config, bool force)
 {
   struct fm_request r = req_for(manager, now);
   json_t *cfg = J(config), *out = NULL, *st = NULL;
   int rc = fieldmanager_apply(&r, live, cfg, force, &out, &st);
-  if (rc != 0)
-    fail_msg("apply failed: %s", kj_dumps_flags(st, JSON_COMPACT));
+  if (rc != 0) fail_msg("apply failed: %s", kj_dumps_flags(st, JSON_COMPACT));
   assert_null(st);
   json_decref(cfg);
   return out;
@@ -336,15 +323,13 @@ static void test_apply_removes_dropped_fields(void **state)
       {"applier alone owned replicas", false, -1},
       {"an updater took replicas", true, 5},
   };
-  const char *v1 =
-      "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','labels':{'app':'web',"
-      "'tier':'fe'}},'spec':{'replicas':2,'selector':{'matchLabels':{'app':'web'}},'template':{"
-      "'metadata':{'labels':{'app':'web'}},'spec':{'containers':[{'name':'nginx','image':'nginx',"
-      "'ports':[{'containerPort':80}]},{'name':'sidecar','image':'busybox'}]}}}}";
-  const char *v2 =
-      "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','labels':{'app':'web'}},"
-      "'spec':{'selector':{'matchLabels':{'app':'web'}},'template':{'metadata':{'labels':{"
-      "'app':'web'}},'spec':{'containers':[{'name':'nginx','image':'nginx'}]}}}}";
+  const char *v1 = "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','labels':{'app':'web',"
+                   "'tier':'fe'}},'spec':{'replicas':2,'selector':{'matchLabels':{'app':'web'}},'template':{"
+                   "'metadata':{'labels':{'app':'web'}},'spec':{'containers':[{'name':'nginx','image':'nginx',"
+                   "'ports':[{'containerPort':80}]},{'name':'sidecar','image':'busybox'}]}}}}";
+  const char *v2 = "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','labels':{'app':'web'}},"
+                   "'spec':{'selector':{'matchLabels':{'app':'web'}},'template':{'metadata':{'labels':{"
+                   "'app':'web'}},'spec':{'containers':[{'name':'nginx','image':'nginx'}]}}}}";
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     json_t *live = apply_ok("kubectl", T0, NULL, v1, false);
     /* The status written by a controller is not the applier's to remove. */
@@ -415,8 +400,8 @@ static void test_apply_conflicts(void **state)
       assert_int_equal(rc, 0);
       /* Same value: both own the field. */
       assert_non_null(kj_get(entry(out, "kubectl", "Apply"), "fieldsV1[\"f:spec\"][\"f:replicas\"]"));
-      assert_non_null(kj_get(entry(out, "kubectl-client-side-apply", "Update"),
-                             "fieldsV1[\"f:spec\"][\"f:replicas\"]"));
+      assert_non_null(
+          kj_get(entry(out, "kubectl-client-side-apply", "Update"), "fieldsV1[\"f:spec\"][\"f:replicas\"]"));
     } else {
       assert_true(rc < 0);
       assert_null(out);
@@ -529,9 +514,8 @@ static void test_apply_bad_requests(void **state)
        "expected: apps/v1"},
       {"kubectl", "{'kind':'Deployment','metadata':{'name':'web'}}", 400,
        "Incorrect version specified in apply patch. Specified patch version: , expected: apps/v1"},
-      {"kubectl",
-       "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','managedFields':[]}}",
-       400, "metadata.managedFields must be nil"},
+      {"kubectl", "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','managedFields':[]}}", 400,
+       "metadata.managedFields must be nil"},
       {"kubectl", "{'apiVersion':'apps/v1','metadata':{'name':'web'}}", 400,
        "Object 'Kind' is missing in '{\"apiVersion\":\"apps/v1\",\"metadata\":{\"name\":\"web\"}}'"},
       {"", "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web'}}", 400,
@@ -558,10 +542,8 @@ static void test_apply_bad_requests(void **state)
     assert_true(fieldmanager_apply(&r, NULL, c, false, &out, &st) < 0);
     assert_null(out);
     assert_int_equal(kstatus_code(st), cases[i].code);
-    if (cases[i].code == 400)
-      assert_string_equal(kstatus_reason(st), "BadRequest");
-    else
-      assert_null(kstatus_reason(st));
+    if (cases[i].code == 400) assert_string_equal(kstatus_reason(st), "BadRequest");
+    else assert_null(kstatus_reason(st));
     assert_string_equal(kj_get_str(st, "message"), cases[i].message);
     json_decref(st);
     json_decref(c);
@@ -607,8 +589,8 @@ static void test_apply_upgrade_from_client_side(void **state)
     json_t *live = J(DEPLOY_BASE);
     json_t *la = J(DEPLOY_BASE);
     char *la_text = kj_dumps_flags(la, JSON_COMPACT | JSON_SORT_KEYS);
-    json_object_set_new(kj_obj(live, "metadata.annotations"),
-                        "kubectl.kubernetes.io/last-applied-configuration", json_string(la_text));
+    json_object_set_new(kj_obj(live, "metadata.annotations"), "kubectl.kubernetes.io/last-applied-configuration",
+                        json_string(la_text));
     free(la_text);
     json_decref(la);
     struct fm_request r0 = req_for("kubectl-client-side-apply", T0);
@@ -632,12 +614,10 @@ static void test_apply_upgrade_from_client_side(void **state)
     } else {
       assert_int_equal(rc, 0);
       assert_int_equal(kj_get_int(out, "spec.replicas", 0), 3);
-      assert_null(kj_get(entry(out, "kubectl-client-side-apply", "Update"),
-                         "fieldsV1[\"f:spec\"][\"f:replicas\"]"));
-      assert_string_equal(
-          kj_get_str(out, "metadata.annotations[\"kubectl.kubernetes.io/last-applied-configuration\"]"),
-          "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
-          "\"spec\":{\"replicas\":3}}");
+      assert_null(kj_get(entry(out, "kubectl-client-side-apply", "Update"), "fieldsV1[\"f:spec\"][\"f:replicas\"]"));
+      assert_string_equal(kj_get_str(out, "metadata.annotations[\"kubectl.kubernetes.io/last-applied-configuration\"]"),
+                          "{\"apiVersion\":\"apps/v1\",\"kind\":\"Deployment\",\"metadata\":{\"name\":\"web\"},"
+                          "\"spec\":{\"replicas\":3}}");
     }
     json_decref(st);
     json_decref(out);
@@ -650,8 +630,12 @@ static void test_apply_upgrade_from_client_side(void **state)
  * arrays are replaced whole, and very deep values still work. */
 static void test_apply_deduced_kind(void **state)
 {
-  struct fm_request r = {.schema = builtin, .api_version = "example.com/v1", .kind = "Widget",
-                         .manager = "kubectl", .now = T0, .no_status_subresource = true};
+  struct fm_request r = {.schema = builtin,
+                         .api_version = "example.com/v1",
+                         .kind = "Widget",
+                         .manager = "kubectl",
+                         .now = T0,
+                         .no_status_subresource = true};
   json_t *live = J("{'apiVersion':'example.com/v1','kind':'Widget','metadata':{'name':'w'},"
                    "'spec':{'a':1,'list':[1,2,3],'keep':true},'status':{'phase':'x'}}");
   struct fm_request r0 = r;
@@ -714,8 +698,7 @@ static void test_decode_apply(void **state)
        "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"x\"},"
        "\"data\":{\"a\":\"1\"}}",
        NULL},
-      {"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}", "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}",
-       NULL},
+      {"{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}", "{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\"}", NULL},
       {"", "{}", NULL},
       {"# nothing\n", "{}", NULL},
       {"- a\n- b\n", NULL, "error decoding YAML: json: cannot unmarshal array"},
@@ -733,8 +716,7 @@ static void test_decode_apply(void **state)
       assert_null(cfg);
       assert_int_equal(kstatus_code(st), 400);
       const char *m = kj_get_str(st, "message");
-      if (strncmp(m, cases[i].message, strlen(cases[i].message)) != 0)
-        fail_msg("message %s", m);
+      if (strncmp(m, cases[i].message, strlen(cases[i].message)) != 0) fail_msg("message %s", m);
     }
     json_decref(cfg);
     json_decref(st);

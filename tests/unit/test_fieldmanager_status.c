@@ -31,8 +31,12 @@
 
 static struct fm_request pod_req(const char *manager, const char *subresource, time_t now)
 {
-  struct fm_request r = {.schema = builtin, .api_version = "v1", .kind = "Pod",
-                         .manager = manager, .subresource = subresource, .now = now};
+  struct fm_request r = {.schema = builtin,
+                         .api_version = "v1",
+                         .kind = "Pod",
+                         .manager = manager,
+                         .subresource = subresource,
+                         .now = now};
   return r;
 }
 
@@ -40,7 +44,7 @@ static const json_t *entry(const json_t *obj, const char *manager, const char *o
 {
   size_t i;
   json_t *e;
-  json_array_foreach(kj_get(obj, "metadata.managedFields"), i, e) {
+  json_array_foreach (kj_get(obj, "metadata.managedFields"), i, e) {
     if (strcmp(json_string_value(json_object_get(e, "manager")), manager) == 0 &&
         strcmp(json_string_value(json_object_get(e, "operation")), op) == 0)
       return e;
@@ -68,13 +72,13 @@ static void assert_same_fields(const json_t *got, const json_t *want)
   }
 }
 
-#define POD_BASE                                                                               \
-  "{'apiVersion':'v1','kind':'Pod','metadata':{'name':'web','namespace':'default',"            \
-  "'labels':{'app':'web'}},'spec':{'containers':[{'name':'app','image':'nginx:1.25'}]},"      \
+#define POD_BASE                                                                                                       \
+  "{'apiVersion':'v1','kind':'Pod','metadata':{'name':'web','namespace':'default',"                                    \
+  "'labels':{'app':'web'}},'spec':{'containers':[{'name':'app','image':'nginx:1.25'}]},"                               \
   "'status':{'phase':'Pending'}}"
 
-#define KUBELET_STATUS                                                                       \
-  "{'phase':'Running','podIP':'10.0.0.5','conditions':[{'type':'Ready','status':'True'},"    \
+#define KUBELET_STATUS                                                                                                 \
+  "{'phase':'Running','podIP':'10.0.0.5','conditions':[{'type':'Ready','status':'True'},"                              \
   "{'type':'PodScheduled','status':'True'}]}"
 
 /* A pod created by "kubectl-create" whose status "kubelet" then wrote
@@ -133,15 +137,13 @@ static void test_later_writes_keep_other_side(void **state)
     bool creator_same, kubelet_same;
     const char *creator_lost, *kubelet_lost; /* kj path into fieldsV1, or NULL */
   } cases[] = {
-      {"main write adds a label", "kubectl-label", NULL, "metadata.labels.tier", "frontend", true,
-       true, NULL, NULL},
-      {"main write changes the image", "kubectl-set", NULL, "spec.containers[0].image",
-       "nginx:1.26", false, true,
+      {"main write adds a label", "kubectl-label", NULL, "metadata.labels.tier", "frontend", true, true, NULL, NULL},
+      {"main write changes the image", "kubectl-set", NULL, "spec.containers[0].image", "nginx:1.26", false, true,
        "[\"f:spec\"][\"f:containers\"][\"k:{\\\"name\\\":\\\"app\\\"}\"][\"f:image\"]", NULL},
-      {"status write changes the phase", "node-problem-detector", "status", "status.phase",
-       "Failed", true, false, NULL, "[\"f:status\"][\"f:phase\"]"},
-      {"status write adds a field", "node-problem-detector", "status", "status.reason", "Evicted",
-       true, true, NULL, NULL},
+      {"status write changes the phase", "node-problem-detector", "status", "status.phase", "Failed", true, false, NULL,
+       "[\"f:status\"][\"f:phase\"]"},
+      {"status write adds a field", "node-problem-detector", "status", "status.reason", "Evicted", true, true, NULL,
+       NULL},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     json_t *live = created_then_status();
@@ -154,10 +156,8 @@ static void test_later_writes_keep_other_side(void **state)
 
     const json_t *cf = fields_of(next, "kubectl-create", "Update");
     const json_t *kf = fields_of(next, "kubelet", "Update");
-    if (cases[i].creator_same)
-      assert_same_fields(cf, creator);
-    if (cases[i].kubelet_same)
-      assert_same_fields(kf, kubelet);
+    if (cases[i].creator_same) assert_same_fields(cf, creator);
+    if (cases[i].kubelet_same) assert_same_fields(kf, kubelet);
     if (cases[i].creator_lost) {
       assert_non_null(kj_get(creator, cases[i].creator_lost));
       assert_null(kj_get(cf, cases[i].creator_lost));
@@ -219,8 +219,7 @@ static void test_apply_spec_after_status_write(void **state)
       assert_string_equal(kj_get_str(st, "message"), cases[i].conflict);
       assert_int_equal(json_array_size(kj_get(st, "details.causes")), 1);
     } else {
-      if (rc != 0)
-        fail_msg("%s: apply failed: %s", cases[i].name, kj_get_str(st, "message"));
+      if (rc != 0) fail_msg("%s: apply failed: %s", cases[i].name, kj_get_str(st, "message"));
       assert_null(st);
       assert_same_fields(fields_of(out, "kubelet", "Update"), kubelet);
       assert_same_fields(fields_of(out, "kubectl-create", "Update"), creator);
@@ -249,8 +248,7 @@ static void test_status_apply_leaves_main_entries(void **state)
   json_t *out = NULL, *st = NULL;
   struct fm_request r = pod_req("status-applier", "status", T0 + 5);
   int rc = fieldmanager_apply(&r, live, cfg, false, &out, &st);
-  if (rc != 0)
-    fail_msg("apply failed: %s", kj_get_str(st, "message"));
+  if (rc != 0) fail_msg("apply failed: %s", kj_get_str(st, "message"));
   assert_same_fields(fields_of(out, "kubectl-create", "Update"), creator);
   const json_t *af = fields_of(out, "status-applier", "Apply");
   assert_null(json_object_get(af, "f:spec"));

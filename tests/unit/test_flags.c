@@ -43,10 +43,7 @@ static const struct flag *table(void)
   return flags;
 }
 
-static void reset(void)
-{
-  o = (struct opts){.bind = "0.0.0.0", .port = 6443, .enabled = true, .resync_ms = 30000};
-}
+static void reset(void) { o = (struct opts){.bind = "0.0.0.0", .port = 6443, .enabled = true, .resync_ms = 30000}; }
 
 static int run(const char *args, char *err, size_t errlen)
 {
@@ -54,8 +51,7 @@ static int run(const char *args, char *err, size_t errlen)
   static char *argv[32];
   int argc = 0;
   argv[argc++] = "prog";
-  for (char *t = strtok(copy, " "); t && argc < 31; t = strtok(NULL, " "))
-    argv[argc++] = strdup(t);
+  for (char *t = strtok(copy, " "); t && argc < 31; t = strtok(NULL, " ")) argv[argc++] = strdup(t);
   free(copy);
   FILE *saved = stdout;
   stdout = fopen("/dev/null", "w");
@@ -66,8 +62,7 @@ static int run(const char *args, char *err, size_t errlen)
   static char bindcopy[256];
   snprintf(bindcopy, sizeof bindcopy, "%s", o.bind);
   o.bind = bindcopy;
-  for (int i = 1; i < argc; i++)
-    free(argv[i]);
+  for (int i = 1; i < argc; i++) free(argv[i]);
   return rc;
 }
 
@@ -96,8 +91,7 @@ static void test_good(void **state)
   assert_int_equal(o.v, 4);
 
   reset();
-  assert_int_equal(run("--v 2 --enabled=F --logtostderr=1 -bind-address=::1 --", err, sizeof err),
-                   0);
+  assert_int_equal(run("--v 2 --enabled=F --logtostderr=1 -bind-address=::1 --", err, sizeof err), 0);
   assert_int_equal(o.v, 2);
   assert_false(o.enabled);
   assert_true(o.verbose_logs);
@@ -145,8 +139,7 @@ static void test_bad(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[256] = "";
     reset();
-    if (run(cases[i].args, err, sizeof err) != -1)
-      fail_msg("%s: accepted", cases[i].args);
+    if (run(cases[i].args, err, sizeof err) != -1) fail_msg("%s: accepted", cases[i].args);
     assert_string_equal(err, cases[i].err);
   }
 }
@@ -160,19 +153,18 @@ static void test_usage(void **state)
   FILE *f = open_memstream(&buf, &len);
   flags_usage(f, "kube-thing", table(), "kube-thing does things.");
   fclose(f);
-  const char *want =
-      "kube-thing does things.\n\n"
-      "Usage:\n  kube-thing [flags]\n\nFlags:\n"
-      "      --bind-address string      The IP address to listen on. (default \"0.0.0.0\")\n"
-      "      --cluster-name string      nothing here names cloud resources (not supported yet)\n"
-      "      --enabled                  Enable the thing. (default true)\n"
-      "      --kube-api-qps float64     QPS to use.\n"
-      "      --logtostderr              Log to stderr.\n"
-      "      --max-size int64           Largest size.\n"
-      "      --resync-period duration   Resync period. (default 30s)\n"
-      "      --secure-port int          The port to serve HTTPS on. (default 6443)\n"
-      "      --v int                    log level for V logs\n"
-      "  -h, --help                     help for kube-thing\n";
+  const char *want = "kube-thing does things.\n\n"
+                     "Usage:\n  kube-thing [flags]\n\nFlags:\n"
+                     "      --bind-address string      The IP address to listen on. (default \"0.0.0.0\")\n"
+                     "      --cluster-name string      nothing here names cloud resources (not supported yet)\n"
+                     "      --enabled                  Enable the thing. (default true)\n"
+                     "      --kube-api-qps float64     QPS to use.\n"
+                     "      --logtostderr              Log to stderr.\n"
+                     "      --max-size int64           Largest size.\n"
+                     "      --resync-period duration   Resync period. (default 30s)\n"
+                     "      --secure-port int          The port to serve HTTPS on. (default 6443)\n"
+                     "      --v int                    log level for V logs\n"
+                     "  -h, --help                     help for kube-thing\n";
   assert_string_equal(buf, want);
   free(buf);
 }
@@ -185,9 +177,9 @@ static void test_given(void **state)
   assert_true(flags_given(argc, argv, "v"));
   assert_true(flags_given(argc, argv, "config"));
   assert_true(flags_given(argc, argv, "port"));
-  assert_false(flags_given(argc, argv, "po"));        /* a prefix is not the flag */
-  assert_false(flags_given(argc, argv, "f.yaml"));    /* a value is not a flag */
-  assert_false(flags_given(argc, argv, "max-pods"));  /* after "--" */
+  assert_false(flags_given(argc, argv, "po"));       /* a prefix is not the flag */
+  assert_false(flags_given(argc, argv, "f.yaml"));   /* a value is not a flag */
+  assert_false(flags_given(argc, argv, "max-pods")); /* after "--" */
 }
 
 int main(void)

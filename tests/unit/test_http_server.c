@@ -74,10 +74,9 @@ static void echo_reply(struct http_request *r)
   const char *q = http_req_param(r, "q");
   const char *id = http_req_param(r, "id");
   const char *xt = http_req_header(r, "x-test");
-  json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:s%}", "method",
-                        http_req_method(r), "path", http_req_path(r), "raw_path",
-                        http_req_raw_path(r), "query", http_req_query(r), "q", q, "id", id,
-                        "x_test", xt, "body_len", (int)blen, "body", body, blen);
+  json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:i, s:s%}", "method", http_req_method(r), "path",
+                        http_req_path(r), "raw_path", http_req_raw_path(r), "query", http_req_query(r), "q", q, "id",
+                        id, "x_test", xt, "body_len", (int)blen, "body", body, blen);
   http_add_header(r, "x-echo-id", id ? id : "none");
   http_reply_json(r, 200, j);
   json_decref(j);
@@ -153,8 +152,7 @@ static void up_read(struct bufferevent *bev, void *arg)
   char *buf = malloc(n + 1);
   evbuffer_remove(in, buf, n);
   for (size_t i = 0; i < n; i++)
-    if (buf[i] >= 'a' && buf[i] <= 'z')
-      buf[i] = (char)(buf[i] - 'a' + 'A');
+    if (buf[i] >= 'a' && buf[i] <= 'z') buf[i] = (char)(buf[i] - 'a' + 'A');
   bufferevent_write(bev, buf, n);
   free(buf);
 }
@@ -209,15 +207,13 @@ static void handler(struct http_request *r, void *arg)
     http_stream_begin(r, 200, "text/plain");
     static char chunk[16384];
     int i = 0;
-    while (i < 1000 && http_stream_write(r, chunk, sizeof(chunk)) == 0)
-      i++;
+    while (i < 1000 && http_stream_write(r, chunk, sizeof(chunk)) == 0) i++;
     if (i < 1000 && http_stream_write(r, "x", 1) == -1 && strcmp(http_req_path(r), "/flood-sync") == 0)
       atomic_fetch_add(&fx->flood_write_failed, 1);
     http_stream_end(r); /* a no-op on a closed connection */
   } else if (strcmp(path, "/evbuf") == 0) {
     struct evbuffer *b = evbuffer_new();
-    for (int i = 0; i < 500; i++)
-      evbuffer_add(b, "0123456789", 10);
+    for (int i = 0; i < 500; i++) evbuffer_add(b, "0123456789", 10);
     http_reply_evbuffer(r, 200, "text/plain", b);
     evbuffer_free(b);
   } else if (strcmp(path, "/pending") == 0) {
@@ -229,13 +225,11 @@ static void handler(struct http_request *r, void *arg)
   } else if (strcmp(path, "/upgrade") == 0) {
     const char *hdrs[] = {"Upgrade", "test", "Connection", "Upgrade", NULL};
     struct bufferevent *bev = http_upgrade(r, hdrs);
-    if (!bev)
-      return; /* the client sees no 101 and the test fails there */
+    if (!bev) return; /* the client sees no 101 and the test fails there */
     fx->upgraded = bev;
     bufferevent_setcb(bev, up_read, NULL, up_event, fx);
     bufferevent_enable(bev, EV_READ | EV_WRITE);
-    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
-      up_read(bev, fx);
+    if (evbuffer_get_length(bufferevent_get_input(bev)) > 0) up_read(bev, fx);
   } else {
     http_reply(r, 404, "text/plain", "not found", 9);
   }
@@ -266,8 +260,7 @@ static void fx_stop(struct fx *fx)
   event_base_loopbreak(fx->base);
   pthread_join(fx->th, NULL);
   http_server_free(fx->srv);
-  if (fx->upgraded)
-    bufferevent_free(fx->upgraded);
+  if (fx->upgraded) bufferevent_free(fx->upgraded);
   event_base_free(fx->base);
   free(fx);
 }
@@ -295,8 +288,7 @@ static void cl_connect(struct client *c, int port, int rcvbuf)
   memset(c, 0, sizeof(*c));
   c->fd = socket(AF_INET, SOCK_STREAM, 0);
   assert_true(c->fd >= 0);
-  if (rcvbuf)
-    setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+  if (rcvbuf) setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   struct timeval tv = {5, 0};
   setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -329,12 +321,10 @@ static void cl_sends(struct client *c, const char *s) { cl_send(c, s, strlen(s))
 /* Reads more; returns bytes read, 0 on EOF, -1 on error/timeout. */
 static ssize_t cl_fill(struct client *c)
 {
-  if (c->len == sizeof(c->buf))
-    return -1;
+  if (c->len == sizeof(c->buf)) return -1;
   ssize_t n = c->ssl ? SSL_read(c->ssl, c->buf + c->len, (int)(sizeof(c->buf) - c->len))
                      : recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-  if (n > 0)
-    c->len += (size_t)n;
+  if (n > 0) c->len += (size_t)n;
   return n;
 }
 
@@ -347,8 +337,7 @@ static void cl_consume(struct client *c, size_t n)
 static bool cl_need(struct client *c, size_t n)
 {
   while (c->len < n)
-    if (cl_fill(c) <= 0)
-      return false;
+    if (cl_fill(c) <= 0) return false;
   return true;
 }
 
@@ -357,10 +346,8 @@ static ssize_t cl_line_end(struct client *c, size_t from)
 {
   for (;;) {
     for (size_t i = from; i + 1 < c->len; i++)
-      if (c->buf[i] == '\r' && c->buf[i + 1] == '\n')
-        return (ssize_t)(i + 2);
-    if (cl_fill(c) <= 0)
-      return -1;
+      if (c->buf[i] == '\r' && c->buf[i + 1] == '\n') return (ssize_t)(i + 2);
+    if (cl_fill(c) <= 0) return -1;
   }
 }
 
@@ -373,8 +360,7 @@ static const char *resp_header(struct resp *r, const char *name)
     p += 2;
     if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
       const char *v = p + nl + 1;
-      while (*v == ' ')
-        v++;
+      while (*v == ' ') v++;
       const char *e = strstr(v, "\r\n");
       size_t l = e ? (size_t)(e - v) : strlen(v);
       memcpy(val, v, l);
@@ -397,32 +383,27 @@ static bool cl_response(struct client *c, struct resp *r, bool head_request)
       end = (size_t)(p - c->buf) + 4;
       break;
     }
-    if (cl_fill(c) <= 0)
-      return false;
+    if (cl_fill(c) <= 0) return false;
   }
   assert_true(end < sizeof(r->head));
   memcpy(r->head, c->buf, end);
   r->head[end] = '\0';
   cl_consume(c, end);
   assert_int_equal(sscanf(r->head, "HTTP/1.1 %d", &r->status), 1);
-  if (r->status < 200 || r->status == 204 || r->status == 304 || head_request)
-    return true;
+  if (r->status < 200 || r->status == 204 || r->status == 304 || head_request) return true;
   const char *te = resp_header(r, "Transfer-Encoding");
   if (te && strcmp(te, "chunked") == 0) {
     for (;;) {
       ssize_t le = cl_line_end(c, 0);
-      if (le < 0)
-        return false;
+      if (le < 0) return false;
       size_t sz = strtoul(c->buf, NULL, 16);
       cl_consume(c, (size_t)le);
-      if (!cl_need(c, sz + 2))
-        return false;
+      if (!cl_need(c, sz + 2)) return false;
       if (sz == 0) {
         cl_consume(c, 2);
         return true;
       }
-      if (r->nchunks < 16)
-        r->chunk_sizes[r->nchunks++] = (int)sz;
+      if (r->nchunks < 16) r->chunk_sizes[r->nchunks++] = (int)sz;
       size_t room = sizeof(r->body) - 1 - r->body_len;
       size_t cp = sz < room ? sz : room;
       memcpy(r->body + r->body_len, c->buf, cp);
@@ -434,8 +415,7 @@ static bool cl_response(struct client *c, struct resp *r, bool head_request)
   assert_non_null(cl);
   size_t n = strtoul(cl, NULL, 10);
   assert_true(n < sizeof(r->body));
-  if (!cl_need(c, n))
-    return false;
+  if (!cl_need(c, n)) return false;
   memcpy(r->body, c->buf, n);
   r->body_len = n;
   r->body[n] = '\0';
@@ -449,10 +429,8 @@ static bool cl_closed_by_peer(struct client *c)
   char tmp[4096];
   for (;;) {
     ssize_t n = recv(c->fd, tmp, sizeof(tmp), 0);
-    if (n == 0 || (n < 0 && errno == ECONNRESET))
-      return true;
-    if (n < 0)
-      return false;
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) return true;
+    if (n < 0) return false;
   }
 }
 
@@ -473,8 +451,7 @@ static const char *jstr(json_t *j, const char *k)
 static bool wait_atomic(atomic_int *v, int want)
 {
   for (int i = 0; i < 1000; i++) {
-    if (atomic_load(v) >= want)
-      return true;
+    if (atomic_load(v) >= want) return true;
     usleep(10 * 1000);
   }
   return false;
@@ -683,8 +660,7 @@ static void test_malformed_requests(void **state)
     cl_connect(&c, fx->port, 0);
     cl_sends(&c, cases[i].req);
     assert_true(cl_response(&c, &r, false));
-    if (r.status != cases[i].status)
-      fail_msg("case %zu: status %d, want %d", i, r.status, cases[i].status);
+    if (r.status != cases[i].status) fail_msg("case %zu: status %d, want %d", i, r.status, cases[i].status);
     assert_string_equal(resp_header(&r, "Connection"), "close");
     assert_true(cl_closed_by_peer(&c));
     cl_close(&c);

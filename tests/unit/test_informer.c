@@ -29,11 +29,11 @@ struct api {
   struct event_base *base;
   struct http_server *srv;
   int port;
-  json_t *pods;            /* key -> pod, in order */
+  json_t *pods; /* key -> pod, in order */
   int rv;
   struct http_request *watch;
-  json_t *log;             /* "GET path?query" of every request */
-  int watch_fail;          /* answer the next watches with 500 */
+  json_t *log;    /* "GET path?query" of every request */
+  int watch_fail; /* answer the next watches with 500 */
   char label_sel[128], field_sel[128];
 };
 
@@ -74,7 +74,7 @@ static void api_handler(struct http_request *req, void *arg)
   json_t *items = json_array();
   const char *key;
   json_t *pod;
-  json_object_foreach(a->pods, key, pod) {
+  json_object_foreach (a->pods, key, pod) {
     if (i >= start && i < start + 2) json_array_append(items, pod);
     i++;
   }
@@ -94,9 +94,8 @@ static void api_handler(struct http_request *req, void *arg)
 
 static json_t *make_pod(const char *name, const char *node, const char *owner)
 {
-  json_t *p = json_pack("{s:{s:s,s:s,s:s,s:[{s:s}]},s:{s:s}}", "metadata", "name", name, "namespace",
-                        "default", "uid", name, "managedFields", "manager", "kubectl", "spec",
-                        "nodeName", node ? node : "");
+  json_t *p = json_pack("{s:{s:s,s:s,s:s,s:[{s:s}]},s:{s:s}}", "metadata", "name", name, "namespace", "default", "uid",
+                        name, "managedFields", "manager", "kubectl", "spec", "nodeName", node ? node : "");
   if (owner) {
     json_t *refs = json_pack("[{s:s,s:s,s:s}]", "kind", "ReplicaSet", "name", "rs", "uid", owner);
     kj_set(p, "metadata.ownerReferences", refs);
@@ -180,7 +179,7 @@ static void run_for(struct event_base *b, int64_t ms)
 /* ---- recording handlers ---- */
 
 struct rec {
-  json_t *events;  /* "ADD a", "UPDATE a 12", "DELETE b", "DELETE? c" */
+  json_t *events; /* "ADD a", "UPDATE a 12", "DELETE b", "DELETE? c" */
   int resyncs;
 };
 
@@ -216,7 +215,8 @@ static bool has_event(struct rec *r, const char *s)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(r->events, i, v) if (!strcmp(json_string_value(v), s)) return true;
+  json_array_foreach (r->events, i, v)
+    if (!strcmp(json_string_value(v), s)) return true;
   return false;
 }
 
@@ -225,7 +225,7 @@ static int count_log(struct api *a, const char *prefix)
   int n = 0;
   size_t i;
   json_t *v;
-  json_array_foreach(a->log, i, v) n += !strncmp(json_string_value(v), prefix, strlen(prefix));
+  json_array_foreach (a->log, i, v) n += !strncmp(json_string_value(v), prefix, strlen(prefix));
   return n;
 }
 
@@ -237,9 +237,21 @@ struct ctx {
   int want_watches;
 };
 
-static bool pred_synced(void *arg) { struct ctx *c = arg; return informer_has_synced(c->inf); }
-static bool pred_events(void *arg) { struct ctx *c = arg; return json_array_size(c->rec->events) >= c->want_events; }
-static bool pred_watch_open(void *arg) { struct ctx *c = arg; return c->a->watch != NULL; }
+static bool pred_synced(void *arg)
+{
+  struct ctx *c = arg;
+  return informer_has_synced(c->inf);
+}
+static bool pred_events(void *arg)
+{
+  struct ctx *c = arg;
+  return json_array_size(c->rec->events) >= c->want_events;
+}
+static bool pred_watch_open(void *arg)
+{
+  struct ctx *c = arg;
+  return c->a->watch != NULL;
+}
 static bool pred_watches(void *arg)
 {
   struct ctx *c = arg;
@@ -264,16 +276,19 @@ static void fixture_start(struct fixture *f, bool keep_parsed, int64_t resync_ms
   api_put(f->a, NULL, make_pod("b", "node1", "rs1"));
   api_put(f->a, NULL, make_pod("c", "node2", "rs2"));
   f->c = client_for(f->a);
-  struct informer_opts o = { .path = "/api/v1/pods", .transform = strip_managed, .keep_parsed = keep_parsed,
-                             .resync_ms = resync_ms, .relist_backoff_ms = 50 };
+  struct informer_opts o = {.path = "/api/v1/pods",
+                            .transform = strip_managed,
+                            .keep_parsed = keep_parsed,
+                            .resync_ms = resync_ms,
+                            .relist_backoff_ms = 50};
   f->inf = informer_new(f->a->base, f->c, &o);
   assert_non_null(f->inf);
   f->rec.events = json_array();
-  struct informer_handlers h = { on_add, on_update, on_delete, &f->rec };
+  struct informer_handlers h = {on_add, on_update, on_delete, &f->rec};
   informer_add_handlers(f->inf, &h);
   assert_int_equal(informer_add_index(f->inf, INFORMER_INDEX_NODE_NAME, informer_index_pod_node_name, NULL), 0);
   assert_int_equal(informer_add_index(f->inf, INFORMER_INDEX_OWNER_UID, informer_index_owner_uid, NULL), 0);
-  f->ctx = (struct ctx){ .a = f->a, .inf = f->inf, .rec = &f->rec };
+  f->ctx = (struct ctx){.a = f->a, .inf = f->inf, .rec = &f->rec};
   assert_false(informer_has_synced(f->inf));
   informer_start(f->inf);
   assert_true(run_until(f->a->base, pred_synced, &f->ctx, 5000));
@@ -296,20 +311,22 @@ static void test_list_watch_handlers(void **state)
     /* Two pages: the second carries continue=2. */
     assert_int_equal(count_log(f.a, "GET /api/v1/pods?limit=500"), 2);
     assert_int_equal(count_log(f.a, "GET /api/v1/pods?limit=500&continue=2"), 1);
-    assert_int_equal(count_log(f.a, "GET /api/v1/pods?watch=1&resourceVersion=13&allowWatchBookmarks=true&timeoutSeconds="), 1);
+    assert_int_equal(
+        count_log(f.a, "GET /api/v1/pods?watch=1&resourceVersion=13&allowWatchBookmarks=true&timeoutSeconds="), 1);
     assert_int_equal(informer_store_len(f.inf), 3);
     assert_true(has_event(&f.rec, "ADD a") && has_event(&f.rec, "ADD b") && has_event(&f.rec, "ADD c"));
     json_t *a = informer_store_get_obj(f.inf, "default/a");
     assert_non_null(a);
     assert_string_equal(kj_get_str(a, "kind"), "Pod"); /* restored from the list kind */
-    assert_null(kj_get(a, "metadata.managedFields")); /* transformed */
+    assert_null(kj_get(a, "metadata.managedFields"));  /* transformed */
     json_decref(a);
 
     api_put(f.a, "ADDED", make_pod("d", "node2", NULL));
     json_t *a2 = make_pod("a", "node3", "rs1");
     api_put(f.a, "MODIFIED", a2);
     api_put(f.a, "DELETED", make_pod("b", "node1", "rs1"));
-    api_send_raw(f.a, "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"40\"}}}\n");
+    api_send_raw(f.a,
+                 "{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"resourceVersion\":\"40\"}}}\n");
     f.ctx.want_events = 6;
     assert_true(run_until(f.a->base, pred_events, &f.ctx, 5000));
     assert_true(has_event(&f.rec, "ADD d"));
@@ -423,15 +440,19 @@ static void test_relist_after_error_event(void **state)
   fixture_stop(&f);
 }
 
-static bool pred_resyncs(void *arg) { struct ctx *c = arg; return c->rec->resyncs >= 6; }
+static bool pred_resyncs(void *arg)
+{
+  struct ctx *c = arg;
+  return c->rec->resyncs >= 6;
+}
 
 static void test_resync_and_late_handler(void **state)
 {
   struct fixture f;
   fixture_start(&f, true, 50);
   assert_true(run_until(f.a->base, pred_resyncs, &f.ctx, 5000)); /* 3 objects x 2 periods */
-  struct rec late = { json_array(), 0 };
-  struct informer_handlers h = { on_add, NULL, NULL, &late };
+  struct rec late = {json_array(), 0};
+  struct informer_handlers h = {on_add, NULL, NULL, &late};
   informer_add_handlers(f.inf, &h);
   assert_int_equal(json_array_size(late.events), 3);
   json_decref(late.events);
@@ -448,14 +469,14 @@ static void test_factory_shares(void **state)
   struct informer *i3 = informer_factory_get(fac, "/api/v1/nodes");
   assert_ptr_equal(i1, i2);
   assert_ptr_not_equal(i1, i3);
-  struct informer_opts o = { .path = "/api/v1/pods", .namespace = "kube-system" };
+  struct informer_opts o = {.path = "/api/v1/pods", .namespace = "kube-system"};
   struct informer *i4 = informer_factory_get_opts(fac, &o);
   assert_ptr_not_equal(i1, i4);
   /* different selectors or transforms are different informers */
-  struct informer_opts ol = { .path = "/api/v1/pods", .label_selector = "app=a" };
-  struct informer_opts ol2 = { .path = "/api/v1/pods", .label_selector = "app=b" };
-  struct informer_opts of = { .path = "/api/v1/pods", .field_selector = "spec.nodeName=n1" };
-  struct informer_opts ot = { .path = "/api/v1/pods", .transform = strip_managed };
+  struct informer_opts ol = {.path = "/api/v1/pods", .label_selector = "app=a"};
+  struct informer_opts ol2 = {.path = "/api/v1/pods", .label_selector = "app=b"};
+  struct informer_opts of = {.path = "/api/v1/pods", .field_selector = "spec.nodeName=n1"};
+  struct informer_opts ot = {.path = "/api/v1/pods", .transform = strip_managed};
   struct informer *il = informer_factory_get_opts(fac, &ol);
   assert_ptr_not_equal(il, i1);
   assert_ptr_not_equal(informer_factory_get_opts(fac, &ol2), il);
@@ -466,7 +487,7 @@ static void test_factory_shares(void **state)
   struct informer *it = informer_factory_get_opts(fac, &ot);
   assert_ptr_not_equal(it, i1);
   assert_ptr_equal(informer_factory_get_opts(fac, &ot), it);
-informer_factory_start(fac);
+  informer_factory_start(fac);
   run_for(a->base, 100);
   assert_false(informer_factory_has_synced(fac)); /* nodes and the namespaced path answer 404 */
   assert_true(informer_has_synced(i1));
@@ -480,11 +501,11 @@ static void test_selectors_sent(void **state)
 {
   struct api *a = api_new();
   struct rest_client *c = client_for(a);
-  struct informer_opts o = { .path = "/api/v1/pods", .label_selector = "app=web,tier in (a,b)",
-                             .field_selector = "spec.nodeName=node 1" };
+  struct informer_opts o = {
+      .path = "/api/v1/pods", .label_selector = "app=web,tier in (a,b)", .field_selector = "spec.nodeName=node 1"};
   struct informer *inf = informer_new(a->base, c, &o);
   informer_start(inf);
-  struct ctx x = { .a = a, .inf = inf };
+  struct ctx x = {.a = a, .inf = inf};
   assert_true(run_until(a->base, pred_watch_open, &x, 5000));
   assert_string_equal(a->label_sel, "app=web,tier in (a,b)"); /* on the watch too */
   assert_string_equal(a->field_sel, "spec.nodeName=node 1");
@@ -510,15 +531,15 @@ static void test_key(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_key),
-    cmocka_unit_test(test_list_watch_handlers),
-    cmocka_unit_test(test_relist_after_410),
-    cmocka_unit_test(test_rewatch_after_stream_end),
-    cmocka_unit_test(test_rewatch_after_failed_watch),
-    cmocka_unit_test(test_relist_after_error_event),
-    cmocka_unit_test(test_resync_and_late_handler),
-    cmocka_unit_test(test_factory_shares),
-    cmocka_unit_test(test_selectors_sent),
+      cmocka_unit_test(test_key),
+      cmocka_unit_test(test_list_watch_handlers),
+      cmocka_unit_test(test_relist_after_410),
+      cmocka_unit_test(test_rewatch_after_stream_end),
+      cmocka_unit_test(test_rewatch_after_failed_watch),
+      cmocka_unit_test(test_relist_after_error_event),
+      cmocka_unit_test(test_resync_and_late_handler),
+      cmocka_unit_test(test_factory_shares),
+      cmocka_unit_test(test_selectors_sent),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

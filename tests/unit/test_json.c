@@ -37,11 +37,11 @@ static void test_get_paths(void **state)
       {"spec.containers[0].image", "\"nginx\""},
       {"spec.containers[1].ports[0].containerPort", "80"},
       {"spec.containers[1]", "{\"name\":\"b\",\"ports\":[{\"containerPort\":80}]}"},
-      {"spec.containers[2]", NULL},            /* out of range */
-      {"spec.containers.name", NULL},          /* key step into an array */
-      {"metadata[0]", NULL},                   /* index step into an object */
+      {"spec.containers[2]", NULL},   /* out of range */
+      {"spec.containers.name", NULL}, /* key step into an array */
+      {"metadata[0]", NULL},          /* index step into an object */
       {"metadata.missing.deeper", NULL},
-      {"metadata.name.x", NULL},               /* through a string */
+      {"metadata.name.x", NULL}, /* through a string */
       {"", NULL},
       {".metadata", NULL},
       {"metadata.", NULL},
@@ -54,12 +54,10 @@ static void test_get_paths(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *v = kj_get(pod, cases[i].path);
     if (!cases[i].want) {
-      if (v)
-        fail_msg("path %s: expected absent", cases[i].path);
+      if (v) fail_msg("path %s: expected absent", cases[i].path);
       continue;
     }
-    if (!v)
-      fail_msg("path %s: absent", cases[i].path);
+    if (!v) fail_msg("path %s: absent", cases[i].path);
     char *s = kj_dumps(v);
     assert_string_equal(s, cases[i].want);
     free(s);
@@ -156,8 +154,7 @@ static void test_dumps_and_load(void **state)
     char err[128] = "";
     json_t *v = kj_loadb(cases[i].in, strlen(cases[i].in), cases[i].dup, err, sizeof err);
     if (!cases[i].err) {
-      if (!v)
-        fail_msg("case %zu: %s", i, err);
+      if (!v) fail_msg("case %zu: %s", i, err);
       json_decref(v);
     } else {
       assert_null(v);
@@ -233,15 +230,21 @@ static void test_alloc_chunks(void **state)
 static void test_without_managed_fields(void **state)
 {
   (void)state;
-  const char *mf = "\"managedFields\":[{\"manager\":\"m\",\"fieldsV1\":{\"f:spec\":{\"k:{\\\"name\\\":\\\"c]}\\\"}\":{}}}}]";
+  const char *mf =
+      "\"managedFields\":[{\"manager\":\"m\",\"fieldsV1\":{\"f:spec\":{\"k:{\\\"name\\\":\\\"c]}\\\"}\":{}}}}]";
   char doc[3][1024];
-  snprintf(doc[0], sizeof doc[0], "{\"metadata\":{\"name\":\"a\",%s,\"uid\":\"u\"},\"spec\":{\"managedFields\":1}}", mf);
+  snprintf(doc[0], sizeof doc[0], "{\"metadata\":{\"name\":\"a\",%s,\"uid\":\"u\"},\"spec\":{\"managedFields\":1}}",
+           mf);
   snprintf(doc[1], sizeof doc[1], "{\"type\":\"ADDED\",\"object\":{\"metadata\":{%s,\"name\":\"b\"}}}", mf);
-  snprintf(doc[2], sizeof doc[2], "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[{\"metadata\":{\"name\":\"c\",%s}},{\"metadata\":{%s}}]}", mf, mf);
+  snprintf(doc[2], sizeof doc[2],
+           "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[{\"metadata\":{\"name\":\"c\",%s}"
+           "},{\"metadata\":{%s}}]}",
+           mf, mf);
   const char *want[3] = {
       "{\"metadata\":{\"name\":\"a\",\"uid\":\"u\"},\"spec\":{\"managedFields\":1}}",
       "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"b\"}}}",
-      "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[{\"metadata\":{\"name\":\"c\"}},{\"metadata\":{}}]}",
+      "{\"kind\":\"PodList\",\"metadata\":{\"resourceVersion\":\"5\"},\"items\":[{\"metadata\":{\"name\":\"c\"}},{"
+      "\"metadata\":{}}]}",
   };
   for (int i = 0; i < 3; i++) {
     json_t *got = kj_loadb_without_managed_fields(doc[i], strlen(doc[i]), NULL, 0);
@@ -285,12 +288,9 @@ static void test_deep_copy(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_get_paths),
-      cmocka_unit_test(test_set_and_default),
-      cmocka_unit_test(test_dumps_and_load),
-      cmocka_unit_test(test_escaped_keys),
-      cmocka_unit_test(test_alloc_chunks),
-      cmocka_unit_test(test_without_managed_fields),
+      cmocka_unit_test(test_get_paths),      cmocka_unit_test(test_set_and_default),
+      cmocka_unit_test(test_dumps_and_load), cmocka_unit_test(test_escaped_keys),
+      cmocka_unit_test(test_alloc_chunks),   cmocka_unit_test(test_without_managed_fields),
       cmocka_unit_test(test_deep_copy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,14 +70,38 @@ static void putf(struct gen *g, const char *fmt, ...)
 static void gen_string(struct gen *g)
 {
   static const char *const pieces[] = {
-      "a", "metadata", "managedFields", "k:{\\\"name\\\":\\\"c\\\"}", "\\n", "\\t", "\\\"", "\\\\", "\\/", "\\b",
-      "\\f", "\\r", "\\u0041", "\\u00e9", "\\u20ac", "\\ud83d\\ude00", "\\u0000", "\\u001f", "é", "€", "😀",
-      "日本", " ", "app.kubernetes.io/name", "x", "0", "\\u2028", "\x7f",
+      "a",
+      "metadata",
+      "managedFields",
+      "k:{\\\"name\\\":\\\"c\\\"}",
+      "\\n",
+      "\\t",
+      "\\\"",
+      "\\\\",
+      "\\/",
+      "\\b",
+      "\\f",
+      "\\r",
+      "\\u0041",
+      "\\u00e9",
+      "\\u20ac",
+      "\\ud83d\\ude00",
+      "\\u0000",
+      "\\u001f",
+      "é",
+      "€",
+      "😀",
+      "日本",
+      " ",
+      "app.kubernetes.io/name",
+      "x",
+      "0",
+      "\\u2028",
+      "\x7f",
   };
   puts_(g, "\"");
   unsigned n = pick(g, 6);
-  for (unsigned i = 0; i < n; i++)
-    puts_(g, pieces[pick(g, sizeof pieces / sizeof pieces[0])]);
+  for (unsigned i = 0; i < n; i++) puts_(g, pieces[pick(g, sizeof pieces / sizeof pieces[0])]);
   puts_(g, "\"");
 }
 
@@ -106,16 +130,11 @@ static void gen_object(struct gen *g, int depth)
   puts_(g, "{");
   unsigned n = pick(g, 5);
   for (unsigned i = 0; i < n; i++) {
-    if (i)
-      puts_(g, pick(g, 8) ? "," : " , ");
-    if (pick(g, 6) == 0)
-      puts_(g, "\"metadata\"");
-    else if (pick(g, 8) == 0)
-      puts_(g, "\"managedFields\"");
-    else if (pick(g, 10) == 0)
-      puts_(g, "\"dup\""); /* duplicates across members */
-    else
-      gen_string(g);
+    if (i) puts_(g, pick(g, 8) ? "," : " , ");
+    if (pick(g, 6) == 0) puts_(g, "\"metadata\"");
+    else if (pick(g, 8) == 0) puts_(g, "\"managedFields\"");
+    else if (pick(g, 10) == 0) puts_(g, "\"dup\""); /* duplicates across members */
+    else gen_string(g);
     puts_(g, pick(g, 8) ? ":" : " : ");
     gen_value(g, depth + 1);
   }
@@ -127,8 +146,7 @@ static void gen_array(struct gen *g, int depth)
   puts_(g, "[");
   unsigned n = pick(g, 5);
   for (unsigned i = 0; i < n; i++) {
-    if (i)
-      puts_(g, ",");
+    if (i) puts_(g, ",");
     gen_value(g, depth + 1);
   }
   puts_(g, "]");
@@ -137,10 +155,10 @@ static void gen_array(struct gen *g, int depth)
 static void gen_value(struct gen *g, int depth)
 {
   unsigned k = depth > 6 ? 3 + pick(g, 4) : pick(g, 7);
-  if (pick(g, 10) == 0)
-    puts_(g, " \n\t");
+  if (pick(g, 10) == 0) puts_(g, " \n\t");
   switch (k) {
-  case 0: case 1: gen_object(g, depth); break;
+  case 0:
+  case 1: gen_object(g, depth); break;
   case 2: gen_array(g, depth); break;
   case 3: gen_string(g); break;
   case 4: gen_number(g); break;
@@ -166,16 +184,18 @@ static void gen_deep(struct gen *g)
 
 static void mutate(struct gen *g)
 {
-  if (!g->len)
-    return;
+  if (!g->len) return;
   size_t at = pick(g, (unsigned)g->len);
   switch (pick(g, 6)) {
-  case 0: g->len = at; g->buf[at] = '\0'; break;                              /* truncate */
-  case 1: g->buf[at] = (char)(pick(g, 256)); break;                           /* flip */
-  case 2: g->buf[at] = "{}[]\",:0e-\\ \x01\xff"[pick(g, 15)]; break;          /* structural */
-  case 3: put(g, ",", 1); break;                                              /* trailing */
-  case 4: put(g, " x", 2); break;                                             /* garbage after */
-  default: g->buf[at] = '\0'; break;                                          /* embedded NUL */
+  case 0:
+    g->len = at;
+    g->buf[at] = '\0';
+    break;                                                           /* truncate */
+  case 1: g->buf[at] = (char)(pick(g, 256)); break;                  /* flip */
+  case 2: g->buf[at] = "{}[]\",:0e-\\ \x01\xff"[pick(g, 15)]; break; /* structural */
+  case 3: put(g, ",", 1); break;                                     /* trailing */
+  case 4: put(g, " x", 2); break;                                    /* garbage after */
+  default: g->buf[at] = '\0'; break;                                 /* embedded NUL */
   }
 }
 
@@ -183,10 +203,8 @@ static void check_document(const char *buf, size_t len, unsigned long *accepted)
 {
   bool ok;
   const char *why = json_diff_check(buf, len, &ok);
-  if (why)
-    fail_msg("%s for %.*s", why, (int)len, buf);
-  if (ok)
-    (*accepted)++;
+  if (why) fail_msg("%s for %.*s", why, (int)len, buf);
+  if (ok) (*accepted)++;
 }
 
 static void test_differential(void **state)
@@ -200,10 +218,8 @@ static void test_differential(void **state)
   unsigned long accepted = 0;
   for (unsigned long i = 0; i < rounds; i++) {
     g.len = 0;
-    if (i % 500 == 0)
-      gen_deep(&g);
-    else
-      gen_value(&g, 0);
+    if (i % 500 == 0) gen_deep(&g);
+    else gen_value(&g, 0);
     size_t len = g.len;
     check_document(g.buf, len, &accepted);
     if (pick(&g, 2)) {
@@ -236,8 +252,7 @@ static void test_known_cases(void **state)
       "  {\"a\" : \"b\" }  ",
   };
   unsigned long accepted = 0;
-  for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
-    check_document(docs[i], strlen(docs[i]), &accepted);
+  for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) check_document(docs[i], strlen(docs[i]), &accepted);
   assert_true(accepted >= 4);
 }
 

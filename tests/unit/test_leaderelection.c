@@ -31,11 +31,11 @@ struct lease_srv {
   struct event_base *base;
   struct http_server *srv;
   int port;
-  json_t *lease;   /* NULL: absent */
+  json_t *lease; /* NULL: absent */
   int rv;
   int conflicts;
   bool fail_all;
-  bool hang;       /* never answer (an API server that is gone) */
+  bool hang; /* never answer (an API server that is gone) */
   int writes;
 };
 
@@ -43,8 +43,7 @@ static void lease_handler(struct http_request *req, void *arg)
 {
   struct lease_srv *s = arg;
   const char *m = http_req_method(req), *p = http_req_path(req);
-  if (s->hang)
-    return; /* answered never; closed with the server */
+  if (s->hang) return; /* answered never; closed with the server */
   if (s->fail_all) {
     json_t *st = kstatus_internal("etcdserver: request timed out");
     http_reply_json(req, 500, st);
@@ -78,8 +77,9 @@ static void lease_handler(struct http_request *req, void *arg)
     const char *got = kj_get_str(obj, "metadata.resourceVersion");
     if (!got || strcmp(want, got)) {
       s->conflicts++;
-      json_t *st = kstatus_conflict("coordination.k8s.io", "leases", "kube-scheduler",
-                                    "the object has been modified; please apply your changes to the latest version and try again");
+      json_t *st = kstatus_conflict(
+          "coordination.k8s.io", "leases", "kube-scheduler",
+          "the object has been modified; please apply your changes to the latest version and try again");
       http_reply_json(req, 409, st);
       json_decref(st);
       json_decref(obj);
@@ -101,7 +101,7 @@ static void lease_handler(struct http_request *req, void *arg)
 struct cand {
   const char *id;
   int started, stopped;
-  int *leaders;     /* shared count of candidates leading now */
+  int *leaders; /* shared count of candidates leading now */
   int *max_leaders;
   struct leader_elector *le;
 };
@@ -155,9 +155,14 @@ static struct rest_client *client_for(struct lease_srv *s)
 static struct leader_elector *cand_start(struct lease_srv *s, struct rest_client *rc, struct cand *c)
 {
   struct leaderelection_config cfg = {
-    .name = "kube-scheduler", .identity = c->id,
-    .lease_duration_ms = 1000, .renew_deadline_ms = 600, .retry_period_ms = 100,
-    .on_started_leading = started, .on_stopped_leading = stopped, .arg = c,
+      .name = "kube-scheduler",
+      .identity = c->id,
+      .lease_duration_ms = 1000,
+      .renew_deadline_ms = 600,
+      .retry_period_ms = 100,
+      .on_started_leading = started,
+      .on_stopped_leading = stopped,
+      .arg = c,
   };
   c->le = leaderelection_new(s->base, rc, &cfg);
   assert_non_null(c->le);
@@ -185,8 +190,8 @@ static void test_two_candidates_failover(void **state)
   struct lease_srv *s = srv_new();
   struct rest_client *rc = client_for(s);
   int leaders = 0, max_leaders = 0;
-  struct cand a = { "node-a_1", 0, 0, &leaders, &max_leaders, NULL };
-  struct cand b = { "node-b_2", 0, 0, &leaders, &max_leaders, NULL };
+  struct cand a = {"node-a_1", 0, 0, &leaders, &max_leaders, NULL};
+  struct cand b = {"node-b_2", 0, 0, &leaders, &max_leaders, NULL};
   cand_start(s, rc, &a);
   cand_start(s, rc, &b);
   int64_t t_start = ktime_mono_ms();
@@ -219,7 +224,7 @@ static void test_two_candidates_failover(void **state)
   while (!other->started && ktime_mono_ms() - t0 < 5000) run_for(s->base, 10);
   int64_t took = ktime_mono_ms() - t0;
   assert_int_equal(other->started, 1);
-  assert_true(took >= 700);   /* not before the lease could have expired */
+  assert_true(took >= 700); /* not before the lease could have expired */
   assert_true(took <= 2500);
   assert_int_equal(max_leaders, 1);
   assert_string_equal(kj_get_str(s->lease, "spec.holderIdentity"), other->id);
@@ -234,7 +239,7 @@ static void test_leader_gives_up_after_renew_deadline(void **state)
   struct lease_srv *s = srv_new();
   struct rest_client *rc = client_for(s);
   int leaders = 0, max_leaders = 0;
-  struct cand a = { "node-a_1", 0, 0, &leaders, &max_leaders, NULL };
+  struct cand a = {"node-a_1", 0, 0, &leaders, &max_leaders, NULL};
   cand_start(s, rc, &a);
   run_for(s->base, 300);
   assert_int_equal(a.started, 1);
@@ -261,8 +266,8 @@ static void test_release_hands_over_at_once(void **state)
   struct lease_srv *s = srv_new();
   struct rest_client *rc = client_for(s);
   int leaders = 0, max_leaders = 0;
-  struct cand a = { "node-a_1", 0, 0, &leaders, &max_leaders, NULL };
-  struct cand b = { "node-b_2", 0, 0, &leaders, &max_leaders, NULL };
+  struct cand a = {"node-a_1", 0, 0, &leaders, &max_leaders, NULL};
+  struct cand b = {"node-b_2", 0, 0, &leaders, &max_leaders, NULL};
   cand_start(s, rc, &a);
   int64_t t_start = ktime_mono_ms();
   while (!a.started && ktime_mono_ms() - t_start < 5000) run_for(s->base, 10);
@@ -277,7 +282,7 @@ static void test_release_hands_over_at_once(void **state)
   while (!b.started && ktime_mono_ms() - t0 < 5000) run_for(s->base, 10);
   assert_int_equal(released, 1);
   assert_int_equal(b.started, 1);
-  assert_int_equal(a.stopped, 0); /* a release is not a loss */
+  assert_int_equal(a.stopped, 0);          /* a release is not a loss */
   assert_true(ktime_mono_ms() - t0 < 700); /* well before the 1 s lease would expire */
   assert_string_equal(kj_get_str(s->lease, "spec.holderIdentity"), "node-b_2");
   assert_int_equal(kj_get_int(s->lease, "spec.leaseTransitions", -1), 1);
@@ -295,7 +300,7 @@ static void test_release_is_bounded(void **state)
   struct lease_srv *s = srv_new();
   struct rest_client *rc = client_for(s);
   int leaders = 0, max_leaders = 0;
-  struct cand a = { "node-a_1", 0, 0, &leaders, &max_leaders, NULL };
+  struct cand a = {"node-a_1", 0, 0, &leaders, &max_leaders, NULL};
   cand_start(s, rc, &a);
   int64_t t_start = ktime_mono_ms();
   while (!a.started && ktime_mono_ms() - t_start < 5000) run_for(s->base, 10);
@@ -329,11 +334,11 @@ static void test_default_identity(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_default_identity),
-    cmocka_unit_test(test_two_candidates_failover),
-    cmocka_unit_test(test_leader_gives_up_after_renew_deadline),
-    cmocka_unit_test(test_release_hands_over_at_once),
-    cmocka_unit_test(test_release_is_bounded),
+      cmocka_unit_test(test_default_identity),
+      cmocka_unit_test(test_two_candidates_failover),
+      cmocka_unit_test(test_leader_gives_up_after_renew_deadline),
+      cmocka_unit_test(test_release_hands_over_at_once),
+      cmocka_unit_test(test_release_is_bounded),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

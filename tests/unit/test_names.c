@@ -10,26 +10,26 @@
 
 #include "kube/names.h"
 
-#define LABEL_MSG                                                                              \
-  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and " \
-  "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "   \
+#define LABEL_MSG                                                                                                      \
+  "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "                         \
+  "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "                           \
   "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-#define SUBDOMAIN_MSG                                                                          \
-  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or " \
-  "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "     \
+#define SUBDOMAIN_MSG                                                                                                  \
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "                         \
+  "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex "                             \
   "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-#define DNS1035_MSG                                                                            \
-  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an " \
-  "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "        \
+#define DNS1035_MSG                                                                                                    \
+  "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "                         \
+  "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "                                 \
   "'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-#define QNAME_MSG                                                                              \
-  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "  \
-  "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "       \
+#define QNAME_MSG                                                                                                      \
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "                          \
+  "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "                               \
   "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-#define VALUE_MSG                                                                              \
-  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "  \
-  "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "           \
-  "'my_value',  or '12345', regex used for validation is "                                     \
+#define VALUE_MSG                                                                                                      \
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "                          \
+  "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "                                   \
+  "'my_value',  or '12345', regex used for validation is "                                                             \
   "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
 
 static char *rep(char c, size_t n)
@@ -54,11 +54,9 @@ static void run_cases(const struct vcase *cases, size_t n)
     char msg[2048] = "junk";
     bool ok = cases[i].fn(cases[i].in, msg, sizeof msg);
     if (!cases[i].msg) {
-      if (!ok)
-        fail_msg("case %zu \"%s\": rejected: %s", i, cases[i].in, msg);
+      if (!ok) fail_msg("case %zu \"%s\": rejected: %s", i, cases[i].in, msg);
     } else {
-      if (ok)
-        fail_msg("case %zu \"%s\": accepted", i, cases[i].in);
+      if (ok) fail_msg("case %zu \"%s\": accepted", i, cases[i].in);
       assert_string_equal(msg, cases[i].msg);
     }
   }
@@ -127,8 +125,7 @@ static void test_qualified_and_values(void **state)
       {names_is_qualified_name, "a b", "name part " QNAME_MSG},
       {names_is_qualified_name, "/name", "prefix part must be non-empty"},
       {names_is_qualified_name, "Example.com/name", "prefix part " SUBDOMAIN_MSG},
-      {names_is_qualified_name, "example.com/",
-       "name part must be non-empty, name part " QNAME_MSG},
+      {names_is_qualified_name, "example.com/", "name part must be non-empty, name part " QNAME_MSG},
       {names_is_qualified_name, "a/b/c",
        "a qualified name " QNAME_MSG " with an optional DNS subdomain prefix and '/' (e.g. "
        "'example.com/MyName')"},
@@ -158,8 +155,7 @@ static void test_generate(void **state)
   char *a = names_generate("web-"), *b = names_generate("web-");
   assert_int_equal(strlen(a), 9);
   assert_memory_equal(a, "web-", 4);
-  for (int i = 4; i < 9; i++)
-    assert_non_null(strchr(alphabet, a[i]));
+  for (int i = 4; i < 9; i++) assert_non_null(strchr(alphabet, a[i]));
   assert_string_not_equal(a, b); /* 27^5 possibilities: a clash is a bug */
   free(a);
   free(b);
@@ -179,10 +175,8 @@ static void test_generate(void **state)
   assert_int_equal(strlen(u1), 36);
   assert_string_not_equal(u1, u2);
   for (int i = 0; i < 36; i++) {
-    if (i == 8 || i == 13 || i == 18 || i == 23)
-      assert_int_equal(u1[i], '-');
-    else
-      assert_true(isxdigit((unsigned char)u1[i]) && !isupper((unsigned char)u1[i]));
+    if (i == 8 || i == 13 || i == 18 || i == 23) assert_int_equal(u1[i], '-');
+    else assert_true(isxdigit((unsigned char)u1[i]) && !isupper((unsigned char)u1[i]));
   }
   assert_int_equal(u1[14], '4');
   assert_non_null(strchr("89ab", u1[19]));

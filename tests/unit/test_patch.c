@@ -26,16 +26,13 @@
 
 static json_t *J(const char *text)
 {
-  if (!text)
-    return NULL;
+  if (!text) return NULL;
   char *s = strdup(text);
   for (char *p = s; *p; p++)
-    if (*p == '\'')
-      *p = '"';
+    if (*p == '\'') *p = '"';
   json_error_t e;
   json_t *v = json_loads(s, JSON_DECODE_ANY, &e);
-  if (!v)
-    fail_msg("bad test JSON %s: %s", s, e.text);
+  if (!v) fail_msg("bad test JSON %s: %s", s, e.text);
   free(s);
   return v;
 }
@@ -63,15 +60,14 @@ static int count_directives(const json_t *v)
   if (json_is_object(v)) {
     const char *k;
     json_t *x;
-    json_object_foreach((json_t *)v, k, x) {
-      if (k[0] == '$')
-        n++;
+    json_object_foreach ((json_t *)v, k, x) {
+      if (k[0] == '$') n++;
       n += count_directives(x);
     }
   } else if (json_is_array(v)) {
     size_t i;
     json_t *x;
-    json_array_foreach(v, i, x) n += count_directives(x);
+    json_array_foreach (v, i, x) n += count_directives(x);
   }
   return n;
 }
@@ -92,27 +88,23 @@ struct ttype {
 
 static const struct tfield container_port_f[] = {{NULL}};
 static const struct ttype container_port_t = {container_port_f};
-static const struct tfield container_f[] = {
-    {"ports", "containerPort", "merge", 1, &container_port_t},
-    {"env", "name", "merge", 1, NULL},
-    {"volumeMounts", "mountPath", "merge", 1, NULL},
-    {"args", NULL, NULL, 1, NULL},
-    {"resources", NULL, NULL, 0, NULL},
-    {NULL}};
+static const struct tfield container_f[] = {{"ports", "containerPort", "merge", 1, &container_port_t},
+                                            {"env", "name", "merge", 1, NULL},
+                                            {"volumeMounts", "mountPath", "merge", 1, NULL},
+                                            {"args", NULL, NULL, 1, NULL},
+                                            {"resources", NULL, NULL, 0, NULL},
+                                            {NULL}};
 static const struct ttype container_t = {container_f};
-static const struct tfield volume_f[] = {{"configMap", NULL, NULL, 0, NULL},
-                                         {"emptyDir", NULL, NULL, 0, NULL},
-                                         {"hostPath", NULL, NULL, 0, NULL},
-                                         {NULL}};
+static const struct tfield volume_f[] = {
+    {"configMap", NULL, NULL, 0, NULL}, {"emptyDir", NULL, NULL, 0, NULL}, {"hostPath", NULL, NULL, 0, NULL}, {NULL}};
 static const struct ttype volume_t = {volume_f};
-static const struct tfield pod_spec_f[] = {
-    {"containers", "name", "merge", 1, &container_t},
-    {"initContainers", "name", "merge", 1, &container_t},
-    {"volumes", "name", "merge,retainKeys", 1, &volume_t},
-    {"tolerations", NULL, NULL, 1, NULL},
-    /* Not upstream: exercises a map field with strategy "replace". */
-    {"nodeSelector", NULL, "replace", 0, NULL},
-    {NULL}};
+static const struct tfield pod_spec_f[] = {{"containers", "name", "merge", 1, &container_t},
+                                           {"initContainers", "name", "merge", 1, &container_t},
+                                           {"volumes", "name", "merge,retainKeys", 1, &volume_t},
+                                           {"tolerations", NULL, NULL, 1, NULL},
+                                           /* Not upstream: exercises a map field with strategy "replace". */
+                                           {"nodeSelector", NULL, "replace", 0, NULL},
+                                           {NULL}};
 static const struct ttype pod_spec_t = {pod_spec_f};
 static const struct tfield meta_f[] = {{"finalizers", NULL, "merge", 1, NULL},
                                        {"ownerReferences", "uid", "merge", 1, NULL},
@@ -120,36 +112,31 @@ static const struct tfield meta_f[] = {{"finalizers", NULL, "merge", 1, NULL},
                                        {"annotations", NULL, NULL, 0, NULL},
                                        {NULL}};
 static const struct ttype meta_t = {meta_f};
-static const struct tfield pod_status_f[] = {{"conditions", "type", "merge", 1, NULL},
-                                             {NULL}};
+static const struct tfield pod_status_f[] = {{"conditions", "type", "merge", 1, NULL}, {NULL}};
 static const struct ttype pod_status_t = {pod_status_f};
 static const struct tfield pod_f[] = {{"metadata", NULL, NULL, 0, &meta_t},
                                       {"spec", NULL, NULL, 0, &pod_spec_t},
                                       {"status", NULL, NULL, 0, &pod_status_t},
                                       {NULL}};
 static const struct ttype pod_t = {pod_f};
-static const struct tfield template_f[] = {{"metadata", NULL, NULL, 0, &meta_t},
-                                           {"spec", NULL, NULL, 0, &pod_spec_t},
-                                           {NULL}};
+static const struct tfield template_f[] = {
+    {"metadata", NULL, NULL, 0, &meta_t}, {"spec", NULL, NULL, 0, &pod_spec_t}, {NULL}};
 static const struct ttype template_t = {template_f};
-static const struct tfield strategy_f[] = {{"type", NULL, NULL, 0, NULL},
-                                           {"rollingUpdate", NULL, NULL, 0, NULL},
-                                           {NULL}};
+static const struct tfield strategy_f[] = {
+    {"type", NULL, NULL, 0, NULL}, {"rollingUpdate", NULL, NULL, 0, NULL}, {NULL}};
 static const struct ttype strategy_t = {strategy_f};
 static const struct tfield deploy_spec_f[] = {{"replicas", NULL, NULL, 0, NULL},
                                               {"strategy", NULL, "retainKeys", 0, &strategy_t},
                                               {"template", NULL, NULL, 0, &template_t},
                                               {NULL}};
 static const struct ttype deploy_spec_t = {deploy_spec_f};
-static const struct tfield deploy_f[] = {{"metadata", NULL, NULL, 0, &meta_t},
-                                         {"spec", NULL, NULL, 0, &deploy_spec_t},
-                                         {NULL}};
+static const struct tfield deploy_f[] = {
+    {"metadata", NULL, NULL, 0, &meta_t}, {"spec", NULL, NULL, 0, &deploy_spec_t}, {NULL}};
 static const struct ttype deploy_t = {deploy_f};
 
 static int lookups;
 
-static const void *fake_lookup(void *arg, const void *type, const char *name,
-                               struct smp_field *out)
+static const void *fake_lookup(void *arg, const void *type, const char *name, struct smp_field *out)
 {
   (void)arg;
   lookups++;
@@ -197,8 +184,8 @@ static void test_merge_patch(void **state)
       {"{'metadata':{'labels':{'a':'1','b':'2'}}}", "{'metadata':{'labels':{'a':null,'c':'3'}}}",
        "{'metadata':{'labels':{'b':'2','c':'3'}}}"},
       /* lists are never merged */
-      {"{'spec':{'containers':[{'name':'a'},{'name':'b'}]}}",
-       "{'spec':{'containers':[{'name':'c'}]}}", "{'spec':{'containers':[{'name':'c'}]}}"},
+      {"{'spec':{'containers':[{'name':'a'},{'name':'b'}]}}", "{'spec':{'containers':[{'name':'c'}]}}",
+       "{'spec':{'containers':[{'name':'c'}]}}"},
       {NULL, "{'a':1}", "{'a':1}"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -236,8 +223,7 @@ static void run_pcase(size_t i, const struct pcase *c)
   char what[64];
   snprintf(what, sizeof what, "json patch case %zu", i);
   if (c->want) {
-    if (!got)
-      fail_msg("%s: unexpected error: %s", what, err);
+    if (!got) fail_msg("%s: unexpected error: %s", what, err);
     json_t *want = J(c->want);
     expect_equal(what, got, want);
     json_decref(want);
@@ -246,8 +232,7 @@ static void run_pcase(size_t i, const struct pcase *c)
       char *g = dump(got);
       fail_msg("%s: expected failure, got %s", what, g);
     }
-    if (!strstr(err, c->err))
-      fail_msg("%s: error \"%s\" does not contain \"%s\"", what, err, c->err);
+    if (!strstr(err, c->err)) fail_msg("%s: error \"%s\" does not contain \"%s\"", what, err, c->err);
   }
   char *after = dump(orig);
   assert_string_equal(before, after);
@@ -277,10 +262,9 @@ static const struct pcase json_cases[] = {
     {"{'l':[1,2,3]}", "[{'op':'remove','path':'/l/1'}]", "{'l':[1,3]}", NULL},
     {"{'a/b':1,'c':2}", "[{'op':'remove','path':'/a~1b'}]", "{'c':2}", NULL},
     /* replace */
-    {"{'spec':{'replicas':1}}", "[{'op':'replace','path':'/spec/replicas','value':5}]",
-     "{'spec':{'replicas':5}}", NULL},
-    {"{'l':['a','b']}", "[{'op':'replace','path':'/l/1','value':'c'}]", "{'l':['a','c']}",
+    {"{'spec':{'replicas':1}}", "[{'op':'replace','path':'/spec/replicas','value':5}]", "{'spec':{'replicas':5}}",
      NULL},
+    {"{'l':['a','b']}", "[{'op':'replace','path':'/l/1','value':'c'}]", "{'l':['a','c']}", NULL},
     {"{'a':1}", "[{'op':'replace','path':'','value':{'b':2}}]", "{'b':2}", NULL},
     /* kubectl rollout undo */
     {"{'metadata':{'annotations':{'x':'1'}},'spec':{'template':{'spec':{'c':1}}}}",
@@ -288,19 +272,15 @@ static const struct pcase json_cases[] = {
      " {'op':'replace','path':'/metadata/annotations','value':{'y':'2'}}]",
      "{'metadata':{'annotations':{'y':'2'}},'spec':{'template':{'spec':{'c':2}}}}", NULL},
     /* move and copy */
-    {"{'a':{'x':1},'b':{}}", "[{'op':'move','from':'/a/x','path':'/b/y'}]",
-     "{'a':{},'b':{'y':1}}", NULL},
-    {"{'l':[1,2,3,4]}", "[{'op':'move','from':'/l/1','path':'/l/3'}]", "{'l':[1,3,4,2]}",
-     NULL},
+    {"{'a':{'x':1},'b':{}}", "[{'op':'move','from':'/a/x','path':'/b/y'}]", "{'a':{},'b':{'y':1}}", NULL},
+    {"{'l':[1,2,3,4]}", "[{'op':'move','from':'/l/1','path':'/l/3'}]", "{'l':[1,3,4,2]}", NULL},
     {"{'a':1}", "[{'op':'move','from':'/a','path':'/a'}]", "{'a':1}", NULL},
-    {"{'a':{'x':[1]}}", "[{'op':'copy','from':'/a','path':'/b'}]",
-     "{'a':{'x':[1]},'b':{'x':[1]}}", NULL},
+    {"{'a':{'x':[1]}}", "[{'op':'copy','from':'/a','path':'/b'}]", "{'a':{'x':[1]},'b':{'x':[1]}}", NULL},
     {"{'l':[1,2]}", "[{'op':'copy','from':'/l/0','path':'/l/-'}]", "{'l':[1,2,1]}", NULL},
     /* test */
-    {"{'a':{'b':[1,'x',null]}}", "[{'op':'test','path':'/a','value':{'b':[1,'x',null]}}]",
-     "{'a':{'b':[1,'x',null]}}", NULL},
-    {"{'n':1}", "[{'op':'test','path':'/n','value':1.0},{'op':'add','path':'/m','value':2}]",
-     "{'n':1,'m':2}", NULL},
+    {"{'a':{'b':[1,'x',null]}}", "[{'op':'test','path':'/a','value':{'b':[1,'x',null]}}]", "{'a':{'b':[1,'x',null]}}",
+     NULL},
+    {"{'n':1}", "[{'op':'test','path':'/n','value':1.0},{'op':'add','path':'/m','value':2}]", "{'n':1,'m':2}", NULL},
     {"{'a':null}", "[{'op':'test','path':'/a','value':null}]", "{'a':null}", NULL},
     {"{}", "[]", "{}", NULL},
 
@@ -315,8 +295,7 @@ static const struct pcase json_cases[] = {
     {"{'a':1}", "[{'op':'add','path':'b','value':1}]", NULL, "invalid JSON pointer"},
     {"{'a':1}", "[{'op':'add','path':'/a~2','value':1}]", NULL, "invalid JSON pointer"},
     {"{'a':1}", "[{'op':'remove','path':'/x'}]", NULL, "path /x not found"},
-    {"{'spec':{}}", "[{'op':'replace','path':'/spec/x','value':1}]", NULL,
-     "path /spec/x not found"},
+    {"{'spec':{}}", "[{'op':'replace','path':'/spec/x','value':1}]", NULL, "path /spec/x not found"},
     {"{'a':1}", "[{'op':'add','path':'/x/y','value':1}]", NULL, "path /x/y not found"},
     {"{'l':[1]}", "[{'op':'add','path':'/l/5','value':1}]", NULL, "out of range"},
     {"{'l':[1,2]}", "[{'op':'add','path':'/l/01','value':1}]", NULL, "out of range"},
@@ -330,16 +309,14 @@ static const struct pcase json_cases[] = {
     {"{'a':1}", "[{'op':'remove','path':''}]", NULL, "whole document"},
     {"{'a':'s'}", "[{'op':'add','path':'/a/b','value':1}]", NULL, "not an object or array"},
     /* atomic: the first operation applied, the second fails */
-    {"{'a':1}",
-     "[{'op':'add','path':'/b','value':2},{'op':'test','path':'/a','value':9}]", NULL,
+    {"{'a':1}", "[{'op':'add','path':'/b','value':2},{'op':'test','path':'/a','value':9}]", NULL,
      "test operation failed"},
 };
 
 static void test_json_patch(void **state)
 {
   (void)state;
-  for (size_t i = 0; i < sizeof json_cases / sizeof json_cases[0]; i++)
-    run_pcase(i, &json_cases[i]);
+  for (size_t i = 0; i < sizeof json_cases / sizeof json_cases[0]; i++) run_pcase(i, &json_cases[i]);
 }
 
 /* Every operation list against every document: the original never changes
@@ -355,8 +332,7 @@ static void test_json_patch_cross(void **state)
       json_t *ops = J(json_cases[j].ops);
       char err[256] = "";
       json_t *got = patch_json(orig, ops, err, sizeof err);
-      if (!got && !err[0])
-        fail_msg("ops %zu on document %zu: failed without a message", j, i);
+      if (!got && !err[0]) fail_msg("ops %zu on document %zu: failed without a message", j, i);
       json_decref(got);
       json_decref(ops);
     }
@@ -385,24 +361,20 @@ static void run_scase(const struct scase *c)
   char err[512] = "";
   json_t *got = patch_strategic(orig, patch, fake_lookup, NULL, c->type, err, sizeof err);
   if (c->want) {
-    if (!got)
-      fail_msg("%s: unexpected error: %s", c->name, err);
+    if (!got) fail_msg("%s: unexpected error: %s", c->name, err);
     json_t *want = J(c->want);
     expect_equal(c->name, got, want);
-    if (count_directives(got))
-      fail_msg("%s: directive keys left in the result", c->name);
+    if (count_directives(got)) fail_msg("%s: directive keys left in the result", c->name);
     json_decref(want);
   } else {
     if (got) {
       char *g = dump(got);
       fail_msg("%s: expected failure, got %s", c->name, g);
     }
-    if (!strstr(err, c->err))
-      fail_msg("%s: error \"%s\" does not contain \"%s\"", c->name, err, c->err);
+    if (!strstr(err, c->err)) fail_msg("%s: error \"%s\" does not contain \"%s\"", c->name, err, c->err);
   }
   char *after = dump(orig);
-  if (strcmp(before, after) != 0)
-    fail_msg("%s: original modified", c->name);
+  if (strcmp(before, after) != 0) fail_msg("%s: original modified", c->name);
   free(before);
   free(after);
   json_decref(orig);
@@ -416,34 +388,28 @@ static void run_scase(const struct scase *c)
 static const struct scase smp_cases[] = {
     /* maps */
     {"map merge and null delete", POD, "{'metadata':{'labels':{'a':'1','b':'2'},'name':'p'}}",
-     "{'metadata':{'labels':{'b':null,'c':'3'}}}",
-     "{'metadata':{'labels':{'a':'1','c':'3'},'name':'p'}}", NULL},
-    {"apply removes a field", DEPLOY, "{'spec':{'replicas':3,'paused':true}}",
-     "{'spec':{'replicas':null}}", "{'spec':{'paused':true}}", NULL},
-    {"null for an absent key is dropped", POD, "{'metadata':{}}",
-     "{'metadata':{'annotations':{'a':null,'b':'x'}}}", "{'metadata':{'annotations':{'b':'x'}}}",
-     NULL},
+     "{'metadata':{'labels':{'b':null,'c':'3'}}}", "{'metadata':{'labels':{'a':'1','c':'3'},'name':'p'}}", NULL},
+    {"apply removes a field", DEPLOY, "{'spec':{'replicas':3,'paused':true}}", "{'spec':{'replicas':null}}",
+     "{'spec':{'paused':true}}", NULL},
+    {"null for an absent key is dropped", POD, "{'metadata':{}}", "{'metadata':{'annotations':{'a':null,'b':'x'}}}",
+     "{'metadata':{'annotations':{'b':'x'}}}", NULL},
     {"$patch replace on a map", POD, "{'metadata':{'labels':{'a':'1','b':'2'}}}",
-     "{'metadata':{'labels':{'$patch':'replace','c':'3'}}}", "{'metadata':{'labels':{'c':'3'}}}",
-     NULL},
+     "{'metadata':{'labels':{'$patch':'replace','c':'3'}}}", "{'metadata':{'labels':{'c':'3'}}}", NULL},
     {"$patch delete on a map", POD, "{'metadata':{'name':'p','labels':{'a':'1'}}}",
      "{'metadata':{'labels':{'$patch':'delete'}}}", "{'metadata':{'name':'p'}}", NULL},
     {"$patch merge on a map is the default", POD, "{'metadata':{'labels':{'a':'1'}}}",
-     "{'metadata':{'labels':{'$patch':'merge','b':'2'}}}",
-     "{'metadata':{'labels':{'a':'1','b':'2'}}}", NULL},
-    {"$patch delete at the top", POD, "{'metadata':{'name':'p'}}", "{'$patch':'delete'}", "{}",
-     NULL},
+     "{'metadata':{'labels':{'$patch':'merge','b':'2'}}}", "{'metadata':{'labels':{'a':'1','b':'2'}}}", NULL},
+    {"$patch delete at the top", POD, "{'metadata':{'name':'p'}}", "{'$patch':'delete'}", "{}", NULL},
     {"$patch replace at the top", POD, "{'metadata':{'name':'p'},'spec':{'x':1}}",
-     "{'$patch':'replace','metadata':{'name':'q','labels':{'a':null}}}",
-     "{'metadata':{'name':'q','labels':{}}}", NULL},
+     "{'$patch':'replace','metadata':{'name':'q','labels':{'a':null}}}", "{'metadata':{'name':'q','labels':{}}}", NULL},
     {"$retainKeys honoured on any map", POD, "{'metadata':{'name':'p','labels':{'a':'1'}}}",
      "{'metadata':{'$retainKeys':['name']}}", "{'metadata':{'name':'p'}}", NULL},
     {"strategy replace on a map", POD, "{'spec':{'nodeSelector':{'a':'1','b':'2'}}}",
      "{'spec':{'nodeSelector':{'c':'3'}}}", "{'spec':{'nodeSelector':{'c':'3'}}}", NULL},
-    {"scalar replaced by another type", DEPLOY, "{'spec':{'replicas':'3'}}",
-     "{'spec':{'replicas':3}}", "{'spec':{'replicas':3}}", NULL},
-    {"map replaced by a scalar", POD, "{'metadata':{'labels':{'a':'1'}}}",
-     "{'metadata':{'labels':'x'}}", "{'metadata':{'labels':'x'}}", NULL},
+    {"scalar replaced by another type", DEPLOY, "{'spec':{'replicas':'3'}}", "{'spec':{'replicas':3}}",
+     "{'spec':{'replicas':3}}", NULL},
+    {"map replaced by a scalar", POD, "{'metadata':{'labels':{'a':'1'}}}", "{'metadata':{'labels':'x'}}",
+     "{'metadata':{'labels':'x'}}", NULL},
 
     /* lists merged by key */
     {"containers merged by name", POD,
@@ -461,20 +427,16 @@ static const struct scase smp_cases[] = {
      "{'spec':{'containers':[{'name':'a','image':'a:1'},{'name':'b','image':'b:2'},"
      "{'name':'c','image':'c:1'},{'name':'d','image':'d:1'}]}}",
      NULL},
-    {"$setElementOrder alone reorders", POD,
-     "{'spec':{'containers':[{'name':'a'},{'name':'b'},{'name':'c'}]}}",
+    {"$setElementOrder alone reorders", POD, "{'spec':{'containers':[{'name':'a'},{'name':'b'},{'name':'c'}]}}",
      "{'spec':{'$setElementOrder/containers':[{'name':'c'},{'name':'a'},{'name':'b'}]}}",
      "{'spec':{'containers':[{'name':'c'},{'name':'a'},{'name':'b'}]}}", NULL},
-    {"apply deletes a container", POD,
-     "{'spec':{'containers':[{'name':'a','image':'x'},{'name':'b','image':'y'}]}}",
+    {"apply deletes a container", POD, "{'spec':{'containers':[{'name':'a','image':'x'},{'name':'b','image':'y'}]}}",
      "{'spec':{'$setElementOrder/containers':[{'name':'a'}],"
      "'containers':[{'name':'b','$patch':'delete'}]}}",
      "{'spec':{'containers':[{'name':'a','image':'x'}]}}", NULL},
     {"delete of an absent element is harmless", POD, "{'spec':{'containers':[{'name':'a'}]}}",
-     "{'spec':{'containers':[{'name':'zz','$patch':'delete'}]}}",
-     "{'spec':{'containers':[{'name':'a'}]}}", NULL},
-    {"$patch replace inside a list", POD,
-     "{'spec':{'containers':[{'name':'a','image':'x'},{'name':'b'}]}}",
+     "{'spec':{'containers':[{'name':'zz','$patch':'delete'}]}}", "{'spec':{'containers':[{'name':'a'}]}}", NULL},
+    {"$patch replace inside a list", POD, "{'spec':{'containers':[{'name':'a','image':'x'},{'name':'b'}]}}",
      "{'spec':{'containers':[{'name':'z','image':'z'},{'$patch':'replace'}]}}",
      "{'spec':{'containers':[{'name':'z','image':'z'}]}}", NULL},
     {"nested lists: env by name, ports by containerPort", POD,
@@ -489,20 +451,18 @@ static const struct scase smp_cases[] = {
     {"merge key compares numbers by value", POD,
      "{'spec':{'containers':[{'name':'a','ports':[{'containerPort':80}]}]}}",
      "{'spec':{'containers':[{'name':'a','ports':[{'containerPort':80.0,'name':'h'}]}]}}",
-     "{'spec':{'containers':[{'name':'a','ports':[{'containerPort':80.0,'name':'h'}]}]}}",
-     NULL},
+     "{'spec':{'containers':[{'name':'a','ports':[{'containerPort':80.0,'name':'h'}]}]}}", NULL},
     {"volumeMounts by mountPath", POD,
      "{'spec':{'containers':[{'name':'a','volumeMounts':[{'mountPath':'/d','name':'v1'}]}]}}",
      "{'spec':{'containers':[{'name':'a','volumeMounts':[{'mountPath':'/d','name':'v2'}]}]}}",
-     "{'spec':{'containers':[{'name':'a','volumeMounts':[{'mountPath':'/d','name':'v2'}]}]}}",
-     NULL},
+     "{'spec':{'containers':[{'name':'a','volumeMounts':[{'mountPath':'/d','name':'v2'}]}]}}", NULL},
     {"new element nulls and directives are dropped", POD, "{'spec':{}}",
      "{'spec':{'$setElementOrder/containers':[{'name':'a'}],"
      "'containers':[{'name':'a','resources':null,'env':[{'name':'E','value':'v'}]}]}}",
      "{'spec':{'containers':[{'name':'a','env':[{'name':'E','value':'v'}]}]}}", NULL},
     {"new list with a delete element", POD, "{'spec':{}}",
-     "{'spec':{'containers':[{'name':'a'},{'name':'b','$patch':'delete'}]}}",
-     "{'spec':{'containers':[{'name':'a'}]}}", NULL},
+     "{'spec':{'containers':[{'name':'a'},{'name':'b','$patch':'delete'}]}}", "{'spec':{'containers':[{'name':'a'}]}}",
+     NULL},
     {"whole new subtree with directives", DEPLOY, "{'metadata':{'name':'d'}}",
      "{'spec':{'template':{'spec':{'$setElementOrder/containers':[{'name':'a'}],"
      "'containers':[{'name':'a','image':'x'}]}}}}",
@@ -518,14 +478,12 @@ static const struct scase smp_cases[] = {
      NULL},
 
     /* primitive lists */
-    {"finalizers union", POD, "{'metadata':{'finalizers':['a','b']}}",
-     "{'metadata':{'finalizers':['b','c']}}", "{'metadata':{'finalizers':['a','b','c']}}",
-     NULL},
+    {"finalizers union", POD, "{'metadata':{'finalizers':['a','b']}}", "{'metadata':{'finalizers':['b','c']}}",
+     "{'metadata':{'finalizers':['a','b','c']}}", NULL},
     {"finalizers: new items first, as upstream", POD, "{'metadata':{'finalizers':['a','b']}}",
      "{'metadata':{'finalizers':['c']}}", "{'metadata':{'finalizers':['c','a','b']}}", NULL},
     {"$deleteFromPrimitiveList", POD, "{'metadata':{'finalizers':['a','b','c']}}",
-     "{'metadata':{'$deleteFromPrimitiveList/finalizers':['a','c']}}",
-     "{'metadata':{'finalizers':['b']}}", NULL},
+     "{'metadata':{'$deleteFromPrimitiveList/finalizers':['a','c']}}", "{'metadata':{'finalizers':['b']}}", NULL},
     {"apply removes a finalizer", POD, "{'metadata':{'finalizers':['a','b']}}",
      "{'metadata':{'$setElementOrder/finalizers':['b'],"
      "'$deleteFromPrimitiveList/finalizers':['a']}}",
@@ -537,24 +495,22 @@ static const struct scase smp_cases[] = {
      "{'metadata':{'finalizers':['c','d','b','a']}}", NULL},
 
     /* lists replaced */
-    {"tolerations replaced", POD,
-     "{'spec':{'tolerations':[{'key':'a','operator':'Exists'},{'key':'b'}]}}",
+    {"tolerations replaced", POD, "{'spec':{'tolerations':[{'key':'a','operator':'Exists'},{'key':'b'}]}}",
      "{'spec':{'tolerations':[{'key':'c'}]}}", "{'spec':{'tolerations':[{'key':'c'}]}}", NULL},
     {"args replaced", POD, "{'spec':{'containers':[{'name':'a','args':['x','y']}]}}",
-     "{'spec':{'containers':[{'name':'a','args':['z']}]}}",
-     "{'spec':{'containers':[{'name':'a','args':['z']}]}}", NULL},
+     "{'spec':{'containers':[{'name':'a','args':['z']}]}}", "{'spec':{'containers':[{'name':'a','args':['z']}]}}",
+     NULL},
     {"replaced list elements are cleaned", POD, "{'spec':{'tolerations':[{'key':'a'}]}}",
      "{'spec':{'tolerations':[{'key':'b','value':null},{'$patch':'replace'}]}}",
      "{'spec':{'tolerations':[{'key':'b'}]}}", NULL},
     {"unknown field list replaced", POD, "{'spec':{'whatever':[{'name':'a'},{'name':'b'}]}}",
-     "{'spec':{'whatever':[{'name':'b','x':1}]}}", "{'spec':{'whatever':[{'name':'b','x':1}]}}",
-     NULL},
+     "{'spec':{'whatever':[{'name':'b','x':1}]}}", "{'spec':{'whatever':[{'name':'b','x':1}]}}", NULL},
     {"no schema type: maps merge, lists replace", NULL,
      "{'spec':{'containers':[{'name':'a'},{'name':'b'}],'m':{'x':1}}}",
-     "{'spec':{'containers':[{'name':'c'}],'m':{'y':2}}}",
-     "{'spec':{'containers':[{'name':'c'}],'m':{'x':1,'y':2}}}", NULL},
-    {"a list deleted with null", POD, "{'spec':{'containers':[{'name':'a'}],'x':1}}",
-     "{'spec':{'containers':null}}", "{'spec':{'x':1}}", NULL},
+     "{'spec':{'containers':[{'name':'c'}],'m':{'y':2}}}", "{'spec':{'containers':[{'name':'c'}],'m':{'x':1,'y':2}}}",
+     NULL},
+    {"a list deleted with null", POD, "{'spec':{'containers':[{'name':'a'}],'x':1}}", "{'spec':{'containers':null}}",
+     "{'spec':{'x':1}}", NULL},
 
     /* retainKeys */
     {"deployment strategy retainKeys", DEPLOY,
@@ -563,58 +519,51 @@ static const struct scase smp_cases[] = {
      "{'spec':{'strategy':{'type':'Recreate'}}}", NULL},
     {"retainKeys drops unlisted keys", DEPLOY,
      "{'spec':{'strategy':{'type':'RollingUpdate','rollingUpdate':{'maxSurge':1}}}}",
-     "{'spec':{'strategy':{'$retainKeys':['type'],'type':'Recreate'}}}",
-     "{'spec':{'strategy':{'type':'Recreate'}}}", NULL},
+     "{'spec':{'strategy':{'$retainKeys':['type'],'type':'Recreate'}}}", "{'spec':{'strategy':{'type':'Recreate'}}}",
+     NULL},
     {"volume source switched with retainKeys", POD,
      "{'spec':{'volumes':[{'name':'v','hostPath':{'path':'/x'}},{'name':'w','emptyDir':{}}]}}",
      "{'spec':{'$setElementOrder/volumes':[{'name':'v'},{'name':'w'}],"
      "'volumes':[{'name':'v','$retainKeys':['configMap','name'],'configMap':{'name':'c'},"
      "'hostPath':null}]}}",
-     "{'spec':{'volumes':[{'name':'v','configMap':{'name':'c'}},{'name':'w','emptyDir':{}}]}}",
-     NULL},
+     "{'spec':{'volumes':[{'name':'v','configMap':{'name':'c'}},{'name':'w','emptyDir':{}}]}}", NULL},
 
     /* errors */
-    {"unknown $patch on a map", POD, "{'metadata':{'labels':{}}}",
-     "{'metadata':{'labels':{'$patch':'frobnicate'}}}", NULL, "unknown patch type"},
+    {"unknown $patch on a map", POD, "{'metadata':{'labels':{}}}", "{'metadata':{'labels':{'$patch':'frobnicate'}}}",
+     NULL, "unknown patch type"},
     {"unknown $patch in a list", POD, "{'spec':{'containers':[{'name':'a'}]}}",
      "{'spec':{'containers':[{'name':'a','$patch':'bogus'}]}}", NULL, "unknown patch type"},
     {"$patch merge in a list", POD, "{'spec':{'containers':[{'name':'a'}]}}",
      "{'spec':{'containers':[{'$patch':'merge'}]}}", NULL, "merging lists cannot yet"},
     {"element without merge key", POD, "{'spec':{'containers':[{'name':'a'}]}}",
-     "{'spec':{'containers':[{'image':'x'}]}}", NULL,
-     "does not contain declared merge key: name"},
+     "{'spec':{'containers':[{'image':'x'}]}}", NULL, "does not contain declared merge key: name"},
     {"delete element without merge key", POD, "{'spec':{'containers':[{'name':'a'}]}}",
      "{'spec':{'containers':[{'$patch':'delete'}]}}", NULL, "declared merge key: name"},
-    {"retainKeys not a list", DEPLOY, "{'spec':{'strategy':{}}}",
-     "{'spec':{'strategy':{'$retainKeys':'type'}}}", NULL, "invalid patch format of retainKeys"},
-    {"patch sets a key outside retainKeys", DEPLOY, "{'spec':{'strategy':{}}}",
-     "{'spec':{'strategy':{'$retainKeys':['type'],'rollingUpdate':{}}}}", NULL,
+    {"retainKeys not a list", DEPLOY, "{'spec':{'strategy':{}}}", "{'spec':{'strategy':{'$retainKeys':'type'}}}", NULL,
      "invalid patch format of retainKeys"},
+    {"patch sets a key outside retainKeys", DEPLOY, "{'spec':{'strategy':{}}}",
+     "{'spec':{'strategy':{'$retainKeys':['type'],'rollingUpdate':{}}}}", NULL, "invalid patch format of retainKeys"},
     {"setElementOrder not a list", POD, "{'spec':{'containers':[{'name':'a'}]}}",
-     "{'spec':{'$setElementOrder/containers':{'name':'a'}}}", NULL,
+     "{'spec':{'$setElementOrder/containers':{'name':'a'}}}", NULL, "invalid patch format of setElementOrder list"},
+    {"setElementOrder without a field", POD, "{'spec':{}}", "{'spec':{'$setElementOrder':[]}}", NULL,
      "invalid patch format of setElementOrder list"},
-    {"setElementOrder without a field", POD, "{'spec':{}}", "{'spec':{'$setElementOrder':[]}}",
-     NULL, "invalid patch format of setElementOrder list"},
-    {"setElementOrder disagrees with the patch", POD,
-     "{'spec':{'containers':[{'name':'a'},{'name':'b'}]}}",
+    {"setElementOrder disagrees with the patch", POD, "{'spec':{'containers':[{'name':'a'},{'name':'b'}]}}",
      "{'spec':{'$setElementOrder/containers':[{'name':'a'},{'name':'b'}],"
      "'containers':[{'name':'b','image':'x'},{'name':'a','image':'y'}]}}",
      NULL, "doesn't match $setElementOrder list"},
     {"deleteFromPrimitiveList not a list", POD, "{'metadata':{'finalizers':['a']}}",
-     "{'metadata':{'$deleteFromPrimitiveList/finalizers':'a'}}", NULL,
-     "invalid patch format of primitive list"},
-    {"list of lists", POD, "{'metadata':{'finalizers':[['a']]}}",
-     "{'metadata':{'finalizers':[['b']]}}", NULL, "lists of lists"},
-    {"mixed element types", POD, "{'metadata':{'finalizers':['a']}}",
-     "{'metadata':{'finalizers':[{'x':1}]}}", NULL, "not identical"},
+     "{'metadata':{'$deleteFromPrimitiveList/finalizers':'a'}}", NULL, "invalid patch format of primitive list"},
+    {"list of lists", POD, "{'metadata':{'finalizers':[['a']]}}", "{'metadata':{'finalizers':[['b']]}}", NULL,
+     "lists of lists"},
+    {"mixed element types", POD, "{'metadata':{'finalizers':['a']}}", "{'metadata':{'finalizers':[{'x':1}]}}", NULL,
+     "not identical"},
     {"patch is not an object", POD, "{}", "['a']", NULL, "invalid JSON document"},
 };
 
 static void test_strategic_patch(void **state)
 {
   (void)state;
-  for (size_t i = 0; i < sizeof smp_cases / sizeof smp_cases[0]; i++)
-    run_scase(&smp_cases[i]);
+  for (size_t i = 0; i < sizeof smp_cases / sizeof smp_cases[0]; i++) run_scase(&smp_cases[i]);
 }
 
 /* Every patch of the tables against every original, under every root
@@ -634,11 +583,8 @@ static void test_cross_apply(void **state)
         char err[512] = "";
         json_t *got = patch_strategic(orig, patch, fake_lookup, NULL, types[t], err, sizeof err);
         if (got && count_directives(got))
-          fail_msg("patch of \"%s\" on \"%s\": directives left", smp_cases[j].name,
-                   smp_cases[i].name);
-        if (!got && !err[0])
-          fail_msg("patch of \"%s\" on \"%s\": no error text", smp_cases[j].name,
-                   smp_cases[i].name);
+          fail_msg("patch of \"%s\" on \"%s\": directives left", smp_cases[j].name, smp_cases[i].name);
+        if (!got && !err[0]) fail_msg("patch of \"%s\" on \"%s\": no error text", smp_cases[j].name, smp_cases[i].name);
         json_decref(got);
       }
       json_t *m = patch_merge(orig, patch);
@@ -681,8 +627,8 @@ static void test_value_equal(void **state)
   (void)state;
   static const char *same[][2] = {
       {"1", "1.0"}, {"{'a':1,'b':[1,2]}", "{'b':[1,2],'a':1}"}, {"null", "null"}, {"''", "''"}};
-  static const char *diff[][2] = {{"1", "'1'"}, {"[1,2]", "[2,1]"}, {"{'a':1}", "{'a':1,'b':2}"},
-                                  {"true", "false"}, {"{'a':null}", "{}"}};
+  static const char *diff[][2] = {
+      {"1", "'1'"}, {"[1,2]", "[2,1]"}, {"{'a':1}", "{'a':1,'b':2}"}, {"true", "false"}, {"{'a':null}", "{}"}};
   for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
     json_t *a = J(same[i][0]), *b = J(same[i][1]);
     assert_true(patch_value_equal(a, b));
@@ -700,12 +646,9 @@ static void test_value_equal(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_merge_patch),
-      cmocka_unit_test(test_json_patch),
-      cmocka_unit_test(test_json_patch_cross),
-      cmocka_unit_test(test_strategic_patch),
-      cmocka_unit_test(test_strategic_uses_lookup),
-      cmocka_unit_test(test_cross_apply),
+      cmocka_unit_test(test_merge_patch),           cmocka_unit_test(test_json_patch),
+      cmocka_unit_test(test_json_patch_cross),      cmocka_unit_test(test_strategic_patch),
+      cmocka_unit_test(test_strategic_uses_lookup), cmocka_unit_test(test_cross_apply),
       cmocka_unit_test(test_value_equal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,8 +15,7 @@ static json_t *J(const char *s)
 {
   json_error_t e;
   json_t *v = json_loads(s, 0, &e);
-  if (!v)
-    fail_msg("bad fixture: %s: %s", e.text, s);
+  if (!v) fail_msg("bad fixture: %s: %s", e.text, s);
   return v;
 }
 
@@ -33,7 +32,7 @@ static void dump(const struct kres_list *l, char *out, size_t len)
 }
 
 #define C(req, lim) "{\"name\":\"c\",\"resources\":{\"requests\":" req ",\"limits\":" lim "}}"
-#define SIDECAR(req, lim) \
+#define SIDECAR(req, lim)                                                                                              \
   "{\"name\":\"s\",\"restartPolicy\":\"Always\",\"resources\":{\"requests\":" req ",\"limits\":" lim "}}"
 
 static void test_requests_and_limits(void **state)
@@ -44,28 +43,28 @@ static void test_requests_and_limits(void **state)
     const char *requests, *limits, *requests_no_overhead;
   } cases[] = {
       /* app containers add up */
-      {"{\"containers\":[" C("{\"cpu\":\"100m\",\"memory\":\"1Gi\"}", "{\"cpu\":\"1\"}") "," C(
-           "{\"cpu\":\"200m\"}", "{\"cpu\":\"500m\"}") "]}",
+      {"{\"containers\":[" C("{\"cpu\":\"100m\",\"memory\":\"1Gi\"}",
+                             "{\"cpu\":\"1\"}") "," C("{\"cpu\":\"200m\"}", "{\"cpu\":\"500m\"}") "]}",
        "cpu=300m,memory=1Gi", "cpu=1500m", "cpu=300m,memory=1Gi"},
       /* a larger init container wins per resource */
-      {"{\"initContainers\":[" C("{\"cpu\":\"2\"}", "{}") "],\"containers\":[" C(
-           "{\"cpu\":\"100m\",\"memory\":\"64Mi\"}", "{}") "]}",
+      {"{\"initContainers\":[" C("{\"cpu\":\"2\"}",
+                                 "{}") "],\"containers\":[" C("{\"cpu\":\"100m\",\"memory\":\"64Mi\"}", "{}") "]}",
        "cpu=2,memory=64Mi", "", "cpu=2,memory=64Mi"},
       /* sidecars run with the app containers and next to later init containers */
       {"{\"initContainers\":[" SIDECAR("{\"cpu\":\"500m\"}", "{\"cpu\":\"1\"}") "," C(
            "{\"cpu\":\"1\"}", "{\"cpu\":\"1\"}") "],\"containers\":[" C("{\"cpu\":\"100m\"}", "{}") "]}",
        "cpu=1500m", "cpu=2", "cpu=1500m"},
       /* the same sidecar after the init container: the init container runs alone */
-      {"{\"initContainers\":[" C("{\"cpu\":\"1\"}", "{}") "," SIDECAR("{\"cpu\":\"500m\"}", "{}") "],"
-       "\"containers\":[" C("{\"cpu\":\"100m\"}", "{}") "]}",
+      {"{\"initContainers\":[" C("{\"cpu\":\"1\"}", "{}") "," SIDECAR(
+           "{\"cpu\":\"500m\"}", "{}") "],"
+                                       "\"containers\":[" C("{\"cpu\":\"100m\"}", "{}") "]}",
        "cpu=1", "", "cpu=1"},
       /* overhead: added to requests; to limits only where a limit exists */
-      {"{\"overhead\":{\"cpu\":\"250m\",\"memory\":\"120Mi\"},\"containers\":[" C(
-           "{\"cpu\":\"1\"}", "{\"cpu\":\"2\"}") "]}",
+      {"{\"overhead\":{\"cpu\":\"250m\",\"memory\":\"120Mi\"},\"containers\":[" C("{\"cpu\":\"1\"}",
+                                                                                  "{\"cpu\":\"2\"}") "]}",
        "cpu=1250m,memory=120Mi", "cpu=2250m", "cpu=1"},
       /* nano precision survives the sum */
-      {"{\"containers\":[" C("{\"cpu\":\"1n\"}", "{}") "," C("{\"cpu\":\"1n\"}", "{}") "]}", "cpu=2n", "",
-       "cpu=2n"},
+      {"{\"containers\":[" C("{\"cpu\":\"1n\"}", "{}") "," C("{\"cpu\":\"1n\"}", "{}") "]}", "cpu=2n", "", "cpu=2n"},
       {"{\"containers\":[{\"name\":\"c\"}]}", "", "", ""},
   };
   char got[512];
@@ -77,13 +76,11 @@ static void test_requests_and_limits(void **state)
     struct kres_list l = {0};
     pod_requests(pod, NULL, &l);
     dump(&l, got, sizeof got);
-    if (strcmp(got, cases[i].requests))
-      fail_msg("case %zu requests: %s, want %s", i, got, cases[i].requests);
+    if (strcmp(got, cases[i].requests)) fail_msg("case %zu requests: %s, want %s", i, got, cases[i].requests);
     kres_list_free(&l);
     pod_limits(pod, NULL, &l);
     dump(&l, got, sizeof got);
-    if (strcmp(got, cases[i].limits))
-      fail_msg("case %zu limits: %s, want %s", i, got, cases[i].limits);
+    if (strcmp(got, cases[i].limits)) fail_msg("case %zu limits: %s, want %s", i, got, cases[i].limits);
     kres_list_free(&l);
     pod_requests(pod, &no_overhead, &l);
     dump(&l, got, sizeof got);
@@ -153,7 +150,8 @@ static void test_quota_usage(void **state)
     const char *want;
   } cases[] = {
       {"{\"spec\":{\"containers\":[" C("{\"cpu\":\"100m\",\"memory\":\"1Gi\",\"example.com/foo\":\"2\","
-                                       "\"hugepages-2Mi\":\"4Mi\"}", "{\"cpu\":\"1\"}") "]}}",
+                                       "\"hugepages-2Mi\":\"4Mi\"}",
+                                       "{\"cpu\":\"1\"}") "]}}",
        "count/pods=1,pods=1,cpu=100m,requests.cpu=100m,limits.cpu=1,memory=1Gi,requests.memory=1Gi,"
        "requests.example.com/foo=2,hugepages-2Mi=4Mi,requests.hugepages-2Mi=4Mi"},
       {"{\"spec\":{\"containers\":[" C("{\"cpu\":\"1\"}", "{}") "]},\"status\":{\"phase\":\"Succeeded\"}}",
@@ -170,7 +168,8 @@ static void test_quota_usage(void **state)
        "count/pods=1,pods=1,cpu=1,requests.cpu=1"},
       /* kubernetes.io resources are native: no requests. form */
       {"{\"spec\":{\"containers\":[" C("{\"kubernetes.io/foo\":\"1\",\"x.kubernetes.io/bar\":\"1\","
-                                       "\"notkubernetes.io/baz\":\"1\"}", "{}") "]}}",
+                                       "\"notkubernetes.io/baz\":\"1\"}",
+                                       "{}") "]}}",
        "count/pods=1,pods=1,requests.notkubernetes.io/baz=1"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -179,8 +178,7 @@ static void test_quota_usage(void **state)
     char got[1024];
     pod_quota_usage(pod, now, &l);
     dump(&l, got, sizeof got);
-    if (strcmp(got, cases[i].want))
-      fail_msg("case %zu: %s\nwant %s", i, got, cases[i].want);
+    if (strcmp(got, cases[i].want)) fail_msg("case %zu: %s\nwant %s", i, got, cases[i].want);
     kres_list_free(&l);
     json_decref(pod);
   }
@@ -269,9 +267,12 @@ static void test_list_ops(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_requests_and_limits), cmocka_unit_test(test_non_missing_requests),
-      cmocka_unit_test(test_qos),                 cmocka_unit_test(test_quota_usage),
-      cmocka_unit_test(test_conditions),          cmocka_unit_test(test_owners_and_containers),
+      cmocka_unit_test(test_requests_and_limits),
+      cmocka_unit_test(test_non_missing_requests),
+      cmocka_unit_test(test_qos),
+      cmocka_unit_test(test_quota_usage),
+      cmocka_unit_test(test_conditions),
+      cmocka_unit_test(test_owners_and_containers),
       cmocka_unit_test(test_list_ops),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,8 +26,7 @@ static int load_builtin(void **state)
 {
   char err[256] = "";
   builtin = schema_load_builtin(err, sizeof err);
-  if (!builtin)
-    fprintf(stderr, "builtin schema: %s\n", err);
+  if (!builtin) fprintf(stderr, "builtin schema: %s\n", err);
   return builtin ? 0 : -1;
 }
 
@@ -51,8 +50,7 @@ static void pb_raw(struct pb *p, const void *d, size_t n)
     p->b = realloc(p->b, p->cap);
     assert_non_null(p->b);
   }
-  if (n)
-    memcpy(p->b + p->len, d, n);
+  if (n) memcpy(p->b + p->len, d, n);
   p->len += n;
 }
 
@@ -62,8 +60,7 @@ static void pb_varint(struct pb *p, uint64_t v)
   do {
     c = v & 0x7f;
     v >>= 7;
-    if (v)
-      c |= 0x80;
+    if (v) c |= 0x80;
     pb_raw(p, &c, 1);
   } while (v);
 }
@@ -75,10 +72,7 @@ static void pb_bytes(struct pb *p, unsigned num, const void *d, size_t n)
   pb_raw(p, d, n);
 }
 
-static void pb_str(struct pb *p, unsigned num, const char *s)
-{
-  pb_bytes(p, num, s, strlen(s));
-}
+static void pb_str(struct pb *p, unsigned num, const char *s) { pb_bytes(p, num, s, strlen(s)); }
 
 /* int32 and int64 alike: negative values go out as 10-byte varints. */
 static void pb_int(struct pb *p, unsigned num, int64_t v)
@@ -172,12 +166,10 @@ static json_t *expect(const char *text)
 {
   char *s = strdup(text);
   for (char *q = s; *q; q++)
-    if (*q == '\'')
-      *q = '"';
+    if (*q == '\'') *q = '"';
   json_error_t e;
   json_t *j = json_loads(s, 0, &e);
-  if (!j)
-    fail_msg("bad expectation: %s: %s", e.text, s);
+  if (!j) fail_msg("bad expectation: %s: %s", e.text, s);
   free(s);
   return j;
 }
@@ -188,8 +180,7 @@ static void assert_decodes(struct pb *body, const char *want)
   int code = -1;
   json_t *got = protobuf_decode(builtin, body->b, body->len, &code, err, sizeof err);
   free(body->b);
-  if (!got)
-    fail_msg("decode failed (%d): %s", code, err);
+  if (!got) fail_msg("decode failed (%d): %s", code, err);
   json_t *exp = expect(want);
   if (!json_equal(got, exp)) {
     char *g = kj_dumps_flags(got, JSON_SORT_KEYS), *w = kj_dumps_flags(exp, JSON_SORT_KEYS);
@@ -219,8 +210,7 @@ static void assert_refused(struct pb *body, int want_code, const char *const *ne
   }
   assert_int_equal(code, want_code);
   for (; *needles; needles++)
-    if (!strstr(err, *needles))
-      fail_msg("error \"%s\" does not mention \"%s\"", err, *needles);
+    if (!strstr(err, *needles)) fail_msg("error \"%s\" does not mention \"%s\"", err, *needles);
 }
 
 /* ---- kinds ---- */
@@ -286,8 +276,7 @@ static void pb_container(struct pb *p, unsigned num, const char *name, const cha
 
 static void test_deployment(void **state)
 {
-  struct pb raw = {0}, spec = {0}, sel = {0}, tmpl = {0}, tm = {0}, ps = {0}, strat = {0}, ru = {0},
-            status = {0};
+  struct pb raw = {0}, spec = {0}, sel = {0}, tmpl = {0}, tm = {0}, ps = {0}, strat = {0}, ru = {0}, status = {0};
   pb_meta(&raw, 1, "web", "default");
   pb_int(&spec, 1, 0); /* replicas: a pointer, so 0 is kept */
   pb_map_entry(&sel, 1, "app", "web");
@@ -309,13 +298,12 @@ static void test_deployment(void **state)
   pb_int(&status, 1, 0);
   pb_msg(&raw, 3, &status);
   struct pb body = envelope("apps/v1", "Deployment", &raw);
-  assert_decodes(&body,
-                 "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','namespace':'default'},"
-                 "'spec':{'replicas':0,'selector':{'matchLabels':{'app':'web'}},"
-                 "'template':{'metadata':{'labels':{'app':'web'}},'spec':{'containers':[{'name':'nginx',"
-                 "'image':'nginx:1.27','command':['sleep','10'],'ports':[{'containerPort':80,'protocol':'TCP'}],"
-                 "'resources':{'limits':{'cpu':'500m'},'requests':{'memory':'64Mi'}}}]}},"
-                 "'strategy':{'type':'RollingUpdate','rollingUpdate':{'maxUnavailable':1,'maxSurge':'25%'}}}}");
+  assert_decodes(&body, "{'apiVersion':'apps/v1','kind':'Deployment','metadata':{'name':'web','namespace':'default'},"
+                        "'spec':{'replicas':0,'selector':{'matchLabels':{'app':'web'}},"
+                        "'template':{'metadata':{'labels':{'app':'web'}},'spec':{'containers':[{'name':'nginx',"
+                        "'image':'nginx:1.27','command':['sleep','10'],'ports':[{'containerPort':80,'protocol':'TCP'}],"
+                        "'resources':{'limits':{'cpu':'500m'},'requests':{'memory':'64Mi'}}}]}},"
+                        "'strategy':{'type':'RollingUpdate','rollingUpdate':{'maxUnavailable':1,'maxSurge':'25%'}}}}");
 }
 
 static void pb_job_spec(struct pb *p, unsigned num, int64_t backoff)
@@ -433,8 +421,8 @@ static void test_times(void **state)
  * pointer message sent empty (emptyDir) stays as {}; packed int64s. */
 static void test_pod_inline_and_packed(void **state)
 {
-  struct pb raw = {0}, spec = {0}, v1 = {0}, vs1 = {0}, ed = {0}, v2 = {0}, vs2 = {0}, cm = {0}, lor = {0},
-            sc = {0}, packed = {0};
+  struct pb raw = {0}, spec = {0}, v1 = {0}, vs1 = {0}, ed = {0}, v2 = {0}, vs2 = {0}, cm = {0}, lor = {0}, sc = {0},
+            packed = {0};
   pb_meta(&raw, 1, "p", "");
   pb_str(&v1, 1, "scratch");
   pb_msg(&vs1, 2, &ed);

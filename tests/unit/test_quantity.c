@@ -17,11 +17,9 @@ static void check_canon(const char *in, const char *want)
   struct quantity q;
   char buf[QUANTITY_STRING_MAX];
   int rc = quantity_parse(in, &q);
-  if (rc != 0)
-    fail_msg("\"%s\": rc %d", in, rc);
+  if (rc != 0) fail_msg("\"%s\": rc %d", in, rc);
   quantity_format(&q, buf, sizeof buf);
-  if (strcmp(buf, want) != 0)
-    fail_msg("\"%s\": got \"%s\", want \"%s\"", in, buf, want);
+  if (strcmp(buf, want) != 0) fail_msg("\"%s\": got \"%s\", want \"%s\"", in, buf, want);
   /* What is written reads back to the same value. */
   struct quantity back;
   assert_int_equal(quantity_parse(buf, &back), 0);
@@ -33,27 +31,72 @@ static void test_serialized_form(void **state)
 {
   (void)state;
   static const char *const cases[][2] = {
-      {"0", "0"},           {"0Gi", "0"},           {"00", "0"},          {"-0", "0"},
-      {"1", "1"},           {"+2", "+2"},           {"01", "01"},         {"100m", "100m"},
-      {"1.5", "1500m"},     {"0.1", "100m"},        {".5", "500m"},       {"5.", "5."},
-      {"-1.5", "-1500m"},   {"1.5k", "1500"},       {"1000k", "1M"},      {"1000M", "1G"},
-      {"1500M", "1500M"},   {"129M", "129M"},       {"128974848", "128974848"},
-      {"2P", "2P"},         {"1Ki", "1Ki"},         {"8Ki", "8Ki"},       {"0.5Ki", "512"},
-      {"1536Mi", "1536Mi"}, {"1024Mi", "1Gi"},      {"1.5Gi", "1536Mi"},  {"123Mi", "123Mi"},
-      {"1025", "1025"},     {"2e3", "2e3"},         {"1E3", "1E3"},       {"12e0", "12e0"},
-      {"1.5e3", "1500"},    {"129e6", "129e6"},     {"1e-3", "1e-3"},     {"100n", "100n"},
-      {"1n", "1n"},         {"3.001n", "4n"},       {"1.1E-9", "2e-9"},   {"0.0000000001", "1n"},
-      {"0.00000012345", "124n"},                    {"1.0001", "1000100u"},
-      {"-0.0001", "-100u"}, {"1u", "1u"},           {"1.500", "1.500"},   {"1.0", "1"},
-      {"1.", "1."},          {"1.G", "1.G"},          {".", "0"},           {"+", "0"},
-      {"100.035k", "100.035k"},                       {"10.035M", "10.035M"},
-      {".001Ki", "1024m"},  {".000001Ki", "1024u"}, {".000000001Ki", "1024n"},
-      {".000000000001Ki", "2n"},                    {"9Ei", "9223372036854775807"},
-      {"12E", "12E"},       {"1000E", "1e21"},      {"1e28", "10e27"}, {"Mi", "0"}, {"1.5e28", "1.5e28"}, {"1.55e25", "15500e21"},     {"5.444T", "5.444T"},
+      {"0", "0"},
+      {"0Gi", "0"},
+      {"00", "0"},
+      {"-0", "0"},
+      {"1", "1"},
+      {"+2", "+2"},
+      {"01", "01"},
+      {"100m", "100m"},
+      {"1.5", "1500m"},
+      {"0.1", "100m"},
+      {".5", "500m"},
+      {"5.", "5."},
+      {"-1.5", "-1500m"},
+      {"1.5k", "1500"},
+      {"1000k", "1M"},
+      {"1000M", "1G"},
+      {"1500M", "1500M"},
+      {"129M", "129M"},
+      {"128974848", "128974848"},
+      {"2P", "2P"},
+      {"1Ki", "1Ki"},
+      {"8Ki", "8Ki"},
+      {"0.5Ki", "512"},
+      {"1536Mi", "1536Mi"},
+      {"1024Mi", "1Gi"},
+      {"1.5Gi", "1536Mi"},
+      {"123Mi", "123Mi"},
+      {"1025", "1025"},
+      {"2e3", "2e3"},
+      {"1E3", "1E3"},
+      {"12e0", "12e0"},
+      {"1.5e3", "1500"},
+      {"129e6", "129e6"},
+      {"1e-3", "1e-3"},
+      {"100n", "100n"},
+      {"1n", "1n"},
+      {"3.001n", "4n"},
+      {"1.1E-9", "2e-9"},
+      {"0.0000000001", "1n"},
+      {"0.00000012345", "124n"},
+      {"1.0001", "1000100u"},
+      {"-0.0001", "-100u"},
+      {"1u", "1u"},
+      {"1.500", "1.500"},
+      {"1.0", "1"},
+      {"1.", "1."},
+      {"1.G", "1.G"},
+      {".", "0"},
+      {"+", "0"},
+      {"100.035k", "100.035k"},
+      {"10.035M", "10.035M"},
+      {".001Ki", "1024m"},
+      {".000001Ki", "1024u"},
+      {".000000001Ki", "1024n"},
+      {".000000000001Ki", "2n"},
+      {"9Ei", "9223372036854775807"},
+      {"12E", "12E"},
+      {"1000E", "1e21"},
+      {"1e28", "10e27"},
+      {"Mi", "0"},
+      {"1.5e28", "1.5e28"},
+      {"1.55e25", "15500e21"},
+      {"5.444T", "5.444T"},
       {"0.0000000000000000000000000000000000000000000001", "1n"},
   };
-  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-    check_canon(cases[i][0], cases[i][1]);
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_canon(cases[i][0], cases[i][1]);
 }
 
 static void test_values(void **state)
@@ -89,26 +132,26 @@ static void test_parse_bad(void **state)
     const char *in;
     int rc;
   } cases[] = {
-      {"", QUANTITY_ERR_FORMAT},      {"abc", QUANTITY_ERR_FORMAT},   {"1.2.3", QUANTITY_ERR_FORMAT},
-      {"1 Gi", QUANTITY_ERR_FORMAT},  {"1.5.5", QUANTITY_ERR_FORMAT}, {"2x", QUANTITY_ERR_FORMAT},
-      {"1.1.M", QUANTITY_ERR_FORMAT}, {"1+1.0M", QUANTITY_ERR_FORMAT}, {"--1", QUANTITY_ERR_SUFFIX},
-      {" 1", QUANTITY_ERR_FORMAT},    {"1 ", QUANTITY_ERR_FORMAT},    {"0x10", QUANTITY_ERR_FORMAT},
-      {"1e1.5", QUANTITY_ERR_FORMAT}, {"1Gb", QUANTITY_ERR_FORMAT},
-      {"1K", QUANTITY_ERR_SUFFIX},    {"1e", QUANTITY_ERR_SUFFIX},    
-      {"1ki", QUANTITY_ERR_SUFFIX},   {"1i", QUANTITY_ERR_SUFFIX},    {"0.1mi", QUANTITY_ERR_SUFFIX},
-      {".5i", QUANTITY_ERR_SUFFIX},   {"-3.01e-", QUANTITY_ERR_SUFFIX}, {"1e+", QUANTITY_ERR_SUFFIX},
-      {"1e40", QUANTITY_ERR_RANGE},
-      {"99999999999999999999999999999999999999999999", QUANTITY_ERR_RANGE},
+      {"", QUANTITY_ERR_FORMAT},        {"abc", QUANTITY_ERR_FORMAT},
+      {"1.2.3", QUANTITY_ERR_FORMAT},   {"1 Gi", QUANTITY_ERR_FORMAT},
+      {"1.5.5", QUANTITY_ERR_FORMAT},   {"2x", QUANTITY_ERR_FORMAT},
+      {"1.1.M", QUANTITY_ERR_FORMAT},   {"1+1.0M", QUANTITY_ERR_FORMAT},
+      {"--1", QUANTITY_ERR_SUFFIX},     {" 1", QUANTITY_ERR_FORMAT},
+      {"1 ", QUANTITY_ERR_FORMAT},      {"0x10", QUANTITY_ERR_FORMAT},
+      {"1e1.5", QUANTITY_ERR_FORMAT},   {"1Gb", QUANTITY_ERR_FORMAT},
+      {"1K", QUANTITY_ERR_SUFFIX},      {"1e", QUANTITY_ERR_SUFFIX},
+      {"1ki", QUANTITY_ERR_SUFFIX},     {"1i", QUANTITY_ERR_SUFFIX},
+      {"0.1mi", QUANTITY_ERR_SUFFIX},   {".5i", QUANTITY_ERR_SUFFIX},
+      {"-3.01e-", QUANTITY_ERR_SUFFIX}, {"1e+", QUANTITY_ERR_SUFFIX},
+      {"1e40", QUANTITY_ERR_RANGE},     {"99999999999999999999999999999999999999999999", QUANTITY_ERR_RANGE},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct quantity q;
     int rc = quantity_parse(cases[i].in, &q);
-    if (rc != cases[i].rc)
-      fail_msg("\"%s\": rc %d, want %d", cases[i].in, rc, cases[i].rc);
+    if (rc != cases[i].rc) fail_msg("\"%s\": rc %d, want %d", cases[i].in, rc, cases[i].rc);
   }
-  assert_string_equal(quantity_strerror(QUANTITY_ERR_FORMAT),
-                      "quantities must match the regular expression "
-                      "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
+  assert_string_equal(quantity_strerror(QUANTITY_ERR_FORMAT), "quantities must match the regular expression "
+                                                              "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'");
   assert_string_equal(quantity_strerror(QUANTITY_ERR_SUFFIX), "unable to parse quantity's suffix");
 }
 
@@ -119,9 +162,8 @@ static void test_from_json(void **state)
     const char *json;
     const char *want; /* NULL: error */
   } cases[] = {
-      {"\" 1\"", "1"}, {"\"1 \"", "1"}, {"1", "1"},     {"-1", "-1"},  {"1.5", "1500m"},
-      {"null", "0"},   {"\"2x\"", NULL}, {"true", NULL}, {"{}", NULL},  {"[]", NULL},
-      {"\"  512Mi \"", "512Mi"},
+      {"\" 1\"", "1"},  {"\"1 \"", "1"}, {"1", "1"},   {"-1", "-1"}, {"1.5", "1500m"},          {"null", "0"},
+      {"\"2x\"", NULL}, {"true", NULL},  {"{}", NULL}, {"[]", NULL}, {"\"  512Mi \"", "512Mi"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *v = json_loads(cases[i].json, JSON_DECODE_ANY, NULL);
@@ -131,24 +173,22 @@ static void test_from_json(void **state)
     int rc = quantity_from_json(v, &q);
     json_decref(v);
     if (!cases[i].want) {
-      if (rc == 0)
-        fail_msg("%s: parsed", cases[i].json);
+      if (rc == 0) fail_msg("%s: parsed", cases[i].json);
       continue;
     }
-    if (rc != 0)
-      fail_msg("%s: rc %d", cases[i].json, rc);
+    if (rc != 0) fail_msg("%s: rc %d", cases[i].json, rc);
     assert_string_equal(quantity_format(&q, buf, sizeof buf), cases[i].want);
   }
 }
 
-static struct quantity Q(const char *s)
-{
+static struct quantity Q(const char *s) {
   struct quantity q;
   assert_int_equal(quantity_parse(s, &q), 0);
   return q;
 }
 
-static void test_math(void **state)
+static void
+test_math(void **state)
 {
   (void)state;
   char buf[QUANTITY_STRING_MAX];
@@ -221,9 +261,8 @@ static void test_math(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_serialized_form), cmocka_unit_test(test_values),
-      cmocka_unit_test(test_parse_bad),       cmocka_unit_test(test_from_json),
-      cmocka_unit_test(test_math),
+      cmocka_unit_test(test_serialized_form), cmocka_unit_test(test_values), cmocka_unit_test(test_parse_bad),
+      cmocka_unit_test(test_from_json),       cmocka_unit_test(test_math),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ struct ev_srv {
   struct event_base *base;
   struct http_server *srv;
   int port;
-  json_t *events;   /* "ns/name" -> event */
+  json_t *events; /* "ns/name" -> event */
   int posts, patches, patch_404s;
   char patch_ct[128];
 };
@@ -239,7 +239,7 @@ static void test_similar_events_combined(void **state)
   json_t *comb = NULL;
   const char *k;
   json_t *v;
-  json_object_foreach(s->events, k, v)
+  json_object_foreach (s->events, k, v)
     if (!strncmp(kj_get_str(v, "message"), "(combined from similar events): ", 32)) comb = v;
   assert_non_null(comb);
   assert_int_equal(kj_get_int(comb, "count", 0), 3);
@@ -256,8 +256,8 @@ static void test_cluster_scoped_and_ref_and_lru(void **state)
   struct rest_client *c = client_for(s);
   struct event_recorder *r = recorder_new(s->base, c, "node-controller", NULL);
   recorder_set_limits(r, 25, 300000, 600000, 2);
-  json_t *node = json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Node", "metadata", "name",
-                           "n1", "uid", "u-n1");
+  json_t *node =
+      json_pack("{s:s,s:s,s:{s:s,s:s}}", "apiVersion", "v1", "kind", "Node", "metadata", "name", "n1", "uid", "u-n1");
   recorder_eventf(r, node, RECORDER_EVENT_NORMAL, "RegisteredNode", "Node n1 event: Registered Node n1 in Controller");
   settle(s, c);
   json_t *ev = only_event(s);
@@ -265,8 +265,8 @@ static void test_cluster_scoped_and_ref_and_lru(void **state)
   assert_null(kj_get(ev, "involvedObject.namespace"));
   assert_null(kj_get(ev, "source.host"));
   /* An ObjectReference works as well as the object. */
-  json_t *ref = json_pack("{s:s,s:s,s:s,s:s}", "kind", "Deployment", "namespace", "ns1", "name", "web",
-                          "apiVersion", "apps/v1");
+  json_t *ref =
+      json_pack("{s:s,s:s,s:s,s:s}", "kind", "Deployment", "namespace", "ns1", "name", "web", "apiVersion", "apps/v1");
   recorder_eventf(r, ref, RECORDER_EVENT_NORMAL, "ScalingReplicaSet", "Scaled up replica set web-abc to 3");
   recorder_eventf(r, ref, RECORDER_EVENT_NORMAL, "ScalingReplicaSet", "Scaled up replica set web-abc to 4");
   settle(s, c);
@@ -279,7 +279,8 @@ static void test_cluster_scoped_and_ref_and_lru(void **state)
   json_t *dep = NULL;
   const char *k;
   json_t *v;
-  json_object_foreach(s->events, k, v) if (!strcmp(kj_get_str(v, "involvedObject.kind"), "Deployment")) dep = v;
+  json_object_foreach (s->events, k, v)
+    if (!strcmp(kj_get_str(v, "involvedObject.kind"), "Deployment")) dep = v;
   assert_non_null(dep);
   assert_string_equal(kj_get_str(dep, "metadata.namespace"), "ns1");
   assert_string_equal(kj_get_str(dep, "involvedObject.apiVersion"), "apps/v1");
@@ -293,10 +294,10 @@ static void test_cluster_scoped_and_ref_and_lru(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_event_shape_and_aggregation),
-    cmocka_unit_test(test_spam_filter),
-    cmocka_unit_test(test_similar_events_combined),
-    cmocka_unit_test(test_cluster_scoped_and_ref_and_lru),
+      cmocka_unit_test(test_event_shape_and_aggregation),
+      cmocka_unit_test(test_spam_filter),
+      cmocka_unit_test(test_similar_events_combined),
+      cmocka_unit_test(test_cluster_scoped_and_ref_and_lru),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

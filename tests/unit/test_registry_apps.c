@@ -15,11 +15,9 @@
 #include "registry/registry.h"
 #include "registry_test_util.h"
 
-
-
-
-#define TEMPLATE(labels) \
-  "\"template\":{\"metadata\":{\"labels\":" labels "},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}"
+#define TEMPLATE(labels)                                                                                               \
+  "\"template\":{\"metadata\":{\"labels\":" labels                                                                     \
+  "},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\"}]}}"
 #define DEPLOY(spec) "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\"},\"spec\":" spec "}"
 
 static void test_deployment_defaults(void **state)
@@ -27,14 +25,15 @@ static void test_deployment_defaults(void **state)
   (void)state;
   json_t *obj = J(DEPLOY("{\"selector\":{\"matchLabels\":{\"app\":\"web\"}}," TEMPLATE("{\"app\":\"web\"}") "}"));
   reg_deployments.defaults(obj);
-  assert_json(json_object_get(obj, "spec"),
-              "{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"strategy\":{\"type\":\"RollingUpdate\","
-              "\"rollingUpdate\":{\"maxUnavailable\":\"25%\",\"maxSurge\":\"25%\"}},\"revisionHistoryLimit\":10,"
-              "\"progressDeadlineSeconds\":600,\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{"
-              "\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\",\"imagePullPolicy\":\"IfNotPresent\","
-              "\"terminationMessagePath\":\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\"}],"
-              "\"dnsPolicy\":\"ClusterFirst\",\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,"
-              "\"securityContext\":{},\"schedulerName\":\"default-scheduler\"}}}");
+  assert_json(
+      json_object_get(obj, "spec"),
+      "{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"strategy\":{\"type\":\"RollingUpdate\","
+      "\"rollingUpdate\":{\"maxUnavailable\":\"25%\",\"maxSurge\":\"25%\"}},\"revisionHistoryLimit\":10,"
+      "\"progressDeadlineSeconds\":600,\"template\":{\"metadata\":{\"labels\":{\"app\":\"web\"}},\"spec\":{"
+      "\"containers\":[{\"name\":\"c\",\"image\":\"nginx:1\",\"imagePullPolicy\":\"IfNotPresent\","
+      "\"terminationMessagePath\":\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\"}],"
+      "\"dnsPolicy\":\"ClusterFirst\",\"restartPolicy\":\"Always\",\"terminationGracePeriodSeconds\":30,"
+      "\"securityContext\":{},\"schedulerName\":\"default-scheduler\"}}}");
   json_decref(obj);
 
   /* Recreate gets no rollingUpdate; explicit values are kept */
@@ -99,8 +98,9 @@ static void test_deployment_validate(void **state)
 {
   (void)state;
   const char *good = DEPLOY("{\"replicas\":1,\"selector\":{\"matchLabels\":{\"app\":\"web\"}}," TEMPLATE(
-      "{\"app\":\"web\"}") ",\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":\"25%\",\"maxUnavailable\":\"25%\"}},"
-                             "\"progressDeadlineSeconds\":600,\"template2\":{}}");
+      "{\"app\":\"web\"}") ",\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":\"25%\","
+                           "\"maxUnavailable\":\"25%\"}},"
+                           "\"progressDeadlineSeconds\":600,\"template2\":{}}");
   struct {
     const char *obj, *old, *want;
   } cases[] = {
@@ -120,16 +120,22 @@ static void test_deployment_validate(void **state)
        "`operator` is 'In' or 'NotIn'\n"
        "spec.template.metadata.labels|FieldValueInvalid|Invalid value: map[string]string{\"app\":\"web\"}: "
        "`selector` does not match template `labels`"},
-      {DEPLOY("{\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":"
-              "\"web\"}},\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}},"
-              "\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":0,\"maxUnavailable\":\"0%\"}}}"),
+      {DEPLOY(
+           "{\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":"
+           "\"web\"}},\"spec\":{\"restartPolicy\":\"Never\",\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}},"
+           "\"strategy\":{\"type\":\"RollingUpdate\",\"rollingUpdate\":{\"maxSurge\":0,\"maxUnavailable\":\"0%\"}}}"),
        NULL,
-       "spec.template.spec.restartPolicy|FieldValueNotSupported|Unsupported value: \"Never\": supported values: \"Always\"\n"
-       "spec.strategy.rollingUpdate.maxUnavailable|FieldValueInvalid|Invalid value: \"0%\": may not be 0 when `maxSurge` is 0"},
-      {DEPLOY("{\"selector\":{\"matchLabels\":{\"app\":\"web\"}}," TEMPLATE("{\"app\":\"web\"}") ",\"strategy\":{\"type\":"
-              "\"Recreate\",\"rollingUpdate\":{}},\"minReadySeconds\":10,\"progressDeadlineSeconds\":5}"),
+       "spec.template.spec.restartPolicy|FieldValueNotSupported|Unsupported value: \"Never\": supported values: "
+       "\"Always\"\n"
+       "spec.strategy.rollingUpdate.maxUnavailable|FieldValueInvalid|Invalid value: \"0%\": may not be 0 when "
+       "`maxSurge` is 0"},
+      {DEPLOY("{\"selector\":{\"matchLabels\":{\"app\":\"web\"}}," TEMPLATE(
+           "{\"app\":\"web\"}") ",\"strategy\":{\"type\":"
+                                "\"Recreate\",\"rollingUpdate\":{}},\"minReadySeconds\":10,\"progressDeadlineSeconds\":"
+                                "5}"),
        NULL,
-       "spec.strategy.rollingUpdate|FieldValueForbidden|Forbidden: may not be specified when strategy `type` is 'Recreate'\n"
+       "spec.strategy.rollingUpdate|FieldValueForbidden|Forbidden: may not be specified when strategy `type` is "
+       "'Recreate'\n"
        "spec.progressDeadlineSeconds|FieldValueInvalid|Invalid value: 5: must be greater than minReadySeconds"},
       /* selector is immutable in apps/v1 */
       {DEPLOY("{\"selector\":{\"matchLabels\":{\"app\":\"b\"}}," TEMPLATE("{\"app\":\"b\"}") "}"),
@@ -140,23 +146,25 @@ static void test_deployment_validate(void **state)
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
     check_validate_sub(&reg_deployments, NULL, cases[i].obj, cases[i].old, cases[i].want);
 
-  check_validate_sub(&reg_replicasets, NULL,
-                 DEPLOY("{\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":"
-                        "\"web\"}},\"spec\":{\"activeDeadlineSeconds\":5,\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}}"),
-                 NULL,
-                 "spec.template.spec.activeDeadlineSeconds|FieldValueInvalid|Invalid value: 5: activeDeadlineSeconds in "
-                 "ReplicaSet is not Supported");
-  check_validate_sub(&reg_replicasets, "status", DEPLOY("{}") , DEPLOY("{}"), "");
+  check_validate_sub(
+      &reg_replicasets, NULL,
+      DEPLOY("{\"selector\":{\"matchLabels\":{\"app\":\"web\"}},\"template\":{\"metadata\":{\"labels\":{\"app\":"
+             "\"web\"}},\"spec\":{\"activeDeadlineSeconds\":5,\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}}"),
+      NULL,
+      "spec.template.spec.activeDeadlineSeconds|FieldValueInvalid|Invalid value: 5: activeDeadlineSeconds in "
+      "ReplicaSet is not Supported");
+  check_validate_sub(&reg_replicasets, "status", DEPLOY("{}"), DEPLOY("{}"), "");
 }
 
 static void test_cells(void **state)
 {
   (void)state;
-  json_t *d = J("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"b\":\"2\","
-                "\"a\":\"1\"},\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"y\",\"x\"]},"
-                "{\"key\":\"z\",\"operator\":\"DoesNotExist\"}]},\"template\":{\"spec\":{\"containers\":[{\"name\":\"a\","
-                "\"image\":\"ia\"},{\"name\":\"b\",\"image\":\"ib\"}]}}},\"status\":{\"readyReplicas\":2,"
-                "\"updatedReplicas\":3,\"availableReplicas\":1}}");
+  json_t *d =
+      J("{\"metadata\":{\"name\":\"web\"},\"spec\":{\"replicas\":3,\"selector\":{\"matchLabels\":{\"b\":\"2\","
+        "\"a\":\"1\"},\"matchExpressions\":[{\"key\":\"tier\",\"operator\":\"In\",\"values\":[\"y\",\"x\"]},"
+        "{\"key\":\"z\",\"operator\":\"DoesNotExist\"}]},\"template\":{\"spec\":{\"containers\":[{\"name\":\"a\","
+        "\"image\":\"ia\"},{\"name\":\"b\",\"image\":\"ib\"}]}}},\"status\":{\"readyReplicas\":2,"
+        "\"updatedReplicas\":3,\"availableReplicas\":1}}");
   json_t *row = reg_deployments.cells(d);
   assert_json(row, "[\"web\",\"2/3\",3,1,\"<unknown>\",\"a,b\",\"ia,ib\",\"a=1,b=2,tier in (x,y),!z\"]");
   json_decref(row);

@@ -32,8 +32,7 @@ static void open_storage(struct env *e)
   struct storage_opts o = {e->dir, 0, 0};
   char err[256];
   e->srv.storage = storage_open_sqlite(e->srv.base, &o, err, sizeof(err));
-  if (!e->srv.storage)
-    fail_msg("open: %s", err);
+  if (!e->srv.storage) fail_msg("open: %s", err);
 }
 
 static int setup(void **state)
@@ -59,8 +58,7 @@ static int teardown(void **state)
   event_base_free(e->srv.base);
   char cmd[128];
   snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
-  if (system(cmd) != 0)
-    return -1;
+  if (system(cmd) != 0) return -1;
   free(e);
   return 0;
 }
@@ -78,10 +76,8 @@ static void run(struct env *e)
   for (int i = 0; i < 5000; i++) {
     event_base_loop(e->srv.base, EVLOOP_NONBLOCK);
     if (storage_idle(e->srv.storage) && i > 4) {
-      for (int k = 0; k < 4; k++)
-        event_base_loop(e->srv.base, EVLOOP_NONBLOCK);
-      if (storage_idle(e->srv.storage))
-        return;
+      for (int k = 0; k < 4; k++) event_base_loop(e->srv.base, EVLOOP_NONBLOCK);
+      if (storage_idle(e->srv.storage)) return;
     }
     usleep(1000);
   }
@@ -208,8 +204,7 @@ static void test_default_storage_class(void **state)
   json_t *sc = get(e, "/registry/storageclasses/local-path");
   assert_non_null(sc);
   assert_string_equal(kj_get_str(sc, "provisioner"), "kube.local/local-path");
-  assert_string_equal(kj_get_str(sc, "metadata.annotations[\"storageclass.kubernetes.io/is-default-class\"]"),
-                      "true");
+  assert_string_equal(kj_get_str(sc, "metadata.annotations[\"storageclass.kubernetes.io/is-default-class\"]"), "true");
   assert_string_equal(kj_get_str(sc, "volumeBindingMode"), "WaitForFirstConsumer");
   assert_string_equal(kj_get_str(sc, "reclaimPolicy"), "Delete");
   assert_true(kj_get_bool(sc, "allowVolumeExpansion", false));
@@ -243,8 +238,8 @@ static void test_rebuilds_allocators(void **state)
 {
   struct env *e = *state;
   const char *body = "{\"metadata\":{\"name\":\"old\",\"namespace\":\"default\"},\"spec\":{\"type\":\"NodePort\","
-                         "\"clusterIP\":\"10.96.5.5\",\"clusterIPs\":[\"10.96.5.5\"],\"ports\":[{\"port\":80,"
-                         "\"nodePort\":31000}]}}";
+                     "\"clusterIP\":\"10.96.5.5\",\"clusterIPs\":[\"10.96.5.5\"],\"ports\":[{\"port\":80,"
+                     "\"nodePort\":31000}]}}";
   json_t *svc = kj_loadb(body, strlen(body), false, NULL, 0);
   assert_non_null(svc);
   assert_int_equal(storage_create(e->srv.storage, "/registry/services/specs/default/old", svc, NULL, NULL, NULL), 0);

@@ -24,12 +24,10 @@ static json_t *J(const char *s)
 {
   char *d = strdup(s);
   for (char *p = d; *p; p++)
-    if (*p == '\'')
-      *p = '"';
+    if (*p == '\'') *p = '"';
   json_error_t err;
   json_t *v = json_loads(d, JSON_DECODE_ANY, &err);
-  if (!v)
-    fail_msg("bad test JSON: %s: %s", err.text, d);
+  if (!v) fail_msg("bad test JSON: %s: %s", err.text, d);
   free(d);
   return v;
 }
@@ -43,7 +41,7 @@ static char *causes_of(const struct resource *res, const json_t *obj, const json
   char *out = strdup("");
   size_t i;
   json_t *c;
-  json_array_foreach(causes, i, c) {
+  json_array_foreach (causes, i, c) {
     char *n = NULL;
     if (asprintf(&n, "%s%s: %s\n", out, json_string_value(json_object_get(c, "field")),
                  json_string_value(json_object_get(c, "message"))) < 0)
@@ -55,12 +53,12 @@ static char *causes_of(const struct resource *res, const json_t *obj, const json
   return out;
 }
 
-#define STS_TMPL(MOUNT)                                                                                   \
-  "{'apiVersion':'apps/v1','kind':'StatefulSet','metadata':{'name':'web','namespace':'default'},"       \
-  "'spec':{'serviceName':'nginx','selector':{'matchLabels':{'app':'w'}},"                              \
-  "'template':{'metadata':{'labels':{'app':'w'}},'spec':{'containers':[{'name':'nginx','image':'nginx'," \
-  "'volumeMounts':[{'name':'" MOUNT "','mountPath':'/usr/share/nginx/html'}]}]}},"                      \
-  "'volumeClaimTemplates':[{'metadata':{'name':'www'},'spec':{'accessModes':['ReadWriteOnce'],"        \
+#define STS_TMPL(MOUNT)                                                                                                \
+  "{'apiVersion':'apps/v1','kind':'StatefulSet','metadata':{'name':'web','namespace':'default'},"                      \
+  "'spec':{'serviceName':'nginx','selector':{'matchLabels':{'app':'w'}},"                                              \
+  "'template':{'metadata':{'labels':{'app':'w'}},'spec':{'containers':[{'name':'nginx','image':'nginx',"               \
+  "'volumeMounts':[{'name':'" MOUNT "','mountPath':'/usr/share/nginx/html'}]}]}},"                                     \
+  "'volumeClaimTemplates':[{'metadata':{'name':'www'},'spec':{'accessModes':['ReadWriteOnce'],"                        \
   "'resources':{'requests':{'storage':'1Gi'}}}}]}}"
 
 static void test_statefulset_claim_mounts(void **state)
@@ -79,10 +77,8 @@ static void test_statefulset_claim_mounts(void **state)
     json_t *sts = J(doc);
     reg_statefulsets.defaults(sts);
     char *got = causes_of(&reg_statefulsets, sts, NULL, NULL);
-    if (!*cases[i].want)
-      assert_string_equal(got, "");
-    else if (!strstr(got, cases[i].want))
-      fail_msg("mount %s: want %s in [%s]", cases[i].mount, cases[i].want, got);
+    if (!*cases[i].want) assert_string_equal(got, "");
+    else if (!strstr(got, cases[i].want)) fail_msg("mount %s: want %s in [%s]", cases[i].mount, cases[i].want, got);
     /* validation works on a copy: the stored template gains no volume */
     assert_null(kj_get(sts, "spec.template.spec.volumes"));
     free(got);
@@ -157,9 +153,14 @@ static void test_event_field_selectors(void **state)
   struct {
     const char *field, *want;
   } cases[] = {
-      {"regarding.name", "web-1"},      {"regarding.kind", "Pod"},        {"regarding.uid", "u1"},
-      {"regarding.fieldPath", ""},      {"reportingController", "kubelet"}, {"involvedObject.name", "web-1"},
-      {"reason", "Pulled"},             {"type", "Normal"},
+      {"regarding.name", "web-1"},
+      {"regarding.kind", "Pod"},
+      {"regarding.uid", "u1"},
+      {"regarding.fieldPath", ""},
+      {"reportingController", "kubelet"},
+      {"involvedObject.name", "web-1"},
+      {"reason", "Pulled"},
+      {"type", "Normal"},
   };
   char buf[256];
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

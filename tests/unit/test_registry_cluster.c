@@ -14,9 +14,6 @@
 #include "registry/registry.h"
 #include "registry_test_util.h"
 
-
-
-
 static void test_table(void **state)
 {
   (void)state;
@@ -39,28 +36,25 @@ static void test_table(void **state)
   assert_string_equal(reg_services.storage_prefix, "/registry/services/specs");
   assert_string_equal(reg_events.storage_prefix, reg_events_v1.storage_prefix);
   /* every core kind prints: one cell per column, the name column marked */
-  const struct resource *core[] = {&reg_namespaces, &reg_pods, &reg_nodes, &reg_services, &reg_endpoints,
-                                   &reg_configmaps, &reg_secrets, &reg_serviceaccounts, &reg_events,
-                                   &reg_events_v1, &reg_leases, &reg_endpointslices, &reg_deployments,
-                                   &reg_replicasets};
+  const struct resource *core[] = {&reg_namespaces,  &reg_pods,       &reg_nodes,   &reg_services,
+                                   &reg_endpoints,   &reg_configmaps, &reg_secrets, &reg_serviceaccounts,
+                                   &reg_events,      &reg_events_v1,  &reg_leases,  &reg_endpointslices,
+                                   &reg_deployments, &reg_replicasets};
   json_t *obj = J("{\"metadata\":{\"name\":\"x\",\"namespace\":\"default\"}}");
   for (size_t i = 0; i < sizeof(core) / sizeof(core[0]); i++) {
     const struct resource *r = core[i];
     bool listed = false;
-    for (size_t k = 0; k < n; k++)
-      listed = listed || all[k] == r;
+    for (size_t k = 0; k < n; k++) listed = listed || all[k] == r;
     assert_true(listed);
     assert_non_null(r->columns);
     assert_non_null(r->cells);
     assert_non_null(r->validate);
     size_t cols = 0, names = 0;
     for (; r->columns[cols].name; cols++)
-      if (!strcmp(r->columns[cols].format, "name"))
-        names++;
+      if (!strcmp(r->columns[cols].format, "name")) names++;
     assert_int_equal(names, 1);
     json_t *row = r->cells(obj);
-    if (json_array_size(row) != cols)
-      fail_msg("%s: %zu cells for %zu columns", r->plural, json_array_size(row), cols);
+    if (json_array_size(row) != cols) fail_msg("%s: %zu cells for %zu columns", r->plural, json_array_size(row), cols);
     json_decref(row);
     char *key = reg_key(r, "default", "x");
     char want[128];
@@ -104,10 +98,11 @@ static void test_namespaces(void **state)
   check_validate(&reg_namespaces, "{\"metadata\":{\"name\":\"a.b\",\"namespace\":\"x\"}}", NULL,
                  "metadata.name|FieldValueInvalid|Invalid value: \"a.b\": must not contain dots\n"
                  "metadata.namespace|FieldValueForbidden|Forbidden: not allowed on this type");
-  check_validate(&reg_namespaces, "{\"metadata\":{\"name\":\"A_b\"}}", NULL,
-                 "metadata.name|FieldValueInvalid|Invalid value: \"A_b\": a lowercase RFC 1123 label must consist of "
-                 "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. "
-                 "'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
+  check_validate(
+      &reg_namespaces, "{\"metadata\":{\"name\":\"A_b\"}}", NULL,
+      "metadata.name|FieldValueInvalid|Invalid value: \"A_b\": a lowercase RFC 1123 label must consist of "
+      "lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. "
+      "'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')");
   check_validate(&reg_namespaces, "{\"metadata\":{\"name\":\"b\"}}", "{\"metadata\":{\"name\":\"a\"}}",
                  "metadata.name|FieldValueInvalid|Invalid value: \"b\": field is immutable");
 }
@@ -123,13 +118,16 @@ static void test_nodes(void **state)
        "{\"type\":\"Ready\",\"status\":\"True\"}],\"nodeInfo\":{\"kubeletVersion\":\"v1.32.0\",\"osImage\":\"Debian\","
        "\"kernelVersion\":\"6.1\",\"containerRuntimeVersion\":\"docker://24\"},\"addresses\":[{\"type\":\"InternalIP\","
        "\"address\":\"10.0.0.1\"}]}}",
-       "[\"n1\",\"Ready,SchedulingDisabled\",\"control-plane,worker\",\"<unknown>\",\"v1.32.0\",\"10.0.0.1\",\"<none>\","
+       "[\"n1\",\"Ready,SchedulingDisabled\",\"control-plane,worker\",\"<unknown>\",\"v1.32.0\",\"10.0.0.1\",\"<none>"
+       "\","
        "\"Debian\",\"6.1\",\"docker://24\"]"},
       {"{\"metadata\":{\"name\":\"n2\",\"labels\":{\"kubernetes.io/role\":\"node\"}},\"status\":{\"conditions\":["
        "{\"type\":\"Ready\",\"status\":\"False\"}]}}",
-       "[\"n2\",\"NotReady\",\"node\",\"<unknown>\",\"\",\"<none>\",\"<none>\",\"<unknown>\",\"<unknown>\",\"<unknown>\"]"},
+       "[\"n2\",\"NotReady\",\"node\",\"<unknown>\",\"\",\"<none>\",\"<none>\",\"<unknown>\",\"<unknown>\",\"<unknown>"
+       "\"]"},
       {"{\"metadata\":{\"name\":\"n3\"},\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"Unknown\"}]}}",
-       "[\"n3\",\"NotReady\",\"<none>\",\"<unknown>\",\"\",\"<none>\",\"<none>\",\"<unknown>\",\"<unknown>\",\"<unknown>\"]"},
+       "[\"n3\",\"NotReady\",\"<none>\",\"<unknown>\",\"\",\"<none>\",\"<none>\",\"<unknown>\",\"<unknown>\",\"<"
+       "unknown>\"]"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     json_t *n = J(cases[i].node);
@@ -144,8 +142,8 @@ static void test_nodes(void **state)
   reg_nodes.defaults(n);
   assert_json(kj_get(n, "status.allocatable"), "{\"cpu\":\"2\"}");
   json_decref(n);
-  check_validate(&reg_nodes, "{\"metadata\":{\"name\":\"n\"},\"spec\":{\"taints\":[{\"key\":\"k\",\"effect\":\"Bad\"}]}}",
-                 NULL,
+  check_validate(&reg_nodes,
+                 "{\"metadata\":{\"name\":\"n\"},\"spec\":{\"taints\":[{\"key\":\"k\",\"effect\":\"Bad\"}]}}", NULL,
                  "spec.taints[0].effect|FieldValueNotSupported|Unsupported value: \"Bad\": supported values: "
                  "\"NoSchedule\", \"PreferNoSchedule\", \"NoExecute\"");
 }
@@ -153,8 +151,9 @@ static void test_nodes(void **state)
 static void test_endpoints(void **state)
 {
   (void)state;
-  json_t *ep = J("{\"metadata\":{\"name\":\"e\"},\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.0.1\"},{\"ip\":\"10.0.0.2\"}],"
-                 "\"ports\":[{\"port\":80},{\"port\":443}]}]}");
+  json_t *ep =
+      J("{\"metadata\":{\"name\":\"e\"},\"subsets\":[{\"addresses\":[{\"ip\":\"10.0.0.1\"},{\"ip\":\"10.0.0.2\"}],"
+        "\"ports\":[{\"port\":80},{\"port\":443}]}]}");
   json_t *row = reg_endpoints.cells(ep);
   assert_string_equal(json_string_value(json_array_get(row, 1)), "10.0.0.1:80,10.0.0.2:80,10.0.0.1:443 + 1 more...");
   json_decref(row);
@@ -179,8 +178,9 @@ static void test_endpoints(void **state)
 static void test_endpointslices(void **state)
 {
   (void)state;
-  json_t *s = J("{\"metadata\":{\"name\":\"s\"},\"addressType\":\"IPv4\",\"ports\":[{\"port\":80},{\"name\":\"n\"}],"
-                "\"endpoints\":[{\"addresses\":[\"10.0.0.1\",\"10.0.0.2\"]},{\"addresses\":[\"10.0.0.3\",\"10.0.0.4\"]}]}");
+  json_t *s =
+      J("{\"metadata\":{\"name\":\"s\"},\"addressType\":\"IPv4\",\"ports\":[{\"port\":80},{\"name\":\"n\"}],"
+        "\"endpoints\":[{\"addresses\":[\"10.0.0.1\",\"10.0.0.2\"]},{\"addresses\":[\"10.0.0.3\",\"10.0.0.4\"]}]}");
   reg_endpointslices.defaults(s);
   assert_json(json_object_get(s, "ports"),
               "[{\"port\":80,\"name\":\"\",\"protocol\":\"TCP\"},{\"name\":\"n\",\"protocol\":\"TCP\"}]");
@@ -200,14 +200,16 @@ static void test_endpointslices(void **state)
 static void test_events(void **state)
 {
   (void)state;
-  const char *core = "{\"metadata\":{\"name\":\"e1\",\"namespace\":\"default\"},\"involvedObject\":{\"kind\":\"Pod\","
-                     "\"name\":\"web\",\"namespace\":\"default\",\"uid\":\"u1\",\"fieldPath\":\"spec.containers{c}\"},"
-                     "\"reason\":\"Pulled\",\"message\":\" Pulled image \\n\",\"type\":\"Normal\",\"source\":{\"component\":"
-                     "\"kubelet\",\"host\":\"n1\"},\"count\":4}";
-  const char *v1 = "{\"apiVersion\":\"events.k8s.io/v1\",\"metadata\":{\"name\":\"e1\",\"namespace\":\"default\"},"
-                   "\"regarding\":{\"kind\":\"Pod\",\"name\":\"web\",\"namespace\":\"default\",\"uid\":\"u1\",\"fieldPath\":"
-                   "\"spec.containers{c}\"},\"reason\":\"Pulled\",\"note\":\" Pulled image \\n\",\"type\":\"Normal\","
-                   "\"deprecatedSource\":{\"component\":\"kubelet\",\"host\":\"n1\"},\"deprecatedCount\":4}";
+  const char *core =
+      "{\"metadata\":{\"name\":\"e1\",\"namespace\":\"default\"},\"involvedObject\":{\"kind\":\"Pod\","
+      "\"name\":\"web\",\"namespace\":\"default\",\"uid\":\"u1\",\"fieldPath\":\"spec.containers{c}\"},"
+      "\"reason\":\"Pulled\",\"message\":\" Pulled image \\n\",\"type\":\"Normal\",\"source\":{\"component\":"
+      "\"kubelet\",\"host\":\"n1\"},\"count\":4}";
+  const char *v1 =
+      "{\"apiVersion\":\"events.k8s.io/v1\",\"metadata\":{\"name\":\"e1\",\"namespace\":\"default\"},"
+      "\"regarding\":{\"kind\":\"Pod\",\"name\":\"web\",\"namespace\":\"default\",\"uid\":\"u1\",\"fieldPath\":"
+      "\"spec.containers{c}\"},\"reason\":\"Pulled\",\"note\":\" Pulled image \\n\",\"type\":\"Normal\","
+      "\"deprecatedSource\":{\"component\":\"kubelet\",\"host\":\"n1\"},\"deprecatedCount\":4}";
   const char *both[] = {core, v1};
   for (size_t i = 0; i < 2; i++) {
     json_t *e = J(both[i]);
@@ -223,13 +225,15 @@ static void test_events(void **state)
     json_decref(row);
     json_decref(e);
   }
-  check_validate(&reg_events,
-                 "{\"metadata\":{\"name\":\"e\",\"namespace\":\"a\"},\"involvedObject\":{\"namespace\":\"b\"},\"type\":\"Bad\"}",
-                 NULL,
-                 "involvedObject.namespace|FieldValueInvalid|Invalid value: \"b\": does not match event.namespace\n"
-                 "type|FieldValueNotSupported|Unsupported value: \"Bad\": supported values: \"Normal\", \"Warning\"");
+  check_validate(
+      &reg_events,
+      "{\"metadata\":{\"name\":\"e\",\"namespace\":\"a\"},\"involvedObject\":{\"namespace\":\"b\"},\"type\":\"Bad\"}",
+      NULL,
+      "involvedObject.namespace|FieldValueInvalid|Invalid value: \"b\": does not match event.namespace\n"
+      "type|FieldValueNotSupported|Unsupported value: \"Bad\": supported values: \"Normal\", \"Warning\"");
   check_validate(&reg_events_v1,
-                 "{\"metadata\":{\"name\":\"e\",\"namespace\":\"a\"},\"type\":\"Normal\",\"eventTime\":\"2024-01-01T00:00:00.000000Z\","
+                 "{\"metadata\":{\"name\":\"e\",\"namespace\":\"a\"},\"type\":\"Normal\",\"eventTime\":\"2024-01-01T00:"
+                 "00:00.000000Z\","
                  "\"reportingController\":\"c\",\"reportingInstance\":\"i\",\"reason\":\"R\"}",
                  NULL, "action|FieldValueRequired|Required value");
 }
@@ -237,12 +241,13 @@ static void test_events(void **state)
 static void test_leases_and_sa(void **state)
 {
   (void)state;
-  check_validate(&reg_leases,
-                 "{\"metadata\":{\"name\":\"l\",\"namespace\":\"kube-node-lease\"},\"spec\":{\"leaseDurationSeconds\":0,"
-                 "\"leaseTransitions\":-1}}",
-                 NULL,
-                 "spec.leaseDurationSeconds|FieldValueInvalid|Invalid value: 0: must be greater than 0\n"
-                 "spec.leaseTransitions|FieldValueInvalid|Invalid value: -1: must be greater than or equal to 0");
+  check_validate(
+      &reg_leases,
+      "{\"metadata\":{\"name\":\"l\",\"namespace\":\"kube-node-lease\"},\"spec\":{\"leaseDurationSeconds\":0,"
+      "\"leaseTransitions\":-1}}",
+      NULL,
+      "spec.leaseDurationSeconds|FieldValueInvalid|Invalid value: 0: must be greater than 0\n"
+      "spec.leaseTransitions|FieldValueInvalid|Invalid value: -1: must be greater than or equal to 0");
   json_t *l = J("{\"metadata\":{\"name\":\"l\"},\"spec\":{\"holderIdentity\":\"n1\"}}");
   json_t *row = reg_leases.cells(l);
   assert_json(row, "[\"l\",\"n1\",\"<unknown>\"]");
@@ -258,8 +263,8 @@ static void test_leases_and_sa(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_table),     cmocka_unit_test(test_namespaces),     cmocka_unit_test(test_nodes),
-      cmocka_unit_test(test_endpoints), cmocka_unit_test(test_endpointslices), cmocka_unit_test(test_events),
+      cmocka_unit_test(test_table),         cmocka_unit_test(test_namespaces),     cmocka_unit_test(test_nodes),
+      cmocka_unit_test(test_endpoints),     cmocka_unit_test(test_endpointslices), cmocka_unit_test(test_events),
       cmocka_unit_test(test_leases_and_sa),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,9 +15,6 @@
 #include "registry/registry.h"
 #include "registry_test_util.h"
 
-
-
-
 #define META "\"metadata\":{\"name\":\"c\",\"namespace\":\"default\"}"
 
 static void test_configmap_validate(void **state)

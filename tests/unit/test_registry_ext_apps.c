@@ -20,9 +20,9 @@
 #include "registry_ext_test_util.h"
 
 #define POD_IN "'spec':{'restartPolicy':'Always','containers':[{'name':'c','image':'nginx:1.25'}]}"
-#define POD_OUT                                                                                                  \
-  "'spec':{'restartPolicy':'Always','containers':[{'name':'c','image':'nginx:1.25','terminationMessagePath':" \
-  "'/dev/termination-log','terminationMessagePolicy':'File','imagePullPolicy':'IfNotPresent'}],'dnsPolicy':"     \
+#define POD_OUT                                                                                                        \
+  "'spec':{'restartPolicy':'Always','containers':[{'name':'c','image':'nginx:1.25','terminationMessagePath':"          \
+  "'/dev/termination-log','terminationMessagePolicy':'File','imagePullPolicy':'IfNotPresent'}],'dnsPolicy':"           \
   "'ClusterFirst','terminationGracePeriodSeconds':30,'securityContext':{},'schedulerName':'default-scheduler'}"
 
 static void test_defaults(void **state)
@@ -39,15 +39,18 @@ static void test_defaults(void **state)
        "'RollingUpdate','rollingUpdate':{'partition':0}},'persistentVolumeClaimRetentionPolicy':{'whenDeleted':"
        "'Retain','whenScaled':'Retain'},'replicas':1,'revisionHistoryLimit':10}}"},
       /* OnDelete keeps no rollingUpdate; explicit values stay */
-      {&reg_statefulsets, "{'spec':{'replicas':3,'updateStrategy':{'type':'OnDelete'},'podManagementPolicy':'Parallel'}}",
+      {&reg_statefulsets,
+       "{'spec':{'replicas':3,'updateStrategy':{'type':'OnDelete'},'podManagementPolicy':'Parallel'}}",
        "{'spec':{'replicas':3,'updateStrategy':{'type':'OnDelete'},'podManagementPolicy':'Parallel',"
-       "'persistentVolumeClaimRetentionPolicy':{'whenDeleted':'Retain','whenScaled':'Retain'},'revisionHistoryLimit':10}}"},
+       "'persistentVolumeClaimRetentionPolicy':{'whenDeleted':'Retain','whenScaled':'Retain'},'revisionHistoryLimit':"
+       "10}}"},
       {&reg_daemonsets, "{'spec':{'template':{" POD_IN "}}}",
        "{'spec':{'template':{" POD_OUT "},'updateStrategy':{'type':'RollingUpdate','rollingUpdate':{'maxUnavailable':1,"
        "'maxSurge':0}},'revisionHistoryLimit':10}}"},
       {&reg_daemonsets, "{'spec':{'updateStrategy':{'type':'OnDelete'}}}",
        "{'spec':{'updateStrategy':{'type':'OnDelete'},'revisionHistoryLimit':10}}"},
-      {&reg_replicationcontrollers, "{'metadata':{'name':'rc'},'spec':{'template':{'metadata':{'labels':{'app':'x'}}," POD_IN "}}}",
+      {&reg_replicationcontrollers,
+       "{'metadata':{'name':'rc'},'spec':{'template':{'metadata':{'labels':{'app':'x'}}," POD_IN "}}}",
        "{'metadata':{'name':'rc','labels':{'app':'x'}},'spec':{'selector':{'app':'x'},'replicas':1,'template':{"
        "'metadata':{'labels':{'app':'x'}}," POD_OUT "}}}"},
       {&reg_podtemplates, "{'template':{" POD_IN "}}", "{'template':{" POD_OUT "}}"},
@@ -55,13 +58,13 @@ static void test_defaults(void **state)
   run_dcases(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
-#define STS(spec_extra)                                                                                          \
-  "{'metadata':{'name':'web','namespace':'default'},'spec':{" spec_extra "'serviceName':'web','selector':{" \
-  "'matchLabels':{'app':'web'}},'template':{'metadata':{'labels':{'app':'web'}},'spec':{'containers':[{'name':"  \
+#define STS(spec_extra)                                                                                                \
+  "{'metadata':{'name':'web','namespace':'default'},'spec':{" spec_extra "'serviceName':'web','selector':{"            \
+  "'matchLabels':{'app':'web'}},'template':{'metadata':{'labels':{'app':'web'}},'spec':{'containers':[{'name':"        \
   "'c','image':'nginx'}]}}}}"
-#define DS(spec_extra)                                                                                           \
-  "{'metadata':{'name':'agent','namespace':'kube-system'},'spec':{" spec_extra "'selector':{'matchLabels':{"  \
-  "'app':'agent'}},'template':{'metadata':{'labels':{'app':'agent'}},'spec':{'containers':[{'name':'c',"        \
+#define DS(spec_extra)                                                                                                 \
+  "{'metadata':{'name':'agent','namespace':'kube-system'},'spec':{" spec_extra "'selector':{'matchLabels':{"           \
+  "'app':'agent'}},'template':{'metadata':{'labels':{'app':'agent'}},'spec':{'containers':[{'name':'c',"               \
   "'image':'agent'}]}}}}"
 
 static void test_validation(void **state)
@@ -158,8 +161,7 @@ static char *cells_str(const struct resource *res, const char *src)
   json_t *obj = J(src);
   json_t *cells = res->cells(obj);
   size_t ncols = 0;
-  while (res->columns[ncols].name)
-    ncols++;
+  while (res->columns[ncols].name) ncols++;
   assert_int_equal(json_array_size(cells), ncols);
   char *s = kj_dumps(cells);
   json_decref(cells);

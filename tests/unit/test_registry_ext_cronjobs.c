@@ -25,7 +25,8 @@ static char *validate(const json_t *obj, const json_t *old)
   size_t len = 0, i;
   FILE *f = open_memstream(&buf, &len);
   json_t *c;
-  json_array_foreach(causes, i, c) fprintf(f, "%s%s: %s", i ? "\n" : "", kj_get_str(c, "field"), kj_get_str(c, "message"));
+  json_array_foreach (causes, i, c)
+    fprintf(f, "%s%s: %s", i ? "\n" : "", kj_get_str(c, "field"), kj_get_str(c, "message"));
   fclose(f);
   json_decref(causes);
   return buf;
@@ -73,8 +74,7 @@ static void test_cron_parse(void **state)
     char err[512] = "";
     int rc = ext_cron_parse(cases[i].sched, err, sizeof(err));
     if (!cases[i].err) {
-      if (rc != 0)
-        fail_msg("%s: unexpected error %s", cases[i].sched, err);
+      if (rc != 0) fail_msg("%s: unexpected error %s", cases[i].sched, err);
     } else {
       assert_int_not_equal(rc, 0);
       assert_string_equal(err, cases[i].err);
@@ -82,8 +82,8 @@ static void test_cron_parse(void **state)
   }
 }
 
-#define CJ(extra)                                                                                            \
-  "{'metadata':{'name':'hello','namespace':'default'},'spec':{" extra "'jobTemplate':{'spec':{'template':" \
+#define CJ(extra)                                                                                                      \
+  "{'metadata':{'name':'hello','namespace':'default'},'spec':{" extra "'jobTemplate':{'spec':{'template':"             \
   "{'spec':{'restartPolicy':'OnFailure','containers':[{'name':'c','image':'busybox'}]}}}}}}"
 
 static void test_cronjob_defaults(void **state)
@@ -95,7 +95,7 @@ static void test_cronjob_defaults(void **state)
                    "'successfulJobsHistoryLimit':3,'failedJobsHistoryLimit':1}");
   const char *k;
   json_t *v;
-  json_object_foreach(want, k, v) assert_true(json_equal(json_object_get(json_object_get(cj, "spec"), k), v));
+  json_object_foreach (want, k, v) assert_true(json_equal(json_object_get(json_object_get(cj, "spec"), k), v));
   /* the job template's pod gets pod defaults, but not Job defaults */
   assert_string_equal(kj_get_str(cj, "spec.jobTemplate.spec.template.spec.dnsPolicy"), "ClusterFirst");
   assert_null(kj_get(cj, "spec.jobTemplate.spec.backoffLimit"));
@@ -125,7 +125,8 @@ static void test_cronjob_validation(void **state)
        "spec.schedule: Invalid value: \"CRON_TZ=UTC 0 0 * * *\": cannot use TZ or CRON_TZ in schedule, use timeZone "
        "field instead"},
       {CJ("'schedule':'@daily','concurrencyPolicy':'Sometimes','successfulJobsHistoryLimit':-1,"),
-       "spec.concurrencyPolicy: Unsupported value: \"Sometimes\": supported values: \"Allow\", \"Forbid\", \"Replace\"\n"
+       "spec.concurrencyPolicy: Unsupported value: \"Sometimes\": supported values: \"Allow\", \"Forbid\", "
+       "\"Replace\"\n"
        "spec.successfulJobsHistoryLimit: Invalid value: -1: must be greater than or equal to 0"},
       {"{'metadata':{'name':'hello','namespace':'default'},'spec':{'schedule':'@daily','jobTemplate':{'spec':{"
        "'template':{'spec':{'containers':[{'name':'c','image':'busybox'}]}}}}}}",
@@ -159,7 +160,8 @@ static void test_cronjob_cells(void **state)
     long long active;
   } cases[] = {
       {"'suspend':false,", "{}", "<none>", "False", "<none>", 0},
-      {"'suspend':true,'timeZone':'Etc/UTC',", "{'active':[{'name':'a'},{'name':'b'}]}", "Etc/UTC", "True", "<none>", 2},
+      {"'suspend':true,'timeZone':'Etc/UTC',", "{'active':[{'name':'a'},{'name':'b'}]}", "Etc/UTC", "True", "<none>",
+       2},
       {"", "{'lastScheduleTime':'PAST'}", "<none>", "<unset>", "5m30s", 0},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -191,8 +193,7 @@ static void test_cronjob_cells(void **state)
     json_decref(cj);
   }
   const char *want[] = {"Name", "Schedule", "Timezone", "Suspend", "Active", "Last Schedule", "Age"};
-  for (size_t i = 0; i < 7; i++)
-    assert_string_equal(reg_cronjobs.columns[i].name, want[i]);
+  for (size_t i = 0; i < 7; i++) assert_string_equal(reg_cronjobs.columns[i].name, want[i]);
 }
 
 static void test_cronjob_status_split(void **state)
@@ -218,10 +219,8 @@ static void test_cronjob_status_split(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_cron_parse),
-      cmocka_unit_test(test_cronjob_defaults),
-      cmocka_unit_test(test_cronjob_validation),
-      cmocka_unit_test(test_cronjob_cells),
+      cmocka_unit_test(test_cron_parse),           cmocka_unit_test(test_cronjob_defaults),
+      cmocka_unit_test(test_cronjob_validation),   cmocka_unit_test(test_cronjob_cells),
       cmocka_unit_test(test_cronjob_status_split),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

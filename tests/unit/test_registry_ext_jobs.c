@@ -24,7 +24,8 @@ static char *causes_str(const json_t *causes)
   size_t len = 0, i;
   FILE *f = open_memstream(&buf, &len);
   json_t *c;
-  json_array_foreach(causes, i, c) fprintf(f, "%s%s: %s", i ? "\n" : "", kj_get_str(c, "field"), kj_get_str(c, "message"));
+  json_array_foreach (causes, i, c)
+    fprintf(f, "%s%s: %s", i ? "\n" : "", kj_get_str(c, "field"), kj_get_str(c, "message"));
   fclose(f);
   return buf;
 }
@@ -52,8 +53,8 @@ static json_t *create(const struct resource *res, const char *src)
 }
 
 #define UID "11111111-2222-4333-8444-555555555555"
-#define JOB_MIN                                                                                              \
-  "{'apiVersion':'batch/v1','kind':'Job','metadata':{'name':'pi','namespace':'default'},'spec':{'template':" \
+#define JOB_MIN                                                                                                        \
+  "{'apiVersion':'batch/v1','kind':'Job','metadata':{'name':'pi','namespace':'default'},'spec':{'template':"           \
   "{'spec':{'restartPolicy':'Never','containers':[{'name':'pi','image':'perl:5.34'}]}}}}"
 
 static void test_job_defaults_and_selector(void **state)
@@ -120,10 +121,10 @@ static void test_job_defaults_table(void **state)
 static void test_job_manual_selector(void **state)
 {
   (void)state;
-  json_t *job = create(&reg_jobs,
-                       "{'metadata':{'name':'m','namespace':'d'},'spec':{'manualSelector':true,'selector':{"
-                       "'matchLabels':{'a':'b'}},'template':{'metadata':{'labels':{'a':'b'}},'spec':{'restartPolicy':"
-                       "'OnFailure','containers':[{'name':'c','image':'i'}]}}}}");
+  json_t *job =
+      create(&reg_jobs, "{'metadata':{'name':'m','namespace':'d'},'spec':{'manualSelector':true,'selector':{"
+                        "'matchLabels':{'a':'b'}},'template':{'metadata':{'labels':{'a':'b'}},'spec':{'restartPolicy':"
+                        "'OnFailure','containers':[{'name':'c','image':'i'}]}}}}");
   assert_int_equal(json_object_size(kj_get(job, "spec.template.metadata.labels")), 1);
   assert_int_equal(json_object_size(kj_get(job, "spec.selector.matchLabels")), 1);
   /* job labels default from the template labels */
@@ -141,7 +142,8 @@ static void test_job_validation(void **state)
     const char *src;
     const char *causes;
   } cases[] = {
-      {"{'metadata':{'name':'j','namespace':'d'},'spec':{'template':{'spec':{'containers':[{'name':'c','image':'i'}]}}}}",
+      {"{'metadata':{'name':'j','namespace':'d'},'spec':{'template':{'spec':{'containers':[{'name':'c','image':'i'}]}}}"
+       "}",
        "spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""},
       {"{'metadata':{'name':'j','namespace':'d'},'spec':{'parallelism':-1,'backoffLimit':-2,'template':{'spec':{"
        "'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
@@ -156,14 +158,17 @@ static void test_job_validation(void **state)
       /* a user label that fights the generated one */
       {"{'metadata':{'name':'j','namespace':'d'},'spec':{'template':{'metadata':{'labels':{'job-name':'other'}},"
        "'spec':{'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
-       "spec.template.metadata.labels[job-name]: Invalid value: map[string]string{\"batch.kubernetes.io/controller-uid\":"
+       "spec.template.metadata.labels[job-name]: Invalid value: "
+       "map[string]string{\"batch.kubernetes.io/controller-uid\":"
        "\"" UID "\", \"batch.kubernetes.io/job-name\":\"j\", \"controller-uid\":\"" UID "\", \"job-name\":\"other\"}: "
        "must be 'j'"},
       /* a selector the generated labels do not satisfy */
       {"{'metadata':{'name':'j','namespace':'d'},'spec':{'selector':{'matchLabels':{'x':'y'}},'template':{'metadata':"
        "{'labels':{'x':'y'}},'spec':{'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
-       "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"batch.kubernetes.io/controller-uid\":"
-       "\"" UID "\", \"x\":\"y\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: `selector` not auto-generated"},
+       "spec.selector: Invalid value: "
+       "v1.LabelSelector{MatchLabels:map[string]string{\"batch.kubernetes.io/controller-uid\":"
+       "\"" UID
+       "\", \"x\":\"y\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: `selector` not auto-generated"},
       /* Indexed: completions may be large, parallelism is capped */
       {"{'metadata':{'name':'j','namespace':'d'},'spec':{'completionMode':'Indexed','completions':200000,"
        "'parallelism':100000,'template':{'spec':{'restartPolicy':'Never','containers':[{'name':'c','image':'i'}]}}}}",
@@ -221,8 +226,7 @@ static void test_job_update_immutable(void **state)
       {"spec.parallelism", "5", ""},
       {"spec.suspend", "true", ""},
       {"spec.completions", "4", "spec.completions: Invalid value: 4: field is immutable"},
-      {"spec.template.spec.containers[0].image", "'perl:6'",
-       NULL /* template immutable: checked by prefix */},
+      {"spec.template.spec.containers[0].image", "'perl:6'", NULL /* template immutable: checked by prefix */},
       {"spec.selector.matchLabels.x", "'y'", NULL},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -286,8 +290,9 @@ static void test_job_cells(void **state)
        "", "Complete", "3/3", "42s"},
       {"'parallelism':4", "{'succeeded':1}", "", "Running", "1/1 of 4", ""},
       {"'parallelism':1", "{}", "", "Running", "0/1", ""},
-      {"'completions':2", "{'startTime':'2024-01-01T00:00:00Z','completionTime':'2024-01-01T00:05:30Z',"
-                          "'conditions':[{'type':'Failed','status':'True'}]}",
+      {"'completions':2",
+       "{'startTime':'2024-01-01T00:00:00Z','completionTime':'2024-01-01T00:05:30Z',"
+       "'conditions':[{'type':'Failed','status':'True'}]}",
        "", "Failed", "0/2", "5m30s"},
       {"'completions':1", "{'conditions':[{'type':'Suspended','status':'True'}]}", "", "Suspended", "0/1", ""},
       {"'completions':1", "{'conditions':[{'type':'Suspended','status':'False'}]}", "", "Running", "0/1", ""},
@@ -305,8 +310,7 @@ static void test_job_cells(void **state)
     json_t *job = J(src);
     json_t *cells = reg_jobs.cells(job);
     size_t ncols = 0;
-    while (reg_jobs.columns[ncols].name)
-      ncols++;
+    while (reg_jobs.columns[ncols].name) ncols++;
     assert_int_equal(json_array_size(cells), ncols);
     char name[16];
     snprintf(name, sizeof(name), "j%zu", i);
@@ -322,8 +326,7 @@ static void test_job_cells(void **state)
     json_decref(job);
   }
   const char *want[] = {"Name", "Status", "Completions", "Duration", "Age", "Containers", "Images", "Selector"};
-  for (size_t i = 0; i < 8; i++)
-    assert_string_equal(reg_jobs.columns[i].name, want[i]);
+  for (size_t i = 0; i < 8; i++) assert_string_equal(reg_jobs.columns[i].name, want[i]);
   assert_int_equal(reg_jobs.columns[5].priority, 1);
 }
 

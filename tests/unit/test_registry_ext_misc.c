@@ -25,8 +25,7 @@ static char *cells_str(const struct resource *res, const char *src)
   json_t *obj = J(src);
   json_t *cells = res->cells(obj);
   size_t ncols = 0;
-  while (res->columns[ncols].name)
-    ncols++;
+  while (res->columns[ncols].name) ncols++;
   assert_int_equal(json_array_size(cells), ncols);
   char *s = kj_dumps(cells);
   json_decref(cells);
@@ -54,18 +53,21 @@ static void test_defaults(void **state)
       {&reg_horizontalpodautoscalers, "{'spec':{'maxReplicas':5}}",
        "{'spec':{'maxReplicas':5,'minReplicas':1,'metrics':[{'type':'Resource','resource':{'name':'cpu','target':{"
        "'type':'Utilization','averageUtilization':80}}}]}}"},
-      {&reg_horizontalpodautoscalers, "{'spec':{'minReplicas':2,'metrics':[{'type':'Pods'}],'behavior':{'scaleDown':{"
-                                      "'stabilizationWindowSeconds':60}}}}",
+      {&reg_horizontalpodautoscalers,
+       "{'spec':{'minReplicas':2,'metrics':[{'type':'Pods'}],'behavior':{'scaleDown':{"
+       "'stabilizationWindowSeconds':60}}}}",
        "{'spec':{'minReplicas':2,'metrics':[{'type':'Pods'}],'behavior':{'scaleDown':{'stabilizationWindowSeconds':60,"
        "'policies':[{'type':'Percent','value':100,'periodSeconds':15}],'selectPolicy':'Max'},'scaleUp':{'policies':"
        "[{'type':'Pods','value':4,'periodSeconds':15},{'type':'Percent','value':100,'periodSeconds':15}],"
        "'selectPolicy':'Max','stabilizationWindowSeconds':0}}}}"},
-      {&reg_limitranges, "{'spec':{'limits':[{'type':'Container','max':{'cpu':'2'},'min':{'memory':'64Mi'},"
-                         "'default':{'memory':'256Mi'}},{'type':'Pod','max':{'cpu':'4'}}]}}",
+      {&reg_limitranges,
+       "{'spec':{'limits':[{'type':'Container','max':{'cpu':'2'},'min':{'memory':'64Mi'},"
+       "'default':{'memory':'256Mi'}},{'type':'Pod','max':{'cpu':'4'}}]}}",
        "{'spec':{'limits':[{'type':'Container','max':{'cpu':'2'},'min':{'memory':'64Mi'},'default':{'memory':'256Mi',"
        "'cpu':'2'},'defaultRequest':{'memory':'64Mi','cpu':'2'}},{'type':'Pod','max':{'cpu':'4'}}]}}"},
-      {&reg_rolebindings, "{'roleRef':{'kind':'Role','name':'r'},'subjects':[{'kind':'User','name':'jane'},"
-                          "{'kind':'ServiceAccount','name':'sa','namespace':'d'}]}",
+      {&reg_rolebindings,
+       "{'roleRef':{'kind':'Role','name':'r'},'subjects':[{'kind':'User','name':'jane'},"
+       "{'kind':'ServiceAccount','name':'sa','namespace':'d'}]}",
        "{'roleRef':{'kind':'Role','name':'r','apiGroup':'rbac.authorization.k8s.io'},'subjects':[{'kind':'User',"
        "'name':'jane','apiGroup':'rbac.authorization.k8s.io'},{'kind':'ServiceAccount','name':'sa','namespace':'d'}]}"},
   };
@@ -73,17 +75,20 @@ static void test_defaults(void **state)
 }
 
 #define PVC(spec) "{'metadata':{'name':'data','namespace':'d'},'spec':" spec "}"
-#define PVC_BOUND(req)                                                                                              \
-  "{'metadata':{'name':'data','namespace':'d'},'spec':{'accessModes':['ReadWriteOnce'],'volumeName':'pv1',"      \
+#define PVC_BOUND(req)                                                                                                 \
+  "{'metadata':{'name':'data','namespace':'d'},'spec':{'accessModes':['ReadWriteOnce'],'volumeName':'pv1',"            \
   "'resources':{'requests':{'storage':'" req "'}}},'status':{'phase':'Bound'}}"
-#define RB(ref) "{'metadata':{'name':'rb','namespace':'d'},'roleRef':" ref ",'subjects':[{'kind':'User','name':'jane'}]}"
+#define RB(ref)                                                                                                        \
+  "{'metadata':{'name':'rb','namespace':'d'},'roleRef':" ref ",'subjects':[{'kind':'User','name':'jane'}]}"
 
 static void test_validation(void **state)
 {
   (void)state;
   const struct vcase cases[] = {
-      {&reg_persistentvolumes, NULL, "{'metadata':{'name':'pv1'},'spec':{'accessModes':['ReadWriteOnce'],"
-                                     "'capacity':{'storage':'1Gi'},'hostPath':{'path':'/d'}}}", ""},
+      {&reg_persistentvolumes, NULL,
+       "{'metadata':{'name':'pv1'},'spec':{'accessModes':['ReadWriteOnce'],"
+       "'capacity':{'storage':'1Gi'},'hostPath':{'path':'/d'}}}",
+       ""},
       {&reg_persistentvolumes, NULL, "{'metadata':{'name':'pv1'},'spec':{'accessModes':['ReadWriteSometimes']}}",
        "spec.accessModes: Unsupported value: \"ReadWriteSometimes\": supported values: \"ReadOnlyMany\", "
        "\"ReadWriteMany\", \"ReadWriteOnce\", \"ReadWriteOncePod\"\n"
@@ -132,8 +137,8 @@ static void test_validation(void **state)
        "non-resource URLs\n"
        "rules[2].apiGroups: Required value: resource rules must supply at least one api group\n"
        "rules[2].resources: Required value: resource rules must supply at least one resource"},
-      {&reg_clusterroles, NULL, "{'metadata':{'name':'system:x'},'rules':[{'verbs':['get'],'nonResourceURLs':['/healthz']}]}",
-       ""},
+      {&reg_clusterroles, NULL,
+       "{'metadata':{'name':'system:x'},'rules':[{'verbs':['get'],'nonResourceURLs':['/healthz']}]}", ""},
       {&reg_rolebindings, NULL, RB("{'kind':'Role','name':'r'}"), ""},
       {&reg_rolebindings, NULL, RB("{'kind':'Pod','name':'r','apiGroup':'rbac.authorization.k8s.io'}"),
        "roleRef.kind: Unsupported value: \"Pod\": supported values: \"Role\", \"ClusterRole\""},
@@ -217,8 +222,9 @@ static void test_cells(void **state)
        "{'metadata':{'name':'std','annotations':{'storageclass.kubernetes.io/is-default-class':'true'}},"
        "'provisioner':'rancher.io/local-path','reclaimPolicy':'Delete','volumeBindingMode':'WaitForFirstConsumer'}",
        "[\"std (default)\",\"rancher.io/local-path\",\"Delete\",\"WaitForFirstConsumer\",false,\"<unknown>\"]"},
-      {&reg_priorityclasses, "{'metadata':{'name':'system-node-critical'},'value':2000001000,'preemptionPolicy':"
-                             "'PreemptLowerPriority'}",
+      {&reg_priorityclasses,
+       "{'metadata':{'name':'system-node-critical'},'value':2000001000,'preemptionPolicy':"
+       "'PreemptLowerPriority'}",
        "[\"system-node-critical\",2000001000,false,\"<unknown>\",\"PreemptLowerPriority\"]"},
       {&reg_horizontalpodautoscalers,
        "{'metadata':{'name':'h'},'spec':{'scaleTargetRef':{'kind':'Deployment','name':'web'},'minReplicas':1,"
@@ -236,14 +242,17 @@ static void test_cells(void **state)
       {&reg_ingresses, "{'metadata':{'name':'ing'},'spec':{'rules':[{'http':{}}]}}",
        "[\"ing\",\"<none>\",\"*\",\"\",\"80\",\"<unknown>\"]"},
       {&reg_ingressclasses,
-       "{'metadata':{'name':'ic'},'spec':{'controller':'k8s.io/ingress-nginx','parameters':{'apiGroup':'k8s.example.com',"
+       "{'metadata':{'name':'ic'},'spec':{'controller':'k8s.io/"
+       "ingress-nginx','parameters':{'apiGroup':'k8s.example.com',"
        "'kind':'IngressParameters','name':'external-lb'}}}",
        "[\"ic\",\"k8s.io/ingress-nginx\",\"IngressParameters.k8s.example.com/external-lb\",\"<unknown>\"]"},
-      {&reg_networkpolicies, "{'metadata':{'name':'np'},'spec':{'podSelector':{}}}", "[\"np\",\"<none>\",\"<unknown>\"]"},
+      {&reg_networkpolicies, "{'metadata':{'name':'np'},'spec':{'podSelector':{}}}",
+       "[\"np\",\"<none>\",\"<unknown>\"]"},
       {&reg_networkpolicies, "{'metadata':{'name':'np'},'spec':{'podSelector':{'matchLabels':{'role':'db'}}}}",
        "[\"np\",\"role=db\",\"<unknown>\"]"},
-      {&reg_poddisruptionbudgets, "{'metadata':{'name':'p'},'spec':{'maxUnavailable':'25%'},'status':{"
-                                  "'disruptionsAllowed':1}}",
+      {&reg_poddisruptionbudgets,
+       "{'metadata':{'name':'p'},'spec':{'maxUnavailable':'25%'},'status':{"
+       "'disruptionsAllowed':1}}",
        "[\"p\",\"N/A\",\"25%\",1,\"<unknown>\"]"},
       {&reg_roles, "{'metadata':{'name':'r','creationTimestamp':'2024-01-02T03:04:05Z'}}",
        "[\"r\",\"2024-01-02T03:04:05Z\"]"},
@@ -261,8 +270,7 @@ static void test_cells(void **state)
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     char *s = cells_str(cases[i].res, cases[i].src);
-    if (strcmp(s, cases[i].want))
-      fail_msg("case %zu (%s): got %s want %s", i, cases[i].res->plural, s, cases[i].want);
+    if (strcmp(s, cases[i].want)) fail_msg("case %zu (%s): got %s want %s", i, cases[i].res->plural, s, cases[i].want);
     free(s);
   }
 }
@@ -275,7 +283,8 @@ static void test_pvc_resize(void **state)
     const char *old_size, *new_size, *new_mode, *causes;
   } cases[] = {
       {"1Gi", "2Gi", "ReadWriteOnce", ""},
-      {"2Gi", "1Gi", "ReadWriteOnce", "spec.resources.requests.storage: Forbidden: field can not be less than previous value"},
+      {"2Gi", "1Gi", "ReadWriteOnce",
+       "spec.resources.requests.storage: Forbidden: field can not be less than previous value"},
       {"1Gi", "2Gi", "ReadWriteMany",
        "spec: Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName "
        "for bound claims"},
@@ -316,7 +325,8 @@ static void test_pvc_class_set_once(void **state)
        "for bound claims"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-    json_t *old = prepared(&reg_persistentvolumeclaims, PVC("{'accessModes':['ReadWriteOnce'],'resources':{'requests':{'storage':'1Gi'}}}"));
+    json_t *old = prepared(&reg_persistentvolumeclaims,
+                           PVC("{'accessModes':['ReadWriteOnce'],'resources':{'requests':{'storage':'1Gi'}}}"));
     if (cases[i].old_class) kj_set_str(old, "spec.storageClassName", cases[i].old_class);
     json_t *obj = kj_deep_copy(old);
     kj_set_str(obj, "spec.storageClassName", cases[i].new_class);
@@ -330,10 +340,7 @@ static void test_pvc_class_set_once(void **state)
   }
 }
 
-static void done_cb(void *arg)
-{
-  (*(int *)arg)++;
-}
+static void done_cb(void *arg) { (*(int *)arg)++; }
 
 static void test_bootstrap_without_storage(void **state)
 {

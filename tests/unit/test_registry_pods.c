@@ -15,10 +15,6 @@
 #include "registry/registry.h"
 #include "registry_test_util.h"
 
-
-
-
-
 static void test_pod_defaults(void **state)
 {
   (void)state;
@@ -44,13 +40,16 @@ static void test_pod_defaults(void **state)
        "\"periodSeconds\":10,\"successThreshold\":1,\"failureThreshold\":3},"
        "\"resources\":{\"limits\":{\"cpu\":\"1\"},\"requests\":{\"cpu\":\"1\"}},"
        "\"volumeMounts\":[{\"name\":\"v\",\"mountPath\":\"/v\"}]}],"
-       "\"volumes\":[{\"name\":\"v\",\"configMap\":{\"name\":\"cm\",\"defaultMode\":420}},{\"name\":\"e\",\"emptyDir\":{}}],"
+       "\"volumes\":[{\"name\":\"v\",\"configMap\":{\"name\":\"cm\",\"defaultMode\":420}},{\"name\":\"e\",\"emptyDir\":"
+       "{}}],"
        "\"dnsPolicy\":\"ClusterFirst\",\"terminationGracePeriodSeconds\":30,\"securityContext\":{},"
        "\"schedulerName\":\"default-scheduler\",\"enableServiceLinks\":true}}"},
       /* a registry port is not a tag; a digest pins the image */
-      {"{\"spec\":{\"hostNetwork\":true,\"containers\":[{\"name\":\"a\",\"image\":\"reg:5000/x\",\"ports\":[{\"containerPort\":53}]},"
+      {"{\"spec\":{\"hostNetwork\":true,\"containers\":[{\"name\":\"a\",\"image\":\"reg:5000/"
+       "x\",\"ports\":[{\"containerPort\":53}]},"
        "{\"name\":\"b\",\"image\":\"x@sha256:abc\"}],\"dnsPolicy\":\"Default\",\"enableServiceLinks\":false}}",
-       "{\"spec\":{\"hostNetwork\":true,\"containers\":[{\"name\":\"a\",\"image\":\"reg:5000/x\",\"imagePullPolicy\":\"Always\","
+       "{\"spec\":{\"hostNetwork\":true,\"containers\":[{\"name\":\"a\",\"image\":\"reg:5000/"
+       "x\",\"imagePullPolicy\":\"Always\","
        "\"ports\":[{\"containerPort\":53,\"protocol\":\"TCP\",\"hostPort\":53}],"
        "\"terminationMessagePath\":\"/dev/termination-log\",\"terminationMessagePolicy\":\"File\"},"
        "{\"name\":\"b\",\"image\":\"x@sha256:abc\",\"imagePullPolicy\":\"IfNotPresent\","
@@ -72,8 +71,9 @@ static void test_pod_defaults(void **state)
 static void test_pod_prepare(void **state)
 {
   (void)state;
-  json_t *obj = J("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"image\":\"i\","
-                  "\"resources\":{\"requests\":{\"cpu\":\"100m\"}}}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"1.2.3.4\"}}");
+  json_t *obj =
+      J("{\"metadata\":{\"name\":\"p\"},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"image\":\"i\","
+        "\"resources\":{\"requests\":{\"cpu\":\"100m\"}}}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"1.2.3.4\"}}");
   struct reg_request rq = {.verb = "create"};
   reg_pods.prepare_create(&rq, obj);
   assert_json(json_object_get(obj, "status"), "{\"phase\":\"Pending\",\"qosClass\":\"Burstable\"}");
@@ -156,38 +156,50 @@ static void test_pod_validate(void **state)
   } cases[] = {
       {"{" META ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}", NULL, ""},
       {"{" META ",\"spec\":{}}", NULL, "spec.containers|FieldValueRequired|Required value"},
-      {"{\"metadata\":{\"name\":\"Bad_Name\",\"namespace\":\"default\"},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}",
+      {"{\"metadata\":{\"name\":\"Bad_Name\",\"namespace\":\"default\"},\"spec\":{\"containers\":[{\"name\":\"c\","
+       "\"image\":\"i\"}]}}",
        NULL,
        "metadata.name|FieldValueInvalid|Invalid value: \"Bad_Name\": a lowercase RFC 1123 subdomain must consist of "
        "lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. "
-       "'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"},
+       "'example.com', regex used for validation is "
+       "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"},
       {"{" META ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"},{\"name\":\"c\"}]}}", NULL,
        "spec.containers[1].name|FieldValueDuplicate|Duplicate value: \"c\"\n"
        "spec.containers[1].image|FieldValueRequired|Required value"},
-      {"{" META ",\"spec\":{\"containers\":[{\"image\":\"i\",\"ports\":[{\"containerPort\":70000,\"protocol\":\"tcp\"}]}]}}",
+      {"{" META
+       ",\"spec\":{\"containers\":[{\"image\":\"i\",\"ports\":[{\"containerPort\":70000,\"protocol\":\"tcp\"}]}]}}",
        NULL,
        "spec.containers[0].name|FieldValueRequired|Required value\n"
-       "spec.containers[0].ports[0].containerPort|FieldValueInvalid|Invalid value: 70000: must be between 1 and 65535, inclusive\n"
-       "spec.containers[0].ports[0].protocol|FieldValueNotSupported|Unsupported value: \"tcp\": supported values: \"SCTP\", \"TCP\", \"UDP\""},
+       "spec.containers[0].ports[0].containerPort|FieldValueInvalid|Invalid value: 70000: must be between 1 and 65535, "
+       "inclusive\n"
+       "spec.containers[0].ports[0].protocol|FieldValueNotSupported|Unsupported value: \"tcp\": supported values: "
+       "\"SCTP\", \"TCP\", \"UDP\""},
       {"{" META ",\"spec\":{\"restartPolicy\":\"Sometimes\",\"containers\":[{\"name\":\"c\",\"image\":\"i\","
        "\"volumeMounts\":[{\"name\":\"missing\",\"mountPath\":\"/m\"}]}]}}",
        NULL,
        "spec.containers[0].volumeMounts[0].name|FieldValueNotFound|Not found: \"missing\"\n"
-       "spec.restartPolicy|FieldValueNotSupported|Unsupported value: \"Sometimes\": supported values: \"Always\", \"OnFailure\", \"Never\""},
-      {"{" META ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":\"2\"},"
+       "spec.restartPolicy|FieldValueNotSupported|Unsupported value: \"Sometimes\": supported values: \"Always\", "
+       "\"OnFailure\", \"Never\""},
+      {"{" META
+       ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":\"2\"},"
        "\"limits\":{\"cpu\":\"1\"}}}]}}",
        NULL,
-       "spec.containers[0].resources.requests|FieldValueInvalid|Invalid value: \"2\": must be less than or equal to cpu limit of 1"},
+       "spec.containers[0].resources.requests|FieldValueInvalid|Invalid value: \"2\": must be less than or equal to "
+       "cpu limit of 1"},
       /* negative amounts and fractional countable (extended) resources */
-      {"{" META ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":\"-1\"},"
+      {"{" META
+       ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"requests\":{\"cpu\":\"-1\"},"
        "\"limits\":{\"example.com/gpu\":\"500m\"}}}]}}",
        NULL,
-       "spec.containers[0].resources.limits[example.com/gpu]|FieldValueInvalid|Invalid value: \"500m\": must be an integer\n"
-       "spec.containers[0].resources.requests[cpu]|FieldValueInvalid|Invalid value: \"-1\": must be greater than or equal to 0"},
+       "spec.containers[0].resources.limits[example.com/gpu]|FieldValueInvalid|Invalid value: \"500m\": must be an "
+       "integer\n"
+       "spec.containers[0].resources.requests[cpu]|FieldValueInvalid|Invalid value: \"-1\": must be greater than or "
+       "equal to 0"},
       {"{" META ",\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\",\"resources\":{\"limits\":{"
        "\"ephemeral-storage\":\"1500m\",\"memory\":\"0\"}}}]}}",
        NULL, ""},
-      {"{\"metadata\":{\"name\":\"p\",\"labels\":{\"a b\":\"x\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}",
+      {"{\"metadata\":{\"name\":\"p\",\"labels\":{\"a "
+       "b\":\"x\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]}}",
        NULL,
        "metadata.namespace|FieldValueRequired|Required value\n"
        "metadata.labels|FieldValueInvalid|Invalid value: \"a b\": name part must consist of alphanumeric characters, "
@@ -197,7 +209,8 @@ static void test_pod_validate(void **state)
        "{\"operator\":\"Exists\"},{\"key\":\"k\",\"operator\":\"Exists\",\"value\":\"v\"},"
        "{\"operator\":\"Equal\"},{\"key\":\"k\",\"effect\":\"NoSchedule\",\"tolerationSeconds\":5}]}}",
        NULL,
-       "spec.tolerations[1].operator|FieldValueInvalid|Invalid value: \"v\": value must be empty when `operator` is 'Exists'\n"
+       "spec.tolerations[1].operator|FieldValueInvalid|Invalid value: \"v\": value must be empty when `operator` is "
+       "'Exists'\n"
        "spec.tolerations[2].operator|FieldValueInvalid|Invalid value: \"Equal\": operator must be Exists when `key` is "
        "empty, which means \"match all values and all keys\"\n"
        "spec.tolerations[3].effect|FieldValueInvalid|Invalid value: \"NoSchedule\": effect must be 'NoExecute' when "
@@ -231,10 +244,12 @@ static void test_pod_status_column(void **state)
        "\"containerStatuses\":[{\"name\":\"a\",\"state\":{\"waiting\":{\"reason\":\"ContainerCreating\"}}}]}}",
        "0/1", "ContainerCreating", "0"},
       {"{\"spec\":{\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Running\","
-       "\"containerStatuses\":[{\"name\":\"a\",\"restartCount\":5,\"state\":{\"waiting\":{\"reason\":\"CrashLoopBackOff\"}}}]}}",
+       "\"containerStatuses\":[{\"name\":\"a\",\"restartCount\":5,\"state\":{\"waiting\":{\"reason\":"
+       "\"CrashLoopBackOff\"}}}]}}",
        "0/1", "CrashLoopBackOff", "5"},
       {"{\"spec\":{\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Succeeded\","
-       "\"containerStatuses\":[{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}}]}}",
+       "\"containerStatuses\":[{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":0,\"reason\":\"Completed\"}}}]}"
+       "}",
        "0/1", "Completed", "0"},
       {"{\"spec\":{\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Failed\","
        "\"containerStatuses\":[{\"name\":\"a\",\"state\":{\"terminated\":{\"exitCode\":2}}}]}}",
@@ -260,13 +275,15 @@ static void test_pod_status_column(void **state)
        "{\"terminated\":{\"exitCode\":3}}}]}}",
        "0/1", "Init:ExitCode:3", "0"},
       /* sidecar (restartable init container) counts toward READY */
-      {"{\"spec\":{\"initContainers\":[{\"name\":\"s\",\"restartPolicy\":\"Always\"}],\"containers\":[{\"name\":\"a\"}]},"
+      {"{\"spec\":{\"initContainers\":[{\"name\":\"s\",\"restartPolicy\":\"Always\"}],\"containers\":[{\"name\":\"a\"}]"
+       "},"
        "\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Initialized\",\"status\":\"True\"}],"
        "\"initContainerStatuses\":[{\"name\":\"s\",\"started\":true,\"ready\":true,\"state\":{\"running\":{}}}],"
        "\"containerStatuses\":[{\"name\":\"a\",\"ready\":true,\"state\":{\"running\":{}}}]}}",
        "2/2", "Running", "0"},
       {"{\"metadata\":{\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},\"spec\":{\"containers\":[{\"name\":\"a\"}]},"
-       "\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"a\",\"ready\":true,\"state\":{\"running\":{}}}]}}",
+       "\"status\":{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"a\",\"ready\":true,\"state\":{\"running\":"
+       "{}}}]}}",
        "1/1", "Terminating", "0"},
       {"{\"metadata\":{\"deletionTimestamp\":\"2024-01-01T00:00:00Z\"},\"spec\":{\"containers\":[{\"name\":\"a\"}]},"
        "\"status\":{\"phase\":\"Running\",\"reason\":\"NodeLost\"}}",
@@ -303,12 +320,13 @@ static void test_pod_status_column(void **state)
 static void test_pod_wide_cells(void **state)
 {
   (void)state;
-  json_t *pod = J("{\"metadata\":{\"name\":\"p\",\"creationTimestamp\":\"2020-01-01T00:00:00Z\"},"
-                  "\"spec\":{\"nodeName\":\"n1\",\"readinessGates\":[{\"conditionType\":\"x\"},{\"conditionType\":\"y\"}],"
-                  "\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Running\",\"podIPs\":[{\"ip\":\"10.1.0.5\"}],"
-                  "\"conditions\":[{\"type\":\"x\",\"status\":\"True\"}],\"containerStatuses\":[{\"name\":\"a\","
-                  "\"restartCount\":1,\"lastState\":{\"terminated\":{\"finishedAt\":\"2020-01-01T00:00:00Z\"}},"
-                  "\"state\":{\"running\":{}}}]}}");
+  json_t *pod =
+      J("{\"metadata\":{\"name\":\"p\",\"creationTimestamp\":\"2020-01-01T00:00:00Z\"},"
+        "\"spec\":{\"nodeName\":\"n1\",\"readinessGates\":[{\"conditionType\":\"x\"},{\"conditionType\":\"y\"}],"
+        "\"containers\":[{\"name\":\"a\"}]},\"status\":{\"phase\":\"Running\",\"podIPs\":[{\"ip\":\"10.1.0.5\"}],"
+        "\"conditions\":[{\"type\":\"x\",\"status\":\"True\"}],\"containerStatuses\":[{\"name\":\"a\","
+        "\"restartCount\":1,\"lastState\":{\"terminated\":{\"finishedAt\":\"2020-01-01T00:00:00Z\"}},"
+        "\"state\":{\"running\":{}}}]}}");
   json_t *row = reg_pods.cells(pod);
   assert_string_equal(json_string_value(json_array_get(row, 0)), "p");
   /* "1 (Xy ago)": restarts with the time since the last one */
@@ -323,8 +341,7 @@ static void test_pod_wide_cells(void **state)
 
   /* columns and cells agree in length */
   size_t ncols = 0;
-  while (reg_pods.columns[ncols].name)
-    ncols++;
+  while (reg_pods.columns[ncols].name) ncols++;
   assert_int_equal(ncols, 9);
 }
 

@@ -19,8 +19,6 @@
 #include "registry/registry.h"
 #include "registry_test_util.h"
 
-
-
 /* A fake server: a /29 service range (usable .1-.6, all of them in the
  * dynamic band: ranges this small have no static one) and ten node ports. */
 static int setup(void **state)
@@ -53,14 +51,11 @@ static json_t *create(struct apiserver *srv, const char *body, bool dry_run, jso
   if (!st) {
     json_t *causes = json_array();
     reg_services.validate(&rq, obj, NULL, causes);
-    if (json_array_size(causes))
-      fail_msg("unexpected validation failure: %s", kj_dumps(causes));
+    if (json_array_size(causes)) fail_msg("unexpected validation failure: %s", kj_dumps(causes));
     json_decref(causes);
   }
-  if (st || !out)
-    json_decref(obj);
-  else
-    *out = obj;
+  if (st || !out) json_decref(obj);
+  else *out = obj;
   return st;
 }
 
@@ -72,14 +67,12 @@ static json_t *update(struct apiserver *srv, const json_t *old, const char *patc
   reg_services.defaults(obj);
   reg_services.prepare_update(&rq, obj, old);
   json_t *st = reg_services.admit(&rq, obj, old);
-  if (st)
-    json_decref(obj);
-  else
-    *out = obj;
+  if (st) json_decref(obj);
+  else *out = obj;
   return st;
 }
 
-static void delete(struct apiserver *srv, json_t *obj)
+static void delete (struct apiserver *srv, json_t *obj)
 {
   struct reg_request rq = {.srv = srv, .verb = "delete", .namespace_ = "default"};
   reg_services.after_delete(&rq, obj);
@@ -99,7 +92,8 @@ static void test_defaults(void **state)
               "\"ipFamilyPolicy\":\"SingleStack\"}");
   json_decref(obj);
 
-  obj = J(SVC("a", "{\"type\":\"LoadBalancer\",\"sessionAffinity\":\"ClientIP\",\"ports\":[{\"port\":53,\"protocol\":\"UDP\",\"targetPort\":\"dns\"}]}"));
+  obj = J(SVC("a", "{\"type\":\"LoadBalancer\",\"sessionAffinity\":\"ClientIP\",\"ports\":[{\"port\":53,\"protocol\":"
+                   "\"UDP\",\"targetPort\":\"dns\"}]}"));
   reg_services.defaults(obj);
   assert_json(json_object_get(obj, "spec"),
               "{\"type\":\"LoadBalancer\",\"sessionAffinity\":\"ClientIP\",\"sessionAffinityConfig\":{\"clientIP\":"
@@ -151,7 +145,7 @@ static void test_cluster_ip_allocation(void **state)
   json_t *victim = svcs[1];
   char ip[16];
   snprintf(ip, sizeof(ip), "%s", kj_get_str(victim, "spec.clusterIP"));
-  delete(srv, victim);
+  delete (srv, victim);
   char body[256];
   snprintf(body, sizeof(body), SVC("again", "{\"clusterIP\":\"%s\",\"ports\":[{\"port\":80}]}"), ip);
   json_t *again;
@@ -161,8 +155,7 @@ static void test_cluster_ip_allocation(void **state)
   json_decref(st);
   json_decref(again);
   for (int i = 0; i < 6; i++)
-    if (i != 1)
-      json_decref(svcs[i]);
+    if (i != 1) json_decref(svcs[i]);
 }
 
 /* Upstream's random scan with a static band: a /24 keeps its first 16
@@ -209,8 +202,7 @@ static void test_random_allocation_static_band(void **state)
     assert_int_equal(pseen[port - 30000], 0);
     pseen[port - 30000] = 1;
     if (port < 30016) {
-      if (i < 84)
-        fail_msg("port %d of the static band handed out as allocation %d", port, i);
+      if (i < 84) fail_msg("port %d of the static band handed out as allocation %d", port, i);
       low++;
     }
     ascending += port == prev + 1;
@@ -254,11 +246,13 @@ static void test_dry_run_keeps_nothing(void **state)
 {
   struct apiserver *srv = *state;
   json_t *a, *b;
-  assert_null(create(srv, SVC("d", "{\"clusterIP\":\"10.0.0.2\",\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30005}]}"),
-                     true, &a));
+  assert_null(create(
+      srv, SVC("d", "{\"clusterIP\":\"10.0.0.2\",\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30005}]}"),
+      true, &a));
   /* the same values are still free for a real create */
-  assert_null(create(srv, SVC("r", "{\"clusterIP\":\"10.0.0.2\",\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30005}]}"),
-                     false, &b));
+  assert_null(create(
+      srv, SVC("r", "{\"clusterIP\":\"10.0.0.2\",\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30005}]}"),
+      false, &b));
   json_decref(a);
   json_decref(b);
 }
@@ -267,31 +261,34 @@ static void test_node_ports(void **state)
 {
   struct apiserver *srv = *state;
   json_t *a, *b;
-  assert_null(create(srv, SVC("a", "{\"type\":\"NodePort\",\"ports\":[{\"name\":\"w\",\"port\":80,\"nodePort\":30003},{\"name\":\"x\",\"port\":81}]}"),
+  assert_null(create(srv,
+                     SVC("a", "{\"type\":\"NodePort\",\"ports\":[{\"name\":\"w\",\"port\":80,\"nodePort\":30003},{"
+                              "\"name\":\"x\",\"port\":81}]}"),
                      false, &a));
   int p1 = (int)kj_get_int(a, "spec.ports[1].nodePort", 0);
   assert_true(p1 >= 30000 && p1 <= 30009 && p1 != 30003);
 
-  json_t *st = create(srv, SVC("b", "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30003}]}"), false, NULL);
+  json_t *st =
+      create(srv, SVC("b", "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30003}]}"), false, NULL);
   assert_non_null(st);
-  assert_string_equal(kj_get_str(st, "message"), "Service \"b\" is invalid: spec.ports[0].nodePort: Invalid value: 30003: "
-                                                 "provided port is already allocated");
+  assert_string_equal(kj_get_str(st, "message"),
+                      "Service \"b\" is invalid: spec.ports[0].nodePort: Invalid value: 30003: "
+                      "provided port is already allocated");
   json_decref(st);
   st = create(srv, SVC("b", "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":80}]}"), false, NULL);
   assert_non_null(st);
-  assert_string_equal(kj_get_str(st, "details.causes[0].message"),
-                      "Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-30009");
+  assert_string_equal(
+      kj_get_str(st, "details.causes[0].message"),
+      "Invalid value: 80: provided port is not in the valid range. The range of valid ports is 30000-30009");
   json_decref(st);
 
   /* a failed create gives back the ClusterIP it took */
   json_t *fill[5];
-  for (int i = 0; i < 5; i++)
-    assert_null(create(srv, SVC("fill", "{\"ports\":[{\"port\":80}]}"), false, &fill[i]));
+  for (int i = 0; i < 5; i++) assert_null(create(srv, SVC("fill", "{\"ports\":[{\"port\":80}]}"), false, &fill[i]));
   st = create(srv, SVC("c", "{\"ports\":[{\"port\":80}]}"), false, NULL);
   assert_non_null(st); /* range full: a, plus five */
   json_decref(st);
-  for (int i = 0; i < 5; i++)
-    delete(srv, fill[i]);
+  for (int i = 0; i < 5; i++) delete (srv, fill[i]);
 
   /* NodePort -> ClusterIP releases the ports; ClusterIP -> NodePort allocates */
   assert_null(update(srv, a, "ClusterIP", &b));
@@ -299,8 +296,8 @@ static void test_node_ports(void **state)
   assert_null(kj_get(b, "spec.externalTrafficPolicy"));
   assert_string_equal(kj_get_str(b, "spec.clusterIP"), kj_get_str(a, "spec.clusterIP"));
   json_t *c;
-  assert_null(create(srv, SVC("c2", "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30003}]}"),
-                     false, &c));
+  assert_null(
+      create(srv, SVC("c2", "{\"type\":\"NodePort\",\"ports\":[{\"port\":80,\"nodePort\":30003}]}"), false, &c));
   json_t *d;
   assert_null(update(srv, b, "NodePort", &d));
   int np = (int)kj_get_int(d, "spec.ports[0].nodePort", 0);
@@ -315,8 +312,9 @@ static void test_health_check_node_port(void **state)
 {
   struct apiserver *srv = *state;
   json_t *a, *b;
-  assert_null(create(srv, SVC("lb", "{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Local\","
-                                   "\"ports\":[{\"port\":80}]}"),
+  assert_null(create(srv,
+                     SVC("lb", "{\"type\":\"LoadBalancer\",\"externalTrafficPolicy\":\"Local\","
+                               "\"ports\":[{\"port\":80}]}"),
                      false, &a));
   int hc = (int)kj_get_int(a, "spec.healthCheckNodePort", 0);
   int np = (int)kj_get_int(a, "spec.ports[0].nodePort", 0);
@@ -331,7 +329,7 @@ static void test_health_check_node_port(void **state)
   assert_false(svc_port_in_use(svc_alloc_get(srv), hc));
   assert_true(svc_port_in_use(svc_alloc_get(srv), np));
   /* and deleting the Service frees the rest */
-  delete(srv, obj);
+  delete (srv, obj);
   assert_false(svc_port_in_use(svc_alloc_get(srv), np));
   (void)b;
   json_decref(a);
@@ -408,11 +406,11 @@ static void test_validate(void **state)
     size_t len = 0, k;
     FILE *f = open_memstream(&buf, &len);
     json_t *c;
-    json_array_foreach(causes, k, c) fprintf(f, "%s%s|%s|%s", k ? "\n" : "", kj_get_str(c, "field"),
-                                             kj_get_str(c, "reason"), kj_get_str(c, "message"));
+    json_array_foreach (causes, k, c)
+      fprintf(f, "%s%s|%s|%s", k ? "\n" : "", kj_get_str(c, "field"), kj_get_str(c, "reason"),
+              kj_get_str(c, "message"));
     fclose(f);
-    if (strcmp(buf, cases[i].want))
-      fail_msg("case %zu\n got:\n%s\nwant:\n%s", i, buf, cases[i].want);
+    if (strcmp(buf, cases[i].want)) fail_msg("case %zu\n got:\n%s\nwant:\n%s", i, buf, cases[i].want);
     free(buf);
     json_decref(causes);
     json_decref(obj);
@@ -445,8 +443,9 @@ static void test_cells(void **state)
     json_decref(row);
     json_decref(obj);
   }
-  json_t *lb = J("{\"metadata\":{\"name\":\"l\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalIPs\":[\"9.9.9.9\"]},"
-                 "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"1.1.1.1\"},{\"hostname\":\"lb.example.com\"}]}}}");
+  json_t *lb =
+      J("{\"metadata\":{\"name\":\"l\"},\"spec\":{\"type\":\"LoadBalancer\",\"externalIPs\":[\"9.9.9.9\"]},"
+        "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"1.1.1.1\"},{\"hostname\":\"lb.example.com\"}]}}}");
   json_t *row = reg_services.cells(lb);
   assert_string_equal(json_string_value(json_array_get(row, 3)), "1.1.1.1,lb.example.com,9.9.9.9");
   json_decref(row);

@@ -37,7 +37,7 @@ struct fake {
   char last_auth[128];
   char last_ct[128];
   char last_body[512];
-  int fail_first;        /* answer 503 this many times */
+  int fail_first; /* answer 503 this many times */
   const char *retry_after;
   struct http_request *stream_req;
   struct event *stream_timer;
@@ -45,7 +45,7 @@ struct fake {
   bool stream_closed;
   struct http_request *held[16]; /* "/held" requests not answered yet */
   int nheld, max_held;
-  char peers[16][32];            /* distinct client connections seen */
+  char peers[16][32]; /* distinct client connections seen */
   int npeers;
 };
 
@@ -61,9 +61,9 @@ static void stream_tick(evutil_socket_t fd, short what, void *arg)
   struct fake *f = arg;
   if (!f->stream_req) return;
   static const char *parts[] = {
-    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n{\"type\":\"MOD",
-    "IFIED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n",
-    "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n",
+      "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n{\"type\":\"MOD",
+      "IFIED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n",
+      "{\"type\":\"DELETED\",\"object\":{\"metadata\":{\"name\":\"a\"}}}\n",
   };
   if (f->stream_step < 3) {
     http_stream_write(f->stream_req, parts[f->stream_step], strlen(parts[f->stream_step]));
@@ -104,10 +104,9 @@ static void handler(struct http_request *req, void *arg)
     return;
   }
   if (!strcmp(path, "/api/v1/namespaces/default/pods/missing")) {
-    json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:s,s:s},s:i}", "kind", "Status",
-                           "apiVersion", "v1", "metadata", "status", "Failure", "message",
-                           "pods \"missing\" not found", "reason", "NotFound", "details", "name",
-                           "missing", "kind", "pods", "code", 404);
+    json_t *st = json_pack("{s:s,s:s,s:{},s:s,s:s,s:s,s:{s:s,s:s},s:i}", "kind", "Status", "apiVersion", "v1",
+                           "metadata", "status", "Failure", "message", "pods \"missing\" not found", "reason",
+                           "NotFound", "details", "name", "missing", "kind", "pods", "code", 404);
     http_reply_json(req, 404, st);
     json_decref(st);
   } else if (!strcmp(path, "/plain500")) {
@@ -305,17 +304,15 @@ static void test_status_decoding(void **state)
     int code;
     const char *reason, *message;
   } cases[] = {
-    {"GET", "/api/v1/namespaces/default/pods/missing", 404, "NotFound", "pods \"missing\" not found"},
-    {"POST", "/plain500", 500, "InternalError",
-     "an error on the server has prevented the request from succeeding"},
+      {"GET", "/api/v1/namespaces/default/pods/missing", 404, "NotFound", "pods \"missing\" not found"},
+      {"POST", "/plain500", 500, "InternalError", "an error on the server has prevented the request from succeeding"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct fake *f = fake_new();
     struct rest_client *c = client_for(f, 0, 1);
     struct result r = {0};
     json_t *body = json_object();
-    rest_request(c, cases[i].method, cases[i].path, !strcmp(cases[i].method, "POST") ? body : NULL,
-                 done_cb, &r);
+    rest_request(c, cases[i].method, cases[i].path, !strcmp(cases[i].method, "POST") ? body : NULL, done_cb, &r);
     json_decref(body);
     run_until(f->base, &r.done, 5000);
     assert_int_equal(r.done, 1);
@@ -332,10 +329,12 @@ static void test_status_decoding(void **state)
 
 static void test_body_and_content_types(void **state)
 {
-  static const struct { const char *method, *ct; } cases[] = {
-    {"POST", "application/json"},
-    {"PUT", "application/json"},
-    {"PATCH", "application/merge-patch+json"},
+  static const struct {
+    const char *method, *ct;
+  } cases[] = {
+      {"POST", "application/json"},
+      {"PUT", "application/json"},
+      {"PATCH", "application/merge-patch+json"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct fake *f = fake_new();
@@ -438,9 +437,14 @@ static void test_connection_refused(void **state)
 
 static void test_rate_limit(void **state)
 {
-  static const struct { double qps; int burst; int n; int64_t min_ms, max_ms; } cases[] = {
-    {10, 1, 5, 350, 3000},   /* 4 waits of 100 ms */
-    {10, 5, 5, 0, 300},      /* the burst covers all five */
+  static const struct {
+    double qps;
+    int burst;
+    int n;
+    int64_t min_ms, max_ms;
+  } cases[] = {
+      {10, 1, 5, 350, 3000}, /* 4 waits of 100 ms */
+      {10, 5, 5, 0, 300},    /* the burst covers all five */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct fake *f = fake_new();
@@ -518,7 +522,7 @@ static void test_stream_cancel_from_callback(void **state)
     usleep(500);
   }
   closed = f->stream_closed;
-  assert_true(closed);          /* the server saw the connection go */
+  assert_true(closed);           /* the server saw the connection go */
   assert_int_equal(x.events, 1); /* nothing after the cancel */
   assert_int_equal(x.done, 0);
   assert_int_equal(rest_client_pending(c), 0);
@@ -544,46 +548,45 @@ static void test_free_with_outstanding(void **state)
 
 /* ---- kubeconfig ---- */
 
-static const char *KCFG =
-    "apiVersion: v1\n"
-    "kind: Config\n"
-    "current-context: admin@one\n"
-    "clusters:\n"
-    "- name: one\n"
-    "  cluster:\n"
-    "    server: https://10.0.0.1:6443\n"
-    "    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n"
-    "- name: two\n"
-    "  cluster:\n"
-    "    server: https://two.example:443\n"
-    "    insecure-skip-tls-verify: true\n"
-    "    certificate-authority: ca.pem\n"
-    "users:\n"
-    "- name: admin\n"
-    "  user:\n"
-    "    client-certificate-data: Y2VydA==\n"
-    "    client-key-data: a2V5\n"
-    "- name: bob\n"
-    "  user:\n"
-    "    token: abc.def\n"
-    "- name: basic\n"
-    "  user:\n"
-    "    username: u\n"
-    "    password: p\n"
-    "contexts:\n"
-    "- name: admin@one\n"
-    "  context:\n"
-    "    cluster: one\n"
-    "    user: admin\n"
-    "- name: bob@two\n"
-    "  context:\n"
-    "    cluster: two\n"
-    "    user: bob\n"
-    "    namespace: kube-system\n"
-    "- name: basic@one\n"
-    "  context:\n"
-    "    cluster: one\n"
-    "    user: basic\n";
+static const char *KCFG = "apiVersion: v1\n"
+                          "kind: Config\n"
+                          "current-context: admin@one\n"
+                          "clusters:\n"
+                          "- name: one\n"
+                          "  cluster:\n"
+                          "    server: https://10.0.0.1:6443\n"
+                          "    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n"
+                          "- name: two\n"
+                          "  cluster:\n"
+                          "    server: https://two.example:443\n"
+                          "    insecure-skip-tls-verify: true\n"
+                          "    certificate-authority: ca.pem\n"
+                          "users:\n"
+                          "- name: admin\n"
+                          "  user:\n"
+                          "    client-certificate-data: Y2VydA==\n"
+                          "    client-key-data: a2V5\n"
+                          "- name: bob\n"
+                          "  user:\n"
+                          "    token: abc.def\n"
+                          "- name: basic\n"
+                          "  user:\n"
+                          "    username: u\n"
+                          "    password: p\n"
+                          "contexts:\n"
+                          "- name: admin@one\n"
+                          "  context:\n"
+                          "    cluster: one\n"
+                          "    user: admin\n"
+                          "- name: bob@two\n"
+                          "  context:\n"
+                          "    cluster: two\n"
+                          "    user: bob\n"
+                          "    namespace: kube-system\n"
+                          "- name: basic@one\n"
+                          "  context:\n"
+                          "    cluster: one\n"
+                          "    user: basic\n";
 
 static void test_kubeconfig(void **state)
 {
@@ -606,11 +609,14 @@ static void test_kubeconfig(void **state)
     bool insecure;
     const char *err;
   } cases[] = {
-    {NULL, NULL, 0, "https://10.0.0.1:6443", "-----BEGIN CERTIFICATE-----\n", NULL, "cert", "key", NULL, false, NULL},
-    {"bob@two", NULL, 0, "https://two.example:443", "CA-FROM-FILE", "abc.def", NULL, NULL, NULL, true, NULL},
-    {"bob@two", "http://127.0.0.1:8080", 0, "http://127.0.0.1:8080", "CA-FROM-FILE", "abc.def", NULL, NULL, NULL, true, NULL},
-    {"basic@one", NULL, 0, "https://10.0.0.1:6443", "-----BEGIN CERTIFICATE-----\n", NULL, NULL, NULL, "u", false, NULL},
-    {"nope", NULL, -1, NULL, NULL, NULL, NULL, NULL, NULL, false, "context was not found for specified context: nope"},
+      {NULL, NULL, 0, "https://10.0.0.1:6443", "-----BEGIN CERTIFICATE-----\n", NULL, "cert", "key", NULL, false, NULL},
+      {"bob@two", NULL, 0, "https://two.example:443", "CA-FROM-FILE", "abc.def", NULL, NULL, NULL, true, NULL},
+      {"bob@two", "http://127.0.0.1:8080", 0, "http://127.0.0.1:8080", "CA-FROM-FILE", "abc.def", NULL, NULL, NULL,
+       true, NULL},
+      {"basic@one", NULL, 0, "https://10.0.0.1:6443", "-----BEGIN CERTIFICATE-----\n", NULL, NULL, NULL, "u", false,
+       NULL},
+      {"nope", NULL, -1, NULL, NULL, NULL, NULL, NULL, NULL, false,
+       "context was not found for specified context: nope"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct rest_config cfg;
@@ -729,19 +735,19 @@ static void test_kubeconfig_files_and_errors(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_get_ok),
-    cmocka_unit_test(test_status_decoding),
-    cmocka_unit_test(test_body_and_content_types),
-    cmocka_unit_test(test_retry_after_503),
-    cmocka_unit_test(test_connection_refused),
-    cmocka_unit_test(test_rate_limit),
-    cmocka_unit_test(test_stream),
-    cmocka_unit_test(test_max_active),
-    cmocka_unit_test(test_discard_body),
-    cmocka_unit_test(test_stream_cancel_from_callback),
-    cmocka_unit_test(test_free_with_outstanding),
-    cmocka_unit_test(test_kubeconfig),
-    cmocka_unit_test(test_kubeconfig_files_and_errors),
+      cmocka_unit_test(test_get_ok),
+      cmocka_unit_test(test_status_decoding),
+      cmocka_unit_test(test_body_and_content_types),
+      cmocka_unit_test(test_retry_after_503),
+      cmocka_unit_test(test_connection_refused),
+      cmocka_unit_test(test_rate_limit),
+      cmocka_unit_test(test_stream),
+      cmocka_unit_test(test_max_active),
+      cmocka_unit_test(test_discard_body),
+      cmocka_unit_test(test_stream_cancel_from_callback),
+      cmocka_unit_test(test_free_with_outstanding),
+      cmocka_unit_test(test_kubeconfig),
+      cmocka_unit_test(test_kubeconfig_files_and_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,8 +38,8 @@ static void test_tolerations(void **state)
        "{\"key\":\"foo\",\"effect\":\"NoExecute\"}", false},
       {"{\"operator\":\"Exists\"}", "{\"key\":\"anything\",\"value\":\"x\",\"effect\":\"NoExecute\"}", true},
       {"{\"key\":\"other\",\"operator\":\"Exists\"}", "{\"key\":\"foo\",\"effect\":\"NoSchedule\"}", false},
-      {"{\"key\":\"foo\",\"operator\":\"Lt\",\"value\":\"1\"}", "{\"key\":\"foo\",\"value\":\"0\",\"effect\":\"NoSchedule\"}",
-       false},
+      {"{\"key\":\"foo\",\"operator\":\"Lt\",\"value\":\"1\"}",
+       "{\"key\":\"foo\",\"value\":\"0\",\"effect\":\"NoSchedule\"}", false},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *tols = json_pack("[o]", J(cases[i].tol)), *taint = J(cases[i].taint);
@@ -67,10 +67,11 @@ static void test_node_selectors(void **state)
       {"[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"Gt\",\"values\":[\"4\"]}]}]", false},
       {"[{\"matchFields\":[{\"key\":\"metadata.name\",\"operator\":\"In\",\"values\":[\"n1\"]}]}]", true},
       {"[{\"matchFields\":[{\"key\":\"metadata.uid\",\"operator\":\"In\",\"values\":[\"n1\"]}]}]", false},
-      {"[{}]", false},                                         /* an empty term matches nothing */
+      {"[{}]", false}, /* an empty term matches nothing */
       {"[{}, {\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"Exists\"}]}]", true}, /* terms ORed */
       {"[{\"matchExpressions\":[{\"key\":\"zone\",\"operator\":\"Exists\"},{\"key\":\"gen\",\"operator\":\"In\","
-       "\"values\":[\"4\"]}]}]", false}, /* requirements ANDed */
+       "\"values\":[\"4\"]}]}]",
+       false}, /* requirements ANDed */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     json_t *sel = json_pack("{s:o}", "nodeSelectorTerms", J(cases[i].terms));

@@ -10,14 +10,14 @@
 #include "kube/json.h"
 #include "kube/selector.h"
 
-#define QNAME_MSG                                                                              \
-  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "  \
-  "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "       \
+#define QNAME_MSG                                                                                                      \
+  "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "                          \
+  "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "                               \
   "validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-#define VALUE_MSG                                                                              \
-  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "  \
-  "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "           \
-  "'my_value',  or '12345', regex used for validation is "                                     \
+#define VALUE_MSG                                                                                                      \
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "                          \
+  "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "                                   \
+  "'my_value',  or '12345', regex used for validation is "                                                             \
   "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
 #define REQ "unable to parse requirement: "
 
@@ -50,8 +50,7 @@ static void test_label_parse_good(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[512] = "";
     struct labelsel *s = labelsel_parse(cases[i].in, err, sizeof err);
-    if (!s)
-      fail_msg("\"%s\": %s", cases[i].in, err);
+    if (!s) fail_msg("\"%s\": %s", cases[i].in, err);
     char *str = labelsel_string(s);
     assert_string_equal(str, cases[i].canon);
     assert_false(labelsel_is_nothing(s));
@@ -89,8 +88,7 @@ static void test_label_parse_bad(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[1024] = "";
     struct labelsel *s = labelsel_parse(cases[i].in, err, sizeof err);
-    if (s)
-      fail_msg("\"%s\": accepted", cases[i].in);
+    if (s) fail_msg("\"%s\": accepted", cases[i].in);
     assert_string_equal(err, cases[i].err);
   }
   assert_null(labelsel_parse("a b", NULL, 0));
@@ -133,8 +131,7 @@ static void test_label_match(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     struct labelsel *s = labelsel_parse(cases[i].sel, err, sizeof err);
     assert_non_null(s);
-    if (labelsel_matches(s, labels) != cases[i].want)
-      fail_msg("\"%s\": expected %d", cases[i].sel, cases[i].want);
+    if (labelsel_matches(s, labels) != cases[i].want) fail_msg("\"%s\": expected %d", cases[i].sel, cases[i].want);
     labelsel_free(s);
   }
   /* No labels at all behaves like an empty set. */
@@ -179,14 +176,12 @@ static void test_label_from_json(void **state)
       {"{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"In\",\"values\":[]}]}", NULL,
        "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be "
        "empty"},
-      {"{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\",\"values\":[\"x\",\"y\"]}]}",
-       NULL,
+      {"{\"matchExpressions\":[{\"key\":\"a\",\"operator\":\"Exists\",\"values\":[\"x\",\"y\"]}]}", NULL,
        "values: Invalid value: []string{\"x\", \"y\"}: values set must be empty for exists and "
        "does not exist"},
       {"{\"matchExpressions\":[{\"key\":\"a b\",\"operator\":\"Exists\"}]}", NULL,
        "key: Invalid value: \"a b\": name part " QNAME_MSG},
-      {"{\"matchLabels\":{\"app\":\"-x\"}}", NULL,
-       "values[0][app]: Invalid value: \"-x\": " VALUE_MSG},
+      {"{\"matchLabels\":{\"app\":\"-x\"}}", NULL, "values[0][app]: Invalid value: \"-x\": " VALUE_MSG},
       {"{\"matchExpressions\":[{\"key\":\"-k\",\"operator\":\"In\"}]}", NULL,
        "[key: Invalid value: \"-k\": name part " QNAME_MSG ", values: Invalid value: "
        "[]string{}: for 'in', 'notin' operators, values set can't be empty]"},
@@ -197,15 +192,13 @@ static void test_label_from_json(void **state)
     err[0] = '\0';
     s = labelsel_from_json(j, err, sizeof err);
     if (cases[i].canon) {
-      if (!s)
-        fail_msg("case %zu: %s", i, err);
+      if (!s) fail_msg("case %zu: %s", i, err);
       char *str = labelsel_string(s);
       assert_string_equal(str, cases[i].canon);
       free(str);
       labelsel_free(s);
     } else {
-      if (s)
-        fail_msg("case %zu: accepted", i);
+      if (s) fail_msg("case %zu: accepted", i);
       assert_string_equal(err, cases[i].err);
     }
     json_decref(j);
@@ -228,8 +221,7 @@ static void test_field_selectors(void **state)
   } cases[] = {
       {"", "", NULL},
       {"metadata.name=x", "metadata.name = x;", NULL},
-      {"spec.nodeName==n1,status.phase!=Running", "spec.nodeName = n1;status.phase != Running;",
-       NULL},
+      {"spec.nodeName==n1,status.phase!=Running", "spec.nodeName = n1;status.phase != Running;", NULL},
       {"z=1,a=2", "a = 2;z = 1;", NULL},
       {"a=", "a = ;", NULL},
       {"a=x\\,y\\=z\\\\", "a = x,y=z\\;", NULL},
@@ -244,13 +236,11 @@ static void test_field_selectors(void **state)
     char err[256] = "";
     struct fieldsel *s = fieldsel_parse(cases[i].in, err, sizeof err);
     if (!cases[i].terms) {
-      if (s)
-        fail_msg("\"%s\": accepted", cases[i].in);
+      if (s) fail_msg("\"%s\": accepted", cases[i].in);
       assert_string_equal(err, cases[i].err);
       continue;
     }
-    if (!s)
-      fail_msg("\"%s\": %s", cases[i].in, err);
+    if (!s) fail_msg("\"%s\": %s", cases[i].in, err);
     char buf[256] = "";
     for (size_t t = 0; t < fieldsel_count(s); t++) {
       const char *f, *op, *v;
@@ -271,16 +261,15 @@ static void test_field_selectors(void **state)
       {"metadata.name==web", true},
       {"metadata.name=db", false},
       {"metadata.name!=db", true},
-      {"spec.nodeName=", true},     /* unscheduled pods */
-      {"status.phase=", true},      /* absent compares as "" */
+      {"spec.nodeName=", true}, /* unscheduled pods */
+      {"status.phase=", true},  /* absent compares as "" */
       {"status.phase!=Running", true},
       {"metadata.name=web,spec.nodeName!=", false},
   };
   for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
     struct fieldsel *s = fieldsel_parse(m[i].sel, NULL, 0);
     assert_non_null(s);
-    if (fieldsel_matches_fn(s, fget, obj) != m[i].want)
-      fail_msg("\"%s\": expected %d", m[i].sel, m[i].want);
+    if (fieldsel_matches_fn(s, fget, obj) != m[i].want) fail_msg("\"%s\": expected %d", m[i].sel, m[i].want);
     fieldsel_free(s);
   }
   json_decref(obj);
@@ -289,10 +278,8 @@ static void test_field_selectors(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_label_parse_good),
-      cmocka_unit_test(test_label_parse_bad),
-      cmocka_unit_test(test_label_match),
-      cmocka_unit_test(test_label_from_json),
+      cmocka_unit_test(test_label_parse_good), cmocka_unit_test(test_label_parse_bad),
+      cmocka_unit_test(test_label_match),      cmocka_unit_test(test_label_from_json),
       cmocka_unit_test(test_field_selectors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

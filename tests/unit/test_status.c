@@ -38,10 +38,10 @@ static void test_object_errors(void **state)
     const char *message;
   } cases[] = {
       {kstatus_already_exists("", "pods", "x"), 409, "AlreadyExists", "pods \"x\" already exists"},
-      {kstatus_already_exists("batch", "jobs", "j"), 409, "AlreadyExists",
-       "jobs.batch \"j\" already exists"},
-      {kstatus_conflict("", "pods", "x", "the object has been modified; please apply your "
-                                         "changes to the latest version and try again"),
+      {kstatus_already_exists("batch", "jobs", "j"), 409, "AlreadyExists", "jobs.batch \"j\" already exists"},
+      {kstatus_conflict("", "pods", "x",
+                        "the object has been modified; please apply your "
+                        "changes to the latest version and try again"),
        409, "Conflict",
        "Operation cannot be fulfilled on pods \"x\": the object has been modified; please apply "
        "your changes to the latest version and try again"},
@@ -50,8 +50,7 @@ static void test_object_errors(void **state)
       {kstatus_bad_request("bad %s", "thing"), 400, "BadRequest", "bad thing"},
       {kstatus_forbidden("nope"), 403, "Forbidden", "nope"},
       {kstatus_method_not_allowed("no"), 405, "MethodNotAllowed", "no"},
-      {kstatus_gone("too old resource version: %d (%d)", 1, 5), 410, "Expired",
-       "too old resource version: 1 (5)"},
+      {kstatus_gone("too old resource version: %d (%d)", 1, 5), 410, "Expired", "too old resource version: 1 (5)"},
       {kstatus_internal("x"), 500, "InternalError", "x"},
       {kstatus_too_many_requests("slow"), 429, "TooManyRequests", "slow"},
       {kstatus_unsupported_media_type("m"), 415, "UnsupportedMediaType", "m"},
@@ -104,9 +103,8 @@ static void test_invalid(void **state)
 
   causes = json_array();
   json_array_append_new(causes, cause("FieldValueRequired", "Required value", "spec.selector"));
-  json_array_append_new(causes, cause("FieldValueInvalid",
-                                      "Invalid value: -1: must be greater than or equal to 0",
-                                      "spec.replicas"));
+  json_array_append_new(
+      causes, cause("FieldValueInvalid", "Invalid value: -1: must be greater than or equal to 0", "spec.replicas"));
   json_array_append_new(causes, cause("FieldValueRequired", "Required value", "spec.selector"));
   st = kstatus_invalid("apps", "Deployment", "web", causes);
   assert_string_equal(kj_get_str(st, "message"),
@@ -123,9 +121,8 @@ static void test_invalid(void **state)
   kstatus_add_cause(st, "FieldValueNotSupported", "Unsupported value: \"Foo\"", "spec.type");
   kstatus_add_cause(st, "FieldValueRequired", "Required value", "spec.ports");
   kstatus_finish_invalid(st);
-  assert_string_equal(kj_get_str(st, "message"),
-                      "Service \"s\" is invalid: [spec.type: Unsupported value: \"Foo\", "
-                      "spec.ports: Required value]");
+  assert_string_equal(kj_get_str(st, "message"), "Service \"s\" is invalid: [spec.type: Unsupported value: \"Foo\", "
+                                                 "spec.ports: Required value]");
   assert_int_equal(kstatus_code(st), 422);
   json_decref(st);
 }

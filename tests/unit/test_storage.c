@@ -35,8 +35,7 @@ static struct storage *env_open(struct env *e, int64_t window_ms, size_t min_eve
   struct storage_opts o = {e->dir, window_ms, min_events};
   char err[256];
   e->st = storage_open_sqlite(e->base, &o, err, sizeof(err));
-  if (!e->st)
-    fail_msg("open: %s", err);
+  if (!e->st) fail_msg("open: %s", err);
   return e->st;
 }
 
@@ -45,7 +44,7 @@ static int setup(void **state)
   struct env *e = calloc(1, sizeof(*e));
   strcpy(e->dir, "/tmp/test_storage.XXXXXX");
   assert_non_null(mkdtemp(e->dir));
-  strcat(e->dir, "/sub/dir");  /* created by open */
+  strcat(e->dir, "/sub/dir"); /* created by open */
   e->base = event_base_new();
   env_open(e, 0, 0);
   *state = e;
@@ -60,8 +59,7 @@ static int teardown(void **state)
   char cmd[128];
   e->dir[strlen(e->dir) - strlen("/sub/dir")] = '\0';
   snprintf(cmd, sizeof(cmd), "rm -rf %s", e->dir);
-  if (system(cmd) != 0)
-    return -1;
+  if (system(cmd) != 0) return -1;
   free(e);
   return 0;
 }
@@ -75,11 +73,9 @@ static void reopen(struct env *e, int64_t window_ms, size_t min_events)
 /* Runs the loop until every queued write is committed and answered. */
 static void run(struct env *e)
 {
-  for (int i = 0; i < 100000 && !storage_idle(e->st); i++)
-    event_base_loop(e->base, EVLOOP_ONCE);
+  for (int i = 0; i < 100000 && !storage_idle(e->st); i++) event_base_loop(e->base, EVLOOP_ONCE);
   assert_true(storage_idle(e->st));
-  for (int i = 0; i < 4; i++)
-    event_base_loop(e->base, EVLOOP_NONBLOCK);
+  for (int i = 0; i < 4; i++) event_base_loop(e->base, EVLOOP_NONBLOCK);
 }
 
 /* ---- write completions ---- */
@@ -125,8 +121,7 @@ static int update(struct env *e, const char *key, const char *val, int64_t exp, 
 /* Value of "val" in the stored bytes of key, or NULL if absent. */
 static const char *val_of(struct kv *kv, char *buf, size_t len)
 {
-  if (!kv)
-    return NULL;
+  if (!kv) return NULL;
   json_t *o = kj_loadb(kv->bytes, kv->len, true, NULL, 0);
   assert_non_null(o);
   char rv[32];
@@ -186,7 +181,7 @@ static void test_crud_cas(void **state)
   assert_non_null(storage_get(e->st, "/r/pods/ns/a"));
   run(e);
   assert_int_equal(d.called, 1);
-  assert_int_equal(d.rev, 3);         /* the returned object carries the deletion revision */
+  assert_int_equal(d.rev, 3); /* the returned object carries the deletion revision */
   assert_int_equal(d.prev_rev, 2);
   assert_non_null(strstr(d.bytes, "\"resourceVersion\":\"3\""));
   assert_non_null(strstr(d.bytes, "\"val\":\"v2\""));
@@ -245,9 +240,9 @@ static void test_writes_behind_inflight_batch(void **state)
   struct env *e = *state;
   struct done d1 = {0}, d2 = {0}, d3 = {0};
   assert_int_equal(create(e, "/k/a", "1", &d1), 0);
-  event_base_loop(e->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);  /* hands the batch over */
+  event_base_loop(e->base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* hands the batch over */
   assert_false(storage_idle(e->st));
-  assert_null(storage_get(e->st, "/k/a"));    /* not answered yet: not visible */
+  assert_null(storage_get(e->st, "/k/a")); /* not answered yet: not visible */
   assert_int_equal(create(e, "/k/a", "dup", &d3), STORAGE_EEXIST);
   assert_int_equal(update(e, "/k/a", "2", 1, &d2), 0);
   run(e);
@@ -272,7 +267,7 @@ static void test_writes_behind_inflight_batch(void **state)
   assert_int_equal(update(e, "/k/a", "4", 3, &d2), 0);
   run(e);
   assert_int_equal(d1.err, STORAGE_EIO);
-  assert_int_equal(d2.err, STORAGE_EIO);  /* it depended on the failed write */
+  assert_int_equal(d2.err, STORAGE_EIO); /* it depended on the failed write */
   assert_int_equal(storage_rev(e->st), 2);
   assert_string_equal(get_val(e, "/k/a"), "2");
   assert_int_equal(sqlite3_exec(db, "ALTER TABLE log_away RENAME TO log", NULL, NULL, NULL), SQLITE_OK);
@@ -289,7 +284,7 @@ static int64_t last_done_rev;
 static void on_count(void *arg, int err, struct kv *kv, struct kv *prev)
 {
   assert_int_equal(err, 0);
-  assert_true(kv->mod_rev > last_done_rev);  /* callbacks in revision order */
+  assert_true(kv->mod_rev > last_done_rev); /* callbacks in revision order */
   last_done_rev = kv->mod_rev;
   count_done++;
 }
@@ -345,14 +340,12 @@ static int on_visit(void *arg, struct kv *kv)
 }
 
 /* "k1=v1,k2=v2" of a list */
-static const char *list_str(struct env *e, const char *prefix, int64_t rev, const char *after,
-                            int stop_at)
+static const char *list_str(struct env *e, const char *prefix, int64_t rev, const char *after, int stop_at)
 {
   static char out[1024];
   struct collect c = {.stop_at = stop_at};
   int rc = storage_list(e->st, prefix, rev, after, on_visit, &c);
-  if (rc)
-    snprintf(out, sizeof(out), "error %d", rc);
+  if (rc) snprintf(out, sizeof(out), "error %d", rc);
   else {
     out[0] = '\0';
     for (int i = 0; i < c.n; i++) {
@@ -372,12 +365,10 @@ static void commit_one(struct env *e, int rc)
 static void test_list_order_and_prefix(void **state)
 {
   struct env *e = *state;
-  const char *keys[] = {"/registry/pods/default2/a", "/registry/pods/default/c",
-                        "/registry/pods/default/a", "/registry/pods/defaul/z",
-                        "/registry/pods/default/b", "/registry/pods/default/b0",
-                        "/registry/pods/default/", "/registry/pods/default0/x"};
-  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-    assert_int_equal(create(e, keys[i], "1", NULL), 0);
+  const char *keys[] = {"/registry/pods/default2/a", "/registry/pods/default/c", "/registry/pods/default/a",
+                        "/registry/pods/defaul/z",   "/registry/pods/default/b", "/registry/pods/default/b0",
+                        "/registry/pods/default/",   "/registry/pods/default0/x"};
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) assert_int_equal(create(e, keys[i], "1", NULL), 0);
   run(e);
   static const struct {
     const char *prefix, *after;
@@ -394,8 +385,7 @@ static void test_list_order_and_prefix(void **state)
       {"/registry/nodes/", NULL, 0, ""},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-    assert_string_equal(list_str(e, cases[i].prefix, 0, cases[i].after, cases[i].stop),
-                        cases[i].want);
+    assert_string_equal(list_str(e, cases[i].prefix, 0, cases[i].after, cases[i].stop), cases[i].want);
   assert_int_equal(storage_count(e->st, "/registry/pods/default/"), 5);
   assert_int_equal(storage_count(e->st, "/registry/pods/"), 8);
   assert_int_equal(storage_count(e->st, "/registry/pods/none/"), 0);
@@ -422,25 +412,15 @@ static const struct {
   const char *after;
   const char *want;
 } old_lists[] = {
-    {0, NULL, "b=2,d=1"},
-    {8, NULL, "b=2,d=1"},
-    {1, NULL, "a=1"},
-    {2, NULL, "a=1,b=1"},
-    {3, NULL, "a=1,b=1,c=1"},
-    {4, NULL, "a=1,b=2,c=1"},
-    {5, NULL, "b=2,c=1"},
-    {6, NULL, "b=2,c=1,d=1"},
-    {7, NULL, "b=2,c=2,d=1"},
-    {4, "/p/a", "b=2,c=1"},
-    {7, "/p/b", "c=2,d=1"},
-    {3, "/p/c", ""},
+    {0, NULL, "b=2,d=1"},     {8, NULL, "b=2,d=1"},     {1, NULL, "a=1"},       {2, NULL, "a=1,b=1"},
+    {3, NULL, "a=1,b=1,c=1"}, {4, NULL, "a=1,b=2,c=1"}, {5, NULL, "b=2,c=1"},   {6, NULL, "b=2,c=1,d=1"},
+    {7, NULL, "b=2,c=2,d=1"}, {4, "/p/a", "b=2,c=1"},   {7, "/p/b", "c=2,d=1"}, {3, "/p/c", ""},
 };
 
 static void check_old_lists(struct env *e)
 {
   for (size_t i = 0; i < sizeof(old_lists) / sizeof(old_lists[0]); i++)
-    assert_string_equal(list_str(e, "/p/", old_lists[i].rev, old_lists[i].after, 0),
-                        old_lists[i].want);
+    assert_string_equal(list_str(e, "/p/", old_lists[i].rev, old_lists[i].after, 0), old_lists[i].want);
 }
 
 static void test_list_old_revision(void **state)
@@ -470,9 +450,8 @@ static void on_event(void *arg, enum storage_event_type type, struct kv *kv, str
   static const char *names[] = {"", "ADDED", "MODIFIED", "DELETED"};
   char v[32], pv[32];
   val_of(kv, v, sizeof(v));
-  snprintf(w->log + strlen(w->log), sizeof(w->log) - strlen(w->log), "%s%s %s@%lld=%s<%s",
-           w->n ? "," : "", names[type], kv->key, (long long)kv->mod_rev, v,
-           prev ? val_of(prev, pv, sizeof(pv)) : "");
+  snprintf(w->log + strlen(w->log), sizeof(w->log) - strlen(w->log), "%s%s %s@%lld=%s<%s", w->n ? "," : "", names[type],
+           kv->key, (long long)kv->mod_rev, v, prev ? val_of(prev, pv, sizeof(pv)) : "");
   w->n++;
   if (w->cancel_other && w->other) {
     storage_watch_cancel(w->other);
@@ -493,11 +472,10 @@ static void test_watch_replay_then_live(void **state)
   w.self = storage_watch(e->st, "/p/", 3, on_event, &w, &err);
   assert_non_null(w.self);
   assert_int_equal(err, 0);
-  assert_int_equal(w.n, 0);  /* replay happens from the loop, not inside the call */
+  assert_int_equal(w.n, 0); /* replay happens from the loop, not inside the call */
   run(e);
-  assert_string_equal(w.log,
-                      "MODIFIED /p/b@4=2<1,DELETED /p/a@5=1<1,ADDED /p/d@6=1<,"
-                      "MODIFIED /p/c@7=2<1,DELETED /p/c@8=2<2");
+  assert_string_equal(w.log, "MODIFIED /p/b@4=2<1,DELETED /p/a@5=1<1,ADDED /p/d@6=1<,"
+                             "MODIFIED /p/c@7=2<1,DELETED /p/c@8=2<2");
   w.log[0] = '\0';
   w.n = 0;
   commit_one(e, create(e, "/other/x", "1", NULL));
@@ -565,14 +543,11 @@ static void test_watch_cancel_in_callback(void **state)
   commit_one(e, create(e, "/p/3", "1", NULL));
   h2.self = storage_watch(e->st, "/p/", before - 1, on_event, &h2, &err);
   run(e);
-  assert_int_equal(h2.n, 1);  /* cancelled itself after the first replayed event */
+  assert_int_equal(h2.n, 1); /* cancelled itself after the first replayed event */
   assert_int_equal(r3.n, 1);
 }
 
-static void fan_count(void *arg, enum storage_event_type type, struct kv *kv, struct kv *prev)
-{
-  (*(int *)arg)++;
-}
+static void fan_count(void *arg, enum storage_event_type type, struct kv *kv, struct kv *prev) { (*(int *)arg)++; }
 
 static void test_watch_fanout(void **state)
 {
@@ -583,8 +558,7 @@ static void test_watch_fanout(void **state)
   int err;
   for (int i = 0; i < N; i++) {
     counts[i] = 0;
-    ws[i] = storage_watch(e->st, i % 2 ? "/registry/pods/" : "/registry/pods/default/", 0,
-                          fan_count, &counts[i], &err);
+    ws[i] = storage_watch(e->st, i % 2 ? "/registry/pods/" : "/registry/pods/default/", 0, fan_count, &counts[i], &err);
     assert_non_null(ws[i]);
   }
   create(e, "/registry/pods/default/a", "1", NULL);
@@ -602,7 +576,7 @@ static void test_watch_fanout(void **state)
 static void test_compaction_expires(void **state)
 {
   struct env *e = *state;
-  reopen(e, 1, 2);  /* 1 ms window, keep at least 2 events */
+  reopen(e, 1, 2); /* 1 ms window, keep at least 2 events */
   build_history(e);
   usleep(5000);
   assert_int_equal(storage_compact_now(e->st), 0);
@@ -678,7 +652,7 @@ static void test_reopen_keeps_state_and_history(void **state)
   build_history(e);
   int64_t rev = storage_rev(e->st);
   reopen(e, 0, 0);
-  assert_int_equal(storage_rev(e->st), rev);  /* the last write was a delete */
+  assert_int_equal(storage_rev(e->st), rev); /* the last write was a delete */
   assert_string_equal(list_str(e, "/p/", 0, NULL, 0), "b=2,d=1");
   check_old_lists(e);
   assert_int_equal(storage_get(e->st, "/p/b")->create_rev, 2);
@@ -741,11 +715,9 @@ struct ack {
 
 static void child_ack(void *arg, int err, struct kv *kv, struct kv *prev)
 {
-  if (err)
-    _exit(3);
+  if (err) _exit(3);
   struct ack a = {(int)((intptr_t)arg >> 4), (int)((intptr_t)arg & 15)};
-  if (write(ack_fd, &a, sizeof(a)) != sizeof(a))
-    _exit(4);
+  if (write(ack_fd, &a, sizeof(a)) != sizeof(a)) _exit(4);
 }
 
 static bool deleted_later(int k) { return (k + 2) % 5 == 0; }
@@ -767,20 +739,17 @@ static void child_tick(evutil_socket_t fd, short what, void *arg)
     char key[64];
     snprintf(key, sizeof(key), "/crash/k%06d", i);
     json_t *o = crash_obj(i, 1);
-    if (storage_create(child_st, key, o, NULL, child_ack, (void *)(intptr_t)(i << 4 | 1)) != 0)
-      _exit(2);
+    if (storage_create(child_st, key, o, NULL, child_ack, (void *)(intptr_t)(i << 4 | 1)) != 0) _exit(2);
     json_decref(o);
     if (i >= 1) {
       snprintf(key, sizeof(key), "/crash/k%06d", i - 1);
       o = crash_obj(i - 1, 2);
-      if (storage_update(child_st, key, o, NULL, 0, child_ack, (void *)(intptr_t)((i - 1) << 4 | 2)))
-        _exit(2);
+      if (storage_update(child_st, key, o, NULL, 0, child_ack, (void *)(intptr_t)((i - 1) << 4 | 2))) _exit(2);
       json_decref(o);
     }
     if (i >= 2 && i % 5 == 0) {
       snprintf(key, sizeof(key), "/crash/k%06d", i - 2);
-      if (storage_delete(child_st, key, 0, child_ack, (void *)(intptr_t)((i - 2) << 4)))
-        _exit(2);
+      if (storage_delete(child_st, key, 0, child_ack, (void *)(intptr_t)((i - 2) << 4))) _exit(2);
     }
   }
 }
@@ -801,8 +770,7 @@ static void test_kill9_keeps_acked_writes(void **state)
     struct storage_opts o = {e->dir, 0, 0};
     char err[256];
     child_st = storage_open_sqlite(b, &o, err, sizeof(err));
-    if (!child_st)
-      _exit(1);
+    if (!child_st) _exit(1);
     struct event *t = event_new(b, -1, EV_PERSIST, child_tick, NULL);
     struct timeval tv = {0, 200};
     event_add(t, &tv);
@@ -811,7 +779,7 @@ static void test_kill9_keeps_acked_writes(void **state)
   }
   close(p[1]);
   enum { MAXK = 1 << 18 };
-  static signed char last[MAXK];  /* last acknowledged version; -1 = none */
+  static signed char last[MAXK]; /* last acknowledged version; -1 = none */
   memset(last, -1, sizeof(last));
   int got = 0;
   struct ack a;
@@ -844,10 +812,10 @@ static void test_kill9_keeps_acked_writes(void **state)
       present++;
       int ver = atoi(val_of(kv, v, sizeof(v)));
       assert_true(ver == 1 || ver == 2);
-      assert_true(last[k] != 0);        /* an acknowledged delete stays deleted */
+      assert_true(last[k] != 0); /* an acknowledged delete stays deleted */
       assert_true(ver >= last[k]);
     } else if (last[k] > 0) {
-      assert_true(deleted_later(k));    /* only a later delete may remove it */
+      assert_true(deleted_later(k)); /* only a later delete may remove it */
     }
     checked += last[k] >= 0;
   }
@@ -874,20 +842,14 @@ static void test_attrs(void **state)
     bool label;
     const char *name, *want;
   } cases[] = {
-      {true, "app", "web"},
-      {true, "app.kubernetes.io/name", "x"},
-      {true, "ap", NULL},
-      {true, "spec.nodeName", NULL},
-      {false, "spec.nodeName", "n1"},
-      {false, "status.phase", ""},
+      {true, "app", "web"},          {true, "app.kubernetes.io/name", "x"}, {true, "ap", NULL},
+      {true, "spec.nodeName", NULL}, {false, "spec.nodeName", "n1"},        {false, "status.phase", ""},
       {false, "app", NULL},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     const char *got = cases[i].label ? kv_label(kv, cases[i].name) : kv_field(kv, cases[i].name);
-    if (cases[i].want)
-      assert_string_equal(got, cases[i].want);
-    else
-      assert_null(got);
+    if (cases[i].want) assert_string_equal(got, cases[i].want);
+    else assert_null(got);
   }
   /* attributes survive a reopen */
   reopen(e, 0, 0);

@@ -30,7 +30,7 @@ struct mev {
   int type, key;
   int64_t prev_rev;
 };
-static struct mev events[NREVS + 1];  /* events[r]: the write of revision r */
+static struct mev events[NREVS + 1]; /* events[r]: the write of revision r */
 static int64_t rev;
 
 static char dir[64];
@@ -48,16 +48,13 @@ static void open_store(int64_t window_ms, size_t min_events)
   struct storage_opts o = {dir, window_ms, min_events};
   char err[256];
   st = storage_open_sqlite(base, &o, err, sizeof(err));
-  if (!st)
-    fail_msg("open: %s", err);
+  if (!st) fail_msg("open: %s", err);
 }
 
 static void run(void)
 {
-  while (!storage_idle(st))
-    event_base_loop(base, EVLOOP_ONCE);
-  for (int i = 0; i < 4; i++)
-    event_base_loop(base, EVLOOP_NONBLOCK);
+  while (!storage_idle(st)) event_base_loop(base, EVLOOP_ONCE);
+  for (int i = 0; i < 4; i++) event_base_loop(base, EVLOOP_NONBLOCK);
 }
 
 static void on_done(void *arg, int err, struct kv *kv, struct kv *prev)
@@ -88,14 +85,13 @@ static void build(void)
         rc = storage_create(st, key, o, NULL, on_done, (void *)(intptr_t)r);
       } else if (rand() % 3 == 0) {
         type = EV_DELETED;
-        if (rand() % 5 == 0)  /* a stale expectation is refused at once */
+        if (rand() % 5 == 0) /* a stale expectation is refused at once */
           assert_int_equal(storage_delete(st, key, cur + 1, on_done, NULL), STORAGE_ECONFLICT);
         rc = storage_delete(st, key, rand() % 2 ? cur : 0, on_done, (void *)(intptr_t)r);
       } else {
         type = EV_MODIFIED;
         if (rand() % 5 == 0)
-          assert_int_equal(storage_update(st, key, o, NULL, cur - 1, on_done, NULL),
-                           STORAGE_ECONFLICT);
+          assert_int_equal(storage_update(st, key, o, NULL, cur - 1, on_done, NULL), STORAGE_ECONFLICT);
         rc = storage_update(st, key, o, NULL, rand() % 2 ? cur : 0, on_done, (void *)(intptr_t)r);
       }
       json_decref(o);
@@ -134,8 +130,7 @@ static void check_lists(int64_t from)
     struct lst l = {r, 0};
     assert_int_equal(storage_list(st, "/m/", r, NULL, on_visit, &l), 0);
     int want = 0;
-    for (int k = 0; k < NKEYS; k++)
-      want += state[r][k] && k % 4 != 3;
+    for (int k = 0; k < NKEYS; k++) want += state[r][k] && k % 4 != 3;
     assert_int_equal(l.n, want);
   }
   if (from > 1) {
@@ -145,14 +140,13 @@ static void check_lists(int64_t from)
 }
 
 struct wch {
-  int64_t next;  /* next revision expected */
+  int64_t next; /* next revision expected */
 };
 
 static void on_event(void *arg, enum storage_event_type type, struct kv *kv, struct kv *prev)
 {
   struct wch *w = arg;
-  while (w->next <= NREVS && events[w->next].key % 4 == 3)
-    w->next++;  /* not under the watched prefix */
+  while (w->next <= NREVS && events[w->next].key % 4 == 3) w->next++; /* not under the watched prefix */
   assert_true(w->next <= NREVS);
   const struct mev *e = &events[w->next];
   char key[32];
@@ -176,8 +170,7 @@ static void check_watches(int64_t from)
   }
   run();
   for (int64_t r = from; r <= NREVS; r++) {
-    while (ws[r].next <= NREVS && events[ws[r].next].key % 4 == 3)
-      ws[r].next++;
+    while (ws[r].next <= NREVS && events[ws[r].next].key % 4 == 3) ws[r].next++;
     assert_int_equal(ws[r].next, NREVS + 1);
     storage_watch_cancel(h[r]);
   }

@@ -18,19 +18,16 @@ static void test_parse_bool(void **state)
     int rc;
     bool want;
   } cases[] = {
-      {"1", 0, true},      {"t", 0, true},       {"T", 0, true},       {"TRUE", 0, true},
-      {"true", 0, true},   {"True", 0, true},    {"0", 0, false},      {"f", 0, false},
-      {"F", 0, false},     {"FALSE", 0, false},  {"false", 0, false},  {"False", 0, false},
-      {"yes", -EINVAL, 0}, {"tRUE", -EINVAL, 0}, {"", -EINVAL, 0},     {" true", -EINVAL, 0},
-      {"on", -EINVAL, 0},  {"2", -EINVAL, 0},
+      {"1", 0, true},        {"t", 0, true},      {"T", 0, true},      {"TRUE", 0, true},    {"true", 0, true},
+      {"True", 0, true},     {"0", 0, false},     {"f", 0, false},     {"F", 0, false},      {"FALSE", 0, false},
+      {"false", 0, false},   {"False", 0, false}, {"yes", -EINVAL, 0}, {"tRUE", -EINVAL, 0}, {"", -EINVAL, 0},
+      {" true", -EINVAL, 0}, {"on", -EINVAL, 0},  {"2", -EINVAL, 0},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     bool b = !cases[i].want;
     int rc = kstr_parse_bool(cases[i].in, &b);
-    if (rc != cases[i].rc)
-      fail_msg("\"%s\": rc %d", cases[i].in, rc);
-    if (rc == 0 && b != cases[i].want)
-      fail_msg("\"%s\": wrong value", cases[i].in);
+    if (rc != cases[i].rc) fail_msg("\"%s\": rc %d", cases[i].in, rc);
+    if (rc == 0 && b != cases[i].want) fail_msg("\"%s\": wrong value", cases[i].in);
   }
 }
 
@@ -62,10 +59,8 @@ static void test_parse_int64(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t v = -1;
     int rc = kstr_parse_int64(cases[i].in, &v);
-    if (rc != cases[i].rc)
-      fail_msg("\"%s\": rc %d want %d", cases[i].in, rc, cases[i].rc);
-    if (rc == 0 && v != cases[i].want)
-      fail_msg("\"%s\": got %lld", cases[i].in, (long long)v);
+    if (rc != cases[i].rc) fail_msg("\"%s\": rc %d want %d", cases[i].in, rc, cases[i].rc);
+    if (rc == 0 && v != cases[i].want) fail_msg("\"%s\": got %lld", cases[i].in, (long long)v);
   }
 }
 
@@ -77,14 +72,10 @@ static void test_url(void **state)
     bool plus;
     const char *want;
   } dec[] = {
-      {"a%20b", false, "a b"},
-      {"a+b", true, "a b"},
-      {"a+b", false, "a+b"},
-      {"app%3Dweb%2Ctier%21%3Dfe", true, "app=web,tier!=fe"},
-      {"%zz", true, "%zz"},
-      {"100%", true, "100%"},
-      {"%4", true, "%4"},
-      {"", true, ""},
+      {"a%20b", false, "a b"}, {"a+b", true, "a b"},
+      {"a+b", false, "a+b"},   {"app%3Dweb%2Ctier%21%3Dfe", true, "app=web,tier!=fe"},
+      {"%zz", true, "%zz"},    {"100%", true, "100%"},
+      {"%4", true, "%4"},      {"", true, ""},
   };
   for (size_t i = 0; i < sizeof dec / sizeof dec[0]; i++) {
     char *s = kstr_url_decode(dec[i].in, strlen(dec[i].in), dec[i].plus);
@@ -100,9 +91,8 @@ static void test_url(void **state)
     const char *key;
     const char *want;
   } get[] = {
-      {"labelSelector", "app=web"}, {"watch", ""}, {"limit", "500"},
-      {"empty", ""},                {"fieldSelector", "a b"}, {"missing", NULL},
-      {"lim", NULL},
+      {"labelSelector", "app=web"}, {"watch", ""},     {"limit", "500"}, {"empty", ""},
+      {"fieldSelector", "a b"},     {"missing", NULL}, {"lim", NULL},
   };
   for (size_t i = 0; i < sizeof get / sizeof get[0]; i++) {
     char *v = kstr_query_get(q, get[i].key);
@@ -125,11 +115,15 @@ static void test_format_float(void **state)
     double v;
     const char *want;
   } cases[] = {
-      {0, "0"},          {1, "1"},           {10, "10"},         {1.5, "1.5"},
-      {-0.25, "-0.25"},  {100000, "100000"}, {1e6, "1e+06"},     {1234567, "1.234567e+06"},
-      {0.0001, "0.0001"}, {0.00001, "1e-05"}, {0.1, "0.1"},      {1e21, "1e+21"},
+      {0, "0"},           {1, "1"},
+      {10, "10"},         {1.5, "1.5"},
+      {-0.25, "-0.25"},   {100000, "100000"},
+      {1e6, "1e+06"},     {1234567, "1.234567e+06"},
+      {0.0001, "0.0001"}, {0.00001, "1e-05"},
+      {0.1, "0.1"},       {1e21, "1e+21"},
       {103.65, "103.65"}, {1.0 / 3, "0.3333333333333333"},
-      {INFINITY, "+Inf"}, {-INFINITY, "-Inf"}, {NAN, "NaN"},
+      {INFINITY, "+Inf"}, {-INFINITY, "-Inf"},
+      {NAN, "NaN"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char buf[40];

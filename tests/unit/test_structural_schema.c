@@ -21,8 +21,7 @@ static json_t *load(const char *text)
 {
   json_error_t e;
   json_t *v = json_loads(text, 0, &e);
-  if (!v)
-    fail_msg("bad JSON in test: %s: %s", e.text, text);
+  if (!v) fail_msg("bad JSON in test: %s: %s", e.text, text);
   return v;
 }
 
@@ -33,8 +32,7 @@ static char *render(const json_t *causes)
   char *out = calloc(1, cap);
   size_t i;
   json_t *c;
-  json_array_foreach(causes, i, c)
-  {
+  json_array_foreach (causes, i, c) {
     n += (size_t)snprintf(out + n, cap - n, "%s%s: %s", i ? "\n" : "", json_string_value(json_object_get(c, "field")),
                           json_string_value(json_object_get(c, "message")));
   }
@@ -78,8 +76,10 @@ static const struct vcase VCASES[] = {
      "spec.replicas: Invalid value: 0: spec.replicas in body should be greater than or equal to 1"},
     {"{\"name\":\"ab\",\"replicas\":2.5}",
      "spec.replicas: Invalid value: \"number\": spec.replicas in body must be of type integer: \"number\""},
-    {"{\"name\":\"ab\",\"ratio\":0.5}", "spec.ratio: Invalid value: 0.5: spec.ratio in body should be greater than 0.5"},
-    {"{\"name\":\"ab\",\"ratio\":0.6}", "spec.ratio: Invalid value: 0.6: spec.ratio in body should be a multiple of 0.25"},
+    {"{\"name\":\"ab\",\"ratio\":0.5}",
+     "spec.ratio: Invalid value: 0.5: spec.ratio in body should be greater than 0.5"},
+    {"{\"name\":\"ab\",\"ratio\":0.6}",
+     "spec.ratio: Invalid value: 0.6: spec.ratio in body should be a multiple of 0.25"},
     {"{\"name\":\"ab\",\"mode\":\"c\"}", "spec.mode: Unsupported value: \"c\": supported values: \"a\", \"b\""},
     {"{\"name\":\"ab\",\"when\":\"noon\"}",
      "spec.when: Invalid value: \"noon\": spec.when in body must be of type date-time: \"noon\""},
@@ -105,8 +105,8 @@ static void test_validate_table(void **state)
   (void)state;
   struct structural *s = structural_new(load(SCHEMA));
   for (size_t i = 0; i < sizeof(VCASES) / sizeof(VCASES[0]); i++) {
-    json_t *obj = json_pack("{s:s,s:s,s:o}", "apiVersion", "x.example.com/v1", "kind", "X", "spec",
-                            load(VCASES[i].spec));
+    json_t *obj =
+        json_pack("{s:s,s:s,s:o}", "apiVersion", "x.example.com/v1", "kind", "X", "spec", load(VCASES[i].spec));
     json_t *causes = json_array();
     structural_validate(s, obj, causes);
     char *got = render(causes);
@@ -213,7 +213,7 @@ static void test_value_strings(void **state)
   static const struct {
     const char *json, *want;
   } cases[] = {
-      {"10.0", "10"}, {"1.5", "1.5"}, {"1e21", "1e+21"}, {"0.0001", "0.0001"}, {"\"a\\\"b\"", "\"a\\\"b\""},
+      {"10.0", "10"},   {"1.5", "1.5"}, {"1e21", "1e+21"}, {"0.0001", "0.0001"}, {"\"a\\\"b\"", "\"a\\\"b\""},
       {"true", "true"}, {"-3", "-3"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

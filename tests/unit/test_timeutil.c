@@ -57,10 +57,8 @@ static void test_parse(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t us = -1;
     int rc = ktime_parse(cases[i].in, &us);
-    if (rc != cases[i].rc)
-      fail_msg("%s: rc %d", cases[i].in, rc);
-    if (rc == 0 && us != cases[i].us)
-      fail_msg("%s: got %lld", cases[i].in, (long long)us);
+    if (rc != cases[i].rc) fail_msg("%s: rc %d", cases[i].in, rc);
+    if (rc == 0 && us != cases[i].us) fail_msg("%s: got %lld", cases[i].in, (long long)us);
   }
 }
 
@@ -97,10 +95,8 @@ static void test_duration(void **state)
     char err[128] = "";
     int rc = ktime_parse_duration_ms_err(cases[i].in, &ms, err, sizeof err);
     if (!cases[i].err) {
-      if (rc != 0)
-        fail_msg("%s: %s", cases[i].in, err);
-      if (ms != cases[i].ms)
-        fail_msg("%s: got %lld", cases[i].in, (long long)ms);
+      if (rc != 0) fail_msg("%s: %s", cases[i].in, err);
+      if (ms != cases[i].ms) fail_msg("%s: got %lld", cases[i].in, (long long)ms);
       assert_int_equal(ktime_parse_duration_ms(cases[i].in, &ms), 0);
     } else {
       assert_int_equal(rc, -EINVAL);
@@ -112,8 +108,8 @@ static void test_duration(void **state)
     int64_t ms;
     const char *want;
   } fmt[] = {
-      {0, "0s"}, {300, "300ms"}, {1000, "1s"}, {1500, "1.5s"}, {60000, "1m0s"},
-      {3723500, "1h2m3.5s"}, {7200000, "2h0m0s"}, {-1500, "-1.5s"}, {10, "10ms"},
+      {0, "0s"},           {300, "300ms"},   {1000, "1s"}, {1500, "1.5s"}, {60000, "1m0s"}, {3723500, "1h2m3.5s"},
+      {7200000, "2h0m0s"}, {-1500, "-1.5s"}, {10, "10ms"},
   };
   for (size_t i = 0; i < sizeof fmt / sizeof fmt[0]; i++) {
     char buf[48];
@@ -129,11 +125,26 @@ static void test_human_age(void **state)
     int64_t s;
     const char *want;
   } cases[] = {
-      {-5, "<invalid>"}, {-1, "0s"},        {0, "0s"},           {45, "45s"},
-      {119, "119s"},     {120, "2m"},       {125, "2m5s"},       {9 * M + 59, "9m59s"},
-      {10 * M, "10m"},   {179 * M, "179m"}, {3 * H, "3h"},       {3 * H + 5 * M, "3h5m"},
-      {8 * H, "8h"},     {47 * H, "47h"},   {2 * D, "2d"},       {2 * D + 5 * H, "2d5h"},
-      {8 * D, "8d"},     {400 * D, "400d"}, {2 * Y + 3 * D, "2y3d"}, {3 * Y, "3y"},
+      {-5, "<invalid>"},
+      {-1, "0s"},
+      {0, "0s"},
+      {45, "45s"},
+      {119, "119s"},
+      {120, "2m"},
+      {125, "2m5s"},
+      {9 * M + 59, "9m59s"},
+      {10 * M, "10m"},
+      {179 * M, "179m"},
+      {3 * H, "3h"},
+      {3 * H + 5 * M, "3h5m"},
+      {8 * H, "8h"},
+      {47 * H, "47h"},
+      {2 * D, "2d"},
+      {2 * D + 5 * H, "2d5h"},
+      {8 * D, "8d"},
+      {400 * D, "400d"},
+      {2 * Y + 3 * D, "2y3d"},
+      {3 * Y, "3y"},
       {9 * Y, "9y"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

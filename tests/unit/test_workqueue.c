@@ -67,7 +67,11 @@ struct proc {
   char seen[64][16];
 };
 
-struct fin { struct proc *p; char key[16]; struct event *ev; };
+struct fin {
+  struct proc *p;
+  char key[16];
+  struct event *ev;
+};
 
 static void finish_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -103,7 +107,7 @@ static void test_workers_no_concurrent_key(void **state)
 {
   struct event_base *b = event_base_new();
   struct workqueue *q = workqueue_new(b, "test");
-  struct proc p = { .q = q, .b = b };
+  struct proc p = {.q = q, .b = b};
   workqueue_run(q, 2, process, &p);
   workqueue_add(q, "a");
   workqueue_add(q, "b");
@@ -154,8 +158,7 @@ static void test_backoff_growth_and_forget(void **state)
   struct workqueue *q = workqueue_new(b, "test");
   workqueue_set_rate_limits(q, 5, 1000LL * 1000, 0, 1); /* per-item only */
   static const int64_t want[] = {5, 10, 20, 40, 80, 160, 320, 640, 1280};
-  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
-    assert_int_equal(workqueue_when(q, "k"), want[i]);
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) assert_int_equal(workqueue_when(q, "k"), want[i]);
   assert_int_equal(workqueue_num_requeues(q, "k"), 9);
   assert_int_equal(workqueue_when(q, "other"), 5); /* per key */
   for (int i = 0; i < 30; i++) workqueue_when(q, "k");
@@ -196,10 +199,10 @@ static void test_backoff_growth_and_forget(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_dedup_and_order),
-    cmocka_unit_test(test_workers_no_concurrent_key),
-    cmocka_unit_test(test_add_after),
-    cmocka_unit_test(test_backoff_growth_and_forget),
+      cmocka_unit_test(test_dedup_and_order),
+      cmocka_unit_test(test_workers_no_concurrent_key),
+      cmocka_unit_test(test_add_after),
+      cmocka_unit_test(test_backoff_growth_and_forget),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

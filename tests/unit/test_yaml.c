@@ -77,11 +77,9 @@ static void test_scalar_typing(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[256] = "";
     json_t *v = kyaml_load(cases[i].yaml, strlen(cases[i].yaml), err, sizeof err);
-    if (!v)
-      fail_msg("case %zu %s: %s", i, cases[i].yaml, err);
+    if (!v) fail_msg("case %zu %s: %s", i, cases[i].yaml, err);
     char *s = kj_dumps(v);
-    if (strcmp(s, cases[i].json) != 0)
-      fail_msg("case %zu \"%s\": got %s want %s", i, cases[i].yaml, s, cases[i].json);
+    if (strcmp(s, cases[i].json) != 0) fail_msg("case %zu \"%s\": got %s want %s", i, cases[i].yaml, s, cases[i].json);
     free(s);
     json_decref(v);
   }
@@ -90,39 +88,36 @@ static void test_scalar_typing(void **state)
 static void test_streams_anchors_merge(void **state)
 {
   (void)state;
-  const char *stream =
-      "---\n"
-      "# only a comment\n"
-      "---\n"
-      "apiVersion: v1\n"
-      "kind: ConfigMap\n"
-      "metadata: {name: a}\n"
-      "---\n"
-      "---\n"
-      "base: &b\n"
-      "  image: nginx\n"
-      "  pull: Always\n"
-      "extra: &e {cpu: 1}\n"
-      "c1:\n"
-      "  <<: *b\n"
-      "  pull: Never\n"
-      "c2:\n"
-      "  <<: [*e, *b]\n"
-      "copy: *b\n"
-      "...\n"
-      "---\n"
-      "null\n";
+  const char *stream = "---\n"
+                       "# only a comment\n"
+                       "---\n"
+                       "apiVersion: v1\n"
+                       "kind: ConfigMap\n"
+                       "metadata: {name: a}\n"
+                       "---\n"
+                       "---\n"
+                       "base: &b\n"
+                       "  image: nginx\n"
+                       "  pull: Always\n"
+                       "extra: &e {cpu: 1}\n"
+                       "c1:\n"
+                       "  <<: *b\n"
+                       "  pull: Never\n"
+                       "c2:\n"
+                       "  <<: [*e, *b]\n"
+                       "copy: *b\n"
+                       "...\n"
+                       "---\n"
+                       "null\n";
   char err[256] = "";
   json_t *docs = kyaml_load_all(stream, strlen(stream), err, sizeof err);
-  if (!docs)
-    fail_msg("%s", err);
+  if (!docs) fail_msg("%s", err);
   char *s = kj_dumps(docs);
-  assert_string_equal(
-      s, "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}},"
-         "{\"base\":{\"image\":\"nginx\",\"pull\":\"Always\"},\"extra\":{\"cpu\":1},"
-         "\"c1\":{\"pull\":\"Never\",\"image\":\"nginx\"},"
-         "\"c2\":{\"cpu\":1,\"image\":\"nginx\",\"pull\":\"Always\"},"
-         "\"copy\":{\"image\":\"nginx\",\"pull\":\"Always\"}}]");
+  assert_string_equal(s, "[{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{\"name\":\"a\"}},"
+                         "{\"base\":{\"image\":\"nginx\",\"pull\":\"Always\"},\"extra\":{\"cpu\":1},"
+                         "\"c1\":{\"pull\":\"Never\",\"image\":\"nginx\"},"
+                         "\"c2\":{\"cpu\":1,\"image\":\"nginx\",\"pull\":\"Always\"},"
+                         "\"copy\":{\"image\":\"nginx\",\"pull\":\"Always\"}}]");
   free(s);
   /* Aliases are copies: changing one leaves the anchor alone. */
   json_t *d = json_array_get(docs, 1);
@@ -157,16 +152,15 @@ static void test_errors(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[256] = "";
     json_t *v = kyaml_load_all(cases[i].yaml, strlen(cases[i].yaml), err, sizeof err);
-    if (v)
-      fail_msg("case %zu accepted", i);
+    if (v) fail_msg("case %zu accepted", i);
     assert_string_equal(err, cases[i].err);
   }
   /* A billion-laughs document is refused instead of exhausting memory. */
   char bomb[4096] = "a: &a [x,x,x,x,x,x,x,x,x,x]\n";
   for (char c = 'b'; c <= 'j'; c++) {
     char line[128];
-    snprintf(line, sizeof line, "%c: &%c [*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c]\n", c, c,
-             c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
+    snprintf(line, sizeof line, "%c: &%c [*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c,*%c]\n", c, c, c - 1, c - 1, c - 1, c - 1,
+             c - 1, c - 1, c - 1, c - 1, c - 1, c - 1);
     strcat(bomb, line);
   }
   char err[256];
@@ -177,15 +171,14 @@ static void test_errors(void **state)
 static void test_dump(void **state)
 {
   (void)state;
-  json_t *v = json_loads(
-      "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\",\"labels\":"
-      "{\"app\":\"web\",\"version\":\"1.0\",\"enabled\":\"true\",\"count\":\"3\",\"empty\":\"\","
-      "\"nul\":\"null\",\"star\":\"*x\",\"colon\":\"a: b\",\"yes\":\"yes\"},\"annotations\":{}},"
-      "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\",\"args\":[\"-c\",\"x\"],"
-      "\"ports\":[{\"containerPort\":80}],\"env\":[]}],\"x\":1.5,\"big\":1e21,\"t\":true,"
-      "\"n\":null,\"script\":\"line1\\nline2\\n\",\"clock\":\"1:20\",\"day\":\"2001-12-14\","
-      "\"exp\":\"1e3\"}}",
-      0, NULL);
+  json_t *v = json_loads("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web\",\"labels\":"
+                         "{\"app\":\"web\",\"version\":\"1.0\",\"enabled\":\"true\",\"count\":\"3\",\"empty\":\"\","
+                         "\"nul\":\"null\",\"star\":\"*x\",\"colon\":\"a: b\",\"yes\":\"yes\"},\"annotations\":{}},"
+                         "\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"nginx\",\"args\":[\"-c\",\"x\"],"
+                         "\"ports\":[{\"containerPort\":80}],\"env\":[]}],\"x\":1.5,\"big\":1e21,\"t\":true,"
+                         "\"n\":null,\"script\":\"line1\\nline2\\n\",\"clock\":\"1:20\",\"day\":\"2001-12-14\","
+                         "\"exp\":\"1e3\"}}",
+                         0, NULL);
   assert_non_null(v);
   char *y = kyaml_dump(v);
   const char *want = "apiVersion: v1\n"

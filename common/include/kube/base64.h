@@ -21,7 +21,6 @@ char *kb64_encode(const void *data, size_t len, enum kb64_alphabet a);
 /* Decodes s[0..len): 0 with *out (malloc'd, NUL-terminated for
  * convenience, free()) and *outlen, or -EINVAL with *bad_at set to the
  * input offset Go reports. out may be NULL to only validate. */
-int kb64_decode(const char *s, size_t len, enum kb64_alphabet a, unsigned char **out, size_t *outlen,
-                size_t *bad_at);
+int kb64_decode(const char *s, size_t len, enum kb64_alphabet a, unsigned char **out, size_t *outlen, size_t *bad_at);
 
 #endif

@@ -27,7 +27,7 @@ enum flag_type {
 };
 
 struct flag {
-  const char *name;     /* without dashes: "bind-address" */
+  const char *name; /* without dashes: "bind-address" */
   enum flag_type type;
   void *ptr;
   const char *help;
@@ -41,8 +41,7 @@ struct flag {
  *   unknown flag: --foo
  * Positional arguments are an error ("unexpected argument").
  */
-int flags_parse(int argc, char **argv, const struct flag *flags, const char *usage,
-                char *err, size_t errlen);
+int flags_parse(int argc, char **argv, const struct flag *flags, const char *usage, char *err, size_t errlen);
 void flags_usage(FILE *out, const char *prog, const struct flag *flags, const char *usage);
 /* True when argv sets --name (or -name), with or without "=value", before
  * any "--": for settings where a given flag wins over a config file. */

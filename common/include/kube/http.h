@@ -30,12 +30,12 @@ typedef void (*http_handler_fn)(struct http_request *req, void *arg);
 typedef void (*http_close_fn)(struct http_request *req, void *arg);
 
 struct http_server_opts {
-  size_t max_body_bytes;    /* default 3 MiB: larger bodies get 413 */
-  size_t max_header_bytes;  /* default 1 MiB */
-  size_t max_output_bytes;  /* default 16 MiB: a connection whose queued output exceeds
+  size_t max_body_bytes;   /* default 3 MiB: larger bodies get 413 */
+  size_t max_header_bytes; /* default 1 MiB */
+  size_t max_output_bytes; /* default 16 MiB: a connection whose queued output exceeds
                                this is closed (slow watcher) */
-  int idle_timeout_s;       /* keep-alive idle timeout, default 120 */
-  void *ssl_ctx;            /* SSL_CTX * for HTTPS, NULL for plain HTTP */
+  int idle_timeout_s;      /* keep-alive idle timeout, default 120 */
+  void *ssl_ctx;           /* SSL_CTX * for HTTPS, NULL for plain HTTP */
 };
 
 struct http_server *http_server_new(struct event_base *base, const struct http_server_opts *opts,
@@ -50,16 +50,16 @@ void http_server_free(struct http_server *s);
 size_t http_server_connections(const struct http_server *s);
 
 /* --- the request --- */
-const char *http_req_method(const struct http_request *r);  /* "GET" ... */
-const char *http_req_path(const struct http_request *r);    /* percent-decoded path, no query */
-const char *http_req_raw_path(const struct http_request *r);/* as sent, no query */
-const char *http_req_query(const struct http_request *r);   /* raw query after '?', "" if none */
+const char *http_req_method(const struct http_request *r);   /* "GET" ... */
+const char *http_req_path(const struct http_request *r);     /* percent-decoded path, no query */
+const char *http_req_raw_path(const struct http_request *r); /* as sent, no query */
+const char *http_req_query(const struct http_request *r);    /* raw query after '?', "" if none */
 /* Decoded query parameter (first occurrence) or NULL; valid until the request ends. */
 const char *http_req_param(struct http_request *r, const char *key);
 /* Header value (case-insensitive name) or NULL; repeated headers joined with ", ". */
 const char *http_req_header(const struct http_request *r, const char *name);
 const char *http_req_body(const struct http_request *r, size_t *len);
-const char *http_req_peer(const struct http_request *r);     /* "127.0.0.1:54321" */
+const char *http_req_peer(const struct http_request *r); /* "127.0.0.1:54321" */
 /* Per-request user data for the handler. */
 void http_req_set_data(struct http_request *r, void *data);
 void *http_req_data(const struct http_request *r);
@@ -69,12 +69,10 @@ void http_req_on_close(struct http_request *r, http_close_fn cb, void *arg);
 /* --- answering --- */
 /* Extra response header, before http_reply/http_stream_begin. */
 void http_add_header(struct http_request *r, const char *name, const char *value);
-void http_reply(struct http_request *r, int status, const char *content_type,
-                const void *body, size_t len);
+void http_reply(struct http_request *r, int status, const char *content_type, const void *body, size_t len);
 /* Like http_reply, but moves the contents of `body` (left empty) into the
  * output without copying: for large bodies built in an evbuffer. */
-void http_reply_evbuffer(struct http_request *r, int status, const char *content_type,
-                         struct evbuffer *body);
+void http_reply_evbuffer(struct http_request *r, int status, const char *content_type, struct evbuffer *body);
 /* Serializes v compactly followed by "\n"; content type application/json. */
 void http_reply_json(struct http_request *r, int status, const json_t *v);
 

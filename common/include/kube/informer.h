@@ -44,12 +44,12 @@ typedef void (*informer_transform_fn)(void *arg, json_t *obj);
 typedef void (*informer_index_fn)(void *arg, const json_t *obj, json_t *out);
 
 struct informer_opts {
-  const char *path;            /* collection: "/api/v1/pods", "/apis/apps/v1/deployments" */
-  const char *namespace;       /* NULL/"" = all namespaces */
-  const char *label_selector;  /* optional */
-  const char *field_selector;  /* optional */
-  int64_t resync_ms;           /* > 0: on_update(obj, obj) for every object this often */
-  bool keep_parsed;            /* keep json_t trees instead of bytes: for
+  const char *path;           /* collection: "/api/v1/pods", "/apis/apps/v1/deployments" */
+  const char *namespace;      /* NULL/"" = all namespaces */
+  const char *label_selector; /* optional */
+  const char *field_selector; /* optional */
+  int64_t resync_ms;          /* > 0: on_update(obj, obj) for every object this often */
+  bool keep_parsed;           /* keep json_t trees instead of bytes: for
                                   programs that hold every object parsed
                                   anyway; objects handed out are shared and
                                   read-only */
@@ -59,12 +59,11 @@ struct informer_opts {
   bool drop_managed_fields;
   informer_transform_fn transform;
   void *transform_arg;
-  int watch_timeout_s;         /* 0: random 300-600 s, as upstream */
-  int64_t relist_backoff_ms;   /* first backoff after a failure; default 800 */
+  int watch_timeout_s;       /* 0: random 300-600 s, as upstream */
+  int64_t relist_backoff_ms; /* first backoff after a failure; default 800 */
 };
 
-struct informer *informer_new(struct event_base *base, struct rest_client *client,
-                              const struct informer_opts *opts);
+struct informer *informer_new(struct event_base *base, struct rest_client *client, const struct informer_opts *opts);
 /* Not from inside one of the informer's own handlers. */
 void informer_free(struct informer *inf);
 /* Handlers added after the first sync get on_add for every stored object

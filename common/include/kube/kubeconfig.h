@@ -22,11 +22,11 @@
  * base64.  Returns 0, or a negative errno with an upstream-like message in
  * err ("context \"foo\" does not exist"); out is then empty.
  */
-int kubeconfig_load(const char *path, const char *context, const char *master,
-                    struct rest_config *out, char *err, size_t errlen);
+int kubeconfig_load(const char *path, const char *context, const char *master, struct rest_config *out, char *err,
+                    size_t errlen);
 /* Same from an already parsed kubeconfig document (borrowed); dir is the
  * base for relative file paths (NULL: current directory). */
-int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context,
-                         const char *master, struct rest_config *out, char *err, size_t errlen);
+int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context, const char *master,
+                         struct rest_config *out, char *err, size_t errlen);
 
 #endif

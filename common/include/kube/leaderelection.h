@@ -27,12 +27,12 @@ struct leader_elector;
 #define LEADERELECTION_DEFAULT_RETRY_PERIOD_MS 2000
 
 struct leaderelection_config {
-  const char *namespace;      /* --leader-elect-resource-namespace; NULL: kube-system */
-  const char *name;           /* --leader-elect-resource-name, e.g. "kube-scheduler" */
-  const char *identity;       /* NULL: hostname_uuid */
-  int64_t lease_duration_ms;  /* --leader-elect-lease-duration; 0: 15 s (whole seconds on the wire) */
-  int64_t renew_deadline_ms;  /* --leader-elect-renew-deadline; 0: 10 s */
-  int64_t retry_period_ms;    /* --leader-elect-retry-period; 0: 2 s */
+  const char *namespace;     /* --leader-elect-resource-namespace; NULL: kube-system */
+  const char *name;          /* --leader-elect-resource-name, e.g. "kube-scheduler" */
+  const char *identity;      /* NULL: hostname_uuid */
+  int64_t lease_duration_ms; /* --leader-elect-lease-duration; 0: 15 s (whole seconds on the wire) */
+  int64_t renew_deadline_ms; /* --leader-elect-renew-deadline; 0: 10 s */
+  int64_t retry_period_ms;   /* --leader-elect-retry-period; 0: 2 s */
   void (*on_started_leading)(void *arg);
   void (*on_stopped_leading)(void *arg);
   /* Called when the observed holder changes (including to ourselves). */

@@ -24,14 +24,13 @@ json_t *patch_json(const json_t *orig, const json_t *ops, char *err, size_t errl
  * `name` of `type`, fill the out parameters and return the field's type
  * handle (element type for lists), or NULL if unknown. */
 struct smp_field {
-  const char *merge_key;   /* list merge key, e.g. "name"; NULL if none */
-  const char *strategy;    /* "merge", "replace", "retainKeys", "merge,retainKeys", or NULL */
+  const char *merge_key; /* list merge key, e.g. "name"; NULL if none */
+  const char *strategy;  /* "merge", "replace", "retainKeys", "merge,retainKeys", or NULL */
   int is_list;
 };
-typedef const void *(*smp_lookup_fn)(void *arg, const void *type, const char *name,
-                                     struct smp_field *out);
-json_t *patch_strategic(const json_t *orig, const json_t *patch, smp_lookup_fn lookup,
-                        void *arg, const void *root_type, char *err, size_t errlen);
+typedef const void *(*smp_lookup_fn)(void *arg, const void *type, const char *name, struct smp_field *out);
+json_t *patch_strategic(const json_t *orig, const json_t *patch, smp_lookup_fn lookup, void *arg, const void *root_type,
+                        char *err, size_t errlen);
 
 /* Deep equality with RFC 6902 "test" semantics: numbers compare by value
  * (1 equals 1.0), object member order does not matter. */

@@ -31,7 +31,7 @@ enum quantity_format { QF_DECIMAL_SI, QF_BINARY_SI, QF_DECIMAL_EXPONENT };
 #define QUANTITY_STRING_MAX 64
 
 struct quantity {
-  __int128 nano;               /* value * 10^9, exact */
+  __int128 nano; /* value * 10^9, exact */
   enum quantity_format format;
   char text[QUANTITY_TEXT_MAX]; /* the input when it is already canonical, else "" */
 };

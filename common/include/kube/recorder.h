@@ -24,8 +24,8 @@ struct event_recorder;
 /* component: source.component and reportingComponent ("kube-scheduler",
  * "replicaset-controller"); host: source.host and reportingInstance
  * (may be NULL). */
-struct event_recorder *recorder_new(struct event_base *base, struct rest_client *client,
-                                    const char *component, const char *host);
+struct event_recorder *recorder_new(struct event_base *base, struct rest_client *client, const char *component,
+                                    const char *host);
 /* Outstanding writes are abandoned. */
 void recorder_free(struct event_recorder *r);
 
@@ -34,13 +34,12 @@ void recorder_free(struct event_recorder *r);
  * metadata are read) or an ObjectReference ({kind, namespace, name, uid,
  * apiVersion, resourceVersion}); borrowed.  type is "Normal" or "Warning".
  */
-void recorder_eventf(struct event_recorder *r, const json_t *obj, const char *type, const char *reason,
-                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void recorder_eventf(struct event_recorder *r, const json_t *obj, const char *type, const char *reason, const char *fmt,
+                     ...) __attribute__((format(printf, 5, 6)));
 
 /* Tuning, mainly for tests: spam filter burst and refill interval (one
  * token per refill_ms), aggregation window, cache size. */
-void recorder_set_limits(struct event_recorder *r, int burst, int64_t refill_ms, int64_t window_ms,
-                         size_t cache_size);
+void recorder_set_limits(struct event_recorder *r, int burst, int64_t refill_ms, int64_t window_ms, size_t cache_size);
 /* Counters: events posted, patched, dropped by the spam filter. */
 void recorder_stats(const struct event_recorder *r, int *created, int *patched, int *dropped);
 

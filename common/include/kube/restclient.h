@@ -28,26 +28,26 @@ struct rest_request;
 /* Connection settings, usually filled by kubeconfig_load().  Strings and
  * blobs are owned by the struct (rest_config_free releases them). */
 struct rest_config {
-  char *server;            /* "https://10.0.0.1:6443" or "http://127.0.0.1:8080" */
-  char *ca_data;           /* PEM bytes, or NULL for the system store */
+  char *server;  /* "https://10.0.0.1:6443" or "http://127.0.0.1:8080" */
+  char *ca_data; /* PEM bytes, or NULL for the system store */
   size_t ca_len;
-  bool insecure;           /* insecure-skip-tls-verify */
+  bool insecure; /* insecure-skip-tls-verify */
   char *tls_server_name;
-  char *token;             /* bearer token */
-  char *cert_data;         /* client certificate PEM */
+  char *token;     /* bearer token */
+  char *cert_data; /* client certificate PEM */
   size_t cert_len;
-  char *key_data;          /* client key PEM */
+  char *key_data; /* client key PEM */
   size_t key_len;
-  char *username;          /* basic auth, optional */
+  char *username; /* basic auth, optional */
   char *password;
-  char *user_agent;        /* NULL: "kube/v1.32.0 (linux/amd64) kubernetes/$Format" */
-  double qps;              /* <= 0: unlimited; default 50 (upstream --kube-api-qps) */
-  int burst;               /* default 100 (upstream --kube-api-burst) */
-  int max_tries;           /* attempts per request including the first; default 10 */
-  int64_t retry_base_ms;   /* first backoff without Retry-After; default 200 */
-  int64_t retry_max_ms;    /* backoff cap; default 10000 */
-  int64_t timeout_ms;      /* per attempt of a non-streaming request; 0 = none */
-  int max_active;          /* non-streaming requests on the wire at once (one
+  char *user_agent;      /* NULL: "kube/v1.32.0 (linux/amd64) kubernetes/$Format" */
+  double qps;            /* <= 0: unlimited; default 50 (upstream --kube-api-qps) */
+  int burst;             /* default 100 (upstream --kube-api-burst) */
+  int max_tries;         /* attempts per request including the first; default 10 */
+  int64_t retry_base_ms; /* first backoff without Retry-After; default 200 */
+  int64_t retry_max_ms;  /* backoff cap; default 10000 */
+  int64_t timeout_ms;    /* per attempt of a non-streaming request; 0 = none */
+  int max_active;        /* non-streaming requests on the wire at once (one
                               connection each); more wait in the queue.
                               0: REST_DEFAULT_MAX_ACTIVE */
 };
@@ -73,14 +73,13 @@ struct rest_status {
   int code;
   const char *reason;
   const char *message;
-  const json_t *status;    /* the Status object, or NULL */
+  const json_t *status; /* the Status object, or NULL */
 };
 
 /* Final answer.  http_code is 0 when no response was received.  body is
  * the parsed response (borrowed; json_incref to keep) or NULL when empty
  * or not JSON.  err is NULL for 2xx, else the decoded failure. */
-typedef void (*rest_done_fn)(void *arg, int http_code, json_t *body,
-                             const struct rest_status *err);
+typedef void (*rest_done_fn)(void *arg, int http_code, json_t *body, const struct rest_status *err);
 /* One watch event {"type":..., "object":...} (borrowed). */
 typedef void (*rest_event_fn)(void *arg, json_t *event);
 
@@ -97,18 +96,17 @@ const struct rest_config *rest_client_config(const struct rest_client *c);
  * Returns a handle valid until done is called or rest_cancel(), or NULL
  * on allocation failure.
  */
-struct rest_request *rest_request(struct rest_client *c, const char *method, const char *path,
-                                  const json_t *body, rest_done_fn done, void *arg);
+struct rest_request *rest_request(struct rest_client *c, const char *method, const char *path, const json_t *body,
+                                  rest_done_fn done, void *arg);
 struct rest_request *rest_request_ct(struct rest_client *c, const char *method, const char *path,
-                                     const char *content_type, const json_t *body,
-                                     rest_done_fn done, void *arg);
+                                     const char *content_type, const json_t *body, rest_done_fn done, void *arg);
 /*
  * Streaming GET (watch): on_event for every newline-terminated JSON value
  * of a 2xx body, then done with the final code (body NULL for 2xx; the
  * Status for failures).  Not retried once the server has answered.
  */
-struct rest_request *rest_stream(struct rest_client *c, const char *path, rest_event_fn on_event,
-                                 rest_done_fn done, void *arg);
+struct rest_request *rest_stream(struct rest_client *c, const char *path, rest_event_fn on_event, rest_done_fn done,
+                                 void *arg);
 /* The caller has no use for a successful answer's body: it is not parsed
  * and done gets body NULL for 2xx (failures still carry their Status). */
 void rest_request_discard_body(struct rest_request *r);

@@ -10,8 +10,7 @@
 
 #include <jansson.h>
 
-json_t *kstatus_new(int code, const char *reason, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+json_t *kstatus_new(int code, const char *reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 json_t *kstatus_success(void);
 /* Sets details.{name,group,kind} (kind is the resource plural, as upstream). */
 void kstatus_set_details(json_t *st, const char *name, const char *group, const char *kind);

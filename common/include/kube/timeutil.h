@@ -16,8 +16,8 @@ int64_t ktime_mono_ms(void);
 /* Format into out (at least 32 bytes); returns out. */
 char *ktime_format(time_t t, char *out);
 char *ktime_format_micro(int64_t us, char *out);
-char *ktime_now_str(char *out);        /* ktime_format(now) */
-char *ktime_now_micro_str(char *out);  /* ktime_format_micro(now) */
+char *ktime_now_str(char *out);       /* ktime_format(now) */
+char *ktime_now_micro_str(char *out); /* ktime_format_micro(now) */
 /* Parse any RFC 3339 time (fraction and offset optional). 0 or -EINVAL. */
 int ktime_parse(const char *s, int64_t *us_out);
 /* Go duration ("1h2m3.5s", "300ms", "0") to milliseconds. 0 or -EINVAL. */

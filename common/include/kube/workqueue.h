@@ -31,8 +31,7 @@ void workqueue_free(struct workqueue *q);
 
 /* Rate limiter parameters; defaults 5 ms, 1000 s, 10 qps, burst 100.
  * qps <= 0 disables the overall bucket. */
-void workqueue_set_rate_limits(struct workqueue *q, int64_t base_delay_ms, int64_t max_delay_ms,
-                               double qps, int burst);
+void workqueue_set_rate_limits(struct workqueue *q, int64_t base_delay_ms, int64_t max_delay_ms, double qps, int burst);
 
 void workqueue_add(struct workqueue *q, const char *key);
 /* Adds after delay_ms (<= 0: at once).  A key already waiting keeps the
