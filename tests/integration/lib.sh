@@ -24,6 +24,9 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
+# a test stopped by a signal (timeout(1) sends TERM) still cleans up
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
