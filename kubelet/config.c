@@ -22,6 +22,7 @@
 
 #include "kube/flags.h"
 #include "kube/json.h"
+#include "kube/localpath.h"
 #include "kube/log.h"
 #include "kube/quantity.h"
 #include "kube/timeutil.h"
@@ -969,7 +970,7 @@ static void flag_defaults(struct flag_vals *fv)
   fv->config = fv->kubeconfig = fv->hostname_override = fv->node_ip = fv->node_labels = "";
   fv->host_net_container = "";
   fv->root_dir = KL_DEFAULT_ROOT_DIR;
-  fv->local_path_root = KL_DEFAULT_LOCAL_PATH_ROOT;
+  fv->local_path_root = LOCAL_PATH_DEFAULT_ROOT;
   fv->pause_image = KL_DEFAULT_PAUSE_IMAGE;
   fv->runtime_endpoint = KL_DEFAULT_RUNTIME_ENDPOINT;
   fv->non_masq = "10.0.0.0/8";

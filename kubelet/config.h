@@ -23,7 +23,6 @@
 #define KL_DEFAULT_RUNTIME_ENDPOINT "unix:///var/run/docker.sock"
 #define KL_DEFAULT_PAUSE_IMAGE "pause:3.10"
 /* The controller-manager's --local-path-root default. */
-#define KL_DEFAULT_LOCAL_PATH_ROOT "/var/lib/kubelet-local-path"
 
 struct kl_config {
   json_t *doc; /* merged KubeletConfiguration (owned) */

@@ -49,7 +49,7 @@ static const char *annotation(const json_t *obj, const char *key)
 bool kl_local_path_owned(const json_t *pv)
 {
   const char *by = annotation(pv, KL_ANN_PROVISIONED_BY);
-  return by && !strcmp(by, KL_LOCAL_PATH_PROVISIONER) && kj_get_str(pv, "spec.local.path");
+  return by && !strcmp(by, LOCAL_PATH_PROVISIONER) && kj_get_str(pv, "spec.local.path");
 }
 
 static bool term_names_node(const json_t *term, const char *node)
@@ -66,7 +66,7 @@ static bool term_names_node(const json_t *term, const char *node)
 
 bool kl_local_path_on_node(const json_t *pv, const char *node)
 {
-  const char *ann = annotation(pv, KL_LOCAL_PATH_NODE_ANNOTATION);
+  const char *ann = annotation(pv, LOCAL_PATH_NODE_ANNOTATION);
   if (ann) return !strcmp(ann, node); /* the provisioner's own record */
   size_t i;
   json_t *t;
@@ -87,7 +87,7 @@ static bool has_finalizer(const json_t *obj, const char *name)
 bool kl_local_path_needs_cleanup(const json_t *pv, const char *node)
 {
   return kl_local_path_owned(pv) && kj_get_str(pv, "metadata.deletionTimestamp") &&
-         has_finalizer(pv, KL_LOCAL_PATH_FINALIZER) && kl_local_path_on_node(pv, node);
+         has_finalizer(pv, LOCAL_PATH_FINALIZER) && kl_local_path_on_node(pv, node);
 }
 
 int kl_local_path_entry(const json_t *pv, const char *root, char *entry, size_t len, char *err, size_t errlen)
@@ -351,7 +351,7 @@ static void patch_done(void *arg, int code, json_t *body, const struct rest_stat
   struct kl_local_path *l = arg;
   l->req = NULL;
   if (!err || err->code == 404) {
-    if (!err) KLOG_I("local-path volume %s: directory removed, finalizer %s removed", l->key, KL_LOCAL_PATH_FINALIZER);
+    if (!err) KLOG_I("local-path volume %s: directory removed, finalizer %s removed", l->key, LOCAL_PATH_FINALIZER);
     attempt_end(l, false);
     return;
   }
@@ -363,7 +363,7 @@ static void patch_done(void *arg, int code, json_t *body, const struct rest_stat
     workqueue_add(l->q, key);
     return;
   }
-  KLOG_W("local-path volume %s: removing finalizer %s: %s", l->key, KL_LOCAL_PATH_FINALIZER,
+  KLOG_W("local-path volume %s: removing finalizer %s: %s", l->key, LOCAL_PATH_FINALIZER,
          err->message ?: "request failed");
   attempt_end(l, true);
 }
@@ -418,7 +418,7 @@ static json_t *other_finalizers(const json_t *pv)
   size_t i;
   json_t *f;
   json_array_foreach (kj_get(pv, "metadata.finalizers"), i, f)
-    if (!json_is_string(f) || strcmp(json_string_value(f), KL_LOCAL_PATH_FINALIZER)) json_array_append(out, f);
+    if (!json_is_string(f) || strcmp(json_string_value(f), LOCAL_PATH_FINALIZER)) json_array_append(out, f);
   return out;
 }
 

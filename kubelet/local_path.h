@@ -39,14 +39,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
+#include <kube/localpath.h>
 
 struct kubelet;
 struct kl_local_path;
 
 /* The provisioner's names (controller-manager/controllers/persistentvolume.h). */
-#define KL_LOCAL_PATH_PROVISIONER "kube.local/local-path"
-#define KL_LOCAL_PATH_FINALIZER "kube.local/local-path-cleanup"
-#define KL_LOCAL_PATH_NODE_ANNOTATION "kube.local/local-path-node"
 #define KL_ANN_PROVISIONED_BY "pv.kubernetes.io/provisioned-by"
 
 struct kl_local_path *kl_local_path_new(struct kubelet *k);

@@ -38,6 +38,7 @@
 #include <event2/event.h>
 
 #include <kube/json.h>
+#include <kube/localpath.h>
 #include <kube/log.h>
 #include <kube/names.h>
 #include <kube/timeutil.h>
@@ -54,7 +55,6 @@
 /* The built-in provisioner of kube-controller-manager (its
  * controllers/local_path.h has the same name). */
 #define LOCAL_PATH_CLASS "local-path"
-#define LOCAL_PATH_PROVISIONER "kube.local/local-path"
 #define DEFAULT_CLASS_ANNOTATION "storageclass.kubernetes.io/is-default-class"
 #define BETA_DEFAULT_CLASS_ANNOTATION "storageclass.beta.kubernetes.io/is-default-class"
 

@@ -20,19 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include <kube/localpath.h>
 
 struct cm_actions;
 
 /* ---- the built-in local-path provisioner (local_path.c) ---- */
 
-#define LOCAL_PATH_PROVISIONER "kube.local/local-path"
-/* On a provisioned volume with reclaim Delete: removed by the kubelet of
- * the volume's node once it has removed the directory (or by the binder
- * when that node no longer exists). */
-#define LOCAL_PATH_FINALIZER "kube.local/local-path-cleanup"
-/* The name of the volume's node, on the volume. */
-#define LOCAL_PATH_NODE_ANNOTATION "kube.local/local-path-node"
-#define LOCAL_PATH_DEFAULT_ROOT "/var/lib/kubelet-local-path"
 #define LABEL_HOSTNAME "kubernetes.io/hostname"
 
 /*
