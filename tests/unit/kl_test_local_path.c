@@ -28,12 +28,12 @@ static json_t *pv_json(const char *name, const char *path, const char *node, boo
   json_t *pv =
       json_pack("{s:s, s:s, s:{s:s, s:s, s:{s:s, s:s}}, s:{s:{s:s}, s:{s:{s:[{s:[{s:s, s:s, s:[s]}]}]}}}}",
                 "apiVersion", "v1", "kind", "PersistentVolume", "metadata", "name", name, "resourceVersion", "7",
-                "annotations", KL_ANN_PROVISIONED_BY, KL_LOCAL_PATH_PROVISIONER, KL_LOCAL_PATH_NODE_ANNOTATION, node,
+                "annotations", KL_ANN_PROVISIONED_BY, LOCAL_PATH_PROVISIONER, LOCAL_PATH_NODE_ANNOTATION, node,
                 "spec", "local", "path", path, "nodeAffinity", "required", "nodeSelectorTerms", "matchExpressions",
                 "key", "kubernetes.io/hostname", "operator", "In", "values", node);
   assert_non_null(pv);
   if (deleting) kj_set_str(pv, "metadata.deletionTimestamp", "2024-01-01T00:00:00Z");
-  if (finalizer) kj_set(pv, "metadata.finalizers", json_pack("[s, s]", "example.com/other", KL_LOCAL_PATH_FINALIZER));
+  if (finalizer) kj_set(pv, "metadata.finalizers", json_pack("[s, s]", "example.com/other", LOCAL_PATH_FINALIZER));
   return pv;
 }
 
@@ -64,18 +64,18 @@ static void test_selection(void **state)
   kj_del(pv, "metadata.annotations");
   assert_false(kl_local_path_needs_cleanup(pv, "n1"));
   /* node affinity alone (no annotation) decides */
-  kj_set_str(pv, "metadata.annotations[\"" KL_ANN_PROVISIONED_BY "\"]", KL_LOCAL_PATH_PROVISIONER);
+  kj_set_str(pv, "metadata.annotations[\"" KL_ANN_PROVISIONED_BY "\"]", LOCAL_PATH_PROVISIONER);
   assert_true(kl_local_path_needs_cleanup(pv, "n1"));
   /* the provisioner's annotation wins over the affinity (a hostname
    * label that differs from the node name) */
-  kj_set_str(pv, "metadata.annotations[\"" KL_LOCAL_PATH_NODE_ANNOTATION "\"]", "n2");
+  kj_set_str(pv, "metadata.annotations[\"" LOCAL_PATH_NODE_ANNOTATION "\"]", "n2");
   assert_false(kl_local_path_on_node(pv, "n1"));
   assert_true(kl_local_path_on_node(pv, "n2"));
   json_decref(pv);
 
   /* affinity on another key or operator does not name the node */
   pv = pv_json("pvc-1", path, "n1", true, true);
-  kj_del(pv, "metadata.annotations[\"" KL_LOCAL_PATH_NODE_ANNOTATION "\"]");
+  kj_del(pv, "metadata.annotations[\"" LOCAL_PATH_NODE_ANNOTATION "\"]");
   kj_set_str(pv, "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].operator", "NotIn");
   assert_false(kl_local_path_on_node(pv, "n1"));
   kj_set_str(pv, "spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].operator", "In");
