@@ -242,7 +242,7 @@ done
 N1=$(jp pod db-1 '{.spec.nodeName}')
 V1=$(jp pvc data-db-1 '{.spec.volumeName}')
 UID1=$(jp pod db-1 '{.metadata.uid}')
-kube delete pod db-1 --wait=true >/dev/null
+kube delete pod db-1 --wait=false >/dev/null  # the next line waits for its replacement
 wait_until "db-1 back" 100 bash -c "u=\$(kubectl --cache-dir $WORK/kcache get pod db-1 -o jsonpath='{.metadata.uid}'); [[ -n \$u && \$u != $UID1 && -n \$(kubectl --cache-dir $WORK/kcache get pod db-1 -o jsonpath='{.spec.nodeName}') ]]"
 expect_eq "db-1 on the same node" "$N1" "$(jp pod db-1 '{.spec.nodeName}')"
 expect_eq "db-1 has the same claim and volume" "data-db-1 $V1" "$(jp pod db-1 '{.spec.volumes[?(@.name=="data")].persistentVolumeClaim.claimName}') $(jp pvc data-db-1 '{.spec.volumeName}')"
