@@ -18,6 +18,7 @@
 #include "extender.h"
 #include "framework.h"
 #include "kube/base64.h"
+#include "kube/json.h"
 #include "kube/log.h"
 #include "kube/names.h"
 #include "kube/restclient.h"
@@ -26,25 +27,11 @@
 
 /* ---- decoding ---------------------------------------------------------- */
 
-static const char *json_kind(const json_t *v)
-{
-  switch (json_typeof(v)) {
-  case JSON_OBJECT: return "object";
-  case JSON_ARRAY: return "array";
-  case JSON_STRING: return "string";
-  case JSON_INTEGER:
-  case JSON_REAL: return "number";
-  case JSON_TRUE:
-  case JSON_FALSE: return "bool";
-  default: return "null";
-  }
-}
-
 /* Go's "json: cannot unmarshal X into Go struct field T.path of type Y". */
 static int type_error(const json_t *v, const char *gotype, const char *field, const char *want, char *err,
                       size_t errlen)
 {
-  snprintf(err, errlen, "json: cannot unmarshal %s into Go struct field %s.%s of type %s", json_kind(v), gotype, field,
+  snprintf(err, errlen, "json: cannot unmarshal %s into Go struct field %s.%s of type %s", kj_kind_name(v), gotype, field,
            want);
   return -EINVAL;
 }

@@ -146,20 +146,6 @@ static void go_type_name(const struct stype *t, char *out, size_t len)
   }
 }
 
-static const char *json_kind_name(const json_t *v)
-{
-  switch (json_typeof(v)) {
-  case JSON_OBJECT: return "object";
-  case JSON_ARRAY: return "array";
-  case JSON_STRING: return "string";
-  case JSON_INTEGER:
-  case JSON_REAL: return "number";
-  case JSON_TRUE:
-  case JSON_FALSE: return "bool";
-  default: return "null";
-  }
-}
-
 /* The literal text of a JSON number (a real keeps a fraction mark). */
 static void number_text(const json_t *v, char *out, size_t len)
 {
@@ -215,7 +201,7 @@ static json_t *dec_integer(struct dctx *c, const struct stype *owner, const stru
     json_int_t n = json_integer_value(v);
     if (!is_int32(t) || (n >= INT32_MIN && n <= INT32_MAX)) return v;
   } else if (!json_is_real(v)) {
-    type_error(c, owner, json_kind_name(v), t);
+    type_error(c, owner, kj_kind_name(v), t);
     return NULL;
   }
   number_text(v, num, sizeof num);
@@ -229,7 +215,7 @@ static json_t *dec_integer(struct dctx *c, const struct stype *owner, const stru
 static json_t *dec_bytes(struct dctx *c, const struct stype *owner, const struct stype *t, json_t *v)
 {
   if (!json_is_string(v)) {
-    type_error(c, owner, json_kind_name(v), t);
+    type_error(c, owner, kj_kind_name(v), t);
     return NULL;
   }
   const char *s = json_string_value(v);
@@ -272,7 +258,7 @@ static bool is_micro(const struct stype *t)
 static json_t *dec_time(struct dctx *c, const struct stype *t, json_t *v)
 {
   if (!json_is_string(v)) {
-    fail_msg(c, true, "json: cannot unmarshal %s into Go value of type string", json_kind_name(v));
+    fail_msg(c, true, "json: cannot unmarshal %s into Go value of type string", kj_kind_name(v));
     return NULL;
   }
   const char *s = json_string_value(v);
@@ -299,7 +285,7 @@ static json_t *dec_int_or_string(struct dctx *c, json_t *v)
     number_text(v, num, sizeof num);
     fail_msg(c, true, "json: cannot unmarshal number %s into Go value of type int32", num);
   } else {
-    fail_msg(c, true, "json: cannot unmarshal %s into Go value of type int32", json_kind_name(v));
+    fail_msg(c, true, "json: cannot unmarshal %s into Go value of type int32", kj_kind_name(v));
   }
   return NULL;
 }
@@ -466,16 +452,16 @@ static json_t *dec_value(struct dctx *c, const struct stype *owner, const struct
   switch (t->kind) {
   case ST_STRING:
     if (json_is_string(v)) return v;
-    type_error(c, owner, json_kind_name(v), t);
+    type_error(c, owner, kj_kind_name(v), t);
     return NULL;
   case ST_BOOLEAN:
     if (json_is_boolean(v)) return v;
-    type_error(c, owner, json_kind_name(v), t);
+    type_error(c, owner, kj_kind_name(v), t);
     return NULL;
   case ST_INTEGER: return dec_integer(c, owner, t, v);
   case ST_NUMBER:
     if (json_is_number(v)) return v;
-    type_error(c, owner, json_kind_name(v), t);
+    type_error(c, owner, kj_kind_name(v), t);
     return NULL;
   case ST_BYTES: return dec_bytes(c, owner, t, v);
   case ST_QUANTITY: return dec_quantity(c, v);
@@ -489,7 +475,7 @@ static json_t *dec_value(struct dctx *c, const struct stype *owner, const struct
   }
   bool want_array = t->kind == ST_ARRAY;
   if (want_array ? !json_is_array(v) : !json_is_object(v)) {
-    type_error(c, owner, json_kind_name(v), t);
+    type_error(c, owner, kj_kind_name(v), t);
     return NULL;
   }
   if (c->depth >= DECODE_MAX_DEPTH) {

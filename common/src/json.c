@@ -941,3 +941,18 @@ json_t *kj_loadb_without_managed_fields(const char *buf, size_t len, char *err, 
   kj_strip_managed(v, 0); /* jansson parsed it whole */
   return v;
 }
+
+const char *kj_kind_name(const json_t *v)
+{
+  if (!v) return "null";
+  switch (json_typeof(v)) {
+  case JSON_OBJECT: return "object";
+  case JSON_ARRAY: return "array";
+  case JSON_STRING: return "string";
+  case JSON_INTEGER:
+  case JSON_REAL: return "number";
+  case JSON_TRUE:
+  case JSON_FALSE: return "bool";
+  default: return "null";
+  }
+}

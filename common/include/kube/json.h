@@ -37,6 +37,10 @@ int kj_set_int(json_t *root, const char *path, int64_t v);
 int kj_default(json_t *root, const char *path, json_t *value);
 /* Remove the value at path. Returns 0, or -ENOENT if absent. */
 int kj_del(json_t *root, const char *path);
+/* The JSON kind of v in the words of Go's encoding/json errors
+ * ("cannot unmarshal string into ..."): object, array, string, number,
+ * bool or null (NULL too). */
+const char *kj_kind_name(const json_t *v);
 /* Object at path, created empty if absent; borrowed; NULL on type clash. */
 json_t *kj_obj(json_t *root, const char *path);
 /* Array at path, created empty if absent; borrowed; NULL on type clash. */
