@@ -60,6 +60,34 @@ else
   echo "FAIL fuzz build"; record fuzz_build 1
 fi
 
+note "container engine"
+# The kubelet tests, the compose suite and the fresh-machine test all use
+# the machine's Docker engine side by side.  When none answers, one is
+# started here, for the whole run, and stopped (by its recorded PID) at the
+# end: a test that started its own would stop it under the others.
+docker_ping() { curl -fsS --max-time 2 --unix-socket /var/run/docker.sock http://d/_ping >/dev/null 2>&1; }
+DOCKERD_PID=
+stop_dockerd() {
+  [[ -n "$DOCKERD_PID" ]] || return 0
+  kill -TERM "$DOCKERD_PID" 2>/dev/null
+  for _ in $(seq 1 60); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL "$DOCKERD_PID" 2>/dev/null
+  DOCKERD_PID=
+}
+trap stop_dockerd EXIT
+if docker_ping; then
+  echo "using the Docker engine that answers on /var/run/docker.sock"
+else
+  dockerd >_out/dockerd.log 2>&1 &
+  DOCKERD_PID=$!
+  for _ in $(seq 1 120); do docker_ping && break; sleep 0.5; done
+  if docker_ping; then
+    echo "started dockerd (pid $DOCKERD_PID, log _out/dockerd.log) for this run"
+  else
+    echo "FAIL dockerd did not start"; tail -20 _out/dockerd.log; record dockerd 1
+  fi
+fi
+
 note "end-to-end suite started (docker compose cluster; deploy/local-up.sh on a fresh machine), beside the integration tests"
 export PATH="$ROOT/_out/tools/bin:$PATH"
 export KUBE_BIN="$ROOT/build"
