@@ -24,6 +24,7 @@ struct resource;
 struct kv;
 struct labelsel;
 struct fieldsel;
+struct auth_user;
 
 /* ---------- routing (router.c) ---------- */
 
@@ -166,6 +167,9 @@ struct api_req {
   bool pending; /* answered later (write or watch in flight) */
   bool closed;
   void *watch; /* struct api_watch * while a watch streams */
+  /* Who asks (auth/auth.h), owned; NULL on the insecure port, where
+   * every request is allowed. */
+  struct auth_user *user;
 };
 
 /* Reply helpers; record metrics and log, and mark the request answered.
