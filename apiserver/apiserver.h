@@ -22,6 +22,8 @@ struct schema;
 struct metrics;
 struct sa_signer;
 struct crd_state;
+struct authn;
+struct rbac;
 
 struct apiserver_config {
   const char *insecure_bind_address;    /* --insecure-bind-address, 127.0.0.1 */
@@ -75,6 +77,10 @@ struct apiserver {
   struct sa_signer *sa_signer;
   /* CustomResourceDefinitions served (registry/crd_controller.c). */
   struct crd_state *crds;
+  /* Authentication (auth/authn.c) and the RBAC authorizer's indexes
+   * (auth/rbac.c); NULL until set up. */
+  struct authn *authn;
+  struct rbac *rbac;
 };
 
 /* Request path (apiserver/server.c).  apiserver_serve starts the HTTP
