@@ -30,8 +30,10 @@
 
 #include "apiserver.h"
 #include "auth/authn.h"
+#include "encryption_config.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
+#include "storage/crypt.h"
 #include "storage/storage.h"
 
 static int valid_cidr(const char *s)
@@ -151,6 +153,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   char *sa_issuer = "https://kubernetes.default.svc.cluster.local", *sa_signing_key = "", *sa_key = "";
   char *sa_jwks_uri = "", *audiences = "";
   int insecure_port = 0, v = 0;
+  char *enc_config = "";
   struct apiserver_config sec = {.bind_address = "0.0.0.0",
                                  .secure_port = 6443,
                                  .cert_dir = "/var/run/kubernetes",
@@ -201,6 +204,8 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
        "for TLS bootstrapping authentication."},
       {"service-account-lookup", FLAG_BOOL, &sec.service_account_lookup,
        "If true, validate ServiceAccount tokens exist in etcd as part of authentication."},
+      {"encryption-provider-config", FLAG_STRING, &enc_config,
+       "The file containing configuration for encryption providers to be used for storing secrets in etcd"},
       {"authorization-mode", FLAG_STRING, &sec.authorization_mode,
        "Ordered list of plug-ins to do authorization on secure port. Comma-delimited list of: AlwaysAllow, "
        "AlwaysDeny, Node, RBAC."},
@@ -276,6 +281,9 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
     BAD("invalid argument for \"--service-account-max-token-expiration\" flag: must be 0 or at least 10m");
   if (!*sa_issuer) BAD("--service-account-issuer must not be empty");
   if (!*data_dir) BAD("--data-dir must not be empty");
+  if (*enc_config && !(so->crypt = encryption_config_load(enc_config, err, sizeof(err))))
+    BAD("--encryption-provider-config: %s", err);
+
   if (!*advertise)
     advertise = strcmp(insecure_bind, "0.0.0.0") == 0 || strcmp(insecure_bind, "::") == 0 ? "127.0.0.1" : insecure_bind;
   int e = mkdir_p(data_dir);
@@ -394,6 +402,7 @@ int main(int argc, char **argv)
   evsignal_add(sigterm, NULL);
   evsignal_add(sigint, NULL);
   int status = run(&srv, &so);
+  storage_crypt_free((struct storage_crypt *)so.crypt);
   metrics_free(srv.metrics);
   event_free(sigterm);
   event_free(sigint);
