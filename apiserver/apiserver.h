@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "audit.h"
+
 struct event_base;
 struct http_server;
 struct storage;
@@ -23,6 +25,7 @@ struct metrics;
 struct sa_signer;
 struct crd_state;
 struct authn;
+struct audit;
 struct rbac;
 
 struct apiserver_config {
@@ -68,6 +71,7 @@ struct apiserver_config {
   bool enable_bootstrap_token_auth; /* --enable-bootstrap-token-auth */
   bool service_account_lookup;      /* --service-account-lookup (true) */
   const char *authorization_mode;   /* --authorization-mode (Node,RBAC) */
+  struct audit_config audit;        /* --audit-* */
 };
 
 struct apiserver {
@@ -99,6 +103,8 @@ struct apiserver {
    * (auth/rbac.c); NULL until set up. */
   struct authn *authn;
   struct rbac *rbac;
+  /* The audit log (audit.c), NULL when off. */
+  struct audit *audit;
 };
 
 /* Request path (apiserver/server.c).  apiserver_serve starts the

@@ -154,6 +154,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   char *sa_jwks_uri = "", *audiences = "";
   int insecure_port = 0, v = 0;
   char *enc_config = "";
+  struct audit_config audit = {.policy_file = "", .log_path = "", .mode = "blocking"};
   struct apiserver_config sec = {.bind_address = "0.0.0.0",
                                  .secure_port = 6443,
                                  .cert_dir = "/var/run/kubernetes",
@@ -206,6 +207,19 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
        "If true, validate ServiceAccount tokens exist in etcd as part of authentication."},
       {"encryption-provider-config", FLAG_STRING, &enc_config,
        "The file containing configuration for encryption providers to be used for storing secrets in etcd"},
+      {"audit-policy-file", FLAG_STRING, &audit.policy_file, "Path to the file that defines the audit policy configuration."},
+      {"audit-log-path", FLAG_STRING, &audit.log_path,
+       "If set, all requests coming to the apiserver will be logged to this file.  '-' means standard out."},
+      {"audit-log-maxsize", FLAG_INT, &audit.max_size_mb,
+       "The maximum size in megabytes of the audit log file before it gets rotated."},
+      {"audit-log-maxbackup", FLAG_INT, &audit.max_backup,
+       "The maximum number of old audit log files to retain. Setting a value of 0 will mean there's no restriction on "
+       "the number of files."},
+      {"audit-log-maxage", FLAG_INT, &audit.max_age_days,
+       "The maximum number of days to retain old audit log files based on the timestamp encoded in their filename."},
+      {"audit-log-mode", FLAG_STRING, &audit.mode,
+       "Strategy for sending audit events. Blocking indicates sending events should block server responses. Batch "
+       "causes the backend to buffer and write events asynchronously. Known modes are batch,blocking."},
       {"authorization-mode", FLAG_STRING, &sec.authorization_mode,
        "Ordered list of plug-ins to do authorization on secure port. Comma-delimited list of: AlwaysAllow, "
        "AlwaysDeny, Node, RBAC."},
@@ -267,6 +281,10 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   if (insecure_port < 0 || insecure_port > 65535)
     BAD("invalid argument \"%d\" for \"--insecure-port\" flag: must be between 0 and 65535", insecure_port);
   if (check_secure(&sec, err, sizeof(err)) < 0) BAD("%s", err);
+  if (strcmp(audit.mode, "blocking") && strcmp(audit.mode, "batch"))
+    BAD("invalid argument \"%s\" for \"--audit-log-mode\" flag: must be one of blocking, batch", audit.mode);
+  if (audit.max_size_mb < 0 || audit.max_backup < 0 || audit.max_age_days < 0)
+    BAD("--audit-log-maxsize, --audit-log-maxbackup and --audit-log-maxage must not be negative");
   if (*advertise && !valid_ip(advertise))
     BAD("invalid argument \"%s\" for \"--advertise-address\" flag: not a valid IP address", advertise);
   if (strcmp(backend, "sqlite") != 0)
@@ -295,6 +313,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
 #undef BAD
 
   copy_secure(c, &sec);
+  c->audit = audit;
   c->insecure_bind_address = insecure_bind;
   c->insecure_port = insecure_port;
   c->advertise_address = advertise;
@@ -365,6 +384,11 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("authentication: %s", err);
     goto out;
   }
+  srv->audit = audit_new(srv, &c->audit, err, sizeof(err));
+  if (!srv->audit && err[0]) {
+    KLOG_E("%s", err);
+    goto out;
+  }
   if (apiserver_serve(srv, err, sizeof(err)) < 0) {
     KLOG_E("%s", err);
     goto out;
@@ -382,6 +406,8 @@ out:
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   api_sa_signer_free(srv);
   authn_free(srv);
+  audit_free(srv->audit);
+  srv->audit = NULL;
   schema_free(schema);
   return status;
 }

@@ -36,6 +36,7 @@
 #include <kube/yaml.h>
 
 #include "auth/authn.h"
+#include "audit.h"
 #include "protobuf.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
@@ -62,6 +63,7 @@ static const char *metric_verb(struct api_req *ar)
 void api_record(struct api_req *ar, int code)
 {
   struct apiserver *srv = ar->srv;
+  audit_response_complete(ar, code, NULL, 0); /* a no-op when the reply already logged it */
   double secs = (double)(ktime_now_us() - ar->start_us) / 1e6;
   const char *verb = metric_verb(ar);
   const char *resource = ar->rt.kind == ROUTE_RESOURCE ? ar->rt.resource : "";
@@ -113,6 +115,7 @@ void api_reply_raw(struct api_req *ar, int code, const char *ctype, const char *
 {
   if (ar->closed) return;
   ar->closed = true;
+  audit_response_complete(ar, code, body, len);
   api_record(ar, code);
   if (ar->http) {
     /* the request object is freed once answered */
@@ -127,6 +130,10 @@ void api_reply_evbuffer(struct api_req *ar, int code, const char *ctype, struct 
 {
   if (ar->closed) return;
   ar->closed = true;
+  if (audit_wants_response(ar)) {
+    size_t n = evbuffer_get_length(body);
+    audit_response_complete(ar, code, (const char *)evbuffer_pullup(body, (ev_ssize_t)n), n);
+  }
   api_record(ar, code);
   if (ar->http) {
     struct http_request *r = ar->http;
@@ -394,6 +401,7 @@ static void req_free(struct api_req *ar)
 {
   registry_res_unref(ar->res);
   auth_user_free(ar->user);
+  audit_req_free(ar);
   free(ar);
 }
 
@@ -419,7 +427,9 @@ static void on_request(struct http_request *r, void *arg)
   const char *method = http_req_method(r);
   bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
-  /* the secure port: authenticated and authorized first (auth/authn.h) */
+  /* the secure port: authenticated and authorized first (auth/authn.h);
+   * the insecure port's requests are audited as they come */
+  if (!http_req_ssl(r)) audit_request_received(ar);
   if (http_req_ssl(r) && !api_auth_request(ar)) ; /* answered: 401, 403 or 400 */
   else if (strncmp(path, "/healthz", 8) == 0 && get) handle_health(ar, "healthz");
   else if (strncmp(path, "/livez", 6) == 0 && get) handle_health(ar, "livez");

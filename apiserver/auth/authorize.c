@@ -21,6 +21,7 @@
 #include <kube/status.h>
 
 #include "api.h"
+#include "audit.h"
 
 static const struct {
   const char *name;
@@ -99,6 +100,7 @@ bool api_auth_request(struct api_req *ar)
   }
   ar->user = u;
   if (!api_impersonate(ar)) return false;
+  audit_request_received(ar);
   struct authz_request_info ri;
   const char *path = http_req_path(r);
   authz_request_info_parse(http_req_method(r), path, http_req_param(r, "watch"), http_req_param(r, "fieldSelector"),
