@@ -28,6 +28,7 @@
 #include <kube/timeutil.h>
 
 #include "apiserver.h"
+#include "auth/auth.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
 #include "storage/storage.h"
@@ -93,6 +94,13 @@ static void on_ready(void *arg)
   struct apiserver *srv = arg;
   srv->ready = true;
   KLOG_I("bootstrap done; ready");
+}
+
+/* The registry's objects are in storage: create and reconcile the
+ * bootstrap RBAC policy, then report ready. */
+static void on_registry_ready(void *arg)
+{
+  if (rbac_bootstrap_policy(arg, on_ready, arg) != 0) on_ready(arg);
 }
 
 /* Parses and checks every flag into c (and the storage history window
@@ -254,7 +262,12 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("service account token keys: %s", err);
     goto out;
   }
-  if (registry_init(srv, on_ready, srv) != 0) {
+  srv->rbac = rbac_new(srv);
+  if (!srv->rbac) {
+    KLOG_E("loading the RBAC roles and bindings failed");
+    goto out;
+  }
+  if (registry_init(srv, on_registry_ready, srv) != 0) {
     KLOG_E("registry bootstrap failed");
     goto out;
   }
@@ -272,6 +285,8 @@ out:
   /* let deferred teardown (finished watches) run */
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   if (registry_started) registry_shutdown(srv);
+  rbac_free(srv->rbac);
+  srv->rbac = NULL;
   if (srv->storage) storage_close(srv->storage);
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   api_sa_signer_free(srv);
