@@ -84,6 +84,9 @@ struct resource {
   /* DELETE answers the deleted object (upstream's ReturnDeletedObject)
    * rather than a Status naming it. */
   bool return_deleted_object;
+  /* Only POST of the collection is served, nothing is stored: the
+   * authorization.k8s.io reviews (apiserver/auth/reviews.c). */
+  bool create_only;
   /* Storage key prefix without trailing slash, e.g. "/registry/pods".
    * Two resources may share one (events in core/v1 and events.k8s.io/v1). */
   const char *storage_prefix;
