@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 struct apiserver; /* the program's context (apiserver/apiserver.h) */
+struct auth_user;
 
 /* subresource bits */
 enum {
@@ -64,6 +65,8 @@ struct reg_request {
   const char *name;
   bool dry_run;
   const char *user;           /* authenticated user name ("system:admin" in insecure mode) */
+  /* Who asks (auth/auth.h), borrowed; NULL on the insecure port. */
+  const struct auth_user *auth;
   const struct resource *res; /* the resource written */
   /* Warnings for the client (Warning headers): hooks append strings to
    * this array when it is not NULL. */
