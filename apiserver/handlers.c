@@ -29,6 +29,7 @@
 #include <kube/strconv.h>
 #include <kube/timeutil.h>
 
+#include "auth/auth.h"
 #include "registry/customresources.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
@@ -379,6 +380,10 @@ void api_handle_resource(struct api_req *ar)
   /* held until the request is freed: a CRD change must not pull the
    * descriptor from under a running write or watch */
   registry_res_ref(ar->res);
+  if (ar->res->create_only) {
+    api_handle_review(ar); /* auth/reviews.c */
+    return;
+  }
   const struct cr_version *cr = cr_of(ar->res);
   if (cr && cr->warning) api_add_warning(ar, cr->warning);
   if (*rt->sub) {

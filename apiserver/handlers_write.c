@@ -448,7 +448,8 @@ void api_create_object(struct api_write *w, json_t *obj)
                            .namespace_ = res->namespaced ? ar->rt.ns : NULL,
                            .name = name,
                            .dry_run = w->dry_run,
-                           .user = "system:admin"};
+                           .user = "system:admin",
+                           .auth = ar->user};
   if ((st = run_hooks(w, &rq, obj, NULL))) goto fail;
   if (!(obj = encode_stored(w, obj, !w->dry_run, &st))) goto fail;
   name = kj_get_str(obj, "metadata.name");
@@ -740,7 +741,8 @@ static void update_attempt(struct api_write *w)
                            .namespace_ = res->namespaced ? ar->rt.ns : NULL,
                            .name = ar->rt.name,
                            .dry_run = w->dry_run,
-                           .user = "system:admin"};
+                           .user = "system:admin",
+                           .auth = ar->user};
   if ((st = run_hooks(w, &rq, obj, old))) goto fail;
   kj_set_str(obj, "metadata.name", ar->rt.name);
   json_decref(old);

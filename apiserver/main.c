@@ -29,6 +29,7 @@
 #include <kube/tls.h>
 
 #include "apiserver.h"
+#include "auth/auth.h"
 #include "auth/authn.h"
 #include "encryption_config.h"
 #include "registry/registry.h"
@@ -140,6 +141,13 @@ static void copy_secure(struct apiserver_config *c, const struct apiserver_confi
   c->enable_bootstrap_token_auth = sec->enable_bootstrap_token_auth;
   c->service_account_lookup = sec->service_account_lookup;
   c->authorization_mode = sec->authorization_mode;
+}
+
+/* The registry's objects are in storage: create and reconcile the
+ * bootstrap RBAC policy, then report ready. */
+static void on_registry_ready(void *arg)
+{
+  if (rbac_bootstrap_policy(arg, on_ready, arg) != 0) on_ready(arg);
 }
 
 /* Parses and checks every flag into c (and the storage history window
@@ -368,7 +376,12 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("service account token keys: %s", err);
     goto out;
   }
-  if (registry_init(srv, on_ready, srv) != 0) {
+  srv->rbac = rbac_new(srv);
+  if (!srv->rbac) {
+    KLOG_E("loading the RBAC roles and bindings failed");
+    goto out;
+  }
+  if (registry_init(srv, on_registry_ready, srv) != 0) {
     KLOG_E("registry bootstrap failed");
     goto out;
   }
@@ -402,6 +415,8 @@ out:
   /* let deferred teardown (finished watches) run */
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   if (registry_started) registry_shutdown(srv);
+  rbac_free(srv->rbac);
+  srv->rbac = NULL;
   if (srv->storage) storage_close(srv->storage);
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   api_sa_signer_free(srv);

@@ -79,4 +79,19 @@ enum authz_decision rbac_authorize(const struct rbac *r, const struct authz_attr
  * non-empty).  New reference. */
 json_t *authz_forbidden(const struct authz_attrs *a, const char *reason);
 
+/* ---------- access reviews (reviews.c) ----------
+ * authorization.k8s.io/v1 SubjectAccessReview, LocalSubjectAccessReview,
+ * SelfSubjectAccessReview and SelfSubjectRulesReview: POST answers 201
+ * with the status filled; nothing is stored.  Dispatched by handlers.c
+ * for resources marked create_only. */
+struct api_req;
+void api_handle_review(struct api_req *ar);
+
+/* ---------- bootstrap policy (bootstrap_policy.c) ----------
+ * Creates upstream's bootstrap ClusterRoles and ClusterRoleBindings
+ * absent from storage and reconciles those present (autoupdate
+ * annotation); done(arg) once every write is durable (at once when
+ * nothing is written).  0 or a negative error (done not called). */
+int rbac_bootstrap_policy(struct apiserver *srv, void (*done)(void *arg), void *arg);
+
 #endif

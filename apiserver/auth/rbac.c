@@ -161,6 +161,8 @@ struct rbac_binding {
   bool cluster;
   char *ns, *name;
   char *role_kind, *role_name;
+  char *role_key; /* the roleRef's key in its kind's map */
+  int role_k;     /* K_ROLE, K_CLUSTERROLE, or -1 (unsupported kind) */
   struct rbac_subject *subj;
   size_t nsubj;
 };
@@ -213,6 +215,7 @@ static void binding_free(void *p)
   free(b->name);
   free(b->role_kind);
   free(b->role_name);
+  free(b->role_key);
   free(b);
 }
 
@@ -288,6 +291,12 @@ static struct rbac_binding *binding_parse(const json_t *obj, bool cluster)
   b->name = dup_or_empty(kj_get_str(obj, "metadata.name"));
   b->role_kind = dup_or_empty(kj_get_str(obj, "roleRef.kind"));
   b->role_name = dup_or_empty(kj_get_str(obj, "roleRef.name"));
+  b->role_k = strcmp(b->role_kind, "Role") == 0 ? K_ROLE : strcmp(b->role_kind, "ClusterRole") == 0 ? K_CLUSTERROLE : -1;
+  if (b->role_k == K_ROLE) {
+    if (asprintf(&b->role_key, "%s/%s", b->ns, b->role_name) < 0) b->role_key = NULL;
+  } else {
+    b->role_key = xstrdup(b->role_name);
+  }
   json_t *subs = json_object_get(obj, "subjects");
   size_t n = json_is_array(subs) ? json_array_size(subs) : 0;
   b->subj = xcalloc(n ? n : 1, sizeof(*b->subj));
@@ -376,10 +385,14 @@ const struct rbac_rules *rbac_role_rules(const struct rbac *r, const char *kind,
 /* Visits one binding's rules; false when the visitor stopped. */
 static bool visit_binding(const struct rbac *r, const struct rbac_binding *b, rbac_visit_fn fn, void *arg)
 {
-  char err[700];
   struct rbac_source src = {b};
-  const struct rbac_rules *rules = rbac_role_rules(r, b->role_kind, b->ns, b->role_name, err, sizeof(err));
-  if (!rules) return fn(arg, &src, NULL, err);
+  const struct rbac_role *role = b->role_k >= 0 && b->role_key ? hmap_get(&r->objs[b->role_k], b->role_key) : NULL;
+  if (!role) {
+    char err[700];
+    rbac_role_rules(r, b->role_kind, b->ns, b->role_name, err, sizeof(err));
+    return fn(arg, &src, NULL, err);
+  }
+  const struct rbac_rules *rules = &role->rules;
   for (size_t i = 0; i < rules->n; i++)
     if (!fn(arg, &src, &rules->v[i], NULL)) return false;
   return true;
@@ -414,9 +427,13 @@ static bool visit_key(const struct rbac *r, struct seen *seen, const char *scope
                       rbac_visit_fn fn, void *arg)
 {
   char buf[512], *key = buf, *heap = NULL;
-  size_t need = strlen(scope) + strlen(name) + 4;
-  if (need > sizeof(buf)) key = heap = xmalloc(need);
-  snprintf(key, need, "%s\x01%c:%s", scope, kind, name);
+  size_t sl = strlen(scope), nl = strlen(name);
+  if (sl + nl + 4 > sizeof(buf)) key = heap = xmalloc(sl + nl + 4);
+  memcpy(key, scope, sl);
+  key[sl] = '\x01';
+  key[sl + 1] = kind;
+  key[sl + 2] = ':';
+  memcpy(key + sl + 3, name, nl + 1);
   const struct blist *l = hmap_get(&r->subjects, key);
   free(heap);
   for (size_t i = 0; l && i < l->n; i++) {

@@ -54,6 +54,10 @@ bool rbac_rule_allows(const struct rbac_rule *rule, const struct authz_attrs *a)
  * compacted and sorted, one per line. */
 bool rbac_rules_cover(const struct rbac_rule *const *owner, size_t nowner, const struct rbac_rules *servant,
                       char **missing);
+/* The broken-down servant rules (one verb, group, resource, name each)
+ * no owner rule covers, as a new JSON array of PolicyRules: what
+ * reconciliation adds to a bootstrap role. */
+json_t *rbac_rules_uncovered(const struct rbac_rules *owner, const struct rbac_rules *servant);
 /* Go's %q of a []string: ["a" "b"]; appended to a malloc'd buffer. */
 void rbac_quote_strv(char **buf, size_t *len, const char *const *v, size_t n);
 
@@ -117,8 +121,5 @@ json_t *rbac_bootstrap_cluster_role_bindings(void);
  * the user added are kept; labels and annotations merged. */
 json_t *rbac_reconcile_role(const json_t *expected, const json_t *existing);
 json_t *rbac_reconcile_binding(const json_t *expected, const json_t *existing);
-/* Creates and reconciles the bootstrap policy in srv's storage; done(arg)
- * once every write is durable.  0 or a negative error. */
-int rbac_bootstrap_policy(struct apiserver *srv, void (*done)(void *arg), void *arg);
 
 #endif

@@ -343,3 +343,40 @@ bool rbac_rules_cover(const struct rbac_rule *const *owner, size_t nowner, const
   free(ms);
   return nms == 0;
 }
+
+static json_t *one(const char *s)
+{
+  json_t *a = json_array();
+  json_array_append_new(a, json_string(s));
+  return a;
+}
+
+json_t *rbac_rules_uncovered(const struct rbac_rules *owner, const struct rbac_rules *servant)
+{
+  const struct rbac_rule **ov = xcalloc(owner->n + 1, sizeof(*ov));
+  for (size_t i = 0; i < owner->n; i++) ov[i] = &owner->v[i];
+  json_t *out = json_array();
+  for (size_t i = 0; i < servant->n; i++) {
+    const struct rbac_rule *r = &servant->v[i];
+    for (size_t g = 0; g < r->groups.n; g++)
+      for (size_t res = 0; res < r->resources.n; res++)
+        for (size_t v = 0; v < r->verbs.n; v++)
+          for (size_t k = 0; k < (r->names.n ? r->names.n : 1); k++) {
+            struct subrule s = {r->verbs.v[v], r->groups.v[g], r->resources.v[res], r->names.n ? r->names.v[k] : NULL,
+                                NULL};
+            if (covered(ov, owner->n, &s)) continue;
+            json_t *o = json_pack("{s:o,s:o,s:o}", "verbs", one(s.verb), "apiGroups", one(s.group), "resources",
+                                  one(s.resource));
+            if (s.name) json_object_set_new(o, "resourceNames", one(s.name));
+            json_array_append_new(out, o);
+          }
+    for (size_t u = 0; u < r->urls.n; u++)
+      for (size_t v = 0; v < r->verbs.n; v++) {
+        struct subrule s = {r->verbs.v[v], NULL, NULL, NULL, r->urls.v[u]};
+        if (!covered(ov, owner->n, &s))
+          json_array_append_new(out, json_pack("{s:o,s:o}", "verbs", one(s.verb), "nonResourceURLs", one(s.url)));
+      }
+  }
+  free(ov);
+  return out;
+}

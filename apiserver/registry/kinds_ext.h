@@ -20,6 +20,9 @@ extern const struct resource reg_statefulsets, reg_daemonsets, reg_controllerrev
     reg_resourcequotas, reg_horizontalpodautoscalers, reg_ingresses, reg_ingressclasses, reg_networkpolicies,
     reg_poddisruptionbudgets, reg_priorityclasses, reg_storageclasses, reg_roles, reg_rolebindings, reg_clusterroles,
     reg_clusterrolebindings;
+/* authorization.k8s.io/v1 reviews, create-only (apiserver/auth/reviews.c) */
+extern const struct resource reg_localsubjectaccessreviews, reg_selfsubjectaccessreviews, reg_selfsubjectrulesreviews,
+    reg_subjectaccessreviews;
 
 /* Every descriptor above, in discovery order; *n set to the count. */
 const struct resource *const *registry_ext_all(size_t *n);

@@ -7,6 +7,15 @@
  * nonResourceURLs - the latter only in ClusterRoles.  A binding's roleRef
  * names a Role or ClusterRole of this API group and can never change,
  * since re-pointing a binding would silently re-grant its subjects.
+ *
+ * Privilege escalation is prevented at admission (upstream's
+ * policybased storages): a user may write a Role or ClusterRole only
+ * with rules it holds itself (in the role's namespace), unless it may
+ * `escalate` roles/clusterroles; and a binding only to a role whose rules
+ * it holds, unless it may `bind` that role.  Members of system:masters
+ * and the insecure port (no user) are not checked, nor updates that only
+ * touch what garbage collection changes (owner references, finalizers).
+ * Refusals are 403 Forbidden with upstream's message.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -16,10 +25,12 @@
 #include <kube/json.h>
 #include <kube/names.h>
 
+#include <kube/status.h>
+
+#include "apiserver.h"
+#include "auth/rbac_internal.h"
 #include "registry/ext_internal.h"
 #include "registry/kinds_ext.h"
-
-#define RBAC_GROUP "rbac.authorization.k8s.io"
 
 static void validate_rule(const json_t *rule, const char *f, bool namespaced, json_t *causes)
 {
@@ -175,6 +186,113 @@ static void subject_defaults(json_t *obj)
     json_object_set_new(ref, "apiGroup", json_string(RBAC_GROUP));
 }
 
+/* ---- escalation checks ---- */
+
+/* Upstream's IsOnlyMutatingGCFields: obj and old equal but for owner
+ * references and finalizers (and what the server maintains). */
+static bool only_gc_fields(const json_t *obj, const json_t *old)
+{
+  if (!old) return false;
+  json_t *a = kj_deep_copy(obj), *b = kj_deep_copy(old);
+  static const char *const skip[] = {"metadata.ownerReferences", "metadata.finalizers", "metadata.resourceVersion",
+                                     "metadata.managedFields", "metadata.generation", NULL};
+  for (const char *const *p = skip; *p; p++) {
+    kj_del(a, *p);
+    kj_del(b, *p);
+  }
+  bool same = json_equal(a, b);
+  json_decref(a);
+  json_decref(b);
+  return same;
+}
+
+/* The authorizer allows verb on RESOURCE/NAME of this API group in ns. */
+static bool authorized(const struct reg_request *rq, const char *verb, const char *resource, const char *ns,
+                       const char *name)
+{
+  struct authz_attrs a = {.user = rq->auth,
+                          .verb = verb,
+                          .resource_request = true,
+                          .api_group = RBAC_GROUP,
+                          .api_version = "v1",
+                          .resource = resource,
+                          .subresource = "",
+                          .ns = ns ? ns : "",
+                          .name = name ? name : ""};
+  return rbac_authorize(rq->srv->rbac, &a, NULL, 0) == AUTHZ_ALLOW;
+}
+
+/* Whether the escalation checks apply to this write at all. */
+static bool checked(const struct reg_request *rq, const json_t *obj, const json_t *old)
+{
+  return rq->auth && rq->srv && rq->srv->rbac && !rbac_escalation_allowed(rq->auth) && !only_gc_fields(obj, old);
+}
+
+static json_t *role_admit_common(struct reg_request *rq, json_t *obj, const json_t *old, const char *resource)
+{
+  if (!checked(rq, obj, old)) return NULL;
+  const char *ns = kj_get_str(obj, "metadata.namespace"), *name = kj_get_str(obj, "metadata.name");
+  if (authorized(rq, "escalate", resource, ns, name)) return NULL;
+  struct rbac_rules rules;
+  rbac_rules_parse(json_object_get(obj, "rules"), &rules);
+  json_t *st = rbac_confirm_no_escalation(rq->srv->rbac, rq->auth, ns, &rules, resource, name);
+  rbac_rules_free(&rules);
+  if (st || !json_is_object(json_object_get(obj, "aggregationRule"))) return st;
+  /* an aggregationRule can gather anything: it takes full authority */
+  json_t *full = json_pack("[{s:[s],s:[s],s:[s]},{s:[s],s:[s]}]", "verbs", "*", "apiGroups", "*", "resources", "*",
+                           "verbs", "*", "nonResourceURLs", "*");
+  rbac_rules_parse(full, &rules);
+  json_decref(full);
+  json_t *fst = rbac_confirm_no_escalation(rq->srv->rbac, rq->auth, NULL, &rules, resource, name);
+  rbac_rules_free(&rules);
+  if (!fst) return NULL;
+  json_decref(fst);
+  st = kstatus_new(403, "Forbidden",
+                   "%s.%s \"%s\" is forbidden: must have cluster-admin privileges to use the aggregationRule", resource,
+                   RBAC_GROUP, name ? name : "");
+  kstatus_set_details(st, name, RBAC_GROUP, resource);
+  return st;
+}
+
+static json_t *role_admit(struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  return role_admit_common(rq, obj, old, "roles");
+}
+
+static json_t *clusterrole_admit(struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  return role_admit_common(rq, obj, old, "clusterroles");
+}
+
+static json_t *binding_admit_common(struct reg_request *rq, json_t *obj, const json_t *old, const char *resource)
+{
+  if (!checked(rq, obj, old)) return NULL;
+  const char *ns = kj_get_str(obj, "metadata.namespace"), *name = kj_get_str(obj, "metadata.name");
+  const char *kind = reg_str_or(kj_get_str(obj, "roleRef.kind"), "");
+  const char *role = reg_str_or(kj_get_str(obj, "roleRef.name"), "");
+  const char *role_res = strcmp(kind, "Role") == 0 ? "roles" : strcmp(kind, "ClusterRole") == 0 ? "clusterroles" : "";
+  if (*role_res && authorized(rq, "bind", role_res, ns, role)) return NULL;
+  char err[700];
+  const struct rbac_rules *rules = rbac_role_rules(rq->srv->rbac, kind, ns, role, err, sizeof(err));
+  if (!rules) {
+    json_t *st = kstatus_new(403, "Forbidden", "%s.%s \"%s\" is forbidden: %s", resource, RBAC_GROUP,
+                             name ? name : "", err);
+    kstatus_set_details(st, name, RBAC_GROUP, resource);
+    return st;
+  }
+  return rbac_confirm_no_escalation(rq->srv->rbac, rq->auth, ns, rules, resource, name);
+}
+
+static json_t *rolebinding_admit(struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  return binding_admit_common(rq, obj, old, "rolebindings");
+}
+
+static json_t *clusterrolebinding_admit(struct reg_request *rq, json_t *obj, const json_t *old)
+{
+  return binding_admit_common(rq, obj, old, "clusterrolebindings");
+}
+
 static json_t *created_at_cells(const json_t *obj)
 {
   json_t *row = reg_row(obj);
@@ -247,6 +365,7 @@ const struct resource reg_roles = {
     .short_names = {NULL},
     .categories = {NULL},
     .storage_prefix = "/registry/roles",
+    .admit = role_admit,
     .validate = role_validate,
     .columns = role_columns,
     .cells = created_at_cells,
@@ -262,6 +381,7 @@ const struct resource reg_clusterroles = {
     .short_names = {NULL},
     .categories = {NULL},
     .storage_prefix = "/registry/clusterroles",
+    .admit = clusterrole_admit,
     .validate = clusterrole_validate,
     .columns = role_columns,
     .cells = created_at_cells,
@@ -278,6 +398,7 @@ const struct resource reg_rolebindings = {
     .categories = {NULL},
     .storage_prefix = "/registry/rolebindings",
     .defaults = subject_defaults,
+    .admit = rolebinding_admit,
     .validate = rolebinding_validate,
     .columns = binding_columns,
     .cells = binding_cells,
@@ -294,6 +415,7 @@ const struct resource reg_clusterrolebindings = {
     .categories = {NULL},
     .storage_prefix = "/registry/clusterrolebindings",
     .defaults = subject_defaults,
+    .admit = clusterrolebinding_admit,
     .validate = clusterrolebinding_validate,
     .columns = binding_columns,
     .cells = binding_cells,

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 struct apiserver; /* the program's context (apiserver/apiserver.h) */
+struct auth_user;
 
 /* subresource bits */
 enum {
@@ -64,6 +65,8 @@ struct reg_request {
   const char *name;
   bool dry_run;
   const char *user;           /* authenticated user name ("system:admin" in insecure mode) */
+  /* Who asks (auth/auth.h), borrowed; NULL on the insecure port. */
+  const struct auth_user *auth;
   const struct resource *res; /* the resource written */
   /* Warnings for the client (Warning headers): hooks append strings to
    * this array when it is not NULL. */
@@ -84,6 +87,9 @@ struct resource {
   /* DELETE answers the deleted object (upstream's ReturnDeletedObject)
    * rather than a Status naming it. */
   bool return_deleted_object;
+  /* Only POST of the collection is served, nothing is stored: the
+   * authorization.k8s.io reviews (apiserver/auth/reviews.c). */
+  bool create_only;
   /* Storage key prefix without trailing slash, e.g. "/registry/pods".
    * Two resources may share one (events in core/v1 and events.k8s.io/v1). */
   const char *storage_prefix;

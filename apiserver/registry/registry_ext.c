@@ -29,6 +29,10 @@ static const struct resource *const ext_table[] = {
     &reg_clusterroles,
     &reg_clusterrolebindings,
     &reg_customresourcedefinitions,
+    &reg_localsubjectaccessreviews,
+    &reg_selfsubjectaccessreviews,
+    &reg_selfsubjectrulesreviews,
+    &reg_subjectaccessreviews,
 };
 
 const struct resource *const *registry_ext_all(size_t *n)

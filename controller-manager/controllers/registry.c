@@ -35,5 +35,6 @@ const struct controller_def *const cm_all_controllers[] = {
     &ctrl_pv_protection,
     &ctrl_ephemeral_volume,
     &ctrl_persistentvolume_expander,
+    &ctrl_clusterrole_aggregation,
     NULL,
 };

@@ -337,6 +337,7 @@ static void test_ext_table(void **state)
   const struct resource *const *all = registry_ext_all(&n);
   assert_true(n >= 22);
   for (size_t i = 0; i < n; i++) {
+    if (all[i]->create_only) continue; /* the authorization reviews store and list nothing */
     assert_non_null(all[i]->storage_prefix);
     assert_non_null(all[i]->columns);
     assert_non_null(all[i]->cells);
