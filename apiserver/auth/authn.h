@@ -77,6 +77,10 @@ const enum authz_mode *authn_modes(const struct apiserver *srv, size_t *n);
  * reference or NULL. */
 json_t *authn_get_object(struct apiserver *srv, const char *key);
 
+/* authn_reviews.c: fills a TokenReview's or SelfSubjectReview's status
+ * (obj borrowed, kind and apiVersion already checked); NULL or a Status. */
+json_t *authn_review(struct api_req *ar, json_t *obj);
+
 /* ---------- service account tokens (authn_sa.c) ---------- */
 /* The service account user of a verified JWT, its claims checked (issuer,
  * audiences, expiry, and with --service-account-lookup the service

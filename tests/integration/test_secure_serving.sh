@@ -130,6 +130,29 @@ kube delete serviceaccount robot >/dev/null
 CODE=$(curl -s --cacert "$SERVING" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$S/api")
 expect_eq "a token of a deleted service account is 401" 401 "$CODE"
 
+# who am I: SelfSubjectReview (bootstrap policy: system:basic-user), TokenReview
+OUT=$(ks jane auth whoami -o jsonpath='{.status.userInfo.username} {.status.userInfo.groups}' 2>&1)
+expect_eq "kubectl auth whoami over a client certificate" 'jane ["devs","qa","system:authenticated"]' "$OUT"
+OUT=$(ks admin auth whoami --as=bob --as-group=ops -o jsonpath='{.status.userInfo.username} {.status.userInfo.groups}' 2>&1)
+expect_eq "whoami --as shows the impersonated user" 'bob ["ops","system:authenticated"]' "$OUT"
+kube create serviceaccount reviewer >/dev/null
+RTOKEN=$(kube create token reviewer --audience=https://kubernetes.default.svc.cluster.local)
+OUT=$(kube create -o jsonpath='{.status.authenticated} {.status.user.username} {.status.user.groups}' -f - <<EOF
+apiVersion: authentication.k8s.io/v1
+kind: TokenReview
+spec: {token: "$RTOKEN"}
+EOF
+)
+expect_eq "a TokenReview authenticates a service account token" \
+  'true system:serviceaccount:default:reviewer ["system:serviceaccounts","system:serviceaccounts:default","system:authenticated"]' "$OUT"
+OUT=$(kube create -o jsonpath='{.status.authenticated} {.status.error}' -f - <<EOF
+apiVersion: authentication.k8s.io/v1
+kind: TokenReview
+spec: {token: "$RTOKEN", audiences: [somebody-else]}
+EOF
+)
+expect_match "for another audience it does not" '^false .*audiences' "$OUT"
+
 # bootstrap tokens: Secret bootstrap-token-ID in kube-system
 b64() { printf '%s' "$1" | base64 -w0; }
 bt_secret() { # ID SECRET EXPIRATION
