@@ -94,7 +94,7 @@ struct auth_user *authn_sa_token(struct apiserver *srv, const char *jwt, const j
  * with a message naming the bad mode. */
 int authz_modes_parse(const char *modes, enum authz_mode out[AUTHZ_MAX_MODES], size_t *n, char *err, size_t errlen);
 /* The chain: system:masters, then each mode in order. */
-enum authz_decision authz_decide(struct apiserver *srv, const struct authz_attrs *a, char *reason, size_t reasonlen);
+enum authz_decision authz_decide(const struct apiserver *srv, const struct authz_attrs *a, char *reason, size_t reasonlen);
 
 /* ---------- the request hook (authorize.c) ----------
  * For a request on the secure port: authenticate, impersonate, authorize.

@@ -70,7 +70,7 @@ int authz_modes_parse(const char *modes, enum authz_mode out[AUTHZ_MAX_MODES], s
   return 0;
 }
 
-enum authz_decision authz_decide(struct apiserver *srv, const struct authz_attrs *a, char *reason, size_t reasonlen)
+enum authz_decision authz_decide(const struct apiserver *srv, const struct authz_attrs *a, char *reason, size_t reasonlen)
 {
   if (auth_user_in_group(a->user, "system:masters")) return AUTHZ_ALLOW;
   size_t n = 0;

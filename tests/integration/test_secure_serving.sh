@@ -8,6 +8,7 @@
 # shows in its Forbidden message (upstream's text), since these users are
 # bound to nothing.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/cluster.sh"
 PKI=$WORK/pki
 mkdir -p "$PKI"
 ossl() { openssl "$@" >/dev/null 2>&1 || fail "openssl $*"; }
@@ -179,6 +180,45 @@ CODE=$(curl -s --cacert "$SERVING" -o /dev/null -w '%{http_code}' -H "Authorizat
 expect_eq "a wrong bootstrap secret is 401" 401 "$CODE"
 CODE=$(curl -s --cacert "$SERVING" -o /dev/null -w '%{http_code}' -H "Authorization: Bearer expire.0123456789abcdef" "$S/api")
 expect_eq "an expired bootstrap token is 401" 401 "$CODE"
+
+# helm and the Python client over TLS: a client certificate, and a service
+# account token bound to `view` (reads allowed, writes Forbidden)
+OUT=$(helm --kubeconfig "$WORK/admin.kubeconfig" install tlsdemo "$ROOT/tests/fixtures/chart" 2>&1) || fail "helm: $OUT"
+OUT=$(helm --kubeconfig "$WORK/admin.kubeconfig" list -o json 2>&1)
+expect_match "helm installs and lists over TLS with a client certificate" '"name":"tlsdemo"' "$OUT"
+# view is aggregated: the clusterrole-aggregation controller fills it
+start_controller_manager controller-manager --leader-elect=false --controllers=clusterrole-aggregation
+for _ in $(seq 1 100); do
+  [[ -n "$(kube get clusterrole view -o jsonpath='{.rules}' 2>/dev/null)" ]] && break
+  sleep 0.2
+done
+kube create serviceaccount viewer >/dev/null
+kube create rolebinding viewer-view --clusterrole=view --serviceaccount=default:viewer >/dev/null
+VTOKEN=$(kube create token viewer)
+kcfg viewer "{token: \"$VTOKEN\"}"
+PY=$(command -v /usr/bin/python3 || command -v python3)
+OUT=$("$PY" - "$WORK/viewer.kubeconfig" <<'EOF'
+import sys
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+config.load_kube_config(sys.argv[1])
+v1 = client.CoreV1Api()
+print("list", len(v1.list_namespaced_config_map("default").items) > 0)
+try:
+    v1.create_namespaced_config_map("default", {"metadata": {"name": "nope"}})
+    print("create allowed")
+except ApiException as e:
+    print("create", e.status, e.reason)
+EOF
+)
+expect_eq "the Python client: view reads, is Forbidden to write" "list True
+create 403 Forbidden" "$OUT"
+OUT=$(ks viewer create configmap nope 2>&1) && fail "view created a configmap"
+expect_match "kubectl prints upstream's Forbidden for the view user" \
+  'configmaps is forbidden: User "system:serviceaccount:default:viewer" cannot create resource "configmaps" in API group "" in the namespace "default"' "$OUT"
+OUT=$(ks viewer auth can-i list pods; ks viewer auth can-i delete pods || true)
+expect_eq "kubectl auth can-i for the view user" "yes
+no" "$OUT"
 
 # the insecure port stays open to loopback as before (tests, local tools)
 OUT=$(kube get configmap from-token -o name)
