@@ -11,8 +11,9 @@ function request()
   local body = string.format(
     '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"b%s-%d-%d","labels":{"bench":"1"}},"data":{"pad":"%s"}}',
     os.getenv("BENCH_RUN") or "r", tid, counter, pad)
-  return wrk.format("POST", "/api/v1/namespaces/default/configmaps",
-    {["Content-Type"] = "application/json"}, body)
+  local headers = {["Content-Type"] = "application/json"}
+  if os.getenv("BENCH_TOKEN") then headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN") end
+  return wrk.format("POST", "/api/v1/namespaces/default/configmaps", headers, body)
 end
 function response(status, headers, body)
   if status ~= 201 then
