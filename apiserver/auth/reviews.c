@@ -172,9 +172,8 @@ static bool collect_rule(void *arg, const struct rbac_source *src, const struct 
     json_array_append_new(acc->res_rules, o);
   }
   if (rule->urls.n)
-    json_array_append_new(acc->url_rules,
-                          json_pack("{s:o,s:o}", "verbs", strv_json(&rule->verbs), "nonResourceURLs",
-                                    strv_json(&rule->urls)));
+    json_array_append_new(acc->url_rules, json_pack("{s:o,s:o}", "verbs", strv_json(&rule->verbs), "nonResourceURLs",
+                                                    strv_json(&rule->urls)));
   return true;
 }
 
@@ -255,7 +254,7 @@ void api_handle_review(struct api_req *ar)
 
 /* ---- the resources ---- */
 
-#define REVIEW(var, plural_, singular_, kind_, namespaced_)                                                          \
+#define REVIEW(var, plural_, singular_, kind_, namespaced_)                                                            \
   const struct resource var = {                                                                                        \
       .group = AUTHZ_GROUP,                                                                                            \
       .version = "v1",                                                                                                 \

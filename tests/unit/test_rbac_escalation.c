@@ -81,8 +81,8 @@ static json_t *admit(struct env *e, const struct auth_user *u, const struct reso
                      const char *old_text)
 {
   json_t *obj = J(obj_text), *old = old_text ? J(old_text) : NULL;
-  struct reg_request rq = {.srv = &e->srv, .verb = old ? "update" : "create", .user = u ? u->name : "system:admin",
-                           .auth = u, .res = res};
+  struct reg_request rq = {
+      .srv = &e->srv, .verb = old ? "update" : "create", .user = u ? u->name : "system:admin", .auth = u, .res = res};
   json_t *st = res->admit(&rq, obj, old);
   json_decref(obj);
   json_decref(old);
@@ -90,7 +90,7 @@ static json_t *admit(struct env *e, const struct auth_user *u, const struct reso
 }
 
 #define ROLE_SECRETS                                                                                                   \
-  "{\"metadata\":{\"name\":\"r1\",\"namespace\":\"ns1\"},\"rules\":[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],"      \
+  "{\"metadata\":{\"name\":\"r1\",\"namespace\":\"ns1\"},\"rules\":[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],"        \
   "\"resources\":[\"pods\",\"secrets\"]}]}"
 
 static void test_role_escalation(void **state)
@@ -108,8 +108,7 @@ static void test_role_escalation(void **state)
   assert_string_equal(kj_get_str(st, "details.kind"), "roles");
   json_decref(st);
   /* what jane holds she may grant */
-  assert_null(admit(e, e->jane,
-                    &reg_roles,
+  assert_null(admit(e, e->jane, &reg_roles,
                     "{\"metadata\":{\"name\":\"r2\",\"namespace\":\"ns1\"},\"rules\":[{\"verbs\":[\"get\",\"list\"],"
                     "\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}]}",
                     NULL));

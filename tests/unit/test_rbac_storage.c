@@ -104,8 +104,14 @@ static void unstore(struct env *e, const char *key)
 static enum authz_decision can(struct env *e, const char *user, const char *verb, const char *res, const char *ns)
 {
   struct auth_user *u = auth_user_new(user);
-  struct authz_attrs a = {.user = u, .verb = verb, .resource_request = true, .api_group = "", .resource = res,
-                          .subresource = "", .ns = ns, .name = ""};
+  struct authz_attrs a = {.user = u,
+                          .verb = verb,
+                          .resource_request = true,
+                          .api_group = "",
+                          .resource = res,
+                          .subresource = "",
+                          .ns = ns,
+                          .name = ""};
   enum authz_decision d = rbac_authorize(e->srv.rbac, &a, NULL, 0);
   auth_user_free(u);
   return d;
@@ -165,8 +171,14 @@ static void test_bootstrap_policy(void **state)
   /* the indexes saw them: system:masters may do anything */
   struct auth_user *root = auth_user_new("root");
   auth_user_add_group(root, "system:masters");
-  struct authz_attrs a = {.user = root, .verb = "delete", .resource_request = true, .api_group = "apps",
-                          .resource = "deployments", .subresource = "", .ns = "x", .name = "y"};
+  struct authz_attrs a = {.user = root,
+                          .verb = "delete",
+                          .resource_request = true,
+                          .api_group = "apps",
+                          .resource = "deployments",
+                          .subresource = "",
+                          .ns = "x",
+                          .name = "y"};
   char why[512];
   assert_int_equal(rbac_authorize(e->srv.rbac, &a, why, sizeof why), AUTHZ_ALLOW);
   assert_string_equal(why, "RBAC: allowed by ClusterRoleBinding \"cluster-admin\" of ClusterRole \"cluster-admin\" "
