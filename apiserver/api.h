@@ -25,6 +25,7 @@ struct kv;
 struct labelsel;
 struct fieldsel;
 struct auth_user;
+struct audit_req;
 
 /* ---------- routing (router.c) ---------- */
 
@@ -170,6 +171,8 @@ struct api_req {
   /* Who asks (auth/auth.h), owned; NULL on the insecure port, where
    * every request is allowed. */
   struct auth_user *user;
+  /* Audit state (audit.c), owned; NULL when the request is not audited. */
+  struct audit_req *audit;
 };
 
 /* Reply helpers; record metrics and log, and mark the request answered.

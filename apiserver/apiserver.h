@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "audit.h"
+
 struct event_base;
 struct http_server;
 struct storage;
@@ -23,11 +25,12 @@ struct metrics;
 struct sa_signer;
 struct crd_state;
 struct authn;
+struct audit;
 struct rbac;
 
 struct apiserver_config {
   const char *insecure_bind_address;    /* --insecure-bind-address, 127.0.0.1 */
-  int insecure_port;                    /* --insecure-port, 8080 */
+  int insecure_port;                    /* --insecure-port, 0 = none (-1: any free port, for tests) */
   const char *advertise_address;        /* --advertise-address */
   const char *storage_backend;          /* --storage-backend: sqlite */
   const char *data_dir;                 /* --data-dir */
@@ -53,12 +56,31 @@ struct apiserver_config {
    * and --default-unreachable-toleration-seconds (300 each) */
   int64_t default_not_ready_toleration_seconds;
   int64_t default_unreachable_toleration_seconds;
+  /* Secure serving (upstream's SecureServingOptions). */
+  const char *bind_address;         /* --bind-address, 0.0.0.0 */
+  int secure_port;                  /* --secure-port, 6443; 0 = none */
+  const char *cert_dir;             /* --cert-dir: the self-signed pair without --tls-cert-file */
+  const char *tls_cert_file;        /* --tls-cert-file */
+  const char *tls_private_key_file; /* --tls-private-key-file */
+  const char *tls_min_version;      /* --tls-min-version (VersionTLS12) */
+  const char *tls_cipher_suites;    /* --tls-cipher-suites */
+  /* Authentication and authorization (auth/authn.h). */
+  const char *client_ca_file;       /* --client-ca-file */
+  const char *token_auth_file;      /* --token-auth-file */
+  bool anonymous_auth;              /* --anonymous-auth (true) */
+  bool enable_bootstrap_token_auth; /* --enable-bootstrap-token-auth */
+  bool service_account_lookup;      /* --service-account-lookup (true) */
+  const char *authorization_mode;   /* --authorization-mode (Node,RBAC) */
+  struct audit_config audit;        /* --audit-* */
 };
 
 struct apiserver {
   struct apiserver_config cfg;
   struct event_base *base;
-  struct http_server *http;
+  struct http_server *http;  /* the insecure port, or NULL */
+  struct http_server *https; /* the secure port, or NULL */
+  void *tls_ctx;             /* its SSL_CTX */
+  int insecure_bound_port, secure_bound_port;
   struct storage *storage;
   const struct schema *schema;
   struct metrics *metrics;
@@ -81,13 +103,17 @@ struct apiserver {
    * (auth/rbac.c); NULL until set up. */
   struct authn *authn;
   struct rbac *rbac;
+  /* The audit log (audit.c), NULL when off. */
+  struct audit *audit;
 };
 
-/* Request path (apiserver/server.c).  apiserver_serve starts the HTTP
- * listener on --insecure-bind-address:--insecure-port and returns the bound
- * port or a negative errno; apiserver_stop closes every connection (watches
+/* Request path (apiserver/server.c).  apiserver_serve starts the
+ * listeners: HTTPS on --bind-address:--secure-port (requests there are
+ * authenticated and authorized) and plain HTTP on
+ * --insecure-bind-address:--insecure-port (allowed as they are), each when
+ * its port is not 0; 0, or a negative errno with a message in err; apiserver_stop closes every connection (watches
  * end, their storage watches are cancelled) and frees the request state. */
-int apiserver_serve(struct apiserver *srv);
+int apiserver_serve(struct apiserver *srv, char *err, size_t errlen);
 void apiserver_stop(struct apiserver *srv);
 
 /* Service account tokens (apiserver/token.c): loads the signing key
@@ -97,5 +123,9 @@ void apiserver_stop(struct apiserver *srv);
  * in err. */
 int api_sa_signer_setup(struct apiserver *srv, char *err, size_t errlen);
 void api_sa_signer_free(struct apiserver *srv);
+/* The claims of a service account JWT whose RS256 signature verifies
+ * with one of the published keys (the header's kid picks it); new
+ * reference, or NULL with the reason in err.  Claims are not checked. */
+json_t *api_sa_jwt_verify(struct apiserver *srv, const char *jwt, char *err, size_t errlen);
 
 #endif

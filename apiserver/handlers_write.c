@@ -674,7 +674,7 @@ static void update_store(struct api_write *w, json_t *obj, const struct kv *kv)
                        json_array_size(kj_get(obj, "metadata.finalizers")) == 0 &&
                        kj_get_int(obj, "metadata.deletionGracePeriodSeconds", 0) == 0 &&
                        !(res == &reg_namespaces && json_array_size(kj_get(obj, "spec.finalizers")) > 0);
-  if (!finish_delete && update_is_noop(api_storage_resource(res), obj, kv)) {
+  if (!finish_delete && !kv->stale && update_is_noop(api_storage_resource(res), obj, kv)) {
     json_decref(obj);
     update_done(w, 0, (struct kv *)kv, NULL);
     return;

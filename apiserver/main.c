@@ -26,11 +26,15 @@
 #include <kube/metrics.h>
 #include <kube/strconv.h>
 #include <kube/timeutil.h>
+#include <kube/tls.h>
 
 #include "apiserver.h"
 #include "auth/auth.h"
+#include "auth/authn.h"
+#include "encryption_config.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
+#include "storage/crypt.h"
 #include "storage/storage.h"
 
 static int valid_cidr(const char *s)
@@ -96,6 +100,49 @@ static void on_ready(void *arg)
   KLOG_I("bootstrap done; ready");
 }
 
+/* Checks the secure serving and authentication flags; 0, or -1 with a
+ * message naming the flag. */
+static int check_secure(const struct apiserver_config *sec, char *err, size_t errlen)
+{
+  enum authz_mode modes[AUTHZ_MAX_MODES];
+  size_t n;
+  char e[400];
+  if (!valid_ip(sec->bind_address))
+    snprintf(err, errlen, "invalid argument \"%s\" for \"--bind-address\" flag: not a valid IP address",
+             sec->bind_address);
+  else if (sec->secure_port < 0 || sec->secure_port > 65535)
+    snprintf(err, errlen, "invalid argument \"%d\" for \"--secure-port\" flag: must be between 0 and 65535",
+             sec->secure_port);
+  else if (!*sec->tls_cert_file != !*sec->tls_private_key_file)
+    snprintf(err, errlen, "--tls-cert-file and --tls-private-key-file must be given together");
+  else if (ktls_check_min_version(sec->tls_min_version, e, sizeof e) < 0)
+    snprintf(err, errlen, "invalid argument \"%s\" for \"--tls-min-version\" flag: %s", sec->tls_min_version, e);
+  else if (ktls_check_cipher_suites(sec->tls_cipher_suites, e, sizeof e) < 0)
+    snprintf(err, errlen, "invalid argument \"%s\" for \"--tls-cipher-suites\" flag: %s", sec->tls_cipher_suites,
+             e);
+  else if (authz_modes_parse(sec->authorization_mode, modes, &n, err, errlen) < 0)
+    ;
+  else return 0;
+  return -1;
+}
+
+static void copy_secure(struct apiserver_config *c, const struct apiserver_config *sec)
+{
+  c->bind_address = sec->bind_address;
+  c->secure_port = sec->secure_port;
+  c->cert_dir = sec->cert_dir;
+  c->tls_cert_file = sec->tls_cert_file;
+  c->tls_private_key_file = sec->tls_private_key_file;
+  c->tls_min_version = sec->tls_min_version;
+  c->tls_cipher_suites = sec->tls_cipher_suites;
+  c->client_ca_file = sec->client_ca_file;
+  c->token_auth_file = sec->token_auth_file;
+  c->anonymous_auth = sec->anonymous_auth;
+  c->enable_bootstrap_token_auth = sec->enable_bootstrap_token_auth;
+  c->service_account_lookup = sec->service_account_lookup;
+  c->authorization_mode = sec->authorization_mode;
+}
+
 /* The registry's objects are in storage: create and reconcile the
  * bootstrap RBAC policy, then report ready. */
 static void on_registry_ready(void *arg)
@@ -113,7 +160,21 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   char *np_range = "30000-32767";
   char *sa_issuer = "https://kubernetes.default.svc.cluster.local", *sa_signing_key = "", *sa_key = "";
   char *sa_jwks_uri = "", *audiences = "";
-  int insecure_port = 8080, v = 0;
+  int insecure_port = 0, v = 0;
+  char *enc_config = "";
+  struct audit_config audit = {.policy_file = "", .log_path = "", .mode = "blocking"};
+  struct apiserver_config sec = {.bind_address = "0.0.0.0",
+                                 .secure_port = 6443,
+                                 .cert_dir = "/var/run/kubernetes",
+                                 .tls_cert_file = "",
+                                 .tls_private_key_file = "",
+                                 .tls_min_version = "VersionTLS12",
+                                 .tls_cipher_suites = "",
+                                 .client_ca_file = "",
+                                 .token_auth_file = "",
+                                 .anonymous_auth = true,
+                                 .service_account_lookup = true,
+                                 .authorization_mode = "Node,RBAC"};
   int64_t compaction_ms = 5 * 60 * 1000, sa_max_exp_ms = 0;
   bool enable_gc = true, sa_extend = true;
   int64_t not_ready_tol = 300, unreachable_tol = 300;
@@ -124,9 +185,52 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
       {"advertise-address", FLAG_STRING, &advertise,
        "The IP address on which to advertise the apiserver to members of the cluster (default: the insecure bind "
        "address, or 127.0.0.1)."},
-      {"bind-address", FLAG_UNSUPPORTED, NULL, "secure serving does not exist yet; use --insecure-bind-address"},
-      {"secure-port", FLAG_UNSUPPORTED, NULL,
-       "secure serving does not exist yet; serve plain HTTP with --insecure-port"},
+      {"bind-address", FLAG_STRING, &sec.bind_address,
+       "The IP address on which to listen for the --secure-port port."},
+      {"secure-port", FLAG_INT, &sec.secure_port,
+       "The port on which to serve HTTPS with authentication and authorization. 0 disables it."},
+      {"cert-dir", FLAG_STRING, &sec.cert_dir,
+       "The directory where the TLS certs are located. If --tls-cert-file and --tls-private-key-file are provided, "
+       "this flag will be ignored."},
+      {"tls-cert-file", FLAG_STRING, &sec.tls_cert_file,
+       "File containing the default x509 Certificate for HTTPS (CA cert, if any, concatenated after server cert)."},
+      {"tls-private-key-file", FLAG_STRING, &sec.tls_private_key_file,
+       "File containing the default x509 private key matching --tls-cert-file."},
+      {"tls-min-version", FLAG_STRING, &sec.tls_min_version,
+       "Minimum TLS version supported. Possible values: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13"},
+      {"tls-cipher-suites", FLAG_STRING, &sec.tls_cipher_suites,
+       "Comma-separated list of cipher suites for the server. If omitted, the default Go cipher suites will be used."},
+      {"client-ca-file", FLAG_STRING, &sec.client_ca_file,
+       "If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "
+       "is authenticated with an identity corresponding to the CommonName of the client certificate."},
+      {"token-auth-file", FLAG_STRING, &sec.token_auth_file,
+       "If set, the file that will be used to secure the secure port of the API server via token authentication."},
+      {"anonymous-auth", FLAG_BOOL, &sec.anonymous_auth,
+       "Enables anonymous requests to the secure port of the API server. Requests that are not rejected by another "
+       "authentication method are treated as anonymous requests."},
+      {"enable-bootstrap-token-auth", FLAG_BOOL, &sec.enable_bootstrap_token_auth,
+       "Enable to allow secrets of type 'bootstrap.kubernetes.io/token' in the 'kube-system' namespace to be used "
+       "for TLS bootstrapping authentication."},
+      {"service-account-lookup", FLAG_BOOL, &sec.service_account_lookup,
+       "If true, validate ServiceAccount tokens exist in etcd as part of authentication."},
+      {"encryption-provider-config", FLAG_STRING, &enc_config,
+       "The file containing configuration for encryption providers to be used for storing secrets in etcd"},
+      {"audit-policy-file", FLAG_STRING, &audit.policy_file, "Path to the file that defines the audit policy configuration."},
+      {"audit-log-path", FLAG_STRING, &audit.log_path,
+       "If set, all requests coming to the apiserver will be logged to this file.  '-' means standard out."},
+      {"audit-log-maxsize", FLAG_INT, &audit.max_size_mb,
+       "The maximum size in megabytes of the audit log file before it gets rotated."},
+      {"audit-log-maxbackup", FLAG_INT, &audit.max_backup,
+       "The maximum number of old audit log files to retain. Setting a value of 0 will mean there's no restriction on "
+       "the number of files."},
+      {"audit-log-maxage", FLAG_INT, &audit.max_age_days,
+       "The maximum number of days to retain old audit log files based on the timestamp encoded in their filename."},
+      {"audit-log-mode", FLAG_STRING, &audit.mode,
+       "Strategy for sending audit events. Blocking indicates sending events should block server responses. Batch "
+       "causes the backend to buffer and write events asynchronously. Known modes are batch,blocking."},
+      {"authorization-mode", FLAG_STRING, &sec.authorization_mode,
+       "Ordered list of plug-ins to do authorization on secure port. Comma-delimited list of: AlwaysAllow, "
+       "AlwaysDeny, Node, RBAC."},
       {"storage-backend", FLAG_STRING, &backend, "The storage backend for persistence: sqlite."},
       {"data-dir", FLAG_STRING, &data_dir, "Directory of the SQLite database (created if missing)."},
       {"etcd-servers", FLAG_UNSUPPORTED, NULL,
@@ -184,6 +288,11 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
     BAD("invalid argument \"%s\" for \"--insecure-bind-address\" flag: not a valid IP address", insecure_bind);
   if (insecure_port < 0 || insecure_port > 65535)
     BAD("invalid argument \"%d\" for \"--insecure-port\" flag: must be between 0 and 65535", insecure_port);
+  if (check_secure(&sec, err, sizeof(err)) < 0) BAD("%s", err);
+  if (strcmp(audit.mode, "blocking") && strcmp(audit.mode, "batch"))
+    BAD("invalid argument \"%s\" for \"--audit-log-mode\" flag: must be one of blocking, batch", audit.mode);
+  if (audit.max_size_mb < 0 || audit.max_backup < 0 || audit.max_age_days < 0)
+    BAD("--audit-log-maxsize, --audit-log-maxbackup and --audit-log-maxage must not be negative");
   if (*advertise && !valid_ip(advertise))
     BAD("invalid argument \"%s\" for \"--advertise-address\" flag: not a valid IP address", advertise);
   if (strcmp(backend, "sqlite") != 0)
@@ -198,6 +307,9 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
     BAD("invalid argument for \"--service-account-max-token-expiration\" flag: must be 0 or at least 10m");
   if (!*sa_issuer) BAD("--service-account-issuer must not be empty");
   if (!*data_dir) BAD("--data-dir must not be empty");
+  if (*enc_config && !(so->crypt = encryption_config_load(enc_config, err, sizeof(err))))
+    BAD("--encryption-provider-config: %s", err);
+
   if (!*advertise)
     advertise = strcmp(insecure_bind, "0.0.0.0") == 0 || strcmp(insecure_bind, "::") == 0 ? "127.0.0.1" : insecure_bind;
   int e = mkdir_p(data_dir);
@@ -208,6 +320,8 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
     BAD("invalid KUBE_WATCH_BOOKMARK_INTERVAL \"%s\": want a positive duration such as 1s", bm);
 #undef BAD
 
+  copy_secure(c, &sec);
+  c->audit = audit;
   c->insecure_bind_address = insecure_bind;
   c->insecure_port = insecure_port;
   c->advertise_address = advertise;
@@ -272,12 +386,28 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     goto out;
   }
   registry_started = true;
-  int port = apiserver_serve(srv);
-  if (port < 0) {
-    KLOG_E("listening on %s:%d: %s", srv->cfg.insecure_bind_address, srv->cfg.insecure_port, strerror(-port));
+  const struct apiserver_config *c = &srv->cfg;
+  struct authn_config ac = {.client_ca_file = c->client_ca_file,
+                            .token_auth_file = c->token_auth_file,
+                            .anonymous = c->anonymous_auth,
+                            .bootstrap_tokens = c->enable_bootstrap_token_auth,
+                            .service_account_lookup = c->service_account_lookup,
+                            .authorization_mode = c->authorization_mode};
+  if (authn_setup(srv, &ac, err, sizeof(err)) < 0) {
+    KLOG_E("authentication: %s", err);
     goto out;
   }
-  KLOG_I("Serving insecurely on %s:%d", srv->cfg.insecure_bind_address, port);
+  srv->audit = audit_new(srv, &c->audit, err, sizeof(err));
+  if (!srv->audit && err[0]) {
+    KLOG_E("%s", err);
+    goto out;
+  }
+  if (apiserver_serve(srv, err, sizeof(err)) < 0) {
+    KLOG_E("%s", err);
+    goto out;
+  }
+  if (srv->https) KLOG_I("Serving securely on %s:%d", c->bind_address, srv->secure_bound_port);
+  if (srv->http) KLOG_I("Serving insecurely on %s:%d", c->insecure_bind_address, srv->insecure_bound_port);
   event_base_dispatch(srv->base);
   status = 0;
 out:
@@ -290,6 +420,9 @@ out:
   if (srv->storage) storage_close(srv->storage);
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   api_sa_signer_free(srv);
+  authn_free(srv);
+  audit_free(srv->audit);
+  srv->audit = NULL;
   schema_free(schema);
   return status;
 }
@@ -310,6 +443,7 @@ int main(int argc, char **argv)
   evsignal_add(sigterm, NULL);
   evsignal_add(sigint, NULL);
   int status = run(&srv, &so);
+  storage_crypt_free((struct storage_crypt *)so.crypt);
   metrics_free(srv.metrics);
   event_free(sigterm);
   event_free(sigint);

@@ -32,8 +32,11 @@
 #include <kube/status.h>
 #include <kube/strconv.h>
 #include <kube/timeutil.h>
+#include <kube/tls.h>
 #include <kube/yaml.h>
 
+#include "auth/authn.h"
+#include "audit.h"
 #include "protobuf.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
@@ -60,6 +63,7 @@ static const char *metric_verb(struct api_req *ar)
 void api_record(struct api_req *ar, int code)
 {
   struct apiserver *srv = ar->srv;
+  audit_response_complete(ar, code, NULL, 0); /* a no-op when the reply already logged it */
   double secs = (double)(ktime_now_us() - ar->start_us) / 1e6;
   const char *verb = metric_verb(ar);
   const char *resource = ar->rt.kind == ROUTE_RESOURCE ? ar->rt.resource : "";
@@ -111,6 +115,7 @@ void api_reply_raw(struct api_req *ar, int code, const char *ctype, const char *
 {
   if (ar->closed) return;
   ar->closed = true;
+  audit_response_complete(ar, code, body, len);
   api_record(ar, code);
   if (ar->http) {
     /* the request object is freed once answered */
@@ -125,6 +130,10 @@ void api_reply_evbuffer(struct api_req *ar, int code, const char *ctype, struct 
 {
   if (ar->closed) return;
   ar->closed = true;
+  if (audit_wants_response(ar)) {
+    size_t n = evbuffer_get_length(body);
+    audit_response_complete(ar, code, (const char *)evbuffer_pullup(body, (ev_ssize_t)n), n);
+  }
   api_record(ar, code);
   if (ar->http) {
     struct http_request *r = ar->http;
@@ -386,10 +395,13 @@ static void on_close(struct http_request *r, void *arg)
   if (ar->watch) api_watch_closed(ar);
 }
 
-/* Frees a request and drops its hold on a custom resource descriptor. */
+/* Frees a request, its user, and drops its hold on a custom resource
+ * descriptor. */
 static void req_free(struct api_req *ar)
 {
   registry_res_unref(ar->res);
+  auth_user_free(ar->user);
+  audit_req_free(ar);
   free(ar);
 }
 
@@ -415,7 +427,11 @@ static void on_request(struct http_request *r, void *arg)
   const char *method = http_req_method(r);
   bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 
-  if (strncmp(path, "/healthz", 8) == 0 && get) handle_health(ar, "healthz");
+  /* the secure port: authenticated and authorized first (auth/authn.h);
+   * the insecure port's requests are audited as they come */
+  if (!http_req_ssl(r)) audit_request_received(ar);
+  if (http_req_ssl(r) && !api_auth_request(ar)) ; /* answered: 401, 403 or 400 */
+  else if (strncmp(path, "/healthz", 8) == 0 && get) handle_health(ar, "healthz");
   else if (strncmp(path, "/livez", 6) == 0 && get) handle_health(ar, "livez");
   else if (strncmp(path, "/readyz", 7) == 0 && get) handle_health(ar, "readyz");
   else if (strcmp(path, "/metrics") == 0 && get) handle_metrics(ar);
@@ -468,17 +484,52 @@ int api_trim_after(struct apiserver *srv, struct evbuffer *body)
   return evbuffer_add_reference(body, nothing, 0, trim_body_written, srv) == 0 ? 0 : -ENOMEM;
 }
 
-int apiserver_serve(struct apiserver *srv)
+/* --bind-address:--secure-port with the serving certificate (given, or
+ * self-signed in --cert-dir for localhost, the advertise address and the
+ * service's names). */
+static int serve_secure(struct apiserver *srv, char *err, size_t errlen)
 {
-  if (!srv->api) {
-    srv->api = xcalloc(1, sizeof(*srv->api));
-    if (!srv->api) return -ENOMEM;
+  const struct apiserver_config *c = &srv->cfg;
+  char sans[1024];
+  snprintf(sans, sizeof sans,
+           "DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,"
+           "DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1%s%s",
+           c->advertise_address && *c->advertise_address ? ",IP:" : "",
+           c->advertise_address && *c->advertise_address ? c->advertise_address : "");
+  struct ktls_server_opts to = {.cert_file = c->tls_cert_file,
+                                .key_file = c->tls_private_key_file,
+                                .cert_dir = c->cert_dir,
+                                .pair_name = "apiserver",
+                                .cn = "localhost",
+                                .sans = sans,
+                                .min_version = c->tls_min_version,
+                                .cipher_suites = c->tls_cipher_suites,
+                                .client_ca_file = c->client_ca_file};
+  if (!(srv->tls_ctx = ktls_server_ctx(&to, err, errlen))) return -EINVAL;
+  struct http_server_opts o = {.ssl_ctx = srv->tls_ctx};
+  if (!(srv->https = http_server_new(srv->base, &o, on_request, srv))) return -ENOMEM;
+  int port = http_server_listen(srv->https, c->bind_address ? c->bind_address : "0.0.0.0", c->secure_port);
+  if (port < 0) snprintf(err, errlen, "listening on %s:%d: %s", c->bind_address, c->secure_port, strerror(-port));
+  else srv->secure_bound_port = port;
+  return port < 0 ? port : 0;
+}
+
+int apiserver_serve(struct apiserver *srv, char *err, size_t errlen)
+{
+  if (!srv->api) srv->api = xcalloc(1, sizeof(*srv->api));
+  if (srv->cfg.secure_port > 0) {
+    int rc = serve_secure(srv, err, errlen);
+    if (rc < 0) return rc;
   }
+  if (srv->cfg.insecure_port == 0) return 0;
   struct http_server_opts o = {0};
   srv->http = http_server_new(srv->base, &o, on_request, srv);
   if (!srv->http) return -ENOMEM;
   const char *addr = srv->cfg.insecure_bind_address ? srv->cfg.insecure_bind_address : "127.0.0.1";
-  return http_server_listen(srv->http, addr, srv->cfg.insecure_port);
+  int port = http_server_listen(srv->http, addr, srv->cfg.insecure_port < 0 ? 0 : srv->cfg.insecure_port);
+  if (port < 0) snprintf(err, errlen, "listening on %s:%d: %s", addr, srv->cfg.insecure_port, strerror(-port));
+  else srv->insecure_bound_port = port;
+  return port < 0 ? port : 0;
 }
 
 void apiserver_stop(struct apiserver *srv)
@@ -487,6 +538,12 @@ void apiserver_stop(struct apiserver *srv)
     http_server_free(srv->http);
     srv->http = NULL;
   }
+  if (srv->https) {
+    http_server_free(srv->https);
+    srv->https = NULL;
+  }
+  ktls_ctx_free(srv->tls_ctx);
+  srv->tls_ctx = NULL;
   api_discovery_free(srv);
   if (srv->api && srv->api->trim_ev) event_free(srv->api->trim_ev);
   free(srv->api);

@@ -570,3 +570,54 @@ void api_handle_token_request(struct api_req *ar)
   json_decref(t.bound);
   json_decref(t.node);
 }
+
+/* ---- verification ---- */
+
+/* Decodes one base64url JWT segment; new reference to its JSON or NULL. */
+static json_t *jwt_segment(const char *s, size_t len)
+{
+  unsigned char *raw = NULL;
+  size_t rawlen = 0, bad = 0;
+  if (kb64_decode(s, len, KB64_RAW_URL, &raw, &rawlen, &bad) < 0) return NULL;
+  json_t *v = kj_loadb((const char *)raw, rawlen, false, NULL, 0);
+  free(raw);
+  return json_is_object(v) ? v : (json_decref(v), NULL);
+}
+
+static bool jwt_signature_ok(EVP_PKEY *key, const char *input, size_t inlen, const unsigned char *sig, size_t siglen)
+{
+  EVP_MD_CTX *md = EVP_MD_CTX_new();
+  bool ok = md && EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
+            EVP_DigestVerify(md, sig, siglen, (const unsigned char *)input, inlen) == 1;
+  EVP_MD_CTX_free(md);
+  return ok;
+}
+
+json_t *api_sa_jwt_verify(struct apiserver *srv, const char *jwt, char *err, size_t errlen)
+{
+  const struct sa_signer *s = srv->sa_signer;
+  const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
+  if (!s || !d1 || !d2 || strchr(d2 + 1, '.')) {
+    snprintf(err, errlen, "not a JWT");
+    return NULL;
+  }
+  json_t *hdr = jwt_segment(jwt, (size_t)(d1 - jwt)), *claims = NULL;
+  const char *alg = json_string_value(json_object_get(hdr, "alg"));
+  const char *kid = json_string_value(json_object_get(hdr, "kid"));
+  unsigned char *sig = NULL;
+  size_t siglen = 0, bad = 0;
+  if (!alg || strcmp(alg, "RS256") != 0) snprintf(err, errlen, "unsupported JWT algorithm");
+  else if (kb64_decode(d2 + 1, strlen(d2 + 1), KB64_RAW_URL, &sig, &siglen, &bad) < 0)
+    snprintf(err, errlen, "malformed JWT signature");
+  else {
+    bool ok = false;
+    for (size_t i = 0; i < s->npub && !ok; i++)
+      if (!kid || !strcmp(kid, s->pub[i].kid))
+        ok = jwt_signature_ok(s->pub[i].key, jwt, (size_t)(d2 - jwt), sig, siglen);
+    if (!ok) snprintf(err, errlen, "invalid signature");
+    else if (!(claims = jwt_segment(d1 + 1, (size_t)(d2 - d1 - 1)))) snprintf(err, errlen, "malformed JWT claims");
+  }
+  free(sig);
+  json_decref(hdr);
+  return claims;
+}

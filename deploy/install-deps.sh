@@ -20,7 +20,7 @@ BUILD_PKGS=(build-essential cmake pkg-config
   libevent-dev libjansson-dev libcurl4-openssl-dev libyaml-dev libsqlite3-dev
   libnl-3-dev libnl-route-3-dev libiptc-dev libssl-dev libwslay-dev libjwt-dev
   libhttp-parser-dev zlib1g-dev libnetfilter-conntrack-dev libpcre2-dev
-  libcmocka-dev)  # the build configures tests/ too
+  libsodium-dev libcmocka-dev)  # the build configures tests/ too
 NODE_PKGS=(docker.io iptables iproute2 conntrack curl jq ca-certificates procps kmod)
 TEST_PKGS=(libcmocka-dev clang libclang-rt-14-dev python3 python3-kubernetes python3-jwt python3-cryptography
   curl ca-certificates nginx-light wrk unzip valgrind procps iproute2 iptables openssl etcd-server etcd-client

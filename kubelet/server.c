@@ -15,10 +15,10 @@
 #include "kube/http.h"
 #include "kube/log.h"
 #include "kube/metrics.h"
+#include "kube/tls.h"
 #include "kube/xalloc.h"
 #include "kubelet.h"
 #include "server_handlers.h"
-#include "tls.h"
 
 struct kl_server {
   struct kubelet *k;
@@ -101,8 +101,15 @@ struct kl_server *kl_server_new(struct kubelet *k, char *err, size_t errlen)
   const struct kl_config *c = k->cfg;
   struct http_server_opts plain = {.idle_timeout_s = 120};
   if (c->enable_server && c->port > 0) {
-    s->ssl_ctx = kl_tls_server_ctx(c->root_dir, c->tls_cert_file, c->tls_private_key_file, k->node_name, k->node_ip,
-                                   err, errlen);
+    /* Without tlsCertFile, as upstream: a self-signed pair kept under
+     * ROOT_DIR/pki (kubelet.crt, kubelet.key) for the hostname and node IP. */
+    char dir[4096], sans[600];
+    snprintf(dir, sizeof dir, "%s/pki", c->root_dir);
+    snprintf(sans, sizeof sans, "DNS:%s%s%s", k->node_name, *k->node_ip ? ",IP:" : "",
+             *k->node_ip ? k->node_ip : "");
+    struct ktls_server_opts to = {.cert_file = c->tls_cert_file, .key_file = c->tls_private_key_file,
+                                  .cert_dir = dir, .pair_name = "kubelet", .cn = k->node_name, .sans = sans};
+    s->ssl_ctx = ktls_server_ctx(&to, err, errlen);
     struct http_server_opts tls = {.idle_timeout_s = 4 * 3600, .ssl_ctx = s->ssl_ctx};
     if (!s->ssl_ctx || (s->port = listen_on(k, &s->main, &tls, main_handler, s, c->address, c->port, err, errlen)) < 0)
       goto fail;
@@ -129,7 +136,7 @@ void kl_server_free(struct kl_server *s)
   if (s->main) http_server_free(s->main);
   if (s->ro) http_server_free(s->ro);
   if (s->healthz) http_server_free(s->healthz);
-  if (s->ssl_ctx) kl_tls_free(s->ssl_ctx);
+  if (s->ssl_ctx) ktls_ctx_free(s->ssl_ctx);
   free(s);
 }
 

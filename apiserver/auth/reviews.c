@@ -25,6 +25,7 @@
 
 #include "api.h"
 #include "auth/auth.h"
+#include "auth/authn.h"
 #include "auth/rbac_internal.h"
 #include "registry/registry.h"
 
@@ -242,8 +243,10 @@ void api_handle_review(struct api_req *ar)
   if (!json_is_object(obj)) st = kstatus_bad_request("the body of the request must be an object");
   if (!st) st = check_type(ar->res, obj);
   enum review_kind k = kind_of(ar->res);
-  if (!st && !ar->srv->rbac) st = kstatus_internal("the authorizer is not ready");
-  if (!st) st = k == SSRR ? rules_review(ar, obj) : access_review(ar, k, obj);
+  bool authn = !strcmp(ar->res->group, "authentication.k8s.io");
+  if (!st && authn) st = authn_review(ar, obj); /* auth/authn_reviews.c */
+  else if (!st && !ar->srv->rbac) st = kstatus_internal("the authorizer is not ready");
+  else if (!st) st = k == SSRR ? rules_review(ar, obj) : access_review(ar, k, obj);
   if (st) {
     json_decref(obj);
     api_reply_status(ar, st);

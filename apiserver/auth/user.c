@@ -1,18 +1,18 @@
 /*
- * user.c - struct auth_user (auth.h): who a request is, as authentication
- * resolved it.  A user owns its strings and its extra object.
+ * user.c - struct auth_user (auth.h): who a request comes from.
  */
+#define _GNU_SOURCE
+#include "auth/auth.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include <kube/xalloc.h>
 
-#include "auth/auth.h"
-
 struct auth_user *auth_user_new(const char *name)
 {
   struct auth_user *u = xcalloc(1, sizeof(*u));
-  u->name = xstrdup(name ? name : "");
+  u->name = xstrdup(name);
   u->uid = xstrdup("");
   return u;
 }
@@ -28,30 +28,27 @@ void auth_user_free(struct auth_user *u)
   free(u);
 }
 
+bool auth_user_in_group(const struct auth_user *u, const char *group)
+{
+  for (size_t i = 0; u && i < u->ngroups; i++)
+    if (!strcmp(u->groups[i], group)) return true;
+  return false;
+}
+
 void auth_user_add_group(struct auth_user *u, const char *group)
 {
-  if (!group || auth_user_in_group(u, group)) return;
+  if (!group || !*group || auth_user_in_group(u, group)) return;
   u->groups = xrealloc(u->groups, (u->ngroups + 1) * sizeof(*u->groups));
   u->groups[u->ngroups++] = xstrdup(group);
 }
 
-bool auth_user_in_group(const struct auth_user *u, const char *group)
-{
-  for (size_t i = 0; u && i < u->ngroups; i++)
-    if (strcmp(u->groups[i], group) == 0) return true;
-  return false;
-}
-
 json_t *auth_user_info(const struct auth_user *u)
 {
-  json_t *info = json_object();
+  json_t *info = json_object(), *groups = json_array();
   json_object_set_new(info, "username", json_string(u->name));
   if (u->uid && *u->uid) json_object_set_new(info, "uid", json_string(u->uid));
-  if (u->ngroups) {
-    json_t *g = json_array();
-    for (size_t i = 0; i < u->ngroups; i++) json_array_append_new(g, json_string(u->groups[i]));
-    json_object_set_new(info, "groups", g);
-  }
+  for (size_t i = 0; i < u->ngroups; i++) json_array_append_new(groups, json_string(u->groups[i]));
+  json_object_set_new(info, "groups", groups);
   if (u->extra && json_object_size(u->extra)) json_object_set(info, "extra", u->extra);
   return info;
 }

@@ -33,6 +33,8 @@ static const struct resource *const ext_table[] = {
     &reg_selfsubjectaccessreviews,
     &reg_selfsubjectrulesreviews,
     &reg_subjectaccessreviews,
+    &reg_tokenreviews,
+    &reg_selfsubjectreviews,
 };
 
 const struct resource *const *registry_ext_all(size_t *n)

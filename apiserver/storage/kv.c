@@ -35,6 +35,7 @@ struct kv *kv_new(const char *key, const char *bytes, size_t len, const char *at
   kv->refcnt = 1;
   kv->mod_rev = mod_rev;
   kv->create_rev = create_rev;
+  kv->stale = false;
   kv->key = p;
   memcpy(p, key, klen);
   p += klen;

@@ -66,6 +66,7 @@
 #include <sqlite3.h>
 
 #include "kube/log.h"
+#include "storage/crypt.h"
 #include "storage/storage_internal.h"
 #include "kube/xalloc.h"
 
@@ -124,6 +125,19 @@ static int64_t get_meta(sqlite3 *db, const char *name)
 
 /* ---- load ---- */
 
+/* True when key has a row newer than rev. */
+static bool superseded(sqlite3 *db, const char *key, int64_t rev)
+{
+  sqlite3_stmt *q;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM log WHERE key = ? AND rev > ? LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+    return false;
+  sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 2, rev);
+  bool newer = sqlite3_step(q) == SQLITE_ROW;
+  sqlite3_finalize(q);
+  return newer;
+}
+
 static int load(struct storage *st, char *err, size_t errlen)
 {
   int64_t meta_rev = get_meta(st->db, "rev");
@@ -149,7 +163,27 @@ static int load(struct storage *st, char *err, size_t errlen)
       attrs = NULL; /* malformed block: drop the attributes rather than overrun */
     int64_t ts = sqlite3_column_int64(s, 6);
     if (!key || type < EV_ADDED || type > EV_DELETED) continue;
-    struct kv *kv = kv_new(key, val ? val : "", val ? len : 0, attrs, rev, create_rev);
+    char *plain = NULL, cerr[512];
+    size_t plen = 0;
+    bool stale = false;
+    if (st->crypt && val &&
+        storage_crypt_decode(st->crypt, key, val, len, &plain, &plen, &stale, cerr, sizeof cerr) < 0) {
+      if (!superseded(st->db, key, rev)) {
+        snprintf(err, errlen, "reading %s at revision %" PRId64 ": %s", key, rev, cerr);
+        sqlite3_finalize(s);
+        return -EIO;
+      }
+      /* An old revision written with a key no longer listed (a rotation
+       * whose rewrite came later): history up to it is compacted. */
+      KLOG_W("storage: %s at revision %" PRId64 " cannot be read (%s); compacting history through it", key, rev, cerr);
+      if (rev > compact) cache_drop_oldest(st, st->hist.n);
+      st->compact_rev = st->rev = rev > st->rev ? rev : st->rev;
+      continue;
+    }
+    struct kv *kv = plain ? kv_new(key, plain, plen, attrs, rev, create_rev)
+                          : kv_new(key, val ? val : "", val ? len : 0, attrs, rev, create_rev);
+    free(plain);
+    if (kv) kv->stale = stale;
     if (!kv) {
       rc = SQLITE_NOMEM;
       break;
@@ -254,6 +288,7 @@ struct storage *storage_open_sqlite(struct event_base *base, const struct storag
   }
   st->job_pipe[0] = st->job_pipe[1] = st->res_pipe[0] = st->res_pipe[1] = -1;
   st->base = base;
+  st->crypt = opts ? opts->crypt : NULL;
   st->window_ms = opts && opts->history_window_ms > 0 ? opts->history_window_ms : HISTORY_WINDOW_MS_DEFAULT;
   st->min_events = opts && opts->history_min_events > 0 ? opts->history_min_events : HISTORY_MIN_EVENTS_DEFAULT;
   char path[4096];
@@ -380,10 +415,19 @@ static int commit_batch(struct storage *st, const struct commit_job *job)
     sqlite3_bind_text(s, 2, kv->key, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, w->type);
     sqlite3_bind_int64(s, 4, kv->create_rev);
-    sqlite3_bind_blob(s, 5, kv->bytes, (int)kv->len, SQLITE_STATIC);
+    char *sealed = NULL, cerr[512];
+    size_t slen = 0;
+    if (st->crypt && storage_crypt_encode(st->crypt, kv->key, kv->bytes, kv->len, &sealed, &slen, cerr, sizeof cerr) < 0) {
+      KLOG_E("storage: %s: %s", kv->key, cerr);
+      rc = SQLITE_ERROR;
+      break;
+    }
+    if (sealed) sqlite3_bind_blob(s, 5, sealed, (int)slen, SQLITE_STATIC);
+    else sqlite3_bind_blob(s, 5, kv->bytes, (int)kv->len, SQLITE_STATIC);
     sqlite3_bind_blob(s, 6, kv->attrs, (int)kv_attrs_len(kv->attrs), SQLITE_STATIC);
     sqlite3_bind_int64(s, 7, job->ts_ms);
     rc = step_done(s);
+    free(sealed);
   }
   if (!rc) rc = set_meta(st, "rev", rev - 1);
   if (!rc) rc = step_done(st->st_commit);

@@ -41,6 +41,10 @@ struct kv {
    * caller at write time (storage_attrs_build) so list and watch filter
    * without parsing bytes. */
   char *attrs;
+  /* Read from disk in a form a write would not produce now (encryption at
+   * rest with an older key or provider, crypt.h): an update rewrites it
+   * even when the object is unchanged. */
+  bool stale;
 };
 
 void kv_ref(struct kv *kv);
@@ -71,6 +75,9 @@ struct storage_opts {
   const char *data_dir;      /* SQLite: DIR/state.db, created if missing */
   int64_t history_window_ms; /* default 5 minutes: events kept at least this long */
   size_t history_min_events; /* and at least this many (default 10000) */
+  /* Encryption at rest (crypt.h), borrowed for the storage's life; NULL:
+   * values are stored as they are. */
+  const struct storage_crypt *crypt;
 };
 
 struct storage *storage_open_sqlite(struct event_base *base, const struct storage_opts *opts, char *err, size_t errlen);

@@ -94,6 +94,8 @@ struct commit_job {
 
 struct storage {
   struct event_base *base;
+  /* values encrypted at rest (crypt.h); borrowed from the opts, NULL = none */
+  const struct storage_crypt *crypt;
   /* committed state */
   struct skmap cur; /* key -> struct kv * (one reference held) */
   struct history hist;

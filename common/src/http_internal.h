@@ -102,6 +102,7 @@ struct http_conn {
   bool lingering;
   bool eof;
   bool is_ssl;
+  void *ssl; /* SSL * of an HTTPS connection (owned by bev) */
   bool read_timeout_off;
   char peer[64];
 };

@@ -266,6 +266,8 @@ const char *http_req_path(const struct http_request *r) { return r->path; }
 const char *http_req_raw_path(const struct http_request *r) { return r->raw_path; }
 const char *http_req_query(const struct http_request *r) { return r->query; }
 const char *http_req_peer(const struct http_request *r) { return r->conn->peer; }
+
+void *http_req_ssl(const struct http_request *r) { return r->conn && r->conn->bev ? r->conn->ssl : NULL; }
 void http_req_set_data(struct http_request *r, void *data) { r->data = data; }
 void *http_req_data(const struct http_request *r) { return r->data; }
 
@@ -283,6 +285,15 @@ const char *http_req_header(const struct http_request *r, const char *name)
     if (h->name && h->name_len == n && strcasecmp(h->name, name) == 0) return h->value;
   }
   return NULL;
+}
+
+size_t http_req_header_count(const struct http_request *r) { return r->nhdrs; }
+
+const char *http_req_header_at(const struct http_request *r, size_t i, const char **value)
+{
+  if (i >= r->nhdrs || !r->hdrs[i].name) return NULL;
+  *value = r->hdrs[i].value;
+  return r->hdrs[i].name;
 }
 
 const char *http_req_body(const struct http_request *r, size_t *len)

@@ -433,8 +433,12 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     SSL *ssl = SSL_new((SSL_CTX *)s->opts.ssl_ctx);
     if (ssl) {
       bev = bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-      if (bev) bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-      else SSL_free(ssl);
+      if (bev) {
+        bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+        c->ssl = ssl;
+      } else {
+        SSL_free(ssl);
+      }
     }
     c->is_ssl = true;
   } else {

@@ -19,7 +19,7 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 
 start_api() {
   API_PORT=$(port); rm -rf "$W/data"
-  taskset -c 0 "$BIN" --insecure-port="$API_PORT" --data-dir="$W/data" >"$W/api.log" 2>&1 &
+  taskset -c 0 "$BIN" --insecure-port="$API_PORT" --secure-port=0 --data-dir="$W/data" >"$W/api.log" 2>&1 &
   API_PID=$!; PIDS+=("$API_PID")
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$API_PORT/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "apiserver did not start"; cat "$W/api.log"; exit 1

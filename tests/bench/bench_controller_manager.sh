@@ -32,7 +32,7 @@ echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 echo "# apiserver on core 0, controller-manager on core 1 (--kube-api-qps=$QPS --kube-api-burst=$BURST, other flags default);"
 echo "# scheduler and hollow_node unpinned with the same qps/burst; --leader-elect=false"
 
-taskset -c 0 "$BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 --insecure-port="$P" \
+taskset -c 0 "$BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 --insecure-port="$P" --secure-port=0 \
   --data-dir="$W/data" >"$W/api.log" 2>&1 &
 API=$!
 PIDS+=("$API")

@@ -15,7 +15,7 @@ W=$(mktemp -d /tmp/kube-bench-crd.XXXXXX)
 API_PID=
 trap '[[ -n $API_PID ]] && kill $API_PID 2>/dev/null; sleep 0.3; rm -rf "$W"' EXIT
 API_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-taskset -c 0 "$BIN" --insecure-port="$API_PORT" --data-dir="$W/data" >"$W/api.log" 2>&1 &
+taskset -c 0 "$BIN" --insecure-port="$API_PORT" --secure-port=0 --data-dir="$W/data" >"$W/api.log" 2>&1 &
 API_PID=$!
 A=http://127.0.0.1:$API_PORT
 for _ in $(seq 100); do curl -fs "$A/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -26,7 +26,7 @@ echo "# apiserver on core 0, scheduler on core 1; --kube-api-qps=$QPS --kube-api
 while [[ $# -ge 2 ]]; do
   N=$1 M=$2; shift 2
   P=$(port); rm -rf "$W/data"
-  taskset -c 0 "$BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 --insecure-port="$P" \
+  taskset -c 0 "$BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 --insecure-port="$P" --secure-port=0 \
     --data-dir="$W/data" >"$W/api.log" 2>&1 &
   API=$!; PIDS+=("$API")
   for _ in $(seq 100); do curl -fs "http://127.0.0.1:$P/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -136,7 +136,7 @@ start_control_plane() {
   ip -n "$RUN-br" link set "$RUN-b0" master br0 up
   ip addr add "$API_IP/28" dev "$RUN-a0"
   ip link set "$RUN-a0" up
-  "$KUBE_BIN/apiserver/kube-apiserver" --insecure-bind-address="$API_IP" --insecure-port="$API_PORT" \
+  "$KUBE_BIN/apiserver/kube-apiserver" --insecure-bind-address="$API_IP" --insecure-port="$API_PORT" --secure-port=0 \
     --data-dir="$WORK/data" "$@" >>"$WORK/apiserver.log" 2>&1 &
   API_PID=$!
   PIDS+=("$API_PID")

@@ -37,7 +37,7 @@ start_apiserver() {
   API_PORT=${API_PORT:-$(free_port)}
   API_URL=http://127.0.0.1:$API_PORT
   "$KUBE_BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 \
-    --insecure-port="$API_PORT" --data-dir="$WORK/data" "$@" \
+    --insecure-port="$API_PORT" --secure-port=0 --data-dir="$WORK/data" "$@" \
     >>"$WORK/apiserver.log" 2>&1 &
   API_PID=$!
   PIDS+=("$API_PID")

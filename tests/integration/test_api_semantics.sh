@@ -7,7 +7,7 @@
 # ResourceQuota charging updates and counting pods as upstream;
 # unimplemented flags refused by name.
 source "$(dirname "$0")/lib.sh"
-for flag in --etcd-servers=http://127.0.0.1:2379 --secure-port=6443 --bind-address=127.0.0.1; do
+for flag in --etcd-servers=http://127.0.0.1:2379 ; do
   rc=0
   OUT=$(timeout 10 "$KUBE_BIN/apiserver/kube-apiserver" --data-dir="$WORK/refused" --insecure-port=0 "$flag" 2>&1) || rc=$?
   expect_eq "$flag refused at once" 1 "$rc"

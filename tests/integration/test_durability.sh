@@ -10,7 +10,14 @@ pass "revision before the burst: $RV0"
 
 python3 "$(dirname "$0")/durability_load.py" "$API_PORT" 8 20 "$WORK/acks" &
 LOAD=$!
-sleep 2
+# kill in the middle of the burst: once some creates are acknowledged (a
+# loaded machine may take a while to start the clients), not after a
+# fixed time
+for _ in $(seq 1 600); do
+  (( $(cat "$WORK/acks" 2>/dev/null | wc -l) >= 60 )) && break
+  kill -0 "$LOAD" 2>/dev/null || break
+  sleep 0.1
+done
 kill -9 "$API_PID"
 wait "$LOAD" || true
 acked=$(wc -l <"$WORK/acks")

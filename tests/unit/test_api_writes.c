@@ -123,7 +123,7 @@ static int setup(void **state)
   struct apiserver *s = &e->srv;
   s->base = event_base_new();
   s->cfg.insecure_bind_address = "127.0.0.1";
-  s->cfg.insecure_port = 0;
+  s->cfg.insecure_port = -1;
   s->cfg.advertise_address = "127.0.0.1";
   s->cfg.service_cluster_ip_range = "10.96.0.0/12";
   s->cfg.service_node_port_range = "30000-32767";
@@ -143,7 +143,8 @@ static int setup(void **state)
   assert_int_equal(registry_init(s, on_ready, e), 0);
   for (int i = 0; i < 5000 && !e->ready; i++) pump(e, 1);
   assert_true(e->ready);
-  e->port = apiserver_serve(s);
+  assert_int_equal(apiserver_serve(s, err, sizeof(err)), 0);
+  e->port = s->insecure_bound_port;
   assert_true(e->port > 0);
   /* pods run as the namespace's default service account, which the
    * controller-manager would create */

@@ -58,8 +58,15 @@ const char *http_req_query(const struct http_request *r);    /* raw query after 
 const char *http_req_param(struct http_request *r, const char *key);
 /* Header value (case-insensitive name) or NULL; repeated headers joined with ", ". */
 const char *http_req_header(const struct http_request *r, const char *name);
+/* The i-th distinct header (name as sent; repeated ones joined as above),
+ * NULL past the last. */
+size_t http_req_header_count(const struct http_request *r);
+const char *http_req_header_at(const struct http_request *r, size_t i, const char **value);
 const char *http_req_body(const struct http_request *r, size_t *len);
 const char *http_req_peer(const struct http_request *r); /* "127.0.0.1:54321" */
+/* The SSL * of a request that came over HTTPS (for its client
+ * certificate, kube/tls.h), NULL over plain HTTP. */
+void *http_req_ssl(const struct http_request *r);
 /* Per-request user data for the handler. */
 void http_req_set_data(struct http_request *r, void *data);
 void *http_req_data(const struct http_request *r);
