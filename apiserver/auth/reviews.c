@@ -10,9 +10,9 @@
  * Who is asked about: the spec's user/groups/uid/extra for
  * (Local)SubjectAccessReview; the requester for the Self* kinds, which
  * on the insecure port (no authenticated user) is "system:unsecured" in
- * system:masters.  Decisions are upstream's chain as far as it is built
- * here: members of system:masters are allowed with no reason (upstream's
- * privileged-group authorizer), then RBAC.
+ * system:masters.  Decisions are the authorizer chain's (authz_decide:
+ * system:masters, then the modes of --authorization-mode); no opinion
+ * from all of them is neither allowed nor denied, as upstream.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -25,6 +25,7 @@
 
 #include "api.h"
 #include "auth/auth.h"
+#include "auth/authn.h"
 #include "auth/authn.h"
 #include "auth/rbac_internal.h"
 #include "registry/registry.h"
@@ -83,15 +84,12 @@ static const char *s_or(const json_t *o, const char *key)
   return s ? s : "";
 }
 
-/* Upstream's authorizer chain as built so far. */
-static enum authz_decision review_authorize(const struct apiserver *srv, const struct authz_attrs *a, char *reason,
+/* The authorizer chain of --authorization-mode (authorize.c). */
+static enum authz_decision review_authorize(struct apiserver *srv, const struct authz_attrs *a, char *reason,
                                             size_t len)
 {
-  if (auth_user_in_group(a->user, SYSTEM_MASTERS)) {
-    reason[0] = '\0';
-    return AUTHZ_ALLOW;
-  }
-  return rbac_authorize(srv->rbac, a, reason, len);
+  reason[0] = '\0';
+  return authz_decide(srv, a, reason, len);
 }
 
 /* Spec checks of upstream's validation; causes appended. */

@@ -16,6 +16,7 @@
 
 #include "apiserver.h"
 #include "auth/auth.h"
+#include "auth/authn.h"
 #include "auth/rbac_internal.h"
 #include "registry/kinds_ext.h"
 #include "registry/registry.h"
@@ -62,6 +63,9 @@ static int setup(void **state)
       "{\"metadata\":{\"name\":\"jane-binder\",\"namespace\":\"ns1\"},\"roleRef\":{\"kind\":\"Role\",\"name\":"
       "\"binder\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"jane\"}]}");
   e->srv.rbac = r;
+  struct authn_config ac = {.authorization_mode = "Node,RBAC"};
+  char err[256];
+  assert_int_equal(authn_setup(&e->srv, &ac, err, sizeof err), 0);
   e->jane = auth_user_new("jane");
   auth_user_add_group(e->jane, "system:authenticated");
   *state = e;
@@ -72,6 +76,7 @@ static int teardown(void **state)
 {
   struct env *e = *state;
   rbac_free(e->srv.rbac);
+  authn_free(&e->srv);
   auth_user_free(e->jane);
   free(e);
   return 0;
