@@ -72,8 +72,8 @@ static json_t *resource_list(struct apiserver *srv, const char *group, const cha
     found = true;
     json_t *e =
         json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", r->plural, "singularName", r->singular, "namespaced", r->namespaced,
-                  "kind", r->kind,
-                  "verbs", verbs(r->create_only ? "create" : "create,delete,deletecollection,get,list,patch,update,watch"));
+                  "kind", r->kind, "verbs",
+                  verbs(r->create_only ? "create" : "create,delete,deletecollection,get,list,patch,update,watch"));
     if (r->short_names[0]) json_object_set_new(e, "shortNames", strv(r->short_names, 6));
     if (r->categories[0]) json_object_set_new(e, "categories", strv(r->categories, 3));
     json_array_append_new(list, e);

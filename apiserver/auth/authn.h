@@ -93,7 +93,10 @@ struct auth_user *authn_sa_token(struct apiserver *srv, const char *jwt, const j
 /* Parses --authorization-mode ("Node,RBAC") into out, in order; 0, or -1
  * with a message naming the bad mode. */
 int authz_modes_parse(const char *modes, enum authz_mode out[AUTHZ_MAX_MODES], size_t *n, char *err, size_t errlen);
-/* The chain: system:masters, then each mode in order. */
+/* The chain: system:masters, then each mode in order; the first
+ * decision wins.  NO_OPINION when no authorizer had one (the request
+ * gate refuses anything but ALLOW; a SubjectAccessReview reports
+ * neither allowed nor denied, as upstream's union authorizer). */
 enum authz_decision authz_decide(const struct apiserver *srv, const struct authz_attrs *a, char *reason, size_t reasonlen);
 
 /* ---------- the request hook (authorize.c) ----------

@@ -85,7 +85,7 @@ enum authz_decision authz_decide(const struct apiserver *srv, const struct authz
     }
     if (d != AUTHZ_NO_OPINION) return d;
   }
-  return AUTHZ_DENY;
+  return AUTHZ_NO_OPINION;
 }
 
 static json_t *unauthorized(void) { return kstatus_new(401, "Unauthorized", "Unauthorized"); }

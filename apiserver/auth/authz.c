@@ -38,8 +38,8 @@ json_t *authz_forbidden(const struct authz_attrs *a, const char *reason)
       rc = asprintf(&what, "User \"%s\" cannot %s resource \"%s\" in API group \"%s\" in the namespace \"%s\"", user,
                     verb, res ? res : "", s_or(a->api_group), ns);
     else
-      rc = asprintf(&what, "User \"%s\" cannot %s resource \"%s\" in API group \"%s\" at the cluster scope", user,
-                    verb, res ? res : "", s_or(a->api_group));
+      rc = asprintf(&what, "User \"%s\" cannot %s resource \"%s\" in API group \"%s\" at the cluster scope", user, verb,
+                    res ? res : "", s_or(a->api_group));
     free(res);
   }
   if (rc < 0) what = NULL;
@@ -51,8 +51,7 @@ json_t *authz_forbidden(const struct authz_attrs *a, const char *reason)
   snprintf(gr, sizeof(gr), "%s%s%s", resource, *group ? "." : "", group);
   json_t *st;
   /* apierrors.NewForbidden: no group/resource, unnamed, or named */
-  if (!*gr)
-    st = kstatus_new(403, "Forbidden", "forbidden: %s%s%s", what ? what : "", rs ? ": " : "", rs ? rs : "");
+  if (!*gr) st = kstatus_new(403, "Forbidden", "forbidden: %s%s%s", what ? what : "", rs ? ": " : "", rs ? rs : "");
   else if (!*name)
     st = kstatus_new(403, "Forbidden", "%s is forbidden: %s%s%s", gr, what ? what : "", rs ? ": " : "", rs ? rs : "");
   else

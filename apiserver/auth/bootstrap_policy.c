@@ -319,7 +319,8 @@ static void reconcile_one(struct bp_run *run, const struct resource *res, const 
       KLOG_E("rbac: bootstrap write of %s failed: %d", key, rc);
     } else if (existing) {
       run->updated++;
-      KLOG_I("rbac: updated %s %s with missing permissions", res->kind, name);
+      KLOG_I("rbac: updated %s %s with missing %s", res->kind, name,
+             res == &reg_clusterroles ? "permissions" : "subjects or role reference");
     } else {
       run->created++;
     }

@@ -12,8 +12,8 @@ struct bp_rule {
 
 struct bp_role {
   const char *name;
-  const char *label;   /* a label set to "true" (aggregate-to-*), or NULL */
-  const char *agg;     /* aggregationRule matchLabels key (= "true"), or NULL */
+  const char *label;           /* a label set to "true" (aggregate-to-*), or NULL */
+  const char *agg;             /* aggregationRule matchLabels key (= "true"), or NULL */
   const struct bp_rule *rules; /* ended by verbs == NULL; NULL for aggregated roles */
 };
 

@@ -291,7 +291,9 @@ static struct rbac_binding *binding_parse(const json_t *obj, bool cluster)
   b->name = dup_or_empty(kj_get_str(obj, "metadata.name"));
   b->role_kind = dup_or_empty(kj_get_str(obj, "roleRef.kind"));
   b->role_name = dup_or_empty(kj_get_str(obj, "roleRef.name"));
-  b->role_k = strcmp(b->role_kind, "Role") == 0 ? K_ROLE : strcmp(b->role_kind, "ClusterRole") == 0 ? K_CLUSTERROLE : -1;
+  b->role_k = strcmp(b->role_kind, "Role") == 0          ? K_ROLE
+              : strcmp(b->role_kind, "ClusterRole") == 0 ? K_CLUSTERROLE
+                                                         : -1;
   if (b->role_k == K_ROLE) {
     if (asprintf(&b->role_key, "%s/%s", b->ns, b->role_name) < 0) b->role_key = NULL;
   } else {
@@ -489,8 +491,7 @@ void rbac_source_describe(const struct rbac_source *src, const struct auth_user 
   else if (s) snprintf(subj, sizeof(subj), "%s \"%s\"", s->kind, s->name);
   if (b->cluster)
     snprintf(buf, len, "ClusterRoleBinding \"%s\" of %s \"%s\" to %s", b->name, b->role_kind, b->role_name, subj);
-  else
-    snprintf(buf, len, "RoleBinding \"%s/%s\" of %s \"%s\" to %s", b->name, b->ns, b->role_kind, b->role_name, subj);
+  else snprintf(buf, len, "RoleBinding \"%s/%s\" of %s \"%s\" to %s", b->name, b->ns, b->role_kind, b->role_name, subj);
 }
 
 /* ---- the authorizer ---- */
@@ -528,7 +529,8 @@ static void errors_text(char **errs, size_t n, char *buf, size_t len)
     return;
   }
   size_t off = (size_t)snprintf(buf, len, "RBAC: [");
-  for (size_t i = 0; i < n && off < len; i++) off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", errs[i]);
+  for (size_t i = 0; i < n && off < len; i++)
+    off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", errs[i]);
   if (off < len) snprintf(buf + off, len - off, "]");
 }
 
@@ -619,7 +621,8 @@ static int sync_from_storage(struct rbac *r)
     index_clear(r);
     int64_t rev = storage_rev(r->srv->storage);
     int err = 0;
-    for (int k = 0; k < K_COUNT && !err; k++) err = storage_list(r->srv->storage, kind_prefixes[k], 0, NULL, on_list, r);
+    for (int k = 0; k < K_COUNT && !err; k++)
+      err = storage_list(r->srv->storage, kind_prefixes[k], 0, NULL, on_list, r);
     if (err) return err;
     for (int k = 0; k < K_COUNT && !err; k++)
       if (!(r->watch[k] = storage_watch(r->srv->storage, kind_prefixes[k], rev, on_event, r, &err)) && !err)

@@ -10,9 +10,9 @@
  * Who is asked about: the spec's user/groups/uid/extra for
  * (Local)SubjectAccessReview; the requester for the Self* kinds, which
  * on the insecure port (no authenticated user) is "system:unsecured" in
- * system:masters.  Decisions are upstream's chain as far as it is built
- * here: members of system:masters are allowed with no reason (upstream's
- * privileged-group authorizer), then RBAC.
+ * system:masters.  Decisions are the authorizer chain's (authz_decide:
+ * system:masters, then the modes of --authorization-mode); no opinion
+ * from all of them is neither allowed nor denied, as upstream.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -25,6 +25,7 @@
 
 #include "api.h"
 #include "auth/auth.h"
+#include "auth/authn.h"
 #include "auth/authn.h"
 #include "auth/rbac_internal.h"
 #include "registry/registry.h"
@@ -170,9 +171,8 @@ static bool collect_rule(void *arg, const struct rbac_source *src, const struct 
     json_array_append_new(acc->res_rules, o);
   }
   if (rule->urls.n)
-    json_array_append_new(acc->url_rules,
-                          json_pack("{s:o,s:o}", "verbs", strv_json(&rule->verbs), "nonResourceURLs",
-                                    strv_json(&rule->urls)));
+    json_array_append_new(acc->url_rules, json_pack("{s:o,s:o}", "verbs", strv_json(&rule->verbs), "nonResourceURLs",
+                                                    strv_json(&rule->urls)));
   return true;
 }
 
@@ -255,7 +255,7 @@ void api_handle_review(struct api_req *ar)
 
 /* ---- the resources ---- */
 
-#define REVIEW(var, plural_, singular_, kind_, namespaced_)                                                          \
+#define REVIEW(var, plural_, singular_, kind_, namespaced_)                                                            \
   const struct resource var = {                                                                                        \
       .group = AUTHZ_GROUP,                                                                                            \
       .version = "v1",                                                                                                 \

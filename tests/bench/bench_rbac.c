@@ -48,8 +48,8 @@ static void load(struct rbac *r, int n)
         "services", "configmaps", "verbs", "get", "apiGroups", "", "resources", "secrets", "resourceNames", "app-tls",
         "verbs", "create", "update", "apiGroups", "apps", "resources", "deployments", "deployments/scale");
     json_t *rb = json_pack("{s:{s:s,s:s},s:{s:s,s:s},s:[{s:s,s:s},{s:s,s:s},{s:s,s:s}]}", "metadata", "name", "app",
-                           "namespace", ns, "roleRef", "kind", "Role", "name", "app", "subjects", "kind", "User", "name",
-                           user, "kind", "Group", "name", group, "kind", "ServiceAccount", "name", "deployer");
+                           "namespace", ns, "roleRef", "kind", "Role", "name", "app", "subjects", "kind", "User",
+                           "name", user, "kind", "Group", "name", group, "kind", "ServiceAccount", "name", "deployer");
     rbac_index_put(r, "Role", role);
     rbac_index_put(r, "RoleBinding", rb);
     json_decref(role);
@@ -81,33 +81,50 @@ int main(int argc, char **argv)
   struct auth_user *u = auth_user_new("user-500");
   auth_user_add_group(u, "team-0");
   auth_user_add_group(u, "system:authenticated");
-  struct authz_attrs allow = {.user = u, .verb = "get", .resource_request = true, .api_group = "", .api_version = "v1",
-                              .resource = "pods", .subresource = "", .ns = "ns-500", .name = "web-1"};
+  struct authz_attrs allow = {.user = u,
+                              .verb = "get",
+                              .resource_request = true,
+                              .api_group = "",
+                              .api_version = "v1",
+                              .resource = "pods",
+                              .subresource = "",
+                              .ns = "ns-500",
+                              .name = "web-1"};
   struct authz_attrs deny = allow;
   deny.verb = "delete";
   struct auth_user *m = auth_user_new("admin");
   auth_user_add_group(m, "system:masters");
   auth_user_add_group(m, "system:authenticated");
-  struct authz_attrs cluster = {.user = m, .verb = "list", .resource_request = true, .api_group = "apps",
-                                .api_version = "v1", .resource = "deployments", .subresource = "", .ns = "", .name = ""};
+  struct authz_attrs cluster = {.user = m,
+                                .verb = "list",
+                                .resource_request = true,
+                                .api_group = "apps",
+                                .api_version = "v1",
+                                .resource = "deployments",
+                                .subresource = "",
+                                .ns = "",
+                                .name = ""};
   struct auth_user *sa = auth_user_new("system:serviceaccount:ns-7:deployer");
   auth_user_add_group(sa, "system:serviceaccounts");
   auth_user_add_group(sa, "system:serviceaccounts:ns-7");
   auth_user_add_group(sa, "system:authenticated");
-  struct authz_attrs sa_deny = {.user = sa, .verb = "delete", .resource_request = true, .api_group = "apps",
-                                .api_version = "v1", .resource = "deployments", .subresource = "", .ns = "ns-7",
+  struct authz_attrs sa_deny = {.user = sa,
+                                .verb = "delete",
+                                .resource_request = true,
+                                .api_group = "apps",
+                                .api_version = "v1",
+                                .resource = "deployments",
+                                .subresource = "",
+                                .ns = "ns-7",
                                 .name = "web"};
 
   printf("rbac_authorize: %zu ClusterRoles, %zu ClusterRoleBindings (bootstrap policy), %zu Roles, %zu RoleBindings; "
          "indexed in %.1f ms; %ld calls each\n",
          rbac_index_count(r, "ClusterRole"), rbac_index_count(r, "ClusterRoleBinding"), rbac_index_count(r, "Role"),
          rbac_index_count(r, "RoleBinding"), load_ms, iters);
-  printf("  allowed (RoleBinding to the user):          %7.0f ns/call\n",
-         per_call(r, &allow, iters, AUTHZ_ALLOW));
-  printf("  denied (same user, verb not granted):       %7.0f ns/call\n",
-         per_call(r, &deny, iters, AUTHZ_NO_OPINION));
-  printf("  allowed (ClusterRoleBinding to a group):    %7.0f ns/call\n",
-         per_call(r, &cluster, iters, AUTHZ_ALLOW));
+  printf("  allowed (RoleBinding to the user):          %7.0f ns/call\n", per_call(r, &allow, iters, AUTHZ_ALLOW));
+  printf("  denied (same user, verb not granted):       %7.0f ns/call\n", per_call(r, &deny, iters, AUTHZ_NO_OPINION));
+  printf("  allowed (ClusterRoleBinding to a group):    %7.0f ns/call\n", per_call(r, &cluster, iters, AUTHZ_ALLOW));
   printf("  denied (service account, 3 groups):         %7.0f ns/call\n",
          per_call(r, &sa_deny, iters, AUTHZ_NO_OPINION));
   auth_user_free(u);

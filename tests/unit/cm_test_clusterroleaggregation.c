@@ -25,7 +25,8 @@ static json_t *J(const char *text)
 
 static const char *ALL =
     "[{\"metadata\":{\"name\":\"view\",\"labels\":{\"rbac.authorization.k8s.io/aggregate-to-edit\":\"true\"}},"
-    "  \"aggregationRule\":{\"clusterRoleSelectors\":[{\"matchLabels\":{\"rbac.authorization.k8s.io/aggregate-to-view\":"
+    "  "
+    "\"aggregationRule\":{\"clusterRoleSelectors\":[{\"matchLabels\":{\"rbac.authorization.k8s.io/aggregate-to-view\":"
     "\"true\"}}]},\"rules\":[]},"
     " {\"metadata\":{\"name\":\"edit\"},\"aggregationRule\":{\"clusterRoleSelectors\":[{\"matchLabels\":{"
     "\"rbac.authorization.k8s.io/aggregate-to-edit\":\"true\"}}]}},"

@@ -45,17 +45,17 @@ static void test_rule_allows(void **state)
        true},
       {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}", true, "list", "", "pods", "", "", NULL,
        false},
-      {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}", true, "get", "apps", "pods", "", "",
-       NULL, false},
-      {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}", true, "get", "", "services", "", "",
-       NULL, false},
+      {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}", true, "get", "apps", "pods", "", "", NULL,
+       false},
+      {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}", true, "get", "", "services", "", "", NULL,
+       false},
       /* subresources: "pods" does not grant "pods/log" */
-      {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}", true, "get", "", "pods", "log", "",
-       NULL, false},
+      {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}", true, "get", "", "pods", "log", "", NULL,
+       false},
       {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods/log\"]}", true, "get", "", "pods", "log", "",
        NULL, true},
-      {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods/log\"]}", true, "get", "", "pods", "", "",
-       NULL, false},
+      {"{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods/log\"]}", true, "get", "", "pods", "", "", NULL,
+       false},
       {"{\"verbs\":[\"get\"],\"apiGroups\":[\"*\"],\"resources\":[\"*/scale\"]}", true, "get", "apps", "deployments",
        "scale", "", NULL, true},
       {"{\"verbs\":[\"get\"],\"apiGroups\":[\"*\"],\"resources\":[\"*/scale\"]}", true, "get", "apps", "deployments",
@@ -81,8 +81,7 @@ static void test_rule_allows(void **state)
       {"{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/healthz\"]}", false, "post", NULL, NULL, NULL, NULL, "/healthz",
        false},
       {"{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/api\"]}", false, "get", NULL, NULL, NULL, NULL, "/api/v1", false},
-      {"{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/api/*\"]}", false, "get", NULL, NULL, NULL, NULL, "/api/v1",
-       true},
+      {"{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/api/*\"]}", false, "get", NULL, NULL, NULL, NULL, "/api/v1", true},
       {"{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/api/*\"]}", false, "get", NULL, NULL, NULL, NULL, "/api", false},
       {"{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/foo*\"]}", false, "get", NULL, NULL, NULL, NULL, "/foobar", true},
       {"{\"verbs\":[\"*\"],\"nonResourceURLs\":[\"*\"]}", false, "delete", NULL, NULL, NULL, NULL, "/anything", true},
@@ -127,28 +126,41 @@ static void test_rule_allows(void **state)
 static struct rbac *fixture(void)
 {
   struct rbac *r = rbac_new_empty();
-  PUT(r, "ClusterRole", "{\"metadata\":{\"name\":\"view\"},\"rules\":[{\"verbs\":[\"get\",\"list\",\"watch\"],"
-                   "\"apiGroups\":[\"\"],\"resources\":[\"pods\",\"configmaps\"]}]}");
-  PUT(r, "ClusterRole", "{\"metadata\":{\"name\":\"cluster-admin\"},\"rules\":[{\"verbs\":[\"*\"],\"apiGroups\":[\"*\"],"
-                   "\"resources\":[\"*\"]},{\"verbs\":[\"*\"],\"nonResourceURLs\":[\"*\"]}]}");
-  PUT(r, "Role", "{\"metadata\":{\"name\":\"secrets\",\"namespace\":\"ns1\"},\"rules\":[{\"verbs\":[\"get\"],"
-                   "\"apiGroups\":[\"\"],\"resources\":[\"secrets\"]}]}");
-  PUT(r, "ClusterRoleBinding", "{\"metadata\":{\"name\":\"admins\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":"
-                   "\"cluster-admin\"},\"subjects\":[{\"kind\":\"Group\",\"name\":\"system:masters\"}]}");
-  PUT(r, "RoleBinding", "{\"metadata\":{\"name\":\"jane-view\",\"namespace\":\"ns1\"},\"roleRef\":{\"kind\":"
-                   "\"ClusterRole\",\"name\":\"view\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"jane\"}]}");
-  PUT(r, "RoleBinding", "{\"metadata\":{\"name\":\"sa-secrets\",\"namespace\":\"ns1\"},\"roleRef\":{\"kind\":\"Role\","
-                   "\"name\":\"secrets\"},\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"builder\"}]}");
-  PUT(r, "RoleBinding", "{\"metadata\":{\"name\":\"dangling\",\"namespace\":\"ns2\"},\"roleRef\":{\"kind\":\"Role\","
-                   "\"name\":\"nope\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"jane\"}]}");
+  PUT(r, "ClusterRole",
+      "{\"metadata\":{\"name\":\"view\"},\"rules\":[{\"verbs\":[\"get\",\"list\",\"watch\"],"
+      "\"apiGroups\":[\"\"],\"resources\":[\"pods\",\"configmaps\"]}]}");
+  PUT(r, "ClusterRole",
+      "{\"metadata\":{\"name\":\"cluster-admin\"},\"rules\":[{\"verbs\":[\"*\"],\"apiGroups\":[\"*\"],"
+      "\"resources\":[\"*\"]},{\"verbs\":[\"*\"],\"nonResourceURLs\":[\"*\"]}]}");
+  PUT(r, "Role",
+      "{\"metadata\":{\"name\":\"secrets\",\"namespace\":\"ns1\"},\"rules\":[{\"verbs\":[\"get\"],"
+      "\"apiGroups\":[\"\"],\"resources\":[\"secrets\"]}]}");
+  PUT(r, "ClusterRoleBinding",
+      "{\"metadata\":{\"name\":\"admins\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":"
+      "\"cluster-admin\"},\"subjects\":[{\"kind\":\"Group\",\"name\":\"system:masters\"}]}");
+  PUT(r, "RoleBinding",
+      "{\"metadata\":{\"name\":\"jane-view\",\"namespace\":\"ns1\"},\"roleRef\":{\"kind\":"
+      "\"ClusterRole\",\"name\":\"view\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"jane\"}]}");
+  PUT(r, "RoleBinding",
+      "{\"metadata\":{\"name\":\"sa-secrets\",\"namespace\":\"ns1\"},\"roleRef\":{\"kind\":\"Role\","
+      "\"name\":\"secrets\"},\"subjects\":[{\"kind\":\"ServiceAccount\",\"name\":\"builder\"}]}");
+  PUT(r, "RoleBinding",
+      "{\"metadata\":{\"name\":\"dangling\",\"namespace\":\"ns2\"},\"roleRef\":{\"kind\":\"Role\","
+      "\"name\":\"nope\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"jane\"}]}");
   return r;
 }
 
-static enum authz_decision ask(struct rbac *r, struct auth_user *u, const char *verb, const char *res,
-                               const char *ns, char *reason, size_t rl)
+static enum authz_decision ask(struct rbac *r, struct auth_user *u, const char *verb, const char *res, const char *ns,
+                               char *reason, size_t rl)
 {
-  struct authz_attrs a = {.user = u, .verb = verb, .resource_request = true, .api_group = "", .resource = res,
-                          .subresource = "", .ns = ns, .name = ""};
+  struct authz_attrs a = {.user = u,
+                          .verb = verb,
+                          .resource_request = true,
+                          .api_group = "",
+                          .resource = res,
+                          .subresource = "",
+                          .ns = ns,
+                          .name = ""};
   return rbac_authorize(r, &a, reason, rl);
 }
 
@@ -174,9 +186,8 @@ static void test_authorize(void **state)
   auth_user_add_group(admin, "system:authenticated");
   auth_user_add_group(admin, "system:masters");
   assert_int_equal(ask(r, admin, "delete", "nodes", "", why, sizeof why), AUTHZ_ALLOW);
-  assert_string_equal(why,
-                      "RBAC: allowed by ClusterRoleBinding \"admins\" of ClusterRole \"cluster-admin\" to Group "
-                      "\"system:masters\"");
+  assert_string_equal(why, "RBAC: allowed by ClusterRoleBinding \"admins\" of ClusterRole \"cluster-admin\" to Group "
+                           "\"system:masters\"");
   struct authz_attrs path = {.user = admin, .verb = "get", .path = "/metrics"};
   assert_int_equal(rbac_authorize(r, &path, NULL, 0), AUTHZ_ALLOW);
 
@@ -185,22 +196,23 @@ static void test_authorize(void **state)
   auth_user_add_group(sa, "system:serviceaccounts");
   auth_user_add_group(sa, "system:serviceaccounts:ns1");
   assert_int_equal(ask(r, sa, "get", "secrets", "ns1", why, sizeof why), AUTHZ_ALLOW);
-  assert_string_equal(why,
-                      "RBAC: allowed by RoleBinding \"sa-secrets/ns1\" of Role \"secrets\" to ServiceAccount "
-                      "\"builder/ns1\"");
+  assert_string_equal(why, "RBAC: allowed by RoleBinding \"sa-secrets/ns1\" of Role \"secrets\" to ServiceAccount "
+                           "\"builder/ns1\"");
   struct auth_user *other = auth_user_new("system:serviceaccount:ns2:builder");
   assert_int_equal(ask(r, other, "get", "secrets", "ns1", why, sizeof why), AUTHZ_NO_OPINION);
 
   /* updates and deletes take effect */
-  PUT(r, "ClusterRole", "{\"metadata\":{\"name\":\"view\"},\"rules\":[{\"verbs\":[\"get\",\"list\",\"watch\",\"create\"],"
-                   "\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}]}");
+  PUT(r, "ClusterRole",
+      "{\"metadata\":{\"name\":\"view\"},\"rules\":[{\"verbs\":[\"get\",\"list\",\"watch\",\"create\"],"
+      "\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}]}");
   assert_int_equal(ask(r, jane, "create", "pods", "ns1", why, sizeof why), AUTHZ_ALLOW);
   assert_int_equal(ask(r, jane, "get", "configmaps", "ns1", why, sizeof why), AUTHZ_NO_OPINION);
   rbac_index_del(r, "RoleBinding", "ns1", "jane-view");
   assert_int_equal(ask(r, jane, "create", "pods", "ns1", why, sizeof why), AUTHZ_NO_OPINION);
   /* a binding whose subjects change is re-indexed */
-  PUT(r, "ClusterRoleBinding", "{\"metadata\":{\"name\":\"admins\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":"
-                   "\"cluster-admin\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"jane\"}]}");
+  PUT(r, "ClusterRoleBinding",
+      "{\"metadata\":{\"name\":\"admins\"},\"roleRef\":{\"kind\":\"ClusterRole\",\"name\":"
+      "\"cluster-admin\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"jane\"}]}");
   assert_int_equal(ask(r, admin, "delete", "nodes", "", why, sizeof why), AUTHZ_NO_OPINION);
   assert_int_equal(ask(r, jane, "delete", "nodes", "", why, sizeof why), AUTHZ_ALLOW);
   assert_int_equal(rbac_index_count(r, "ClusterRoleBinding"), 1);
@@ -239,8 +251,14 @@ static void test_forbidden_messages(void **state)
 {
   (void)state;
   struct auth_user *jane = auth_user_new("jane");
-  struct authz_attrs a = {.user = jane, .verb = "create", .resource_request = true, .api_group = "",
-                          .resource = "pods", .subresource = "", .ns = "default", .name = ""};
+  struct authz_attrs a = {.user = jane,
+                          .verb = "create",
+                          .resource_request = true,
+                          .api_group = "",
+                          .resource = "pods",
+                          .subresource = "",
+                          .ns = "default",
+                          .name = ""};
   check_forbidden(&a, NULL,
                   "pods is forbidden: User \"jane\" cannot create resource \"pods\" in API group \"\" in the "
                   "namespace \"default\"",
@@ -252,8 +270,14 @@ static void test_forbidden_messages(void **state)
                   "pods \"web-0\" is forbidden: User \"jane\" cannot get resource \"pods/log\" in API group \"\" in "
                   "the namespace \"default\"",
                   "web-0", NULL, "pods");
-  struct authz_attrs c = {.user = jane, .verb = "list", .resource_request = true, .api_group = "apps",
-                          .resource = "deployments", .subresource = "", .ns = "", .name = ""};
+  struct authz_attrs c = {.user = jane,
+                          .verb = "list",
+                          .resource_request = true,
+                          .api_group = "apps",
+                          .resource = "deployments",
+                          .subresource = "",
+                          .ns = "",
+                          .name = ""};
   check_forbidden(&c, "RBAC: role.rbac.authorization.k8s.io \"x\" not found",
                   "deployments.apps is forbidden: User \"jane\" cannot list resource \"deployments\" in API group "
                   "\"apps\" at the cluster scope: RBAC: role.rbac.authorization.k8s.io \"x\" not found",
@@ -261,8 +285,14 @@ static void test_forbidden_messages(void **state)
   struct authz_attrs p = {.user = jane, .verb = "get", .resource_request = false, .path = "/foo"};
   check_forbidden(&p, NULL, "forbidden: User \"jane\" cannot get path \"/foo\"", NULL, NULL, NULL);
   struct auth_user *anon = auth_user_new("system:anonymous");
-  struct authz_attrs n = {.user = anon, .verb = "get", .resource_request = true, .api_group = "", .resource = "nodes",
-                          .subresource = "", .ns = "", .name = "n1"};
+  struct authz_attrs n = {.user = anon,
+                          .verb = "get",
+                          .resource_request = true,
+                          .api_group = "",
+                          .resource = "nodes",
+                          .subresource = "",
+                          .ns = "",
+                          .name = "n1"};
   check_forbidden(&n, NULL,
                   "nodes \"n1\" is forbidden: User \"system:anonymous\" cannot get resource \"nodes\" in API group "
                   "\"\" at the cluster scope",
@@ -277,13 +307,13 @@ static bool covers(const char *owner_json, const char *servant_json, char **miss
 {
   json_t *o = J(owner_json), *s = J(servant_json);
   struct rbac_rules or, sr;
-  rbac_rules_parse(o, &or);
+  rbac_rules_parse(o, & or);
   rbac_rules_parse(s, &sr);
   const struct rbac_rule **ov = calloc(or.n + 1, sizeof(*ov));
-  for (size_t i = 0; i < or.n; i++) ov[i] = &or.v[i];
+  for (size_t i = 0; i < or.n; i++) ov[i] = & or.v[i];
   bool ok = rbac_rules_cover(ov, or.n, &sr, missing);
   free(ov);
-  rbac_rules_free(&or);
+  rbac_rules_free(& or);
   rbac_rules_free(&sr);
   json_decref(o);
   json_decref(s);
@@ -294,27 +324,29 @@ static void test_covers(void **state)
 {
   (void)state;
   char *m = NULL;
-  assert_true(covers("[{\"verbs\":[\"*\"],\"apiGroups\":[\"*\"],\"resources\":[\"*\"]}]",
-                     "[{\"verbs\":[\"get\",\"delete\"],\"apiGroups\":[\"apps\"],\"resources\":[\"deployments/scale\"]}]",
-                     NULL));
+  assert_true(covers(
+      "[{\"verbs\":[\"*\"],\"apiGroups\":[\"*\"],\"resources\":[\"*\"]}]",
+      "[{\"verbs\":[\"get\",\"delete\"],\"apiGroups\":[\"apps\"],\"resources\":[\"deployments/scale\"]}]", NULL));
   assert_true(covers("[{\"verbs\":[\"get\"],\"apiGroups\":[\"apps\"],\"resources\":[\"*/scale\"]}]",
                      "[{\"verbs\":[\"get\"],\"apiGroups\":[\"apps\"],\"resources\":[\"deployments/scale\"]}]", NULL));
   /* owner names restrict: an unnamed servant rule is not covered */
-  assert_false(covers("[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"secrets\"],\"resourceNames\":[\"a\"]}]",
-                      "[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"secrets\"]}]", NULL));
-  assert_true(covers("[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"secrets\"]}]",
-                     "[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"secrets\"],\"resourceNames\":[\"a\"]}]",
-                     NULL));
+  assert_false(
+      covers("[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"secrets\"],\"resourceNames\":[\"a\"]}]",
+             "[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"secrets\"]}]", NULL));
+  assert_true(covers(
+      "[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"secrets\"]}]",
+      "[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"secrets\"],\"resourceNames\":[\"a\"]}]", NULL));
   assert_true(covers("[{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/api/*\"]}]",
                      "[{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/api/v1\"]}]", NULL));
   /* split across two owner rules, each piece covered by one */
   assert_true(covers("[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]},"
                      "{\"verbs\":[\"list\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}]",
                      "[{\"verbs\":[\"get\",\"list\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}]", NULL));
-  assert_false(covers("[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}]",
-                      "[{\"verbs\":[\"get\",\"delete\",\"create\"],\"apiGroups\":[\"\",\"apps\"],\"resources\":[\"pods\"]},"
-                      "{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/metrics\"]}]",
-                      &m));
+  assert_false(
+      covers("[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}]",
+             "[{\"verbs\":[\"get\",\"delete\",\"create\"],\"apiGroups\":[\"\",\"apps\"],\"resources\":[\"pods\"]},"
+             "{\"verbs\":[\"get\"],\"nonResourceURLs\":[\"/metrics\"]}]",
+             &m));
   assert_string_equal(m, "{APIGroups:[\"\"], Resources:[\"pods\"], Verbs:[\"delete\" \"create\"]}\n"
                          "{APIGroups:[\"apps\"], Resources:[\"pods\"], Verbs:[\"get\" \"delete\" \"create\"]}\n"
                          "{NonResourceURLs:[\"/metrics\"], Verbs:[\"get\"]}");
@@ -369,10 +401,8 @@ static void test_escalation_message(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_rule_allows),
-      cmocka_unit_test(test_authorize),
-      cmocka_unit_test(test_forbidden_messages),
-      cmocka_unit_test(test_covers),
+      cmocka_unit_test(test_rule_allows),        cmocka_unit_test(test_authorize),
+      cmocka_unit_test(test_forbidden_messages), cmocka_unit_test(test_covers),
       cmocka_unit_test(test_escalation_message),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 
 #include "apiserver.h"
 #include "auth/auth.h"
+#include "auth/authn.h"
 #include "auth/rbac_internal.h"
 #include "registry/kinds_ext.h"
 #include "registry/registry.h"
@@ -62,6 +63,9 @@ static int setup(void **state)
       "{\"metadata\":{\"name\":\"jane-binder\",\"namespace\":\"ns1\"},\"roleRef\":{\"kind\":\"Role\",\"name\":"
       "\"binder\"},\"subjects\":[{\"kind\":\"User\",\"name\":\"jane\"}]}");
   e->srv.rbac = r;
+  struct authn_config ac = {.authorization_mode = "Node,RBAC"};
+  char err[256];
+  assert_int_equal(authn_setup(&e->srv, &ac, err, sizeof err), 0);
   e->jane = auth_user_new("jane");
   auth_user_add_group(e->jane, "system:authenticated");
   *state = e;
@@ -72,6 +76,7 @@ static int teardown(void **state)
 {
   struct env *e = *state;
   rbac_free(e->srv.rbac);
+  authn_free(&e->srv);
   auth_user_free(e->jane);
   free(e);
   return 0;
@@ -81,8 +86,8 @@ static json_t *admit(struct env *e, const struct auth_user *u, const struct reso
                      const char *old_text)
 {
   json_t *obj = J(obj_text), *old = old_text ? J(old_text) : NULL;
-  struct reg_request rq = {.srv = &e->srv, .verb = old ? "update" : "create", .user = u ? u->name : "system:admin",
-                           .auth = u, .res = res};
+  struct reg_request rq = {
+      .srv = &e->srv, .verb = old ? "update" : "create", .user = u ? u->name : "system:admin", .auth = u, .res = res};
   json_t *st = res->admit(&rq, obj, old);
   json_decref(obj);
   json_decref(old);
@@ -90,7 +95,7 @@ static json_t *admit(struct env *e, const struct auth_user *u, const struct reso
 }
 
 #define ROLE_SECRETS                                                                                                   \
-  "{\"metadata\":{\"name\":\"r1\",\"namespace\":\"ns1\"},\"rules\":[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],"      \
+  "{\"metadata\":{\"name\":\"r1\",\"namespace\":\"ns1\"},\"rules\":[{\"verbs\":[\"get\"],\"apiGroups\":[\"\"],"        \
   "\"resources\":[\"pods\",\"secrets\"]}]}"
 
 static void test_role_escalation(void **state)
@@ -108,8 +113,7 @@ static void test_role_escalation(void **state)
   assert_string_equal(kj_get_str(st, "details.kind"), "roles");
   json_decref(st);
   /* what jane holds she may grant */
-  assert_null(admit(e, e->jane,
-                    &reg_roles,
+  assert_null(admit(e, e->jane, &reg_roles,
                     "{\"metadata\":{\"name\":\"r2\",\"namespace\":\"ns1\"},\"rules\":[{\"verbs\":[\"get\",\"list\"],"
                     "\"apiGroups\":[\"\"],\"resources\":[\"pods\"]}]}",
                     NULL));
