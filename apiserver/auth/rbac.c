@@ -35,117 +35,13 @@
 #include <string.h>
 
 #include <kube/json.h>
+#include <kube/hmap.h>
 #include <kube/log.h>
 #include <kube/xalloc.h>
 
 #include "apiserver.h"
 #include "auth/rbac_internal.h"
 #include "storage/storage.h"
-
-/* ---- a chained string -> pointer hash map ---- */
-
-struct hent {
-  struct hent *next;
-  uint64_t h;
-  char *key;
-  void *val;
-};
-
-struct hmap {
-  struct hent **b;
-  size_t nb, n;
-};
-
-static uint64_t hash_str(const char *s)
-{
-  uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-
-static struct hent *hmap_find(const struct hmap *m, const char *key)
-{
-  if (!m->nb) return NULL;
-  uint64_t h = hash_str(key);
-  for (struct hent *e = m->b[h & (m->nb - 1)]; e; e = e->next)
-    if (e->h == h && strcmp(e->key, key) == 0) return e;
-  return NULL;
-}
-
-static void *hmap_get(const struct hmap *m, const char *key)
-{
-  struct hent *e = hmap_find(m, key);
-  return e ? e->val : NULL;
-}
-
-static void hmap_grow(struct hmap *m)
-{
-  size_t nb = m->nb ? m->nb * 2 : 64;
-  struct hent **b = xcalloc(nb, sizeof(*b));
-  for (size_t i = 0; i < m->nb; i++)
-    for (struct hent *e = m->b[i], *next; e; e = next) {
-      next = e->next;
-      e->next = b[e->h & (nb - 1)];
-      b[e->h & (nb - 1)] = e;
-    }
-  free(m->b);
-  m->b = b;
-  m->nb = nb;
-}
-
-/* Inserts or replaces; returns the previous value (or NULL). */
-static void *hmap_put(struct hmap *m, const char *key, void *val)
-{
-  struct hent *e = hmap_find(m, key);
-  if (e) {
-    void *old = e->val;
-    e->val = val;
-    return old;
-  }
-  if (m->n >= m->nb) hmap_grow(m);
-  e = xcalloc(1, sizeof(*e));
-  e->h = hash_str(key);
-  e->key = xstrdup(key);
-  e->val = val;
-  e->next = m->b[e->h & (m->nb - 1)];
-  m->b[e->h & (m->nb - 1)] = e;
-  m->n++;
-  return NULL;
-}
-
-static void *hmap_del(struct hmap *m, const char *key)
-{
-  if (!m->nb) return NULL;
-  uint64_t h = hash_str(key);
-  for (struct hent **pp = &m->b[h & (m->nb - 1)]; *pp; pp = &(*pp)->next) {
-    struct hent *e = *pp;
-    if (e->h != h || strcmp(e->key, key) != 0) continue;
-    *pp = e->next;
-    void *v = e->val;
-    free(e->key);
-    free(e);
-    m->n--;
-    return v;
-  }
-  return NULL;
-}
-
-static void hmap_clear(struct hmap *m, void (*free_val)(void *))
-{
-  for (size_t i = 0; i < m->nb; i++)
-    for (struct hent *e = m->b[i], *next; e; e = next) {
-      next = e->next;
-      if (free_val) free_val(e->val);
-      free(e->key);
-      free(e);
-    }
-  free(m->b);
-  m->b = NULL;
-  m->nb = m->n = 0;
-}
 
 /* ---- indexed objects ---- */
 
@@ -181,8 +77,8 @@ static const char *const kind_prefixes[K_COUNT] = {"/registry/roles/", "/registr
 
 struct rbac {
   struct apiserver *srv; /* NULL for rbac_new_empty */
-  struct hmap objs[K_COUNT];
-  struct hmap subjects; /* scope key -> struct blist */
+  struct khmap objs[K_COUNT];
+  struct khmap subjects; /* scope key -> struct blist */
   struct storage_watch *watch[K_COUNT];
 };
 
@@ -246,10 +142,10 @@ static void subjects_link(struct rbac *r, struct rbac_binding *b)
   for (size_t i = 0; i < b->nsubj; i++) {
     char *key = NULL;
     if (!subject_key(b, &b->subj[i], &key)) continue;
-    struct blist *l = hmap_get(&r->subjects, key);
+    struct blist *l = khmap_get(&r->subjects, key);
     if (!l) {
       l = xcalloc(1, sizeof(*l));
-      hmap_put(&r->subjects, key, l);
+      khmap_put(&r->subjects, key, l);
     }
     bool dup = false;
     for (size_t j = 0; j < l->n && !dup; j++) dup = l->v[j] == b;
@@ -269,14 +165,14 @@ static void subjects_unlink(struct rbac *r, struct rbac_binding *b)
   for (size_t i = 0; i < b->nsubj; i++) {
     char *key = NULL;
     if (!subject_key(b, &b->subj[i], &key)) continue;
-    struct blist *l = hmap_get(&r->subjects, key);
+    struct blist *l = khmap_get(&r->subjects, key);
     for (size_t j = 0; l && j < l->n; j++) {
       if (l->v[j] != b) continue;
       memmove(&l->v[j], &l->v[j + 1], (l->n - j - 1) * sizeof(*l->v));
       l->n--;
       break;
     }
-    if (l && l->n == 0) blist_free(hmap_del(&r->subjects, key));
+    if (l && l->n == 0) blist_free(khmap_del(&r->subjects, key));
     free(key);
   }
 }
@@ -320,7 +216,7 @@ static void obj_key(int k, const char *ns, const char *name, char *buf, size_t l
 
 static void index_del(struct rbac *r, int k, const char *key)
 {
-  void *old = hmap_del(&r->objs[k], key);
+  void *old = khmap_del(&r->objs[k], key);
   if (k == K_ROLE || k == K_CLUSTERROLE) {
     role_free(old);
   } else if (old) {
@@ -337,11 +233,11 @@ static void index_put(struct rbac *r, int k, const json_t *obj)
   if (k == K_ROLE || k == K_CLUSTERROLE) {
     struct rbac_role *role = xcalloc(1, sizeof(*role));
     rbac_rules_parse(json_object_get(obj, "rules"), &role->rules);
-    hmap_put(&r->objs[k], key, role);
+    khmap_put(&r->objs[k], key, role);
     return;
   }
   struct rbac_binding *b = binding_parse(obj, k == K_CLUSTERROLEBINDING);
-  hmap_put(&r->objs[k], key, b);
+  khmap_put(&r->objs[k], key, b);
   subjects_link(r, b);
 }
 
@@ -378,7 +274,7 @@ const struct rbac_rules *rbac_role_rules(const struct rbac *r, const char *kind,
     return NULL;
   }
   obj_key(k, ns, name, key, sizeof(key));
-  struct rbac_role *role = hmap_get(&r->objs[k], key);
+  struct rbac_role *role = khmap_get(&r->objs[k], key);
   if (!role && err)
     snprintf(err, errlen, "%s.%s \"%s\" not found", k == K_ROLE ? "role" : "clusterrole", RBAC_GROUP, name);
   return role ? &role->rules : NULL;
@@ -388,7 +284,7 @@ const struct rbac_rules *rbac_role_rules(const struct rbac *r, const char *kind,
 static bool visit_binding(const struct rbac *r, const struct rbac_binding *b, rbac_visit_fn fn, void *arg)
 {
   struct rbac_source src = {b};
-  const struct rbac_role *role = b->role_k >= 0 && b->role_key ? hmap_get(&r->objs[b->role_k], b->role_key) : NULL;
+  const struct rbac_role *role = b->role_k >= 0 && b->role_key ? khmap_get(&r->objs[b->role_k], b->role_key) : NULL;
   if (!role) {
     char err[700];
     rbac_role_rules(r, b->role_kind, b->ns, b->role_name, err, sizeof(err));
@@ -436,7 +332,7 @@ static bool visit_key(const struct rbac *r, struct seen *seen, const char *scope
   key[sl + 1] = kind;
   key[sl + 2] = ':';
   memcpy(key + sl + 3, name, nl + 1);
-  const struct blist *l = hmap_get(&r->subjects, key);
+  const struct blist *l = khmap_get(&r->subjects, key);
   free(heap);
   for (size_t i = 0; l && i < l->n; i++) {
     if (!seen_add(seen, l->v[i])) continue;
@@ -596,11 +492,11 @@ static int on_list(void *arg, struct kv *kv)
 
 static void index_clear(struct rbac *r)
 {
-  hmap_clear(&r->objs[K_ROLE], role_free);
-  hmap_clear(&r->objs[K_CLUSTERROLE], role_free);
-  hmap_clear(&r->objs[K_ROLEBINDING], binding_free);
-  hmap_clear(&r->objs[K_CLUSTERROLEBINDING], binding_free);
-  hmap_clear(&r->subjects, blist_free);
+  khmap_clear(&r->objs[K_ROLE], role_free);
+  khmap_clear(&r->objs[K_CLUSTERROLE], role_free);
+  khmap_clear(&r->objs[K_ROLEBINDING], binding_free);
+  khmap_clear(&r->objs[K_CLUSTERROLEBINDING], binding_free);
+  khmap_clear(&r->subjects, blist_free);
 }
 
 static void watches_cancel(struct rbac *r)
