@@ -23,6 +23,8 @@ extern const struct resource reg_statefulsets, reg_daemonsets, reg_controllerrev
 /* authorization.k8s.io/v1 reviews, create-only (apiserver/auth/reviews.c) */
 extern const struct resource reg_localsubjectaccessreviews, reg_selfsubjectaccessreviews, reg_selfsubjectrulesreviews,
     reg_subjectaccessreviews;
+/* certificates.k8s.io/v1 (apiserver/registry/certificatesigningrequests.c) */
+extern const struct resource reg_certificatesigningrequests;
 /* authentication.k8s.io/v1 reviews, create-only (apiserver/auth/authn_reviews.c) */
 extern const struct resource reg_tokenreviews, reg_selfsubjectreviews;
 

@@ -29,6 +29,7 @@ static const struct resource *const ext_table[] = {
     &reg_clusterroles,
     &reg_clusterrolebindings,
     &reg_customresourcedefinitions,
+    &reg_certificatesigningrequests,
     &reg_localsubjectaccessreviews,
     &reg_selfsubjectaccessreviews,
     &reg_selfsubjectrulesreviews,
