@@ -78,6 +78,7 @@ static json_t *resource_list(struct apiserver *srv, const char *group, const cha
     if (r->categories[0]) json_object_set_new(e, "categories", strv(r->categories, 3));
     json_array_append_new(list, e);
     unsigned s = api_served_subresources(r);
+    if (s & RES_SUB_APPROVAL) add_sub(list, r, "approval", NULL, NULL, r->kind, "get,patch,update");
     if (s & RES_SUB_BINDING) add_sub(list, r, "binding", NULL, NULL, "Binding", "create");
     if (s & RES_SUB_EPHEMERAL) add_sub(list, r, "ephemeralcontainers", NULL, NULL, r->kind, "get,patch,update");
     if (s & RES_SUB_EVICTION) add_sub(list, r, "eviction", "policy", "v1", "Eviction", "create");

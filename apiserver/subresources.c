@@ -4,6 +4,8 @@
  * Each one is the generic read-modify-write of handlers_write.c with its
  * own `mutate`:
  *   status    the body's status over the stored spec (spec_only_from_old);
+ *   approval  (CertificateSigningRequests) as status; the strategy keeps
+ *             only the conditions of the body;
  *   scale     an autoscaling/v1 Scale view of spec.replicas; PUT and PATCH
  *             act on the view and write the parent's spec.replicas;
  *   binding   POST Binding {target:{name:NODE}} sets spec.nodeName once
@@ -243,7 +245,7 @@ static bool read_patch(struct api_write *w)
 
 unsigned api_served_subresources(const struct resource *res)
 {
-  unsigned served = RES_SUB_STATUS | RES_SUB_SCALE | RES_SUB_BINDING | RES_SUB_FINALIZE | RES_SUB_EVICTION |
+  unsigned served = RES_SUB_STATUS | RES_SUB_APPROVAL | RES_SUB_SCALE | RES_SUB_BINDING | RES_SUB_FINALIZE | RES_SUB_EVICTION |
                     RES_SUB_LOG | RES_SUB_EXEC;   /* the last two through proxy.c */
   if (res == &reg_nodes) served |= RES_SUB_PROXY; /* nodes/NAME/proxy only, not pods' or services' */
   served |= RES_SUB_TOKEN;                        /* token.c */
@@ -260,7 +262,8 @@ void api_handle_subresource(struct api_req *ar)
   unsigned bits = res->subresources;
   struct api_write *w = NULL;
 
-  if (strcmp(sub, "status") == 0 && (bits & RES_SUB_STATUS)) {
+  bool approval = strcmp(sub, "approval") == 0 && (bits & RES_SUB_APPROVAL);
+  if ((strcmp(sub, "status") == 0 && (bits & RES_SUB_STATUS)) || approval) {
     if (get) {
       api_handle_get(ar);
       return;
@@ -268,7 +271,7 @@ void api_handle_subresource(struct api_req *ar)
     if (!put && !patch) goto not_allowed;
     ar->verb = put ? "update" : "patch";
     if (!(w = api_write_new(ar))) goto oom;
-    w->sub = "status";
+    w->sub = approval ? "approval" : "status"; /* the strategy keeps what each may change */
     w->spec_only_from_old = true;
     w->check_fields = true;
     if (put ? !read_body(w) : !read_patch(w)) goto done_free;

@@ -39,6 +39,7 @@ enum {
   RES_SUB_PROXY = 1 << 7,     /* pods/proxy, services/proxy, nodes/proxy */
   RES_SUB_TOKEN = 1 << 8,     /* serviceaccounts/token */
   RES_SUB_EPHEMERAL = 1 << 9, /* pods/ephemeralcontainers */
+  RES_SUB_APPROVAL = 1 << 10, /* certificatesigningrequests/approval: conditions only */
 };
 
 /* Whether a kind keeps metadata.generation, as its upstream strategy
