@@ -253,6 +253,18 @@ const struct bp_binding bp_cluster_role_bindings[] = {
 
 static const struct bp_rule c_clusterrole_aggregation[] = {
     {"escalate,get,list,watch,update,patch", "rbac.authorization.k8s.io", "clusterroles", NULL, NULL}, END};
+static const struct bp_rule c_certificate[] = {
+    {"get,list,watch,delete", "certificates.k8s.io", "certificatesigningrequests", NULL, NULL},
+    {"update", "certificates.k8s.io", "certificatesigningrequests/status,certificatesigningrequests/approval", NULL,
+     NULL},
+    {"approve", "certificates.k8s.io", "signers", "kubernetes.io/kube-apiserver-client-kubelet", NULL},
+    {"sign", "certificates.k8s.io", "signers",
+     "kubernetes.io/legacy-unknown,kubernetes.io/kube-apiserver-client,kubernetes.io/kube-apiserver-client-kubelet,"
+     "kubernetes.io/kubelet-serving",
+     NULL},
+    {"create", "authorization.k8s.io", "subjectaccessreviews", NULL, NULL},
+    EVENTS,
+    END};
 static const struct bp_rule c_cronjob[] = {{"get,list,watch,update", "batch", "cronjobs", NULL, NULL},
                                            {"get,list,watch,create,update,delete,patch", "batch", "jobs", NULL, NULL},
                                            {"update", "batch", "cronjobs/status", NULL, NULL},
@@ -386,6 +398,7 @@ static const struct bp_rule c_statefulset[] = {
 static const struct bp_rule c_ttl_after_finished[] = {{"get,list,watch,delete", "batch", "jobs", NULL, NULL}, EVENTS, END};
 
 const struct bp_role bp_controller_roles[] = {
+    {"certificate-controller", NULL, NULL, c_certificate},
     {"clusterrole-aggregation-controller", NULL, NULL, c_clusterrole_aggregation},
     {"cronjob-controller", NULL, NULL, c_cronjob},
     {"daemon-set-controller", NULL, NULL, c_daemonset},
