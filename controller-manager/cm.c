@@ -60,6 +60,9 @@ void cm_config_defaults(struct cm_config *c)
   c->bind_address = "0.0.0.0";
   c->cluster_cidr = "";
   c->root_ca_file = "";
+  c->cluster_signing_cert_file = "";
+  c->cluster_signing_key_file = "";
+  c->cluster_signing_duration_ms = 8760LL * 3600 * 1000;
   c->pvclaimbinder_sync_period_ms = 15000;
   c->enable_dynamic_provisioning = true;
   c->local_path_root = "/var/lib/kubelet-local-path";
@@ -320,8 +323,13 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
       {"root-ca-file", FLAG_STRING, &c->root_ca_file,
        "If set, this root certificate authority will be included in service account's token secret. This must be a "
        "valid PEM-encoded CA bundle."},
-      {"cluster-signing-cert-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet"},
-      {"cluster-signing-key-file", FLAG_UNSUPPORTED, NULL, "there is no CSR signing controller yet"},
+      {"cluster-signing-cert-file", FLAG_STRING, &c->cluster_signing_cert_file,
+       "Filename containing a PEM-encoded X509 CA certificate used to issue cluster-scoped certificates."},
+      {"cluster-signing-key-file", FLAG_STRING, &c->cluster_signing_key_file,
+       "Filename containing a PEM-encoded RSA or ECDSA private key used to sign cluster-scoped certificates."},
+      {"cluster-signing-duration", FLAG_DURATION, &c->cluster_signing_duration_ms,
+       "The max length of duration signed certificates will be given. Individual CSRs may request shorter certs by "
+       "setting spec.expirationSeconds."},
       {"authentication-kubeconfig", FLAG_UNSUPPORTED, NULL,
        "the health and metrics port does not authenticate requests yet"},
       {"authorization-kubeconfig", FLAG_UNSUPPORTED, NULL,

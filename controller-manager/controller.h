@@ -57,6 +57,9 @@ struct cm_config {
   int concurrent_serviceaccount_token_syncs; /* 5 */
   int concurrent_ephemeralvolume_syncs;      /* 5 */
   const char *root_ca_file;                  /* --root-ca-file */
+  const char *cluster_signing_cert_file;     /* --cluster-signing-cert-file: the csrsigning CA */
+  const char *cluster_signing_key_file;      /* --cluster-signing-key-file */
+  int64_t cluster_signing_duration_ms;       /* --cluster-signing-duration, 8760h */
   int64_t pvclaimbinder_sync_period_ms;      /* --pvclaimbinder-sync-period, 15s */
   bool enable_dynamic_provisioning;          /* --enable-dynamic-provisioning, true */
   const char *local_path_root;               /* --local-path-root: the built-in local-path provisioner's directory */
@@ -109,7 +112,8 @@ extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, 
     ctrl_endpointslice_mirroring, ctrl_namespace, ctrl_garbagecollector, ctrl_nodeipam, ctrl_nodelifecycle,
     ctrl_taint_eviction, ctrl_podgc, ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota,
     ctrl_root_ca_cert_publisher, ctrl_persistentvolume_binder, ctrl_pvc_protection, ctrl_pv_protection,
-    ctrl_ephemeral_volume, ctrl_persistentvolume_expander, ctrl_clusterrole_aggregation;
+    ctrl_ephemeral_volume, ctrl_persistentvolume_expander, ctrl_clusterrole_aggregation, ctrl_csrsigning,
+    ctrl_csrapproving, ctrl_csrcleaner;
 
 /* --controllers parsing: "*" (all enabled by default), "name", "-name",
  * comma-separated, as upstream.  Returns true if name is enabled. */

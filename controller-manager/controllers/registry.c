@@ -36,5 +36,8 @@ const struct controller_def *const cm_all_controllers[] = {
     &ctrl_ephemeral_volume,
     &ctrl_persistentvolume_expander,
     &ctrl_clusterrole_aggregation,
+    &ctrl_csrsigning,
+    &ctrl_csrapproving,
+    &ctrl_csrcleaner,
     NULL,
 };
