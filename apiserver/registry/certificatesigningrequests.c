@@ -60,11 +60,30 @@
 #define DNS1123_SUBDOMAIN_MAX 253
 #define DNS1123_LABEL_MAX 63
 
-static const char *const valid_usages[] = {
-    "any",          "cert sign",     "client auth",      "code signing",     "content commitment", "crl sign",
-    "data encipherment", "decipher only", "digital signature", "email protection", "encipher only", "ipsec end system",
-    "ipsec tunnel", "ipsec user",    "key agreement",    "key encipherment", "microsoft sgc",     "netscape sgc",
-    "ocsp signing", "s/mime",        "server auth",      "signing",          "timestamping",       NULL};
+static const char *const valid_usages[] = {"any",
+                                           "cert sign",
+                                           "client auth",
+                                           "code signing",
+                                           "content commitment",
+                                           "crl sign",
+                                           "data encipherment",
+                                           "decipher only",
+                                           "digital signature",
+                                           "email protection",
+                                           "encipher only",
+                                           "ipsec end system",
+                                           "ipsec tunnel",
+                                           "ipsec user",
+                                           "key agreement",
+                                           "key encipherment",
+                                           "microsoft sgc",
+                                           "netscape sgc",
+                                           "ocsp signing",
+                                           "s/mime",
+                                           "server auth",
+                                           "signing",
+                                           "timestamping",
+                                           NULL};
 
 /* ---- decoding the request ---- */
 
@@ -380,7 +399,8 @@ void csr_validate_signer_name(const char *signer, const char *field, json_t *cau
   /* strtok skips empty labels; Go's Split keeps them, so count dots */
   size_t dots = 0;
   for (const char *p = domain; *p; p++) dots += *p == '.';
-  if (dots < 1) reg_cause_invalid_str(causes, field, domain, "should be a domain with at least two segments separated by dots");
+  if (dots < 1)
+    reg_cause_invalid_str(causes, field, domain, "should be a domain with at least two segments separated by dots");
   copy = strdup(path);
   char *p = copy;
   for (;;) {
@@ -465,8 +485,12 @@ static void validate_conditions(const json_t *obj, const json_t *old, json_t *ca
       reg_cause_not_supported(causes, field, s, only_true ? true_only : all_status);
     snprintf(field, sizeof field, "status.conditions[%zu].type", i);
     if (!allow_both) {
-      if ((!strcmp(t, "Approved") && (approved = true) && denied) || (!strcmp(t, "Denied") && (denied = true) && approved))
+      bool is_approved = !strcmp(t, "Approved"), is_denied = !strcmp(t, "Denied");
+      /* reported on the second of the two, as upstream walks them in order */
+      if ((is_approved && denied) || (is_denied && approved))
         reg_cause_invalid_str(causes, field, t, "Approved and Denied conditions are mutually exclusive");
+      approved |= is_approved;
+      denied |= is_denied;
     }
     if (!allow_dup)
       for (size_t j = 0; j < i; j++)
@@ -499,11 +523,13 @@ static void validate_spec(const json_t *obj, const json_t *old, json_t *causes)
   const char *signer = kj_get_str(obj, "spec.signerName");
   const char *old_signer = old ? kj_get_str(old, "spec.signerName") : NULL;
   if (signer && !strcmp(signer, CSR_LEGACY_SIGNER) && !(old_signer && !strcmp(old_signer, CSR_LEGACY_SIGNER)))
-    reg_cause_invalid_str(causes, "spec.signerName", signer, "the legacy signerName is not allowed via this API version");
+    reg_cause_invalid_str(causes, "spec.signerName", signer,
+                          "the legacy signerName is not allowed via this API version");
   else if (!(signer && !strcmp(signer, CSR_LEGACY_SIGNER))) csr_validate_signer_name(signer, "spec.signerName", causes);
   json_t *exp = kj_get(obj, "spec.expirationSeconds");
   if (json_is_integer(exp) && json_integer_value(exp) < CSR_MIN_EXPIRATION_S)
-    reg_cause_invalid(causes, "spec.expirationSeconds", exp, "may not specify a duration less than 600 seconds (10 minutes)");
+    reg_cause_invalid(causes, "spec.expirationSeconds", exp,
+                      "may not specify a duration less than 600 seconds (10 minutes)");
 }
 
 static void validate_certificate(const json_t *obj, const json_t *old, json_t *causes)
@@ -536,14 +562,14 @@ static void validate_update_rules(struct reg_request *rq, const json_t *obj, con
   static const char *const kept[] = {"Approved", "Denied", "Failed", NULL};
   for (const char *const *t = kept; *t; t++)
     if (count_conditions(obj, *t) < count_conditions(old, *t))
-      reg_cause_add(causes, REG_FORBIDDEN, "status.conditions", "Forbidden: updates may not remove a condition of type \"%s\"",
-                    *t);
+      reg_cause_add(causes, REG_FORBIDDEN, "status.conditions",
+                    "Forbidden: updates may not remove a condition of type \"%s\"", *t);
   if (!(sub && !strcmp(sub, "approval"))) {
     for (const char *const *t = kept; *t && strcmp(*t, "Failed"); t++) {
       size_t n = count_conditions(obj, *t), o = count_conditions(old, *t);
       if (n > o)
-        reg_cause_add(causes, REG_FORBIDDEN, "status.conditions", "Forbidden: updates may not add a condition of type \"%s\"",
-                      *t);
+        reg_cause_add(causes, REG_FORBIDDEN, "status.conditions",
+                      "Forbidden: updates may not add a condition of type \"%s\"", *t);
       else if (n == o) {
         json_t *a = find_conditions(obj, *t), *b = find_conditions(old, *t);
         if (!json_equal(a, b))
@@ -648,8 +674,11 @@ const char *csr_condition_summary(const json_t *obj, char *buf, size_t len)
   bool approved = count_conditions(obj, "Approved"), denied = count_conditions(obj, "Denied");
   bool failed = count_conditions(obj, "Failed");
   const char *cert = kj_get_str(obj, "status.certificate");
-  snprintf(buf, len, "%s%s%s", denied ? "Denied" : approved ? "Approved" : "Pending", failed ? ",Failed" : "",
-           cert && *cert ? ",Issued" : "");
+  snprintf(buf, len, "%s%s%s",
+           denied     ? "Denied"
+           : approved ? "Approved"
+                      : "Pending",
+           failed ? ",Failed" : "", cert && *cert ? ",Issued" : "");
   return buf;
 }
 

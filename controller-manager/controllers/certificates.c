@@ -188,8 +188,8 @@ int certs_ca_load(struct certs_ca *ca, const char *cert_file, const char *key_fi
   ca->cert = PEM_read_X509(f, NULL, NULL, NULL);
   fclose(f);
   if (!ca->cert) {
-    snprintf(err, errlen, "error reading CA cert file \"%s\": data does not contain any valid RSA or ECDSA certificates",
-             cert_file);
+    snprintf(err, errlen,
+             "error reading CA cert file \"%s\": data does not contain any valid RSA or ECDSA certificates", cert_file);
     goto bad;
   }
   if (!(f = fopen(key_file, "r"))) {

@@ -70,7 +70,8 @@ bool csrclean_due(const json_t *csr, time_t now, int64_t *next_s)
   bool issued = cert && *cert;
   json_t *conds = kj_get(csr, "status.conditions");
   bool due = false;
-  if (json_array_size(conds) == 0) due = past(cm_time_at(csr, "metadata.creationTimestamp"), CSRCLEAN_PENDING_S, now, &next);
+  if (json_array_size(conds) == 0)
+    due = past(cm_time_at(csr, "metadata.creationTimestamp"), CSRCLEAN_PENDING_S, now, &next);
   size_t i;
   json_t *c;
   json_array_foreach (conds, i, c) {

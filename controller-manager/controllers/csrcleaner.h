@@ -10,11 +10,11 @@
 #include <time.h>
 #include <jansson.h>
 
-#define CSRCLEAN_APPROVED_S 3600    /* issued: an hour after approval */
-#define CSRCLEAN_DENIED_S 3600      /* denied: an hour after */
-#define CSRCLEAN_FAILED_S 3600      /* failed: an hour after */
-#define CSRCLEAN_PENDING_S 86400    /* no condition: a day after creation */
-#define CSRCLEAN_POLL_S 3600        /* upstream's pollingInterval */
+#define CSRCLEAN_APPROVED_S 3600 /* issued: an hour after approval */
+#define CSRCLEAN_DENIED_S 3600   /* denied: an hour after */
+#define CSRCLEAN_FAILED_S 3600   /* failed: an hour after */
+#define CSRCLEAN_PENDING_S 86400 /* no condition: a day after creation */
+#define CSRCLEAN_POLL_S 3600     /* upstream's pollingInterval */
 
 /* Whether csr is past one of upstream's deadlines at now (or its issued
  * certificate has expired).  Otherwise *next_s (when not NULL) is the

@@ -116,8 +116,8 @@ int csrsign_compute(const json_t *csr, const struct certs_ca *ca, int64_t max_du
                                            json_string(ktime_format(now, ts))));
     return 0;
   }
-  char *pem = certs_sign(ca, req, kj_get(csr, "spec.usages"), certs_duration_s(csr, max_duration_s), now, why,
-                         sizeof why);
+  char *pem =
+      certs_sign(ca, req, kj_get(csr, "spec.usages"), certs_duration_s(csr, max_duration_s), now, why, sizeof why);
   X509_REQ_free(req);
   if (!pem) {
     snprintf(err, errlen, "error auto signing csr: %s", why);
@@ -142,8 +142,8 @@ static void csrsign_sync(struct cm_base *b, const char *key)
   struct cm_actions acts;
   cm_actions_init(&acts);
   char err[600];
-  int rc = csrsign_compute(csr, &c->ca, b->ctx->cfg.cluster_signing_duration_ms / 1000, time(NULL), &acts, err,
-                           sizeof err);
+  int rc =
+      csrsign_compute(csr, &c->ca, b->ctx->cfg.cluster_signing_duration_ms / 1000, time(NULL), &acts, err, sizeof err);
   json_decref(csr);
   if (rc < 0) {
     KLOG_E("csrsigning: %s", err);

@@ -229,11 +229,11 @@ static void test_sign_nothing_to_do(void **state)
   static const struct {
     const char *signer, *status;
   } cases[] = {
-      {SIGNER_CLIENT, "{}"},                                                            /* pending */
-      {SIGNER_CLIENT, "{'conditions':[{'type':'Denied','status':'True'}]}"},            /* denied */
+      {SIGNER_CLIENT, "{}"},                                                 /* pending */
+      {SIGNER_CLIENT, "{'conditions':[{'type':'Denied','status':'True'}]}"}, /* denied */
       {SIGNER_CLIENT, "{'conditions':[{'type':'Approved','status':'True'},{'type':'Failed','status':'True'}]}"},
       {SIGNER_CLIENT, "{'conditions':[{'type':'Approved','status':'True'}],'certificate':'eA=='}"}, /* issued */
-      {SIGNER_LEGACY, APPROVED},                                                        /* not ours */
+      {SIGNER_LEGACY, APPROVED},                                                                    /* not ours */
       {"example.com/other", APPROVED},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -282,8 +282,8 @@ static void test_signer_rules(void **state)
                 "subject common name does not begin with system:node:");
   expect_failed(&ca, "system:node:n1", "system:nodes", "DNS:n1", SIGNER_KUBELET_CLIENT, NODE_USAGES,
                 "DNS subjectAltNames are not allowed");
-  expect_failed(&ca, "system:node:n1", "system:nodes", NULL, SIGNER_KUBELET_CLIENT,
-                "['client auth','server auth']", "usages did not match [client auth digital signature key encipherment]");
+  expect_failed(&ca, "system:node:n1", "system:nodes", NULL, SIGNER_KUBELET_CLIENT, "['client auth','server auth']",
+                "usages did not match [client auth digital signature key encipherment]");
   expect_failed(&ca, "system:node:n1", "system:nodes", NULL, SIGNER_KUBELET_SERVING,
                 "['digital signature','server auth']", "DNS or IP subjectAltName is required");
   expect_failed(&ca, "system:node:n1", "system:nodes", "email:a@b.c,DNS:n1", SIGNER_KUBELET_SERVING,
@@ -423,10 +423,10 @@ static void test_duration(void **state)
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sign_client),        cmocka_unit_test(test_sign_cut_at_ca_end),
-      cmocka_unit_test(test_sign_serving_sans),  cmocka_unit_test(test_sign_nothing_to_do),
-      cmocka_unit_test(test_signer_rules),       cmocka_unit_test(test_approver_recognizes),
-      cmocka_unit_test(test_approver_bodies),    cmocka_unit_test(test_cleaner),
+      cmocka_unit_test(test_sign_client),       cmocka_unit_test(test_sign_cut_at_ca_end),
+      cmocka_unit_test(test_sign_serving_sans), cmocka_unit_test(test_sign_nothing_to_do),
+      cmocka_unit_test(test_signer_rules),      cmocka_unit_test(test_approver_recognizes),
+      cmocka_unit_test(test_approver_bodies),   cmocka_unit_test(test_cleaner),
       cmocka_unit_test(test_duration),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

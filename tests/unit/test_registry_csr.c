@@ -60,17 +60,16 @@ static char *make_csr(const char *cn, const char *org, bool tamper)
 static json_t *csr_obj(const char *name, const char *request, const char *spec_rest)
 {
   char buf[4096];
-  snprintf(buf, sizeof buf, "{'apiVersion':'certificates.k8s.io/v1','kind':'CertificateSigningRequest',"
-           "'metadata':{'name':'%s'},'spec':{%s}}", name, spec_rest);
+  snprintf(buf, sizeof buf,
+           "{'apiVersion':'certificates.k8s.io/v1','kind':'CertificateSigningRequest',"
+           "'metadata':{'name':'%s'},'spec':{%s}}",
+           name, spec_rest);
   json_t *o = J(buf);
   kj_set_str(o, "spec.request", request);
   return o;
 }
 
-static char *causes_of(const json_t *obj, const json_t *old, const char *sub)
-{
-  return validate_sub(R, obj, old, sub);
-}
+static char *causes_of(const json_t *obj, const json_t *old, const char *sub) { return validate_sub(R, obj, old, sub); }
 
 static char *REQ;
 
