@@ -172,6 +172,32 @@ ks admin create clusterrolebinding jane-approve-client --clusterrole=approve-cli
 wait_until "with approve on the signer she may" 50 ks jane certificate approve carol
 wait_until "and carol's certificate is issued" 150 issued carol
 
+# setting a certificate needs the sign verb on the signer
+ks admin apply -f - >/dev/null <<'YAML'
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: csr-status-only}
+rules:
+- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/status], verbs: [update]}
+YAML
+ks admin create clusterrolebinding jane-status --clusterrole=csr-status-only --user=jane >/dev/null
+ks admin get csr alice -o json | python3 -c '
+import json,sys; d=json.load(sys.stdin); d["status"]["certificate"]=""; print(json.dumps(d))' >"$WORK/alice-nocert.json"
+ks admin get csr bob -o json | python3 -c '
+import base64,json,sys; d=json.load(sys.stdin)
+d["status"]["certificate"]=base64.b64encode(open(sys.argv[1],"rb").read()).decode(); print(json.dumps(d))' \
+  "$PKI/alice.crt" >"$WORK/bob-cert.json"
+jcurl() { curl -sS --cacert "$WORK/certs/apiserver.crt" --cert "$PKI/jane.crt" --key "$PKI/jane.key" "$@"; }
+OUT=$(jcurl -X PUT -H 'Content-Type: application/json' --data-binary @"$WORK/bob-cert.json" \
+  "$S/apis/certificates.k8s.io/v1/certificatesigningrequests/bob/status")
+expect_match "jane may update status but not sign" \
+  'certificatesigningrequests.certificates.k8s.io \\"bob\\" is forbidden: user not permitted to sign requests with signerName \\"kubernetes.io/kube-apiserver-client\\"' \
+  "$OUT"
+OUT=$(acurl -X PUT -H 'Content-Type: application/json' --data-binary @"$WORK/alice-nocert.json" \
+  "$S/apis/certificates.k8s.io/v1/certificatesigningrequests/alice/status")
+expect_match "an issued certificate cannot be taken back, even by an admin" \
+  'status.certificate: Forbidden: updates may not modify existing certificate content' "$OUT"
+
 # ---- what may not be asked ----
 csr_yaml root root "/CN=root/O=system:masters" kubernetes.io/kube-apiserver-client "[client auth]"
 ko "O=system:masters is refused for kube-apiserver-client" ks admin create -f "$WORK/root.yaml"
