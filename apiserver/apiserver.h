@@ -72,6 +72,7 @@ struct apiserver_config {
   bool service_account_lookup;      /* --service-account-lookup (true) */
   const char *authorization_mode;   /* --authorization-mode (Node,RBAC) */
   struct audit_config audit;        /* --audit-* */
+  unsigned admission_disabled; /* --enable/--disable-admission-plugins (admission_configure) */
 };
 
 struct apiserver {
@@ -103,6 +104,8 @@ struct apiserver {
    * (auth/rbac.c); NULL until set up. */
   struct authn *authn;
   struct rbac *rbac;
+  /* Admission plugins turned off by the flags (admission/admission.c). */
+  unsigned admission_disabled;
   /* The audit log (audit.c), NULL when off. */
   struct audit *audit;
 };

@@ -29,6 +29,7 @@
 #include <kube/tls.h>
 
 #include "apiserver.h"
+#include "admission/admission.h"
 #include "auth/auth.h"
 #include "auth/authn.h"
 #include "encryption_config.h"
@@ -161,7 +162,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   char *sa_issuer = "https://kubernetes.default.svc.cluster.local", *sa_signing_key = "", *sa_key = "";
   char *sa_jwks_uri = "", *audiences = "";
   int insecure_port = 0, v = 0;
-  char *enc_config = "";
+  char *enc_config = "", *adm_enable = "", *adm_disable = "";
   struct audit_config audit = {.policy_file = "", .log_path = "", .mode = "blocking"};
   struct apiserver_config sec = {.bind_address = "0.0.0.0",
                                  .secure_port = 6443,
@@ -228,6 +229,13 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
       {"audit-log-mode", FLAG_STRING, &audit.mode,
        "Strategy for sending audit events. Blocking indicates sending events should block server responses. Batch "
        "causes the backend to buffer and write events asynchronously. Known modes are batch,blocking."},
+      {"enable-admission-plugins", FLAG_STRING, &adm_enable,
+       "admission plugins that should be enabled in addition to default enabled ones (NamespaceLifecycle, "
+       "LimitRanger, ServiceAccount, DefaultTolerationSeconds, Priority, PersistentVolumeClaimResize, "
+       "ResourceQuota). Comma-delimited list of admission plugins."},
+      {"disable-admission-plugins", FLAG_STRING, &adm_disable,
+       "admission plugins that should be disabled although they are in the default enabled plugins list. "
+       "Comma-delimited list of admission plugins."},
       {"authorization-mode", FLAG_STRING, &sec.authorization_mode,
        "Ordered list of plug-ins to do authorization on secure port. Comma-delimited list of: AlwaysAllow, "
        "AlwaysDeny, Node, RBAC."},
@@ -289,6 +297,8 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   if (insecure_port < 0 || insecure_port > 65535)
     BAD("invalid argument \"%d\" for \"--insecure-port\" flag: must be between 0 and 65535", insecure_port);
   if (check_secure(&sec, err, sizeof(err)) < 0) BAD("%s", err);
+  struct apiserver probe = {0};
+  if (admission_configure(&probe, adm_enable, adm_disable, err, sizeof(err)) < 0) BAD("%s", err);
   if (strcmp(audit.mode, "blocking") && strcmp(audit.mode, "batch"))
     BAD("invalid argument \"%s\" for \"--audit-log-mode\" flag: must be one of blocking, batch", audit.mode);
   if (audit.max_size_mb < 0 || audit.max_backup < 0 || audit.max_age_days < 0)
@@ -322,6 +332,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
 
   copy_secure(c, &sec);
   c->audit = audit;
+  c->admission_disabled = probe.admission_disabled;
   c->insecure_bind_address = insecure_bind;
   c->insecure_port = insecure_port;
   c->advertise_address = advertise;
@@ -397,6 +408,7 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("authentication: %s", err);
     goto out;
   }
+  srv->admission_disabled = c->admission_disabled;
   srv->audit = audit_new(srv, &c->audit, err, sizeof(err));
   if (!srv->audit && err[0]) {
     KLOG_E("%s", err);

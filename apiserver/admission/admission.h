@@ -31,6 +31,13 @@ struct apiserver;
  * that fails the request.  old is NULL on create. */
 typedef json_t *(*admission_fn)(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 
+/* --enable-admission-plugins / --disable-admission-plugins (upstream's
+ * names, comma-separated) into srv->admission_disabled; 0, or -1 with a
+ * message naming the flag and plugin.  Upstream plugins this server does
+ * not have are ignored with a warning. */
+int admission_configure(struct apiserver *srv, const char *enable, const char *disable, char *err, size_t errlen);
+bool admission_namespace_lifecycle_enabled(const struct apiserver *srv);
+
 /* The chain (mutating then validating plugins); NULL or a Status. */
 json_t *admission_run(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 /* NamespaceLifecycle on create/update: 404 for a missing namespace, 403 for
