@@ -186,10 +186,10 @@ static void result_cb(evutil_socket_t fd, short what, void *arg)
     if (j->full) s->last_full_ms = ktime_mono_ms();
     KLOG_V(2,
            "SyncProxyRules complete elapsed=%.3fs full=%d build=%.3fs lock=%.3fs read=%.3fs modify=%.3fs "
-           "commit=%.3fs chains_written=%zu rules_written=%zu chains_deleted=%zu",
+           "commit=%.3fs chains_written=%zu rules_written=%zu chains_deleted=%zu tables=%zuKiB",
            j->report.total_s, j->full, j->report.build_s, j->report.iptc.lock_s, j->report.iptc.read_s,
            j->report.iptc.build_s, j->report.iptc.commit_s, j->report.iptc.chains_written, j->report.iptc.rules_written,
-           j->report.iptc.chains_deleted);
+           j->report.iptc.chains_deleted, j->report.iptc.table_bytes / 1024);
   } else {
     s->have_synced = false;
     kp_ct_snapshot_free(s->ct_pending);
