@@ -419,8 +419,7 @@ static void forward(struct pending *p, const char *name)
     p->fwd = evdns_base_resolve_ipv6(d->client, p->fwd_name, DNS_QUERY_NO_SEARCH, forward_cb, p);
   else if (p->qtype == KP_DNS_T_PTR && parse_reverse4(p->fwd_name, &in))
     p->fwd = evdns_base_resolve_reverse(d->client, &in, DNS_QUERY_NO_SEARCH, forward_cb, p);
-  else if (p->ans.n == 0) { /* a question of ours as it was asked: relayed */
-    relay(p);
+  else if (p->ans.n == 0) { /* a question of ours as it was asked: relayed */ relay(p);
     return;
   } else { /* an ExternalName's target asked for another type than A/AAAA: the CNAME alone */
     finish(p);
@@ -700,7 +699,7 @@ void kp_dns_free(struct kp_dns *d)
    * evdns_base_free and free themselves, seeing closing */
   if (d->client) evdns_base_free(d->client, 1);
   kp_dns_relay_free(d->relay); /* relayed questions too */
-  while (d->pending) { /* none should be left; be safe */
+  while (d->pending) {         /* none should be left; be safe */
     struct pending *p = d->pending;
     pending_unlink(p);
     kp_dns_answer_free(&p->ans);

@@ -143,8 +143,9 @@ static int sync_phase(const char *what, struct kp_model *m, const struct kp_prox
   printf("%-7s cpu %.3f s, wall %.3f s: build %.3f s cpu (%zu rules, %zu nat chains, arena %zu KiB%s), "
          "apply %.3f s cpu / %.3f s wall (lock %.3f, read %.3f, modify %.3f [create %.3f, write %.3f, stale %.3f], "
          "commit %.3f; chains written %zu, rules written %zu)\n",
-         what, cpu, wall, p.build_cpu, total, nat_chains, arena / 1024, st.large_cluster ? ", large cluster mode" : "", apply_cpu, apply_s, r.lock_s, r.read_s,
-         r.build_s, r.create_s, r.write_s, r.stale_s, r.commit_s, r.chains_written, r.rules_written);
+         what, cpu, wall, p.build_cpu, total, nat_chains, arena / 1024, st.large_cluster ? ", large cluster mode" : "",
+         apply_cpu, apply_s, r.lock_s, r.read_s, r.build_s, r.create_s, r.write_s, r.stale_s, r.commit_s,
+         r.chains_written, r.rules_written);
   printf("%-7s memory: tables in the kernel %zu KiB; VmRSS before %ld KiB, peak VmHWM %ld KiB, after %ld KiB\n", what,
          r.table_bytes / 1024, rss0, hwm, rss);
   printf("FIGURES %s cpu=%.3f wall=%.3f hwm_kib=%ld rss_kib=%ld table_kib=%zu\n", what, cpu, wall, hwm, rss,
