@@ -15,7 +15,6 @@
 #include "ruleset.h"
 
 #define KP_DEFAULT_AFFINITY_TIMEOUT_S 10800
-#define KP_SERVICE_NAME_LABEL "kubernetes.io/service-name"
 
 /* Strings may be absent in the object: "" then. */
 static char *dup_or_empty(const char *s) { return xstrdup(s ? s : ""); }
@@ -229,7 +228,6 @@ void kp_slice_free(struct kp_slice *s)
   for (size_t i = 0; i < s->nports; i++) free(s->ports[i].name);
   for (size_t i = 0; i < s->neps; i++) {
     free(s->eps[i].hostname);
-    free(s->eps[i].node_name);
     free(s->eps[i].zone_hints);
   }
   free(s->ports);
@@ -266,7 +264,7 @@ static char *parse_zone_hints(const json_t *zones)
   return out;
 }
 
-static void parse_slice_endpoints(struct kp_slice *s, const json_t *arr)
+static void parse_slice_endpoints(struct kp_slice *s, const json_t *arr, const char *hostname)
 {
   if (!json_is_array(arr) || json_array_size(arr) == 0) return;
   s->eps = xcalloc(json_array_size(arr), sizeof *s->eps);
@@ -286,12 +284,12 @@ static void parse_slice_endpoints(struct kp_slice *s, const json_t *arr)
     ep->terminating = json_is_true(term);
     const char *h = kj_get_str(e, "hostname"), *n = kj_get_str(e, "nodeName");
     if (h && *h) ep->hostname = xstrdup(h);
-    if (n && *n) ep->node_name = xstrdup(n);
+    ep->local = n && *n && hostname && !strcmp(n, hostname);
     ep->zone_hints = parse_zone_hints(kj_get(e, "hints.forZones"));
   }
 }
 
-struct kp_slice *kp_slice_parse(const json_t *slice, char *svc_key, size_t keylen)
+struct kp_slice *kp_slice_parse(const json_t *slice, const char *hostname, char *svc_key, size_t keylen)
 {
   const char *ns = kj_get_str(slice, "metadata.namespace"), *name = kj_get_str(slice, "metadata.name");
   json_t *labels = kj_get(slice, "metadata.labels");
@@ -316,7 +314,7 @@ struct kp_slice *kp_slice_parse(const json_t *slice, char *svc_key, size_t keyle
       sp->port = sp->has_port ? (uint16_t)port : 0;
     }
   }
-  parse_slice_endpoints(s, kj_get(slice, "endpoints"));
+  parse_slice_endpoints(s, kj_get(slice, "endpoints"), hostname);
   return s;
 }
 
@@ -399,7 +397,7 @@ bool kp_model_delete_service(struct kp_model *m, const json_t *svc)
 bool kp_model_set_slice(struct kp_model *m, const json_t *slice)
 {
   char key[512];
-  struct kp_slice *s = kp_slice_parse(slice, key, sizeof key);
+  struct kp_slice *s = kp_slice_parse(slice, m->hostname, key, sizeof key);
   if (!s) return false;
   struct kp_map *set = kp_map_get(m->slices, key);
   if (!set) {
@@ -414,7 +412,7 @@ bool kp_model_set_slice(struct kp_model *m, const json_t *slice)
 bool kp_model_delete_slice(struct kp_model *m, const json_t *slice)
 {
   char key[512];
-  struct kp_slice *parsed = kp_slice_parse(slice, key, sizeof key);
+  struct kp_slice *parsed = kp_slice_parse(slice, m->hostname, key, sizeof key);
   if (!parsed) return false;
   struct kp_map *set = kp_map_get(m->slices, key);
   struct kp_slice *old = set ? kp_map_del(set, parsed->name) : NULL;
@@ -466,7 +464,7 @@ size_t kp_model_endpoints(const struct kp_model *m, const struct kp_service *s, 
         e->ready = ep->ready;
         e->serving = ep->serving;
         e->terminating = ep->terminating;
-        e->local = ep->node_name && !strcmp(ep->node_name, m->hostname);
+        e->local = ep->local;
         e->hostname = ep->hostname;
         e->zone_hints = ep->zone_hints;
         char b[16];

@@ -79,12 +79,13 @@ struct kp_service {
 #define KP_TOPOLOGY_MODE_ANNOTATION "service.kubernetes.io/topology-mode"
 #define KP_TOPOLOGY_HINTS_ANNOTATION "service.kubernetes.io/topology-aware-hints"
 #define KP_ZONE_LABEL "topology.kubernetes.io/zone"
+#define KP_SERVICE_NAME_LABEL "kubernetes.io/service-name"
 
 struct kp_ep {
   uint32_t ip;
   bool ready, serving, terminating;
   char *hostname;   /* NULL when none */
-  char *node_name;  /* NULL when none */
+  bool local;       /* nodeName is this node (decided when parsed: no copy of every node name is kept) */
   char *zone_hints; /* hints.forZones as ",a,b," (label values hold no commas); NULL when none */
 };
 
@@ -139,7 +140,7 @@ bool kp_model_set_zone(struct kp_model *m, const char *zone);
  * NULL when the object lacks a name or namespace. */
 struct kp_service *kp_service_parse(const json_t *svc);
 void kp_service_free(struct kp_service *s);
-struct kp_slice *kp_slice_parse(const json_t *slice, char *svc_key, size_t keylen);
+struct kp_slice *kp_slice_parse(const json_t *slice, const char *hostname, char *svc_key, size_t keylen);
 void kp_slice_free(struct kp_slice *s);
 
 struct kp_service *kp_model_service(const struct kp_model *m, const char *ns, const char *name);
