@@ -148,8 +148,6 @@ void kp_dns_relay_free(struct kp_dns_relay *r);
 /* NULL (and no callback) if the query is malformed or no id is free. */
 struct kp_dns_relay_req *kp_dns_relay_ask(struct kp_dns_relay *r, const uint8_t *query, size_t len, bool whole,
                                           kp_dns_relay_cb cb, void *arg);
-/* Forgets a question; its callback never runs. */
-void kp_dns_relay_cancel(struct kp_dns_relay_req *q);
 
 /* ---- the server (dns.c) ---- */
 

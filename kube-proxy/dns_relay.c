@@ -339,8 +339,3 @@ struct kp_dns_relay_req *kp_dns_relay_ask(struct kp_dns_relay *r, const uint8_t 
   }
   return q;
 }
-
-void kp_dns_relay_cancel(struct kp_dns_relay_req *q)
-{
-  if (q) req_free(q);
-}
