@@ -17,10 +17,10 @@
 #      asks one Service's A record of kube-proxy, then of dnsmasq serving
 #      the same names from a hosts file.
 # kube-proxy, iptables-legacy-restore, kp_bench and the DNS servers run on
-# core 1; the API server and the load generators on core 0.  kp_bench
-# runs with glibc.malloc.hugetlb=1 as kube-proxy's main sets it for
-# itself (kube-proxy/main.c); iptables-legacy-restore runs as installed,
-# and once more with that tunable for comparison.
+# core 1; the API server and the load generators on core 0.  Both run as
+# installed; iptables-legacy-restore once more with glibc.malloc.hugetlb=1
+# (transparent huge pages for malloc) to show what the kernel's page
+# faults cost each side.
 # Prints figures; never decides pass or fail.  Everything it made is
 # removed on exit (processes by PID, namespaces by name).
 #   tests/bench/bench_kube_proxy.sh [SERVICES [ENDPOINTS [DNS_SECONDS [RUNS]]]]   default 10000 10 10 3
@@ -75,7 +75,7 @@ fig() { # PHASE KEY: the values of KEY in kp_bench's FIGURES lines of PHASE, one
 : >"$W/kp_bench.out"
 for i in $(seq "$RUNS"); do
   mkns "bench$i"
-  taskset -c 1 env GLIBC_TUNABLES=glibc.malloc.hugetlb=1 ip netns exec "$P-bench$i" "$BIN/kube-proxy/kp_bench" \
+  taskset -c 1 ip netns exec "$P-bench$i" "$BIN/kube-proxy/kp_bench" \
     "$SVCS" "$EPS" "$W/rules.txt" >>"$W/kp_bench.out"
   ip netns del "$P-bench$i"
 done
