@@ -245,7 +245,9 @@ static json_t *resolve_plain(const char *s)
   if (in_list(s, yaml_false)) return json_false();
   char c = s[0];
   if (c == '.') {
-    if (is_dot_float(s)) return json_number(strtod(s, NULL));
+    /* Beyond float64 ParseFloat fails (ErrRange) and go-yaml keeps a string. */
+    double d = is_dot_float(s) ? strtod(s, NULL) : NAN;
+    if (isfinite(d)) return json_number(d);
   } else if ((c >= '0' && c <= '9') || c == '-' || c == '+') {
     if (parse_yaml_int(s, &v)) return v;
     char *plain = xstrdup(s);
