@@ -78,6 +78,8 @@ static void echo_reply(struct http_request *r)
                         http_req_path(r), "raw_path", http_req_raw_path(r), "query", http_req_query(r), "q", q, "id",
                         id, "x_test", xt, "body_len", (int)blen, "body", body, blen);
   http_add_header(r, "x-echo-id", id ? id : "none");
+  const char *hn = http_req_param(r, "hn"); /* a header name from the query */
+  if (hn) http_add_header(r, hn, "v");
   http_reply_json(r, 200, j);
   json_decref(j);
 }
@@ -812,6 +814,41 @@ static void test_path_query_head(void **state)
   fx_stop(fx);
 }
 
+/* Response headers built from request data: a name that is not an HTTP
+ * token or a value with a control character (other than a tab) would
+ * corrupt the head, so the header is dropped and the answer stays valid. */
+static void test_invalid_response_headers_dropped(void **state)
+{
+  struct fx *fx = fx_start(NULL);
+  struct client c;
+  struct resp r;
+  cl_connect(&c, fx->port, 0);
+  static const char *const dropped[] = {
+      "/echo?id=a%01b", "/echo?id=a%0d%0aX-Evil:%201", "/echo?id=a%7fb", "/echo?id=%1b[0m",
+  };
+  for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+    char req[256];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", dropped[i]);
+    cl_sends(&c, req);
+    assert_true(cl_response(&c, &r, false));
+    assert_int_equal(r.status, 200);
+    if (resp_header(&r, "X-Echo-Id")) fail_msg("%s: header kept", dropped[i]);
+    assert_null(resp_header(&r, "X-Evil"));
+  }
+  cl_sends(&c, "GET /echo?id=a%09b%80 HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_true(cl_response(&c, &r, false));
+  assert_non_null(strstr(r.head, "\r\nX-Echo-Id: a\tb\x80\r\n")); /* tab and obs-text are allowed */
+  cl_sends(&c, "GET /echo?id=1&hn=a%20b HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_true(cl_response(&c, &r, false));
+  assert_null(strstr(r.head, "a b"));
+  assert_string_equal(resp_header(&r, "X-Echo-Id"), "1");
+  cl_sends(&c, "GET /echo?id=1&hn=x-ok HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_true(cl_response(&c, &r, false));
+  assert_string_equal(resp_header(&r, "X-Ok"), "v");
+  cl_close(&c);
+  fx_stop(fx);
+}
+
 static void test_idle_timeout(void **state)
 {
   struct http_server_opts o = {.idle_timeout_s = 1};
@@ -902,6 +939,7 @@ int main(void)
       cmocka_unit_test(test_disconnect_while_pending),
       cmocka_unit_test(test_upgrade_raw_bytes),
       cmocka_unit_test(test_path_query_head),
+      cmocka_unit_test(test_invalid_response_headers_dropped),
       cmocka_unit_test(test_idle_timeout),
       cmocka_unit_test(test_tls),
   };
