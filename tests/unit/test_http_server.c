@@ -849,6 +849,46 @@ static void test_invalid_response_headers_dropped(void **state)
   fx_stop(fx);
 }
 
+static void adopt_handler(struct http_request *r, void *arg)
+{
+  char body[128];
+  int n = snprintf(body, sizeof body, "%s %s from %s", http_req_method(r), http_req_path(r), http_req_peer(r));
+  http_reply(r, 200, "text/plain", body, (size_t)n);
+}
+
+/* A connected socket handed to the server (one end of a socketpair) is
+ * served like an accepted one, on the caller's own loop, and closed with
+ * the server's connection when the client goes away. */
+static void test_adopt_socketpair(void **state)
+{
+  struct event_base *base = event_base_new();
+  struct http_server *srv = http_server_new(base, NULL, adopt_handler, NULL);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  assert_int_equal(http_server_adopt(srv, sv[0], "pair"), 0);
+  assert_int_equal(http_server_connections(srv), 1);
+  const char *req = "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+  char out[1024];
+  size_t len = 0;
+  for (int turns = 0; turns < 10000 && http_server_connections(srv) > 0; turns++) {
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    struct pollfd p = {.fd = sv[1], .events = POLLIN};
+    if (poll(&p, 1, 0) == 1 && len < sizeof out - 1) {
+      ssize_t n = read(sv[1], out + len, sizeof out - 1 - len);
+      if (n > 0) len += (size_t)n;
+      else if (n == 0) shutdown(sv[1], SHUT_WR); /* the server closed: answer its lingering close */
+    }
+  }
+  out[len] = '\0';
+  assert_int_equal(http_server_connections(srv), 0);
+  assert_true(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+  assert_non_null(strstr(out, "\r\n\r\nGET /x from pair"));
+  close(sv[1]);
+  http_server_free(srv);
+  event_base_free(base);
+}
+
 static void test_idle_timeout(void **state)
 {
   struct http_server_opts o = {.idle_timeout_s = 1};
@@ -940,6 +980,7 @@ int main(void)
       cmocka_unit_test(test_upgrade_raw_bytes),
       cmocka_unit_test(test_path_query_head),
       cmocka_unit_test(test_invalid_response_headers_dropped),
+      cmocka_unit_test(test_adopt_socketpair),
       cmocka_unit_test(test_idle_timeout),
       cmocka_unit_test(test_tls),
   };
