@@ -631,7 +631,8 @@ static bool emit_string(yaml_emitter_t *e, const char *s)
     style = YAML_LITERAL_SCALAR_STYLE;
   } else {
     json_t *typed = resolve_plain(s);
-    if (!json_is_string(typed) || is_base60_float(s) || looks_like_timestamp(s))
+    /* Plain "<<" is the merge key, not a string: go-yaml quotes it too. */
+    if (!json_is_string(typed) || is_base60_float(s) || looks_like_timestamp(s) || strcmp(s, "<<") == 0)
       style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     json_decref(typed);
   }
