@@ -49,7 +49,7 @@ count_ctest unit-asan _out/ctest-asan.log
 
 note "fuzz (libFuzzer: fuzz_json 60 s, every other target 20 s; tests/fuzz/run-long.sh runs them for long)"
 FUZZ_TARGETS=(fuzz_json fuzz_http fuzz_api_request fuzz_yaml fuzz_protobuf fuzz_selector fuzz_quantity fuzz_patch
-              fuzz_kubeconfig)
+              fuzz_kubeconfig fuzz_auth)
 if CC=clang cmake -S . -B build-fuzz -DKUBE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
    cmake --build build-fuzz -j2 --target "${FUZZ_TARGETS[@]}" 2>&1 | tail -3; then
   for t in "${FUZZ_TARGETS[@]}"; do
