@@ -27,6 +27,7 @@ struct crd_state;
 struct authn;
 struct audit;
 struct rbac;
+struct node_graph;
 
 struct apiserver_config {
   const char *insecure_bind_address;    /* --insecure-bind-address, 127.0.0.1 */
@@ -103,6 +104,8 @@ struct apiserver {
    * (auth/rbac.c); NULL until set up. */
   struct authn *authn;
   struct rbac *rbac;
+  /* The Node authorizer's graph of pods and volumes (auth/node.c). */
+  struct node_graph *node_graph;
   /* The audit log (audit.c), NULL when off. */
   struct audit *audit;
 };

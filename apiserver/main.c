@@ -31,6 +31,7 @@
 #include "apiserver.h"
 #include "auth/auth.h"
 #include "auth/authn.h"
+#include "auth/node.h"
 #include "encryption_config.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
@@ -381,6 +382,11 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("loading the RBAC roles and bindings failed");
     goto out;
   }
+  srv->node_graph = node_graph_new(srv);
+  if (!srv->node_graph) {
+    KLOG_E("loading the Node authorizer's graph failed");
+    goto out;
+  }
   if (registry_init(srv, on_registry_ready, srv) != 0) {
     KLOG_E("registry bootstrap failed");
     goto out;
@@ -417,6 +423,8 @@ out:
   if (registry_started) registry_shutdown(srv);
   rbac_free(srv->rbac);
   srv->rbac = NULL;
+  node_graph_free(srv->node_graph);
+  srv->node_graph = NULL;
   if (srv->storage) storage_close(srv->storage);
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   api_sa_signer_free(srv);

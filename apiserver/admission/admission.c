@@ -38,6 +38,8 @@ bool adm_main_resource(const struct reg_request *rq) { return !rq->subresource |
 
 json_t *admission_run(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old)
 {
+  json_t *nst = admission_node_restriction(rq, res, obj, old);
+  if (nst) return nst;
   if (!adm_main_resource(rq) || !rq->srv || !rq->srv->storage) return NULL;
   for (size_t i = 0; i < sizeof(MUTATING) / sizeof(MUTATING[0]); i++) {
     json_t *st = MUTATING[i](rq, res, obj, old);
