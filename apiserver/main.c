@@ -127,6 +127,22 @@ static int check_secure(const struct apiserver_config *sec, char *err, size_t er
   return -1;
 }
 
+/* The Node authorizer's graph is built only when it can be asked: a
+ * secure port whose --authorization-mode lists Node (upstream builds it
+ * with the mode).  Every pod write costs it a parse otherwise for nothing. */
+static bool node_mode_on(const struct apiserver_config *c)
+{
+  enum authz_mode modes[AUTHZ_MAX_MODES];
+  size_t n = 0;
+  char err[256];
+  if (c->secure_port <= 0 || !c->authorization_mode ||
+      authz_modes_parse(c->authorization_mode, modes, &n, err, sizeof err) < 0)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (modes[i] == AUTHZ_MODE_NODE) return true;
+  return false;
+}
+
 static void copy_secure(struct apiserver_config *c, const struct apiserver_config *sec)
 {
   c->bind_address = sec->bind_address;
@@ -382,8 +398,7 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("loading the RBAC roles and bindings failed");
     goto out;
   }
-  srv->node_graph = node_graph_new(srv);
-  if (!srv->node_graph) {
+  if (node_mode_on(&srv->cfg) && !(srv->node_graph = node_graph_new(srv))) {
     KLOG_E("loading the Node authorizer's graph failed");
     goto out;
   }
