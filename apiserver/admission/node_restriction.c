@@ -16,11 +16,15 @@
  *     blockOwnerDeletion) and referring to no service account, secret,
  *     configmap, cluster trust bundle or claim; delete only pods bound to
  *     itself; update only the status of pods bound to itself, without
- *     changing their labels; no other pod subresource;
+ *     changing their labels; evict only pods bound to itself; no other
+ *     pod subresource;
+ *   - ask a service account token only bound to a pod (name and UID)
+ *     scheduled on itself;
  *   - write only its own Lease in kube-node-lease and its own CSINode.
  * Messages are upstream's, in a 403 `RESOURCE "NAME" is forbidden: ...`.
  * Runs for the main resource and subresources alike (admission.c calls it
- * before the other plugins, and from admission_delete).
+ * before the other plugins, and from admission_delete; eviction.c and
+ * token.c call it for pods/eviction and serviceaccounts/token).
  */
 #define _GNU_SOURCE
 #include "admission/admission.h"
@@ -180,6 +184,7 @@ static json_t *admit_node(struct reg_request *rq, const struct resource *res, co
 /* ---- pods ---- */
 
 static bool pod_references_any(const json_t *pod, const char *what);
+static json_t *stored_pod(struct reg_request *rq, const char *name);
 
 static json_t *mirror_owner(const struct reg_request *rq, const struct resource *res, const char *name,
                             const char *node, const json_t *pod)
@@ -259,10 +264,7 @@ static bool pod_references_any(const json_t *pod, const char *what)
 
 static json_t *admit_pod_delete(struct reg_request *rq, const struct resource *res, const char *node)
 {
-  char key[600];
-  snprintf(key, sizeof key, "%s/%s/%s", res->storage_prefix, rq->namespace_ ? rq->namespace_ : "",
-           rq->name ? rq->name : "");
-  json_t *pod = adm_get(rq->srv, key);
+  json_t *pod = stored_pod(rq, rq->name ? rq->name : "");
   if (!pod) return kstatus_not_found("", "pods", rq->name ? rq->name : "");
   const char *pn = kj_get_str(pod, "spec.nodeName");
   json_t *st = NULL;
@@ -288,11 +290,36 @@ static json_t *admit_pod_status(struct reg_request *rq, const struct resource *r
   return NULL;
 }
 
+/* The stored pod NAME of the request's namespace, or NULL; new reference. */
+static json_t *stored_pod(struct reg_request *rq, const char *name)
+{
+  char key[600];
+  snprintf(key, sizeof key, "%s/%s/%s", reg_pods.storage_prefix, rq->namespace_ ? rq->namespace_ : "", name);
+  return adm_get(rq->srv, key);
+}
+
+static json_t *admit_pod_eviction(struct reg_request *rq, const struct resource *res, const char *node,
+                                  const json_t *obj)
+{
+  const char *name = rq->name && *rq->name ? rq->name : obj ? kj_get_str(obj, "metadata.name") : NULL;
+  if (!is_verb(rq, "create")) return adm_forbidden(res, name, "unexpected operation %s", operation(rq));
+  if (!name || !*name) return adm_forbidden(res, "", "could not determine pod from request data");
+  json_t *pod = stored_pod(rq, name);
+  if (!pod) return kstatus_not_found("", "pods", name);
+  const char *pn = kj_get_str(pod, "spec.nodeName");
+  json_t *st = NULL;
+  if (!pn || strcmp(pn, node) != 0)
+    st = adm_forbidden(res, name, "node %s can only evict pods with spec.nodeName set to itself", node);
+  json_decref(pod);
+  return st;
+}
+
 static json_t *admit_pod(struct reg_request *rq, const struct resource *res, const char *node, const json_t *obj,
                          const json_t *old)
 {
   const char *s = sub(rq);
   if (strcmp(s, "status") == 0) return admit_pod_status(rq, res, node, obj, old);
+  if (strcmp(s, "eviction") == 0) return admit_pod_eviction(rq, res, node, obj);
   if (*s)
     return adm_forbidden(res, req_name(rq, obj),
                          "unexpected pod subresource \"%s\", only 'status' and 'eviction' are allowed", s);
@@ -300,6 +327,35 @@ static json_t *admit_pod(struct reg_request *rq, const struct resource *res, con
   if (is_verb(rq, "delete")) return admit_pod_delete(rq, res, node);
   return adm_forbidden(res, req_name(rq, obj), "unexpected operation \"%s\", node \"%s\" can only create and delete mirror pods",
                        operation(rq), node);
+}
+
+/* ---- service account tokens ---- */
+
+/* A node's TokenRequest must be bound to a pod (by name and UID) that is
+ * scheduled on the node. */
+static json_t *admit_token(struct reg_request *rq, const struct resource *res, const char *node, const json_t *tr)
+{
+  if (!is_verb(rq, "create") || strcmp(sub(rq), "token") != 0) return NULL;
+  const char *name = rq->name ? rq->name : "";
+  const json_t *ref = kj_get(tr, "spec.boundObjectRef");
+  const char *av = kj_get_str(ref, "apiVersion"), *kind = kj_get_str(ref, "kind");
+  const char *pname = kj_get_str(ref, "name"), *uid = kj_get_str(ref, "uid");
+  if (!av || strcmp(av, "v1") || !kind || strcmp(kind, "Pod") || !pname || !*pname)
+    return adm_forbidden(res, name, "node requested token not bound to a pod");
+  if (!uid || !*uid) return adm_forbidden(res, name, "node requested token with a pod binding without a uid");
+  json_t *pod = stored_pod(rq, pname);
+  if (!pod) return kstatus_not_found("", "pods", pname);
+  const char *have = kj_get_str(pod, "metadata.uid"), *pn = kj_get_str(pod, "spec.nodeName");
+  json_t *st = NULL;
+  if (!have || strcmp(have, uid) != 0)
+    st = adm_forbidden(res, name,
+                       "the UID in the bound object reference (%s) does not match the UID in record. The object might "
+                       "have been deleted and then recreated",
+                       uid);
+  else if (!pn || strcmp(pn, node) != 0)
+    st = adm_forbidden(res, name, "node requested token bound to a pod scheduled on a different node");
+  json_decref(pod);
+  return st;
 }
 
 /* ---- leases, CSINodes ---- */
@@ -335,6 +391,7 @@ json_t *admission_node_restriction(struct reg_request *rq, const struct resource
     return adm_forbidden(res, req_name(rq, obj), "could not determine node from user \"%s\"", rq->auth->name);
   if (res_is(res, "", "pods")) return admit_pod(rq, res, node, obj, old);
   if (res_is(res, "", "nodes")) return admit_node(rq, res, node, obj, old);
+  if (res_is(res, "", "serviceaccounts")) return admit_token(rq, res, node, obj);
   if (res_is(res, "coordination.k8s.io", "leases")) return admit_lease(rq, res, node, obj);
   if (res_is(res, "storage.k8s.io", "csinodes")) return admit_own_named(rq, res, node, obj, "CSINode");
   return NULL;

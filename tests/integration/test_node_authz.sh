@@ -119,6 +119,32 @@ expect_match "upstream's message" 'node "n1" can only delete pods with spec.node
 ko "n1 cannot create a regular pod" bash -c "$(declare -f pod_yaml); pod_yaml p3 n1 s1 | kubectl --kubeconfig '$WORK/n1.kubeconfig' create -f -"
 expect_match "only mirror pods" 'can only create mirror pods' "$OUT"
 
+cpost() { # NODE PATH BODY: POST with the node's certificate; fails unless 2xx
+  local code
+  code=$(curl -sS --cacert "$WORK/certs/apiserver.crt" --cert "$PKI/$1.crt" --key "$PKI/$1.key" -X POST \
+    -H 'Content-Type: application/json' -d "$3" -o "$WORK/post.out" -w '%{http_code}' "$S$2")
+  sed 's/\\"/"/g' "$WORK/post.out"
+  [[ $code == 2* ]]
+}
+ko "n1 cannot evict n2's pod" cpost n1 /api/v1/namespaces/default/pods/p2/eviction \
+  '{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"p2","namespace":"default"}}'
+expect_match "upstream's message" 'pods "p2" is forbidden: node n1 can only evict pods with spec.nodeName set to itself' "$OUT"
+
+# ---- service account tokens ----
+UID1=$(ks admin get pod p1 -o jsonpath='{.metadata.uid}')
+UID2=$(ks admin get pod p2 -o jsonpath='{.metadata.uid}')
+ok "n1 gets a token for its pod's service account, bound to the pod" \
+  ks n1 create token default --bound-object-kind=Pod --bound-object-name=p1 --bound-object-uid="$UID1"
+ko "not one bound to n2's pod" \
+  ks n1 create token default --bound-object-kind=Pod --bound-object-name=p2 --bound-object-uid="$UID2"
+expect_match "upstream's message" 'node requested token bound to a pod scheduled on a different node' "$OUT"
+ko "nor an unbound one" ks n1 create token default
+expect_match "upstream's message" 'serviceaccounts "default" is forbidden: node requested token not bound to a pod' "$OUT"
+ok "the admin makes a service account no pod uses" ks admin create serviceaccount lonely
+ko "n1 cannot get its tokens" ks n1 create token lonely --bound-object-kind=Pod --bound-object-name=p1 --bound-object-uid="$UID1"
+expect_match "the Node authorizer refuses" \
+  "serviceaccounts \"lonely\" is forbidden: $(forbidden n1 create serviceaccounts/token): no relationship found between node 'n1' and this object" "$OUT"
+
 # ---- the graph follows pods at once ----
 ok "the admin deletes p1" ks admin delete pod p1 --grace-period=0 --force --wait=false
 gone() { ! ks n1 get secret s1 >/dev/null 2>&1; }

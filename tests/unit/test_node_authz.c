@@ -291,9 +291,9 @@ static int setup(void **state)
   assert_non_null(e->srv.storage);
   put(e, "/registry/minions/n1", "{\"metadata\":{\"name\":\"n1\",\"uid\":\"uid-n1\"}}");
   put(e, "/registry/pods/default/mine",
-      "{\"metadata\":{\"namespace\":\"default\",\"name\":\"mine\"},\"spec\":{\"nodeName\":\"n1\"}}");
+      "{\"metadata\":{\"namespace\":\"default\",\"name\":\"mine\",\"uid\":\"uid-mine\"},\"spec\":{\"nodeName\":\"n1\"}}");
   put(e, "/registry/pods/default/theirs",
-      "{\"metadata\":{\"namespace\":\"default\",\"name\":\"theirs\"},\"spec\":{\"nodeName\":\"n2\"}}");
+      "{\"metadata\":{\"namespace\":\"default\",\"name\":\"theirs\",\"uid\":\"uid-theirs\"},\"spec\":{\"nodeName\":\"n2\"}}");
   e->n1 = auth_user_new("system:node:n1");
   auth_user_add_group(e->n1, "system:nodes");
   *state = e;
@@ -444,6 +444,34 @@ static void test_restriction_pods(void **state)
         "pods \"theirs\" is forbidden: node \"n1\" can only delete pods with spec.nodeName set to itself");
   admit(e, e->n1, P, "delete", NULL, "default", "mine", NULL, NULL, NULL);
   admit(e, NULL, P, "delete", NULL, "default", "theirs", NULL, NULL, NULL);
+  const char *ev = "{\"apiVersion\":\"policy/v1\",\"kind\":\"Eviction\",\"metadata\":{\"name\":\"x\"}}";
+  admit(e, e->n1, P, "create", "eviction", "default", "theirs", ev, NULL,
+        "pods \"theirs\" is forbidden: node n1 can only evict pods with spec.nodeName set to itself");
+  admit(e, e->n1, P, "create", "eviction", "default", "nothere", ev, NULL, "pods \"nothere\" not found");
+  admit(e, e->n1, P, "create", "eviction", "default", "mine", ev, NULL, NULL);
+}
+
+#define TOKEN(ref) "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{" ref "}}"
+#define PODREF(name, uid) "\"boundObjectRef\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"name\":\"" name "\",\"uid\":\"" uid "\"}"
+
+static void test_restriction_tokens(void **state)
+{
+  struct env *e = *state;
+  const struct resource *SA = &reg_serviceaccounts;
+  admit(e, e->n1, SA, "create", "token", "default", "default", TOKEN(""), NULL,
+        "serviceaccounts \"default\" is forbidden: node requested token not bound to a pod");
+  admit(e, e->n1, SA, "create", "token", "default", "default",
+        TOKEN("\"boundObjectRef\":{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"name\":\"s\",\"uid\":\"u\"}"), NULL,
+        "serviceaccounts \"default\" is forbidden: node requested token not bound to a pod");
+  admit(e, e->n1, SA, "create", "token", "default", "default", TOKEN(PODREF("mine", "")), NULL,
+        "serviceaccounts \"default\" is forbidden: node requested token with a pod binding without a uid");
+  admit(e, e->n1, SA, "create", "token", "default", "default", TOKEN(PODREF("theirs", "uid-theirs")), NULL,
+        "serviceaccounts \"default\" is forbidden: node requested token bound to a pod scheduled on a different node");
+  admit(e, e->n1, SA, "create", "token", "default", "default", TOKEN(PODREF("mine", "old")), NULL,
+        "serviceaccounts \"default\" is forbidden: the UID in the bound object reference (old) does not match the "
+        "UID in record. The object might have been deleted and then recreated");
+  admit(e, e->n1, SA, "create", "token", "default", "default", TOKEN(PODREF("mine", "uid-mine")), NULL, NULL);
+  admit(e, NULL, SA, "create", "token", "default", "default", TOKEN(""), NULL, NULL);
 }
 
 static void test_restriction_leases(void **state)
@@ -472,6 +500,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_restriction_nodes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restriction_pods, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restriction_leases, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_restriction_tokens, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
