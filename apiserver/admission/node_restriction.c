@@ -20,6 +20,10 @@
  *     pod subresource;
  *   - ask a service account token only bound to a pod (name and UID)
  *     scheduled on itself;
+ *   - write only the status of claims, changing only status.capacity,
+ *     status.conditions and the expansion's allocatedResources(Statuses)
+ *     (the refusal lists the other changed fields where upstream prints
+ *     a Go cmp.Diff);
  *   - write only its own Lease in kube-node-lease and its own CSINode.
  * Messages are upstream's, in a 403 `RESOURCE "NAME" is forbidden: ...`.
  * Runs for the main resource and subresources alike (admission.c calls it
@@ -358,6 +362,61 @@ static json_t *admit_token(struct reg_request *rq, const struct resource *res, c
   return st;
 }
 
+/* ---- persistent volume claims ---- */
+
+/* Appends to buf the dotted paths (two levels deep) where a and b differ. */
+static void diff_paths(const json_t *a, const json_t *b, const char *prefix, int depth, char *buf, size_t len)
+{
+  const json_t *sides[2] = {a, b};
+  for (int s = 0; s < 2; s++) {
+    const char *k;
+    json_t *v;
+    json_object_foreach ((json_t *)sides[s], k, v) {
+      json_t *o = json_object_get(sides[1 - s], k);
+      if (s == 1 && o) continue; /* keys in both were compared from a */
+      if (o && kj_equal(o, v)) continue;
+      char path[256];
+      snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", k);
+      if (o && depth < 1 && json_is_object(o) && json_is_object(v)) {
+        diff_paths(s ? o : v, s ? v : o, path, depth + 1, buf, len);
+        continue;
+      }
+      size_t l = strlen(buf);
+      snprintf(buf + l, len - l, "%s%s", l ? ", " : "", path);
+    }
+  }
+}
+
+/* A node may change only status.capacity, status.conditions and the
+ * expansion's allocatedResources / allocatedResourceStatuses. */
+static json_t *admit_pvc(struct reg_request *rq, const struct resource *res, const char *node, const json_t *obj,
+                         const json_t *old)
+{
+  const char *name = req_name(rq, obj);
+  if (strcmp(sub(rq), "status") != 0) return adm_forbidden(res, name, "may only update PVC status");
+  if (!is_update(rq) || !obj || !old) return adm_forbidden(res, name, "unexpected operation \"%s\"", operation(rq));
+  json_t *o = json_deep_copy(old), *n = json_deep_copy(obj);
+  static const char *const ignored[] = {"metadata.resourceVersion", "metadata.managedFields", "status.capacity",
+                                        "status.conditions",        "status.allocatedResources",
+                                        "status.allocatedResourceStatuses", NULL};
+  for (const char *const *p = ignored; *p; p++) {
+    kj_del(o, *p);
+    kj_del(n, *p);
+  }
+  json_t *st = NULL;
+  if (!kj_equal(o, n)) {
+    char changed[1024] = "";
+    diff_paths(o, n, "", 0, changed, sizeof changed);
+    st = adm_forbidden(res, name,
+                       "node \"%s\" is not allowed to update fields other than status.capacity and status.conditions: "
+                       "changed %s",
+                       node, changed);
+  }
+  json_decref(o);
+  json_decref(n);
+  return st;
+}
+
 /* ---- leases, CSINodes ---- */
 
 static json_t *admit_own_named(struct reg_request *rq, const struct resource *res, const char *node,
@@ -392,6 +451,7 @@ json_t *admission_node_restriction(struct reg_request *rq, const struct resource
   if (res_is(res, "", "pods")) return admit_pod(rq, res, node, obj, old);
   if (res_is(res, "", "nodes")) return admit_node(rq, res, node, obj, old);
   if (res_is(res, "", "serviceaccounts")) return admit_token(rq, res, node, obj);
+  if (res_is(res, "", "persistentvolumeclaims")) return admit_pvc(rq, res, node, obj, old);
   if (res_is(res, "coordination.k8s.io", "leases")) return admit_lease(rq, res, node, obj);
   if (res_is(res, "storage.k8s.io", "csinodes")) return admit_own_named(rq, res, node, obj, "CSINode");
   return NULL;

@@ -22,6 +22,7 @@
 #include "apiserver.h"
 #include "auth/auth.h"
 #include "auth/node.h"
+#include "registry/kinds_ext.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
 
@@ -489,6 +490,25 @@ static void test_restriction_leases(void **state)
         "namespace");
 }
 
+#define PVC(labels, status)                                                                                          \
+  "{\"metadata\":{\"namespace\":\"default\",\"name\":\"c\",\"resourceVersion\":\"1\",\"labels\":{" labels "}},"          \
+  "\"spec\":{\"volumeName\":\"pv1\"},\"status\":{" status "}}"
+
+static void test_restriction_pvcs(void **state)
+{
+  struct env *e = *state;
+  const struct resource *C = &reg_persistentvolumeclaims;
+  admit(e, e->n1, C, "patch", "status", "default", "c",
+        PVC("", "\"phase\":\"Bound\",\"capacity\":{\"storage\":\"2Gi\"},\"conditions\":[{\"type\":\"Resizing\"}]"),
+        PVC("", "\"phase\":\"Bound\",\"capacity\":{\"storage\":\"1Gi\"}"), NULL);
+  admit(e, e->n1, C, "patch", "status", "default", "c", PVC("\"a\":\"b\"", "\"phase\":\"Lost\""),
+        PVC("", "\"phase\":\"Bound\""),
+        "persistentvolumeclaims \"c\" is forbidden: node \"n1\" is not allowed to update fields other than "
+        "status.capacity and status.conditions: changed metadata.labels, status.phase");
+  admit(e, e->n1, C, "update", NULL, "default", "c", PVC("", ""), PVC("", ""),
+        "persistentvolumeclaims \"c\" is forbidden: may only update PVC status");
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -501,6 +521,7 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_restriction_pods, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restriction_leases, setup, teardown),
       cmocka_unit_test_setup_teardown(test_restriction_tokens, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_restriction_pvcs, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
