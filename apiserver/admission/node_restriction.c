@@ -72,12 +72,18 @@ static const char *operation(const struct reg_request *rq)
 /* ---- labels ---- */
 
 static const char *const KUBELET_LABELS[] = {
-    "kubernetes.io/hostname",          "topology.kubernetes.io/zone",
-    "topology.kubernetes.io/region",   "failure-domain.beta.kubernetes.io/zone",
-    "failure-domain.beta.kubernetes.io/region", "beta.kubernetes.io/instance-type",
-    "node.kubernetes.io/instance-type", "kubernetes.io/os",
-    "kubernetes.io/arch",              "beta.kubernetes.io/os",
-    "beta.kubernetes.io/arch",         NULL,
+    "kubernetes.io/hostname",
+    "topology.kubernetes.io/zone",
+    "topology.kubernetes.io/region",
+    "failure-domain.beta.kubernetes.io/zone",
+    "failure-domain.beta.kubernetes.io/region",
+    "beta.kubernetes.io/instance-type",
+    "node.kubernetes.io/instance-type",
+    "kubernetes.io/os",
+    "kubernetes.io/arch",
+    "beta.kubernetes.io/os",
+    "beta.kubernetes.io/arch",
+    NULL,
 };
 static const char *const KUBELET_LABEL_NAMESPACES[] = {"kubelet.kubernetes.io", "node.kubernetes.io", NULL};
 
@@ -214,14 +220,12 @@ static json_t *mirror_owner(const struct reg_request *rq, const struct resource 
   const char *uid = kj_get_str(nobj, "metadata.uid"), *ouid = kj_get_str(o, "uid");
   json_t *st = NULL;
   if (!uid || !ouid || strcmp(uid, ouid) != 0)
-    st = adm_forbidden(res, name, "node %s UID mismatch: expected %s got %s", node, ouid ? ouid : "",
-                       uid ? uid : "");
+    st = adm_forbidden(res, name, "node %s UID mismatch: expected %s got %s", node, ouid ? ouid : "", uid ? uid : "");
   json_decref(nobj);
   return st;
 }
 
-static json_t *admit_pod_create(struct reg_request *rq, const struct resource *res, const char *node,
-                                const json_t *pod)
+static json_t *admit_pod_create(struct reg_request *rq, const struct resource *res, const char *node, const json_t *pod)
 {
   const char *name = req_name(rq, pod);
   if (!json_object_get(kj_get(pod, "metadata.annotations"), MIRROR_POD_ANNOTATION))
@@ -278,8 +282,8 @@ static json_t *admit_pod_delete(struct reg_request *rq, const struct resource *r
   return st;
 }
 
-static json_t *admit_pod_status(struct reg_request *rq, const struct resource *res, const char *node,
-                                const json_t *obj, const json_t *old)
+static json_t *admit_pod_status(struct reg_request *rq, const struct resource *res, const char *node, const json_t *obj,
+                                const json_t *old)
 {
   const char *name = req_name(rq, obj);
   if (!is_update(rq) || !old || !obj) return adm_forbidden(res, name, "unexpected operation \"%s\"", operation(rq));
@@ -329,8 +333,9 @@ static json_t *admit_pod(struct reg_request *rq, const struct resource *res, con
                          "unexpected pod subresource \"%s\", only 'status' and 'eviction' are allowed", s);
   if (is_verb(rq, "create")) return admit_pod_create(rq, res, node, obj);
   if (is_verb(rq, "delete")) return admit_pod_delete(rq, res, node);
-  return adm_forbidden(res, req_name(rq, obj), "unexpected operation \"%s\", node \"%s\" can only create and delete mirror pods",
-                       operation(rq), node);
+  return adm_forbidden(res, req_name(rq, obj),
+                       "unexpected operation \"%s\", node \"%s\" can only create and delete mirror pods", operation(rq),
+                       node);
 }
 
 /* ---- service account tokens ---- */
@@ -396,9 +401,13 @@ static json_t *admit_pvc(struct reg_request *rq, const struct resource *res, con
   if (strcmp(sub(rq), "status") != 0) return adm_forbidden(res, name, "may only update PVC status");
   if (!is_update(rq) || !obj || !old) return adm_forbidden(res, name, "unexpected operation \"%s\"", operation(rq));
   json_t *o = json_deep_copy(old), *n = json_deep_copy(obj);
-  static const char *const ignored[] = {"metadata.resourceVersion", "metadata.managedFields", "status.capacity",
-                                        "status.conditions",        "status.allocatedResources",
-                                        "status.allocatedResourceStatuses", NULL};
+  static const char *const ignored[] = {"metadata.resourceVersion",
+                                        "metadata.managedFields",
+                                        "status.capacity",
+                                        "status.conditions",
+                                        "status.allocatedResources",
+                                        "status.allocatedResourceStatuses",
+                                        NULL};
   for (const char *const *p = ignored; *p; p++) {
     kj_del(o, *p);
     kj_del(n, *p);
@@ -419,8 +428,8 @@ static json_t *admit_pvc(struct reg_request *rq, const struct resource *res, con
 
 /* ---- leases, CSINodes ---- */
 
-static json_t *admit_own_named(struct reg_request *rq, const struct resource *res, const char *node,
-                               const json_t *obj, const char *what)
+static json_t *admit_own_named(struct reg_request *rq, const struct resource *res, const char *node, const json_t *obj,
+                               const char *what)
 {
   const char *name = req_name(rq, obj);
   if (strcmp(name, node) != 0)
@@ -441,13 +450,11 @@ static bool res_is(const struct resource *res, const char *group, const char *pl
   return strcmp(res->group, group) == 0 && strcmp(res->plural, plural) == 0;
 }
 
-json_t *admission_node_restriction(struct reg_request *rq, const struct resource *res, json_t *obj,
-                                   const json_t *old)
+json_t *admission_node_restriction(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old)
 {
   const char *node = NULL;
   if (!rq || !res || !rq->auth || !node_identity(rq->auth, &node)) return NULL;
-  if (!*node)
-    return adm_forbidden(res, req_name(rq, obj), "could not determine node from user \"%s\"", rq->auth->name);
+  if (!*node) return adm_forbidden(res, req_name(rq, obj), "could not determine node from user \"%s\"", rq->auth->name);
   if (res_is(res, "", "pods")) return admit_pod(rq, res, node, obj, old);
   if (res_is(res, "", "nodes")) return admit_node(rq, res, node, obj, old);
   if (res_is(res, "", "serviceaccounts")) return admit_token(rq, res, node, obj);

@@ -68,7 +68,7 @@ struct ng_pv {
 };
 
 struct node_graph {
-  struct apiserver *srv; /* NULL for node_graph_new_empty */
+  struct apiserver *srv;   /* NULL for node_graph_new_empty */
   struct khmap pods;       /* "NS/NAME" -> struct ng_pod */
   struct khmap pvs;        /* "NAME" -> struct ng_pv */
   struct khmap secret_pvs; /* "NS/NAME" -> struct strv of PV names */
@@ -122,13 +122,6 @@ static void strv_free(void *p)
   free(p);
 }
 
-static char *xasprintf_str(const char *fmt, const char *a, const char *b, const char *c)
-{
-  char *s = NULL;
-  if (asprintf(&s, fmt, a, b, c) < 0) abort();
-  return s;
-}
-
 /* ---- node identity ---- */
 
 bool node_identity(const struct auth_user *u, const char **name)
@@ -141,10 +134,7 @@ bool node_identity(const struct auth_user *u, const char **name)
 
 /* ---- edges ---- */
 
-static char *edge_key(const char *node, const char *ref)
-{
-  return xasprintf_str("%s\x01%s%s", node, ref, "");
-}
+static char *edge_key(const char *node, const char *ref) { return xasprintf("%s\x01%s", node, ref); }
 
 static void edge_add(struct node_graph *g, const char *node, const char *ref)
 {
@@ -165,8 +155,7 @@ static void edge_drop(struct node_graph *g, const char *node, const char *ref)
 
 static bool edge_has(const struct node_graph *g, const char *node, char type, const char *nsname)
 {
-  char t[2] = {type, 0};
-  char *k = xasprintf_str("%s\x01%s\x01%s", node, t, nsname);
+  char *k = xasprintf("%s\x01%c\x01%s", node, type, nsname);
   bool has = khmap_get(&g->edges, k) != NULL;
   free(k);
   return has;
@@ -177,10 +166,7 @@ static bool edge_has(const struct node_graph *g, const char *node, char type, co
 static void ref_add(struct strv *refs, char type, const char *ns, const char *name)
 {
   if (!name || !*name) return;
-  char t[2] = {type, 0};
-  char *r = NULL;
-  if (asprintf(&r, "%s\x01%s/%s", t, ns, name) < 0) abort();
-  strv_add_take(refs, r);
+  strv_add_take(refs, xasprintf("%c\x01%s/%s", type, ns, name));
 }
 
 static void container_refs(const json_t *containers, const char *ns, struct strv *refs)
@@ -201,9 +187,17 @@ static void container_refs(const json_t *containers, const char *ns, struct strv
 
 /* In-tree volume plugins naming a secret of the pod's namespace. */
 static const char *const POD_VOLUME_SECRET_PATHS[] = {
-    "secret.secretName",      "azureFile.secretName",     "cephfs.secretRef.name", "cinder.secretRef.name",
-    "flexVolume.secretRef.name", "rbd.secretRef.name",     "scaleIO.secretRef.name", "iscsi.secretRef.name",
-    "storageos.secretRef.name", "csi.nodePublishSecretRef.name", NULL,
+    "secret.secretName",
+    "azureFile.secretName",
+    "cephfs.secretRef.name",
+    "cinder.secretRef.name",
+    "flexVolume.secretRef.name",
+    "rbd.secretRef.name",
+    "scaleIO.secretRef.name",
+    "iscsi.secretRef.name",
+    "storageos.secretRef.name",
+    "csi.nodePublishSecretRef.name",
+    NULL,
 };
 
 static void volume_refs(const json_t *v, const char *ns, const char *pod, struct strv *refs)
@@ -219,7 +213,7 @@ static void volume_refs(const json_t *v, const char *ns, const char *pod, struct
   ref_add(refs, NODE_REF_PVC, ns, kj_get_str(v, "persistentVolumeClaim.claimName"));
   const char *vname = kj_get_str(v, "name");
   if (json_is_object(json_object_get(v, "ephemeral")) && vname) {
-    char *claim = xasprintf_str("%s-%s%s", pod, vname, "");
+    char *claim = xasprintf("%s-%s", pod, vname);
     ref_add(refs, NODE_REF_PVC, ns, claim);
     free(claim);
   }
@@ -288,7 +282,7 @@ void node_graph_put_pod(struct node_graph *g, const json_t *pod)
 {
   const char *ns = kj_get_str(pod, "metadata.namespace"), *name = kj_get_str(pod, "metadata.name");
   if (!g || !ns || !name) return;
-  char *key = xasprintf_str("%s/%s%s", ns, name, "");
+  char *key = xasprintf("%s/%s", ns, name);
   pod_put_key(g, key, pod);
   free(key);
 }
@@ -296,7 +290,7 @@ void node_graph_put_pod(struct node_graph *g, const json_t *pod)
 void node_graph_del_pod(struct node_graph *g, const char *ns, const char *name)
 {
   if (!g || !ns || !name) return;
-  char *key = xasprintf_str("%s/%s%s", ns, name, "");
+  char *key = xasprintf("%s/%s", ns, name);
   pod_unlink(g, key);
   free(key);
 }
@@ -334,20 +328,27 @@ static void pv_secret(const json_t *ref, const char *def, struct strv *out)
   const char *name = kj_get_str(ref, "name");
   if (!name || !*name) return;
   const char *ns = kj_get_str(ref, "namespace");
-  strv_add_take(out, xasprintf_str("%s/%s%s", ns && *ns ? ns : def, name, ""));
+  strv_add_take(out, xasprintf("%s/%s", ns && *ns ? ns : def, name));
 }
 
 static void pv_secrets(const json_t *spec, const char *claim_ns, struct strv *out)
 {
-  static const char *const refs[] = {"csi.nodePublishSecretRef", "csi.nodeStageSecretRef", "csi.nodeExpandSecretRef",
-                                     "cephfs.secretRef",         "cinder.secretRef",       "flexVolume.secretRef",
-                                     "rbd.secretRef",            "scaleIO.secretRef",      "iscsi.secretRef",
-                                     "storageos.secretRef",      NULL};
+  static const char *const refs[] = {"csi.nodePublishSecretRef",
+                                     "csi.nodeStageSecretRef",
+                                     "csi.nodeExpandSecretRef",
+                                     "cephfs.secretRef",
+                                     "cinder.secretRef",
+                                     "flexVolume.secretRef",
+                                     "rbd.secretRef",
+                                     "scaleIO.secretRef",
+                                     "iscsi.secretRef",
+                                     "storageos.secretRef",
+                                     NULL};
   for (const char *const *r = refs; *r; r++) pv_secret(kj_get(spec, *r), claim_ns, out);
   const char *az = kj_get_str(spec, "azureFile.secretName");
   if (az && *az) {
     const char *ns = kj_get_str(spec, "azureFile.secretNamespace");
-    strv_add_take(out, xasprintf_str("%s/%s%s", ns && *ns ? ns : "default", az, ""));
+    strv_add_take(out, xasprintf("%s/%s", ns && *ns ? ns : "default", az));
   }
 }
 
@@ -357,7 +358,7 @@ static void pv_put_name(struct node_graph *g, const char *name, const json_t *ob
   const char *cns = kj_get_str(obj, "spec.claimRef.namespace"), *cname = kj_get_str(obj, "spec.claimRef.name");
   if (!cns || !cname || !*cname) return;
   struct ng_pv *pv = xcalloc(1, sizeof(*pv));
-  pv->claim = xasprintf_str("%s/%s%s", cns, cname, "");
+  pv->claim = xasprintf("%s/%s", cns, cname);
   pv_secrets(json_object_get(obj, "spec"), cns, &pv->secrets);
   for (size_t i = 0; i < pv->secrets.n; i++) {
     struct strv *s = khmap_get(&g->secret_pvs, pv->secrets.v[i]);
@@ -394,7 +395,7 @@ bool node_graph_has_path(const struct node_graph *g, const char *node, enum node
 {
   if (!g || !node || !*node || !name || !*name) return false;
   if (type == NODE_REF_PV) return pv_reaches(g, node, name);
-  char *nsname = xasprintf_str("%s/%s%s", ns ? ns : "", name, "");
+  char *nsname = xasprintf("%s/%s", ns ? ns : "", name);
   bool has = edge_has(g, node, (char)type, nsname);
   if (!has && type == NODE_REF_SECRET) {
     const struct strv *s = khmap_get(&g->secret_pvs, nsname);

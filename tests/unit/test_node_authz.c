@@ -47,7 +47,8 @@ static void put_pod(struct node_graph *g, const char *text)
 static const char *BIG_POD =
     "{\"metadata\":{\"namespace\":\"default\",\"name\":\"web\"},\"spec\":{\"nodeName\":\"%s\","
     "\"serviceAccountName\":\"sa1\",\"imagePullSecrets\":[{\"name\":\"pull\"}],"
-    "\"initContainers\":[{\"name\":\"i\",\"env\":[{\"name\":\"A\",\"valueFrom\":{\"secretKeyRef\":{\"name\":\"initsec\","
+    "\"initContainers\":[{\"name\":\"i\",\"env\":[{\"name\":\"A\",\"valueFrom\":{\"secretKeyRef\":{\"name\":"
+    "\"initsec\","
     "\"key\":\"k\"}}}]}],"
     "\"containers\":[{\"name\":\"c\",\"env\":[{\"name\":\"B\",\"valueFrom\":{\"configMapKeyRef\":{\"name\":\"envcm\","
     "\"key\":\"k\"}}}],\"envFrom\":[{\"secretRef\":{\"name\":\"fromsec\"}},{\"configMapRef\":{\"name\":\"fromcm\"}}]}],"
@@ -123,9 +124,10 @@ static void test_graph_volumes(void **state)
 {
   (void)state;
   struct node_graph *g = node_graph_new_empty();
-  json_t *pv = J("{\"metadata\":{\"name\":\"pv1\"},\"spec\":{\"claimRef\":{\"namespace\":\"default\",\"name\":"
-                 "\"data\"},\"csi\":{\"driver\":\"d\",\"nodeStageSecretRef\":{\"name\":\"stage\",\"namespace\":"
-                 "\"kube-system\"},\"controllerPublishSecretRef\":{\"name\":\"ctrl\",\"namespace\":\"kube-system\"}}}}");
+  json_t *pv =
+      J("{\"metadata\":{\"name\":\"pv1\"},\"spec\":{\"claimRef\":{\"namespace\":\"default\",\"name\":"
+        "\"data\"},\"csi\":{\"driver\":\"d\",\"nodeStageSecretRef\":{\"name\":\"stage\",\"namespace\":"
+        "\"kube-system\"},\"controllerPublishSecretRef\":{\"name\":\"ctrl\",\"namespace\":\"kube-system\"}}}}");
   node_graph_put_pv(g, pv);
   json_decref(pv);
   assert_false(HAS(g, "n1", NODE_REF_PV, "", "pv1"));
@@ -196,9 +198,16 @@ static void test_authorize(void **state)
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     const struct dcase *c = &cases[i];
-    struct authz_attrs a = {.user = u, .verb = c->verb, .resource_request = true, .api_group = c->group,
-                            .api_version = "v1", .resource = c->resource, .subresource = c->sub, .ns = c->ns,
-                            .name = c->name, .path = "/"};
+    struct authz_attrs a = {.user = u,
+                            .verb = c->verb,
+                            .resource_request = true,
+                            .api_group = c->group,
+                            .api_version = "v1",
+                            .resource = c->resource,
+                            .subresource = c->sub,
+                            .ns = c->ns,
+                            .name = c->name,
+                            .path = "/"};
     char reason[512];
     enum authz_decision d = node_authorize(g, &a, reason, sizeof reason);
     if (d != c->want || strcmp(reason, c->reason) != 0)
@@ -210,8 +219,13 @@ static void test_authorize(void **state)
   struct auth_user *fake = auth_user_new("system:node:n1"); /* not in system:nodes */
   struct auth_user *anon = auth_user_new("system:node:");
   auth_user_add_group(anon, "system:nodes");
-  struct authz_attrs a = {.verb = "get", .resource_request = true, .api_group = "", .resource = "secrets",
-                          .subresource = "", .ns = "default", .name = "volsec"};
+  struct authz_attrs a = {.verb = "get",
+                          .resource_request = true,
+                          .api_group = "",
+                          .resource = "secrets",
+                          .subresource = "",
+                          .ns = "default",
+                          .name = "volsec"};
   char reason[512];
   a.user = jane;
   assert_int_equal(node_authorize(g, &a, reason, sizeof reason), AUTHZ_NO_OPINION);
@@ -292,9 +306,11 @@ static int setup(void **state)
   assert_non_null(e->srv.storage);
   put(e, "/registry/minions/n1", "{\"metadata\":{\"name\":\"n1\",\"uid\":\"uid-n1\"}}");
   put(e, "/registry/pods/default/mine",
-      "{\"metadata\":{\"namespace\":\"default\",\"name\":\"mine\",\"uid\":\"uid-mine\"},\"spec\":{\"nodeName\":\"n1\"}}");
+      "{\"metadata\":{\"namespace\":\"default\",\"name\":\"mine\",\"uid\":\"uid-mine\"},\"spec\":{\"nodeName\":\"n1\"}"
+      "}");
   put(e, "/registry/pods/default/theirs",
-      "{\"metadata\":{\"namespace\":\"default\",\"name\":\"theirs\",\"uid\":\"uid-theirs\"},\"spec\":{\"nodeName\":\"n2\"}}");
+      "{\"metadata\":{\"namespace\":\"default\",\"name\":\"theirs\",\"uid\":\"uid-theirs\"},\"spec\":{\"nodeName\":"
+      "\"n2\"}}");
   e->n1 = auth_user_new("system:node:n1");
   auth_user_add_group(e->n1, "system:nodes");
   *state = e;
@@ -352,12 +368,19 @@ static void admit(struct env *e, const struct auth_user *u, const struct resourc
                   const char *want)
 {
   json_t *obj = obj_s ? J(obj_s) : NULL, *old = old_s ? J(old_s) : NULL;
-  struct reg_request rq = {.srv = &e->srv, .verb = verb, .subresource = sub, .namespace_ = ns, .name = name,
-                           .user = "system:admin", .auth = u, .res = res};
+  struct reg_request rq = {.srv = &e->srv,
+                           .verb = verb,
+                           .subresource = sub,
+                           .namespace_ = ns,
+                           .name = name,
+                           .user = "system:admin",
+                           .auth = u,
+                           .res = res};
   json_t *st = admission_node_restriction(&rq, res, obj, old);
   if (!want) {
-    if (st) fail_msg("%s %s/%s %s refused: %s", verb, res->plural, sub ? sub : "", name ? name : "",
-                     kj_get_str(st, "message"));
+    if (st)
+      fail_msg("%s %s/%s %s refused: %s", verb, res->plural, sub ? sub : "", name ? name : "",
+               kj_get_str(st, "message"));
   } else {
     if (!st) fail_msg("%s %s %s admitted, want: %s", verb, res->plural, name ? name : "", want);
     const char *msg = kj_get_str(st, "message");
@@ -380,13 +403,14 @@ static void test_restriction_nodes(void **state)
   admit(e, e->n1, N, "delete", NULL, NULL, "n2", NULL, NULL,
         "nodes \"n2\" is forbidden: node \"n1\" is not allowed to modify node \"n2\"");
   admit(e, e->n1, N, "update", "status", NULL, "n1", NODE("", ""), NODE("", ""), NULL);
-  admit(e, e->n1, N, "update", NULL, NULL, "n1", NODE("\"node-restriction.kubernetes.io/x\":\"y\"", ""),
-        NODE("", ""), "nodes \"n1\" is forbidden: is not allowed to modify labels: node-restriction.kubernetes.io/x");
+  admit(e, e->n1, N, "update", NULL, NULL, "n1", NODE("\"node-restriction.kubernetes.io/x\":\"y\"", ""), NODE("", ""),
+        "nodes \"n1\" is forbidden: is not allowed to modify labels: node-restriction.kubernetes.io/x");
   admit(e, e->n1, N, "update", NULL, NULL, "n1", NODE("", ""), NODE("\"a.node-restriction.kubernetes.io/x\":\"y\"", ""),
         "nodes \"n1\" is forbidden: is not allowed to modify labels: a.node-restriction.kubernetes.io/x");
   admit(e, e->n1, N, "update", NULL, NULL, "n1",
         NODE("\"kubernetes.io/hostname\":\"n1\",\"node.kubernetes.io/exclude\":\"x\",\"kubelet.kubernetes.io/a\":"
-             "\"b\",\"topology.kubernetes.io/zone\":\"z\",\"example.com/x\":\"y\"", ""),
+             "\"b\",\"topology.kubernetes.io/zone\":\"z\",\"example.com/x\":\"y\"",
+             ""),
         NODE("", ""), NULL);
   admit(e, e->n1, N, "create", NULL, NULL, NULL,
         NODE("\"foo.k8s.io/b\":\"1\",\"kubernetes.io/role\":\"master\",\"kubernetes.io/os\":\"linux\"", ""), NULL,
@@ -397,8 +421,8 @@ static void test_restriction_nodes(void **state)
         "nodes \"n1\" is forbidden: node \"n1\" is not allowed to modify taints");
   admit(e, e->n1, N, "update", NULL, NULL, "n1", NODE("", "\"taints\":[]"), NODE("", ""), NULL);
   /* the insecure port and other users pass */
-  admit(e, NULL, N, "update", NULL, NULL, "n2", NODE("\"node-restriction.kubernetes.io/x\":\"y\"", ""),
-        NODE("", ""), NULL);
+  admit(e, NULL, N, "update", NULL, NULL, "n2", NODE("\"node-restriction.kubernetes.io/x\":\"y\"", ""), NODE("", ""),
+        NULL);
   struct auth_user *jane = auth_user_new("jane");
   admit(e, jane, N, "delete", NULL, NULL, "n2", NULL, NULL, NULL);
   auth_user_free(jane);
@@ -408,7 +432,7 @@ static void test_restriction_nodes(void **state)
   "{\"metadata\":{\"namespace\":\"default\",\"name\":\"" name "\"" extra "},\"spec\":{\"nodeName\":\"" node "\"}}"
 #define MIRROR ",\"annotations\":{\"kubernetes.io/config.mirror\":\"h\"}"
 #define OWNER(uid)                                                                                                     \
-  ",\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"name\":\"n1\",\"uid\":\"" uid                        \
+  ",\"ownerReferences\":[{\"apiVersion\":\"v1\",\"kind\":\"Node\",\"name\":\"n1\",\"uid\":\"" uid                      \
   "\",\"controller\":true}]"
 
 static void test_restriction_pods(void **state)
@@ -437,9 +461,10 @@ static void test_restriction_pods(void **state)
         "pods \"new\" is forbidden: node n1 UID mismatch: expected bad got uid-n1");
   admit(e, e->n1, P, "create", NULL, "default", NULL, POD("new", "n1", MIRROR OWNER("uid-n1")), NULL, NULL);
   admit(e, e->n1, P, "create", NULL, "default", NULL,
-        "{\"metadata\":{\"namespace\":\"default\",\"name\":\"new\"" MIRROR OWNER("uid-n1")
-        "},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"envFrom\":[{\"secretRef\":{\"name\":"
-        "\"s\"}}]}]}}",
+        "{\"metadata\":{\"namespace\":\"default\",\"name\":\"new\"" MIRROR OWNER(
+            "uid-n1") "},\"spec\":{\"nodeName\":\"n1\",\"containers\":[{\"name\":\"c\",\"envFrom\":[{\"secretRef\":{"
+                      "\"name\":"
+                      "\"s\"}}]}]}}",
         NULL, "pods \"new\" is forbidden: node \"n1\" can not create pods that reference secrets");
   admit(e, e->n1, P, "delete", NULL, "default", "theirs", NULL, NULL,
         "pods \"theirs\" is forbidden: node \"n1\" can only delete pods with spec.nodeName set to itself");
@@ -453,7 +478,8 @@ static void test_restriction_pods(void **state)
 }
 
 #define TOKEN(ref) "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{" ref "}}"
-#define PODREF(name, uid) "\"boundObjectRef\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"name\":\"" name "\",\"uid\":\"" uid "\"}"
+#define PODREF(name, uid)                                                                                              \
+  "\"boundObjectRef\":{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"name\":\"" name "\",\"uid\":\"" uid "\"}"
 
 static void test_restriction_tokens(void **state)
 {
@@ -490,8 +516,8 @@ static void test_restriction_leases(void **state)
         "namespace");
 }
 
-#define PVC(labels, status)                                                                                          \
-  "{\"metadata\":{\"namespace\":\"default\",\"name\":\"c\",\"resourceVersion\":\"1\",\"labels\":{" labels "}},"          \
+#define PVC(labels, status)                                                                                            \
+  "{\"metadata\":{\"namespace\":\"default\",\"name\":\"c\",\"resourceVersion\":\"1\",\"labels\":{" labels "}},"        \
   "\"spec\":{\"volumeName\":\"pv1\"},\"status\":{" status "}}"
 
 static void test_restriction_pvcs(void **state)
