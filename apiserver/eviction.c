@@ -265,8 +265,14 @@ void api_handle_eviction(struct api_req *ar)
     api_reply_status(ar, kstatus_bad_request("name in URL does not match name in Eviction object"));
     return;
   }
-  struct reg_request rq = {.srv = ar->srv, .verb = "create", .subresource = "eviction", .namespace_ = ar->rt.ns,
-                           .name = ar->rt.name, .user = "system:admin", .auth = ar->user, .res = &reg_pods};
+  struct reg_request rq = {.srv = ar->srv,
+                           .verb = "create",
+                           .subresource = "eviction",
+                           .namespace_ = ar->rt.ns,
+                           .name = ar->rt.name,
+                           .user = "system:admin",
+                           .auth = ar->user,
+                           .res = &reg_pods};
   if ((st = admission_node_restriction(&rq, &reg_pods, body, NULL))) {
     json_decref(body);
     api_reply_status(ar, st);

@@ -433,8 +433,14 @@ static json_t *token_spec(struct token_req *t)
 static json_t *token_admit(struct token_req *t)
 {
   struct api_req *ar = t->ar;
-  struct reg_request rq = {.srv = ar->srv, .verb = "create", .subresource = "token", .namespace_ = ar->rt.ns,
-                           .name = ar->rt.name, .user = "system:admin", .auth = ar->user, .res = &reg_serviceaccounts};
+  struct reg_request rq = {.srv = ar->srv,
+                           .verb = "create",
+                           .subresource = "token",
+                           .namespace_ = ar->rt.ns,
+                           .name = ar->rt.name,
+                           .user = "system:admin",
+                           .auth = ar->user,
+                           .res = &reg_serviceaccounts};
   return admission_node_restriction(&rq, &reg_serviceaccounts, t->body, NULL);
 }
 

@@ -54,10 +54,10 @@ json_t *admission_default_toleration_seconds(struct reg_request *rq, const struc
 json_t *admission_priority(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 json_t *admission_resource_quota(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 /* NodeRestriction (node_restriction.c): writes by a node's credential
- * (rq->auth) limited to its own Node, Lease, CSINode, mirror pods and
- * its pods' status; subresources included. */
-json_t *admission_node_restriction(struct reg_request *rq, const struct resource *res, json_t *obj,
-                                   const json_t *old);
+ * (rq->auth) limited to its own Node, Lease, CSINode, mirror pods, its
+ * pods' status and evictions, tokens bound to its pods and claims'
+ * status; subresources included (also called by eviction.c, token.c). */
+json_t *admission_node_restriction(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 json_t *admission_pvc_resize(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 
 /* ---- helpers shared by the plugins (admission.c) ---- */
