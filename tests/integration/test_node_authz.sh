@@ -20,6 +20,7 @@ client_cert() { # NAME SUBJECT
 client_cert n1 "/O=system:nodes/CN=system:node:n1"
 client_cert n2 "/O=system:nodes/CN=system:node:n2"
 client_cert admin "/O=system:masters/CN=kubernetes-admin"
+client_cert hn0 "/O=system:nodes/CN=system:node:hn-0"
 
 SPORT=$(free_port)
 start_apiserver --secure-port="$SPORT" --bind-address=127.0.0.1 --cert-dir="$WORK/certs" \
@@ -44,6 +45,7 @@ KCFG
 kcfg n1
 kcfg n2
 kcfg admin
+kcfg hn0
 ks() { local k=$1; shift; kubectl --cache-dir "$WORK/kcache-$k" --kubeconfig "$WORK/$k.kubeconfig" "$@"; }
 forbidden() { # NODE VERB RESOURCE NAME
   printf 'User "system:node:%s" cannot %s resource "%s" in API group "" in the namespace "default"' "$1" "$2" "$3"
@@ -157,5 +159,18 @@ ko "n1 still cannot" ks n1 get secret s1
 ok "the admin deletes p2" ks admin delete pod p2 --grace-period=0 --force --wait=false
 gone2() { ! ks n2 get secret s2 >/dev/null 2>&1; }
 wait_until "n2 loses s2" 50 gone2
+
+# ---- a kubelet's own flow under Node,RBAC and NodeRestriction ----
+# hollow_node plays the kubelet with hn-0's certificate: it registers its
+# Node, posts its status, renews its Lease and runs the pods bound to it.
+KUBECONFIG="$WORK/hn0.kubeconfig" start_hollow hollow hn- 1
+hn_ready() { [[ $(ks admin get node hn-0 -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}') == True ]]; }
+wait_until "a kubelet with hn-0's certificate registers its Node and reports Ready" 150 hn_ready
+wait_until "and renews its own Lease" 150 ks admin get lease hn-0 -n kube-node-lease
+ok "a pod bound to hn-0" bash -c "$(declare -f pod_yaml); pod_yaml p4 hn-0 s1 | kubectl --kubeconfig '$WORK/admin.kubeconfig' create -f -"
+p4_running() { [[ $(ks admin get pod p4 -o jsonpath='{.status.phase}') == Running ]]; }
+wait_until "is reported Running by the node" 150 p4_running
+ok "hn-0 reads the secret p4 mounts" ks hn0 get secret s1
+expect_no_match "the node was refused nothing" "Forbidden|forbidden" "$(cat "$WORK/hollow.log")"
 
 done_testing
