@@ -27,6 +27,7 @@ struct crd_state;
 struct authn;
 struct audit;
 struct rbac;
+struct node_graph;
 
 struct apiserver_config {
   const char *insecure_bind_address;    /* --insecure-bind-address, 127.0.0.1 */
@@ -106,6 +107,8 @@ struct apiserver {
   struct rbac *rbac;
   /* Admission plugins turned off by the flags (admission/admission.c). */
   unsigned admission_disabled;
+  /* The Node authorizer's graph of pods and volumes (auth/node.c). */
+  struct node_graph *node_graph;
   /* The audit log (audit.c), NULL when off. */
   struct audit *audit;
 };

@@ -32,6 +32,7 @@
 #include "admission/admission.h"
 #include "auth/auth.h"
 #include "auth/authn.h"
+#include "auth/node.h"
 #include "encryption_config.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
@@ -125,6 +126,22 @@ static int check_secure(const struct apiserver_config *sec, char *err, size_t er
     ;
   else return 0;
   return -1;
+}
+
+/* The Node authorizer's graph is built only when it can be asked: a
+ * secure port whose --authorization-mode lists Node (upstream builds it
+ * with the mode).  Every pod write costs it a parse otherwise for nothing. */
+static bool node_mode_on(const struct apiserver_config *c)
+{
+  enum authz_mode modes[AUTHZ_MAX_MODES];
+  size_t n = 0;
+  char err[256];
+  if (c->secure_port <= 0 || !c->authorization_mode ||
+      authz_modes_parse(c->authorization_mode, modes, &n, err, sizeof err) < 0)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (modes[i] == AUTHZ_MODE_NODE) return true;
+  return false;
 }
 
 static void copy_secure(struct apiserver_config *c, const struct apiserver_config *sec)
@@ -392,6 +409,10 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("loading the RBAC roles and bindings failed");
     goto out;
   }
+  if (node_mode_on(&srv->cfg) && !(srv->node_graph = node_graph_new(srv))) {
+    KLOG_E("loading the Node authorizer's graph failed");
+    goto out;
+  }
   if (registry_init(srv, on_registry_ready, srv) != 0) {
     KLOG_E("registry bootstrap failed");
     goto out;
@@ -429,6 +450,8 @@ out:
   if (registry_started) registry_shutdown(srv);
   rbac_free(srv->rbac);
   srv->rbac = NULL;
+  node_graph_free(srv->node_graph);
+  srv->node_graph = NULL;
   if (srv->storage) storage_close(srv->storage);
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   api_sa_signer_free(srv);

@@ -27,10 +27,11 @@
 
 /* Upstream's plugin names, each with its index in the enabled mask. */
 enum { P_NAMESPACE_LIFECYCLE, P_LIMIT_RANGER, P_SERVICE_ACCOUNT, P_DEFAULT_TOLERATION, P_PRIORITY, P_PVC_RESIZE,
-       P_RESOURCE_QUOTA, P_COUNT };
+       P_RESOURCE_QUOTA, P_NODE_RESTRICTION, P_COUNT };
 static const char *const PLUGIN_NAMES[P_COUNT] = {
     "NamespaceLifecycle", "LimitRanger", "ServiceAccount",          "DefaultTolerationSeconds",
     "Priority",           "PersistentVolumeClaimResize", "ResourceQuota",
+    "NodeRestriction",
 };
 /* Upstream plugins this server does not have: accepted in the flags with a
  * warning, so a kubeadm-style command line still starts. */
@@ -41,7 +42,7 @@ static const char *const ABSENT[] = {
     "MutatingAdmissionPolicy", "AlwaysPullImages", "EventRateLimit", "ExtendedResourceToleration",
     "ImagePolicyWebhook", "LimitPodHardAntiAffinityTopology", "NamespaceAutoProvision", "NamespaceExists",
     "OwnerReferencesPermissionEnforcement", "PodNodeSelector", "PodTolerationRestriction", "PodTopologyLabels",
-    "AlwaysAdmit", "AlwaysDeny", "DenyServiceExternalIPs", "NodeRestriction", NULL};
+    "AlwaysAdmit", "AlwaysDeny", "DenyServiceExternalIPs", NULL};
 
 struct plugin {
   int id;
@@ -102,7 +103,7 @@ static int apply_list(struct apiserver *srv, const char *flag, const char *list,
 int admission_configure(struct apiserver *srv, const char *enable, const char *disable, char *err, size_t errlen)
 {
   unsigned seen = 0;
-  srv->admission_disabled = 0; /* upstream's default set: every plugin here */
+  srv->admission_disabled = 0; /* upstream's default set (and NodeRestriction): every plugin here */
   if (apply_list(srv, "enable-admission-plugins", enable, true, &seen, err, errlen) < 0) return -1;
   return apply_list(srv, "disable-admission-plugins", disable, false, &seen, err, errlen);
 }
@@ -112,10 +113,16 @@ bool admission_namespace_lifecycle_enabled(const struct apiserver *srv)
   return !srv || enabled(srv, P_NAMESPACE_LIFECYCLE);
 }
 
+/* On unless disabled: kubeadm turns it on for every cluster it makes, and
+ * a node's credential must not reach beyond its node here either. */
+bool admission_node_restriction_enabled(const struct apiserver *srv) { return !srv || enabled(srv, P_NODE_RESTRICTION); }
+
 bool adm_main_resource(const struct reg_request *rq) { return !rq->subresource || !*rq->subresource; }
 
 json_t *admission_run(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old)
 {
+  json_t *nst = admission_node_restriction(rq, res, obj, old);
+  if (nst) return nst;
   if (!adm_main_resource(rq) || !rq->srv || !rq->srv->storage) return NULL;
   for (size_t i = 0; i < sizeof(MUTATING) / sizeof(MUTATING[0]); i++) {
     json_t *st = enabled(rq->srv, MUTATING[i].id) ? MUTATING[i].fn(rq, res, obj, old) : NULL;

@@ -76,6 +76,8 @@ json_t *admission_namespace_lifecycle(struct reg_request *rq, const struct resou
 
 json_t *admission_delete(struct reg_request *rq, const struct resource *res, const char *name)
 {
+  json_t *nst = admission_node_restriction(rq, res, NULL, NULL);
+  if (nst) return nst;
   if (res != &reg_namespaces || !name || !admission_namespace_lifecycle_enabled(rq->srv)) return NULL;
   for (const char *const *n = IMMORTAL; *n; n++)
     if (strcmp(*n, name) == 0) return adm_forbidden(res, name, "this namespace may not be deleted");
