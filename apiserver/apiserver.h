@@ -27,6 +27,7 @@ struct crd_state;
 struct authn;
 struct audit;
 struct rbac;
+struct node_graph;
 
 struct apiserver_config {
   const char *insecure_bind_address;    /* --insecure-bind-address, 127.0.0.1 */
@@ -72,6 +73,7 @@ struct apiserver_config {
   bool service_account_lookup;      /* --service-account-lookup (true) */
   const char *authorization_mode;   /* --authorization-mode (Node,RBAC) */
   struct audit_config audit;        /* --audit-* */
+  unsigned admission_disabled; /* --enable/--disable-admission-plugins (admission_configure) */
 };
 
 struct apiserver {
@@ -103,6 +105,10 @@ struct apiserver {
    * (auth/rbac.c); NULL until set up. */
   struct authn *authn;
   struct rbac *rbac;
+  /* Admission plugins turned off by the flags (admission/admission.c). */
+  unsigned admission_disabled;
+  /* The Node authorizer's graph of pods and volumes (auth/node.c). */
+  struct node_graph *node_graph;
   /* The audit log (audit.c), NULL when off. */
   struct audit *audit;
 };

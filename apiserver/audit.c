@@ -568,7 +568,7 @@ static void emit(struct audit *a, struct audit_req *q, const char *stage, int co
   if (resp_obj && q->level >= LEVEL_REQUEST_RESPONSE) json_object_set_new(ev, "responseObject", resp_obj);
   else json_decref(resp_obj);
   json_object_set_new(ev, "stageTimestamp", json_string(ktime_now_micro_str(now)));
-  char *line = json_dumps(ev, JSON_COMPACT);
+  char *line = kj_dumps_flags(ev, JSON_COMPACT);
   json_decref(ev);
   if (!line) return;
   size_t n = strlen(line);

@@ -25,6 +25,7 @@
 #include <kube/status.h>
 #include <kube/timeutil.h>
 
+#include "admission/admission.h"
 #include "registry/registry.h"
 #include "storage/storage.h"
 #include <kube/xalloc.h>
@@ -262,6 +263,19 @@ void api_handle_eviction(struct api_req *ar)
   if (n && *n && strcmp(n, ar->rt.name) != 0) {
     json_decref(body);
     api_reply_status(ar, kstatus_bad_request("name in URL does not match name in Eviction object"));
+    return;
+  }
+  struct reg_request rq = {.srv = ar->srv,
+                           .verb = "create",
+                           .subresource = "eviction",
+                           .namespace_ = ar->rt.ns,
+                           .name = ar->rt.name,
+                           .user = "system:admin",
+                           .auth = ar->user,
+                           .res = &reg_pods};
+  if ((st = admission_node_restriction(&rq, &reg_pods, body, NULL))) {
+    json_decref(body);
+    api_reply_status(ar, st);
     return;
   }
   struct eviction *e = xcalloc(1, sizeof(*e));

@@ -573,7 +573,8 @@ static void delete_one(struct api_req *ar, bool eviction, const struct delete_op
                             .verb = "delete",
                             .name = ar->rt.name,
                             .namespace_ = ar->res->namespaced ? ar->rt.ns : NULL,
-                            .user = "system:admin"};
+                            .user = "system:admin",
+                            .auth = ar->user};
   json_t *st = admission_delete(&arq, ar->res, ar->rt.name);
   struct del_ctx *c = st ? NULL : del_ctx_new(ar, o);
   if (!c) {

@@ -29,8 +29,10 @@
 #include <kube/tls.h>
 
 #include "apiserver.h"
+#include "admission/admission.h"
 #include "auth/auth.h"
 #include "auth/authn.h"
+#include "auth/node.h"
 #include "encryption_config.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
@@ -126,6 +128,22 @@ static int check_secure(const struct apiserver_config *sec, char *err, size_t er
   return -1;
 }
 
+/* The Node authorizer's graph is built only when it can be asked: a
+ * secure port whose --authorization-mode lists Node (upstream builds it
+ * with the mode).  Every pod write costs it a parse otherwise for nothing. */
+static bool node_mode_on(const struct apiserver_config *c)
+{
+  enum authz_mode modes[AUTHZ_MAX_MODES];
+  size_t n = 0;
+  char err[256];
+  if (c->secure_port <= 0 || !c->authorization_mode ||
+      authz_modes_parse(c->authorization_mode, modes, &n, err, sizeof err) < 0)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (modes[i] == AUTHZ_MODE_NODE) return true;
+  return false;
+}
+
 static void copy_secure(struct apiserver_config *c, const struct apiserver_config *sec)
 {
   c->bind_address = sec->bind_address;
@@ -161,7 +179,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   char *sa_issuer = "https://kubernetes.default.svc.cluster.local", *sa_signing_key = "", *sa_key = "";
   char *sa_jwks_uri = "", *audiences = "";
   int insecure_port = 0, v = 0;
-  char *enc_config = "";
+  char *enc_config = "", *adm_enable = "", *adm_disable = "";
   struct audit_config audit = {.policy_file = "", .log_path = "", .mode = "blocking"};
   struct apiserver_config sec = {.bind_address = "0.0.0.0",
                                  .secure_port = 6443,
@@ -228,6 +246,13 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
       {"audit-log-mode", FLAG_STRING, &audit.mode,
        "Strategy for sending audit events. Blocking indicates sending events should block server responses. Batch "
        "causes the backend to buffer and write events asynchronously. Known modes are batch,blocking."},
+      {"enable-admission-plugins", FLAG_STRING, &adm_enable,
+       "admission plugins that should be enabled in addition to default enabled ones (NamespaceLifecycle, "
+       "LimitRanger, ServiceAccount, DefaultTolerationSeconds, Priority, PersistentVolumeClaimResize, "
+       "ResourceQuota). Comma-delimited list of admission plugins."},
+      {"disable-admission-plugins", FLAG_STRING, &adm_disable,
+       "admission plugins that should be disabled although they are in the default enabled plugins list. "
+       "Comma-delimited list of admission plugins."},
       {"authorization-mode", FLAG_STRING, &sec.authorization_mode,
        "Ordered list of plug-ins to do authorization on secure port. Comma-delimited list of: AlwaysAllow, "
        "AlwaysDeny, Node, RBAC."},
@@ -289,6 +314,8 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   if (insecure_port < 0 || insecure_port > 65535)
     BAD("invalid argument \"%d\" for \"--insecure-port\" flag: must be between 0 and 65535", insecure_port);
   if (check_secure(&sec, err, sizeof(err)) < 0) BAD("%s", err);
+  struct apiserver probe = {0};
+  if (admission_configure(&probe, adm_enable, adm_disable, err, sizeof(err)) < 0) BAD("%s", err);
   if (strcmp(audit.mode, "blocking") && strcmp(audit.mode, "batch"))
     BAD("invalid argument \"%s\" for \"--audit-log-mode\" flag: must be one of blocking, batch", audit.mode);
   if (audit.max_size_mb < 0 || audit.max_backup < 0 || audit.max_age_days < 0)
@@ -322,6 +349,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
 
   copy_secure(c, &sec);
   c->audit = audit;
+  c->admission_disabled = probe.admission_disabled;
   c->insecure_bind_address = insecure_bind;
   c->insecure_port = insecure_port;
   c->advertise_address = advertise;
@@ -381,6 +409,10 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("loading the RBAC roles and bindings failed");
     goto out;
   }
+  if (node_mode_on(&srv->cfg) && !(srv->node_graph = node_graph_new(srv))) {
+    KLOG_E("loading the Node authorizer's graph failed");
+    goto out;
+  }
   if (registry_init(srv, on_registry_ready, srv) != 0) {
     KLOG_E("registry bootstrap failed");
     goto out;
@@ -397,6 +429,7 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("authentication: %s", err);
     goto out;
   }
+  srv->admission_disabled = c->admission_disabled;
   srv->audit = audit_new(srv, &c->audit, err, sizeof(err));
   if (!srv->audit && err[0]) {
     KLOG_E("%s", err);
@@ -417,6 +450,8 @@ out:
   if (registry_started) registry_shutdown(srv);
   rbac_free(srv->rbac);
   srv->rbac = NULL;
+  node_graph_free(srv->node_graph);
+  srv->node_graph = NULL;
   if (srv->storage) storage_close(srv->storage);
   event_base_loop(srv->base, EVLOOP_NONBLOCK);
   api_sa_signer_free(srv);

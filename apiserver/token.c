@@ -58,6 +58,7 @@
 #include <kube/status.h>
 #include <kube/timeutil.h>
 
+#include "admission/admission.h"
 #include "registry/reg_internal.h"
 #include "registry/registry.h"
 #include "schema/schema.h"
@@ -428,6 +429,21 @@ static json_t *token_spec(struct token_req *t)
   return NULL;
 }
 
+/* Admission of the TokenRequest (NodeRestriction). */
+static json_t *token_admit(struct token_req *t)
+{
+  struct api_req *ar = t->ar;
+  struct reg_request rq = {.srv = ar->srv,
+                           .verb = "create",
+                           .subresource = "token",
+                           .namespace_ = ar->rt.ns,
+                           .name = ar->rt.name,
+                           .user = "system:admin",
+                           .auth = ar->user,
+                           .res = &reg_serviceaccounts};
+  return admission_node_restriction(&rq, &reg_serviceaccounts, t->body, NULL);
+}
+
 /* The bound object: it must exist, and a pod must run as this account. */
 static json_t *token_bound(struct token_req *t)
 {
@@ -551,7 +567,7 @@ void api_handle_token_request(struct api_req *ar)
   struct token_req t = {.ar = ar};
   json_t *st = NULL;
   if (!ar->srv->sa_signer) st = kstatus_new(404, "NotFound", "the server could not find the requested resource");
-  else if (!(st = token_read(&t)) && !(st = token_spec(&t))) st = token_bound(&t);
+  else if (!(st = token_read(&t)) && !(st = token_spec(&t)) && !(st = token_admit(&t))) st = token_bound(&t);
   if (!st) {
     int64_t now = ktime_now_us() / 1000000;
     json_t *claims = token_claims(&t, now);

@@ -23,6 +23,7 @@
 #include "cm.h"
 #include "kube/flags.h"
 #include "kube/http.h"
+#include "kube/secure_serving.h"
 #include "kube/informer.h"
 #include "kube/kubeconfig.h"
 #include "kube/leaderelection.h"
@@ -38,7 +39,8 @@
 
 struct cm_program {
   struct cm_ctx ctx;
-  struct http_server *http;
+  struct ksecure *http; /* the secure port */
+  struct ksecure_flags sec;
   struct leader_elector *le;
   struct event *sig_term, *sig_int, *sync_timer, *release_deadline;
   struct cm_base *running[64];
@@ -56,8 +58,6 @@ void cm_config_defaults(struct cm_config *c)
   c->master = "";
   c->controllers = "*";
   c->leader_elect = true;
-  c->secure_port = 10257;
-  c->bind_address = "0.0.0.0";
   c->cluster_cidr = "";
   c->root_ca_file = "";
   c->cluster_signing_cert_file = "";
@@ -216,7 +216,7 @@ static void program_free(struct cm_program *p)
 {
   for (int i = p->nrunning - 1; i >= 0; i--) cm_controller_stop(p->running[i]);
   if (p->le) leaderelection_free(p->le);
-  if (p->http) http_server_free(p->http);
+  if (p->http) ksecure_free(p->http);
   if (p->ctx.informers) informer_factory_free(p->ctx.informers);
   if (p->ctx.recorder) recorder_free(p->ctx.recorder);
   if (p->ctx.client) rest_client_free(p->ctx.client);
@@ -265,9 +265,7 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
        "The name of resource object that is used for locking during leader election."},
       {"leader-elect-resource-lock", FLAG_STRING, &p->le_lock,
        "The type of resource object that is used for locking during leader election. Only 'leases' is supported."},
-      {"secure-port", FLAG_INT, &c->secure_port,
-       "The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all."},
-      {"bind-address", FLAG_STRING, &c->bind_address, "The IP address on which to listen for the --secure-port port."},
+      KSECURE_FLAG_ROWS(&p->sec),
       {"cluster-cidr", FLAG_STRING, &c->cluster_cidr, "CIDR Range for Pods in cluster."},
       {"allocate-node-cidrs", FLAG_BOOL, &c->allocate_node_cidrs,
        "Should CIDRs for Pods be allocated and set on the cloud provider."},
@@ -330,10 +328,6 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
       {"cluster-signing-duration", FLAG_DURATION, &c->cluster_signing_duration_ms,
        "The max length of duration signed certificates will be given. Individual CSRs may request shorter certs by "
        "setting spec.expirationSeconds."},
-      {"authentication-kubeconfig", FLAG_UNSUPPORTED, NULL,
-       "the health and metrics port does not authenticate requests yet"},
-      {"authorization-kubeconfig", FLAG_UNSUPPORTED, NULL,
-       "the health and metrics port does not authorize requests yet"},
       {"requestheader-client-ca-file", FLAG_UNSUPPORTED, NULL,
        "the health and metrics port does not authenticate requests yet"},
       {"service-cluster-ip-range", FLAG_STRING, &c->service_cluster_ip_range,
@@ -354,6 +348,7 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
              p->le_lock);
     rc = -1;
   }
+  if (rc == 0 && ksecure_check(&p->sec, err, sizeof err) < 0) rc = -1;
   if (rc < 0) fprintf(stderr, "Error: %s\n", err);
   return rc;
 }
@@ -392,15 +387,14 @@ static int setup_client(struct cm_program *p, const char *kube_context)
  * the signals. */
 static int serve(struct cm_program *p)
 {
-  struct cm_config *c = &p->ctx.cfg;
-  if (c->secure_port > 0) {
-    p->http = http_server_new(p->ctx.base, NULL, http_handler, p);
-    int port = p->http ? http_server_listen(p->http, c->bind_address, c->secure_port) : -ENOMEM;
-    if (port < 0) {
-      KLOG_E("failed to listen on %s:%d: %s", c->bind_address, c->secure_port, strerror(-port));
+  if (p->sec.port > 0) {
+    char err[512];
+    p->http = ksecure_new(p->ctx.base, &p->sec, "kube-controller-manager", http_handler, p, err, sizeof err);
+    if (!p->http) {
+      KLOG_E("secure serving: %s", err);
       return -1;
     }
-    KLOG_I("Serving insecurely on %s:%d", c->bind_address, port);
+    KLOG_I("Serving securely on %s:%d", p->sec.bind_address, ksecure_port(p->http));
   }
   p->sig_term = evsignal_new(p->ctx.base, SIGTERM, on_signal, p);
   p->sig_int = evsignal_new(p->ctx.base, SIGINT, on_signal, p);
@@ -443,6 +437,7 @@ int cm_main(int argc, char **argv)
 {
   struct cm_program prog;
   memset(&prog, 0, sizeof prog);
+  prog.sec = (struct ksecure_flags)KSECURE_FLAGS_INIT(10257);
   struct cm_program *p = &prog;
   const char *kube_context;
   int rc = parse_flags(p, argc, argv, &kube_context);

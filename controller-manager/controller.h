@@ -33,8 +33,6 @@ struct cm_config {
   const char *master;                        /* --master */
   const char *controllers;                   /* --controllers, default "*" */
   bool leader_elect;                         /* --leader-elect, default true */
-  int secure_port;                           /* --secure-port, 10257; 0 disables */
-  const char *bind_address;                  /* --bind-address, 0.0.0.0 */
   const char *cluster_cidr;                  /* --cluster-cidr */
   const char *service_cluster_ip_range;      /* --service-cluster-ip-range (kept out of node ranges) */
   bool allocate_node_cidrs;                  /* --allocate-node-cidrs */

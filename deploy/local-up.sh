@@ -212,7 +212,7 @@ cmd_up() {
 
   step "kube-apiserver on $SERVER (data in $DIR/data)" "$LOG/kube-apiserver.log"
   start kube-apiserver "$BUILD/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 --insecure-port="$PORT" \
-    --data-dir="$DIR/data" --service-cluster-ip-range="$SERVICE_CIDR"
+    --data-dir="$DIR/data" --cert-dir="$DIR/pki" --service-cluster-ip-range="$SERVICE_CIDR"
   wait_for "kube-apiserver /readyz" 60 api_ready "$SERVER" || die "kube-apiserver did not become ready"
   write_kubeconfig "$KUBECONFIG_FILE" "$SERVER" admin
 

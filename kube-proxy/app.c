@@ -6,7 +6,9 @@
  * everything and exit), the REST client, /healthz on
  * --healthz-bind-address and /metrics on --metrics-bind-address, the
  * route_localnet sysctl for localhost NodePorts, then informers on
- * Services and EndpointSlices.  Every event updates the model; the
+ * Services, EndpointSlices and kube-proxy's own Node (by
+ * --hostname-override: its zone label for topology hints, its deletion
+ * for /healthz's nodeEligible).  Every event updates the model; the
  * syncer writes the rules once both informers have synced (never from a
  * partial view) and then after each change.  The DNS server answers from
  * the same model at once; it listens on the ClusterIP of the
@@ -57,7 +59,7 @@ struct kp_app {
   struct event_base *base;
   struct rest_client *client;
   struct metrics *metrics;
-  struct informer *svc_inf, *eps_inf;
+  struct informer *svc_inf, *eps_inf, *node_inf;
   struct kp_model *model;
   struct kp_proxier_config pcfg;
   struct kp_syncer *syncer;
@@ -358,26 +360,62 @@ static void eps_delete(void *arg, const json_t *obj, bool unknown)
   if (kp_model_delete_slice(a->model, obj)) changed(a);
 }
 
+/* Our own Node: its zone label for topology hints, and /healthz's
+ * nodeEligible (upstream's NodeEligibleHandler). */
+static void node_add(void *arg, const json_t *obj)
+{
+  struct kp_app *a = arg;
+  kp_health_node(&a->health, obj);
+  const char *zone = json_string_value(json_object_get(kj_get(obj, "metadata.labels"), KP_ZONE_LABEL));
+  if (kp_model_set_zone(a->model, zone)) {
+    KLOG_I("Node %s is in zone \"%s\"", a->hostname, zone ? zone : "");
+    changed(a);
+  }
+}
+static void node_update(void *arg, const json_t *old, const json_t *obj) { node_add(arg, obj); }
+static void node_delete(void *arg, const json_t *obj, bool unknown)
+{
+  struct kp_app *a = arg;
+  kp_health_node(&a->health, NULL);
+}
+
 /* What the informers keep of each object: the fields the model reads. */
 static void slim_service(void *arg, json_t *obj)
 {
   json_t *md = json_object_get(obj, "metadata");
-  json_object_del(md, "annotations");
   json_object_del(md, "managedFields");
+  json_t *ann = json_object_get(md, "annotations");
+  const char *key;
+  void *tmp;
+  json_t *v;
+  json_object_foreach_safe (ann, tmp, key, v)
+    if (strcmp(key, KP_TOPOLOGY_MODE_ANNOTATION) && strcmp(key, KP_TOPOLOGY_HINTS_ANNOTATION))
+      json_object_del(ann, key);
 }
 
 static void slim_slice(void *arg, json_t *obj)
 {
-  slim_service(arg, obj);
+  json_t *md = json_object_get(obj, "metadata");
+  json_object_del(md, "annotations");
+  json_object_del(md, "managedFields");
   json_t *eps = json_object_get(obj, "endpoints");
   size_t i;
   json_t *e;
   json_array_foreach (eps, i, e) {
     json_object_del(e, "targetRef");
-    json_object_del(e, "hints");
     json_object_del(e, "deprecatedTopology");
     json_object_del(e, "zone");
+    json_object_del(json_object_get(e, "hints"), "forNodes");
   }
+}
+
+static void slim_node(void *arg, json_t *obj)
+{
+  json_object_del(obj, "spec");
+  json_object_del(obj, "status");
+  json_t *md = json_object_get(obj, "metadata");
+  json_object_del(md, "annotations");
+  json_object_del(md, "managedFields");
 }
 
 static void synced_poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -398,15 +436,23 @@ static int start_informers(struct kp_app *a)
   struct informer_opts so = {.path = "/api/v1/services", .drop_managed_fields = true, .transform = slim_service};
   struct informer_opts eo = {
       .path = "/apis/discovery.k8s.io/v1/endpointslices", .drop_managed_fields = true, .transform = slim_slice};
+  char node_selector[300];
+  snprintf(node_selector, sizeof node_selector, "metadata.name=%s", a->hostname);
+  struct informer_opts no = {
+      .path = "/api/v1/nodes", .field_selector = node_selector, .drop_managed_fields = true, .transform = slim_node};
   a->svc_inf = informer_new(a->base, a->client, &so);
   a->eps_inf = informer_new(a->base, a->client, &eo);
-  if (!a->svc_inf || !a->eps_inf) return -ENOMEM;
+  a->node_inf = informer_new(a->base, a->client, &no);
+  if (!a->svc_inf || !a->eps_inf || !a->node_inf) return -ENOMEM;
   struct informer_handlers sh = {svc_add, svc_update, svc_delete, a};
   struct informer_handlers eh = {eps_add, eps_update, eps_delete, a};
+  struct informer_handlers nh = {node_add, node_update, node_delete, a};
   informer_add_handlers(a->svc_inf, &sh);
   informer_add_handlers(a->eps_inf, &eh);
+  informer_add_handlers(a->node_inf, &nh);
   informer_start(a->svc_inf);
   informer_start(a->eps_inf);
+  informer_start(a->node_inf);
   a->synced_poll = evtimer_new(a->base, synced_poll_cb, a);
   struct timeval tv = {0, 0};
   evtimer_add(a->synced_poll, &tv);
@@ -527,6 +573,7 @@ static void app_free(struct kp_app *a)
   if (a->http) http_server_free(a->http);
   if (a->svc_inf) informer_free(a->svc_inf);
   if (a->eps_inf) informer_free(a->eps_inf);
+  if (a->node_inf) informer_free(a->node_inf);
   if (a->client) rest_client_free(a->client);
   if (a->model) kp_model_free(a->model);
   if (a->metrics) metrics_free(a->metrics);

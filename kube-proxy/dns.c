@@ -8,8 +8,14 @@
  * names are forwarded.  Forwarded A, AAAA and PTR questions are resolved
  * with evdns's client and cached by (type, name) for the upstream TTL
  * (NXDOMAIN for 5 s); the cache is bounded and evicts the oldest entry.
- * Other types outside the cluster (MX, TXT...) cannot be relayed with
- * libevent 2.1's client and are answered NOTIMP.
+ * Questions of other types outside the cluster (MX, TXT, SRV, CNAME...),
+ * which libevent 2.1's client cannot ask, go through the relay
+ * (dns_relay.c) as they were asked: a TCP client gets the upstream's
+ * message byte for byte (its own id), after a TCP retry upstream if the
+ * UDP answer was truncated; a UDP client gets the same header flags,
+ * rcode and records re-encoded by evdns (which truncates above 512 bytes
+ * and sets TC, so the client asks again over TCP).  Relayed answers are
+ * not cached.
  *
  * A pending question holds its transport: the evdns request (UDP), or the
  * TCP connection and query id.  A TCP connection that closes while its
@@ -59,6 +65,8 @@ struct pending {
   struct kp_dns_answer ans;       /* what we have so far (a CNAME when chasing) */
   char fwd_name[KP_DNS_NAME_MAX]; /* the name being resolved upstream */
   struct evdns_request *fwd;
+  struct kp_dns_relay_req *relayed;
+  uint16_t qclass;
   struct pending *next, *prev; /* all pending forwards */
 };
 
@@ -88,6 +96,7 @@ struct kp_dns {
   evutil_socket_t udp_fd;
   struct evconnlistener *tcp;
   struct evdns_base *client;
+  struct kp_dns_relay *relay;
   struct tcp_conn *conns;
   struct pending *pending;
   struct kp_map *cache;
@@ -300,6 +309,85 @@ static bool parse_reverse4(const char *name, struct in_addr *out)
   return true;
 }
 
+/* ---- relaying other types ---- */
+
+static void relay_add(const struct kp_dns_raw_rr *rr, void *arg)
+{
+  struct evdns_server_request *req = arg;
+  if (rr->type == 41) return; /* OPT: the hop's own, and we sent none */
+  int section = rr->section == KP_DNS_ANSWER      ? EVDNS_ANSWER_SECTION
+                : rr->section == KP_DNS_AUTHORITY ? EVDNS_AUTHORITY_SECTION
+                                                  : EVDNS_ADDITIONAL_SECTION;
+  evdns_server_request_add_reply(req, section, rr->name, rr->type, rr->rclass, (int)rr->ttl, rr->rdlen, 0,
+                                 (const char *)rr->rdata);
+}
+
+static void relay_check(const struct kp_dns_raw_rr *rr, void *arg) { (void)rr, (void)arg; }
+
+static void relay_cb(uint8_t *msg, size_t len, void *arg)
+{
+  struct pending *p = arg;
+  struct kp_dns *d = p->d;
+  p->relayed = NULL;
+  pending_unlink(p);
+  if (d->closing) {
+    if (p->ureq) evdns_server_request_drop(p->ureq);
+    free(p);
+    return;
+  }
+  uint16_t flags = 0;
+  if (msg && p->tc) { /* the upstream's message as it is */
+    count_response(d, msg[3] & 0xf);
+    uint8_t lenb[2] = {(uint8_t)(len >> 8), (uint8_t)len};
+    bufferevent_write(p->tc->bev, lenb, 2);
+    bufferevent_write(p->tc->bev, msg, len);
+    struct pending **pp = &p->tc->pending;
+    while (*pp && *pp != p) pp = &(*pp)->tc_next;
+    if (*pp) *pp = p->tc_next;
+    free(p);
+    return;
+  }
+  /* UDP: read through once to see the whole message is sound, then
+   * hand its records to evdns.  A truncated answer (TC; cut anywhere)
+   * goes back as TC without records: the client asks again over TCP. */
+  if (msg && p->ureq && len >= 12 && (msg[2] & 0x02)) {
+    flags = (uint16_t)(msg[2] << 8 | msg[3]);
+  } else if (!(msg && p->ureq && kp_dns_each_rr(msg, len, &flags, relay_check, NULL) == 0 &&
+               kp_dns_each_rr(msg, len, &flags, relay_add, p->ureq) == 0)) {
+    msg = NULL;
+  }
+  if (msg && p->ureq) {
+    count_response(d, flags & 0xf);
+    p->ureq->flags |= flags & 0x07a0; /* AA, TC, RD, RA, AD from the upstream's header */
+    p->ureq->flags |= 0x80;
+    evdns_server_request_respond(p->ureq, flags & 0xf);
+    free(p);
+    return;
+  }
+  p->ans.rcode = KP_DNS_SERVFAIL;
+  finish(p);
+}
+
+/* Relays p's question as it was asked to the upstream servers. */
+static void relay(struct pending *p)
+{
+  struct kp_dns *d = p->d;
+  uint8_t q[512];
+  int n = kp_dns_encode_question(p->id, p->flags, p->qname, p->qtype, p->qclass ? p->qclass : 1, q, sizeof q);
+  if (n > 0 && d->relay) p->relayed = kp_dns_relay_ask(d->relay, q, (size_t)n, p->tc != NULL, relay_cb, p);
+  if (!p->relayed) {
+    p->ans.rcode = KP_DNS_SERVFAIL;
+    finish(p);
+    return;
+  }
+  if (d->metrics)
+    metrics_counter_add(d->metrics, "kubeproxy_dns_forward_requests_total",
+                        "Questions forwarded to the upstream servers", NULL, 1);
+  p->next = d->pending;
+  if (d->pending) d->pending->prev = p;
+  d->pending = p;
+}
+
 /* Resolves name (type p->qtype) upstream and appends the records to p. */
 static void forward(struct pending *p, const char *name)
 {
@@ -331,8 +419,9 @@ static void forward(struct pending *p, const char *name)
     p->fwd = evdns_base_resolve_ipv6(d->client, p->fwd_name, DNS_QUERY_NO_SEARCH, forward_cb, p);
   else if (p->qtype == KP_DNS_T_PTR && parse_reverse4(p->fwd_name, &in))
     p->fwd = evdns_base_resolve_reverse(d->client, &in, DNS_QUERY_NO_SEARCH, forward_cb, p);
-  else {
-    if (p->ans.n == 0) p->ans.rcode = KP_DNS_NOTIMP;
+  else if (p->ans.n == 0) { /* a question of ours as it was asked: relayed */ relay(p);
+    return;
+  } else { /* an ExternalName's target asked for another type than A/AAAA: the CNAME alone */
     finish(p);
     return;
   }
@@ -398,6 +487,8 @@ static void udp_cb(struct evdns_server_request *req, void *arg)
   p->d = d;
   p->ureq = req;
   p->qtype = (uint16_t)req->questions[0]->type;
+  p->qclass = (uint16_t)req->questions[0]->dns_question_class;
+  p->flags = (uint16_t)req->flags;
   snprintf(p->qname, sizeof p->qname, "%s", req->questions[0]->name);
   count_request(d, "udp", p->qtype);
   serve(p);
@@ -588,6 +679,7 @@ struct kp_dns *kp_dns_new(struct event_base *base, const struct kp_model *m, con
         if (evdns_base_nameserver_ip_add(d->client, cfg->upstreams[i]) != 0)
           KLOG_W("ignoring DNS upstream %s: not an address", cfg->upstreams[i]);
     }
+    d->relay = kp_dns_relay_new(base, cfg->upstreams, cfg->nupstreams);
   }
   if (!d->zone || !d->cache || !d->cache_fifo) {
     snprintf(err, errlen, "out of memory");
@@ -606,7 +698,8 @@ void kp_dns_free(struct kp_dns *d)
   /* pending forwards: their callbacks run (with an error) inside
    * evdns_base_free and free themselves, seeing closing */
   if (d->client) evdns_base_free(d->client, 1);
-  while (d->pending) { /* none should be left; be safe */
+  kp_dns_relay_free(d->relay); /* relayed questions too */
+  while (d->pending) {         /* none should be left; be safe */
     struct pending *p = d->pending;
     pending_unlink(p);
     kp_dns_answer_free(&p->ans);

@@ -26,7 +26,10 @@
  * above 512 bytes and sets TC); TCP, which libevent 2.1's evdns lacks, by
  * a small listener in dns.c framing the same answers (dns_wire.c).
  * Forwarded A/AAAA/PTR questions are resolved with evdns's client
- * against the upstream servers and cached (bounded LRU, upstream TTLs).
+ * against the upstream servers and cached (bounded LRU, upstream TTLs);
+ * questions of every other type (MX, TXT, SRV, CNAME, NS, SOA...) are
+ * relayed as they are (dns_relay.c) and the upstream's answer is passed
+ * back record for record (over TCP, byte for byte but the id).
  */
 #ifndef KP_DNS_H
 #define KP_DNS_H
@@ -104,6 +107,47 @@ int kp_dns_parse_query(const uint8_t *msg, size_t len, uint16_t *id, uint16_t *f
 int kp_dns_encode_query(uint16_t id, const char *qname, uint16_t qtype, uint8_t *out, size_t cap);
 /* Parses a response into an answer (every section).  0 or -1. */
 int kp_dns_parse_response(const uint8_t *msg, size_t len, uint16_t *flags, struct kp_dns_answer *out);
+/* A query with the given header flags (RD, CD...) and question class. */
+int kp_dns_encode_question(uint16_t id, uint16_t flags, const char *qname, uint16_t qtype, uint16_t qclass,
+                           uint8_t *out, size_t cap);
+
+/* One record of a message as it came, for relaying it: the owner name
+ * read, the RDATA as received except that the names inside the RDATA of
+ * the types RFC 1035 lets servers compress (NS, CNAME, SOA, PTR, MX, and
+ * SRV, which some servers compress too) are written out uncompressed, so
+ * the RDATA can be put into another message. */
+struct kp_dns_raw_rr {
+  uint8_t section; /* enum kp_dns_section */
+  char name[KP_DNS_NAME_MAX];
+  uint16_t type, rclass;
+  uint32_t ttl;
+  uint16_t rdlen;
+  uint8_t rdata[1024 + 512]; /* RDATA beyond 1024 bytes (and names grown past it) make the message refused */
+};
+typedef void (*kp_dns_rr_fn)(const struct kp_dns_raw_rr *rr, void *arg);
+/* Calls fn for every record of every section; flags gets the header's
+ * flags.  0, or -1 if the message is malformed (fn may have run for the
+ * records before the fault). */
+int kp_dns_each_rr(const uint8_t *msg, size_t len, uint16_t *flags, kp_dns_rr_fn fn, void *arg);
+
+/* ---- relaying questions as they are (dns_relay.c) ---- */
+
+/* Questions outside the cluster that evdns's client cannot ask (every
+ * type but A, AAAA and IPv4 PTR) are sent as they are to the upstream
+ * servers over UDP with an id of the relay's, and the upstream's answer
+ * comes back whole (the caller's id restored); with whole set, an
+ * answer truncated over UDP (TC) is asked again over TCP.  cb gets the
+ * message, or NULL after every server was tried twice (2 s each). */
+struct kp_dns_relay;
+struct kp_dns_relay_req;
+typedef void (*kp_dns_relay_cb)(uint8_t *msg, size_t len, void *arg);
+/* upstreams as in kp_dns_config; NULL if none is an address */
+struct kp_dns_relay *kp_dns_relay_new(struct event_base *base, const char *const *upstreams, size_t n);
+/* Questions in flight get cb(NULL) first. */
+void kp_dns_relay_free(struct kp_dns_relay *r);
+/* NULL (and no callback) if the query is malformed or no id is free. */
+struct kp_dns_relay_req *kp_dns_relay_ask(struct kp_dns_relay *r, const uint8_t *query, size_t len, bool whole,
+                                          kp_dns_relay_cb cb, void *arg);
 
 /* ---- the server (dns.c) ---- */
 

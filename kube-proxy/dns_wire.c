@@ -1,12 +1,14 @@
 /*
  * dns_wire.c - the DNS message format (RFC 1035) for what evdns does not
  * do in libevent 2.1: RDATA of SRV, SOA and TXT records (handed to evdns
- * as raw data), and whole messages over TCP.  Names are written
- * uncompressed; names read may use compression pointers (bounded).
+ * as raw data), whole messages over TCP, and the records of relayed
+ * answers (kp_dns_each_rr).  Names are written uncompressed; names read
+ * may use compression pointers (bounded).
  */
 #include "dns.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define HDR 12
@@ -298,5 +300,121 @@ int kp_dns_parse_response(const uint8_t *msg, size_t len, uint16_t *flags, struc
       r.off = end;
     }
   }
+  return r.bad ? -1 : 0;
+}
+
+int kp_dns_encode_question(uint16_t id, uint16_t flags, const char *qname, uint16_t qtype, uint16_t qclass,
+                           uint8_t *out, size_t cap)
+{
+  struct w w = {out, 0, cap, false};
+  put16(&w, id);
+  put16(&w, flags & 0x7910); /* opcode, RD, AD, CD: what a question may carry */
+  put16(&w, 1);
+  put16(&w, 0);
+  put16(&w, 0);
+  put16(&w, 0);
+  put_name(&w, qname);
+  put16(&w, qtype);
+  put16(&w, qclass);
+  return w.bad ? -1 : (int)w.len;
+}
+
+/* ---- records as they came, for relaying ---- */
+
+/* Copies the (possibly compressed) name at r->off into w uncompressed,
+ * label by label (labels are copied as bytes: dots inside them stay
+ * labels' contents). */
+static void copy_name(struct r *r, struct w *w)
+{
+  size_t off = r->off, total = 0;
+  bool jumped = false;
+  int pointers = 0;
+  for (;;) {
+    if (off >= r->len) {
+      r->bad = true;
+      return;
+    }
+    uint8_t l = r->msg[off];
+    if ((l & 0xc0) == 0xc0) {
+      if (off + 1 >= r->len || ++pointers > MAX_POINTERS) {
+        r->bad = true;
+        return;
+      }
+      if (!jumped) r->off = off + 2;
+      jumped = true;
+      off = (size_t)(l & 0x3f) << 8 | r->msg[off + 1];
+      continue;
+    }
+    if ((l & 0xc0) || off + 1 + l > r->len || (total += 1u + l) > 255) {
+      r->bad = true;
+      return;
+    }
+    put(w, r->msg + off, 1u + l);
+    off += 1u + l;
+    if (l == 0) break;
+  }
+  if (!jumped) r->off = off;
+}
+
+/* RDATA of rr->type from r (rdlen bytes) into rr, names uncompressed. */
+static void copy_rdata(struct r *r, struct kp_dns_raw_rr *rr, size_t rdlen)
+{
+  struct w w = {rr->rdata, 0, sizeof rr->rdata, false};
+  size_t end = r->off + rdlen, fixed = 0, names = 0;
+  switch (rr->type) {
+  case KP_DNS_T_NS:
+  case KP_DNS_T_CNAME:
+  case KP_DNS_T_PTR: names = 1; break;
+  case KP_DNS_T_SOA: names = 2; break;
+  case 15 /* MX */: fixed = 2, names = 1; break;
+  case KP_DNS_T_SRV: fixed = 6, names = 1; break;
+  default: break;
+  }
+  if (fixed + names == 0) {
+    put(&w, r->msg + r->off, rdlen);
+  } else {
+    if (r->off + fixed > end) r->bad = true;
+    else put(&w, r->msg + r->off, fixed);
+    r->off += fixed;
+    for (size_t i = 0; i < names && !r->bad; i++) copy_name(r, &w);
+    if (!r->bad && r->off <= end) put(&w, r->msg + r->off, end - r->off); /* SOA's numbers */
+    else r->bad = true;
+  }
+  if (w.bad || w.len > 0xffff) r->bad = true;
+  rr->rdlen = (uint16_t)w.len;
+  r->off = end;
+}
+
+int kp_dns_each_rr(const uint8_t *msg, size_t len, uint16_t *flags, kp_dns_rr_fn fn, void *arg)
+{
+  struct r r = {msg, len, 0, false};
+  get16(&r);
+  *flags = get16(&r);
+  uint16_t qd = get16(&r), counts[3];
+  for (int i = 0; i < 3; i++) counts[i] = get16(&r);
+  if (r.bad) return -1;
+  struct kp_dns_raw_rr *rr = calloc(1, sizeof *rr);
+  if (!rr) return -1;
+  for (uint16_t i = 0; i < qd && !r.bad; i++) {
+    get_name(&r, rr->name, sizeof rr->name);
+    get32(&r);
+  }
+  for (int s = 0; s < 3 && !r.bad; s++) {
+    for (uint16_t i = 0; i < counts[s] && !r.bad; i++) {
+      rr->section = (uint8_t)s;
+      get_name(&r, rr->name, sizeof rr->name);
+      rr->type = get16(&r);
+      rr->rclass = get16(&r);
+      rr->ttl = get32(&r);
+      uint16_t rdlen = get16(&r);
+      if (r.bad || r.off + rdlen > r.len) {
+        r.bad = true;
+        break;
+      }
+      copy_rdata(&r, rr, rdlen);
+      if (!r.bad) fn(rr, arg);
+    }
+  }
+  free(rr);
   return r.bad ? -1 : 0;
 }

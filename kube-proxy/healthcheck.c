@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "kube/http.h"
+#include "kube/json.h"
 #include "kube/log.h"
 #include "kube/timeutil.h"
 #include "map.h"
@@ -21,6 +22,16 @@ void kp_health_init(struct kp_health *h, int64_t timeout_ms)
   memset(h, 0, sizeof *h);
   h->timeout_ms = timeout_ms;
   h->last_updated_us = ktime_now_us();
+  h->node_eligible = true;
+}
+
+void kp_health_node(struct kp_health *h, const json_t *node)
+{
+  bool eligible = node && !kj_get_str(node, "metadata.deletionTimestamp");
+  if (eligible != h->node_eligible)
+    KLOG_I("Node %s: %s", node ? kj_get_str(node, "metadata.name") : "(deleted)",
+           eligible ? "eligible again" : "being deleted or gone, /healthz reports it");
+  h->node_eligible = eligible;
 }
 
 void kp_health_queued(struct kp_health *h)
@@ -58,17 +69,23 @@ static void go_time(int64_t us, char *out, size_t len)
   snprintf(out, len, "%s%s +0000 UTC", base, frac);
 }
 
+int kp_health_body(const struct kp_health *h, int64_t now_us, char *body, size_t len)
+{
+  bool healthy = kp_health_healthy(h, now_us) && h->node_eligible;
+  char last[64], cur[64];
+  go_time(healthy ? now_us : h->last_updated_us, last, sizeof last);
+  go_time(now_us, cur, sizeof cur);
+  snprintf(body, len, "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\", \"nodeEligible\": %s}", last, cur,
+           h->node_eligible ? "true" : "false");
+  return healthy ? 200 : 503;
+}
+
 void kp_health_reply(const struct kp_health *h, struct http_request *req)
 {
-  int64_t now = ktime_now_us();
-  bool healthy = kp_health_healthy(h, now);
-  char last[64], cur[64], body[256];
-  go_time(healthy ? now : h->last_updated_us, last, sizeof last);
-  go_time(now, cur, sizeof cur);
-  int n = snprintf(body, sizeof body, "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\", \"nodeEligible\": true}", last,
-                   cur);
+  char body[256];
+  int code = kp_health_body(h, ktime_now_us(), body, sizeof body);
   http_add_header(req, "X-Content-Type-Options", "nosniff");
-  http_reply(req, healthy ? 200 : 503, "application/json", body, (size_t)n);
+  http_reply(req, code, "application/json", body, strlen(body));
 }
 
 /* ---- health check node ports ---- */

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <libiptc/libiptc.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/xt_CT.h>
@@ -346,6 +347,8 @@ size_t kp_iptc_entry_size(const struct kp_rule *r)
 struct apply {
   struct kp_iptc_state *st;
   const struct kp_ruleset *rs;
+  struct kp_ruleset *release; /* freed before the last table's commit (kp_iptc_apply_consume) */
+  enum kp_table last;         /* the last table written */
   enum kp_table t;
   bool full;
   struct xtc_handle *h;
@@ -441,14 +444,16 @@ static int select_chains(struct apply *a)
 }
 
 /* New chains first (from the last name down: each goes to the front of
- * libiptc's sorted list), since rules may jump to chains written later. */
+ * libiptc's sorted list), since rules may jump to chains written later.
+ * A chain created here is marked fresh: it is empty, so writing it needs
+ * no flush (each flush is one more name lookup in libiptc's list). */
 static int create_missing_chains(struct apply *a)
 {
   uint64_t one;
   for (size_t i = a->nwrite; i-- > 0;) {
     struct kp_chain *c = a->write[i];
-    if (committed_get(&a->kernel, name_hash(c->name), &one)) continue;
-    if (!iptc_create_chain(c->name, a->h)) return fail(a, "creating chain in", c->name);
+    c->fresh = !committed_get(&a->kernel, name_hash(c->name), &one);
+    if (c->fresh && !iptc_create_chain(c->name, a->h)) return fail(a, "creating chain in", c->name);
   }
   return 0;
 }
@@ -458,7 +463,7 @@ static int write_chains(struct apply *a)
   for (size_t i = 0; i < a->nwrite; i++) {
     struct kp_chain *c = a->write[i];
     KLOG_V(9, "writing chain %s %s", kp_table_name(a->t), c->name);
-    if (!iptc_flush_entries(c->name, a->h)) return fail(a, "flushing", c->name);
+    if (!c->fresh && !iptc_flush_entries(c->name, a->h)) return fail(a, "flushing", c->name);
     for (const struct kp_rule *r = c->first; r; r = r->next) {
       if (!iptc_append_entry(c->name, encode_rule(r, a->buf), a->h)) return fail(a, "appending to", c->name);
       a->res->rules_written++;
@@ -571,12 +576,27 @@ static int sync_builtins(struct apply *a)
   return 0;
 }
 
-static void remember(struct apply *a)
+/* What this table's commit will leave: our chains' name and content
+ * hashes, taken before the commit (the ruleset may be gone after it) and
+ * installed once the commit succeeded. */
+static void remember(struct apply *a, struct committed *pending)
 {
-  struct committed *c = &a->st->committed[a->t];
-  committed_reset(c, a->rs->nchains[a->t]);
+  memset(pending, 0, sizeof *pending);
+  committed_reset(pending, a->rs->nchains[a->t]);
   for (struct kp_chain *ch = a->rs->chains[a->t]; ch; ch = ch->next)
-    if (!ch->builtin) committed_put(c, name_hash(ch->name), ch->hash);
+    if (!ch->builtin) committed_put(pending, name_hash(ch->name), ch->hash);
+}
+
+/* Our copy of the rules is no longer needed once libiptc has its own:
+ * freeing it before the commit keeps it out of the commit's peak, where
+ * libiptc holds its rules and the whole table as one blob at once. */
+static void release_ruleset(struct apply *a)
+{
+  if (!a->release || a->t != a->last) return;
+  kp_ruleset_free(a->release);
+  a->release = NULL;
+  a->rs = NULL;
+  malloc_trim(0);
 }
 
 /* Nothing to do for this table: every chain of ours is what we committed
@@ -637,22 +657,33 @@ static int apply_table(struct apply *a)
   if (!rc) rc = delete_stale_chains(a);
   a->res->stale_s += now_s() - tw;
   if (!rc) rc = sync_builtins(a);
+  struct committed pending = {0};
+  if (!rc) remember(a, &pending);
+  release_ruleset(a);
   double t2 = now_s();
   a->res->build_s += t2 - t1;
   if (!rc && !iptc_commit(a->h)) rc = fail(a, "committing table", NULL);
   a->res->commit_s += now_s() - t2;
   iptc_free(a->h);
   a->h = NULL;
-  if (!rc) {
-    remember(a);
+  if (rc) free(pending.slots);
+  else {
+    free(a->st->committed[a->t].slots);
+    a->st->committed[a->t] = pending;
     a->st->after_commit[a->t].valid = table_info(a->t, &a->st->after_commit[a->t].info);
+    if (a->st->after_commit[a->t].valid) a->res->table_bytes += a->st->after_commit[a->t].info.size;
   }
   apply_reset(a);
   a->full = full;
   return rc;
 }
 
-int kp_iptc_apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, bool full, struct kp_iptc_result *res)
+/* nat last: it holds nearly all of the rules, and a consumed ruleset is
+ * freed before the last table's commit */
+static const enum kp_table apply_order[KP_NTABLES] = {KP_TABLE_FILTER, KP_TABLE_RAW, KP_TABLE_NAT};
+
+static int apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, struct kp_ruleset *own, bool full,
+                 struct kp_iptc_result *res)
 {
   memset(res, 0, sizeof *res);
   res->full = full;
@@ -660,28 +691,40 @@ int kp_iptc_apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, bool fu
   int lock = xtables_lock(KP_XTABLES_WAIT_MS);
   res->lock_s = now_s() - t0;
   if (lock < 0) {
+    kp_ruleset_free(own);
     seterr(res->err, sizeof res->err, "xtables lock: %s", strerror(-lock));
     return res->rc = lock;
   }
   struct apply *a = xcalloc(1, sizeof *a);
-  if (!a) {
-    close(lock);
-    return res->rc = -ENOMEM;
-  }
   a->st = st;
   a->rs = rs;
+  a->release = own;
   a->full = full;
   a->res = res;
+  for (int i = 0; i < KP_NTABLES; i++)
+    if (rs->nchains[apply_order[i]]) a->last = apply_order[i];
   int rc = 0;
-  for (int t = 0; t < KP_NTABLES && rc == 0; t++) {
-    if (!rs->nchains[t]) continue;
-    a->t = (enum kp_table)t;
+  for (int i = 0; i < KP_NTABLES && rc == 0; i++) {
+    if (!rs->nchains[apply_order[i]]) continue;
+    a->t = apply_order[i];
     rc = apply_table(a);
+    if (a->t == a->last) break; /* rs may be gone */
   }
   if (rc) kp_iptc_state_reset(st); /* a failed commit leaves us unsure: rewrite everything next time */
+  kp_ruleset_free(a->release);     /* an error before the last table's commit */
   free(a);
   close(lock);
   return res->rc = rc;
+}
+
+int kp_iptc_apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, bool full, struct kp_iptc_result *res)
+{
+  return apply(st, rs, NULL, full, res);
+}
+
+int kp_iptc_apply_consume(struct kp_iptc_state *st, struct kp_ruleset *rs, bool full, struct kp_iptc_result *res)
+{
+  return apply(st, rs, rs, full, res);
 }
 
 /* ---- --cleanup ---- */

@@ -53,6 +53,7 @@ struct kp_iptc_result {
   size_t tables_skipped;                    /* untouched since our last commit, and nothing to change: not even read */
   double lock_s, read_s, build_s, commit_s; /* where the time went */
   double create_s, write_s, stale_s;        /* parts of build_s */
+  size_t table_bytes; /* the committed tables' size in the kernel (the blobs IPT_SO_SET_REPLACE took), summed */
 };
 
 struct kp_iptc_state *kp_iptc_state_new(void);
@@ -60,8 +61,14 @@ void kp_iptc_state_free(struct kp_iptc_state *st);
 /* Forget what was committed: the next apply rewrites everything. */
 void kp_iptc_state_reset(struct kp_iptc_state *st);
 
-/* Writes rs into the kernel (tables that have chains in rs). */
+/* Writes rs into the kernel (tables that have chains in rs; filter and
+ * raw first, nat last). */
 int kp_iptc_apply(struct kp_iptc_state *st, const struct kp_ruleset *rs, bool full, struct kp_iptc_result *res);
+/* The same, taking ownership of rs: it is freed (and the heap trimmed)
+ * once libiptc has the last table's rules and before that table's
+ * commit, so the commit's peak (libiptc's rules plus the table blob) does
+ * not also hold our copy.  rs is gone when this returns, also on error. */
+int kp_iptc_apply_consume(struct kp_iptc_state *st, struct kp_ruleset *rs, bool full, struct kp_iptc_result *res);
 
 /* Every table we wrote is still as our last commit left it (one
  * IPT_SO_GET_INFO per table; no lock, no read). */

@@ -15,7 +15,6 @@
 #include "ruleset.h"
 
 #define KP_DEFAULT_AFFINITY_TIMEOUT_S 10800
-#define KP_SERVICE_NAME_LABEL "kubernetes.io/service-name"
 
 /* Strings may be absent in the object: "" then. */
 static char *dup_or_empty(const char *s) { return xstrdup(s ? s : ""); }
@@ -147,6 +146,18 @@ static enum kp_svc_type parse_type(const char *t)
   return KP_SVC_CLUSTER_IP;
 }
 
+/* The topology annotation (topology-mode first, as upstream reads it)
+ * set to anything but "" or disabled, or a trafficDistribution. */
+static bool parse_topology_aware(const json_t *svc)
+{
+  json_t *ann = kj_get(svc, "metadata.annotations");
+  const char *mode = json_string_value(json_object_get(ann, KP_TOPOLOGY_MODE_ANNOTATION));
+  if (!mode) mode = json_string_value(json_object_get(ann, KP_TOPOLOGY_HINTS_ANNOTATION));
+  if (mode && *mode && strcmp(mode, "disabled") && strcmp(mode, "Disabled")) return true;
+  const char *td = kj_get_str(svc, "spec.trafficDistribution");
+  return td && *td;
+}
+
 struct kp_service *kp_service_parse(const json_t *svc)
 {
   const char *ns = kj_get_str(svc, "metadata.namespace"), *name = kj_get_str(svc, "metadata.name");
@@ -183,6 +194,7 @@ struct kp_service *kp_service_parse(const json_t *svc)
   parse_lb_ips(s, svc);
   parse_source_ranges(s, svc);
   parse_ports(s, svc);
+  s->topology_aware = parse_topology_aware(svc);
   return s;
 }
 
@@ -216,7 +228,7 @@ void kp_slice_free(struct kp_slice *s)
   for (size_t i = 0; i < s->nports; i++) free(s->ports[i].name);
   for (size_t i = 0; i < s->neps; i++) {
     free(s->eps[i].hostname);
-    free(s->eps[i].node_name);
+    free(s->eps[i].zone_hints);
   }
   free(s->ports);
   free(s->eps);
@@ -224,7 +236,35 @@ void kp_slice_free(struct kp_slice *s)
   free(s);
 }
 
-static void parse_slice_endpoints(struct kp_slice *s, const json_t *arr)
+/* hints.forZones [{"name": "a"}, ...] as ",a,b,"; NULL when none. */
+static char *parse_zone_hints(const json_t *zones)
+{
+  if (!json_is_array(zones) || json_array_size(zones) == 0) return NULL;
+  size_t len = 2, i;
+  json_t *z;
+  json_array_foreach (zones, i, z) {
+    const char *n = kj_get_str(z, "name");
+    if (n) len += strlen(n) + 1;
+  }
+  char *out = xmalloc(len);
+  size_t w = 0;
+  out[w++] = ',';
+  json_array_foreach (zones, i, z) {
+    const char *n = kj_get_str(z, "name");
+    if (!n || !*n || strchr(n, ',')) continue;
+    memcpy(out + w, n, strlen(n));
+    w += strlen(n);
+    out[w++] = ',';
+  }
+  out[w] = 0;
+  if (w == 1) { /* no usable name */
+    free(out);
+    return NULL;
+  }
+  return out;
+}
+
+static void parse_slice_endpoints(struct kp_slice *s, const json_t *arr, const char *hostname)
 {
   if (!json_is_array(arr) || json_array_size(arr) == 0) return;
   s->eps = xcalloc(json_array_size(arr), sizeof *s->eps);
@@ -244,11 +284,12 @@ static void parse_slice_endpoints(struct kp_slice *s, const json_t *arr)
     ep->terminating = json_is_true(term);
     const char *h = kj_get_str(e, "hostname"), *n = kj_get_str(e, "nodeName");
     if (h && *h) ep->hostname = xstrdup(h);
-    if (n && *n) ep->node_name = xstrdup(n);
+    ep->local = n && *n && hostname && !strcmp(n, hostname);
+    ep->zone_hints = parse_zone_hints(kj_get(e, "hints.forZones"));
   }
 }
 
-struct kp_slice *kp_slice_parse(const json_t *slice, char *svc_key, size_t keylen)
+struct kp_slice *kp_slice_parse(const json_t *slice, const char *hostname, char *svc_key, size_t keylen)
 {
   const char *ns = kj_get_str(slice, "metadata.namespace"), *name = kj_get_str(slice, "metadata.name");
   json_t *labels = kj_get(slice, "metadata.labels");
@@ -273,7 +314,7 @@ struct kp_slice *kp_slice_parse(const json_t *slice, char *svc_key, size_t keyle
       sp->port = sp->has_port ? (uint16_t)port : 0;
     }
   }
-  parse_slice_endpoints(s, kj_get(slice, "endpoints"));
+  parse_slice_endpoints(s, kj_get(slice, "endpoints"), hostname);
   return s;
 }
 
@@ -296,7 +337,40 @@ void kp_model_free(struct kp_model *m)
   kp_map_free(m->services, (void (*)(void *))kp_service_free);
   kp_map_free(m->slices, free_slice_map);
   free(m->hostname);
+  free(m->zone);
   free(m);
+}
+
+bool kp_model_set_zone(struct kp_model *m, const char *zone)
+{
+  if (zone && !*zone) zone = NULL;
+  if ((!zone && !m->zone) || (zone && m->zone && !strcmp(zone, m->zone))) return false;
+  free(m->zone);
+  m->zone = zone ? xstrdup(zone) : NULL;
+  m->version++;
+  return true;
+}
+
+bool kp_endpoint_hinted_for(const struct kp_endpoint *e, const char *zone)
+{
+  if (!e->zone_hints || !zone || !*zone) return false;
+  size_t n = strlen(zone);
+  for (const char *p = strstr(e->zone_hints, zone); p; p = strstr(p + 1, zone))
+    if (p[-1] == ',' && p[n] == ',') return true; /* zone_hints starts with ',': p > zone_hints */
+  return false;
+}
+
+bool kp_topology_use_hints(const struct kp_service *s, const struct kp_endpoint *eps, size_t n, const char *zone)
+{
+  if (!s->topology_aware || !zone || !*zone) return false;
+  bool ready = false, for_zone = false;
+  for (size_t i = 0; i < n; i++) {
+    if (!eps[i].ready) continue;
+    ready = true;
+    if (!eps[i].zone_hints) return false; /* one ready endpoint without hints: no topology */
+    if (kp_endpoint_hinted_for(&eps[i], zone)) for_zone = true;
+  }
+  return ready && for_zone;
 }
 
 bool kp_model_set_service(struct kp_model *m, const json_t *svc)
@@ -323,7 +397,7 @@ bool kp_model_delete_service(struct kp_model *m, const json_t *svc)
 bool kp_model_set_slice(struct kp_model *m, const json_t *slice)
 {
   char key[512];
-  struct kp_slice *s = kp_slice_parse(slice, key, sizeof key);
+  struct kp_slice *s = kp_slice_parse(slice, m->hostname, key, sizeof key);
   if (!s) return false;
   struct kp_map *set = kp_map_get(m->slices, key);
   if (!set) {
@@ -338,7 +412,7 @@ bool kp_model_set_slice(struct kp_model *m, const json_t *slice)
 bool kp_model_delete_slice(struct kp_model *m, const json_t *slice)
 {
   char key[512];
-  struct kp_slice *parsed = kp_slice_parse(slice, key, sizeof key);
+  struct kp_slice *parsed = kp_slice_parse(slice, m->hostname, key, sizeof key);
   if (!parsed) return false;
   struct kp_map *set = kp_map_get(m->slices, key);
   struct kp_slice *old = set ? kp_map_del(set, parsed->name) : NULL;
@@ -390,8 +464,9 @@ size_t kp_model_endpoints(const struct kp_model *m, const struct kp_service *s, 
         e->ready = ep->ready;
         e->serving = ep->serving;
         e->terminating = ep->terminating;
-        e->local = ep->node_name && !strcmp(ep->node_name, m->hostname);
+        e->local = ep->local;
         e->hostname = ep->hostname;
+        e->zone_hints = ep->zone_hints;
         char b[16];
         snprintf(e->str, sizeof e->str, "%s:%u", kp_ip_str(ep->ip, b), spp->port);
         n++;

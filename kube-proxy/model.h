@@ -15,6 +15,15 @@
  * conditions.ready is absent or true, serving when conditions.serving is
  * absent or true, terminating only when conditions.terminating is true;
  * local when nodeName is this node.
+ *
+ * Topology: the model also holds this node's zone (the Node's
+ * topology.kubernetes.io/zone label, from kube-proxy's informer on its
+ * own Node), each endpoint's hints.forZones and whether a Service asks
+ * for topology-aware routing (the service.kubernetes.io/topology-mode
+ * annotation, else the older service.kubernetes.io/topology-aware-hints,
+ * set to anything but "" or disabled/Disabled, e.g. Auto; or a
+ * spec.trafficDistribution, for which the EndpointSlice controller sets
+ * hints too).  The proxier applies upstream's rule (kp_topology_filter).
  */
 #ifndef KP_MODEL_H
 #define KP_MODEL_H
@@ -64,13 +73,20 @@ struct kp_service {
   size_t n_src_ranges;
   struct kp_svc_port *ports;
   size_t nports;
+  bool topology_aware; /* hints are to be used (see above) */
 };
+
+#define KP_TOPOLOGY_MODE_ANNOTATION "service.kubernetes.io/topology-mode"
+#define KP_TOPOLOGY_HINTS_ANNOTATION "service.kubernetes.io/topology-aware-hints"
+#define KP_ZONE_LABEL "topology.kubernetes.io/zone"
+#define KP_SERVICE_NAME_LABEL "kubernetes.io/service-name"
 
 struct kp_ep {
   uint32_t ip;
   bool ready, serving, terminating;
-  char *hostname;  /* NULL when none */
-  char *node_name; /* NULL when none */
+  char *hostname;   /* NULL when none */
+  bool local;       /* nodeName is this node (decided when parsed: no copy of every node name is kept) */
+  char *zone_hints; /* hints.forZones as ",a,b," (label values hold no commas); NULL when none */
 };
 
 struct kp_slice_port {
@@ -94,14 +110,16 @@ struct kp_endpoint {
   uint32_t ip;
   uint16_t port;
   bool ready, serving, terminating, local;
-  const char *hostname; /* borrowed from the slice */
-  char str[24];         /* "ip:port" */
+  const char *hostname;   /* borrowed from the slice */
+  const char *zone_hints; /* borrowed from the slice: ",a,b," or NULL */
+  char str[24];           /* "ip:port" */
 };
 
 struct kp_model {
   struct kp_map *services; /* key -> struct kp_service */
   struct kp_map *slices;   /* service key -> struct kp_map (slice name -> struct kp_slice) */
   char *hostname;
+  char *zone;       /* this node's topology.kubernetes.io/zone; NULL when unknown or unset */
   uint64_t version; /* bumped on every change (DNS cache, sync trigger) */
 };
 
@@ -115,11 +133,14 @@ bool kp_model_delete_service(struct kp_model *m, const json_t *svc);
 bool kp_model_set_slice(struct kp_model *m, const json_t *slice);
 bool kp_model_delete_slice(struct kp_model *m, const json_t *slice);
 
+/* This node's zone label (NULL: none); true when it changed. */
+bool kp_model_set_zone(struct kp_model *m, const char *zone);
+
 /* Parsed forms (new allocations; kp_service_free / kp_slice_free).
  * NULL when the object lacks a name or namespace. */
 struct kp_service *kp_service_parse(const json_t *svc);
 void kp_service_free(struct kp_service *s);
-struct kp_slice *kp_slice_parse(const json_t *slice, char *svc_key, size_t keylen);
+struct kp_slice *kp_slice_parse(const json_t *slice, const char *hostname, char *svc_key, size_t keylen);
 void kp_slice_free(struct kp_slice *s);
 
 struct kp_service *kp_model_service(const struct kp_model *m, const char *ns, const char *name);
@@ -138,6 +159,13 @@ bool kp_svc_externally_accessible(const struct kp_service *s, const struct kp_sv
 bool kp_svc_external_policy_local(const struct kp_service *s, const struct kp_svc_port *sp);
 bool kp_svc_uses_cluster_endpoints(const struct kp_service *s, const struct kp_svc_port *sp);
 bool kp_svc_uses_local_endpoints(const struct kp_service *s, const struct kp_svc_port *sp);
+/* Whether endpoint e is hinted for zone. */
+bool kp_endpoint_hinted_for(const struct kp_endpoint *e, const char *zone);
+/* Upstream's topologyModeFromHints for the zone: true ("PreferSameZone")
+ * when the Service is topology-aware, the zone is known, every ready
+ * endpoint has zone hints and at least one is hinted for the zone. */
+bool kp_topology_use_hints(const struct kp_service *s, const struct kp_endpoint *eps, size_t n, const char *zone);
+
 /* Proxied by iptables: has an IPv4 ClusterIP and is not ExternalName. */
 bool kp_svc_proxied(const struct kp_service *s);
 

@@ -4,10 +4,12 @@
  * One pass over the sorted service ports: each port's endpoints are
  * categorized as upstream's CategorizeEndpoints does (ready endpoints,
  * else serving-and-terminating ones; local ones for the Local policies;
- * topology hints are ignored), then the capture rules (KUBE-SERVICES,
- * KUBE-NODEPORTS, filter REJECT/DROP) and the per-service chains are
- * written.  The top-level chains are created first so that they exist
- * even when empty, as upstream writes their chain lines every sync.
+ * for the Cluster policy only the ready endpoints hinted for this node's
+ * zone when upstream's topology rule applies, kp_topology_use_hints),
+ * then the capture rules (KUBE-SERVICES, KUBE-NODEPORTS, filter
+ * REJECT/DROP) and the per-service chains are written.  The top-level
+ * chains are created first so that they exist even when empty, as
+ * upstream writes their chain lines every sync.
  */
 #include "kube/xalloc.h"
 #include "proxier.h"
@@ -67,7 +69,8 @@ bool kp_proxier_owns_chain(enum kp_table t, const char *name)
 
 /* ---- endpoint categories (upstream's CategorizeEndpoints) ---- */
 
-static void categorize(const struct kp_service *s, const struct kp_svc_port *sp, struct categorized *c)
+static void categorize(const struct kp_service *s, const struct kp_svc_port *sp, const char *zone,
+                       struct categorized *c)
 {
   size_t n = c->nall;
   c->cluster = xcalloc(n ? n : 1, sizeof *c->cluster);
@@ -75,8 +78,12 @@ static void categorize(const struct kp_service *s, const struct kp_svc_port *sp,
   c->reachable = xcalloc(n ? 2 * n : 1, sizeof *c->reachable);
   bool uses_cluster = kp_svc_uses_cluster_endpoints(s, sp), uses_local = kp_svc_uses_local_endpoints(s, sp);
   if (uses_cluster) {
+    /* topology: only the ready endpoints hinted for this node's zone,
+     * when upstream's rule says the hints can be used */
+    bool topo = kp_topology_use_hints(s, c->all, n, zone);
     for (size_t i = 0; i < n; i++)
-      if (c->all[i].ready) c->cluster[c->ncluster++] = &c->all[i];
+      if (c->all[i].ready && (!topo || kp_endpoint_hinted_for(&c->all[i], zone)))
+        c->cluster[c->ncluster++] = &c->all[i];
     if (c->ncluster == 0)
       for (size_t i = 0; i < n; i++)
         if (c->all[i].serving && c->all[i].terminating) c->cluster[c->ncluster++] = &c->all[i];
@@ -597,7 +604,7 @@ static void write_service_port(struct gen *g, const struct kp_service *s, const 
   p.sp = sp;
   p.cat.all = eps; /* taken: categorized_free frees it */
   p.cat.nall = neps;
-  categorize(s, sp, &p.cat);
+  categorize(s, sp, g->m->zone, &p.cat);
   decide_policies(g, &p);
   write_captures(g, &p);
   /* chain order as upstream writes them: internal masquerade into the

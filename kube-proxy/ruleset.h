@@ -117,6 +117,7 @@ struct kp_chain {
   bool builtin;
   uint64_t hash; /* kp_chain_hash, filled in by the writer */
   bool damaged;  /* the writer found the kernel's copy altered */
+  bool fresh;    /* the writer created it in this commit (empty) */
 };
 
 struct kp_map;

@@ -24,7 +24,8 @@
 #define KP_FULL_SYNC_PERIOD_MS (3600 * 1000LL)
 
 struct job {
-  struct kp_ruleset *rs; /* NULL: only check that the kernel still has our last commit */
+  bool check;            /* only check that the kernel still has our last commit */
+  struct kp_ruleset *rs; /* the worker frees it (kp_iptc_apply_consume) */
   bool full;
   bool stale; /* a check found the tables changed by someone */
   struct kp_ct_plan plan;
@@ -71,13 +72,15 @@ static void *worker_main(void *arg)
   struct job *j;
   while (read(s->to_worker[0], &j, sizeof j) == (ssize_t)sizeof j) {
     if (!j) break;
-    if (!j->rs) { /* nothing changed on our side: has anyone touched the tables? */
+    if (j->check) { /* nothing changed on our side: has anyone touched the tables? */
       j->stale = !kp_iptc_untouched(s->iptc);
       j->report.ok = true;
       if (write(s->from_worker[1], &j, sizeof j) != (ssize_t)sizeof j) break;
       continue;
     }
-    kp_iptc_apply(s->iptc, j->rs, j->full, &j->report.iptc);
+    /* the worker owns the ruleset from here: freed before the nat commit */
+    kp_iptc_apply_consume(s->iptc, j->rs, j->full, &j->report.iptc);
+    j->rs = NULL;
     j->report.ok = j->report.iptc.rc == 0;
     if (j->report.ok && j->plan.n) {
       int n = kp_ct_execute(&j->plan);
@@ -155,7 +158,7 @@ static void result_cb(evutil_socket_t fd, short what, void *arg)
   struct job *j;
   if (read(fd, &j, sizeof j) != (ssize_t)sizeof j) return;
   s->running = false;
-  if (!j->rs) { /* a check */
+  if (j->check) {
     if (j->stale) {
       KLOG_V(2, "the tables changed since our last commit: syncing");
       s->have_synced = false;
@@ -183,10 +186,10 @@ static void result_cb(evutil_socket_t fd, short what, void *arg)
     if (j->full) s->last_full_ms = ktime_mono_ms();
     KLOG_V(2,
            "SyncProxyRules complete elapsed=%.3fs full=%d build=%.3fs lock=%.3fs read=%.3fs modify=%.3fs "
-           "commit=%.3fs chains_written=%zu rules_written=%zu chains_deleted=%zu",
+           "commit=%.3fs chains_written=%zu rules_written=%zu chains_deleted=%zu tables=%zuKiB",
            j->report.total_s, j->full, j->report.build_s, j->report.iptc.lock_s, j->report.iptc.read_s,
            j->report.iptc.build_s, j->report.iptc.commit_s, j->report.iptc.chains_written, j->report.iptc.rules_written,
-           j->report.iptc.chains_deleted);
+           j->report.iptc.chains_deleted, j->report.iptc.table_bytes / 1024);
   } else {
     s->have_synced = false;
     kp_ct_snapshot_free(s->ct_pending);
@@ -218,6 +221,7 @@ static void sync_cb(evutil_socket_t fd, short what, void *arg)
   if (!j->full && s->have_synced && s->model->version == s->synced_version &&
       !memcmp(&s->synced_cfg, s->cfg, sizeof s->synced_cfg)) {
     /* nothing of ours changed: the worker only checks the kernel */
+    j->check = true;
     s->running = true;
     if (write(s->to_worker[1], &j, sizeof j) != (ssize_t)sizeof j) {
       s->running = false;

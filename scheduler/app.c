@@ -22,6 +22,7 @@
 
 #include "kube/flags.h"
 #include "kube/http.h"
+#include "kube/secure_serving.h"
 #include "kube/json.h"
 #include "kube/kubeconfig.h"
 #include "kube/leaderelection.h"
@@ -39,7 +40,7 @@ struct sched_app {
   struct metrics *metrics;
   struct sched_config *cfg;
   struct sched_server *server;
-  struct http_server *http;
+  struct ksecure *http; /* the secure port */
   struct leader_elector *le;
   struct event *sig_term, *sig_int;
 };
@@ -97,7 +98,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void app_free(struct sched_app *a)
 {
   if (a->le) leaderelection_free(a->le);
-  if (a->http) http_server_free(a->http);
+  if (a->http) ksecure_free(a->http);
   if (a->server) sched_server_free(a->server);
   if (a->client) rest_client_free(a->client);
   if (a->cfg) sched_config_free(a->cfg);
@@ -133,13 +134,14 @@ int sched_main(int argc, char **argv)
   struct sched_app app;
   memset(&app, 0, sizeof app);
   struct sched_app *a = &app;
-  char *kubeconfig = "", *master = "", *config_path = "", *bind_address = "0.0.0.0";
+  char *kubeconfig = "", *master = "", *config_path = "";
+  struct ksecure_flags sec = KSECURE_FLAGS_INIT(10259);
   char *le_ns = LEADERELECTION_DEFAULT_NAMESPACE, *le_name = "kube-scheduler", *le_lock = "leases";
   bool leader_elect = true;
   int64_t le_lease_ms = LEADERELECTION_DEFAULT_LEASE_DURATION_MS;
   int64_t le_renew_ms = LEADERELECTION_DEFAULT_RENEW_DEADLINE_MS;
   int64_t le_retry_ms = LEADERELECTION_DEFAULT_RETRY_PERIOD_MS;
-  int secure_port = 10259, v = 0, burst = 100;
+  int v = 0, burst = 100;
   double qps = 50;
   const struct flag flags[] = {
       {"config", FLAG_STRING, &config_path, "The path to the configuration file."},
@@ -162,15 +164,9 @@ int sched_main(int argc, char **argv)
        "The name of resource object that is used for locking during leader election."},
       {"leader-elect-resource-lock", FLAG_STRING, &le_lock,
        "The type of resource object that is used for locking during leader election. Supported options are 'leases'."},
-      {"secure-port", FLAG_INT, &secure_port,
-       "The port on which to serve HTTPS with authentication and authorization. If 0, don't serve HTTPS at all."},
-      {"bind-address", FLAG_STRING, &bind_address, "The IP address on which to listen for the --secure-port port."},
+      KSECURE_FLAG_ROWS(&sec),
       {"kube-api-qps", FLAG_FLOAT, &qps, "QPS to use while talking with kubernetes apiserver."},
       {"kube-api-burst", FLAG_INT, &burst, "Burst to use while talking with kubernetes apiserver."},
-      {"authentication-kubeconfig", FLAG_UNSUPPORTED, NULL,
-       "the health and metrics port does not authenticate requests yet"},
-      {"authorization-kubeconfig", FLAG_UNSUPPORTED, NULL,
-       "the health and metrics port does not authorize requests yet"},
       {"v", FLAG_INT, &v, "number for the log level verbosity"},
       {NULL},
   };
@@ -185,6 +181,7 @@ int sched_main(int argc, char **argv)
              le_lock);
     rc = -1;
   }
+  if (rc == 0 && ksecure_check(&sec, err, sizeof err) < 0) rc = -1;
   if (rc < 0) {
     fprintf(stderr, "Error: %s\n", err);
     return 1;
@@ -242,15 +239,14 @@ int sched_main(int argc, char **argv)
     app_free(a);
     return 1;
   }
-  if (secure_port > 0) {
-    a->http = http_server_new(a->base, NULL, http_handler, a);
-    int port = a->http ? http_server_listen(a->http, bind_address, secure_port) : -ENOMEM;
-    if (port < 0) {
-      KLOG_E("failed to listen on %s:%d: %s", bind_address, secure_port, strerror(-port));
+  if (sec.port > 0) {
+    a->http = ksecure_new(a->base, &sec, "kube-scheduler", http_handler, a, err, sizeof err);
+    if (!a->http) {
+      KLOG_E("secure serving: %s", err);
       app_free(a);
       return 1;
     }
-    KLOG_I("Serving insecurely on %s:%d", bind_address, port);
+    KLOG_I("Serving securely on %s:%d", sec.bind_address, ksecure_port(a->http));
   }
   a->sig_term = evsignal_new(a->base, SIGTERM, on_signal, a);
   a->sig_int = evsignal_new(a->base, SIGINT, on_signal, a);

@@ -47,15 +47,20 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan -L unit --output-on-failure -j2 2>&1 | tee _out/ctest-asan.log
 count_ctest unit-asan _out/ctest-asan.log
 
-note "fuzz (libFuzzer, 60 s per target: the fast JSON path against jansson)"
+note "fuzz (libFuzzer: fuzz_json 60 s, every other target 20 s; tests/fuzz/run-long.sh runs them for long)"
+FUZZ_TARGETS=(fuzz_json fuzz_http fuzz_api_request fuzz_yaml fuzz_protobuf fuzz_selector fuzz_quantity fuzz_patch
+              fuzz_kubeconfig fuzz_auth)
 if CC=clang cmake -S . -B build-fuzz -DKUBE_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null &&
-   cmake --build build-fuzz -j2 --target fuzz_json 2>&1 | tail -3; then
-  mkdir -p _out/fuzz-corpus
-  if ./build-fuzz/tests/fuzz/fuzz_json -max_total_time=60 -max_len=4096 _out/fuzz-corpus >_out/fuzz_json.log 2>&1; then
-    echo "PASS fuzz_json ($(grep -o 'Done [0-9]* runs' _out/fuzz_json.log))"; record fuzz_json 0
-  else
-    echo "FAIL fuzz_json"; tail -30 _out/fuzz_json.log; record fuzz_json 1
-  fi
+   cmake --build build-fuzz -j2 --target "${FUZZ_TARGETS[@]}" 2>&1 | tail -3; then
+  for t in "${FUZZ_TARGETS[@]}"; do
+    secs=20; [[ $t == fuzz_json ]] && secs=60
+    # Seeds from tests/fuzz/corpus/$t; the working corpus grows in _out/fuzz-ci/$t/corpus.
+    if tests/fuzz/run-long.sh --time "$secs" --build build-fuzz --out _out/fuzz-ci "$t" >"_out/$t.log" 2>&1; then
+      echo "PASS $(grep "^$t:" "_out/$t.log")"; record "$t" 0
+    else
+      echo "FAIL $(grep "^$t:" "_out/$t.log" || echo "$t")"; tail -30 "_out/fuzz-ci/$t/fuzz.log"; record "$t" 1
+    fi
+  done
 else
   echo "FAIL fuzz build"; record fuzz_build 1
 fi

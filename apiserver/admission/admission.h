@@ -9,6 +9,9 @@
  *               DefaultTolerationSeconds, Priority
  *   validating: LimitRanger (min/max/ratio), PersistentVolumeClaimResize,
  *               ResourceQuota
+ * NodeRestriction runs first of the chain and, unlike the others, on
+ * subresource writes too (a node's pods/status, nodes/status) and on
+ * delete.
  * NamespaceLifecycle runs apart and first (admission_namespace_lifecycle),
  * before the kind's admit hook allocates anything (IPs, node ports), and
  * on delete (admission_delete) to keep the system namespaces.
@@ -31,6 +34,14 @@ struct apiserver;
  * that fails the request.  old is NULL on create. */
 typedef json_t *(*admission_fn)(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 
+/* --enable-admission-plugins / --disable-admission-plugins (upstream's
+ * names, comma-separated) into srv->admission_disabled; 0, or -1 with a
+ * message naming the flag and plugin.  Upstream plugins this server does
+ * not have are ignored with a warning. */
+int admission_configure(struct apiserver *srv, const char *enable, const char *disable, char *err, size_t errlen);
+bool admission_namespace_lifecycle_enabled(const struct apiserver *srv);
+bool admission_node_restriction_enabled(const struct apiserver *srv);
+
 /* The chain (mutating then validating plugins); NULL or a Status. */
 json_t *admission_run(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 /* NamespaceLifecycle on create/update: 404 for a missing namespace, 403 for
@@ -50,6 +61,11 @@ json_t *admission_default_toleration_seconds(struct reg_request *rq, const struc
                                              const json_t *old);
 json_t *admission_priority(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 json_t *admission_resource_quota(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
+/* NodeRestriction (node_restriction.c): writes by a node's credential
+ * (rq->auth) limited to its own Node, Lease, CSINode, mirror pods, its
+ * pods' status and evictions, tokens bound to its pods and claims'
+ * status; subresources included (also called by eviction.c, token.c). */
+json_t *admission_node_restriction(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 json_t *admission_pvc_resize(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);
 
 /* ---- helpers shared by the plugins (admission.c) ---- */

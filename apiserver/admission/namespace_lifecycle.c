@@ -52,7 +52,9 @@ static const char *const IMMORTAL[] = {"default", "kube-system", "kube-public", 
 json_t *admission_namespace_lifecycle(struct reg_request *rq, const struct resource *res, json_t *obj,
                                       const json_t *old)
 {
-  if (old || !res->namespaced || !rq->namespace_ || !*rq->namespace_ || !adm_main_resource(rq)) return NULL;
+  if (old || !res->namespaced || !rq->namespace_ || !*rq->namespace_ || !adm_main_resource(rq) ||
+      !admission_namespace_lifecycle_enabled(rq->srv))
+    return NULL;
   char key[600];
   snprintf(key, sizeof(key), "/registry/namespaces/%s", rq->namespace_);
   struct kv *kv = storage_get(rq->srv->storage, key);
@@ -74,7 +76,9 @@ json_t *admission_namespace_lifecycle(struct reg_request *rq, const struct resou
 
 json_t *admission_delete(struct reg_request *rq, const struct resource *res, const char *name)
 {
-  if (res != &reg_namespaces || !name) return NULL;
+  json_t *nst = admission_node_restriction(rq, res, NULL, NULL);
+  if (nst) return nst;
+  if (res != &reg_namespaces || !name || !admission_namespace_lifecycle_enabled(rq->srv)) return NULL;
   for (const char *const *n = IMMORTAL; *n; n++)
     if (strcmp(*n, name) == 0) return adm_forbidden(res, name, "this namespace may not be deleted");
   return NULL;

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "auth/authn.h"
+#include "auth/node.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,20 +71,35 @@ int authz_modes_parse(const char *modes, enum authz_mode out[AUTHZ_MAX_MODES], s
   return 0;
 }
 
+/* Upstream's union authorizer: the reasons of the authorizers that had
+ * no opinion are kept, joined by newlines, for the Forbidden message. */
+static void reason_append(char *reason, size_t reasonlen, const char *r)
+{
+  if (!reason || !reasonlen || !*r) return;
+  size_t l = strlen(reason);
+  snprintf(reason + l, reasonlen - l, "%s%s", l ? "\n" : "", r);
+}
+
 enum authz_decision authz_decide(const struct apiserver *srv, const struct authz_attrs *a, char *reason, size_t reasonlen)
 {
+  if (reason && reasonlen) reason[0] = '\0';
   if (auth_user_in_group(a->user, "system:masters")) return AUTHZ_ALLOW;
   size_t n = 0;
   const enum authz_mode *modes = authn_modes(srv, &n);
   for (size_t i = 0; i < n; i++) {
     enum authz_decision d = AUTHZ_NO_OPINION;
+    char r[512] = "";
     switch (modes[i]) {
     case AUTHZ_MODE_ALWAYS_ALLOW: d = AUTHZ_ALLOW; break;
     case AUTHZ_MODE_ALWAYS_DENY: d = AUTHZ_DENY; break;
-    case AUTHZ_MODE_NODE: d = AUTHZ_NO_OPINION; break;
-    case AUTHZ_MODE_RBAC: d = srv->rbac ? rbac_authorize(srv->rbac, a, reason, reasonlen) : AUTHZ_NO_OPINION; break;
+    case AUTHZ_MODE_NODE: d = node_authorize(srv->node_graph, a, r, sizeof r); break;
+    case AUTHZ_MODE_RBAC: d = srv->rbac ? rbac_authorize(srv->rbac, a, r, sizeof r) : AUTHZ_NO_OPINION; break;
     }
-    if (d != AUTHZ_NO_OPINION) return d;
+    if (d != AUTHZ_NO_OPINION) {
+      if (reason && reasonlen) snprintf(reason, reasonlen, "%s", r);
+      return d;
+    }
+    reason_append(reason, reasonlen, r);
   }
   return AUTHZ_NO_OPINION;
 }

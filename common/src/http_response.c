@@ -192,13 +192,34 @@ static bool canonical_name(char *dst, const char *name, size_t n)
   return true;
 }
 
-static bool has_crlf(const char *s) { return strpbrk(s, "\r\n") != NULL; }
+/* RFC 7230 token: what a header name may hold. */
+static bool is_token(const char *s)
+{
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if (ch <= ' ' || ch >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", ch)) return false;
+  }
+  return true;
+}
+
+/* RFC 7230 field-value: visible characters, spaces, tabs and obs-text;
+ * no other control character (a CR or LF would split the head). */
+static bool is_field_value(const char *s)
+{
+  for (; *s; s++) {
+    unsigned char ch = (unsigned char)*s;
+    if ((ch < ' ' && ch != '\t') || ch == 0x7f) return false;
+  }
+  return true;
+}
 
 void http_add_header(struct http_request *r, const char *name, const char *value)
 {
   if (!http_req_live_conn(r) || r->state != HTTP_REQ_HANDLING || !name || !value || !*name) return;
-  if (has_crlf(name) || has_crlf(value)) {
-    KLOG_V(2, "http: dropping response header %s with a line break", name);
+  /* Values may come from the request (a query parameter, a header): like
+   * Go's server, drop what cannot be written rather than corrupt the head. */
+  if (!is_token(name) || !is_field_value(value)) {
+    KLOG_V(2, "http: dropping response header %s: not a valid header name or value", name);
     return;
   }
   size_t nl = strlen(name), vl = strlen(value), need = nl + vl + 4;
@@ -347,7 +368,7 @@ struct bufferevent *http_upgrade(struct http_request *r, const char *const *head
   struct evbuffer *out = bufferevent_get_output(bev);
   evbuffer_add(out, "HTTP/1.1 101 Switching Protocols\r\n", 34);
   for (size_t i = 0; headers && headers[i] && headers[i + 1]; i += 2) {
-    if (has_crlf(headers[i]) || has_crlf(headers[i + 1])) continue;
+    if (!is_token(headers[i]) || !is_field_value(headers[i + 1])) continue;
     evbuffer_add_printf(out, "%s: %s\r\n", headers[i], headers[i + 1]);
   }
   if (r->out_len) evbuffer_add(out, r->out_hdrs, r->out_len);

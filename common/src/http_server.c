@@ -416,18 +416,17 @@ static void format_peer(char *out, size_t outlen, const struct sockaddr *sa)
   }
 }
 
-static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+/* Serves a connected socket: the new connection waits for its first
+ * request.  The fd is the connection's (closed on failure too). */
+static int conn_start(struct http_server *s, evutil_socket_t fd, const char *peer)
 {
-  struct http_server *s = arg;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   struct http_conn *c = xcalloc(1, sizeof(*c));
   if (!c) {
     evutil_closesocket(fd);
-    return;
+    return -ENOMEM;
   }
   c->srv = s;
-  format_peer(c->peer, sizeof(c->peer), sa);
+  snprintf(c->peer, sizeof(c->peer), "%s", peer);
   struct bufferevent *bev = NULL;
   if (s->opts.ssl_ctx) {
     SSL *ssl = SSL_new((SSL_CTX *)s->opts.ssl_ctx);
@@ -450,7 +449,7 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
     else evutil_closesocket(fd);
     if (c->resume_ev) event_free(c->resume_ev);
     free(c);
-    return;
+    return -ENOMEM;
   }
   c->bev = bev;
   http_parser_init(&c->parser, HTTP_REQUEST);
@@ -463,6 +462,26 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
   if (s->conns) s->conns->prev = c;
   s->conns = c;
   s->nconns++;
+  return 0;
+}
+
+static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+  struct http_server *s = arg;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  char peer[64];
+  format_peer(peer, sizeof(peer), sa);
+  conn_start(s, fd, peer);
+}
+
+int http_server_adopt(struct http_server *s, int fd, const char *peer)
+{
+  if (evutil_make_socket_nonblocking(fd) < 0) {
+    evutil_closesocket(fd);
+    return -EINVAL;
+  }
+  return conn_start(s, fd, peer && *peer ? peer : "@");
 }
 
 static void accept_error_cb(struct evconnlistener *lev, void *arg)

@@ -141,6 +141,9 @@ int kubeconfig_from_json(const json_t *doc, const char *dir, const char *context
         goto bad;
       }
       while (tl > 0 && (out->token[tl - 1] == '\n' || out->token[tl - 1] == '\r')) out->token[--tl] = 0;
+      const char *tf = kj_get_str(user, "tokenFile");
+      if (tf[0] == '/' || !dir || !*dir) out->token_file = xstrdup(tf);
+      else if (asprintf(&out->token_file, "%s/%s", dir, tf) < 0) out->token_file = NULL;
     }
     rc = load_blob(user, "client-certificate-data", "client-certificate", dir, &out->cert_data, &out->cert_len, err,
                    errlen);
@@ -177,6 +180,7 @@ static int in_cluster(struct rest_config *out, char *err, size_t errlen)
     return -EIO;
   }
   while (tl > 0 && out->token[tl - 1] == '\n') out->token[--tl] = 0;
+  out->token_file = xstrdup(SA_DIR "/token");
   out->ca_data = read_file(NULL, SA_DIR "/ca.crt", &out->ca_len, NULL, 0);
   return 0;
 }

@@ -194,11 +194,18 @@ static json_t *jp_get(json_t *doc, const struct jp_loc *loc)
 
 /* ---- RFC 6902 ---------------------------------------------------------- */
 
+/* Bytes (compact JSON) that the "copy" operations of one patch may add, as
+ * upstream's JSONPatchMaxCopyBytes: without a bound, each copy of a value
+ * onto itself doubles it, and a few hundred bytes of operations would ask
+ * for terabytes. */
+#define PATCH_JSON_MAX_COPY_BYTES ((size_t)3 << 20)
+
 struct jp_state {
   json_t *doc; /* owned working copy */
   char *err;
   size_t errlen;
   size_t opno;
+  size_t copied; /* bytes added by "copy" operations so far */
 };
 
 __attribute__((format(printf, 2, 3))) static void jp_err(struct jp_state *st, const char *fmt, ...)
@@ -388,8 +395,16 @@ static int jp_apply_one(struct jp_state *st, const json_t *op)
         jp_err(st, "copy operation does not apply: from path %s not found", from);
         rc = -ENOENT;
       } else {
-        v = kj_deep_copy(src);
-        rc = v ? 0 : -ENOMEM;
+        /* json_dumpb without a buffer measures without writing. */
+        st->copied += json_dumpb(src, NULL, 0, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (st->copied > PATCH_JSON_MAX_COPY_BYTES) {
+          jp_err(st, "Unable to complete the copy, the accumulated size increase of copy is %zu, exceeding the limit %zu",
+                 st->copied, PATCH_JSON_MAX_COPY_BYTES);
+          rc = -E2BIG;
+        } else {
+          v = kj_deep_copy(src);
+          rc = v ? 0 : -ENOMEM;
+        }
       }
     }
     if (rc == 0) rc = jp_put(st, kind, path, &loc, v);

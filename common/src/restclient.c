@@ -27,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
+#include "kube/fileutil.h"
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/timeutil.h"
@@ -92,6 +94,9 @@ struct rest_client {
   CURL *spare[REST_SPARE_HANDLES];
   int nspare;
   int active; /* non-streaming requests on the wire */
+  /* cfg.token_file: when it was last looked at, and its mtime then */
+  int64_t token_checked_ms;
+  struct timespec token_mtime;
 };
 
 struct sock_ctx {
@@ -100,6 +105,31 @@ struct sock_ctx {
 };
 
 static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+#define TOKEN_FILE_CHECK_MS 60000
+
+/* Reads cfg.token_file again when its mtime changed (a projected service
+ * account token is rotated by the kubelet); at most once a minute, as
+ * upstream's cached token source.  A file that cannot be read keeps the
+ * token in use. */
+static void refresh_token(struct rest_client *c)
+{
+  if (!c->cfg.token_file) return;
+  int64_t now = ktime_mono_ms();
+  int64_t period = c->cfg.token_file_period_ms > 0 ? c->cfg.token_file_period_ms : TOKEN_FILE_CHECK_MS;
+  if (c->token_checked_ms && now - c->token_checked_ms < period) return;
+  c->token_checked_ms = now;
+  struct stat st;
+  if (stat(c->cfg.token_file, &st) < 0) return;
+  if (st.st_mtim.tv_sec == c->token_mtime.tv_sec && st.st_mtim.tv_nsec == c->token_mtime.tv_nsec) return;
+  size_t len = 0;
+  char *tok = kfile_read(c->cfg.token_file, &len);
+  if (!tok) return;
+  while (len > 0 && (tok[len - 1] == '\n' || tok[len - 1] == '\r')) tok[--len] = 0;
+  c->token_mtime = st.st_mtim;
+  free(c->cfg.token);
+  c->cfg.token = tok;
+}
 
 static char *xmemdup(const char *p, size_t n)
 {
@@ -129,6 +159,8 @@ void rest_config_free(struct rest_config *cfg)
   free(cfg->ca_data);
   free(cfg->tls_server_name);
   free(cfg->token);
+  free(cfg->token_file);
+  cfg->token_file = NULL;
   free(cfg->cert_data);
   free(cfg->key_data);
   free(cfg->username);
@@ -154,6 +186,7 @@ static void copy_config(struct rest_config *d, const struct rest_config *s)
   d->ca_data = xmemdup(s->ca_data, s->ca_len);
   d->tls_server_name = dup_or_null(s->tls_server_name);
   d->token = dup_or_null(s->token);
+  d->token_file = dup_or_null(s->token_file);
   d->cert_data = xmemdup(s->cert_data, s->cert_len);
   d->key_data = xmemdup(s->key_data, s->key_len);
   d->username = dup_or_null(s->username);
@@ -671,6 +704,7 @@ static void req_start(struct rest_request *r)
       snprintf(ct, sizeof ct, "Content-Type: %s", r->content_type);
       h = curl_slist_append(h, ct);
     }
+    refresh_token(r->c);
     if (cfg->token && *cfg->token) {
       char *auth = NULL;
       if (asprintf(&auth, "Authorization: Bearer %s", cfg->token) >= 0) {

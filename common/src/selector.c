@@ -32,7 +32,7 @@ struct lreq {
   char *key;
   enum lop op;
   char **vals;
-  size_t nvals;
+  size_t nvals, cap;
 };
 
 struct labelsel {
@@ -146,15 +146,59 @@ static void lreq_clear(struct lreq *r)
 
 static int str_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* Appends a value; repeats are dropped once all are in (lreq_dedup). */
 static int lreq_add_val(struct lreq *r, const char *v)
 {
-  for (size_t i = 0; i < r->nvals; i++)
-    if (strcmp(r->vals[i], v) == 0) return 0;
-  char **nv = xrealloc(r->vals, (r->nvals + 1) * sizeof *nv);
-  if (!nv) return -ENOMEM;
-  r->vals = nv;
-  if (!(nv[r->nvals] = xstrdup(v))) return -ENOMEM;
+  if (r->nvals == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 4;
+    char **nv = xrealloc(r->vals, cap * sizeof *nv);
+    if (!nv) return -ENOMEM;
+    r->vals = nv;
+    r->cap = cap;
+  }
+  if (!(r->vals[r->nvals] = xstrdup(v))) return -ENOMEM;
   r->nvals++;
+  return 0;
+}
+
+struct val_pos {
+  const char *v;
+  size_t i;
+};
+
+static int val_pos_cmp(const void *a, const void *b)
+{
+  const struct val_pos *x = a, *y = b;
+  int c = strcmp(x->v, y->v);
+  return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Drops repeated values, keeping each first occurrence where it was (the
+ * order error messages print).  Sorting copies instead of scanning on every
+ * insert keeps a selector with a huge value list O(n log n): a quadratic
+ * parse of one long ?labelSelector= would stall the event loop. */
+static int lreq_dedup(struct lreq *r)
+{
+  if (r->nvals < 2) return 0;
+  struct val_pos *vp = xmalloc(r->nvals * sizeof *vp);
+  bool *dup = xcalloc(r->nvals, sizeof *dup);
+  if (!vp || !dup) {
+    free(vp);
+    free(dup);
+    return -ENOMEM;
+  }
+  for (size_t i = 0; i < r->nvals; i++) vp[i] = (struct val_pos){r->vals[i], i};
+  qsort(vp, r->nvals, sizeof *vp, val_pos_cmp);
+  for (size_t i = 1; i < r->nvals; i++)
+    if (strcmp(vp[i].v, vp[i - 1].v) == 0) dup[vp[i].i] = true;
+  size_t o = 0;
+  for (size_t i = 0; i < r->nvals; i++) {
+    if (dup[i]) free(r->vals[i]);
+    else r->vals[o++] = r->vals[i];
+  }
+  r->nvals = o;
+  free(vp);
+  free(dup);
   return 0;
 }
 
@@ -336,7 +380,7 @@ static int parse_requirement(struct parser *p, struct lreq *r)
       rc = -EINVAL;
     }
   }
-  if (rc < 0) return rc;
+  if (rc < 0 || (rc = lreq_dedup(r)) < 0) return rc;
   if (r->nvals > 1) qsort(r->vals, r->nvals, sizeof *r->vals, str_cmp);
   return lreq_validate(r, "<nil>", false, p->err, p->errlen);
 }
@@ -484,7 +528,7 @@ struct labelsel *labelsel_from_json(const json_t *ls, char *err, size_t errlen)
           goto fail;
         }
       }
-      if (lreq_validate(&r, "key", true, err, errlen) < 0 || sel_push(s, &r) < 0) {
+      if (lreq_dedup(&r) < 0 || lreq_validate(&r, "key", true, err, errlen) < 0 || sel_push(s, &r) < 0) {
         lreq_clear(&r);
         goto fail;
       }

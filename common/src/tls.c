@@ -275,10 +275,33 @@ static int setup_protocol(SSL_CTX *ctx, const struct ktls_server_opts *o, char *
   return 0;
 }
 
+/* A self-signed pair held in memory only (no cert_dir). */
+static int use_memory_pair(SSL_CTX *ctx, const struct ktls_server_opts *o, char *err, size_t errlen)
+{
+  EVP_PKEY *key = EVP_RSA_gen(2048);
+  X509 *cert = key ? self_signed(key, o->cn, o->sans) : NULL;
+  int rc = cert && SSL_CTX_use_certificate(ctx, cert) == 1 && SSL_CTX_use_PrivateKey(ctx, key) == 1 ? 0 : -1;
+  if (rc < 0) snprintf(err, errlen, "unable to generate a self-signed certificate in memory");
+  EVP_PKEY_free(key);
+  X509_free(cert);
+  return rc;
+}
+
 void *ktls_server_ctx(const struct ktls_server_opts *o, char *err, size_t errlen)
 {
   char crt[4200], keyf[4200];
   err[0] = 0;
+  bool in_memory = !(o->cert_file && *o->cert_file) && !(o->cert_dir && *o->cert_dir);
+  if (in_memory) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx || setup_protocol(ctx, o, err, errlen) < 0 || use_memory_pair(ctx, o, err, errlen) < 0 ||
+        (o->client_ca_file && *o->client_ca_file && setup_client_ca(ctx, o->client_ca_file, err, errlen) < 0)) {
+      if (!err[0]) snprintf(err, errlen, "cannot create a TLS context");
+      SSL_CTX_free(ctx);
+      return NULL;
+    }
+    return ctx;
+  }
   if (o->cert_file && *o->cert_file) {
     snprintf(crt, sizeof crt, "%s", o->cert_file);
     snprintf(keyf, sizeof keyf, "%s", o->key_file ? o->key_file : "");

@@ -245,7 +245,9 @@ static json_t *resolve_plain(const char *s)
   if (in_list(s, yaml_false)) return json_false();
   char c = s[0];
   if (c == '.') {
-    if (is_dot_float(s)) return json_number(strtod(s, NULL));
+    /* Beyond float64 ParseFloat fails (ErrRange) and go-yaml keeps a string. */
+    double d = is_dot_float(s) ? strtod(s, NULL) : NAN;
+    if (isfinite(d)) return json_number(d);
   } else if ((c >= '0' && c <= '9') || c == '-' || c == '+') {
     if (parse_yaml_int(s, &v)) return v;
     char *plain = xstrdup(s);
@@ -629,7 +631,8 @@ static bool emit_string(yaml_emitter_t *e, const char *s)
     style = YAML_LITERAL_SCALAR_STYLE;
   } else {
     json_t *typed = resolve_plain(s);
-    if (!json_is_string(typed) || is_base60_float(s) || looks_like_timestamp(s))
+    /* Plain "<<" is the merge key, not a string: go-yaml quotes it too. */
+    if (!json_is_string(typed) || is_base60_float(s) || looks_like_timestamp(s) || strcmp(s, "<<") == 0)
       style = YAML_DOUBLE_QUOTED_SCALAR_STYLE;
     json_decref(typed);
   }

@@ -6,7 +6,9 @@
  *   full    writing it into the kernel with libiptc (fresh table)
  *   change  one endpoint of one Service replaced (partial sync)
  *   noop    a sync with nothing changed
- * each with the libiptc breakdown (lock, read, modify, commit).  Run it
+ * each with the libiptc breakdown (lock, read, modify, commit), its CPU
+ * seconds, the peak (VmHWM, reset before each phase) and steady (VmRSS)
+ * memory and the size of the tables in the kernel.  Run it
  * inside a network namespace made for it (tests/bench/bench_kube_proxy.sh
  * does): it rewrites that namespace's filter, nat and raw tables.  The
  * rendered rules go to RULES_OUT for iptables-legacy-restore to load the
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -83,13 +86,71 @@ static json_t *slice(int i, int neps, int variant)
                    8080, "protocol", "TCP", "endpoints", eps);
 }
 
-static void report(const char *what, double total, double cpu, const struct kp_iptc_result *r)
+/* Resets VmHWM to the current RSS (Linux 4.0+), so that each phase's
+ * peak is its own */
+static void reset_peak(void)
 {
-  printf("%-8s %8.3f s wall, %.3f s cpu  (lock %.3f, read %.3f, modify %.3f [create %.3f, write %.3f, stale %.3f], "
-         "commit %.3f; "
-         "chains written %zu, rules written %zu)\n",
-         what, total, cpu, r->lock_s, r->read_s, r->build_s, r->create_s, r->write_s, r->stale_s, r->commit_s,
-         r->chains_written, r->rules_written);
+  FILE *f = fopen("/proc/self/clear_refs", "w");
+  if (f) {
+    fputs("5", f);
+    fclose(f);
+  }
+}
+
+struct phase {
+  double t0, c0, build_s, build_cpu;
+  struct kp_ruleset *rs;
+};
+/* One sync as the syncer does it: compute the ruleset, apply it, free
+ * it and hand the commit's buffers back (malloc_trim). */
+static int sync_phase(const char *what, struct kp_model *m, const struct kp_proxier_config *c,
+                      struct kp_iptc_state *ist, bool full, const char *rules_out)
+{
+  struct phase p = {now_s(), cpu_s(), 0, 0, NULL};
+  reset_peak();
+  long rss0 = status_kb("VmRSS:");
+  struct kp_proxier_stats st;
+  p.rs = kp_proxier_build(m, c, &st);
+  p.build_s = now_s() - p.t0;
+  p.build_cpu = cpu_s() - p.c0;
+  size_t total = 0, arena = p.rs->arena.used_bytes, nat_chains = p.rs->nchains[KP_TABLE_NAT];
+  for (int t = 0; t < KP_NTABLES; t++) total += p.rs->nrules[t];
+  if (rules_out) { /* the same rules for iptables-legacy-restore (not timed, peak reset after) */
+    char *text = kp_ruleset_render(p.rs);
+    FILE *f = fopen(rules_out, "w");
+    if (f) {
+      fputs(text, f);
+      fclose(f);
+    }
+    free(text);
+    malloc_trim(0);
+    reset_peak();
+  }
+  struct kp_iptc_result r;
+  double a0 = now_s(), ac0 = cpu_s();
+  if (kp_iptc_apply_consume(ist, p.rs, full, &r)) { /* as the syncer's worker does: frees the ruleset */
+    fprintf(stderr, "apply: %s\n", r.err);
+    return 1;
+  }
+  double apply_s = now_s() - a0, apply_cpu = cpu_s() - ac0;
+  malloc_trim(0);
+  double wall = now_s() - p.t0, cpu = cpu_s() - p.c0;
+  if (rules_out) { /* leave the rendering out of the figures */
+    wall = p.build_s + apply_s;
+    cpu = p.build_cpu + apply_cpu;
+  }
+  long hwm = status_kb("VmHWM:"), rss = status_kb("VmRSS:");
+  printf("%-7s cpu %.3f s, wall %.3f s: build %.3f s cpu (%zu rules, %zu nat chains, arena %zu KiB%s), "
+         "apply %.3f s cpu / %.3f s wall (lock %.3f, read %.3f, modify %.3f [create %.3f, write %.3f, stale %.3f], "
+         "commit %.3f; chains written %zu, rules written %zu)\n",
+         what, cpu, wall, p.build_cpu, total, nat_chains, arena / 1024, st.large_cluster ? ", large cluster mode" : "",
+         apply_cpu, apply_s, r.lock_s, r.read_s, r.build_s, r.create_s, r.write_s, r.stale_s, r.commit_s,
+         r.chains_written, r.rules_written);
+  printf("%-7s memory: tables in the kernel %zu KiB; VmRSS before %ld KiB, peak VmHWM %ld KiB, after %ld KiB\n", what,
+         r.table_bytes / 1024, rss0, hwm, rss);
+  printf("FIGURES %s cpu=%.3f wall=%.3f hwm_kib=%ld rss_kib=%ld table_kib=%zu\n", what, cpu, wall, hwm, rss,
+         r.table_bytes / 1024);
+  return 0;
 }
 
 int main(int argc, char **argv)
@@ -108,66 +169,22 @@ int main(int argc, char **argv)
     json_decref(s);
     json_decref(e);
   }
-  printf("model    %8.3f s  (%d Services x %d endpoints parsed from JSON)\n", now_s() - t0, nsvc, neps);
+  malloc_trim(0);
+  printf("model   %.3f s (%d Services x %d endpoints parsed from JSON); VmRSS %ld KiB\n", now_s() - t0, nsvc, neps,
+         status_kb("VmRSS:"));
   struct kp_proxier_config c;
   kp_proxier_config_defaults(&c);
   c.has_cluster_cidr = true;
   kp_cidr_parse("10.128.0.0/9", &c.cluster_cidr, &c.cluster_prefix);
   c.dns_ip = 0x0a60000a;
-  struct kp_proxier_stats st;
-  t0 = now_s();
-  struct kp_ruleset *rs = kp_proxier_build(m, &c, &st);
-  double build = now_s() - t0;
-  (void)cpu_s;
-  size_t total = 0;
-  for (int t = 0; t < KP_NTABLES; t++) total += rs->nrules[t];
-  printf("build    %8.3f s  (%zu rules: filter %zu, nat %zu, raw %zu; %zu nat chains; large cluster mode %s)\n", build,
-         total, rs->nrules[KP_TABLE_FILTER], rs->nrules[KP_TABLE_NAT], rs->nrules[KP_TABLE_RAW],
-         rs->nchains[KP_TABLE_NAT], st.large_cluster ? "on" : "off");
-  char *text = kp_ruleset_render(rs);
-  FILE *f = fopen(argv[3], "w");
-  if (f) {
-    fputs(text, f);
-    fclose(f);
-  }
-  free(text);
-
   struct kp_iptc_state *ist = kp_iptc_state_new();
-  struct kp_iptc_result r;
-  t0 = now_s();
-  double c0 = cpu_s();
-  if (kp_iptc_apply(ist, rs, true, &r)) {
-    fprintf(stderr, "apply: %s\n", r.err);
-    return 1;
-  }
-  report("full", now_s() - t0, cpu_s() - c0, &r);
-  kp_ruleset_free(rs);
-
+  if (sync_phase("full", m, &c, ist, true, argv[3])) return 1;
   /* one endpoint of one Service replaced */
   json_t *e = slice(nsvc / 2, neps, 1);
   kp_model_set_slice(m, e);
   json_decref(e);
-  t0 = now_s();
-  c0 = cpu_s();
-  rs = kp_proxier_build(m, &c, NULL);
-  double b2 = now_s() - t0;
-  if (kp_iptc_apply(ist, rs, false, &r)) {
-    fprintf(stderr, "apply: %s\n", r.err);
-    return 1;
-  }
-  double ch = now_s() - t0;
-  report("change", ch, cpu_s() - c0, &r);
-  printf("         (of which computing the ruleset %.3f s)\n", b2);
-  kp_ruleset_free(rs);
-
-  t0 = now_s();
-  c0 = cpu_s();
-  rs = kp_proxier_build(m, &c, NULL);
-  kp_iptc_apply(ist, rs, false, &r);
-  report("noop", now_s() - t0, cpu_s() - c0, &r);
-  kp_ruleset_free(rs);
-  printf("rss      VmRSS %ld KiB, VmHWM %ld KiB (model and libiptc in one process)\n", status_kb("VmRSS:"),
-         status_kb("VmHWM:"));
+  if (sync_phase("change", m, &c, ist, false, NULL)) return 1;
+  if (sync_phase("noop", m, &c, ist, false, NULL)) return 1;
   kp_iptc_state_free(ist);
   kp_model_free(m);
   return 0;

@@ -82,7 +82,7 @@ start_node() {
   nsx up ip addr add 198.51.100.53/24 dev eth0
   nsx up ip link set eth0 up
   in_node ip route add default via 198.51.100.53
-  ip netns exec "$NODE" "$KUBE_BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 --insecure-port=8080 \
+  ip netns exec "$NODE" "$KUBE_BIN/apiserver/kube-apiserver" --insecure-bind-address=127.0.0.1 --insecure-port=8080 --secure-port=0 \
     --data-dir="$WORK/data" >>"$WORK/apiserver.log" 2>&1 &
   PIDS+=($!)
   local i

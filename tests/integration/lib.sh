@@ -62,11 +62,22 @@ KCFG
 wait_ready() { # url [tries]
   local i
   for i in $(seq 1 "${2:-150}"); do
-    curl -fsS "$1" >/dev/null 2>&1 && return 0
+    curl -fsSk "$1" >/dev/null 2>&1 && return 0
     sleep 0.1
   done
   echo "not ready: $1" >&2
   return 1
+}
+
+# monitoring_token: a token of a service account bound to system:monitoring,
+# for the /metrics of a secure port that delegates to the API server
+monitoring_token() {
+  kube get serviceaccount metrics-reader >/dev/null 2>&1 || {
+    kube create serviceaccount metrics-reader >/dev/null
+    kube create clusterrolebinding metrics-reader --clusterrole=system:monitoring \
+      --serviceaccount=default:metrics-reader >/dev/null
+  }
+  kube create token metrics-reader
 }
 
 # kubectl with a private discovery cache

@@ -8,7 +8,9 @@
 # rejection without endpoints, rules removed with their Service, stale
 # UDP conntrack entries flushed, a restart that keeps connections and
 # adds no duplicate rules, docker's chains left alone, /healthz, /metrics,
-# a health check node port, and --cleanup.
+# a health check node port, topology hints following the zone label of
+# kube-proxy's own Node, /healthz's nodeEligible when that Node is
+# deleted, and --cleanup.
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/tests/integration/kp_lib.sh"
 
@@ -134,6 +136,41 @@ wait_until "the same UDP flow moves to b2 (stale entry flushed)" 50 bash -c "[[ 
 
 ok "/healthz" in_node curl -fsS http://127.0.0.1:10256/healthz
 expect_match "/healthz is upstream's JSON" '^\{"lastUpdated": "[0-9-]+ [0-9:.]+ \+0000 UTC","currentTime": ".*", "nodeEligible": true\}$' "$OUT"
+# kube-proxy's own Node: its zone label makes topology hints count, its
+# deletion makes /healthz unhealthy (nodeEligible false)
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Node
+metadata: {name: node-1, labels: {topology.kubernetes.io/zone: zone-a}}
+YAML
+ok "the topology annotation on web" k annotate svc web service.kubernetes.io/topology-mode=Auto
+k apply -f - >/dev/null <<'YAML'
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints:
+- {addresses: ["10.244.1.11"], nodeName: node-1, hints: {forZones: [{name: zone-a}]}}
+- {addresses: ["10.244.1.12"], nodeName: node-1, hints: {forZones: [{name: zone-b}]}}
+- {addresses: ["10.244.1.13"], nodeName: node-1, hints: {forZones: [{name: zone-a}]}}
+YAML
+wait_until "hints for this node's zone: only b1 and b3" 150 has_names "$WEB" 80 30 "b1 b3 "
+ok "the node moves to zone-b" k label node node-1 --overwrite topology.kubernetes.io/zone=zone-b
+wait_until "then only b2" 150 has_names "$WEB" 80 30 "b2 "
+slice web-1 web http 8080 TCP 10.244.1.11 10.244.1.12 10.244.1.13
+wait_until "no hints: every backend again" 150 has_names "$WEB" 80 30 "b1 b2 b3 "
+healthz() { in_node curl -s -w ' %{http_code}' http://127.0.0.1:10256/healthz; }
+ok "delete our Node" k delete node node-1
+node_gone() { [[ $(healthz) == *'"nodeEligible": false} 503' ]]; }
+wait_until "/healthz: 503, nodeEligible false" 50 node_gone
+k apply -f - >/dev/null <<'YAML'
+apiVersion: v1
+kind: Node
+metadata: {name: node-1}
+YAML
+node_back() { [[ $(healthz) == *'"nodeEligible": true} 200' ]]; }
+wait_until "/healthz: 200 again with the Node back" 50 node_back
 ok "/metrics" in_node curl -fsS http://127.0.0.1:10249/metrics
 expect_match "sync duration histogram" 'kubeproxy_sync_proxy_rules_duration_seconds_count\{ip_family="IPv4"\} [1-9]' "$OUT"
 expect_match "rule counts" 'kubeproxy_sync_proxy_rules_iptables_total\{table="nat",ip_family="IPv4"\} [1-9]' "$OUT"

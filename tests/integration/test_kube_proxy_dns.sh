@@ -6,7 +6,8 @@
 # StatefulSet pod's stable name and a pod record, dig for SRV, PTR, TXT,
 # NXDOMAIN with the SOA, a large headless answer truncated over UDP and
 # complete over TCP, a name outside the cluster answered by a fake
-# upstream server (dnsmasq) in another namespace, and an answer that
+# upstream server (dnsmasq) in another namespace (A through the cache,
+# MX, TXT, SRV and CNAME relayed as asked, over UDP and TCP), and an answer that
 # follows a new Service within a second.
 source "$(dirname "$0")/lib.sh"
 source "$ROOT/tests/integration/kp_lib.sh"
@@ -18,6 +19,8 @@ pod c 10.244.1.20
 # the fake upstream: answers one outside name, knows nothing else
 ip netns exec "$P-up" dnsmasq -k --conf-file=/dev/null --no-resolv --no-hosts -u root \
   --listen-address=198.51.100.53 --bind-interfaces --local=/example.test/ --address=/www.example.test/198.51.100.77 \
+  --mx-host=example.test,mail.example.test,10 --txt-record=example.test,"v=spf1 -all" \
+  --srv-host=_sip._tcp.example.test,sip.example.test,5060,1,2 --cname=alias.example.test,www.example.test \
   --pid-file="$WORK/dnsmasq.pid" >>"$WORK/dnsmasq.log" 2>&1 &
 PIDS+=($!)
 ensure_kube_dns
@@ -103,6 +106,17 @@ expect_match "CNAME" "ext.default.svc.cluster.local. 5 IN CNAME www.example.test
 expect_match "and its target's address" "www.example.test. [0-9]+ IN A 198.51.100.77" "$(tr -s '\t ' ' ' <<<"$OUT")"
 ok "unknown outside names" nsx c dig nothing.example.test
 expect_match "NXDOMAIN from upstream" "status: NXDOMAIN" "$OUT"
+# every other type is relayed to the upstream as asked
+ok "MX outside the cluster" nsx c dig +short MX example.test
+expect_eq "the upstream's MX" "10 mail.example.test." "$OUT"
+ok "TXT outside the cluster" nsx c dig +short TXT example.test
+expect_eq "the upstream's TXT" '"v=spf1 -all"' "$OUT"
+ok "SRV outside the cluster" nsx c dig +short SRV _sip._tcp.example.test
+expect_eq "the upstream's SRV" "1 2 5060 sip.example.test." "$OUT"
+ok "CNAME outside the cluster" nsx c dig +short CNAME alias.example.test
+expect_eq "the upstream's CNAME" "www.example.test." "$OUT"
+ok "MX over TCP" nsx c dig +tcp +short MX example.test
+expect_eq "the same MX" "10 mail.example.test." "$OUT"
 
 k create service clusterip late --tcp=80:80 >/dev/null
 LATE=$(cluster_ip late)

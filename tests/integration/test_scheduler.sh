@@ -51,7 +51,8 @@ node n3 4 b '{"taints":[{"key":"dedicated","value":"gpu","effect":"NoSchedule"}]
 for i in 1 2 3 4 5 6; do pod "early-$i" 100m 0; done
 PORT1=$(free_port)
 LE=(--leader-elect=true --leader-elect-lease-duration=2s --leader-elect-renew-deadline=1500ms --leader-elect-retry-period=300ms)
-"$SCHED" --kubeconfig="$KUBECONFIG" "${LE[@]}" --secure-port="$PORT1" --bind-address=127.0.0.1 --v=2 >"$WORK/sched1.log" 2>&1 &
+"$SCHED" --kubeconfig="$KUBECONFIG" "${LE[@]}" --secure-port="$PORT1" --bind-address=127.0.0.1 --v=2 \
+  --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" >"$WORK/sched1.log" 2>&1 &
 S1=$!; PIDS+=("$S1")
 wait_until "first replica becomes leader" 50 grep -q "successfully acquired lease" "$WORK/sched1.log"
 "$SCHED" --kubeconfig="$KUBECONFIG" "${LE[@]}" --secure-port=0 --v=2 >"$WORK/sched2.log" 2>&1 &
@@ -61,8 +62,14 @@ sleep 1
 OUT=$(kube get events --field-selector reason=Scheduled -o jsonpath='{range .items[*]}{.involvedObject.name} {.count}{"\n"}{end}')
 expect_eq "each early pod bound exactly once" "6" "$(grep -c '^early-[0-9] 1$' <<<"$OUT")"
 expect_no_match "standby did not schedule" "Starting to schedule" "$(cat "$WORK/sched2.log")"
-ok "healthz" curl -fsS "http://127.0.0.1:$PORT1/healthz"
-ok "metrics" curl -fsS "http://127.0.0.1:$PORT1/metrics"
+ok "healthz over HTTPS, always allowed" curl -fsSk "https://127.0.0.1:$PORT1/healthz"
+CODE=$(curl -sk -o "$WORK/anon" -w '%{http_code}' "https://127.0.0.1:$PORT1/metrics")
+expect_eq "anonymous /metrics is forbidden (SubjectAccessReview)" 403 "$CODE"
+expect_match "with upstream's text" 'forbidden: User \\"system:anonymous\\" cannot get path \\"/metrics\\"' "$(cat "$WORK/anon")"
+CODE=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer not-a-token" "https://127.0.0.1:$PORT1/metrics")
+expect_eq "a bad token is 401 (TokenReview)" 401 "$CODE"
+MTOKEN=$(monitoring_token)
+ok "metrics with a system:monitoring token" curl -fsSk -H "Authorization: Bearer $MTOKEN" "https://127.0.0.1:$PORT1/metrics"
 expect_match "attempt counter" 'scheduler_schedule_attempts_total\{profile="default-scheduler",result="scheduled"\} [6-9]' "$OUT"
 expect_match "pending gauge" 'scheduler_pending_pods\{queue="active"\} 0' "$OUT"
 

@@ -118,9 +118,10 @@ extenders:
 EOF
 SPORT=$(free_port)
 "$SCHED" --kubeconfig="$KUBECONFIG" --config="$WORK/sched.yaml" --secure-port="$SPORT" --bind-address=127.0.0.1 --v=2 \
+  --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" \
   >>"$WORK/scheduler.log" 2>&1 &
 PIDS+=("$!")
-wait_ready "http://127.0.0.1:$SPORT/healthz"
+wait_ready "https://127.0.0.1:$SPORT/healthz"
 
 pod() { # name scheduler cpu [extended-resource-json] [extra-spec-fields]
   local req="\"cpu\":\"$3\"" lim=""
@@ -167,7 +168,7 @@ OUT=$(kube get events --field-selector involvedObject.name=spread-1,reason=Sched
 expect_eq "default profile's events come from default-scheduler" "default-scheduler" "$OUT"
 expect_eq "a pod naming no profile stays pending" "" "$(node_of nobody)"
 expect_eq "and gets no event" "" "$(events_of nobody FailedScheduling)"
-OUT=$(curl -fsS "http://127.0.0.1:$SPORT/metrics")
+OUT=$(curl -fsSk -H "Authorization: Bearer $(monitoring_token)" "https://127.0.0.1:$SPORT/metrics")
 expect_match "attempts counted per profile" 'scheduler_schedule_attempts_total\{profile="packer",result="scheduled"\} 2' "$OUT"
 expect_eq "pods without a managed resource never reach the extenders" "0" "$(ext_calls spread-1 /ok/filter)"
 
@@ -252,7 +253,7 @@ expect_match "an answer that is not JSON fails the attempt" \
 
 pod slow-1 default-scheduler 100m '"example.com/slow":"1"'
 wait_until "the slow extender is being asked" 100 bash -c "[[ \$(grep -c '\"/slow/filter\"' $WORK/ext.jsonl) -ge 1 ]]"
-ok "the scheduler answers while an extender call is out" curl -fsS -m 1.5 "http://127.0.0.1:$SPORT/healthz"
+ok "the scheduler answers while an extender call is out" curl -fsSk -m 1.5 "https://127.0.0.1:$SPORT/healthz"
 wait_until "an ignorable extender that times out is skipped" 100 bound slow-1
 expect_match "and the skip is logged" "Skipping extender as it returned error and has ignorable flag set extender=$EXT/slow" \
   "$(cat "$WORK/scheduler.log")"

@@ -2,8 +2,10 @@
  * answered from Services and EndpointSlices (lookup), the same answers
  * through the real server over UDP (evdns) and TCP on loopback,
  * truncation of a large headless answer over UDP and its full answer over
- * TCP, forwarding to an upstream server with the cache, and answers that
- * follow the model at once. */
+ * TCP, forwarding to an upstream server with the cache, questions of
+ * other types relayed to it as asked (with TCP after a truncated UDP
+ * answer, and only the right answer taken), and answers that follow the
+ * model at once. */
 #define _GNU_SOURCE
 #include "kp_test_util.h"
 
@@ -242,6 +244,8 @@ static void udp_ask(struct live *l, uint16_t port, const char *name, uint16_t ty
   close(fd);
 }
 
+static uint16_t last_tcp_id; /* the id of tcp_ask's last answer */
+
 static void tcp_ask(struct live *l, uint16_t port, const char *name, uint16_t type, uint16_t *flags,
                     struct kp_dns_answer *out)
 {
@@ -260,6 +264,7 @@ static void tcp_ask(struct live *l, uint16_t port, const char *name, uint16_t ty
     have += (size_t)r;
     if (have >= 2) want = (size_t)buf[0] << 8 | buf[1];
   }
+  last_tcp_id = (uint16_t)(buf[2] << 8 | buf[3]);
   assert_int_equal(kp_dns_parse_response(buf + 2, want, flags, out), 0);
   close(fd);
 }
@@ -272,6 +277,20 @@ static int live_setup(void **state)
   /* a fake upstream: another instance authoritative for example.com */
   l->um = kp_model_new("up");
   kpt_add_service(l->um, SVC("x", "www", "{\"clusterIP\":\"192.0.2.80\"}"));
+  kpt_add_service(l->um, SVC("x", "api",
+                             "{\"clusterIP\":\"192.0.2.81\",\"ports\":[{\"name\":\"https\",\"port\":443,"
+                             "\"protocol\":\"TCP\"}]}"));
+  kpt_add_service(l->um, SVC("x", "alias", "{\"type\":\"ExternalName\",\"externalName\":\"www.x.svc.example.com\"}"));
+  /* a headless Service whose SRV answer does not fit 512 bytes */
+  kpt_add_service(l->um, SVC("x", "many", "{\"clusterIP\":\"None\",\"ports\":[{\"name\":\"web\",\"port\":80}]}"));
+  char body[8192] = "{\"metadata\":{\"namespace\":\"x\",\"name\":\"many-1\",\"labels\":{\"kubernetes.io/"
+                    "service-name\":\"many\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"web\",\"port\":80,"
+                    "\"protocol\":\"TCP\"}],\"endpoints\":[";
+  for (int i = 0; i < 30; i++)
+    snprintf(body + strlen(body), sizeof body - strlen(body), "%s{\"addresses\":[\"192.0.2.%d\"]}", i ? "," : "",
+             i + 100);
+  strcat(body, "]}");
+  kpt_add_slice(l->um, body);
   char err[256];
   struct kp_dns_config ucfg = {.zone = "example.com", .port = 0};
   l->up = kp_dns_new(l->base, l->um, &ucfg, NULL, err, sizeof err);
@@ -370,6 +389,118 @@ static void test_forwarding_and_cache(void **state)
   kp_dns_answer_free(&a);
 }
 
+/* Every other type outside the cluster is relayed as asked: the
+ * upstream's records come back (over UDP re-encoded by evdns, their
+ * compressed names read out), over TCP as the upstream sent them with the
+ * client's id, after a TCP retry upstream when its UDP answer was
+ * truncated. */
+static void test_relay_other_types(void **state)
+{
+  struct live *l = *state;
+  uint16_t port = kp_dns_port(l->d), flags;
+  struct kp_dns_answer a;
+  udp_ask(l, port, "_https._tcp.api.x.svc.example.com", KP_DNS_T_SRV, &flags, &a);
+  assert_string_equal(show(&a), "NOERROR aa\n_https._tcp.api.x.svc.example.com 5 SRV 0 100 443 api.x.svc.example.com\n"
+                                "ADD api.x.svc.example.com 5 A 192.0.2.81\n");
+  kp_dns_answer_free(&a);
+  udp_ask(l, port, "dns-version.example.com", KP_DNS_T_TXT, &flags, &a);
+  assert_string_equal(show(&a), "NOERROR aa\ndns-version.example.com 5 TXT \"1.1.0\"\n");
+  kp_dns_answer_free(&a);
+  udp_ask(l, port, "alias.x.svc.example.com", KP_DNS_T_CNAME, &flags, &a);
+  assert_string_equal(show(&a), "NOERROR aa\nalias.x.svc.example.com 5 CNAME www.x.svc.example.com\n");
+  kp_dns_answer_free(&a);
+  /* MX of a name that has none: the empty answer with the upstream's SOA */
+  udp_ask(l, port, "www.x.svc.example.com", 15, &flags, &a);
+  assert_string_equal(show(&a), "NOERROR aa\nAUTH example.com 5 SOA ns.dns.example.com hostmaster.example.com 7200 "
+                                "1800 86400 5\n");
+  kp_dns_answer_free(&a);
+  udp_ask(l, port, "nope.x.svc.example.com", 15, &flags, &a);
+  assert_int_equal(a.rcode, KP_DNS_NXDOMAIN);
+  kp_dns_answer_free(&a);
+  /* over TCP: byte for byte, with our id */
+  tcp_ask(l, port, "_https._tcp.api.x.svc.example.com", KP_DNS_T_SRV, &flags, &a);
+  assert_int_equal(last_tcp_id, 42);
+  assert_int_equal(a.n, 2);
+  kp_dns_answer_free(&a);
+  /* too large for UDP upstream: a UDP client sees TC, a TCP client gets it all */
+  udp_ask(l, port, "_web._tcp.many.x.svc.example.com", KP_DNS_T_SRV, &flags, &a);
+  if (!(flags & 0x0200)) fail_msg("flags %x:\n%s", flags, show(&a));
+  kp_dns_answer_free(&a);
+  tcp_ask(l, port, "_web._tcp.many.x.svc.example.com", KP_DNS_T_SRV, &flags, &a);
+  assert_false(flags & 0x0200);
+  assert_int_equal(last_tcp_id, 42);
+  size_t srv = 0;
+  for (size_t i = 0; i < a.n; i++) srv += a.rr[i].type == KP_DNS_T_SRV;
+  assert_int_equal(srv, 30);
+  kp_dns_answer_free(&a);
+}
+
+/* A relayed answer is taken only from the server asked, with the relay's
+ * id and the same question; anything else is ignored until the real one
+ * comes. */
+static void relay_done(uint8_t *msg, size_t len, void *arg)
+{
+  uint8_t **out = arg;
+  *out = msg ? malloc(len) : NULL;
+  if (msg) memcpy(*out, msg, len);
+  if (!msg) *out = (uint8_t *)"";
+}
+
+static void test_relay_matching(void **state)
+{
+  (void)state;
+  struct event_base *base = event_base_new();
+  int up = socket(AF_INET, SOCK_DGRAM, 0);
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+  assert_int_equal(bind(up, (struct sockaddr *)&sin, sizeof sin), 0);
+  socklen_t sl = sizeof sin;
+  getsockname(up, (struct sockaddr *)&sin, &sl);
+  char addr[64];
+  snprintf(addr, sizeof addr, "127.0.0.1:%u", ntohs(sin.sin_port));
+  const char *ups[] = {addr};
+  struct kp_dns_relay *r = kp_dns_relay_new(base, ups, 1);
+  assert_non_null(r);
+  uint8_t q[512], got[512];
+  int n = kp_dns_encode_question(0x1234, 0x0100, "Mail.Example.Org", 15, 1, q, sizeof q);
+  uint8_t *answer = NULL;
+  assert_non_null(kp_dns_relay_ask(r, q, (size_t)n, false, relay_done, &answer));
+  struct sockaddr_in from;
+  socklen_t fl = sizeof from;
+  for (int i = 0; i < 200 && fl == sizeof from; i++) {
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    struct pollfd p = {up, POLLIN, 0};
+    if (poll(&p, 1, 5) > 0) break;
+  }
+  ssize_t k = recvfrom(up, got, sizeof got, 0, (struct sockaddr *)&from, &fl);
+  assert_int_equal(k, n);
+  assert_memory_equal(got + 2, q + 2, (size_t)n - 2); /* the question as asked, under another id */
+  uint16_t id = (uint16_t)(got[0] << 8 | got[1]);
+  /* answers: wrong id, other question, then the real one (name case differs) */
+  uint8_t resp[512];
+  memcpy(resp, got, (size_t)k);
+  resp[2] |= 0x80;
+  resp[0] ^= 0xff;
+  sendto(up, resp, (size_t)k, 0, (struct sockaddr *)&from, fl);
+  resp[0] = (uint8_t)(id >> 8);
+  int m = kp_dns_encode_question(id, 0, "other.example.org", 15, 1, got, sizeof got);
+  got[2] |= 0x80;
+  sendto(up, got, (size_t)m, 0, (struct sockaddr *)&from, fl);
+  resp[13] = 'm';
+  resp[3] = 3; /* NXDOMAIN */
+  sendto(up, resp, (size_t)k, 0, (struct sockaddr *)&from, fl);
+  for (int i = 0; i < 400 && !answer; i++) {
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    usleep(2000);
+  }
+  assert_non_null(answer);
+  assert_true(answer[0] == 0x12 && answer[1] == 0x34); /* the asker's id back */
+  assert_int_equal(answer[3] & 0xf, 3);
+  free(answer);
+  kp_dns_relay_free(r);
+  close(up);
+  event_base_free(base);
+}
+
 static void test_answers_follow_the_model(void **state)
 {
   struct live *l = *state;
@@ -398,6 +529,8 @@ int main(void)
       cmocka_unit_test_setup_teardown(test_truncation, live_setup, live_teardown),
       cmocka_unit_test_setup_teardown(test_forwarding_and_cache, live_setup, live_teardown),
       cmocka_unit_test_setup_teardown(test_answers_follow_the_model, live_setup, live_teardown),
+      cmocka_unit_test_setup_teardown(test_relay_other_types, live_setup, live_teardown),
+      cmocka_unit_test(test_relay_matching),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

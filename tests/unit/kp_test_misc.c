@@ -1,10 +1,13 @@
 /* kube-proxy's smaller parts: which UDP conntrack entries go stale when
- * endpoints move (upstream's CleanStaleEntries cases), and the
- * KubeProxyConfiguration file with upstream's validation messages. */
+ * endpoints move (upstream's CleanStaleEntries cases), the
+ * KubeProxyConfiguration file with upstream's validation messages, and
+ * /healthz with the node's eligibility. */
 #include "kp_test_util.h"
 
 #include "app.h"
 #include "conntrack.h"
+#include "healthcheck.h"
+#include "kube/timeutil.h"
 #include "kube/yaml.h"
 
 static uint32_t ip(const char *s)
@@ -146,12 +149,48 @@ static void test_config_errors(void **state)
   assert_non_null(strstr(err, "masqueradeBit: Invalid value: 32: must be within the range [0, 31]"));
 }
 
+/* /healthz: upstream's JSON; 503 while a change waits too long, and while
+ * our Node is being deleted or gone (nodeEligible false), 200 again when
+ * it is back. */
+static void test_healthz_node(void **state)
+{
+  (void)state;
+  struct kp_health h;
+  kp_health_init(&h, 1000);
+  char body[256];
+  int64_t t0 = 1700000000000000; /* 2023-11-14 22:13:20 UTC */
+  h.last_updated_us = t0;
+  assert_int_equal(kp_health_body(&h, t0 + 500000, body, sizeof body), 200);
+  assert_string_equal(body, "{\"lastUpdated\": \"2023-11-14 22:13:20.5 +0000 UTC\",\"currentTime\": \"2023-11-14 "
+                            "22:13:20.5 +0000 UTC\", \"nodeEligible\": true}");
+  json_t *node = kpt_json("{\"metadata\":{\"name\":\"node-1\",\"labels\":{\"topology.kubernetes.io/zone\":\"a\"}}}");
+  kp_health_node(&h, node);
+  assert_int_equal(kp_health_body(&h, t0, body, sizeof body), 200);
+  json_object_set_new(json_object_get(node, "metadata"), "deletionTimestamp", json_string("2023-11-14T22:13:00Z"));
+  kp_health_node(&h, node);
+  assert_int_equal(kp_health_body(&h, t0 + 2000000, body, sizeof body), 503);
+  assert_string_equal(body, "{\"lastUpdated\": \"2023-11-14 22:13:20 +0000 UTC\",\"currentTime\": \"2023-11-14 "
+                            "22:13:22 +0000 UTC\", \"nodeEligible\": false}");
+  kp_health_node(&h, NULL); /* deleted */
+  assert_int_equal(kp_health_body(&h, t0, body, sizeof body), 503);
+  json_object_del(json_object_get(node, "metadata"), "deletionTimestamp");
+  kp_health_node(&h, node); /* created again */
+  assert_int_equal(kp_health_body(&h, t0, body, sizeof body), 200);
+  json_decref(node);
+  /* a change waiting longer than the timeout */
+  h.oldest_queued_us = t0;
+  assert_int_equal(kp_health_body(&h, t0 + 999000, body, sizeof body), 200);
+  assert_int_equal(kp_health_body(&h, t0 + 1000000, body, sizeof body), 503);
+  assert_non_null(strstr(body, "\"nodeEligible\": true"));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_stale_udp_entries),
       cmocka_unit_test(test_config_file),
       cmocka_unit_test(test_config_errors),
+      cmocka_unit_test(test_healthz_node),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,8 +5,9 @@
  * without local endpoints), externalTrafficPolicy Local with a local
  * endpoint, --masquerade-all, UDP and SCTP with equal shares,
  * --nodeport-addresses and localhost NodePorts, loadBalancerSourceRanges
- * that include the node, large cluster mode, topology hints (ignored),
- * and the node-local DNS rules.  Chain names come from kp_chain_name,
+ * that include the node, large cluster mode (hints without the topology
+ * annotation ignored), topology-aware hints with this node's zone (used
+ * only as upstream's rule allows), and the node-local DNS rules.  Chain names come from kp_chain_name,
  * itself checked against real clusters in kp_test_chainname; {1}..{9} in
  * the expected text stand for them. */
 #define _GNU_SOURCE
@@ -407,6 +408,99 @@ static void test_large_cluster_mode_and_hints(void **state)
   kp_model_free(m);
 }
 
+/* Does text have a rule in chain from that jumps to chain to? */
+static bool has_jump(const char *text, const char *from, const char *to)
+{
+  char head[64], tail[64];
+  snprintf(head, sizeof head, "-A %s ", from);
+  snprintf(tail, sizeof tail, " -j %s", to);
+  size_t tl = strlen(tail);
+  for (const char *l = text; l && *l;) {
+    const char *e = strchr(l, '\n');
+    size_t n = e ? (size_t)(e - l) : strlen(l);
+    if (!strncmp(l, head, strlen(head)) && n >= tl && !memcmp(l + n - tl, tail, tl)) return true;
+    l = e ? e + 1 : NULL;
+  }
+  return false;
+}
+
+/* Which of the three endpoints 10.180.7.1-3 the Service's chain sends
+ * to, as "1.3" style text. */
+static void expect_sent_to(struct kp_model *m, const struct kp_proxier_config *c, const char *want)
+{
+  char *t = render(m, c), got[16] = "";
+  const char *svc = chain(KP_PREFIX_SVC, "ns7/svc7:p80", "tcp");
+  for (int i = 1; i <= 3; i++) {
+    char ep[32];
+    snprintf(ep, sizeof ep, "10.180.7.%d:80", i);
+    if (has_jump(t, svc, sep("ns7/svc7:p80", "tcp", ep)))
+      snprintf(got + strlen(got), sizeof got - strlen(got), "%s%d", *got ? "." : "", i);
+  }
+  if (strcmp(got, want)) fail_msg("endpoints used: want %s, got %s\n%s", want, got, t);
+  free(t);
+}
+
+#define TOPO_SVC(meta, spec)                                                                                           \
+  "{\"metadata\":{\"namespace\":\"ns7\",\"name\":\"svc7\"" meta "},\"spec\":{\"clusterIP\":\"172.30.7.1\"," P80 spec   \
+  "}}"
+#define AUTO ",\"annotations\":{\"service.kubernetes.io/topology-mode\":\"Auto\"}"
+#define HINTED(ip, zone) "{\"addresses\":[\"" ip "\"],\"hints\":{\"forZones\":[{\"name\":\"" zone "\"}]}}"
+
+static void test_topology_hints(void **state)
+{
+  (void)state;
+  struct kp_model *m = kp_model_new(HOST);
+  struct kp_proxier_config c;
+  kpt_upstream_config(&c);
+  kpt_add_service(m, TOPO_SVC(AUTO, ""));
+  const char *hinted = SLICE("ns7", "svc7",
+                             P80 ",\"endpoints\":[" HINTED("10.180.7.1", "zone-a") "," HINTED(
+                                 "10.180.7.2", "zone-b") "," HINTED("10.180.7.3", "zone-a") "]");
+  kpt_add_slice(m, hinted);
+  expect_sent_to(m, &c, "1.2.3"); /* the node's zone is not known yet */
+  assert_true(kp_model_set_zone(m, "zone-a"));
+  assert_false(kp_model_set_zone(m, "zone-a"));
+  expect_sent_to(m, &c, "1.3");
+  /* the endpoint of another zone gets no chain at all */
+  char *t = render(m, &c);
+  assert_null(strstr(t, sep("ns7/svc7:p80", "tcp", "10.180.7.2:80")));
+  free(t);
+  kp_model_set_zone(m, "zone-b");
+  expect_sent_to(m, &c, "2");
+  kp_model_set_zone(m, "zone-c"); /* no endpoint hinted for this zone: all of them */
+  expect_sent_to(m, &c, "1.2.3");
+  kp_model_set_zone(m, "zone-a");
+  /* a ready endpoint without hints: hints are not used */
+  kpt_add_slice(m, SLICE("ns7", "svc7",
+                         P80 ",\"endpoints\":[" HINTED("10.180.7.1", "zone-a") "," HINTED(
+                             "10.180.7.2", "zone-b") ",{\"addresses\":[\"10.180.7.3\"]}]"));
+  expect_sent_to(m, &c, "1.2.3");
+  /* a not-ready one without hints does not count */
+  kpt_add_slice(m, SLICE("ns7", "svc7",
+                         P80 ",\"endpoints\":[" HINTED("10.180.7.1", "zone-a") "," HINTED(
+                             "10.180.7.2", "zone-b") ",{\"addresses\":[\"10.180.7.3\"],\"conditions\":{\"ready\":"
+                                                     "false}}]"));
+  expect_sent_to(m, &c, "1");
+  kpt_add_slice(m, hinted);
+  expect_sent_to(m, &c, "1.3");
+  /* the annotation decides: Disabled, absent, the older annotation,
+   * trafficDistribution */
+  kpt_add_service(m, TOPO_SVC(",\"annotations\":{\"service.kubernetes.io/topology-mode\":\"Disabled\"}", ""));
+  expect_sent_to(m, &c, "1.2.3");
+  kpt_add_service(m, TOPO_SVC("", ""));
+  expect_sent_to(m, &c, "1.2.3");
+  kpt_add_service(m, TOPO_SVC(",\"annotations\":{\"service.kubernetes.io/topology-aware-hints\":\"auto\"}", ""));
+  expect_sent_to(m, &c, "1.3");
+  kpt_add_service(m, TOPO_SVC("", ",\"trafficDistribution\":\"PreferClose\""));
+  expect_sent_to(m, &c, "1.3");
+  /* zone names are matched whole */
+  kp_model_set_zone(m, "zone");
+  expect_sent_to(m, &c, "1.2.3");
+  assert_true(kp_model_set_zone(m, NULL));
+  expect_sent_to(m, &c, "1.2.3");
+  kp_model_free(m);
+}
+
 static void test_node_dns_rules(void **state)
 {
   (void)state;
@@ -447,6 +541,7 @@ int main(void)
       cmocka_unit_test(test_nodeport_addresses),
       cmocka_unit_test(test_source_ranges_include_node),
       cmocka_unit_test(test_large_cluster_mode_and_hints),
+      cmocka_unit_test(test_topology_hints),
       cmocka_unit_test(test_node_dns_rules),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

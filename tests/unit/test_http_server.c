@@ -78,6 +78,8 @@ static void echo_reply(struct http_request *r)
                         http_req_path(r), "raw_path", http_req_raw_path(r), "query", http_req_query(r), "q", q, "id",
                         id, "x_test", xt, "body_len", (int)blen, "body", body, blen);
   http_add_header(r, "x-echo-id", id ? id : "none");
+  const char *hn = http_req_param(r, "hn"); /* a header name from the query */
+  if (hn) http_add_header(r, hn, "v");
   http_reply_json(r, 200, j);
   json_decref(j);
 }
@@ -812,6 +814,81 @@ static void test_path_query_head(void **state)
   fx_stop(fx);
 }
 
+/* Response headers built from request data: a name that is not an HTTP
+ * token or a value with a control character (other than a tab) would
+ * corrupt the head, so the header is dropped and the answer stays valid. */
+static void test_invalid_response_headers_dropped(void **state)
+{
+  struct fx *fx = fx_start(NULL);
+  struct client c;
+  struct resp r;
+  cl_connect(&c, fx->port, 0);
+  static const char *const dropped[] = {
+      "/echo?id=a%01b", "/echo?id=a%0d%0aX-Evil:%201", "/echo?id=a%7fb", "/echo?id=%1b[0m",
+  };
+  for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++) {
+    char req[256];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", dropped[i]);
+    cl_sends(&c, req);
+    assert_true(cl_response(&c, &r, false));
+    assert_int_equal(r.status, 200);
+    if (resp_header(&r, "X-Echo-Id")) fail_msg("%s: header kept", dropped[i]);
+    assert_null(resp_header(&r, "X-Evil"));
+  }
+  cl_sends(&c, "GET /echo?id=a%09b%80 HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_true(cl_response(&c, &r, false));
+  assert_non_null(strstr(r.head, "\r\nX-Echo-Id: a\tb\x80\r\n")); /* tab and obs-text are allowed */
+  cl_sends(&c, "GET /echo?id=1&hn=a%20b HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_true(cl_response(&c, &r, false));
+  assert_null(strstr(r.head, "a b"));
+  assert_string_equal(resp_header(&r, "X-Echo-Id"), "1");
+  cl_sends(&c, "GET /echo?id=1&hn=x-ok HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert_true(cl_response(&c, &r, false));
+  assert_string_equal(resp_header(&r, "X-Ok"), "v");
+  cl_close(&c);
+  fx_stop(fx);
+}
+
+static void adopt_handler(struct http_request *r, void *arg)
+{
+  char body[128];
+  int n = snprintf(body, sizeof body, "%s %s from %s", http_req_method(r), http_req_path(r), http_req_peer(r));
+  http_reply(r, 200, "text/plain", body, (size_t)n);
+}
+
+/* A connected socket handed to the server (one end of a socketpair) is
+ * served like an accepted one, on the caller's own loop, and closed with
+ * the server's connection when the client goes away. */
+static void test_adopt_socketpair(void **state)
+{
+  struct event_base *base = event_base_new();
+  struct http_server *srv = http_server_new(base, NULL, adopt_handler, NULL);
+  int sv[2];
+  assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+  assert_int_equal(http_server_adopt(srv, sv[0], "pair"), 0);
+  assert_int_equal(http_server_connections(srv), 1);
+  const char *req = "GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n";
+  assert_int_equal(write(sv[1], req, strlen(req)), (ssize_t)strlen(req));
+  char out[1024];
+  size_t len = 0;
+  for (int turns = 0; turns < 10000 && http_server_connections(srv) > 0; turns++) {
+    event_base_loop(base, EVLOOP_NONBLOCK);
+    struct pollfd p = {.fd = sv[1], .events = POLLIN};
+    if (poll(&p, 1, 0) == 1 && len < sizeof out - 1) {
+      ssize_t n = read(sv[1], out + len, sizeof out - 1 - len);
+      if (n > 0) len += (size_t)n;
+      else if (n == 0) shutdown(sv[1], SHUT_WR); /* the server closed: answer its lingering close */
+    }
+  }
+  out[len] = '\0';
+  assert_int_equal(http_server_connections(srv), 0);
+  assert_true(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+  assert_non_null(strstr(out, "\r\n\r\nGET /x from pair"));
+  close(sv[1]);
+  http_server_free(srv);
+  event_base_free(base);
+}
+
 static void test_idle_timeout(void **state)
 {
   struct http_server_opts o = {.idle_timeout_s = 1};
@@ -902,6 +979,8 @@ int main(void)
       cmocka_unit_test(test_disconnect_while_pending),
       cmocka_unit_test(test_upgrade_raw_bytes),
       cmocka_unit_test(test_path_query_head),
+      cmocka_unit_test(test_invalid_response_headers_dropped),
+      cmocka_unit_test(test_adopt_socketpair),
       cmocka_unit_test(test_idle_timeout),
       cmocka_unit_test(test_tls),
   };

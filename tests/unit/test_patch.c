@@ -643,13 +643,44 @@ static void test_value_equal(void **state)
   }
 }
 
+/* A few hundred bytes of "copy" operations must not make the server build
+ * an exponentially large document: as upstream (JSONPatchMaxCopyBytes,
+ * 3 MiB), the bytes copied by one patch are bounded. */
+static void test_json_patch_copy_limit(void **state)
+{
+  (void)state;
+  char big[1001];
+  memset(big, 'x', 1000);
+  big[1000] = '\0';
+  json_t *orig = json_pack("{s:[s]}", "a", big);
+  json_t *ops = json_array();
+  for (int i = 0; i < 13; i++) /* each copy doubles /a: 8 MiB copied in all */
+    json_array_append_new(ops, json_pack("{s:s,s:s,s:s}", "op", "copy", "from", "/a", "path", "/a/-"));
+  char err[256] = "";
+  json_t *got = patch_json(orig, ops, err, sizeof err);
+  if (got) fail_msg("a patch copying 8 MiB was applied (%zu items)", json_array_size(json_object_get(got, "a")));
+  assert_non_null(strstr(err, "the accumulated size increase of copy is"));
+  assert_non_null(strstr(err, "exceeding the limit 3145728"));
+  json_decref(ops);
+  /* Under the limit, copies still work: about 1+2+...+512 KiB copied. */
+  ops = json_array();
+  for (int i = 0; i < 10; i++)
+    json_array_append_new(ops, json_pack("{s:s,s:s,s:s}", "op", "copy", "from", "/a", "path", "/a/-"));
+  got = patch_json(orig, ops, err, sizeof err);
+  if (!got) fail_msg("%s", err);
+  assert_int_equal(json_array_size(json_object_get(got, "a")), 11);
+  json_decref(got);
+  json_decref(ops);
+  json_decref(orig);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_merge_patch),           cmocka_unit_test(test_json_patch),
       cmocka_unit_test(test_json_patch_cross),      cmocka_unit_test(test_strategic_patch),
       cmocka_unit_test(test_strategic_uses_lookup), cmocka_unit_test(test_cross_apply),
-      cmocka_unit_test(test_value_equal),
+      cmocka_unit_test(test_value_equal),           cmocka_unit_test(test_json_patch_copy_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

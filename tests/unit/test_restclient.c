@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kube/http.h"
@@ -248,6 +250,46 @@ static void test_max_active(void **state)
   assert_int_equal(f->max_held, 3);
   /* Three connections for the plain requests plus the watch's. */
   assert_true(f->npeers <= 4);
+  rest_client_free(c);
+  fake_free(f);
+}
+
+/* A token file is read again when it changes (a rotated projected
+ * service account token), not before its period. */
+static void test_token_file_rotation(void **state)
+{
+  struct fake *f = fake_new();
+  char path[] = "/tmp/tokXXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "first\n", 6), 6);
+  close(fd);
+  struct rest_config cfg;
+  rest_config_init(&cfg);
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d", f->port);
+  cfg.server = strdup(url);
+  cfg.token = strdup("first");
+  cfg.token_file = strdup(path);
+  cfg.token_file_period_ms = 1;
+  struct rest_client *c = rest_client_new(f->base, &cfg);
+  rest_config_free(&cfg);
+  struct result r1 = {0}, r2 = {0};
+  assert_non_null(rest_request(c, "GET", "/api/v1/namespaces/default/pods/x", NULL, done_cb, &r1));
+  run_until(f->base, &r1.done, 5000);
+  assert_string_equal(f->last_auth, "Bearer first");
+  struct timespec later[2] = {{0, UTIME_OMIT}, {time(NULL) + 5, 0}};
+  FILE *fp = fopen(path, "w");
+  fputs("second\n", fp);
+  fclose(fp);
+  utimensat(AT_FDCWD, path, later, 0); /* a new mtime even within the same second */
+  usleep(5000);
+  assert_non_null(rest_request(c, "GET", "/api/v1/namespaces/default/pods/x", NULL, done_cb, &r2));
+  run_until(f->base, &r2.done, 5000);
+  assert_string_equal(f->last_auth, "Bearer second");
+  json_decref(r1.body);
+  json_decref(r2.body);
+  unlink(path);
   rest_client_free(c);
   fake_free(f);
 }
@@ -744,6 +786,7 @@ int main(void)
       cmocka_unit_test(test_stream),
       cmocka_unit_test(test_max_active),
       cmocka_unit_test(test_discard_body),
+      cmocka_unit_test(test_token_file_rotation),
       cmocka_unit_test(test_stream_cancel_from_callback),
       cmocka_unit_test(test_free_with_outstanding),
       cmocka_unit_test(test_kubeconfig),

@@ -53,6 +53,9 @@ static void test_scalar_typing(void **state)
       {"v: 0xFFFFFFFFFFFFFFFF", "{\"v\":1.8446744073709552e19}"},
       {"v: -.5", "{\"v\":-0.5}"},
       {"v: .inf", "{\"v\":\".inf\"}"},
+      /* beyond float64: Go's ParseFloat fails with ErrRange, so a string */
+      {"v: .8e3333", "{\"v\":\".8e3333\"}"},
+      {"v: 1.5e+3333", "{\"v\":\"1.5e+3333\"}"},
       {"v: 1.2.3", "{\"v\":\"1.2.3\"}"},
       {"v: 0x", "{\"v\":\"0x\"}"},
       {"v: 12Mi", "{\"v\":\"12Mi\"}"},
@@ -227,6 +230,24 @@ static void test_dump(void **state)
   json_decref(v);
 }
 
+/* "<<" in plain style is the merge key: a key or value that is the string
+ * "<<" is quoted on output (as go-yaml does), or reading the dump back
+ * would try to merge it. */
+static void test_dump_merge_key_string(void **state)
+{
+  (void)state;
+  json_t *v = json_pack("{s:n,s:s}", "<<", "m", "<<");
+  char *y = kyaml_dump(v);
+  assert_string_equal(y, "\"<<\": null\nm: \"<<\"\n");
+  char err[256] = "";
+  json_t *back = kyaml_load(y, strlen(y), err, sizeof err);
+  if (!back) fail_msg("%s", err);
+  assert_true(json_equal(back, v));
+  json_decref(back);
+  free(y);
+  json_decref(v);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -234,6 +255,7 @@ int main(void)
       cmocka_unit_test(test_streams_anchors_merge),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_dump),
+      cmocka_unit_test(test_dump_merge_key_string),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,6 +43,11 @@ struct http_server *http_server_new(struct event_base *base, const struct http_s
 /* Listen on addr:port (port 0 picks one).  Returns the bound port or -errno.
  * May be called more than once for several listeners. */
 int http_server_listen(struct http_server *s, const char *addr, int port);
+/* Serves an already connected stream socket (a socketpair end, an
+ * inherited fd) as if it had been accepted; peer names it in logs (NULL:
+ * "@").  The fd becomes the server's, closed on failure too.  0 or
+ * -errno. */
+int http_server_adopt(struct http_server *s, int fd, const char *peer);
 /* Closes listeners and every connection (on_close callbacks fire).
  * Not from inside one of this server's handlers. */
 void http_server_free(struct http_server *s);

@@ -34,6 +34,9 @@ struct rest_config {
   bool insecure; /* insecure-skip-tls-verify */
   char *tls_server_name;
   char *token;     /* bearer token */
+  char *token_file; /* where the token came from (tokenFile, the in-cluster token):
+                       read again when it changes, looked at every token_file_period_ms */
+  int64_t token_file_period_ms; /* 0: a minute, as upstream's cached token source */
   char *cert_data; /* client certificate PEM */
   size_t cert_len;
   char *key_data; /* client key PEM */

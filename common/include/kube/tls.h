@@ -6,7 +6,9 @@
  * without them, from a self-signed pair kept in a directory
  * (DIR/NAME.crt, DIR/NAME.key; made once, RSA 2048, valid a year,
  * reused across restarts; generation is serialized with a lock file so
- * several programs sharing the directory never see half a pair).
+ * several programs sharing the directory never see half a pair), or,
+ * with no directory either, from a self-signed pair made in memory at
+ * start (upstream's components do the same without --cert-dir).
  *
  * The minimum version and cipher suites use Go's names (VersionTLS12,
  * TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256) as upstream's flags do.  ALPN
@@ -25,7 +27,7 @@
 struct ktls_server_opts {
   const char *cert_file; /* PEM chain; "" or NULL: self-signed in cert_dir */
   const char *key_file;
-  const char *cert_dir;  /* where the self-signed pair is kept */
+  const char *cert_dir;  /* where the self-signed pair is kept; NULL or "": in memory */
   const char *pair_name; /* "apiserver" -> apiserver.crt / apiserver.key */
   const char *cn;        /* subject CN of a generated certificate ("localhost") */
   const char *sans;      /* comma-separated "DNS:x" / "IP:y" for a generated one */
