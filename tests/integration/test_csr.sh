@@ -14,15 +14,9 @@
 # certificate, holding exactly the certificate-controller role.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster.sh"
-PKI=$WORK/pki
-mkdir -p "$PKI"
-ossl() { openssl "$@" >/dev/null 2>&1 || fail "openssl $*"; }
+source "$(dirname "$0")/pki_lib.sh"
 
-ossl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 2 -subj "/CN=csr-test-ca"
-client_cert() { # NAME SUBJECT
-  ossl req -newkey rsa:2048 -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "$2"
-  ossl x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial -out "$PKI/$1.crt" -days 1
-}
+pki_ca ca csr-test-ca
 client_cert admin "/O=system:masters/CN=kubernetes-admin"
 client_cert kcm "/CN=system:kube-controller-manager"
 client_cert jane "/O=devs/CN=jane"

@@ -9,14 +9,8 @@
 # pod deleted or recreated on the other node changes access at once.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster.sh"
-PKI=$WORK/pki
-mkdir -p "$PKI"
-ossl() { openssl "$@" >/dev/null 2>&1 || fail "openssl $*"; }
-ossl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 2 -subj "/CN=test-ca"
-client_cert() { # NAME SUBJECT
-  ossl req -newkey rsa:2048 -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "$2"
-  ossl x509 -req -in "$PKI/$1.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial -out "$PKI/$1.crt" -days 1
-}
+source "$(dirname "$0")/pki_lib.sh"
+pki_ca
 client_cert n1 "/O=system:nodes/CN=system:node:n1"
 client_cert n2 "/O=system:nodes/CN=system:node:n2"
 client_cert admin "/O=system:masters/CN=kubernetes-admin"

@@ -9,18 +9,12 @@
 # bound to nothing.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/cluster.sh"
-PKI=$WORK/pki
-mkdir -p "$PKI"
-ossl() { openssl "$@" >/dev/null 2>&1 || fail "openssl $*"; }
+source "$(dirname "$0")/pki_lib.sh"
 
 # A CA and client certificates: admin in system:masters, jane in devs,
 # and one from a CA the server does not trust.
-ossl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 2 -subj "/CN=test-ca"
-ossl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/other-ca.key" -out "$PKI/other-ca.crt" -days 2 -subj "/CN=other"
-client_cert() { # NAME SUBJECT CA
-  ossl req -newkey rsa:2048 -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.csr" -subj "$2"
-  ossl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$3.crt" -CAkey "$PKI/$3.key" -CAcreateserial -out "$PKI/$1.crt" -days 1
-}
+pki_ca
+pki_ca other-ca other
 client_cert admin "/O=system:masters/CN=kubernetes-admin" ca
 client_cert jane "/O=devs/O=qa/CN=jane" ca
 client_cert mallory "/O=system:masters/CN=mallory" other-ca
