@@ -52,7 +52,7 @@ struct token {
 
 struct parser {
   struct token *toks;
-  size_t n, pos;
+  size_t n, cap, pos;
   char *err;
   size_t errlen;
 };
@@ -62,9 +62,13 @@ static bool is_special(char c) { return c && strchr("=!(),<>", c) != NULL; }
 
 static int lex_push(struct parser *p, enum tok t, const char *lit, size_t len)
 {
-  struct token *nt = xrealloc(p->toks, (p->n + 1) * sizeof *nt);
-  if (!nt) return -ENOMEM;
-  p->toks = nt;
+  struct token *nt = p->toks;
+  if (p->n == p->cap) { /* doubling: one realloc per token made long selectors quadratic */
+    size_t cap = p->cap ? p->cap * 2 : 16;
+    if (!(nt = xrealloc(p->toks, cap * sizeof *nt))) return -ENOMEM;
+    p->toks = nt;
+    p->cap = cap;
+  }
   nt[p->n].t = t;
   nt[p->n].lit = xstrndup(lit, len);
   if (!nt[p->n].lit) return -ENOMEM;

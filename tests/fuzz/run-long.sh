@@ -34,8 +34,9 @@ while (($#)); do
   *) TARGETS+=("$1"); shift ;;
   esac
 done
-ALL=(fuzz_json fuzz_http fuzz_api_request fuzz_yaml fuzz_protobuf fuzz_selector fuzz_quantity fuzz_patch
-     fuzz_kubeconfig)
+# Every target is one tests/fuzz/fuzz_*.c file.
+ALL=()
+for f in tests/fuzz/fuzz_*.c; do ALL+=("$(basename "$f" .c)"); done
 ((${#TARGETS[@]})) || TARGETS=("${ALL[@]}")
 
 missing=0
