@@ -33,12 +33,26 @@
 static struct apiserver srv;
 static char dir[64];
 
+/* The key the signer made, the files the inputs were written to, and the
+ * directory: removed when the fuzzer exits. */
+static void remove_dir(void)
+{
+  static const char *const files[] = {"sa.key", "sa.key.tmp", "tokens.csv", "enc.yaml"};
+  char p[128];
+  for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   (void)argc;
   (void)argv;
   snprintf(dir, sizeof dir, "/tmp/fuzz_auth.XXXXXX");
   if (!mkdtemp(dir)) abort();
+  atexit(remove_dir);
   srv.cfg.data_dir = dir;
   srv.cfg.service_account_issuer = "https://kubernetes.default.svc.cluster.local";
   srv.cfg.api_audiences = "https://kubernetes.default.svc.cluster.local";
