@@ -223,6 +223,11 @@ static json_t *decode_message(struct pb_ctx *c, const struct stype *t, const uns
     int64_t secs = (int64_t)v[1].val;
     int32_t nanos = (int32_t)v[2].val;
     if (secs == 0 && nanos == 0) return json_null();
+    /* years 1..9999, what RFC 3339 (and Go's encoder) can print */
+    if (secs < -62135596800LL || secs > 253402300799LL || nanos < 0 || nanos > 999999999) {
+      pb_fail(c, 400, "protobuf message Time: %lld.%09d seconds is out of range", (long long)secs, (int)nanos);
+      return NULL;
+    }
     char buf[48];
     if (is_micro_time(t)) return json_string(ktime_format_micro(secs * 1000000 + nanos / 1000, buf));
     return json_string(ktime_format((time_t)secs, buf));
