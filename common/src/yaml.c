@@ -304,6 +304,10 @@ static json_t *resolve_scalar(struct kyaml_ctx *c, const yaml_event_t *ev)
 
 static json_t *load_node(struct kyaml_ctx *c, yaml_event_t *ev, int depth);
 
+/* A scalar key as its JSON object member name; NULL for a mapping or a
+ * sequence, which upstream's decoder refuses ("invalid map key") rather
+ * than stringifies (stringifying nested complex keys would also escape
+ * each level again, doubling the text per level). */
 static char *key_string(const json_t *k)
 {
   char buf[64];
@@ -317,7 +321,7 @@ static char *key_string(const json_t *k)
   if (json_is_real(k)) {
     return xstrdup(kstr_format_float(json_real_value(k), buf, sizeof buf));
   }
-  return kj_dumps_flags(k, JSON_COMPACT | JSON_ENCODE_ANY);
+  return NULL;
 }
 
 static void merge_into(json_t *obj, json_t *src)
@@ -378,11 +382,14 @@ static json_t *load_mapping(struct kyaml_ctx *c, int depth)
       continue;
     }
     char *ks = key_string(key);
-    json_decref(key);
     if (!ks) {
+      kyaml_fail(c, "%s", json_is_object(key) ? "invalid map key: a mapping cannot be a key"
+                                              : "invalid map key: a sequence cannot be a key");
+      json_decref(key);
       json_decref(val);
       goto fail;
     }
+    json_decref(key);
     json_object_set_new(obj, ks, val);
     free(ks);
   }

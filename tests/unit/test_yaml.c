@@ -151,6 +151,12 @@ static void test_errors(void **state)
       {"a: !!bool 1\n", "yaml: cannot decode !!int `1` as a !!bool"},
       {"a:\n\tb: c\n", "yaml: line 2: found character that cannot start any token"},
       {"<<: 5\n", "yaml: map merge requires map or sequence of maps as the value"},
+      {"{a: 1}: x\n", "yaml: invalid map key: a mapping cannot be a key"},
+      {"? [1, 2]\n: x\n", "yaml: invalid map key: a sequence cannot be a key"},
+      /* Nested complex keys are refused at the first, not stringified
+       * level by level (each level would escape the text again). */
+      {"{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}\n",
+       "yaml: invalid map key: a mapping cannot be a key"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char err[256] = "";
