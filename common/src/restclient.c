@@ -94,6 +94,7 @@ struct rest_client {
   CURL *spare[REST_SPARE_HANDLES];
   int nspare;
   int active; /* non-streaming requests on the wire */
+  struct curl_slist *connect_to; /* cfg.connect_to as curl takes it */
   /* cfg.token_file: when it was last looked at, and its mtime then */
   int64_t token_checked_ms;
   struct timespec token_mtime;
@@ -158,6 +159,8 @@ void rest_config_free(struct rest_config *cfg)
   free(cfg->server);
   free(cfg->ca_data);
   free(cfg->tls_server_name);
+  free(cfg->connect_to);
+  cfg->connect_to = NULL;
   free(cfg->token);
   free(cfg->token_file);
   cfg->token_file = NULL;
@@ -185,6 +188,7 @@ static void copy_config(struct rest_config *d, const struct rest_config *s)
   d->server = dup_or_null(s->server);
   d->ca_data = xmemdup(s->ca_data, s->ca_len);
   d->tls_server_name = dup_or_null(s->tls_server_name);
+  d->connect_to = dup_or_null(s->connect_to);
   d->token = dup_or_null(s->token);
   d->token_file = dup_or_null(s->token_file);
   d->cert_data = xmemdup(s->cert_data, s->cert_len);
@@ -716,6 +720,7 @@ static void req_start(struct rest_request *r)
     r->headers = h;
   }
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
+  if (c->connect_to) curl_easy_setopt(e, CURLOPT_CONNECT_TO, c->connect_to);
   if (cfg->username && !(cfg->token && *cfg->token)) {
     curl_easy_setopt(e, CURLOPT_USERNAME, cfg->username);
     curl_easy_setopt(e, CURLOPT_PASSWORD, cfg->password ? cfg->password : "");
@@ -779,6 +784,7 @@ struct rest_client *rest_client_new(struct event_base *base, const struct rest_c
   if (!c) return NULL;
   c->base = base;
   copy_config(&c->cfg, cfg);
+  if (c->cfg.connect_to) c->connect_to = curl_slist_append(NULL, c->cfg.connect_to);
   c->multi = curl_multi_init();
   c->curl_timer = evtimer_new(base, curl_timer_cb, c);
   c->rl_timer = evtimer_new(base, rl_timer_cb, c);
@@ -818,6 +824,7 @@ void rest_client_free(struct rest_client *c)
   }
   while (c->nspare > 0) curl_easy_cleanup(c->spare[--c->nspare]);
   if (c->multi) curl_multi_cleanup(c->multi);
+  curl_slist_free_all(c->connect_to);
   if (c->curl_timer) event_free(c->curl_timer);
   if (c->rl_timer) event_free(c->rl_timer);
   rest_config_free(&c->cfg);

@@ -33,6 +33,10 @@ struct rest_config {
   size_t ca_len;
   bool insecure; /* insecure-skip-tls-verify */
   char *tls_server_name;
+  /* "HOST:PORT:ADDRESS:PORT": connect to ADDRESS:PORT whenever the URL
+   * names HOST:PORT, keeping HOST for TLS (SNI and certificate check), as
+   * curl's CURLOPT_CONNECT_TO; NULL for none */
+  char *connect_to;
   char *token;     /* bearer token */
   char *token_file; /* where the token came from (tokenFile, the in-cluster token):
                        read again when it changes, looked at every token_file_period_ms */
