@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "apiserver.h"
+#include "registry/registry.h"
 
 struct http_request;
 struct resource;
@@ -279,6 +280,14 @@ struct api_write {
   bool force;             /* apply: take over fields other managers own */
   bool no_managed_fields; /* binding, finalize: managedFields left as stored */
   char manager[136];      /* ?fieldManager=, else from the User-Agent */
+  /* While the admission webhooks run (handlers_write.c): the hooks'
+   * request, the object the update started from and its stored value
+   * (referenced), and the step that stores the admitted object. */
+  struct reg_request wh_rq;
+  json_t *wh_old;
+  struct kv *wh_kv;
+  const json_t *wh_before; /* the object given to the mutating webhooks (not a reference) */
+  void (*wh_next)(struct api_write *w, json_t *obj /* taken */);
 };
 
 struct api_write *api_write_new(struct api_req *ar);

@@ -28,6 +28,7 @@ struct authn;
 struct audit;
 struct rbac;
 struct node_graph;
+struct webhook_index;
 
 struct apiserver_config {
   const char *insecure_bind_address;    /* --insecure-bind-address, 127.0.0.1 */
@@ -74,6 +75,9 @@ struct apiserver_config {
   const char *authorization_mode;   /* --authorization-mode (Node,RBAC) */
   struct audit_config audit;        /* --audit-* */
   unsigned admission_disabled; /* --enable/--disable-admission-plugins (admission_configure) */
+  /* --enable-aggregator-routing: admission webhooks given as a Service
+   * are dialed at an endpoint address instead of the ClusterIP */
+  bool enable_aggregator_routing;
 };
 
 struct apiserver {
@@ -111,6 +115,8 @@ struct apiserver {
   struct node_graph *node_graph;
   /* The audit log (audit.c), NULL when off. */
   struct audit *audit;
+  /* Admission webhook configurations and calls (admission/webhook.c). */
+  struct webhook_index *webhooks;
 };
 
 /* Request path (apiserver/server.c).  apiserver_serve starts the

@@ -53,6 +53,7 @@
 #include <kube/timeutil.h>
 
 #include "admission/admission.h"
+#include "admission/webhook.h"
 #include "protobuf.h"
 #include "registry/customresources.h"
 #include "registry/registry.h"
@@ -339,6 +340,8 @@ struct del_item {
   struct del_ctx *c;
   char *key;
   int retries;
+  int wh_stage; /* 0: no webhook ran, 1: mutating ones did, 2: all did */
+  json_t *old;  /* the object the webhooks see, while they run */
 };
 
 static const char *str_or_empty(const char *s) { return s ? s : ""; }
@@ -393,6 +396,7 @@ static void item_end(struct del_item *it)
 {
   struct del_ctx *c = it->c;
   free(it->key);
+  json_decref(it->old);
   free(it);
   if (--c->pending == 0) del_ctx_finish(c);
 }
@@ -482,6 +486,71 @@ static void item_done(void *arg, int err, struct kv *kv, struct kv *prev)
   item_end(it);
 }
 
+/* ---- admission webhooks: mutating (no object, only oldObject), then
+ * validating, once per item before its first write ---- */
+
+
+static json_t *webhook_delete_options(const struct delete_opts *o)
+{
+  json_t *j = json_pack("{s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "meta.k8s.io/v1");
+  if (o->grace_given) json_object_set_new(j, "gracePeriodSeconds", json_integer(o->grace));
+  if (*o->policy) json_object_set_new(j, "propagationPolicy", json_string(o->policy));
+  if (o->orphan >= 0) json_object_set_new(j, "orphanDependents", json_boolean(o->orphan));
+  if (*o->pre_uid || *o->pre_rv) {
+    json_t *pre = json_object();
+    if (*o->pre_uid) json_object_set_new(pre, "uid", json_string(o->pre_uid));
+    if (*o->pre_rv) json_object_set_new(pre, "resourceVersion", json_string(o->pre_rv));
+    json_object_set_new(j, "preconditions", pre);
+  }
+  if (o->dry_run) json_object_set_new(j, "dryRun", json_pack("[s]", "All"));
+  return j;
+}
+
+static void item_webhooks_done(void *arg, json_t *obj, json_t *status, const json_t *warnings);
+
+static bool item_webhooks_start(struct del_item *it, bool mutating)
+{
+  struct del_ctx *c = it->c;
+  struct api_req *ar = c->ar;
+  const struct resource *res = c->res;
+  const char *name = key_name(it->key);
+  bool ns_obj = !*res->group && !strcmp(res->plural, "namespaces");
+  json_t *opts = webhook_delete_options(&c->opts);
+  struct webhook_attrs a = {.operation = "DELETE",
+                            .group = res->group,
+                            .version = res->version,
+                            .resource = res->plural,
+                            .kind = res->kind,
+                            .namespaced = res->namespaced,
+                            .namespace_ = ns_obj ? name : res->namespaced ? ar->rt.ns : NULL,
+                            .name = name,
+                            .old_object = it->old,
+                            .options = opts,
+                            .dry_run = c->opts.dry_run,
+                            .user = ar->user};
+  bool started = webhook_admit(ar->srv, &a, mutating, NULL, item_webhooks_done, it);
+  json_decref(opts);
+  return started;
+}
+
+static void item_webhooks_done(void *arg, json_t *obj, json_t *status, const json_t *warnings)
+{
+  struct del_item *it = arg;
+  json_decref(obj);
+  size_t i;
+  json_t *m;
+  json_array_foreach (warnings, i, m) api_add_warning(it->c->ar, json_string_value(m));
+  if (status) {
+    item_fail(it, status);
+    return;
+  }
+  if (++it->wh_stage == 1 && item_webhooks_start(it, false)) return;
+  it->wh_stage = 2;
+  json_decref(it->old);
+  it->old = NULL;
+  item_attempt(it); /* from a fresh read */
+}
+
 /* Reads, plans and writes one object's deletion; ends the item when it
  * is settled without a write. */
 static void item_attempt(struct del_item *it)
@@ -503,6 +572,17 @@ static void item_attempt(struct del_item *it)
     json_decref(obj);
     item_fail(it, st);
     return;
+  }
+  if (it->wh_stage < 2) {
+    it->old = json_incref(obj);
+    for (; it->wh_stage < 2; it->wh_stage++)
+      if (item_webhooks_start(it, it->wh_stage == 0)) {
+        json_decref(obj);
+        ar->pending = true;
+        return;
+      }
+    json_decref(it->old);
+    it->old = NULL;
   }
   enum del_action a = plan_delete(c->res, obj, &c->opts, !ar->srv->cfg.gc_disabled);
   if (c->opts.dry_run || a == DEL_NOTHING) {

@@ -43,6 +43,7 @@
 #include <kube/yaml.h>
 
 #include "admission/admission.h"
+#include "admission/webhook.h"
 #include "fieldmanager/fieldmanager.h"
 #include "registry/customresources.h"
 #include "registry/registry.h"
@@ -109,6 +110,8 @@ void api_write_free(struct api_write *w)
   json_decref(w->body);
   json_decref(w->dups);
   free(w->patch_type);
+  json_decref(w->wh_old);
+  if (w->wh_kv) kv_unref(w->wh_kv);
   free(w);
 }
 
@@ -332,23 +335,166 @@ static json_t *run_hooks_inner(struct api_write *w, struct reg_request *rq, json
     json_t *st = res->admit(rq, obj, old);
     if (st) return st;
   }
-  json_t *ast = admission_run(rq, res, obj, old);
-  if (ast) return ast;
-  if (res->validate) {
-    json_t *causes = json_array();
-    res->validate(rq, obj, old, causes);
-    if (json_array_size(causes) > 0) {
-      const char *name = kj_get_str(obj, "metadata.name");
-      return kstatus_invalid(res->group, res->kind, name ? name : "", causes);
-    }
-    json_decref(causes);
+  return admission_run(rq, res, obj, old);
+}
+
+/* The kind's validation (after the mutating webhooks); NULL or a Status. */
+static json_t *run_validate(struct api_write *w, struct reg_request *rq, const json_t *obj, const json_t *old)
+{
+  const struct resource *res = w->res;
+  if (!res->validate) return NULL;
+  rq->warnings = json_array();
+  json_t *causes = json_array();
+  res->validate(rq, obj, old, causes);
+  flush_warnings(w, rq);
+  if (json_array_size(causes) > 0) {
+    const char *name = kj_get_str(obj, "metadata.name");
+    return kstatus_invalid(res->group, res->kind, name ? name : "", causes);
   }
+  json_decref(causes);
   return NULL;
+}
+
+/* ---------------- admission webhooks ---------------- */
+
+/* The options the write was made with, as upstream hands them to
+ * webhooks.  New reference. */
+static json_t *webhook_options(struct api_write *w)
+{
+  const char *kind = !strcmp(w->wh_rq.verb, "create") ? "CreateOptions"
+                     : !strcmp(w->wh_rq.verb, "patch") ? "PatchOptions"
+                                                       : "UpdateOptions";
+  json_t *o = json_pack("{s:s,s:s}", "kind", kind, "apiVersion", "meta.k8s.io/v1");
+  if (w->dry_run) json_object_set_new(o, "dryRun", json_pack("[s]", "All"));
+  char *fm = kstr_query_get(api_req_query(w->ar), "fieldManager");
+  if (fm && *fm) json_object_set_new(o, "fieldManager", json_string(fm));
+  free(fm);
+  if (w->apply && w->force) json_object_set_new(o, "force", json_true());
+  return o;
+}
+
+/* Webhooks see the main resource and the status and finalize
+ * subresources; scale and binding carry other kinds (Scale, Binding) that
+ * are not built here. */
+static bool webhooks_apply(const struct api_write *w)
+{
+  return !w->sub || !strcmp(w->sub, "status") || !strcmp(w->sub, "finalize");
+}
+
+/* Starts one webhook type on obj; false when none applies. */
+static bool webhooks_start(struct api_write *w, bool mutating, json_t *obj, webhook_done_fn done)
+{
+  if (!webhooks_apply(w)) return false;
+  struct api_req *ar = w->ar;
+  const struct resource *res = w->res;
+  bool create = !strcmp(w->wh_rq.verb, "create");
+  const char *name = create ? kj_get_str(obj, "metadata.name") : ar->rt.name;
+  bool ns_obj = !*res->group && !strcmp(res->plural, "namespaces");
+  json_t *opts = webhook_options(w);
+  struct webhook_attrs a = {.operation = create ? "CREATE" : "UPDATE",
+                            .group = res->group,
+                            .version = res->version,
+                            .resource = res->plural,
+                            .subresource = w->sub,
+                            .kind = res->kind,
+                            .namespaced = res->namespaced,
+                            .namespace_ = ns_obj ? name : res->namespaced ? ar->rt.ns : NULL,
+                            .name = name,
+                            .old_object = w->wh_old,
+                            .options = opts,
+                            .dry_run = w->dry_run,
+                            .user = ar->user};
+  bool started = webhook_admit(ar->srv, &a, mutating, obj, done, w);
+  json_decref(opts);
+  return started;
+}
+
+static void add_warnings(struct api_write *w, const json_t *warnings)
+{
+  size_t i;
+  json_t *m;
+  json_array_foreach (warnings, i, m) api_add_warning(w->ar, json_string_value(m));
+}
+
+static void after_validating(struct api_write *w, json_t *obj)
+{
+  w->wh_next(w, obj);
+}
+
+static void on_validated(void *arg, json_t *obj, json_t *status, const json_t *warnings)
+{
+  struct api_write *w = arg;
+  add_warnings(w, warnings);
+  if (status) {
+    json_decref(obj);
+    write_fail(w, status);
+    return;
+  }
+  after_validating(w, obj);
+}
+
+/* After the mutating webhooks: a changed object is decoded again as its
+ * type (a patch may have broken it), the kind validates it, then the
+ * validating webhooks see it. */
+static void after_mutating(struct api_write *w, json_t *obj)
+{
+  json_t *st = NULL;
+  if (obj != w->wh_before && (st = decode_typed(w, obj, NULL, false))) {
+    const char *msg = kj_get_str(st, "message");
+    json_t *ist = kstatus_internal("Internal error occurred: %s", msg ? msg : "");
+    json_decref(st);
+    st = ist;
+  }
+  if (!st) {
+    w->wh_rq.name = !strcmp(w->wh_rq.verb, "create") ? kj_get_str(obj, "metadata.name") : w->ar->rt.name;
+    st = run_validate(w, &w->wh_rq, obj, w->wh_old);
+  }
+  if (st) {
+    json_decref(obj);
+    write_fail(w, st);
+    return;
+  }
+  if (webhooks_start(w, false, obj, on_validated)) {
+    w->ar->pending = true;
+    return;
+  }
+  after_validating(w, obj);
+}
+
+static void on_mutated(void *arg, json_t *obj, json_t *status, const json_t *warnings)
+{
+  struct api_write *w = arg;
+  add_warnings(w, warnings);
+  if (status) {
+    json_decref(obj);
+    write_fail(w, status);
+    return;
+  }
+  after_mutating(w, obj);
+}
+
+/* The admission stage after the built-in plugins (upstream's order):
+ * mutating webhooks, validation, validating webhooks, then next stores
+ * the object.  rq is the hooks' request (copied); takes obj. */
+static void admit_and_store(struct api_write *w, const struct reg_request *rq, json_t *obj,
+                            void (*next)(struct api_write *w, json_t *obj))
+{
+  w->wh_rq = *rq;
+  w->wh_rq.warnings = NULL;
+  w->wh_next = next;
+  w->wh_before = obj;
+  if (webhooks_start(w, true, obj, on_mutated)) {
+    w->ar->pending = true;
+    return;
+  }
+  after_mutating(w, obj);
 }
 
 /* ---------------- create ---------------- */
 
 static void update_attempt(struct api_write *w);
+static void create_store(struct api_write *w, json_t *obj);
+static void update_admitted(struct api_write *w, json_t *obj);
 static void update_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
   (void)fd;
@@ -451,8 +597,21 @@ void api_create_object(struct api_write *w, json_t *obj)
                            .user = "system:admin",
                            .auth = ar->user};
   if ((st = run_hooks(w, &rq, obj, NULL))) goto fail;
+  admit_and_store(w, &rq, obj, create_store);
+  return;
+fail:
+  json_decref(obj);
+  write_fail(w, st ? st : kstatus_internal("create failed"));
+}
+
+/* The admitted object to storage (dry run: answered as it would be). */
+static void create_store(struct api_write *w, json_t *obj)
+{
+  struct api_req *ar = w->ar;
+  const struct resource *res = ar->res;
+  json_t *st = NULL;
   if (!(obj = encode_stored(w, obj, !w->dry_run, &st))) goto fail;
-  name = kj_get_str(obj, "metadata.name");
+  const char *name = kj_get_str(obj, "metadata.name");
   if (w->dry_run) {
     api_reply_obj(ar, 201, obj);
     write_end(w);
@@ -744,22 +903,44 @@ static void update_attempt(struct api_write *w)
                            .user = "system:admin",
                            .auth = ar->user};
   if ((st = run_hooks(w, &rq, obj, old))) goto fail;
-  kj_set_str(obj, "metadata.name", ar->rt.name);
+  json_decref(w->wh_old);
+  w->wh_old = old;
+  if (w->wh_kv) kv_unref(w->wh_kv);
+  kv_ref(kv);
+  w->wh_kv = kv;
+  admit_and_store(w, &rq, obj, update_admitted);
+  return;
+fail:
+  json_decref(obj);
   json_decref(old);
-  old = NULL;
-  if (!(obj = encode_stored(w, obj, !w->dry_run, &st))) goto fail;
+  write_fail(w, st ? st : kstatus_internal("update failed"));
+}
+
+/* The admitted object to storage against the value read (dry run:
+ * answered as it would be). */
+static void update_admitted(struct api_write *w, json_t *obj)
+{
+  struct api_req *ar = w->ar;
+  json_t *st = NULL;
+  kj_set_str(obj, "metadata.name", ar->rt.name);
+  json_decref(w->wh_old);
+  w->wh_old = NULL;
+  struct kv *kv = w->wh_kv;
+  w->wh_kv = NULL;
+  if (!(obj = encode_stored(w, obj, !w->dry_run, &st))) {
+    kv_unref(kv);
+    write_fail(w, st ? st : kstatus_internal("update failed"));
+    return;
+  }
   if (w->dry_run) {
+    kv_unref(kv);
     api_reply_obj(ar, w->success_code, w->respond ? w->respond(w, obj) : json_incref(obj));
     json_decref(obj);
     write_end(w);
     return;
   }
   update_store(w, obj, kv);
-  return;
-fail:
-  json_decref(obj);
-  json_decref(old);
-  write_fail(w, st ? st : kstatus_internal("update failed"));
+  kv_unref(kv);
 }
 
 void api_write_update(struct api_write *w)

@@ -30,6 +30,7 @@
 
 #include "apiserver.h"
 #include "admission/admission.h"
+#include "admission/webhook.h"
 #include "auth/auth.h"
 #include "auth/authn.h"
 #include "auth/node.h"
@@ -194,7 +195,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
                                  .service_account_lookup = true,
                                  .authorization_mode = "Node,RBAC"};
   int64_t compaction_ms = 5 * 60 * 1000, sa_max_exp_ms = 0;
-  bool enable_gc = true, sa_extend = true;
+  bool enable_gc = true, sa_extend = true, aggregator_routing = false;
   int64_t not_ready_tol = 300, unreachable_tol = 300;
   const struct flag flags[] = {
       {"insecure-bind-address", FLAG_STRING, &insecure_bind,
@@ -266,6 +267,8 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
        "A port range to reserve for services with NodePort visibility."},
       {"etcd-compaction-interval", FLAG_DURATION, &compaction_ms,
        "The interval of compaction requests. If 0, the compaction request from apiserver is disabled."},
+      {"enable-aggregator-routing", FLAG_BOOL, &aggregator_routing,
+       "Turns on aggregator routing requests to endpoints IP rather than cluster IP."},
       {"enable-garbage-collector", FLAG_BOOL, &enable_gc,
        "Enables the generic garbage collector. MUST be synced with the corresponding flag of the "
        "kube-controller-manager."},
@@ -359,6 +362,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   c->service_node_port_range = np_range;
   c->v = v;
   c->gc_disabled = !enable_gc;
+  c->enable_aggregator_routing = aggregator_routing;
   c->service_account_issuer = sa_issuer;
   c->service_account_signing_key_file = sa_signing_key;
   c->service_account_key_file = sa_key;
@@ -413,6 +417,10 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("loading the Node authorizer's graph failed");
     goto out;
   }
+  if (!(srv->webhooks = webhook_index_new(srv))) {
+    KLOG_E("loading the admission webhook configurations failed");
+    goto out;
+  }
   if (registry_init(srv, on_registry_ready, srv) != 0) {
     KLOG_E("registry bootstrap failed");
     goto out;
@@ -450,6 +458,8 @@ out:
   if (registry_started) registry_shutdown(srv);
   rbac_free(srv->rbac);
   srv->rbac = NULL;
+  webhook_index_free(srv->webhooks);
+  srv->webhooks = NULL;
   node_graph_free(srv->node_graph);
   srv->node_graph = NULL;
   if (srv->storage) storage_close(srv->storage);

@@ -27,18 +27,18 @@
 
 /* Upstream's plugin names, each with its index in the enabled mask. */
 enum { P_NAMESPACE_LIFECYCLE, P_LIMIT_RANGER, P_SERVICE_ACCOUNT, P_DEFAULT_TOLERATION, P_PRIORITY, P_PVC_RESIZE,
-       P_RESOURCE_QUOTA, P_NODE_RESTRICTION, P_COUNT };
+       P_RESOURCE_QUOTA, P_NODE_RESTRICTION, P_MUTATING_WEBHOOK, P_VALIDATING_WEBHOOK, P_COUNT };
 static const char *const PLUGIN_NAMES[P_COUNT] = {
     "NamespaceLifecycle", "LimitRanger", "ServiceAccount",          "DefaultTolerationSeconds",
     "Priority",           "PersistentVolumeClaimResize", "ResourceQuota",
-    "NodeRestriction",
+    "NodeRestriction",    "MutatingAdmissionWebhook",    "ValidatingAdmissionWebhook",
 };
 /* Upstream plugins this server does not have: accepted in the flags with a
  * warning, so a kubeadm-style command line still starts. */
 static const char *const ABSENT[] = {
     "TaintNodesByCondition", "PodSecurity", "DefaultStorageClass", "StorageObjectInUseProtection", "RuntimeClass",
     "CertificateApproval", "CertificateSigning", "ClusterTrustBundleAttest", "CertificateSubjectRestriction",
-    "DefaultIngressClass", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ValidatingAdmissionPolicy",
+    "DefaultIngressClass", "ValidatingAdmissionPolicy",
     "MutatingAdmissionPolicy", "AlwaysPullImages", "EventRateLimit", "ExtendedResourceToleration",
     "ImagePolicyWebhook", "LimitPodHardAntiAffinityTopology", "NamespaceAutoProvision", "NamespaceExists",
     "OwnerReferencesPermissionEnforcement", "PodNodeSelector", "PodTolerationRestriction", "PodTopologyLabels",
@@ -116,6 +116,11 @@ bool admission_namespace_lifecycle_enabled(const struct apiserver *srv)
 /* On unless disabled: kubeadm turns it on for every cluster it makes, and
  * a node's credential must not reach beyond its node here either. */
 bool admission_node_restriction_enabled(const struct apiserver *srv) { return !srv || enabled(srv, P_NODE_RESTRICTION); }
+
+bool admission_webhook_enabled(const struct apiserver *srv, bool mutating)
+{
+  return !srv || enabled(srv, mutating ? P_MUTATING_WEBHOOK : P_VALIDATING_WEBHOOK);
+}
 
 bool adm_main_resource(const struct reg_request *rq) { return !rq->subresource || !*rq->subresource; }
 

@@ -12,6 +12,9 @@
  * NodeRestriction runs first of the chain and, unlike the others, on
  * subresource writes too (a node's pods/status, nodes/status) and on
  * delete.
+ * The admission webhooks (webhook.h) run after this chain, asynchronously,
+ * from the request path: mutating webhooks, then validation, then
+ * validating webhooks.
  * NamespaceLifecycle runs apart and first (admission_namespace_lifecycle),
  * before the kind's admit hook allocates anything (IPs, node ports), and
  * on delete (admission_delete) to keep the system namespaces.
@@ -41,6 +44,9 @@ typedef json_t *(*admission_fn)(struct reg_request *rq, const struct resource *r
 int admission_configure(struct apiserver *srv, const char *enable, const char *disable, char *err, size_t errlen);
 bool admission_namespace_lifecycle_enabled(const struct apiserver *srv);
 bool admission_node_restriction_enabled(const struct apiserver *srv);
+/* MutatingAdmissionWebhook (mutating) / ValidatingAdmissionWebhook: on
+ * unless disabled (admission/webhook.c). */
+bool admission_webhook_enabled(const struct apiserver *srv, bool mutating);
 
 /* The chain (mutating then validating plugins); NULL or a Status. */
 json_t *admission_run(struct reg_request *rq, const struct resource *res, json_t *obj, const json_t *old);

@@ -28,6 +28,9 @@ extern const struct resource reg_certificatesigningrequests;
 /* authentication.k8s.io/v1 reviews, create-only (apiserver/auth/authn_reviews.c) */
 extern const struct resource reg_tokenreviews, reg_selfsubjectreviews;
 
+/* admissionregistration.k8s.io/v1 (apiserver/registry/webhookconfigurations.c) */
+extern const struct resource reg_mutatingwebhookconfigurations, reg_validatingwebhookconfigurations;
+
 /* Every descriptor above, in discovery order; *n set to the count. */
 const struct resource *const *registry_ext_all(size_t *n);
 

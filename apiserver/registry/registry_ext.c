@@ -28,6 +28,8 @@ static const struct resource *const ext_table[] = {
     &reg_rolebindings,
     &reg_clusterroles,
     &reg_clusterrolebindings,
+    &reg_mutatingwebhookconfigurations,
+    &reg_validatingwebhookconfigurations,
     &reg_customresourcedefinitions,
     &reg_certificatesigningrequests,
     &reg_localsubjectaccessreviews,
