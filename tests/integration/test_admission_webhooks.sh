@@ -1,0 +1,207 @@
+#!/usr/bin/env bash
+# Admission webhooks (issue 16): MutatingWebhookConfiguration and
+# ValidatingWebhookConfiguration calling a test webhook server
+# (webhook_server.py) over HTTPS on 127.0.0.1 with a CA made here, driven
+# with the real kubectl: a mutating webhook adds a label, a validating one
+# denies with upstream's message, warnings reach kubectl, failurePolicy
+# Ignore/Fail with the server unreachable, a timeout, a garbage answer and
+# a wrong uid, objectSelector and namespaceSelector exclusions, dry run
+# and sideEffects, deletes reaching a validating webhook, the server
+# answering other requests while a webhook call is pending, and the
+# webhook metrics.  Network: loopback only.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/pki_lib.sh"
+
+pki_ca whca webhook-test-ca
+ossl req -newkey rsa:2048 -nodes -keyout "$PKI/wh.key" -out "$PKI/wh.csr" -subj "/CN=127.0.0.1"
+printf 'subjectAltName=IP:127.0.0.1\n' >"$PKI/wh.ext"
+ossl x509 -req -in "$PKI/wh.csr" -CA "$PKI/whca.crt" -CAkey "$PKI/whca.key" -CAcreateserial \
+  -out "$PKI/wh.crt" -days 1 -extfile "$PKI/wh.ext"
+CA=$(base64 -w0 "$PKI/whca.crt")
+
+WH_PORT=$(free_port)
+DEAD_PORT=$(free_port) # nothing listens there
+WH_LOG=$WORK/webhook.jsonl
+: >"$WH_LOG"
+python3 "$(dirname "$0")/webhook_server.py" "$WH_PORT" "$PKI/wh.crt" "$PKI/wh.key" "$WH_LOG" \
+  >"$WORK/webhook-server.log" 2>&1 &
+PIDS+=($!)
+for i in $(seq 1 100); do
+  curl -s --cacert "$PKI/whca.crt" -o /dev/null "https://127.0.0.1:$WH_PORT/" && break
+  sleep 0.1
+done
+
+start_apiserver
+
+# hook NAME PATH RULE-RESOURCES OPERATIONS [extra yaml lines...]: one webhook entry
+hook() {
+  local name=$1 path=$2 res=$3 ops=$4; shift 4
+  local url="https://127.0.0.1:$WH_PORT$path"
+  [[ $path == dead:* ]] && url="https://127.0.0.1:$DEAD_PORT/${path#dead:}"
+  cat <<EOF
+- name: $name
+  clientConfig: {url: "$url", caBundle: "$CA"}
+  rules: [{operations: [$ops], apiGroups: [""], apiVersions: [v1], resources: [$res]}]
+  sideEffects: None
+  admissionReviewVersions: [v1]
+EOF
+  local l
+  for l in "$@"; do echo "  $l"; done
+}
+calls_to() { grep -c "\"path\": \"$1\"" "$WH_LOG" || true; }
+
+# ---- the kinds themselves ----
+cat >"$WORK/bad.yaml" <<EOF
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: bad}
+webhooks:
+- name: short
+  clientConfig: {url: "http://127.0.0.1:1/x"}
+  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [pods]}]
+  sideEffects: Unknown
+  timeoutSeconds: 31
+  admissionReviewVersions: [v2]
+EOF
+ko "an invalid configuration is refused" kube apply -f "$WORK/bad.yaml"
+expect_match "name needs three segments" 'webhooks\[0\]\.name: Invalid value: "short": should be a domain with at least three segments separated by dots' "$OUT"
+expect_match "https only" "webhooks\[0\]\.clientConfig\.url: Invalid value: \"http\": 'https' is the only allowed URL scheme" "$OUT"
+expect_match "sideEffects Unknown refused for v1" 'webhooks\[0\]\.sideEffects: Unsupported value: "Unknown": supported values: "None", "NoneOnDryRun"' "$OUT"
+expect_match "timeout bounded" 'webhooks\[0\]\.timeoutSeconds: Invalid value: 31: the timeout value must be between 1 and 30 seconds' "$OUT"
+expect_match "review versions" 'webhooks\[0\]\.admissionReviewVersions: Invalid value: .*must include at least one of v1, v1beta1' "$OUT"
+
+{
+  echo "apiVersion: admissionregistration.k8s.io/v1"
+  echo "kind: MutatingWebhookConfiguration"
+  echo "metadata: {name: label-adder}"
+  echo "webhooks:"
+  hook mutate.test.example.com /mutate configmaps CREATE \
+    "objectSelector: {matchExpressions: [{key: skip-webhooks, operator: DoesNotExist}]}" \
+    "namespaceSelector: {matchExpressions: [{key: webhooks, operator: NotIn, values: ['off']}]}"
+} >"$WORK/mutating.yaml"
+{
+  echo "apiVersion: admissionregistration.k8s.io/v1"
+  echo "kind: ValidatingWebhookConfiguration"
+  echo "metadata: {name: checks}"
+  echo "webhooks:"
+  hook deny.test.example.com /deny secrets CREATE
+  hook warn.test.example.com /warn serviceaccounts CREATE
+  hook record-delete.test.example.com /deny configmaps DELETE "objectSelector: {matchLabels: {protected: 'yes'}}"
+  hook dead-ignore.test.example.com dead:validate configmaps CREATE "failurePolicy: Ignore" \
+    "namespaceSelector: {matchLabels: {case: ignore}}"
+  hook dead-fail.test.example.com dead:validate configmaps CREATE "failurePolicy: Fail" \
+    "namespaceSelector: {matchLabels: {case: fail}}"
+  hook slow.test.example.com /slow configmaps CREATE "timeoutSeconds: 2" "namespaceSelector: {matchLabels: {case: slow}}"
+  hook garbage.test.example.com /garbage configmaps CREATE "namespaceSelector: {matchLabels: {case: garbage}}"
+  hook wronguid.test.example.com /wronguid configmaps CREATE "namespaceSelector: {matchLabels: {case: wronguid}}"
+  hook dry.test.example.com /allow configmaps CREATE "namespaceSelector: {matchLabels: {case: dry}}"
+} >"$WORK/validating.yaml"
+ok "webhook configurations created" kube apply -f "$WORK/mutating.yaml" -f "$WORK/validating.yaml"
+ok "listed" kube get validatingwebhookconfigurations
+expect_match "kubectl get prints the webhook count" '^checks +9 ' "$OUT"
+ok "defaults applied" kube get mutatingwebhookconfiguration label-adder -o jsonpath='{.webhooks[0].failurePolicy} {.webhooks[0].matchPolicy} {.webhooks[0].timeoutSeconds} {.webhooks[0].reinvocationPolicy} {.webhooks[0].rules[0].scope}'
+expect_eq "upstream's defaults" "Fail Equivalent 10 Never *" "$OUT"
+
+# ---- mutating ----
+ok "configmap created through the mutating webhook" kube create configmap cm1 --from-literal=a=b
+ok "get" kube get configmap cm1 --show-labels
+expect_match "the webhook's label is on the stored object" 'webhook-mutated=true' "$OUT"
+ok "review seen" tail -1 "$WH_LOG"
+expect_match "AdmissionReview v1 with user, operation, namespace, options" \
+  '"apiVersion": "admission.k8s.io/v1", "operation": "CREATE", "name": "cm1", "namespace": "default", .*"user": "system:admin", "dryRun": false, "hasObject": true, .*"optionsKind": "CreateOptions"' "$OUT"
+ok "objectSelector excludes" kube create configmap cm2 --from-literal=a=b
+kube label configmap cm2 skip-webhooks=1 >/dev/null
+n=$(calls_to /mutate)
+cat <<EOF | kube create -f - >/dev/null
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: cm3, labels: {skip-webhooks: "1"}}
+EOF
+expect_eq "no call for an object the objectSelector excludes" "$n" "$(calls_to /mutate)"
+ok "no label" kube get configmap cm3 --show-labels
+expect_no_match "object not mutated" 'webhook-mutated' "$OUT"
+kube create namespace quiet >/dev/null
+kube label namespace quiet webhooks=off >/dev/null
+ok "create in an excluded namespace" kube create configmap cm4 -n quiet --from-literal=a=b
+expect_eq "no call for a namespace the namespaceSelector excludes" "$n" "$(calls_to /mutate)"
+
+# ---- validating: deny, warnings ----
+ko "validating webhook denies" kube create secret generic s1 --from-literal=a=b
+expect_match "upstream's denial message" 'secrets "s1" is forbidden: admission webhook "deny.test.example.com" denied the request: denied by the test policy' "$OUT"
+ko "nothing stored" kube get secret s1
+ok "serviceaccount created" kube create serviceaccount sa1
+expect_match "kubectl shows the webhook's warning" 'Warning: test warning from webhook' "$OUT"
+
+# ---- failures ----
+for c in ignore fail slow garbage wronguid dry; do
+  kube create namespace "ns-$c" >/dev/null
+  kube label namespace "ns-$c" "case=$c" >/dev/null
+done
+ok "failurePolicy Ignore: an unreachable webhook lets the write through" kube create configmap c1 -n ns-ignore --from-literal=a=b
+ko "failurePolicy Fail: an unreachable webhook refuses the write" kube create configmap c1 -n ns-fail --from-literal=a=b
+expect_match "upstream's call-failure message" \
+  "Internal error occurred: failed calling webhook \"dead-fail.test.example.com\": failed to call webhook: Post \"https://127.0.0.1:$DEAD_PORT/validate\?timeout=10s\": " "$OUT"
+ko "nothing stored" kube get configmap c1 -n ns-fail
+
+# a slow webhook (4 s) past timeoutSeconds (2 s), with a GET timed meanwhile
+rm -f "$WH_LOG.slow"
+(
+  rc=0
+  kube create configmap c1 -n ns-slow --from-literal=a=b >"$WORK/slow.out" 2>&1 || rc=$?
+  echo "$rc" >"$WORK/slow.rc"
+) &
+SLOW=$!
+wait_until "the slow webhook is called" 50 test -e "$WH_LOG.slow"
+t=$(curl -s -o /dev/null -w '%{time_total}' "$API_URL/api/v1/namespaces/default")
+python3 -c "import sys; sys.exit(0 if float('$t') < 1.0 else 1)" || fail "a GET during a pending webhook call took ${t}s"
+pass "the server answers a GET in ${t}s while a webhook call is pending"
+wait "$SLOW" || true
+expect_eq "the write past the timeout fails" 1 "$(cat "$WORK/slow.rc")"
+expect_match "upstream's timeout message" \
+  "failed calling webhook \"slow.test.example.com\": failed to call webhook: Post \"https://127.0.0.1:$WH_PORT/slow\?timeout=2s\": context deadline exceeded" \
+  "$(cat "$WORK/slow.out")"
+ko "a garbage answer refuses the write" kube create configmap c1 -n ns-garbage --from-literal=a=b
+expect_match "as a call failure" 'Internal error occurred: failed calling webhook "garbage.test.example.com": failed to call webhook' "$OUT"
+ko "a wrong uid refuses the write" kube create configmap c1 -n ns-wronguid --from-literal=a=b
+expect_match "upstream's uid message" 'failed calling webhook "wronguid.test.example.com": received invalid webhook response: expected response.uid="[-0-9a-f]+", got "not-' "$OUT"
+ok "the server still answers" kube get namespaces
+
+# ---- dry run: sideEffects None is called with dryRun true ----
+ok "dry-run create" kube create configmap d1 -n ns-dry --from-literal=a=b --dry-run=server
+ok "review seen" grep '"path": "/allow"' "$WH_LOG"
+expect_match "dryRun true reaches a sideEffects None webhook" '"dryRun": true' "$OUT"
+ko "not stored" kube get configmap d1 -n ns-dry
+kube patch validatingwebhookconfiguration checks --type=json \
+  -p='[{"op":"replace","path":"/webhooks/8/sideEffects","value":"Some"}]' >"$WORK/patch.out" 2>&1 && fail "sideEffects Some accepted"
+expect_match "sideEffects Some refused on update" 'Unsupported value: "Some"' "$(cat "$WORK/patch.out")"
+
+# ---- delete reaches the validating webhook ----
+cat <<EOF | kube create -f - >/dev/null
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: keep, labels: {protected: "yes"}}
+EOF
+ko "a delete is denied by a validating webhook" kube delete configmap keep
+expect_match "denial names the delete" 'configmaps "keep" is forbidden: admission webhook "record-delete.test.example.com" denied the request' "$OUT"
+ok "review of the delete" grep '"operation": "DELETE"' "$WH_LOG"
+expect_match "DELETE with oldObject and no object" '"name": "keep", .*"hasObject": false, "oldName": "keep", "optionsKind": "DeleteOptions"' "$OUT"
+ok "still there" kube get configmap keep
+ok "an unprotected configmap deletes" kube delete configmap cm2
+
+# ---- writes to the configurations themselves are never sent to webhooks ----
+n=$(wc -l <"$WH_LOG")
+ok "webhook configuration updated" kube label validatingwebhookconfiguration checks touched=yes
+expect_eq "no webhook called for it" "$n" "$(wc -l <"$WH_LOG")"
+
+# ---- the plugins can be turned off; metrics ----
+ok "metrics" curl -sf "$API_URL/metrics"
+expect_match "duration histogram" 'apiserver_admission_webhook_admission_duration_seconds_count\{name="mutate.test.example.com",operation="CREATE",rejected="false",type="admit"\} [1-9]' "$OUT"
+expect_match "rejection count" 'apiserver_admission_webhook_rejection_count\{error_type="no_error",name="deny.test.example.com",operation="CREATE",rejection_code="403",type="validating"\} 1' "$OUT"
+
+kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
+API_PORT='' start_apiserver --disable-admission-plugins=ValidatingAdmissionWebhook
+ok "with ValidatingAdmissionWebhook disabled the secret is created" kube create secret generic s2 --from-literal=a=b
+ok "mutating still on" kube create configmap cm9 --from-literal=a=b
+ok "get" kube get configmap cm9 --show-labels
+expect_match "label added after a restart (index loaded from storage)" 'webhook-mutated=true' "$OUT"
+done_testing
