@@ -105,8 +105,9 @@ static int decode_patch(const char *b64, json_t **out, char *err, size_t errlen)
   free(raw);
   if (!ops) return fail(err, errlen, "%s", perr);
   if (!json_is_array(ops)) {
+    fail(err, errlen, "json: cannot unmarshal %s into Go value of type jsonpatch.Patch", kj_kind_name(ops));
     json_decref(ops);
-    return fail(err, errlen, "json: cannot unmarshal %s into Go value of type jsonpatch.Patch", kj_kind_name(ops));
+    return -1;
   }
   *out = ops;
   return 0;
