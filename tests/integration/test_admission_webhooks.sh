@@ -14,7 +14,7 @@ source "$(dirname "$0")/pki_lib.sh"
 
 pki_ca whca webhook-test-ca
 ossl req -newkey rsa:2048 -nodes -keyout "$PKI/wh.key" -out "$PKI/wh.csr" -subj "/CN=127.0.0.1"
-printf 'subjectAltName=IP:127.0.0.1\n' >"$PKI/wh.ext"
+printf 'subjectAltName=IP:127.0.0.1,DNS:wh.default.svc\n' >"$PKI/wh.ext"
 ossl x509 -req -in "$PKI/wh.csr" -CA "$PKI/whca.crt" -CAkey "$PKI/whca.key" -CAcreateserial \
   -out "$PKI/wh.crt" -days 1 -extfile "$PKI/wh.ext"
 CA=$(base64 -w0 "$PKI/whca.crt")
@@ -95,10 +95,20 @@ expect_match "review versions" 'webhooks\[0\]\.admissionReviewVersions: Invalid 
   hook garbage.test.example.com /garbage configmaps CREATE "namespaceSelector: {matchLabels: {case: garbage}}"
   hook wronguid.test.example.com /wronguid configmaps CREATE "namespaceSelector: {matchLabels: {case: wronguid}}"
   hook dry.test.example.com /allow configmaps CREATE "namespaceSelector: {matchLabels: {case: dry}}"
+  hook frozen.test.example.com /deny configmaps UPDATE "objectSelector: {matchLabels: {frozen: 'yes'}}"
 } >"$WORK/validating.yaml"
-ok "webhook configurations created" kube apply -f "$WORK/mutating.yaml" -f "$WORK/validating.yaml"
+{
+  # sorted before label-adder: called first, and again after label-adder changed the object
+  echo "apiVersion: admissionregistration.k8s.io/v1"
+  echo "kind: MutatingWebhookConfiguration"
+  echo "metadata: {name: a-reinvoked}"
+  echo "webhooks:"
+  hook reinvoke.test.example.com /allow configmaps CREATE "reinvocationPolicy: IfNeeded" \
+    "namespaceSelector: {matchLabels: {case: reinvoke}}"
+} >"$WORK/reinvoke.yaml"
+ok "webhook configurations created" kube apply -f "$WORK/mutating.yaml" -f "$WORK/validating.yaml" -f "$WORK/reinvoke.yaml"
 ok "listed" kube get validatingwebhookconfigurations
-expect_match "kubectl get prints the webhook count" '^checks +9 ' "$OUT"
+expect_match "kubectl get prints the webhook count" '^checks +10 ' "$OUT"
 ok "defaults applied" kube get mutatingwebhookconfiguration label-adder -o jsonpath='{.webhooks[0].failurePolicy} {.webhooks[0].matchPolicy} {.webhooks[0].timeoutSeconds} {.webhooks[0].reinvocationPolicy} {.webhooks[0].rules[0].scope}'
 expect_eq "upstream's defaults" "Fail Equivalent 10 Never *" "$OUT"
 
@@ -133,7 +143,7 @@ ok "serviceaccount created" kube create serviceaccount sa1
 expect_match "kubectl shows the webhook's warning" 'Warning: test warning from webhook' "$OUT"
 
 # ---- failures ----
-for c in ignore fail slow garbage wronguid dry; do
+for c in ignore fail slow garbage wronguid dry reinvoke; do
   kube create namespace "ns-$c" >/dev/null
   kube label namespace "ns-$c" "case=$c" >/dev/null
 done
@@ -175,6 +185,25 @@ kube patch validatingwebhookconfiguration checks --type=json \
   -p='[{"op":"replace","path":"/webhooks/8/sideEffects","value":"Some"}]' >"$WORK/patch.out" 2>&1 && fail "sideEffects Some accepted"
 expect_match "sideEffects Some refused on update" 'Unsupported value: "Some"' "$(cat "$WORK/patch.out")"
 
+# ---- reinvocationPolicy IfNeeded: called again after a later webhook changed the object ----
+ok "create with reinvocation" kube create configmap r1 -n ns-reinvoke --from-literal=a=b
+expect_eq "the IfNeeded webhook is called twice" 2 "$(grep -c '"path": "/allow", .*"namespace": "ns-reinvoke"' "$WH_LOG")"
+ok "get" kube get configmap r1 -n ns-reinvoke --show-labels
+expect_match "and the later webhook's label kept" 'webhook-mutated=true' "$OUT"
+
+# ---- updates (patch) reach validating webhooks ----
+cat <<EOF | kube create -f - >/dev/null
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: frozen, labels: {frozen: "yes"}}
+EOF
+ko "a patch is denied by a validating webhook on UPDATE" kube label configmap frozen other=1
+expect_match "denial of the update" 'configmaps "frozen" is forbidden: admission webhook "frozen.test.example.com" denied the request' "$OUT"
+ok "review of the update" grep '"operation": "UPDATE"' "$WH_LOG"
+expect_match "UPDATE with object, oldObject and PatchOptions" '"name": "frozen", .*"hasObject": true, "oldName": "frozen", "optionsKind": "PatchOptions"' "$OUT"
+ok "unchanged" kube get configmap frozen --show-labels
+expect_no_match "label not added" 'other=1' "$OUT"
+
 # ---- delete reaches the validating webhook ----
 cat <<EOF | kube create -f - >/dev/null
 apiVersion: v1
@@ -199,9 +228,36 @@ expect_match "duration histogram" 'apiserver_admission_webhook_admission_duratio
 expect_match "rejection count" 'apiserver_admission_webhook_rejection_count\{error_type="no_error",name="deny.test.example.com",operation="CREATE",rejection_code="403",type="validating"\} 1' "$OUT"
 
 kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
-API_PORT='' start_apiserver --disable-admission-plugins=ValidatingAdmissionWebhook
+API_PORT='' start_apiserver --disable-admission-plugins=ValidatingAdmissionWebhook --enable-aggregator-routing=true
 ok "with ValidatingAdmissionWebhook disabled the secret is created" kube create secret generic s2 --from-literal=a=b
 ok "mutating still on" kube create configmap cm9 --from-literal=a=b
 ok "get" kube get configmap cm9 --show-labels
 expect_match "label added after a restart (index loaded from storage)" 'webhook-mutated=true' "$OUT"
+
+# clientConfig.service with --enable-aggregator-routing: dialed at the
+# Service's endpoint (here the loopback test server), TLS name wh.default.svc
+cat <<EOF | kube apply -f - >/dev/null
+apiVersion: v1
+kind: Service
+metadata: {name: wh}
+spec: {ports: [{name: https, port: 443}]}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: wh}
+subsets: [{addresses: [{ip: 127.0.0.1}], ports: [{name: https, port: $WH_PORT}]}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: by-service}
+webhooks:
+- name: svc.test.example.com
+  clientConfig: {service: {namespace: default, name: wh, path: /mutate}, caBundle: "$CA"}
+  rules: [{operations: [CREATE], apiGroups: [""], apiVersions: [v1], resources: [serviceaccounts]}]
+  sideEffects: None
+  admissionReviewVersions: [v1]
+EOF
+ok "serviceaccount created through a webhook given as a Service" kube create serviceaccount sa-svc
+ok "get" kube get serviceaccount sa-svc --show-labels
+expect_match "mutated by the webhook reached through the Service's endpoints" 'webhook-mutated=true' "$OUT"
 done_testing
