@@ -512,6 +512,9 @@ static bool item_webhooks_start(struct del_item *it, bool mutating)
 {
   struct del_ctx *c = it->c;
   struct api_req *ar = c->ar;
+  /* an eviction is upstream's CREATE of pods/eviction, whose deletion
+   * is not admitted again; that CREATE is not sent to webhooks here */
+  if (c->eviction || !webhook_configured(ar->srv, mutating)) return false;
   const struct resource *res = c->res;
   const char *name = key_name(it->key);
   bool ns_obj = !*res->group && !strcmp(res->plural, "namespaces");

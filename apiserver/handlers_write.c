@@ -384,7 +384,7 @@ static bool webhooks_apply(const struct api_write *w)
 /* Starts one webhook type on obj; false when none applies. */
 static bool webhooks_start(struct api_write *w, bool mutating, json_t *obj, webhook_done_fn done)
 {
-  if (!webhooks_apply(w)) return false;
+  if (!webhooks_apply(w) || !webhook_configured(w->ar->srv, mutating)) return false;
   struct api_req *ar = w->ar;
   const struct resource *res = w->res;
   bool create = !strcmp(w->wh_rq.verb, "create");

@@ -799,6 +799,17 @@ static json_t *matching(struct webhook_index *ix, int t, const struct webhook_at
 
 static char *dup0(const char *s) { return xstrdup(s ? s : ""); }
 
+bool webhook_configured(struct apiserver *srv, bool mutating)
+{
+  struct webhook_index *ix = srv ? srv->webhooks : NULL;
+  if (!ix || !admission_webhook_enabled(srv, mutating)) return false;
+  if (ix->dirty) {
+    index_refresh(ix);
+    clients_sweep(ix);
+  }
+  return json_array_size(ix->hooks[mutating ? T_MUTATING : T_VALIDATING]) > 0;
+}
+
 static void run_start_cb(evutil_socket_t fd, short what, void *arg)
 {
   (void)fd;
@@ -817,12 +828,8 @@ static void run_start_cb(evutil_socket_t fd, short what, void *arg)
 bool webhook_admit(struct apiserver *srv, const struct webhook_attrs *a, bool mutating, json_t *obj,
                    webhook_done_fn done, void *arg)
 {
-  struct webhook_index *ix = srv ? srv->webhooks : NULL;
-  if (!ix || !admission_webhook_enabled(srv, mutating) || webhook_is_exempt(a)) return false;
-  if (ix->dirty) {
-    index_refresh(ix);
-    clients_sweep(ix);
-  }
+  if (!webhook_configured(srv, mutating) || webhook_is_exempt(a)) return false;
+  struct webhook_index *ix = srv->webhooks;
   struct webhook_attrs m = *a;
   m.object = obj;
   json_t *hooks = matching(ix, mutating ? T_MUTATING : T_VALIDATING, &m);

@@ -56,12 +56,12 @@ bool webhook_rules_match(const json_t *rules, const struct webhook_attrs *a);
 /* True for the kinds upstream never sends to webhooks: the webhook
  * configurations themselves. */
 bool webhook_is_exempt(const struct webhook_attrs *a);
-/* The labels namespaceSelector is matched against: for a Namespace
- * object its own (the old object's on delete); NULL when the selector
- * does not apply (a cluster-scoped resource other than namespaces: it
- * always matches).  Borrowed from a, or from ns_obj (the namespace read
- * from storage, may be NULL). */
+/* Whether namespaceSelector applies: to namespaced resources and to
+ * Namespace objects; every other cluster-scoped resource matches it. */
 bool webhook_namespace_selector_applies(const struct webhook_attrs *a);
+/* The labels namespaceSelector is matched against: for a Namespace
+ * object its own (the old object's on delete), else ns_obj's (the
+ * request's namespace read from storage, may be NULL).  Borrowed. */
 const json_t *webhook_namespace_labels(const struct webhook_attrs *a, const json_t *ns_obj);
 /* objectSelector: matches when the new or the old object's labels do. */
 bool webhook_object_selector_matches(const json_t *selector, const struct webhook_attrs *a);
@@ -116,6 +116,10 @@ void webhook_index_free(struct webhook_index *ix);
  * (new reference) that fails the request; warnings an array of strings
  * (borrowed) for Warning headers. */
 typedef void (*webhook_done_fn)(void *arg, json_t *obj, json_t *status, const json_t *warnings);
+
+/* True when some webhook of the type is configured (and its plugin on):
+ * callers skip building a request's attributes otherwise. */
+bool webhook_configured(struct apiserver *srv, bool mutating);
 
 /* Starts the mutating (mutating true) or validating webhooks that match
  * the write a describes, on obj (a->object is ignored; obj may be NULL on

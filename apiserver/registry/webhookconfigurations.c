@@ -11,7 +11,8 @@
  * timeoutSeconds 10, reinvocationPolicy Never, a rule's scope "*", a
  * service's port 443.  Validation follows upstream's for v1 objects
  * (sideEffects None or NoneOnDryRun, admissionReviewVersions naming v1 or
- * v1beta1, url https without user, query or fragment).  What calls the
+ * v1beta1, url https without user, query or fragment); matchConditions
+ * (CEL) are stored with a Warning that they are not evaluated.  What calls the
  * webhooks is admission/webhook.c, which watches these objects.
  */
 #define _GNU_SOURCE
@@ -280,16 +281,33 @@ static void wh_validate(const json_t *obj, const json_t *old, bool mutating, jso
   }
 }
 
+/* matchConditions are CEL expressions, which this server does not
+ * evaluate yet: said in a Warning rather than silently ignored. */
+static void warn_match_conditions(struct reg_request *rq, const json_t *obj)
+{
+  size_t i;
+  json_t *h;
+  json_array_foreach (json_object_get(obj, "webhooks"), i, h) {
+    if (!rq->warnings || json_array_size(json_object_get(h, "matchConditions")) == 0) continue;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "webhooks[%zu].matchConditions: CEL expressions are not evaluated by this API server yet; the webhook "
+             "is called for every request its rules and selectors match",
+             i);
+    json_array_append_new(rq->warnings, json_string(msg));
+  }
+}
+
 static void mwc_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
-  (void)rq;
   wh_validate(obj, old, true, causes);
+  warn_match_conditions(rq, obj);
 }
 
 static void vwc_validate(struct reg_request *rq, const json_t *obj, const json_t *old, json_t *causes)
 {
-  (void)rq;
   wh_validate(obj, old, false, causes);
+  warn_match_conditions(rq, obj);
 }
 
 static json_t *wh_cells(const json_t *obj)
