@@ -54,6 +54,8 @@ roles - rbac.authorization.k8s.io/v1 true Role
 rolebindings - rbac.authorization.k8s.io/v1 true RoleBinding
 clusterroles - rbac.authorization.k8s.io/v1 false ClusterRole
 clusterrolebindings - rbac.authorization.k8s.io/v1 false ClusterRoleBinding
+mutatingwebhookconfigurations - admissionregistration.k8s.io/v1 false MutatingWebhookConfiguration
+validatingwebhookconfigurations - admissionregistration.k8s.io/v1 false ValidatingWebhookConfiguration
 "
 ok "api-resources" kube api-resources --no-headers
 API_RESOURCES=$(awk 'NF==4 {print $1, "-", $2, $3, $4; next} {print $1, $2, $3, $4, $5}' <<<"$OUT")

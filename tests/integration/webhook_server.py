@@ -13,6 +13,9 @@ Every AdmissionReview received is appended to LOGFILE as one JSON line
   /slow        writes LOGFILE.slow, sleeps 4 s, then allows
   /garbage     200 with a body that is not JSON
   /wronguid    allowed, with another uid than the request's
+  /noop        allowed, not recorded; the time spent handling it is summed
+               and GET /stats answers {"count": N, "seconds": S,
+               "connections": C} (benchmarks)
 """
 import base64
 import http.server
@@ -24,6 +27,7 @@ import time
 
 PORT, CERT, KEY, LOG = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 lock = threading.Lock()
+noop_stats = {"count": 0, "seconds": 0.0, "connections": 0}
 
 
 def record(path, review):
@@ -48,6 +52,7 @@ def record(path, review):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes
 
     def log_message(self, fmt, *args):
         pass
@@ -60,10 +65,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def setup(self):
+        super().setup()
+        with lock:
+            noop_stats["connections"] += 1
+
+    def do_GET(self):
+        with lock:
+            self.reply(dict(noop_stats))
+
     def do_POST(self):
+        t0 = time.monotonic()
         n = int(self.headers.get("Content-Length", "0"))
         review = json.loads(self.rfile.read(n))
         path = self.path.split("?")[0]
+        if path == "/noop":
+            self.reply({"apiVersion": review["apiVersion"], "kind": "AdmissionReview",
+                        "response": {"uid": review["request"]["uid"], "allowed": True}})
+            with lock:
+                noop_stats["count"] += 1
+                noop_stats["seconds"] += time.monotonic() - t0
+            return
         record(path, review)
         rq = review["request"]
         resp = {"uid": rq["uid"], "allowed": True}
