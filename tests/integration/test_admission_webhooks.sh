@@ -217,6 +217,46 @@ expect_match "DELETE with oldObject and no object" '"name": "keep", .*"hasObject
 ok "still there" kube get configmap keep
 ok "an unprotected configmap deletes" kube delete configmap cm2
 
+# ---- custom resources go through the webhooks too ----
+cat <<EOF | kube apply -f - >/dev/null
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.hooks.example.com}
+spec:
+  group: hooks.example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: widgets}
+webhooks:
+- name: widgets.test.example.com
+  clientConfig: {url: "https://127.0.0.1:$WH_PORT/mutate", caBundle: "$CA"}
+  rules: [{operations: [CREATE], apiGroups: [hooks.example.com], apiVersions: [v1], resources: [widgets]}]
+  sideEffects: None
+  admissionReviewVersions: [v1beta1]
+EOF
+wait_until "CRD established" 50 kube wait --for condition=established --timeout=5s crd/widgets.hooks.example.com
+widget() {
+  cat <<EOF | kube create -f -
+apiVersion: hooks.example.com/v1
+kind: Widget
+metadata: {name: w1}
+spec: {size: 3}
+EOF
+}
+wait_until "a custom resource is created" 50 widget
+ok "get" kube get widgets.hooks.example.com w1 --show-labels
+expect_match "mutated by its webhook" 'webhook-mutated=true' "$OUT"
+ok "review seen" grep '"name": "w1"' "$WH_LOG"
+expect_match "as AdmissionReview v1beta1 when that is the only version the webhook takes" '"apiVersion": "admission.k8s.io/v1beta1"' "$OUT"
+
 # ---- writes to the configurations themselves are never sent to webhooks ----
 n=$(wc -l <"$WH_LOG")
 ok "webhook configuration updated" kube label validatingwebhookconfiguration checks touched=yes
@@ -228,11 +268,18 @@ expect_match "duration histogram" 'apiserver_admission_webhook_admission_duratio
 expect_match "rejection count" 'apiserver_admission_webhook_rejection_count\{error_type="no_error",name="deny.test.example.com",operation="CREATE",rejection_code="403",type="validating"\} 1' "$OUT"
 
 kill "$API_PID"; wait "$API_PID" 2>/dev/null || true
-API_PORT='' start_apiserver --disable-admission-plugins=ValidatingAdmissionWebhook --enable-aggregator-routing=true
+printf 'admintoken,it-admin,100,"system:masters"\n' >"$WORK/tokens.csv"
+SPORT=$(free_port)
+API_PORT='' start_apiserver --disable-admission-plugins=ValidatingAdmissionWebhook --enable-aggregator-routing=true \
+  --secure-port="$SPORT" --bind-address=127.0.0.1 --cert-dir="$WORK/certs" --token-auth-file="$WORK/tokens.csv"
 ok "with ValidatingAdmissionWebhook disabled the secret is created" kube create secret generic s2 --from-literal=a=b
 ok "mutating still on" kube create configmap cm9 --from-literal=a=b
 ok "get" kube get configmap cm9 --show-labels
 expect_match "label added after a restart (index loaded from storage)" 'webhook-mutated=true' "$OUT"
+ok "a create on the secure port" kubectl --cache-dir "$WORK/kcache-s" -s "https://127.0.0.1:$SPORT" \
+  --certificate-authority="$WORK/certs/apiserver.crt" --token=admintoken create configmap cm-secure --from-literal=a=b
+ok "review seen" grep '"name": "cm-secure"' "$WH_LOG"
+expect_match "userInfo is the authenticated user" '"user": "it-admin"' "$OUT"
 
 # clientConfig.service with --enable-aggregator-routing: dialed at the
 # Service's endpoint (here the loopback test server), TLS name wh.default.svc
