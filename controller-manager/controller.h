@@ -111,7 +111,7 @@ extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, 
     ctrl_taint_eviction, ctrl_podgc, ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota,
     ctrl_root_ca_cert_publisher, ctrl_persistentvolume_binder, ctrl_pvc_protection, ctrl_pv_protection,
     ctrl_ephemeral_volume, ctrl_persistentvolume_expander, ctrl_clusterrole_aggregation, ctrl_csrsigning,
-    ctrl_csrapproving, ctrl_csrcleaner;
+    ctrl_csrapproving, ctrl_csrcleaner, ctrl_bootstrapsigner, ctrl_tokencleaner;
 
 /* --controllers parsing: "*" (all enabled by default), "name", "-name",
  * comma-separated, as upstream.  Returns true if name is enabled. */
