@@ -163,6 +163,7 @@ static int tc_init(struct cm_base *b)
 
 const struct controller_def ctrl_tokencleaner = {
     .name = "tokencleaner",
+    .service_account = "token-cleaner",
     .alias = "token-cleaner-controller",
     .enabled_by_default = false,
     .size = sizeof(struct tc_ctl),
@@ -223,6 +224,7 @@ static int bs_init(struct cm_base *b)
 
 const struct controller_def ctrl_bootstrapsigner = {
     .name = "bootstrapsigner",
+    .service_account = "bootstrap-signer",
     .alias = "bootstrap-signer-controller",
     .enabled_by_default = false,
     .size = sizeof(struct bs_ctl),

@@ -583,6 +583,7 @@ static void gc_fini(struct cm_base *b)
 
 const struct controller_def ctrl_garbagecollector = {
     .name = "garbagecollector",
+    .service_account = "generic-garbage-collector",
     .enabled_by_default = true,
     .size = sizeof(struct gc_ctl),
     .queue = "garbage_collector_attempt_to_delete",

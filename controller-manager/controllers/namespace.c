@@ -448,6 +448,7 @@ static int ns_init(struct cm_base *b)
 
 const struct controller_def ctrl_namespace = {
     .name = "namespace",
+    .service_account = "namespace-controller",
     .enabled_by_default = true,
     .size = sizeof(struct ns_ctl),
     .queue = "namespace",

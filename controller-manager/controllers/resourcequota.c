@@ -276,6 +276,7 @@ static void rq_run(struct cm_base *b) { cm_base_periodic(b, RQ_RESYNC_MS, rq_on_
 
 const struct controller_def ctrl_resourcequota = {
     .name = "resourcequota",
+    .service_account = "resourcequota-controller",
     .enabled_by_default = true,
     .size = sizeof(struct rq_ctl),
     .queue = "resourcequota_primary",
