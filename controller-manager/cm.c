@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cm.h"
+#include "sa_clients.h"
 #include "kube/flags.h"
 #include "kube/http.h"
 #include "kube/secure_serving.h"
@@ -144,10 +145,11 @@ static void sync_poll_cb(evutil_socket_t fd, short what, void *arg)
   for (int i = 0; i < p->nrunning; i++) cm_controller_run(p->running[i]);
 }
 
-static void start_controllers(struct cm_program *p)
+/* Every enabled controller is started (informers and handlers), then the
+ * informers; the workers run once the caches have synced. */
+static void start_enabled(void *arg)
 {
-  if (p->started) return;
-  p->started = true;
+  struct cm_program *p = arg;
   for (const struct controller_def *const *d = cm_all_controllers; *d; d++) {
     if (!cm_controller_enabled(p->ctx.cfg.controllers, *d)) {
       KLOG_I("Warning: controller is disabled controller=\"%s\"", (*d)->name);
@@ -170,6 +172,22 @@ static void start_controllers(struct cm_program *p)
   p->sync_timer = evtimer_new(p->ctx.base, sync_poll_cb, p);
   struct timeval tv = {0, 0};
   evtimer_add(p->sync_timer, &tv);
+}
+
+/* With --use-service-account-credentials the controllers start once each
+ * one's service account has a token (sa_clients.h). */
+static void start_controllers(struct cm_program *p)
+{
+  if (p->started) return;
+  p->started = true;
+  if (!p->ctx.cfg.use_service_account_credentials) {
+    start_enabled(p);
+    return;
+  }
+  p->ctx.sa_clients = cm_sa_clients_new(&p->ctx);
+  for (const struct controller_def *const *d = cm_all_controllers; *d; d++)
+    if (cm_controller_enabled(p->ctx.cfg.controllers, *d)) cm_sa_clients_want(p->ctx.sa_clients, (*d)->service_account);
+  cm_sa_clients_start(p->ctx.sa_clients, start_enabled, p);
 }
 
 static void on_started_leading(void *arg) { start_controllers(arg); }
@@ -215,6 +233,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 static void program_free(struct cm_program *p)
 {
   for (int i = p->nrunning - 1; i >= 0; i--) cm_controller_stop(p->running[i]);
+  if (p->ctx.sa_clients) cm_sa_clients_free(p->ctx.sa_clients);
   if (p->le) leaderelection_free(p->le);
   if (p->http) ksecure_free(p->http);
   if (p->ctx.informers) informer_factory_free(p->ctx.informers);
@@ -315,7 +334,8 @@ static int parse_flags(struct cm_program *p, int argc, char **argv, const char *
        "ephemeral volume updating, but more CPU (and network) load"},
       {"kube-api-qps", FLAG_FLOAT, &c->kube_api_qps, "QPS to use while talking with kubernetes apiserver."},
       {"kube-api-burst", FLAG_INT, &c->kube_api_burst, "Burst to use while talking with kubernetes apiserver."},
-      {"use-service-account-credentials", FLAG_UNSUPPORTED, NULL, "every controller uses the --kubeconfig credentials"},
+      {"use-service-account-credentials", FLAG_BOOL, &c->use_service_account_credentials,
+       "If true, use individual service account credentials for each controller."},
       {"service-account-private-key-file", FLAG_UNSUPPORTED, NULL,
        "the API server signs service account tokens (TokenRequest); no token Secrets are made"},
       {"root-ca-file", FLAG_STRING, &c->root_ca_file,

@@ -22,6 +22,7 @@
 
 struct event_base;
 struct rest_client;
+struct cm_sa_clients;
 struct informer_factory;
 struct informer;
 struct event_recorder;
@@ -33,6 +34,7 @@ struct cm_config {
   const char *master;                        /* --master */
   const char *controllers;                   /* --controllers, default "*" */
   bool leader_elect;                         /* --leader-elect, default true */
+  bool use_service_account_credentials;      /* --use-service-account-credentials */
   const char *cluster_cidr;                  /* --cluster-cidr */
   const char *service_cluster_ip_range;      /* --service-cluster-ip-range (kept out of node ranges) */
   bool allocate_node_cidrs;                  /* --allocate-node-cidrs */
@@ -75,6 +77,9 @@ struct cm_ctx {
   struct event_recorder *recorder;
   struct metrics *metrics;
   const struct cm_transport *transport; /* NULL: writes go through client (tests set a fake) */
+  /* --use-service-account-credentials: each controller's own client
+   * (sa_clients.h); NULL: every controller uses client. */
+  struct cm_sa_clients *sa_clients;
 };
 
 /* Informer paths controllers share through informer_factory_get(). */
@@ -111,7 +116,7 @@ extern const struct controller_def ctrl_replicaset, ctrl_replicationcontroller, 
     ctrl_taint_eviction, ctrl_podgc, ctrl_serviceaccount, ctrl_disruption, ctrl_resourcequota,
     ctrl_root_ca_cert_publisher, ctrl_persistentvolume_binder, ctrl_pvc_protection, ctrl_pv_protection,
     ctrl_ephemeral_volume, ctrl_persistentvolume_expander, ctrl_clusterrole_aggregation, ctrl_csrsigning,
-    ctrl_csrapproving, ctrl_csrcleaner;
+    ctrl_csrapproving, ctrl_csrcleaner, ctrl_bootstrapsigner, ctrl_tokencleaner;
 
 /* --controllers parsing: "*" (all enabled by default), "name", "-name",
  * comma-separated, as upstream.  Returns true if name is enabled. */

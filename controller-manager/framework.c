@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "framework.h"
+#include "sa_clients.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
@@ -54,6 +55,7 @@ static void process_cb(void *arg, struct workqueue *q, const char *key)
 int cm_base_init(struct cm_base *b, struct cm_ctx *ctx, const char *name, int workers, cm_sync_fn sync)
 {
   b->ctx = ctx;
+  b->client = ctx->client;
   b->name = name;
   b->workers = workers > 0 ? workers : 1;
   b->sync = sync;
@@ -67,7 +69,7 @@ void cm_base_set_component(struct cm_base *b, const char *component)
   char host[256] = "";
   gethostname(host, sizeof host - 1);
   if (b->recorder) recorder_free(b->recorder);
-  b->recorder = b->ctx->client ? recorder_new(b->ctx->base, b->ctx->client, component, host) : NULL;
+  b->recorder = b->client ? recorder_new(b->ctx->base, b->client, component, host) : NULL;
 }
 
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
@@ -115,6 +117,7 @@ struct cm_base *cm_controller_start(const struct controller_def *d, struct cm_ct
   struct cm_base *b = xcalloc(1, d->size);
   *err = cm_base_init(b, ctx, d->queue, def_workers(d, &ctx->cfg), d->sync);
   b->def = d;
+  if (ctx->sa_clients && d->service_account) b->client = cm_sa_client(ctx->sa_clients, d->service_account);
   if (*err == 0 && d->component) cm_base_set_component(b, d->component);
   if (*err == 0 && d->init) *err = d->init(b);
   if (*err < 0) {
@@ -314,7 +317,7 @@ static struct rest_request *transport_request(struct cm_run *r, struct cm_req *q
   const struct cm_transport *t = r->b->ctx->transport;
   const char *method = cm_verb_name(q->act.verb);
   if (t) return t->request(t->arg, method, q->act.path, content_type(&q->act), q->act.body, req_done, q);
-  return rest_request_ct(r->b->ctx->client, method, q->act.path, content_type(&q->act), q->act.body, req_done, q);
+  return rest_request_ct(r->b->client, method, q->act.path, content_type(&q->act), q->act.body, req_done, q);
 }
 
 static void transport_cancel(struct cm_run *r, struct rest_request *rq)

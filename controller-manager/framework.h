@@ -63,6 +63,7 @@ struct workqueue;
 struct event;
 struct event_recorder;
 struct rest_request;
+struct rest_client;
 struct rest_status;
 struct cm_run;
 struct cm_base;
@@ -187,6 +188,8 @@ struct cm_base {
   const struct controller_def *def; /* NULL for a bare base */
   const char *name;                 /* the workqueue's name, upstream's */
   struct event_recorder *recorder;  /* Events as upstream's component, or NULL: ctx->recorder */
+  struct rest_client *client;       /* its writes and Events (borrowed): ctx->client, or the
+                                       client of its service account (cm_sa_clients) */
   struct workqueue *q;
   int workers;
   cm_sync_fn sync;
@@ -216,6 +219,10 @@ struct controller_def {
   void (*run)(struct cm_base *b);  /* once synced, before the workers (may be NULL) */
   void (*fini)(struct cm_base *b); /* frees what init made (may be NULL) */
   const char *alias;               /* another name --controllers accepts, or NULL */
+  /* Upstream's client name for it: with --use-service-account-credentials
+   * its requests and Events go as the kube-system service account of that
+   * name (bound to system:controller:NAME by the bootstrap policy). */
+  const char *service_account;
 };
 
 /* The generic life of a controller (cm.c): NULL with *err < 0 when init

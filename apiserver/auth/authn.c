@@ -33,6 +33,7 @@
 #include <strings.h>
 
 #include <kube/base64.h>
+#include <kube/bootstraptoken.h>
 #include <kube/fileutil.h>
 #include <kube/http.h>
 #include <kube/json.h>
@@ -207,24 +208,6 @@ static bool token_chars(const char *s, size_t n)
   return s[n] == '\0' || s[n] == '.';
 }
 
-/* A Secret's data[key], base64-decoded; malloc'd or NULL. */
-static char *secret_data(const json_t *secret, const char *key)
-{
-  const char *b64 = json_string_value(json_object_get(json_object_get(secret, "data"), key));
-  unsigned char *out = NULL;
-  size_t outlen = 0, bad = 0;
-  if (!b64 || kb64_decode(b64, strlen(b64), KB64_STD, &out, &outlen, &bad) < 0) return NULL;
-  return (char *)out;
-}
-
-static bool secret_flag(const json_t *secret, const char *key)
-{
-  char *v = secret_data(secret, key);
-  bool on = v && !strcmp(v, "true");
-  free(v);
-  return on;
-}
-
 json_t *authn_get_object(struct apiserver *srv, const char *key)
 {
   struct kv *kv = storage_get(srv->storage, key);
@@ -239,13 +222,13 @@ static json_t *bootstrap_secret(struct apiserver *srv, const char *id, const cha
   snprintf(key, sizeof key, "/registry/secrets/kube-system/bootstrap-token-%s", id);
   json_t *s = authn_get_object(srv, key);
   const char *type = json_string_value(json_object_get(s, "type"));
-  char *sec = s ? secret_data(s, "token-secret") : NULL, *exp = s ? secret_data(s, "expiration") : NULL;
+  char *sec = s ? bootstrap_secret_data(s, "token-secret") : NULL;
   int64_t exp_us = 0;
-  bool ok = s && type && !strcmp(type, "bootstrap.kubernetes.io/token") && sec && !strcmp(sec, secret_part) &&
-            secret_flag(s, "usage-bootstrap-authentication") && !kj_get(s, "metadata.deletionTimestamp") &&
-            (!exp || (ktime_parse(exp, &exp_us) == 0 && exp_us > ktime_now_us()));
+  int has_exp = s ? bootstrap_secret_expiration(s, &exp_us) : 1;
+  bool ok = s && type && !strcmp(type, BOOTSTRAP_TOKEN_SECRET_TYPE) && sec && !strcmp(sec, secret_part) &&
+            bootstrap_secret_flag(s, "usage-bootstrap-authentication") && !kj_get(s, "metadata.deletionTimestamp") &&
+            (has_exp == 1 || (has_exp == 0 && exp_us > ktime_now_us()));
   free(sec);
-  free(exp);
   if (!ok) {
     json_decref(s);
     return NULL;
@@ -266,7 +249,7 @@ static struct auth_user *bootstrap_token_user(struct apiserver *srv, const char 
   snprintf(name, sizeof name, "system:bootstrap:%s", id);
   struct auth_user *u = auth_user_new(name);
   auth_user_add_group(u, "system:bootstrappers");
-  char *extra = secret_data(s, "auth-extra-groups");
+  char *extra = bootstrap_secret_data(s, "auth-extra-groups");
   if (extra) add_groups(u, extra);
   free(extra);
   json_decref(s);

@@ -3,7 +3,8 @@
  * reconciled at every start (upstream's rbac/bootstrap-roles post-start
  * hook and pkg/registry/rbac/reconciliation).
  *
- * Every bootstrap ClusterRole and ClusterRoleBinding carries the label
+ * Every bootstrap ClusterRole and ClusterRoleBinding, and the Roles and
+ * RoleBindings of kube-system and kube-public, carries the label
  * kubernetes.io/bootstrapping=rbac-defaults and the annotation
  * rbac.authorization.kubernetes.io/autoupdate=true.  At start each one is
  * compared with what is stored:
@@ -78,12 +79,15 @@ static json_t *bootstrap_meta(const char *name, const char *label)
                    "true");
 }
 
-static json_t *role_json(const struct bp_role *role, const char *prefix)
+/* A Role (ns set) or ClusterRole (ns NULL) from its table entry. */
+static json_t *role_json(const struct bp_role *role, const char *prefix, const char *ns)
 {
   char name[256];
   snprintf(name, sizeof(name), "%s%s", prefix, role->name);
-  json_t *o = json_pack("{s:s,s:s,s:o}", "apiVersion", RBAC_GROUP "/v1", "kind", "ClusterRole", "metadata",
-                        bootstrap_meta(name, role->label));
+  json_t *meta = bootstrap_meta(name, role->label);
+  if (ns) json_object_set_new(meta, "namespace", json_string(ns));
+  json_t *o = json_pack("{s:s,s:s,s:o}", "apiVersion", RBAC_GROUP "/v1", "kind", ns ? "Role" : "ClusterRole",
+                        "metadata", meta);
   if (role->agg)
     json_object_set_new(o, "aggregationRule",
                         json_pack("{s:[{s:{s:s}}]}", "clusterRoleSelectors", "matchLabels", role->agg, "true"));
@@ -96,9 +100,9 @@ static json_t *role_json(const struct bp_role *role, const char *prefix)
 json_t *rbac_bootstrap_cluster_roles(void)
 {
   json_t *out = json_array();
-  for (const struct bp_role *r = bp_cluster_roles; r->name; r++) json_array_append_new(out, role_json(r, ""));
+  for (const struct bp_role *r = bp_cluster_roles; r->name; r++) json_array_append_new(out, role_json(r, "", NULL));
   for (const struct bp_role *r = bp_controller_roles; r->name; r++)
-    json_array_append_new(out, role_json(r, CONTROLLER_PREFIX));
+    json_array_append_new(out, role_json(r, CONTROLLER_PREFIX, NULL));
   return out;
 }
 
@@ -113,33 +117,56 @@ static json_t *subject_json(const char *kind, const char *name)
   return json_pack("{s:s,s:s,s:s}", "kind", kind, "apiGroup", RBAC_GROUP, "name", name);
 }
 
-static json_t *binding_json(const char *name, const char *role, json_t *subjects /* stolen */)
+/* A RoleBinding of a Role (ns set) or a ClusterRoleBinding (ns NULL). */
+static json_t *binding_json(const char *name, const char *role, const char *ns, json_t *subjects /* stolen */)
 {
-  json_t *o = json_pack("{s:s,s:s,s:o,s:{s:s,s:s,s:s}}", "apiVersion", RBAC_GROUP "/v1", "kind", "ClusterRoleBinding",
-                        "metadata", bootstrap_meta(name, NULL), "roleRef", "apiGroup", RBAC_GROUP, "kind",
-                        "ClusterRole", "name", role);
+  json_t *meta = bootstrap_meta(name, NULL);
+  if (ns) json_object_set_new(meta, "namespace", json_string(ns));
+  json_t *o = json_pack("{s:s,s:s,s:o,s:{s:s,s:s,s:s}}", "apiVersion", RBAC_GROUP "/v1", "kind",
+                        ns ? "RoleBinding" : "ClusterRoleBinding", "metadata", meta, "roleRef", "apiGroup",
+                        RBAC_GROUP, "kind", ns ? "Role" : "ClusterRole", "name", role);
   if (json_array_size(subjects)) json_object_set(o, "subjects", subjects);
   json_decref(subjects);
   return o;
 }
 
+static json_t *table_binding_json(const struct bp_binding *b, const char *ns)
+{
+  json_t *subs = json_array();
+  for (size_t i = 0; i < sizeof b->subjects / sizeof b->subjects[0] && b->subjects[i].kind; i++)
+    json_array_append_new(subs, subject_json(b->subjects[i].kind, b->subjects[i].name));
+  return binding_json(b->name, b->role, ns, subs);
+}
+
 json_t *rbac_bootstrap_cluster_role_bindings(void)
 {
   json_t *out = json_array();
-  for (const struct bp_binding *b = bp_cluster_role_bindings; b->name; b++) {
-    json_t *subs = json_array();
-    for (size_t i = 0; i < 3 && b->subjects[i].kind; i++)
-      json_array_append_new(subs, subject_json(b->subjects[i].kind, b->subjects[i].name));
-    json_array_append_new(out, binding_json(b->name, b->role, subs));
-  }
+  for (const struct bp_binding *b = bp_cluster_role_bindings; b->name; b++)
+    json_array_append_new(out, table_binding_json(b, NULL));
   for (const struct bp_role *r = bp_controller_roles; r->name; r++) {
     char name[256], sa[256];
     snprintf(name, sizeof(name), CONTROLLER_PREFIX "%s", r->name);
     snprintf(sa, sizeof(sa), "kube-system:%s", r->name);
     json_t *subs = json_array();
     json_array_append_new(subs, subject_json("ServiceAccount", sa));
-    json_array_append_new(out, binding_json(name, name, subs));
+    json_array_append_new(out, binding_json(name, name, NULL, subs));
   }
+  return out;
+}
+
+json_t *rbac_bootstrap_namespace_roles(void)
+{
+  json_t *out = json_array();
+  for (const struct bp_ns_role *r = bp_namespace_roles; r->ns; r++)
+    json_array_append_new(out, role_json(&r->role, "", r->ns));
+  return out;
+}
+
+json_t *rbac_bootstrap_namespace_role_bindings(void)
+{
+  json_t *out = json_array();
+  for (const struct bp_ns_binding *b = bp_namespace_role_bindings; b->ns; b++)
+    json_array_append_new(out, table_binding_json(&b->binding, b->ns));
   return out;
 }
 
@@ -304,7 +331,7 @@ static void reconcile_one(struct bp_run *run, const struct resource *res, const 
                           json_t *(*reconcile)(const json_t *, const json_t *))
 {
   const char *name = kj_get_str(expected, "metadata.name");
-  char *key = reg_key(res, NULL, name);
+  char *key = reg_key(res, kj_get_str(expected, "metadata.namespace"), name);
   struct kv *kv = storage_get(run->srv->storage, key);
   json_t *existing = kv ? kj_loadb(kv->bytes, kv->len, false, NULL, 0) : NULL;
   json_t *obj = reconcile(expected, existing);
@@ -320,7 +347,7 @@ static void reconcile_one(struct bp_run *run, const struct resource *res, const 
     } else if (existing) {
       run->updated++;
       KLOG_I("rbac: updated %s %s with missing %s", res->kind, name,
-             res == &reg_clusterroles ? "permissions" : "subjects or role reference");
+             res == &reg_clusterroles || res == &reg_roles ? "permissions" : "subjects or role reference");
     } else {
       run->created++;
     }
@@ -344,6 +371,12 @@ int rbac_bootstrap_policy(struct apiserver *srv, void (*done)(void *arg), void *
   json_t *o;
   json_array_foreach (roles, i, o) reconcile_one(run, &reg_clusterroles, o, rbac_reconcile_role);
   json_array_foreach (bindings, i, o) reconcile_one(run, &reg_clusterrolebindings, o, rbac_reconcile_binding);
+  json_decref(roles);
+  json_decref(bindings);
+  roles = rbac_bootstrap_namespace_roles();
+  bindings = rbac_bootstrap_namespace_role_bindings();
+  json_array_foreach (roles, i, o) reconcile_one(run, &reg_roles, o, rbac_reconcile_role);
+  json_array_foreach (bindings, i, o) reconcile_one(run, &reg_rolebindings, o, rbac_reconcile_binding);
   json_decref(roles);
   json_decref(bindings);
   run->queued_all = true;

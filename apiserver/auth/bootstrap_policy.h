@@ -27,10 +27,23 @@ struct bp_binding {
   struct bp_subject subjects[3];
 };
 
+/* A Role or RoleBinding of namespace_policy.go, in namespace ns. */
+struct bp_ns_role {
+  const char *ns;
+  struct bp_role role;
+};
+struct bp_ns_binding {
+  const char *ns;
+  struct bp_binding binding; /* role names a Role of the same namespace */
+};
+
 extern const struct bp_role bp_cluster_roles[];
 extern const struct bp_binding bp_cluster_role_bindings[];
 /* Named without the "system:controller:" prefix; bound to the
  * kube-system service account of the same name. */
 extern const struct bp_role bp_controller_roles[];
+/* Ended by ns == NULL. */
+extern const struct bp_ns_role bp_namespace_roles[];
+extern const struct bp_ns_binding bp_namespace_role_bindings[];
 
 #endif

@@ -3,7 +3,8 @@
  * (plugin/pkg/auth/authorizer/rbac/bootstrappolicy policy.go and
  * controller_policy.go): the default ClusterRoles, the system:controller:
  * roles of the controllers kube-controller-manager runs here, and their
- * default ClusterRoleBindings.
+ * default ClusterRoleBindings, and the Roles and RoleBindings of the
+ * reserved namespaces (namespace_policy.go).
  *
  * A rule is written as comma-separated lists: verbs, apiGroups ("" is
  * the core group, so ",events.k8s.io" is ["", "events.k8s.io"]; NULL
@@ -425,4 +426,62 @@ const struct bp_role bp_controller_roles[] = {
     {"statefulset-controller", NULL, NULL, c_statefulset},
     {"ttl-after-finished-controller", NULL, NULL, c_ttl_after_finished},
     {NULL, NULL, NULL, NULL},
+};
+
+/* ---- namespaced roles (namespace_policy.go) ---- */
+
+static const struct bp_rule ns_auth_reader[] = {
+    {R, "", "configmaps", "extension-apiserver-authentication", NULL}, END};
+static const struct bp_rule ns_bootstrap_signer_system[] = {{R, "", "secrets", NULL, NULL}, END};
+static const struct bp_rule ns_cloud_provider[] = {{"create,get,list,watch", "", "configmaps", NULL, NULL}, END};
+static const struct bp_rule ns_token_cleaner[] = {{"get,list,watch,delete", "", "secrets", NULL, NULL}, EVENTS, END};
+static const struct bp_rule ns_leader_kcm[] = {
+    {"watch", "", "configmaps", NULL, NULL},
+    {"get,update", "", "configmaps", "kube-controller-manager", NULL},
+    {"get,watch,list,create,update", "coordination.k8s.io", "leases", NULL, NULL},
+    END};
+static const struct bp_rule ns_leader_scheduler[] = {
+    {"watch", "", "configmaps", NULL, NULL}, {"get,update", "", "configmaps", "kube-scheduler", NULL}, END};
+static const struct bp_rule ns_bootstrap_signer_public[] = {
+    {R, "", "configmaps", NULL, NULL}, {"update", "", "configmaps", "cluster-info", NULL}, EVENTS, END};
+
+const struct bp_ns_role bp_namespace_roles[] = {
+    {"kube-system", {"extension-apiserver-authentication-reader", NULL, NULL, ns_auth_reader}},
+    {"kube-system", {"system:controller:bootstrap-signer", NULL, NULL, ns_bootstrap_signer_system}},
+    {"kube-system", {"system:controller:cloud-provider", NULL, NULL, ns_cloud_provider}},
+    {"kube-system", {"system:controller:token-cleaner", NULL, NULL, ns_token_cleaner}},
+    {"kube-system", {"system::leader-locking-kube-controller-manager", NULL, NULL, ns_leader_kcm}},
+    {"kube-system", {"system::leader-locking-kube-scheduler", NULL, NULL, ns_leader_scheduler}},
+    {"kube-public", {"system:controller:bootstrap-signer", NULL, NULL, ns_bootstrap_signer_public}},
+    {NULL, {NULL, NULL, NULL, NULL}},
+};
+
+const struct bp_ns_binding bp_namespace_role_bindings[] = {
+    {"kube-system",
+     {"system::extension-apiserver-authentication-reader",
+      "extension-apiserver-authentication-reader",
+      {{"User", "system:kube-controller-manager"}, {"User", "system:kube-scheduler"}}}},
+    {"kube-system",
+     {"system::leader-locking-kube-controller-manager",
+      "system::leader-locking-kube-controller-manager",
+      {{"User", "system:kube-controller-manager"},
+       {"ServiceAccount", "kube-system:kube-controller-manager"},
+       {"ServiceAccount", "kube-system:leader-election-controller"}}}},
+    {"kube-system",
+     {"system::leader-locking-kube-scheduler",
+      "system::leader-locking-kube-scheduler",
+      {{"User", "system:kube-scheduler"}, {"ServiceAccount", "kube-system:kube-scheduler"}}}},
+    {"kube-system",
+     {"system:controller:bootstrap-signer",
+      "system:controller:bootstrap-signer",
+      {{"ServiceAccount", "kube-system:bootstrap-signer"}}}},
+    {"kube-system",
+     {"system:controller:cloud-provider", "system:controller:cloud-provider", {{"ServiceAccount", "kube-system:cloud-provider"}}}},
+    {"kube-system",
+     {"system:controller:token-cleaner", "system:controller:token-cleaner", {{"ServiceAccount", "kube-system:token-cleaner"}}}},
+    {"kube-public",
+     {"system:controller:bootstrap-signer",
+      "system:controller:bootstrap-signer",
+      {{"ServiceAccount", "kube-system:bootstrap-signer"}}}},
+    {NULL, {NULL, NULL, {{NULL, NULL}}}},
 };

@@ -114,6 +114,10 @@ bool rbac_escalation_allowed(const struct auth_user *user);
  * bootstrapping label and the autoupdate annotation; new arrays. */
 json_t *rbac_bootstrap_cluster_roles(void);
 json_t *rbac_bootstrap_cluster_role_bindings(void);
+/* The Roles and RoleBindings upstream bootstraps into kube-system and
+ * kube-public (namespace_policy.go); new arrays. */
+json_t *rbac_bootstrap_namespace_roles(void);
+json_t *rbac_bootstrap_namespace_role_bindings(void);
 /* Upstream's reconciliation of one bootstrap object (expected) against
  * what is stored (existing, may be NULL; both borrowed): returns a new
  * object to write, or NULL when nothing is to be done (up to date, or

@@ -833,6 +833,12 @@ void rest_client_free(struct rest_client *c)
 
 const struct rest_config *rest_client_config(const struct rest_client *c) { return &c->cfg; }
 
+void rest_client_set_token(struct rest_client *c, const char *token)
+{
+  free(c->cfg.token);
+  c->cfg.token = dup_or_null(token);
+}
+
 size_t rest_client_pending(const struct rest_client *c) { return c->count; }
 
 static struct rest_request *req_new(struct rest_client *c, const char *method, const char *path, const char *ct,

@@ -168,6 +168,7 @@ static int cra_init(struct cm_base *b)
 
 const struct controller_def ctrl_clusterrole_aggregation = {
     .name = "clusterrole-aggregation",
+    .service_account = "clusterrole-aggregation-controller",
     .enabled_by_default = true,
     .size = sizeof(struct cra_ctl),
     .queue = "ClusterRoleAggregator",

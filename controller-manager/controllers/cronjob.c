@@ -529,6 +529,7 @@ static void cj_fini(struct cm_base *b) { json_decref(((struct cj_ctrl *)b)->rece
 
 const struct controller_def ctrl_cronjob = {
     .name = "cronjob",
+    .service_account = "cronjob-controller",
     .enabled_by_default = true,
     .size = sizeof(struct cj_ctrl),
     .queue = "cronjob",

@@ -180,6 +180,7 @@ static int csrapprove_init(struct cm_base *b)
 
 const struct controller_def ctrl_csrapproving = {
     .name = "csrapproving",
+    .service_account = "certificate-controller",
     .enabled_by_default = true,
     .size = sizeof(struct csrapprove_ctl),
     .queue = "csrapproving",

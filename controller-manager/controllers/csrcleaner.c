@@ -129,6 +129,7 @@ static int csrclean_init(struct cm_base *b)
 
 const struct controller_def ctrl_csrcleaner = {
     .name = "csrcleaner",
+    .service_account = "certificate-controller",
     .enabled_by_default = true,
     .size = sizeof(struct csrclean_ctl),
     .queue = "csrcleaner",

@@ -180,6 +180,7 @@ static void csrsign_fini(struct cm_base *b) { certs_ca_free(&((struct csrsign_ct
 
 const struct controller_def ctrl_csrsigning = {
     .name = "csrsigning",
+    .service_account = "certificate-controller",
     .enabled_by_default = true,
     .size = sizeof(struct csrsign_ctl),
     .queue = "certificate",

@@ -560,6 +560,7 @@ static void ds_fini(struct cm_base *b) { cm_expectations_free(((struct ds_ctrl *
 
 const struct controller_def ctrl_daemonset = {
     .name = "daemonset",
+    .service_account = "daemon-set-controller",
     .enabled_by_default = true,
     .size = sizeof(struct ds_ctrl),
     .queue = "daemonset",

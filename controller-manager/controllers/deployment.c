@@ -480,6 +480,7 @@ static int dep_init(struct cm_base *b)
 
 const struct controller_def ctrl_deployment = {
     .name = "deployment",
+    .service_account = "deployment-controller",
     .enabled_by_default = true,
     .size = sizeof(struct dep_ctrl),
     .queue = "deployment",

@@ -284,6 +284,7 @@ static int pdb_init(struct cm_base *b)
 
 const struct controller_def ctrl_disruption = {
     .name = "disruption",
+    .service_account = "disruption-controller",
     .enabled_by_default = true,
     .size = sizeof(struct pdb_ctl),
     .queue = "disruption",

@@ -261,6 +261,7 @@ static int ep_init(struct cm_base *b)
 
 const struct controller_def ctrl_endpoints = {
     .name = "endpoints",
+    .service_account = "endpoint-controller",
     .enabled_by_default = true,
     .size = sizeof(struct ep_ctl),
     .queue = "endpoint",

@@ -373,6 +373,7 @@ static void es_fini(struct cm_base *b)
 
 const struct controller_def ctrl_endpointslice = {
     .name = "endpointslice",
+    .service_account = "endpointslice-controller",
     .enabled_by_default = true,
     .size = sizeof(struct es_ctl),
     .queue = "endpoint_slice",

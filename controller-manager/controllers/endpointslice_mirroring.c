@@ -205,6 +205,7 @@ static int mir_init(struct cm_base *b)
 
 const struct controller_def ctrl_endpointslice_mirroring = {
     .name = "endpointslice-mirroring",
+    .service_account = "endpointslicemirroring-controller",
     .enabled_by_default = true,
     .size = sizeof(struct mir_ctl),
     .queue = "endpoint_slice_mirroring",

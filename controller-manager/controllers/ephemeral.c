@@ -146,6 +146,7 @@ static int eph_init(struct cm_base *b)
 
 const struct controller_def ctrl_ephemeral_volume = {
     .name = "ephemeral-volume",
+    .service_account = "ephemeral-volume-controller",
     .enabled_by_default = true,
     .size = sizeof(struct eph_ctl),
     .queue = "ephemeral_volume",

@@ -166,6 +166,7 @@ static int expand_init(struct cm_base *b)
 
 const struct controller_def ctrl_persistentvolume_expander = {
     .name = "persistentvolume-expander",
+    .service_account = "expand-controller",
     .enabled_by_default = true,
     .size = sizeof(struct expand_ctl),
     .queue = "volume_expand",

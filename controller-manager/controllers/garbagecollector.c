@@ -3,14 +3,25 @@
  * whose owners are gone and runs the foreground and orphan deletion
  * protocols.
  *
- * The graph: informers over the resources listed in gc_resources feed an
- * index of every object by uid (uid -> resource, key) and a reverse index
+ * The graph: informers over the resources feed an index of every object
+ * by uid (uid -> resource, key) and a reverse index
  * owner uid -> dependent uids, kept current from add/update/delete events.
  * The work queue holds uids.  An event enqueues the object when it has
  * owners or is being deleted with one of our finalizers; a delete
  * enqueues its dependents (they may now be orphans) and its owners (one
  * may be waiting in the foreground for it); a changed ownerReferences list
  * enqueues the owners it no longer names.
+ *
+ * The resources: the built-in ones of gc_resources from the start (their
+ * informers shared with the other controllers), then every other one
+ * discovery finds deletable (list, watch, delete; Events left out, as
+ * upstream), custom resources included, with informers of its own.
+ * Discovery runs every 30 s, as upstream's GC Sync, and a second after a
+ * CustomResourceDefinition changes, so a CRD's objects take part within
+ * seconds of it being served; a resource no longer served (its CRD
+ * deleted) has its informer freed and its objects dropped from the graph.
+ * Kinds named by owner references resolve through the same discovery
+ * (apiVersion + kind -> resource), the built-in table before the first.
  *
  * sync(uid):
  *  - owner with deletionTimestamp and "orphan": strip its reference from
@@ -35,6 +46,7 @@
  *    uid is retried with backoff.
  */
 #include <ctype.h>
+#include <event2/event.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -44,6 +56,7 @@
 #include "controller.h"
 #include "controller_utils.h"
 #include "core_logic.h"
+#include "discovery.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
@@ -53,6 +66,8 @@
 #define GC_FIN_ORPHAN "orphan"
 #define GC_FIN_FOREGROUND "foregroundDeletion"
 #define GC_WAIT_REQUEUE_MS 5000
+
+#define GC_CRDS "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
 
 static const char *const gc_resources[] = {
     CM_PODS,
@@ -75,21 +90,36 @@ static const char *const gc_resources[] = {
     "/apis/coordination.k8s.io/v1/leases",
     CM_NODES,
     CM_NAMESPACES,
+    GC_CRDS,
 };
 #define GC_NRES (sizeof gc_resources / sizeof gc_resources[0])
+#define GC_DISCOVERY_PERIOD_MS 30000 /* upstream's GC Sync period */
+#define GC_DISCOVERY_SOON_MS 1000    /* after a CRD changed */
+/* Deletable resources the collector does not watch (upstream's
+ * DefaultIgnoredResources). */
+#define GC_IGNORED "events.,events.events.k8s.io"
 
 struct gc_ctl;
+/* One watched resource.  Slots are never reused: a node's index stays
+ * valid, and a resource that went keeps its slot with inf NULL. */
 struct gc_res {
   struct gc_ctl *gc;
   size_t idx;
-  struct informer *inf;
+  char *path;           /* collection: "/apis/G/V/PLURAL" */
+  struct informer *inf; /* NULL once the resource is gone */
+  bool owned;           /* inf is ours (discovered), not the factory's */
 };
 
 struct gc_ctl {
   struct cm_base base; /* keys are uids */
-  struct gc_res res[GC_NRES];
+  struct gc_res **res;
+  size_t nres;
   json_t *nodes; /* uid -> [resource index, key] */
   json_t *deps;  /* owner uid -> {dependent uid: true} */
+  json_t *kinds; /* "apiVersion/Kind" -> {path, namespaced}, from discovery */
+  struct cm_discovery *disc; /* the pass in flight */
+  struct event *disc_timer;
+  struct informer *crds;
 };
 
 /* ---- kinds ---- */
@@ -275,7 +305,7 @@ void gc_orphan_actions(const json_t *owner, const char *owner_path, const json_t
 
 static void gc_obj_path(const struct gc_ctl *gc, size_t idx, const char *key, char *out, size_t len)
 {
-  const char *coll = gc_resources[idx];
+  const char *coll = gc->res[idx]->path;
   const char *slash = strrchr(coll, '/');
   char buf[512];
   const char *ns = "", *name = key;
@@ -291,7 +321,8 @@ static json_t *gc_lookup(const struct gc_ctl *gc, const char *uid, char *path, s
   if (!n) return NULL;
   size_t idx = (size_t)json_integer_value(json_array_get(n, 0));
   const char *key = json_string_value(json_array_get(n, 1));
-  json_t *obj = informer_store_get_obj(gc->res[idx].inf, key);
+  if (idx >= gc->nres || !gc->res[idx]->inf) return NULL;
+  json_t *obj = informer_store_get_obj(gc->res[idx]->inf, key);
   if (obj && strcmp(kj_get_str(obj, "metadata.uid") ?: "", uid)) {
     json_decref(obj);
     return NULL;
@@ -452,13 +483,31 @@ static void gc_get_done(void *arg, struct cm_run *run, int code, json_t *body, c
 /* The path of the owner a reference names, or false when its kind is not
  * known (retry later) or it cannot be (a namespaced owner of a
  * cluster-scoped object: never). */
-static bool gc_owner_path(const json_t *ref, const char *ns, char *out, size_t len, bool *retry)
+/* The collection of apiVersion + kind: discovered, else the built-in
+ * table; false when not known. */
+static bool gc_resolve_kind(const struct gc_ctl *gc, const char *api_version, const char *kind, char *prefix,
+                            size_t plen, char *plural, size_t rlen, bool *namespaced)
+{
+  char k[400];
+  snprintf(k, sizeof k, "%s/%s", api_version ?: "", kind ?: "");
+  json_t *e = json_object_get(gc->kinds, k);
+  const char *path = kj_get_str(e, "path");
+  const char *slash = path ? strrchr(path, '/') : NULL;
+  if (!slash) return gc_kind_resource(api_version, kind, prefix, plen, plural, rlen, namespaced);
+  snprintf(prefix, plen, "%.*s", (int)(slash - path), path);
+  snprintf(plural, rlen, "%s", slash + 1);
+  *namespaced = kj_get_bool(e, "namespaced", false);
+  return true;
+}
+
+static bool gc_owner_path(const struct gc_ctl *gc, const json_t *ref, const char *ns, char *out, size_t len,
+                          bool *retry)
 {
   char prefix[300], plural[100];
   bool namespaced;
   *retry = false;
-  if (!gc_kind_resource(kj_get_str(ref, "apiVersion"), kj_get_str(ref, "kind"), prefix, sizeof prefix, plural,
-                        sizeof plural, &namespaced)) {
+  if (!gc_resolve_kind(gc, kj_get_str(ref, "apiVersion"), kj_get_str(ref, "kind"), prefix, sizeof prefix, plural,
+                       sizeof plural, &namespaced)) {
     *retry = true;
     return false;
   }
@@ -498,7 +547,7 @@ static void gc_sync_dependent(struct gc_ctl *gc, struct cm_run *run, json_t *obj
     char opath[900];
     bool retry;
     op->states[i] = GC_OWNER_UNKNOWN;
-    if (!gc_owner_path(r, ns, opath, sizeof opath, &retry)) {
+    if (!gc_owner_path(gc, r, ns, opath, sizeof opath, &retry)) {
       /* A kind not known (yet): retry later, deciding nothing, as upstream
        * does with a REST mapping error. */
       if (retry) cm_run_fail(run, "owner kind not known");
@@ -559,30 +608,172 @@ static void gc_sync(struct cm_base *b, const char *uid)
   cm_run_end(run);
 }
 
+/* ---- the resources ---- */
+
+static struct gc_res *gc_add_res(struct gc_ctl *gc, const char *path, struct informer *inf, bool owned)
+{
+  struct gc_res *r = xcalloc(1, sizeof *r);
+  r->gc = gc;
+  r->idx = gc->nres;
+  r->path = xstrdup(path);
+  r->inf = inf;
+  r->owned = owned;
+  gc->res = xrealloc(gc->res, (gc->nres + 1) * sizeof *gc->res);
+  gc->res[gc->nres++] = r;
+  struct informer_handlers h = {gc_on_add, gc_on_update, gc_on_delete, r};
+  informer_add_handlers(inf, &h);
+  return r;
+}
+
+static struct gc_res *gc_find_res(const struct gc_ctl *gc, const char *path)
+{
+  for (size_t i = 0; i < gc->nres; i++)
+    if (gc->res[i]->inf && !strcmp(gc->res[i]->path, path)) return gc->res[i];
+  return NULL;
+}
+
+/* A resource no longer served: its informer goes, and its objects leave
+ * the graph (their dependents are looked at again). */
+static void gc_drop_res(struct gc_ctl *gc, struct gc_res *r)
+{
+  KLOG_I("garbage collector: no longer watching %s (not served any more)", r->path);
+  informer_free(r->inf);
+  r->inf = NULL;
+  json_t *gone = json_array();
+  const char *uid;
+  json_t *n;
+  json_object_foreach (gc->nodes, uid, n)
+    if ((size_t)json_integer_value(json_array_get(n, 0)) == r->idx) json_array_append_new(gone, json_string(uid));
+  size_t i;
+  json_t *u;
+  json_array_foreach (gone, i, u) {
+    const char *us = json_string_value(u);
+    json_object_del(gc->nodes, us);
+    const char *owner;
+    json_t *set, *tmp;
+    json_object_foreach_safe (gc->deps, tmp, owner, set) {
+      json_object_del(set, us);
+      if (json_object_size(set) == 0) json_object_del(gc->deps, owner);
+    }
+    const char *dep;
+    json_t *v;
+    json_object_foreach (json_object_get(gc->deps, us), dep, v) cm_base_enqueue_key(&gc->base, dep);
+  }
+  json_decref(gone);
+}
+
+static void gc_watch_res(struct gc_ctl *gc, const char *path)
+{
+  struct informer_opts o = {.path = path, .drop_managed_fields = true};
+  struct informer *inf = informer_new(gc->base.ctx->base, gc->base.ctx->client, &o);
+  if (!inf) return;
+  KLOG_I("garbage collector: watching %s", path);
+  gc_add_res(gc, path, inf, true);
+  informer_start(inf);
+}
+
+/* A discovery pass answered: kinds from everything served, informers for
+ * every deletable resource not watched yet, and (when every group
+ * answered) the informers of resources gone freed. */
+static void gc_discovered(void *arg, json_t *lists, const char *failed)
+{
+  struct gc_ctl *gc = arg;
+  gc->disc = NULL;
+  if (failed) KLOG_W("garbage collector: discovery failed for some groups: %s", failed);
+  json_t *all = json_array(), *deletable = json_array();
+  cm_discovery_resources(lists, "get", NULL, all);
+  cm_discovery_resources(lists, "list,watch,delete", GC_IGNORED, deletable);
+  size_t i;
+  json_t *r;
+  json_array_foreach (all, i, r) {
+    char k[400];
+    snprintf(k, sizeof k, "%s/%s", kj_get_str(r, "apiVersion"), kj_get_str(r, "kind"));
+    json_object_set(gc->kinds, k, r);
+  }
+  json_array_foreach (deletable, i, r)
+    if (!gc_find_res(gc, kj_get_str(r, "path"))) gc_watch_res(gc, kj_get_str(r, "path"));
+  for (size_t j = 0; j < gc->nres && !failed; j++) {
+    struct gc_res *res = gc->res[j];
+    if (!res->inf || !res->owned) continue;
+    bool served = false;
+    json_array_foreach (deletable, i, r)
+      if (!strcmp(kj_get_str(r, "path"), res->path)) served = true;
+    if (!served) gc_drop_res(gc, res);
+  }
+  json_decref(all);
+  json_decref(deletable);
+  json_decref(lists);
+  struct timeval tv = {GC_DISCOVERY_PERIOD_MS / 1000, 0};
+  evtimer_add(gc->disc_timer, &tv);
+}
+
+static void gc_disc_cb(evutil_socket_t fd, short what, void *arg)
+{
+  struct gc_ctl *gc = arg;
+  if (gc->disc) return;
+  gc->disc = cm_discovery_start(gc->base.ctx->client, gc_discovered, gc);
+  if (!gc->disc) {
+    struct timeval tv = {GC_DISCOVERY_PERIOD_MS / 1000, 0};
+    evtimer_add(gc->disc_timer, &tv);
+  }
+}
+
+/* A CRD changed: discover again soon rather than at the next period. */
+static void gc_crd_changed(struct gc_ctl *gc)
+{
+  if (gc->disc) return;
+  struct timeval tv = {GC_DISCOVERY_SOON_MS / 1000, (GC_DISCOVERY_SOON_MS % 1000) * 1000};
+  evtimer_add(gc->disc_timer, &tv);
+}
+static void gc_crd_add(void *arg, const json_t *o) { gc_crd_changed(arg); }
+static void gc_crd_update(void *arg, const json_t *o, const json_t *n)
+{
+  if (o != n && !cm_json_eq(kj_get(o, "status"), kj_get(n, "status"))) gc_crd_changed(arg);
+}
+static void gc_crd_delete(void *arg, const json_t *o, bool unknown) { gc_crd_changed(arg); }
+
 static int gc_init(struct cm_base *b)
 {
   struct gc_ctl *gc = (struct gc_ctl *)b;
   gc->nodes = json_object();
   gc->deps = json_object();
-  for (size_t i = 0; i < GC_NRES; i++) {
-    gc->res[i].gc = gc;
-    gc->res[i].idx = i;
-    gc->res[i].inf = informer_factory_get(b->ctx->informers, gc_resources[i]);
-    struct informer_handlers h = {gc_on_add, gc_on_update, gc_on_delete, &gc->res[i]};
-    informer_add_handlers(gc->res[i].inf, &h);
-  }
-  return 0;
+  gc->kinds = json_object();
+  for (size_t i = 0; i < GC_NRES; i++)
+    gc_add_res(gc, gc_resources[i], informer_factory_get(b->ctx->informers, gc_resources[i]), false);
+  gc->crds = informer_factory_get(b->ctx->informers, GC_CRDS); /* one of the above */
+  struct informer_handlers h = {gc_crd_add, gc_crd_update, gc_crd_delete, gc};
+  informer_add_handlers(gc->crds, &h);
+  gc->disc_timer = evtimer_new(b->ctx->base, gc_disc_cb, gc);
+  return gc->disc_timer ? 0 : -ENOMEM;
+}
+
+/* Discovery starts with the workers, once the shared caches synced. */
+static void gc_run(struct cm_base *b)
+{
+  struct gc_ctl *gc = (struct gc_ctl *)b;
+  struct timeval tv = {0, 0};
+  evtimer_add(gc->disc_timer, &tv);
 }
 
 static void gc_fini(struct cm_base *b)
 {
   struct gc_ctl *gc = (struct gc_ctl *)b;
+  cm_discovery_cancel(gc->disc);
+  if (gc->disc_timer) event_free(gc->disc_timer);
+  for (size_t i = 0; i < gc->nres; i++) {
+    if (gc->res[i]->owned && gc->res[i]->inf) informer_free(gc->res[i]->inf);
+    free(gc->res[i]->path);
+    free(gc->res[i]);
+  }
+  free(gc->res);
   json_decref(gc->nodes);
   json_decref(gc->deps);
+  json_decref(gc->kinds);
 }
 
 const struct controller_def ctrl_garbagecollector = {
     .name = "garbagecollector",
+    .service_account = "generic-garbage-collector",
     .enabled_by_default = true,
     .size = sizeof(struct gc_ctl),
     .queue = "garbage_collector_attempt_to_delete",
@@ -590,5 +781,6 @@ const struct controller_def ctrl_garbagecollector = {
     .workers = 20,
     .sync = gc_sync,
     .init = gc_init,
+    .run = gc_run,
     .fini = gc_fini,
 };

@@ -678,6 +678,7 @@ static void job_fini(struct cm_base *b)
 
 const struct controller_def ctrl_job = {
     .name = "job",
+    .service_account = "job-controller",
     .enabled_by_default = true,
     .size = sizeof(struct job_ctrl),
     .queue = "job",

@@ -27,6 +27,7 @@
 #include "controller.h"
 #include "controller_utils.h"
 #include "core_logic.h"
+#include "discovery.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/log.h"
@@ -393,17 +394,17 @@ static void ns_apis_done(void *arg, struct cm_run *run, int code, json_t *body, 
   if (err) {
     ns_add_discovery_err(op, "/apis", err);
   } else {
+    json_t *gvs = json_array();
+    cm_discovery_preferred(body, gvs);
     size_t i;
-    json_t *g;
-    json_array_foreach (kj_get(body, "groups"), i, g) {
-      const char *gv = kj_get_str(g, "preferredVersion.groupVersion");
-      if (!gv) gv = kj_get_str(g, "versions[0].groupVersion");
-      if (!gv) continue;
+    json_t *gv;
+    json_array_foreach (gvs, i, gv) {
       char path[400];
-      snprintf(path, sizeof path, "/apis/%s", gv);
+      snprintf(path, sizeof path, "/apis/%s", json_string_value(gv));
       op->pending++;
       ns_send(op, CM_GET, path, NULL, ns_group_done, op, NULL);
     }
+    json_decref(gvs);
   }
   ns_stage_done(op, ns_start_deletes);
 }
@@ -448,6 +449,7 @@ static int ns_init(struct cm_base *b)
 
 const struct controller_def ctrl_namespace = {
     .name = "namespace",
+    .service_account = "namespace-controller",
     .enabled_by_default = true,
     .size = sizeof(struct ns_ctl),
     .queue = "namespace",

@@ -291,6 +291,7 @@ static void ipam_fini(struct cm_base *b)
 
 const struct controller_def ctrl_nodeipam = {
     .name = "nodeipam",
+    .service_account = "node-controller",
     .enabled_by_default = true,
     .size = sizeof(struct ipam_ctl),
     .queue = "node_ipam",

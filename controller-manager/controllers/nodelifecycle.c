@@ -304,6 +304,7 @@ static void nl_fini(struct cm_base *b) { json_decref(((struct nl_ctl *)b)->healt
 
 const struct controller_def ctrl_nodelifecycle = {
     .name = "nodelifecycle",
+    .service_account = "node-controller",
     .enabled_by_default = true,
     .size = sizeof(struct nl_ctl),
     .queue = "node_lifecycle_controller",

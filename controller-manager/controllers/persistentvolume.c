@@ -470,6 +470,7 @@ static void pvb_fini(struct cm_base *b)
 
 const struct controller_def ctrl_persistentvolume_binder = {
     .name = "persistentvolume-binder",
+    .service_account = "persistent-volume-binder",
     .enabled_by_default = true,
     .size = sizeof(struct pvb_ctl),
     .queue = "volumes",

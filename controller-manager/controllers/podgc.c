@@ -219,6 +219,7 @@ static void podgc_fini(struct cm_base *b) { json_decref(((struct podgc_ctl *)b)-
 
 const struct controller_def ctrl_podgc = {
     .name = "podgc",
+    .service_account = "pod-garbage-collector",
     .enabled_by_default = true,
     .size = sizeof(struct podgc_ctl),
     .queue = "pod_garbage_collector",

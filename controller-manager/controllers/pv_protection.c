@@ -77,6 +77,7 @@ static int pvp_init(struct cm_base *b)
 
 const struct controller_def ctrl_pv_protection = {
     .name = "pv-protection",
+    .service_account = "pv-protection-controller",
     .enabled_by_default = true,
     .size = sizeof(struct pvp_ctl),
     .queue = "pvprotection",

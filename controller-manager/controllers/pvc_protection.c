@@ -196,6 +196,7 @@ static int pvcp_init(struct cm_base *b)
 
 const struct controller_def ctrl_pvc_protection = {
     .name = "pvc-protection",
+    .service_account = "pvc-protection-controller",
     .enabled_by_default = true,
     .size = sizeof(struct pvcp_ctl),
     .queue = "pvcprotection",

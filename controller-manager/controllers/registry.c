@@ -39,5 +39,7 @@ const struct controller_def *const cm_all_controllers[] = {
     &ctrl_csrsigning,
     &ctrl_csrapproving,
     &ctrl_csrcleaner,
+    &ctrl_bootstrapsigner,
+    &ctrl_tokencleaner,
     NULL,
 };

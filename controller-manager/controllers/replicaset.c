@@ -360,6 +360,7 @@ static void rs_fini(struct cm_base *b)
 
 const struct controller_def ctrl_replicaset = {
     .name = "replicaset",
+    .service_account = "replicaset-controller",
     .enabled_by_default = true,
     .size = sizeof(struct rs_ctrl),
     .queue = "replicaset",
@@ -375,6 +376,7 @@ const struct controller_def ctrl_replicaset = {
  * ReplicationControllers, whose selector is a plain label map. */
 const struct controller_def ctrl_replicationcontroller = {
     .name = "replicationcontroller",
+    .service_account = "replication-controller",
     .enabled_by_default = true,
     .size = sizeof(struct rs_ctrl),
     .queue = "replicationmanager",

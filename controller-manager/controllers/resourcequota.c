@@ -18,6 +18,14 @@
  * counting, and enqueued when it changes, when an object of its
  * namespace changes, and every --resource-quota-sync-period (5 min).  The
  * status is written only when it differs.
+ *
+ * count/<resource>.<group> of any other resource (a custom resource, a
+ * built-in kind without a cache here) is counted from an informer of its
+ * own, made the first time a quota names it: the resource is found
+ * through discovery (its group's preferred version), the informer is
+ * started, and quotas naming it wait (requeued) until it has synced.  A
+ * name discovery does not know is looked up again at most every 30 s and
+ * gets no usage meanwhile.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -28,13 +36,17 @@
 #include "controller.h"
 #include "controller_utils.h"
 #include "core_logic.h"
+#include "discovery.h"
 #include "kube/informer.h"
 #include "kube/json.h"
 #include "kube/podutil.h"
 #include "kube/quantity.h"
+#include "kube/timeutil.h"
 #include "kube/xalloc.h"
 
 #define RQ_RESYNC_MS (5 * 60 * 1000)
+#define RQ_DISCOVERY_RETRY_MS 30000
+#define RQ_WAIT_SYNC_MS 500
 
 /* Counted resource name -> the objs key holding its objects (pods are
  * the pod evaluator's, below). */
@@ -183,9 +195,20 @@ static const struct {
 };
 #define RQ_NSRC (sizeof rq_sources / sizeof rq_sources[0])
 
+/* An informer for a count/ name outside rq_sources. */
+struct rq_extra {
+  char *name; /* "count/crontabs.stable.example.com" */
+  struct informer *inf;
+  struct rq_extra *next;
+};
+
 struct rq_ctl {
   struct cm_base base;
   struct informer *inf[RQ_NSRC]; /* inf[RQ_QUOTAS] is the quotas' own */
+  struct rq_extra *extra;
+  json_t *wanted;            /* count/ names quotas asked for, not found yet */
+  struct cm_discovery *disc; /* the pass in flight */
+  int64_t disc_at_ms;        /* when the last pass started (monotonic) */
 };
 
 #define RQ_QUOTAS 6
@@ -208,6 +231,99 @@ static void rq_obj_update(void *arg, const json_t *o, const json_t *n)
 static void rq_obj_delete(void *arg, const json_t *o, bool u)
 {
   rq_enqueue_ns(arg, kj_get_str(o, "metadata.namespace") ?: "");
+}
+
+/* ---- count/ names outside rq_sources ---- */
+
+static bool rq_static_name(const char *name)
+{
+  for (size_t i = 0; i < RQ_NSRC; i++)
+    if (!strcmp(rq_sources[i].list, name)) return true;
+  for (size_t k = 0; k < sizeof rq_counts / sizeof rq_counts[0]; k++)
+    if (!strcmp(rq_counts[k].name, name)) return true;
+  return !strcmp(name, "count/pods");
+}
+
+static struct rq_extra *rq_find_extra(const struct rq_ctl *c, const char *name)
+{
+  for (struct rq_extra *e = c->extra; e; e = e->next)
+    if (!strcmp(e->name, name)) return e;
+  return NULL;
+}
+
+/* The collection of "count/PLURAL[.GROUP]" among the discovered
+ * resources, or NULL. */
+static const char *rq_resolve(const json_t *resources, const char *name)
+{
+  const char *rg = name + 6, *dot = strchr(rg, '.');
+  char plural[256], group[256];
+  snprintf(plural, sizeof plural, "%.*s", dot ? (int)(dot - rg) : (int)strlen(rg), rg);
+  snprintf(group, sizeof group, "%s", dot ? dot + 1 : "");
+  size_t i;
+  json_t *r;
+  json_array_foreach (resources, i, r) {
+    const char *path = kj_get_str(r, "path"), *gv = kj_get_str(r, "apiVersion");
+    const char *slash = strrchr(path, '/'), *gslash = strchr(gv, '/');
+    size_t glen = gslash ? (size_t)(gslash - gv) : 0;
+    if (strcmp(slash + 1, plural) || strlen(group) != glen || strncmp(gv, group, glen)) continue;
+    return path;
+  }
+  return NULL;
+}
+
+static void rq_watch_extra(struct rq_ctl *c, const char *name, const char *path)
+{
+  struct informer_opts o = {.path = path, .drop_managed_fields = true};
+  struct informer *inf = informer_new(c->base.ctx->base, c->base.ctx->client, &o);
+  if (!inf) return;
+  informer_add_index(inf, INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
+  struct informer_handlers h = {rq_obj_add, rq_obj_update, rq_obj_delete, c};
+  informer_add_handlers(inf, &h);
+  struct rq_extra *e = xcalloc(1, sizeof *e);
+  e->name = xstrdup(name);
+  e->inf = inf;
+  e->next = c->extra;
+  c->extra = e;
+  informer_start(inf);
+}
+
+static void rq_discovered(void *arg, json_t *lists, const char *failed)
+{
+  struct rq_ctl *c = arg;
+  c->disc = NULL;
+  json_t *resources = json_array();
+  cm_discovery_resources(lists, "list,watch", NULL, resources);
+  const char *name;
+  json_t *v, *tmp;
+  json_object_foreach_safe (c->wanted, tmp, name, v) {
+    const char *path = rq_resolve(resources, name);
+    if (!path) continue;
+    rq_watch_extra(c, name, path);
+    json_object_del(c->wanted, name);
+  }
+  json_decref(resources);
+  json_decref(lists);
+}
+
+/* The objects of the quota's namespace counted under a count/ name
+ * outside rq_sources, as a new array; NULL while not known or not synced
+ * (*wait: come back soon). */
+static json_t *rq_extra_objs(struct rq_ctl *c, const char *name, const char *ns, bool *wait)
+{
+  struct rq_extra *e = rq_find_extra(c, name);
+  if (e) {
+    if (informer_has_synced(e->inf)) return informer_store_by_index(e->inf, INFORMER_INDEX_NAMESPACE, ns);
+    *wait = true;
+    return NULL;
+  }
+  json_object_set_new(c->wanted, name, json_true());
+  int64_t now = ktime_mono_ms();
+  if (!c->disc && (!c->disc_at_ms || now - c->disc_at_ms >= RQ_DISCOVERY_RETRY_MS)) {
+    c->disc_at_ms = now;
+    c->disc = cm_discovery_start(c->base.ctx->client, rq_discovered, c);
+    *wait = true;
+  }
+  return NULL;
 }
 
 /* Every --resource-quota-sync-period: every quota. */
@@ -235,11 +351,20 @@ static void rq_sync(struct cm_base *b, const char *key)
       json_object_set_new(objs, rq_sources[i].list, informer_store_by_index(c->inf[i], INFORMER_INDEX_NAMESPACE, ns));
     json_t *hard = kj_get(quota, "spec.hard");
     hard = json_is_object(hard) ? json_incref(hard) : json_object();
+    bool wait = false;
+    const char *hname;
+    json_t *hv;
+    json_object_foreach (hard, hname, hv) {
+      if (strncmp(hname, "count/", 6) || rq_static_name(hname)) continue;
+      json_t *list = rq_extra_objs(c, hname, ns, &wait);
+      if (list) json_object_set_new(objs, hname, list);
+    }
+    if (wait) requeue = RQ_WAIT_SYNC_MS;
     int64_t now = cm_now(), next_change;
     json_t *used = resourcequota_usage(hard, objs, now, &next_change);
     /* A pod stuck terminating stops counting once its grace period is
      * over, with no event to say so. */
-    if (next_change > now) requeue = (next_change - now) * 1000;
+    if (next_change > now && (requeue < 0 || (next_change - now) * 1000 < requeue)) requeue = (next_change - now) * 1000;
     json_t *want = json_pack("{s:o, s:o}", "hard", hard, "used", used);
     if (!cm_json_eq(json_object_get(want, "hard"), kj_get(quota, "status.hard")) ||
         !cm_json_eq(json_object_get(want, "used"), kj_get(quota, "status.used"))) {
@@ -262,6 +387,7 @@ static void rq_sync(struct cm_base *b, const char *key)
 static int rq_init(struct cm_base *b)
 {
   struct rq_ctl *c = (struct rq_ctl *)b;
+  c->wanted = json_object();
   for (size_t i = 0; i < RQ_NSRC; i++) {
     c->inf[i] = informer_factory_get(b->ctx->informers, rq_sources[i].path);
     informer_add_index(c->inf[i], INFORMER_INDEX_NAMESPACE, informer_index_namespace, NULL);
@@ -274,8 +400,23 @@ static int rq_init(struct cm_base *b)
 
 static void rq_run(struct cm_base *b) { cm_base_periodic(b, RQ_RESYNC_MS, rq_on_resync); }
 
+static void rq_fini(struct cm_base *b)
+{
+  struct rq_ctl *c = (struct rq_ctl *)b;
+  cm_discovery_cancel(c->disc);
+  while (c->extra) {
+    struct rq_extra *e = c->extra;
+    c->extra = e->next;
+    informer_free(e->inf);
+    free(e->name);
+    free(e);
+  }
+  json_decref(c->wanted);
+}
+
 const struct controller_def ctrl_resourcequota = {
     .name = "resourcequota",
+    .service_account = "resourcequota-controller",
     .enabled_by_default = true,
     .size = sizeof(struct rq_ctl),
     .queue = "resourcequota_primary",
@@ -284,4 +425,5 @@ const struct controller_def ctrl_resourcequota = {
     .sync = rq_sync,
     .init = rq_init,
     .run = rq_run,
+    .fini = rq_fini,
 };

@@ -182,6 +182,7 @@ static void rca_fini(struct cm_base *b) { free(((struct rca_ctl *)b)->ca); }
 
 const struct controller_def ctrl_root_ca_cert_publisher = {
     .name = "root-ca-cert-publisher",
+    .service_account = "root-ca-cert-publisher",
     .alias = "root-ca-certificate-publisher-controller",
     .enabled_by_default = true,
     .size = sizeof(struct rca_ctl),

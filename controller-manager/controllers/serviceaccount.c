@@ -82,6 +82,7 @@ static int sa_init(struct cm_base *b)
 
 const struct controller_def ctrl_serviceaccount = {
     .name = "serviceaccount",
+    .service_account = "service-account-controller",
     .enabled_by_default = true,
     .size = sizeof(struct sa_ctl),
     .queue = "serviceaccount",

@@ -637,6 +637,7 @@ static int sts_init(struct cm_base *b)
 
 const struct controller_def ctrl_statefulset = {
     .name = "statefulset",
+    .service_account = "statefulset-controller",
     .enabled_by_default = true,
     .size = sizeof(struct sts_ctrl),
     .queue = "statefulset",

@@ -165,6 +165,7 @@ static void te_fini(struct cm_base *b) { json_decref(((struct te_ctl *)b)->noexe
 
 const struct controller_def ctrl_taint_eviction = {
     .name = "taint-eviction-controller",
+    .service_account = "node-controller",
     .enabled_by_default = true,
     .size = sizeof(struct te_ctl),
     .queue = "taint_eviction",

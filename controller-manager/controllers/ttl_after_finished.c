@@ -94,6 +94,7 @@ static int ttl_init(struct cm_base *b)
 
 const struct controller_def ctrl_ttl_after_finished = {
     .name = "ttl-after-finished",
+    .service_account = "ttl-after-finished-controller",
     .enabled_by_default = true,
     .size = sizeof(struct ttl_ctrl),
     .queue = "ttl_jobs_to_delete",

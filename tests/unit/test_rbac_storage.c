@@ -168,6 +168,28 @@ static void test_bootstrap_policy(void **state)
   assert_int_equal(storage_count(e->srv.storage, "/registry/clusterrolebindings/"), json_array_size(bindings));
   json_decref(roles);
   json_decref(bindings);
+  /* the namespaced ones: the token cleaner may delete secrets in
+   * kube-system only, through its RoleBinding */
+  assert_int_equal(storage_count(e->srv.storage, "/registry/roles/kube-system/"), 6);
+  assert_int_equal(storage_count(e->srv.storage, "/registry/roles/kube-public/"), 1);
+  assert_int_equal(storage_count(e->srv.storage, "/registry/rolebindings/kube-system/"), 6);
+  assert_int_equal(storage_count(e->srv.storage, "/registry/rolebindings/kube-public/"), 1);
+  struct auth_user *tc = auth_user_new("system:serviceaccount:kube-system:token-cleaner");
+  struct authz_attrs del = {.user = tc,
+                            .verb = "delete",
+                            .resource_request = true,
+                            .api_group = "",
+                            .resource = "secrets",
+                            .subresource = "",
+                            .ns = "kube-system",
+                            .name = "bootstrap-token-abcdef"};
+  char why_ns[512];
+  assert_int_equal(rbac_authorize(e->srv.rbac, &del, why_ns, sizeof why_ns), AUTHZ_ALLOW);
+  assert_string_equal(why_ns, "RBAC: allowed by RoleBinding \"system:controller:token-cleaner/kube-system\" of Role "
+                              "\"system:controller:token-cleaner\" to ServiceAccount \"token-cleaner/kube-system\"");
+  del.ns = "default";
+  assert_int_not_equal(rbac_authorize(e->srv.rbac, &del, why_ns, sizeof why_ns), AUTHZ_ALLOW);
+  auth_user_free(tc);
   /* the indexes saw them: system:masters may do anything */
   struct auth_user *root = auth_user_new("root");
   auth_user_add_group(root, "system:masters");

@@ -95,6 +95,10 @@ struct rest_client *rest_client_new(struct event_base *base, const struct rest_c
  * from inside one of the client's callbacks. */
 void rest_client_free(struct rest_client *c);
 const struct rest_config *rest_client_config(const struct rest_client *c);
+/* Requests sent from now on carry this bearer token (copied), for a
+ * token refreshed by its owner (a TokenRequest) rather than read from a
+ * file. */
+void rest_client_set_token(struct rest_client *c, const char *token);
 
 /*
  * Starts METHOD path (path includes any "?query").  body (may be NULL) is
