@@ -215,15 +215,8 @@ void webhook_index_free(struct webhook_index *ix)
 
 /* ---------------- targets and clients ---------------- */
 
-struct wh_target {
-  char base[512];   /* scheme://authority */
-  char path[2048];  /* path?query, with timeout= added */
-  char connect_to[600];
-  char url[2600]; /* as errors print it */
-};
-
 /* "https://h:p/x?y" -> base "https://h:p", path "/x?y&timeout=10s". */
-static int target_from_url(const char *url, int timeout_s, struct wh_target *t, char *err, size_t errlen)
+static int target_from_url(const char *url, int timeout_s, struct webhook_target *t, char *err, size_t errlen)
 {
   const char *s = strstr(url, "://");
   if (!s) {
@@ -299,8 +292,8 @@ static int resolve_service(struct apiserver *srv, const char *ns, const char *na
   return rc;
 }
 
-static int target_for(struct webhook_index *ix, const json_t *cc, int timeout_s, struct wh_target *t, char *err,
-                      size_t errlen)
+int webhook_target(struct apiserver *srv, const json_t *cc, int timeout_s, struct webhook_target *t, char *err,
+                   size_t errlen)
 {
   memset(t, 0, sizeof *t);
   const char *url = kj_get_str(cc, "url");
@@ -316,7 +309,7 @@ static int target_for(struct webhook_index *ix, const json_t *cc, int timeout_s,
   char host[512], ip[64];
   int dport = port;
   snprintf(host, sizeof host, "%s.%s.svc", name, ns);
-  if (resolve_service(ix->srv, ns, name, port, ip, sizeof ip, &dport, err, errlen) < 0) return -1;
+  if (resolve_service(srv, ns, name, port, ip, sizeof ip, &dport, err, errlen) < 0) return -1;
   char u[2300];
   snprintf(u, sizeof u, "https://%s:%d%s", host, port, path && *path ? path : "/");
   bool v6 = strchr(ip, ':') != NULL;
@@ -326,7 +319,7 @@ static int target_for(struct webhook_index *ix, const json_t *cc, int timeout_s,
 }
 
 /* The client for a target, made on first use. */
-static struct rest_client *client_for(struct webhook_index *ix, const struct wh_target *t, const char *ca,
+static struct rest_client *client_for(struct webhook_index *ix, const struct webhook_target *t, const char *ca,
                                       size_t ca_len, int timeout_s)
 {
   char *key = xasprintf("%s\n%s\n%d\n%.*s", t->base, t->connect_to, timeout_s, (int)ca_len, ca ? ca : "");
@@ -700,9 +693,9 @@ static void call_start(struct wh_run *r, size_t idx)
   }
   names_uuid(c->uid);
   const json_t *cc = json_object_get(hook, "clientConfig");
-  struct wh_target t;
+  struct webhook_target t;
   char err[1024];
-  if (target_for(r->ix, cc, c->timeout_s, &t, err, sizeof err) < 0) {
+  if (webhook_target(r->ix->srv, cc, c->timeout_s, &t, err, sizeof err) < 0) {
     hook_call_failed(r, idx, err);
     return;
   }

@@ -102,6 +102,21 @@ json_t *webhook_call_error_status(const char *webhook, const char *detail);
 
 /* ---- the plugins (webhook.c) ---- */
 
+/* Where a webhook is called. */
+struct webhook_target {
+  char base[512];       /* scheme://authority */
+  char path[2048];      /* path, with ?timeout=Ns (or &timeout=Ns) added as upstream's client does */
+  char connect_to[600]; /* a Service: "NAME.NS.svc:PORT:ADDRESS:PORT" (curl's CONNECT_TO), else "" */
+  char url[2600];       /* base + path, as errors print it */
+};
+/* A clientConfig's target: the url as given; for a service
+ * https://NAME.NS.svc:PORT/PATH (TLS checks that name) connected to the
+ * Service's ClusterIP, or with --enable-aggregator-routing to an endpoint
+ * address and port serving the Service's port.  Reads storage.  0, or -1
+ * with the reason in err. */
+int webhook_target(struct apiserver *srv, const json_t *client_config, int timeout_s, struct webhook_target *t,
+                   char *err, size_t errlen);
+
 struct webhook_index;
 
 /* Lists the configurations from storage and watches them.  NULL on a
