@@ -297,6 +297,19 @@ void api_write_update(struct api_write *w);
 /* Runs the create pipeline on obj (stolen) and answers the request; w is
  * freed once the answer is sent. */
 void api_create_object(struct api_write *w, json_t *obj);
+/* Ends a write with status (taken) as its answer; frees w. */
+void api_write_fail(struct api_write *w, json_t *status);
+/* obj decoded again as its type (after a webhook changed it); NULL or a
+ * Status (new reference). */
+json_t *api_write_decode(struct api_write *w, json_t *obj);
+/* The kind's validation hook (warnings flushed to the client); NULL or a
+ * Status (new reference). */
+json_t *api_write_validate(struct api_write *w, struct reg_request *rq, const json_t *obj, const json_t *old);
+/* The admission webhook stage (handlers_admit.c): mutating webhooks,
+ * validation, validating webhooks, then next(w, obj) stores the object.
+ * rq is copied; obj is taken.  Goes pending when a webhook is called. */
+void api_write_admit(struct api_write *w, const struct reg_request *rq, json_t *obj,
+                     void (*next)(struct api_write *w, json_t *obj));
 /* Checks ?fieldManager= and ?force= for options_kind ("CreateOptions",
  * "UpdateOptions", "PatchOptions"); NULL or a Status (new reference). */
 json_t *api_write_options(struct api_write *w, const char *options_kind);

@@ -4,7 +4,9 @@
  * create: decode -> kind/apiVersion/namespace checks -> field validation
  *   -> name (generateName), uid, creationTimestamp -> NamespaceLifecycle
  *   -> defaults -> managedFields -> prepare_create -> admit -> admission
- *   chain (admission/) -> validate -> storage_create; 201 once durable.
+ *   chain (admission/) -> mutating webhooks -> validate -> validating
+ *   webhooks (handlers_admit.c, asynchronous) -> storage_create; 201 once
+ *   durable.
  * update/patch (and the status, scale, binding and finalize
  *   subresources): a read-modify-write loop.  The current value is read
  *   from storage, `mutate` computes the new object (the PUT body, the
@@ -43,7 +45,6 @@
 #include <kube/yaml.h>
 
 #include "admission/admission.h"
-#include "admission/webhook.h"
 #include "fieldmanager/fieldmanager.h"
 #include "registry/customresources.h"
 #include "registry/registry.h"
@@ -129,6 +130,8 @@ static void write_fail(struct api_write *w, json_t *status)
   api_reply_status(w->ar, status);
   write_end(w);
 }
+
+void api_write_fail(struct api_write *w, json_t *status) { write_fail(w, status); }
 
 static void gv_of(const struct resource *res, char *out, size_t len)
 {
@@ -231,6 +234,10 @@ static json_t *check_fields(struct api_write *w, json_t *unknown, const json_t *
  * wrong type is 400 BadRequest whatever fieldValidation says; unknown and
  * duplicate fields are dropped and then reported per fieldValidation
  * (when the write asks for field checks).  NULL or a Status. */
+static json_t *decode_typed(struct api_write *w, json_t *obj, const json_t *old, bool report);
+
+json_t *api_write_decode(struct api_write *w, json_t *obj) { return decode_typed(w, obj, NULL, false); }
+
 static json_t *decode_typed(struct api_write *w, json_t *obj, const json_t *old, bool report)
 {
   if (w->res->custom) {
@@ -339,7 +346,7 @@ static json_t *run_hooks_inner(struct api_write *w, struct reg_request *rq, json
 }
 
 /* The kind's validation (after the mutating webhooks); NULL or a Status. */
-static json_t *run_validate(struct api_write *w, struct reg_request *rq, const json_t *obj, const json_t *old)
+json_t *api_write_validate(struct api_write *w, struct reg_request *rq, const json_t *obj, const json_t *old)
 {
   const struct resource *res = w->res;
   if (!res->validate) return NULL;
@@ -353,141 +360,6 @@ static json_t *run_validate(struct api_write *w, struct reg_request *rq, const j
   }
   json_decref(causes);
   return NULL;
-}
-
-/* ---------------- admission webhooks ---------------- */
-
-/* The options the write was made with, as upstream hands them to
- * webhooks.  New reference. */
-static json_t *webhook_options(struct api_write *w)
-{
-  const char *kind = !strcmp(w->wh_rq.verb, "create") ? "CreateOptions"
-                     : !strcmp(w->wh_rq.verb, "patch") ? "PatchOptions"
-                                                       : "UpdateOptions";
-  json_t *o = json_pack("{s:s,s:s}", "kind", kind, "apiVersion", "meta.k8s.io/v1");
-  if (w->dry_run) json_object_set_new(o, "dryRun", json_pack("[s]", "All"));
-  char *fm = kstr_query_get(api_req_query(w->ar), "fieldManager");
-  if (fm && *fm) json_object_set_new(o, "fieldManager", json_string(fm));
-  free(fm);
-  if (w->apply && w->force) json_object_set_new(o, "force", json_true());
-  return o;
-}
-
-/* Webhooks see the main resource and the status and finalize
- * subresources; scale and binding carry other kinds (Scale, Binding) that
- * are not built here. */
-static bool webhooks_apply(const struct api_write *w)
-{
-  return !w->sub || !strcmp(w->sub, "status") || !strcmp(w->sub, "finalize");
-}
-
-/* Starts one webhook type on obj; false when none applies. */
-static bool webhooks_start(struct api_write *w, bool mutating, json_t *obj, webhook_done_fn done)
-{
-  if (!webhooks_apply(w) || !webhook_configured(w->ar->srv, mutating)) return false;
-  struct api_req *ar = w->ar;
-  const struct resource *res = w->res;
-  bool create = !strcmp(w->wh_rq.verb, "create");
-  const char *name = create ? kj_get_str(obj, "metadata.name") : ar->rt.name;
-  bool ns_obj = !*res->group && !strcmp(res->plural, "namespaces");
-  json_t *opts = webhook_options(w);
-  struct webhook_attrs a = {.operation = create ? "CREATE" : "UPDATE",
-                            .group = res->group,
-                            .version = res->version,
-                            .resource = res->plural,
-                            .subresource = w->sub,
-                            .kind = res->kind,
-                            .namespaced = res->namespaced,
-                            .namespace_ = ns_obj ? name : res->namespaced ? ar->rt.ns : NULL,
-                            .name = name,
-                            .old_object = w->wh_old,
-                            .options = opts,
-                            .dry_run = w->dry_run,
-                            .user = ar->user};
-  bool started = webhook_admit(ar->srv, &a, mutating, obj, done, w);
-  json_decref(opts);
-  return started;
-}
-
-static void add_warnings(struct api_write *w, const json_t *warnings)
-{
-  size_t i;
-  json_t *m;
-  json_array_foreach (warnings, i, m) api_add_warning(w->ar, json_string_value(m));
-}
-
-static void after_validating(struct api_write *w, json_t *obj)
-{
-  w->wh_next(w, obj);
-}
-
-static void on_validated(void *arg, json_t *obj, json_t *status, const json_t *warnings)
-{
-  struct api_write *w = arg;
-  add_warnings(w, warnings);
-  if (status) {
-    json_decref(obj);
-    write_fail(w, status);
-    return;
-  }
-  after_validating(w, obj);
-}
-
-/* After the mutating webhooks: a changed object is decoded again as its
- * type (a patch may have broken it), the kind validates it, then the
- * validating webhooks see it. */
-static void after_mutating(struct api_write *w, json_t *obj)
-{
-  json_t *st = NULL;
-  if (obj != w->wh_before && (st = decode_typed(w, obj, NULL, false))) {
-    const char *msg = kj_get_str(st, "message");
-    json_t *ist = kstatus_internal("Internal error occurred: %s", msg ? msg : "");
-    json_decref(st);
-    st = ist;
-  }
-  if (!st) {
-    w->wh_rq.name = !strcmp(w->wh_rq.verb, "create") ? kj_get_str(obj, "metadata.name") : w->ar->rt.name;
-    st = run_validate(w, &w->wh_rq, obj, w->wh_old);
-  }
-  if (st) {
-    json_decref(obj);
-    write_fail(w, st);
-    return;
-  }
-  if (webhooks_start(w, false, obj, on_validated)) {
-    w->ar->pending = true;
-    return;
-  }
-  after_validating(w, obj);
-}
-
-static void on_mutated(void *arg, json_t *obj, json_t *status, const json_t *warnings)
-{
-  struct api_write *w = arg;
-  add_warnings(w, warnings);
-  if (status) {
-    json_decref(obj);
-    write_fail(w, status);
-    return;
-  }
-  after_mutating(w, obj);
-}
-
-/* The admission stage after the built-in plugins (upstream's order):
- * mutating webhooks, validation, validating webhooks, then next stores
- * the object.  rq is the hooks' request (copied); takes obj. */
-static void admit_and_store(struct api_write *w, const struct reg_request *rq, json_t *obj,
-                            void (*next)(struct api_write *w, json_t *obj))
-{
-  w->wh_rq = *rq;
-  w->wh_rq.warnings = NULL;
-  w->wh_next = next;
-  w->wh_before = obj;
-  if (webhooks_start(w, true, obj, on_mutated)) {
-    w->ar->pending = true;
-    return;
-  }
-  after_mutating(w, obj);
 }
 
 /* ---------------- create ---------------- */
@@ -597,7 +469,7 @@ void api_create_object(struct api_write *w, json_t *obj)
                            .user = "system:admin",
                            .auth = ar->user};
   if ((st = run_hooks(w, &rq, obj, NULL))) goto fail;
-  admit_and_store(w, &rq, obj, create_store);
+  api_write_admit(w, &rq, obj, create_store);
   return;
 fail:
   json_decref(obj);
@@ -908,7 +780,7 @@ static void update_attempt(struct api_write *w)
   if (w->wh_kv) kv_unref(w->wh_kv);
   kv_ref(kv);
   w->wh_kv = kv;
-  admit_and_store(w, &rq, obj, update_admitted);
+  api_write_admit(w, &rq, obj, update_admitted);
   return;
 fail:
   json_decref(obj);
