@@ -8,9 +8,10 @@
  * asynchronous when a webhook applies (the request goes pending; the
  * event loop keeps serving) and synchronous otherwise, so a cluster
  * without webhooks pays nothing.  The last step hands the object to the
- * caller's storing step.  Webhooks see the main resource and the status
- * and finalize subresources; scale and binding carry other kinds (Scale,
- * Binding) that are not built here.
+ * caller's storing step.  Webhooks see the main resource and the status,
+ * finalize and approval subresources (each carries its kind's object);
+ * scale and binding carry other kinds (Scale, Binding) that are not built
+ * here, so those writes are not sent to webhooks.
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -42,12 +43,10 @@ static json_t *webhook_options(struct api_write *w)
   return o;
 }
 
-/* Webhooks see the main resource and the status and finalize
- * subresources; scale and binding carry other kinds (Scale, Binding) that
- * are not built here. */
+/* See the head of the file. */
 static bool webhooks_apply(const struct api_write *w)
 {
-  return !w->sub || !strcmp(w->sub, "status") || !strcmp(w->sub, "finalize");
+  return !w->sub || !strcmp(w->sub, "status") || !strcmp(w->sub, "finalize") || !strcmp(w->sub, "approval");
 }
 
 /* Starts one webhook type on obj; false when none applies. */
