@@ -174,7 +174,7 @@ static int sync_from_storage(struct webhook_index *ix)
   return STORAGE_EEXPIRED;
 }
 
-static void run_abandon(struct wh_run *run);
+static void run_free(struct wh_run *r);
 
 struct webhook_index *webhook_index_new(struct apiserver *srv)
 {
@@ -205,7 +205,7 @@ void webhook_index_free(struct webhook_index *ix)
     free(c->key);
     free(c);
   }
-  while (ix->runs) run_abandon(ix->runs);
+  while (ix->runs) run_free(ix->runs); /* their requests are gone with the clients */
   for (int t = 0; t < T_COUNT; t++) {
     json_decref(ix->configs[t]);
     json_decref(ix->hooks[t]);
@@ -463,8 +463,6 @@ static void run_free(struct wh_run *r)
   json_decref(r->warnings);
   free(r);
 }
-
-static void run_abandon(struct wh_run *run) { run_free(run); }
 
 static void run_finish(struct wh_run *r, json_t *status)
 {
