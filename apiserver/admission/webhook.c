@@ -22,6 +22,12 @@
  * --enable-aggregator-routing to one of its endpoint addresses, as
  * upstream's service resolvers do.
  *
+ * matchPolicy Equivalent (the default) also matches a rule naming another
+ * served version of the same custom resource: the webhook then sees the
+ * object in that version (apiVersion rewritten, as conversion None does),
+ * with requestKind/requestResource naming the version the client used,
+ * and its patch is applied in that version.
+ *
  * A run (webhook_admit) takes the matching webhooks: mutating ones are
  * called one at a time, each on the object the previous one produced;
  * validating ones all at once, the first refusal in webhook order wins.
@@ -49,6 +55,7 @@
 
 #include "admission/admission.h"
 #include "apiserver.h"
+#include "registry/registry.h"
 #include "storage/storage.h"
 
 #define WEBHOOK_DEFAULT_TIMEOUT_S 10
@@ -560,9 +567,30 @@ static void hook_call_failed(struct wh_run *r, size_t idx, const char *detail)
   hook_settled(r, idx, webhook_call_error_status(name, detail));
 }
 
-/* A mutating webhook's patch applied to the run's object; NULL or a
+/* obj as served in group/version: a copy with its apiVersion rewritten
+ * (custom resources convert with strategy None); NULL for NULL.  New
+ * reference. */
+static json_t *in_version(const json_t *obj, const char *group, const char *version)
+{
+  if (!obj) return NULL;
+  json_t *c = json_deep_copy(obj);
+  char av[512];
+  if (*group) snprintf(av, sizeof av, "%s/%s", group, version);
+  else snprintf(av, sizeof av, "%s", version);
+  json_object_set_new(c, "apiVersion", json_string(av));
+  return c;
+}
+
+static const char *entry_version(const struct wh_run *r, size_t idx)
+{
+  const char *v = kj_get_str(json_array_get(r->hooks, idx), "version");
+  return v ? v : r->version;
+}
+
+/* A mutating webhook's patch applied to the run's object (in the version
+ * the webhook was called in, then back in the request's); NULL or a
  * Status. */
-static json_t *apply_patch(struct wh_run *r, const char *name, const json_t *ops)
+static json_t *apply_patch(struct wh_run *r, size_t idx, const char *name, const json_t *ops)
 {
   if (json_array_size(ops) == 0) return NULL;
   if (!r->obj) {
@@ -572,8 +600,17 @@ static json_t *apply_patch(struct wh_run *r, const char *name, const json_t *ops
     return st;
   }
   char err[512];
-  json_t *patched = patch_json(r->obj, ops, err, sizeof err);
+  const char *version = entry_version(r, idx);
+  bool converted = strcmp(version, r->version) != 0;
+  json_t *seen = converted ? in_version(r->obj, r->group, version) : json_incref(r->obj);
+  json_t *patched = patch_json(seen, ops, err, sizeof err);
+  json_decref(seen);
   if (!patched) return kstatus_internal("Internal error occurred: %s", err);
+  if (converted && json_is_object(patched)) {
+    json_t *back = in_version(patched, r->group, r->version);
+    json_decref(patched);
+    patched = back;
+  }
   if (!json_is_object(patched)) {
     json_decref(patched);
     return kstatus_internal("Internal error occurred: admission webhook \"%s\" returned a patch that does not leave "
@@ -629,7 +666,7 @@ static void call_answered(struct wh_call *c, int http_code, json_t *body, const 
     st = webhook_denied_status(&a, name, res.status);
     count_rejection(r, name, "no_error", kstatus_code(st) > 600 ? 600 : kstatus_code(st));
   } else if (r->mutating) {
-    st = apply_patch(r, name, res.patch);
+    st = apply_patch(r, idx, name, res.patch);
     if (st) count_rejection(r, name, "apiserver_internal_error", 0);
     r->seen_changes[idx] = r->changes + 1;
   }
@@ -709,7 +746,17 @@ static void call_start(struct wh_run *r, size_t idx)
   }
   struct webhook_attrs a;
   attrs_of(r, &a);
+  const char *version = entry_version(r, idx);
+  json_t *obj = NULL, *old = NULL;
+  if (strcmp(version, r->version) != 0) { /* matchPolicy Equivalent: sent in the version its rule names */
+    a.request_version = r->version;
+    a.version = version;
+    a.object = obj = in_version(r->obj, r->group, version);
+    a.old_object = old = in_version(r->old, r->group, version);
+  }
   json_t *review = webhook_review_new(&a, c->version, c->uid);
+  json_decref(obj);
+  json_decref(old);
   c->start_ms = ktime_mono_ms();
   c->req = rest_request(rc, "POST", t.path, review, call_done, c);
   json_decref(review);
@@ -760,17 +807,60 @@ static void val_settled(struct wh_run *r)
   run_finish(r, NULL);
 }
 
-/* The entries of hooks[t] that the request reaches.  New reference. */
+/* The other served versions of a custom resource (upstream's equivalent
+ * resources: one storage, conversion between them), as a JSON array of
+ * version strings.  Built-in kinds are served in one version each here.
+ * New reference. */
+static json_t *equivalent_versions(struct apiserver *srv, const struct webhook_attrs *a)
+{
+  json_t *out = json_array();
+  size_t n = 0;
+  const struct resource *const *all = registry_served(srv, &n);
+  for (size_t i = 0; i < n; i++) {
+    const struct resource *r = all[i];
+    if (r->custom && !strcmp(r->group, a->group) && !strcmp(r->plural, a->resource) &&
+        strcmp(r->version, a->version) != 0)
+      json_array_append_new(out, json_string(r->version));
+  }
+  return out;
+}
+
+/* The version a webhook is called in: the request's when a rule names
+ * it; with matchPolicy Equivalent (the default), another served version
+ * of the same resource that a rule names; else NULL (not called).
+ * *versions is computed on first need (caller frees). */
+static const char *hook_version(struct webhook_index *ix, const json_t *hook, const struct webhook_attrs *a,
+                                json_t **versions)
+{
+  const json_t *rules = json_object_get(hook, "rules");
+  if (webhook_rules_match(rules, a)) return a->version;
+  const char *mp = kj_get_str(hook, "matchPolicy");
+  if (mp && !strcmp(mp, "Exact")) return NULL;
+  if (!*versions) *versions = equivalent_versions(ix->srv, a);
+  size_t i;
+  json_t *v;
+  json_array_foreach (*versions, i, v) {
+    struct webhook_attrs e = *a;
+    e.version = json_string_value(v);
+    if (webhook_rules_match(rules, &e)) return e.version;
+  }
+  return NULL;
+}
+
+/* The entries of hooks[t] that the request reaches, each
+ * {"config", "hook", "version"} (the version it is called in).  New
+ * reference. */
 static json_t *matching(struct webhook_index *ix, int t, const struct webhook_attrs *a)
 {
   json_t *out = json_array();
-  json_t *ns_obj = NULL;
+  json_t *ns_obj = NULL, *versions = NULL;
   bool ns_read = false;
   size_t i;
   json_t *entry;
   json_array_foreach (ix->hooks[t], i, entry) {
     const json_t *hook = json_object_get(entry, "hook");
-    if (!webhook_rules_match(json_object_get(hook, "rules"), a)) continue;
+    const char *version = hook_version(ix, hook, a, &versions);
+    if (!version) continue;
     const json_t *nsel = json_object_get(hook, "namespaceSelector");
     if (json_object_size(nsel) > 0 && webhook_namespace_selector_applies(a)) {
       if (!ns_read && a->namespace_ && *a->namespace_) {
@@ -782,9 +872,12 @@ static json_t *matching(struct webhook_index *ix, int t, const struct webhook_at
       if (!webhook_selector_matches(nsel, webhook_namespace_labels(a, ns_obj))) continue;
     }
     if (!webhook_object_selector_matches(json_object_get(hook, "objectSelector"), a)) continue;
-    json_array_append(out, entry);
+    json_t *m = json_copy(entry);
+    json_object_set_new(m, "version", json_string(version));
+    json_array_append_new(out, m);
   }
   json_decref(ns_obj);
+  json_decref(versions);
   return out;
 }
 

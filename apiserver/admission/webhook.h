@@ -43,6 +43,9 @@ struct webhook_attrs {
   const json_t *object;     /* NULL on delete */
   const json_t *old_object; /* NULL on create */
   const json_t *options;    /* CreateOptions / UpdateOptions / DeleteOptions, or NULL */
+  /* The version the client wrote in when it differs from version (the
+   * webhook matched another version: requestKind/requestResource), or NULL */
+  const char *request_version;
   bool dry_run;
   const struct auth_user *user; /* NULL: the insecure port */
 };

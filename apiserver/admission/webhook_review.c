@@ -3,8 +3,9 @@
  * on its answer, as upstream's webhook/request (CreateV1AdmissionReview,
  * VerifyAdmissionResponse) and webhook/errors (ToStatusErr).
  *
- * The request carries uid, kind and resource (requestKind and
- * requestResource are the same: no version conversion happens here),
+ * The request carries uid, kind and resource (in the version the webhook
+ * is called in), requestKind and requestResource (the version the client
+ * wrote in),
  * subResource, name, namespace, operation, the authenticated user, object,
  * oldObject, dryRun and options.  v1beta1 differs only in apiVersion and
  * in not requiring the answer to name its kind.
@@ -59,8 +60,9 @@ json_t *webhook_review_new(const struct webhook_attrs *a, const char *review_ver
   json_object_set_new(rq, "resource", gvr(a->group, a->version, a->resource));
   bool sub = a->subresource && *a->subresource;
   if (sub) json_object_set_new(rq, "subResource", json_string(a->subresource));
-  json_object_set_new(rq, "requestKind", gvk(a->group, a->version, a->kind));
-  json_object_set_new(rq, "requestResource", gvr(a->group, a->version, a->resource));
+  const char *rv = a->request_version ? a->request_version : a->version;
+  json_object_set_new(rq, "requestKind", gvk(a->group, rv, a->kind));
+  json_object_set_new(rq, "requestResource", gvr(a->group, rv, a->resource));
   if (sub) json_object_set_new(rq, "requestSubResource", json_string(a->subresource));
   if (a->name && *a->name) json_object_set_new(rq, "name", json_string(a->name));
   if (a->namespace_ && *a->namespace_) json_object_set_new(rq, "namespace", json_string(a->namespace_));

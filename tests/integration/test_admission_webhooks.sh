@@ -231,6 +231,10 @@ spec:
     served: true
     storage: true
     schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+  - name: v2
+    served: true
+    storage: false
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
 ---
 apiVersion: admissionregistration.k8s.io/v1
 kind: MutatingWebhookConfiguration
@@ -256,6 +260,36 @@ ok "get" kube get widgets.hooks.example.com w1 --show-labels
 expect_match "mutated by its webhook" 'webhook-mutated=true' "$OUT"
 ok "review seen" grep '"name": "w1"' "$WH_LOG"
 expect_match "as AdmissionReview v1beta1 when that is the only version the webhook takes" '"apiVersion": "admission.k8s.io/v1beta1"' "$OUT"
+# matchPolicy Equivalent (default): a write through v2 reaches the webhook whose rule names v1, in v1
+cat <<EOF | kube create -f - >/dev/null
+apiVersion: hooks.example.com/v2
+kind: Widget
+metadata: {name: w2}
+spec: {size: 4}
+EOF
+ok "get" kube get widgets.v2.hooks.example.com w2 -o jsonpath='{.apiVersion} {.metadata.labels.webhook-mutated}'
+expect_eq "written through v2, mutated by the v1 webhook, read back in v2" "hooks.example.com/v2 true" "$OUT"
+ok "review seen" grep '"name": "w2"' "$WH_LOG"
+expect_match "the webhook saw v1 and the request's v2" '"objectApiVersion": "hooks.example.com/v1", "version": "v1", "requestVersion": "v2"' "$OUT"
+# matchPolicy Exact: only writes through the version named
+cat <<EOF | kube apply -f - >/dev/null
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: widgets-exact}
+webhooks:
+- name: widgets-exact.test.example.com
+  clientConfig: {url: "https://127.0.0.1:$WH_PORT/deny", caBundle: "$CA"}
+  rules: [{operations: [CREATE], apiGroups: [hooks.example.com], apiVersions: [v1], resources: [widgets]}]
+  matchPolicy: Exact
+  sideEffects: None
+  admissionReviewVersions: [v1]
+EOF
+widget_in() { # VERSION NAME
+  printf 'apiVersion: hooks.example.com/%s\nkind: Widget\nmetadata: {name: %s}\n' "$1" "$2" | kube create -f -
+}
+ko "Exact: a write through v1 is denied" widget_in v1 w3
+expect_match "by the Exact webhook" 'admission webhook "widgets-exact.test.example.com" denied the request' "$OUT"
+ok "Exact: a write through v2 does not reach it" widget_in v2 w4
 
 # ---- writes to the configurations themselves are never sent to webhooks ----
 n=$(wc -l <"$WH_LOG")

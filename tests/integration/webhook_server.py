@@ -45,6 +45,9 @@ def record(path, review):
         "hasObject": rq.get("object") is not None,
         "oldName": (old.get("metadata") or {}).get("name"),
         "optionsKind": (rq.get("options") or {}).get("kind"),
+        "objectApiVersion": (rq.get("object") or {}).get("apiVersion"),
+        "version": (rq.get("kind") or {}).get("version"),
+        "requestVersion": (rq.get("requestKind") or {}).get("version"),
     }
     with lock, open(LOG, "a") as f:
         f.write(json.dumps(line) + "\n")

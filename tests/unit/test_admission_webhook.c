@@ -253,6 +253,15 @@ static void test_review_request(void **state)
   assert_null(kj_get(r, "request.subResource"));
   assert_string_equal(kj_get_str(r, "request.userInfo.username"), "system:admin");
   json_decref(r);
+  /* matched through an equivalent version: requestKind names the client's */
+  a.version = "v1";
+  a.request_version = "v2";
+  r = webhook_review_new(&a, "v1", "uid-3");
+  assert_string_equal(kj_get_str(r, "request.kind.version"), "v1");
+  assert_string_equal(kj_get_str(r, "request.resource.version"), "v1");
+  assert_string_equal(kj_get_str(r, "request.requestKind.version"), "v2");
+  assert_string_equal(kj_get_str(r, "request.requestResource.version"), "v2");
+  json_decref(r);
   auth_user_free(u);
   json_decref(obj);
   json_decref(old);
