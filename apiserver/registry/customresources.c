@@ -263,6 +263,7 @@ struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, con
   if (kj_get_bool(ver, "deprecated", false)) v->warning = deprecation_warning(crd, ver, r->kind);
   json_t *schema = kj_get(ver, "schema.openAPIV3Schema");
   if (schema) v->schema = structural_new(kj_deep_copy(schema));
+  v->read_defaults = schema && structural_has_defaults(schema);
   if (!prefix || !v->storage_api_version || (schema && !v->schema) || build_columns(v, ver) != 0) {
     cr_version_free(v);
     return NULL;
@@ -326,6 +327,10 @@ json_t *cr_to_external(const struct resource *res, json_t *obj)
 {
   char gv[512];
   snprintf(gv, sizeof gv, "%s/%s", res->group, res->version);
+  struct cr_version *v = cr_of(res);
+  /* upstream defaults on read as well, so a default added to the schema
+   * shows on objects stored before it */
+  if (v && v->read_defaults && obj) structural_default(v->schema, obj);
   return set_api_version(obj, gv);
 }
 

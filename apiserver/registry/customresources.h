@@ -58,6 +58,7 @@ struct cr_version {
   char *storage_api_version;                        /* apiVersion objects are stored in */
   bool multi_version;                               /* another version is served from the same storage */
   bool terminating;                                 /* the CRD is being deleted: creates refused */
+  bool read_defaults;                               /* the schema has defaults: applied on every read too */
   char *warning;                                    /* deprecation warning, or NULL */
   struct structural *schema;                        /* NULL: no schema (everything but metadata pruned) */
   json_t *columns;                                  /* additionalPrinterColumns, or the default Age */
