@@ -67,6 +67,14 @@ lists_pods() { proxied GET /api/v1/namespaces/default/pods | grep -q '"kind":"Po
 wait_until "a proxied member of devs may list pods (its group's Role)" 50 lists_pods
 OUT=$(proxied POST /api/v1/namespaces/default/configmaps '{"metadata":{"name":"x"}}')
 expect_match "but not create, with upstream's Forbidden naming jane" 'configmaps is forbidden: User \\"jane\\" cannot create resource \\"configmaps\\" in API group \\"\\" in the namespace \\"default\\"' "$OUT"
+# what extension API servers read to trust this server's proxied callers
+cm() { kubectl --kubeconfig "$WORK/admin.kubeconfig" -n kube-system get configmap extension-apiserver-authentication -o "jsonpath={.data.$1}"; }
+wait_until "kube-system/extension-apiserver-authentication is published" 100 cm requestheader-allowed-names
+expect_eq "with the allowed names as a JSON array" '["front-proxy-client"]' "$(cm requestheader-allowed-names)"
+expect_eq "the username headers" '["X-Remote-User"]' "$(cm requestheader-username-headers)"
+expect_eq "the extra headers prefix" '["X-Remote-Extra-"]' "$(cm requestheader-extra-headers-prefix)"
+expect_eq "the request-header CA" "$(cat "$PKI/front-proxy-ca.crt")" "$(cm requestheader-client-ca-file)"
+expect_eq "and the client CA" "$(cat "$PKI/ca.crt")" "$(cm client-ca-file)"
 rc=0
 "$KUBE_BIN/apiserver/kube-apiserver" --data-dir="$WORK/bad" --secure-port=0 \
   --requestheader-client-ca-file="$WORK/nonexistent.crt" >"$WORK/bad.log" 2>&1 || rc=$?
