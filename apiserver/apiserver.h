@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "audit.h"
+#include "auth/authn.h"
 
 struct event_base;
 struct http_server;
@@ -73,6 +74,7 @@ struct apiserver_config {
   bool enable_bootstrap_token_auth; /* --enable-bootstrap-token-auth */
   bool service_account_lookup;      /* --service-account-lookup (true) */
   const char *authorization_mode;   /* --authorization-mode (Node,RBAC) */
+  struct requestheader_config requestheader; /* --requestheader-* */
   struct audit_config audit;        /* --audit-* */
   unsigned admission_disabled; /* --enable/--disable-admission-plugins (admission_configure) */
   /* --enable-aggregator-routing: admission webhooks given as a Service

@@ -11,8 +11,10 @@
  * requests only; a trailing "*" is a prefix).
  *
  * Events: RequestReceived when the request comes in (after
- * authentication, so the user is known), ResponseComplete when its answer
- * is recorded (a watch's at its end); Metadata carries who, what, from
+ * authentication, so the user is known), ResponseStarted when a
+ * long-running request (a watch, a stream proxied from a kubelet) has
+ * sent its response headers, ResponseComplete when its answer is
+ * recorded (a watch's at its end); Metadata carries who, what, from
  * where and the status; Request adds the request body, RequestResponse
  * the response body (JSON bodies only).  Each request gets an auditID,
  * also sent as the Audit-Id response header.
@@ -106,6 +108,7 @@ struct audit_req {
   enum audit_level level;
   unsigned omit;
   bool done;    /* ResponseComplete written */
+  bool started; /* ResponseStarted written */
   json_t *base; /* the Event's shared part */
 };
 
@@ -614,6 +617,14 @@ bool audit_wants_response(const struct api_req *ar)
          (q->level == LEVEL_REQUEST_RESPONSE ||
           (!json_object_get(json_object_get(q->base, "objectRef"), "name") &&
            !strcmp(json_string_value(json_object_get(q->base, "verb")) ?: "", "create")));
+}
+
+void audit_response_started(struct api_req *ar, int code)
+{
+  struct audit_req *q = ar->audit;
+  if (!q || q->done || q->started) return;
+  q->started = true;
+  if (!(q->omit & STAGE_STARTED)) emit(ar->srv->audit, q, "ResponseStarted", code, NULL, 0);
 }
 
 void audit_response_complete(struct api_req *ar, int code, const char *body, size_t len)

@@ -35,6 +35,8 @@ void audit_free(struct audit *a);
  * response body (may be NULL) is logged at level RequestResponse. */
 void audit_request_received(struct api_req *ar);
 void audit_response_complete(struct api_req *ar, int code, const char *body, size_t len);
+/* A long-running request (watch, proxied stream) has sent its headers. */
+void audit_response_started(struct api_req *ar, int code);
 /* True when the response body is to be logged (level RequestResponse). */
 bool audit_wants_response(const struct api_req *ar);
 /* Frees the request's audit state. */

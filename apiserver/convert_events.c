@@ -56,7 +56,9 @@ json_t *conv_event_to_core(const json_t *ev) { return convert(ev, 1, "v1"); }
 bool api_needs_conversion(const struct resource *res)
 {
   const struct cr_version *cr = cr_of(res);
-  if (cr) return cr->multi_version; /* versions share one storage: apiVersion rewritten */
+  /* versions share one storage (apiVersion rewritten), or the schema's
+   * defaults apply on read */
+  if (cr) return cr->multi_version || cr->read_defaults;
   return res && res->group && strcmp(res->group, "events.k8s.io") == 0;
 }
 

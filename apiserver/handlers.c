@@ -66,6 +66,8 @@ struct kv_getter {
   struct kv *kv;
   char name[256];
   char ns[256];
+  json_t *obj;   /* a custom resource, parsed on first use (owned) */
+  char buf[64];  /* a formatted selectable field value */
 };
 
 /* Splits "/prefix/ns/name" or "/prefix/name" into the getter. */
@@ -92,6 +94,12 @@ static const char *get_field(void *arg, const char *key)
   struct kv_getter *g = arg;
   if (strcmp(key, "metadata.name") == 0) return g->name;
   if (strcmp(key, "metadata.namespace") == 0) return g->ns;
+  if (g->res->custom) {
+    /* selectableFields are read from the object, so a field made
+     * selectable after the object was written is matched too */
+    if (!g->obj) g->obj = kj_loadb(g->kv->bytes, g->kv->len, false, NULL, 0);
+    return cr_selectable_value(g->obj, key, g->buf, sizeof g->buf);
+  }
   const char *v = kv_field(g->kv, key);
   return v ? v : "";
 }
@@ -102,7 +110,9 @@ bool api_kv_matches(const struct resource *res, struct kv *kv, const struct api_
   if (o->fsel) {
     struct kv_getter g = {.res = res, .kv = kv};
     key_parts(&g);
-    if (!fieldsel_matches_fn(o->fsel, get_field, &g)) return false;
+    bool match = fieldsel_matches_fn(o->fsel, get_field, &g);
+    json_decref(g.obj);
+    if (!match) return false;
   }
   return true;
 }

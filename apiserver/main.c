@@ -160,6 +160,7 @@ static void copy_secure(struct apiserver_config *c, const struct apiserver_confi
   c->enable_bootstrap_token_auth = sec->enable_bootstrap_token_auth;
   c->service_account_lookup = sec->service_account_lookup;
   c->authorization_mode = sec->authorization_mode;
+  c->requestheader = sec->requestheader;
 }
 
 /* The registry's objects are in storage: create and reconcile the
@@ -193,7 +194,12 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
                                  .token_auth_file = "",
                                  .anonymous_auth = true,
                                  .service_account_lookup = true,
-                                 .authorization_mode = "Node,RBAC"};
+                                 .authorization_mode = "Node,RBAC",
+                                 .requestheader = {.client_ca_file = "",
+                                                   .allowed_names = "",
+                                                   .username_headers = "",
+                                                   .group_headers = "",
+                                                   .extra_headers_prefix = ""}};
   int64_t compaction_ms = 5 * 60 * 1000, sa_max_exp_ms = 0;
   bool enable_gc = true, sa_extend = true, aggregator_routing = false;
   int64_t not_ready_tol = 300, unreachable_tol = 300;
@@ -222,6 +228,19 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
       {"client-ca-file", FLAG_STRING, &sec.client_ca_file,
        "If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "
        "is authenticated with an identity corresponding to the CommonName of the client certificate."},
+      {"requestheader-client-ca-file", FLAG_STRING, &sec.requestheader.client_ca_file,
+       "Root certificate bundle to use to verify client certificates on incoming requests before trusting usernames "
+       "in headers specified by --requestheader-username-headers."},
+      {"requestheader-allowed-names", FLAG_STRING, &sec.requestheader.allowed_names,
+       "List of client certificate common names to allow to provide usernames in headers specified by "
+       "--requestheader-username-headers. If empty, any client certificate validated by the authorities in "
+       "--requestheader-client-ca-file is allowed."},
+      {"requestheader-username-headers", FLAG_STRING, &sec.requestheader.username_headers,
+       "List of request headers to inspect for usernames. X-Remote-User is common."},
+      {"requestheader-group-headers", FLAG_STRING, &sec.requestheader.group_headers,
+       "List of request headers to inspect for groups. X-Remote-Group is suggested."},
+      {"requestheader-extra-headers-prefix", FLAG_STRING, &sec.requestheader.extra_headers_prefix,
+       "List of request header prefixes to inspect. X-Remote-Extra- is suggested."},
       {"token-auth-file", FLAG_STRING, &sec.token_auth_file,
        "If set, the file that will be used to secure the secure port of the API server via token authentication."},
       {"anonymous-auth", FLAG_BOOL, &sec.anonymous_auth,
@@ -432,7 +451,8 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
                             .anonymous = c->anonymous_auth,
                             .bootstrap_tokens = c->enable_bootstrap_token_auth,
                             .service_account_lookup = c->service_account_lookup,
-                            .authorization_mode = c->authorization_mode};
+                            .authorization_mode = c->authorization_mode,
+                            .requestheader = c->requestheader};
   if (authn_setup(srv, &ac, err, sizeof(err)) < 0) {
     KLOG_E("authentication: %s", err);
     goto out;

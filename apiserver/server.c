@@ -504,7 +504,8 @@ static int serve_secure(struct apiserver *srv, char *err, size_t errlen)
                                 .sans = sans,
                                 .min_version = c->tls_min_version,
                                 .cipher_suites = c->tls_cipher_suites,
-                                .client_ca_file = c->client_ca_file};
+                                .client_ca_file = c->client_ca_file,
+                                .extra_client_ca_file = c->requestheader.client_ca_file};
   if (!(srv->tls_ctx = ktls_server_ctx(&to, err, errlen))) return -EINVAL;
   struct http_server_opts o = {.ssl_ctx = srv->tls_ctx};
   if (!(srv->https = http_server_new(srv->base, &o, on_request, srv))) return -ENOMEM;

@@ -242,6 +242,7 @@ void api_handle_watch(struct api_req *ar, struct api_list_opts *opts)
   struct storage *st = ar->srv->storage;
   char *prefix = api_storage_key(ar->res, ar->rt.ns, NULL);
   http_stream_begin(ar->http, 200, "application/json");
+  audit_response_started(ar, 200);
   int64_t from = 0;
   bool initial = !w->opts.rv || !*w->opts.rv || strcmp(w->opts.rv, "0") == 0;
   if (initial) {

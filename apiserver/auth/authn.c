@@ -2,6 +2,8 @@
  * authn.c - authentication of secure-port requests (authn.h), in
  * upstream's order; the first credential that succeeds wins:
  *
+ *   0. a front proxy's request headers, vouched for by its client
+ *      certificate from the request-header CA (authn_requestheader.c);
  *   1. x509 client certificate verified against --client-ca-file: the
  *      subject's CN is the user, each O a group;
  *   2. a bearer token (Authorization: Bearer T) from --token-auth-file
@@ -52,6 +54,7 @@ struct static_token {
 
 struct authn {
   struct authn_config cfg;
+  struct requestheader *rh; /* NULL: no --requestheader-client-ca-file */
   bool client_certs;
   struct static_token *tokens;
   size_t ntokens;
@@ -149,6 +152,9 @@ int authn_setup(struct apiserver *srv, const struct authn_config *cfg, char *err
   a->cfg = *cfg;
   a->client_certs = cfg->client_ca_file && *cfg->client_ca_file;
   int rc = authz_modes_parse(cfg->authorization_mode, a->modes, &a->nmodes, err, errlen);
+  bool rh_failed = false;
+  if (rc == 0) a->rh = requestheader_new(&cfg->requestheader, &rh_failed, err, errlen);
+  if (rh_failed) rc = -1;
   if (rc == 0 && cfg->token_auth_file && *cfg->token_auth_file)
     rc = load_token_file(a, cfg->token_auth_file, err, errlen);
   srv->authn = a;
@@ -165,6 +171,7 @@ void authn_free(struct apiserver *srv)
     auth_user_free(a->tokens[i].user);
   }
   free(a->tokens);
+  requestheader_free(a->rh);
   free(a);
   srv->authn = NULL;
 }
@@ -311,6 +318,9 @@ enum authn_result authn_request(struct apiserver *srv, struct http_request *r, s
   struct authn *a = srv->authn;
   bool failed = false;
   *out = NULL;
+  int rh = a ? requestheader_user(a->rh, r, out) : 0;
+  if (rh > 0) return AUTHN_OK;
+  failed = rh < 0;
   if (a && a->client_certs && (*out = cert_user(r, &failed))) return AUTHN_OK;
   const char *tok = bearer(r);
   if (tok) {

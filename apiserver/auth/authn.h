@@ -44,6 +44,34 @@ void authz_request_info_parse(const char *method, const char *path, const char *
 void authz_attrs_from_info(const struct authz_request_info *ri, const struct auth_user *user, const char *path,
                            struct authz_attrs *a);
 
+/* The KEY of an Impersonate-Extra-KEY or X-Remote-Extra-KEY header:
+ * lowercased (Go's canonical header form) and percent-unescaped, as
+ * upstream reads it (impersonate.c). */
+void auth_extra_key(const char *raw, char *key, size_t cap);
+
+/* ---------- request-header authentication (authn_requestheader.c) ----------
+ * upstream's front-proxy authenticator (--requestheader-*): a client
+ * certificate verified against the request-header CA, whose CN is in
+ * allowed_names (any CN when empty), vouches for the user named by the
+ * first non-empty username header, the groups of every group header and
+ * the extra of every prefixed header. */
+struct requestheader_config {
+  const char *client_ca_file;       /* --requestheader-client-ca-file */
+  const char *allowed_names;        /* --requestheader-allowed-names, comma-separated */
+  const char *username_headers;     /* --requestheader-username-headers, comma-separated */
+  const char *group_headers;        /* --requestheader-group-headers */
+  const char *extra_headers_prefix; /* --requestheader-extra-headers-prefix */
+};
+struct requestheader;
+/* NULL with no CA file (off), or with a message naming the file in err
+ * (*failed set). */
+struct requestheader *requestheader_new(const struct requestheader_config *c, bool *failed, char *err, size_t errlen);
+void requestheader_free(struct requestheader *rh);
+/* 1 with *out (a new user) when the proxy vouches; 0 when this
+ * authenticator does not apply (no proxy certificate, or no username
+ * header); -1 when a certificate was presented to it and refused. */
+int requestheader_user(const struct requestheader *rh, struct http_request *r, struct auth_user **out);
+
 /* ---------- authentication (authn.c) ---------- */
 struct authn_config {
   const char *client_ca_file;    /* --client-ca-file */
@@ -52,6 +80,7 @@ struct authn_config {
   bool bootstrap_tokens;         /* --enable-bootstrap-token-auth */
   bool service_account_lookup;   /* --service-account-lookup */
   const char *authorization_mode; /* --authorization-mode */
+  struct requestheader_config requestheader;
 };
 /* Loads the token file; 0, or -1 with a message naming the file and line. */
 int authn_setup(struct apiserver *srv, const struct authn_config *cfg, char *err, size_t errlen);

@@ -98,9 +98,7 @@ static bool extra_value(struct api_req *ar, const char *v, void *arg)
   return true;
 }
 
-/* Every Impersonate-Extra-KEY header: KEY lowercased (Go's canonical
- * header form) and percent-unescaped, as upstream reads it. */
-static void extra_key(const char *raw, char *key, size_t cap)
+void auth_extra_key(const char *raw, char *key, size_t cap)
 {
   size_t n = 0;
   for (const char *p = raw; *p && n + 1 < cap; p++) {
@@ -123,7 +121,7 @@ static bool extras(struct api_req *ar, struct auth_user *u)
     const char *name = http_req_header_at(ar->http, i, &value);
     if (!name || strncasecmp(name, prefix, sizeof(prefix) - 1) != 0) continue;
     struct extra_ctx x = {.u = u};
-    extra_key(name + sizeof(prefix) - 1, x.key, sizeof x.key);
+    auth_extra_key(name + sizeof(prefix) - 1, x.key, sizeof x.key);
     if (!each_value(ar, value, extra_value, &x)) return false;
   }
   return true;

@@ -43,14 +43,15 @@
 
 #include "apiserver.h"
 #include "auth/rbac_internal.h"
+#include "storage/mirror.h"
 #include "storage/storage.h"
 
 #define NODE_USER_PREFIX "system:node:"
 #define NODES_GROUP "system:nodes"
 #define NODE_LEASE_NS "kube-node-lease"
 
-static const char *const PREFIX_PODS = "/registry/pods/";
-static const char *const PREFIX_PVS = "/registry/persistentvolumes/";
+#define PREFIX_PODS "/registry/pods/"
+#define PREFIX_PVS "/registry/persistentvolumes/"
 
 struct strv {
   char **v;
@@ -74,7 +75,7 @@ struct node_graph {
   struct khmap secret_pvs; /* "NS/NAME" -> struct strv of PV names */
   struct khmap edges;      /* "NODE\x01T\x01NS/NAME" -> count (uintptr_t) */
   struct rbac_rules node_rules;
-  struct storage_watch *watch_pods, *watch_pvs;
+  struct storage_mirror *mirror; /* NULL for node_graph_new_empty */
 };
 
 /* ---- small string sets ---- */
@@ -533,75 +534,31 @@ enum authz_decision node_authorize(const struct node_graph *g, const struct auth
   return AUTHZ_NO_OPINION;
 }
 
-/* ---- storage: list, then watch ---- */
+/* ---- storage: list, then watch (storage/mirror.h) ---- */
 
-static void apply_kv(struct node_graph *g, enum storage_event_type type, const struct kv *kv)
+static const char *const mirror_prefixes[] = {PREFIX_PODS, PREFIX_PVS};
+
+static void mirror_apply(void *arg, size_t which, const char *rest, const json_t *obj)
 {
-  bool pod = strncmp(kv->key, PREFIX_PODS, strlen(PREFIX_PODS)) == 0;
-  bool pv = !pod && strncmp(kv->key, PREFIX_PVS, strlen(PREFIX_PVS)) == 0;
-  if (!pod && !pv) return;
-  const char *key = kv->key + strlen(pod ? PREFIX_PODS : PREFIX_PVS);
-  if (type == EV_DELETED) {
-    if (pod) pod_unlink(g, key);
-    else pv_unlink(g, key);
-    return;
-  }
-  json_t *obj = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
+  struct node_graph *g = arg;
+  bool pod = which == 0;
   if (!obj) {
-    KLOG_E("node authorizer: stored %s is not JSON", kv->key);
-    return;
+    if (pod) pod_unlink(g, rest);
+    else pv_unlink(g, rest);
+  } else if (pod) {
+    pod_put_key(g, rest, obj);
+  } else {
+    pv_put_name(g, rest, obj);
   }
-  if (pod) pod_put_key(g, key, obj);
-  else pv_put_name(g, key, obj);
-  json_decref(obj);
 }
 
-static void on_event(void *arg, enum storage_event_type type, struct kv *kv, struct kv *prev)
+static void graph_clear(void *arg)
 {
-  (void)prev;
-  apply_kv(arg, type, kv);
-}
-
-static int on_list(void *arg, struct kv *kv)
-{
-  apply_kv(arg, EV_ADDED, kv);
-  return 0;
-}
-
-static void graph_clear(struct node_graph *g)
-{
+  struct node_graph *g = arg;
   khmap_clear(&g->pods, pod_free);
   khmap_clear(&g->pvs, pv_free);
   khmap_clear(&g->secret_pvs, strv_free);
   khmap_clear(&g->edges, NULL);
-}
-
-static void watches_cancel(struct node_graph *g)
-{
-  if (g->watch_pods) storage_watch_cancel(g->watch_pods);
-  if (g->watch_pvs) storage_watch_cancel(g->watch_pvs);
-  g->watch_pods = g->watch_pvs = NULL;
-}
-
-/* Lists pods and PVs at one revision and watches both from it; retries
- * once from a fresh list when the revision left the watch window. */
-static int sync_from_storage(struct node_graph *g)
-{
-  struct storage *st = g->srv->storage;
-  for (int attempt = 0; attempt < 2; attempt++) {
-    watches_cancel(g);
-    graph_clear(g);
-    int64_t rev = storage_rev(st);
-    int err = storage_list(st, PREFIX_PODS, 0, NULL, on_list, g);
-    if (!err) err = storage_list(st, PREFIX_PVS, 0, NULL, on_list, g);
-    if (err) return err;
-    g->watch_pods = storage_watch(st, PREFIX_PODS, rev, on_event, g, &err);
-    if (g->watch_pods) g->watch_pvs = storage_watch(st, PREFIX_PVS, rev, on_event, g, &err);
-    if (g->watch_pods && g->watch_pvs) return 0;
-    if (!err) err = STORAGE_EIO;
-    if (err != STORAGE_EEXPIRED) return err;
-  }
-  return STORAGE_EEXPIRED;
 }
 
 /* Upstream's node rules: the system:node ClusterRole of the bootstrap
@@ -630,8 +587,9 @@ struct node_graph *node_graph_new(struct apiserver *srv)
   if (!srv || !srv->storage) return NULL;
   struct node_graph *g = node_graph_new_empty();
   g->srv = srv;
-  int err = sync_from_storage(g);
-  if (err) {
+  int err = 0;
+  g->mirror = storage_mirror_new(srv->storage, mirror_prefixes, 2, mirror_apply, graph_clear, g, "node authorizer", &err);
+  if (!g->mirror) {
     KLOG_E("node authorizer: loading pods and persistent volumes: %d", err);
     node_graph_free(g);
     return NULL;
@@ -643,7 +601,7 @@ struct node_graph *node_graph_new(struct apiserver *srv)
 void node_graph_free(struct node_graph *g)
 {
   if (!g) return;
-  watches_cancel(g);
+  storage_mirror_free(g->mirror);
   graph_clear(g);
   rbac_rules_free(&g->node_rules);
   free(g);

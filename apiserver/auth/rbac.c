@@ -41,6 +41,7 @@
 
 #include "apiserver.h"
 #include "auth/rbac_internal.h"
+#include "storage/mirror.h"
 #include "storage/storage.h"
 
 /* ---- indexed objects ---- */
@@ -79,7 +80,7 @@ struct rbac {
   struct apiserver *srv; /* NULL for rbac_new_empty */
   struct khmap objs[K_COUNT];
   struct khmap subjects; /* scope key -> struct blist */
-  struct storage_watch *watch[K_COUNT];
+  struct storage_mirror *mirror; /* NULL for rbac_new_empty */
 };
 
 static int kind_index(const char *kind)
@@ -452,81 +453,23 @@ enum authz_decision rbac_authorize(const struct rbac *r, const struct authz_attr
   return d;
 }
 
-/* ---- storage: list, then watch ---- */
+/* ---- storage: list, then watch (storage/mirror.h) ---- */
 
-static int kind_of_key(const char *key)
+static void mirror_apply(void *arg, size_t k, const char *rest, const json_t *obj)
 {
-  for (int k = 0; k < K_COUNT; k++)
-    if (strncmp(key, kind_prefixes[k], strlen(kind_prefixes[k])) == 0) return k;
-  return -1;
+  struct rbac *r = arg;
+  if (obj) index_put(r, (int)k, obj);
+  else index_del(r, (int)k, rest);
 }
 
-static void apply_kv(struct rbac *r, enum storage_event_type type, const struct kv *kv)
+static void index_clear(void *arg)
 {
-  int k = kind_of_key(kv->key);
-  if (k < 0) return;
-  if (type == EV_DELETED) {
-    index_del(r, k, kv->key + strlen(kind_prefixes[k]));
-    return;
-  }
-  json_t *obj = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
-  if (!obj) {
-    KLOG_E("rbac: stored %s is not JSON", kv->key);
-    return;
-  }
-  index_put(r, k, obj);
-  json_decref(obj);
-}
-
-static void on_event(void *arg, enum storage_event_type type, struct kv *kv, struct kv *prev)
-{
-  (void)prev;
-  apply_kv(arg, type, kv);
-}
-
-static int on_list(void *arg, struct kv *kv)
-{
-  apply_kv(arg, EV_ADDED, kv);
-  return 0;
-}
-
-static void index_clear(struct rbac *r)
-{
+  struct rbac *r = arg;
   khmap_clear(&r->objs[K_ROLE], role_free);
   khmap_clear(&r->objs[K_CLUSTERROLE], role_free);
   khmap_clear(&r->objs[K_ROLEBINDING], binding_free);
   khmap_clear(&r->objs[K_CLUSTERROLEBINDING], binding_free);
   khmap_clear(&r->subjects, blist_free);
-}
-
-static void watches_cancel(struct rbac *r)
-{
-  for (int k = 0; k < K_COUNT; k++) {
-    if (r->watch[k]) storage_watch_cancel(r->watch[k]);
-    r->watch[k] = NULL;
-  }
-}
-
-/* Lists everything at the current revision and watches from there; 0 or
- * a storage error.  Retries once from a fresh list if a watch cannot
- * start at the listed revision. */
-static int sync_from_storage(struct rbac *r)
-{
-  for (int attempt = 0; attempt < 2; attempt++) {
-    watches_cancel(r);
-    index_clear(r);
-    int64_t rev = storage_rev(r->srv->storage);
-    int err = 0;
-    for (int k = 0; k < K_COUNT && !err; k++)
-      err = storage_list(r->srv->storage, kind_prefixes[k], 0, NULL, on_list, r);
-    if (err) return err;
-    for (int k = 0; k < K_COUNT && !err; k++)
-      if (!(r->watch[k] = storage_watch(r->srv->storage, kind_prefixes[k], rev, on_event, r, &err)) && !err)
-        err = STORAGE_EIO;
-    if (!err) return 0;
-    if (err != STORAGE_EEXPIRED) return err;
-  }
-  return STORAGE_EEXPIRED;
 }
 
 struct rbac *rbac_new_empty(void) { return xcalloc(1, sizeof(struct rbac)); }
@@ -536,8 +479,9 @@ struct rbac *rbac_new(struct apiserver *srv)
   if (!srv || !srv->storage) return NULL;
   struct rbac *r = rbac_new_empty();
   r->srv = srv;
-  int err = sync_from_storage(r);
-  if (err) {
+  int err = 0;
+  r->mirror = storage_mirror_new(srv->storage, kind_prefixes, K_COUNT, mirror_apply, index_clear, r, "rbac", &err);
+  if (!r->mirror) {
     KLOG_E("rbac: loading roles and bindings from storage: %d", err);
     rbac_free(r);
     return NULL;
@@ -550,7 +494,7 @@ struct rbac *rbac_new(struct apiserver *srv)
 void rbac_free(struct rbac *r)
 {
   if (!r) return;
-  watches_cancel(r);
+  storage_mirror_free(r->mirror);
   index_clear(r);
   free(r);
 }

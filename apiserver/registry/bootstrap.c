@@ -23,6 +23,13 @@
  * before this one holds it, kube-dns is not created (a warning says why)
  * until that address is free again.
  *
+ * kube-system/extension-apiserver-authentication is kept holding what
+ * extension API servers need to trust this one's callers (upstream's
+ * cluster authentication trust controller): client-ca-file (the
+ * --client-ca-file bundle) and, with a request-header CA, the
+ * requestheader-* keys (the bundle, then the allowed names and header
+ * lists as JSON arrays).  Other keys of the ConfigMap are left alone.
+ *
  * The first round also creates the default StorageClass `local-path` of
  * the built-in local-path provisioner (as k3s ships one), unless a
  * StorageClass of that name or another default class already exists.
@@ -37,6 +44,7 @@
 
 #include <event2/event.h>
 
+#include <kube/fileutil.h>
 #include <kube/json.h>
 #include <kube/localpath.h>
 #include <kube/log.h>
@@ -337,6 +345,83 @@ static void ensure_default_storage_class(struct boot *b)
   json_decref(sc);
 }
 
+/* A comma-separated flag value as upstream's JSON array of strings. */
+static json_t *csv_json(const char *csv)
+{
+  json_t *a = json_array();
+  for (const char *p = csv; p && *p;) {
+    const char *e = strchr(p, ',');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    if (n) json_array_append_new(a, json_stringn(p, n));
+    p = e ? e + 1 : NULL;
+  }
+  return a;
+}
+
+static void put_file(json_t *data, const char *key, const char *file)
+{
+  size_t len = 0;
+  char *pem = file && *file ? kfile_read(file, &len) : NULL;
+  if (pem) json_object_set_new(data, key, json_stringn(pem, len));
+  free(pem);
+}
+
+static void put_list(json_t *data, const char *key, const char *csv)
+{
+  json_t *a = csv_json(csv);
+  char *s = kj_dumps_flags(a, JSON_COMPACT);
+  json_object_set_new(data, key, json_string(s));
+  free(s);
+  json_decref(a);
+}
+
+/* The keys this server owns in extension-apiserver-authentication. */
+static json_t *auth_trust_data(const struct apiserver_config *c)
+{
+  json_t *d = json_object();
+  put_file(d, "client-ca-file", c->client_ca_file);
+  const struct requestheader_config *rh = &c->requestheader;
+  if (rh->client_ca_file && *rh->client_ca_file) {
+    put_file(d, "requestheader-client-ca-file", rh->client_ca_file);
+    put_list(d, "requestheader-allowed-names", rh->allowed_names);
+    put_list(d, "requestheader-username-headers", rh->username_headers);
+    put_list(d, "requestheader-group-headers", rh->group_headers);
+    put_list(d, "requestheader-extra-headers-prefix", rh->extra_headers_prefix);
+  }
+  return d;
+}
+
+static void ensure_auth_trust(struct boot *b)
+{
+  json_t *want = auth_trust_data(&b->srv->cfg);
+  if (json_object_size(want) == 0) {
+    json_decref(want);
+    return;
+  }
+  char *key = reg_key(&reg_configmaps, "kube-system", "extension-apiserver-authentication");
+  struct kv *kv = storage_get(b->srv->storage, key);
+  free(key);
+  json_t *cm = load_kv(kv);
+  if (!cm) {
+    cm = json_pack("{s:s,s:s,s:{s:s,s:s},s:O}", "apiVersion", "v1", "kind", "ConfigMap", "metadata", "name",
+                   "extension-apiserver-authentication", "namespace", "kube-system", "data", want);
+    finish_object(b, &reg_configmaps, cm);
+    write_object(b, &reg_configmaps, cm, NULL);
+  } else {
+    json_t *data = kj_obj(cm, "data");
+    bool same = true;
+    const char *k;
+    json_t *v;
+    json_object_foreach (want, k, v) same = same && json_equal(json_object_get(data, k), v);
+    if (!same) {
+      json_object_update(data, want);
+      write_object(b, &reg_configmaps, cm, kv);
+    }
+  }
+  json_decref(cm);
+  json_decref(want);
+}
+
 static void boot_round(struct boot *b)
 {
   if (!b->srv->storage) return;
@@ -346,6 +431,7 @@ static void boot_round(struct boot *b)
   ensure_dns_service(b);
   ensure_endpoints(b);
   ensure_endpointslice(b);
+  ensure_auth_trust(b);
   if (!b->initial_done) ensure_default_storage_class(b);
   b->pending--;
 }

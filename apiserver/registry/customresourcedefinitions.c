@@ -224,6 +224,60 @@ static void validate_scale(const json_t *scale, const char *path, json_t *causes
   }
 }
 
+/* The schema node of a simple path ".a.b" under schema's properties, or
+ * NULL (upstream's "does not refer to a valid field"). */
+static const json_t *schema_at(const json_t *schema, const char *jp)
+{
+  const json_t *node = schema;
+  const char *p = jp;
+  while (node && *p == '.') {
+    const char *e = p + 1;
+    while (*e && *e != '.') e++;
+    const char *bracket = strpbrk(p + 1, "[]");
+    if (e == p + 1 || (bracket && bracket < e)) return NULL;
+    char name[256];
+    snprintf(name, sizeof name, "%.*s", (int)(e - p - 1), p + 1);
+    node = json_object_get(json_object_get(node, "properties"), name);
+    p = e;
+  }
+  return *p ? NULL : node;
+}
+
+/* Upstream's ValidateCustomResourceSelectableFields. */
+static void validate_selectable(const json_t *fields, const json_t *schema, const char *path, json_t *causes)
+{
+  char f[192];
+  json_t *seen = json_object();
+  size_t i;
+  json_t *sf;
+  json_array_foreach (fields, i, sf) {
+    const char *jp = kj_get_str(sf, "jsonPath");
+    snprintf(f, sizeof f, "%s[%zu].jsonPath", path, i);
+    if (!jp || !*jp) {
+      reg_cause_add(causes, REG_REQUIRED, f, "Required value");
+      continue;
+    }
+    const json_t *node = jp[0] == '.' ? schema_at(schema, jp) : NULL;
+    if (!node) {
+      reg_cause_invalid_str(causes, f, jp, "is an invalid path: does not refer to a valid field");
+      continue;
+    }
+    if (!strncmp(jp, ".metadata.", 10) || !strcmp(jp, ".metadata"))
+      reg_cause_invalid_str(causes, f, jp, "must not point to fields in metadata");
+    const char *type = kj_get_str(node, "type");
+    if (!type || (strcmp(type, "string") && strcmp(type, "boolean") && strcmp(type, "integer")))
+      reg_cause_invalid_str(causes, f, jp,
+                            "must point to a field of type string, boolean or integer. Enum string fields and strings "
+                            "with formats are allowed.");
+    if (json_object_get(seen, jp)) reg_cause_add(causes, REG_DUPLICATE, f, "Duplicate value: \"%s\"", jp);
+    else json_object_set_new(seen, jp, json_true());
+  }
+  if (json_object_size(seen) > CR_MAX_SELECTABLE)
+    reg_cause_add(causes, REG_TOO_LONG, path, "Too many: %zu: must have at most %d items", json_object_size(seen),
+                  CR_MAX_SELECTABLE);
+  json_decref(seen);
+}
+
 static void validate_version(struct reg_request *rq, const json_t *v, size_t i, json_t *causes)
 {
   char f[192], msg[512];
@@ -242,6 +296,8 @@ static void validate_version(struct reg_request *rq, const json_t *v, size_t i, 
                                       "server"));
   snprintf(f, sizeof f, "spec.versions[%zu].additionalPrinterColumns", i);
   validate_columns(kj_get(v, "additionalPrinterColumns"), f, causes);
+  snprintf(f, sizeof f, "spec.versions[%zu].selectableFields", i);
+  if (schema) validate_selectable(kj_get(v, "selectableFields"), schema, f, causes);
   const json_t *scale = kj_get(v, "subresources.scale");
   if (scale) {
     snprintf(f, sizeof f, "spec.versions[%zu].subresources", i);

@@ -41,6 +41,7 @@ static void cr_version_free(struct cr_version *v)
   free(v->scale_spec);
   free(v->scale_status);
   free(v->scale_selector);
+  for (size_t i = 0; i < CR_MAX_SELECTABLE; i++) free(v->selectable[i]);
   free(v);
 }
 
@@ -195,6 +196,32 @@ static void build_subresources(struct cr_version *v, const json_t *ver)
   }
 }
 
+/* selectableFields (validated at CRD write: simple paths, at most 8). */
+static void build_selectable(struct cr_version *v, const json_t *ver)
+{
+  size_t i, n = 0;
+  json_t *f;
+  json_array_foreach (kj_get(ver, "selectableFields"), i, f) {
+    const char *jp = kj_get_str(f, "jsonPath");
+    if (!jp || jp[0] != '.' || n >= CR_MAX_SELECTABLE) continue;
+    v->selectable[n] = xstrdup(jp + 1);
+    v->selectable_ptrs[n] = v->selectable[n];
+    n++;
+  }
+  v->selectable_ptrs[n] = NULL;
+  if (n) v->res.field_selectors = v->selectable_ptrs;
+}
+
+const char *cr_selectable_value(const json_t *obj, const char *field, char *buf, size_t len)
+{
+  const json_t *x = kj_get(obj, field);
+  if (json_is_string(x)) return json_string_value(x);
+  if (json_is_integer(x)) snprintf(buf, len, "%lld", (long long)json_integer_value(x));
+  else if (json_is_boolean(x)) snprintf(buf, len, "%s", json_is_true(x) ? "true" : "false");
+  else snprintf(buf, len, "%s", "");
+  return buf;
+}
+
 struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, const char *vname)
 {
   const json_t *ver = find_version(crd, vname);
@@ -222,6 +249,7 @@ struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, con
   r->admit = cr_admit;
   build_names(v, accepted);
   build_subresources(v, ver);
+  build_selectable(v, ver);
   size_t i, nv = 0;
   json_t *o;
   json_array_foreach (kj_get(crd, "spec.versions"), i, o) {
@@ -235,6 +263,7 @@ struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, con
   if (kj_get_bool(ver, "deprecated", false)) v->warning = deprecation_warning(crd, ver, r->kind);
   json_t *schema = kj_get(ver, "schema.openAPIV3Schema");
   if (schema) v->schema = structural_new(kj_deep_copy(schema));
+  v->read_defaults = schema && structural_has_defaults(schema);
   if (!prefix || !v->storage_api_version || (schema && !v->schema) || build_columns(v, ver) != 0) {
     cr_version_free(v);
     return NULL;
@@ -298,6 +327,10 @@ json_t *cr_to_external(const struct resource *res, json_t *obj)
 {
   char gv[512];
   snprintf(gv, sizeof gv, "%s/%s", res->group, res->version);
+  struct cr_version *v = cr_of(res);
+  /* upstream defaults on read as well, so a default added to the schema
+   * shows on objects stored before it */
+  if (v && v->read_defaults && obj) structural_default(v->schema, obj);
   return set_api_version(obj, gv);
 }
 

@@ -47,6 +47,8 @@ struct structural;
 extern const struct resource reg_customresourcedefinitions;
 
 /* One served version of a CRD. */
+#define CR_MAX_SELECTABLE 8 /* upstream's MaxSelectableFields */
+
 struct cr_version {
   struct resource res; /* first: the descriptor requests see */
   int refs;
@@ -56,11 +58,16 @@ struct cr_version {
   char *storage_api_version;                        /* apiVersion objects are stored in */
   bool multi_version;                               /* another version is served from the same storage */
   bool terminating;                                 /* the CRD is being deleted: creates refused */
+  bool read_defaults;                               /* the schema has defaults: applied on every read too */
   char *warning;                                    /* deprecation warning, or NULL */
   struct structural *schema;                        /* NULL: no schema (everything but metadata pruned) */
   json_t *columns;                                  /* additionalPrinterColumns, or the default Age */
   struct reg_column *cols;                          /* the same as reg_columns, strings borrowed */
   char *scale_spec, *scale_status, *scale_selector; /* paths without the leading dot */
+  /* selectableFields: "spec.color" (the jsonPath without its leading dot),
+   * and the NULL-terminated array res.field_selectors points at */
+  char *selectable[CR_MAX_SELECTABLE];
+  const char *selectable_ptrs[CR_MAX_SELECTABLE + 1];
 };
 
 /* The cr_version of a custom resource descriptor, or NULL. */
@@ -85,6 +92,12 @@ int cr_decode(struct apiserver *srv, const struct resource *res, json_t *obj, js
  * (apiVersion rewritten). */
 json_t *cr_to_external(const struct resource *res, json_t *obj);
 json_t *cr_to_internal(const struct resource *res, json_t *obj);
+
+/* The value a field selector compares for a selectable field of a custom
+ * resource ("spec.color"): a string as is, an integer or boolean
+ * formatted, "" when absent or of another type (upstream).  Returns buf or
+ * a string borrowed from obj. */
+const char *cr_selectable_value(const json_t *obj, const char *field, char *buf, size_t len);
 
 /* Table output: the columns (Name first) and a row's cells. */
 const struct reg_column *cr_columns(const struct resource *res);

@@ -328,6 +328,10 @@ static const char *const resp_types[] = {"application/json", "application/yaml",
 static const char *const patch_types[] = {"application/apply-patch+yaml", "application/json-patch+json",
                                           "application/merge-patch+json", "application/strategic-merge-patch+json",
                                           NULL};
+/* Custom resources take no strategic merge patch (upstream answers 415),
+ * and kubectl reads this list to choose how to patch. */
+static const char *const cr_patch_types[] = {"application/apply-patch+yaml", "application/json-patch+json",
+                                             "application/merge-patch+json", NULL};
 static const char *const body_types[] = {"*/*", NULL};
 
 static json_t *responses(const struct ospec *os, const char *schema_name, const char *const *codes)
@@ -355,6 +359,7 @@ struct opctx {
   const char *list_schema;
   char gword[96], tag[128];
   bool namespaced;
+  bool custom;        /* a custom resource: no strategic merge patch */
   const char *suffix; /* "", "Status", "Scale" */
 };
 
@@ -404,7 +409,7 @@ static json_t *operation(const struct opctx *c, const char *verb, const char *ac
     json_object_set_new(op, "responses", responses(os, c->schema, c2001));
   } else if (strcmp(action, "patch") == 0) {
     add_write_params(os, ps, true);
-    set_body(c, op, ps, META "Patch", patch_types, true);
+    set_body(c, op, ps, META "Patch", c->custom ? cr_patch_types : patch_types, true);
     json_object_set_new(op, "responses", responses(os, c->schema, c2001));
   } else if (strcmp(action, "get") == 0) {
     json_object_set_new(op, "responses", responses(os, c->schema, c200));
@@ -538,6 +543,7 @@ static void add_resource_paths(const struct ospec *os, const struct schema *s, c
                     .schema = t && lt ? t->name : tname,
                     .list_schema = t && lt ? lt->name : lname,
                     .namespaced = r->namespaced,
+                    .custom = r->custom,
                     .suffix = ""};
   group_word(r->group, c.gword, sizeof c.gword);
   tag_of(r->group, r->version, c.tag, sizeof c.tag);

@@ -243,12 +243,21 @@ static void openssl_error(char *err, size_t errlen, const char *what, const char
   snprintf(err, errlen, "%s %s: %s", what, file, e);
 }
 
-static int setup_client_ca(SSL_CTX *ctx, const char *ca, char *err, size_t errlen)
+/* Client certificates requested, named by both CAs; the handshake's own
+ * verification uses ca only (extra is checked with ktls_peer_verify). */
+static int setup_client_ca(SSL_CTX *ctx, const char *ca, const char *extra, char *err, size_t errlen)
 {
-  STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(ca);
-  if (!names || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
-    if (names) sk_X509_NAME_pop_free(names, X509_NAME_free);
+  STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+  if (!names) return -1;
+  if (ca && *ca &&
+      (SSL_add_file_cert_subjects_to_stack(names, ca) != 1 || SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
     openssl_error(err, errlen, "unable to load client CA file", ca);
+    return -1;
+  }
+  if (extra && *extra && SSL_add_file_cert_subjects_to_stack(names, extra) != 1) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    openssl_error(err, errlen, "unable to load client CA file", extra);
     return -1;
   }
   SSL_CTX_set_client_CA_list(ctx, names);
@@ -287,6 +296,11 @@ static int use_memory_pair(SSL_CTX *ctx, const struct ktls_server_opts *o, char 
   return rc;
 }
 
+static bool wants_client_certs(const struct ktls_server_opts *o)
+{
+  return (o->client_ca_file && *o->client_ca_file) || (o->extra_client_ca_file && *o->extra_client_ca_file);
+}
+
 void *ktls_server_ctx(const struct ktls_server_opts *o, char *err, size_t errlen)
 {
   char crt[4200], keyf[4200];
@@ -295,7 +309,7 @@ void *ktls_server_ctx(const struct ktls_server_opts *o, char *err, size_t errlen
   if (in_memory) {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx || setup_protocol(ctx, o, err, errlen) < 0 || use_memory_pair(ctx, o, err, errlen) < 0 ||
-        (o->client_ca_file && *o->client_ca_file && setup_client_ca(ctx, o->client_ca_file, err, errlen) < 0)) {
+        (wants_client_certs(o) && setup_client_ca(ctx, o->client_ca_file, o->extra_client_ca_file, err, errlen) < 0)) {
       if (!err[0]) snprintf(err, errlen, "cannot create a TLS context");
       SSL_CTX_free(ctx);
       return NULL;
@@ -321,7 +335,8 @@ void *ktls_server_ctx(const struct ktls_server_opts *o, char *err, size_t errlen
     snprintf(err, errlen, "failed to load the serving certificate %s and key %s: %s", crt, keyf, e);
     goto fail;
   }
-  if (o->client_ca_file && *o->client_ca_file && setup_client_ca(ctx, o->client_ca_file, err, errlen) < 0) goto fail;
+  if (wants_client_certs(o) && setup_client_ca(ctx, o->client_ca_file, o->extra_client_ca_file, err, errlen) < 0)
+    goto fail;
   return ctx;
 fail:
   SSL_CTX_free(ctx);
@@ -365,5 +380,45 @@ int ktls_peer_identity(void *ssl, char *cn, size_t cnlen, char *orgs, size_t org
     name_entries(subj, NID_organizationName, orgs, orgslen);
   }
   X509_free(cert);
+  return rc;
+}
+
+/* ---------- other CAs ---------- */
+
+void *ktls_ca_store(const char *file, char *err, size_t errlen)
+{
+  X509_STORE *st = X509_STORE_new();
+  if (!st || X509_STORE_load_file(st, file) != 1) {
+    openssl_error(err, errlen, "unable to load CA file", file);
+    X509_STORE_free(st);
+    return NULL;
+  }
+  return st;
+}
+
+void ktls_ca_store_free(void *store) { X509_STORE_free(store); }
+
+int ktls_peer_verify(void *ssl, void *store, char *cn, size_t cnlen, char *err, size_t errlen)
+{
+  cn[0] = 0;
+  if (!ssl || !store) return 0;
+  X509 *cert = SSL_get1_peer_certificate((SSL *)ssl);
+  if (!cert) return 0;
+  X509_STORE_CTX *vctx = X509_STORE_CTX_new();
+  int rc = -1;
+  /* the chain the client sent: on a server it leaves out the leaf */
+  if (vctx && X509_STORE_CTX_init(vctx, store, cert, SSL_get_peer_cert_chain((SSL *)ssl)) == 1) {
+    X509_STORE_CTX_set_purpose(vctx, X509_PURPOSE_SSL_CLIENT);
+    if (X509_verify_cert(vctx) == 1) {
+      name_entries(X509_get_subject_name(cert), NID_commonName, cn, cnlen);
+      rc = 1;
+    } else {
+      snprintf(err, errlen, "verifying certificate failed: %s",
+               X509_verify_cert_error_string(X509_STORE_CTX_get_error(vctx)));
+    }
+  }
+  X509_STORE_CTX_free(vctx);
+  X509_free(cert);
+  ERR_clear_error();
   return rc;
 }

@@ -74,6 +74,16 @@ EV=$(events '"username":"jane"' | tail -1)
 expect_eq "jane's list at level Request (userGroups)" Request "$(field level <<<"$EV")"
 expect_eq "her 403 is audited" 403 "$(field responseStatus.code <<<"$EV")"
 expect_eq "her groups" '["devs", "system:authenticated"]' "$(field user.groups <<<"$EV")"
+# a watch: ResponseStarted when it starts streaming, ResponseComplete at its end
+kube create role cm-watch --verb=watch --resource=configmaps >/dev/null
+kube create rolebinding jane-cm-watch --role=cm-watch --user=jane >/dev/null
+sleep 0.5
+curl -s -k -H "Authorization: Bearer janetoken" \
+  "https://127.0.0.1:$SPORT/api/v1/namespaces/default/configmaps?watch=1&timeoutSeconds=1" >/dev/null
+wait_for_line '"verb":"watch".*"stage":"ResponseComplete"' || fail "no ResponseComplete for the watch"
+EV=$(events '"verb":"watch"')
+expect_eq "a watch is audited as ResponseStarted, then ResponseComplete" "ResponseStarted ResponseComplete" \
+  "$(field stage <<<"$EV" | tr '\n' ' ' | sed 's/ $//')"
 curl -s "$API_URL/healthz" >/dev/null
 kube get configmaps >/dev/null
 sleep 0.5

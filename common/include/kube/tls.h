@@ -34,6 +34,10 @@ struct ktls_server_opts {
   const char *min_version;    /* Go name; NULL or "" = VersionTLS12 */
   const char *cipher_suites;  /* comma-separated Go/IANA names; NULL or "" = OpenSSL's defaults */
   const char *client_ca_file; /* request client certificates verified against this; NULL = none */
+  /* Another CA whose certificates are requested too but verified only
+   * with ktls_peer_verify (the API server's request-header CA); NULL =
+   * none. */
+  const char *extra_client_ca_file;
 };
 
 /* SSL_CTX * (as void *) for http_server_opts.ssl_ctx; NULL with a message
@@ -52,5 +56,14 @@ int ktls_check_cipher_suites(const char *list, char *err, size_t errlen);
  * but does not verify against the client CA (or is expired), with the
  * reason in err. */
 int ktls_peer_identity(void *ssl, char *cn, size_t cnlen, char *orgs, size_t orgslen, char *err, size_t errlen);
+
+/* A CA bundle loaded as a verification store (X509_STORE * as void *);
+ * NULL with a message naming the file. */
+void *ktls_ca_store(const char *file, char *err, size_t errlen);
+void ktls_ca_store_free(void *store);
+/* The client certificate of ssl (with the chain the client sent) verified
+ * against store: 1 with the subject's CN in cn; 0 when none was
+ * presented; -1 when it does not verify, with the reason in err. */
+int ktls_peer_verify(void *ssl, void *store, char *cn, size_t cnlen, char *err, size_t errlen);
 
 #endif
