@@ -3,8 +3,8 @@
  * plugins: the configuration index and the calls.
  *
  * Index: the stored Mutating/ValidatingWebhookConfigurations are listed
- * once and then followed by two storage watches; each keeps a JSON object
- * storage key -> configuration.  Any change marks the index dirty and the
+ * once and then followed by storage watches (storage/mirror.h); each type
+ * keeps a JSON object name -> configuration.  Any change marks the index dirty and the
  * next write flattens it again into one array of webhooks per type, in
  * configuration name order then list order (upstream sorts the same way).
  * A webhook entry is shared (json_incref) by every call that uses it, so a
@@ -56,6 +56,7 @@
 #include "admission/admission.h"
 #include "apiserver.h"
 #include "registry/registry.h"
+#include "storage/mirror.h"
 #include "storage/storage.h"
 
 #define WEBHOOK_DEFAULT_TIMEOUT_S 10
@@ -77,8 +78,8 @@ struct wh_run;
 
 struct webhook_index {
   struct apiserver *srv;
-  struct storage_watch *watch[T_COUNT];
-  json_t *configs[T_COUNT]; /* storage key -> configuration */
+  struct storage_mirror *mirror;
+  json_t *configs[T_COUNT]; /* name -> configuration */
   json_t *hooks[T_COUNT];   /* flattened webhooks, each {"config":..., "hook":...} */
   bool dirty;
   struct wh_client *clients;
@@ -87,45 +88,25 @@ struct webhook_index {
 
 /* ---------------- index ---------------- */
 
-static int type_of_key(const char *key)
+/* storage/mirror.h: a configuration added, changed (obj) or deleted (NULL). */
+static void mirror_apply(void *arg, size_t t, const char *name, const json_t *obj)
 {
-  for (int t = 0; t < T_COUNT; t++)
-    if (!strncmp(key, PREFIXES[t], strlen(PREFIXES[t]))) return t;
-  return -1;
-}
-
-static void apply_kv(struct webhook_index *ix, enum storage_event_type type, const struct kv *kv)
-{
-  int t = type_of_key(kv->key);
-  if (t < 0) return;
+  struct webhook_index *ix = arg;
   ix->dirty = true;
-  if (type == EV_DELETED) {
-    json_object_del(ix->configs[t], kv->key);
-    return;
-  }
-  json_t *obj = kj_loadb(kv->bytes, kv->len, false, NULL, 0);
-  if (!obj) {
-    KLOG_E("webhook: stored %s is not JSON", kv->key);
-    return;
-  }
-  json_object_set_new(ix->configs[t], kv->key, obj);
+  if (obj) json_object_set_new(ix->configs[t], name, json_deep_copy(obj));
+  else json_object_del(ix->configs[t], name);
 }
 
-static void on_event(void *arg, enum storage_event_type type, struct kv *kv, struct kv *prev)
+static void mirror_reset(void *arg)
 {
-  (void)prev;
-  apply_kv(arg, type, kv);
-}
-
-static int on_list(void *arg, struct kv *kv)
-{
-  apply_kv(arg, EV_ADDED, kv);
-  return 0;
+  struct webhook_index *ix = arg;
+  for (int t = 0; t < T_COUNT; t++) json_object_clear(ix->configs[t]);
+  ix->dirty = true;
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-/* configs[t] flattened into hooks[t], in key (= name) order. */
+/* configs[t] flattened into hooks[t], in name order. */
 static void flatten(struct webhook_index *ix, int t)
 {
   json_decref(ix->hooks[t]);
@@ -154,33 +135,6 @@ static void index_refresh(struct webhook_index *ix)
   ix->dirty = false;
 }
 
-static void watches_cancel(struct webhook_index *ix)
-{
-  for (int t = 0; t < T_COUNT; t++) {
-    if (ix->watch[t]) storage_watch_cancel(ix->watch[t]);
-    ix->watch[t] = NULL;
-  }
-}
-
-static int sync_from_storage(struct webhook_index *ix)
-{
-  for (int attempt = 0; attempt < 2; attempt++) {
-    watches_cancel(ix);
-    for (int t = 0; t < T_COUNT; t++) json_object_clear(ix->configs[t]);
-    ix->dirty = true;
-    int64_t rev = storage_rev(ix->srv->storage);
-    int err = 0;
-    for (int t = 0; t < T_COUNT && !err; t++) err = storage_list(ix->srv->storage, PREFIXES[t], 0, NULL, on_list, ix);
-    if (err) return err;
-    for (int t = 0; t < T_COUNT && !err; t++)
-      if (!(ix->watch[t] = storage_watch(ix->srv->storage, PREFIXES[t], rev, on_event, ix, &err)) && !err)
-        err = STORAGE_EIO;
-    if (!err) return 0;
-    if (err != STORAGE_EEXPIRED) return err;
-  }
-  return STORAGE_EEXPIRED;
-}
-
 static void run_free(struct wh_run *r);
 
 struct webhook_index *webhook_index_new(struct apiserver *srv)
@@ -192,8 +146,9 @@ struct webhook_index *webhook_index_new(struct apiserver *srv)
     ix->configs[t] = json_object();
     ix->hooks[t] = json_array();
   }
-  int err = sync_from_storage(ix);
-  if (err) {
+  int err = 0;
+  ix->mirror = storage_mirror_new(srv->storage, PREFIXES, T_COUNT, mirror_apply, mirror_reset, ix, "webhook", &err);
+  if (!ix->mirror) {
     KLOG_E("webhook: loading webhook configurations from storage: %d", err);
     webhook_index_free(ix);
     return NULL;
@@ -204,7 +159,7 @@ struct webhook_index *webhook_index_new(struct apiserver *srv)
 void webhook_index_free(struct webhook_index *ix)
 {
   if (!ix) return;
-  watches_cancel(ix);
+  storage_mirror_free(ix->mirror);
   while (ix->clients) {
     struct wh_client *c = ix->clients;
     ix->clients = c->next;
