@@ -216,6 +216,21 @@ ok "review of the delete" grep '"operation": "DELETE"' "$WH_LOG"
 expect_match "DELETE with oldObject and no object" '"name": "keep", .*"hasObject": false, "oldName": "keep", "optionsKind": "DeleteOptions"' "$OUT"
 ok "still there" kube get configmap keep
 ok "an unprotected configmap deletes" kube delete configmap cm2
+# a collection delete asks the webhooks item by item
+kube create namespace ns-coll >/dev/null
+cat <<EOF | kube create -f - >/dev/null
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: guarded, namespace: ns-coll, labels: {protected: "yes"}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: loose, namespace: ns-coll}
+EOF
+OUT=$(curl -s -X DELETE "$API_URL/api/v1/namespaces/ns-coll/configmaps")
+expect_match "deletecollection: the protected item is refused" 'configmaps \\"guarded\\" is forbidden: admission webhook \\"record-delete.test.example.com\\" denied the request' "$OUT"
+ok "the protected one stays" kube get configmap guarded -n ns-coll
+ko "the other one is gone" kube get configmap loose -n ns-coll
 
 # ---- custom resources go through the webhooks too ----
 cat <<EOF | kube apply -f - >/dev/null
