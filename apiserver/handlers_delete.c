@@ -489,7 +489,6 @@ static void item_done(void *arg, int err, struct kv *kv, struct kv *prev)
 /* ---- admission webhooks: mutating (no object, only oldObject), then
  * validating, once per item before its first write ---- */
 
-
 static json_t *webhook_delete_options(const struct delete_opts *o)
 {
   json_t *j = json_pack("{s:s,s:s}", "kind", "DeleteOptions", "apiVersion", "meta.k8s.io/v1");
