@@ -30,7 +30,8 @@
 
 /* Upstream's Run(ctx, 2). */
 #define SAMPLE_WORKERS 2
-#define DEFAULT_PORT 8080
+/* controller-runtime's health probe port; local-up.sh's API server has 8080. */
+#define DEFAULT_PORT 8081
 
 struct sample_program {
   char *kubeconfig, *master, *bind_address;
