@@ -61,6 +61,7 @@
 #include "kube/json.h"
 #include "kube/log.h"
 #include "kube/metrics.h"
+#include "kube/podutil.h" /* obj_controller_ref, obj_is_controlled_by */
 #include "kube/recorder.h"
 #include "kube/restclient.h"
 #include "kube/workqueue.h"
@@ -117,18 +118,6 @@ static void foo_added(void *arg, const json_t *obj) { enqueue_foo(arg, obj); }
 
 static void foo_updated(void *arg, const json_t *old_obj, const json_t *new_obj) { enqueue_foo(arg, new_obj); }
 
-/* The controller owner reference (controller: true) of obj, borrowed, or
- * NULL (metav1.GetControllerOf). */
-static const json_t *controller_of(const json_t *obj)
-{
-  const json_t *refs = kj_get(obj, "metadata.ownerReferences");
-  size_t i;
-  const json_t *ref;
-  json_array_foreach (refs, i, ref)
-    if (json_is_true(json_object_get(ref, "controller"))) return ref;
-  return NULL;
-}
-
 /* upstream's handleObject: a Deployment controlled by a Foo that still
  * exists enqueues that Foo; anything else is ignored. */
 static void handle_object(struct sample_controller *c, const json_t *obj)
@@ -136,7 +125,7 @@ static void handle_object(struct sample_controller *c, const json_t *obj)
   const char *ns = kj_get_str(obj, "metadata.namespace");
   const char *name = kj_get_str(obj, "metadata.name");
   KLOG_V(4, "Processing object %s/%s", ns ? ns : "", name ? name : "");
-  const json_t *ref = controller_of(obj);
+  const json_t *ref = obj_controller_ref(obj); /* metav1.GetControllerOf */
   if (!ref) return;
   const char *kind = json_string_value(json_object_get(ref, "kind"));
   const char *owner = json_string_value(json_object_get(ref, "name"));
@@ -292,18 +281,10 @@ static void sync_scale(struct sync_op *op)
   if (!op->req) sync_finish(op, -1);
 }
 
-/* metav1.IsControlledBy: the controller reference names the Foo's uid. */
-static bool controlled_by(const json_t *obj, const json_t *owner)
-{
-  const json_t *ref = controller_of(obj);
-  const char *uid = ref ? json_string_value(json_object_get(ref, "uid")) : NULL;
-  const char *owner_uid = kj_get_str(owner, "metadata.uid");
-  return uid && owner_uid && !strcmp(uid, owner_uid);
-}
-
 static void sync_check_owner(struct sync_op *op)
 {
-  if (!controlled_by(op->deployment, op->foo)) {
+  /* metav1.IsControlledBy: the controller reference names the Foo's uid */
+  if (!obj_is_controlled_by(op->deployment, kj_get_str(op->foo, "metadata.uid"))) {
     const char *name = kj_get_str(op->deployment, "metadata.name");
     recorder_eventf(op->c->recorder, op->foo, RECORDER_EVENT_WARNING, REASON_ERR_RESOURCE_EXISTS,
                     "Resource \"%s\" already exists and is not managed by Foo", name ? name : "");
