@@ -82,9 +82,9 @@
 
 struct sync_op {
   struct sample_controller *c;
-  char *key;              /* "namespace/name" of the Foo */
-  json_t *foo;            /* new reference, from the cache; read-only */
-  json_t *deployment;     /* new reference: cached or as the server answered */
+  char *key;                /* "namespace/name" of the Foo */
+  json_t *foo;              /* new reference, from the cache; read-only */
+  json_t *deployment;       /* new reference: cached or as the server answered */
   struct rest_request *req; /* the write in flight, if any */
   struct timespec started;
   struct sync_op *prev, *next;
@@ -92,9 +92,9 @@ struct sync_op {
 
 struct sample_controller {
   struct event_base *base;
-  struct rest_client *client;    /* borrowed */
+  struct rest_client *client;      /* borrowed */
   struct event_recorder *recorder; /* borrowed */
-  struct metrics *metrics;       /* borrowed */
+  struct metrics *metrics;         /* borrowed */
   struct informer *foos, *deployments;
   struct workqueue *queue;
   struct event *sync_poll;
@@ -191,8 +191,8 @@ static void sync_finish(struct sync_op *op, int rc)
   }
   metrics_counter_add(c->metrics, "sample_controller_syncs_total", "Foo syncs by result.",
                       rc < 0 ? "result=\"error\"" : "result=\"success\"", 1);
-  metrics_histogram_observe(c->metrics, "sample_controller_sync_duration_seconds", "How long one Foo sync took.",
-                            NULL, NULL, 0, seconds_since(&op->started));
+  metrics_histogram_observe(c->metrics, "sample_controller_sync_duration_seconds", "How long one Foo sync took.", NULL,
+                            NULL, 0, seconds_since(&op->started));
   workqueue_done(c->queue, op->key);
   op_free(op);
 }
@@ -305,13 +305,12 @@ static json_t *new_deployment(const json_t *foo)
   const char *foo_name = kj_get_str(foo, "metadata.name");
   json_t *labels = json_pack("{s:s,s:s}", "app", "nginx", "controller", foo_name);
   json_t *owner = json_pack("{s:s,s:s,s:s,s:s,s:b,s:b}", "apiVersion", FOO_API_VERSION, "kind", SAMPLE_FOO_KIND, "name",
-                            foo_name, "uid", kj_get_str(foo, "metadata.uid"), "controller", 1,
-                            "blockOwnerDeletion", 1);
+                            foo_name, "uid", kj_get_str(foo, "metadata.uid"), "controller", 1, "blockOwnerDeletion", 1);
   json_t *d = json_pack("{s:s,s:s,s:{s:s,s:s,s:[o]},s:{s:{s:O},s:{s:{s:O},s:{s:[{s:s,s:s}]}}}}", "apiVersion",
-                        "apps/v1", "kind", "Deployment", "metadata", "name",
-                        kj_get_str(foo, "spec.deploymentName"), "namespace", kj_get_str(foo, "metadata.namespace"),
-                        "ownerReferences", owner, "spec", "selector", "matchLabels", labels, "template", "metadata",
-                        "labels", labels, "spec", "containers", "name", "nginx", "image", "nginx:latest");
+                        "apps/v1", "kind", "Deployment", "metadata", "name", kj_get_str(foo, "spec.deploymentName"),
+                        "namespace", kj_get_str(foo, "metadata.namespace"), "ownerReferences", owner, "spec",
+                        "selector", "matchLabels", labels, "template", "metadata", "labels", labels, "spec",
+                        "containers", "name", "nginx", "image", "nginx:latest");
   json_decref(labels);
   const json_t *replicas = kj_get(foo, "spec.replicas");
   if (d && json_is_integer(replicas)) kj_set_int(d, "spec.replicas", json_integer_value(replicas));
@@ -469,8 +468,8 @@ void sample_controller_update_gauges(struct sample_controller *c)
 {
   metrics_gauge_set(c->metrics, "workqueue_depth", "Current depth of workqueue", "name=\"Foos\"",
                     (double)workqueue_len(c->queue));
-  metrics_gauge_set(c->metrics, "sample_controller_syncs_in_flight", "Foo syncs waiting for a write to answer.",
-                    NULL, (double)workqueue_processing(c->queue));
+  metrics_gauge_set(c->metrics, "sample_controller_syncs_in_flight", "Foo syncs waiting for a write to answer.", NULL,
+                    (double)workqueue_processing(c->queue));
 }
 
 void sample_controller_free(struct sample_controller *c)
