@@ -68,6 +68,8 @@ wait_until "the Deployment follows (3)" 150 \
   bash -c "[[ \$(kubectl --cache-dir '$WORK/kcache' get deployment example-foo -o jsonpath='{.spec.replicas}') == 3 ]]"
 ok "annotation" kube get deployment example-foo -o jsonpath='{.metadata.annotations.example\.com/note}'
 expect_eq "read-modify-write kept the annotation" "kept" "$OUT"
+ko "the CRD's schema refuses 11 replicas" kube patch foo example-foo --type=merge -p '{"spec":{"replicas":11}}'
+expect_match "with upstream's message" 'spec.replicas: Invalid value: 11: spec.replicas in body should be less than or equal to 10' "$OUT"
 ok "someone else scales the Deployment" kube scale deployment example-foo --replicas=7
 wait_until "the controller puts it back (3)" 150 \
   bash -c "[[ \$(kubectl --cache-dir '$WORK/kcache' get deployment example-foo -o jsonpath='{.spec.replicas}') == 3 ]]"
