@@ -31,6 +31,25 @@ struct rbac;
 struct node_graph;
 struct webhook_index;
 
+/* Secure serving (upstream's SecureServingOptions) and the
+ * authentication and authorization options (auth/authn.h). */
+struct apiserver_secure_config {
+  const char *bind_address;                  /* --bind-address, 0.0.0.0 */
+  int secure_port;                           /* --secure-port, 6443; 0 = none */
+  const char *cert_dir;                      /* --cert-dir: the self-signed pair without --tls-cert-file */
+  const char *tls_cert_file;                 /* --tls-cert-file */
+  const char *tls_private_key_file;          /* --tls-private-key-file */
+  const char *tls_min_version;               /* --tls-min-version (VersionTLS12) */
+  const char *tls_cipher_suites;             /* --tls-cipher-suites */
+  const char *client_ca_file;                /* --client-ca-file */
+  const char *token_auth_file;               /* --token-auth-file */
+  bool anonymous_auth;                       /* --anonymous-auth (true) */
+  bool enable_bootstrap_token_auth;          /* --enable-bootstrap-token-auth */
+  bool service_account_lookup;               /* --service-account-lookup (true) */
+  const char *authorization_mode;            /* --authorization-mode (Node,RBAC) */
+  struct requestheader_config requestheader; /* --requestheader-* */
+};
+
 struct apiserver_config {
   const char *insecure_bind_address;    /* --insecure-bind-address, 127.0.0.1 */
   int insecure_port;                    /* --insecure-port, 0 = none (-1: any free port, for tests) */
@@ -59,23 +78,9 @@ struct apiserver_config {
    * and --default-unreachable-toleration-seconds (300 each) */
   int64_t default_not_ready_toleration_seconds;
   int64_t default_unreachable_toleration_seconds;
-  /* Secure serving (upstream's SecureServingOptions). */
-  const char *bind_address;         /* --bind-address, 0.0.0.0 */
-  int secure_port;                  /* --secure-port, 6443; 0 = none */
-  const char *cert_dir;             /* --cert-dir: the self-signed pair without --tls-cert-file */
-  const char *tls_cert_file;        /* --tls-cert-file */
-  const char *tls_private_key_file; /* --tls-private-key-file */
-  const char *tls_min_version;      /* --tls-min-version (VersionTLS12) */
-  const char *tls_cipher_suites;    /* --tls-cipher-suites */
-  /* Authentication and authorization (auth/authn.h). */
-  const char *client_ca_file;       /* --client-ca-file */
-  const char *token_auth_file;      /* --token-auth-file */
-  bool anonymous_auth;              /* --anonymous-auth (true) */
-  bool enable_bootstrap_token_auth; /* --enable-bootstrap-token-auth */
-  bool service_account_lookup;      /* --service-account-lookup (true) */
-  const char *authorization_mode;   /* --authorization-mode (Node,RBAC) */
-  struct requestheader_config requestheader; /* --requestheader-* */
-  struct audit_config audit;        /* --audit-* */
+  /* Secure serving, authentication and authorization flags. */
+  struct apiserver_secure_config secure;
+  struct audit_config audit;   /* --audit-* */
   unsigned admission_disabled; /* --enable/--disable-admission-plugins (admission_configure) */
   /* --enable-aggregator-routing: admission webhooks given as a Service
    * are dialed at an endpoint address instead of the ClusterIP */

@@ -557,7 +557,9 @@ static json_t *event_base(struct api_req *ar, const struct audit_req *q, const s
 static void emit(struct audit *a, struct audit_req *q, const char *stage, int code, const char *rbody, size_t rlen)
 {
   char now[40];
-  json_t *ev = json_deep_copy(q->base);
+  /* a shallow copy: the stage's own keys are added on top, and the one
+   * nested object changed (objectRef) is copied before it is */
+  json_t *ev = json_copy(q->base);
   json_object_set_new(ev, "stage", json_string(stage));
   if (code) json_object_set_new(ev, "responseStatus", json_pack("{s:{},s:i}", "metadata", "code", code));
   json_t *ref = json_object_get(ev, "objectRef");
@@ -566,8 +568,11 @@ static void emit(struct audit *a, struct audit_req *q, const char *stage, int co
   /* a create whose body was not JSON (protobuf) or had generateName:
    * the name from the created object */
   const char *name = json_string_value(kj_get(resp_obj, "metadata.name"));
-  if (unnamed && name && !strcmp(json_string_value(json_object_get(ev, "verb")) ?: "", "create"))
+  if (unnamed && name && !strcmp(json_string_value(json_object_get(ev, "verb")) ?: "", "create")) {
+    ref = json_copy(ref);
     json_object_set_new(ref, "name", json_string(name));
+    json_object_set_new(ev, "objectRef", ref);
+  }
   if (resp_obj && q->level >= LEVEL_REQUEST_RESPONSE) json_object_set_new(ev, "responseObject", resp_obj);
   else json_decref(resp_obj);
   json_object_set_new(ev, "stageTimestamp", json_string(ktime_now_micro_str(now)));
@@ -583,17 +588,23 @@ static void emit(struct audit *a, struct audit_req *q, const char *stage, int co
 
 void audit_request_received(struct api_req *ar)
 {
+  if (!ar->srv->audit || !ar->http || ar->audit) return;
+  struct http_request *r = ar->http;
+  struct authz_request_info ri;
+  authz_request_info_parse(http_req_method(r), http_req_path(r), http_req_param(r, "watch"),
+                           http_req_param(r, "fieldSelector"), &ri);
+  audit_request_received_info(ar, &ri);
+}
+
+void audit_request_received_info(struct api_req *ar, const struct authz_request_info *ri)
+{
   struct audit *a = ar->srv->audit;
   if (!a || !ar->http || ar->audit) return;
   struct http_request *r = ar->http;
-  struct authz_request_info ri;
-  const char *path = http_req_path(r);
-  authz_request_info_parse(http_req_method(r), path, http_req_param(r, "watch"), http_req_param(r, "fieldSelector"),
-                           &ri);
   bool owned;
   struct auth_user *u = req_user(ar, &owned);
   struct authz_attrs at;
-  authz_attrs_from_info(&ri, u, path, &at);
+  authz_attrs_from_info(ri, u, http_req_path(r), &at);
   const struct audit_rule *rule = NULL;
   for (size_t i = 0; i < a->nrules && !rule; i++)
     if (rule_matches(&a->rules[i], &at)) rule = &a->rules[i];
@@ -602,7 +613,7 @@ void audit_request_received(struct api_req *ar)
     names_uuid(q->id);
     q->level = rule->level;
     q->omit = rule->omit | a->omit;
-    q->base = event_base(ar, q, &ri, u);
+    q->base = event_base(ar, q, ri, u);
     ar->audit = q;
     http_add_header(r, "Audit-Id", q->id);
     if (!(q->omit & STAGE_RECEIVED)) emit(a, q, "RequestReceived", 0, NULL, 0);

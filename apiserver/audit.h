@@ -34,6 +34,10 @@ void audit_free(struct audit *a);
  * NULL on the insecure port) and when the answer is recorded.  The
  * response body (may be NULL) is logged at level RequestResponse. */
 void audit_request_received(struct api_req *ar);
+struct authz_request_info;
+/* The same with the request's attributes already parsed (the secure
+ * port's authorization has them). */
+void audit_request_received_info(struct api_req *ar, const struct authz_request_info *ri);
 void audit_response_complete(struct api_req *ar, int code, const char *body, size_t len);
 /* A long-running request (watch, proxied stream) has sent its headers. */
 void audit_response_started(struct api_req *ar, int code);

@@ -296,6 +296,7 @@ static void fm_request_init(struct api_write *w, struct fm_request *rq, const js
   rq->subresource = w->sub;
   (void)old;
   rq->no_status_subresource = !(w->res->subresources & RES_SUB_STATUS);
+  if (w->res->custom) rq->root_type = cr_field_types(w->res, w->ar->srv->schema);
 }
 
 /* metadata.managedFields for an ordinary write; a failure leaves the

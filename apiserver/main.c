@@ -105,7 +105,7 @@ static void on_ready(void *arg)
 
 /* Checks the secure serving and authentication flags; 0, or -1 with a
  * message naming the flag. */
-static int check_secure(const struct apiserver_config *sec, char *err, size_t errlen)
+static int check_secure(const struct apiserver_secure_config *sec, char *err, size_t errlen)
 {
   enum authz_mode modes[AUTHZ_MAX_MODES];
   size_t n;
@@ -121,8 +121,7 @@ static int check_secure(const struct apiserver_config *sec, char *err, size_t er
   else if (ktls_check_min_version(sec->tls_min_version, e, sizeof e) < 0)
     snprintf(err, errlen, "invalid argument \"%s\" for \"--tls-min-version\" flag: %s", sec->tls_min_version, e);
   else if (ktls_check_cipher_suites(sec->tls_cipher_suites, e, sizeof e) < 0)
-    snprintf(err, errlen, "invalid argument \"%s\" for \"--tls-cipher-suites\" flag: %s", sec->tls_cipher_suites,
-             e);
+    snprintf(err, errlen, "invalid argument \"%s\" for \"--tls-cipher-suites\" flag: %s", sec->tls_cipher_suites, e);
   else if (authz_modes_parse(sec->authorization_mode, modes, &n, err, errlen) < 0)
     ;
   else return 0;
@@ -137,30 +136,12 @@ static bool node_mode_on(const struct apiserver_config *c)
   enum authz_mode modes[AUTHZ_MAX_MODES];
   size_t n = 0;
   char err[256];
-  if (c->secure_port <= 0 || !c->authorization_mode ||
-      authz_modes_parse(c->authorization_mode, modes, &n, err, sizeof err) < 0)
+  if (c->secure.secure_port <= 0 || !c->secure.authorization_mode ||
+      authz_modes_parse(c->secure.authorization_mode, modes, &n, err, sizeof err) < 0)
     return false;
   for (size_t i = 0; i < n; i++)
     if (modes[i] == AUTHZ_MODE_NODE) return true;
   return false;
-}
-
-static void copy_secure(struct apiserver_config *c, const struct apiserver_config *sec)
-{
-  c->bind_address = sec->bind_address;
-  c->secure_port = sec->secure_port;
-  c->cert_dir = sec->cert_dir;
-  c->tls_cert_file = sec->tls_cert_file;
-  c->tls_private_key_file = sec->tls_private_key_file;
-  c->tls_min_version = sec->tls_min_version;
-  c->tls_cipher_suites = sec->tls_cipher_suites;
-  c->client_ca_file = sec->client_ca_file;
-  c->token_auth_file = sec->token_auth_file;
-  c->anonymous_auth = sec->anonymous_auth;
-  c->enable_bootstrap_token_auth = sec->enable_bootstrap_token_auth;
-  c->service_account_lookup = sec->service_account_lookup;
-  c->authorization_mode = sec->authorization_mode;
-  c->requestheader = sec->requestheader;
 }
 
 /* The registry's objects are in storage: create and reconcile the
@@ -183,23 +164,23 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
   int insecure_port = 0, v = 0;
   char *enc_config = "", *adm_enable = "", *adm_disable = "";
   struct audit_config audit = {.policy_file = "", .log_path = "", .mode = "blocking"};
-  struct apiserver_config sec = {.bind_address = "0.0.0.0",
-                                 .secure_port = 6443,
-                                 .cert_dir = "/var/run/kubernetes",
-                                 .tls_cert_file = "",
-                                 .tls_private_key_file = "",
-                                 .tls_min_version = "VersionTLS12",
-                                 .tls_cipher_suites = "",
-                                 .client_ca_file = "",
-                                 .token_auth_file = "",
-                                 .anonymous_auth = true,
-                                 .service_account_lookup = true,
-                                 .authorization_mode = "Node,RBAC",
-                                 .requestheader = {.client_ca_file = "",
-                                                   .allowed_names = "",
-                                                   .username_headers = "",
-                                                   .group_headers = "",
-                                                   .extra_headers_prefix = ""}};
+  struct apiserver_secure_config sec = {.bind_address = "0.0.0.0",
+                                        .secure_port = 6443,
+                                        .cert_dir = "/var/run/kubernetes",
+                                        .tls_cert_file = "",
+                                        .tls_private_key_file = "",
+                                        .tls_min_version = "VersionTLS12",
+                                        .tls_cipher_suites = "",
+                                        .client_ca_file = "",
+                                        .token_auth_file = "",
+                                        .anonymous_auth = true,
+                                        .service_account_lookup = true,
+                                        .authorization_mode = "Node,RBAC",
+                                        .requestheader = {.client_ca_file = "",
+                                                          .allowed_names = "",
+                                                          .username_headers = "",
+                                                          .group_headers = "",
+                                                          .extra_headers_prefix = ""}};
   int64_t compaction_ms = 5 * 60 * 1000, sa_max_exp_ms = 0;
   bool enable_gc = true, sa_extend = true, aggregator_routing = false;
   int64_t not_ready_tol = 300, unreachable_tol = 300;
@@ -210,8 +191,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
       {"advertise-address", FLAG_STRING, &advertise,
        "The IP address on which to advertise the apiserver to members of the cluster (default: the insecure bind "
        "address, or 127.0.0.1)."},
-      {"bind-address", FLAG_STRING, &sec.bind_address,
-       "The IP address on which to listen for the --secure-port port."},
+      {"bind-address", FLAG_STRING, &sec.bind_address, "The IP address on which to listen for the --secure-port port."},
       {"secure-port", FLAG_INT, &sec.secure_port,
        "The port on which to serve HTTPS with authentication and authorization. 0 disables it."},
       {"cert-dir", FLAG_STRING, &sec.cert_dir,
@@ -253,7 +233,8 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
        "If true, validate ServiceAccount tokens exist in etcd as part of authentication."},
       {"encryption-provider-config", FLAG_STRING, &enc_config,
        "The file containing configuration for encryption providers to be used for storing secrets in etcd"},
-      {"audit-policy-file", FLAG_STRING, &audit.policy_file, "Path to the file that defines the audit policy configuration."},
+      {"audit-policy-file", FLAG_STRING, &audit.policy_file,
+       "Path to the file that defines the audit policy configuration."},
       {"audit-log-path", FLAG_STRING, &audit.log_path,
        "If set, all requests coming to the apiserver will be logged to this file.  '-' means standard out."},
       {"audit-log-maxsize", FLAG_INT, &audit.max_size_mb,
@@ -369,7 +350,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
     BAD("invalid KUBE_WATCH_BOOKMARK_INTERVAL \"%s\": want a positive duration such as 1s", bm);
 #undef BAD
 
-  copy_secure(c, &sec);
+  c->secure = sec;
   c->audit = audit;
   c->admission_disabled = probe.admission_disabled;
   c->insecure_bind_address = insecure_bind;
@@ -446,13 +427,13 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
   }
   registry_started = true;
   const struct apiserver_config *c = &srv->cfg;
-  struct authn_config ac = {.client_ca_file = c->client_ca_file,
-                            .token_auth_file = c->token_auth_file,
-                            .anonymous = c->anonymous_auth,
-                            .bootstrap_tokens = c->enable_bootstrap_token_auth,
-                            .service_account_lookup = c->service_account_lookup,
-                            .authorization_mode = c->authorization_mode,
-                            .requestheader = c->requestheader};
+  struct authn_config ac = {.client_ca_file = c->secure.client_ca_file,
+                            .token_auth_file = c->secure.token_auth_file,
+                            .anonymous = c->secure.anonymous_auth,
+                            .bootstrap_tokens = c->secure.enable_bootstrap_token_auth,
+                            .service_account_lookup = c->secure.service_account_lookup,
+                            .authorization_mode = c->secure.authorization_mode,
+                            .requestheader = c->secure.requestheader};
   if (authn_setup(srv, &ac, err, sizeof(err)) < 0) {
     KLOG_E("authentication: %s", err);
     goto out;
@@ -467,7 +448,7 @@ static int run(struct apiserver *srv, const struct storage_opts *so)
     KLOG_E("%s", err);
     goto out;
   }
-  if (srv->https) KLOG_I("Serving securely on %s:%d", c->bind_address, srv->secure_bound_port);
+  if (srv->https) KLOG_I("Serving securely on %s:%d", c->secure.bind_address, srv->secure_bound_port);
   if (srv->http) KLOG_I("Serving insecurely on %s:%d", c->insecure_bind_address, srv->insecure_bound_port);
   event_base_dispatch(srv->base);
   status = 0;

@@ -430,7 +430,8 @@ static void on_request(struct http_request *r, void *arg)
   /* the secure port: authenticated and authorized first (auth/authn.h);
    * the insecure port's requests are audited as they come */
   if (!http_req_ssl(r)) audit_request_received(ar);
-  if (http_req_ssl(r) && !api_auth_request(ar)) ; /* answered: 401, 403 or 400 */
+  if (http_req_ssl(r) && !api_auth_request(ar))
+    ; /* answered: 401, 403 or 400 */
   else if (strncmp(path, "/healthz", 8) == 0 && get) handle_health(ar, "healthz");
   else if (strncmp(path, "/livez", 6) == 0 && get) handle_health(ar, "livez");
   else if (strncmp(path, "/readyz", 7) == 0 && get) handle_health(ar, "readyz");
@@ -496,21 +497,23 @@ static int serve_secure(struct apiserver *srv, char *err, size_t errlen)
            "DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1%s%s",
            c->advertise_address && *c->advertise_address ? ",IP:" : "",
            c->advertise_address && *c->advertise_address ? c->advertise_address : "");
-  struct ktls_server_opts to = {.cert_file = c->tls_cert_file,
-                                .key_file = c->tls_private_key_file,
-                                .cert_dir = c->cert_dir,
+  struct ktls_server_opts to = {.cert_file = c->secure.tls_cert_file,
+                                .key_file = c->secure.tls_private_key_file,
+                                .cert_dir = c->secure.cert_dir,
                                 .pair_name = "apiserver",
                                 .cn = "localhost",
                                 .sans = sans,
-                                .min_version = c->tls_min_version,
-                                .cipher_suites = c->tls_cipher_suites,
-                                .client_ca_file = c->client_ca_file,
-                                .extra_client_ca_file = c->requestheader.client_ca_file};
+                                .min_version = c->secure.tls_min_version,
+                                .cipher_suites = c->secure.tls_cipher_suites,
+                                .client_ca_file = c->secure.client_ca_file,
+                                .extra_client_ca_file = c->secure.requestheader.client_ca_file};
   if (!(srv->tls_ctx = ktls_server_ctx(&to, err, errlen))) return -EINVAL;
   struct http_server_opts o = {.ssl_ctx = srv->tls_ctx};
   if (!(srv->https = http_server_new(srv->base, &o, on_request, srv))) return -ENOMEM;
-  int port = http_server_listen(srv->https, c->bind_address ? c->bind_address : "0.0.0.0", c->secure_port);
-  if (port < 0) snprintf(err, errlen, "listening on %s:%d: %s", c->bind_address, c->secure_port, strerror(-port));
+  int port = http_server_listen(srv->https, c->secure.bind_address ? c->secure.bind_address : "0.0.0.0",
+                                c->secure.secure_port);
+  if (port < 0)
+    snprintf(err, errlen, "listening on %s:%d: %s", c->secure.bind_address, c->secure.secure_port, strerror(-port));
   else srv->secure_bound_port = port;
   return port < 0 ? port : 0;
 }
@@ -518,7 +521,7 @@ static int serve_secure(struct apiserver *srv, char *err, size_t errlen)
 int apiserver_serve(struct apiserver *srv, char *err, size_t errlen)
 {
   if (!srv->api) srv->api = xcalloc(1, sizeof(*srv->api));
-  if (srv->cfg.secure_port > 0) {
+  if (srv->cfg.secure.secure_port > 0) {
     int rc = serve_secure(srv, err, errlen);
     if (rc < 0) return rc;
   }

@@ -116,11 +116,11 @@ bool api_auth_request(struct api_req *ar)
   }
   ar->user = u;
   if (!api_impersonate(ar)) return false;
-  audit_request_received(ar);
   struct authz_request_info ri;
   const char *path = http_req_path(r);
   authz_request_info_parse(http_req_method(r), path, http_req_param(r, "watch"), http_req_param(r, "fieldSelector"),
                            &ri);
+  audit_request_received_info(ar, &ri);
   struct authz_attrs a;
   authz_attrs_from_info(&ri, ar->user, path, &a);
   char reason[512] = "";

@@ -59,6 +59,7 @@
 
 struct schema;
 struct stype;
+struct stype;
 
 /* Upstream's limit on the length of ?fieldManager=. */
 #define FM_MANAGER_NAME_MAX 128
@@ -96,6 +97,9 @@ struct fm_set *fm_object_fields(const struct stype *type, const json_t *obj);
 /* What the request path knows about the write. */
 struct fm_request {
   const struct schema *schema; /* NULL: every kind is deduced */
+  /* The kind's type when it is not in schema (a custom resource's,
+   * schema/structural_types.h); NULL: looked up in schema. */
+  const struct stype *root_type;
   const char *api_version;     /* the object's group/version: "apps/v1", "v1" */
   const char *kind;            /* "Deployment" */
   const char *manager;         /* ?fieldManager=, or fieldmanager_default_manager() */

@@ -199,7 +199,9 @@ void fm_ctx_init(struct fm_ctx *c, const struct fm_request *req)
   c->req = req;
   c->ty.t = NULL;
   c->ty.f = NULL;
-  if (req->schema && req->api_version && req->kind) {
+  if (req->root_type) {
+    c->ty.t = req->root_type;
+  } else if (req->schema && req->api_version && req->kind) {
     const char *slash = strchr(req->api_version, '/');
     if (slash) {
       char *group = xstrndup(req->api_version, (size_t)(slash - req->api_version));

@@ -379,8 +379,8 @@ static void put_list(json_t *data, const char *key, const char *csv)
 static json_t *auth_trust_data(const struct apiserver_config *c)
 {
   json_t *d = json_object();
-  put_file(d, "client-ca-file", c->client_ca_file);
-  const struct requestheader_config *rh = &c->requestheader;
+  put_file(d, "client-ca-file", c->secure.client_ca_file);
+  const struct requestheader_config *rh = &c->secure.requestheader;
   if (rh->client_ca_file && *rh->client_ca_file) {
     put_file(d, "requestheader-client-ca-file", rh->client_ca_file);
     put_list(d, "requestheader-allowed-names", rh->allowed_names);

@@ -24,6 +24,7 @@
 #include "registry/reg_internal.h"
 #include "schema/schema.h"
 #include "schema/structural.h"
+#include "schema/structural_types.h"
 #include <kube/xalloc.h>
 
 /* ---------- descriptor lifetime ---------- */
@@ -42,6 +43,7 @@ static void cr_version_free(struct cr_version *v)
   free(v->scale_status);
   free(v->scale_selector);
   for (size_t i = 0; i < CR_MAX_SELECTABLE; i++) free(v->selectable[i]);
+  stype_set_free(v->types);
   free(v);
 }
 
@@ -50,6 +52,8 @@ void registry_res_unref(const struct resource *res)
   struct cr_version *v = cr_of(res);
   if (v && --v->refs == 0) cr_version_free(v);
 }
+
+#define META_TYPE "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 /* ---------- hooks ---------- */
 
@@ -212,6 +216,18 @@ static void build_selectable(struct cr_version *v, const json_t *ver)
   if (n) v->res.field_selectors = v->selectable_ptrs;
 }
 
+const struct stype *cr_field_types(const struct resource *res, const struct schema *schema)
+{
+  struct cr_version *v = cr_of(res);
+  if (!v || !v->schema) return NULL;
+  if (!v->types_made) {
+    v->types_made = true;
+    const struct stype *meta = schema ? schema_named(schema, META_TYPE) : NULL;
+    v->root_type = structural_types_new(structural_schema(v->schema), meta, &v->types);
+  }
+  return v->root_type;
+}
+
 const char *cr_selectable_value(const json_t *obj, const char *field, char *buf, size_t len)
 {
   const json_t *x = kj_get(obj, field);
@@ -274,7 +290,6 @@ struct cr_version *cr_version_new(const json_t *crd, const json_t *accepted, con
 
 /* ---------- decoding and conversion ---------- */
 
-#define META_TYPE "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 
 int cr_decode(struct apiserver *srv, const struct resource *res, json_t *obj, json_t *unknown, char *err, size_t errlen)
 {

@@ -66,6 +66,11 @@ struct cr_version {
   char *scale_spec, *scale_status, *scale_selector; /* paths without the leading dot */
   /* selectableFields: "spec.color" (the jsonPath without its leading dot),
    * and the NULL-terminated array res.field_selectors points at */
+  /* the schema as the field manager's types, made on first use
+   * (cr_field_types) */
+  struct stype_set *types;
+  const struct stype *root_type;
+  bool types_made;
   char *selectable[CR_MAX_SELECTABLE];
   const char *selectable_ptrs[CR_MAX_SELECTABLE + 1];
 };
@@ -98,6 +103,12 @@ json_t *cr_to_internal(const struct resource *res, json_t *obj);
  * formatted, "" when absent or of another type (upstream).  Returns buf or
  * a string borrowed from obj. */
 const char *cr_selectable_value(const json_t *obj, const char *field, char *buf, size_t len);
+
+/* The root type server-side apply walks a custom resource of res with
+ * (its schema's list and map types; schema/structural_types.h), made on
+ * first use with the built-in ObjectMeta of schema; NULL: deduced. */
+struct schema;
+const struct stype *cr_field_types(const struct resource *res, const struct schema *schema);
 
 /* Table output: the columns (Name first) and a row's cells. */
 const struct reg_column *cr_columns(const struct resource *res);

@@ -292,6 +292,11 @@ void recorder_eventf(struct event_recorder *r, const json_t *obj, const char *ty
   va_end(ap);
   if (!msg) return;
   json_t *ref = make_ref(obj);
+  /* as upstream's structured logging of the event broadcaster */
+  KLOG_V(3, "Event occurred object=\"%s/%s\" fieldPath=\"%s\" kind=\"%s\" apiVersion=\"%s\" type=\"%s\" "
+            "reason=\"%s\" message=\"%s\"",
+         s_or(ref, "namespace"), s_or(ref, "name"), s_or(ref, "fieldPath"), s_or(ref, "kind"), s_or(ref, "apiVersion"),
+         type, reason, msg);
   const char *host = r->host ? r->host : "";
   char *spam_key = NULL, *key = NULL, *agg_key = NULL;
   if (asprintf(&spam_key, "%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s\x1f%s", r->component, host, s_or(ref, "kind"),

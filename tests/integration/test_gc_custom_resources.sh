@@ -4,12 +4,13 @@
 # started take part - a CronTab owned by a Deployment goes with it, a
 # ConfigMap owned by a CronTab goes with that, foreground deletion of a
 # CronTab waits for its dependents - and a CRD deleted and made again is
-# followed (its informer dropped, then a new one).
+# followed (its informer dropped, then a new one).  Namespace deletion
+# empties custom resources as well.
 source "$(dirname "$0")/lib.sh"
 FIX=$(cd "$(dirname "$0")/fixtures" && pwd)
 start_apiserver
 "$KUBE_BIN/controller-manager/kube-controller-manager" --kubeconfig="$WORK/kubeconfig" --secure-port=0 \
-  --leader-elect=false --controllers=garbagecollector --v=2 >>"$WORK/controller-manager.log" 2>&1 &
+  --leader-elect=false --controllers=garbagecollector,namespace --v=2 >>"$WORK/controller-manager.log" 2>&1 &
 PIDS+=("$!")
 wait_until "the garbage collector runs (shared caches synced)" 150 grep -q "Caches are synced" "$WORK/controller-manager.log"
 
@@ -72,6 +73,17 @@ ok "the CronTab waits for it" kube get crontab fg -o jsonpath='{.metadata.finali
 expect_match "with the foregroundDeletion finalizer" 'foregroundDeletion' "$OUT"
 kube patch configmap fg-child --type=merge -p '{"metadata":{"finalizers":null}}' >/dev/null
 wait_until "then the CronTab goes" 150 gone crontab fg
+
+# namespace deletion empties custom resources too
+kube create namespace team >/dev/null
+kube -n team apply -f - >/dev/null <<'YAML'
+apiVersion: stable.example.com/v1
+kind: CronTab
+metadata: {name: in-team}
+spec: {cronSpec: "* * * * *", replicas: 1}
+YAML
+kube delete namespace team --wait=false >/dev/null
+wait_until "deleting a namespace deletes its custom resources, then the namespace" 150 gone namespace team
 
 # the CRD goes and comes back
 kube delete crd crontabs.stable.example.com >/dev/null
