@@ -91,6 +91,11 @@ struct rest_client *rest_client_new(struct event_base *base, const struct rest_c
  * from inside one of the client's callbacks. */
 void rest_client_free(struct rest_client *c);
 const struct rest_config *rest_client_config(const struct rest_client *c);
+/* Replaces the client certificate and key (PEM, copied): requests that
+ * start a connection from now on present the new pair (a rotated
+ * certificate); connections already open keep theirs until they close. */
+void rest_client_set_client_cert(struct rest_client *c, const char *cert, size_t cert_len, const char *key,
+                                 size_t key_len);
 
 /*
  * Starts METHOD path (path includes any "?query").  body (may be NULL) is
