@@ -72,6 +72,9 @@ struct apiserver_config {
   bool enable_bootstrap_token_auth; /* --enable-bootstrap-token-auth */
   bool service_account_lookup;      /* --service-account-lookup (true) */
   const char *authorization_mode;   /* --authorization-mode (Node,RBAC) */
+  const char *kubelet_client_certificate;    /* --kubelet-client-certificate ("" none) */
+  const char *kubelet_client_key;            /* --kubelet-client-key */
+  const char *kubelet_certificate_authority; /* --kubelet-certificate-authority ("": not verified) */
   struct audit_config audit;        /* --audit-* */
   unsigned admission_disabled; /* --enable/--disable-admission-plugins (admission_configure) */
 };
@@ -82,6 +85,7 @@ struct apiserver {
   struct http_server *http;  /* the insecure port, or NULL */
   struct http_server *https; /* the secure port, or NULL */
   void *tls_ctx;             /* its SSL_CTX */
+  void *kubelet_tls;         /* SSL_CTX for dialing kubelets (proxy.c) */
   int insecure_bound_port, secure_bound_port;
   struct storage *storage;
   const struct schema *schema;

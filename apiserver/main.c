@@ -159,6 +159,9 @@ static void copy_secure(struct apiserver_config *c, const struct apiserver_confi
   c->enable_bootstrap_token_auth = sec->enable_bootstrap_token_auth;
   c->service_account_lookup = sec->service_account_lookup;
   c->authorization_mode = sec->authorization_mode;
+  c->kubelet_client_certificate = sec->kubelet_client_certificate;
+  c->kubelet_client_key = sec->kubelet_client_key;
+  c->kubelet_certificate_authority = sec->kubelet_certificate_authority;
 }
 
 /* The registry's objects are in storage: create and reconcile the
@@ -192,7 +195,10 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
                                  .token_auth_file = "",
                                  .anonymous_auth = true,
                                  .service_account_lookup = true,
-                                 .authorization_mode = "Node,RBAC"};
+                                 .authorization_mode = "Node,RBAC",
+                                 .kubelet_client_certificate = "",
+                                 .kubelet_client_key = "",
+                                 .kubelet_certificate_authority = ""};
   int64_t compaction_ms = 5 * 60 * 1000, sa_max_exp_ms = 0;
   bool enable_gc = true, sa_extend = true;
   int64_t not_ready_tol = 300, unreachable_tol = 300;
@@ -221,6 +227,11 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
       {"client-ca-file", FLAG_STRING, &sec.client_ca_file,
        "If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "
        "is authenticated with an identity corresponding to the CommonName of the client certificate."},
+      {"kubelet-client-certificate", FLAG_STRING, &sec.kubelet_client_certificate,
+       "Path to a client cert file for TLS."},
+      {"kubelet-client-key", FLAG_STRING, &sec.kubelet_client_key, "Path to a client key file for TLS."},
+      {"kubelet-certificate-authority", FLAG_STRING, &sec.kubelet_certificate_authority,
+       "Path to a cert file for the certificate authority."},
       {"token-auth-file", FLAG_STRING, &sec.token_auth_file,
        "If set, the file that will be used to secure the secure port of the API server via token authentication."},
       {"anonymous-auth", FLAG_BOOL, &sec.anonymous_auth,
