@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <openssl/bio.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -157,7 +158,7 @@ int64_t kl_cert_rotation_deadline(int64_t not_before, int64_t not_after, double 
   if (jitter < 0) jitter = 0;
   if (jitter >= 1) jitter = 0.999999;
   double total = (double)(not_after - not_before);
-  return not_before + (int64_t)(total * (0.7 + 0.2 * jitter));
+  return not_before + (int64_t)llround(total * (0.7 + 0.2 * jitter));
 }
 
 void kl_cert_current_path(const char *dir, const char *prefix, char *out, size_t outlen)
