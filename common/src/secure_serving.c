@@ -167,6 +167,17 @@ static json_t *forbidden(const struct pend *p, const char *reason)
 
 /* ---------- authorization ---------- */
 
+/* The review could not be made: upstream's kubelet names the attributes. */
+static json_t *authorization_error(const struct pend *p)
+{
+  const char *name = json_string_value(json_object_get(p->user, "username"));
+  if (p->attrs.resource)
+    return kstatus_new(500, "InternalError", "Authorization error (user=%s, verb=%s, resource=%s, subresource=%s)",
+                       name ? name : "", p->attrs.verb, p->attrs.resource,
+                       p->attrs.subresource ? p->attrs.subresource : "");
+  return kstatus_new(500, "InternalError", "Internal error occurred: authorization failed");
+}
+
 static void decision_key(const struct pend *p, char *key, size_t len)
 {
   char *u = kj_dumps_flags(p->user, JSON_COMPACT | JSON_SORT_KEYS);
@@ -184,7 +195,7 @@ static void sar_done(void *arg, int code, json_t *body, const struct rest_status
   p->rr = NULL;
   if (err || code / 100 != 2) {
     KLOG_W("SubjectAccessReview for %s failed: %s", p->path, err && err->message ? err->message : "no answer");
-    finish_status(p, kstatus_new(500, "InternalError", "Internal error occurred: authorization failed"));
+    finish_status(p, authorization_error(p));
     return;
   }
   bool allowed = json_is_true(kj_get(body, "status.allowed"));
@@ -234,7 +245,7 @@ static void authorize(struct pend *p)
                           "spec", sar_spec(p));
   p->rr = rest_request(p->s->o.authz, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar, sar_done, p);
   json_decref(sar);
-  if (!p->rr) finish_status(p, kstatus_new(500, "InternalError", "Internal error occurred: authorization failed"));
+  if (!p->rr) finish_status(p, authorization_error(p));
 }
 
 /* ---------- authentication ---------- */
