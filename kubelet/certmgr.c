@@ -9,14 +9,12 @@
 #define _GNU_SOURCE
 #include "certmgr.h"
 
-#include <errno.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "certificate.h"
 #include "kube/base64.h"
@@ -33,7 +31,6 @@
 #define ROTATE_TIMEOUT_MS (15LL * 60 * 1000)
 #define RETRY_FIRST_MS 2000
 #define RETRY_MAX_MS (5LL * 60 * 1000)
-#define SERVING_WAIT_LOG_MS 30000
 
 /* ---------- one request ---------- */
 
