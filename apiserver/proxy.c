@@ -41,6 +41,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -528,6 +529,7 @@ void *api_kubelet_tls_new(const struct apiserver_config *c, char *err, size_t er
   if (bad) {
     if (bad == cert || bad == key || bad == ca) snprintf(err, errlen, "unable to load kubelet client TLS file %s", bad);
     else snprintf(err, errlen, "%s", bad);
+    ERR_clear_error();
     SSL_CTX_free(ctx);
     return NULL;
   }
