@@ -82,6 +82,7 @@ static const struct kl_flag_map flag_fields[] = {
     {"streaming-connection-idle-timeout", "streamingConnectionIdleTimeout", K_DURATION},
     {"container-runtime-endpoint", "containerRuntimeEndpoint", K_SCALAR},
     {"rotate-certificates", "rotateCertificates", K_SCALAR},
+    {"rotate-server-certificates", "serverTLSBootstrap", K_SCALAR},
     {"client-ca-file", "authentication.x509.clientCAFile", K_SCALAR},
     {"anonymous-auth", "authentication.anonymous.enabled", K_SCALAR},
     {"authentication-token-webhook", "authentication.webhook.enabled", K_SCALAR},
@@ -926,7 +927,7 @@ struct flag_vals {
   char *cgroup_driver, *hairpin_mode, *resolv_conf, *eviction_hard, *system_reserved, *kube_reserved;
   char *taints, *healthz_bind, *log_max_size, *provider_id, *runtime_endpoint;
   char *bootstrap_kubeconfig, *cert_dir, *client_ca_file, *authz_mode;
-  bool rotate_certs, anonymous_auth, token_webhook;
+  bool rotate_certs, rotate_server_certs, anonymous_auth, token_webhook;
   int64_t token_webhook_ttl, authz_allowed_ttl, authz_denied_ttl;
   int port, ro_port, max_pods, healthz_port, gc_high, gc_low, api_burst, log_max_files;
   int64_t pids, sync_freq, file_check, status_freq, rt_timeout, image_ttl, evict_period, stream_idle, cfs_period;
@@ -1057,6 +1058,10 @@ static int parse_flags(int argc, char **argv, struct flag_vals *fv, struct flag 
       {"rotate-certificates", FLAG_BOOL, &fv->rotate_certs,
        "Auto rotate the kubelet client certificates by requesting new certificates from the kube-apiserver when the "
        "certificate expiration approaches."},
+      {"rotate-server-certificates", FLAG_BOOL, &fv->rotate_server_certs,
+       "Auto-request and rotate the kubelet serving certificates by requesting new certificates from the "
+       "kube-apiserver when the certificate expiration approaches. (DEPRECATED: use serverTLSBootstrap in the config "
+       "file.)"},
       {"client-ca-file", FLAG_STRING, &fv->client_ca_file,
        "If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "
        "is authenticated with an identity corresponding to the CommonName of the client certificate."},

@@ -14,12 +14,13 @@
  * resource with the request's subresource (kl_server_request_attrs).
  * The reviews go through the kubelet's own API client.
  *
- * The serving certificate: tlsCertFile/tlsPrivateKeyFile; else with
- * serverTLSBootstrap a certificate from the kubelet-serving signer kept
+ * The serving certificate: with serverTLSBootstrap (which wins over
+ * tlsCertFile, as upstream) a certificate from the kubelet-serving signer kept
  * as CERT_DIR/kubelet-server-current.pem (the port opens once one is
  * issued, as upstream serves nothing before, and a rotated one is loaded
- * into the same TLS context for the connections that follow); else a
- * self-signed pair CERT_DIR/kubelet.crt, kubelet.key.
+ * into the same TLS context for the connections that follow); else
+ * tlsCertFile/tlsPrivateKeyFile; else a self-signed pair
+ * CERT_DIR/kubelet.crt, kubelet.key.
  */
 #define _GNU_SOURCE
 #include "server.h"
@@ -208,8 +209,8 @@ static int start_main(struct kl_server *s, char *err, size_t errlen)
 {
   const struct kl_config *c = s->k->cfg;
   s->auth = make_auth(s);
-  if (*c->tls_cert_file || !c->server_tls_bootstrap)
-    return listen_main(s, c->tls_cert_file, c->tls_private_key_file, err, errlen);
+  /* as upstream, serverTLSBootstrap's manager takes over from tlsCertFile */
+  if (!c->server_tls_bootstrap) return listen_main(s, c->tls_cert_file, c->tls_private_key_file, err, errlen);
   char current[4400];
   kl_cert_current_path(c->cert_dir, "kubelet-server", current, sizeof current);
   s->serving = kl_certmgr_new(s->k, KL_CERT_SERVING, NULL, serving_cert, s);

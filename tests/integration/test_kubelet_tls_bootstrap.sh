@@ -24,6 +24,8 @@
 #  - rotateCertificates: before the 3-minute certificate ends the kubelet
 #    renews it with its own credentials (selfnodeclient), the link moves to
 #    the new file and the Node keeps reporting Ready;
+#  - the serving certificate is verified: once it has expired kubectl logs
+#    is refused; the renewal CSR, approved, is served to new connections;
 #  - a restarted kubelet uses its stored certificate (no new bootstrap).
 # The kubelet runs in a node container's network namespace (kubelet_lib.sh).
 source "$(dirname "$0")/lib.sh"
@@ -218,6 +220,25 @@ wait_until "the kubelet keeps renewing its Lease with the new certificate" 300 r
 ok "and its Node stays Ready" node_ready "$NODE_NAME"
 expect_no_match "no request was refused as Unauthorized" "401|Unauthorized" \
   "$(grep -i "unauthorized\|status 401" "$WORK/kubelet1.log" | grep -v "^$" | tail -5)"
+
+# ---- the serving certificate: verified by the API server, then renewed ----
+SLINK=$(readlink "$PKIDIR/kubelet-server-current.pem")
+S_END=$(date -d "$(openssl x509 -in "$PKIDIR/$SLINK" -noout -enddate | cut -d= -f2)" +%s)
+past_serving() { (($(date +%s) > S_END + 5)); }
+wait_until "the first serving certificate expires" 1500 past_serving
+ko "kubectl logs is refused: the API server verifies the kubelet (--kubelet-certificate-authority)" kube logs talker
+pending_serving() {
+  kube get csr -o json | python3 -c '
+import json,sys
+for c in json.load(sys.stdin)["items"]:
+    if c["spec"]["signerName"] == "kubernetes.io/kubelet-serving" and not c.get("status", {}).get("conditions"):
+        print(c["metadata"]["name"])' | grep .
+}
+wait_until "the kubelet asked for a new serving certificate before" 300 pending_serving
+ok "kubectl certificate approve" kube certificate approve $(pending_serving)
+serving_moved() { [[ "$(readlink "$PKIDIR/kubelet-server-current.pem")" != "$SLINK" ]]; }
+wait_until "the kubelet stores it" 300 serving_moved
+wait_until "and serves it: kubectl logs works again" 300 logs_ok
 
 # ---- a restarted kubelet keeps its identity: no second bootstrap ----
 # (csrcleaner deletes CSRs whose certificate has expired, so compare names)

@@ -340,15 +340,16 @@ static void test_auth_defaults(void **state)
                 "--client-ca-file=/other.crt",
                 "--cert-dir=/certs",
                 "--rotate-certificates=false",
+                "--rotate-server-certificates=false",
                 NULL};
-  c = load(8, a3);
+  c = load(9, a3);
   assert_true(c->anonymous_auth);
   assert_false(c->webhook_authz);
   assert_false(c->webhook_authn);
   assert_string_equal(c->client_ca_file, "/other.crt");
   assert_string_equal(c->cert_dir, "/certs");
   assert_false(c->rotate_certificates);
-  assert_true(c->server_tls_bootstrap);
+  assert_false(c->server_tls_bootstrap);
   kl_config_free(c);
   /* a bad mode names the field */
   char *a4[] = {"kubelet", "--authorization-mode=RBAC", NULL};
