@@ -451,6 +451,29 @@ static void head_read(struct bufferevent *bev, void *arg)
   free(block);
 }
 
+/* Why the handshake failed, in Go's words when the kubelet's certificate
+ * did not verify against --kubelet-certificate-authority. */
+static const char *tls_failure(struct bufferevent *bev, char *buf, size_t len)
+{
+  SSL *ssl = bufferevent_openssl_get_ssl(bev);
+  long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  switch (v) {
+  case X509_V_OK: return "TLS handshake with the kubelet failed";
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+    return "tls: failed to verify certificate: x509: certificate has expired or is not yet valid";
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    return "tls: failed to verify certificate: x509: certificate signed by unknown authority";
+  default:
+    snprintf(buf, len, "tls: failed to verify certificate: x509: %s", X509_verify_cert_error_string(v));
+    return buf;
+  }
+}
+
 static void up_event(struct bufferevent *bev, short what, void *arg)
 {
   struct proxy *p = arg;
@@ -463,8 +486,9 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
   if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
     unsigned long ssl_err = bufferevent_get_openssl_error(bev);
     int sock_err = EVUTIL_SOCKET_ERROR();
+    char why[300];
     json_t *st = kstatus_new(503, "ServiceUnavailable", "error trying to reach service: %s",
-                             ssl_err                      ? "TLS handshake with the kubelet failed"
+                             ssl_err                      ? tls_failure(bev, why, sizeof why)
                              : (what & BEV_EVENT_TIMEOUT) ? "dial timeout"
                              : sock_err                   ? strerror(sock_err)
                                                           : "connection closed");

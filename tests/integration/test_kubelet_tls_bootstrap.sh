@@ -227,6 +227,8 @@ S_END=$(date -d "$(openssl x509 -in "$PKIDIR/$SLINK" -noout -enddate | cut -d= -
 past_serving() { (($(date +%s) > S_END + 5)); }
 wait_until "the first serving certificate expires" 1500 past_serving
 ko "kubectl logs is refused: the API server verifies the kubelet (--kubelet-certificate-authority)" kube logs talker
+expect_match "because the certificate no longer verifies" \
+  "error trying to reach service: tls: failed to verify certificate: x509: certificate has expired or is not yet valid" "$OUT"
 pending_serving() {
   kube get csr -o json | python3 -c '
 import json,sys
