@@ -220,6 +220,10 @@ unsigned api_served_subresources(const struct resource *res);
 /* proxy.c: pods/NAME/{log,exec,attach,portforward} and nodes/NAME/proxy/...
  * forwarded to the node's kubelet; false when the path is none of those. */
 bool api_proxy_try(struct api_req *ar, const char *raw_path);
+/* The TLS client context for kubelets from --kubelet-client-certificate,
+ * --kubelet-client-key and --kubelet-certificate-authority (SSL_CTX *);
+ * NULL with a message naming the file. */
+void *api_kubelet_tls_new(const struct apiserver_config *c, char *err, size_t errlen);
 
 /* token.c: service account tokens (set up from apiserver.h). */
 void api_handle_token_request(struct api_req *ar);          /* POST serviceaccounts/NAME/token */

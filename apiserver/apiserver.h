@@ -80,6 +80,10 @@ struct apiserver_config {
   int64_t default_unreachable_toleration_seconds;
   /* Secure serving, authentication and authorization flags. */
   struct apiserver_secure_config secure;
+  /* How the API server dials kubelets (logs, exec, attach, proxy). */
+  const char *kubelet_client_certificate;    /* --kubelet-client-certificate ("" none) */
+  const char *kubelet_client_key;            /* --kubelet-client-key */
+  const char *kubelet_certificate_authority; /* --kubelet-certificate-authority ("": not verified) */
   struct audit_config audit;   /* --audit-* */
   unsigned admission_disabled; /* --enable/--disable-admission-plugins (admission_configure) */
   /* --enable-aggregator-routing: admission webhooks given as a Service
@@ -93,6 +97,7 @@ struct apiserver {
   struct http_server *http;  /* the insecure port, or NULL */
   struct http_server *https; /* the secure port, or NULL */
   void *tls_ctx;             /* its SSL_CTX */
+  void *kubelet_tls;         /* SSL_CTX for dialing kubelets (proxy.c) */
   int insecure_bound_port, secure_bound_port;
   struct storage *storage;
   const struct schema *schema;

@@ -181,6 +181,7 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
                                                           .username_headers = "",
                                                           .group_headers = "",
                                                           .extra_headers_prefix = ""}};
+  char *kubelet_cert = "", *kubelet_key = "", *kubelet_ca = "";
   int64_t compaction_ms = 5 * 60 * 1000, sa_max_exp_ms = 0;
   bool enable_gc = true, sa_extend = true, aggregator_routing = false;
   int64_t not_ready_tol = 300, unreachable_tol = 300;
@@ -221,6 +222,11 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
        "List of request headers to inspect for groups. X-Remote-Group is suggested."},
       {"requestheader-extra-headers-prefix", FLAG_STRING, &sec.requestheader.extra_headers_prefix,
        "List of request header prefixes to inspect. X-Remote-Extra- is suggested."},
+      {"kubelet-client-certificate", FLAG_STRING, &kubelet_cert,
+       "Path to a client cert file for TLS."},
+      {"kubelet-client-key", FLAG_STRING, &kubelet_key, "Path to a client key file for TLS."},
+      {"kubelet-certificate-authority", FLAG_STRING, &kubelet_ca,
+       "Path to a cert file for the certificate authority."},
       {"token-auth-file", FLAG_STRING, &sec.token_auth_file,
        "If set, the file that will be used to secure the secure port of the API server via token authentication."},
       {"anonymous-auth", FLAG_BOOL, &sec.anonymous_auth,
@@ -351,6 +357,9 @@ static int parse_config(int argc, char **argv, struct apiserver_config *c, struc
 #undef BAD
 
   c->secure = sec;
+  c->kubelet_client_certificate = kubelet_cert;
+  c->kubelet_client_key = kubelet_key;
+  c->kubelet_certificate_authority = kubelet_ca;
   c->audit = audit;
   c->admission_disabled = probe.admission_disabled;
   c->insecure_bind_address = insecure_bind;

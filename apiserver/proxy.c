@@ -5,9 +5,13 @@
  *
  * The pod's spec.nodeName names the Node; the Node's InternalIP (else its
  * first address) and status.daemonEndpoints.kubeletEndpoint.Port (10250
- * when unset) locate the kubelet, reached over HTTPS.  The kubelet's
- * self-signed serving certificate is not verified yet (the security issue
- * brings the CA).  Paths map as upstream's kubelet client does:
+ * when unset) locate the kubelet, reached over HTTPS with one client
+ * context for all kubelets: it presents --kubelet-client-certificate/
+ * --kubelet-client-key and, with --kubelet-certificate-authority, verifies
+ * the kubelet's serving certificate against it (chain only: nodes are
+ * dialed by IP and upstream checks no name either); without it the
+ * kubelet is not verified, as upstream.  Paths map as upstream's kubelet
+ * client does:
  *   pods/P/log?container=C&...     -> GET /containerLogs/NS/P/C?...
  *   pods/P/exec?container=C&...    -> /exec/NS/P/C?...
  *   pods/P/attach?container=C&...  -> /attach/NS/P/C?...
@@ -37,6 +41,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +75,6 @@ struct proxy {
   int64_t remaining;  /* Content-Length left, -1: until the kubelet closes */
   int64_t chunk_left; /* chunked: bytes left in this chunk; -1: read a size line; -2: trailer */
   struct event *resume;
-  SSL_CTX *ssl_ctx;
 };
 
 /* --- upstream's errors --- */
@@ -159,7 +163,6 @@ static void proxy_free(struct proxy *p)
   if (p->up) bufferevent_free(p->up);
   if (p->down) bufferevent_free(p->down);
   if (p->resume) event_free(p->resume);
-  if (p->ssl_ctx) SSL_CTX_free(p->ssl_ctx);
   struct api_req *ar = p->ar;
   free(p);
   if (ar) api_req_done(ar);
@@ -448,6 +451,29 @@ static void head_read(struct bufferevent *bev, void *arg)
   free(block);
 }
 
+/* Why the handshake failed, in Go's words when the kubelet's certificate
+ * did not verify against --kubelet-certificate-authority. */
+static const char *tls_failure(struct bufferevent *bev, char *buf, size_t len)
+{
+  SSL *ssl = bufferevent_openssl_get_ssl(bev);
+  long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  switch (v) {
+  case X509_V_OK: return "TLS handshake with the kubelet failed";
+  case X509_V_ERR_CERT_HAS_EXPIRED:
+  case X509_V_ERR_CERT_NOT_YET_VALID:
+    return "tls: failed to verify certificate: x509: certificate has expired or is not yet valid";
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+  case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+  case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+  case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+  case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    return "tls: failed to verify certificate: x509: certificate signed by unknown authority";
+  default:
+    snprintf(buf, len, "tls: failed to verify certificate: x509: %s", X509_verify_cert_error_string(v));
+    return buf;
+  }
+}
+
 static void up_event(struct bufferevent *bev, short what, void *arg)
 {
   struct proxy *p = arg;
@@ -460,8 +486,9 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
   if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
     unsigned long ssl_err = bufferevent_get_openssl_error(bev);
     int sock_err = EVUTIL_SOCKET_ERROR();
+    char why[300];
     json_t *st = kstatus_new(503, "ServiceUnavailable", "error trying to reach service: %s",
-                             ssl_err                      ? "TLS handshake with the kubelet failed"
+                             ssl_err                      ? tls_failure(bev, why, sizeof why)
                              : (what & BEV_EVENT_TIMEOUT) ? "dial timeout"
                              : sock_err                   ? strerror(sock_err)
                                                           : "connection closed");
@@ -506,19 +533,47 @@ static void write_request(struct proxy *p, const char *host, int port, const cha
   if (blen) evbuffer_add(out, body, blen);
 }
 
+void *api_kubelet_tls_new(const struct apiserver_config *c, char *err, size_t errlen)
+{
+  const char *cert = c->kubelet_client_certificate ? c->kubelet_client_certificate : "";
+  const char *key = c->kubelet_client_key ? c->kubelet_client_key : "";
+  const char *ca = c->kubelet_certificate_authority ? c->kubelet_certificate_authority : "";
+  SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+  if (!ctx) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  const char *bad = NULL;
+  if (!*cert != !*key) bad = "--kubelet-client-certificate and --kubelet-client-key must be given together";
+  else if (*cert && SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) bad = cert;
+  else if (*key && SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) bad = key;
+  else if (*key && SSL_CTX_check_private_key(ctx) != 1) bad = key;
+  else if (*ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) bad = ca;
+  if (bad) {
+    if (bad == cert || bad == key || bad == ca) snprintf(err, errlen, "unable to load kubelet client TLS file %s", bad);
+    else snprintf(err, errlen, "%s", bad);
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return NULL;
+  }
+  SSL_CTX_set_verify(ctx, *ca ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+  return ctx;
+}
+
 /* Connects to the kubelet and sends the request; answers the client on failure. */
 static void proxy_start(struct api_req *ar, const char *host, int port, const char *path)
 {
   struct proxy *p = xcalloc(1, sizeof *p);
   struct event_base *base = ar->srv->base;
-  SSL *ssl = NULL;
-  if (!p || !(p->ssl_ctx = SSL_CTX_new(TLS_client_method())) || !(ssl = SSL_new(p->ssl_ctx))) {
-    if (p && p->ssl_ctx) SSL_CTX_free(p->ssl_ctx);
+  char err[300] = "out of memory";
+  if (!ar->srv->kubelet_tls) ar->srv->kubelet_tls = api_kubelet_tls_new(&ar->srv->cfg, err, sizeof err);
+  SSL *ssl = ar->srv->kubelet_tls ? SSL_new(ar->srv->kubelet_tls) : NULL;
+  if (!ssl) {
     free(p);
-    api_reply_status(ar, kstatus_internal("out of memory"));
+    api_reply_status(ar, kstatus_internal("%s", err));
     return;
   }
-  SSL_CTX_set_verify(p->ssl_ctx, SSL_VERIFY_NONE, NULL); /* until the kubelet's CA is known */
   p->ar = ar;
   p->up = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
                                          BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);

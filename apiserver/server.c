@@ -521,6 +521,7 @@ static int serve_secure(struct apiserver *srv, char *err, size_t errlen)
 int apiserver_serve(struct apiserver *srv, char *err, size_t errlen)
 {
   if (!srv->api) srv->api = xcalloc(1, sizeof(*srv->api));
+  if (!srv->kubelet_tls && !(srv->kubelet_tls = api_kubelet_tls_new(&srv->cfg, err, errlen))) return -EINVAL;
   if (srv->cfg.secure.secure_port > 0) {
     int rc = serve_secure(srv, err, errlen);
     if (rc < 0) return rc;
@@ -548,6 +549,8 @@ void apiserver_stop(struct apiserver *srv)
   }
   ktls_ctx_free(srv->tls_ctx);
   srv->tls_ctx = NULL;
+  ktls_ctx_free(srv->kubelet_tls); /* SSL_CTX_free; connections in flight hold their own reference */
+  srv->kubelet_tls = NULL;
   api_discovery_free(srv);
   if (srv->api && srv->api->trim_ev) event_free(srv->api->trim_ev);
   free(srv->api);

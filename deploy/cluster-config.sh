@@ -64,6 +64,13 @@ clusterDNS:
 clusterDomain: $domain
 cgroupDriver: cgroupfs
 failSwapOn: false
+# The kubelet API as before the kubelet read these fields (a config file
+# otherwise brings v1beta1's anonymous off, webhook on): the API servers
+# here do not yet present --kubelet-client-certificate.
+authentication:
+  anonymous: {enabled: true}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
 YAML
   [[ -z "${KUBELET_CONFIG_EXTRA:-}" ]] || printf '%s\n' "$KUBELET_CONFIG_EXTRA"
 }

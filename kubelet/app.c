@@ -4,7 +4,10 @@
  * the HTTP servers, signals.
  *
  * Start-up order as upstream: configuration is validated before anything
- * else; the root directory is created; the runtime is probed every
+ * else; the root directory is created; the client certificate is
+ * bootstrapped when --kubeconfig has none (certmgr.c: this blocks start-up,
+ * bounded) and, with rotateCertificates, renewed before it expires; the
+ * runtime is probed every
  * RUNTIME_CHECK_MS (an unreachable runtime makes the Node NotReady, it is
  * not fatal); the Node registers and heartbeats; the pod manager starts
  * its informers and workers.  SIGTERM/SIGINT stop the loop; containers
@@ -21,8 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "certificate.h"
+#include "certmgr.h"
+#include "kube/fileutil.h"
 #include "kube/json.h"
 #include "kube/kubeconfig.h"
 #include "kube/log.h"
@@ -133,6 +140,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
   kl_eviction_stop(k->eviction);
   kl_gc_stop(k->gc);
   kl_local_path_stop(k->local_path);
+  if (k->client_certs) kl_certmgr_free(k->client_certs);
+  k->client_certs = NULL;
   kl_node_stop(k->node);
   kl_podnet_stop(k->net);
   a->stop_deadline_ms = ktime_mono_ms() + SHUTDOWN_DRAIN_MS;
@@ -175,6 +184,32 @@ static void node_identity(struct kubelet *k)
     snprintf(k->node_ip, sizeof k->node_ip, "127.0.0.1");
 }
 
+/* A rotated client certificate: requests from now on present it. */
+static void client_cert_rotated(void *arg, const char *pem_path, const char *cert_pem, const char *key_pem)
+{
+  (void)pem_path;
+  struct kubelet *k = arg;
+  rest_client_set_client_cert(k->client, cert_pem, strlen(cert_pem), key_pem, strlen(key_pem));
+}
+
+/* With rotateCertificates the store's current pair wins over the
+ * kubeconfig's (upstream's client certificate manager reads it first). */
+static void use_current_client_pair(struct kubelet *k, struct rest_config *rc)
+{
+  char path[4400];
+  kl_cert_current_path(k->cfg->cert_dir, "kubelet-client", path, sizeof path);
+  size_t len = 0;
+  char *pem = kl_cert_file_usable(path, (int64_t)time(NULL)) ? kfile_read(path, &len) : NULL;
+  if (!pem) return;
+  free(rc->cert_data);
+  free(rc->key_data);
+  rc->cert_data = pem;
+  rc->cert_len = len;
+  rc->key_data = xmalloc(len + 1);
+  memcpy(rc->key_data, pem, len + 1);
+  rc->key_len = len;
+}
+
 static int make_client(struct kubelet *k, char *err, size_t errlen)
 {
   struct rest_config rc;
@@ -182,11 +217,20 @@ static int make_client(struct kubelet *k, char *err, size_t errlen)
     snprintf(err, errlen, "--kubeconfig is required (standalone mode without an API server is not supported)");
     return -1;
   }
+  if (kl_bootstrap_client(k->cfg, k->node_name, err, errlen) < 0) return -1;
   if (kubeconfig_load(k->cfg->kubeconfig, "", "", &rc, err, errlen) < 0) return -1;
+  if (k->cfg->rotate_certificates) use_current_client_pair(k, &rc);
   rc.qps = k->cfg->kube_api_qps;
   rc.burst = k->cfg->kube_api_burst;
   if (!rc.user_agent) rc.user_agent = rest_default_user_agent("kubelet");
   k->client = rest_client_new(k->base, &rc);
+  if (k->client && k->cfg->rotate_certificates && rc.cert_data) {
+    char *cert = xmalloc(rc.cert_len + 1);
+    memcpy(cert, rc.cert_data, rc.cert_len);
+    cert[rc.cert_len] = 0;
+    k->client_certs = kl_certmgr_new(k, KL_CERT_CLIENT, cert, client_cert_rotated, k);
+    free(cert);
+  }
   rest_config_free(&rc);
   if (!k->client) {
     snprintf(err, errlen, "cannot create the API client");
@@ -215,6 +259,7 @@ static void app_free(struct kl_app *a)
 {
   struct kubelet *k = &a->k;
   if (k->server) kl_server_free(k->server);
+  if (k->client_certs) kl_certmgr_free(k->client_certs);
   if (k->pods) kl_pods_free(k->pods);
   if (k->stats) kl_stats_free(k->stats);
   if (k->eviction) kl_eviction_free(k->eviction);
@@ -310,6 +355,7 @@ int kl_main(int argc, char **argv)
   kl_eviction_start(k->eviction);
   kl_gc_start(k->gc);
   kl_local_path_start(k->local_path);
+  if (k->client_certs) kl_certmgr_start(k->client_certs);
   json_t *ref = kl_node_ref(k);
   recorder_eventf(k->recorder, ref, "Normal", "Starting", "Starting kubelet.");
   json_decref(ref);

@@ -81,6 +81,15 @@ static const struct kl_flag_map flag_fields[] = {
     {"provider-id", "providerID", K_SCALAR},
     {"streaming-connection-idle-timeout", "streamingConnectionIdleTimeout", K_DURATION},
     {"container-runtime-endpoint", "containerRuntimeEndpoint", K_SCALAR},
+    {"rotate-certificates", "rotateCertificates", K_SCALAR},
+    {"rotate-server-certificates", "serverTLSBootstrap", K_SCALAR},
+    {"client-ca-file", "authentication.x509.clientCAFile", K_SCALAR},
+    {"anonymous-auth", "authentication.anonymous.enabled", K_SCALAR},
+    {"authentication-token-webhook", "authentication.webhook.enabled", K_SCALAR},
+    {"authentication-token-webhook-cache-ttl", "authentication.webhook.cacheTTL", K_DURATION},
+    {"authorization-mode", "authorization.mode", K_SCALAR},
+    {"authorization-webhook-cache-authorized-ttl", "authorization.webhook.cacheAuthorizedTTL", K_DURATION},
+    {"authorization-webhook-cache-unauthorized-ttl", "authorization.webhook.cacheUnauthorizedTTL", K_DURATION},
     {NULL, NULL, K_NONE},
 };
 
@@ -262,6 +271,8 @@ static const char *const used_fields[] = {
     "shutdownGracePeriod",
     "authentication",
     "authorization",
+    "rotateCertificates",
+    "serverTLSBootstrap",
     NULL,
 };
 
@@ -492,7 +503,7 @@ static void bad_field(struct doc_reader *r, const char *field, const char *what)
 
 static char *rd_str(struct doc_reader *r, const char *field)
 {
-  json_t *v = json_object_get(r->doc, field);
+  json_t *v = kj_get(r->doc, field);
   if (v && !json_is_string(v) && !json_is_null(v)) bad_field(r, field, "must be a string");
   return xstrdup(json_is_string(v) ? json_string_value(v) : "");
 }
@@ -516,7 +527,7 @@ static int64_t rd_int(struct doc_reader *r, const char *field, int64_t min, int6
 
 static bool rd_bool(struct doc_reader *r, const char *field)
 {
-  json_t *v = json_object_get(r->doc, field);
+  json_t *v = kj_get(r->doc, field);
   if (v && !json_is_boolean(v)) bad_field(r, field, "must be a boolean");
   return json_is_true(v);
 }
@@ -530,7 +541,7 @@ static double rd_float(struct doc_reader *r, const char *field)
 
 static int64_t rd_duration(struct doc_reader *r, const char *field)
 {
-  json_t *v = json_object_get(r->doc, field);
+  json_t *v = kj_get(r->doc, field);
   if (!v) return 0;
   int64_t ms = 0;
   char why[160];
@@ -656,9 +667,61 @@ static void rd_runtime_endpoint(struct doc_reader *r, struct kl_config *c)
   }
 }
 
+/* The certificate and kubelet API security fields; absent ones take
+ * kl_config_auth_defaults' values (applied to doc by the loader). */
+static void rd_auth(struct doc_reader *r, struct kl_config *c)
+{
+  c->rotate_certificates = rd_bool(r, "rotateCertificates");
+  c->server_tls_bootstrap = rd_bool(r, "serverTLSBootstrap");
+  c->client_ca_file = rd_str(r, "authentication.x509.clientCAFile");
+  c->anonymous_auth = rd_bool(r, "authentication.anonymous.enabled");
+  c->webhook_authn = rd_bool(r, "authentication.webhook.enabled");
+  c->webhook_cache_ttl_ms = rd_duration(r, "authentication.webhook.cacheTTL");
+  char *mode = rd_str(r, "authorization.mode");
+  c->webhook_authz = !strcmp(mode, "Webhook");
+  if (!r->failed && strcmp(mode, "Webhook") && strcmp(mode, "AlwaysAllow"))
+    bad_field(r, "authorization.mode", "must be AlwaysAllow or Webhook");
+  free(mode);
+  c->authz_allowed_ttl_ms = rd_duration(r, "authorization.webhook.cacheAuthorizedTTL");
+  c->authz_denied_ttl_ms = rd_duration(r, "authorization.webhook.cacheUnauthorizedTTL");
+}
+
+void kl_config_auth_defaults(json_t *doc, bool legacy)
+{
+  json_t *d = json_pack("{s:b,s:{s:{s:s},s:{s:b,s:s},s:{s:b}},s:{s:s,s:{s:s,s:s}}}", "rotateCertificates", 0,
+                        "authentication", "x509", "clientCAFile", "", "webhook", "enabled", !legacy, "cacheTTL",
+                        "2m0s", "anonymous", "enabled", legacy, "authorization", "mode",
+                        legacy ? "AlwaysAllow" : "Webhook", "webhook", "cacheAuthorizedTTL", "5m0s",
+                        "cacheUnauthorizedTTL", "30s");
+  json_object_set_new(d, "serverTLSBootstrap", json_false());
+  /* fill what doc lacks, two levels deep */
+  const char *k1, *k2, *k3;
+  json_t *v1, *v2, *v3;
+  json_object_foreach (d, k1, v1) {
+    json_t *have1 = json_object_get(doc, k1);
+    if (!have1 || json_is_null(have1)) {
+      json_object_set(doc, k1, v1);
+      continue;
+    }
+    if (!json_is_object(v1) || !json_is_object(have1)) continue;
+    json_object_foreach (v1, k2, v2) {
+      json_t *have2 = json_object_get(have1, k2);
+      if (!have2 || json_is_null(have2)) {
+        json_object_set(have1, k2, v2);
+        continue;
+      }
+      if (!json_is_object(v2) || !json_is_object(have2)) continue;
+      json_object_foreach (v2, k3, v3)
+        if (!json_object_get(have2, k3)) json_object_set(have2, k3, v3);
+    }
+  }
+  json_decref(d);
+}
+
 int kl_config_from_doc(struct kl_config *c, json_t *doc, char *err, size_t errlen)
 {
   struct doc_reader r = {doc, err, errlen, 0};
+  kl_config_auth_defaults(doc, false);
   c->doc = json_incref(doc);
   c->static_pod_path = rd_str(&r, "staticPodPath");
   c->sync_frequency_ms = rd_duration(&r, "syncFrequency");
@@ -705,6 +768,7 @@ int kl_config_from_doc(struct kl_config *c, json_t *doc, char *err, size_t errle
   c->streaming_connection_idle_timeout_ms = rd_duration(&r, "streamingConnectionIdleTimeout");
   c->shutdown_grace_period_ms = rd_duration(&r, "shutdownGracePeriod");
   rd_runtime_endpoint(&r, c);
+  rd_auth(&r, c);
   if (!r.failed && strcmp(c->cgroup_driver, "cgroupfs"))
     bad_field(&r, "cgroupDriver", "only \"cgroupfs\" is supported");
   if (!r.failed && c->image_gc_low_threshold_percent > c->image_gc_high_threshold_percent)
@@ -728,6 +792,9 @@ void kl_config_free(struct kl_config *c)
   json_decref(c->system_reserved);
   json_decref(c->kube_reserved);
   json_decref(c->register_with_taints);
+  free(c->bootstrap_kubeconfig);
+  free(c->cert_dir);
+  free(c->client_ca_file);
   char **strs[] = {&c->kubeconfig,      &c->hostname_override,    &c->node_ip,
                    &c->root_dir,        &c->runtime_endpoint,     &c->runtime_socket,
                    &c->pause_image,     &c->non_masquerade_cidr,  &c->host_network_container,
@@ -803,6 +870,25 @@ static json_t *flag_scalar_json(const struct flag *f)
   return NULL;
 }
 
+/* doc[a][b]...= v for the dotted field (steals v); intermediate objects
+ * are made as needed. */
+static void set_field(json_t *doc, const char *field, json_t *v)
+{
+  char *path = xstrdup(field), *save = NULL;
+  json_t *at = doc;
+  char *part = strtok_r(path, ".", &save);
+  for (char *next; (next = strtok_r(NULL, ".", &save)); part = next) {
+    json_t *child = json_object_get(at, part);
+    if (!json_is_object(child)) {
+      child = json_object();
+      json_object_set_new(at, part, child);
+    }
+    at = child;
+  }
+  json_object_set_new(at, part, v);
+  free(path);
+}
+
 /* Overlays every given config-mapped flag onto doc. */
 static int overlay_flags(json_t *doc, int argc, char **argv, const struct flag *flags, char *err, size_t errlen)
 {
@@ -828,7 +914,7 @@ static int overlay_flags(json_t *doc, int argc, char **argv, const struct flag *
       snprintf(err, errlen, "invalid argument \"%s\" for \"--%s\" flag: %s", s ? s : "", m->flag, why);
       return -1;
     }
-    json_object_set_new(doc, m->field, v);
+    set_field(doc, m->field, v);
   }
   return 0;
 }
@@ -840,6 +926,9 @@ struct flag_vals {
   char *pod_manifest_path, *address, *tls_cert, *tls_key, *cluster_domain, *cluster_dns, *cgroup_root;
   char *cgroup_driver, *hairpin_mode, *resolv_conf, *eviction_hard, *system_reserved, *kube_reserved;
   char *taints, *healthz_bind, *log_max_size, *provider_id, *runtime_endpoint;
+  char *bootstrap_kubeconfig, *cert_dir, *client_ca_file, *authz_mode;
+  bool rotate_certs, rotate_server_certs, anonymous_auth, token_webhook;
+  int64_t token_webhook_ttl, authz_allowed_ttl, authz_denied_ttl;
   int port, ro_port, max_pods, healthz_port, gc_high, gc_low, api_burst, log_max_files;
   int64_t pids, sync_freq, file_check, status_freq, rt_timeout, image_ttl, evict_period, stream_idle, cfs_period;
   bool per_qos, cfs_quota, serialize_pulls, register_node, fail_swap;
@@ -850,7 +939,7 @@ static const char usage_text[] =
     "The kubelet is the primary \"node agent\" that runs on each node. It registers the node with the "
     "apiserver, and runs the pods bound to it through the container runtime (the Docker Engine API).";
 
-#define KL_MAX_FLAGS 64
+#define KL_MAX_FLAGS 80
 
 /* Fills flags[KL_MAX_FLAGS] with the kubelet's flags over fv and parses argv. */
 static int parse_flags(int argc, char **argv, struct flag_vals *fv, struct flag *flags, char *err, size_t errlen)
@@ -957,6 +1046,40 @@ static int parse_flags(int argc, char **argv, struct flag_vals *fv, struct flag 
        "Unique identifier for identifying the node in a machine database, i.e cloudprovider"},
       {"streaming-connection-idle-timeout", FLAG_DURATION, &fv->stream_idle,
        "Maximum time a streaming connection can be idle before the connection is automatically closed."},
+      {"bootstrap-kubeconfig", FLAG_STRING, &fv->bootstrap_kubeconfig,
+       "Path to a kubeconfig file that will be used to get client certificate for kubelet. If the file specified by "
+       "--kubeconfig does not exist, the bootstrap kubeconfig is used to request a client certificate from the API "
+       "server. On success, a kubeconfig file referencing the generated client certificate and key is written to the "
+       "path specified by --kubeconfig. The client certificate and key file will be stored in the directory pointed "
+       "by --cert-dir."},
+      {"cert-dir", FLAG_STRING, &fv->cert_dir,
+       "The directory where the TLS certs are located. If --tls-cert-file and --tls-private-key-file are provided, "
+       "this flag will be ignored. (default: ROOT_DIR/pki, /var/lib/kubelet/pki)"},
+      {"rotate-certificates", FLAG_BOOL, &fv->rotate_certs,
+       "Auto rotate the kubelet client certificates by requesting new certificates from the kube-apiserver when the "
+       "certificate expiration approaches."},
+      {"rotate-server-certificates", FLAG_BOOL, &fv->rotate_server_certs,
+       "Auto-request and rotate the kubelet serving certificates by requesting new certificates from the "
+       "kube-apiserver when the certificate expiration approaches. (DEPRECATED: use serverTLSBootstrap in the config "
+       "file.)"},
+      {"client-ca-file", FLAG_STRING, &fv->client_ca_file,
+       "If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file "
+       "is authenticated with an identity corresponding to the CommonName of the client certificate."},
+      {"anonymous-auth", FLAG_BOOL, &fv->anonymous_auth,
+       "Enables anonymous requests to the Kubelet server. Requests that are not rejected by another authentication "
+       "method are treated as anonymous requests. Anonymous requests have a username of system:anonymous, and a "
+       "group name of system:unauthenticated."},
+      {"authentication-token-webhook", FLAG_BOOL, &fv->token_webhook,
+       "Use the TokenReview API to determine authentication for bearer tokens."},
+      {"authentication-token-webhook-cache-ttl", FLAG_DURATION, &fv->token_webhook_ttl,
+       "The duration to cache responses from the webhook token authenticator."},
+      {"authorization-mode", FLAG_STRING, &fv->authz_mode,
+       "Authorization mode for Kubelet server. Valid options are AlwaysAllow or Webhook. Webhook mode uses the "
+       "SubjectAccessReview API to determine authorization."},
+      {"authorization-webhook-cache-authorized-ttl", FLAG_DURATION, &fv->authz_allowed_ttl,
+       "The duration to cache 'authorized' responses from the webhook authorizer."},
+      {"authorization-webhook-cache-unauthorized-ttl", FLAG_DURATION, &fv->authz_denied_ttl,
+       "The duration to cache 'unauthorized' responses from the webhook authorizer."},
       {NULL},
   };
   _Static_assert(sizeof table / sizeof table[0] <= KL_MAX_FLAGS, "flag table too large");
@@ -1002,6 +1125,12 @@ static void flag_defaults(struct flag_vals *fv)
   fv->cfs_period = 100;
   fv->per_qos = fv->cfs_quota = fv->serialize_pulls = fv->register_node = fv->fail_swap = true;
   fv->api_qps = 50;
+  fv->bootstrap_kubeconfig = fv->cert_dir = fv->client_ca_file = "";
+  fv->anonymous_auth = true;
+  fv->authz_mode = "AlwaysAllow";
+  fv->token_webhook_ttl = 2 * 60 * 1000;
+  fv->authz_allowed_ttl = 5 * 60 * 1000;
+  fv->authz_denied_ttl = 30 * 1000;
 }
 
 /* --local-path-root: absolute, not "/", without "." or ".." components;
@@ -1041,6 +1170,8 @@ int kl_config_load(int argc, char **argv, struct kl_config **out, char *err, siz
     json_object_update(doc, file);
     json_decref(file);
   }
+  /* as upstream: the flags' legacy defaults without a file, v1beta1's with one */
+  kl_config_auth_defaults(doc, !*fv.config);
   if (overlay_flags(doc, argc, argv, flags, err, errlen) < 0) {
     json_decref(doc);
     return -1;
@@ -1057,6 +1188,9 @@ int kl_config_load(int argc, char **argv, struct kl_config **out, char *err, siz
   c->host_network_container = xstrdup(fv.host_net_container);
   c->local_path_root = xstrdup(fv.local_path_root);
   c->v = fv.v;
+  c->bootstrap_kubeconfig = xstrdup(fv.bootstrap_kubeconfig);
+  if (*fv.cert_dir) c->cert_dir = xstrdup(fv.cert_dir);
+  else if (asprintf(&c->cert_dir, "%s/pki", fv.root_dir) < 0) c->cert_dir = xstrdup("/var/lib/kubelet/pki");
   if (rc == 0) {
     char why[300] = "";
     c->node_labels = kl_parse_label_map(fv.node_labels, why, sizeof why);

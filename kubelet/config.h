@@ -42,6 +42,8 @@ struct kl_config {
    * only directly inside it. */
   char *local_path_root;
   json_t *node_labels; /* object: --node-labels (owned) */
+  char *bootstrap_kubeconfig; /* --bootstrap-kubeconfig ("" none) */
+  char *cert_dir;             /* --cert-dir; default ROOT_DIR/pki */
   int v;
 
   /* KubeletConfiguration fields */
@@ -89,6 +91,15 @@ struct kl_config {
   char *provider_id;
   int64_t streaming_connection_idle_timeout_ms;
   int64_t shutdown_grace_period_ms;
+  /* certificates and the kubelet API's security */
+  bool rotate_certificates;  /* rotateCertificates */
+  bool server_tls_bootstrap; /* serverTLSBootstrap */
+  char *client_ca_file;      /* authentication.x509.clientCAFile ("" none) */
+  bool anonymous_auth;       /* authentication.anonymous.enabled */
+  bool webhook_authn;        /* authentication.webhook.enabled */
+  int64_t webhook_cache_ttl_ms;
+  bool webhook_authz; /* authorization.mode Webhook (else AlwaysAllow) */
+  int64_t authz_allowed_ttl_ms, authz_denied_ttl_ms;
 };
 
 /*
@@ -114,6 +125,11 @@ json_t *kl_parse_eviction(const char *s, char *err, size_t errlen);
 int kl_validate_node_labels(const json_t *labels, char *err, size_t errlen);
 /* The KubeletConfiguration defaults (new reference). */
 json_t *kl_config_defaults(void);
+/* Fills doc's missing authentication, authorization, rotateCertificates
+ * and serverTLSBootstrap fields: upstream's command-line defaults when
+ * legacy (no --config: anonymous on, no webhook, AlwaysAllow), else the
+ * v1beta1 defaults (anonymous off, TokenReview webhook, Webhook). */
+void kl_config_auth_defaults(json_t *doc, bool legacy);
 /* Fills the typed fields of c from doc (borrowed, kept by c after a
  * json_incref); 0 or -1 with the field named in err. */
 int kl_config_from_doc(struct kl_config *c, json_t *doc, char *err, size_t errlen);

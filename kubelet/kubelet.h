@@ -34,6 +34,7 @@ struct kl_stats;
 struct kl_eviction;
 struct kl_gc;
 struct kl_local_path;
+struct kl_certmgr;
 
 struct kubelet {
   struct event_base *base;
@@ -57,6 +58,7 @@ struct kubelet {
   struct kl_eviction *eviction;     /* eviction.c: node-pressure eviction */
   struct kl_gc *gc;                 /* gc.c: dead containers, unused images */
   struct kl_local_path *local_path; /* local_path.c: local-path volumes' directories */
+  struct kl_certmgr *client_certs;  /* certmgr.c: client certificate rotation (rotateCertificates) */
 
   /* What the node's Ready condition and status report about the runtime,
    * kept current by the modules that learn it. */

@@ -730,12 +730,14 @@ static void req_start(struct rest_request *r)
     curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &b);
   }
   if (cfg->cert_data) {
-    struct curl_blob b = {cfg->cert_data, cfg->cert_len, CURL_BLOB_NOCOPY};
+    /* copied: rest_client_set_client_cert may replace the pair while this
+     * request still waits for its connection */
+    struct curl_blob b = {cfg->cert_data, cfg->cert_len, CURL_BLOB_COPY};
     curl_easy_setopt(e, CURLOPT_SSLCERT_BLOB, &b);
     curl_easy_setopt(e, CURLOPT_SSLCERTTYPE, "PEM");
   }
   if (cfg->key_data) {
-    struct curl_blob b = {cfg->key_data, cfg->key_len, CURL_BLOB_NOCOPY};
+    struct curl_blob b = {cfg->key_data, cfg->key_len, CURL_BLOB_COPY};
     curl_easy_setopt(e, CURLOPT_SSLKEY_BLOB, &b);
     curl_easy_setopt(e, CURLOPT_SSLKEYTYPE, "PEM");
   }
@@ -837,6 +839,21 @@ void rest_client_set_token(struct rest_client *c, const char *token)
 {
   free(c->cfg.token);
   c->cfg.token = dup_or_null(token);
+}
+
+void rest_client_set_client_cert(struct rest_client *c, const char *cert, size_t cert_len, const char *key,
+                                 size_t key_len)
+{
+  free(c->cfg.cert_data);
+  free(c->cfg.key_data);
+  c->cfg.cert_data = xmalloc(cert_len + 1);
+  memcpy(c->cfg.cert_data, cert, cert_len);
+  c->cfg.cert_data[cert_len] = 0;
+  c->cfg.cert_len = cert_len;
+  c->cfg.key_data = xmalloc(key_len + 1);
+  memcpy(c->cfg.key_data, key, key_len);
+  c->cfg.key_data[key_len] = 0;
+  c->cfg.key_len = key_len;
 }
 
 size_t rest_client_pending(const struct rest_client *c) { return c->count; }

@@ -2,11 +2,18 @@
  * secure_serving.c - delegated authentication and authorization in front
  * of a program's HTTPS handler (see kube/secure_serving.h).
  *
+ * The filter (struct ksecure_auth) is usable on its own: the kubelet puts
+ * it in front of its port 10250 with its own client for the reviews,
+ * resource attributes (nodes/proxy, nodes/log...) and upstream's plain
+ * text 401/403 bodies.  struct ksecure is the filter plus its HTTPS
+ * server and review clients, for the scheduler and controller-manager.
+ *
  * A request that needs the API server's word becomes a `struct pend`
  * that lives until it is answered or its client goes away (on_close then
  * cancels the review in flight).  Reviews are asynchronous REST calls on
  * the program's own loop; their answers go into two caches (token ->
- * user, user+verb+path -> allowed) that expire after ten seconds.
+ * user, user+attributes -> allowed) that expire after their TTLs (ten
+ * seconds unless the owner sets them).
  */
 #define _GNU_SOURCE
 #include "kube/secure_serving.h"
@@ -29,7 +36,7 @@
 #include <kube/tls.h>
 #include <kube/xalloc.h>
 
-#define CACHE_TTL_US (10LL * 1000000)
+#define DEFAULT_TTL_MS 10000
 #define CACHE_MAX 4096
 
 struct cached {
@@ -40,28 +47,30 @@ struct cached {
 
 struct pend;
 
-struct ksecure {
-  struct http_server *http;
-  void *tls;
-  http_handler_fn handler;
-  void *arg;
-  struct rest_client *authn, *authz;
-  bool client_certs;
+struct ksecure_auth {
+  struct ksecure_auth_opts o;
   char **allow;
   size_t nallow;
   struct khmap tokens, decisions;
   struct pend *pending; /* doubly linked */
+};
+
+struct ksecure {
+  struct http_server *http;
+  void *tls;
+  struct rest_client *authn, *authz; /* owned */
+  struct ksecure_auth *auth;
   int port;
 };
 
 struct pend {
-  struct ksecure *s;
+  struct ksecure_auth *s;
   struct http_request *req;
   struct rest_request *rr;
   json_t *user; /* UserInfo */
   char *token;
-  char verb[16];
   char *path;
+  struct ksecure_attrs attrs; /* strings borrowed from the attrs callback (static) */
   struct pend *prev, *next;
 };
 
@@ -84,11 +93,11 @@ static const struct cached *cache_get(struct khmap *m, const char *key)
   return c;
 }
 
-static void cache_put(struct khmap *m, const char *key, json_t *user, bool allowed)
+static void cache_put(struct khmap *m, const char *key, json_t *user, bool allowed, int64_t ttl_ms)
 {
   if (m->n >= CACHE_MAX) khmap_clear(m, cached_free);
   struct cached *c = xcalloc(1, sizeof(*c));
-  c->expires_us = ktime_now_us() + CACHE_TTL_US;
+  c->expires_us = ktime_now_us() + (ttl_ms > 0 ? ttl_ms : DEFAULT_TTL_MS) * 1000;
   c->user = json_incref(user);
   c->allowed = allowed;
   struct cached *old = khmap_put(m, key, c);
@@ -117,13 +126,19 @@ static void on_close(struct http_request *r, void *arg)
   pend_free(p);
 }
 
-/* Answers with a Status and ends p. */
+/* Answers with a Status, or its message as plain text for plain_errors
+ * (upstream's kubelet), and ends p. */
 static void finish_status(struct pend *p, json_t *status)
 {
   if (p->req) {
     http_req_on_close(p->req, NULL, NULL);
     int code = (int)json_integer_value(json_object_get(status, "code"));
-    http_reply_json(p->req, code ? code : 500, status);
+    if (p->s->o.plain_errors) {
+      const char *msg = json_string_value(json_object_get(status, "message"));
+      http_reply(p->req, code ? code : 500, "text/plain; charset=utf-8", msg ? msg : "", msg ? strlen(msg) : 0);
+    } else {
+      http_reply_json(p->req, code ? code : 500, status);
+    }
   }
   json_decref(status);
   pend_free(p);
@@ -133,26 +148,44 @@ static void finish_status(struct pend *p, json_t *status)
 static void finish_allowed(struct pend *p)
 {
   struct http_request *r = p->req;
-  struct ksecure *s = p->s;
+  struct ksecure_auth *s = p->s;
   p->req = NULL;
   http_req_on_close(r, NULL, NULL);
   pend_free(p);
-  s->handler(r, s->arg);
+  s->o.handler(r, s->o.arg);
 }
 
 static json_t *forbidden(const struct pend *p, const char *reason)
 {
   const char *name = json_string_value(json_object_get(p->user, "username"));
+  if (p->attrs.resource)
+    return kstatus_new(403, "Forbidden", "Forbidden (user=%s, verb=%s, resource=%s, subresource=%s)", name ? name : "",
+                       p->attrs.verb, p->attrs.resource, p->attrs.subresource ? p->attrs.subresource : "");
   return kstatus_new(403, "Forbidden", "forbidden: User \"%s\" cannot %s path \"%s\"%s%s", name ? name : "",
-                     p->verb, p->path, reason && *reason ? ": " : "", reason && *reason ? reason : "");
+                     p->attrs.verb, p->path, reason && *reason ? ": " : "", reason && *reason ? reason : "");
 }
 
 /* ---------- authorization ---------- */
 
+/* The review could not be made: upstream's kubelet names the attributes. */
+static json_t *authorization_error(const struct pend *p)
+{
+  const char *name = json_string_value(json_object_get(p->user, "username"));
+  if (p->attrs.resource)
+    return kstatus_new(500, "InternalError", "Authorization error (user=%s, verb=%s, resource=%s, subresource=%s)",
+                       name ? name : "", p->attrs.verb, p->attrs.resource,
+                       p->attrs.subresource ? p->attrs.subresource : "");
+  return kstatus_new(500, "InternalError", "Internal error occurred: authorization failed");
+}
+
 static void decision_key(const struct pend *p, char *key, size_t len)
 {
   char *u = kj_dumps_flags(p->user, JSON_COMPACT | JSON_SORT_KEYS);
-  snprintf(key, len, "%s\x01%s\x01%s", u ? u : "", p->verb, p->path);
+  const struct ksecure_attrs *a = &p->attrs;
+  if (a->resource)
+    snprintf(key, len, "%s\x01%s\x01%s/%s/%s", u ? u : "", a->verb, a->resource, a->subresource ? a->subresource : "",
+             a->name ? a->name : "");
+  else snprintf(key, len, "%s\x01%s\x01%s", u ? u : "", a->verb, p->path);
   free(u);
 }
 
@@ -162,19 +195,40 @@ static void sar_done(void *arg, int code, json_t *body, const struct rest_status
   p->rr = NULL;
   if (err || code / 100 != 2) {
     KLOG_W("SubjectAccessReview for %s failed: %s", p->path, err && err->message ? err->message : "no answer");
-    finish_status(p, kstatus_new(500, "InternalError", "Internal error occurred: authorization failed"));
+    finish_status(p, authorization_error(p));
     return;
   }
   bool allowed = json_is_true(kj_get(body, "status.allowed"));
   char key[2048];
   decision_key(p, key, sizeof key);
-  cache_put(&p->s->decisions, key, NULL, allowed);
+  cache_put(&p->s->decisions, key, NULL, allowed, allowed ? p->s->o.allowed_ttl_ms : p->s->o.denied_ttl_ms);
   if (allowed) finish_allowed(p);
   else finish_status(p, forbidden(p, json_string_value(kj_get(body, "status.reason"))));
 }
 
+/* The SubjectAccessReview's spec for p (new). */
+static json_t *sar_spec(const struct pend *p)
+{
+  const struct ksecure_attrs *a = &p->attrs;
+  json_t *spec = json_pack("{s:O}", "groups", json_object_get(p->user, "groups") ?: json_array());
+  if (a->resource)
+    json_object_set_new(spec, "resourceAttributes",
+                        json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "verb", a->verb, "group", "", "version",
+                                  a->api_version ? a->api_version : "v1", "resource", a->resource, "subresource",
+                                  a->subresource ? a->subresource : "", "name", a->name ? a->name : ""));
+  else json_object_set_new(spec, "nonResourceAttributes", json_pack("{s:s,s:s}", "path", p->path, "verb", a->verb));
+  json_object_set(spec, "user", json_object_get(p->user, "username"));
+  if (json_object_get(p->user, "uid")) json_object_set(spec, "uid", json_object_get(p->user, "uid"));
+  if (json_object_get(p->user, "extra")) json_object_set(spec, "extra", json_object_get(p->user, "extra"));
+  return spec;
+}
+
 static void authorize(struct pend *p)
 {
+  if (p->s->o.always_allow) {
+    finish_allowed(p);
+    return;
+  }
   char key[2048];
   decision_key(p, key, sizeof key);
   const struct cached *c = cache_get(&p->s->decisions, key);
@@ -183,20 +237,15 @@ static void authorize(struct pend *p)
     else finish_status(p, forbidden(p, NULL));
     return;
   }
-  if (!p->s->authz) {
+  if (!p->s->o.authz) {
     finish_status(p, forbidden(p, "no authorization-kubeconfig was given"));
     return;
   }
-  json_t *spec = json_pack("{s:O,s:{s:s,s:s}}", "groups", json_object_get(p->user, "groups") ?: json_array(),
-                           "nonResourceAttributes", "path", p->path, "verb", p->verb);
-  json_object_set(spec, "user", json_object_get(p->user, "username"));
-  if (json_object_get(p->user, "uid")) json_object_set(spec, "uid", json_object_get(p->user, "uid"));
-  if (json_object_get(p->user, "extra")) json_object_set(spec, "extra", json_object_get(p->user, "extra"));
   json_t *sar = json_pack("{s:s,s:s,s:o}", "apiVersion", "authorization.k8s.io/v1", "kind", "SubjectAccessReview",
-                          "spec", spec);
-  p->rr = rest_request(p->s->authz, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar, sar_done, p);
+                          "spec", sar_spec(p));
+  p->rr = rest_request(p->s->o.authz, "POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews", sar, sar_done, p);
   json_decref(sar);
-  if (!p->rr) finish_status(p, kstatus_new(500, "InternalError", "Internal error occurred: authorization failed"));
+  if (!p->rr) finish_status(p, authorization_error(p));
 }
 
 /* ---------- authentication ---------- */
@@ -213,7 +262,7 @@ static void tr_done(void *arg, int code, json_t *body, const struct rest_status 
     return;
   }
   json_t *user = json_is_true(kj_get(body, "status.authenticated")) ? kj_get(body, "status.user") : NULL;
-  cache_put(&p->s->tokens, p->token, user, false);
+  cache_put(&p->s->tokens, p->token, user, false, p->s->o.token_ttl_ms);
   if (!user) {
     finish_status(p, unauthorized());
     return;
@@ -234,14 +283,14 @@ static void authenticate_token(struct pend *p, const char *token)
     authorize(p);
     return;
   }
-  if (!p->s->authn) {
+  if (!p->s->o.authn) {
     finish_status(p, unauthorized());
     return;
   }
   p->token = xstrdup(token);
   json_t *tr = json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "authentication.k8s.io/v1", "kind", "TokenReview", "spec",
                          "token", token);
-  p->rr = rest_request(p->s->authn, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", tr, tr_done, p);
+  p->rr = rest_request(p->s->o.authn, "POST", "/apis/authentication.k8s.io/v1/tokenreviews", tr, tr_done, p);
   json_decref(tr);
   if (!p->rr) finish_status(p, unauthorized());
 }
@@ -264,7 +313,7 @@ static json_t *cert_user(struct http_request *r, bool *bad)
 
 /* ---------- the front handler ---------- */
 
-static bool always_allowed(const struct ksecure *s, const char *path)
+static bool always_allowed(const struct ksecure_auth *s, const char *path)
 {
   for (size_t i = 0; i < s->nallow; i++) {
     size_t l = strlen(s->allow[i]);
@@ -274,36 +323,51 @@ static bool always_allowed(const struct ksecure *s, const char *path)
   return false;
 }
 
-static void front(struct http_request *r, void *arg)
+const char *ksecure_resource_verb(const char *method)
 {
-  struct ksecure *s = arg;
+  static const char *const map[][2] = {
+      {"POST", "create"}, {"GET", "get"}, {"PUT", "update"}, {"PATCH", "patch"}, {"DELETE", "delete"}};
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+    if (!strcmp(map[i][0], method)) return map[i][1];
+  return "";
+}
+
+/* Non-resource attributes: the lower-cased method, HEAD as get. */
+static void path_attrs(const char *m, struct ksecure_attrs *a)
+{
+  size_t i;
+  for (i = 0; m[i] && i + 1 < sizeof a->verb; i++) a->verb[i] = (char)(m[i] >= 'A' && m[i] <= 'Z' ? m[i] + 32 : m[i]);
+  a->verb[i] = 0;
+  if (!strcmp(a->verb, "head")) snprintf(a->verb, sizeof a->verb, "get");
+}
+
+void ksecure_auth_serve(struct http_request *r, void *arg)
+{
+  struct ksecure_auth *s = arg;
   const char *path = http_req_path(r);
   if (always_allowed(s, path)) {
-    s->handler(r, s->arg);
+    s->o.handler(r, s->o.arg);
     return;
   }
   struct pend *p = xcalloc(1, sizeof(*p));
   p->s = s;
   p->req = r;
   p->path = xstrdup(path);
-  const char *m = http_req_method(r);
-  size_t i;
-  for (i = 0; m[i] && i + 1 < sizeof p->verb; i++) p->verb[i] = (char)(m[i] >= 'A' && m[i] <= 'Z' ? m[i] + 32 : m[i]);
-  p->verb[i] = 0;
-  if (!strcmp(p->verb, "head")) snprintf(p->verb, sizeof p->verb, "get");
+  if (s->o.attrs) s->o.attrs(s->o.attrs_arg, http_req_method(r), path, &p->attrs);
+  else path_attrs(http_req_method(r), &p->attrs);
   p->next = s->pending;
   if (s->pending) s->pending->prev = p;
   s->pending = p;
   http_req_on_close(r, on_close, p);
   bool bad = false;
-  json_t *cu = s->client_certs ? cert_user(r, &bad) : NULL;
+  json_t *cu = s->o.client_certs ? cert_user(r, &bad) : NULL;
   const char *auth = http_req_header(r, "Authorization");
   if (cu) {
     p->user = cu;
     authorize(p);
   } else if (auth && !strncasecmp(auth, "Bearer ", 7) && auth[7]) {
     authenticate_token(p, auth + 7);
-  } else if (bad) {
+  } else if (bad || !s->o.anonymous) {
     finish_status(p, unauthorized());
   } else {
     p->user = json_pack("{s:s,s:[s]}", "username", "system:anonymous", "groups", "system:unauthenticated");
@@ -311,7 +375,7 @@ static void front(struct http_request *r, void *arg)
   }
 }
 
-static void split_paths(struct ksecure *s, const char *list)
+static void split_paths(struct ksecure_auth *s, const char *list)
 {
   char *copy = xstrdup(list ? list : ""), *save = NULL;
   for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -319,6 +383,26 @@ static void split_paths(struct ksecure *s, const char *list)
     s->allow[s->nallow++] = xstrdup(t);
   }
   free(copy);
+}
+
+struct ksecure_auth *ksecure_auth_new(const struct ksecure_auth_opts *o)
+{
+  struct ksecure_auth *s = xcalloc(1, sizeof(*s));
+  s->o = *o;
+  s->o.always_allow_paths = NULL; /* copied below */
+  split_paths(s, o->always_allow_paths);
+  return s;
+}
+
+void ksecure_auth_free(struct ksecure_auth *s)
+{
+  if (!s) return;
+  while (s->pending) pend_free(s->pending);
+  khmap_clear(&s->tokens, cached_free);
+  khmap_clear(&s->decisions, cached_free);
+  for (size_t i = 0; i < s->nallow; i++) free(s->allow[i]);
+  free(s->allow);
+  free(s);
 }
 
 static struct rest_client *review_client(struct event_base *base, const char *kubeconfig, const char *flag, char *err,
@@ -360,10 +444,6 @@ struct ksecure *ksecure_new(struct event_base *base, const struct ksecure_flags 
 {
   err[0] = 0;
   struct ksecure *s = xcalloc(1, sizeof(*s));
-  s->handler = handler;
-  s->arg = arg;
-  s->client_certs = *f->client_ca_file;
-  split_paths(s, f->always_allow_paths);
   s->authn = review_client(base, f->authentication_kubeconfig, "authentication-kubeconfig", err, errlen);
   if (!err[0]) s->authz = review_client(base, f->authorization_kubeconfig, "authorization-kubeconfig", err, errlen);
   if (err[0]) {
@@ -371,6 +451,14 @@ struct ksecure *ksecure_new(struct event_base *base, const struct ksecure_flags 
     return NULL;
   }
   if (!s->authz) KLOG_W("No authorization-kubeconfig provided, so SubjectAccessReview of authorization tokens won't work.");
+  struct ksecure_auth_opts ao = {.authn = s->authn,
+                                 .authz = s->authz,
+                                 .client_certs = *f->client_ca_file,
+                                 .anonymous = true,
+                                 .always_allow_paths = f->always_allow_paths,
+                                 .handler = handler,
+                                 .arg = arg};
+  s->auth = ksecure_auth_new(&ao);
   struct ktls_server_opts to = {.cert_file = f->cert_file,
                                 .key_file = f->key_file,
                                 .cert_dir = f->cert_dir,
@@ -382,7 +470,7 @@ struct ksecure *ksecure_new(struct event_base *base, const struct ksecure_flags 
                                 .client_ca_file = f->client_ca_file};
   s->tls = ktls_server_ctx(&to, err, errlen);
   struct http_server_opts ho = {.ssl_ctx = s->tls};
-  s->http = s->tls ? http_server_new(base, &ho, front, s) : NULL;
+  s->http = s->tls ? http_server_new(base, &ho, ksecure_auth_serve, s->auth) : NULL;
   s->port = s->http ? http_server_listen(s->http, f->bind_address, f->port) : -1;
   if (s->port < 0) {
     if (s->http) snprintf(err, errlen, "failed to listen on %s:%d", f->bind_address, f->port);
@@ -398,13 +486,9 @@ void ksecure_free(struct ksecure *s)
 {
   if (!s) return;
   if (s->http) http_server_free(s->http); /* on_close frees what is pending */
-  while (s->pending) pend_free(s->pending);
+  ksecure_auth_free(s->auth);
   ktls_ctx_free(s->tls);
   if (s->authn) rest_client_free(s->authn);
   if (s->authz) rest_client_free(s->authz);
-  khmap_clear(&s->tokens, cached_free);
-  khmap_clear(&s->decisions, cached_free);
-  for (size_t i = 0; i < s->nallow; i++) free(s->allow[i]);
-  free(s->allow);
   free(s);
 }

@@ -99,6 +99,11 @@ const struct rest_config *rest_client_config(const struct rest_client *c);
  * token refreshed by its owner (a TokenRequest) rather than read from a
  * file. */
 void rest_client_set_token(struct rest_client *c, const char *token);
+/* Replaces the client certificate and key (PEM, copied): requests that
+ * start a connection from now on present the new pair (a rotated
+ * certificate); connections already open keep theirs until they close. */
+void rest_client_set_client_cert(struct rest_client *c, const char *cert, size_t cert_len, const char *key,
+                                 size_t key_len);
 
 /*
  * Starts METHOD path (path includes any "?query").  body (may be NULL) is

@@ -21,11 +21,14 @@
 #ifndef KUBE_SECURE_SERVING_H
 #define KUBE_SECURE_SERVING_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "kube/http.h"
 
 struct event_base;
+struct rest_client;
 
 /* Upstream's flags of the secure port (SecureServingOptions,
  * DelegatingAuthenticationOptions, DelegatingAuthorizationOptions).
@@ -72,6 +75,52 @@ struct ksecure_flags {
         "A list of HTTP paths to skip during authorization, i.e. these are authorized without contacting the "       \
         "'core' kubernetes server."                                                                                   \
   }
+
+/*
+ * The filter itself, for a program that runs its own HTTPS server (the
+ * kubelet's port 10250): ksecure_auth_serve is an http_handler_fn that
+ * authenticates (client certificate, bearer token through TokenReview,
+ * else anonymous when allowed), authorizes (SubjectAccessReview, or
+ * everything when authz is NULL and always_allow is set) and passes
+ * allowed requests to the handler.  attrs maps a request to what is
+ * authorized: NULL asks about the non-resource path with the method's
+ * verb; the kubelet maps it to nodes/<subresource> as upstream does.
+ */
+struct ksecure_attrs {
+  char verb[16];            /* "get", "create"... */
+  const char *resource;     /* NULL: a non-resource request (the path) */
+  const char *subresource;  /* with resource */
+  const char *name;         /* with resource */
+  const char *api_version;  /* with resource ("v1") */
+};
+typedef void (*ksecure_attrs_fn)(void *arg, const char *method, const char *path, struct ksecure_attrs *out);
+
+struct ksecure_auth_opts {
+  struct rest_client *authn; /* TokenReview client (borrowed); NULL: tokens are refused */
+  struct rest_client *authz; /* SubjectAccessReview client (borrowed) */
+  bool client_certs;         /* the TLS context verifies client certificates */
+  bool anonymous;            /* no credential -> system:anonymous; else 401 */
+  bool always_allow;         /* no SubjectAccessReview: every authenticated request is allowed */
+  const char *always_allow_paths; /* comma-separated, skip both (a trailing '*' is a prefix) */
+  int64_t token_ttl_ms, allowed_ttl_ms, denied_ttl_ms; /* 0: ten seconds */
+  ksecure_attrs_fn attrs;    /* NULL: non-resource attributes */
+  void *attrs_arg;
+  bool plain_errors;         /* 401/403 as upstream's kubelet: plain text, not a Status */
+  http_handler_fn handler;   /* called for allowed requests only */
+  void *arg;
+};
+struct ksecure_auth;
+struct ksecure_auth *ksecure_auth_new(const struct ksecure_auth_opts *o);
+/* http_handler_fn over the struct ksecure_auth * given as arg. */
+void ksecure_auth_serve(struct http_request *r, void *auth);
+/* Reviews in flight are cancelled; their requests get no answer, so
+ * free the HTTP server first. */
+void ksecure_auth_free(struct ksecure_auth *a);
+
+/* Upstream's verb for an HTTP method on a resource (the kubelet's
+ * mapping: POST create, GET get, PUT update, PATCH patch, DELETE delete;
+ * any other method, HEAD included, ""). */
+const char *ksecure_resource_verb(const char *method);
 
 struct ksecure;
 /* Checks the flags (TLS version, cipher suites, bind address); 0, or -1
