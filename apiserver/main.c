@@ -3,7 +3,7 @@
  *
  * Start-up order: validate every flag (a bad value names the flag and
  * exits 1; so does a flag whose feature does not exist yet, FLAG_UNSUPPORTED:
- * --etcd-servers, --secure-port, --bind-address), open storage, load the schema table and
+ * --etcd-servers), open storage, load the schema table and
  * the service account token keys, start the registry's
  * bootstrap (default namespaces, the kubernetes Service...), and serve.
  * /readyz answers 500 until the registry reports its bootstrap done.
