@@ -468,3 +468,9 @@ void cm_enqueue_pod_services(struct cm_base *b, struct informer *svc_inf, const 
   }
   json_decref(svcs);
 }
+
+json_t *cm_delete_this(const json_t *obj)
+{
+  return json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "preconditions", "uid",
+                   kj_get_str(obj, "metadata.uid") ?: "");
+}

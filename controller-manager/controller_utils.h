@@ -118,6 +118,10 @@ char *cm_path(char *out, size_t len, const char *prefix, const char *ns, const c
 int cm_int_or_percent(const json_t *v, int64_t total, bool round_up, int64_t *out);
 /* Deep copy of labels without the given key; new reference. */
 json_t *cm_labels_without(const json_t *labels, const char *key);
+/* DeleteOptions that delete only this object (metadata.uid as a
+ * precondition: an object made again under the same name is left
+ * alone); new reference. */
+json_t *cm_delete_this(const json_t *obj);
 /* Sets or replaces the condition of this type in the array at path of obj;
  * keeps lastTransitionTime when the status did not change.  Returns true
  * if anything changed. */

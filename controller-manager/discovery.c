@@ -88,7 +88,10 @@ void cm_discovery_preferred(const json_t *group_list, json_t *out)
   json_array_foreach (kj_get(group_list, "groups"), i, g) {
     const char *gv = kj_get_str(g, "preferredVersion.groupVersion");
     if (!gv) gv = kj_get_str(g, "versions[0].groupVersion");
-    if (gv) json_array_append_new(out, json_string(gv));
+    if (!gv) continue;
+    char path[400];
+    snprintf(path, sizeof path, "/apis/%s", gv);
+    json_array_append_new(out, json_string(path));
   }
 }
 
@@ -98,16 +101,12 @@ static void apis_done(void *arg, int code, json_t *body, const struct rest_statu
   if (err) {
     disc_fail(d, "/apis", err);
   } else {
-    json_t *gvs = json_array();
-    cm_discovery_preferred(body, gvs);
+    json_t *paths = json_array();
+    cm_discovery_preferred(body, paths);
     size_t i;
-    json_t *gv;
-    json_array_foreach (gvs, i, gv) {
-      char path[400];
-      snprintf(path, sizeof path, "/apis/%s", json_string_value(gv));
-      disc_send(d, path, gv_done);
-    }
-    json_decref(gvs);
+    json_t *p;
+    json_array_foreach (paths, i, p) disc_send(d, json_string_value(p), gv_done);
+    json_decref(paths);
   }
   disc_release(d);
 }

@@ -24,8 +24,8 @@ struct cm_discovery *cm_discovery_start(struct rest_client *c, cm_discovery_fn d
 /* Abandons a pass in flight: done will not run. */
 void cm_discovery_cancel(struct cm_discovery *d);
 
-/* The preferred "GROUP/VERSION" of each group of an APIGroupList, appended
- * to out (an array of strings). */
+/* The path of each group's preferred version in an APIGroupList
+ * ("/apis/GROUP/VERSION"), appended to out (an array of strings). */
 void cm_discovery_preferred(const json_t *group_list, json_t *out);
 
 /* One resource of the lists with every verb of the comma-separated verbs,

@@ -143,10 +143,7 @@ static void tc_sync(struct cm_base *b, const char *key)
   cm_actions_init(&acts);
   char path[600];
   cm_path(path, sizeof path, "/api/v1", TOKEN_NS, "secrets", kj_get_str(s, "metadata.name"), NULL);
-  const char *uid = kj_get_str(s, "metadata.uid");
-  cm_act(&acts, CM_DELETE, path,
-         uid ? json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "preconditions", "uid", uid)
-             : NULL);
+  cm_act(&acts, CM_DELETE, path, cm_delete_this(s));
   json_decref(s);
   cm_base_exec(b, key, &acts, NULL, -1);
   cm_actions_clear(&acts);

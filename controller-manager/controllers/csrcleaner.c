@@ -109,10 +109,7 @@ static void csrclean_sync(struct cm_base *b, const char *key)
   char path[600];
   cm_path(path, sizeof path, CSR_API, NULL, "certificatesigningrequests", kj_get_str(csr, "metadata.name"), NULL);
   /* only this object: a CSR made again under the same name is not deleted */
-  const char *uid = kj_get_str(csr, "metadata.uid");
-  cm_act(&acts, CM_DELETE, path,
-         uid ? json_pack("{s:s,s:s,s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "preconditions", "uid", uid)
-             : NULL);
+  cm_act(&acts, CM_DELETE, path, cm_delete_this(csr));
   json_decref(csr);
   cm_base_exec(b, key, &acts, NULL, -1);
   cm_actions_clear(&acts);

@@ -394,17 +394,15 @@ static void ns_apis_done(void *arg, struct cm_run *run, int code, json_t *body, 
   if (err) {
     ns_add_discovery_err(op, "/apis", err);
   } else {
-    json_t *gvs = json_array();
-    cm_discovery_preferred(body, gvs);
+    json_t *paths = json_array();
+    cm_discovery_preferred(body, paths);
     size_t i;
-    json_t *gv;
-    json_array_foreach (gvs, i, gv) {
-      char path[400];
-      snprintf(path, sizeof path, "/apis/%s", json_string_value(gv));
+    json_t *p;
+    json_array_foreach (paths, i, p) {
       op->pending++;
-      ns_send(op, CM_GET, path, NULL, ns_group_done, op, NULL);
+      ns_send(op, CM_GET, json_string_value(p), NULL, ns_group_done, op, NULL);
     }
-    json_decref(gvs);
+    json_decref(paths);
   }
   ns_stage_done(op, ns_start_deletes);
 }

@@ -94,8 +94,7 @@ static void podgc_delete(struct cm_actions *acts, const json_t *pod, bool force)
   char path[700];
   cm_path(path, sizeof path, "/api/v1", kj_get_str(pod, "metadata.namespace"), "pods", kj_get_str(pod, "metadata.name"),
           NULL);
-  json_t *opts = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "preconditions", "uid",
-                           kj_get_str(pod, "metadata.uid") ?: "");
+  json_t *opts = cm_delete_this(pod);
   if (force) json_object_set_new(opts, "gracePeriodSeconds", json_integer(0));
   cm_act(acts, CM_DELETE, path, opts);
 }

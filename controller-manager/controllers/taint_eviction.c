@@ -134,8 +134,7 @@ static void te_sync(struct cm_base *b, const char *key)
       cm_act_event(&acts, pod, RECORDER_EVENT_NORMAL, "TaintManagerEviction", "Marking for deletion Pod %s", key);
       cm_path(path, sizeof path, "/api/v1", kj_get_str(pod, "metadata.namespace"), "pods",
               kj_get_str(pod, "metadata.name"), NULL);
-      json_t *opts = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "DeleteOptions", "preconditions",
-                               "uid", kj_get_str(pod, "metadata.uid") ?: "");
+      json_t *opts = cm_delete_this(pod);
       cm_act(&acts, CM_DELETE, path, opts);
     } else if (delay > 0) {
       requeue = delay;

@@ -26,8 +26,8 @@ static void test_preferred(void **state)
   json_t *out = json_array();
   cm_discovery_preferred(groups, out);
   assert_int_equal(json_array_size(out), 2);
-  assert_string_equal(json_string_value(json_array_get(out, 0)), "apps/v1");
-  assert_string_equal(json_string_value(json_array_get(out, 1)), "stable.example.com/v2");
+  assert_string_equal(json_string_value(json_array_get(out, 0)), "/apis/apps/v1");
+  assert_string_equal(json_string_value(json_array_get(out, 1)), "/apis/stable.example.com/v2");
   json_decref(out);
   json_decref(groups);
 }
